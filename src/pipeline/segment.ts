@@ -1,0 +1,109 @@
+/**
+ * segment(): photo in, full-resolution 8-bit alpha out.
+ *   open (header, pixel limit) → decode ∥ load model → preprocess (resize to the network, NCHW)
+ *   → infer (native) → postprocess (profile) → refine (guided filter at full resolution)
+ */
+import { BgNativeError, toBgError } from '../errors.js';
+import { decodeOpened, openImage, type RgbImage } from '../image/decode.js';
+import { resizeRgbExact } from '../image/resize.js';
+import { inferProfile, inputSize, toAlpha, toInputTensor, type ModelProfile } from '../models/profiles.js';
+import { resolveModel, type ModelSource } from '../models/resolve.js';
+import { getSegmenter } from '../models/segmenters.js';
+import { refineAlpha } from '../compose/refine.js';
+import { parseSegmentOptions, resolveMaxPixels, type ParsedSegmentOptions, type SegmentOptions } from '../options.js';
+import { Timer, type Metrics } from './timer.js';
+
+export interface ModelInfo {
+  path: string;
+  source: ModelSource;
+  profile: ModelProfile['name'];
+  /** [height, width] fed to the network. */
+  inputSize: [number, number];
+}
+
+export interface SegmentResult {
+  /** 8-bit alpha, width*height, row-major; 255 = subject. */
+  alpha: Uint8Array;
+  width: number;
+  height: number;
+  model: ModelInfo;
+  metrics: Metrics;
+}
+
+/** What cleanup() reuses: the decoded photo next to its alpha. */
+export interface Segmentation {
+  image: RgbImage;
+  alpha: Uint8Array;
+  model: ModelInfo;
+}
+
+type CommonOptions = Omit<ParsedSegmentOptions, never>;
+
+/** The segmentation stages, timed into `timer`. Options must already be parsed. */
+export async function runSegmentation(opts: CommonOptions, timer: Timer): Promise<Segmentation> {
+  const maxPixels = resolveMaxPixels(opts.maxPixels);
+  const modelOption = opts.segmentation?.model ?? opts.model;
+
+  const opened = await timer.time('open', () => openImage(opts.input, { maxPixels }));
+  const resolved = await timer.time('resolve', () => resolveModel({ model: modelOption, variant: opts.segmentation?.variant }));
+
+  // The model loads (first call only) on native threads while the photo decodes.
+  const loadStart = performance.now();
+  const segP = getSegmenter(resolved.path, opts.threads);
+  segP.catch(() => undefined);
+  const image = await timer.time('decode', () => decodeOpened(opened));
+  const seg = await segP;
+  timer.add('load', Math.max(0, performance.now() - loadStart - (timer.get('decode') ?? 0)));
+
+  const input0 = seg.inputs[0];
+  const profile = inferProfile(resolved.path, input0?.shape, opts.segmentation?.profile);
+  const [mh, mw] = inputSize(profile, input0?.shape);
+
+  const tensor = await timer.time('preprocess', async () => {
+    const small = await resizeRgbExact(image.data, image.width, image.height, mw, mh);
+    return toInputTensor(small, mw, mh, profile);
+  });
+
+  const outputs = await timer.time('infer', async () => {
+    try {
+      return await seg.run(tensor, [1, 3, mh, mw], { outputs: 'first' });
+    } catch (err) {
+      throw toBgError(err, 'E_INTERNAL');
+    }
+  });
+
+  const coarse = timer.timeSync('postprocess', () => {
+    const out = outputs[0];
+    if (!out) throw new BgNativeError('E_MODEL_UNSUPPORTED', `The model ${resolved.path} returned no output.`);
+    const shape = out.shape;
+    const oh = shape.length >= 2 ? shape[shape.length - 2]! : 0;
+    const ow = shape.length >= 2 ? shape[shape.length - 1]! : 0;
+    if (!(oh > 0 && ow > 0) || out.data.length < oh * ow) {
+      throw new BgNativeError('E_MODEL_UNSUPPORTED', `The model ${resolved.path} returned an output of shape [${shape.join(', ')}]; expected [1, 1, H, W].`);
+    }
+    // First plane only (a [1, C, H, W] output's channel 0).
+    const plane = out.data.length === oh * ow ? out.data : out.data.slice(0, oh * ow);
+    return { data: toAlpha(plane, profile), width: ow, height: oh };
+  });
+
+  const alpha = timer.timeSync('refine', () =>
+    refineAlpha(image.data, image.width, image.height, coarse, { disabled: opts.refine === false }),
+  );
+
+  return {
+    image,
+    alpha,
+    model: { path: resolved.path, source: resolved.source, profile: profile.name, inputSize: [mh, mw] },
+  };
+}
+
+/**
+ * Cuts the subject out of a photo: returns its alpha (8-bit, the photo's full size, EXIF
+ * orientation applied), the model used and per-stage timings.
+ */
+export async function segment(options: SegmentOptions): Promise<SegmentResult> {
+  const timer = new Timer();
+  const opts = parseSegmentOptions(options);
+  const s = await runSegmentation(opts, timer);
+  return { alpha: s.alpha, width: s.image.width, height: s.image.height, model: s.model, metrics: timer.metrics() };
+}
