@@ -1,0 +1,10 @@
+// One init function per binding file; module.cpp calls them all.
+#pragma once
+#include <napi.h>
+
+namespace bgn::addon {
+
+void init_backends(Napi::Env env, Napi::Object exports);   // backends(), version
+void init_segmenter(Napi::Env env, Napi::Object exports);  // Segmenter class
+
+}  // namespace bgn::addon

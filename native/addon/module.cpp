@@ -1,0 +1,19 @@
+// Module entry: registers each binding file's exports. Bindings hold no math: they validate
+// arguments, move data between JS and the core, and turn core errors into coded JS errors.
+#include <napi.h>
+
+#include "addon/bindings.h"
+
+namespace bgn::addon {
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  init_backends(env, exports);
+  init_segmenter(env, exports);
+  return exports;
+}
+
+}  // namespace bgn::addon
+
+static Napi::Object InitModule(Napi::Env env, Napi::Object exports) { return bgn::addon::Init(env, exports); }
+
+NODE_API_MODULE(bg_native, InitModule)

@@ -1,0 +1,296 @@
+#include "formats/onnx.h"
+
+#include <cstring>
+
+#include "formats/protobuf.h"
+#include "tensor/error.h"
+
+namespace bgn::onnx {
+
+int64_t Node::attr_int(const std::string& k, int64_t def) const {
+  auto it = attrs.find(k);
+  return it == attrs.end() ? def : it->second.i;
+}
+float Node::attr_float(const std::string& k, float def) const {
+  auto it = attrs.find(k);
+  return it == attrs.end() ? def : it->second.f;
+}
+std::string Node::attr_string(const std::string& k, const std::string& def) const {
+  auto it = attrs.find(k);
+  return it == attrs.end() ? def : it->second.s;
+}
+std::vector<int64_t> Node::attr_ints(const std::string& k, const std::vector<int64_t>& def) const {
+  auto it = attrs.find(k);
+  return it == attrs.end() ? def : it->second.ints;
+}
+
+DType dtype_from_onnx(int t, const std::string& name) {
+  switch (t) {
+    case 1: return DType::F32;
+    case 2: return DType::U8;
+    case 3: return DType::I8;
+    case 5: return DType::I16;
+    case 6: return DType::I32;
+    case 7: return DType::I64;
+    case 9: return DType::Bool;
+    case 10: return DType::F16;
+    case 11: return DType::F64;
+    case 16: return DType::BF16;
+    default: break;
+  }
+  fail(Code::ModelUnsupported, "tensor '", name, "' has ONNX data type ", t, ", which bg-native does not support");
+}
+
+namespace {
+
+constexpr const char* kWhat = "ONNX model";
+
+struct Ctx {
+  const std::string& origin;
+};
+
+Tensor parse_tensor(pb::Bytes msg, const Ctx& ctx) {
+  pb::Reader r(msg, kWhat);
+  std::vector<int64_t> dims;
+  int data_type = 0;
+  std::string name;
+  pb::Bytes raw;
+  bool has_raw = false, external = false;
+  std::vector<float> float_data;
+  std::vector<int64_t> int_data;  // int32_data and int64_data both decode as varints
+  std::vector<double> double_data;
+  while (r.next()) {
+    switch (r.field()) {
+      case 1: r.append_int64s(dims); break;
+      case 2: data_type = static_cast<int>(r.int64()); break;
+      case 4: r.append_floats(float_data); break;
+      case 5: r.append_int64s(int_data); break;
+      case 7: r.append_int64s(int_data); break;
+      case 8: name = r.string(); break;
+      case 9: raw = r.bytes(); has_raw = true; break;
+      case 10:
+        if (r.wire() == pb::Len) {
+          pb::Reader d(r.bytes(), kWhat);
+          while (d.next()) d.malformed("unexpected");
+        } else {
+          double_data.push_back(r.float64());
+        }
+        break;
+      case 14: external = r.int64() == 1; break;
+      case 13: external = true; r.skip(); break;
+      default: r.skip();
+    }
+  }
+  if (external)
+    fail(Code::ModelUnsupported, "tensor '", name, "' in ", ctx.origin,
+         " keeps its data in an external file; re-save the model with all tensors inside the .onnx file");
+  for (int64_t d : dims)
+    if (d < 0) fail(Code::ModelFormat, "tensor '", name, "' in ", ctx.origin, " has a negative dimension");
+  DType dt = dtype_from_onnx(data_type, name);
+  Shape shape(dims.begin(), dims.end());
+  int64_t n;
+  try {
+    n = shape_numel(shape);
+  } catch (const Error&) {
+    fail(Code::ModelFormat, "tensor '", name, "' in ", ctx.origin, " has an impossible shape ", shape_str(shape));
+  }
+  size_t esize = dtype_size(dt);
+  if (has_raw) {
+    if (raw.size / esize != static_cast<size_t>(n) || raw.size % esize)
+      fail(Code::ModelFormat, "tensor '", name, "' in ", ctx.origin, " holds ", raw.size, " bytes but its shape ",
+           shape_str(shape), " of ", dtype_name(dt), " needs ", static_cast<size_t>(n) * esize);
+    Tensor t = Tensor::empty(dt, shape);
+    if (raw.size) std::memcpy(t.raw(), raw.data, raw.size);
+    return t;
+  }
+  Tensor t = Tensor::empty(dt, shape);
+  auto need = [&](size_t have) {
+    if (have != static_cast<size_t>(n))
+      fail(Code::ModelFormat, "tensor '", name, "' in ", ctx.origin, " has ", have, " values but its shape ",
+           shape_str(shape), " needs ", n);
+  };
+  switch (dt) {
+    case DType::F32:
+      need(float_data.size());
+      if (n) std::memcpy(t.raw(), float_data.data(), n * 4);
+      break;
+    case DType::F64:
+      need(double_data.size());
+      if (n) std::memcpy(t.raw(), double_data.data(), n * 8);
+      break;
+    case DType::I64:
+      need(int_data.size());
+      if (n) std::memcpy(t.raw(), int_data.data(), n * 8);
+      break;
+    case DType::I32: need(int_data.size()); for (int64_t i = 0; i < n; ++i) t.data<int32_t>()[i] = int32_t(int_data[i]); break;
+    case DType::I16: need(int_data.size()); for (int64_t i = 0; i < n; ++i) t.data<int16_t>()[i] = int16_t(int_data[i]); break;
+    case DType::I8: need(int_data.size()); for (int64_t i = 0; i < n; ++i) t.data<int8_t>()[i] = int8_t(int_data[i]); break;
+    case DType::U8: case DType::Bool:
+      need(int_data.size());
+      for (int64_t i = 0; i < n; ++i) t.data<uint8_t>()[i] = uint8_t(int_data[i]);
+      break;
+    case DType::F16: case DType::BF16:
+      need(int_data.size());
+      for (int64_t i = 0; i < n; ++i) t.data<uint16_t>()[i] = uint16_t(int_data[i]);
+      break;
+  }
+  return t;
+}
+
+Attribute parse_attribute(pb::Bytes msg, std::string& name, const Ctx& ctx) {
+  pb::Reader r(msg, kWhat);
+  Attribute a;
+  bool has_type = false;
+  while (r.next()) {
+    switch (r.field()) {
+      case 1: name = r.string(); break;
+      case 20: a.type = static_cast<Attribute::Type>(r.int64()); has_type = true; break;
+      case 2: a.f = r.float32(); if (!has_type) a.type = Attribute::Float; break;
+      case 3: a.i = r.int64(); if (!has_type) a.type = Attribute::Int; break;
+      case 4: a.s = r.string(); if (!has_type) a.type = Attribute::String; break;
+      case 5: a.t = parse_tensor(r.bytes(), ctx); if (!has_type) a.type = Attribute::Tensor; break;
+      case 7: r.append_floats(a.floats); if (!has_type) a.type = Attribute::Floats; break;
+      case 8: r.append_int64s(a.ints); if (!has_type) a.type = Attribute::Ints; break;
+      case 9: a.strings.push_back(r.string()); if (!has_type) a.type = Attribute::Strings; break;
+      case 6: r.skip(); a.type = Attribute::Graph; break;
+      default: r.skip();
+    }
+  }
+  return a;
+}
+
+Node parse_node(pb::Bytes msg, const Ctx& ctx) {
+  pb::Reader r(msg, kWhat);
+  Node n;
+  while (r.next()) {
+    switch (r.field()) {
+      case 1: n.inputs.push_back(r.string()); break;
+      case 2: n.outputs.push_back(r.string()); break;
+      case 3: n.name = r.string(); break;
+      case 4: n.op_type = r.string(); break;
+      case 7: n.domain = r.string(); break;
+      case 5: {
+        std::string aname;
+        Attribute a = parse_attribute(r.bytes(), aname, ctx);
+        n.attrs[aname] = std::move(a);
+        break;
+      }
+      default: r.skip();
+    }
+  }
+  if (n.op_type.empty()) fail(Code::ModelFormat, "a node in ", ctx.origin, " has no op_type");
+  return n;
+}
+
+ValueInfo parse_value_info(pb::Bytes msg) {
+  pb::Reader r(msg, kWhat);
+  ValueInfo v;
+  while (r.next()) {
+    if (r.field() == 1) {
+      v.name = r.string();
+    } else if (r.field() == 2 && r.wire() == pb::Len) {
+      pb::Reader type(r.bytes(), kWhat);
+      while (type.next()) {
+        if (type.field() == 1 && type.wire() == pb::Len) {  // tensor_type
+          pb::Reader tt(type.bytes(), kWhat);
+          while (tt.next()) {
+            if (tt.field() == 1) {
+              v.elem_type = static_cast<int>(tt.int64());
+            } else if (tt.field() == 2 && tt.wire() == pb::Len) {
+              pb::Reader shape(tt.bytes(), kWhat);
+              while (shape.next()) {
+                if (shape.field() == 1 && shape.wire() == pb::Len) {
+                  pb::Reader dim(shape.bytes(), kWhat);
+                  int64_t value = -1;
+                  while (dim.next()) {
+                    if (dim.field() == 1) value = dim.int64();
+                    else dim.skip();
+                  }
+                  v.dims.push_back(value);
+                } else {
+                  shape.skip();
+                }
+              }
+            } else {
+              tt.skip();
+            }
+          }
+        } else {
+          type.skip();
+        }
+      }
+    } else {
+      r.skip();
+    }
+  }
+  return v;
+}
+
+void parse_graph(pb::Bytes msg, Model& m, const Ctx& ctx) {
+  pb::Reader r(msg, kWhat);
+  while (r.next()) {
+    switch (r.field()) {
+      case 1: m.nodes.push_back(parse_node(r.bytes(), ctx)); break;
+      case 5: {
+        pb::Bytes b = r.bytes();
+        // The name is needed as the key; parse_tensor reads it again cheaply.
+        std::string name;
+        pb::Reader nr(b, kWhat);
+        while (nr.next()) {
+          if (nr.field() == 8) name = nr.string();
+          else nr.skip();
+        }
+        m.initializers[name] = parse_tensor(b, ctx);
+        break;
+      }
+      case 11: m.inputs.push_back(parse_value_info(r.bytes())); break;
+      case 12: m.outputs.push_back(parse_value_info(r.bytes())); break;
+      case 15:
+        fail(Code::ModelUnsupported, ctx.origin, " uses sparse initializers, which bg-native does not support");
+      default: r.skip();
+    }
+  }
+}
+
+}  // namespace
+
+Model parse_model(const uint8_t* data, size_t size, const std::string& origin) {
+  Ctx ctx{origin};
+  Model m;
+  bool has_graph = false;
+  pb::Reader r(data, size, kWhat);
+  while (r.next()) {
+    switch (r.field()) {
+      case 1: m.ir_version = r.int64(); break;
+      case 2: m.producer = r.string(); break;
+      case 7: parse_graph(r.bytes(), m, ctx); has_graph = true; break;
+      case 8: {
+        pb::Reader o(r.bytes(), kWhat);
+        std::string domain;
+        int64_t version = 0;
+        while (o.next()) {
+          if (o.field() == 1) domain = o.string();
+          else if (o.field() == 2) version = o.int64();
+          else o.skip();
+        }
+        if (domain == "ai.onnx") domain.clear();
+        m.opsets[domain] = version;
+        break;
+      }
+      default: r.skip();
+    }
+  }
+  if (!has_graph || m.nodes.empty())
+    fail(Code::ModelFormat, origin, " is not an ONNX model (no graph found); is the file complete?");
+  if (m.inputs.empty() || m.outputs.empty()) fail(Code::ModelFormat, origin, " declares no graph inputs or outputs");
+  if (m.ir_version <= 0 || m.ir_version > 64)
+    fail(Code::ModelFormat, origin, " has an implausible ONNX IR version ", m.ir_version);
+  return m;
+}
+
+Model load_model(const std::string& path) {
+  auto file = MappedFile::open(path);
+  return parse_model(file->data(), file->size(), path);
+}
+
+}  // namespace bgn::onnx

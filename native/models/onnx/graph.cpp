@@ -1,0 +1,323 @@
+#include "models/onnx/graph.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <set>
+#include <unordered_map>
+
+#include "tensor/error.h"
+
+namespace bgn::onnxrt {
+
+namespace {
+
+bool is_float(DType t) { return t == DType::F16 || t == DType::BF16 || t == DType::F64 || t == DType::F32; }
+
+// Runtime representation of a constant: floats widened to f32.
+Tensor runtime_constant(const Tensor& t) {
+  if (is_float(t.dtype()) && t.dtype() != DType::F32) return t.to(DType::F32);
+  return t;
+}
+
+// Kahn's algorithm over value names; fails on values nothing defines and on cycles.
+std::vector<onnx::Node> topo_sort(std::vector<onnx::Node> nodes, const std::set<std::string>& available,
+                                  const std::string& origin) {
+  std::unordered_map<std::string, size_t> producer;
+  for (size_t i = 0; i < nodes.size(); ++i)
+    for (const auto& o : nodes[i].outputs)
+      if (!o.empty()) {
+        if (producer.count(o) || available.count(o))
+          fail(Code::ModelFormat, origin, ": value '", o, "' is defined more than once");
+        producer[o] = i;
+      }
+  std::vector<int> missing(nodes.size(), 0);
+  std::vector<std::vector<size_t>> users(nodes.size());
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    for (const auto& in : nodes[i].inputs) {
+      if (in.empty() || available.count(in)) continue;
+      auto it = producer.find(in);
+      if (it == producer.end())
+        fail(Code::ModelFormat, origin, ": node '", nodes[i].name, "' (", nodes[i].op_type, ") reads '", in,
+             "', which no node, input or initializer defines");
+      ++missing[i];
+      users[it->second].push_back(i);
+    }
+  }
+  std::vector<size_t> ready, order;
+  for (size_t i = 0; i < nodes.size(); ++i)
+    if (missing[i] == 0) ready.push_back(i);
+  // Keep the file's order where it is valid: always take the lowest ready index.
+  std::sort(ready.rbegin(), ready.rend());
+  while (!ready.empty()) {
+    size_t i = ready.back();
+    ready.pop_back();
+    order.push_back(i);
+    bool added = false;
+    for (size_t u : users[i])
+      if (--missing[u] == 0) { ready.push_back(u); added = true; }
+    if (added) std::sort(ready.rbegin(), ready.rend());
+  }
+  if (order.size() != nodes.size()) fail(Code::ModelFormat, origin, ": the graph has a cycle");
+  std::vector<onnx::Node> sorted;
+  sorted.reserve(nodes.size());
+  for (size_t i : order) sorted.push_back(std::move(nodes[i]));
+  return sorted;
+}
+
+std::string join(const std::set<std::string>& s) {
+  std::string out;
+  for (const auto& x : s) out += (out.empty() ? "" : ", ") + x;
+  return out;
+}
+
+}  // namespace
+
+std::shared_ptr<const Graph> Graph::load(const std::string& path) {
+  return prepare(onnx::load_model(path), path);
+}
+
+std::shared_ptr<const Graph> Graph::prepare(onnx::Model model, const std::string& origin) {
+  auto g = std::shared_ptr<Graph>(new Graph());
+  g->origin_ = origin;
+  const auto& registry = kernel_registry();
+
+  // 1. Every op must be one we run.
+  std::set<std::string> unsupported;
+  for (const auto& n : model.nodes) {
+    bool std_domain = n.domain.empty() || n.domain == "ai.onnx";
+    if (!std_domain || !registry.count(n.op_type))
+      unsupported.insert(std_domain ? n.op_type : n.domain + "." + n.op_type);
+  }
+  if (!unsupported.empty())
+    fail(Code::ModelUnsupported, origin, " uses operators bg-native cannot run: ", join(unsupported));
+  int64_t opset = model.opsets.count("") ? model.opsets.at("") : 0;
+  if (opset <= 0) opset = 11;
+  if (opset > 23) fail(Code::ModelUnsupported, origin, " needs ONNX opset ", opset, "; bg-native supports up to 23");
+
+  // 2. Known values: initializers (constants) and real graph inputs.
+  std::map<std::string, Tensor> constants;
+  for (auto& [name, t] : model.initializers) constants[name] = runtime_constant(t);
+  std::set<std::string> available;
+  for (const auto& kv : constants) available.insert(kv.first);
+  for (const auto& in : model.inputs) {
+    if (constants.count(in.name)) continue;  // old exporters list initializers as inputs
+    g->inputs_.push_back(in);
+    available.insert(in.name);
+  }
+  if (g->inputs_.empty()) fail(Code::ModelFormat, origin, " has no inputs that are not initializers");
+  g->outputs_ = model.outputs;
+
+  std::vector<onnx::Node> nodes = topo_sort(std::move(model.nodes), available, origin);
+  model.initializers.clear();
+  for (const auto& o : g->outputs_) {
+    bool defined = available.count(o.name) != 0;
+    for (const auto& n : nodes)
+      for (const auto& x : n.outputs) defined = defined || x == o.name;
+    if (!defined) fail(Code::ModelFormat, origin, ": graph output '", o.name, "' is never computed");
+  }
+
+  // 3. Fold every node whose inputs are all constants (weight casts, dequantisation, shape math).
+  ThreadPool serial(1);
+  RunContext fold_ctx{serial};
+  std::vector<onnx::Node> remaining;
+  for (auto& n : nodes) {
+    bool all_const = true;
+    std::vector<const Tensor*> cin;
+    for (const auto& in : n.inputs) {
+      if (in.empty()) { cin.push_back(nullptr); continue; }
+      auto it = constants.find(in);
+      if (it == constants.end()) { all_const = false; cin.push_back(nullptr); }
+      else cin.push_back(&it->second);
+    }
+    if (!all_const) {
+      remaining.push_back(std::move(n));
+      continue;
+    }
+    NodeInfo info{n, opset, cin, origin};
+    auto kernel = registry.at(n.op_type)(info);
+    Inputs args(cin.begin(), cin.end());
+    std::vector<Tensor> outs = kernel->run(fold_ctx, args);
+    for (size_t i = 0; i < n.outputs.size() && i < outs.size(); ++i)
+      if (!n.outputs[i].empty()) constants[n.outputs[i]] = std::move(outs[i]);
+  }
+  nodes = std::move(remaining);
+
+  // 4. Fusions: Conv -> BatchNormalization, Conv -> Relu/Sigmoid.
+  std::set<std::string> graph_outputs;
+  for (const auto& o : g->outputs_) graph_outputs.insert(o.name);
+  auto consumers = [&](const std::string& v) {
+    std::vector<size_t> c;
+    for (size_t i = 0; i < nodes.size(); ++i)
+      for (const auto& in : nodes[i].inputs)
+        if (in == v) { c.push_back(i); break; }
+    return c;
+  };
+  std::vector<bool> removed(nodes.size(), false);
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    onnx::Node& conv = nodes[i];
+    if (conv.op_type != "Conv" || removed[i] || conv.outputs.size() != 1) continue;
+    for (;;) {
+      const std::string out = conv.outputs[0];
+      if (graph_outputs.count(out)) break;
+      auto users = consumers(out);
+      if (users.size() != 1) break;
+      onnx::Node& next = nodes[users[0]];
+      if (next.op_type == "BatchNormalization" && next.outputs.size() == 1 && next.inputs.size() >= 5 &&
+          !conv.has("bgn_activation") && constants.count(conv.inputs[1])) {
+        bool params_const = true;
+        for (int k = 1; k <= 4; ++k) params_const = params_const && constants.count(next.inputs[k]);
+        if (!params_const) break;
+        const Tensor& w = constants.at(conv.inputs[1]);
+        const Tensor& scale = constants.at(next.inputs[1]);
+        const Tensor& bias = constants.at(next.inputs[2]);
+        const Tensor& mean = constants.at(next.inputs[3]);
+        const Tensor& var = constants.at(next.inputs[4]);
+        int64_t O = w.rank() > 0 ? w.dim(0) : 0;
+        if (w.dtype() != DType::F32 || scale.numel() != O || bias.numel() != O || mean.numel() != O ||
+            var.numel() != O)
+          break;
+        float eps = next.attr_float("epsilon", 1e-5f);
+        Tensor nw = w.clone();
+        Tensor nb = Tensor::zeros(DType::F32, {O});
+        bool has_bias = conv.inputs.size() > 2 && !conv.inputs[2].empty();
+        if (has_bias) {
+          auto it = constants.find(conv.inputs[2]);
+          if (it == constants.end() || it->second.numel() != O) break;
+          nb = it->second.clone();
+        }
+        int64_t per = w.numel() / std::max<int64_t>(O, 1);
+        for (int64_t o = 0; o < O; ++o) {
+          float k = scale.data<float>()[o] / std::sqrt(var.data<float>()[o] + eps);
+          for (int64_t j = 0; j < per; ++j) nw.data<float>()[o * per + j] *= k;
+          nb.data<float>()[o] = (nb.data<float>()[o] - mean.data<float>()[o]) * k + bias.data<float>()[o];
+        }
+        std::string wname = conv.inputs[1] + "#bnfolded", bname = conv.inputs[1] + "#bnbias";
+        constants[wname] = nw;
+        constants[bname] = nb;
+        conv.inputs.resize(3);
+        conv.inputs[1] = wname;
+        conv.inputs[2] = bname;
+        conv.outputs[0] = next.outputs[0];
+        removed[users[0]] = true;
+        next.op_type = "#removed";
+        next.inputs.clear();
+        continue;
+      }
+      if ((next.op_type == "Relu" || next.op_type == "Sigmoid") && next.outputs.size() == 1 &&
+          !conv.has("bgn_activation")) {
+        onnx::Attribute a;
+        a.type = onnx::Attribute::String;
+        a.s = next.op_type;
+        conv.attrs["bgn_activation"] = a;
+        conv.outputs[0] = next.outputs[0];
+        removed[users[0]] = true;
+        next.op_type = "#removed";
+        next.inputs.clear();
+        continue;
+      }
+      break;
+    }
+  }
+
+  // 5. Slots and kernels.
+  std::unordered_map<std::string, int> slot;
+  auto slot_of = [&](const std::string& name) {
+    auto it = slot.find(name);
+    if (it != slot.end()) return it->second;
+    int s = g->slots_++;
+    slot[name] = s;
+    return s;
+  };
+  for (const auto& in : g->inputs_) g->input_slots_.push_back(slot_of(in.name));
+  for (const auto& [name, t] : constants) (void)slot_of(name);
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    if (removed[i]) continue;
+    for (const auto& in : nodes[i].inputs) if (!in.empty()) (void)slot_of(in);
+    for (const auto& out : nodes[i].outputs) if (!out.empty()) (void)slot_of(out);
+  }
+  for (const auto& o : g->outputs_) g->output_slots_.push_back(slot_of(o.name));
+  g->constants_.assign(g->slots_, Tensor());
+  g->is_constant_.assign(g->slots_, false);
+  for (auto& [name, t] : constants) {
+    int s = slot.at(name);
+    g->constants_[s] = t;
+    g->is_constant_[s] = true;
+  }
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    if (removed[i]) continue;
+    const onnx::Node& n = nodes[i];
+    Step st;
+    st.op = n.op_type;
+    st.name = n.name;
+    std::vector<const Tensor*> cin;
+    for (const auto& in : n.inputs) {
+      int s = in.empty() ? -1 : slot.at(in);
+      st.in.push_back(s);
+      cin.push_back(s >= 0 && g->is_constant_[s] ? &g->constants_[s] : nullptr);
+    }
+    for (const auto& out : n.outputs) st.out.push_back(out.empty() ? -1 : slot.at(out));
+    NodeInfo info{n, opset, cin, origin};
+    st.kernel = registry.at(n.op_type)(info);
+    g->steps_.push_back(std::move(st));
+  }
+  g->last_use_.assign(g->slots_, -1);
+  for (size_t i = 0; i < g->steps_.size(); ++i)
+    for (int s : g->steps_[i].in)
+      if (s >= 0) g->last_use_[s] = static_cast<int>(i);
+  for (int s : g->output_slots_) g->last_use_[s] = static_cast<int>(g->steps_.size());
+  return g;
+}
+
+std::vector<Tensor> Graph::run(ThreadPool& pool, const std::vector<Tensor>& inputs, const std::vector<int>& which,
+                               const std::atomic<bool>* cancel) const {
+  if (inputs.size() != inputs_.size())
+    fail(Code::BadInput, "the model takes ", inputs_.size(), " input(s), got ", inputs.size());
+  std::vector<Tensor> values(slots_);
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const auto& info = inputs_[i];
+    const Tensor& t = inputs[i];
+    if (!info.dims.empty()) {
+      bool ok = static_cast<size_t>(t.rank()) == info.dims.size();
+      for (size_t d = 0; ok && d < info.dims.size(); ++d) ok = info.dims[d] < 0 || info.dims[d] == t.dim(int(d));
+      if (!ok) {
+        std::string want = "[";
+        for (size_t d = 0; d < info.dims.size(); ++d) want += (d ? "," : "") + (info.dims[d] < 0 ? std::string("?") : std::to_string(info.dims[d]));
+        fail(Code::BadInput, "input '", info.name, "' must have shape ", want, "], got ", shape_str(t.shape()));
+      }
+    }
+    values[input_slots_[i]] = t;
+  }
+  RunContext ctx{pool};
+  for (size_t i = 0; i < steps_.size(); ++i) {
+    if (cancel && cancel->load(std::memory_order_relaxed)) fail(Code::Cancelled, "cancelled");
+    const Step& st = steps_[i];
+    Inputs args;
+    args.reserve(st.in.size());
+    for (int s : st.in) {
+      if (s < 0) { args.push_back(nullptr); continue; }
+      const Tensor& v = is_constant_[s] ? constants_[s] : values[s];
+      args.push_back(&v);
+    }
+    std::vector<Tensor> outs;
+    try {
+      outs = st.kernel->run(ctx, args);
+    } catch (const Error& e) {
+      if (e.code() == Code::Cancelled) throw;
+      fail(e.code(), "node '", st.name, "' (", st.op, "): ", e.what());
+    }
+    for (size_t k = 0; k < st.out.size() && k < outs.size(); ++k)
+      if (st.out[k] >= 0) values[st.out[k]] = std::move(outs[k]);
+    for (int s : st.in)
+      if (s >= 0 && !is_constant_[s] && last_use_[s] == static_cast<int>(i)) values[s] = Tensor();
+  }
+  std::vector<Tensor> result;
+  for (int w : which) {
+    if (w < 0 || static_cast<size_t>(w) >= output_slots_.size()) fail(Code::BadInput, "no output #", w);
+    int s = output_slots_[w];
+    result.push_back(is_constant_[s] ? constants_[s] : values[s]);
+  }
+  return result;
+}
+
+}  // namespace bgn::onnxrt

@@ -1,0 +1,79 @@
+// The contract between the ONNX executor and the operator kernels.
+//
+// A Kernel is built once per graph node at load time (when it can see which inputs are
+// constants and prepare them, e.g. widen or reorder weights) and then run any number of times,
+// possibly concurrently, so run() must not mutate the kernel.
+//
+// Runtime dtypes: every floating-point value is held as f32 (f16/bf16/f64 weights are widened
+// at load; Cast to f16 rounds to f16 precision but keeps f32 storage). Integer and bool values
+// keep their dtype (shape arithmetic is i64).
+#pragma once
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "backend/cpu/threads.h"
+#include "formats/onnx.h"
+#include "tensor/tensor.h"
+
+namespace bgn::onnxrt {
+
+struct RunContext {
+  ThreadPool& pool;
+};
+
+// Inputs as seen by a kernel: a missing optional input is an undefined (default) Tensor.
+using Inputs = std::vector<const Tensor*>;
+
+class Kernel {
+ public:
+  virtual ~Kernel() = default;
+  virtual std::vector<Tensor> run(RunContext& ctx, const Inputs& in) const = 0;
+};
+
+// What a kernel factory sees: the node, the opset of its domain, and the inputs already known
+// at load time (nullptr where the input is computed at run time or omitted).
+struct NodeInfo {
+  const onnx::Node& node;
+  int64_t opset;
+  const std::vector<const Tensor*>& constants;
+  const std::string& origin;  // model file, for messages
+
+  [[noreturn]] void bad(const std::string& why) const;          // E_MODEL_FORMAT naming the node
+  [[noreturn]] void unsupported(const std::string& why) const;  // E_MODEL_UNSUPPORTED naming the node
+  bool has_input(size_t i) const { return i < node.inputs.size() && !node.inputs[i].empty(); }
+};
+
+using KernelFactory = std::function<std::unique_ptr<Kernel>(const NodeInfo&)>;
+
+// Registry of supported op types (domain "" / ai.onnx). Each kernels_*.cpp adds its ops.
+const std::map<std::string, KernelFactory>& kernel_registry();
+void register_nn_kernels(std::map<std::string, KernelFactory>& r);
+void register_tensor_kernels(std::map<std::string, KernelFactory>& r);
+void register_math_kernels(std::map<std::string, KernelFactory>& r);
+void register_quant_kernels(std::map<std::string, KernelFactory>& r);
+
+// Small helpers shared by kernels.
+int64_t normalize_axis(int64_t axis, int64_t rank, const char* op);
+Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op);
+// Rounds every value to the nearest f16 (or bf16) and back, in place.
+void round_to_half(Tensor& t, DType half);
+
+// A Kernel from a lambda, for ops with no prepared state.
+template <class F>
+class FnKernel : public Kernel {
+ public:
+  explicit FnKernel(F f) : f_(std::move(f)) {}
+  std::vector<Tensor> run(RunContext& ctx, const Inputs& in) const override { return f_(ctx, in); }
+ private:
+  F f_;
+};
+template <class F>
+std::unique_ptr<Kernel> make_fn_kernel(F f) { return std::make_unique<FnKernel<F>>(std::move(f)); }
+
+// Input i must be present at run time.
+const Tensor& need(const Inputs& in, size_t i, const char* op);
+
+}  // namespace bgn::onnxrt

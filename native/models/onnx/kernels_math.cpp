@@ -1,0 +1,195 @@
+// Elementwise arithmetic, activations and matrix products.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "backend/cpu/ops.h"
+#include "models/onnx/kernel.h"
+#include "tensor/error.h"
+
+namespace bgn::onnxrt {
+
+namespace {
+
+using Out = std::vector<Tensor>;
+
+// Integer broadcasting binary op (shape arithmetic; small tensors).
+Tensor binary_int(const Tensor& a, const Tensor& b, cpu::BinaryOp op, const char* name) {
+  Shape out = broadcast_shapes(a.shape(), b.shape(), name);
+  std::vector<int64_t> av = a.as_i64(), bv = b.as_i64();
+  Tensor y = Tensor::empty(DType::I64, out);
+  int r = int(out.size());
+  std::vector<int64_t> idx(r, 0);
+  auto offset = [&](const Tensor& t) {
+    int64_t off = 0, stride = 1;
+    for (int d = r - 1, td = t.rank() - 1; d >= 0 && td >= 0; --d, --td) {
+      if (t.dim(td) != 1) off += idx[d] * stride;
+      stride *= t.dim(td);
+    }
+    return off;
+  };
+  for (int64_t o = 0; o < y.numel(); ++o) {
+    int64_t u = av[offset(a)], v = bv[offset(b)], res = 0;
+    switch (op) {
+      case cpu::BinaryOp::Add: res = u + v; break;
+      case cpu::BinaryOp::Sub: res = u - v; break;
+      case cpu::BinaryOp::Mul: res = u * v; break;
+      case cpu::BinaryOp::Div:
+        if (v == 0) fail(Code::BadInput, name, ": integer division by zero");
+        res = u / v;
+        break;
+    }
+    y.data<int64_t>()[o] = res;
+    for (int d = r - 1; d >= 0; --d) {
+      if (++idx[d] < out[d]) break;
+      idx[d] = 0;
+    }
+  }
+  return a.dtype() == DType::I64 ? y : y.to(a.dtype());
+}
+
+Out binary(RunContext& ctx, const Inputs& in, cpu::BinaryOp op, const char* name) {
+  const Tensor& a = need(in, 0, name);
+  const Tensor& b = need(in, 1, name);
+  if (a.dtype() != b.dtype()) fail(Code::BadInput, name, ": operand dtypes differ (", dtype_name(a.dtype()), " vs ", dtype_name(b.dtype()), ")");
+  if (a.dtype() != DType::F32) return {binary_int(a, b, op, name)};
+  Shape out = broadcast_shapes(a.shape(), b.shape(), name);
+  Tensor y = Tensor::empty(DType::F32, out);
+  cpu::binary(ctx.pool, op, a.data<float>(), a.shape().data(), a.rank(), b.data<float>(), b.shape().data(), b.rank(),
+              y.data<float>(), out.data(), int(out.size()));
+  return {y};
+}
+
+template <class F>
+std::unique_ptr<Kernel> unary(const char* name, F f) {
+  return make_fn_kernel([name, f](RunContext& ctx, const Inputs& in) {
+    const Tensor& x = need(in, 0, name);
+    if (x.dtype() != DType::F32) fail(Code::BadInput, name, ": expected float data, got ", dtype_name(x.dtype()));
+    Tensor y = Tensor::empty(DType::F32, x.shape());
+    const float* src = x.data<float>();
+    float* dst = y.data<float>();
+    ctx.pool.parallel_for(x.numel(), 1 << 15, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) dst[i] = f(src[i]);
+    });
+    return Out{y};
+  });
+}
+
+// (..., M, K) @ (..., K, N) with batch broadcasting.
+Out matmul(RunContext& ctx, const Inputs& in) {
+  Tensor a = need(in, 0, "MatMul"), b = need(in, 1, "MatMul");
+  if (a.dtype() != DType::F32 || b.dtype() != DType::F32) fail(Code::BadInput, "MatMul: float operands expected");
+  bool a1 = a.rank() == 1, b1 = b.rank() == 1;
+  if (a1) a = a.reshaped({1, a.dim(0)});
+  if (b1) b = b.reshaped({b.dim(0), 1});
+  if (a.rank() < 2 || b.rank() < 2) fail(Code::BadInput, "MatMul: scalar operand");
+  int64_t M = a.dim(-2), K = a.dim(-1), N = b.dim(-1);
+  if (b.dim(-2) != K) fail(Code::BadInput, "MatMul: ", shape_str(a.shape()), " @ ", shape_str(b.shape()));
+  Shape ab(a.shape().begin(), a.shape().end() - 2), bb(b.shape().begin(), b.shape().end() - 2);
+  Shape batch = broadcast_shapes(ab, bb, "MatMul");
+  Shape out = batch;
+  out.push_back(M);
+  out.push_back(N);
+  Tensor y = Tensor::empty(DType::F32, out);
+  int64_t nb = shape_numel(batch);
+  int r = int(batch.size());
+  for (int64_t i = 0; i < nb; ++i) {
+    int64_t rem = i, oa = 0, ob = 0, sa = 1, sb = 1;
+    for (int d = r - 1; d >= 0; --d) {
+      int64_t idx = rem % batch[d];
+      rem /= batch[d];
+      int da = d - (r - int(ab.size())), db = d - (r - int(bb.size()));
+      if (da >= 0) { if (ab[da] != 1) oa += idx * sa; sa *= ab[da]; }
+      if (db >= 0) { if (bb[db] != 1) ob += idx * sb; sb *= bb[db]; }
+    }
+    cpu::sgemm(ctx.pool, false, false, M, N, K, 1.f, a.data<float>() + oa * M * K, K, b.data<float>() + ob * K * N, N,
+               0.f, y.data<float>() + i * M * N, N);
+  }
+  if (a1 || b1) {
+    Shape s = batch;
+    if (!a1) s.push_back(M);
+    if (!b1) s.push_back(N);
+    y = y.reshaped(s);
+  }
+  return {y};
+}
+
+}  // namespace
+
+void register_math_kernels(std::map<std::string, KernelFactory>& r) {
+  r["Add"] = [](const NodeInfo&) { return make_fn_kernel([](RunContext& c, const Inputs& in) { return binary(c, in, cpu::BinaryOp::Add, "Add"); }); };
+  r["Sub"] = [](const NodeInfo&) { return make_fn_kernel([](RunContext& c, const Inputs& in) { return binary(c, in, cpu::BinaryOp::Sub, "Sub"); }); };
+  r["Mul"] = [](const NodeInfo&) { return make_fn_kernel([](RunContext& c, const Inputs& in) { return binary(c, in, cpu::BinaryOp::Mul, "Mul"); }); };
+  r["Div"] = [](const NodeInfo&) { return make_fn_kernel([](RunContext& c, const Inputs& in) { return binary(c, in, cpu::BinaryOp::Div, "Div"); }); };
+  r["Relu"] = [](const NodeInfo&) { return unary("Relu", [](float x) { return x > 0.f ? x : 0.f; }); };
+  r["Sigmoid"] = [](const NodeInfo&) { return unary("Sigmoid", [](float x) { return 1.f / (1.f + std::exp(-x)); }); };
+  r["Tanh"] = [](const NodeInfo&) { return unary("Tanh", [](float x) { return std::tanh(x); }); };
+  r["Exp"] = [](const NodeInfo&) { return unary("Exp", [](float x) { return std::exp(x); }); };
+  r["Log"] = [](const NodeInfo&) { return unary("Log", [](float x) { return std::log(x); }); };
+  r["Sqrt"] = [](const NodeInfo&) { return unary("Sqrt", [](float x) { return std::sqrt(x); }); };
+  r["Neg"] = [](const NodeInfo&) { return unary("Neg", [](float x) { return -x; }); };
+  r["Abs"] = [](const NodeInfo&) { return unary("Abs", [](float x) { return std::fabs(x); }); };
+  r["Floor"] = [](const NodeInfo&) { return unary("Floor", [](float x) { return std::floor(x); }); };
+  r["Ceil"] = [](const NodeInfo&) { return unary("Ceil", [](float x) { return std::ceil(x); }); };
+  r["Reciprocal"] = [](const NodeInfo&) { return unary("Reciprocal", [](float x) { return 1.f / x; }); };
+  r["Erf"] = [](const NodeInfo&) { return unary("Erf", [](float x) { return std::erf(x); }); };
+  r["LeakyRelu"] = [](const NodeInfo& i) {
+    float alpha = i.node.attr_float("alpha", 0.01f);
+    return unary("LeakyRelu", [alpha](float x) { return x >= 0.f ? x : alpha * x; });
+  };
+  r["HardSigmoid"] = [](const NodeInfo& i) {
+    float alpha = i.node.attr_float("alpha", 0.2f), beta = i.node.attr_float("beta", 0.5f);
+    return unary("HardSigmoid", [alpha, beta](float x) { return std::clamp(alpha * x + beta, 0.f, 1.f); });
+  };
+  r["Clip"] = [](const NodeInfo& i) {
+    float lo_attr = i.node.attr_float("min", -INFINITY), hi_attr = i.node.attr_float("max", INFINITY);
+    return make_fn_kernel([lo_attr, hi_attr](RunContext& ctx, const Inputs& in) {
+      const Tensor& x = need(in, 0, "Clip");
+      float lo = lo_attr, hi = hi_attr;
+      if (in.size() > 1 && in[1]) lo = in[1]->to(DType::F32).data<float>()[0];
+      if (in.size() > 2 && in[2]) hi = in[2]->to(DType::F32).data<float>()[0];
+      Tensor y = Tensor::empty(DType::F32, x.shape());
+      for (int64_t k = 0; k < x.numel(); ++k) y.data<float>()[k] = std::min(std::max(x.data<float>()[k], lo), hi);
+      (void)ctx;
+      return Out{y};
+    });
+  };
+  r["Pow"] = [](const NodeInfo&) {
+    return make_fn_kernel([](RunContext&, const Inputs& in) {
+      const Tensor& x = need(in, 0, "Pow");
+      Tensor e = need(in, 1, "Pow").to(DType::F32);
+      if (x.dtype() != DType::F32 || e.numel() != 1) fail(Code::ModelUnsupported, "Pow: only float ** scalar is supported");
+      float p = e.data<float>()[0];
+      Tensor y = Tensor::empty(DType::F32, x.shape());
+      for (int64_t k = 0; k < x.numel(); ++k) y.data<float>()[k] = std::pow(x.data<float>()[k], p);
+      return Out{y};
+    });
+  };
+  r["MatMul"] = [](const NodeInfo&) { return make_fn_kernel([](RunContext& c, const Inputs& in) { return matmul(c, in); }); };
+  r["Gemm"] = [](const NodeInfo& i) {
+    float alpha = i.node.attr_float("alpha", 1.f), beta = i.node.attr_float("beta", 1.f);
+    bool ta = i.node.attr_int("transA", 0) != 0, tb = i.node.attr_int("transB", 0) != 0;
+    return make_fn_kernel([=](RunContext& ctx, const Inputs& in) {
+      const Tensor& a = need(in, 0, "Gemm");
+      const Tensor& b = need(in, 1, "Gemm");
+      if (a.rank() != 2 || b.rank() != 2) fail(Code::BadInput, "Gemm: 2-D operands expected");
+      int64_t M = ta ? a.dim(1) : a.dim(0), K = ta ? a.dim(0) : a.dim(1);
+      int64_t N = tb ? b.dim(0) : b.dim(1), Kb = tb ? b.dim(1) : b.dim(0);
+      if (K != Kb) fail(Code::BadInput, "Gemm: inner dimensions differ");
+      Tensor y = Tensor::zeros(DType::F32, {M, N});
+      if (in.size() > 2 && in[2] && beta != 0.f) {
+        const Tensor& c = *in[2];
+        Shape cs = broadcast_shapes(c.shape(), y.shape(), "Gemm");
+        (void)cs;
+        cpu::binary(ctx.pool, cpu::BinaryOp::Add, y.data<float>(), y.shape().data(), 2, c.data<float>(), c.shape().data(),
+                    c.rank(), y.data<float>(), y.shape().data(), 2);
+        if (beta != 1.f) for (int64_t k = 0; k < y.numel(); ++k) y.data<float>()[k] *= beta;
+      }
+      cpu::sgemm(ctx.pool, ta, tb, M, N, K, alpha, a.data<float>(), a.dim(1), b.data<float>(), b.dim(1), 1.f,
+                 y.data<float>(), N);
+      return Out{y};
+    });
+  };
+}
+
+}  // namespace bgn::onnxrt

@@ -1,0 +1,398 @@
+// Shape and data-movement kernels; they work on any dtype (shape arithmetic is i64).
+#include <algorithm>
+#include <cstring>
+#include <numeric>
+
+#include "backend/cpu/ops.h"
+#include "models/onnx/kernel.h"
+#include "tensor/error.h"
+
+namespace bgn::onnxrt {
+
+namespace {
+
+using Out = std::vector<Tensor>;
+
+bool is_float(DType t) { return t == DType::F16 || t == DType::BF16 || t == DType::F64 || t == DType::F32; }
+
+Tensor constant_from_attrs(const NodeInfo& info) {
+  const auto& n = info.node;
+  for (const auto& [k, a] : n.attrs) {
+    if (k == "value") {
+      Tensor t = a.t;
+      return is_float(t.dtype()) && t.dtype() != DType::F32 ? t.to(DType::F32) : t;
+    }
+    if (k == "value_float") return Tensor::scalar_f32(a.f);
+    if (k == "value_int") {
+      Tensor t = Tensor::empty(DType::I64, {});
+      t.data<int64_t>()[0] = a.i;
+      return t;
+    }
+    if (k == "value_floats") {
+      Tensor t = Tensor::empty(DType::F32, {int64_t(a.floats.size())});
+      if (!a.floats.empty()) std::memcpy(t.raw(), a.floats.data(), a.floats.size() * 4);
+      return t;
+    }
+    if (k == "value_ints") return Tensor::from_i64(a.ints);
+  }
+  info.unsupported("Constant without a supported value attribute");
+}
+
+// General strided copy: out[i] = in[offset + sum(idx_d * stride_d)] for each output index.
+void strided_copy(const Tensor& x, const Shape& out_shape, const std::vector<int64_t>& start,
+                  const std::vector<int64_t>& step, Tensor& y) {
+  const size_t es = dtype_size(x.dtype());
+  const int r = x.rank();
+  std::vector<int64_t> in_stride(r, 1);
+  for (int d = r - 2; d >= 0; --d) in_stride[d] = in_stride[d + 1] * x.dim(d + 1);
+  int64_t n = y.numel();
+  if (n == 0) return;
+  std::vector<int64_t> idx(r, 0);
+  const uint8_t* src = static_cast<const uint8_t*>(x.raw());
+  uint8_t* dst = static_cast<uint8_t*>(y.raw());
+  int64_t inner = r ? out_shape[r - 1] : 1;
+  for (int64_t o = 0; o < n; o += inner) {
+    int64_t off = 0;
+    for (int d = 0; d < r - 1; ++d) off += (start[d] + idx[d] * step[d]) * in_stride[d];
+    if (r == 0) {
+      std::memcpy(dst, src, es);
+      break;
+    }
+    int64_t s0 = start[r - 1], st = step[r - 1];
+    if (st == 1) {
+      std::memcpy(dst + o * es, src + (off + s0) * es, inner * es);
+    } else {
+      for (int64_t j = 0; j < inner; ++j) std::memcpy(dst + (o + j) * es, src + (off + s0 + j * st) * es, es);
+    }
+    for (int d = r - 2; d >= 0; --d) {
+      if (++idx[d] < out_shape[d]) break;
+      idx[d] = 0;
+    }
+  }
+}
+
+Out slice(bool legacy, const Inputs& in, const std::vector<int64_t>& attr_starts,
+          const std::vector<int64_t>& attr_ends, const std::vector<int64_t>& attr_axes) {
+  const Tensor& x = need(in, 0, "Slice");
+  std::vector<int64_t> starts, ends, axes, steps;
+  if (legacy) {
+    starts = attr_starts;
+    ends = attr_ends;
+    axes = attr_axes;
+  } else {
+    starts = need(in, 1, "Slice").as_i64();
+    ends = need(in, 2, "Slice").as_i64();
+    if (in.size() > 3 && in[3]) axes = in[3]->as_i64();
+    if (in.size() > 4 && in[4]) steps = in[4]->as_i64();
+  }
+  if (axes.empty()) {
+    axes.resize(starts.size());
+    std::iota(axes.begin(), axes.end(), 0);
+  }
+  if (steps.empty()) steps.assign(starts.size(), 1);
+  if (ends.size() != starts.size() || axes.size() != starts.size() || steps.size() != starts.size())
+    fail(Code::BadInput, "Slice: starts/ends/axes/steps lengths differ");
+  const int r = x.rank();
+  std::vector<int64_t> st(r, 0), sp(r, 1);
+  Shape out = x.shape();
+  for (size_t i = 0; i < starts.size(); ++i) {
+    int64_t a = normalize_axis(axes[i], r, "Slice");
+    int64_t dim = x.dim(int(a)), s = starts[i], e = ends[i], k = steps[i];
+    if (k == 0) fail(Code::BadInput, "Slice: step 0");
+    if (s < 0) s += dim;
+    if (e < 0) e += dim;
+    if (k > 0) {
+      s = std::clamp<int64_t>(s, 0, dim);
+      e = std::clamp<int64_t>(e, 0, dim);
+      out[a] = e > s ? (e - s + k - 1) / k : 0;
+    } else {
+      s = std::clamp<int64_t>(s, 0, dim - 1);
+      e = std::clamp<int64_t>(e, -1, dim - 1);
+      out[a] = s > e ? (s - e - k - 1) / (-k) : 0;
+    }
+    st[a] = s;
+    sp[a] = k;
+  }
+  Tensor y = Tensor::empty(x.dtype(), out);
+  strided_copy(x, out, st, sp, y);
+  return {y};
+}
+
+Out concat(RunContext& ctx, const Inputs& in, int64_t axis_attr) {
+  std::vector<const Tensor*> parts;
+  for (const Tensor* t : in)
+    if (t) parts.push_back(t);
+  if (parts.empty()) fail(Code::BadInput, "Concat: no inputs");
+  const Tensor& first = *parts[0];
+  int r = first.rank();
+  int64_t axis = normalize_axis(axis_attr, r, "Concat");
+  Shape out = first.shape();
+  out[axis] = 0;
+  for (const Tensor* t : parts) {
+    if (t->rank() != r || t->dtype() != first.dtype())
+      fail(Code::BadInput, "Concat: inputs differ in rank or dtype: ", shape_str(first.shape()), " vs ", shape_str(t->shape()));
+    for (int d = 0; d < r; ++d)
+      if (d != axis && t->dim(d) != first.dim(d))
+        fail(Code::BadInput, "Concat: shapes ", shape_str(first.shape()), " and ", shape_str(t->shape()), " differ off the axis");
+    out[axis] += t->dim(int(axis));
+  }
+  Tensor y = Tensor::empty(first.dtype(), out);
+  int64_t outer = 1, inner = 1;
+  for (int d = 0; d < axis; ++d) outer *= out[d];
+  for (int d = int(axis) + 1; d < r; ++d) inner *= out[d];
+  std::vector<const void*> ptrs;
+  std::vector<int64_t> bytes;
+  for (const Tensor* t : parts) {
+    ptrs.push_back(t->raw());
+    bytes.push_back(t->dim(int(axis)) * inner * int64_t(dtype_size(first.dtype())));
+  }
+  cpu::concat(ctx.pool, ptrs.data(), bytes.data(), int(parts.size()), outer, y.raw());
+  return {y};
+}
+
+Out reshape(const Inputs& in, bool allowzero) {
+  const Tensor& x = need(in, 0, "Reshape");
+  std::vector<int64_t> s = need(in, 1, "Reshape").as_i64();
+  int64_t known = 1, infer = -1;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == 0 && !allowzero) {
+      if (int(i) >= x.rank()) fail(Code::BadInput, "Reshape: 0 at position ", i, " past the input rank");
+      s[i] = x.dim(int(i));
+    }
+    if (s[i] == -1) {
+      if (infer >= 0) fail(Code::BadInput, "Reshape: more than one -1");
+      infer = int64_t(i);
+    } else if (s[i] < 0) {
+      fail(Code::BadInput, "Reshape: negative dimension ", s[i]);
+    } else {
+      known *= s[i];
+    }
+  }
+  if (infer >= 0) {
+    if (known == 0 || x.numel() % known) fail(Code::BadInput, "Reshape: cannot infer -1 for ", shape_str(x.shape()));
+    s[infer] = x.numel() / known;
+  }
+  return {x.reshaped(Shape(s.begin(), s.end()))};
+}
+
+Out unsqueeze(const Inputs& in, std::vector<int64_t> axes) {
+  const Tensor& x = need(in, 0, "Unsqueeze");
+  if (in.size() > 1 && in[1]) axes = in[1]->as_i64();
+  int64_t r = x.rank() + int64_t(axes.size());
+  for (auto& a : axes) a = normalize_axis(a, r, "Unsqueeze");
+  std::sort(axes.begin(), axes.end());
+  Shape out;
+  size_t k = 0;
+  int src = 0;
+  for (int64_t d = 0; d < r; ++d) {
+    if (k < axes.size() && axes[k] == d) { out.push_back(1); ++k; }
+    else out.push_back(x.dim(src++));
+  }
+  return {x.reshaped(out)};
+}
+
+Out squeeze(const Inputs& in, std::vector<int64_t> axes) {
+  const Tensor& x = need(in, 0, "Squeeze");
+  if (in.size() > 1 && in[1]) axes = in[1]->as_i64();
+  for (auto& a : axes) a = normalize_axis(a, x.rank(), "Squeeze");
+  Shape out;
+  for (int d = 0; d < x.rank(); ++d) {
+    bool listed = std::find(axes.begin(), axes.end(), d) != axes.end();
+    if ((axes.empty() && x.dim(d) == 1) || (listed && x.dim(d) == 1)) continue;
+    if (listed) fail(Code::BadInput, "Squeeze: axis ", d, " has size ", x.dim(d));
+    out.push_back(x.dim(d));
+  }
+  return {x.reshaped(out)};
+}
+
+Out transpose(const Inputs& in, std::vector<int64_t> perm) {
+  const Tensor& x = need(in, 0, "Transpose");
+  int r = x.rank();
+  if (perm.empty()) for (int d = r - 1; d >= 0; --d) perm.push_back(d);
+  if (int(perm.size()) != r) fail(Code::BadInput, "Transpose: perm length ", perm.size(), " for rank ", r);
+  Shape out(r);
+  std::vector<int64_t> in_stride(r, 1);
+  for (int d = r - 2; d >= 0; --d) in_stride[d] = in_stride[d + 1] * x.dim(d + 1);
+  std::vector<int64_t> src_stride(r);
+  std::vector<bool> seen(r, false);
+  for (int d = 0; d < r; ++d) {
+    int64_t p = perm[d];
+    if (p < 0 || p >= r || seen[p]) fail(Code::BadInput, "Transpose: invalid perm");
+    seen[p] = true;
+    out[d] = x.dim(int(p));
+    src_stride[d] = in_stride[p];
+  }
+  Tensor y = Tensor::empty(x.dtype(), out);
+  size_t es = dtype_size(x.dtype());
+  std::vector<int64_t> idx(r, 0);
+  const uint8_t* s = static_cast<const uint8_t*>(x.raw());
+  uint8_t* dptr = static_cast<uint8_t*>(y.raw());
+  for (int64_t o = 0; o < y.numel(); ++o) {
+    int64_t off = 0;
+    for (int d = 0; d < r; ++d) off += idx[d] * src_stride[d];
+    std::memcpy(dptr + o * es, s + off * es, es);
+    for (int d = r - 1; d >= 0; --d) {
+      if (++idx[d] < out[d]) break;
+      idx[d] = 0;
+    }
+  }
+  return {y};
+}
+
+Out gather(const Inputs& in, int64_t axis_attr) {
+  const Tensor& x = need(in, 0, "Gather");
+  const Tensor& ind = need(in, 1, "Gather");
+  int64_t axis = normalize_axis(axis_attr, x.rank(), "Gather");
+  std::vector<int64_t> idx = ind.as_i64();
+  int64_t dim = x.dim(int(axis));
+  for (auto& i : idx) {
+    if (i < 0) i += dim;
+    if (i < 0 || i >= dim) fail(Code::BadInput, "Gather: index out of range");
+  }
+  Shape out;
+  for (int d = 0; d < axis; ++d) out.push_back(x.dim(d));
+  for (int64_t d : ind.shape()) out.push_back(d);
+  for (int d = int(axis) + 1; d < x.rank(); ++d) out.push_back(x.dim(d));
+  Tensor y = Tensor::empty(x.dtype(), out);
+  int64_t outer = 1, inner = 1;
+  for (int d = 0; d < axis; ++d) outer *= x.dim(d);
+  for (int d = int(axis) + 1; d < x.rank(); ++d) inner *= x.dim(d);
+  size_t es = dtype_size(x.dtype()) * size_t(inner);
+  const uint8_t* s = static_cast<const uint8_t*>(x.raw());
+  uint8_t* dptr = static_cast<uint8_t*>(y.raw());
+  for (int64_t o = 0; o < outer; ++o)
+    for (size_t k = 0; k < idx.size(); ++k)
+      std::memcpy(dptr + (o * int64_t(idx.size()) + int64_t(k)) * es, s + (o * dim + idx[k]) * es, es);
+  return {y};
+}
+
+Out expand(const Inputs& in) {
+  const Tensor& x = need(in, 0, "Expand");
+  std::vector<int64_t> s = need(in, 1, "Expand").as_i64();
+  Shape out = broadcast_shapes(x.shape(), Shape(s.begin(), s.end()), "Expand");
+  Tensor y = Tensor::empty(x.dtype(), out);
+  int r = int(out.size());
+  std::vector<int64_t> start(r, 0), step(r, 0);
+  // Broadcast as a strided copy of a rank-r view of x with stride 0 on expanded axes.
+  Shape xs(r, 1);
+  for (int d = 0; d < x.rank(); ++d) xs[r - x.rank() + d] = x.dim(d);
+  Tensor xv = x.reshaped(xs);
+  for (int d = 0; d < r; ++d) step[d] = xs[d] == 1 ? 0 : 1;
+  strided_copy(xv, out, start, step, y);
+  return {y};
+}
+
+DType onnx_to_runtime(int onnx_type, DType& logical) {
+  logical = onnx::dtype_from_onnx(onnx_type, "Cast target");
+  return is_float(logical) ? DType::F32 : logical;
+}
+
+}  // namespace
+
+void register_tensor_kernels(std::map<std::string, KernelFactory>& r) {
+  r["Constant"] = [](const NodeInfo& i) {
+    Tensor t = constant_from_attrs(i);
+    return make_fn_kernel([t](RunContext&, const Inputs&) { return Out{t}; });
+  };
+  auto identity = [](const NodeInfo&) {
+    return make_fn_kernel([](RunContext&, const Inputs& in) { return Out{need(in, 0, "Identity")}; });
+  };
+  r["Identity"] = identity;
+  r["Dropout"] = identity;
+  r["Shape"] = [](const NodeInfo& i) {
+    int64_t start = i.node.attr_int("start", 0), end = i.node.attr_int("end", INT64_MAX);
+    return make_fn_kernel([start, end](RunContext&, const Inputs& in) {
+      const Tensor& x = need(in, 0, "Shape");
+      int64_t r = x.rank(), s = start < 0 ? start + r : start, e = end < 0 ? end + r : std::min(end, r);
+      s = std::clamp<int64_t>(s, 0, r);
+      e = std::clamp<int64_t>(e, s, r);
+      return Out{Tensor::from_i64(std::vector<int64_t>(x.shape().begin() + s, x.shape().begin() + e))};
+    });
+  };
+  r["Size"] = [](const NodeInfo&) {
+    return make_fn_kernel([](RunContext&, const Inputs& in) {
+      Tensor t = Tensor::empty(DType::I64, {});
+      t.data<int64_t>()[0] = need(in, 0, "Size").numel();
+      return Out{t};
+    });
+  };
+  r["Slice"] = [](const NodeInfo& i) {
+    bool legacy = i.opset < 10;
+    auto s = i.node.attr_ints("starts"), e = i.node.attr_ints("ends"), a = i.node.attr_ints("axes");
+    return make_fn_kernel([legacy, s, e, a](RunContext&, const Inputs& in) {
+      return slice(legacy, in, s, e, a);
+    });
+  };
+  r["Concat"] = [](const NodeInfo& i) {
+    if (!i.node.has("axis")) i.bad("Concat needs an axis");
+    int64_t axis = i.node.attr_int("axis", 0);
+    return make_fn_kernel([axis](RunContext& c, const Inputs& in) { return concat(c, in, axis); });
+  };
+  r["Reshape"] = [](const NodeInfo& i) {
+    bool allowzero = i.node.attr_int("allowzero", 0) != 0;
+    return make_fn_kernel([allowzero](RunContext&, const Inputs& in) { return reshape(in, allowzero); });
+  };
+  r["Unsqueeze"] = [](const NodeInfo& i) {
+    auto axes = i.node.attr_ints("axes");
+    return make_fn_kernel([axes](RunContext&, const Inputs& in) { return unsqueeze(in, axes); });
+  };
+  r["Squeeze"] = [](const NodeInfo& i) {
+    auto axes = i.node.attr_ints("axes");
+    return make_fn_kernel([axes](RunContext&, const Inputs& in) { return squeeze(in, axes); });
+  };
+  r["Flatten"] = [](const NodeInfo& i) {
+    int64_t axis = i.node.attr_int("axis", 1);
+    return make_fn_kernel([axis](RunContext&, const Inputs& in) {
+      const Tensor& x = need(in, 0, "Flatten");
+      int64_t a = axis < 0 ? axis + x.rank() : axis;
+      if (a < 0 || a > x.rank()) fail(Code::BadInput, "Flatten: axis out of range");
+      int64_t outer = 1;
+      for (int d = 0; d < a; ++d) outer *= x.dim(d);
+      return Out{x.reshaped({outer, outer ? x.numel() / outer : 0})};
+    });
+  };
+  r["Transpose"] = [](const NodeInfo& i) {
+    auto perm = i.node.attr_ints("perm");
+    return make_fn_kernel([perm](RunContext&, const Inputs& in) { return transpose(in, perm); });
+  };
+  r["Gather"] = [](const NodeInfo& i) {
+    int64_t axis = i.node.attr_int("axis", 0);
+    return make_fn_kernel([axis](RunContext&, const Inputs& in) { return gather(in, axis); });
+  };
+  r["Expand"] = [](const NodeInfo&) {
+    return make_fn_kernel([](RunContext&, const Inputs& in) { return expand(in); });
+  };
+  r["ConstantOfShape"] = [](const NodeInfo& i) {
+    Tensor value = Tensor::scalar_f32(0.f);
+    auto it = i.node.attrs.find("value");
+    if (it != i.node.attrs.end()) {
+      value = it->second.t;
+      if (value.numel() != 1) i.bad("value must hold one element");
+      if (is_float(value.dtype()) && value.dtype() != DType::F32) value = value.to(DType::F32);
+    }
+    return make_fn_kernel([value](RunContext&, const Inputs& in) {
+      std::vector<int64_t> s = need(in, 0, "ConstantOfShape").as_i64();
+      Tensor y = Tensor::empty(value.dtype(), Shape(s.begin(), s.end()));
+      size_t es = dtype_size(value.dtype());
+      for (int64_t k = 0; k < y.numel(); ++k) std::memcpy(static_cast<uint8_t*>(y.raw()) + k * es, value.raw(), es);
+      return Out{y};
+    });
+  };
+  r["Cast"] = [](const NodeInfo& i) {
+    DType logical;
+    DType target = onnx_to_runtime(int(i.node.attr_int("to", 1)), logical);
+    return make_fn_kernel([target, logical](RunContext&, const Inputs& in) {
+      const Tensor& x = need(in, 0, "Cast");
+      if (x.dtype() == DType::F32 && target != DType::F32 && target != DType::Bool) {
+        // float -> integer truncates toward zero (C semantics, as onnxruntime does)
+        Tensor y = x.to(target);
+        return Out{y};
+      }
+      Tensor y = x.dtype() == target ? x.clone() : x.to(target);
+      if (logical == DType::F16 || logical == DType::BF16) round_to_half(y, logical);
+      return Out{y};
+    });
+  };
+}
+
+}  // namespace bgn::onnxrt

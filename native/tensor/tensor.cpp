@@ -1,0 +1,249 @@
+#include "tensor/tensor.h"
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+namespace bgn {
+
+size_t dtype_size(DType t) {
+  switch (t) {
+    case DType::F64: case DType::I64: return 8;
+    case DType::F32: case DType::I32: return 4;
+    case DType::F16: case DType::BF16: case DType::I16: return 2;
+    case DType::I8: case DType::U8: case DType::Bool: return 1;
+  }
+  return 1;
+}
+
+const char* dtype_name(DType t) {
+  switch (t) {
+    case DType::F32: return "f32";
+    case DType::F16: return "f16";
+    case DType::BF16: return "bf16";
+    case DType::F64: return "f64";
+    case DType::I64: return "i64";
+    case DType::I32: return "i32";
+    case DType::I16: return "i16";
+    case DType::I8: return "i8";
+    case DType::U8: return "u8";
+    case DType::Bool: return "bool";
+  }
+  return "?";
+}
+
+std::string shape_str(const Shape& s) {
+  std::string out = "[";
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (i) out += ",";
+    out += std::to_string(s[i]);
+  }
+  return out + "]";
+}
+
+int64_t shape_numel(const Shape& s) {
+  int64_t n = 1;
+  for (int64_t d : s) {
+    BGN_CHECK(d >= 0, Code::BadInput, "negative dimension in shape ", shape_str(s));
+    if (d != 0 && n > (int64_t(1) << 62) / d) fail(Code::BadInput, "shape ", shape_str(s), " is too large");
+    n *= d;
+  }
+  return n;
+}
+
+namespace {
+struct AlignedFree {
+  void operator()(void* p) const { std::free(p); }
+};
+}  // namespace
+
+Tensor Tensor::empty(DType dtype, Shape shape) {
+  Tensor t;
+  t.dtype_ = dtype;
+  t.numel_ = shape_numel(shape);
+  t.shape_ = std::move(shape);
+  size_t bytes = static_cast<size_t>(t.numel_) * dtype_size(dtype);
+  if (bytes / dtype_size(dtype) != static_cast<size_t>(t.numel_)) fail(Code::OutOfMemory, "tensor too large");
+  size_t alloc = ((bytes + 63) / 64) * 64;
+  if (alloc == 0) alloc = 64;
+  void* p = std::aligned_alloc(64, alloc);
+  if (!p) fail(Code::OutOfMemory, "could not allocate ", bytes, " bytes for a ", dtype_name(dtype), " tensor ", shape_str(t.shape_));
+  t.storage_ = std::shared_ptr<void>(p, AlignedFree());
+  t.data_ = p;
+  return t;
+}
+
+Tensor Tensor::zeros(DType dtype, Shape shape) {
+  Tensor t = empty(dtype, std::move(shape));
+  std::memset(t.data_, 0, t.nbytes());
+  return t;
+}
+
+Tensor Tensor::view(DType dtype, Shape shape, const void* data, std::shared_ptr<const void> keepalive) {
+  Tensor t;
+  t.dtype_ = dtype;
+  t.numel_ = shape_numel(shape);
+  t.shape_ = std::move(shape);
+  t.data_ = const_cast<void*>(data);
+  t.storage_ = std::move(keepalive);
+  return t;
+}
+
+Tensor Tensor::scalar_f32(float v) {
+  Tensor t = empty(DType::F32, {});
+  t.data<float>()[0] = v;
+  return t;
+}
+
+Tensor Tensor::from_i64(const std::vector<int64_t>& v) {
+  Tensor t = empty(DType::I64, {static_cast<int64_t>(v.size())});
+  if (!v.empty()) std::memcpy(t.data_, v.data(), v.size() * 8);
+  return t;
+}
+
+Tensor Tensor::reshaped(Shape shape) const {
+  int64_t n = shape_numel(shape);
+  BGN_CHECK(n == numel_, Code::BadInput, "cannot reshape ", shape_str(shape_), " to ", shape_str(shape));
+  Tensor t = *this;
+  t.shape_ = std::move(shape);
+  return t;
+}
+
+namespace {
+
+// Reads element i of any dtype as double (exact for every value the integer dtypes hold
+// up to 2^53, which covers shape arithmetic).
+double load(const void* p, DType t, int64_t i) {
+  switch (t) {
+    case DType::F32: return static_cast<const float*>(p)[i];
+    case DType::F64: return static_cast<const double*>(p)[i];
+    case DType::I64: return static_cast<double>(static_cast<const int64_t*>(p)[i]);
+    case DType::I32: return static_cast<const int32_t*>(p)[i];
+    case DType::I16: return static_cast<const int16_t*>(p)[i];
+    case DType::I8: return static_cast<const int8_t*>(p)[i];
+    case DType::U8: case DType::Bool: return static_cast<const uint8_t*>(p)[i];
+    case DType::F16: return f16_to_f32(static_cast<const uint16_t*>(p)[i]);
+    case DType::BF16: return bf16_to_f32(static_cast<const uint16_t*>(p)[i]);
+  }
+  return 0;
+}
+
+template <class Src>
+void widen_to_f32(const Src* s, float* d, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) d[i] = static_cast<float>(s[i]);
+}
+
+}  // namespace
+
+Tensor Tensor::to(DType dtype) const {
+  Tensor out = empty(dtype, shape_);
+  if (dtype == dtype_) {
+    if (nbytes()) std::memcpy(out.data_, data_, nbytes());
+    return out;
+  }
+  if (dtype == DType::F32) {
+    float* d = out.data<float>();
+    switch (dtype_) {
+      case DType::F16: case DType::BF16: convert_to_f32(dtype_, data_, d, numel_); return out;
+      case DType::I32: widen_to_f32(data<int32_t>(), d, numel_); return out;
+      case DType::U8: widen_to_f32(data<uint8_t>(), d, numel_); return out;
+      case DType::I8: widen_to_f32(data<int8_t>(), d, numel_); return out;
+      case DType::I64: widen_to_f32(data<int64_t>(), d, numel_); return out;
+      case DType::F64: widen_to_f32(data<double>(), d, numel_); return out;
+      default: break;
+    }
+  }
+  // Integer targets truncate toward zero, as a C cast does.
+  for (int64_t i = 0; i < numel_; ++i) {
+    double v = load(data_, dtype_, i);
+    switch (dtype) {
+      case DType::F32: out.data<float>()[i] = static_cast<float>(v); break;
+      case DType::F64: out.data<double>()[i] = v; break;
+      case DType::I64: out.data<int64_t>()[i] = static_cast<int64_t>(v); break;
+      case DType::I32: out.data<int32_t>()[i] = static_cast<int32_t>(v); break;
+      case DType::I16: out.data<int16_t>()[i] = static_cast<int16_t>(v); break;
+      case DType::I8: out.data<int8_t>()[i] = static_cast<int8_t>(v); break;
+      case DType::U8: out.data<uint8_t>()[i] = static_cast<uint8_t>(v); break;
+      case DType::Bool: out.data<uint8_t>()[i] = v != 0.0; break;
+      case DType::F16: out.data<uint16_t>()[i] = f32_to_f16(static_cast<float>(v)); break;
+      case DType::BF16: out.data<uint16_t>()[i] = f32_to_bf16(static_cast<float>(v)); break;
+    }
+  }
+  return out;
+}
+
+std::vector<int64_t> Tensor::as_i64() const {
+  Tensor t = dtype_ == DType::I64 ? *this : to(DType::I64);
+  return std::vector<int64_t>(t.data<int64_t>(), t.data<int64_t>() + t.numel());
+}
+
+float f16_to_f32(uint16_t h) {
+  uint32_t sign = (h & 0x8000u) << 16;
+  uint32_t exp = (h >> 10) & 0x1f;
+  uint32_t mant = h & 0x3ffu;
+  uint32_t bits;
+  if (exp == 0) {
+    if (mant == 0) {
+      bits = sign;
+    } else {  // subnormal
+      int e = -1;
+      do { ++e; mant <<= 1; } while ((mant & 0x400u) == 0);
+      bits = sign | static_cast<uint32_t>(127 - 15 - e) << 23 | (mant & 0x3ffu) << 13;
+    }
+  } else if (exp == 31) {
+    bits = sign | 0x7f800000u | mant << 13;
+  } else {
+    bits = sign | (exp + 112) << 23 | mant << 13;
+  }
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+uint16_t f32_to_f16(float f) {
+  uint32_t x;
+  std::memcpy(&x, &f, 4);
+  uint32_t sign = (x >> 16) & 0x8000u;
+  uint32_t absx = x & 0x7fffffffu;
+  if (absx >= 0x7f800000u) return static_cast<uint16_t>(sign | 0x7c00u | (absx > 0x7f800000u ? 0x200u : 0));
+  if (absx >= 0x477ff000u) return static_cast<uint16_t>(sign | 0x7c00u);  // overflow → inf
+  if (absx < 0x38800000u) {  // subnormal or zero in half
+    if (absx < 0x33000000u) return static_cast<uint16_t>(sign);
+    uint32_t mant = (absx & 0x7fffffu) | 0x800000u;
+    int shift = 113 - static_cast<int>(absx >> 23) + 13;
+    uint32_t half = mant >> shift;
+    uint32_t rem = mant & ((1u << shift) - 1);
+    uint32_t mid = 1u << (shift - 1);
+    if (rem > mid || (rem == mid && (half & 1))) ++half;
+    return static_cast<uint16_t>(sign | half);
+  }
+  uint32_t half = ((absx - 0x38000000u) >> 13);
+  uint32_t rem = absx & 0x1fffu;
+  if (rem > 0x1000u || (rem == 0x1000u && (half & 1))) ++half;
+  return static_cast<uint16_t>(sign | half);
+}
+
+uint16_t f32_to_bf16(float f) {
+  uint32_t x;
+  std::memcpy(&x, &f, 4);
+  if ((x & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((x >> 16) | 0x40);
+  uint32_t rounding = 0x7fffu + ((x >> 16) & 1u);
+  return static_cast<uint16_t>((x + rounding) >> 16);
+}
+
+void convert_to_f32(DType src_type, const void* src, float* dst, int64_t n) {
+  if (src_type == DType::F32) {
+    std::memcpy(dst, src, static_cast<size_t>(n) * 4);
+  } else if (src_type == DType::F16) {
+    const uint16_t* s = static_cast<const uint16_t*>(src);
+    for (int64_t i = 0; i < n; ++i) dst[i] = f16_to_f32(s[i]);
+  } else if (src_type == DType::BF16) {
+    const uint16_t* s = static_cast<const uint16_t*>(src);
+    for (int64_t i = 0; i < n; ++i) dst[i] = bf16_to_f32(s[i]);
+  } else {
+    fail(Code::Internal, "convert_to_f32: unsupported source dtype ", dtype_name(src_type));
+  }
+}
+
+}  // namespace bgn

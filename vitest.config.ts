@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+    // Native work is CPU-bound and the CI machine has two cores: run test files one at a time.
+    fileParallelism: false,
+    reporters: ['default'],
+  },
+});
