@@ -1,0 +1,33 @@
+// Internal to native/diffusion: the concrete schedulers and shared pieces.
+#pragma once
+#include <memory>
+#include <vector>
+
+#include "diffusion/schedulers.h"
+
+namespace bgn::detail {
+
+std::unique_ptr<Scheduler> make_euler(const SchedulerConfig& cfg, bool ancestral);
+std::unique_ptr<Scheduler> make_ddim(const SchedulerConfig& cfg);
+std::unique_ptr<Scheduler> make_dpm_multistep(const SchedulerConfig& cfg);
+std::unique_ptr<Scheduler> make_lms(const SchedulerConfig& cfg);
+
+// Inference timesteps for the "discrete sigma" schedulers (Euler, Euler a, LMS), as double
+// values of the float64 grid diffusers interpolates at (before rounding to float32).
+std::vector<double> sigma_timestep_grid(const SchedulerConfig& cfg, int n);
+// Integer timesteps for DDIM.
+std::vector<int64_t> ddim_timesteps(const SchedulerConfig& cfg, int n);
+// sqrt((1 - alpha_bar) / alpha_bar) in float32, per training timestep.
+std::vector<float> training_sigmas(const std::vector<float>& alphas_cumprod);
+// numpy.interp(x, arange(len(fp)), fp).
+double interp_index(double x, const std::vector<float>& fp);
+// Fails unless 1 <= n <= num_train_timesteps.
+void check_num_steps(int n, const SchedulerConfig& cfg);
+
+// Elementwise helpers over float32 tensors of equal shape.
+Tensor like(const Tensor& t);
+// x0 from the model output at noise level sigma (sigma schedulers; v-prediction uses
+// c_out = -sigma / sqrt(sigma²+1), c_skip = 1 / (sigma²+1)).
+Tensor pred_original_from_sigma(const Tensor& model_output, const Tensor& sample, float sigma, PredictionType p);
+
+}  // namespace bgn::detail
