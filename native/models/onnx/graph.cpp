@@ -1,7 +1,10 @@
 #include "models/onnx/graph.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <set>
 #include <unordered_map>
@@ -289,6 +292,9 @@ std::vector<Tensor> Graph::run(ThreadPool& pool, const std::vector<Tensor>& inpu
     values[input_slots_[i]] = t;
   }
   RunContext ctx{pool};
+  // BGN_PROFILE=1 prints the time spent per op type to stderr after each run.
+  static const bool profile = std::getenv("BGN_PROFILE") != nullptr;
+  std::map<std::string, std::pair<double, int>> prof;
   for (size_t i = 0; i < steps_.size(); ++i) {
     if (cancel && cancel->load(std::memory_order_relaxed)) fail(Code::Cancelled, "cancelled");
     const Step& st = steps_[i];
@@ -300,16 +306,26 @@ std::vector<Tensor> Graph::run(ThreadPool& pool, const std::vector<Tensor>& inpu
       args.push_back(&v);
     }
     std::vector<Tensor> outs;
+    auto t0 = std::chrono::steady_clock::now();
     try {
       outs = st.kernel->run(ctx, args);
     } catch (const Error& e) {
       if (e.code() == Code::Cancelled) throw;
       fail(e.code(), "node '", st.name, "' (", st.op, "): ", e.what());
     }
+    if (profile) {
+      auto& p = prof[st.op];
+      p.first += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+      p.second += 1;
+    }
     for (size_t k = 0; k < st.out.size() && k < outs.size(); ++k)
       if (st.out[k] >= 0) values[st.out[k]] = std::move(outs[k]);
     for (int s : st.in)
       if (s >= 0 && !is_constant_[s] && last_use_[s] == static_cast<int>(i)) values[s] = Tensor();
+  }
+  if (profile) {
+    for (const auto& [op, p] : prof) std::fprintf(stderr, "bgn-profile %-24s %5d x %9.1f ms\n", op.c_str(), p.second, p.first);
+    std::fprintf(stderr, "bgn-profile conv GFLOP %.1f\n", ctx.flops / 1e9);
   }
   std::vector<Tensor> result;
   for (int w : which) {

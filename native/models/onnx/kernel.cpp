@@ -45,12 +45,6 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
   return out;
 }
 
-void round_to_half(Tensor& t, DType half) {
-  float* p = t.data<float>();
-  for (int64_t i = 0; i < t.numel(); ++i)
-    p[i] = half == DType::BF16 ? bf16_to_f32(f32_to_bf16(p[i])) : f16_to_f32(f32_to_f16(p[i]));
-}
-
 const Tensor& need(const Inputs& in, size_t i, const char* op) {
   if (i >= in.size() || in[i] == nullptr) fail(Code::BadInput, op, ": required input #", i, " is missing");
   return *in[i];

@@ -22,6 +22,7 @@ namespace bgn::onnxrt {
 
 struct RunContext {
   ThreadPool& pool;
+  double flops = 0;  // multiply-adds x 2 done by the heavy kernels (for profiling)
 };
 
 // Inputs as seen by a kernel: a missing optional input is an undefined (default) Tensor.
@@ -58,8 +59,6 @@ void register_quant_kernels(std::map<std::string, KernelFactory>& r);
 // Small helpers shared by kernels.
 int64_t normalize_axis(int64_t axis, int64_t rank, const char* op);
 Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op);
-// Rounds every value to the nearest f16 (or bf16) and back, in place.
-void round_to_half(Tensor& t, DType half);
 
 // A Kernel from a lambda, for ops with no prepared state.
 template <class F>

@@ -104,6 +104,7 @@ class ConvKernel : public Kernel {
     Tensor y = Tensor::empty(DType::F32, {N, O, OH, OW});
     cpu::conv2d(ctx.pool, x.data<float>(), N, C, H, W, w.data<float>(), O, KH, KW, b ? b->data<float>() : nullptr, p,
                 y.data<float>(), OH, OW);
+    ctx.flops += 2.0 * double(N * O * OH * OW) * double(C / group_ * KH * KW);
     return {y};
   }
 

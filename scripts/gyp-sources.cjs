@@ -1,0 +1,17 @@
+// Prints the native sources for binding.gyp (the same set CMakeLists.txt globs), one per line.
+const fs = require('node:fs');
+const path = require('node:path');
+
+const root = path.resolve(__dirname, '..');
+const rooms = ['tensor', 'backend/cpu', 'formats', 'nn', 'models', 'diffusion', 'addon'];
+const out = [];
+function walk(dir) {
+  if (!fs.existsSync(dir)) return;
+  for (const e of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) walk(p);
+    else if (e.name.endsWith('.cpp')) out.push(path.relative(root, p).split(path.sep).join('/'));
+  }
+}
+for (const r of rooms) walk(path.join(root, 'native', r));
+process.stdout.write(out.join('\n') + '\n');
