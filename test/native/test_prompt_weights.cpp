@@ -36,11 +36,11 @@ TEST("[word] divides by 1.1") {
 }
 
 TEST("(word:1.3) sets an explicit multiplier, nested inside others") {
-  auto p = parse_prompt_weights("(masterpiece:1.2), ((red:0.5) hat))");
+  auto p = parse_prompt_weights("(masterpiece:1.2), ((red:0.5) hat)");
   CHECK(p[0].text == "masterpiece" && near(p[0].weight, 1.2));
   CHECK(p[1].text == ", " && near(p[1].weight, 1.0));
-  CHECK(p[2].text == "red" && near(p[2].weight, 0.5 * 1.21));
-  CHECK(p[3].text == " hat" && near(p[3].weight, 1.21));
+  CHECK(p[2].text == "red" && near(p[2].weight, 0.5 * 1.1));
+  CHECK(p[3].text == " hat" && near(p[3].weight, 1.1));
 }
 
 TEST("escaped brackets are literal text") {
