@@ -68,28 +68,36 @@ export function blurredBackground(
   }
   const longGrid = Math.max(gw, gh);
   const r = Math.max(1, Math.round(((options.strength ?? 0.02) * longGrid) / 1.7));
-  const blur = (p: Float32Array): Float32Array => {
-    let a = boxMean(p, gw, gh, r);
-    a = boxMean(a, gw, gh, r, p);
-    return boxMean(a, gw, gh, r);
+  const wide = Math.max(r * 6, Math.round(longGrid / 6));
+  const blur = (p: Float32Array, radius: number): Float32Array => {
+    let a = boxMean(p, gw, gh, radius);
+    a = boxMean(a, gw, gh, radius);
+    return boxMean(a, gw, gh, radius, a === p ? undefined : p);
   };
-  const wb = blur(wsum);
-  const out3 = planes.map((p) => blur(p));
-  // Normalise; where no background was visible nearby at all, fall back to the plain blur.
+  // Local normalised blur, backed by a wide one (and the global mean) where the subject hides
+  // everything nearby: weights δ keep the local estimate wherever it exists.
+  const wLocal = blur(Float32Array.from(wsum), r);
+  const wWide = blur(Float32Array.from(wsum), wide);
+  let wTotal = 0;
+  for (let i = 0; i < gn; i++) wTotal += wsum[i]!;
   const grid = new Float32Array(gn * 3);
-  let plain: Float32Array[] | undefined;
-  for (let i = 0; i < gn; i++) {
-    const w = wb[i]!;
-    if (w > 1e-3) {
-      grid[i * 3] = out3[0]![i]! / w;
-      grid[i * 3 + 1] = out3[1]![i]! / w;
-      grid[i * 3 + 2] = out3[2]![i]! / w;
-    } else {
-      plain ??= plainBlur(rgb, width, height, s, gw, gh, blur);
-      grid[i * 3] = plain[0]![i]!;
-      grid[i * 3 + 1] = plain[1]![i]!;
-      grid[i * 3 + 2] = plain[2]![i]!;
+  for (let c = 0; c < 3; c++) {
+    const plane = planes[c]!;
+    let total = 0;
+    for (let i = 0; i < gn; i++) total += plane[i]!;
+    const globalMean = wTotal > 0 ? total / wTotal : 0;
+    const local = blur(Float32Array.from(plane), r);
+    const far = blur(plane, wide);
+    for (let i = 0; i < gn; i++) {
+      const num = local[i]! + 1e-3 * far[i]! + 1e-7 * globalMean;
+      const den = wLocal[i]! + 1e-3 * wWide[i]! + 1e-7;
+      grid[i * 3 + c] = num / den;
     }
+  }
+  if (wTotal === 0) {
+    // No background visible at all: blur the photo itself.
+    const plain = plainBlur(rgb, width, height, s, gw, gh, (p) => blur(p, r));
+    for (let i = 0; i < gn; i++) for (let c = 0; c < 3; c++) grid[i * 3 + c] = plain[c]![i]!;
   }
   return upsampleInterleaved3(grid, gw, gh, width, height, s);
 }

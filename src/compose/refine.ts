@@ -14,9 +14,9 @@ import { boxMean, guidedCoefficientsColor } from './guided-filter.js';
 import { blockTaps, downsampleRgbPlanes, resizeBilinear } from './resample.js';
 
 export interface RefineOptions {
-  /** Long side of the grid the filter is solved on (default 1024). */
+  /** Long side of the grid the filter is solved on (default 768). */
   gridSize?: number;
-  /** Filter radius in grid pixels (default 3). */
+  /** Filter radius in grid pixels (default 8). */
   radius?: number;
   /** Regularisation (default 1e-3, guide in [0, 1]). */
   eps?: number;
@@ -49,8 +49,8 @@ export function refineAlpha(
   options: RefineOptions = {},
 ): Uint8Array {
   if (rgb.length !== width * height * 3) throw new RangeError(`refineAlpha: ${rgb.length} bytes for ${width}×${height} RGB`);
-  const gridSize = options.gridSize ?? 1024;
-  const radius = options.radius ?? 3;
+  const gridSize = options.gridSize ?? 768;
+  const radius = options.radius ?? 8;
   const eps = options.eps ?? 1e-3;
   const conf = options.confident ?? 0.04;
 

@@ -68,23 +68,36 @@ export function downsampleRgbPlanes(
   const r = new Float32Array(w * h);
   const g = new Float32Array(w * h);
   const b = new Float32Array(w * h);
-  const count = new Float32Array(w * h);
-  for (let y = 0; y < height; y++) {
-    const ly = ((y / s) | 0) * w;
-    let src = y * width * 3;
-    for (let x = 0; x < width; x++, src += 3) {
-      const o = ly + ((x / s) | 0);
-      r[o]! += rgb[src]!;
-      g[o]! += rgb[src + 1]!;
-      b[o]! += rgb[src + 2]!;
-      count[o]! += 1;
+  for (let gy = 0; gy < h; gy++) {
+    const y0 = gy * s;
+    const y1 = Math.min(y0 + s, height);
+    const o = gy * w;
+    for (let y = y0; y < y1; y++) {
+      const rowBase = y * width * 3;
+      for (let gx = 0; gx < w; gx++) {
+        let p = rowBase + gx * s * 3;
+        const end = rowBase + Math.min(gx * s + s, width) * 3;
+        let sr = 0;
+        let sg = 0;
+        let sb = 0;
+        for (; p < end; p += 3) {
+          sr += rgb[p]!;
+          sg += rgb[p + 1]!;
+          sb += rgb[p + 2]!;
+        }
+        r[o + gx]! += sr;
+        g[o + gx]! += sg;
+        b[o + gx]! += sb;
+      }
     }
-  }
-  for (let i = 0; i < w * h; i++) {
-    const k = 1 / (255 * count[i]!);
-    r[i]! *= k;
-    g[i]! *= k;
-    b[i]! *= k;
+    const rows = y1 - y0;
+    for (let gx = 0; gx < w; gx++) {
+      const cols = Math.min(gx * s + s, width) - gx * s;
+      const k = 1 / (255 * rows * cols);
+      r[o + gx]! *= k;
+      g[o + gx]! *= k;
+      b[o + gx]! *= k;
+    }
   }
   return { r, g, b, width: w, height: h };
 }
