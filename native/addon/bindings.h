@@ -6,5 +6,6 @@ namespace bgn::addon {
 
 void init_backends(Napi::Env env, Napi::Object exports);   // backends(), version
 void init_segmenter(Napi::Env env, Napi::Object exports);  // Segmenter class
+void init_diffusion(Napi::Env env, Napi::Object exports);  // ClipTokenizer, schedulerTrace, readSafetensors
 
 }  // namespace bgn::addon

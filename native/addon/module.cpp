@@ -9,6 +9,7 @@ namespace bgn::addon {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   init_backends(env, exports);
   init_segmenter(env, exports);
+  init_diffusion(env, exports);
   return exports;
 }
 
