@@ -75,7 +75,9 @@ export function closeness(a: ArrayLike<number>, b: ArrayLike<number>, atol: numb
   if (a.length !== b.length) return Infinity;
   let worst = 0;
   for (let i = 0; i < a.length; ++i) {
-    const r = Math.abs(a[i]! - b[i]!) / (atol + rtol * Math.abs(b[i]!));
+    const d = Math.abs(a[i]! - b[i]!);
+    if (d === 0) continue;
+    const r = d / (atol + rtol * Math.abs(b[i]!));
     if (!(r <= worst)) worst = Number.isNaN(r) ? Infinity : r;
   }
   return worst;

@@ -326,10 +326,11 @@ export function dynamicQuantizeLinear(x: T): { y: Uint8Array; scale: number; zer
     lo = Math.min(lo, v);
     hi = Math.max(hi, v);
   }
-  const scale = Math.fround((hi - lo) / 255);
-  const zeroPoint = Math.min(255, Math.max(0, roundHalfEven(0 - lo / scale)));
+  // float32 arithmetic throughout, as the runtimes compute it
+  const scale = Math.fround(Math.fround(hi - lo) / 255);
+  const zeroPoint = Math.min(255, Math.max(0, roundHalfEven(Math.fround(0 - Math.fround(lo / scale)))));
   const y = new Uint8Array(x.data.length);
-  for (let i = 0; i < y.length; ++i) y[i] = Math.min(255, Math.max(0, roundHalfEven(x.data[i]! / scale) + zeroPoint));
+  for (let i = 0; i < y.length; ++i) y[i] = Math.min(255, Math.max(0, roundHalfEven(Math.fround(x.data[i]! / scale)) + zeroPoint));
   return { y, scale, zeroPoint };
 }
 
@@ -344,9 +345,9 @@ export function dequantizeLinear(x: ArrayLike<number>, shape: number[], scale: n
   return y;
 }
 
-/** QuantizeLinear to uint8 with a per-tensor scale / zero point. */
+/** QuantizeLinear to uint8 with a per-tensor scale / zero point (x / scale in float32, as runtimes do). */
 export function quantizeLinearU8(x: T, scale: number, zeroPoint: number): Uint8Array {
-  return Uint8Array.from(x.data, (v) => Math.min(255, Math.max(0, roundHalfEven(v / scale) + zeroPoint)));
+  return Uint8Array.from(x.data, (v) => Math.min(255, Math.max(0, roundHalfEven(Math.fround(v / scale)) + zeroPoint)));
 }
 
 /** ConvInteger: integer convolution of zero-point-shifted operands (result as exact integers). */
