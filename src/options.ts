@@ -12,7 +12,7 @@ import { BgNativeError } from './errors.js';
 /** An image: a file path or the encoded bytes (Buffer / Uint8Array). */
 export const ImageInputSchema = z.union([
   z.string().min(1, 'must be a non-empty file path'),
-  z.instanceof(Uint8Array, { message: 'must be a file path or a Buffer' }),
+  z.custom<Uint8Array<ArrayBufferLike>>((v) => v instanceof Uint8Array, { message: 'must be a file path or a Buffer' }),
 ]);
 
 export const ThreadsSchema = z.number().int().min(1).max(1024);
