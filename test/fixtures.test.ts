@@ -4,10 +4,13 @@
  * built yet are listed once (PENDING_KINDS) and must be the only ones left without a handler.
  */
 import { existsSync } from 'node:fs';
+import path from 'node:path';
 
 import { afterAll, describe, expect, it } from 'vitest';
 
+import { loadAddon } from '../src/native.js';
 import { HANDLERS, PENDING_KINDS, discoverManifests, fixturesDir, runManifest, summarize } from './fixtures/runner.js';
+import { readSafetensorsFile } from './fixtures/safetensors.js';
 
 const dir = fixturesDir();
 const present = existsSync(dir);
@@ -32,6 +35,28 @@ describe.runIf(present)(`fixtures in ${dir}`, () => {
   it('leaves only the known pending kinds without a handler (a new kind must be noticed)', () => {
     const unhandled = [...new Set(pending.map((m) => m.kind))].sort();
     expect(unhandled).toEqual(PENDING_KINDS.filter((k) => unhandled.includes(k)).sort());
+  });
+
+  it('the native safetensors reader agrees with the reference reader on every fixture tensor file', async () => {
+    const read = (loadAddon() as unknown as {
+      readSafetensors(p: string): Promise<{ tensors: Record<string, { dtype: string; shape: number[]; data: ArrayLike<number | bigint> }> }>;
+    }).readSafetensors;
+    const files = new Set<string>();
+    for (const m of manifests)
+      for (const key of ['inputs', 'expected'])
+        if (typeof (m.body[key] as { file?: unknown } | undefined)?.file === 'string')
+          files.add(path.resolve(dir, (m.body[key] as { file: string }).file));
+    expect(files.size).toBeGreaterThan(0);
+    for (const file of files) {
+      const ours = await read(file);
+      const ref = readSafetensorsFile(file);
+      expect(Object.keys(ours.tensors).sort(), file).toEqual(Object.keys(ref).sort());
+      for (const [name, t] of Object.entries(ref)) {
+        const o = ours.tensors[name]!;
+        expect([o.dtype, o.shape], `${file} ${name}`).toEqual([t.dtype, t.shape]);
+        expect(Array.from(o.data, Number), `${file} ${name}`).toEqual(Array.from(t.data));
+      }
+    }
   });
 
   for (const m of runnable) {
