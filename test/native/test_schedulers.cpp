@@ -222,4 +222,32 @@ TEST("every sched-* trace matches diffusers step by step within its tolerance") 
   CHECK(ran > 0);
 }
 
+TEST("img2img: strength picks the first step and add_noise gives the pipeline's first UNet input") {
+  std::string dir = bgn_test::fixtures_dir();
+  if (dir.empty()) { std::printf("    (fixtures not found; skipped)\n"); return; }
+  std::string mpath = dir + "/cases/img2img-sd1-euler/manifest.json";
+  struct stat st;
+  if (::stat(mpath.c_str(), &st) != 0) { std::printf("    (img2img fixture not found; skipped)\n"); return; }
+  json::Value m = json::parse_file(mpath);
+  const json::Value& p = *m.find("pipeline");
+  const json::Value& params = *p.find("params");
+  auto s = from_class(p.find("scheduler")->find("class")->as_string(), *p.find("scheduler")->find("config"));
+  s->set_timesteps(static_cast<int>(params.find("steps")->as_int()));
+  int i0 = s->first_step(params.find("strength")->as_double());
+  auto in = SafetensorsFile::open(dir + "/" + m.find("inputs")->find("file")->as_string());
+  auto ex = SafetensorsFile::open(dir + "/" + m.find("expected")->find("file")->as_string());
+  std::vector<float> ut = floats(ex->tensor("unet_timesteps"));
+  CHECK(static_cast<float>(s->timestep(i0)) == ut[0]);
+  CHECK(s->num_steps() - i0 == static_cast<int>(ut.size()));
+  Tensor init = ex->tensor("init_latents").to(DType::F32);
+  Tensor noise = in->tensor("rng_1_pipeline_stable_diffusion_img2img").to(DType::F32);
+  Tensor xin = s->scale_model_input(s->add_noise(init, noise, i0), i0);
+  std::vector<float> want = floats(ex->tensor("unet_inputs"));  // (steps, 2 [uncond, cond], 4, h, w)
+  double worst = 0;
+  for (int64_t k = 0; k < xin.numel(); ++k)
+    worst = std::max(worst, std::fabs(static_cast<double>(xin.data<float>()[k]) - want[k]) / (2e-3 + 1e-3 * std::fabs(want[k])));
+  std::printf("    img2img first UNet input: err/tol %.3g\n", worst);
+  CHECK(worst <= 1.0);
+}
+
 int main() { return bgn_test::run_all(); }
