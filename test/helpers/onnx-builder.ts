@@ -409,3 +409,50 @@ export function randomArray(rand: () => number, n: number, lo = -1, hi = 1): Flo
   for (let i = 0; i < n; ++i) out[i] = lo + (hi - lo) * rand();
   return out;
 }
+
+// ---- reading (for tests that corrupt files) -------------------------------------------------------
+
+export interface FieldSpan {
+  field: number;
+  wire: number;
+  /** Offset of the tag. */
+  start: number;
+  /** Offset just past the field's value. */
+  end: number;
+}
+
+/** The top-level fields of a protobuf message (stops at the first malformed field). */
+export function scanFields(b: Uint8Array): FieldSpan[] {
+  const out: FieldSpan[] = [];
+  let o = 0;
+  const varint = (): number => {
+    let v = 0, mul = 1;
+    for (;;) {
+      if (o >= b.length) throw new Error('truncated');
+      const byte = b[o++]!;
+      v += (byte & 0x7f) * mul;
+      mul *= 128;
+      if (!(byte & 0x80)) return v;
+    }
+  };
+  try {
+    while (o < b.length) {
+      const start = o;
+      const tag = varint();
+      const wire = tag & 7;
+      if (wire === WIRE_VARINT) varint();
+      else if (wire === WIRE_I64) o += 8;
+      else if (wire === WIRE_I32) o += 4;
+      else if (wire === WIRE_LEN) {
+        const len = varint();
+        o += len;
+      }
+      else break;
+      if (o > b.length) break;
+      out.push({ field: Math.floor(tag / 8), wire, start, end: o });
+    }
+  } catch {
+    // truncated: return what was read
+  }
+  return out;
+}
