@@ -55,15 +55,28 @@ export function blurredBackground(
   // Box-average rgb·(1−α) and (1−α) onto the grid.
   const planes = [new Float32Array(gn), new Float32Array(gn), new Float32Array(gn)] as const;
   const wsum = new Float32Array(gn);
+  const [pr, pg, pb] = planes;
   for (let y = 0; y < height; y++) {
     const gy = ((y / s) | 0) * gw;
-    for (let x = 0, i = y * width, si = i * 3; x < width; x++, i++, si += 3) {
-      const o = gy + ((x / s) | 0);
-      const w = (255 - alpha[i]!) / 255;
-      planes[0][o]! += rgb[si]! * w;
-      planes[1][o]! += rgb[si + 1]! * w;
-      planes[2][o]! += rgb[si + 2]! * w;
-      wsum[o]! += w;
+    for (let gx = 0; gx < gw; gx++) {
+      const x0 = gx * s;
+      const x1 = Math.min(x0 + s, width);
+      let sr = 0;
+      let sg = 0;
+      let sb = 0;
+      let sw = 0;
+      for (let i = y * width + x0, si = i * 3, end = y * width + x1; i < end; i++, si += 3) {
+        const w = 255 - alpha[i]!;
+        sr += rgb[si]! * w;
+        sg += rgb[si + 1]! * w;
+        sb += rgb[si + 2]! * w;
+        sw += w;
+      }
+      const o = gy + gx;
+      pr[o]! += sr / 255;
+      pg[o]! += sg / 255;
+      pb[o]! += sb / 255;
+      wsum[o]! += sw / 255;
     }
   }
   const longGrid = Math.max(gw, gh);

@@ -65,12 +65,12 @@ export function boxMean(
     const base = y * width;
     for (let x = 0; x < width; x++) acc[x]! += tmp[base + x]!;
   }
-  const cx = scratch.row;
-  for (let x = 0; x < width; x++) cx[x] = Math.min(x + r, width - 1) - Math.max(x - r, 0) + 1;
+  const invCx = scratch.row;
+  for (let x = 0; x < width; x++) invCx[x] = 1 / (Math.min(x + r, width - 1) - Math.max(x - r, 0) + 1);
   for (let y = 0; y < height; y++) {
-    const cy = Math.min(y + r, height - 1) - Math.max(y - r, 0) + 1;
+    const invCy = 1 / (Math.min(y + r, height - 1) - Math.max(y - r, 0) + 1);
     const base = y * width;
-    for (let x = 0; x < width; x++) out[base + x] = acc[x]! / (cx[x]! * cy);
+    for (let x = 0; x < width; x++) out[base + x] = acc[x]! * invCx[x]! * invCy;
     const add = y + r + 1;
     const sub = y - r;
     if (add < height) {

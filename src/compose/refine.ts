@@ -24,6 +24,31 @@ export interface RefineOptions {
   confident?: number;
   /** Skip refinement: plain bilinear upsampling of the coarse mask. */
   disabled?: boolean;
+  /**
+   * The photo already reduced to the grid (`refineGrid(...)` size), interleaved 8-bit RGB — e.g.
+   * made by libvips while the network ran. Computed here by box averaging when absent.
+   */
+  guide?: { data: Uint8Array; width: number; height: number };
+}
+
+/** The grid refinement solves on for a photo: block factor s and its size. */
+export function refineGrid(width: number, height: number, gridSize = 768): { s: number; width: number; height: number } {
+  const s = Math.max(1, Math.round(Math.max(width, height) / gridSize));
+  return { s, width: Math.ceil(width / s), height: Math.ceil(height / s) };
+}
+
+function planesFromInterleaved(img: { data: Uint8Array; width: number; height: number }) {
+  const n = img.width * img.height;
+  const r = new Float32Array(n);
+  const g = new Float32Array(n);
+  const b = new Float32Array(n);
+  const k = 1 / 255;
+  for (let i = 0, s = 0; i < n; i++, s += 3) {
+    r[i] = img.data[s]! * k;
+    g[i] = img.data[s + 1]! * k;
+    b[i] = img.data[s + 2]! * k;
+  }
+  return { r, g, b, width: img.width, height: img.height };
 }
 
 export interface CoarseMask {
@@ -54,8 +79,13 @@ export function refineAlpha(
   const eps = options.eps ?? 1e-3;
   const conf = options.confident ?? 0.04;
 
-  const s = Math.max(1, Math.round(Math.max(width, height) / gridSize));
-  const guide = downsampleRgbPlanes(rgb, width, height, s);
+  const grid = refineGrid(width, height, gridSize);
+  const s = grid.s;
+  const given = options.guide;
+  const guide =
+    given && given.width === grid.width && given.height === grid.height && given.data.length === grid.width * grid.height * 3
+      ? planesFromInterleaved(given)
+      : downsampleRgbPlanes(rgb, width, height, s);
   const gw = guide.width;
   const gh = guide.height;
   const p = resizeBilinear(coarse.data, coarse.width, coarse.height, gw, gh);

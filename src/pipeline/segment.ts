@@ -9,7 +9,7 @@ import { resizeRgbExact } from '../image/resize.js';
 import { inferProfile, inputSize, toAlpha, toInputTensor, type ModelProfile } from '../models/profiles.js';
 import { resolveModel, type ModelSource } from '../models/resolve.js';
 import { getSegmenter } from '../models/segmenters.js';
-import { refineAlpha } from '../compose/refine.js';
+import { refineAlpha, refineGrid } from '../compose/refine.js';
 import { parseSegmentOptions, resolveMaxPixels, type ParsedSegmentOptions, type SegmentOptions } from '../options.js';
 import { Timer, type Metrics } from './timer.js';
 
@@ -64,6 +64,16 @@ export async function runSegmentation(opts: CommonOptions, timer: Timer): Promis
     return toInputTensor(small, mw, mh, profile);
   });
 
+  // The refinement's guide (the photo on the filter's grid) is made by libvips while the network runs.
+  const grid = refineGrid(image.width, image.height);
+  const guideP =
+    opts.refine === false || grid.s === 1
+      ? Promise.resolve(undefined)
+      : resizeRgbExact(image.data, image.width, image.height, grid.width, grid.height).then(
+          (data) => ({ data, width: grid.width, height: grid.height }),
+          () => undefined,
+        );
+
   const outputs = await timer.time('infer', async () => {
     try {
       return await seg.run(tensor, [1, 3, mh, mw], { outputs: 'first' });
@@ -86,8 +96,9 @@ export async function runSegmentation(opts: CommonOptions, timer: Timer): Promis
     return { data: toAlpha(plane, profile), width: ow, height: oh };
   });
 
+  const guide = await guideP;
   const alpha = timer.timeSync('refine', () =>
-    refineAlpha(image.data, image.width, image.height, coarse, { disabled: opts.refine === false }),
+    refineAlpha(image.data, image.width, image.height, coarse, { disabled: opts.refine === false, guide }),
   );
 
   return {
