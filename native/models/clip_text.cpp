@@ -1,0 +1,123 @@
+#include "models/clip_text.h"
+
+#include <cstring>
+
+namespace bgn {
+
+std::shared_ptr<ClipTextModel> ClipTextModel::load(const std::string& path, int threads) {
+  return from_weights(load_component(path, Component::TextEncoder), threads);
+}
+
+std::shared_ptr<ClipTextModel> ClipTextModel::from_weights(ComponentWeights cw, int threads) {
+  auto m = std::shared_ptr<ClipTextModel>(new ClipTextModel());
+  nn::WeightSet& ws = cw.weights;
+  m->layout_ = cw.layout;
+  ClipTextConfig& c = m->cfg_;
+  m->tok_ = ws.take("embeddings.token_embedding.weight");
+  m->pos_ = ws.take("embeddings.position_embedding.weight");
+  ws.require_complete("CLIP text encoder");
+  if (m->tok_.rank() != 2 || m->pos_.rank() != 2 || m->tok_.dim(1) != m->pos_.dim(1))
+    fail(Code::ModelFormat, ws.source(), ": token embedding ", shape_str(m->tok_.shape()),
+         " and position embedding ", shape_str(m->pos_.shape()), " do not agree on the hidden size");
+  c.vocab = m->tok_.dim(0);
+  c.hidden = m->tok_.dim(1);
+  c.max_positions = m->pos_.dim(0);
+  c.layers = ws.count_indexed("encoder.layers.");
+  if (c.layers == 0) ws.take("encoder.layers.0.self_attn.q_proj.weight");
+  // Activation: config, else by layout (OpenCLIP uses GELU, OpenAI CLIP quick-GELU).
+  std::string act = cw.layout == "openclip" ? "gelu" : "quick_gelu";
+  c.heads = std::max<int64_t>(1, c.hidden / 64);
+  if (cw.has_config) {
+    act = config_string(cw.config, "hidden_act", act);
+    c.heads = config_int(cw.config, "num_attention_heads", c.heads);
+    c.eps = float(config_double(cw.config, "layer_norm_eps", 1e-5));
+    const int64_t n = config_int(cw.config, "num_hidden_layers", c.layers);
+    if (n < c.layers) c.layers = n;  // a config may ask for fewer layers than stored
+  }
+  if (act == "quick_gelu") c.act = cpu::Act::QuickGELU;
+  else if (act == "gelu") c.act = cpu::Act::GELU;
+  else fail(Code::ModelUnsupported, ws.source(), ": text encoder activation '", act, "' is not supported (quick_gelu, gelu)");
+  if (c.heads < 1 || c.hidden % c.heads != 0)
+    fail(Code::ModelUnsupported, ws.source(), ": hidden size ", c.hidden, " is not divisible into ", c.heads, " heads");
+  for (int64_t i = 0; i < c.layers; ++i) {
+    const std::string p = "encoder.layers." + std::to_string(i) + ".";
+    Layer L;
+    L.ln1 = nn::load_norm(ws, p + "layer_norm1", c.hidden, 1, c.eps);
+    L.ln2 = nn::load_norm(ws, p + "layer_norm2", c.hidden, 1, c.eps);
+    L.attn.heads = c.heads;
+    L.attn.q = nn::load_linear(ws, p + "self_attn.q_proj", true, c.hidden, c.hidden);
+    L.attn.k = nn::load_linear(ws, p + "self_attn.k_proj", true, c.hidden, c.hidden);
+    L.attn.v = nn::load_linear(ws, p + "self_attn.v_proj", true, c.hidden, c.hidden);
+    L.attn.out = nn::load_linear(ws, p + "self_attn.out_proj", true, c.hidden, c.hidden);
+    L.fc1 = nn::load_linear(ws, p + "mlp.fc1", true, c.hidden);
+    L.fc2 = nn::load_linear(ws, p + "mlp.fc2", true, L.fc1.out ? L.fc1.out : -1, c.hidden);
+    c.intermediate = L.fc1.out;
+    m->layers_.push_back(std::move(L));
+  }
+  m->final_ln_ = nn::load_norm(ws, "final_layer_norm", c.hidden, 1, c.eps);
+  ws.require_complete("CLIP text encoder");
+  m->pool_ = std::make_unique<ThreadPool>(threads);
+  return m;
+}
+
+void ClipTextModel::final_norm(float* x, int64_t M) const { nn::layer_norm(*pool_, final_ln_, x, M, x); }
+
+ClipTextOutput ClipTextModel::encode(const int32_t* ids, int64_t B, int64_t T, int clip_skip,
+                                     bool keep_hidden_states) const {
+  const ClipTextConfig& c = cfg_;
+  if (B < 1 || T < 1 || T > c.max_positions)
+    fail(Code::BadInput, "text encoder input must be (B, T) with 1 <= T <= ", c.max_positions, "; got (", B, ", ", T, ")");
+  if (clip_skip < 0 || clip_skip >= c.layers)
+    fail(Code::BadInput, "clip_skip ", clip_skip, " is out of range for a ", c.layers, "-layer text encoder");
+  for (int64_t i = 0; i < B * T; ++i)
+    if (ids[i] < 0 || ids[i] >= c.vocab)
+      fail(Code::BadInput, "token id ", ids[i], " at position ", i, " is outside the vocabulary (", c.vocab, ")");
+  ThreadPool& pool = *pool_;
+  const int64_t C = c.hidden, M = B * T;
+  ClipTextOutput out;
+  out.B = B;
+  out.T = T;
+  out.C = C;
+  // x = token_embedding[ids] + position_embedding[t]   (B, T, C)
+  nn::Buf x(size_t(M * C));
+  {
+    nn::Buf row(static_cast<size_t>(C)), prow(static_cast<size_t>(C));
+    const size_t es = dtype_size(tok_.dtype());
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t t = 0; t < T; ++t) {
+        convert_to_f32(tok_.dtype(), static_cast<const uint8_t*>(tok_.raw()) + size_t(ids[b * T + t]) * C * es,
+                       row.data(), C);
+        convert_to_f32(pos_.dtype(), static_cast<const uint8_t*>(pos_.raw()) + size_t(t) * C * dtype_size(pos_.dtype()),
+                       prow.data(), C);
+        float* xr = x.data() + (b * T + t) * C;
+        for (int64_t i = 0; i < C; ++i) xr[i] = row[size_t(i)] + prow[size_t(i)];
+      }
+  }
+  if (keep_hidden_states) {
+    out.hidden_states.reserve(size_t((c.layers + 1) * M * C));
+    out.hidden_states.insert(out.hidden_states.end(), x.begin(), x.end());
+  }
+  const int64_t run = keep_hidden_states ? c.layers : c.layers - clip_skip;
+  nn::Buf h(size_t(M * C)), a(size_t(M * C)), target;
+  for (int64_t l = 0; l < run; ++l) {
+    const Layer& L = layers_[size_t(l)];
+    // x += out_proj(causal_self_attention(ln1(x)))
+    nn::layer_norm(pool, L.ln1, x.data(), M, h.data());
+    nn::attention(pool, L.attn, h.data(), B, T, nullptr, 0, true, a.data());
+    nn::add(pool, x.data(), a.data(), x.data(), M * C);
+    // x += fc2(act(fc1(ln2(x))))
+    nn::layer_norm(pool, L.ln2, x.data(), M, h.data());
+    nn::Buf f(size_t(M * L.fc1.out));
+    nn::linear(pool, L.fc1, h.data(), M, f.data());
+    nn::act(pool, c.act, f.data(), f.data(), M * L.fc1.out);
+    nn::linear(pool, L.fc2, f.data(), M, a.data());
+    nn::add(pool, x.data(), a.data(), x.data(), M * C);
+    if (keep_hidden_states) out.hidden_states.insert(out.hidden_states.end(), x.begin(), x.end());
+    if (l + 1 == c.layers - clip_skip) target = x;
+  }
+  out.last = std::move(target);
+  final_norm(out.last.data(), M);
+  return out;
+}
+
+}  // namespace bgn

@@ -1,0 +1,290 @@
+#include "models/unet.h"
+
+#include <cmath>
+#include <cstring>
+
+namespace bgn {
+
+void timestep_embedding(const float* t, int64_t N, int64_t dim, bool flip, float shift, float* out) {
+  const int64_t half = dim / 2;
+  const float neg_log = -float(std::log(10000.0));
+  std::vector<float> freq(static_cast<size_t>(half));
+  for (int64_t i = 0; i < half; ++i) freq[size_t(i)] = std::exp(neg_log * float(i) / (float(half) - shift));
+  for (int64_t n = 0; n < N; ++n) {
+    float* o = out + n * dim;
+    for (int64_t i = 0; i < half; ++i) {
+      const float a = t[n] * freq[size_t(i)];
+      const float s = std::sin(a), c = std::cos(a);
+      o[flip ? half + i : i] = s;
+      o[flip ? i : half + i] = c;
+    }
+    if (dim % 2) o[dim - 1] = 0.f;
+  }
+}
+
+namespace {
+
+std::vector<int64_t> per_level(const json::Value* v, size_t levels) {
+  std::vector<int64_t> out;
+  if (!v || v->is_null()) return out;
+  if (v->is_number()) return std::vector<int64_t>(levels, int64_t(v->as_double()));
+  if (v->is_array())
+    for (const auto& x : v->items())
+      if (x.is_number()) out.push_back(int64_t(x.as_double()));
+  return out;
+}
+
+void refuse_config(const ComponentWeights& cw) {
+  if (!cw.has_config) return;
+  const json::Value& c = cw.config;
+  auto set = [&](const char* k) {
+    const json::Value* v = c.find(k);
+    return v && !v->is_null() && !(v->is_bool() && !v->as_bool());
+  };
+  if (set("addition_embed_type"))
+    fail(Code::ModelUnsupported, cw.weights.source(), ": this UNet uses addition_embed_type (SDXL-style "
+         "conditioning); SDXL is not supported yet");
+  for (const char* k : {"class_embed_type", "time_cond_proj_dim", "encoder_hid_dim", "only_cross_attention",
+                        "dual_cross_attention"})
+    if (set(k)) fail(Code::ModelUnsupported, cw.weights.source(), ": UNet config option ", k, " is not supported");
+  if (config_string(c, "resnet_time_scale_shift", "default") != "default")
+    fail(Code::ModelUnsupported, cw.weights.source(), ": resnet_time_scale_shift other than 'default' is not supported");
+  if (config_string(c, "time_embedding_type", "positional") != "positional")
+    fail(Code::ModelUnsupported, cw.weights.source(), ": time_embedding_type other than 'positional' is not supported");
+}
+
+}  // namespace
+
+std::shared_ptr<UNetModel> UNetModel::load(const std::string& path, const UnetLoadOptions& opts) {
+  return from_weights(load_component(path, Component::Unet), opts);
+}
+
+std::shared_ptr<UNetModel> UNetModel::from_weights(ComponentWeights cw, const UnetLoadOptions& opts) {
+  auto m = std::shared_ptr<UNetModel>(new UNetModel());
+  nn::WeightSet& ws = cw.weights;
+  UnetConfig& c = m->cfg_;
+  m->layout_ = cw.layout;
+  refuse_config(cw);
+  if (ws.has_prefix("add_embedding."))
+    fail(Code::ModelUnsupported, ws.source(), ": this is an SDXL UNet (add_embedding present); SDXL is not supported yet");
+
+  const size_t levels = size_t(ws.count_indexed("down_blocks."));
+  if (levels == 0 || size_t(ws.count_indexed("up_blocks.")) != levels)
+    fail(Code::ModelUnsupported, ws.source(), ": UNet layout not recognised: ", levels, " down levels and ",
+         ws.count_indexed("up_blocks."), " up levels (expected the same non-zero number)");
+  if (cw.has_config) {
+    c.groups = config_int(cw.config, "norm_num_groups", 32);
+    c.eps = float(config_double(cw.config, "norm_eps", 1e-5));
+    c.flip_sin_to_cos = config_bool(cw.config, "flip_sin_to_cos", true);
+    c.freq_shift = float(config_double(cw.config, "freq_shift", 0.0));
+  }
+
+  m->conv_in_ = nn::load_conv(ws, "conv_in");
+  m->time1_ = nn::load_linear(ws, "time_embedding.linear_1", true);
+  m->time2_ = nn::load_linear(ws, "time_embedding.linear_2", true, m->time1_.out ? m->time1_.out : -1);
+  ws.require_complete("UNet");
+  c.in_channels = m->conv_in_.in;
+  c.time_proj_dim = m->time1_.in;
+  c.time_embed_dim = m->time2_.out;
+
+  // Context width and projection kind, from the first cross-attention found.
+  for (const auto& [name, t] : ws.all()) {
+    const std::string suffix = ".attn2.to_k.weight";
+    if (name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0 &&
+        t.rank() == 2) {
+      c.context_dim = t.dim(1);
+      break;
+    }
+  }
+  for (const auto& [name, t] : ws.all()) {
+    const std::string suffix = ".proj_in.weight";
+    if (name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) {
+      c.linear_projection = t.rank() == 2;
+      break;
+    }
+  }
+  if (cw.has_config) {
+    const int64_t cfg_ctx = config_int(cw.config, "cross_attention_dim", c.context_dim);
+    if (c.context_dim && cfg_ctx != c.context_dim)
+      fail(Code::ModelFormat, ws.source(), ": config.json says cross_attention_dim ", cfg_ctx,
+           " but the attention weights take ", c.context_dim);
+  }
+
+  // Heads per level.
+  if (cw.has_config) {
+    const json::Value* nh = cw.config.find("num_attention_heads");
+    c.heads = per_level(nh && !nh->is_null() ? nh : cw.config.find("attention_head_dim"), levels);
+    if (!c.heads.empty() && c.heads.size() != levels)
+      fail(Code::ModelFormat, ws.source(), ": config.json lists ", c.heads.size(), " attention head counts for ",
+           levels, " levels");
+  }
+
+  // Down path (tracking the channels of every skip connection).
+  int64_t ch = c.in_channels ? m->conv_in_.out : 0;
+  std::vector<int64_t> skips{ch};
+  auto heads_for = [&](size_t level, int64_t inner) -> int64_t {
+    if (opts.attention_heads > 0) return opts.attention_heads;
+    if (!c.heads.empty()) return c.heads[level];
+    return c.linear_projection ? std::max<int64_t>(1, inner / 64) : 8;  // SD 2.x / SD 1.x conventions
+  };
+  auto inner_of = [&](const std::string& p, int64_t fallback) {
+    Tensor t = ws.optional(p + ".proj_in.weight");
+    return nn::present(t) && t.rank() >= 2 ? t.dim(0) : fallback;
+  };
+  for (size_t l = 0; l < levels; ++l) {
+    const std::string p = "down_blocks." + std::to_string(l);
+    Level L;
+    const int nres = ws.count_indexed(p + ".resnets.");
+    const bool attn = ws.has_prefix(p + ".attentions.");
+    if (nres == 0) ws.take(p + ".resnets.0.conv1.weight");
+    for (int k = 0; k < nres; ++k) {
+      L.res.push_back(nn::load_resblock(ws, p + ".resnets." + std::to_string(k), ch, c.groups, c.eps, c.time_embed_dim));
+      ch = L.res.back().out;
+      if (attn) {
+        const std::string ap = p + ".attentions." + std::to_string(k);
+        L.attn.push_back(nn::load_spatial_transformer(ws, ap, ch, heads_for(l, inner_of(ap, ch)), c.context_dim, c.groups));
+      }
+      skips.push_back(ch);
+    }
+    c.channels.push_back(ch);
+    L.has_sampler = ws.has_prefix(p + ".downsamplers.");
+    if (L.has_sampler) {
+      L.sampler = nn::load_conv(ws, p + ".downsamplers.0.conv", ch, ch, 2);
+      skips.push_back(ch);
+    }
+    m->down_.push_back(std::move(L));
+    ws.require_complete("UNet");
+  }
+  // Middle.
+  m->mid_res0_ = nn::load_resblock(ws, "mid_block.resnets.0", ch, c.groups, c.eps, c.time_embed_dim);
+  m->mid_has_attn_ = ws.has_prefix("mid_block.attentions.0.");
+  if (m->mid_has_attn_)
+    m->mid_attn_ = nn::load_spatial_transformer(ws, "mid_block.attentions.0", ch,
+                                                heads_for(levels - 1, inner_of("mid_block.attentions.0", ch)),
+                                                c.context_dim, c.groups);
+  m->mid_res1_ = nn::load_resblock(ws, "mid_block.resnets.1", ch, c.groups, c.eps, c.time_embed_dim);
+  ws.require_complete("UNet");
+  // Up path.
+  for (size_t u = 0; u < levels; ++u) {
+    const std::string p = "up_blocks." + std::to_string(u);
+    Level L;
+    const int nres = ws.count_indexed(p + ".resnets.");
+    const bool attn = ws.has_prefix(p + ".attentions.");
+    if (nres == 0) ws.take(p + ".resnets.0.conv1.weight");
+    for (int k = 0; k < nres; ++k) {
+      if (skips.empty())
+        fail(Code::ModelUnsupported, ws.source(), ": UNet up path has more resnets than the down path has skip "
+             "connections (at ", p, ".resnets.", k, ")");
+      const int64_t in = ch + skips.back();
+      skips.pop_back();
+      L.res.push_back(nn::load_resblock(ws, p + ".resnets." + std::to_string(k), in, c.groups, c.eps, c.time_embed_dim));
+      ch = L.res.back().out;
+      if (attn) {
+        const std::string ap = p + ".attentions." + std::to_string(k);
+        L.attn.push_back(nn::load_spatial_transformer(ws, ap, ch, heads_for(levels - 1 - u, inner_of(ap, ch)),
+                                                      c.context_dim, c.groups));
+      }
+    }
+    L.has_sampler = ws.has_prefix(p + ".upsamplers.");
+    if (L.has_sampler) L.sampler = nn::load_conv(ws, p + ".upsamplers.0.conv", ch, ch);
+    m->up_.push_back(std::move(L));
+    ws.require_complete("UNet");
+  }
+  if (!skips.empty())
+    fail(Code::ModelUnsupported, ws.source(), ": UNet up path leaves ", skips.size(), " skip connections unused");
+  m->norm_out_ = nn::load_norm(ws, "conv_norm_out", ch, c.groups, c.eps);
+  m->conv_out_ = nn::load_conv(ws, "conv_out", ch);
+  ws.require_complete("UNet");
+  c.out_channels = m->conv_out_.out;
+  std::vector<int64_t> resolved;  // report what was used
+  for (size_t l = 0; l < levels; ++l) resolved.push_back(heads_for(l, c.channels[l]));
+  c.heads = resolved;
+  m->pool_ = std::make_unique<ThreadPool>(opts.threads);
+  return m;
+}
+
+std::vector<float> UNetModel::forward(const float* x, int64_t N, int64_t H, int64_t W, const float* timesteps,
+                                      const float* ctx, int64_t S) const {
+  const UnetConfig& c = cfg_;
+  ThreadPool& pool = *pool_;
+  if (N < 1 || H < 1 || W < 1 || S < 1)
+    fail(Code::BadInput, "UNet input must be non-empty: (", N, ", ", c.in_channels, ", ", H, ", ", W, ") with ", S,
+         " context tokens");
+  for (int64_t n = 0; n < N; ++n)
+    if (!std::isfinite(timesteps[n])) fail(Code::BadInput, "UNet timestep ", n, " is not finite");
+
+  // Time embedding: (N, time_embed_dim)
+  nn::Buf tp(size_t(N * c.time_proj_dim)), t1(size_t(N * c.time_embed_dim)), temb(size_t(N * c.time_embed_dim));
+  timestep_embedding(timesteps, N, c.time_proj_dim, c.flip_sin_to_cos, c.freq_shift, tp.data());
+  nn::linear(pool, time1_, tp.data(), N, t1.data());
+  nn::act(pool, cpu::Act::SiLU, t1.data(), t1.data(), N * c.time_embed_dim);
+  nn::linear(pool, time2_, t1.data(), N, temb.data());
+
+  struct Feat {
+    nn::Buf d;
+    int64_t c, h, w;
+  };
+  Feat h{nn::Buf(size_t(N * conv_in_.out * H * W)), conv_in_.out, H, W};
+  nn::conv2d(pool, conv_in_, x, N, H, W, h.d.data());
+  std::vector<Feat> skips;
+  skips.push_back(h);
+
+  auto res = [&](const nn::ResBlock& r, Feat& f) {
+    Feat o{nn::Buf(size_t(N * r.out * f.h * f.w)), r.out, f.h, f.w};
+    nn::resblock(pool, r, f.d.data(), N, f.h, f.w, temb.data(), o.d.data());
+    f = std::move(o);
+  };
+  auto attn = [&](const nn::SpatialTransformer& t, Feat& f) {
+    Feat o{nn::Buf(f.d.size()), f.c, f.h, f.w};
+    nn::spatial_transformer(pool, t, f.d.data(), N, f.h, f.w, ctx, S, o.d.data());
+    f = std::move(o);
+  };
+
+  for (const Level& L : down_) {
+    for (size_t k = 0; k < L.res.size(); ++k) {
+      res(L.res[k], h);
+      if (!L.attn.empty()) attn(L.attn[k], h);
+      skips.push_back(h);
+    }
+    if (L.has_sampler) {
+      int64_t oh, ow;
+      nn::conv_out_size(L.sampler, h.h, h.w, &oh, &ow);
+      Feat o{nn::Buf(size_t(N * h.c * oh * ow)), h.c, oh, ow};
+      nn::conv2d(pool, L.sampler, h.d.data(), N, h.h, h.w, o.d.data());
+      h = std::move(o);
+      skips.push_back(h);
+    }
+  }
+  res(mid_res0_, h);
+  if (mid_has_attn_) attn(mid_attn_, h);
+  res(mid_res1_, h);
+  for (const Level& L : up_) {
+    for (size_t k = 0; k < L.res.size(); ++k) {
+      Feat& s = skips.back();
+      // cat([h, skip], channels)
+      Feat cat{nn::Buf(size_t(N * (h.c + s.c) * h.h * h.w)), h.c + s.c, h.h, h.w};
+      const int64_t hw = h.h * h.w;
+      for (int64_t n = 0; n < N; ++n) {
+        std::memcpy(cat.d.data() + n * cat.c * hw, h.d.data() + n * h.c * hw, size_t(h.c * hw) * 4);
+        std::memcpy(cat.d.data() + (n * cat.c + h.c) * hw, s.d.data() + n * s.c * hw, size_t(s.c * hw) * 4);
+      }
+      skips.pop_back();
+      h = std::move(cat);
+      res(L.res[k], h);
+      if (!L.attn.empty()) attn(L.attn[k], h);
+    }
+    if (L.has_sampler) {
+      // Upsample to the size of the skip connection it meets next (2× unless sizes were odd).
+      const int64_t oh = skips.empty() ? h.h * 2 : skips.back().h, ow = skips.empty() ? h.w * 2 : skips.back().w;
+      Feat o{nn::Buf(size_t(N * h.c * oh * ow)), h.c, oh, ow};
+      nn::upsample(pool, L.sampler, h.d.data(), N, h.h, h.w, oh, ow, o.d.data());
+      h = std::move(o);
+    }
+  }
+  nn::group_norm(pool, norm_out_, h.d.data(), N, h.h * h.w, true, h.d.data());
+  std::vector<float> out(size_t(N * c.out_channels * h.h * h.w));
+  nn::conv2d(pool, conv_out_, h.d.data(), N, h.h, h.w, out.data());
+  return out;
+}
+
+}  // namespace bgn

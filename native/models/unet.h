@@ -1,0 +1,73 @@
+// UNet2DConditionModel for SD 1.x / 2.x (and their 9-channel inpainting variants).
+// Everything is read from the weights (+ config.json when present): input/output channels,
+// levels, channels per level, resnets per level, which levels have cross-attention, transformer
+// depth, conv vs linear proj_in/proj_out, context width, time-embedding size. Attention heads
+// cannot be seen in shapes: they come from config.json (`num_attention_heads`, else
+// `attention_head_dim`, as diffusers reads them) or, for LDM checkpoints, from the SD convention
+// (8 heads with conv projections = SD 1.x, 64-wide heads with linear projections = SD 2.x).
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "backend/cpu/threads.h"
+#include "models/weight_map.h"
+#include "nn/blocks.h"
+
+namespace bgn {
+
+struct UnetConfig {
+  int64_t in_channels = 0, out_channels = 0;
+  int64_t time_proj_dim = 0, time_embed_dim = 0;
+  int64_t context_dim = 0;
+  std::vector<int64_t> channels;  // per level
+  std::vector<int64_t> heads;     // per level
+  int64_t groups = 32;
+  float eps = 1e-5f;
+  bool flip_sin_to_cos = true;
+  float freq_shift = 0.f;
+  bool linear_projection = false;
+};
+
+struct UnetLoadOptions {
+  int threads = 0;
+  // Overrides the attention heads per level (all levels) when > 0.
+  int64_t attention_heads = 0;
+};
+
+class UNetModel {
+ public:
+  static std::shared_ptr<UNetModel> load(const std::string& path, const UnetLoadOptions& opts);
+  static std::shared_ptr<UNetModel> from_weights(ComponentWeights cw, const UnetLoadOptions& opts);
+
+  const UnetConfig& config() const { return cfg_; }
+  const std::string& layout() const { return layout_; }
+
+  // x (N, in_channels, H, W), timesteps (N), ctx (N, S, context_dim) -> (N, out_channels, H, W)
+  std::vector<float> forward(const float* x, int64_t N, int64_t H, int64_t W, const float* timesteps,
+                             const float* ctx, int64_t S) const;
+
+ private:
+  struct Level {
+    std::vector<nn::ResBlock> res;
+    std::vector<nn::SpatialTransformer> attn;  // empty, or one per resnet
+    bool has_sampler = false;
+    nn::Conv2d sampler;  // stride-2 conv (down) or the conv after 2× nearest (up)
+  };
+  UnetConfig cfg_;
+  std::string layout_;
+  nn::Conv2d conv_in_, conv_out_;
+  nn::Linear time1_, time2_;
+  std::vector<Level> down_, up_;
+  nn::ResBlock mid_res0_, mid_res1_;
+  nn::SpatialTransformer mid_attn_;
+  bool mid_has_attn_ = false;
+  nn::Norm norm_out_;
+  std::unique_ptr<ThreadPool> pool_;
+};
+
+// Sinusoidal timestep embedding as diffusers' get_timestep_embedding (float32 arithmetic):
+// t (N) -> (N, dim); flip_sin_to_cos puts cos first.
+void timestep_embedding(const float* t, int64_t N, int64_t dim, bool flip_sin_to_cos, float freq_shift, float* out);
+
+}  // namespace bgn

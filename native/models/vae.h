@@ -1,0 +1,60 @@
+// AutoencoderKL (the SD VAE): encode an image in [-1, 1] to the latent distribution's moments,
+// decode latents to an image. Levels, channels, resnets per level, latent channels and the
+// presence of the mid attention come from the weights; norm groups and scaling_factor from
+// config.json when present (defaults 32 and 0.18215).
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "backend/cpu/threads.h"
+#include "models/weight_map.h"
+#include "nn/blocks.h"
+
+namespace bgn {
+
+struct VaeConfig {
+  int64_t image_channels = 3, latent_channels = 4;
+  std::vector<int64_t> channels;  // per level, encoder order
+  int64_t groups = 32;
+  float scaling_factor = 0.18215f;
+  int64_t downscale = 1;  // 2^(levels-1)
+};
+
+class VaeModel {
+ public:
+  static std::shared_ptr<VaeModel> load(const std::string& path, int threads);
+  static std::shared_ptr<VaeModel> from_weights(ComponentWeights cw, int threads);
+
+  const VaeConfig& config() const { return cfg_; }
+  const std::string& layout() const { return layout_; }
+
+  // image (N, image_channels, H, W) in [-1, 1] -> moments (N, 2·latent_channels, H/f, W/f)
+  // (mean = first half, logvar = second half, unclamped). H, W multiples of the downscale f.
+  std::vector<float> encode(const float* image, int64_t N, int64_t H, int64_t W) const;
+  // latents (N, latent_channels, h, w), raw VAE space (already divided by scaling_factor)
+  // -> image (N, image_channels, h·f, w·f), unclamped
+  std::vector<float> decode(const float* latents, int64_t N, int64_t h, int64_t w) const;
+
+ private:
+  struct Level {
+    std::vector<nn::ResBlock> res;
+    bool has_sampler = false;
+    nn::Conv2d sampler;
+  };
+  struct Mid {
+    nn::ResBlock res0, res1;
+    nn::VaeAttention attn;
+    bool has_attn = false;
+  };
+  VaeConfig cfg_;
+  std::string layout_;
+  bool has_encoder_ = false, has_decoder_ = false;
+  nn::Conv2d enc_in_, enc_out_, quant_, dec_in_, dec_out_, post_quant_;
+  std::vector<Level> down_, up_;
+  Mid enc_mid_, dec_mid_;
+  nn::Norm enc_norm_out_, dec_norm_out_;
+  std::unique_ptr<ThreadPool> pool_;
+};
+
+}  // namespace bgn

@@ -1,0 +1,173 @@
+#include "nn/layers.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "backend/cpu/ops.h"
+
+namespace bgn::nn {
+
+Tensor widen(const Tensor& t) { return t.dtype() == DType::F32 ? t : t.to(DType::F32); }
+
+namespace {
+bool is_float(const Tensor& t) {
+  return t.dtype() == DType::F32 || t.dtype() == DType::F16 || t.dtype() == DType::BF16;
+}
+void check_float(const WeightSet& ws, const std::string& name, const Tensor& t) {
+  if (!is_float(t))
+    fail(Code::ModelUnsupported, ws.source(), ": tensor ", name, " has dtype ", dtype_name(t.dtype()),
+         "; weights must be F32, F16 or BF16");
+}
+}  // namespace
+
+Linear load_linear(WeightSet& ws, const std::string& prefix, bool bias, int64_t in, int64_t out) {
+  Linear l;
+  const std::string wn = prefix + ".weight";
+  l.w = ws.take(wn);
+  if (bias) l.b = ws.take(prefix + ".bias");
+  if (!present(l.w) || (bias && !present(l.b))) return l;
+  check_float(ws, wn, l.w);
+  if (l.w.rank() == 4 && l.w.dim(2) == 1 && l.w.dim(3) == 1) l.w = l.w.reshaped({l.w.dim(0), l.w.dim(1)});
+  if (l.w.rank() != 2)
+    fail(Code::ModelFormat, ws.source(), ": tensor ", wn, " has shape ", shape_str(l.w.shape()),
+         ", expected a matrix (out, in)");
+  l.out = l.w.dim(0);
+  l.in = l.w.dim(1);
+  if ((in >= 0 && l.in != in) || (out >= 0 && l.out != out))
+    ws.expect_shape(wn, l.w, {out >= 0 ? out : l.out, in >= 0 ? in : l.in});
+  if (bias) {
+    check_float(ws, prefix + ".bias", l.b);
+    ws.expect_shape(prefix + ".bias", l.b, {l.out});
+  }
+  return l;
+}
+
+void linear(ThreadPool& pool, const Linear& l, const float* x, int64_t M, float* y) {
+  Tensor w = widen(l.w);
+  if (present(l.b)) {
+    Tensor b = widen(l.b);
+    const float* bp = b.data<float>();
+    for (int64_t m = 0; m < M; ++m) std::memcpy(y + m * l.out, bp, size_t(l.out) * 4);
+  }
+  cpu::sgemm(pool, false, true, M, l.out, l.in, 1.f, x, l.in, w.data<float>(), l.in, present(l.b) ? 1.f : 0.f, y,
+             l.out);
+}
+
+Conv2d load_conv(WeightSet& ws, const std::string& prefix, int64_t in, int64_t out, int64_t stride) {
+  Conv2d c;
+  const std::string wn = prefix + ".weight";
+  c.w = ws.take(wn);
+  c.b = ws.take(prefix + ".bias");
+  if (!present(c.w) || !present(c.b)) return c;
+  check_float(ws, wn, c.w);
+  check_float(ws, prefix + ".bias", c.b);
+  if (c.w.rank() != 4)
+    fail(Code::ModelFormat, ws.source(), ": tensor ", wn, " has shape ", shape_str(c.w.shape()),
+         ", expected a convolution kernel (out, in, kh, kw)");
+  c.out = c.w.dim(0);
+  c.in = c.w.dim(1);
+  c.kh = c.w.dim(2);
+  c.kw = c.w.dim(3);
+  if ((in >= 0 && c.in != in) || (out >= 0 && c.out != out) || c.kh != c.kw || c.kh % 2 != 1)
+    fail(Code::ModelFormat, ws.source(), ": tensor ", wn, " has shape ", shape_str(c.w.shape()), ", expected (",
+         out >= 0 ? out : c.out, ", ", in >= 0 ? in : c.in, ", k, k) with odd k");
+  ws.expect_shape(prefix + ".bias", c.b, {c.out});
+  c.stride = stride;
+  c.pad_top = c.pad_left = c.pad_bottom = c.pad_right = c.kh / 2;
+  return c;
+}
+
+void conv_out_size(const Conv2d& c, int64_t H, int64_t W, int64_t* OH, int64_t* OW) {
+  *OH = (H + c.pad_top + c.pad_bottom - c.kh) / c.stride + 1;
+  *OW = (W + c.pad_left + c.pad_right - c.kw) / c.stride + 1;
+}
+
+void conv2d(ThreadPool& pool, const Conv2d& c, const float* x, int64_t N, int64_t H, int64_t W, float* y) {
+  Tensor w = widen(c.w), b = widen(c.b);
+  cpu::Conv2dParams p;
+  p.stride_h = p.stride_w = c.stride;
+  p.pad_top = c.pad_top;
+  p.pad_left = c.pad_left;
+  p.pad_bottom = c.pad_bottom;
+  p.pad_right = c.pad_right;
+  int64_t OH, OW;
+  conv_out_size(c, H, W, &OH, &OW);
+  cpu::conv2d(pool, x, N, c.in, H, W, w.data<float>(), c.out, c.kh, c.kw, b.data<float>(), p, y, OH, OW);
+}
+
+Norm load_norm(WeightSet& ws, const std::string& prefix, int64_t channels, int64_t groups, float eps) {
+  Norm n;
+  n.c = channels;
+  n.groups = groups;
+  n.eps = eps;
+  n.g = ws.take(prefix + ".weight");
+  n.b = ws.take(prefix + ".bias");
+  if (present(n.g)) {
+    check_float(ws, prefix + ".weight", n.g);
+    ws.expect_shape(prefix + ".weight", n.g, {channels});
+  }
+  if (present(n.b)) {
+    check_float(ws, prefix + ".bias", n.b);
+    ws.expect_shape(prefix + ".bias", n.b, {channels});
+  }
+  if (groups < 1 || channels % groups != 0)
+    fail(Code::ModelUnsupported, ws.source(), ": ", prefix, " normalises ", channels, " channels in ", groups,
+         " groups, which do not divide them");
+  return n;
+}
+
+void group_norm(ThreadPool& pool, const Norm& n, const float* x, int64_t N, int64_t S, bool silu, float* y) {
+  Tensor g = widen(n.g), b = widen(n.b);
+  cpu::group_norm(pool, x, N, n.c, S, n.groups, g.data<float>(), b.data<float>(), n.eps, silu, y);
+}
+
+void layer_norm(ThreadPool& pool, const Norm& n, const float* x, int64_t M, float* y) {
+  Tensor g = widen(n.g), b = widen(n.b);
+  cpu::layer_norm(pool, x, M, n.c, g.data<float>(), b.data<float>(), n.eps, y);
+}
+
+void act(ThreadPool& pool, cpu::Act a, const float* x, float* y, int64_t n) { cpu::activation(pool, a, x, y, n); }
+
+Attention load_attention_diffusers(WeightSet& ws, const std::string& prefix, int64_t dim, int64_t context_dim,
+                                   int64_t heads) {
+  Attention a;
+  a.heads = heads;
+  a.q = load_linear(ws, prefix + ".to_q", ws.has(prefix + ".to_q.bias"), dim);
+  a.k = load_linear(ws, prefix + ".to_k", ws.has(prefix + ".to_k.bias"), context_dim, a.q.out ? a.q.out : -1);
+  a.v = load_linear(ws, prefix + ".to_v", ws.has(prefix + ".to_v.bias"), context_dim, a.q.out ? a.q.out : -1);
+  a.out = load_linear(ws, prefix + ".to_out.0", true, a.q.out ? a.q.out : -1, dim);
+  if (present(a.q.w) && (heads < 1 || a.q.out % heads != 0))
+    fail(Code::ModelUnsupported, ws.source(), ": ", prefix, " has inner dimension ", a.q.out,
+         ", not divisible into ", heads, " attention heads");
+  return a;
+}
+
+void attention(ThreadPool& pool, const Attention& a, const float* x, int64_t B, int64_t T, const float* ctx,
+               int64_t S, bool causal, float* y) {
+  const float* kv_src = ctx ? ctx : x;
+  if (!ctx) S = T;
+  const int64_t inner = a.q.out;
+  Buf q(size_t(B * T * inner)), k(size_t(B * S * inner)), v(size_t(B * S * inner)), o(size_t(B * T * inner));
+  linear(pool, a.q, x, B * T, q.data());
+  linear(pool, a.k, kv_src, B * S, k.data());
+  linear(pool, a.v, kv_src, B * S, v.data());
+  cpu::AttentionShape s;
+  s.B = B;
+  s.Tq = T;
+  s.Tk = S;
+  s.heads = a.heads;
+  s.head_dim = inner / a.heads;
+  s.ldq = s.ldk = s.ldv = s.ldo = inner;
+  s.scale = float(1.0 / std::sqrt(double(s.head_dim)));
+  s.causal = causal;
+  cpu::attention(pool, q.data(), k.data(), v.data(), o.data(), s);
+  linear(pool, a.out, o.data(), B * T, y);
+}
+
+void add(ThreadPool& pool, const float* x, const float* r, float* y, int64_t n) {
+  pool.parallel_for(n, 16384, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) y[i] = x[i] + r[i];
+  });
+}
+
+}  // namespace bgn::nn
