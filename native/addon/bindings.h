@@ -7,5 +7,6 @@ namespace bgn::addon {
 void init_backends(Napi::Env env, Napi::Object exports);   // backends(), version
 void init_segmenter(Napi::Env env, Napi::Object exports);  // Segmenter class
 void init_diffusion(Napi::Env env, Napi::Object exports);  // ClipTokenizer, schedulerTrace, readSafetensors
+void init_models(Napi::Env env, Napi::Object exports);     // TextEncoder, UNet, Vae classes
 
 }  // namespace bgn::addon

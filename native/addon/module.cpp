@@ -10,6 +10,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   init_backends(env, exports);
   init_segmenter(env, exports);
   init_diffusion(env, exports);
+  init_models(env, exports);
   return exports;
 }
 

@@ -1,0 +1,386 @@
+// Bindings for the diffusion model components, one class each (used by the fixture runner and
+// by the pipeline; no math here):
+//
+//   TextEncoder.load(pathOrDir, { threads }) → Promise<TextEncoder>
+//     te.encode(ids: Int32Array (B·T), { batch = 1, clipSkip = 0, hiddenStates = false })
+//       → Promise<{ lastHiddenState: Float32Array (B,T,C), hiddenStates?: Float32Array (L+1,B,T,C), shape: [B,T,C] }>
+//     te.hiddenSize, te.layers, te.vocabSize, te.maxPositions, te.layout; te.dispose()
+//   UNet.load(pathOrDir, { threads, attentionHeads }) → Promise<UNet>
+//     unet.forward({ sample: Float32Array, shape: [N,C,H,W], timesteps: number[] | Float32Array (1 or N),
+//                    context: Float32Array (N·S·D) }) → Promise<Float32Array (N,out,H,W)>
+//     unet.inChannels, unet.outChannels, unet.contextDim, unet.heads, unet.layout; unet.dispose()
+//   Vae.load(pathOrDir, { threads }) → Promise<Vae>
+//     vae.encode(image: Float32Array, [N,C,H,W]) → Promise<{ moments: Float32Array, shape }>
+//     vae.decode(latents: Float32Array, [N,C,h,w]) → Promise<{ image: Float32Array, shape }>
+//     vae.scalingFactor, vae.latentChannels, vae.downscale, vae.layout; vae.dispose()
+//
+// pathOrDir: an LDM single-file .safetensors, a diffusers pipeline folder, a component folder or
+// a component's .safetensors file (see models/weight_map.h).
+#include <cmath>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "addon/async.h"
+#include "addon/bindings.h"
+#include "addon/errors.h"
+#include "models/clip_text.h"
+#include "models/unet.h"
+#include "models/vae.h"
+
+namespace bgn::addon {
+
+namespace {
+
+[[noreturn]] void bad(Napi::Env env, const std::string& msg) { throw make_error(env, "E_BAD_INPUT", msg); }
+
+Napi::Object opts_of(const Napi::CallbackInfo& info, size_t i) {
+  if (info.Length() > i && info[i].IsObject()) return info[i].As<Napi::Object>();
+  if (info.Length() > i && !info[i].IsUndefined()) bad(info.Env(), "options must be an object");
+  return Napi::Object::New(info.Env());
+}
+
+int64_t int_opt(Napi::Env env, const Napi::Object& o, const char* key, int64_t def, int64_t lo, int64_t hi) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined()) return def;
+  if (!v.IsNumber()) bad(env, std::string(key) + " must be a number");
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d >= double(lo) && d <= double(hi)) || d != std::floor(d))
+    bad(env, std::string(key) + " must be an integer from " + std::to_string(lo) + " to " + std::to_string(hi));
+  return int64_t(d);
+}
+
+bool bool_opt(Napi::Env env, const Napi::Object& o, const char* key, bool def) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined()) return def;
+  if (!v.IsBoolean()) bad(env, std::string(key) + " must be a boolean");
+  return v.As<Napi::Boolean>();
+}
+
+std::string path_arg(const Napi::CallbackInfo& info, const char* cls) {
+  if (info.Length() < 1 || !info[0].IsString())
+    bad(info.Env(), std::string(cls) + ".load(path, options): path must be a string");
+  return info[0].As<Napi::String>();
+}
+
+Shape shape_arg(Napi::Env env, const Napi::Value& v, size_t rank, const char* what) {
+  if (!v.IsArray()) bad(env, std::string(what) + " must be an array of " + std::to_string(rank) + " integers");
+  Napi::Array a = v.As<Napi::Array>();
+  if (a.Length() != rank) bad(env, std::string(what) + " must have " + std::to_string(rank) + " dimensions");
+  Shape s;
+  for (uint32_t i = 0; i < rank; ++i) {
+    Napi::Value d = a.Get(i);
+    double x = d.IsNumber() ? d.As<Napi::Number>().DoubleValue() : -1;
+    if (!(x >= 1 && x <= 65536) || x != std::floor(x))
+      bad(env, std::string(what) + " dimensions must be integers from 1 to 65536");
+    s.push_back(int64_t(x));
+  }
+  return s;
+}
+
+// A copy of a Float32Array holding exactly `n` values.
+std::vector<float> f32_arg(Napi::Env env, const Napi::Value& v, int64_t n, const char* what) {
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+    bad(env, std::string(what) + " must be a Float32Array");
+  Napi::Float32Array a = v.As<Napi::Float32Array>();
+  if (int64_t(a.ElementLength()) != n)
+    bad(env, std::string(what) + " has " + std::to_string(a.ElementLength()) + " values; its shape needs " +
+                 std::to_string(n));
+  return std::vector<float>(a.Data(), a.Data() + n);
+}
+
+Napi::Float32Array f32_js(Napi::Env env, const std::vector<float>& v) {
+  Napi::Float32Array a = Napi::Float32Array::New(env, v.size());
+  if (!v.empty()) std::memcpy(a.Data(), v.data(), v.size() * sizeof(float));
+  return a;
+}
+
+Napi::Array shape_js(Napi::Env env, const Shape& s) {
+  Napi::Array a = Napi::Array::New(env, s.size());
+  for (size_t i = 0; i < s.size(); ++i) a.Set(uint32_t(i), Napi::Number::New(env, double(s[i])));
+  return a;
+}
+
+// Common part of the three classes: holds a shared_ptr<T>, created only by load().
+template <class T, class Derived>
+class ModelWrap : public Napi::ObjectWrap<Derived> {
+ public:
+  static inline Napi::FunctionReference* ctor = nullptr;
+
+  explicit ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Derived>(info) {
+    if (info.Length() != 1 || !info[0].IsExternal())
+      bad(info.Env(), std::string("use ") + Derived::kName + ".load(path, options)");
+    impl_ = *info[0].As<Napi::External<std::shared_ptr<T>>>().Data();
+  }
+
+  static Napi::Value wrap(Napi::Env env, std::shared_ptr<T>& m) {
+    auto ext = Napi::External<std::shared_ptr<T>>::New(env, &m);
+    return ctor->New({ext});
+  }
+
+  std::shared_ptr<T> impl(Napi::Env env) const {
+    if (!impl_) bad(env, std::string("this ") + Derived::kName + " was disposed");
+    return impl_;
+  }
+
+  Napi::Value Dispose(const Napi::CallbackInfo& info) {
+    impl_.reset();
+    return info.Env().Undefined();
+  }
+
+ protected:
+  std::shared_ptr<T> impl_;
+};
+
+// ---- TextEncoder -------------------------------------------------------------------------------
+
+class TextEncoderWrap : public ModelWrap<ClipTextModel, TextEncoderWrap> {
+ public:
+  static constexpr const char* kName = "TextEncoder";
+  using ModelWrap::ModelWrap;
+
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, kName,
+                       {StaticMethod("load", &TextEncoderWrap::Load), InstanceMethod("encode", &TextEncoderWrap::Encode),
+                        InstanceMethod("dispose", &TextEncoderWrap::Dispose),
+                        InstanceAccessor("hiddenSize", &TextEncoderWrap::Get<0>, nullptr),
+                        InstanceAccessor("layers", &TextEncoderWrap::Get<1>, nullptr),
+                        InstanceAccessor("vocabSize", &TextEncoderWrap::Get<2>, nullptr),
+                        InstanceAccessor("maxPositions", &TextEncoderWrap::Get<3>, nullptr),
+                        InstanceAccessor("layout", &TextEncoderWrap::Layout, nullptr)});
+  }
+
+  static Napi::Value Load(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    std::string path = path_arg(info, kName);
+    int threads = int(int_opt(env, opts_of(info, 1), "threads", 0, 0, 1024));
+    return run_async<std::shared_ptr<ClipTextModel>>(
+        env, [path, threads] { return ClipTextModel::load(path, threads); }, &TextEncoderWrap::wrap);
+  }
+
+  Napi::Value Encode(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto m = impl(env);
+    if (info.Length() < 1 || !info[0].IsTypedArray() ||
+        info[0].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+      bad(env, "encode(ids: Int32Array, options?)");
+    Napi::Int32Array ids = info[0].As<Napi::Int32Array>();
+    Napi::Object o = opts_of(info, 1);
+    const int64_t B = int_opt(env, o, "batch", 1, 1, 4096);
+    const int clip_skip = int(int_opt(env, o, "clipSkip", 0, 0, 1000));
+    const bool keep = bool_opt(env, o, "hiddenStates", false);
+    if (int64_t(ids.ElementLength()) % B != 0 || ids.ElementLength() == 0)
+      bad(env, "ids has " + std::to_string(ids.ElementLength()) + " values, not a multiple of batch " + std::to_string(B));
+    const int64_t T = int64_t(ids.ElementLength()) / B;
+    std::vector<int32_t> v(ids.Data(), ids.Data() + ids.ElementLength());
+    return run_async<ClipTextOutput>(
+        env, [m, v, B, T, clip_skip, keep] { return m->encode(v.data(), B, T, clip_skip, keep); },
+        [keep](Napi::Env env, ClipTextOutput& r) -> Napi::Value {
+          Napi::Object out = Napi::Object::New(env);
+          out.Set("lastHiddenState", f32_js(env, r.last));
+          if (keep) out.Set("hiddenStates", f32_js(env, r.hidden_states));
+          out.Set("shape", shape_js(env, {r.B, r.T, r.C}));
+          return out;
+        });
+  }
+
+  template <int K>
+  Napi::Value Get(const Napi::CallbackInfo& info) {
+    if (!impl_) return info.Env().Undefined();
+    const ClipTextConfig& c = impl_->config();
+    const int64_t v[] = {c.hidden, c.layers, c.vocab, c.max_positions};
+    return Napi::Number::New(info.Env(), double(v[K]));
+  }
+  Napi::Value Layout(const Napi::CallbackInfo& info) {
+    return impl_ ? Napi::Value(Napi::String::New(info.Env(), impl_->layout())) : info.Env().Undefined();
+  }
+};
+
+// ---- UNet ----------------------------------------------------------------------------------------
+
+class UNetWrap : public ModelWrap<UNetModel, UNetWrap> {
+ public:
+  static constexpr const char* kName = "UNet";
+  using ModelWrap::ModelWrap;
+
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, kName,
+                       {StaticMethod("load", &UNetWrap::Load), InstanceMethod("forward", &UNetWrap::Forward),
+                        InstanceMethod("dispose", &UNetWrap::Dispose),
+                        InstanceAccessor("inChannels", &UNetWrap::Get<0>, nullptr),
+                        InstanceAccessor("outChannels", &UNetWrap::Get<1>, nullptr),
+                        InstanceAccessor("contextDim", &UNetWrap::Get<2>, nullptr),
+                        InstanceAccessor("heads", &UNetWrap::Heads, nullptr),
+                        InstanceAccessor("layout", &UNetWrap::Layout, nullptr)});
+  }
+
+  static Napi::Value Load(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    std::string path = path_arg(info, kName);
+    Napi::Object o = opts_of(info, 1);
+    UnetLoadOptions opts;
+    opts.threads = int(int_opt(env, o, "threads", 0, 0, 1024));
+    opts.attention_heads = int_opt(env, o, "attentionHeads", 0, 0, 4096);
+    return run_async<std::shared_ptr<UNetModel>>(
+        env, [path, opts] { return UNetModel::load(path, opts); }, &UNetWrap::wrap);
+  }
+
+  Napi::Value Forward(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto m = impl(env);
+    if (info.Length() < 1 || !info[0].IsObject())
+      bad(env, "forward({ sample, shape, timesteps, context })");
+    Napi::Object a = info[0].As<Napi::Object>();
+    const UnetConfig& c = m->config();
+    Shape s = shape_arg(env, a.Get("shape"), 4, "shape");
+    if (s[1] != c.in_channels)
+      bad(env, "this UNet takes " + std::to_string(c.in_channels) + " input channels; sample has " + std::to_string(s[1]));
+    const int64_t N = s[0], H = s[2], W = s[3];
+    std::vector<float> x = f32_arg(env, a.Get("sample"), N * s[1] * H * W, "sample");
+    // timesteps: one per batch element, or one for all
+    std::vector<float> ts;
+    Napi::Value tv = a.Get("timesteps");
+    if (tv.IsNumber()) ts.push_back(tv.As<Napi::Number>().FloatValue());
+    else if (tv.IsTypedArray() && tv.As<Napi::TypedArray>().TypedArrayType() == napi_float32_array) {
+      Napi::Float32Array t = tv.As<Napi::Float32Array>();
+      ts.assign(t.Data(), t.Data() + t.ElementLength());
+    } else if (tv.IsArray()) {
+      Napi::Array t = tv.As<Napi::Array>();
+      for (uint32_t i = 0; i < t.Length(); ++i) {
+        Napi::Value e = t.Get(i);
+        if (!e.IsNumber()) bad(env, "timesteps must hold numbers");
+        ts.push_back(e.As<Napi::Number>().FloatValue());
+      }
+    } else {
+      bad(env, "timesteps must be a number, an array of numbers or a Float32Array");
+    }
+    if (ts.size() == 1) ts.assign(size_t(N), ts[0]);
+    if (int64_t(ts.size()) != N) bad(env, "timesteps must have 1 or " + std::to_string(N) + " values");
+    for (float t : ts)
+      if (!std::isfinite(t)) bad(env, "timesteps must be finite");
+    Napi::Value cv = a.Get("context");
+    if (!cv.IsTypedArray() || cv.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+      bad(env, "context must be a Float32Array (N, S, " + std::to_string(c.context_dim) + ")");
+    const int64_t clen = int64_t(cv.As<Napi::Float32Array>().ElementLength());
+    if (clen == 0 || clen % (N * c.context_dim) != 0)
+      bad(env, "context has " + std::to_string(clen) + " values; expected N·S·" + std::to_string(c.context_dim));
+    const int64_t S = clen / (N * c.context_dim);
+    std::vector<float> ctx = f32_arg(env, cv, clen, "context");
+    return run_async<std::vector<float>>(
+        env, [m, x, ts, ctx, N, H, W, S] { return m->forward(x.data(), N, H, W, ts.data(), ctx.data(), S); },
+        [](Napi::Env env, std::vector<float>& r) -> Napi::Value { return f32_js(env, r); });
+  }
+
+  template <int K>
+  Napi::Value Get(const Napi::CallbackInfo& info) {
+    if (!impl_) return info.Env().Undefined();
+    const UnetConfig& c = impl_->config();
+    const int64_t v[] = {c.in_channels, c.out_channels, c.context_dim};
+    return Napi::Number::New(info.Env(), double(v[K]));
+  }
+  Napi::Value Heads(const Napi::CallbackInfo& info) {
+    return impl_ ? Napi::Value(shape_js(info.Env(), impl_->config().heads)) : info.Env().Undefined();
+  }
+  Napi::Value Layout(const Napi::CallbackInfo& info) {
+    return impl_ ? Napi::Value(Napi::String::New(info.Env(), impl_->layout())) : info.Env().Undefined();
+  }
+};
+
+// ---- Vae -----------------------------------------------------------------------------------------
+
+class VaeWrap : public ModelWrap<VaeModel, VaeWrap> {
+ public:
+  static constexpr const char* kName = "Vae";
+  using ModelWrap::ModelWrap;
+
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, kName,
+                       {StaticMethod("load", &VaeWrap::Load), InstanceMethod("encode", &VaeWrap::Encode),
+                        InstanceMethod("decode", &VaeWrap::Decode), InstanceMethod("dispose", &VaeWrap::Dispose),
+                        InstanceAccessor("scalingFactor", &VaeWrap::Scaling, nullptr),
+                        InstanceAccessor("latentChannels", &VaeWrap::Get<0>, nullptr),
+                        InstanceAccessor("downscale", &VaeWrap::Get<1>, nullptr),
+                        InstanceAccessor("imageChannels", &VaeWrap::Get<2>, nullptr),
+                        InstanceAccessor("layout", &VaeWrap::Layout, nullptr)});
+  }
+
+  static Napi::Value Load(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    std::string path = path_arg(info, kName);
+    int threads = int(int_opt(env, opts_of(info, 1), "threads", 0, 0, 1024));
+    return run_async<std::shared_ptr<VaeModel>>(
+        env, [path, threads] { return VaeModel::load(path, threads); }, &VaeWrap::wrap);
+  }
+
+  Napi::Value Encode(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto m = impl(env);
+    if (info.Length() < 2) bad(env, "encode(image: Float32Array, shape: [N, C, H, W])");
+    Shape s = shape_arg(env, info[1], 4, "shape");
+    const VaeConfig& c = m->config();
+    if (s[1] != c.image_channels)
+      bad(env, "this VAE encodes " + std::to_string(c.image_channels) + "-channel images; got " + std::to_string(s[1]));
+    std::vector<float> x = f32_arg(env, info[0], s[0] * s[1] * s[2] * s[3], "image");
+    const int64_t f = c.downscale, lc = c.latent_channels;
+    return run_async<std::vector<float>>(
+        env, [m, x, s] { return m->encode(x.data(), s[0], s[2], s[3]); },
+        [s, f, lc](Napi::Env env, std::vector<float>& r) -> Napi::Value {
+          Napi::Object o = Napi::Object::New(env);
+          o.Set("moments", f32_js(env, r));
+          o.Set("shape", shape_js(env, {s[0], 2 * lc, s[2] / f, s[3] / f}));
+          return o;
+        });
+  }
+
+  Napi::Value Decode(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto m = impl(env);
+    if (info.Length() < 2) bad(env, "decode(latents: Float32Array, shape: [N, C, h, w])");
+    Shape s = shape_arg(env, info[1], 4, "shape");
+    const VaeConfig& c = m->config();
+    if (s[1] != c.latent_channels)
+      bad(env, "this VAE decodes " + std::to_string(c.latent_channels) + "-channel latents; got " + std::to_string(s[1]));
+    std::vector<float> x = f32_arg(env, info[0], s[0] * s[1] * s[2] * s[3], "latents");
+    const int64_t f = c.downscale, ic = c.image_channels;
+    return run_async<std::vector<float>>(
+        env, [m, x, s] { return m->decode(x.data(), s[0], s[2], s[3]); },
+        [s, f, ic](Napi::Env env, std::vector<float>& r) -> Napi::Value {
+          Napi::Object o = Napi::Object::New(env);
+          o.Set("image", f32_js(env, r));
+          o.Set("shape", shape_js(env, {s[0], ic, s[2] * f, s[3] * f}));
+          return o;
+        });
+  }
+
+  template <int K>
+  Napi::Value Get(const Napi::CallbackInfo& info) {
+    if (!impl_) return info.Env().Undefined();
+    const VaeConfig& c = impl_->config();
+    const int64_t v[] = {c.latent_channels, c.downscale, c.image_channels};
+    return Napi::Number::New(info.Env(), double(v[K]));
+  }
+  Napi::Value Scaling(const Napi::CallbackInfo& info) {
+    return impl_ ? Napi::Value(Napi::Number::New(info.Env(), impl_->config().scaling_factor)) : info.Env().Undefined();
+  }
+  Napi::Value Layout(const Napi::CallbackInfo& info) {
+    return impl_ ? Napi::Value(Napi::String::New(info.Env(), impl_->layout())) : info.Env().Undefined();
+  }
+};
+
+template <class W>
+void define(Napi::Env env, Napi::Object exports) {
+  Napi::Function f = W::Define(env);
+  W::ctor = new Napi::FunctionReference(Napi::Persistent(f));
+  exports.Set(W::kName, f);
+}
+
+}  // namespace
+
+void init_models(Napi::Env env, Napi::Object exports) {
+  define<TextEncoderWrap>(env, exports);
+  define<UNetWrap>(env, exports);
+  define<VaeWrap>(env, exports);
+}
+
+}  // namespace bgn::addon
