@@ -1,5 +1,7 @@
 #include "tensor/tensor.h"
 
+#include "tensor/allocator.h"
+
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -53,8 +55,9 @@ int64_t shape_numel(const Shape& s) {
 }
 
 namespace {
-struct AlignedFree {
-  void operator()(void* p) const { std::free(p); }
+struct CachedFree {
+  size_t bytes;
+  void operator()(void* p) const { tensor_free(p, bytes); }
 };
 }  // namespace
 
@@ -65,11 +68,9 @@ Tensor Tensor::empty(DType dtype, Shape shape) {
   t.shape_ = std::move(shape);
   size_t bytes = static_cast<size_t>(t.numel_) * dtype_size(dtype);
   if (bytes / dtype_size(dtype) != static_cast<size_t>(t.numel_)) fail(Code::OutOfMemory, "tensor too large");
-  size_t alloc = ((bytes + 63) / 64) * 64;
-  if (alloc == 0) alloc = 64;
-  void* p = std::aligned_alloc(64, alloc);
+  void* p = tensor_alloc(bytes);
   if (!p) fail(Code::OutOfMemory, "could not allocate ", bytes, " bytes for a ", dtype_name(dtype), " tensor ", shape_str(t.shape_));
-  t.storage_ = std::shared_ptr<void>(p, AlignedFree());
+  t.storage_ = std::shared_ptr<void>(p, CachedFree{bytes});
   t.data_ = p;
   return t;
 }

@@ -2,6 +2,7 @@
 // output rows (small enough to stay in cache) and multiplies the group's weights into the output.
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 
@@ -81,13 +82,19 @@ bool is_pointwise(int64_t KH, int64_t KW, const Conv2dParams& p) {
 void conv2d(ThreadPool& pool, const float* x, int64_t N, int64_t C, int64_t H, int64_t W, const float* w,
             int64_t O, int64_t KH, int64_t KW, const float* bias, const Conv2dParams& p, float* y, int64_t OH,
             int64_t OW) {
+  if (winograd_applies(C, O, KH, KW, p, OH, OW) && std::getenv("BGN_NO_WINOGRAD") == nullptr) {
+    conv2d_winograd(pool, x, N, C, H, W, w, O, bias, p, y, OH, OW);
+    return;
+  }
   const int64_t G = p.groups, Cg = C / G, Og = O / G;
   const int64_t K = Cg * KH * KW, OHW = OH * OW;
 
-  // Rows per band: keep the column buffer near 256 KiB.
-  int64_t band_rows = std::max<int64_t>(1, (64 * 1024) / std::max<int64_t>(1, K * OW));
-  band_rows = std::min(band_rows, OH);
-  if (is_pointwise(KH, KW, p)) band_rows = std::max<int64_t>(band_rows, std::min<int64_t>(OH, 16));
+  // Rows per band: at least a few hundred columns per GEMM (so the weights are packed once per
+  // sizeable block of work), the column buffer near 1 MiB when K is small.
+  const int64_t target_cols = std::clamp<int64_t>(262144 / std::max<int64_t>(K, 1), 256, 4096);
+  int64_t band_rows = std::clamp<int64_t>((target_cols + OW - 1) / OW, 1, OH);
+  // Enough bands to keep every thread busy.
+  while (band_rows > 1 && N * G * ((OH + band_rows - 1) / band_rows) < 2 * pool.size()) band_rows = (band_rows + 1) / 2;
   const int64_t bands = (OH + band_rows - 1) / band_rows;
   const int64_t tasks = N * G * bands;
 

@@ -28,6 +28,9 @@ struct Conv2dParams {
   int64_t dilation_h = 1, dilation_w = 1;
   int64_t groups = 1;
   Activation activation = Activation::None;
+  // Exact: integer-valued operands whose result must round like a direct sum (ConvInteger);
+  // rules out transforms (Winograd) that trade last-bit exactness for speed.
+  bool exact = false;
 };
 
 // Output size of a convolution/pool window along one axis (floor), or -1 if the window never fits.
@@ -38,6 +41,11 @@ int64_t conv_out_size(int64_t in, int64_t kernel, int64_t stride, int64_t pad_be
 void conv2d(ThreadPool& pool, const float* x, int64_t N, int64_t C, int64_t H, int64_t W, const float* w,
             int64_t O, int64_t KH, int64_t KW, const float* bias, const Conv2dParams& p, float* y,
             int64_t OH, int64_t OW);
+
+// Winograd F(4x4,3x3) for 3x3 stride-1 convolutions (any equal dilation), groups 1.
+bool winograd_applies(int64_t C, int64_t O, int64_t KH, int64_t KW, const Conv2dParams& p, int64_t OH, int64_t OW);
+void conv2d_winograd(ThreadPool& pool, const float* x, int64_t N, int64_t C, int64_t H, int64_t W, const float* w,
+                     int64_t O, const float* bias, const Conv2dParams& p, float* y, int64_t OH, int64_t OW);
 
 // ---- Pooling ----------------------------------------------------------------------------------
 struct Pool2dParams {

@@ -264,11 +264,6 @@ std::shared_ptr<const Graph> Graph::prepare(onnx::Model model, const std::string
     st.kernel = registry.at(n.op_type)(info);
     g->steps_.push_back(std::move(st));
   }
-  g->last_use_.assign(g->slots_, -1);
-  for (size_t i = 0; i < g->steps_.size(); ++i)
-    for (int s : g->steps_[i].in)
-      if (s >= 0) g->last_use_[s] = static_cast<int>(i);
-  for (int s : g->output_slots_) g->last_use_[s] = static_cast<int>(g->steps_.size());
   return g;
 }
 
@@ -291,11 +286,36 @@ std::vector<Tensor> Graph::run(ThreadPool& pool, const std::vector<Tensor>& inpu
     }
     values[input_slots_[i]] = t;
   }
+  // Only the steps the requested outputs depend on run; each value is freed after its last
+  // reader among them.
+  std::vector<char> needed(steps_.size(), 0), wanted(slots_, 0);
+  for (int w : which)
+    if (w >= 0 && static_cast<size_t>(w) < output_slots_.size()) wanted[output_slots_[w]] = 1;
+  for (size_t i = steps_.size(); i-- > 0;) {
+    bool any = false;
+    for (int s : steps_[i].out) any = any || (s >= 0 && wanted[s]);
+    if (!any) continue;
+    needed[i] = 1;
+    for (int s : steps_[i].in)
+      if (s >= 0) wanted[s] = 1;
+  }
+  std::vector<int> last_use(slots_, -1);
+  for (size_t i = 0; i < steps_.size(); ++i)
+    if (needed[i])
+      for (int s : steps_[i].in)
+        if (s >= 0) last_use[s] = static_cast<int>(i);
+  for (int w : which)
+    if (w >= 0 && static_cast<size_t>(w) < output_slots_.size()) last_use[output_slots_[w]] = static_cast<int>(steps_.size());
+
   RunContext ctx{pool};
   // BGN_PROFILE=1 prints the time spent per op type to stderr after each run.
   static const bool profile = std::getenv("BGN_PROFILE") != nullptr;
+  static const bool detailed = profile && std::string(std::getenv("BGN_PROFILE")) == "2";
   std::map<std::string, std::pair<double, int>> prof;
+  std::vector<std::pair<std::string, double>> detail;
+  if (detailed) ctx.detail = &detail;
   for (size_t i = 0; i < steps_.size(); ++i) {
+    if (!needed[i]) continue;
     if (cancel && cancel->load(std::memory_order_relaxed)) fail(Code::Cancelled, "cancelled");
     const Step& st = steps_[i];
     Inputs args;
@@ -314,14 +334,20 @@ std::vector<Tensor> Graph::run(ThreadPool& pool, const std::vector<Tensor>& inpu
       fail(e.code(), "node '", st.name, "' (", st.op, "): ", e.what());
     }
     if (profile) {
+      double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
       auto& p = prof[st.op];
-      p.first += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+      p.first += ms;
       p.second += 1;
+      if (detailed && !detail.empty()) {
+        std::fprintf(stderr, "bgn-step %-48s %8.2f ms %7.1f GF/s\n", detail.back().first.c_str(), ms,
+                     detail.back().second / ms / 1e6);
+        detail.clear();
+      }
     }
     for (size_t k = 0; k < st.out.size() && k < outs.size(); ++k)
       if (st.out[k] >= 0) values[st.out[k]] = std::move(outs[k]);
     for (int s : st.in)
-      if (s >= 0 && !is_constant_[s] && last_use_[s] == static_cast<int>(i)) values[s] = Tensor();
+      if (s >= 0 && !is_constant_[s] && last_use[s] == static_cast<int>(i)) values[s] = Tensor();
   }
   if (profile) {
     for (const auto& [op, p] : prof) std::fprintf(stderr, "bgn-profile %-24s %5d x %9.1f ms\n", op.c_str(), p.second, p.first);

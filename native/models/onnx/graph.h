@@ -1,5 +1,6 @@
 // An ONNX graph prepared for execution on the CPU: constants folded, Conv+BatchNorm and
-// Conv+activation fused, one Kernel per remaining node, values freed after their last use.
+// Conv+activation fused, one Kernel per remaining node. A run executes only the nodes the
+// requested outputs depend on and frees each value after its last use.
 #pragma once
 #include <atomic>
 #include <memory>
@@ -40,7 +41,6 @@ class Graph {
   std::vector<Tensor> constants_;      // by slot; undefined where computed at run time
   std::vector<bool> is_constant_;
   std::vector<Step> steps_;
-  std::vector<int> last_use_;          // by slot: index of the last step reading it
   int slots_ = 0;
 };
 

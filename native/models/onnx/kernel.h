@@ -23,6 +23,8 @@ namespace bgn::onnxrt {
 struct RunContext {
   ThreadPool& pool;
   double flops = 0;  // multiply-adds x 2 done by the heavy kernels (for profiling)
+  // When profiling in detail, kernels append (description, flops) for the step just run.
+  std::vector<std::pair<std::string, double>>* detail = nullptr;
 };
 
 // Inputs as seen by a kernel: a missing optional input is an undefined (default) Tensor.

@@ -1,6 +1,7 @@
 // Convolution, pooling, normalisation and resizing kernels (2-D, NCHW).
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 
 #include "backend/cpu/ops.h"
 #include "models/onnx/kernel.h"
@@ -105,6 +106,12 @@ class ConvKernel : public Kernel {
     cpu::conv2d(ctx.pool, x.data<float>(), N, C, H, W, w.data<float>(), O, KH, KW, b ? b->data<float>() : nullptr, p,
                 y.data<float>(), OH, OW);
     ctx.flops += 2.0 * double(N * O * OH * OW) * double(C / group_ * KH * KW);
+    if (ctx.detail) {
+      char key[160];
+      std::snprintf(key, sizeof key, "Conv C=%ld O=%ld %ldx%ld k%ld s%ld d%ld", long(C), long(O), long(OH), long(OW), long(KH),
+                    long(p.stride_h), long(p.dilation_h));
+      ctx.detail->emplace_back(key, 2.0 * double(N * O * OH * OW) * double(C / group_ * KH * KW));
+    }
     return {y};
   }
 
@@ -177,6 +184,7 @@ class ConvIntegerKernel : public Kernel {
     resolve_pad(window_.auto_pad, H, KH, p.stride_h, p.dilation_h, p.pad_top, p.pad_bottom);
     resolve_pad(window_.auto_pad, W, KW, p.stride_w, p.dilation_w, p.pad_left, p.pad_right);
     p.groups = group_;
+    p.exact = true;
     int64_t OH = cpu::conv_out_size(H, KH, p.stride_h, p.pad_top, p.pad_bottom, p.dilation_h);
     int64_t OW = cpu::conv_out_size(W, KW, p.stride_w, p.pad_left, p.pad_right, p.dilation_w);
     if (OH <= 0 || OW <= 0) fail(Code::BadInput, "ConvInteger: input is smaller than the kernel");
