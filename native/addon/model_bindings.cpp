@@ -13,6 +13,12 @@
 //     vae.encode(image: Float32Array, [N,C,H,W]) → Promise<{ moments: Float32Array, shape }>
 //     vae.decode(latents: Float32Array, [N,C,h,w]) → Promise<{ image: Float32Array, shape }>
 //     vae.scalingFactor, vae.latentChannels, vae.downscale, vae.layout; vae.dispose()
+//   pipelineTrace({ kind: 'txt2img'|'img2img'|'inpaint', unet, vae, scheduler, config, steps, guidance,
+//                   strength?, cond: Float32Array (S·D), uncond?: Float32Array, height, width,
+//                   image?: Float32Array (3·H·W in [0,1]), mask?: Float32Array (H·W), latents?, vaeNoise?,
+//                   noise?, seed? }) → Promise<{ timesteps, unetTimesteps, unetInputs, unetOutputs, stepLatents,
+//                   finalLatents, imageRaw, image, initLatents, maskedImageLatents, maskLatent }>
+//     the pipeline core on supplied embeddings (see diffusion/pipeline.h), with every per-step tensor kept.
 //
 // pathOrDir: an LDM single-file .safetensors, a diffusers pipeline folder, a component folder or
 // a component's .safetensors file (see models/weight_map.h).
@@ -25,6 +31,9 @@
 #include "addon/async.h"
 #include "addon/bindings.h"
 #include "addon/errors.h"
+#include "diffusion/pipeline.h"
+#include "diffusion/schedulers.h"
+#include "formats/json.h"
 #include "models/clip_text.h"
 #include "models/unet.h"
 #include "models/vae.h"
@@ -368,6 +377,92 @@ class VaeWrap : public ModelWrap<VaeModel, VaeWrap> {
   }
 };
 
+// ---- pipelineTrace ---------------------------------------------------------------------------------
+
+std::vector<float> opt_f32(Napi::Env env, const Napi::Object& o, const char* key) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined()) return {};
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+    bad(env, std::string(key) + " must be a Float32Array");
+  Napi::Float32Array a = v.As<Napi::Float32Array>();
+  return std::vector<float>(a.Data(), a.Data() + a.ElementLength());
+}
+
+Napi::Float64Array f64_js(Napi::Env env, const std::vector<double>& v) {
+  Napi::Float64Array a = Napi::Float64Array::New(env, v.size());
+  if (!v.empty()) std::memcpy(a.Data(), v.data(), v.size() * sizeof(double));
+  return a;
+}
+
+Napi::Value PipelineTrace(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject()) bad(env, "pipelineTrace(options)");
+  Napi::Object o = info[0].As<Napi::Object>();
+  auto req = std::make_shared<PipelineRequest>();
+  Napi::Value kind = o.Get("kind");
+  std::string k = kind.IsString() ? kind.As<Napi::String>().Utf8Value() : "";
+  if (k == "txt2img") req->kind = PipelineKind::Txt2Img;
+  else if (k == "img2img") req->kind = PipelineKind::Img2Img;
+  else if (k == "inpaint") req->kind = PipelineKind::Inpaint;
+  else bad(env, "kind must be 'txt2img', 'img2img' or 'inpaint'");
+  Napi::Value u = o.Get("unet"), v = o.Get("vae");
+  if (!u.IsObject() || !u.As<Napi::Object>().InstanceOf(UNetWrap::ctor->Value())) bad(env, "unet must be a UNet");
+  if (!v.IsObject() || !v.As<Napi::Object>().InstanceOf(VaeWrap::ctor->Value())) bad(env, "vae must be a Vae");
+  req->unet = UNetWrap::Unwrap(u.As<Napi::Object>())->impl(env);
+  req->vae = VaeWrap::Unwrap(v.As<Napi::Object>())->impl(env);
+  Napi::Value sn = o.Get("scheduler");
+  if (!sn.IsString()) bad(env, "scheduler must be a sampler or diffusers scheduler class name");
+  std::string sched_name = sn.As<Napi::String>();
+  std::string config_text = "{}";
+  if (o.Get("config").IsObject()) {
+    Napi::Object JSON = env.Global().Get("JSON").As<Napi::Object>();
+    config_text = JSON.Get("stringify").As<Napi::Function>().Call(JSON, {o.Get("config")}).As<Napi::String>();
+  }
+  guarded(env, [&] {
+    bool karras = false;
+    SchedulerKind sk = scheduler_kind_from_name(sched_name, &karras);
+    SchedulerConfig sc = SchedulerConfig::from_json(sk, json::parse(config_text, "scheduler config"), sched_name);
+    if (karras) sc.use_karras_sigmas = true;
+    req->scheduler = make_scheduler(sk, sc);
+    return 0;
+  });
+  req->steps = int(int_opt(env, o, "steps", 20, 1, 1000));
+  Napi::Value g = o.Get("guidance");
+  req->guidance = g.IsNumber() ? g.As<Napi::Number>().FloatValue() : 7.5f;
+  Napi::Value st = o.Get("strength");
+  req->strength = st.IsNumber() ? st.As<Napi::Number>().DoubleValue() : 1.0;
+  req->height = int_opt(env, o, "height", 0, 1, 65536);
+  req->width = int_opt(env, o, "width", 0, 1, 65536);
+  req->seed = uint64_t(int_opt(env, o, "seed", 0, 0, int64_t(1) << 53));
+  req->cond = opt_f32(env, o, "cond");
+  req->uncond = opt_f32(env, o, "uncond");
+  const int64_t D = req->unet->config().context_dim;
+  req->seq = D ? int64_t(req->cond.size()) / D : 0;
+  req->image = opt_f32(env, o, "image");
+  req->mask = opt_f32(env, o, "mask");
+  req->noise = opt_f32(env, o, "latents");
+  req->vae_noise = opt_f32(env, o, "vaeNoise");
+  req->img2img_noise = opt_f32(env, o, "noise");
+  req->trace = true;
+  return run_async<PipelineResult>(
+      env, [req] { return run_pipeline(*req); },
+      [](Napi::Env env, PipelineResult& r) -> Napi::Value {
+        Napi::Object out = Napi::Object::New(env);
+        out.Set("timesteps", f64_js(env, r.timesteps));
+        out.Set("unetTimesteps", f32_js(env, r.unet_timesteps));
+        out.Set("unetInputs", f32_js(env, r.unet_inputs));
+        out.Set("unetOutputs", f32_js(env, r.unet_outputs));
+        out.Set("stepLatents", f32_js(env, r.step_latents));
+        out.Set("finalLatents", f32_js(env, r.final_latents));
+        out.Set("imageRaw", f32_js(env, r.image_raw));
+        out.Set("image", f32_js(env, r.image));
+        out.Set("initLatents", f32_js(env, r.init_latents));
+        out.Set("maskedImageLatents", f32_js(env, r.masked_image_latents));
+        out.Set("maskLatent", f32_js(env, r.mask_latent));
+        return out;
+      });
+}
+
 template <class W>
 void define(Napi::Env env, Napi::Object exports) {
   Napi::Function f = W::Define(env);
@@ -381,6 +476,7 @@ void init_models(Napi::Env env, Napi::Object exports) {
   define<TextEncoderWrap>(env, exports);
   define<UNetWrap>(env, exports);
   define<VaeWrap>(env, exports);
+  exports.Set("pipelineTrace", Napi::Function::New(env, PipelineTrace, "pipelineTrace"));
 }
 
 }  // namespace bgn::addon

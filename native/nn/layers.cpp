@@ -92,7 +92,7 @@ void conv2d(ThreadPool& pool, const Conv2d& c, const float* x, int64_t N, int64_
   p.pad_right = c.pad_right;
   int64_t OH, OW;
   conv_out_size(c, H, W, &OH, &OW);
-  cpu::conv2d(pool, x, N, c.in, H, W, w.data<float>(), c.out, c.kh, c.kw, b.data<float>(), p, y, OH, OW);
+  cpu::conv2d(pool, cpu::ConvInput(x, c.in), N, c.in, H, W, w.data<float>(), c.out, c.kh, c.kw, b.data<float>(), p, y, OH, OW);
 }
 
 Norm load_norm(WeightSet& ws, const std::string& prefix, int64_t channels, int64_t groups, float eps) {

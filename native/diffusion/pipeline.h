@@ -1,0 +1,73 @@
+// The sampling pipelines — txt2img, img2img, inpaint — as diffusers' StableDiffusion*Pipeline
+// (0.25) run them, on text embeddings already computed:
+//
+//   txt2img  latents = noise · init_noise_sigma
+//   img2img  latents = add_noise(scaling · sample(vae.encode(2·image − 1)), noise, t_start),
+//            t_start = first_step(strength)
+//   inpaint  9-channel UNet: latents = noise · init_noise_sigma; every UNet input is
+//            cat(scaled latents, mask↓, scaling · sample(vae.encode(masked image))) where the mask
+//            is binarised at 0.5 and masked image = (2·image − 1) · (mask < 0.5);
+//            4-channel UNet: as txt2img, and after each step the unmasked region is replaced by
+//            the image latents noised to the next timestep (masked latent blending).
+//   each step (CFG when guidance > 1, batch = [uncond, cond]):
+//            eps = uncond_eps + guidance · (cond_eps − uncond_eps); latents = step(eps, i, latents)
+//   image = clamp(vae.decode(latents / scaling) / 2 + 0.5, 0, 1)
+//
+// Random draws the caller does not supply come from Rng(seed) in this order: initial noise
+// (txt2img, inpaint) → VAE sample noise (img2img, inpaint) → img2img noise → ancestral noise per
+// step. Same seed + same inputs + same build → identical bytes.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "diffusion/schedulers.h"
+#include "models/unet.h"
+#include "models/vae.h"
+
+namespace bgn {
+
+enum class PipelineKind { Txt2Img, Img2Img, Inpaint };
+
+struct PipelineRequest {
+  PipelineKind kind = PipelineKind::Txt2Img;
+  std::shared_ptr<const UNetModel> unet;
+  std::shared_ptr<const VaeModel> vae;
+  std::unique_ptr<Scheduler> scheduler;
+  std::vector<float> cond, uncond;  // (seq, context_dim) each; uncond unused without CFG
+  int64_t seq = 0;
+  int64_t height = 0, width = 0;    // pixels, multiples of the VAE downscale
+  int steps = 20;
+  float guidance = 7.5f;
+  double strength = 1.0;            // img2img
+  std::vector<float> image;         // (1, 3, H, W) in [0, 1] (img2img, inpaint)
+  std::vector<float> mask;          // (1, 1, H, W) in [0, 1], 1 = repaint (inpaint)
+  // Optional supplied random draws (tests, reproducing another implementation):
+  std::vector<float> noise;         // initial latents N(0,1) (1, C, h, w)
+  std::vector<float> vae_noise;     // latent_dist.sample noise (1, C, h, w)
+  std::vector<float> img2img_noise; // add_noise noise (1, C, h, w)
+  uint64_t seed = 0;
+  bool trace = false;               // keep per-step tensors
+  std::function<void(int step, int total)> on_step;  // after each step
+  std::function<bool()> cancelled;                    // checked before each step → E_CANCELLED
+};
+
+struct PipelineResult {
+  int64_t H = 0, W = 0, h = 0, w = 0, C = 0;
+  std::vector<float> final_latents;  // (1, C, h, w)
+  std::vector<float> image_raw;      // (1, 3, H, W) decoder output
+  std::vector<float> image;          // (1, 3, H, W) in [0, 1]
+  // trace (when asked)
+  std::vector<double> timesteps;       // all of the scheduler's
+  std::vector<float> unet_timesteps;   // (n)
+  std::vector<float> unet_inputs;      // (n, B, unet_in, h, w)
+  std::vector<float> unet_outputs;     // (n, B, C, h, w)
+  std::vector<float> step_latents;     // (n, 1, C, h, w)
+  std::vector<float> init_latents;     // img2img: scaling · sample
+  std::vector<float> masked_image_latents, mask_latent;  // inpaint
+};
+
+PipelineResult run_pipeline(PipelineRequest& req);
+
+}  // namespace bgn
