@@ -39,11 +39,11 @@ void apply_bias_activation(float* y, int64_t rows, int64_t cols, int64_t ld, con
 }
 
 // Receptive fields of output rows [oy0, oy1) for channels [c0, c0+Cg): col (Cg*KH*KW, rows*OW).
-void im2col_band(const float* x, int64_t Cg, int64_t H, int64_t W, int64_t KH, int64_t KW, const Conv2dParams& p,
-                 int64_t OW, int64_t oy0, int64_t oy1, float* col) {
+void im2col_band(const ConvInput& x, int64_t n, int64_t c0, int64_t Cg, int64_t H, int64_t W, int64_t KH, int64_t KW,
+                 const Conv2dParams& p, int64_t OW, int64_t oy0, int64_t oy1, float* col) {
   int64_t cols = (oy1 - oy0) * OW;
   for (int64_t c = 0; c < Cg; ++c) {
-    const float* xc = x + c * H * W;
+    const float* xc = x.plane(n, c0 + c, H * W);
     for (int64_t kh = 0; kh < KH; ++kh) {
       for (int64_t kw = 0; kw < KW; ++kw) {
         float* out = col + ((c * KH + kh) * KW + kw) * cols;
@@ -79,7 +79,7 @@ bool is_pointwise(int64_t KH, int64_t KW, const Conv2dParams& p) {
 
 }  // namespace
 
-void conv2d(ThreadPool& pool, const float* x, int64_t N, int64_t C, int64_t H, int64_t W, const float* w,
+void conv2d(ThreadPool& pool, const ConvInput& x, int64_t N, int64_t C, int64_t H, int64_t W, const float* w,
             int64_t O, int64_t KH, int64_t KW, const float* bias, const Conv2dParams& p, float* y, int64_t OH,
             int64_t OW) {
   if (winograd_applies(C, O, KH, KW, p, OH, OW) && std::getenv("BGN_NO_WINOGRAD") == nullptr) {
@@ -104,17 +104,17 @@ void conv2d(ThreadPool& pool, const float* x, int64_t N, int64_t C, int64_t H, i
       int64_t band = t % bands, g = (t / bands) % G, n = t / (bands * G);
       int64_t oy0 = band * band_rows, oy1 = std::min(OH, oy0 + band_rows);
       int64_t cols = (oy1 - oy0) * OW;
-      const float* xg = x + (n * C + g * Cg) * H * W;
+      const bool direct = is_pointwise(KH, KW, p) && x.parts.size() == 1;
       const float* wg = w + g * Og * K;
       float* yg = y + (n * O + g * Og) * OHW + oy0 * OW;
       const float* bmat;
       int64_t ldb;
-      if (is_pointwise(KH, KW, p)) {
-        bmat = xg + oy0 * OW;  // x itself is the column matrix
+      if (direct) {
+        bmat = x.plane(n, g * Cg, H * W) + oy0 * OW;  // x itself is the column matrix
         ldb = H * W;
       } else {
         col.resize(static_cast<size_t>(K * cols));
-        im2col_band(xg, Cg, H, W, KH, KW, p, OW, oy0, oy1, col.data());
+        im2col_band(x, n, g * Cg, Cg, H, W, KH, KW, p, OW, oy0, oy1, col.data());
         bmat = col.data();
         ldb = cols;
       }

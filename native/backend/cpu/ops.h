@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "backend/cpu/threads.h"
 
@@ -33,18 +34,35 @@ struct Conv2dParams {
   bool exact = false;
 };
 
+// The input of a convolution: one (N,C,H,W) tensor, or several (N,C_i,H,W) tensors whose
+// channels are concatenated (a Concat fused into the convolution that reads it).
+struct ConvInput {
+  std::vector<const float*> parts;
+  std::vector<int64_t> channels;  // C_i of each part
+  ConvInput(const float* x, int64_t C) : parts{x}, channels{C} {}
+  ConvInput(std::vector<const float*> p, std::vector<int64_t> c) : parts(std::move(p)), channels(std::move(c)) {}
+  // Plane (n, c) of the concatenated input; HW = H*W.
+  const float* plane(int64_t n, int64_t c, int64_t HW) const {
+    for (size_t i = 0; i < parts.size(); ++i) {
+      if (c < channels[i]) return parts[i] + (n * channels[i] + c) * HW;
+      c -= channels[i];
+    }
+    return nullptr;
+  }
+};
+
 // Output size of a convolution/pool window along one axis (floor), or -1 if the window never fits.
 int64_t conv_out_size(int64_t in, int64_t kernel, int64_t stride, int64_t pad_begin, int64_t pad_end,
                       int64_t dilation);
 
 // x (N,C,H,W), w (O,C/groups,KH,KW), bias (O) or null -> y (N,O,OH,OW), activation fused.
-void conv2d(ThreadPool& pool, const float* x, int64_t N, int64_t C, int64_t H, int64_t W, const float* w,
+void conv2d(ThreadPool& pool, const ConvInput& x, int64_t N, int64_t C, int64_t H, int64_t W, const float* w,
             int64_t O, int64_t KH, int64_t KW, const float* bias, const Conv2dParams& p, float* y,
             int64_t OH, int64_t OW);
 
 // Winograd F(4x4,3x3) for 3x3 stride-1 convolutions (any equal dilation), groups 1.
 bool winograd_applies(int64_t C, int64_t O, int64_t KH, int64_t KW, const Conv2dParams& p, int64_t OH, int64_t OW);
-void conv2d_winograd(ThreadPool& pool, const float* x, int64_t N, int64_t C, int64_t H, int64_t W, const float* w,
+void conv2d_winograd(ThreadPool& pool, const ConvInput& x, int64_t N, int64_t C, int64_t H, int64_t W, const float* w,
                      int64_t O, const float* bias, const Conv2dParams& p, float* y, int64_t OH, int64_t OW);
 
 // ---- Pooling ----------------------------------------------------------------------------------

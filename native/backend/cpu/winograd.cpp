@@ -203,7 +203,7 @@ bool winograd_applies(int64_t C, int64_t O, int64_t KH, int64_t KW, const Conv2d
          p.dilation_h == p.dilation_w && p.dilation_h >= 1 && C >= 8 && O >= 8 && !p.exact && OH * OW >= 256;
 }
 
-void conv2d_winograd(ThreadPool& pool, const float* x, int64_t N, int64_t C, int64_t H, int64_t W, const float* w,
+void conv2d_winograd(ThreadPool& pool, const ConvInput& x, int64_t N, int64_t C, int64_t H, int64_t W, const float* w,
                      int64_t O, const float* bias, const Conv2dParams& p, float* y, int64_t OH, int64_t OW) {
   const int64_t d = p.dilation_h;
   // U[xi][o][c]
@@ -252,11 +252,10 @@ void conv2d_winograd(ThreadPool& pool, const float* x, int64_t N, int64_t C, int
       const auto& segs = block_segments[blk];
       int64_t nt = 0;
       for (const auto& sg : segs) nt = std::max(nt, sg.slot + sg.n);
-      const float* xn = x + n * C * H * W;
       float* yn = y + n * O * OH * OW;
       for (int64_t c = 0; c < C; ++c)
         for (const auto& sg : segs)
-          input_segment(xn + c * H * W, H, W, d, p.pad_top, p.pad_left, sg, V.data(), C, c, tb, work.data());
+          input_segment(x.plane(n, c, H * W), H, W, d, p.pad_top, p.pad_left, sg, V.data(), C, c, tb, work.data());
       // 36 GEMMs: M[xi] (O, nt) = U[xi] (O, C) @ V[xi] (C, nt)
       for (int xi = 0; xi < 36; ++xi)
         sgemm_serial(false, false, O, nt, C, 1.f, U.data() + xi * O * C, C, V.data() + xi * C * tb, tb, 0.f,

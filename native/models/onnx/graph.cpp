@@ -157,6 +157,34 @@ std::shared_ptr<const Graph> Graph::prepare(onnx::Model model, const std::string
     return c;
   };
   std::vector<bool> removed(nodes.size(), false);
+  // Concat along channels read only by a Conv: the Conv reads the parts directly.
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    onnx::Node& cat = nodes[i];
+    if (cat.op_type != "Concat" || cat.attr_int("axis", 0) != 1 || cat.outputs.size() != 1 || cat.inputs.size() < 2 ||
+        graph_outputs.count(cat.outputs[0]))
+      continue;
+    bool parts_computed = true;
+    for (const auto& in : cat.inputs) parts_computed = parts_computed && !in.empty() && !constants.count(in);
+    auto users = consumers(cat.outputs[0]);
+    if (!parts_computed || users.size() != 1) continue;
+    onnx::Node& conv = nodes[users[0]];
+    if (conv.op_type != "Conv" || conv.inputs.empty() || conv.inputs[0] != cat.outputs[0] || conv.has("bgn_concat_parts"))
+      continue;
+    bool reads_once = true;
+    for (size_t k = 1; k < conv.inputs.size(); ++k) reads_once = reads_once && conv.inputs[k] != cat.outputs[0];
+    if (!reads_once) continue;
+    std::vector<std::string> ins = cat.inputs;
+    ins.insert(ins.end(), conv.inputs.begin() + 1, conv.inputs.end());
+    conv.inputs = ins;
+    onnx::Attribute a;
+    a.type = onnx::Attribute::Int;
+    a.i = int64_t(cat.inputs.size());
+    conv.attrs["bgn_concat_parts"] = a;
+    removed[i] = true;
+    cat.op_type = "#removed";
+    cat.inputs.clear();
+    cat.outputs.clear();
+  }
   for (size_t i = 0; i < nodes.size(); ++i) {
     onnx::Node& conv = nodes[i];
     if (conv.op_type != "Conv" || removed[i] || conv.outputs.size() != 1) continue;
@@ -166,12 +194,13 @@ std::shared_ptr<const Graph> Graph::prepare(onnx::Model model, const std::string
       auto users = consumers(out);
       if (users.size() != 1) break;
       onnx::Node& next = nodes[users[0]];
+      const size_t wi = size_t(conv.attr_int("bgn_concat_parts", 1));
       if (next.op_type == "BatchNormalization" && next.outputs.size() == 1 && next.inputs.size() >= 5 &&
-          !conv.has("bgn_activation") && constants.count(conv.inputs[1])) {
+          !conv.has("bgn_activation") && conv.inputs.size() > wi && constants.count(conv.inputs[wi])) {
         bool params_const = true;
         for (int k = 1; k <= 4; ++k) params_const = params_const && constants.count(next.inputs[k]);
         if (!params_const) break;
-        const Tensor& w = constants.at(conv.inputs[1]);
+        const Tensor& w = constants.at(conv.inputs[wi]);
         const Tensor& scale = constants.at(next.inputs[1]);
         const Tensor& bias = constants.at(next.inputs[2]);
         const Tensor& mean = constants.at(next.inputs[3]);
@@ -183,9 +212,9 @@ std::shared_ptr<const Graph> Graph::prepare(onnx::Model model, const std::string
         float eps = next.attr_float("epsilon", 1e-5f);
         Tensor nw = w.clone();
         Tensor nb = Tensor::zeros(DType::F32, {O});
-        bool has_bias = conv.inputs.size() > 2 && !conv.inputs[2].empty();
+        bool has_bias = conv.inputs.size() > wi + 1 && !conv.inputs[wi + 1].empty();
         if (has_bias) {
-          auto it = constants.find(conv.inputs[2]);
+          auto it = constants.find(conv.inputs[wi + 1]);
           if (it == constants.end() || it->second.numel() != O) break;
           nb = it->second.clone();
         }
@@ -195,12 +224,12 @@ std::shared_ptr<const Graph> Graph::prepare(onnx::Model model, const std::string
           for (int64_t j = 0; j < per; ++j) nw.data<float>()[o * per + j] *= k;
           nb.data<float>()[o] = (nb.data<float>()[o] - mean.data<float>()[o]) * k + bias.data<float>()[o];
         }
-        std::string wname = conv.inputs[1] + "#bnfolded", bname = conv.inputs[1] + "#bnbias";
+        std::string wname = conv.inputs[wi] + "#bnfolded", bname = conv.inputs[wi] + "#bnbias";
         constants[wname] = nw;
         constants[bname] = nb;
-        conv.inputs.resize(3);
-        conv.inputs[1] = wname;
-        conv.inputs[2] = bname;
+        conv.inputs.resize(wi + 2);
+        conv.inputs[wi] = wname;
+        conv.inputs[wi + 1] = bname;
         conv.outputs[0] = next.outputs[0];
         removed[users[0]] = true;
         next.op_type = "#removed";

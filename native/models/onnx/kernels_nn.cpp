@@ -61,6 +61,9 @@ class ConvKernel : public Kernel {
     const auto& n = info.node;
     group_ = n.attr_int("group", 1);
     if (group_ <= 0) info.bad("group must be positive");
+    // A fused Concat: inputs 0..parts-1 are concatenated along channels, then W and B.
+    parts_ = n.attr_int("bgn_concat_parts", 1);
+    if (parts_ < 1 || parts_ + 1 > int64_t(n.inputs.size())) info.bad("malformed fused concat");
     auto ks = n.attr_ints("kernel_shape");
     if (!ks.empty() && ks.size() != 2) info.unsupported("only 2-D convolution is supported");
     act_ = cpu::Activation::None;
@@ -68,8 +71,8 @@ class ConvKernel : public Kernel {
     if (a == "Relu") act_ = cpu::Activation::Relu;
     if (a == "Sigmoid") act_ = cpu::Activation::Sigmoid;
     int64_t kh = ks.size() == 2 ? ks[0] : 1, kw = ks.size() == 2 ? ks[1] : 1;
-    if (info.constants.size() > 1 && info.constants[1]) {
-      const Tensor& w = *info.constants[1];
+    if (info.constants.size() > size_t(parts_) && info.constants[parts_]) {
+      const Tensor& w = *info.constants[parts_];
       if (w.rank() != 4) info.unsupported("weights of shape " + shape_str(w.shape()) + ": only 2-D convolution is supported");
       if (w.dtype() != DType::F32) info.bad("weights must be floating point");
       if (w.dim(0) % group_) info.bad("output channels not divisible by group");
@@ -81,14 +84,25 @@ class ConvKernel : public Kernel {
 
   std::vector<Tensor> run(RunContext& ctx, const Inputs& in) const override {
     const Tensor& x = need(in, 0, "Conv");
-    const Tensor& w = need(in, 1, "Conv");
-    const Tensor* b = in.size() > 2 ? in[2] : nullptr;
+    const Tensor& w = need(in, size_t(parts_), "Conv");
+    const Tensor* b = in.size() > size_t(parts_ + 1) ? in[parts_ + 1] : nullptr;
     check_rank4(x, "Conv");
     if (w.rank() != 4 || w.dtype() != DType::F32) fail(Code::BadInput, "Conv: weights must be 4-D float, got ", shape_str(w.shape()));
-    int64_t N = x.dim(0), C = x.dim(1), H = x.dim(2), W = x.dim(3);
+    int64_t N = x.dim(0), H = x.dim(2), W = x.dim(3), C = 0;
+    std::vector<const float*> ptrs;
+    std::vector<int64_t> chans;
+    for (int64_t i = 0; i < parts_; ++i) {
+      const Tensor& xi = need(in, size_t(i), "Conv");
+      check_rank4(xi, "Conv");
+      if (xi.dim(0) != N || xi.dim(2) != H || xi.dim(3) != W)
+        fail(Code::BadInput, "Concat: shapes ", shape_str(x.shape()), " and ", shape_str(xi.shape()), " differ off the axis");
+      ptrs.push_back(xi.data<float>());
+      chans.push_back(xi.dim(1));
+      C += xi.dim(1);
+    }
     int64_t O = w.dim(0), KH = w.dim(2), KW = w.dim(3);
     if (C != w.dim(1) * group_ || O % group_)
-      fail(Code::BadInput, "Conv: input ", shape_str(x.shape()), " does not fit weights ", shape_str(w.shape()),
+      fail(Code::BadInput, "Conv: input with ", C, " channels does not fit weights ", shape_str(w.shape()),
            " with group ", group_);
     if (b && b->numel() != O) fail(Code::BadInput, "Conv: bias has ", b->numel(), " values for ", O, " channels");
     cpu::Conv2dParams p;
@@ -103,20 +117,21 @@ class ConvKernel : public Kernel {
     int64_t OW = cpu::conv_out_size(W, KW, p.stride_w, p.pad_left, p.pad_right, p.dilation_w);
     if (OH <= 0 || OW <= 0) fail(Code::BadInput, "Conv: input ", shape_str(x.shape()), " is smaller than the kernel");
     Tensor y = Tensor::empty(DType::F32, {N, O, OH, OW});
-    cpu::conv2d(ctx.pool, x.data<float>(), N, C, H, W, w.data<float>(), O, KH, KW, b ? b->data<float>() : nullptr, p,
-                y.data<float>(), OH, OW);
-    ctx.flops += 2.0 * double(N * O * OH * OW) * double(C / group_ * KH * KW);
+    cpu::conv2d(ctx.pool, cpu::ConvInput(ptrs, chans), N, C, H, W, w.data<float>(), O, KH, KW,
+                b ? b->data<float>() : nullptr, p, y.data<float>(), OH, OW);
+    double flops = 2.0 * double(N * O * OH * OW) * double(C / group_ * KH * KW);
+    ctx.flops += flops;
     if (ctx.detail) {
       char key[160];
-      std::snprintf(key, sizeof key, "Conv C=%ld O=%ld %ldx%ld k%ld s%ld d%ld", long(C), long(O), long(OH), long(OW), long(KH),
-                    long(p.stride_h), long(p.dilation_h));
-      ctx.detail->emplace_back(key, 2.0 * double(N * O * OH * OW) * double(C / group_ * KH * KW));
+      std::snprintf(key, sizeof key, "Conv C=%ld O=%ld %ldx%ld k%ld s%ld d%ld%s", long(C), long(O), long(OH), long(OW),
+                    long(KH), long(p.stride_h), long(p.dilation_h), parts_ > 1 ? " +concat" : "");
+      ctx.detail->emplace_back(key, flops);
     }
     return {y};
   }
 
  private:
-  int64_t group_ = 1;
+  int64_t group_ = 1, parts_ = 1;
   cpu::Activation act_;
   Window2d window_;
 };
@@ -189,7 +204,7 @@ class ConvIntegerKernel : public Kernel {
     int64_t OW = cpu::conv_out_size(W, KW, p.stride_w, p.pad_left, p.pad_right, p.dilation_w);
     if (OH <= 0 || OW <= 0) fail(Code::BadInput, "ConvInteger: input is smaller than the kernel");
     Tensor yf = Tensor::empty(DType::F32, {N, O, OH, OW});
-    cpu::conv2d(ctx.pool, xp, N, C, H, W, w.data<float>(), O, KH, KW, nullptr, p, yf.data<float>(), OH, OW);
+    cpu::conv2d(ctx.pool, cpu::ConvInput(xp, C), N, C, H, W, w.data<float>(), O, KH, KW, nullptr, p, yf.data<float>(), OH, OW);
     Tensor y = Tensor::empty(DType::I32, yf.shape());
     const float* yp = yf.data<float>();
     int32_t* yi = y.data<int32_t>();
