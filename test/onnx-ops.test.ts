@@ -525,9 +525,14 @@ describe('quantised ops', () => {
 describe('a U²-Net-shaped graph with random weights', () => {
   const x = randomInput([2, 3, 45, 38], 200);
 
-  for (const coord of ['pytorch_half_pixel', 'align_corners'] as const) {
-    it(`matches onnxruntime on every side output (bilinear ${coord})`, async () => {
-      const file = writeModel(u2netLike({ seed: 7, coord }), `u2net-like-${coord}`);
+  const variants = [
+    { name: 'opset 13, bilinear pytorch_half_pixel', o: { coord: 'pytorch_half_pixel' as const } },
+    { name: 'opset 13, bilinear align_corners', o: { coord: 'align_corners' as const } },
+    { name: 'opset 11, empty roi/scales tensors, bilinear half_pixel', o: { coord: 'half_pixel' as const, opset: 11, resizeInputs: 'empty-tensors' as const } },
+  ];
+  for (const v of variants) {
+    it(`matches onnxruntime on every side output (${v.name})`, async () => {
+      const file = writeModel(u2netLike({ seed: 7, ...v.o }), 'u2net-like');
       const ours = await runOurs(file, x, 2);
       const theirs = await runOrt(file, x);
       expect(ours.map((o) => o.name)).toEqual([...U2NET_LIKE_OUTPUTS]);

@@ -19,13 +19,22 @@ export interface U2NetLikeOptions {
   /** Coordinate mode of the bilinear upsampling. */
   coord?: CoordMode;
   opset?: number;
+  /**
+   * How Resize receives its optional inputs: 'omitted' (empty names, as opset-13 exporters write)
+   * or 'empty-tensors' (constant zero-length roi / scales tensors, as opset-11 exporters write).
+   */
+  resizeInputs?: 'omitted' | 'empty-tensors';
 }
 
 class Builder {
   nodes: NodeSpec[] = [];
   inits: TensorSpec[] = [];
   private n = 0;
-  constructor(private rand: () => number, private coord: CoordMode) {}
+  constructor(
+    private rand: () => number,
+    private coord: CoordMode,
+    private resizeInputs: 'omitted' | 'empty-tensors' = 'omitted',
+  ) {}
 
   private id(p: string): string {
     return `${p}_${++this.n}`;
@@ -99,7 +108,9 @@ class Builder {
     this.nodes.push({ op: 'Slice', inputs: [shT, this.i64([2]), this.i64([4]), this.i64([0])], outputs: [hw] });
     this.nodes.push({ op: 'Concat', inputs: [nc, hw], outputs: [sizes], attrs: { axis: 0 } });
     const y = this.id('up');
-    this.nodes.push({ op: 'Resize', inputs: [src, '', '', sizes], outputs: [y], attrs: { mode: 'linear', coordinate_transformation_mode: this.coord } });
+    const [roi, scales] =
+      this.resizeInputs === 'omitted' ? ['', ''] : [this.init(this.id('roi'), [0], []), this.init(this.id('scales'), [0], [])];
+    this.nodes.push({ op: 'Resize', inputs: [src, roi, scales, sizes], outputs: [y], attrs: { mode: 'linear', coordinate_transformation_mode: this.coord } });
     return y;
   }
 
@@ -140,7 +151,7 @@ export const U2NET_LIKE_OUTPUTS = ['d0', 'd1', 'd2', 'd3'] as const;
 
 export function u2netLike(o: U2NetLikeOptions = {}): ModelSpec {
   const H = o.height ?? 45, W = o.width ?? 38, mid = o.mid ?? 4, out = o.out ?? 8;
-  const b = new Builder(rng(o.seed ?? 1), o.coord ?? 'pytorch_half_pixel');
+  const b = new Builder(rng(o.seed ?? 1), o.coord ?? 'pytorch_half_pixel', o.resizeInputs);
   const hx1 = b.rsu('input', 4, 3, mid, out);
   const hx2 = b.rsu(b.pool(hx1), 3, out, mid, out);
   const hx3 = b.rsuF(b.pool(hx2), out, mid, out);
