@@ -2,6 +2,7 @@
 // Rounding is half-to-even and saturating, as the ONNX specification and onnxruntime do.
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "models/onnx/kernel.h"
 #include "tensor/error.h"
@@ -70,27 +71,56 @@ Out quantize(const Inputs& in, int64_t axis) {
   return {y};
 }
 
-// y (u8), y_scale, y_zero_point from x: the range of x (widened to include 0) mapped onto 0..255.
+// Round half to even for |v| < 2^22 without leaving the vector unit: adding and subtracting
+// 1.5 * 2^23 makes the FPU round in the default (nearest-even) mode. Needs -ffp-contract=off
+// and no -ffast-math, which this file is built with.
+inline float round_even(float v) {
+  const float magic = 12582912.0f;  // without -ffast-math the compiler may not fold this away
+  return (v + magic) - magic;
+}
+
+// y (u8), y_scale, y_zero_point from x: the range of x (widened to include 0) mapped onto 0..255,
+// with the arithmetic onnxruntime uses (division by the scale, round half to even, saturate).
 Out dynamic_quantize(RunContext& ctx, const Inputs& in) {
   const Tensor& x = need(in, 0, "DynamicQuantizeLinear");
   if (x.dtype() != DType::F32) fail(Code::BadInput, "DynamicQuantizeLinear: float input expected");
   const float* p = x.data<float>();
-  int64_t n = x.numel();
+  const int64_t n = x.numel();
+  const int64_t chunk = 1 << 16, chunks = (n + chunk - 1) / chunk;
+  std::vector<float> lo_part(chunks, 0.f), hi_part(chunks, 0.f);
+  std::vector<char> bad_part(chunks, 0);
+  ctx.pool.parallel_for(chunks, 1, [&](int64_t b, int64_t e) {
+    for (int64_t k = b; k < e; ++k) {
+      const float* q = p + k * chunk;
+      const int64_t m = std::min(chunk, n - k * chunk);
+      float lo = 0.f, hi = 0.f, acc = 0.f;
+      for (int64_t i = 0; i < m; ++i) {
+        lo = q[i] < lo ? q[i] : lo;
+        hi = q[i] > hi ? q[i] : hi;
+        acc += q[i] * 0.f;  // NaN or Inf anywhere makes this NaN
+      }
+      lo_part[k] = lo;
+      hi_part[k] = hi;
+      bad_part[k] = acc != acc;
+    }
+  });
   float lo = 0.f, hi = 0.f;
-  for (int64_t i = 0; i < n; ++i) {
-    lo = std::min(lo, p[i]);
-    hi = std::max(hi, p[i]);
+  for (int64_t k = 0; k < chunks; ++k) {
+    if (bad_part[k]) fail(Code::Numeric, "DynamicQuantizeLinear: the input holds NaN or Inf");
+    lo = std::min(lo, lo_part[k]);
+    hi = std::max(hi, hi_part[k]);
   }
-  if (!std::isfinite(lo) || !std::isfinite(hi)) fail(Code::Numeric, "DynamicQuantizeLinear: the input holds NaN or Inf");
   float scale = hi == lo ? 1.f : (hi - lo) / 255.f;
   float zp_f = std::clamp(0.f - lo / scale, 0.f, 255.f);
   uint8_t zp = static_cast<uint8_t>(std::nearbyint(zp_f));
   Tensor y = Tensor::empty(DType::U8, x.shape());
   uint8_t* q = y.data<uint8_t>();
+  const float zpf = float(zp);
   ctx.pool.parallel_for(n, 1 << 15, [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) {
-      float v = std::nearbyint(p[i] / scale) + float(zp);
-      q[i] = static_cast<uint8_t>(std::clamp(v, 0.f, 255.f));
+      float v = round_even(p[i] / scale) + zpf;
+      v = v < 0.f ? 0.f : (v > 255.f ? 255.f : v);
+      q[i] = static_cast<uint8_t>(v);
     }
   });
   Tensor s = Tensor::scalar_f32(scale);
