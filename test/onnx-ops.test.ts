@@ -553,6 +553,21 @@ describe('threads', () => {
     one.forEach((o, i) => expect(maxAbsDiff(o.data, two[i]!.data), o.name).toBe(0));
   });
 
+  it('1 and 2 threads give identical results on a narrow 3x3 convolution (8 → 4 channels, 45×38)', async () => {
+    const x = randomInput([1, 3, 45, 38], 304);
+    const file = writeModel(
+      graph(x, [node('Conv', ['x', 'w0'], ['h']), node('Conv', ['h', 'w', 'b'], ['y'], { pads: [1, 1, 1, 1] })], ['y'], [
+        f32('w0', randomInput([8, 3, 1, 1], 305)),
+        f32('w', randomInput([4, 8, 3, 3], 306)),
+        f32('b', randomInput([4], 307)),
+      ]),
+      'narrow-threads',
+    );
+    const [one] = await runOurs(file, x, 1);
+    const [two] = await runOurs(file, x, 2);
+    expect(maxAbsDiff(one!.data, two!.data)).toBe(0);
+  });
+
   it('1 and 2 threads give identical results on wide convolutions', async () => {
     const x = randomInput([1, 3, 64, 48], 301);
     const w1 = randomInput([64, 3, 3, 3], 302), w2 = tensor([96, 64, 3, 3], randomArray(rng(303), 96 * 64 * 9, -0.1, 0.1));

@@ -93,8 +93,11 @@ void conv2d(ThreadPool& pool, const ConvInput& x, int64_t N, int64_t C, int64_t 
   // sizeable block of work), the column buffer near 1 MiB when K is small.
   const int64_t target_cols = std::clamp<int64_t>(262144 / std::max<int64_t>(K, 1), 256, 4096);
   int64_t band_rows = std::clamp<int64_t>((target_cols + OW - 1) / OW, 1, OH);
-  // Enough bands to keep every thread busy.
-  while (band_rows > 1 && N * G * ((OH + band_rows - 1) / band_rows) < 2 * pool.size()) band_rows = (band_rows + 1) / 2;
+  // Enough bands to keep several threads busy. The split must not depend on the thread count:
+  // BLAS GEMM results for a column depend on the GEMM's width (tail kernels), so a
+  // thread-dependent band size would make 1- and 2-thread outputs differ in the last bits.
+  constexpr int64_t kMinTasks = 4;  // = 2 tasks per thread on the 2-core target
+  while (band_rows > 1 && N * G * ((OH + band_rows - 1) / band_rows) < kMinTasks) band_rows = (band_rows + 1) / 2;
   const int64_t bands = (OH + band_rows - 1) / band_rows;
   const int64_t tasks = N * G * bands;
 
