@@ -6,7 +6,6 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { addonAvailable, imglyAvailable } from './helpers/native-env.js';
 import { photo, repoRoot, tempDir } from './helpers/paths.js';
 
 const tmp = tempDir();
@@ -79,7 +78,7 @@ describe('bg-native CLI', () => {
   });
 });
 
-describe.runIf((await addonAvailable()) && imglyAvailable())('bg-native CLI with the native addon and the default model', () => {
+describe('bg-native CLI with the native addon and the default model', () => {
   it('cleanup writes a transparent PNG and the mask at full size, and --json describes them', async () => {
     const out = path.join(tmp.dir, 'lemur.png');
     const maskOut = path.join(tmp.dir, 'lemur-mask.png');

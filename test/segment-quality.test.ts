@@ -3,7 +3,6 @@ import { describe, expect, it } from 'vitest';
 
 import { segment } from '../src/index.js';
 import { readGrey } from './helpers/images.js';
-import { addonAvailable, imglyAvailable } from './helpers/native-env.js';
 import { photo } from './helpers/paths.js';
 
 function iou(a: Uint8Array, b: Uint8Array): number {
@@ -30,7 +29,7 @@ function edgeError(a: Uint8Array, truth: Uint8Array): number {
   return s / n;
 }
 
-describe.runIf((await addonAvailable()) && imglyAvailable())('segmentation quality (lemur, reference alpha)', () => {
+describe('segmentation quality (lemur, reference alpha)', () => {
   it('matches the reference alpha at least as well as the reference tool, and refinement helps the edges', async () => {
     const truth = await readGrey(photo('lemur_cc0.refalpha.png'));
     const refined = await segment({ input: photo('lemur_cc0.jpg') });
