@@ -185,9 +185,10 @@ describe('cleanup()', () => {
   it('leaves no output file when the network fails while running, and reports the native code', async () => {
     const broken = writeTinyModel(tmp.dir, 'fails-when-run-imgly.onnx', failsWhenRunModel());
     const dir = emptyDir('fail-run');
-    // The graph loads; its second Conv does not fit the first one's output: the native run rejects.
+    // The graph loads; its second Conv does not fit the first one's output: the native run rejects,
+    // blaming the model (the photo was fine and matched the model's declared input).
     await expect(cleanup({ input: await halvesJpeg(32, 32), model: broken, threads, output: path.join(dir, 'out.png') })).rejects.toMatchObject({
-      code: 'E_BAD_INPUT',
+      code: 'E_MODEL_FORMAT',
       message: expect.stringContaining('Conv'),
     });
     expect(readdirSync(dir)).toEqual([]);

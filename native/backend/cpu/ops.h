@@ -92,7 +92,7 @@ struct ResizeParams {
   ResizeMode mode = ResizeMode::Nearest;
   CoordMode coord = CoordMode::HalfPixel;
   NearestMode nearest = NearestMode::RoundPreferFloor;
-  // Scale factors out/in per axis; when 0 they are derived from the sizes.
+  // Scale factors out/in per axis as the model gave them; 0 when the model gave output sizes.
   float scale_h = 0.f, scale_w = 0.f;
 };
 // x (NC,H,W) -> y (NC,OH,OW)

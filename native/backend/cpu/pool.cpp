@@ -17,8 +17,39 @@ int64_t pool_out_size(int64_t in, int64_t kernel, int64_t stride, int64_t pad_be
   return out;
 }
 
+namespace {
+
+// 2x2 windows, stride 2, no padding (U-Net style downsampling): whole rows at a time, with the
+// last row/column clamped when ceil_mode leaves a half window.
+void maxpool2x2(ThreadPool& pool, const float* x, int64_t NC, int64_t H, int64_t W, float* y, int64_t OH, int64_t OW) {
+  const int64_t full_w = W / 2;  // output columns whose window lies fully inside
+  pool.parallel_for(NC * OH, 16, [&](int64_t b, int64_t e) {
+    for (int64_t t = b; t < e; ++t) {
+      const int64_t c = t / OH, oy = t % OH;
+      const float* r0 = x + c * H * W + (2 * oy) * W;
+      const float* r1 = (2 * oy + 1 < H) ? r0 + W : r0;
+      float* out = y + c * OH * OW + oy * OW;
+      const int64_t n = std::min(full_w, OW);
+      for (int64_t ox = 0; ox < n; ++ox) {
+        float a = r0[2 * ox] > r0[2 * ox + 1] ? r0[2 * ox] : r0[2 * ox + 1];
+        float d = r1[2 * ox] > r1[2 * ox + 1] ? r1[2 * ox] : r1[2 * ox + 1];
+        out[ox] = a > d ? a : d;
+      }
+      for (int64_t ox = n; ox < OW; ++ox) out[ox] = std::max(r0[2 * ox], r1[2 * ox]);
+    }
+  });
+}
+
+}  // namespace
+
 void maxpool2d(ThreadPool& pool, const float* x, int64_t NC, int64_t H, int64_t W, const Pool2dParams& p, float* y,
                int64_t OH, int64_t OW) {
+  if (p.kernel_h == 2 && p.kernel_w == 2 && p.stride_h == 2 && p.stride_w == 2 && p.dilation_h == 1 &&
+      p.dilation_w == 1 && p.pad_top == 0 && p.pad_left == 0 && p.pad_bottom == 0 && p.pad_right == 0 &&
+      OH <= (H + 1) / 2 && OW <= (W + 1) / 2) {
+    maxpool2x2(pool, x, NC, H, W, y, OH, OW);
+    return;
+  }
   pool.parallel_for(NC, 1, [&](int64_t b, int64_t e) {
     for (int64_t c = b; c < e; ++c) {
       const float* xc = x + c * H * W;

@@ -109,6 +109,11 @@ std::shared_ptr<const Graph> Graph::prepare(onnx::Model model, const std::string
     available.insert(in.name);
   }
   if (g->inputs_.empty()) fail(Code::ModelFormat, origin, " has no inputs that are not initializers");
+  g->static_inputs_ = true;
+  for (const auto& in : g->inputs_) {
+    g->static_inputs_ = g->static_inputs_ && !in.dims.empty();
+    for (int64_t d : in.dims) g->static_inputs_ = g->static_inputs_ && d > 0;
+  }
   g->outputs_ = model.outputs;
 
   std::vector<onnx::Node> nodes = topo_sort(std::move(model.nodes), available, origin);
@@ -360,7 +365,10 @@ std::vector<Tensor> Graph::run(ThreadPool& pool, const std::vector<Tensor>& inpu
       outs = st.kernel->run(ctx, args);
     } catch (const Error& e) {
       if (e.code() == Code::Cancelled) throw;
-      fail(e.code(), "node '", st.name, "' (", st.op, "): ", e.what());
+      // The inputs matched the shapes the model declares, so a shape error inside the graph is
+      // the model's own inconsistency, not the caller's input.
+      Code code = e.code() == Code::BadInput && static_inputs_ ? Code::ModelFormat : e.code();
+      fail(code, origin_, ": node '", st.name, "' (", st.op, ") cannot run: ", e.what());
     }
     if (profile) {
       double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();

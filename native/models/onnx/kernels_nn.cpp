@@ -353,8 +353,7 @@ class ResizeKernel : public Kernel {
         fail(Code::BadInput, "Resize: only spatial (H, W) resizing of 4-D tensors is supported");
       OH = sizes[2];
       OW = sizes[3];
-      p.scale_h = float(OH) / float(x.dim(2));
-      p.scale_w = float(OW) / float(x.dim(3));
+      p.scale_h = p.scale_w = 0.f;  // coordinates from the sizes
     } else if (scales.size() == 4) {
       if (scales[0] != 1.f || scales[1] != 1.f)
         fail(Code::BadInput, "Resize: only spatial (H, W) resizing of 4-D tensors is supported");
