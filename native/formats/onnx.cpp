@@ -285,6 +285,8 @@ Model parse_model(const uint8_t* data, size_t size, const std::string& origin) {
   if (m.inputs.empty() || m.outputs.empty()) fail(Code::ModelFormat, origin, " declares no graph inputs or outputs");
   if (m.ir_version <= 0 || m.ir_version > 64)
     fail(Code::ModelFormat, origin, " has an implausible ONNX IR version ", m.ir_version);
+  if (m.opsets.empty())
+    fail(Code::ModelFormat, origin, " declares no operator set (opset_import is missing); is the file complete?");
   return m;
 }
 

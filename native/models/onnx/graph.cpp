@@ -94,8 +94,9 @@ std::shared_ptr<const Graph> Graph::prepare(onnx::Model model, const std::string
   }
   if (!unsupported.empty())
     fail(Code::ModelUnsupported, origin, " uses operators bg-native cannot run: ", join(unsupported));
-  int64_t opset = model.opsets.count("") ? model.opsets.at("") : 0;
-  if (opset <= 0) opset = 11;
+  if (!model.opsets.count("")) fail(Code::ModelUnsupported, origin, " imports no standard ONNX operator set");
+  int64_t opset = model.opsets.at("");
+  if (opset <= 0) fail(Code::ModelFormat, origin, " declares ONNX opset ", opset);
   if (opset > 23) fail(Code::ModelUnsupported, origin, " needs ONNX opset ", opset, "; bg-native supports up to 23");
 
   // 2. Known values: initializers (constants) and real graph inputs.
