@@ -18,6 +18,57 @@ namespace bgn::cpu {
 
 namespace {
 
+// Distance between the 36 planes of U, V and M. Each transform writes or reads all 36 planes at
+// once; with power-of-two plane sizes those streams would share cache sets (and 4 KiB aliasing),
+// so every plane is padded by one cache line.
+inline int64_t plane_stride(int64_t plane) { return plane + 16; }
+
+// The four linear maps of F(4x4,3x3), each applied elementwise along arrays (one lane per tile or
+// per channel). They take __restrict parameters rather than locals: GCC 12 only vectorises these
+// many-stream loops when the no-alias promise comes from the parameters.
+
+// B^T: six input samples -> six transformed (rows pass and columns pass of the input).
+void apply_bt(const float* __restrict d0, const float* __restrict d1, const float* __restrict d2,
+              const float* __restrict d3, const float* __restrict d4, const float* __restrict d5,
+              float* __restrict t0, float* __restrict t1, float* __restrict t2, float* __restrict t3,
+              float* __restrict t4, float* __restrict t5, int64_t n) {
+  for (int64_t k = 0; k < n; ++k) {
+    t0[k] = 4.f * d0[k] - 5.f * d2[k] + d4[k];
+    t1[k] = -4.f * d1[k] - 4.f * d2[k] + d3[k] + d4[k];
+    t2[k] = 4.f * d1[k] - 4.f * d2[k] - d3[k] + d4[k];
+    t3[k] = -2.f * d1[k] - d2[k] + 2.f * d3[k] + d4[k];
+    t4[k] = 2.f * d1[k] - d2[k] - 2.f * d3[k] + d4[k];
+    t5[k] = 4.f * d1[k] - 5.f * d3[k] + d5[k];
+  }
+}
+
+// G: three filter taps -> six.
+void apply_g(const float* __restrict g0, const float* __restrict g1, const float* __restrict g2,
+             float* __restrict t0, float* __restrict t1, float* __restrict t2, float* __restrict t3,
+             float* __restrict t4, float* __restrict t5, int64_t n) {
+  for (int64_t k = 0; k < n; ++k) {
+    t0[k] = g0[k] * (1.f / 4.f);
+    t1[k] = -(g0[k] + g1[k] + g2[k]) * (1.f / 6.f);
+    t2[k] = -(g0[k] - g1[k] + g2[k]) * (1.f / 6.f);
+    t3[k] = g0[k] * (1.f / 24.f) + g1[k] * (1.f / 12.f) + g2[k] * (1.f / 6.f);
+    t4[k] = g0[k] * (1.f / 24.f) - g1[k] * (1.f / 12.f) + g2[k] * (1.f / 6.f);
+    t5[k] = g2[k];
+  }
+}
+
+// A^T: six products -> four outputs, plus a bias.
+void apply_at(const float* __restrict m0, const float* __restrict m1, const float* __restrict m2,
+              const float* __restrict m3, const float* __restrict m4, const float* __restrict m5,
+              float* __restrict y0, float* __restrict y1, float* __restrict y2, float* __restrict y3, float bias,
+              int64_t n) {
+  for (int64_t k = 0; k < n; ++k) {
+    y0[k] = m0[k] + m1[k] + m2[k] + m3[k] + m4[k] + bias;
+    y1[k] = m1[k] - m2[k] + 2.f * (m3[k] - m4[k]) + bias;
+    y2[k] = m1[k] + m2[k] + 4.f * (m3[k] + m4[k]) + bias;
+    y3[k] = m1[k] - m2[k] + 8.f * (m3[k] - m4[k]) + m5[k] + bias;
+  }
+}
+
 // Filter transform of output channel o for all input channels, vectorised across channels:
 // U[xi][o][c] = (G g_{o,c} G^T)[xi]. `work` holds 9 + 18 rows of C floats.
 void filter_transform_row(const float* w, int64_t C, int64_t O, int64_t o, float* U, float* work) {
@@ -26,32 +77,13 @@ void filter_transform_row(const float* w, int64_t C, int64_t O, int64_t o, float
   const float* wo = w + o * C * 9;
   for (int64_t c = 0; c < C; ++c)
     for (int k = 0; k < 9; ++k) g[k * C + c] = wo[c * 9 + k];
-  for (int j = 0; j < 3; ++j) {
-    const float *__restrict g0 = g + (0 * 3 + j) * C, *__restrict g1 = g + (1 * 3 + j) * C, *__restrict g2 = g + (2 * 3 + j) * C;
-    float *__restrict t0 = t + (0 * 3 + j) * C, *__restrict t1 = t + (1 * 3 + j) * C, *__restrict t2 = t + (2 * 3 + j) * C,
-          *__restrict t3 = t + (3 * 3 + j) * C, *__restrict t4 = t + (4 * 3 + j) * C, *__restrict t5 = t + (5 * 3 + j) * C;
-    for (int64_t c = 0; c < C; ++c) {
-      t0[c] = g0[c] * (1.f / 4.f);
-      t1[c] = -(g0[c] + g1[c] + g2[c]) * (1.f / 6.f);
-      t2[c] = -(g0[c] - g1[c] + g2[c]) * (1.f / 6.f);
-      t3[c] = g0[c] * (1.f / 24.f) + g1[c] * (1.f / 12.f) + g2[c] * (1.f / 6.f);
-      t4[c] = g0[c] * (1.f / 24.f) - g1[c] * (1.f / 12.f) + g2[c] * (1.f / 6.f);
-      t5[c] = g2[c];
-    }
-  }
+  for (int j = 0; j < 3; ++j)
+    apply_g(g + (0 * 3 + j) * C, g + (1 * 3 + j) * C, g + (2 * 3 + j) * C, t + (0 * 3 + j) * C, t + (1 * 3 + j) * C,
+            t + (2 * 3 + j) * C, t + (3 * 3 + j) * C, t + (4 * 3 + j) * C, t + (5 * 3 + j) * C, C);
   for (int i = 0; i < 6; ++i) {
-    const float *__restrict a0 = t + (i * 3 + 0) * C, *__restrict a1 = t + (i * 3 + 1) * C, *__restrict a2 = t + (i * 3 + 2) * C;
-    float *__restrict u0 = U + ((i * 6 + 0) * O + o) * C, *__restrict u1 = U + ((i * 6 + 1) * O + o) * C,
-          *__restrict u2 = U + ((i * 6 + 2) * O + o) * C, *__restrict u3 = U + ((i * 6 + 3) * O + o) * C,
-          *__restrict u4 = U + ((i * 6 + 4) * O + o) * C, *__restrict u5 = U + ((i * 6 + 5) * O + o) * C;
-    for (int64_t c = 0; c < C; ++c) {
-      u0[c] = a0[c] * (1.f / 4.f);
-      u1[c] = -(a0[c] + a1[c] + a2[c]) * (1.f / 6.f);
-      u2[c] = -(a0[c] - a1[c] + a2[c]) * (1.f / 6.f);
-      u3[c] = a0[c] * (1.f / 24.f) + a1[c] * (1.f / 12.f) + a2[c] * (1.f / 6.f);
-      u4[c] = a0[c] * (1.f / 24.f) - a1[c] * (1.f / 12.f) + a2[c] * (1.f / 6.f);
-      u5[c] = a2[c];
-    }
+    float* u[6];
+    for (int j = 0; j < 6; ++j) u[j] = U + (i * 6 + j) * plane_stride(O * C) + o * C;
+    apply_g(t + (i * 3 + 0) * C, t + (i * 3 + 1) * C, t + (i * 3 + 2) * C, u[0], u[1], u[2], u[3], u[4], u[5], C);
   }
 }
 
@@ -60,6 +92,66 @@ inline float activate(float v, Activation a) {
     case Activation::Relu: return v > 0.f ? v : 0.f;
     case Activation::Sigmoid: return 1.f / (1.f + std::exp(-v));
     default: return v;
+  }
+}
+
+typedef float v16f __attribute__((vector_size(64), aligned(4)));
+typedef int32_t v16i __attribute__((vector_size(64)));
+
+// p_j[k] = src[4k + j] for k < n, j < 4: the four phases of a row of 4-wide tiles.
+void deinterleave4(const float* src, int64_t n, float* p0, float* p1, float* p2, float* p3) {
+  int64_t k = 0;
+  for (; k + 16 <= n; k += 16) {
+    v16f a, b, c, d;
+    __builtin_memcpy(&a, src + 4 * k, 64);
+    __builtin_memcpy(&b, src + 4 * k + 16, 64);
+    __builtin_memcpy(&c, src + 4 * k + 32, 64);
+    __builtin_memcpy(&d, src + 4 * k + 48, 64);
+    float* out[4] = {p0, p1, p2, p3};
+    for (int j = 0; j < 4; ++j) {
+      const v16i lo = {j, j + 4, j + 8, j + 12, 16 + j, 20 + j, 24 + j, 28 + j, 0, 0, 0, 0, 0, 0, 0, 0};
+      v16f ab = __builtin_shuffle(a, b, lo), cd = __builtin_shuffle(c, d, lo);
+      const v16i join = {0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23};
+      v16f r = __builtin_shuffle(ab, cd, join);
+      __builtin_memcpy(out[j] + k, &r, 64);
+    }
+  }
+  for (; k < n; ++k) {
+    p0[k] = src[4 * k];
+    p1[k] = src[4 * k + 1];
+    p2[k] = src[4 * k + 2];
+    p3[k] = src[4 * k + 3];
+  }
+}
+
+// dst[4k + j] = p_j[k] for k < n, j < 4.
+void interleave4(const float* p0, const float* p1, const float* p2, const float* p3, int64_t n, float* dst) {
+  int64_t k = 0;
+  for (; k + 16 <= n; k += 16) {
+    v16f a, b, c, d;
+    __builtin_memcpy(&a, p0 + k, 64);
+    __builtin_memcpy(&b, p1 + k, 64);
+    __builtin_memcpy(&c, p2 + k, 64);
+    __builtin_memcpy(&d, p3 + k, 64);
+    // ab = a0 b0 a1 b1 ... (first 8 of each), cd likewise; then 4-way from the pairs.
+    const v16i zip_lo = {0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23};
+    const v16i zip_hi = {8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
+    v16f ab_lo = __builtin_shuffle(a, b, zip_lo), ab_hi = __builtin_shuffle(a, b, zip_hi);
+    v16f cd_lo = __builtin_shuffle(c, d, zip_lo), cd_hi = __builtin_shuffle(c, d, zip_hi);
+    const v16i pair_lo = {0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23};
+    const v16i pair_hi = {8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31};
+    v16f r0 = __builtin_shuffle(ab_lo, cd_lo, pair_lo), r1 = __builtin_shuffle(ab_lo, cd_lo, pair_hi);
+    v16f r2 = __builtin_shuffle(ab_hi, cd_hi, pair_lo), r3 = __builtin_shuffle(ab_hi, cd_hi, pair_hi);
+    __builtin_memcpy(dst + 4 * k, &r0, 64);
+    __builtin_memcpy(dst + 4 * k + 16, &r1, 64);
+    __builtin_memcpy(dst + 4 * k + 32, &r2, 64);
+    __builtin_memcpy(dst + 4 * k + 48, &r3, 64);
+  }
+  for (; k < n; ++k) {
+    dst[4 * k] = p0[k];
+    dst[4 * k + 1] = p1[k];
+    dst[4 * k + 2] = p2[k];
+    dst[4 * k + 3] = p3[k];
   }
 }
 
@@ -105,25 +197,12 @@ void input_segment(const float* xc, int64_t H, int64_t W, int64_t d, int64_t pad
     }
     for (int64_t col = hi; col < cols; ++col) r[col] = 0.f;
   }
-  {
-    const float *__restrict d0 = rows, *__restrict d1 = rows + cols, *__restrict d2 = rows + 2 * cols,
-                *__restrict d3 = rows + 3 * cols, *__restrict d4 = rows + 4 * cols, *__restrict d5 = rows + 5 * cols;
-    float *__restrict t0 = t, *__restrict t1 = t + cols, *__restrict t2 = t + 2 * cols, *__restrict t3 = t + 3 * cols,
-          *__restrict t4 = t + 4 * cols, *__restrict t5 = t + 5 * cols;
-    for (int64_t k = 0; k < cols; ++k) {
-      t0[k] = 4.f * d0[k] - 5.f * d2[k] + d4[k];
-      t1[k] = -4.f * d1[k] - 4.f * d2[k] + d3[k] + d4[k];
-      t2[k] = 4.f * d1[k] - 4.f * d2[k] - d3[k] + d4[k];
-      t3[k] = -2.f * d1[k] - d2[k] + 2.f * d3[k] + d4[k];
-      t4[k] = 2.f * d1[k] - d2[k] - 2.f * d3[k] + d4[k];
-      t5[k] = 4.f * d1[k] - 5.f * d3[k] + d5[k];
-    }
-  }
+  apply_bt(rows, rows + cols, rows + 2 * cols, rows + 3 * cols, rows + 4 * cols, rows + 5 * cols, t, t + cols,
+           t + 2 * cols, t + 3 * cols, t + 4 * cols, t + 5 * cols, cols);
   for (int r = 0; r < 6; ++r) {
     const float* tr = t + r * cols;
     float* pr = P + r * 4 * np;
-    for (int64_t k = 0; k < n; ++k)
-      for (int j = 0; j < 4; ++j) pr[j * np + k] = tr[4 * k + j];
+    deinterleave4(tr, n, pr, pr + np, pr + 2 * np, pr + 3 * np);
     pr[0 * np + n] = tr[4 * n];
     pr[1 * np + n] = tr[4 * n + 1];
     pr[2 * np + n] = 0.f;
@@ -131,21 +210,11 @@ void input_segment(const float* xc, int64_t H, int64_t W, int64_t d, int64_t pad
   }
   for (int r = 0; r < 6; ++r) {
     const float* pr = P + r * 4 * np;
-    const float *__restrict c0 = pr, *__restrict c1 = pr + np, *__restrict c2 = pr + 2 * np,
-                *__restrict c3 = pr + 3 * np;
     float* out[6];
-    for (int s = 0; s < 6; ++s) out[s] = V + ((r * 6 + s) * C + c) * tb + sg.slot;
-    float *__restrict v0 = out[0], *__restrict v1 = out[1], *__restrict v2 = out[2], *__restrict v3 = out[3],
-          *__restrict v4 = out[4], *__restrict v5 = out[5];
-    for (int64_t k = 0; k < n; ++k) {
-      float e0 = c0[k], e1 = c1[k], e2 = c2[k], e3 = c3[k], e4 = c0[k + 1], e5 = c1[k + 1];
-      v0[k] = 4.f * e0 - 5.f * e2 + e4;
-      v1[k] = -4.f * e1 - 4.f * e2 + e3 + e4;
-      v2[k] = 4.f * e1 - 4.f * e2 - e3 + e4;
-      v3[k] = -2.f * e1 - e2 + 2.f * e3 + e4;
-      v4[k] = 2.f * e1 - e2 - 2.f * e3 + e4;
-      v5[k] = 4.f * e1 - 5.f * e3 + e5;
-    }
+    for (int j = 0; j < 6; ++j) out[j] = V + (r * 6 + j) * plane_stride(C * tb) + c * tb + sg.slot;
+    // columns 4k .. 4k+5 of tile k are phases 0..3 at k and phases 0, 1 at k + 1
+    apply_bt(pr, pr + np, pr + 2 * np, pr + 3 * np, pr + 1, pr + np + 1, out[0], out[1], out[2], out[3], out[4],
+             out[5], n);
   }
 }
 
@@ -155,41 +224,37 @@ void output_segment(const float* M, int64_t O, int64_t o, int64_t tb, const Segm
   const int64_t n = sg.n;
   float* u = work;  // 6 x 4 x n
   for (int r = 0; r < 6; ++r) {
-    const float *__restrict m0 = M + ((r * 6 + 0) * O + o) * tb + sg.slot, *__restrict m1 = M + ((r * 6 + 1) * O + o) * tb + sg.slot,
-                *__restrict m2 = M + ((r * 6 + 2) * O + o) * tb + sg.slot, *__restrict m3 = M + ((r * 6 + 3) * O + o) * tb + sg.slot,
-                *__restrict m4 = M + ((r * 6 + 4) * O + o) * tb + sg.slot, *__restrict m5 = M + ((r * 6 + 5) * O + o) * tb + sg.slot;
-    float *__restrict u0 = u + (r * 4 + 0) * n, *__restrict u1 = u + (r * 4 + 1) * n, *__restrict u2 = u + (r * 4 + 2) * n,
-          *__restrict u3 = u + (r * 4 + 3) * n;
-    for (int64_t k = 0; k < n; ++k) {
-      u0[k] = m0[k] + m1[k] + m2[k] + m3[k] + m4[k];
-      u1[k] = m1[k] - m2[k] + 2.f * (m3[k] - m4[k]);
-      u2[k] = m1[k] + m2[k] + 4.f * (m3[k] + m4[k]);
-      u3[k] = m1[k] - m2[k] + 8.f * (m3[k] - m4[k]) + m5[k];
-    }
+    const float* m[6];
+    for (int j = 0; j < 6; ++j) m[j] = M + (r * 6 + j) * plane_stride(O * tb) + o * tb + sg.slot;
+    apply_at(m[0], m[1], m[2], m[3], m[4], m[5], u + (r * 4 + 0) * n, u + (r * 4 + 1) * n, u + (r * 4 + 2) * n,
+             u + (r * 4 + 3) * n, 0.f, n);
   }
   float* yv = u + 24 * n;  // 4 (i) x 4 (j) x n
-  for (int j = 0; j < 4; ++j) {
-    const float *__restrict a0 = u + (0 * 4 + j) * n, *__restrict a1 = u + (1 * 4 + j) * n, *__restrict a2 = u + (2 * 4 + j) * n,
-                *__restrict a3 = u + (3 * 4 + j) * n, *__restrict a4 = u + (4 * 4 + j) * n, *__restrict a5 = u + (5 * 4 + j) * n;
-    float *__restrict y0 = yv + (0 * 4 + j) * n, *__restrict y1 = yv + (1 * 4 + j) * n, *__restrict y2 = yv + (2 * 4 + j) * n,
-          *__restrict y3 = yv + (3 * 4 + j) * n;
-    for (int64_t k = 0; k < n; ++k) {
-      y0[k] = a0[k] + a1[k] + a2[k] + a3[k] + a4[k] + bias;
-      y1[k] = a1[k] - a2[k] + 2.f * (a3[k] - a4[k]) + bias;
-      y2[k] = a1[k] + a2[k] + 4.f * (a3[k] + a4[k]) + bias;
-      y3[k] = a1[k] - a2[k] + 8.f * (a3[k] - a4[k]) + a5[k] + bias;
-    }
+  for (int j = 0; j < 4; ++j)
+    apply_at(u + (0 * 4 + j) * n, u + (1 * 4 + j) * n, u + (2 * 4 + j) * n, u + (3 * 4 + j) * n, u + (4 * 4 + j) * n,
+             u + (5 * 4 + j) * n, yv + (0 * 4 + j) * n, yv + (1 * 4 + j) * n, yv + (2 * 4 + j) * n,
+             yv + (3 * 4 + j) * n, bias, n);
+  if (act == Activation::Relu) {
+    for (int64_t k = 0; k < 16 * n; ++k) yv[k] = yv[k] > 0.f ? yv[k] : 0.f;
+  } else if (act == Activation::Sigmoid) {
+    for (int64_t k = 0; k < 16 * n; ++k) yv[k] = activate(yv[k], act);
   }
+  const int64_t ox0 = sg.px + d * 4 * sg.tx0;
+  const bool inside_cols = d == 1 && ox0 + 4 * n <= OW;
   for (int i = 0; i < 4; ++i) {
     int64_t oy = sg.py + d * (4 * sg.ty + i);
     if (oy >= OH) break;
     float* row = yo + oy * OW;
-    const int64_t ox0 = sg.px + d * 4 * sg.tx0;
+    const float* yi = yv + (i * 4) * n;
+    if (inside_cols) {
+      interleave4(yi, yi + n, yi + 2 * n, yi + 3 * n, n, row + ox0);
+      continue;
+    }
     for (int64_t k = 0; k < n; ++k) {
       for (int j = 0; j < 4; ++j) {
         int64_t ox = ox0 + d * (4 * k + j);
         if (ox >= OW) break;
-        row[ox] = activate(yv[(i * 4 + j) * n + k], act);
+        row[ox] = yi[j * n + k];
       }
     }
   }
@@ -198,16 +263,17 @@ void output_segment(const float* M, int64_t O, int64_t o, int64_t tb, const Segm
 }  // namespace
 
 bool winograd_applies(int64_t C, int64_t O, int64_t KH, int64_t KW, const Conv2dParams& p, int64_t OH, int64_t OW) {
-  // Below 16x16 outputs the filter transform (36*O*C per call) outweighs the saved multiplies.
+  // Below 64x64 outputs the filter transform (36*O*C values written per call) outweighs the saved
+  // multiplies: deep low-resolution layers (C, O = 512) go to im2col + GEMM.
   return KH == 3 && KW == 3 && p.stride_h == 1 && p.stride_w == 1 && p.groups == 1 &&
-         p.dilation_h == p.dilation_w && p.dilation_h >= 1 && C >= 8 && O >= 8 && !p.exact && OH * OW >= 256;
+         p.dilation_h == p.dilation_w && p.dilation_h >= 1 && C >= 8 && O >= 8 && !p.exact && OH * OW >= 4096;
 }
 
 void conv2d_winograd(ThreadPool& pool, const ConvInput& x, int64_t N, int64_t C, int64_t H, int64_t W, const float* w,
                      int64_t O, const float* bias, const Conv2dParams& p, float* y, int64_t OH, int64_t OW) {
   const int64_t d = p.dilation_h;
   // U[xi][o][c]
-  std::vector<float> U(static_cast<size_t>(36 * O * C));
+  std::vector<float> U(static_cast<size_t>(36 * plane_stride(O * C)));
   pool.parallel_for(O, 4, [&](int64_t b, int64_t e) {
     std::vector<float> work(static_cast<size_t>(27 * C));
     for (int64_t o = b; o < e; ++o) filter_transform_row(w, C, O, o, U.data(), work.data());
@@ -223,9 +289,9 @@ void conv2d_winograd(ThreadPool& pool, const ConvInput& x, int64_t N, int64_t C,
         T += (pw + 3) / 4;
       }
     }
-  // Tiles per block: keep V and M of a block within about 1-2 MiB.
+  // Tiles per block: V and M of a block stay in L2 (measured best at 64 tiles for C, O = 64).
   int64_t tb = (1 << 19) / (36 * (C + O) / 4);
-  tb = std::clamp<int64_t>(tb, 16, 256);
+  tb = std::clamp<int64_t>(tb, 16, 64);
   const int64_t blocks = (T + tb - 1) / tb;
   // Segments of each block: pieces of tile rows.
   std::vector<std::vector<Segment>> block_segments(blocks);
@@ -244,8 +310,8 @@ void conv2d_winograd(ThreadPool& pool, const ConvInput& x, int64_t N, int64_t C,
 
   pool.parallel_for(N * blocks, 1, [&](int64_t b0, int64_t b1) {
     thread_local std::vector<float> V, M, work;
-    V.resize(static_cast<size_t>(36 * C * tb));
-    M.resize(static_cast<size_t>(36 * O * tb));
+    V.resize(static_cast<size_t>(36 * plane_stride(C * tb)));
+    M.resize(static_cast<size_t>(36 * plane_stride(O * tb)));
     work.resize(static_cast<size_t>(36 * (4 * tb + 8)));
     for (int64_t job = b0; job < b1; ++job) {
       const int64_t n = job / blocks, blk = job % blocks;
@@ -258,8 +324,8 @@ void conv2d_winograd(ThreadPool& pool, const ConvInput& x, int64_t N, int64_t C,
           input_segment(x.plane(n, c, H * W), H, W, d, p.pad_top, p.pad_left, sg, V.data(), C, c, tb, work.data());
       // 36 GEMMs: M[xi] (O, nt) = U[xi] (O, C) @ V[xi] (C, nt)
       for (int xi = 0; xi < 36; ++xi)
-        sgemm_serial(false, false, O, nt, C, 1.f, U.data() + xi * O * C, C, V.data() + xi * C * tb, tb, 0.f,
-                     M.data() + xi * O * tb, tb);
+        sgemm_serial(false, false, O, nt, C, 1.f, U.data() + xi * plane_stride(O * C), C,
+                     V.data() + xi * plane_stride(C * tb), tb, 0.f, M.data() + xi * plane_stride(O * tb), tb);
       for (int64_t o = 0; o < O; ++o)
         for (const auto& sg : segs)
           output_segment(M.data(), O, o, tb, sg, d, bias ? bias[o] : 0.f, p.activation, yn + o * OH * OW, OH, OW,
