@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "backend/cpu/ops.h"
+#include "backend/cpu/qconv.h"
 #include "models/onnx/kernel.h"
 #include "tensor/error.h"
 
@@ -159,6 +160,9 @@ class ConvIntegerKernel : public Kernel {
       if (wzp.size() != 1 && int64_t(wzp.size()) != O) info.bad("weight zero point must be a scalar or per channel");
     }
     std::vector<int64_t> wv = w.as_i64();
+    if (group_ == 1 && cpu::qconv_available())
+      qweights_ = std::make_shared<cpu::QConvWeights>(
+          cpu::qconv_prepare(wv, O, w.dim(1), w.dim(2), w.dim(3), wzp, w.dtype() == DType::I8));
     weights_ = Tensor::empty(DType::F32, w.shape());
     int64_t per = w.numel() / std::max<int64_t>(O, 1);
     for (int64_t i = 0; i < w.numel(); ++i) weights_.data<float>()[i] = float(wv[i] - wzp[wzp.size() == 1 ? 0 : i / per]);
@@ -179,6 +183,21 @@ class ConvIntegerKernel : public Kernel {
     int64_t N = x.dim(0), C = x.dim(1), H = x.dim(2), W = x.dim(3);
     int64_t O = w.dim(0), KH = w.dim(2), KW = w.dim(3);
     if (C != w.dim(1) * group_) fail(Code::BadInput, "ConvInteger: input ", shape_str(x.shape()), " does not fit weights ", shape_str(w.shape()));
+    if (qweights_ && x.dtype() == DType::U8) {
+      cpu::Conv2dParams q;
+      q.stride_h = window_.sh; q.stride_w = window_.sw;
+      q.dilation_h = window_.dh; q.dilation_w = window_.dw;
+      q.pad_top = window_.pt; q.pad_left = window_.pl; q.pad_bottom = window_.pb; q.pad_right = window_.pr;
+      resolve_pad(window_.auto_pad, H, KH, q.stride_h, q.dilation_h, q.pad_top, q.pad_bottom);
+      resolve_pad(window_.auto_pad, W, KW, q.stride_w, q.dilation_w, q.pad_left, q.pad_right);
+      int64_t OH = cpu::conv_out_size(H, KH, q.stride_h, q.pad_top, q.pad_bottom, q.dilation_h);
+      int64_t OW = cpu::conv_out_size(W, KW, q.stride_w, q.pad_left, q.pad_right, q.dilation_w);
+      if (OH <= 0 || OW <= 0) fail(Code::BadInput, "ConvInteger: input is smaller than the kernel");
+      if (xzp < 0 || xzp > 255) fail(Code::BadInput, "ConvInteger: input zero point ", xzp, " is out of range");
+      Tensor y = Tensor::empty(DType::I32, {N, O, OH, OW});
+      cpu::qconv2d_u8(ctx.pool, x.data<uint8_t>(), N, H, W, int32_t(xzp), *qweights_, q, y.data<int32_t>(), OH, OW);
+      return {y};
+    }
     Tensor xf = Tensor::empty(DType::F32, x.shape());
     float* xp = xf.data<float>();
     if (x.dtype() == DType::U8) {
@@ -217,6 +236,7 @@ class ConvIntegerKernel : public Kernel {
  private:
   int64_t group_ = 1;
   Tensor weights_;
+  std::shared_ptr<const cpu::QConvWeights> qweights_;  // exact int8 path (AVX512-VNNI), when available
   Window2d window_;
 };
 
