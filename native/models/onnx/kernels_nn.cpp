@@ -55,6 +55,29 @@ void check_rank4(const Tensor& x, const char* op) {
   if (x.dtype() != DType::F32) fail(Code::BadInput, op, ": expected float data, got ", dtype_name(x.dtype()));
 }
 
+// Convolution parameters for an input of H x W and a KH x KW kernel: padding resolved, output size
+// checked (E_BAD_INPUT naming `op` when the input is smaller than the kernel).
+struct ConvGeometry {
+  cpu::Conv2dParams p;
+  int64_t OH = 0, OW = 0;
+};
+
+ConvGeometry conv_geometry(const Window2d& win, int64_t H, int64_t W, int64_t KH, int64_t KW, int64_t groups,
+                           const char* op) {
+  ConvGeometry g;
+  cpu::Conv2dParams& p = g.p;
+  p.stride_h = win.sh; p.stride_w = win.sw;
+  p.dilation_h = win.dh; p.dilation_w = win.dw;
+  p.pad_top = win.pt; p.pad_left = win.pl; p.pad_bottom = win.pb; p.pad_right = win.pr;
+  resolve_pad(win.auto_pad, H, KH, p.stride_h, p.dilation_h, p.pad_top, p.pad_bottom);
+  resolve_pad(win.auto_pad, W, KW, p.stride_w, p.dilation_w, p.pad_left, p.pad_right);
+  p.groups = groups;
+  g.OH = cpu::conv_out_size(H, KH, p.stride_h, p.pad_top, p.pad_bottom, p.dilation_h);
+  g.OW = cpu::conv_out_size(W, KW, p.stride_w, p.pad_left, p.pad_right, p.dilation_w);
+  if (g.OH <= 0 || g.OW <= 0) fail(Code::BadInput, op, ": a ", H, "x", W, " input is smaller than the kernel");
+  return g;
+}
+
 // ---- Conv ----------------------------------------------------------------------------------------
 class ConvKernel : public Kernel {
  public:
@@ -106,17 +129,8 @@ class ConvKernel : public Kernel {
       fail(Code::BadInput, "Conv: input with ", C, " channels does not fit weights ", shape_str(w.shape()),
            " with group ", group_);
     if (b && b->numel() != O) fail(Code::BadInput, "Conv: bias has ", b->numel(), " values for ", O, " channels");
-    cpu::Conv2dParams p;
-    p.stride_h = window_.sh; p.stride_w = window_.sw;
-    p.dilation_h = window_.dh; p.dilation_w = window_.dw;
-    p.pad_top = window_.pt; p.pad_left = window_.pl; p.pad_bottom = window_.pb; p.pad_right = window_.pr;
-    resolve_pad(window_.auto_pad, H, KH, p.stride_h, p.dilation_h, p.pad_top, p.pad_bottom);
-    resolve_pad(window_.auto_pad, W, KW, p.stride_w, p.dilation_w, p.pad_left, p.pad_right);
-    p.groups = group_;
+    auto [p, OH, OW] = conv_geometry(window_, H, W, KH, KW, group_, "Conv");
     p.activation = act_;
-    int64_t OH = cpu::conv_out_size(H, KH, p.stride_h, p.pad_top, p.pad_bottom, p.dilation_h);
-    int64_t OW = cpu::conv_out_size(W, KW, p.stride_w, p.pad_left, p.pad_right, p.dilation_w);
-    if (OH <= 0 || OW <= 0) fail(Code::BadInput, "Conv: input ", shape_str(x.shape()), " is smaller than the kernel");
     Tensor y = Tensor::empty(DType::F32, {N, O, OH, OW});
     cpu::conv2d(ctx.pool, cpu::ConvInput(ptrs, chans), N, C, H, W, w.data<float>(), O, KH, KW,
                 b ? b->data<float>() : nullptr, p, y.data<float>(), OH, OW);
@@ -184,15 +198,7 @@ class ConvIntegerKernel : public Kernel {
     int64_t O = w.dim(0), KH = w.dim(2), KW = w.dim(3);
     if (C != w.dim(1) * group_) fail(Code::BadInput, "ConvInteger: input ", shape_str(x.shape()), " does not fit weights ", shape_str(w.shape()));
     if (qweights_ && x.dtype() == DType::U8) {
-      cpu::Conv2dParams q;
-      q.stride_h = window_.sh; q.stride_w = window_.sw;
-      q.dilation_h = window_.dh; q.dilation_w = window_.dw;
-      q.pad_top = window_.pt; q.pad_left = window_.pl; q.pad_bottom = window_.pb; q.pad_right = window_.pr;
-      resolve_pad(window_.auto_pad, H, KH, q.stride_h, q.dilation_h, q.pad_top, q.pad_bottom);
-      resolve_pad(window_.auto_pad, W, KW, q.stride_w, q.dilation_w, q.pad_left, q.pad_right);
-      int64_t OH = cpu::conv_out_size(H, KH, q.stride_h, q.pad_top, q.pad_bottom, q.dilation_h);
-      int64_t OW = cpu::conv_out_size(W, KW, q.stride_w, q.pad_left, q.pad_right, q.dilation_w);
-      if (OH <= 0 || OW <= 0) fail(Code::BadInput, "ConvInteger: input is smaller than the kernel");
+      const auto [q, OH, OW] = conv_geometry(window_, H, W, KH, KW, group_, "ConvInteger");
       if (xzp < 0 || xzp > 255) fail(Code::BadInput, "ConvInteger: input zero point ", xzp, " is out of range");
       Tensor y = Tensor::empty(DType::I32, {N, O, OH, OW});
       cpu::qconv2d_u8(ctx.pool, x.data<uint8_t>(), N, H, W, int32_t(xzp), *qweights_, q, y.data<int32_t>(), OH, OW);
@@ -211,17 +217,8 @@ class ConvIntegerKernel : public Kernel {
         for (int64_t i = b; i < e; ++i) xp[i] = float(int64_t(src[i]) - xzp);
       });
     }
-    cpu::Conv2dParams p;
-    p.stride_h = window_.sh; p.stride_w = window_.sw;
-    p.dilation_h = window_.dh; p.dilation_w = window_.dw;
-    p.pad_top = window_.pt; p.pad_left = window_.pl; p.pad_bottom = window_.pb; p.pad_right = window_.pr;
-    resolve_pad(window_.auto_pad, H, KH, p.stride_h, p.dilation_h, p.pad_top, p.pad_bottom);
-    resolve_pad(window_.auto_pad, W, KW, p.stride_w, p.dilation_w, p.pad_left, p.pad_right);
-    p.groups = group_;
+    auto [p, OH, OW] = conv_geometry(window_, H, W, KH, KW, group_, "ConvInteger");
     p.exact = true;
-    int64_t OH = cpu::conv_out_size(H, KH, p.stride_h, p.pad_top, p.pad_bottom, p.dilation_h);
-    int64_t OW = cpu::conv_out_size(W, KW, p.stride_w, p.pad_left, p.pad_right, p.dilation_w);
-    if (OH <= 0 || OW <= 0) fail(Code::BadInput, "ConvInteger: input is smaller than the kernel");
     Tensor yf = Tensor::empty(DType::F32, {N, O, OH, OW});
     cpu::conv2d(ctx.pool, cpu::ConvInput(xp, C), N, C, H, W, w.data<float>(), O, KH, KW, nullptr, p, yf.data<float>(), OH, OW);
     Tensor y = Tensor::empty(DType::I32, yf.shape());
