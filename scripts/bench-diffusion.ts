@@ -1,0 +1,264 @@
+/**
+ * npm run bench:diffusion -- --model file.safetensors [--size 512] [--steps 2] [--threads 2] [--json]
+ *
+ * Times the diffusion runtime on one single-file checkpoint (e.g. one written by
+ * `npm run make-random-model`), through the addon's TextEncoder / UNet / Vae classes:
+ *
+ *   load_s          the three components loaded from the file (also per component)
+ *   text_encode_s   prompt + negative prompt, 77 tokens each (one batch of 2)
+ *   unet_step_s     mean seconds per sampling step with classifier-free guidance: ONE UNet forward
+ *                   on a batch of 2 (conditional + unconditional) at (size/8)², plus the guidance
+ *                   mix and an Euler update; every step's time is listed in unet_steps_s
+ *   vae_decode_s    one VAE decode of a (1, 4, size/8, size/8) latent to size × size
+ *   peak_rss_mb     the process's peak resident set (getrusage maxrss) after all of the above
+ *
+ *   --size N        image side in pixels, a multiple of 8 (default 512); a list "256,512" runs
+ *                   each size in its own process (so each peak RSS is that size's own)
+ *   --steps N       UNet steps to time (default 2)
+ *   --threads N     worker threads (default 2)
+ *   --json          print one JSON object (an array of them for a list of sizes)
+ *
+ * Outputs are checked for NaN/Inf (`finite`); random-weight models give noise images, which is
+ * fine for timing.
+ */
+import { spawnSync } from 'node:child_process';
+import { statSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { loadAddon } from '../src/native.js';
+
+interface Args {
+  model: string;
+  sizes: number[];
+  steps: number;
+  threads: number;
+  json: boolean;
+}
+
+const USAGE = 'usage: npm run bench:diffusion -- --model file.safetensors [--size 512|256,512] [--steps 2] [--threads 2] [--json]';
+
+function parseArgs(argv: string[]): Args {
+  const a: Partial<Args> = { sizes: [512], steps: 2, threads: 2, json: false };
+  for (let i = 0; i < argv.length; ++i) {
+    const k = argv[i]!;
+    const next = () => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${k} needs a value`);
+      return v;
+    };
+    if (k === '--model') a.model = next();
+    else if (k === '--size') a.sizes = next().split(',').map((s) => Number(s.trim()));
+    else if (k === '--steps') a.steps = Number(next());
+    else if (k === '--threads') a.threads = Number(next());
+    else if (k === '--json') a.json = true;
+    else if (k === '--help' || k === '-h') {
+      console.log(USAGE);
+      process.exit(0);
+    } else throw new Error(`unknown option ${k}\n${USAGE}`);
+  }
+  if (!a.model) throw new Error(`--model is required\n${USAGE}`);
+  for (const s of a.sizes!)
+    if (!(Number.isInteger(s) && s >= 64 && s <= 4096 && s % 8 === 0)) throw new Error('--size must be a multiple of 8 from 64 to 4096');
+  if (!(Number.isInteger(a.steps) && a.steps! >= 1 && a.steps! <= 1000)) throw new Error('--steps must be an integer from 1 to 1000');
+  if (!(Number.isInteger(a.threads) && a.threads! >= 1 && a.threads! <= 1024)) throw new Error('--threads must be a positive integer');
+  return a as Args;
+}
+
+interface TextEncoder {
+  hiddenSize: number;
+  maxPositions: number;
+  vocabSize: number;
+  encode(ids: Int32Array, o: { batch: number }): Promise<{ lastHiddenState: Float32Array; shape: number[] }>;
+  dispose(): void;
+}
+interface UNet {
+  inChannels: number;
+  outChannels: number;
+  contextDim: number;
+  heads: number[];
+  forward(a: { sample: Float32Array; shape: number[]; timesteps: number[]; context: Float32Array }): Promise<Float32Array>;
+  dispose(): void;
+}
+interface Vae {
+  latentChannels: number;
+  scalingFactor: number;
+  decode(latents: Float32Array, shape: number[]): Promise<{ image: Float32Array; shape: number[] }>;
+  dispose(): void;
+}
+interface Native {
+  TextEncoder: { load(p: string, o: { threads: number }): Promise<TextEncoder> };
+  UNet: { load(p: string, o: { threads: number }): Promise<UNet> };
+  Vae: { load(p: string, o: { threads: number }): Promise<Vae> };
+}
+
+interface BenchResult {
+  model: string;
+  size: number;
+  steps: number;
+  threads: number;
+  /** How CFG is run: one forward on a batch of 2. */
+  cfg: 'batch2';
+  load_s: number;
+  load_text_encoder_s: number;
+  load_unet_s: number;
+  load_vae_s: number;
+  text_encode_s: number;
+  unet_step_s: number;
+  unet_steps_s: number[];
+  vae_decode_s: number;
+  peak_rss_mb: number;
+  finite: boolean;
+}
+
+const secs = (t0: number) => (performance.now() - t0) / 1000;
+
+/** Deterministic standard-normal values (Box–Muller on a 32-bit LCG). */
+function randn(n: number, seed: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed >>> 0;
+  const u = () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return (s + 1) / 4294967297;
+  };
+  for (let i = 0; i < n; i += 2) {
+    const r = Math.sqrt(-2 * Math.log(u()));
+    const th = 2 * Math.PI * u();
+    out[i] = r * Math.cos(th);
+    if (i + 1 < n) out[i + 1] = r * Math.sin(th);
+  }
+  return out;
+}
+
+function allFinite(a: Float32Array): boolean {
+  for (let i = 0; i < a.length; ++i) if (!Number.isFinite(a[i]!)) return false;
+  return true;
+}
+
+async function benchOnce(model: string, size: number, steps: number, threads: number): Promise<BenchResult> {
+  const n = loadAddon() as unknown as Native;
+  let t = performance.now();
+  const te = await n.TextEncoder.load(model, { threads });
+  const loadTe = secs(t);
+  t = performance.now();
+  const unet = await n.UNet.load(model, { threads });
+  const loadUnet = secs(t);
+  t = performance.now();
+  const vae = await n.Vae.load(model, { threads });
+  const loadVae = secs(t);
+  let finite = true;
+
+  // Prompt and negative prompt: BOS, a few tokens, EOS padding (CLIP's 49406 / 49407 when the
+  // vocabulary has them), encoded together as a batch of 2.
+  const T = Math.min(77, te.maxPositions);
+  const bos = te.vocabSize > 49407 ? 49406 : 0, eos = te.vocabSize > 49407 ? 49407 : te.vocabSize - 1;
+  const ids = new Int32Array(2 * T).fill(eos);
+  ids[0] = bos;
+  ids[T] = bos;
+  for (let i = 1; i <= 8; ++i) ids[i] = 320 + i * 37;
+  t = performance.now();
+  const enc = await te.encode(ids, { batch: 2 });
+  const textEncode = secs(t);
+  finite &&= allFinite(enc.lastHiddenState);
+  if (enc.shape[2] !== unet.contextDim)
+    throw new Error(`text encoder width ${enc.shape[2]} does not match the UNet's context ${unet.contextDim}`);
+  const context = enc.lastHiddenState; // (2, T, D): [cond, uncond]
+
+  // Sampling steps: one batch-2 forward each (cond + uncond), CFG mix, Euler update.
+  const h = size / 8, w = size / 8, lc = 4, plane = lc * h * w;
+  const sigmas = [14.6146, 9.7, 6.3, 4.0, 2.5, 1.5, 0.8, 0.3, 0.0];
+  let latents = randn(plane, 42).map((v) => v * sigmas[0]!);
+  const unetSteps: number[] = [];
+  const guidance = 7.5;
+  for (let s = 0; s < steps; ++s) {
+    const sigma = sigmas[Math.min(s, sigmas.length - 2)]!, next = sigmas[Math.min(s + 1, sigmas.length - 1)]!;
+    const t0 = performance.now();
+    const cIn = 1 / Math.sqrt(sigma * sigma + 1);
+    const sample = new Float32Array(2 * unet.inChannels * h * w);
+    // Batch element n gets the scaled latents in its first 4 channels (extra inpainting channels: 0).
+    for (let b = 0; b < 2; ++b)
+      for (let i = 0; i < plane; ++i) sample[b * unet.inChannels * h * w + i] = latents[i]! * cIn;
+    const timestep = 999 - Math.round((s * 999) / Math.max(1, steps));
+    const eps = await unet.forward({ sample, shape: [2, unet.inChannels, h, w], timesteps: [timestep, timestep], context });
+    const outPlane = unet.outChannels * h * w;
+    const next_ = new Float32Array(plane);
+    for (let i = 0; i < plane; ++i) {
+      const e = eps[outPlane + i]! + guidance * (eps[i]! - eps[outPlane + i]!);
+      next_[i] = latents[i]! + (next - sigma) * e;
+    }
+    latents = next_;
+    unetSteps.push(secs(t0));
+    finite &&= allFinite(eps);
+  }
+
+  t = performance.now();
+  const scaled = latents.map((v) => v / vae.scalingFactor);
+  const img = await vae.decode(scaled, [1, vae.latentChannels, h, w]);
+  const vaeDecode = secs(t);
+  finite &&= allFinite(img.image);
+  const peak = process.resourceUsage().maxRSS / 1024; // KiB → MiB
+  te.dispose();
+  unet.dispose();
+  vae.dispose();
+  return {
+    model,
+    size,
+    steps,
+    threads,
+    cfg: 'batch2',
+    load_s: loadTe + loadUnet + loadVae,
+    load_text_encoder_s: loadTe,
+    load_unet_s: loadUnet,
+    load_vae_s: loadVae,
+    text_encode_s: textEncode,
+    unet_step_s: unetSteps.reduce((a, b) => a + b, 0) / unetSteps.length,
+    unet_steps_s: unetSteps,
+    vae_decode_s: vaeDecode,
+    peak_rss_mb: peak,
+    finite,
+  };
+}
+
+function table(r: BenchResult): string {
+  const f = (x: number) => x.toFixed(2);
+  return [
+    `model ${r.model} — ${r.size}×${r.size}, ${r.steps} step(s), ${r.threads} thread(s), CFG as one batch-2 forward`,
+    `  load           ${f(r.load_s)} s  (text encoder ${f(r.load_text_encoder_s)}, UNet ${f(r.load_unet_s)}, VAE ${f(r.load_vae_s)})`,
+    `  text encode    ${f(r.text_encode_s)} s  (prompt + negative)`,
+    `  UNet step      ${f(r.unet_step_s)} s  (each: ${r.unet_steps_s.map(f).join(', ')})`,
+    `  VAE decode     ${f(r.vae_decode_s)} s`,
+    `  peak RSS       ${r.peak_rss_mb.toFixed(0)} MiB`,
+    `  outputs finite ${r.finite}`,
+  ].join('\n');
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  statSync(args.model); // a clear ENOENT before loading the addon
+  if (args.sizes.length > 1) {
+    // One process per size, so every peak RSS belongs to its own size.
+    const script = fileURLToPath(import.meta.url);
+    const results: BenchResult[] = [];
+    for (const size of args.sizes) {
+      const child = spawnSync(
+        process.execPath,
+        [...process.execArgv, script, '--model', args.model, '--size', String(size), '--steps', String(args.steps), '--threads', String(args.threads), '--json'],
+        { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 },
+      );
+      if (child.status !== 0) throw new Error(`the ${size}×${size} run failed (exit ${child.status})`);
+      const r = JSON.parse(child.stdout) as BenchResult;
+      results.push(r);
+      if (!args.json) console.log(table(r));
+    }
+    if (args.json) console.log(JSON.stringify(results));
+    return;
+  }
+  const r = await benchOnce(path.resolve(args.model), args.sizes[0]!, args.steps, args.threads);
+  console.log(args.json ? JSON.stringify(r) : table(r));
+}
+
+main().catch((err: unknown) => {
+  const e = err as { code?: string; message?: string };
+  console.error(`bench:diffusion: ${e.code ? `[${e.code}] ` : ''}${e.message ?? String(err)}`);
+  process.exit(1);
+});
