@@ -52,11 +52,86 @@ export interface SegmenterLoadOptions {
   threads?: number;
 }
 
+export interface DiffusionLoadOptions {
+  /** Worker threads per model component; default: all cores. */
+  threads?: number;
+  /** 'auto' and 'cpu' run on the CPU; 'cuda' is refused (E_MODEL_UNSUPPORTED) by builds without CUDA. */
+  device?: 'auto' | 'cpu' | 'cuda';
+  /** Folder with vocab.json + merges.txt; default: the model folder's tokenizer/, then $BG_CLIP_TOKENIZER. */
+  tokenizer?: string;
+}
+
+export interface DiffusionGenerateParams {
+  /** Emphasis `(word:1.3)`, `(word)`, `[word]`, `BREAK`; longer prompts run in 75-token chunks. */
+  prompt: string;
+  negativePrompt?: string;
+  /** Multiples of 8 from 64 to 4096; default 512. */
+  width?: number;
+  height?: number;
+  /** 1..1000; default 20. */
+  steps?: number;
+  /** 0..100; CFG runs when > 1. Default 7.5. */
+  guidanceScale?: number;
+  /** 'euler' | 'euler_a' | 'ddim' | 'dpmpp_2m' | 'dpmpp_2m_karras' | 'lms' (or a diffusers class name). */
+  sampler?: string;
+  /** Integer 0..2^53-1; default: random (returned in the result). */
+  seed?: number;
+  /** img2img: how much of the schedule to run, (0, 1]; default 0.8. */
+  strength?: number;
+  clipSkip?: number;
+  /** RGB bytes, width·height·3 (img2img, or inpaint with a mask). */
+  initImage?: Uint8Array | Uint8ClampedArray;
+  /** width·height values; bytes (≥ 128 repaints) or floats in [0, 1] (≥ 0.5 repaints). */
+  mask?: Uint8Array | Uint8ClampedArray | Float32Array;
+  /** Initial latents N(0,1), (1, C, height/f, width/f), instead of drawing them from the seed. */
+  noise?: Float32Array;
+  /** Inpaint: copy unmasked pixels from initImage into the result (default true). */
+  pasteBack?: boolean;
+}
+
+export interface DiffusionProgress {
+  step: number;
+  steps: number;
+}
+
+export interface DiffusionRunOptions {
+  onProgress?: (progress: DiffusionProgress) => void;
+  signal?: AbortSignal;
+}
+
+export interface DiffusionImage {
+  /** RGB, row-major, width·height·3 bytes. */
+  pixels: Uint8Array;
+  width: number;
+  height: number;
+  seed: number;
+}
+
+/** A loaded Stable Diffusion model (SD 1.x / 2.x, incl. 9-channel inpainting). */
+export interface NativeDiffusionModel {
+  readonly path: string;
+  readonly layout: string;
+  readonly inChannels: number;
+  readonly latentChannels: number;
+  readonly downscale: number;
+  readonly contextDim: number;
+  generate(params: DiffusionGenerateParams, options?: DiffusionRunOptions): Promise<DiffusionImage>;
+  /** Releases this handle's reference to the shared weights. */
+  dispose(): void;
+}
+
+export interface NativeDiffusionModelClass {
+  load(pathOrDir: string, options?: DiffusionLoadOptions): Promise<NativeDiffusionModel>;
+  /** Models alive in the process-wide cache. */
+  cachedModels(): number;
+}
+
 export interface NativeAddon {
   backends(): BackendInfo[];
   Segmenter: {
     load(modelPath: string, options?: SegmenterLoadOptions): Promise<NativeSegmenter>;
   };
+  DiffusionModel: NativeDiffusionModelClass;
   [key: string]: unknown;
 }
 

@@ -11,6 +11,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   init_segmenter(env, exports);
   init_diffusion(env, exports);
   init_models(env, exports);
+  init_diffusion_model(env, exports);
   return exports;
 }
 

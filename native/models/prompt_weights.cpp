@@ -1,6 +1,7 @@
 #include "models/prompt_weights.h"
 
 #include <cctype>
+#include <cmath>
 #include <cstdlib>
 
 #include "tensor/error.h"
@@ -160,6 +161,23 @@ std::vector<PromptChunk> encode_weighted_prompt(const ClipTokenizer& tok, std::s
   }
   if (!ids.empty() || chunks.empty()) close_chunk();
   return chunks;
+}
+
+void apply_prompt_weights(float* hidden, const float* weights, int64_t T, int64_t C) {
+  bool all_one = true;
+  for (int64_t t = 0; t < T; ++t) all_one = all_one && weights[t] == 1.0f;
+  if (all_one || T <= 0 || C <= 0) return;
+  double before = 0.0, after = 0.0;
+  for (int64_t t = 0; t < T; ++t)
+    for (int64_t c = 0; c < C; ++c) {
+      float& v = hidden[t * C + c];
+      before += v;
+      v *= weights[t];
+      after += v;
+    }
+  if (after == 0.0 || !std::isfinite(after)) return;
+  const float scale = float(before / after);  // mean_before / mean_after over the same count
+  for (int64_t i = 0; i < T * C; ++i) hidden[i] *= scale;
 }
 
 }  // namespace bgn

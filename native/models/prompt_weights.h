@@ -46,4 +46,10 @@ struct PromptChunk {
 std::vector<PromptChunk> encode_weighted_prompt(const ClipTokenizer& tok, std::string_view prompt,
                                                 const std::string& pad_token = "<|endoftext|>");
 
+// Emphasis on one chunk's encoder output, A1111's way: hidden (T, C) row t is multiplied by
+// weights[t], then the whole chunk is rescaled so its mean equals the unweighted mean. A chunk
+// whose weights are all 1 is left untouched (bit-identical to the plain encoder output); a
+// weighted mean of exactly 0 skips the rescale.
+void apply_prompt_weights(float* hidden, const float* weights, int64_t T, int64_t C);
+
 }  // namespace bgn

@@ -1,0 +1,425 @@
+// DiffusionModel: whole-model text-to-image / image-to-image / inpainting (diffusion/diffusion_model.h).
+//
+//   DiffusionModel.load(pathOrDir, { threads?, device?: 'auto'|'cpu'|'cuda', tokenizer? }) → Promise<DiffusionModel>
+//   model.generate({ prompt, negativePrompt?, width?, height?, steps?, guidanceScale?, sampler?, seed?,
+//                    strength?, clipSkip?, initImage?: Uint8Array (H·W·3 RGB), mask?: Uint8Array (H·W, ≥128
+//                    repaints) | Float32Array (H·W in [0,1], ≥0.5 repaints), noise?: Float32Array,
+//                    pasteBack? = true },
+//                  { onProgress?({ step, steps }), signal?: AbortSignal })
+//     → Promise<{ pixels: Uint8Array (H·W·3 RGB), width, height, seed }>
+//   model.dispose(); model.path, layout, inChannels, latentChannels, downscale, contextDim
+//   DiffusionModel.cachedModels() → number of models alive in the process-wide cache
+//
+// generate() always returns a Promise: invalid arguments reject with E_BAD_INPUT rather than
+// throwing. The work runs on a libuv worker thread; onProgress is called on the JS thread once
+// per denoising step, and every call is delivered before the Promise settles. Aborting the
+// signal stops the run before its next step (E_CANCELLED). Concurrent generate() calls share
+// the model's weights.
+#include <atomic>
+#include <cmath>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "addon/bindings.h"
+#include "addon/errors.h"
+#include "diffusion/diffusion_model.h"
+
+namespace bgn::addon {
+
+namespace {
+
+struct BadArg {
+  std::string message;
+};
+[[noreturn]] void bad_arg(const std::string& m) { throw BadArg{m}; }
+
+Napi::Promise rejected(Napi::Env env, const std::string& code, const std::string& message) {
+  auto d = Napi::Promise::Deferred::New(env);
+  d.Reject(make_error(env, code, message).Value());
+  return d.Promise();
+}
+
+// Integer option in [lo, hi], or `def` when undefined.
+int64_t int_field(const Napi::Object& o, const char* key, int64_t def, int64_t lo, int64_t hi) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined()) return def;
+  if (!v.IsNumber()) bad_arg(std::string(key) + " must be a number");
+  const double d = v.As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(d) || d != std::floor(d)) bad_arg(std::string(key) + " must be an integer; got " + std::to_string(d));
+  if (d < double(lo) || d > double(hi))
+    bad_arg(std::string(key) + " must be from " + std::to_string(lo) + " to " + std::to_string(hi) + "; got " +
+            std::to_string(int64_t(d)));
+  return int64_t(d);
+}
+
+double num_field(const Napi::Object& o, const char* key, double def) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined()) return def;
+  if (!v.IsNumber()) bad_arg(std::string(key) + " must be a number");
+  const double d = v.As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(d)) bad_arg(std::string(key) + " must be a finite number");
+  return d;
+}
+
+std::string str_field(const Napi::Object& o, const char* key, const std::string& def) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined() || v.IsNull()) return def;
+  if (!v.IsString()) bad_arg(std::string(key) + " must be a string");
+  return v.As<Napi::String>().Utf8Value();
+}
+
+bool bool_field(const Napi::Object& o, const char* key, bool def) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined()) return def;
+  if (!v.IsBoolean()) bad_arg(std::string(key) + " must be a boolean");
+  return v.As<Napi::Boolean>();
+}
+
+bool is_typed(const Napi::Value& v, napi_typedarray_type t) {
+  return v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == t;
+}
+
+// Bytes of a Uint8Array / Uint8ClampedArray.
+std::vector<uint8_t> bytes_field(const Napi::Object& o, const char* key) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined() || v.IsNull()) return {};
+  if (!is_typed(v, napi_uint8_array) && !is_typed(v, napi_uint8_clamped_array))
+    bad_arg(std::string(key) + " must be a Uint8Array of RGB bytes (width·height·3)");
+  Napi::TypedArray a = v.As<Napi::TypedArray>();
+  const uint8_t* p = static_cast<const uint8_t*>(a.ArrayBuffer().Data()) + a.ByteOffset();
+  if (a.ElementLength() == 0) bad_arg(std::string(key) + " is empty");
+  return std::vector<uint8_t>(p, p + a.ElementLength());
+}
+
+// The mask as floats in [0, 1]: Uint8Array (/255) or Float32Array.
+std::vector<float> mask_field(const Napi::Object& o) {
+  Napi::Value v = o.Get("mask");
+  if (v.IsUndefined() || v.IsNull()) return {};
+  if (is_typed(v, napi_float32_array)) {
+    Napi::Float32Array a = v.As<Napi::Float32Array>();
+    if (a.ElementLength() == 0) bad_arg("mask is empty");
+    return std::vector<float>(a.Data(), a.Data() + a.ElementLength());
+  }
+  std::vector<uint8_t> b = bytes_field(o, "mask");
+  std::vector<float> m(b.size());
+  for (size_t i = 0; i < b.size(); ++i) m[i] = float(b[i]) / 255.f;
+  return m;
+}
+
+std::vector<float> f32_field(const Napi::Object& o, const char* key) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined() || v.IsNull()) return {};
+  if (!is_typed(v, napi_float32_array)) bad_arg(std::string(key) + " must be a Float32Array");
+  Napi::Float32Array a = v.As<Napi::Float32Array>();
+  return std::vector<float>(a.Data(), a.Data() + a.ElementLength());
+}
+
+uint64_t random_seed() {
+  std::random_device rd;
+  const uint64_t hi = rd(), lo = rd();
+  return ((hi << 32) | lo) & ((uint64_t(1) << 53) - 1);  // exactly representable in JS
+}
+
+// Everything one generate() call shares between the JS thread and its worker.
+struct GenState {
+  explicit GenState(Napi::Env env) : deferred(Napi::Promise::Deferred::New(env)) {}
+  Napi::Promise::Deferred deferred;
+  std::shared_ptr<std::atomic<bool>> abort = std::make_shared<std::atomic<bool>>(false);
+  std::atomic<bool> callback_failed{false};
+  std::optional<Napi::ThreadSafeFunction> progress;
+  bool worker_done = false, progress_done = true, settled = false;
+  std::unique_ptr<GenerateResult> result;
+  CapturedError error;
+  Napi::ObjectReference signal;
+  Napi::FunctionReference listener;
+  Napi::Reference<Napi::Value> callback_error;  // what onProgress threw
+
+  // Runs on the JS thread once the worker has finished and every progress call was delivered.
+  void maybe_settle(Napi::Env env) {
+    if (settled || !worker_done || !progress_done) return;
+    settled = true;
+    Napi::HandleScope scope(env);
+    if (!signal.IsEmpty() && !listener.IsEmpty()) {
+      try {
+        Napi::Object s = signal.Value();
+        Napi::Value remove = s.Get("removeEventListener");
+        if (remove.IsFunction()) remove.As<Napi::Function>().Call(s, {Napi::String::New(env, "abort"), listener.Value()});
+      } catch (const Napi::Error&) {
+        // a signal whose removeEventListener throws keeps its listener; nothing else to do
+      }
+    }
+    if (!callback_error.IsEmpty()) {
+      deferred.Reject(callback_error.Value());
+    } else if (error.set) {
+      deferred.Reject(make_error(env, error.code, error.message).Value());
+    } else {
+      GenerateResult& r = *result;
+      Napi::Object out = Napi::Object::New(env);
+      Napi::Uint8Array px = Napi::Uint8Array::New(env, r.pixels.size());
+      if (!r.pixels.empty()) std::memcpy(px.Data(), r.pixels.data(), r.pixels.size());
+      out.Set("pixels", px);
+      out.Set("width", Napi::Number::New(env, double(r.width)));
+      out.Set("height", Napi::Number::New(env, double(r.height)));
+      out.Set("seed", Napi::Number::New(env, double(r.seed)));
+      deferred.Resolve(out);
+    }
+  }
+};
+
+class GenerateWorker : public Napi::AsyncWorker {
+ public:
+  GenerateWorker(Napi::Env env, std::shared_ptr<const DiffusionModel> model, std::shared_ptr<GenState> st,
+                 GenerateRequest req)
+      : Napi::AsyncWorker(env), model_(std::move(model)), st_(std::move(st)), req_(std::move(req)) {
+    GenState* s = st_.get();
+    auto flag = s->abort;
+    req_.cancelled = [flag, s] { return flag->load() || s->callback_failed.load(); };
+    if (s->progress) {
+      req_.on_step = [s](int step, int total) {
+        auto* data = new std::pair<int, int>(step, total);
+        napi_status status = s->progress->BlockingCall(
+            data, [s](Napi::Env env, Napi::Function fn, std::pair<int, int>* d) {
+              std::unique_ptr<std::pair<int, int>> own(d);
+              if (s->callback_failed.load() || static_cast<napi_env>(env) == nullptr) return;
+              Napi::Object p = Napi::Object::New(env);
+              p.Set("step", Napi::Number::New(env, own->first));
+              p.Set("steps", Napi::Number::New(env, own->second));
+              try {
+                fn.Call({p});
+              } catch (const Napi::Error& e) {
+                // The callback threw: stop the run and reject with what it threw.
+                s->callback_error = Napi::Persistent(e.Value().As<Napi::Value>());
+                s->callback_failed = true;
+              }
+            });
+        if (status != napi_ok) delete data;
+      };
+    }
+  }
+
+  void Execute() override {
+    try {
+      st_->result = std::make_unique<GenerateResult>(model_->generate(req_));
+    } catch (...) {
+      st_->error.capture(std::current_exception());
+    }
+    if (st_->progress) st_->progress->Release();
+  }
+
+  void OnOK() override { finish(); }
+  void OnError(const Napi::Error&) override { finish(); }
+
+ private:
+  void finish() {
+    st_->worker_done = true;
+    st_->maybe_settle(Env());
+  }
+  std::shared_ptr<const DiffusionModel> model_;
+  std::shared_ptr<GenState> st_;
+  GenerateRequest req_;
+};
+
+class LoadWorker : public Napi::AsyncWorker {
+ public:
+  LoadWorker(Napi::Env env, std::string path, DiffusionLoadOptions opts, Napi::FunctionReference* ctor)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), path_(std::move(path)),
+        opts_(std::move(opts)), ctor_(ctor) {}
+  Napi::Promise promise() { return deferred_.Promise(); }
+
+  void Execute() override {
+    try {
+      model_ = DiffusionModel::load(path_, opts_);
+    } catch (...) {
+      error_.capture(std::current_exception());
+    }
+  }
+  void OnOK() override {
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    if (error_.set) {
+      deferred_.Reject(make_error(env, error_.code, error_.message).Value());
+      return;
+    }
+    try {
+      auto ext = Napi::External<std::shared_ptr<const DiffusionModel>>::New(env, &model_);
+      deferred_.Resolve(ctor_->New({ext}));
+    } catch (const Napi::Error& e) {
+      deferred_.Reject(e.Value());
+    }
+  }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::string path_;
+  DiffusionLoadOptions opts_;
+  Napi::FunctionReference* ctor_;
+  std::shared_ptr<const DiffusionModel> model_;
+  CapturedError error_;
+};
+
+class DiffusionModelWrap : public Napi::ObjectWrap<DiffusionModelWrap> {
+ public:
+  static inline Napi::FunctionReference* ctor = nullptr;
+
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "DiffusionModel",
+                       {StaticMethod("load", &DiffusionModelWrap::Load),
+                        StaticMethod("cachedModels", &DiffusionModelWrap::CachedModels),
+                        InstanceMethod("generate", &DiffusionModelWrap::Generate),
+                        InstanceMethod("dispose", &DiffusionModelWrap::Dispose),
+                        InstanceAccessor("path", &DiffusionModelWrap::Path, nullptr),
+                        InstanceAccessor("layout", &DiffusionModelWrap::Layout, nullptr),
+                        InstanceAccessor("inChannels", &DiffusionModelWrap::Dim<0>, nullptr),
+                        InstanceAccessor("latentChannels", &DiffusionModelWrap::Dim<1>, nullptr),
+                        InstanceAccessor("downscale", &DiffusionModelWrap::Dim<2>, nullptr),
+                        InstanceAccessor("contextDim", &DiffusionModelWrap::Dim<3>, nullptr)});
+  }
+
+  explicit DiffusionModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<DiffusionModelWrap>(info) {
+    if (info.Length() != 1 || !info[0].IsExternal())
+      throw make_error(info.Env(), "E_BAD_INPUT", "use DiffusionModel.load(pathOrDir, options)");
+    model_ = *info[0].As<Napi::External<std::shared_ptr<const DiffusionModel>>>().Data();
+  }
+
+  static Napi::Value Load(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    std::string path;
+    DiffusionLoadOptions opts;
+    try {
+      if (info.Length() < 1 || !info[0].IsString())
+        bad_arg("DiffusionModel.load(pathOrDir, options): pathOrDir must be a string");
+      path = info[0].As<Napi::String>().Utf8Value();
+      Napi::Object o = info.Length() > 1 && info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env);
+      if (info.Length() > 1 && !info[1].IsObject() && !info[1].IsUndefined()) bad_arg("options must be an object");
+      opts.threads = int(int_field(o, "threads", 0, 0, 1024));
+      opts.tokenizer = str_field(o, "tokenizer", "");
+      const std::string device = str_field(o, "device", "auto");
+      if (device == "cuda") {
+#if defined(BGN_WITH_CUDA)
+        return rejected(env, "E_MODEL_UNSUPPORTED",
+                        "device 'cuda' is not available: the CUDA kernels are not implemented in this version; use "
+                        "device 'cpu' or 'auto'");
+#else
+        return rejected(env, "E_MODEL_UNSUPPORTED",
+                        "device 'cuda' is not available: this build has no CUDA (rebuild with BGN_CUDA=1 and nvcc "
+                        "installed); use device 'cpu' or 'auto'");
+#endif
+      }
+      if (device != "auto" && device != "cpu") bad_arg("device must be 'auto', 'cpu' or 'cuda'; got '" + device + "'");
+    } catch (const BadArg& e) {
+      return rejected(env, "E_BAD_INPUT", e.message);
+    }
+    auto* w = new LoadWorker(env, path, opts, ctor);
+    Napi::Promise p = w->promise();
+    w->Queue();
+    return p;
+  }
+
+  static Napi::Value CachedModels(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), double(diffusion_model_cache_size()));
+  }
+
+  Napi::Value Generate(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!model_) return rejected(env, "E_BAD_INPUT", "this DiffusionModel was disposed");
+    auto st = std::make_shared<GenState>(env);
+    GenerateRequest req;
+    try {
+      if (info.Length() < 1 || !info[0].IsObject()) bad_arg("generate({ prompt, ... }, { onProgress, signal })");
+      Napi::Object o = info[0].As<Napi::Object>();
+      Napi::Value prompt = o.Get("prompt");
+      if (!prompt.IsString()) bad_arg("prompt must be a string");
+      req.prompt = prompt.As<Napi::String>().Utf8Value();
+      req.negative_prompt = str_field(o, "negativePrompt", "");
+      req.width = int_field(o, "width", 512, 1, 1 << 20);
+      req.height = int_field(o, "height", 512, 1, 1 << 20);
+      req.steps = int(int_field(o, "steps", 20, -(1 << 20), 1 << 20));
+      req.guidance = float(num_field(o, "guidanceScale", 7.5));
+      req.sampler = str_field(o, "sampler", "euler");
+      Napi::Value seed = o.Get("seed");
+      req.seed = seed.IsUndefined() || seed.IsNull() ? random_seed()
+                                                     : uint64_t(int_field(o, "seed", 0, 0, (int64_t(1) << 53) - 1));
+      req.strength = num_field(o, "strength", 0.8);
+      req.clip_skip = int(int_field(o, "clipSkip", 0, 0, 1000));
+      req.init_image = bytes_field(o, "initImage");
+      req.mask = mask_field(o);
+      req.noise = f32_field(o, "noise");
+      req.paste_back = bool_field(o, "pasteBack", true);
+
+      Napi::Object ro = info.Length() > 1 && info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env);
+      if (info.Length() > 1 && !info[1].IsObject() && !info[1].IsUndefined())
+        bad_arg("the second argument must be { onProgress?, signal? }");
+      Napi::Value cb = ro.Get("onProgress");
+      const bool has_cb = !cb.IsUndefined() && !cb.IsNull();
+      if (has_cb && !cb.IsFunction()) bad_arg("onProgress must be a function");
+      Napi::Value sig = ro.Get("signal");
+      if (!sig.IsUndefined() && !sig.IsNull()) {
+        if (!sig.IsObject()) bad_arg("signal must be an AbortSignal");
+        Napi::Object s = sig.As<Napi::Object>();
+        Napi::Value add = s.Get("addEventListener");
+        if (!add.IsFunction()) bad_arg("signal must be an AbortSignal (no addEventListener)");
+        if (s.Get("aborted").ToBoolean()) return rejected(env, "E_CANCELLED", "generation cancelled before it started");
+        auto flag = st->abort;
+        Napi::Function listener = Napi::Function::New(
+            env, [flag](const Napi::CallbackInfo&) { flag->store(true); }, "onAbort");
+        add.As<Napi::Function>().Call(s, {Napi::String::New(env, "abort"), listener});
+        st->signal = Napi::Persistent(s);
+        st->listener = Napi::Persistent(listener);
+      }
+      if (has_cb) {
+        st->progress_done = false;
+        // The finaliser runs on the JS thread after the last queued call has been delivered; it
+        // holds the state until then, so the per-call callbacks may use a plain pointer to it.
+        st->progress = Napi::ThreadSafeFunction::New(env, cb.As<Napi::Function>(), "DiffusionModel.progress", 0, 1,
+                                                     [st](Napi::Env env) {
+                                                       st->progress_done = true;
+                                                       st->maybe_settle(env);
+                                                     });
+      }
+    } catch (const BadArg& e) {
+      return rejected(env, "E_BAD_INPUT", e.message);
+    }
+    Napi::Promise p = st->deferred.Promise();
+    auto* w = new GenerateWorker(env, model_, st, std::move(req));
+    w->Queue();
+    return p;
+  }
+
+  Napi::Value Dispose(const Napi::CallbackInfo& info) {
+    model_.reset();
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Path(const Napi::CallbackInfo& info) {
+    return model_ ? Napi::Value(Napi::String::New(info.Env(), model_->path())) : info.Env().Undefined();
+  }
+  Napi::Value Layout(const Napi::CallbackInfo& info) {
+    return model_ ? Napi::Value(Napi::String::New(info.Env(), model_->layout())) : info.Env().Undefined();
+  }
+  template <int K>
+  Napi::Value Dim(const Napi::CallbackInfo& info) {
+    if (!model_) return info.Env().Undefined();
+    const int64_t v[] = {model_->unet().config().in_channels, model_->vae().config().latent_channels,
+                         model_->vae().config().downscale, model_->unet().config().context_dim};
+    return Napi::Number::New(info.Env(), double(v[K]));
+  }
+
+ private:
+  std::shared_ptr<const DiffusionModel> model_;
+};
+
+}  // namespace
+
+void init_diffusion_model(Napi::Env env, Napi::Object exports) {
+  Napi::Function f = DiffusionModelWrap::Define(env);
+  DiffusionModelWrap::ctor = new Napi::FunctionReference(Napi::Persistent(f));
+  exports.Set("DiffusionModel", f);
+}
+
+}  // namespace bgn::addon

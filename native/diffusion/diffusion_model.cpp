@@ -1,0 +1,254 @@
+#include "diffusion/diffusion_model.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <map>
+#include <mutex>
+
+#include "diffusion/schedulers.h"
+#include "formats/mapped_file.h"
+#include "models/prompt_weights.h"
+#include "tensor/error.h"
+
+namespace bgn {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::mutex g_cache_mu;
+std::map<std::string, std::weak_ptr<const DiffusionModel>> g_cache;
+
+// The SD 1.x / 2.x training schedule, for single files that carry no scheduler config.
+constexpr const char* kSdSchedule =
+    R"({"num_train_timesteps":1000,"beta_start":0.00085,"beta_end":0.012,"beta_schedule":"scaled_linear",)"
+    R"("prediction_type":"epsilon","timestep_spacing":"leading","steps_offset":1,"clip_sample":false,)"
+    R"("set_alpha_to_one":false})";
+
+bool is_dir(const std::string& p) {
+  std::error_code ec;
+  return fs::is_directory(p, ec);
+}
+bool is_file(const std::string& p) {
+  std::error_code ec;
+  return fs::is_regular_file(p, ec);
+}
+
+// Identity of everything a load reads: the file itself, or every regular file in the
+// component sub-folders of a diffusers folder.
+std::string identity_key(const std::string& path) {
+  if (!is_dir(path)) return file_identity(path).key();
+  std::string key = "dir:";
+  for (const char* sub : {"unet", "vae", "text_encoder", "tokenizer", "scheduler"}) {
+    const fs::path d = fs::path(path) / sub;
+    std::error_code ec;
+    if (!fs::is_directory(d, ec)) continue;
+    std::vector<std::string> names;
+    for (const auto& e : fs::directory_iterator(d, ec))
+      if (e.is_regular_file(ec)) names.push_back(e.path().filename().string());
+    std::sort(names.begin(), names.end());
+    for (const auto& n : names) key += std::string(sub) + "/" + n + "=" + file_identity((d / n).string()).key() + ";";
+  }
+  // Weights stored directly in the folder (a single component folder).
+  std::error_code ec;
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(path, ec))
+    if (e.is_regular_file(ec)) names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  for (const auto& n : names) key += n + "=" + file_identity((fs::path(path) / n).string()).key() + ";";
+  return key;
+}
+
+// pad_token of a tokenizer folder's tokenizer_config.json / special_tokens_map.json: a string
+// or {"content": ...}. Empty when neither says.
+std::string folder_pad_token(const std::string& dir) {
+  for (const char* name : {"tokenizer_config.json", "special_tokens_map.json"}) {
+    const std::string p = dir + "/" + name;
+    if (!is_file(p)) continue;
+    json::Value v = json::parse_file(p);
+    const json::Value* pad = v.is_object() ? v.find("pad_token") : nullptr;
+    if (!pad) continue;
+    if (pad->is_string()) return pad->as_string();
+    if (pad->is_object()) {
+      const json::Value* c = pad->find("content");
+      if (c && c->is_string()) return c->as_string();
+    }
+  }
+  return "";
+}
+
+// One chunk list → hidden states (chunks·77, C), emphasis applied per chunk.
+std::vector<float> encode_chunks(const ClipTextModel& te, const std::vector<PromptChunk>& chunks, int clip_skip) {
+  const int64_t T = ClipTokenizer::kContextLength;
+  std::vector<float> out;
+  for (const PromptChunk& ch : chunks) {
+    BGN_CHECK(int64_t(ch.ids.size()) == T && int64_t(ch.weights.size()) == T, Code::Internal,
+              "a prompt chunk is not ", T, " tokens");
+    ClipTextOutput o = te.encode(ch.ids.data(), 1, T, clip_skip, false);
+    BGN_CHECK(int64_t(o.last.size()) == T * o.C, Code::Internal, "text encoder output has the wrong size");
+    apply_prompt_weights(o.last.data(), ch.weights.data(), T, o.C);
+    out.insert(out.end(), o.last.begin(), o.last.end());
+  }
+  return out;
+}
+
+}  // namespace
+
+size_t diffusion_model_cache_size() {
+  std::lock_guard<std::mutex> lock(g_cache_mu);
+  size_t n = 0;
+  for (auto& kv : g_cache) n += kv.second.expired() ? 0 : 1;
+  return n;
+}
+
+std::shared_ptr<const DiffusionModel> DiffusionModel::load(const std::string& path, const DiffusionLoadOptions& opts) {
+  if (path.empty()) fail(Code::BadInput, "DiffusionModel.load: the path is empty");
+  const bool dir = is_dir(path);
+  // Tokenizer folder: option, the model folder, $BG_CLIP_TOKENIZER.
+  std::string tok_arg = opts.tokenizer;
+  bool tok_from_model = false;
+  if (tok_arg.empty() && dir && is_dir(path + "/tokenizer")) {
+    tok_arg = path;
+    tok_from_model = true;
+  }
+  const std::string tok_dir = ClipTokenizer::resolve_dir(tok_arg);
+
+  const std::string key = identity_key(path) + "|threads=" + std::to_string(opts.threads) + "|tok=" + tok_dir;
+  {
+    std::lock_guard<std::mutex> lock(g_cache_mu);
+    auto it = g_cache.find(key);
+    if (it != g_cache.end())
+      if (auto m = it->second.lock()) return m;
+  }
+
+  auto m = std::shared_ptr<DiffusionModel>(new DiffusionModel());
+  m->path_ = path;
+  m->tok_ = ClipTokenizer::load(tok_dir + "/vocab.json", tok_dir + "/merges.txt");
+  m->te_ = ClipTextModel::load(path, opts.threads);
+  UnetLoadOptions uo;
+  uo.threads = opts.threads;
+  m->unet_ = UNetModel::load(path, uo);
+  m->vae_ = VaeModel::load(path, opts.threads);
+  m->layout_ = m->unet_->layout();
+
+  // The three components must fit together.
+  const UnetConfig& uc = m->unet_->config();
+  const VaeConfig& vc = m->vae_->config();
+  const ClipTextConfig& tc = m->te_->config();
+  if (tc.hidden != uc.context_dim)
+    fail(Code::ModelUnsupported, path, ": the text encoder is ", tc.hidden, " wide but the UNet attends to a ",
+         uc.context_dim, "-wide context; the components do not belong together");
+  if (uc.out_channels != vc.latent_channels || (uc.in_channels != vc.latent_channels && uc.in_channels != 2 * vc.latent_channels + 1))
+    fail(Code::ModelUnsupported, path, ": the UNet takes ", uc.in_channels, " and predicts ", uc.out_channels,
+         " channels but the VAE has ", vc.latent_channels, " latent channels");
+  if (vc.image_channels != 3)
+    fail(Code::ModelUnsupported, path, ": the VAE makes ", vc.image_channels, "-channel images; only RGB is supported");
+  if (tc.max_positions < ClipTokenizer::kContextLength)
+    fail(Code::ModelUnsupported, path, ": the text encoder has ", tc.max_positions, " positions; ",
+         ClipTokenizer::kContextLength, " are needed");
+
+  if (int64_t(m->tok_->vocab_size()) > tc.vocab)
+    fail(Code::ModelUnsupported, path, ": the tokenizer (", tok_dir, ") has ", m->tok_->vocab_size(),
+         " tokens but the text encoder embeds only ", tc.vocab, "; use the tokenizer that belongs to this model");
+
+  std::string pad = tok_from_model ? folder_pad_token(tok_dir) : "";
+  if (pad.empty()) pad = tc.act == cpu::Act::GELU ? "!" : "<|endoftext|>";
+  if (m->tok_->token_id(pad) < 0)
+    fail(Code::ModelUnsupported, path, ": the pad token '", pad, "' is not in the tokenizer's vocabulary (", tok_dir, ")");
+  m->pad_token_ = pad;
+
+  const std::string sched = path + "/scheduler/scheduler_config.json";
+  m->sched_config_ = dir && is_file(sched) ? json::parse_file(sched) : json::parse(kSdSchedule, "SD schedule");
+  if (!m->sched_config_.is_object()) fail(Code::ModelFormat, sched, " is not a JSON object");
+
+  std::lock_guard<std::mutex> lock(g_cache_mu);
+  auto& slot = g_cache[key];
+  if (auto existing = slot.lock()) return existing;  // another thread loaded it meanwhile
+  slot = m;
+  return m;
+}
+
+void DiffusionModel::encode_prompts(const std::string& prompt, const std::string& negative, int clip_skip,
+                                    std::vector<float>& cond, std::vector<float>& uncond, int64_t& seq) const {
+  std::vector<PromptChunk> pc = encode_weighted_prompt(*tok_, prompt, pad_token_);
+  std::vector<PromptChunk> nc = encode_weighted_prompt(*tok_, negative, pad_token_);
+  const std::vector<PromptChunk> empty = encode_weighted_prompt(*tok_, "", pad_token_);
+  while (pc.size() < nc.size()) pc.push_back(empty[0]);
+  while (nc.size() < pc.size()) nc.push_back(empty[0]);
+  // Each chunk is 77 positions; the UNet context is as long as the chunks together.
+  if (pc.size() > 32) fail(Code::BadInput, "the prompt needs ", pc.size(), " chunks of 75 tokens; at most 32 are allowed");
+  cond = encode_chunks(*te_, pc, clip_skip);
+  uncond = encode_chunks(*te_, nc, clip_skip);
+  seq = int64_t(pc.size()) * ClipTokenizer::kContextLength;
+}
+
+GenerateResult DiffusionModel::generate(const GenerateRequest& g) const {
+  const int64_t W = g.width, H = g.height;
+  if (W < 64 || H < 64 || W > 4096 || H > 4096 || W % 8 || H % 8)
+    fail(Code::BadInput, "width and height must be multiples of 8 from 64 to 4096; got ", W, "×", H);
+  if (g.steps < 1 || g.steps > 1000) fail(Code::BadInput, "steps must be from 1 to 1000; got ", g.steps);
+  if (!std::isfinite(g.guidance) || g.guidance < 0 || g.guidance > 100)
+    fail(Code::BadInput, "guidanceScale must be from 0 to 100; got ", g.guidance);
+  if (g.clip_skip < 0 || g.clip_skip >= te_->config().layers)
+    fail(Code::BadInput, "clipSkip must be from 0 to ", te_->config().layers - 1, "; got ", g.clip_skip);
+  const bool has_image = !g.init_image.empty(), has_mask = !g.mask.empty();
+  if (has_mask && !has_image) fail(Code::BadInput, "a mask needs an initImage to inpaint");
+  if (has_image && int64_t(g.init_image.size()) != H * W * 3)
+    fail(Code::BadInput, "initImage must be ", W, "×", H, " RGB (", H * W * 3, " bytes); got ", g.init_image.size(), " bytes");
+  if (has_mask && int64_t(g.mask.size()) != H * W)
+    fail(Code::BadInput, "mask must be ", W, "×", H, " (", H * W, " values), the size of the image; got ", g.mask.size());
+  if (has_image && !has_mask && !(g.strength > 0 && g.strength <= 1))
+    fail(Code::BadInput, "strength must be in (0, 1]; got ", g.strength);
+  for (float v : g.mask)
+    if (!std::isfinite(v)) fail(Code::BadInput, "the mask holds NaN or Inf");
+
+  PipelineRequest req;
+  req.kind = has_mask ? PipelineKind::Inpaint : has_image ? PipelineKind::Img2Img : PipelineKind::Txt2Img;
+  req.unet = unet_;
+  req.vae = vae_;
+  bool karras = false;
+  const SchedulerKind sk = scheduler_kind_from_name(g.sampler, &karras);
+  SchedulerConfig sc = SchedulerConfig::from_json(sk, sched_config_, path_ + " scheduler config");
+  if (karras) sc.use_karras_sigmas = true;
+  req.scheduler = make_scheduler(sk, sc);
+  req.height = H;
+  req.width = W;
+  req.steps = g.steps;
+  req.guidance = g.guidance;
+  req.strength = g.strength;
+  req.seed = g.seed;
+  req.noise = g.noise;
+  req.on_step = g.on_step;
+  req.cancelled = g.cancelled;
+  if (g.cancelled && g.cancelled()) fail(Code::Cancelled, "generation cancelled before it started");
+  encode_prompts(g.prompt, g.negative_prompt, g.clip_skip, req.cond, req.uncond, req.seq);
+  if (has_image) {
+    // (H, W, 3) bytes → (1, 3, H, W) in [0, 1]
+    req.image.resize(size_t(3 * H * W));
+    for (int64_t i = 0; i < H * W; ++i)
+      for (int64_t c = 0; c < 3; ++c) req.image[size_t(c * H * W + i)] = float(g.init_image[size_t(i * 3 + c)]) / 255.f;
+  }
+  req.mask = g.mask;
+
+  PipelineResult r = run_pipeline(req);
+  BGN_CHECK(r.H == H && r.W == W && int64_t(r.image.size()) == 3 * H * W, Code::Internal,
+            "the pipeline returned an image of the wrong size");
+  GenerateResult out;
+  out.width = W;
+  out.height = H;
+  out.seed = g.seed;
+  out.pixels.resize(size_t(H * W * 3));
+  for (int64_t i = 0; i < H * W; ++i)
+    for (int64_t c = 0; c < 3; ++c) {
+      const float v = std::min(1.f, std::max(0.f, r.image[size_t(c * H * W + i)]));
+      out.pixels[size_t(i * 3 + c)] = uint8_t(std::lround(v * 255.f));
+    }
+  if (has_mask && g.paste_back)
+    for (int64_t i = 0; i < H * W; ++i)
+      if (g.mask[size_t(i)] < 0.5f)
+        for (int64_t c = 0; c < 3; ++c) out.pixels[size_t(i * 3 + c)] = g.init_image[size_t(i * 3 + c)];
+  return out;
+}
+
+}  // namespace bgn

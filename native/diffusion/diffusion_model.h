@@ -1,0 +1,104 @@
+// A whole Stable Diffusion model (SD 1.x / 2.x, 4- or 9-channel UNet) ready to generate images:
+// text encoder + tokenizer + UNet + VAE + the scheduler configuration, loaded from a single-file
+// LDM .safetensors or a diffusers pipeline folder (see models/weight_map.h).
+//
+//   auto m = DiffusionModel::load(path, opts);      // cached per process (see below)
+//   GenerateResult r = m->generate(req);             // const: any number of threads at once
+//
+// Text conditioning: prompts are parsed for emphasis and laid out in 77-token chunks
+// (models/prompt_weights.h); each chunk is encoded separately, weighted with
+// apply_prompt_weights, and the chunks are concatenated (77·k tokens). When the prompt and the
+// negative prompt need different numbers of chunks the shorter one is extended with chunks of
+// the empty prompt, so both condition the UNet with the same sequence length.
+//
+// Tokenizer: the `tokenizer` option (a folder with vocab.json + merges.txt), else the model
+// folder's tokenizer/, else $BG_CLIP_TOKENIZER. Pad token: the model folder's tokenizer config
+// when the tokenizer comes from there, otherwise "!" for GELU (SD 2.x / OpenCLIP) text encoders
+// and "<|endoftext|>" for quick-GELU (SD 1.x) ones.
+//
+// Scheduler: the sampler named in each request, configured from the folder's
+// scheduler/scheduler_config.json, or for single files the SD 1.x/2.x training schedule
+// (scaled_linear 0.00085–0.012, 1000 steps, "leading" spacing, steps_offset 1, epsilon).
+//
+// Cache: models are shared through a process-wide cache keyed by the identity (device, inode,
+// size, mtime) of every weight/config file read, the thread count and the tokenizer folder;
+// loading the same files again while a previous load is alive returns the same object.
+// Weights are released when the last holder lets go.
+//
+// Output: RGB bytes, row-major (H, W, 3), round(clamp(x, 0, 1) · 255). For inpainting with
+// paste_back (default), every pixel whose mask value is < 0.5 is the original's byte for byte
+// (the VAE round trip otherwise changes them slightly). The fixture runner works on the
+// pipeline core (diffusion/pipeline.h) and never pastes back.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "diffusion/pipeline.h"
+#include "formats/json.h"
+#include "models/clip_text.h"
+#include "models/clip_tokenizer.h"
+
+namespace bgn {
+
+struct DiffusionLoadOptions {
+  int threads = 0;        // per component pool; <= 0: all cores
+  std::string tokenizer;  // folder; empty: model folder, then $BG_CLIP_TOKENIZER
+};
+
+struct GenerateRequest {
+  std::string prompt, negative_prompt;
+  int64_t width = 512, height = 512;  // multiples of 8, 64..4096
+  int steps = 20;                     // 1..1000
+  float guidance = 7.5f;
+  std::string sampler = "euler";
+  uint64_t seed = 0;
+  double strength = 0.8;              // img2img only, (0, 1]
+  int clip_skip = 0;
+  std::vector<uint8_t> init_image;    // RGB (H, W, 3) bytes; img2img / inpaint
+  std::vector<float> mask;            // (H, W) in [0, 1], >= 0.5 = repaint; inpaint
+  std::vector<float> noise;           // optional initial latents N(0,1) (1, C, h, w)
+  bool paste_back = true;
+  std::function<void(int step, int total)> on_step;
+  std::function<bool()> cancelled;
+};
+
+struct GenerateResult {
+  std::vector<uint8_t> pixels;  // (H, W, 3)
+  int64_t width = 0, height = 0;
+  uint64_t seed = 0;
+};
+
+class DiffusionModel {
+ public:
+  static std::shared_ptr<const DiffusionModel> load(const std::string& path, const DiffusionLoadOptions& opts);
+
+  GenerateResult generate(const GenerateRequest& req) const;
+
+  // Text embeddings (k·77, context) for the prompt and the negative prompt, same length.
+  void encode_prompts(const std::string& prompt, const std::string& negative, int clip_skip, std::vector<float>& cond,
+                      std::vector<float>& uncond, int64_t& seq) const;
+
+  const UNetModel& unet() const { return *unet_; }
+  const VaeModel& vae() const { return *vae_; }
+  const ClipTextModel& text_encoder() const { return *te_; }
+  const std::string& path() const { return path_; }
+  const std::string& layout() const { return layout_; }
+  const std::string& pad_token() const { return pad_token_; }
+
+ private:
+  DiffusionModel() = default;
+  std::string path_, layout_, pad_token_;
+  std::shared_ptr<const ClipTextModel> te_;
+  std::shared_ptr<const UNetModel> unet_;
+  std::shared_ptr<const VaeModel> vae_;
+  std::shared_ptr<const ClipTokenizer> tok_;
+  json::Value sched_config_;  // object
+};
+
+// Live models in the process-wide cache (for tests).
+size_t diffusion_model_cache_size();
+
+}  // namespace bgn
