@@ -3,6 +3,7 @@
  * img2img and inpaint, progress, cancellation, concurrency, and every kind of bad input ending
  * in a coded error. Tiny random-weight models at 64×64 with 2–3 steps keep it quick.
  */
+import { copyFileSync } from 'node:fs';
 import path from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -57,6 +58,19 @@ describe.runIf(fixturesPresent)('DiffusionModel', () => {
       const b = await again.generate(base);
       expect(Buffer.from(b.pixels).equals(Buffer.from(a.pixels))).toBe(true);
       again.dispose();
+    });
+
+    it('concurrent loads of one file end up as one cached model', async () => {
+      const file = path.join(tmp.dir, 'copy-for-cache.safetensors');
+      copyFileSync(sd1Tiny, file);
+      const before = DM.cachedModels();
+      const [a, b] = await Promise.all([
+        DM.load(file, { threads: 1, tokenizer: tokenizerDir }),
+        DM.load(file, { threads: 1, tokenizer: tokenizerDir }),
+      ]);
+      expect(DM.cachedModels()).toBe(before + 1);
+      a.dispose();
+      b.dispose();
     });
 
     it('accepts device "cpu" and "auto"', async () => {
@@ -162,10 +176,12 @@ describe.runIf(fixturesPresent)('DiffusionModel', () => {
       }
     });
 
-    it('prompt emphasis changes the conditioning; a prompt over 75 tokens runs in chunks', async () => {
+    it('prompt emphasis changes the conditioning (weight 1.0 changes nothing); a prompt over 75 tokens runs in chunks', async () => {
       const plain = await model.generate({ ...base, prompt: 'a red house' });
       const weighted = await model.generate({ ...base, prompt: 'a (red:1.6) house' });
       expect(Buffer.from(plain.pixels).equals(Buffer.from(weighted.pixels))).toBe(false);
+      const unit = await model.generate({ ...base, prompt: '(a red house:1.0)' });
+      expect(Buffer.from(unit.pixels).equals(Buffer.from(plain.pixels))).toBe(true);
       const long = Array.from({ length: 120 }, (_, i) => `word${i % 10}`).join(' ');
       const r = await model.generate({ ...base, prompt: long });
       expect(r.pixels.length).toBe(W * H * 3);
