@@ -2,12 +2,46 @@
 
 #include <cmath>
 #include <cstring>
+#if defined(__F16C__)
+#include <immintrin.h>
+#endif
 
 #include "backend/cpu/ops.h"
 
 namespace bgn::nn {
 
 Tensor widen(const Tensor& t) { return t.dtype() == DType::F32 ? t : t.to(DType::F32); }
+
+namespace {
+// f16 → f32 for [0, n): exact in both paths (every half is a float).
+void f16_run(const uint16_t* s, float* d, int64_t n) {
+  int64_t i = 0;
+#if defined(__F16C__)
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(d + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(s + i))));
+#endif
+  if (i < n) convert_to_f32(DType::F16, s + i, d + i, n - i);
+}
+void bf16_run(const uint16_t* s, float* d, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const uint32_t bits = uint32_t(s[i]) << 16;
+    std::memcpy(d + i, &bits, 4);
+  }
+}
+}  // namespace
+
+Tensor widen(ThreadPool& pool, const Tensor& t) {
+  if (t.dtype() == DType::F32) return t;
+  if (t.dtype() != DType::F16 && t.dtype() != DType::BF16) return t.to(DType::F32);
+  Tensor out = Tensor::empty(DType::F32, t.shape());
+  const uint16_t* s = static_cast<const uint16_t*>(t.raw());
+  float* d = out.data<float>();
+  const bool half = t.dtype() == DType::F16;
+  pool.parallel_for(t.numel(), int64_t(1) << 16, [&](int64_t i0, int64_t i1) {
+    half ? f16_run(s + i0, d + i0, i1 - i0) : bf16_run(s + i0, d + i0, i1 - i0);
+  });
+  return out;
+}
 
 namespace {
 bool is_float(const Tensor& t) {
@@ -43,7 +77,7 @@ Linear load_linear(WeightSet& ws, const std::string& prefix, bool bias, int64_t 
 }
 
 void linear(ThreadPool& pool, const Linear& l, const float* x, int64_t M, float* y) {
-  Tensor w = widen(l.w);
+  Tensor w = widen(pool, l.w);
   if (present(l.b)) {
     Tensor b = widen(l.b);
     const float* bp = b.data<float>();
@@ -83,7 +117,7 @@ void conv_out_size(const Conv2d& c, int64_t H, int64_t W, int64_t* OH, int64_t* 
 }
 
 void conv2d(ThreadPool& pool, const Conv2d& c, const float* x, int64_t N, int64_t H, int64_t W, float* y) {
-  Tensor w = widen(c.w), b = widen(c.b);
+  Tensor w = widen(pool, c.w), b = widen(c.b);
   cpu::Conv2dParams p;
   p.stride_h = p.stride_w = c.stride;
   p.pad_top = c.pad_top;

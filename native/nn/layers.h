@@ -17,6 +17,9 @@ using Buf = std::vector<float>;
 
 // An f32 copy of t, or t itself when it is already f32.
 Tensor widen(const Tensor& t);
+// The same, converted on the pool's threads (F16C / vectorised bf16 shifts): for large weights,
+// which are widened on every call.
+Tensor widen(ThreadPool& pool, const Tensor& t);
 
 struct Linear {
   Tensor w, b;  // w (out, in), b (out) or undefined
