@@ -30,18 +30,40 @@ void bf16_run(const uint16_t* s, float* d, int64_t n) {
 }
 }  // namespace
 
-Tensor widen(ThreadPool& pool, const Tensor& t) {
-  if (t.dtype() == DType::F32) return t;
-  if (t.dtype() != DType::F16 && t.dtype() != DType::BF16) return t.to(DType::F32);
-  Tensor out = Tensor::empty(DType::F32, t.shape());
+// Converts t (f16 or bf16) into d on the pool's threads.
+void widen_into(ThreadPool& pool, const Tensor& t, float* d) {
   const uint16_t* s = static_cast<const uint16_t*>(t.raw());
-  float* d = out.data<float>();
   const bool half = t.dtype() == DType::F16;
   pool.parallel_for(t.numel(), int64_t(1) << 16, [&](int64_t i0, int64_t i1) {
     half ? f16_run(s + i0, d + i0, i1 - i0) : bf16_run(s + i0, d + i0, i1 - i0);
   });
+}
+
+Tensor widen(ThreadPool& pool, const Tensor& t) {
+  if (t.dtype() == DType::F32) return t;
+  if (t.dtype() != DType::F16 && t.dtype() != DType::BF16) return t.to(DType::F32);
+  Tensor out = Tensor::empty(DType::F32, t.shape());
+  widen_into(pool, t, out.data<float>());
   return out;
 }
+
+namespace {
+// The f32 view of a weight for one call: the data itself when already f32, else a copy in this
+// thread's scratch buffer, which grows to the largest weight and is reused. Widening every call
+// into fresh tensors would park hundreds of MB of freed blocks in the tensor allocator's cache
+// (peak RSS) or page-fault them in again each time. Valid until the next call on this thread.
+const float* widen_scratch(ThreadPool& pool, const Tensor& t) {
+  if (t.dtype() == DType::F32) return t.data<float>();
+  if (t.dtype() != DType::F16 && t.dtype() != DType::BF16) fail(Code::Internal, "widen: unexpected weight dtype");
+  thread_local Buf scratch;
+  if (scratch.size() < size_t(t.numel())) {
+    Buf().swap(scratch);
+    scratch.resize(size_t(t.numel()));
+  }
+  widen_into(pool, t, scratch.data());
+  return scratch.data();
+}
+}  // namespace
 
 namespace {
 bool is_float(const Tensor& t) {
@@ -77,14 +99,13 @@ Linear load_linear(WeightSet& ws, const std::string& prefix, bool bias, int64_t 
 }
 
 void linear(ThreadPool& pool, const Linear& l, const float* x, int64_t M, float* y) {
-  Tensor w = widen(pool, l.w);
   if (present(l.b)) {
     Tensor b = widen(l.b);
     const float* bp = b.data<float>();
     for (int64_t m = 0; m < M; ++m) std::memcpy(y + m * l.out, bp, size_t(l.out) * 4);
   }
-  cpu::sgemm(pool, false, true, M, l.out, l.in, 1.f, x, l.in, w.data<float>(), l.in, present(l.b) ? 1.f : 0.f, y,
-             l.out);
+  const float* w = widen_scratch(pool, l.w);
+  cpu::sgemm(pool, false, true, M, l.out, l.in, 1.f, x, l.in, w, l.in, present(l.b) ? 1.f : 0.f, y, l.out);
 }
 
 Conv2d load_conv(WeightSet& ws, const std::string& prefix, int64_t in, int64_t out, int64_t stride) {
@@ -117,7 +138,8 @@ void conv_out_size(const Conv2d& c, int64_t H, int64_t W, int64_t* OH, int64_t* 
 }
 
 void conv2d(ThreadPool& pool, const Conv2d& c, const float* x, int64_t N, int64_t H, int64_t W, float* y) {
-  Tensor w = widen(pool, c.w), b = widen(c.b);
+  Tensor b = widen(c.b);
+  const float* w = widen_scratch(pool, c.w);
   cpu::Conv2dParams p;
   p.stride_h = p.stride_w = c.stride;
   p.pad_top = c.pad_top;
@@ -126,7 +148,7 @@ void conv2d(ThreadPool& pool, const Conv2d& c, const float* x, int64_t N, int64_
   p.pad_right = c.pad_right;
   int64_t OH, OW;
   conv_out_size(c, H, W, &OH, &OW);
-  cpu::conv2d(pool, cpu::ConvInput(x, c.in), N, c.in, H, W, w.data<float>(), c.out, c.kh, c.kw, b.data<float>(), p, y, OH, OW);
+  cpu::conv2d(pool, cpu::ConvInput(x, c.in), N, c.in, H, W, w, c.out, c.kh, c.kw, b.data<float>(), p, y, OH, OW);
 }
 
 Norm load_norm(WeightSet& ws, const std::string& prefix, int64_t channels, int64_t groups, float eps) {
