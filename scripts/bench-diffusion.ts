@@ -10,19 +10,27 @@
  *                   on a batch of 2 (conditional + unconditional) at (size/8)², plus the guidance
  *                   mix and an Euler update; every step's time is listed in unet_steps_s
  *   vae_decode_s    one VAE decode of a (1, 4, size/8, size/8) latent to size × size
- *   peak_rss_mb     the process's peak resident set (getrusage maxrss) after all of the above
+ *   peak_rss_mb     the process's peak resident set (getrusage maxrss, MiB) after all of the above,
+ *                   which counts the mmap'd weight pages the runs touched; peak_rss_after_mb
+ *                   has the peak so far after each phase
  *
  *   --size N        image side in pixels, a multiple of 8 (default 512); a list "256,512" runs
  *                   each size in its own process (so each peak RSS is that size's own)
  *   --steps N       UNet steps to time (default 2)
  *   --threads N     worker threads (default 2)
  *   --json          print one JSON object (an array of them for a list of sizes)
+ *   --e2e           time a whole txt2img instead, through DiffusionModel.generate (Euler, CFG 7.5,
+ *                   `--steps` steps): load_s, txt2img_s, unet_step_s (mean interval between the
+ *                   progress callbacks after the first), first_step_s (text encoding + first step),
+ *                   vae_decode_s (last progress → image: decode + conversion to bytes), peak_rss_mb
+ *   --tokenizer DIR CLIP vocab.json + merges.txt for --e2e (default $BG_CLIP_TOKENIZER, else the
+ *                   shared fixtures' clip-tokenizer next to the repository)
  *
  * Outputs are checked for NaN/Inf (`finite`); random-weight models give noise images, which is
  * fine for timing.
  */
 import { spawnSync } from 'node:child_process';
-import { statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -34,12 +42,15 @@ interface Args {
   steps: number;
   threads: number;
   json: boolean;
+  e2e: boolean;
+  tokenizer?: string;
 }
 
-const USAGE = 'usage: npm run bench:diffusion -- --model file.safetensors [--size 512|256,512] [--steps 2] [--threads 2] [--json]';
+const USAGE =
+  'usage: npm run bench:diffusion -- --model file.safetensors [--size 512|256,512] [--steps 2] [--threads 2] [--json] [--e2e [--tokenizer DIR]]';
 
 function parseArgs(argv: string[]): Args {
-  const a: Partial<Args> = { sizes: [512], steps: 2, threads: 2, json: false };
+  const a: Partial<Args> = { sizes: [512], steps: 2, threads: 2, json: false, e2e: false };
   for (let i = 0; i < argv.length; ++i) {
     const k = argv[i]!;
     const next = () => {
@@ -52,6 +63,8 @@ function parseArgs(argv: string[]): Args {
     else if (k === '--steps') a.steps = Number(next());
     else if (k === '--threads') a.threads = Number(next());
     else if (k === '--json') a.json = true;
+    else if (k === '--e2e') a.e2e = true;
+    else if (k === '--tokenizer') a.tokenizer = next();
     else if (k === '--help' || k === '-h') {
       console.log(USAGE);
       process.exit(0);
@@ -108,10 +121,14 @@ interface BenchResult {
   unet_steps_s: number[];
   vae_decode_s: number;
   peak_rss_mb: number;
+  /** The peak so far after each phase: where the memory goes. */
+  peak_rss_after_mb: { load: number; text_encode: number; unet: number; vae_decode: number };
   finite: boolean;
 }
 
 const secs = (t0: number) => (performance.now() - t0) / 1000;
+/** getrusage maxrss: KiB on Linux → MiB. */
+const peakRssMb = () => process.resourceUsage().maxRSS / 1024;
 
 /** Deterministic standard-normal values (Box–Muller on a 32-bit LCG). */
 function randn(n: number, seed: number): Float32Array {
@@ -146,6 +163,7 @@ async function benchOnce(model: string, size: number, steps: number, threads: nu
   t = performance.now();
   const vae = await n.Vae.load(model, { threads });
   const loadVae = secs(t);
+  const rssLoad = peakRssMb();
   let finite = true;
 
   // Prompt and negative prompt: BOS, a few tokens, EOS padding (CLIP's 49406 / 49407 when the
@@ -159,6 +177,7 @@ async function benchOnce(model: string, size: number, steps: number, threads: nu
   t = performance.now();
   const enc = await te.encode(ids, { batch: 2 });
   const textEncode = secs(t);
+  const rssText = peakRssMb();
   finite &&= allFinite(enc.lastHiddenState);
   if (enc.shape[2] !== unet.contextDim)
     throw new Error(`text encoder width ${enc.shape[2]} does not match the UNet's context ${unet.contextDim}`);
@@ -191,12 +210,13 @@ async function benchOnce(model: string, size: number, steps: number, threads: nu
     finite &&= allFinite(eps);
   }
 
+  const rssUnet = peakRssMb();
   t = performance.now();
   const scaled = latents.map((v) => v / vae.scalingFactor);
   const img = await vae.decode(scaled, [1, vae.latentChannels, h, w]);
   const vaeDecode = secs(t);
   finite &&= allFinite(img.image);
-  const peak = process.resourceUsage().maxRSS / 1024; // KiB → MiB
+  const peak = peakRssMb();
   te.dispose();
   unet.dispose();
   vae.dispose();
@@ -215,19 +235,70 @@ async function benchOnce(model: string, size: number, steps: number, threads: nu
     unet_steps_s: unetSteps,
     vae_decode_s: vaeDecode,
     peak_rss_mb: peak,
+    peak_rss_after_mb: { load: rssLoad, text_encode: rssText, unet: rssUnet, vae_decode: peak },
     finite,
+  };
+}
+
+interface E2eResult {
+  model: string;
+  mode: 'txt2img';
+  size: number;
+  steps: number;
+  threads: number;
+  load_s: number;
+  txt2img_s: number;
+  first_step_s: number;
+  unet_step_s: number;
+  vae_decode_s: number;
+  peak_rss_mb: number;
+}
+
+function defaultTokenizer(): string | undefined {
+  if (process.env.BG_CLIP_TOKENIZER) return process.env.BG_CLIP_TOKENIZER;
+  const dir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../shared/fixtures/clip-tokenizer');
+  return existsSync(path.join(dir, 'vocab.json')) ? dir : undefined;
+}
+
+async function benchE2e(model: string, size: number, steps: number, threads: number, tokenizer?: string): Promise<E2eResult> {
+  const t0 = performance.now();
+  const m = await loadAddon().DiffusionModel.load(model, { threads, ...(tokenizer ? { tokenizer } : {}) });
+  const load = secs(t0);
+  const marks: number[] = [];
+  const t1 = performance.now();
+  const img = await m.generate(
+    { prompt: 'a photo of a wooden table in a bright kitchen', negativePrompt: 'blurry', width: size, height: size, steps, guidanceScale: 7.5, sampler: 'euler', seed: 1 },
+    { onProgress: () => marks.push(performance.now()) },
+  );
+  const end = performance.now();
+  if (img.width !== size || img.height !== size) throw new Error(`generate returned ${img.width}×${img.height}`);
+  m.dispose();
+  const gaps = marks.slice(1).map((t, i) => (t - marks[i]!) / 1000);
+  return {
+    model,
+    mode: 'txt2img',
+    size,
+    steps,
+    threads,
+    load_s: load,
+    txt2img_s: (end - t1) / 1000,
+    first_step_s: marks.length ? (marks[0]! - t1) / 1000 : NaN,
+    unet_step_s: gaps.length ? gaps.reduce((a, b) => a + b, 0) / gaps.length : NaN,
+    vae_decode_s: marks.length ? (end - marks.at(-1)!) / 1000 : NaN,
+    peak_rss_mb: peakRssMb(),
   };
 }
 
 function table(r: BenchResult): string {
   const f = (x: number) => x.toFixed(2);
+  const a = r.peak_rss_after_mb;
   return [
     `model ${r.model} — ${r.size}×${r.size}, ${r.steps} step(s), ${r.threads} thread(s), CFG as one batch-2 forward`,
     `  load           ${f(r.load_s)} s  (text encoder ${f(r.load_text_encoder_s)}, UNet ${f(r.load_unet_s)}, VAE ${f(r.load_vae_s)})`,
     `  text encode    ${f(r.text_encode_s)} s  (prompt + negative)`,
     `  UNet step      ${f(r.unet_step_s)} s  (each: ${r.unet_steps_s.map(f).join(', ')})`,
     `  VAE decode     ${f(r.vae_decode_s)} s`,
-    `  peak RSS       ${r.peak_rss_mb.toFixed(0)} MiB`,
+    `  peak RSS       ${r.peak_rss_mb.toFixed(0)} MiB  (after load ${a.load.toFixed(0)}, text ${a.text_encode.toFixed(0)}, UNet ${a.unet.toFixed(0)}, VAE ${a.vae_decode.toFixed(0)})`,
     `  outputs finite ${r.finite}`,
   ].join('\n');
 }
@@ -238,19 +309,48 @@ async function main(): Promise<void> {
   if (args.sizes.length > 1) {
     // One process per size, so every peak RSS belongs to its own size.
     const script = fileURLToPath(import.meta.url);
-    const results: BenchResult[] = [];
+    const results: unknown[] = [];
     for (const size of args.sizes) {
       const child = spawnSync(
         process.execPath,
-        [...process.execArgv, script, '--model', args.model, '--size', String(size), '--steps', String(args.steps), '--threads', String(args.threads), '--json'],
+        [
+          ...process.execArgv,
+          script,
+          '--model',
+          args.model,
+          '--size',
+          String(size),
+          '--steps',
+          String(args.steps),
+          '--threads',
+          String(args.threads),
+          '--json',
+          ...(args.e2e ? ['--e2e'] : []),
+          ...(args.tokenizer ? ['--tokenizer', args.tokenizer] : []),
+        ],
         { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 },
       );
       if (child.status !== 0) throw new Error(`the ${size}×${size} run failed (exit ${child.status})`);
       const r = JSON.parse(child.stdout) as BenchResult;
       results.push(r);
-      if (!args.json) console.log(table(r));
+      if (!args.json) console.log(args.e2e ? JSON.stringify(r) : table(r));
     }
     if (args.json) console.log(JSON.stringify(results));
+    return;
+  }
+  if (args.e2e) {
+    const r = await benchE2e(path.resolve(args.model), args.sizes[0]!, args.steps, args.threads, args.tokenizer ?? defaultTokenizer());
+    const f = (x: number) => x.toFixed(2);
+    console.log(
+      args.json
+        ? JSON.stringify(r)
+        : [
+            `model ${r.model} — txt2img ${r.size}×${r.size}, ${r.steps} Euler step(s), CFG 7.5, ${r.threads} thread(s), DiffusionModel.generate`,
+            `  load           ${f(r.load_s)} s`,
+            `  txt2img        ${f(r.txt2img_s)} s  (text encoding + first step ${f(r.first_step_s)}, later steps ${f(r.unet_step_s)} each, decode ${f(r.vae_decode_s)})`,
+            `  peak RSS       ${r.peak_rss_mb.toFixed(0)} MiB`,
+          ].join('\n'),
+    );
     return;
   }
   const r = await benchOnce(path.resolve(args.model), args.sizes[0]!, args.steps, args.threads);
