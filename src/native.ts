@@ -59,6 +59,11 @@ export interface DiffusionLoadOptions {
   device?: 'auto' | 'cpu' | 'cuda';
   /** Folder with vocab.json + merges.txt; default: the model folder's tokenizer/, then $BG_CLIP_TOKENIZER. */
   tokenizer?: string;
+  /**
+   * What the UNet predicts; default: the folder's scheduler config, else 'epsilon'. Single-file
+   * SD 2.x 768-v checkpoints need 'v_prediction' (the file does not say).
+   */
+  predictionType?: 'epsilon' | 'v_prediction' | 'sample';
 }
 
 export interface DiffusionGenerateParams {

@@ -50,6 +50,26 @@ describe.runIf(fixturesPresent)('DiffusionModel', () => {
       expect(model.contextDim).toBeGreaterThan(0);
     });
 
+    it('predictionType v_prediction (SD 2.x 768-v single files) changes how the UNet output is read', async () => {
+      const v = await DM.load(sd1Tiny, { threads: 2, tokenizer: tokenizerDir, predictionType: 'v_prediction' });
+      try {
+        const eps = await model.generate(base);
+        const vp = await v.generate(base);
+        expect(vp.pixels.length).toBe(eps.pixels.length);
+        expect(Buffer.from(vp.pixels).equals(Buffer.from(eps.pixels))).toBe(false);
+        const again = await v.generate(base);
+        expect(Buffer.from(again.pixels).equals(Buffer.from(vp.pixels))).toBe(true);
+      } finally {
+        v.dispose();
+      }
+    });
+
+    it('an unknown predictionType is E_BAD_INPUT', async () => {
+      await expect(
+        DM.load(sd1Tiny, { threads: 2, tokenizer: tokenizerDir, predictionType: 'x0' as 'sample' }),
+      ).rejects.toMatchObject({ code: 'E_BAD_INPUT', message: expect.stringContaining('predictionType') });
+    });
+
     it('loading the same file again reuses the cached model', async () => {
       const before = DM.cachedModels();
       const again = await DM.load(sd1Tiny, { threads: 2, tokenizer: tokenizerDir });

@@ -1,6 +1,7 @@
 // DiffusionModel: whole-model text-to-image / image-to-image / inpainting (diffusion/diffusion_model.h).
 //
-//   DiffusionModel.load(pathOrDir, { threads?, device?: 'auto'|'cpu'|'cuda', tokenizer? }) → Promise<DiffusionModel>
+//   DiffusionModel.load(pathOrDir, { threads?, device?: 'auto'|'cpu'|'cuda', tokenizer?,
+//                                    predictionType?: 'epsilon'|'v_prediction'|'sample' }) → Promise<DiffusionModel>
 //   model.generate({ prompt, negativePrompt?, width?, height?, steps?, guidanceScale?, sampler?, seed?,
 //                    strength?, clipSkip?, initImage?: Uint8Array (H·W·3 RGB), mask?: Uint8Array (H·W, ≥128
 //                    repaints) | Float32Array (H·W in [0,1], ≥0.5 repaints), noise?: Float32Array,
@@ -299,6 +300,7 @@ class DiffusionModelWrap : public Napi::ObjectWrap<DiffusionModelWrap> {
       if (info.Length() > 1 && !info[1].IsObject() && !info[1].IsUndefined()) bad_arg("options must be an object");
       opts.threads = int(int_field(o, "threads", 0, 0, 1024));
       opts.tokenizer = str_field(o, "tokenizer", "");
+      opts.prediction_type = str_field(o, "predictionType", "");
       const std::string device = str_field(o, "device", "auto");
       if (device == "cuda") {
 #if defined(BGN_WITH_CUDA)

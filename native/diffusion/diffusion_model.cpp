@@ -114,7 +114,11 @@ std::shared_ptr<const DiffusionModel> DiffusionModel::load(const std::string& pa
   }
   const std::string tok_dir = ClipTokenizer::resolve_dir(tok_arg);
 
-  const std::string key = identity_key(path) + "|threads=" + std::to_string(opts.threads) + "|tok=" + tok_dir;
+  if (!opts.prediction_type.empty() && opts.prediction_type != "epsilon" && opts.prediction_type != "v_prediction" &&
+      opts.prediction_type != "sample")
+    fail(Code::BadInput, "predictionType must be 'epsilon', 'v_prediction' or 'sample', got '", opts.prediction_type, "'");
+  const std::string key = identity_key(path) + "|threads=" + std::to_string(opts.threads) + "|tok=" + tok_dir +
+                          "|pred=" + opts.prediction_type;
   {
     std::lock_guard<std::mutex> lock(g_cache_mu);
     auto it = g_cache.find(key);
@@ -161,6 +165,7 @@ std::shared_ptr<const DiffusionModel> DiffusionModel::load(const std::string& pa
   const std::string sched = path + "/scheduler/scheduler_config.json";
   m->sched_config_ = dir && is_file(sched) ? json::parse_file(sched) : json::parse(kSdSchedule, "SD schedule");
   if (!m->sched_config_.is_object()) fail(Code::ModelFormat, sched, " is not a JSON object");
+  m->prediction_type_ = opts.prediction_type;
 
   std::lock_guard<std::mutex> lock(g_cache_mu);
   auto& slot = g_cache[key];
@@ -211,6 +216,9 @@ GenerateResult DiffusionModel::generate(const GenerateRequest& g) const {
   const SchedulerKind sk = scheduler_kind_from_name(g.sampler, &karras);
   SchedulerConfig sc = SchedulerConfig::from_json(sk, sched_config_, path_ + " scheduler config");
   if (karras) sc.use_karras_sigmas = true;
+  if (prediction_type_ == "epsilon") sc.prediction_type = PredictionType::Epsilon;
+  if (prediction_type_ == "v_prediction") sc.prediction_type = PredictionType::VPrediction;
+  if (prediction_type_ == "sample") sc.prediction_type = PredictionType::Sample;
   req.scheduler = make_scheduler(sk, sc);
   req.height = H;
   req.width = W;

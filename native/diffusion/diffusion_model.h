@@ -46,6 +46,10 @@ namespace bgn {
 struct DiffusionLoadOptions {
   int threads = 0;        // per component pool; <= 0: all cores
   std::string tokenizer;  // folder; empty: model folder, then $BG_CLIP_TOKENIZER
+  // What the UNet predicts: "epsilon", "v_prediction" (SD 2.x 768-v models) or "sample".
+  // Empty: the folder's scheduler_config.json, else epsilon. A single file does not say, so
+  // 768-v single files need this option.
+  std::string prediction_type;
 };
 
 struct GenerateRequest {
@@ -96,6 +100,7 @@ class DiffusionModel {
   std::shared_ptr<const VaeModel> vae_;
   std::shared_ptr<const ClipTokenizer> tok_;
   json::Value sched_config_;  // object
+  std::string prediction_type_;  // load-option override of the scheduler config; empty: none
 };
 
 // Live models in the process-wide cache (for tests).
