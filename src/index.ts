@@ -5,6 +5,15 @@ export { segment, type SegmentResult, type ModelInfo } from './pipeline/segment.
 export { cleanup, type CleanupResult, type CleanupArtifacts } from './pipeline/cleanup.js';
 export type { Metrics } from './pipeline/timer.js';
 export { backends, type BackendInfo } from './native.js';
+export {
+  DiffusionModel,
+  type DiffusionGenerateParams,
+  type DiffusionImage,
+  type DiffusionLoadOptions,
+  type DiffusionProgress,
+  type DiffusionRunOptions,
+  type NativeDiffusionModel,
+} from './diffusion.js';
 export { BgNativeError, toBgError, type ErrorCode } from './errors.js';
 export { resolveModel, cacheDir, type ResolvedModel, type ModelSource } from './models/resolve.js';
 export { clearSegmenters } from './models/segmenters.js';

@@ -8,6 +8,7 @@ import path from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { DiffusionModel } from '../src/index.js';
 import { loadAddon, type NativeDiffusionModel, type NativeDiffusionModelClass } from '../src/native.js';
 import {
   copyWithNaN,
@@ -48,6 +49,19 @@ describe.runIf(fixturesPresent)('DiffusionModel', () => {
       expect(model.inChannels).toBe(4);
       expect(model.latentChannels).toBe(4);
       expect(model.contextDim).toBeGreaterThan(0);
+    });
+
+    it('the library entry point exports DiffusionModel, the same cached model as the addon class', async () => {
+      const before = DM.cachedModels();
+      const viaLibrary = await DiffusionModel.load(sd1Tiny, { threads: 2, tokenizer: tokenizerDir });
+      try {
+        expect(DM.cachedModels()).toBe(before);
+        const a = await viaLibrary.generate(base);
+        const b = await model.generate(base);
+        expect(Buffer.from(a.pixels).equals(Buffer.from(b.pixels))).toBe(true);
+      } finally {
+        viaLibrary.dispose();
+      }
     });
 
     it('predictionType v_prediction (SD 2.x 768-v single files) changes how the UNet output is read', async () => {
