@@ -92,6 +92,55 @@ export interface DiffusionGenerateParams {
   noise?: Float32Array;
   /** Inpaint: copy unmasked pixels from initImage into the result (default true). */
   pasteBack?: boolean;
+  /**
+   * VAE tiling (default 'auto'): 'auto' encodes/decodes images larger in area than one tile
+   * (SD: above 512×512) in overlapping, blended tiles, bounding the VAE's memory; true tiles any
+   * image that does not fit one tile; false never tiles.
+   */
+  tiled?: VaeTiled;
+  /** Tile side in latent pixels, 8..4096; default 64 (512 px for SD). */
+  tileSize?: number;
+  /** Least overlap of neighbouring tiles in latent pixels, 0..tileSize-1; default 16 (128 px for SD). */
+  tileOverlap?: number;
+}
+
+/** VAE tiling mode: 'auto' tiles latents larger in area than tileSize², true any that does not fit one tile. */
+export type VaeTiled = 'auto' | boolean;
+
+/** Tiled VAE encode/decode (native/models/vae_tiling.h); sizes in latent pixels. Bad values: E_BAD_INPUT. */
+export interface VaeTilingOptions {
+  /** Default false for the Vae component (the plain, reference-exact pass). */
+  tiled?: VaeTiled;
+  /** 8..4096; default 64. */
+  tileSize?: number;
+  /** 0..tileSize-1; default 16. */
+  tileOverlap?: number;
+}
+
+/** The VAE of a diffusion model on its own (encode to latent moments, decode latents). */
+export interface NativeVae {
+  readonly scalingFactor: number;
+  readonly latentChannels: number;
+  readonly downscale: number;
+  readonly imageChannels: number;
+  readonly layout: string;
+  /** image (N, C, H, W) in [-1, 1] → moments (N, 2·latentChannels, H/f, W/f): mean, then logvar. */
+  encode(
+    image: Float32Array,
+    shape: number[],
+    tiling?: VaeTilingOptions,
+  ): Promise<{ moments: Float32Array; shape: number[] }>;
+  /** latents (N, latentChannels, h, w), unscaled → image (N, imageChannels, h·f, w·f), unclamped. */
+  decode(
+    latents: Float32Array,
+    shape: number[],
+    tiling?: VaeTilingOptions,
+  ): Promise<{ image: Float32Array; shape: number[] }>;
+  dispose(): void;
+}
+
+export interface NativeVaeClass {
+  load(pathOrDir: string, options?: { threads?: number }): Promise<NativeVae>;
 }
 
 export interface DiffusionProgress {
@@ -137,6 +186,7 @@ export interface NativeAddon {
     load(modelPath: string, options?: SegmenterLoadOptions): Promise<NativeSegmenter>;
   };
   DiffusionModel: NativeDiffusionModelClass;
+  Vae: NativeVaeClass;
   [key: string]: unknown;
 }
 

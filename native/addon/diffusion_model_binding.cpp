@@ -5,11 +5,17 @@
 //   model.generate({ prompt, negativePrompt?, width?, height?, steps?, guidanceScale?, sampler?, seed?,
 //                    strength?, clipSkip?, initImage?: Uint8Array (H·W·3 RGB), mask?: Uint8Array (H·W, ≥128
 //                    repaints) | Float32Array (H·W in [0,1], ≥0.5 repaints), noise?: Float32Array,
-//                    pasteBack? = true },
+//                    pasteBack? = true, tiled?: 'auto' | true | false = 'auto', tileSize? = 64,
+//                    tileOverlap? = 16 },
 //                  { onProgress?({ step, steps }), signal?: AbortSignal })
 //     → Promise<{ pixels: Uint8Array (H·W·3 RGB), width, height, seed }>
 //   model.dispose(); model.path, layout, inChannels, latentChannels, downscale, contextDim
 //   DiffusionModel.cachedModels() → number of models alive in the process-wide cache
+//
+// tiled / tileSize / tileOverlap: VAE tiling (models/vae_tiling.h), sizes in latent pixels
+// (64 / 16 = 512 / 128 image pixels for SD). 'auto' tiles images larger in area than one tile
+// (SD: above 512×512), which bounds the VAE's memory; true tiles any image that does not fit one
+// tile; false never tiles.
 //
 // generate() always returns a Promise: invalid arguments reject with E_BAD_INPUT rather than
 // throwing. The work runs on a libuv worker thread; onProgress is called on the JS thread once
@@ -353,6 +359,18 @@ class DiffusionModelWrap : public Napi::ObjectWrap<DiffusionModelWrap> {
       req.mask = mask_field(o);
       req.noise = f32_field(o, "noise");
       req.paste_back = bool_field(o, "pasteBack", true);
+      Napi::Value tiled = o.Get("tiled");
+      if (tiled.IsBoolean()) req.vae_tiling.mode = tiled.As<Napi::Boolean>().Value() ? VaeTiling::On : VaeTiling::Off;
+      else if (tiled.IsString() && tiled.As<Napi::String>().Utf8Value() == "auto") req.vae_tiling.mode = VaeTiling::Auto;
+      else if (!tiled.IsUndefined()) bad_arg("tiled must be 'auto', true or false");
+      const int64_t big = int64_t(1) << 40;
+      req.vae_tiling.tile = int_field(o, "tileSize", req.vae_tiling.tile, -big, big);
+      req.vae_tiling.overlap = int_field(o, "tileOverlap", req.vae_tiling.overlap, -big, big);
+      try {
+        validate_vae_tiling(req.vae_tiling);
+      } catch (const Error& e) {
+        bad_arg(e.what());
+      }
 
       Napi::Object ro = info.Length() > 1 && info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env);
       if (info.Length() > 1 && !info[1].IsObject() && !info[1].IsUndefined())

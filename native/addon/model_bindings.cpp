@@ -10,13 +10,17 @@
 //                    context: Float32Array (N·S·D) }) → Promise<Float32Array (N,out,H,W)>
 //     unet.inChannels, unet.outChannels, unet.contextDim, unet.heads, unet.layout; unet.dispose()
 //   Vae.load(pathOrDir, { threads }) → Promise<Vae>
-//     vae.encode(image: Float32Array, [N,C,H,W]) → Promise<{ moments: Float32Array, shape }>
-//     vae.decode(latents: Float32Array, [N,C,h,w]) → Promise<{ image: Float32Array, shape }>
+//     vae.encode(image: Float32Array, [N,C,H,W], tiling?) → Promise<{ moments: Float32Array, shape }>
+//     vae.decode(latents: Float32Array, [N,C,h,w], tiling?) → Promise<{ image: Float32Array, shape }>
+//       tiling: { tiled?: 'auto' | true | false = false, tileSize? = 64, tileOverlap? = 16 } (latent
+//       pixels; see models/vae_tiling.h). The default here is false — the plain pass, exact
+//       against the reference; 'auto' tiles latents larger in area than tileSize², true any
+//       latent that does not fit one tile. Bad values throw E_BAD_INPUT.
 //     vae.scalingFactor, vae.latentChannels, vae.downscale, vae.layout; vae.dispose()
 //   pipelineTrace({ kind: 'txt2img'|'img2img'|'inpaint', unet, vae, scheduler, config, steps, guidance,
 //                   strength?, cond: Float32Array (S·D), uncond?: Float32Array, height, width,
 //                   image?: Float32Array (3·H·W in [0,1]), mask?: Float32Array (H·W), latents?, vaeNoise?,
-//                   noise?, seed? }) → Promise<{ timesteps, unetTimesteps, unetInputs, unetOutputs, stepLatents,
+//                   noise?, seed?, tiled?, tileSize?, tileOverlap? }) → Promise<{ timesteps, unetTimesteps, unetInputs, unetOutputs, stepLatents,
 //                   finalLatents, imageRaw, image, initLatents, maskedImageLatents, maskLatent }>
 //     the pipeline core on supplied embeddings (see diffusion/pipeline.h), with every per-step tensor kept.
 //
@@ -37,6 +41,7 @@
 #include "models/clip_text.h"
 #include "models/unet.h"
 #include "models/vae.h"
+#include "models/vae_tiling.h"
 
 namespace bgn::addon {
 
@@ -65,6 +70,24 @@ bool bool_opt(Napi::Env env, const Napi::Object& o, const char* key, bool def) {
   if (v.IsUndefined()) return def;
   if (!v.IsBoolean()) bad(env, std::string(key) + " must be a boolean");
   return v.As<Napi::Boolean>();
+}
+
+// { tiled, tileSize, tileOverlap } of `o` (models/vae_tiling.h), validated; `def` when tiled is absent.
+VaeTileOptions tiling_opt(Napi::Env env, const Napi::Object& o, VaeTiling def) {
+  VaeTileOptions t;
+  t.mode = def;
+  Napi::Value v = o.Get("tiled");
+  if (v.IsBoolean()) t.mode = v.As<Napi::Boolean>().Value() ? VaeTiling::On : VaeTiling::Off;
+  else if (v.IsString() && v.As<Napi::String>().Utf8Value() == "auto") t.mode = VaeTiling::Auto;
+  else if (!v.IsUndefined()) bad(env, "tiled must be 'auto', true or false");
+  const int64_t big = int64_t(1) << 40;
+  t.tile = int_opt(env, o, "tileSize", t.tile, -big, big);
+  t.overlap = int_opt(env, o, "tileOverlap", t.overlap, -big, big);
+  guarded(env, [&] {
+    validate_vae_tiling(t);
+    return 0;
+  });
+  return t;
 }
 
 std::string path_arg(const Napi::CallbackInfo& info, const char* cls) {
@@ -325,15 +348,16 @@ class VaeWrap : public ModelWrap<VaeModel, VaeWrap> {
   Napi::Value Encode(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     auto m = impl(env);
-    if (info.Length() < 2) bad(env, "encode(image: Float32Array, shape: [N, C, H, W])");
+    if (info.Length() < 2) bad(env, "encode(image: Float32Array, shape: [N, C, H, W], tiling?)");
     Shape s = shape_arg(env, info[1], 4, "shape");
     const VaeConfig& c = m->config();
     if (s[1] != c.image_channels)
       bad(env, "this VAE encodes " + std::to_string(c.image_channels) + "-channel images; got " + std::to_string(s[1]));
     std::vector<float> x = f32_arg(env, info[0], s[0] * s[1] * s[2] * s[3], "image");
+    const VaeTileOptions t = tiling_opt(env, opts_of(info, 2), VaeTiling::Off);
     const int64_t f = c.downscale, lc = c.latent_channels;
     return run_async<std::vector<float>>(
-        env, [m, x, s] { return m->encode(x.data(), s[0], s[2], s[3]); },
+        env, [m, x, s, t] { return vae_encode(*m, x.data(), s[0], s[2], s[3], t); },
         [s, f, lc](Napi::Env env, std::vector<float>& r) -> Napi::Value {
           Napi::Object o = Napi::Object::New(env);
           o.Set("moments", f32_js(env, r));
@@ -345,15 +369,16 @@ class VaeWrap : public ModelWrap<VaeModel, VaeWrap> {
   Napi::Value Decode(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     auto m = impl(env);
-    if (info.Length() < 2) bad(env, "decode(latents: Float32Array, shape: [N, C, h, w])");
+    if (info.Length() < 2) bad(env, "decode(latents: Float32Array, shape: [N, C, h, w], tiling?)");
     Shape s = shape_arg(env, info[1], 4, "shape");
     const VaeConfig& c = m->config();
     if (s[1] != c.latent_channels)
       bad(env, "this VAE decodes " + std::to_string(c.latent_channels) + "-channel latents; got " + std::to_string(s[1]));
     std::vector<float> x = f32_arg(env, info[0], s[0] * s[1] * s[2] * s[3], "latents");
+    const VaeTileOptions t = tiling_opt(env, opts_of(info, 2), VaeTiling::Off);
     const int64_t f = c.downscale, ic = c.image_channels;
     return run_async<std::vector<float>>(
-        env, [m, x, s] { return m->decode(x.data(), s[0], s[2], s[3]); },
+        env, [m, x, s, t] { return vae_decode(*m, x.data(), s[0], s[2], s[3], t); },
         [s, f, ic](Napi::Env env, std::vector<float>& r) -> Napi::Value {
           Napi::Object o = Napi::Object::New(env);
           o.Set("image", f32_js(env, r));
@@ -443,6 +468,7 @@ Napi::Value PipelineTrace(const Napi::CallbackInfo& info) {
   req->noise = opt_f32(env, o, "latents");
   req->vae_noise = opt_f32(env, o, "vaeNoise");
   req->img2img_noise = opt_f32(env, o, "noise");
+  req->vae_tiling = tiling_opt(env, o, VaeTiling::Off);
   req->trace = true;
   return run_async<PipelineResult>(
       env, [req] { return run_pipeline(*req); },

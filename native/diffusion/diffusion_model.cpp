@@ -207,6 +207,7 @@ GenerateResult DiffusionModel::generate(const GenerateRequest& g) const {
     fail(Code::BadInput, "strength must be in (0, 1]; got ", g.strength);
   for (float v : g.mask)
     if (!std::isfinite(v)) fail(Code::BadInput, "the mask holds NaN or Inf");
+  validate_vae_tiling(g.vae_tiling);
 
   PipelineRequest req;
   req.kind = has_mask ? PipelineKind::Inpaint : has_image ? PipelineKind::Img2Img : PipelineKind::Txt2Img;
@@ -227,6 +228,7 @@ GenerateResult DiffusionModel::generate(const GenerateRequest& g) const {
   req.strength = g.strength;
   req.seed = g.seed;
   req.noise = g.noise;
+  req.vae_tiling = g.vae_tiling;
   req.on_step = g.on_step;
   req.cancelled = g.cancelled;
   if (g.cancelled && g.cancelled()) fail(Code::Cancelled, "generation cancelled before it started");

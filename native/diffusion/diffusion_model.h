@@ -40,6 +40,7 @@
 #include "formats/json.h"
 #include "models/clip_text.h"
 #include "models/clip_tokenizer.h"
+#include "models/vae_tiling.h"
 
 namespace bgn {
 
@@ -65,6 +66,10 @@ struct GenerateRequest {
   std::vector<float> mask;            // (H, W) in [0, 1], >= 0.5 = repaint; inpaint
   std::vector<float> noise;           // optional initial latents N(0,1) (1, C, h, w)
   bool paste_back = true;
+  // VAE tiling (models/vae_tiling.h): Auto by default — images larger in area than one tile
+  // (64² latent px = 512×512 for SD) are encoded/decoded in overlapping, blended tiles, which
+  // bounds the VAE's memory; smaller ones take the plain pass, bit-identical to Off.
+  VaeTileOptions vae_tiling{VaeTiling::Auto, 64, 16};
   std::function<void(int step, int total)> on_step;
   std::function<bool()> cancelled;
 };

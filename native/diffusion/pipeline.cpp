@@ -27,9 +27,10 @@ void check_finite(const std::vector<float>& v, const char* what, int step) {
 }
 
 // scaling · (mean + std · noise) of vae.encode(image), image (1, 3, H, W) in [-1, 1]
+// (tiled per `tiling`: the blended moments are sampled, see models/vae_tiling.h)
 std::vector<float> encode_sample(const VaeModel& vae, const std::vector<float>& image, int64_t H, int64_t W,
-                                 const std::vector<float>& noise) {
-  std::vector<float> m = vae.encode(image.data(), 1, H, W);
+                                 const std::vector<float>& noise, const VaeTileOptions& tiling) {
+  std::vector<float> m = vae_encode(vae, image.data(), 1, H, W, tiling);
   const size_t half = m.size() / 2;
   std::vector<float> z(half);
   const float sf = vae.config().scaling_factor;
@@ -57,6 +58,7 @@ PipelineResult run_pipeline(PipelineRequest& req) {
   if (req.steps < 1 || req.steps > 1000) fail(Code::BadInput, "steps must be from 1 to 1000; got ", req.steps);
   if (!std::isfinite(req.guidance) || req.guidance < 0 || req.guidance > 100)
     fail(Code::BadInput, "guidanceScale must be from 0 to 100; got ", req.guidance);
+  validate_vae_tiling(req.vae_tiling);
   const bool cfg = req.guidance > 1.f;
   const int64_t D = uc.context_dim, S = req.seq;
   if (S < 1 || int64_t(req.cond.size()) != S * D || (cfg && int64_t(req.uncond.size()) != S * D))
@@ -108,7 +110,7 @@ PipelineResult run_pipeline(PipelineRequest& req) {
     if (start >= sched.num_steps())
       fail(Code::BadInput, "strength ", req.strength, " with ", req.steps, " steps leaves no denoising step");
     draw(req.vae_noise, "vaeNoise");
-    image_latents = encode_sample(vae, init_image, H, W, req.vae_noise);
+    image_latents = encode_sample(vae, init_image, H, W, req.vae_noise, req.vae_tiling);
     draw(req.img2img_noise, "noise");
     Tensor z = sched.add_noise(tensor_of(image_latents, {1, C, h, w}), tensor_of(req.img2img_noise, {1, C, h, w}), start);
     latents = vec_of(z);
@@ -128,9 +130,9 @@ PipelineResult run_pipeline(PipelineRequest& req) {
         masked[size_t(c * H * W + i)] = init_image[size_t(c * H * W + i)] * (mask_cond[size_t(i)] < 0.5f ? 1.f : 0.f);
     draw(req.vae_noise, "vaeNoise");
     if (inpaint9) {
-      masked_latents = encode_sample(vae, masked, H, W, req.vae_noise);
+      masked_latents = encode_sample(vae, masked, H, W, req.vae_noise, req.vae_tiling);
     } else {
-      image_latents = encode_sample(vae, init_image, H, W, req.vae_noise);
+      image_latents = encode_sample(vae, init_image, H, W, req.vae_noise, req.vae_tiling);
     }
     if (req.trace) {
       r.mask_latent = mask_latent;
@@ -195,7 +197,7 @@ PipelineResult run_pipeline(PipelineRequest& req) {
   r.final_latents = latents;
   std::vector<float> z(latents);
   for (float& v : z) v /= vc.scaling_factor;
-  r.image_raw = vae.decode(z.data(), 1, h, w);
+  r.image_raw = vae_decode(vae, z.data(), 1, h, w, req.vae_tiling);
   check_finite(r.image_raw, "decoded image", total);
   r.image.resize(r.image_raw.size());
   for (size_t i = 0; i < r.image.size(); ++i) r.image[i] = std::min(1.f, std::max(0.f, r.image_raw[i] / 2.f + 0.5f));

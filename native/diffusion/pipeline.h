@@ -12,6 +12,8 @@
 //   each step (CFG when guidance > 1, batch = [uncond, cond]):
 //            eps = uncond_eps + guidance · (cond_eps − uncond_eps); latents = step(eps, i, latents)
 //   image = clamp(vae.decode(latents / scaling) / 2 + 0.5, 0, 1)
+// VAE encode/decode go through models/vae_tiling.h with req.vae_tiling (default Off: the plain,
+// reference-exact pass; DiffusionModel::generate passes Auto by default).
 //
 // Random draws the caller does not supply come from Rng(seed) in this order: initial noise
 // (txt2img, inpaint) → VAE sample noise (img2img, inpaint) → img2img noise → ancestral noise per
@@ -25,6 +27,7 @@
 #include "diffusion/schedulers.h"
 #include "models/unet.h"
 #include "models/vae.h"
+#include "models/vae_tiling.h"
 
 namespace bgn {
 
@@ -49,6 +52,7 @@ struct PipelineRequest {
   std::vector<float> img2img_noise; // add_noise noise (1, C, h, w)
   uint64_t seed = 0;
   bool trace = false;               // keep per-step tensors
+  VaeTileOptions vae_tiling;        // tiled VAE encode/decode (models/vae_tiling.h); default Off
   std::function<void(int step, int total)> on_step;  // after each step
   std::function<bool()> cancelled;                    // checked before each step → E_CANCELLED
 };
