@@ -19,34 +19,11 @@ class EulerScheduler final : public Scheduler {
   }
 
   void set_timesteps(int n) override {
-    std::vector<double> grid = sigma_timestep_grid(cfg_, n);
-    std::vector<float> full = training_sigmas(alphas_cumprod_);
-    std::vector<float> log_full(full.size());
-    for (size_t k = 0; k < full.size(); ++k) log_full[k] = std::log(full[k]);
-
-    std::vector<double> sig;
-    if (cfg_.interpolation_type == "log_linear") {
-      for (float l : torch_linspace_f32(log_full.back(), log_full.front(), n + 1)) sig.push_back(std::exp(l));
-    } else {
-      for (double t : grid) sig.push_back(interp_index(t, full));
-    }
-    if (cfg_.use_karras_sigmas) {
-      double lo = std::isnan(cfg_.sigma_min) ? sig.back() : cfg_.sigma_min;
-      double hi = std::isnan(cfg_.sigma_max) ? sig.front() : cfg_.sigma_max;
-      sig = karras_sigmas(lo, hi, n);
-      grid.clear();
-      for (double s : sig) grid.push_back(sigma_to_t(s, log_full));
-    }
-    timesteps_.clear();
-    for (double t : grid) timesteps_.push_back(static_cast<float>(t));
-    sigmas_.clear();
-    for (double s : sig) sigmas_.push_back(static_cast<float>(s));
-    sigmas_.push_back(0.0f);
+    SigmaSchedule sched = discrete_sigma_schedule(cfg_, alphas_cumprod_, n, cfg_.interpolation_type == "log_linear");
+    timesteps_ = std::move(sched.timesteps);
+    sigmas_ = std::move(sched.sigmas);
+    init_noise_sigma_ = sched.init_noise_sigma;
     num_inference_steps_ = n;
-
-    float max_sigma = *std::max_element(sigmas_.begin(), sigmas_.end());
-    init_noise_sigma_ = cfg_.timestep_spacing == TimestepSpacing::Leading ? std::sqrt(max_sigma * max_sigma + 1.0f)
-                                                                          : max_sigma;
   }
 
   // x / sqrt(sigma² + 1): the UNet was trained on unit-variance inputs.

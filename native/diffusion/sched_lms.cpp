@@ -21,28 +21,11 @@ class LMSScheduler final : public Scheduler {
   explicit LMSScheduler(const SchedulerConfig& cfg) : Scheduler(SchedulerKind::LMS, cfg) {}
 
   void set_timesteps(int n) override {
-    std::vector<double> grid = sigma_timestep_grid(cfg_, n);
-    std::vector<float> full = training_sigmas(alphas_cumprod_);
-    std::vector<float> log_full(full.size());
-    for (size_t k = 0; k < full.size(); ++k) log_full[k] = std::log(full[k]);
-    std::vector<double> sig;
-    for (double t : grid) sig.push_back(interp_index(t, full));
-    if (cfg_.use_karras_sigmas) {
-      double lo = std::isnan(cfg_.sigma_min) ? sig.back() : cfg_.sigma_min;
-      double hi = std::isnan(cfg_.sigma_max) ? sig.front() : cfg_.sigma_max;
-      sig = karras_sigmas(lo, hi, n);
-      grid.clear();
-      for (double s : sig) grid.push_back(sigma_to_t(s, log_full));
-    }
-    timesteps_.clear();
-    for (double t : grid) timesteps_.push_back(static_cast<float>(t));
-    sigmas_.clear();
-    for (double s : sig) sigmas_.push_back(static_cast<float>(s));
-    sigmas_.push_back(0.0f);
+    SigmaSchedule sched = discrete_sigma_schedule(cfg_, alphas_cumprod_, n, false);
+    timesteps_ = std::move(sched.timesteps);
+    sigmas_ = std::move(sched.sigmas);
+    init_noise_sigma_ = sched.init_noise_sigma;
     num_inference_steps_ = n;
-    float max_sigma = *std::max_element(sigmas_.begin(), sigmas_.end());
-    init_noise_sigma_ = cfg_.timestep_spacing == TimestepSpacing::Leading ? std::sqrt(max_sigma * max_sigma + 1.0f)
-                                                                          : max_sigma;
     derivatives_.clear();
   }
 

@@ -21,6 +21,17 @@ std::vector<int64_t> ddim_timesteps(const SchedulerConfig& cfg, int n);
 std::vector<float> training_sigmas(const std::vector<float>& alphas_cumprod);
 // numpy.interp(x, arange(len(fp)), fp).
 double interp_index(double x, const std::vector<float>& fp);
+
+// The schedule of the discrete sigma schedulers (Euler, Euler a, LMS) for n steps: training
+// sigmas interpolated at the timestep grid (log-linearly when `log_linear`, else linearly),
+// Karras-spaced when the config asks; `sigmas` ends with a final 0.
+struct SigmaSchedule {
+  std::vector<double> timesteps;  // rounded to float32, as diffusers keeps them
+  std::vector<float> sigmas;
+  float init_noise_sigma = 1.0f;
+};
+SigmaSchedule discrete_sigma_schedule(const SchedulerConfig& cfg, const std::vector<float>& alphas_cumprod, int n,
+                                      bool log_linear);
 // Fails unless 1 <= n <= num_train_timesteps.
 void check_num_steps(int n, const SchedulerConfig& cfg);
 

@@ -155,5 +155,35 @@ Tensor pred_original_from_sigma(const Tensor& mo, const Tensor& x, float sigma, 
   return out;
 }
 
+SigmaSchedule discrete_sigma_schedule(const SchedulerConfig& cfg, const std::vector<float>& alphas_cumprod, int n,
+                                      bool log_linear) {
+  std::vector<double> grid = sigma_timestep_grid(cfg, n);
+  std::vector<float> full = training_sigmas(alphas_cumprod);
+  std::vector<float> log_full(full.size());
+  for (size_t k = 0; k < full.size(); ++k) log_full[k] = std::log(full[k]);
+
+  std::vector<double> sig;
+  if (log_linear) {
+    for (float l : torch_linspace_f32(log_full.back(), log_full.front(), n + 1)) sig.push_back(std::exp(l));
+  } else {
+    for (double t : grid) sig.push_back(interp_index(t, full));
+  }
+  if (cfg.use_karras_sigmas) {
+    double lo = std::isnan(cfg.sigma_min) ? sig.back() : cfg.sigma_min;
+    double hi = std::isnan(cfg.sigma_max) ? sig.front() : cfg.sigma_max;
+    sig = karras_sigmas(lo, hi, n);
+    grid.clear();
+    for (double s : sig) grid.push_back(sigma_to_t(s, log_full));
+  }
+  SigmaSchedule out;
+  for (double t : grid) out.timesteps.push_back(static_cast<float>(t));
+  for (double s : sig) out.sigmas.push_back(static_cast<float>(s));
+  out.sigmas.push_back(0.0f);
+  float max_sigma = *std::max_element(out.sigmas.begin(), out.sigmas.end());
+  out.init_noise_sigma =
+      cfg.timestep_spacing == TimestepSpacing::Leading ? std::sqrt(max_sigma * max_sigma + 1.0f) : max_sigma;
+  return out;
+}
+
 }  // namespace detail
 }  // namespace bgn

@@ -11,6 +11,7 @@
 
 #include <sys/stat.h>
 
+#include "formats/utf8.h"
 #include "tensor/error.h"
 
 namespace bgn::json {
@@ -206,23 +207,7 @@ class Parser {
     return Value::number(d);
   }
 
-  static void put_utf8(std::string& out, uint32_t cp) {
-    if (cp < 0x80) {
-      out += static_cast<char>(cp);
-    } else if (cp < 0x800) {
-      out += static_cast<char>(0xC0 | (cp >> 6));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-      out += static_cast<char>(0xE0 | (cp >> 12));
-      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else {
-      out += static_cast<char>(0xF0 | (cp >> 18));
-      out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    }
-  }
+
 
   uint32_t hex4() {
     if (p_ + 4 > t_.size()) error("truncated \\u escape");
@@ -297,7 +282,7 @@ class Parser {
           } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
             error("lone low surrogate in \\u escape");
           }
-          put_utf8(out, cp);
+          append_utf8(out, static_cast<char32_t>(cp));
           break;
         }
         default: error("invalid escape in a string");

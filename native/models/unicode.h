@@ -4,6 +4,8 @@
 #include <string>
 #include <string_view>
 
+#include "formats/utf8.h"
+
 namespace bgn::unicode {
 
 using U32 = std::u32string;
@@ -11,7 +13,7 @@ using U32 = std::u32string;
 // Decodes UTF-8; invalid bytes become U+FFFD (as Python's errors="replace" would).
 U32 from_utf8(std::string_view s);
 std::string to_utf8(const U32& s);
-void append_utf8(std::string& out, char32_t cp);
+using bgn::append_utf8;  // formats/utf8.h
 
 bool is_letter(char32_t c);   // \p{L}
 bool is_number(char32_t c);   // \p{N}
