@@ -32,6 +32,7 @@
 #include <utility>
 #include <vector>
 
+#include "addon/async.h"
 #include "addon/bindings.h"
 #include "addon/errors.h"
 #include "diffusion/diffusion_model.h"
@@ -231,45 +232,6 @@ class GenerateWorker : public Napi::AsyncWorker {
   GenerateRequest req_;
 };
 
-class LoadWorker : public Napi::AsyncWorker {
- public:
-  LoadWorker(Napi::Env env, std::string path, DiffusionLoadOptions opts, Napi::FunctionReference* ctor)
-      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), path_(std::move(path)),
-        opts_(std::move(opts)), ctor_(ctor) {}
-  Napi::Promise promise() { return deferred_.Promise(); }
-
-  void Execute() override {
-    try {
-      model_ = DiffusionModel::load(path_, opts_);
-    } catch (...) {
-      error_.capture(std::current_exception());
-    }
-  }
-  void OnOK() override {
-    Napi::Env env = Env();
-    Napi::HandleScope scope(env);
-    if (error_.set) {
-      deferred_.Reject(make_error(env, error_.code, error_.message).Value());
-      return;
-    }
-    try {
-      auto ext = Napi::External<std::shared_ptr<const DiffusionModel>>::New(env, &model_);
-      deferred_.Resolve(ctor_->New({ext}));
-    } catch (const Napi::Error& e) {
-      deferred_.Reject(e.Value());
-    }
-  }
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
-
- private:
-  Napi::Promise::Deferred deferred_;
-  std::string path_;
-  DiffusionLoadOptions opts_;
-  Napi::FunctionReference* ctor_;
-  std::shared_ptr<const DiffusionModel> model_;
-  CapturedError error_;
-};
-
 class DiffusionModelWrap : public Napi::ObjectWrap<DiffusionModelWrap> {
  public:
   static inline Napi::FunctionReference* ctor = nullptr;
@@ -323,10 +285,12 @@ class DiffusionModelWrap : public Napi::ObjectWrap<DiffusionModelWrap> {
     } catch (const BadArg& e) {
       return rejected(env, "E_BAD_INPUT", e.message);
     }
-    auto* w = new LoadWorker(env, path, opts, ctor);
-    Napi::Promise p = w->promise();
-    w->Queue();
-    return p;
+    return run_async<std::shared_ptr<const DiffusionModel>>(
+        env, [path, opts] { return DiffusionModel::load(path, opts); },
+        [](Napi::Env env, std::shared_ptr<const DiffusionModel>& m) -> Napi::Value {
+          auto ext = Napi::External<std::shared_ptr<const DiffusionModel>>::New(env, &m);
+          return ctor->New({ext});
+        });
   }
 
   static Napi::Value CachedModels(const Napi::CallbackInfo& info) {
