@@ -31,4 +31,6 @@ export {
   type SegmentOptions,
   type SegmentationOptions,
 } from './options.js';
+export { listPresets, getPreset, clearPresetCache, type GetPresetOptions, type PresetSourceOptions } from './presets/load.js';
+export type { Preset, PresetOverrides } from './presets/schema.js';
 export { version } from './version.js';

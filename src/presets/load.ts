@@ -1,0 +1,261 @@
+/**
+ * Loads, validates and resolves presets.
+ *
+ * Presets come from the package's `presets/` folder, then from the folders in env
+ * `BG_PRESET_DIRS` (separated by the platform's path delimiter, ':' or ';'), then from the
+ * `presetDirs` option, in that order; a preset whose name is already known replaces the earlier
+ * one, so a user folder can override a built-in preset. Every `*.yaml` file in each folder is a
+ * preset whose `name` must equal the file name without `.yaml`. Any invalid file is an E_CONFIG
+ * error naming the file and the field (YAML syntax errors name the line and column).
+ *
+ * Loaded folder sets are cached; `clearPresetCache()` forgets them (tests, or after editing files).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { LineCounter, parseDocument } from 'yaml';
+import type { z } from 'zod';
+
+import { BgNativeError, type ErrorCode } from '../errors.js';
+import {
+  PresetFileSchema,
+  ResolvedPresetSchema,
+  type Preset,
+  type PresetFile,
+  type PresetOverrides,
+} from './schema.js';
+
+/** src/presets/load.ts and dist/presets/load.js both sit two levels below the package root. */
+const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const BUILTIN_DIR = path.join(packageRoot, 'presets');
+
+export interface PresetSourceOptions {
+  /** Extra preset folders; they win over env BG_PRESET_DIRS and the built-in presets. */
+  presetDirs?: readonly string[];
+}
+
+export interface GetPresetOptions extends PresetSourceOptions {
+  /** One of the preset's prompt types (e.g. vitrinealu's 'garden'); default: the preset's default. */
+  promptType?: string;
+  /** Values merged over the preset (see `PresetOverrides`); validated after merging. */
+  overrides?: PresetOverrides;
+}
+
+interface LoadedPreset {
+  file: string;
+  data: PresetFile;
+}
+
+const cache = new Map<string, Map<string, LoadedPreset>>();
+
+/** Forgets every loaded preset folder; the next call reads the files again. */
+export function clearPresetCache(): void {
+  cache.clear();
+}
+
+/** The names of all presets (built-in and user folders), sorted. */
+export function listPresets(options: PresetSourceOptions = {}): string[] {
+  return [...loadAll(options).keys()].sort();
+}
+
+/**
+ * A preset by name, with its prompt type chosen and `overrides` merged over it.
+ * Unknown name or prompt type, or invalid overrides → E_BAD_INPUT.
+ */
+export function getPreset(name: string, options: GetPresetOptions = {}): Preset {
+  const presets = loadAll(options);
+  const key = typeof name === 'string' ? name.trim().toLowerCase() : '';
+  const entry = presets.get(key);
+  if (!entry) {
+    throw new BgNativeError(
+      'E_BAD_INPUT',
+      `Unknown preset ${JSON.stringify(name)}. Valid presets: ${[...presets.keys()].sort().join(', ')}.`,
+    );
+  }
+  const { data, file } = entry;
+  const promptTypes = data.prompts ? Object.keys(data.prompts).sort() : [];
+
+  let promptType: string | undefined;
+  if (options.promptType !== undefined) {
+    promptType = typeof options.promptType === 'string' ? options.promptType.trim().toLowerCase() : '';
+    if (!data.prompts || !Object.hasOwn(data.prompts, promptType)) {
+      throw new BgNativeError(
+        'E_BAD_INPUT',
+        promptTypes.length
+          ? `Unknown prompt type ${JSON.stringify(options.promptType)} for preset ${data.name}. Valid prompt types: ${promptTypes.join(', ')}.`
+          : `Preset ${data.name} has no prompt types; leave promptType out or set a prompt.`,
+      );
+    }
+  } else if (data.defaultPromptType !== undefined) {
+    promptType = data.defaultPromptType;
+  } else if (data.prompt === undefined && data.prompts) {
+    promptType = Object.keys(data.prompts)[0];
+  }
+
+  const typed = promptType !== undefined ? data.prompts?.[promptType] : undefined;
+  const base = {
+    description: data.description,
+    prompt: typed?.prompt ?? data.prompt ?? '',
+    negativePrompt: typed?.negativePrompt ?? data.negativePrompt,
+    generation: data.generation,
+    background: data.background,
+    compositing: data.compositing,
+  };
+
+  let resolved = base;
+  if (options.overrides !== undefined) {
+    if (options.overrides === null || typeof options.overrides !== 'object' || Array.isArray(options.overrides)) {
+      throw new BgNativeError('E_BAD_INPUT', `Invalid preset overrides: expected an object, got ${describeValue(options.overrides)}.`);
+    }
+    const merged = mergeOverrides(base, options.overrides, []);
+    resolved = validate(ResolvedPresetSchema, merged, {
+      head: `Invalid overrides of preset ${data.name}: `,
+      prefix: '',
+      join: '; ',
+      code: 'E_BAD_INPUT',
+    });
+  }
+
+  return structuredClone({ name: data.name, file, promptType, promptTypes, ...resolved });
+}
+
+// ---- loading --------------------------------------------------------------------------------
+
+function presetDirs(options: PresetSourceOptions): string[] {
+  const env = (process.env.BG_PRESET_DIRS ?? '')
+    .split(path.delimiter)
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const extra = options.presetDirs ?? [];
+  if (!Array.isArray(extra) || extra.some((d) => typeof d !== 'string' || d.trim() === '')) {
+    throw new BgNativeError('E_BAD_INPUT', 'presetDirs must be a list of folder paths.');
+  }
+  return [BUILTIN_DIR, ...env, ...extra];
+}
+
+function loadAll(options: PresetSourceOptions): Map<string, LoadedPreset> {
+  const dirs = presetDirs(options);
+  const key = dirs.map((d) => path.resolve(d)).join('\0');
+  const hit = cache.get(key);
+  if (hit) return hit;
+
+  const presets = new Map<string, LoadedPreset>();
+  const problems: string[] = [];
+  for (const dir of dirs) {
+    const builtin = dir === BUILTIN_DIR;
+    let names: string[];
+    try {
+      names = fs.readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort();
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      problems.push(
+        code === 'ENOENT' || code === 'ENOTDIR'
+          ? `preset folder ${dir} does not exist (check presetDirs / BG_PRESET_DIRS)`
+          : `preset folder ${dir} cannot be read: ${(err as Error).message}`,
+      );
+      continue;
+    }
+    for (const f of names) {
+      const full = path.join(dir, f);
+      const shown = builtin ? `presets/${f}` : full;
+      try {
+        const data = loadFile(full, shown);
+        presets.set(data.name, { file: shown, data });
+      } catch (err) {
+        if (err instanceof BgNativeError && err.code === 'E_CONFIG') problems.push(err.message);
+        else throw err;
+      }
+    }
+  }
+  if (problems.length) {
+    throw new BgNativeError('E_CONFIG', `Invalid presets:\n${problems.map((p) => `  ${p}`).join('\n')}`);
+  }
+  cache.set(key, presets);
+  return presets;
+}
+
+function loadFile(full: string, shown: string): PresetFile {
+  let source: string;
+  try {
+    source = fs.readFileSync(full, 'utf8');
+  } catch (err) {
+    throw new BgNativeError('E_CONFIG', `${shown}: cannot be read: ${(err as Error).message}`);
+  }
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(source, { prettyErrors: false, lineCounter });
+  if (doc.errors.length) {
+    const lines = doc.errors.map((e) => {
+      const at = lineCounter.linePos(e.pos[0]);
+      return `${shown}: line ${at.line}, column ${at.col}: ${e.message.split('\n')[0]}`;
+    });
+    throw new BgNativeError('E_CONFIG', lines.join('\n  '));
+  }
+  const raw: unknown = doc.toJS();
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new BgNativeError('E_CONFIG', `${shown}: expected a mapping of preset fields, got ${describeValue(raw)}`);
+  }
+  const data = validate(PresetFileSchema, raw, { head: '', prefix: `${shown}: `, join: '\n  ', code: 'E_CONFIG' });
+  const stem = path.basename(full, '.yaml');
+  if (data.name !== stem) {
+    throw new BgNativeError('E_CONFIG', `${shown}: name: expected ${JSON.stringify(stem)} (the file name), got ${JSON.stringify(data.name)}`);
+  }
+  return data;
+}
+
+// ---- validation and merging -----------------------------------------------------------------
+
+function describeValue(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  if (typeof v === 'string') return JSON.stringify(v.length > 60 ? v.slice(0, 57) + '...' : v);
+  if (typeof v === 'number' || typeof v === 'boolean' || v === null) return String(v);
+  if (Array.isArray(v)) return `a list of ${v.length}`;
+  return typeof v === 'object' ? 'a mapping' : typeof v;
+}
+
+function valueAt(root: unknown, at: readonly PropertyKey[]): unknown {
+  let cur: unknown = root;
+  for (const k of at) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<PropertyKey, unknown>)[k];
+  }
+  return cur;
+}
+
+/** Parses `raw`; on failure throws `code`: `head` then one "<prefix>field: expected …, got …" per issue. */
+function validate<S extends z.ZodType>(
+  schema: S,
+  raw: unknown,
+  how: { head: string; prefix: string; join: string; code: ErrorCode },
+): z.output<S> {
+  const { head, prefix, join, code } = how;
+  const result = schema.safeParse(raw);
+  if (result.success) return result.data;
+  const lines = result.error.issues.flatMap((issue) => {
+    if (issue.code === 'unrecognized_keys') {
+      return issue.keys.map((k) => `${prefix}${[...issue.path, k].map(String).join('.')}: unknown field`);
+    }
+    const field = issue.path.length ? `${issue.path.map(String).join('.')}: ` : '';
+    const message = issue.message.replace(/^Invalid input: /, '');
+    const value = valueAt(raw, issue.path);
+    const given = issue.code === 'custom' && value !== null && typeof value === 'object' ? '' : `, got ${describeValue(value)}`;
+    return [`${prefix}${field}${message}${given}`];
+  });
+  throw new BgNativeError(code, head + lines.join(join));
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+/** Deep merge of overrides over a preset (see `PresetOverrides` for the rules). */
+function mergeOverrides(base: unknown, over: unknown, at: readonly string[]): unknown {
+  if (over === undefined) return base;
+  if (!isPlainObject(over) || !isPlainObject(base)) return over;
+  const joined = at.join('.');
+  if (joined === 'generation.resolution') return over;
+  if (joined === 'background' && over.type !== undefined && over.type !== base.type) return over;
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) out[k] = mergeOverrides(base[k], v, [...at, k]);
+  return out;
+}
