@@ -59,3 +59,80 @@ export function mixColor(a: RGB, b: RGB, t: number): RGB {
     b: Math.round(a.b + (b.b - a.b) * t),
   };
 }
+
+// ── CIE L*a*b* (D65, sRGB primaries) ────────────────────────────────────────────────────────────
+
+/** sRGB 8-bit code → linear light in [0, 1]. */
+export const SRGB_TO_LINEAR: Float32Array = (() => {
+  const t = new Float32Array(256);
+  for (let v = 0; v < 256; v++) {
+    const c = v / 255;
+    t[v] = c <= 0.04045 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4);
+  }
+  return t;
+})();
+
+/** Linear value where code v stops rounding to v: encode(lin) = first v with lin < LINEAR_EDGES[v]. */
+const LINEAR_EDGES: Float64Array = (() => {
+  const t = new Float64Array(256);
+  for (let v = 0; v < 255; v++) {
+    const c = (v + 0.5) / 255;
+    t[v] = c <= 0.04045 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4);
+  }
+  t[255] = Infinity;
+  return t;
+})();
+
+/** Linear light → sRGB 8-bit code, exactly rounded (binary search over the code edges). */
+export function linearToSrgb8(lin: number): number {
+  if (!(lin > 0)) return 0;
+  let lo = 0;
+  let hi = 255;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (lin < LINEAR_EDGES[mid]!) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
+}
+
+const XN = 0.95047;
+const ZN = 1.08883;
+const LAB_E = 216 / 24389;
+const LAB_K = 24389 / 27;
+
+function labF(t: number): number {
+  return t > LAB_E ? Math.cbrt(t) : (LAB_K * t + 16) / 116;
+}
+
+function labFInv(f: number): number {
+  const f3 = f * f * f;
+  return f3 > LAB_E ? f3 : (116 * f - 16) / LAB_K;
+}
+
+/** 8-bit sRGB → L*a*b*, written to out[o], out[o+1], out[o+2] (no allocation). */
+export function srgbToLab(r: number, g: number, b: number, out: Float32Array | Float64Array, o = 0): void {
+  const lr = SRGB_TO_LINEAR[r]!;
+  const lg = SRGB_TO_LINEAR[g]!;
+  const lb = SRGB_TO_LINEAR[b]!;
+  const x = (0.4124564 * lr + 0.3575761 * lg + 0.1804375 * lb) / XN;
+  const y = 0.2126729 * lr + 0.7151522 * lg + 0.072175 * lb;
+  const z = (0.0193339 * lr + 0.119192 * lg + 0.9503041 * lb) / ZN;
+  const fx = labF(x);
+  const fy = labF(y);
+  const fz = labF(z);
+  out[o] = 116 * fy - 16;
+  out[o + 1] = 500 * (fx - fy);
+  out[o + 2] = 200 * (fy - fz);
+}
+
+/** L*a*b* → 8-bit sRGB (clipped to the gamut per channel), written to out[o..o+2]. */
+export function labToSrgb(L: number, a: number, b: number, out: Uint8Array, o = 0): void {
+  const fy = (L + 16) / 116;
+  const x = labFInv(fy + a / 500) * XN;
+  const y = L > LAB_K * LAB_E ? fy * fy * fy : L / LAB_K;
+  const z = labFInv(fy - b / 200) * ZN;
+  out[o] = linearToSrgb8(3.2404542 * x - 1.5371385 * y - 0.4985314 * z);
+  out[o + 1] = linearToSrgb8(-0.969266 * x + 1.8760108 * y + 0.041556 * z);
+  out[o + 2] = linearToSrgb8(0.0556434 * x - 0.2040259 * y + 1.0572252 * z);
+}

@@ -121,3 +121,38 @@ export function blockTaps(lowSize: number, fullSize: number, s: number): AxisTap
   }
   return { i0, i1, f };
 }
+
+/** Sizes given "for a 1024-px long side" are scaled by this reference to the image at hand. */
+export const REFERENCE_LONG_SIDE = 1024;
+
+/** A length given in pixels of a 1024-px-long-side image, in pixels of a width×height image. */
+export function scaledPx(px: number, width: number, height: number): number {
+  return (px * Math.max(width, height)) / REFERENCE_LONG_SIDE;
+}
+
+/**
+ * Bilinear upsampling of one float plane on a block grid (as made with factor s) to 8-bit values
+ * at full size: out = round(255 · v), clamped to [0, 255].
+ */
+export function upsampleGridTo8(grid: Float32Array, gw: number, gh: number, width: number, height: number, s: number): Uint8Array {
+  if (grid.length !== gw * gh) throw new RangeError(`upsampleGridTo8: ${grid.length} values for ${gw}×${gh}`);
+  const out = new Uint8Array(width * height);
+  const tx = blockTaps(gw, width, s);
+  const ty = blockTaps(gh, height, s);
+  const row = new Float32Array(gw);
+  for (let y = 0; y < height; y++) {
+    const r0 = ty.i0[y]! * gw;
+    const r1 = ty.i1[y]! * gw;
+    const fy = ty.f[y]!;
+    for (let j = 0; j < gw; j++) {
+      const a = grid[r0 + j]!;
+      row[j] = a + (grid[r1 + j]! - a) * fy;
+    }
+    for (let x = 0, d = y * width; x < width; x++, d++) {
+      const a = row[tx.i0[x]!]!;
+      const v = (a + (row[tx.i1[x]!]! - a) * tx.f[x]!) * 255 + 0.5;
+      out[d] = v <= 0 ? 0 : v >= 255 ? 255 : v;
+    }
+  }
+  return out;
+}
