@@ -103,12 +103,31 @@ export function matchColors(rgb: Uint8Array, alpha: Uint8Array, target: LabStats
   const h1 = shift[1]!;
   const h2 = shift[2]!;
   const lab = new Float64Array(3);
+  // The mapping depends on the colour only: a direct-mapped cache of 2¹⁶ recent colours skips the
+  // Lab round trip for repeats (the result is the same with or without it).
+  const keys = new Int32Array(1 << 16).fill(-1);
+  const vals = new Uint8Array(3 << 16);
   for (let i = 0, si = 0; i < n; i++, si += 3) {
     if (alpha[i] === 0) continue;
-    srgbToLab(rgb[si]!, rgb[si + 1]!, rgb[si + 2]!, lab);
+    const r = rgb[si]!;
+    const g = rgb[si + 1]!;
+    const b = rgb[si + 2]!;
+    const key = (r << 16) | (g << 8) | b;
+    const slot = (Math.imul(key, 0x9e3779b1) >>> 16) & 0xffff;
+    if (keys[slot] === key) {
+      out[si] = vals[slot * 3]!;
+      out[si + 1] = vals[slot * 3 + 1]!;
+      out[si + 2] = vals[slot * 3 + 2]!;
+      continue;
+    }
+    srgbToLab(r, g, b, lab);
     let L = lab[0]! * g0 + h0;
     L = L < 0 ? 0 : L > 100 ? 100 : L;
     labToSrgb(L, lab[1]! * g1 + h1, lab[2]! * g2 + h2, out, si);
+    keys[slot] = key;
+    vals[slot * 3] = out[si]!;
+    vals[slot * 3 + 1] = out[si + 1]!;
+    vals[slot * 3 + 2] = out[si + 2]!;
   }
   return out;
 }
