@@ -33,6 +33,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs as parseCli } from 'node:util';
 
 import { loadAddon } from '../src/native.js';
 
@@ -50,32 +51,39 @@ const USAGE =
   'usage: npm run bench:diffusion -- --model file.safetensors [--size 512|256,512] [--steps 2] [--threads 2] [--json] [--e2e [--tokenizer DIR]]';
 
 function parseArgs(argv: string[]): Args {
-  const a: Partial<Args> = { sizes: [512], steps: 2, threads: 2, json: false, e2e: false };
-  for (let i = 0; i < argv.length; ++i) {
-    const k = argv[i]!;
-    const next = () => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${k} needs a value`);
-      return v;
-    };
-    if (k === '--model') a.model = next();
-    else if (k === '--size') a.sizes = next().split(',').map((s) => Number(s.trim()));
-    else if (k === '--steps') a.steps = Number(next());
-    else if (k === '--threads') a.threads = Number(next());
-    else if (k === '--json') a.json = true;
-    else if (k === '--e2e') a.e2e = true;
-    else if (k === '--tokenizer') a.tokenizer = next();
-    else if (k === '--help' || k === '-h') {
-      console.log(USAGE);
-      process.exit(0);
-    } else throw new Error(`unknown option ${k}\n${USAGE}`);
+  const { values: v } = parseCli({
+    args: argv,
+    strict: true,
+    options: {
+      model: { type: 'string' },
+      size: { type: 'string', default: '512' },
+      steps: { type: 'string', default: '2' },
+      threads: { type: 'string', default: '2' },
+      json: { type: 'boolean', default: false },
+      e2e: { type: 'boolean', default: false },
+      tokenizer: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (v.help) {
+    console.log(USAGE);
+    process.exit(0);
   }
-  if (!a.model) throw new Error(`--model is required\n${USAGE}`);
-  for (const s of a.sizes!)
+  if (!v.model) throw new Error(`--model is required\n${USAGE}`);
+  const a: Args = {
+    model: v.model,
+    sizes: v.size.split(',').map((s) => Number(s.trim())),
+    steps: Number(v.steps),
+    threads: Number(v.threads),
+    json: v.json,
+    e2e: v.e2e,
+    tokenizer: v.tokenizer,
+  };
+  for (const s of a.sizes)
     if (!(Number.isInteger(s) && s >= 64 && s <= 4096 && s % 8 === 0)) throw new Error('--size must be a multiple of 8 from 64 to 4096');
-  if (!(Number.isInteger(a.steps) && a.steps! >= 1 && a.steps! <= 1000)) throw new Error('--steps must be an integer from 1 to 1000');
-  if (!(Number.isInteger(a.threads) && a.threads! >= 1 && a.threads! <= 1024)) throw new Error('--threads must be a positive integer');
-  return a as Args;
+  if (!(Number.isInteger(a.steps) && a.steps >= 1 && a.steps <= 1000)) throw new Error('--steps must be an integer from 1 to 1000');
+  if (!(Number.isInteger(a.threads) && a.threads >= 1 && a.threads <= 1024)) throw new Error('--threads must be a positive integer');
+  return a;
 }
 
 interface TextEncoder {

@@ -16,6 +16,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { parseArgs as parseCli } from 'node:util';
 
 import ort from 'onnxruntime-node';
 import sharp from 'sharp';
@@ -35,26 +36,33 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { runs: 5, models: ['medium', 'small'], photo: 'lemur_cc0.jpg', threads: 2, ortFetch: 'first', json: false, e2e: false };
-  for (let i = 0; i < argv.length; ++i) {
-    const k = argv[i]!;
-    const next = () => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${k} needs a value`);
-      return v;
-    };
-    if (k === '--runs') a.runs = Number(next());
-    else if (k === '--models') a.models = next().split(',').map((s) => s.trim()) as Variant[];
-    else if (k === '--photo') a.photo = next();
-    else if (k === '--threads') a.threads = Number(next());
-    else if (k === '--ort-fetch') a.ortFetch = next() as Args['ortFetch'];
-    else if (k === '--json') a.json = true;
-    else if (k === '--e2e') a.e2e = true;
-    else if (k === '--help' || k === '-h') {
-      console.log('usage: npm run bench:segment -- [--runs 5] [--models medium,small] [--photo lemur_cc0.jpg] [--threads 2] [--ort-fetch first|all] [--json] [--e2e]');
-      process.exit(0);
-    } else throw new Error(`unknown option ${k}`);
+  const { values: v } = parseCli({
+    args: argv,
+    strict: true,
+    options: {
+      runs: { type: 'string', default: '5' },
+      models: { type: 'string', default: 'medium,small' },
+      photo: { type: 'string', default: 'lemur_cc0.jpg' },
+      threads: { type: 'string', default: '2' },
+      'ort-fetch': { type: 'string', default: 'first' },
+      json: { type: 'boolean', default: false },
+      e2e: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (v.help) {
+    console.log('usage: npm run bench:segment -- [--runs 5] [--models medium,small] [--photo lemur_cc0.jpg] [--threads 2] [--ort-fetch first|all] [--json] [--e2e]');
+    process.exit(0);
   }
+  const a: Args = {
+    runs: Number(v.runs),
+    models: v.models.split(',').map((s) => s.trim()) as Variant[],
+    photo: v.photo,
+    threads: Number(v.threads),
+    ortFetch: v['ort-fetch'] as Args['ortFetch'],
+    json: v.json,
+    e2e: v.e2e,
+  };
   if (!(Number.isInteger(a.runs) && a.runs >= 1)) throw new Error('--runs must be a positive integer');
   if (!(Number.isInteger(a.threads) && a.threads >= 1)) throw new Error('--threads must be a positive integer');
   for (const m of a.models) if (m !== 'medium' && m !== 'small') throw new Error(`--models: unknown model '${m}'`);

@@ -21,6 +21,7 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { parseArgs as parseCli } from 'node:util';
 
 import sharp from 'sharp';
 
@@ -40,26 +41,33 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { models: ['medium', 'small'], scale: 2, quick: false, verbose: false, json: false, strict: false };
-  for (let i = 0; i < argv.length; ++i) {
-    const k = argv[i]!;
-    const next = () => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${k} needs a value`);
-      return v;
-    };
-    if (k === '--models') a.models = next().split(',').map((s) => s.trim()) as Variant[];
-    else if (k === '--scale') a.scale = Number(next());
-    else if (k === '--threads') a.threads = Number(next());
-    else if (k === '--quick') a.quick = true;
-    else if (k === '--verbose') a.verbose = true;
-    else if (k === '--json') a.json = true;
-    else if (k === '--strict') a.strict = true;
-    else if (k === '--help' || k === '-h') {
-      console.log('usage: npm run eval:segment -- [--models medium,small] [--scale 2] [--quick] [--verbose] [--json] [--strict] [--threads N]');
-      process.exit(0);
-    } else throw new Error(`unknown option ${k}`);
+  const { values: v } = parseCli({
+    args: argv,
+    strict: true,
+    options: {
+      models: { type: 'string', default: 'medium,small' },
+      scale: { type: 'string', default: '2' },
+      threads: { type: 'string' },
+      quick: { type: 'boolean', default: false },
+      verbose: { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+      strict: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (v.help) {
+    console.log('usage: npm run eval:segment -- [--models medium,small] [--scale 2] [--quick] [--verbose] [--json] [--strict] [--threads N]');
+    process.exit(0);
   }
+  const a: Args = {
+    models: v.models.split(',').map((s) => s.trim()) as Variant[],
+    scale: Number(v.scale),
+    quick: v.quick,
+    verbose: v.verbose,
+    json: v.json,
+    strict: v.strict,
+  };
+  if (v.threads !== undefined) a.threads = Number(v.threads);
   for (const m of a.models) if (m !== 'medium' && m !== 'small') throw new Error(`--models: unknown model '${m}'`);
   if (!(a.scale >= 0.25 && a.scale <= 8)) throw new Error('--scale must be between 0.25 and 8');
   return a;

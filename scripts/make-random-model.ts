@@ -13,6 +13,7 @@
  * Same arguments + same seed → identical bytes.
  */
 import { statSync } from 'node:fs';
+import { parseArgs as parseCli } from 'node:util';
 
 import { ARCHS, ARCH_NAMES, type ArchName, type FloatDType, checkpointTensors, numel, writeCheckpoint } from './lib/sd-checkpoint.js';
 
@@ -28,37 +29,30 @@ const USAGE =
   'usage: npm run make-random-model -- --arch sd15|sd15-inpaint|sd2 [--dtype f16|f32|bf16] --out file.safetensors [--seed N] [--quiet]';
 
 function parseArgs(argv: string[]): Args {
-  const a: Partial<Args> = { dtype: 'f16', seed: 0, quiet: false };
-  for (let i = 0; i < argv.length; ++i) {
-    const k = argv[i]!;
-    const next = () => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${k} needs a value`);
-      return v;
-    };
-    if (k === '--arch') {
-      const v = next();
-      if (!(ARCH_NAMES as readonly string[]).includes(v)) throw new Error(`--arch must be one of ${ARCH_NAMES.join(', ')}; got '${v}'`);
-      a.arch = v as ArchName;
-    } else if (k === '--dtype') {
-      const v = next();
-      if (v !== 'f16' && v !== 'f32' && v !== 'bf16') throw new Error(`--dtype must be f16, f32 or bf16; got '${v}'`);
-      a.dtype = v;
-    } else if (k === '--out') a.out = next();
-    else if (k === '--seed') {
-      const v = Number(next());
-      if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new Error('--seed must be an integer from 0 to 4294967295');
-      a.seed = v;
-    } else if (k === '--quiet') a.quiet = true;
-    else if (k === '--help' || k === '-h') {
-      console.log(USAGE);
-      process.exit(0);
-    } else throw new Error(`unknown option ${k}\n${USAGE}`);
+  const { values: v } = parseCli({
+    args: argv,
+    strict: true,
+    options: {
+      arch: { type: 'string' },
+      dtype: { type: 'string', default: 'f16' },
+      out: { type: 'string' },
+      seed: { type: 'string', default: '0' },
+      quiet: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (v.help) {
+    console.log(USAGE);
+    process.exit(0);
   }
-  if (!a.arch) throw new Error(`--arch is required\n${USAGE}`);
-  if (!a.out) throw new Error(`--out is required\n${USAGE}`);
-  if (!a.out.endsWith('.safetensors')) throw new Error('--out must name a .safetensors file');
-  return a as Args;
+  if (!v.arch) throw new Error(`--arch is required\n${USAGE}`);
+  if (!(ARCH_NAMES as readonly string[]).includes(v.arch)) throw new Error(`--arch must be one of ${ARCH_NAMES.join(', ')}; got '${v.arch}'`);
+  if (v.dtype !== 'f16' && v.dtype !== 'f32' && v.dtype !== 'bf16') throw new Error(`--dtype must be f16, f32 or bf16; got '${v.dtype}'`);
+  const seed = Number(v.seed);
+  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new Error('--seed must be an integer from 0 to 4294967295');
+  if (!v.out) throw new Error(`--out is required\n${USAGE}`);
+  if (!v.out.endsWith('.safetensors')) throw new Error('--out must name a .safetensors file');
+  return { arch: v.arch as ArchName, dtype: v.dtype, out: v.out, seed, quiet: v.quiet };
 }
 
 function main(): void {
