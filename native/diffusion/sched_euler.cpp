@@ -74,14 +74,9 @@ class EulerScheduler final : public Scheduler {
   // original + noise · sigma_i
   Tensor add_noise(const Tensor& original, const Tensor& noise, int i) const override {
     check_step(i, original, noise, "add_noise");
-    float sigma = sigmas_[i];
-    Tensor out = like(original);
-    const float* a = original.data<float>();
-    const float* z = noise.data<float>();
-    float* o = out.data<float>();
-    for (int64_t k = 0; k < original.numel(); ++k) o[k] = a[k] + z[k] * sigma;
-    return out;
+    return add_sigma_noise(original, noise, sigmas_[i]);
   }
+
 
  private:
   bool ancestral_;

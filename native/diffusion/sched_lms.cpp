@@ -66,12 +66,9 @@ class LMSScheduler final : public Scheduler {
   // original + noise · sigma_i
   Tensor add_noise(const Tensor& original, const Tensor& noise, int i) const override {
     check_step(i, original, noise, "add_noise");
-    float sigma = sigmas_[i];
-    Tensor out = like(original);
-    for (int64_t k = 0; k < original.numel(); ++k)
-      out.data<float>()[k] = original.data<float>()[k] + noise.data<float>()[k] * sigma;
-    return out;
+    return add_sigma_noise(original, noise, sigmas_[i]);
   }
+
 
  private:
   // ∫ over [sigma_i, sigma_{i+1}] of the Lagrange basis polynomial for node i - c.

@@ -37,6 +37,8 @@ void check_num_steps(int n, const SchedulerConfig& cfg);
 
 // Elementwise helpers over float32 tensors of equal shape.
 Tensor like(const Tensor& t);
+// original + noise · sigma: add_noise of the sigma schedulers (Euler, Euler a, LMS).
+Tensor add_sigma_noise(const Tensor& original, const Tensor& noise, float sigma);
 // x0 from the model output at noise level sigma (sigma schedulers; v-prediction uses
 // c_out = -sigma / sqrt(sigma²+1), c_skip = 1 / (sigma²+1)).
 Tensor pred_original_from_sigma(const Tensor& model_output, const Tensor& sample, float sigma, PredictionType p);

@@ -155,6 +155,15 @@ Tensor pred_original_from_sigma(const Tensor& mo, const Tensor& x, float sigma, 
   return out;
 }
 
+Tensor add_sigma_noise(const Tensor& original, const Tensor& noise, float sigma) {
+  Tensor out = like(original);
+  const float* a = original.data<float>();
+  const float* z = noise.data<float>();
+  float* o = out.data<float>();
+  for (int64_t k = 0; k < original.numel(); ++k) o[k] = a[k] + z[k] * sigma;
+  return out;
+}
+
 SigmaSchedule discrete_sigma_schedule(const SchedulerConfig& cfg, const std::vector<float>& alphas_cumprod, int n,
                                       bool log_linear) {
   std::vector<double> grid = sigma_timestep_grid(cfg, n);

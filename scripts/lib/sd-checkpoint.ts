@@ -562,6 +562,18 @@ export function writeCheckpoint(path: string, specs: TensorSpec[], opts: WriteOp
   return lay;
 }
 
+/** Normal samples from a 65536-entry table, two table indices per 32-bit random number. */
+function fillFromTable<T extends Float32Array | Uint16Array>(out: T, table: T, rng: () => number): void {
+  const m = out.length;
+  let i = 0;
+  for (; i + 1 < m; i += 2) {
+    const r = rng();
+    out[i] = table[r & 0xffff]!;
+    out[i + 1] = table[r >>> 16]!;
+  }
+  if (i < m) out[i] = table[rng() & 0xffff]!;
+}
+
 /** Elements [i0, i0 + m) of one tensor into the start of `chunk`. */
 function fillChunk(chunk: ArrayBuffer, spec: TensorSpec, dtype: FloatDType, i0: number, m: number, rng: () => number): void {
   const init = spec.init;
@@ -573,29 +585,13 @@ function fillChunk(chunk: ArrayBuffer, spec: TensorSpec, dtype: FloatDType, i0: 
   const value = init.kind === 'ones' ? 1 : init.kind === 'const' ? init.value : init.kind === 'arange' ? NaN : 0;
   if (dtype === 'f32') {
     const out = new Float32Array(chunk, 0, m);
-    if (init.kind === 'normal') {
-      const l = lut(dtype, init.std) as Float32Array;
-      let i = 0;
-      for (; i + 1 < m; i += 2) {
-        const r = rng();
-        out[i] = l[r & 0xffff]!;
-        out[i + 1] = l[r >>> 16]!;
-      }
-      if (i < m) out[i] = l[rng() & 0xffff]!;
-    } else if (init.kind === 'arange') for (let i = 0; i < m; ++i) out[i] = i0 + i;
+    if (init.kind === 'normal') fillFromTable(out, lut(dtype, init.std) as Float32Array, rng);
+    else if (init.kind === 'arange') for (let i = 0; i < m; ++i) out[i] = i0 + i;
     else out.fill(value);
     return;
   }
   const out = new Uint16Array(chunk, 0, m);
-  if (init.kind === 'normal') {
-    const l = lut(dtype, init.std) as Uint16Array;
-    let i = 0;
-    for (; i + 1 < m; i += 2) {
-      const r = rng();
-      out[i] = l[r & 0xffff]!;
-      out[i + 1] = l[r >>> 16]!;
-    }
-    if (i < m) out[i] = l[rng() & 0xffff]!;
-  } else if (init.kind === 'arange') for (let i = 0; i < m; ++i) out[i] = constBits(dtype, i0 + i);
+  if (init.kind === 'normal') fillFromTable(out, lut(dtype, init.std) as Uint16Array, rng);
+  else if (init.kind === 'arange') for (let i = 0; i < m; ++i) out[i] = constBits(dtype, i0 + i);
   else out.fill(constBits(dtype, value));
 }

@@ -152,9 +152,10 @@ class ConvKernel : public Kernel {
 };
 
 // ---- ConvInteger: integer convolution (uint8/int8 operands, int32 result) -------------------------
-// Computed as a float convolution of the zero-point-shifted operands: every product and partial
-// sum is an integer; sums above 2^24 round like onnxruntime's int32 accumulation would not, but
-// those sit far below the precision the following dequantisation keeps.
+// uint8 activations run on exact int8 dot products (backend/cpu/qconv.h) where the CPU has
+// AVX512-VNNI. Elsewhere, and for grouped or int8-activation convolutions, it is a float
+// convolution of the zero-point-shifted operands: every product and partial sum is an integer,
+// exact while sums stay below 2^24, far below the precision the following dequantisation keeps.
 class ConvIntegerKernel : public Kernel {
  public:
   explicit ConvIntegerKernel(const NodeInfo& info) {
