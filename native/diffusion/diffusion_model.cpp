@@ -3,11 +3,10 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
-#include <map>
-#include <mutex>
 
 #include "diffusion/schedulers.h"
 #include "formats/mapped_file.h"
+#include "formats/shared_cache.h"
 #include "models/prompt_weights.h"
 #include "tensor/error.h"
 
@@ -17,8 +16,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::mutex g_cache_mu;
-std::map<std::string, std::weak_ptr<const DiffusionModel>> g_cache;
+SharedCache<DiffusionModel>& model_cache() {
+  static SharedCache<DiffusionModel> cache;
+  return cache;
+}
 
 // The SD 1.x / 2.x training schedule, for single files that carry no scheduler config.
 constexpr const char* kSdSchedule =
@@ -95,12 +96,7 @@ std::vector<float> encode_chunks(const ClipTextModel& te, const std::vector<Prom
 
 }  // namespace
 
-size_t diffusion_model_cache_size() {
-  std::lock_guard<std::mutex> lock(g_cache_mu);
-  size_t n = 0;
-  for (auto& kv : g_cache) n += kv.second.expired() ? 0 : 1;
-  return n;
-}
+size_t diffusion_model_cache_size() { return model_cache().size(); }
 
 std::shared_ptr<const DiffusionModel> DiffusionModel::load(const std::string& path, const DiffusionLoadOptions& opts) {
   if (path.empty()) fail(Code::BadInput, "DiffusionModel.load: the path is empty");
@@ -119,12 +115,7 @@ std::shared_ptr<const DiffusionModel> DiffusionModel::load(const std::string& pa
     fail(Code::BadInput, "predictionType must be 'epsilon', 'v_prediction' or 'sample', got '", opts.prediction_type, "'");
   const std::string key = identity_key(path) + "|threads=" + std::to_string(opts.threads) + "|tok=" + tok_dir +
                           "|pred=" + opts.prediction_type;
-  {
-    std::lock_guard<std::mutex> lock(g_cache_mu);
-    auto it = g_cache.find(key);
-    if (it != g_cache.end())
-      if (auto m = it->second.lock()) return m;
-  }
+  if (auto cached = model_cache().find(key)) return cached;
 
   auto m = std::shared_ptr<DiffusionModel>(new DiffusionModel());
   m->path_ = path;
@@ -167,11 +158,7 @@ std::shared_ptr<const DiffusionModel> DiffusionModel::load(const std::string& pa
   if (!m->sched_config_.is_object()) fail(Code::ModelFormat, sched, " is not a JSON object");
   m->prediction_type_ = opts.prediction_type;
 
-  std::lock_guard<std::mutex> lock(g_cache_mu);
-  auto& slot = g_cache[key];
-  if (auto existing = slot.lock()) return existing;  // another thread loaded it meanwhile
-  slot = m;
-  return m;
+  return model_cache().insert(key, m);  // another thread may have loaded it meanwhile
 }
 
 void DiffusionModel::encode_prompts(const std::string& prompt, const std::string& negative, int clip_skip,

@@ -1,40 +1,24 @@
 #include "models/segmenter.h"
 
-#include <map>
-#include <mutex>
-
 #include "formats/mapped_file.h"
+#include "formats/shared_cache.h"
 #include "tensor/error.h"
 
 namespace bgn {
 
 namespace {
-std::mutex g_cache_mu;
-std::map<std::string, std::weak_ptr<const onnxrt::Graph>> g_cache;  // FileIdentity::key() -> graph
+SharedCache<onnxrt::Graph>& graph_cache() {  // FileIdentity::key() -> graph
+  static SharedCache<onnxrt::Graph> cache;
+  return cache;
+}
 }  // namespace
 
-size_t segmenter_cache_size() {
-  std::lock_guard<std::mutex> lock(g_cache_mu);
-  size_t n = 0;
-  for (auto& kv : g_cache) n += kv.second.expired() ? 0 : 1;
-  return n;
-}
+size_t segmenter_cache_size() { return graph_cache().size(); }
 
 std::shared_ptr<Segmenter> Segmenter::load(const std::string& path, int threads) {
   std::string key = file_identity(path).key();
-  std::shared_ptr<const onnxrt::Graph> graph;
-  {
-    std::lock_guard<std::mutex> lock(g_cache_mu);
-    auto it = g_cache.find(key);
-    if (it != g_cache.end()) graph = it->second.lock();
-  }
-  if (!graph) {
-    graph = onnxrt::Graph::load(path);
-    std::lock_guard<std::mutex> lock(g_cache_mu);
-    auto& slot = g_cache[key];
-    if (auto existing = slot.lock()) graph = existing;  // another thread won the race
-    else slot = graph;
-  }
+  std::shared_ptr<const onnxrt::Graph> graph = graph_cache().find(key);
+  if (!graph) graph = graph_cache().insert(key, onnxrt::Graph::load(path));
   if (graph->inputs().size() != 1)
     fail(Code::ModelUnsupported, path, " takes ", graph->inputs().size(),
          " inputs; a segmentation model takes one image tensor");
