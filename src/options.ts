@@ -74,6 +74,155 @@ export const CleanupOptionsSchema = z.strictObject({
   quality: z.number().int().min(1).max(100).optional(),
 });
 
+/**
+ * Engines: 'auto' (local when a diffusion model is configured and loads, else studio), 'local'
+ * (the native diffusion runtime), 'runway' (Runway's API), 'studio' (procedural, no weights).
+ * The seeds' names are accepted: 'SDXL' / 'stable-diffusion' / 'sd' → local, 'RUNWAY' → runway,
+ * case-insensitive.
+ */
+export const ENGINE_NAMES = ['auto', 'local', 'runway', 'studio'] as const;
+const ENGINE_ALIASES: Record<string, (typeof ENGINE_NAMES)[number]> = {
+  sdxl: 'local',
+  'stable-diffusion': 'local',
+  stable_diffusion: 'local',
+  stablediffusion: 'local',
+  sd: 'local',
+  diffusion: 'local',
+  procedural: 'studio',
+};
+export const EngineSchema = z.preprocess((v) => {
+  if (typeof v !== 'string') return v;
+  const k = v.trim().toLowerCase();
+  return ENGINE_ALIASES[k] ?? k;
+}, z.enum(ENGINE_NAMES, { error: `must be one of ${ENGINE_NAMES.join(', ')} (or SDXL, stable-diffusion, RUNWAY)` }));
+
+export const SamplerNameSchema = z.enum(['euler', 'euler_a', 'ddim', 'dpmpp_2m', 'dpmpp_2m_karras', 'lms']);
+export const DeviceSchema = z.enum(['auto', 'cpu', 'cuda']);
+
+/** Which weights replaceBackground uses. */
+export const ReplaceModelSchema = z.strictObject({
+  /** Stable Diffusion checkpoint (single-file .safetensors or diffusers folder); default env BG_DIFFUSION_MODEL (or MODEL_PATH). */
+  diffusion: z.string().min(1).optional(),
+  /** ONNX segmentation model; default env BG_SEG_MODEL, the @imgly package, ~/.u2net. */
+  segmentation: z.string().min(1).optional(),
+  /** CLIP tokenizer folder (vocab.json + merges.txt) for single-file checkpoints; default env BG_CLIP_TOKENIZER. */
+  tokenizer: z.string().min(1).optional(),
+});
+
+const fraction = z.number().min(0).max(1);
+const margin = z.number().min(0).max(0.45);
+
+/** Shadow settings a call may change; `true` = the preset's shadow, `false` = none. */
+export const ShadowOptionSchema = z.union([
+  z.boolean(),
+  z.strictObject({
+    kind: z.enum(['contact', 'drop']).optional(),
+    angle: z.number().min(0).max(360).optional(),
+    softness: z.number().min(0).max(200).optional(),
+    opacity: fraction.optional(),
+    distance: z.number().min(0).max(500).optional(),
+  }),
+]);
+
+const frameSide = z.number().int().min(16).max(16384);
+
+/** Photoroom-style framing: margins around the subject, output size or aspect, subject centred. */
+export const FramingOptionSchema = z.strictObject({
+  /** Margin as a fraction (0–0.45) of the output side: one number, or per side. */
+  padding: z
+    .union([
+      margin,
+      z.strictObject({ top: margin.optional(), right: margin.optional(), bottom: margin.optional(), left: margin.optional() }),
+    ])
+    .optional(),
+  /** Exact output size in pixels, or "WxH". */
+  outputSize: z
+    .union([
+      z.strictObject({ width: frameSide, height: frameSide }),
+      z
+        .string()
+        .regex(/^\d+\s*[x×]\s*\d+$/i, { message: "must be 'WIDTHxHEIGHT', e.g. '2000x2000'" })
+        .transform((s) => {
+          const [w, h] = s.split(/\s*[x×]\s*/i).map(Number);
+          return { width: w!, height: h! };
+        })
+        .pipe(z.strictObject({ width: frameSide, height: frameSide })),
+    ])
+    .optional(),
+  /** Width/height of the output when no outputSize is given: a number, or "W:H" such as "4:5". */
+  aspectRatio: z
+    .union([
+      z.number().min(0.1).max(10),
+      z
+        .string()
+        .regex(/^\d+(\.\d+)?\s*:\s*\d+(\.\d+)?$/, { message: "must be 'W:H', e.g. '4:5'" })
+        .transform((s) => {
+          const [w, h] = s.split(':').map(Number);
+          return w! / h!;
+        })
+        .pipe(z.number().min(0.1).max(10)),
+    ])
+    .optional(),
+});
+
+/** Progress of a replaceBackground call: the stage running and the call's overall fraction done. */
+export interface ReplaceProgress {
+  stage: string;
+  /** 0..1 over the whole call. */
+  progress: number;
+  /** Diffusion/provider steps, while the background is generated. */
+  step?: number;
+  steps?: number;
+}
+
+export const ReplaceOptionsSchema = z.strictObject({
+  input: ImageInputSchema,
+  /** Where to write the result; when absent the result is returned as a Buffer. */
+  output: z.string().min(1).optional(),
+  /** Preset name (default 'product-studio'); see listPresets(). */
+  preset: z.string().min(1).optional(),
+  /** One of the preset's prompt types (vitrinealu: studio, garden, minimal, lifestyle). */
+  promptType: z.string().min(1).optional(),
+  /** Extra preset folders searched before BG_PRESET_DIRS and the built-ins. */
+  presetDirs: z.array(z.string().min(1)).optional(),
+  /** Values merged over the preset (prompt, generation, background, compositing); validated after merging. */
+  overrides: z.record(z.string(), z.unknown()).optional(),
+  prompt: z.string().trim().min(1).max(4000).optional(),
+  negativePrompt: z.string().max(4000).optional(),
+  engine: EngineSchema.optional(),
+  /** Integer seed; default random. The result reports the seed used. */
+  seed: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+  steps: z.number().int().min(1).max(150).optional(),
+  guidanceScale: z.number().min(0).max(30).optional(),
+  strength: z.number().min(0).max(1).optional(),
+  sampler: SamplerNameSchema.optional(),
+  model: ReplaceModelSchema.optional(),
+  segmentation: SegmentationOptionsSchema.optional(),
+  /** Where the local engine runs (default 'auto'). */
+  device: DeviceSchema.optional(),
+  threads: ThreadsSchema.optional(),
+  maxPixels: MaxPixelsSchema.optional(),
+  refine: z.boolean().optional(),
+  /** Auto levels + mild sharpening on the subject only (default false). */
+  enhanceFg: z.boolean().optional(),
+  /** Colour-match the subject to the new background: true = the preset's strength, a number = the strength 0..1, false = off. */
+  matchColors: z.union([z.boolean(), fraction]).optional(),
+  /** Feather the mask edge: true = the preset's width, a number = width in px at a 1024-px long side, false = off. */
+  featherEdges: z.union([z.boolean(), z.number().min(0).max(50)]).optional(),
+  /** Remove the old background's colour from the subject's edges (default true). */
+  decontaminate: z.boolean().optional(),
+  shadow: ShadowOptionSchema.optional(),
+  framing: FramingOptionSchema.optional(),
+  /** Output format; default: from the output file's extension, else PNG. */
+  format: OutputFormatSchema.optional(),
+  /** JPEG/WebP quality 1–100 (default 90). */
+  quality: z.number().int().min(1).max(100).optional(),
+  signal: z.custom<AbortSignal>((v) => v instanceof AbortSignal, { message: 'must be an AbortSignal' }).optional(),
+  onProgress: z
+    .custom<(p: ReplaceProgress) => void>((v) => typeof v === 'function', { message: 'must be a function' })
+    .optional(),
+});
+
 export type ImageInput = z.input<typeof ImageInputSchema>;
 export type ModelVariant = z.output<typeof ModelVariantSchema>;
 export type ModelProfileName = z.output<typeof ModelProfileNameSchema>;
@@ -84,6 +233,14 @@ export type OutputFormat = z.output<typeof OutputFormatSchema>;
 export type CleanupOptions = z.input<typeof CleanupOptionsSchema>;
 export type ParsedSegmentOptions = z.output<typeof SegmentOptionsSchema>;
 export type ParsedCleanupOptions = z.output<typeof CleanupOptionsSchema>;
+export type EngineName = z.output<typeof EngineSchema>;
+export type EngineOption = z.input<typeof EngineSchema>;
+export type SamplerName = z.output<typeof SamplerNameSchema>;
+export type Device = z.output<typeof DeviceSchema>;
+export type ShadowOption = z.input<typeof ShadowOptionSchema>;
+export type FramingOption = z.input<typeof FramingOptionSchema>;
+export type ReplaceOptions = z.input<typeof ReplaceOptionsSchema>;
+export type ParsedReplaceOptions = z.output<typeof ReplaceOptionsSchema>;
 
 function describeValue(v: unknown): string {
   if (v === undefined) return 'nothing';
@@ -130,6 +287,10 @@ export function parseSegmentOptions(raw: unknown): ParsedSegmentOptions {
 
 export function parseCleanupOptions(raw: unknown): ParsedCleanupOptions {
   return parseOptions(CleanupOptionsSchema, raw, 'cleanup options');
+}
+
+export function parseReplaceOptions(raw: unknown): ParsedReplaceOptions {
+  return parseOptions(ReplaceOptionsSchema, raw, 'replaceBackground options');
 }
 
 /** The default pixel limit: 100 megapixels. */
