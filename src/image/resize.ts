@@ -19,3 +19,35 @@ export async function resizeRgbExact(rgb: Uint8Array, srcWidth: number, srcHeigh
     throw toBgError(err, 'E_INTERNAL');
   }
 }
+
+/**
+ * Raw 8-bit pixels with 1, 3 or 4 channels → exactly `width`×`height` with the given kernel
+ * (lanczos3 for pictures being enlarged, linear for masks).
+ */
+export async function resizeRaw(
+  data: Uint8Array,
+  srcWidth: number,
+  srcHeight: number,
+  channels: 1 | 3 | 4,
+  width: number,
+  height: number,
+  kernel: 'linear' | 'lanczos3' | 'cubic' = 'lanczos3',
+): Promise<Uint8Array> {
+  if (srcWidth === width && srcHeight === height) return data;
+  try {
+    const out = await sharp(data, { raw: { width: srcWidth, height: srcHeight, channels } })
+      .resize(width, height, { fit: 'fill', kernel })
+      .raw()
+      .toBuffer();
+    if (channels === 1 && out.byteLength !== width * height) {
+      // sharp may widen single-channel raw input; keep the first channel.
+      const ch = out.byteLength / (width * height);
+      const one = new Uint8Array(width * height);
+      for (let i = 0; i < one.length; i++) one[i] = out[i * ch]!;
+      return one;
+    }
+    return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+  } catch (err) {
+    throw toBgError(err, 'E_INTERNAL');
+  }
+}

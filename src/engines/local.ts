@@ -1,0 +1,163 @@
+/**
+ * The `local` engine: the native Stable Diffusion runtime inpaints the background.
+ *
+ *   photo, alpha (frame size) ─► generation size (≈ the model's native area, the frame's aspect,
+ *   multiples of 64) ─► repaint mask = outside the subject dilated by ~1.5 % of the long side ─►
+ *   inpaint (initImage + mask, no paste-back) ─► the kept region (subject + margin) filled from
+ *   the new surroundings ─► enlarged to the frame (lanczos3)
+ *
+ * Only the background is resampled: the subject is composited later from the full-size photo.
+ */
+import { stat } from 'node:fs/promises';
+
+import { fillHoles, dilateMask } from '../compose/fill.js';
+import { DiffusionModel, type NativeDiffusionModel } from '../diffusion.js';
+import { BgNativeError, toBgError } from '../errors.js';
+import { resizeRaw } from '../image/resize.js';
+import type { PresetResolution } from '../presets/schema.js';
+import type { GenerateRequest, GeneratedBackground, Generator } from './generator.js';
+
+export interface LocalEngineOptions {
+  /** Checkpoint file (.safetensors) or diffusers folder. */
+  model: string;
+  /** CLIP tokenizer folder for single-file checkpoints. */
+  tokenizer?: string;
+}
+
+/** The side of the square the model was trained at, from its text-context width. */
+export function nativeSide(model: Pick<NativeDiffusionModel, 'contextDim'>): number {
+  return model.contextDim >= 2048 ? 1024 : model.contextDim >= 1024 ? 768 : 512;
+}
+
+const round64 = (v: number) => Math.max(64, Math.round(v / 64) * 64);
+
+/**
+ * The generation size for a frame: `{ width, height }` from the preset as given; `{ longSide }`
+ * keeps the frame's aspect at about the model's native area, the long side at most `longSide`.
+ */
+export function generationSize(resolution: PresetResolution, frameWidth: number, frameHeight: number, native: number): { width: number; height: number } {
+  if (resolution.width !== undefined && resolution.height !== undefined) return { width: resolution.width, height: resolution.height };
+  const aspect = frameWidth / frameHeight;
+  let w = native * Math.sqrt(aspect);
+  let h = native / Math.sqrt(aspect);
+  const long = Math.max(w, h);
+  const cap = Math.max(64, resolution.longSide ?? long);
+  if (long > cap) {
+    w *= cap / long;
+    h *= cap / long;
+  }
+  return { width: round64(w), height: round64(h) };
+}
+
+/** Loaded models, kept for the next call (weights load once per process); a failed load is forgotten. */
+const models = new Map<string, Promise<NativeDiffusionModel>>();
+
+/** Releases every diffusion model replaceBackground loaded; the next call loads again. */
+export async function clearDiffusionModels(): Promise<void> {
+  const all = [...models.values()];
+  models.clear();
+  for (const p of all) {
+    try {
+      (await p).dispose();
+    } catch {
+      // A failed load holds nothing.
+    }
+  }
+}
+
+function loadModel(options: LocalEngineOptions, request: GenerateRequest): Promise<NativeDiffusionModel> {
+  const key = JSON.stringify([options.model, options.tokenizer ?? '', request.device, request.threads ?? 0]);
+  let p = models.get(key);
+  if (!p) {
+    p = openModel(options, request);
+    models.set(key, p);
+    p.catch(() => models.delete(key));
+  }
+  return p;
+}
+
+async function openModel(options: LocalEngineOptions, request: GenerateRequest): Promise<NativeDiffusionModel> {
+  try {
+    await stat(options.model);
+  } catch {
+    throw new BgNativeError(
+      'E_MODEL_NOT_FOUND',
+      `Diffusion model not found: ${options.model}. Point model.diffusion (or BG_DIFFUSION_MODEL) at a .safetensors checkpoint or a diffusers folder.`,
+    );
+  }
+  const load: Parameters<typeof DiffusionModel.load>[1] = { device: request.device };
+  if (request.threads !== undefined) load.threads = request.threads;
+  if (options.tokenizer !== undefined) load.tokenizer = options.tokenizer;
+  return DiffusionModel.load(options.model, load);
+}
+
+export function createLocalGenerator(options: LocalEngineOptions): Generator {
+  return {
+    name: 'local',
+    async generate(request: GenerateRequest): Promise<GeneratedBackground> {
+      const { width, height, preset } = request;
+      const stages: Record<string, number> = {};
+      let t = performance.now();
+      const lap = (name: string) => {
+        const now = performance.now();
+        stages[name] = Math.round((now - t) * 10) / 10;
+        t = now;
+      };
+      const model = await loadModel(options, request);
+      lap('load');
+      try {
+        const gen = generationSize(preset.generation.resolution, width, height, nativeSide(model));
+        const photo = await resizeRaw(request.photo, width, height, 3, gen.width, gen.height, 'linear');
+        const alpha = await resizeRaw(request.alpha, width, height, 1, gen.width, gen.height, 'linear');
+        const margin = Math.max(2, Math.round(0.015 * Math.max(gen.width, gen.height)));
+        const keep = dilateMask(alpha, gen.width, gen.height, margin, 32);
+        const repaint = keep.map((v) => 255 - v);
+        lap('prepare');
+        const g = preset.generation;
+        const image = await model.generate(
+          {
+            prompt: preset.prompt,
+            negativePrompt: preset.negativePrompt,
+            width: gen.width,
+            height: gen.height,
+            steps: g.steps,
+            guidanceScale: g.guidanceScale,
+            sampler: g.sampler,
+            strength: g.strength > 0 ? g.strength : 1,
+            seed: request.seed,
+            initImage: photo,
+            mask: repaint,
+            pasteBack: false,
+          },
+          {
+            signal: request.signal,
+            onProgress: ({ step, steps }) => request.onProgress?.(step / steps, step, steps),
+          },
+        );
+        lap('generate');
+        // What the model kept (the subject and its margin) is replaced by the new surroundings,
+        // so no trace of the old background shows through the subject's soft edges.
+        const filled = fillHoles(image.pixels, repaint, gen.width, gen.height);
+        const rgb = await resizeRaw(filled, gen.width, gen.height, 3, width, height, 'lanczos3');
+        lap('upscale');
+        return {
+          rgb,
+          stages,
+          info: {
+            model: model.path,
+            layout: model.layout,
+            inpainting: model.inChannels === 9,
+            resolution: [gen.width, gen.height],
+            steps: g.steps,
+            sampler: g.sampler,
+            guidanceScale: g.guidanceScale,
+            strength: g.strength,
+            maskMarginPx: margin,
+          },
+        };
+      } catch (err) {
+        throw toBgError(err);
+      }
+    },
+  };
+}

@@ -1,0 +1,103 @@
+/**
+ * From a replaceBackground call to the settings every stage uses: the preset (its prompt type
+ * chosen, `overrides` and the call's own generation/compositing values merged over it and
+ * validated) and the compositing switches in the units the compose functions take.
+ *
+ * Precedence: preset file < `overrides` < the call's named options (prompt, steps, matchColors, …).
+ * Booleans switch a preset value on or off; numbers replace it.
+ */
+import type { ShadowOptions } from '../compose/shadow.js';
+import { REFERENCE_LONG_SIDE } from '../compose/resample.js';
+import { getPreset } from '../presets/load.js';
+import type { Preset, PresetOverrides, PresetShadow } from '../presets/schema.js';
+import type { ParsedReplaceOptions } from '../options.js';
+
+/** The preset used when a call names none. */
+export const DEFAULT_PRESET = 'product-studio';
+
+export interface ComposeSettings {
+  decontaminate: boolean;
+  enhanceFg: boolean;
+  /** 0..1; 0 = off. */
+  matchColors: number;
+  /** px at a 1024-px long side; 0 = off. */
+  featherEdges: number;
+  shadow: ShadowOptions | false;
+}
+
+export interface ReplaceSettings {
+  preset: Preset;
+  compose: ComposeSettings;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+/** Deep merge of plain objects: `b` wins, arrays replace. */
+function merge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...a };
+  for (const [k, v] of Object.entries(b)) {
+    out[k] = isObject(v) && isObject(out[k]) ? merge(out[k] as Record<string, unknown>, v) : v;
+  }
+  return out;
+}
+
+/** The call's named options as preset overrides. */
+function callOverrides(opts: ParsedReplaceOptions): Record<string, unknown> {
+  const o: Record<string, unknown> = {};
+  if (opts.prompt !== undefined) o.prompt = opts.prompt;
+  if (opts.negativePrompt !== undefined) o.negativePrompt = opts.negativePrompt;
+  const generation: Record<string, unknown> = {};
+  if (opts.steps !== undefined) generation.steps = opts.steps;
+  if (opts.guidanceScale !== undefined) generation.guidanceScale = opts.guidanceScale;
+  if (opts.strength !== undefined) generation.strength = opts.strength;
+  if (opts.sampler !== undefined) generation.sampler = opts.sampler;
+  if (Object.keys(generation).length) o.generation = generation;
+  const compositing: Record<string, unknown> = {};
+  if (typeof opts.matchColors === 'number') compositing.matchColors = opts.matchColors;
+  if (typeof opts.featherEdges === 'number') compositing.featherEdges = opts.featherEdges;
+  if (opts.shadow !== undefined && opts.shadow !== false) {
+    compositing.shadow = { enabled: true, ...(typeof opts.shadow === 'object' ? opts.shadow : {}) };
+  }
+  if (Object.keys(compositing).length) o.compositing = compositing;
+  return o;
+}
+
+/** The preset's shadow as synthesizeShadow options, lengths rescaled from `referenceSize` to 1024. */
+export function shadowOptions(shadow: PresetShadow, referenceSize: number): ShadowOptions | false {
+  if (!shadow.enabled || shadow.opacity <= 0) return false;
+  const k = REFERENCE_LONG_SIDE / referenceSize;
+  if (shadow.kind === 'drop') {
+    return { angle: shadow.angle, distance: shadow.distance * k, softness: shadow.softness * k, opacity: shadow.opacity, contact: false };
+  }
+  // Contact: a dark band where the subject meets the ground, plus a faint soft cast shadow around it.
+  return {
+    angle: shadow.angle,
+    distance: shadow.distance * k,
+    softness: shadow.softness * k,
+    opacity: shadow.opacity * 0.5,
+    contact: { height: Math.max(4, (shadow.softness * k) / 2), opacity: shadow.opacity },
+  };
+}
+
+export function resolveReplaceSettings(opts: ParsedReplaceOptions): ReplaceSettings {
+  const overrides = merge(isObject(opts.overrides) ? opts.overrides : {}, callOverrides(opts));
+  const preset = getPreset(opts.preset ?? DEFAULT_PRESET, {
+    promptType: opts.promptType,
+    presetDirs: opts.presetDirs,
+    overrides: Object.keys(overrides).length ? (overrides as PresetOverrides) : undefined,
+  });
+  const c = preset.compositing;
+  const k = REFERENCE_LONG_SIDE / c.referenceSize;
+  return {
+    preset,
+    compose: {
+      decontaminate: opts.decontaminate ?? true,
+      enhanceFg: opts.enhanceFg ?? false,
+      matchColors: opts.matchColors === false ? 0 : c.matchColors,
+      featherEdges: opts.featherEdges === false ? 0 : c.featherEdges * k,
+      shadow: opts.shadow === false ? false : shadowOptions(c.shadow, c.referenceSize),
+    },
+  };
+}
