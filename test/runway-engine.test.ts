@@ -262,6 +262,14 @@ describe('runway engine: failures', () => {
     expect(mock.outputFetches.map((f) => f.status)).toEqual([403, 403]);
   });
 
+  it('an output URL that expired before the download is replaced by a fresh one from the task', async () => {
+    const { mock, generator } = await setup({ expireFirstOutputs: 1 });
+    const out = await generator.generate(request());
+    expect(out.rgb.length).toBe(160 * 120 * 3);
+    expect(mock.outputFetches.map((f) => f.status)).toEqual([403, 200]);
+    expect(mock.outputFetches[0]?.path).not.toBe(mock.outputFetches[1]?.path);
+  });
+
   it('an output that is not an image is E_PROVIDER_FAILED', async () => {
     const { generator } = await setup({ outputBody: Buffer.from('definitely not an image') });
     const err = await failure(generator.generate(request()));

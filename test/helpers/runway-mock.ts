@@ -56,6 +56,8 @@ export interface RunwayMockScenario {
   outputMaxFetches?: number;
   /** … or this many ms after it was issued. */
   outputTtlMs?: number;
+  /** The first N output URLs issued are already expired (a client that waited too long). */
+  expireFirstOutputs?: number;
   /** Serve these bytes instead of an image. */
   outputBody?: Buffer;
   /** Output colour (RGB). */
@@ -153,6 +155,7 @@ export async function startRunwayMock(apiKey: string, scenario: RunwayMockScenar
   const images = new Map<string, Buffer>();
   const steps = scenario.steps ?? [{ status: 'RUNNING', progress: 0.5 }, { status: 'SUCCEEDED' }];
   let base = '';
+  let issuedCount = 0;
 
   async function outputImage(task: MockTask): Promise<Buffer> {
     if (scenario.outputBody) return scenario.outputBody;
@@ -177,7 +180,8 @@ export async function startRunwayMock(apiKey: string, scenario: RunwayMockScenar
     }
     if (task.status === 'SUCCEEDED') {
       const token = randomUUID().replace(/-/g, '');
-      issued.set(token, { taskId: task.id, at: Date.now(), fetches: 0 });
+      const stale = issuedCount++ < (scenario.expireFirstOutputs ?? 0);
+      issued.set(token, { taskId: task.id, at: stale ? 0 : Date.now(), fetches: 0 });
       view.output = [`${base}/outputs/${task.id}/${token}.png?X-Amz-Signature=${token}`];
     }
     return view;
@@ -209,6 +213,7 @@ export async function startRunwayMock(apiKey: string, scenario: RunwayMockScenar
             !entry ||
             !task ||
             (scenario.outputMaxFetches !== undefined && entry.fetches >= scenario.outputMaxFetches) ||
+            entry.at === 0 ||
             (scenario.outputTtlMs !== undefined && Date.now() - entry.at >= scenario.outputTtlMs);
           if (entry) entry.fetches++;
           if (expired) {
