@@ -1,0 +1,44 @@
+/**
+ * The studio engine: paints the preset's procedural background (solid, gradient, blurred
+ * original, texture) at the request's size with the request's seed. No weights, no network,
+ * deterministic; also what the other engines fall back to.
+ */
+import { paintBackground } from '../compose/paint.js';
+import { BgNativeError } from '../errors.js';
+import type { GenerateRequest, GeneratedBackground, Generator } from './generator.js';
+
+function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) {
+    throw new BgNativeError('E_CANCELLED', 'Background generation was cancelled (the request was aborted before the studio engine finished).', {
+      cause: signal.reason,
+    });
+  }
+}
+
+export const studioGenerator: Generator = {
+  name: 'studio',
+  async generate(request: GenerateRequest): Promise<GeneratedBackground> {
+    throwIfAborted(request.signal);
+    const spec = request.preset.background;
+    const t0 = performance.now();
+    let rgb: Uint8Array;
+    try {
+      rgb = paintBackground(spec, request.width, request.height, {
+        seed: request.seed,
+        photo: request.photo,
+        alpha: request.alpha,
+        referenceSize: request.preset.compositing.referenceSize,
+      });
+    } catch (err) {
+      if (err instanceof RangeError) throw new BgNativeError('E_BAD_INPUT', `studio engine: ${err.message}`, { cause: err });
+      throw err;
+    }
+    const paint = performance.now() - t0;
+    throwIfAborted(request.signal);
+    request.onProgress?.(1);
+    const info: Record<string, unknown> = { background: spec.type, width: request.width, height: request.height, seed: request.seed };
+    if (spec.type === 'texture') Object.assign(info, { pattern: spec.pattern, scale: spec.scale, intensity: spec.intensity });
+    if (spec.type === 'gradient') Object.assign(info, { shape: spec.shape, angle: spec.angle, stops: spec.colors.length });
+    return { rgb, info, stages: { paint } };
+  },
+};
