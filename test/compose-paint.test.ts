@@ -2,9 +2,9 @@
  * The procedural background painter and the studio engine.
  *
  * Speed, measured on the 2-core dev machine (Node 20, one thread, 4000×3000 = 12 MP, three calls
- * each, first call includes JIT warm-up): solid 45–60 ms, linear gradient 85–95 ms, 4-stop 45°
- * gradient 85 ms, radial 95–105 ms, texture noise 135–150 ms, grain 200–230 ms, linen 180–250 ms,
- * concrete 220–260 ms, paper 225–230 ms. No timed assertions here.
+ * each, the first including JIT warm-up; the machine was shared, load ≈ 1): solid 45 ms, linear
+ * gradient 95–115 ms, 4-stop 45° gradient 85–95 ms, radial 95–110 ms, texture noise 135–170 ms,
+ * grain 220 ms, linen 185–270 ms, concrete 230–260 ms, paper 245–270 ms. No timed assertions here.
  */
 import { describe, expect, it } from 'vitest';
 

@@ -671,7 +671,7 @@ function concretePattern(w: number, h: number, s: number, seed: number): Pattern
   // Blotches (7 octaves from 3·s) and the aggregate's finer mottle (s/6 and s/12) in one field.
   const blotch = field(w, h, mixed([octaves(s * 3, 7, 0.62, Math.max(3, s / 10)), 0.6], [octaves(Math.max(3, s / 6), 2, 0.6), 0.4]), seed, 3.5, true);
   const speckle = new WhiteNoise(seed ^ 0x51ec);
-  // Pores: one candidate per cell of c px, kept with probability 0.12, radius 10–30 % of c.
+  // Pores: one candidate per cell of c px, kept with probability 0.08, radius 5–20 % of c.
   const c = Math.max(3, s / 4);
   const ncx = Math.ceil(w / c) + 1;
   const px = new Float32Array(ncx);
@@ -686,12 +686,14 @@ function concretePattern(w: number, h: number, s: number, seed: number): Pattern
     if (cy !== cellRow) {
       cellRow = cy;
       for (let cx = 0; cx < ncx; cx++) {
-        const keep = hash3(cx, cy, seed ^ 0x90e5) < 0.12;
-        const r = c * (0.1 + 0.2 * hash3(cx, cy, seed ^ 0x1234));
+        const keep = hash3(cx, cy, seed ^ 0x90e5) < 0.08;
+        const u = hash3(cx, cy, seed ^ 0x1234);
+        const r = c * (0.05 + 0.15 * u * u); // mostly pinholes, a few larger
+
         px[cx] = (cx + r / c + (1 - (2 * r) / c) * hash3(cx, cy, seed ^ 0x7777)) * c;
         py[cx] = (cy + r / c + (1 - (2 * r) / c) * hash3(cx, cy, seed ^ 0x8888)) * c;
         pr2[cx] = keep ? r * r : 0;
-        pd[cx] = 0.8 + 1.2 * hash3(cx, cy, seed ^ 0x4321);
+        pd[cx] = 0.5 + 0.8 * hash3(cx, cy, seed ^ 0x4321);
       }
     }
     const yc = y + 0.5;
@@ -770,6 +772,9 @@ function linenPattern(w: number, h: number, s: number, seed: number): Pattern {
     }
   }
   const FOFF = 1023;
+  // About eight fibres across a thread, however wide it is drawn.
+  const fibW = Math.max(1, pitch / 8);
+  const colFib = Int32Array.from({ length: w }, (_, x) => Math.floor(x / fibW));
   const fibOff = Int32Array.from({ length: FOFF + 1 }, () => (rnd() * FIB) | 0);
   // Profiles: bright at a thread's centre, dark at its edges; a float dips where it goes under.
   const PROF = 256;
@@ -779,6 +784,7 @@ function linenPattern(w: number, h: number, s: number, seed: number): Pattern {
   const warpSlubRow = new Float32Array(warp.n);
   const row = (y: number, v: Float32Array): void => {
     const sy = warpShift[y]!;
+    const rowFib = Math.floor(y / fibW);
     // Warp slubs at this row, one per warp thread.
     const ky = Math.floor(y / slubLen);
     const fy = y / slubLen - ky;
@@ -798,19 +804,19 @@ function linenPattern(w: number, h: number, s: number, seed: number): Pattern {
         // Warp on top: across = x, along = y.
         const slub = warpSlubRow[ti]!;
         z =
-          profile[(uWarp * PROF) | 0]! * (0.8 + 0.2 * profile[(uWeft * PROF) | 0]!) * 1.8 - 1.2 +
+          profile[(uWarp * PROF) | 0]! * (0.75 + 0.25 * profile[(uWeft * PROF) | 0]!) * 2.2 - 1.5 +
           0.4 * warpTone[ti]! +
           0.45 * slub +
-          0.3 * fib[(x + fibOff[(ti * 131 + tj) & FOFF]!) & (FIB - 1)]!;
+          0.22 * fib[(colFib[x]! + fibOff[(ti * 131 + tj) & FOFF]!) & (FIB - 1)]!;
       } else {
         const k = colSlubK[x]!;
         const a = weftSlub[tj * nsx + k]!;
         const slub = a + (weftSlub[tj * nsx + k + 1]! - a) * colSlubF[x]!;
         z =
-          profile[(uWeft * PROF) | 0]! * (0.8 + 0.2 * profile[(uWarp * PROF) | 0]!) * 1.8 - 1.2 +
+          profile[(uWeft * PROF) | 0]! * (0.75 + 0.25 * profile[(uWarp * PROF) | 0]!) * 2.2 - 1.5 +
           0.4 * weftTone[tj]! +
           0.45 * slub +
-          0.3 * fib[(y + fibOff[(tj * 131 + ti) & FOFF]!) & (FIB - 1)]!;
+          0.22 * fib[(rowFib + fibOff[(tj * 131 + ti) & FOFF]!) & (FIB - 1)]!;
       }
       v[x] = z;
     }
