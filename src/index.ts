@@ -34,3 +34,14 @@ export {
 export { listPresets, getPreset, clearPresetCache, type GetPresetOptions, type PresetSourceOptions } from './presets/load.js';
 export type { Preset, PresetOverrides } from './presets/schema.js';
 export { version } from './version.js';
+export {
+  createServer,
+  startServer,
+  startWorker,
+  type BgServer,
+  type BgWorker,
+  type CreateServerOptions,
+  type ServerConfig,
+  type ServerConfigInput,
+} from './server/index.js';
+export { verifyWebhook, signWebhook, webhookHeaders, WebhookVerificationError, type VerifyWebhookOptions } from './webhooks/signature.js';

@@ -14,6 +14,7 @@ import type { CleanupOptions, SegmentOptions } from '../options.js';
 import { cleanup } from '../pipeline/cleanup.js';
 import { segment } from '../pipeline/segment.js';
 import { version } from '../version.js';
+import { registerServeCommands } from './serve.js';
 
 export interface CliIO {
   stdout: (text: string) => void;
@@ -158,6 +159,8 @@ export function buildProgram(io: CliIO = defaultIO): Command {
     .addOption(new Option('--format <fmt>', 'output format (default: from --out extension, else png)').choices(['png', 'jpeg', 'jpg', 'webp']))
     .option('--quality <q>', 'JPEG/WebP quality 1-100 (default 90)', positiveInt('--quality'))
     .action(async (flags: CleanupFlags) => runCleanup(flags, io));
+
+  registerServeCommands(program, io);
 
   return program;
 }

@@ -1,0 +1,227 @@
+/**
+ * What a server job is and how it runs: the payload stored in the queue, the handler that runs
+ * replaceBackground/cleanup on it and stores the artifacts under OUTPUT_DIR/<jobId>/, the public
+ * view of a job, and the webhook message announcing its end.
+ */
+import { realpathSync } from 'node:fs';
+import { mkdir, readFile, rm } from 'node:fs/promises';
+import path from 'node:path';
+
+import { BgNativeError, toBgError } from '../errors.js';
+import { writeFileAtomic } from '../image/atomic-write.js';
+import type { CleanupOptions, ReplaceOptions } from '../options.js';
+import { cleanup } from '../pipeline/cleanup.js';
+import { replaceBackground } from '../pipeline/replace.js';
+import { JobFailure, type JobContext, type JobRecord, type WebhookMessage } from '../queue/types.js';
+import type { ServerConfig } from './config.js';
+import { isRetryableCode } from './http-errors.js';
+import { guardedRequest, UrlRefusedError } from './net-guard.js';
+import { checkInputPath } from './paths.js';
+
+export type JobSource = { kind: 'path'; path: string } | { kind: 'url'; url: string } | { kind: 'upload'; path: string };
+
+export interface JobPayload {
+  op: 'replace' | 'cleanup';
+  source: JobSource;
+  /** replaceBackground / cleanup options a client may set (already validated). */
+  options: Record<string, unknown>;
+  mediaId?: string;
+  projectId?: string;
+  callbackUrl?: string;
+}
+
+/** A finished job's result, with artifact paths relative to OUTPUT_DIR (turned into URLs when shown). */
+export interface StoredResult {
+  op: 'replace' | 'cleanup';
+  files: { output: string; mask: string };
+  width: number;
+  height: number;
+  format: string;
+  metrics: unknown;
+  engine?: string;
+  engineReason?: string;
+  preset?: string;
+  promptType?: string;
+  prompt?: string;
+  seed?: number;
+  mode?: string;
+}
+
+/** The folder uploads are stored in before their job runs. */
+export function uploadsDir(cfg: ServerConfig): string {
+  return path.join(cfg.outputDir, '.uploads');
+}
+
+function failure(err: unknown): JobFailure {
+  if (err instanceof JobFailure) return err;
+  if (err instanceof UrlRefusedError) return new JobFailure('E_FORBIDDEN', err.message, false);
+  const e = toBgError(err);
+  return new JobFailure(e.code, e.message, isRetryableCode(e.code), { cause: err });
+}
+
+async function loadInput(source: JobSource, cfg: ServerConfig, signal: AbortSignal): Promise<string | Buffer> {
+  switch (source.kind) {
+    case 'path':
+      // Checked again when the job runs: the file (or a symlink on its way) may have changed.
+      return checkInputPath(source.path, cfg.inputRoots);
+    case 'upload': {
+      const real = realpathSync(source.path);
+      const dir = realpathSync(uploadsDir(cfg));
+      if (path.dirname(real) !== dir) throw new JobFailure('E_FORBIDDEN', 'The uploaded file is not in the uploads folder.', false);
+      return readFile(real);
+    }
+    case 'url': {
+      let res;
+      try {
+        res = await guardedRequest(source.url, cfg, 'inputUrl', {
+          timeoutMs: 60_000,
+          maxBytes: cfg.uploadLimit,
+          maxRedirects: 3,
+          signal,
+        });
+      } catch (err) {
+        if (err instanceof UrlRefusedError) throw err;
+        if (signal.aborted) throw new BgNativeError('E_CANCELLED', 'The job was cancelled while its input was downloading.');
+        throw new JobFailure('E_FETCH_FAILED', `inputUrl could not be fetched: ${(err as Error).message}`, true);
+      }
+      if (res.status !== 200) {
+        throw new JobFailure('E_FETCH_FAILED', `inputUrl answered HTTP ${res.status}.`, res.status >= 500 || res.status === 429);
+      }
+      return res.body;
+    }
+  }
+}
+
+function extFor(format: string | undefined): string {
+  return format === 'jpeg' || format === 'jpg' ? 'jpg' : format === 'webp' ? 'webp' : 'png';
+}
+
+/** Runs one job: input → pipeline → OUTPUT_DIR/<jobId>/{output.<ext>, mask.png}. */
+export async function runJob(job: JobRecord, ctx: JobContext, cfg: ServerConfig): Promise<StoredResult> {
+  const p = job.payload as JobPayload;
+  const timeout = AbortSignal.timeout(cfg.jobTimeoutMs);
+  const signal = AbortSignal.any([ctx.signal, timeout]);
+  try {
+    ctx.progress(0, 'input');
+    const input = await loadInput(p.source, cfg, signal);
+    const dir = path.join(cfg.outputDir, job.id);
+    await mkdir(dir, { recursive: true });
+    const format = typeof p.options.format === 'string' ? p.options.format.toLowerCase() : undefined;
+    const outName = `output.${extFor(format)}`;
+    const output = path.join(dir, outName);
+    const common = {
+      ...(cfg.threads !== undefined ? { threads: cfg.threads } : {}),
+      output,
+      ...(format ? {} : { format: 'png' as const }),
+    };
+    if (p.op === 'replace') {
+      const options: ReplaceOptions = {
+        ...(cfg.engine ? { engine: cfg.engine } : {}),
+        ...(cfg.device ? { device: cfg.device } : {}),
+        ...(p.options as Partial<ReplaceOptions>),
+        ...common,
+        ...(cfg.modelPath ? { model: { diffusion: cfg.modelPath } } : {}),
+        input,
+        signal,
+        onProgress: (pr) => ctx.progress(0.02 + 0.97 * pr.progress, pr.stage),
+      };
+      const r = await replaceBackground(options);
+      await writeFileAtomic(path.join(dir, 'mask.png'), r.artifacts.mask);
+      return {
+        op: 'replace',
+        files: { output: `${job.id}/${outName}`, mask: `${job.id}/mask.png` },
+        width: r.width,
+        height: r.height,
+        format: r.format,
+        metrics: r.metrics,
+        engine: r.engine,
+        engineReason: r.engineReason,
+        preset: r.preset,
+        ...(r.promptType !== undefined ? { promptType: r.promptType } : {}),
+        ...(r.prompt !== undefined ? { prompt: r.prompt } : {}),
+        seed: r.seed,
+      };
+    }
+    const options: CleanupOptions = { ...(p.options as Partial<CleanupOptions>), ...common, input };
+    ctx.progress(0.05, 'segment');
+    const r = await cleanup(options);
+    if (signal.aborted) throw new BgNativeError('E_CANCELLED', 'The job was cancelled.');
+    await writeFileAtomic(path.join(dir, 'mask.png'), r.artifacts.mask);
+    return {
+      op: 'cleanup',
+      files: { output: `${job.id}/${outName}`, mask: `${job.id}/mask.png` },
+      width: r.width,
+      height: r.height,
+      format: r.format,
+      metrics: r.metrics,
+      mode: r.mode,
+    };
+  } catch (err) {
+    if (timeout.aborted && !ctx.signal.aborted) {
+      throw new JobFailure('E_TIMEOUT', `The job ran longer than ${cfg.jobTimeoutMs} ms and was stopped.`, true);
+    }
+    throw failure(err);
+  }
+}
+
+/** Removes a job's artifacts (retention sweep). */
+export async function removeArtifacts(cfg: ServerConfig, jobId: string): Promise<void> {
+  if (!/^job_[0-9a-f-]+$|^j_[0-9a-f-]+$/.test(jobId)) return;
+  await rm(path.join(cfg.outputDir, jobId), { recursive: true, force: true });
+}
+
+/** The URL of a file under OUTPUT_DIR: absolute with PUBLIC_BASE_URL (or the request's origin), else /files/…. */
+export function fileUrl(rel: string, base: string | undefined): string {
+  const p = `/files/${rel.split('/').map(encodeURIComponent).join('/')}`;
+  return base ? `${base}${p}` : p;
+}
+
+/** The result as clients see it: the seed's format (engine, preset, seed, artifacts, size, metrics) with URLs. */
+export function presentResult(r: StoredResult, base: string | undefined): Record<string, unknown> {
+  const { files, op: _op, ...rest } = r;
+  const outputUrl = fileUrl(files.output, base);
+  const maskUrl = fileUrl(files.mask, base);
+  return { ...rest, outputUrl, maskUrl, artifacts: { output: outputUrl, mask: maskUrl } };
+}
+
+/** The public view of a job. */
+export function presentJob(job: JobRecord, base: string | undefined): Record<string, unknown> {
+  const p = job.payload as JobPayload;
+  return {
+    jobId: job.id,
+    type: p.op,
+    status: job.status,
+    progress: job.progress,
+    ...(job.stage ? { stage: job.stage } : {}),
+    ...(p.mediaId !== undefined ? { mediaId: p.mediaId } : {}),
+    ...(p.projectId !== undefined ? { projectId: p.projectId } : {}),
+    attempts: job.attempts,
+    maxAttempts: job.maxAttempts,
+    createdAt: new Date(job.createdAt).toISOString(),
+    updatedAt: new Date(job.updatedAt).toISOString(),
+    ...(job.finishedAt ? { finishedAt: new Date(job.finishedAt).toISOString() } : {}),
+    ...(job.status === 'succeeded' && job.result ? { result: presentResult(job.result as StoredResult, base) } : {}),
+    ...(job.error && job.status !== 'succeeded' ? { error: job.error } : {}),
+  };
+}
+
+/** The webhook for a job that ended: `background.job.succeeded` / `background.job.failed` (cancelled jobs too). */
+export function terminalMessage(job: JobRecord, cfg: ServerConfig): WebhookMessage | undefined {
+  const p = job.payload as JobPayload;
+  if (!p.callbackUrl) return undefined;
+  const base = cfg.publicBaseUrl;
+  const common = {
+    jobId: job.id,
+    ...(p.mediaId !== undefined ? { mediaId: p.mediaId } : {}),
+    ...(p.projectId !== undefined ? { projectId: p.projectId } : {}),
+    timestamp: new Date(job.finishedAt ?? Date.now()).toISOString(),
+  };
+  let body: Record<string, unknown>;
+  if (job.status === 'succeeded') {
+    const result = presentResult(job.result as StoredResult, base);
+    body = { type: 'background.job.succeeded', ...common, outputUrl: result.outputUrl, maskUrl: result.maskUrl, result };
+  } else {
+    body = { type: 'background.job.failed', ...common, status: job.status, error: job.error ?? { code: 'E_INTERNAL', message: 'The job failed.' } };
+  }
+  return { id: `msg_${job.id}`, url: p.callbackUrl, body: JSON.stringify(body) };
+}

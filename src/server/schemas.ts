@@ -1,0 +1,131 @@
+/**
+ * The request and response shapes of the HTTP API, as zod schemas: fastify validates with them
+ * and the OpenAPI document is generated from them. Job options reuse the library's own schemas
+ * (src/options.ts) minus what only the server may decide (files, models, threads, callbacks).
+ */
+import { z } from 'zod';
+
+import { CleanupOptionsSchema, ReplaceOptionsSchema } from '../options.js';
+
+/** replaceBackground options a client may set. */
+export const ClientReplaceOptionsSchema = ReplaceOptionsSchema.omit({
+  input: true,
+  output: true,
+  presetDirs: true,
+  model: true,
+  segmentation: true,
+  device: true,
+  threads: true,
+  maxPixels: true,
+  signal: true,
+  onProgress: true,
+});
+
+/** cleanup options a client may set. */
+export const ClientCleanupOptionsSchema = CleanupOptionsSchema.omit({
+  input: true,
+  output: true,
+  model: true,
+  segmentation: true,
+  threads: true,
+  maxPixels: true,
+});
+
+const id = z.string().min(1).max(200);
+const inputPath = z.string().min(1).max(4096).describe('Absolute path of the photo on the server, inside INPUT_ROOTS.');
+const inputUrl = z.string().min(1).max(4096).describe('http(s) URL the server downloads the photo from (host on WEBHOOK_ALLOWED_HOSTS).');
+const callbackUrl = z.string().min(1).max(4096).describe('Where the signed `background.job.*` webhook is POSTed when the job ends.');
+
+export const SeedReplaceBodySchema = z
+  .strictObject({
+    mediaId: id,
+    projectId: id,
+    inputPath: inputPath.optional(),
+    inputUrl: inputUrl.optional(),
+    preset: z.string().min(1).max(100).optional().describe("Preset name (default 'product-studio')."),
+    promptType: z.string().min(1).max(100).optional(),
+    overrides: ClientReplaceOptionsSchema.optional().describe('Any replaceBackground option: engine, prompt, seed, steps, framing, format, …'),
+    callbackUrl: callbackUrl.optional(),
+  })
+  .describe('A background replacement job (the seed API).');
+
+const sources = {
+  imagePath: inputPath.optional().describe('Same as inputPath.'),
+  inputPath: inputPath.optional(),
+  inputUrl: inputUrl.optional(),
+  callbackUrl: callbackUrl.optional(),
+  mediaId: id.optional(),
+  projectId: id.optional(),
+};
+
+export const V1ReplaceBodySchema = ClientReplaceOptionsSchema.extend(sources).describe(
+  'replaceBackground options plus the photo: imagePath/inputPath (server path), inputUrl, or a multipart upload (field `file`; other fields as form fields or one JSON `options` field).',
+);
+export const V1CleanupBodySchema = ClientCleanupOptionsSchema.extend(sources).describe(
+  'cleanup options plus the photo: imagePath/inputPath (server path), inputUrl, or a multipart upload (field `file`).',
+);
+
+export const WaitQuerySchema = z.strictObject({
+  wait: z.coerce.number().min(0).max(600).optional().describe('Seconds to wait for the result before answering 202 (default SYNC_WAIT).'),
+});
+
+export const IdempotencyHeadersSchema = z.looseObject({
+  'idempotency-key': z.string().min(1).max(200).optional().describe('Same key → the same job.'),
+});
+
+export const JobParamsSchema = z.strictObject({ id: z.string().min(1).max(100) });
+
+export const ErrorSchema = z
+  .object({ error: z.object({ code: z.string(), message: z.string() }), jobId: z.string().optional() })
+  .describe('An error: a stable code and a message that says what to do.');
+
+export const ResultSchema = z.looseObject({
+  outputUrl: z.string(),
+  maskUrl: z.string(),
+  artifacts: z.object({ output: z.string(), mask: z.string() }),
+  engine: z.string().optional(),
+  engineReason: z.string().optional(),
+  preset: z.string().optional(),
+  promptType: z.string().optional(),
+  prompt: z.string().optional(),
+  seed: z.number().optional(),
+  mode: z.string().optional(),
+  width: z.number(),
+  height: z.number(),
+  format: z.string(),
+  metrics: z.unknown(),
+});
+
+export const JobViewSchema = z
+  .looseObject({
+    jobId: z.string(),
+    type: z.enum(['replace', 'cleanup']),
+    status: z.enum(['queued', 'running', 'succeeded', 'failed', 'cancelled']),
+    progress: z.number(),
+    stage: z.string().optional(),
+    mediaId: z.string().optional(),
+    projectId: z.string().optional(),
+    attempts: z.number(),
+    maxAttempts: z.number(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+    finishedAt: z.string().optional(),
+    result: ResultSchema.optional(),
+    error: z.object({ code: z.string(), message: z.string() }).optional(),
+  })
+  .describe('A job: its status, progress, and its result or error once it has ended.');
+
+export const AcceptedSchema = z.looseObject({
+  jobId: z.string(),
+  status: z.string(),
+  statusUrl: z.string(),
+});
+
+export const HealthSchema = z.looseObject({
+  status: z.enum(['ok', 'degraded']),
+  version: z.string(),
+  queue: z.object({ backend: z.enum(['sqlite', 'redis']), queued: z.number(), running: z.number(), max: z.number() }),
+  engines: z.object({ studio: z.boolean(), local: z.boolean(), runway: z.boolean() }),
+  backends: z.array(z.unknown()),
+  presets: z.array(z.string()),
+});
