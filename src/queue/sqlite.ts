@@ -247,21 +247,22 @@ export class SqliteQueue implements JobQueue {
     if (!first || TERMINAL.has(first.status) || timeoutMs <= 0) return first;
     return new Promise((resolve) => {
       let settled = false;
+      const onEnd = () => {
+        const row = this.db.prepare('SELECT status FROM jobs WHERE id = ?').get(id) as { status: JobStatus } | undefined;
+        if (!row || TERMINAL.has(row.status)) finish();
+      };
       const finish = () => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
         clearInterval(poll);
-        this.events.off(`end:${id}`, finish);
+        this.events.off(`end:${id}`, onEnd);
         resolve(this.get(id));
       };
       const timer = setTimeout(finish, timeoutMs);
       // Another process may end the job: look at the file now and then too.
-      const poll = setInterval(() => {
-        const row = this.db.prepare('SELECT status FROM jobs WHERE id = ?').get(id) as { status: JobStatus } | undefined;
-        if (!row || TERMINAL.has(row.status)) finish();
-      }, Math.max(50, Math.min(this.opts.pollMs, 250)));
-      this.events.on(`end:${id}`, finish);
+      const poll = setInterval(onEnd, Math.max(50, Math.min(this.opts.pollMs, 250)));
+      this.events.on(`end:${id}`, onEnd);
     });
   }
 
@@ -517,7 +518,8 @@ export class SqliteQueue implements JobQueue {
         r.why = 'shutdown';
         r.ac.abort(new Error('shutdown'));
       }
-      await Promise.all([...this.running.values()].map((r) => r.done));
+      // A handler that ignores its signal is abandoned after 2 s: its lease runs out and the job runs again elsewhere.
+      await Promise.race([Promise.all([...this.running.values()].map((r) => r.done)), new Promise((r) => setTimeout(r, 2000))]);
       clearInterval(heartbeat);
     }
     const waitSend = Date.now();

@@ -118,6 +118,7 @@ export async function createServer(overrides: ServerConfigInput | ServerConfig =
   const cfg = loadServerConfig(overrides as ServerConfigInput);
   checkAuthConfig(cfg);
   if (cfg.runwayApiKey) process.env.RUNWAY_API_KEY = cfg.runwayApiKey;
+  if (cfg.modelId) process.env.MODEL_ID = cfg.modelId; // resolved by the library's model loader
   await mkdir(uploadsDir(cfg), { recursive: true });
   const outputReal = realpathSync(cfg.outputDir);
 

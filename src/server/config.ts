@@ -97,8 +97,6 @@ export const ServerConfigSchema = z.strictObject({
   webhookTimeoutMs: z.number().int().min(1).default(10_000),
   /** Time running jobs get to finish on shutdown before they are put back in the queue. */
   shutdownGraceMs: z.number().int().min(0).default(25_000),
-  /** Finished jobs and their artifacts are kept this long. */
-  retentionMs: z.number().int().min(0).default(7 * 86_400_000),
 });
 
 export type ServerConfig = z.output<typeof ServerConfigSchema>;
@@ -156,7 +154,6 @@ export const SETTINGS: readonly Setting[] = [
   },
   { key: 'webhookTimeoutMs', env: 'WEBHOOK_TIMEOUT', flag: '--webhook-timeout <duration>', help: 'per-attempt webhook timeout (default 10s)', parse: parseDuration },
   { key: 'shutdownGraceMs', env: 'SHUTDOWN_GRACE', flag: '--shutdown-grace <duration>', help: 'time running jobs get to finish on shutdown (default 25s)', parse: parseDuration },
-  { key: 'retentionMs', env: 'RETENTION', flag: '--retention <duration>', help: 'how long finished jobs and artifacts are kept (default 7d)', parse: parseDuration },
 ];
 
 /** Names of the settings that must never be logged. */

@@ -4,7 +4,7 @@
  * view of a job, and the webhook message announcing its end.
  */
 import { realpathSync } from 'node:fs';
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 
 import { BgNativeError, toBgError } from '../errors.js';
@@ -162,12 +162,6 @@ export async function runJob(job: JobRecord, ctx: JobContext, cfg: ServerConfig)
     }
     throw failure(err);
   }
-}
-
-/** Removes a job's artifacts (retention sweep). */
-export async function removeArtifacts(cfg: ServerConfig, jobId: string): Promise<void> {
-  if (!/^job_[0-9a-f-]+$|^j_[0-9a-f-]+$/.test(jobId)) return;
-  await rm(path.join(cfg.outputDir, jobId), { recursive: true, force: true });
 }
 
 /** The URL of a file under OUTPUT_DIR: absolute with PUBLIC_BASE_URL (or the request's origin), else /files/…. */

@@ -23,6 +23,7 @@ export type WorkerLog = (level: 'info' | 'warn' | 'error' | 'debug', msg: string
 export async function startWorker(overrides: ServerConfigInput = {}, log?: WorkerLog): Promise<BgWorker> {
   const cfg = loadServerConfig(overrides);
   if (cfg.runwayApiKey) process.env.RUNWAY_API_KEY = cfg.runwayApiKey;
+  if (cfg.modelId) process.env.MODEL_ID = cfg.modelId; // resolved by the library's model loader
   await mkdir(uploadsDir(cfg), { recursive: true });
   log?.('info', 'bg-native worker configuration', describeConfig(cfg));
   const queue = await createQueue(cfg, { onTerminal: (job) => terminalMessage(job, cfg), ...(log ? { log } : {}) });
