@@ -170,8 +170,11 @@ export class BullQueue implements JobQueue {
   }
 
   async get(id: string): Promise<JobRecord | undefined> {
-    const job = await Job.fromId(this.jobs, id);
-    if (job) return this.toRecord(job);
+    // State first, then the job's hash: the hash is then at least as new as the state (a job that
+    // just failed is never shown as failed without its reason).
+    const state = await this.jobs.getJobState(id);
+    const job = state === 'unknown' ? undefined : await Job.fromId(this.jobs, id);
+    if (job) return this.toRecord(job, state);
     const client = await this.jobs.client;
     const tomb = await client.get(this.key('cancelled', id));
     return tomb ? (JSON.parse(tomb) as JobRecord) : undefined;
@@ -316,6 +319,9 @@ export class BullQueue implements JobQueue {
   private async addDelivery(msg: WebhookMessage): Promise<void> {
     await this.hooks.add('webhook', msg, {
       jobId: msg.id,
+      // The message is written before BullMQ marks the job ended (so a crash cannot lose it); the
+      // first attempt waits a moment so that a receiver reading the job sees it ended.
+      delay: 1000,
       attempts: this.opts.webhookSchedule.length + 1,
       backoff: { type: 'webhook' },
       removeOnComplete: { age: KEEP_MS / 1000 },
