@@ -1,5 +1,6 @@
 /**
- * The `bg-native` command line: a thin layer over segment() and cleanup(). Flags map onto the
+ * The `bg-native` command line: a thin layer over replaceBackground() (the default command),
+ * segment() and cleanup(). Flags map onto the
  * same zod-validated options the library takes; errors print as one line
  * `bg-native: CODE: message` on stderr with a non-zero exit status.
  */
@@ -14,6 +15,7 @@ import type { CleanupOptions, SegmentOptions } from '../options.js';
 import { cleanup } from '../pipeline/cleanup.js';
 import { segment } from '../pipeline/segment.js';
 import { version } from '../version.js';
+import { registerReplaceCommand } from './replace.js';
 import { registerServeCommands } from './serve.js';
 
 export interface CliIO {
@@ -26,10 +28,11 @@ const defaultIO: CliIO = {
   stderr: (t) => process.stderr.write(t),
 };
 
-/** Exit statuses: 0 success, 1 the job failed, 2 the command line was wrong. */
+/** Exit statuses: 0 success, 1 the job failed, 2 the command line was wrong, 130 cancelled (Ctrl-C). */
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
+export const EXIT_CANCELLED = 130;
 
 function positiveInt(name: string) {
   return (value: string): number => {
@@ -137,7 +140,19 @@ export function buildProgram(io: CliIO = defaultIO): Command {
       writeErr: (s) => io.stderr(s),
       outputError: (s, write) => write(`bg-native: E_BAD_INPUT: ${s.replace(/^error: /, '').trim()}\n`),
     })
-    .exitOverride();
+    .exitOverride()
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Without a command, bg-native runs `replace`:',
+        '  bg-native --in chair.jpg --out chair.png',
+        '  bg-native --in chair.jpg --out chair.jpg --preset vitrinealu --prompt-type garden --json',
+        '  bg-native replace --help     all replace options',
+      ].join('\n'),
+    );
+
+  registerReplaceCommand(program, io);
 
   addCommon(
     program
@@ -187,6 +202,6 @@ export async function main(argv: string[] = process.argv, io: CliIO = defaultIO)
       // The addon's fixes are the useful part: print them after the one-line error.
       io.stderr(e.message.split('\n').slice(1).join('\n') + '\n');
     }
-    return EXIT_FAILED;
+    return e.code === 'E_CANCELLED' ? EXIT_CANCELLED : EXIT_FAILED;
   }
 }
