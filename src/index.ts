@@ -1,8 +1,14 @@
 /**
- * @vitrinealu/bg-native — offline background removal for Node.js.
+ * @vitrinealu/bg-native — offline background removal and replacement for Node.js.
  */
 export { segment, type SegmentResult, type ModelInfo } from './pipeline/segment.js';
 export { cleanup, type CleanupResult, type CleanupArtifacts } from './pipeline/cleanup.js';
+export { replaceBackground, type ReplaceResult, type ReplaceArtifacts } from './pipeline/replace.js';
+export { DEFAULT_PRESET } from './pipeline/replace-settings.js';
+export { closeComposePool } from './pipeline/compose-pool.js';
+export { clearDiffusionModels } from './engines/local.js';
+export type { Generator, GeneratorName, GenerateRequest, GeneratedBackground } from './engines/generator.js';
+export type { SkippedEngine } from './engines/policy.js';
 export type { Metrics } from './pipeline/timer.js';
 export { backends, type BackendInfo } from './native.js';
 export {
@@ -19,6 +25,18 @@ export { resolveModel, cacheDir, type ResolvedModel, type ModelSource } from './
 export { clearSegmenters } from './models/segmenters.js';
 export {
   CleanupOptionsSchema,
+  ReplaceOptionsSchema,
+  EngineSchema,
+  FramingOptionSchema,
+  ShadowOptionSchema,
+  type Device,
+  type EngineName,
+  type EngineOption,
+  type FramingOption,
+  type ReplaceOptions,
+  type ReplaceProgress,
+  type SamplerName,
+  type ShadowOption,
   SegmentOptionsSchema,
   SegmentationOptionsSchema,
   DEFAULT_MAX_PIXELS,

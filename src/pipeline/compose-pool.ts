@@ -4,8 +4,9 @@
  * a while and never keep the process alive. Small images (under `INLINE_PIXELS`) are composited
  * inline, where a thread hop would cost more than the work.
  *
- * Under the TypeScript sources (tests, tsx) the worker loads compose-worker.ts through tsx; the
- * published package runs dist/pipeline/compose-worker.js directly.
+ * Under the TypeScript sources (tests, tsx) the worker starts from compose-worker.dev.mjs, which
+ * registers tsx and loads compose-worker.ts; the published package runs
+ * dist/pipeline/compose-worker.js directly.
  */
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -20,22 +21,21 @@ export const INLINE_PIXELS = 256 * 256;
 
 let pool: Tinypool | undefined;
 
-function workerFile(): { filename: string; execArgv: string[] } {
+function workerFile(): string {
   const fromTs = import.meta.url.endsWith('.ts');
-  const url = new URL(fromTs ? './compose-worker.ts' : './compose-worker.js', import.meta.url);
-  return { filename: fileURLToPath(url), execArgv: fromTs ? ['--import', 'tsx'] : [] };
+  return fileURLToPath(new URL(fromTs ? './compose-worker.dev.mjs' : './compose-worker.js', import.meta.url));
 }
 
 function getPool(): Tinypool {
   if (!pool) {
-    const { filename, execArgv } = workerFile();
     pool = new Tinypool({
-      filename,
-      execArgv,
+      filename: workerFile(),
       minThreads: 0,
       maxThreads: Math.max(1, Math.min(4, availableParallelism())),
       idleTimeout: 30_000,
     });
+    // A worker that dies fails its task (run() rejects); never let the event crash the process.
+    pool.on('error', () => undefined);
   }
   return pool;
 }

@@ -1,0 +1,248 @@
+/**
+ * replaceBackground(): a product photo in, the product on a new background out — at the photo's
+ * full resolution (or the framing's size), with the mask as a PNG and the seed's metadata.
+ *
+ *   options + preset → settings ─► segment (full-res alpha) ─► framing ─► background
+ *   (studio | local | runway, by the engine policy) ─► compose off-thread (decontaminate →
+ *   enhance → colour-match → feather → shadow → composite) ─► encode output ∥ mask ─► write
+ *
+ * Nothing is written unless every stage succeeded; the output appears atomically.
+ */
+import { randomInt } from 'node:crypto';
+import path from 'node:path';
+
+import { alphaBounds, applyFraming, computeFraming } from '../compose/framing.js';
+import { createLocalGenerator } from '../engines/local.js';
+import type { GenerateRequest, GeneratorName } from '../engines/generator.js';
+import { generateBackground, type EngineSetup, type SkippedEngine } from '../engines/policy.js';
+import { createRunwayGenerator, runwayConfigured } from '../engines/runway/engine.js';
+import { studioGenerator } from '../engines/studio.js';
+import { BgNativeError } from '../errors.js';
+import { checkWritable, writeFileAtomic } from '../image/atomic-write.js';
+import { encodeImage, formatFromPath } from '../image/encode.js';
+import {
+  EngineSchema,
+  parseReplaceOptions,
+  type EngineName,
+  type OutputFormat,
+  type ParsedReplaceOptions,
+  type ReplaceOptions,
+  type ReplaceProgress,
+} from '../options.js';
+import { composeOffThread } from './compose-pool.js';
+import { resolveReplaceSettings } from './replace-settings.js';
+import { runSegmentation, type ModelInfo } from './segment.js';
+import { Timer, type Metrics } from './timer.js';
+
+export interface ReplaceArtifacts {
+  /** The result: the absolute path written when `output` was given, else the encoded bytes. */
+  output: Buffer | string;
+  /** The subject's alpha as an 8-bit greyscale PNG, the output's size. */
+  mask: Buffer;
+}
+
+export interface ReplaceResult {
+  /** The engine that painted the background. */
+  engine: GeneratorName;
+  /** Why that engine ran. */
+  engineReason: string;
+  /** Engines tried or considered before it, each with the reason it was skipped. */
+  skipped: SkippedEngine[];
+  /** Facts the engine reported: model, generation size, task id, background kind, … */
+  engineInfo: Record<string, unknown>;
+  preset: string;
+  /** The preset's prompt type in effect, when it has prompt types. */
+  promptType?: string;
+  /** The prompt a generative engine used. */
+  prompt?: string;
+  seed: number;
+  artifacts: ReplaceArtifacts;
+  width: number;
+  height: number;
+  format: OutputFormat;
+  /** The segmentation model. */
+  model: ModelInfo;
+  metrics: Metrics;
+}
+
+/** Share of the call's progress each stage ends at. */
+const PROGRESS = { segment: 0.2, generateLocal: 0.85, generateFast: 0.35, compose: 0.95, encode: 1 };
+
+function configuredDiffusion(opts: ParsedReplaceOptions, env: NodeJS.ProcessEnv): { path: string; source: string } | undefined {
+  if (opts.model?.diffusion) return { path: opts.model.diffusion, source: 'model.diffusion' };
+  const fromEnv = env.BG_DIFFUSION_MODEL?.trim();
+  if (fromEnv) return { path: fromEnv, source: 'BG_DIFFUSION_MODEL' };
+  const legacy = env.MODEL_PATH?.trim();
+  if (legacy) return { path: legacy, source: 'MODEL_PATH' };
+  return undefined;
+}
+
+function requestedEngine(opts: ParsedReplaceOptions, env: NodeJS.ProcessEnv): EngineName {
+  if (opts.engine) return opts.engine;
+  const text = env.BG_ENGINE?.trim();
+  if (!text) return 'auto';
+  const parsed = EngineSchema.safeParse(text);
+  if (!parsed.success) {
+    throw new BgNativeError('E_CONFIG', `BG_ENGINE must be auto, local, runway or studio (or SDXL, stable-diffusion, RUNWAY), got ${JSON.stringify(text)}.`);
+  }
+  return parsed.data;
+}
+
+function engineSetup(opts: ParsedReplaceOptions, env: NodeJS.ProcessEnv): EngineSetup {
+  const setup: EngineSetup = { studio: studioGenerator };
+  const diffusion = configuredDiffusion(opts, env);
+  if (diffusion) {
+    const tokenizer = opts.model?.tokenizer;
+    setup.local = createLocalGenerator({ model: diffusion.path, ...(tokenizer ? { tokenizer } : {}) });
+    setup.localSource = diffusion.source;
+  }
+  if (runwayConfigured(env)) setup.runway = createRunwayGenerator({ env });
+  return setup;
+}
+
+function checkCancelled(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new BgNativeError('E_CANCELLED', 'replaceBackground was cancelled.');
+}
+
+/** Replaces the background of a product photo. */
+export async function replaceBackground(options: ReplaceOptions): Promise<ReplaceResult> {
+  const timer = new Timer();
+  const opts = parseReplaceOptions(options);
+  const env = process.env;
+  const { preset, compose } = resolveReplaceSettings(opts);
+  const requested = requestedEngine(opts, env);
+  const setup = engineSetup(opts, env);
+  const format = opts.format ?? (opts.output ? formatFromPath(opts.output) : undefined) ?? 'png';
+  if (opts.output) await checkWritable(opts.output);
+  const seed = opts.seed ?? randomInt(0, 2 ** 32);
+  const signal = opts.signal;
+  const report = (p: ReplaceProgress) => {
+    try {
+      opts.onProgress?.(p);
+    } catch {
+      // A throwing progress callback must not break the job.
+    }
+  };
+  checkCancelled(signal);
+
+  // 1. The subject, at full resolution.
+  report({ stage: 'segment', progress: 0 });
+  const seg = await runSegmentation(
+    {
+      input: opts.input,
+      model: opts.model?.segmentation,
+      segmentation: opts.segmentation,
+      threads: opts.threads,
+      maxPixels: opts.maxPixels,
+      refine: opts.refine,
+    },
+    timer,
+  );
+  checkCancelled(signal);
+  let photo = seg.image.data;
+  let alpha = seg.alpha;
+  let width = seg.image.width;
+  let height = seg.image.height;
+  const subject = alphaBounds(alpha, width, height, 128);
+  if (!subject) {
+    throw new BgNativeError(
+      'E_NO_SUBJECT',
+      'No subject was found in the photo: the mask is empty. Check that the product is in view and stands out from the background, or try another segmentation model (model.segmentation / --model).',
+    );
+  }
+  report({ stage: 'segment', progress: PROGRESS.segment });
+
+  // 2. Framing: margins, output size or aspect around the subject.
+  if (opts.framing) {
+    const f = opts.framing;
+    const framed = timer.timeSync('framing', () => {
+      const frame = computeFraming(alphaBounds(alpha, width, height) ?? subject, {
+        ...(f.padding !== undefined ? { padding: f.padding } : {}),
+        ...(f.outputSize !== undefined ? { outputSize: f.outputSize } : {}),
+        ...(f.aspectRatio !== undefined ? { aspectRatio: f.aspectRatio } : {}),
+      });
+      return applyFraming(photo, alpha, width, height, frame);
+    });
+    ({ rgb: photo, alpha, width, height } = framed);
+  }
+  let background = 0;
+  for (let i = 0; i < alpha.length; i++) if (alpha[i]! < 8) background++;
+  if (background < alpha.length * 0.002) {
+    throw new BgNativeError(
+      'E_NO_BACKGROUND',
+      'The subject fills the whole photo: there is no background to replace. Add room around it with framing.padding (CLI --padding), or check the mask with `bg-native segment`.',
+    );
+  }
+
+  // 3. The new background, by the engine policy.
+  const generateEnd = requested === 'studio' || (requested === 'auto' && !setup.local && !setup.runway) ? PROGRESS.generateFast : PROGRESS.generateLocal;
+  const request: GenerateRequest = {
+    photo,
+    alpha,
+    width,
+    height,
+    preset,
+    seed,
+    device: opts.device ?? 'auto',
+    ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
+    ...(signal ? { signal } : {}),
+    onProgress: (fraction, step, steps) =>
+      report({
+        stage: 'generate',
+        progress: PROGRESS.segment + (generateEnd - PROGRESS.segment) * Math.min(1, Math.max(0, fraction)),
+        ...(step !== undefined ? { step } : {}),
+        ...(steps !== undefined ? { steps } : {}),
+      }),
+  };
+  const outcome = await timer.time('generate', () => generateBackground(requested, setup, request));
+  for (const [k, v] of Object.entries(outcome.background.stages ?? {})) timer.add(`generate.${k}`, v);
+  checkCancelled(signal);
+  report({ stage: 'generate', progress: generateEnd });
+
+  // 4. Compositing, off the event loop.
+  const t0 = performance.now();
+  const layers = await composeOffThread(
+    { width, height, photo, alpha, background: outcome.background.rgb, ...compose },
+    signal ? { signal } : {},
+  );
+  const composeMs = performance.now() - t0;
+  const inner = Object.values(layers.stages).reduce((a, b) => a + b, 0);
+  for (const [k, v] of Object.entries(layers.stages)) timer.add(k, v);
+  timer.add('compose.transfer', Math.max(0, composeMs - inner));
+  checkCancelled(signal);
+  report({ stage: 'compose', progress: PROGRESS.compose });
+
+  // 5. Encode and write.
+  const [outBytes, mask] = await timer.time('encode', () =>
+    Promise.all([
+      encodeImage({ data: layers.rgb, width, height, channels: 3 }, format, { quality: opts.quality }),
+      encodeImage({ data: layers.alpha, width, height, channels: 1 }, 'png'),
+    ]),
+  );
+  checkCancelled(signal);
+  let output: Buffer | string = outBytes;
+  if (opts.output) {
+    const dest = path.resolve(opts.output);
+    await timer.time('write', () => writeFileAtomic(dest, outBytes));
+    output = dest;
+  }
+  report({ stage: 'done', progress: PROGRESS.encode });
+
+  const generative = outcome.engine !== 'studio';
+  return {
+    engine: outcome.engine,
+    engineReason: outcome.reason,
+    skipped: outcome.skipped,
+    engineInfo: outcome.background.info,
+    preset: preset.name,
+    ...(preset.promptType !== undefined ? { promptType: preset.promptType } : {}),
+    ...(generative ? { prompt: preset.prompt } : {}),
+    seed,
+    artifacts: { output, mask },
+    width,
+    height,
+    format,
+    model: seg.model,
+    metrics: timer.metrics(),
+  };
+}
