@@ -135,33 +135,33 @@ export const FramingOptionSchema = z.strictObject({
       z.strictObject({ top: margin.optional(), right: margin.optional(), bottom: margin.optional(), left: margin.optional() }),
     ])
     .optional(),
-  /** Exact output size in pixels, or "WxH". */
+  /** Exact output size in pixels: { width, height } or "WIDTHxHEIGHT". */
   outputSize: z
-    .union([
-      z.strictObject({ width: frameSide, height: frameSide }),
-      z
-        .string()
-        .regex(/^\d+\s*[x×]\s*\d+$/i, { message: "must be 'WIDTHxHEIGHT', e.g. '2000x2000'" })
-        .transform((s) => {
-          const [w, h] = s.split(/\s*[x×]\s*/i).map(Number);
-          return { width: w!, height: h! };
-        })
-        .pipe(z.strictObject({ width: frameSide, height: frameSide })),
-    ])
+    .preprocess(
+      (v) => {
+        if (typeof v !== 'string') return v;
+        const m = /^\s*(\d+)\s*[x×]\s*(\d+)\s*$/i.exec(v);
+        return m ? { width: Number(m[1]), height: Number(m[2]) } : v;
+      },
+      z.strictObject(
+        { width: frameSide, height: frameSide },
+        { error: "must be { width, height } or 'WIDTHxHEIGHT' such as '2000x2000'" },
+      ),
+    )
     .optional(),
   /** Width/height of the output when no outputSize is given: a number, or "W:H" such as "4:5". */
   aspectRatio: z
-    .union([
-      z.number().min(0.1).max(10),
+    .preprocess(
+      (v) => {
+        if (typeof v !== 'string') return v;
+        const m = /^\s*(\d+(?:\.\d+)?)\s*:\s*(\d+(?:\.\d+)?)\s*$/.exec(v);
+        return m && Number(m[2]) > 0 ? Number(m[1]) / Number(m[2]) : v;
+      },
       z
-        .string()
-        .regex(/^\d+(\.\d+)?\s*:\s*\d+(\.\d+)?$/, { message: "must be 'W:H', e.g. '4:5'" })
-        .transform((s) => {
-          const [w, h] = s.split(':').map(Number);
-          return w! / h!;
-        })
-        .pipe(z.number().min(0.1).max(10)),
-    ])
+        .number({ error: "must be a number (width/height) or 'W:H' such as '4:5'" })
+        .min(0.1, { error: 'must be between 0.1 and 10 (width/height)' })
+        .max(10, { error: 'must be between 0.1 and 10 (width/height)' }),
+    )
     .optional(),
 });
 

@@ -54,13 +54,9 @@ function callOverrides(opts: ParsedReplaceOptions): Record<string, unknown> {
   if (opts.strength !== undefined) generation.strength = opts.strength;
   if (opts.sampler !== undefined) generation.sampler = opts.sampler;
   if (Object.keys(generation).length) o.generation = generation;
-  const compositing: Record<string, unknown> = {};
-  if (typeof opts.matchColors === 'number') compositing.matchColors = opts.matchColors;
-  if (typeof opts.featherEdges === 'number') compositing.featherEdges = opts.featherEdges;
-  if (opts.shadow !== undefined && opts.shadow !== false) {
-    compositing.shadow = { enabled: true, ...(typeof opts.shadow === 'object' ? opts.shadow : {}) };
-  }
-  if (Object.keys(compositing).length) o.compositing = compositing;
+  if (typeof opts.matchColors === 'number') o.compositing = { matchColors: opts.matchColors };
+  // featherEdges and shadow lengths from the call are px at a 1024-px long side, not at the
+  // preset's referenceSize: they are applied after the preset is resolved (see below).
   return o;
 }
 
@@ -90,14 +86,26 @@ export function resolveReplaceSettings(opts: ParsedReplaceOptions): ReplaceSetti
   });
   const c = preset.compositing;
   const k = REFERENCE_LONG_SIDE / c.referenceSize;
+  const featherEdges = typeof opts.featherEdges === 'number' ? opts.featherEdges : opts.featherEdges === false ? 0 : c.featherEdges * k;
+  let shadow: ShadowOptions | false;
+  if (opts.shadow === false) {
+    shadow = false;
+  } else if (opts.shadow === undefined) {
+    shadow = shadowOptions(c.shadow, c.referenceSize);
+  } else {
+    // The preset's shadow in 1024-px units, switched on, with the call's values over it.
+    const own = typeof opts.shadow === 'object' ? opts.shadow : {};
+    const scaled: PresetShadow = { ...c.shadow, softness: c.shadow.softness * k, distance: c.shadow.distance * k };
+    shadow = shadowOptions({ ...scaled, ...own, enabled: true }, REFERENCE_LONG_SIDE);
+  }
   return {
     preset,
     compose: {
       decontaminate: opts.decontaminate ?? true,
       enhanceFg: opts.enhanceFg ?? false,
       matchColors: opts.matchColors === false ? 0 : c.matchColors,
-      featherEdges: opts.featherEdges === false ? 0 : c.featherEdges * k,
-      shadow: opts.shadow === false ? false : shadowOptions(c.shadow, c.referenceSize),
+      featherEdges,
+      shadow,
     },
   };
 }
