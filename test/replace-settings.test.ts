@@ -77,6 +77,14 @@ describe('replaceBackground settings', () => {
     });
   });
 
+  it("gives each of vitrinealu's prompt types its own procedural background", () => {
+    const types = ['studio', 'garden', 'minimal', 'lifestyle'].map((t) => settings({ preset: 'vitrinealu', promptType: t }).preset.background.type);
+    expect(types).toEqual(['gradient', 'blurred-original', 'texture', 'gradient']);
+    // An override still wins over the prompt type's background.
+    const o = settings({ preset: 'vitrinealu', promptType: 'garden', overrides: { background: { type: 'solid', color: 'white' } } });
+    expect(o.preset.background).toEqual({ type: 'solid', color: 'white' });
+  });
+
   it("maps the seeds' engine names", () => {
     expect(parseReplaceOptions({ input: 'x', engine: 'SDXL' }).engine).toBe('local');
     expect(parseReplaceOptions({ input: 'x', engine: 'stable-diffusion' }).engine).toBe('local');

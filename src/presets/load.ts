@@ -99,7 +99,7 @@ export function getPreset(name: string, options: GetPresetOptions = {}): Preset 
     prompt: typed?.prompt ?? data.prompt ?? '',
     negativePrompt: typed?.negativePrompt ?? data.negativePrompt,
     generation: data.generation,
-    background: data.background,
+    background: typed?.background ?? data.background,
     compositing: data.compositing,
   };
 

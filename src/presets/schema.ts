@@ -153,8 +153,10 @@ export const PromptTypeSchema = z.strictObject(
     prompt: text('a non-empty prompt'),
     /** Replaces the preset's negativePrompt for this prompt type. */
     negativePrompt: z.string({ error: 'expected a text' }).optional(),
+    /** Replaces the preset's procedural background for this prompt type (what the studio engine paints). */
+    background: BackgroundSchema.optional(),
   },
-  { error: 'expected a mapping with prompt (and optionally negativePrompt)' },
+  { error: 'expected a mapping with prompt (and optionally negativePrompt, background)' },
 );
 
 const describedFields = {
