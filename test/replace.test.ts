@@ -276,14 +276,14 @@ describe('replaceBackground: engines and metadata', () => {
     try {
       const result = await replaceBackground({ input: photo.png, model: { segmentation: model }, threads, preset: 'vitrinealu', promptType: 'garden' });
       expect(result.engine).toBe('studio');
-      expect(result.engineReason).toMatch(/procedural/);
+      expect(result.engineReason).toMatch(/no diffusion model or Runway key is configured.*procedural/);
       expect(result.skipped.map((s) => s.engine)).toEqual(['local', 'runway']);
       expect(result.skipped[0]!.reason).toMatch(/no diffusion model configured/);
       expect(result.preset).toBe('vitrinealu');
       expect(result.promptType).toBe('garden');
       expect(Number.isInteger(result.seed)).toBe(true);
       expect(result.metrics.elapsed_ms).toBeGreaterThan(0);
-      expect(result.engineInfo).toMatchObject({ background: 'gradient' });
+      expect(result.engineInfo).toMatchObject({ background: 'blurred-original' }); // garden's own background
     } finally {
       for (const [k, v] of Object.entries({ BG_DIFFUSION_MODEL: saved.d, MODEL_PATH: saved.m, RUNWAY_API_KEY: saved.r, BG_ENGINE: saved.e })) {
         if (v !== undefined) process.env[k] = v;

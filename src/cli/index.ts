@@ -198,10 +198,9 @@ export async function main(argv: string[] = process.argv, io: CliIO = defaultIO)
     const e = err instanceof BgNativeError ? err : toBgError(err);
     const line = e.message.split('\n')[0]!.trim();
     io.stderr(`bg-native: ${e.code}: ${line}\n`);
-    if (e.code === 'E_ADDON_LOAD') {
-      // The addon's fixes are the useful part: print them after the one-line error.
-      io.stderr(e.message.split('\n').slice(1).join('\n') + '\n');
-    }
+    // Details (the addon's fixes, each invalid preset field, …) follow the one-line error.
+    const details = e.message.split('\n').slice(1).join('\n').trimEnd();
+    if (details) io.stderr(details + '\n');
     return e.code === 'E_CANCELLED' ? EXIT_CANCELLED : EXIT_FAILED;
   }
 }

@@ -98,5 +98,9 @@ export async function generateBackground(requested: EngineName, setup: EngineSet
   }
 
   const background = await setup.studio.generate(request);
-  return { engine: 'studio', reason: 'no generative engine could run; the preset\'s procedural background was used', skipped, background };
+  const tried = skipped.some((s) => s.code !== undefined);
+  const reason = tried
+    ? "no generative engine could run: the studio engine painted the preset's procedural background"
+    : "no diffusion model or Runway key is configured: the studio engine painted the preset's procedural background";
+  return { engine: 'studio', reason, skipped, background };
 }

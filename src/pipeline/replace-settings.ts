@@ -67,12 +67,13 @@ export function shadowOptions(shadow: PresetShadow, referenceSize: number): Shad
   if (shadow.kind === 'drop') {
     return { angle: shadow.angle, distance: shadow.distance * k, softness: shadow.softness * k, opacity: shadow.opacity, contact: false };
   }
-  // Contact: a dark band where the subject meets the ground, plus a faint soft cast shadow around it.
+  // Contact: the subject standing on the ground — shadow only under it, no silhouette copy (which
+  // would read as a sticker's halo around the top of the product).
   return {
     angle: shadow.angle,
     distance: shadow.distance * k,
     softness: shadow.softness * k,
-    opacity: shadow.opacity * 0.5,
+    opacity: 0,
     contact: { height: Math.max(4, (shadow.softness * k) / 2), opacity: shadow.opacity },
   };
 }
