@@ -1,8 +1,9 @@
 /**
- * The compositing pool: composeLayers on worker threads (tinypool), so the event loop stays free
- * while a 12-MP photo is composited. Pixel buffers are moved, not copied. Idle workers exit after
- * a while and never keep the process alive. Small images (under `INLINE_PIXELS`) are composited
- * inline, where a thread hop would cost more than the work.
+ * The pixel pool: a job's full-resolution loops (compositing, mask refinement, framing) on worker
+ * threads (tinypool), so the event loop stays free while a 12-MP photo is processed — a server
+ * keeps answering requests and a progress bar keeps moving. Pixel buffers are moved, not copied.
+ * Idle workers exit after a while and never keep the process alive. Small images (under
+ * `INLINE_PIXELS`) are processed inline, where a thread hop would cost more than the work.
  *
  * Under the TypeScript sources (tests, tsx) the worker starts from compose-worker.dev.mjs, which
  * registers tsx and loads compose-worker.ts; the published package runs
@@ -13,10 +14,13 @@ import { fileURLToPath } from 'node:url';
 
 import { Tinypool } from 'tinypool';
 
+import { applyFraming, type FramedImage, type Framing } from '../compose/framing.js';
 import { composeLayers, type LayersResult, type LayersTask } from '../compose/layers.js';
+import { refineAlpha, type CoarseMask, type RefineOptions } from '../compose/refine.js';
 import { BgNativeError, toBgError } from '../errors.js';
+import type { PixelTask } from './compose-worker.js';
 
-/** Below this many pixels the chain runs inline (≈ 10 ms of work). */
+/** Below this many pixels the work runs inline (≈ 10 ms). */
 export const INLINE_PIXELS = 256 * 256;
 
 let pool: Tinypool | undefined;
@@ -40,7 +44,7 @@ function getPool(): Tinypool {
   return pool;
 }
 
-/** Stops the compositing workers (they also stop by themselves when idle). */
+/** Stops the pixel workers (they also stop by themselves when idle). */
 export async function closeComposePool(): Promise<void> {
   const p = pool;
   pool = undefined;
@@ -48,27 +52,79 @@ export async function closeComposePool(): Promise<void> {
 }
 
 /** A typed array that owns its whole ArrayBuffer can be moved; anything else is copied first. */
-function movable(a: Uint8Array): Uint8Array {
-  return a.byteOffset === 0 && a.byteLength === a.buffer.byteLength && a.buffer instanceof ArrayBuffer ? a : Uint8Array.from(a);
+function movable<T extends Uint8Array | Float32Array>(a: T): T {
+  return a.byteOffset === 0 && a.byteLength === a.buffer.byteLength && a.buffer instanceof ArrayBuffer ? a : (a.slice() as T);
 }
 
-/**
- * composeLayers on a worker thread (or inline when small / `inline`). The task's buffers are
- * moved to the worker: the caller must not use them afterwards.
- */
-export async function composeOffThread(task: LayersTask, options: { signal?: AbortSignal; inline?: boolean } = {}): Promise<LayersResult> {
+async function runOffThread<R>(task: PixelTask, buffers: ArrayBufferLike[], signal: AbortSignal | undefined, what: string): Promise<R> {
+  try {
+    return (await getPool().run(task, { transferList: buffers as never, signal: signal ?? null })) as R;
+  } catch (err) {
+    if (signal?.aborted) throw new BgNativeError('E_CANCELLED', `The job was cancelled while ${what}.`);
+    throw toBgError(err);
+  }
+}
+
+export interface OffThreadOptions {
+  signal?: AbortSignal;
+  /** Run on the calling thread (tests, tiny images). */
+  inline?: boolean;
+}
+
+/** composeLayers off the event loop. The task's buffers are moved: the caller must not use them afterwards. */
+export async function composeOffThread(task: LayersTask, options: OffThreadOptions = {}): Promise<LayersResult> {
   if (options.inline || task.width * task.height < INLINE_PIXELS) return composeLayers(task);
   const photo = movable(task.photo);
   const alpha = movable(task.alpha);
   const background = movable(task.background);
-  const sent: LayersTask = { ...task, photo, alpha, background };
-  try {
-    return (await getPool().run(sent, {
-      transferList: [photo.buffer, alpha.buffer, background.buffer] as never,
-      signal: options.signal ?? null,
-    })) as LayersResult;
-  } catch (err) {
-    if (options.signal?.aborted) throw new BgNativeError('E_CANCELLED', 'replaceBackground was cancelled while compositing.');
-    throw toBgError(err);
+  return runOffThread(
+    { op: 'layers', task: { ...task, photo, alpha, background } },
+    [photo.buffer, alpha.buffer, background.buffer],
+    options.signal,
+    'compositing',
+  );
+}
+
+/**
+ * refineAlpha off the event loop. `rgb` is moved to the worker and comes back as `rgb` in the
+ * result (use that one afterwards).
+ */
+export async function refineOffThread(
+  rgb: Uint8Array,
+  width: number,
+  height: number,
+  coarse: CoarseMask,
+  refine: RefineOptions,
+  options: OffThreadOptions = {},
+): Promise<{ alpha: Uint8Array; rgb: Uint8Array }> {
+  if (options.inline || width * height < INLINE_PIXELS) return { alpha: refineAlpha(rgb, width, height, coarse, refine), rgb };
+  const photo = movable(rgb);
+  const data = movable(coarse.data);
+  const buffers: ArrayBufferLike[] = [photo.buffer, data.buffer];
+  let guide = refine.guide;
+  if (guide) {
+    guide = { ...guide, data: movable(guide.data) };
+    buffers.push(guide.data.buffer);
   }
+  return runOffThread(
+    { op: 'refine', rgb: photo, width, height, coarse: { ...coarse, data }, options: { ...refine, ...(guide ? { guide } : {}) } },
+    buffers,
+    options.signal,
+    'refining the mask',
+  );
+}
+
+/** applyFraming off the event loop; `rgb` and `alpha` are moved. */
+export async function frameOffThread(
+  rgb: Uint8Array,
+  alpha: Uint8Array,
+  width: number,
+  height: number,
+  frame: Framing,
+  options: OffThreadOptions = {},
+): Promise<FramedImage> {
+  if (options.inline || Math.max(width * height, frame.width * frame.height) < INLINE_PIXELS) return applyFraming(rgb, alpha, width, height, frame);
+  const photo = movable(rgb);
+  const a = movable(alpha);
+  return runOffThread({ op: 'frame', rgb: photo, alpha: a, width, height, frame }, [photo.buffer, a.buffer], options.signal, 'framing');
 }

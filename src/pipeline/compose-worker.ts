@@ -1,17 +1,44 @@
-/** The worker-thread entry of the compositing pool: one composeLayers call per task. */
+/**
+ * The worker-thread entry of the pixel pool: the full-resolution loops of a job, one call per
+ * task — compositing (composeLayers), mask refinement (refineAlpha) and framing (applyFraming).
+ * Pixel buffers travel both ways by transfer, never by copy.
+ */
 import { Tinypool } from 'tinypool';
 
-import { composeLayers, type LayersResult, type LayersTask } from '../compose/layers.js';
+import { applyFraming, type Framing } from '../compose/framing.js';
+import { composeLayers, type LayersTask } from '../compose/layers.js';
+import { refineAlpha, type CoarseMask, type RefineOptions } from '../compose/refine.js';
 
-export default function run(task: LayersTask): unknown {
-  const result: LayersResult = composeLayers(task);
-  // Hand the pixel buffers back without copying them.
+export type PixelTask =
+  | { op: 'layers'; task: LayersTask }
+  | { op: 'refine'; rgb: Uint8Array; width: number; height: number; coarse: CoarseMask; options: RefineOptions }
+  | { op: 'frame'; rgb: Uint8Array; alpha: Uint8Array; width: number; height: number; frame: Framing };
+
+function moved<T extends object>(value: T, buffers: ArrayBufferLike[]): unknown {
   return Tinypool.move({
     get [Tinypool.transferableSymbol]() {
-      return [result.rgb.buffer, result.alpha.buffer];
+      return buffers;
     },
     get [Tinypool.valueSymbol]() {
-      return result;
+      return value;
     },
   } as never);
+}
+
+export default function run(t: PixelTask): unknown {
+  switch (t.op) {
+    case 'layers': {
+      const r = composeLayers(t.task);
+      return moved(r, [r.rgb.buffer, r.alpha.buffer]);
+    }
+    case 'refine': {
+      const alpha = refineAlpha(t.rgb, t.width, t.height, t.coarse, t.options);
+      // The photo goes back to the caller along with the alpha.
+      return moved({ alpha, rgb: t.rgb }, [alpha.buffer, t.rgb.buffer]);
+    }
+    case 'frame': {
+      const r = applyFraming(t.rgb, t.alpha, t.width, t.height, t.frame);
+      return moved(r, [r.rgb.buffer, r.alpha.buffer]);
+    }
+  }
 }

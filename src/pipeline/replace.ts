@@ -11,8 +11,9 @@
 import { randomInt } from 'node:crypto';
 import path from 'node:path';
 
-import { alphaBounds, applyFraming, computeFraming } from '../compose/framing.js';
+import { alphaBounds, computeFraming } from '../compose/framing.js';
 import { createLocalGenerator } from '../engines/local.js';
+import { createHubLocalGenerator } from '../engines/hub-local.js';
 import type { GenerateRequest, GeneratorName } from '../engines/generator.js';
 import { generateBackground, type EngineSetup, type SkippedEngine } from '../engines/policy.js';
 import { createRunwayGenerator, runwayConfigured } from '../engines/runway/engine.js';
@@ -20,6 +21,7 @@ import { studioGenerator } from '../engines/studio.js';
 import { BgNativeError } from '../errors.js';
 import { checkWritable, writeFileAtomic } from '../image/atomic-write.js';
 import { encodeImage, formatFromPath } from '../image/encode.js';
+import { parseModelId } from '../models/hub.js';
 import {
   EngineSchema,
   parseReplaceOptions,
@@ -29,7 +31,7 @@ import {
   type ReplaceOptions,
   type ReplaceProgress,
 } from '../options.js';
-import { composeOffThread } from './compose-pool.js';
+import { composeOffThread, frameOffThread } from './compose-pool.js';
 import { resolveReplaceSettings } from './replace-settings.js';
 import { runSegmentation, type ModelInfo } from './segment.js';
 import { Timer, type Metrics } from './timer.js';
@@ -68,12 +70,15 @@ export interface ReplaceResult {
 /** Share of the call's progress each stage ends at. */
 const PROGRESS = { segment: 0.2, generateLocal: 0.85, generateFast: 0.35, compose: 0.95, encode: 1 };
 
-function configuredDiffusion(opts: ParsedReplaceOptions, env: NodeJS.ProcessEnv): { path: string; source: string } | undefined {
+/** The diffusion weights: model.diffusion → BG_DIFFUSION_MODEL → MODEL_PATH (local paths) → MODEL_ID (org/name, from the hub cache, downloaded on first use). */
+function configuredDiffusion(opts: ParsedReplaceOptions, env: NodeJS.ProcessEnv): { path: string; source: string; hubId?: string } | undefined {
   if (opts.model?.diffusion) return { path: opts.model.diffusion, source: 'model.diffusion' };
   const fromEnv = env.BG_DIFFUSION_MODEL?.trim();
   if (fromEnv) return { path: fromEnv, source: 'BG_DIFFUSION_MODEL' };
   const legacy = env.MODEL_PATH?.trim();
   if (legacy) return { path: legacy, source: 'MODEL_PATH' };
+  const id = env.MODEL_ID?.trim();
+  if (id) return { path: id, source: 'MODEL_ID', hubId: parseModelId(id) };
   return undefined;
 }
 
@@ -93,7 +98,9 @@ function engineSetup(opts: ParsedReplaceOptions, env: NodeJS.ProcessEnv): Engine
   const diffusion = configuredDiffusion(opts, env);
   if (diffusion) {
     const tokenizer = opts.model?.tokenizer;
-    setup.local = createLocalGenerator({ model: diffusion.path, ...(tokenizer ? { tokenizer } : {}) });
+    setup.local = diffusion.hubId
+      ? createHubLocalGenerator({ id: diffusion.hubId, env, ...(tokenizer ? { tokenizer } : {}) })
+      : createLocalGenerator({ model: diffusion.path, ...(tokenizer ? { tokenizer } : {}) });
     setup.localSource = diffusion.source;
   }
   if (runwayConfigured(env)) setup.runway = createRunwayGenerator({ env });
@@ -155,13 +162,13 @@ export async function replaceBackground(options: ReplaceOptions): Promise<Replac
   // 2. Framing: margins, output size or aspect around the subject.
   if (opts.framing) {
     const f = opts.framing;
-    const framed = timer.timeSync('framing', () => {
+    const framed = await timer.time('framing', () => {
       const frame = computeFraming(alphaBounds(alpha, width, height) ?? subject, {
         ...(f.padding !== undefined ? { padding: f.padding } : {}),
         ...(f.outputSize !== undefined ? { outputSize: f.outputSize } : {}),
         ...(f.aspectRatio !== undefined ? { aspectRatio: f.aspectRatio } : {}),
       });
-      return applyFraming(photo, alpha, width, height, frame);
+      return frameOffThread(photo, alpha, width, height, frame, signal ? { signal } : {});
     });
     ({ rgb: photo, alpha, width, height } = framed);
   }

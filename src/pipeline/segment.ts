@@ -9,7 +9,8 @@ import { resizeRgbExact } from '../image/resize.js';
 import { inferProfile, inputSize, toAlpha, toInputTensor, type ModelProfile } from '../models/profiles.js';
 import { resolveModel, type ModelSource } from '../models/resolve.js';
 import { getSegmenter } from '../models/segmenters.js';
-import { refineAlpha, refineGrid } from '../compose/refine.js';
+import { refineGrid } from '../compose/refine.js';
+import { refineOffThread } from './compose-pool.js';
 import { parseSegmentOptions, resolveMaxPixels, type ParsedSegmentOptions, type SegmentOptions } from '../options.js';
 import { Timer, type Metrics } from './timer.js';
 
@@ -97,12 +98,14 @@ export async function runSegmentation(opts: CommonOptions, timer: Timer): Promis
   });
 
   const guide = await guideP;
-  const alpha = timer.timeSync('refine', () =>
-    refineAlpha(image.data, image.width, image.height, coarse, { disabled: opts.refine === false, guide }),
+  // Full-resolution refinement runs on a pixel worker; the photo travels there and back.
+  const refined = await timer.time('refine', () =>
+    refineOffThread(image.data, image.width, image.height, coarse, { disabled: opts.refine === false, guide }),
   );
+  const alpha = refined.alpha;
 
   return {
-    image,
+    image: { ...image, data: refined.rgb },
     alpha,
     model: { path: resolved.path, source: resolved.source, profile: profile.name, inputSize: [mh, mw] },
   };
