@@ -217,7 +217,7 @@ describe('interrupted and corrupt downloads', () => {
   it('refuses a file whose sha256 does not match, and keeps nothing of it', async () => {
     const cacheDir = freshCache();
     const bad = Buffer.from(blobs.vae);
-    bad[100] ^= 0xff;
+    bad[100] = bad[100]! ^ 0xff;
     hub.tampered.set('vae/diffusion_pytorch_model.safetensors', bad);
     try {
       await expectError(resolveHubModel('acme/tiny-pipeline', { endpoint: hub.url, cacheDir }), 'E_MODEL_FORMAT', /vae\/diffusion_pytorch_model\.safetensors does not match its checksum.*discarded/);
