@@ -5,7 +5,7 @@ export { segment, type SegmentResult, type ModelInfo } from './pipeline/segment.
 export { cleanup, type CleanupResult, type CleanupArtifacts } from './pipeline/cleanup.js';
 export { replaceBackground, type ReplaceResult, type ReplaceArtifacts } from './pipeline/replace.js';
 export { DEFAULT_PRESET } from './pipeline/replace-settings.js';
-export { closeComposePool } from './pipeline/compose-pool.js';
+export { closeComposePool } from './workers/pixel-pool.js';
 export { clearDiffusionModels } from './engines/local.js';
 export type { Generator, GeneratorName, GenerateRequest, GeneratedBackground } from './engines/generator.js';
 export type { SkippedEngine } from './engines/policy.js';

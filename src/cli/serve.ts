@@ -37,7 +37,7 @@ function overridesFrom(flags: Record<string, unknown>): ServerConfigInput {
 
 /** Lets the process exit once the server is closed: the compose threads and loaded models go too. */
 async function releaseProcessResources(): Promise<void> {
-  const [{ closeComposePool }, { clearSegmenters }] = await Promise.all([import('../pipeline/compose-pool.js'), import('../models/segmenters.js')]);
+  const [{ closeComposePool }, { clearSegmenters }] = await Promise.all([import('../workers/pixel-pool.js'), import('../models/segmenters.js')]);
   await Promise.allSettled([closeComposePool(), clearSegmenters()]);
 }
 

@@ -31,7 +31,7 @@ import {
   type ReplaceOptions,
   type ReplaceProgress,
 } from '../options.js';
-import { composeOffThread, frameOffThread } from './compose-pool.js';
+import { composeOffThread, frameOffThread } from '../workers/pixel-pool.js';
 import { resolveReplaceSettings } from './replace-settings.js';
 import { runSegmentation, type ModelInfo } from './segment.js';
 import { Timer, type Metrics } from './timer.js';

@@ -10,7 +10,7 @@ import { inferProfile, inputSize, toAlpha, toInputTensor, type ModelProfile } fr
 import { resolveModel, type ModelSource } from '../models/resolve.js';
 import { getSegmenter } from '../models/segmenters.js';
 import { refineGrid } from '../compose/refine.js';
-import { refineOffThread } from './compose-pool.js';
+import { refineOffThread } from '../workers/pixel-pool.js';
 import { parseSegmentOptions, resolveMaxPixels, type ParsedSegmentOptions, type SegmentOptions } from '../options.js';
 import { Timer, type Metrics } from './timer.js';
 

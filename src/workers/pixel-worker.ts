@@ -1,18 +1,22 @@
 /**
  * The worker-thread entry of the pixel pool: the full-resolution loops of a job, one call per
- * task — compositing (composeLayers), mask refinement (refineAlpha) and framing (applyFraming).
+ * task — compositing (composeLayers), mask refinement (refineAlpha), framing (applyFraming) and
+ * procedural backgrounds (paintBackground).
  * Pixel buffers travel both ways by transfer, never by copy.
  */
 import { Tinypool } from 'tinypool';
 
 import { applyFraming, type Framing } from '../compose/framing.js';
 import { composeLayers, type LayersTask } from '../compose/layers.js';
+import { paintBackground, type PaintContext } from '../compose/paint.js';
 import { refineAlpha, type CoarseMask, type RefineOptions } from '../compose/refine.js';
+import type { PresetBackground } from '../presets/schema.js';
 
 export type PixelTask =
   | { op: 'layers'; task: LayersTask }
   | { op: 'refine'; rgb: Uint8Array; width: number; height: number; coarse: CoarseMask; options: RefineOptions }
-  | { op: 'frame'; rgb: Uint8Array; alpha: Uint8Array; width: number; height: number; frame: Framing };
+  | { op: 'frame'; rgb: Uint8Array; alpha: Uint8Array; width: number; height: number; frame: Framing }
+  | { op: 'paint'; spec: PresetBackground; width: number; height: number; ctx: PaintContext };
 
 function moved<T extends object>(value: T, buffers: ArrayBufferLike[]): unknown {
   return Tinypool.move({
@@ -35,6 +39,10 @@ export default function run(t: PixelTask): unknown {
       const alpha = refineAlpha(t.rgb, t.width, t.height, t.coarse, t.options);
       // The photo goes back to the caller along with the alpha.
       return moved({ alpha, rgb: t.rgb }, [alpha.buffer, t.rgb.buffer]);
+    }
+    case 'paint': {
+      const rgb = paintBackground(t.spec, t.width, t.height, t.ctx);
+      return moved({ rgb }, [rgb.buffer]);
     }
     case 'frame': {
       const r = applyFraming(t.rgb, t.alpha, t.width, t.height, t.frame);

@@ -1,13 +1,14 @@
 /**
- * The pixel pool: a job's full-resolution loops (compositing, mask refinement, framing) on worker
+ * The pixel pool: a job's full-resolution loops (compositing, mask refinement, framing, painted
+ * backgrounds) on worker
  * threads (tinypool), so the event loop stays free while a 12-MP photo is processed — a server
  * keeps answering requests and a progress bar keeps moving. Pixel buffers are moved, not copied.
  * Idle workers exit after a while and never keep the process alive. Small images (under
  * `INLINE_PIXELS`) are processed inline, where a thread hop would cost more than the work.
  *
- * Under the TypeScript sources (tests, tsx) the worker starts from compose-worker.dev.mjs, which
- * registers tsx and loads compose-worker.ts; the published package runs
- * dist/pipeline/compose-worker.js directly.
+ * Under the TypeScript sources (tests, tsx) the worker starts from pixel-worker.dev.mjs, which
+ * registers tsx and loads pixel-worker.ts; the published package runs
+ * dist/workers/pixel-worker.js directly.
  */
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -15,10 +16,12 @@ import { fileURLToPath } from 'node:url';
 import { Tinypool } from 'tinypool';
 
 import { applyFraming, type FramedImage, type Framing } from '../compose/framing.js';
+import { paintBackground, type PaintContext } from '../compose/paint.js';
+import type { PresetBackground } from '../presets/schema.js';
 import { composeLayers, type LayersResult, type LayersTask } from '../compose/layers.js';
 import { refineAlpha, type CoarseMask, type RefineOptions } from '../compose/refine.js';
 import { BgNativeError, toBgError } from '../errors.js';
-import type { PixelTask } from './compose-worker.js';
+import type { PixelTask } from './pixel-worker.js';
 
 /** Below this many pixels the work runs inline (≈ 10 ms). */
 export const INLINE_PIXELS = 256 * 256;
@@ -27,7 +30,7 @@ let pool: Tinypool | undefined;
 
 function workerFile(): string {
   const fromTs = import.meta.url.endsWith('.ts');
-  return fileURLToPath(new URL(fromTs ? './compose-worker.dev.mjs' : './compose-worker.js', import.meta.url));
+  return fileURLToPath(new URL(fromTs ? './pixel-worker.dev.mjs' : './pixel-worker.js', import.meta.url));
 }
 
 function getPool(): Tinypool {
@@ -61,6 +64,8 @@ async function runOffThread<R>(task: PixelTask, buffers: ArrayBufferLike[], sign
     return (await getPool().run(task, { transferList: buffers as never, signal: signal ?? null })) as R;
   } catch (err) {
     if (signal?.aborted) throw new BgNativeError('E_CANCELLED', `The job was cancelled while ${what}.`);
+    // Argument errors of the pure functions keep their type (callers map them to E_BAD_INPUT).
+    if (err instanceof RangeError) throw err;
     throw toBgError(err);
   }
 }
@@ -127,4 +132,29 @@ export async function frameOffThread(
   const photo = movable(rgb);
   const a = movable(alpha);
   return runOffThread({ op: 'frame', rgb: photo, alpha: a, width, height, frame }, [photo.buffer, a.buffer], options.signal, 'framing');
+}
+
+/**
+ * paintBackground off the event loop. The photo and alpha (blurred-original only) are copied, so
+ * the caller keeps its own.
+ */
+export async function paintOffThread(
+  spec: PresetBackground,
+  width: number,
+  height: number,
+  ctx: PaintContext,
+  options: OffThreadOptions = {},
+): Promise<Uint8Array> {
+  if (options.inline || width * height < INLINE_PIXELS) return paintBackground(spec, width, height, ctx);
+  const sent: PaintContext = { ...ctx };
+  const buffers: ArrayBufferLike[] = [];
+  if (spec.type === 'blurred-original') {
+    if (ctx.photo) buffers.push((sent.photo = ctx.photo.slice()).buffer);
+    if (ctx.alpha) buffers.push((sent.alpha = ctx.alpha.slice()).buffer);
+  } else {
+    delete sent.photo;
+    delete sent.alpha;
+  }
+  const r = await runOffThread<{ rgb: Uint8Array }>({ op: 'paint', spec, width, height, ctx: sent }, buffers, options.signal, 'painting the background');
+  return r.rgb;
 }

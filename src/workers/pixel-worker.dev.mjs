@@ -3,5 +3,5 @@
 import { register } from 'tsx/esm/api';
 
 register();
-const { default: run } = await import('./compose-worker.ts');
+const { default: run } = await import('./pixel-worker.ts');
 export default run;
