@@ -17,7 +17,6 @@ const present = existsSync(dir);
 const manifests = present ? discoverManifests(dir) : [];
 const runnable = manifests.filter((m) => HANDLERS[m.kind] && !pendingReason(m));
 const pending = manifests.filter((m) => !HANDLERS[m.kind] || pendingReason(m));
-const pendingSdxlUnets = pending.filter((m) => HANDLERS[m.kind] && m.kind === 'unet');
 const lines: string[] = [];
 
 describe.runIf(present)(`fixtures in ${dir}`, () => {
@@ -37,14 +36,6 @@ describe.runIf(present)(`fixtures in ${dir}`, () => {
     const unhandled = [...new Set(pending.filter((m) => !HANDLERS[m.kind]).map((m) => m.kind))].sort();
     expect(unhandled).toEqual(PENDING_KINDS.filter((k) => unhandled.includes(k)).sort());
   });
-
-  for (const m of pendingSdxlUnets) {
-    it(`unet: ${m.case} (SDXL) is refused as not yet supported, with E_MODEL_UNSUPPORTED`, async () => {
-      const folder = path.resolve(dir, (m.body.model as { folder: string }).folder);
-      const addon = loadAddon() as unknown as { UNet: { load(p: string): Promise<unknown> } };
-      await expect(addon.UNet.load(folder)).rejects.toMatchObject({ code: 'E_MODEL_UNSUPPORTED', message: /SDXL/ });
-    });
-  }
 
   it('the native safetensors reader agrees with the reference reader on every fixture tensor file', async () => {
     const read = (loadAddon() as unknown as {

@@ -9,7 +9,9 @@
 //                    tileOverlap? = 16 },
 //                  { onProgress?({ step, steps }), signal?: AbortSignal })
 //     → Promise<{ pixels: Uint8Array (H·W·3 RGB), width, height, seed }>
-//   model.dispose(); model.path, layout, inChannels, latentChannels, downscale, contextDim
+//   model.dispose(); model.path, layout, family ('sd1' | 'sd2' | 'sdxl'), inChannels, latentChannels,
+//   downscale, contextDim
+//   width / height default to the family's native size: 1024 for SDXL, 512 otherwise.
 //   DiffusionModel.cachedModels() → number of models alive in the process-wide cache
 //
 // tiled / tileSize / tileOverlap: VAE tiling (models/vae_tiling.h), sizes in latent pixels
@@ -244,6 +246,7 @@ class DiffusionModelWrap : public Napi::ObjectWrap<DiffusionModelWrap> {
                         InstanceMethod("dispose", &DiffusionModelWrap::Dispose),
                         InstanceAccessor("path", &DiffusionModelWrap::Path, nullptr),
                         InstanceAccessor("layout", &DiffusionModelWrap::Layout, nullptr),
+                        InstanceAccessor("family", &DiffusionModelWrap::Family, nullptr),
                         InstanceAccessor("inChannels", &DiffusionModelWrap::Dim<0>, nullptr),
                         InstanceAccessor("latentChannels", &DiffusionModelWrap::Dim<1>, nullptr),
                         InstanceAccessor("downscale", &DiffusionModelWrap::Dim<2>, nullptr),
@@ -309,8 +312,9 @@ class DiffusionModelWrap : public Napi::ObjectWrap<DiffusionModelWrap> {
       if (!prompt.IsString()) bad_arg("prompt must be a string");
       req.prompt = prompt.As<Napi::String>().Utf8Value();
       req.negative_prompt = str_field(o, "negativePrompt", "");
-      req.width = int_field(o, "width", 512, 1, 1 << 20);
-      req.height = int_field(o, "height", 512, 1, 1 << 20);
+      const int64_t native = model_->is_sdxl() ? 1024 : 512;
+      req.width = int_field(o, "width", native, 1, 1 << 20);
+      req.height = int_field(o, "height", native, 1, 1 << 20);
       req.steps = int(int_field(o, "steps", 20, -(1 << 20), 1 << 20));
       req.guidance = float(num_field(o, "guidanceScale", 7.5));
       req.sampler = str_field(o, "sampler", "euler");
@@ -385,6 +389,9 @@ class DiffusionModelWrap : public Napi::ObjectWrap<DiffusionModelWrap> {
   }
   Napi::Value Layout(const Napi::CallbackInfo& info) {
     return model_ ? Napi::Value(Napi::String::New(info.Env(), model_->layout())) : info.Env().Undefined();
+  }
+  Napi::Value Family(const Napi::CallbackInfo& info) {
+    return model_ ? Napi::Value(Napi::String::New(info.Env(), model_->family())) : info.Env().Undefined();
   }
   template <int K>
   Napi::Value Dim(const Napi::CallbackInfo& info) {

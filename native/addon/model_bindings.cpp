@@ -1,14 +1,21 @@
 // Bindings for the diffusion model components, one class each (used by the fixture runner and
 // by the pipeline; no math here):
 //
-//   TextEncoder.load(pathOrDir, { threads }) → Promise<TextEncoder>
-//     te.encode(ids: Int32Array (B·T), { batch = 1, clipSkip = 0, hiddenStates = false })
-//       → Promise<{ lastHiddenState: Float32Array (B,T,C), hiddenStates?: Float32Array (L+1,B,T,C), shape: [B,T,C] }>
-//     te.hiddenSize, te.layers, te.vocabSize, te.maxPositions, te.layout; te.dispose()
+//   TextEncoder.load(pathOrDir, { threads, encoder = 1, attentionHeads }) → Promise<TextEncoder>
+//     encoder 2: SDXL's second encoder (text_encoder_2/, conditioner.embedders.1.*); attentionHeads
+//     overrides the head count (default: config.json, else hidden / 64)
+//     te.encode(ids: Int32Array (B·T), { batch = 1, clipSkip = 0, hiddenStates = false, finalNorm = true,
+//                                        pooled = false })
+//       → Promise<{ lastHiddenState: Float32Array (B,T,C), hiddenStates?: Float32Array (L+1,B,T,C),
+//                   pooled?: Float32Array (B,P), shape: [B,T,C] }>
+//       finalNorm false: lastHiddenState is the raw hidden state (SDXL); pooled: final-normed EOS
+//       row, through text_projection when the model has one (P = projectionDim, else hiddenSize)
+//     te.hiddenSize, te.layers, te.vocabSize, te.maxPositions, te.projectionDim, te.layout; te.dispose()
 //   UNet.load(pathOrDir, { threads, attentionHeads }) → Promise<UNet>
 //     unet.forward({ sample: Float32Array, shape: [N,C,H,W], timesteps: number[] | Float32Array (1 or N),
-//                    context: Float32Array (N·S·D) }) → Promise<Float32Array (N,out,H,W)>
-//     unet.inChannels, unet.outChannels, unet.contextDim, unet.heads, unet.layout; unet.dispose()
+//                    context: Float32Array (N·S·D), textEmbeds?: Float32Array (N·P), timeIds?: Float32Array (N·6) })
+//       → Promise<Float32Array (N,out,H,W)>; textEmbeds + timeIds: required by SDXL UNets, refused by others
+//     unet.inChannels, unet.outChannels, unet.contextDim, unet.heads, unet.textTime, unet.layout; unet.dispose()
 //   Vae.load(pathOrDir, { threads }) → Promise<Vae>
 //     vae.encode(image: Float32Array, [N,C,H,W], tiling?) → Promise<{ moments: Float32Array, shape }>
 //     vae.decode(latents: Float32Array, [N,C,h,w], tiling?) → Promise<{ image: Float32Array, shape }>
@@ -20,7 +27,8 @@
 //   pipelineTrace({ kind: 'txt2img'|'img2img'|'inpaint', unet, vae, scheduler, config, steps, guidance,
 //                   strength?, cond: Float32Array (S·D), uncond?: Float32Array, height, width,
 //                   image?: Float32Array (3·H·W in [0,1]), mask?: Float32Array (H·W), latents?, vaeNoise?,
-//                   noise?, seed?, tiled?, tileSize?, tileOverlap? }) → Promise<{ timesteps, unetTimesteps, unetInputs, unetOutputs, stepLatents,
+//                   noise?, seed?, tiled?, tileSize?, tileOverlap?, pooled?, uncondPooled?, timeIds? (SDXL) })
+//                   → Promise<{ timesteps, unetTimesteps, unetInputs, unetOutputs, stepLatents,
 //                   finalLatents, imageRaw, image, initLatents, maskedImageLatents, maskLatent }>
 //     the pipeline core on supplied embeddings (see diffusion/pipeline.h), with every per-step tensor kept.
 //
@@ -180,15 +188,20 @@ class TextEncoderWrap : public ModelWrap<ClipTextModel, TextEncoderWrap> {
                         InstanceAccessor("layers", &TextEncoderWrap::Get<1>, nullptr),
                         InstanceAccessor("vocabSize", &TextEncoderWrap::Get<2>, nullptr),
                         InstanceAccessor("maxPositions", &TextEncoderWrap::Get<3>, nullptr),
+                        InstanceAccessor("projectionDim", &TextEncoderWrap::Get<4>, nullptr),
                         InstanceAccessor("layout", &TextEncoderWrap::Layout, nullptr)});
   }
 
   static Napi::Value Load(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     std::string path = path_arg(info, kName);
-    int threads = int(int_opt(env, opts_of(info, 1), "threads", 0, 0, 1024));
+    Napi::Object o = opts_of(info, 1);
+    int threads = int(int_opt(env, o, "threads", 0, 0, 1024));
+    const Component which = int_opt(env, o, "encoder", 1, 1, 2) == 2 ? Component::TextEncoder2 : Component::TextEncoder;
+    const int64_t heads = int_opt(env, o, "attentionHeads", 0, 0, 4096);
     return run_async<std::shared_ptr<ClipTextModel>>(
-        env, [path, threads] { return ClipTextModel::load(path, threads); }, &TextEncoderWrap::wrap);
+        env, [path, threads, which, heads] { return ClipTextModel::from_weights(load_component(path, which), threads, heads); },
+        &TextEncoderWrap::wrap);
   }
 
   Napi::Value Encode(const Napi::CallbackInfo& info) {
@@ -201,17 +214,23 @@ class TextEncoderWrap : public ModelWrap<ClipTextModel, TextEncoderWrap> {
     Napi::Object o = opts_of(info, 1);
     const int64_t B = int_opt(env, o, "batch", 1, 1, 4096);
     const int clip_skip = int(int_opt(env, o, "clipSkip", 0, 0, 1000));
-    const bool keep = bool_opt(env, o, "hiddenStates", false);
+    ClipEncodeOptions eo;
+    eo.clip_skip = clip_skip;
+    eo.keep_hidden_states = bool_opt(env, o, "hiddenStates", false);
+    eo.final_norm = bool_opt(env, o, "finalNorm", true);
+    eo.pooled = bool_opt(env, o, "pooled", false);
+    const bool keep = eo.keep_hidden_states;
     if (int64_t(ids.ElementLength()) % B != 0 || ids.ElementLength() == 0)
       bad(env, "ids has " + std::to_string(ids.ElementLength()) + " values, not a multiple of batch " + std::to_string(B));
     const int64_t T = int64_t(ids.ElementLength()) / B;
     std::vector<int32_t> v(ids.Data(), ids.Data() + ids.ElementLength());
     return run_async<ClipTextOutput>(
-        env, [m, v, B, T, clip_skip, keep] { return m->encode(v.data(), B, T, clip_skip, keep); },
-        [keep](Napi::Env env, ClipTextOutput& r) -> Napi::Value {
+        env, [m, v, B, T, eo] { return m->encode(v.data(), B, T, eo); },
+        [keep, eo](Napi::Env env, ClipTextOutput& r) -> Napi::Value {
           Napi::Object out = Napi::Object::New(env);
           out.Set("lastHiddenState", f32_js(env, r.last));
           if (keep) out.Set("hiddenStates", f32_js(env, r.hidden_states));
+          if (eo.pooled) out.Set("pooled", f32_js(env, r.pooled));
           out.Set("shape", shape_js(env, {r.B, r.T, r.C}));
           return out;
         });
@@ -221,7 +240,7 @@ class TextEncoderWrap : public ModelWrap<ClipTextModel, TextEncoderWrap> {
   Napi::Value Get(const Napi::CallbackInfo& info) {
     if (!impl_) return info.Env().Undefined();
     const ClipTextConfig& c = impl_->config();
-    const int64_t v[] = {c.hidden, c.layers, c.vocab, c.max_positions};
+    const int64_t v[] = {c.hidden, c.layers, c.vocab, c.max_positions, c.projection_dim};
     return Napi::Number::New(info.Env(), double(v[K]));
   }
   Napi::Value Layout(const Napi::CallbackInfo& info) {
@@ -244,6 +263,7 @@ class UNetWrap : public ModelWrap<UNetModel, UNetWrap> {
                         InstanceAccessor("outChannels", &UNetWrap::Get<1>, nullptr),
                         InstanceAccessor("contextDim", &UNetWrap::Get<2>, nullptr),
                         InstanceAccessor("heads", &UNetWrap::Heads, nullptr),
+                        InstanceAccessor("textTime", &UNetWrap::TextTime, nullptr),
                         InstanceAccessor("layout", &UNetWrap::Layout, nullptr)});
   }
 
@@ -299,8 +319,33 @@ class UNetWrap : public ModelWrap<UNetModel, UNetWrap> {
       bad(env, "context has " + std::to_string(clen) + " values; expected N·S·" + std::to_string(c.context_dim));
     const int64_t S = clen / (N * c.context_dim);
     std::vector<float> ctx = f32_arg(env, cv, clen, "context");
+    // SDXL: pooled text (N, P) and time ids (N, 6)
+    std::vector<float> te, ti;
+    Napi::Value tev = a.Get("textEmbeds"), tiv = a.Get("timeIds");
+    const bool has_added = !tev.IsUndefined() || !tiv.IsUndefined();
+    if (c.text_time && !has_added)
+      bad(env, "this is an SDXL UNet: forward needs textEmbeds (N·P pooled text) and timeIds (N·6: original size, "
+               "crop top-left, target size)");
+    if (!c.text_time && has_added) bad(env, "textEmbeds / timeIds are for SDXL UNets; this UNet takes neither");
+    int64_t P = 0;
+    if (has_added) {
+      if (!tev.IsTypedArray() || tev.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+        bad(env, "textEmbeds must be a Float32Array (N·P)");
+      const int64_t tlen = int64_t(tev.As<Napi::Float32Array>().ElementLength());
+      if (tlen == 0 || tlen % N != 0) bad(env, "textEmbeds has " + std::to_string(tlen) + " values; expected N·P");
+      P = tlen / N;
+      te = f32_arg(env, tev, tlen, "textEmbeds");
+      ti = f32_arg(env, tiv, N * 6, "timeIds");
+      guarded(env, [&] { return m->time_id_dim(P); });
+    }
     return run_async<std::vector<float>>(
-        env, [m, x, ts, ctx, N, H, W, S] { return m->forward(x.data(), N, H, W, ts.data(), ctx.data(), S); },
+        env, [m, x, ts, ctx, N, H, W, S, te, ti, P] {
+          UnetAddedCond ac;
+          ac.text_embeds = te.data();
+          ac.P = P;
+          ac.time_ids = ti.data();
+          return m->forward(x.data(), N, H, W, ts.data(), ctx.data(), S, te.empty() ? nullptr : &ac);
+        },
         [](Napi::Env env, std::vector<float>& r) -> Napi::Value { return f32_js(env, r); });
   }
 
@@ -310,6 +355,9 @@ class UNetWrap : public ModelWrap<UNetModel, UNetWrap> {
     const UnetConfig& c = impl_->config();
     const int64_t v[] = {c.in_channels, c.out_channels, c.context_dim};
     return Napi::Number::New(info.Env(), double(v[K]));
+  }
+  Napi::Value TextTime(const Napi::CallbackInfo& info) {
+    return impl_ ? Napi::Value(Napi::Boolean::New(info.Env(), impl_->config().text_time)) : info.Env().Undefined();
   }
   Napi::Value Heads(const Napi::CallbackInfo& info) {
     return impl_ ? Napi::Value(shape_js(info.Env(), impl_->config().heads)) : info.Env().Undefined();
@@ -463,6 +511,9 @@ Napi::Value PipelineTrace(const Napi::CallbackInfo& info) {
   req->uncond = opt_f32(env, o, "uncond");
   const int64_t D = req->unet->config().context_dim;
   req->seq = D ? int64_t(req->cond.size()) / D : 0;
+  req->pooled = opt_f32(env, o, "pooled");
+  req->uncond_pooled = opt_f32(env, o, "uncondPooled");
+  req->time_ids = opt_f32(env, o, "timeIds");
   req->image = opt_f32(env, o, "image");
   req->mask = opt_f32(env, o, "mask");
   req->noise = opt_f32(env, o, "latents");

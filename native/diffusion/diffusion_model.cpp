@@ -41,7 +41,7 @@ bool is_file(const std::string& p) {
 std::string identity_key(const std::string& path) {
   if (!is_dir(path)) return file_identity(path).key();
   std::string key = "dir:";
-  for (const char* sub : {"unet", "vae", "text_encoder", "tokenizer", "scheduler"}) {
+  for (const char* sub : {"unet", "vae", "text_encoder", "text_encoder_2", "tokenizer", "tokenizer_2", "scheduler"}) {
     const fs::path d = fs::path(path) / sub;
     std::error_code ec;
     if (!fs::is_directory(d, ec)) continue;
@@ -94,6 +94,37 @@ std::vector<float> encode_chunks(const ClipTextModel& te, const std::vector<Prom
   return out;
 }
 
+// SDXL: one chunk list through both encoders → cat(penultimate raw 1, penultimate raw 2) per
+// token (chunks·77, C1 + C2), emphasis applied per chunk; pooled = encoder 2's projected EOS
+// output of the first chunk.
+std::vector<float> encode_chunks_xl(const ClipTextModel& te1, const ClipTextModel& te2,
+                                    const std::vector<PromptChunk>& chunks, int clip_skip, std::vector<float>* pooled) {
+  const int64_t T = ClipTokenizer::kContextLength;
+  std::vector<float> out;
+  ClipEncodeOptions o;
+  o.clip_skip = 1 + clip_skip;
+  o.final_norm = false;
+  for (size_t k = 0; k < chunks.size(); ++k) {
+    const PromptChunk& ch = chunks[k];
+    BGN_CHECK(int64_t(ch.ids.size()) == T && int64_t(ch.weights.size()) == T, Code::Internal,
+              "a prompt chunk is not ", T, " tokens");
+    ClipTextOutput a = te1.encode(ch.ids.data(), 1, T, o);
+    ClipEncodeOptions o2 = o;
+    o2.pooled = k == 0 && pooled;
+    ClipTextOutput b = te2.encode(ch.ids2.empty() ? ch.ids.data() : ch.ids2.data(), 1, T, o2);
+    const int64_t C = a.C + b.C;
+    std::vector<float> cat(size_t(T * C));
+    for (int64_t t = 0; t < T; ++t) {
+      std::copy(a.last.begin() + t * a.C, a.last.begin() + (t + 1) * a.C, cat.begin() + t * C);
+      std::copy(b.last.begin() + t * b.C, b.last.begin() + (t + 1) * b.C, cat.begin() + t * C + a.C);
+    }
+    apply_prompt_weights(cat.data(), ch.weights.data(), T, C);
+    out.insert(out.end(), cat.begin(), cat.end());
+    if (o2.pooled) *pooled = std::move(b.pooled);
+  }
+  return out;
+}
+
 }  // namespace
 
 size_t diffusion_model_cache_size() { return model_cache().size(); }
@@ -120,20 +151,57 @@ std::shared_ptr<const DiffusionModel> DiffusionModel::load(const std::string& pa
   auto m = std::shared_ptr<DiffusionModel>(new DiffusionModel());
   m->path_ = path;
   m->tok_ = ClipTokenizer::load(tok_dir + "/vocab.json", tok_dir + "/merges.txt");
-  m->te_ = ClipTextModel::load(path, opts.threads);
   UnetLoadOptions uo;
   uo.threads = opts.threads;
   m->unet_ = UNetModel::load(path, uo);
-  m->vae_ = VaeModel::load(path, opts.threads);
+  m->te_ = ClipTextModel::load(path, opts.threads);
+  const UnetConfig& uc = m->unet_->config();
+  if (uc.text_time) {
+    try {
+      m->te2_ = ClipTextModel::from_weights(load_component(path, Component::TextEncoder2), opts.threads);
+    } catch (const Error& e) {
+      fail(e.code(), "this is an SDXL model (its UNet has add_embedding), which needs a second text encoder "
+           "(text_encoder_2/ in a diffusers folder, conditioner.embedders.1.* in a single file): ", e.what());
+    }
+  }
+  std::shared_ptr<VaeModel> vae = VaeModel::load(path, opts.threads);
+  m->vae_ = vae;
   m->layout_ = m->unet_->layout();
 
-  // The three components must fit together.
-  const UnetConfig& uc = m->unet_->config();
+  // The components must fit together.
   const VaeConfig& vc = m->vae_->config();
   const ClipTextConfig& tc = m->te_->config();
-  if (tc.hidden != uc.context_dim)
-    fail(Code::ModelUnsupported, path, ": the text encoder is ", tc.hidden, " wide but the UNet attends to a ",
-         uc.context_dim, "-wide context; the components do not belong together");
+  const int64_t context = tc.hidden + (m->te2_ ? m->te2_->config().hidden : 0);
+  if (context != uc.context_dim)
+    fail(Code::ModelUnsupported, path, ": the text encoder", m->te2_ ? "s are " : " is ", context,
+         " wide but the UNet attends to a ", uc.context_dim, "-wide context; the components do not belong together");
+  if (m->te2_) {
+    const ClipTextConfig& t2 = m->te2_->config();
+    if (t2.projection_dim == 0)
+      fail(Code::ModelFormat, path, ": the second text encoder has no text_projection (SDXL's pooled embedding needs it)");
+    try {
+      m->unet_->time_id_dim(t2.projection_dim);
+    } catch (const Error& e) {
+      fail(Code::ModelUnsupported, path, ": the second text encoder's pooled output does not fit the UNet: ", e.what());
+    }
+    if (tc.layers < 2 || t2.layers < 2)
+      fail(Code::ModelUnsupported, path, ": SDXL conditions on the penultimate layer; the text encoders need 2 layers or more");
+    if (t2.max_positions < ClipTokenizer::kContextLength)
+      fail(Code::ModelUnsupported, path, ": the second text encoder has ", t2.max_positions, " positions; ",
+           ClipTokenizer::kContextLength, " are needed");
+    if (int64_t(m->tok_->vocab_size()) > t2.vocab)
+      fail(Code::ModelUnsupported, path, ": the tokenizer (", tok_dir, ") has ", m->tok_->vocab_size(),
+           " tokens but the second text encoder embeds only ", t2.vocab, "; use the tokenizer that belongs to this model");
+    // Single files carry no VAE config: the SDXL VAE's latent scale.
+    if (vae->layout() == "ldm") vae->set_scaling_factor(0.13025f);
+    m->force_zeros_for_empty_prompt_ = true;
+    const std::string index = path + "/model_index.json";
+    if (dir && is_file(index)) {
+      json::Value v = json::parse_file(index);
+      if (v.is_object()) m->force_zeros_for_empty_prompt_ = config_bool(v, "force_zeros_for_empty_prompt", true);
+    }
+  }
+  m->family_ = m->te2_ ? "sdxl" : tc.act == cpu::Act::GELU ? "sd2" : "sd1";
   if (uc.out_channels != vc.latent_channels || (uc.in_channels != vc.latent_channels && uc.in_channels != 2 * vc.latent_channels + 1))
     fail(Code::ModelUnsupported, path, ": the UNet takes ", uc.in_channels, " and predicts ", uc.out_channels,
          " channels but the VAE has ", vc.latent_channels, " latent channels");
@@ -152,6 +220,14 @@ std::shared_ptr<const DiffusionModel> DiffusionModel::load(const std::string& pa
   if (m->tok_->token_id(pad) < 0)
     fail(Code::ModelUnsupported, path, ": the pad token '", pad, "' is not in the tokenizer's vocabulary (", tok_dir, ")");
   m->pad_token_ = pad;
+  if (m->te2_) {
+    // tokenizer_2 pads with "!" in SDXL; its folder says so when the model has one.
+    std::string pad2 = tok_from_model && is_dir(path + "/tokenizer_2") ? folder_pad_token(path + "/tokenizer_2") : "";
+    if (pad2.empty()) pad2 = "!";
+    if (m->tok_->token_id(pad2) < 0)
+      fail(Code::ModelUnsupported, path, ": the pad token '", pad2, "' of the second tokenizer is not in the vocabulary (", tok_dir, ")");
+    m->pad_token2_ = pad2;
+  }
 
   const std::string sched = path + "/scheduler/scheduler_config.json";
   m->sched_config_ = dir && is_file(sched) ? json::parse_file(sched) : json::parse(kSdSchedule, "SD schedule");
@@ -162,7 +238,8 @@ std::shared_ptr<const DiffusionModel> DiffusionModel::load(const std::string& pa
 }
 
 void DiffusionModel::encode_prompts(const std::string& prompt, const std::string& negative, int clip_skip,
-                                    std::vector<float>& cond, std::vector<float>& uncond, int64_t& seq) const {
+                                    std::vector<float>& cond, std::vector<float>& uncond, int64_t& seq,
+                                    std::vector<float>* pooled, std::vector<float>* uncond_pooled) const {
   std::vector<PromptChunk> pc = encode_weighted_prompt(*tok_, prompt, pad_token_);
   std::vector<PromptChunk> nc = encode_weighted_prompt(*tok_, negative, pad_token_);
   const std::vector<PromptChunk> empty = encode_weighted_prompt(*tok_, "", pad_token_);
@@ -170,9 +247,31 @@ void DiffusionModel::encode_prompts(const std::string& prompt, const std::string
   while (nc.size() < pc.size()) nc.push_back(empty[0]);
   // Each chunk is 77 positions; the UNet context is as long as the chunks together.
   if (pc.size() > 32) fail(Code::BadInput, "the prompt needs ", pc.size(), " chunks of 75 tokens; at most 32 are allowed");
-  cond = encode_chunks(*te_, pc, clip_skip);
-  uncond = encode_chunks(*te_, nc, clip_skip);
   seq = int64_t(pc.size()) * ClipTokenizer::kContextLength;
+  if (!te2_) {
+    cond = encode_chunks(*te_, pc, clip_skip);
+    uncond = encode_chunks(*te_, nc, clip_skip);
+    return;
+  }
+  // SDXL: the second tokenizer differs only in its pad token.
+  auto with_pad2 = [&](std::vector<PromptChunk>& chunks, const std::string& text) {
+    std::vector<PromptChunk> c2 = encode_weighted_prompt(*tok_, text, pad_token2_);
+    const std::vector<PromptChunk> e2 = encode_weighted_prompt(*tok_, "", pad_token2_);
+    for (size_t k = 0; k < chunks.size(); ++k) chunks[k].ids2 = k < c2.size() ? c2[k].ids : e2[0].ids;
+  };
+  with_pad2(pc, prompt);
+  with_pad2(nc, negative);
+  std::vector<float> p, up;
+  cond = encode_chunks_xl(*te_, *te2_, pc, clip_skip, &p);
+  const bool zeros = force_zeros_for_empty_prompt_ && negative.empty();
+  if (zeros) {
+    uncond.assign(cond.size(), 0.f);
+    up.assign(p.size(), 0.f);
+  } else {
+    uncond = encode_chunks_xl(*te_, *te2_, nc, clip_skip, &up);
+  }
+  if (pooled) *pooled = std::move(p);
+  if (uncond_pooled) *uncond_pooled = std::move(up);
 }
 
 GenerateResult DiffusionModel::generate(const GenerateRequest& g) const {
@@ -182,8 +281,13 @@ GenerateResult DiffusionModel::generate(const GenerateRequest& g) const {
   if (g.steps < 1 || g.steps > 1000) fail(Code::BadInput, "steps must be from 1 to 1000; got ", g.steps);
   if (!std::isfinite(g.guidance) || g.guidance < 0 || g.guidance > 100)
     fail(Code::BadInput, "guidanceScale must be from 0 to 100; got ", g.guidance);
-  if (g.clip_skip < 0 || g.clip_skip >= te_->config().layers)
-    fail(Code::BadInput, "clipSkip must be from 0 to ", te_->config().layers - 1, "; got ", g.clip_skip);
+  {
+    // SDXL already starts at the penultimate layer of both encoders.
+    int64_t layers = te_->config().layers;
+    if (te2_) layers = std::min(layers, te2_->config().layers) - 1;
+    if (g.clip_skip < 0 || g.clip_skip >= layers)
+      fail(Code::BadInput, "clipSkip must be from 0 to ", layers - 1, "; got ", g.clip_skip);
+  }
   const bool has_image = !g.init_image.empty(), has_mask = !g.mask.empty();
   if (has_mask && !has_image) fail(Code::BadInput, "a mask needs an initImage to inpaint");
   if (has_image && int64_t(g.init_image.size()) != H * W * 3)
@@ -219,7 +323,8 @@ GenerateResult DiffusionModel::generate(const GenerateRequest& g) const {
   req.on_step = g.on_step;
   req.cancelled = g.cancelled;
   if (g.cancelled && g.cancelled()) fail(Code::Cancelled, "generation cancelled before it started");
-  encode_prompts(g.prompt, g.negative_prompt, g.clip_skip, req.cond, req.uncond, req.seq);
+  encode_prompts(g.prompt, g.negative_prompt, g.clip_skip, req.cond, req.uncond, req.seq,
+                 te2_ ? &req.pooled : nullptr, te2_ ? &req.uncond_pooled : nullptr);
   if (has_image) {
     // (H, W, 3) bytes → (1, 3, H, W) in [0, 1]
     req.image.resize(size_t(3 * H * W));

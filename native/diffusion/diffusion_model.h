@@ -1,6 +1,17 @@
-// A whole Stable Diffusion model (SD 1.x / 2.x, 4- or 9-channel UNet) ready to generate images:
-// text encoder + tokenizer + UNet + VAE + the scheduler configuration, loaded from a single-file
-// LDM .safetensors or a diffusers pipeline folder (see models/weight_map.h).
+// A whole Stable Diffusion model (SD 1.x / 2.x / SDXL, 4- or 9-channel UNet) ready to generate
+// images: text encoder(s) + tokenizer + UNet + VAE + the scheduler configuration, loaded from a
+// single-file LDM .safetensors or a diffusers pipeline folder (see models/weight_map.h).
+//
+// SDXL (the UNet has add_embedding): a second text encoder (text_encoder_2/, or
+// conditioner.embedders.1.* in a single file) is required. Each chunk's context is
+// cat(encoder 1 hidden_states[-2 - clip_skip], encoder 2 hidden_states[-2 - clip_skip]) without the
+// final norm (77, C1 + C2); the pooled embedding is encoder 2's projected EOS output of the first
+// chunk; the UNet's time ids are (H, W, 0, 0, H, W). An empty negative prompt conditions on zeros
+// (embeddings and pooled) when model_index.json says force_zeros_for_empty_prompt, or has no
+// model_index.json (SDXL's default). Single files use the SDXL VAE's scaling factor 0.13025.
+// The SDXL VAE is known to overflow in float16 (activations beyond 65504 in the decoder's last
+// levels): this runtime computes every activation in float32 (weights may be f16/bf16 and are
+// widened per layer), so it decodes the original SDXL VAE without the fp16-fix VAE or upcasting.
 //
 //   auto m = DiffusionModel::load(path, opts);      // cached per process (see below)
 //   GenerateResult r = m->generate(req);             // const: any number of threads at once
@@ -86,21 +97,29 @@ class DiffusionModel {
 
   GenerateResult generate(const GenerateRequest& req) const;
 
-  // Text embeddings (k·77, context) for the prompt and the negative prompt, same length.
+  // Text embeddings (k·77, context) for the prompt and the negative prompt, same length; for
+  // SDXL also the pooled embeddings (P each) when `pooled` / `uncond_pooled` are given.
   void encode_prompts(const std::string& prompt, const std::string& negative, int clip_skip, std::vector<float>& cond,
-                      std::vector<float>& uncond, int64_t& seq) const;
+                      std::vector<float>& uncond, int64_t& seq, std::vector<float>* pooled = nullptr,
+                      std::vector<float>* uncond_pooled = nullptr) const;
+
+  // "sd1", "sd2" or "sdxl".
+  const std::string& family() const { return family_; }
+  bool is_sdxl() const { return te2_ != nullptr; }
 
   const UNetModel& unet() const { return *unet_; }
   const VaeModel& vae() const { return *vae_; }
   const ClipTextModel& text_encoder() const { return *te_; }
+  const ClipTextModel* text_encoder_2() const { return te2_.get(); }
   const std::string& path() const { return path_; }
   const std::string& layout() const { return layout_; }
   const std::string& pad_token() const { return pad_token_; }
 
  private:
   DiffusionModel() = default;
-  std::string path_, layout_, pad_token_;
-  std::shared_ptr<const ClipTextModel> te_;
+  std::string path_, layout_, pad_token_, pad_token2_, family_;
+  std::shared_ptr<const ClipTextModel> te_, te2_;  // te2_: SDXL only
+  bool force_zeros_for_empty_prompt_ = false;
   std::shared_ptr<const UNetModel> unet_;
   std::shared_ptr<const VaeModel> vae_;
   std::shared_ptr<const ClipTokenizer> tok_;

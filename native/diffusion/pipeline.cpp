@@ -71,6 +71,30 @@ PipelineResult run_pipeline(PipelineRequest& req) {
          req.kind == PipelineKind::Inpaint ? "inpainting" : "this pipeline", " (expected ", C,
          req.kind == PipelineKind::Inpaint ? " or " + std::to_string(2 * C + 1) : std::string(), ")");
 
+  // SDXL added conditioning: pooled text per batch row and the time ids.
+  std::vector<float> pooled_rows, time_rows;
+  int64_t P = 0;
+  if (uc.text_time) {
+    P = int64_t(req.pooled.size());
+    if (P < 1 || (cfg && int64_t(req.uncond_pooled.size()) != P))
+      fail(Code::BadInput, "an SDXL UNet needs the pooled text embedding of the prompt",
+           cfg ? " and of the negative prompt (same width)" : "");
+    unet.time_id_dim(P);  // checks the width
+    if (req.time_ids.empty()) req.time_ids = {float(req.height), float(req.width), 0.f, 0.f, float(req.height), float(req.width)};
+    if (req.time_ids.size() != 6)
+      fail(Code::BadInput, "time ids must be 6 values (original height, width, crop top, left, target height, width); got ",
+           req.time_ids.size());
+    if (cfg) append(pooled_rows, req.uncond_pooled);
+    append(pooled_rows, req.pooled);
+    for (int b = 0; b < (cfg ? 2 : 1); ++b) append(time_rows, req.time_ids);
+  } else if (!req.pooled.empty() || !req.time_ids.empty()) {
+    fail(Code::BadInput, "pooled text embeddings and time ids are for SDXL UNets; this UNet takes neither");
+  }
+  UnetAddedCond added;
+  added.text_embeds = pooled_rows.data();
+  added.P = P;
+  added.time_ids = time_rows.data();
+
   const int64_t H = req.height, W = req.width, h = H / f, w = W / f, L = C * h * w;
   PipelineResult r;
   r.H = H; r.W = W; r.h = h; r.w = w; r.C = C;
@@ -162,7 +186,7 @@ PipelineResult run_pipeline(PipelineRequest& req) {
     }
     const float t = float(sched.timestep(i));
     std::vector<float> ts(size_t(B), t);
-    std::vector<float> out = unet.forward(input.data(), B, h, w, ts.data(), ctx.data(), S);
+    std::vector<float> out = unet.forward(input.data(), B, h, w, ts.data(), ctx.data(), S, uc.text_time ? &added : nullptr);
     check_finite(out, "UNet output", i - start + 1);
     std::vector<float> eps(static_cast<size_t>(L));
     if (cfg) {

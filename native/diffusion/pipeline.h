@@ -11,6 +11,9 @@
 //            the image latents noised to the next timestep (masked latent blending).
 //   each step (CFG when guidance > 1, batch = [uncond, cond]):
 //            eps = uncond_eps + guidance · (cond_eps − uncond_eps); latents = step(eps, i, latents)
+//   SDXL UNets (UnetConfig::text_time) also take, per batch row, the pooled text embedding
+//            (uncond_pooled / pooled) and the 6 time ids (original h, w, crop top, left, target h, w),
+//            the same ids for both rows, as StableDiffusionXL*Pipeline.
 //   image = clamp(vae.decode(latents / scaling) / 2 + 0.5, 0, 1)
 // VAE encode/decode go through models/vae_tiling.h with req.vae_tiling (default Off: the plain,
 // reference-exact pass; DiffusionModel::generate passes Auto by default).
@@ -40,6 +43,8 @@ struct PipelineRequest {
   std::unique_ptr<Scheduler> scheduler;
   std::vector<float> cond, uncond;  // (seq, context_dim) each; uncond unused without CFG
   int64_t seq = 0;
+  std::vector<float> pooled, uncond_pooled;  // SDXL: (P) each; uncond unused without CFG
+  std::vector<float> time_ids;               // SDXL: 6 values; empty = (H, W, 0, 0, H, W)
   int64_t height = 0, width = 0;    // pixels, multiples of the VAE downscale
   int steps = 20;
   float guidance = 7.5f;

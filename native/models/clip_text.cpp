@@ -1,5 +1,6 @@
 #include "models/clip_text.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace bgn {
@@ -8,7 +9,7 @@ std::shared_ptr<ClipTextModel> ClipTextModel::load(const std::string& path, int 
   return from_weights(load_component(path, Component::TextEncoder), threads);
 }
 
-std::shared_ptr<ClipTextModel> ClipTextModel::from_weights(ComponentWeights cw, int threads) {
+std::shared_ptr<ClipTextModel> ClipTextModel::from_weights(ComponentWeights cw, int threads, int64_t heads) {
   auto m = std::shared_ptr<ClipTextModel>(new ClipTextModel());
   nn::WeightSet& ws = cw.weights;
   m->layout_ = cw.layout;
@@ -31,9 +32,11 @@ std::shared_ptr<ClipTextModel> ClipTextModel::from_weights(ComponentWeights cw, 
     act = config_string(cw.config, "hidden_act", act);
     c.heads = config_int(cw.config, "num_attention_heads", c.heads);
     c.eps = float(config_double(cw.config, "layer_norm_eps", 1e-5));
+    c.eos_token_id = config_int(cw.config, "eos_token_id", 2);
     const int64_t n = config_int(cw.config, "num_hidden_layers", c.layers);
     if (n < c.layers) c.layers = n;  // a config may ask for fewer layers than stored
   }
+  if (heads > 0) c.heads = heads;
   if (act == "quick_gelu") c.act = cpu::Act::QuickGELU;
   else if (act == "gelu") c.act = cpu::Act::GELU;
   else fail(Code::ModelUnsupported, ws.source(), ": text encoder activation '", act, "' is not supported (quick_gelu, gelu)");
@@ -55,6 +58,10 @@ std::shared_ptr<ClipTextModel> ClipTextModel::from_weights(ComponentWeights cw, 
     m->layers_.push_back(std::move(L));
   }
   m->final_ln_ = nn::load_norm(ws, "final_layer_norm", c.hidden, 1, c.eps);
+  if (ws.has("text_projection.weight")) {
+    m->proj_ = nn::load_linear(ws, "text_projection", false, c.hidden);
+    c.projection_dim = m->proj_.out;
+  }
   ws.require_complete("CLIP text encoder");
   m->pool_ = std::make_unique<ThreadPool>(threads);
   return m;
@@ -64,6 +71,15 @@ void ClipTextModel::final_norm(float* x, int64_t M) const { nn::layer_norm(*pool
 
 ClipTextOutput ClipTextModel::encode(const int32_t* ids, int64_t B, int64_t T, int clip_skip,
                                      bool keep_hidden_states) const {
+  ClipEncodeOptions o;
+  o.clip_skip = clip_skip;
+  o.keep_hidden_states = keep_hidden_states;
+  return encode(ids, B, T, o);
+}
+
+ClipTextOutput ClipTextModel::encode(const int32_t* ids, int64_t B, int64_t T, const ClipEncodeOptions& opt) const {
+  const int clip_skip = opt.clip_skip;
+  const bool keep_hidden_states = opt.keep_hidden_states;
   const ClipTextConfig& c = cfg_;
   if (B < 1 || T < 1 || T > c.max_positions)
     fail(Code::BadInput, "text encoder input must be (B, T) with 1 <= T <= ", c.max_positions, "; got (", B, ", ", T, ")");
@@ -97,7 +113,7 @@ ClipTextOutput ClipTextModel::encode(const int32_t* ids, int64_t B, int64_t T, i
     out.hidden_states.reserve(size_t((c.layers + 1) * M * C));
     out.hidden_states.insert(out.hidden_states.end(), x.begin(), x.end());
   }
-  const int64_t run = keep_hidden_states ? c.layers : c.layers - clip_skip;
+  const int64_t run = keep_hidden_states || opt.pooled ? c.layers : c.layers - clip_skip;
   nn::Buf h(size_t(M * C)), a(size_t(M * C)), target;
   for (int64_t l = 0; l < run; ++l) {
     const Layer& L = layers_[size_t(l)];
@@ -116,7 +132,38 @@ ClipTextOutput ClipTextModel::encode(const int32_t* ids, int64_t B, int64_t T, i
     if (l + 1 == c.layers - clip_skip) target = x;
   }
   out.last = std::move(target);
-  final_norm(out.last.data(), M);
+  if (opt.pooled) {
+    // x is the last layer's output (B, T, C): norm the EOS row of each sequence, then project.
+    // EOS: legacy rule (eos_token_id 2) = first position of the largest id, else the first
+    // position holding eos_token_id (the last one when absent), as transformers' CLIPTextTransformer.
+    nn::Buf rows(size_t(B * C));
+    for (int64_t b = 0; b < B; ++b) {
+      const int32_t* r = ids + b * T;
+      int64_t at = 0;
+      if (c.eos_token_id == 2) {
+        for (int64_t t = 1; t < T; ++t)
+          if (r[t] > r[at]) at = t;
+      } else {
+        at = T - 1;
+        for (int64_t t = 0; t < T; ++t)
+          if (r[t] == c.eos_token_id) {
+            at = t;
+            break;
+          }
+      }
+      std::copy(x.begin() + (b * T + at) * C, x.begin() + (b * T + at + 1) * C, rows.begin() + b * C);
+    }
+    final_norm(rows.data(), B);
+    if (proj_.out) {
+      out.P = proj_.out;
+      out.pooled.resize(size_t(B * out.P));
+      nn::linear(pool, proj_, rows.data(), B, out.pooled.data());
+    } else {
+      out.P = C;
+      out.pooled = std::move(rows);
+    }
+  }
+  if (opt.final_norm) final_norm(out.last.data(), M);
   return out;
 }
 

@@ -1,5 +1,8 @@
-// CLIP text encoder (transformers CLIPTextModel): SD 1.x (CLIP ViT-L, quick-GELU) and SD 2.x
-// (OpenCLIP ViT-H, GELU, penultimate layer — the converted/LDM weights already stop there).
+// CLIP text encoder (transformers CLIPTextModel / CLIPTextModelWithProjection): SD 1.x (CLIP ViT-L,
+// quick-GELU), SD 2.x (OpenCLIP ViT-H, GELU, penultimate layer — the converted/LDM weights already
+// stop there) and SDXL's pair (CLIP ViT-L + OpenCLIP ViT-bigG with its text projection; SDXL
+// conditions on both encoders' penultimate hidden states without the final norm, and on the
+// second encoder's projected pooled output).
 // Dimensions, layer count and heads come from config.json when present, else from the shapes
 // (heads = hidden / 64, the CLIP convention).
 #pragma once
@@ -15,8 +18,17 @@ namespace bgn {
 
 struct ClipTextConfig {
   int64_t vocab = 0, hidden = 0, layers = 0, heads = 0, intermediate = 0, max_positions = 0;
+  int64_t projection_dim = 0;  // text_projection's output width; 0 when the model has none
+  int64_t eos_token_id = 2;    // 2: the legacy rule (EOS = position of the largest id)
   cpu::Act act = cpu::Act::QuickGELU;
   float eps = 1e-5f;
+};
+
+struct ClipEncodeOptions {
+  int clip_skip = 0;          // 0 = last layer, 1 = penultimate, … (< layers)
+  bool keep_hidden_states = false;
+  bool final_norm = true;     // false: `last` is the raw hidden state (what SDXL uses)
+  bool pooled = false;        // fill `pooled` (runs every layer)
 };
 
 struct ClipTextOutput {
@@ -26,12 +38,17 @@ struct ClipTextOutput {
   // Every layer's output before the final norm: index 0 = embeddings, i = after layer i.
   // ((layers + 1), B, T, C); filled only when asked for.
   std::vector<float> hidden_states;
+  // final_layer_norm(last layer) at each row's EOS position, through text_projection when the
+  // model has one: (B, P) with P = projection_dim, else (B, C). Filled only when asked for.
+  std::vector<float> pooled;
+  int64_t P = 0;
 };
 
 class ClipTextModel {
  public:
   static std::shared_ptr<ClipTextModel> load(const std::string& path, int threads);
-  static std::shared_ptr<ClipTextModel> from_weights(ComponentWeights cw, int threads);
+  // heads > 0 overrides the head count (shapes cannot tell it; LDM files carry no config).
+  static std::shared_ptr<ClipTextModel> from_weights(ComponentWeights cw, int threads, int64_t heads = 0);
 
   const ClipTextConfig& config() const { return cfg_; }
   const std::string& layout() const { return layout_; }
@@ -40,6 +57,7 @@ class ClipTextModel {
   // ids (B, T) with T <= max_positions; every id < vocab (else E_BAD_INPUT).
   // clip_skip: 0 = last layer, 1 = penultimate, … (< layers).
   ClipTextOutput encode(const int32_t* ids, int64_t B, int64_t T, int clip_skip, bool keep_hidden_states) const;
+  ClipTextOutput encode(const int32_t* ids, int64_t B, int64_t T, const ClipEncodeOptions& o) const;
   // final_layer_norm over x (M, C) in place
   void final_norm(float* x, int64_t M) const;
 
@@ -54,6 +72,7 @@ class ClipTextModel {
   Tensor tok_, pos_;
   std::vector<Layer> layers_;
   nn::Norm final_ln_;
+  nn::Linear proj_;  // text_projection (no bias); absent: proj_.out == 0
   std::unique_ptr<ThreadPool> pool_;
   std::shared_ptr<void> keep_;
 };

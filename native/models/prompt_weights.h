@@ -40,6 +40,7 @@ std::vector<PromptPiece> parse_prompt_weights(std::string_view prompt);
 struct PromptChunk {
   std::vector<int32_t> ids;    // 77 token ids
   std::vector<float> weights;  // 77 weights
+  std::vector<int32_t> ids2;   // SDXL: the same chunk padded for the second tokenizer; empty otherwise
 };
 
 // Tokenizes a weighted prompt into 77-token chunks (at least one).

@@ -41,9 +41,9 @@ void refuse_config(const ComponentWeights& cw) {
     const json::Value* v = c.find(k);
     return v && !v->is_null() && !(v->is_bool() && !v->as_bool());
   };
-  if (set("addition_embed_type"))
-    fail(Code::ModelUnsupported, cw.weights.source(), ": this UNet uses addition_embed_type (SDXL-style "
-         "conditioning); SDXL is not supported yet");
+  if (set("addition_embed_type") && config_string(c, "addition_embed_type", "") != "text_time")
+    fail(Code::ModelUnsupported, cw.weights.source(), ": UNet addition_embed_type '",
+         config_string(c, "addition_embed_type", "?"), "' is not supported (only SDXL's 'text_time')");
   for (const char* k : {"class_embed_type", "time_cond_proj_dim", "encoder_hid_dim", "only_cross_attention",
                         "dual_cross_attention"})
     if (set(k)) fail(Code::ModelUnsupported, cw.weights.source(), ": UNet config option ", k, " is not supported");
@@ -65,8 +65,6 @@ std::shared_ptr<UNetModel> UNetModel::from_weights(ComponentWeights cw, const Un
   UnetConfig& c = m->cfg_;
   m->layout_ = cw.layout;
   refuse_config(cw);
-  if (ws.has_prefix("add_embedding."))
-    fail(Code::ModelUnsupported, ws.source(), ": this is an SDXL UNet (add_embedding present); SDXL is not supported yet");
 
   const size_t levels = size_t(ws.count_indexed("down_blocks."));
   if (levels == 0 || size_t(ws.count_indexed("up_blocks.")) != levels)
@@ -86,6 +84,19 @@ std::shared_ptr<UNetModel> UNetModel::from_weights(ComponentWeights cw, const Un
   c.in_channels = m->conv_in_.in;
   c.time_proj_dim = m->time1_.in;
   c.time_embed_dim = m->time2_.out;
+  c.text_time = ws.has_prefix("add_embedding.");
+  if (cw.has_config && config_string(cw.config, "addition_embed_type", "") == "text_time" && !c.text_time)
+    ws.take("add_embedding.linear_1.weight");
+  if (c.text_time) {
+    m->add1_ = nn::load_linear(ws, "add_embedding.linear_1", true);
+    m->add2_ = nn::load_linear(ws, "add_embedding.linear_2", true, m->add1_.out ? m->add1_.out : -1, c.time_embed_dim);
+    ws.require_complete("UNet");
+    c.add_in_dim = m->add1_.in;
+    if (cw.has_config) c.addition_time_embed_dim = config_int(cw.config, "addition_time_embed_dim", 0);
+    if (c.addition_time_embed_dim < 0 || 6 * c.addition_time_embed_dim >= c.add_in_dim)
+      fail(Code::ModelFormat, ws.source(), ": add_embedding.linear_1 takes ", c.add_in_dim,
+           " inputs, too few for 6 time ids of ", c.addition_time_embed_dim, " values plus the pooled text embedding");
+  }
 
   // Context width and projection kind, from the first cross-attention found.
   for (const auto& [name, t] : ws.all()) {
@@ -203,10 +214,32 @@ std::shared_ptr<UNetModel> UNetModel::from_weights(ComponentWeights cw, const Un
   return m;
 }
 
+int64_t UNetModel::time_id_dim(int64_t P) const {
+  const UnetConfig& c = cfg_;
+  if (!c.text_time) fail(Code::BadInput, "this UNet takes no text_embeds / time_ids (it is not an SDXL UNet)");
+  if (c.addition_time_embed_dim > 0) {
+    if (P + 6 * c.addition_time_embed_dim != c.add_in_dim)
+      fail(Code::BadInput, "text_embeds are ", P, " wide but this SDXL UNet expects ",
+           c.add_in_dim - 6 * c.addition_time_embed_dim, " (add_embedding takes ", c.add_in_dim, " = pooled + 6·",
+           c.addition_time_embed_dim, ")");
+    return c.addition_time_embed_dim;
+  }
+  if (P < 1 || P >= c.add_in_dim || (c.add_in_dim - P) % 6 != 0)
+    fail(Code::BadInput, "text_embeds are ", P, " wide, which does not fit this SDXL UNet: add_embedding takes ",
+         c.add_in_dim, " inputs = pooled width + 6 time ids × their embedding width");
+  return (c.add_in_dim - P) / 6;
+}
+
 std::vector<float> UNetModel::forward(const float* x, int64_t N, int64_t H, int64_t W, const float* timesteps,
-                                      const float* ctx, int64_t S) const {
+                                      const float* ctx, int64_t S, const UnetAddedCond* added) const {
   const UnetConfig& c = cfg_;
   ThreadPool& pool = *pool_;
+  if (c.text_time && (!added || !added->text_embeds || !added->time_ids))
+    fail(Code::BadInput, "this is an SDXL UNet: forward needs text_embeds (pooled text) and time_ids "
+         "(original size, crop, target size)");
+  if (!c.text_time && added && (added->text_embeds || added->time_ids))
+    fail(Code::BadInput, "this UNet takes no text_embeds / time_ids (it is not an SDXL UNet)");
+  const int64_t A = c.text_time ? time_id_dim(added->P) : 0;
   if (N < 1 || H < 1 || W < 1 || S < 1)
     fail(Code::BadInput, "UNet input must be non-empty: (", N, ", ", c.in_channels, ", ", H, ", ", W, ") with ", S,
          " context tokens");
@@ -219,6 +252,21 @@ std::vector<float> UNetModel::forward(const float* x, int64_t N, int64_t H, int6
   nn::linear(pool, time1_, tp.data(), N, t1.data());
   nn::act(pool, cpu::Act::SiLU, t1.data(), t1.data(), N * c.time_embed_dim);
   nn::linear(pool, time2_, t1.data(), N, temb.data());
+  if (c.text_time) {
+    // temb += add_embedding(cat(text_embeds (N, P), time_proj(time_ids) (N, 6·A)))
+    for (int64_t i = 0; i < N * 6; ++i)
+      if (!std::isfinite(added->time_ids[i])) fail(Code::BadInput, "time_ids hold NaN or Inf");
+    nn::Buf ids(size_t(N * 6 * A)), av(size_t(N * c.add_in_dim)), a1(size_t(N * add1_.out)), a2(size_t(N * c.time_embed_dim));
+    timestep_embedding(added->time_ids, N * 6, A, c.flip_sin_to_cos, c.freq_shift, ids.data());
+    for (int64_t n = 0; n < N; ++n) {
+      std::memcpy(av.data() + n * c.add_in_dim, added->text_embeds + n * added->P, size_t(added->P) * 4);
+      std::memcpy(av.data() + n * c.add_in_dim + added->P, ids.data() + n * 6 * A, size_t(6 * A) * 4);
+    }
+    nn::linear(pool, add1_, av.data(), N, a1.data());
+    nn::act(pool, cpu::Act::SiLU, a1.data(), a1.data(), N * add1_.out);
+    nn::linear(pool, add2_, a1.data(), N, a2.data());
+    nn::add(pool, temb.data(), a2.data(), temb.data(), N * c.time_embed_dim);
+  }
 
   struct Feat {
     nn::Buf d;

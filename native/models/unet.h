@@ -1,10 +1,17 @@
-// UNet2DConditionModel for SD 1.x / 2.x (and their 9-channel inpainting variants).
+// UNet2DConditionModel for SD 1.x / 2.x / SDXL (and their 9-channel inpainting variants).
 // Everything is read from the weights (+ config.json when present): input/output channels,
 // levels, channels per level, resnets per level, which levels have cross-attention, transformer
 // depth, conv vs linear proj_in/proj_out, context width, time-embedding size. Attention heads
 // cannot be seen in shapes: they come from config.json (`num_attention_heads`, else
 // `attention_head_dim`, as diffusers reads them) or, for LDM checkpoints, from the SD convention
-// (8 heads with conv projections = SD 1.x, 64-wide heads with linear projections = SD 2.x).
+// (8 heads with conv projections = SD 1.x, 64-wide heads with linear projections = SD 2.x / SDXL).
+//
+// SDXL ("text_time" added conditioning, found by add_embedding.* / LDM label_emb.*): the time
+// embedding gains add_embedding(cat(text_embeds, time_proj(time_ids))), where time_ids are
+// (original h, w, crop top, left, target h, w) and each id gets a sinusoidal embedding of
+// addition_time_embed_dim values (the main time projection's flip/shift). That width comes from
+// config.json, else from the shapes: add_embedding.linear_1 takes P + 6·A inputs, and P is the
+// width of the text_embeds the caller passes. Transformer depth per level is read from the weights.
 #pragma once
 #include <memory>
 #include <string>
@@ -27,6 +34,17 @@ struct UnetConfig {
   bool flip_sin_to_cos = true;
   float freq_shift = 0.f;
   bool linear_projection = false;
+  // SDXL: add_embedding present; its input width (pooled text + 6 time ids) and, when config.json
+  // says, the time-id embedding width (0: inferred from the text_embeds width at forward time).
+  bool text_time = false;
+  int64_t add_in_dim = 0, addition_time_embed_dim = 0;
+};
+
+// SDXL's added conditioning for one forward: text_embeds (N, P), time_ids (N, 6).
+struct UnetAddedCond {
+  const float* text_embeds = nullptr;
+  int64_t P = 0;
+  const float* time_ids = nullptr;
 };
 
 struct UnetLoadOptions {
@@ -44,8 +62,11 @@ class UNetModel {
   const std::string& layout() const { return layout_; }
 
   // x (N, in_channels, H, W), timesteps (N), ctx (N, S, context_dim) -> (N, out_channels, H, W)
+  // added: SDXL's conditioning, required when config().text_time (else must be null).
   std::vector<float> forward(const float* x, int64_t N, int64_t H, int64_t W, const float* timesteps,
-                             const float* ctx, int64_t S) const;
+                             const float* ctx, int64_t S, const UnetAddedCond* added = nullptr) const;
+  // The time-id embedding width for text_embeds of width P (E_BAD_INPUT when they do not fit).
+  int64_t time_id_dim(int64_t P) const;
 
  private:
   struct Level {
@@ -58,6 +79,7 @@ class UNetModel {
   std::string layout_;
   nn::Conv2d conv_in_, conv_out_;
   nn::Linear time1_, time2_;
+  nn::Linear add1_, add2_;  // SDXL add_embedding
   std::vector<Level> down_, up_;
   nn::ResBlock mid_res0_, mid_res1_;
   nn::SpatialTransformer mid_attn_;

@@ -27,6 +27,8 @@ class VaeModel {
   static std::shared_ptr<VaeModel> from_weights(ComponentWeights cw, int threads);
 
   const VaeConfig& config() const { return cfg_; }
+  // For files that do not say (single-file SDXL checkpoints: 0.13025).
+  void set_scaling_factor(float s) { cfg_.scaling_factor = s; }
   const std::string& layout() const { return layout_; }
 
   // image (N, image_channels, H, W) in [-1, 1] -> moments (N, 2·latent_channels, H/f, W/f)

@@ -15,6 +15,7 @@ namespace fs = std::filesystem;
 const char* component_name(Component c) {
   switch (c) {
     case Component::TextEncoder: return "text encoder";
+    case Component::TextEncoder2: return "second text encoder";
     case Component::Unet: return "UNet";
     case Component::Vae: return "VAE";
   }
@@ -91,6 +92,9 @@ std::string map_unet_ldm(const std::string& n, const UnetLdmLayout& L) {
   std::string rest, rest2;
   if (starts_with(n, "time_embed.0.")) return "time_embedding.linear_1." + n.substr(13);
   if (starts_with(n, "time_embed.2.")) return "time_embedding.linear_2." + n.substr(13);
+  // SDXL's vector conditioning (pooled text + size/crop ids): label_emb.0 = Sequential(Linear, SiLU, Linear).
+  if (starts_with(n, "label_emb.0.0.")) return "add_embedding.linear_1." + n.substr(14);
+  if (starts_with(n, "label_emb.0.2.")) return "add_embedding.linear_2." + n.substr(14);
   if (starts_with(n, "out.0.")) return "conv_norm_out." + n.substr(6);
   if (starts_with(n, "out.2.")) return "conv_out." + n.substr(6);
   if (starts_with(n, "input_blocks.") && split_index(n.substr(13), &i, &rest) && split_index(rest, &j, &rest2)) {
@@ -216,7 +220,23 @@ Tensor rows(const Tensor& t, int64_t r0, int64_t r1) {
   return Tensor::view(t.dtype(), s, base, std::shared_ptr<const void>(keep, keep.get()));
 }
 
-void map_openclip(const SafetensorsFile& f, const std::string& prefix, nn::WeightSet& ws) {
+// An f32 copy of a 2-D tensor, transposed: (R, C) -> (C, R).
+Tensor transposed(const Tensor& t, const std::string& source, const std::string& name) {
+  if (t.rank() != 2)
+    fail(Code::ModelFormat, source, ": tensor ", name, " has shape ", shape_str(t.shape()), ", expected a matrix");
+  const int64_t R = t.dim(0), C = t.dim(1);
+  std::vector<float> src(size_t(R * C));
+  convert_to_f32(t.dtype(), t.raw(), src.data(), R * C);
+  Tensor out = Tensor::empty(DType::F32, {C, R});
+  float* o = out.data<float>();
+  for (int64_t r = 0; r < R; ++r)
+    for (int64_t c = 0; c < C; ++c) o[c * R + r] = src[size_t(r * C + c)];
+  return out;
+}
+
+// keep_last: SDXL's second encoder keeps every resblock (its pooled output needs the last one)
+// and its text_projection (x @ P, P (width, proj) → Linear weight (proj, width)).
+void map_openclip(const SafetensorsFile& f, const std::string& prefix, nn::WeightSet& ws, bool keep_last = false) {
   // Number of resblocks; SD 2 runs all but the last (the "penultimate" layer), then ln_final.
   int blocks = 0;
   for (const auto& e : f.entries()) {
@@ -225,11 +245,12 @@ void map_openclip(const SafetensorsFile& f, const std::string& prefix, nn::Weigh
     const std::string key = prefix + "transformer.resblocks.";
     if (starts_with(e.name, key) && split_index(e.name.substr(key.size()), &i, &rest)) blocks = std::max(blocks, i + 1);
   }
-  const int used = blocks - 1;
+  const int used = keep_last ? blocks : blocks - 1;
   for (const auto& e : f.entries()) {
     if (!starts_with(e.name, prefix)) continue;
     const std::string n = e.name.substr(prefix.size());
     if (n == "token_embedding.weight") ws.set("embeddings.token_embedding.weight", f.tensor(e));
+    else if (n == "text_projection" && keep_last) ws.set("text_projection.weight", transposed(f.tensor(e), f.path(), e.name));
     else if (n == "positional_embedding") ws.set("embeddings.position_embedding.weight", f.tensor(e));
     else if (starts_with(n, "ln_final.")) ws.set("final_layer_norm." + n.substr(9), f.tensor(e));
     else if (starts_with(n, "transformer.resblocks.")) {
@@ -292,8 +313,6 @@ ComponentWeights from_file(const std::string& path, Component c, const json::Val
         std::vector<std::string> names;
         for (const auto& e : f->entries())
           if (starts_with(e.name, "model.diffusion_model.")) names.push_back(e.name.substr(22));
-        if (any_prefix(*f, "model.diffusion_model.label_emb."))
-          fail(Code::ModelUnsupported, path, ": this is an SDXL UNet (label_emb present); SDXL is not supported yet");
         UnetLdmLayout L = unet_ldm_layout(names, path);
         add_mapped(*f, "model.diffusion_model.", out.weights, [&](const std::string& n) { return map_unet_ldm(n, L); });
       } else if (any_prefix(*f, "down_blocks.") && any_prefix(*f, "conv_in.")) {
@@ -338,17 +357,50 @@ ComponentWeights from_file(const std::string& path, Component c, const json::Val
         make("openclip");
         map_openclip(*f, "cond_stage_model.model.", out.weights);
       } else if (any_prefix(*f, "conditioner.embedders.")) {
-        fail(Code::ModelUnsupported, path, ": this is an SDXL checkpoint (conditioner.embedders.*); SDXL is not supported yet");
+        // SDXL: embedders.0 is CLIP ViT-L (transformers names), embedders.1 OpenCLIP ViT-bigG.
+        if (!any_prefix(*f, "conditioner.embedders.0.transformer."))
+          fail(Code::ModelFormat, path, ": this SDXL checkpoint has no first text encoder "
+               "(conditioner.embedders.0.transformer.*); it is incomplete, or holds only the second encoder "
+               "(load that with { encoder: 2 })");
+        make("ldm");
+        const std::string p = any_prefix(*f, "conditioner.embedders.0.transformer.text_model.")
+                                  ? "conditioner.embedders.0.transformer.text_model."
+                                  : "conditioner.embedders.0.transformer.";
+        add_mapped(*f, p, out.weights, [](const std::string& n) { return n; });
       } else if (any_prefix(*f, "text_model.")) {
         make("transformers");
         add_mapped(*f, "text_model.", out.weights, [](const std::string& n) { return n; });
+        // CLIPTextModelWithProjection (SDXL's text_encoder_2/) keeps its projection at the top level.
+        for (const auto& e : f->entries())
+          if (e.name == "text_projection.weight") out.weights.set(e.name, f->tensor(e));
       } else if (any_prefix(*f, "transformer.resblocks.")) {
         make("openclip");
         map_openclip(*f, "", out.weights);
       } else {
         fail(Code::ModelUnsupported, path, ": no CLIP text encoder weights found (looked for "
-             "cond_stage_model.transformer.* (SD 1.x), cond_stage_model.model.* (SD 2.x OpenCLIP) or "
-             "text_model.* (text_encoder/model.safetensors))");
+             "cond_stage_model.transformer.* (SD 1.x), cond_stage_model.model.* (SD 2.x OpenCLIP), "
+             "conditioner.embedders.0.* (SDXL) or text_model.* (text_encoder/model.safetensors))");
+      }
+      break;
+    }
+    case Component::TextEncoder2: {
+      if (any_prefix(*f, "conditioner.embedders.1.model.")) {
+        make("openclip");
+        map_openclip(*f, "conditioner.embedders.1.model.", out.weights, true);
+      } else if (any_prefix(*f, "conditioner.embedders.")) {
+        fail(Code::ModelFormat, path, ": this SDXL checkpoint has no second text encoder "
+             "(conditioner.embedders.1.model.*, OpenCLIP ViT-bigG); the file is incomplete");
+      } else if (any_prefix(*f, "text_model.")) {
+        make("transformers");
+        add_mapped(*f, "text_model.", out.weights, [](const std::string& n) { return n; });
+        for (const auto& e : f->entries())
+          if (e.name == "text_projection.weight") out.weights.set(e.name, f->tensor(e));
+      } else if (any_prefix(*f, "transformer.resblocks.")) {
+        make("openclip");
+        map_openclip(*f, "", out.weights, true);
+      } else {
+        fail(Code::ModelFormat, path, ": no second text encoder found (looked for conditioner.embedders.1.model.* "
+             "(SDXL checkpoint) or text_model.* (text_encoder_2/model.safetensors)); SDXL needs both encoders");
       }
       break;
     }
@@ -359,6 +411,7 @@ ComponentWeights from_file(const std::string& path, Component c, const json::Val
 const char* subfolder(Component c) {
   switch (c) {
     case Component::TextEncoder: return "text_encoder";
+    case Component::TextEncoder2: return "text_encoder_2";
     case Component::Unet: return "unet";
     case Component::Vae: return "vae";
   }
@@ -375,8 +428,9 @@ ComponentWeights load_component(const std::string& path, Component c) {
     if (!ends_with(path, ".safetensors"))
       fail(Code::ModelUnsupported, path, ": expected a .safetensors file or a diffusers folder");
     fs::path cfg = fs::path(path).parent_path() / "config.json";
-    if (fs::exists(cfg, ec) && !any_prefix(*SafetensorsFile::open(path), "model.diffusion_model.") &&
-        !any_prefix(*SafetensorsFile::open(path), "first_stage_model.")) {
+    auto sf = fs::exists(cfg, ec) ? SafetensorsFile::open(path) : nullptr;
+    if (sf && !any_prefix(*sf, "model.diffusion_model.") && !any_prefix(*sf, "first_stage_model.") &&
+        !any_prefix(*sf, "conditioner.") && !any_prefix(*sf, "cond_stage_model.")) {
       json::Value v = json::parse_file(cfg.string());
       return from_file(path, c, &v);
     }

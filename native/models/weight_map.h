@@ -6,15 +6,19 @@
 //                 mid_block.*, up_blocks.L.*, conv_norm_out.*, conv_out.*
 //   VAE           encoder.*, decoder.*, quant_conv.*, post_quant_conv.*   (diffusers AutoencoderKL)
 //   text encoder  embeddings.*, encoder.layers.N.*, final_layer_norm.*  (transformers CLIPTextModel,
-//                 without the "text_model." prefix)
+//                 without the "text_model." prefix), text_projection.weight (CLIPTextModelWithProjection)
 //
 // Accepted sources:
 //   * a single-file LDM checkpoint (.safetensors) with model.diffusion_model.*, first_stage_model.*
 //     and cond_stage_model.transformer.text_model.* (SD 1.x) or cond_stage_model.model.* (SD 2.x
 //     OpenCLIP: fused attn.in_proj_* split into q/k/v; the last resblock is dropped because SD 2
 //     conditions on the penultimate layer);
+//   * an SDXL single file: UNet with label_emb.0.{0,2}.* (→ add_embedding.linear_{1,2}), VAE as above,
+//     conditioner.embedders.0.transformer.text_model.* (CLIP ViT-L, TextEncoder) and
+//     conditioner.embedders.1.model.* (OpenCLIP ViT-bigG, TextEncoder2: every resblock kept, its
+//     text_projection (width, proj) transposed into text_projection.weight (proj, width));
 //   * a standalone LDM VAE file (encoder.down.*, decoder.up.*);
-//   * a diffusers pipeline folder (unet/, vae/, text_encoder/ with config.json), one component
+//   * a diffusers pipeline folder (unet/, vae/, text_encoder/, SDXL's text_encoder_2/ with config.json), one component
 //     folder, or one component's .safetensors file (config.json beside it is used when present).
 // Pickled checkpoints (.ckpt/.pt/.pth/.bin) are refused with how to convert them.
 #pragma once
@@ -26,7 +30,7 @@
 
 namespace bgn {
 
-enum class Component { TextEncoder, Unet, Vae };
+enum class Component { TextEncoder, TextEncoder2, Unet, Vae };
 const char* component_name(Component c);
 
 struct ComponentWeights {
