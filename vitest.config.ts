@@ -8,5 +8,7 @@ export default defineConfig({
     // Native work is CPU-bound and the CI machine has two cores: run test files one at a time.
     fileParallelism: false,
     reporters: ['default'],
+    // Files attached to results (the web page's screenshots) are copied here, not into the repository root.
+    attachmentsDir: 'test/.out/attachments',
   },
 });

@@ -10,6 +10,8 @@
  *   GET    /v1/jobs/:id, DELETE …       the same job view
  *   GET    /health                      status, engines, backends, queue depth, version
  *   GET    /files/<jobId>/<name>        artifacts under OUTPUT_DIR
+ *   GET    /v1/presets                  preset names, descriptions and prompt types
+ *   GET    /                            the web page (static shell; its data comes from the routes above)
  */
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createReadStream, createWriteStream, realpathSync } from 'node:fs';
@@ -33,7 +35,7 @@ import { backends } from '../native.js';
 import { parseCleanupOptions, parseReplaceOptions } from '../options.js';
 import { chooseFormat } from '../pipeline/cleanup.js';
 import { resolveReplaceSettings } from '../pipeline/replace-settings.js';
-import { listPresets } from '../presets/load.js';
+import { getPreset, listPresets } from '../presets/load.js';
 import { createQueue } from '../queue/index.js';
 import { JobFailure, TERMINAL, type JobQueue, type JobRecord } from '../queue/types.js';
 import { version } from '../version.js';
@@ -50,11 +52,13 @@ import {
   IdempotencyHeadersSchema,
   JobParamsSchema,
   JobViewSchema,
+  PresetListSchema,
   SeedReplaceBodySchema,
   V1CleanupBodySchema,
   V1ReplaceBodySchema,
   WaitQuerySchema,
 } from './schemas.js';
+import { isPublicWebPath, registerWebPage } from './web.js';
 
 export interface CreateServerOptions {
   /** fastify logger: true/false or pino options (default: info, debug with DEBUG; secrets redacted). */
@@ -211,6 +215,7 @@ export async function createServer(overrides: ServerConfigInput | ServerConfig =
   app.addHook('onRequest', async (req) => {
     if (!expected) return;
     if (cfg.healthPublic && req.url.split('?')[0] === '/health') return;
+    if (isPublicWebPath(req.method, req.url)) return;
     const h = req.headers.authorization ?? '';
     const m = /^Bearer\s+(.+)$/i.exec(h);
     if (!m || !timingSafeEqual(tokenDigest(m[1]!.trim()), expected)) {
@@ -496,7 +501,18 @@ export async function createServer(overrides: ServerConfigInput | ServerConfig =
     return reply.send(createReadStream(real));
   });
 
+  z.get('/v1/presets', {
+    schema: { tags: ['client'], summary: 'The presets: names, descriptions and prompt types', response: { 200: PresetListSchema, 401: ErrorSchema } },
+    handler: async () => ({
+      presets: listPresets().map((name) => {
+        const p = getPreset(name);
+        return { name, description: p.description, promptTypes: p.promptTypes, ...(p.promptType !== undefined ? { defaultPromptType: p.promptType } : {}) };
+      }),
+    }),
+  });
+
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  registerWebPage(app, { publicBaseUrl: cfg.publicBaseUrl });
 
   let closed: Promise<void> | undefined;
   return {

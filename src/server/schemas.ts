@@ -129,3 +129,16 @@ export const HealthSchema = z.looseObject({
   backends: z.array(z.unknown()),
   presets: z.array(z.string()),
 });
+
+export const PresetListSchema = z
+  .object({
+    presets: z.array(
+      z.object({
+        name: z.string(),
+        description: z.string(),
+        promptTypes: z.array(z.string()).describe('Values for `promptType`; empty when the preset has a single prompt.'),
+        defaultPromptType: z.string().optional(),
+      }),
+    ),
+  })
+  .describe('The presets this server knows (built-in and BG_PRESET_DIRS).');
