@@ -1,0 +1,131 @@
+/**
+ * Workflow nodes for JSON orchestrators: `runWorkflowNode({ type, parameters }, context)` fills
+ * the parameters' `{{var}}` templates from the context (see template.ts), runs the operation
+ * in-process and answers with the seed's result format — JSON only, the artifacts as paths:
+ *
+ *   { engine, engineReason, preset, promptType?, prompt?, seed,
+ *     artifacts: { output, mask }, width, height, format, metrics: { elapsed_ms, stages } }
+ *
+ * Node types:
+ *   background-replace  replaceBackground; parameters are its options, with `input` (or
+ *                       `imagePath` / `inputPath`), `output` (or `outputPath`; default
+ *                       `<name>.bg.png` next to the input) and `mask` (default
+ *                       `<output name>.mask.png` beside the output; false = not written)
+ *   background-cleanup  cleanup, with the same input/output/mask parameters
+ */
+import path from 'node:path';
+
+import { BgNativeError, toBgError } from '../errors.js';
+import { writeFileAtomic } from '../image/atomic-write.js';
+import type { ReplaceProgress } from '../options.js';
+import { renderTemplate } from './template.js';
+
+export { renderTemplate } from './template.js';
+
+export const NODE_TYPES = ['background-replace', 'background-cleanup'] as const;
+export type WorkflowNodeType = (typeof NODE_TYPES)[number];
+
+export interface WorkflowNode {
+  type: WorkflowNodeType | string;
+  /** Operation options; strings may hold `{{var}}` templates. */
+  parameters?: Record<string, unknown>;
+  /** Optional label used in error messages. */
+  name?: string;
+}
+
+export interface WorkflowNodeOptions {
+  signal?: AbortSignal;
+  onProgress?: (p: ReplaceProgress) => void;
+}
+
+/** The seed's result format, JSON-serialisable. */
+export interface WorkflowNodeResult {
+  engine: string;
+  engineReason?: string;
+  preset?: string;
+  promptType?: string;
+  prompt?: string;
+  seed?: number;
+  mode?: string;
+  artifacts: { output: string; mask: string | null };
+  width: number;
+  height: number;
+  format: string;
+  metrics: { elapsed_ms: number; stages: Record<string, number> };
+}
+
+function takePath(p: Record<string, unknown>, names: string[], label: string, node: string): string | undefined {
+  const given = names.filter((n) => p[n] !== undefined);
+  if (given.length > 1) throw new BgNativeError('E_BAD_INPUT', `${node}: give only one of ${given.map((n) => `\`${n}\``).join(', ')} (the ${label}).`);
+  const name = given[0];
+  if (name === undefined) return undefined;
+  const v = p[name];
+  delete p[name];
+  if (typeof v !== 'string' || !v.trim()) throw new BgNativeError('E_BAD_INPUT', `${node}: \`${name}\` must be a file path (the ${label}), got ${JSON.stringify(v)}.`);
+  return v;
+}
+
+/** Runs one workflow node; throws BgNativeError (E_BAD_INPUT for bad parameters or templates). */
+export async function runWorkflowNode(node: WorkflowNode, context: Record<string, unknown> = {}, options: WorkflowNodeOptions = {}): Promise<WorkflowNodeResult> {
+  if (node === null || typeof node !== 'object') throw new BgNativeError('E_BAD_INPUT', 'A workflow node must be an object { type, parameters }.');
+  const label = node.name ? `node "${node.name}"` : `node ${JSON.stringify(node.type)}`;
+  if (!NODE_TYPES.includes(node.type as WorkflowNodeType)) {
+    throw new BgNativeError('E_BAD_INPUT', `Unknown workflow node type ${JSON.stringify(node.type)}; this package runs ${NODE_TYPES.map((t) => `'${t}'`).join(' and ')}.`);
+  }
+  if (node.parameters !== undefined && (node.parameters === null || typeof node.parameters !== 'object' || Array.isArray(node.parameters))) {
+    throw new BgNativeError('E_BAD_INPUT', `${label}: \`parameters\` must be an object.`);
+  }
+  const params = renderTemplate({ ...(node.parameters ?? {}) }, context, 'parameters');
+  const input = takePath(params, ['input', 'imagePath', 'inputPath'], 'photo', label);
+  if (!input) throw new BgNativeError('E_BAD_INPUT', `${label}: give the photo as \`input\` (or \`imagePath\`), e.g. "{{media.path}}".`);
+  const replace = node.type === 'background-replace';
+  const output = takePath(params, ['output', 'outputPath'], 'result file', label) ?? path.join(path.dirname(input), `${path.basename(input, path.extname(input))}.bg.png`);
+  let maskPath: string | null;
+  if (params.mask === false) {
+    maskPath = null;
+    delete params.mask;
+  } else {
+    maskPath = takePath(params, ['mask', 'maskPath'], 'mask file', label) ?? path.join(path.dirname(output), `${path.basename(output, path.extname(output))}.mask.png`);
+  }
+  const signal = options.signal;
+  try {
+    if (replace) {
+      const { replaceBackground } = await import('../pipeline/replace.js');
+      const r = await replaceBackground({
+        ...params,
+        input,
+        output,
+        ...(signal ? { signal } : {}),
+        ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+      } as Parameters<typeof replaceBackground>[0]);
+      if (maskPath) await writeFileAtomic(maskPath, r.artifacts.mask);
+      return {
+        engine: r.engine,
+        engineReason: r.engineReason,
+        preset: r.preset,
+        ...(r.promptType !== undefined ? { promptType: r.promptType } : {}),
+        ...(r.prompt !== undefined ? { prompt: r.prompt } : {}),
+        seed: r.seed,
+        artifacts: { output: r.artifacts.output as string, mask: maskPath ? path.resolve(maskPath) : null },
+        width: r.width,
+        height: r.height,
+        format: r.format,
+        metrics: r.metrics,
+      };
+    }
+    const { cleanup } = await import('../pipeline/cleanup.js');
+    const r = await cleanup({ ...params, input, output } as Parameters<typeof cleanup>[0]);
+    if (maskPath) await writeFileAtomic(maskPath, r.artifacts.mask);
+    return {
+      engine: 'cleanup',
+      mode: r.mode,
+      artifacts: { output: r.artifacts.output as string, mask: maskPath ? path.resolve(maskPath) : null },
+      width: r.width,
+      height: r.height,
+      format: r.format,
+      metrics: r.metrics,
+    };
+  } catch (err) {
+    throw toBgError(err);
+  }
+}
