@@ -324,6 +324,8 @@ void dump_to(std::ostringstream& os, const Value& v) {
         os << "NaN";
       } else if (std::isinf(v.as_double())) {
         os << (v.as_double() < 0 ? "-Infinity" : "Infinity");
+      } else if (v.as_double() == 0.0 && std::signbit(v.as_double())) {
+        os << "-0.0";  // "-0" would read back as the integer 0
       } else {
         char buf[32];
         auto r = std::to_chars(buf, buf + sizeof buf, v.as_double());

@@ -51,10 +51,17 @@ bool is_python_strip_space(char c) { return c == ' ' || c == '\t' || c == '\n' |
 }  // namespace
 
 std::shared_ptr<const ClipTokenizer> ClipTokenizer::load(const std::string& vocab_path, const std::string& merges_path) {
+  std::string vocab_text = read_text(vocab_path);
+  std::string merges_text = read_text(merges_path);
+  return parse(vocab_text, merges_text, vocab_path, merges_path);
+}
+
+std::shared_ptr<const ClipTokenizer> ClipTokenizer::parse(std::string_view vocab_text, std::string_view merges_text,
+                                                          const std::string& vocab_path, const std::string& merges_path) {
   std::shared_ptr<ClipTokenizer> t(new ClipTokenizer());
   byte_table(t->byte_chars_);
 
-  json::Value vocab = json::parse(read_text(vocab_path), vocab_path);
+  json::Value vocab = json::parse(vocab_text, vocab_path);
   if (!vocab.is_object()) fail(Code::ModelFormat, vocab_path, ": expected a JSON object of token → id");
   t->vocab_.reserve(vocab.size());
   for (const auto& m : vocab.members()) {
@@ -68,7 +75,7 @@ std::shared_ptr<const ClipTokenizer> ClipTokenizer::load(const std::string& voca
     fail(Code::ModelFormat, vocab_path, ": not a CLIP vocabulary (", kBos, " or ", kEos, " is missing)");
 
   // merges.txt: a "#version" line, then "left right" per line, best first.
-  std::string text = read_text(merges_path);
+  std::string_view text = merges_text;
   size_t b = 0, e = text.size();
   while (b < e && is_python_strip_space(text[b])) ++b;
   while (e > b && is_python_strip_space(text[e - 1])) --e;
@@ -77,7 +84,7 @@ std::shared_ptr<const ClipTokenizer> ClipTokenizer::load(const std::string& voca
   while (pos < e && static_cast<int>(t->ranks_.size()) < kMaxMerges) {
     size_t nl = text.find('\n', pos);
     if (nl == std::string::npos || nl > e) nl = e;
-    std::string line = text.substr(pos, nl - pos);
+    std::string line(text.substr(pos, nl - pos));
     pos = nl + 1;
     if (line_no++ == 0) continue;  // the header (skipped unconditionally, as CLIPTokenizer does)
     std::istringstream ls(line);

@@ -32,6 +32,9 @@ class ClipTokenizer {
 
   // From explicit files. E_MODEL_NOT_FOUND / E_MODEL_FORMAT name the file.
   static std::shared_ptr<const ClipTokenizer> load(const std::string& vocab_json, const std::string& merges_txt);
+  // From the files' contents already in memory; the sources name them in errors.
+  static std::shared_ptr<const ClipTokenizer> parse(std::string_view vocab_json, std::string_view merges_txt,
+                                                    const std::string& vocab_source, const std::string& merges_source);
   // From a folder holding vocab.json + merges.txt, or a diffusers model folder with tokenizer/.
   static std::shared_ptr<const ClipTokenizer> load_dir(const std::string& dir);
   // The tokenizer folder to use: `dir` if given, else $BG_CLIP_TOKENIZER; E_MODEL_NOT_FOUND
