@@ -1,15 +1,15 @@
 /**
  * The compositing chain of replaceBackground, as one pure function over pixels:
  *   decontaminate edges → enhance → colour-match to the new background → feather → shadow → composite
- * Runs in a worker thread (src/pipeline/compose-pool.ts) so a 12-MP photo never blocks the
+ * Runs in a worker thread (src/pipeline/pixel-pool.ts) so a 12-MP photo never blocks the
  * event loop; callable inline for small images and tests.
  */
-import { compositeOverImage } from './alpha.js';
+import { compositeWithShadow } from './alpha.js';
 import { labStats, matchColors } from './color-match.js';
 import { decontaminate } from './decontaminate.js';
 import { enhanceForeground } from './enhance.js';
-import { featherAlpha } from './feather.js';
-import { applyShadow, synthesizeShadow, type ShadowOptions } from './shadow.js';
+import { featherAlpha, featherReach } from './feather.js';
+import { shadowGrid, type ShadowGrid, type ShadowOptions } from './shadow.js';
 
 export interface LayersTask {
   width: number;
@@ -48,9 +48,13 @@ export function composeLayers(task: LayersTask): LayersResult {
     stages[name] = Math.round((now - t) * 10) / 10;
     t = now;
   };
+  // The task owns its buffers: the photo becomes the foreground and the background the output,
+  // in place.
   let fg = task.photo;
   if (task.decontaminate) {
-    fg = decontaminate(fg, task.alpha, width, height);
+    // α = 0 pixels only show where a later feather widens the alpha.
+    const fillReach = task.featherEdges > 0 ? featherReach(task.featherEdges, width, height) : 0;
+    fg = decontaminate(fg, task.alpha, width, height, { fillReach, inPlace: true });
     lap('decontaminate');
   }
   if (task.enhanceFg) {
@@ -66,12 +70,13 @@ export function composeLayers(task: LayersTask): LayersResult {
     alpha = featherAlpha(alpha, width, height, { width: task.featherEdges });
     lap('feather');
   }
-  let bg = task.background;
+  let shadow: ShadowGrid | undefined;
   if (task.shadow) {
-    bg = applyShadow(bg, synthesizeShadow(alpha, width, height, task.shadow));
+    shadow = shadowGrid(alpha, width, height, task.shadow);
     lap('shadow');
   }
-  const rgb = compositeOverImage(fg, alpha, bg);
+  // The shadow darkens the background inside the composite pass.
+  const rgb = compositeWithShadow(fg, alpha, task.background, width, shadow, task.background);
   lap('composite');
   return { rgb, alpha, stages };
 }

@@ -1,19 +1,25 @@
 /**
  * Shadows synthesised from the subject's alpha. Pure.
  *
- * Two parts, combined as 1 − (1 − contact)(1 − cast):
- *   contact  a short dark band under the subject's lowest points (the columns whose bottom lies
- *            within a few band heights of the lowest one), fading exponentially downward over
- *            `contact.height` and softened by a small blur: the subject standing on the ground.
+ * Three parts, combined as 1 − (1 − ground)(1 − contact)(1 − cast):
+ *   ground   the ambient occlusion of the floor under the subject: an ellipse over the footprint
+ *            (the span of the columns whose bottom touches the ground line), spreading `spread`
+ *            beyond it, darkest in its middle and fading smoothly to its rim, centred a little
+ *            behind the ground line (the floor recedes upward in the picture). One soft shadow for
+ *            the whole subject, as a softbox gives, rather than a smudge per foot.
+ *   contact  tight darkening where parts touch the ground: under each column whose bottom lies
+ *            within a few band heights of the lowest point, fading exponentially downward over
+ *            half a band and softened by a small blur.
  *   cast     the silhouette moved by `distance` in direction `angle`, blurred by `softness`,
  *            times `opacity`: a drop shadow.
- * Computed on a block grid of ≤ 1024 px on the long side (shadows are soft), upsampled
- * bilinearly. All lengths are px at a 1024-px long side, scaled to the image. The result is a
- * shadow alpha (0..255) to darken the background with (`applyShadow`) before the subject is
- * composited over it.
+ * The ground and contact parts never reach above the subject's lower half. Computed on a block
+ * grid of ≤ 512 px on the long side (shadows are soft), upsampled bilinearly. All lengths are px at
+ * a 1024-px long side, scaled to the image. The result is a shadow alpha (0..1 on the grid, 0..255
+ * full size) to darken the background with (`applyShadow`, or fused into the composite with
+ * `compositeWithShadow`) before the subject is composited over it.
  */
 import { boxMean } from './guided-filter.js';
-import { REFERENCE_LONG_SIDE, scaledPx, upsampleGridTo8 } from './resample.js';
+import { scaledPx, upsampleGridTo8 } from './resample.js';
 import type { RGB } from './color.js';
 
 export interface ContactShadowOptions {
@@ -21,6 +27,10 @@ export interface ContactShadowOptions {
   height?: number;
   /** Darkness 0..1 at the contact line (default 0.5). */
   opacity?: number;
+  /** Darkness 0..1 in the middle of the ground shadow (default 0.6 × opacity; 0 = none). */
+  ground?: number;
+  /** How far the ground shadow reaches beyond the footprint, px at 1024 (default 1.5 × height). */
+  spread?: number;
 }
 
 export interface ShadowOptions {
@@ -32,9 +42,20 @@ export interface ShadowOptions {
   softness?: number;
   /** Darkness 0..1 of the cast shadow (default 0.3; 0 = no cast shadow). */
   opacity?: number;
-  /** The contact shadow; false for none (default on). */
+  /** The contact and ground shadow; false for none (default on). */
   contact?: ContactShadowOptions | false;
 }
+
+/** A shadow on a block grid: values 0..1, gw×gh cells of s×s px. */
+export interface ShadowGrid {
+  grid: Float32Array;
+  gw: number;
+  gh: number;
+  s: number;
+}
+
+/** Cells per long side of the shadow grid, at most. */
+const GRID_LONG_SIDE = 512;
 
 function blur3(p: Float32Array, gw: number, gh: number, r: number): Float32Array {
   if (r < 1) return p;
@@ -43,19 +64,29 @@ function blur3(p: Float32Array, gw: number, gh: number, r: number): Float32Array
   return boxMean(p, gw, gh, r, t);
 }
 
-/** Shadow alpha, width*height bytes (0 = no shadow). */
-export function synthesizeShadow(alpha: Uint8Array, width: number, height: number, options: ShadowOptions = {}): Uint8Array {
-  const n = width * height;
-  if (alpha.length !== n) throw new RangeError('synthesizeShadow: sizes do not match');
-  const s = Math.max(1, Math.ceil(Math.max(width, height) / REFERENCE_LONG_SIDE));
-  const gw = Math.ceil(width / s);
-  const gh = Math.ceil(height / s);
-  const gn = gw * gh;
-  // Coverage of each grid block, 0..1.
-  const cov = new Float32Array(gn);
+const clamp01 = (v: number) => (v < 0 ? 0 : v > 1 ? 1 : v);
+
+/** Coverage of each s×s block, 0..1 (partial blocks at the sides average what they hold). */
+function coverage(alpha: Uint8Array, width: number, height: number, s: number, gw: number, gh: number): Float32Array {
+  const cov = new Float32Array(gw * gh);
+  const words = width % 4 === 0 && s % 4 === 0 && alpha.byteOffset % 4 === 0 ? new Uint32Array(alpha.buffer, alpha.byteOffset, alpha.length >> 2) : undefined;
   for (let y = 0; y < height; y++) {
     const gy = ((y / s) | 0) * gw;
-    for (let x = 0, i = y * width; x < width; x++, i++) cov[gy + ((x / s) | 0)]! += alpha[i]!;
+    if (words) {
+      // Whole words lie in one block (s and the row length are multiples of 4); most are 0.
+      const q0 = (y * width) >> 2;
+      for (let q = 0, w4 = width >> 2; q < w4; q++) {
+        const w = words[q0 + q]!;
+        if (w === 0) continue;
+        const g = gy + (((q * 4) / s) | 0);
+        cov[g]! += w === 0xffffffff ? 1020 : (w & 255) + ((w >>> 8) & 255) + ((w >>> 16) & 255) + (w >>> 24);
+      }
+    } else {
+      for (let x = 0, i = y * width; x < width; x++, i++) {
+        const a = alpha[i]!;
+        if (a) cov[gy + ((x / s) | 0)]! += a;
+      }
+    }
   }
   for (let gy = 0; gy < gh; gy++) {
     const rows = Math.min(s, height - gy * s);
@@ -64,17 +95,29 @@ export function synthesizeShadow(alpha: Uint8Array, width: number, height: numbe
       cov[gy * gw + gx]! /= 255 * rows * cols;
     }
   }
+  return cov;
+}
+
+/** The shadow alpha on a block grid (0..1); see `synthesizeShadow`. */
+export function shadowGrid(alpha: Uint8Array, width: number, height: number, options: ShadowOptions = {}): ShadowGrid {
+  const n = width * height;
+  if (alpha.length !== n) throw new RangeError('synthesizeShadow: sizes do not match');
+  const s = Math.max(1, Math.ceil(Math.max(width, height) / GRID_LONG_SIDE));
+  const gw = Math.ceil(width / s);
+  const gh = Math.ceil(height / s);
+  const gn = gw * gh;
+  const cov = coverage(alpha, width, height, s, gw, gh);
   const toGrid = (px: number) => scaledPx(px, width, height) / s;
+  const total = new Float32Array(gn);
 
   // Cast shadow: the silhouette shifted and blurred.
-  const opacity = Math.min(1, Math.max(0, options.opacity ?? 0.3));
-  let cast: Float32Array | undefined;
+  const opacity = clamp01(options.opacity ?? 0.3);
   if (opacity > 0) {
     const angle = ((options.angle ?? 90) * Math.PI) / 180;
     const dist = toGrid(options.distance ?? 12);
     const dx = Math.round(Math.cos(angle) * dist);
     const dy = Math.round(Math.sin(angle) * dist);
-    cast = new Float32Array(gn);
+    let cast: Float32Array = new Float32Array(gn);
     for (let gy = 0; gy < gh; gy++) {
       const sy = gy - dy;
       if (sy < 0 || sy >= gh) continue;
@@ -84,48 +127,90 @@ export function synthesizeShadow(alpha: Uint8Array, width: number, height: numbe
       }
     }
     cast = blur3(cast, gw, gh, Math.round(toGrid(options.softness ?? 16) / 2));
+    total.set(cast);
   }
 
-  // Contact shadow: a band under the lowest points.
-  let contact: Float32Array | undefined;
   if (options.contact !== false) {
     const c = options.contact ?? {};
     const band = Math.max(1, toGrid(c.height ?? 10));
-    const cOpacity = Math.min(1, Math.max(0, c.opacity ?? 0.5));
+    const cOpacity = clamp01(c.opacity ?? 0.5);
+    const gOpacity = clamp01(c.ground ?? 0.6 * cOpacity);
+    // Each column's lowest covered cell, the subject's top and its lowest point.
     const bottom = new Int32Array(gw).fill(-1);
     let lowest = -1;
+    let top = gh;
     for (let gy = 0; gy < gh; gy++) {
       for (let gx = 0; gx < gw; gx++) {
         if (cov[gy * gw + gx]! >= 0.5) {
           bottom[gx] = gy;
           if (gy > lowest) lowest = gy;
+          if (gy < top) top = gy;
         }
       }
     }
-    if (lowest >= 0 && cOpacity > 0) {
-      contact = new Float32Array(gn);
+    if (lowest >= 0) {
+      // Columns touching the ground: bottom within `reach` of the lowest point.
       const reach = 3 * band;
-      const depth = Math.ceil(4 * band);
+      let fx0 = gw;
+      let fx1 = -1;
       for (let gx = 0; gx < gw; gx++) {
         const b = bottom[gx]!;
-        if (b < 0 || lowest - b > reach) continue;
-        const w = cOpacity * (1 - (lowest - b) / reach);
-        // Under the subject's edge (hidden except at soft edges) and fading below it.
-        for (let gy = Math.max(0, Math.floor(b - band)); gy < gh && gy <= b + depth; gy++) {
-          contact[gy * gw + gx] = gy <= b ? w : w * Math.exp(-(gy - b) / band);
+        if (b >= 0 && lowest - b <= reach) {
+          if (gx < fx0) fx0 = gx;
+          fx1 = gx;
         }
       }
-      contact = blur3(contact, gw, gh, Math.round(band / 3));
+      // Nothing above the middle of the subject's height (and never above its top).
+      const ceiling = top + (lowest - top) / 2;
+      const part = new Float32Array(gn);
+      if (gOpacity > 0) {
+        // Ground: a smooth ellipse over the footprint, ±spread, behind the ground line.
+        const spread = toGrid(c.spread ?? 1.5 * (c.height ?? 10));
+        const cx = (fx0 + fx1 + 1) / 2;
+        const ra = (fx1 + 1 - fx0) / 2 + spread;
+        const rb = Math.max(1, Math.min(Math.max(2 * band, 0.15 * ra), (lowest + 1 - ceiling) / 1.25));
+        const cy = lowest + 1 - 0.15 * rb;
+        const yTop = Math.max(0, Math.floor(cy - rb));
+        const yEnd = Math.min(gh - 1, Math.ceil(cy + rb));
+        const xTop = Math.max(0, Math.floor(cx - ra));
+        const xEnd = Math.min(gw - 1, Math.ceil(cx + ra));
+        for (let gy = yTop; gy <= yEnd; gy++) {
+          const v = (gy + 0.5 - cy) / rb;
+          for (let gx = xTop; gx <= xEnd; gx++) {
+            const u = (gx + 0.5 - cx) / ra;
+            const q = 1 - u * u - v * v;
+            if (q > 0) part[gy * gw + gx] = gOpacity * q * q;
+          }
+        }
+      }
+      if (cOpacity > 0) {
+        // Contact: under each touching column, fading downward over half a band.
+        const fall = band / 2;
+        const depth = Math.ceil(4 * fall);
+        for (let gx = fx0; gx <= fx1; gx++) {
+          const b = bottom[gx]!;
+          if (b < 0 || lowest - b > reach) continue;
+          const w = cOpacity * (1 - (lowest - b) / reach);
+          for (let gy = Math.max(0, Math.floor(b - fall)); gy < gh && gy <= b + depth; gy++) {
+            const v = gy <= b ? w : w * Math.exp(-(gy - b) / fall);
+            const i = gy * gw + gx;
+            part[i] = 1 - (1 - part[i]!) * (1 - v);
+          }
+        }
+      }
+      const soft = blur3(part, gw, gh, Math.max(1, Math.round(band / 3)));
+      for (let gy = Math.max(0, Math.ceil(ceiling)); gy < gh; gy++) {
+        for (let gx = 0, i = gy * gw; gx < gw; gx++, i++) total[i] = 1 - (1 - total[i]!) * (1 - soft[i]!);
+      }
     }
   }
+  return { grid: total, gw, gh, s };
+}
 
-  const total = new Float32Array(gn);
-  for (let i = 0; i < gn; i++) {
-    const a = cast ? cast[i]! : 0;
-    const b = contact ? contact[i]! : 0;
-    total[i] = 1 - (1 - a) * (1 - b);
-  }
-  return upsampleGridTo8(total, gw, gh, width, height, s);
+/** Shadow alpha, width*height bytes (0 = no shadow). */
+export function synthesizeShadow(alpha: Uint8Array, width: number, height: number, options: ShadowOptions = {}): Uint8Array {
+  const g = shadowGrid(alpha, width, height, options);
+  return upsampleGridTo8(g.grid, g.gw, g.gh, width, height, g.s);
 }
 
 /** Background darkened by a shadow alpha toward `color` (default black): bg·(1−σ) + color·σ. */
