@@ -103,34 +103,30 @@ Tensor parse_tensor(pb::Bytes msg, const Ctx& ctx) {
     if (raw.size) std::memcpy(t.raw(), raw.data, raw.size);
     return t;
   }
+  // The value count is checked before allocating: a shape may not make us allocate memory the
+  // file does not back with values.
+  size_t have = dt == DType::F32 ? float_data.size() : dt == DType::F64 ? double_data.size() : int_data.size();
+  if (have != static_cast<size_t>(n))
+    fail(Code::ModelFormat, "tensor '", name, "' in ", ctx.origin, " has ", have, " values but its shape ",
+         shape_str(shape), " needs ", n);
   Tensor t = Tensor::empty(dt, shape);
-  auto need = [&](size_t have) {
-    if (have != static_cast<size_t>(n))
-      fail(Code::ModelFormat, "tensor '", name, "' in ", ctx.origin, " has ", have, " values but its shape ",
-           shape_str(shape), " needs ", n);
-  };
   switch (dt) {
     case DType::F32:
-      need(float_data.size());
       if (n) std::memcpy(t.raw(), float_data.data(), n * 4);
       break;
     case DType::F64:
-      need(double_data.size());
       if (n) std::memcpy(t.raw(), double_data.data(), n * 8);
       break;
     case DType::I64:
-      need(int_data.size());
       if (n) std::memcpy(t.raw(), int_data.data(), n * 8);
       break;
-    case DType::I32: need(int_data.size()); for (int64_t i = 0; i < n; ++i) t.data<int32_t>()[i] = int32_t(int_data[i]); break;
-    case DType::I16: need(int_data.size()); for (int64_t i = 0; i < n; ++i) t.data<int16_t>()[i] = int16_t(int_data[i]); break;
-    case DType::I8: need(int_data.size()); for (int64_t i = 0; i < n; ++i) t.data<int8_t>()[i] = int8_t(int_data[i]); break;
+    case DType::I32: for (int64_t i = 0; i < n; ++i) t.data<int32_t>()[i] = int32_t(int_data[i]); break;
+    case DType::I16: for (int64_t i = 0; i < n; ++i) t.data<int16_t>()[i] = int16_t(int_data[i]); break;
+    case DType::I8: for (int64_t i = 0; i < n; ++i) t.data<int8_t>()[i] = int8_t(int_data[i]); break;
     case DType::U8: case DType::Bool:
-      need(int_data.size());
       for (int64_t i = 0; i < n; ++i) t.data<uint8_t>()[i] = uint8_t(int_data[i]);
       break;
     case DType::F16: case DType::BF16:
-      need(int_data.size());
       for (int64_t i = 0; i < n; ++i) t.data<uint16_t>()[i] = uint16_t(int_data[i]);
       break;
   }
