@@ -1,5 +1,10 @@
 #!/usr/bin/env node
 // bg-native command line: the implementation lives in dist/cli (built from src/cli).
+// A closed pipe (`bg-native --help | head`) ends the output quietly instead of crashing.
+process.stdout.on('error', (err) => {
+  if (err && err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw err;
+});
 import('../dist/cli/index.js').then(
   async ({ main }) => {
     process.exitCode = await main(process.argv);

@@ -105,7 +105,7 @@ describe('bg-native replace is the default command', () => {
   it('a bare `bg-native` prints the help, which names replace as the default', async () => {
     const r = await cli([]);
     expect(r.code).toBe(2);
-    expect(r.stdout).toMatch(/replace \[options\]\s+put the subject on a new background \(the default command\)/);
+    expect(r.stdout).toMatch(/replace \[options\]\s+put the subject on a new background\s+\(the default\s+command\)/);
     expect(r.stdout).toMatch(/segment/);
     expect(r.stdout).toMatch(/cleanup/);
   });

@@ -15,17 +15,27 @@ import type { CleanupOptions, SegmentOptions } from '../options.js';
 import { cleanup } from '../pipeline/cleanup.js';
 import { segment } from '../pipeline/segment.js';
 import { version } from '../version.js';
+import { CliExit } from './batch.js';
+import { registerPresetsCommand } from './presets.js';
 import { registerReplaceCommand } from './replace.js';
 import { registerServeCommands } from './serve.js';
 
 export interface CliIO {
   stdout: (text: string) => void;
   stderr: (text: string) => void;
+  /** stderr is a terminal (batch mode draws a progress bar). */
+  isTTY?: boolean;
+  /** Its width. */
+  columns?: number;
 }
 
 const defaultIO: CliIO = {
   stdout: (t) => process.stdout.write(t),
   stderr: (t) => process.stderr.write(t),
+  isTTY: Boolean(process.stderr.isTTY),
+  get columns() {
+    return process.stderr.columns;
+  },
 };
 
 /** Exit statuses: 0 success, 1 the job failed, 2 the command line was wrong, 130 cancelled (Ctrl-C). */
@@ -148,7 +158,9 @@ export function buildProgram(io: CliIO = defaultIO): Command {
         'Without a command, bg-native runs `replace`:',
         '  bg-native --in chair.jpg --out chair.png',
         '  bg-native --in chair.jpg --out chair.jpg --preset vitrinealu --prompt-type garden --json',
+        "  bg-native --in 'photos/*.jpg' --out out/ --concurrency 2     a batch: a folder or a quoted glob",
         '  bg-native replace --help     all replace options',
+        '  bg-native presets            the presets and their prompt types',
       ].join('\n'),
     );
 
@@ -176,6 +188,7 @@ export function buildProgram(io: CliIO = defaultIO): Command {
     .action(async (flags: CleanupFlags) => runCleanup(flags, io));
 
   registerServeCommands(program, io);
+  registerPresetsCommand(program, io);
 
   return program;
 }
@@ -195,6 +208,7 @@ export async function main(argv: string[] = process.argv, io: CliIO = defaultIO)
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT_OK;
       return EXIT_USAGE;
     }
+    if (err instanceof CliExit) return err.status; // the action printed its own report
     const e = err instanceof BgNativeError ? err : toBgError(err);
     const line = e.message.split('\n')[0]!.trim();
     io.stderr(`bg-native: ${e.code}: ${line}\n`);

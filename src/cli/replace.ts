@@ -20,6 +20,10 @@ import { replaceBackground, type ReplaceResult } from '../pipeline/replace.js';
 export interface ReplaceIO {
   stdout: (text: string) => void;
   stderr: (text: string) => void;
+  /** stderr is a terminal: batch mode draws a progress bar instead of one line per photo. */
+  isTTY?: boolean;
+  /** Width of that terminal. */
+  columns?: number;
 }
 
 /** The flags commander hands the action (attribute names as commander derives them). */
@@ -63,6 +67,19 @@ export interface ReplaceFlags {
   maskOut?: string;
   json?: boolean;
   progress?: boolean;
+  /** Batch mode: photos at once. */
+  concurrency?: number;
+  /** Batch mode: leave photos whose output exists. */
+  skipExisting?: boolean;
+}
+
+/** A whole number ≥ 1 (counts the CLI itself uses). */
+function positiveInt(flag: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError(`${flag} must be a whole number ≥ 1, got ${JSON.stringify(value)}.`);
+    return n;
+  };
 }
 
 /** A finite number; its range is the schema's business. */
@@ -280,17 +297,20 @@ export function registerReplaceCommand(program: Command, io: ReplaceIO): Command
   const cmd = program
     .command('replace', { isDefault: true })
     .description('put the subject on a new background (the default command)')
-    .usage('--in <photo> --out <file> [options]')
+    .usage('--in <photo|dir|glob> --out <file|dir> [options]')
     .exitOverride()
     .allowExcessArguments(true)
     .optionsGroup('Input and output:')
-    .requiredOption('-i, --in <photo>', 'input photo (JPEG, PNG, WebP, TIFF, GIF, AVIF)')
-    .requiredOption('-o, --out <file>', 'output file, written atomically')
+    .requiredOption('-i, --in <photo|dir|glob>', "input photo (JPEG, PNG, WebP, TIFF, GIF, AVIF); a folder or a quoted glob ('photos/*.jpg') runs a batch")
+    .requiredOption('-o, --out <file|dir>', 'output file, written atomically; a folder in batch mode')
     .addOption(new Option('--format <fmt>', 'output format (default: from --out, else png)').choices(['png', 'jpeg', 'jpg', 'webp']))
     .option('--quality <q>', 'JPEG/WebP quality 1-100 (default 90)', num('--quality'))
-    .option('--mask-out <file>', 'also write the mask (greyscale PNG, output size)')
-    .option('--json', 'print the result metadata as one JSON line')
+    .option('--mask-out <file|dir>', 'also write the mask (greyscale PNG, output size); a folder in batch mode')
+    .option('--json', 'print the result metadata as one JSON line (batch: one line per photo)')
     .option('--progress', 'print progress lines on stderr')
+    .optionsGroup('Batch (--in is a folder or a glob):')
+    .option('--concurrency <n>', 'photos processed at once (default 1: one job already uses every core)', positiveInt('--concurrency'))
+    .option('--skip-existing', 'leave photos whose output file already exists')
     .optionsGroup('Preset:')
     .option('-p, --preset <name>', 'product-studio (default), minimalist, studio-gradient, …')
     .option('--prompt-type <type>', 'prompt type of the preset (vitrinealu: studio, garden, minimal, lifestyle)')
@@ -338,7 +358,29 @@ export function registerReplaceCommand(program: Command, io: ReplaceIO): Command
       const known = program.commands.map((c) => c.name()).join(', ');
       self.error(`unknown command or stray argument ${JSON.stringify(self.args[0])} (commands: ${known}; photos go after --in)`, { exitCode: 2 });
     }
-    await runReplace(flags, io);
+    const batch = await import('./batch.js');
+    if (batch.isBatchInput(flags.in)) await batch.runBatch(flags, io);
+    else {
+      if (flags.concurrency !== undefined || flags.skipExisting) {
+        throw new BgNativeError('E_BAD_INPUT', '--concurrency and --skip-existing apply to batches: give a folder or a quoted glob as --in.');
+      }
+      await runReplace(flags, io);
+    }
   });
+  cmd.addHelpText(
+    'after',
+    [
+      '',
+      'Examples:',
+      '  bg-native --in chair.jpg --out chair.png --preset product-studio --engine studio',
+      '  bg-native --in chair.jpg --out chair.jpg --preset vitrinealu --prompt-type garden --seed 42 --json',
+      "  bg-native --in photos/ --out out/                      every photo in photos/ → out/<name>.png",
+      "  bg-native --in 'shoot/**/*.jpg' --out out/ --format jpeg --concurrency 2 --json",
+      '',
+      'Batch mode: outputs keep the path below the folder (or below the glob\'s fixed part) with the',
+      "format's extension; a progress bar shows on a terminal, one line per photo otherwise, then a",
+      'summary. Exit status 1 when any photo failed, 130 after Ctrl-C.',
+    ].join('\n'),
+  );
   return cmd;
 }

@@ -59,6 +59,17 @@ export function listPresets(options: PresetSourceOptions = {}): string[] {
   return [...loadAll(options).keys()].sort();
 }
 
+/** A preset as written in its file (validated, defaults filled in), and where it came from. */
+export function getPresetFile(name: string, options: PresetSourceOptions = {}): { name: string; file: string; data: PresetFile } {
+  const presets = loadAll(options);
+  const key = typeof name === 'string' ? name.trim().toLowerCase() : '';
+  const entry = presets.get(key);
+  if (!entry) {
+    throw new BgNativeError('E_BAD_INPUT', `Unknown preset ${JSON.stringify(name)}. Valid presets: ${[...presets.keys()].sort().join(', ')}.`);
+  }
+  return structuredClone({ name: entry.data.name, file: entry.file, data: entry.data });
+}
+
 /**
  * A preset by name, with its prompt type chosen and `overrides` merged over it.
  * Unknown name or prompt type, or invalid overrides → E_BAD_INPUT.
