@@ -45,6 +45,7 @@ async function productJpeg(width: number, height: number): Promise<Buffer> {
 async function shot(page: Page, ctx: TestContext, name: string, fullPage = false): Promise<string> {
   mkdirSync(OUT, { recursive: true });
   const file = path.join(OUT, `${name}.png`);
+  await page.evaluate(() => (globalThis as any).scrollTo(0, 0));
   await page.screenshot({ path: file, fullPage });
   Object.assign(ctx.task.meta, { [`screenshot:${name}`]: file });
   await ctx.annotate(`screenshot: ${path.relative(repoRoot, file)}`, 'screenshot', { path: file, contentType: 'image/png' });
@@ -107,11 +108,12 @@ describe.skipIf(!haveChromium)('web page (chromium + playwright-core)', () => {
     expect((await fetch(`${url}/ui/..%2Fpackage.json`)).status).toBe(401);
   });
 
-  it('asks for the token, refuses a wrong one in plain words, and connects with the right one', async () => {
+  it('asks for the token, refuses a wrong one in plain words, and connects with the right one', async (ctx) => {
     await page.goto(url);
     await page.locator('#token').fill('not-the-token');
     await page.getByRole('button', { name: 'Connect' }).click();
     await expect.poll(() => page.locator('#token-error').textContent()).toContain('did not accept the access token');
+    await shot(page, ctx, 'sign-in');
     await page.locator('#token').fill(TOKEN);
     await page.getByRole('button', { name: 'Connect' }).click();
     await page.locator('#app').waitFor();
@@ -227,7 +229,17 @@ describe.skipIf(!haveChromium)('web page (chromium + playwright-core)', () => {
     await page.getByRole('button', { name: 'Clear photos' }).click();
     await page.locator('#preset').selectOption('vitrinealu');
     await page.locator('#prompt-type').selectOption('minimal');
-    await page.locator('#files').setInputFiles(files);
+    await page.locator('#files').setInputFiles(files.slice(0, 2));
+    // The third is dropped onto the page, as from a file manager.
+    const dropped = await page.evaluateHandle(({ name, bytes }) => {
+      const dt = new (globalThis as any).DataTransfer();
+      dt.items.add(new (globalThis as any).File([new Uint8Array(bytes)], name, { type: 'image/jpeg' }));
+      return dt;
+    }, { name: files[2]!.name, bytes: [...files[2]!.buffer] });
+    await page.locator('#drop').dispatchEvent('dragenter', { dataTransfer: dropped });
+    expect(await page.locator('.drop-overlay').isVisible()).toBe(true);
+    await page.locator('#drop').dispatchEvent('drop', { dataTransfer: dropped });
+    expect(await page.locator('.drop-overlay').isVisible()).toBe(false);
     expect(await page.locator('#grid').isVisible()).toBe(true);
     expect(await page.locator('#run').textContent()).toBe('Replace 3 backgrounds');
     await page.locator('#run').click();
@@ -263,11 +275,13 @@ describe.skipIf(!haveChromium)('web page (chromium + playwright-core)', () => {
     expect(await page.locator('#engine').inputValue()).toBe('studio');
   });
 
-  it('says in plain words when the server is down', async () => {
+  it('says in plain words when the server is down', async (ctx) => {
     await page.locator('#files').setInputFiles({ name: 'red-box.jpg', mimeType: 'image/jpeg', buffer: photo });
     await server.close();
     await page.locator('#run').click();
     await expect.poll(() => page.locator('#message').textContent()).toContain(`Cannot reach the bg-native server at ${url}. Check that it is running`);
     expect(await page.locator('#server-text').textContent()).toBe('Server unreachable');
+    expect(await page.locator('#failed-text').textContent()).toBe('Not finished: the server could not be reached.');
+    await shot(page, ctx, 'server-down');
   });
 });

@@ -156,6 +156,7 @@ const el = {
   failedText: $('failed-text'),
   failedDetail: $('failed-detail'),
   meta: $('meta'),
+  foot: $('viewer-foot'),
   downloads: $('downloads'),
   dlResult: $<HTMLAnchorElement>('dl-result'),
   dlMask: $<HTMLAnchorElement>('dl-mask'),
@@ -503,6 +504,7 @@ async function runOne(item: Item, fields: Record<string, string>, run: number): 
   } catch (err) {
     const e = handleFailure(err);
     if (e.kind === 'rejected' && e.code) fail({ message: jobErrorText(item.file.name, { code: e.code, message: e.message }), detail: `${e.code}: ${e.detail ?? e.message}` });
+    else if (e.kind === 'offline') fail({ message: 'Not finished: the server could not be reached.', detail: e.message });
     else fail(e);
     if (e.kind === 'offline' && item.run === run) {
       offline = e;
@@ -542,6 +544,7 @@ function renderCard(item: Item): void {
   c.setAttribute('aria-pressed', String(state.selected === item));
   c.setAttribute('aria-label', `${item.file.name}: ${statusLine(item)}`);
   const img = h('img', { src: item.afterUrl ?? item.beforeUrl, alt: '' });
+  img.addEventListener('error', () => img.replaceWith(h('span', { class: 'no-preview' }, 'No preview')));
   const bar = h('span', { class: 'bar' }, h('span', { class: 'bar-fill' }));
   (bar.firstChild as HTMLElement).style.setProperty('--p', `${Math.round((item.status === 'done' ? 1 : item.progress) * 100)}%`);
   c.replaceChildren(
@@ -581,8 +584,11 @@ function setRatio(w: number, h: number): void {
   el.compare.style.setProperty('--rh', String(h));
 }
 el.beforeImg.addEventListener('load', () => {
+  el.compare.classList.remove('no-image');
   if (!state.selected?.result) setRatio(el.beforeImg.naturalWidth, el.beforeImg.naturalHeight);
 });
+// A file the browser cannot show (HEIC in some browsers, or not an image at all): no broken-image icon.
+el.beforeImg.addEventListener('error', () => el.compare.classList.add('no-image'));
 
 function renderSelected(): void {
   renderLayout();
@@ -611,6 +617,7 @@ function renderSelected(): void {
   el.failedDetail.textContent = item.errorDetail && item.errorDetail !== item.error ? item.errorDetail : '';
 
   show(el.downloads, Boolean(done));
+  show(el.foot, Boolean(done));
   el.meta.replaceChildren();
   if (done && item.result) {
     const r = item.result;
