@@ -29,7 +29,7 @@ export interface ContactShadowOptions {
   opacity?: number;
   /** Darkness 0..1 in the middle of the ground shadow (default 0.6 × opacity; 0 = none). */
   ground?: number;
-  /** How far the ground shadow reaches beyond the footprint, px at 1024 (default 1.5 × height). */
+  /** How far the ground shadow reaches beyond the footprint, px at 1024 (default 2.5 × height). */
   spread?: number;
 }
 
@@ -110,7 +110,21 @@ export function shadowGrid(alpha: Uint8Array, width: number, height: number, opt
   const toGrid = (px: number) => scaledPx(px, width, height) / s;
   const total = new Float32Array(gn);
 
-  // Cast shadow: the silhouette shifted and blurred.
+  // Each column's lowest covered cell, the subject's top and its lowest point.
+  const bottom = new Int32Array(gw).fill(-1);
+  let lowest = -1;
+  let top = gh;
+  for (let gy = 0; gy < gh; gy++) {
+    for (let gx = 0; gx < gw; gx++) {
+      if (cov[gy * gw + gx]! >= 0.5) {
+        bottom[gx] = gy;
+        if (gy > lowest) lowest = gy;
+        if (gy < top) top = gy;
+      }
+    }
+  }
+  // Cast shadow: the silhouette shifted and blurred; one falling downward fades in over its blur
+  // radius from the subject's top, so its blur never shows above the subject.
   const opacity = clamp01(options.opacity ?? 0.3);
   if (opacity > 0) {
     const angle = ((options.angle ?? 90) * Math.PI) / 180;
@@ -126,7 +140,15 @@ export function shadowGrid(alpha: Uint8Array, width: number, height: number, opt
         if (sx >= 0 && sx < gw) cast[gy * gw + gx] = cov[sy * gw + sx]! * opacity;
       }
     }
-    cast = blur3(cast, gw, gh, Math.round(toGrid(options.softness ?? 16) / 2));
+    const rr = Math.round(toGrid(options.softness ?? 16) / 2);
+    cast = blur3(cast, gw, gh, rr);
+    if (dy > 0 && lowest >= 0) {
+      const ramp = Math.max(1, 3 * rr);
+      for (let gy = 0; gy < Math.min(gh, top + ramp); gy++) {
+        const f = gy < top ? 0 : (gy - top + 1) / (ramp + 1);
+        for (let gx = 0, i = gy * gw; gx < gw; gx++, i++) cast[i]! *= f;
+      }
+    }
     total.set(cast);
   }
 
@@ -135,19 +157,6 @@ export function shadowGrid(alpha: Uint8Array, width: number, height: number, opt
     const band = Math.max(1, toGrid(c.height ?? 10));
     const cOpacity = clamp01(c.opacity ?? 0.5);
     const gOpacity = clamp01(c.ground ?? 0.6 * cOpacity);
-    // Each column's lowest covered cell, the subject's top and its lowest point.
-    const bottom = new Int32Array(gw).fill(-1);
-    let lowest = -1;
-    let top = gh;
-    for (let gy = 0; gy < gh; gy++) {
-      for (let gx = 0; gx < gw; gx++) {
-        if (cov[gy * gw + gx]! >= 0.5) {
-          bottom[gx] = gy;
-          if (gy > lowest) lowest = gy;
-          if (gy < top) top = gy;
-        }
-      }
-    }
     if (lowest >= 0) {
       // Columns touching the ground: bottom within `reach` of the lowest point.
       const reach = 3 * band;
@@ -164,24 +173,32 @@ export function shadowGrid(alpha: Uint8Array, width: number, height: number, opt
       const ceiling = top + (lowest - top) / 2;
       const part = new Float32Array(gn);
       if (gOpacity > 0) {
-        // Ground: a smooth ellipse over the footprint, ±spread, behind the ground line.
-        const spread = toGrid(c.spread ?? 1.5 * (c.height ?? 10));
+        // Ground: a rounded capsule over the footprint (flat across its inner 80 %, then an
+        // elliptic falloff over the rest and the spread), behind the ground line, softened by a
+        // blur of half the spread.
+        const spread = Math.max(1, toGrid(c.spread ?? 2.5 * (c.height ?? 10)));
         const cx = (fx0 + fx1 + 1) / 2;
-        const ra = (fx1 + 1 - fx0) / 2 + spread;
+        const half = (fx1 + 1 - fx0) / 2;
+        const inner = 0.8 * half;
+        const ra = half + spread;
         const rb = Math.max(1, Math.min(Math.max(2 * band, 0.15 * ra), (lowest + 1 - ceiling) / 1.25));
-        const cy = lowest + 1 - 0.15 * rb;
+        const cy = lowest + 1 - 0.25 * rb;
         const yTop = Math.max(0, Math.floor(cy - rb));
         const yEnd = Math.min(gh - 1, Math.ceil(cy + rb));
         const xTop = Math.max(0, Math.floor(cx - ra));
         const xEnd = Math.min(gw - 1, Math.ceil(cx + ra));
+        const ground = new Float32Array(gn);
         for (let gy = yTop; gy <= yEnd; gy++) {
           const v = (gy + 0.5 - cy) / rb;
           for (let gx = xTop; gx <= xEnd; gx++) {
-            const u = (gx + 0.5 - cx) / ra;
+            const du = Math.abs(gx + 0.5 - cx) - inner;
+            const u = du > 0 ? du / (ra - inner) : 0;
             const q = 1 - u * u - v * v;
-            if (q > 0) part[gy * gw + gx] = gOpacity * q * q;
+            if (q > 0) ground[gy * gw + gx] = gOpacity * Math.sqrt(q) * q;
           }
         }
+        const soft = blur3(ground, gw, gh, Math.max(1, Math.round(spread / 2)));
+        for (let i = 0; i < gn; i++) part[i] = soft[i]!;
       }
       if (cOpacity > 0) {
         // Contact: under each touching column, fading downward over half a band.
