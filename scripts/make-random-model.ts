@@ -1,21 +1,25 @@
 /**
- * npm run make-random-model -- --arch sd15|sd15-inpaint|sd2 --dtype f16|f32|bf16 --out file.safetensors [--seed N]
+ * npm run make-random-model -- --arch sd15|sd15-inpaint|sd2|sdxl|sdxl-inpaint --dtype f16|f32|bf16 --out file.safetensors [--seed N] [--tiny]
  *
  * Writes a single-file checkpoint with the exact LDM key names and shapes of Stable Diffusion 1.5,
- * 1.5-inpainting (9 input channels) or 2.x (OpenCLIP text encoder, linear projections, 1024-wide
- * context): UNet (model.diffusion_model.*), VAE (first_stage_model.*) and text encoder
- * (cond_stage_model.*), with small seeded random weights — N(0, 1/fan_in) for weight matrices and
+ * 1.5-inpainting (9 input channels), 2.x (OpenCLIP text encoder, linear projections, 1024-wide
+ * context) or SDXL base / SDXL inpainting (two text encoders under conditioner.embedders.{0,1},
+ * label_emb, transformer depth 2 / 10 per level, 2048-wide context): UNet (model.diffusion_model.*),
+ * VAE (first_stage_model.*) and text encoder(s) (cond_stage_model.* / conditioner.embedders.*),
+ * with small seeded random weights — N(0, 1/fan_in) for weight matrices and
  * kernels, N(0, 0.02) token / N(0, 0.01) position embeddings, norm weights 1, biases 0 — so
  * activations stay finite through the whole network. For benchmarks: any SD runtime loads it
  * (ours, stable-diffusion.cpp, A1111, ComfyUI); its images are noise.
  *
  * The file is streamed (8-MiB chunks): a 2-GB f16 SD 1.5 needs no more than a few MB of JS memory.
  * Same arguments + same seed → identical bytes.
+ *
+ * --tiny (sdxl, sdxl-inpaint): the same layout with 32-wide layers (a few MB), for tests.
  */
 import { statSync } from 'node:fs';
 import { parseArgs as parseCli } from 'node:util';
 
-import { ARCHS, ARCH_NAMES, type ArchName, type FloatDType, checkpointTensors, numel, writeCheckpoint } from './lib/sd-checkpoint.js';
+import { ARCHS, ARCH_NAMES, type ArchName, type FloatDType, checkpointTensors, numel, tinyArch, writeCheckpoint } from './lib/sd-checkpoint.js';
 
 interface Args {
   arch: ArchName;
@@ -23,10 +27,11 @@ interface Args {
   out: string;
   seed: number;
   quiet: boolean;
+  tiny: boolean;
 }
 
 const USAGE =
-  'usage: npm run make-random-model -- --arch sd15|sd15-inpaint|sd2 [--dtype f16|f32|bf16] --out file.safetensors [--seed N] [--quiet]';
+  'usage: npm run make-random-model -- --arch sd15|sd15-inpaint|sd2|sdxl|sdxl-inpaint [--dtype f16|f32|bf16] --out file.safetensors [--seed N] [--tiny] [--quiet]';
 
 function parseArgs(argv: string[]): Args {
   const { values: v } = parseCli({
@@ -38,6 +43,7 @@ function parseArgs(argv: string[]): Args {
       out: { type: 'string' },
       seed: { type: 'string', default: '0' },
       quiet: { type: 'boolean', default: false },
+      tiny: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -52,19 +58,20 @@ function parseArgs(argv: string[]): Args {
   if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new Error('--seed must be an integer from 0 to 4294967295');
   if (!v.out) throw new Error(`--out is required\n${USAGE}`);
   if (!v.out.endsWith('.safetensors')) throw new Error('--out must name a .safetensors file');
-  return { arch: v.arch as ArchName, dtype: v.dtype, out: v.out, seed, quiet: v.quiet };
+  if (v.tiny && !v.arch.startsWith('sdxl')) throw new Error(`--tiny is offered for sdxl and sdxl-inpaint; got '${v.arch}'`);
+  return { arch: v.arch as ArchName, dtype: v.dtype, out: v.out, seed, quiet: v.quiet, tiny: v.tiny };
 }
 
 function main(): void {
   const args = parseArgs(process.argv.slice(2));
-  const specs = checkpointTensors(ARCHS[args.arch]);
+  const specs = checkpointTensors(args.tiny ? tinyArch(args.arch) : ARCHS[args.arch]);
   const params = specs.reduce((s, t) => s + numel(t.shape), 0);
   const t0 = performance.now();
   let lastPct = -1;
   writeCheckpoint(args.out, specs, {
     dtype: args.dtype,
     seed: args.seed,
-    metadata: { generator: 'bg-native make-random-model', arch: args.arch, seed: String(args.seed), weights: 'random' },
+    metadata: { generator: 'bg-native make-random-model', arch: args.arch + (args.tiny ? ' (tiny)' : ''), seed: String(args.seed), weights: 'random' },
     onProgress: (done, total) => {
       const pct = Math.floor((100 * done) / total);
       if (!args.quiet && process.stderr.isTTY && pct !== lastPct) process.stderr.write(`\r${pct}%`);
@@ -75,7 +82,7 @@ function main(): void {
   if (!args.quiet && process.stderr.isTTY) process.stderr.write('\r');
   const size = statSync(args.out).size;
   console.log(
-    `${args.out}: ${args.arch} ${args.dtype}, ${specs.length} tensors, ${(params / 1e6).toFixed(1)} M parameters, ` +
+    `${args.out}: ${args.arch}${args.tiny ? ' (tiny)' : ''} ${args.dtype}, ${specs.length} tensors, ${(params / 1e6).toFixed(1)} M parameters, ` +
       `${(size / 2 ** 30).toFixed(2)} GiB, seed ${args.seed}, written in ${s.toFixed(1)} s`,
   );
 }

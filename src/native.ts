@@ -161,10 +161,12 @@ export interface DiffusionImage {
   seed: number;
 }
 
-/** A loaded Stable Diffusion model (SD 1.x / 2.x, incl. 9-channel inpainting). */
+/** A loaded Stable Diffusion model (SD 1.x / 2.x / SDXL, incl. 9-channel inpainting). */
 export interface NativeDiffusionModel {
   readonly path: string;
   readonly layout: string;
+  /** The model family, read from the weights: SDXL has two text encoders and a 1024² native size. */
+  readonly family: 'sd1' | 'sd2' | 'sdxl';
   readonly inChannels: number;
   readonly latentChannels: number;
   readonly downscale: number;

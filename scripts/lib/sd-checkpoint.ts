@@ -10,6 +10,10 @@
  *   cond_stage_model.*        SD 1.x: transformers CLIPTextModel (openai/clip-vit-large-patch14)
  *                              under cond_stage_model.transformer.text_model.*;
  *                             SD 2.x: OpenCLIP ViT-H-14 text tower under cond_stage_model.model.*
+ *   conditioner.embedders.*   SDXL (sgm, configs/inference/sd_xl_base.yaml): embedders.0 = CLIP ViT-L
+ *                              under .0.transformer.text_model.*, embedders.1 = OpenCLIP ViT-bigG-14
+ *                              under .1.model.*; the UNet's label_emb.0.{0,2} takes
+ *                              adm_in_channels = pooled (1280) + 6 size/crop ids × 256
  *
  * Nothing here is a dump of a real checkpoint: every name and shape follows from the module
  * constructors' arithmetic on the config (channel multipliers, residual blocks per level,
@@ -31,8 +35,13 @@ export interface UnetArch {
   /** SD 1.x: fixed head count; SD 2.x: fixed head width. Heads do not change shapes. */
   numHeads?: number;
   numHeadChannels?: number;
-  transformerDepth: number;
+  /** Transformer blocks per SpatialTransformer: one number, or one per level (SDXL: [0, 2, 10]). */
+  transformerDepth: number | number[];
+  /** The middle block's depth (default: the last level's). */
+  transformerDepthMiddle?: number;
   contextDim: number;
+  /** SDXL: label_emb input width (pooled text + 6 × addition time embedding); absent for SD 1.x/2.x. */
+  admInChannels?: number;
   /** SD 2.x: proj_in/proj_out are Linear (matrices) instead of 1×1 convolutions. */
   useLinearInTransformer: boolean;
 }
@@ -63,10 +72,12 @@ export interface ModelArch {
   unet: UnetArch;
   vae: VaeArch;
   text: TextArch;
+  /** SDXL: the second text encoder (OpenCLIP, with text_projection); the pair lives under conditioner.embedders.{0,1}. */
+  text2?: TextArch;
 }
 
-export type ArchName = 'sd15' | 'sd15-inpaint' | 'sd2';
-export const ARCH_NAMES: readonly ArchName[] = ['sd15', 'sd15-inpaint', 'sd2'];
+export type ArchName = 'sd15' | 'sd15-inpaint' | 'sd2' | 'sdxl' | 'sdxl-inpaint';
+export const ARCH_NAMES: readonly ArchName[] = ['sd15', 'sd15-inpaint', 'sd2', 'sdxl', 'sdxl-inpaint'];
 
 /** The first-stage model shared by SD 1.x and 2.x (kl-f8, 4 latent channels). */
 const KL_F8: VaeArch = { ch: 128, chMult: [1, 2, 4, 4], numResBlocks: 2, zChannels: 4, embedDim: 4, inChannels: 3, outCh: 3 };
@@ -90,6 +101,59 @@ const SD1_UNET: UnetArch = {
   useLinearInTransformer: false,
 };
 
+/** OpenCLIP ViT-bigG-14 text tower (open_clip ViT-bigG-14.json: width 1280, layers 32, heads 20, mlp_ratio 4, embed_dim 1280). */
+const OPENCLIP_BIGG: TextArch = { kind: 'openclip', hidden: 1280, layers: 32, heads: 20, intermediate: 5120, vocab: 49408, positions: 77 };
+
+/** sd_xl_base.yaml network_config: 3 levels, attention at ds 2 and 4 with depth 2 and 10, 64-wide heads, 2048 context. */
+const SDXL_UNET: UnetArch = {
+  inChannels: 4,
+  outChannels: 4,
+  modelChannels: 320,
+  channelMult: [1, 2, 4],
+  numResBlocks: 2,
+  attentionResolutions: [4, 2],
+  numHeadChannels: 64,
+  transformerDepth: [1, 2, 10],
+  transformerDepthMiddle: 10,
+  contextDim: 2048,
+  useLinearInTransformer: true,
+  admInChannels: 2816,
+};
+
+/**
+ * Tiny SDXL-shaped models for tests (`--tiny`): the same key layout and conditioning (two
+ * encoders, label_emb, per-level depth 0/1/2, 9-channel inpainting) with 32-wide layers, so a
+ * whole checkpoint is a few MB and a 64×64 generation takes a fraction of a second. The pooled
+ * width is 32 and each time id gets 8 values: adm_in_channels = 32 + 6·8 = 80.
+ */
+const TINY_TEXT: TextArch = { kind: 'clip', hidden: 32, layers: 2, heads: 1, intermediate: 64, vocab: 49408, positions: 77 };
+const TINY_SDXL: ModelArch = {
+  unet: {
+    inChannels: 4,
+    outChannels: 4,
+    modelChannels: 32,
+    channelMult: [1, 1, 2],
+    numResBlocks: 1,
+    attentionResolutions: [4, 2],
+    numHeadChannels: 32,
+    transformerDepth: [0, 1, 2],
+    transformerDepthMiddle: 2,
+    contextDim: 64,
+    useLinearInTransformer: true,
+    admInChannels: 80,
+  },
+  vae: { ch: 32, chMult: [1, 1], numResBlocks: 1, zChannels: 4, embedDim: 4, inChannels: 3, outCh: 3 },
+  text: TINY_TEXT,
+  text2: { ...TINY_TEXT, kind: 'openclip' },
+};
+
+/** The tiny variant of an architecture (`--tiny`); only the SDXL ones have one. */
+export function tinyArch(name: ArchName): ModelArch {
+  if (name === 'sdxl') return TINY_SDXL;
+  if (name === 'sdxl-inpaint') return { ...TINY_SDXL, unet: { ...TINY_SDXL.unet, inChannels: 9 } };
+  throw new Error(`--tiny is offered for sdxl and sdxl-inpaint; got '${name}'`);
+}
+
 export const ARCHS: Readonly<Record<ArchName, ModelArch>> = {
   sd15: { unet: SD1_UNET, vae: KL_F8, text: CLIP_L },
   // v1-inpainting-inference.yaml: in_channels 9 (4 noisy latents + 1 mask + 4 masked-image latents).
@@ -106,6 +170,10 @@ export const ARCHS: Readonly<Record<ArchName, ModelArch>> = {
     vae: KL_F8,
     text: OPENCLIP_H,
   },
+  // sd_xl_base.yaml: the SDXL VAE has the kl-f8 architecture (its weights and scale 0.13025 differ).
+  sdxl: { unet: SDXL_UNET, vae: KL_F8, text: CLIP_L, text2: OPENCLIP_BIGG },
+  // sd_xl_base inpainting variants: in_channels 9 (4 noisy latents + 1 mask + 4 masked-image latents).
+  'sdxl-inpaint': { unet: { ...SDXL_UNET, inChannels: 9 }, vae: KL_F8, text: CLIP_L, text2: OPENCLIP_BIGG },
 };
 
 // ---- key tables ------------------------------------------------------------------------------
@@ -166,12 +234,12 @@ function unetResBlock(p: string, inp: number, out: number, embDim: number): Tens
 
 // attention.SpatialTransformer: GroupNorm, proj_in, BasicTransformerBlock × depth, proj_out.
 // inner = heads · head_dim = the block's channels in every SD config.
-function spatialTransformer(p: string, ch: number, u: UnetArch): TensorSpec[] {
+function spatialTransformer(p: string, ch: number, u: UnetArch, depth: number): TensorSpec[] {
   const inner = ch;
   const proj = (q: string, out: number, inp: number) =>
     u.useLinearInTransformer ? linear(q, out, inp) : conv(q, out, inp, 1);
   const t: TensorSpec[] = [...norm(`${p}.norm`, ch), ...proj(`${p}.proj_in`, inner, ch)];
-  for (let d = 0; d < u.transformerDepth; ++d) {
+  for (let d = 0; d < depth; ++d) {
     const b = `${p}.transformer_blocks.${d}`;
     t.push(
       // CrossAttention: q/k/v without bias, to_out.0 with bias. attn1 is self-attention.
@@ -201,6 +269,11 @@ export function unetTensors(u: UnetArch, prefix = 'model.diffusion_model.'): Ten
   const mc = u.modelChannels;
   const emb = mc * 4;
   const t: TensorSpec[] = [...linear(`${P}time_embed.0`, emb, mc), ...linear(`${P}time_embed.2`, emb, emb)];
+  // SDXL: label_emb = Sequential(Sequential(Linear(adm_in, emb), SiLU, Linear(emb, emb))).
+  if (u.admInChannels) t.push(...linear(`${P}label_emb.0.0`, emb, u.admInChannels), ...linear(`${P}label_emb.0.2`, emb, emb));
+  const depthAt = (level: number) =>
+    Array.isArray(u.transformerDepth) ? u.transformerDepth[level]! : u.transformerDepth;
+  const hasAttn = (ds: number, level: number) => u.attentionResolutions.includes(ds) && depthAt(level) > 0;
   t.push(...conv(`${P}input_blocks.0.0`, mc, u.inChannels, 3));
   const chans = [mc];
   let ch = mc;
@@ -211,7 +284,7 @@ export function unetTensors(u: UnetArch, prefix = 'model.diffusion_model.'): Ten
       const out = mult * mc;
       t.push(...unetResBlock(`${P}input_blocks.${block}.0`, ch, out, emb));
       ch = out;
-      if (u.attentionResolutions.includes(ds)) t.push(...spatialTransformer(`${P}input_blocks.${block}.1`, ch, u));
+      if (hasAttn(ds, level)) t.push(...spatialTransformer(`${P}input_blocks.${block}.1`, ch, u, depthAt(level)));
       chans.push(ch);
       block++;
     }
@@ -225,7 +298,7 @@ export function unetTensors(u: UnetArch, prefix = 'model.diffusion_model.'): Ten
   });
   t.push(
     ...unetResBlock(`${P}middle_block.0`, ch, ch, emb),
-    ...spatialTransformer(`${P}middle_block.1`, ch, u),
+    ...spatialTransformer(`${P}middle_block.1`, ch, u, u.transformerDepthMiddle ?? depthAt(u.channelMult.length - 1)),
     ...unetResBlock(`${P}middle_block.2`, ch, ch, emb),
   );
   block = 0;
@@ -237,7 +310,7 @@ export function unetTensors(u: UnetArch, prefix = 'model.diffusion_model.'): Ten
       t.push(...unetResBlock(`${P}output_blocks.${block}.0`, ch + skip, out, emb));
       ch = out;
       let layer = 1;
-      if (u.attentionResolutions.includes(ds)) t.push(...spatialTransformer(`${P}output_blocks.${block}.${layer++}`, ch, u));
+      if (hasAttn(ds, level)) t.push(...spatialTransformer(`${P}output_blocks.${block}.${layer++}`, ch, u, depthAt(level)));
       if (level > 0 && i === u.numResBlocks) {
         // Upsample: nearest 2× then a 3×3 conv named "conv".
         t.push(...conv(`${P}output_blocks.${block}.${layer}.conv`, ch, ch, 3));
@@ -360,8 +433,15 @@ export function textTensors(a: TextArch, prefix = 'cond_stage_model.'): TensorSp
   return t;
 }
 
-/** Every tensor of a full single-file checkpoint: UNet, VAE and text encoder. */
+/** Every tensor of a full single-file checkpoint: UNet, VAE and text encoder(s). */
 export function checkpointTensors(arch: ModelArch): TensorSpec[] {
+  if (arch.text2)
+    return [
+      ...unetTensors(arch.unet),
+      ...vaeTensors(arch.vae),
+      ...textTensors(arch.text, 'conditioner.embedders.0.'),
+      ...textTensors(arch.text2, 'conditioner.embedders.1.'),
+    ];
   return [...unetTensors(arch.unet), ...vaeTensors(arch.vae), ...textTensors(arch.text)];
 }
 
