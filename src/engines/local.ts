@@ -24,20 +24,50 @@ export interface LocalEngineOptions {
   tokenizer?: string;
 }
 
-/** The side of the square the model was trained at, from its text-context width. */
-export function nativeSide(model: Pick<NativeDiffusionModel, 'contextDim'>): number {
+/** The side of the square the model was trained at: SDXL 1024, else from its text-context width. */
+export function nativeSide(model: Pick<NativeDiffusionModel, 'contextDim'> & Partial<Pick<NativeDiffusionModel, 'family'>>): number {
+  if (model.family === 'sdxl') return 1024;
   return model.contextDim >= 2048 ? 1024 : model.contextDim >= 1024 ? 768 : 512;
 }
+
+/**
+ * SDXL's aspect buckets (width × height, about 1 megapixel each, multiples of 64), as in the SDXL
+ * report's multi-aspect training table: the sizes SDXL models were fine-tuned at.
+ */
+export const SDXL_BUCKETS: readonly (readonly [number, number])[] = (() => {
+  const tall: [number, number][] = [
+    [512, 2048], [512, 1984], [512, 1920], [512, 1856], [576, 1792], [576, 1728], [576, 1664], [640, 1600],
+    [640, 1536], [704, 1472], [704, 1408], [704, 1344], [768, 1344], [768, 1280], [832, 1216], [832, 1152],
+    [896, 1152], [896, 1088], [960, 1088], [960, 1024],
+  ];
+  return [...tall, [1024, 1024], ...tall.map(([w, h]) => [h, w] as [number, number]).reverse()];
+})();
 
 const round64 = (v: number) => Math.max(64, Math.round(v / 64) * 64);
 
 /**
  * The generation size for a frame: `{ width, height }` from the preset as given; `{ longSide }`
  * keeps the frame's aspect at about the model's native area, the long side at most `longSide`.
+ * With `buckets` (SDXL_BUCKETS for SDXL models) the size is the bucket nearest the frame's aspect
+ * (by log ratio), scaled down when it exceeds `longSide`.
  */
-export function generationSize(resolution: PresetResolution, frameWidth: number, frameHeight: number, native: number): { width: number; height: number } {
+export function generationSize(
+  resolution: PresetResolution,
+  frameWidth: number,
+  frameHeight: number,
+  native: number,
+  buckets?: readonly (readonly [number, number])[],
+): { width: number; height: number } {
   if (resolution.width !== undefined && resolution.height !== undefined) return { width: resolution.width, height: resolution.height };
   const aspect = frameWidth / frameHeight;
+  if (buckets && buckets.length > 0) {
+    let best = buckets[0]!;
+    for (const b of buckets) if (Math.abs(Math.log(b[0] / b[1] / aspect)) < Math.abs(Math.log(best[0] / best[1] / aspect))) best = b;
+    const long = Math.max(best[0], best[1]);
+    const cap = Math.max(64, resolution.longSide ?? long);
+    if (long <= cap) return { width: best[0], height: best[1] };
+    return { width: round64((best[0] * cap) / long), height: round64((best[1] * cap) / long) };
+  }
   let w = native * Math.sqrt(aspect);
   let h = native / Math.sqrt(aspect);
   const long = Math.max(w, h);
@@ -106,7 +136,7 @@ export function createLocalGenerator(options: LocalEngineOptions): Generator {
       const model = await loadModel(options, request);
       lap('load');
       try {
-        const gen = generationSize(preset.generation.resolution, width, height, nativeSide(model));
+        const gen = generationSize(preset.generation.resolution, width, height, nativeSide(model), model.family === 'sdxl' ? SDXL_BUCKETS : undefined);
         const photo = await resizeRaw(request.photo, width, height, 3, gen.width, gen.height, 'linear');
         const alpha = await resizeRaw(request.alpha, width, height, 1, gen.width, gen.height, 'linear');
         const margin = Math.max(2, Math.round(0.015 * Math.max(gen.width, gen.height)));
