@@ -2,7 +2,11 @@
  * npm run bench:diffusion -- --model file.safetensors [--size 512] [--steps 2] [--threads 2] [--json]
  *
  * Times the diffusion runtime on one single-file checkpoint (e.g. one written by
- * `npm run make-random-model`), through the addon's TextEncoder / UNet / Vae classes:
+ * `npm run make-random-model`, SD 1.x / 2.x / SDXL), through the addon's TextEncoder / UNet / Vae
+ * classes. SDXL checkpoints run both text encoders (penultimate states concatenated, pooled
+ * output of the second) and pass the pooled embedding and time ids to the UNet; their default
+ * size is 1024. Only our own runtime is timed: compare with another implementation (e.g.
+ * stable-diffusion.cpp) by running it on the same machine and file yourself.
  *
  *   load_s          the three components loaded from the file (also per component)
  *   text_encode_s   prompt + negative prompt, 77 tokens each (one batch of 2)
@@ -14,7 +18,7 @@
  *                   which counts the mmap'd weight pages the runs touched; peak_rss_after_mb
  *                   has the peak so far after each phase
  *
- *   --size N        image side in pixels, a multiple of 8 (default 512); a list "256,512" runs
+ *   --size N        image side in pixels, a multiple of 8 (default 512, SDXL 1024); a list "256,512" runs
  *                   each size in its own process (so each peak RSS is that size's own)
  *   --steps N       UNet steps to time (default 2)
  *   --threads N     worker threads (default 2)
@@ -56,7 +60,7 @@ function parseArgs(argv: string[]): Args {
     strict: true,
     options: {
       model: { type: 'string' },
-      size: { type: 'string', default: '512' },
+      size: { type: 'string', default: '0' },
       steps: { type: 'string', default: '2' },
       threads: { type: 'string', default: '2' },
       json: { type: 'boolean', default: false },
@@ -80,7 +84,7 @@ function parseArgs(argv: string[]): Args {
     tokenizer: v.tokenizer,
   };
   for (const s of a.sizes)
-    if (!(Number.isInteger(s) && s >= 64 && s <= 4096 && s % 8 === 0)) throw new Error('--size must be a multiple of 8 from 64 to 4096');
+    if (!(a.sizes.length === 1 && s === 0) && !(Number.isInteger(s) && s >= 64 && s <= 4096 && s % 8 === 0)) throw new Error('--size must be a multiple of 8 from 64 to 4096');
   if (!(Number.isInteger(a.steps) && a.steps >= 1 && a.steps <= 1000)) throw new Error('--steps must be an integer from 1 to 1000');
   if (!(Number.isInteger(a.threads) && a.threads >= 1 && a.threads <= 1024)) throw new Error('--threads must be a positive integer');
   return a;
@@ -90,7 +94,10 @@ interface TextEncoder {
   hiddenSize: number;
   maxPositions: number;
   vocabSize: number;
-  encode(ids: Int32Array, o: { batch: number }): Promise<{ lastHiddenState: Float32Array; shape: number[] }>;
+  encode(
+    ids: Int32Array,
+    o: { batch: number; clipSkip?: number; finalNorm?: boolean; pooled?: boolean },
+  ): Promise<{ lastHiddenState: Float32Array; pooled?: Float32Array; shape: number[] }>;
   dispose(): void;
 }
 interface UNet {
@@ -98,7 +105,16 @@ interface UNet {
   outChannels: number;
   contextDim: number;
   heads: number[];
-  forward(a: { sample: Float32Array; shape: number[]; timesteps: number[]; context: Float32Array }): Promise<Float32Array>;
+  /** SDXL: takes textEmbeds (pooled) and timeIds. */
+  textTime: boolean;
+  forward(a: {
+    sample: Float32Array;
+    shape: number[];
+    timesteps: number[];
+    context: Float32Array;
+    textEmbeds?: Float32Array;
+    timeIds?: Float32Array;
+  }): Promise<Float32Array>;
   dispose(): void;
 }
 interface Vae {
@@ -108,13 +124,15 @@ interface Vae {
   dispose(): void;
 }
 interface Native {
-  TextEncoder: { load(p: string, o: { threads: number }): Promise<TextEncoder> };
+  TextEncoder: { load(p: string, o: { threads: number; encoder?: 1 | 2 }): Promise<TextEncoder> };
   UNet: { load(p: string, o: { threads: number }): Promise<UNet> };
   Vae: { load(p: string, o: { threads: number }): Promise<Vae> };
 }
 
 interface BenchResult {
   model: string;
+  /** 'sdxl' when the UNet takes SDXL's added conditioning (two text encoders). */
+  family: 'sd' | 'sdxl';
   size: number;
   steps: number;
   threads: number;
@@ -160,14 +178,17 @@ function allFinite(a: Float32Array): boolean {
   return true;
 }
 
-async function benchOnce(model: string, size: number, steps: number, threads: number): Promise<BenchResult> {
+async function benchOnce(model: string, sizeArg: number, steps: number, threads: number): Promise<BenchResult> {
   const n = loadAddon() as unknown as Native;
   let t = performance.now();
-  const te = await n.TextEncoder.load(model, { threads });
-  const loadTe = secs(t);
-  t = performance.now();
   const unet = await n.UNet.load(model, { threads });
   const loadUnet = secs(t);
+  const xl = unet.textTime;
+  const size = sizeArg || (xl ? 1024 : 512);
+  t = performance.now();
+  const te = await n.TextEncoder.load(model, { threads });
+  const te2 = xl ? await n.TextEncoder.load(model, { threads, encoder: 2 }) : undefined;
+  const loadTe = secs(t);
   t = performance.now();
   const vae = await n.Vae.load(model, { threads });
   const loadVae = secs(t);
@@ -183,13 +204,29 @@ async function benchOnce(model: string, size: number, steps: number, threads: nu
   ids[T] = bos;
   for (let i = 1; i <= 8; ++i) ids[i] = 320 + i * 37;
   t = performance.now();
-  const enc = await te.encode(ids, { batch: 2 });
+  let context: Float32Array; // (2, T, D): [cond, uncond]
+  let added: { textEmbeds: Float32Array; timeIds: Float32Array } | undefined;
+  if (te2) {
+    // SDXL: cat(penultimate raw of encoder 1, of encoder 2) per token; pooled from encoder 2.
+    const a = await te.encode(ids, { batch: 2, clipSkip: 1, finalNorm: false });
+    const b = await te2.encode(ids, { batch: 2, clipSkip: 1, finalNorm: false, pooled: true });
+    const c1 = a.shape[2]!, c2 = b.shape[2]!, C = c1 + c2;
+    context = new Float32Array(2 * T * C);
+    for (let r = 0; r < 2 * T; ++r) {
+      context.set(a.lastHiddenState.subarray(r * c1, (r + 1) * c1), r * C);
+      context.set(b.lastHiddenState.subarray(r * c2, (r + 1) * c2), r * C + c1);
+    }
+    const ti = [size, size, 0, 0, size, size];
+    added = { textEmbeds: b.pooled!, timeIds: Float32Array.from([...ti, ...ti]) };
+    finite &&= allFinite(b.pooled!);
+  } else {
+    context = (await te.encode(ids, { batch: 2 })).lastHiddenState;
+  }
   const textEncode = secs(t);
   const rssText = peakRssMb();
-  finite &&= allFinite(enc.lastHiddenState);
-  if (enc.shape[2] !== unet.contextDim)
-    throw new Error(`text encoder width ${enc.shape[2]} does not match the UNet's context ${unet.contextDim}`);
-  const context = enc.lastHiddenState; // (2, T, D): [cond, uncond]
+  finite &&= allFinite(context);
+  if (context.length !== 2 * T * unet.contextDim)
+    throw new Error(`text encoder width ${context.length / (2 * T)} does not match the UNet's context ${unet.contextDim}`);
 
   // Sampling steps: one batch-2 forward each (cond + uncond), CFG mix, Euler update.
   const h = size / 8, w = size / 8, lc = 4, plane = lc * h * w;
@@ -206,7 +243,7 @@ async function benchOnce(model: string, size: number, steps: number, threads: nu
     for (let b = 0; b < 2; ++b)
       for (let i = 0; i < plane; ++i) sample[b * unet.inChannels * h * w + i] = latents[i]! * cIn;
     const timestep = 999 - Math.round((s * 999) / Math.max(1, steps));
-    const eps = await unet.forward({ sample, shape: [2, unet.inChannels, h, w], timesteps: [timestep, timestep], context });
+    const eps = await unet.forward({ sample, shape: [2, unet.inChannels, h, w], timesteps: [timestep, timestep], context, ...added });
     const outPlane = unet.outChannels * h * w;
     const next_ = new Float32Array(plane);
     for (let i = 0; i < plane; ++i) {
@@ -226,10 +263,12 @@ async function benchOnce(model: string, size: number, steps: number, threads: nu
   finite &&= allFinite(img.image);
   const peak = peakRssMb();
   te.dispose();
+  te2?.dispose();
   unet.dispose();
   vae.dispose();
   return {
     model,
+    family: xl ? 'sdxl' : 'sd',
     size,
     steps,
     threads,
@@ -275,17 +314,17 @@ async function benchE2e(model: string, size: number, steps: number, threads: num
   const marks: number[] = [];
   const t1 = performance.now();
   const img = await m.generate(
-    { prompt: 'a photo of a wooden table in a bright kitchen', negativePrompt: 'blurry', width: size, height: size, steps, guidanceScale: 7.5, sampler: 'euler', seed: 1 },
+    { prompt: 'a photo of a wooden table in a bright kitchen', negativePrompt: 'blurry', ...(size ? { width: size, height: size } : {}), steps, guidanceScale: 7.5, sampler: 'euler', seed: 1 },
     { onProgress: () => marks.push(performance.now()) },
   );
   const end = performance.now();
-  if (img.width !== size || img.height !== size) throw new Error(`generate returned ${img.width}×${img.height}`);
+  if (size && (img.width !== size || img.height !== size)) throw new Error(`generate returned ${img.width}×${img.height}`);
   m.dispose();
   const gaps = marks.slice(1).map((t, i) => (t - marks[i]!) / 1000);
   return {
     model,
     mode: 'txt2img',
-    size,
+    size: img.width,
     steps,
     threads,
     load_s: load,
@@ -301,9 +340,9 @@ function table(r: BenchResult): string {
   const f = (x: number) => x.toFixed(2);
   const a = r.peak_rss_after_mb;
   return [
-    `model ${r.model} — ${r.size}×${r.size}, ${r.steps} step(s), ${r.threads} thread(s), CFG as one batch-2 forward`,
+    `model ${r.model} (${r.family === 'sdxl' ? 'SDXL' : 'SD 1.x/2.x'}) — ${r.size}×${r.size}, ${r.steps} step(s), ${r.threads} thread(s), CFG as one batch-2 forward`,
     `  load           ${f(r.load_s)} s  (text encoder ${f(r.load_text_encoder_s)}, UNet ${f(r.load_unet_s)}, VAE ${f(r.load_vae_s)})`,
-    `  text encode    ${f(r.text_encode_s)} s  (prompt + negative)`,
+    `  text encode    ${f(r.text_encode_s)} s  (prompt + negative${r.family === 'sdxl' ? ', both encoders' : ''})`,
     `  UNet step      ${f(r.unet_step_s)} s  (each: ${r.unet_steps_s.map(f).join(', ')})`,
     `  VAE decode     ${f(r.vae_decode_s)} s`,
     `  peak RSS       ${r.peak_rss_mb.toFixed(0)} MiB  (after load ${a.load.toFixed(0)}, text ${a.text_encode.toFixed(0)}, UNet ${a.unet.toFixed(0)}, VAE ${a.vae_decode.toFixed(0)})`,
