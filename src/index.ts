@@ -53,6 +53,15 @@ export { listPresets, getPreset, clearPresetCache, type GetPresetOptions, type P
 export type { Preset, PresetOverrides } from './presets/schema.js';
 export { version } from './version.js';
 export {
+  runWorkflowNode,
+  renderTemplate,
+  type WorkflowNode,
+  type WorkflowNodeOptions,
+  type WorkflowNodeResult,
+  type WorkflowNodeType,
+} from './orchestrator/index.js';
+export { resolveHubModel, hubCacheDir, type HubModel, type HubResolveOptions, type HubDownloadProgress } from './models/hub.js';
+export {
   createServer,
   startServer,
   startWorker,

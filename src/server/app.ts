@@ -467,7 +467,7 @@ export async function createServer(overrides: ServerConfigInput | ServerConfig =
         queue: { backend: queue.backend, queued: c.queued, running: c.running, max: cfg.maxQueued },
         engines: {
           studio: true,
-          local: Boolean(cfg.modelPath || process.env.BG_DIFFUSION_MODEL || process.env.MODEL_PATH),
+          local: Boolean(cfg.modelPath || process.env.BG_DIFFUSION_MODEL || process.env.MODEL_PATH || process.env.MODEL_ID),
           runway: Boolean(process.env.RUNWAY_API_KEY?.trim()),
         },
         backends: be,
