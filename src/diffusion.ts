@@ -9,7 +9,11 @@
  *     { onProgress: ({ step, steps }) => console.log(step, steps), signal },
  *   );
  */
+import { statSync } from 'node:fs';
+
+import { BgNativeError } from './errors.js';
 import { loadAddon, type DiffusionLoadOptions, type NativeDiffusionModel } from './native.js';
+import { resolveMaxModelBytes } from './options.js';
 
 export type {
   DiffusionGenerateParams,
@@ -22,7 +26,24 @@ export type {
 
 export const DiffusionModel = {
   /** Loads (or reuses, keyed by file identity) a model; rejects with E_MODEL_* codes naming the file. */
-  load(pathOrDir: string, options?: DiffusionLoadOptions): Promise<NativeDiffusionModel> {
-    return loadAddon().DiffusionModel.load(pathOrDir, options);
+  load(pathOrDir: string, options?: DiffusionLoadOptions & { maxModelBytes?: number }): Promise<NativeDiffusionModel> {
+    const { maxModelBytes, ...rest } = options ?? {};
+    if (maxModelBytes !== undefined && !(Number.isSafeInteger(maxModelBytes) && maxModelBytes >= 1)) {
+      return Promise.reject(new BgNativeError('E_BAD_INPUT', `maxModelBytes must be a positive whole number of bytes (got ${String(maxModelBytes)}).`));
+    }
+    try {
+      // The core refuses files above BG_MAX_MODEL_BYTES itself; an explicit option is checked here.
+      const limit = resolveMaxModelBytes(maxModelBytes);
+      const st = statSync(pathOrDir, { throwIfNoEntry: false });
+      if (st?.isFile() && st.size > limit) {
+        throw new BgNativeError(
+          'E_MODEL_FORMAT',
+          `${pathOrDir} is ${st.size} bytes, more than the ${limit}-byte limit on model files; raise maxModelBytes (or BG_MAX_MODEL_BYTES) if this file is meant to be loaded.`,
+        );
+      }
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return loadAddon().DiffusionModel.load(pathOrDir, options === undefined ? undefined : rest);
   },
 };

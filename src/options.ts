@@ -187,8 +187,11 @@ export const ReplaceOptionsSchema = z.strictObject({
   presetDirs: z.array(z.string().min(1)).optional(),
   /** Values merged over the preset (prompt, generation, background, compositing); validated after merging. */
   overrides: z.record(z.string(), z.unknown()).optional(),
-  prompt: z.string().trim().min(1).max(4000).optional(),
-  negativePrompt: z.string().max(4000).optional(),
+  /** Emphasis syntax `(word:1.3)`, `[word]`, BREAK; at most maxPromptChars characters. */
+  prompt: z.string().trim().min(1).optional(),
+  negativePrompt: z.string().optional(),
+  /** Longest prompt / negative prompt accepted, in characters (default 4000 or env BG_MAX_PROMPT_CHARS). */
+  maxPromptChars: z.number().int().min(1).optional(),
   engine: EngineSchema.optional(),
   /** Integer seed; default random. The result reports the seed used. */
   seed: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
@@ -290,7 +293,53 @@ export function parseCleanupOptions(raw: unknown): ParsedCleanupOptions {
 }
 
 export function parseReplaceOptions(raw: unknown): ParsedReplaceOptions {
-  return parseOptions(ReplaceOptionsSchema, raw, 'replaceBackground options');
+  const opts = parseOptions(ReplaceOptionsSchema, raw, 'replaceBackground options');
+  const max = resolveMaxPromptChars(opts.maxPromptChars);
+  for (const field of ['prompt', 'negativePrompt'] as const) {
+    const text = opts[field];
+    if (text === undefined) continue;
+    const chars = promptLength(text);
+    if (chars > max) {
+      throw new BgNativeError(
+        'E_BAD_INPUT',
+        `Invalid replaceBackground options: \`${field}\` is ${chars} characters long, more than the limit of ${max}; shorten it (or raise maxPromptChars / BG_MAX_PROMPT_CHARS).`,
+      );
+    }
+  }
+  return opts;
+}
+
+/** The default prompt length limit, in characters (the native core enforces the same). */
+export const DEFAULT_MAX_PROMPT_CHARS = 4000;
+
+/** A prompt's length as the limit counts it: Unicode characters (an emoji is one). */
+export function promptLength(text: string): number {
+  let n = 0;
+  for (const _ of text) n++;
+  return n;
+}
+
+/** Resolves the prompt length limit: option → env BG_MAX_PROMPT_CHARS → 4000. A bad env value is E_CONFIG. */
+export function resolveMaxPromptChars(option: number | undefined, env: NodeJS.ProcessEnv = process.env): number {
+  return option ?? positiveEnv(env, 'BG_MAX_PROMPT_CHARS', 'characters') ?? DEFAULT_MAX_PROMPT_CHARS;
+}
+
+/** The default model file size limit: 64 GiB (the native core enforces BG_MAX_MODEL_BYTES itself). */
+export const DEFAULT_MAX_MODEL_BYTES = 64 * 1024 ** 3;
+
+/** Resolves the model file size limit: option → env BG_MAX_MODEL_BYTES → 64 GiB. A bad env value is E_CONFIG. */
+export function resolveMaxModelBytes(option: number | undefined, env: NodeJS.ProcessEnv = process.env): number {
+  return option ?? positiveEnv(env, 'BG_MAX_MODEL_BYTES', 'bytes') ?? DEFAULT_MAX_MODEL_BYTES;
+}
+
+function positiveEnv(env: NodeJS.ProcessEnv, name: string, unit: string): number | undefined {
+  const text = env[name]?.trim();
+  if (!text) return undefined;
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n < 1) {
+    throw new BgNativeError('E_CONFIG', `${name} must be a positive whole number of ${unit}, got ${JSON.stringify(text)}.`);
+  }
+  return n;
 }
 
 /** The default pixel limit: 100 megapixels. */

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "tensor/error.h"
+#include "tensor/limits.h"
 
 namespace bgn {
 
@@ -58,6 +59,18 @@ std::shared_ptr<MappedFile> MappedFile::open(const std::string& path) {
   if (st.st_size == 0) {
     ::close(fd);
     fail(Code::ModelFormat, path, " is empty (0 bytes)");
+  }
+  uint64_t limit;
+  try {
+    limit = max_model_bytes();
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+  if (static_cast<uint64_t>(st.st_size) > limit) {
+    ::close(fd);
+    fail(Code::ModelFormat, path, " is ", static_cast<uint64_t>(st.st_size), " bytes, more than the ", limit,
+         "-byte limit on model files; raise BG_MAX_MODEL_BYTES if this file is meant to be loaded");
   }
   void* p = ::mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0);
   int err = errno;

@@ -19,7 +19,8 @@ struct FileIdentity {
 
 class MappedFile {
  public:
-  // Throws E_MODEL_NOT_FOUND when missing, E_IO when unreadable, E_MODEL_FORMAT when empty.
+  // Throws E_MODEL_NOT_FOUND when missing, E_IO when unreadable, E_MODEL_FORMAT when empty or
+  // larger than BG_MAX_MODEL_BYTES (tensor/limits.h).
   static std::shared_ptr<MappedFile> open(const std::string& path);
   ~MappedFile();
   MappedFile(const MappedFile&) = delete;

@@ -5,6 +5,7 @@
 #include <cstdlib>
 
 #include "tensor/error.h"
+#include "tensor/limits.h"
 
 namespace bgn {
 
@@ -127,6 +128,10 @@ std::vector<PromptPiece> parse_prompt_weights(std::string_view s) {
 
 std::vector<PromptChunk> encode_weighted_prompt(const ClipTokenizer& tok, std::string_view prompt,
                                                 const std::string& pad_token) {
+  const uint64_t max_chars = max_prompt_chars(), chars = utf8_length(prompt);
+  if (chars > max_chars)
+    fail(Code::BadInput, "the prompt is ", chars, " characters long, more than the limit of ", max_chars,
+         "; shorten it (or raise BG_MAX_PROMPT_CHARS)");
   const int32_t pad_id = tok.token_id(pad_token);
   if (pad_id < 0) fail(Code::BadInput, "pad token '", pad_token, "' is not in the tokenizer's vocabulary");
   std::vector<PromptChunk> chunks;

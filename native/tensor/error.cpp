@@ -13,6 +13,7 @@ const char* code_name(Code c) {
     case Code::Numeric: return "E_NUMERIC";
     case Code::Io: return "E_IO";
     case Code::Internal: return "E_INTERNAL";
+    case Code::Config: return "E_CONFIG";
   }
   return "E_INTERNAL";
 }

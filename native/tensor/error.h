@@ -17,6 +17,7 @@ enum class Code {
   Numeric,           // E_NUMERIC: NaN/Inf appeared
   Io,                // E_IO: the OS refused (open, read, mmap)
   Internal,          // E_INTERNAL: a bug in this library
+  Config,            // E_CONFIG: a setting (environment variable) has an invalid value
 };
 
 const char* code_name(Code c);

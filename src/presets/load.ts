@@ -202,7 +202,13 @@ function loadFile(full: string, shown: string): PresetFile {
     });
     throw new BgNativeError('E_CONFIG', lines.join('\n  '));
   }
-  const raw: unknown = doc.toJS();
+  let raw: unknown;
+  try {
+    raw = doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    // e.g. an alias "billion laughs": refused before it expands
+    throw new BgNativeError('E_CONFIG', `${shown}: ${(err as Error).message}`);
+  }
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new BgNativeError('E_CONFIG', `${shown}: expected a mapping of preset fields, got ${describeValue(raw)}`);
   }
