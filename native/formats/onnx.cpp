@@ -129,6 +129,7 @@ Tensor parse_tensor(pb::Bytes msg, const Ctx& ctx) {
     case DType::F16: case DType::BF16:
       for (int64_t i = 0; i < n; ++i) t.data<uint16_t>()[i] = uint16_t(int_data[i]);
       break;
+    default: break;  // block-quantized types never come from ONNX
   }
   return t;
 }

@@ -61,6 +61,7 @@ const char* safetensors_dtype_name(DType t) {
     case DType::I8: return "I8";
     case DType::U8: return "U8";
     case DType::Bool: return "BOOL";
+    default: break;  // block-quantized types have no safetensors name
   }
   return "?";
 }

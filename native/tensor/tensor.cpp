@@ -1,6 +1,7 @@
 #include "tensor/tensor.h"
 
 #include "tensor/allocator.h"
+#include "tensor/quant.h"
 
 #include <cmath>
 #include <cstdlib>
@@ -15,8 +16,16 @@ size_t dtype_size(DType t) {
     case DType::F32: case DType::I32: return 4;
     case DType::F16: case DType::BF16: case DType::I16: return 2;
     case DType::I8: case DType::U8: case DType::Bool: return 1;
+    default: return quant::block_bytes(t);
   }
-  return 1;
+}
+
+bool dtype_is_block(DType t) { return t >= DType::Q4_0 && t <= DType::Q8_K; }
+int64_t dtype_block(DType t) { return dtype_is_block(t) ? quant::block_size(t) : 1; }
+size_t dtype_block_bytes(DType t) { return dtype_size(t); }
+size_t dtype_bytes(DType t, int64_t n) {
+  if (!dtype_is_block(t)) return static_cast<size_t>(n) * dtype_size(t);
+  return static_cast<size_t>(n / quant::block_size(t)) * quant::block_bytes(t);
 }
 
 const char* dtype_name(DType t) {
@@ -31,8 +40,8 @@ const char* dtype_name(DType t) {
     case DType::I8: return "i8";
     case DType::U8: return "u8";
     case DType::Bool: return "bool";
+    default: return quant::type_name(t);
   }
-  return "?";
 }
 
 std::string shape_str(const Shape& s) {
@@ -61,13 +70,25 @@ struct CachedFree {
 };
 }  // namespace
 
+namespace {
+// Block types hold whole blocks along the last dimension.
+void check_block_shape(DType dtype, const Shape& shape) {
+  if (!dtype_is_block(dtype)) return;
+  if (shape.empty() || shape.back() % dtype_block(dtype) != 0)
+    fail(Code::BadInput, "a ", dtype_name(dtype), " tensor needs its last dimension to be a multiple of ",
+         dtype_block(dtype), ", got shape ", shape_str(shape));
+}
+}  // namespace
+
 Tensor Tensor::empty(DType dtype, Shape shape) {
   Tensor t;
   t.dtype_ = dtype;
   t.numel_ = shape_numel(shape);
+  check_block_shape(dtype, shape);
   t.shape_ = std::move(shape);
-  size_t bytes = static_cast<size_t>(t.numel_) * dtype_size(dtype);
-  if (bytes / dtype_size(dtype) != static_cast<size_t>(t.numel_)) fail(Code::OutOfMemory, "tensor too large");
+  size_t bytes = dtype_bytes(dtype, t.numel_);
+  if (!dtype_is_block(dtype) && bytes / dtype_size(dtype) != static_cast<size_t>(t.numel_))
+    fail(Code::OutOfMemory, "tensor too large");
   void* p = tensor_alloc(bytes);
   if (!p) fail(Code::OutOfMemory, "could not allocate ", bytes, " bytes for a ", dtype_name(dtype), " tensor ", shape_str(t.shape_));
   t.storage_ = std::shared_ptr<void>(p, CachedFree{bytes});
@@ -85,6 +106,7 @@ Tensor Tensor::view(DType dtype, Shape shape, const void* data, std::shared_ptr<
   Tensor t;
   t.dtype_ = dtype;
   t.numel_ = shape_numel(shape);
+  check_block_shape(dtype, shape);
   t.shape_ = std::move(shape);
   t.data_ = const_cast<void*>(data);
   t.storage_ = std::move(keepalive);
@@ -106,6 +128,7 @@ Tensor Tensor::from_i64(const std::vector<int64_t>& v) {
 Tensor Tensor::reshaped(Shape shape) const {
   int64_t n = shape_numel(shape);
   BGN_CHECK(n == numel_, Code::BadInput, "cannot reshape ", shape_str(shape_), " to ", shape_str(shape));
+  check_block_shape(dtype_, shape);
   Tensor t = *this;
   t.shape_ = std::move(shape);
   return t;
@@ -126,6 +149,7 @@ double load(const void* p, DType t, int64_t i) {
     case DType::U8: case DType::Bool: return static_cast<const uint8_t*>(p)[i];
     case DType::F16: return f16_to_f32(static_cast<const uint16_t*>(p)[i]);
     case DType::BF16: return bf16_to_f32(static_cast<const uint16_t*>(p)[i]);
+    default: break;  // block types are converted whole (convert_to_f32)
   }
   return 0;
 }
@@ -143,8 +167,19 @@ Tensor Tensor::to(DType dtype) const {
     if (nbytes()) std::memcpy(out.data_, data_, nbytes());
     return out;
   }
+  if (dtype_is_block(dtype) || (dtype_is_block(dtype_) && dtype != DType::F32)) {
+    if (!dtype_is_block(dtype_) && dtype_ == DType::F32) {
+      quant::quantize(dtype, data<float>(), out.data_, numel_);
+      return out;
+    }
+    return to(DType::F32).to(dtype);
+  }
   if (dtype == DType::F32) {
     float* d = out.data<float>();
+    if (dtype_is_block(dtype_)) {
+      convert_to_f32(dtype_, data_, d, numel_);
+      return out;
+    }
     switch (dtype_) {
       case DType::F16: case DType::BF16: convert_to_f32(dtype_, data_, d, numel_); return out;
       case DType::I32: widen_to_f32(data<int32_t>(), d, numel_); return out;
@@ -169,6 +204,7 @@ Tensor Tensor::to(DType dtype) const {
       case DType::Bool: out.data<uint8_t>()[i] = v != 0.0; break;
       case DType::F16: out.data<uint16_t>()[i] = f32_to_f16(static_cast<float>(v)); break;
       case DType::BF16: out.data<uint16_t>()[i] = f32_to_bf16(static_cast<float>(v)); break;
+      default: break;
     }
   }
   return out;
@@ -242,6 +278,8 @@ void convert_to_f32(DType src_type, const void* src, float* dst, int64_t n) {
   } else if (src_type == DType::BF16) {
     const uint16_t* s = static_cast<const uint16_t*>(src);
     for (int64_t i = 0; i < n; ++i) dst[i] = bf16_to_f32(s[i]);
+  } else if (dtype_is_block(src_type)) {
+    quant::dequantize(src_type, src, dst, n);
   } else {
     fail(Code::Internal, "convert_to_f32: unsupported source dtype ", dtype_name(src_type));
   }

@@ -12,10 +12,20 @@
 
 namespace bgn {
 
-enum class DType : uint8_t { F32, F16, BF16, F64, I64, I32, I16, I8, U8, Bool };
+// Q* are GGUF/ggml block-quantized types (tensor/quant.h): a tensor of them is stored as blocks of
+// dtype_block(t) consecutive elements along its last dimension, dtype_block_bytes(t) bytes each.
+enum class DType : uint8_t { F32, F16, BF16, F64, I64, I32, I16, I8, U8, Bool,
+                             Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K, Q8_K };
 
+// Bytes per element (for block types: of one block, see dtype_block_bytes).
 size_t dtype_size(DType t);
 const char* dtype_name(DType t);
+// Block types: elements per block (32 or 256) and bytes per block; 1 and dtype_size otherwise.
+bool dtype_is_block(DType t);
+int64_t dtype_block(DType t);
+size_t dtype_block_bytes(DType t);
+// Bytes of n consecutive elements; for block types n must be a multiple of the block size.
+size_t dtype_bytes(DType t, int64_t n);
 
 using Shape = std::vector<int64_t>;
 std::string shape_str(const Shape& s);
@@ -40,7 +50,7 @@ class Tensor {
   int rank() const { return static_cast<int>(shape_.size()); }
   int64_t dim(int i) const { return shape_[i < 0 ? i + rank() : i]; }
   int64_t numel() const { return numel_; }
-  size_t nbytes() const { return static_cast<size_t>(numel_) * dtype_size(dtype_); }
+  size_t nbytes() const { return dtype_bytes(dtype_, numel_); }
 
   template <class T> T* data() { return static_cast<T*>(data_); }
   template <class T> const T* data() const { return static_cast<const T*>(data_); }
@@ -74,7 +84,7 @@ inline float bf16_to_f32(uint16_t b) {
 }
 uint16_t f32_to_bf16(float f);
 
-// Bulk conversions used when widening weights.
+// Bulk conversions used when widening weights (block types: dequantized; n a multiple of the block).
 void convert_to_f32(DType src_type, const void* src, float* dst, int64_t n);
 
 }  // namespace bgn
