@@ -84,8 +84,44 @@ void run_unet(const std::string& name, const char* weights_key, int64_t heads = 
   std::vector<float> ts = floats(c.in->tensor("timestep"));
   const int64_t N = x.dim(0);
   if (ts.size() == 1) ts.assign(size_t(N), ts[0]);
-  std::vector<float> out = unet->forward(floats(x).data(), N, x.dim(2), x.dim(3), ts.data(), floats(ctx).data(), ctx.dim(1));
+  // SDXL cases carry the added conditioning (pooled text, time ids).
+  std::vector<float> te, ti;
+  UnetAddedCond added;
+  if (c.in->has("text_embeds")) {
+    te = floats(c.in->tensor("text_embeds"));
+    ti = floats(c.in->tensor("time_ids"));
+    added.text_embeds = te.data();
+    added.P = int64_t(te.size()) / N;
+    added.time_ids = ti.data();
+  }
+  std::vector<float> out = unet->forward(floats(x).data(), N, x.dim(2), x.dim(3), ts.data(), floats(ctx).data(), ctx.dim(1),
+                                         te.empty() ? nullptr : &added);
   CHECK(close("out", out.data(), floats(c.out->tensor("out")), c.atol, c.rtol));
+}
+
+// te-sdxl: encoder `which` (1 or 2) from its folder or LDM file; penultimate raw states and the
+// pooled output (encoder 2: projected), as StableDiffusionXLPipeline.encode_prompt reads them.
+void run_text_encoder_sdxl(int which, bool ldm) {
+  Case c;
+  if (!open_case("te-sdxl", &c)) { std::printf("    (fixtures not found; skipped)\n"); return; }
+  const json::Value* mod = c.m.find("models")->find(which == 1 ? "text_encoder" : "text_encoder_2");
+  const std::string path = bgn_test::fixtures_dir() + "/" +
+                           (ldm ? mod->find("weights")->find("ldm")->as_string() : mod->find("folder")->as_string());
+  const int64_t heads = mod->find("config")->find("num_attention_heads")->as_int();
+  auto te = ClipTextModel::from_weights(load_component(path, which == 1 ? Component::TextEncoder : Component::TextEncoder2), 2,
+                                        ldm ? heads : 0);
+  Tensor ids = c.in->tensor(which == 1 ? "input_ids_1" : "input_ids_2");
+  std::vector<int64_t> v = ids.as_i64();
+  std::vector<int32_t> ids32(v.begin(), v.end());
+  ClipEncodeOptions o;
+  o.clip_skip = 1;
+  o.final_norm = false;
+  o.pooled = true;
+  ClipTextOutput r = te->encode(ids32.data(), ids.dim(0), ids.dim(1), o);
+  const std::string pre = which == 1 ? "te1_" : "te2_";
+  CHECK(close("penultimate_raw", r.last.data(), floats(c.out->tensor(pre + "penultimate_raw")), c.atol, c.rtol));
+  CHECK(close("pooled", r.pooled.data(), floats(c.out->tensor(pre + (which == 1 ? "pooler_output" : "text_embeds"))), c.atol,
+              c.rtol));
 }
 
 void run_vae(const std::string& name, bool ldm) {
@@ -120,6 +156,16 @@ TEST("unet-sd2: linear projections, per-level heads") { run_unet("unet-sd2", "f"
 TEST("unet-sd1 from the LDM single file (8 heads, SD 1.x convention)") { run_unet("unet-sd1", "ldm"); }
 TEST("unet-sd2 from its LDM file with heads given") { run_unet("unet-sd2", "ldm", 4); }
 TEST("unet-sd1-inpaint from its LDM file") { run_unet("unet-sd1-inpaint", "ldm"); }
+TEST("unet-sdxl: text_time added conditioning, transformer depth per level") { run_unet("unet-sdxl", "f"); }
+TEST("unet-sdxl from its LDM file (label_emb)") { run_unet("unet-sdxl", "ldm", 2); }
+TEST("te-sdxl encoder 1 (CLIP-L shaped) from the folder and from conditioner.embedders.0") {
+  run_text_encoder_sdxl(1, false);
+  run_text_encoder_sdxl(1, true);
+}
+TEST("te-sdxl encoder 2 (OpenCLIP-bigG shaped) from the folder and from conditioner.embedders.1 (fused in_proj)") {
+  run_text_encoder_sdxl(2, false);
+  run_text_encoder_sdxl(2, true);
+}
 TEST("vae-64x64: encode moments and decode") { run_vae("vae-64x64", false); }
 TEST("vae-64x96: non-square") { run_vae("vae-64x96", false); }
 TEST("vae-64x64 from the LDM single file") { run_vae("vae-64x64", true); }
