@@ -29,8 +29,10 @@ describe('SDXL generation sizes', () => {
     expect(generationSize({}, 1920, 1080, 1024, SDXL_BUCKETS)).toEqual({ width: 1344, height: 768 });
   });
 
-  it('a preset longSide below the bucket scales it down, keeping the aspect; explicit sizes are used as given', () => {
-    expect(generationSize({ longSide: 1024 }, 3000, 2000, 1024, SDXL_BUCKETS)).toEqual({ width: 1024, height: 704 });
+  it("a preset's longSide caps the model's native side: 1024 keeps SDXL's buckets, 512 halves them; explicit sizes are used as given", () => {
+    expect(generationSize({ longSide: 1024 }, 3000, 2000, 1024, SDXL_BUCKETS)).toEqual({ width: 1216, height: 832 });
+    expect(generationSize({ longSide: 512 }, 3000, 2000, 1024, SDXL_BUCKETS)).toEqual({ width: 640, height: 448 });
+    expect(generationSize({ longSide: 1024 }, 3000, 2000, 512)).toEqual({ width: 640, height: 448 });
     expect(generationSize({ width: 768, height: 512 }, 3000, 2000, 1024, SDXL_BUCKETS)).toEqual({ width: 768, height: 512 });
   });
 });

@@ -47,9 +47,9 @@ const round64 = (v: number) => Math.max(64, Math.round(v / 64) * 64);
 
 /**
  * The generation size for a frame: `{ width, height }` from the preset as given; `{ longSide }`
- * keeps the frame's aspect at about the model's native area, the long side at most `longSide`.
- * With `buckets` (SDXL_BUCKETS for SDXL models) the size is the bucket nearest the frame's aspect
- * (by log ratio), scaled down when it exceeds `longSide`.
+ * keeps the frame's aspect at about the model's native area (`native`² pixels), scaled down when
+ * the native side exceeds `longSide`. With `buckets` (SDXL_BUCKETS for SDXL models) the size is
+ * the bucket nearest the frame's aspect (by log ratio), scaled the same way.
  */
 export function generationSize(
   resolution: PresetResolution,
@@ -60,22 +60,17 @@ export function generationSize(
 ): { width: number; height: number } {
   if (resolution.width !== undefined && resolution.height !== undefined) return { width: resolution.width, height: resolution.height };
   const aspect = frameWidth / frameHeight;
+  // `longSide` caps the model's native side: a preset's 1024 leaves SD 1.x/2.x and SDXL at their
+  // native area, a smaller value scales the generation down (faster, softer).
+  const scale = Math.min(1, Math.max(64, resolution.longSide ?? native) / native);
   if (buckets && buckets.length > 0) {
     let best = buckets[0]!;
     for (const b of buckets) if (Math.abs(Math.log(b[0] / b[1] / aspect)) < Math.abs(Math.log(best[0] / best[1] / aspect))) best = b;
-    const long = Math.max(best[0], best[1]);
-    const cap = Math.max(64, resolution.longSide ?? long);
-    if (long <= cap) return { width: best[0], height: best[1] };
-    return { width: round64((best[0] * cap) / long), height: round64((best[1] * cap) / long) };
+    if (scale === 1) return { width: best[0], height: best[1] };
+    return { width: round64(best[0] * scale), height: round64(best[1] * scale) };
   }
-  let w = native * Math.sqrt(aspect);
-  let h = native / Math.sqrt(aspect);
-  const long = Math.max(w, h);
-  const cap = Math.max(64, resolution.longSide ?? long);
-  if (long > cap) {
-    w *= cap / long;
-    h *= cap / long;
-  }
+  const w = native * Math.sqrt(aspect) * scale;
+  const h = (native / Math.sqrt(aspect)) * scale;
   return { width: round64(w), height: round64(h) };
 }
 

@@ -46,7 +46,11 @@ export const PresetColorSchema = z
 export const SAMPLERS = ['euler', 'euler_a', 'ddim', 'dpmpp_2m', 'dpmpp_2m_karras', 'lms'] as const;
 export const SamplerSchema = oneOf(SAMPLERS);
 
-/** Generation size: `{ width, height }` or `{ longSide }` (aspect taken from the photo); multiples of 8. */
+/**
+ * Generation size: `{ width, height }` as given, or `{ longSide }`: the photo's aspect at the model's
+ * native area (512² SD 1.x, 768² SD 2.x, SDXL's ~1 MP buckets), scaled down when the model's native
+ * side exceeds `longSide`. Multiples of 8.
+ */
 const side = num(64, 4096, { int: true }).refine((v) => v % 8 === 0, { error: 'expected a multiple of 8 from 64 to 4096' });
 export const ResolutionSchema = z
   .strictObject(
