@@ -85,6 +85,17 @@ describe('replaceBackground settings', () => {
     expect(o.preset.background).toEqual({ type: 'solid', color: 'white' });
   });
 
+  it('adds the preset\'s SDXL prompt style only for SDXL models', async () => {
+    const { applyPromptStyle } = await import('../src/engines/local.js');
+    const preset = settings({ preset: 'vitrinealu', promptType: 'garden' }).preset;
+    expect(preset.styles?.sdxl?.suffix).toMatch(/photorealistic/);
+    const xl = applyPromptStyle(preset, 'sdxl');
+    expect(xl.prompt.startsWith(preset.prompt)).toBe(true);
+    expect(xl.prompt.endsWith(preset.styles!.sdxl!.suffix!)).toBe(true);
+    expect(xl.negativePrompt).toMatch(/deformed, cgi, illustration$/);
+    expect(applyPromptStyle(preset, 'sd1')).toEqual({ prompt: preset.prompt, negativePrompt: preset.negativePrompt });
+  });
+
   it("maps the seeds' engine names", () => {
     expect(parseReplaceOptions({ input: 'x', engine: 'SDXL' }).engine).toBe('local');
     expect(parseReplaceOptions({ input: 'x', engine: 'stable-diffusion' }).engine).toBe('local');

@@ -14,7 +14,7 @@ import { fillHoles, dilateMask } from '../compose/fill.js';
 import { DiffusionModel, type NativeDiffusionModel } from '../diffusion.js';
 import { BgNativeError, toBgError } from '../errors.js';
 import { resizeRaw } from '../image/resize.js';
-import type { PresetResolution } from '../presets/schema.js';
+import type { Preset, PresetResolution } from '../presets/schema.js';
 import type { GenerateRequest, GeneratedBackground, Generator } from './generator.js';
 
 export interface LocalEngineOptions {
@@ -42,6 +42,17 @@ export const SDXL_BUCKETS: readonly (readonly [number, number])[] = (() => {
   ];
   return [...tall, [1024, 1024], ...tall.map(([w, h]) => [h, w] as [number, number]).reverse()];
 })();
+
+/** The preset's prompt with its style for the model's family (`styles.sdxl`, …) applied. */
+export function applyPromptStyle(preset: Pick<Preset, 'prompt' | 'negativePrompt' | 'styles'>, family: string | undefined): { prompt: string; negativePrompt: string } {
+  const style = family === 'sd1' || family === 'sd2' || family === 'sdxl' ? preset.styles?.[family] : undefined;
+  if (!style) return { prompt: preset.prompt, negativePrompt: preset.negativePrompt };
+  const join = (...parts: (string | undefined)[]) => parts.map((p) => p?.trim()).filter(Boolean).join(', ');
+  return {
+    prompt: join(style.prefix, preset.prompt, style.suffix),
+    negativePrompt: join(preset.negativePrompt, style.negativeSuffix),
+  };
+}
 
 const round64 = (v: number) => Math.max(64, Math.round(v / 64) * 64);
 
@@ -139,10 +150,11 @@ export function createLocalGenerator(options: LocalEngineOptions): Generator {
         const repaint = keep.map((v) => 255 - v);
         lap('prepare');
         const g = preset.generation;
+        const styled = applyPromptStyle(preset, model.family);
         const image = await model.generate(
           {
-            prompt: preset.prompt,
-            negativePrompt: preset.negativePrompt,
+            prompt: styled.prompt,
+            negativePrompt: styled.negativePrompt,
             width: gen.width,
             height: gen.height,
             steps: g.steps,
@@ -170,7 +182,9 @@ export function createLocalGenerator(options: LocalEngineOptions): Generator {
           stages,
           info: {
             model: model.path,
+            family: model.family,
             layout: model.layout,
+            prompt: styled.prompt,
             inpainting: model.inChannels === 9,
             resolution: [gen.width, gen.height],
             steps: g.steps,

@@ -112,6 +112,7 @@ export function getPreset(name: string, options: GetPresetOptions = {}): Preset 
     generation: data.generation,
     background: typed?.background ?? data.background,
     compositing: data.compositing,
+    ...(data.styles !== undefined ? { styles: data.styles } : {}),
   };
 
   let resolved = base;

@@ -163,11 +163,32 @@ export const PromptTypeSchema = z.strictObject(
   { error: 'expected a mapping with prompt (and optionally negativePrompt, background)' },
 );
 
+/**
+ * Words added to the prompt for one model family (SDXL follows short natural sentences and needs
+ * fewer quality tags than SD 1.x): `prefix` before, `suffix` after the prompt, `negativeSuffix`
+ * after the negative prompt.
+ */
+export const PromptStyleSchema = z.strictObject(
+  {
+    prefix: z.string({ error: 'expected a text' }).optional(),
+    suffix: z.string({ error: 'expected a text' }).optional(),
+    negativeSuffix: z.string({ error: 'expected a text' }).optional(),
+  },
+  { error: 'expected a mapping with prefix, suffix, negativeSuffix' },
+);
+
+export const PromptStylesSchema = z.strictObject(
+  { sd1: PromptStyleSchema.optional(), sd2: PromptStyleSchema.optional(), sdxl: PromptStyleSchema.optional() },
+  { error: 'expected a mapping of model family (sd1, sd2, sdxl) → { prefix, suffix, negativeSuffix }' },
+);
+
 const describedFields = {
   description: text('a one-line description'),
   generation: GenerationSchema,
   background: BackgroundSchema,
   compositing: CompositingSchema,
+  /** Per model family prompt additions for the local engine. */
+  styles: PromptStylesSchema.optional(),
 };
 
 /** A preset file as written. Give `prompt`, or `prompts` (per prompt type), or both. */
@@ -214,6 +235,7 @@ export type PresetGeneration = z.output<typeof GenerationSchema>;
 export type PresetBackground = z.output<typeof BackgroundSchema>;
 export type PresetShadow = z.output<typeof ShadowSchema>;
 export type PresetCompositing = z.output<typeof CompositingSchema>;
+export type PromptStyle = z.output<typeof PromptStyleSchema>;
 
 /** A preset ready to use: its prompt type chosen, overrides applied. */
 export interface Preset extends z.output<typeof ResolvedPresetSchema> {
