@@ -98,13 +98,13 @@ ClipTextOutput ClipTextModel::encode(const int32_t* ids, int64_t B, int64_t T, c
   nn::Buf x(size_t(M * C));
   {
     nn::Buf row(static_cast<size_t>(C)), prow(static_cast<size_t>(C));
-    const size_t es = dtype_size(tok_.dtype());
+    // Bytes per row (block-quantized GGUF embeddings hold whole blocks per row).
+    const size_t tok_row = dtype_bytes(tok_.dtype(), C), pos_row = dtype_bytes(pos_.dtype(), C);
     for (int64_t b = 0; b < B; ++b)
       for (int64_t t = 0; t < T; ++t) {
-        convert_to_f32(tok_.dtype(), static_cast<const uint8_t*>(tok_.raw()) + size_t(ids[b * T + t]) * C * es,
+        convert_to_f32(tok_.dtype(), static_cast<const uint8_t*>(tok_.raw()) + size_t(ids[b * T + t]) * tok_row,
                        row.data(), C);
-        convert_to_f32(pos_.dtype(), static_cast<const uint8_t*>(pos_.raw()) + size_t(t) * C * dtype_size(pos_.dtype()),
-                       prow.data(), C);
+        convert_to_f32(pos_.dtype(), static_cast<const uint8_t*>(pos_.raw()) + size_t(t) * pos_row, prow.data(), C);
         float* xr = x.data() + (b * T + t) * C;
         for (int64_t i = 0; i < C; ++i) xr[i] = row[size_t(i)] + prow[size_t(i)];
       }

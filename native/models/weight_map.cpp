@@ -6,6 +6,7 @@
 #include <functional>
 #include <vector>
 
+#include "formats/gguf.h"
 #include "formats/safetensors.h"
 
 namespace bgn {
@@ -216,7 +217,7 @@ Tensor rows(const Tensor& t, int64_t r0, int64_t r1) {
   const int64_t row = t.numel() / std::max<int64_t>(1, t.dim(0));
   Shape s = t.shape();
   s[0] = r1 - r0;
-  const uint8_t* base = static_cast<const uint8_t*>(t.raw()) + size_t(r0 * row) * dtype_size(t.dtype());
+  const uint8_t* base = static_cast<const uint8_t*>(t.raw()) + dtype_bytes(t.dtype(), r0 * row);
   return Tensor::view(t.dtype(), s, base, std::shared_ptr<const void>(keep, keep.get()));
 }
 
@@ -236,7 +237,8 @@ Tensor transposed(const Tensor& t, const std::string& source, const std::string&
 
 // keep_last: SDXL's second encoder keeps every resblock (its pooled output needs the last one)
 // and its text_projection (x @ P, P (width, proj) → Linear weight (proj, width)).
-void map_openclip(const SafetensorsFile& f, const std::string& prefix, nn::WeightSet& ws, bool keep_last = false) {
+template <class File>
+void map_openclip(const File& f, const std::string& prefix, nn::WeightSet& ws, bool keep_last = false) {
   // Number of resblocks; SD 2 runs all but the last (the "penultimate" layer), then ln_final.
   int blocks = 0;
   for (const auto& e : f.entries()) {
@@ -279,14 +281,17 @@ void map_openclip(const SafetensorsFile& f, const std::string& prefix, nn::Weigh
 
 // ---- sources -------------------------------------------------------------------------------------
 
-bool any_prefix(const SafetensorsFile& f, const std::string& p) {
+// File is SafetensorsFile or GgufFile: both list entries (with .name) and hand out tensors.
+template <class File>
+bool any_prefix(const File& f, const std::string& p) {
   for (const auto& e : f.entries())
     if (starts_with(e.name, p)) return true;
   return false;
 }
 
 // Copies the entries under `prefix` (stripped) through `map` (empty result = skip).
-void add_mapped(const SafetensorsFile& f, const std::string& prefix, nn::WeightSet& ws,
+template <class File>
+void add_mapped(const File& f, const std::string& prefix, nn::WeightSet& ws,
                 const std::function<std::string(const std::string&)>& map) {
   for (const auto& e : f.entries()) {
     if (!starts_with(e.name, prefix)) continue;
@@ -295,8 +300,9 @@ void add_mapped(const SafetensorsFile& f, const std::string& prefix, nn::WeightS
   }
 }
 
-ComponentWeights from_file(const std::string& path, Component c, const json::Value* config) {
-  auto f = SafetensorsFile::open(path);
+template <class File>
+ComponentWeights from_parsed(const std::shared_ptr<File>& f, const std::string& path, Component c,
+                             const json::Value* config) {
   ComponentWeights out;
   if (config) {
     out.config = *config;
@@ -408,6 +414,13 @@ ComponentWeights from_file(const std::string& path, Component c, const json::Val
   return out;
 }
 
+// .gguf files (stable-diffusion.cpp style: the checkpoint's own tensor names, weights in any GGUF
+// type) go through the same name mapping as .safetensors.
+ComponentWeights from_file(const std::string& path, Component c, const json::Value* config) {
+  if (ends_with(path, ".gguf")) return from_parsed(GgufFile::open(path), path, c, config);
+  return from_parsed(SafetensorsFile::open(path), path, c, config);
+}
+
 const char* subfolder(Component c) {
   switch (c) {
     case Component::TextEncoder: return "text_encoder";
@@ -425,8 +438,9 @@ ComponentWeights load_component(const std::string& path, Component c) {
   if (is_pickle_name(path)) refuse_pickle(path);
   if (!fs::exists(path, ec)) fail(Code::ModelNotFound, path, ": no such file or folder");
   if (!fs::is_directory(path, ec)) {
+    if (ends_with(path, ".gguf")) return from_file(path, c, nullptr);
     if (!ends_with(path, ".safetensors"))
-      fail(Code::ModelUnsupported, path, ": expected a .safetensors file or a diffusers folder");
+      fail(Code::ModelUnsupported, path, ": expected a .safetensors or .gguf file, or a diffusers folder");
     fs::path cfg = fs::path(path).parent_path() / "config.json";
     auto sf = fs::exists(cfg, ec) ? SafetensorsFile::open(path) : nullptr;
     if (sf && !any_prefix(*sf, "model.diffusion_model.") && !any_prefix(*sf, "first_stage_model.") &&

@@ -1,5 +1,6 @@
 #include "nn/layers.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #if defined(__F16C__)
@@ -7,6 +8,7 @@
 #endif
 
 #include "backend/cpu/ops.h"
+#include "backend/cpu/quant.h"
 
 namespace bgn::nn {
 
@@ -30,8 +32,17 @@ void bf16_run(const uint16_t* s, float* d, int64_t n) {
 }
 }  // namespace
 
-// Converts t (f16 or bf16) into d on the pool's threads.
+// Converts t (f16 or bf16, or a GGUF block type) into d on the pool's threads.
 void widen_into(ThreadPool& pool, const Tensor& t, float* d) {
+  if (dtype_is_block(t.dtype())) {
+    const int64_t bs = dtype_block(t.dtype()), blocks = t.numel() / bs;
+    const uint8_t* p = static_cast<const uint8_t*>(t.raw());
+    const size_t bb = dtype_block_bytes(t.dtype());
+    pool.parallel_for(blocks, std::max<int64_t>(1, 16384 / bs), [&](int64_t b0, int64_t b1) {
+      convert_to_f32(t.dtype(), p + size_t(b0) * bb, d + b0 * bs, (b1 - b0) * bs);
+    });
+    return;
+  }
   const uint16_t* s = static_cast<const uint16_t*>(t.raw());
   const bool half = t.dtype() == DType::F16;
   pool.parallel_for(t.numel(), int64_t(1) << 16, [&](int64_t i0, int64_t i1) {
@@ -41,7 +52,7 @@ void widen_into(ThreadPool& pool, const Tensor& t, float* d) {
 
 Tensor widen(ThreadPool& pool, const Tensor& t) {
   if (t.dtype() == DType::F32) return t;
-  if (t.dtype() != DType::F16 && t.dtype() != DType::BF16) return t.to(DType::F32);
+  if (t.dtype() != DType::F16 && t.dtype() != DType::BF16 && !dtype_is_block(t.dtype())) return t.to(DType::F32);
   Tensor out = Tensor::empty(DType::F32, t.shape());
   widen_into(pool, t, out.data<float>());
   return out;
@@ -54,7 +65,8 @@ namespace {
 // (peak RSS) or page-fault them in again each time. Valid until the next call on this thread.
 const float* widen_scratch(ThreadPool& pool, const Tensor& t) {
   if (t.dtype() == DType::F32) return t.data<float>();
-  if (t.dtype() != DType::F16 && t.dtype() != DType::BF16) fail(Code::Internal, "widen: unexpected weight dtype");
+  if (t.dtype() != DType::F16 && t.dtype() != DType::BF16 && !dtype_is_block(t.dtype()))
+    fail(Code::Internal, "widen: unexpected weight dtype");
   thread_local Buf scratch;
   if (scratch.size() < size_t(t.numel())) {
     Buf().swap(scratch);
@@ -66,13 +78,14 @@ const float* widen_scratch(ThreadPool& pool, const Tensor& t) {
 }  // namespace
 
 namespace {
+// Float weights, or GGUF block-quantized ones (dequantized per tile / per layer at use).
 bool is_float(const Tensor& t) {
-  return t.dtype() == DType::F32 || t.dtype() == DType::F16 || t.dtype() == DType::BF16;
+  return t.dtype() == DType::F32 || t.dtype() == DType::F16 || t.dtype() == DType::BF16 || dtype_is_block(t.dtype());
 }
 void check_float(const WeightSet& ws, const std::string& name, const Tensor& t) {
   if (!is_float(t))
     fail(Code::ModelUnsupported, ws.source(), ": tensor ", name, " has dtype ", dtype_name(t.dtype()),
-         "; weights must be F32, F16 or BF16");
+         "; weights must be F32, F16, BF16 or a GGUF block type (q8_0, q4_K, ...)");
 }
 }  // namespace
 
@@ -103,6 +116,10 @@ void linear(ThreadPool& pool, const Linear& l, const float* x, int64_t M, float*
     Tensor b = widen(l.b);
     const float* bp = b.data<float>();
     for (int64_t m = 0; m < M; ++m) std::memcpy(y + m * l.out, bp, size_t(l.out) * 4);
+  }
+  if (dtype_is_block(l.w.dtype())) {  // quantized: tiles of rows dequantized per thread, never the whole matrix
+    cpu::matmul(pool, l.w.dtype(), l.w.raw(), l.out, l.in, x, M, present(l.b) ? 1.f : 0.f, y);
+    return;
   }
   const float* w = widen_scratch(pool, l.w);
   cpu::sgemm(pool, false, true, M, l.out, l.in, 1.f, x, l.in, w, l.in, present(l.b) ? 1.f : 0.f, y, l.out);

@@ -675,3 +675,16 @@ function fillChunk(chunk: ArrayBuffer, spec: TensorSpec, dtype: FloatDType, i0: 
   else if (init.kind === 'arange') for (let i = 0; i < m; ++i) out[i] = constBits(dtype, i0 + i);
   else out.fill(constBits(dtype, value));
 }
+
+/**
+ * A tensor's seeded random values as f32, read in order `count` at a time (for writers of other
+ * formats, e.g. GGUF via scripts/lib/gguf-writer.ts). Float tensors only.
+ */
+export function valueStream(spec: TensorSpec, seed: number): (start: number, count: number) => Float32Array {
+  const rng = mulberry32((seed >>> 0) ^ hashName(spec.name));
+  return (start, count) => {
+    const buf = new ArrayBuffer(count * 4);
+    fillChunk(buf, spec, 'f32', start, count, rng);
+    return new Float32Array(buf);
+  };
+}
