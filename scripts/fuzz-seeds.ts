@@ -13,6 +13,7 @@ import path from 'node:path';
 
 import { buildModel } from '../test/helpers/onnx-builder.js';
 import { redSubjectModel } from '../test/helpers/tiny-models.js';
+import { writeGguf, type GgufTensorType } from './lib/gguf-writer.js';
 import { writeCheckpoint, type TensorSpec } from './lib/sd-checkpoint.js';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', 'native', 'fuzz', 'corpus');
@@ -51,6 +52,22 @@ put('safetensors', 'all-dtypes.safetensors', rawSafetensors({
   b: { dtype: 'BOOL', shape: [1], data_offsets: [16, 17] },
   odd: { dtype: 'F32', shape: [1], data_offsets: [17, 21] },
 }, new Uint8Array(21)));
+// ---- GGUF ------------------------------------------------------------------------------------
+for (const type of ['f32', 'f16', 'q8_0', 'q4_K'] as GgufTensorType[]) {
+  const file = path.join(tmp, `${type}.gguf`);
+  const n = type === 'q4_K' ? 256 : 32;
+  writeGguf(file, [
+    { name: 'w', shape: [2, n], type, data: Float32Array.from({ length: 2 * n }, (_, i) => Math.sin(i)) },
+    { name: 'b', shape: [3], type: 'f32', data: new Float32Array([1, 2, 3]) },
+  ], {
+    metadata: {
+      'general.architecture': 'sd1', 'general.name': 'seed', flag: true,
+      count: { type: 'u32', value: 7 }, big: { type: 'i64', value: -5n }, ratio: { type: 'f64', value: 0.5 },
+      list: { type: 'array', of: 'string', values: ['a', 'bc'] }, ints: { type: 'array', of: 'i16', values: [1, -2, 3] },
+    },
+  });
+  put('gguf', `tiny-${type}.gguf`, readFileSync(file));
+}
 rmSync(tmp, { recursive: true, force: true });
 
 // ---- ONNX ------------------------------------------------------------------------------------
