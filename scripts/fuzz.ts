@@ -49,9 +49,9 @@ if (!values['no-build']) {
 }
 
 const totalsFile = path.join(buildDir, 'totals.json');
-const totals: Record<string, { execs: number; seconds: number; runs: number }> = existsSync(totalsFile)
-  ? JSON.parse(readFileSync(totalsFile, 'utf8'))
-  : {};
+type Totals = Record<string, { execs: number; seconds: number; runs: number }>;
+const readTotals = (): Totals => (existsSync(totalsFile) ? JSON.parse(readFileSync(totalsFile, 'utf8')) : {});
+const totals = readTotals();
 const env = {
   ...process.env,
   ASAN_OPTIONS: 'detect_leaks=1:allocator_may_return_null=0:abort_on_error=1',
@@ -86,10 +86,13 @@ for (const name of only) {
   const execs = Number(/stat::number_of_executed_units:\s*(\d+)/.exec(log)?.[1] ?? 0);
   const rate = Number(/stat::average_exec_per_sec:\s*(\d+)/.exec(log)?.[1] ?? 0);
   const elapsed = (Date.now() - started) / 1000;
+  // Re-read first: another `npm run fuzz` may have recorded runs meanwhile.
+  Object.assign(totals, readTotals());
   const t = (totals[name] ??= { execs: 0, seconds: 0, runs: 0 });
   t.execs += execs;
   t.seconds += elapsed;
   t.runs += 1;
+  writeFileSync(totalsFile, JSON.stringify(totals, null, 2));
   const status = code === 0 ? 'ok' : 'FINDING';
   console.log(`${name.padEnd(16)} ${status.padEnd(8)} ${execs.toLocaleString('en').padStart(13)} execs  ${rate.toLocaleString('en').padStart(8)} exec/s  total ${t.execs.toLocaleString('en')} in ${t.runs} run(s)`);
   if (code !== 0) {
@@ -100,5 +103,4 @@ for (const name of only) {
     console.log(`  full log: ${path.relative(root, logFile)}`);
   }
 }
-writeFileSync(totalsFile, JSON.stringify(totals, null, 2));
 process.exit(findings ? 1 : 0);
