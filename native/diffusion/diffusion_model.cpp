@@ -153,7 +153,11 @@ std::shared_ptr<const DiffusionModel> DiffusionModel::load(const std::string& pa
   m->tok_ = ClipTokenizer::load(tok_dir + "/vocab.json", tok_dir + "/merges.txt");
   UnetLoadOptions uo;
   uo.threads = opts.threads;
-  m->unet_ = UNetModel::load(path, uo);
+  {
+    ResidencyScope pages(&m->unet_pages_);
+    m->unet_ = UNetModel::load(path, uo);
+  }
+  ResidencyScope te_pages(&m->te_pages_);
   m->te_ = ClipTextModel::load(path, opts.threads);
   const UnetConfig& uc = m->unet_->config();
   if (uc.text_time) {
@@ -164,7 +168,11 @@ std::shared_ptr<const DiffusionModel> DiffusionModel::load(const std::string& pa
            "(text_encoder_2/ in a diffusers folder, conditioner.embedders.1.* in a single file): ", e.what());
     }
   }
-  std::shared_ptr<VaeModel> vae = VaeModel::load(path, opts.threads);
+  std::shared_ptr<VaeModel> vae;
+  {
+    ResidencyScope pages(&m->vae_pages_);
+    vae = VaeModel::load(path, opts.threads);
+  }
   m->vae_ = vae;
   m->layout_ = m->unet_->layout();
 
@@ -325,6 +333,13 @@ GenerateResult DiffusionModel::generate(const GenerateRequest& g) const {
   if (g.cancelled && g.cancelled()) fail(Code::Cancelled, "generation cancelled before it started");
   encode_prompts(g.prompt, g.negative_prompt, g.clip_skip, req.cond, req.uncond, req.seq,
                  te2_ ? &req.pooled : nullptr, te2_ ? &req.uncond_pooled : nullptr);
+  // One component's weights resident at a time: the encoders are done; the VAE goes once the
+  // init image is encoded; the UNet once the last step is taken.
+  te_pages_.release();
+  req.on_phase = [this](PipelinePhase phase) {
+    if (phase == PipelinePhase::Denoise) vae_pages_.release();
+    if (phase == PipelinePhase::Decode) unet_pages_.release();
+  };
   if (has_image) {
     // (H, W, 3) bytes → (1, 3, H, W) in [0, 1]
     req.image.resize(size_t(3 * H * W));

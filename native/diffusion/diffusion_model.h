@@ -49,6 +49,7 @@
 
 #include "diffusion/pipeline.h"
 #include "formats/json.h"
+#include "formats/mapped_file.h"
 #include "models/clip_text.h"
 #include "models/clip_tokenizer.h"
 #include "models/vae_tiling.h"
@@ -124,6 +125,11 @@ class DiffusionModel {
   std::shared_ptr<const VaeModel> vae_;
   std::shared_ptr<const ClipTokenizer> tok_;
   json::Value sched_config_;  // object
+  // The mapped weight pages each component borrows, released between a generation's phases
+  // (text encoders after encoding, VAE after encoding an init image, UNet before decoding) so the
+  // peak resident set holds about one component's weights at a time (BGN_KEEP_WEIGHTS_RESIDENT=1
+  // keeps them).
+  ResidentRanges te_pages_, unet_pages_, vae_pages_;
   std::string prediction_type_;  // load-option override of the scheduler config; empty: none
 };
 

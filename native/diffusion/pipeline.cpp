@@ -171,6 +171,7 @@ PipelineResult run_pipeline(PipelineRequest& req) {
   append(ctx, req.cond);
   const int total = sched.num_steps() - start;
   NoiseFn ancestral = [&](float* out, int64_t n) { rng.normal(out, n); };
+  if (req.on_phase) req.on_phase(PipelinePhase::Denoise);
   for (int i = start; i < sched.num_steps(); ++i) {
     if (req.cancelled && req.cancelled()) fail(Code::Cancelled, "generation cancelled before step ", i - start + 1);
     Tensor x = tensor_of(latents, {1, C, h, w});
@@ -221,6 +222,7 @@ PipelineResult run_pipeline(PipelineRequest& req) {
   r.final_latents = latents;
   std::vector<float> z(latents);
   for (float& v : z) v /= vc.scaling_factor;
+  if (req.on_phase) req.on_phase(PipelinePhase::Decode);
   r.image_raw = vae_decode(vae, z.data(), 1, h, w, req.vae_tiling);
   check_finite(r.image_raw, "decoded image", total);
   r.image.resize(r.image_raw.size());

@@ -36,6 +36,9 @@ namespace bgn {
 
 enum class PipelineKind { Txt2Img, Img2Img, Inpaint };
 
+// The phases of a run, in order: the init image is encoded (img2img/inpaint), then denoised, then decoded.
+enum class PipelinePhase { Denoise, Decode };
+
 struct PipelineRequest {
   PipelineKind kind = PipelineKind::Txt2Img;
   std::shared_ptr<const UNetModel> unet;
@@ -60,6 +63,7 @@ struct PipelineRequest {
   VaeTileOptions vae_tiling;        // tiled VAE encode/decode (models/vae_tiling.h); default Off
   std::function<void(int step, int total)> on_step;  // after each step
   std::function<bool()> cancelled;                    // checked before each step → E_CANCELLED
+  std::function<void(PipelinePhase)> on_phase;        // as each phase begins
 };
 
 struct PipelineResult {

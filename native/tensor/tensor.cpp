@@ -1,5 +1,7 @@
 #include "tensor/tensor.h"
 
+#include "formats/mapped_file.h"
+
 #include "tensor/allocator.h"
 #include "tensor/quant.h"
 
@@ -110,6 +112,7 @@ Tensor Tensor::view(DType dtype, Shape shape, const void* data, std::shared_ptr<
   t.shape_ = std::move(shape);
   t.data_ = const_cast<void*>(data);
   t.storage_ = std::move(keepalive);
+  if (ResidentRanges* scope = ResidencyScope::current(); scope && t.nbytes() > 0) scope->ranges.emplace_back(data, t.nbytes());
   return t;
 }
 

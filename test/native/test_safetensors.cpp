@@ -1,9 +1,14 @@
 // The safetensors reader accepts valid files and refuses every kind of lie with E_MODEL_FORMAT.
+#include <cstdio>
 #include <cstring>
+#include <fstream>
+#include <sstream>
+#include <unistd.h>
 #include <memory>
 #include <string>
 
 #include "formats/json.h"
+#include "formats/mapped_file.h"
 #include "formats/safetensors.h"
 #include "testing.h"
 
@@ -135,6 +140,63 @@ TEST("JSON: strict syntax with Python's non-finite literals") {
   CHECK_THROWS_CODE(json::parse("\"\xff\"", "t"), Code::ModelFormat);
   CHECK_THROWS_CODE(json::parse("{} x", "t"), Code::ModelFormat);
   CHECK_THROWS_CODE(json::parse(std::string(300, '['), "t"), Code::ModelFormat);
+}
+
+
+namespace {
+// This process's resident file-backed pages (RssFile in /proc/self/status), in KiB; -1 if unknown.
+long rss_file_kib() {
+  std::ifstream f("/proc/self/status");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind("RssFile:", 0) == 0) return std::stol(line.substr(8));
+  return -1;
+}
+}  // namespace
+
+TEST("weights borrowed inside a residency scope are recorded, and releasing drops their pages but not their values") {
+  // A 32 MiB single-tensor safetensors file on disk, mapped like a checkpoint.
+  const size_t n = 8u << 20;  // floats
+  std::string header = "{\"w\":{\"dtype\":\"F32\",\"shape\":[" + std::to_string(n) + "],\"data_offsets\":[0," + std::to_string(n * 4) + "]}}";
+  while ((8 + header.size()) % 8) header += ' ';
+  char path[] = "/tmp/bgn-residency-XXXXXX";
+  int fd = mkstemp(path);
+  CHECK(fd >= 0);
+  {
+    std::string bytes;
+    uint64_t hl = header.size();
+    for (int i = 0; i < 8; ++i) bytes.push_back(static_cast<char>((hl >> (8 * i)) & 0xFF));
+    bytes += header;
+    std::string data(n * 4, '\0');
+    for (size_t i = 0; i < n; ++i) {
+      float v = float(i % 1000);
+      std::memcpy(&data[i * 4], &v, 4);
+    }
+    bytes += data;
+    CHECK(write(fd, bytes.data(), bytes.size()) == ssize_t(bytes.size()));
+    close(fd);
+  }
+  auto file = SafetensorsFile::open(path);
+  ResidentRanges pages;
+  Tensor w;
+  {
+    ResidencyScope scope(&pages);
+    w = file->tensor("w");
+  }
+  Tensor outside = file->tensor("w");  // made outside the scope: not recorded
+  CHECK(pages.ranges.size() == 1);
+  CHECK(pages.bytes() == n * 4);
+  double sum = 0;
+  for (size_t i = 0; i < n; ++i) sum += w.data<float>()[i];  // touch every page
+  const long touched = rss_file_kib();
+  pages.release();
+  const long released = rss_file_kib();
+  if (touched >= 0) CHECK(touched - released > 24 * 1024);  // most of the 32 MiB left the resident set
+  double again = 0;
+  for (size_t i = 0; i < n; ++i) again += w.data<float>()[i];  // read back from the file
+  CHECK(again == sum);
+  CHECK(outside.data<float>()[n - 1] == float((n - 1) % 1000));
+  std::remove(path);
 }
 
 int main() { return bgn_test::run_all(); }
