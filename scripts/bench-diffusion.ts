@@ -43,6 +43,8 @@ import { loadAddon } from '../src/native.js';
 
 interface Args {
   model: string;
+  /** --model a,b,c: one run per file (e.g. the same checkpoint as f16 / q8_0 / q4_0). */
+  models: string[];
   sizes: number[];
   steps: number;
   threads: number;
@@ -52,7 +54,7 @@ interface Args {
 }
 
 const USAGE =
-  'usage: npm run bench:diffusion -- --model file.safetensors [--size 512|256,512] [--steps 2] [--threads 2] [--json] [--e2e [--tokenizer DIR]]';
+  'usage: npm run bench:diffusion -- --model file.safetensors[,f16.gguf,q8_0.gguf] [--size 512|256,512] [--steps 2] [--threads 2] [--json] [--e2e [--tokenizer DIR]]';
 
 function parseArgs(argv: string[]): Args {
   const { values: v } = parseCli({
@@ -76,6 +78,7 @@ function parseArgs(argv: string[]): Args {
   if (!v.model) throw new Error(`--model is required\n${USAGE}`);
   const a: Args = {
     model: v.model,
+    models: v.model.split(',').map((m) => m.trim()).filter(Boolean),
     sizes: v.size.split(',').map((s) => Number(s.trim())),
     steps: Number(v.steps),
     threads: Number(v.threads),
@@ -352,37 +355,50 @@ function table(r: BenchResult): string {
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
-  statSync(args.model); // a clear ENOENT before loading the addon
-  if (args.sizes.length > 1) {
-    // One process per size, so every peak RSS belongs to its own size.
+  for (const m of args.models) statSync(m); // a clear ENOENT before loading the addon
+  if (args.sizes.length > 1 || args.models.length > 1) {
+    // One process per file and size, so every peak RSS belongs to its own run.
     const script = fileURLToPath(import.meta.url);
-    const results: unknown[] = [];
-    for (const size of args.sizes) {
-      const child = spawnSync(
-        process.execPath,
-        [
-          ...process.execArgv,
-          script,
-          '--model',
-          args.model,
-          '--size',
-          String(size),
-          '--steps',
-          String(args.steps),
-          '--threads',
-          String(args.threads),
-          '--json',
-          ...(args.e2e ? ['--e2e'] : []),
-          ...(args.tokenizer ? ['--tokenizer', args.tokenizer] : []),
-        ],
-        { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 },
-      );
-      if (child.status !== 0) throw new Error(`the ${size}×${size} run failed (exit ${child.status})`);
-      const r = JSON.parse(child.stdout) as BenchResult;
-      results.push(r);
-      if (!args.json) console.log(args.e2e ? JSON.stringify(r) : table(r));
+    const results: (BenchResult & { file_mb: number })[] = [];
+    for (const model of args.models) {
+      for (const size of args.sizes) {
+        const child = spawnSync(
+          process.execPath,
+          [
+            ...process.execArgv,
+            script,
+            '--model',
+            model,
+            '--size',
+            String(size),
+            '--steps',
+            String(args.steps),
+            '--threads',
+            String(args.threads),
+            '--json',
+            ...(args.e2e ? ['--e2e'] : []),
+            ...(args.tokenizer ? ['--tokenizer', args.tokenizer] : []),
+          ],
+          { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 },
+        );
+        if (child.status !== 0) throw new Error(`the run of ${model} at ${size}×${size} failed (exit ${child.status})`);
+        const r = { ...(JSON.parse(child.stdout) as BenchResult), file_mb: statSync(model).size / 2 ** 20 };
+        results.push(r);
+        if (!args.json) console.log(args.e2e ? JSON.stringify(r) : table(r));
+      }
     }
-    if (args.json) console.log(JSON.stringify(results));
+    if (args.json) {
+      console.log(JSON.stringify(results));
+    } else if (args.models.length > 1) {
+      // Per weight type: step time and peak RSS beside the file size.
+      console.log('\nfile                                   size    file MiB   UNet step s   peak RSS MiB   RSS / file');
+      for (const r of results) {
+        const x = r as unknown as { unet_step_s: number; peak_rss_mb: number };
+        console.log(
+          `${path.basename(r.model).padEnd(38)} ${String(r.size).padStart(5)} ${r.file_mb.toFixed(0).padStart(10)} ${x.unet_step_s.toFixed(2).padStart(13)} ${x.peak_rss_mb.toFixed(0).padStart(14)} ${(x.peak_rss_mb / r.file_mb).toFixed(2).padStart(12)}`,
+        );
+      }
+    }
     return;
   }
   if (args.e2e) {
