@@ -3,26 +3,15 @@
  * only (erased at run time), so the client, the CLI and the server share one contract.
  */
 import type { CleanupOptions, ReplaceOptions } from '../options.js';
+import type { ResultMetadata } from '../result-format.js';
 
 export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
 
 /** A finished job's result, as the server reports it; URLs are absolute. */
-export interface JobResult {
+export interface JobResult extends ResultMetadata {
   outputUrl: string;
   maskUrl: string;
   artifacts: { output: string; mask: string };
-  width: number;
-  height: number;
-  format: string;
-  metrics: unknown;
-  engine?: string;
-  engineReason?: string;
-  preset?: string;
-  promptType?: string;
-  prompt?: string;
-  seed?: number;
-  /** cleanup: the background mode. */
-  mode?: string;
   [key: string]: unknown;
 }
 

@@ -4,6 +4,7 @@
  * Runs in a worker thread (src/pipeline/pixel-pool.ts) so a 12-MP photo never blocks the
  * event loop; callable inline for small images and tests.
  */
+import { stopwatch } from '../stopwatch.js';
 import { compositeWithShadow } from './alpha.js';
 import { labStats, matchColors } from './color-match.js';
 import { decontaminate } from './decontaminate.js';
@@ -41,13 +42,7 @@ export interface LayersResult {
 
 export function composeLayers(task: LayersTask): LayersResult {
   const { width, height } = task;
-  const stages: Record<string, number> = {};
-  let t = performance.now();
-  const lap = (name: string) => {
-    const now = performance.now();
-    stages[name] = Math.round((now - t) * 10) / 10;
-    t = now;
-  };
+  const { lap, stages } = stopwatch();
   // The task owns its buffers: the photo becomes the foreground and the background the output,
   // in place.
   let fg = task.photo;

@@ -15,6 +15,7 @@ import { DiffusionModel, type NativeDiffusionModel } from '../diffusion.js';
 import { BgNativeError, toBgError } from '../errors.js';
 import { resizeRaw } from '../image/resize.js';
 import type { Preset, PresetResolution } from '../presets/schema.js';
+import { stopwatch } from '../stopwatch.js';
 import type { GenerateRequest, GeneratedBackground, Generator } from './generator.js';
 
 export interface LocalEngineOptions {
@@ -132,13 +133,7 @@ export function createLocalGenerator(options: LocalEngineOptions): Generator {
     name: 'local',
     async generate(request: GenerateRequest): Promise<GeneratedBackground> {
       const { width, height, preset } = request;
-      const stages: Record<string, number> = {};
-      let t = performance.now();
-      const lap = (name: string) => {
-        const now = performance.now();
-        stages[name] = Math.round((now - t) * 10) / 10;
-        t = now;
-      };
+      const { lap, stages } = stopwatch();
       const model = await loadModel(options, request);
       lap('load');
       try {

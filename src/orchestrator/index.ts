@@ -18,6 +18,7 @@ import path from 'node:path';
 import { BgNativeError, toBgError } from '../errors.js';
 import { writeFileAtomic } from '../image/atomic-write.js';
 import type { ReplaceProgress } from '../options.js';
+import type { ResultMetadata } from '../result-format.js';
 import { renderTemplate } from './template.js';
 
 export { renderTemplate } from './template.js';
@@ -39,18 +40,9 @@ export interface WorkflowNodeOptions {
 }
 
 /** The seed's result format, JSON-serialisable. */
-export interface WorkflowNodeResult {
+export interface WorkflowNodeResult extends ResultMetadata {
   engine: string;
-  engineReason?: string;
-  preset?: string;
-  promptType?: string;
-  prompt?: string;
-  seed?: number;
-  mode?: string;
   artifacts: { output: string; mask: string | null };
-  width: number;
-  height: number;
-  format: string;
   metrics: { elapsed_ms: number; stages: Record<string, number> };
 }
 

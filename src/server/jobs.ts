@@ -13,6 +13,7 @@ import type { CleanupOptions, ReplaceOptions } from '../options.js';
 import { cleanup } from '../pipeline/cleanup.js';
 import { replaceBackground } from '../pipeline/replace.js';
 import { JobFailure, type JobContext, type JobRecord, type WebhookMessage } from '../queue/types.js';
+import type { ResultMetadata } from '../result-format.js';
 import type { ServerConfig } from './config.js';
 import { isRetryableCode } from './http-errors.js';
 import { guardedRequest, UrlRefusedError } from './net-guard.js';
@@ -31,20 +32,9 @@ export interface JobPayload {
 }
 
 /** A finished job's result, with artifact paths relative to OUTPUT_DIR (turned into URLs when shown). */
-export interface StoredResult {
+export interface StoredResult extends ResultMetadata {
   op: 'replace' | 'cleanup';
   files: { output: string; mask: string };
-  width: number;
-  height: number;
-  format: string;
-  metrics: unknown;
-  engine?: string;
-  engineReason?: string;
-  preset?: string;
-  promptType?: string;
-  prompt?: string;
-  seed?: number;
-  mode?: string;
 }
 
 /** The folder uploads are stored in before their job runs. */
