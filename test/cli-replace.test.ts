@@ -237,6 +237,24 @@ describe('bg-native replace flags reach replaceBackground', () => {
   });
 });
 
+describe("the seeds' --model", () => {
+  it('names the Stable Diffusion weights when it is not an .onnx file (the segmentation model then comes from BG_SEG_MODEL)', async () => {
+    const out = outPath();
+    const missing = path.join(tmp.dir, 'no-such-sd15.safetensors');
+    const saved = process.env.BG_SEG_MODEL;
+    process.env.BG_SEG_MODEL = model;
+    try {
+      const r = await cli(['--in', photo, '--out', out, '--model', missing, '--engine', 'local', '--threads', '1']);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/^bg-native: E_MODEL_NOT_FOUND: Diffusion model not found: .*no-such-sd15\.safetensors/);
+      expect(existsSync(out)).toBe(false);
+    } finally {
+      if (saved === undefined) delete process.env.BG_SEG_MODEL;
+      else process.env.BG_SEG_MODEL = saved;
+    }
+  });
+});
+
 describe('bg-native replace errors', () => {
   it('--engine SDXL without a diffusion model: E_CONFIG, exit 1, nothing written', async () => {
     const out = outPath();

@@ -151,7 +151,13 @@ export function replaceOptionsFromFlags(f: ReplaceFlags): ReplaceOptions {
   const model: NonNullable<ReplaceOptions['model']> = {};
   if (f.diffusionModel !== undefined) model.diffusion = f.diffusionModel;
   if (f.tokenizer !== undefined) model.tokenizer = f.tokenizer;
-  if (f.model !== undefined) model.segmentation = f.model;
+  if (f.model !== undefined) {
+    // The seeds' `--model path` names the Stable Diffusion weights; ours names the segmentation
+    // model. An .onnx file is a segmentation model, anything else (.safetensors, .gguf, a
+    // diffusers folder) the diffusion model — unless --diffusion-model already gave that.
+    if (/\.onnx$/i.test(f.model) || f.diffusionModel !== undefined) model.segmentation = f.model;
+    else model.diffusion = f.model;
+  }
   if (Object.keys(model).length) o.model = model;
   if (f.variant !== undefined) o.segmentation = { variant: f.variant };
   if (f.device !== undefined) o.device = f.device as ReplaceOptions['device'];
@@ -329,7 +335,7 @@ export function registerReplaceCommand(program: Command, io: ReplaceIO): Command
     .option('--tokenizer <dir>', 'CLIP tokenizer folder (env BG_CLIP_TOKENIZER)')
     .addOption(new Option('--device <name>', 'where the local engine runs (default auto)').choices(DeviceSchema.options))
     .optionsGroup('Cut-out:')
-    .option('-m, --model <file.onnx>', 'segmentation model (env BG_SEG_MODEL, @imgly, ~/.u2net)')
+    .option('-m, --model <path>', 'an .onnx file: the segmentation model (env BG_SEG_MODEL); otherwise the SD weights, as --diffusion-model')
     .addOption(new Option('--variant <name>', '@imgly model (default medium)').choices(['medium', 'small']))
     .option('--no-refine', 'skip the full-resolution mask refinement')
     .option('--max-pixels <n>', 'refuse larger photos (default 100 MP, env BG_MAX_PIXELS)', num('--max-pixels'))
