@@ -42,3 +42,8 @@ export function toBgError(err: unknown, fallback: ErrorCode = 'E_INTERNAL'): BgN
   const message = typeof e?.message === 'string' ? e.message : String(err);
   return new BgNativeError(code, message, { cause: err });
 }
+
+/** Throws E_CANCELLED with `message` when `signal` has been aborted. */
+export function throwIfCancelled(signal: AbortSignal | undefined, message: string): void {
+  if (signal?.aborted) throw new BgNativeError('E_CANCELLED', message, { cause: signal.reason });
+}

@@ -14,6 +14,7 @@ import { fillHoles, dilateMask } from '../compose/fill.js';
 import { DiffusionModel, type NativeDiffusionModel } from '../diffusion.js';
 import { BgNativeError, toBgError } from '../errors.js';
 import { resizeRaw } from '../image/resize.js';
+import { LoadCache } from '../models/load-cache.js';
 import type { Preset, PresetResolution } from '../presets/schema.js';
 import { stopwatch } from '../stopwatch.js';
 import type { GenerateRequest, GeneratedBackground, Generator } from './generator.js';
@@ -86,31 +87,17 @@ export function generationSize(
   return { width: round64(w), height: round64(h) };
 }
 
-/** Loaded models, kept for the next call (weights load once per process); a failed load is forgotten. */
-const models = new Map<string, Promise<NativeDiffusionModel>>();
+/** Loaded models, kept for the next call (weights load once per process). */
+const models = new LoadCache<NativeDiffusionModel>();
 
 /** Releases every diffusion model replaceBackground loaded; the next call loads again. */
-export async function clearDiffusionModels(): Promise<void> {
-  const all = [...models.values()];
-  models.clear();
-  for (const p of all) {
-    try {
-      (await p).dispose();
-    } catch {
-      // A failed load holds nothing.
-    }
-  }
+export function clearDiffusionModels(): Promise<void> {
+  return models.clear();
 }
 
 function loadModel(options: LocalEngineOptions, request: GenerateRequest): Promise<NativeDiffusionModel> {
   const key = JSON.stringify([options.model, options.tokenizer ?? '', request.device, request.threads ?? 0]);
-  let p = models.get(key);
-  if (!p) {
-    p = openModel(options, request);
-    models.set(key, p);
-    p.catch(() => models.delete(key));
-  }
-  return p;
+  return models.get(key, () => openModel(options, request));
 }
 
 async function openModel(options: LocalEngineOptions, request: GenerateRequest): Promise<NativeDiffusionModel> {

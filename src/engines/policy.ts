@@ -70,31 +70,37 @@ export async function generateBackground(requested: EngineName, setup: EngineSet
     return { engine: requested, reason: `engine '${requested}' was requested`, skipped: [], background };
   }
 
+  // The generative engines in the order auto tries them; each one that is not configured or
+  // fails in a way another engine can cover is recorded and passed over.
+  const generative: { engine: GeneratorName; generator: Generator | undefined; fallback: ReadonlySet<ErrorCode>; ran: string; absent: string }[] = [
+    {
+      engine: 'local',
+      generator: setup.local,
+      fallback: LOCAL_FALLBACK,
+      ran: `a diffusion model is configured (${setup.localSource ?? 'model.diffusion'})`,
+      absent: 'no diffusion model configured (model.diffusion or BG_DIFFUSION_MODEL)',
+    },
+    {
+      engine: 'runway',
+      generator: setup.runway,
+      fallback: RUNWAY_FALLBACK,
+      ran: 'the local engine could not run and RUNWAY_API_KEY is set',
+      absent: 'RUNWAY_API_KEY is not set',
+    },
+  ];
   const skipped: SkippedEngine[] = [];
-  if (setup.local) {
+  for (const { engine, generator, fallback, ran, absent } of generative) {
+    if (!generator) {
+      skipped.push({ engine, reason: absent });
+      continue;
+    }
     try {
-      const background = await setup.local.generate(request);
-      return { engine: 'local', reason: `a diffusion model is configured (${setup.localSource ?? 'model.diffusion'})`, skipped, background };
+      return { engine, reason: ran, skipped, background: await generator.generate(request) };
     } catch (err) {
       const e = toBgError(err);
-      if (!LOCAL_FALLBACK.has(e.code) || request.signal?.aborted) throw e;
-      skipped.push({ engine: 'local', reason: `failed: ${firstLine(e.message)}`, code: e.code });
+      if (!fallback.has(e.code) || request.signal?.aborted) throw e;
+      skipped.push({ engine, reason: `failed: ${firstLine(e.message)}`, code: e.code });
     }
-  } else {
-    skipped.push({ engine: 'local', reason: 'no diffusion model configured (model.diffusion or BG_DIFFUSION_MODEL)' });
-  }
-
-  if (setup.runway) {
-    try {
-      const background = await setup.runway.generate(request);
-      return { engine: 'runway', reason: 'the local engine could not run and RUNWAY_API_KEY is set', skipped, background };
-    } catch (err) {
-      const e = toBgError(err);
-      if (!RUNWAY_FALLBACK.has(e.code) || request.signal?.aborted) throw e;
-      skipped.push({ engine: 'runway', reason: `failed: ${firstLine(e.message)}`, code: e.code });
-    }
-  } else {
-    skipped.push({ engine: 'runway', reason: 'RUNWAY_API_KEY is not set' });
   }
 
   const background = await setup.studio.generate(request);

@@ -3,22 +3,16 @@
  * original, texture) at the request's size with the request's seed. No weights, no network,
  * deterministic; also what the other engines fall back to.
  */
-import { BgNativeError } from '../errors.js';
+import { BgNativeError, throwIfCancelled } from '../errors.js';
 import { paintOffThread } from '../workers/pixel-pool.js';
 import type { GenerateRequest, GeneratedBackground, Generator } from './generator.js';
 
-function throwIfAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) {
-    throw new BgNativeError('E_CANCELLED', 'Background generation was cancelled (the request was aborted before the studio engine finished).', {
-      cause: signal.reason,
-    });
-  }
-}
+const CANCELLED = 'Background generation was cancelled (the request was aborted before the studio engine finished).';
 
 export const studioGenerator: Generator = {
   name: 'studio',
   async generate(request: GenerateRequest): Promise<GeneratedBackground> {
-    throwIfAborted(request.signal);
+    throwIfCancelled(request.signal, CANCELLED);
     const spec = request.preset.background;
     const t0 = performance.now();
     let rgb: Uint8Array;
@@ -36,7 +30,7 @@ export const studioGenerator: Generator = {
       throw err;
     }
     const paint = performance.now() - t0;
-    throwIfAborted(request.signal);
+    throwIfCancelled(request.signal, CANCELLED);
     request.onProgress?.(1);
     const info: Record<string, unknown> = { background: spec.type, width: request.width, height: request.height, seed: request.seed };
     if (spec.type === 'texture') Object.assign(info, { pattern: spec.pattern, scale: spec.scale, intensity: spec.intensity });

@@ -4,38 +4,22 @@
  */
 import { loadAddon, type NativeSegmenter } from '../native.js';
 import { toBgError } from '../errors.js';
+import { LoadCache } from './load-cache.js';
 
-const cache = new Map<string, Promise<NativeSegmenter>>();
+const cache = new LoadCache<NativeSegmenter>();
 
 export function getSegmenter(modelPath: string, threads?: number): Promise<NativeSegmenter> {
-  const key = `${modelPath}\u0000${threads ?? 'default'}`;
-  let p = cache.get(key);
-  if (!p) {
-    p = (async () => {
-      const addon = loadAddon();
-      try {
-        return await addon.Segmenter.load(modelPath, threads === undefined ? {} : { threads });
-      } catch (err) {
-        throw toBgError(err, 'E_MODEL_FORMAT');
-      }
-    })();
-    cache.set(key, p);
-    p.catch(() => {
-      if (cache.get(key) === p) cache.delete(key);
-    });
-  }
-  return p;
+  return cache.get(`${modelPath}\u0000${threads ?? 'default'}`, async () => {
+    const addon = loadAddon();
+    try {
+      return await addon.Segmenter.load(modelPath, threads === undefined ? {} : { threads });
+    } catch (err) {
+      throw toBgError(err, 'E_MODEL_FORMAT');
+    }
+  });
 }
 
 /** Disposes and forgets every cached Segmenter (tests, long-running hosts that swap models). */
-export async function clearSegmenters(): Promise<void> {
-  const all = [...cache.values()];
-  cache.clear();
-  for (const p of all) {
-    try {
-      (await p).dispose();
-    } catch {
-      // a failed load has nothing to dispose
-    }
-  }
+export function clearSegmenters(): Promise<void> {
+  return cache.clear();
 }

@@ -18,7 +18,7 @@ import type { GenerateRequest, GeneratorName } from '../engines/generator.js';
 import { generateBackground, type EngineSetup, type SkippedEngine } from '../engines/policy.js';
 import { createRunwayGenerator, runwayConfigured } from '../engines/runway/engine.js';
 import { studioGenerator } from '../engines/studio.js';
-import { BgNativeError } from '../errors.js';
+import { BgNativeError, throwIfCancelled } from '../errors.js';
 import { checkWritable, writeFileAtomic } from '../image/atomic-write.js';
 import { encodeImage, formatFromPath } from '../image/encode.js';
 import { parseModelId } from '../models/hub.js';
@@ -107,9 +107,7 @@ function engineSetup(opts: ParsedReplaceOptions, env: NodeJS.ProcessEnv): Engine
   return setup;
 }
 
-function checkCancelled(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw new BgNativeError('E_CANCELLED', 'replaceBackground was cancelled.');
-}
+const CANCELLED = 'replaceBackground was cancelled.';
 
 /** Replaces the background of a product photo. */
 export async function replaceBackground(options: ReplaceOptions): Promise<ReplaceResult> {
@@ -130,7 +128,7 @@ export async function replaceBackground(options: ReplaceOptions): Promise<Replac
       // A throwing progress callback must not break the job.
     }
   };
-  checkCancelled(signal);
+  throwIfCancelled(signal, CANCELLED);
 
   // 1. The subject, at full resolution.
   report({ stage: 'segment', progress: 0 });
@@ -145,7 +143,7 @@ export async function replaceBackground(options: ReplaceOptions): Promise<Replac
     },
     timer,
   );
-  checkCancelled(signal);
+  throwIfCancelled(signal, CANCELLED);
   let photo = seg.image.data;
   let alpha = seg.alpha;
   let width = seg.image.width;
@@ -203,7 +201,7 @@ export async function replaceBackground(options: ReplaceOptions): Promise<Replac
   };
   const outcome = await timer.time('generate', () => generateBackground(requested, setup, request));
   for (const [k, v] of Object.entries(outcome.background.stages ?? {})) timer.add(`generate.${k}`, v);
-  checkCancelled(signal);
+  throwIfCancelled(signal, CANCELLED);
   report({ stage: 'generate', progress: generateEnd });
 
   // 4. Compositing, off the event loop.
@@ -216,7 +214,7 @@ export async function replaceBackground(options: ReplaceOptions): Promise<Replac
   const inner = Object.values(layers.stages).reduce((a, b) => a + b, 0);
   for (const [k, v] of Object.entries(layers.stages)) timer.add(k, v);
   timer.add('compose.transfer', Math.max(0, composeMs - inner));
-  checkCancelled(signal);
+  throwIfCancelled(signal, CANCELLED);
   report({ stage: 'compose', progress: PROGRESS.compose });
 
   // 5. Encode and write.
@@ -226,7 +224,7 @@ export async function replaceBackground(options: ReplaceOptions): Promise<Replac
       encodeImage({ data: layers.alpha, width, height, channels: 1 }, 'png'),
     ]),
   );
-  checkCancelled(signal);
+  throwIfCancelled(signal, CANCELLED);
   let output: Buffer | string = outBytes;
   if (opts.output) {
     const dest = path.resolve(opts.output);
