@@ -14,13 +14,14 @@ import { parse } from 'yaml';
 import { main } from '../src/cli/index.js';
 import { clearSegmenters, closeComposePool } from '../src/index.js';
 import { tempDir } from './helpers/paths.js';
+import { snapshotEnv, type EnvSnapshot } from './helpers/env.js';
 import { redSubjectModel, writeTinyModel } from './helpers/tiny-models.js';
 
 const tmp = tempDir('bgn-cli-batch-');
 const model = writeTinyModel(tmp.dir, 'tiny-isnet-imgly.onnx', redSubjectModel());
 
 const ENGINE_ENV = ['BG_ENGINE', 'BG_DIFFUSION_MODEL', 'MODEL_PATH', 'RUNWAY_API_KEY', 'BG_SEG_MODEL', 'BG_PRESET_DIRS'] as const;
-const savedEnv = new Map<string, string | undefined>();
+let savedEnv: EnvSnapshot;
 
 async function photo(file: string): Promise<void> {
   const width = 48;
@@ -40,10 +41,7 @@ async function photo(file: string): Promise<void> {
 const dir = (...p: string[]) => path.join(tmp.dir, ...p);
 
 beforeAll(async () => {
-  for (const k of ENGINE_ENV) {
-    savedEnv.set(k, process.env[k]);
-    delete process.env[k];
-  }
+  savedEnv = snapshotEnv(ENGINE_ENV, { clear: true });
   process.env.BG_SEG_MODEL = model;
   await photo(dir('good', 'a.jpg'));
   await photo(dir('good', 'b.png'));
@@ -55,10 +53,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const [k, v] of savedEnv) {
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
+  savedEnv.restore();
   await closeComposePool();
   await clearSegmenters();
   tmp.remove();

@@ -14,6 +14,7 @@ import { main } from '../src/cli/index.js';
 import { clearSegmenters, closeComposePool } from '../src/index.js';
 import { readGrey } from './helpers/images.js';
 import { repoRoot, tempDir } from './helpers/paths.js';
+import { snapshotEnv, type EnvSnapshot } from './helpers/env.js';
 import { redSubjectModel, writeTinyModel } from './helpers/tiny-models.js';
 
 const tmp = tempDir('bgn-cli-replace-');
@@ -22,13 +23,10 @@ const photo = path.join(tmp.dir, 'red-on-green.png');
 
 // Engine selection reads the environment: keep the machine's settings out of these tests.
 const ENGINE_ENV = ['BG_ENGINE', 'BG_DIFFUSION_MODEL', 'MODEL_PATH', 'RUNWAY_API_KEY'] as const;
-const savedEnv = new Map<string, string | undefined>();
+let savedEnv: EnvSnapshot;
 
 beforeAll(async () => {
-  for (const k of ENGINE_ENV) {
-    savedEnv.set(k, process.env[k]);
-    delete process.env[k];
-  }
+  savedEnv = snapshotEnv(ENGINE_ENV, { clear: true });
   // A red box (the product) on a green backdrop, 1-px anti-aliased edges.
   const width = 240;
   const height = 180;
@@ -44,10 +42,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const [k, v] of savedEnv) {
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
+  savedEnv.restore();
   await closeComposePool();
   await clearSegmenters();
   tmp.remove();
@@ -241,7 +236,7 @@ describe("the seeds' --model", () => {
   it('names the Stable Diffusion weights when it is not an .onnx file (the segmentation model then comes from BG_SEG_MODEL)', async () => {
     const out = outPath();
     const missing = path.join(tmp.dir, 'no-such-sd15.safetensors');
-    const saved = process.env.BG_SEG_MODEL;
+    const saved = snapshotEnv(['BG_SEG_MODEL']);
     process.env.BG_SEG_MODEL = model;
     try {
       const r = await cli(['--in', photo, '--out', out, '--model', missing, '--engine', 'local', '--threads', '1']);
@@ -249,8 +244,7 @@ describe("the seeds' --model", () => {
       expect(r.stderr).toMatch(/^bg-native: E_MODEL_NOT_FOUND: Diffusion model not found: .*no-such-sd15\.safetensors/);
       expect(existsSync(out)).toBe(false);
     } finally {
-      if (saved === undefined) delete process.env.BG_SEG_MODEL;
-      else process.env.BG_SEG_MODEL = saved;
+      saved.restore();
     }
   });
 });

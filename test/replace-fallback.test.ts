@@ -13,13 +13,14 @@ import { clearDiffusionModels, clearSegmenters, replaceBackground, type ReplaceO
 import { fixturesPresent, sd1Tiny, tokenizerDir } from './helpers/diffusion.js';
 import { tempDir } from './helpers/paths.js';
 import { startRunwayMock, type RunwayMock } from './helpers/runway-mock.js';
+import { snapshotEnv } from './helpers/env.js';
 import { redSubjectModel, writeTinyModel } from './helpers/tiny-models.js';
 
 const KEY = 'rw_test_key_3f9a1c7e5b2d4f60';
 const tmp = tempDir();
 const segModel = writeTinyModel(tmp.dir, 'tiny-isnet-imgly.onnx', redSubjectModel());
 const ENV_KEYS = ['RUNWAY_API_KEY', 'RUNWAY_API_URL', 'RUNWAY_POLL_INTERVAL_MS', 'BG_DIFFUSION_MODEL', 'MODEL_PATH', 'BG_ENGINE'] as const;
-const saved = Object.fromEntries(ENV_KEYS.map((k) => [k, process.env[k]]));
+const saved = snapshotEnv(ENV_KEYS);
 let mock: RunwayMock | undefined;
 let photo: Buffer;
 
@@ -38,10 +39,7 @@ beforeAll(async () => {
 afterEach(async () => {
   await mock?.close();
   mock = undefined;
-  for (const k of ENV_KEYS) {
-    if (saved[k] === undefined) delete process.env[k];
-    else process.env[k] = saved[k];
-  }
+  saved.restore();
 });
 afterAll(async () => {
   await clearSegmenters();

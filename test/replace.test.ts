@@ -13,6 +13,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 import { clearSegmenters, replaceBackground, type ReplaceOptions } from '../src/index.js';
 import { srgbToLab } from '../src/compose/color.js';
+import { snapshotEnv } from './helpers/env.js';
 import { readGrey } from './helpers/images.js';
 import { tempDir } from './helpers/paths.js';
 import { redSubjectModel, writeTinyModel } from './helpers/tiny-models.js';
@@ -288,11 +289,7 @@ describe('replaceBackground: full resolution', () => {
 describe('replaceBackground: engines and metadata', () => {
   it('uses the studio engine when no diffusion model is configured, and says why', async () => {
     const photo = await productPhoto();
-    const saved = { d: process.env.BG_DIFFUSION_MODEL, m: process.env.MODEL_PATH, r: process.env.RUNWAY_API_KEY, e: process.env.BG_ENGINE };
-    delete process.env.BG_DIFFUSION_MODEL;
-    delete process.env.MODEL_PATH;
-    delete process.env.RUNWAY_API_KEY;
-    delete process.env.BG_ENGINE;
+    const saved = snapshotEnv(['BG_DIFFUSION_MODEL', 'MODEL_PATH', 'MODEL_ID', 'RUNWAY_API_KEY', 'BG_ENGINE'], { clear: true });
     try {
       const result = await replaceBackground({ input: photo.png, model: { segmentation: model }, threads, preset: 'vitrinealu', promptType: 'garden' });
       expect(result.engine).toBe('studio');
@@ -305,9 +302,7 @@ describe('replaceBackground: engines and metadata', () => {
       expect(result.metrics.elapsed_ms).toBeGreaterThan(0);
       expect(result.engineInfo).toMatchObject({ background: 'blurred-original' }); // garden's own background
     } finally {
-      for (const [k, v] of Object.entries({ BG_DIFFUSION_MODEL: saved.d, MODEL_PATH: saved.m, RUNWAY_API_KEY: saved.r, BG_ENGINE: saved.e })) {
-        if (v !== undefined) process.env[k] = v;
-      }
+      saved.restore();
     }
   });
 
