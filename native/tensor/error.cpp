@@ -14,6 +14,7 @@ const char* code_name(Code c) {
     case Code::Io: return "E_IO";
     case Code::Internal: return "E_INTERNAL";
     case Code::Config: return "E_CONFIG";
+    case Code::DeviceUnavailable: return "E_DEVICE_UNAVAILABLE";
   }
   return "E_INTERNAL";
 }

@@ -18,6 +18,7 @@ enum class Code {
   Io,                // E_IO: the OS refused (open, read, mmap)
   Internal,          // E_INTERNAL: a bug in this library
   Config,            // E_CONFIG: a setting (environment variable) has an invalid value
+  DeviceUnavailable, // E_DEVICE_UNAVAILABLE: the device asked for is not in this build or machine
 };
 
 const char* code_name(Code c);
