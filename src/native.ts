@@ -10,12 +10,22 @@ import { BgNativeError } from './errors.js';
 
 export interface BackendInfo {
   name: 'cpu' | 'cuda';
+  /** This build contains the backend (CUDA: built with BGN_CUDA=1 and nvcc). */
   compiled: boolean;
+  /** This machine can run it now. */
   available: boolean;
+  /** Why not, when not available: 'built without CUDA …', 'no CUDA device', 'no NVIDIA driver …'. */
   reason?: string;
+  /** CPU: worker threads. */
   threads?: number;
-  /** GEMM implementation: 'openblas' | 'accelerate' | 'cblas' | 'builtin'. */
+  /** GEMM path: CPU 'openblas' | 'accelerate' | 'cblas' | 'builtin'; CUDA 'cublasLt' | 'cublas' | 'tensor-core kernel'. */
   gemm?: string;
+  /** CUDA: the device name, ordinal, compute capability ('9.0') and memory in bytes. */
+  device?: string;
+  index?: number;
+  computeCapability?: string;
+  memoryBytes?: number;
+  freeBytes?: number;
 }
 
 export interface TensorInfo {
@@ -39,6 +49,8 @@ export interface SegmenterRunOptions {
 export interface NativeSegmenter {
   readonly path: string;
   readonly threads: number;
+  /** Where it runs: 'cpu' or 'cuda'. */
+  readonly device: 'cpu' | 'cuda';
   readonly inputs: TensorInfo[];
   readonly outputs: TensorInfo[];
   /** Runs the network on one NCHW f32 tensor. */
@@ -50,13 +62,22 @@ export interface NativeSegmenter {
 export interface SegmenterLoadOptions {
   /** Worker threads; default: all cores. */
   threads?: number;
+  /**
+   * 'auto' (default) runs on a CUDA GPU when this build and machine have one, else the CPU;
+   * 'cuda' / 'cuda:N' fail with E_DEVICE_UNAVAILABLE (and the reason) when there is none.
+   */
+  device?: 'auto' | 'cpu' | 'cuda' | `cuda:${number}`;
 }
 
 export interface DiffusionLoadOptions {
   /** Worker threads per model component; default: all cores. */
   threads?: number;
-  /** 'auto' and 'cpu' run on the CPU; 'cuda' is refused (E_MODEL_UNSUPPORTED) by builds without CUDA. */
-  device?: 'auto' | 'cpu' | 'cuda';
+  /**
+   * 'auto' (default) runs on a CUDA GPU when this build and machine have one, else the CPU;
+   * 'cuda' / 'cuda:N' fail with E_DEVICE_UNAVAILABLE (and the reason) when there is none. A
+   * model that does not fit the GPU fails with E_OUT_OF_MEMORY at load.
+   */
+  device?: 'auto' | 'cpu' | 'cuda' | `cuda:${number}`;
   /** Folder with vocab.json + merges.txt; default: the model folder's tokenizer/, then $BG_CLIP_TOKENIZER. */
   tokenizer?: string;
   /**
@@ -171,6 +192,8 @@ export interface NativeDiffusionModel {
   readonly latentChannels: number;
   readonly downscale: number;
   readonly contextDim: number;
+  /** Where it runs: 'cpu' or 'cuda'. */
+  readonly device: 'cpu' | 'cuda';
   generate(params: DiffusionGenerateParams, options?: DiffusionRunOptions): Promise<DiffusionImage>;
   /** Releases this handle's reference to the shared weights. */
   dispose(): void;

@@ -22,6 +22,9 @@ export const ModelVariantSchema = z.enum(['medium', 'small']);
 export const ModelProfileNameSchema = z.enum(['auto', 'isnet-imgly', 'isnet', 'u2net']);
 
 /** Where the segmentation model comes from and how its input/output are treated. */
+/** Where the networks run: 'auto' takes a CUDA GPU when this build and machine have one. */
+export const DeviceSchema = z.enum(['auto', 'cpu', 'cuda']);
+
 export const SegmentationOptionsSchema = z.strictObject({
   /** Path of an ONNX segmentation model. Overrides env BG_SEG_MODEL and the defaults. */
   model: z.string().min(1).optional(),
@@ -39,6 +42,8 @@ const commonShape = {
   segmentation: SegmentationOptionsSchema.optional(),
   /** Native worker threads; default: all cores. */
   threads: ThreadsSchema.optional(),
+  /** Where the segmentation network runs (default 'auto': a CUDA GPU when there is one). */
+  device: DeviceSchema.optional(),
   /** Refuse images with more pixels than this (default 100 MP or env BG_MAX_PIXELS). */
   maxPixels: MaxPixelsSchema.optional(),
   /** Refine the mask at full resolution with a guided filter (default true). */
@@ -97,7 +102,6 @@ export const EngineSchema = z.preprocess((v) => {
 }, z.enum(ENGINE_NAMES, { error: `must be one of ${ENGINE_NAMES.join(', ')} (or SDXL, stable-diffusion, RUNWAY)` }));
 
 export const SamplerNameSchema = z.enum(['euler', 'euler_a', 'ddim', 'dpmpp_2m', 'dpmpp_2m_karras', 'lms']);
-export const DeviceSchema = z.enum(['auto', 'cpu', 'cuda']);
 
 /** Which weights replaceBackground uses. */
 export const ReplaceModelSchema = z.strictObject({
@@ -201,7 +205,7 @@ export const ReplaceOptionsSchema = z.strictObject({
   sampler: SamplerNameSchema.optional(),
   model: ReplaceModelSchema.optional(),
   segmentation: SegmentationOptionsSchema.optional(),
-  /** Where the local engine runs (default 'auto'). */
+  /** Where the networks run, segmentation and the local engine (default 'auto'). */
   device: DeviceSchema.optional(),
   threads: ThreadsSchema.optional(),
   maxPixels: MaxPixelsSchema.optional(),

@@ -1,42 +1,59 @@
-// backends(): what this build and this machine can run.
-#include <thread>
-
+// backends(): what this build and this machine can run, one entry per backend.
 #include "addon/bindings.h"
 #include "backend/cpu/ops.h"
 #include "backend/cpu/threads.h"
-
-#ifndef BGN_GEMM_NAME
-#define BGN_GEMM_NAME "builtin"
-#endif
+#include "backend/gpu.h"
 
 namespace bgn::addon {
 
 namespace {
 
-Napi::Value Backends(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Napi::Array list = Napi::Array::New(env);
-
+Napi::Object cpu_entry(Napi::Env env) {
   Napi::Object cpu = Napi::Object::New(env);
   cpu.Set("name", "cpu");
   cpu.Set("compiled", true);
   cpu.Set("available", true);
   cpu.Set("threads", ThreadPool::hardware_threads());
   cpu.Set("gemm", cpu::gemm_backend());
-  list.Set(0u, cpu);
+  return cpu;
+}
 
+// Opening the device is what proves it usable (driver, capability, a context); the Gpu is shared
+// with the models, so this costs nothing later.
+Napi::Object cuda_entry(Napi::Env env) {
   Napi::Object cuda = Napi::Object::New(env);
   cuda.Set("name", "cuda");
-#if defined(BGN_WITH_CUDA)
-  cuda.Set("compiled", true);
-  cuda.Set("available", false);
-  cuda.Set("reason", "the CUDA kernels are not implemented in this version");
-#else
-  cuda.Set("compiled", false);
-  cuda.Set("available", false);
-  cuda.Set("reason", "built without CUDA (rebuild with BGN_CUDA=1 and nvcc installed)");
-#endif
-  list.Set(1u, cuda);
+  cuda.Set("compiled", cuda_compiled());
+  std::string reason = cuda_unavailable_reason(0);
+  std::shared_ptr<Gpu> gpu;
+  if (reason.empty()) {
+    try {
+      gpu = open_cuda(0);
+    } catch (const Error& e) {
+      reason = e.what();
+    }
+  }
+  cuda.Set("available", gpu != nullptr);
+  if (!gpu) {
+    cuda.Set("reason", reason);
+    return cuda;
+  }
+  const GpuInfo info = gpu->info();
+  cuda.Set("device", info.name);
+  cuda.Set("index", info.index);
+  cuda.Set("computeCapability", std::to_string(info.cc_major) + "." + std::to_string(info.cc_minor));
+  cuda.Set("memoryBytes", double(info.total_memory));
+  cuda.Set("freeBytes", double(info.free_memory));
+  cuda.Set("gemm", info.gemm);
+  if (info.emulated) cuda.Set("emulated", true);
+  return cuda;
+}
+
+Napi::Value Backends(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Array list = Napi::Array::New(env);
+  list.Set(0u, cpu_entry(env));
+  list.Set(1u, cuda_entry(env));
   return list;
 }
 

@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "backend/cpu/nn_ops.h"
@@ -57,6 +58,9 @@ class Gpu {
  public:
   virtual ~Gpu() = default;
   virtual GpuInfo info() = 0;
+  // One forward pass at a time per device: a caller holds this lock around a whole pass (the
+  // ops share the device's stream and scratch memory).
+  virtual std::unique_lock<std::recursive_mutex> lock() = 0;
 
   // ---- memory --------------------------------------------------------------------------------
   // From the device pool; E_OUT_OF_MEMORY (naming the size and what is free) when it cannot.

@@ -15,6 +15,7 @@ import { DiffusionModel, type NativeDiffusionModel } from '../diffusion.js';
 import { BgNativeError, toBgError } from '../errors.js';
 import { resizeRaw } from '../image/resize.js';
 import { LoadCache } from '../models/load-cache.js';
+import { backends } from '../native.js';
 import type { Preset, PresetResolution } from '../presets/schema.js';
 import { stopwatch } from '../stopwatch.js';
 import type { GenerateRequest, GeneratedBackground, Generator } from './generator.js';
@@ -115,70 +116,95 @@ async function openModel(options: LocalEngineOptions, request: GenerateRequest):
   return DiffusionModel.load(options.model, load);
 }
 
+/**
+ * With device 'auto', a GPU that runs out of memory (at load or during the run) is not the end:
+ * the same generation runs again on the CPU, and the result says so. An explicit 'cuda' keeps
+ * the error (E_OUT_OF_MEMORY), so the engine policy moves on and reports why.
+ */
+async function generateWithFallback(options: LocalEngineOptions, request: GenerateRequest): Promise<GeneratedBackground> {
+  try {
+    return await generateOn(options, request);
+  } catch (err) {
+    const e = toBgError(err);
+    if (e.code !== 'E_OUT_OF_MEMORY' || request.device !== 'auto' || !cudaAvailable()) throw e;
+    const onCpu = await generateOn(options, { ...request, device: 'cpu' });
+    return { ...onCpu, info: { ...onCpu.info, deviceFallback: `the GPU ran out of memory (${e.message}); ran on the CPU` } };
+  }
+}
+
+let cudaAnswer: boolean | undefined;
+function cudaAvailable(): boolean {
+  cudaAnswer ??= backends().some((b) => b.name === 'cuda' && b.available);
+  return cudaAnswer;
+}
+
+async function generateOn(options: LocalEngineOptions, request: GenerateRequest): Promise<GeneratedBackground> {
+  const { width, height, preset } = request;
+  const { lap, stages } = stopwatch();
+  const model = await loadModel(options, request);
+  lap('load');
+  try {
+    const gen = generationSize(preset.generation.resolution, width, height, nativeSide(model), model.family === 'sdxl' ? SDXL_BUCKETS : undefined);
+    const photo = await resizeRaw(request.photo, width, height, 3, gen.width, gen.height, 'linear');
+    const alpha = await resizeRaw(request.alpha, width, height, 1, gen.width, gen.height, 'linear');
+    const margin = Math.max(2, Math.round(0.015 * Math.max(gen.width, gen.height)));
+    const keep = dilateMask(alpha, gen.width, gen.height, margin, 32);
+    const repaint = keep.map((v) => 255 - v);
+    lap('prepare');
+    const g = preset.generation;
+    const styled = applyPromptStyle(preset, model.family);
+    const image = await model.generate(
+      {
+        prompt: styled.prompt,
+        negativePrompt: styled.negativePrompt,
+        width: gen.width,
+        height: gen.height,
+        steps: g.steps,
+        guidanceScale: g.guidanceScale,
+        sampler: g.sampler,
+        strength: g.strength > 0 ? g.strength : 1,
+        seed: request.seed,
+        initImage: photo,
+        mask: repaint,
+        pasteBack: false,
+      },
+      {
+        signal: request.signal,
+        onProgress: ({ step, steps }) => request.onProgress?.(step / steps, step, steps),
+      },
+    );
+    lap('generate');
+    // What the model kept (the subject and its margin) is replaced by the new surroundings,
+    // so no trace of the old background shows through the subject's soft edges.
+    const filled = fillHoles(image.pixels, repaint, gen.width, gen.height);
+    const rgb = await resizeRaw(filled, gen.width, gen.height, 3, width, height, 'lanczos3');
+    lap('upscale');
+    return {
+      rgb,
+      stages,
+      info: {
+        model: model.path,
+        device: model.device,
+        family: model.family,
+        layout: model.layout,
+        prompt: styled.prompt,
+        inpainting: model.inChannels === 9,
+        resolution: [gen.width, gen.height],
+        steps: g.steps,
+        sampler: g.sampler,
+        guidanceScale: g.guidanceScale,
+        strength: g.strength,
+        maskMarginPx: margin,
+      },
+    };
+  } catch (err) {
+    throw toBgError(err);
+  }
+}
+
 export function createLocalGenerator(options: LocalEngineOptions): Generator {
   return {
     name: 'local',
-    async generate(request: GenerateRequest): Promise<GeneratedBackground> {
-      const { width, height, preset } = request;
-      const { lap, stages } = stopwatch();
-      const model = await loadModel(options, request);
-      lap('load');
-      try {
-        const gen = generationSize(preset.generation.resolution, width, height, nativeSide(model), model.family === 'sdxl' ? SDXL_BUCKETS : undefined);
-        const photo = await resizeRaw(request.photo, width, height, 3, gen.width, gen.height, 'linear');
-        const alpha = await resizeRaw(request.alpha, width, height, 1, gen.width, gen.height, 'linear');
-        const margin = Math.max(2, Math.round(0.015 * Math.max(gen.width, gen.height)));
-        const keep = dilateMask(alpha, gen.width, gen.height, margin, 32);
-        const repaint = keep.map((v) => 255 - v);
-        lap('prepare');
-        const g = preset.generation;
-        const styled = applyPromptStyle(preset, model.family);
-        const image = await model.generate(
-          {
-            prompt: styled.prompt,
-            negativePrompt: styled.negativePrompt,
-            width: gen.width,
-            height: gen.height,
-            steps: g.steps,
-            guidanceScale: g.guidanceScale,
-            sampler: g.sampler,
-            strength: g.strength > 0 ? g.strength : 1,
-            seed: request.seed,
-            initImage: photo,
-            mask: repaint,
-            pasteBack: false,
-          },
-          {
-            signal: request.signal,
-            onProgress: ({ step, steps }) => request.onProgress?.(step / steps, step, steps),
-          },
-        );
-        lap('generate');
-        // What the model kept (the subject and its margin) is replaced by the new surroundings,
-        // so no trace of the old background shows through the subject's soft edges.
-        const filled = fillHoles(image.pixels, repaint, gen.width, gen.height);
-        const rgb = await resizeRaw(filled, gen.width, gen.height, 3, width, height, 'lanczos3');
-        lap('upscale');
-        return {
-          rgb,
-          stages,
-          info: {
-            model: model.path,
-            family: model.family,
-            layout: model.layout,
-            prompt: styled.prompt,
-            inpainting: model.inChannels === 9,
-            resolution: [gen.width, gen.height],
-            steps: g.steps,
-            sampler: g.sampler,
-            guidanceScale: g.guidanceScale,
-            strength: g.strength,
-            maskMarginPx: margin,
-          },
-        };
-      } catch (err) {
-        throw toBgError(err);
-      }
-    },
+    generate: (request: GenerateRequest) => generateWithFallback(options, request),
   };
 }

@@ -138,6 +138,7 @@ export async function replaceBackground(options: ReplaceOptions): Promise<Replac
       model: opts.model?.segmentation,
       segmentation: opts.segmentation,
       threads: opts.threads,
+      device: opts.device,
       maxPixels: opts.maxPixels,
       refine: opts.refine,
     },

@@ -50,7 +50,7 @@ export async function runSegmentation(opts: CommonOptions, timer: Timer): Promis
 
   // The model loads (first call only) on native threads while the photo decodes.
   const loadStart = performance.now();
-  const segP = getSegmenter(resolved.path, opts.threads);
+  const segP = getSegmenter(resolved.path, opts.threads, opts.device);
   segP.catch(() => undefined);
   const image = await timer.time('decode', () => decodeOpened(opened));
   const seg = await segP;

@@ -1,0 +1,43 @@
+#include "addon/device.h"
+
+#include <cstdlib>
+
+#include "tensor/error.h"
+
+namespace bgn::addon {
+
+namespace {
+// 'cuda' → 0, 'cuda:3' → 3, anything else → -1.
+int cuda_index(const std::string& d) {
+  if (d == "cuda") return 0;
+  if (d.rfind("cuda:", 0) != 0 || d.size() == 5 || d.size() > 8) return -1;
+  int v = 0;
+  for (size_t i = 5; i < d.size(); ++i) {
+    if (d[i] < '0' || d[i] > '9') return -1;
+    v = v * 10 + (d[i] - '0');
+  }
+  return v;
+}
+}  // namespace
+
+std::string device_spelling_error(const std::string& device) {
+  if (device == "auto" || device == "cpu" || cuda_index(device) >= 0) return "";
+  return "device must be 'auto', 'cpu', 'cuda' or 'cuda:<index>'; got '" + device + "'";
+}
+
+std::shared_ptr<Gpu> resolve_device(const std::string& requested) {
+  std::string device = requested;
+  if (device == "auto") {
+    const char* env = std::getenv("BGN_DEVICE");
+    if (env && *env) {
+      device = env;
+      if (!device_spelling_error(device).empty() || device == "auto")
+        fail(Code::Config, "BGN_DEVICE must be 'cpu', 'cuda' or 'cuda:<index>'; got '", device, "'");
+    }
+  }
+  if (device == "cpu") return nullptr;
+  if (device == "auto") return cuda_unavailable_reason(0).empty() ? open_cuda(0) : nullptr;
+  return open_cuda(cuda_index(device));
+}
+
+}  // namespace bgn::addon
