@@ -1,4 +1,5 @@
-// Prints the native sources for binding.gyp (the same set CMakeLists.txt globs), one per line.
+// Prints the native sources for binding.gyp (the same set CMakeLists.txt globs for the CPU-only
+// addon: bgn_core, bgn_gpu_absent and the addon), one per line.
 const fs = require('node:fs');
 const path = require('node:path');
 
@@ -14,4 +15,5 @@ function walk(dir) {
   }
 }
 for (const r of rooms) walk(path.join(root, 'native', r));
+out.push('native/backend/gpu.cpp', 'native/backend/gpu_absent.cpp');
 process.stdout.write(out.join('\n') + '\n');
