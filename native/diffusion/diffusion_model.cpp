@@ -145,24 +145,32 @@ std::shared_ptr<const DiffusionModel> DiffusionModel::load(const std::string& pa
       opts.prediction_type != "sample")
     fail(Code::BadInput, "predictionType must be 'epsilon', 'v_prediction' or 'sample', got '", opts.prediction_type, "'");
   const std::string key = identity_key(path) + "|threads=" + std::to_string(opts.threads) + "|tok=" + tok_dir +
-                          "|pred=" + opts.prediction_type;
+                          "|pred=" + opts.prediction_type + "|device=" + (opts.gpu ? "cuda" : "cpu");
   if (auto cached = model_cache().find(key)) return cached;
 
   auto m = std::shared_ptr<DiffusionModel>(new DiffusionModel());
   m->path_ = path;
   m->tok_ = ClipTokenizer::load(tok_dir + "/vocab.json", tok_dir + "/merges.txt");
+  m->gpu_ = opts.gpu;
   UnetLoadOptions uo;
   uo.threads = opts.threads;
+  uo.gpu = opts.gpu;
+  ClipLoadOptions co;
+  co.threads = opts.threads;
+  co.gpu = opts.gpu;
+  VaeLoadOptions vo;
+  vo.threads = opts.threads;
+  vo.gpu = opts.gpu;
   {
     ResidencyScope pages(&m->unet_pages_);
     m->unet_ = UNetModel::load(path, uo);
   }
   ResidencyScope te_pages(&m->te_pages_);
-  m->te_ = ClipTextModel::load(path, opts.threads);
+  m->te_ = ClipTextModel::load(path, co);
   const UnetConfig& uc = m->unet_->config();
   if (uc.text_time) {
     try {
-      m->te2_ = ClipTextModel::from_weights(load_component(path, Component::TextEncoder2), opts.threads);
+      m->te2_ = ClipTextModel::from_weights(load_component(path, Component::TextEncoder2), co);
     } catch (const Error& e) {
       fail(e.code(), "this is an SDXL model (its UNet has add_embedding), which needs a second text encoder "
            "(text_encoder_2/ in a diffusers folder, conditioner.embedders.1.* in a single file): ", e.what());
@@ -171,7 +179,7 @@ std::shared_ptr<const DiffusionModel> DiffusionModel::load(const std::string& pa
   std::shared_ptr<VaeModel> vae;
   {
     ResidencyScope pages(&m->vae_pages_);
-    vae = VaeModel::load(path, opts.threads);
+    vae = VaeModel::load(path, vo);
   }
   m->vae_ = vae;
   m->layout_ = m->unet_->layout();

@@ -63,6 +63,9 @@ struct DiffusionLoadOptions {
   // Empty: the folder's scheduler_config.json, else epsilon. A single file does not say, so
   // 768-v single files need this option.
   std::string prediction_type;
+  // Runs the text encoders, UNet and VAE on this device when set (e.g. open_cuda(0)); the load
+  // fails with E_OUT_OF_MEMORY when their weights and working memory cannot fit on it.
+  std::shared_ptr<Gpu> gpu;
 };
 
 struct GenerateRequest {
@@ -104,6 +107,10 @@ class DiffusionModel {
                       std::vector<float>& uncond, int64_t& seq, std::vector<float>* pooled = nullptr,
                       std::vector<float>* uncond_pooled = nullptr) const;
 
+  // Where the forward passes run: "cuda" or "cpu".
+  const char* device() const { return gpu_ ? "cuda" : "cpu"; }
+  Gpu* gpu() const { return gpu_.get(); }
+
   // "sd1", "sd2" or "sdxl".
   const std::string& family() const { return family_; }
   bool is_sdxl() const { return te2_ != nullptr; }
@@ -131,6 +138,7 @@ class DiffusionModel {
   // keeps them).
   ResidentRanges te_pages_, unet_pages_, vae_pages_;
   std::string prediction_type_;  // load-option override of the scheduler config; empty: none
+  std::shared_ptr<Gpu> gpu_;     // null: the CPU
 };
 
 // Live models in the process-wide cache (for tests).

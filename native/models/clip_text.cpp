@@ -5,13 +5,29 @@
 
 namespace bgn {
 
+std::shared_ptr<ClipTextModel> ClipTextModel::load(const std::string& path, const ClipLoadOptions& opts) {
+  return from_weights(load_component(path, Component::TextEncoder), opts);
+}
+
 std::shared_ptr<ClipTextModel> ClipTextModel::load(const std::string& path, int threads) {
-  return from_weights(load_component(path, Component::TextEncoder), threads);
+  ClipLoadOptions o;
+  o.threads = threads;
+  return load(path, o);
 }
 
 std::shared_ptr<ClipTextModel> ClipTextModel::from_weights(ComponentWeights cw, int threads, int64_t heads) {
+  ClipLoadOptions o;
+  o.threads = threads;
+  o.heads = heads;
+  return from_weights(std::move(cw), o);
+}
+
+std::shared_ptr<ClipTextModel> ClipTextModel::from_weights(ComponentWeights cw, const ClipLoadOptions& opts) {
+  const int64_t heads = opts.heads;
   auto m = std::shared_ptr<ClipTextModel>(new ClipTextModel());
   nn::WeightSet& ws = cw.weights;
+  nn::reserve_for(opts.gpu.get(), ws, "the text encoder");
+  m->gpu_ = opts.gpu;
   m->layout_ = cw.layout;
   ClipTextConfig& c = m->cfg_;
   m->tok_ = ws.take("embeddings.token_embedding.weight");
@@ -63,11 +79,20 @@ std::shared_ptr<ClipTextModel> ClipTextModel::from_weights(ComponentWeights cw, 
     c.projection_dim = m->proj_.out;
   }
   ws.require_complete("CLIP text encoder");
-  m->pool_ = std::make_unique<ThreadPool>(threads);
+  m->pool_ = std::make_unique<ThreadPool>(opts.threads);
   return m;
 }
 
-void ClipTextModel::final_norm(float* x, int64_t M) const { nn::layer_norm(*pool_, final_ln_, x, M, x); }
+void ClipTextModel::final_norm(float* x, int64_t M) const {
+  std::unique_lock<std::recursive_mutex> device_lock;
+  if (gpu_) device_lock = gpu_->lock();
+  nn::Exec e{*pool_, gpu_.get()};
+  if (!e.gpu) return nn::layer_norm(e, final_ln_, x, M, x);
+  nn::Act a = nn::upload(e, x, M * cfg_.hidden);
+  nn::layer_norm(e, final_ln_, a.data(), M, a.data());
+  const std::vector<float> y = nn::download(e, std::move(a));
+  std::copy(y.begin(), y.end(), x);
+}
 
 ClipTextOutput ClipTextModel::encode(const int32_t* ids, int64_t B, int64_t T, int clip_skip,
                                      bool keep_hidden_states) const {
@@ -88,16 +113,15 @@ ClipTextOutput ClipTextModel::encode(const int32_t* ids, int64_t B, int64_t T, c
   for (int64_t i = 0; i < B * T; ++i)
     if (ids[i] < 0 || ids[i] >= c.vocab)
       fail(Code::BadInput, "token id ", ids[i], " at position ", i, " is outside the vocabulary (", c.vocab, ")");
-  ThreadPool& pool = *pool_;
   const int64_t C = c.hidden, M = B * T;
   ClipTextOutput out;
   out.B = B;
   out.T = T;
   out.C = C;
-  // x = token_embedding[ids] + position_embedding[t]   (B, T, C)
-  nn::Buf x(size_t(M * C));
+  // x = token_embedding[ids] + position_embedding[t]   (B, T, C), gathered on the host
+  std::vector<float> xh(size_t(M * C));
   {
-    nn::Buf row(static_cast<size_t>(C)), prow(static_cast<size_t>(C));
+    std::vector<float> row(static_cast<size_t>(C)), prow(static_cast<size_t>(C));
     // Bytes per row (block-quantized GGUF embeddings hold whole blocks per row).
     const size_t tok_row = dtype_bytes(tok_.dtype(), C), pos_row = dtype_bytes(pos_.dtype(), C);
     for (int64_t b = 0; b < B; ++b)
@@ -105,38 +129,41 @@ ClipTextOutput ClipTextModel::encode(const int32_t* ids, int64_t B, int64_t T, c
         convert_to_f32(tok_.dtype(), static_cast<const uint8_t*>(tok_.raw()) + size_t(ids[b * T + t]) * tok_row,
                        row.data(), C);
         convert_to_f32(pos_.dtype(), static_cast<const uint8_t*>(pos_.raw()) + size_t(t) * pos_row, prow.data(), C);
-        float* xr = x.data() + (b * T + t) * C;
+        float* xr = xh.data() + (b * T + t) * C;
         for (int64_t i = 0; i < C; ++i) xr[i] = row[size_t(i)] + prow[size_t(i)];
       }
   }
+  std::unique_lock<std::recursive_mutex> device_lock;
+  if (gpu_) device_lock = gpu_->lock();  // one pass at a time on the device
+  nn::Exec e{*pool_, gpu_.get()};
+  nn::Act x = nn::upload(e, xh.data(), M * C);
   if (keep_hidden_states) {
     out.hidden_states.reserve(size_t((c.layers + 1) * M * C));
-    out.hidden_states.insert(out.hidden_states.end(), x.begin(), x.end());
+    nn::append_to_host(e, x, out.hidden_states);
   }
   const int64_t run = keep_hidden_states || opt.pooled ? c.layers : c.layers - clip_skip;
-  nn::Buf h(size_t(M * C)), a(size_t(M * C)), target;
+  nn::Act h(e, M * C), a(e, M * C), target;
   for (int64_t l = 0; l < run; ++l) {
     const Layer& L = layers_[size_t(l)];
     // x += out_proj(causal_self_attention(ln1(x)))
-    nn::layer_norm(pool, L.ln1, x.data(), M, h.data());
-    nn::attention(pool, L.attn, h.data(), B, T, nullptr, 0, true, a.data());
-    nn::add(pool, x.data(), a.data(), x.data(), M * C);
+    nn::layer_norm(e, L.ln1, x.data(), M, h.data());
+    nn::attention(e, L.attn, h.data(), B, T, nullptr, 0, true, a.data());
+    nn::add(e, x.data(), a.data(), x.data(), M * C);
     // x += fc2(act(fc1(ln2(x))))
-    nn::layer_norm(pool, L.ln2, x.data(), M, h.data());
-    nn::Buf f(size_t(M * L.fc1.out));
-    nn::linear(pool, L.fc1, h.data(), M, f.data());
-    nn::act(pool, c.act, f.data(), f.data(), M * L.fc1.out);
-    nn::linear(pool, L.fc2, f.data(), M, a.data());
-    nn::add(pool, x.data(), a.data(), x.data(), M * C);
-    if (keep_hidden_states) out.hidden_states.insert(out.hidden_states.end(), x.begin(), x.end());
-    if (l + 1 == c.layers - clip_skip) target = x;
+    nn::layer_norm(e, L.ln2, x.data(), M, h.data());
+    nn::Act f(e, M * L.fc1.out);
+    nn::linear(e, L.fc1, h.data(), M, f.data());
+    nn::act(e, c.act, f.data(), f.data(), M * L.fc1.out);
+    nn::linear(e, L.fc2, f.data(), M, a.data());
+    nn::add(e, x.data(), a.data(), x.data(), M * C);
+    if (keep_hidden_states) nn::append_to_host(e, x, out.hidden_states);
+    if (l + 1 == c.layers - clip_skip) target = nn::clone(e, x);
   }
-  out.last = std::move(target);
   if (opt.pooled) {
     // x is the last layer's output (B, T, C): norm the EOS row of each sequence, then project.
     // EOS: legacy rule (eos_token_id 2) = first position of the largest id, else the first
     // position holding eos_token_id (the last one when absent), as transformers' CLIPTextTransformer.
-    nn::Buf rows(size_t(B * C));
+    nn::Act rows(e, B * C);
     for (int64_t b = 0; b < B; ++b) {
       const int32_t* r = ids + b * T;
       int64_t at = 0;
@@ -151,19 +178,21 @@ ClipTextOutput ClipTextModel::encode(const int32_t* ids, int64_t B, int64_t T, c
             break;
           }
       }
-      std::copy(x.begin() + (b * T + at) * C, x.begin() + (b * T + at + 1) * C, rows.begin() + b * C);
+      nn::copy(e, x.data() + (b * T + at) * C, rows.data() + b * C, C);
     }
-    final_norm(rows.data(), B);
+    nn::layer_norm(e, final_ln_, rows.data(), B, rows.data());
     if (proj_.out) {
       out.P = proj_.out;
-      out.pooled.resize(size_t(B * out.P));
-      nn::linear(pool, proj_, rows.data(), B, out.pooled.data());
+      nn::Act p(e, B * out.P);
+      nn::linear(e, proj_, rows.data(), B, p.data());
+      out.pooled = nn::download(e, std::move(p));
     } else {
       out.P = C;
-      out.pooled = std::move(rows);
+      out.pooled = nn::download(e, std::move(rows));
     }
   }
-  if (opt.final_norm) final_norm(out.last.data(), M);
+  if (opt.final_norm) nn::layer_norm(e, final_ln_, target.data(), M, target.data());
+  out.last = nn::download(e, std::move(target));
   return out;
 }
 

@@ -44,21 +44,31 @@ struct ClipTextOutput {
   int64_t P = 0;
 };
 
+struct ClipLoadOptions {
+  int threads = 0;
+  int64_t heads = 0;  // > 0 overrides the head count (shapes cannot tell it; LDM files carry no config)
+  // Runs encode on this device when set (weights uploaded as 16-bit on first use).
+  std::shared_ptr<Gpu> gpu;
+};
+
 class ClipTextModel {
  public:
+  static std::shared_ptr<ClipTextModel> load(const std::string& path, const ClipLoadOptions& opts);
+  static std::shared_ptr<ClipTextModel> from_weights(ComponentWeights cw, const ClipLoadOptions& opts);
+  // On the CPU with `threads` threads.
   static std::shared_ptr<ClipTextModel> load(const std::string& path, int threads);
-  // heads > 0 overrides the head count (shapes cannot tell it; LDM files carry no config).
   static std::shared_ptr<ClipTextModel> from_weights(ComponentWeights cw, int threads, int64_t heads = 0);
 
   const ClipTextConfig& config() const { return cfg_; }
   const std::string& layout() const { return layout_; }
   int threads() const { return pool_->size(); }
+  Gpu* gpu() const { return gpu_.get(); }
 
   // ids (B, T) with T <= max_positions; every id < vocab (else E_BAD_INPUT).
   // clip_skip: 0 = last layer, 1 = penultimate, … (< layers).
   ClipTextOutput encode(const int32_t* ids, int64_t B, int64_t T, int clip_skip, bool keep_hidden_states) const;
   ClipTextOutput encode(const int32_t* ids, int64_t B, int64_t T, const ClipEncodeOptions& o) const;
-  // final_layer_norm over x (M, C) in place
+  // final_layer_norm over x (M, C) in place; x is host memory
   void final_norm(float* x, int64_t M) const;
 
  private:
@@ -74,6 +84,7 @@ class ClipTextModel {
   nn::Norm final_ln_;
   nn::Linear proj_;  // text_projection (no bias); absent: proj_.out == 0
   std::unique_ptr<ThreadPool> pool_;
+  std::shared_ptr<Gpu> gpu_;
   std::shared_ptr<void> keep_;
 };
 

@@ -63,6 +63,8 @@ std::shared_ptr<UNetModel> UNetModel::from_weights(ComponentWeights cw, const Un
   auto m = std::shared_ptr<UNetModel>(new UNetModel());
   nn::WeightSet& ws = cw.weights;
   UnetConfig& c = m->cfg_;
+  nn::reserve_for(opts.gpu.get(), ws, "the UNet");
+  m->gpu_ = opts.gpu;
   m->layout_ = cw.layout;
   refuse_config(cw);
 
@@ -233,7 +235,6 @@ int64_t UNetModel::time_id_dim(int64_t P) const {
 std::vector<float> UNetModel::forward(const float* x, int64_t N, int64_t H, int64_t W, const float* timesteps,
                                       const float* ctx, int64_t S, const UnetAddedCond* added) const {
   const UnetConfig& c = cfg_;
-  ThreadPool& pool = *pool_;
   if (c.text_time && (!added || !added->text_embeds || !added->time_ids))
     fail(Code::BadInput, "this is an SDXL UNet: forward needs text_embeds (pooled text) and time_ids "
          "(original size, crop, target size)");
@@ -246,93 +247,101 @@ std::vector<float> UNetModel::forward(const float* x, int64_t N, int64_t H, int6
   for (int64_t n = 0; n < N; ++n)
     if (!std::isfinite(timesteps[n])) fail(Code::BadInput, "UNet timestep ", n, " is not finite");
 
-  // Time embedding: (N, time_embed_dim)
-  nn::Buf tp(size_t(N * c.time_proj_dim)), t1(size_t(N * c.time_embed_dim)), temb(size_t(N * c.time_embed_dim));
+  std::unique_lock<std::recursive_mutex> device_lock;
+  if (gpu_) device_lock = gpu_->lock();  // one pass at a time on the device
+  nn::Exec e{*pool_, gpu_.get()};
+
+  // Time embedding: (N, time_embed_dim); the sinusoids are computed on the host.
+  std::vector<float> tp(size_t(N * c.time_proj_dim));
   timestep_embedding(timesteps, N, c.time_proj_dim, c.flip_sin_to_cos, c.freq_shift, tp.data());
-  nn::linear(pool, time1_, tp.data(), N, t1.data());
-  nn::act(pool, cpu::Act::SiLU, t1.data(), t1.data(), N * c.time_embed_dim);
-  nn::linear(pool, time2_, t1.data(), N, temb.data());
+  nn::Act tpd = nn::upload(e, tp.data(), N * c.time_proj_dim);
+  nn::Act t1(e, N * c.time_embed_dim), temb(e, N * c.time_embed_dim);
+  nn::linear(e, time1_, tpd.data(), N, t1.data());
+  nn::act(e, cpu::Act::SiLU, t1.data(), t1.data(), N * c.time_embed_dim);
+  nn::linear(e, time2_, t1.data(), N, temb.data());
   if (c.text_time) {
-    // temb += add_embedding(cat(text_embeds (N, P), time_proj(time_ids) (N, 6·A)))
+    // temb += add_embedding(cat(text_embeds (N, P), time_proj(time_ids) (N, 6·A))), the input
+    // assembled on the host from host inputs.
     for (int64_t i = 0; i < N * 6; ++i)
       if (!std::isfinite(added->time_ids[i])) fail(Code::BadInput, "time_ids hold NaN or Inf");
-    nn::Buf ids(size_t(N * 6 * A)), av(size_t(N * c.add_in_dim)), a1(size_t(N * add1_.out)), a2(size_t(N * c.time_embed_dim));
+    std::vector<float> ids(size_t(N * 6 * A)), av(size_t(N * c.add_in_dim));
     timestep_embedding(added->time_ids, N * 6, A, c.flip_sin_to_cos, c.freq_shift, ids.data());
     for (int64_t n = 0; n < N; ++n) {
       std::memcpy(av.data() + n * c.add_in_dim, added->text_embeds + n * added->P, size_t(added->P) * 4);
       std::memcpy(av.data() + n * c.add_in_dim + added->P, ids.data() + n * 6 * A, size_t(6 * A) * 4);
     }
-    nn::linear(pool, add1_, av.data(), N, a1.data());
-    nn::act(pool, cpu::Act::SiLU, a1.data(), a1.data(), N * add1_.out);
-    nn::linear(pool, add2_, a1.data(), N, a2.data());
-    nn::add(pool, temb.data(), a2.data(), temb.data(), N * c.time_embed_dim);
+    nn::Act avd = nn::upload(e, av.data(), N * c.add_in_dim);
+    nn::Act a1(e, N * add1_.out), a2(e, N * c.time_embed_dim);
+    nn::linear(e, add1_, avd.data(), N, a1.data());
+    nn::act(e, cpu::Act::SiLU, a1.data(), a1.data(), N * add1_.out);
+    nn::linear(e, add2_, a1.data(), N, a2.data());
+    nn::add(e, temb.data(), a2.data(), temb.data(), N * c.time_embed_dim);
   }
+  nn::Act ctxd = nn::upload(e, ctx, N * S * c.context_dim);
 
   struct Feat {
-    nn::Buf d;
+    nn::Act d;
     int64_t c, h, w;
   };
-  Feat h{nn::Buf(size_t(N * conv_in_.out * H * W)), conv_in_.out, H, W};
-  nn::conv2d(pool, conv_in_, x, N, H, W, h.d.data());
+  // Each step reads its input feature and returns a new one; the down path's outputs stay in
+  // `skips` (the last one is the current feature) until the up path concatenates them.
+  auto conv = [&](const nn::Conv2d& cv, const Feat& f) {
+    int64_t oh, ow;
+    nn::conv_out_size(cv, f.h, f.w, &oh, &ow);
+    Feat o{nn::Act(e, N * cv.out * oh * ow), cv.out, oh, ow};
+    nn::conv2d(e, cv, f.d.data(), N, f.h, f.w, o.d.data());
+    return o;
+  };
+  auto res = [&](const nn::ResBlock& r, const Feat& f) {
+    Feat o{nn::Act(e, N * r.out * f.h * f.w), r.out, f.h, f.w};
+    nn::resblock(e, r, f.d.data(), N, f.h, f.w, temb.data(), o.d.data());
+    return o;
+  };
+  auto attn = [&](const nn::SpatialTransformer& t, const Feat& f) {
+    Feat o{nn::Act(e, f.d.size()), f.c, f.h, f.w};
+    nn::spatial_transformer(e, t, f.d.data(), N, f.h, f.w, ctxd.data(), S, o.d.data());
+    return o;
+  };
+
   std::vector<Feat> skips;
-  skips.push_back(h);
-
-  auto res = [&](const nn::ResBlock& r, Feat& f) {
-    Feat o{nn::Buf(size_t(N * r.out * f.h * f.w)), r.out, f.h, f.w};
-    nn::resblock(pool, r, f.d.data(), N, f.h, f.w, temb.data(), o.d.data());
-    f = std::move(o);
-  };
-  auto attn = [&](const nn::SpatialTransformer& t, Feat& f) {
-    Feat o{nn::Buf(f.d.size()), f.c, f.h, f.w};
-    nn::spatial_transformer(pool, t, f.d.data(), N, f.h, f.w, ctx, S, o.d.data());
-    f = std::move(o);
-  };
-
+  {
+    Feat in{nn::upload(e, x, N * c.in_channels * H * W), c.in_channels, H, W};
+    skips.push_back(conv(conv_in_, in));
+  }
   for (const Level& L : down_) {
     for (size_t k = 0; k < L.res.size(); ++k) {
-      res(L.res[k], h);
-      if (!L.attn.empty()) attn(L.attn[k], h);
-      skips.push_back(h);
+      Feat o = res(L.res[k], skips.back());
+      if (!L.attn.empty()) o = attn(L.attn[k], o);
+      skips.push_back(std::move(o));
     }
     if (L.has_sampler) {
-      int64_t oh, ow;
-      nn::conv_out_size(L.sampler, h.h, h.w, &oh, &ow);
-      Feat o{nn::Buf(size_t(N * h.c * oh * ow)), h.c, oh, ow};
-      nn::conv2d(pool, L.sampler, h.d.data(), N, h.h, h.w, o.d.data());
-      h = std::move(o);
-      skips.push_back(h);
+      Feat o = conv(L.sampler, skips.back());
+      skips.push_back(std::move(o));
     }
   }
-  res(mid_res0_, h);
-  if (mid_has_attn_) attn(mid_attn_, h);
-  res(mid_res1_, h);
+  Feat h = res(mid_res0_, skips.back());
+  if (mid_has_attn_) h = attn(mid_attn_, h);
+  h = res(mid_res1_, h);
   for (const Level& L : up_) {
     for (size_t k = 0; k < L.res.size(); ++k) {
-      Feat& s = skips.back();
       // cat([h, skip], channels)
-      Feat cat{nn::Buf(size_t(N * (h.c + s.c) * h.h * h.w)), h.c + s.c, h.h, h.w};
-      const int64_t hw = h.h * h.w;
-      for (int64_t n = 0; n < N; ++n) {
-        std::memcpy(cat.d.data() + n * cat.c * hw, h.d.data() + n * h.c * hw, size_t(h.c * hw) * 4);
-        std::memcpy(cat.d.data() + (n * cat.c + h.c) * hw, s.d.data() + n * s.c * hw, size_t(s.c * hw) * 4);
-      }
+      const Feat& s = skips.back();
+      Feat cat{nn::Act(e, N * (h.c + s.c) * h.h * h.w), h.c + s.c, h.h, h.w};
+      nn::concat_channels(e, h.d.data(), h.c, s.d.data(), s.c, N, h.h * h.w, cat.d.data());
       skips.pop_back();
-      h = std::move(cat);
-      res(L.res[k], h);
-      if (!L.attn.empty()) attn(L.attn[k], h);
+      h = res(L.res[k], cat);
+      if (!L.attn.empty()) h = attn(L.attn[k], h);
     }
     if (L.has_sampler) {
       // Upsample to the size of the skip connection it meets next (2× unless sizes were odd).
       const int64_t oh = skips.empty() ? h.h * 2 : skips.back().h, ow = skips.empty() ? h.w * 2 : skips.back().w;
-      Feat o{nn::Buf(size_t(N * h.c * oh * ow)), h.c, oh, ow};
-      nn::upsample(pool, L.sampler, h.d.data(), N, h.h, h.w, oh, ow, o.d.data());
+      Feat o{nn::Act(e, N * h.c * oh * ow), h.c, oh, ow};
+      nn::upsample(e, L.sampler, h.d.data(), N, h.h, h.w, oh, ow, o.d.data());
       h = std::move(o);
     }
   }
-  nn::group_norm(pool, norm_out_, h.d.data(), N, h.h * h.w, true, h.d.data());
-  std::vector<float> out(size_t(N * c.out_channels * h.h * h.w));
-  nn::conv2d(pool, conv_out_, h.d.data(), N, h.h, h.w, out.data());
-  return out;
+  nn::group_norm(e, norm_out_, h.d.data(), N, h.h * h.w, true, h.d.data());
+  return nn::download(e, conv(conv_out_, h).d);
 }
 
 }  // namespace bgn

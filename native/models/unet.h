@@ -51,6 +51,8 @@ struct UnetLoadOptions {
   int threads = 0;
   // Overrides the attention heads per level (all levels) when > 0.
   int64_t attention_heads = 0;
+  // Runs every forward on this device when set (weights uploaded as 16-bit on first use).
+  std::shared_ptr<Gpu> gpu;
 };
 
 class UNetModel {
@@ -60,6 +62,7 @@ class UNetModel {
 
   const UnetConfig& config() const { return cfg_; }
   const std::string& layout() const { return layout_; }
+  Gpu* gpu() const { return gpu_.get(); }
 
   // x (N, in_channels, H, W), timesteps (N), ctx (N, S, context_dim) -> (N, out_channels, H, W)
   // added: SDXL's conditioning, required when config().text_time (else must be null).
@@ -86,6 +89,7 @@ class UNetModel {
   bool mid_has_attn_ = false;
   nn::Norm norm_out_;
   std::unique_ptr<ThreadPool> pool_;
+  std::shared_ptr<Gpu> gpu_;
 };
 
 // Sinusoidal timestep embedding as diffusers' get_timestep_embedding (float32 arithmetic):

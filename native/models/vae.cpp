@@ -4,17 +4,31 @@
 
 namespace bgn {
 
+std::shared_ptr<VaeModel> VaeModel::load(const std::string& path, const VaeLoadOptions& opts) {
+  return from_weights(load_component(path, Component::Vae), opts);
+}
+
 std::shared_ptr<VaeModel> VaeModel::load(const std::string& path, int threads) {
-  return from_weights(load_component(path, Component::Vae), threads);
+  VaeLoadOptions o;
+  o.threads = threads;
+  return load(path, o);
+}
+
+std::shared_ptr<VaeModel> VaeModel::from_weights(ComponentWeights cw, int threads) {
+  VaeLoadOptions o;
+  o.threads = threads;
+  return from_weights(std::move(cw), o);
 }
 
 namespace {
 constexpr float kEps = 1e-6f;
 }
 
-std::shared_ptr<VaeModel> VaeModel::from_weights(ComponentWeights cw, int threads) {
+std::shared_ptr<VaeModel> VaeModel::from_weights(ComponentWeights cw, const VaeLoadOptions& opts) {
   auto m = std::shared_ptr<VaeModel>(new VaeModel());
   nn::WeightSet& ws = cw.weights;
+  nn::reserve_for(opts.gpu.get(), ws, "the VAE");
+  m->gpu_ = opts.gpu;
   VaeConfig& c = m->cfg_;
   m->layout_ = cw.layout;
   if (cw.has_config) {
@@ -108,41 +122,38 @@ std::shared_ptr<VaeModel> VaeModel::from_weights(ComponentWeights cw, int thread
     c.downscale = up_scale;
     c.image_channels = m->dec_out_.out;
   }
-  m->pool_ = std::make_unique<ThreadPool>(threads);
+  m->pool_ = std::make_unique<ThreadPool>(opts.threads);
   return m;
 }
 
 namespace {
 struct Feat {
-  nn::Buf d;
+  nn::Act d;
   int64_t c, h, w;
 };
 
-void run_mid(ThreadPool& pool, const nn::ResBlock& r0, const nn::VaeAttention* attn, const nn::ResBlock& r1,
-             Feat& f, int64_t N) {
-  Feat a{nn::Buf(size_t(N * r0.out * f.h * f.w)), r0.out, f.h, f.w};
-  nn::resblock(pool, r0, f.d.data(), N, f.h, f.w, nullptr, a.d.data());
+void run_res(nn::Exec& e, const nn::ResBlock& r, Feat& f, int64_t N) {
+  Feat o{nn::Act(e, N * r.out * f.h * f.w), r.out, f.h, f.w};
+  nn::resblock(e, r, f.d.data(), N, f.h, f.w, nullptr, o.d.data());
+  f = std::move(o);
+}
+
+void run_mid(nn::Exec& e, const nn::ResBlock& r0, const nn::VaeAttention* attn, const nn::ResBlock& r1, Feat& f,
+             int64_t N) {
+  run_res(e, r0, f, N);
   if (attn) {
-    Feat b{nn::Buf(a.d.size()), a.c, a.h, a.w};
-    nn::vae_attention(pool, *attn, a.d.data(), N, a.h, a.w, b.d.data());
-    a = std::move(b);
+    Feat o{nn::Act(e, f.d.size()), f.c, f.h, f.w};
+    nn::vae_attention(e, *attn, f.d.data(), N, f.h, f.w, o.d.data());
+    f = std::move(o);
   }
-  Feat o{nn::Buf(size_t(N * r1.out * a.h * a.w)), r1.out, a.h, a.w};
-  nn::resblock(pool, r1, a.d.data(), N, a.h, a.w, nullptr, o.d.data());
-  f = std::move(o);
+  run_res(e, r1, f, N);
 }
 
-void run_res(ThreadPool& pool, const nn::ResBlock& r, Feat& f, int64_t N) {
-  Feat o{nn::Buf(size_t(N * r.out * f.h * f.w)), r.out, f.h, f.w};
-  nn::resblock(pool, r, f.d.data(), N, f.h, f.w, nullptr, o.d.data());
-  f = std::move(o);
-}
-
-void run_conv(ThreadPool& pool, const nn::Conv2d& cv, Feat& f, int64_t N) {
+void run_conv(nn::Exec& e, const nn::Conv2d& cv, Feat& f, int64_t N) {
   int64_t oh, ow;
   nn::conv_out_size(cv, f.h, f.w, &oh, &ow);
-  Feat o{nn::Buf(size_t(N * cv.out * oh * ow)), cv.out, oh, ow};
-  nn::conv2d(pool, cv, f.d.data(), N, f.h, f.w, o.d.data());
+  Feat o{nn::Act(e, N * cv.out * oh * ow), cv.out, oh, ow};
+  nn::conv2d(e, cv, f.d.data(), N, f.h, f.w, o.d.data());
   f = std::move(o);
 }
 }  // namespace
@@ -153,40 +164,44 @@ std::vector<float> VaeModel::encode(const float* image, int64_t N, int64_t H, in
   if (N < 1 || H < 1 || W < 1 || H % c.downscale || W % c.downscale)
     fail(Code::BadInput, "VAE encode needs an image (N, ", c.image_channels, ", H, W) with H and W multiples of ",
          c.downscale, "; got (", N, ", ", c.image_channels, ", ", H, ", ", W, ")");
-  ThreadPool& pool = *pool_;
-  Feat f{nn::Buf(image, image + N * c.image_channels * H * W), c.image_channels, H, W};
-  run_conv(pool, enc_in_, f, N);
+  std::unique_lock<std::recursive_mutex> device_lock;
+  if (gpu_) device_lock = gpu_->lock();  // one pass at a time on the device
+  nn::Exec e{*pool_, gpu_.get()};
+  Feat f{nn::upload(e, image, N * c.image_channels * H * W), c.image_channels, H, W};
+  run_conv(e, enc_in_, f, N);
   for (const Level& L : down_) {
-    for (const auto& r : L.res) run_res(pool, r, f, N);
-    if (L.has_sampler) run_conv(pool, L.sampler, f, N);
+    for (const auto& r : L.res) run_res(e, r, f, N);
+    if (L.has_sampler) run_conv(e, L.sampler, f, N);
   }
-  run_mid(pool, enc_mid_.res0, enc_mid_.has_attn ? &enc_mid_.attn : nullptr, enc_mid_.res1, f, N);
-  nn::group_norm(pool, enc_norm_out_, f.d.data(), N, f.h * f.w, true, f.d.data());
-  run_conv(pool, enc_out_, f, N);
-  run_conv(pool, quant_, f, N);
-  return std::move(f.d);
+  run_mid(e, enc_mid_.res0, enc_mid_.has_attn ? &enc_mid_.attn : nullptr, enc_mid_.res1, f, N);
+  nn::group_norm(e, enc_norm_out_, f.d.data(), N, f.h * f.w, true, f.d.data());
+  run_conv(e, enc_out_, f, N);
+  run_conv(e, quant_, f, N);
+  return nn::download(e, std::move(f.d));
 }
 
 std::vector<float> VaeModel::decode(const float* latents, int64_t N, int64_t h, int64_t w) const {
   const VaeConfig& c = cfg_;
   if (!has_decoder_) fail(Code::ModelUnsupported, "this VAE has no decoder weights (encoder-only file)");
   if (N < 1 || h < 1 || w < 1) fail(Code::BadInput, "VAE decode needs non-empty latents");
-  ThreadPool& pool = *pool_;
-  Feat f{nn::Buf(latents, latents + N * c.latent_channels * h * w), c.latent_channels, h, w};
-  run_conv(pool, post_quant_, f, N);
-  run_conv(pool, dec_in_, f, N);
-  run_mid(pool, dec_mid_.res0, dec_mid_.has_attn ? &dec_mid_.attn : nullptr, dec_mid_.res1, f, N);
+  std::unique_lock<std::recursive_mutex> device_lock;
+  if (gpu_) device_lock = gpu_->lock();
+  nn::Exec e{*pool_, gpu_.get()};
+  Feat f{nn::upload(e, latents, N * c.latent_channels * h * w), c.latent_channels, h, w};
+  run_conv(e, post_quant_, f, N);
+  run_conv(e, dec_in_, f, N);
+  run_mid(e, dec_mid_.res0, dec_mid_.has_attn ? &dec_mid_.attn : nullptr, dec_mid_.res1, f, N);
   for (const Level& L : up_) {
-    for (const auto& r : L.res) run_res(pool, r, f, N);
+    for (const auto& r : L.res) run_res(e, r, f, N);
     if (L.has_sampler) {
-      Feat o{nn::Buf(size_t(N * L.sampler.out * f.h * 2 * f.w * 2)), L.sampler.out, f.h * 2, f.w * 2};
-      nn::upsample(pool, L.sampler, f.d.data(), N, f.h, f.w, f.h * 2, f.w * 2, o.d.data());
+      Feat o{nn::Act(e, N * L.sampler.out * f.h * 2 * f.w * 2), L.sampler.out, f.h * 2, f.w * 2};
+      nn::upsample(e, L.sampler, f.d.data(), N, f.h, f.w, f.h * 2, f.w * 2, o.d.data());
       f = std::move(o);
     }
   }
-  nn::group_norm(pool, dec_norm_out_, f.d.data(), N, f.h * f.w, true, f.d.data());
-  run_conv(pool, dec_out_, f, N);
-  return std::move(f.d);
+  nn::group_norm(e, dec_norm_out_, f.d.data(), N, f.h * f.w, true, f.d.data());
+  run_conv(e, dec_out_, f, N);
+  return nn::download(e, std::move(f.d));
 }
 
 }  // namespace bgn

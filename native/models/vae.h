@@ -21,8 +21,17 @@ struct VaeConfig {
   int64_t downscale = 1;  // 2^(levels-1)
 };
 
+struct VaeLoadOptions {
+  int threads = 0;
+  // Runs encode / decode on this device when set (weights uploaded as 16-bit on first use).
+  std::shared_ptr<Gpu> gpu;
+};
+
 class VaeModel {
  public:
+  static std::shared_ptr<VaeModel> load(const std::string& path, const VaeLoadOptions& opts);
+  static std::shared_ptr<VaeModel> from_weights(ComponentWeights cw, const VaeLoadOptions& opts);
+  // On the CPU with `threads` threads.
   static std::shared_ptr<VaeModel> load(const std::string& path, int threads);
   static std::shared_ptr<VaeModel> from_weights(ComponentWeights cw, int threads);
 
@@ -30,6 +39,7 @@ class VaeModel {
   // For files that do not say (single-file SDXL checkpoints: 0.13025).
   void set_scaling_factor(float s) { cfg_.scaling_factor = s; }
   const std::string& layout() const { return layout_; }
+  Gpu* gpu() const { return gpu_.get(); }
 
   // image (N, image_channels, H, W) in [-1, 1] -> moments (N, 2·latent_channels, H/f, W/f)
   // (mean = first half, logvar = second half, unclamped). H, W multiples of the downscale f.
@@ -57,6 +67,7 @@ class VaeModel {
   Mid enc_mid_, dec_mid_;
   nn::Norm enc_norm_out_, dec_norm_out_;
   std::unique_ptr<ThreadPool> pool_;
+  std::shared_ptr<Gpu> gpu_;
 };
 
 }  // namespace bgn

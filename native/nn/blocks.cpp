@@ -1,7 +1,5 @@
 #include "nn/blocks.h"
 
-#include <cstring>
-
 namespace bgn::nn {
 
 ResBlock load_resblock(WeightSet& ws, const std::string& p, int64_t in, int64_t groups, float eps, int64_t temb_dim) {
@@ -25,31 +23,27 @@ ResBlock load_resblock(WeightSet& ws, const std::string& p, int64_t in, int64_t 
   return r;
 }
 
-void resblock(ThreadPool& pool, const ResBlock& r, const float* x, int64_t N, int64_t H, int64_t W,
-              const float* temb, float* y) {
+void resblock(Exec& e, const ResBlock& r, const float* x, int64_t N, int64_t H, int64_t W, const float* temb,
+              float* y) {
   const int64_t S = H * W;
-  Buf h(size_t(N * r.in * S)), h2(size_t(N * r.out * S));
-  group_norm(pool, r.norm1, x, N, S, true, h.data());
-  conv2d(pool, r.conv1, h.data(), N, H, W, h2.data());
+  Act h(e, N * r.in * S), h2(e, N * r.out * S);
+  group_norm(e, r.norm1, x, N, S, true, h.data());
+  conv2d(e, r.conv1, h.data(), N, H, W, h2.data());
   if (r.has_temb && temb) {
-    Buf t(size_t(N * r.temb.in)), e(size_t(N * r.out));
-    act(pool, cpu::Act::SiLU, temb, t.data(), N * r.temb.in);
-    linear(pool, r.temb, t.data(), N, e.data());
-    for (int64_t n = 0; n < N; ++n)
-      for (int64_t c = 0; c < r.out; ++c) {
-        float* p = h2.data() + (n * r.out + c) * S;
-        const float v = e[size_t(n * r.out + c)];
-        for (int64_t i = 0; i < S; ++i) p[i] += v;
-      }
+    // + time_emb_proj(SiLU(temb)), one value per (n, channel) plane
+    Act t(e, N * r.temb.in), v(e, N * r.out);
+    act(e, cpu::Act::SiLU, temb, t.data(), N * r.temb.in);
+    linear(e, r.temb, t.data(), N, v.data());
+    add_rows(e, h2.data(), v.data(), N * r.out, S);
   }
-  group_norm(pool, r.norm2, h2.data(), N, S, true, h2.data());
-  conv2d(pool, r.conv2, h2.data(), N, H, W, y);
+  group_norm(e, r.norm2, h2.data(), N, S, true, h2.data());
+  conv2d(e, r.conv2, h2.data(), N, H, W, y);
   if (r.has_shortcut) {
-    Buf s(size_t(N * r.out * S));
-    conv2d(pool, r.shortcut, x, N, H, W, s.data());
-    add(pool, y, s.data(), y, N * r.out * S);
+    Act s(e, N * r.out * S);
+    conv2d(e, r.shortcut, x, N, H, W, s.data());
+    add(e, y, s.data(), y, N * r.out * S);
   } else {
-    add(pool, y, x, y, N * r.out * S);
+    add(e, y, x, y, N * r.out * S);
   }
 }
 
@@ -92,57 +86,52 @@ SpatialTransformer load_spatial_transformer(WeightSet& ws, const std::string& p,
 
 namespace {
 // x (B, T, C) in place
-void transformer_block(ThreadPool& pool, const TransformerBlock& tb, float* x, int64_t B, int64_t T, int64_t C,
+void transformer_block(Exec& e, const TransformerBlock& tb, float* x, int64_t B, int64_t T, int64_t C,
                        const float* ctx, int64_t S) {
   const int64_t n = B * T * C;
-  Buf h(static_cast<size_t>(n)), a(static_cast<size_t>(n));
-  layer_norm(pool, tb.norm1, x, B * T, h.data());
-  attention(pool, tb.attn1, h.data(), B, T, nullptr, 0, false, a.data());
-  add(pool, x, a.data(), x, n);
-  layer_norm(pool, tb.norm2, x, B * T, h.data());
-  attention(pool, tb.attn2, h.data(), B, T, ctx, S, false, a.data());
-  add(pool, x, a.data(), x, n);
-  layer_norm(pool, tb.norm3, x, B * T, h.data());
+  Act h(e, n), a(e, n);
+  layer_norm(e, tb.norm1, x, B * T, h.data());
+  attention(e, tb.attn1, h.data(), B, T, nullptr, 0, false, a.data());
+  add(e, x, a.data(), x, n);
+  layer_norm(e, tb.norm2, x, B * T, h.data());
+  attention(e, tb.attn2, h.data(), B, T, ctx, S, false, a.data());
+  add(e, x, a.data(), x, n);
+  layer_norm(e, tb.norm3, x, B * T, h.data());
   const int64_t F = tb.ff_in.out / 2;
-  Buf g(size_t(B * T * 2 * F)), f(size_t(B * T * F));
-  linear(pool, tb.ff_in, h.data(), B * T, g.data());
-  cpu::geglu(pool, g.data(), B * T, F, f.data());
-  linear(pool, tb.ff_out, f.data(), B * T, a.data());
-  add(pool, x, a.data(), x, n);
-}
-
-// (C, S) -> (S, C) for one image
-void transpose(const float* x, int64_t R, int64_t Cc, float* y) {
-  for (int64_t r = 0; r < R; ++r)
-    for (int64_t c = 0; c < Cc; ++c) y[c * R + r] = x[r * Cc + c];
+  Act g(e, B * T * 2 * F), f(e, B * T * F);
+  linear(e, tb.ff_in, h.data(), B * T, g.data());
+  geglu(e, g.data(), B * T, F, f.data());
+  linear(e, tb.ff_out, f.data(), B * T, a.data());
+  add(e, x, a.data(), x, n);
 }
 }  // namespace
 
-void spatial_transformer(ThreadPool& pool, const SpatialTransformer& t, const float* x, int64_t N, int64_t H,
-                         int64_t W, const float* ctx, int64_t S, float* y) {
+// Sequences are (N, HW, I) rows; images (N, C, HW) planes: transposes convert between them.
+void spatial_transformer(Exec& e, const SpatialTransformer& t, const float* x, int64_t N, int64_t H, int64_t W,
+                         const float* ctx, int64_t S, float* y) {
   const int64_t HW = H * W, C = t.channels, I = t.inner;
-  Buf h(size_t(N * C * HW)), seq(size_t(N * HW * I));
-  group_norm(pool, t.norm, x, N, HW, false, h.data());
+  Act h(e, N * C * HW), seq(e, N * HW * I);
+  group_norm(e, t.norm, x, N, HW, false, h.data());
   if (t.linear_proj) {
-    Buf hs(size_t(N * HW * C));
-    for (int64_t n = 0; n < N; ++n) transpose(h.data() + n * C * HW, C, HW, hs.data() + n * HW * C);
-    linear(pool, t.proj_in_lin, hs.data(), N * HW, seq.data());
+    Act hs(e, N * HW * C);
+    transpose(e, h.data(), N, C, HW, hs.data());
+    linear(e, t.proj_in_lin, hs.data(), N * HW, seq.data());
   } else {
-    Buf p(size_t(N * I * HW));
-    conv2d(pool, t.proj_in_conv, h.data(), N, H, W, p.data());
-    for (int64_t n = 0; n < N; ++n) transpose(p.data() + n * I * HW, I, HW, seq.data() + n * HW * I);
+    Act p(e, N * I * HW);
+    conv2d(e, t.proj_in_conv, h.data(), N, H, W, p.data());
+    transpose(e, p.data(), N, I, HW, seq.data());
   }
-  for (const auto& tb : t.blocks) transformer_block(pool, tb, seq.data(), N, HW, I, ctx, S);
+  for (const auto& tb : t.blocks) transformer_block(e, tb, seq.data(), N, HW, I, ctx, S);
   if (t.linear_proj) {
-    Buf o(size_t(N * HW * C));
-    linear(pool, t.proj_out_lin, seq.data(), N * HW, o.data());
-    for (int64_t n = 0; n < N; ++n) transpose(o.data() + n * HW * C, HW, C, y + n * C * HW);
+    Act o(e, N * HW * C);
+    linear(e, t.proj_out_lin, seq.data(), N * HW, o.data());
+    transpose(e, o.data(), N, HW, C, y);
   } else {
-    Buf p(size_t(N * I * HW));
-    for (int64_t n = 0; n < N; ++n) transpose(seq.data() + n * HW * I, HW, I, p.data() + n * I * HW);
-    conv2d(pool, t.proj_out_conv, p.data(), N, H, W, y);
+    Act p(e, N * I * HW);
+    transpose(e, seq.data(), N, HW, I, p.data());
+    conv2d(e, t.proj_out_conv, p.data(), N, H, W, y);
   }
-  add(pool, y, x, y, N * C * HW);
+  add(e, y, x, y, N * C * HW);
 }
 
 VaeAttention load_vae_attention(WeightSet& ws, const std::string& p, int64_t C, int64_t groups) {
@@ -153,22 +142,21 @@ VaeAttention load_vae_attention(WeightSet& ws, const std::string& p, int64_t C, 
   return a;
 }
 
-void vae_attention(ThreadPool& pool, const VaeAttention& a, const float* x, int64_t N, int64_t H, int64_t W,
-                   float* y) {
+void vae_attention(Exec& e, const VaeAttention& a, const float* x, int64_t N, int64_t H, int64_t W, float* y) {
   const int64_t HW = H * W, C = a.channels;
-  Buf h(size_t(N * C * HW)), seq(size_t(N * HW * C)), o(size_t(N * HW * C));
-  group_norm(pool, a.norm, x, N, HW, false, h.data());
-  for (int64_t n = 0; n < N; ++n) transpose(h.data() + n * C * HW, C, HW, seq.data() + n * HW * C);
-  attention(pool, a.attn, seq.data(), N, HW, nullptr, 0, false, o.data());
-  for (int64_t n = 0; n < N; ++n) transpose(o.data() + n * HW * C, HW, C, y + n * C * HW);
-  add(pool, y, x, y, N * C * HW);
+  Act h(e, N * C * HW), seq(e, N * HW * C), o(e, N * HW * C);
+  group_norm(e, a.norm, x, N, HW, false, h.data());
+  transpose(e, h.data(), N, C, HW, seq.data());
+  attention(e, a.attn, seq.data(), N, HW, nullptr, 0, false, o.data());
+  transpose(e, o.data(), N, HW, C, y);
+  add(e, y, x, y, N * C * HW);
 }
 
-void upsample(ThreadPool& pool, const Conv2d& conv, const float* x, int64_t N, int64_t H, int64_t W, int64_t OH,
-              int64_t OW, float* y) {
-  Buf u(size_t(N * conv.in * OH * OW));
-  cpu::upsample_nearest(pool, x, N * conv.in, H, W, u.data(), OH, OW);
-  conv2d(pool, conv, u.data(), N, OH, OW, y);
+void upsample(Exec& e, const Conv2d& conv, const float* x, int64_t N, int64_t H, int64_t W, int64_t OH, int64_t OW,
+              float* y) {
+  Act u(e, N * conv.in * OH * OW);
+  upsample_nearest(e, x, N * conv.in, H, W, u.data(), OH, OW);
+  conv2d(e, conv, u.data(), N, OH, OW, y);
 }
 
 }  // namespace bgn::nn

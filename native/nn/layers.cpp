@@ -111,7 +111,20 @@ Linear load_linear(WeightSet& ws, const std::string& prefix, bool bias, int64_t 
   return l;
 }
 
-void linear(ThreadPool& pool, const Linear& l, const float* x, int64_t M, float* y) {
+namespace {
+// The Gpu's f32 copy of a bias or norm parameter, or null when the model has none.
+const float* wide(Exec& e, const Tensor& t) {
+  return present(t) ? static_cast<const float*>(e.gpu->weight(t, true).p) : nullptr;
+}
+}  // namespace
+
+void linear(Exec& e, const Linear& l, const float* x, int64_t M, float* y) {
+  if (e.gpu) {
+    const Gpu::Weight w = e.gpu->weight(l.w, false);
+    e.gpu->linear(x, M, l.in, w.p, w.dtype, wide(e, l.b), l.out, y);
+    return;
+  }
+  ThreadPool& pool = e.pool;
   if (present(l.b)) {
     Tensor b = widen(l.b);
     const float* bp = b.data<float>();
@@ -154,9 +167,7 @@ void conv_out_size(const Conv2d& c, int64_t H, int64_t W, int64_t* OH, int64_t* 
   *OW = (W + c.pad_left + c.pad_right - c.kw) / c.stride + 1;
 }
 
-void conv2d(ThreadPool& pool, const Conv2d& c, const float* x, int64_t N, int64_t H, int64_t W, float* y) {
-  Tensor b = widen(c.b);
-  const float* w = widen_scratch(pool, c.w);
+void conv2d(Exec& e, const Conv2d& c, const float* x, int64_t N, int64_t H, int64_t W, float* y) {
   cpu::Conv2dParams p;
   p.stride_h = p.stride_w = c.stride;
   p.pad_top = c.pad_top;
@@ -165,6 +176,14 @@ void conv2d(ThreadPool& pool, const Conv2d& c, const float* x, int64_t N, int64_
   p.pad_right = c.pad_right;
   int64_t OH, OW;
   conv_out_size(c, H, W, &OH, &OW);
+  if (e.gpu) {
+    const Gpu::Weight w = e.gpu->weight(c.w, false);
+    e.gpu->conv2d(x, N, c.in, H, W, w.p, w.dtype, c.out, c.kh, c.kw, wide(e, c.b), p, y, OH, OW);
+    return;
+  }
+  ThreadPool& pool = e.pool;
+  Tensor b = widen(c.b);
+  const float* w = widen_scratch(pool, c.w);
   cpu::conv2d(pool, cpu::ConvInput(x, c.in), N, c.in, H, W, w, c.out, c.kh, c.kw, b.data<float>(), p, y, OH, OW);
 }
 
@@ -189,17 +208,17 @@ Norm load_norm(WeightSet& ws, const std::string& prefix, int64_t channels, int64
   return n;
 }
 
-void group_norm(ThreadPool& pool, const Norm& n, const float* x, int64_t N, int64_t S, bool silu, float* y) {
+void group_norm(Exec& e, const Norm& n, const float* x, int64_t N, int64_t S, bool silu, float* y) {
+  if (e.gpu) return e.gpu->group_norm(x, N, n.c, S, n.groups, wide(e, n.g), wide(e, n.b), n.eps, silu, y);
   Tensor g = widen(n.g), b = widen(n.b);
-  cpu::group_norm(pool, x, N, n.c, S, n.groups, g.data<float>(), b.data<float>(), n.eps, silu, y);
+  cpu::group_norm(e.pool, x, N, n.c, S, n.groups, g.data<float>(), b.data<float>(), n.eps, silu, y);
 }
 
-void layer_norm(ThreadPool& pool, const Norm& n, const float* x, int64_t M, float* y) {
+void layer_norm(Exec& e, const Norm& n, const float* x, int64_t M, float* y) {
+  if (e.gpu) return e.gpu->layer_norm(x, M, n.c, wide(e, n.g), wide(e, n.b), n.eps, y);
   Tensor g = widen(n.g), b = widen(n.b);
-  cpu::layer_norm(pool, x, M, n.c, g.data<float>(), b.data<float>(), n.eps, y);
+  cpu::layer_norm(e.pool, x, M, n.c, g.data<float>(), b.data<float>(), n.eps, y);
 }
-
-void act(ThreadPool& pool, cpu::Act a, const float* x, float* y, int64_t n) { cpu::activation(pool, a, x, y, n); }
 
 Attention load_attention_diffusers(WeightSet& ws, const std::string& prefix, int64_t dim, int64_t context_dim,
                                    int64_t heads) {
@@ -215,15 +234,15 @@ Attention load_attention_diffusers(WeightSet& ws, const std::string& prefix, int
   return a;
 }
 
-void attention(ThreadPool& pool, const Attention& a, const float* x, int64_t B, int64_t T, const float* ctx,
-               int64_t S, bool causal, float* y) {
+void attention(Exec& e, const Attention& a, const float* x, int64_t B, int64_t T, const float* ctx, int64_t S,
+               bool causal, float* y) {
   const float* kv_src = ctx ? ctx : x;
   if (!ctx) S = T;
   const int64_t inner = a.q.out;
-  Buf q(size_t(B * T * inner)), k(size_t(B * S * inner)), v(size_t(B * S * inner)), o(size_t(B * T * inner));
-  linear(pool, a.q, x, B * T, q.data());
-  linear(pool, a.k, kv_src, B * S, k.data());
-  linear(pool, a.v, kv_src, B * S, v.data());
+  Act q(e, B * T * inner), k(e, B * S * inner), v(e, B * S * inner), o(e, B * T * inner);
+  linear(e, a.q, x, B * T, q.data());
+  linear(e, a.k, kv_src, B * S, k.data());
+  linear(e, a.v, kv_src, B * S, v.data());
   cpu::AttentionShape s;
   s.B = B;
   s.Tq = T;
@@ -233,14 +252,9 @@ void attention(ThreadPool& pool, const Attention& a, const float* x, int64_t B, 
   s.ldq = s.ldk = s.ldv = s.ldo = inner;
   s.scale = float(1.0 / std::sqrt(double(s.head_dim)));
   s.causal = causal;
-  cpu::attention(pool, q.data(), k.data(), v.data(), o.data(), s);
-  linear(pool, a.out, o.data(), B * T, y);
-}
-
-void add(ThreadPool& pool, const float* x, const float* r, float* y, int64_t n) {
-  pool.parallel_for(n, 16384, [&](int64_t i0, int64_t i1) {
-    for (int64_t i = i0; i < i1; ++i) y[i] = x[i] + r[i];
-  });
+  if (e.gpu) e.gpu->attention(q.data(), k.data(), v.data(), o.data(), s);
+  else cpu::attention(e.pool, q.data(), k.data(), v.data(), o.data(), s);
+  linear(e, a.out, o.data(), B * T, y);
 }
 
 }  // namespace bgn::nn

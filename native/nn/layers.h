@@ -1,13 +1,17 @@
 // Layers in llm.c style: a plain struct of weights, a loader that reads and checks them from a
 // WeightSet, and one short forward function with the shapes in a comment above it. Weights keep
 // their file dtype (f32/f16/bf16, usually views into the mmap) and are widened to f32 per call.
-// Activations are f32, NCHW for images and (B, T, C) row-major for sequences.
+// Activations are f32, NCHW for images and (B, T, C) row-major for sequences. Every forward takes
+// an Exec (nn/exec.h): on the CPU the pointers are host memory, with a Gpu they are device memory
+// and the weights are the Gpu's cached 16-bit copies (f32 for biases and norm parameters).
 #pragma once
 #include <string>
 #include <vector>
 
 #include "backend/cpu/nn_ops.h"
 #include "backend/cpu/threads.h"
+#include "nn/exec.h"
+#include "nn/ops.h"
 #include "nn/weights.h"
 #include "tensor/tensor.h"
 
@@ -29,7 +33,7 @@ struct Linear {
 // and `<prefix>.bias` (out) when `bias`. in/out of -1 are taken from the file.
 Linear load_linear(WeightSet& ws, const std::string& prefix, bool bias, int64_t in = -1, int64_t out = -1);
 // x is (M, in), y is (M, out)
-void linear(ThreadPool& pool, const Linear& l, const float* x, int64_t M, float* y);
+void linear(Exec& e, const Linear& l, const float* x, int64_t M, float* y);
 
 struct Conv2d {
   Tensor w, b;  // w (out, in, kh, kw), b (out)
@@ -40,7 +44,7 @@ struct Conv2d {
 Conv2d load_conv(WeightSet& ws, const std::string& prefix, int64_t in = -1, int64_t out = -1, int64_t stride = 1);
 void conv_out_size(const Conv2d& c, int64_t H, int64_t W, int64_t* OH, int64_t* OW);
 // x is (N, in, H, W), y is (N, out, OH, OW)
-void conv2d(ThreadPool& pool, const Conv2d& c, const float* x, int64_t N, int64_t H, int64_t W, float* y);
+void conv2d(Exec& e, const Conv2d& c, const float* x, int64_t N, int64_t H, int64_t W, float* y);
 
 struct Norm {
   Tensor g, b;  // (C) each
@@ -49,12 +53,9 @@ struct Norm {
 };
 Norm load_norm(WeightSet& ws, const std::string& prefix, int64_t channels, int64_t groups, float eps);
 // x is (N, C, S), y is (N, C, S) (may alias x); SiLU fused when silu
-void group_norm(ThreadPool& pool, const Norm& n, const float* x, int64_t N, int64_t S, bool silu, float* y);
+void group_norm(Exec& e, const Norm& n, const float* x, int64_t N, int64_t S, bool silu, float* y);
 // x is (M, C), y is (M, C) (may alias x)
-void layer_norm(ThreadPool& pool, const Norm& n, const float* x, int64_t M, float* y);
-
-// x and y are n floats (may alias)
-void act(ThreadPool& pool, cpu::Act a, const float* x, float* y, int64_t n);
+void layer_norm(Exec& e, const Norm& n, const float* x, int64_t M, float* y);
 
 // Multi-head attention with separate q/k/v projections (diffusers/transformers layout).
 struct Attention {
@@ -66,10 +67,7 @@ Attention load_attention_diffusers(WeightSet& ws, const std::string& prefix, int
                                    int64_t heads);
 // x is (B, T, C), ctx is (B, S, Cc) or null for self-attention (S = T), y is (B, T, C).
 // Memory is O(T·C + chunk·block), never (T, S) scores.
-void attention(ThreadPool& pool, const Attention& a, const float* x, int64_t B, int64_t T, const float* ctx,
+void attention(Exec& e, const Attention& a, const float* x, int64_t B, int64_t T, const float* ctx,
                int64_t S, bool causal, float* y);
-
-// y = x + r elementwise, n floats (y may alias either)
-void add(ThreadPool& pool, const float* x, const float* r, float* y, int64_t n);
 
 }  // namespace bgn::nn

@@ -1,0 +1,70 @@
+#include "nn/exec.h"
+
+#include <cstring>
+
+#include "tensor/error.h"
+
+namespace bgn::nn {
+
+Act::Act(const Exec& e, int64_t n) : n_(n) {
+  BGN_CHECK(n >= 0, Code::Internal, "activation of negative size ", n);
+  if (e.gpu) {
+    if (n > 0) dev_ = e.gpu->alloc(size_t(n) * sizeof(float));
+  } else {
+    host_.resize(size_t(n));
+  }
+}
+
+Act upload(const Exec& e, const float* x, int64_t n) {
+  Act a(e, n);
+  if (n == 0) return a;
+  if (e.gpu) e.gpu->upload(a.data(), x, size_t(n) * sizeof(float));
+  else std::memcpy(a.data(), x, size_t(n) * sizeof(float));
+  return a;
+}
+
+std::vector<float> download(const Exec& e, Act&& a) {
+  if (!a.on_device()) return a.take_host();
+  std::vector<float> h(size_t(a.size()));
+  if (a.size() > 0) e.gpu->download(h.data(), a.data(), h.size() * sizeof(float));
+  return h;
+}
+
+void append_to_host(const Exec& e, const Act& a, std::vector<float>& out) {
+  if (!a.on_device()) {
+    out.insert(out.end(), a.data(), a.data() + a.size());
+    return;
+  }
+  const size_t at = out.size();
+  out.resize(at + size_t(a.size()));
+  e.gpu->download(out.data() + at, a.data(), size_t(a.size()) * sizeof(float));
+}
+
+Act clone(const Exec& e, const Act& a) {
+  Act c(e, a.size());
+  if (a.size() == 0) return c;
+  if (e.gpu) e.gpu->copy(c.data(), a.data(), size_t(a.size()) * sizeof(float));
+  else std::memcpy(c.data(), a.data(), size_t(a.size()) * sizeof(float));
+  return c;
+}
+
+size_t device_weight_bytes(const WeightSet& ws) {
+  size_t total = 0;
+  for (const auto& [name, t] : ws.all()) total += size_t(t.numel()) * (t.rank() <= 1 ? 4 : 2);
+  return total;
+}
+
+void reserve_for(Gpu* gpu, const WeightSet& ws, const char* what) {
+  if (!gpu) return;
+  // Activations: a quarter of the weights plus 256 MiB covers an SD pass at 512² in batch 2
+  // (attention is fused, so no (T, T) scores); larger passes grow the pool on demand.
+  const size_t weights = device_weight_bytes(ws), margin = weights / 4 + (size_t(256) << 20);
+  try {
+    gpu->reserve(weights + margin);
+  } catch (const Error& err) {
+    fail(err.code(), what, " (", ws.source(), ") needs ", (weights + margin) >> 20, " MiB on the GPU (",
+         weights >> 20, " MiB of 16-bit weights + ", margin >> 20, " MiB working memory): ", err.what());
+  }
+}
+
+}  // namespace bgn::nn

@@ -1,0 +1,62 @@
+// Exec: where a forward pass runs. On the CPU it is the pool's threads and host memory; with a
+// Gpu every activation lives in device memory and every nn function queues device ops. Models
+// keep their public forwards host-pointer in/out: they upload inputs at entry and download the
+// result at exit, so a whole UNet / VAE / CLIP pass stays on the device in between.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "backend/cpu/threads.h"
+#include "backend/gpu.h"
+#include "nn/weights.h"
+
+namespace bgn::nn {
+
+struct Exec {
+  ThreadPool& pool;
+  Gpu* gpu = nullptr;  // null: the CPU
+  bool on_gpu() const { return gpu != nullptr; }
+};
+
+// An f32 activation of n values: a host vector on the CPU (zero-filled, as the CPU layers always
+// had it), device memory on a Gpu (uninitialised: every op writes its whole output).
+class Act {
+ public:
+  Act() = default;
+  Act(const Exec& e, int64_t n);
+  Act(Act&&) noexcept = default;
+  Act& operator=(Act&&) noexcept = default;
+  Act(const Act&) = delete;
+  Act& operator=(const Act&) = delete;
+
+  float* data() { return dev_.get() ? dev_.as<float>() : host_.data(); }
+  const float* data() const { return dev_.get() ? dev_.as<float>() : host_.data(); }
+  int64_t size() const { return n_; }
+  bool on_device() const { return dev_.get() != nullptr; }
+  // The host vector of a CPU activation, moved out (no copy).
+  std::vector<float> take_host() { n_ = 0; return std::move(host_); }
+
+ private:
+  std::vector<float> host_;
+  DeviceBuffer dev_;
+  int64_t n_ = 0;
+};
+
+// x (n) host → an activation where e runs.
+Act upload(const Exec& e, const float* x, int64_t n);
+// a → host vector (a download on a Gpu, waiting for the queued ops; a move on the CPU).
+std::vector<float> download(const Exec& e, Act&& a);
+// Appends a's values to the host vector out.
+void append_to_host(const Exec& e, const Act& a, std::vector<float>& out);
+// A copy of a where e runs.
+Act clone(const Exec& e, const Act& a);
+
+// Device bytes the tensors of ws take as the Gpu caches them: 16-bit for matrices and kernels,
+// f32 for vectors (biases, norm parameters).
+size_t device_weight_bytes(const WeightSet& ws);
+// Reserves ws's device weights plus a working margin for activations on gpu (when not null), so
+// a model that cannot fit fails with E_OUT_OF_MEMORY at load, before any step; `what` names the
+// model in the message.
+void reserve_for(Gpu* gpu, const WeightSet& ws, const char* what);
+
+}  // namespace bgn::nn
