@@ -1,0 +1,238 @@
+// The library's own GEMM: wmma m16n16k16 tensor-core tiles with f16 or bf16 operands and f32
+// accumulators, any M, N, K, either transposition, leading dimensions, alpha and beta.
+//
+// A block computes a BM×BN tile of C. K advances in BK slices that the block stages through
+// shared memory (zero-filled past the matrix edge, so edge tiles need no special compute path);
+// its 4 warps each own a 32×32 quarter of the tile as 2×2 accumulator fragments. The finished
+// tile goes through shared memory once more so the epilogue (alpha, beta, bounds) is plain
+// per-element code.
+#include <algorithm>
+#include <cstdint>
+#include <type_traits>
+
+#include "backend/cuda/kernels.h"
+#include "backend/cuda/gemm_own.h"
+
+namespace bgn::cuda::detail {
+namespace {
+
+constexpr int BM = 64, BN = 64, BK = 32;
+constexpr int THREADS = 128;  // 4 warps in a 2×2 grid of 32×32 warp tiles
+// Row pitches in shared memory, padded so consecutive rows start in different banks; each stays
+// a multiple of 8 elements (16-bit) / 4 (f32) as wmma's ldm requires, and every fragment pointer
+// lands on the 32-byte boundary wmma needs.
+constexpr int LDA_S = BK + 8;  // As (BM, BK)
+constexpr int LDB_S = BN + 8;  // Bs (BK, BN)
+constexpr int LDC_S = BN + 4;  // Cs (BM, BN) f32
+
+struct alignas(32) Tile {
+  uint16_t a[BM * LDA_S];
+  uint16_t b[BK * LDB_S];
+  float c[BM * LDC_S];
+};
+
+template <class T>
+__device__ __forceinline__ float to_float(T v) {
+  if constexpr (std::is_same<T, __half>::value) return __half2float(v);
+  else return __bfloat162float(v);
+}
+
+// bf16 wmma needs sm_80; older targets compute the tile with scalar FMAs instead (same staging).
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800
+constexpr bool kBf16Wmma = false;
+#else
+constexpr bool kBf16Wmma = true;
+#endif
+
+// As[r][c] = op(A)[m0 + r][k0 + c], zero outside (M, K). The index walk follows the stored
+// layout so neighbouring threads read neighbouring addresses (op(A) = A: along k; Aᵀ: along m).
+// A is (M, K) with lda, or (K, M) with lda when transposed.
+__device__ void load_a(uint16_t* As, const uint16_t* A, int64_t lda, bool trans_a, int64_t M, int64_t K,
+                       int64_t m0, int64_t k0) {
+  for (int i = threadIdx.x; i < BM * BK; i += THREADS) {
+    const int r = trans_a ? i % BM : i / BK;
+    const int c = trans_a ? i / BM : i % BK;
+    const int64_t m = m0 + r, k = k0 + c;
+    uint16_t v = 0;
+    if (m < M && k < K) v = trans_a ? A[k * lda + m] : A[m * lda + k];
+    As[r * LDA_S + c] = v;
+  }
+}
+
+// Bs[r][c] = op(B)[k0 + r][n0 + c], zero outside (K, N). B is (K, N) with ldb, or (N, K) transposed.
+__device__ void load_b(uint16_t* Bs, const uint16_t* B, int64_t ldb, bool trans_b, int64_t K, int64_t N,
+                       int64_t k0, int64_t n0) {
+  for (int i = threadIdx.x; i < BK * BN; i += THREADS) {
+    const int r = trans_b ? i % BK : i / BN;
+    const int c = trans_b ? i / BK : i % BN;
+    const int64_t k = k0 + r, n = n0 + c;
+    uint16_t v = 0;
+    if (k < K && n < N) v = trans_b ? B[n * ldb + k] : B[k * ldb + n];
+    Bs[r * LDB_S + c] = v;
+  }
+}
+
+// One BK slice on tensor cores: the warp at (wm, wn) adds As[wm·32.., :] · Bs[:, wn·32..] to acc.
+template <class T>
+__device__ void mma_slice(const Tile& t, int wm, int wn,
+                          nvcuda::wmma::fragment<nvcuda::wmma::accumulator, 16, 16, 16, float> (&acc)[2][2]) {
+  using namespace nvcuda;
+  const T* As = reinterpret_cast<const T*>(t.a);
+  const T* Bs = reinterpret_cast<const T*>(t.b);
+  for (int kk = 0; kk < BK; kk += 16) {
+    wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> a[2];
+    wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::row_major> b[2];
+    for (int i = 0; i < 2; ++i) wmma::load_matrix_sync(a[i], As + (wm * 32 + i * 16) * LDA_S + kk, LDA_S);
+    for (int j = 0; j < 2; ++j) wmma::load_matrix_sync(b[j], Bs + kk * LDB_S + wn * 32 + j * 16, LDB_S);
+    for (int i = 0; i < 2; ++i)
+      for (int j = 0; j < 2; ++j) wmma::mma_sync(acc[i][j], a[i], b[j], acc[i][j]);
+  }
+}
+
+// The block's tile product into t.c on tensor cores.
+template <class T>
+__device__ void tile_product_wmma(Tile& t, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
+                                  const uint16_t* A, int64_t lda, const uint16_t* B, int64_t ldb, int64_t m0,
+                                  int64_t n0) {
+  using namespace nvcuda;
+  const int warp = threadIdx.x / 32, wm = warp / 2, wn = warp % 2;
+  wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc[2][2];
+  for (int i = 0; i < 2; ++i)
+    for (int j = 0; j < 2; ++j) wmma::fill_fragment(acc[i][j], 0.0f);
+  for (int64_t k0 = 0; k0 < K; k0 += BK) {
+    load_a(t.a, A, lda, trans_a, M, K, m0, k0);
+    load_b(t.b, B, ldb, trans_b, K, N, k0, n0);
+    __syncthreads();
+    mma_slice<T>(t, wm, wn, acc);
+    __syncthreads();  // the next slice overwrites a and b
+  }
+  for (int i = 0; i < 2; ++i)
+    for (int j = 0; j < 2; ++j)
+      wmma::store_matrix_sync(t.c + (wm * 32 + i * 16) * LDC_S + wn * 32 + j * 16, acc[i][j], LDC_S,
+                              wmma::mem_row_major);
+}
+
+// The same product with scalar FMAs (bf16 before sm_80): thread → column tid % BN, 32 rows.
+template <class T>
+__device__ void tile_product_scalar(Tile& t, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
+                                    const uint16_t* A, int64_t lda, const uint16_t* B, int64_t ldb, int64_t m0,
+                                    int64_t n0) {
+  constexpr int ROWS = BM * BN / THREADS;  // 32 outputs per thread
+  const int c = threadIdx.x % BN, r0 = (threadIdx.x / BN) * ROWS;
+  const T* As = reinterpret_cast<const T*>(t.a);
+  const T* Bs = reinterpret_cast<const T*>(t.b);
+  float acc[ROWS];
+  for (int i = 0; i < ROWS; ++i) acc[i] = 0.0f;
+  for (int64_t k0 = 0; k0 < K; k0 += BK) {
+    load_a(t.a, A, lda, trans_a, M, K, m0, k0);
+    load_b(t.b, B, ldb, trans_b, K, N, k0, n0);
+    __syncthreads();
+    for (int kk = 0; kk < BK; ++kk) {
+      const float b = to_float(Bs[kk * LDB_S + c]);
+      for (int i = 0; i < ROWS; ++i) acc[i] += to_float(As[(r0 + i) * LDA_S + kk]) * b;
+    }
+    __syncthreads();
+  }
+  for (int i = 0; i < ROWS; ++i) t.c[(r0 + i) * LDC_S + c] = acc[i];
+}
+
+// Block b computes C tile (b / tiles_n, b % tiles_n). C (M, N) with ldc; beta == 0 never reads C
+// (it may hold NaN).
+template <class T>
+__global__ void __launch_bounds__(THREADS)
+    gemm_kernel(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const uint16_t* A,
+                int64_t lda, const uint16_t* B, int64_t ldb, float beta, float* C, int64_t ldc, int64_t tiles_n) {
+  __shared__ Tile tile[1];
+  Tile& t = tile[0];
+  const int64_t m0 = (int64_t)(blockIdx.x / tiles_n) * BM;
+  const int64_t n0 = (int64_t)(blockIdx.x % tiles_n) * BN;
+  constexpr bool wmma_ok = !std::is_same<T, __nv_bfloat16>::value || kBf16Wmma;
+  if constexpr (wmma_ok) {
+    tile_product_wmma<T>(t, trans_a, trans_b, M, N, K, A, lda, B, ldb, m0, n0);
+  } else {
+    tile_product_scalar<T>(t, trans_a, trans_b, M, N, K, A, lda, B, ldb, m0, n0);
+  }
+  __syncthreads();
+  for (int i = threadIdx.x; i < BM * BN; i += THREADS) {
+    const int r = i / BN, c = i % BN;
+    const int64_t m = m0 + r, n = n0 + c;
+    if (m >= M || n >= N) continue;
+    float v = alpha * t.c[r * LDC_S + c];
+    if (beta != 0.0f) v += beta * C[m * ldc + n];
+    C[m * ldc + n] = v;
+  }
+}
+
+template <class T>
+__device__ __forceinline__ T from_float(float v);
+template <>
+__device__ __forceinline__ __half from_float<__half>(float v) { return __float2half(v); }
+template <>
+__device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float v) { return __float2bfloat16(v); }
+
+// x (rows, cols) with ld → y (rows, cols) dense 16-bit.
+template <class T>
+__global__ void pack16_kernel(const float* x, int64_t rows, int64_t cols, int64_t ld, T* y) {
+  const int64_t n = rows * cols;
+  const int64_t step = (int64_t)gridDim.x * blockDim.x;
+  for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += step) {
+    const int64_t r = i / cols, c = i % cols;
+    y[i] = from_float<T>(x[r * ld + c]);
+  }
+}
+
+}  // namespace
+
+void check_gemm_args(const char* what, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, int64_t lda,
+                     int64_t ldb, DType ab, int64_t ldc) {
+  BGN_CHECK(ab == DType::F16 || ab == DType::BF16, Code::Internal, what, ": GEMM operands must be F16 or BF16, not ",
+            dtype_name(ab));
+  BGN_CHECK(M >= 0 && N >= 0 && K >= 0, Code::Internal, what, ": negative GEMM size M=", M, " N=", N, " K=", K);
+  const int64_t a_width = trans_a ? M : K, b_width = trans_b ? K : N;
+  BGN_CHECK(lda >= std::max<int64_t>(1, a_width), Code::Internal, what, ": lda ", lda, " is below the row width ",
+            a_width, " of A");
+  BGN_CHECK(ldb >= std::max<int64_t>(1, b_width), Code::Internal, what, ": ldb ", ldb, " is below the row width ",
+            b_width, " of B");
+  BGN_CHECK(ldc >= std::max<int64_t>(1, N), Code::Internal, what, ": ldc ", ldc, " is below the row width ", N,
+            " of C");
+}
+
+void gemm_tensor_core(cudaStream_t s, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                      const void* A, int64_t lda, const void* B, int64_t ldb, DType ab, float beta, float* C,
+                      int64_t ldc) {
+  check_gemm_args("gemm (tensor-core kernel)", trans_a, trans_b, M, N, K, lda, ldb, ab, ldc);
+  if (M == 0 || N == 0) return;
+  const int64_t tiles_m = (M + BM - 1) / BM, tiles_n = (N + BN - 1) / BN;
+  BGN_CHECK(tiles_m <= INT32_MAX / tiles_n, Code::Internal, "gemm (tensor-core kernel): ", M, "x", N,
+            " needs more blocks than one launch takes");
+  const dim3 grid((unsigned)(tiles_m * tiles_n)), block(THREADS);
+  const auto* a = static_cast<const uint16_t*>(A);
+  const auto* b = static_cast<const uint16_t*>(B);
+  if (ab == DType::F16) {
+    auto k = gemm_kernel<__half>;
+    BGN_LAUNCH(k, grid, block, 0, s)(trans_a, trans_b, M, N, K, alpha, a, lda, b, ldb, beta, C, ldc, tiles_n);
+  } else {
+    auto k = gemm_kernel<__nv_bfloat16>;
+    BGN_LAUNCH(k, grid, block, 0, s)(trans_a, trans_b, M, N, K, alpha, a, lda, b, ldb, beta, C, ldc, tiles_n);
+  }
+  check_launch("gemm (tensor-core kernel)");
+}
+
+void pack16(cudaStream_t s, const float* x, int64_t rows, int64_t cols, int64_t ld, void* y, DType to) {
+  BGN_CHECK(to == DType::F16 || to == DType::BF16, Code::Internal, "pack16: target must be F16 or BF16, not ",
+            dtype_name(to));
+  BGN_CHECK(rows >= 0 && cols >= 0 && ld >= cols, Code::Internal, "pack16: bad shape ", rows, "x", cols, " ld ", ld);
+  const int64_t n = rows * cols;
+  if (n == 0) return;
+  const unsigned threads = 256, blocks = grid_for(n, threads);
+  if (to == DType::F16) {
+    auto k = pack16_kernel<__half>;
+    BGN_LAUNCH(k, dim3(blocks), dim3(threads), 0, s)(x, rows, cols, ld, static_cast<__half*>(y));
+  } else {
+    auto k = pack16_kernel<__nv_bfloat16>;
+    BGN_LAUNCH(k, dim3(blocks), dim3(threads), 0, s)(x, rows, cols, ld, static_cast<__nv_bfloat16*>(y));
+  }
+  check_launch("pack16");
+}
+
+}  // namespace bgn::cuda::detail
