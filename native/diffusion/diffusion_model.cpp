@@ -182,6 +182,12 @@ std::shared_ptr<const DiffusionModel> DiffusionModel::load(const std::string& pa
     vae = VaeModel::load(path, vo);
   }
   m->vae_ = vae;
+  if (m->gpu_) {
+    // Each component reserved its own share at load; all of them must fit together.
+    const size_t weights = m->unet_->device_weight_bytes() + m->te_->device_weight_bytes() +
+                           (m->te2_ ? m->te2_->device_weight_bytes() : 0) + vae->device_weight_bytes();
+    nn::reserve_device(m->gpu_.get(), weights, path + " (UNet, text encoders and VAE together)");
+  }
   m->layout_ = m->unet_->layout();
 
   // The components must fit together.

@@ -26,7 +26,8 @@ std::shared_ptr<ClipTextModel> ClipTextModel::from_weights(ComponentWeights cw, 
   const int64_t heads = opts.heads;
   auto m = std::shared_ptr<ClipTextModel>(new ClipTextModel());
   nn::WeightSet& ws = cw.weights;
-  nn::reserve_for(opts.gpu.get(), ws, "the text encoder");
+  m->weight_bytes_ = nn::device_weight_bytes(ws);
+  nn::reserve_device(opts.gpu.get(), m->weight_bytes_, std::string("the text encoder (") + ws.source() + ")");
   m->gpu_ = opts.gpu;
   m->layout_ = cw.layout;
   ClipTextConfig& c = m->cfg_;

@@ -63,6 +63,8 @@ class ClipTextModel {
   const std::string& layout() const { return layout_; }
   int threads() const { return pool_->size(); }
   Gpu* gpu() const { return gpu_.get(); }
+  // Bytes of its weights as the Gpu holds them (16-bit matrices, f32 vectors).
+  size_t device_weight_bytes() const { return weight_bytes_; }
 
   // ids (B, T) with T <= max_positions; every id < vocab (else E_BAD_INPUT).
   // clip_skip: 0 = last layer, 1 = penultimate, … (< layers).
@@ -85,6 +87,7 @@ class ClipTextModel {
   nn::Linear proj_;  // text_projection (no bias); absent: proj_.out == 0
   std::unique_ptr<ThreadPool> pool_;
   std::shared_ptr<Gpu> gpu_;
+  size_t weight_bytes_ = 0;
   std::shared_ptr<void> keep_;
 };
 

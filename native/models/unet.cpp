@@ -63,7 +63,8 @@ std::shared_ptr<UNetModel> UNetModel::from_weights(ComponentWeights cw, const Un
   auto m = std::shared_ptr<UNetModel>(new UNetModel());
   nn::WeightSet& ws = cw.weights;
   UnetConfig& c = m->cfg_;
-  nn::reserve_for(opts.gpu.get(), ws, "the UNet");
+  m->weight_bytes_ = nn::device_weight_bytes(ws);
+  nn::reserve_device(opts.gpu.get(), m->weight_bytes_, std::string("the UNet (") + ws.source() + ")");
   m->gpu_ = opts.gpu;
   m->layout_ = cw.layout;
   refuse_config(cw);

@@ -63,6 +63,8 @@ class UNetModel {
   const UnetConfig& config() const { return cfg_; }
   const std::string& layout() const { return layout_; }
   Gpu* gpu() const { return gpu_.get(); }
+  // Bytes of its weights as the Gpu holds them (16-bit matrices, f32 vectors).
+  size_t device_weight_bytes() const { return weight_bytes_; }
 
   // x (N, in_channels, H, W), timesteps (N), ctx (N, S, context_dim) -> (N, out_channels, H, W)
   // added: SDXL's conditioning, required when config().text_time (else must be null).
@@ -90,6 +92,7 @@ class UNetModel {
   nn::Norm norm_out_;
   std::unique_ptr<ThreadPool> pool_;
   std::shared_ptr<Gpu> gpu_;
+  size_t weight_bytes_ = 0;
 };
 
 // Sinusoidal timestep embedding as diffusers' get_timestep_embedding (float32 arithmetic):

@@ -27,7 +27,8 @@ constexpr float kEps = 1e-6f;
 std::shared_ptr<VaeModel> VaeModel::from_weights(ComponentWeights cw, const VaeLoadOptions& opts) {
   auto m = std::shared_ptr<VaeModel>(new VaeModel());
   nn::WeightSet& ws = cw.weights;
-  nn::reserve_for(opts.gpu.get(), ws, "the VAE");
+  m->weight_bytes_ = nn::device_weight_bytes(ws);
+  nn::reserve_device(opts.gpu.get(), m->weight_bytes_, std::string("the VAE (") + ws.source() + ")");
   m->gpu_ = opts.gpu;
   VaeConfig& c = m->cfg_;
   m->layout_ = cw.layout;

@@ -40,6 +40,8 @@ class VaeModel {
   void set_scaling_factor(float s) { cfg_.scaling_factor = s; }
   const std::string& layout() const { return layout_; }
   Gpu* gpu() const { return gpu_.get(); }
+  // Bytes of its weights as the Gpu holds them (16-bit matrices, f32 vectors).
+  size_t device_weight_bytes() const { return weight_bytes_; }
 
   // image (N, image_channels, H, W) in [-1, 1] -> moments (N, 2·latent_channels, H/f, W/f)
   // (mean = first half, logvar = second half, unclamped). H, W multiples of the downscale f.
@@ -68,6 +70,7 @@ class VaeModel {
   nn::Norm enc_norm_out_, dec_norm_out_;
   std::unique_ptr<ThreadPool> pool_;
   std::shared_ptr<Gpu> gpu_;
+  size_t weight_bytes_ = 0;
 };
 
 }  // namespace bgn

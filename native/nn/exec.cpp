@@ -54,16 +54,20 @@ size_t device_weight_bytes(const WeightSet& ws) {
   return total;
 }
 
-void reserve_for(Gpu* gpu, const WeightSet& ws, const char* what) {
+size_t device_working_margin(size_t weight_bytes) {
+  // A quarter of the weights plus 256 MiB covers an SD pass at 512² in batch 2 (attention is
+  // fused, so there are no (T, T) scores); larger passes grow the pool on demand.
+  return weight_bytes / 4 + (size_t(256) << 20);
+}
+
+void reserve_device(Gpu* gpu, size_t weight_bytes, const std::string& what) {
   if (!gpu) return;
-  // Activations: a quarter of the weights plus 256 MiB covers an SD pass at 512² in batch 2
-  // (attention is fused, so no (T, T) scores); larger passes grow the pool on demand.
-  const size_t weights = device_weight_bytes(ws), margin = weights / 4 + (size_t(256) << 20);
+  const size_t margin = device_working_margin(weight_bytes);
   try {
-    gpu->reserve(weights + margin);
+    gpu->reserve(weight_bytes + margin);
   } catch (const Error& err) {
-    fail(err.code(), what, " (", ws.source(), ") needs ", (weights + margin) >> 20, " MiB on the GPU (",
-         weights >> 20, " MiB of 16-bit weights + ", margin >> 20, " MiB working memory): ", err.what());
+    fail(err.code(), what, " needs ", (weight_bytes + margin) >> 20, " MiB on the GPU (", weight_bytes >> 20,
+         " MiB of 16-bit weights + ", margin >> 20, " MiB working memory): ", err.what());
   }
 }
 

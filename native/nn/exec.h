@@ -4,6 +4,7 @@
 // result at exit, so a whole UNet / VAE / CLIP pass stays on the device in between.
 #pragma once
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "backend/cpu/threads.h"
@@ -54,9 +55,10 @@ Act clone(const Exec& e, const Act& a);
 // Device bytes the tensors of ws take as the Gpu caches them: 16-bit for matrices and kernels,
 // f32 for vectors (biases, norm parameters).
 size_t device_weight_bytes(const WeightSet& ws);
-// Reserves ws's device weights plus a working margin for activations on gpu (when not null), so
-// a model that cannot fit fails with E_OUT_OF_MEMORY at load, before any step; `what` names the
-// model in the message.
-void reserve_for(Gpu* gpu, const WeightSet& ws, const char* what);
+// Working memory (activations) reserved beside weights of this size.
+size_t device_working_margin(size_t weight_bytes);
+// Reserves weight_bytes plus the working margin on gpu (when not null), so a model that cannot
+// fit fails with E_OUT_OF_MEMORY at load, before any step; `what` names it in the message.
+void reserve_device(Gpu* gpu, size_t weight_bytes, const std::string& what);
 
 }  // namespace bgn::nn
