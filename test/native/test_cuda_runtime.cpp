@@ -7,6 +7,7 @@
 #include <cstring>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "backend/gpu.h"
@@ -148,6 +149,7 @@ TEST("BGN_CUDA_MEMORY_LIMIT_MB makes reserve and alloc fail with E_OUT_OF_MEMORY
   CHECK_MSG(contains(msg, "the GPU is out of memory: 32.0 MiB requested") && contains(msg, "in use by bg-native") &&
                 contains(msg, "free of 16.0 MiB") && contains(msg, "BGN_CUDA_MEMORY_LIMIT_MB=16"),
             "%s", msg.c_str());
+  std::printf("    reserve: %s\n", msg.c_str());
   msg = error_of([&] { g->alloc(20 * kMiB); }, Code::OutOfMemory);
   CHECK_MSG(contains(msg, "20.0 MiB requested"), "%s", msg.c_str());
   CHECK(g->bytes_in_use() == base);
@@ -169,11 +171,27 @@ TEST("a request larger than the device is E_OUT_OF_MEMORY, and the Gpu works aft
   msg = error_of([&] { g->alloc(total + 64 * kMiB); }, Code::OutOfMemory);
   CHECK_MSG(contains(msg, "the GPU is out of memory: ") && contains(msg, "MiB in use by bg-native"), "%s",
             msg.c_str());
+  std::printf("    alloc: %s\n", msg.c_str());
   CHECK(g->bytes_in_use() == base);
   std::vector<float> x = randn(513, 1);
   DeviceBuffer d = g->alloc(x.size() * 4);
   g->upload(d.get(), x.data(), x.size() * 4);
   CHECK(download<float>(*g, d.get(), x.size()) == x);
+}
+
+TEST("buffers allocated and freed from several threads at once are all accounted for") {
+  auto g = gpu();
+  const size_t base = g->bytes_in_use();
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&g, t] {
+      for (int i = 0; i < 200; ++i) {
+        DeviceBuffer a = g->alloc(512 * (1 + (i + t) % 7)), b = g->alloc(3000);
+        std::swap(a, b);
+      }
+    });
+  for (auto& th : threads) th.join();
+  CHECK(g->bytes_in_use() == base);
 }
 
 // ---- transfers and ops -------------------------------------------------------------------------------
