@@ -186,8 +186,8 @@ TEST("gemm applies alpha and beta, never reads C when beta is 0, and keeps to ld
       {33, 47, 70, true, false, 0.5f, -1.5f, 3, DType::F16},  // C read and scaled
       {20, 65, 17, true, true, 2.f, 1.f, 9, DType::BF16},     // accumulate into C
       {65, 20, 33, false, false, -1.f, 0.25f, 1, DType::BF16},
-      {5, 6, 0, false, false, 1.f, 2.f, 0, DType::F16},       // K = 0: C = beta·C
-      {5, 6, 0, false, true, 1.f, 0.f, 0, DType::F16},        // K = 0, beta = 0: zeros, not NaN
+      {5, 6, 0, false, false, 1.f, 2.f, 1, DType::F16},       // K = 0: C = beta·C
+      {5, 6, 0, false, true, 1.f, 0.f, 1, DType::F16},        // K = 0, beta = 0: zeros, not NaN
   };
   for (bool own : {true, false})
     for (const auto& c : cases) {
