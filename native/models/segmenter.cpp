@@ -15,27 +15,36 @@ SharedCache<onnxrt::Graph>& graph_cache() {  // FileIdentity::key() -> graph
 
 size_t segmenter_cache_size() { return graph_cache().size(); }
 
-std::shared_ptr<Segmenter> Segmenter::load(const std::string& path, int threads) {
+std::shared_ptr<Segmenter> Segmenter::load(const std::string& path, int threads, std::shared_ptr<Gpu> gpu) {
   std::string key = file_identity(path).key();
   std::shared_ptr<const onnxrt::Graph> graph = graph_cache().find(key);
   if (!graph) graph = graph_cache().insert(key, onnxrt::Graph::load(path));
+  return from_graph(std::move(graph), path, threads, std::move(gpu));
+}
+
+std::shared_ptr<Segmenter> Segmenter::from_graph(std::shared_ptr<const onnxrt::Graph> graph, const std::string& origin,
+                                                 int threads, std::shared_ptr<Gpu> gpu) {
+  if (!graph) fail(Code::Internal, "Segmenter::from_graph: no graph for ", origin);
   if (graph->inputs().size() != 1)
-    fail(Code::ModelUnsupported, path, " takes ", graph->inputs().size(),
+    fail(Code::ModelUnsupported, origin, " takes ", graph->inputs().size(),
          " inputs; a segmentation model takes one image tensor");
   auto s = std::shared_ptr<Segmenter>(new Segmenter());
-  s->path_ = path;
+  s->path_ = origin;
   s->graph_ = std::move(graph);
   s->pool_ = std::make_unique<ThreadPool>(threads);
+  s->gpu_ = std::move(gpu);
   return s;
 }
 
-std::vector<Tensor> Segmenter::run(const Tensor& input, bool all, const std::atomic<bool>* cancel) {
+std::vector<Tensor> Segmenter::run(const Tensor& input, bool all, const std::atomic<bool>* cancel,
+                                   onnxrt::RunStats* stats) {
   if (input.rank() != 4 || input.dim(1) != 3 || input.dim(0) < 1)
     fail(Code::BadInput, "the segmenter takes an (N,3,H,W) tensor, got ", shape_str(input.shape()));
   std::vector<int> which;
   size_t n = all ? graph_->outputs().size() : 1;
   for (size_t i = 0; i < n; ++i) which.push_back(int(i));
-  return graph_->run(*pool_, {input}, which, cancel);
+  // Graph::run holds the Gpu's lock for the whole pass.
+  return graph_->run(*pool_, {input}, which, cancel, gpu_.get(), stats);
 }
 
 }  // namespace bgn

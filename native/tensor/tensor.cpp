@@ -1,5 +1,6 @@
 #include "tensor/tensor.h"
 
+#include "backend/gpu.h"
 #include "formats/mapped_file.h"
 
 #include "tensor/allocator.h"
@@ -128,6 +129,21 @@ Tensor Tensor::from_i64(const std::vector<int64_t>& v) {
   return t;
 }
 
+Tensor Tensor::device(DType dtype, Shape shape, std::shared_ptr<DeviceBuffer> buffer) {
+  Tensor t;
+  t.dtype_ = dtype;
+  t.numel_ = shape_numel(shape);
+  check_block_shape(dtype, shape);
+  t.shape_ = std::move(shape);
+  if (!buffer || buffer->bytes() < t.nbytes())
+    fail(Code::Internal, "a device buffer of ", buffer ? buffer->bytes() : 0, " bytes cannot hold a ", dtype_name(dtype),
+         " tensor ", shape_str(t.shape_));
+  t.data_ = buffer->get();
+  t.storage_ = std::move(buffer);
+  t.on_device_ = true;
+  return t;
+}
+
 Tensor Tensor::reshaped(Shape shape) const {
   int64_t n = shape_numel(shape);
   BGN_CHECK(n == numel_, Code::BadInput, "cannot reshape ", shape_str(shape_), " to ", shape_str(shape));
@@ -165,6 +181,8 @@ void widen_to_f32(const Src* s, float* d, int64_t n) {
 }  // namespace
 
 Tensor Tensor::to(DType dtype) const {
+  // Device memory is not readable here (on the CUDA emulator it is not even mapped).
+  if (on_device_) fail(Code::Internal, "host code converted a device tensor ", shape_str(shape_), "; download it first");
   Tensor out = empty(dtype, shape_);
   if (dtype == dtype_) {
     if (nbytes()) std::memcpy(out.data_, data_, nbytes());
@@ -214,6 +232,7 @@ Tensor Tensor::to(DType dtype) const {
 }
 
 std::vector<int64_t> Tensor::as_i64() const {
+  if (on_device_) fail(Code::Internal, "host code read the values of a device tensor ", shape_str(shape_));
   Tensor t = dtype_ == DType::I64 ? *this : to(DType::I64);
   return std::vector<int64_t>(t.data<int64_t>(), t.data<int64_t>() + t.numel());
 }

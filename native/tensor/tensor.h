@@ -1,6 +1,8 @@
 // Tensor: a shape, a dtype and a pointer into shared storage.
 // Storage is either owned (aligned heap) or borrowed (a view into an mmap'd weight file, kept
-// alive by a shared_ptr to the mapping). Tensors are cheap to copy: copies share storage.
+// alive by a shared_ptr to the mapping), or device memory of a Gpu (a DeviceBuffer, see
+// backend/gpu.h), whose pointer host code must never dereference. Tensors are cheap to copy:
+// copies share storage.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -11,6 +13,8 @@
 #include "tensor/error.h"
 
 namespace bgn {
+
+class DeviceBuffer;
 
 // Q* are GGUF/ggml block-quantized types (tensor/quant.h): a tensor of them is stored as blocks of
 // dtype_block(t) consecutive elements along its last dimension, dtype_block_bytes(t) bytes each.
@@ -43,6 +47,11 @@ class Tensor {
   static Tensor view(DType dtype, Shape shape, const void* data, std::shared_ptr<const void> keepalive);
   static Tensor scalar_f32(float v);
   static Tensor from_i64(const std::vector<int64_t>& v);
+  // Device-resident: data()/raw() are the buffer's device pointer; the tensor keeps the buffer
+  // alive. Fails (E_INTERNAL) when the buffer is smaller than the shape needs.
+  static Tensor device(DType dtype, Shape shape, std::shared_ptr<DeviceBuffer> buffer);
+
+  bool on_device() const { return on_device_; }
 
   bool defined() const { return data_ != nullptr || numel() == 0; }
   DType dtype() const { return dtype_; }
@@ -59,10 +68,10 @@ class Tensor {
 
   // Same storage, new shape with the same number of elements.
   Tensor reshaped(Shape shape) const;
-  // Deep copy converted to dtype (f16/bf16/ints → f32 and back).
+  // Deep copy converted to dtype (f16/bf16/ints → f32 and back). Host tensors only.
   Tensor to(DType dtype) const;
   Tensor clone() const { return to(dtype_); }
-  // Values as int64 (for shape arithmetic): accepts I64/I32/I8/U8/Bool/F32 tensors.
+  // Values as int64 (for shape arithmetic): accepts I64/I32/I8/U8/Bool/F32 host tensors.
   std::vector<int64_t> as_i64() const;
 
  private:
@@ -71,6 +80,7 @@ class Tensor {
   int64_t numel_ = 0;
   void* data_ = nullptr;
   std::shared_ptr<const void> storage_;
+  bool on_device_ = false;
 };
 
 // IEEE half / bfloat16 conversions (round to nearest even).

@@ -9,6 +9,7 @@
 #include <set>
 #include <unordered_map>
 
+#include "models/onnx/device.h"
 #include "tensor/error.h"
 
 namespace bgn::onnxrt {
@@ -303,7 +304,7 @@ std::shared_ptr<const Graph> Graph::prepare(onnx::Model model, const std::string
 }
 
 std::vector<Tensor> Graph::run(ThreadPool& pool, const std::vector<Tensor>& inputs, const std::vector<int>& which,
-                               const std::atomic<bool>* cancel) const {
+                               const std::atomic<bool>* cancel, Gpu* gpu, RunStats* stats) const {
   if (inputs.size() != inputs_.size())
     fail(Code::BadInput, "the model takes ", inputs_.size(), " input(s), got ", inputs.size());
   std::vector<Tensor> values(slots_);
@@ -343,6 +344,33 @@ std::vector<Tensor> Graph::run(ThreadPool& pool, const std::vector<Tensor>& inpu
     if (w >= 0 && static_cast<size_t>(w) < output_slots_.size()) last_use[output_slots_[w]] = static_cast<int>(steps_.size());
 
   RunContext ctx{pool};
+  ctx.gpu = gpu;
+  // One pass at a time per device: the ops share its stream and scratch memory.
+  std::unique_lock<std::recursive_mutex> device_lock;
+  if (gpu) device_lock = gpu->lock();
+  RunStats local_stats;
+  RunStats& st_out = stats ? *stats : local_stats;
+  st_out = RunStats();
+  // On a Gpu a value may also have a copy on the other side (host <-> device), made when the
+  // first reader there needs it and freed with the value: every value, graph input and constant
+  // crosses at most once per run. Values are written once, so a copy never goes stale.
+  std::vector<Tensor> mirror(gpu ? slots_ : 0);
+  std::vector<char> mirrored(gpu ? slots_ : 0, 0);
+  auto other_side = [&](int s, const Tensor& v) -> const Tensor& {
+    if (!mirrored[s]) {
+      if (v.on_device()) {
+        mirror[s] = to_host(*gpu, v);
+        st_out.downloads++;
+        st_out.download_bytes += v.nbytes();
+      } else {
+        mirror[s] = to_device(*gpu, v);
+        st_out.uploads++;
+        st_out.upload_bytes += v.nbytes();
+      }
+      mirrored[s] = 1;
+    }
+    return mirror[s];
+  };
   // BGN_PROFILE=1 prints the time spent per op type to stderr after each run.
   static const bool profile = std::getenv("BGN_PROFILE") != nullptr;
   static const bool detailed = profile && std::string(std::getenv("BGN_PROFILE")) == "2";
@@ -355,10 +383,27 @@ std::vector<Tensor> Graph::run(ThreadPool& pool, const std::vector<Tensor>& inpu
     const Step& st = steps_[i];
     Inputs args;
     args.reserve(st.in.size());
-    for (int s : st.in) {
+    bool computes_on_device = false, views_device = false;
+    for (size_t k = 0; k < st.in.size(); ++k) {
+      int s = st.in[k];
       if (s < 0) { args.push_back(nullptr); continue; }
-      const Tensor& v = is_constant_[s] ? constants_[s] : values[s];
-      args.push_back(&v);
+      const Tensor* v = is_constant_[s] ? &constants_[s] : &values[s];
+      if (gpu) {
+        Place where = st.kernel->place(k);
+        bool want_device = where == Place::Device && v->dtype() == DType::F32;
+        if (where != Place::Any && want_device != v->on_device()) v = &other_side(s, *v);
+        computes_on_device = computes_on_device || (where == Place::Device && v->on_device());
+        views_device = views_device || (where == Place::Any && v->on_device());
+      }
+      args.push_back(v);
+    }
+    if (computes_on_device) {
+      st_out.device_nodes++;
+      st_out.device_ops[st.op]++;
+    } else if (views_device) {
+      st_out.view_nodes++;
+    } else {
+      st_out.host_nodes++;
     }
     std::vector<Tensor> outs;
     auto t0 = std::chrono::steady_clock::now();
@@ -385,7 +430,10 @@ std::vector<Tensor> Graph::run(ThreadPool& pool, const std::vector<Tensor>& inpu
     for (size_t k = 0; k < st.out.size() && k < outs.size(); ++k)
       if (st.out[k] >= 0) values[st.out[k]] = std::move(outs[k]);
     for (int s : st.in)
-      if (s >= 0 && !is_constant_[s] && last_use[s] == static_cast<int>(i)) values[s] = Tensor();
+      if (s >= 0 && !is_constant_[s] && last_use[s] == static_cast<int>(i)) {
+        values[s] = Tensor();
+        if (gpu) { mirror[s] = Tensor(); mirrored[s] = 0; }
+      }
   }
   if (profile) {
     for (const auto& [op, p] : prof) std::fprintf(stderr, "bgn-profile %-24s %5d x %9.1f ms\n", op.c_str(), p.second, p.first);
@@ -395,7 +443,8 @@ std::vector<Tensor> Graph::run(ThreadPool& pool, const std::vector<Tensor>& inpu
   for (int w : which) {
     if (w < 0 || static_cast<size_t>(w) >= output_slots_.size()) fail(Code::BadInput, "no output #", w);
     int s = output_slots_[w];
-    result.push_back(is_constant_[s] ? constants_[s] : values[s]);
+    const Tensor& v = is_constant_[s] ? constants_[s] : values[s];
+    result.push_back(v.on_device() ? other_side(s, v) : v);
   }
   return result;
 }

@@ -1,8 +1,12 @@
-// An ONNX graph prepared for execution on the CPU: constants folded, Conv+BatchNorm and
-// Conv+activation fused, one Kernel per remaining node. A run executes only the nodes the
-// requested outputs depend on and frees each value after its last use.
+// An ONNX graph prepared for execution: constants folded, Conv+BatchNorm and Conv+activation
+// fused, one Kernel per remaining node. A run executes only the nodes the requested outputs
+// depend on and frees each value after its last use. It runs on the CPU, or on a Gpu where each
+// node's kernel reads its inputs where it says (Kernel::place): GPU-capable nodes on the device,
+// shape arithmetic and ops without a GPU path on the host, values copied across only when a
+// reader on the other side needs them (each at most once per run).
 #pragma once
 #include <atomic>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -12,6 +16,16 @@
 #include "models/onnx/kernel.h"
 
 namespace bgn::onnxrt {
+
+// What a run did where (for tests and profiling).
+struct RunStats {
+  int device_nodes = 0;  // nodes that computed on the device
+  int view_nodes = 0;    // nodes that only re-viewed or measured a device value
+  int host_nodes = 0;    // nodes that ran on the CPU
+  int uploads = 0, downloads = 0;
+  size_t upload_bytes = 0, download_bytes = 0;
+  std::map<std::string, int> device_ops;  // op type -> nodes computed on the device
+};
 
 class Graph {
  public:
@@ -24,10 +38,12 @@ class Graph {
   const std::vector<onnx::ValueInfo>& outputs() const { return outputs_; }
   size_t node_count() const { return steps_.size(); }
 
-  // Runs on `pool`. `inputs` in graph-input order; returns the outputs listed in `which`
-  // (indices into outputs()). Checks `cancel` between nodes (E_CANCELLED).
+  // Runs on `pool`, and on `gpu` when given (holding gpu->lock() for the whole run). `inputs`
+  // (host tensors) in graph-input order; returns the outputs listed in `which` (indices into
+  // outputs()) as host tensors. Checks `cancel` between nodes (E_CANCELLED).
   std::vector<Tensor> run(ThreadPool& pool, const std::vector<Tensor>& inputs, const std::vector<int>& which,
-                          const std::atomic<bool>* cancel = nullptr) const;
+                          const std::atomic<bool>* cancel = nullptr, Gpu* gpu = nullptr,
+                          RunStats* stats = nullptr) const;
 
  private:
   struct Step {

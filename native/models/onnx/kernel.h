@@ -7,7 +7,14 @@
 // Runtime dtypes: every floating-point value is held as f32 (f16/bf16/f64 weights are widened
 // at load; Cast to f16 rounds to f16 precision but keeps f32 storage). Integer and bool values
 // keep their dtype (shape arithmetic is i64).
+//
+// On a Gpu (RunContext::gpu set) the executor places each node by asking its kernel where it
+// reads each input (place()): f32 inputs a kernel reads on the Device arrive as device tensors,
+// inputs it reads on the Host arrive as host tensors, inputs it only re-views or measures (Any)
+// arrive wherever they are. A kernel that got device inputs writes device outputs; every other
+// kernel runs on the CPU exactly as without a Gpu.
 #pragma once
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -18,6 +25,10 @@
 #include "formats/onnx.h"
 #include "tensor/tensor.h"
 
+namespace bgn {
+class Gpu;
+}
+
 namespace bgn::onnxrt {
 
 struct RunContext {
@@ -25,6 +36,14 @@ struct RunContext {
   double flops = 0;  // multiply-adds x 2 done by the heavy kernels (for profiling)
   // When profiling in detail, kernels append (description, flops) for the step just run.
   std::vector<std::pair<std::string, double>>* detail = nullptr;
+  Gpu* gpu = nullptr;  // the device the graph runs on; null on the CPU
+};
+
+// Where a kernel reads one input when the graph runs on a Gpu.
+enum class Place : uint8_t {
+  Host,    // host memory (shape arithmetic, scales, weights it hands to Gpu::weight itself)
+  Device,  // device memory when the value is f32 (other dtypes stay on the host)
+  Any,     // wherever the value is: the kernel reads only its shape (Reshape, Shape, ...)
 };
 
 // Inputs as seen by a kernel: a missing optional input is an undefined (default) Tensor.
@@ -34,6 +53,8 @@ class Kernel {
  public:
   virtual ~Kernel() = default;
   virtual std::vector<Tensor> run(RunContext& ctx, const Inputs& in) const = 0;
+  // Where input i is read when the graph runs on a Gpu; decided at load time.
+  virtual Place place(size_t i) const { (void)i; return Place::Host; }
 };
 
 // What a kernel factory sees: the node, the opset of its domain, and the inputs already known
@@ -62,17 +83,30 @@ void register_quant_kernels(std::map<std::string, KernelFactory>& r);
 int64_t normalize_axis(int64_t axis, int64_t rank, const char* op);
 Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op);
 
+// Placement of a kernel's inputs: the first `count` inputs are read at `where`, the rest on the host.
+struct Placement {
+  Place where = Place::Host;
+  size_t count = 0;
+  static Placement all(Place p) { return {p, SIZE_MAX}; }
+  static Placement first(Place p) { return {p, 1}; }
+  Place of(size_t i) const { return i < count ? where : Place::Host; }
+};
+
 // A Kernel from a lambda, for ops with no prepared state.
 template <class F>
 class FnKernel : public Kernel {
  public:
-  explicit FnKernel(F f) : f_(std::move(f)) {}
+  FnKernel(F f, Placement p) : f_(std::move(f)), placement_(p) {}
   std::vector<Tensor> run(RunContext& ctx, const Inputs& in) const override { return f_(ctx, in); }
+  Place place(size_t i) const override { return placement_.of(i); }
  private:
   F f_;
+  Placement placement_;
 };
 template <class F>
-std::unique_ptr<Kernel> make_fn_kernel(F f) { return std::make_unique<FnKernel<F>>(std::move(f)); }
+std::unique_ptr<Kernel> make_fn_kernel(F f, Placement p = {}) {
+  return std::make_unique<FnKernel<F>>(std::move(f), p);
+}
 
 // Input i must be present at run time.
 const Tensor& need(const Inputs& in, size_t i, const char* op);

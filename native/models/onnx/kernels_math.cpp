@@ -1,9 +1,11 @@
-// Elementwise arithmetic, activations and matrix products.
+// Elementwise arithmetic, activations and matrix products. Float Add/Sub/Mul/Div, Relu and
+// Sigmoid also run on the Gpu when their inputs arrive on the device.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 
 #include "backend/cpu/ops.h"
+#include "models/onnx/device.h"
 #include "models/onnx/kernel.h"
 #include "tensor/error.h"
 
@@ -54,6 +56,14 @@ Out binary(RunContext& ctx, const Inputs& in, cpu::BinaryOp op, const char* name
   if (a.dtype() != b.dtype()) fail(Code::BadInput, name, ": operand dtypes differ (", dtype_name(a.dtype()), " vs ", dtype_name(b.dtype()), ")");
   if (a.dtype() != DType::F32) return {binary_int(a, b, op, name)};
   Shape out = broadcast_shapes(a.shape(), b.shape(), name);
+  if (a.on_device() || b.on_device()) {
+    Gpu& gpu = need_gpu(ctx, name);
+    if (!a.on_device() || !b.on_device()) fail(Code::Internal, name, ": operands split between host and device");
+    Tensor y = device_empty(gpu, DType::F32, out);
+    gpu.binary(op, a.data<float>(), a.shape().data(), a.rank(), b.data<float>(), b.shape().data(), b.rank(),
+               y.data<float>(), out.data(), int(out.size()));
+    return {y};
+  }
   Tensor y = Tensor::empty(DType::F32, out);
   cpu::binary(ctx.pool, op, a.data<float>(), a.shape().data(), a.rank(), b.data<float>(), b.shape().data(), b.rank(),
               y.data<float>(), out.data(), int(out.size()));
@@ -73,6 +83,24 @@ std::unique_ptr<Kernel> unary(const char* name, F f) {
     });
     return Out{y};
   });
+}
+
+// Relu / Sigmoid: on the device when x is there, else the CPU function `f`.
+template <class F>
+std::unique_ptr<Kernel> gpu_unary(const char* name, bool sigmoid, F f) {
+  auto host = unary(name, f);
+  std::shared_ptr<Kernel> host_kernel(std::move(host));
+  return make_fn_kernel(
+      [name, sigmoid, host_kernel](RunContext& ctx, const Inputs& in) {
+        const Tensor& x = need(in, 0, name);
+        if (!x.on_device()) return host_kernel->run(ctx, in);
+        Gpu& gpu = need_gpu(ctx, name);
+        Tensor y = device_empty(gpu, DType::F32, x.shape());
+        if (sigmoid) gpu.sigmoid(x.data<float>(), y.data<float>(), x.numel());
+        else gpu.relu(x.data<float>(), y.data<float>(), x.numel());
+        return Out{y};
+      },
+      Placement::first(Place::Device));
 }
 
 // (..., M, K) @ (..., K, N) with batch broadcasting.
@@ -117,12 +145,14 @@ Out matmul(RunContext& ctx, const Inputs& in) {
 }  // namespace
 
 void register_math_kernels(std::map<std::string, KernelFactory>& r) {
-  r["Add"] = [](const NodeInfo&) { return make_fn_kernel([](RunContext& c, const Inputs& in) { return binary(c, in, cpu::BinaryOp::Add, "Add"); }); };
-  r["Sub"] = [](const NodeInfo&) { return make_fn_kernel([](RunContext& c, const Inputs& in) { return binary(c, in, cpu::BinaryOp::Sub, "Sub"); }); };
-  r["Mul"] = [](const NodeInfo&) { return make_fn_kernel([](RunContext& c, const Inputs& in) { return binary(c, in, cpu::BinaryOp::Mul, "Mul"); }); };
-  r["Div"] = [](const NodeInfo&) { return make_fn_kernel([](RunContext& c, const Inputs& in) { return binary(c, in, cpu::BinaryOp::Div, "Div"); }); };
-  r["Relu"] = [](const NodeInfo&) { return unary("Relu", [](float x) { return x > 0.f ? x : 0.f; }); };
-  r["Sigmoid"] = [](const NodeInfo&) { return unary("Sigmoid", [](float x) { return 1.f / (1.f + std::exp(-x)); }); };
+  r["Add"] = [](const NodeInfo&) { return make_fn_kernel([](RunContext& c, const Inputs& in) { return binary(c, in, cpu::BinaryOp::Add, "Add"); }, Placement::all(Place::Device)); };
+  r["Sub"] = [](const NodeInfo&) { return make_fn_kernel([](RunContext& c, const Inputs& in) { return binary(c, in, cpu::BinaryOp::Sub, "Sub"); }, Placement::all(Place::Device)); };
+  r["Mul"] = [](const NodeInfo&) { return make_fn_kernel([](RunContext& c, const Inputs& in) { return binary(c, in, cpu::BinaryOp::Mul, "Mul"); }, Placement::all(Place::Device)); };
+  r["Div"] = [](const NodeInfo&) { return make_fn_kernel([](RunContext& c, const Inputs& in) { return binary(c, in, cpu::BinaryOp::Div, "Div"); }, Placement::all(Place::Device)); };
+  r["Relu"] = [](const NodeInfo&) { return gpu_unary("Relu", false, [](float x) { return x > 0.f ? x : 0.f; }); };
+  r["Sigmoid"] = [](const NodeInfo&) {
+    return gpu_unary("Sigmoid", true, [](float x) { return 1.f / (1.f + std::exp(-x)); });
+  };
   r["Tanh"] = [](const NodeInfo&) { return unary("Tanh", [](float x) { return std::tanh(x); }); };
   r["Exp"] = [](const NodeInfo&) { return unary("Exp", [](float x) { return std::exp(x); }); };
   r["Log"] = [](const NodeInfo&) { return unary("Log", [](float x) { return std::log(x); }); };

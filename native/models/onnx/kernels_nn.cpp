@@ -1,10 +1,13 @@
-// Convolution, pooling, normalisation and resizing kernels (2-D, NCHW).
+// Convolution, pooling, normalisation and resizing kernels (2-D, NCHW). Each runs on the CPU, or
+// on the Gpu when its data input arrives on the device (weights through Gpu::weight: 16-bit
+// convolution weights, f32 biases and norm parameters, cached by the Gpu).
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 
 #include "backend/cpu/ops.h"
 #include "backend/cpu/qconv.h"
+#include "models/onnx/device.h"
 #include "models/onnx/kernel.h"
 #include "tensor/error.h"
 
@@ -104,6 +107,17 @@ class ConvKernel : public Kernel {
       kw = w.dim(3);
     }
     window_ = read_window(info, kh, kw);
+    // The GPU path hands weights and bias to Gpu::weight, which keeps a device copy per tensor
+    // for the Gpu's lifetime: only load-time constants may go there.
+    bool w_const = info.constants.size() > size_t(parts_) && info.constants[parts_];
+    bool b_const = !info.has_input(size_t(parts_ + 1)) ||
+                   (info.constants.size() > size_t(parts_ + 1) && info.constants[parts_ + 1]);
+    gpu_capable_ = w_const && b_const;
+  }
+
+  // x parts on the device, weights and bias (constants) on the host for Gpu::weight.
+  Place place(size_t i) const override {
+    return gpu_capable_ && i < size_t(parts_) ? Place::Device : Place::Host;
   }
 
   std::vector<Tensor> run(RunContext& ctx, const Inputs& in) const override {
@@ -131,9 +145,14 @@ class ConvKernel : public Kernel {
     if (b && b->numel() != O) fail(Code::BadInput, "Conv: bias has ", b->numel(), " values for ", O, " channels");
     auto [p, OH, OW] = conv_geometry(window_, H, W, KH, KW, group_, "Conv");
     p.activation = act_;
-    Tensor y = Tensor::empty(DType::F32, {N, O, OH, OW});
-    cpu::conv2d(ctx.pool, cpu::ConvInput(ptrs, chans), N, C, H, W, w.data<float>(), O, KH, KW,
-                b ? b->data<float>() : nullptr, p, y.data<float>(), OH, OW);
+    Tensor y;
+    if (x.on_device()) {
+      y = run_gpu(need_gpu(ctx, "Conv"), in, ptrs, chans, N, C, H, W, w, b, p, OH, OW);
+    } else {
+      y = Tensor::empty(DType::F32, {N, O, OH, OW});
+      cpu::conv2d(ctx.pool, cpu::ConvInput(ptrs, chans), N, C, H, W, w.data<float>(), O, KH, KW,
+                  b ? b->data<float>() : nullptr, p, y.data<float>(), OH, OW);
+    }
     double flops = 2.0 * double(N * O * OH * OW) * double(C / group_ * KH * KW);
     ctx.flops += flops;
     if (ctx.detail) {
@@ -146,9 +165,36 @@ class ConvKernel : public Kernel {
   }
 
  private:
+  // parts (N, C_i, H, W) on the device, concatenated first when there are several; w (O, C/g, KH,
+  // KW) and bias (O) host constants -> y (N, O, OH, OW) on the device.
+  Tensor run_gpu(Gpu& gpu, const Inputs& in, const std::vector<const float*>& ptrs, const std::vector<int64_t>& chans,
+                 int64_t N, int64_t C, int64_t H, int64_t W, const Tensor& w, const Tensor* b,
+                 const cpu::Conv2dParams& p, int64_t OH, int64_t OW) const {
+    for (int64_t i = 0; i < parts_; ++i)
+      if (!in[size_t(i)]->on_device()) fail(Code::Internal, "Conv: input parts split between host and device");
+    if (w.on_device() || (b && b->on_device())) fail(Code::Internal, "Conv: weights must be host constants");
+    const float* x = ptrs[0];
+    Tensor cat;
+    if (parts_ > 1) {
+      cat = device_empty(gpu, DType::F32, {N, C, H, W});
+      std::vector<const void*> src(ptrs.begin(), ptrs.end());
+      std::vector<int64_t> bytes;
+      for (int64_t c : chans) bytes.push_back(c * H * W * int64_t(sizeof(float)));
+      gpu.concat(src.data(), bytes.data(), int(parts_), N, cat.raw());
+      x = cat.data<float>();
+    }
+    Gpu::Weight wd = gpu.weight(w, false);
+    const float* bias = b ? static_cast<const float*>(gpu.weight(*b, true).p) : nullptr;
+    int64_t O = w.dim(0);
+    Tensor y = device_empty(gpu, DType::F32, {N, O, OH, OW});
+    gpu.conv2d(x, N, C, H, W, wd.p, wd.dtype, O, w.dim(2), w.dim(3), bias, p, y.data<float>(), OH, OW);
+    return y;
+  }
+
   int64_t group_ = 1, parts_ = 1;
   cpu::Activation act_;
   Window2d window_;
+  bool gpu_capable_ = false;
 };
 
 // ---- ConvInteger: integer convolution (uint8/int8 operands, int32 result) -------------------------
@@ -251,6 +297,8 @@ class PoolKernel : public Kernel {
     if (max && n.outputs.size() > 1 && !n.outputs[1].empty()) info.unsupported("the Indices output is not supported");
   }
 
+  Place place(size_t i) const override { return i == 0 ? Place::Device : Place::Host; }
+
   std::vector<Tensor> run(RunContext& ctx, const Inputs& in) const override {
     const Tensor& x = need(in, 0, max_ ? "MaxPool" : "AveragePool");
     check_rank4(x, max_ ? "MaxPool" : "AveragePool");
@@ -272,6 +320,13 @@ class PoolKernel : public Kernel {
       OW = cpu::pool_out_size(W, p.kernel_w, p.stride_w, p.pad_left, p.pad_right, p.dilation_w, ceil_);
     }
     if (OH <= 0 || OW <= 0) fail(Code::BadInput, "pool: input ", shape_str(x.shape()), " is smaller than the window");
+    if (x.on_device()) {
+      Gpu& gpu = need_gpu(ctx, "pool");
+      Tensor y = device_empty(gpu, DType::F32, {N, C, OH, OW});
+      if (max_) gpu.maxpool2d(x.data<float>(), N * C, H, W, p, y.data<float>(), OH, OW);
+      else gpu.avgpool2d(x.data<float>(), N * C, H, W, p, count_include_pad_, y.data<float>(), OH, OW);
+      return {y};
+    }
     Tensor y = Tensor::empty(DType::F32, {N, C, OH, OW});
     if (max_) cpu::maxpool2d(ctx.pool, x.data<float>(), N * C, H, W, p, y.data<float>(), OH, OW);
     else cpu::avgpool2d(ctx.pool, x.data<float>(), N * C, H, W, p, count_include_pad_, y.data<float>(), OH, OW);
@@ -288,6 +343,18 @@ std::vector<Tensor> global_pool(RunContext& ctx, const Inputs& in, bool max) {
   const Tensor& x = need(in, 0, max ? "GlobalMaxPool" : "GlobalAveragePool");
   check_rank4(x, "GlobalPool");
   int64_t NC = x.dim(0) * x.dim(1), S = x.dim(2) * x.dim(3);
+  if (x.on_device()) {
+    // One window covering the whole plane.
+    Gpu& gpu = need_gpu(ctx, "GlobalPool");
+    if (S == 0) fail(Code::BadInput, "GlobalPool: empty input ", shape_str(x.shape()));
+    cpu::Pool2dParams p;
+    p.kernel_h = x.dim(2);
+    p.kernel_w = x.dim(3);
+    Tensor y = device_empty(gpu, DType::F32, {x.dim(0), x.dim(1), 1, 1});
+    if (max) gpu.maxpool2d(x.data<float>(), NC, x.dim(2), x.dim(3), p, y.data<float>(), 1, 1);
+    else gpu.avgpool2d(x.data<float>(), NC, x.dim(2), x.dim(3), p, false, y.data<float>(), 1, 1);
+    return {y};
+  }
   Tensor y = Tensor::empty(DType::F32, {x.dim(0), x.dim(1), 1, 1});
   ctx.pool.parallel_for(NC, 16, [&](int64_t b, int64_t e) {
     for (int64_t c = b; c < e; ++c) {
@@ -307,6 +374,18 @@ std::vector<Tensor> batchnorm(RunContext& ctx, const Inputs& in, float eps) {
   int64_t N = x.dim(0), C = x.dim(1), S = x.numel() / std::max<int64_t>(N * C, 1);
   for (int k = 1; k <= 4; ++k)
     if (need(in, k, "BatchNormalization").numel() != C) fail(Code::BadInput, "BatchNormalization: parameter size mismatch");
+  if (x.on_device()) {
+    // Parameters computed at run time arrive on the device; constants go through the Gpu's cache.
+    Gpu& gpu = need_gpu(ctx, "BatchNormalization");
+    const float* prm[4];
+    for (int k = 1; k <= 4; ++k) {
+      if (in[k]->dtype() != DType::F32) fail(Code::BadInput, "BatchNormalization: parameters must be float");
+      prm[k - 1] = in[k]->on_device() ? in[k]->data<float>() : static_cast<const float*>(gpu.weight(*in[k], true).p);
+    }
+    Tensor y = device_empty(gpu, DType::F32, x.shape());
+    gpu.batchnorm(x.data<float>(), N, C, S, prm[0], prm[1], prm[2], prm[3], eps, y.data<float>());
+    return {y};
+  }
   Tensor y = Tensor::empty(DType::F32, x.shape());
   cpu::batchnorm(ctx.pool, x.data<float>(), N, C, S, in[1]->data<float>(), in[2]->data<float>(), in[3]->data<float>(),
                  in[4]->data<float>(), eps, y.data<float>());
@@ -350,6 +429,9 @@ class ResizeKernel : public Kernel {
     }
   }
 
+  // The image on the device; roi, scales and sizes on the host.
+  Place place(size_t i) const override { return i == 0 ? Place::Device : Place::Host; }
+
   std::vector<Tensor> run(RunContext& ctx, const Inputs& in) const override {
     const Tensor& x = need(in, 0, "Resize");
     check_rank4(x, "Resize");
@@ -389,6 +471,12 @@ class ResizeKernel : public Kernel {
       // Opset < 11 nearest: floor when enlarging, ceil when shrinking.
       p.nearest = (p.scale_h >= 1.f && p.scale_w >= 1.f) ? cpu::NearestMode::Floor : cpu::NearestMode::Ceil;
     }
+    if (x.on_device()) {
+      Gpu& gpu = need_gpu(ctx, "Resize");
+      Tensor y = device_empty(gpu, DType::F32, {x.dim(0), x.dim(1), OH, OW});
+      gpu.resize2d(x.data<float>(), x.dim(0) * x.dim(1), x.dim(2), x.dim(3), p, y.data<float>(), OH, OW);
+      return {y};
+    }
     Tensor y = Tensor::empty(DType::F32, {x.dim(0), x.dim(1), OH, OW});
     cpu::resize2d(ctx.pool, x.data<float>(), x.dim(0) * x.dim(1), x.dim(2), x.dim(3), p, y.data<float>(), OH, OW);
     return {y};
@@ -409,15 +497,21 @@ void register_nn_kernels(std::map<std::string, KernelFactory>& r) {
   r["MaxPool"] = [](const NodeInfo& i) { return std::make_unique<PoolKernel>(i, true); };
   r["AveragePool"] = [](const NodeInfo& i) { return std::make_unique<PoolKernel>(i, false); };
   r["GlobalAveragePool"] = [](const NodeInfo&) {
-    return make_fn_kernel([](RunContext& c, const Inputs& in) { return global_pool(c, in, false); });
+    return make_fn_kernel([](RunContext& c, const Inputs& in) { return global_pool(c, in, false); },
+                          Placement::first(Place::Device));
   };
   r["GlobalMaxPool"] = [](const NodeInfo&) {
-    return make_fn_kernel([](RunContext& c, const Inputs& in) { return global_pool(c, in, true); });
+    return make_fn_kernel([](RunContext& c, const Inputs& in) { return global_pool(c, in, true); },
+                          Placement::first(Place::Device));
   };
   r["BatchNormalization"] = [](const NodeInfo& i) {
     float eps = i.node.attr_float("epsilon", 1e-5f);
     if (i.node.outputs.size() > 1 && !i.node.outputs[1].empty()) i.unsupported("training-mode outputs are not supported");
-    return make_fn_kernel([eps](RunContext& c, const Inputs& in) { return batchnorm(c, in, eps); });
+    // Constant parameters stay on the host for Gpu::weight; computed ones move with x.
+    bool params_const = true;
+    for (size_t k = 1; k <= 4; ++k) params_const = params_const && k < i.constants.size() && i.constants[k];
+    return make_fn_kernel([eps](RunContext& c, const Inputs& in) { return batchnorm(c, in, eps); },
+                          params_const ? Placement::first(Place::Device) : Placement::all(Place::Device));
   };
   r["Resize"] = [](const NodeInfo& i) { return std::make_unique<ResizeKernel>(i, false); };
   r["Upsample"] = [](const NodeInfo& i) { return std::make_unique<ResizeKernel>(i, true); };

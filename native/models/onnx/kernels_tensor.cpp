@@ -1,9 +1,12 @@
-// Shape and data-movement kernels; they work on any dtype (shape arithmetic is i64).
+// Shape and data-movement kernels; they work on any dtype (shape arithmetic is i64). On a Gpu,
+// float Concat runs on the device, and the ops that only re-view or measure a value (Reshape,
+// Flatten, Squeeze, Unsqueeze, Identity, Shape, Size, a float-to-float Cast) take it where it is.
 #include <algorithm>
 #include <cstring>
 #include <numeric>
 
 #include "backend/cpu/ops.h"
+#include "models/onnx/device.h"
 #include "models/onnx/kernel.h"
 #include "tensor/error.h"
 
@@ -136,7 +139,10 @@ Out concat(RunContext& ctx, const Inputs& in, int64_t axis_attr) {
         fail(Code::BadInput, "Concat: shapes ", shape_str(first.shape()), " and ", shape_str(t->shape()), " differ off the axis");
     out[axis] += t->dim(int(axis));
   }
-  Tensor y = Tensor::empty(first.dtype(), out);
+  const bool device = first.on_device();
+  for (const Tensor* t : parts)
+    if (t->on_device() != device) fail(Code::Internal, "Concat: inputs split between host and device");
+  Tensor y = device ? device_empty(need_gpu(ctx, "Concat"), first.dtype(), out) : Tensor::empty(first.dtype(), out);
   int64_t outer = 1, inner = 1;
   for (int d = 0; d < axis; ++d) outer *= out[d];
   for (int d = int(axis) + 1; d < r; ++d) inner *= out[d];
@@ -146,7 +152,8 @@ Out concat(RunContext& ctx, const Inputs& in, int64_t axis_attr) {
     ptrs.push_back(t->raw());
     bytes.push_back(t->dim(int(axis)) * inner * int64_t(dtype_size(first.dtype())));
   }
-  cpu::concat(ctx.pool, ptrs.data(), bytes.data(), int(parts.size()), outer, y.raw());
+  if (device) ctx.gpu->concat(ptrs.data(), bytes.data(), int(parts.size()), outer, y.raw());
+  else cpu::concat(ctx.pool, ptrs.data(), bytes.data(), int(parts.size()), outer, y.raw());
   return {y};
 }
 
@@ -295,7 +302,8 @@ void register_tensor_kernels(std::map<std::string, KernelFactory>& r) {
     return make_fn_kernel([t](RunContext&, const Inputs&) { return Out{t}; });
   };
   auto identity = [](const NodeInfo&) {
-    return make_fn_kernel([](RunContext&, const Inputs& in) { return Out{need(in, 0, "Identity")}; });
+    return make_fn_kernel([](RunContext&, const Inputs& in) { return Out{need(in, 0, "Identity")}; },
+                          Placement::first(Place::Any));
   };
   r["Identity"] = identity;
   r["Dropout"] = identity;
@@ -307,14 +315,14 @@ void register_tensor_kernels(std::map<std::string, KernelFactory>& r) {
       s = std::clamp<int64_t>(s, 0, r);
       e = std::clamp<int64_t>(e, s, r);
       return Out{Tensor::from_i64(std::vector<int64_t>(x.shape().begin() + s, x.shape().begin() + e))};
-    });
+    }, Placement::first(Place::Any));
   };
   r["Size"] = [](const NodeInfo&) {
     return make_fn_kernel([](RunContext&, const Inputs& in) {
       Tensor t = Tensor::empty(DType::I64, {});
       t.data<int64_t>()[0] = need(in, 0, "Size").numel();
       return Out{t};
-    });
+    }, Placement::first(Place::Any));
   };
   r["Slice"] = [](const NodeInfo& i) {
     bool legacy = i.opset < 10;
@@ -326,19 +334,23 @@ void register_tensor_kernels(std::map<std::string, KernelFactory>& r) {
   r["Concat"] = [](const NodeInfo& i) {
     if (!i.node.has("axis")) i.bad("Concat needs an axis");
     int64_t axis = i.node.attr_int("axis", 0);
-    return make_fn_kernel([axis](RunContext& c, const Inputs& in) { return concat(c, in, axis); });
+    return make_fn_kernel([axis](RunContext& c, const Inputs& in) { return concat(c, in, axis); },
+                          Placement::all(Place::Device));
   };
   r["Reshape"] = [](const NodeInfo& i) {
     bool allowzero = i.node.attr_int("allowzero", 0) != 0;
-    return make_fn_kernel([allowzero](RunContext&, const Inputs& in) { return reshape(in, allowzero); });
+    return make_fn_kernel([allowzero](RunContext&, const Inputs& in) { return reshape(in, allowzero); },
+                          Placement::first(Place::Any));
   };
   r["Unsqueeze"] = [](const NodeInfo& i) {
     auto axes = i.node.attr_ints("axes");
-    return make_fn_kernel([axes](RunContext&, const Inputs& in) { return unsqueeze(in, axes); });
+    return make_fn_kernel([axes](RunContext&, const Inputs& in) { return unsqueeze(in, axes); },
+                          Placement::first(Place::Any));
   };
   r["Squeeze"] = [](const NodeInfo& i) {
     auto axes = i.node.attr_ints("axes");
-    return make_fn_kernel([axes](RunContext&, const Inputs& in) { return squeeze(in, axes); });
+    return make_fn_kernel([axes](RunContext&, const Inputs& in) { return squeeze(in, axes); },
+                          Placement::first(Place::Any));
   };
   r["Flatten"] = [](const NodeInfo& i) {
     int64_t axis = i.node.attr_int("axis", 1);
@@ -349,7 +361,7 @@ void register_tensor_kernels(std::map<std::string, KernelFactory>& r) {
       int64_t outer = 1;
       for (int d = 0; d < a; ++d) outer *= x.dim(d);
       return Out{x.reshaped({outer, outer ? x.numel() / outer : 0})};
-    });
+    }, Placement::first(Place::Any));
   };
   r["Transpose"] = [](const NodeInfo& i) {
     auto perm = i.node.attr_ints("perm");
@@ -383,11 +395,12 @@ void register_tensor_kernels(std::map<std::string, KernelFactory>& r) {
     DType target = onnx_to_runtime(int(i.node.attr_int("to", 1)), logical);
     // Floating-point values are computed in f32 throughout (DESIGN.md §4), so a cast between
     // float types is the identity here: f16 graphs run at f32 precision.
+    // Only f32 values live on the device, so a cast to f32 passes a device value through.
     return make_fn_kernel([target](RunContext&, const Inputs& in) {
       const Tensor& x = need(in, 0, "Cast");
       if (x.dtype() == target) return Out{x};
       return Out{x.to(target)};  // integer targets truncate toward zero, as onnxruntime does
-    });
+    }, target == DType::F32 ? Placement::first(Place::Any) : Placement{});
   };
 }
 
