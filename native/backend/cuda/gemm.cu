@@ -44,32 +44,50 @@ constexpr bool kBf16Wmma = false;
 constexpr bool kBf16Wmma = true;
 #endif
 
-// As[r][c] = op(A)[m0 + r][k0 + c], zero outside (M, K). The index walk follows the stored
-// layout so neighbouring threads read neighbouring addresses (op(A) = A: along k; Aᵀ: along m).
-// A is (M, K) with lda, or (K, M) with lda when transposed.
-__device__ void load_a(uint16_t* As, const uint16_t* A, int64_t lda, bool trans_a, int64_t M, int64_t K,
-                       int64_t m0, int64_t k0) {
-  for (int i = threadIdx.x; i < BM * BK; i += THREADS) {
-    const int r = trans_a ? i % BM : i / BK;
-    const int c = trans_a ? i / BM : i % BK;
-    const int64_t m = m0 + r, k = k0 + c;
-    uint16_t v = 0;
-    if (m < M && k < K) v = trans_a ? A[k * lda + m] : A[m * lda + k];
-    As[r * LDA_S + c] = v;
+// Eight 16-bit values moved as one 128-bit access.
+struct alignas(16) Pack8 {
+  uint32_t w[4];
+};
+
+// S (R, CC) with row pitch LDS ← L[r0 + r][c0 + c], zero outside (rows, cols), where the logical
+// matrix L is X (rows, cols) with ld, or Xᵀ (X stored (cols, rows) with ld) when trans. Threads
+// take runs of 8 values along the stored rows so that neighbouring threads read neighbouring
+// memory; a run wholly inside the matrix is one 128-bit load when `vec` (ld and X 8-aligned).
+template <int R, int CC, int LDS>
+__device__ void load_tile(uint16_t* S, const uint16_t* X, int64_t ld, bool trans, bool vec, int64_t rows,
+                          int64_t cols, int64_t r0, int64_t c0) {
+  // Stored layout: `outer` runs of `inner` values; logical (r, c) = trans ? (inner, outer) : (outer, inner).
+  const int inner_runs = (trans ? R : CC) / 8;
+  const int64_t inner_size = trans ? rows : cols, outer_size = trans ? cols : rows;
+  const int64_t inner0 = trans ? r0 : c0, outer0 = trans ? c0 : r0;
+  for (int i = threadIdx.x; i < R * CC / 8; i += THREADS) {
+    const int o = i / inner_runs, in = (i % inner_runs) * 8;
+    const int64_t go = outer0 + o, gi = inner0 + in;
+    const uint16_t* src = X + go * ld + gi;
+    uint16_t v[8];
+    if (vec && go < outer_size && gi + 8 <= inner_size) {
+      const Pack8 p = *reinterpret_cast<const Pack8*>(src);
+      for (int j = 0; j < 8; ++j) v[j] = (uint16_t)(p.w[j / 2] >> (16 * (j % 2)));
+    } else {
+      for (int j = 0; j < 8; ++j) v[j] = go < outer_size && gi + j < inner_size ? src[j] : uint16_t(0);
+    }
+    for (int j = 0; j < 8; ++j) {
+      const int r = trans ? in + j : o, c = trans ? o : in + j;
+      S[r * LDS + c] = v[j];
+    }
   }
 }
 
-// Bs[r][c] = op(B)[k0 + r][n0 + c], zero outside (K, N). B is (K, N) with ldb, or (N, K) transposed.
-__device__ void load_b(uint16_t* Bs, const uint16_t* B, int64_t ldb, bool trans_b, int64_t K, int64_t N,
+// As[r][c] = op(A)[m0 + r][k0 + c]: A is (M, K) with lda, or (K, M) when trans_a.
+__device__ void load_a(uint16_t* As, const uint16_t* A, int64_t lda, bool trans_a, bool vec, int64_t M, int64_t K,
+                       int64_t m0, int64_t k0) {
+  load_tile<BM, BK, LDA_S>(As, A, lda, trans_a, vec, M, K, m0, k0);
+}
+
+// Bs[r][c] = op(B)[k0 + r][n0 + c]: B is (K, N) with ldb, or (N, K) when trans_b.
+__device__ void load_b(uint16_t* Bs, const uint16_t* B, int64_t ldb, bool trans_b, bool vec, int64_t K, int64_t N,
                        int64_t k0, int64_t n0) {
-  for (int i = threadIdx.x; i < BK * BN; i += THREADS) {
-    const int r = trans_b ? i % BK : i / BN;
-    const int c = trans_b ? i / BK : i % BN;
-    const int64_t k = k0 + r, n = n0 + c;
-    uint16_t v = 0;
-    if (k < K && n < N) v = trans_b ? B[n * ldb + k] : B[k * ldb + n];
-    Bs[r * LDB_S + c] = v;
-  }
+  load_tile<BK, BN, LDB_S>(Bs, B, ldb, trans_b, vec, K, N, k0, n0);
 }
 
 // One BK slice on tensor cores: the warp at (wm, wn) adds As[wm·32.., :] · Bs[:, wn·32..] to acc.
@@ -89,20 +107,38 @@ __device__ void mma_slice(const Tile& t, int wm, int wn,
   }
 }
 
+// One GEMM's operands as the kernel sees them (row-major, leading dimensions in elements).
+// vec_a / vec_b: the matrix and its ld are 8-element aligned, so runs of 8 load as 128 bits.
+struct Args {
+  int64_t M, N, K;
+  const uint16_t* A;
+  int64_t lda;
+  const uint16_t* B;
+  int64_t ldb;
+  float* C;
+  int64_t ldc;
+  float alpha, beta;
+  bool trans_a, trans_b, vec_a, vec_b;
+  int64_t tiles_n;  // column tiles of C: block b computes tile (b / tiles_n, b % tiles_n)
+};
+
+// The next BK slice of op(A) and op(B) into shared memory, then a barrier.
+__device__ void stage_slice(Tile& t, const Args& g, int64_t m0, int64_t n0, int64_t k0) {
+  load_a(t.a, g.A, g.lda, g.trans_a, g.vec_a, g.M, g.K, m0, k0);
+  load_b(t.b, g.B, g.ldb, g.trans_b, g.vec_b, g.K, g.N, k0, n0);
+  __syncthreads();
+}
+
 // The block's tile product into t.c on tensor cores.
 template <class T>
-__device__ void tile_product_wmma(Tile& t, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
-                                  const uint16_t* A, int64_t lda, const uint16_t* B, int64_t ldb, int64_t m0,
-                                  int64_t n0) {
+__device__ void tile_product_wmma(Tile& t, const Args& g, int64_t m0, int64_t n0) {
   using namespace nvcuda;
   const int warp = threadIdx.x / 32, wm = warp / 2, wn = warp % 2;
   wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc[2][2];
   for (int i = 0; i < 2; ++i)
     for (int j = 0; j < 2; ++j) wmma::fill_fragment(acc[i][j], 0.0f);
-  for (int64_t k0 = 0; k0 < K; k0 += BK) {
-    load_a(t.a, A, lda, trans_a, M, K, m0, k0);
-    load_b(t.b, B, ldb, trans_b, K, N, k0, n0);
-    __syncthreads();
+  for (int64_t k0 = 0; k0 < g.K; k0 += BK) {
+    stage_slice(t, g, m0, n0, k0);
     mma_slice<T>(t, wm, wn, acc);
     __syncthreads();  // the next slice overwrites a and b
   }
@@ -114,19 +150,15 @@ __device__ void tile_product_wmma(Tile& t, bool trans_a, bool trans_b, int64_t M
 
 // The same product with scalar FMAs (bf16 before sm_80): thread → column tid % BN, 32 rows.
 template <class T>
-__device__ void tile_product_scalar(Tile& t, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
-                                    const uint16_t* A, int64_t lda, const uint16_t* B, int64_t ldb, int64_t m0,
-                                    int64_t n0) {
+__device__ void tile_product_scalar(Tile& t, const Args& g, int64_t m0, int64_t n0) {
   constexpr int ROWS = BM * BN / THREADS;  // 32 outputs per thread
   const int c = threadIdx.x % BN, r0 = (threadIdx.x / BN) * ROWS;
   const T* As = reinterpret_cast<const T*>(t.a);
   const T* Bs = reinterpret_cast<const T*>(t.b);
   float acc[ROWS];
   for (int i = 0; i < ROWS; ++i) acc[i] = 0.0f;
-  for (int64_t k0 = 0; k0 < K; k0 += BK) {
-    load_a(t.a, A, lda, trans_a, M, K, m0, k0);
-    load_b(t.b, B, ldb, trans_b, K, N, k0, n0);
-    __syncthreads();
+  for (int64_t k0 = 0; k0 < g.K; k0 += BK) {
+    stage_slice(t, g, m0, n0, k0);
     for (int kk = 0; kk < BK; ++kk) {
       const float b = to_float(Bs[kk * LDB_S + c]);
       for (int i = 0; i < ROWS; ++i) acc[i] += to_float(As[(r0 + i) * LDA_S + kk]) * b;
@@ -136,30 +168,28 @@ __device__ void tile_product_scalar(Tile& t, bool trans_a, bool trans_b, int64_t
   for (int i = 0; i < ROWS; ++i) t.c[(r0 + i) * LDC_S + c] = acc[i];
 }
 
-// Block b computes C tile (b / tiles_n, b % tiles_n). C (M, N) with ldc; beta == 0 never reads C
+// C (M, N) = alpha · op(A) · op(B) + beta · C, one BM×BN tile per block; beta == 0 never reads C
 // (it may hold NaN).
 template <class T>
-__global__ void __launch_bounds__(THREADS)
-    gemm_kernel(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const uint16_t* A,
-                int64_t lda, const uint16_t* B, int64_t ldb, float beta, float* C, int64_t ldc, int64_t tiles_n) {
+__global__ void __launch_bounds__(THREADS) gemm_kernel(Args g) {
   __shared__ Tile tile[1];
   Tile& t = tile[0];
-  const int64_t m0 = (int64_t)(blockIdx.x / tiles_n) * BM;
-  const int64_t n0 = (int64_t)(blockIdx.x % tiles_n) * BN;
+  const int64_t m0 = (int64_t)(blockIdx.x / g.tiles_n) * BM;
+  const int64_t n0 = (int64_t)(blockIdx.x % g.tiles_n) * BN;
   constexpr bool wmma_ok = !std::is_same<T, __nv_bfloat16>::value || kBf16Wmma;
   if constexpr (wmma_ok) {
-    tile_product_wmma<T>(t, trans_a, trans_b, M, N, K, A, lda, B, ldb, m0, n0);
+    tile_product_wmma<T>(t, g, m0, n0);
   } else {
-    tile_product_scalar<T>(t, trans_a, trans_b, M, N, K, A, lda, B, ldb, m0, n0);
+    tile_product_scalar<T>(t, g, m0, n0);
   }
   __syncthreads();
   for (int i = threadIdx.x; i < BM * BN; i += THREADS) {
     const int r = i / BN, c = i % BN;
     const int64_t m = m0 + r, n = n0 + c;
-    if (m >= M || n >= N) continue;
-    float v = alpha * t.c[r * LDC_S + c];
-    if (beta != 0.0f) v += beta * C[m * ldc + n];
-    C[m * ldc + n] = v;
+    if (m >= g.M || n >= g.N) continue;
+    float v = g.alpha * t.c[r * LDC_S + c];
+    if (g.beta != 0.0f) v += g.beta * g.C[m * g.ldc + n];
+    g.C[m * g.ldc + n] = v;
   }
 }
 
@@ -205,15 +235,18 @@ void gemm_tensor_core(cudaStream_t s, bool trans_a, bool trans_b, int64_t M, int
   const int64_t tiles_m = (M + BM - 1) / BM, tiles_n = (N + BN - 1) / BN;
   BGN_CHECK(tiles_m <= INT32_MAX / tiles_n, Code::Internal, "gemm (tensor-core kernel): ", M, "x", N,
             " needs more blocks than one launch takes");
-  const dim3 grid((unsigned)(tiles_m * tiles_n)), block(THREADS);
   const auto* a = static_cast<const uint16_t*>(A);
   const auto* b = static_cast<const uint16_t*>(B);
+  const bool vec_a = lda % 8 == 0 && reinterpret_cast<uintptr_t>(A) % 16 == 0;
+  const bool vec_b = ldb % 8 == 0 && reinterpret_cast<uintptr_t>(B) % 16 == 0;
+  const Args args{M, N, K, a, lda, b, ldb, C, ldc, alpha, beta, trans_a, trans_b, vec_a, vec_b, tiles_n};
+  const dim3 grid((unsigned)(tiles_m * tiles_n)), block(THREADS);
   if (ab == DType::F16) {
     auto k = gemm_kernel<__half>;
-    BGN_LAUNCH(k, grid, block, 0, s)(trans_a, trans_b, M, N, K, alpha, a, lda, b, ldb, beta, C, ldc, tiles_n);
+    BGN_LAUNCH(k, grid, block, 0, s)(args);
   } else {
     auto k = gemm_kernel<__nv_bfloat16>;
-    BGN_LAUNCH(k, grid, block, 0, s)(trans_a, trans_b, M, N, K, alpha, a, lda, b, ldb, beta, C, ldc, tiles_n);
+    BGN_LAUNCH(k, grid, block, 0, s)(args);
   }
   check_launch("gemm (tensor-core kernel)");
 }
