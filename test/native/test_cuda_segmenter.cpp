@@ -191,6 +191,31 @@ std::shared_ptr<const Graph> variants_graph() {
   return b.prepare();
 }
 
+// Attention-style products: a 1x1 Conv viewed as tokens, Transposes that swap axis blocks (on the
+// device) and one that does not (CPU), batched MatMul of two computed values, MatMul by
+// constant matrices and by a vector.
+std::shared_ptr<const Graph> matmul_graph() {
+  Builder b;
+  b.input("x", {1, 3, 6, 5});
+  b.node("Conv", {"x", b.weight("w", {8, 3, 1, 1}), b.vec("bw", 8, 0.2f)}, {"c"});
+  b.init("tok", Tensor::from_i64({1, 8, 30}));
+  b.node("Reshape", {"c", "tok"}, {"k"});
+  b.node("Transpose", {"k"}, {"q"}).attrs["perm"] = attr_ints({0, 2, 1});
+  b.init("wp", random_tensor(b.rng, {8, 12}, 0.5f));
+  b.node("MatMul", {"q", "wp"}, {"p"});
+  b.node("MatMul", {"q", "k"}, {"s"});
+  b.init("wc", random_tensor(b.rng, {30, 4}, 0.2f));
+  b.node("MatMul", {"s", "wc"}, {"y"});
+  b.node("Transpose", {"y"}, {"r"}).attrs["perm"] = attr_ints({2, 0, 1});
+  b.node("Transpose", {"p"}, {"o1"}).attrs["perm"] = attr_ints({1, 0, 2});
+  b.init("v", random_tensor(b.rng, {4}, 1.f));
+  b.node("MatMul", {"y", "v"}, {"o2"});
+  b.output("r");
+  b.output("o1");
+  b.output("o2");
+  return b.prepare();
+}
+
 struct Diff {
   double max = 0, mean = 0;
 };
@@ -299,6 +324,32 @@ TEST("parameter variants (groups, strides, dilation, padding, nearest resize, gl
   CHECK(spread(ref[0]) > 0.1 && spread(ref[1]) > 0.1);
   CHECK(st.device_nodes == 7 && st.host_nodes == 0 && st.view_nodes == 0);
   CHECK(st.uploads == 1 && st.downloads == 2);
+}
+
+TEST("MatMul and block-swapping Transposes run on the device (max |d| <= 1e-2 of the largest output)") {
+  auto gpu = open_cuda(0);
+  ThreadPool pool(1);
+  auto g = matmul_graph();
+  Rng r(3);
+  Tensor x = random_tensor(r, {1, 3, 6, 5}, 1.f);
+  auto ref = g->run(pool, {x}, {0, 1, 2});
+  RunStats st;
+  auto got = g->run(pool, {x}, {0, 1, 2}, nullptr, gpu.get(), &st);
+  CHECK(ref[0].shape() == Shape({4, 1, 30}) && ref[1].shape() == Shape({30, 1, 12}) && ref[2].shape() == Shape({1, 30}));
+  for (int k = 0; k < 3; ++k) {
+    double big = 0;
+    for (int64_t i = 0; i < ref[k].numel(); ++i) big = std::max(big, std::fabs(double(ref[k].data<float>()[i])));
+    Diff d = compare(ref[k], got[k]);
+    std::printf("    output %d: max %.2e mean %.2e (largest |value| %.2f, spread %.3f)\n", k, d.max, d.mean, big,
+                spread(ref[k]));
+    CHECK(d.max <= 1e-2 * big);
+    CHECK(spread(ref[k]) > 0.1);
+  }
+  // Conv, Transpose [0,2,1] and [2,0,1], four MatMuls on the device; the Reshape views; the
+  // Transpose [1,0,2] (not a block swap) on the CPU.
+  CHECK(st.device_nodes == 7 && st.device_ops["MatMul"] == 4 && st.device_ops["Transpose"] == 2);
+  CHECK(st.view_nodes == 1 && st.host_nodes == 1);
+  CHECK(st.uploads == 4 && st.downloads == 3);
 }
 
 TEST("a Segmenter on cuda reports its device and gives the CPU's mask") {

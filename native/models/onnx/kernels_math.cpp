@@ -1,5 +1,6 @@
-// Elementwise arithmetic, activations and matrix products. Float Add/Sub/Mul/Div, Relu and
-// Sigmoid also run on the Gpu when their inputs arrive on the device.
+// Elementwise arithmetic, activations and matrix products. Float Add/Sub/Mul/Div, Relu, Sigmoid
+// and MatMul (16-bit operands, f32 accumulation) also run on the Gpu when their inputs arrive on
+// the device.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -118,7 +119,11 @@ Out matmul(RunContext& ctx, const Inputs& in) {
   Shape out = batch;
   out.push_back(M);
   out.push_back(N);
-  Tensor y = Tensor::empty(DType::F32, out);
+  const bool device = a.on_device() || b.on_device();
+  if (device && (!a.on_device() || !b.on_device())) fail(Code::Internal, "MatMul: operands split between host and device");
+  Gpu* gpu = device ? &need_gpu(ctx, "MatMul") : nullptr;
+  Tensor y = device ? device_empty(*gpu, DType::F32, out) : Tensor::empty(DType::F32, out);
+  if (device && K == 0 && y.numel()) y = to_device(*gpu, Tensor::zeros(DType::F32, out));  // an empty sum
   int64_t nb = shape_numel(batch);
   int r = int(batch.size());
   for (int64_t i = 0; i < nb; ++i) {
@@ -130,8 +135,12 @@ Out matmul(RunContext& ctx, const Inputs& in) {
       if (da >= 0) { if (ab[da] != 1) oa += idx * sa; sa *= ab[da]; }
       if (db >= 0) { if (bb[db] != 1) ob += idx * sb; sb *= bb[db]; }
     }
-    cpu::sgemm(ctx.pool, false, false, M, N, K, 1.f, a.data<float>() + oa * M * K, K, b.data<float>() + ob * K * N, N,
-               0.f, y.data<float>() + i * M * N, N);
+    if (device && K > 0 && M * N > 0)
+      gpu->sgemm(false, false, M, N, K, 1.f, a.data<float>() + oa * M * K, K, b.data<float>() + ob * K * N, N, 0.f,
+                 y.data<float>() + i * M * N, N);
+    else if (!device)
+      cpu::sgemm(ctx.pool, false, false, M, N, K, 1.f, a.data<float>() + oa * M * K, K, b.data<float>() + ob * K * N, N,
+                 0.f, y.data<float>() + i * M * N, N);
   }
   if (a1 || b1) {
     Shape s = batch;
@@ -195,7 +204,9 @@ void register_math_kernels(std::map<std::string, KernelFactory>& r) {
       return Out{y};
     });
   };
-  r["MatMul"] = [](const NodeInfo&) { return make_fn_kernel([](RunContext& c, const Inputs& in) { return matmul(c, in); }); };
+  r["MatMul"] = [](const NodeInfo&) {
+    return make_fn_kernel([](RunContext& c, const Inputs& in) { return matmul(c, in); }, Placement::all(Place::Device));
+  };
   r["Gemm"] = [](const NodeInfo& i) {
     float alpha = i.node.attr_float("alpha", 1.f), beta = i.node.attr_float("beta", 1.f);
     bool ta = i.node.attr_int("transA", 0) != 0, tb = i.node.attr_int("transB", 0) != 0;

@@ -1,5 +1,5 @@
 // Shape and data-movement kernels; they work on any dtype (shape arithmetic is i64). On a Gpu,
-// float Concat runs on the device, and the ops that only re-view or measure a value (Reshape,
+// float Concat and Transposes that swap two blocks of axes run on the device, and the ops that only re-view or measure a value (Reshape,
 // Flatten, Squeeze, Unsqueeze, Identity, Shape, Size, a float-to-float Cast) take it where it is.
 #include <algorithm>
 #include <cstring>
@@ -246,6 +246,57 @@ Out transpose(const Inputs& in, std::vector<int64_t> perm) {
   return {y};
 }
 
+// A perm that moves one block of axes past the next, [0..a) [b..r) [a..b): x viewed as
+// (B, R, C) = (dims[0..a), dims[a..b), dims[b..r)) becomes (B, C, R), which Gpu::transpose does.
+// Returns false for other perms.
+bool block_rotation(const std::vector<int64_t>& perm, int64_t& a, int64_t& b) {
+  const int64_t r = int64_t(perm.size());
+  for (a = 0; a < r && perm[a] == a; ++a) {}
+  if (a >= r - 1) return false;  // identity: nothing to move
+  b = perm[a];
+  if (b <= a || b >= r) return false;  // also rejects perms with values out of range
+  for (int64_t k = 0; k < r - b; ++k)
+    if (perm[a + k] != b + k) return false;
+  for (int64_t k = 0; k < b - a; ++k)
+    if (perm[r - (b - a) + k] != a + k) return false;
+  return true;
+}
+
+// Transpose: on the device when the perm is a block rotation (NHWC <-> NCHW, the last two axes).
+class TransposeKernel : public Kernel {
+ public:
+  // The empty perm (reverse every axis, whatever the rank) stays on the CPU.
+  explicit TransposeKernel(std::vector<int64_t> perm) : perm_(std::move(perm)) {
+    rotation_ = !perm_.empty() && block_rotation(perm_, a_, b_);
+  }
+  Place place(size_t i) const override { return i == 0 && rotation_ ? Place::Device : Place::Host; }
+
+  std::vector<Tensor> run(RunContext& ctx, const Inputs& in) const override {
+    const Tensor& x = need(in, 0, "Transpose");
+    if (!x.on_device()) return transpose(in, perm_);
+    if (x.dtype() != DType::F32 || int64_t(x.rank()) != int64_t(perm_.size()))
+      fail(Code::BadInput, "Transpose: perm length ", perm_.size(), " for rank ", x.rank());
+    // x (B, R, C) -> y (B, C, R)
+    int64_t B = 1, R = 1, C = 1;
+    for (int64_t d = 0; d < a_; ++d) B *= x.dim(int(d));
+    for (int64_t d = a_; d < b_; ++d) R *= x.dim(int(d));
+    for (int64_t d = b_; d < x.rank(); ++d) C *= x.dim(int(d));
+    Shape out;
+    for (int64_t d = 0; d < a_; ++d) out.push_back(x.dim(int(d)));
+    for (int64_t d = b_; d < x.rank(); ++d) out.push_back(x.dim(int(d)));
+    for (int64_t d = a_; d < b_; ++d) out.push_back(x.dim(int(d)));
+    Gpu& gpu = need_gpu(ctx, "Transpose");
+    Tensor y = device_empty(gpu, DType::F32, out);
+    if (y.numel()) gpu.transpose(x.data<float>(), B, R, C, y.data<float>());
+    return {y};
+  }
+
+ private:
+  std::vector<int64_t> perm_;
+  bool rotation_ = false;
+  int64_t a_ = 0, b_ = 0;
+};
+
 Out gather(const Inputs& in, int64_t axis_attr) {
   const Tensor& x = need(in, 0, "Gather");
   const Tensor& ind = need(in, 1, "Gather");
@@ -364,8 +415,7 @@ void register_tensor_kernels(std::map<std::string, KernelFactory>& r) {
     }, Placement::first(Place::Any));
   };
   r["Transpose"] = [](const NodeInfo& i) {
-    auto perm = i.node.attr_ints("perm");
-    return make_fn_kernel([perm](RunContext&, const Inputs& in) { return transpose(in, perm); });
+    return std::make_unique<TransposeKernel>(i.node.attr_ints("perm"));
   };
   r["Gather"] = [](const NodeInfo& i) {
     int64_t axis = i.node.attr_int("axis", 0);
