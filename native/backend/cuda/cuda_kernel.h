@@ -38,6 +38,6 @@
 #include <mma.h>
 #define BGN_LAUNCH(kernel, grid, block, smem, stream) kernel<<<grid, block, smem, stream>>>
 #define BGN_DYNAMIC_SHARED(T, name)                      \
-  extern __shared__ __align__(16) unsigned char bgn_dynamic_smem[]; \
+  extern __shared__ __align__(128) unsigned char bgn_dynamic_smem[]; \
   T* name = reinterpret_cast<T*>(bgn_dynamic_smem)
 #endif
