@@ -1,7 +1,8 @@
 // CUDA kernels behind the Gpu interface (backend/gpu.h): one launcher per op, with the name and
 // argument order of its CPU twin in backend/cpu (the test oracle), a stream first, device
 // pointers throughout. Launchers check their launch (cudaGetLastError) and report failures as
-// bgn::Error; they never synchronise. Included only by the backend's .cu files.
+// bgn::Error; they never synchronise. Included by the backend's .cu files and
+// the kernel tests.
 #pragma once
 #include <cstddef>
 #include <cstdint>
