@@ -9,8 +9,8 @@ namespace bgn::emu {
 namespace {
 std::mutex g_attr_mutex;
 std::map<const void*, size_t>& smem_attrs() {
-  static std::map<const void*, size_t> m;
-  return m;
+  static auto* m = new std::map<const void*, size_t>;  // never destroyed, usable at exit
+  return *m;
 }
 }  // namespace
 

@@ -112,9 +112,10 @@ class DeviceMemory {
   bool open_ = false;
 };
 
+// Never destroyed: a static DevVec elsewhere may call cudaFree during static destruction.
 DeviceMemory& memory() {
-  static DeviceMemory m;
-  return m;
+  static DeviceMemory* m = new DeviceMemory;
+  return *m;
 }
 
 cudaError_t report(cudaError_t err) {

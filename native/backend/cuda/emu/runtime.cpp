@@ -15,8 +15,8 @@ namespace {
 thread_local cudaError_t tl_last_error = cudaSuccess;
 std::mutex g_stream_mutex;
 std::set<cudaStream_t>& streams() {
-  static std::set<cudaStream_t> s;
-  return s;
+  static auto* s = new std::set<cudaStream_t>;  // never destroyed, usable at exit
+  return *s;
 }
 cudaError_t report(cudaError_t err) {
   if (err != cudaSuccess) tl_last_error = err;
