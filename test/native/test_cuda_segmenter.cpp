@@ -102,8 +102,9 @@ struct Builder {
 // (Resize to the skip's Shape, Mul by a global average, Concat fused into a Conv), a
 // Shape/Gather/Reshape branch with a Tanh between that has no GPU path, a standalone Concat,
 // AveragePool and a Conv+Sigmoid head, and a side output through Sub/Div/Sigmoid.
-std::shared_ptr<const Graph> unet_graph(int64_t H, int64_t W) {
+std::shared_ptr<const Graph> unet_graph(int64_t H, int64_t W, uint64_t seed = 7) {
   Builder b;
+  b.rng = Rng(seed);
   b.input("x", {1, 3, H, W});
   auto& c1 = b.node("Conv", {"x", b.weight("w1", {8, 3, 3, 3}), b.vec("b1", 8, 0.2f)}, {"c1"});
   c1.attrs["pads"] = attr_ints({1, 1, 1, 1});
@@ -389,6 +390,21 @@ TEST("on the GPU a wrong input shape and a cancel fail as on the CPU, and runs f
   std::printf("    in use after one run %zu, after two %zu (weights %zu)\n", after_one, gpu->bytes_in_use(),
               gpu->weight_bytes());
   CHECK(gpu->bytes_in_use() == after_one);
+}
+
+TEST("a graph loaded after another is freed runs with its own weights on the GPU") {
+  auto gpu = open_cuda(0);
+  ThreadPool pool(1);
+  Tensor x = image(13, 10, 11);
+  for (uint64_t seed : {1u, 2u, 3u}) {
+    // Same shapes, different weights: the freed graph's memory is likely reused by the next.
+    auto g = unet_graph(13, 10, seed);
+    auto ref = g->run(pool, {x}, {0});
+    auto got = g->run(pool, {x}, {0}, nullptr, gpu.get());
+    Diff d = compare(ref[0], got[0]);
+    std::printf("    weights seed %lu: max %.2e\n", (unsigned long)seed, d.max);
+    CHECK(d.max <= 2e-3);
+  }
 }
 
 int main() {

@@ -417,6 +417,7 @@ std::vector<Tensor> Graph::run(ThreadPool& pool, const std::vector<Tensor>& inpu
       fail(code, origin_, ": node '", st.name, "' (", st.op, ") cannot run: ", e.what());
     }
     if (profile) {
+      if (gpu) gpu->synchronize();  // device ops are queued: time them to completion
       double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
       auto& p = prof[st.op];
       p.first += ms;
