@@ -385,6 +385,8 @@ TEST("conv2d matches cpu::conv2d for groups, depthwise and 1x1 windows") {
   check_convs({
       {"groups 2", 2, 6, 7, 7, 4, 3, 3, params(1, 1, 1, 1, 1, 1, 2), true, DType::F16},
       {"depthwise 3x3 stride 2", 1, 5, 9, 8, 5, 3, 3, params(2, 1, 1, 1, 1, 1, 5), true, DType::BF16},
+      {"depthwise dilation 2, asym pad, relu", 2, 4, 7, 9, 4, 3, 3,
+       params(1, 2, 1, 0, 2, 2, 4, Activation::Relu), true, DType::F16},
       {"depthwise multiplier 2", 1, 3, 6, 6, 6, 3, 3, params(1, 1, 1, 1, 1, 1, 3), false, DType::F16},
       {"1x1", 2, 19, 5, 7, 70, 1, 1, params(1, 0, 0, 0, 0, 1, 1), true, DType::F16},
       {"1x1 groups 2 (bf16)", 1, 8, 6, 5, 6, 1, 1, params(1, 0, 0, 0, 0, 1, 2), false, DType::BF16},

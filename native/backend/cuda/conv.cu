@@ -1,11 +1,13 @@
 // 2-D convolution as GEMM: per image and group, the receptive fields of a chunk of output pixels
 // are laid out as a 16-bit column matrix in the workspace (im2col), the group's weights multiply
 // it straight into the output planes, and one bias + activation pass finishes the tensor.
-// Chunks keep the column matrix under a byte budget whatever the image size.
+// Chunks keep the column matrix under a byte budget whatever the image size. Depthwise
+// convolutions (one input channel per output) skip the GEMM for a direct kernel.
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <string>
+#include <type_traits>
 
 #include "backend/cuda/kernels.h"
 #include "backend/cuda/gemm_own.h"
@@ -22,6 +24,12 @@ int64_t im2col_budget() {
   const long long b = std::strtoll(v, &end, 10);
   BGN_CHECK(*end == '\0' && b > 0, Code::Config, "BGN_CUDA_IM2COL_BYTES=", v, " is not a positive byte count");
   return b;
+}
+
+template <class T>
+__device__ __forceinline__ float to_float(T v) {
+  if constexpr (std::is_same<T, __half>::value) return __half2float(v);
+  else return __bfloat162float(v);
 }
 
 template <class T>
@@ -67,6 +75,51 @@ void im2col(cudaStream_t s, const float* x, const Window& win, int64_t p0, int64
   check_launch("conv2d im2col");
 }
 
+template <class T>
+__device__ __forceinline__ float round16(float v) {
+  if constexpr (std::is_same<T, __half>::value) return __half2float(__float2half(v));
+  else return __bfloat162float(__float2bfloat16(v));
+}
+
+// Depthwise (one input channel per output channel): x (N, C, H, W), w (C, 1, KH, KW) → y (N, C, OH, OW),
+// one thread per output; x rounded to T like the im2col operands, so both paths multiply the same values.
+template <class T>
+__global__ void depthwise_kernel(const float* x, const T* w, Window win, int64_t NC, int64_t C, int64_t OH,
+                                 float* y) {
+  const int64_t n = NC * OH * win.OW;
+  const int64_t step = (int64_t)gridDim.x * blockDim.x;
+  for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += step) {
+    const int64_t ow = i % win.OW, oh = (i / win.OW) % OH, nc = i / (win.OW * OH), c = nc % C;
+    const float* xp = x + nc * win.H * win.W;
+    const T* wp = w + c * win.KH * win.KW;
+    float acc = 0.0f;
+    for (int64_t kh = 0; kh < win.KH; ++kh) {
+      const int64_t ih = oh * win.sh - win.pt + kh * win.dh;
+      if (ih < 0 || ih >= win.H) continue;
+      for (int64_t kw = 0; kw < win.KW; ++kw) {
+        const int64_t iw = ow * win.sw - win.pl + kw * win.dw;
+        if (iw < 0 || iw >= win.W) continue;
+        acc += round16<T>(xp[ih * win.W + iw]) * to_float(wp[kh * win.KW + kw]);
+      }
+    }
+    y[i] = acc;
+  }
+}
+
+void depthwise(cudaStream_t s, const float* x, const void* w, DType dt, const Window& win, int64_t N, int64_t C,
+               int64_t OH, float* y) {
+  const int64_t NC = N * C;
+  const unsigned threads = 256, blocks = grid_for(NC * OH * win.OW, threads);
+  if (dt == DType::F16) {
+    auto k = depthwise_kernel<__half>;
+    BGN_LAUNCH(k, dim3(blocks), dim3(threads), 0, s)(x, static_cast<const __half*>(w), win, NC, C, OH, y);
+  } else {
+    auto k = depthwise_kernel<__nv_bfloat16>;
+    BGN_LAUNCH(k, dim3(blocks), dim3(threads), 0, s)(x, static_cast<const __nv_bfloat16*>(w), win, NC, C, OH, y);
+  }
+  check_launch("conv2d depthwise");
+}
+
 void check_conv_args(int64_t N, int64_t C, int64_t H, int64_t W, DType wdtype, int64_t O, int64_t KH, int64_t KW,
                      const cpu::Conv2dParams& p, int64_t OH, int64_t OW) {
   BGN_CHECK(wdtype == DType::F16 || wdtype == DType::BF16, Code::Internal,
@@ -100,10 +153,15 @@ void conv2d(GemmEngine& g, Workspace& ws, cudaStream_t s, const float* x, int64_
   // a rounded copy of columns of x (Cg, H·W), no gather.
   const bool pointwise = KH == 1 && KW == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_top == 0 &&
                          p.pad_left == 0 && p.pad_bottom == 0 && p.pad_right == 0;
+  const Window win{H, W, KH, KW, OW, p.stride_h, p.stride_w, p.pad_top, p.pad_left, p.dilation_h, p.dilation_w};
+  if (Cg == 1 && Og == 1) {  // depthwise: a GEMM per channel would be (1, P) · (P, KH·KW), launch-bound
+    depthwise(s, x, w, wdtype, win, N, C, OH, y);
+    if (bias != nullptr || p.activation != cpu::Activation::None) bias_act(s, y, bias, N, O, P, p.activation);
+    return;
+  }
   int64_t chunk = std::min<int64_t>(P, std::max<int64_t>(1, im2col_budget() / (K * 2)));
   if (chunk < P && chunk >= 64) chunk = chunk / 64 * 64;  // whole GEMM tiles except at the end
   void* col = ws.scratch((size_t)(K * chunk * 2));
-  const Window win{H, W, KH, KW, OW, p.stride_h, p.stride_w, p.pad_top, p.pad_left, p.dilation_h, p.dilation_w};
   const size_t w_group_bytes = (size_t)(Og * K) * 2;
   for (int64_t n = 0; n < N; ++n) {
     for (int64_t gi = 0; gi < G; ++gi) {
