@@ -71,9 +71,11 @@ bool within(const std::vector<float>& got, const std::vector<float>& want, float
     if (!(ratio <= worst) || std::isnan(got[i])) worst = std::isnan(got[i]) ? INFINITY : ratio, at = i;
     worst_abs = std::max(worst_abs, d);
   }
-  if (std::getenv("BGN_TEST_VERBOSE")) std::printf("    %s: max |d| %.3g (%.2f of the bound)\n", what.c_str(), worst_abs, worst);
+  if (std::getenv("BGN_TEST_VERBOSE"))  // the measured errors, to see how much room a bound leaves
+    std::printf("    %s: max |d| %.3g (%.2f of the bound)\n", what.c_str(), worst_abs, worst);
   if (worst > 1.0) {
-    std::printf("    %s: [%zu] = %.9g, expected %.9g (max |d| %.3g)\n", what.c_str(), at, got[at], want[at], worst_abs);
+    std::printf("    %s: [%zu] = %.9g, expected %.9g (max |d| %.3g)\n", what.c_str(), at, got[at], want[at],
+                worst_abs);
     return false;
   }
   return true;

@@ -132,7 +132,8 @@ __global__ void plane_kernel(const float* x, float* y, int64_t planes, int64_t C
 template <class F>
 void per_plane(cudaStream_t s, const float* x, float* y, int64_t planes, int64_t C, int64_t S, F f,
                const char* what) {
-  if (planes < 0 || C <= 0 || S < 0) fail(Code::Internal, what, ": bad shape (", planes, " planes, C ", C, ", S ", S, ")");
+  if (planes < 0 || C <= 0 || S < 0)
+    fail(Code::Internal, what, ": bad shape (", planes, " planes, C ", C, ", S ", S, ")");
   if (planes == 0 || S == 0) return;
   const bool vec = S % 4 == 0 && aligned16(x) && aligned16(y);
   const int64_t n = planes * S;
@@ -340,13 +341,17 @@ void binary(cudaStream_t s, cpu::BinaryOp op, const float* a, const int64_t* a_s
          ") than the output (", y_rank, ")");
   for (int i = 0; i < y_rank; ++i)
     if (y_shape[i] < 0) fail(Code::BadInput, "binary: negative output dim ", y_shape[i]);
+  using Impl = void (*)(cudaStream_t, const float*, const int64_t*, int, const float*, const int64_t*, int, float*,
+                        const int64_t*, int);
+  Impl impl = nullptr;
   switch (op) {
-    case cpu::BinaryOp::Add: return binary_op<cpu::BinaryOp::Add>(s, a, a_shape, a_rank, b, b_shape, b_rank, y, y_shape, y_rank);
-    case cpu::BinaryOp::Sub: return binary_op<cpu::BinaryOp::Sub>(s, a, a_shape, a_rank, b, b_shape, b_rank, y, y_shape, y_rank);
-    case cpu::BinaryOp::Mul: return binary_op<cpu::BinaryOp::Mul>(s, a, a_shape, a_rank, b, b_shape, b_rank, y, y_shape, y_rank);
-    case cpu::BinaryOp::Div: return binary_op<cpu::BinaryOp::Div>(s, a, a_shape, a_rank, b, b_shape, b_rank, y, y_shape, y_rank);
+    case cpu::BinaryOp::Add: impl = binary_op<cpu::BinaryOp::Add>; break;
+    case cpu::BinaryOp::Sub: impl = binary_op<cpu::BinaryOp::Sub>; break;
+    case cpu::BinaryOp::Mul: impl = binary_op<cpu::BinaryOp::Mul>; break;
+    case cpu::BinaryOp::Div: impl = binary_op<cpu::BinaryOp::Div>; break;
   }
-  fail(Code::Internal, "binary: unknown op ", static_cast<int>(op));
+  if (!impl) fail(Code::Internal, "binary: unknown op ", static_cast<int>(op));
+  impl(s, a, a_shape, a_rank, b, b_shape, b_rank, y, y_shape, y_rank);
 }
 
 }  // namespace bgn::cuda

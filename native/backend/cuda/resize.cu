@@ -1,7 +1,7 @@
 // Nearest upsampling (the torch rule) and ONNX-style nearest / bilinear resize of (NC, H, W) planes.
-// One thread per output value; the source coordinates are computed with the CPU twin's exact
-// single-precision expressions (no multiply-add pairs for the compiler to fuse), so the chosen
-// source pixels agree bit for bit and nearest results are exact.
+// The source coordinates are computed with the CPU twin's exact single-precision expressions (no
+// multiply-add pairs for the compiler to fuse), so the chosen source pixels agree bit for bit and
+// nearest results are exact.
 #include <cstdint>
 
 #include "backend/cuda/kernels.h"
@@ -15,16 +15,23 @@ constexpr unsigned kThreads = 256;
 
 __device__ __forceinline__ int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
 
+// Both kernels give one block to each output row (blocks stride over rows when the grid is capped)
+// and its threads to the row's columns: the row's source index is found once per row, and each
+// value costs one index computation along x instead of a full 64-bit decomposition.
+unsigned threads_for_width(int64_t OW) {
+  const int64_t t = (OW + 31) / 32 * 32;
+  return static_cast<unsigned>(t < kThreads ? t : kThreads);
+}
+
 // ---- nearest upsampling ---------------------------------------------------------------------------
 // x (NC, H, W) → y (NC, OH, OW): source index floor(dst · in / out), clamped.
 __global__ void upsample_nearest_kernel(const float* __restrict__ x, int64_t NC, int64_t H, int64_t W,
                                         float* __restrict__ y, int64_t OH, int64_t OW) {
-  const int64_t n = NC * OH * OW;
-  const int64_t stride = int64_t(gridDim.x) * blockDim.x;
-  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
-    const int64_t ox = i % OW, r = i / OW, oy = r % OH, c = r / OH;
-    const int64_t iy = imin(H - 1, (oy * H) / OH), ix = imin(W - 1, (ox * W) / OW);
-    y[i] = x[(c * H + iy) * W + ix];
+  for (int64_t r = blockIdx.x; r < NC * OH; r += gridDim.x) {
+    const int64_t c = r / OH, oy = r - c * OH;
+    const float* xr = x + (c * H + imin(H - 1, (oy * H) / OH)) * W;
+    float* yr = y + r * OW;
+    for (int64_t ox = threadIdx.x; ox < OW; ox += blockDim.x) yr[ox] = xr[imin(W - 1, (ox * W) / OW)];
   }
 }
 
@@ -105,20 +112,21 @@ __device__ Tap tap_at(int64_t o, int64_t in_len, int64_t out_len, float scale_gi
 // x (NC, H, W) → y (NC, OH, OW); p is passed by value (plain data).
 __global__ void resize2d_kernel(const float* __restrict__ x, int64_t NC, int64_t H, int64_t W, cpu::ResizeParams p,
                                 float* __restrict__ y, int64_t OH, int64_t OW) {
-  const int64_t n = NC * OH * OW;
-  const int64_t stride = int64_t(gridDim.x) * blockDim.x;
-  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
-    const int64_t ox = i % OW, r = i / OW, oy = r % OH, c = r / OH;
+  for (int64_t r = blockIdx.x; r < NC * OH; r += gridDim.x) {
+    const int64_t c = r / OH, oy = r - c * OH;
     const Tap ty = tap_at(oy, H, OH, p.scale_h, p.mode, p.coord, p.nearest);
-    const Tap tx = tap_at(ox, W, OW, p.scale_w, p.mode, p.coord, p.nearest);
     const float* r1 = x + (c * H + ty.i1) * W;
-    if (p.mode == cpu::ResizeMode::Nearest) {
-      y[i] = r1[tx.i1];
-      continue;
-    }
     const float* r2 = x + (c * H + ty.i2) * W;
-    const float x11 = r1[tx.i1], x21 = r1[tx.i2], x12 = r2[tx.i1], x22 = r2[tx.i2];
-    y[i] = tx.d2 * ty.d2 * x11 + tx.d1 * ty.d2 * x21 + tx.d2 * ty.d1 * x12 + tx.d1 * ty.d1 * x22;
+    float* yr = y + r * OW;
+    for (int64_t ox = threadIdx.x; ox < OW; ox += blockDim.x) {
+      const Tap tx = tap_at(ox, W, OW, p.scale_w, p.mode, p.coord, p.nearest);
+      if (p.mode == cpu::ResizeMode::Nearest) {
+        yr[ox] = r1[tx.i1];
+        continue;
+      }
+      const float x11 = r1[tx.i1], x21 = r1[tx.i2], x12 = r2[tx.i1], x22 = r2[tx.i2];
+      yr[ox] = tx.d2 * ty.d2 * x11 + tx.d1 * ty.d2 * x21 + tx.d2 * ty.d1 * x12 + tx.d1 * ty.d1 * x22;
+    }
   }
 }
 
@@ -134,7 +142,8 @@ void upsample_nearest(cudaStream_t s, const float* x, int64_t NC, int64_t H, int
   check_planes("upsample_nearest", NC, H, W, OH, OW);
   const int64_t n = NC * OH * OW;
   if (n == 0) return;
-  BGN_LAUNCH(upsample_nearest_kernel, grid_for(n, kThreads), kThreads, 0, s)(x, NC, H, W, y, OH, OW);
+  BGN_LAUNCH(upsample_nearest_kernel, grid_for(NC * OH, 1), threads_for_width(OW), 0, s)
+  (x, NC, H, W, y, OH, OW);
   check_launch("upsample_nearest");
 }
 
@@ -143,7 +152,7 @@ void resize2d(cudaStream_t s, const float* x, int64_t NC, int64_t H, int64_t W, 
   check_planes("resize2d", NC, H, W, OH, OW);
   const int64_t n = NC * OH * OW;
   if (n == 0) return;
-  BGN_LAUNCH(resize2d_kernel, grid_for(n, kThreads), kThreads, 0, s)(x, NC, H, W, p, y, OH, OW);
+  BGN_LAUNCH(resize2d_kernel, grid_for(NC * OH, 1), threads_for_width(OW), 0, s)(x, NC, H, W, p, y, OH, OW);
   check_launch("resize2d");
 }
 
