@@ -44,50 +44,80 @@ constexpr bool kBf16Wmma = false;
 constexpr bool kBf16Wmma = true;
 #endif
 
+// One GEMM's operands as the kernel sees them (row-major, leading dimensions in elements).
+// vec_a / vec_b: the matrix and its ld are 8-element aligned, so runs of 8 load as 128 bits.
+struct Args {
+  int64_t M, N, K;
+  const uint16_t* A;
+  int64_t lda;
+  const uint16_t* B;
+  int64_t ldb;
+  float* C;
+  int64_t ldc;
+  float alpha, beta;
+  bool trans_a, trans_b, vec_a, vec_b;
+  int64_t tiles_n;  // column tiles of C: block b computes tile (b / tiles_n, b % tiles_n)
+};
+
 // Eight 16-bit values moved as one 128-bit access.
 struct alignas(16) Pack8 {
   uint32_t w[4];
 };
 
-// S (R, CC) with row pitch LDS ← L[r0 + r][c0 + c], zero outside (rows, cols), where the logical
-// matrix L is X (rows, cols) with ld, or Xᵀ (X stored (cols, rows) with ld) when trans. Threads
-// take runs of 8 values along the stored rows so that neighbouring threads read neighbouring
-// memory; a run wholly inside the matrix is one 128-bit load when `vec` (ld and X 8-aligned).
-template <int R, int CC, int LDS>
-__device__ void load_tile(uint16_t* S, const uint16_t* X, int64_t ld, bool trans, bool vec, int64_t rows,
-                          int64_t cols, int64_t r0, int64_t c0) {
-  // Stored layout: `outer` runs of `inner` values; logical (r, c) = trans ? (inner, outer) : (outer, inner).
+// A thread's share of one R×CC operand tile in registers: RUNS runs of 8 values. Slices are
+// fetched into registers while the tensor cores work on the previous one, then stored to shared
+// memory, so global latency overlaps the MMAs.
+template <int R, int CC>
+struct Staged {
+  static constexpr int RUNS = R * CC / 8 / THREADS;
+  static_assert(RUNS * 8 * THREADS == R * CC, "a tile must split into whole runs per thread");
+  uint16_t v[RUNS][8];
+};
+
+// Where run q of this thread lies: `o` along the stored rows, `in` the first of its 8 values along
+// them. The logical matrix L is X (rows, cols) with ld, or Xᵀ (X stored (cols, rows)) when trans,
+// so the stored rows are L's rows, or its columns when trans. Neighbouring threads take
+// neighbouring runs of a stored row, so they read neighbouring memory.
+template <int R, int CC>
+__device__ __forceinline__ void run_at(int q, bool trans, int& o, int& in) {
   const int inner_runs = (trans ? R : CC) / 8;
+  const int i = threadIdx.x + q * THREADS;
+  o = i / inner_runs, in = (i % inner_runs) * 8;
+}
+
+// st ← L[r0.., c0..] (R, CC), zero outside (rows, cols); a run wholly inside the matrix is one
+// 128-bit load when `vec` (X and ld 8-aligned).
+template <int R, int CC>
+__device__ void fetch_tile(Staged<R, CC>& st, const uint16_t* X, int64_t ld, bool trans, bool vec, int64_t rows,
+                           int64_t cols, int64_t r0, int64_t c0) {
   const int64_t inner_size = trans ? rows : cols, outer_size = trans ? cols : rows;
   const int64_t inner0 = trans ? r0 : c0, outer0 = trans ? c0 : r0;
-  for (int i = threadIdx.x; i < R * CC / 8; i += THREADS) {
-    const int o = i / inner_runs, in = (i % inner_runs) * 8;
+  for (int q = 0; q < Staged<R, CC>::RUNS; ++q) {
+    int o, in;
+    run_at<R, CC>(q, trans, o, in);
     const int64_t go = outer0 + o, gi = inner0 + in;
     const uint16_t* src = X + go * ld + gi;
-    uint16_t v[8];
+    uint16_t* v = st.v[q];
     if (vec && go < outer_size && gi + 8 <= inner_size) {
       const Pack8 p = *reinterpret_cast<const Pack8*>(src);
       for (int j = 0; j < 8; ++j) v[j] = (uint16_t)(p.w[j / 2] >> (16 * (j % 2)));
     } else {
       for (int j = 0; j < 8; ++j) v[j] = go < outer_size && gi + j < inner_size ? src[j] : uint16_t(0);
     }
-    for (int j = 0; j < 8; ++j) {
-      const int r = trans ? in + j : o, c = trans ? o : in + j;
-      S[r * LDS + c] = v[j];
-    }
   }
 }
 
-// As[r][c] = op(A)[m0 + r][k0 + c]: A is (M, K) with lda, or (K, M) when trans_a.
-__device__ void load_a(uint16_t* As, const uint16_t* A, int64_t lda, bool trans_a, bool vec, int64_t M, int64_t K,
-                       int64_t m0, int64_t k0) {
-  load_tile<BM, BK, LDA_S>(As, A, lda, trans_a, vec, M, K, m0, k0);
-}
-
-// Bs[r][c] = op(B)[k0 + r][n0 + c]: B is (K, N) with ldb, or (N, K) when trans_b.
-__device__ void load_b(uint16_t* Bs, const uint16_t* B, int64_t ldb, bool trans_b, bool vec, int64_t K, int64_t N,
-                       int64_t k0, int64_t n0) {
-  load_tile<BK, BN, LDB_S>(Bs, B, ldb, trans_b, vec, K, N, k0, n0);
+// S (R, CC) with row pitch LDS ← st, in L's orientation.
+template <int R, int CC, int LDS>
+__device__ void store_tile(uint16_t* S, const Staged<R, CC>& st, bool trans) {
+  for (int q = 0; q < Staged<R, CC>::RUNS; ++q) {
+    int o, in;
+    run_at<R, CC>(q, trans, o, in);
+    for (int j = 0; j < 8; ++j) {
+      const int r = trans ? in + j : o, c = trans ? o : in + j;
+      S[r * LDS + c] = st.v[q][j];
+    }
+  }
 }
 
 // One BK slice on tensor cores: the warp at (wm, wn) adds As[wm·32.., :] · Bs[:, wn·32..] to acc.
@@ -107,27 +137,22 @@ __device__ void mma_slice(const Tile& t, int wm, int wn,
   }
 }
 
-// One GEMM's operands as the kernel sees them (row-major, leading dimensions in elements).
-// vec_a / vec_b: the matrix and its ld are 8-element aligned, so runs of 8 load as 128 bits.
-struct Args {
-  int64_t M, N, K;
-  const uint16_t* A;
-  int64_t lda;
-  const uint16_t* B;
-  int64_t ldb;
-  float* C;
-  int64_t ldc;
-  float alpha, beta;
-  bool trans_a, trans_b, vec_a, vec_b;
-  int64_t tiles_n;  // column tiles of C: block b computes tile (b / tiles_n, b % tiles_n)
+// The operand slices of one BK step in flight: As[r][c] = op(A)[m0 + r][k0 + c] (A is (M, K) with
+// lda, or (K, M) when trans_a) and Bs[r][c] = op(B)[k0 + r][n0 + c] (B is (K, N), or (N, K)).
+struct Slices {
+  Staged<BM, BK> a;
+  Staged<BK, BN> b;
+  __device__ void fetch(const Args& g, int64_t m0, int64_t n0, int64_t k0) {
+    fetch_tile<BM, BK>(a, g.A, g.lda, g.trans_a, g.vec_a, g.M, g.K, m0, k0);
+    fetch_tile<BK, BN>(b, g.B, g.ldb, g.trans_b, g.vec_b, g.K, g.N, k0, n0);
+  }
+  // Into shared memory, then a barrier; the caller's previous barrier freed t.a and t.b.
+  __device__ void store(Tile& t, const Args& g) const {
+    store_tile<BM, BK, LDA_S>(t.a, a, g.trans_a);
+    store_tile<BK, BN, LDB_S>(t.b, b, g.trans_b);
+    __syncthreads();
+  }
 };
-
-// The next BK slice of op(A) and op(B) into shared memory, then a barrier.
-__device__ void stage_slice(Tile& t, const Args& g, int64_t m0, int64_t n0, int64_t k0) {
-  load_a(t.a, g.A, g.lda, g.trans_a, g.vec_a, g.M, g.K, m0, k0);
-  load_b(t.b, g.B, g.ldb, g.trans_b, g.vec_b, g.K, g.N, k0, n0);
-  __syncthreads();
-}
 
 // The block's tile product into t.c on tensor cores.
 template <class T>
@@ -137,8 +162,11 @@ __device__ void tile_product_wmma(Tile& t, const Args& g, int64_t m0, int64_t n0
   wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc[2][2];
   for (int i = 0; i < 2; ++i)
     for (int j = 0; j < 2; ++j) wmma::fill_fragment(acc[i][j], 0.0f);
+  Slices next;
+  next.fetch(g, m0, n0, 0);
   for (int64_t k0 = 0; k0 < g.K; k0 += BK) {
-    stage_slice(t, g, m0, n0, k0);
+    next.store(t, g);
+    if (k0 + BK < g.K) next.fetch(g, m0, n0, k0 + BK);  // in flight during the MMAs
     mma_slice<T>(t, wm, wn, acc);
     __syncthreads();  // the next slice overwrites a and b
   }
@@ -157,8 +185,11 @@ __device__ void tile_product_scalar(Tile& t, const Args& g, int64_t m0, int64_t 
   const T* Bs = reinterpret_cast<const T*>(t.b);
   float acc[ROWS];
   for (int i = 0; i < ROWS; ++i) acc[i] = 0.0f;
+  Slices next;
+  next.fetch(g, m0, n0, 0);
   for (int64_t k0 = 0; k0 < g.K; k0 += BK) {
-    stage_slice(t, g, m0, n0, k0);
+    next.store(t, g);
+    if (k0 + BK < g.K) next.fetch(g, m0, n0, k0 + BK);
     for (int kk = 0; kk < BK; ++kk) {
       const float b = to_float(Bs[kk * LDB_S + c]);
       for (int i = 0; i < ROWS; ++i) acc[i] += to_float(As[(r0 + i) * LDA_S + kk]) * b;
