@@ -2,8 +2,10 @@
 // accumulators, any M, N, K, either transposition, leading dimensions, alpha and beta.
 //
 // A block computes a BM×BN tile of C. K advances in BK slices that the block stages through
-// shared memory (zero-filled past the matrix edge, so edge tiles need no special compute path);
-// its 4 warps each own a 32×32 quarter of the tile as 2×2 accumulator fragments. The finished
+// shared memory (zero-filled past the matrix edge, so edge tiles need no special compute path),
+// the next slice travelling from global memory into registers while the tensor cores multiply
+// the current one; its 4 warps each own a 32×32 quarter of the tile as 2×2 accumulator
+// fragments. The finished
 // tile goes through shared memory once more so the epilogue (alpha, beta, bounds) is plain
 // per-element code.
 #include <algorithm>
