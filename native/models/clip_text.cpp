@@ -5,6 +5,10 @@
 
 namespace bgn {
 
+ClipTextModel::~ClipTextModel() {
+  if (gpu_) gpu_->drop_weights();
+}
+
 std::shared_ptr<ClipTextModel> ClipTextModel::load(const std::string& path, const ClipLoadOptions& opts) {
   return from_weights(load_component(path, Component::TextEncoder), opts);
 }

@@ -53,6 +53,9 @@ struct ClipLoadOptions {
 
 class ClipTextModel {
  public:
+  // Frees the Gpu's cached weight copies (the cache holds the host tensors, so they would outlive
+  // the model otherwise); models still loaded upload theirs again on next use.
+  ~ClipTextModel();
   static std::shared_ptr<ClipTextModel> load(const std::string& path, const ClipLoadOptions& opts);
   static std::shared_ptr<ClipTextModel> from_weights(ComponentWeights cw, const ClipLoadOptions& opts);
   // On the CPU with `threads` threads.

@@ -55,6 +55,10 @@ void refuse_config(const ComponentWeights& cw) {
 
 }  // namespace
 
+UNetModel::~UNetModel() {
+  if (gpu_) gpu_->drop_weights();
+}
+
 std::shared_ptr<UNetModel> UNetModel::load(const std::string& path, const UnetLoadOptions& opts) {
   return from_weights(load_component(path, Component::Unet), opts);
 }

@@ -57,6 +57,9 @@ struct UnetLoadOptions {
 
 class UNetModel {
  public:
+  // Frees the Gpu's cached weight copies (the cache holds the host tensors, so they would outlive
+  // the model otherwise); models still loaded upload theirs again on next use.
+  ~UNetModel();
   static std::shared_ptr<UNetModel> load(const std::string& path, const UnetLoadOptions& opts);
   static std::shared_ptr<UNetModel> from_weights(ComponentWeights cw, const UnetLoadOptions& opts);
 

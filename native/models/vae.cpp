@@ -4,6 +4,10 @@
 
 namespace bgn {
 
+VaeModel::~VaeModel() {
+  if (gpu_) gpu_->drop_weights();
+}
+
 std::shared_ptr<VaeModel> VaeModel::load(const std::string& path, const VaeLoadOptions& opts) {
   return from_weights(load_component(path, Component::Vae), opts);
 }

@@ -29,6 +29,9 @@ struct VaeLoadOptions {
 
 class VaeModel {
  public:
+  // Frees the Gpu's cached weight copies (the cache holds the host tensors, so they would outlive
+  // the model otherwise); models still loaded upload theirs again on next use.
+  ~VaeModel();
   static std::shared_ptr<VaeModel> load(const std::string& path, const VaeLoadOptions& opts);
   static std::shared_ptr<VaeModel> from_weights(ComponentWeights cw, const VaeLoadOptions& opts);
   // On the CPU with `threads` threads.
