@@ -205,7 +205,10 @@ export const ReplaceOptionsSchema = z.strictObject({
   sampler: SamplerNameSchema.optional(),
   model: ReplaceModelSchema.optional(),
   segmentation: SegmentationOptionsSchema.optional(),
-  /** Where the networks run, segmentation and the local engine (default 'auto'). */
+  /**
+   * Where the local engine runs (default 'auto'); 'cuda' without a usable GPU makes the engine
+   * policy skip it (E_DEVICE_UNAVAILABLE). Segmentation uses the GPU when there is one unless 'cpu'.
+   */
   device: DeviceSchema.optional(),
   threads: ThreadsSchema.optional(),
   maxPixels: MaxPixelsSchema.optional(),

@@ -116,11 +116,19 @@ describe.runIf(fixturesPresent)('DiffusionModel', () => {
       n.dispose();
     });
 
-    it('refuses device "cuda" with E_MODEL_UNSUPPORTED saying CUDA is not available', async () => {
-      await expect(DM.load(sd1Tiny, { device: 'cuda', tokenizer: tokenizerDir })).rejects.toMatchObject({
-        code: 'E_MODEL_UNSUPPORTED',
-        message: expect.stringMatching(/cuda/i) as unknown,
-      });
+    it('reports where it runs: device "auto" on a build without CUDA is the CPU', async () => {
+      const m = await DM.load(sd1Tiny, { threads: 2, device: 'auto', tokenizer: tokenizerDir });
+      expect(m.device).toBe('cpu');
+      m.dispose();
+    });
+
+    it('refuses device "cuda" with E_DEVICE_UNAVAILABLE saying why', async () => {
+      for (const device of ['cuda', 'cuda:1'] as const) {
+        await expect(DM.load(sd1Tiny, { device, tokenizer: tokenizerDir })).rejects.toMatchObject({
+          code: 'E_DEVICE_UNAVAILABLE',
+          message: expect.stringMatching(/device 'cuda' is not available: built without CUDA \(rebuild with BGN_CUDA=1/) as unknown,
+        });
+      }
     });
 
     it('refuses an unknown device with E_BAD_INPUT', async () => {

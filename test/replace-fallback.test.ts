@@ -94,7 +94,7 @@ describe('engine fallback', () => {
       base({ device: 'cuda', steps: 1, model: { diffusion: sd1Tiny, tokenizer: tokenizerDir }, overrides: { generation: { resolution: { width: 64, height: 64 } } } }),
     );
     expect(result.engine).toBe('runway');
-    expect(result.skipped[0]).toMatchObject({ engine: 'local', code: 'E_MODEL_UNSUPPORTED', reason: expect.stringMatching(/CUDA/i) });
+    expect(result.skipped[0]).toMatchObject({ engine: 'local', code: 'E_DEVICE_UNAVAILABLE', reason: expect.stringMatching(/CUDA/) });
   });
 
   it('ends on studio when Runway rejects the job, recording both skips', async () => {

@@ -1,6 +1,6 @@
 // DiffusionModel: whole-model text-to-image / image-to-image / inpainting (diffusion/diffusion_model.h).
 //
-//   DiffusionModel.load(pathOrDir, { threads?, device?: 'auto'|'cpu'|'cuda', tokenizer?,
+//   DiffusionModel.load(pathOrDir, { threads?, device?: 'auto'|'cpu'|'cuda'|'cuda:N', tokenizer?,
 //                                    predictionType?: 'epsilon'|'v_prediction'|'sample' }) → Promise<DiffusionModel>
 //   model.generate({ prompt, negativePrompt?, width?, height?, steps?, guidanceScale?, sampler?, seed?,
 //                    strength?, clipSkip?, initImage?: Uint8Array (H·W·3 RGB), mask?: Uint8Array (H·W, ≥128
@@ -36,6 +36,7 @@
 
 #include "addon/async.h"
 #include "addon/bindings.h"
+#include "addon/device.h"
 #include "addon/errors.h"
 #include "diffusion/diffusion_model.h"
 
@@ -246,6 +247,7 @@ class DiffusionModelWrap : public Napi::ObjectWrap<DiffusionModelWrap> {
                         InstanceMethod("dispose", &DiffusionModelWrap::Dispose),
                         InstanceAccessor("path", &DiffusionModelWrap::Path, nullptr),
                         InstanceAccessor("layout", &DiffusionModelWrap::Layout, nullptr),
+                        InstanceAccessor("device", &DiffusionModelWrap::Device, nullptr),
                         InstanceAccessor("family", &DiffusionModelWrap::Family, nullptr),
                         InstanceAccessor("inChannels", &DiffusionModelWrap::Dim<0>, nullptr),
                         InstanceAccessor("latentChannels", &DiffusionModelWrap::Dim<1>, nullptr),
@@ -261,7 +263,7 @@ class DiffusionModelWrap : public Napi::ObjectWrap<DiffusionModelWrap> {
 
   static Napi::Value Load(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    std::string path;
+    std::string path, device;
     DiffusionLoadOptions opts;
     try {
       if (info.Length() < 1 || !info[0].IsString())
@@ -272,24 +274,18 @@ class DiffusionModelWrap : public Napi::ObjectWrap<DiffusionModelWrap> {
       opts.threads = int(int_field(o, "threads", 0, 0, 1024));
       opts.tokenizer = str_field(o, "tokenizer", "");
       opts.prediction_type = str_field(o, "predictionType", "");
-      const std::string device = str_field(o, "device", "auto");
-      if (device == "cuda") {
-#if defined(BGN_WITH_CUDA)
-        return rejected(env, "E_MODEL_UNSUPPORTED",
-                        "device 'cuda' is not available: the CUDA kernels are not implemented in this version; use "
-                        "device 'cpu' or 'auto'");
-#else
-        return rejected(env, "E_MODEL_UNSUPPORTED",
-                        "device 'cuda' is not available: this build has no CUDA (rebuild with BGN_CUDA=1 and nvcc "
-                        "installed); use device 'cpu' or 'auto'");
-#endif
-      }
-      if (device != "auto" && device != "cpu") bad_arg("device must be 'auto', 'cpu' or 'cuda'; got '" + device + "'");
+      device = str_field(o, "device", "auto");
+      const std::string bad = device_spelling_error(device);
+      if (!bad.empty()) bad_arg(bad);
     } catch (const BadArg& e) {
       return rejected(env, "E_BAD_INPUT", e.message);
     }
     return run_async<std::shared_ptr<const DiffusionModel>>(
-        env, [path, opts] { return DiffusionModel::load(path, opts); },
+        env,
+        [path, opts, device]() mutable {
+          opts.gpu = resolve_device(device);
+          return DiffusionModel::load(path, opts);
+        },
         [](Napi::Env env, std::shared_ptr<const DiffusionModel>& m) -> Napi::Value {
           auto ext = Napi::External<std::shared_ptr<const DiffusionModel>>::New(env, &m);
           return ctor->New({ext});
@@ -389,6 +385,9 @@ class DiffusionModelWrap : public Napi::ObjectWrap<DiffusionModelWrap> {
   }
   Napi::Value Layout(const Napi::CallbackInfo& info) {
     return model_ ? Napi::Value(Napi::String::New(info.Env(), model_->layout())) : info.Env().Undefined();
+  }
+  Napi::Value Device(const Napi::CallbackInfo& info) {
+    return model_ ? Napi::Value(Napi::String::New(info.Env(), model_->device())) : info.Env().Undefined();
   }
   Napi::Value Family(const Napi::CallbackInfo& info) {
     return model_ ? Napi::Value(Napi::String::New(info.Env(), model_->family())) : info.Env().Undefined();

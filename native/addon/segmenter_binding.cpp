@@ -1,10 +1,11 @@
-// JS class Segmenter: Segmenter.load(path, { threads }) -> Promise<Segmenter>;
+// JS class Segmenter: Segmenter.load(path, { threads, device }) -> Promise<Segmenter>;
 // seg.run(Float32Array, shape, { outputs }) -> Promise<[{ name, shape, data }]>; seg.dispose().
 #include <cstring>
 #include <memory>
 
 #include "addon/async.h"
 #include "addon/bindings.h"
+#include "addon/device.h"
 #include "models/segmenter.h"
 
 namespace bgn::addon {
@@ -38,6 +39,7 @@ class SegmenterWrap : public Napi::ObjectWrap<SegmenterWrap> {
                         InstanceMethod("dispose", &SegmenterWrap::Dispose),
                         InstanceAccessor("path", &SegmenterWrap::Path, nullptr),
                         InstanceAccessor("threads", &SegmenterWrap::Threads, nullptr),
+                        InstanceAccessor("device", &SegmenterWrap::Device, nullptr),
                         InstanceAccessor("inputs", &SegmenterWrap::Inputs, nullptr),
                         InstanceAccessor("outputs", &SegmenterWrap::Outputs, nullptr)});
   }
@@ -55,7 +57,15 @@ class SegmenterWrap : public Napi::ObjectWrap<SegmenterWrap> {
       throw make_error(env, "E_BAD_INPUT", "Segmenter.load(path, options): path must be a string");
     std::string path = info[0].As<Napi::String>();
     int threads = 0;
+    std::string device = "auto";
     if (info.Length() > 1 && info[1].IsObject()) {
+      Napi::Value d = info[1].As<Napi::Object>().Get("device");
+      if (!d.IsUndefined()) {
+        if (!d.IsString()) throw make_error(env, "E_BAD_INPUT", "device must be a string");
+        device = d.As<Napi::String>().Utf8Value();
+        const std::string bad = device_spelling_error(device);
+        if (!bad.empty()) throw make_error(env, "E_BAD_INPUT", bad);
+      }
       Napi::Value t = info[1].As<Napi::Object>().Get("threads");
       if (!t.IsUndefined()) {
         if (!t.IsNumber()) throw make_error(env, "E_BAD_INPUT", "threads must be a number");
@@ -66,7 +76,7 @@ class SegmenterWrap : public Napi::ObjectWrap<SegmenterWrap> {
       }
     }
     return run_async<std::shared_ptr<Segmenter>>(
-        env, [path, threads] { return Segmenter::load(path, threads); },
+        env, [path, threads, device] { return Segmenter::load(path, threads, resolve_device(device)); },
         [](Napi::Env env, std::shared_ptr<Segmenter>& s) -> Napi::Value {
           auto ext = Napi::External<std::shared_ptr<Segmenter>>::New(env, &s);
           return ctor->New({ext});
@@ -132,6 +142,9 @@ class SegmenterWrap : public Napi::ObjectWrap<SegmenterWrap> {
   }
   Napi::Value Threads(const Napi::CallbackInfo& info) {
     return impl_ ? Napi::Number::New(info.Env(), impl_->threads()) : info.Env().Undefined();
+  }
+  Napi::Value Device(const Napi::CallbackInfo& info) {
+    return impl_ ? Napi::String::New(info.Env(), impl_->device()) : info.Env().Undefined();
   }
   Napi::Value Inputs(const Napi::CallbackInfo& info) {
     return impl_ ? Napi::Value(infos_to_js(info.Env(), impl_->graph().inputs())) : info.Env().Undefined();

@@ -46,6 +46,7 @@ const LOCAL_FALLBACK: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'E_MODEL_NOT_FOUND',
   'E_MODEL_FORMAT',
   'E_MODEL_UNSUPPORTED',
+  'E_DEVICE_UNAVAILABLE',
   'E_ADDON_LOAD',
   'E_NUMERIC',
 ]);

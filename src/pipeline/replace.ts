@@ -138,7 +138,9 @@ export async function replaceBackground(options: ReplaceOptions): Promise<Replac
       model: opts.model?.segmentation,
       segmentation: opts.segmentation,
       threads: opts.threads,
-      device: opts.device,
+      // A demanded 'cuda' is the local engine's to honour or skip (the engine policy); the
+      // cutout runs on the GPU whenever there is one, unless the CPU was asked for.
+      device: opts.device === 'cpu' ? 'cpu' : 'auto',
       maxPixels: opts.maxPixels,
       refine: opts.refine,
     },
