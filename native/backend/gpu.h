@@ -76,13 +76,22 @@ class Gpu {
   virtual void copy(void* dst, const void* src, size_t bytes) = 0;      // device → device
   virtual void synchronize() = 0;
 
-  // The device copy of a weight tensor, made on first use and kept while this Gpu lives.
-  // F32 → the f32 data (norm parameters, biases); any float or GGUF block type → 16-bit
-  // (bf16 stays bf16, everything else becomes f16). Returns the device pointer and its dtype.
+  // The device copy of a weight tensor, made on first use and kept until every owner that asked
+  // for it has released it. F32 → the f32 data (norm parameters, biases); any float or GGUF block
+  // type → 16-bit (bf16 stays bf16, everything else becomes f16). Returns the device pointer and
+  // its dtype. `owner` is an opaque token (a model's `this`, a Segmenter's `this`; null is a
+  // token too): one copy per (tensor, wide) serves every owner, so a tensor two handles use is
+  // uploaded once. The copy keeps the host tensor alive, so its address cannot be reused by
+  // another tensor while the copy is cached.
   struct Weight { const void* p = nullptr; DType dtype = DType::F16; };
-  virtual Weight weight(const Tensor& t, bool wide) = 0;  // wide: keep/convert to F32
-  virtual size_t weight_bytes() const = 0;
-  virtual void drop_weights() = 0;  // frees every cached weight copy
+  virtual Weight weight(const Tensor& t, bool wide, const void* owner) = 0;  // wide: keep/convert to F32
+  // Drops `owner` from every cached copy and frees the copies no other owner still uses (a model's
+  // destructor calls it, so the other models on the device keep their weights resident).
+  virtual void release_weights(const void* owner) = 0;
+  virtual size_t weight_bytes() const = 0;  // every cached copy, once each
+  // The bytes of the copies `owner` uses (a copy shared with other owners counts for each).
+  virtual size_t weight_bytes(const void* owner) const = 0;
+  virtual void drop_weights() = 0;  // frees every cached copy, whoever owns it (tests, full release)
 
   // ---- ops (shapes as in backend/cpu) ----------------------------------------------------------
   // y (M, out) = x (M, in) · w (out, in)ᵀ + bias (out); w 16-bit of wdtype, bias f32 or null.

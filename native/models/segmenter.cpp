@@ -44,7 +44,13 @@ std::vector<Tensor> Segmenter::run(const Tensor& input, bool all, const std::ato
   size_t n = all ? graph_->outputs().size() : 1;
   for (size_t i = 0; i < n; ++i) which.push_back(int(i));
   // Graph::run holds the Gpu's lock for the whole pass.
-  return graph_->run(*pool_, {input}, which, cancel, gpu_.get(), stats);
+  // This handle owns the device copies of the graph's weights it uploads; another handle on the
+  // same graph shares those copies, and the last one destroyed frees them.
+  return graph_->run(*pool_, {input}, which, cancel, gpu_.get(), stats, this);
+}
+
+Segmenter::~Segmenter() {
+  if (gpu_) gpu_->release_weights(this);
 }
 
 }  // namespace bgn

@@ -23,6 +23,8 @@ class Segmenter {
   // A handle on a graph already prepared (`origin` names it in messages), as load() makes one.
   static std::shared_ptr<Segmenter> from_graph(std::shared_ptr<const onnxrt::Graph> graph, const std::string& origin,
                                                int threads, std::shared_ptr<Gpu> gpu = nullptr);
+  // Frees this handle's device weight copies that no other handle (on the same graph) still uses.
+  ~Segmenter();
 
   const std::string& path() const { return path_; }
   int threads() const { return pool_->size(); }

@@ -5,7 +5,7 @@
 namespace bgn {
 
 VaeModel::~VaeModel() {
-  if (gpu_) gpu_->drop_weights();
+  if (gpu_) gpu_->release_weights(this);  // only this model's copies; others stay resident
 }
 
 std::shared_ptr<VaeModel> VaeModel::load(const std::string& path, const VaeLoadOptions& opts) {
@@ -171,7 +171,7 @@ std::vector<float> VaeModel::encode(const float* image, int64_t N, int64_t H, in
          c.downscale, "; got (", N, ", ", c.image_channels, ", ", H, ", ", W, ")");
   std::unique_lock<std::recursive_mutex> device_lock;
   if (gpu_) device_lock = gpu_->lock();  // one pass at a time on the device
-  nn::Exec e{*pool_, gpu_.get()};
+  nn::Exec e{*pool_, gpu_.get(), this};
   Feat f{nn::upload(e, image, N * c.image_channels * H * W), c.image_channels, H, W};
   run_conv(e, enc_in_, f, N);
   for (const Level& L : down_) {
@@ -191,7 +191,7 @@ std::vector<float> VaeModel::decode(const float* latents, int64_t N, int64_t h, 
   if (N < 1 || h < 1 || w < 1) fail(Code::BadInput, "VAE decode needs non-empty latents");
   std::unique_lock<std::recursive_mutex> device_lock;
   if (gpu_) device_lock = gpu_->lock();
-  nn::Exec e{*pool_, gpu_.get()};
+  nn::Exec e{*pool_, gpu_.get(), this};
   Feat f{nn::upload(e, latents, N * c.latent_channels * h * w), c.latent_channels, h, w};
   run_conv(e, post_quant_, f, N);
   run_conv(e, dec_in_, f, N);

@@ -16,6 +16,9 @@ namespace bgn::nn {
 struct Exec {
   ThreadPool& pool;
   Gpu* gpu = nullptr;  // null: the CPU
+  // Whose weights the Gpu's copies are (Gpu::weight's owner): the model running the pass, which
+  // releases them when destroyed. Unused on the CPU.
+  const void* owner = nullptr;
   bool on_gpu() const { return gpu != nullptr; }
 };
 

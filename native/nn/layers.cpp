@@ -114,13 +114,13 @@ Linear load_linear(WeightSet& ws, const std::string& prefix, bool bias, int64_t 
 namespace {
 // The Gpu's f32 copy of a bias or norm parameter, or null when the model has none.
 const float* wide(Exec& e, const Tensor& t) {
-  return present(t) ? static_cast<const float*>(e.gpu->weight(t, true).p) : nullptr;
+  return present(t) ? static_cast<const float*>(e.gpu->weight(t, true, e.owner).p) : nullptr;
 }
 }  // namespace
 
 void linear(Exec& e, const Linear& l, const float* x, int64_t M, float* y) {
   if (e.gpu) {
-    const Gpu::Weight w = e.gpu->weight(l.w, false);
+    const Gpu::Weight w = e.gpu->weight(l.w, false, e.owner);
     e.gpu->linear(x, M, l.in, w.p, w.dtype, wide(e, l.b), l.out, y);
     return;
   }
@@ -177,7 +177,7 @@ void conv2d(Exec& e, const Conv2d& c, const float* x, int64_t N, int64_t H, int6
   int64_t OH, OW;
   conv_out_size(c, H, W, &OH, &OW);
   if (e.gpu) {
-    const Gpu::Weight w = e.gpu->weight(c.w, false);
+    const Gpu::Weight w = e.gpu->weight(c.w, false, e.owner);
     e.gpu->conv2d(x, N, c.in, H, W, w.p, w.dtype, c.out, c.kh, c.kw, wide(e, c.b), p, y, OH, OW);
     return;
   }

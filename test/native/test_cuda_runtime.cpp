@@ -1,7 +1,8 @@
 // The CUDA runtime behind the Gpu interface: one shared Gpu per device, readable reasons when a
 // device cannot be used, the caching pool (reuse, accounting, the memory limit, out-of-memory as
 // E_OUT_OF_MEMORY with sizes and a Gpu that still works afterwards), the weight cache (every
-// dtype converted exactly as the CPU converts it), transfers, and ops through the interface.
+// dtype converted exactly as the CPU converts it; copies shared by owners and freed when the last
+// owner releases them), transfers, and ops through the interface.
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -235,7 +236,7 @@ TEST("linear through the Gpu interface, with its scratch, matches the f16-rounde
   const int64_t M = 5, in = 40, out = 7;
   std::vector<float> x = randn(M * in, 5), w = randn(out * in, 6, 0.2f), bias = randn(out, 7);
   Tensor wt = tensor_f32(w, {out, in}), bt = tensor_f32(bias, {out});
-  Gpu::Weight dw = g->weight(wt, false), db = g->weight(bt, true);
+  Gpu::Weight dw = g->weight(wt, false, nullptr), db = g->weight(bt, true, nullptr);
   CHECK(dw.dtype == DType::F16 && db.dtype == DType::F32);
   DeviceBuffer dx = g->alloc(x.size() * 4), dy = g->alloc(M * out * 4);
   g->upload(dx.get(), x.data(), x.size() * 4);
@@ -265,7 +266,7 @@ TEST("f16 and bf16 weights keep their bits; wide copies equal convert_to_f32") {
   for (DType dt : {DType::F16, DType::BF16}) {
     Tensor t = Tensor::empty(dt, {37, 19});
     for (int64_t i = 0; i < n; ++i) t.data<uint16_t>()[i] = dt == DType::F16 ? f32_to_f16(v[i]) : f32_to_bf16(v[i]);
-    Gpu::Weight narrow = g->weight(t, false), wide = g->weight(t, true);
+    Gpu::Weight narrow = g->weight(t, false, nullptr), wide = g->weight(t, true, nullptr);
     CHECK(narrow.dtype == dt && wide.dtype == DType::F32);
     CHECK(std::memcmp(download<uint16_t>(*g, narrow.p, n).data(), t.raw(), n * 2) == 0);
     std::vector<float> ref(n);
@@ -292,14 +293,14 @@ TEST("f32, f64 and q8_0 weights become f16 as f32_to_f16 rounds them; wide keeps
   };
   std::vector<float> v64(n);
   for (int64_t i = 0; i < n; ++i) v64[i] = static_cast<float>(f64.data<double>()[i]);
-  CHECK(download<uint16_t>(*g, g->weight(f32, false).p, n) == halves(v));
-  CHECK(download<float>(*g, g->weight(f32, true).p, n) == v);
-  CHECK(download<uint16_t>(*g, g->weight(f64, false).p, n) == halves(v64));
-  CHECK(download<float>(*g, g->weight(f64, true).p, n) == v64);
-  Gpu::Weight q = g->weight(q8, false);
+  CHECK(download<uint16_t>(*g, g->weight(f32, false, nullptr).p, n) == halves(v));
+  CHECK(download<float>(*g, g->weight(f32, true, nullptr).p, n) == v);
+  CHECK(download<uint16_t>(*g, g->weight(f64, false, nullptr).p, n) == halves(v64));
+  CHECK(download<float>(*g, g->weight(f64, true, nullptr).p, n) == v64);
+  Gpu::Weight q = g->weight(q8, false, nullptr);
   CHECK(q.dtype == DType::F16);
   CHECK(download<uint16_t>(*g, q.p, n) == halves(deq));
-  CHECK(download<float>(*g, g->weight(q8, true).p, n) == deq);
+  CHECK(download<float>(*g, g->weight(q8, true, nullptr).p, n) == deq);
 }
 
 TEST("a weight larger than one conversion chunk converts every chunk") {
@@ -310,7 +311,7 @@ TEST("a weight larger than one conversion chunk converts every chunk") {
   for (int64_t i = 0; i < n; ++i) t.data<uint16_t>()[i] = f32_to_f16(float(rng() % 2001) / 100.f - 10.f);
   std::vector<float> ref(n);
   convert_to_f32(DType::F16, t.raw(), ref.data(), n);
-  CHECK(download<float>(*g, g->weight(t, true).p, n) == ref);
+  CHECK(download<float>(*g, g->weight(t, true, nullptr).p, n) == ref);
   g->drop_weights();
 }
 
@@ -320,26 +321,91 @@ TEST("weights are cached per tensor and kind; drop_weights frees them") {
   const size_t base = g->bytes_in_use();
   std::vector<float> v = randn(300, 11);
   Tensor t = tensor_f32(v, {300});
-  Gpu::Weight a = g->weight(t, false), b = g->weight(t, false), c = g->weight(t, true);
+  Gpu::Weight a = g->weight(t, false, nullptr), b = g->weight(t, false, nullptr), c = g->weight(t, true, nullptr);
   CHECK(a.p == b.p && a.p != c.p);
   CHECK(g->weight_bytes() == 300 * 2 + 300 * 4);
   CHECK(g->bytes_in_use() > base);
-  // Another tensor at the same address (a view of another dtype) is not served the old copy.
+  // Another tensor at the same address (a view of another dtype) is not served the old copy; it
+  // gets its own, and the first stays valid beside it.
   Tensor as_f16 = Tensor::view(DType::F16, {600}, t.raw(), nullptr);
   std::vector<uint16_t> raw(600);
   std::memcpy(raw.data(), t.raw(), 1200);
-  CHECK(download<uint16_t>(*g, g->weight(as_f16, false).p, 600) == raw);
-  CHECK(g->weight_bytes() == 600 * 2 + 300 * 4);
+  Gpu::Weight d = g->weight(as_f16, false, nullptr);
+  CHECK(d.p != a.p && d.p != c.p);
+  CHECK(download<uint16_t>(*g, d.p, 600) == raw);
+  CHECK(g->weight_bytes() == 300 * 2 + 600 * 2 + 300 * 4);
+  CHECK(g->weight(t, false, nullptr).p == a.p);
   g->drop_weights();
   CHECK(g->weight_bytes() == 0);
   CHECK(g->bytes_in_use() == base);
   Tensor empty = Tensor::empty(DType::F16, {0, 8});
-  CHECK(g->weight(empty, false).p == nullptr);
+  CHECK(g->weight(empty, false, nullptr).p == nullptr);
+}
+
+// Two owners of one tensor share one copy; releasing one keeps it (same pointer, same bits) and
+// frees only what no other owner uses; releasing the last frees it and the pool is back to where
+// it was. A wrong owner count (freeing on the first release, or never) fails the byte checks.
+TEST("weights are shared by owners and freed when the last owner releases them") {
+  auto g = gpu();
+  g->drop_weights();
+  const size_t base = g->bytes_in_use();
+  const int owner_a = 0, owner_b = 0;
+  const void* A = &owner_a;
+  const void* B = &owner_b;
+  std::vector<float> v = randn(300, 12), u = randn(200, 13);
+  Tensor t = tensor_f32(v, {300}), s = tensor_f32(u, {200});
+  std::vector<uint16_t> t16(300);
+  for (size_t i = 0; i < 300; ++i) t16[i] = f32_to_f16(v[i]);
+
+  Gpu::Weight ta = g->weight(t, false, A), tb = g->weight(t, false, B);
+  CHECK(ta.p == tb.p);  // uploaded once
+  g->weight(s, true, A);
+  g->weight(t, false, A);  // asking twice does not make A a double owner
+  CHECK(g->weight_bytes() == 300 * 2 + 200 * 4);
+  CHECK(g->weight_bytes(A) == 300 * 2 + 200 * 4);
+  CHECK(g->weight_bytes(B) == 300 * 2);
+  const size_t both = g->bytes_in_use();
+  CHECK(both > base);
+
+  g->release_weights(A);  // s is A's alone: freed; t is still B's: kept
+  CHECK(g->weight_bytes() == 300 * 2);
+  CHECK(g->weight_bytes(A) == 0);
+  CHECK(g->weight_bytes(B) == 300 * 2);
+  CHECK(g->bytes_in_use() > base && g->bytes_in_use() < both);
+  CHECK(download<uint16_t>(*g, tb.p, 300) == t16);
+  CHECK(g->weight(t, false, B).p == tb.p);  // still resident: no new upload
+  CHECK(g->weight_bytes() == 300 * 2);
+  g->release_weights(A);  // again: nothing of A's left, B's untouched
+  CHECK(g->weight_bytes(B) == 300 * 2);
+
+  g->release_weights(B);
+  CHECK(g->weight_bytes() == 0);
+  CHECK(g->weight_bytes(B) == 0);
+  CHECK(g->bytes_in_use() == base);
+
+  // Null is an owner like any other: released by its own token only.
+  g->weight(t, false, nullptr);
+  g->weight(t, true, A);
+  g->release_weights(A);
+  CHECK(g->weight_bytes() == 300 * 2);
+  CHECK(g->weight_bytes(nullptr) == 300 * 2);
+  g->release_weights(nullptr);
+  CHECK(g->weight_bytes() == 0);
+  CHECK(g->bytes_in_use() == base);
+
+  // drop_weights frees every copy, whoever owns it.
+  g->weight(t, false, A);
+  g->weight(s, false, B);
+  g->drop_weights();
+  CHECK(g->weight_bytes() == 0 && g->weight_bytes(A) == 0 && g->weight_bytes(B) == 0);
+  CHECK(g->bytes_in_use() == base);
+  g->release_weights(A);  // after a drop: nothing to do
+  CHECK(g->bytes_in_use() == base);
 }
 
 TEST("an integer weight is E_MODEL_UNSUPPORTED naming its dtype") {
   Tensor t = Tensor::zeros(DType::I8, {4});
-  std::string msg = error_of([&] { gpu()->weight(t, false); }, Code::ModelUnsupported);
+  std::string msg = error_of([&] { gpu()->weight(t, false, nullptr); }, Code::ModelUnsupported);
   CHECK_MSG(contains(msg, dtype_name(DType::I8)), "%s", msg.c_str());
 }
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <iterator>
 #include <unordered_map>
 #include <vector>
 
@@ -62,13 +63,24 @@ void host_to_f32(const Tensor& t, int64_t off, int64_t n, float* dst) {
   convert_to_f32(t.dtype(), src, dst, n);
 }
 
+// A cached copy is found by the host data's address and what the device holds of it. The source
+// dtype and length are part of the key: two views of one buffer (an f32 tensor and an f16 view of
+// the same bytes) are different weights, each with its own copy and owners.
 struct WeightKey {
   const void* raw;
   bool wide;
-  bool operator==(const WeightKey& o) const { return raw == o.raw && wide == o.wide; }
+  DType src;
+  int64_t numel;
+  bool operator==(const WeightKey& o) const {
+    return raw == o.raw && wide == o.wide && src == o.src && numel == o.numel;
+  }
 };
 struct WeightKeyHash {
-  size_t operator()(const WeightKey& k) const { return std::hash<const void*>()(k.raw) * 2 + k.wide; }
+  size_t operator()(const WeightKey& k) const {
+    size_t h = std::hash<const void*>()(k.raw);
+    h = h * 31 + std::hash<int64_t>()(k.numel);
+    return h * 64 + static_cast<size_t>(k.src) * 2 + k.wide;
+  }
 };
 struct WeightCopy {
   // Shares the host tensor's storage: while the copy is cached that memory cannot be freed and
@@ -76,9 +88,10 @@ struct WeightCopy {
   Tensor host;
   void* p = nullptr;
   DType dtype = DType::F16;  // on the device
-  DType src = DType::F16;    // of the host tensor (a different tensor at a reused address is a miss)
-  int64_t numel = 0;
   size_t bytes = 0;
+  // Who asked for it (each once); the copy is freed when the last one releases it. Few per copy
+  // (the handles of one model or graph), so a vector.
+  std::vector<const void*> owners;
 };
 
 class CudaGpu final : public Gpu {
@@ -150,25 +163,24 @@ class CudaGpu final : public Gpu {
   }
 
   // ---- weights ---------------------------------------------------------------------------------
-  Weight weight(const Tensor& t, bool wide) override {
+  Weight weight(const Tensor& t, bool wide, const void* owner) override {
     BGN_CHECK(weight_dtype_ok(t.dtype()), Code::ModelUnsupported, "a weight of dtype ", dtype_name(t.dtype()),
               " cannot be used on the GPU (float or GGUF block types only)");
     DType out = wide ? DType::F32 : t.dtype() == DType::BF16 ? DType::BF16 : DType::F16;
     if (t.numel() == 0) return Weight{nullptr, out};
     BGN_CHECK(t.raw(), Code::Internal, "Gpu::weight of a tensor without data");
     auto l = enter();
-    WeightKey key{t.raw(), wide};
+    WeightKey key{t.raw(), wide, t.dtype(), t.numel()};
     auto it = weights_.find(key);
     if (it != weights_.end()) {
-      if (it->second.src == t.dtype() && it->second.numel == t.numel()) return Weight{it->second.p, out};
-      forget(it);  // another tensor now lives at that address
+      add_owner(it->second, owner);
+      return Weight{it->second.p, out};
     }
     WeightCopy c;
     c.host = t;
     c.dtype = out;
-    c.src = t.dtype();
-    c.numel = t.numel();
     c.bytes = static_cast<size_t>(t.numel()) * dtype_size(out);
+    c.owners.push_back(owner);
     c.p = pool_.alloc(c.bytes);
     try {
       upload_weight(t, c);
@@ -180,7 +192,24 @@ class CudaGpu final : public Gpu {
     weight_bytes_ += c.bytes;
     return Weight{c.p, out};
   }
+  void release_weights(const void* owner) override {
+    auto l = enter();
+    for (auto it = weights_.begin(); it != weights_.end();) {
+      std::vector<const void*>& o = it->second.owners;
+      o.erase(std::remove(o.begin(), o.end(), owner), o.end());
+      it = o.empty() ? forget(it) : std::next(it);
+    }
+  }
   size_t weight_bytes() const override { return weight_bytes_; }
+  size_t weight_bytes(const void* owner) const override {
+    std::lock_guard<std::recursive_mutex> l(mu_);
+    size_t n = 0;
+    for (const auto& w : weights_) {
+      const std::vector<const void*>& o = w.second.owners;
+      if (std::find(o.begin(), o.end(), owner) != o.end()) n += w.second.bytes;
+    }
+    return n;
+  }
   void drop_weights() override {
     auto l = enter();
     while (!weights_.empty()) forget(weights_.begin());
@@ -289,10 +318,17 @@ class CudaGpu final : public Gpu {
     return l;
   }
 
-  void forget(std::unordered_map<WeightKey, WeightCopy, WeightKeyHash>::iterator it) {
+  using WeightMap = std::unordered_map<WeightKey, WeightCopy, WeightKeyHash>;
+
+  static void add_owner(WeightCopy& c, const void* owner) {
+    if (std::find(c.owners.begin(), c.owners.end(), owner) == c.owners.end()) c.owners.push_back(owner);
+  }
+
+  // Frees one copy; the stream orders it after the kernels already queued that read it.
+  WeightMap::iterator forget(WeightMap::iterator it) {
     pool_.release(it->second.p);
     weight_bytes_ -= it->second.bytes;
-    weights_.erase(it);
+    return weights_.erase(it);
   }
 
   // The host tensor → c.p: raw bytes when the dtype is kept, else converted on the host in
@@ -323,12 +359,12 @@ class CudaGpu final : public Gpu {
 
   const int index_;
   const cudaDeviceProp prop_;
-  std::recursive_mutex mu_;
+  mutable std::recursive_mutex mu_;  // mutable: const queries of the weight cache hold it too
   DevicePool pool_;
   cudaStream_t stream_ = nullptr;
   std::unique_ptr<GemmEngine> gemm_;
   Scratch scratch_{pool_};
-  std::unordered_map<WeightKey, WeightCopy, WeightKeyHash> weights_;
+  WeightMap weights_;
   std::atomic<size_t> weight_bytes_{0};
 };
 

@@ -304,7 +304,8 @@ std::shared_ptr<const Graph> Graph::prepare(onnx::Model model, const std::string
 }
 
 std::vector<Tensor> Graph::run(ThreadPool& pool, const std::vector<Tensor>& inputs, const std::vector<int>& which,
-                               const std::atomic<bool>* cancel, Gpu* gpu, RunStats* stats) const {
+                               const std::atomic<bool>* cancel, Gpu* gpu, RunStats* stats,
+                               const void* weight_owner) const {
   if (inputs.size() != inputs_.size())
     fail(Code::BadInput, "the model takes ", inputs_.size(), " input(s), got ", inputs.size());
   std::vector<Tensor> values(slots_);
@@ -345,6 +346,7 @@ std::vector<Tensor> Graph::run(ThreadPool& pool, const std::vector<Tensor>& inpu
 
   RunContext ctx{pool};
   ctx.gpu = gpu;
+  ctx.weight_owner = weight_owner ? weight_owner : this;
   // One pass at a time per device: the ops share its stream and scratch memory.
   std::unique_lock<std::recursive_mutex> device_lock;
   if (gpu) device_lock = gpu->lock();

@@ -41,9 +41,12 @@ class Graph {
   // Runs on `pool`, and on `gpu` when given (holding gpu->lock() for the whole run). `inputs`
   // (host tensors) in graph-input order; returns the outputs listed in `which` (indices into
   // outputs()) as host tensors. Checks `cancel` between nodes (E_CANCELLED).
+  // The Gpu's copies of the constant weights belong to `weight_owner` (Gpu::weight; a Segmenter
+  // passes itself and releases them when destroyed), or to this graph when null, in which case
+  // they stay on the device until gpu->release_weights(&graph) or drop_weights().
   std::vector<Tensor> run(ThreadPool& pool, const std::vector<Tensor>& inputs, const std::vector<int>& which,
                           const std::atomic<bool>* cancel = nullptr, Gpu* gpu = nullptr,
-                          RunStats* stats = nullptr) const;
+                          RunStats* stats = nullptr, const void* weight_owner = nullptr) const;
 
  private:
   struct Step {

@@ -37,6 +37,8 @@ struct RunContext {
   // When profiling in detail, kernels append (description, flops) for the step just run.
   std::vector<std::pair<std::string, double>>* detail = nullptr;
   Gpu* gpu = nullptr;  // the device the graph runs on; null on the CPU
+  // The owner of the Gpu's copies of constant weights this run uploads (Gpu::weight).
+  const void* weight_owner = nullptr;
 };
 
 // Where a kernel reads one input when the graph runs on a Gpu.

@@ -147,7 +147,7 @@ class ConvKernel : public Kernel {
     p.activation = act_;
     Tensor y;
     if (x.on_device()) {
-      y = run_gpu(need_gpu(ctx, "Conv"), in, ptrs, chans, N, C, H, W, w, b, p, OH, OW);
+      y = run_gpu(need_gpu(ctx, "Conv"), ctx.weight_owner, in, ptrs, chans, N, C, H, W, w, b, p, OH, OW);
     } else {
       y = Tensor::empty(DType::F32, {N, O, OH, OW});
       cpu::conv2d(ctx.pool, cpu::ConvInput(ptrs, chans), N, C, H, W, w.data<float>(), O, KH, KW,
@@ -166,10 +166,10 @@ class ConvKernel : public Kernel {
 
  private:
   // parts (N, C_i, H, W) on the device, concatenated first when there are several; w (O, C/g, KH,
-  // KW) and bias (O) host constants -> y (N, O, OH, OW) on the device.
-  Tensor run_gpu(Gpu& gpu, const Inputs& in, const std::vector<const float*>& ptrs, const std::vector<int64_t>& chans,
-                 int64_t N, int64_t C, int64_t H, int64_t W, const Tensor& w, const Tensor* b,
-                 const cpu::Conv2dParams& p, int64_t OH, int64_t OW) const {
+  // KW) and bias (O) host constants (device copies owned by `owner`) -> y (N, O, OH, OW) on the device.
+  Tensor run_gpu(Gpu& gpu, const void* owner, const Inputs& in, const std::vector<const float*>& ptrs,
+                 const std::vector<int64_t>& chans, int64_t N, int64_t C, int64_t H, int64_t W, const Tensor& w,
+                 const Tensor* b, const cpu::Conv2dParams& p, int64_t OH, int64_t OW) const {
     for (int64_t i = 0; i < parts_; ++i)
       if (!in[size_t(i)]->on_device()) fail(Code::Internal, "Conv: input parts split between host and device");
     if (w.on_device() || (b && b->on_device())) fail(Code::Internal, "Conv: weights must be host constants");
@@ -183,8 +183,8 @@ class ConvKernel : public Kernel {
       gpu.concat(src.data(), bytes.data(), int(parts_), N, cat.raw());
       x = cat.data<float>();
     }
-    Gpu::Weight wd = gpu.weight(w, false);
-    const float* bias = b ? static_cast<const float*>(gpu.weight(*b, true).p) : nullptr;
+    Gpu::Weight wd = gpu.weight(w, false, owner);
+    const float* bias = b ? static_cast<const float*>(gpu.weight(*b, true, owner).p) : nullptr;
     int64_t O = w.dim(0);
     Tensor y = device_empty(gpu, DType::F32, {N, O, OH, OW});
     gpu.conv2d(x, N, C, H, W, wd.p, wd.dtype, O, w.dim(2), w.dim(3), bias, p, y.data<float>(), OH, OW);
@@ -380,7 +380,7 @@ std::vector<Tensor> batchnorm(RunContext& ctx, const Inputs& in, float eps) {
     const float* prm[4];
     for (int k = 1; k <= 4; ++k) {
       if (in[k]->dtype() != DType::F32) fail(Code::BadInput, "BatchNormalization: parameters must be float");
-      prm[k - 1] = in[k]->on_device() ? in[k]->data<float>() : static_cast<const float*>(gpu.weight(*in[k], true).p);
+      prm[k - 1] = in[k]->on_device() ? in[k]->data<float>() : static_cast<const float*>(gpu.weight(*in[k], true, ctx.weight_owner).p);
     }
     Tensor y = device_empty(gpu, DType::F32, x.shape());
     gpu.batchnorm(x.data<float>(), N, C, S, prm[0], prm[1], prm[2], prm[3], eps, y.data<float>());
