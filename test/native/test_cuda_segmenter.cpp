@@ -407,6 +407,42 @@ TEST("a graph loaded after another is freed runs with its own weights on the GPU
   }
 }
 
+// Each Segmenter owns the device copies of the weights it uploads: two handles on one graph share
+// one copy (uploaded once), destroying one keeps it for the other, and destroying a handle on
+// another graph leaves these untouched; the last handle destroyed frees them.
+TEST("Segmenters on one graph share device weights; destroying one keeps the others' resident") {
+  auto gpu = open_cuda(0);
+  gpu->drop_weights();
+  auto g = unet_graph(12, 12), g2 = unet_graph(12, 12, 2);
+  auto cpu = Segmenter::from_graph(g, "unet", 1);
+  auto a = Segmenter::from_graph(g, "unet", 1, gpu), b = Segmenter::from_graph(g, "unet", 1, gpu);
+  auto c = Segmenter::from_graph(g2, "unet2", 1, gpu);
+  Tensor x = image(12, 12, 21);
+  const Tensor ref = cpu->run(x, false)[0];
+  CHECK(compare(ref, a->run(x, false)[0]).max <= 2e-3);
+  const size_t wa = gpu->weight_bytes(a.get());
+  CHECK(wa > 0 && gpu->weight_bytes() == wa);
+  (void)b->run(x, false);
+  CHECK(gpu->weight_bytes(b.get()) == wa);
+  CHECK(gpu->weight_bytes() == wa);  // shared, not uploaded again
+  (void)c->run(x, false);
+  const size_t wc = gpu->weight_bytes(c.get());
+  CHECK(wc > 0 && gpu->weight_bytes() == wa + wc);
+  std::printf("    weights: graph 1 %zu bytes (two handles), graph 2 %zu bytes\n", wa, wc);
+
+  a.reset();
+  CHECK(gpu->weight_bytes(b.get()) == wa && gpu->weight_bytes(c.get()) == wc);
+  CHECK(gpu->weight_bytes() == wa + wc);
+  CHECK(compare(ref, b->run(x, false)[0]).max <= 2e-3);
+  CHECK(gpu->weight_bytes() == wa + wc);  // b ran on the resident copies
+
+  c.reset();  // another model's handle: b's weights stay
+  CHECK(gpu->weight_bytes() == wa && gpu->weight_bytes(b.get()) == wa);
+  CHECK(compare(ref, b->run(x, false)[0]).max <= 2e-3);
+  b.reset();
+  CHECK(gpu->weight_bytes() == 0);
+}
+
 int main() {
   bgn::testing::require_cuda_device("test_cuda_segmenter");
   return bgn_test::run_all();

@@ -346,7 +346,7 @@ std::vector<Tensor> Graph::run(ThreadPool& pool, const std::vector<Tensor>& inpu
 
   RunContext ctx{pool};
   ctx.gpu = gpu;
-  ctx.weight_owner = weight_owner ? weight_owner : this;
+  ctx.weight_owner = weight_owner;
   // One pass at a time per device: the ops share its stream and scratch memory.
   std::unique_lock<std::recursive_mutex> device_lock;
   if (gpu) device_lock = gpu->lock();

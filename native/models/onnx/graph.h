@@ -42,8 +42,9 @@ class Graph {
   // (host tensors) in graph-input order; returns the outputs listed in `which` (indices into
   // outputs()) as host tensors. Checks `cancel` between nodes (E_CANCELLED).
   // The Gpu's copies of the constant weights belong to `weight_owner` (Gpu::weight; a Segmenter
-  // passes itself and releases them when destroyed), or to this graph when null, in which case
-  // they stay on the device until gpu->release_weights(&graph) or drop_weights().
+  // passes itself and releases them when destroyed). Null is the Gpu's unowned token: those copies
+  // stay until gpu->release_weights(nullptr) or drop_weights(). (Not the graph's own address: the
+  // graph cannot release them when it dies, and a later graph at that address would inherit them.)
   std::vector<Tensor> run(ThreadPool& pool, const std::vector<Tensor>& inputs, const std::vector<int>& which,
                           const std::atomic<bool>* cancel = nullptr, Gpu* gpu = nullptr,
                           RunStats* stats = nullptr, const void* weight_owner = nullptr) const;

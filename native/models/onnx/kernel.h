@@ -37,7 +37,7 @@ struct RunContext {
   // When profiling in detail, kernels append (description, flops) for the step just run.
   std::vector<std::pair<std::string, double>>* detail = nullptr;
   Gpu* gpu = nullptr;  // the device the graph runs on; null on the CPU
-  // The owner of the Gpu's copies of constant weights this run uploads (Gpu::weight).
+  // The owner of the Gpu's copies of constant weights this run uploads (Gpu::weight; may be null).
   const void* weight_owner = nullptr;
 };
 
