@@ -86,7 +86,8 @@ class Gpu {
   struct Weight { const void* p = nullptr; DType dtype = DType::F16; };
   virtual Weight weight(const Tensor& t, bool wide, const void* owner) = 0;  // wide: keep/convert to F32
   // Drops `owner` from every cached copy and frees the copies no other owner still uses (a model's
-  // destructor calls it, so the other models on the device keep their weights resident).
+  // destructor calls it, so the other models on the device keep their weights resident). Never
+  // throws.
   virtual void release_weights(const void* owner) = 0;
   virtual size_t weight_bytes() const = 0;  // every cached copy, once each
   // The bytes of the copies `owner` uses (a copy shared with other owners counts for each).

@@ -3,7 +3,8 @@
 // f16-rounded operands with f32 accumulation, so outputs differ from the CPU's f32 by a small
 // fraction of their scale: max |gpu - cpu| <= kRel (1e-2) · max |cpu| per output (a wrong index, stride
 // or a missing synchronisation moves them by O(max |cpu|)). Also: a model that cannot fit under
-// BGN_CUDA_MEMORY_LIMIT_MB fails at load with E_OUT_OF_MEMORY.
+// BGN_CUDA_MEMORY_LIMIT_MB fails at load with E_OUT_OF_MEMORY, and destroying one model keeps
+// another's device weights resident.
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -394,6 +395,44 @@ TEST("nn::linear with bf16 and GGUF block weights (q8_0, q4_K) on the GPU matche
          &c, &g);
     CHECK(same(dtype_name(t), g, c));
   }
+}
+
+// Each model owns the device copies of its weights: destroying the text encoder frees exactly its
+// copies, and the VAE beside it keeps its own resident (no second upload on its next pass).
+TEST("destroying one model on the GPU keeps another model's weights resident") {
+  Case cv, ct;
+  if (!open_case("vae-64x64", &cv) || !open_case("te-sd1", &ct)) return;
+  auto g = gpu();
+  g->drop_weights();
+  VaeLoadOptions vo;
+  vo.threads = 1;
+  vo.gpu = g;
+  ClipLoadOptions to;
+  to.threads = 1;
+  to.gpu = g;
+  auto vae = VaeModel::load(folder(cv), vo);
+  auto te = ClipTextModel::load(folder(ct), to);
+  const std::vector<float> ls = random(size_t(vae->config().latent_channels * 2 * 3), 7, 2.f);
+  const std::vector<float> first = vae->decode(ls.data(), 1, 2, 3);
+  const size_t wv = g->weight_bytes(vae.get());
+  CHECK(wv > 0 && g->weight_bytes() == wv);
+  Tensor ids = ct.in->tensor("input_ids");
+  const int64_t T = std::min<int64_t>(ids.dim(1), 5);
+  const std::vector<int32_t> v = ids32(ids, T);
+  (void)te->encode(v.data(), 1, T, 0, true);
+  const size_t wt = g->weight_bytes(te.get());
+  CHECK(wt > 0 && g->weight_bytes() == wv + wt);
+  std::printf("    device weights: VAE %zu bytes, text encoder %zu bytes\n", wv, wt);
+
+  const void* te_token = te.get();
+  te.reset();
+  CHECK(g->weight_bytes(te_token) == 0);
+  CHECK(g->weight_bytes(vae.get()) == wv);
+  CHECK(g->weight_bytes() == wv);
+  CHECK(same("decode after the TE is gone", vae->decode(ls.data(), 1, 2, 3), first));
+  CHECK(g->weight_bytes() == wv);  // ran on the resident copies
+  vae.reset();
+  CHECK(g->weight_bytes() == 0);
 }
 
 TEST("a model that cannot fit under BGN_CUDA_MEMORY_LIMIT_MB fails at load with E_OUT_OF_MEMORY") {

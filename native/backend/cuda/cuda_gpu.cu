@@ -192,8 +192,11 @@ class CudaGpu final : public Gpu {
     weight_bytes_ += c.bytes;
     return Weight{c.p, out};
   }
+  // Never throws: destructors call it. (No checked cudaSetDevice as in enter(); a device that
+  // fails here has already failed the work that used these copies.)
   void release_weights(const void* owner) override {
-    auto l = enter();
+    std::lock_guard<std::recursive_mutex> l(mu_);
+    cudaSetDevice(index_);
     for (auto it = weights_.begin(); it != weights_.end();) {
       std::vector<const void*>& o = it->second.owners;
       o.erase(std::remove(o.begin(), o.end(), owner), o.end());
