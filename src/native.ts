@@ -26,6 +26,9 @@ export interface BackendInfo {
   computeCapability?: string;
   memoryBytes?: number;
   freeBytes?: number;
+  /** CUDA: bytes of bg-native's device pool in use now, and its peak in this process. */
+  inUseBytes?: number;
+  peakBytes?: number;
 }
 
 export interface TensorInfo {
@@ -161,7 +164,7 @@ export interface NativeVae {
 }
 
 export interface NativeVaeClass {
-  load(pathOrDir: string, options?: { threads?: number }): Promise<NativeVae>;
+  load(pathOrDir: string, options?: { threads?: number; device?: DiffusionLoadOptions['device'] }): Promise<NativeVae>;
 }
 
 export interface DiffusionProgress {

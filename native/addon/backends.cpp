@@ -45,6 +45,8 @@ Napi::Object cuda_entry(Napi::Env env) {
   cuda.Set("memoryBytes", double(info.total_memory));
   cuda.Set("freeBytes", double(info.free_memory));
   cuda.Set("gemm", info.gemm);
+  cuda.Set("inUseBytes", double(gpu->bytes_in_use()));
+  cuda.Set("peakBytes", double(gpu->peak_bytes()));
   if (info.emulated) cuda.Set("emulated", true);
   return cuda;
 }

@@ -1,7 +1,7 @@
 // Bindings for the diffusion model components, one class each (used by the fixture runner and
 // by the pipeline; no math here):
 //
-//   TextEncoder.load(pathOrDir, { threads, encoder = 1, attentionHeads }) → Promise<TextEncoder>
+//   TextEncoder.load(pathOrDir, { threads, device, encoder = 1, attentionHeads }) → Promise<TextEncoder>
 //     encoder 2: SDXL's second encoder (text_encoder_2/, conditioner.embedders.1.*); attentionHeads
 //     overrides the head count (default: config.json, else hidden / 64)
 //     te.encode(ids: Int32Array (B·T), { batch = 1, clipSkip = 0, hiddenStates = false, finalNorm = true,
@@ -11,12 +11,12 @@
 //       finalNorm false: lastHiddenState is the raw hidden state (SDXL); pooled: final-normed EOS
 //       row, through text_projection when the model has one (P = projectionDim, else hiddenSize)
 //     te.hiddenSize, te.layers, te.vocabSize, te.maxPositions, te.projectionDim, te.layout; te.dispose()
-//   UNet.load(pathOrDir, { threads, attentionHeads }) → Promise<UNet>
+//   UNet.load(pathOrDir, { threads, device, attentionHeads }) → Promise<UNet>
 //     unet.forward({ sample: Float32Array, shape: [N,C,H,W], timesteps: number[] | Float32Array (1 or N),
 //                    context: Float32Array (N·S·D), textEmbeds?: Float32Array (N·P), timeIds?: Float32Array (N·6) })
 //       → Promise<Float32Array (N,out,H,W)>; textEmbeds + timeIds: required by SDXL UNets, refused by others
 //     unet.inChannels, unet.outChannels, unet.contextDim, unet.heads, unet.textTime, unet.layout; unet.dispose()
-//   Vae.load(pathOrDir, { threads }) → Promise<Vae>
+//   Vae.load(pathOrDir, { threads, device }) → Promise<Vae>
 //     vae.encode(image: Float32Array, [N,C,H,W], tiling?) → Promise<{ moments: Float32Array, shape }>
 //     vae.decode(latents: Float32Array, [N,C,h,w], tiling?) → Promise<{ image: Float32Array, shape }>
 //       tiling: { tiled?: 'auto' | true | false = false, tileSize? = 64, tileOverlap? = 16 } (latent
@@ -42,6 +42,7 @@
 
 #include "addon/async.h"
 #include "addon/bindings.h"
+#include "addon/device.h"
 #include "addon/errors.h"
 #include "diffusion/pipeline.h"
 #include "diffusion/schedulers.h"
@@ -71,6 +72,18 @@ int64_t int_opt(Napi::Env env, const Napi::Object& o, const char* key, int64_t d
   if (!(d >= double(lo) && d <= double(hi)) || d != std::floor(d))
     bad(env, std::string(key) + " must be an integer from " + std::to_string(lo) + " to " + std::to_string(hi));
   return int64_t(d);
+}
+
+// The `device` option: 'auto' (default) | 'cpu' | 'cuda' | 'cuda:N', spelling checked here; the
+// device itself is opened on the worker (resolve_device).
+std::string device_opt(Napi::Env env, const Napi::Object& o) {
+  Napi::Value v = o.Get("device");
+  if (v.IsUndefined()) return "auto";
+  if (!v.IsString()) bad(env, "device must be a string");
+  std::string d = v.As<Napi::String>().Utf8Value();
+  const std::string err = device_spelling_error(d);
+  if (!err.empty()) bad(env, err);
+  return d;
 }
 
 bool bool_opt(Napi::Env env, const Napi::Object& o, const char* key, bool def) {
@@ -196,11 +209,17 @@ class TextEncoderWrap : public ModelWrap<ClipTextModel, TextEncoderWrap> {
     Napi::Env env = info.Env();
     std::string path = path_arg(info, kName);
     Napi::Object o = opts_of(info, 1);
-    int threads = int(int_opt(env, o, "threads", 0, 0, 1024));
+    ClipLoadOptions opts;
+    opts.threads = int(int_opt(env, o, "threads", 0, 0, 1024));
     const Component which = int_opt(env, o, "encoder", 1, 1, 2) == 2 ? Component::TextEncoder2 : Component::TextEncoder;
-    const int64_t heads = int_opt(env, o, "attentionHeads", 0, 0, 4096);
+    opts.heads = int_opt(env, o, "attentionHeads", 0, 0, 4096);
+    const std::string device = device_opt(env, o);
     return run_async<std::shared_ptr<ClipTextModel>>(
-        env, [path, threads, which, heads] { return ClipTextModel::from_weights(load_component(path, which), threads, heads); },
+        env,
+        [path, opts, which, device]() mutable {
+          opts.gpu = resolve_device(device);
+          return ClipTextModel::from_weights(load_component(path, which), opts);
+        },
         &TextEncoderWrap::wrap);
   }
 
@@ -274,8 +293,14 @@ class UNetWrap : public ModelWrap<UNetModel, UNetWrap> {
     UnetLoadOptions opts;
     opts.threads = int(int_opt(env, o, "threads", 0, 0, 1024));
     opts.attention_heads = int_opt(env, o, "attentionHeads", 0, 0, 4096);
+    const std::string device = device_opt(env, o);
     return run_async<std::shared_ptr<UNetModel>>(
-        env, [path, opts] { return UNetModel::load(path, opts); }, &UNetWrap::wrap);
+        env,
+        [path, opts, device]() mutable {
+          opts.gpu = resolve_device(device);
+          return UNetModel::load(path, opts);
+        },
+        &UNetWrap::wrap);
   }
 
   Napi::Value Forward(const Napi::CallbackInfo& info) {
@@ -388,9 +413,17 @@ class VaeWrap : public ModelWrap<VaeModel, VaeWrap> {
   static Napi::Value Load(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     std::string path = path_arg(info, kName);
-    int threads = int(int_opt(env, opts_of(info, 1), "threads", 0, 0, 1024));
+    Napi::Object o = opts_of(info, 1);
+    VaeLoadOptions opts;
+    opts.threads = int(int_opt(env, o, "threads", 0, 0, 1024));
+    const std::string device = device_opt(env, o);
     return run_async<std::shared_ptr<VaeModel>>(
-        env, [path, threads] { return VaeModel::load(path, threads); }, &VaeWrap::wrap);
+        env,
+        [path, opts, device]() mutable {
+          opts.gpu = resolve_device(device);
+          return VaeModel::load(path, opts);
+        },
+        &VaeWrap::wrap);
   }
 
   Napi::Value Encode(const Napi::CallbackInfo& info) {
