@@ -19,6 +19,13 @@ inline float bf16_bits_to_f32(uint16_t b) {
   std::memcpy(&f, &u, sizeof f);
   return f;
 }
+// A 16-bit float (__half or __nv_bfloat16) holding the bits `u`.
+template <class H>
+inline H from_bits(unsigned short u) {
+  H h;
+  h.__x = u;
+  return h;
+}
 }  // namespace bgn::emu
 
 struct __half {
@@ -51,18 +58,10 @@ inline __half __float2half(float f) { return __half(f); }
 inline __half __float2half_rn(float f) { return __half(f); }
 inline float __half2float(__half h) { return static_cast<float>(h); }
 inline unsigned short __half_as_ushort(__half h) { return h.__x; }
-inline __half __ushort_as_half(unsigned short u) {
-  __half h;
-  h.__x = u;
-  return h;
-}
+inline __half __ushort_as_half(unsigned short u) { return bgn::emu::from_bits<__half>(u); }
 
 inline __nv_bfloat16 __float2bfloat16(float f) { return __nv_bfloat16(f); }
 inline __nv_bfloat16 __float2bfloat16_rn(float f) { return __nv_bfloat16(f); }
 inline float __bfloat162float(__nv_bfloat16 b) { return static_cast<float>(b); }
 inline unsigned short __bfloat16_as_ushort(__nv_bfloat16 b) { return b.__x; }
-inline __nv_bfloat16 __ushort_as_bfloat16(unsigned short u) {
-  __nv_bfloat16 b;
-  b.__x = u;
-  return b;
-}
+inline __nv_bfloat16 __ushort_as_bfloat16(unsigned short u) { return bgn::emu::from_bits<__nv_bfloat16>(u); }

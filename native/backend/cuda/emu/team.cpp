@@ -138,6 +138,8 @@ class Team {
   void thread_exit();
   void reset_block();
   void check_deadlock(std::unique_lock<std::mutex>& lk);
+  void wait_for(std::unique_lock<std::mutex>& lk, std::atomic<uint32_t>& gen);
+  void arrive(std::unique_lock<std::mutex>& lk, unsigned& arrived, unsigned count, std::atomic<uint32_t>& gen);
 
   std::vector<std::unique_ptr<Worker>> workers_;
   pid_t owner_ = 0;
@@ -248,6 +250,15 @@ void Team::run_blocks(unsigned index) {
   c.block = nullptr;
 }
 
+// Called with the block mutex held; unlocks it, then aborts with the parts of the message.
+template <class... Parts>
+[[noreturn]] void die_unlocked(std::unique_lock<std::mutex>& lk, const Parts&... parts) {
+  std::ostringstream os;
+  (os << ... << parts);
+  lk.unlock();
+  die(os.str());
+}
+
 // Called with the block mutex held by a thread about to wait: if every thread is now waiting or
 // returned, no barrier can complete any more.
 void Team::check_deadlock(std::unique_lock<std::mutex>& lk) {
@@ -258,65 +269,52 @@ void Team::check_deadlock(std::unique_lock<std::mutex>& lk) {
   for (unsigned i = 0; i < kMaxThreadsPerBlock / 32; ++i)
     if (b.warps[i].arrived > 0) os << ", " << b.warps[i].arrived << " of warp " << i << " at " << b.warps[i].op;
   os << ", " << b.exited << " returned)";
+  die_unlocked(lk, os.str());
+}
+
+// Called with the block mutex held by a thread about to wait: sleeps until `gen` moves on.
+void Team::wait_for(std::unique_lock<std::mutex>& lk, std::atomic<uint32_t>& gen) {
+  check_deadlock(lk);
+  const uint32_t seen = gen.load(std::memory_order_relaxed);
   lk.unlock();
-  die(os.str());
+  wait_change(gen, seen);
+}
+
+// Called with the block mutex held: counts this thread in at a barrier of `count` threads whose
+// waiters are `arrived`; the last arriver resets it and wakes the rest.
+void Team::arrive(std::unique_lock<std::mutex>& lk, unsigned& arrived, unsigned count, std::atomic<uint32_t>& gen) {
+  ++arrived;
+  ++block_.blocked;
+  if (arrived < count) {
+    wait_for(lk, gen);
+    return;
+  }
+  arrived = 0;
+  block_.blocked -= count;
+  lk.unlock();
+  release(gen);
 }
 
 void Team::block_barrier() {
   BlockState& b = block_;
   std::unique_lock<std::mutex> lk(b.mu);
-  if (b.exited > 0) {
-    std::ostringstream os;
-    os << "divergent __syncthreads: " << b.exited << " thread(s) of the block returned before reaching it";
-    lk.unlock();
-    die(os.str());
-  }
-  ++b.arrived;
-  ++b.blocked;
-  if (b.arrived == b.threads) {
-    b.arrived = 0;
-    b.blocked -= b.threads;
-    lk.unlock();
-    release(b.gen);
-    return;
-  }
-  check_deadlock(lk);
-  const uint32_t seen = b.gen.load(std::memory_order_relaxed);
-  lk.unlock();
-  wait_change(b.gen, seen);
+  if (b.exited > 0)
+    die_unlocked(lk, "divergent __syncthreads: ", b.exited, " thread(s) of the block returned before reaching it");
+  arrive(lk, b.arrived, b.threads, b.gen);
 }
 
 void Team::warp_barrier(const char* op) {
   BlockState& b = block_;
   WarpState& w = b.warps[tl_ctx.warp];
   std::unique_lock<std::mutex> lk(b.mu);
-  if (w.exited > 0) {
-    std::ostringstream os;
-    os << "divergent " << op << ": " << w.exited << " lane(s) of warp " << tl_ctx.warp << " returned before reaching it";
-    lk.unlock();
-    die(os.str());
-  }
+  if (w.exited > 0)
+    die_unlocked(lk, "divergent ", op, ": ", w.exited, " lane(s) of warp ", tl_ctx.warp, " returned before reaching it");
   if (w.arrived == 0) {
     w.op = op;
   } else if (std::strcmp(w.op, op) != 0) {
-    std::ostringstream os;
-    os << "divergent warp: lanes of warp " << tl_ctx.warp << " wait at " << w.op << " while this lane calls " << op;
-    lk.unlock();
-    die(os.str());
+    die_unlocked(lk, "divergent warp: lanes of warp ", tl_ctx.warp, " wait at ", w.op, " while this lane calls ", op);
   }
-  ++w.arrived;
-  ++b.blocked;
-  if (w.arrived == w.live) {
-    w.arrived = 0;
-    b.blocked -= w.live;
-    lk.unlock();
-    release(w.gen);
-    return;
-  }
-  check_deadlock(lk);
-  const uint32_t seen = w.gen.load(std::memory_order_relaxed);
-  lk.unlock();
-  wait_change(w.gen, seen);
+  arrive(lk, w.arrived, w.live, w.gen);
 }
 
 // The end of the kernel for this thread; returns when the whole block has ended.
@@ -326,28 +324,18 @@ void Team::thread_exit() {
   std::unique_lock<std::mutex> lk(b.mu);
   ++b.exited;
   ++w.exited;
-  if (b.arrived > 0) {
-    std::ostringstream os;
-    os << "divergent __syncthreads: this thread returned while " << b.arrived << " thread(s) wait at __syncthreads";
-    lk.unlock();
-    die(os.str());
-  }
-  if (w.arrived > 0) {
-    std::ostringstream os;
-    os << "divergent " << w.op << ": this lane returned while " << w.arrived << " lane(s) of its warp wait there";
-    lk.unlock();
-    die(os.str());
-  }
+  if (b.arrived > 0)
+    die_unlocked(lk, "divergent __syncthreads: this thread returned while ", b.arrived,
+                 " thread(s) wait at __syncthreads");
+  if (w.arrived > 0)
+    die_unlocked(lk, "divergent ", w.op, ": this lane returned while ", w.arrived, " lane(s) of its warp wait there");
   if (b.exited == b.threads) {
     reset_block();  // ready for the next block of the grid
     lk.unlock();
     release(b.gen);
     return;
   }
-  check_deadlock(lk);
-  const uint32_t seen = b.gen.load(std::memory_order_relaxed);
-  lk.unlock();
-  wait_change(b.gen, seen);
+  wait_for(lk, b.gen);
 }
 
 }  // namespace

@@ -38,38 +38,38 @@ inline void __syncwarp(unsigned mask = 0xffffffffu) {
   ::bgn::emu::warp_sync("__syncwarp");
 }
 
+namespace bgn::emu {
+// The value of `v` in the lane that `source(lane, width)` names for this lane; width: sub-warp
+// segments of `width` lanes (a power of two <= 32), as in CUDA.
+template <class T, class Source>
+inline T shuffle_from(T v, int width, const char* op, Source source) {
+  return shuffle(v, source(tl_ctx.lane, static_cast<unsigned>(width)), op);
+}
+}  // namespace bgn::emu
+
 // The masks are not emulated: every live lane of the warp must take part (see above).
-// width: sub-warp segments of `width` lanes (a power of two <= 32), as in CUDA.
 template <class T>
-inline T __shfl_sync(unsigned mask, T v, int src_lane, int width = warpSize) {
-  (void)mask;
-  const unsigned lane = ::bgn::emu::tl_ctx.lane;
-  const unsigned w = static_cast<unsigned>(width);
-  const unsigned src = (lane / w) * w + static_cast<unsigned>(src_lane) % w;
-  return ::bgn::emu::shuffle(v, src, "__shfl_sync");
+inline T __shfl_sync(unsigned /*mask*/, T v, int src_lane, int width = warpSize) {
+  return ::bgn::emu::shuffle_from(v, width, "__shfl_sync", [=](unsigned lane, unsigned w) {
+    return (lane / w) * w + static_cast<unsigned>(src_lane) % w;
+  });
 }
 template <class T>
-inline T __shfl_xor_sync(unsigned mask, T v, int lane_mask, int width = warpSize) {
-  (void)mask;
-  const unsigned lane = ::bgn::emu::tl_ctx.lane;
-  const unsigned w = static_cast<unsigned>(width);
-  unsigned src = lane ^ static_cast<unsigned>(lane_mask);
-  if (src / w != lane / w) src = lane;  // outside the segment: own value
-  return ::bgn::emu::shuffle(v, src, "__shfl_xor_sync");
+inline T __shfl_xor_sync(unsigned /*mask*/, T v, int lane_mask, int width = warpSize) {
+  return ::bgn::emu::shuffle_from(v, width, "__shfl_xor_sync", [=](unsigned lane, unsigned w) {
+    const unsigned src = lane ^ static_cast<unsigned>(lane_mask);
+    return src / w == lane / w ? src : lane;  // outside the segment: own value
+  });
 }
 template <class T>
-inline T __shfl_down_sync(unsigned mask, T v, unsigned delta, int width = warpSize) {
-  (void)mask;
-  const unsigned lane = ::bgn::emu::tl_ctx.lane;
-  const unsigned w = static_cast<unsigned>(width);
-  const unsigned src = (lane % w) + delta < w ? lane + delta : lane;
-  return ::bgn::emu::shuffle(v, src, "__shfl_down_sync");
+inline T __shfl_down_sync(unsigned /*mask*/, T v, unsigned delta, int width = warpSize) {
+  return ::bgn::emu::shuffle_from(v, width, "__shfl_down_sync", [=](unsigned lane, unsigned w) {
+    return (lane % w) + delta < w ? lane + delta : lane;
+  });
 }
 template <class T>
-inline T __shfl_up_sync(unsigned mask, T v, unsigned delta, int width = warpSize) {
-  (void)mask;
-  const unsigned lane = ::bgn::emu::tl_ctx.lane;
-  const unsigned w = static_cast<unsigned>(width);
-  const unsigned src = (lane % w) >= delta ? lane - delta : lane;
-  return ::bgn::emu::shuffle(v, src, "__shfl_up_sync");
+inline T __shfl_up_sync(unsigned /*mask*/, T v, unsigned delta, int width = warpSize) {
+  return ::bgn::emu::shuffle_from(v, width, "__shfl_up_sync", [=](unsigned lane, unsigned w) {
+    return (lane % w) >= delta ? lane - delta : lane;
+  });
 }
