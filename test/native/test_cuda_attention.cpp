@@ -27,13 +27,7 @@ namespace {
 constexpr float kTol = 3e-3f;
 constexpr float kSentinel = 1234.5f;  // o's columns outside the heads must keep it
 
-std::vector<float> randn(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> nd(0.f, 1.f);
-  std::vector<float> x(n);
-  for (auto& e : x) e = nd(rng);
-  return x;
-}
+using bgn_test::randn;
 
 struct Case {
   int64_t B, Tq, Tk, heads, D;

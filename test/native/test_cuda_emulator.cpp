@@ -20,11 +20,7 @@ using bgn::testing::DevVec;
 namespace {
 
 std::vector<float> random_floats(size_t n, unsigned seed, float lo = -1.0f, float hi = 1.0f) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> d(lo, hi);
-  std::vector<float> v(n);
-  for (auto& x : v) x = d(rng);
-  return v;
+  return bgn_test::uniform(n, seed, lo, hi);
 }
 
 uint32_t float_bits(float f) {

@@ -33,13 +33,7 @@ constexpr float kRel = 1e-4f;
 constexpr float kAbs = 1e-6f;
 constexpr float kSentinel = 777.25f;  // memory a call must not write keeps it
 
-std::vector<float> uniform(size_t n, uint32_t seed, float lo = -1.f, float hi = 1.f) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> d(lo, hi);
-  std::vector<float> x(n);
-  for (auto& e : x) e = d(rng);
-  return x;
-}
+using bgn_test::uniform;
 
 uint16_t to16(float v, DType t) { return t == DType::F16 ? bgn::f32_to_f16(v) : bgn::f32_to_bf16(v); }
 float from16(uint16_t v, DType t) { return t == DType::F16 ? bgn::f16_to_f32(v) : bgn::bf16_to_f32(v); }

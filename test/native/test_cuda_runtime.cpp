@@ -25,13 +25,7 @@ constexpr size_t kMiB = 1024 * 1024;
 
 std::shared_ptr<Gpu> gpu() { return open_cuda(0); }
 
-std::vector<float> randn(size_t n, uint32_t seed, float scale = 1.f) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> d(0.f, scale);
-  std::vector<float> v(n);
-  for (auto& x : v) x = d(rng);
-  return v;
-}
+using bgn_test::randn;
 
 template <class T>
 std::vector<T> download(Gpu& g, const void* p, size_t n) {

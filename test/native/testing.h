@@ -5,8 +5,10 @@
 #pragma once
 #include <cmath>
 #include <cstdio>
+#include <cstdint>
 #include <cstdlib>
 #include <functional>
+#include <random>
 #include <string>
 #include <sys/stat.h>
 #include <vector>
@@ -60,6 +62,23 @@ inline std::string fixtures_dir() {
   struct stat st;
   if (::stat(d.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return "";
   return d;
+}
+
+// Deterministic test data: n floats from mt19937(seed), uniform in [lo, hi) or normal with mean
+// 0 and standard deviation `scale`.
+inline std::vector<float> uniform(size_t n, uint32_t seed, float lo = -1.f, float hi = 1.f) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> d(lo, hi);
+  std::vector<float> v(n);
+  for (auto& x : v) x = d(rng);
+  return v;
+}
+inline std::vector<float> randn(size_t n, uint32_t seed, float scale = 1.f) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> d(0.f, scale);
+  std::vector<float> v(n);
+  for (auto& x : v) x = d(rng);
+  return v;
 }
 
 }  // namespace bgn_test
