@@ -7,7 +7,6 @@
 #include <cstdint>
 #include <cstdlib>
 #include <string>
-#include <type_traits>
 
 #include "backend/cuda/kernels.h"
 #include "backend/cuda/gemm_own.h"
@@ -26,18 +25,8 @@ int64_t im2col_budget() {
   return b;
 }
 
-template <class T>
-__device__ __forceinline__ float to_float(T v) {
-  if constexpr (std::is_same<T, __half>::value) return __half2float(v);
-  else return __bfloat162float(v);
-}
-
-template <class T>
-__device__ __forceinline__ T from_float(float v);
-template <>
-__device__ __forceinline__ __half from_float<__half>(float v) { return __float2half(v); }
-template <>
-__device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float v) { return __float2bfloat16(v); }
+using detail::from_float;
+using detail::to_float;
 
 struct Window {
   int64_t H, W, KH, KW, OW;
@@ -77,8 +66,7 @@ void im2col(cudaStream_t s, const float* x, const Window& win, int64_t p0, int64
 
 template <class T>
 __device__ __forceinline__ float round16(float v) {
-  if constexpr (std::is_same<T, __half>::value) return __half2float(__float2half(v));
-  else return __bfloat162float(__float2bfloat16(v));
+  return to_float(from_float<T>(v));
 }
 
 // Depthwise (one input channel per output channel): x (N, C, H, W), w (C, 1, KH, KW) → y (N, C, OH, OW),

@@ -33,12 +33,6 @@ struct alignas(32) Tile {
   float c[BM * LDC_S];
 };
 
-template <class T>
-__device__ __forceinline__ float to_float(T v) {
-  if constexpr (std::is_same<T, __half>::value) return __half2float(v);
-  else return __bfloat162float(v);
-}
-
 // bf16 wmma needs sm_80; older targets compute the tile with scalar FMAs instead (same staging).
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800
 constexpr bool kBf16Wmma = false;
@@ -225,13 +219,6 @@ __global__ void __launch_bounds__(THREADS) gemm_kernel(Args g) {
     g.C[m * g.ldc + n] = v;
   }
 }
-
-template <class T>
-__device__ __forceinline__ T from_float(float v);
-template <>
-__device__ __forceinline__ __half from_float<__half>(float v) { return __float2half(v); }
-template <>
-__device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float v) { return __float2bfloat16(v); }
 
 // x (rows, cols) with ld → y (rows, cols) dense 16-bit.
 template <class T>

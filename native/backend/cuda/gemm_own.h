@@ -1,12 +1,26 @@
 // Internal to the GEMM files of the CUDA backend (gemm.cu, cublas.cu, linear.cu, conv.cu): the
-// tensor-core kernel's launcher and the f32 → 16-bit operand packing they share.
+// tensor-core kernel's launcher, the f32 → 16-bit operand packing and the element conversions
+// they share.
 #pragma once
 #include <cstdint>
+#include <type_traits>
 
 #include "tensor/tensor.h"
 #include "backend/cuda/cuda_kernel.h"
 
 namespace bgn::cuda::detail {
+
+// The 16-bit operand types (__half, __nv_bfloat16) to and from f32, round to nearest even.
+template <class T>
+__device__ __forceinline__ float to_float(T v) {
+  if constexpr (std::is_same<T, __half>::value) return __half2float(v);
+  else return __bfloat162float(v);
+}
+template <class T>
+__device__ __forceinline__ T from_float(float v) {
+  if constexpr (std::is_same<T, __half>::value) return __float2half(v);
+  else return __float2bfloat16(v);
+}
 
 // Row-major C (M, N) = alpha · op(A) · op(B) + beta · C on the wmma kernel; A and B F16 or BF16.
 // beta == 0 never reads C. Sizes and leading dimensions are checked.
