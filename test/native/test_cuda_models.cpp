@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <utility>
 
 #include "cuda_testing.h"
 #include "diffusion/diffusion_model.h"
@@ -101,6 +102,22 @@ bool open_case(const std::string& name, Case* c) {
 
 std::string folder(const Case& c) { return bgn_test::fixtures_dir() + "/" + c.m.find("model")->find("folder")->as_string(); }
 
+// Load options for the CPU model (first) and its GPU twin, one thread each.
+template <class Options>
+std::pair<Options, Options> twin_options() {
+  Options co, go;
+  co.threads = go.threads = 1;
+  go.gpu = gpu();
+  return {co, go};
+}
+
+// Case c's model loaded on the CPU (first) and on the GPU.
+template <class Model, class Options>
+auto load_twins(const Case& c) {
+  const auto [co, go] = twin_options<Options>();
+  return std::make_pair(Model::load(folder(c), co), Model::load(folder(c), go));
+}
+
 // The first T tokens of each row of ids (B, >= T): short sequences keep the emulator fast.
 std::vector<int32_t> ids32(const Tensor& ids, int64_t T) {
   const std::vector<int64_t> v = ids.as_i64();
@@ -115,10 +132,7 @@ std::vector<int32_t> ids32(const Tensor& ids, int64_t T) {
 void run_unet(const std::string& name, int64_t N, int64_t H, int64_t W) {
   Case c;
   if (!open_case(name, &c)) return;
-  UnetLoadOptions co, go;
-  co.threads = go.threads = 1;
-  go.gpu = gpu();
-  auto cpu_m = UNetModel::load(folder(c), co), gpu_m = UNetModel::load(folder(c), go);
+  auto [cpu_m, gpu_m] = load_twins<UNetModel, UnetLoadOptions>(c);
   CHECK(gpu_m->gpu() == gpu().get() && cpu_m->gpu() == nullptr);
   CHECK(gpu_m->device_weight_bytes() > 0);
   const UnetConfig& cfg = cpu_m->config();
@@ -170,10 +184,7 @@ TEST("unet-sdxl (text_time, linear projections, depth per level) on a 2x3 latent
 TEST("te-sd1 text encoder on the GPU: every hidden state, the final norm and clip_skip 1 match the CPU") {
   Case c;
   if (!open_case("te-sd1", &c)) return;
-  ClipLoadOptions co, go;
-  co.threads = go.threads = 1;
-  go.gpu = gpu();
-  auto cpu_m = ClipTextModel::load(folder(c), co), gpu_m = ClipTextModel::load(folder(c), go);
+  auto [cpu_m, gpu_m] = load_twins<ClipTextModel, ClipLoadOptions>(c);
   Tensor ids = c.in->tensor("input_ids");
   const int64_t B = ids.dim(0), T = std::min<int64_t>(ids.dim(1), 13);
   const std::vector<int32_t> v = ids32(ids, T);
@@ -194,9 +205,7 @@ TEST("te-sdxl encoder 2 on the GPU: penultimate raw states and the projected poo
   if (!open_case("te-sdxl", &c)) return;
   const json::Value* mod = c.m.find("models")->find("text_encoder_2");
   const std::string path = bgn_test::fixtures_dir() + "/" + mod->find("folder")->as_string();
-  ClipLoadOptions co, go;
-  co.threads = go.threads = 1;
-  go.gpu = gpu();
+  const auto [co, go] = twin_options<ClipLoadOptions>();
   auto cpu_m = ClipTextModel::from_weights(load_component(path, Component::TextEncoder2), co);
   auto gpu_m = ClipTextModel::from_weights(load_component(path, Component::TextEncoder2), go);
   Tensor ids = c.in->tensor("input_ids_2");
@@ -219,10 +228,7 @@ namespace {
 void run_vae(int64_t H, int64_t W, int64_t h, int64_t w) {
   Case c;
   if (!open_case("vae-64x64", &c)) return;
-  VaeLoadOptions co, go;
-  co.threads = go.threads = 1;
-  go.gpu = gpu();
-  auto cpu_m = VaeModel::load(folder(c), co), gpu_m = VaeModel::load(folder(c), go);
+  auto [cpu_m, gpu_m] = load_twins<VaeModel, VaeLoadOptions>(c);
   const VaeConfig& cfg = cpu_m->config();
   const std::vector<float> is = random(size_t(cfg.image_channels * H * W), 4);
   const std::vector<float> ls = random(size_t(cfg.latent_channels * h * w), 5, 2.f);
@@ -236,10 +242,7 @@ TEST("vae encode (6x4 image) and decode (3x5 latent) on the GPU match the CPU") 
 TEST("tiled VAE decode runs on the GPU and matches the CPU's tiled pass") {
   Case c;
   if (!open_case("vae-64x64", &c)) return;
-  VaeLoadOptions co, go;
-  co.threads = go.threads = 1;
-  go.gpu = gpu();
-  auto cpu_m = VaeModel::load(folder(c), co), gpu_m = VaeModel::load(folder(c), go);
+  auto [cpu_m, gpu_m] = load_twins<VaeModel, VaeLoadOptions>(c);
   const VaeConfig& cfg = cpu_m->config();
   // An 8x11 latent in tiles of 8 sharing 5: two tiles across, blended over 5 latent px.
   const int64_t h = 8, w = 11, f = cfg.downscale;

@@ -90,6 +90,15 @@ struct Builder {
   std::string vec(const std::string& name, int64_t n, float scale, float offset = 0.f) {
     return init(name, random_tensor(rng, {n}, scale, offset));
   }
+  // A MaxPool or AveragePool node; empty strides or pads stay ONNX's defaults.
+  onnx::Node& pool(const std::string& op, const std::string& in, const std::string& out, std::vector<int64_t> kernel,
+                   std::vector<int64_t> strides, std::vector<int64_t> pads) {
+    onnx::Node& n = node(op, {in}, {out});
+    n.attrs["kernel_shape"] = attr_ints(std::move(kernel));
+    if (!strides.empty()) n.attrs["strides"] = attr_ints(std::move(strides));
+    if (!pads.empty()) n.attrs["pads"] = attr_ints(std::move(pads));
+    return n;
+  }
   // BatchNormalization parameters of C channels under `prefix`.
   std::vector<std::string> bn_params(const std::string& prefix, int64_t C) {
     return {vec(prefix + ".scale", C, 0.5f, 1.f), vec(prefix + ".bias", C, 0.3f), vec(prefix + ".mean", C, 0.3f),
@@ -111,10 +120,7 @@ std::shared_ptr<const Graph> unet_graph(int64_t H, int64_t W, uint64_t seed = 7)
   auto bn1 = b.bn_params("bn1", 8);
   b.node("BatchNormalization", {"c1", bn1[0], bn1[1], bn1[2], bn1[3]}, {"b1n"});
   b.node("Relu", {"b1n"}, {"e1"});
-  auto& mp = b.node("MaxPool", {"e1"}, {"p1"});
-  mp.attrs["kernel_shape"] = attr_ints({2, 2});
-  mp.attrs["strides"] = attr_ints({2, 2});
-  mp.attrs["ceil_mode"] = attr_int(1);
+  b.pool("MaxPool", "e1", "p1", {2, 2}, {2, 2}, {}).attrs["ceil_mode"] = attr_int(1);
   auto bn2 = b.bn_params("bn2", 8);
   b.node("BatchNormalization", {"p1", bn2[0], bn2[1], bn2[2], bn2[3]}, {"pb"});
   b.node("Relu", {"pb"}, {"pr"});
@@ -142,9 +148,7 @@ std::shared_ptr<const Graph> unet_graph(int64_t H, int64_t W, uint64_t seed = 7)
   b.node("Reshape", {"t", "sh"}, {"r2"});
   b.node("Mul", {"r2", "a3"}, {"m"});
   b.node("Concat", {"m", "e1"}, {"cat2"}).attrs["axis"] = attr_int(1);
-  auto& ap = b.node("AveragePool", {"cat2"}, {"ap"});
-  ap.attrs["kernel_shape"] = attr_ints({3, 3});
-  ap.attrs["pads"] = attr_ints({1, 1, 1, 1});
+  b.pool("AveragePool", "cat2", "ap", {3, 3}, {}, {1, 1, 1, 1});
   b.node("Conv", {"ap", b.weight("w4", {1, 16, 1, 1}, 8.f), b.vec("b4", 1, 0.2f)}, {"c4"});
   b.node("Sigmoid", {"c4"}, {"out"});
   b.node("Sub", {"u2", "e1"}, {"d"});
@@ -166,14 +170,8 @@ std::shared_ptr<const Graph> variants_graph() {
   g1.attrs["group"] = attr_int(2);
   g1.attrs["strides"] = attr_ints({2, 2});
   g1.attrs["pads"] = attr_ints({1, 0, 1, 2});
-  auto& mp = b.node("MaxPool", {"g1"}, {"mp"});
-  mp.attrs["kernel_shape"] = attr_ints({3, 3});
-  mp.attrs["pads"] = attr_ints({1, 1, 1, 1});
-  auto& ap = b.node("AveragePool", {"mp"}, {"av"});
-  ap.attrs["kernel_shape"] = attr_ints({2, 2});
-  ap.attrs["strides"] = attr_ints({2, 2});
-  ap.attrs["pads"] = attr_ints({0, 0, 1, 1});
-  ap.attrs["count_include_pad"] = attr_int(1);
+  b.pool("MaxPool", "g1", "mp", {3, 3}, {}, {1, 1, 1, 1});
+  b.pool("AveragePool", "mp", "av", {2, 2}, {2, 2}, {0, 0, 1, 1}).attrs["count_include_pad"] = attr_int(1);
   Tensor scales = Tensor::empty(DType::F32, {4});
   const float sc[4] = {1.f, 1.f, 2.f, 3.f};
   std::memcpy(scales.raw(), sc, sizeof sc);
