@@ -76,6 +76,21 @@ describe('bg-native CLI', () => {
     expect(r.stderr).toMatch(/^bg-native: E_MODEL_FORMAT: /);
     expect(readdirSync(dir)).toEqual([]);
   });
+
+  it('--device cuda on a build or machine without CUDA fails with E_DEVICE_UNAVAILABLE and the reason, writing nothing', () => {
+    const dir = path.join(tmp.dir, 'no-gpu');
+    mkdirSync(dir);
+    const r = cli('segment', '--in', photo('coffee_cup_cc0.jpg'), '--out', path.join(dir, 'm.png'), '--device', 'cuda');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^bg-native: E_DEVICE_UNAVAILABLE: device 'cuda' is not available: /);
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('an unknown --device lists the choices', () => {
+    const r = cli('segment', '--in', photo('coffee_cup_cc0.jpg'), '--out', path.join(tmp.dir, 'x.png'), '--device', 'tpu');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/auto, cpu, cuda/);
+  });
 });
 
 describe('bg-native CLI with the native addon and the default model', () => {

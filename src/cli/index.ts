@@ -11,7 +11,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { BgNativeError, toBgError } from '../errors.js';
 import { checkWritable, writeFileAtomic } from '../image/atomic-write.js';
 import { encodeImage } from '../image/encode.js';
-import type { CleanupOptions, SegmentOptions } from '../options.js';
+import { DeviceSchema, type CleanupOptions, type Device, type SegmentOptions } from '../options.js';
 import { cleanup } from '../pipeline/cleanup.js';
 import { segment } from '../pipeline/segment.js';
 import { version } from '../version.js';
@@ -60,6 +60,7 @@ interface CommonFlags {
   model?: string;
   variant?: 'medium' | 'small';
   threads?: number;
+  device?: Device;
   maxPixels?: number;
   refine: boolean;
   json?: boolean;
@@ -81,6 +82,7 @@ function addCommon(cmd: Command): Command {
     .option('-m, --model <file.onnx>', 'segmentation model (default: env BG_SEG_MODEL, the @imgly package, ~/.u2net)')
     .addOption(new Option('--variant <name>', "which @imgly model: 'medium' (default) or 'small'").choices(['medium', 'small']))
     .option('-t, --threads <n>', 'native worker threads (default: all cores)', positiveInt('--threads'))
+    .addOption(new Option('--device <name>', "where the segmentation network runs: 'auto' (a CUDA GPU when there is one), 'cpu' or 'cuda'").choices(DeviceSchema.options))
     .option('--max-pixels <n>', 'refuse larger images (default 100000000, env BG_MAX_PIXELS)', positiveInt('--max-pixels'))
     .option('--no-refine', 'skip the full-resolution guided-filter refinement of the mask')
     .option('--json', 'print the result metadata as JSON on stdout');
@@ -91,6 +93,7 @@ function commonOptions(f: CommonFlags): SegmentOptions {
   if (f.model !== undefined) o.model = f.model;
   if (f.variant !== undefined) o.segmentation = { variant: f.variant };
   if (f.threads !== undefined) o.threads = f.threads;
+  if (f.device !== undefined) o.device = f.device;
   if (f.maxPixels !== undefined) o.maxPixels = f.maxPixels;
   if (f.refine === false) o.refine = false;
   return o;

@@ -129,7 +129,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'queueUrl', env: 'QUEUE_URL', flag: '--queue-url <url>', help: 'redis://… to share a BullMQ queue between processes', parse: str, secret: true },
   { key: 'queuePrefix', env: 'QUEUE_PREFIX', flag: '--queue-prefix <name>', help: 'key prefix in Redis (default bgn)', parse: str },
   { key: 'engine', env: 'BG_ENGINE', flag: '--engine <name>', help: 'default engine: auto, local, runway, studio', parse: str },
-  { key: 'device', env: 'DEVICE', flag: '--device <name>', help: 'auto, cpu or cuda for the local engine', parse: (s) => s.trim().toLowerCase() },
+  { key: 'device', env: 'DEVICE', flag: '--device <name>', help: 'auto, cpu or cuda: where the networks run (cuda is demanded for the local engine; the cutout follows cpu)', parse: (s) => s.trim().toLowerCase() },
   { key: 'modelId', env: 'MODEL_ID', flag: '--model-id <org/name>', help: 'diffusion model id', parse: str },
   { key: 'modelPath', env: 'MODEL_PATH', flag: '--model-path <path>', help: 'diffusion checkpoint file or folder', parse: str },
   { key: 'runwayApiKey', env: 'RUNWAY_API_KEY', flag: '--runway-api-key <key>', help: 'key for the runway engine', parse: str, secret: true },

@@ -132,7 +132,9 @@ export async function runJob(job: JobRecord, ctx: JobContext, cfg: ServerConfig)
         seed: r.seed,
       };
     }
-    const options: CleanupOptions = { ...(p.options as Partial<CleanupOptions>), ...common, input };
+    // The server's device setting is a default for the cutout too; a job's own options win.
+    const device = cfg.device === 'cpu' ? { device: 'cpu' as const } : {};
+    const options: CleanupOptions = { ...device, ...(p.options as Partial<CleanupOptions>), ...common, input };
     ctx.progress(0.05, 'segment');
     const r = await cleanup(options);
     if (signal.aborted) throw new BgNativeError('E_CANCELLED', 'The job was cancelled.');
