@@ -324,6 +324,8 @@ interface E2eResult {
   device: string;
   peak_device_mb?: number;
   load_s: number;
+  /** GPU: the first (1-step) generation, which uploads the weights. */
+  warmup_s?: number;
   txt2img_s: number;
   first_step_s: number;
   unet_step_s: number;
@@ -341,12 +343,18 @@ async function benchE2e(model: string, size: number, steps: number, threads: num
   const t0 = performance.now();
   const m = await loadAddon().DiffusionModel.load(model, { threads, device, ...(tokenizer ? { tokenizer } : {}) });
   const load = secs(t0);
+  const prompt = { prompt: 'a photo of a wooden table in a bright kitchen', negativePrompt: 'blurry', ...(size ? { width: size, height: size } : {}), guidanceScale: 7.5, sampler: 'euler' as const, seed: 1 };
+  // On a GPU the first generation uploads the weights and initialises cuBLAS: one 1-step
+  // generation first, timed on its own, so txt2img_s is what every later image costs.
+  let warmup: number | undefined;
+  if (m.device !== 'cpu') {
+    const tw = performance.now();
+    await m.generate({ ...prompt, steps: 1 });
+    warmup = secs(tw);
+  }
   const marks: number[] = [];
   const t1 = performance.now();
-  const img = await m.generate(
-    { prompt: 'a photo of a wooden table in a bright kitchen', negativePrompt: 'blurry', ...(size ? { width: size, height: size } : {}), steps, guidanceScale: 7.5, sampler: 'euler', seed: 1 },
-    { onProgress: () => marks.push(performance.now()) },
-  );
+  const img = await m.generate({ ...prompt, steps }, { onProgress: () => marks.push(performance.now()) });
   const end = performance.now();
   if (size && (img.width !== size || img.height !== size)) throw new Error(`generate returned ${img.width}×${img.height}`);
   const where = deviceReport(device);
@@ -360,6 +368,7 @@ async function benchE2e(model: string, size: number, steps: number, threads: num
     threads,
     ...where,
     load_s: load,
+    ...(warmup !== undefined ? { warmup_s: warmup } : {}),
     txt2img_s: (end - t1) / 1000,
     first_step_s: marks.length ? (marks[0]! - t1) / 1000 : NaN,
     unet_step_s: gaps.length ? gaps.reduce((a, b) => a + b, 0) / gaps.length : NaN,
@@ -441,7 +450,7 @@ async function main(): Promise<void> {
         ? JSON.stringify(r)
         : [
             `model ${r.model} — txt2img ${r.size}×${r.size}, ${r.steps} Euler step(s), CFG 7.5, on ${r.device === 'cpu' ? `the CPU, ${r.threads} thread(s)` : r.device}, DiffusionModel.generate`,
-            `  load           ${f(r.load_s)} s`,
+            `  load           ${f(r.load_s)} s${r.warmup_s !== undefined ? `  (then a 1-step warm-up generation ${f(r.warmup_s)} s: weights to the GPU)` : ''}`,
             `  txt2img        ${f(r.txt2img_s)} s  (text encoding + first step ${f(r.first_step_s)}, later steps ${f(r.unet_step_s)} each, decode ${f(r.vae_decode_s)})`,
             `  peak RSS       ${r.peak_rss_mb.toFixed(0)} MiB`,
             ...(r.peak_device_mb !== undefined ? [`  peak device    ${r.peak_device_mb.toFixed(0)} MiB  (bg-native's GPU pool)`] : []),

@@ -29,6 +29,8 @@ export interface BackendInfo {
   /** CUDA: bytes of bg-native's device pool in use now, and its peak in this process. */
   inUseBytes?: number;
   peakBytes?: number;
+  /** The CPU emulation of CUDA (test builds only). */
+  emulated?: boolean;
 }
 
 export interface TensorInfo {
@@ -242,8 +244,10 @@ export function loadAddon(): NativeAddon {
   if (cached) return cached;
   if (loadError) throw loadError;
   try {
+    // BGN_ADDON_PATH: another build of the addon (the tests' CUDA-emulator build, a debug build).
+    const override = process.env.BGN_ADDON_PATH;
     const load = require('node-gyp-build') as (dir: string) => NativeAddon;
-    cached = load(packageRoot);
+    cached = override ? (require(path.resolve(override)) as NativeAddon) : load(packageRoot);
     return cached;
   } catch (err) {
     loadError = new BgNativeError('E_ADDON_LOAD', describeFailure(err), { cause: err });
