@@ -136,26 +136,22 @@ class CudaGpu final : public Gpu {
   size_t bytes_in_use() const override { return pool_.in_use(); }
   size_t peak_bytes() const override { return pool_.peak(); }
 
-  // Synchronous: the caller may reuse or free `src` (pageable or pinned) once this returns.
+  // upload/download are synchronous: the caller may reuse `src` / read `dst` once they return.
   void upload(void* dst, const void* src, size_t bytes) override {
-    if (bytes == 0) return;
-    BGN_CHECK(dst && src, Code::Internal, "Gpu::upload of ", bytes, " bytes with a null pointer");
-    auto l = enter();
-    check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream_), "upload (cudaMemcpyAsync)");
-    check(cudaStreamSynchronize(stream_), "upload (cudaStreamSynchronize)");
+    transfer(dst, src, bytes, cudaMemcpyHostToDevice, "upload", true);
   }
   void download(void* dst, const void* src, size_t bytes) override {
-    if (bytes == 0) return;
-    BGN_CHECK(dst && src, Code::Internal, "Gpu::download of ", bytes, " bytes with a null pointer");
-    auto l = enter();
-    check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, stream_), "download (cudaMemcpyAsync)");
-    check(cudaStreamSynchronize(stream_), "download (cudaStreamSynchronize)");
+    transfer(dst, src, bytes, cudaMemcpyDeviceToHost, "download", true);
   }
   void copy(void* dst, const void* src, size_t bytes) override {
+    transfer(dst, src, bytes, cudaMemcpyDeviceToDevice, "copy", false);
+  }
+  void transfer(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind, const char* what, bool wait) {
     if (bytes == 0) return;
-    BGN_CHECK(dst && src, Code::Internal, "Gpu::copy of ", bytes, " bytes with a null pointer");
+    BGN_CHECK(dst && src, Code::Internal, "Gpu::", what, " of ", bytes, " bytes with a null pointer");
     auto l = enter();
-    check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, stream_), "copy (cudaMemcpyAsync)");
+    check(cudaMemcpyAsync(dst, src, bytes, kind, stream_), what);
+    if (wait) check(cudaStreamSynchronize(stream_), what);
   }
   void synchronize() override {
     auto l = enter();
