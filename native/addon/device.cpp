@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 
+#include "addon/errors.h"
 #include "tensor/error.h"
 
 namespace bgn::addon {
@@ -23,6 +24,16 @@ int cuda_index(const std::string& d) {
 std::string device_spelling_error(const std::string& device) {
   if (device == "auto" || device == "cpu" || cuda_index(device) >= 0) return "";
   return "device must be 'auto', 'cpu', 'cuda' or 'cuda:<index>'; got '" + device + "'";
+}
+
+std::string device_option(Napi::Env env, const Napi::Object& options) {
+  Napi::Value v = options.Get("device");
+  if (v.IsUndefined()) return "auto";
+  if (!v.IsString()) throw make_error(env, "E_BAD_INPUT", "device must be a string");
+  std::string d = v.As<Napi::String>().Utf8Value();
+  const std::string bad = device_spelling_error(d);
+  if (!bad.empty()) throw make_error(env, "E_BAD_INPUT", bad);
+  return d;
 }
 
 std::shared_ptr<Gpu> resolve_device(const std::string& requested) {

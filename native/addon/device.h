@@ -3,12 +3,16 @@
 #include <memory>
 #include <string>
 
+#include <napi.h>
+
 #include "backend/gpu.h"
 
 namespace bgn::addon {
 
 // Checks the spelling only (on the JS thread): a message for E_BAD_INPUT, or "" when valid.
 std::string device_spelling_error(const std::string& device);
+// options.device of a load call ('auto' when absent), spelling checked: throws a JS E_BAD_INPUT.
+std::string device_option(Napi::Env env, const Napi::Object& options);
 // Where a model loads (on a worker thread): null for the CPU; 'cuda' fails with
 // E_DEVICE_UNAVAILABLE and the reason when no CUDA device can run it; 'auto' takes the GPU
 // when one answers and the CPU otherwise (BGN_DEVICE=cpu|cuda overrides 'auto').

@@ -74,18 +74,6 @@ int64_t int_opt(Napi::Env env, const Napi::Object& o, const char* key, int64_t d
   return int64_t(d);
 }
 
-// The `device` option: 'auto' (default) | 'cpu' | 'cuda' | 'cuda:N', spelling checked here; the
-// device itself is opened on the worker (resolve_device).
-std::string device_opt(Napi::Env env, const Napi::Object& o) {
-  Napi::Value v = o.Get("device");
-  if (v.IsUndefined()) return "auto";
-  if (!v.IsString()) bad(env, "device must be a string");
-  std::string d = v.As<Napi::String>().Utf8Value();
-  const std::string err = device_spelling_error(d);
-  if (!err.empty()) bad(env, err);
-  return d;
-}
-
 bool bool_opt(Napi::Env env, const Napi::Object& o, const char* key, bool def) {
   Napi::Value v = o.Get(key);
   if (v.IsUndefined()) return def;
@@ -213,7 +201,7 @@ class TextEncoderWrap : public ModelWrap<ClipTextModel, TextEncoderWrap> {
     opts.threads = int(int_opt(env, o, "threads", 0, 0, 1024));
     const Component which = int_opt(env, o, "encoder", 1, 1, 2) == 2 ? Component::TextEncoder2 : Component::TextEncoder;
     opts.heads = int_opt(env, o, "attentionHeads", 0, 0, 4096);
-    const std::string device = device_opt(env, o);
+    const std::string device = device_option(env, o);
     return run_async<std::shared_ptr<ClipTextModel>>(
         env,
         [path, opts, which, device]() mutable {
@@ -293,7 +281,7 @@ class UNetWrap : public ModelWrap<UNetModel, UNetWrap> {
     UnetLoadOptions opts;
     opts.threads = int(int_opt(env, o, "threads", 0, 0, 1024));
     opts.attention_heads = int_opt(env, o, "attentionHeads", 0, 0, 4096);
-    const std::string device = device_opt(env, o);
+    const std::string device = device_option(env, o);
     return run_async<std::shared_ptr<UNetModel>>(
         env,
         [path, opts, device]() mutable {
@@ -416,7 +404,7 @@ class VaeWrap : public ModelWrap<VaeModel, VaeWrap> {
     Napi::Object o = opts_of(info, 1);
     VaeLoadOptions opts;
     opts.threads = int(int_opt(env, o, "threads", 0, 0, 1024));
-    const std::string device = device_opt(env, o);
+    const std::string device = device_option(env, o);
     return run_async<std::shared_ptr<VaeModel>>(
         env,
         [path, opts, device]() mutable {

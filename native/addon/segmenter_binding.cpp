@@ -59,13 +59,7 @@ class SegmenterWrap : public Napi::ObjectWrap<SegmenterWrap> {
     int threads = 0;
     std::string device = "auto";
     if (info.Length() > 1 && info[1].IsObject()) {
-      Napi::Value d = info[1].As<Napi::Object>().Get("device");
-      if (!d.IsUndefined()) {
-        if (!d.IsString()) throw make_error(env, "E_BAD_INPUT", "device must be a string");
-        device = d.As<Napi::String>().Utf8Value();
-        const std::string bad = device_spelling_error(device);
-        if (!bad.empty()) throw make_error(env, "E_BAD_INPUT", bad);
-      }
+      device = device_option(env, info[1].As<Napi::Object>());
       Napi::Value t = info[1].As<Napi::Object>().Get("threads");
       if (!t.IsUndefined()) {
         if (!t.IsNumber()) throw make_error(env, "E_BAD_INPUT", "threads must be a number");

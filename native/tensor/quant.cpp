@@ -125,10 +125,11 @@ void dq_q5_1(const uint8_t* b, float* y) {
     y[j + 16] = d * hi + m;
   }
 }
-void dq_q4_K(const uint8_t* b, float* y) {
+// q4_K and q5_K: 8 sub-blocks of 32 with 6-bit scales and mins; q5_K adds a fifth bit per
+// value from qh (null for q4_K).
+void dq_k_4or5(const uint8_t* b, const uint8_t* qh, const uint8_t* qs, float* y) {
   const float d = h2f(b), dmin = h2f(b + 2);
   const uint8_t* scales = b + 4;
-  const uint8_t* qs = b + 16;
   for (int c = 0; c < 4; ++c) {
     int sc0, m0, sc1, m1;
     scale_min_k4(2 * c, scales, &sc0, &m0);
@@ -136,30 +137,18 @@ void dq_q4_K(const uint8_t* b, float* y) {
     const float d0 = d * sc0, o0 = dmin * m0, d1 = d * sc1, o1 = dmin * m1;
     const uint8_t* q = qs + 32 * c;
     for (int l = 0; l < 32; ++l) {
-      y[64 * c + l] = d0 * (q[l] & 0xF) - o0;
-      y[64 * c + 32 + l] = d1 * (q[l] >> 4) - o1;
-    }
-  }
-}
-void dq_q5_K(const uint8_t* b, float* y) {
-  const float d = h2f(b), dmin = h2f(b + 2);
-  const uint8_t* scales = b + 4;
-  const uint8_t* qh = b + 16;
-  const uint8_t* qs = b + 48;
-  for (int c = 0; c < 4; ++c) {
-    int sc0, m0, sc1, m1;
-    scale_min_k4(2 * c, scales, &sc0, &m0);
-    scale_min_k4(2 * c + 1, scales, &sc1, &m1);
-    const float d0 = d * sc0, o0 = dmin * m0, d1 = d * sc1, o1 = dmin * m1;
-    const uint8_t* q = qs + 32 * c;
-    for (int l = 0; l < 32; ++l) {
-      const int lo = (q[l] & 0xF) | (((qh[l] >> (2 * c)) & 1) << 4);
-      const int hi = (q[l] >> 4) | (((qh[l] >> (2 * c + 1)) & 1) << 4);
+      int lo = q[l] & 0xF, hi = q[l] >> 4;
+      if (qh) {
+        lo |= ((qh[l] >> (2 * c)) & 1) << 4;
+        hi |= ((qh[l] >> (2 * c + 1)) & 1) << 4;
+      }
       y[64 * c + l] = d0 * lo - o0;
       y[64 * c + 32 + l] = d1 * hi - o1;
     }
   }
 }
+void dq_q4_K(const uint8_t* b, float* y) { dq_k_4or5(b, nullptr, b + 16, y); }
+void dq_q5_K(const uint8_t* b, float* y) { dq_k_4or5(b, b + 16, b + 48, y); }
 void dq_q6_K(const uint8_t* b, float* y) {
   const uint8_t* ql = b;
   const uint8_t* qh = b + 128;
