@@ -216,10 +216,11 @@ describe('refusals', () => {
     }
   });
 
-  it('/health is open when HEALTH_PUBLIC is set', async () => {
-    const open = await start({ healthPublic: true }, false);
-    expect((await fetch(`${open.url}/health`)).status).toBe(200);
-    expect((await fetch(`${open.url}/v1/jobs/x`)).status).toBe(401);
+  it('/health is closed when HEALTH_PUBLIC is false, open (liveness only) by default', async () => {
+    const closed = await start({ healthPublic: false }, false);
+    expect((await fetch(`${closed.url}/health`)).status).toBe(401);
+    expect(await (await fetch(`${main.url}/health`)).json()).toEqual({ status: 'ok' });
+    expect((await fetch(`${main.url}/v1/jobs/x`)).status).toBe(401);
   });
 
   it('403 for a path outside INPUT_ROOTS, by traversal or through a symlink', async () => {

@@ -8,7 +8,8 @@
  *   DELETE /api/background/jobs/:id     cancel
  *   POST   /v1/replace, /v1/cleanup     path, URL or upload; the result within SYNC_WAIT, else 202
  *   GET    /v1/jobs/:id, DELETE …       the same job view
- *   GET    /health                      status, engines, backends, queue depth, version
+ *   GET    /health                      liveness { status } (open); with the token: the detailed view
+ *   GET    /v1/status                   status, engines, backends, queue depth, version (token)
  *   GET    /files/<jobId>/<name>        artifacts under OUTPUT_DIR
  *   GET    /v1/presets                  preset names, descriptions and prompt types
  *   GET    /                            the web page (static shell; its data comes from the routes above)
@@ -48,12 +49,14 @@ import { checkInputPath } from './paths.js';
 import {
   AcceptedSchema,
   ErrorSchema,
+  HealthQuerySchema,
   HealthSchema,
   IdempotencyHeadersSchema,
   JobParamsSchema,
   JobViewSchema,
   PresetListSchema,
   SeedReplaceBodySchema,
+  StatusSchema,
   V1CleanupBodySchema,
   V1ReplaceBodySchema,
   WaitQuerySchema,
@@ -82,6 +85,14 @@ function tokenDigest(s: string): Buffer {
 }
 
 const uploads = new WeakMap<FastifyRequest, string>();
+
+/** A plain `GET /health` with no token and no `details`: the liveness probe monitors send. */
+function isLivenessProbe(req: FastifyRequest): boolean {
+  const [route, query = ''] = req.url.split('?', 2) as [string, string?];
+  if (route !== '/health' || req.headers.authorization !== undefined) return false;
+  const details = new URLSearchParams(query).get('details');
+  return details === null || /^(0|false|no)$/i.test(details);
+}
 
 function coerceField(v: unknown): unknown {
   if (typeof v !== 'string') return v;
@@ -214,7 +225,7 @@ export async function createServer(overrides: ServerConfigInput | ServerConfig =
   const expected = cfg.apiToken ? tokenDigest(cfg.apiToken) : undefined;
   app.addHook('onRequest', async (req) => {
     if (!expected) return;
-    if (cfg.healthPublic && req.url.split('?')[0] === '/health') return;
+    if (cfg.healthPublic && isLivenessProbe(req)) return;
     if (isPublicWebPath(req.method, req.url)) return;
     const h = req.headers.authorization ?? '';
     const m = /^Bearer\s+(.+)$/i.exec(h);
@@ -450,30 +461,44 @@ export async function createServer(overrides: ServerConfigInput | ServerConfig =
   });
 
   // ---- health, files ---------------------------------------------------------------------------
+  /** The detailed view: queue depth, engines, backends, version, presets (behind the token). */
+  async function serverStatus() {
+    const c = await queue.counts();
+    let be: unknown[] = [];
+    let status: 'ok' | 'degraded' = 'ok';
+    try {
+      be = backends() as unknown[];
+    } catch {
+      status = 'degraded';
+    }
+    return {
+      status,
+      version,
+      queue: { backend: queue.backend, queued: c.queued, running: c.running, max: cfg.maxQueued },
+      engines: {
+        studio: true,
+        local: Boolean(cfg.modelPath || process.env.BG_DIFFUSION_MODEL || process.env.MODEL_PATH || process.env.MODEL_ID),
+        runway: Boolean(process.env.RUNWAY_API_KEY?.trim()),
+      },
+      backends: be,
+      presets: listPresets(),
+    };
+  }
+
   z.get('/health', {
-    schema: { tags: ['server'], summary: 'Status, engines, backends, queue depth, version', response: { 200: HealthSchema, 401: ErrorSchema } },
-    handler: async () => {
-      const c = await queue.counts();
-      let be: unknown[] = [];
-      let status: 'ok' | 'degraded' = 'ok';
-      try {
-        be = backends() as unknown[];
-      } catch {
-        status = 'degraded';
-      }
-      return {
-        status,
-        version,
-        queue: { backend: queue.backend, queued: c.queued, running: c.running, max: cfg.maxQueued },
-        engines: {
-          studio: true,
-          local: Boolean(cfg.modelPath || process.env.BG_DIFFUSION_MODEL || process.env.MODEL_PATH || process.env.MODEL_ID),
-          runway: Boolean(process.env.RUNWAY_API_KEY?.trim()),
-        },
-        backends: be,
-        presets: listPresets(),
-      };
+    schema: {
+      tags: ['server'],
+      summary: 'Liveness without the token ({ status }); with the token or ?details=1 (token required) the detailed view',
+      querystring: HealthQuerySchema,
+      response: { 200: HealthSchema, 401: ErrorSchema },
     },
+    // Reaching the handler with a token, or on a server without one, means the caller may see everything.
+    handler: async (req) => (isLivenessProbe(req) && expected ? { status: 'ok' as const } : serverStatus()),
+  });
+
+  z.get('/v1/status', {
+    schema: { tags: ['server'], summary: 'Status, engines, backends, queue depth, version, presets', response: { 200: StatusSchema, 401: ErrorSchema } },
+    handler: serverStatus,
   });
 
   const CONTENT_TYPES: Record<string, string> = { '.png': 'image/png', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.webp': 'image/webp' };

@@ -49,8 +49,8 @@ export const ServerConfigSchema = z.strictObject({
   apiToken: z.string().min(1).optional(),
   /** Run without a token: must be asked for explicitly. */
   allowNoAuth: z.boolean().default(false),
-  /** /health answers without the token. */
-  healthPublic: z.boolean().default(false),
+  /** /health's liveness answer (`{ status }`) needs no token; false puts it behind the token too. */
+  healthPublic: z.boolean().default(true),
   /** Standard Webhooks key: `whsec_<base64>` or raw key text. */
   webhookSecret: z.string().min(1).optional(),
   /** Folders `inputPath` may read (after symlinks). Empty: inputPath is refused. */
@@ -58,7 +58,10 @@ export const ServerConfigSchema = z.strictObject({
   outputDir: z.string().min(1).default(path.resolve('bg-native-data', 'output')),
   /** Makes artifact URLs absolute, e.g. https://media.example.com/bg. */
   publicBaseUrl: z.url().optional(),
-  /** Hosts `callbackUrl` / `inputUrl` may name: `host`, `*.domain`, `*`; private addresses only for hosts listed exactly. */
+  /**
+   * Hosts `callbackUrl` / `inputUrl` may name. Empty: any public host. Otherwise only those listed
+   * (`host`, `*.domain`, `*` = any public host). Internal addresses only for hosts listed exactly.
+   */
   allowedHosts: z.array(z.string().min(1)).default([]),
   queueDb: z.string().min(1).default(path.resolve('bg-native-data', 'queue.db')),
   /** redis://… → BullMQ instead of the embedded SQLite queue. */
@@ -119,12 +122,24 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'host', env: 'HOST', flag: '--host <addr>', help: 'address to listen on (default 0.0.0.0)', parse: str },
   { key: 'apiToken', env: 'API_TOKEN', flag: '--api-token <token>', help: 'bearer token required on every route', parse: str, secret: true },
   { key: 'allowNoAuth', env: 'ALLOW_NO_AUTH', flag: '--allow-no-auth', help: 'serve without API_TOKEN (anyone reaching the port can use it)', parse: bool },
-  { key: 'healthPublic', env: 'HEALTH_PUBLIC', flag: '--health-public', help: '/health answers without the token', parse: bool },
+  {
+    key: 'healthPublic',
+    env: 'HEALTH_PUBLIC',
+    flag: '--health-public [bool]',
+    help: "/health's liveness answer needs no token (default true; false = token required)",
+    parse: bool,
+  },
   { key: 'webhookSecret', env: 'APP_WEBHOOK_SECRET', flag: '--webhook-secret <secret>', help: 'Standard Webhooks signing key (whsec_<base64> or raw text)', parse: str, secret: true },
   { key: 'inputRoots', env: 'INPUT_ROOTS', flag: '--input-roots <dirs>', help: 'comma-separated folders inputPath may read', parse: list },
   { key: 'outputDir', env: 'OUTPUT_DIR', flag: '--output-dir <dir>', help: 'where artifacts are stored (served at /files/)', parse: str },
   { key: 'publicBaseUrl', env: 'PUBLIC_BASE_URL', flag: '--public-base-url <url>', help: 'makes artifact URLs absolute', parse: str },
-  { key: 'allowedHosts', env: 'WEBHOOK_ALLOWED_HOSTS', flag: '--allowed-hosts <hosts>', help: 'comma-separated hosts for callbackUrl/inputUrl (host, *.domain, *)', parse: list },
+  {
+    key: 'allowedHosts',
+    env: 'WEBHOOK_ALLOWED_HOSTS',
+    flag: '--allowed-hosts <hosts>',
+    help: 'narrow callbackUrl/inputUrl to these hosts (host, *.domain, *; default: any public host)',
+    parse: list,
+  },
   { key: 'queueDb', env: 'QUEUE_DB', flag: '--queue-db <file>', help: 'SQLite file of the embedded queue', parse: str },
   { key: 'queueUrl', env: 'QUEUE_URL', flag: '--queue-url <url>', help: 'redis://… to share a BullMQ queue between processes', parse: str, secret: true },
   { key: 'queuePrefix', env: 'QUEUE_PREFIX', flag: '--queue-prefix <name>', help: 'key prefix in Redis (default bgn)', parse: str },

@@ -191,6 +191,16 @@ export function presentJob(job: JobRecord, base: string | undefined): Record<str
   };
 }
 
+export type WebhookEvent = 'background.job.succeeded' | 'background.job.failed';
+
+/**
+ * The event name twice: `event`, the documented field receivers read, and `type`, the Standard
+ * Webhooks envelope's name for it. Both always carry the same value.
+ */
+function envelope(event: WebhookEvent): { event: WebhookEvent; type: WebhookEvent } {
+  return { event, type: event };
+}
+
 /** The webhook for a job that ended: `background.job.succeeded` / `background.job.failed` (cancelled jobs too). */
 export function terminalMessage(job: JobRecord, cfg: ServerConfig): WebhookMessage | undefined {
   const p = job.payload as JobPayload;
@@ -205,9 +215,10 @@ export function terminalMessage(job: JobRecord, cfg: ServerConfig): WebhookMessa
   let body: Record<string, unknown>;
   if (job.status === 'succeeded') {
     const result = presentResult(job.result as StoredResult, base);
-    body = { type: 'background.job.succeeded', ...common, outputUrl: result.outputUrl, maskUrl: result.maskUrl, result };
+    body = { ...envelope('background.job.succeeded'), ...common, outputUrl: result.outputUrl, maskUrl: result.maskUrl, result };
   } else {
-    body = { type: 'background.job.failed', ...common, status: job.status, error: job.error ?? { code: 'E_INTERNAL', message: 'The job failed.' } };
+    const error = job.error ?? { code: 'E_INTERNAL', message: 'The job failed.' };
+    body = { ...envelope('background.job.failed'), ...common, status: job.status, error };
   }
   return { id: `msg_${job.id}`, url: p.callbackUrl, body: JSON.stringify(body) };
 }

@@ -1,9 +1,10 @@
 /**
  * Outbound requests the server makes for a client (fetching `inputUrl`, posting to
- * `callbackUrl`) go only to hosts on the allow-list, and never to loopback, link-local, private
- * or otherwise internal addresses unless that exact host is listed. The address is checked after
- * DNS resolution, inside the connection's own lookup, so a name cannot resolve to a public address
- * for the check and a private one for the connection.
+ * `callbackUrl`) go to any public http(s) host by default, as webhook services do; a non-empty
+ * allow-list (WEBHOOK_ALLOWED_HOSTS) narrows them to the hosts it names. Loopback, link-local,
+ * private and otherwise internal addresses are refused unless that exact host is listed. The
+ * address is checked after DNS resolution, inside the connection's own lookup, so a name cannot
+ * resolve to a public address for the check and a private one for the connection.
  */
 import dns from 'node:dns';
 import http from 'node:http';
@@ -58,9 +59,13 @@ function bareHost(hostname: string): string {
   return hostname.replace(/^\[|\]$/g, '').toLowerCase().replace(/\.$/, '');
 }
 
-/** Matches a host name against `host`, `*.domain` and `*` entries. */
+/**
+ * Matches a host name against `host`, `*.domain` and `*` entries. An empty list allows every
+ * host (internal addresses are refused separately, since no host is listed exactly).
+ */
 export function matchHost(hostname: string, allowed: readonly string[]): HostMatch {
   const host = bareHost(hostname);
+  if (!allowed.some((raw) => bareHost(raw.trim()) !== '')) return { allowed: true, exact: false };
   let wild = false;
   for (const raw of allowed) {
     const entry = bareHost(raw.trim());
@@ -73,8 +78,11 @@ export function matchHost(hostname: string, allowed: readonly string[]): HostMat
 }
 
 export interface UrlPolicy {
+  /** Empty: any public host; otherwise only the hosts listed (`host`, `*.domain`, `*`). */
   allowedHosts: readonly string[];
 }
+
+const LIST_EXACTLY = 'list that exact host in WEBHOOK_ALLOWED_HOSTS to allow it';
 
 /** Checks scheme and host of `text` (no DNS); returns the URL and whether internal addresses are allowed for it. */
 export function checkUrlSyntax(text: string, policy: UrlPolicy, what: string): { url: URL; exact: boolean } {
@@ -90,14 +98,13 @@ export function checkUrlSyntax(text: string, policy: UrlPolicy, what: string): {
   const match = matchHost(url.hostname, policy.allowedHosts);
   if (!match.allowed) {
     throw new UrlRefusedError(
-      `${what} host ${JSON.stringify(bareHost(url.hostname))} is not allowed: add it to WEBHOOK_ALLOWED_HOSTS (now ${
-        policy.allowedHosts.length ? policy.allowedHosts.join(', ') : 'empty'
-      }).`,
+      `${what} host ${JSON.stringify(bareHost(url.hostname))} is not allowed: add it to WEBHOOK_ALLOWED_HOSTS ` +
+        `(now ${policy.allowedHosts.join(', ')}), or add \`*\` to allow any public host.`,
     );
   }
   const literal = bareHost(url.hostname);
   if (net.isIP(literal) && isInternalAddress(literal) && !match.exact) {
-    throw new UrlRefusedError(`${what} points at the internal address ${literal}; list it in WEBHOOK_ALLOWED_HOSTS explicitly to allow it.`);
+    throw new UrlRefusedError(`${what} points at the internal address ${literal}; ${LIST_EXACTLY}.`);
   }
   return { url, exact: match.exact };
 }
@@ -111,7 +118,8 @@ function guardedLookup(allowInternal: boolean, what: string): net.LookupFunction
       if (!allowInternal) {
         const bad = list.find((a) => isInternalAddress(a.address));
         if (bad) {
-          return callback(new UrlRefusedError(`${what} host ${hostname} resolves to the internal address ${bad.address}; list the host in WEBHOOK_ALLOWED_HOSTS explicitly to allow it.`));
+          const msg = `${what} host ${hostname} resolves to the internal address ${bad.address}; ${LIST_EXACTLY}.`;
+          return callback(new UrlRefusedError(msg));
         }
       }
       if (options.all) return callback(null, list);
@@ -122,19 +130,28 @@ function guardedLookup(allowInternal: boolean, what: string): net.LookupFunction
   }) as net.LookupFunction;
 }
 
-/** Resolves the URL's host now and refuses it when it lands on an internal address (for a quick 4xx at enqueue time). */
+/** How long the early check waits for DNS before leaving the decision to the connection. */
+const EARLY_LOOKUP_MS = 3000;
+
+/**
+ * Checks the URL now, for a quick 4xx at enqueue time: scheme, the allow-list, and whether the
+ * host resolves to an internal address. A host that does not resolve now (or not quickly) is not
+ * refused here: the address is checked again when the request connects, which is the check that
+ * protects, and a passing DNS failure should not turn a job away.
+ */
 export async function checkUrl(text: string, policy: UrlPolicy, what: string): Promise<URL> {
   const { url, exact } = checkUrlSyntax(text, policy, what);
   const host = bareHost(url.hostname);
   if (exact || net.isIP(host)) return url;
-  let addrs: dns.LookupAddress[];
-  try {
-    addrs = await dns.promises.lookup(host, { all: true });
-  } catch (err) {
-    throw new UrlRefusedError(`${what} host ${host} does not resolve (${(err as NodeJS.ErrnoException).code ?? 'error'}).`);
-  }
+  let timer: NodeJS.Timeout | undefined;
+  const addrs = await Promise.race([
+    dns.promises.lookup(host, { all: true }).catch(() => [] as dns.LookupAddress[]),
+    new Promise<dns.LookupAddress[]>((resolve) => {
+      timer = setTimeout(() => resolve([]), EARLY_LOOKUP_MS);
+    }),
+  ]).finally(() => clearTimeout(timer));
   const bad = addrs.find((a) => isInternalAddress(a.address));
-  if (bad) throw new UrlRefusedError(`${what} host ${host} resolves to the internal address ${bad.address}; list it in WEBHOOK_ALLOWED_HOSTS explicitly to allow it.`);
+  if (bad) throw new UrlRefusedError(`${what} host ${host} resolves to the internal address ${bad.address}; ${LIST_EXACTLY}.`);
   return url;
 }
 

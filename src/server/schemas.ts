@@ -33,7 +33,11 @@ export const ClientCleanupOptionsSchema = CleanupOptionsSchema.omit({
 
 const id = z.string().min(1).max(200);
 const inputPath = z.string().min(1).max(4096).describe('Absolute path of the photo on the server, inside INPUT_ROOTS.');
-const inputUrl = z.string().min(1).max(4096).describe('http(s) URL the server downloads the photo from (host on WEBHOOK_ALLOWED_HOSTS).');
+const inputUrl = z
+  .string()
+  .min(1)
+  .max(4096)
+  .describe('http(s) URL the server downloads the photo from: any public host, or those WEBHOOK_ALLOWED_HOSTS names.');
 const callbackUrl = z.string().min(1).max(4096).describe('Where the signed `background.job.*` webhook is POSTed when the job ends.');
 
 export const SeedReplaceBodySchema = z
@@ -121,13 +125,25 @@ export const AcceptedSchema = z.looseObject({
   statusUrl: z.string(),
 });
 
-export const HealthSchema = z.looseObject({
-  status: z.enum(['ok', 'degraded']),
-  version: z.string(),
-  queue: z.object({ backend: z.enum(['sqlite', 'redis']), queued: z.number(), running: z.number(), max: z.number() }),
-  engines: z.object({ studio: z.boolean(), local: z.boolean(), runway: z.boolean() }),
-  backends: z.array(z.unknown()),
-  presets: z.array(z.string()),
+const statusField = z.enum(['ok', 'degraded']).describe('ok: serving; degraded: up, but the native backends could not be listed.');
+
+export const StatusSchema = z
+  .looseObject({
+    status: statusField,
+    version: z.string(),
+    queue: z.object({ backend: z.enum(['sqlite', 'redis']), queued: z.number(), running: z.number(), max: z.number() }),
+    engines: z.object({ studio: z.boolean(), local: z.boolean(), runway: z.boolean() }),
+    backends: z.array(z.unknown()),
+    presets: z.array(z.string()),
+  })
+  .describe('The detailed view of the server: version, queue depth, engines, compute backends, presets.');
+
+export const HealthSchema = z
+  .union([StatusSchema, z.strictObject({ status: statusField })])
+  .describe('Without the token: `{ status }` only (liveness). With the token: the detailed view, as /v1/status.');
+
+export const HealthQuerySchema = z.looseObject({
+  details: z.string().max(8).optional().describe('1: the detailed view (needs the token even when HEALTH_PUBLIC is on).'),
 });
 
 export const PresetListSchema = z
