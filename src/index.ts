@@ -53,6 +53,13 @@ export { listPresets, getPreset, clearPresetCache, type GetPresetOptions, type P
 export type { Preset, PresetOverrides } from './presets/schema.js';
 export { version } from './version.js';
 export {
+  ResultMetadataSchema,
+  toResultMetadata,
+  type EngineFamily,
+  type ResultArtifacts,
+  type ResultMetadata,
+} from './result-format.js';
+export {
   runWorkflowNode,
   renderTemplate,
   type WorkflowNode,

@@ -13,6 +13,7 @@ import { parse } from 'yaml';
 
 import { main } from '../src/cli/index.js';
 import { clearSegmenters, closeComposePool } from '../src/index.js';
+import { ResultMetadataSchema } from '../src/result-format.js';
 import { tempDir } from './helpers/paths.js';
 import { snapshotEnv, type EnvSnapshot } from './helpers/env.js';
 import { redSubjectModel, writeTinyModel } from './helpers/tiny-models.js';
@@ -100,7 +101,15 @@ describe('batch mode', () => {
     expect(lines.map((l) => path.basename(l.input)).sort()).toEqual(['broken.jpg', 'one.jpg', 'two.jpg']);
     const ok = lines.filter((l) => l.status === 'done');
     expect(ok).toHaveLength(2);
-    for (const l of ok) expect(l).toMatchObject({ command: 'replace', engine: 'studio', seed: 3, format: 'jpeg', width: 48, height: 36 });
+    for (const l of ok) {
+      expect(l).toMatchObject({ command: 'replace', engine: 'studio', seed: 3, format: 'jpeg', width: 48, height: 36 });
+      // A done line is the result format (artifacts as paths) plus the batch's own fields.
+      const meta = ResultMetadataSchema.parse(l);
+      expect(meta).toMatchObject({ op: 'replace', engineFamily: 'studio', preset: 'product-studio' });
+      expect(meta.artifacts).toEqual({ output: l.output, mask: null });
+      expect(path.isAbsolute(meta.artifacts.output)).toBe(true);
+      expect(l.elapsedMs).toEqual(expect.any(Number));
+    }
     expect(existsSync(path.join(out, 'one.jpg'))).toBe(true);
     expect(existsSync(path.join(out, 'sub', 'two.jpg'))).toBe(true);
     expect(existsSync(path.join(out, 'three.png'))).toBe(false);
@@ -111,6 +120,16 @@ describe('batch mode', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/3 photos: 2 done, 1 failed/);
     expect(r.stderr).toMatch(/failed: broken\.jpg \(E_BAD_INPUT\)/);
+  });
+
+  it('--mask-out <dir> in a batch: each JSON line names its mask file in artifacts.mask', async () => {
+    const out = dir('out-masks');
+    const masks = dir('masks');
+    const r = await cli(['--in', dir('good'), '--out', out, '--mask-out', masks, '--engine', 'studio', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const lines = jsonLines(r.stdout).map((l) => ResultMetadataSchema.parse(l));
+    expect(lines.map((l) => l.artifacts.mask).sort()).toEqual([path.join(masks, 'a.png'), path.join(masks, 'b.png')]);
+    for (const l of lines) expect((await sharp(l.artifacts.mask!).metadata()).channels).toBe(1);
   });
 
   it('draws a progress bar on a terminal instead of lines', async () => {

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { main } from '../src/cli/index.js';
 import { clearSegmenters, closeComposePool } from '../src/index.js';
+import { ResultMetadataSchema } from '../src/result-format.js';
 import { readGrey } from './helpers/images.js';
 import { repoRoot, tempDir } from './helpers/paths.js';
 import { snapshotEnv, type EnvSnapshot } from './helpers/env.js';
@@ -136,17 +137,28 @@ describe('bg-native replace is the default command', () => {
 });
 
 describe('bg-native replace --json', () => {
-  it('prints one JSON line with the result metadata and no Buffers', async () => {
+  it('prints one JSON line in the result format, with no Buffers', async () => {
     const out = outPath();
     const mask = path.join(tmp.dir, 'json-mask.png');
     const r = await cli(job(out, '--json', '--seed', '7', '--mask-out', mask));
     expect(r.code).toBe(0);
     expect(r.stdout.trim().split('\n')).toHaveLength(1);
     const meta = JSON.parse(r.stdout) as Record<string, unknown>;
+    // The documented shape, checked by the one schema every front door shares.
+    const parsed = ResultMetadataSchema.parse(meta);
+    expect(parsed).toMatchObject({ op: 'replace', engine: 'studio', engineFamily: 'studio', preset: 'product-studio' });
+    expect(parsed.seed).toBe(7);
+    expect(parsed.artifacts).toEqual({ output: out, mask });
     expect(Object.keys(meta).sort()).toEqual(
-      ['command', 'input', 'output', 'mask', 'engine', 'engineReason', 'skipped', 'engineInfo', 'preset', 'promptType', 'prompt', 'seed', 'width', 'height', 'format', 'model', 'metrics'].sort(),
+      [
+        ...['command', 'input', 'output', 'mask', 'op', 'engine', 'engineFamily', 'engineReason', 'skipped'],
+        ...['engineInfo', 'preset', 'promptType', 'prompt', 'seed', 'artifacts', 'width', 'height', 'format'],
+        ...['model', 'metrics'],
+      ].sort(),
     );
-    expect(meta).toMatchObject({ command: 'replace', output: out, mask, engine: 'studio', preset: 'product-studio', seed: 7, width: 240, height: 180, format: 'png', prompt: null });
+    // The top-level output/mask of earlier versions stay.
+    expect(meta).toMatchObject({ command: 'replace', output: out, mask, width: 240, height: 180, format: 'png' });
+    expect(meta.prompt).toBeNull();
     expect(meta.engineReason).toMatch(/\w/);
     expect((meta.model as { path: string }).path).toBe(model);
     const metrics = meta.metrics as { elapsed_ms: number; stages: Record<string, number> };
@@ -154,10 +166,38 @@ describe('bg-native replace --json', () => {
     expect(Object.keys(metrics.stages)).toEqual(expect.arrayContaining(['generate', 'encode', 'write']));
   });
 
+  it('without --mask-out the mask artifact is null; the engine can be passed back as --engine', async () => {
+    const out = outPath();
+    const r = await cli(job(out, '--json', '--engine', 'studio'));
+    expect(r.code).toBe(0);
+    const meta = ResultMetadataSchema.parse(JSON.parse(r.stdout));
+    expect(meta.artifacts).toEqual({ output: out, mask: null });
+    const again = await cli(job(outPath(), '--json', '--engine', meta.engine));
+    expect(again.code, again.stderr).toBe(0);
+    expect(JSON.parse(again.stdout)).toMatchObject({ engine: 'studio' });
+  });
+
   it('reports the prompt type of a preset that has them', async () => {
     const r = await cli(job(outPath(), '--json', '--preset', 'vitrinealu', '--prompt-type', 'garden'));
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ preset: 'vitrinealu', promptType: 'garden' });
+  });
+
+  it('cleanup --json prints the result format too: engine none, preset and seed null, the mode', async () => {
+    const out = outPath();
+    const mask = path.join(tmp.dir, 'cleanup-mask.png');
+    const cleanup = (...more: string[]) => cli(['cleanup', '--in', photo, '--model', model, '--threads', '1', ...more]);
+    const r = await cleanup('--out', out, '--mode', 'color', '--mask-out', mask, '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const meta = JSON.parse(r.stdout) as Record<string, unknown>;
+    const parsed = ResultMetadataSchema.parse(meta);
+    expect(parsed).toMatchObject({ op: 'cleanup', engine: 'none', engineFamily: 'none', preset: null, seed: null });
+    expect(parsed.mode).toBe('color');
+    expect(parsed.artifacts).toEqual({ output: out, mask });
+    expect(meta).toMatchObject({ command: 'cleanup', output: out, mask, width: 240, height: 180, format: 'png' });
+    expect(parsed.metrics.elapsed_ms).toBeGreaterThan(0);
+    const noMask = await cleanup('--out', outPath(), '--json');
+    expect(ResultMetadataSchema.parse(JSON.parse(noMask.stdout)).artifacts.mask).toBeNull();
   });
 });
 

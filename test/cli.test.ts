@@ -6,6 +6,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { ResultMetadataSchema } from '../src/result-format.js';
 import { photo, repoRoot, tempDir } from './helpers/paths.js';
 
 const tmp = tempDir();
@@ -102,6 +103,8 @@ describe('bg-native CLI with the native addon and the default model', () => {
     expect(r.code).toBe(0);
     const meta = JSON.parse(r.stdout) as { output: string; mask: string; width: number; height: number; metrics: { elapsed_ms: number; stages: Record<string, number> } };
     expect(meta).toMatchObject({ output: out, mask: maskOut, width: 680, height: 440 });
+    const result = ResultMetadataSchema.parse(meta);
+    expect(result).toMatchObject({ op: 'cleanup', engine: 'none', artifacts: { output: out, mask: maskOut } });
     expect(meta.metrics.stages.infer).toBeGreaterThan(0);
     const o = await sharp(out).metadata();
     expect([o.width, o.height, o.channels]).toEqual([680, 440, 4]);

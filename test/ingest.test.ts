@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { processIngestItem, setTopLevelMember, type IngestResult } from '../src/ingest/index.js';
 import { clearSegmenters, closeComposePool } from '../src/index.js';
+import { ResultMetadataSchema } from '../src/result-format.js';
 import { startServer, type BgServer } from '../src/server/index.js';
 import { halvesJpeg } from './helpers/images.js';
 import { tempDir } from './helpers/paths.js';
@@ -96,6 +97,11 @@ describe('in-process', () => {
     expect(Date.parse(b.processedAt as string)).toBeGreaterThanOrEqual(before - 1000);
     expect(b.settings).toEqual({ steps: expect.any(Number), guidanceScale: expect.any(Number), enhanceFg: false, matchColors: expect.any(Number), featherEdges: expect.any(Number) });
     expect(r.sidecar).toEqual(json);
+    // The returned item carries the result format too, the output as an absolute path.
+    const result = ResultMetadataSchema.parse(JSON.parse(JSON.stringify(r.result)));
+    expect(result).toMatchObject({ op: 'replace', engine: 'studio', engineFamily: 'studio', preset: 'vitrinealu' });
+    expect(result.promptType).toBe('garden');
+    expect(result.artifacts).toEqual({ output: path.resolve(r.outputPath), mask: null });
   });
 
   it('cleanup: a white-background JPEG and a cleanup block', async () => {
@@ -106,6 +112,10 @@ describe('in-process', () => {
     const i = (24 * 64 + 60) * 3;
     expect(Math.min(data[i]!, data[i + 1]!, data[i + 2]!)).toBeGreaterThan(240);
     expect(r.background).toMatchObject({ mode: 'cleanup', engine: 'cleanup', prompt: null, settings: { steps: null, enhanceFg: true } });
+    const result = ResultMetadataSchema.parse(JSON.parse(JSON.stringify(r.result)));
+    expect(result).toMatchObject({ op: 'cleanup', engine: 'none', preset: null, seed: null, format: 'jpeg' });
+    expect(result.mode).toBe('color');
+    expect(result.artifacts).toEqual({ output: path.resolve(r.outputPath), mask: null });
   });
 
   it('a second run replaces the block where it stands', async () => {
@@ -224,6 +234,12 @@ describe('remote (MEDIA_INGEST_BACKGROUND_API_URL)', () => {
     const text = readFileSync(sidecarPath, 'utf8');
     expect(withoutAppendedBackground(text)).toBe(SIDECAR.trimEnd() + '\n');
     expect(JSON.parse(text).background).toMatchObject({ mode: 'replace', engine: 'studio', outJpg: r.outputPath, prompt: expect.stringMatching(/\S/) });
+    // The server's result, its URLs swapped for the file written here.
+    const result = ResultMetadataSchema.parse(JSON.parse(JSON.stringify(r.result)));
+    expect(result).toMatchObject({ op: 'replace', engine: 'studio', engineFamily: 'studio', preset: 'vitrinealu' });
+    expect(result.promptType).toBe('minimal');
+    expect(result.artifacts).toEqual({ output: path.resolve(r.outputPath), mask: null });
+    expect(JSON.stringify(result)).not.toContain('/files/');
   });
 
   it('a refused token: failed with what to set, sidecar untouched, no output', async () => {

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BgNativeError } from '../src/errors.js';
 import { clearSegmenters, closeComposePool } from '../src/index.js';
 import { renderTemplate, runWorkflowNode } from '../src/orchestrator/index.js';
+import { ResultMetadataSchema } from '../src/result-format.js';
 import { startServer, type BgServer } from '../src/server/index.js';
 import { halvesJpeg } from './helpers/images.js';
 import { repoRoot, tempDir } from './helpers/paths.js';
@@ -99,9 +100,22 @@ describe('runWorkflowNode background-replace', () => {
       metrics: { elapsed_ms: expect.any(Number), stages: expect.any(Object) },
     });
     expect(JSON.parse(JSON.stringify(r))).toEqual(r);
+    const meta = ResultMetadataSchema.parse(JSON.parse(JSON.stringify(r)));
+    expect(meta).toMatchObject({ op: 'replace', engineFamily: 'studio' });
     expect((await sharp(r.artifacts.output).metadata()).width).toBe(64);
     expect((await sharp(r.artifacts.mask!).metadata()).channels).toBe(1);
     expect(node.parameters.input).toBe('{{media.path}}'); // the node itself is not changed
+  });
+
+  it('background-cleanup: the same format, engine none, preset and seed null; mask: false writes none', async () => {
+    const parameters = { input: photo, output: '{{dir}}/clean.png', mode: 'color', mask: false, model: segModel };
+    const node = { type: 'background-cleanup', parameters };
+    const r = await runWorkflowNode(node, { dir: tmp.dir });
+    const meta = ResultMetadataSchema.parse(JSON.parse(JSON.stringify(r)));
+    expect(meta).toMatchObject({ op: 'cleanup', engine: 'none', engineFamily: 'none', preset: null, seed: null });
+    expect(meta.mode).toBe('color');
+    expect(meta.artifacts).toEqual({ output: path.join(tmp.dir, 'clean.png'), mask: null });
+    expect(existsSync(path.join(tmp.dir, 'clean.mask.png'))).toBe(false);
   });
 
   it('refuses before any work: unknown variables, unknown node types, unknown options', async () => {

@@ -8,8 +8,9 @@
  *   concurrency    --concurrency N photos at once (default 1: one job already uses every core);
  *                  without --threads, each job gets cores / N native threads
  *   progress       a bar on stderr when it is a terminal, else one line per photo
- *   --json         one JSON line per photo on stdout: the replace result plus status/elapsedMs,
- *                  or status 'failed' with { code, message }
+ *   --json         one JSON line per photo on stdout: status 'done' lines are the replace
+ *                  --json line (the result format) plus status/elapsedMs; 'skipped', 'failed' and
+ *                  'cancelled' lines carry command/input/output/status (and error { code, message })
  *   exit status    0 all done (or skipped), 1 any photo failed, 130 cancelled with Ctrl-C
  */
 import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';

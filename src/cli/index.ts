@@ -17,7 +17,7 @@ import { segment } from '../pipeline/segment.js';
 import { version } from '../version.js';
 import { CliExit } from './batch.js';
 import { registerPresetsCommand } from './presets.js';
-import { registerReplaceCommand } from './replace.js';
+import { registerReplaceCommand, resultJson } from './replace.js';
 import { registerServeCommands } from './serve.js';
 
 export interface CliIO {
@@ -123,22 +123,7 @@ async function runCleanup(f: CleanupFlags, io: CliIO): Promise<void> {
     mask = path.resolve(f.maskOut);
     await writeFileAtomic(mask, result.artifacts.mask);
   }
-  if (f.json) {
-    io.stdout(
-      JSON.stringify({
-        command: 'cleanup',
-        input: f.in,
-        output: result.artifacts.output,
-        mask: mask ?? null,
-        width: result.width,
-        height: result.height,
-        mode: result.mode,
-        format: result.format,
-        model: result.model,
-        metrics: result.metrics,
-      }) + '\n',
-    );
-  }
+  if (f.json) io.stdout(JSON.stringify(resultJson(result, f.in, mask ?? null)) + '\n');
 }
 
 /** Builds the program; actions report through `io`. */

@@ -14,7 +14,9 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { BgNativeError } from '../errors.js';
 import { checkWritable, writeFileAtomic } from '../image/atomic-write.js';
 import { DeviceSchema, SamplerNameSchema, type ReplaceOptions, type ReplaceProgress, type ShadowOption } from '../options.js';
+import type { CleanupResult } from '../pipeline/cleanup.js';
 import { replaceBackground, type ReplaceResult } from '../pipeline/replace.js';
+import { toResultMetadata } from '../result-format.js';
 
 /** Where the CLI writes; the same shape as index.ts's CliIO (kept structural to avoid an import cycle). */
 export interface ReplaceIO {
@@ -229,27 +231,19 @@ export function withFlagNames(message: string): string {
   });
 }
 
-/** The result as printed by --json: everything but the Buffers. */
-export function resultJson(r: ReplaceResult, input: string, mask: string | null): Record<string, unknown> {
-  return {
-    command: 'replace',
-    input,
-    output: r.artifacts.output,
-    mask,
-    engine: r.engine,
-    engineReason: r.engineReason,
-    skipped: r.skipped,
-    engineInfo: r.engineInfo,
-    preset: r.preset,
-    promptType: r.promptType ?? null,
-    prompt: r.prompt ?? null,
-    seed: r.seed,
-    width: r.width,
-    height: r.height,
-    format: r.format,
-    model: r.model,
-    metrics: r.metrics,
-  };
+/**
+ * The result as printed by --json: the result format (src/result-format.ts; artifacts as absolute
+ * paths, `mask: null` without --mask-out) after the CLI's own `command` and `input`, and `output`/
+ * `mask` also at the top level as before.
+ */
+export function resultJson(
+  r: ReplaceResult | CleanupResult,
+  input: string,
+  mask: string | null,
+): Record<string, unknown> {
+  const output = r.artifacts.output as string;
+  const command = 'mode' in r ? 'cleanup' : 'replace';
+  return { command, input, output, mask, ...toResultMetadata(r, { output, mask }) };
 }
 
 function progressLine(p: ReplaceProgress): string {

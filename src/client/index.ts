@@ -48,4 +48,5 @@ export type {
   SegmentationOptions,
 } from '../options.js';
 export type { ErrorCode } from '../errors.js';
+export type { EngineFamily, ResultArtifacts, ResultMetadata } from '../result-format.js';
 export { version } from '../version.js';

@@ -7,13 +7,15 @@ import type { ResultMetadata } from '../result-format.js';
 
 export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
 
-/** A finished job's result, as the server reports it; URLs are absolute. */
-export interface JobResult extends ResultMetadata {
+/**
+ * A finished job's result, as the server reports it (the result format, `op` telling a replacement
+ * from a cleanup) with the output's and the mask's URLs; URLs are absolute.
+ */
+export type JobResult = ResultMetadata & {
   outputUrl: string;
   maskUrl: string;
   artifacts: { output: string; mask: string };
-  [key: string]: unknown;
-}
+};
 
 /** A job as the server shows it. */
 export interface Job {

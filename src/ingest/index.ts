@@ -20,7 +20,9 @@
  *   "background": { "mode", "engine", "outJpg", "processedAt", "prompt",
  *                   "settings": { "steps", "guidanceScale", "enhanceFg", "matchColors", "featherEdges" } }
  *
- * written atomically, with every other byte of the file as it was. A failure (bad sidecar,
+ * written atomically, with every other byte of the file as it was; the returned item also carries
+ * the result format (`result`: engine, engineFamily, preset, seed, artifacts { output, mask: null },
+ * metrics, …) with the output's absolute path. A failure (bad sidecar,
  * missing photo, no subject, server error, …) leaves the sidecar untouched and is reported in
  * the result — processIngestItem never throws for one bad item.
  */
@@ -31,6 +33,7 @@ import { BgNativeError, toBgError } from '../errors.js';
 import { writeFileAtomic } from '../image/atomic-write.js';
 import { CleanupModeSchema, EngineSchema, parseReplaceOptions, type CleanupMode, type EngineName } from '../options.js';
 import { resolveReplaceSettings } from '../pipeline/replace-settings.js';
+import { toResultMetadata, type ResultMetadata, type ResultSource } from '../result-format.js';
 import { runRemote } from './remote.js';
 import { parseSidecar, setTopLevelMember } from './sidecar.js';
 
@@ -91,6 +94,8 @@ export type IngestResult =
       imagePath: string;
       outputPath: string;
       background: BackgroundBlock;
+      /** The result format, the output as an absolute path (no mask file is written: `mask` is null). */
+      result: ResultMetadata;
       /** The sidecar with the block added. */
       sidecar: Record<string, unknown>;
       sidecarPath?: string;
@@ -215,6 +220,8 @@ export async function processIngestItem(item: IngestItem): Promise<IngestResult>
     let engine: string;
     let prompt: string | null = null;
     let jobId: string | undefined;
+    let result: ResultMetadata;
+    const artifacts = { output: path.resolve(outputPath), mask: null };
     if (cfg.apiUrl) {
       const r = await runRemote({
         baseUrl: cfg.apiUrl,
@@ -229,15 +236,19 @@ export async function processIngestItem(item: IngestItem): Promise<IngestResult>
       jobId = r.jobId;
       engine = mode === 'replace' ? String(r.result.engine ?? 'unknown') : 'cleanup';
       if (mode === 'replace') prompt = typeof r.result.prompt === 'string' ? r.result.prompt : settings!.preset.prompt;
+      // The server's result, its URLs swapped for the file written here.
+      result = toResultMetadata(r.result as unknown as ResultSource, artifacts);
     } else if (mode === 'replace') {
       const { replaceBackground } = await import('../pipeline/replace.js');
       const r = await replaceBackground({ ...replaceOptions, input: imagePath, output: outputPath, ...(item.signal ? { signal: item.signal } : {}) });
       engine = r.engine;
       prompt = r.prompt ?? settings!.preset.prompt;
+      result = toResultMetadata(r, artifacts);
     } else {
       const { cleanup } = await import('../pipeline/cleanup.js');
-      await cleanup({ ...cleanupOptions, input: imagePath, output: outputPath });
+      const r = await cleanup({ ...cleanupOptions, input: imagePath, output: outputPath });
       engine = 'cleanup';
+      result = toResultMetadata(r, artifacts);
     }
 
     const background: BackgroundBlock = {
@@ -273,6 +284,7 @@ export async function processIngestItem(item: IngestItem): Promise<IngestResult>
       imagePath,
       outputPath,
       background,
+      result,
       sidecar: updated,
       ...(sidecarPath !== undefined ? { sidecarPath } : {}),
       ranAt: cfg.apiUrl ? 'remote' : 'in-process',

@@ -1,10 +1,13 @@
 /**
  * Workflow nodes for JSON orchestrators: `runWorkflowNode({ type, parameters }, context)` fills
  * the parameters' `{{var}}` templates from the context (see template.ts), runs the operation
- * in-process and answers with the seed's result format — JSON only, the artifacts as paths:
+ * in-process and answers with the result format (src/result-format.ts) — JSON only, the
+ * artifacts as absolute paths (`mask: null` when it is not written):
  *
- *   { engine, engineReason, preset, promptType?, prompt?, seed,
- *     artifacts: { output, mask }, width, height, format, metrics: { elapsed_ms, stages } }
+ *   { op, engine, engineFamily, preset, seed, artifacts: { output, mask }, metrics: { elapsed_ms, stages },
+ *     engineReason, promptType, prompt, width, height, format, model, … }
+ *
+ * A cleanup answers with engine/engineFamily 'none', preset and seed null, and its `mode`.
  *
  * Node types:
  *   background-replace  replaceBackground; parameters are its options, with `input` (or
@@ -18,7 +21,7 @@ import path from 'node:path';
 import { BgNativeError, toBgError } from '../errors.js';
 import { writeFileAtomic } from '../image/atomic-write.js';
 import type { ReplaceProgress } from '../options.js';
-import type { ResultMetadata } from '../result-format.js';
+import { toResultMetadata, type ResultMetadata } from '../result-format.js';
 import { renderTemplate } from './template.js';
 
 export { renderTemplate } from './template.js';
@@ -39,12 +42,8 @@ export interface WorkflowNodeOptions {
   onProgress?: (p: ReplaceProgress) => void;
 }
 
-/** The seed's result format, JSON-serialisable. */
-export interface WorkflowNodeResult extends ResultMetadata {
-  engine: string;
-  artifacts: { output: string; mask: string | null };
-  metrics: { elapsed_ms: number; stages: Record<string, number> };
-}
+/** The result format, JSON-serialisable. */
+export type WorkflowNodeResult = ResultMetadata;
 
 function takePath(p: Record<string, unknown>, names: string[], label: string, node: string): string | undefined {
   const given = names.filter((n) => p[n] !== undefined);
@@ -79,6 +78,7 @@ export async function runWorkflowNode(node: WorkflowNode, context: Record<string
   } else {
     maskPath = takePath(params, ['mask', 'maskPath'], 'mask file', label) ?? path.join(path.dirname(output), `${path.basename(output, path.extname(output))}.mask.png`);
   }
+  const mask = maskPath ? path.resolve(maskPath) : null;
   const signal = options.signal;
   try {
     if (replace) {
@@ -91,32 +91,12 @@ export async function runWorkflowNode(node: WorkflowNode, context: Record<string
         ...(options.onProgress ? { onProgress: options.onProgress } : {}),
       } as Parameters<typeof replaceBackground>[0]);
       if (maskPath) await writeFileAtomic(maskPath, r.artifacts.mask);
-      return {
-        engine: r.engine,
-        engineReason: r.engineReason,
-        preset: r.preset,
-        ...(r.promptType !== undefined ? { promptType: r.promptType } : {}),
-        ...(r.prompt !== undefined ? { prompt: r.prompt } : {}),
-        seed: r.seed,
-        artifacts: { output: r.artifacts.output as string, mask: maskPath ? path.resolve(maskPath) : null },
-        width: r.width,
-        height: r.height,
-        format: r.format,
-        metrics: r.metrics,
-      };
+      return toResultMetadata(r, { output: r.artifacts.output as string, mask });
     }
     const { cleanup } = await import('../pipeline/cleanup.js');
     const r = await cleanup({ ...params, input, output } as Parameters<typeof cleanup>[0]);
     if (maskPath) await writeFileAtomic(maskPath, r.artifacts.mask);
-    return {
-      engine: 'cleanup',
-      mode: r.mode,
-      artifacts: { output: r.artifacts.output as string, mask: maskPath ? path.resolve(maskPath) : null },
-      width: r.width,
-      height: r.height,
-      format: r.format,
-      metrics: r.metrics,
-    };
+    return toResultMetadata(r, { output: r.artifacts.output as string, mask });
   } catch (err) {
     throw toBgError(err);
   }

@@ -13,7 +13,7 @@ import type { CleanupOptions, ReplaceOptions } from '../options.js';
 import { cleanup } from '../pipeline/cleanup.js';
 import { replaceBackground } from '../pipeline/replace.js';
 import { JobFailure, type JobContext, type JobRecord, type WebhookMessage } from '../queue/types.js';
-import type { ResultMetadata } from '../result-format.js';
+import { toResultMetadata, type ResultMetadata, type ResultSource } from '../result-format.js';
 import type { ServerConfig } from './config.js';
 import { isRetryableCode } from './http-errors.js';
 import { guardedRequest, UrlRefusedError } from './net-guard.js';
@@ -31,10 +31,20 @@ export interface JobPayload {
   callbackUrl?: string;
 }
 
-/** A finished job's result, with artifact paths relative to OUTPUT_DIR (turned into URLs when shown). */
-export interface StoredResult extends ResultMetadata {
-  op: 'replace' | 'cleanup';
-  files: { output: string; mask: string };
+/**
+ * A finished job's result as the queue keeps it: the result format with artifact paths relative
+ * to OUTPUT_DIR (`files`, turned into URLs when shown). Rows written by earlier versions hold the
+ * older fields only; presentResult fills in the rest.
+ */
+export type StoredResult = ResultMetadata & { files: { output: string; mask: string } };
+
+/**
+ * The result a job stores: the result format minus what stays on the server (the segmentation
+ * model's and the weights' paths in model/engineInfo, the engines skipped on the way).
+ */
+function storedResult(r: ResultSource, files: StoredResult['files']): StoredResult {
+  const { model: _model, engineInfo: _info, skipped: _skipped, ...meta } = toResultMetadata(r, files);
+  return { ...(meta as ResultMetadata), files };
 }
 
 /** The folder uploads are stored in before their job runs. */
@@ -117,20 +127,7 @@ export async function runJob(job: JobRecord, ctx: JobContext, cfg: ServerConfig)
       };
       const r = await replaceBackground(options);
       await writeFileAtomic(path.join(dir, 'mask.png'), r.artifacts.mask);
-      return {
-        op: 'replace',
-        files: { output: `${job.id}/${outName}`, mask: `${job.id}/mask.png` },
-        width: r.width,
-        height: r.height,
-        format: r.format,
-        metrics: r.metrics,
-        engine: r.engine,
-        engineReason: r.engineReason,
-        preset: r.preset,
-        ...(r.promptType !== undefined ? { promptType: r.promptType } : {}),
-        ...(r.prompt !== undefined ? { prompt: r.prompt } : {}),
-        seed: r.seed,
-      };
+      return storedResult(r, { output: `${job.id}/${outName}`, mask: `${job.id}/mask.png` });
     }
     // The server's device setting is a default for the cutout too; a job's own options win.
     const device = cfg.device === 'cpu' ? { device: 'cpu' as const } : {};
@@ -139,15 +136,7 @@ export async function runJob(job: JobRecord, ctx: JobContext, cfg: ServerConfig)
     const r = await cleanup(options);
     if (signal.aborted) throw new BgNativeError('E_CANCELLED', 'The job was cancelled.');
     await writeFileAtomic(path.join(dir, 'mask.png'), r.artifacts.mask);
-    return {
-      op: 'cleanup',
-      files: { output: `${job.id}/${outName}`, mask: `${job.id}/mask.png` },
-      width: r.width,
-      height: r.height,
-      format: r.format,
-      metrics: r.metrics,
-      mode: r.mode,
-    };
+    return storedResult(r, { output: `${job.id}/${outName}`, mask: `${job.id}/mask.png` });
   } catch (err) {
     if (timeout.aborted && !ctx.signal.aborted) {
       throw new JobFailure('E_TIMEOUT', `The job ran longer than ${cfg.jobTimeoutMs} ms and was stopped.`, true);
@@ -162,12 +151,19 @@ export function fileUrl(rel: string, base: string | undefined): string {
   return base ? `${base}${p}` : p;
 }
 
-/** The result as clients see it: the seed's format (engine, preset, seed, artifacts, size, metrics) with URLs. */
-export function presentResult(r: StoredResult, base: string | undefined): Record<string, unknown> {
-  const { files, op: _op, ...rest } = r;
+/** A result as the server shows it: the result format plus the artifacts' URLs at the top level. */
+export type PresentedResult = ResultMetadata & { outputUrl: string; maskUrl: string };
+
+/**
+ * The result as clients see it: the result format (engine, preset, seed, artifacts, metrics, …)
+ * with URLs, also as outputUrl/maskUrl. Mapped again from the stored row, so rows written by
+ * earlier versions come out in today's shape.
+ */
+export function presentResult(r: StoredResult, base: string | undefined): PresentedResult {
+  const { files, ...stored } = r;
   const outputUrl = fileUrl(files.output, base);
   const maskUrl = fileUrl(files.mask, base);
-  return { ...rest, outputUrl, maskUrl, artifacts: { output: outputUrl, mask: maskUrl } };
+  return { ...toResultMetadata(stored as ResultSource, { output: outputUrl, mask: maskUrl }), outputUrl, maskUrl };
 }
 
 /** The public view of a job. */

@@ -6,6 +6,7 @@
 import { z } from 'zod';
 
 import { CleanupOptionsSchema, ReplaceOptionsSchema } from '../options.js';
+import { CleanupResultMetadataSchema, ReplaceResultMetadataSchema, ResultMetadataSchema } from '../result-format.js';
 
 /** replaceBackground options a client may set. */
 export const ClientReplaceOptionsSchema = ReplaceOptionsSchema.omit({
@@ -83,22 +84,14 @@ export const ErrorSchema = z
   .object({ error: z.object({ code: z.string(), message: z.string() }), jobId: z.string().optional() })
   .describe('An error: a stable code and a message that says what to do.');
 
-export const ResultSchema = z.looseObject({
-  outputUrl: z.string(),
-  maskUrl: z.string(),
-  artifacts: z.object({ output: z.string(), mask: z.string() }),
-  engine: z.string().optional(),
-  engineReason: z.string().optional(),
-  preset: z.string().optional(),
-  promptType: z.string().optional(),
-  prompt: z.string().optional(),
-  seed: z.number().optional(),
-  mode: z.string().optional(),
-  width: z.number(),
-  height: z.number(),
-  format: z.string(),
-  metrics: z.unknown(),
-});
+/** The result format (src/result-format.ts) with the artifacts' URLs also at the top level. */
+const urls = {
+  outputUrl: z.string().describe('The output image: the same URL as artifacts.output.'),
+  maskUrl: z.string().describe('The mask: the same URL as artifacts.mask (a server job always writes one).'),
+};
+export const ResultSchema = z
+  .discriminatedUnion('op', [ReplaceResultMetadataSchema.extend(urls), CleanupResultMetadataSchema.extend(urls)])
+  .describe(ResultMetadataSchema.description ?? 'The result.');
 
 export const JobViewSchema = z
   .looseObject({
