@@ -9,12 +9,14 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { loadAddon } from '../src/native.js';
-import { HANDLERS, PENDING_KINDS, discoverManifests, fixturesDir, pendingReason, runManifest, summarize } from './fixtures/runner.js';
+import {
+  HANDLERS, PENDING_KINDS, discoverAllManifests, fixturesDir, pendingReason, resolveFixturePath, runManifest, summarize,
+} from './fixtures/runner.js';
 import { readSafetensorsFile } from './fixtures/safetensors.js';
 
 const dir = fixturesDir();
 const present = existsSync(dir);
-const manifests = present ? discoverManifests(dir) : [];
+const manifests = present ? discoverAllManifests(dir) : [];
 const runnable = manifests.filter((m) => HANDLERS[m.kind] && !pendingReason(m));
 const pending = manifests.filter((m) => !HANDLERS[m.kind] || pendingReason(m));
 const lines: string[] = [];
@@ -45,7 +47,7 @@ describe.runIf(present)(`fixtures in ${dir}`, () => {
     for (const m of manifests)
       for (const key of ['inputs', 'expected'])
         if (typeof (m.body[key] as { file?: unknown } | undefined)?.file === 'string')
-          files.add(path.resolve(dir, (m.body[key] as { file: string }).file));
+          files.add(resolveFixturePath(dir, (m.body[key] as { file: string }).file));
     expect(files.size).toBeGreaterThan(0);
     for (const file of files) {
       const ours = await read(file);

@@ -12,6 +12,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   init_diffusion(env, exports);
   init_models(env, exports);
   init_diffusion_model(env, exports);
+  init_tiny_vae(env, exports);
   return exports;
 }
 

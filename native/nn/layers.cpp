@@ -138,14 +138,14 @@ void linear(Exec& e, const Linear& l, const float* x, int64_t M, float* y) {
   cpu::sgemm(pool, false, true, M, l.out, l.in, 1.f, x, l.in, w, l.in, present(l.b) ? 1.f : 0.f, y, l.out);
 }
 
-Conv2d load_conv(WeightSet& ws, const std::string& prefix, int64_t in, int64_t out, int64_t stride) {
+Conv2d load_conv(WeightSet& ws, const std::string& prefix, int64_t in, int64_t out, int64_t stride, bool bias) {
   Conv2d c;
   const std::string wn = prefix + ".weight";
   c.w = ws.take(wn);
-  c.b = ws.take(prefix + ".bias");
-  if (!present(c.w) || !present(c.b)) return c;
+  if (bias) c.b = ws.take(prefix + ".bias");
+  if (!present(c.w) || (bias && !present(c.b))) return c;
   check_float(ws, wn, c.w);
-  check_float(ws, prefix + ".bias", c.b);
+  if (bias) check_float(ws, prefix + ".bias", c.b);
   if (c.w.rank() != 4)
     fail(Code::ModelFormat, ws.source(), ": tensor ", wn, " has shape ", shape_str(c.w.shape()),
          ", expected a convolution kernel (out, in, kh, kw)");
@@ -156,7 +156,7 @@ Conv2d load_conv(WeightSet& ws, const std::string& prefix, int64_t in, int64_t o
   if ((in >= 0 && c.in != in) || (out >= 0 && c.out != out) || c.kh != c.kw || c.kh % 2 != 1)
     fail(Code::ModelFormat, ws.source(), ": tensor ", wn, " has shape ", shape_str(c.w.shape()), ", expected (",
          out >= 0 ? out : c.out, ", ", in >= 0 ? in : c.in, ", k, k) with odd k");
-  ws.expect_shape(prefix + ".bias", c.b, {c.out});
+  if (bias) ws.expect_shape(prefix + ".bias", c.b, {c.out});
   c.stride = stride;
   c.pad_top = c.pad_left = c.pad_bottom = c.pad_right = c.kh / 2;
   return c;
@@ -174,6 +174,7 @@ void conv2d(Exec& e, const Conv2d& c, const float* x, int64_t N, int64_t H, int6
   p.pad_left = c.pad_left;
   p.pad_bottom = c.pad_bottom;
   p.pad_right = c.pad_right;
+  if (c.relu) p.activation = cpu::Activation::Relu;
   int64_t OH, OW;
   conv_out_size(c, H, W, &OH, &OW);
   if (e.gpu) {
@@ -182,9 +183,10 @@ void conv2d(Exec& e, const Conv2d& c, const float* x, int64_t N, int64_t H, int6
     return;
   }
   ThreadPool& pool = e.pool;
-  Tensor b = widen(c.b);
+  Tensor b = present(c.b) ? widen(c.b) : Tensor();
   const float* w = widen_scratch(pool, c.w);
-  cpu::conv2d(pool, cpu::ConvInput(x, c.in), N, c.in, H, W, w, c.out, c.kh, c.kw, b.data<float>(), p, y, OH, OW);
+  cpu::conv2d(pool, cpu::ConvInput(x, c.in), N, c.in, H, W, w, c.out, c.kh, c.kw, present(b) ? b.data<float>() : nullptr,
+              p, y, OH, OW);
 }
 
 Norm load_norm(WeightSet& ws, const std::string& prefix, int64_t channels, int64_t groups, float eps) {

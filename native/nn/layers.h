@@ -36,12 +36,15 @@ Linear load_linear(WeightSet& ws, const std::string& prefix, bool bias, int64_t 
 void linear(Exec& e, const Linear& l, const float* x, int64_t M, float* y);
 
 struct Conv2d {
-  Tensor w, b;  // w (out, in, kh, kw), b (out)
+  Tensor w, b;  // w (out, in, kh, kw), b (out) or undefined (no bias)
   int64_t in = 0, out = 0, kh = 1, kw = 1;
   int64_t stride = 1, pad_top = 0, pad_left = 0, pad_bottom = 0, pad_right = 0;
+  bool relu = false;  // ReLU fused into the output
 };
-// `<prefix>.weight` (out, in, k, k) and `<prefix>.bias` (out); symmetric padding k/2 unless set after.
-Conv2d load_conv(WeightSet& ws, const std::string& prefix, int64_t in = -1, int64_t out = -1, int64_t stride = 1);
+// `<prefix>.weight` (out, in, k, k) and `<prefix>.bias` (out) (absent when !bias); symmetric
+// padding k/2 unless set after.
+Conv2d load_conv(WeightSet& ws, const std::string& prefix, int64_t in = -1, int64_t out = -1, int64_t stride = 1,
+                 bool bias = true);
 void conv_out_size(const Conv2d& c, int64_t H, int64_t W, int64_t* OH, int64_t* OW);
 // x is (N, in, H, W), y is (N, out, OH, OW)
 void conv2d(Exec& e, const Conv2d& c, const float* x, int64_t N, int64_t H, int64_t W, float* y);

@@ -11,6 +11,13 @@ void act(Exec& e, cpu::Act a, const float* x, float* y, int64_t n) {
   cpu::activation(e.pool, a, x, y, n);
 }
 
+void relu(Exec& e, const float* x, float* y, int64_t n) {
+  if (e.gpu) return e.gpu->relu(x, y, n);
+  e.pool.parallel_for(n, 16384, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) y[i] = x[i] > 0.f ? x[i] : 0.f;
+  });
+}
+
 void add(Exec& e, const float* x, const float* r, float* y, int64_t n) {
   if (e.gpu) return e.gpu->add(x, r, y, n);
   e.pool.parallel_for(n, 16384, [&](int64_t i0, int64_t i1) {

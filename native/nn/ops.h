@@ -11,6 +11,8 @@ namespace bgn::nn {
 
 // x and y are n floats (may alias)
 void act(Exec& e, cpu::Act a, const float* x, float* y, int64_t n);
+// y = max(x, 0), n floats (may alias)
+void relu(Exec& e, const float* x, float* y, int64_t n);
 // y = x + r elementwise, n floats (y may alias either)
 void add(Exec& e, const float* x, const float* r, float* y, int64_t n);
 // x (R, S) += v[r] along each row, in place (a per-channel bias over NCHW planes: R = N·C)
