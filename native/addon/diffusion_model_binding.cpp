@@ -1,12 +1,14 @@
 // DiffusionModel: whole-model text-to-image / image-to-image / inpainting (diffusion/diffusion_model.h).
 //
 //   DiffusionModel.load(pathOrDir, { threads?, device?: 'auto'|'cpu'|'cuda'|'cuda:N', tokenizer?,
-//                                    predictionType?: 'epsilon'|'v_prediction'|'sample' }) → Promise<DiffusionModel>
+//                                    predictionType?: 'epsilon'|'v_prediction'|'sample',
+//                                    loras?: [{ path, scale? = 1 }] }) → Promise<DiffusionModel>
+//     loras: merged into the UNet and text encoders (models/lora.h), scale from -4 to 4
 //   model.generate({ prompt, negativePrompt?, width?, height?, steps?, guidanceScale?, sampler?, seed?,
 //                    strength?, clipSkip?, initImage?: Uint8Array (H·W·3 RGB), mask?: Uint8Array (H·W, ≥128
 //                    repaints) | Float32Array (H·W in [0,1], ≥0.5 repaints), noise?: Float32Array,
 //                    pasteBack? = true, tiled?: 'auto' | true | false = 'auto', tileSize? = 64,
-//                    tileOverlap? = 16 },
+//                    tileOverlap? = 16, loras?: [{ path, scale? }] },
 //                  { onProgress?({ step, steps }), signal?: AbortSignal })
 //     → Promise<{ pixels: Uint8Array (H·W·3 RGB), width, height, seed }>
 //   model.dispose(); model.path, layout, family ('sd1' | 'sd2' | 'sdxl'), inChannels, latentChannels,
@@ -18,6 +20,10 @@
 // (64 / 16 = 512 / 128 image pixels for SD). 'auto' tiles images larger in area than one tile
 // (SD: above 512×512), which bounds the VAE's memory; true tiles any image that does not fit one
 // tile; false never tiles.
+//
+// loras in generate(): this generation's LoRA set instead of the load's ([] = none); a different
+// set is merged into a second instance of the model (a load's worth of time and the merged
+// tensors' memory), kept for the following generations until another set is asked for.
 //
 // generate() always returns a Promise: invalid arguments reject with E_BAD_INPUT rather than
 // throwing. The work runs on a libuv worker thread; onProgress is called on the JS thread once
@@ -38,6 +44,7 @@
 #include "addon/bindings.h"
 #include "addon/device.h"
 #include "addon/errors.h"
+#include "addon/lora_option.h"
 #include "diffusion/diffusion_model.h"
 
 namespace bgn::addon {
@@ -277,6 +284,8 @@ class DiffusionModelWrap : public Napi::ObjectWrap<DiffusionModelWrap> {
       device = str_field(o, "device", "auto");
       const std::string bad = device_spelling_error(device);
       if (!bad.empty()) bad_arg(bad);
+      const std::string bad_loras = read_lora_option(o.Get("loras"), opts.loras);
+      if (!bad_loras.empty()) bad_arg(bad_loras);
     } catch (const BadArg& e) {
       return rejected(env, "E_BAD_INPUT", e.message);
     }
@@ -323,6 +332,9 @@ class DiffusionModelWrap : public Napi::ObjectWrap<DiffusionModelWrap> {
       req.mask = mask_field(o);
       req.noise = f32_field(o, "noise");
       req.paste_back = bool_field(o, "pasteBack", true);
+      req.has_loras = !o.Get("loras").IsUndefined() && !o.Get("loras").IsNull();
+      const std::string bad_loras = read_lora_option(o.Get("loras"), req.loras);
+      if (!bad_loras.empty()) bad_arg(bad_loras);
       Napi::Value tiled = o.Get("tiled");
       if (tiled.IsBoolean()) req.vae_tiling.mode = tiled.As<Napi::Boolean>().Value() ? VaeTiling::On : VaeTiling::Off;
       else if (tiled.IsString() && tiled.As<Napi::String>().Utf8Value() == "auto") req.vae_tiling.mode = VaeTiling::Auto;

@@ -1,7 +1,7 @@
 // Bindings for the diffusion model components, one class each (used by the fixture runner and
 // by the pipeline; no math here):
 //
-//   TextEncoder.load(pathOrDir, { threads, device, encoder = 1, attentionHeads }) → Promise<TextEncoder>
+//   TextEncoder.load(pathOrDir, { threads, device, encoder = 1, attentionHeads, loras }) → Promise<TextEncoder>
 //     encoder 2: SDXL's second encoder (text_encoder_2/, conditioner.embedders.1.*); attentionHeads
 //     overrides the head count (default: config.json, else hidden / 64)
 //     te.encode(ids: Int32Array (B·T), { batch = 1, clipSkip = 0, hiddenStates = false, finalNorm = true,
@@ -11,7 +11,9 @@
 //       finalNorm false: lastHiddenState is the raw hidden state (SDXL); pooled: final-normed EOS
 //       row, through text_projection when the model has one (P = projectionDim, else hiddenSize)
 //     te.hiddenSize, te.layers, te.vocabSize, te.maxPositions, te.projectionDim, te.layout; te.dispose()
-//   UNet.load(pathOrDir, { threads, device, attentionHeads }) → Promise<UNet>
+//   UNet.load(pathOrDir, { threads, device, attentionHeads, loras }) → Promise<UNet>
+//     loras: [{ path, scale? = 1 }], merged into this component's weights (models/lora.h); the
+//     LoRA modules for other components are not used
 //     unet.forward({ sample: Float32Array, shape: [N,C,H,W], timesteps: number[] | Float32Array (1 or N),
 //                    context: Float32Array (N·S·D), textEmbeds?: Float32Array (N·P), timeIds?: Float32Array (N·6) })
 //       → Promise<Float32Array (N,out,H,W)>; textEmbeds + timeIds: required by SDXL UNets, refused by others
@@ -44,10 +46,12 @@
 #include "addon/bindings.h"
 #include "addon/device.h"
 #include "addon/errors.h"
+#include "addon/lora_option.h"
 #include "diffusion/pipeline.h"
 #include "diffusion/schedulers.h"
 #include "formats/json.h"
 #include "models/clip_text.h"
+#include "models/lora.h"
 #include "models/unet.h"
 #include "models/vae.h"
 #include "models/vae_tiling.h"
@@ -97,6 +101,13 @@ VaeTileOptions tiling_opt(Napi::Env env, const Napi::Object& o, VaeTiling def) {
     return 0;
   });
   return t;
+}
+
+std::vector<LoraSpec> lora_opt(Napi::Env env, const Napi::Object& o) {
+  std::vector<LoraSpec> out;
+  const std::string err = read_lora_option(o.Get("loras"), out);
+  if (!err.empty()) bad(env, err);
+  return out;
 }
 
 std::string path_arg(const Napi::CallbackInfo& info, const char* cls) {
@@ -202,11 +213,13 @@ class TextEncoderWrap : public ModelWrap<ClipTextModel, TextEncoderWrap> {
     const Component which = int_opt(env, o, "encoder", 1, 1, 2) == 2 ? Component::TextEncoder2 : Component::TextEncoder;
     opts.heads = int_opt(env, o, "attentionHeads", 0, 0, 4096);
     const std::string device = device_option(env, o);
+    const std::vector<LoraSpec> loras = lora_opt(env, o);
     return run_async<std::shared_ptr<ClipTextModel>>(
         env,
-        [path, opts, which, device]() mutable {
+        [path, opts, which, device, loras]() mutable {
           opts.gpu = resolve_device(device);
-          return ClipTextModel::from_weights(load_component(path, which), opts);
+          return ClipTextModel::from_weights(load_component_with_loras(path, which, open_loras(loras), opts.threads),
+                                             opts);
         },
         &TextEncoderWrap::wrap);
   }
@@ -282,11 +295,13 @@ class UNetWrap : public ModelWrap<UNetModel, UNetWrap> {
     opts.threads = int(int_opt(env, o, "threads", 0, 0, 1024));
     opts.attention_heads = int_opt(env, o, "attentionHeads", 0, 0, 4096);
     const std::string device = device_option(env, o);
+    const std::vector<LoraSpec> loras = lora_opt(env, o);
     return run_async<std::shared_ptr<UNetModel>>(
         env,
-        [path, opts, device]() mutable {
+        [path, opts, device, loras]() mutable {
           opts.gpu = resolve_device(device);
-          return UNetModel::load(path, opts);
+          return UNetModel::from_weights(
+              load_component_with_loras(path, Component::Unet, open_loras(loras), opts.threads), opts);
         },
         &UNetWrap::wrap);
   }

@@ -144,8 +144,10 @@ std::shared_ptr<const DiffusionModel> DiffusionModel::load(const std::string& pa
   if (!opts.prediction_type.empty() && opts.prediction_type != "epsilon" && opts.prediction_type != "v_prediction" &&
       opts.prediction_type != "sample")
     fail(Code::BadInput, "predictionType must be 'epsilon', 'v_prediction' or 'sample', got '", opts.prediction_type, "'");
+  const LoraStack loras = open_loras(opts.loras);
   const std::string key = identity_key(path) + "|threads=" + std::to_string(opts.threads) + "|tok=" + tok_dir +
-                          "|pred=" + opts.prediction_type + "|device=" + (opts.gpu ? "cuda" : "cpu");
+                          "|pred=" + opts.prediction_type + "|device=" + (opts.gpu ? "cuda" : "cpu") +
+                          "|loras=" + lora_stack_key(loras);
   if (auto cached = model_cache().find(key)) return cached;
 
   auto m = std::shared_ptr<DiffusionModel>(new DiffusionModel());
@@ -163,14 +165,18 @@ std::shared_ptr<const DiffusionModel> DiffusionModel::load(const std::string& pa
   vo.gpu = opts.gpu;
   {
     ResidencyScope pages(&m->unet_pages_);
-    m->unet_ = UNetModel::load(path, uo);
+    m->unet_ = UNetModel::from_weights(load_component_with_loras(path, Component::Unet, loras, opts.threads), uo);
   }
+  check_lora_targets(loras, m->unet_->config().text_time, path);
+  m->load_opts_ = opts;
+  m->lora_key_ = lora_stack_key(loras);
   ResidencyScope te_pages(&m->te_pages_);
-  m->te_ = ClipTextModel::load(path, co);
+  m->te_ = ClipTextModel::from_weights(load_component_with_loras(path, Component::TextEncoder, loras, opts.threads), co);
   const UnetConfig& uc = m->unet_->config();
   if (uc.text_time) {
     try {
-      m->te2_ = ClipTextModel::from_weights(load_component(path, Component::TextEncoder2), co);
+      m->te2_ = ClipTextModel::from_weights(
+          load_component_with_loras(path, Component::TextEncoder2, loras, opts.threads), co);
     } catch (const Error& e) {
       fail(e.code(), "this is an SDXL model (its UNet has add_embedding), which needs a second text encoder "
            "(text_encoder_2/ in a diffusers folder, conditioner.embedders.1.* in a single file): ", e.what());
@@ -296,7 +302,26 @@ void DiffusionModel::encode_prompts(const std::string& prompt, const std::string
   if (uncond_pooled) *uncond_pooled = std::move(up);
 }
 
+std::shared_ptr<const DiffusionModel> DiffusionModel::with_loras(const std::vector<LoraSpec>& loras) const {
+  const std::string key = lora_stack_key(open_loras(loras));
+  if (key == lora_key_) return nullptr;
+  std::lock_guard<std::mutex> lock(variant_mu_);
+  if (variant_ && variant_->lora_key_ == key) return variant_;
+  variant_.reset();  // one LoRA variant at a time: release the previous merge first
+  DiffusionLoadOptions o = load_opts_;
+  o.loras = loras;
+  variant_ = DiffusionModel::load(path_, o);
+  return variant_;
+}
+
 GenerateResult DiffusionModel::generate(const GenerateRequest& g) const {
+  if (g.has_loras) {
+    if (auto variant = with_loras(g.loras)) {
+      GenerateRequest own = g;
+      own.has_loras = false;
+      return variant->generate(own);
+    }
+  }
   const int64_t W = g.width, H = g.height;
   if (W < 64 || H < 64 || W > 4096 || H > 4096 || W % 8 || H % 8)
     fail(Code::BadInput, "width and height must be multiples of 8 from 64 to 4096; got ", W, "×", H);

@@ -44,6 +44,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -52,6 +53,7 @@
 #include "formats/mapped_file.h"
 #include "models/clip_text.h"
 #include "models/clip_tokenizer.h"
+#include "models/lora.h"
 #include "models/vae_tiling.h"
 
 namespace bgn {
@@ -66,6 +68,9 @@ struct DiffusionLoadOptions {
   // Runs the text encoders, UNet and VAE on this device when set (e.g. open_cuda(0)); the load
   // fails with E_OUT_OF_MEMORY when their weights and working memory cannot fit on it.
   std::shared_ptr<Gpu> gpu;
+  // Merged into the UNet and text encoders (models/lora.h); part of the cache key, so two LoRA
+  // sets never share merged weights while the same files without LoRAs still do.
+  std::vector<LoraSpec> loras;
 };
 
 struct GenerateRequest {
@@ -87,6 +92,10 @@ struct GenerateRequest {
   VaeTileOptions vae_tiling{VaeTiling::Auto, 64, 16};
   std::function<void(int step, int total)> on_step;
   std::function<bool()> cancelled;
+  // LoRAs for this generation instead of the load's (an empty list: none). A set other than the
+  // load's is merged into a second instance of the model, kept until another set is asked for.
+  bool has_loras = false;
+  std::vector<LoraSpec> loras;
 };
 
 struct GenerateResult {
@@ -139,6 +148,12 @@ class DiffusionModel {
   ResidentRanges te_pages_, unet_pages_, vae_pages_;
   std::string prediction_type_;  // load-option override of the scheduler config; empty: none
   std::shared_ptr<Gpu> gpu_;     // null: the CPU
+  DiffusionLoadOptions load_opts_;
+  std::string lora_key_;  // lora_stack_key of the merged LoRAs
+  // The instance with a generation's own LoRA set (GenerateRequest::loras).
+  std::shared_ptr<const DiffusionModel> with_loras(const std::vector<LoraSpec>& loras) const;
+  mutable std::mutex variant_mu_;
+  mutable std::shared_ptr<const DiffusionModel> variant_;
 };
 
 // Live models in the process-wide cache (for tests).

@@ -433,6 +433,12 @@ const char* subfolder(Component c) {
 
 }  // namespace
 
+std::string unet_ldm_to_internal(const std::string& ldm_name, int layers_per_block) {
+  UnetLdmLayout L;
+  L.lpb = layers_per_block;
+  return map_unet_ldm(ldm_name, L);
+}
+
 ComponentWeights load_component(const std::string& path, Component c) {
   std::error_code ec;
   if (is_pickle_name(path)) refuse_pickle(path);

@@ -44,6 +44,10 @@ struct ComponentWeights {
 // E_MODEL_UNSUPPORTED naming what was looked for; missing files with E_MODEL_NOT_FOUND.
 ComponentWeights load_component(const std::string& path, Component c);
 
+// The internal (diffusers) name of an LDM UNet tensor ("input_blocks.1.1.proj_in.weight", without
+// model.diffusion_model.) for a UNet with `layers_per_block` resnets per down level; "" when none.
+std::string unet_ldm_to_internal(const std::string& ldm_name, int layers_per_block);
+
 // Config helpers: a member of `config` as int / double / bool, or `fallback` when absent or null.
 int64_t config_int(const json::Value& config, const char* key, int64_t fallback);
 double config_double(const json::Value& config, const char* key, double fallback);
