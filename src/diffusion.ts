@@ -3,7 +3,7 @@
  * load a single-file LDM `.safetensors` or a diffusers folder once, then generate off the event
  * loop with progress and cancellation. `replaceBackground` builds on it; this is the direct door.
  *
- *   const model = await DiffusionModel.load('sd15.safetensors', { tokenizer: 'clip-tokenizer/' });
+ *   const model = await DiffusionModel.load('sd15.safetensors');   // the built-in CLIP vocabulary
  *   const { pixels, width, height, seed } = await model.generate(
  *     { prompt: 'a sunlit garden', width: 512, height: 512, steps: 20, seed: 1 },
  *     { onProgress: ({ step, steps }) => console.log(step, steps), signal },
@@ -11,6 +11,7 @@
  */
 import { statSync } from 'node:fs';
 
+import { builtinClipVocabulary } from './clip-vocabulary.js';
 import { BgNativeError } from './errors.js';
 import { loadAddon, type DiffusionLoadOptions, type NativeDiffusionModel } from './native.js';
 import { resolveMaxModelBytes } from './options.js';
@@ -44,6 +45,15 @@ export const DiffusionModel = {
     } catch (err) {
       return Promise.reject(err);
     }
-    return loadAddon().DiffusionModel.load(pathOrDir, options === undefined ? undefined : rest);
+    // No tokenizer named: the package's CLIP vocabulary, used when the model brings none either.
+    let load: DiffusionLoadOptions | undefined = options === undefined ? undefined : rest;
+    if (rest.tokenizer === undefined && rest.tokenizerData === undefined && !process.env.BG_CLIP_TOKENIZER) {
+      try {
+        load = { ...rest, tokenizerData: builtinClipVocabulary() };
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    }
+    return loadAddon().DiffusionModel.load(pathOrDir, load);
   },
 };

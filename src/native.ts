@@ -83,8 +83,13 @@ export interface DiffusionLoadOptions {
    * model that does not fit the GPU fails with E_OUT_OF_MEMORY at load.
    */
   device?: 'auto' | 'cpu' | 'cuda' | `cuda:${number}`;
-  /** Folder with vocab.json + merges.txt; default: the model folder's tokenizer/, then $BG_CLIP_TOKENIZER. */
+  /**
+   * Folder with vocab.json + merges.txt; default: the model folder's tokenizer/, then
+   * $BG_CLIP_TOKENIZER, then the CLIP vocabulary that ships with the package.
+   */
   tokenizer?: string;
+  /** vocab.json / merges.txt contents used when nothing else names a tokenizer (the package's own by default). */
+  tokenizerData?: { vocab: string; merges: string };
   /**
    * What the UNet predicts; default: the folder's scheduler config, else 'epsilon'. Single-file
    * SD 2.x 768-v checkpoints need 'v_prediction' (the file does not say).

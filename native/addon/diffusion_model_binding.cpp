@@ -2,7 +2,10 @@
 //
 //   DiffusionModel.load(pathOrDir, { threads?, device?: 'auto'|'cpu'|'cuda'|'cuda:N', tokenizer?,
 //                                    predictionType?: 'epsilon'|'v_prediction'|'sample',
-//                                    loras?: [{ path, scale? = 1 }] }) → Promise<DiffusionModel>
+//                                    loras?: [{ path, scale? = 1 }], tokenizerData?: { vocab, merges } })
+//     → Promise<DiffusionModel>
+//     tokenizerData: vocab.json and merges.txt contents, used when no tokenizer option, model
+//     tokenizer/ or BG_CLIP_TOKENIZER names one (the library passes its built-in CLIP vocabulary)
 //     loras: merged into the UNet and text encoders (models/lora.h), scale from -4 to 4
 //   model.generate({ prompt, negativePrompt?, width?, height?, steps?, guidanceScale?, sampler?, seed?,
 //                    strength?, clipSkip?, initImage?: Uint8Array (H·W·3 RGB), mask?: Uint8Array (H·W, ≥128
@@ -280,6 +283,14 @@ class DiffusionModelWrap : public Napi::ObjectWrap<DiffusionModelWrap> {
       if (info.Length() > 1 && !info[1].IsObject() && !info[1].IsUndefined()) bad_arg("options must be an object");
       opts.threads = int(int_field(o, "threads", 0, 0, 1024));
       opts.tokenizer = str_field(o, "tokenizer", "");
+      Napi::Value td = o.Get("tokenizerData");
+      if (!td.IsUndefined()) {
+        Napi::Value tv = td.IsObject() ? td.As<Napi::Object>().Get("vocab") : td;
+        Napi::Value tm = td.IsObject() ? td.As<Napi::Object>().Get("merges") : td;
+        if (!tv.IsString() || !tm.IsString()) bad_arg("tokenizerData must be { vocab: string, merges: string }");
+        opts.tokenizer_vocab = tv.As<Napi::String>().Utf8Value();
+        opts.tokenizer_merges = tm.As<Napi::String>().Utf8Value();
+      }
       opts.prediction_type = str_field(o, "predictionType", "");
       device = str_field(o, "device", "auto");
       const std::string bad = device_spelling_error(device);

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <filesystem>
 
+#include "diffusion/model_sources.h"
 #include "diffusion/schedulers.h"
 #include "formats/mapped_file.h"
 #include "formats/shared_cache.h"
@@ -132,27 +133,25 @@ size_t diffusion_model_cache_size() { return model_cache().size(); }
 std::shared_ptr<const DiffusionModel> DiffusionModel::load(const std::string& path, const DiffusionLoadOptions& opts) {
   if (path.empty()) fail(Code::BadInput, "DiffusionModel.load: the path is empty");
   const bool dir = is_dir(path);
-  // Tokenizer folder: option, the model folder, $BG_CLIP_TOKENIZER.
-  std::string tok_arg = opts.tokenizer;
-  bool tok_from_model = false;
-  if (tok_arg.empty() && dir && is_dir(path + "/tokenizer")) {
-    tok_arg = path;
-    tok_from_model = true;
-  }
-  const std::string tok_dir = ClipTokenizer::resolve_dir(tok_arg);
+  check_checkpoint_file(path);  // a corrupt single file is reported before anything else is looked up
+  // Tokenizer: option, the model folder, $BG_CLIP_TOKENIZER, the built-in vocabulary (diffusion/model_sources.h).
+  const TokenizerSource tok_src =
+      choose_tokenizer(path, dir, opts.tokenizer, opts.tokenizer_vocab, opts.tokenizer_merges);
+  const bool tok_from_model = tok_src.from_model;
+  const std::string& tok_dir = tok_src.name;
 
   if (!opts.prediction_type.empty() && opts.prediction_type != "epsilon" && opts.prediction_type != "v_prediction" &&
       opts.prediction_type != "sample")
     fail(Code::BadInput, "predictionType must be 'epsilon', 'v_prediction' or 'sample', got '", opts.prediction_type, "'");
   const LoraStack loras = open_loras(opts.loras);
-  const std::string key = identity_key(path) + "|threads=" + std::to_string(opts.threads) + "|tok=" + tok_dir +
+  const std::string key = identity_key(path) + "|threads=" + std::to_string(opts.threads) + "|tok=" + tok_src.key +
                           "|pred=" + opts.prediction_type + "|device=" + (opts.gpu ? "cuda" : "cpu") +
                           "|loras=" + lora_stack_key(loras);
   if (auto cached = model_cache().find(key)) return cached;
 
   auto m = std::shared_ptr<DiffusionModel>(new DiffusionModel());
   m->path_ = path;
-  m->tok_ = ClipTokenizer::load(tok_dir + "/vocab.json", tok_dir + "/merges.txt");
+  m->tok_ = load_tokenizer(tok_src, opts.tokenizer_vocab, opts.tokenizer_merges);
   m->gpu_ = opts.gpu;
   UnetLoadOptions uo;
   uo.threads = opts.threads;
@@ -243,7 +242,7 @@ std::shared_ptr<const DiffusionModel> DiffusionModel::load(const std::string& pa
     fail(Code::ModelUnsupported, path, ": the tokenizer (", tok_dir, ") has ", m->tok_->vocab_size(),
          " tokens but the text encoder embeds only ", tc.vocab, "; use the tokenizer that belongs to this model");
 
-  std::string pad = tok_from_model ? folder_pad_token(tok_dir) : "";
+  std::string pad = tok_from_model ? folder_pad_token(tok_src.dir) : "";
   if (pad.empty()) pad = tc.act == cpu::Act::GELU ? "!" : "<|endoftext|>";
   if (m->tok_->token_id(pad) < 0)
     fail(Code::ModelUnsupported, path, ": the pad token '", pad, "' is not in the tokenizer's vocabulary (", tok_dir, ")");
