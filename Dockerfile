@@ -55,6 +55,7 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/bin ./bin
 COPY --from=build /app/dist ./dist
 COPY --from=build /app/presets ./presets
+COPY --from=build /app/third_party ./third_party
 COPY --from=build /app/web/index.html /app/web/app.css /app/web/favicon.svg ./web/
 COPY --from=build /app/build/Release/bg_native.node ./build/Release/
 # The addon loads here (OpenBLAS and every other library it links are present) or the build stops.

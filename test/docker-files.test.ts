@@ -19,7 +19,7 @@ import { createServer, type BgServer } from '../src/server/app.js';
 import { SETTINGS, loadServerConfig } from '../src/server/config.js';
 import { composeProblems, envOf as composeEnv, type ComposeFacts } from './helpers/compose-rules.js';
 import { isExcluded, parseDockerignore } from './helpers/dockerignore.js';
-import { envOf, execForm, healthcheckOf, ofKind, parseStages, workdir } from './helpers/dockerfile-model.js';
+import { copies, envOf, execForm, healthcheckOf, ofKind, parseStages, workdir } from './helpers/dockerfile-model.js';
 import {
   BUILD_PRODUCTS,
   DATA_VOLUME,
@@ -106,6 +106,18 @@ describe('Dockerfile and Dockerfile.cuda', () => {
       expect(shell.length).toBeGreaterThan(0);
       for (const f of shell) expect(pkg.files).toContain(f);
     }
+  });
+
+  /** Parts of the published package only the build uses: C++ sources and build files, prebuilds, examples. */
+  const BUILD_ONLY = new Set(['native', 'scripts/*.cjs', 'CMakeLists.txt', 'binding.gyp', 'prebuilds', 'examples']);
+
+  it.each(FLAVOURS)('%s: the runtime stage has every part of the published package read at run time', (flavour) => {
+    const runtime = runtimeOf(flavour);
+    const wd = workdir(runtime);
+    const copied = copies(runtime).flatMap((c) =>
+      c.from === 'build' ? c.sources.map((src) => path.posix.relative(wd, src)) : [],
+    );
+    expect(pkg.files.filter((f) => !BUILD_ONLY.has(f) && !copied.includes(f))).toEqual([]);
   });
 
   /** One mistake per rule, on the CPU file (and the CUDA file where it differs): the rule must name it. */
