@@ -3,7 +3,8 @@
  * and `bg-native worker` processes, on any machines, share it. Jobs whose worker dies are found
  * stalled by BullMQ and run again; webhook deliveries are a second BullMQ queue whose retry
  * delays follow the webhook schedule. Cancelling a running job sets a flag in Redis that its
- * worker checks while the job runs.
+ * worker checks while the job runs. Ended jobs stay until sweepFinished removes them (the
+ * server's JOB_RETENTION), and not while their webhook is still being delivered.
  */
 import { createHash, randomUUID } from 'node:crypto';
 
@@ -36,6 +37,8 @@ interface Progress {
 }
 
 const KEEP_MS = 7 * 86_400_000;
+/** Webhook job states in which the delivery may still happen. */
+const HOOK_PENDING = new Set(['waiting', 'delayed', 'active', 'prioritized', 'paused', 'waiting-children']);
 
 /** redis://user:pass@host:port/db → ioredis options (BullMQ opens its own connections from them). */
 function connectionFromUrl(text: string): ConnectionOptions {
@@ -103,6 +106,13 @@ export class BullQueue implements JobQueue {
     await q.hooks.waitUntilReady();
     const client = await q.jobs.client;
     client.defineCommand('bgnSetNx', { numberOfKeys: 1, lua: "return redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX')" });
+    client.defineCommand('bgnZAdd', { numberOfKeys: 1, lua: "return redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])" });
+    client.defineCommand('bgnZRem', { numberOfKeys: 1, lua: "return redis.call('ZREM', KEYS[1], ARGV[1])" });
+    client.defineCommand('bgnZBefore', {
+      numberOfKeys: 1,
+      lua: "return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1], 'LIMIT', ARGV[2], ARGV[3])",
+      readOnly: true,
+    });
     return q;
   }
 
@@ -163,8 +173,9 @@ export class BullQueue implements JobQueue {
       jobId: id,
       attempts,
       backoff: { type: 'exponential', delay: this.opts.backoffMs },
-      removeOnComplete: { age: KEEP_MS / 1000 },
-      removeOnFail: { age: KEEP_MS / 1000 },
+      // Kept until sweepFinished: their files and webhook go with them.
+      removeOnComplete: false,
+      removeOnFail: false,
     });
     return { job: await this.toRecord(job, 'waiting'), created: true };
   }
@@ -203,9 +214,10 @@ export class BullQueue implements JobQueue {
           updatedAt: now,
           finishedAt: now,
         };
-        await client.set(this.key('cancelled', id), JSON.stringify(ended), { PX: KEEP_MS });
+        await client.set(this.key('cancelled', id), JSON.stringify(ended));
+        await client.runCommand('bgnZAdd', [this.key('cancelled-at'), now, id]);
         const msg = this.opts.onTerminal?.(ended);
-        if (msg) await this.addDelivery(msg);
+        if (msg) await this.addDelivery(msg, id);
         return ended;
       } catch {
         // it became active meanwhile: ask its worker to stop
@@ -287,7 +299,7 @@ export class BullQueue implements JobQueue {
         });
         const now = Date.now();
         const msg = this.opts.onTerminal?.({ ...rec, status: 'succeeded', result, progress: 1, updatedAt: now, finishedAt: now });
-        if (msg) await this.addDelivery(msg);
+        if (msg) await this.addDelivery(msg, rec.id);
         return result;
       } catch (err) {
         if (entry.why === 'shutdown') {
@@ -302,7 +314,7 @@ export class BullQueue implements JobQueue {
         if (!cancelled && e.retryable && job.attemptsMade + 1 < attempts) throw new Error(encodeError(error));
         const now = Date.now();
         const msg = this.opts.onTerminal?.({ ...rec, status: cancelled ? 'cancelled' : 'failed', error, updatedAt: now, finishedAt: now });
-        if (msg) await this.addDelivery(msg);
+        if (msg) await this.addDelivery(msg, rec.id);
         throw new UnrecoverableError(encodeError(error));
       }
     })();
@@ -316,7 +328,9 @@ export class BullQueue implements JobQueue {
 
   // ---- webhooks ------------------------------------------------------------------------------
 
-  private async addDelivery(msg: WebhookMessage): Promise<void> {
+  private async addDelivery(msg: WebhookMessage, jobId: string): Promise<void> {
+    // Which webhook announces which job: the sweep keeps a job while its webhook is pending.
+    await (await this.jobs.client).hset(this.key('hooks'), { [jobId]: msg.id });
     await this.hooks.add('webhook', msg, {
       jobId: msg.id,
       // The message is written before BullMQ marks the job ended (so a crash cannot lose it); the
@@ -363,6 +377,67 @@ export class BullQueue implements JobQueue {
     const rv = job.returnvalue as { status?: number } | undefined;
     if (rv?.status) rec.lastStatus = rv.status;
     return rec;
+  }
+
+  // ---- retention ------------------------------------------------------------------------------
+
+  async sweepFinished(finishedBefore: number, limit: number): Promise<JobRecord[]> {
+    const client = await this.jobs.client;
+    const out: JobRecord[] = [];
+    const want = Math.max(1, limit);
+    // BullMQ scores its completed and failed sets by finishedOn.
+    for (const state of ['completed', 'failed'] as const) {
+      const set = this.jobs.toKey(state);
+      await this.scanEnded(set, finishedBefore, want - out.length, async (id) => {
+        const job = await Job.fromId(this.jobs, id);
+        if (!job) return void (await client.runCommand('bgnZRem', [set, id]));
+        const rec = await this.toRecord(job, state);
+        if ((await this.jobs.remove(id)) === 1) out.push(rec);
+      });
+    }
+    // Jobs cancelled before they started: a record of their own, not in BullMQ's sets.
+    const ended = this.key('cancelled-at');
+    await this.scanEnded(ended, finishedBefore, want - out.length, async (id) => {
+      const tomb = await client.get(this.key('cancelled', id));
+      await client.del(this.key('cancelled', id));
+      const removed = (await client.runCommand('bgnZRem', [ended, id])) === 1;
+      if (removed && tomb) out.push(JSON.parse(tomb) as JobRecord);
+    });
+    return out;
+  }
+
+  /**
+   * Calls `remove` for up to `want` ids of the sorted set `set` scored before `before`, oldest
+   * first, skipping those whose webhook is pending (they stay in the set; `remove` takes the rest out).
+   */
+  private async scanEnded(set: string, before: number, want: number, remove: (id: string) => Promise<void>) {
+    const client = await this.jobs.client;
+    let kept = 0;
+    let done = 0;
+    while (done < want) {
+      const n = want - done;
+      const ids = (await client.runCommand('bgnZBefore', [set, before, kept, n])) as string[];
+      for (const id of ids) {
+        if (!(await this.forgetDelivery(id))) kept++;
+        else {
+          await remove(id);
+          done++;
+        }
+      }
+      if (ids.length < n) break;
+    }
+  }
+
+  /** False while the job's webhook may still be sent; else removes the ended delivery and says true. */
+  private async forgetDelivery(jobId: string): Promise<boolean> {
+    const client = await this.jobs.client;
+    const msgId = await client.hget(this.key('hooks'), jobId);
+    if (!msgId) return true;
+    const state = await this.hooks.getJobState(msgId);
+    if (HOOK_PENDING.has(state)) return false;
+    if (state !== 'unknown') await this.hooks.remove(msgId);
+    await client.hdel(this.key('hooks'), jobId);
+    return true;
   }
 
   // ---- shutdown -------------------------------------------------------------------------------

@@ -100,6 +100,8 @@ CREATE TABLE IF NOT EXISTS deliveries (
   updated_at INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries(status, next_at);
+CREATE INDEX IF NOT EXISTS jobs_finished ON jobs(finished_at) WHERE finished_at IS NOT NULL;
+CREATE INDEX IF NOT EXISTS deliveries_job ON deliveries(job_id);
 `;
 
 function toRecord(row: JobRow): JobRecord {
@@ -174,7 +176,11 @@ export class SqliteQueue implements JobQueue {
     liveOwners.add(this.owner);
     mkdirSync(path.dirname(this.file), { recursive: true });
     this.db = new Database(this.file);
+    // A new file gives the pages of swept jobs back to the file system (sweepFinished); an older
+    // file keeps them on its free list and reuses them, so it stops growing either way.
+    this.db.pragma('auto_vacuum = INCREMENTAL');
     this.db.pragma('journal_mode = WAL');
+    this.db.pragma('journal_size_limit = 8388608');
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(SCHEMA);
@@ -290,6 +296,27 @@ export class SqliteQueue implements JobQueue {
     if (row.last_error !== null) rec.lastError = row.last_error;
     if (row.status === 'pending') rec.nextAt = row.next_at;
     return rec;
+  }
+
+  async sweepFinished(finishedBefore: number, limit: number): Promise<JobRecord[]> {
+    const tx = this.db.transaction(() => {
+      const rows = this.db
+        .prepare(
+          `DELETE FROM jobs WHERE id IN (
+             SELECT j.id FROM jobs j
+             WHERE j.finished_at < ? AND j.status IN ('succeeded', 'failed', 'cancelled')
+               AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.job_id = j.id AND d.status = 'pending')
+             ORDER BY j.finished_at LIMIT ?)
+           RETURNING *`,
+        )
+        .all(finishedBefore, Math.max(1, limit)) as JobRow[];
+      const forget = this.db.prepare(`DELETE FROM deliveries WHERE job_id = ? AND status != 'pending'`);
+      for (const row of rows) forget.run(row.id);
+      return rows;
+    });
+    const rows = tx.immediate();
+    if (rows.length > 0) this.db.pragma('incremental_vacuum');
+    return rows.map(toRecord);
   }
 
   // ---- jobs ----------------------------------------------------------------------------------

@@ -126,6 +126,12 @@ export interface JobQueue {
   startDeliveries(send: WebhookSender): void;
   getDelivery(id: string): Promise<DeliveryRecord | undefined>;
   /**
+   * Deletes up to `limit` ended jobs (succeeded, failed, cancelled) that finished before
+   * `finishedBefore` (ms since the epoch), with their ended webhook deliveries, and returns them.
+   * A job whose webhook is still being delivered is kept; queued and running jobs are never touched.
+   */
+  sweepFinished(finishedBefore: number, limit: number): Promise<JobRecord[]>;
+  /**
    * Stops taking work; running jobs get `graceMs` to finish, then are aborted and put back in the
    * queue (not counted as a try).
    */

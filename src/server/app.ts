@@ -45,6 +45,7 @@ import { checkAuthConfig, describeConfig, loadServerConfig, type ServerConfig, t
 import { HttpError, statusForCode } from './http-errors.js';
 import { presentJob, runJob, terminalMessage, uploadsDir, type JobPayload, type JobSource } from './jobs.js';
 import { checkUrl, UrlRefusedError } from './net-guard.js';
+import { registerDiskGuard, startRetention, type DiskFree, type Retention } from './retention.js';
 import { checkInputPath } from './paths.js';
 import {
   AcceptedSchema,
@@ -68,12 +69,16 @@ export interface CreateServerOptions {
   logger?: boolean | Record<string, unknown>;
   /** Run jobs in this process (default: config.concurrency > 0). */
   worker?: boolean;
+  /** Free bytes under OUTPUT_DIR (default: the file system's answer); lets tests play a full disk. */
+  diskFree?: DiskFree;
 }
 
 export interface BgServer {
   readonly app: FastifyInstance;
   readonly queue: JobQueue;
   readonly config: ServerConfig;
+  /** The sweep deleting ended jobs and their files after JOB_RETENTION. */
+  readonly retention: Retention;
   /** Starts listening; resolves with the base URL (http://host:port). */
   listen(): Promise<string>;
   /** Graceful shutdown: stops accepting requests, lets running jobs finish (SHUTDOWN_GRACE) or requeues them. */
@@ -159,6 +164,7 @@ export async function createServer(overrides: ServerConfigInput | ServerConfig =
   const runWorker = options.worker ?? cfg.concurrency > 0;
   if (runWorker && cfg.concurrency > 0) queue.startWorker((job, ctx) => runJob(job, ctx, cfg), cfg.concurrency);
   if (cfg.webhookSecret) queue.startDeliveries(createWebhookSender({ secret: cfg.webhookSecret, allowedHosts: cfg.allowedHosts, timeoutMs: cfg.webhookTimeoutMs }));
+  const retention = startRetention(queue, cfg, log);
 
   // ---- cross-cutting ---------------------------------------------------------------------------
   app.setErrorHandler((err: unknown, req: FastifyRequest, reply: FastifyReply) => {
@@ -235,6 +241,8 @@ export async function createServer(overrides: ServerConfigInput | ServerConfig =
       });
     }
   });
+
+  registerDiskGuard(app, cfg, ['/api/background/replace', '/v1/replace', '/v1/cleanup'], options.diskFree);
 
   await app.register(multipart, {
     attachFieldsToBody: 'keyValues',
@@ -544,6 +552,7 @@ export async function createServer(overrides: ServerConfigInput | ServerConfig =
     app,
     queue,
     config: cfg,
+    retention,
     async listen() {
       return app.listen({ port: cfg.port, host: cfg.host });
     },
@@ -551,6 +560,7 @@ export async function createServer(overrides: ServerConfigInput | ServerConfig =
       closed ??= (async () => {
         startClosing();
         await app.close();
+        await retention.stop();
         await queue.close(cfg.shutdownGraceMs);
       })();
       return closed;

@@ -100,6 +100,12 @@ export const ServerConfigSchema = z.strictObject({
   webhookTimeoutMs: z.number().int().min(1).default(10_000),
   /** Time running jobs get to finish on shutdown before they are put back in the queue. */
   shutdownGraceMs: z.number().int().min(0).default(25_000),
+  /** Ended jobs and their files are deleted this long after they ended; 0 keeps them forever. */
+  jobRetentionMs: z.number().int().min(0).default(7 * 86_400_000),
+  /** How often ended jobs are looked for (default: 10 min, or the retention when shorter). */
+  retentionSweepMs: z.number().int().min(100).optional(),
+  /** Free bytes under OUTPUT_DIR below which new jobs are refused with 503; 0 turns the check off. */
+  minFreeDisk: z.number().int().min(0).default(256 * 1024 * 1024),
 });
 
 export type ServerConfig = z.output<typeof ServerConfigSchema>;
@@ -169,6 +175,27 @@ export const SETTINGS: readonly Setting[] = [
   },
   { key: 'webhookTimeoutMs', env: 'WEBHOOK_TIMEOUT', flag: '--webhook-timeout <duration>', help: 'per-attempt webhook timeout (default 10s)', parse: parseDuration },
   { key: 'shutdownGraceMs', env: 'SHUTDOWN_GRACE', flag: '--shutdown-grace <duration>', help: 'time running jobs get to finish on shutdown (default 25s)', parse: parseDuration },
+  {
+    key: 'jobRetentionMs',
+    env: 'JOB_RETENTION',
+    flag: '--job-retention <duration>',
+    help: 'ended jobs and their files are deleted this long after they ended (default 7d; 0 = keep)',
+    parse: parseDuration,
+  },
+  {
+    key: 'retentionSweepMs',
+    env: 'JOB_RETENTION_SWEEP',
+    flag: '--job-retention-sweep <duration>',
+    help: 'how often ended jobs are looked for (default 10m, or the retention when shorter)',
+    parse: parseDuration,
+  },
+  {
+    key: 'minFreeDisk',
+    env: 'MIN_FREE_DISK',
+    flag: '--min-free-disk <size>',
+    help: 'free space under OUTPUT_DIR below which new jobs get 503 (default 256mb; 0 = no check)',
+    parse: parseBytes,
+  },
 ];
 
 /** Names of the settings that must never be logged. */

@@ -39,6 +39,8 @@ export function statusForCode(code: string): number {
     case 'E_MODEL_FORMAT':
     case 'E_MODEL_UNSUPPORTED':
     case 'E_ADDON_LOAD':
+    case 'E_QUEUE_FULL':
+    case 'E_DISK_FULL':
       return 503;
     default:
       return 500;

@@ -4,7 +4,7 @@
  * view of a job, and the webhook message announcing its end.
  */
 import { realpathSync } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 
 import { BgNativeError, toBgError } from '../errors.js';
@@ -52,8 +52,21 @@ export function uploadsDir(cfg: ServerConfig): string {
   return path.join(cfg.outputDir, '.uploads');
 }
 
+/** True when `err` (or what caused it) is the file system saying it is full. */
+function isNoSpace(err: unknown): boolean {
+  let e = err as { code?: unknown; cause?: unknown } | undefined;
+  for (let depth = 0; e && depth < 4; depth++, e = e.cause as typeof e) {
+    if (e.code === 'ENOSPC' || e.code === 'EDQUOT') return true;
+  }
+  return false;
+}
+
 function failure(err: unknown): JobFailure {
   if (err instanceof JobFailure) return err;
+  if (isNoSpace(err)) {
+    const message = 'The disk under OUTPUT_DIR is full: the result could not be written. The job is tried again later.';
+    return new JobFailure('E_IO', message, true, { cause: err });
+  }
   if (err instanceof UrlRefusedError) return new JobFailure('E_FORBIDDEN', err.message, false);
   const e = toBgError(err);
   return new JobFailure(e.code, e.message, isRetryableCode(e.code), { cause: err });
@@ -138,6 +151,8 @@ export async function runJob(job: JobRecord, ctx: JobContext, cfg: ServerConfig)
     await writeFileAtomic(path.join(dir, 'mask.png'), r.artifacts.mask);
     return storedResult(r, { output: `${job.id}/${outName}`, mask: `${job.id}/mask.png` });
   } catch (err) {
+    // A job that did not succeed leaves no files: a later try writes them all again.
+    await rm(path.join(cfg.outputDir, job.id), { recursive: true, force: true }).catch(() => undefined);
     if (timeout.aborted && !ctx.signal.aborted) {
       throw new JobFailure('E_TIMEOUT', `The job ran longer than ${cfg.jobTimeoutMs} ms and was stopped.`, true);
     }
