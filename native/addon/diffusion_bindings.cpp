@@ -7,6 +7,7 @@
 //     tok.encodeWeighted(prompt, { padToken }) → { ids: Int32Array, weights: Float32Array }[] (77 each)
 //   parsePromptWeights(prompt) → { text, weight, isBreak }[]
 //   schedulerTrace({ scheduler, config, steps, noise, modelOutputs, ancestralNoise? }) → trace
+//     (ancestralNoise: the fresh noise each step draws — Euler a, LCM — step after step)
 //   readSafetensors(path) → Promise<{ metadata, tensors: { [name]: { dtype, shape, data } } }>
 #include <cstring>
 #include <memory>
@@ -240,7 +241,7 @@ Napi::Value SchedulerTrace(const Napi::CallbackInfo& info) {
     Tensor x = Tensor::empty(DType::F32, shape);
     for (int64_t k = 0; k < per; ++k) x.data<float>()[k] = noise.Data()[k] * s->init_noise_sigma();
     Tensor initial = x.clone();
-    std::vector<float> scaled(size_t(n * per)), samples(size_t(n * per)), x0s(size_t(n * per));
+    std::vector<float> scaled(size_t(n * per)), samples(size_t(n * per)), x0s(size_t(n * per)), denoised;
     for (int i = 0; i < n; ++i) {
       Tensor xin = s->scale_model_input(x, i);
       std::memcpy(&scaled[size_t(i * per)], xin.raw(), size_t(per) * 4);
@@ -254,6 +255,8 @@ Napi::Value SchedulerTrace(const Napi::CallbackInfo& info) {
       x = s->step(mo, i, x, nf, &x0);
       std::memcpy(&samples[size_t(i * per)], x.raw(), size_t(per) * 4);
       std::memcpy(&x0s[size_t(i * per)], x0.raw(), size_t(per) * 4);
+      const Tensor& den = s->last_denoised();
+      if (den.numel() == per) denoised.insert(denoised.end(), den.data<float>(), den.data<float>() + per);
     }
     Napi::Object r = Napi::Object::New(env);
     Napi::Float64Array ts = Napi::Float64Array::New(env, size_t(n));
@@ -266,6 +269,7 @@ Napi::Value SchedulerTrace(const Napi::CallbackInfo& info) {
     r.Set("scaledModelInputs", f32_js(env, scaled.data(), scaled.size()));
     r.Set("samples", f32_js(env, samples.data(), samples.size()));
     r.Set("predOriginalSamples", f32_js(env, x0s.data(), x0s.size()));
+    if (!denoised.empty()) r.Set("denoised", f32_js(env, denoised.data(), denoised.size()));
     return r;
   });
 }

@@ -11,7 +11,8 @@
 //                    strength?, clipSkip?, initImage?: Uint8Array (H·W·3 RGB), mask?: Uint8Array (H·W, ≥128
 //                    repaints) | Float32Array (H·W in [0,1], ≥0.5 repaints), noise?: Float32Array,
 //                    pasteBack? = true, tiled?: 'auto' | true | false = 'auto', tileSize? = 64,
-//                    tileOverlap? = 16, loras?: [{ path, scale? }] },
+//                    tileOverlap? = 16, loras?: [{ path, scale? }],
+//                    timestepSpacing?: 'leading' | 'linspace' | 'trailing' (default: the model's scheduler config) },
 //                  { onProgress?({ step, steps }), signal?: AbortSignal })
 //     → Promise<{ pixels: Uint8Array (H·W·3 RGB), width, height, seed }>
 //   model.dispose(); model.path, layout, family ('sd1' | 'sd2' | 'sdxl'), inChannels, latentChannels,
@@ -334,6 +335,7 @@ class DiffusionModelWrap : public Napi::ObjectWrap<DiffusionModelWrap> {
       req.steps = int(int_field(o, "steps", 20, -(1 << 20), 1 << 20));
       req.guidance = float(num_field(o, "guidanceScale", 7.5));
       req.sampler = str_field(o, "sampler", "euler");
+      req.timestep_spacing = str_field(o, "timestepSpacing", "");
       Napi::Value seed = o.Get("seed");
       req.seed = seed.IsUndefined() || seed.IsNull() ? random_seed()
                                                      : uint64_t(int_field(o, "seed", 0, 0, (int64_t(1) << 53) - 1));

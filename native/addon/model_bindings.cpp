@@ -29,8 +29,9 @@
 //   pipelineTrace({ kind: 'txt2img'|'img2img'|'inpaint', unet, vae, scheduler, config, steps, guidance,
 //                   strength?, cond: Float32Array (S·D), uncond?: Float32Array, height, width,
 //                   image?: Float32Array (3·H·W in [0,1]), mask?: Float32Array (H·W), latents?, vaeNoise?,
-//                   noise?, seed?, tiled?, tileSize?, tileOverlap?, pooled?, uncondPooled?, timeIds? (SDXL) })
-//                   → Promise<{ timesteps, unetTimesteps, unetInputs, unetOutputs, stepLatents,
+//                   noise?, stepNoise?, seed?, tiled?, tileSize?, tileOverlap?, pooled?, uncondPooled?,
+//                   timeIds? (SDXL) })
+//                   → Promise<{ timesteps, unetTimesteps, unetInputs, unetOutputs, stepLatents, stepDenoised,
 //                   finalLatents, imageRaw, image, initLatents, maskedImageLatents, maskLatent }>
 //     the pipeline core on supplied embeddings (see diffusion/pipeline.h), with every per-step tensor kept.
 //
@@ -555,6 +556,7 @@ Napi::Value PipelineTrace(const Napi::CallbackInfo& info) {
   req->noise = opt_f32(env, o, "latents");
   req->vae_noise = opt_f32(env, o, "vaeNoise");
   req->img2img_noise = opt_f32(env, o, "noise");
+  req->step_noise = opt_f32(env, o, "stepNoise");
   req->vae_tiling = tiling_opt(env, o, VaeTiling::Off);
   req->trace = true;
   return run_async<PipelineResult>(
@@ -566,6 +568,7 @@ Napi::Value PipelineTrace(const Napi::CallbackInfo& info) {
         out.Set("unetInputs", f32_js(env, r.unet_inputs));
         out.Set("unetOutputs", f32_js(env, r.unet_outputs));
         out.Set("stepLatents", f32_js(env, r.step_latents));
+        out.Set("stepDenoised", f32_js(env, r.step_denoised));
         out.Set("finalLatents", f32_js(env, r.final_latents));
         out.Set("imageRaw", f32_js(env, r.image_raw));
         out.Set("image", f32_js(env, r.image));

@@ -266,18 +266,19 @@ std::shared_ptr<const DiffusionModel> DiffusionModel::load(const std::string& pa
 
 void DiffusionModel::encode_prompts(const std::string& prompt, const std::string& negative, int clip_skip,
                                     std::vector<float>& cond, std::vector<float>& uncond, int64_t& seq,
-                                    std::vector<float>* pooled, std::vector<float>* uncond_pooled) const {
+                                    std::vector<float>* pooled, std::vector<float>* uncond_pooled,
+                                    bool with_uncond) const {
   std::vector<PromptChunk> pc = encode_weighted_prompt(*tok_, prompt, pad_token_);
-  std::vector<PromptChunk> nc = encode_weighted_prompt(*tok_, negative, pad_token_);
+  std::vector<PromptChunk> nc = with_uncond ? encode_weighted_prompt(*tok_, negative, pad_token_) : std::vector<PromptChunk>{};
   const std::vector<PromptChunk> empty = encode_weighted_prompt(*tok_, "", pad_token_);
   while (pc.size() < nc.size()) pc.push_back(empty[0]);
-  while (nc.size() < pc.size()) nc.push_back(empty[0]);
+  while (with_uncond && nc.size() < pc.size()) nc.push_back(empty[0]);
   // Each chunk is 77 positions; the UNet context is as long as the chunks together.
   if (pc.size() > 32) fail(Code::BadInput, "the prompt needs ", pc.size(), " chunks of 75 tokens; at most 32 are allowed");
   seq = int64_t(pc.size()) * ClipTokenizer::kContextLength;
   if (!te2_) {
     cond = encode_chunks(*te_, pc, clip_skip);
-    uncond = encode_chunks(*te_, nc, clip_skip);
+    uncond = with_uncond ? encode_chunks(*te_, nc, clip_skip) : std::vector<float>{};
     return;
   }
   // SDXL: the second tokenizer differs only in its pad token.
@@ -291,7 +292,10 @@ void DiffusionModel::encode_prompts(const std::string& prompt, const std::string
   std::vector<float> p, up;
   cond = encode_chunks_xl(*te_, *te2_, pc, clip_skip, &p);
   const bool zeros = force_zeros_for_empty_prompt_ && negative.empty();
-  if (zeros) {
+  if (!with_uncond) {
+    uncond.clear();
+    up.clear();
+  } else if (zeros) {
     uncond.assign(cond.size(), 0.f);
     up.assign(p.size(), 0.f);
   } else {
@@ -354,6 +358,7 @@ GenerateResult DiffusionModel::generate(const GenerateRequest& g) const {
   const SchedulerKind sk = scheduler_kind_from_name(g.sampler, &karras);
   SchedulerConfig sc = SchedulerConfig::from_json(sk, sched_config_, path_ + " scheduler config");
   if (karras) sc.use_karras_sigmas = true;
+  if (!g.timestep_spacing.empty()) sc.timestep_spacing = timestep_spacing_from_name(g.timestep_spacing);
   if (prediction_type_ == "epsilon") sc.prediction_type = PredictionType::Epsilon;
   if (prediction_type_ == "v_prediction") sc.prediction_type = PredictionType::VPrediction;
   if (prediction_type_ == "sample") sc.prediction_type = PredictionType::Sample;
@@ -369,8 +374,9 @@ GenerateResult DiffusionModel::generate(const GenerateRequest& g) const {
   req.on_step = g.on_step;
   req.cancelled = g.cancelled;
   if (g.cancelled && g.cancelled()) fail(Code::Cancelled, "generation cancelled before it started");
+  // Without CFG (guidance <= 1) the pipeline runs the prompt alone: no negative prompt to encode.
   encode_prompts(g.prompt, g.negative_prompt, g.clip_skip, req.cond, req.uncond, req.seq,
-                 te2_ ? &req.pooled : nullptr, te2_ ? &req.uncond_pooled : nullptr);
+                 te2_ ? &req.pooled : nullptr, te2_ ? &req.uncond_pooled : nullptr, g.guidance > 1.f);
   // One component's weights resident at a time: the encoders are done; the VAE goes once the
   // init image is encoded; the UNet once the last step is taken.
   te_pages_.release();

@@ -83,6 +83,9 @@ struct GenerateRequest {
   int steps = 20;                     // 1..1000
   float guidance = 7.5f;
   std::string sampler = "euler";
+  // "leading" | "linspace" | "trailing" (SD-Turbo / Lightning / Hyper-SD want trailing); empty:
+  // the scheduler config's. The LCM sampler's timesteps do not depend on it.
+  std::string timestep_spacing;
   uint64_t seed = 0;
   double strength = 0.8;              // img2img only, (0, 1]
   int clip_skip = 0;
@@ -116,9 +119,10 @@ class DiffusionModel {
 
   // Text embeddings (k·77, context) for the prompt and the negative prompt, same length; for
   // SDXL also the pooled embeddings (P each) when `pooled` / `uncond_pooled` are given.
+  // with_uncond = false (no CFG): only the prompt is encoded; uncond and uncond_pooled are empty.
   void encode_prompts(const std::string& prompt, const std::string& negative, int clip_skip, std::vector<float>& cond,
                       std::vector<float>& uncond, int64_t& seq, std::vector<float>* pooled = nullptr,
-                      std::vector<float>* uncond_pooled = nullptr) const;
+                      std::vector<float>* uncond_pooled = nullptr, bool with_uncond = true) const;
 
   // Where the forward passes run: "cuda" or "cpu".
   const char* device() const { return gpu_ ? "cuda" : "cpu"; }

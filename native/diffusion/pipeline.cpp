@@ -170,7 +170,14 @@ PipelineResult run_pipeline(PipelineRequest& req) {
   if (cfg) append(ctx, req.uncond);
   append(ctx, req.cond);
   const int total = sched.num_steps() - start;
-  NoiseFn ancestral = [&](float* out, int64_t n) { rng.normal(out, n); };
+  size_t step_noise_used = 0;
+  NoiseFn ancestral = [&](float* out, int64_t n) {
+    if (req.step_noise.empty()) return rng.normal(out, n);
+    if (step_noise_used + size_t(n) > req.step_noise.size())
+      fail(Code::BadInput, "stepNoise has ", req.step_noise.size(), " values; the sampler needs more (", n, " per step)");
+    std::memcpy(out, req.step_noise.data() + step_noise_used, size_t(n) * 4);
+    step_noise_used += size_t(n);
+  };
   if (req.on_phase) req.on_phase(PipelinePhase::Denoise);
   for (int i = start; i < sched.num_steps(); ++i) {
     if (req.cancelled && req.cancelled()) fail(Code::Cancelled, "generation cancelled before step ", i - start + 1);
@@ -215,6 +222,8 @@ PipelineResult run_pipeline(PipelineRequest& req) {
       append(r.unet_inputs, input);
       append(r.unet_outputs, out);
       append(r.step_latents, latents);
+      const Tensor& den = sched.last_denoised();
+      if (den.numel() == L) r.step_denoised.insert(r.step_denoised.end(), den.data<float>(), den.data<float>() + L);
     }
     if (req.on_step) req.on_step(i - start + 1, total);
   }

@@ -21,6 +21,7 @@
 // Random draws the caller does not supply come from Rng(seed) in this order: initial noise
 // (txt2img, inpaint) → VAE sample noise (img2img, inpaint) → img2img noise → ancestral noise per
 // step. Same seed + same inputs + same build → identical bytes.
+// Without CFG (guidance <= 1) each step is one batch-1 UNet pass on the prompt alone.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -58,6 +59,7 @@ struct PipelineRequest {
   std::vector<float> noise;         // initial latents N(0,1) (1, C, h, w)
   std::vector<float> vae_noise;     // latent_dist.sample noise (1, C, h, w)
   std::vector<float> img2img_noise; // add_noise noise (1, C, h, w)
+  std::vector<float> step_noise;    // the fresh noise steps draw (Euler a, LCM), (k, 1, C, h, w) in order
   uint64_t seed = 0;
   bool trace = false;               // keep per-step tensors
   VaeTileOptions vae_tiling;        // tiled VAE encode/decode (models/vae_tiling.h); default Off
@@ -77,6 +79,7 @@ struct PipelineResult {
   std::vector<float> unet_inputs;      // (n, B, unet_in, h, w)
   std::vector<float> unet_outputs;     // (n, B, C, h, w)
   std::vector<float> step_latents;     // (n, 1, C, h, w)
+  std::vector<float> step_denoised;    // (n, 1, C, h, w) samplers with their own estimate (LCM)
   std::vector<float> init_latents;     // img2img: scaling · sample
   std::vector<float> masked_image_latents, mask_latent;  // inpaint
 };

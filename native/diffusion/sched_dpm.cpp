@@ -75,13 +75,13 @@ class DPMMultistepScheduler final : public Scheduler {
       for (double t : ts) sigmas_.push_back(static_cast<float>(interp_index(t, full)));
       sigmas_.push_back(std::sqrt((1.0f - alphas_cumprod_[0]) / alphas_cumprod_[0]));
     }
-    // Duplicate timesteps (possible when steps ≈ T) are dropped, keeping first occurrences;
-    // sigmas keep their full length, as in the reference.
+    // Duplicate timesteps (rounded Karras timesteps near t = 0 with many steps, or steps ≈ T)
+    // stay, one step each, aligned with sigmas: the reference keeps them and counts steps.
     timesteps_.clear();
     for (double t : ts) {
       BGN_CHECK(t >= 0 && t < T, Code::BadInput, "steps_offset ", cfg_.steps_offset, " puts timestep ", t,
                 " outside the training schedule");
-      if (std::find(timesteps_.begin(), timesteps_.end(), t) == timesteps_.end()) timesteps_.push_back(t);
+      timesteps_.push_back(t);
     }
     num_inference_steps_ = static_cast<int>(timesteps_.size());
     init_noise_sigma_ = 1.0f;

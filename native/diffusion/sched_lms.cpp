@@ -22,7 +22,8 @@ class LMSScheduler final : public Scheduler {
 
   void set_timesteps(int n) override {
     SigmaSchedule sched = discrete_sigma_schedule(cfg_, alphas_cumprod_, n, false);
-    timesteps_ = std::move(sched.timesteps);
+    // LMSDiscreteScheduler leaves Karras timesteps in float64 (it casts only the others).
+    timesteps_ = std::move(cfg_.use_karras_sigmas ? sched.timesteps_f64 : sched.timesteps);
     sigmas_ = std::move(sched.sigmas);
     init_noise_sigma_ = sched.init_noise_sigma;
     num_inference_steps_ = n;

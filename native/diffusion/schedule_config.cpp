@@ -28,8 +28,16 @@ SchedulerKind scheduler_kind_from_name(const std::string& name, bool* karras) {
     return SchedulerKind::DPMSolverMultistep;
   }
   if (n == "lms" || n == "lmsdiscretescheduler") return SchedulerKind::LMS;
+  if (n == "lcm" || n == "lcmscheduler") return SchedulerKind::LCM;
   fail(Code::BadInput, "unknown sampler '", name,
-       "'; use one of euler, euler_a, ddim, dpmpp_2m, dpmpp_2m_karras, lms");
+       "'; use one of euler, euler_a, ddim, dpmpp_2m, dpmpp_2m_karras, lms, lcm");
+}
+
+TimestepSpacing timestep_spacing_from_name(const std::string& name) {
+  if (name == "leading") return TimestepSpacing::Leading;
+  if (name == "trailing") return TimestepSpacing::Trailing;
+  if (name == "linspace") return TimestepSpacing::Linspace;
+  fail(Code::BadInput, "timestepSpacing must be 'leading', 'linspace' or 'trailing'; got '", name, "'");
 }
 
 const char* scheduler_class_name(SchedulerKind k) {
@@ -39,6 +47,7 @@ const char* scheduler_class_name(SchedulerKind k) {
     case SchedulerKind::DDIM: return "DDIMScheduler";
     case SchedulerKind::DPMSolverMultistep: return "DPMSolverMultistepScheduler";
     case SchedulerKind::LMS: return "LMSDiscreteScheduler";
+    case SchedulerKind::LCM: return "LCMScheduler";
   }
   return "?";
 }
@@ -49,6 +58,15 @@ SchedulerConfig SchedulerConfig::defaults(SchedulerKind kind) {
     c.timestep_spacing = TimestepSpacing::Leading;
     c.set_alpha_to_one = true;
     c.clip_sample = true;
+  } else if (kind == SchedulerKind::LCM) {
+    // LCMScheduler's own defaults: the SD schedule; timestep_spacing and steps_offset are read
+    // but do not move its timesteps.
+    c.beta_start = 0.00085;
+    c.beta_end = 0.012;
+    c.beta_schedule = "scaled_linear";
+    c.timestep_spacing = TimestepSpacing::Leading;
+    c.set_alpha_to_one = true;
+    c.clip_sample = false;
   } else {
     c.timestep_spacing = TimestepSpacing::Linspace;
     c.clip_sample = false;
@@ -158,6 +176,9 @@ SchedulerConfig SchedulerConfig::from_json(SchedulerKind kind, const json::Value
   r.boolean("lower_order_final", &c.lower_order_final);
   r.boolean("euler_at_final", &c.euler_at_final);
   r.number("lambda_min_clipped", &c.lambda_min_clipped);
+  r.integer("original_inference_steps", &c.original_inference_steps, 1, c.num_train_timesteps);
+  r.number("timestep_scaling", &c.timestep_scaling);
+  if (!(std::isfinite(c.timestep_scaling) && c.timestep_scaling > 0)) r.wrong("timestep_scaling", "a positive number");
 
   // Options that change the maths in ways not implemented: refuse rather than silently differ.
   bool flag = false;

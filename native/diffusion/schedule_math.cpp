@@ -7,17 +7,29 @@
 
 namespace bgn {
 
-// torch.linspace on CPU, float32: step = (end - start) / (n - 1) in float; the first half counts
-// up from start, the second half down from end.
+// torch.linspace on CPU, float32, as the reference's torch build computes it: step = (end - start)
+// / (n - 1) in float; the first half counts up from start, the second half down from end. The
+// kernel fills 16 values per loop (two 8-wide vectors, each base + lane · step from a base at the
+// vector's first index) and the tail one by one, every product-sum a fused multiply-add (one
+// rounding). The training betas — hence alphas_cumprod and every sigma — depend on these bits.
 std::vector<float> torch_linspace_f32(double start, double end, int n) {
   std::vector<float> out(std::max(n, 0));
   if (n <= 0) return out;
   float s = static_cast<float>(start), e = static_cast<float>(end);
   if (n == 1) { out[0] = s; return out; }
-  float step = (e - s) / static_cast<float>(n - 1);
-  int half = n / 2;
-  for (int i = 0; i < n; ++i)
-    out[i] = i < half ? s + step * static_cast<float>(i) : e - step * static_cast<float>(n - 1 - i);
+  const float step = (e - s) / static_cast<float>(n - 1);
+  const int half = n / 2;
+  auto at = [&](int i) {
+    return i < half ? std::fmaf(step, static_cast<float>(i), s) : std::fmaf(-step, static_cast<float>(n - 1 - i), e);
+  };
+  constexpr int kLanes = 8;
+  const int vectorised = n / (2 * kLanes) * (2 * kLanes);
+  int i = 0;
+  for (; i < vectorised; i += kLanes) {
+    const float base = at(i);
+    for (int j = 0; j < kLanes; ++j) out[i + j] = std::fmaf(static_cast<float>(j), step, base);
+  }
+  for (; i < n; ++i) out[i] = at(i);
   return out;
 }
 
@@ -94,14 +106,15 @@ std::vector<double> karras_sigmas(double sigma_min, double sigma_max, int n) {
 }
 
 // log_sigmas ascend with t. Find the last index whose log-sigma is <= log(sigma) (clamped to
-// [0, n-2]) and interpolate linearly in log-sigma; the weights are float32 as in numpy's
-// mixed scalar/array arithmetic.
+// [0, n-2]) and interpolate linearly in log-sigma. log(sigma) is float64, but numpy's mixed
+// scalar/array arithmetic (value-based casting) does the distances and the weight in float32.
 double sigma_to_t(double sigma, const std::vector<float>& log_sigmas) {
   const int n = static_cast<int>(log_sigmas.size());
   double log_sigma = std::log(std::max(sigma, 1e-10));
+  const float log_sigma32 = static_cast<float>(log_sigma);
   int low = 0;
   for (int i = 0; i < n; ++i)
-    if (log_sigma - static_cast<double>(log_sigmas[i]) >= 0) low = i;
+    if (log_sigma32 - log_sigmas[i] >= 0.0f) low = i;
   low = std::min(low, n - 2);
   int high = low + 1;
   float lo = log_sigmas[low], hi = log_sigmas[high];

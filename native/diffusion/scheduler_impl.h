@@ -11,6 +11,7 @@ std::unique_ptr<Scheduler> make_euler(const SchedulerConfig& cfg, bool ancestral
 std::unique_ptr<Scheduler> make_ddim(const SchedulerConfig& cfg);
 std::unique_ptr<Scheduler> make_dpm_multistep(const SchedulerConfig& cfg);
 std::unique_ptr<Scheduler> make_lms(const SchedulerConfig& cfg);
+std::unique_ptr<Scheduler> make_lcm(const SchedulerConfig& cfg);
 
 // Inference timesteps for the "discrete sigma" schedulers (Euler, Euler a, LMS), as double
 // values of the float64 grid diffusers interpolates at (before rounding to float32).
@@ -27,6 +28,7 @@ double interp_index(double x, const std::vector<float>& fp);
 // Karras-spaced when the config asks; `sigmas` ends with a final 0.
 struct SigmaSchedule {
   std::vector<double> timesteps;  // rounded to float32, as diffusers keeps them
+  std::vector<double> timesteps_f64;  // the same before rounding (LMS keeps Karras timesteps in float64)
   std::vector<float> sigmas;
   float init_noise_sigma = 1.0f;
 };

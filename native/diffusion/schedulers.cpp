@@ -49,6 +49,7 @@ std::unique_ptr<Scheduler> make_scheduler(SchedulerKind kind, const SchedulerCon
     case SchedulerKind::DDIM: return detail::make_ddim(cfg);
     case SchedulerKind::DPMSolverMultistep: return detail::make_dpm_multistep(cfg);
     case SchedulerKind::LMS: return detail::make_lms(cfg);
+    case SchedulerKind::LCM: return detail::make_lcm(cfg);
   }
   fail(Code::Internal, "unknown scheduler kind");
 }
@@ -66,7 +67,8 @@ std::vector<double> sigma_timestep_grid(const SchedulerConfig& cfg, int n) {
   std::vector<double> ts;
   switch (cfg.timestep_spacing) {
     case TimestepSpacing::Linspace: {
-      ts = np_linspace(0, T - 1, n);
+      // numpy.linspace(0, T - 1, n, dtype=float32): the float64 grid rounded to float32.
+      for (double t : np_linspace(0, T - 1, n)) ts.push_back(static_cast<double>(static_cast<float>(t)));
       std::reverse(ts.begin(), ts.end());
       break;
     }
@@ -171,6 +173,9 @@ SigmaSchedule discrete_sigma_schedule(const SchedulerConfig& cfg, const std::vec
   std::vector<float> log_full(full.size());
   for (size_t k = 0; k < full.size(); ++k) log_full[k] = std::log(full[k]);
 
+  // The precision of each value follows the reference: np.interp gives float64 sigmas; the
+  // log-linear ramp is a float32 torch tensor (exp in float32); the Karras ramp and its ends
+  // are float64; timesteps are interpolated back from float64 sigmas (see sigma_to_t).
   std::vector<double> sig;
   if (log_linear) {
     for (float l : torch_linspace_f32(log_full.back(), log_full.front(), n + 1)) sig.push_back(std::exp(l));
@@ -186,6 +191,7 @@ SigmaSchedule discrete_sigma_schedule(const SchedulerConfig& cfg, const std::vec
   }
   SigmaSchedule out;
   for (double t : grid) out.timesteps.push_back(static_cast<float>(t));
+  out.timesteps_f64 = grid;
   for (double s : sig) out.sigmas.push_back(static_cast<float>(s));
   out.sigmas.push_back(0.0f);
   float max_sigma = *std::max_element(out.sigmas.begin(), out.sigmas.end());

@@ -1,5 +1,6 @@
 // Noise schedulers, numerically matching diffusers 0.25 (EulerDiscrete, EulerAncestralDiscrete,
-// DDIM with eta = 0, DPMSolverMultistep "DPM++ 2M" with or without Karras sigmas, LMSDiscrete).
+// DDIM with eta = 0, DPMSolverMultistep "DPM++ 2M" with or without Karras sigmas, LMSDiscrete,
+// LCM — the latent consistency sampler for LCM / LCM-LoRA models).
 //
 // Precision follows the reference: values diffusers keeps in float32 torch tensors (betas,
 // alphas_cumprod, sigmas, the per-step arithmetic) are float32 here; values it computes with
@@ -33,16 +34,18 @@
 
 namespace bgn {
 
-enum class SchedulerKind { Euler, EulerAncestral, DDIM, DPMSolverMultistep, LMS };
+enum class SchedulerKind { Euler, EulerAncestral, DDIM, DPMSolverMultistep, LMS, LCM };
 
 // Accepts sampler names ("euler", "euler_a", "euler_ancestral", "ddim", "dpmpp_2m",
-// "dpmpp_2m_karras", "lms") and diffusers class names ("EulerDiscreteScheduler",
+// "dpmpp_2m_karras", "lms", "lcm") and diffusers class names ("EulerDiscreteScheduler",
 // "diffusers.DDIMScheduler", ...). "dpmpp_2m_karras" also sets *karras. E_BAD_INPUT otherwise.
 SchedulerKind scheduler_kind_from_name(const std::string& name, bool* karras = nullptr);
 const char* scheduler_class_name(SchedulerKind k);
 
 enum class PredictionType { Epsilon, VPrediction, Sample };
 enum class TimestepSpacing { Leading, Trailing, Linspace };
+// "leading" | "trailing" | "linspace"; E_BAD_INPUT naming timestepSpacing otherwise.
+TimestepSpacing timestep_spacing_from_name(const std::string& name);
 
 // The subset of a diffusers scheduler_config.json these schedulers read. Defaults are each
 // class's own defaults in diffusers (they differ: DDIM spaces "leading" and clips samples,
@@ -71,6 +74,10 @@ struct SchedulerConfig {
   bool lower_order_final = true;
   bool euler_at_final = false;
   double lambda_min_clipped = -std::numeric_limits<double>::infinity();
+  // LCM: the distillation schedule's length (inference timesteps are taken from its
+  // num_train_timesteps / original_inference_steps grid) and the boundary-condition time scale.
+  int original_inference_steps = 50;
+  double timestep_scaling = 10.0;
 
   // Class defaults, then every known key of `config` (null means "default"). Keys that would
   // change the maths in ways not implemented here (thresholding, other DPM algorithms, ...)
@@ -104,6 +111,9 @@ class Scheduler {
   // One denoising step from timestep(i). `pred_original` (optional) receives x0.
   virtual Tensor step(const Tensor& model_output, int i, const Tensor& sample, const NoiseFn& noise,
                       Tensor* pred_original = nullptr) = 0;
+  // The clean-sample estimate the last step() moved to where the sampler has its own (LCM's
+  // boundary-conditioned `denoised` = c_out · x0 + c_skip · x); empty for the others.
+  const Tensor& last_denoised() const { return denoised_; }
   // Noises clean latents to the level of timestep(i) (img2img / inpaint).
   virtual Tensor add_noise(const Tensor& original, const Tensor& noise, int i) const = 0;
 
@@ -125,6 +135,7 @@ class Scheduler {
   std::vector<float> sigmas_;
   float init_noise_sigma_ = 1.0f;
   int num_inference_steps_ = 0;
+  Tensor denoised_;
 };
 
 std::unique_ptr<Scheduler> make_scheduler(SchedulerKind kind, const SchedulerConfig& cfg);
