@@ -133,6 +133,16 @@ export interface DiffusionGenerateParams {
   tileSize?: number;
   /** Least overlap of neighbouring tiles in latent pixels, 0..tileSize-1; default 16 (128 px for SD). */
   tileOverlap?: number;
+  /**
+   * What decodes the result: 'full' (default, the model's VAE), or the tiny autoencoder (TAESD /
+   * TAESDXL) — 'taesd' ($BG_TAESD / $BG_TAESDXL, else taesd/ or taesdxl/ beside the checkpoint) or
+   * its path — for a draft in a fraction of the VAE's time.
+   */
+  vae?: 'full' | 'taesd' | (string & {});
+  /** 1..1000: every N-th step's progress call (not the last's) carries a preview; default 0 (none). */
+  previewEvery?: number;
+  /** The tiny autoencoder for previews; default: `vae`'s when it is one, else 'taesd' (no previews when none is found). */
+  previewVae?: 'taesd' | (string & {});
 }
 
 /** VAE tiling mode: 'auto' tiles latents larger in area than tileSize², true any that does not fit one tile. */
@@ -177,6 +187,38 @@ export interface NativeVaeClass {
 export interface DiffusionProgress {
   step: number;
   steps: number;
+  /** With previewEvery: the tiny autoencoder's decode of the current denoised estimate (longer side <= 256 px). */
+  preview?: DiffusionPreview;
+}
+
+/** A step preview: RGB, row-major, width·height·3 bytes. */
+export interface DiffusionPreview {
+  pixels: Uint8Array;
+  width: number;
+  height: number;
+}
+
+/** The tiny autoencoder (TAESD / TAESDXL) on its own. */
+export interface NativeTinyVae {
+  readonly latentChannels: number;
+  readonly imageChannels: number;
+  readonly downscale: number;
+  readonly scalingFactor: number;
+  readonly hasEncoder: boolean;
+  readonly hasDecoder: boolean;
+  /** 'diffusers' (AutoencoderTiny) or 'taesd' (the original taesd_encoder / taesd_decoder files). */
+  readonly layout: string;
+  /** image (N, C, H, W) in [-1, 1] → latents (N, latentChannels, H/f, W/f), the UNet's latent space. */
+  encode(image: Float32Array, shape: number[]): Promise<{ latents: Float32Array; shape: number[] }>;
+  /** latents (N, latentChannels, h, w) → image (N, imageChannels, h·f, w·f) in about [-1, 1], unclamped. */
+  decode(latents: Float32Array, shape: number[]): Promise<{ image: Float32Array; shape: number[] }>;
+  /** TAESD's 8-bit latent mapping: clamp(x / (2·latent_magnitude) + latent_shift, 0, 1). */
+  scaleLatents(latents: Float32Array): Float32Array;
+  dispose(): void;
+}
+
+export interface NativeTinyVaeClass {
+  load(pathOrDir: string, options?: { threads?: number; device?: DiffusionLoadOptions['device'] }): Promise<NativeTinyVae>;
 }
 
 export interface DiffusionRunOptions {
@@ -222,6 +264,7 @@ export interface NativeAddon {
   };
   DiffusionModel: NativeDiffusionModelClass;
   Vae: NativeVaeClass;
+  TinyVae: NativeTinyVaeClass;
   [key: string]: unknown;
 }
 

@@ -12,8 +12,9 @@
 //                    repaints) | Float32Array (H·W in [0,1], ≥0.5 repaints), noise?: Float32Array,
 //                    pasteBack? = true, tiled?: 'auto' | true | false = 'auto', tileSize? = 64,
 //                    tileOverlap? = 16, loras?: [{ path, scale? }],
-//                    timestepSpacing?: 'leading' | 'linspace' | 'trailing' (default: the model's scheduler config) },
-//                  { onProgress?({ step, steps }), signal?: AbortSignal })
+//                    timestepSpacing?: 'leading' | 'linspace' | 'trailing' (default: the model's scheduler config),
+//                    vae?: 'full' | 'taesd' | path = 'full', previewEvery? = 0, previewVae?: 'taesd' | path },
+//                  { onProgress?({ step, steps, preview?: { pixels, width, height } }), signal?: AbortSignal })
 //     → Promise<{ pixels: Uint8Array (H·W·3 RGB), width, height, seed }>
 //   model.dispose(); model.path, layout, family ('sd1' | 'sd2' | 'sdxl'), inChannels, latentChannels,
 //   downscale, contextDim
@@ -28,6 +29,12 @@
 // loras in generate(): this generation's LoRA set instead of the load's ([] = none); a different
 // set is merged into a second instance of the model (a load's worth of time and the merged
 // tensors' memory), kept for the following generations until another set is asked for.
+//
+// vae: 'taesd' or a path decodes the result with the tiny autoencoder (draft quality, a fraction
+// of the VAE's time; diffusion/tiny_vae_source.h says where 'taesd' is looked for). previewEvery N:
+// every N-th step's progress call (not the last's) carries preview: the tiny decode of the
+// denoised estimate, RGB bytes with the longer side <= 256 px; without a tiny autoencoder named or
+// found beside the model there are none. previewVae names one for previews only.
 //
 // generate() always returns a Promise: invalid arguments reject with E_BAD_INPUT rather than
 // throwing. The work runs on a libuv worker thread; onProgress is called on the JS thread once
@@ -193,6 +200,16 @@ struct GenState {
   }
 };
 
+// A step preview: RGB (height, width, 3) bytes; empty when the step has none.
+struct StepPreview {
+  std::vector<uint8_t> rgb;
+  int64_t width = 0, height = 0;
+};
+struct StepProgress {
+  int step = 0, total = 0;
+  StepPreview preview;
+};
+
 class GenerateWorker : public Napi::AsyncWorker {
  public:
   GenerateWorker(Napi::Env env, std::shared_ptr<const DiffusionModel> model, std::shared_ptr<GenState> st,
@@ -202,15 +219,34 @@ class GenerateWorker : public Napi::AsyncWorker {
     auto flag = s->abort;
     req_.cancelled = [flag, s] { return flag->load() || s->callback_failed.load(); };
     if (s->progress) {
-      req_.on_step = [s](int step, int total) {
-        auto* data = new std::pair<int, int>(step, total);
+      // A preview (on_preview runs just before on_step of its step, on this worker thread) rides
+      // along with that step's progress call.
+      auto preview = std::make_shared<StepPreview>();
+      if (req_.preview_every > 0)
+        req_.on_preview = [preview](int, const std::vector<uint8_t>& rgb, int64_t w, int64_t h) {
+          preview->rgb = rgb;
+          preview->width = w;
+          preview->height = h;
+        };
+      req_.on_step = [s, preview](int step, int total) {
+        auto* data = new StepProgress{step, total, std::move(*preview)};
+        *preview = StepPreview();
         napi_status status = s->progress->BlockingCall(
-            data, [s](Napi::Env env, Napi::Function fn, std::pair<int, int>* d) {
-              std::unique_ptr<std::pair<int, int>> own(d);
+            data, [s](Napi::Env env, Napi::Function fn, StepProgress* d) {
+              std::unique_ptr<StepProgress> own(d);
               if (s->callback_failed.load() || static_cast<napi_env>(env) == nullptr) return;
               Napi::Object p = Napi::Object::New(env);
-              p.Set("step", Napi::Number::New(env, own->first));
-              p.Set("steps", Napi::Number::New(env, own->second));
+              p.Set("step", Napi::Number::New(env, own->step));
+              p.Set("steps", Napi::Number::New(env, own->total));
+              if (!own->preview.rgb.empty()) {
+                Napi::Object pv = Napi::Object::New(env);
+                Napi::Uint8Array px = Napi::Uint8Array::New(env, own->preview.rgb.size());
+                std::memcpy(px.Data(), own->preview.rgb.data(), own->preview.rgb.size());
+                pv.Set("pixels", px);
+                pv.Set("width", Napi::Number::New(env, double(own->preview.width)));
+                pv.Set("height", Napi::Number::New(env, double(own->preview.height)));
+                p.Set("preview", pv);
+              }
               try {
                 fn.Call({p});
               } catch (const Napi::Error& e) {
@@ -345,6 +381,21 @@ class DiffusionModelWrap : public Napi::ObjectWrap<DiffusionModelWrap> {
       req.mask = mask_field(o);
       req.noise = f32_field(o, "noise");
       req.paste_back = bool_field(o, "pasteBack", true);
+      // vae: 'full' (the model's) or the tiny autoencoder ('taesd' | path) for a draft decode;
+      // previewEvery: previews through previewVae (default: that tiny autoencoder, else 'taesd').
+      const std::string vae = str_field(o, "vae", "full");
+      if (vae.empty()) bad_arg("vae must be 'full', 'taesd' or the path of a tiny autoencoder");
+      const std::string preview_vae = str_field(o, "previewVae", "");
+      if (vae != "full") {
+        req.tiny_vae = vae;
+        req.tiny_decode = true;
+      }
+      if (!preview_vae.empty()) {
+        if (req.tiny_decode && preview_vae != vae)
+          bad_arg("vae and previewVae name different tiny autoencoders; name one (it serves both)");
+        req.tiny_vae = preview_vae;
+      }
+      req.preview_every = int(int_field(o, "previewEvery", 0, 0, 1000));
       req.has_loras = !o.Get("loras").IsUndefined() && !o.Get("loras").IsNull();
       const std::string bad_loras = read_lora_option(o.Get("loras"), req.loras);
       if (!bad_loras.empty()) bad_arg(bad_loras);

@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "diffusion/model_sources.h"
+#include "diffusion/tiny_vae_source.h"
 #include "diffusion/schedulers.h"
 #include "formats/mapped_file.h"
 #include "formats/shared_cache.h"
@@ -153,6 +154,7 @@ std::shared_ptr<const DiffusionModel> DiffusionModel::load(const std::string& pa
   m->path_ = path;
   m->tok_ = load_tokenizer(tok_src, opts.tokenizer_vocab, opts.tokenizer_merges);
   m->gpu_ = opts.gpu;
+  m->threads_ = opts.threads;
   UnetLoadOptions uo;
   uo.threads = opts.threads;
   uo.gpu = opts.gpu;
@@ -317,6 +319,36 @@ std::shared_ptr<const DiffusionModel> DiffusionModel::with_loras(const std::vect
   return variant_;
 }
 
+void DiffusionModel::attach_tiny_vae(const GenerateRequest& g, PipelineRequest& req) const {
+  const bool previews = g.preview_every > 0 && g.on_preview;
+  if (g.preview_every < 0 || g.preview_every > 1000)
+    fail(Code::BadInput, "previewEvery must be from 0 to 1000 steps; got ", g.preview_every);
+  if (!g.tiny_decode && !previews) return;
+  const std::string spec = g.tiny_vae.empty() ? "taesd" : g.tiny_vae;
+  // Previews alone are best-effort: without a tiny autoencoder beside the model there are none.
+  const std::string file = resolve_tiny_vae(spec, path_, is_sdxl(), !g.tiny_decode && g.tiny_vae.empty());
+  if (file.empty()) return;
+  req.tiny_vae = load_tiny_vae_cached(file, threads_, gpu_);
+  const TaesdConfig& tc = req.tiny_vae->config();
+  const VaeConfig& vc = vae_->config();
+  if (!req.tiny_vae->has_decoder() || tc.latent_channels != vc.latent_channels || tc.downscale != vc.downscale)
+    fail(Code::ModelUnsupported, file, ": this tiny autoencoder ",
+         req.tiny_vae->has_decoder() ? "does not fit the model (" + std::to_string(tc.latent_channels) +
+                                           " latent channels, " + std::to_string(tc.downscale) + "× up; the model's VAE: " +
+                                           std::to_string(vc.latent_channels) + ", " + std::to_string(vc.downscale) +
+                                           "×): use TAESD for SD 1.x/2.x and TAESDXL for SDXL"
+                                     : "has no decoder");
+  req.tiny_decode = g.tiny_decode;
+  if (!previews) return;
+  req.preview_every = g.preview_every;
+  req.on_preview = [cb = g.on_preview](int step, std::vector<float> img, int64_t H, int64_t W) {
+    std::vector<uint8_t> rgb(size_t(H * W * 3));
+    for (int64_t i = 0; i < H * W; ++i)
+      for (int64_t c = 0; c < 3; ++c) rgb[size_t(i * 3 + c)] = uint8_t(std::lround(img[size_t(c * H * W + i)] * 255.f));
+    cb(step, rgb, W, H);
+  };
+}
+
 GenerateResult DiffusionModel::generate(const GenerateRequest& g) const {
   if (g.has_loras) {
     if (auto variant = with_loras(g.loras)) {
@@ -373,6 +405,7 @@ GenerateResult DiffusionModel::generate(const GenerateRequest& g) const {
   req.vae_tiling = g.vae_tiling;
   req.on_step = g.on_step;
   req.cancelled = g.cancelled;
+  attach_tiny_vae(g, req);
   if (g.cancelled && g.cancelled()) fail(Code::Cancelled, "generation cancelled before it started");
   // Without CFG (guidance <= 1) the pipeline runs the prompt alone: no negative prompt to encode.
   encode_prompts(g.prompt, g.negative_prompt, g.clip_skip, req.cond, req.uncond, req.seq,

@@ -98,6 +98,15 @@ struct GenerateRequest {
   // bounds the VAE's memory; smaller ones take the plain pass, bit-identical to Off.
   VaeTileOptions vae_tiling{VaeTiling::Auto, 64, 16};
   std::function<void(int step, int total)> on_step;
+  // The tiny autoencoder (diffusion/tiny_vae_source.h): 'taesd' or a path; empty = 'taesd' when needed.
+  // tiny_decode: it decodes the result (draft quality). preview_every > 0 with on_preview: every N
+  // steps (not the last) the denoised estimate's tiny decode, RGB (height, width, 3) with the longer
+  // side <= 256, is handed to on_preview before on_step; with no tiny_vae named and none found
+  // beside the model, there are no previews (a named one that is missing is E_MODEL_NOT_FOUND).
+  std::string tiny_vae;
+  bool tiny_decode = false;
+  int preview_every = 0;
+  std::function<void(int step, const std::vector<uint8_t>& rgb, int64_t width, int64_t height)> on_preview;
   std::function<bool()> cancelled;
   // LoRAs for this generation instead of the load's (an empty list: none). A set other than the
   // load's is merged into a second instance of the model, kept until another set is asked for.
@@ -142,6 +151,8 @@ class DiffusionModel {
 
  private:
   DiffusionModel() = default;
+  // Loads the request's tiny autoencoder into req when its result or previews need one.
+  void attach_tiny_vae(const GenerateRequest& g, PipelineRequest& req) const;
   std::string path_, layout_, pad_token_, pad_token2_, family_;
   std::shared_ptr<const ClipTextModel> te_, te2_;  // te2_: SDXL only
   bool force_zeros_for_empty_prompt_ = false;
@@ -156,6 +167,7 @@ class DiffusionModel {
   ResidentRanges te_pages_, unet_pages_, vae_pages_;
   std::string prediction_type_;  // load-option override of the scheduler config; empty: none
   std::shared_ptr<Gpu> gpu_;     // null: the CPU
+  int threads_ = 0;              // the load's threads option (the tiny autoencoder runs with it)
   DiffusionLoadOptions load_opts_;
   std::string lora_key_;  // lora_stack_key of the merged LoRAs
   // The instance with a generation's own LoRA set (GenerateRequest::loras).

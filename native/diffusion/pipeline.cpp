@@ -6,6 +6,7 @@
 
 #include "backend/cpu/nn_ops.h"
 #include "diffusion/rng.h"
+#include "diffusion/tiny_vae_source.h"
 
 namespace bgn {
 
@@ -202,7 +203,11 @@ PipelineResult run_pipeline(PipelineRequest& req) {
     } else {
       std::memcpy(eps.data(), out.data(), size_t(L) * 4);
     }
-    Tensor next = sched.step(tensor_of(eps, {1, C, h, w}), i, x, ancestral);
+    // A preview every preview_every steps (not after the last: the result follows).
+    const bool preview = req.on_preview && req.tiny_vae && req.preview_every > 0 && i + 1 < sched.num_steps() &&
+                         (i - start + 1) % req.preview_every == 0;
+    Tensor x0;
+    Tensor next = sched.step(tensor_of(eps, {1, C, h, w}), i, x, ancestral, preview ? &x0 : nullptr);
     latents = vec_of(next);
     if (req.kind == PipelineKind::Inpaint && !inpaint9) {
       // Masked latent blending: keep the original outside the mask, noised to the next timestep.
@@ -225,6 +230,11 @@ PipelineResult run_pipeline(PipelineRequest& req) {
       const Tensor& den = sched.last_denoised();
       if (den.numel() == L) r.step_denoised.insert(r.step_denoised.end(), den.data<float>(), den.data<float>() + L);
     }
+    if (preview && int64_t(x0.numel()) == L) {
+      int64_t ph = 0, pw = 0;
+      std::vector<float> img = tiny_decode_01(*req.tiny_vae, x0.data<float>(), C, h, w, req.preview_side, &ph, &pw);
+      req.on_preview(i - start + 1, std::move(img), ph, pw);
+    }
     if (req.on_step) req.on_step(i - start + 1, total);
   }
 
@@ -232,7 +242,17 @@ PipelineResult run_pipeline(PipelineRequest& req) {
   std::vector<float> z(latents);
   for (float& v : z) v /= vc.scaling_factor;
   if (req.on_phase) req.on_phase(PipelinePhase::Decode);
-  r.image_raw = vae_decode(vae, z.data(), 1, h, w, req.vae_tiling);
+  if (req.tiny_decode && req.tiny_vae) {
+    // Draft: the tiny autoencoder decodes the UNet's latents directly (its scaling_factor, 1.0).
+    const TaesdConfig& tc = req.tiny_vae->config();
+    if (tc.latent_channels != C || tc.downscale != f)
+      fail(Code::ModelUnsupported, req.tiny_vae->source(), ": the tiny autoencoder decodes ", tc.latent_channels,
+           "-channel latents ", tc.downscale, "× up; this model needs ", C, " channels ", f, "× up");
+    for (size_t i = 0; i < z.size(); ++i) z[i] = latents[i] / tc.scaling_factor;
+    r.image_raw = req.tiny_vae->decode(z.data(), 1, h, w);
+  } else {
+    r.image_raw = vae_decode(vae, z.data(), 1, h, w, req.vae_tiling);
+  }
   check_finite(r.image_raw, "decoded image", total);
   r.image.resize(r.image_raw.size());
   for (size_t i = 0; i < r.image.size(); ++i) r.image[i] = std::min(1.f, std::max(0.f, r.image_raw[i] / 2.f + 0.5f));

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "diffusion/schedulers.h"
+#include "models/taesd.h"
 #include "models/unet.h"
 #include "models/vae.h"
 #include "models/vae_tiling.h"
@@ -66,6 +67,15 @@ struct PipelineRequest {
   std::function<void(int step, int total)> on_step;  // after each step
   std::function<bool()> cancelled;                    // checked before each step → E_CANCELLED
   std::function<void(PipelinePhase)> on_phase;        // as each phase begins
+  // The tiny autoencoder (models/taesd.h): with tiny_decode it decodes the result instead of the
+  // VAE (draft quality); with preview_every > 0 and on_preview, the denoised estimate (x0) of
+  // every preview_every-th step but the last is decoded by it (latents pooled so the longer side
+  // is <= preview_side px) and handed over as (3, H, W) in [0, 1], before on_step of that step.
+  std::shared_ptr<const TaesdModel> tiny_vae;
+  bool tiny_decode = false;
+  int preview_every = 0;
+  int64_t preview_side = 256;
+  std::function<void(int step, std::vector<float> image, int64_t H, int64_t W)> on_preview;
 };
 
 struct PipelineResult {
