@@ -3,7 +3,9 @@
  * backgrounds) on worker
  * threads (tinypool), so the event loop stays free while a 12-MP photo is processed — a server
  * keeps answering requests and a progress bar keeps moving. Pixel buffers are moved, not copied.
- * Idle workers exit after a while and never keep the process alive. Small images (under
+ * Idle workers exit after a while and never keep the process alive; a pending task does, however
+ * the script was started (a file, `--input-type=module -e`, stdin, CJS `import()`). Workers that
+ * cannot start fail the waiting tasks instead of leaving them pending. Small images (under
  * `INLINE_PIXELS`) are processed inline, where a thread hop would cost more than the work.
  *
  * Under the TypeScript sources (tests, tsx) the worker starts from pixel-worker.dev.mjs, which
@@ -21,12 +23,15 @@ import type { PresetBackground } from '../presets/schema.js';
 import { composeLayers, type LayersResult, type LayersTask } from '../compose/layers.js';
 import { refineAlpha, type CoarseMask, type RefineOptions } from '../compose/refine.js';
 import { BgNativeError, toBgError } from '../errors.js';
+import { workerExecArgv } from './exec-argv.js';
 import type { PixelTask } from './pixel-worker.js';
 
 /** Below this many pixels the work runs inline (≈ 10 ms). */
 export const INLINE_PIXELS = 256 * 256;
 
 let pool: Tinypool | undefined;
+/** Why a pool's workers could not start (its waiting tasks fail with this). */
+const startFailures = new WeakMap<Tinypool, unknown>();
 
 function workerFile(): string {
   const fromTs = import.meta.url.endsWith('.ts');
@@ -40,9 +45,19 @@ function getPool(): Tinypool {
       minThreads: 0,
       maxThreads: Math.max(1, Math.min(4, availableParallelism())),
       idleTimeout: 30_000,
+      // Not the process's own `--input-type`/`--eval`: with them no worker can load its file.
+      execArgv: workerExecArgv(),
     });
+    const p = pool;
     // A worker that dies fails its task (run() rejects); never let the event crash the process.
-    pool.on('error', () => undefined);
+    // One that dies with no task (while starting) leaves the queued tasks waiting for a worker
+    // that will never come: when none is left, the pool is closed and they fail.
+    p.on('error', (err: unknown) => {
+      if (p.threads.length > 0) return;
+      startFailures.set(p, err);
+      if (pool === p) pool = undefined;
+      p.destroy().catch(() => undefined);
+    });
   }
   return pool;
 }
@@ -54,16 +69,29 @@ export async function closeComposePool(): Promise<void> {
   await p?.destroy();
 }
 
+function workerStartError(cause: unknown, what: string): BgNativeError {
+  const reason = cause instanceof Error ? cause.message : String(cause);
+  return new BgNativeError(
+    'E_INTERNAL',
+    `A pixel worker thread could not start while ${what}: ${reason.split('\n')[0]}. ` +
+      'Check the Node options this process runs with (NODE_OPTIONS, command-line flags); ' +
+      'the next call starts new workers.',
+    { cause },
+  );
+}
+
 /** A typed array that owns its whole ArrayBuffer can be moved; anything else is copied first. */
 function movable<T extends Uint8Array | Float32Array>(a: T): T {
   return a.byteOffset === 0 && a.byteLength === a.buffer.byteLength && a.buffer instanceof ArrayBuffer ? a : (a.slice() as T);
 }
 
 async function runOffThread<R>(task: PixelTask, buffers: ArrayBufferLike[], signal: AbortSignal | undefined, what: string): Promise<R> {
+  const p = getPool();
   try {
-    return (await getPool().run(task, { transferList: buffers as never, signal: signal ?? null })) as R;
+    return (await p.run(task, { transferList: buffers as never, signal: signal ?? null })) as R;
   } catch (err) {
     if (signal?.aborted) throw new BgNativeError('E_CANCELLED', `The job was cancelled while ${what}.`);
+    if (startFailures.has(p)) throw workerStartError(startFailures.get(p), what);
     // Argument errors of the pure functions keep their type (callers map them to E_BAD_INPUT).
     if (err instanceof RangeError) throw err;
     throw toBgError(err);
