@@ -95,6 +95,20 @@ export interface DiffusionLoadOptions {
    * SD 2.x 768-v checkpoints need 'v_prediction' (the file does not say).
    */
   predictionType?: 'epsilon' | 'v_prediction' | 'sample';
+  /**
+   * LoRAs merged into the UNet and text encoders (f32 copies of the touched tensors; the file is
+   * never written). Part of the model cache's key: two LoRA sets never share merged weights.
+   */
+  loras?: LoraOption[];
+}
+
+/**
+ * A LoRA: a .safetensors file with kohya (lora_unet_…, lora_te_…) or diffusers/PEFT (…lora_A/lora_B)
+ * keys, and its strength from -4 to 4 (default 1). Keys that fit no layer: E_MODEL_FORMAT.
+ */
+export interface LoraOption {
+  path: string;
+  scale?: number;
 }
 
 export interface DiffusionGenerateParams {
@@ -133,6 +147,11 @@ export interface DiffusionGenerateParams {
   tileSize?: number;
   /** Least overlap of neighbouring tiles in latent pixels, 0..tileSize-1; default 16 (128 px for SD). */
   tileOverlap?: number;
+  /**
+   * This generation's LoRAs instead of the load's ([] = none). Another set is merged into a second
+   * instance of the model (about a load's time and the merged tensors' memory), kept until the next change.
+   */
+  loras?: LoraOption[];
   /**
    * What decodes the result: 'full' (default, the model's VAE), or the tiny autoencoder (TAESD /
    * TAESDXL) — 'taesd' ($BG_TAESD / $BG_TAESDXL, else taesd/ or taesdxl/ beside the checkpoint) or

@@ -113,6 +113,12 @@ export const ReplaceModelSchema = z.strictObject({
   tokenizer: z.string().min(1).optional(),
 });
 
+/** A LoRA for the local engine: a .safetensors file and its strength from -4 to 4 (default 1). */
+export const LoraOptionSchema = z.strictObject({
+  path: z.string().min(1),
+  scale: z.number().min(-4).max(4).optional(),
+});
+
 const fraction = z.number().min(0).max(1);
 const margin = z.number().min(0).max(0.45);
 
@@ -203,6 +209,8 @@ export const ReplaceOptionsSchema = z.strictObject({
   guidanceScale: z.number().min(0).max(30).optional(),
   strength: z.number().min(0).max(1).optional(),
   sampler: SamplerNameSchema.optional(),
+  /** LoRAs merged into the local engine's model (replace the preset's generation.loras and env BG_LORAS). */
+  loras: z.array(LoraOptionSchema).max(8).optional(),
   model: ReplaceModelSchema.optional(),
   segmentation: SegmentationOptionsSchema.optional(),
   /**

@@ -11,6 +11,7 @@ import path from 'node:path';
 
 import { Command, InvalidArgumentError, Option } from 'commander';
 
+import { parseLoraSpec } from '../engines/lora-spec.js';
 import { BgNativeError } from '../errors.js';
 import { checkWritable, writeFileAtomic } from '../image/atomic-write.js';
 import { DeviceSchema, SamplerNameSchema, type ReplaceOptions, type ReplaceProgress, type ShadowOption } from '../options.js';
@@ -43,6 +44,7 @@ export interface ReplaceFlags {
   guidanceScale?: number;
   strength?: number;
   sampler?: string;
+  lora?: string[];
   diffusionModel?: string;
   tokenizer?: string;
   model?: string;
@@ -150,6 +152,7 @@ export function replaceOptionsFromFlags(f: ReplaceFlags): ReplaceOptions {
   if (f.guidanceScale !== undefined) o.guidanceScale = f.guidanceScale;
   if (f.strength !== undefined) o.strength = f.strength;
   if (f.sampler !== undefined) o.sampler = f.sampler as ReplaceOptions['sampler'];
+  if (f.lora?.length) o.loras = f.lora.map((s) => parseLoraSpec(s));
   const model: NonNullable<ReplaceOptions['model']> = {};
   if (f.diffusionModel !== undefined) model.diffusion = f.diffusionModel;
   if (f.tokenizer !== undefined) model.tokenizer = f.tokenizer;
@@ -327,6 +330,8 @@ export function registerReplaceCommand(program: Command, io: ReplaceIO): Command
     .addOption(new Option('--sampler <name>', 'diffusion sampler').choices(SamplerNameSchema.options))
     .option('--diffusion-model <path>', 'SD checkpoint or diffusers folder (env BG_DIFFUSION_MODEL)')
     .option('--tokenizer <dir>', 'CLIP tokenizer folder (env BG_CLIP_TOKENIZER)')
+    .option('--lora <file[:scale]>', 'LoRA .safetensors merged into the local model, scale -4 to 4 (repeatable; env BG_LORAS)',
+      (v: string, prev: string[] = []) => [...prev, v])
     .addOption(new Option('--device <name>', 'where the local engine runs (default auto)').choices(DeviceSchema.options))
     .optionsGroup('Cut-out:')
     .option('-m, --model <path>', 'an .onnx file: the segmentation model (env BG_SEG_MODEL); otherwise the SD weights, as --diffusion-model')

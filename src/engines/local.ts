@@ -19,6 +19,7 @@ import { backends } from '../native.js';
 import type { Preset, PresetResolution } from '../presets/schema.js';
 import { stopwatch } from '../stopwatch.js';
 import type { GenerateRequest, GeneratedBackground, Generator } from './generator.js';
+import { lorasFromEnv } from './lora-spec.js';
 
 export interface LocalEngineOptions {
   /** Checkpoint file (.safetensors) or diffusers folder. */
@@ -152,6 +153,9 @@ async function generateOn(options: LocalEngineOptions, request: GenerateRequest)
     const repaint = keep.map((v) => 255 - v);
     lap('prepare');
     const g = preset.generation;
+    // The call's or preset's LoRAs, else BG_LORAS; a set other than the last one merges into a
+    // second instance of the model, so the loaded weights are shared between LoRA sets.
+    const loras = (g.loras ?? lorasFromEnv() ?? []).map((l) => ({ path: l.path, scale: l.scale ?? 1 }));
     const styled = applyPromptStyle(preset, model.family);
     const image = await model.generate(
       {
@@ -167,6 +171,7 @@ async function generateOn(options: LocalEngineOptions, request: GenerateRequest)
         initImage: photo,
         mask: repaint,
         pasteBack: false,
+        loras,
       },
       {
         signal: request.signal,
@@ -194,6 +199,7 @@ async function generateOn(options: LocalEngineOptions, request: GenerateRequest)
         sampler: g.sampler,
         guidanceScale: g.guidanceScale,
         strength: g.strength,
+        ...(loras.length ? { loras } : {}),
         maskMarginPx: margin,
       },
     };

@@ -53,6 +53,7 @@ function callOverrides(opts: ParsedReplaceOptions): Record<string, unknown> {
   if (opts.guidanceScale !== undefined) generation.guidanceScale = opts.guidanceScale;
   if (opts.strength !== undefined) generation.strength = opts.strength;
   if (opts.sampler !== undefined) generation.sampler = opts.sampler;
+  if (opts.loras !== undefined) generation.loras = opts.loras;
   if (Object.keys(generation).length) o.generation = generation;
   if (typeof opts.matchColors === 'number') o.compositing = { matchColors: opts.matchColors };
   // featherEdges and shadow lengths from the call are px at a 1024-px long side, not at the

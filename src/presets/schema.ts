@@ -68,6 +68,15 @@ export const ResolutionSchema = z
     }
   });
 
+/**
+ * A LoRA the local engine merges into the model: a .safetensors file (kohya or diffusers/PEFT
+ * keys; absolute, or relative to the working directory) and its strength from -4 to 4 (default 1).
+ */
+export const PresetLoraSchema = z.strictObject(
+  { path: text('the path of a .safetensors LoRA'), scale: num(-4, 4).optional() },
+  { error: 'expected { path, scale? } with scale from -4 to 4' },
+);
+
 export const GenerationSchema = z.strictObject(
   {
     /** Denoising steps. */
@@ -78,6 +87,11 @@ export const GenerationSchema = z.strictObject(
     /** How much of the background region is re-noised (1 = fully new). */
     strength: num(0, 1),
     resolution: ResolutionSchema,
+    /** LoRAs merged into the model for this preset (local engine); default env BG_LORAS. */
+    loras: z
+      .array(PresetLoraSchema, { error: 'expected a list of LoRAs' })
+      .max(8, { error: 'expected at most 8 LoRAs' })
+      .optional(),
   },
   { error: 'expected a mapping with steps, guidanceScale, sampler, strength, resolution' },
 );

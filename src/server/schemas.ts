@@ -8,18 +8,32 @@ import { z } from 'zod';
 import { CleanupOptionsSchema, ReplaceOptionsSchema } from '../options.js';
 import { CleanupResultMetadataSchema, ReplaceResultMetadataSchema, ResultMetadataSchema } from '../result-format.js';
 
-/** replaceBackground options a client may set. */
+/** Preset overrides that name LoRA files (generation.loras): paths on the server's disk. */
+function overridesNameLoras(o: Record<string, unknown>): boolean {
+  const g = o.generation;
+  return typeof g === 'object' && g !== null && 'loras' in g;
+}
+
+/**
+ * replaceBackground options a client may set. LoRAs are files on the server: they come from
+ * the server's presets or env BG_LORAS only, never from a request (loras, overrides.generation.loras).
+ */
 export const ClientReplaceOptionsSchema = ReplaceOptionsSchema.omit({
   input: true,
   output: true,
   presetDirs: true,
   model: true,
+  loras: true,
   segmentation: true,
   device: true,
   threads: true,
   maxPixels: true,
   signal: true,
   onProgress: true,
+}).extend({
+  overrides: ReplaceOptionsSchema.shape.overrides.refine((o) => o === undefined || !overridesNameLoras(o), {
+    message: 'generation.loras is set by the server (its presets or BG_LORAS), not by a request',
+  }),
 });
 
 /** cleanup options a client may set. */
