@@ -120,10 +120,18 @@ export interface DiffusionGenerateParams {
   height?: number;
   /** 1..1000; default 20. */
   steps?: number;
-  /** 0..100; CFG runs when > 1. Default 7.5. */
+  /** 0..100; CFG runs when > 1 (at most 1: one UNet pass per step, the negative prompt unused). Default 7.5. */
   guidanceScale?: number;
-  /** 'euler' | 'euler_a' | 'ddim' | 'dpmpp_2m' | 'dpmpp_2m_karras' | 'lms' (or a diffusers class name). */
+  /**
+   * 'euler' | 'euler_a' | 'ddim' | 'dpmpp_2m' | 'dpmpp_2m_karras' | 'lms' | 'lcm' (or a diffusers class
+   * name). 'lcm' takes at most the schedule's original_inference_steps (50) steps.
+   */
   sampler?: string;
+  /**
+   * Where the timesteps sit: 'trailing' for SD-Turbo / SDXL-Turbo / Lightning / Hyper-SD; default the
+   * model's scheduler config (single files: 'leading').
+   */
+  timestepSpacing?: 'leading' | 'linspace' | 'trailing';
   /** Integer 0..2^53-1; default: random (returned in the result). */
   seed?: number;
   /** img2img: how much of the schedule to run, (0, 1]; default 0.8. */

@@ -101,7 +101,7 @@ export const EngineSchema = z.preprocess((v) => {
   return ENGINE_ALIASES[k] ?? k;
 }, z.enum(ENGINE_NAMES, { error: `must be one of ${ENGINE_NAMES.join(', ')} (or SDXL, stable-diffusion, RUNWAY)` }));
 
-export const SamplerNameSchema = z.enum(['euler', 'euler_a', 'ddim', 'dpmpp_2m', 'dpmpp_2m_karras', 'lms']);
+export const SamplerNameSchema = z.enum(['euler', 'euler_a', 'ddim', 'dpmpp_2m', 'dpmpp_2m_karras', 'lms', 'lcm']);
 
 /** Which weights replaceBackground uses. */
 export const ReplaceModelSchema = z.strictObject({

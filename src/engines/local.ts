@@ -19,6 +19,7 @@ import { backends } from '../native.js';
 import type { Preset, PresetResolution } from '../presets/schema.js';
 import { stopwatch } from '../stopwatch.js';
 import type { GenerateRequest, GeneratedBackground, Generator } from './generator.js';
+import { resolveGenerationProfile } from './generation-profile.js';
 import { lorasFromEnv } from './lora-spec.js';
 
 export interface LocalEngineOptions {
@@ -152,7 +153,9 @@ async function generateOn(options: LocalEngineOptions, request: GenerateRequest)
     const keep = dilateMask(alpha, gen.width, gen.height, margin, 32);
     const repaint = keep.map((v) => 255 - v);
     lap('prepare');
-    const g = preset.generation;
+    // LCM models and LCM-LoRAs run the 'fast' profile (4 LCM steps at guidance 1) unless the preset says otherwise.
+    const configuredLoras = preset.generation.loras ?? lorasFromEnv() ?? [];
+    const g = resolveGenerationProfile(preset.generation, options.model, configuredLoras);
     // The call's or preset's LoRAs, else BG_LORAS; a set other than the last one merges into a
     // second instance of the model, so the loaded weights are shared between LoRA sets.
     const loras = (g.loras ?? lorasFromEnv() ?? []).map((l) => ({ path: l.path, scale: l.scale ?? 1 }));
@@ -166,6 +169,7 @@ async function generateOn(options: LocalEngineOptions, request: GenerateRequest)
         steps: g.steps,
         guidanceScale: g.guidanceScale,
         sampler: g.sampler,
+        ...(g.timestepSpacing ? { timestepSpacing: g.timestepSpacing } : {}),
         strength: g.strength > 0 ? g.strength : 1,
         seed: request.seed,
         initImage: photo,
@@ -198,6 +202,7 @@ async function generateOn(options: LocalEngineOptions, request: GenerateRequest)
         steps: g.steps,
         sampler: g.sampler,
         guidanceScale: g.guidanceScale,
+        ...(g.profile ? { profile: g.profile } : {}),
         strength: g.strength,
         ...(loras.length ? { loras } : {}),
         maskMarginPx: margin,

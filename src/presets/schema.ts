@@ -43,8 +43,11 @@ export const PresetColorSchema = z
     error: `expected a colour: '#rgb', '#rrggbb', 'rgb(r, g, b)' or one of ${COLOR_NAMES.join(', ')}`,
   });
 
-export const SAMPLERS = ['euler', 'euler_a', 'ddim', 'dpmpp_2m', 'dpmpp_2m_karras', 'lms'] as const;
+export const SAMPLERS = ['euler', 'euler_a', 'ddim', 'dpmpp_2m', 'dpmpp_2m_karras', 'lms', 'lcm'] as const;
 export const SamplerSchema = oneOf(SAMPLERS);
+export const TIMESTEP_SPACINGS = ['leading', 'linspace', 'trailing'] as const;
+/** 'standard': the generation as written; 'fast': 4 LCM steps without CFG (LCM models and LCM-LoRAs). */
+export const GENERATION_PROFILES = ['standard', 'fast'] as const;
 
 /**
  * Generation size: `{ width, height }` as given, or `{ longSide }`: the photo's aspect at the model's
@@ -84,6 +87,13 @@ export const GenerationSchema = z.strictObject(
     /** Classifier-free guidance scale. */
     guidanceScale: num(0, 30),
     sampler: SamplerSchema,
+    /** Where the timesteps sit ('trailing' for Turbo / Lightning / Hyper-SD); default the model's scheduler config. */
+    timestepSpacing: oneOf(TIMESTEP_SPACINGS).optional(),
+    /**
+     * 'fast' replaces steps, sampler and guidance with 4 LCM steps at guidance 1; unset, the local
+     * engine picks it by itself when the model or a LoRA is an LCM one.
+     */
+    profile: oneOf(GENERATION_PROFILES).optional(),
     /** How much of the background region is re-noised (1 = fully new). */
     strength: num(0, 1),
     resolution: ResolutionSchema,
