@@ -113,6 +113,33 @@ export const ReplaceModelSchema = z.strictObject({
   tokenizer: z.string().min(1).optional(),
 });
 
+/**
+ * What decodes the local engine's latents: 'full' (the model's VAE), 'taesd' (the tiny autoencoder:
+ * $BG_TAESD / $BG_TAESDXL, else taesd/ or taesdxl/ beside the checkpoint) or a TAESD path.
+ */
+export const VaeOptionSchema = z
+  .string()
+  .trim()
+  .min(1, "must be 'full', 'taesd' or the path of a tiny autoencoder (TAESD / TAESDXL)")
+  .describe("'full' (the model's VAE), 'taesd' (the tiny autoencoder, a draft) or a TAESD path");
+
+/** Encode quality 1–100, or 'draft' (the tiny autoencoder's decode, default encode quality) / 'final' (the full VAE). */
+export const ReplaceQualitySchema = z
+  .union([z.number().int().min(1).max(100), z.enum(['draft', 'final'])], {
+    error: "must be a whole number from 1 to 100, 'draft' or 'final'",
+  })
+  .describe(
+    "JPEG/WebP quality 1-100 (default 90); 'draft': the local engine decodes with the tiny autoencoder (TAESD), " +
+      "at the default encode quality; 'final': the model's full VAE (the default)",
+  );
+
+/** A step preview of the local engine: RGB, row-major, width·height·3 bytes (longer side at most 256 px). */
+export interface ReplacePreview {
+  pixels: Uint8Array;
+  width: number;
+  height: number;
+}
+
 /** A LoRA for the local engine: a .safetensors file and its strength from -4 to 4 (default 1). */
 export const LoraOptionSchema = z.strictObject({
   path: z.string().min(1),
@@ -183,6 +210,8 @@ export interface ReplaceProgress {
   /** Diffusion/provider steps, while the background is generated. */
   step?: number;
   steps?: number;
+  /** With previewEvery (local engine): the tiny autoencoder's decode of the step's denoised estimate. */
+  preview?: ReplacePreview;
 }
 
 export const ReplaceOptionsSchema = z.strictObject({
@@ -211,6 +240,16 @@ export const ReplaceOptionsSchema = z.strictObject({
   sampler: SamplerNameSchema.optional(),
   /** LoRAs merged into the local engine's model (replace the preset's generation.loras and env BG_LORAS). */
   loras: z.array(LoraOptionSchema).max(8).optional(),
+  /** What decodes the local engine's result (default: the preset's generation.vae, else 'full'). */
+  vae: VaeOptionSchema.optional(),
+  /** Local engine: every N-th step's onProgress call carries `preview` (the tiny autoencoder's decode). */
+  previewEvery: z
+    .number()
+    .int()
+    .min(1)
+    .max(1000)
+    .optional()
+    .describe('Local engine: every N-th diffusion step reports a small preview image (needs a tiny autoencoder, TAESD)'),
   model: ReplaceModelSchema.optional(),
   segmentation: SegmentationOptionsSchema.optional(),
   /**
@@ -233,8 +272,8 @@ export const ReplaceOptionsSchema = z.strictObject({
   framing: FramingOptionSchema.optional(),
   /** Output format; default: from the output file's extension, else PNG. */
   format: OutputFormatSchema.optional(),
-  /** JPEG/WebP quality 1–100 (default 90). */
-  quality: z.number().int().min(1).max(100).optional(),
+  /** JPEG/WebP quality 1–100 (default 90), or 'draft' (TAESD decode) / 'final' (the full VAE). */
+  quality: ReplaceQualitySchema.optional(),
   signal: z.custom<AbortSignal>((v) => v instanceof AbortSignal, { message: 'must be an AbortSignal' }).optional(),
   onProgress: z
     .custom<(p: ReplaceProgress) => void>((v) => typeof v === 'function', { message: 'must be a function' })
@@ -309,6 +348,12 @@ export function parseCleanupOptions(raw: unknown): ParsedCleanupOptions {
 
 export function parseReplaceOptions(raw: unknown): ParsedReplaceOptions {
   const opts = parseOptions(ReplaceOptionsSchema, raw, 'replaceBackground options');
+  if (opts.quality === 'draft' && opts.vae === 'full') {
+    throw new BgNativeError(
+      'E_BAD_INPUT',
+      "Invalid replaceBackground options: `quality` 'draft' decodes with the tiny autoencoder but `vae` is 'full'; drop one of them.",
+    );
+  }
   const max = resolveMaxPromptChars(opts.maxPromptChars);
   for (const field of ['prompt', 'negativePrompt'] as const) {
     const text = opts[field];

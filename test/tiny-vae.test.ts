@@ -16,6 +16,7 @@ import { readSafetensorsFile } from './fixtures/safetensors.js';
 import { modelsDir, sd1Tiny, truncatedCopy } from './helpers/diffusion.js';
 import { tempDir } from './helpers/paths.js';
 import { writeSafetensors } from './helpers/safetensors-writer.js';
+import { ramp, writeTaesd2x } from './helpers/tiny-taesd.js';
 
 interface TinyVae {
   latentChannels: number;
@@ -33,16 +34,6 @@ const TinyVaeClass = () =>
 
 const taesdDir = path.join(modelsDir, 'taesd-tiny');
 const present = existsSync(path.join(taesdDir, 'diffusion_pytorch_model.safetensors')) && existsSync(sd1Tiny);
-
-function ramp(n: number, seed: number): Float32Array {
-  const a = new Float32Array(n);
-  let s = seed;
-  for (let i = 0; i < n; i++) {
-    s = (s * 1103515245 + 12345) % 2147483648;
-    a[i] = (s / 2147483648) * 2 - 1;
-  }
-  return a;
-}
 
 /** The fixture's weights written in the original release's layout (bare indices; the decoder's shifted by one). */
 function writeOriginalPair(dir: string): void {
@@ -136,42 +127,6 @@ describe.runIf(present)('TinyVae', () => {
     expect(() => vae.decode(ramp(3 * 16, 1), [1, 3, 4, 4])).toThrow(/4-channel latents/);
   });
 });
-
-/**
- * A TAESD of the real layout with two levels (2× like the tiny SD1 model's VAE): encoder conv,
- * block, stride-2 conv, block, conv; decoder conv, ReLU, block, upsample, conv, block, conv.
- */
-function writeTaesd2x(dir: string): string {
-  const c = 8;
-  let seed = 5;
-  const w = (shape: number[]) => {
-    const fanIn = shape.slice(1).reduce((a, b) => a * b, 1);
-    const data = ramp(shape.reduce((a, b) => a * b, 1), seed++).map((v) => v / Math.sqrt(fanIn));
-    return { shape, data };
-  };
-  const t: Record<string, { shape: number[]; data: Float32Array }> = {};
-  const conv = (p: string, i: number, o: number, bias: boolean) => {
-    t[`${p}.weight`] = w([o, i, 3, 3]);
-    if (bias) t[`${p}.bias`] = w([o]);
-  };
-  const block = (p: string) => {
-    for (const k of [0, 2, 4]) conv(`${p}.conv.${k}`, c, c, true);
-  };
-  conv('encoder.layers.0', 3, c, true);
-  block('encoder.layers.1');
-  conv('encoder.layers.2', c, c, false);
-  block('encoder.layers.3');
-  conv('encoder.layers.4', c, 4, true);
-  conv('decoder.layers.0', 4, c, true);
-  block('decoder.layers.2');
-  conv('decoder.layers.4', c, c, false);
-  block('decoder.layers.5');
-  conv('decoder.layers.6', c, 3, true);
-  mkdirSync(dir, { recursive: true });
-  writeSafetensors(path.join(dir, 'diffusion_pytorch_model.safetensors'), t);
-  writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ _class_name: 'AutoencoderTiny', scaling_factor: 1.0 }));
-  return dir;
-}
 
 describe.runIf(present)('DiffusionModel with the tiny autoencoder', () => {
   const tmp = tempDir('bgn-taesd-gen-');

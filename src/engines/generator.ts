@@ -29,8 +29,20 @@ export interface GenerateRequest {
   /** Native worker threads, when the caller limited them. */
   threads?: number;
   signal?: AbortSignal;
-  /** Fraction 0..1 of this generator's work done, with steps when it counts them. */
-  onProgress?: (fraction: number, step?: number, steps?: number) => void;
+  /**
+   * Fraction 0..1 of this generator's work done, with steps when it counts them, and every
+   * `previewEvery`-th step (local engine) a small preview of the background: RGB, width·height·3.
+   */
+  onProgress?: (fraction: number, step?: number, steps?: number, preview?: GeneratedPreview) => void;
+  /** Every N-th step, a generator that can (local) passes a preview to onProgress. */
+  previewEvery?: number;
+}
+
+/** A step preview: RGB, row-major, width·height·3 bytes. */
+export interface GeneratedPreview {
+  pixels: Uint8Array;
+  width: number;
+  height: number;
 }
 
 export interface GeneratedBackground {

@@ -9,6 +9,7 @@
  * Only the background is resampled: the subject is composited later from the full-size photo.
  */
 import { stat } from 'node:fs/promises';
+import path from 'node:path';
 
 import { fillHoles, dilateMask } from '../compose/fill.js';
 import { DiffusionModel, type NativeDiffusionModel } from '../diffusion.js';
@@ -160,6 +161,8 @@ async function generateOn(options: LocalEngineOptions, request: GenerateRequest)
     // second instance of the model, so the loaded weights are shared between LoRA sets.
     const loras = (g.loras ?? lorasFromEnv() ?? []).map((l) => ({ path: l.path, scale: l.scale ?? 1 }));
     const styled = applyPromptStyle(preset, model.family);
+    // 'taesd' or a path: the tiny autoencoder decodes (a draft); relative paths from the working directory.
+    const vae = decoderOption(g.vae);
     const image = await model.generate(
       {
         prompt: styled.prompt,
@@ -176,10 +179,12 @@ async function generateOn(options: LocalEngineOptions, request: GenerateRequest)
         mask: repaint,
         pasteBack: false,
         loras,
+        ...(vae !== 'full' ? { vae } : {}),
+        ...(request.previewEvery ? { previewEvery: request.previewEvery } : {}),
       },
       {
         signal: request.signal,
-        onProgress: ({ step, steps }) => request.onProgress?.(step / steps, step, steps),
+        onProgress: ({ step, steps, preview }) => request.onProgress?.(step / steps, step, steps, preview),
       },
     );
     lap('generate');
@@ -205,12 +210,19 @@ async function generateOn(options: LocalEngineOptions, request: GenerateRequest)
         ...(g.profile ? { profile: g.profile } : {}),
         strength: g.strength,
         ...(loras.length ? { loras } : {}),
+        ...(vae !== 'full' ? { vae } : {}),
         maskMarginPx: margin,
       },
     };
   } catch (err) {
     throw toBgError(err);
   }
+}
+
+/** The decoder generate() takes: 'full', 'taesd' or an absolute TAESD path. */
+function decoderOption(vae: string | undefined): string {
+  if (vae === undefined || vae === 'full' || vae === 'taesd') return vae ?? 'full';
+  return path.resolve(vae);
 }
 
 export function createLocalGenerator(options: LocalEngineOptions): Generator {

@@ -54,6 +54,9 @@ function callOverrides(opts: ParsedReplaceOptions): Record<string, unknown> {
   if (opts.strength !== undefined) generation.strength = opts.strength;
   if (opts.sampler !== undefined) generation.sampler = opts.sampler;
   if (opts.loras !== undefined) generation.loras = opts.loras;
+  // The decoder: `vae` as given; else quality 'draft' is the tiny autoencoder and 'final' the full VAE.
+  const vae = opts.vae ?? (opts.quality === 'draft' ? 'taesd' : opts.quality === 'final' ? 'full' : undefined);
+  if (vae !== undefined) generation.vae = vae;
   if (Object.keys(generation).length) o.generation = generation;
   if (typeof opts.matchColors === 'number') o.compositing = { matchColors: opts.matchColors };
   // featherEdges and shadow lengths from the call are px at a 1024-px long side, not at the

@@ -194,13 +194,15 @@ export async function replaceBackground(options: ReplaceOptions): Promise<Replac
     device: opts.device ?? 'auto',
     ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
     ...(signal ? { signal } : {}),
-    onProgress: (fraction, step, steps) =>
+    onProgress: (fraction, step, steps, preview) =>
       report({
         stage: 'generate',
         progress: PROGRESS.segment + (generateEnd - PROGRESS.segment) * Math.min(1, Math.max(0, fraction)),
         ...(step !== undefined ? { step } : {}),
         ...(steps !== undefined ? { steps } : {}),
+        ...(preview ? { preview } : {}),
       }),
+    ...(opts.previewEvery !== undefined ? { previewEvery: opts.previewEvery } : {}),
   };
   const outcome = await timer.time('generate', () => generateBackground(requested, setup, request));
   for (const [k, v] of Object.entries(outcome.background.stages ?? {})) timer.add(`generate.${k}`, v);
@@ -223,7 +225,7 @@ export async function replaceBackground(options: ReplaceOptions): Promise<Replac
   // 5. Encode and write.
   const [outBytes, mask] = await timer.time('encode', () =>
     Promise.all([
-      encodeImage({ data: layers.rgb, width, height, channels: 3 }, format, { quality: opts.quality }),
+      encodeImage({ data: layers.rgb, width, height, channels: 3 }, format, { quality: typeof opts.quality === 'number' ? opts.quality : undefined }),
       encodeImage({ data: layers.alpha, width, height, channels: 1 }, 'png'),
     ]),
   );

@@ -102,6 +102,11 @@ export const GenerationSchema = z.strictObject(
       .array(PresetLoraSchema, { error: 'expected a list of LoRAs' })
       .max(8, { error: 'expected at most 8 LoRAs' })
       .optional(),
+    /**
+     * What decodes the result (local engine): 'full' (the model's VAE, default), 'taesd' (the tiny
+     * autoencoder, a draft in a fraction of the time) or the path of a TAESD folder or file.
+     */
+    vae: text("'full', 'taesd' or the path of a tiny autoencoder (TAESD / TAESDXL)").optional(),
   },
   { error: 'expected a mapping with steps, guidanceScale, sampler, strength, resolution' },
 );

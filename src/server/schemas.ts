@@ -14,9 +14,19 @@ function overridesNameLoras(o: Record<string, unknown>): boolean {
   return typeof g === 'object' && g !== null && 'loras' in g;
 }
 
+/** A decoder a request may name: 'full' or 'taesd' (a TAESD path is a file on the server: its presets only). */
+const isNamedVae = (v: unknown) => v === undefined || v === 'full' || v === 'taesd';
+
+/** Preset overrides that name a tiny autoencoder file (generation.vae other than 'full' / 'taesd'). */
+function overridesNameVaeFile(o: Record<string, unknown>): boolean {
+  const g = o.generation;
+  return typeof g === 'object' && g !== null && !isNamedVae((g as Record<string, unknown>).vae);
+}
+
 /**
  * replaceBackground options a client may set. LoRAs are files on the server: they come from
  * the server's presets or env BG_LORAS only, never from a request (loras, overrides.generation.loras).
+ * The same holds for a tiny autoencoder's path: a request says vae 'full' or 'taesd' only.
  */
 export const ClientReplaceOptionsSchema = ReplaceOptionsSchema.omit({
   input: true,
@@ -31,9 +41,17 @@ export const ClientReplaceOptionsSchema = ReplaceOptionsSchema.omit({
   signal: true,
   onProgress: true,
 }).extend({
-  overrides: ReplaceOptionsSchema.shape.overrides.refine((o) => o === undefined || !overridesNameLoras(o), {
-    message: 'generation.loras is set by the server (its presets or BG_LORAS), not by a request',
-  }),
+  overrides: ReplaceOptionsSchema.shape.overrides
+    .refine((o) => o === undefined || !overridesNameLoras(o), {
+      message: 'generation.loras is set by the server (its presets or BG_LORAS), not by a request',
+    })
+    .refine((o) => o === undefined || !overridesNameVaeFile(o), {
+      message: "generation.vae must be 'full' or 'taesd' (a tiny autoencoder's path is set by the server's presets)",
+    }),
+  vae: z
+    .enum(['full', 'taesd'], { error: "must be 'full' or 'taesd' (a tiny autoencoder's path is set by the server's presets)" })
+    .optional()
+    .describe("'full' (the model's VAE) or 'taesd' (the server's tiny autoencoder: a draft in a fraction of the time)"),
 });
 
 /** cleanup options a client may set. */
