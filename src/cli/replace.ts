@@ -45,6 +45,7 @@ export interface ReplaceFlags {
   strength?: number;
   sampler?: string;
   lora?: string[];
+  vae?: string;
   diffusionModel?: string;
   tokenizer?: string;
   model?: string;
@@ -67,7 +68,7 @@ export interface ReplaceFlags {
   aspect?: string | number;
   overrides?: string;
   format?: string;
-  quality?: number;
+  quality?: number | 'draft' | 'final';
   maskOut?: string;
   json?: boolean;
   progress?: boolean;
@@ -105,6 +106,17 @@ export function parsePadding(value: string): number | { top: number; right: numb
   if (nums.length === 1) return nums[0]!;
   const [top, right, bottom, left] = nums.length === 2 ? [nums[0]!, nums[1]!, nums[0]!, nums[1]!] : (nums as [number, number, number, number]);
   return { top, right, bottom, left };
+}
+
+/** 'draft' and 'final' stay words; anything else is the encode quality number (its range is the schema's). */
+function parseQuality(value: string): number | 'draft' | 'final' {
+  const word = value.trim().toLowerCase();
+  if (word === 'draft' || word === 'final') return word;
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n)) {
+    throw new InvalidArgumentError(`--quality must be a number from 1 to 100, draft or final, got ${JSON.stringify(value)}.`);
+  }
+  return n;
 }
 
 /** '4:5' stays text for the schema; a plain number ('1.5') is the width/height ratio. */
@@ -153,6 +165,7 @@ export function replaceOptionsFromFlags(f: ReplaceFlags): ReplaceOptions {
   if (f.strength !== undefined) o.strength = f.strength;
   if (f.sampler !== undefined) o.sampler = f.sampler as ReplaceOptions['sampler'];
   if (f.lora?.length) o.loras = f.lora.map((s) => parseLoraSpec(s));
+  if (f.vae !== undefined) o.vae = f.vae;
   const model: NonNullable<ReplaceOptions['model']> = {};
   if (f.diffusionModel !== undefined) model.diffusion = f.diffusionModel;
   if (f.tokenizer !== undefined) model.tokenizer = f.tokenizer;
@@ -307,7 +320,7 @@ export function registerReplaceCommand(program: Command, io: ReplaceIO): Command
     .requiredOption('-i, --in <photo|dir|glob>', "input photo (JPEG, PNG, WebP, TIFF, GIF, AVIF); a folder or a quoted glob ('photos/*.jpg') runs a batch")
     .requiredOption('-o, --out <file|dir>', 'output file, written atomically; a folder in batch mode')
     .addOption(new Option('--format <fmt>', 'output format (default: from --out, else png)').choices(['png', 'jpeg', 'jpg', 'webp']))
-    .option('--quality <q>', 'JPEG/WebP quality 1-100 (default 90)', num('--quality'))
+    .option('--quality <q>', "JPEG/WebP quality 1-100 (default 90); draft: decode with the tiny autoencoder (TAESD)", parseQuality)
     .option('--mask-out <file|dir>', 'also write the mask (greyscale PNG, output size); a folder in batch mode')
     .option('--json', 'print the result metadata as one JSON line (batch: one line per photo)')
     .option('--progress', 'print progress lines on stderr')
@@ -332,6 +345,7 @@ export function registerReplaceCommand(program: Command, io: ReplaceIO): Command
     .option('--tokenizer <dir>', 'CLIP tokenizer folder (env BG_CLIP_TOKENIZER)')
     .option('--lora <file[:scale]>', 'LoRA .safetensors merged into the local model, scale -4 to 4 (repeatable; env BG_LORAS)',
       (v: string, prev: string[] = []) => [...prev, v])
+    .option('--vae <taesd|full|path>', "what decodes the local engine's result: full (default), taesd (env BG_TAESD) or a TAESD path")
     .addOption(new Option('--device <name>', 'where the local engine runs (default auto)').choices(DeviceSchema.options))
     .optionsGroup('Cut-out:')
     .option('-m, --model <path>', 'an .onnx file: the segmentation model (env BG_SEG_MODEL); otherwise the SD weights, as --diffusion-model')
