@@ -19,12 +19,26 @@
  * --format gguf --type q8_0|q4_0|q4_K|… --out file.gguf: the same tensors as a GGUF v3 file in the
  * stable-diffusion.cpp layout (LDM names; weight matrices whose rows are whole blocks in --type,
  * other kernels f16, biases and norms f32), via scripts/lib/gguf-writer.ts.
+ *
+ * --lora [--rank 32] [--alpha R] (sd15, sd15-inpaint, sdxl, sdxl-inpaint): instead of a checkpoint, a
+ * kohya / sd-scripts LoRA for that architecture — lora_unet_* on every transformer's proj_in/proj_out,
+ * attention projections and feed-forward layers, lora_te_* (SDXL: lora_te1_* / lora_te2_*) on every
+ * text-encoder attention and MLP projection — with random factors (scripts/lib/lora-tensors.ts).
+ * Alpha defaults to the rank (a merge weight of scale · 1).
+ *
+ * --taesd --out taesd.safetensors | DIR: the tiny autoencoder (TAESD, 64-wide, encoder and decoder) in
+ * diffusers' AutoencoderTiny layout, as one file, or as a folder (config.json +
+ * diffusion_pytorch_model.safetensors) when --out does not end in .safetensors
+ * (scripts/lib/taesd-tensors.ts). --arch is not needed: TAESD and TAESDXL have the same layout.
  */
-import { statSync } from 'node:fs';
+import { mkdirSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { parseArgs as parseCli } from 'node:util';
 
 import { FILE_TYPE, GGUF_TENSOR_TYPES, type GgufTensorType, typeFor, writeGguf } from './lib/gguf-writer.js';
+import { loraMetadata, loraTensors } from './lib/lora-tensors.js';
 import { ARCHS, ARCH_NAMES, type ArchName, type FloatDType, checkpointTensors, numel, tinyArch, valueStream, writeCheckpoint } from './lib/sd-checkpoint.js';
+import { taesdConfig, taesdTensors } from './lib/taesd-tensors.js';
 
 interface Args {
   arch: ArchName;
@@ -35,11 +49,17 @@ interface Args {
   tiny: boolean;
   format: 'safetensors' | 'gguf';
   type: GgufTensorType;
+  /** What is written: the checkpoint, a LoRA for it, or the tiny autoencoder. */
+  kind: 'checkpoint' | 'lora' | 'taesd';
+  rank: number;
+  alpha: number;
 }
 
 const USAGE =
   'usage: npm run make-random-model -- --arch sd15|sd15-inpaint|sd2|sdxl|sdxl-inpaint [--dtype f16|f32|bf16] --out file.safetensors [--seed N] [--tiny] [--quiet]\n' +
-  '       npm run make-random-model -- --arch … --format gguf --type q8_0|q4_0|q4_K|q5_0|q5_1|q4_1|q5_K|q6_K|f16|f32 --out file.gguf';
+  '       npm run make-random-model -- --arch … --format gguf --type q8_0|q4_0|q4_K|q5_0|q5_1|q4_1|q5_K|q6_K|f16|f32 --out file.gguf\n' +
+  '       npm run make-random-model -- --arch sd15|sd15-inpaint|sdxl|sdxl-inpaint --lora [--rank 32] [--alpha R] --out lora.safetensors\n' +
+  '       npm run make-random-model -- --taesd --out taesd.safetensors|DIR';
 
 function parseArgs(argv: string[]): Args {
   const { values: v } = parseCli({
@@ -54,6 +74,10 @@ function parseArgs(argv: string[]): Args {
       tiny: { type: 'boolean', default: false },
       format: { type: 'string', default: 'safetensors' },
       type: { type: 'string' },
+      lora: { type: 'boolean', default: false },
+      rank: { type: 'string', default: '32' },
+      alpha: { type: 'string' },
+      taesd: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -61,6 +85,8 @@ function parseArgs(argv: string[]): Args {
     console.log(USAGE);
     process.exit(0);
   }
+  if (v.lora && v.taesd) throw new Error('--lora and --taesd write different files; pick one');
+  if (v.taesd) v.arch ??= 'sd15';
   if (!v.arch) throw new Error(`--arch is required\n${USAGE}`);
   if (!(ARCH_NAMES as readonly string[]).includes(v.arch)) throw new Error(`--arch must be one of ${ARCH_NAMES.join(', ')}; got '${v.arch}'`);
   if (v.dtype !== 'f16' && v.dtype !== 'f32' && v.dtype !== 'bf16') throw new Error(`--dtype must be f16, f32 or bf16; got '${v.dtype}'`);
@@ -71,14 +97,42 @@ function parseArgs(argv: string[]): Args {
   const type = v.type ?? v.dtype;
   if (!(GGUF_TENSOR_TYPES as readonly string[]).includes(type)) throw new Error(`--type must be one of ${GGUF_TENSOR_TYPES.join(', ')}; got '${type}'`);
   if (v.format === 'safetensors' && v.type !== undefined && v.type !== v.dtype) throw new Error('--type needs --format gguf (safetensors files take --dtype f16|f32|bf16)');
-  if (!v.out.endsWith(v.format === 'gguf' ? '.gguf' : '.safetensors')) throw new Error(`--out must name a .${v.format} file`);
+  const kind = v.lora ? 'lora' : v.taesd ? 'taesd' : 'checkpoint';
+  if (kind !== 'checkpoint' && v.format !== 'safetensors') throw new Error(`--${kind} files are safetensors only`);
+  if (kind !== 'taesd' && !v.out.endsWith(v.format === 'gguf' ? '.gguf' : '.safetensors')) throw new Error(`--out must name a .${v.format} file`);
   if (v.tiny && !v.arch.startsWith('sdxl')) throw new Error(`--tiny is offered for sdxl and sdxl-inpaint; got '${v.arch}'`);
-  return { arch: v.arch as ArchName, dtype: v.dtype, out: v.out, seed, quiet: v.quiet, tiny: v.tiny, format: v.format, type: type as GgufTensorType };
+  if (kind === 'lora' && v.arch === 'sd2') throw new Error('--lora is offered for sd15, sd15-inpaint, sdxl and sdxl-inpaint');
+  const rank = Number(v.rank);
+  if (!(Number.isInteger(rank) && rank >= 1 && rank <= 1024)) throw new Error('--rank must be an integer from 1 to 1024');
+  const alpha = v.alpha === undefined ? rank : Number(v.alpha);
+  if (!(Number.isFinite(alpha) && alpha > 0)) throw new Error('--alpha must be a positive number');
+  return { arch: v.arch as ArchName, dtype: v.dtype, out: v.out, seed, quiet: v.quiet, tiny: v.tiny, format: v.format, type: type as GgufTensorType, kind, rank, alpha };
+}
+
+/** --taesd: one file, or a diffusers folder (config.json + diffusion_pytorch_model.safetensors). */
+function taesdTarget(out: string): string {
+  if (out.endsWith('.safetensors')) return out;
+  mkdirSync(out, { recursive: true });
+  writeFileSync(path.join(out, 'config.json'), `${JSON.stringify(taesdConfig(), null, 2)}\n`);
+  return path.join(out, 'diffusion_pytorch_model.safetensors');
 }
 
 function main(): void {
   const args = parseArgs(process.argv.slice(2));
-  const specs = checkpointTensors(args.tiny ? tinyArch(args.arch) : ARCHS[args.arch]);
+  const arch = args.tiny ? tinyArch(args.arch) : ARCHS[args.arch];
+  const specs =
+    args.kind === 'lora'
+      ? loraTensors(arch, { rank: args.rank, alpha: args.alpha })
+      : args.kind === 'taesd'
+        ? taesdTensors()
+        : checkpointTensors(arch);
+  if (args.kind === 'taesd') args.out = taesdTarget(args.out);
+  const what =
+    args.kind === 'lora'
+      ? { arch: `${args.arch}${args.tiny ? ' (tiny)' : ''} LoRA rank ${args.rank} alpha ${args.alpha}`, ...loraMetadata(arch, args) }
+      : args.kind === 'taesd'
+        ? { arch: 'taesd (AutoencoderTiny)' }
+        : { arch: args.arch + (args.tiny ? ' (tiny)' : '') };
   const params = specs.reduce((s, t) => s + numel(t.shape), 0);
   const t0 = performance.now();
   let lastPct = -1;
@@ -104,7 +158,7 @@ function main(): void {
   writeCheckpoint(args.out, specs, {
     dtype: args.dtype,
     seed: args.seed,
-    metadata: { generator: 'bg-native make-random-model', arch: args.arch + (args.tiny ? ' (tiny)' : ''), seed: String(args.seed), weights: 'random' },
+    metadata: { generator: 'bg-native make-random-model', ...what, seed: String(args.seed), weights: 'random' },
     onProgress: (done, total) => {
       const pct = Math.floor((100 * done) / total);
       if (!args.quiet && process.stderr.isTTY && pct !== lastPct) process.stderr.write(`\r${pct}%`);
@@ -115,7 +169,7 @@ function main(): void {
   if (!args.quiet && process.stderr.isTTY) process.stderr.write('\r');
   const size = statSync(args.out).size;
   console.log(
-    `${args.out}: ${args.arch}${args.tiny ? ' (tiny)' : ''} ${args.format === 'gguf' ? `gguf ${args.type}` : args.dtype}, ${specs.length} tensors, ${(params / 1e6).toFixed(1)} M parameters, ` +
+    `${args.out}: ${what.arch} ${args.format === 'gguf' ? `gguf ${args.type}` : args.dtype}, ${specs.length} tensors, ${(params / 1e6).toFixed(1)} M parameters, ` +
       `${(size / 2 ** 30).toFixed(2)} GiB, seed ${args.seed}, written in ${s.toFixed(1)} s`,
   );
 }

@@ -3,6 +3,7 @@
  * configurations match what the reference converter writes and what our runtime loads, and the
  * streamed safetensors files are well formed, seeded and finite through the real networks.
  */
+import { spawnSync } from 'node:child_process';
 import { existsSync, openSync, readFileSync, readSync, closeSync, statSync } from 'node:fs';
 import path from 'node:path';
 
@@ -17,10 +18,13 @@ import {
   f32ToF16Bits,
   numel,
   textTensors,
+  tinyArch,
   unetTensors,
   vaeTensors,
   writeCheckpoint,
 } from '../scripts/lib/sd-checkpoint.js';
+import { loraModules, loraTensors } from '../scripts/lib/lora-tensors.js';
+import { TAESD, taesdConfig, taesdTensors } from '../scripts/lib/taesd-tensors.js';
 import { loadAddon } from '../src/native.js';
 import { fixturesDir } from './fixtures/runner.js';
 import { readSafetensorsFile } from './fixtures/safetensors.js';
@@ -281,5 +285,105 @@ describe('writeCheckpoint', () => {
     te.dispose();
     unet.dispose();
     vae.dispose();
+  });
+});
+
+// ---- --lora and --taesd ------------------------------------------------------------------------
+
+interface LoraNative {
+  TextEncoder: { load(p: string, o: object): Promise<{ encode(ids: Int32Array, o: object): Promise<{ lastHiddenState: Float32Array }>; dispose(): void }> };
+  UNet: { load(p: string, o: object): Promise<{ forward(a: object): Promise<Float32Array>; dispose(): void }> };
+  TinyVae: {
+    load(p: string, o: object): Promise<{
+      layout: string;
+      hasEncoder: boolean;
+      hasDecoder: boolean;
+      decode(l: Float32Array, s: number[]): Promise<{ image: Float32Array; shape: number[] }>;
+      encode(i: Float32Array, s: number[]): Promise<{ latents: Float32Array; shape: number[] }>;
+      dispose(): void;
+    }>;
+  };
+}
+const loraNative = () => loadAddon() as unknown as LoraNative;
+const maxDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]!)), 0);
+
+describe('make-random-model --lora: kohya LoRA files for the checkpoints', () => {
+  it('SD 1.5: every transformer (proj_in/out, 8 attention projections, 2 feed-forward layers) and CLIP projection', () => {
+    const mods = loraModules(ARCHS.sd15);
+    const unet = mods.filter((m) => m.name.startsWith('lora_unet_'));
+    const te = mods.filter((m) => m.name.startsWith('lora_te_'));
+    expect(unet.length).toBe(16 * 12); // 6 down + 1 mid + 9 up transformers
+    expect(te.length).toBe(12 * 6);
+    expect(unet.filter((m) => m.conv1x1).map((m) => m.name)).toContain('lora_unet_up_blocks_3_attentions_2_proj_out');
+    const k = unet.find((m) => m.name === 'lora_unet_mid_block_attentions_0_transformer_blocks_0_attn2_to_k')!;
+    expect([k.out, k.inp]).toEqual([1280, 768]);
+    const specs = loraTensors(ARCHS.sd15, { rank: 32, alpha: 16 });
+    const up = specs.find((s) => s.name === 'lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_ff_net_0_proj.lora_up.weight')!;
+    expect(up.shape).toEqual([2560, 32]);
+    expect(specs.find((s) => s.name === 'lora_unet_down_blocks_0_attentions_0_proj_in.lora_down.weight')!.shape).toEqual([32, 320, 1, 1]);
+    expect(specs.find((s) => s.name === 'lora_te_text_model_encoder_layers_11_mlp_fc2.alpha')!.init).toEqual({ kind: 'const', value: 16 });
+  });
+
+  it('every key of a LoRA for a reduced SD 1.x model fits its UNet and text encoder, and changes their outputs', async () => {
+    const model = path.join(tmp.dir, 'lora-base.safetensors'), lora = path.join(tmp.dir, 'lora-small.safetensors');
+    writeCheckpoint(model, checkpointTensors(SMALL), { dtype: 'f16', seed: 2 });
+    writeCheckpoint(lora, loraTensors(SMALL, { rank: 4, alpha: 4 }), { dtype: 'f16', seed: 3 });
+    const n = loraNative();
+    const ids = new Int32Array(77).fill(999);
+    ids[0] = 1;
+    const x = Float32Array.from({ length: 4 * 8 * 8 }, (_, i) => Math.sin(i));
+    const run = async (loras: object[]) => {
+      const te = await n.TextEncoder.load(model, { threads: 1, loras });
+      const ctx = (await te.encode(ids, { batch: 1 })).lastHiddenState;
+      const unet = await n.UNet.load(model, { threads: 1, loras });
+      const eps = await unet.forward({ sample: x, shape: [1, 4, 8, 8], timesteps: [500], context: ctx });
+      te.dispose();
+      unet.dispose();
+      return { ctx, eps };
+    };
+    const base = await run([]), merged = await run([{ path: lora, scale: 1 }]);
+    for (const a of [merged.ctx, merged.eps]) expect(a.every(Number.isFinite)).toBe(true);
+    expect(maxDiff(base.ctx, merged.ctx)).toBeGreaterThan(1e-4);
+    expect(maxDiff(base.eps, merged.eps)).toBeGreaterThan(1e-4);
+  });
+
+  it('SDXL: lora_te1_/lora_te2_ fit both text encoders of the tiny SDXL layout', async () => {
+    const model = path.join(tmp.dir, 'lora-sdxl.safetensors'), lora = path.join(tmp.dir, 'lora-sdxl-lora.safetensors');
+    writeCheckpoint(model, checkpointTensors(tinyArch('sdxl')), { dtype: 'f16', seed: 4 });
+    writeCheckpoint(lora, loraTensors(tinyArch('sdxl'), { rank: 2, alpha: 1 }), { dtype: 'f16', seed: 5 });
+    const n = loraNative();
+    for (const encoder of [1, 2]) (await n.TextEncoder.load(model, { threads: 1, encoder, loras: [{ path: lora }] })).dispose();
+    (await n.UNet.load(model, { threads: 1, loras: [{ path: lora }] })).dispose();
+  });
+});
+
+describe('make-random-model --taesd: the tiny autoencoder in the AutoencoderTiny layout', () => {
+  it.runIf(existsSync(path.join(models, 'taesd-tiny')))('has the names and shapes of the reference model (at its width)', () => {
+    const ref = header(path.join(models, 'taesd-tiny', 'diffusion_pytorch_model.safetensors')).json;
+    const ours = taesdTensors({ ...TAESD, width: 16 });
+    expect(table(ours)).toEqual(Object.fromEntries(Object.entries(ref).map(([k, v]) => [k, JSON.stringify(v.shape)])));
+    const cfg = JSON.parse(readFileSync(path.join(models, 'taesd-tiny', 'config.json'), 'utf8'));
+    expect({ ...taesdConfig({ ...TAESD, width: 16 }) }).toEqual(cfg);
+  });
+
+  it('the script writes a folder (config.json + weights) and a single file; both load, decode and encode', async () => {
+    const dir = path.join(tmp.dir, 'taesd'), file = path.join(tmp.dir, 'taesd.safetensors');
+    const script = path.join(import.meta.dirname, '..', 'scripts', 'make-random-model.ts');
+    for (const out of [dir, file]) {
+      const r = spawnSync(process.execPath, ['--import', 'tsx', script, '--taesd', '--quiet', '--out', out], { encoding: 'utf8' });
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+    }
+    expect(JSON.parse(readFileSync(path.join(dir, 'config.json'), 'utf8')).block_out_channels).toEqual([64, 64, 64, 64]);
+    for (const p of [dir, file]) {
+      const t = await loraNative().TinyVae.load(p, { threads: 1 });
+      expect([t.layout, t.hasEncoder, t.hasDecoder]).toEqual(['diffusers', true, true]);
+      const img = await t.decode(Float32Array.from({ length: 4 * 8 * 12 }, (_, i) => Math.sin(i)), [1, 4, 8, 12]);
+      expect(img.shape).toEqual([1, 3, 64, 96]);
+      const lat = await t.encode(img.image, img.shape);
+      expect(lat.shape).toEqual([1, 4, 8, 12]);
+      for (const a of [img.image, lat.latents]) expect(a.every(Number.isFinite)).toBe(true);
+      t.dispose();
+    }
   });
 });
