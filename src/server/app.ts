@@ -8,6 +8,7 @@
  *   DELETE /api/background/jobs/:id     cancel
  *   POST   /v1/replace, /v1/cleanup     path, URL or upload; the result within SYNC_WAIT, else 202
  *   GET    /v1/jobs/:id, DELETE …       the same job view
+ *   GET    /v1/jobs/:id/preview         a running job's latest step preview (JPEG; 404 when none)
  *   GET    /health                      liveness { status } (open); with the token: the detailed view
  *   GET    /v1/status                   status, engines, backends, queue depth, version (token)
  *   GET    /files/<jobId>/<name>        artifacts under OUTPUT_DIR
@@ -44,6 +45,7 @@ import { createWebhookSender } from '../webhooks/deliver.js';
 import { checkAuthConfig, describeConfig, loadServerConfig, type ServerConfig, type ServerConfigInput } from './config.js';
 import { HttpError, statusForCode } from './http-errors.js';
 import { presentJob, runJob, terminalMessage, uploadsDir, type JobPayload, type JobSource } from './jobs.js';
+import { registerPreviewRoute } from './preview-route.js';
 import { checkUrl, UrlRefusedError } from './net-guard.js';
 import { registerDiskGuard, startRetention, type DiskFree, type Retention } from './retention.js';
 import { checkInputPath } from './paths.js';
@@ -401,6 +403,7 @@ export async function createServer(overrides: ServerConfigInput | ServerConfig =
       handler: deleteJob,
     });
   }
+  registerPreviewRoute(app, { outputDir: cfg.outputDir, jobOr404 });
 
   // ---- client API ------------------------------------------------------------------------------
   async function runSync(

@@ -16,6 +16,7 @@ import { JobFailure, type JobContext, type JobRecord, type WebhookMessage } from
 import { toResultMetadata, type ResultMetadata, type ResultSource } from '../result-format.js';
 import type { ServerConfig } from './config.js';
 import { isRetryableCode } from './http-errors.js';
+import { createPreviewWriter, previewPath, type PreviewWriter } from './job-preview.js';
 import { guardedRequest, UrlRefusedError } from './net-guard.js';
 import { checkInputPath } from './paths.js';
 
@@ -114,6 +115,7 @@ export async function runJob(job: JobRecord, ctx: JobContext, cfg: ServerConfig)
   const p = job.payload as JobPayload;
   const timeout = AbortSignal.timeout(cfg.jobTimeoutMs);
   const signal = AbortSignal.any([ctx.signal, timeout]);
+  let preview: PreviewWriter | undefined;
   try {
     ctx.progress(0, 'input');
     const input = await loadInput(p.source, cfg, signal);
@@ -128,6 +130,7 @@ export async function runJob(job: JobRecord, ctx: JobContext, cfg: ServerConfig)
       ...(format ? {} : { format: 'png' as const }),
     };
     if (p.op === 'replace') {
+      const previews = (preview = createPreviewWriter(previewPath(cfg.outputDir, job.id)));
       const options: ReplaceOptions = {
         ...(cfg.engine ? { engine: cfg.engine } : {}),
         ...(cfg.device ? { device: cfg.device } : {}),
@@ -136,9 +139,13 @@ export async function runJob(job: JobRecord, ctx: JobContext, cfg: ServerConfig)
         ...(cfg.modelPath ? { model: { diffusion: cfg.modelPath } } : {}),
         input,
         signal,
-        onProgress: (pr) => ctx.progress(0.02 + 0.97 * pr.progress, pr.stage),
+        onProgress: (pr) => {
+          ctx.progress(0.02 + 0.97 * pr.progress, pr.stage);
+          if (pr.preview) previews.push(pr.preview);
+        },
       };
       const r = await replaceBackground(options);
+      await previews.close();
       await writeFileAtomic(path.join(dir, 'mask.png'), r.artifacts.mask);
       return storedResult(r, { output: `${job.id}/${outName}`, mask: `${job.id}/mask.png` });
     }
@@ -152,6 +159,7 @@ export async function runJob(job: JobRecord, ctx: JobContext, cfg: ServerConfig)
     return storedResult(r, { output: `${job.id}/${outName}`, mask: `${job.id}/mask.png` });
   } catch (err) {
     // A job that did not succeed leaves no files: a later try writes them all again.
+    await preview?.close();
     await rm(path.join(cfg.outputDir, job.id), { recursive: true, force: true }).catch(() => undefined);
     if (timeout.aborted && !ctx.signal.aborted) {
       throw new JobFailure('E_TIMEOUT', `The job ran longer than ${cfg.jobTimeoutMs} ms and was stopped.`, true);
@@ -181,6 +189,18 @@ export function presentResult(r: StoredResult, base: string | undefined): Presen
   return { ...toResultMetadata(stored as ResultSource, { output: outputUrl, mask: maskUrl }), outputUrl, maskUrl };
 }
 
+/** The URL of a running job's latest step preview (GET /v1/jobs/:id/preview). */
+export function previewUrl(jobId: string, base: string | undefined): string {
+  const p = `/v1/jobs/${encodeURIComponent(jobId)}/preview`;
+  return base ? `${base}${p}` : p;
+}
+
+/** Whether a job reports step previews: a replace job that asked for them (previewEvery). */
+export function jobHasPreviews(job: JobRecord): boolean {
+  const p = job.payload as JobPayload;
+  return p.op === 'replace' && typeof p.options.previewEvery === 'number' && p.options.previewEvery > 0;
+}
+
 /** The public view of a job. */
 export function presentJob(job: JobRecord, base: string | undefined): Record<string, unknown> {
   const p = job.payload as JobPayload;
@@ -190,6 +210,7 @@ export function presentJob(job: JobRecord, base: string | undefined): Record<str
     status: job.status,
     progress: job.progress,
     ...(job.stage ? { stage: job.stage } : {}),
+    ...(job.status === 'running' && jobHasPreviews(job) ? { previewUrl: previewUrl(job.id, base) } : {}),
     ...(p.mediaId !== undefined ? { mediaId: p.mediaId } : {}),
     ...(p.projectId !== undefined ? { projectId: p.projectId } : {}),
     attempts: job.attempts,

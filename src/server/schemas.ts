@@ -132,6 +132,10 @@ export const JobViewSchema = z
     status: z.enum(['queued', 'running', 'succeeded', 'failed', 'cancelled']),
     progress: z.number(),
     stage: z.string().optional(),
+    previewUrl: z
+      .string()
+      .optional()
+      .describe("While a job that asked for previews (previewEvery) runs: its latest step preview's URL (JPEG; 404 until one arrives)."),
     mediaId: z.string().optional(),
     projectId: z.string().optional(),
     attempts: z.number(),
