@@ -10,6 +10,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 
+import { createClient } from '../src/client/index.js';
 import { clearDiffusionModels, clearSegmenters, closeComposePool } from '../src/index.js';
 import { createServer, type BgServer } from '../src/server/app.js';
 import { loadServerConfig } from '../src/server/config.js';
@@ -114,6 +115,9 @@ describe('GET /v1/jobs/:id/preview', () => {
     expect(none.status).toBe(404);
     expect(none.json.error).toMatchObject({ code: 'E_NOT_FOUND', message: expect.stringMatching(/No preview yet/) });
     expect((await fetch(`${url}/v1/jobs/${id}/preview`)).status).toBe(401);
+    const client = createClient({ baseUrl: url, token: TOKEN, env: {}, retryDelayMs: 10 });
+    expect(await client.preview(id)).toBeUndefined();
+    expect((await client.getJob(id)).previewUrl).toBe(`${url}/v1/jobs/${id}/preview`);
 
     previewed.open();
     await waitFor(async () => (await fetch(`${url}/v1/jobs/${id}/preview`, { headers: auth() })).status === 200, 10_000, 'a preview');
@@ -128,6 +132,7 @@ describe('GET /v1/jobs/:id/preview', () => {
     expect(res.headers.get('cache-control')).toBe('no-store');
     const meta = await sharp(Buffer.from(await res.arrayBuffer())).metadata();
     expect([meta.format, meta.width, meta.height]).toEqual(['jpeg', 40, 24]);
+    expect((await sharp((await client.preview(id))!).metadata()).width).toBe(40);
 
     finish.open();
     await waitFor(async () => (await getJson(`${url}/v1/jobs/${id}`)).json.status !== 'running', 10_000, 'the end');
@@ -137,6 +142,8 @@ describe('GET /v1/jobs/:id/preview', () => {
     expect(after.status).toBe(404);
     expect(after.json.error.message).toMatch(/previews are shown only while it runs/);
     expect(existsSync(previewPath(outputDir, running!.id))).toBe(false);
+    expect(await client.preview(id)).toBeUndefined();
+    await expect(client.preview('nope')).resolves.toBeUndefined();
     expect((await getJson(`${url}/v1/jobs/nope/preview`)).status).toBe(404);
   }, 60_000);
 

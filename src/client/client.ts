@@ -49,6 +49,8 @@ export interface BackgroundClient {
   isHealthy(opts?: CallOptions): Promise<boolean>;
   /** The bytes at an artifact URL (absolute, or relative to the API). */
   download(url: string, opts?: CallOptions): Promise<Buffer>;
+  /** A running job's latest step preview (JPEG; the job asked for previewEvery), or undefined when there is none. */
+  preview(jobId: string, opts?: CallOptions): Promise<Buffer | undefined>;
 }
 
 const TERMINAL = new Set(['succeeded', 'failed', 'cancelled']);
@@ -262,6 +264,7 @@ export function createClient(options: ClientOptions = {}): BackgroundClient {
       r.maskUrl = absolute(r.maskUrl);
       if (r.artifacts) r.artifacts = { output: absolute(r.artifacts.output), mask: absolute(r.artifacts.mask) };
     }
+    if (typeof job.previewUrl === 'string') job.previewUrl = absolute(job.previewUrl);
     if (typeof job.statusUrl === 'string') job.statusUrl = absolute(job.statusUrl);
     else job.statusUrl = absolute(`/v1/jobs/${encodeURIComponent(job.jobId)}`);
     return job;
@@ -548,5 +551,16 @@ export function createClient(options: ClientOptions = {}): BackgroundClient {
     },
 
     download: (url, opts) => inScope(opts, (scope) => downloadIn(url, scope)),
+
+    preview: (jobId, opts) =>
+      inScope(opts, async (scope) => {
+        try {
+          return await downloadIn(`/v1/jobs/${encodeURIComponent(checkId(jobId))}/preview`, scope);
+        } catch (err) {
+          // 404: the job is not running, or no preview has arrived yet.
+          if (err instanceof BackgroundApiError && err.status === 404 && err.code === 'E_NOT_FOUND') return undefined;
+          throw err;
+        }
+      }),
   };
 }

@@ -25,6 +25,8 @@ export interface Job {
   /** 0..1 */
   progress: number;
   stage?: string;
+  /** While a job that asked for previews (previewEvery) runs: its latest step preview (JPEG; absolute URL). */
+  previewUrl?: string;
   mediaId?: string;
   projectId?: string;
   attempts: number;
@@ -94,11 +96,14 @@ export interface JobCallOptions extends CallOptions, ImageSource {
   pollMs?: number;
 }
 
-/** replaceBackground options a client may set (the server decides files, models, threads, device). */
+/**
+ * replaceBackground options a client may set (the server decides files, models, threads, device;
+ * `vae` is 'full' or 'taesd', a tiny autoencoder's path being the server's).
+ */
 export type ReplaceJobOptions = Omit<
   ReplaceOptions,
-  'input' | 'output' | 'presetDirs' | 'model' | 'segmentation' | 'device' | 'threads' | 'maxPixels' | 'signal' | 'onProgress'
->;
+  'input' | 'output' | 'presetDirs' | 'model' | 'segmentation' | 'device' | 'threads' | 'maxPixels' | 'signal' | 'onProgress' | 'vae'
+> & { vae?: 'full' | 'taesd' };
 
 /** cleanup options a client may set. */
 export type CleanupJobOptions = Omit<CleanupOptions, 'input' | 'output' | 'model' | 'segmentation' | 'threads' | 'maxPixels'>;
