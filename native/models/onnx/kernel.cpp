@@ -21,6 +21,14 @@ const std::map<std::string, KernelFactory>& kernel_registry() {
     register_tensor_kernels(m);
     register_math_kernels(m);
     register_quant_kernels(m);
+    register_norm_kernels(m);
+    register_reduce_kernels(m);
+    register_elementwise_kernels(m);
+    register_index_kernels(m);
+    register_einsum_kernels(m);
+    register_conv_transpose_kernels(m);
+    register_deform_kernels(m);
+    register_matmul_integer_kernels(m);
     return m;
   }();
   return r;

@@ -80,6 +80,14 @@ void register_nn_kernels(std::map<std::string, KernelFactory>& r);
 void register_tensor_kernels(std::map<std::string, KernelFactory>& r);
 void register_math_kernels(std::map<std::string, KernelFactory>& r);
 void register_quant_kernels(std::map<std::string, KernelFactory>& r);
+void register_norm_kernels(std::map<std::string, KernelFactory>& r);
+void register_reduce_kernels(std::map<std::string, KernelFactory>& r);
+void register_elementwise_kernels(std::map<std::string, KernelFactory>& r);
+void register_index_kernels(std::map<std::string, KernelFactory>& r);
+void register_einsum_kernels(std::map<std::string, KernelFactory>& r);
+void register_conv_transpose_kernels(std::map<std::string, KernelFactory>& r);
+void register_deform_kernels(std::map<std::string, KernelFactory>& r);
+void register_matmul_integer_kernels(std::map<std::string, KernelFactory>& r);
 
 // Small helpers shared by kernels.
 int64_t normalize_axis(int64_t axis, int64_t rank, const char* op);

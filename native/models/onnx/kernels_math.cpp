@@ -180,30 +180,6 @@ void register_math_kernels(std::map<std::string, KernelFactory>& r) {
     float alpha = i.node.attr_float("alpha", 0.2f), beta = i.node.attr_float("beta", 0.5f);
     return unary("HardSigmoid", [alpha, beta](float x) { return std::clamp(alpha * x + beta, 0.f, 1.f); });
   };
-  r["Clip"] = [](const NodeInfo& i) {
-    float lo_attr = i.node.attr_float("min", -INFINITY), hi_attr = i.node.attr_float("max", INFINITY);
-    return make_fn_kernel([lo_attr, hi_attr](RunContext& ctx, const Inputs& in) {
-      const Tensor& x = need(in, 0, "Clip");
-      float lo = lo_attr, hi = hi_attr;
-      if (in.size() > 1 && in[1]) lo = in[1]->to(DType::F32).data<float>()[0];
-      if (in.size() > 2 && in[2]) hi = in[2]->to(DType::F32).data<float>()[0];
-      Tensor y = Tensor::empty(DType::F32, x.shape());
-      for (int64_t k = 0; k < x.numel(); ++k) y.data<float>()[k] = std::min(std::max(x.data<float>()[k], lo), hi);
-      (void)ctx;
-      return Out{y};
-    });
-  };
-  r["Pow"] = [](const NodeInfo&) {
-    return make_fn_kernel([](RunContext&, const Inputs& in) {
-      const Tensor& x = need(in, 0, "Pow");
-      Tensor e = need(in, 1, "Pow").to(DType::F32);
-      if (x.dtype() != DType::F32 || e.numel() != 1) fail(Code::ModelUnsupported, "Pow: only float ** scalar is supported");
-      float p = e.data<float>()[0];
-      Tensor y = Tensor::empty(DType::F32, x.shape());
-      for (int64_t k = 0; k < x.numel(); ++k) y.data<float>()[k] = std::pow(x.data<float>()[k], p);
-      return Out{y};
-    });
-  };
   r["MatMul"] = [](const NodeInfo&) {
     return make_fn_kernel([](RunContext& c, const Inputs& in) { return matmul(c, in); }, Placement::all(Place::Device));
   };

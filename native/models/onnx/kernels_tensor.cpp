@@ -8,6 +8,7 @@
 #include "backend/cpu/ops.h"
 #include "models/onnx/device.h"
 #include "models/onnx/kernel.h"
+#include "models/onnx/tensor_ops.h"
 #include "tensor/error.h"
 
 namespace bgn::onnxrt {
@@ -328,7 +329,7 @@ Out expand(const Inputs& in) {
   const Tensor& x = need(in, 0, "Expand");
   std::vector<int64_t> s = need(in, 1, "Expand").as_i64();
   Shape out = broadcast_shapes(x.shape(), Shape(s.begin(), s.end()), "Expand");
-  Tensor y = Tensor::empty(x.dtype(), out);
+  Tensor y = new_output(x.dtype(), out, "Expand");
   int r = int(out.size());
   std::vector<int64_t> start(r, 0), step(r, 0);
   // Broadcast as a strided copy of a rank-r view of x with stride 0 on expanded axes.
@@ -338,6 +339,29 @@ Out expand(const Inputs& in) {
   for (int d = 0; d < r; ++d) step[d] = xs[d] == 1 ? 0 : 1;
   strided_copy(xv, out, start, step, y);
   return {y};
+}
+
+// x converted to `target`: integer targets truncate toward zero and saturate (NaN becomes 0),
+// bool is x != 0, and bool sources read as 0 / 1.
+Tensor cast_to(const Tensor& x, DType target, const char* op) {
+  if (x.on_device()) return x.to(target);
+  Tensor y = Tensor::empty(target, x.shape());
+  with_dtype(x.dtype(), op, [&](auto zs) {
+    using S = decltype(zs);
+    const S* src = x.data<S>();
+    if (target == DType::Bool) {
+      for (int64_t i = 0; i < x.numel(); ++i) y.data<uint8_t>()[i] = src[i] != S(0);
+      return 0;
+    }
+    with_dtype(target, op, [&](auto zt) {
+      using T = decltype(zt);
+      T* dst = y.data<T>();
+      for (int64_t i = 0; i < x.numel(); ++i) dst[i] = convert_value<T>(src[i]);
+      return 0;
+    });
+    return 0;
+  });
+  return y;
 }
 
 DType onnx_to_runtime(int onnx_type, DType& logical) {
@@ -434,7 +458,7 @@ void register_tensor_kernels(std::map<std::string, KernelFactory>& r) {
     }
     return make_fn_kernel([value](RunContext&, const Inputs& in) {
       std::vector<int64_t> s = need(in, 0, "ConstantOfShape").as_i64();
-      Tensor y = Tensor::empty(value.dtype(), Shape(s.begin(), s.end()));
+      Tensor y = new_output(value.dtype(), Shape(s.begin(), s.end()), "ConstantOfShape");
       size_t es = dtype_size(value.dtype());
       for (int64_t k = 0; k < y.numel(); ++k) std::memcpy(static_cast<uint8_t*>(y.raw()) + k * es, value.raw(), es);
       return Out{y};
@@ -449,8 +473,16 @@ void register_tensor_kernels(std::map<std::string, KernelFactory>& r) {
     return make_fn_kernel([target](RunContext&, const Inputs& in) {
       const Tensor& x = need(in, 0, "Cast");
       if (x.dtype() == target) return Out{x};
-      return Out{x.to(target)};  // integer targets truncate toward zero, as onnxruntime does
+      return Out{cast_to(x, target, "Cast")};
     }, target == DType::F32 ? Placement::first(Place::Any) : Placement{});
+  };
+  r["CastLike"] = [](const NodeInfo&) {
+    return make_fn_kernel([](RunContext&, const Inputs& in) {
+      const Tensor& x = need(in, 0, "CastLike");
+      const DType target = need(in, 1, "CastLike").dtype();
+      if (x.dtype() == target) return Out{x};
+      return Out{cast_to(x, target, "CastLike")};
+    });
   };
 }
 
