@@ -34,6 +34,25 @@ export const SegmentationOptionsSchema = z.strictObject({
   profile: ModelProfileNameSchema.optional(),
 });
 
+/**
+ * The studio modes. `cleanPlate`: the same framing shot without the product (difference matting).
+ * `second`: the product on a second, clearly different backdrop with that backdrop's clean plate
+ * (triangulation matting; needs `cleanPlate` too). Same size and exposure as the photo.
+ */
+export const SecondShotSchema = z.strictObject({
+  /** The product shot over the second backdrop. */
+  input: ImageInputSchema,
+  /** The second backdrop without the product. */
+  cleanPlate: ImageInputSchema,
+});
+
+const studioShape = {
+  /** The same framing without the product: a path or encoded bytes. */
+  cleanPlate: ImageInputSchema.optional(),
+  /** The product over a second backdrop, with its clean plate: exact α and colour (needs cleanPlate). */
+  second: SecondShotSchema.optional(),
+};
+
 const commonShape = {
   /** The photo: a path or encoded bytes. */
   input: ImageInputSchema,
@@ -48,6 +67,7 @@ const commonShape = {
   maxPixels: MaxPixelsSchema.optional(),
   /** Refine the mask at full resolution with a guided filter (default true). */
   refine: z.boolean().optional(),
+  ...studioShape,
 };
 
 export const SegmentOptionsSchema = z.strictObject(commonShape);
@@ -260,6 +280,7 @@ export const ReplaceOptionsSchema = z.strictObject({
   threads: ThreadsSchema.optional(),
   maxPixels: MaxPixelsSchema.optional(),
   refine: z.boolean().optional(),
+  ...studioShape,
   /** Auto levels + mild sharpening on the subject only (default false). */
   enhanceFg: z.boolean().optional(),
   /** Colour-match the subject to the new background: true = the preset's strength, a number = the strength 0..1, false = off. */
@@ -285,6 +306,7 @@ export type ModelVariant = z.output<typeof ModelVariantSchema>;
 export type ModelProfileName = z.output<typeof ModelProfileNameSchema>;
 export type SegmentationOptions = z.input<typeof SegmentationOptionsSchema>;
 export type SegmentOptions = z.input<typeof SegmentOptionsSchema>;
+export type SecondShot = z.input<typeof SecondShotSchema>;
 export type CleanupMode = z.output<typeof CleanupModeSchema>;
 export type OutputFormat = z.output<typeof OutputFormatSchema>;
 export type CleanupOptions = z.input<typeof CleanupOptionsSchema>;

@@ -245,7 +245,14 @@ export async function runBatch(f: ReplaceFlags & BatchFlags, io: ReplaceIO): Pro
   if (!existsSync(f.out) && isPhoto(f.out)) {
     throw new BgNativeError('E_BAD_INPUT', `--out ${f.out} looks like a file name; with a folder or glob as --in, --out must be a folder, e.g. --out out/.`);
   }
-  const { items, ignored } = await planBatch(f.in, f.out, { format: f.format, maskDir: f.maskOut });
+  if (f.secondIn !== undefined || f.secondCleanPlate !== undefined) {
+    throw new BgNativeError('E_BAD_INPUT', '--second-in and --second-clean-plate belong to one photo: run two-shot matting photo by photo (a batch takes one --clean-plate for all).');
+  }
+  const planned = await planBatch(f.in, f.out, { format: f.format, maskDir: f.maskOut });
+  // One clean plate serves every shot of the framing; it is not a photo of the batch itself.
+  const plate = f.cleanPlate !== undefined ? path.resolve(f.cleanPlate) : undefined;
+  const items = plate ? planned.items.filter((i) => i.input !== plate) : planned.items;
+  const ignored = planned.ignored;
   if (items.length === 0) {
     throw new BgNativeError(
       'E_BAD_INPUT',

@@ -18,6 +18,7 @@ import { DeviceSchema, SamplerNameSchema, type ReplaceOptions, type ReplaceProgr
 import type { CleanupResult } from '../pipeline/cleanup.js';
 import { replaceBackground, type ReplaceResult } from '../pipeline/replace.js';
 import { toResultMetadata } from '../result-format.js';
+import { studioOptions } from './studio-flags.js';
 
 /** Where the CLI writes; the same shape as index.ts's CliIO (kept structural to avoid an import cycle). */
 export interface ReplaceIO {
@@ -54,6 +55,9 @@ export interface ReplaceFlags {
   threads?: number;
   maxPixels?: number;
   refine?: boolean;
+  cleanPlate?: string;
+  secondIn?: string;
+  secondCleanPlate?: string;
   enhanceFg?: boolean;
   matchColors?: boolean | number;
   feather?: boolean | number;
@@ -182,6 +186,7 @@ export function replaceOptionsFromFlags(f: ReplaceFlags): ReplaceOptions {
   if (f.threads !== undefined) o.threads = f.threads;
   if (f.maxPixels !== undefined) o.maxPixels = f.maxPixels;
   if (f.refine === false) o.refine = false;
+  Object.assign(o, studioOptions(f));
   if (f.enhanceFg) o.enhanceFg = true;
   if (f.matchColors !== undefined) o.matchColors = f.matchColors;
   if (f.feather !== undefined) o.featherEdges = f.feather;
@@ -227,6 +232,9 @@ const FIELD_FLAGS: Record<string, string> = {
   'model.segmentation': '--model',
   'model.tokenizer': '--tokenizer',
   maxPixels: '--max-pixels',
+  cleanPlate: '--clean-plate',
+  'second.input': '--second-in',
+  'second.cleanPlate': '--second-clean-plate',
   matchColors: '--match-colors',
   featherEdges: '--feather',
   'shadow.kind': '--shadow',
@@ -353,6 +361,10 @@ export function registerReplaceCommand(program: Command, io: ReplaceIO): Command
     .option('--no-refine', 'skip the full-resolution mask refinement')
     .option('--max-pixels <n>', 'refuse larger photos (default 100 MP, env BG_MAX_PIXELS)', num('--max-pixels'))
     .option('-t, --threads <n>', 'native worker threads (default: all cores)', num('--threads'))
+    .optionsGroup('Studio (tripod shots; see README):')
+    .option('--clean-plate <file>', 'the same framing without the product: difference matting (batch: one plate for every photo)')
+    .option('--second-in <photo>', 'the product over a second, clearly different backdrop: exact alpha with --second-clean-plate')
+    .option('--second-clean-plate <file>', 'the second backdrop without the product')
     .optionsGroup('Compositing (defaults from the preset):')
     .option('--match-colors [strength]', 'match subject colours to the background, 0-1', num('--match-colors'))
     .option('--no-match-colors', 'keep the subject colours exactly')

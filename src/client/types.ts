@@ -102,11 +102,15 @@ export interface JobCallOptions extends CallOptions, ImageSource {
  */
 export type ReplaceJobOptions = Omit<
   ReplaceOptions,
-  'input' | 'output' | 'presetDirs' | 'model' | 'segmentation' | 'device' | 'threads' | 'maxPixels' | 'signal' | 'onProgress' | 'vae'
+  | 'input' | 'output' | 'presetDirs' | 'model' | 'segmentation' | 'device' | 'threads' | 'maxPixels' | 'signal' | 'onProgress' | 'vae'
+  | 'cleanPlate' | 'second'
 > & { vae?: 'full' | 'taesd' };
 
 /** cleanup options a client may set. */
-export type CleanupJobOptions = Omit<CleanupOptions, 'input' | 'output' | 'model' | 'segmentation' | 'threads' | 'maxPixels'>;
+export type CleanupJobOptions = Omit<
+  CleanupOptions,
+  'input' | 'output' | 'model' | 'segmentation' | 'threads' | 'maxPixels' | 'cleanPlate' | 'second'
+>;
 
 export type ReplaceRequest = ReplaceJobOptions & JobCallOptions;
 export type CleanupRequest = CleanupJobOptions & JobCallOptions;

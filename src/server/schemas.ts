@@ -40,6 +40,9 @@ export const ClientReplaceOptionsSchema = ReplaceOptionsSchema.omit({
   maxPixels: true,
   signal: true,
   onProgress: true,
+  // Plates are files: the server takes them as studio sources (paths in INPUT_ROOTS, URLs, uploads).
+  cleanPlate: true,
+  second: true,
 }).extend({
   overrides: ReplaceOptionsSchema.shape.overrides
     .refine((o) => o === undefined || !overridesNameLoras(o), {
@@ -58,6 +61,8 @@ export const ClientReplaceOptionsSchema = ReplaceOptionsSchema.omit({
 export const ClientCleanupOptionsSchema = CleanupOptionsSchema.omit({
   input: true,
   output: true,
+  cleanPlate: true,
+  second: true,
   model: true,
   segmentation: true,
   threads: true,

@@ -22,6 +22,7 @@ import { paintBackground, type PaintContext } from '../compose/paint.js';
 import type { PresetBackground } from '../presets/schema.js';
 import { composeLayers, type LayersResult, type LayersTask } from '../compose/layers.js';
 import { refineAlpha, type CoarseMask, type RefineOptions } from '../compose/refine.js';
+import { studioMatte, type StudioMatteResult, type StudioMatteTask } from '../compose/studio-matte.js';
 import { BgNativeError, toBgError } from '../errors.js';
 import { workerExecArgv } from './exec-argv.js';
 import type { PixelTask } from './pixel-worker.js';
@@ -185,4 +186,16 @@ export async function paintOffThread(
   }
   const r = await runOffThread<{ rgb: Uint8Array }>({ op: 'paint', spec, width, height, ctx: sent }, buffers, options.signal, 'painting the background');
   return r.rgb;
+}
+
+/** studioMatte off the event loop; the task's buffers are moved. */
+export async function studioMatteOffThread(task: StudioMatteTask, options: OffThreadOptions = {}): Promise<StudioMatteResult> {
+  if (options.inline || task.width * task.height < INLINE_PIXELS) return studioMatte(task);
+  const moved: StudioMatteTask = { ...task, shot: movable(task.shot), model: movable(task.model), plate: movable(task.plate) };
+  const buffers: ArrayBufferLike[] = [moved.shot.buffer, moved.model.buffer, moved.plate.buffer];
+  if (task.second) {
+    moved.second = { shot: movable(task.second.shot), plate: movable(task.second.plate) };
+    buffers.push(moved.second.shot.buffer, moved.second.plate.buffer);
+  }
+  return runOffThread({ op: 'studio', task: moved }, buffers, options.signal, 'matting against the clean plates');
 }

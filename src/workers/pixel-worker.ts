@@ -1,7 +1,7 @@
 /**
  * The worker-thread entry of the pixel pool: the full-resolution loops of a job, one call per
- * task — compositing (composeLayers), mask refinement (refineAlpha), framing (applyFraming) and
- * procedural backgrounds (paintBackground).
+ * task — compositing (composeLayers), mask refinement (refineAlpha), framing (applyFraming),
+ * procedural backgrounds (paintBackground) and the studio modes' matte (studioMatte).
  * Pixel buffers travel both ways by transfer, never by copy.
  */
 import { Tinypool } from 'tinypool';
@@ -10,13 +10,15 @@ import { applyFraming, type Framing } from '../compose/framing.js';
 import { composeLayers, type LayersTask } from '../compose/layers.js';
 import { paintBackground, type PaintContext } from '../compose/paint.js';
 import { refineAlpha, type CoarseMask, type RefineOptions } from '../compose/refine.js';
+import { studioMatte, type StudioMatteTask } from '../compose/studio-matte.js';
 import type { PresetBackground } from '../presets/schema.js';
 
 export type PixelTask =
   | { op: 'layers'; task: LayersTask }
   | { op: 'refine'; rgb: Uint8Array; width: number; height: number; coarse: CoarseMask; options: RefineOptions }
   | { op: 'frame'; rgb: Uint8Array; alpha: Uint8Array; width: number; height: number; frame: Framing }
-  | { op: 'paint'; spec: PresetBackground; width: number; height: number; ctx: PaintContext };
+  | { op: 'paint'; spec: PresetBackground; width: number; height: number; ctx: PaintContext }
+  | { op: 'studio'; task: StudioMatteTask };
 
 function moved<T extends object>(value: T, buffers: ArrayBufferLike[]): unknown {
   return Tinypool.move({
@@ -43,6 +45,10 @@ export default function run(t: PixelTask): unknown {
     case 'paint': {
       const rgb = paintBackground(t.spec, t.width, t.height, t.ctx);
       return moved({ rgb }, [rgb.buffer]);
+    }
+    case 'studio': {
+      const r = studioMatte(t.task);
+      return r.ok ? moved(r, [r.alpha.buffer, r.fg.buffer]) : r;
     }
     case 'frame': {
       const r = applyFraming(t.rgb, t.alpha, t.width, t.height, t.frame);

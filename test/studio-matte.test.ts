@@ -1,0 +1,146 @@
+/**
+ * The studio modes' maths on synthetic scenes with exact truth (test/helpers/studio-scene.ts): an
+ * aluminium frame, a tinted pane (α 0.1, a reflection band at 0.3) and an opaque handle, shot with
+ * sensor noise and a tripod that moved between the shots.
+ */
+import { describe, expect, it } from 'vitest';
+
+import { applyShift, estimateShift } from '../src/compose/align-shift.js';
+import { differenceMatte } from '../src/compose/difference-matte.js';
+import { fitGain } from '../src/compose/exposure-gain.js';
+import { studioMatte } from '../src/compose/studio-matte.js';
+import { triangulationMatte } from '../src/compose/triangulation-matte.js';
+import { flatBackdrop, renderShot, sceneTruth, scoreMatte, texturedBackdrop, type SceneTruth } from './helpers/studio-scene.js';
+
+const W = 192;
+const H = 144;
+const truth = sceneTruth(W, H);
+const black = flatBackdrop({ r: 18, g: 18, b: 20 });
+const white = flatBackdrop({ r: 242, g: 242, b: 238 });
+const green = flatBackdrop({ r: 30, g: 200, b: 60 });
+const magenta = flatBackdrop({ r: 210, g: 40, b: 190 });
+
+/** What a segmentation network gives on such a photo: the whole product opaque, panes included. */
+function opaqueModel(t: SceneTruth): Uint8Array {
+  return Uint8Array.from(t.alpha, (a) => (a > 0 ? 255 : 0));
+}
+
+/** Shot 1 and its plate in place, shot 2 and its plate moved by `shift`, all with noise. */
+function twoShots(b1: typeof black, b2: typeof black, shift: [number, number], noise: number) {
+  return {
+    shot: renderShot(truth, b1, { noise, seed: 11 }),
+    plate: renderShot(truth, b1, { noise, seed: 12, plate: true }),
+    second: {
+      shot: renderShot(truth, b2, { noise, seed: 13, shift }),
+      plate: renderShot(truth, b2, { noise, seed: 14, shift, plate: true }),
+    },
+  };
+}
+
+describe('alignment', () => {
+  it('finds a small shift of a textured shot, and none between flat backdrops', () => {
+    const ref = renderShot(truth, texturedBackdrop(2), { noise: 1 });
+    const moved = renderShot(truth, texturedBackdrop(2), { noise: 1, seed: 3, shift: [-3, 2] });
+    expect(estimateShift(ref, moved, W, H)).toMatchObject({ dx: -3, dy: 2 });
+    const flat1 = renderShot(truth, white, { plate: true, noise: 1.5, seed: 4 });
+    const flat2 = renderShot(truth, white, { plate: true, noise: 1.5, seed: 5 });
+    expect(estimateShift(flat1, flat2, W, H)).toMatchObject({ dx: 0, dy: 0 });
+  });
+
+  it('applyShift moves pixels and repeats the border', () => {
+    const rgb = Uint8Array.from({ length: 4 * 2 * 3 }, (_, i) => i);
+    const out = applyShift(rgb, 4, 2, 1, 0);
+    expect([...out.subarray(0, 3)]).toEqual([3, 4, 5]);
+    expect([...out.subarray(9, 12)]).toEqual([9, 10, 11]);
+  });
+});
+
+describe('exposure gain', () => {
+  it('is the background ratio even when product pixels get in', () => {
+    const plate = renderShot(truth, texturedBackdrop(1), { plate: true });
+    const shot = renderShot(truth, texturedBackdrop(1), { gain: 1.1 });
+    expect(fitGain(plate, shot).luma).toBeCloseTo(1.1, 2);
+  });
+});
+
+describe('triangulation matting', () => {
+  for (const [name, b1, b2] of [
+    ['black and white', black, white],
+    ['green and magenta', green, magenta],
+  ] as const) {
+    it(`recovers α and F within 3/255 over ${name}, with a 2–3 px shift and sensor noise`, () => {
+      const s = twoShots(b1, b2, [2, -3], 1.5);
+      const r = studioMatte({ width: W, height: H, model: opaqueModel(truth), ...s });
+      expect(r.ok).toBe(true);
+      if (!r.ok) return;
+      expect(r.info.shifts.second).toEqual([2, -3]);
+      const score = scoreMatte(truth, r.alpha, r.fg, 8);
+      expect(score.opaque).toBeLessThanOrEqual(3);
+      expect(score.glass).toBeLessThanOrEqual(3);
+      expect(score.background).toBeLessThanOrEqual(3);
+    });
+  }
+
+  it('falls back to the single-shot matte where the backdrops are alike', () => {
+    const n = 16;
+    const same = new Uint8Array(n * 3).fill(100);
+    const fallback = { alpha: new Uint8Array(n).fill(77), fg: new Uint8Array(n * 3).fill(9) };
+    const r = triangulationMatte(same, same, same, same, 4, 4, fallback);
+    expect([...r.alpha]).toEqual([...fallback.alpha]);
+    expect([...r.fg]).toEqual([...fallback.fg]);
+  });
+
+  it('exact inputs give exact α: one pixel of α 0.4 over black and white', () => {
+    // F = (200, 100, 50), α = 0.4: C1 = 0.4F + 0.6·0, C2 = 0.4F + 0.6·255.
+    const c1 = Uint8Array.of(80, 40, 20);
+    const c2 = Uint8Array.of(233, 193, 173);
+    const r = triangulationMatte(c1, Uint8Array.of(0, 0, 0), c2, Uint8Array.of(255, 255, 255), 1, 1, { alpha: new Uint8Array(1), fg: new Uint8Array(3) });
+    expect(r.alpha[0]).toBe(102);
+    expect([...r.fg]).toEqual([200, 100, 50]);
+  });
+});
+
+describe('clean plate', () => {
+  it('beats the model alone on the glass, and keeps the frame and the background', () => {
+    const backdrop = texturedBackdrop(1);
+    const shot = renderShot(truth, backdrop, { noise: 1.5, seed: 21 });
+    const plate = renderShot(truth, backdrop, { noise: 1.5, seed: 22, plate: true, shift: [1, 0] });
+    const model = opaqueModel(truth);
+    const alone = scoreMatte(truth, model, shot, 8);
+    const r = studioMatte({ width: W, height: H, shot, model, plate });
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    const score = scoreMatte(truth, r.alpha, r.fg, 8);
+    expect(score.glass).toBeLessThan(alone.glass / 3);
+    expect(score.opaque).toBeLessThanOrEqual(6);
+    expect(score.background).toBeLessThanOrEqual(6);
+  });
+
+  it('removes what the model wrongly keeps of a flat backdrop', () => {
+    const shot = renderShot(truth, white, { noise: 1.5, seed: 31 });
+    const plate = renderShot(truth, white, { noise: 1.5, seed: 32, plate: true });
+    const model = opaqueModel(truth);
+    for (let y = 2; y < 20; y++) model.fill(255, y * W + 2, y * W + 30); // a blob out in the background
+    const m = differenceMatte(shot, plate, model, W, H);
+    let kept = 0;
+    for (let y = 2; y < 20; y++) for (let x = 2; x < 30; x++) kept += m.alpha[y * W + x]!;
+    expect(kept / (18 * 28)).toBeLessThan(2);
+    // The frame stays opaque.
+    expect(m.alpha[Math.round(H * 0.5) * W + Math.round(W * 0.21)]).toBe(255);
+  });
+});
+
+describe('exposure tolerance', () => {
+  it('names the file whose exposure is off by more than the tolerance', () => {
+    const s = twoShots(black, white, [0, 0], 1);
+    const model = opaqueModel(truth);
+    const darkPlate = renderShot(truth, texturedBackdrop(1), { plate: true, gain: 0.7 });
+    const shotT = renderShot(truth, texturedBackdrop(1));
+    expect(studioMatte({ width: W, height: H, shot: shotT, model, plate: darkPlate })).toMatchObject({ ok: false, field: 'cleanPlate' });
+    const bright2 = renderShot(truth, white, { gain: 1.3, seed: 5 });
+    const r = studioMatte({ width: W, height: H, shot: s.shot, model, plate: s.plate, second: { shot: bright2, plate: s.second.plate } });
+    expect(r).toMatchObject({ ok: false });
+    const within = renderShot(truth, texturedBackdrop(1), { plate: true, gain: 0.92 });
+    expect(studioMatte({ width: W, height: H, shot: shotT, model, plate: within }).ok).toBe(true);
+  });
+});
