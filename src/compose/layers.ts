@@ -29,6 +29,11 @@ export interface LayersTask {
   featherEdges: number;
   /** Shadow synthesis options, or false for none. */
   shadow: ShadowOptions | false;
+  /**
+   * 255 where the subject is glass: its colour is the glass's own (tint, reflections), kept as it
+   * is by decontamination, enhancement and colour matching; its low α keeps its shadow faint.
+   */
+  glass?: Uint8Array;
 }
 
 export interface LayersResult {
@@ -46,6 +51,7 @@ export function composeLayers(task: LayersTask): LayersResult {
   // The task owns its buffers: the photo becomes the foreground and the background the output,
   // in place.
   let fg = task.photo;
+  const glassColours = task.glass ? keepGlassColours(fg, task.glass) : undefined;
   if (task.decontaminate) {
     // α = 0 pixels only show where a later feather widens the alpha.
     const fillReach = task.featherEdges > 0 ? featherReach(task.featherEdges, width, height) : 0;
@@ -60,6 +66,7 @@ export function composeLayers(task: LayersTask): LayersResult {
     fg = matchColors(fg, task.alpha, labStats(task.background), { strength: task.matchColors });
     lap('matchColors');
   }
+  if (glassColours && task.glass) restoreGlassColours(fg, task.glass, glassColours);
   let alpha = task.alpha;
   if (task.featherEdges > 0) {
     alpha = featherAlpha(alpha, width, height, { width: task.featherEdges });
@@ -74,4 +81,21 @@ export function composeLayers(task: LayersTask): LayersResult {
   const rgb = compositeWithShadow(fg, alpha, task.background, width, shadow, task.background);
   lap('composite');
   return { rgb, alpha, stages };
+}
+
+/** The glass pixels' colours, in pixel order. */
+function keepGlassColours(rgb: Uint8Array, glass: Uint8Array): Uint8Array {
+  let n = 0;
+  for (let i = 0; i < glass.length; i++) if (glass[i]) n++;
+  const out = new Uint8Array(n * 3);
+  for (let i = 0, k = 0; i < glass.length; i++) if (glass[i]) out.set(rgb.subarray(i * 3, i * 3 + 3), 3 * k++);
+  return out;
+}
+
+function restoreGlassColours(rgb: Uint8Array, glass: Uint8Array, kept: Uint8Array): void {
+  for (let i = 0, k = 0; i < glass.length; i++) {
+    if (!glass[i]) continue;
+    rgb.set(kept.subarray(3 * k, 3 * k + 3), i * 3);
+    k++;
+  }
 }

@@ -1,0 +1,141 @@
+/**
+ * Small pixel helpers for the glass stage: a smoothed float copy of the photo, the step between
+ * neighbours, region growing under a step limit, connected components and a chamfer distance.
+ * Pure.
+ */
+import { boxMean } from '../guided-filter.js';
+
+/** The photo as three float planes, box-smoothed twice with radius `r` (≈ a Gaussian). */
+export function smoothPlanes(rgb: Uint8Array, width: number, height: number, r = 1): Float32Array[] {
+  const n = width * height;
+  const planes: Float32Array[] = [];
+  for (let c = 0; c < 3; c++) {
+    const p = new Float32Array(n);
+    for (let i = 0; i < n; i++) p[i] = rgb[i * 3 + c]!;
+    planes.push(r > 0 ? boxMean(boxMean(p, width, height, r), width, height, r) : p);
+  }
+  return planes;
+}
+
+/** Largest per-channel difference between pixels i and j. */
+export function step(planes: Float32Array[], i: number, j: number): number {
+  const a = Math.abs(planes[0]![i]! - planes[0]![j]!);
+  const b = Math.abs(planes[1]![i]! - planes[1]![j]!);
+  const c = Math.abs(planes[2]![i]! - planes[2]![j]!);
+  return a > b ? (a > c ? a : c) : b > c ? b : c;
+}
+
+/**
+ * Grows `into` (set to `mark`) from the seed pixels through 4-neighbours that `allowed` admits
+ * and whose step from the pixel they are reached from is at most `limit`.
+ */
+export function growRegion(
+  planes: Float32Array[], width: number, height: number, seeds: Iterable<number>,
+  allowed: (i: number) => boolean, limit: number, into: Uint8Array, mark = 1,
+): void {
+  const queue = new Int32Array(width * height);
+  let head = 0, tail = 0;
+  for (const s of seeds) {
+    if (into[s] === mark || !allowed(s)) continue;
+    into[s] = mark;
+    queue[tail++] = s;
+  }
+  while (head < tail) {
+    const i = queue[head++]!;
+    const x = i % width;
+    const visit = (j: number) => {
+      if (into[j] === mark || !allowed(j) || step(planes, i, j) > limit) return;
+      into[j] = mark;
+      queue[tail++] = j;
+    };
+    if (x > 0) visit(i - 1);
+    if (x + 1 < width) visit(i + 1);
+    if (i >= width) visit(i - width);
+    if (i + width < width * height) visit(i + width);
+  }
+}
+
+/**
+ * 4-connected components of the pixels `inside` admits, joined where the step between
+ * neighbours is at most `limit` (Infinity: plain connectivity). Labels start at 1; 0 = outside.
+ */
+export function components(
+  planes: Float32Array[] | undefined, width: number, height: number, inside: (i: number) => boolean, limit = Infinity,
+): { labels: Int32Array; count: number; sizes: number[] } {
+  const n = width * height;
+  const labels = new Int32Array(n);
+  const queue = new Int32Array(n);
+  const sizes = [0];
+  let count = 0;
+  for (let s = 0; s < n; s++) {
+    if (labels[s] !== 0 || !inside(s)) continue;
+    const id = ++count;
+    let head = 0, tail = 0, size = 0;
+    labels[s] = id;
+    queue[tail++] = s;
+    while (head < tail) {
+      const i = queue[head++]!;
+      size++;
+      const x = i % width;
+      const visit = (j: number) => {
+        if (labels[j] !== 0 || !inside(j)) return;
+        if (planes && limit !== Infinity && step(planes, i, j) > limit) return;
+        labels[j] = id;
+        queue[tail++] = j;
+      };
+      if (x > 0) visit(i - 1);
+      if (x + 1 < width) visit(i + 1);
+      if (i >= width) visit(i - width);
+      if (i + width < n) visit(i + width);
+    }
+    sizes.push(size);
+  }
+  return { labels, count, sizes };
+}
+
+/** Chamfer (3-4) distance, in pixels, from each pixel to the nearest pixel with a different label. */
+export function distanceToOtherLabel(labels: Int32Array, width: number, height: number): Float32Array {
+  const n = width * height;
+  const d = new Float32Array(n).fill(1e9);
+  const diff = (i: number, j: number) => labels[i] !== labels[j];
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const i = y * width + x;
+      if ((x > 0 && diff(i, i - 1)) || (x + 1 < width && diff(i, i + 1)) || (y > 0 && diff(i, i - width)) || (y + 1 < height && diff(i, i + width))) {
+        d[i] = 1;
+      } else if (x === 0 || y === 0 || x + 1 === width || y + 1 === height) {
+        d[i] = 1;
+      }
+    }
+  }
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const i = y * width + x;
+      let v = d[i]!;
+      if (x > 0 && labels[i - 1] === labels[i]) v = Math.min(v, d[i - 1]! + 1);
+      if (y > 0 && labels[i - width] === labels[i]) v = Math.min(v, d[i - width]! + 1);
+      if (x > 0 && y > 0 && labels[i - width - 1] === labels[i]) v = Math.min(v, d[i - width - 1]! + 1.4142);
+      if (x + 1 < width && y > 0 && labels[i - width + 1] === labels[i]) v = Math.min(v, d[i - width + 1]! + 1.4142);
+      d[i] = v;
+    }
+  }
+  for (let y = height - 1; y >= 0; y--) {
+    for (let x = width - 1; x >= 0; x--) {
+      const i = y * width + x;
+      let v = d[i]!;
+      if (x + 1 < width && labels[i + 1] === labels[i]) v = Math.min(v, d[i + 1]! + 1);
+      if (y + 1 < height && labels[i + width] === labels[i]) v = Math.min(v, d[i + width]! + 1);
+      if (x + 1 < width && y + 1 < height && labels[i + width + 1] === labels[i]) v = Math.min(v, d[i + width + 1]! + 1.4142);
+      if (x > 0 && y + 1 < height && labels[i + width - 1] === labels[i]) v = Math.min(v, d[i + width - 1]! + 1.4142);
+      d[i] = v;
+    }
+  }
+  return d;
+}
+
+/** The q-quantile (0..1) of `values` (copied and sorted). */
+export function quantile(values: ArrayLike<number>, q: number): number {
+  if (values.length === 0) return 0;
+  const s = Float32Array.from(values as ArrayLike<number>).sort();
+  return s[Math.min(s.length - 1, Math.max(0, Math.floor(q * (s.length - 1))))]!;
+}

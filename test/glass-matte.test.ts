@@ -1,0 +1,115 @@
+/**
+ * The prompt and the glass matte: a door drawn over a garden (exact truth, scripts/lib) cut out
+ * with the box given — model-free, since the tiny network finds nothing in it — keeps its frame,
+ * shows the new background through its panes and drops the old one; 'off' without a prompt is
+ * the network's mask as it was; segment() marks the panes; bad boxes and points are E_BAD_INPUT
+ * naming the field, and nothing is written.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+
+import sharp from 'sharp';
+import { afterAll, describe, expect, it } from 'vitest';
+
+import { cleanup, clearSegmenters, segment } from '../src/index.js';
+import { subjectMatte } from '../src/compose/glass/subject-matte.js';
+import { parseReplaceOptions } from '../src/options.js';
+import { makeGlassScene, promptBoxFor, REGION_GLASS, scenePng } from '../scripts/lib/glass-scenes.js';
+import { scoreCutout } from '../scripts/lib/glass-score.js';
+import { tempDir } from './helpers/paths.js';
+import { redSubjectModel, writeTinyModel } from './helpers/tiny-models.js';
+
+const tmp = tempDir();
+afterAll(async () => {
+  await clearSegmenters();
+  tmp.remove();
+});
+const model = writeTinyModel(tmp.dir, 'tiny-isnet-imgly.onnx', redSubjectModel());
+const threads = 1;
+const W = 160, H = 120;
+
+function rgbaOf(fg: Uint8Array, alpha: Uint8Array): Uint8Array {
+  const out = new Uint8Array(alpha.length * 4);
+  for (let i = 0; i < alpha.length; i++) {
+    out.set(fg.subarray(i * 3, i * 3 + 3), i * 4);
+    out[i * 4 + 3] = alpha[i]!;
+  }
+  return out;
+}
+
+describe('glass matte (model-free, box given)', () => {
+  it.each([
+    ['door', 'garden', 2],
+    ['window', 'garden', 4],
+    ['door', 'interior', 1],
+  ] as const)('a %s over a %s: frame kept, panes see-through, old background gone', async (kind, backdrop, seed) => {
+    const s = await makeGlassScene({ kind, backdrop, width: W, height: H, seed });
+    const m = subjectMatte({ rgb: s.image, width: W, height: H, salient: new Uint8Array(W * H), prompt: { box: promptBoxFor(s) } });
+    const score = scoreCutout(s, rgbaOf(m.fg, m.alpha));
+    // Measured at this size: opaque ≤ 0.6, background ≤ 1.8, glass 6–17.5. Keeping the box opaque scores > 40
+    // on glass and background, losing the frame > 40 on opaque.
+    expect(score.opaque).toBeLessThan(3);
+    expect(score.background).toBeLessThan(3);
+    expect(score.glass).toBeLessThan(21);
+    let marked = 0, glass = 0;
+    for (let i = 0; i < W * H; i++) if (s.region[i] === REGION_GLASS) (glass++, m.glass[i] && marked++);
+    expect(marked / glass).toBeGreaterThan(0.8);
+  });
+
+  it("leaves the network's mask as it is with glass 'off' and no prompt", () => {
+    const rgb = new Uint8Array(W * H * 3).fill(90);
+    const salient = new Uint8Array(W * H).map((_, i) => (i % 7) * 30);
+    const m = subjectMatte({ rgb, width: W, height: H, salient, glass: 'off' });
+    expect(m.alpha).toBe(salient);
+    expect(m.fg).toBe(rgb);
+    expect(m.glassPixels).toBe(0);
+  });
+});
+
+describe('prompts through segment() and cleanup()', () => {
+  it('cuts a framed door out of its box where the network finds nothing, and marks its panes', async () => {
+    const s = await makeGlassScene({ kind: 'door', backdrop: 'garden', width: W, height: H, seed: 2 });
+    const input = await scenePng(s);
+    const box = promptBoxFor(s);
+    const bare = await segment({ input, model, threads, glass: 'off' });
+    expect(bare.alpha.reduce((a, v) => a + (v >= 128 ? 1 : 0), 0)).toBeLessThan(W * H * 0.02);
+    const r = await segment({ input, model, threads, prompt: { box } });
+    expect(r.glassMask).toBeDefined();
+    let marked = 0, glass = 0, outside = 0;
+    for (let i = 0; i < W * H; i++) {
+      if (s.region[i] === REGION_GLASS) (glass++, r.glassMask![i] && marked++);
+      const x = i % W, y = Math.floor(i / W);
+      if ((x < box[0] || y < box[1] || x >= box[0] + box[2] || y >= box[1] + box[3]) && r.alpha[i]) outside++;
+    }
+    expect(marked / glass).toBeGreaterThan(0.8);
+    expect(outside).toBe(0);
+    const c = await cleanup({ input, model, threads, prompt: { box } });
+    const { data } = await sharp(c.artifacts.output as Buffer).raw().toBuffer({ resolveWithObject: true });
+    const score = scoreCutout(s, new Uint8Array(data));
+    expect(score.opaque).toBeLessThan(3);
+    expect(score.background).toBeLessThan(3);
+    expect(score.glass).toBeLessThan(21);
+  });
+
+  it.each([
+    [{ box: [150, 10, 40, 40] }, /prompt\.box.*outside/],
+    [{ box: [-5, 10, 40, 40] }, /prompt\.box.*outside/],
+    [{ box: [10, 10, 0, 40] }, /prompt\.box/],
+    [{ box: [10, 10, 'a', 40] }, /prompt\.box/],
+    [{ points: [{ x: 10, y: 10 }, { x: 500, y: 10, label: 0 }] }, /prompt\.points\[1\].*outside/],
+  ])('refuses %j with E_BAD_INPUT naming the field, writing nothing', async (prompt, message) => {
+    const s = await makeGlassScene({ kind: 'window', backdrop: 'garden', width: W, height: H, seed: 1 });
+    const output = path.join(tmp.dir, 'never.png');
+    const call = cleanup({ input: await scenePng(s), model, threads, output, prompt: prompt as never });
+    await expect(call).rejects.toMatchObject({ code: 'E_BAD_INPUT', message });
+    expect(existsSync(output)).toBe(false);
+  });
+
+  it('takes replaceBackground prompt text and a box together', () => {
+    const o = parseReplaceOptions({ input: 'x.jpg', prompt: { text: 'a garden', box: [1, 2, 3, 4] }, glass: { transmission: 0.85 } });
+    expect(o.prompt).toBe('a garden');
+    expect(o.subject).toEqual({ box: [1, 2, 3, 4] });
+    expect(parseReplaceOptions({ input: 'x.jpg', prompt: 'studio' }).prompt).toBe('studio');
+    expect(() => parseReplaceOptions({ input: 'x.jpg', glass: 'maybe' })).toThrow(/glass/);
+  });
+});
