@@ -23,12 +23,24 @@
  *   --steps N       UNet steps to time (default 2)
  *   --threads N     worker threads (default 2)
  *   --json          print one JSON object (an array of them for a list of sizes)
+ *   --sdcpp BIN     also run stable-diffusion.cpp's CLI (sd-cli, built by you from its public source; never a
+ *                   dependency) on the same file at each size, right after ours, with the same steps, CFG 7.5,
+ *                   Euler and threads (scripts/lib/sdcpp-run.ts), and print both side by side: the warm UNet
+ *                   step with CFG (mean over the steps after the first on both sides: pass --steps 3 or more),
+ *                   VAE decode, text encoding and peak RSS, the ratios ours / sd.cpp (below 1: we are faster),
+ *                   the machine (CPU model, cores, AVX-512 / BF16 / AMX) and the load average before and after
+ *                   each pair of runs (others' work on the cores skews a figure: rerun when it is high). E.g.
+ *                     npm run bench:diffusion -- --model sd15.safetensors --size 256,512 --steps 3 --sdcpp ~/sd.cpp/build/bin/sd-cli
+ *   --sdcpp-args "…" extra arguments for sd-cli (e.g. "--diffusion-fa")
  *   --e2e           time a whole txt2img instead, through DiffusionModel.generate (Euler, CFG 7.5,
  *                   `--steps` steps): load_s, txt2img_s, unet_step_s (mean interval between the
  *                   progress callbacks after the first), first_step_s (text encoding + first step),
  *                   vae_decode_s (last progress → image: decode + conversion to bytes), peak_rss_mb
  *   --tokenizer DIR CLIP vocab.json + merges.txt for --e2e (default $BG_CLIP_TOKENIZER, else the
  *                   shared fixtures' clip-tokenizer next to the repository)
+ *   --precision P   the UNet's CPU compute: f32 (default) | bf16 | auto (bf16 where the CPU has
+ *                   AVX512-BF16); a list "f32,bf16" runs each in its own process. The result
+ *                   names the precision the UNet ran in.
  *   --device D      cpu (default) | cuda | cuda:N | auto; on a GPU the result adds the device name and
  *                   peak_device_mb (the peak of bg-native's device memory pool: weights, activations
  *                   and scratch). A CUDA run needs a CUDA build (BGN_CUDA=1 npm run build:native).
@@ -46,6 +58,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs as parseCli } from 'node:util';
 
 import { loadAddon } from '../src/native.js';
+import { loadAverage, machine } from './lib/machine.js';
+import { type Comparison, SdcppRuns, comparisonTable } from './lib/sdcpp-compare.js';
 
 interface Args {
   model: string;
@@ -58,12 +72,18 @@ interface Args {
   e2e: boolean;
   tokenizer?: string;
   device: Device;
+  /** stable-diffusion.cpp's CLI, run on the same files as the measuring stick. */
+  sdcpp?: string;
+  sdcppArgs: string[];
+  precisions: Precision[];
 }
 
+type Precision = 'f32' | 'bf16' | 'auto';
 type Device = 'auto' | 'cpu' | 'cuda' | `cuda:${number}`;
 
 const USAGE =
-  'usage: npm run bench:diffusion -- --model file.safetensors[,f16.gguf,q8_0.gguf] [--size 512|256,512] [--steps 2] [--threads 2] [--json] [--e2e [--tokenizer DIR]] [--device cpu|cuda|cuda:N|auto]';
+  'usage: npm run bench:diffusion -- --model file.safetensors[,f16.gguf,q8_0.gguf] [--size 512|256,512] [--steps 2] [--threads 2] [--json] [--e2e [--tokenizer DIR]] [--device cpu|cuda|cuda:N|auto] [--precision f32|bf16|auto|f32,bf16]' +
+  ' [--sdcpp path/to/sd-cli [--sdcpp-args "…"]]';
 
 function parseArgs(argv: string[]): Args {
   const { values: v } = parseCli({
@@ -78,6 +98,9 @@ function parseArgs(argv: string[]): Args {
       e2e: { type: 'boolean', default: false },
       tokenizer: { type: 'string' },
       device: { type: 'string', default: 'cpu' },
+      sdcpp: { type: 'string' },
+      'sdcpp-args': { type: 'string', default: '' },
+      precision: { type: 'string', default: 'f32' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -96,7 +119,13 @@ function parseArgs(argv: string[]): Args {
     e2e: v.e2e,
     tokenizer: v.tokenizer,
     device: v.device as Device,
+    sdcpp: v.sdcpp,
+    sdcppArgs: v['sdcpp-args'].split(/\s+/).filter(Boolean),
+    precisions: v.precision.split(',').map((p) => p.trim()) as Precision[],
   };
+  for (const p of a.precisions)
+    if (!['f32', 'bf16', 'auto'].includes(p)) throw new Error('--precision must be f32, bf16 or auto (or a list of them)');
+  if (a.sdcpp && (a.e2e || a.device !== 'cpu')) throw new Error('--sdcpp compares the CPU component runs: drop --e2e and --device');
   if (!/^(auto|cpu|cuda(:\d+)?)$/.test(a.device)) throw new Error('--device must be cpu, cuda, cuda:N or auto');
   for (const s of a.sizes)
     if (!(a.sizes.length === 1 && s === 0) && !(Number.isInteger(s) && s >= 64 && s <= 4096 && s % 8 === 0)) throw new Error('--size must be a multiple of 8 from 64 to 4096');
@@ -122,6 +151,7 @@ interface UNet {
   heads: number[];
   /** SDXL: takes textEmbeds (pooled) and timeIds. */
   textTime: boolean;
+  precision: string;
   forward(a: {
     sample: Float32Array;
     shape: number[];
@@ -140,7 +170,7 @@ interface Vae {
 }
 interface Native {
   TextEncoder: { load(p: string, o: { threads: number; device: Device; encoder?: 1 | 2 }): Promise<TextEncoder> };
-  UNet: { load(p: string, o: { threads: number; device: Device }): Promise<UNet> };
+  UNet: { load(p: string, o: { threads: number; device: Device; precision: Precision }): Promise<UNet> };
   Vae: { load(p: string, o: { threads: number; device: Device }): Promise<Vae> };
 }
 
@@ -156,12 +186,16 @@ interface BenchResult {
   peak_device_mb?: number;
   /** How CFG is run: one forward on a batch of 2. */
   cfg: 'batch2';
+  /** What the UNet's CPU layers computed in. */
+  precision: string;
   load_s: number;
   load_text_encoder_s: number;
   load_unet_s: number;
   load_vae_s: number;
   text_encode_s: number;
   unet_step_s: number;
+  /** Mean over the steps after the first (the first pages the weights in); unet_step_s with one step. */
+  unet_step_warm_s: number;
   unet_steps_s: number[];
   vae_decode_s: number;
   peak_rss_mb: number;
@@ -171,6 +205,7 @@ interface BenchResult {
 }
 
 const secs = (t0: number) => (performance.now() - t0) / 1000;
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 /** getrusage maxrss: KiB on Linux → MiB. */
 const peakRssMb = () => process.resourceUsage().maxRSS / 1024;
 
@@ -204,10 +239,13 @@ function allFinite(a: Float32Array): boolean {
   return true;
 }
 
-async function benchOnce(model: string, sizeArg: number, steps: number, threads: number, device: Device): Promise<BenchResult> {
+async function benchOnce(
+  model: string, sizeArg: number, steps: number, threads: number, device: Device, precision: Precision,
+): Promise<BenchResult> {
   const n = loadAddon() as unknown as Native;
   let t = performance.now();
-  const unet = await n.UNet.load(model, { threads, device });
+  const unet = await n.UNet.load(model, { threads, device, precision });
+  const ranIn = unet.precision;
   const loadUnet = secs(t);
   const xl = unet.textTime;
   const size = sizeArg || (xl ? 1024 : 512);
@@ -300,6 +338,7 @@ async function benchOnce(model: string, sizeArg: number, steps: number, threads:
     steps,
     threads,
     ...where,
+    precision: ranIn,
     cfg: 'batch2',
     load_s: loadTe + loadUnet + loadVae,
     load_text_encoder_s: loadTe,
@@ -307,6 +346,7 @@ async function benchOnce(model: string, sizeArg: number, steps: number, threads:
     load_vae_s: loadVae,
     text_encode_s: textEncode,
     unet_step_s: unetSteps.reduce((a, b) => a + b, 0) / unetSteps.length,
+    unet_step_warm_s: mean(unetSteps.length > 1 ? unetSteps.slice(1) : unetSteps),
     unet_steps_s: unetSteps,
     vae_decode_s: vaeDecode,
     peak_rss_mb: peak,
@@ -322,6 +362,7 @@ interface E2eResult {
   steps: number;
   threads: number;
   device: string;
+  precision: string;
   peak_device_mb?: number;
   load_s: number;
   /** GPU: the first (1-step) generation, which uploads the weights. */
@@ -339,9 +380,12 @@ function defaultTokenizer(): string | undefined {
   return existsSync(path.join(dir, 'vocab.json')) ? dir : undefined;
 }
 
-async function benchE2e(model: string, size: number, steps: number, threads: number, device: Device, tokenizer?: string): Promise<E2eResult> {
+async function benchE2e(
+  model: string, size: number, steps: number, threads: number, device: Device, precision: Precision, tokenizer?: string,
+): Promise<E2eResult> {
   const t0 = performance.now();
-  const m = await loadAddon().DiffusionModel.load(model, { threads, device, ...(tokenizer ? { tokenizer } : {}) });
+  const m = await loadAddon().DiffusionModel.load(model, { threads, device, precision, ...(tokenizer ? { tokenizer } : {}) });
+  const ranIn = m.precision;
   const load = secs(t0);
   const prompt = { prompt: 'a photo of a wooden table in a bright kitchen', negativePrompt: 'blurry', ...(size ? { width: size, height: size } : {}), guidanceScale: 7.5, sampler: 'euler' as const, seed: 1 };
   // On a GPU the first generation uploads the weights and initialises cuBLAS: one 1-step
@@ -367,6 +411,7 @@ async function benchE2e(model: string, size: number, steps: number, threads: num
     steps,
     threads,
     ...where,
+    precision: ranIn,
     load_s: load,
     ...(warmup !== undefined ? { warmup_s: warmup } : {}),
     txt2img_s: (end - t1) / 1000,
@@ -381,7 +426,7 @@ function table(r: BenchResult): string {
   const f = (x: number) => x.toFixed(2);
   const a = r.peak_rss_after_mb;
   return [
-    `model ${r.model} (${r.family === 'sdxl' ? 'SDXL' : 'SD 1.x/2.x'}) — ${r.size}×${r.size}, ${r.steps} step(s), on ${r.device === 'cpu' ? `the CPU, ${r.threads} thread(s)` : r.device}, CFG as one batch-2 forward`,
+    `model ${r.model} (${r.family === 'sdxl' ? 'SDXL' : 'SD 1.x/2.x'}) — ${r.size}×${r.size}, ${r.steps} step(s), on ${r.device === 'cpu' ? `the CPU, ${r.threads} thread(s), UNet in ${r.precision}` : r.device}, CFG as one batch-2 forward`,
     `  load           ${f(r.load_s)} s  (text encoder ${f(r.load_text_encoder_s)}, UNet ${f(r.load_unet_s)}, VAE ${f(r.load_vae_s)})`,
     `  text encode    ${f(r.text_encode_s)} s  (prompt + negative${r.family === 'sdxl' ? ', both encoders' : ''})`,
     `  UNet step      ${f(r.unet_step_s)} s  (each: ${r.unet_steps_s.map(f).join(', ')})`,
@@ -395,12 +440,15 @@ function table(r: BenchResult): string {
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   for (const m of args.models) statSync(m); // a clear ENOENT before loading the addon
-  if (args.sizes.length > 1 || args.models.length > 1) {
+  if (args.sizes.length > 1 || args.models.length > 1 || args.precisions.length > 1 || args.sdcpp) {
     // One process per file and size, so every peak RSS belongs to its own run.
     const script = fileURLToPath(import.meta.url);
     const results: (BenchResult & { file_mb: number })[] = [];
+    const sdcpp = args.sdcpp ? new SdcppRuns(args.sdcpp, args.sdcppArgs) : undefined;
+    const comparisons: Comparison[] = [];
     for (const model of args.models) {
-      for (const size of args.sizes) {
+      for (const size of args.sizes) for (const precision of args.precisions) {
+        const loadBefore = loadAverage()[0];
         const child = spawnSync(
           process.execPath,
           [
@@ -417,6 +465,8 @@ async function main(): Promise<void> {
             '--json',
             '--device',
             args.device,
+            '--precision',
+            precision,
             ...(args.e2e ? ['--e2e'] : []),
             ...(args.tokenizer ? ['--tokenizer', args.tokenizer] : []),
           ],
@@ -426,10 +476,19 @@ async function main(): Promise<void> {
         const r = { ...(JSON.parse(child.stdout) as BenchResult), file_mb: statSync(model).size / 2 ** 20 };
         results.push(r);
         if (!args.json) console.log(args.e2e ? JSON.stringify(r) : table(r));
+        if (sdcpp) {
+          const c = await sdcpp.compare({ ...r, load_before: loadBefore });
+          c.ours.load_after = loadAverage()[0];
+          comparisons.push(c);
+        }
       }
     }
-    if (args.json) {
+    if (args.json && sdcpp) {
+      console.log(JSON.stringify({ machine: machine(), comparisons }));
+    } else if (args.json) {
       console.log(JSON.stringify(results));
+    } else if (sdcpp) {
+      console.log(comparisonTable(comparisons, machine()));
     } else if (args.models.length > 1) {
       // Per weight type: step time and peak RSS beside the file size.
       console.log('\nfile                                   size    file MiB   UNet step s   peak RSS MiB   RSS / file');
@@ -443,13 +502,14 @@ async function main(): Promise<void> {
     return;
   }
   if (args.e2e) {
-    const r = await benchE2e(path.resolve(args.model), args.sizes[0]!, args.steps, args.threads, args.device, args.tokenizer ?? defaultTokenizer());
+    const r = await benchE2e(path.resolve(args.model), args.sizes[0]!, args.steps, args.threads, args.device,
+      args.precisions[0]!, args.tokenizer ?? defaultTokenizer());
     const f = (x: number) => x.toFixed(2);
     console.log(
       args.json
         ? JSON.stringify(r)
         : [
-            `model ${r.model} — txt2img ${r.size}×${r.size}, ${r.steps} Euler step(s), CFG 7.5, on ${r.device === 'cpu' ? `the CPU, ${r.threads} thread(s)` : r.device}, DiffusionModel.generate`,
+            `model ${r.model} — txt2img ${r.size}×${r.size}, ${r.steps} Euler step(s), CFG 7.5, on ${r.device === 'cpu' ? `the CPU, ${r.threads} thread(s), UNet in ${r.precision}` : r.device}, DiffusionModel.generate`,
             `  load           ${f(r.load_s)} s${r.warmup_s !== undefined ? `  (then a 1-step warm-up generation ${f(r.warmup_s)} s: weights to the GPU)` : ''}`,
             `  txt2img        ${f(r.txt2img_s)} s  (text encoding + first step ${f(r.first_step_s)}, later steps ${f(r.unet_step_s)} each, decode ${f(r.vae_decode_s)})`,
             `  peak RSS       ${r.peak_rss_mb.toFixed(0)} MiB`,
@@ -458,7 +518,7 @@ async function main(): Promise<void> {
     );
     return;
   }
-  const r = await benchOnce(path.resolve(args.model), args.sizes[0]!, args.steps, args.threads, args.device);
+  const r = await benchOnce(path.resolve(args.model), args.sizes[0]!, args.steps, args.threads, args.device, args.precisions[0]!);
   console.log(args.json ? JSON.stringify(r) : table(r));
 }
 

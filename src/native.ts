@@ -100,7 +100,17 @@ export interface DiffusionLoadOptions {
    * never written). Part of the model cache's key: two LoRA sets never share merged weights.
    */
   loras?: LoraOption[];
+  /**
+   * The UNet's CPU compute (default 'f32', the reference path): 'bf16' rounds weights (once, at
+   * load, after any LoRA merge) and activations to bf16 and sums in f32 — about twice as fast on
+   * CPUs with AVX512-BF16; 'auto' = 'bf16' where the CPU has AVX512-BF16, else 'f32'. 'bf16' on
+   * a CPU without it: E_DEVICE_UNAVAILABLE. Part of the model cache's key.
+   */
+  precision?: DiffusionPrecision;
 }
+
+/** CPU compute precision of a diffusion model's UNet (DiffusionLoadOptions.precision). */
+export type DiffusionPrecision = 'auto' | 'f32' | 'bf16';
 
 /**
  * A LoRA: a .safetensors file with kohya (lora_unet_…, lora_te_…) or diffusers/PEFT (…lora_A/lora_B)
@@ -273,6 +283,8 @@ export interface NativeDiffusionModel {
   readonly contextDim: number;
   /** Where it runs: 'cpu' or 'cuda'. */
   readonly device: 'cpu' | 'cuda';
+  /** What the UNet's CPU layers compute in ('auto' resolved). */
+  readonly precision: 'f32' | 'bf16';
   generate(params: DiffusionGenerateParams, options?: DiffusionRunOptions): Promise<DiffusionImage>;
   /** Releases this handle's reference to the shared weights. */
   dispose(): void;

@@ -2,11 +2,14 @@
 //
 //   DiffusionModel.load(pathOrDir, { threads?, device?: 'auto'|'cpu'|'cuda'|'cuda:N', tokenizer?,
 //                                    predictionType?: 'epsilon'|'v_prediction'|'sample',
-//                                    loras?: [{ path, scale? = 1 }], tokenizerData?: { vocab, merges } })
+//                                    loras?: [{ path, scale? = 1 }], tokenizerData?: { vocab, merges },
+//                                    precision?: 'f32' | 'bf16' | 'auto' = 'f32' })
 //     → Promise<DiffusionModel>
 //     tokenizerData: vocab.json and merges.txt contents, used when no tokenizer option, model
 //     tokenizer/ or BG_CLIP_TOKENIZER names one (the library passes its built-in CLIP vocabulary)
 //     loras: merged into the UNet and text encoders (models/lora.h), scale from -4 to 4
+//     precision: the UNet's CPU compute (nn/precision.h): 'auto' = bf16 where the CPU has
+//     AVX512-BF16, else f32; 'bf16' elsewhere is E_DEVICE_UNAVAILABLE. model.precision says which runs.
 //   model.generate({ prompt, negativePrompt?, width?, height?, steps?, guidanceScale?, sampler?, seed?,
 //                    strength?, clipSkip?, initImage?: Uint8Array (H·W·3 RGB), mask?: Uint8Array (H·W, ≥128
 //                    repaints) | Float32Array (H·W in [0,1], ≥0.5 repaints), noise?: Float32Array,
@@ -16,7 +19,7 @@
 //                    vae?: 'full' | 'taesd' | path = 'full', previewEvery? = 0, previewVae?: 'taesd' | path },
 //                  { onProgress?({ step, steps, preview?: { pixels, width, height } }), signal?: AbortSignal })
 //     → Promise<{ pixels: Uint8Array (H·W·3 RGB), width, height, seed }>
-//   model.dispose(); model.path, layout, family ('sd1' | 'sd2' | 'sdxl'), inChannels, latentChannels,
+//   model.dispose(); model.path, layout, family ('sd1' | 'sd2' | 'sdxl'), precision, inChannels, latentChannels,
 //   downscale, contextDim
 //   width / height default to the family's native size: 1024 for SDXL, 512 otherwise.
 //   DiffusionModel.cachedModels() → number of models alive in the process-wide cache
@@ -296,6 +299,7 @@ class DiffusionModelWrap : public Napi::ObjectWrap<DiffusionModelWrap> {
                         InstanceAccessor("layout", &DiffusionModelWrap::Layout, nullptr),
                         InstanceAccessor("device", &DiffusionModelWrap::Device, nullptr),
                         InstanceAccessor("family", &DiffusionModelWrap::Family, nullptr),
+                        InstanceAccessor("precision", &DiffusionModelWrap::Precision, nullptr),
                         InstanceAccessor("inChannels", &DiffusionModelWrap::Dim<0>, nullptr),
                         InstanceAccessor("latentChannels", &DiffusionModelWrap::Dim<1>, nullptr),
                         InstanceAccessor("downscale", &DiffusionModelWrap::Dim<2>, nullptr),
@@ -329,6 +333,7 @@ class DiffusionModelWrap : public Napi::ObjectWrap<DiffusionModelWrap> {
         opts.tokenizer_merges = tm.As<Napi::String>().Utf8Value();
       }
       opts.prediction_type = str_field(o, "predictionType", "");
+      opts.precision = str_field(o, "precision", "f32");
       device = str_field(o, "device", "auto");
       const std::string bad = device_spelling_error(device);
       if (!bad.empty()) bad_arg(bad);
@@ -467,6 +472,9 @@ class DiffusionModelWrap : public Napi::ObjectWrap<DiffusionModelWrap> {
   }
   Napi::Value Family(const Napi::CallbackInfo& info) {
     return model_ ? Napi::Value(Napi::String::New(info.Env(), model_->family())) : info.Env().Undefined();
+  }
+  Napi::Value Precision(const Napi::CallbackInfo& info) {
+    return model_ ? Napi::Value(Napi::String::New(info.Env(), model_->precision())) : info.Env().Undefined();
   }
   template <int K>
   Napi::Value Dim(const Napi::CallbackInfo& info) {

@@ -11,13 +11,15 @@
 //       finalNorm false: lastHiddenState is the raw hidden state (SDXL); pooled: final-normed EOS
 //       row, through text_projection when the model has one (P = projectionDim, else hiddenSize)
 //     te.hiddenSize, te.layers, te.vocabSize, te.maxPositions, te.projectionDim, te.layout; te.dispose()
-//   UNet.load(pathOrDir, { threads, device, attentionHeads, loras }) → Promise<UNet>
+//   UNet.load(pathOrDir, { threads, device, attentionHeads, loras, precision }) → Promise<UNet>
+//     precision: 'f32' (default) | 'bf16' | 'auto' (bf16 where the CPU has AVX512-BF16), nn/precision.h
 //     loras: [{ path, scale? = 1 }], merged into this component's weights (models/lora.h); the
 //     LoRA modules for other components are not used
 //     unet.forward({ sample: Float32Array, shape: [N,C,H,W], timesteps: number[] | Float32Array (1 or N),
 //                    context: Float32Array (N·S·D), textEmbeds?: Float32Array (N·P), timeIds?: Float32Array (N·6) })
 //       → Promise<Float32Array (N,out,H,W)>; textEmbeds + timeIds: required by SDXL UNets, refused by others
-//     unet.inChannels, unet.outChannels, unet.contextDim, unet.heads, unet.textTime, unet.layout; unet.dispose()
+//     unet.inChannels, unet.outChannels, unet.contextDim, unet.heads, unet.textTime, unet.layout,
+//     unet.precision ('f32' | 'bf16': what its CPU layers compute in); unet.dispose()
 //   Vae.load(pathOrDir, { threads, device }) → Promise<Vae>
 //     vae.encode(image: Float32Array, [N,C,H,W], tiling?) → Promise<{ moments: Float32Array, shape }>
 //     vae.decode(latents: Float32Array, [N,C,h,w], tiling?) → Promise<{ image: Float32Array, shape }>
@@ -285,7 +287,8 @@ class UNetWrap : public ModelWrap<UNetModel, UNetWrap> {
                         InstanceAccessor("contextDim", &UNetWrap::Get<2>, nullptr),
                         InstanceAccessor("heads", &UNetWrap::Heads, nullptr),
                         InstanceAccessor("textTime", &UNetWrap::TextTime, nullptr),
-                        InstanceAccessor("layout", &UNetWrap::Layout, nullptr)});
+                        InstanceAccessor("layout", &UNetWrap::Layout, nullptr),
+                        InstanceAccessor("precision", &UNetWrap::Precision, nullptr)});
   }
 
   static Napi::Value Load(const Napi::CallbackInfo& info) {
@@ -297,10 +300,16 @@ class UNetWrap : public ModelWrap<UNetModel, UNetWrap> {
     opts.attention_heads = int_opt(env, o, "attentionHeads", 0, 0, 4096);
     const std::string device = device_option(env, o);
     const std::vector<LoraSpec> loras = lora_opt(env, o);
+    const Napi::Value pv = o.Get("precision");
+    if (!pv.IsUndefined() && !pv.IsString()) bad(env, "precision must be 'auto', 'f32' or 'bf16'");
+    const std::string precision = pv.IsString() ? pv.As<Napi::String>().Utf8Value() : "f32";
     return run_async<std::shared_ptr<UNetModel>>(
         env,
-        [path, opts, device, loras]() mutable {
+        [path, opts, device, loras, precision]() mutable {
+          opts.precision = nn::resolve_precision(precision);
           opts.gpu = resolve_device(device);
+          ResidentRanges mapped;  // at bf16 the packing releases these pages as it goes
+          ResidencyScope scope(&mapped);
           return UNetModel::from_weights(
               load_component_with_loras(path, Component::Unet, open_loras(loras), opts.threads), opts);
         },
@@ -393,6 +402,10 @@ class UNetWrap : public ModelWrap<UNetModel, UNetWrap> {
   }
   Napi::Value Layout(const Napi::CallbackInfo& info) {
     return impl_ ? Napi::Value(Napi::String::New(info.Env(), impl_->layout())) : info.Env().Undefined();
+  }
+  Napi::Value Precision(const Napi::CallbackInfo& info) {
+    return impl_ ? Napi::Value(Napi::String::New(info.Env(), nn::precision_name(impl_->precision())))
+                 : info.Env().Undefined();
   }
 };
 

@@ -145,9 +145,10 @@ std::shared_ptr<const DiffusionModel> DiffusionModel::load(const std::string& pa
       opts.prediction_type != "sample")
     fail(Code::BadInput, "predictionType must be 'epsilon', 'v_prediction' or 'sample', got '", opts.prediction_type, "'");
   const LoraStack loras = open_loras(opts.loras);
+  const nn::Precision precision = opts.gpu ? nn::Precision::F32 : nn::resolve_precision(opts.precision);
   const std::string key = identity_key(path) + "|threads=" + std::to_string(opts.threads) + "|tok=" + tok_src.key +
                           "|pred=" + opts.prediction_type + "|device=" + (opts.gpu ? "cuda" : "cpu") +
-                          "|loras=" + lora_stack_key(loras);
+                          "|loras=" + lora_stack_key(loras) + "|precision=" + nn::precision_name(precision);
   if (auto cached = model_cache().find(key)) return cached;
 
   auto m = std::shared_ptr<DiffusionModel>(new DiffusionModel());
@@ -158,6 +159,7 @@ std::shared_ptr<const DiffusionModel> DiffusionModel::load(const std::string& pa
   UnetLoadOptions uo;
   uo.threads = opts.threads;
   uo.gpu = opts.gpu;
+  uo.precision = precision;
   ClipLoadOptions co;
   co.threads = opts.threads;
   co.gpu = opts.gpu;

@@ -75,6 +75,10 @@ struct DiffusionLoadOptions {
   // Merged into the UNet and text encoders (models/lora.h); part of the cache key, so two LoRA
   // sets never share merged weights while the same files without LoRAs still do.
   std::vector<LoraSpec> loras;
+  // The UNet's CPU compute precision: "f32" (or empty) | "bf16" | "auto" (nn/precision.h); part of
+  // the cache key. At bf16 the UNet's matrices and kernels are packed once at load (after the LoRA
+  // merge), each one's mapped pages released as soon as it is packed.
+  std::string precision;
 };
 
 struct GenerateRequest {
@@ -135,6 +139,8 @@ class DiffusionModel {
 
   // Where the forward passes run: "cuda" or "cpu".
   const char* device() const { return gpu_ ? "cuda" : "cpu"; }
+  // What the UNet's CPU layers compute in: "f32" or "bf16".
+  const char* precision() const { return nn::precision_name(unet_->precision()); }
   Gpu* gpu() const { return gpu_.get(); }
 
   // "sd1", "sd2" or "sdxl".

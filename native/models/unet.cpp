@@ -3,6 +3,8 @@
 #include <cmath>
 #include <cstring>
 
+#include "nn/bf16_weights.h"
+
 namespace bgn {
 
 void timestep_embedding(const float* t, int64_t N, int64_t dim, bool flip, float shift, float* out) {
@@ -218,7 +220,25 @@ std::shared_ptr<UNetModel> UNetModel::from_weights(ComponentWeights cw, const Un
   for (size_t l = 0; l < levels; ++l) resolved.push_back(heads_for(l, c.channels[l]));
   c.heads = resolved;
   m->pool_ = std::make_unique<ThreadPool>(opts.threads);
+  if (opts.precision == nn::Precision::BF16 && !opts.gpu) m->pack_bf16();
   return m;
+}
+
+void UNetModel::pack_bf16() {
+  // The weights mapped while this load's residency scope was open are released as they are packed.
+  nn::Bf16Packer packer(*pool_, ResidencyScope::current());
+  for (nn::Linear* l : {&time1_, &time2_, &add1_, &add2_}) packer.pack(*l);
+  for (nn::Conv2d* cv : {&conv_in_, &conv_out_}) packer.pack(*cv);
+  for (std::vector<Level>* side : {&down_, &up_})
+    for (Level& L : *side) {
+      for (nn::ResBlock& r : L.res) packer.pack(r);
+      for (nn::SpatialTransformer& t : L.attn) packer.pack(t);
+      if (L.has_sampler) packer.pack(L.sampler);
+    }
+  packer.pack(mid_res0_);
+  packer.pack(mid_res1_);
+  if (mid_has_attn_) packer.pack(mid_attn_);
+  precision_ = nn::Precision::BF16;
 }
 
 int64_t UNetModel::time_id_dim(int64_t P) const {

@@ -20,6 +20,7 @@
 #include "backend/cpu/threads.h"
 #include "models/weight_map.h"
 #include "nn/blocks.h"
+#include "nn/precision.h"
 
 namespace bgn {
 
@@ -53,6 +54,9 @@ struct UnetLoadOptions {
   int64_t attention_heads = 0;
   // Runs every forward on this device when set (weights uploaded as 16-bit on first use).
   std::shared_ptr<Gpu> gpu;
+  // CPU compute precision (nn/precision.h): BF16 packs every matrix and kernel once at load, after
+  // any LoRA merge; ignored with a gpu.
+  nn::Precision precision = nn::Precision::F32;
 };
 
 class UNetModel {
@@ -66,6 +70,8 @@ class UNetModel {
   const UnetConfig& config() const { return cfg_; }
   const std::string& layout() const { return layout_; }
   Gpu* gpu() const { return gpu_.get(); }
+  // The precision its CPU layers compute in (F32 on a gpu).
+  nn::Precision precision() const { return precision_; }
   // Bytes of its weights as the Gpu holds them (16-bit matrices, f32 vectors).
   size_t device_weight_bytes() const { return weight_bytes_; }
 
@@ -96,6 +102,8 @@ class UNetModel {
   std::unique_ptr<ThreadPool> pool_;
   std::shared_ptr<Gpu> gpu_;
   size_t weight_bytes_ = 0;
+  nn::Precision precision_ = nn::Precision::F32;
+  void pack_bf16();
 };
 
 // Sinusoidal timestep embedding as diffusers' get_timestep_embedding (float32 arithmetic):

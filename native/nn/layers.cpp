@@ -7,6 +7,7 @@
 #include <immintrin.h>
 #endif
 
+#include "backend/cpu/conv_bf16.h"
 #include "backend/cpu/ops.h"
 #include "backend/cpu/quant.h"
 
@@ -130,6 +131,10 @@ void linear(Exec& e, const Linear& l, const float* x, int64_t M, float* y) {
     const float* bp = b.data<float>();
     for (int64_t m = 0; m < M; ++m) std::memcpy(y + m * l.out, bp, size_t(l.out) * 4);
   }
+  if (l.wb) {
+    cpu::gemm_bf16_right(pool, x, l.in, M, *l.wb, y, l.out, present(l.b));
+    return;
+  }
   if (dtype_is_block(l.w.dtype())) {  // quantized: tiles of rows dequantized per thread, never the whole matrix
     cpu::matmul(pool, l.w.dtype(), l.w.raw(), l.out, l.in, x, M, present(l.b) ? 1.f : 0.f, y);
     return;
@@ -184,6 +189,11 @@ void conv2d(Exec& e, const Conv2d& c, const float* x, int64_t N, int64_t H, int6
   }
   ThreadPool& pool = e.pool;
   Tensor b = present(c.b) ? widen(c.b) : Tensor();
+  if (c.wb) {
+    cpu::conv2d_bf16(pool, cpu::ConvInput(x, c.in), N, c.in, H, W, *c.wb, c.out, c.kh, c.kw,
+                     present(b) ? b.data<float>() : nullptr, p, y, OH, OW);
+    return;
+  }
   const float* w = widen_scratch(pool, c.w);
   cpu::conv2d(pool, cpu::ConvInput(x, c.in), N, c.in, H, W, w, c.out, c.kh, c.kw, present(b) ? b.data<float>() : nullptr,
               p, y, OH, OW);
@@ -254,6 +264,7 @@ void attention(Exec& e, const Attention& a, const float* x, int64_t B, int64_t T
   s.ldq = s.ldk = s.ldv = s.ldo = inner;
   s.scale = float(1.0 / std::sqrt(double(s.head_dim)));
   s.causal = causal;
+  s.fast_exp = a.q.wb != nullptr;  // a bf16 layer: its softmax need not be exact to the last bit
   if (e.gpu) e.gpu->attention(q.data(), k.data(), v.data(), o.data(), s);
   else cpu::attention(e.pool, q.data(), k.data(), v.data(), o.data(), s);
   linear(e, a.out, o.data(), B * T, y);

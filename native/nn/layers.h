@@ -5,9 +5,11 @@
 // an Exec (nn/exec.h): on the CPU the pointers are host memory, with a Gpu they are device memory
 // and the weights are the Gpu's cached 16-bit copies (f32 for biases and norm parameters).
 #pragma once
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "backend/cpu/gemm_bf16.h"
 #include "backend/cpu/nn_ops.h"
 #include "backend/cpu/threads.h"
 #include "nn/exec.h"
@@ -28,6 +30,9 @@ Tensor widen(ThreadPool& pool, const Tensor& t);
 struct Linear {
   Tensor w, b;  // w (out, in), b (out) or undefined
   int64_t in = 0, out = 0;
+  // w rounded to bf16 and packed for the CPU's bf16 GEMM (precision 'bf16', nn/bf16_weights.h);
+  // null: the f32 path.
+  std::shared_ptr<const cpu::Bf16Weights> wb;
 };
 // `<prefix>.weight` (out, in) — also accepted as a 1×1 conv weight (out, in, 1, 1) —
 // and `<prefix>.bias` (out) when `bias`. in/out of -1 are taken from the file.
@@ -40,6 +45,7 @@ struct Conv2d {
   int64_t in = 0, out = 0, kh = 1, kw = 1;
   int64_t stride = 1, pad_top = 0, pad_left = 0, pad_bottom = 0, pad_right = 0;
   bool relu = false;  // ReLU fused into the output
+  std::shared_ptr<const cpu::Bf16Weights> wb;  // as Linear::wb
 };
 // `<prefix>.weight` (out, in, k, k) and `<prefix>.bias` (out) (absent when !bias); symmetric
 // padding k/2 unless set after.

@@ -9,6 +9,7 @@
 
 #include "backend/cpu/nn_ops.h"
 #include "backend/cpu/ops.h"
+#include "backend/cpu/vexp.h"
 
 namespace bgn::cpu {
 
@@ -56,10 +57,14 @@ void attention(ThreadPool& pool, const float* q, const float* k, const float* v,
           }
           const float corr = mx[r] == neg_inf ? 0.f : std::exp(mx[r] - m);
           float l = 0.f;
-          for (int64_t c = 0; c < cols; ++c) {
-            float e = std::exp(sr[c] - m);
-            sr[c] = e;
-            l += e;
+          if (s.fast_exp) {
+            l = exp_shifted_sum(sr, cols, m);
+          } else {
+            for (int64_t c = 0; c < cols; ++c) {
+              float e = std::exp(sr[c] - m);
+              sr[c] = e;
+              l += e;
+            }
           }
           sum[r] = sum[r] * corr + l;
           mx[r] = m;

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <vector>
 
+#include "backend/cpu/im2col.h"
 #include "backend/cpu/ops.h"
 
 namespace bgn::cpu {
@@ -17,8 +18,6 @@ int64_t conv_out_size(int64_t in, int64_t kernel, int64_t stride, int64_t pad_be
   if (stride <= 0 || padded < span) return -1;
   return (padded - span) / stride + 1;
 }
-
-namespace {
 
 void apply_bias_activation(float* y, int64_t rows, int64_t cols, int64_t ld, const float* bias, Activation act) {
   for (int64_t r = 0; r < rows; ++r) {
@@ -76,8 +75,6 @@ bool is_pointwise(int64_t KH, int64_t KW, const Conv2dParams& p) {
   return KH == 1 && KW == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_top == 0 && p.pad_left == 0 &&
          p.pad_bottom == 0 && p.pad_right == 0;
 }
-
-}  // namespace
 
 void conv2d(ThreadPool& pool, const ConvInput& x, int64_t N, int64_t C, int64_t H, int64_t W, const float* w,
             int64_t O, int64_t KH, int64_t KW, const float* bias, const Conv2dParams& p, float* y, int64_t OH,

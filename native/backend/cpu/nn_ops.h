@@ -43,6 +43,9 @@ struct AttentionShape {
   int64_t ldq = 0, ldk = 0, ldv = 0, ldo = 0;
   float scale = 1.f;
   bool causal = false;
+  // CPU: the softmax takes the vectorised exponent (backend/cpu/vexp.h) instead of std::exp
+  // (the bf16 path; the f32 path keeps std::exp, bit for bit as before).
+  bool fast_exp = false;
 };
 void attention(ThreadPool& pool, const float* q, const float* k, const float* v, float* o, const AttentionShape& s);
 

@@ -1,0 +1,213 @@
+// The AVX512-BF16 kernels behind backend/cpu/gemm_bf16.h.
+#include "backend/cpu/gemm_bf16.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "backend/cpu/cpu_features.h"
+#include "tensor/error.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define BGN_BF16_KERNELS 1
+#define BGN_BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16")))
+#endif
+
+namespace bgn::cpu {
+
+bool bf16_gemm_supported() {
+#if defined(BGN_BF16_KERNELS)
+  return cpu_features().avx512_bf16;
+#else
+  return false;
+#endif
+}
+
+uint16_t bf16_bits(float x) {
+  uint32_t u;
+  std::memcpy(&u, &x, 4);
+  if ((u & 0x7FFFFFFFu) > 0x7F800000u) return uint16_t((u >> 16) | 0x0040u);  // NaN: keep it quiet
+  u += 0x7FFFu + ((u >> 16) & 1u);
+  return uint16_t(u >> 16);
+}
+
+float bf16_value(uint16_t bits) {
+  const uint32_t u = uint32_t(bits) << 16;
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+#if defined(BGN_BF16_KERNELS)
+namespace {
+
+constexpr int64_t MR = kBf16Rows, NR = kBf16Cols;
+constexpr int64_t kDepthBlock = 128;  // pairs of k per pass: a right panel's block is 16 KiB (L1)
+
+inline __mmask16 low_mask(int64_t n) { return n >= 16 ? __mmask16(0xFFFF) : n <= 0 ? __mmask16(0) : __mmask16((1u << n) - 1); }
+
+// Rows [0, rows) of src (row-major, leading dimension ld, K columns) → panels of P rows (see the header).
+BGN_BF16_TARGET void pack_row_pairs(const float* src, int64_t ld, int64_t rows, int64_t K, int64_t P, uint32_t* out) {
+  const int64_t kp = (K + 1) / 2;
+  alignas(64) uint32_t tmp[16];
+  for (int64_t i0 = 0; i0 < rows; i0 += P) {
+    uint32_t* pan = out + (i0 / P) * kp * P;
+    for (int64_t r = 0; r < P; ++r) {
+      if (i0 + r >= rows) {
+        for (int64_t p = 0; p < kp; ++p) pan[p * P + r] = 0;
+        continue;
+      }
+      const float* s = src + (i0 + r) * ld;
+      for (int64_t k = 0; k < K; k += 32) {
+        const int64_t n = std::min<int64_t>(32, K - k);
+        const __m512 lo = _mm512_maskz_loadu_ps(low_mask(n), s + k);
+        const __m512 hi = _mm512_maskz_loadu_ps(low_mask(n - 16), s + k + 16);
+        _mm512_store_si512(tmp, (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
+        const int64_t words = (n + 1) / 2;
+        uint32_t* o = pan + (k / 2) * P + r;
+        for (int64_t j = 0; j < words; ++j) o[j * P] = tmp[j];
+      }
+    }
+  }
+}
+
+// Columns [0, N) of src (K rows, row-major, leading dimension ld) → panels of NR columns: for each
+// pair of rows, NR words (src[2p][j], src[2p+1][j]).
+BGN_BF16_TARGET void pack_column_pairs(const float* src, int64_t ld, int64_t K, int64_t N, uint32_t* out) {
+  const int64_t kp = (K + 1) / 2;
+  alignas(64) static const uint16_t kZip[32] = {0, 16, 1, 17, 2,  18, 3,  19, 4,  20, 5,  21, 6,  22, 7,  23,
+                                                8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
+  const __m512i zip = _mm512_load_si512(kZip);
+  for (int64_t j0 = 0; j0 < N; j0 += NR) {
+    const int64_t nr = std::min(NR, N - j0);
+    const __mmask16 m0 = low_mask(nr), m1 = low_mask(nr - 16);
+    uint32_t* pan = out + (j0 / NR) * kp * NR;
+    for (int64_t p = 0; p < kp; ++p) {
+      const float* r0 = src + 2 * p * ld + j0;
+      const __m512 a0 = _mm512_maskz_loadu_ps(m0, r0), a1 = _mm512_maskz_loadu_ps(m1, r0 + 16);
+      __m512 b0 = _mm512_setzero_ps(), b1 = _mm512_setzero_ps();
+      if (2 * p + 1 < K) {
+        b0 = _mm512_maskz_loadu_ps(m0, r0 + ld);
+        b1 = _mm512_maskz_loadu_ps(m1, r0 + ld + 16);
+      }
+      // words [row 2p cols 0..15 | row 2p+1 cols 0..15] → interleaved per column
+      const __m512i lo = (__m512i)_mm512_cvtne2ps_pbh(b0, a0), hi = (__m512i)_mm512_cvtne2ps_pbh(b1, a1);
+      _mm512_storeu_si512(pan + p * NR, _mm512_permutexvar_epi16(zip, lo));
+      _mm512_storeu_si512(pan + p * NR + 16, _mm512_permutexvar_epi16(zip, hi));
+    }
+  }
+}
+
+// C tile (mr ≤ MR rows, nr ≤ NR columns) = (add ? C : 0) + Σ_p a[p] · b[p] over np pairs.
+BGN_BF16_TARGET void tile(int64_t np, const uint32_t* a, const uint32_t* b, float* c, int64_t ldc, int64_t mr,
+                          int64_t nr, bool add) {
+  __m512 acc0[MR], acc1[MR];
+#pragma GCC unroll 12
+  for (int r = 0; r < MR; ++r) acc0[r] = acc1[r] = _mm512_setzero_ps();
+  for (int64_t p = 0; p < np; ++p) {
+    const __m512bh b0 = (__m512bh)_mm512_loadu_si512(b), b1 = (__m512bh)_mm512_loadu_si512(b + 16);
+#pragma GCC unroll 12
+    for (int r = 0; r < MR; ++r) {
+      const __m512bh av = (__m512bh)_mm512_set1_epi32(int(a[r]));
+      acc0[r] = _mm512_dpbf16_ps(acc0[r], av, b0);
+      acc1[r] = _mm512_dpbf16_ps(acc1[r], av, b1);
+    }
+    a += MR;
+    b += NR;
+  }
+  const __mmask16 m0 = low_mask(nr), m1 = low_mask(nr - 16);
+  for (int64_t r = 0; r < mr; ++r) {
+    float* cr = c + r * ldc;
+    __m512 v0 = acc0[r], v1 = acc1[r];
+    if (add) {
+      v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, cr));
+      v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, cr + 16));
+    }
+    _mm512_mask_storeu_ps(cr, m0, v0);
+    _mm512_mask_storeu_ps(cr + 16, m1, v1);
+  }
+}
+
+// C (M, N) (+)= A @ B^T over packed panels: A's panel i at a + i·kp·MR (M rows in all), B's panel
+// j at b + j·kp·NR (N columns in all); C row-major with leading dimension ldc.
+void run_panels(const uint32_t* a, int64_t M, const uint32_t* b, int64_t N, int64_t kp, float* c, int64_t ldc,
+                bool accumulate) {
+  const int64_t ap = (M + MR - 1) / MR, bp = (N + NR - 1) / NR;
+  for (int64_t p0 = 0; p0 < kp; p0 += kDepthBlock) {
+    const int64_t np = std::min(kDepthBlock, kp - p0);
+    for (int64_t j = 0; j < bp; ++j) {
+      const uint32_t* bj = b + j * kp * NR + p0 * NR;
+      for (int64_t i = 0; i < ap; ++i)
+        tile(np, a + i * kp * MR + p0 * MR, bj, c + i * MR * ldc + j * NR, ldc, std::min(MR, M - i * MR),
+             std::min(NR, N - j * NR), accumulate || p0 > 0);
+    }
+  }
+  if (kp == 0 && !accumulate)
+    for (int64_t i = 0; i < M; ++i) std::fill(c + i * ldc, c + i * ldc + N, 0.f);
+}
+
+}  // namespace
+
+Bf16Weights::Bf16Weights(ThreadPool& pool, Side side, const float* w, int64_t R, int64_t K)
+    : side_(side), R_(R), K_(K) {
+  BGN_CHECK(bf16_gemm_supported(), Code::Internal, "bf16 weights packed on a CPU without AVX512-BF16");
+  BGN_CHECK(R > 0 && K > 0, Code::Internal, "bf16 weights of shape (", R, ", ", K, ")");
+  const int64_t P = panel_rows();
+  words_.assign(size_t(panels() * pairs() * P), 0u);
+  pool.parallel_for(panels(), 1, [&](int64_t i0, int64_t i1) {
+    const int64_t r0 = i0 * P, r1 = std::min(R, i1 * P);
+    pack_row_pairs(w + r0 * K, K, r1 - r0, K, P, words_.data() + i0 * pairs() * P);
+  });
+}
+
+void gemm_bf16_left(const Bf16Weights& w, const float* x, int64_t ldx, int64_t N, float* c, int64_t ldc) {
+  BGN_CHECK(w.side() == Bf16Weights::Side::Left, Code::Internal, "gemm_bf16_left on a right-side weight");
+  if (N <= 0) return;
+  const int64_t kp = w.pairs();
+  thread_local std::vector<uint32_t> xb;
+  xb.resize(size_t(kp * ((N + NR - 1) / NR) * NR));
+  pack_column_pairs(x, ldx, w.depth(), N, xb.data());
+  run_panels(w.panel(0), w.rows(), xb.data(), N, kp, c, ldc, false);
+}
+
+void gemm_bf16_right(ThreadPool& pool, const float* x, int64_t ldx, int64_t M, const Bf16Weights& w, float* c,
+                     int64_t ldc, bool accumulate) {
+  BGN_CHECK(w.side() == Bf16Weights::Side::Right, Code::Internal, "gemm_bf16_right on a left-side weight");
+  if (M <= 0) return;
+  const int64_t kp = w.pairs(), K = w.depth(), R = w.rows();
+  const int64_t a_panels = (M + MR - 1) / MR, b_panels = w.panels();
+  // Row chunks of up to 16 panels; when they are too few to busy every thread, column chunks too.
+  const int64_t chunk = std::min<int64_t>(16, a_panels), row_tasks = (a_panels + chunk - 1) / chunk;
+  const int64_t want = 2 * int64_t(pool.size());
+  const int64_t col_tasks = row_tasks >= want ? 1 : std::min(b_panels, (want + row_tasks - 1) / row_tasks);
+  const int64_t col_chunk = (b_panels + col_tasks - 1) / col_tasks;
+  pool.parallel_for(row_tasks * col_tasks, 1, [&](int64_t t0, int64_t t1) {
+    thread_local std::vector<uint32_t> xa;
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t rt = t / col_tasks, ct = t % col_tasks;
+      const int64_t i0 = rt * chunk * MR, rows = std::min(chunk * MR, M - i0);
+      const int64_t j0 = ct * col_chunk, j1 = std::min(b_panels, j0 + col_chunk);
+      if (rows <= 0 || j1 <= j0) continue;
+      xa.resize(size_t(kp * ((rows + MR - 1) / MR) * MR));
+      pack_row_pairs(x + i0 * ldx, ldx, rows, K, MR, xa.data());
+      const int64_t cols = std::min(R, j1 * NR) - j0 * NR;
+      run_panels(xa.data(), rows, w.panel(j0), cols, kp, c + i0 * ldc + j0 * NR, ldc, accumulate);
+    }
+  });
+}
+
+#else  // no x86-64: the bf16 path is never offered (bf16_gemm_supported() is false)
+
+Bf16Weights::Bf16Weights(ThreadPool&, Side side, const float*, int64_t R, int64_t K) : side_(side), R_(R), K_(K) {
+  fail(Code::Internal, "bf16 weights on a CPU without AVX512-BF16");
+}
+void gemm_bf16_left(const Bf16Weights&, const float*, int64_t, int64_t, float*, int64_t) {
+  fail(Code::Internal, "bf16 GEMM on a CPU without AVX512-BF16");
+}
+void gemm_bf16_right(ThreadPool&, const float*, int64_t, int64_t, const Bf16Weights&, float*, int64_t, bool) {
+  fail(Code::Internal, "bf16 GEMM on a CPU without AVX512-BF16");
+}
+
+#endif
+
+}  // namespace bgn::cpu

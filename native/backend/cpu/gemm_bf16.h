@@ -1,0 +1,65 @@
+// bf16 GEMM with f32 accumulation for CPUs with AVX512-BF16 (vdpbf16ps): the UNet's linear and
+// convolution layers at precision 'bf16'. Operands are rounded to bf16 (nearest even) when they
+// are packed — weights once at load, activations per call — and every product of two bf16 values
+// is summed in f32. Each output element is one lane's sum over k in a fixed order, whatever the
+// thread count or the tiling around it, so results do not depend on the number of threads.
+//
+// Packed layout: panels of P rows of a row-major (R, K) matrix; inside a panel, for each pair of
+// consecutive k (zero-padded when K is odd), one 32-bit word per row holding (w[r][2p], w[r][2p+1]).
+// The kernel computes kBf16Rows × kBf16Cols tiles: a left operand's word is broadcast, a right
+// operand's kBf16Cols words are one pair of ZMM registers.
+//
+// Only call the GEMMs when bf16_gemm_supported(); the kernels are compiled for AVX512-BF16 with
+// function-level target attributes, so the rest of the addon runs on any x86-64 CPU.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "backend/cpu/threads.h"
+
+namespace bgn::cpu {
+
+// AVX512-BF16 on this CPU with the OS saving the ZMM state (cpu_features()).
+bool bf16_gemm_supported();
+
+// bf16 bits of x rounded to nearest even (a NaN stays a quiet NaN), and back.
+uint16_t bf16_bits(float x);
+float bf16_value(uint16_t bits);
+
+constexpr int64_t kBf16Rows = 12;  // rows of a left panel (and of the tile)
+constexpr int64_t kBf16Cols = 32;  // rows of a right panel (columns of the tile)
+
+// A weight matrix W (R, K) rounded to bf16 and packed for one side of the product:
+//   Left  — C (R, N) = W @ X        (convolutions: R output channels, K = C·kh·kw)
+//   Right — C (M, R) = X @ W^T      (linear layers: R output features, K input features)
+class Bf16Weights {
+ public:
+  enum class Side { Left, Right };
+  // w (R, K) row-major f32; packed on the pool's threads. Needs bf16_gemm_supported().
+  Bf16Weights(ThreadPool& pool, Side side, const float* w, int64_t R, int64_t K);
+
+  Side side() const { return side_; }
+  int64_t rows() const { return R_; }
+  int64_t depth() const { return K_; }
+  int64_t pairs() const { return (K_ + 1) / 2; }
+  int64_t panel_rows() const { return side_ == Side::Left ? kBf16Rows : kBf16Cols; }
+  int64_t panels() const { return (R_ + panel_rows() - 1) / panel_rows(); }
+  const uint32_t* panel(int64_t i) const { return words_.data() + i * pairs() * panel_rows(); }
+  size_t bytes() const { return words_.size() * sizeof(uint32_t); }
+
+ private:
+  Side side_;
+  int64_t R_, K_;
+  std::vector<uint32_t> words_;
+};
+
+// C (R, N) = W @ X for a Left weight: X (K, N) f32 row-major with leading dimension ldx, C (R, N)
+// row-major with leading dimension ldc, overwritten. Runs on the calling thread.
+void gemm_bf16_left(const Bf16Weights& w, const float* x, int64_t ldx, int64_t N, float* c, int64_t ldc);
+
+// C (M, R) = X @ W^T (+ C when accumulate) for a Right weight: X (M, K) f32 row-major with leading
+// dimension ldx, C row-major with leading dimension ldc. Split over the pool.
+void gemm_bf16_right(ThreadPool& pool, const float* x, int64_t ldx, int64_t M, const Bf16Weights& w, float* c,
+                     int64_t ldc, bool accumulate);
+
+}  // namespace bgn::cpu

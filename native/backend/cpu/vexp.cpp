@@ -1,0 +1,137 @@
+#include "backend/cpu/vexp.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "backend/cpu/cpu_features.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+#if defined(__GNUC__) && !defined(__clang__)
+// GCC 12 takes the AVX-512 intrinsics' own "undefined" pass-through operands for uninitialised reads.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
+namespace bgn::cpu {
+
+namespace {
+
+constexpr float kLog2e = 1.44269504088896341f;
+constexpr float kLn2Hi = 0.693359375f;        // 8 significant bits: n·kLn2Hi is exact
+constexpr float kLn2Lo = -2.12194440e-4f;     // ln 2 - kLn2Hi
+constexpr float kMin = -87.3365448f;          // e^kMin = 2^-126, the smallest normal float
+constexpr float kMax = 88.37f;                // n = round(x·log2 e) stays ≤ 127
+// e^r ≈ 1 + r + r²·P(r), |r| ≤ ln2/2 (Cephes' expf coefficients).
+constexpr float kP0 = 1.9875691500e-4f, kP1 = 1.3981999507e-3f, kP2 = 8.3334519073e-3f, kP3 = 4.1665795894e-2f,
+                kP4 = 1.6666665459e-1f, kP5 = 5.0000001201e-1f;
+
+}  // namespace
+
+float exp_approx(float x) {
+  if (std::isnan(x)) return x;
+  if (x < kMin) return 0.f;
+  x = std::min(x, kMax);
+  const float n = std::nearbyint(x * kLog2e);
+  float r = std::fma(-n, kLn2Hi, x);
+  r = std::fma(-n, kLn2Lo, r);
+  float p = std::fma(kP0, r, kP1);
+  p = std::fma(p, r, kP2);
+  p = std::fma(p, r, kP3);
+  p = std::fma(p, r, kP4);
+  p = std::fma(p, r, kP5);
+  const float y = std::fma(p, r * r, r) + 1.f;
+  const uint32_t bits = uint32_t(int32_t(n) + 127) << 23;
+  float scale;
+  std::memcpy(&scale, &bits, 4);
+  return y * scale;
+}
+
+namespace {
+
+#if defined(__x86_64__)
+__attribute__((target("avx512f"))) float exp_sum_avx512(float* x, int64_t n, float shift) {
+  const __m512 sh = _mm512_set1_ps(shift), lo = _mm512_set1_ps(kMin), hi = _mm512_set1_ps(kMax);
+  __m512 sum = _mm512_setzero_ps();
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = n - i >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (n - i)) - 1);
+    const __m512 v = _mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), sh);
+    const __mmask16 under = _mm512_cmp_ps_mask(v, lo, _CMP_LT_OQ);
+    const __m512 c = _mm512_min_ps(_mm512_max_ps(v, lo), hi);
+    const __m512 k = _mm512_roundscale_ps(_mm512_mul_ps(c, _mm512_set1_ps(kLog2e)), _MM_FROUND_TO_NEAREST_INT);
+    __m512 r = _mm512_fnmadd_ps(k, _mm512_set1_ps(kLn2Hi), c);
+    r = _mm512_fnmadd_ps(k, _mm512_set1_ps(kLn2Lo), r);
+    __m512 p = _mm512_fmadd_ps(_mm512_set1_ps(kP0), r, _mm512_set1_ps(kP1));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(kP2));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(kP3));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(kP4));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(kP5));
+    const __m512 y = _mm512_add_ps(_mm512_fmadd_ps(p, _mm512_mul_ps(r, r), r), _mm512_set1_ps(1.f));
+    const __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(k), _mm512_set1_epi32(127)), 23);
+    __m512 out = _mm512_maskz_mul_ps(__mmask16(m & ~under), y, _mm512_castsi512_ps(e));
+    out = _mm512_mask_mov_ps(out, _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), v);  // NaN stays NaN
+    _mm512_mask_storeu_ps(x + i, m, out);
+    sum = _mm512_add_ps(sum, out);
+  }
+  return _mm512_reduce_add_ps(sum);
+}
+
+__attribute__((target("avx2,fma"))) float exp_sum_avx2(float* x, int64_t n, float shift) {
+  const __m256 sh = _mm256_set1_ps(shift), lo = _mm256_set1_ps(kMin), hi = _mm256_set1_ps(kMax);
+  __m256 sum = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 v = _mm256_sub_ps(_mm256_loadu_ps(x + i), sh);
+    const __m256 keep = _mm256_cmp_ps(v, lo, _CMP_GE_OQ);
+    const __m256 c = _mm256_min_ps(_mm256_max_ps(v, lo), hi);
+    const __m256 k = _mm256_round_ps(_mm256_mul_ps(c, _mm256_set1_ps(kLog2e)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(k, _mm256_set1_ps(kLn2Hi), c);
+    r = _mm256_fnmadd_ps(k, _mm256_set1_ps(kLn2Lo), r);
+    __m256 p = _mm256_fmadd_ps(_mm256_set1_ps(kP0), r, _mm256_set1_ps(kP1));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(kP2));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(kP3));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(kP4));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(kP5));
+    const __m256 y = _mm256_add_ps(_mm256_fmadd_ps(p, _mm256_mul_ps(r, r), r), _mm256_set1_ps(1.f));
+    const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(k), _mm256_set1_epi32(127)), 23);
+    __m256 out = _mm256_and_ps(_mm256_mul_ps(y, _mm256_castsi256_ps(e)), keep);
+    out = _mm256_blendv_ps(out, v, _mm256_cmp_ps(v, v, _CMP_UNORD_Q));  // NaN stays NaN
+    _mm256_storeu_ps(x + i, out);
+    sum = _mm256_add_ps(sum, out);
+  }
+  alignas(32) float lanes[8];
+  _mm256_store_ps(lanes, sum);
+  float s = 0.f;
+  for (float l : lanes) s += l;
+  for (; i < n; ++i) {
+    x[i] = exp_approx(x[i] - shift);
+    s += x[i];
+  }
+  return s;
+}
+
+bool has_avx2_fma() {
+  static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return yes;
+}
+#endif
+
+}  // namespace
+
+float exp_shifted_sum(float* x, int64_t n, float shift) { return exp_shifted_sum_width(x, n, shift, 512); }
+
+float exp_shifted_sum_width(float* x, int64_t n, float shift, int width) {
+#if defined(__x86_64__)
+  if (width >= 512 && cpu_features().avx512) return exp_sum_avx512(x, n, shift);
+  if (width >= 256 && has_avx2_fma()) return exp_sum_avx2(x, n, shift);
+#endif
+  float s = 0.f;
+  for (int64_t i = 0; i < n; ++i) {
+    x[i] = exp_approx(x[i] - shift);
+    s += x[i];
+  }
+  return s;
+}
+
+}  // namespace bgn::cpu

@@ -1,0 +1,20 @@
+// A vectorised exponential for softmax: AVX-512 or AVX2 + FMA, chosen at run time (scalar on
+// other CPUs). Range reduction x = n·ln2 + r with |r| ≤ ln2/2 (ln2 split in two for an exact
+// n·ln2), a degree-7 polynomial for e^r, and 2^n put into the exponent bits: relative error
+// below 3e-7 (a few units in the last place) for x in [-87.3, 88.37]; below -87.3 the result is 0
+// (std::exp gives a value under 1.2e-38 there), above 88.37 it is clamped to e^88.37.
+#pragma once
+#include <cstdint>
+
+namespace bgn::cpu {
+
+// The same approximation for one value (reference for the vector paths and their tails).
+float exp_approx(float x);
+
+// x[i] = exp(x[i] - shift) for i < n, in place; returns the sum of the new values.
+float exp_shifted_sum(float* x, int64_t n, float shift);
+// The same with vectors of at most `width` bits (512: AVX-512, 256: AVX2 + FMA, 0: scalar), so
+// tests reach every path; a width this CPU lacks falls back to the next narrower one.
+float exp_shifted_sum_width(float* x, int64_t n, float shift, int width);
+
+}  // namespace bgn::cpu

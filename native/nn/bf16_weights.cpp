@@ -1,0 +1,63 @@
+#include "nn/bf16_weights.h"
+
+namespace bgn::nn {
+
+Bf16Packer::Bf16Packer(ThreadPool& pool, const ResidentRanges* mapped) : pool_(pool) {
+  if (mapped)
+    for (const auto& r : mapped->ranges) mapped_.insert(r.first);
+}
+
+void Bf16Packer::release_if_mapped(const Tensor& t) const {
+  if (mapped_.count(t.raw()) == 0) return;
+  ResidentRanges one;
+  one.ranges.emplace_back(t.raw(), t.nbytes());
+  one.release();
+}
+
+void Bf16Packer::pack(Linear& l) {
+  if (!present(l.w) || l.out <= 0 || l.in <= 0) return;
+  {
+    const Tensor f = widen(pool_, l.w);
+    l.wb = std::make_shared<const cpu::Bf16Weights>(pool_, cpu::Bf16Weights::Side::Right, f.data<float>(), l.out, l.in);
+  }
+  release_if_mapped(l.w);
+}
+
+void Bf16Packer::pack(Conv2d& c) {
+  if (!present(c.w) || c.out <= 0 || c.in <= 0) return;
+  {
+    const Tensor f = widen(pool_, c.w);
+    c.wb = std::make_shared<const cpu::Bf16Weights>(pool_, cpu::Bf16Weights::Side::Left, f.data<float>(), c.out,
+                                                    c.in * c.kh * c.kw);
+  }
+  release_if_mapped(c.w);
+}
+
+void Bf16Packer::pack(Attention& a) {
+  for (Linear* l : {&a.q, &a.k, &a.v, &a.out}) pack(*l);
+}
+
+void Bf16Packer::pack(ResBlock& r) {
+  pack(r.conv1);
+  pack(r.conv2);
+  if (r.has_shortcut) pack(r.shortcut);
+  if (r.has_temb) pack(r.temb);
+}
+
+void Bf16Packer::pack(SpatialTransformer& t) {
+  if (t.linear_proj) {
+    pack(t.proj_in_lin);
+    pack(t.proj_out_lin);
+  } else {
+    pack(t.proj_in_conv);
+    pack(t.proj_out_conv);
+  }
+  for (TransformerBlock& b : t.blocks) {
+    pack(b.attn1);
+    pack(b.attn2);
+    pack(b.ff_in);
+    pack(b.ff_out);
+  }
+}
+
+}  // namespace bgn::nn

@@ -1,0 +1,133 @@
+/**
+ * The UNet's 16-bit CPU path (precision 'bf16' / 'auto'): f32 stays the default and unchanged, the
+ * option's errors, and the bf16 deviation from the reference on every UNet fixture case. The bound
+ * is relative to the output's scale because bf16 keeps 8 significant bits (a relative step of
+ * 2^-8 ≈ 0.4 %): on the fixture UNets (random weights, every matrix and kernel and its input
+ * rounded) the measured max |Δ| is 1.1–2.4 % of max |out| and the mean |Δ| 1.0–2.7 % of mean
+ * |out|, i.e. 250–740 times the f32 tolerance element by element. The test allows 6 % for both
+ * (2.5× and 2.2× the worst measured), and requires the bf16 result to differ from the f32 one by
+ * more than 10 tolerances (so it really ran in bf16; f32 stays within 0.06 of one).
+ */
+import path from 'node:path';
+
+import { describe, expect, it } from 'vitest';
+
+import { loadAddon } from '../src/native.js';
+import { compare, discoverAllManifests, fixturesDir, need, tensors, tolOf } from './fixtures/runner.js';
+import { sd1Tiny, tokenizerDir, fixturesPresent } from './helpers/diffusion.js';
+
+interface UNetLike {
+  precision: 'f32' | 'bf16';
+  forward(a: Record<string, unknown>): Promise<Float32Array>;
+  dispose(): void;
+}
+interface Native {
+  UNet: { load(p: string, o: Record<string, unknown>): Promise<UNetLike> };
+  DiffusionModel: {
+    load(p: string, o: Record<string, unknown>): Promise<{ precision: string; dispose(): void }>;
+    cachedModels(): number;
+  };
+}
+const native = () => loadAddon() as unknown as Native;
+
+const root = fixturesDir();
+const unetCases = fixturesPresent ? discoverAllManifests(root).filter((m) => m.kind === 'unet') : [];
+const unetFolder = (m: (typeof unetCases)[number]) => path.resolve(root, (m.body.model as { folder: string }).folder);
+
+function forwardArgs(m: (typeof unetCases)[number]): Record<string, unknown> {
+  const inp = tensors(root, m.body.inputs);
+  const sample = need(inp, 'sample');
+  const ts = Array.from(need(inp, 'timestep').data, Number);
+  const f32 = (name: string) => Float32Array.from(inp[name]!.data, Number);
+  return {
+    sample: f32('sample'),
+    shape: sample.shape,
+    timesteps: ts.length === 1 ? Array<number>(sample.shape[0]!).fill(ts[0]!) : ts,
+    context: f32('encoder_hidden_states'),
+    ...(inp.text_embeds ? { textEmbeds: f32('text_embeds') } : {}),
+    ...(inp.time_ids ? { timeIds: f32('time_ids') } : {}),
+  };
+}
+
+/** max |Δ|, mean |Δ|, max |want|, mean |want| */
+function deviation(got: ArrayLike<number>, want: ArrayLike<number>) {
+  let maxAbs = 0, sumAbs = 0, maxWant = 0, sumWant = 0;
+  for (let i = 0; i < want.length; i++) {
+    const d = Math.abs(got[i]! - want[i]!);
+    maxAbs = Math.max(maxAbs, Number.isNaN(d) ? Infinity : d);
+    sumAbs += d;
+    maxWant = Math.max(maxWant, Math.abs(want[i]!));
+    sumWant += Math.abs(want[i]!);
+  }
+  return { maxAbs, meanAbs: sumAbs / want.length, maxWant, meanWant: sumWant / want.length };
+}
+
+describe.runIf(fixturesPresent)('UNet precision', () => {
+  const first = unetCases[0]!;
+
+  it('is f32 by default, and an explicit f32 gives the same bits', async () => {
+    const args = forwardArgs(first);
+    const byDefault = await native().UNet.load(unetFolder(first), { threads: 2 });
+    const f32 = await native().UNet.load(unetFolder(first), { threads: 2, precision: 'f32' });
+    expect(byDefault.precision).toBe('f32');
+    expect(f32.precision).toBe('f32');
+    expect(Buffer.from((await f32.forward(args)).buffer)).toEqual(Buffer.from((await byDefault.forward(args)).buffer));
+  });
+
+  it("'auto' is bf16 exactly where 'bf16' loads, and f32 where 'bf16' is E_DEVICE_UNAVAILABLE", async () => {
+    const auto = await native().UNet.load(unetFolder(first), { threads: 2, precision: 'auto' });
+    if (auto.precision === 'bf16') {
+      expect((await native().UNet.load(unetFolder(first), { threads: 2, precision: 'bf16' })).precision).toBe('bf16');
+    } else {
+      expect(auto.precision).toBe('f32');
+      await expect(native().UNet.load(unetFolder(first), { threads: 2, precision: 'bf16' })).rejects.toMatchObject({
+        code: 'E_DEVICE_UNAVAILABLE',
+        message: expect.stringMatching(/AVX512-BF16.*'auto'/),
+      });
+    }
+  });
+
+  it('refuses other spellings with E_BAD_INPUT', async () => {
+    for (const precision of ['fp16', 'BF16', 16]) {
+      await expect(
+        Promise.resolve().then(() => native().UNet.load(unetFolder(first), { threads: 2, precision })),
+      ).rejects.toMatchObject({ code: 'E_BAD_INPUT' });
+      await expect(
+        Promise.resolve().then(() => native().DiffusionModel.load(sd1Tiny, { threads: 2, tokenizer: tokenizerDir, precision })),
+      ).rejects.toMatchObject({ code: 'E_BAD_INPUT' });
+    }
+  });
+
+  it('DiffusionModel keeps f32 and bf16 instances apart in its cache and reports what runs', async () => {
+    const DM = native().DiffusionModel;
+    const f32 = await DM.load(sd1Tiny, { threads: 2, tokenizer: tokenizerDir });
+    expect(f32.precision).toBe('f32');
+    const before = DM.cachedModels();
+    const auto = await DM.load(sd1Tiny, { threads: 2, tokenizer: tokenizerDir, precision: 'auto' });
+    expect(['f32', 'bf16']).toContain(auto.precision);
+    expect(DM.cachedModels()).toBe(auto.precision === 'bf16' ? before + 1 : before);
+    f32.dispose();
+    auto.dispose();
+  });
+
+  for (const m of unetCases) {
+    it(`bf16 on ${m.case} stays within 6 % of the output's scale (max and mean |Δ|)`, async (ctx) => {
+      const unet = await native().UNet.load(unetFolder(m), { threads: 2, precision: 'auto' });
+      if (unet.precision !== 'bf16') ctx.skip();
+      const want = tensors(root, m.body.expected).out!.data as ArrayLike<number>;
+      const f32 = await native().UNet.load(unetFolder(m), { threads: 2 });
+      const args = forwardArgs(m);
+      const got = await unet.forward(args);
+      const ref = await f32.forward(args);
+      const d = deviation(got, want);
+      const tol = tolOf(m);
+      console.log(`bf16 ${m.case}: max |Δ| ${d.maxAbs.toExponential(2)} (${(100 * d.maxAbs / d.maxWant).toFixed(2)} % of ` +
+        `max |out|), mean |Δ| ${d.meanAbs.toExponential(2)} (${(100 * d.meanAbs / d.meanWant).toFixed(2)} % of mean ` +
+        `|out|), worst err/tol ${compare('out', got, want, tol).ratio.toFixed(0)}`);
+      expect(d.maxAbs).toBeLessThanOrEqual(0.06 * d.maxWant);
+      expect(d.meanAbs).toBeLessThanOrEqual(0.06 * d.meanWant);
+      // It did run in bf16: far from the f32 result, which matches the reference to f32 rounding.
+      expect(deviation(got, ref).maxAbs).toBeGreaterThan(10 * (tol.atol + tol.rtol * d.maxWant));
+    });
+  }
+});

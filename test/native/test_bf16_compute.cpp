@@ -1,0 +1,280 @@
+// The CPU's 16-bit compute: bf16 rounding, the AVX512-BF16 GEMMs and convolution against an exact
+// reference over the same bf16-rounded operands, thread-count independence, the vectorised softmax
+// exponent against std::exp, and the precision option. GEMM cases say they skipped on a CPU
+// without AVX512-BF16.
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "backend/cpu/conv_bf16.h"
+#include "backend/cpu/cpu_features.h"
+#include "backend/cpu/gemm_bf16.h"
+#include "backend/cpu/nn_ops.h"
+#include "backend/cpu/ops.h"
+#include "backend/cpu/vexp.h"
+#include "nn/precision.h"
+#include "testing.h"
+
+using namespace bgn;
+using namespace bgn::cpu;
+
+namespace {
+
+uint32_t bits_of(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  return u;
+}
+float from_bits(uint32_t u) {
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+float round_bf16(float x) { return bf16_value(bf16_bits(x)); }
+
+bool skip_without_bf16(const char* what) {
+  if (bf16_gemm_supported()) return false;
+  std::printf("    skipped (%s): this CPU has no AVX512-BF16\n", what);
+  return true;
+}
+
+// C (R, N) = round(W) @ round(X) in double, with Σ|terms| per element for the error bound.
+void reference(const std::vector<float>& w, const std::vector<float>& x, int64_t R, int64_t K, int64_t N,
+               std::vector<double>& c, std::vector<double>& mag) {
+  c.assign(size_t(R * N), 0.0);
+  mag.assign(size_t(R * N), 0.0);
+  for (int64_t i = 0; i < R; ++i)
+    for (int64_t k = 0; k < K; ++k) {
+      const double a = round_bf16(w[size_t(i * K + k)]);
+      for (int64_t j = 0; j < N; ++j) {
+        const double t = a * round_bf16(x[size_t(k * N + j)]);
+        c[size_t(i * N + j)] += t;
+        mag[size_t(i * N + j)] += std::fabs(t);
+      }
+    }
+}
+
+// Every element within f32 accumulation error of the exact sum: |got - exact| ≤ K·2^-23·Σ|terms|.
+bool close_to(const float* got, int64_t ldg, const std::vector<double>& c, const std::vector<double>& mag, int64_t R,
+              int64_t N, int64_t K, double* worst) {
+  *worst = 0;
+  for (int64_t i = 0; i < R; ++i)
+    for (int64_t j = 0; j < N; ++j) {
+      const double bound = double(K) * std::ldexp(1.0, -23) * mag[size_t(i * N + j)] + 1e-30;
+      *worst = std::max(*worst, std::fabs(got[i * ldg + j] - c[size_t(i * N + j)]) / bound);
+    }
+  return *worst <= 1.0;
+}
+
+}  // namespace
+
+TEST("bf16 rounding is to nearest even, keeps infinities and NaN") {
+  CHECK(bf16_bits(1.f) == 0x3F80);
+  CHECK(bf16_bits(-2.f) == 0xC000);
+  CHECK(bf16_bits(from_bits(0x3F808000u)) == 0x3F80);  // tie, even below
+  CHECK(bf16_bits(from_bits(0x3F818000u)) == 0x3F82);  // tie, even above
+  CHECK(bf16_bits(from_bits(0x3F808001u)) == 0x3F81);  // just above the tie
+  CHECK(bf16_bits(from_bits(0x3F807FFFu)) == 0x3F80);  // just below
+  CHECK(bf16_bits(std::numeric_limits<float>::infinity()) == 0x7F80);
+  CHECK(bf16_bits(from_bits(0x7F7FFFFFu)) == 0x7F80);  // FLT_MAX rounds up to infinity
+  CHECK(std::isnan(bf16_value(bf16_bits(std::nanf("")))));
+  CHECK(std::isnan(bf16_value(bf16_bits(from_bits(0x7F800001u)))));  // a NaN whose top half alone is infinity
+  CHECK(bf16_value(0x3F80) == 1.f);
+}
+
+TEST("left GEMM (convolution side) equals the exact product of the bf16-rounded operands") {
+  if (skip_without_bf16("left GEMM")) return;
+  ThreadPool pool(2);
+  const int64_t shapes[][3] = {{1, 1, 1}, {12, 2, 32}, {13, 7, 33}, {40, 300, 100}, {320, 577, 70}, {5, 1, 31}};
+  uint32_t seed = 1;
+  for (const auto& s : shapes) {
+    const int64_t R = s[0], K = s[1], N = s[2];
+    std::vector<float> w = bgn_test::randn(size_t(R * K), seed++), x = bgn_test::randn(size_t(K * N), seed++);
+    Bf16Weights wb(pool, Bf16Weights::Side::Left, w.data(), R, K);
+    CHECK(wb.rows() == R && wb.depth() == K);
+    // C with a wider leading dimension: the columns beyond N must stay untouched.
+    const int64_t ldc = N + 5;
+    std::vector<float> c(size_t(R * ldc), 7.f);
+    gemm_bf16_left(wb, x.data(), N, N, c.data(), ldc);
+    std::vector<double> ref, mag;
+    reference(w, x, R, K, N, ref, mag);
+    double worst = 0;
+    CHECK_MSG(close_to(c.data(), ldc, ref, mag, R, N, K, &worst), "R=%lld K=%lld N=%lld: error/bound %.3g",
+              (long long)R, (long long)K, (long long)N, worst);
+    bool untouched = true;
+    for (int64_t i = 0; i < R; ++i)
+      for (int64_t j = N; j < ldc; ++j) untouched = untouched && c[size_t(i * ldc + j)] == 7.f;
+    CHECK(untouched);
+  }
+}
+
+TEST("right GEMM (linear side) equals the exact product, accumulates, and does not depend on the thread count") {
+  if (skip_without_bf16("right GEMM")) return;
+  ThreadPool one(1), two(2);
+  const int64_t shapes[][3] = {{1, 3, 1}, {2, 320, 1280}, {154, 768, 320}, {37, 33, 65}, {400, 64, 40}};
+  uint32_t seed = 100;
+  for (const auto& s : shapes) {
+    const int64_t M = s[0], K = s[1], R = s[2];
+    std::vector<float> x = bgn_test::randn(size_t(M * K), seed++), w = bgn_test::randn(size_t(R * K), seed++);
+    std::vector<float> bias = bgn_test::randn(size_t(R), seed++);
+    Bf16Weights wb(two, Bf16Weights::Side::Right, w.data(), R, K);
+    std::vector<float> c1(size_t(M * R)), c2(size_t(M * R));
+    for (int64_t m = 0; m < M; ++m) {
+      std::memcpy(c1.data() + m * R, bias.data(), size_t(R) * 4);
+      std::memcpy(c2.data() + m * R, bias.data(), size_t(R) * 4);
+    }
+    gemm_bf16_right(one, x.data(), K, M, wb, c1.data(), R, true);
+    gemm_bf16_right(two, x.data(), K, M, wb, c2.data(), R, true);
+    CHECK(std::memcmp(c1.data(), c2.data(), c1.size() * 4) == 0);
+    // reference: C^T (R, M) = W (R, K) @ X^T (K, M)
+    std::vector<float> xt(size_t(K * M));
+    for (int64_t m = 0; m < M; ++m)
+      for (int64_t k = 0; k < K; ++k) xt[size_t(k * M + m)] = x[size_t(m * K + k)];
+    std::vector<double> ref, mag;
+    reference(w, xt, R, K, M, ref, mag);
+    std::vector<float> got_t(size_t(R * M));
+    for (int64_t m = 0; m < M; ++m)
+      for (int64_t r = 0; r < R; ++r) got_t[size_t(r * M + m)] = c2[size_t(m * R + r)] - bias[size_t(r)];
+    double worst = 0;
+    // the bias subtraction adds one rounding of |bias + dot|
+    for (int64_t r = 0; r < R; ++r)
+      for (int64_t m = 0; m < M; ++m) mag[size_t(r * M + m)] += 4 * std::fabs(bias[size_t(r)]) / double(K);
+    CHECK_MSG(close_to(got_t.data(), M, ref, mag, R, M, K, &worst), "M=%lld K=%lld R=%lld: error/bound %.3g",
+              (long long)M, (long long)K, (long long)R, worst);
+    // overwrite (accumulate = false)
+    std::vector<float> c3(size_t(M * R), 1e30f);
+    gemm_bf16_right(two, x.data(), K, M, wb, c3.data(), R, false);
+    for (int64_t r = 0; r < R; ++r)
+      for (int64_t m = 0; m < M; ++m) got_t[size_t(r * M + m)] = c3[size_t(m * R + r)];
+    mag.clear();
+    reference(w, xt, R, K, M, ref, mag);
+    CHECK(close_to(got_t.data(), M, ref, mag, R, M, K, &worst));
+  }
+}
+
+TEST("bf16 convolution equals the f32 convolution of the bf16-rounded input and kernel") {
+  if (skip_without_bf16("bf16 convolution")) return;
+  ThreadPool pool(2);
+  struct Case {
+    int64_t N, C, H, W, O, k, stride, pad;
+  } cases[] = {{2, 8, 9, 11, 16, 3, 1, 1}, {1, 5, 8, 8, 7, 3, 2, 1}, {1, 16, 6, 10, 24, 1, 1, 0}, {1, 3, 70, 66, 13, 3, 1, 1}};
+  uint32_t seed = 500;
+  for (const Case& cs : cases) {
+    const int64_t K = cs.C * cs.k * cs.k;
+    std::vector<float> x = bgn_test::randn(size_t(cs.N * cs.C * cs.H * cs.W), seed++);
+    std::vector<float> w = bgn_test::randn(size_t(cs.O * K), seed++, 0.3f), b = bgn_test::randn(size_t(cs.O), seed++);
+    Conv2dParams p;
+    p.stride_h = p.stride_w = cs.stride;
+    p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = cs.pad;
+    p.activation = Activation::Relu;
+    const int64_t OH = conv_out_size(cs.H, cs.k, cs.stride, cs.pad, cs.pad, 1),
+                  OW = conv_out_size(cs.W, cs.k, cs.stride, cs.pad, cs.pad, 1);
+    Bf16Weights wb(pool, Bf16Weights::Side::Left, w.data(), cs.O, K);
+    std::vector<float> y(size_t(cs.N * cs.O * OH * OW)), ref(y.size());
+    conv2d_bf16(pool, ConvInput(x.data(), cs.C), cs.N, cs.C, cs.H, cs.W, wb, cs.O, cs.k, cs.k, b.data(), p, y.data(),
+                OH, OW);
+    std::vector<float> xr(x), wr(w);
+    for (float& v : xr) v = round_bf16(v);
+    for (float& v : wr) v = round_bf16(v);
+    p.exact = true;  // direct sums, no Winograd
+    conv2d(pool, ConvInput(xr.data(), cs.C), cs.N, cs.C, cs.H, cs.W, wr.data(), cs.O, cs.k, cs.k, b.data(), p,
+           ref.data(), OH, OW);
+    double worst = 0;
+    for (size_t i = 0; i < y.size(); ++i) worst = std::max(worst, double(std::fabs(y[i] - ref[i])));
+    // |terms| ≤ ~4.5·0.3·4.5 each: K terms summed in f32 two ways
+    CHECK_MSG(worst <= double(K) * 6.1 * 2.4e-7 * 2, "N=%lld C=%lld k=%lld: max |Δ| %.3g", (long long)cs.N,
+              (long long)cs.C, (long long)cs.k, worst);
+  }
+}
+
+TEST("vectorised exponent: within 3e-7 relative of std::exp, 0 far below, NaN kept") {
+  double worst = 0;
+  std::vector<float> xs;
+  for (float x = -87.3f; x <= 88.f; x += 0.0137f) xs.push_back(x);
+  for (float x : {0.f, -0.f, 1e-8f, -1e-8f, 0.3465735f, -0.3465735f, 88.37f, -87.33f}) xs.push_back(x);
+  for (float x : xs) {
+    const double want = std::exp(double(x));
+    worst = std::max(worst, std::fabs(exp_approx(x) - want) / want);
+  }
+  CHECK_MSG(worst < 3e-7, "scalar relative error %.3g", worst);
+  // Every vector path computes the same approximation (the shift applied first), and its sum.
+  for (int width : {512, 256, 0}) {
+    std::vector<float> v(xs);
+    for (float& x : v) x += 5.f;
+    exp_shifted_sum_width(v.data(), int64_t(v.size()), 5.f, width);
+    double vworst = 0;
+    for (size_t i = 0; i < xs.size(); ++i) {
+      const double want = std::exp(double((xs[i] + 5.f) - 5.f));
+      vworst = std::max(vworst, std::fabs(v[i] - want) / want);
+    }
+    CHECK_MSG(vworst < 3e-7, "%d-bit relative error %.3g", width, vworst);
+    // The returned sum, over the softmax's domain (x - max ≤ 0).
+    std::vector<float> sm = bgn_test::uniform(1003, 9, -30.f, 0.f);
+    double want_sum = 0;
+    for (float x : sm) want_sum += std::exp(double(x));
+    const float sum = exp_shifted_sum_width(sm.data(), int64_t(sm.size()), 0.f, width);
+    CHECK_MSG(std::fabs(sum - want_sum) <= 1e-5 * want_sum, "%d-bit sum %.9g vs %.9g", width, sum, want_sum);
+    std::vector<float> low = {-87.4f, -100.f, -std::numeric_limits<float>::infinity(), -1e30f, -88.f, -104.f,
+                              -200.f, -300.f, -1000.f, -5000.f, -1e5f, -1e6f, -1e7f, -1e8f, -1e9f, -3e38f, -90.f};
+    CHECK(exp_shifted_sum_width(low.data(), int64_t(low.size()), 0.f, width) == 0.f);
+    for (float x : low) CHECK(x == 0.f);
+    std::vector<float> nan(17, 0.f);
+    nan[3] = std::nanf("");
+    nan[16] = std::nanf("");
+    exp_shifted_sum_width(nan.data(), 17, 0.f, width);
+    CHECK(std::isnan(nan[3]) && std::isnan(nan[16]) && nan[0] == 1.f);
+  }
+  // Far below the normal range, -inf (masked scores) and huge negatives: exactly 0.
+  std::vector<float> low = {-87.4f, -100.f, -1e10f, -std::numeric_limits<float>::infinity(), -1e30f, -88.f, -104.f,
+                            -200.f, -300.f, -1000.f, -5000.f, -1e5f, -1e6f, -1e7f, -1e8f, -1e9f, -3e38f};
+  CHECK(exp_shifted_sum(low.data(), int64_t(low.size()), 0.f) == 0.f);
+  for (float x : low) CHECK(x == 0.f);
+  CHECK(exp_approx(-1e30f) == 0.f);
+  // The max-subtracted form: the largest value becomes exactly 1.
+  std::vector<float> s = {3.5f, -2.f, 1.25f, 3.5f, 0.f};
+  const float l = exp_shifted_sum(s.data(), int64_t(s.size()), 3.5f);
+  CHECK(s[0] == 1.f && s[3] == 1.f);
+  CHECK(std::fabs(l - (2.f + std::exp(-5.5f) + std::exp(-2.25f) + std::exp(-3.5f))) < 1e-6f);
+  std::vector<float> nan = {std::nanf(""), 1.f};
+  exp_shifted_sum(nan.data(), 2, 0.f);
+  CHECK(std::isnan(nan[0]));
+  CHECK(std::isnan(exp_approx(std::nanf(""))));
+}
+
+TEST("attention with the vectorised exponent stays within 1e-5 of the exact softmax") {
+  ThreadPool pool(2);
+  AttentionShape s;
+  s.B = 1;
+  s.Tq = 70;
+  s.Tk = 600;
+  s.heads = 2;
+  s.head_dim = 8;
+  s.ldq = s.ldk = s.ldv = s.ldo = 16;
+  s.scale = 0.35f;
+  std::vector<float> q = bgn_test::randn(70 * 16, 1, 3.f), k = bgn_test::randn(600 * 16, 2, 3.f),
+                     v = bgn_test::randn(600 * 16, 3);
+  for (bool causal : {false, true}) {
+    s.causal = causal;
+    std::vector<float> exact(70 * 16), fast(70 * 16);
+    s.fast_exp = false;
+    attention(pool, q.data(), k.data(), v.data(), exact.data(), s);
+    s.fast_exp = true;
+    attention(pool, q.data(), k.data(), v.data(), fast.data(), s);
+    double worst = 0;
+    for (size_t i = 0; i < exact.size(); ++i) worst = std::max(worst, double(std::fabs(exact[i] - fast[i])));
+    CHECK_MSG(worst < 1e-5, "causal=%d max |Δ| %.3g", int(causal), worst);
+  }
+}
+
+TEST("precision option: f32 by default, auto follows the CPU, bf16 needs it, anything else is refused") {
+  CHECK(nn::resolve_precision("") == nn::Precision::F32);
+  CHECK(nn::resolve_precision("f32") == nn::Precision::F32);
+  CHECK(nn::resolve_precision("auto") == (bf16_gemm_supported() ? nn::Precision::BF16 : nn::Precision::F32));
+  if (bf16_gemm_supported()) CHECK(nn::resolve_precision("bf16") == nn::Precision::BF16);
+  else CHECK_THROWS_CODE(nn::resolve_precision("bf16"), Code::DeviceUnavailable);
+  CHECK_THROWS_CODE(nn::resolve_precision("fp16"), Code::BadInput);
+  CHECK_THROWS_CODE(nn::resolve_precision("BF16"), Code::BadInput);
+  std::printf("    bf16 compute on this CPU: %s\n", bf16_compute_name());
+}
+
+int main() { return bgn_test::run_all(); }
