@@ -51,6 +51,8 @@ export interface JobView {
   status: 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
   progress: number;
   stage?: string;
+  /** While a job that asked for previews runs: its latest step preview (JPEG). */
+  previewUrl?: string;
   result?: JobResult;
   error?: { code: string; message: string };
 }
@@ -135,5 +137,14 @@ export const api = {
   /** An artifact (behind the token too) as a Blob. */
   async file(url: string): Promise<Blob> {
     return (await request(url)).blob();
+  },
+  /** A running job's latest step preview; undefined when there is none (yet, or any more). */
+  async preview(url: string): Promise<Blob | undefined> {
+    try {
+      return await (await request(url)).blob();
+    } catch (err) {
+      if (err instanceof ApiError && err.code === 'E_NOT_FOUND') return undefined;
+      throw err;
+    }
   },
 };

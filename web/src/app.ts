@@ -96,6 +96,8 @@ interface Item {
   result?: JobResult;
   afterUrl?: string;
   maskUrl?: string;
+  /** The latest step preview while the job runs (an object URL). */
+  previewUrl?: string;
   error?: string;
   errorDetail?: string;
   /** Bumped on each run so a stale poll of an earlier run does not write over a new one. */
@@ -149,6 +151,8 @@ const el = {
   maskImg: $<HTMLImageElement>('mask-img'),
   working: $('working'),
   workingStage: $('working-stage'),
+  workingSpinner: $('working-spinner'),
+  workingPreview: $<HTMLImageElement>('working-preview'),
   workingBar: $('working-bar'),
   workingPct: $('working-pct'),
   cancel: $<HTMLButtonElement>('cancel'),
@@ -449,6 +453,8 @@ async function runAll(): Promise<void> {
     item.progress = 0;
     item.error = item.errorDetail = undefined;
     delete item.stage;
+    if (item.previewUrl) URL.revokeObjectURL(item.previewUrl);
+    delete item.previewUrl;
     item.run++;
     renderCard(item);
   }
@@ -478,20 +484,43 @@ function update(item: Item, run: number, patch: Partial<Item>): boolean {
   return true;
 }
 
+/** Replaces the item's step preview (undefined: none), releasing the previous one. */
+function setPreview(item: Item, run: number, url: string | undefined): void {
+  if (item.run !== run) {
+    if (url) URL.revokeObjectURL(url);
+    return;
+  }
+  const old = item.previewUrl;
+  update(item, run, { previewUrl: url });
+  if (old) URL.revokeObjectURL(old);
+}
+
 async function runOne(item: Item, fields: Record<string, string>, run: number): Promise<void> {
   const fail = (e: ApiError | { message: string; detail?: string }) => {
+    setPreview(item, run, undefined);
     update(item, run, { status: 'failed', error: e.message, errorDetail: e.detail });
     if (state.items.length === 1 || state.selected === item) say(undefined);
   };
   try {
-    let job: JobView = await api.replace(item.file, fields);
+    // Every step of the local engine sends a small preview, shown while the job runs.
+    let job: JobView = await api.replace(item.file, { ...fields, previewEvery: '1' });
     if (!update(item, run, { jobId: job.jobId })) return;
+    let previewAt: number | undefined;
     while (job.status === 'queued' || job.status === 'running') {
       if (!update(item, run, { status: job.status, progress: job.progress, ...(job.stage ? { stage: job.stage } : {}) })) return;
+      if (job.previewUrl && job.progress !== previewAt) {
+        const blob = await api.preview(job.previewUrl).catch(() => undefined);
+        if (item.run !== run) return;
+        if (blob) {
+          previewAt = job.progress;
+          setPreview(item, run, URL.createObjectURL(blob));
+        }
+      }
       await new Promise((r) => setTimeout(r, 400));
       if (item.run !== run) return;
       job = await api.job(job.jobId);
     }
+    setPreview(item, run, undefined);
     if (job.status === 'succeeded' && job.result) {
       const [out, mask] = await Promise.all([api.file(job.result.outputUrl), api.file(job.result.maskUrl)]);
       if (item.run !== run) return;
@@ -605,6 +634,12 @@ function renderSelected(): void {
   for (const t of el.tabs) t.disabled = !done;
 
   show(el.working, busy(item));
+  // The background as it forms replaces the spinner while the local engine sends previews.
+  const preview = busy(item) ? item.previewUrl : undefined;
+  show(el.workingPreview, Boolean(preview));
+  show(el.workingSpinner, !preview);
+  if (preview && el.workingPreview.getAttribute('src') !== preview) el.workingPreview.src = preview;
+  if (!preview && el.workingPreview.hasAttribute('src')) el.workingPreview.removeAttribute('src');
   const pct = item.status === 'uploading' ? 0 : Math.round(item.progress * 100);
   el.workingStage.textContent = item.status === 'running' ? (STAGES[item.stage ?? ''] ?? 'Working') : statusLine(item);
   el.workingPct.textContent = item.status === 'running' ? `${pct}%` : '';
