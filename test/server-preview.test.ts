@@ -22,15 +22,24 @@ import { tempDir } from './helpers/paths.js';
 import { SECRET, TOKEN, auth, getJson, makeFixture, postJson, waitFor, type Fixture } from './helpers/server-harness.js';
 import { writeTaesd2x } from './helpers/tiny-taesd.js';
 
-/** Every atomic write, so the test sees each preview runJob stores (the real write still happens). */
-const writes = vi.hoisted(() => [] as { dest: string; data: Uint8Array }[]);
+/**
+ * Every atomic write, so the test sees each preview runJob stores (the real write still happens);
+ * with `hold` set, the first preview write waits for it after writing, which keeps that job
+ * running (its end waits for the preview writer) until the test lets it go.
+ */
+const writes = vi.hoisted(() => ({ list: [] as { dest: string; data: Uint8Array }[], hold: undefined as Promise<void> | undefined }));
 vi.mock('../src/image/atomic-write.js', async (importOriginal) => {
   const real = await importOriginal<typeof import('../src/image/atomic-write.js')>();
   return {
     ...real,
     writeFileAtomic: async (dest: string, data: Uint8Array) => {
-      writes.push({ dest, data });
-      return real.writeFileAtomic(dest, data);
+      writes.list.push({ dest, data });
+      await real.writeFileAtomic(dest, data);
+      if (dest.endsWith('preview.jpg') && writes.hold) {
+        const hold = writes.hold;
+        writes.hold = undefined;
+        await hold;
+      }
     },
   };
 });
@@ -205,12 +214,12 @@ describe.skipIf(!fixturesPresent)('runJob with the local engine', () => {
       },
     };
     const file = previewPath(cfg.outputDir, job.id);
-    writes.length = 0;
+    writes.list.length = 0;
     const stages: string[] = [];
     const result = await runJob(job, { signal: new AbortController().signal, attempt: 1, progress: (_f, s) => s && stages.push(s) }, cfg);
     expect(result.engine).toBe('local');
     expect(stages).toContain('generate');
-    const previews = writes.filter((w) => w.dest === file);
+    const previews = writes.list.filter((w) => w.dest === file);
     expect(previews.length).toBeGreaterThanOrEqual(1);
     for (const w of previews) {
       const meta = await sharp(Buffer.from(w.data)).metadata();
@@ -218,5 +227,58 @@ describe.skipIf(!fixturesPresent)('runJob with the local engine', () => {
     }
     expect(existsSync(file)).toBe(false);
     expect(existsSync(path.join(cfg.outputDir, job.id, 'mask.png'))).toBe(true);
+  }, 120_000);
+});
+
+describe.skipIf(!fixturesPresent)('a local-engine job on the server', () => {
+  it('shows its previews at GET /v1/jobs/:id/preview while it runs, then none', async () => {
+    process.env.BG_TAESD = writeTaesd2x(path.join(tmp.dir, 'taesd-route'));
+    const local = await createServer(
+      {
+        port: 0,
+        host: '127.0.0.1',
+        apiToken: TOKEN,
+        inputRoots: [fx.inputs],
+        outputDir: path.join(tmp.dir, 'local-out'),
+        queueDb: path.join(tmp.dir, 'local-queue.db'),
+        modelPath: sd1Tiny,
+        engine: 'local',
+        threads: 2,
+        concurrency: 1,
+        pollMs: 20,
+        syncWaitMs: 0,
+      },
+      { logger: false },
+    );
+    try {
+      const base = await local.listen();
+      const release = gate();
+      writes.hold = release.wait;
+      const posted = await postJson(`${base}/v1/replace?wait=0`, {
+        inputPath: fx.photo,
+        previewEvery: 1,
+        steps: 3,
+        seed: 2,
+        overrides: { generation: { resolution: { width: 64, height: 64 } } },
+      });
+      expect(posted.status).toBe(202);
+      const id = posted.json.jobId as string;
+      // The first preview is written and held: the job cannot end before the test lets it.
+      await waitFor(() => writes.hold === undefined, 60_000, 'the first preview');
+      const view = await getJson(`${base}/v1/jobs/${id}`);
+      expect(view.json).toMatchObject({ status: 'running', previewUrl: `/v1/jobs/${id}/preview` });
+      const res = await fetch(`${base}/v1/jobs/${id}/preview`, { headers: auth() });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toBe('image/jpeg');
+      const meta = await sharp(Buffer.from(await res.arrayBuffer())).metadata();
+      expect([meta.format, meta.width, meta.height]).toEqual(['jpeg', 64, 64]);
+      release.open();
+      await waitFor(async () => (await getJson(`${base}/v1/jobs/${id}`)).json.status === 'succeeded', 60_000, 'the end');
+      expect((await getJson(`${base}/v1/jobs/${id}/preview`)).status).toBe(404);
+      expect(existsSync(previewPath(local.config.outputDir, id))).toBe(false);
+    } finally {
+      writes.hold = undefined;
+      await local.close();
+    }
   }, 120_000);
 });
