@@ -66,9 +66,9 @@ describe('missing and empty model files', () => {
 
 describe('unsupported models', () => {
   it('an operator bg-native does not run rejects with E_MODEL_UNSUPPORTED naming the operator', async () => {
-    const err = await loadError(writeModel(reluModel('Einsum'), 'einsum'));
+    const err = await loadError(writeModel(reluModel('NonMaxSuppression'), 'nms'));
     expect(err.code).toBe('E_MODEL_UNSUPPORTED');
-    expect(err.message).toContain('Einsum');
+    expect(err.message).toContain('NonMaxSuppression');
   });
 
   it('an operator from another domain is named with its domain', async () => {

@@ -171,8 +171,8 @@ function outputTypes(c: OpCase): DataType[] {
   return Array.from({ length: n }, () => t);
 }
 
-/** One node, checked with its operands computed at run time and with them folded at load. */
-export async function expectOp(label: string, c: OpCase, tol: Tolerance = FP32): Promise<void> {
+/** The packed graph of one node named 'op_under_test' (outputs out0, out1, ...). */
+export function opGraph(c: OpCase, folded: boolean): Packed {
   const operands: Record<string, Operand> = {};
   const names = c.inputs.map((o, i) => {
     if (!o) return '';
@@ -183,7 +183,10 @@ export async function expectOp(label: string, c: OpCase, tol: Tolerance = FP32):
   const outs = Array.from({ length: c.outputs ?? 1 }, (_, i) => `out${i}`);
   const typed = outs.map((name, i) => ({ name, dtype: types[i] ?? 'float32' }));
   const node: NodeSpec = { op: c.op, inputs: names, outputs: outs, name: 'op_under_test', ...(c.attrs ? { attrs: c.attrs } : {}) };
-  for (const folded of [false, true]) {
-    await expectLikeOrt(`${label}${folded ? ' (folded)' : ''}`, packGraph(operands, [node], typed, { opset: c.opset, folded }), tol);
-  }
+  return packGraph(operands, [node], typed, { opset: c.opset, folded });
+}
+
+/** One node, checked with its operands computed at run time and with them folded at load. */
+export async function expectOp(label: string, c: OpCase, tol: Tolerance = FP32): Promise<void> {
+  for (const folded of [false, true]) await expectLikeOrt(`${label}${folded ? ' (folded)' : ''}`, opGraph(c, folded), tol);
 }

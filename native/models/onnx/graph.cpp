@@ -147,7 +147,14 @@ std::shared_ptr<const Graph> Graph::prepare(onnx::Model model, const std::string
     NodeInfo info{n, opset, cin, origin};
     auto kernel = registry.at(n.op_type)(info);
     Inputs args(cin.begin(), cin.end());
-    std::vector<Tensor> outs = kernel->run(fold_ctx, args);
+    std::vector<Tensor> outs;
+    try {
+      outs = kernel->run(fold_ctx, args);
+    } catch (const Error& e) {
+      // Every operand is in the file: a value the op refuses is the model's own inconsistency.
+      if (e.code() != Code::BadInput) throw;
+      fail(Code::ModelFormat, origin, ": node '", n.name, "' (", n.op_type, ") cannot run on its constant inputs: ", e.what());
+    }
     for (size_t i = 0; i < n.outputs.size() && i < outs.size(); ++i)
       if (!n.outputs[i].empty()) constants[n.outputs[i]] = std::move(outs[i]);
   }

@@ -465,8 +465,12 @@ void register_tensor_kernels(std::map<std::string, KernelFactory>& r) {
     });
   };
   r["Cast"] = [](const NodeInfo& i) {
-    DType logical;
-    DType target = onnx_to_runtime(int(i.node.attr_int("to", 1)), logical);
+    DType logical, target;
+    try {
+      target = onnx_to_runtime(int(i.node.attr_int("to", 1)), logical);
+    } catch (const Error& e) {
+      i.unsupported(e.what());
+    }
     // Floating-point values are computed in f32 throughout (DESIGN.md §4), so a cast between
     // float types is the identity here: f16 graphs run at f32 precision.
     // Only f32 values live on the device, so a cast to f32 passes a device value through.
