@@ -23,7 +23,7 @@
  *   --photo PATH     source photo (default examples/studio-chair.jpg), cropped to a square of 2 × size
  *   --segmentation M the segmentation model: default (the installed ISNet) | tiny (the 64×64 test model, so
  *                    that peak RSS and time are the diffusion's own) | an ONNX path
- *   --precision P    passed to the local engine when given (f32 | bf16 | auto)
+ *   --precision P    the local engine's UNet compute (model.precision): auto (its default) | f32 | bf16
  *   --runs N         runs (default 2: one cold, one warm)  --threads N   native threads (default 2)
  *   --json           one JSON object
  */
@@ -142,6 +142,9 @@ async function segmentationModel(dir: string, choice: string): Promise<{ model?:
   }
 }
 
+/** The precision the engine reports for its UNet (engineInfo.precision), if it reports one. */
+const ranIn = (r: RunReport): string => String((r.engine_info as { precision?: string } | undefined)?.precision ?? '?');
+
 interface RunReport {
   run: number;
   total_s: number;
@@ -184,9 +187,12 @@ async function main(): Promise<void> {
       guidanceScale: args.guidance,
       loras: args.loras,
       ...(draft ? { vae: args.vae, quality: 'draft' as const } : {}),
-      model: { diffusion: args.model, ...(seg.model ? { segmentation: seg.model } : {}) },
+      model: {
+        diffusion: args.model,
+        ...(seg.model ? { segmentation: seg.model } : {}),
+        ...(args.precision ? { precision: args.precision as 'auto' | 'f32' | 'bf16' } : {}),
+      },
       overrides: { generation: { resolution: { width: size, height: size } } },
-      ...(args.precision ? ({ precision: args.precision } as object) : {}),
     };
     const runs: RunReport[] = [];
     for (let i = 0; i < args.runs; ++i) {
@@ -231,7 +237,7 @@ async function main(): Promise<void> {
       sampler: args.sampler,
       guidance: args.guidance,
       vae: args.vae,
-      precision: args.precision ?? 'default',
+      precision: args.precision ?? 'engine default (auto)',
       threads: args.threads,
       runs,
       peak_rss_mb: peak,
@@ -251,7 +257,7 @@ async function main(): Promise<void> {
     );
     for (const r of runs) {
       console.log(
-        `run ${r.run} (${r.run === 1 ? 'cold: load + merge' : 'warm'}): ${f(r.total_s)} s   load avg ${f(r.load_before)} → ${f(r.load_after)}   ` +
+        `run ${r.run} (${r.run === 1 ? 'cold: load + merge' : 'warm'}): ${f(r.total_s)} s   UNet in ${ranIn(r)}   load avg ${f(r.load_before)} → ${f(r.load_after)}   ` +
           `peak RSS ${r.peak_rss_mb.toFixed(0)} MiB`,
       );
       console.log(`  start → step 1 ${f(r.to_first_step_s)} s; later steps ${r.steps_s.map(f).join(', ') || '—'} s; last step → compose ${f(r.last_step_to_compose_s)} s`);

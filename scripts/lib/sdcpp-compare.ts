@@ -58,13 +58,20 @@ export class SdcppRuns {
   }
 }
 
+/** sd-cli's arguments with the model and output paths shown as <model> / <out>, quoted where they have spaces. */
+function shownArgs(args: string[]): string {
+  return args
+    .map((a, i) => (args[i - 1] === '-m' ? '<model>' : args[i - 1] === '-o' ? '<out>' : /\s/.test(a) ? `"${a}"` : a))
+    .join(' ');
+}
+
 export function comparisonTable(rows: Comparison[], m: Machine): string {
   const f = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : '—');
   const first = rows[0]?.sdcpp;
   const out = [
     '',
     `ours vs stable-diffusion.cpp — ${describeMachine(m)}`,
-    `sd.cpp: ${first ? `${first.binary} (${first.version}), args: ${first.args.filter((a) => !a.startsWith('/')).join(' ')}` : '—'}`,
+    `sd.cpp: ${first ? `${first.binary} (${first.version}), ${shownArgs(first.args)}` : '—'}`,
     'UNet step = one sampling step with CFG 7.5 (cond + uncond), warm mean over the steps after the first; ratio = ours / sd.cpp',
     '',
     'file                         size  prec   UNet step s  sd.cpp s  ratio   VAE decode s  sd.cpp s  ratio   text s  sd.cpp s' +
