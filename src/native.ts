@@ -37,6 +37,14 @@ export interface TensorInfo {
   name: string;
   /** -1 marks a dynamic dimension. */
   shape: number[];
+  /** ONNX element type (1 float32, 7 int64, 10 float16, …; 0 when the graph does not say). */
+  elemType?: number;
+}
+
+/** One input of runInputs(): float values, converted by the core to the input's declared type. */
+export interface TensorInput {
+  data: Float32Array;
+  shape: number[];
 }
 
 export interface TensorResult {
@@ -60,6 +68,8 @@ export interface NativeSegmenter {
   readonly outputs: TensorInfo[];
   /** Runs the network on one NCHW f32 tensor. */
   run(input: Float32Array, shape: number[], options?: SegmenterRunOptions): Promise<TensorResult[]>;
+  /** Runs a graph of several inputs (a prompt decoder), given in graph-input order. */
+  runInputs(inputs: TensorInput[], options?: SegmenterRunOptions): Promise<TensorResult[]>;
   /** Releases this handle's reference to the shared weights. */
   dispose(): void;
 }

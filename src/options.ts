@@ -19,14 +19,17 @@ export const ThreadsSchema = z.number().int().min(1).max(1024);
 export const MaxPixelsSchema = z.number().int().min(1);
 
 export const ModelVariantSchema = z.enum(['medium', 'small']);
-export const ModelProfileNameSchema = z.enum(['auto', 'isnet-imgly', 'isnet', 'u2net']);
+export const ModelProfileNameSchema = z.enum(['auto', 'isnet-imgly', 'isnet', 'u2net', 'birefnet', 'birefnet-hr', 'ben2', 'sam']);
 
 /** Where the segmentation model comes from and how its input/output are treated. */
 /** Where the networks run: 'auto' takes a CUDA GPU when this build and machine have one. */
 export const DeviceSchema = z.enum(['auto', 'cpu', 'cuda']);
 
 export const SegmentationOptionsSchema = z.strictObject({
-  /** Path of an ONNX segmentation model. Overrides env BG_SEG_MODEL and the defaults. */
+  /**
+   * Path of an ONNX segmentation model, or a model name (rembg's: 'birefnet-general', 'bria-rmbg',
+   * 'sam', … found in $U2NET_HOME / ~/.u2net). Overrides env BG_SEG_MODEL and the defaults.
+   */
   model: z.string().min(1).optional(),
   /** Which model of the optional @imgly package: 'medium' (fp16, default) or 'small' (uint8). */
   variant: ModelVariantSchema.optional(),
@@ -53,11 +56,35 @@ const studioShape = {
   second: SecondShotSchema.optional(),
 };
 
+/** A model file or name with the profile to treat it with (overrides the inferred one). */
+export const ModelChoiceSchema = z.strictObject({
+  path: z.string().min(1),
+  profile: ModelProfileNameSchema.optional(),
+});
+
+const coordinate = z.number().finite().min(-1e6).max(1e6);
+
+/**
+ * Where the subject is, for prompted models (SAM), in the photo's pixels (after EXIF orientation):
+ * a box [x, y, width, height] and/or points, label 1 = subject (default), 0 = background.
+ */
+export const SegmentPromptSchema = z
+  .strictObject({
+    box: z.tuple([coordinate, coordinate, z.number().finite().positive().max(1e6), z.number().finite().positive().max(1e6)]).optional(),
+    points: z
+      .array(z.strictObject({ x: coordinate, y: coordinate, label: z.union([z.literal(0), z.literal(1)]).optional() }))
+      .max(64)
+      .optional(),
+  })
+  .refine((p) => p.box !== undefined || (p.points?.length ?? 0) > 0, { message: 'needs a box or at least one point' });
+
 const commonShape = {
   /** The photo: a path or encoded bytes. */
   input: ImageInputSchema,
-  /** Shorthand for `segmentation.model`. */
-  model: z.string().min(1).optional(),
+  /** Shorthand for `segmentation.model`: a path, a model name, or { path, profile }. */
+  model: z.union([z.string().min(1), ModelChoiceSchema]).optional(),
+  /** Box / points for prompted models (SAM); ignored by the others. */
+  prompt: SegmentPromptSchema.optional(),
   segmentation: SegmentationOptionsSchema.optional(),
   /** Native worker threads; default: all cores. */
   threads: ThreadsSchema.optional(),
@@ -305,6 +332,7 @@ export type ImageInput = z.input<typeof ImageInputSchema>;
 export type ModelVariant = z.output<typeof ModelVariantSchema>;
 export type ModelProfileName = z.output<typeof ModelProfileNameSchema>;
 export type SegmentationOptions = z.input<typeof SegmentationOptionsSchema>;
+export type SegmentPrompt = z.output<typeof SegmentPromptSchema>;
 export type SegmentOptions = z.input<typeof SegmentOptionsSchema>;
 export type SecondShot = z.input<typeof SecondShotSchema>;
 export type CleanupMode = z.output<typeof CleanupModeSchema>;

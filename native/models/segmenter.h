@@ -1,4 +1,5 @@
-// A foreground segmentation network (ISNet / U²-Net family, ONNX weights) ready to run:
+// A segmentation network (ISNet / U²-Net / BiRefNet / BEN families, SAM's encoder and prompt
+// decoder; ONNX weights) ready to run:
 // a prepared graph shared through a process-wide cache keyed by file identity, plus the
 // thread pool of this handle, and the device it runs on (the CPU, or a Gpu shared by every
 // handle on that device: the graph is device-agnostic, each run places its nodes).
@@ -37,6 +38,10 @@ class Segmenter {
   // On a Gpu the run holds the device's lock. `stats` (optional) says what ran where.
   std::vector<Tensor> run(const Tensor& input, bool all, const std::atomic<bool>* cancel = nullptr,
                           onnxrt::RunStats* stats = nullptr);
+  // Every graph input, in graph-input order (a prompt decoder takes several), each converted to
+  // the input's declared element type; shapes are checked against the graph's.
+  std::vector<Tensor> run_inputs(const std::vector<Tensor>& inputs, bool all, const std::atomic<bool>* cancel = nullptr,
+                                 onnxrt::RunStats* stats = nullptr);
 
  private:
   std::string path_;

@@ -11,11 +11,12 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { BgNativeError, toBgError } from '../errors.js';
 import { checkWritable, writeFileAtomic } from '../image/atomic-write.js';
 import { encodeImage } from '../image/encode.js';
-import { DeviceSchema, type CleanupOptions, type Device, type SegmentOptions } from '../options.js';
+import { DeviceSchema, ModelProfileNameSchema, type CleanupOptions, type Device, type SegmentOptions } from '../options.js';
 import { cleanup } from '../pipeline/cleanup.js';
 import { segment } from '../pipeline/segment.js';
 import { version } from '../version.js';
 import { CliExit } from './batch.js';
+import { registerModelsCommand } from './models.js';
 import { registerPresetsCommand } from './presets.js';
 import { registerReplaceCommand, resultJson } from './replace.js';
 import { registerServeCommands } from './serve.js';
@@ -59,6 +60,9 @@ interface CommonFlags {
   out: string;
   model?: string;
   variant?: 'medium' | 'small';
+  profile?: string;
+  box?: [number, number, number, number];
+  point?: { x: number; y: number; label: 0 | 1 }[];
   threads?: number;
   device?: Device;
   maxPixels?: number;
@@ -79,8 +83,11 @@ function addCommon(cmd: Command): Command {
   return cmd
     .requiredOption('-i, --in <photo>', 'input photo (JPEG, PNG, WebP, TIFF, GIF, AVIF)')
     .requiredOption('-o, --out <file>', 'output file (written atomically)')
-    .option('-m, --model <file.onnx>', 'segmentation model (default: env BG_SEG_MODEL, the @imgly package, ~/.u2net)')
+    .option('-m, --model <file.onnx|name>', 'segmentation model: a file or a name (birefnet-general, sam, …; see `bg-native models`)')
     .addOption(new Option('--variant <name>', "which @imgly model: 'medium' (default) or 'small'").choices(['medium', 'small']))
+    .addOption(new Option('--profile <name>', 'pre/post-processing family (default: inferred)').choices(ModelProfileNameSchema.options))
+    .option('--box <x,y,w,h>', 'SAM prompt: the subject\'s box in photo pixels', parseBox)
+    .option('--point <x,y[,label]>', 'SAM prompt: a point, label 1 subject (default) or 0 background; repeatable', parsePoint)
     .option('-t, --threads <n>', 'native worker threads (default: all cores)', positiveInt('--threads'))
     .addOption(new Option('--device <name>', "where the segmentation network runs: 'auto' (a CUDA GPU when there is one), 'cpu' or 'cuda'").choices(DeviceSchema.options))
     .option('--max-pixels <n>', 'refuse larger images (default 100000000, env BG_MAX_PIXELS)', positiveInt('--max-pixels'))
@@ -88,10 +95,36 @@ function addCommon(cmd: Command): Command {
     .option('--json', 'print the result metadata as JSON on stdout');
 }
 
+function numbers(flag: string, v: string, min: number, max: number): number[] {
+  const parts = v.split(',').map((x) => Number(x.trim()));
+  if (parts.length < min || parts.length > max || parts.some((x) => !Number.isFinite(x))) {
+    throw new InvalidArgumentError(`${flag} takes ${min === max ? min : `${min} or ${max}`} comma-separated numbers, got '${v}'.`);
+  }
+  return parts;
+}
+
+function parseBox(v: string): [number, number, number, number] {
+  return numbers('--box', v, 4, 4) as [number, number, number, number];
+}
+
+function parsePoint(v: string, prev: { x: number; y: number; label: 0 | 1 }[] = []): { x: number; y: number; label: 0 | 1 }[] {
+  const [x, y, label = 1] = numbers('--point', v, 2, 3);
+  if (label !== 0 && label !== 1) throw new InvalidArgumentError(`--point's label must be 1 (subject) or 0 (background), got ${label}.`);
+  return [...prev, { x: x!, y: y!, label }];
+}
+
 function commonOptions(f: CommonFlags): SegmentOptions {
   const o: SegmentOptions = { input: f.in };
   if (f.model !== undefined) o.model = f.model;
-  if (f.variant !== undefined) o.segmentation = { variant: f.variant };
+  if (f.variant !== undefined || f.profile !== undefined) {
+    o.segmentation = {
+      ...(f.variant !== undefined ? { variant: f.variant } : {}),
+      ...(f.profile !== undefined ? { profile: f.profile as never } : {}),
+    };
+  }
+  if (f.box !== undefined || f.point !== undefined) {
+    o.prompt = { ...(f.box ? { box: f.box } : {}), ...(f.point ? { points: f.point } : {}) };
+  }
   if (f.threads !== undefined) o.threads = f.threads;
   if (f.device !== undefined) o.device = f.device;
   if (f.maxPixels !== undefined) o.maxPixels = f.maxPixels;
@@ -149,6 +182,7 @@ export function buildProgram(io: CliIO = defaultIO): Command {
         "  bg-native --in 'photos/*.jpg' --out out/ --concurrency 2     a batch: a folder or a quoted glob",
         '  bg-native replace --help     all replace options',
         '  bg-native presets            the presets and their prompt types',
+        '  bg-native models             the segmentation models found (family, input size, licence)',
       ].join('\n'),
     );
 
@@ -177,6 +211,7 @@ export function buildProgram(io: CliIO = defaultIO): Command {
 
   registerServeCommands(program, io);
   registerPresetsCommand(program, io);
+  registerModelsCommand(program, io);
 
   return program;
 }

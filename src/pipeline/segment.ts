@@ -1,7 +1,9 @@
 /**
  * segment(): photo in, full-resolution 8-bit alpha out.
  *   open (header, pixel limit) → decode ∥ load model → preprocess (resize to the network, NCHW)
- *   → infer (native) → postprocess (profile) → refine (guided filter at full resolution)
+ *   → infer (native) → postprocess (profile) → refine (guided filter at full resolution, where
+ *   the family's profile asks for it unless `refine` says otherwise)
+ * SAM (an encoder + prompt decoder pair) takes the `prompt` option instead: see sam.ts.
  */
 import { BgNativeError, toBgError } from '../errors.js';
 import { decodeOpened, openImage, type RgbImage } from '../image/decode.js';
@@ -9,6 +11,7 @@ import { resizeRgbExact } from '../image/resize.js';
 import { inferProfile, inputSize, toAlpha, toInputTensor, type ModelProfile } from '../models/profiles.js';
 import { resolveModel, type ModelSource } from '../models/resolve.js';
 import { getSegmenter } from '../models/segmenters.js';
+import { runSam } from './sam.js';
 import { refineGrid } from '../compose/refine.js';
 import { refineOffThread } from '../workers/pixel-pool.js';
 import { parseSegmentOptions, resolveMaxPixels, type ParsedSegmentOptions, type SegmentOptions } from '../options.js';
@@ -20,6 +23,10 @@ export interface ModelInfo {
   profile: ModelProfile['name'];
   /** [height, width] fed to the network. */
   inputSize: [number, number];
+  /** The catalog name the model was asked for by (`birefnet-general`, `sam`, …). */
+  name?: string;
+  /** SAM: the prompt decoder that ran after the encoder `path`. */
+  decoder?: string;
 }
 
 export interface SegmentResult {
@@ -44,70 +51,106 @@ type CommonOptions = Omit<ParsedSegmentOptions, never>;
 export async function runSegmentation(opts: CommonOptions, timer: Timer): Promise<Segmentation> {
   const maxPixels = resolveMaxPixels(opts.maxPixels);
   const modelOption = opts.segmentation?.model ?? opts.model;
+  const modelName = typeof modelOption === 'object' ? modelOption.path : modelOption;
+  const explicitProfile = (typeof modelOption === 'object' ? modelOption.profile : undefined) ?? opts.segmentation?.profile;
 
   const opened = await timer.time('open', () => openImage(opts.input, { maxPixels }));
-  const resolved = await timer.time('resolve', () => resolveModel({ model: modelOption, variant: opts.segmentation?.variant }));
+  const resolved = await timer.time('resolve', () => resolveModel({ model: modelName, variant: opts.segmentation?.variant }));
 
   // The model loads (first call only) on native threads while the photo decodes.
   const loadStart = performance.now();
   const segP = getSegmenter(resolved.path, opts.threads, opts.device);
   segP.catch(() => undefined);
+  const decoderP = resolved.decoder ? getSegmenter(resolved.decoder, opts.threads, opts.device) : undefined;
+  decoderP?.catch(() => undefined);
   const image = await timer.time('decode', () => decodeOpened(opened));
   const seg = await segP;
+  const decoder = await decoderP;
   timer.add('load', Math.max(0, performance.now() - loadStart - (timer.get('decode') ?? 0)));
 
-  const input0 = seg.inputs[0];
-  const profile = inferProfile(resolved.path, input0?.shape, opts.segmentation?.profile);
-  const [mh, mw] = inputSize(profile, input0?.shape);
-
-  const tensor = await timer.time('preprocess', async () => {
-    const small = await resizeRgbExact(image.data, image.width, image.height, mw, mh);
-    return toInputTensor(small, mw, mh, profile);
-  });
+  const profile = inferProfile(resolved.path, { inputs: seg.inputs, outputs: seg.outputs }, explicitProfile);
+  const refine = opts.refine ?? profile.refine;
 
   // The refinement's guide (the photo on the filter's grid) is made by libvips while the network runs.
   const grid = refineGrid(image.width, image.height);
   const guideP =
-    opts.refine === false || grid.s === 1
+    !refine || grid.s === 1
       ? Promise.resolve(undefined)
       : resizeRgbExact(image.data, image.width, image.height, grid.width, grid.height).then(
           (data) => ({ data, width: grid.width, height: grid.height }),
           () => undefined,
         );
 
-  const outputs = await timer.time('infer', async () => {
-    try {
-      return await seg.run(tensor, [1, 3, mh, mw], { outputs: 'first' });
-    } catch (err) {
-      throw toBgError(err, 'E_INTERNAL');
+  let coarse: { data: Float32Array; width: number; height: number };
+  let fed: [number, number];
+  if (profile.family === 'sam') {
+    if (!decoder) {
+      throw new BgNativeError(
+        'E_MODEL_NOT_FOUND',
+        `${resolved.path} is run as a SAM image encoder, which needs its prompt decoder: name the pair ` +
+          'x.encoder.onnx and x.decoder.onnx in one folder (as rembg does), or pass the decoder file.',
+      );
     }
-  });
+    if (!opts.prompt) {
+      throw new BgNativeError(
+        'E_BAD_INPUT',
+        'Invalid segment options: `prompt` is required by SAM models: a box [x, y, width, height] and/or points [{ x, y, label }].',
+      );
+    }
+    const sam = await runSam(image, seg, decoder, opts.prompt, profile, (stage, fn) => timer.time(stage, fn));
+    coarse = timer.timeSync('postprocess', () => ({ data: toAlpha(sam.data, profile), width: sam.width, height: sam.height }));
+    fed = [sam.frame.frameHeight, sam.frame.frameWidth];
+  } else {
+    const input0 = seg.inputs[0];
+    const [mh, mw] = inputSize(profile, input0?.shape);
+    fed = [mh, mw];
 
-  const coarse = timer.timeSync('postprocess', () => {
-    const out = outputs[0];
-    if (!out) throw new BgNativeError('E_MODEL_UNSUPPORTED', `The model ${resolved.path} returned no output.`);
-    const shape = out.shape;
-    const oh = shape.length >= 2 ? shape[shape.length - 2]! : 0;
-    const ow = shape.length >= 2 ? shape[shape.length - 1]! : 0;
-    if (!(oh > 0 && ow > 0) || out.data.length < oh * ow) {
-      throw new BgNativeError('E_MODEL_UNSUPPORTED', `The model ${resolved.path} returned an output of shape [${shape.join(', ')}]; expected [1, 1, H, W].`);
-    }
-    // First plane only (a [1, C, H, W] output's channel 0).
-    const plane = out.data.length === oh * ow ? out.data : out.data.slice(0, oh * ow);
-    return { data: toAlpha(plane, profile), width: ow, height: oh };
-  });
+    const tensor = await timer.time('preprocess', async () => {
+      const small = await resizeRgbExact(image.data, image.width, image.height, mw, mh);
+      return toInputTensor(small, mw, mh, profile);
+    });
+
+    const outputs = await timer.time('infer', async () => {
+      try {
+        return await seg.run(tensor, [1, 3, mh, mw], { outputs: 'first' });
+      } catch (err) {
+        throw toBgError(err, 'E_INTERNAL');
+      }
+    });
+
+    coarse = timer.timeSync('postprocess', () => {
+      const out = outputs[0];
+      if (!out) throw new BgNativeError('E_MODEL_UNSUPPORTED', `The model ${resolved.path} returned no output.`);
+      const shape = out.shape;
+      const oh = shape.length >= 2 ? shape[shape.length - 2]! : 0;
+      const ow = shape.length >= 2 ? shape[shape.length - 1]! : 0;
+      if (!(oh > 0 && ow > 0) || out.data.length < oh * ow) {
+        throw new BgNativeError('E_MODEL_UNSUPPORTED', `The model ${resolved.path} returned an output of shape [${shape.join(', ')}]; expected [1, 1, H, W].`);
+      }
+      // First plane only (a [1, C, H, W] output's channel 0).
+      const plane = out.data.length === oh * ow ? out.data : out.data.slice(0, oh * ow);
+      return { data: toAlpha(plane, profile), width: ow, height: oh };
+    });
+  }
 
   const guide = await guideP;
   // Full-resolution refinement runs on a pixel worker; the photo travels there and back.
   const refined = await timer.time('refine', () =>
-    refineOffThread(image.data, image.width, image.height, coarse, { disabled: opts.refine === false, guide }),
+    refineOffThread(image.data, image.width, image.height, coarse, { disabled: !refine, guide }),
   );
   const alpha = refined.alpha;
 
   return {
     image: { ...image, data: refined.rgb },
     alpha,
-    model: { path: resolved.path, source: resolved.source, profile: profile.name, inputSize: [mh, mw] },
+    model: {
+      path: resolved.path,
+      source: resolved.source,
+      profile: profile.name,
+      inputSize: fed,
+      ...(resolved.name ? { name: resolved.name } : {}),
+      ...(resolved.decoder ? { decoder: resolved.decoder } : {}),
+    },
   };
 }
 
