@@ -20,6 +20,7 @@ export type {
   DiffusionGenerateParams,
   DiffusionImage,
   DiffusionLoadOptions,
+  DiffusionPrecision,
   DiffusionProgress,
   DiffusionRunOptions,
   NativeDiffusionModel,

@@ -16,6 +16,7 @@ export {
   type DiffusionGenerateParams,
   type DiffusionImage,
   type DiffusionLoadOptions,
+  type DiffusionPrecision,
   type DiffusionProgress,
   type DiffusionRunOptions,
   type NativeDiffusionModel,

@@ -151,6 +151,9 @@ export const EngineSchema = z.preprocess((v) => {
 export const SamplerNameSchema = z.enum(['euler', 'euler_a', 'ddim', 'dpmpp_2m', 'dpmpp_2m_karras', 'lms', 'lcm']);
 
 /** Which weights replaceBackground uses. */
+/** CPU compute of the diffusion UNet: 'auto' = bf16 where the CPU has AVX512-BF16, else f32. */
+export const DiffusionPrecisionSchema = z.enum(['auto', 'f32', 'bf16']);
+
 export const ReplaceModelSchema = z.strictObject({
   /** Stable Diffusion checkpoint (single-file .safetensors or diffusers folder); default env BG_DIFFUSION_MODEL (or MODEL_PATH). */
   diffusion: z.string().min(1).optional(),
@@ -158,6 +161,11 @@ export const ReplaceModelSchema = z.strictObject({
   segmentation: z.string().min(1).optional(),
   /** CLIP tokenizer folder (vocab.json + merges.txt) for single-file checkpoints; default env BG_CLIP_TOKENIZER. */
   tokenizer: z.string().min(1).optional(),
+  /**
+   * The local engine's UNet compute on the CPU: 'auto' (default, or env BG_DIFFUSION_PRECISION:
+   * bf16 where the CPU has AVX512-BF16, about twice as fast, else f32), 'f32' (the reference) or 'bf16'.
+   */
+  precision: DiffusionPrecisionSchema.optional(),
 });
 
 /**

@@ -93,7 +93,8 @@ describe.runIf(fixturesPresent)('UNet precision', () => {
         Promise.resolve().then(() => native().UNet.load(unetFolder(first), { threads: 2, precision })),
       ).rejects.toMatchObject({ code: 'E_BAD_INPUT' });
       await expect(
-        Promise.resolve().then(() => native().DiffusionModel.load(sd1Tiny, { threads: 2, tokenizer: tokenizerDir, precision })),
+        Promise.resolve().then(() =>
+          native().DiffusionModel.load(sd1Tiny, { threads: 2, tokenizer: tokenizerDir, precision })),
       ).rejects.toMatchObject({ code: 'E_BAD_INPUT' });
     }
   });
@@ -121,9 +122,11 @@ describe.runIf(fixturesPresent)('UNet precision', () => {
       const ref = await f32.forward(args);
       const d = deviation(got, want);
       const tol = tolOf(m);
-      console.log(`bf16 ${m.case}: max |Δ| ${d.maxAbs.toExponential(2)} (${(100 * d.maxAbs / d.maxWant).toFixed(2)} % of ` +
-        `max |out|), mean |Δ| ${d.meanAbs.toExponential(2)} (${(100 * d.meanAbs / d.meanWant).toFixed(2)} % of mean ` +
-        `|out|), worst err/tol ${compare('out', got, want, tol).ratio.toFixed(0)}`);
+      const pct = (a: number, b: number) => (100 * a / b).toFixed(2);
+      const max = `max |Δ| ${d.maxAbs.toExponential(2)} (${pct(d.maxAbs, d.maxWant)} % of max |out|)`;
+      console.log(`bf16 ${m.case}: ${max}, ` +
+        `mean |Δ| ${d.meanAbs.toExponential(2)} (${pct(d.meanAbs, d.meanWant)} % of mean |out|), ` +
+        `worst err/tol ${compare('out', got, want, tol).ratio.toFixed(0)}`);
       expect(d.maxAbs).toBeLessThanOrEqual(0.06 * d.maxWant);
       expect(d.meanAbs).toBeLessThanOrEqual(0.06 * d.meanWant);
       // It did run in bf16: far from the f32 result, which matches the reference to f32 rounding.

@@ -14,7 +14,9 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { parseLoraSpec } from '../engines/lora-spec.js';
 import { BgNativeError } from '../errors.js';
 import { checkWritable, writeFileAtomic } from '../image/atomic-write.js';
-import { DeviceSchema, SamplerNameSchema, type ReplaceOptions, type ReplaceProgress, type ShadowOption } from '../options.js';
+import {
+  DeviceSchema, DiffusionPrecisionSchema, SamplerNameSchema, type ReplaceOptions, type ReplaceProgress, type ShadowOption,
+} from '../options.js';
 import type { CleanupResult } from '../pipeline/cleanup.js';
 import { replaceBackground, type ReplaceResult } from '../pipeline/replace.js';
 import { toResultMetadata } from '../result-format.js';
@@ -52,6 +54,7 @@ export interface ReplaceFlags {
   model?: string;
   variant?: 'medium' | 'small';
   device?: string;
+  precision?: string;
   threads?: number;
   maxPixels?: number;
   refine?: boolean;
@@ -173,6 +176,7 @@ export function replaceOptionsFromFlags(f: ReplaceFlags): ReplaceOptions {
   const model: NonNullable<ReplaceOptions['model']> = {};
   if (f.diffusionModel !== undefined) model.diffusion = f.diffusionModel;
   if (f.tokenizer !== undefined) model.tokenizer = f.tokenizer;
+  if (f.precision !== undefined) model.precision = f.precision as NonNullable<ReplaceOptions['model']>['precision'];
   if (f.model !== undefined) {
     // The seeds' `--model path` names the Stable Diffusion weights; ours names the segmentation
     // model. An .onnx file is a segmentation model, anything else (.safetensors, .gguf, a
@@ -355,6 +359,10 @@ export function registerReplaceCommand(program: Command, io: ReplaceIO): Command
       (v: string, prev: string[] = []) => [...prev, v])
     .option('--vae <taesd|full|path>', "what decodes the local engine's result: full (default), taesd (env BG_TAESD) or a TAESD path")
     .addOption(new Option('--device <name>', 'where the local engine runs (default auto)').choices(DeviceSchema.options))
+    .addOption(
+      new Option('--precision <p>', 'UNet compute on the CPU: auto (default; bf16 with AVX512-BF16), f32, bf16')
+        .choices(DiffusionPrecisionSchema.options),
+    )
     .optionsGroup('Cut-out:')
     .option('-m, --model <path>', 'an .onnx file: the segmentation model (env BG_SEG_MODEL); otherwise the SD weights, as --diffusion-model')
     .addOption(new Option('--variant <name>', '@imgly model (default medium)').choices(['medium', 'small']))

@@ -4,6 +4,7 @@
  * studio-only call never touches the network and `auto` falls back with the reason when the
  * weights cannot be had.
  */
+import type { DiffusionPrecision } from '../diffusion.js';
 import { resolveHubModel, type HubModel } from '../models/hub.js';
 import type { GenerateRequest, GeneratedBackground, Generator } from './generator.js';
 import { createLocalGenerator } from './local.js';
@@ -12,6 +13,7 @@ export interface HubLocalOptions {
   /** org/name */
   id: string;
   tokenizer?: string;
+  precision?: DiffusionPrecision;
   env?: NodeJS.ProcessEnv;
 }
 
@@ -35,7 +37,11 @@ export function createHubLocalGenerator(options: HubLocalOptions): Generator {
       const t0 = performance.now();
       const hub = await p;
       const resolveMs = Math.round((performance.now() - t0) * 10) / 10;
-      const local = createLocalGenerator({ model: hub.path, ...(options.tokenizer ? { tokenizer: options.tokenizer } : {}) });
+      const local = createLocalGenerator({
+        model: hub.path,
+        ...(options.tokenizer ? { tokenizer: options.tokenizer } : {}),
+        ...(options.precision ? { precision: options.precision } : {}),
+      });
       const out = await local.generate(request);
       return {
         ...out,

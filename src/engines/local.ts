@@ -12,7 +12,7 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 
 import { fillHoles, dilateMask } from '../compose/fill.js';
-import { DiffusionModel, type NativeDiffusionModel } from '../diffusion.js';
+import { DiffusionModel, type DiffusionPrecision, type NativeDiffusionModel } from '../diffusion.js';
 import { BgNativeError, toBgError } from '../errors.js';
 import { resizeRaw } from '../image/resize.js';
 import { LoadCache } from '../models/load-cache.js';
@@ -22,12 +22,15 @@ import { stopwatch } from '../stopwatch.js';
 import type { GenerateRequest, GeneratedBackground, Generator } from './generator.js';
 import { resolveGenerationProfile } from './generation-profile.js';
 import { lorasFromEnv } from './lora-spec.js';
+import { localPrecision } from './precision.js';
 
 export interface LocalEngineOptions {
   /** Checkpoint file (.safetensors) or diffusers folder. */
   model: string;
   /** CLIP tokenizer folder for single-file checkpoints. */
   tokenizer?: string;
+  /** The UNet's CPU compute (default: BG_DIFFUSION_PRECISION, else 'auto'; engines/precision.ts). */
+  precision?: DiffusionPrecision;
 }
 
 /** The side of the square the model was trained at: SDXL 1024, else from its text-context width. */
@@ -100,7 +103,8 @@ export function clearDiffusionModels(): Promise<void> {
 }
 
 function loadModel(options: LocalEngineOptions, request: GenerateRequest): Promise<NativeDiffusionModel> {
-  const key = JSON.stringify([options.model, options.tokenizer ?? '', request.device, request.threads ?? 0]);
+  const key = JSON.stringify([options.model, options.tokenizer ?? '', request.device, request.threads ?? 0,
+    localPrecision(options.precision)]);
   return models.get(key, () => openModel(options, request));
 }
 
@@ -116,6 +120,7 @@ async function openModel(options: LocalEngineOptions, request: GenerateRequest):
   const load: Parameters<typeof DiffusionModel.load>[1] = { device: request.device };
   if (request.threads !== undefined) load.threads = request.threads;
   if (options.tokenizer !== undefined) load.tokenizer = options.tokenizer;
+  load.precision = localPrecision(options.precision);
   return DiffusionModel.load(options.model, load);
 }
 
@@ -199,6 +204,7 @@ async function generateOn(options: LocalEngineOptions, request: GenerateRequest)
       info: {
         model: model.path,
         device: model.device,
+        precision: model.precision,
         family: model.family,
         layout: model.layout,
         prompt: styled.prompt,

@@ -98,9 +98,11 @@ function engineSetup(opts: ParsedReplaceOptions, env: NodeJS.ProcessEnv): Engine
   const diffusion = configuredDiffusion(opts, env);
   if (diffusion) {
     const tokenizer = opts.model?.tokenizer;
+    const precision = opts.model?.precision;
+    const extra = { ...(tokenizer ? { tokenizer } : {}), ...(precision ? { precision } : {}) };
     setup.local = diffusion.hubId
-      ? createHubLocalGenerator({ id: diffusion.hubId, env, ...(tokenizer ? { tokenizer } : {}) })
-      : createLocalGenerator({ model: diffusion.path, ...(tokenizer ? { tokenizer } : {}) });
+      ? createHubLocalGenerator({ id: diffusion.hubId, env, ...extra })
+      : createLocalGenerator({ model: diffusion.path, ...extra });
     setup.localSource = diffusion.source;
   }
   if (runwayConfigured(env)) setup.runway = createRunwayGenerator({ env });

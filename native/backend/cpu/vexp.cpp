@@ -12,6 +12,7 @@
 #if defined(__GNUC__) && !defined(__clang__)
 // GCC 12 takes the AVX-512 intrinsics' own "undefined" pass-through operands for uninitialised reads.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #endif
 
 namespace bgn::cpu {
