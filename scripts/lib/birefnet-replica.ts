@@ -166,8 +166,8 @@ class BiRefNetWriter extends GraphBuilder {
         }
       }
     }
-    const y = this.op('Add', [this.reshape(dy, [1, K, ho, ho]), this.f32(baseY, [1, K, ho, ho])]);
-    const xx = this.op('Add', [this.reshape(dx, [1, K, ho, ho]), this.f32(baseX, [1, K, ho, ho])]);
+    const y = this.op('Add', [this.reshape(dy!, [1, K, ho, ho]), this.f32(baseY, [1, K, ho, ho])]);
+    const xx = this.op('Add', [this.reshape(dx!, [1, K, ho, ho]), this.f32(baseX, [1, K, ho, ho])]);
     const y0 = this.op('Floor', [y]);
     const x0 = this.op('Floor', [xx]);
     const ly = this.op('Sub', [y, y0]);

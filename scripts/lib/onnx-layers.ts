@@ -104,8 +104,8 @@ export class GraphBuilder {
   /** Renames the last node's output (graph outputs get fixed names). */
   nameOutput(value: string, name: string): string {
     for (const node of this.nodes) {
-      (node as { inputs: string[] }).inputs = node.inputs.map((x) => (x === value ? name : x));
-      (node as { outputs: string[] }).outputs = node.outputs.map((x) => (x === value ? name : x));
+      (node as unknown as { inputs: string[] }).inputs = node.inputs.map((x) => (x === value ? name : x));
+      (node as unknown as { outputs: string[] }).outputs = node.outputs.map((x) => (x === value ? name : x));
     }
     return name;
   }
@@ -232,7 +232,8 @@ export class GraphBuilder {
     if (o.qkv && x === kv) {
       // One fused qkv Linear, as timm / Swin export it: [B, N, 3, heads, hd] → [3, B, heads, N, hd].
       const qkv = this.transpose(this.reshape(this.linear(x, c, 3 * inner), [b, nq, 3, heads, hd]), [2, 0, 3, 1, 4]);
-      [q, k, v] = this.opN('Split', [qkv, this.i64([1, 1, 1])], 3, { axis: 0 }).map((t) => this.op('Squeeze', [t, this.i64([0])]));
+      const parts = this.opN('Split', [qkv, this.i64([1, 1, 1])], 3, { axis: 0 }).map((t) => this.op('Squeeze', [t, this.i64([0])]));
+      [q, k, v] = [parts[0]!, parts[1]!, parts[2]!];
     } else {
       // nq / nk may be -1: token counts that depend on the input (a prompt's points).
       q = this.transpose(this.reshape(this.linear(x, c, inner), [b, nq, heads, hd]), [0, 2, 1, 3]);

@@ -1,0 +1,39 @@
+/**
+ * npm run make-family-model -- --family birefnet-swin-t|birefnet-swin-l|birefnet-hr|sam-vit-b [--out file]
+ * Writes a full-size random-weight replica of a model family (scripts/lib/birefnet-replica.ts,
+ * sam-replica.ts) for the benchmark: `npm run bench:segment -- --model <file>`. Default output:
+ * bg-native's cache folder (replicas/), never the repository. SAM writes the encoder and, beside
+ * it, the decoder (`x.encoder.onnx` + `x.decoder.onnx`).
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+
+import { cacheDir } from '../src/models/resolve.js';
+import { buildModel } from '../test/helpers/onnx-builder.js';
+import { BIREFNET_FULL, birefnetReplica } from './lib/birefnet-replica.js';
+import { SAM_DECODER, SAM_VIT_B, samDecoderReplica, samEncoderReplica } from './lib/sam-replica.js';
+
+const FAMILIES = ['birefnet-swin-t', 'birefnet-swin-l', 'birefnet-hr', 'sam-vit-b'] as const;
+
+const { values } = parseArgs({ options: { family: { type: 'string' }, out: { type: 'string' } }, strict: true });
+const family = values.family as (typeof FAMILIES)[number] | undefined;
+if (!family || !FAMILIES.includes(family)) {
+  console.error(`usage: npm run make-family-model -- --family ${FAMILIES.join('|')} [--out file.onnx]`);
+  process.exit(2);
+}
+const dir = path.join(cacheDir(), 'replicas');
+const write = (file: string, bytes: Uint8Array) => {
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(file, bytes);
+  console.log(`${file}  ${(bytes.length / 1e6).toFixed(1)} MB`);
+};
+if (family === 'sam-vit-b') {
+  const enc = values.out ?? path.join(dir, 'sam_vit_b_replica.encoder.onnx');
+  write(enc, buildModel(samEncoderReplica(SAM_VIT_B)));
+  write(enc.replace(/encoder(\.onnx)$/, 'decoder$1'), buildModel(samDecoderReplica(SAM_DECODER)));
+} else {
+  const key = family === 'birefnet-swin-t' ? 'swin-t' : family === 'birefnet-swin-l' ? 'swin-l' : 'hr';
+  const name = key === 'hr' ? 'BiRefNet_HR-replica.onnx' : `BiRefNet-${key}-replica.onnx`;
+  write(values.out ?? path.join(dir, name), buildModel(birefnetReplica(BIREFNET_FULL[key])));
+}
