@@ -32,6 +32,11 @@
  *                   each pair of runs (others' work on the cores skews a figure: rerun when it is high). E.g.
  *                     npm run bench:diffusion -- --model sd15.safetensors --size 256,512 --steps 3 --sdcpp ~/sd.cpp/build/bin/sd-cli
  *   --sdcpp-args "…" extra arguments for sd-cli (e.g. "--diffusion-fa")
+ *   --taesd PATH    also time the tiny autoencoder's decode of the same latents (taesd_decode_s)
+ *
+ * Every component run also times one UNet step without CFG (unet_step_nocfg_s: a batch-1 forward,
+ * what guidance ≤ 1 costs per step) and one VAE encode of the decoded image (vae_encode_s: what
+ * img2img and inpainting pay once per image).
  *   --e2e           time a whole txt2img instead, through DiffusionModel.generate (Euler, CFG 7.5,
  *                   `--steps` steps): load_s, txt2img_s, unet_step_s (mean interval between the
  *                   progress callbacks after the first), first_step_s (text encoding + first step),
@@ -75,6 +80,8 @@ interface Args {
   /** stable-diffusion.cpp's CLI, run on the same files as the measuring stick. */
   sdcpp?: string;
   sdcppArgs: string[];
+  /** A tiny autoencoder (TAESD) whose decode is timed beside the VAE's. */
+  taesd?: string;
   precisions: Precision[];
 }
 
@@ -83,7 +90,7 @@ type Device = 'auto' | 'cpu' | 'cuda' | `cuda:${number}`;
 
 const USAGE =
   'usage: npm run bench:diffusion -- --model file.safetensors[,f16.gguf,q8_0.gguf] [--size 512|256,512] [--steps 2] [--threads 2] [--json] [--e2e [--tokenizer DIR]] [--device cpu|cuda|cuda:N|auto] [--precision f32|bf16|auto|f32,bf16]' +
-  ' [--sdcpp path/to/sd-cli [--sdcpp-args "…"]]';
+  ' [--sdcpp path/to/sd-cli [--sdcpp-args "…"]] [--taesd PATH]';
 
 function parseArgs(argv: string[]): Args {
   const { values: v } = parseCli({
@@ -99,6 +106,7 @@ function parseArgs(argv: string[]): Args {
       tokenizer: { type: 'string' },
       device: { type: 'string', default: 'cpu' },
       sdcpp: { type: 'string' },
+      taesd: { type: 'string' },
       'sdcpp-args': { type: 'string', default: '' },
       precision: { type: 'string', default: 'f32' },
       help: { type: 'boolean', short: 'h', default: false },
@@ -120,6 +128,7 @@ function parseArgs(argv: string[]): Args {
     tokenizer: v.tokenizer,
     device: v.device as Device,
     sdcpp: v.sdcpp,
+    taesd: v.taesd === undefined ? undefined : path.resolve(v.taesd),
     sdcppArgs: v['sdcpp-args'].split(/\s+/).filter(Boolean),
     precisions: v.precision.split(',').map((p) => p.trim()) as Precision[],
   };
@@ -166,9 +175,15 @@ interface Vae {
   latentChannels: number;
   scalingFactor: number;
   decode(latents: Float32Array, shape: number[]): Promise<{ image: Float32Array; shape: number[] }>;
+  encode(image: Float32Array, shape: number[]): Promise<{ moments: Float32Array; shape: number[] }>;
+  dispose(): void;
+}
+interface TinyVae {
+  decode(latents: Float32Array, shape: number[]): Promise<{ image: Float32Array; shape: number[] }>;
   dispose(): void;
 }
 interface Native {
+  TinyVae: { load(p: string, o: { threads: number; device: Device }): Promise<TinyVae> };
   TextEncoder: { load(p: string, o: { threads: number; device: Device; encoder?: 1 | 2 }): Promise<TextEncoder> };
   UNet: { load(p: string, o: { threads: number; device: Device; precision: Precision }): Promise<UNet> };
   Vae: { load(p: string, o: { threads: number; device: Device }): Promise<Vae> };
@@ -197,7 +212,13 @@ interface BenchResult {
   /** Mean over the steps after the first (the first pages the weights in); unet_step_s with one step. */
   unet_step_warm_s: number;
   unet_steps_s: number[];
+  /** One step without CFG (guidance ≤ 1): a batch-1 forward. */
+  unet_step_nocfg_s: number;
   vae_decode_s: number;
+  /** One VAE encode of the decoded image (img2img / inpainting do one per image). */
+  vae_encode_s: number;
+  /** --taesd: the tiny autoencoder's decode of the same latents. */
+  taesd_decode_s?: number;
   peak_rss_mb: number;
   /** The peak so far after each phase: where the memory goes. */
   peak_rss_after_mb: { load: number; text_encode: number; unet: number; vae_decode: number };
@@ -240,7 +261,7 @@ function allFinite(a: Float32Array): boolean {
 }
 
 async function benchOnce(
-  model: string, sizeArg: number, steps: number, threads: number, device: Device, precision: Precision,
+  model: string, sizeArg: number, steps: number, threads: number, device: Device, precision: Precision, taesd?: string,
 ): Promise<BenchResult> {
   const n = loadAddon() as unknown as Native;
   let t = performance.now();
@@ -319,12 +340,36 @@ async function benchOnce(
     finite &&= allFinite(eps);
   }
 
+  // One step without CFG (guidance ≤ 1, e.g. LCM / Turbo): a batch-1 forward on the prompt alone.
+  t = performance.now();
+  const eps1 = await unet.forward({
+    sample: new Float32Array(unet.inChannels * h * w).fill(0.1), shape: [1, unet.inChannels, h, w], timesteps: [499],
+    context: context.subarray(0, context.length / 2),
+    ...(added ? { textEmbeds: added.textEmbeds.subarray(0, added.textEmbeds.length / 2), timeIds: added.timeIds.subarray(0, 6) } : {}),
+  });
+  const unetStepNoCfg = secs(t);
+  finite &&= allFinite(eps1);
+
   const rssUnet = peakRssMb();
   t = performance.now();
   const scaled = latents.map((v) => v / vae.scalingFactor);
   const img = await vae.decode(scaled, [1, vae.latentChannels, h, w]);
   const vaeDecode = secs(t);
   finite &&= allFinite(img.image);
+  // The encoder on the decoded image (img2img and inpainting encode the photo once per image).
+  t = performance.now();
+  const moments = await vae.encode(img.image.map((v) => Math.max(-1, Math.min(1, v))), img.shape);
+  const vaeEncode = secs(t);
+  finite &&= allFinite(moments.moments);
+  let taesdDecode: number | undefined;
+  if (taesd) {
+    const tiny = await n.TinyVae.load(taesd, { threads, device });
+    t = performance.now();
+    const small = await tiny.decode(latents, [1, 4, h, w]);
+    taesdDecode = secs(t);
+    finite &&= allFinite(small.image);
+    tiny.dispose();
+  }
   const peak = peakRssMb();
   const where = deviceReport(device);
   te.dispose();
@@ -348,7 +393,10 @@ async function benchOnce(
     unet_step_s: unetSteps.reduce((a, b) => a + b, 0) / unetSteps.length,
     unet_step_warm_s: mean(unetSteps.length > 1 ? unetSteps.slice(1) : unetSteps),
     unet_steps_s: unetSteps,
+    unet_step_nocfg_s: unetStepNoCfg,
     vae_decode_s: vaeDecode,
+    vae_encode_s: vaeEncode,
+    ...(taesdDecode !== undefined ? { taesd_decode_s: taesdDecode } : {}),
     peak_rss_mb: peak,
     peak_rss_after_mb: { load: rssLoad, text_encode: rssText, unet: rssUnet, vae_decode: peak },
     finite,
@@ -430,7 +478,9 @@ function table(r: BenchResult): string {
     `  load           ${f(r.load_s)} s  (text encoder ${f(r.load_text_encoder_s)}, UNet ${f(r.load_unet_s)}, VAE ${f(r.load_vae_s)})`,
     `  text encode    ${f(r.text_encode_s)} s  (prompt + negative${r.family === 'sdxl' ? ', both encoders' : ''})`,
     `  UNet step      ${f(r.unet_step_s)} s  (each: ${r.unet_steps_s.map(f).join(', ')})`,
-    `  VAE decode     ${f(r.vae_decode_s)} s`,
+    `  UNet step      ${f(r.unet_step_nocfg_s)} s without CFG (one batch-1 forward, guidance ≤ 1)`,
+    `  VAE decode     ${f(r.vae_decode_s)} s${r.taesd_decode_s !== undefined ? `  (tiny autoencoder: ${f(r.taesd_decode_s)} s)` : ''}`,
+    `  VAE encode     ${f(r.vae_encode_s)} s`,
     `  peak RSS       ${r.peak_rss_mb.toFixed(0)} MiB  (after load ${a.load.toFixed(0)}, text ${a.text_encode.toFixed(0)}, UNet ${a.unet.toFixed(0)}, VAE ${a.vae_decode.toFixed(0)})`,
     ...(r.peak_device_mb !== undefined ? [`  peak device    ${r.peak_device_mb.toFixed(0)} MiB  (bg-native's GPU pool)`] : []),
     `  outputs finite ${r.finite}`,
@@ -469,6 +519,7 @@ async function main(): Promise<void> {
             precision,
             ...(args.e2e ? ['--e2e'] : []),
             ...(args.tokenizer ? ['--tokenizer', args.tokenizer] : []),
+            ...(args.taesd ? ['--taesd', args.taesd] : []),
           ],
           { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 },
         );
@@ -518,7 +569,7 @@ async function main(): Promise<void> {
     );
     return;
   }
-  const r = await benchOnce(path.resolve(args.model), args.sizes[0]!, args.steps, args.threads, args.device, args.precisions[0]!);
+  const r = await benchOnce(path.resolve(args.model), args.sizes[0]!, args.steps, args.threads, args.device, args.precisions[0]!, args.taesd);
   console.log(args.json ? JSON.stringify(r) : table(r));
 }
 
