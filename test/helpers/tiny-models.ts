@@ -59,13 +59,12 @@ export function failsWhenRunModel(size = TINY_SIZE): ModelSpec {
   };
 }
 
-/** A well-formed model that uses an operator bg-native does not run (Einsum): load fails with E_MODEL_UNSUPPORTED. */
+/** A well-formed model that uses an operator bg-native does not run (Det): load fails with E_MODEL_UNSUPPORTED. */
 export function unsupportedOpModel(size = TINY_SIZE): ModelSpec {
   return {
     inputs: [{ name: 'input', shape: [1, 3, size, size] }],
     outputs: [{ name: 'mask', shape: [1, 1, size, size] }],
-    initializers: [{ name: 'w', dtype: 'float32', dims: [1, 3], data: [1, 0, -1] }],
-    nodes: [{ op: 'Einsum', inputs: ['w', 'input'], outputs: ['mask'], attrs: { equation: 'oc,nchw->nohw' } }],
+    nodes: [{ op: 'Det', inputs: ['input'], outputs: ['mask'] }],
   };
 }
 
