@@ -37,25 +37,6 @@ export const SegmentationOptionsSchema = z.strictObject({
   profile: ModelProfileNameSchema.optional(),
 });
 
-/**
- * The studio modes. `cleanPlate`: the same framing shot without the product (difference matting).
- * `second`: the product on a second, clearly different backdrop with that backdrop's clean plate
- * (triangulation matting; needs `cleanPlate` too). Same size and exposure as the photo.
- */
-export const SecondShotSchema = z.strictObject({
-  /** The product shot over the second backdrop. */
-  input: ImageInputSchema,
-  /** The second backdrop without the product. */
-  cleanPlate: ImageInputSchema,
-});
-
-const studioShape = {
-  /** The same framing without the product: a path or encoded bytes. */
-  cleanPlate: ImageInputSchema.optional(),
-  /** The product over a second backdrop, with its clean plate: exact α and colour (needs cleanPlate). */
-  second: SecondShotSchema.optional(),
-};
-
 /** A model file or name with the profile to treat it with (overrides the inferred one). */
 export const ModelChoiceSchema = z.strictObject({
   path: z.string().min(1),
@@ -78,6 +59,38 @@ export const SegmentPromptSchema = z
   })
   .refine((p) => p.box !== undefined || (p.points?.length ?? 0) > 0, { message: 'needs a box or at least one point' });
 
+/**
+ * The studio modes. `cleanPlate`: the same framing shot without the product (difference matting).
+ * `second`: the product on a second, clearly different backdrop with that backdrop's clean plate
+ * (triangulation matting; needs `cleanPlate` too). Same size and exposure as the photo.
+ */
+export const SecondShotSchema = z.strictObject({
+  /** The product shot over the second backdrop. */
+  input: ImageInputSchema,
+  /** The second backdrop without the product. */
+  cleanPlate: ImageInputSchema,
+});
+
+const studioShape = {
+  /** The same framing without the product: a path or encoded bytes. */
+  cleanPlate: ImageInputSchema.optional(),
+  /** The product over a second backdrop, with its clean plate: exact α and colour (needs cleanPlate). */
+  second: SecondShotSchema.optional(),
+};
+
+/**
+ * Glass and see-through parts of the product: 'auto' (default) finds panes enclosed by frames and
+ * glassware bodies and gives them a see-through matte; 'off' keeps the mask as the network and the
+ * prompt give it; an object sets the glass's transmission (0..1, default 0.9) and tint.
+ */
+export const GlassOptionSchema = z.union([
+  z.enum(['auto', 'off']),
+  z.strictObject({
+    transmission: z.number().min(0).max(1).optional(),
+    tint: z.string().refine((s) => parseColor(s) !== undefined, { message: "must be a colour such as '#c8dcd8'" }).optional(),
+  }),
+]);
+
 const commonShape = {
   /** The photo: a path or encoded bytes. */
   input: ImageInputSchema,
@@ -85,6 +98,8 @@ const commonShape = {
   model: z.union([z.string().min(1), ModelChoiceSchema]).optional(),
   /** Box / points for prompted models (SAM); ignored by the others. */
   prompt: SegmentPromptSchema.optional(),
+  /** Glass parts: 'auto' (default), 'off', or { transmission, tint }. */
+  glass: GlassOptionSchema.optional(),
   segmentation: SegmentationOptionsSchema.optional(),
   /** Native worker threads; default: all cores. */
   threads: ThreadsSchema.optional(),
@@ -269,6 +284,17 @@ export interface ReplaceProgress {
   preview?: ReplacePreview;
 }
 
+/** replaceBackground's prompt as an object: the text and/or where the product is (box, points). */
+export const ReplacePromptObjectSchema = z
+  .strictObject({
+    text: z.string().trim().min(1).optional(),
+    box: SegmentPromptSchema.shape.box,
+    points: SegmentPromptSchema.shape.points,
+  })
+  .refine((p) => p.text !== undefined || p.box !== undefined || (p.points?.length ?? 0) > 0, {
+    message: 'needs text, a box or at least one point',
+  });
+
 export const ReplaceOptionsSchema = z.strictObject({
   input: ImageInputSchema,
   /** Where to write the result; when absent the result is returned as a Buffer. */
@@ -282,7 +308,9 @@ export const ReplaceOptionsSchema = z.strictObject({
   /** Values merged over the preset (prompt, generation, background, compositing); validated after merging. */
   overrides: z.record(z.string(), z.unknown()).optional(),
   /** Emphasis syntax `(word:1.3)`, `[word]`, BREAK; at most maxPromptChars characters. */
-  prompt: z.string().trim().min(1).optional(),
+  prompt: z.union([z.string().trim().min(1), ReplacePromptObjectSchema]).optional(),
+  /** Glass parts: 'auto' (default), 'off', or { transmission, tint }. */
+  glass: GlassOptionSchema.optional(),
   negativePrompt: z.string().optional(),
   /** Longest prompt / negative prompt accepted, in characters (default 4000 or env BG_MAX_PROMPT_CHARS). */
   maxPromptChars: z.number().int().min(1).optional(),
@@ -355,7 +383,12 @@ export type Device = z.output<typeof DeviceSchema>;
 export type ShadowOption = z.input<typeof ShadowOptionSchema>;
 export type FramingOption = z.input<typeof FramingOptionSchema>;
 export type ReplaceOptions = z.input<typeof ReplaceOptionsSchema>;
-export type ParsedReplaceOptions = z.output<typeof ReplaceOptionsSchema>;
+/** Parsed replaceBackground options: `prompt` is the text; a box / points given in `prompt` are in `subject`. */
+export type ParsedReplaceOptions = Omit<z.output<typeof ReplaceOptionsSchema>, 'prompt'> & {
+  prompt?: string;
+  subject?: SegmentPrompt;
+};
+export type GlassOption = z.input<typeof GlassOptionSchema>;
 
 function describeValue(v: unknown): string {
   if (v === undefined) return 'nothing';
@@ -405,7 +438,16 @@ export function parseCleanupOptions(raw: unknown): ParsedCleanupOptions {
 }
 
 export function parseReplaceOptions(raw: unknown): ParsedReplaceOptions {
-  const opts = parseOptions(ReplaceOptionsSchema, raw, 'replaceBackground options');
+  const parsed = parseOptions(ReplaceOptionsSchema, raw, 'replaceBackground options');
+  const { prompt, ...rest } = parsed;
+  const opts: ParsedReplaceOptions = rest;
+  if (typeof prompt === 'string') opts.prompt = prompt;
+  else if (prompt) {
+    if (prompt.text !== undefined) opts.prompt = prompt.text;
+    if (prompt.box !== undefined || prompt.points?.length) {
+      opts.subject = { ...(prompt.box ? { box: prompt.box } : {}), ...(prompt.points ? { points: prompt.points } : {}) };
+    }
+  }
   if (opts.quality === 'draft' && opts.vae === 'full') {
     throw new BgNativeError(
       'E_BAD_INPUT',

@@ -20,6 +20,7 @@ import { registerModelsCommand } from './models.js';
 import { registerPresetsCommand } from './presets.js';
 import { registerReplaceCommand, resultJson } from './replace.js';
 import { registerServeCommands } from './serve.js';
+import { studioOptions } from './studio-flags.js';
 
 export interface CliIO {
   stdout: (text: string) => void;
@@ -68,6 +69,9 @@ interface CommonFlags {
   maxPixels?: number;
   refine: boolean;
   json?: boolean;
+  cleanPlate?: string;
+  secondIn?: string;
+  secondCleanPlate?: string;
 }
 
 interface CleanupFlags extends CommonFlags {
@@ -92,6 +96,9 @@ function addCommon(cmd: Command): Command {
     .addOption(new Option('--device <name>', "where the segmentation network runs: 'auto' (a CUDA GPU when there is one), 'cpu' or 'cuda'").choices(DeviceSchema.options))
     .option('--max-pixels <n>', 'refuse larger images (default 100000000, env BG_MAX_PIXELS)', positiveInt('--max-pixels'))
     .option('--no-refine', 'skip the full-resolution guided-filter refinement of the mask')
+    .option('--clean-plate <file>', 'studio: the same framing shot without the product (difference matting)')
+    .option('--second-in <photo>', 'studio: the product over a second backdrop (with --second-clean-plate: exact alpha)')
+    .option('--second-clean-plate <file>', 'studio: the second backdrop without the product')
     .option('--json', 'print the result metadata as JSON on stdout');
 }
 
@@ -129,6 +136,7 @@ function commonOptions(f: CommonFlags): SegmentOptions {
   if (f.device !== undefined) o.device = f.device;
   if (f.maxPixels !== undefined) o.maxPixels = f.maxPixels;
   if (f.refine === false) o.refine = false;
+  Object.assign(o, studioOptions(f));
   return o;
 }
 
@@ -139,7 +147,7 @@ async function runSegment(f: CommonFlags, io: CliIO): Promise<void> {
   const out = path.resolve(f.out);
   await writeFileAtomic(out, png);
   if (f.json) {
-    io.stdout(JSON.stringify({ command: 'segment', input: f.in, output: out, width: result.width, height: result.height, model: result.model, metrics: result.metrics }) + '\n');
+    io.stdout(JSON.stringify({ command: 'segment', input: f.in, output: out, width: result.width, height: result.height, model: result.model, ...(result.studio ? { studio: result.studio } : {}), metrics: result.metrics }) + '\n');
   }
 }
 

@@ -111,6 +111,15 @@ function engineSetup(opts: ParsedReplaceOptions, env: NodeJS.ProcessEnv): Engine
 
 const CANCELLED = 'replaceBackground was cancelled.';
 
+/**
+ * A studio mode's F is exact: no decontamination (it would take the plate's colour for old
+ * background), and no feather over its exact alpha unless the call asks for one.
+ */
+function studioCompose(studio: unknown, opts: ParsedReplaceOptions): { decontaminate?: false; featherEdges?: number } {
+  if (!studio) return {};
+  return { decontaminate: false, ...(opts.featherEdges === undefined ? { featherEdges: 0 } : {}) };
+}
+
 /** Replaces the background of a product photo. */
 export async function replaceBackground(options: ReplaceOptions): Promise<ReplaceResult> {
   const timer = new Timer();
@@ -145,6 +154,10 @@ export async function replaceBackground(options: ReplaceOptions): Promise<Replac
       device: opts.device === 'cpu' ? 'cpu' : 'auto',
       maxPixels: opts.maxPixels,
       refine: opts.refine,
+      cleanPlate: opts.cleanPlate,
+      second: opts.second,
+      ...(opts.subject ? { prompt: opts.subject } : {}),
+      ...(opts.glass !== undefined ? { glass: opts.glass } : {}),
     },
     timer,
   );
@@ -186,9 +199,11 @@ export async function replaceBackground(options: ReplaceOptions): Promise<Replac
 
   // 3. The new background, by the engine policy.
   const generateEnd = requested === 'studio' || (requested === 'auto' && !setup.local && !setup.runway) ? PROGRESS.generateFast : PROGRESS.generateLocal;
+  // Glass is see-through: the new background is generated behind it too.
+  const glass = opts.framing ? undefined : seg.glass;
   const request: GenerateRequest = {
     photo,
-    alpha,
+    alpha: glass ? alpha.map((a, i) => (glass[i] ? 0 : a)) : alpha,
     width,
     height,
     preset,
@@ -214,7 +229,10 @@ export async function replaceBackground(options: ReplaceOptions): Promise<Replac
   // 4. Compositing, off the event loop.
   const t0 = performance.now();
   const layers = await composeOffThread(
-    { width, height, photo, alpha, background: outcome.background.rgb, ...compose },
+    {
+      width, height, photo, alpha, background: outcome.background.rgb, ...compose, ...studioCompose(seg.studio, opts),
+      ...(glass ? { glass } : {}),
+    },
     signal ? { signal } : {},
   );
   const composeMs = performance.now() - t0;

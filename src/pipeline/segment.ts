@@ -13,8 +13,10 @@ import { resolveModel, type ModelSource } from '../models/resolve.js';
 import { getSegmenter } from '../models/segmenters.js';
 import { runSam } from './sam.js';
 import { refineGrid } from '../compose/refine.js';
-import { refineOffThread } from '../workers/pixel-pool.js';
+import { refineOffThread, subjectMatteOffThread } from '../workers/pixel-pool.js';
 import { parseSegmentOptions, resolveMaxPixels, type ParsedSegmentOptions, type SegmentOptions } from '../options.js';
+import { openStudioShots, studioMatte, type StudioInfo } from './studio-shots.js';
+import { checkPromptInImage } from './subject-prompt.js';
 import { Timer, type Metrics } from './timer.js';
 
 export interface ModelInfo {
@@ -35,14 +37,23 @@ export interface SegmentResult {
   width: number;
   height: number;
   model: ModelInfo;
+  /** The studio mode that made the alpha (clean plate or two shots), with its alignment and gains. */
+  studio?: StudioInfo;
+  /** 255 where the pixel is glass (the alpha there is the see-through matte); absent when no glass was found. */
+  glassMask?: Uint8Array;
   metrics: Metrics;
 }
 
 /** What cleanup() reuses: the decoded photo next to its alpha. */
 export interface Segmentation {
+  /** The photo; in a studio mode its pixels with α > 0 hold the foreground colour F instead. */
   image: RgbImage;
   alpha: Uint8Array;
   model: ModelInfo;
+  /** Set when a studio mode made the alpha: F is then exact and needs no decontamination. */
+  studio?: StudioInfo;
+  /** 255 where the pixel is glass (its α is the see-through matte, its colour the glass's own); absent when none. */
+  glass?: Uint8Array;
 }
 
 type CommonOptions = Omit<ParsedSegmentOptions, never>;
@@ -55,6 +66,8 @@ export async function runSegmentation(opts: CommonOptions, timer: Timer): Promis
   const explicitProfile = (typeof modelOption === 'object' ? modelOption.profile : undefined) ?? opts.segmentation?.profile;
 
   const opened = await timer.time('open', () => openImage(opts.input, { maxPixels }));
+  // Clean plate / second shot: checked against the photo before any work, decoded meanwhile.
+  const studio = await timer.time('open', () => openStudioShots(opts, opened.header, maxPixels));
   const resolved = await timer.time('resolve', () => resolveModel({ model: modelName, variant: opts.segmentation?.variant }));
 
   // The model loads (first call only) on native threads while the photo decodes.
@@ -64,6 +77,7 @@ export async function runSegmentation(opts: CommonOptions, timer: Timer): Promis
   const decoderP = resolved.decoder ? getSegmenter(resolved.decoder, opts.threads, opts.device) : undefined;
   decoderP?.catch(() => undefined);
   const image = await timer.time('decode', () => decodeOpened(opened));
+  checkPromptInImage(opts.prompt, image.width, image.height);
   const seg = await segP;
   const decoder = await decoderP;
   timer.add('load', Math.max(0, performance.now() - loadStart - (timer.get('decode') ?? 0)));
@@ -138,11 +152,25 @@ export async function runSegmentation(opts: CommonOptions, timer: Timer): Promis
   const refined = await timer.time('refine', () =>
     refineOffThread(image.data, image.width, image.height, coarse, { disabled: !refine, guide }),
   );
-  const alpha = refined.alpha;
+  // The prompt's extent and the glass matte: α low over panes and glassware, F their tint and reflections.
+  // Judged on a copy of at most 1024 px on the long side, brought back guided by the photo, on a pixel worker.
+  const matte = await timer.time('glass', () =>
+    subjectMatteOffThread({
+      rgb: refined.rgb, width: image.width, height: image.height, salient: refined.alpha,
+      ...(opts.prompt ? { prompt: opts.prompt } : {}), ...(opts.glass !== undefined ? { glass: opts.glass } : {}),
+    }),
+  );
+
+  // Studio modes: the plates measure α and F, with the matte above as the model's opinion.
+  const exact = studio
+    ? await timer.time('studio', () => studioMatte(studio, { ...image, data: matte.rgb }, matte.alpha))
+    : undefined;
 
   return {
-    image: { ...image, data: refined.rgb },
-    alpha,
+    image: { ...image, data: exact ? exact.rgb : matte.fg },
+    alpha: exact ? exact.alpha : matte.alpha,
+    ...(matte.glassPixels > 0 ? { glass: matte.glass } : {}),
+    ...(exact ? { studio: exact.info } : {}),
     model: {
       path: resolved.path,
       source: resolved.source,
@@ -162,5 +190,13 @@ export async function segment(options: SegmentOptions): Promise<SegmentResult> {
   const timer = new Timer();
   const opts = parseSegmentOptions(options);
   const s = await runSegmentation(opts, timer);
-  return { alpha: s.alpha, width: s.image.width, height: s.image.height, model: s.model, metrics: timer.metrics() };
+  return {
+    alpha: s.alpha,
+    width: s.image.width,
+    height: s.image.height,
+    model: s.model,
+    ...(s.studio ? { studio: s.studio } : {}),
+    ...(s.glass ? { glassMask: s.glass } : {}),
+    metrics: timer.metrics(),
+  };
 }
