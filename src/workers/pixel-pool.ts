@@ -1,6 +1,6 @@
 /**
  * The pixel pool: a job's full-resolution loops (compositing, mask refinement, framing, painted
- * backgrounds) on worker
+ * backgrounds, the glass matte) on worker
  * threads (tinypool), so the event loop stays free while a 12-MP photo is processed — a server
  * keeps answering requests and a progress bar keeps moving. Pixel buffers are moved, not copied.
  * Idle workers exit after a while and never keep the process alive; a pending task does, however
@@ -21,6 +21,8 @@ import { applyFraming, type FramedImage, type Framing } from '../compose/framing
 import { paintBackground, type PaintContext } from '../compose/paint.js';
 import type { PresetBackground } from '../presets/schema.js';
 import { composeLayers, type LayersResult, type LayersTask } from '../compose/layers.js';
+import { subjectMatteAtScale } from '../compose/glass/matte-at-scale.js';
+import type { SubjectMatte, SubjectMatteInput } from '../compose/glass/subject-matte.js';
 import { refineAlpha, type CoarseMask, type RefineOptions } from '../compose/refine.js';
 import { studioMatte, type StudioMatteResult, type StudioMatteTask } from '../compose/studio-matte.js';
 import { BgNativeError, toBgError } from '../errors.js';
@@ -198,4 +200,23 @@ export async function studioMatteOffThread(task: StudioMatteTask, options: OffTh
     buffers.push(moved.second.shot.buffer, moved.second.plate.buffer);
   }
   return runOffThread({ op: 'studio', task: moved }, buffers, options.signal, 'matting against the clean plates');
+}
+
+/**
+ * subjectMatteAtScale off the event loop. `rgb` and `salient` are moved to the worker and come
+ * back in the result (use those afterwards); `fg` / `alpha` may be those same arrays.
+ */
+export async function subjectMatteOffThread(
+  input: SubjectMatteInput,
+  options: OffThreadOptions = {},
+): Promise<SubjectMatte & { rgb: Uint8Array; salient: Uint8Array }> {
+  if (options.inline || input.width * input.height < INLINE_PIXELS) {
+    return { ...subjectMatteAtScale(input), rgb: input.rgb, salient: input.salient };
+  }
+  const rgb = movable(input.rgb);
+  const salient = movable(input.salient);
+  const r = await runOffThread<{
+    rgb: Uint8Array; salient: Uint8Array; fg?: Uint8Array; alpha?: Uint8Array; glass: Uint8Array; glassPixels: number;
+  }>({ op: 'glass', input: { ...input, rgb, salient } }, [rgb.buffer, salient.buffer], options.signal, 'finding glass');
+  return { alpha: r.alpha ?? r.salient, fg: r.fg ?? r.rgb, glass: r.glass, glassPixels: r.glassPixels, rgb: r.rgb, salient: r.salient };
 }

@@ -1,12 +1,15 @@
 /**
  * The worker-thread entry of the pixel pool: the full-resolution loops of a job, one call per
  * task — compositing (composeLayers), mask refinement (refineAlpha), framing (applyFraming),
- * procedural backgrounds (paintBackground) and the studio modes' matte (studioMatte).
+ * procedural backgrounds (paintBackground), the studio modes' matte (studioMatte) and the prompt's
+ * extent with the glass matte (subjectMatteAtScale).
  * Pixel buffers travel both ways by transfer, never by copy.
  */
 import { Tinypool } from 'tinypool';
 
 import { applyFraming, type Framing } from '../compose/framing.js';
+import { subjectMatteAtScale } from '../compose/glass/matte-at-scale.js';
+import type { SubjectMatteInput } from '../compose/glass/subject-matte.js';
 import { composeLayers, type LayersTask } from '../compose/layers.js';
 import { paintBackground, type PaintContext } from '../compose/paint.js';
 import { refineAlpha, type CoarseMask, type RefineOptions } from '../compose/refine.js';
@@ -18,7 +21,8 @@ export type PixelTask =
   | { op: 'refine'; rgb: Uint8Array; width: number; height: number; coarse: CoarseMask; options: RefineOptions }
   | { op: 'frame'; rgb: Uint8Array; alpha: Uint8Array; width: number; height: number; frame: Framing }
   | { op: 'paint'; spec: PresetBackground; width: number; height: number; ctx: PaintContext }
-  | { op: 'studio'; task: StudioMatteTask };
+  | { op: 'studio'; task: StudioMatteTask }
+  | { op: 'glass'; input: SubjectMatteInput };
 
 function moved<T extends object>(value: T, buffers: ArrayBufferLike[]): unknown {
   return Tinypool.move({
@@ -49,6 +53,15 @@ export default function run(t: PixelTask): unknown {
     case 'studio': {
       const r = studioMatte(t.task);
       return r.ok ? moved(r, [r.alpha.buffer, r.fg.buffer]) : r;
+    }
+    case 'glass': {
+      // The photo and the mask come back too; F / α that are the same buffers travel once.
+      const { rgb, salient } = t.input;
+      const r = subjectMatteAtScale(t.input);
+      const fg = r.fg === rgb ? undefined : r.fg;
+      const alpha = r.alpha === salient ? undefined : r.alpha;
+      const buffers = [rgb.buffer, salient.buffer, r.glass.buffer, ...(fg ? [fg.buffer] : []), ...(alpha ? [alpha.buffer] : [])];
+      return moved({ rgb, salient, fg, alpha, glass: r.glass, glassPixels: r.glassPixels }, buffers);
     }
     case 'frame': {
       const r = applyFraming(t.rgb, t.alpha, t.width, t.height, t.frame);

@@ -1,0 +1,167 @@
+/**
+ * The subject matte of a large photo, analysed on a reduced copy. Pure.
+ *
+ * The extent flood, the glass regions and the glass layer (subject-matte.ts) are judged on the
+ * photo box-averaged to at most `maxSide` pixels on the long side; the result comes back to full
+ * resolution as the mask refinement does it (fast guided filter, refine.ts), so edges follow the
+ * full-resolution photo:
+ *   α     where the stage changed the network's mask (box, flood, glass), the reduced α refined
+ *         at full resolution; elsewhere the network's own full-resolution α, untouched
+ *   glass the reduced glass mask, upsampled bilinearly and thresholded at one half
+ *   F     the photo, except over glass: the reduced F (tint and reflections, smooth) upsampled
+ * Nothing outside the prompt's box is kept. Photos within `maxSide` go straight to subjectMatte.
+ */
+import { guidedCoefficientsColor } from '../guided-filter.js';
+import { blockTaps } from '../resample.js';
+import { clipBox, type SubjectPrompt } from './product-extent.js';
+import { subjectMatte, type SubjectMatte, type SubjectMatteInput } from './subject-matte.js';
+
+/** Long side of the copy the glass stage analyses (the mask refinement's grid is 768). */
+export const GLASS_ANALYSIS_SIDE = 1024;
+/** A reduced α this far (8-bit) from the reduced network mask counts as changed by the stage. */
+const CHANGED = 12;
+/** The guided filter's radius (grid pixels) when bringing α back to full resolution. */
+const UPSAMPLE_RADIUS = 1;
+const EPS = 1e-3;
+
+/** Block average with factor s: interleaved 8-bit channels (1 or 3), size ceil(w/s) × ceil(h/s). */
+export function blockAverage(src: Uint8Array, width: number, height: number, channels: number, s: number): Uint8Array {
+  const w = Math.ceil(width / s), h = Math.ceil(height / s);
+  const cellOf = new Int32Array(width);
+  for (let x = 0; x < width; x++) cellOf[x] = ((x / s) | 0) * channels;
+  const sum = new Uint32Array(w * channels);
+  const out = new Uint8Array(w * h * channels);
+  for (let gy = 0; gy < h; gy++) {
+    sum.fill(0);
+    const yEnd = Math.min(height, gy * s + s);
+    for (let y = gy * s; y < yEnd; y++) {
+      let i = y * width * channels;
+      if (channels === 3) {
+        for (let x = 0; x < width; x++, i += 3) {
+          const o = cellOf[x]!;
+          sum[o]! += src[i]!;
+          sum[o + 1]! += src[i + 1]!;
+          sum[o + 2]! += src[i + 2]!;
+        }
+      } else {
+        for (let x = 0; x < width; x++) {
+          const o = cellOf[x]!;
+          for (let c = 0; c < channels; c++) sum[o + c]! += src[i++]!;
+        }
+      }
+    }
+    const rows = yEnd - gy * s;
+    for (let gx = 0; gx < w; gx++) {
+      const k = 1 / (rows * (Math.min(width, gx * s + s) - gx * s));
+      for (let c = 0; c < channels; c++) out[(gy * w + gx) * channels + c] = Math.round(sum[gx * channels + c]! * k);
+    }
+  }
+  return out;
+}
+
+function scalePrompt(prompt: SubjectPrompt | undefined, s: number): SubjectPrompt | undefined {
+  if (!prompt) return undefined;
+  return {
+    ...(prompt.box ? { box: [prompt.box[0] / s, prompt.box[1] / s, prompt.box[2] / s, prompt.box[3] / s] as const } : {}),
+    ...(prompt.points ? { points: prompt.points.map((p) => ({ ...p, x: p.x / s, y: p.y / s })) } : {}),
+  };
+}
+
+function hasPrompt(prompt: SubjectPrompt | undefined): boolean {
+  return Boolean(prompt && (prompt.box || (prompt.points && prompt.points.length)));
+}
+
+/** Like subjectMatte, with the analysis on a copy of at most `maxSide` pixels on the long side. */
+export function subjectMatteAtScale(input: SubjectMatteInput, maxSide = GLASS_ANALYSIS_SIDE): SubjectMatte {
+  const { rgb, width, height, salient } = input;
+  const s = Math.ceil(Math.max(width, height) / maxSide);
+  const prompted = hasPrompt(input.prompt);
+  if (s <= 1 || (!prompted && input.glass === 'off')) return subjectMatte(input);
+
+  const gw = Math.ceil(width / s), gh = Math.ceil(height / s);
+  const small = blockAverage(rgb, width, height, 3, s);
+  const smallSalient = blockAverage(salient, width, height, 1, s);
+  const prompt = scalePrompt(input.prompt, s);
+  const m = subjectMatte({
+    rgb: small, width: gw, height: gh, salient: smallSalient,
+    ...(prompt ? { prompt } : {}), ...(input.glass !== undefined ? { glass: input.glass } : {}),
+  });
+  const n = width * height;
+  if (!prompted && m.glassPixels === 0) return { alpha: salient, fg: rgb, glass: new Uint8Array(n), glassPixels: 0 };
+
+  // Cells the stage changed, grown by one cell so that the refined band covers their edges.
+  const changed = new Uint8Array(gw * gh);
+  for (let i = 0; i < gw * gh; i++) if (Math.abs(m.alpha[i]! - smallSalient[i]!) > CHANGED || m.glass[i]) changed[i] = 1;
+  const grown = new Uint8Array(gw * gh);
+  for (let y = 0; y < gh; y++) {
+    for (let x = 0; x < gw; x++) {
+      if (!changed[y * gw + x]) continue;
+      for (let dy = -1; dy <= 1; dy++) {
+        for (let dx = -1; dx <= 1; dx++) {
+          const X = x + dx, Y = y + dy;
+          if (X >= 0 && Y >= 0 && X < gw && Y < gh) grown[Y * gw + X] = 1;
+        }
+      }
+    }
+  }
+
+  // Guided-filter coefficients of the reduced α, the reduced photo as guide (refine.ts's method).
+  const k = 1 / 255;
+  const planes = [0, 1, 2].map((c) => {
+    const p = new Float32Array(gw * gh);
+    for (let i = 0; i < gw * gh; i++) p[i] = small[i * 3 + c]! * k;
+    return p;
+  });
+  const p = new Float32Array(gw * gh);
+  for (let i = 0; i < gw * gh; i++) p[i] = m.alpha[i]! * k;
+  const co = guidedCoefficientsColor(planes[0]!, planes[1]!, planes[2]!, p, gw, gh, { radius: UPSAMPLE_RADIUS, eps: EPS });
+  // Per cell [ar, ag, ab, b, glass, F r, F g, F b], bilinear between cell centres at full resolution.
+  const grid = new Float32Array(gw * gh * 8);
+  for (let i = 0; i < gw * gh; i++) {
+    grid.set([co.ar[i]! * k, co.ag[i]! * k, co.ab[i]! * k, co.b[i]!, m.glass[i]! * k, m.fg[i * 3]!, m.fg[i * 3 + 1]!, m.fg[i * 3 + 2]!], i * 8);
+  }
+  const tx = blockTaps(gw, width, s);
+  const ty = blockTaps(gh, height, s);
+  const v = new Float32Array(8);
+  const box = input.prompt?.box ? clipBox(input.prompt.box, width, height) : undefined;
+  const [x0, y0, x1, y1] = box ? [box[0], box[1], box[0] + box[2], box[1] + box[3]] : [0, 0, width, height];
+  const alpha = new Uint8Array(n);
+  const glass = new Uint8Array(n);
+  const fg = m.glassPixels > 0 ? Uint8Array.from(rgb) : rgb;
+  let glassPixels = 0;
+  const row = new Float32Array(gw * 8);
+  const cellOf = new Int32Array(width);
+  for (let x = 0; x < width; x++) cellOf[x] = (x / s) | 0;
+  for (let y = y0; y < y1; y++) {
+    const cellRow = ((y / s) | 0) * gw;
+    const r0 = ty.i0[y]! * gw * 8, r1 = ty.i1[y]! * gw * 8, fy = ty.f[y]!;
+    let rowDone = false;
+    for (let x = x0; x < x1; x++) {
+      const i = y * width + x;
+      if (!grown[cellRow + cellOf[x]!]) {
+        alpha[i] = salient[i]!;
+        continue;
+      }
+      if (!rowDone) {
+        for (let j = 0; j < gw * 8; j++) row[j] = grid[r0 + j]! + (grid[r1 + j]! - grid[r0 + j]!) * fy;
+        rowDone = true;
+      }
+      const c0 = tx.i0[x]! * 8, c1 = tx.i1[x]! * 8, fx = tx.f[x]!;
+      for (let j = 0; j < 5; j++) v[j] = row[c0 + j]! + (row[c1 + j]! - row[c0 + j]!) * fx;
+      // Between four opaque (or four empty) cells the value stays exact; the filter shapes the rest.
+      const q0 = ty.i0[y]! * gw, q1 = ty.i1[y]! * gw;
+      const t00 = m.alpha[q0 + tx.i0[x]!]!, t01 = m.alpha[q0 + tx.i1[x]!]!, t10 = m.alpha[q1 + tx.i0[x]!]!, t11 = m.alpha[q1 + tx.i1[x]!]!;
+      if ((t00 & t01 & t10 & t11) === 255 || (t00 | t01 | t10 | t11) === 0) {
+        alpha[i] = t00;
+        continue;
+      }
+      const a = (v[0]! * rgb[i * 3]! + v[1]! * rgb[i * 3 + 1]! + v[2]! * rgb[i * 3 + 2]! + v[3]!) * 255 + 0.5;
+      alpha[i] = a <= 0 ? 0 : a >= 255 ? 255 : a;
+      if (v[4]! < 0.5) continue;
+      glass[i] = 255;
+      glassPixels++;
+      for (let j = 5; j < 8; j++) fg[i * 3 + j - 5] = Math.round(row[c0 + j]! + (row[c1 + j]! - row[c0 + j]!) * fx);
+    }
+  }
+  return { alpha, fg, glass, glassPixels };
+}
