@@ -54,7 +54,8 @@ describe('the glass matte judged on a reduced copy', () => {
     for (let i = 0; i < W * H; i++) {
       if (s.region[i] === REGION_GLASS) (glass++, m.glass[i] && marked++);
       const x = i % W, y = Math.floor(i / W);
-      if ((x < box[0] || y < box[1] || x >= box[0] + box[2] || y >= box[1] + box[3]) && (m.alpha[i] || m.glass[i])) outside++;
+      const out = x < box[0] || y < box[1] || x >= box[0] + box[2] || y >= box[1] + box[3];
+      if (out && (m.alpha[i] || m.glass[i])) outside++;
     }
     expect(marked / glass).toBeGreaterThan(0.75);
     expect(outside).toBe(0);
@@ -75,9 +76,10 @@ describe('the glass matte judged on a reduced copy', () => {
   it('gives the same matte on the pixel worker, and hands the photo and mask back', async () => {
     const s = await makeGlassScene({ kind: 'door', backdrop: 'garden', width: W, height: H, seed: 3 });
     const box = promptBoxFor(s);
-    const here = subjectMatteAtScale({ rgb: s.image.slice(), width: W, height: H, salient: new Uint8Array(W * H), prompt: { box } });
+    const input = { width: W, height: H, prompt: { box } };
+    const here = subjectMatteAtScale({ ...input, rgb: s.image.slice(), salient: new Uint8Array(W * H) });
     const rgb = s.image.slice();
-    const there = await subjectMatteOffThread({ rgb, width: W, height: H, salient: new Uint8Array(W * H), prompt: { box } });
+    const there = await subjectMatteOffThread({ ...input, rgb, salient: new Uint8Array(W * H) });
     expect(Buffer.from(there.alpha).equals(Buffer.from(here.alpha))).toBe(true);
     expect(Buffer.from(there.fg).equals(Buffer.from(here.fg))).toBe(true);
     expect(Buffer.from(there.glass).equals(Buffer.from(here.glass))).toBe(true);

@@ -218,5 +218,6 @@ export async function subjectMatteOffThread(
   const r = await runOffThread<{
     rgb: Uint8Array; salient: Uint8Array; fg?: Uint8Array; alpha?: Uint8Array; glass: Uint8Array; glassPixels: number;
   }>({ op: 'glass', input: { ...input, rgb, salient } }, [rgb.buffer, salient.buffer], options.signal, 'finding glass');
-  return { alpha: r.alpha ?? r.salient, fg: r.fg ?? r.rgb, glass: r.glass, glassPixels: r.glassPixels, rgb: r.rgb, salient: r.salient };
+  const { rgb: photo, salient: mask, glass, glassPixels } = r;
+  return { alpha: r.alpha ?? mask, fg: r.fg ?? photo, glass, glassPixels, rgb: photo, salient: mask };
 }

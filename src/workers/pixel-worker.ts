@@ -60,7 +60,9 @@ export default function run(t: PixelTask): unknown {
       const r = subjectMatteAtScale(t.input);
       const fg = r.fg === rgb ? undefined : r.fg;
       const alpha = r.alpha === salient ? undefined : r.alpha;
-      const buffers = [rgb.buffer, salient.buffer, r.glass.buffer, ...(fg ? [fg.buffer] : []), ...(alpha ? [alpha.buffer] : [])];
+      const buffers = [rgb.buffer, salient.buffer, r.glass.buffer];
+      if (fg) buffers.push(fg.buffer);
+      if (alpha) buffers.push(alpha.buffer);
       return moved({ rgb, salient, fg, alpha, glass: r.glass, glassPixels: r.glassPixels }, buffers);
     }
     case 'frame': {

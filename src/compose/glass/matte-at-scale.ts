@@ -13,7 +13,7 @@
  */
 import { guidedCoefficientsColor } from '../guided-filter.js';
 import { blockTaps } from '../resample.js';
-import { clipBox, type SubjectPrompt } from './product-extent.js';
+import { clipBox, type Box, type SubjectPrompt } from './product-extent.js';
 import { subjectMatte, type SubjectMatte, type SubjectMatteInput } from './subject-matte.js';
 
 /** Long side of the copy the glass stage analyses (the mask refinement's grid is 768). */
@@ -62,7 +62,7 @@ export function blockAverage(src: Uint8Array, width: number, height: number, cha
 function scalePrompt(prompt: SubjectPrompt | undefined, s: number): SubjectPrompt | undefined {
   if (!prompt) return undefined;
   return {
-    ...(prompt.box ? { box: [prompt.box[0] / s, prompt.box[1] / s, prompt.box[2] / s, prompt.box[3] / s] as const } : {}),
+    ...(prompt.box ? { box: prompt.box.map((v) => v / s) as unknown as Box } : {}),
     ...(prompt.points ? { points: prompt.points.map((p) => ({ ...p, x: p.x / s, y: p.y / s })) } : {}),
   };
 }
@@ -91,7 +91,9 @@ export function subjectMatteAtScale(input: SubjectMatteInput, maxSide = GLASS_AN
 
   // Cells the stage changed, grown by one cell so that the refined band covers their edges.
   const changed = new Uint8Array(gw * gh);
-  for (let i = 0; i < gw * gh; i++) if (Math.abs(m.alpha[i]! - smallSalient[i]!) > CHANGED || m.glass[i]) changed[i] = 1;
+  for (let i = 0; i < gw * gh; i++) {
+    if (Math.abs(m.alpha[i]! - smallSalient[i]!) > CHANGED || m.glass[i]) changed[i] = 1;
+  }
   const grown = new Uint8Array(gw * gh);
   for (let y = 0; y < gh; y++) {
     for (let x = 0; x < gw; x++) {
@@ -114,11 +116,14 @@ export function subjectMatteAtScale(input: SubjectMatteInput, maxSide = GLASS_AN
   });
   const p = new Float32Array(gw * gh);
   for (let i = 0; i < gw * gh; i++) p[i] = m.alpha[i]! * k;
-  const co = guidedCoefficientsColor(planes[0]!, planes[1]!, planes[2]!, p, gw, gh, { radius: UPSAMPLE_RADIUS, eps: EPS });
+  const [pr, pg, pb] = planes as [Float32Array, Float32Array, Float32Array];
+  const co = guidedCoefficientsColor(pr, pg, pb, p, gw, gh, { radius: UPSAMPLE_RADIUS, eps: EPS });
   // Per cell [ar, ag, ab, b, glass, F r, F g, F b], bilinear between cell centres at full resolution.
   const grid = new Float32Array(gw * gh * 8);
   for (let i = 0; i < gw * gh; i++) {
-    grid.set([co.ar[i]! * k, co.ag[i]! * k, co.ab[i]! * k, co.b[i]!, m.glass[i]! * k, m.fg[i * 3]!, m.fg[i * 3 + 1]!, m.fg[i * 3 + 2]!], i * 8);
+    const f = i * 3;
+    grid.set([co.ar[i]! * k, co.ag[i]! * k, co.ab[i]! * k, co.b[i]!, m.glass[i]! * k], i * 8);
+    grid.set(m.fg.subarray(f, f + 3), i * 8 + 5);
   }
   const tx = blockTaps(gw, width, s);
   const ty = blockTaps(gh, height, s);
@@ -150,7 +155,8 @@ export function subjectMatteAtScale(input: SubjectMatteInput, maxSide = GLASS_AN
       for (let j = 0; j < 5; j++) v[j] = row[c0 + j]! + (row[c1 + j]! - row[c0 + j]!) * fx;
       // Between four opaque (or four empty) cells the value stays exact; the filter shapes the rest.
       const q0 = ty.i0[y]! * gw, q1 = ty.i1[y]! * gw;
-      const t00 = m.alpha[q0 + tx.i0[x]!]!, t01 = m.alpha[q0 + tx.i1[x]!]!, t10 = m.alpha[q1 + tx.i0[x]!]!, t11 = m.alpha[q1 + tx.i1[x]!]!;
+      const u0 = tx.i0[x]!, u1 = tx.i1[x]!;
+      const t00 = m.alpha[q0 + u0]!, t01 = m.alpha[q0 + u1]!, t10 = m.alpha[q1 + u0]!, t11 = m.alpha[q1 + u1]!;
       if ((t00 & t01 & t10 & t11) === 255 || (t00 | t01 | t10 | t11) === 0) {
         alpha[i] = t00;
         continue;
@@ -160,7 +166,9 @@ export function subjectMatteAtScale(input: SubjectMatteInput, maxSide = GLASS_AN
       if (v[4]! < 0.5) continue;
       glass[i] = 255;
       glassPixels++;
-      for (let j = 5; j < 8; j++) fg[i * 3 + j - 5] = Math.round(row[c0 + j]! + (row[c1 + j]! - row[c0 + j]!) * fx);
+      for (let j = 5; j < 8; j++) {
+        fg[i * 3 + j - 5] = Math.round(row[c0 + j]! + (row[c1 + j]! - row[c0 + j]!) * fx);
+      }
     }
   }
   return { alpha, fg, glass, glassPixels };
