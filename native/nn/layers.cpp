@@ -264,7 +264,7 @@ void attention(Exec& e, const Attention& a, const float* x, int64_t B, int64_t T
   s.ldq = s.ldk = s.ldv = s.ldo = inner;
   s.scale = float(1.0 / std::sqrt(double(s.head_dim)));
   s.causal = causal;
-  s.fast_exp = a.q.wb != nullptr;  // a bf16 layer: its softmax need not be exact to the last bit
+  s.bf16 = a.q.wb != nullptr;  // the layer computes in bf16: so does its attention
   if (e.gpu) e.gpu->attention(q.data(), k.data(), v.data(), o.data(), s);
   else cpu::attention(e.pool, q.data(), k.data(), v.data(), o.data(), s);
   linear(e, a.out, o.data(), B * T, y);

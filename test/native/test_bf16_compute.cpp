@@ -152,6 +152,31 @@ TEST("right GEMM (linear side) equals the exact product, accumulates, and does n
   }
 }
 
+TEST("per-call bf16 GEMMs (A·B^T and A·B) equal the exact product and accumulate") {
+  if (skip_without_bf16("per-call GEMMs")) return;
+  const int64_t shapes[][3] = {{64, 40, 512}, {13, 7, 33}, {1, 1, 1}, {64, 511, 40}};
+  uint32_t seed = 900;
+  for (const auto& sh : shapes) {
+    const int64_t M = sh[0], K = sh[1], N = sh[2];
+    std::vector<float> a = bgn_test::randn(size_t(M * K), seed++), b = bgn_test::randn(size_t(K * N), seed++);
+    std::vector<float> bt(size_t(N * K));
+    for (int64_t k = 0; k < K; ++k)
+      for (int64_t j = 0; j < N; ++j) bt[size_t(j * K + k)] = b[size_t(k * N + j)];
+    std::vector<double> ref, mag;
+    reference(a, b, M, K, N, ref, mag);
+    std::vector<float> c1(size_t(M * N)), c2(size_t(M * N), 1.f);
+    gemm_bf16_nt(a.data(), K, M, bt.data(), K, N, K, c1.data(), N, false);
+    gemm_bf16_nn(a.data(), K, M, b.data(), N, K, N, c2.data(), N, true);
+    double worst = 0;
+    CHECK_MSG(close_to(c1.data(), N, ref, mag, M, N, K, &worst), "nt M=%lld K=%lld N=%lld: %.3g", (long long)M,
+              (long long)K, (long long)N, worst);
+    for (float& v : c2) v -= 1.f;
+    for (double& m : mag) m += 2.0 / double(K);
+    CHECK_MSG(close_to(c2.data(), N, ref, mag, M, N, K, &worst), "nn M=%lld K=%lld N=%lld: %.3g", (long long)M,
+              (long long)K, (long long)N, worst);
+  }
+}
+
 TEST("bf16 convolution equals the f32 convolution of the bf16-rounded input and kernel") {
   if (skip_without_bf16("bf16 convolution")) return;
   ThreadPool pool(2);
@@ -241,29 +266,51 @@ TEST("vectorised exponent: within 3e-7 relative of std::exp, 0 far below, NaN ke
   CHECK(std::isnan(exp_approx(std::nanf(""))));
 }
 
-TEST("attention with the vectorised exponent stays within 1e-5 of the exact softmax") {
+TEST("bf16 attention (bf16 Q·K^T and P·V, vectorised exponent) stays near the f32 attention") {
+  if (skip_without_bf16("bf16 attention")) return;
   ThreadPool pool(2);
   AttentionShape s;
-  s.B = 1;
+  s.B = 2;
   s.Tq = 70;
   s.Tk = 600;
   s.heads = 2;
-  s.head_dim = 8;
-  s.ldq = s.ldk = s.ldv = s.ldo = 16;
-  s.scale = 0.35f;
-  std::vector<float> q = bgn_test::randn(70 * 16, 1, 3.f), k = bgn_test::randn(600 * 16, 2, 3.f),
-                     v = bgn_test::randn(600 * 16, 3);
+  s.head_dim = 40;
+  s.ldq = s.ldk = s.ldv = s.ldo = 80;
+  s.scale = float(1 / std::sqrt(40.0));
+  std::vector<float> q = bgn_test::randn(2 * 70 * 80, 1), k = bgn_test::randn(2 * 600 * 80, 2),
+                     v = bgn_test::randn(2 * 600 * 80, 3);
   for (bool causal : {false, true}) {
     s.causal = causal;
-    std::vector<float> exact(70 * 16), fast(70 * 16);
-    s.fast_exp = false;
+    std::vector<float> exact(q.size()), fast(q.size());
+    s.bf16 = false;
     attention(pool, q.data(), k.data(), v.data(), exact.data(), s);
-    s.fast_exp = true;
+    s.bf16 = true;
     attention(pool, q.data(), k.data(), v.data(), fast.data(), s);
-    double worst = 0;
-    for (size_t i = 0; i < exact.size(); ++i) worst = std::max(worst, double(std::fabs(exact[i] - fast[i])));
-    CHECK_MSG(worst < 1e-5, "causal=%d max |Δ| %.3g", int(causal), worst);
+    double worst = 0, mean = 0;
+    for (size_t i = 0; i < exact.size(); ++i) {
+      worst = std::max(worst, double(std::fabs(exact[i] - fast[i])));
+      mean += std::fabs(exact[i] - fast[i]) / double(exact.size());
+    }
+    std::printf("    causal=%d: max |Δ| %.3g, mean |Δ| %.3g\n", int(causal), worst, mean);
+    CHECK_MSG(worst < 1.5e-2 && mean < 1.5e-3, "causal=%d max |Δ| %.3g mean %.3g", int(causal), worst, mean);
+    // the same with one thread: bit for bit
+    ThreadPool one(1);
+    std::vector<float> single(q.size());
+    attention(one, q.data(), k.data(), v.data(), single.data(), s);
+    CHECK(std::memcmp(single.data(), fast.data(), single.size() * 4) == 0);
   }
+}
+
+TEST("scale_and_max scales in place and returns the maximum, skipping NaN") {
+  std::vector<float> x = bgn_test::randn(37, 4);
+  std::vector<float> y(x);
+  float want = -INFINITY;
+  for (float& v : y) want = std::max(want, v * 0.5f);
+  CHECK(scale_and_max(x.data(), 37, 0.5f) == want);
+  for (size_t i = 0; i < x.size(); ++i) CHECK(x[i] == y[i] * 0.5f);
+  std::vector<float> n = {1.f, std::nanf(""), 3.f};
+  CHECK(scale_and_max(n.data(), 3, 2.f) == 6.f);
+  CHECK(scale_and_max(n.data(), 0, 2.f) == -INFINITY);
 }
 
 TEST("precision option: f32 by default, auto follows the CPU, bf16 needs it, anything else is refused") {

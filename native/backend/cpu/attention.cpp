@@ -7,6 +7,7 @@
 #include <limits>
 #include <vector>
 
+#include "backend/cpu/gemm_bf16.h"
 #include "backend/cpu/nn_ops.h"
 #include "backend/cpu/ops.h"
 #include "backend/cpu/vexp.h"
@@ -15,21 +16,24 @@ namespace bgn::cpu {
 
 namespace {
 constexpr int64_t kQueryChunk = 64;
+// bf16: more queries per key block, so each block's K and V are packed for more rows of work.
+constexpr int64_t kQueryChunkBf16 = 128;
 constexpr int64_t kKeyBlock = 512;
 }  // namespace
 
 void attention(ThreadPool& pool, const float* q, const float* k, const float* v, float* o, const AttentionShape& s) {
   const int64_t D = s.head_dim;
-  const int64_t chunks = (s.Tq + kQueryChunk - 1) / kQueryChunk;
+  const int64_t qchunk = s.bf16 ? kQueryChunkBf16 : kQueryChunk;
+  const int64_t chunks = (s.Tq + qchunk - 1) / qchunk;
   const int64_t tasks = s.B * s.heads * chunks;
   const float neg_inf = -std::numeric_limits<float>::infinity();
   pool.parallel_for(tasks, 1, [&](int64_t t0, int64_t t1) {
-    std::vector<float> scores(size_t(kQueryChunk * kKeyBlock));
-    std::vector<float> acc(size_t(kQueryChunk * D));
-    std::vector<float> mx(kQueryChunk), sum(kQueryChunk);
+    std::vector<float> scores(size_t(qchunk * kKeyBlock));
+    std::vector<float> acc(size_t(qchunk * D));
+    std::vector<float> mx(qchunk), sum(qchunk);
     for (int64_t t = t0; t < t1; ++t) {
       const int64_t chunk = t % chunks, h = (t / chunks) % s.heads, b = t / (chunks * s.heads);
-      const int64_t i0 = chunk * kQueryChunk, rows = std::min(kQueryChunk, s.Tq - i0);
+      const int64_t i0 = chunk * qchunk, rows = std::min(qchunk, s.Tq - i0);
       const float* qp = q + (b * s.Tq + i0) * s.ldq + h * D;
       const float* kb = k + b * s.Tk * s.ldk + h * D;
       const float* vb = v + b * s.Tk * s.ldv + h * D;
@@ -41,7 +45,8 @@ void attention(ThreadPool& pool, const float* q, const float* k, const float* v,
       for (int64_t j0 = 0; j0 < tk_end; j0 += kKeyBlock) {
         const int64_t cols = std::min(kKeyBlock, tk_end - j0);
         float* S = scores.data();
-        sgemm_serial(false, true, rows, cols, D, s.scale, qp, s.ldq, kb + j0 * s.ldk, s.ldk, 0.f, S, kKeyBlock);
+        if (s.bf16) gemm_bf16_nt(qp, s.ldq, rows, kb + j0 * s.ldk, s.ldk, cols, D, S, kKeyBlock, false);
+        else sgemm_serial(false, true, rows, cols, D, s.scale, qp, s.ldq, kb + j0 * s.ldk, s.ldk, 0.f, S, kKeyBlock);
         for (int64_t r = 0; r < rows; ++r) {
           float* sr = S + r * kKeyBlock;
           if (s.causal) {
@@ -50,14 +55,15 @@ void attention(ThreadPool& pool, const float* q, const float* k, const float* v,
               if (j0 + c > limit) sr[c] = neg_inf;
           }
           float m = mx[r];
-          for (int64_t c = 0; c < cols; ++c) m = std::max(m, sr[c]);
+          if (s.bf16) m = std::max(m, scale_and_max(sr, cols, s.scale));
+          else for (int64_t c = 0; c < cols; ++c) m = std::max(m, sr[c]);
           if (m == neg_inf) {  // the whole block is masked for this row
             for (int64_t c = 0; c < cols; ++c) sr[c] = 0.f;
             continue;
           }
           const float corr = mx[r] == neg_inf ? 0.f : std::exp(mx[r] - m);
           float l = 0.f;
-          if (s.fast_exp) {
+          if (s.bf16) {
             l = exp_shifted_sum(sr, cols, m);
           } else {
             for (int64_t c = 0; c < cols; ++c) {
@@ -73,7 +79,8 @@ void attention(ThreadPool& pool, const float* q, const float* k, const float* v,
             for (int64_t d = 0; d < D; ++d) ar[d] *= corr;
           }
         }
-        sgemm_serial(false, false, rows, D, cols, 1.f, S, kKeyBlock, vb + j0 * s.ldv, s.ldv, 1.f, acc.data(), D);
+        if (s.bf16) gemm_bf16_nn(S, kKeyBlock, rows, vb + j0 * s.ldv, s.ldv, cols, D, acc.data(), D, true);
+        else sgemm_serial(false, false, rows, D, cols, 1.f, S, kKeyBlock, vb + j0 * s.ldv, s.ldv, 1.f, acc.data(), D);
       }
       for (int64_t r = 0; r < rows; ++r) {
         float* orow = o + (b * s.Tq + i0 + r) * s.ldo + h * D;

@@ -196,6 +196,33 @@ void gemm_bf16_right(ThreadPool& pool, const float* x, int64_t ldx, int64_t M, c
   });
 }
 
+namespace {
+thread_local std::vector<uint32_t> t_left, t_right;  // per-call packings of gemm_bf16_nt / _nn
+int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
+}  // namespace
+
+void gemm_bf16_nt(const float* a, int64_t lda, int64_t M, const float* b, int64_t ldb, int64_t N, int64_t K, float* c,
+                  int64_t ldc, bool accumulate) {
+  if (M <= 0 || N <= 0) return;
+  const int64_t kp = (K + 1) / 2;
+  t_left.resize(size_t(kp * round_up(M, MR)));
+  t_right.resize(size_t(kp * round_up(N, NR)));
+  pack_row_pairs(a, lda, M, K, MR, t_left.data());
+  pack_row_pairs(b, ldb, N, K, NR, t_right.data());
+  run_panels(t_left.data(), M, t_right.data(), N, kp, c, ldc, accumulate);
+}
+
+void gemm_bf16_nn(const float* a, int64_t lda, int64_t M, const float* b, int64_t ldb, int64_t K, int64_t N, float* c,
+                  int64_t ldc, bool accumulate) {
+  if (M <= 0 || N <= 0) return;
+  const int64_t kp = (K + 1) / 2;
+  t_left.resize(size_t(kp * round_up(M, MR)));
+  t_right.resize(size_t(kp * round_up(N, NR)));
+  pack_row_pairs(a, lda, M, K, MR, t_left.data());
+  pack_column_pairs(b, ldb, K, N, t_right.data());
+  run_panels(t_left.data(), M, t_right.data(), N, kp, c, ldc, accumulate);
+}
+
 #else  // no x86-64: the bf16 path is never offered (bf16_gemm_supported() is false)
 
 Bf16Weights::Bf16Weights(ThreadPool&, Side side, const float*, int64_t R, int64_t K) : side_(side), R_(R), K_(K) {
@@ -205,6 +232,12 @@ void gemm_bf16_left(const Bf16Weights&, const float*, int64_t, int64_t, float*, 
   fail(Code::Internal, "bf16 GEMM on a CPU without AVX512-BF16");
 }
 void gemm_bf16_right(ThreadPool&, const float*, int64_t, int64_t, const Bf16Weights&, float*, int64_t, bool) {
+  fail(Code::Internal, "bf16 GEMM on a CPU without AVX512-BF16");
+}
+void gemm_bf16_nt(const float*, int64_t, int64_t, const float*, int64_t, int64_t, int64_t, float*, int64_t, bool) {
+  fail(Code::Internal, "bf16 GEMM on a CPU without AVX512-BF16");
+}
+void gemm_bf16_nn(const float*, int64_t, int64_t, const float*, int64_t, int64_t, int64_t, float*, int64_t, bool) {
   fail(Code::Internal, "bf16 GEMM on a CPU without AVX512-BF16");
 }
 

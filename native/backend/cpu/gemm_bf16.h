@@ -62,4 +62,14 @@ void gemm_bf16_left(const Bf16Weights& w, const float* x, int64_t ldx, int64_t N
 void gemm_bf16_right(ThreadPool& pool, const float* x, int64_t ldx, int64_t M, const Bf16Weights& w, float* c,
                      int64_t ldc, bool accumulate);
 
+// Both operands f32 and rounded to bf16 as they are packed for this one product (attention's
+// Q·K^T and P·V). On the calling thread; C row-major with leading dimension ldc, added to when
+// accumulate, else overwritten.
+// C (M, N) = A (M, K) @ B^T, B (N, K) row-major.
+void gemm_bf16_nt(const float* a, int64_t lda, int64_t M, const float* b, int64_t ldb, int64_t N, int64_t K, float* c,
+                  int64_t ldc, bool accumulate);
+// C (M, N) = A (M, K) @ B, B (K, N) row-major.
+void gemm_bf16_nn(const float* a, int64_t lda, int64_t M, const float* b, int64_t ldb, int64_t K, int64_t N, float* c,
+                  int64_t ldc, bool accumulate);
+
 }  // namespace bgn::cpu

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 #include "backend/cpu/cpu_features.h"
 
@@ -112,6 +113,18 @@ __attribute__((target("avx2,fma"))) float exp_sum_avx2(float* x, int64_t n, floa
   return s;
 }
 
+__attribute__((target("avx512f"))) float scale_max_avx512(float* x, int64_t n, float scale) {
+  const __m512 sc = _mm512_set1_ps(scale);
+  __m512 mx = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = n - i >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (n - i)) - 1);
+    const __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), sc);
+    _mm512_mask_storeu_ps(x + i, m, v);
+    mx = _mm512_mask_max_ps(mx, m, v, mx);  // a NaN in v leaves mx as it was
+  }
+  return _mm512_reduce_max_ps(mx);
+}
+
 bool has_avx2_fma() {
   static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
   return yes;
@@ -121,6 +134,18 @@ bool has_avx2_fma() {
 }  // namespace
 
 float exp_shifted_sum(float* x, int64_t n, float shift) { return exp_shifted_sum_width(x, n, shift, 512); }
+
+float scale_and_max(float* x, int64_t n, float scale) {
+#if defined(__x86_64__)
+  if (cpu_features().avx512) return scale_max_avx512(x, n, scale);
+#endif
+  float m = -std::numeric_limits<float>::infinity();
+  for (int64_t i = 0; i < n; ++i) {
+    x[i] *= scale;
+    m = std::max(m, x[i]);
+  }
+  return m;
+}
 
 float exp_shifted_sum_width(float* x, int64_t n, float shift, int width) {
 #if defined(__x86_64__)

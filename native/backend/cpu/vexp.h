@@ -11,6 +11,9 @@ namespace bgn::cpu {
 // The same approximation for one value (reference for the vector paths and their tails).
 float exp_approx(float x);
 
+// x[i] *= scale for i < n, in place; returns the largest new value (-inf when n is 0; NaN is skipped).
+float scale_and_max(float* x, int64_t n, float scale);
+
 // x[i] = exp(x[i] - shift) for i < n, in place; returns the sum of the new values.
 float exp_shifted_sum(float* x, int64_t n, float shift);
 // The same with vectors of at most `width` bits (512: AVX-512, 256: AVX2 + FMA, 0: scalar), so
