@@ -8,6 +8,7 @@
 #include "backend/cpu/ops.h"
 #include "models/onnx/device.h"
 #include "models/onnx/kernel.h"
+#include "models/onnx/tensor_ops.h"
 #include "tensor/error.h"
 
 namespace bgn::onnxrt {
@@ -119,6 +120,7 @@ Out matmul(RunContext& ctx, const Inputs& in) {
   Shape out = batch;
   out.push_back(M);
   out.push_back(N);
+  check_elements(out, "MatMul");
   const bool device = a.on_device() || b.on_device();
   if (device && (!a.on_device() || !b.on_device())) fail(Code::Internal, "MatMul: operands split between host and device");
   Gpu* gpu = device ? &need_gpu(ctx, "MatMul") : nullptr;

@@ -9,6 +9,7 @@
 #include "backend/cpu/qconv.h"
 #include "models/onnx/device.h"
 #include "models/onnx/kernel.h"
+#include "models/onnx/tensor_ops.h"
 #include "tensor/error.h"
 
 namespace bgn::onnxrt {
@@ -467,6 +468,7 @@ class ResizeKernel : public Kernel {
     }
     if (OH <= 0 || OW <= 0 || OH > (1 << 16) || OW > (1 << 16))
       fail(Code::BadInput, "Resize: output size ", OH, "x", OW, " is out of range");
+    check_elements({x.dim(0), x.dim(1), OH, OW}, "Resize");
     if (legacy_ && p.mode == cpu::ResizeMode::Nearest) {
       // Opset < 11 nearest: floor when enlarging, ceil when shrinking.
       p.nearest = (p.scale_h >= 1.f && p.scale_w >= 1.f) ? cpu::NearestMode::Floor : cpu::NearestMode::Ceil;

@@ -173,6 +173,7 @@ Out reshape(const Inputs& in, bool allowzero) {
     } else if (s[i] < 0) {
       fail(Code::BadInput, "Reshape: negative dimension ", s[i]);
     } else {
+      if (s[i] != 0 && known > (int64_t(1) << 62) / s[i]) fail(Code::BadInput, "Reshape: shape too large");
       known *= s[i];
     }
   }
@@ -312,7 +313,7 @@ Out gather(const Inputs& in, int64_t axis_attr) {
   for (int d = 0; d < axis; ++d) out.push_back(x.dim(d));
   for (int64_t d : ind.shape()) out.push_back(d);
   for (int d = int(axis) + 1; d < x.rank(); ++d) out.push_back(x.dim(d));
-  Tensor y = Tensor::empty(x.dtype(), out);
+  Tensor y = new_output(x.dtype(), out, "Gather");
   int64_t outer = 1, inner = 1;
   for (int d = 0; d < axis; ++d) outer *= x.dim(d);
   for (int d = int(axis) + 1; d < x.rank(); ++d) inner *= x.dim(d);
