@@ -25,6 +25,11 @@ export function step(planes: Float32Array[], i: number, j: number): number {
   return a > b ? (a > c ? a : c) : b > c ? b : c;
 }
 
+/** The k-th 4-neighbour (left, right, up, down) of pixel i in column x; < 0 (or ≥ n) outside. */
+function neighbour(i: number, x: number, width: number, k: number): number {
+  return k === 0 ? (x > 0 ? i - 1 : -1) : k === 1 ? (x + 1 < width ? i + 1 : -1) : k === 2 ? i - width : i + width;
+}
+
 /**
  * Grows `into` (set to `mark`) from the seed pixels through 4-neighbours that `allowed` admits
  * and whose step from the pixel they are reached from is at most `limit`.
@@ -40,18 +45,19 @@ export function growRegion(
     into[s] = mark;
     queue[tail++] = s;
   }
+  const n = width * height;
+  const p0 = planes[0]!, p1 = planes[1]!, p2 = planes[2]!;
   while (head < tail) {
     const i = queue[head++]!;
     const x = i % width;
-    const visit = (j: number) => {
-      if (into[j] === mark || !allowed(j) || step(planes, i, j) > limit) return;
+    for (let k = 0; k < 4; k++) {
+      const j = neighbour(i, x, width, k);
+      if (j < 0 || j >= n || into[j] === mark || !allowed(j)) continue;
+      const d0 = Math.abs(p0[i]! - p0[j]!), d1 = Math.abs(p1[i]! - p1[j]!), d2 = Math.abs(p2[i]! - p2[j]!);
+      if (d0 > limit || d1 > limit || d2 > limit) continue;
       into[j] = mark;
       queue[tail++] = j;
-    };
-    if (x > 0) visit(i - 1);
-    if (x + 1 < width) visit(i + 1);
-    if (i >= width) visit(i - width);
-    if (i + width < width * height) visit(i + width);
+    }
   }
 }
 
@@ -67,6 +73,7 @@ export function components(
   const queue = new Int32Array(n);
   const sizes = [0];
   let count = 0;
+  const checkStep = planes !== undefined && limit !== Infinity;
   for (let s = 0; s < n; s++) {
     if (labels[s] !== 0 || !inside(s)) continue;
     const id = ++count;
@@ -77,16 +84,13 @@ export function components(
       const i = queue[head++]!;
       size++;
       const x = i % width;
-      const visit = (j: number) => {
-        if (labels[j] !== 0 || !inside(j)) return;
-        if (planes && limit !== Infinity && step(planes, i, j) > limit) return;
+      for (let k = 0; k < 4; k++) {
+        const j = neighbour(i, x, width, k);
+        if (j < 0 || j >= n || labels[j] !== 0 || !inside(j)) continue;
+        if (checkStep && step(planes!, i, j) > limit) continue;
         labels[j] = id;
         queue[tail++] = j;
-      };
-      if (x > 0) visit(i - 1);
-      if (x + 1 < width) visit(i + 1);
-      if (i >= width) visit(i - width);
-      if (i + width < n) visit(i + width);
+      }
     }
     sizes.push(size);
   }
