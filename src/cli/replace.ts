@@ -21,6 +21,7 @@ import type { CleanupResult } from '../pipeline/cleanup.js';
 import { replaceBackground, type ReplaceResult } from '../pipeline/replace.js';
 import { toResultMetadata } from '../result-format.js';
 import { studioOptions } from './studio-flags.js';
+import { addOptions, glassFlagOptions, glassFromFlags, promptFlagOptions, promptFromFlags, type SubjectFlags } from './subject-flags.js';
 
 /** Where the CLI writes; the same shape as index.ts's CliIO (kept structural to avoid an import cycle). */
 export interface ReplaceIO {
@@ -33,7 +34,7 @@ export interface ReplaceIO {
 }
 
 /** The flags commander hands the action (attribute names as commander derives them). */
-export interface ReplaceFlags {
+export interface ReplaceFlags extends SubjectFlags {
   in: string;
   out: string;
   preset?: string;
@@ -164,6 +165,10 @@ export function replaceOptionsFromFlags(f: ReplaceFlags): ReplaceOptions {
   if (f.presetDir?.length) o.presetDirs = f.presetDir;
   if (f.overrides !== undefined) o.overrides = parseOverrides(f.overrides);
   if (f.prompt !== undefined) o.prompt = f.prompt;
+  const subject = promptFromFlags(f);
+  if (subject) o.prompt = { ...(f.prompt !== undefined ? { text: f.prompt } : {}), ...subject };
+  const glass = glassFromFlags(f);
+  if (glass !== undefined) o.glass = glass;
   if (f.negativePrompt !== undefined) o.negativePrompt = f.negativePrompt;
   if (f.engine !== undefined) o.engine = f.engine as ReplaceOptions['engine'];
   if (f.seed !== undefined) o.seed = f.seed;
@@ -239,6 +244,11 @@ const FIELD_FLAGS: Record<string, string> = {
   cleanPlate: '--clean-plate',
   'second.input': '--second-in',
   'second.cleanPlate': '--second-clean-plate',
+  'prompt.box': '--box',
+  'prompt.points': '--point',
+  glass: '--glass',
+  'glass.transmission': '--glass-transmission',
+  'glass.tint': '--glass-tint',
   matchColors: '--match-colors',
   featherEdges: '--feather',
   'shadow.kind': '--shadow',
@@ -369,6 +379,8 @@ export function registerReplaceCommand(program: Command, io: ReplaceIO): Command
     .option('--no-refine', 'skip the full-resolution mask refinement')
     .option('--max-pixels <n>', 'refuse larger photos (default 100 MP, env BG_MAX_PIXELS)', num('--max-pixels'))
     .option('-t, --threads <n>', 'native worker threads (default: all cores)', num('--threads'))
+    .optionsGroup('Product (where it is, its glass):');
+  addOptions(cmd, [...promptFlagOptions(), ...glassFlagOptions()])
     .optionsGroup('Studio (tripod shots; see README):')
     .option('--clean-plate <file>', 'the same framing without the product: difference matting (batch: one plate for every photo)')
     .option('--second-in <photo>', 'the product over a second, clearly different backdrop: exact alpha with --second-clean-plate')
