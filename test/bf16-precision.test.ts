@@ -13,7 +13,9 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 import { loadAddon } from '../src/native.js';
-import { compare, discoverAllManifests, fixturesDir, need, tensors, tolOf } from './fixtures/runner.js';
+import {
+  compare, discoverAllManifests, fixturesDir, need, resolveFixturePath, tensors, tolOf,
+} from './fixtures/runner.js';
 import { sd1Tiny, tokenizerDir, fixturesPresent } from './helpers/diffusion.js';
 
 interface UNetLike {
@@ -31,7 +33,9 @@ interface Native {
 const native = () => loadAddon() as unknown as Native;
 
 const root = fixturesDir();
-const unetCases = fixturesPresent ? discoverAllManifests(root).filter((m) => m.kind === 'unet') : [];
+const manifests = fixturesPresent ? discoverAllManifests(root) : [];
+const unetCases = manifests.filter((m) => m.kind === 'unet');
+const loraCases = manifests.filter((m) => m.kind === 'lora');
 const unetFolder = (m: (typeof unetCases)[number]) => path.resolve(root, (m.body.model as { folder: string }).folder);
 
 function forwardArgs(m: (typeof unetCases)[number]): Record<string, unknown> {
@@ -110,6 +114,25 @@ describe.runIf(fixturesPresent)('UNet precision', () => {
     f32.dispose();
     auto.dispose();
   });
+
+  for (const m of loraCases) {
+    it(`bf16 packs the LoRA-merged weights (${m.case})`, async (ctx) => {
+      const models = m.body.models as { unet?: { folder: string }; lora: { file: string } };
+      const want = tensors(root, m.body.expected).unet_out_scale1?.data as ArrayLike<number> | undefined;
+      if (!models.unet || !want) ctx.skip();
+      const folder = path.resolve(root, models.unet!.folder);
+      const loras = [{ path: resolveFixturePath(root, models.lora.file), scale: 1 }];
+      const merged = await native().UNet.load(folder, { threads: 2, precision: 'auto', loras });
+      if (merged.precision !== 'bf16') ctx.skip();
+      const args = forwardArgs(m);
+      const got = deviation(await merged.forward(args), want!);
+      const plain = deviation(await (await native().UNet.load(folder, { threads: 2 })).forward(args), want!);
+      expect(got.maxAbs).toBeLessThanOrEqual(0.06 * got.maxWant);
+      expect(got.meanAbs).toBeLessThanOrEqual(0.06 * got.meanWant);
+      // Without the LoRA the output is far off: the packed weights are the merged ones.
+      expect(plain.meanAbs).toBeGreaterThan(4 * got.meanAbs);
+    });
+  }
 
   for (const m of unetCases) {
     it(`bf16 on ${m.case} stays within 6 % of the output's scale (max and mean |Δ|)`, async (ctx) => {

@@ -21,6 +21,7 @@ void Bf16Packer::pack(Linear& l) {
     l.wb = std::make_shared<const cpu::Bf16Weights>(pool_, cpu::Bf16Weights::Side::Right, f.data<float>(), l.out, l.in);
   }
   release_if_mapped(l.w);
+  l.w = Tensor();
 }
 
 void Bf16Packer::pack(Conv2d& c) {
@@ -31,6 +32,7 @@ void Bf16Packer::pack(Conv2d& c) {
                                                     c.in * c.kh * c.kw);
   }
   release_if_mapped(c.w);
+  c.w = Tensor();
 }
 
 void Bf16Packer::pack(Attention& a) {

@@ -1,7 +1,8 @@
 // Packing a model's layers for the CPU's bf16 GEMM (precision 'bf16'): each matrix and kernel is
 // widened from its file dtype (f32, f16, bf16 or GGUF blocks — or a LoRA-merged f32 copy) and
-// rounded to bf16 once; the forward functions in nn/layers.h then use the packed copy. Only for a
-// model that runs on the CPU and only when cpu::bf16_gemm_supported().
+// rounded to bf16 once; the forward functions in nn/layers.h then use the packed copy, and the
+// layer lets go of its source tensor (a LoRA-merged f32 copy is freed, a mapped view dropped).
+// Only for a model that runs on the CPU and only when cpu::bf16_gemm_supported().
 #pragma once
 #include <unordered_set>
 

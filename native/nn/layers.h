@@ -30,8 +30,8 @@ Tensor widen(ThreadPool& pool, const Tensor& t);
 struct Linear {
   Tensor w, b;  // w (out, in), b (out) or undefined
   int64_t in = 0, out = 0;
-  // w rounded to bf16 and packed for the CPU's bf16 GEMM (precision 'bf16', nn/bf16_weights.h);
-  // null: the f32 path.
+  // w rounded to bf16 and packed for the CPU's bf16 GEMM (precision 'bf16', nn/bf16_weights.h),
+  // which then leaves w empty; null: the f32 path.
   std::shared_ptr<const cpu::Bf16Weights> wb;
 };
 // `<prefix>.weight` (out, in) — also accepted as a 1×1 conv weight (out, in, 1, 1) —
