@@ -21,6 +21,7 @@ import path from 'node:path';
 
 import { resolveClientConfig, type ClientOptions, type ResolvedClientConfig } from './config.js';
 import { BackgroundApiError } from './errors.js';
+import { studioParts } from './studio-files.js';
 import type {
   CallOptions,
   CleanupRequest,
@@ -379,7 +380,9 @@ export function createClient(options: ClientOptions = {}): BackgroundClient {
       pollMs,
       timeoutMs,
       signal,
-      ...options
+      cleanPlate,
+      second,
+      ...rest
     } = req as JobCallOptions & Record<string, unknown>;
     const given = [imagePath, image, imageUrl].filter((v) => v !== undefined).length;
     if (given !== 1) {
@@ -388,6 +391,10 @@ export function createClient(options: ClientOptions = {}): BackgroundClient {
     if (imagePath !== undefined && (typeof imagePath !== 'string' || imagePath.trim() === '')) throw new BackgroundApiError('E_BAD_INPUT', `imagePath must be a non-empty string, got ${JSON.stringify(imagePath)}.`);
     if (image !== undefined && !isBytes(image)) throw new BackgroundApiError('E_BAD_INPUT', 'image must be a Buffer, Uint8Array, ArrayBuffer or Blob.');
     const upload = uploadOpt ?? cfg.upload;
+    // Studio files: paths and URLs join the options as …Path / …Url; bytes make the request multipart.
+    const files = { ...(cleanPlate !== undefined ? { cleanPlate } : {}), ...(second !== undefined ? { second } : {}) };
+    const studio = await studioParts(files, upload === true);
+    const options: Record<string, unknown> = { ...rest, ...studio.fields };
     const scope = scopeFor({ ...(timeoutMs !== undefined ? { timeoutMs } : {}), ...(signal ? { signal } : {}) });
     const what = `${op}()`;
     const key = idempotencyKey ?? randomUUID();
@@ -411,6 +418,7 @@ export function createClient(options: ClientOptions = {}): BackgroundClient {
               const f = new FormData();
               f.append('options', JSON.stringify(options));
               f.append('file', blob, name);
+              for (const [field, b, n] of studio.files) f.append(field, b, n);
               return f;
             },
           },
@@ -425,18 +433,31 @@ export function createClient(options: ClientOptions = {}): BackgroundClient {
         }
       };
 
+      /** A JSON request, or multipart with the same fields when studio files are uploaded. */
+      const postJson = (json: Record<string, unknown>): Promise<Answer> => {
+        const spec = { method: 'POST' as const, path: endpoint, query: waitQuery(), idempotencyKey: key, what };
+        if (!studio.files.length) return request({ ...spec, json }, scope);
+        const form = () => {
+          const f = new FormData();
+          f.append('options', JSON.stringify(json));
+          for (const [field, b, n] of studio.files) f.append(field, b, n);
+          return f;
+        };
+        return request({ ...spec, form }, scope);
+      };
+
       let answer: Answer;
       if (image !== undefined) {
         answer = await postForm(image, filename ?? 'photo');
       } else if (imageUrl !== undefined) {
-        answer = await request({ method: 'POST', path: endpoint, query: waitQuery(), idempotencyKey: key, what, json: { ...options, inputUrl: imageUrl } }, scope);
+        answer = await postJson({ ...options, inputUrl: imageUrl });
       } else {
         const abs = path.resolve(imagePath!);
         const name = filename ?? path.basename(abs);
         if (upload === true) answer = await postForm(await readLocal(abs), name);
         else {
           try {
-            answer = await request({ method: 'POST', path: endpoint, query: waitQuery(), idempotencyKey: key, what, json: { ...options, imagePath: abs } }, scope);
+            answer = await postJson({ ...options, imagePath: abs });
           } catch (err) {
             if (upload !== 'auto' || !pathRefused(err)) throw err;
             answer = await postForm(await readLocal(abs), name);

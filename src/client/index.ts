@@ -33,6 +33,8 @@ export type {
   JobStatus,
   ReplaceJobOptions,
   ReplaceRequest,
+  StudioFile,
+  StudioFiles,
   WaitOptions,
 } from './types.js';
 export type {

@@ -78,7 +78,16 @@ export interface ImageSource {
   upload?: 'auto' | boolean;
 }
 
-export interface JobCallOptions extends CallOptions, ImageSource {
+/** A studio file: a path (sent as a server path, uploaded with `upload: true`), bytes (uploaded) or { url }. */
+export type StudioFile = string | ImageBytes | { url: string };
+
+/** The studio modes' files: the clean plate, and the second shot with its own clean plate. */
+export interface StudioFiles {
+  cleanPlate?: StudioFile;
+  second?: { input: StudioFile; cleanPlate: StudioFile };
+}
+
+export interface JobCallOptions extends CallOptions, ImageSource, StudioFiles {
   /** Write the output image to this local file (atomically) once the job succeeded. */
   saveTo?: string;
   /** Job progress while the client waits (after the server answered 202). */

@@ -49,6 +49,7 @@ import { registerPreviewRoute } from './preview-route.js';
 import { checkUrl, UrlRefusedError } from './net-guard.js';
 import { registerDiskGuard, startRetention, type DiskFree, type Retention } from './retention.js';
 import { checkInputPath } from './paths.js';
+import { STUDIO_BODY_KEYS, studioSources, UPLOAD_FIELDS, type StudioBodyFields, type UploadField } from './studio-sources.js';
 import {
   AcceptedSchema,
   ErrorSchema,
@@ -91,7 +92,12 @@ function tokenDigest(s: string): Buffer {
   return createHash('sha256').update(s).digest();
 }
 
-const uploads = new WeakMap<FastifyRequest, string>();
+/** A request's uploaded files by field (`file`, and the studio files). */
+const uploads = new WeakMap<FastifyRequest, Map<UploadField, string>>();
+
+async function removeUploads(files: ReadonlyMap<string, string> | undefined): Promise<void> {
+  await Promise.all([...(files?.values() ?? [])].map((f) => rm(f, { force: true })));
+}
 
 /** A plain `GET /health` with no token and no `details`: the liveness probe monitors send. */
 function isLivenessProbe(req: FastifyRequest): boolean {
@@ -123,7 +129,7 @@ async function multipartToBody(req: FastifyRequest): Promise<void> {
   const raw = (req.body ?? {}) as Record<string, unknown>;
   const body: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(raw)) {
-    if (k === 'file') continue;
+    if ((UPLOAD_FIELDS as readonly string[]).includes(k)) continue;
     if (k === 'options') {
       const parsed = coerceField(v);
       if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
@@ -199,7 +205,7 @@ export async function createServer(overrides: ServerConfigInput | ServerConfig =
           ? `The upload is larger than the server's limit (UPLOAD_LIMIT, ${cfg.uploadLimit} bytes).`
           : e.code === 'FST_ERR_CTP_BODY_TOO_LARGE'
             ? `The request body is larger than the server's limit (BODY_LIMIT, ${cfg.bodyLimit} bytes).`
-            : `Too many parts in the multipart request: send one \`file\` and the option fields.`;
+            : 'Too many parts in the multipart request: send one `file` (and the studio files), then the option fields.';
     } else if (/INVALID_JSON/.test(e.code ?? '') || err instanceof SyntaxError || e.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') {
       status = 400;
       code = 'E_BAD_JSON';
@@ -248,20 +254,30 @@ export async function createServer(overrides: ServerConfigInput | ServerConfig =
 
   await app.register(multipart, {
     attachFieldsToBody: 'keyValues',
-    limits: { fileSize: cfg.uploadLimit, files: 1, fields: 64, fieldSize: cfg.bodyLimit, parts: 66 },
+    limits: { fileSize: cfg.uploadLimit, files: UPLOAD_FIELDS.length, fields: 64, fieldSize: cfg.bodyLimit, parts: 64 + UPLOAD_FIELDS.length + 1 },
     async onFile(this: FastifyRequest, part: MultipartFile) {
-      if (part.fieldname !== 'file') {
+      const field = part.fieldname as UploadField;
+      const files = uploads.get(this) ?? new Map<UploadField, string>();
+      uploads.set(this, files);
+      if (!(UPLOAD_FIELDS as readonly string[]).includes(field) || files.has(field)) {
         part.file.resume();
-        throw new HttpError(400, 'E_BAD_INPUT', `Upload the photo in the multipart field \`file\` (got \`${part.fieldname}\`).`);
+        await removeUploads(files);
+        throw new HttpError(
+          400, 'E_BAD_INPUT',
+          files.has(field)
+            ? `The multipart field \`${field}\` came twice: upload each file once.`
+            : `Upload the photo in the multipart field \`file\`, studio files in \`cleanPlate\`, \`secondInput\` and \`secondCleanPlate\` (got \`${part.fieldname}\`).`,
+        );
       }
       const ext = (path.extname(part.filename ?? '').toLowerCase().match(/^\.[a-z0-9]{1,5}$/) ?? [''])[0];
       const dest = path.join(uploadsDir(cfg), `${randomUUID()}${ext}`);
       await pipeline(part.file, createWriteStream(dest));
       if (part.file.truncated) {
         await rm(dest, { force: true });
+        await removeUploads(files);
         throw new HttpError(413, 'E_TOO_LARGE', `The upload is larger than the server's limit (UPLOAD_LIMIT, ${cfg.uploadLimit} bytes).`);
       }
-      uploads.set(this, dest);
+      files.set(field, dest);
       (part as unknown as { value: unknown }).value = '';
     },
   });
@@ -303,7 +319,9 @@ export async function createServer(overrides: ServerConfigInput | ServerConfig =
     op: 'replace' | 'cleanup';
     inputPath?: string | undefined;
     inputUrl?: string | undefined;
-    upload?: string | undefined;
+    /** The request's uploads by field: `file` is the photo, the rest studio files. */
+    uploads?: ReadonlyMap<string, string> | undefined;
+    studio?: StudioBodyFields;
     options: Record<string, unknown>;
     callbackUrl?: string | undefined;
     mediaId?: string | undefined;
@@ -312,35 +330,46 @@ export async function createServer(overrides: ServerConfigInput | ServerConfig =
   }
 
   async function submit(a: SubmitArgs): Promise<{ job: JobRecord; created: boolean }> {
-    const given = [a.inputPath, a.inputUrl, a.upload].filter((x) => x !== undefined).length;
+    const upload = a.uploads?.get('file');
+    const given = [a.inputPath, a.inputUrl, upload].filter((x) => x !== undefined).length;
     if (given !== 1) {
-      if (a.upload) await rm(a.upload, { force: true });
+      await removeUploads(a.uploads);
       throw new HttpError(400, 'E_BAD_INPUT', given === 0 ? 'Give the photo: inputPath (or imagePath), inputUrl, or a multipart `file`.' : 'Give only one of inputPath/imagePath, inputUrl and an uploaded file.');
     }
     try {
       let source: JobSource;
       if (a.inputPath !== undefined) source = { kind: 'path', path: checkInputPath(a.inputPath, cfg.inputRoots) };
       else if (a.inputUrl !== undefined) source = { kind: 'url', url: (await checkUrl(a.inputUrl, cfg, 'inputUrl')).toString() };
-      else source = { kind: 'upload', path: a.upload! };
+      else source = { kind: 'upload', path: upload! };
+      const studio = await studioSources(a.studio ?? {}, a.uploads ?? new Map(), {
+        path: (p, field) => checkInputPath(p, cfg.inputRoots, field),
+        url: async (u, field) => (await checkUrl(u, cfg, field)).toString(),
+      });
       if (a.callbackUrl !== undefined) {
         await checkUrl(a.callbackUrl, cfg, 'callbackUrl');
         if (!cfg.webhookSecret) throw new HttpError(422, 'E_CONFIG', 'This server cannot send webhooks: APP_WEBHOOK_SECRET is not set. Leave callbackUrl out and poll the job instead.');
       }
-      validateOptions(a.op, a.options);
+      // The library's own rules on the studio files (a second shot needs the clean plate too).
+      const placeholders = {
+        ...(studio?.cleanPlate ? { cleanPlate: 'x' } : {}),
+        ...(studio?.secondInput ? { second: { input: 'x', cleanPlate: 'x' } } : {}),
+      };
+      validateOptions(a.op, { ...a.options, ...placeholders });
       await checkCapacity();
       const payload: JobPayload = {
         op: a.op,
         source,
         options: a.options,
+        ...(studio ? { studio } : {}),
         ...(a.mediaId !== undefined ? { mediaId: a.mediaId } : {}),
         ...(a.projectId !== undefined ? { projectId: a.projectId } : {}),
         ...(a.callbackUrl !== undefined ? { callbackUrl: a.callbackUrl } : {}),
       };
       const out = await queue.enqueue(a.op, payload, a.idempotencyKey ? { idempotencyKey: a.idempotencyKey } : {});
-      if (!out.created && a.upload) await rm(a.upload, { force: true });
+      if (!out.created) await removeUploads(a.uploads);
       return out;
     } catch (err) {
-      if (a.upload) await rm(a.upload, { force: true });
+      await removeUploads(a.uploads);
       throw err;
     }
   }
@@ -411,7 +440,7 @@ export async function createServer(overrides: ServerConfigInput | ServerConfig =
     req: FastifyRequest<{ Body: Record<string, unknown>; Querystring: { wait?: number | undefined }; Headers: { 'idempotency-key'?: string | undefined } }>,
     reply: FastifyReply,
   ) {
-    const { imagePath, inputPath, inputUrl, callbackUrl, mediaId, projectId, ...options } = req.body as Record<string, unknown> & {
+    const { imagePath, inputPath, inputUrl, callbackUrl, mediaId, projectId, ...rest } = req.body as Record<string, unknown> & {
       imagePath?: string;
       inputPath?: string;
       inputUrl?: string;
@@ -420,11 +449,18 @@ export async function createServer(overrides: ServerConfigInput | ServerConfig =
       projectId?: string;
     };
     if (imagePath !== undefined && inputPath !== undefined) throw new HttpError(400, 'E_BAD_INPUT', 'Give imagePath or inputPath, not both.');
+    const studio: StudioBodyFields = {};
+    const options: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(rest)) {
+      if ((STUDIO_BODY_KEYS as string[]).includes(k)) studio[k as keyof StudioBodyFields] = v as string;
+      else options[k] = v;
+    }
     const { job } = await submit({
       op,
       inputPath: imagePath ?? inputPath,
       inputUrl,
-      upload: uploads.get(req),
+      uploads: uploads.get(req),
+      studio,
       options,
       callbackUrl,
       mediaId,

@@ -19,6 +19,7 @@ import { isRetryableCode } from './http-errors.js';
 import { createPreviewWriter, previewPath, type PreviewWriter } from './job-preview.js';
 import { guardedRequest, UrlRefusedError } from './net-guard.js';
 import { checkInputPath } from './paths.js';
+import { loadStudioOptions, type StudioSources } from './studio-sources.js';
 
 export type JobSource = { kind: 'path'; path: string } | { kind: 'url'; url: string } | { kind: 'upload'; path: string };
 
@@ -30,6 +31,8 @@ export interface JobPayload {
   mediaId?: string;
   projectId?: string;
   callbackUrl?: string;
+  /** The studio modes' files (clean plate, second shot and its plate), loaded like the photo. */
+  studio?: StudioSources;
 }
 
 /**
@@ -73,11 +76,11 @@ function failure(err: unknown): JobFailure {
   return new JobFailure(e.code, e.message, isRetryableCode(e.code), { cause: err });
 }
 
-async function loadInput(source: JobSource, cfg: ServerConfig, signal: AbortSignal): Promise<string | Buffer> {
+async function loadInput(source: JobSource, cfg: ServerConfig, signal: AbortSignal, field = 'input'): Promise<string | Buffer> {
   switch (source.kind) {
     case 'path':
       // Checked again when the job runs: the file (or a symlink on its way) may have changed.
-      return checkInputPath(source.path, cfg.inputRoots);
+      return checkInputPath(source.path, cfg.inputRoots, `${field}Path`);
     case 'upload': {
       const real = realpathSync(source.path);
       const dir = realpathSync(uploadsDir(cfg));
@@ -87,7 +90,7 @@ async function loadInput(source: JobSource, cfg: ServerConfig, signal: AbortSign
     case 'url': {
       let res;
       try {
-        res = await guardedRequest(source.url, cfg, 'inputUrl', {
+        res = await guardedRequest(source.url, cfg, `${field}Url`, {
           timeoutMs: 60_000,
           maxBytes: cfg.uploadLimit,
           maxRedirects: 3,
@@ -96,10 +99,10 @@ async function loadInput(source: JobSource, cfg: ServerConfig, signal: AbortSign
       } catch (err) {
         if (err instanceof UrlRefusedError) throw err;
         if (signal.aborted) throw new BgNativeError('E_CANCELLED', 'The job was cancelled while its input was downloading.');
-        throw new JobFailure('E_FETCH_FAILED', `inputUrl could not be fetched: ${(err as Error).message}`, true);
+        throw new JobFailure('E_FETCH_FAILED', `${field}Url could not be fetched: ${(err as Error).message}`, true);
       }
       if (res.status !== 200) {
-        throw new JobFailure('E_FETCH_FAILED', `inputUrl answered HTTP ${res.status}.`, res.status >= 500 || res.status === 429);
+        throw new JobFailure('E_FETCH_FAILED', `${field}Url answered HTTP ${res.status}.`, res.status >= 500 || res.status === 429);
       }
       return res.body;
     }
@@ -119,6 +122,7 @@ export async function runJob(job: JobRecord, ctx: JobContext, cfg: ServerConfig)
   try {
     ctx.progress(0, 'input');
     const input = await loadInput(p.source, cfg, signal);
+    const studio = await loadStudioOptions(p.studio, (source, field) => loadInput(source, cfg, signal, field));
     const dir = path.join(cfg.outputDir, job.id);
     await mkdir(dir, { recursive: true });
     const format = typeof p.options.format === 'string' ? p.options.format.toLowerCase() : undefined;
@@ -135,6 +139,7 @@ export async function runJob(job: JobRecord, ctx: JobContext, cfg: ServerConfig)
         ...(cfg.engine ? { engine: cfg.engine } : {}),
         ...(cfg.device ? { device: cfg.device } : {}),
         ...(p.options as Partial<ReplaceOptions>),
+        ...studio,
         ...common,
         ...(cfg.modelPath ? { model: { diffusion: cfg.modelPath } } : {}),
         input,
@@ -151,7 +156,7 @@ export async function runJob(job: JobRecord, ctx: JobContext, cfg: ServerConfig)
     }
     // The server's device setting is a default for the cutout too; a job's own options win.
     const device = cfg.device === 'cpu' ? { device: 'cpu' as const } : {};
-    const options: CleanupOptions = { ...device, ...(p.options as Partial<CleanupOptions>), ...common, input };
+    const options: CleanupOptions = { ...device, ...(p.options as Partial<CleanupOptions>), ...studio, ...common, input };
     ctx.progress(0.05, 'segment');
     const r = await cleanup(options);
     if (signal.aborted) throw new BgNativeError('E_CANCELLED', 'The job was cancelled.');

@@ -21,6 +21,7 @@ import type { JobQueue, JobRecord } from '../queue/types.js';
 import type { ServerConfig } from './config.js';
 import { HttpError } from './http-errors.js';
 import { uploadsDir, type JobPayload } from './jobs.js';
+import { studioUploads } from './studio-sources.js';
 
 /** Free bytes under `dir` for this process, or undefined when the file system cannot say. */
 export type DiskFree = (dir: string) => Promise<number | undefined>;
@@ -96,11 +97,13 @@ export function sweepPeriodMs(cfg: ServerConfig): number {
 
 async function removeFiles(job: JobRecord, cfg: ServerConfig): Promise<void> {
   await rm(path.join(cfg.outputDir, job.id), { recursive: true, force: true });
-  const src = (job.payload as Partial<JobPayload> | undefined)?.source;
+  const payload = job.payload as Partial<JobPayload> | undefined;
+  const src = payload?.source;
   // Only a file in the uploads folder: the payload names it, nothing else may be deleted through it.
   if (src?.kind === 'upload' && path.dirname(path.resolve(src.path)) === path.resolve(uploadsDir(cfg))) {
     await rm(src.path, { force: true });
   }
+  for (const f of studioUploads(payload?.studio, uploadsDir(cfg))) await rm(f, { force: true });
 }
 
 /** Job folders older than `before` whose job is gone. */

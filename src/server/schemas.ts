@@ -7,6 +7,7 @@ import { z } from 'zod';
 
 import { CleanupOptionsSchema, ReplaceOptionsSchema } from '../options.js';
 import { CleanupResultMetadataSchema, ReplaceResultMetadataSchema, ResultMetadataSchema } from '../result-format.js';
+import { studioBodyFields } from './studio-sources.js';
 
 /** Preset overrides that name LoRA files (generation.loras): paths on the server's disk. */
 function overridesNameLoras(o: Record<string, unknown>): boolean {
@@ -98,13 +99,15 @@ const sources = {
   callbackUrl: callbackUrl.optional(),
   mediaId: id.optional(),
   projectId: id.optional(),
+  // Studio files by server path or URL; uploads come as the multipart files of the same names.
+  ...studioBodyFields,
 };
 
 export const V1ReplaceBodySchema = ClientReplaceOptionsSchema.extend(sources).describe(
-  'replaceBackground options plus the photo: imagePath/inputPath (server path), inputUrl, or a multipart upload (field `file`; other fields as form fields or one JSON `options` field).',
+  'replaceBackground options plus the photo: imagePath/inputPath (server path), inputUrl, or a multipart upload (field `file`; other fields as form fields or one JSON `options` field). Studio files: cleanPlate…, secondInput…, secondCleanPlate… as …Path, …Url or uploads.',
 );
 export const V1CleanupBodySchema = ClientCleanupOptionsSchema.extend(sources).describe(
-  'cleanup options plus the photo: imagePath/inputPath (server path), inputUrl, or a multipart upload (field `file`).',
+  'cleanup options plus the photo: imagePath/inputPath (server path), inputUrl, or a multipart upload (field `file`). Studio files: cleanPlate…, secondInput…, secondCleanPlate… as …Path, …Url or uploads.',
 );
 
 export const WaitQuerySchema = z.strictObject({
