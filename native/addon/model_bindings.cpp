@@ -306,8 +306,8 @@ class UNetWrap : public ModelWrap<UNetModel, UNetWrap> {
     return run_async<std::shared_ptr<UNetModel>>(
         env,
         [path, opts, device, loras, precision]() mutable {
-          opts.precision = nn::resolve_precision(precision);
           opts.gpu = resolve_device(device);
+          opts.precision = nn::resolve_precision(precision, !opts.gpu);
           ResidentRanges mapped;  // at bf16 the packing releases these pages as it goes
           ResidencyScope scope(&mapped);
           return UNetModel::from_weights(

@@ -145,7 +145,7 @@ std::shared_ptr<const DiffusionModel> DiffusionModel::load(const std::string& pa
       opts.prediction_type != "sample")
     fail(Code::BadInput, "predictionType must be 'epsilon', 'v_prediction' or 'sample', got '", opts.prediction_type, "'");
   const LoraStack loras = open_loras(opts.loras);
-  const nn::Precision precision = opts.gpu ? nn::Precision::F32 : nn::resolve_precision(opts.precision);
+  const nn::Precision precision = nn::resolve_precision(opts.precision, !opts.gpu);
   const std::string key = identity_key(path) + "|threads=" + std::to_string(opts.threads) + "|tok=" + tok_src.key +
                           "|pred=" + opts.prediction_type + "|device=" + (opts.gpu ? "cuda" : "cpu") +
                           "|loras=" + lora_stack_key(loras) + "|precision=" + nn::precision_name(precision);

@@ -6,10 +6,11 @@
 
 namespace bgn::nn {
 
-Precision resolve_precision(const std::string& option) {
+Precision resolve_precision(const std::string& option, bool on_cpu) {
   if (option.empty() || option == "f32") return Precision::F32;
-  if (option == "auto") return cpu::bf16_gemm_supported() ? Precision::BF16 : Precision::F32;
+  if (option == "auto") return on_cpu && cpu::bf16_gemm_supported() ? Precision::BF16 : Precision::F32;
   if (option == "bf16") {
+    if (!on_cpu) return Precision::F32;
     if (!cpu::bf16_gemm_supported())
       fail(Code::DeviceUnavailable, "precision 'bf16' needs a CPU with AVX512-BF16 (bf16 compute found: ",
            cpu::bf16_compute_name(), "); use precision 'auto' (bf16 where the CPU has it, else f32) or 'f32'");

@@ -11,8 +11,9 @@ enum class Precision { F32, BF16 };
 //   "f32" (or empty) — f32;
 //   "bf16" — bf16, or E_DEVICE_UNAVAILABLE on a CPU without AVX512-BF16;
 //   "auto" — bf16 where the CPU computes it natively, else f32.
-// Anything else is E_BAD_INPUT.
-Precision resolve_precision(const std::string& option);
+// Anything else is E_BAD_INPUT. For a model on a GPU (on_cpu false) the spelling is checked and
+// the result is F32: the setting is the CPU's.
+Precision resolve_precision(const std::string& option, bool on_cpu = true);
 
 const char* precision_name(Precision p);  // "f32" | "bf16"
 

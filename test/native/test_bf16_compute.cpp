@@ -321,6 +321,10 @@ TEST("precision option: f32 by default, auto follows the CPU, bf16 needs it, any
   else CHECK_THROWS_CODE(nn::resolve_precision("bf16"), Code::DeviceUnavailable);
   CHECK_THROWS_CODE(nn::resolve_precision("fp16"), Code::BadInput);
   CHECK_THROWS_CODE(nn::resolve_precision("BF16"), Code::BadInput);
+  // On a GPU the setting is the CPU's: checked, then f32 whatever the CPU has.
+  CHECK(nn::resolve_precision("bf16", false) == nn::Precision::F32);
+  CHECK(nn::resolve_precision("auto", false) == nn::Precision::F32);
+  CHECK_THROWS_CODE(nn::resolve_precision("fp16", false), Code::BadInput);
   std::printf("    bf16 compute on this CPU: %s\n", bf16_compute_name());
 }
 
