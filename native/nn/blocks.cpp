@@ -100,7 +100,7 @@ void transformer_block(Exec& e, const TransformerBlock& tb, float* x, int64_t B,
   const int64_t F = tb.ff_in.out / 2;
   Act g(e, B * T * 2 * F), f(e, B * T * F);
   linear(e, tb.ff_in, h.data(), B * T, g.data());
-  geglu(e, g.data(), B * T, F, f.data());
+  geglu(e, g.data(), B * T, F, f.data(), tb.ff_in.wb != nullptr);  // a bf16 block needs no exact erf
   linear(e, tb.ff_out, f.data(), B * T, a.data());
   add(e, x, a.data(), x, n);
 }

@@ -23,8 +23,8 @@ void transpose(Exec& e, const float* x, int64_t B, int64_t R, int64_t C, float* 
 void concat_channels(Exec& e, const float* a, int64_t Ca, const float* b, int64_t Cb, int64_t N, int64_t S, float* y);
 // y = x, n floats
 void copy(Exec& e, const float* x, float* y, int64_t n);
-// GEGLU: x (M, 2F) -> y (M, F)
-void geglu(Exec& e, const float* x, int64_t M, int64_t F, float* y);
+// GEGLU: x (M, 2F) -> y (M, F); approx: on the CPU, GELU's erf approximated on vectors (bf16 layers)
+void geglu(Exec& e, const float* x, int64_t M, int64_t F, float* y, bool approx = false);
 // Nearest-neighbour resize x (NC, H, W) -> y (NC, OH, OW)
 void upsample_nearest(Exec& e, const float* x, int64_t NC, int64_t H, int64_t W, float* y, int64_t OH, int64_t OW);
 

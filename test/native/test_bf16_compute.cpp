@@ -301,6 +301,31 @@ TEST("bf16 attention (bf16 Q·K^T and P·V, vectorised exponent) stays near the 
   }
 }
 
+TEST("approximate GELU: within 1e-6·max(1, |v|) of the erf form; the vector GEGLU matches it") {
+  double worst = 0;
+  std::vector<float> vs;
+  for (float v = -12.f; v <= 12.f; v += 0.00731f) vs.push_back(v);
+  for (float v : {0.f, -0.f, 1e-20f, -1e-20f, 30.f, -30.f, 1e4f, -1e4f}) vs.push_back(v);
+  for (float v : vs) {
+    const double want = 0.5 * double(v) * (1.0 + std::erf(double(v) / std::sqrt(2.0)));
+    worst = std::max(worst, std::fabs(gelu_approx(v) - want) / std::max(1.0, std::fabs(double(v))));
+  }
+  CHECK_MSG(worst < 1e-6, "GELU error %.3g", worst);
+  // GEGLU rows: the vector path (any tail length) against the scalar function.
+  for (int64_t n : {1, 15, 16, 17, 1280}) {
+    const std::vector<float> h = bgn_test::randn(size_t(n), 7), g = bgn_test::randn(size_t(n), 8, 3.f);
+    std::vector<float> o(h.size());
+    geglu_approx(h.data(), g.data(), o.data(), n);
+    double w = 0;
+    for (size_t i = 0; i < o.size(); ++i)
+      w = std::max(w, double(std::fabs(o[i] - h[i] * gelu_approx(g[i]))) / (1.0 + std::fabs(h[i])));
+    CHECK_MSG(w < 1e-6, "n=%lld: %.3g", (long long)n, w);
+  }
+  std::vector<float> nan = {std::nanf("")}, one = {1.f}, out(1);
+  geglu_approx(one.data(), nan.data(), out.data(), 1);
+  CHECK(std::isnan(out[0]));
+}
+
 TEST("scale_and_max scales in place and returns the maximum, skipping NaN") {
   std::vector<float> x = bgn_test::randn(37, 4);
   std::vector<float> y(x);

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "backend/cpu/nn_ops.h"
+#include "backend/cpu/vexp.h"
 
 namespace bgn::cpu {
 
@@ -35,6 +36,13 @@ void geglu(ThreadPool& pool, const float* x, int64_t M, int64_t F, float* y) {
       float* o = y + m * F;
       for (int64_t f = 0; f < F; ++f) o[f] = h[f] * gelu_erf(g[f]);
     }
+  });
+}
+
+void geglu_approx(ThreadPool& pool, const float* x, int64_t M, int64_t F, float* y) {
+  const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, F));
+  pool.parallel_for(M, grain, [&](int64_t m0, int64_t m1) {
+    for (int64_t m = m0; m < m1; ++m) geglu_approx(x + m * 2 * F, x + m * 2 * F + F, y + m * F, F);
   });
 }
 

@@ -25,6 +25,8 @@ void activation(ThreadPool& pool, Act act, const float* x, float* y, int64_t n);
 
 // GEGLU gate: x (M, 2F) -> y (M, F), y[m, f] = x[m, f] * gelu(x[m, F + f]).
 void geglu(ThreadPool& pool, const float* x, int64_t M, int64_t F, float* y);
+// The same with GELU's erf approximated on vectors (backend/cpu/vexp.h; the bf16 path).
+void geglu_approx(ThreadPool& pool, const float* x, int64_t M, int64_t F, float* y);
 
 // Nearest-neighbour resize as torch.nn.functional.interpolate(mode='nearest'):
 // source index = floor(dst * in / out). x (NC, H, W) -> y (NC, OH, OW).

@@ -26,6 +26,11 @@ constexpr float kLn2Lo = -2.12194440e-4f;     // ln 2 - kLn2Hi
 constexpr float kMin = -87.3365448f;          // e^kMin = 2^-126, the smallest normal float
 constexpr float kMax = 88.37f;                // n = round(x·log2 e) stays ≤ 127
 // e^r ≈ 1 + r + r²·P(r), |r| ≤ ln2/2 (Cephes' expf coefficients).
+// erf(x) ≈ 1 - t·(a1 + t·(a2 + t·(a3 + t·(a4 + t·a5))))·e^(-x²), t = 1 / (1 + p·x), x ≥ 0
+// (Abramowitz & Stegun 7.1.26, |error| ≤ 1.5e-7).
+constexpr float kErfP = 0.3275911f, kErfA1 = 0.254829592f, kErfA2 = -0.284496736f, kErfA3 = 1.421413741f,
+                kErfA4 = -1.453152027f, kErfA5 = 1.061405429f;
+constexpr float kInvSqrt2 = 0.70710678118654752f;
 constexpr float kP0 = 1.9875691500e-4f, kP1 = 1.3981999507e-3f, kP2 = 8.3334519073e-3f, kP3 = 4.1665795894e-2f,
                 kP4 = 1.6666665459e-1f, kP5 = 5.0000001201e-1f;
 
@@ -53,30 +58,57 @@ float exp_approx(float x) {
 namespace {
 
 #if defined(__x86_64__)
+// e^v per lane: 0 below kMin, clamped above kMax, NaN kept.
+__attribute__((target("avx512f"))) inline __m512 exp512(__m512 v) {
+  const __m512 lo = _mm512_set1_ps(kMin), hi = _mm512_set1_ps(kMax);
+  const __mmask16 under = _mm512_cmp_ps_mask(v, lo, _CMP_LT_OQ);
+  const __m512 c = _mm512_min_ps(_mm512_max_ps(v, lo), hi);
+  const __m512 k = _mm512_roundscale_ps(_mm512_mul_ps(c, _mm512_set1_ps(kLog2e)), _MM_FROUND_TO_NEAREST_INT);
+  __m512 r = _mm512_fnmadd_ps(k, _mm512_set1_ps(kLn2Hi), c);
+  r = _mm512_fnmadd_ps(k, _mm512_set1_ps(kLn2Lo), r);
+  __m512 p = _mm512_fmadd_ps(_mm512_set1_ps(kP0), r, _mm512_set1_ps(kP1));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(kP2));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(kP3));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(kP4));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(kP5));
+  const __m512 y = _mm512_add_ps(_mm512_fmadd_ps(p, _mm512_mul_ps(r, r), r), _mm512_set1_ps(1.f));
+  const __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(k), _mm512_set1_epi32(127)), 23);
+  const __m512 out = _mm512_maskz_mul_ps(__mmask16(~under), y, _mm512_castsi512_ps(e));
+  return _mm512_mask_mov_ps(out, _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), v);  // NaN stays NaN
+}
+
 __attribute__((target("avx512f"))) float exp_sum_avx512(float* x, int64_t n, float shift) {
-  const __m512 sh = _mm512_set1_ps(shift), lo = _mm512_set1_ps(kMin), hi = _mm512_set1_ps(kMax);
+  const __m512 sh = _mm512_set1_ps(shift);
   __m512 sum = _mm512_setzero_ps();
   for (int64_t i = 0; i < n; i += 16) {
     const __mmask16 m = n - i >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (n - i)) - 1);
-    const __m512 v = _mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), sh);
-    const __mmask16 under = _mm512_cmp_ps_mask(v, lo, _CMP_LT_OQ);
-    const __m512 c = _mm512_min_ps(_mm512_max_ps(v, lo), hi);
-    const __m512 k = _mm512_roundscale_ps(_mm512_mul_ps(c, _mm512_set1_ps(kLog2e)), _MM_FROUND_TO_NEAREST_INT);
-    __m512 r = _mm512_fnmadd_ps(k, _mm512_set1_ps(kLn2Hi), c);
-    r = _mm512_fnmadd_ps(k, _mm512_set1_ps(kLn2Lo), r);
-    __m512 p = _mm512_fmadd_ps(_mm512_set1_ps(kP0), r, _mm512_set1_ps(kP1));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(kP2));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(kP3));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(kP4));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(kP5));
-    const __m512 y = _mm512_add_ps(_mm512_fmadd_ps(p, _mm512_mul_ps(r, r), r), _mm512_set1_ps(1.f));
-    const __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(k), _mm512_set1_epi32(127)), 23);
-    __m512 out = _mm512_maskz_mul_ps(__mmask16(m & ~under), y, _mm512_castsi512_ps(e));
-    out = _mm512_mask_mov_ps(out, _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), v);  // NaN stays NaN
+    const __m512 out = _mm512_maskz_mov_ps(m, exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), sh)));
     _mm512_mask_storeu_ps(x + i, m, out);
     sum = _mm512_add_ps(sum, out);
   }
   return _mm512_reduce_add_ps(sum);
+}
+
+// o = h · gelu(g) per lane, gelu(v) = v/2 · (1 + erf(v/√2)) with erf as in gelu_approx.
+__attribute__((target("avx512f"))) void geglu_avx512(const float* h, const float* g, float* o, int64_t n) {
+  const __m512 sign = _mm512_set1_ps(-0.f), one = _mm512_set1_ps(1.f);
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = n - i >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (n - i)) - 1);
+    const __m512 v = _mm512_maskz_loadu_ps(m, g + i);
+    const __m512 x = _mm512_mul_ps(v, _mm512_set1_ps(kInvSqrt2));
+    const __m512 ax = _mm512_andnot_ps(sign, x);
+    const __m512 t = _mm512_div_ps(one, _mm512_fmadd_ps(_mm512_set1_ps(kErfP), ax, one));
+    __m512 q = _mm512_fmadd_ps(_mm512_set1_ps(kErfA5), t, _mm512_set1_ps(kErfA4));
+    q = _mm512_fmadd_ps(q, t, _mm512_set1_ps(kErfA3));
+    q = _mm512_fmadd_ps(q, t, _mm512_set1_ps(kErfA2));
+    q = _mm512_fmadd_ps(q, t, _mm512_set1_ps(kErfA1));
+    q = _mm512_mul_ps(_mm512_mul_ps(q, t), exp512(_mm512_sub_ps(_mm512_setzero_ps(), _mm512_mul_ps(ax, ax))));
+    // 1 + erf(x): 2 - q for x ≥ 0, q for x < 0 (no cancellation on the negative side)
+    const __mmask16 neg = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ);
+    const __m512 onep = _mm512_mask_mov_ps(_mm512_sub_ps(_mm512_set1_ps(2.f), q), neg, q);
+    const __m512 gelu = _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), v), onep);
+    _mm512_mask_storeu_ps(o + i, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, h + i), gelu));
+  }
 }
 
 __attribute__((target("avx2,fma"))) float exp_sum_avx2(float* x, int64_t n, float shift) {
@@ -134,6 +166,24 @@ bool has_avx2_fma() {
 }  // namespace
 
 float exp_shifted_sum(float* x, int64_t n, float shift) { return exp_shifted_sum_width(x, n, shift, 512); }
+
+float gelu_approx(float v) {
+  const float x = v * kInvSqrt2, ax = std::fabs(x);
+  const float t = 1.f / std::fma(kErfP, ax, 1.f);
+  float q = std::fma(kErfA5, t, kErfA4);
+  q = std::fma(q, t, kErfA3);
+  q = std::fma(q, t, kErfA2);
+  q = std::fma(q, t, kErfA1);
+  q = q * t * exp_approx(-(ax * ax));
+  return 0.5f * v * (x < 0.f ? q : 2.f - q);
+}
+
+void geglu_approx(const float* h, const float* g, float* o, int64_t n) {
+#if defined(__x86_64__)
+  if (cpu_features().avx512) return geglu_avx512(h, g, o, n);
+#endif
+  for (int64_t i = 0; i < n; ++i) o[i] = h[i] * gelu_approx(g[i]);
+}
 
 float scale_and_max(float* x, int64_t n, float scale) {
 #if defined(__x86_64__)
