@@ -42,7 +42,8 @@ function agreement(a: Uint8Array, b: Uint8Array): number {
 beforeAll(async () => {
   mkdirSync(models, { recursive: true });
   mkdirSync(inputs, { recursive: true });
-  copyFileSync(writeModel(samEncoderReplica({ size: 64, patch: 8, width: 32, depth: 2, heads: 2, window: 3, global: [1], out: 16 })), encoder);
+  const enc = samEncoderReplica({ size: 64, patch: 8, width: 32, depth: 2, heads: 2, window: 3, global: [1], out: 16 });
+  copyFileSync(writeModel(enc), encoder);
   // Seed 3: a decoder whose masks for these prompts are neither empty nor full.
   copyFileSync(writeModel(samDecoderReplica({ dim: 16, side: 8, heads: 2, masks: 4, seed: 3 })), decoder);
   photo = await halvesJpeg(96, 64);
@@ -79,7 +80,12 @@ describe('SAM in cleanup() and replaceBackground()', () => {
   it('replaceBackground() takes the box and points in its prompt object next to the text', async () => {
     const seg = await segment({ input: photo, model: encoder, prompt: BOX, threads: 1 });
     const r = await replaceBackground({
-      input: photo, engine: 'studio', model: { segmentation: encoder }, prompt: { text: 'a marble table', ...BOX }, seed: 1, threads: 1,
+      input: photo,
+      engine: 'studio',
+      model: { segmentation: encoder },
+      prompt: { text: 'a marble table', ...BOX },
+      seed: 1,
+      threads: 1,
     });
     expect(r.model).toMatchObject({ profile: 'sam', decoder });
     // The compositing feathers the edge: the cut-out agrees with this prompt's mask, not the other's.
@@ -87,7 +93,9 @@ describe('SAM in cleanup() and replaceBackground()', () => {
     const mask = await maskOf(r.artifacts.mask);
     expect(agreement(mask, seg.alpha)).toBeGreaterThan(0.97);
     expect(agreement(mask, other.alpha)).toBeLessThan(agreement(mask, seg.alpha) - 0.05);
-    await expect(replaceBackground({ input: photo, engine: 'studio', model: { segmentation: encoder }, threads: 1 })).rejects.toMatchObject({
+    const model = { segmentation: encoder };
+    const unprompted = replaceBackground({ input: photo, engine: 'studio', model, threads: 1 });
+    await expect(unprompted).rejects.toMatchObject({
       code: 'E_BAD_INPUT',
     });
   });
@@ -118,13 +126,15 @@ describe("the server's prompt field with a SAM model", () => {
   });
 
   it('/v1/cleanup with a box and points segments with SAM', async () => {
-    const res = await postJson(`${url}/v1/cleanup`, { imagePath: photoPath, mode: 'color', prompt: { ...BOX, ...POINTS } });
+    const body = { imagePath: photoPath, mode: 'color', prompt: { ...BOX, ...POINTS } };
+    const res = await postJson(`${url}/v1/cleanup`, body);
     expect(res.status).toBe(200);
     expect(res.json).toMatchObject({ status: 'succeeded', type: 'cleanup', result: { width: 96, height: 64 } });
   });
 
   it('/v1/replace takes the box in its prompt object', async () => {
-    const res = await postJson(`${url}/v1/replace`, { imagePath: photoPath, engine: 'studio', seed: 2, prompt: { text: 'a shelf', ...BOX } });
+    const body = { imagePath: photoPath, engine: 'studio', seed: 2, prompt: { text: 'a shelf', ...BOX } };
+    const res = await postJson(`${url}/v1/replace`, body);
     expect(res.status).toBe(200);
     expect(res.json).toMatchObject({ status: 'succeeded', type: 'replace', result: { engine: 'studio' } });
   });

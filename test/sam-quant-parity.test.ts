@@ -91,10 +91,16 @@ describe('quantised SAM replica against onnxruntime', () => {
           has_mask_input: [new Float32Array(1), [1]],
           orig_im_size: [Float32Array.from([48, 64]), [2]],
         };
-        const ref = await session.run(Object.fromEntries(Object.entries(feeds).map(([k, [d, s]]) => [k, new ort.Tensor('float32', d, s)])));
-        const got = await ours.runInputs(ours.inputs.map((i) => ({ data: feeds[i.name]![0], shape: feeds[i.name]![1] })), { outputs: 'all' });
+        const ortFeeds = Object.fromEntries(
+          Object.entries(feeds).map(([k, [d, s]]) => [k, new ort.Tensor('float32', d, s)]),
+        );
+        const ref = await session.run(ortFeeds);
+        const ourFeeds = ours.inputs.map((i) => ({ data: feeds[i.name]![0], shape: feeds[i.name]![1] }));
+        const got = await ours.runInputs(ourFeeds, { outputs: 'all' });
         expect(got.map((o) => o.name)).toEqual(['masks', 'iou_predictions', 'low_res_masks']);
-        for (const o of got) expect(maxAbsDiff(o.data, ref[o.name]!.data as Float32Array)).toBeLessThanOrEqual(QUANT_TOL);
+        for (const o of got) {
+          expect(maxAbsDiff(o.data, ref[o.name]!.data as Float32Array)).toBeLessThanOrEqual(QUANT_TOL);
+        }
       }
     } finally {
       ours.dispose();
@@ -105,13 +111,16 @@ describe('quantised SAM replica against onnxruntime', () => {
   it("runs through segment() under rembg's quantised file names", async () => {
     const home = path.join(tmp.dir, 'u2net');
     mkdirSync(home, { recursive: true });
-    copyFileSync(writeModel(quantizeDynamic(samEncoderReplica(ENCODER))), path.join(home, 'sam_vit_b_01ec64.encoder.quant.onnx'));
-    copyFileSync(writeModel(quantizeDynamic(samDecoderReplica(DECODER))), path.join(home, 'sam_vit_b_01ec64.decoder.quant.onnx'));
+    const decoder = path.join(home, 'sam_vit_b_01ec64.decoder.quant.onnx');
+    const encoder = path.join(home, 'sam_vit_b_01ec64.encoder.quant.onnx');
+    copyFileSync(writeModel(quantizeDynamic(samEncoderReplica(ENCODER))), encoder);
+    copyFileSync(writeModel(quantizeDynamic(samDecoderReplica(DECODER))), decoder);
     const saved = process.env.U2NET_HOME;
     process.env.U2NET_HOME = home;
     try {
-      const r = await segment({ input: await halvesJpeg(96, 64), model: 'sam', prompt: { box: [10, 8, 60, 40] }, threads: 1 });
-      expect(r.model).toMatchObject({ profile: 'sam', decoder: path.join(home, 'sam_vit_b_01ec64.decoder.quant.onnx') });
+      const photo = await halvesJpeg(96, 64);
+      const r = await segment({ input: photo, model: 'sam', prompt: { box: [10, 8, 60, 40] }, threads: 1 });
+      expect(r.model).toMatchObject({ profile: 'sam', decoder });
       expect(r.alpha.length).toBe(96 * 64);
     } finally {
       if (saved === undefined) delete process.env.U2NET_HOME;

@@ -19,7 +19,10 @@ function roundEven(x: number): number {
 }
 
 /** Per-tensor quantisation of `w`: the integer values, scale and zero point. */
-export function quantizeWeight(w: ArrayLike<number>, type: WeightType): { q: number[]; scale: number; zeroPoint: number } {
+export function quantizeWeight(
+  w: ArrayLike<number>,
+  type: WeightType,
+): { q: number[]; scale: number; zeroPoint: number } {
   let lo = 0;
   let hi = 0;
   for (let i = 0; i < w.length; i++) {
@@ -41,7 +44,9 @@ export function quantizeWeight(w: ArrayLike<number>, type: WeightType): { q: num
     zeroPoint = 0;
   }
   scale = Math.fround(scale);
-  const q = Array.from({ length: w.length }, (_, i) => Math.min(qmax, Math.max(qmin, roundEven(w[i]! / scale) + zeroPoint)));
+  const q = Array.from({ length: w.length }, (_, i) =>
+    Math.min(qmax, Math.max(qmin, roundEven(w[i]! / scale) + zeroPoint)),
+  );
   return { q, scale, zeroPoint };
 }
 
@@ -81,15 +86,18 @@ export function quantizeDynamic(spec: ModelSpec, type: WeightType = 'uint8'): Mo
     let act = activations.get(a);
     if (!act) {
       act = { q: `${a}_quantized`, scale: `${a}_scale`, zp: `${a}_zero_point` };
-      nodes.push({ op: 'DynamicQuantizeLinear', inputs: [a], outputs: [act.q, act.scale, act.zp], name: `${a}_QuantizeLinear` });
+      const outputs = [act.q, act.scale, act.zp];
+      nodes.push({ op: 'DynamicQuantizeLinear', inputs: [a], outputs, name: `${a}_QuantizeLinear` });
       activations.set(a, act);
     }
     const wq = quantizedWeight(node.inputs[1]!, w);
+    const acc = `${out}_output_quantized`;
+    const scales = `${out}_quant_scales_mul`;
     nodes.push(
-      { op: 'MatMulInteger', inputs: [act.q, wq.q, act.zp, wq.zp], outputs: [`${out}_output_quantized`], name: `${base}_quant` },
-      { op: 'Mul', inputs: [act.scale, wq.scale], outputs: [`${out}_quant_scales_mul`], name: `${base}_quant_scales_mul` },
-      { op: 'Cast', inputs: [`${out}_output_quantized`], outputs: [`${out}_cast`], name: `${base}_output_quantized_cast`, attrs: { to: 1 } },
-      { op: 'Mul', inputs: [`${out}_cast`, `${out}_quant_scales_mul`], outputs: [out], name: `${base}_quant_output_scale_mul` },
+      { op: 'MatMulInteger', inputs: [act.q, wq.q, act.zp, wq.zp], outputs: [acc], name: `${base}_quant` },
+      { op: 'Mul', inputs: [act.scale, wq.scale], outputs: [scales], name: `${base}_scales_mul` },
+      { op: 'Cast', inputs: [acc], outputs: [`${out}_cast`], name: `${base}_cast`, attrs: { to: 1 } },
+      { op: 'Mul', inputs: [`${out}_cast`, scales], outputs: [out], name: `${base}_output_scale_mul` },
     );
   }
   // A weight still read by another node (a shared parameter outside a MatMul) keeps its float copy.

@@ -16,16 +16,25 @@
  *   ISNet     isnet-imgly   1024², (x − 128) / 256                    as-is    yes
  *   ISNet     isnet         1024², x/max − 0.5 (rembg)                minmax   yes
  *   U²-Net    u2net         320², x/max, ImageNet mean/std (rembg)    minmax   yes
- *   BiRefNet  birefnet      1024², x/255, ImageNet mean/std           sigmoid  yes
- *   BiRefNet  birefnet-hr   2048², x/255, ImageNet mean/std           sigmoid  yes
- *   BEN2      ben2          1024², x/255, ImageNet mean/std           as-is    yes
+ *   BiRefNet  birefnet      1024², x/255, ImageNet mean/std           sigmoid  no
+ *   BiRefNet  birefnet-hr   2048², x/255, ImageNet mean/std           sigmoid  no
+ *   BEN2      ben2          1024², x/255, ImageNet mean/std           as-is    no
  *   SAM       sam           longest side 1024, ImageNet mean/std,     threshold yes
  *                           padded to 1024² (or the graph's own preprocessing: HWC 0–255 input)
  * BiRefNet and RMBG-2.0 (same architecture) take ImageNet statistics on x/255 and give logits
  * (their authors apply a sigmoid); BEN2's reference normalises the same way and its graph ends in
  * a sigmoid. `refine`: whether the guided filter runs on this family's masks by default (it
- * sharpens a mask made at the network's resolution against the full-resolution photo; SAM's
- * binary masks need it most).
+ * sharpens a mask made at the network's resolution against the full-resolution photo), decided
+ * by `npm run eval:segment -- --refine-study` on the synthetic composites with exact truth: the
+ * truth degraded as the family's output is (averaged onto the network's grid, edges exact or
+ * softened by σ ≈ 1 grid pixel; SAM: its 256-px low-res grid, upsampled, thresholded) and brought
+ * to full size with and without the filter (scripts/lib/refine-study.ts):
+ *   - SAM's binary masks: MAE 0.0096 → 0.0057, edge MAE 0.049 → 0.028, IoU −0.0015: on.
+ *   - a soft mask right at 1024² or 2048² (BiRefNet, RMBG-2.0, BEN2: masks close to the truth at
+ *     their grid): MAE +0.003, edge MAE +0.013 to +0.017, IoU −0.005: off.
+ *   - ISNet and U²-Net keep it: on the real ISNet's masks, whose errors are not only resolution,
+ *     it lowers edge MAE by 0.004 and raises IoU by 0.004 (eval:segment's pipeline − bare).
+ * The `refine` option overrides it per call.
  */
 import path from 'node:path';
 
@@ -56,12 +65,12 @@ export const PROFILES: Readonly<Record<ModelProfile['name'], ModelProfile>> = {
   },
   isnet: { name: 'isnet', family: 'isnet', size: [1024, 1024], scaling: 'max-unit', mean: [0.5, 0.5, 0.5], std: [1, 1, 1], output: 'minmax', refine: true },
   u2net: { name: 'u2net', family: 'u2net', size: [320, 320], scaling: 'max-unit', mean: IMAGENET_MEAN, std: IMAGENET_STD, output: 'minmax', refine: true },
-  birefnet: { name: 'birefnet', family: 'birefnet', size: [1024, 1024], scaling: 'unit', mean: IMAGENET_MEAN, std: IMAGENET_STD, output: 'sigmoid', refine: true },
+  birefnet: { name: 'birefnet', family: 'birefnet', size: [1024, 1024], scaling: 'unit', mean: IMAGENET_MEAN, std: IMAGENET_STD, output: 'sigmoid', refine: false },
   'birefnet-hr': {
     name: 'birefnet-hr', family: 'birefnet', size: [2048, 2048], scaling: 'unit',
-    mean: IMAGENET_MEAN, std: IMAGENET_STD, output: 'sigmoid', refine: true,
+    mean: IMAGENET_MEAN, std: IMAGENET_STD, output: 'sigmoid', refine: false,
   },
-  ben2: { name: 'ben2', family: 'ben2', size: [1024, 1024], scaling: 'unit', mean: IMAGENET_MEAN, std: IMAGENET_STD, output: 'as-is', refine: true },
+  ben2: { name: 'ben2', family: 'ben2', size: [1024, 1024], scaling: 'unit', mean: IMAGENET_MEAN, std: IMAGENET_STD, output: 'as-is', refine: false },
   sam: { name: 'sam', family: 'sam', size: [1024, 1024], scaling: 'unit', mean: IMAGENET_MEAN, std: IMAGENET_STD, output: 'threshold', refine: true },
 };
 
