@@ -9,6 +9,7 @@
 #include <set>
 #include <unordered_map>
 
+#include "models/onnx/fuse_transformer.h"
 #include "models/onnx/device.h"
 #include "tensor/error.h"
 
@@ -160,7 +161,7 @@ std::shared_ptr<const Graph> Graph::prepare(onnx::Model model, const std::string
   }
   nodes = std::move(remaining);
 
-  // 4. Fusions: Conv -> BatchNormalization, Conv -> Relu/Sigmoid.
+  // 4. Fusions: Conv -> BatchNormalization, Conv -> Relu/Sigmoid; the transformer patterns.
   std::set<std::string> graph_outputs;
   for (const auto& o : g->outputs_) graph_outputs.insert(o.name);
   auto consumers = [&](const std::string& v) {
@@ -265,6 +266,8 @@ std::shared_ptr<const Graph> Graph::prepare(onnx::Model model, const std::string
       break;
     }
   }
+
+  fuse_transformer_patterns(nodes, removed, constants, graph_outputs);
 
   // 5. Slots and kernels.
   std::unordered_map<std::string, int> slot;

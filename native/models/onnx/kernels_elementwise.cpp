@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "backend/cpu/gelu.h"
 #include "models/onnx/kernel.h"
 #include "models/onnx/tensor_ops.h"
 #include "tensor/error.h"
@@ -272,8 +273,15 @@ void register_elementwise_kernels(std::map<std::string, KernelFactory>& r) {
   };
   r["Gelu"] = [](const NodeInfo& i) {
     const std::string a = i.node.attr_string("approximate", "none");
-    if (a == "none")
-      return float_map("Gelu", [](float x) { return float(0.5 * x * (1.0 + std::erf(double(x) * M_SQRT1_2))); });
+    if (a == "none") {
+      return make_fn_kernel([](RunContext& ctx, const Inputs& in) {
+        const Tensor& x = need(in, 0, "Gelu");
+        if (x.dtype() != DType::F32) fail(Code::BadInput, "Gelu: expected float data, got ", dtype_name(x.dtype()));
+        Tensor y = new_output(DType::F32, x.shape(), "Gelu");
+        cpu::gelu(ctx.pool, x.data<float>(), y.data<float>(), x.numel());
+        return Out{y};
+      });
+    }
     if (a != "tanh") i.bad("approximate must be 'none' or 'tanh', got '" + a + "'");
     return float_map("Gelu", [](float x) {
       const double k = std::sqrt(2.0 / M_PI);

@@ -3,8 +3,10 @@
 // the device.
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 
+#include "backend/cpu/gelu.h"
 #include "backend/cpu/ops.h"
 #include "models/onnx/device.h"
 #include "models/onnx/kernel.h"
@@ -16,6 +18,8 @@ namespace bgn::onnxrt {
 namespace {
 
 using Out = std::vector<Tensor>;
+
+int64_t wrap(uint64_t bits) { return static_cast<int64_t>(bits); }
 
 // Integer broadcasting binary op (shape arithmetic; small tensors).
 Tensor binary_int(const Tensor& a, const Tensor& b, cpu::BinaryOp op, const char* name) {
@@ -35,12 +39,13 @@ Tensor binary_int(const Tensor& a, const Tensor& b, cpu::BinaryOp op, const char
   for (int64_t o = 0; o < y.numel(); ++o) {
     int64_t u = av[offset(a)], v = bv[offset(b)], res = 0;
     switch (op) {
-      case cpu::BinaryOp::Add: res = u + v; break;
-      case cpu::BinaryOp::Sub: res = u - v; break;
-      case cpu::BinaryOp::Mul: res = u * v; break;
+      // Two's-complement wrap-around, as integer tensors behave in the reference runtime.
+      case cpu::BinaryOp::Add: res = wrap(uint64_t(u) + uint64_t(v)); break;
+      case cpu::BinaryOp::Sub: res = wrap(uint64_t(u) - uint64_t(v)); break;
+      case cpu::BinaryOp::Mul: res = wrap(uint64_t(u) * uint64_t(v)); break;
       case cpu::BinaryOp::Div:
         if (v == 0) fail(Code::BadInput, name, ": integer division by zero");
-        res = u / v;
+        res = v == -1 ? wrap(0 - uint64_t(u)) : u / v;
         break;
     }
     y.data<int64_t>()[o] = res;
@@ -106,7 +111,7 @@ std::unique_ptr<Kernel> gpu_unary(const char* name, bool sigmoid, F f) {
 }
 
 // (..., M, K) @ (..., K, N) with batch broadcasting.
-Out matmul(RunContext& ctx, const Inputs& in) {
+Out matmul(RunContext& ctx, const Inputs& in, bool with_bias) {
   Tensor a = need(in, 0, "MatMul"), b = need(in, 1, "MatMul");
   if (a.dtype() != DType::F32 || b.dtype() != DType::F32) fail(Code::BadInput, "MatMul: float operands expected");
   bool a1 = a.rank() == 1, b1 = b.rank() == 1;
@@ -128,21 +133,65 @@ Out matmul(RunContext& ctx, const Inputs& in) {
   if (device && K == 0 && y.numel()) y = to_device(*gpu, Tensor::zeros(DType::F32, out));  // an empty sum
   int64_t nb = shape_numel(batch);
   int r = int(batch.size());
+  // Operand offsets (in matrices) of each batch entry.
+  std::vector<int64_t> oa(size_t(nb), 0), ob(size_t(nb), 0);
+  bool b_shared = true;
   for (int64_t i = 0; i < nb; ++i) {
-    int64_t rem = i, oa = 0, ob = 0, sa = 1, sb = 1;
+    int64_t rem = i, sa = 1, sb = 1;
     for (int d = r - 1; d >= 0; --d) {
       int64_t idx = rem % batch[d];
       rem /= batch[d];
       int da = d - (r - int(ab.size())), db = d - (r - int(bb.size()));
-      if (da >= 0) { if (ab[da] != 1) oa += idx * sa; sa *= ab[da]; }
-      if (db >= 0) { if (bb[db] != 1) ob += idx * sb; sb *= bb[db]; }
+      if (da >= 0) { if (ab[da] != 1) oa[size_t(i)] += idx * sa; sa *= ab[da]; }
+      if (db >= 0) { if (bb[db] != 1) ob[size_t(i)] += idx * sb; sb *= bb[db]; }
     }
-    if (device && K > 0 && M * N > 0)
-      gpu->sgemm(false, false, M, N, K, 1.f, a.data<float>() + oa * M * K, K, b.data<float>() + ob * K * N, N, 0.f,
-                 y.data<float>() + i * M * N, N);
-    else if (!device)
-      cpu::sgemm(ctx.pool, false, false, M, N, K, 1.f, a.data<float>() + oa * M * K, K, b.data<float>() + ob * K * N, N,
-                 0.f, y.data<float>() + i * M * N, N);
+    b_shared = b_shared && ob[size_t(i)] == 0 && oa[size_t(i)] == i;
+  }
+  const float* A = a.data<float>();
+  const float* B = b.data<float>();
+  float* Y = y.data<float>();
+  // A fused Linear bias (fuse_transformer.h): (N) added to every row; on the CPU the products
+  // start from it (beta = 1).
+  const Tensor* bias = with_bias && in.size() > 2 ? in[2] : nullptr;
+  if (bias && (bias->dtype() != DType::F32 || bias->rank() != 1 || bias->dim(0) != N || bias->on_device() != device))
+    fail(Code::BadInput, "MatMul: bias of shape ", shape_str(bias->shape()), " for ", N, " columns");
+  float beta = 0.f;
+  if (bias && !device) {
+    const float* bp = bias->data<float>();
+    ctx.pool.parallel_for(y.numel() / std::max<int64_t>(N, 1), 256, [&](int64_t lo, int64_t hi) {
+      for (int64_t row = lo; row < hi; ++row) std::memcpy(Y + row * N, bp, size_t(N) * sizeof(float));
+    });
+    beta = 1.f;
+  }
+  if (device) {
+    if (K > 0 && M * N > 0)
+      for (int64_t i = 0; i < nb; ++i)
+        gpu->sgemm(false, false, M, N, K, 1.f, A + oa[size_t(i)] * M * K, K, B + ob[size_t(i)] * K * N, N, 0.f,
+                   Y + i * M * N, N);
+    if (bias && y.numel())
+      gpu->binary(cpu::BinaryOp::Add, Y, out.data(), int(out.size()), bias->data<float>(), bias->shape().data(), 1, Y,
+                  out.data(), int(out.size()));
+  } else if (b_shared) {
+    // Every entry of A against one B (a Linear on batched tokens): one GEMM over all rows.
+    cpu::sgemm(ctx.pool, false, false, nb * M, N, K, 1.f, A, K, B, N, beta, Y, N);
+  } else if (nb > 1 && double(M) * double(N) * double(K) < double(1 << 21)) {
+    // Many small products (window attention): whole products per thread.
+    const int64_t grain = std::max<int64_t>(1, int64_t(1 << 18) / std::max<int64_t>(1, M * N * std::max<int64_t>(K, 1)));
+    ctx.pool.parallel_for(nb, grain, [&](int64_t lo, int64_t hi) {
+      for (int64_t i = lo; i < hi; ++i)
+        cpu::sgemm_serial(false, false, M, N, K, 1.f, A + oa[size_t(i)] * M * K, K, B + ob[size_t(i)] * K * N, N, beta,
+                          Y + i * M * N, N);
+    });
+  } else {
+    for (int64_t i = 0; i < nb; ++i)
+      cpu::sgemm(ctx.pool, false, false, M, N, K, 1.f, A + oa[size_t(i)] * M * K, K, B + ob[size_t(i)] * K * N, N, beta,
+                 Y + i * M * N, N);
+  }
+  if (ctx.detail) {
+    char key[160];
+    std::snprintf(key, sizeof key, "MatMul %ldx [%ldx%ld] @ [%ldx%ld]%s", long(nb), long(M), long(K), long(K), long(N),
+                  b_shared && nb > 1 ? " (one GEMM)" : "");
+    ctx.detail->emplace_back(key, 2.0 * double(nb) * double(M) * double(N) * double(K));
   }
   if (a1 || b1) {
     Shape s = batch;
@@ -173,7 +222,15 @@ void register_math_kernels(std::map<std::string, KernelFactory>& r) {
   r["Floor"] = [](const NodeInfo&) { return unary("Floor", [](float x) { return std::floor(x); }); };
   r["Ceil"] = [](const NodeInfo&) { return unary("Ceil", [](float x) { return std::ceil(x); }); };
   r["Reciprocal"] = [](const NodeInfo&) { return unary("Reciprocal", [](float x) { return 1.f / x; }); };
-  r["Erf"] = [](const NodeInfo&) { return unary("Erf", [](float x) { return std::erf(x); }); };
+  r["Erf"] = [](const NodeInfo&) {
+    return make_fn_kernel([](RunContext& ctx, const Inputs& in) {
+      const Tensor& x = need(in, 0, "Erf");
+      if (x.dtype() != DType::F32) fail(Code::BadInput, "Erf: expected float data, got ", dtype_name(x.dtype()));
+      Tensor y = Tensor::empty(DType::F32, x.shape());
+      cpu::erf(ctx.pool, x.data<float>(), y.data<float>(), x.numel());
+      return Out{y};
+    });
+  };
   r["LeakyRelu"] = [](const NodeInfo& i) {
     float alpha = i.node.attr_float("alpha", 0.01f);
     return unary("LeakyRelu", [alpha](float x) { return x >= 0.f ? x : alpha * x; });
@@ -182,8 +239,10 @@ void register_math_kernels(std::map<std::string, KernelFactory>& r) {
     float alpha = i.node.attr_float("alpha", 0.2f), beta = i.node.attr_float("beta", 0.5f);
     return unary("HardSigmoid", [alpha, beta](float x) { return std::clamp(alpha * x + beta, 0.f, 1.f); });
   };
-  r["MatMul"] = [](const NodeInfo&) {
-    return make_fn_kernel([](RunContext& c, const Inputs& in) { return matmul(c, in); }, Placement::all(Place::Device));
+  r["MatMul"] = [](const NodeInfo& i) {
+    const bool bias = i.node.attr_int("bgn_bias", 0) == 1 && i.has_input(2);
+    return make_fn_kernel([bias](RunContext& c, const Inputs& in) { return matmul(c, in, bias); },
+                          Placement::all(Place::Device));
   };
   r["Gemm"] = [](const NodeInfo& i) {
     float alpha = i.node.attr_float("alpha", 1.f), beta = i.node.attr_float("beta", 1.f);

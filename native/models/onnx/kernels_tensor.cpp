@@ -6,6 +6,7 @@
 #include <numeric>
 
 #include "backend/cpu/ops.h"
+#include "backend/cpu/transpose.h"
 #include "models/onnx/device.h"
 #include "models/onnx/kernel.h"
 #include "models/onnx/tensor_ops.h"
@@ -214,37 +215,21 @@ Out squeeze(const Inputs& in, std::vector<int64_t> axes) {
   return {x.reshaped(out)};
 }
 
-Out transpose(const Inputs& in, std::vector<int64_t> perm) {
+Out transpose(ThreadPool& pool, const Inputs& in, std::vector<int64_t> perm) {
   const Tensor& x = need(in, 0, "Transpose");
   int r = x.rank();
   if (perm.empty()) for (int d = r - 1; d >= 0; --d) perm.push_back(d);
   if (int(perm.size()) != r) fail(Code::BadInput, "Transpose: perm length ", perm.size(), " for rank ", r);
   Shape out(r);
-  std::vector<int64_t> in_stride(r, 1);
-  for (int d = r - 2; d >= 0; --d) in_stride[d] = in_stride[d + 1] * x.dim(d + 1);
-  std::vector<int64_t> src_stride(r);
   std::vector<bool> seen(r, false);
   for (int d = 0; d < r; ++d) {
     int64_t p = perm[d];
     if (p < 0 || p >= r || seen[p]) fail(Code::BadInput, "Transpose: invalid perm");
     seen[p] = true;
     out[d] = x.dim(int(p));
-    src_stride[d] = in_stride[p];
   }
   Tensor y = Tensor::empty(x.dtype(), out);
-  size_t es = dtype_size(x.dtype());
-  std::vector<int64_t> idx(r, 0);
-  const uint8_t* s = static_cast<const uint8_t*>(x.raw());
-  uint8_t* dptr = static_cast<uint8_t*>(y.raw());
-  for (int64_t o = 0; o < y.numel(); ++o) {
-    int64_t off = 0;
-    for (int d = 0; d < r; ++d) off += idx[d] * src_stride[d];
-    std::memcpy(dptr + o * es, s + off * es, es);
-    for (int d = r - 1; d >= 0; --d) {
-      if (++idx[d] < out[d]) break;
-      idx[d] = 0;
-    }
-  }
+  cpu::transpose(pool, x.raw(), x.shape(), perm, dtype_size(x.dtype()), y.raw());
   return {y};
 }
 
@@ -275,7 +260,7 @@ class TransposeKernel : public Kernel {
 
   std::vector<Tensor> run(RunContext& ctx, const Inputs& in) const override {
     const Tensor& x = need(in, 0, "Transpose");
-    if (!x.on_device()) return transpose(in, perm_);
+    if (!x.on_device()) return transpose(ctx.pool, in, perm_);
     if (x.dtype() != DType::F32 || int64_t(x.rank()) != int64_t(perm_.size()))
       fail(Code::BadInput, "Transpose: perm length ", perm_.size(), " for rank ", x.rank());
     // x (B, R, C) -> y (B, C, R)

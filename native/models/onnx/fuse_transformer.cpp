@@ -1,0 +1,133 @@
+#include "models/onnx/fuse_transformer.h"
+
+#include <cmath>
+#include <unordered_map>
+
+namespace bgn::onnxrt {
+
+namespace {
+
+class Matcher {
+ public:
+  Matcher(std::vector<onnx::Node>& nodes, std::vector<bool>& removed, const std::map<std::string, Tensor>& constants,
+          const std::set<std::string>& graph_outputs)
+      : nodes_(nodes), removed_(removed), constants_(constants), outputs_(graph_outputs) {
+    for (size_t i = 0; i < nodes_.size(); ++i) {
+      if (removed_[i]) continue;
+      for (const auto& in : nodes_[i].inputs)
+        if (!in.empty()) uses_[in].push_back(i);
+    }
+  }
+
+  // The one live node reading `v` (an intermediate value: not a graph output), or -1.
+  long sole_user(const std::string& v) const {
+    if (outputs_.count(v)) return -1;
+    auto it = uses_.find(v);
+    if (it == uses_.end()) return -1;
+    long user = -1;
+    for (size_t i : it->second) {
+      if (removed_[i]) continue;
+      if (user >= 0 && size_t(user) != i) return -1;
+      user = long(i);
+    }
+    return user;
+  }
+
+  bool is(size_t i, const char* op, size_t inputs) const {
+    const onnx::Node& n = nodes_[i];
+    return !removed_[i] && n.op_type == op && (n.domain.empty() || n.domain == "ai.onnx") && n.inputs.size() == inputs &&
+           n.outputs.size() == 1 && !n.outputs[0].empty();
+  }
+
+  // A constant f32 scalar (one element) near `want`.
+  bool scalar(const std::string& v, double want) const {
+    auto it = constants_.find(v);
+    if (it == constants_.end() || it->second.dtype() != DType::F32 || it->second.numel() != 1) return false;
+    return std::fabs(double(it->second.data<float>()[0]) - want) <= 1e-6 * std::max(1.0, std::fabs(want));
+  }
+  bool computed(const std::string& v) const { return !v.empty() && !constants_.count(v); }
+
+  // The operand of binary node i that is not `v` (or "" when neither or both are).
+  std::string other(size_t i, const std::string& v) const {
+    const auto& in = nodes_[i].inputs;
+    if (in[0] == v && in[1] != v) return in[1];
+    if (in[1] == v && in[0] != v) return in[0];
+    return "";
+  }
+
+  void remove(size_t i) {
+    removed_[i] = true;
+    nodes_[i].op_type = "#removed";
+    nodes_[i].inputs.clear();
+    nodes_[i].outputs.clear();
+  }
+
+  // Div(x, √2) | Mul(x, 1/√2) → Erf → Add(·, 1) → Mul(·, x) → Mul(·, 0.5)  ⇒  Gelu(x)
+  void gelu() {
+    for (size_t i = 0; i < nodes_.size(); ++i) {
+      const onnx::Node& d = nodes_[i];
+      const bool div = is(i, "Div", 2) && scalar(d.inputs[1], std::sqrt(2.0));
+      const bool mul = is(i, "Mul", 2) && (scalar(d.inputs[1], std::sqrt(0.5)) || scalar(d.inputs[0], std::sqrt(0.5)));
+      if (!div && !mul) continue;
+      const std::string x = div || scalar(d.inputs[1], std::sqrt(0.5)) ? d.inputs[0] : d.inputs[1];
+      if (!computed(x)) continue;
+      const long e = sole_user(d.outputs[0]);
+      if (e < 0 || !is(size_t(e), "Erf", 1)) continue;
+      const long a = sole_user(nodes_[size_t(e)].outputs[0]);
+      if (a < 0 || !is(size_t(a), "Add", 2) || !scalar(other(size_t(a), nodes_[size_t(e)].outputs[0]), 1.0)) continue;
+      const long m = sole_user(nodes_[size_t(a)].outputs[0]);
+      if (m < 0 || !is(size_t(m), "Mul", 2) || other(size_t(m), nodes_[size_t(a)].outputs[0]) != x) continue;
+      const long h = sole_user(nodes_[size_t(m)].outputs[0]);
+      if (h < 0 || !is(size_t(h), "Mul", 2) || !scalar(other(size_t(h), nodes_[size_t(m)].outputs[0]), 0.5)) continue;
+      onnx::Node& g = nodes_[size_t(h)];
+      g.op_type = "Gelu";
+      g.inputs = {x};
+      g.attrs.clear();
+      for (long k : {long(i), e, a, m}) remove(size_t(k));
+    }
+  }
+
+  // MatMul(x, W) with W a constant f32 (K, N), then Add with a constant f32 bias of shape (N)  ⇒
+  // MatMul(x, W, bias) with bgn_bias = 1.
+  void linear_bias() {
+    for (size_t i = 0; i < nodes_.size(); ++i) {
+      onnx::Node& mm = nodes_[i];
+      if (!is(i, "MatMul", 2) || !computed(mm.inputs[0])) continue;
+      auto w = constants_.find(mm.inputs[1]);
+      if (w == constants_.end() || w->second.dtype() != DType::F32 || w->second.rank() != 2) continue;
+      const long a = sole_user(mm.outputs[0]);
+      if (a < 0 || !is(size_t(a), "Add", 2)) continue;
+      const std::string b = other(size_t(a), mm.outputs[0]);
+      auto bias = constants_.find(b);
+      if (bias == constants_.end() || bias->second.dtype() != DType::F32 || bias->second.rank() != 1 ||
+          bias->second.dim(0) != w->second.dim(1))
+        continue;
+      mm.inputs.push_back(b);
+      mm.outputs[0] = nodes_[size_t(a)].outputs[0];
+      onnx::Attribute attr;
+      attr.type = onnx::Attribute::Int;
+      attr.i = 1;
+      mm.attrs["bgn_bias"] = attr;
+      remove(size_t(a));
+    }
+  }
+
+ private:
+  std::vector<onnx::Node>& nodes_;
+  std::vector<bool>& removed_;
+  const std::map<std::string, Tensor>& constants_;
+  const std::set<std::string>& outputs_;
+  std::unordered_map<std::string, std::vector<size_t>> uses_;
+};
+
+}  // namespace
+
+void fuse_transformer_patterns(std::vector<onnx::Node>& nodes, std::vector<bool>& removed,
+                               const std::map<std::string, Tensor>& constants,
+                               const std::set<std::string>& graph_outputs) {
+  Matcher m(nodes, removed, constants, graph_outputs);
+  m.gelu();
+  m.linear_bias();
+}
+
+}  // namespace bgn::onnxrt

@@ -1,0 +1,22 @@
+// Fusions of the patterns transformer exports repeat on every block, applied to a graph's nodes
+// after constant folding: the exact GELU written out (Div by √2, Erf, Add 1, Mul by x, Mul by 0.5)
+// becomes one Gelu node, and a Linear's MatMul with a constant weight followed by the Add of a
+// constant bias becomes one MatMul that starts from the bias (attribute bgn_bias).
+#pragma once
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "formats/onnx.h"
+#include "tensor/tensor.h"
+
+namespace bgn::onnxrt {
+
+// Marks fused-away nodes in `removed` (op_type "#removed", no inputs or outputs) and rewrites the
+// nodes that take their place. Values listed in `graph_outputs` are never fused away.
+void fuse_transformer_patterns(std::vector<onnx::Node>& nodes, std::vector<bool>& removed,
+                               const std::map<std::string, Tensor>& constants,
+                               const std::set<std::string>& graph_outputs);
+
+}  // namespace bgn::onnxrt

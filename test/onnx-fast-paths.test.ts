@@ -1,0 +1,150 @@
+/**
+ * The fast paths the transformer segmenters run through, against onnxruntime-node: Transpose of
+ * any rank, dtype and permutation (rows copied whole or tiles transposed, size-1 axes dropped,
+ * neighbours merged, split over threads), MatMul over many small batch entries and with a shared
+ * weight, the fusions made at load (a Linear's MatMul + bias Add, the exact GELU written out as
+ * Div / Erf / Add / Mul / Mul) in every operand order and their near misses that must not fuse,
+ * Erf over its whole range, Softmax on every axis and LayerNormalization on wide rows.
+ */
+import { describe, it } from 'vitest';
+
+import {
+  EXACT, FP32, type Operand, expectLikeOrt, expectOp, f32, konst, packGraph, randInts,
+} from './helpers/onnx-op-check.js';
+
+const transposeGraph = (x: Operand, perm: number[]) =>
+  packGraph({ x }, [{ op: 'Transpose', inputs: ['x'], outputs: ['y'], attrs: { perm } }], ['y']);
+
+const permutations = (r: number): number[][] => {
+  if (r === 1) return [[0]];
+  const out: number[][] = [];
+  for (const p of permutations(r - 1))
+    for (let k = 0; k <= p.length; k++) out.push([...p.slice(0, k), r - 1, ...p.slice(k)]);
+  return out;
+};
+
+describe('Transpose', () => {
+  it('every permutation of a rank-4 float tensor, with and without size-1 axes', async () => {
+    for (const dims of [[3, 5, 4, 6], [2, 1, 7, 3], [1, 9, 1, 17]]) {
+      const x = f32(dims, dims[1]!);
+      for (const perm of permutations(4)) {
+        await expectLikeOrt(`transpose ${dims} ${perm}`, transposeGraph(x, perm), EXACT, 2);
+      }
+    }
+  });
+  it("Swin's window partition and head split at a size that spreads over threads, in tiles", async () => {
+    const cases: [number[], number[]][] = [
+      [[1, 4, 8, 4, 8, 24], [0, 1, 3, 2, 4, 5]],
+      [[2, 64, 3, 4, 16], [2, 0, 3, 1, 4]],
+      [[8, 3, 64, 16], [0, 1, 3, 2]],
+      [[37, 129], [1, 0]],
+      [[5, 33, 70], [2, 0, 1]],
+    ];
+    for (const [dims, perm] of cases) {
+      const x = f32(dims, 7);
+      await expectLikeOrt(`transpose ${dims} ${perm}`, transposeGraph(x, perm), EXACT, 2);
+    }
+  });
+  it('int64, uint8, bool and the default (reversed) permutation', async () => {
+    const t = (label: string, x: Operand, perm: number[]) =>
+      expectOp(label, { op: 'Transpose', inputs: [x], attrs: { perm } }, EXACT);
+    await t('transpose int64', randInts([3, 4, 5], 1, -1e6, 1e6), [1, 2, 0]);
+    await t('transpose uint8', randInts([2, 3, 20], 2, 0, 255, 'uint8'), [2, 0, 1]);
+    await t('transpose bool', randInts([4, 6], 3, 0, 1, 'bool'), [1, 0]);
+    await expectOp('transpose reversed', { op: 'Transpose', inputs: [f32([2, 3, 4, 5], 4)] }, EXACT);
+  });
+});
+
+describe('MatMul', () => {
+  it('many small products, broadcast either way, and a shared weight', async () => {
+    const cases: [number[], number[]][] = [
+      [[48, 3, 16, 8], [48, 3, 8, 16]],
+      [[48, 3, 16, 8], [3, 8, 5]],
+      [[1, 3, 16, 8], [40, 1, 8, 16]],
+      [[200, 7, 12], [12, 9]],
+      [[6, 1, 12], [6, 12, 1]],
+    ];
+    for (const [da, db] of cases) {
+      const ops = { a: f32(da, 11), b: f32(db, 12) };
+      const g = packGraph(ops, [{ op: 'MatMul', inputs: ['a', 'b'], outputs: ['y'] }], ['y']);
+      await expectLikeOrt(`matmul ${da} @ ${db}`, g, FP32, 2);
+    }
+  });
+});
+
+describe('fusions made at load', () => {
+  const linear = (bias: number[], order: 'yb' | 'by', extraUse = false) => {
+    const nodes = [
+      { op: 'MatMul', inputs: ['x', 'w'], outputs: ['xw'] },
+      { op: 'Add', inputs: order === 'yb' ? ['xw', 'b'] : ['b', 'xw'], outputs: ['y'] },
+    ];
+    if (extraUse) nodes.push({ op: 'Neg', inputs: ['xw'], outputs: ['n'] });
+    const operands = { x: f32([3, 70, 40], 21), w: konst(f32([40, 24], 22)), b: konst(f32(bias, 23)) };
+    return packGraph(operands, nodes, extraUse ? ['y', 'n'] : ['y']);
+  };
+  it("a Linear's MatMul + bias Add in both orders, and the forms that stay apart", async () => {
+    await expectLikeOrt('linear bias', linear([24], 'yb'), FP32, 2);
+    await expectLikeOrt('linear bias first', linear([24], 'by'), FP32, 2);
+    await expectLikeOrt('linear bias (1, 24)', linear([1, 24], 'yb'), FP32, 2);
+    await expectLikeOrt('linear bias (1, 1, 1, 24) widens the rank', linear([1, 1, 1, 24], 'yb'), FP32, 2);
+    await expectLikeOrt('linear product read twice', linear([24], 'yb', true), FP32, 2);
+  });
+  const gelu = (o: { mul?: boolean; swap?: boolean; one?: number; half?: number; root?: number } = {}) => {
+    const sw = (a: string, b: string) => (o.swap ? [b, a] : [a, b]);
+    const nodes = [
+      o.mul
+        ? { op: 'Mul', inputs: sw('x', 'r'), outputs: ['d'] }
+        : { op: 'Div', inputs: ['x', 'r'], outputs: ['d'] },
+      { op: 'Erf', inputs: ['d'], outputs: ['e'] },
+      { op: 'Add', inputs: sw('e', 'one'), outputs: ['a'] },
+      { op: 'Mul', inputs: sw('x', 'a'), outputs: ['m'] },
+      { op: 'Mul', inputs: sw('m', 'half'), outputs: ['y'] },
+    ];
+    const operands = {
+      x: f32([4, 50, 33], 31, -5, 5),
+      r: konst({ dims: [], data: [o.root ?? (o.mul ? Math.SQRT1_2 : Math.SQRT2)] }),
+      one: konst({ dims: [], data: [o.one ?? 1] }),
+      half: konst({ dims: [], data: [o.half ?? 0.5] }),
+    };
+    return packGraph(operands, nodes, ['y']);
+  };
+  it('the exact GELU written out, in every operand order', async () => {
+    await expectLikeOrt('gelu div', gelu(), FP32, 2);
+    await expectLikeOrt('gelu div swapped', gelu({ swap: true }), FP32, 2);
+    await expectLikeOrt('gelu mul', gelu({ mul: true }), FP32, 2);
+    await expectLikeOrt('gelu mul swapped', gelu({ mul: true, swap: true }), FP32, 2);
+  });
+  it('near misses compute what they say', async () => {
+    await expectLikeOrt('not gelu: + 2', gelu({ one: 2 }), FP32, 2);
+    await expectLikeOrt('not gelu: × 0.25', gelu({ half: 0.25 }), FP32, 2);
+    await expectLikeOrt('not gelu: / 1.5', gelu({ root: 1.5 }), FP32, 2);
+  });
+});
+
+describe('Erf, Softmax and LayerNormalization', () => {
+  it('Erf from −6 to 6 and at special values', async () => {
+    await expectOp('erf range', { op: 'Erf', inputs: [f32([3, 1001], 41, -6, 6)] });
+    const special = [0, -0, 1e-30, -1e-8, 0.4999, 0.5, 0.5001, -0.5, 3.9, 4, 10, -10, 1e30, -1e30];
+    special.push(Infinity, -Infinity, NaN);
+    await expectOp('erf special', { op: 'Erf', inputs: [{ dtype: 'float32', dims: [special.length], data: special }] });
+  });
+  it('Softmax on every axis of a rank-4 tensor, rows of 1 to 300', async () => {
+    for (const dims of [[2, 3, 7, 64], [1, 2, 5, 300], [3, 1, 4, 1]])
+      for (const axis of [-1, -2, 0, 1, 2])
+        await expectOp(`softmax ${dims} axis ${axis}`, {
+          op: 'Softmax', opset: 13, inputs: [f32(dims, 51, -20, 20)], attrs: { axis },
+        });
+  });
+  it('Softmax over a row with −inf entries', async () => {
+    const row = [-Infinity, 1, 2, -Infinity, 3, 0, -1e30, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
+    const x: Operand = { dtype: 'float32', dims: [1, row.length], data: row };
+    await expectOp('softmax -inf', { op: 'Softmax', opset: 13, inputs: [x] });
+  });
+  it('LayerNormalization on rows of 1 to 1000 channels with offsets far from zero', async () => {
+    for (const c of [1, 15, 96, 1000])
+      await expectOp(`layernorm ${c}`, {
+        op: 'LayerNormalization', opset: 17, inputs: [f32([3, 17, c], c, 90, 110), f32([c], 2), f32([c], 3)],
+        attrs: { epsilon: 1e-5 },
+      });
+  });
+});
