@@ -15,7 +15,8 @@ describe('glassStudioShots', () => {
   it('renders the plate, a second shot over the negative backdrop and its plate from the exact α and F', async () => {
     const s = await makeGlassScene({ kind: 'window', backdrop: 'garden', width: 96, height: 72, seed: 3 });
     const shots = await glassStudioShots(s, 2);
-    const [plate, shot2, plate2] = await Promise.all([shots.plate, shots.second.input, shots.second.cleanPlate].map(raw));
+    const { plate: p1, second } = shots;
+    const [plate, shot2, plate2] = await Promise.all([p1, second.input, second.cleanPlate].map(raw));
     let worst = 0, differs = 0;
     for (let i = 0; i < s.width * s.height; i++) {
       const a = s.alpha[i]!;
