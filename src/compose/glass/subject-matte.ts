@@ -3,8 +3,8 @@
  * α, the colour to composite (F, un-premultiplied) and which pixels are glass. Pure.
  *
  *   no prompt, glass 'off'   the salient mask as it is (the behaviour without this stage)
- *   no prompt, glass 'auto'  glass found only inside what the network marked (glassware it took
- *                            for opaque); nothing is added to the salient mask
+ *   no prompt, glass 'auto'  glass found only where the network's subject encloses it (panes held
+ *                            by their frame); nothing is added to the salient mask
  *   box / points             nothing outside the box; the product's extent from the salient mask
  *                            and the model-free flood (never empty for a framed product), glass
  *                            found inside it unless 'off'
@@ -12,6 +12,7 @@
 import { parseColor } from '../color.js';
 import { CLASS_GLASS, CLASS_OPAQUE, classifyProduct } from './glass-regions.js';
 import { DEFAULT_TINT, DEFAULT_TRANSMISSION, glassLayer, type GlassLook } from './glass-layer.js';
+import { components } from './pixel-ops.js';
 import { productExtent, type SubjectPrompt } from './product-extent.js';
 
 export type GlassSetting = 'auto' | 'off' | { transmission?: number; tint?: string };
@@ -43,6 +44,38 @@ export function glassLook(setting: GlassSetting | undefined): GlassLook {
     transmission: o.transmission ?? DEFAULT_TRANSMISSION,
     tint: tint ? [tint.r, tint.g, tint.b] : DEFAULT_TINT,
   };
+}
+
+/** A glass region may touch the subject's outline along at most this share of its border (no prompt). */
+const MAX_OUTLINE_SHARE = 0.1;
+
+/**
+ * Without a prompt the network's mask is the product, and glass is only believed where the product
+ * encloses it: a pane held by its frame, a window in a vitrine. A region of background colours that
+ * reaches the outline — fur, foliage, a grey product on a grey wall — stays opaque, so 'auto' never
+ * thins out a subject the network cut out well. Glassware whose body is its outline needs the box.
+ */
+function keepEnclosedGlass(classes: Uint8Array, salient: Uint8Array, width: number, height: number): void {
+  const n = width * height;
+  for (let i = 0; i < n; i++) if (classes[i] === CLASS_GLASS && salient[i]! < 128) classes[i] = CLASS_OPAQUE;
+  const { labels, count } = components(undefined, width, height, (i) => classes[i] === CLASS_GLASS);
+  const outline = new Float64Array(count + 1);
+  const border = new Float64Array(count + 1);
+  for (let i = 0; i < n; i++) {
+    const c = labels[i]!;
+    if (c === 0) continue;
+    const x = i % width;
+    for (const j of [x > 0 ? i - 1 : -1, x + 1 < width ? i + 1 : -1, i - width, i + width]) {
+      if (j >= 0 && j < n && labels[j] === c) continue;
+      border[c]!++;
+      // Off the picture's edge counts as outline too: nothing there holds the pane.
+      if (j < 0 || j >= n || salient[j]! < 128) outline[c]!++;
+    }
+  }
+  for (let i = 0; i < n; i++) {
+    const c = labels[i]!;
+    if (c !== 0 && outline[c]! > border[c]! * MAX_OUTLINE_SHARE) classes[i] = CLASS_OPAQUE;
+  }
 }
 
 function hasPrompt(prompt: SubjectPrompt | undefined): boolean {
@@ -86,10 +119,7 @@ export function subjectMatte(input: SubjectMatteInput): SubjectMatte {
   }
 
   const classes = classifyProduct(rgb, width, height, extent);
-  if (!prompted) {
-    // Without a prompt, glass is only looked for inside what the network marked as subject.
-    for (let i = 0; i < n; i++) if (classes[i] === CLASS_GLASS && salient[i]! < 128) classes[i] = CLASS_OPAQUE;
-  }
+  if (!prompted) keepEnclosedGlass(classes, salient, width, height);
   let glassPixels = 0;
   for (let i = 0; i < n; i++) if (classes[i] === CLASS_GLASS) glassPixels++;
   if (glassPixels === 0) return { alpha, fg: rgb, glass, glassPixels };
