@@ -91,12 +91,12 @@ __attribute__((target("avx512f"))) float exp_sum_avx512(float* x, int64_t n, flo
 
 // o = h · gelu(g) per lane, gelu(v) = v/2 · (1 + erf(v/√2)) with erf as in gelu_approx.
 __attribute__((target("avx512f"))) void geglu_avx512(const float* h, const float* g, float* o, int64_t n) {
-  const __m512 sign = _mm512_set1_ps(-0.f), one = _mm512_set1_ps(1.f);
+  const __m512 one = _mm512_set1_ps(1.f);
   for (int64_t i = 0; i < n; i += 16) {
     const __mmask16 m = n - i >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (n - i)) - 1);
     const __m512 v = _mm512_maskz_loadu_ps(m, g + i);
     const __m512 x = _mm512_mul_ps(v, _mm512_set1_ps(kInvSqrt2));
-    const __m512 ax = _mm512_andnot_ps(sign, x);
+    const __m512 ax = _mm512_abs_ps(x);  // AVX512F (andnot would need AVX512DQ)
     const __m512 t = _mm512_div_ps(one, _mm512_fmadd_ps(_mm512_set1_ps(kErfP), ax, one));
     __m512 q = _mm512_fmadd_ps(_mm512_set1_ps(kErfA5), t, _mm512_set1_ps(kErfA4));
     q = _mm512_fmadd_ps(q, t, _mm512_set1_ps(kErfA3));
