@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "backend/cpu/vmath.h"
 #include "models/onnx/kernel.h"
 #include "models/onnx/tensor_ops.h"
 #include "tensor/error.h"
@@ -31,6 +32,32 @@ void moments(const float* p, int64_t n, float eps, float& mean, float& inv_std) 
   v = n ? v / double(n) : 0.0;
   mean = float(m);
   inv_std = float(1.0 / std::sqrt(v + double(eps)));
+}
+
+// The same for a row short enough to sum in f32 lanes (a LayerNorm row): two vector passes.
+void row_moments(const float* p, int64_t n, float eps, float& mean, float& inv_std) {
+  if (n > 8192) return moments(p, n, eps, mean, inv_std);
+  using namespace cpu::vm;
+  vf16 s = splat(0.f);
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) s += load(p + i);
+  float tail = 0.f;
+  for (; i < n; ++i) tail += p[i];
+  float sum = tail;
+  for (int k = 0; k < 16; ++k) sum += s[k];
+  const float m = n ? sum / float(n) : 0.f;
+  vf16 v = splat(0.f);
+  const vf16 mv = splat(m);
+  for (i = 0; i + 16 <= n; i += 16) {
+    const vf16 d = load(p + i) - mv;
+    v += d * d;
+  }
+  float var = 0.f;
+  for (; i < n; ++i) var += (p[i] - m) * (p[i] - m);
+  for (int k = 0; k < 16; ++k) var += v[k];
+  var = n ? var / float(n) : 0.f;
+  mean = m;
+  inv_std = float(1.0 / std::sqrt(double(var) + double(eps)));
 }
 
 // y = x * s + b with s and b (optional) broadcast unidirectionally to x's shape.
@@ -80,11 +107,13 @@ Out layer_norm(RunContext& ctx, const Inputs& in, int64_t axis_attr, float eps, 
       const float* p = xp + o * inner;
       float* q = yp + o * inner;
       float m, is;
-      moments(p, inner, eps, m, is);
+      row_moments(p, inner, eps, m, is);
       mean.data<float>()[o] = m;
       inv.data<float>()[o] = is;
-      if (sp) {
-        for (int64_t i = 0; i < inner; ++i) q[i] = (p[i] - m) * is * sp[i] + (bp ? bp[i] : 0.f);
+      if (sp && bp) {
+        for (int64_t i = 0; i < inner; ++i) q[i] = (p[i] - m) * is * sp[i] + bp[i];
+      } else if (sp) {
+        for (int64_t i = 0; i < inner; ++i) q[i] = (p[i] - m) * is * sp[i];
       } else {
         for (int64_t i = 0; i < inner; ++i) q[i] = (p[i] - m) * is;
       }
@@ -168,6 +197,51 @@ void softmax_line(const float* p, float* q, int64_t len, int64_t stride, bool lo
   }
 }
 
+// Softmax of a contiguous row, vectorised; the lanes past the end read as −inf.
+void softmax_row(const float* p, float* q, int64_t len, bool log) {
+  using namespace cpu::vm;
+  const float ninf = -INFINITY;
+  auto load_tail = [&](int64_t i) {
+    float buf[16];
+    for (int k = 0; k < 16; ++k) buf[k] = i + k < len ? p[i + k] : ninf;
+    return load(buf);
+  };
+  vf16 m = splat(ninf);
+  int64_t i = 0;
+  for (; i + 16 <= len; i += 16) {
+    const vf16 v = load(p + i);
+    m = vselect(v > m, v, m);  // NaN never wins, as with std::max
+  }
+  if (i < len) {
+    const vf16 v = load_tail(i);
+    m = vselect(v > m, v, m);
+  }
+  float mx = ninf;
+  for (int k = 0; k < 16; ++k) mx = std::max(mx, m[k]);
+  const vf16 shift = splat(mx);
+  vf16 s = splat(0.f);
+  for (i = 0; i + 16 <= len; i += 16) {
+    const vf16 e = exp(load(p + i) - shift);
+    if (!log) store(q + i, e);
+    s += e;
+  }
+  if (i < len) {
+    const vf16 e = exp(load_tail(i) - shift);
+    if (!log)
+      for (int64_t k = i; k < len; ++k) q[k] = e[k - i];
+    s += e;
+  }
+  double sum = 0;
+  for (int k = 0; k < 16; ++k) sum += s[k];
+  if (log) {
+    const float ls = float(std::log(sum));
+    for (int64_t k = 0; k < len; ++k) q[k] = p[k] - mx - ls;
+  } else {
+    const float inv = float(1.0 / sum);
+    for (int64_t k = 0; k < len; ++k) q[k] *= inv;
+  }
+}
+
 Out softmax(RunContext& ctx, const Inputs& in, int64_t axis_attr, bool flatten, bool log) {
   const char* op = log ? "LogSoftmax" : "Softmax";
   const Tensor& x = need_float(in, 0, op);
@@ -185,6 +259,12 @@ Out softmax(RunContext& ctx, const Inputs& in, int64_t axis_attr, bool flatten, 
   }
   const float* xp = x.data<float>();
   float* yp = y.data<float>();
+  if (inner == 1) {
+    ctx.pool.parallel_for(outer, std::max<int64_t>(1, 8192 / std::max<int64_t>(len, 1)), [&](int64_t b, int64_t e) {
+      for (int64_t o = b; o < e; ++o) softmax_row(xp + o * len, yp + o * len, len, log);
+    });
+    return {y};
+  }
   ctx.pool.parallel_for(outer * inner, std::max<int64_t>(1, 8192 / std::max<int64_t>(len, 1)), [&](int64_t b, int64_t e) {
     for (int64_t k = b; k < e; ++k) {
       const int64_t o = k / inner, i = k % inner;
