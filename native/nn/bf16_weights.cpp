@@ -14,23 +14,29 @@ void Bf16Packer::release_if_mapped(const Tensor& t) const {
   one.release();
 }
 
+const float* Bf16Packer::as_f32(const Tensor& t) {
+  if (t.dtype() == DType::F32) return t.data<float>();
+  if (t.dtype() != DType::F16 && t.dtype() != DType::BF16 && !dtype_is_block(t.dtype()))
+    fail(Code::Internal, "bf16 packing: unexpected weight dtype ", dtype_name(t.dtype()));
+  if (wide_.size() < size_t(t.numel())) {
+    std::vector<float>().swap(wide_);
+    wide_.resize(size_t(t.numel()));
+  }
+  widen_into(pool_, t, wide_.data());
+  return wide_.data();
+}
+
 void Bf16Packer::pack(Linear& l) {
   if (!present(l.w) || l.out <= 0 || l.in <= 0) return;
-  {
-    const Tensor f = widen(pool_, l.w);
-    l.wb = std::make_shared<const cpu::Bf16Weights>(pool_, cpu::Bf16Weights::Side::Right, f.data<float>(), l.out, l.in);
-  }
+  l.wb = std::make_shared<const cpu::Bf16Weights>(pool_, cpu::Bf16Weights::Side::Right, as_f32(l.w), l.out, l.in);
   release_if_mapped(l.w);
   l.w = Tensor();
 }
 
 void Bf16Packer::pack(Conv2d& c) {
   if (!present(c.w) || c.out <= 0 || c.in <= 0) return;
-  {
-    const Tensor f = widen(pool_, c.w);
-    c.wb = std::make_shared<const cpu::Bf16Weights>(pool_, cpu::Bf16Weights::Side::Left, f.data<float>(), c.out,
-                                                    c.in * c.kh * c.kw);
-  }
+  c.wb = std::make_shared<const cpu::Bf16Weights>(pool_, cpu::Bf16Weights::Side::Left, as_f32(c.w), c.out,
+                                                  c.in * c.kh * c.kw);
   release_if_mapped(c.w);
   c.w = Tensor();
 }

@@ -5,6 +5,7 @@
 // Only for a model that runs on the CPU and only when cpu::bf16_gemm_supported().
 #pragma once
 #include <unordered_set>
+#include <vector>
 
 #include "backend/cpu/threads.h"
 #include "formats/mapped_file.h"
@@ -27,8 +28,12 @@ class Bf16Packer {
 
  private:
   void release_if_mapped(const Tensor& t) const;
+  // t as f32: its own data, or a copy in wide_ (a plain buffer reused for every weight: the tensor
+  // allocator would keep each freed size in its cache).
+  const float* as_f32(const Tensor& t);
   ThreadPool& pool_;
   std::unordered_set<const void*> mapped_;
+  std::vector<float> wide_;
 };
 
 }  // namespace bgn::nn

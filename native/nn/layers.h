@@ -26,6 +26,8 @@ Tensor widen(const Tensor& t);
 // The same, converted on the pool's threads (F16C / vectorised bf16 shifts): for large weights,
 // which are widened on every call.
 Tensor widen(ThreadPool& pool, const Tensor& t);
+// t (F16, BF16 or a GGUF block type) converted into d (t.numel() floats) on the pool's threads.
+void widen_into(ThreadPool& pool, const Tensor& t, float* d);
 
 struct Linear {
   Tensor w, b;  // w (out, in), b (out) or undefined
