@@ -21,8 +21,9 @@
  *   --steps N        diffusion steps (default 4)          --sampler S   (default lcm)
  *   --guidance G     guidance scale (default 1: no CFG)   --size N      generation side (default 512; 1024 for SDXL)
  *   --photo PATH     source photo (default examples/studio-chair.jpg), cropped to a square of 2 × size
- *   --segmentation M the segmentation model: default (the installed ISNet) | tiny (the 64×64 test model, so
- *                    that peak RSS and time are the diffusion's own) | an ONNX path
+ *   --segmentation M the segmentation model: default (the installed ISNet) | tiny (the 64×64 test model on a
+ *                    red square over green instead of the photo, so that peak RSS and time are the
+ *                    diffusion's own) | an ONNX path
  *   --precision P    the local engine's UNet compute (model.precision): auto (its default) | f32 | bf16
  *   --runs N         runs (default 2: one cold, one warm)  --threads N   native threads (default 2)
  *   --json           one JSON object
@@ -32,7 +33,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs as parseCli } from 'node:util';
 
-import sharp from 'sharp';
+import sharp, { type Sharp } from 'sharp';
 
 import { clearDiffusionModels, clearSegmenters, closeComposePool, replaceBackground, resolveModel, type ReplaceOptions } from '../src/index.js';
 import { redSubjectModel, writeTinyModel } from '../test/helpers/tiny-models.js';
@@ -130,6 +131,17 @@ function isSdxl(file: string): boolean {
   }
 }
 
+/** The tiny test model finds red subjects: a red square on green stands in for the photo. */
+function redSquareOnGreen(side: number): Sharp {
+  const rgb = Buffer.alloc(side * side * 3);
+  for (let y = 0; y < side; y++)
+    for (let x = 0; x < side; x++) {
+      const red = x >= side * 0.3 && x < side * 0.7 && y >= side * 0.25 && y < side * 0.75;
+      rgb.set(red ? [210, 25, 30] : [40, 160, 70], (y * side + x) * 3);
+    }
+  return sharp(rgb, { raw: { width: side, height: side, channels: 3 } });
+}
+
 async function segmentationModel(dir: string, choice: string): Promise<{ model?: string; label: string; note?: string }> {
   if (choice === 'tiny') return { model: writeTinyModel(dir, 'tiny-isnet-imgly.onnx', redSubjectModel()), label: 'tiny test model (64×64)' };
   if (choice !== 'default') return { model: choice, label: path.basename(choice) };
@@ -172,7 +184,8 @@ async function main(): Promise<void> {
   try {
     const side = 2 * size;
     const input = path.join(dir, 'photo.jpg');
-    writeFileSync(input, await sharp(args.photo).rotate().resize(side, side, { fit: 'cover' }).jpeg({ quality: 92 }).toBuffer());
+    const photo = args.segmentation === 'tiny' ? redSquareOnGreen(side) : sharp(args.photo).rotate().resize(side, side, { fit: 'cover' });
+    writeFileSync(input, await photo.jpeg({ quality: 92 }).toBuffer());
     const seg = await segmentationModel(dir, args.segmentation);
     if (seg.note) log(`note: ${seg.note}`);
     const draft = args.vae !== 'full';
@@ -232,7 +245,7 @@ async function main(): Promise<void> {
       lora_mb: loraMb,
       segmentation: seg.label,
       size,
-      photo: `${side}×${side} from ${path.basename(args.photo)}`,
+      photo: `${side}×${side} from ${args.segmentation === 'tiny' ? 'a red square on green' : path.basename(args.photo)}`,
       steps: args.steps,
       sampler: args.sampler,
       guidance: args.guidance,
