@@ -20,11 +20,6 @@ using namespace bgn::cpu;
 
 namespace {
 
-uint32_t bits_of(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  return u;
-}
 float from_bits(uint32_t u) {
   float f;
   std::memcpy(&f, &u, 4);
