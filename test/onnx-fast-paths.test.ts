@@ -1,7 +1,7 @@
 /**
  * The fast paths the transformer segmenters run through, against onnxruntime-node: Transpose of
  * any rank, dtype and permutation (rows copied whole or tiles transposed, size-1 axes dropped,
- * neighbours merged, split over threads), MatMul over many small batch entries and with a shared
+ * neighbours merged, split over threads), broadcasting arithmetic of any rank, MatMul over many small batch entries and with a shared
  * weight, the fusions made at load (a Linear's MatMul + bias Add, the exact GELU written out as
  * Div / Erf / Add / Mul / Mul) in every operand order and their near misses that must not fuse,
  * Erf over its whole range, Softmax on every axis and LayerNormalization on wide rows.
@@ -69,6 +69,26 @@ describe('MatMul', () => {
       const g = packGraph(ops, [{ op: 'MatMul', inputs: ['a', 'b'], outputs: ['y'] }], ['y']);
       await expectLikeOrt(`matmul ${da} @ ${db}`, g, FP32, 2);
     }
+  });
+});
+
+describe('broadcasting arithmetic', () => {
+  it("SAM's relative-position terms, size-1 axes anywhere, scalars and rank 9", async () => {
+    const cases: [number[], number[]][] = [
+      [[6, 5, 7, 5, 7], [6, 5, 7, 5, 1]],
+      [[6, 5, 7, 5, 7], [6, 5, 7, 1, 7]],
+      [[2, 1, 3, 9], [4, 1, 1]],
+      [[1, 3, 1, 40], [5, 1, 8, 1]],
+      [[3, 1, 2, 1, 2, 1, 2, 1, 5], [1, 4, 1, 3, 1, 2, 1, 2, 1]],
+      [[1], [4, 3]],
+      [[], [5, 2]],
+    ];
+    for (const [da, db] of cases)
+      for (const op of ['Add', 'Sub', 'Mul', 'Div']) {
+        const ops = { a: f32(da, 61), b: f32(db, 62, 0.5, 2) };
+        const g = packGraph(ops, [{ op, inputs: ['a', 'b'], outputs: ['y'] }], ['y']);
+        await expectLikeOrt(`${op} ${da} ${db}`, g, EXACT, 2);
+      }
   });
 });
 

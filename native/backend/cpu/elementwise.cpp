@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <vector>
 
 #include "backend/cpu/ops.h"
 
@@ -44,32 +45,89 @@ void binary_impl(ThreadPool& pool, F f, const float* a, const int64_t* as, int a
     pool.parallel_for(n, 1 << 15, [&](int64_t s, int64_t e) { for (int64_t i = s; i < e; ++i) y[i] = f(av, b[i]); });
     return;
   }
-  // General: strides of a and b in the output's index space (0 where broadcast).
-  int64_t sa[8] = {0}, sb[8] = {0}, dims[8] = {0};
-  int64_t stride_a = 1, stride_b = 1;
-  for (int i = yr - 1; i >= 0; --i) {
-    dims[i] = ys[i];
-    int ia = i - (yr - ar), ib = i - (yr - br);
-    int64_t da = ia >= 0 ? as[ia] : 1, db = ib >= 0 ? bs[ib] : 1;
-    sa[i] = da == 1 ? 0 : stride_a;
-    sb[i] = db == 1 ? 0 : stride_b;
-    stride_a *= da;
-    stride_b *= db;
-  }
-  int64_t inner = dims[yr - 1];
-  int64_t rows = n / std::max<int64_t>(inner, 1);
-  pool.parallel_for(rows, 64, [&](int64_t s, int64_t e) {
-    for (int64_t r = s; r < e; ++r) {
-      int64_t rem = r, oa = 0, ob = 0;
-      for (int i = yr - 2; i >= 0; --i) {
-        int64_t idx = rem % dims[i];
-        rem /= dims[i];
-        oa += idx * sa[i];
-        ob += idx * sb[i];
+  // General: strides of a and b in the output's index space (0 where broadcast), with size-1
+  // axes dropped and neighbouring axes merged where both operands walk them alike.
+  std::vector<int64_t> sa(size_t(yr) + 1, 0), sb(size_t(yr) + 1, 0), dims(size_t(yr) + 1, 0);
+  int r = 0;
+  {
+    int64_t stride_a = 1, stride_b = 1;
+    const size_t ny = size_t(yr);
+    std::vector<int64_t> ra(ny), rb(ny), rd(ny);
+    int k = 0;
+    for (int i = yr - 1; i >= 0; --i) {
+      int ia = i - (yr - ar), ib = i - (yr - br);
+      int64_t da = ia >= 0 ? as[ia] : 1, db = ib >= 0 ? bs[ib] : 1;
+      if (ys[i] != 1) {
+        rd[k] = ys[i];
+        ra[k] = da == 1 ? 0 : stride_a;
+        rb[k] = db == 1 ? 0 : stride_b;
+        ++k;
       }
-      float* out = y + r * inner;
-      const int64_t ia = sa[yr - 1], ib = sb[yr - 1];
-      for (int64_t j = 0; j < inner; ++j) out[j] = f(a[oa + j * ia], b[ob + j * ib]);
+      stride_a *= da;
+      stride_b *= db;
+    }
+    // rd/ra/rb run from the innermost axis outwards; merge an outer axis into the one inside it
+    // when each operand's stride continues (or stays 0 on both).
+    for (int i = 0; i < k; ++i) {
+      if (r > 0) {
+        const int j = r - 1;
+        const bool a_ok = ra[i] == ra[j] * rd[j] && (ra[j] != 0 || ra[i] == 0);
+        const bool b_ok = rb[i] == rb[j] * rd[j] && (rb[j] != 0 || rb[i] == 0);
+        if (a_ok && b_ok) {
+          rd[j] *= rd[i];
+          continue;
+        }
+      }
+      rd[r] = rd[i];
+      ra[r] = ra[i];
+      rb[r] = rb[i];
+      ++r;
+    }
+    for (int i = 0; i < r; ++i) {
+      dims[r - 1 - i] = rd[i];
+      sa[r - 1 - i] = ra[i];
+      sb[r - 1 - i] = rb[i];
+    }
+    if (r == 0) {
+      dims[0] = 1;
+      r = 1;
+    }
+  }
+  const int64_t inner = dims[r - 1];
+  const int64_t rows = n / std::max<int64_t>(inner, 1);
+  const int64_t ia = sa[r - 1], ib = sb[r - 1];
+  pool.parallel_for(rows, std::max<int64_t>(1, 4096 / std::max<int64_t>(inner, 1)), [&](int64_t s, int64_t e) {
+    std::vector<int64_t> idx(size_t(r), 0);
+    int64_t oa = 0, ob = 0, rem = s;
+    for (int i = r - 2; i >= 0; --i) {
+      idx[i] = rem % dims[i];
+      rem /= dims[i];
+      oa += idx[i] * sa[i];
+      ob += idx[i] * sb[i];
+    }
+    for (int64_t row = s; row < e; ++row) {
+      float* out = y + row * inner;
+      const float* pa = a + oa;
+      const float* pb = b + ob;
+      if (ia == 1 && ib == 1) {
+        for (int64_t j = 0; j < inner; ++j) out[j] = f(pa[j], pb[j]);
+      } else if (ia == 1 && ib == 0) {
+        const float v = pb[0];
+        for (int64_t j = 0; j < inner; ++j) out[j] = f(pa[j], v);
+      } else if (ia == 0 && ib == 1) {
+        const float v = pa[0];
+        for (int64_t j = 0; j < inner; ++j) out[j] = f(v, pb[j]);
+      } else {
+        for (int64_t j = 0; j < inner; ++j) out[j] = f(pa[j * ia], pb[j * ib]);
+      }
+      for (int i = r - 2; i >= 0; --i) {
+        oa += sa[i];
+        ob += sb[i];
+        if (++idx[i] < dims[i]) break;
+        oa -= sa[i] * dims[i];
+        ob -= sb[i] * dims[i];
+        idx[i] = 0;
+      }
     }
   });
 }

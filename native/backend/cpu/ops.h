@@ -104,7 +104,7 @@ void relu(ThreadPool& pool, const float* x, float* y, int64_t n);
 void sigmoid(ThreadPool& pool, const float* x, float* y, int64_t n);
 
 enum class BinaryOp { Add, Sub, Mul, Div };
-// Numpy-style broadcasting over up to 8 dims. Shapes are right-aligned.
+// Numpy-style broadcasting over any rank. Shapes are right-aligned.
 void binary(ThreadPool& pool, BinaryOp op, const float* a, const int64_t* a_shape, int a_rank, const float* b,
             const int64_t* b_shape, int b_rank, float* y, const int64_t* y_shape, int y_rank);
 
