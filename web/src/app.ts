@@ -6,6 +6,7 @@
  */
 import { api, ApiError, token, type Health, type JobResult, type JobView, type PresetInfo } from './api.js';
 import { Compare } from './compare.js';
+import { PromptMarks, promptField, type Marks } from './prompt-marks.js';
 
 // ---- small DOM helpers ----------------------------------------------------------------------------
 
@@ -100,6 +101,8 @@ interface Item {
   previewUrl?: string;
   error?: string;
   errorDetail?: string;
+  /** Box and points the user marked on the photo: where the product is (sent as `prompt`). */
+  marks?: Marks;
   /** Bumped on each run so a stale poll of an earlier run does not write over a new one. */
   run: number;
   card: HTMLButtonElement;
@@ -147,6 +150,9 @@ const el = {
   compare: $('compare'),
   handle: $('handle'),
   beforeImg: $<HTMLImageElement>('before-img'),
+  marks: $('marks'),
+  marksBar: $('marks-bar'),
+  marksClear: $<HTMLButtonElement>('marks-clear'),
   afterImg: $<HTMLImageElement>('after-img'),
   maskImg: $<HTMLImageElement>('mask-img'),
   working: $('working'),
@@ -170,6 +176,22 @@ const el = {
 };
 
 const compare = new Compare(el.compare, el.handle);
+const marks = new PromptMarks(el.marks, (m) => {
+  if (state.selected) state.selected.marks = m;
+  show(el.marksClear, true);
+});
+
+/** The selected photo's marks, once its original is shown (its pixel size is known then). */
+function showMarks(): void {
+  const item = state.selected;
+  if (!item || !el.beforeImg.naturalWidth || el.beforeImg.getAttribute('src') !== item.beforeUrl) return;
+  marks.show(item.marks ?? {}, el.beforeImg.naturalWidth, el.beforeImg.naturalHeight);
+  show(el.marksClear, Boolean(item.marks?.box || item.marks?.points?.length));
+}
+el.marksClear.addEventListener('click', () => {
+  if (state.selected) delete state.selected.marks;
+  showMarks();
+});
 
 // ---- messages -------------------------------------------------------------------------------------
 
@@ -503,7 +525,8 @@ async function runOne(item: Item, fields: Record<string, string>, run: number): 
   };
   try {
     // Every step of the local engine sends a small preview, shown while the job runs.
-    let job: JobView = await api.replace(item.file, { ...fields, previewEvery: '1' });
+    const prompt = promptField(item.marks);
+    let job: JobView = await api.replace(item.file, { ...fields, previewEvery: '1', ...(prompt ? { prompt } : {}) });
     if (!update(item, run, { jobId: job.jobId })) return;
     let previewAt: number | undefined;
     while (job.status === 'queued' || job.status === 'running') {
@@ -615,6 +638,7 @@ function setRatio(w: number, h: number): void {
 el.beforeImg.addEventListener('load', () => {
   el.compare.classList.remove('no-image');
   if (!state.selected?.result) setRatio(el.beforeImg.naturalWidth, el.beforeImg.naturalHeight);
+  showMarks();
 });
 // A file the browser cannot show (HEIC in some browsers, or not an image at all): no broken-image icon.
 el.beforeImg.addEventListener('error', () => el.compare.classList.add('no-image'));
@@ -632,6 +656,9 @@ function renderSelected(): void {
   if (item.maskUrl && el.maskImg.getAttribute('src') !== item.maskUrl) el.maskImg.src = item.maskUrl;
   if (item.result) setRatio(item.result.width, item.result.height);
   for (const t of el.tabs) t.disabled = !done;
+  // Marks are drawn on the original before a run (and after a failed one).
+  show(el.marksBar, !done && !busy(item));
+  showMarks();
 
   show(el.working, busy(item));
   // The background as it forms replaces the spinner while the local engine sends previews.
