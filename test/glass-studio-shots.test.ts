@@ -16,7 +16,9 @@ describe('glassStudioShots', () => {
     const s = await makeGlassScene({ kind: 'window', backdrop: 'garden', width: 96, height: 72, seed: 3 });
     const shots = await glassStudioShots(s, 2);
     const { plate: p1, second } = shots;
-    const [plate, shot2, plate2] = await Promise.all([p1, second.input, second.cleanPlate].map(raw));
+    const [plate, shot2, plate2] = (await Promise.all([p1, second.input, second.cleanPlate].map(raw))) as [
+      Uint8Array, Uint8Array, Uint8Array,
+    ];
     let worst = 0, differs = 0;
     for (let i = 0; i < s.width * s.height; i++) {
       const a = s.alpha[i]!;
