@@ -1,7 +1,8 @@
 /**
  * The fast paths the transformer segmenters run through, against onnxruntime-node: Transpose of
  * any rank, dtype and permutation (rows copied whole or tiles transposed, size-1 axes dropped,
- * neighbours merged, split over threads), broadcasting arithmetic of any rank, MatMul over many small batch entries and with a shared
+ * neighbours merged, split over threads), broadcasting arithmetic of any rank, results written over
+ * operands read for the last time, MatMul over many small batch entries and with a shared
  * weight, the fusions made at load (a Linear's MatMul + bias Add, the exact GELU written out as
  * Div / Erf / Add / Mul / Mul) in every operand order and their near misses that must not fuse,
  * Erf over its whole range, Softmax on every axis and LayerNormalization on wide rows.
@@ -89,6 +90,27 @@ describe('broadcasting arithmetic', () => {
         const g = packGraph(ops, [{ op, inputs: ['a', 'b'], outputs: ['y'] }], ['y']);
         await expectLikeOrt(`${op} ${da} ${db}`, g, EXACT, 2);
       }
+  });
+});
+
+describe('results written over operands read for the last time', () => {
+  it('only where no later node and no reshaped view still reads the operand', async () => {
+    const nodes = [
+      { op: 'Add', inputs: ['x', 'c'], outputs: ['a'] },
+      { op: 'Reshape', inputs: ['a', 'flat'], outputs: ['r'] },
+      { op: 'Mul', inputs: ['r', 'c2'], outputs: ['m'] },
+      { op: 'Erf', inputs: ['m'], outputs: ['e'] },
+      { op: 'Reshape', inputs: ['e', 'back'], outputs: ['e4'] },
+      { op: 'Sub', inputs: ['a', 'e4'], outputs: ['d'] },
+      { op: 'Softmax', inputs: ['d'], outputs: ['s'], attrs: { axis: 2 } },
+      { op: 'Add', inputs: ['s', 'a'], outputs: ['y'] },
+    ];
+    const operands = {
+      x: f32([2, 3, 40], 71, -2, 2), c: konst(f32([40], 72)), c2: konst(f32([1], 73)),
+      flat: konst({ dtype: 'int64', dims: [1], data: [-1] }),
+      back: konst({ dtype: 'int64', dims: [3], data: [2, 3, 40] }),
+    };
+    await expectLikeOrt('in-place chain', packGraph(operands, nodes, ['y', 'e']), FP32, 2);
   });
 });
 

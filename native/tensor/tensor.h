@@ -68,6 +68,8 @@ class Tensor {
 
   // Same storage, new shape with the same number of elements.
   Tensor reshaped(Shape shape) const;
+  // Host storage that no other Tensor shares (a value whose last reader may overwrite it).
+  bool sole_owner() const { return storage_ && storage_.use_count() == 1 && !on_device_; }
   // Deep copy converted to dtype (f16/bf16/ints → f32 and back). Host tensors only.
   Tensor to(DType dtype) const;
   Tensor clone() const { return to(dtype_); }

@@ -417,6 +417,14 @@ std::vector<Tensor> Graph::run(ThreadPool& pool, const std::vector<Tensor>& inpu
     } else {
       st_out.host_nodes++;
     }
+    // Values read for the last time, by this step only once, that nothing else shares.
+    ctx.donatable = 0;
+    if (!gpu)
+      for (size_t k = 0; k < st.in.size() && k < 64; ++k) {
+        const int s = st.in[k];
+        if (s < 0 || is_constant_[s] || last_use[s] != static_cast<int>(i) || !values[s].sole_owner()) continue;
+        if (std::count(st.in.begin(), st.in.end(), s) == 1) ctx.donatable |= uint64_t(1) << k;
+      }
     std::vector<Tensor> outs;
     auto t0 = std::chrono::steady_clock::now();
     try {

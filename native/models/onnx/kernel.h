@@ -37,6 +37,9 @@ struct RunContext {
   // When profiling in detail, kernels append (description, flops) for the step just run.
   std::vector<std::pair<std::string, double>>* detail = nullptr;
   Gpu* gpu = nullptr;  // the device the graph runs on; null on the CPU
+  // Bit i: input i is at its last use and its host storage is shared with no other value, so
+  // the kernel may write its output there (see donated()).
+  uint64_t donatable = 0;
   // The owner of the Gpu's copies of constant weights this run uploads (Gpu::weight; may be null).
   const void* weight_owner = nullptr;
 };
@@ -47,6 +50,9 @@ enum class Place : uint8_t {
   Device,  // device memory when the value is f32 (other dtypes stay on the host)
   Any,     // wherever the value is: the kernel reads only its shape (Reshape, Shape, ...)
 };
+
+// Whether input i's storage may become the kernel's output (same dtype and shape needed).
+inline bool donated(const RunContext& ctx, size_t i) { return i < 64 && ((ctx.donatable >> i) & 1) != 0; }
 
 // Inputs as seen by a kernel: a missing optional input is an undefined (default) Tensor.
 using Inputs = std::vector<const Tensor*>;

@@ -277,7 +277,7 @@ void register_elementwise_kernels(std::map<std::string, KernelFactory>& r) {
       return make_fn_kernel([](RunContext& ctx, const Inputs& in) {
         const Tensor& x = need(in, 0, "Gelu");
         if (x.dtype() != DType::F32) fail(Code::BadInput, "Gelu: expected float data, got ", dtype_name(x.dtype()));
-        Tensor y = new_output(DType::F32, x.shape(), "Gelu");
+        Tensor y = donated(ctx, 0) ? x : new_output(DType::F32, x.shape(), "Gelu");
         cpu::gelu(ctx.pool, x.data<float>(), y.data<float>(), x.numel());
         return Out{y};
       });

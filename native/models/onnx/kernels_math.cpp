@@ -71,7 +71,11 @@ Out binary(RunContext& ctx, const Inputs& in, cpu::BinaryOp op, const char* name
                y.data<float>(), out.data(), int(out.size()));
     return {y};
   }
-  Tensor y = Tensor::empty(DType::F32, out);
+  // The result overwrites an operand of its shape that is read for the last time (elementwise,
+  // each element read before it is written).
+  Tensor y = donated(ctx, 0) && a.shape() == out   ? a
+             : donated(ctx, 1) && b.shape() == out ? b
+                                                   : Tensor::empty(DType::F32, out);
   cpu::binary(ctx.pool, op, a.data<float>(), a.shape().data(), a.rank(), b.data<float>(), b.shape().data(), b.rank(),
               y.data<float>(), out.data(), int(out.size()));
   return {y};
@@ -226,7 +230,7 @@ void register_math_kernels(std::map<std::string, KernelFactory>& r) {
     return make_fn_kernel([](RunContext& ctx, const Inputs& in) {
       const Tensor& x = need(in, 0, "Erf");
       if (x.dtype() != DType::F32) fail(Code::BadInput, "Erf: expected float data, got ", dtype_name(x.dtype()));
-      Tensor y = Tensor::empty(DType::F32, x.shape());
+      Tensor y = donated(ctx, 0) ? x : Tensor::empty(DType::F32, x.shape());
       cpu::erf(ctx.pool, x.data<float>(), y.data<float>(), x.numel());
       return Out{y};
     });

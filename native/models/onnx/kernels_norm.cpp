@@ -245,7 +245,8 @@ void softmax_row(const float* p, float* q, int64_t len, bool log) {
 Out softmax(RunContext& ctx, const Inputs& in, int64_t axis_attr, bool flatten, bool log) {
   const char* op = log ? "LogSoftmax" : "Softmax";
   const Tensor& x = need_float(in, 0, op);
-  Tensor y = new_output(DType::F32, x.shape(), op);
+  // Softmax (not LogSoftmax, which reads x again after writing) may overwrite x in place.
+  Tensor y = !log && donated(ctx, 0) ? x : new_output(DType::F32, x.shape(), op);
   if (x.numel() == 0) return {y};
   const int64_t r = std::max(x.rank(), 1);
   const int64_t axis = normalize_axis(axis_attr, r, op);
