@@ -17,7 +17,12 @@
  *                       for cuda; onnxruntime stays on the CPU, so the ratio then compares devices)
  *   --e2e               time cleanup() end to end on a 12-MP photo made by upscaling --photo
  *                       (total and per-stage medians from the result metrics)
+ *   --rss               also the peak RSS of each engine, each in a process of its own
+ *                       (scripts/lib/segment-engine-child.ts: one warm-up and one run), beside a
+ *                       process that only prepares the input (the baseline both share)
+ * The load average before and after is printed: on a shared machine, repeat when it is high.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -40,6 +45,7 @@ interface Args {
   ortFetch: 'first' | 'all';
   json: boolean;
   e2e: boolean;
+  rss: boolean;
   /** Where our segmenter runs (onnxruntime-node, the reference, always runs on the CPU). */
   device: 'auto' | 'cpu' | 'cuda';
 }
@@ -57,12 +63,13 @@ function parseArgs(argv: string[]): Args {
       'ort-fetch': { type: 'string', default: 'first' },
       json: { type: 'boolean', default: false },
       e2e: { type: 'boolean', default: false },
+      rss: { type: 'boolean', default: false },
       device: { type: 'string', default: 'cpu' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
   if (v.help) {
-    console.log('usage: npm run bench:segment -- [--runs 5] [--models medium,small] [--photo lemur_cc0.jpg] [--threads 2] [--ort-fetch first|all] [--json] [--e2e] [--device cpu|cuda|auto]');
+    console.log('usage: npm run bench:segment -- [--runs 5] [--models medium,small] [--photo lemur_cc0.jpg] [--threads 2] [--ort-fetch first|all] [--json] [--e2e] [--rss] [--device cpu|cuda|auto]');
     process.exit(0);
   }
   const a: Args = {
@@ -74,6 +81,7 @@ function parseArgs(argv: string[]): Args {
     ortFetch: v['ort-fetch'] as Args['ortFetch'],
     json: v.json,
     e2e: v.e2e,
+    rss: v.rss,
     device: v.device as Args['device'],
   };
   if (!['auto', 'cpu', 'cuda'].includes(a.device)) throw new Error("--device must be 'cpu', 'cuda' or 'auto'");
@@ -116,6 +124,24 @@ interface ModelResult {
   oursMedianMs: number;
   ortMedianMs: number;
   ratio: number;
+  /** Peak RSS (MiB) of a process running only that engine, and of one only preparing the input. */
+  rss?: { oursMiB: number; ortMiB: number; baselineMiB: number };
+}
+
+/** Peak RSS of each engine on `file`, each in a fresh process (see scripts/lib/segment-engine-child.ts). */
+function measureRss(file: string, args: Args, log: (s: string) => void): NonNullable<ModelResult['rss']> {
+  const child = path.join(path.dirname(new URL(import.meta.url).pathname), 'lib', 'segment-engine-child.ts');
+  const one = (engine: string): number => {
+    log(`${path.basename(file)}: peak RSS of ${engine} in its own process…`);
+    const argv = [...process.execArgv, child, engine, file, String(args.threads), photoPath(args.photo), '1'];
+    const out = execFileSync(process.execPath, argv, {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+      maxBuffer: 1 << 20,
+    });
+    return (JSON.parse(out.trim().split('\n').at(-1)!) as { peakRssMiB: number }).peakRssMiB;
+  };
+  return { baselineMiB: one('none'), oursMiB: one('ours'), ortMiB: one('ort') };
 }
 
 /** The photo prepared for any model file by its profile, at the graph's input size. */
@@ -231,23 +257,42 @@ async function main(): Promise<void> {
     return;
   }
   const results: ModelResult[] = [];
+  const loadBefore = os.loadavg();
   for (const v of args.files.length ? args.files : args.models) {
     const r = await benchModel(v, args, log);
-    results.push({ ...r, model: args.files.length ? path.basename(v) : r.model });
+    const rss = args.rss ? measureRss(r.file, args, log) : undefined;
+    results.push({ ...r, model: args.files.length ? path.basename(v) : r.model, ...(rss ? { rss } : {}) });
   }
+  const round = (xs: number[]) => xs.map((x) => Math.round(x * 100) / 100);
+  const load = { before: round(loadBefore), after: round(os.loadavg()) };
   if (args.json) {
-    process.stdout.write(JSON.stringify({ mode: 'segmenter', machine: m, threads: args.threads, photo: args.photo, ortFetch: args.ortFetch, results }, null, 2) + '\n');
+    const out = { mode: 'segmenter', machine: m, threads: args.threads, photo: args.photo, ortFetch: args.ortFetch, load, results };
+    process.stdout.write(JSON.stringify(out, null, 2) + '\n');
     return;
   }
   console.log(`machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB; gemm: ${m.gemm}; onnxruntime-node ${m.onnxruntime}; ${args.threads} threads each`);
-  console.log(`photo: ${args.photo} (1024×1024 input), ${args.runs} runs after 1 warm-up, onnxruntime fetches: ${args.ortFetch}`);
-  console.log('-'.repeat(64));
-  console.log(`${'model'.padEnd(10)}${'ours (ms)'.padStart(14)}${'onnxruntime (ms)'.padStart(20)}${'ours / ort'.padStart(14)}`);
-  console.log('-'.repeat(64));
-  for (const r of results)
-    console.log(`${r.model.padEnd(Math.max(10, r.model.length + 2))}${r.oursMedianMs.toFixed(0).padStart(14)}${r.ortMedianMs.toFixed(0).padStart(20)}${r.ratio.toFixed(3).padStart(14)}`);
-  console.log('-'.repeat(64));
-  console.log('goal: ≤ 1.0 for this issue, ≤ 0.7 for the project');
+  const size = args.files.length ? 'each model at its input size' : '1024×1024 input';
+  console.log(`photo: ${args.photo} (${size}), ${args.runs} runs after 1 warm-up, onnxruntime fetches: ${args.ortFetch}`);
+  console.log(`load average (1, 5, 15 min): ${load.before.join(', ')} before, ${load.after.join(', ')} after`);
+  const width = Math.max(10, ...results.map((r) => r.model.length + 2));
+  const rule = '-'.repeat(width + 48 + (args.rss ? 42 : 0));
+  const rssHead = args.rss
+    ? `${'RSS ours'.padStart(12)}${'RSS ort'.padStart(12)}${'(base)'.padStart(9)}${'ours/ort'.padStart(9)}`
+    : '';
+  console.log(rule);
+  const head = `${'model'.padEnd(width)}${'ours (ms)'.padStart(14)}${'onnxruntime (ms)'.padStart(20)}`;
+  console.log(`${head}${'ours / ort'.padStart(14)}${rssHead}`);
+  console.log(rule);
+  for (const r of results) {
+    const rss = r.rss
+      ? `${`${r.rss.oursMiB.toFixed(0)} MiB`.padStart(12)}${`${r.rss.ortMiB.toFixed(0)} MiB`.padStart(12)}` +
+        `${r.rss.baselineMiB.toFixed(0).padStart(9)}${(r.rss.oursMiB / r.rss.ortMiB).toFixed(2).padStart(9)}`
+      : '';
+    const times = `${r.oursMedianMs.toFixed(0).padStart(14)}${r.ortMedianMs.toFixed(0).padStart(20)}`;
+    console.log(`${r.model.padEnd(width)}${times}${r.ratio.toFixed(3).padStart(14)}${rss}`);
+  }
+  console.log(rule);
+  console.log("goal: ours / ort ≤ 0.8 for every model family at its input size, peak RSS ≤ onnxruntime's");
 }
 
 main().catch((err) => {
