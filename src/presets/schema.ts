@@ -177,8 +177,18 @@ export const CompositingSchema = z.strictObject(
     /** How far the foreground's colours move toward the background's (0 = untouched). */
     matchColors: num(0, 1),
     shadow: ShadowSchema,
+    /**
+     * The product's glass (optional): 'auto' (the library's default), 'off', or the glass's
+     * transmission (0..1) and tint; a call's own `glass` wins.
+     */
+    glass: z
+      .union([
+        z.enum(['auto', 'off']),
+        z.strictObject({ transmission: num(0, 1).optional(), tint: PresetColorSchema.optional() }),
+      ], { error: "expected auto, off or a mapping with transmission (0 to 1) and tint" })
+      .optional(),
   },
-  { error: 'expected a mapping with featherEdges, matchColors, shadow' },
+  { error: 'expected a mapping with featherEdges, matchColors, shadow (and glass)' },
 );
 
 export const PromptTypeSchema = z.strictObject(
