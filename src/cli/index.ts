@@ -21,6 +21,7 @@ import { registerPresetsCommand } from './presets.js';
 import { registerReplaceCommand, resultJson } from './replace.js';
 import { registerServeCommands } from './serve.js';
 import { studioOptions } from './studio-flags.js';
+import { addOptions, glassFlagOptions, glassFromFlags, type SubjectFlags } from './subject-flags.js';
 
 export interface CliIO {
   stdout: (text: string) => void;
@@ -56,7 +57,7 @@ function positiveInt(name: string) {
   };
 }
 
-interface CommonFlags {
+interface CommonFlags extends SubjectFlags {
   in: string;
   out: string;
   model?: string;
@@ -84,7 +85,7 @@ interface CleanupFlags extends CommonFlags {
 }
 
 function addCommon(cmd: Command): Command {
-  return cmd
+  cmd
     .requiredOption('-i, --in <photo>', 'input photo (JPEG, PNG, WebP, TIFF, GIF, AVIF)')
     .requiredOption('-o, --out <file>', 'output file (written atomically)')
     .option('-m, --model <file.onnx|name>', 'segmentation model: a file or a name (birefnet-general, sam, …; see `bg-native models`)')
@@ -100,6 +101,7 @@ function addCommon(cmd: Command): Command {
     .option('--second-in <photo>', 'studio: the product over a second backdrop (with --second-clean-plate: exact alpha)')
     .option('--second-clean-plate <file>', 'studio: the second backdrop without the product')
     .option('--json', 'print the result metadata as JSON on stdout');
+  return addOptions(cmd, glassFlagOptions());
 }
 
 function numbers(flag: string, v: string, min: number, max: number): number[] {
@@ -137,6 +139,8 @@ function commonOptions(f: CommonFlags): SegmentOptions {
   if (f.maxPixels !== undefined) o.maxPixels = f.maxPixels;
   if (f.refine === false) o.refine = false;
   Object.assign(o, studioOptions(f));
+  const glass = glassFromFlags(f);
+  if (glass !== undefined) o.glass = glass;
   return o;
 }
 

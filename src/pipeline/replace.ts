@@ -12,6 +12,7 @@ import { randomInt } from 'node:crypto';
 import path from 'node:path';
 
 import { alphaBounds, computeFraming } from '../compose/framing.js';
+import { frameMask } from '../compose/glass/frame-mask.js';
 import { createLocalGenerator } from '../engines/local.js';
 import { createHubLocalGenerator } from '../engines/hub-local.js';
 import type { GenerateRequest, GeneratorName } from '../engines/generator.js';
@@ -141,7 +142,8 @@ export async function replaceBackground(options: ReplaceOptions): Promise<Replac
   };
   throwIfCancelled(signal, CANCELLED);
 
-  // 1. The subject, at full resolution.
+  // 1. The subject, at full resolution. Glass: the call's setting, else the preset's (compositing.glass).
+  const glassSetting = opts.glass ?? preset.compositing.glass;
   report({ stage: 'segment', progress: 0 });
   const seg = await runSegmentation(
     {
@@ -157,7 +159,7 @@ export async function replaceBackground(options: ReplaceOptions): Promise<Replac
       cleanPlate: opts.cleanPlate,
       second: opts.second,
       ...(opts.subject ? { prompt: opts.subject } : {}),
-      ...(opts.glass !== undefined ? { glass: opts.glass } : {}),
+      ...(glassSetting !== undefined ? { glass: glassSetting } : {}),
     },
     timer,
   );
@@ -175,15 +177,17 @@ export async function replaceBackground(options: ReplaceOptions): Promise<Replac
   }
   report({ stage: 'segment', progress: PROGRESS.segment });
 
-  // 2. Framing: margins, output size or aspect around the subject.
+  // 2. Framing: margins, output size or aspect around the subject (the glass mask moves with it).
+  let glass = seg.glass;
   if (opts.framing) {
     const f = opts.framing;
-    const framed = await timer.time('framing', () => {
+    const framed = await timer.time('framing', async () => {
       const frame = computeFraming(alphaBounds(alpha, width, height) ?? subject, {
         ...(f.padding !== undefined ? { padding: f.padding } : {}),
         ...(f.outputSize !== undefined ? { outputSize: f.outputSize } : {}),
         ...(f.aspectRatio !== undefined ? { aspectRatio: f.aspectRatio } : {}),
       });
+      if (glass) glass = frameMask(glass, width, height, frame);
       return frameOffThread(photo, alpha, width, height, frame, signal ? { signal } : {});
     });
     ({ rgb: photo, alpha, width, height } = framed);
@@ -200,10 +204,10 @@ export async function replaceBackground(options: ReplaceOptions): Promise<Replac
   // 3. The new background, by the engine policy.
   const generateEnd = requested === 'studio' || (requested === 'auto' && !setup.local && !setup.runway) ? PROGRESS.generateFast : PROGRESS.generateLocal;
   // Glass is see-through: the new background is generated behind it too.
-  const glass = opts.framing ? undefined : seg.glass;
+  const panes = glass;
   const request: GenerateRequest = {
     photo,
-    alpha: glass ? alpha.map((a, i) => (glass[i] ? 0 : a)) : alpha,
+    alpha: panes ? alpha.map((a, i) => (panes[i] ? 0 : a)) : alpha,
     width,
     height,
     preset,
