@@ -131,6 +131,25 @@ describe('fusions made at load', () => {
     await expectLikeOrt('linear bias (1, 1, 1, 24) widens the rank', linear([1, 1, 1, 24], 'yb'), FP32, 2);
     await expectLikeOrt('linear product read twice', linear([24], 'yb', true), FP32, 2);
   });
+  it('a Transpose of the last two axes read as MatMul B, and the Transposes that stay', async () => {
+    const attention = (perm: number[], dims: number[], twice = false) => {
+      const nodes = [
+        { op: 'Transpose', inputs: ['k'], outputs: ['kt'], attrs: { perm } },
+        { op: 'MatMul', inputs: ['q', 'kt'], outputs: ['s'] },
+      ];
+      if (twice) nodes.push({ op: 'Neg', inputs: ['kt'], outputs: ['n'] });
+      const q = f32([...dims.slice(0, -2), 9, dims.at(-1)!], 81);
+      return packGraph({ q, k: f32(dims, 82) }, nodes, twice ? ['s', 'n'] : ['s']);
+    };
+    await expectLikeOrt('q @ k^T', attention([0, 1, 3, 2], [3, 4, 11, 8]), FP32, 2);
+    await expectLikeOrt('q @ k^T rank 2', attention([1, 0], [30, 16]), FP32, 2);
+    await expectLikeOrt('q @ k^T read twice', attention([0, 2, 1], [5, 12, 7], true), FP32, 2);
+    const mixed = packGraph({ q: f32([6, 4, 3], 83), k: f32([4, 5, 6], 84) }, [
+      { op: 'Transpose', inputs: ['k'], outputs: ['kt'], attrs: { perm: [2, 1, 0] } },
+      { op: 'MatMul', inputs: ['kt', 'q'], outputs: ['s'] },
+    ], ['s']);
+    await expectLikeOrt('transpose read as A', mixed, FP32, 2);
+  });
   const gelu = (o: { mul?: boolean; swap?: boolean; one?: number; half?: number; root?: number } = {}) => {
     const sw = (a: string, b: string) => (o.swap ? [b, a] : [a, b]);
     const nodes = [

@@ -35,8 +35,8 @@ class Matcher {
 
   bool is(size_t i, const char* op, size_t inputs) const {
     const onnx::Node& n = nodes_[i];
-    return !removed_[i] && n.op_type == op && (n.domain.empty() || n.domain == "ai.onnx") && n.inputs.size() == inputs &&
-           n.outputs.size() == 1 && !n.outputs[0].empty();
+    return !removed_[i] && n.op_type == op && (n.domain.empty() || n.domain == "ai.onnx") &&
+           n.inputs.size() == inputs && n.outputs.size() == 1 && !n.outputs[0].empty();
   }
 
   // A constant f32 scalar (one element) near `want`.
@@ -87,6 +87,30 @@ class Matcher {
     }
   }
 
+  // Transpose swapping the last two axes (perm [0, …, r-3, r-1, r-2]) read only as MatMul's B
+  // ⇒ MatMul reading B transposed (attribute bgn_trans_b = r, the rank the perm was written for).
+  void transposed_b() {
+    for (size_t i = 0; i < nodes_.size(); ++i) {
+      const onnx::Node& t = nodes_[i];
+      if (!is(i, "Transpose", 1) || !computed(t.inputs[0]) || !t.has("perm")) continue;
+      const std::vector<int64_t> perm = t.attr_ints("perm");
+      const size_t r = perm.size();
+      bool swap_last = r >= 2 && perm[r - 1] == int64_t(r) - 2 && perm[r - 2] == int64_t(r) - 1;
+      for (size_t d = 0; swap_last && d + 2 < r; ++d) swap_last = perm[d] == int64_t(d);
+      if (!swap_last) continue;
+      const long m = sole_user(t.outputs[0]);
+      if (m < 0 || !is(size_t(m), "MatMul", 2)) continue;
+      onnx::Node& mm = nodes_[size_t(m)];
+      if (mm.inputs[1] != t.outputs[0] || mm.inputs[0] == t.outputs[0] || mm.has("bgn_trans_b")) continue;
+      mm.inputs[1] = t.inputs[0];
+      onnx::Attribute attr;
+      attr.type = onnx::Attribute::Int;
+      attr.i = int64_t(r);
+      mm.attrs["bgn_trans_b"] = attr;
+      remove(i);
+    }
+  }
+
   // MatMul(x, W) with W a constant f32 (K, N), then Add with a constant f32 bias of shape (N)  ⇒
   // MatMul(x, W, bias) with bgn_bias = 1.
   void linear_bias() {
@@ -127,6 +151,7 @@ void fuse_transformer_patterns(std::vector<onnx::Node>& nodes, std::vector<bool>
                                const std::set<std::string>& graph_outputs) {
   Matcher m(nodes, removed, constants, graph_outputs);
   m.gelu();
+  m.transposed_b();
   m.linear_bias();
 }
 

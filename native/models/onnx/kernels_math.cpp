@@ -115,15 +115,21 @@ std::unique_ptr<Kernel> gpu_unary(const char* name, bool sigmoid, F f) {
 }
 
 // (..., M, K) @ (..., K, N) with batch broadcasting.
-Out matmul(RunContext& ctx, const Inputs& in, bool with_bias) {
+// tb_rank > 0: B arrives untransposed from a fused Transpose of its last two axes written for
+// rank tb_rank (fuse_transformer.h); the product reads it transposed.
+Out matmul(RunContext& ctx, const Inputs& in, bool with_bias, int64_t tb_rank) {
   Tensor a = need(in, 0, "MatMul"), b = need(in, 1, "MatMul");
   if (a.dtype() != DType::F32 || b.dtype() != DType::F32) fail(Code::BadInput, "MatMul: float operands expected");
-  bool a1 = a.rank() == 1, b1 = b.rank() == 1;
+  const bool tb = tb_rank > 0;
+  if (tb && b.rank() != tb_rank) fail(Code::BadInput, "Transpose: perm length ", tb_rank, " for rank ", b.rank());
+  bool a1 = a.rank() == 1, b1 = !tb && b.rank() == 1;
   if (a1) a = a.reshaped({1, a.dim(0)});
   if (b1) b = b.reshaped({b.dim(0), 1});
   if (a.rank() < 2 || b.rank() < 2) fail(Code::BadInput, "MatMul: scalar operand");
-  int64_t M = a.dim(-2), K = a.dim(-1), N = b.dim(-1);
-  if (b.dim(-2) != K) fail(Code::BadInput, "MatMul: ", shape_str(a.shape()), " @ ", shape_str(b.shape()));
+  int64_t M = a.dim(-2), K = a.dim(-1), N = tb ? b.dim(-2) : b.dim(-1);
+  const int64_t ldb = tb ? K : N;
+  if ((tb ? b.dim(-1) : b.dim(-2)) != K)
+    fail(Code::BadInput, "MatMul: ", shape_str(a.shape()), " @ ", shape_str(b.shape()), tb ? " transposed" : "");
   Shape ab(a.shape().begin(), a.shape().end() - 2), bb(b.shape().begin(), b.shape().end() - 2);
   Shape batch = broadcast_shapes(ab, bb, "MatMul");
   Shape out = batch;
@@ -170,31 +176,34 @@ Out matmul(RunContext& ctx, const Inputs& in, bool with_bias) {
   if (device) {
     if (K > 0 && M * N > 0)
       for (int64_t i = 0; i < nb; ++i)
-        gpu->sgemm(false, false, M, N, K, 1.f, A + oa[size_t(i)] * M * K, K, B + ob[size_t(i)] * K * N, N, 0.f,
+        gpu->sgemm(false, tb, M, N, K, 1.f, A + oa[size_t(i)] * M * K, K, B + ob[size_t(i)] * K * N, ldb, 0.f,
                    Y + i * M * N, N);
     if (bias && y.numel())
       gpu->binary(cpu::BinaryOp::Add, Y, out.data(), int(out.size()), bias->data<float>(), bias->shape().data(), 1, Y,
                   out.data(), int(out.size()));
   } else if (b_shared) {
     // Every entry of A against one B (a Linear on batched tokens): one GEMM over all rows.
-    cpu::sgemm(ctx.pool, false, false, nb * M, N, K, 1.f, A, K, B, N, beta, Y, N);
+    cpu::sgemm(ctx.pool, false, tb, nb * M, N, K, 1.f, A, K, B, ldb, beta, Y, N);
   } else if (nb > 1 && double(M) * double(N) * double(K) < double(1 << 21)) {
     // Many small products (window attention): whole products per thread.
-    const int64_t grain = std::max<int64_t>(1, int64_t(1 << 18) / std::max<int64_t>(1, M * N * std::max<int64_t>(K, 1)));
+    const int64_t work = std::max<int64_t>(1, M * N * std::max<int64_t>(K, 1));
+    const int64_t grain = std::max<int64_t>(1, int64_t(1 << 18) / work);
     ctx.pool.parallel_for(nb, grain, [&](int64_t lo, int64_t hi) {
       for (int64_t i = lo; i < hi; ++i)
-        cpu::sgemm_serial(false, false, M, N, K, 1.f, A + oa[size_t(i)] * M * K, K, B + ob[size_t(i)] * K * N, N, beta,
+        cpu::sgemm_serial(false, tb, M, N, K, 1.f, A + oa[size_t(i)] * M * K, K, B + ob[size_t(i)] * K * N, ldb, beta,
                           Y + i * M * N, N);
     });
   } else {
     for (int64_t i = 0; i < nb; ++i)
-      cpu::sgemm(ctx.pool, false, false, M, N, K, 1.f, A + oa[size_t(i)] * M * K, K, B + ob[size_t(i)] * K * N, N, beta,
+      cpu::sgemm(ctx.pool, false, tb, M, N, K, 1.f, A + oa[size_t(i)] * M * K, K, B + ob[size_t(i)] * K * N, ldb, beta,
                  Y + i * M * N, N);
   }
   if (ctx.detail) {
     char key[160];
     std::snprintf(key, sizeof key, "MatMul %ldx [%ldx%ld] @ [%ldx%ld]%s", long(nb), long(M), long(K), long(K), long(N),
-                  b_shared && nb > 1 ? " (one GEMM)" : "");
+                  b_shared && nb > 1 ? (tb ? " (one GEMM, B transposed)" : " (one GEMM)")
+                  : tb               ? " (B transposed)"
+                                     : "");
     ctx.detail->emplace_back(key, 2.0 * double(nb) * double(M) * double(N) * double(K));
   }
   if (a1 || b1) {
@@ -245,7 +254,9 @@ void register_math_kernels(std::map<std::string, KernelFactory>& r) {
   };
   r["MatMul"] = [](const NodeInfo& i) {
     const bool bias = i.node.attr_int("bgn_bias", 0) == 1 && i.has_input(2);
-    return make_fn_kernel([bias](RunContext& c, const Inputs& in) { return matmul(c, in, bias); },
+    const int64_t tb_rank = i.node.attr_int("bgn_trans_b", 0);
+    if (tb_rank < 0 || tb_rank == 1) i.bad("bgn_trans_b must be a rank of at least 2");
+    return make_fn_kernel([bias, tb_rank](RunContext& c, const Inputs& in) { return matmul(c, in, bias, tb_rank); },
                           Placement::all(Place::Device));
   };
   r["Gemm"] = [](const NodeInfo& i) {
