@@ -145,7 +145,7 @@ const el = {
   emptyPick: $<HTMLButtonElement>('empty-pick'),
   viewer: $('viewer'),
   viewerTitle: $('viewer-title'),
-  tabs: [...document.querySelectorAll<HTMLButtonElement>('[data-view]')],
+  tabs: [...document.querySelectorAll<HTMLButtonElement>('button[role="tab"][data-view]')],
   frame: $('frame'),
   compare: $('compare'),
   handle: $('handle'),
