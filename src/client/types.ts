@@ -106,13 +106,13 @@ export interface JobCallOptions extends CallOptions, ImageSource, StudioFiles {
 }
 
 /**
- * replaceBackground options a client may set (the server decides files, models, threads, device;
- * `vae` is 'full' or 'taesd', a tiny autoencoder's path being the server's).
+ * replaceBackground options a client may set (the server decides files, models, threads, device
+ * and LoRAs; `vae` is 'full' or 'taesd', a tiny autoencoder's path being the server's).
  */
 export type ReplaceJobOptions = Omit<
   ReplaceOptions,
   | 'input' | 'output' | 'presetDirs' | 'model' | 'segmentation' | 'device' | 'threads' | 'maxPixels' | 'signal' | 'onProgress' | 'vae'
-  | 'cleanPlate' | 'second'
+  | 'cleanPlate' | 'second' | 'loras'
 > & { vae?: 'full' | 'taesd' };
 
 /** cleanup options a client may set. */
