@@ -1,5 +1,7 @@
 #include "tensor/tensor.h"
 
+#include <limits>
+
 #include "backend/gpu.h"
 #include "formats/mapped_file.h"
 
@@ -9,6 +11,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <new>
 
 namespace bgn {
@@ -180,6 +183,20 @@ void widen_to_f32(const Src* s, float* d, int64_t n) {
 
 }  // namespace
 
+namespace {
+// v truncated toward zero and clamped to I's range; NaN → 0. 2^63 is exact in a double, so the
+// comparisons with the bounds of int64 are exact too.
+template <class I>
+I saturate(double v) {
+  if (!(v == v)) return 0;
+  const double lo = static_cast<double>(std::numeric_limits<I>::min());
+  const double hi = static_cast<double>(std::numeric_limits<I>::max());
+  if (v <= lo) return std::numeric_limits<I>::min();
+  if (v >= hi) return std::numeric_limits<I>::max();
+  return static_cast<I>(v);
+}
+}  // namespace
+
 Tensor Tensor::to(DType dtype) const {
   // Device memory is not readable here (on the CUDA emulator it is not even mapped).
   if (on_device_) fail(Code::Internal, "host code converted a device tensor ", shape_str(shape_), "; download it first");
@@ -211,17 +228,18 @@ Tensor Tensor::to(DType dtype) const {
       default: break;
     }
   }
-  // Integer targets truncate toward zero, as a C cast does.
+  // Integer targets truncate toward zero, as a C cast does, and saturate at the type's range (NaN
+  // becomes 0): a value a file holds can be anything, and an out-of-range conversion is undefined.
   for (int64_t i = 0; i < numel_; ++i) {
     double v = load(data_, dtype_, i);
     switch (dtype) {
       case DType::F32: out.data<float>()[i] = static_cast<float>(v); break;
       case DType::F64: out.data<double>()[i] = v; break;
-      case DType::I64: out.data<int64_t>()[i] = static_cast<int64_t>(v); break;
-      case DType::I32: out.data<int32_t>()[i] = static_cast<int32_t>(v); break;
-      case DType::I16: out.data<int16_t>()[i] = static_cast<int16_t>(v); break;
-      case DType::I8: out.data<int8_t>()[i] = static_cast<int8_t>(v); break;
-      case DType::U8: out.data<uint8_t>()[i] = static_cast<uint8_t>(v); break;
+      case DType::I64: out.data<int64_t>()[i] = saturate<int64_t>(v); break;
+      case DType::I32: out.data<int32_t>()[i] = saturate<int32_t>(v); break;
+      case DType::I16: out.data<int16_t>()[i] = saturate<int16_t>(v); break;
+      case DType::I8: out.data<int8_t>()[i] = saturate<int8_t>(v); break;
+      case DType::U8: out.data<uint8_t>()[i] = saturate<uint8_t>(v); break;
       case DType::Bool: out.data<uint8_t>()[i] = v != 0.0; break;
       case DType::F16: out.data<uint16_t>()[i] = f32_to_f16(static_cast<float>(v)); break;
       case DType::BF16: out.data<uint16_t>()[i] = f32_to_bf16(static_cast<float>(v)); break;
