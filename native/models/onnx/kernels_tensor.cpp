@@ -215,7 +215,8 @@ Out squeeze(const Inputs& in, std::vector<int64_t> axes) {
   return {x.reshaped(out)};
 }
 
-Out transpose(ThreadPool& pool, const Inputs& in, std::vector<int64_t> perm) {
+Out transpose(ThreadPool& pool, const Inputs& in, std::vector<int64_t> perm,
+              std::vector<std::pair<std::string, double>>* detail = nullptr) {
   const Tensor& x = need(in, 0, "Transpose");
   int r = x.rank();
   if (perm.empty()) for (int d = r - 1; d >= 0; --d) perm.push_back(d);
@@ -230,6 +231,11 @@ Out transpose(ThreadPool& pool, const Inputs& in, std::vector<int64_t> perm) {
   }
   Tensor y = Tensor::empty(x.dtype(), out);
   cpu::transpose(pool, x.raw(), x.shape(), perm, dtype_size(x.dtype()), y.raw());
+  if (detail) {
+    std::string key = "Transpose " + shape_str(x.shape()) + " perm [";
+    for (int d = 0; d < r; ++d) key += (d ? "," : "") + std::to_string(perm[d]);
+    detail->emplace_back(key + "]", 0.0);
+  }
   return {y};
 }
 
@@ -260,7 +266,7 @@ class TransposeKernel : public Kernel {
 
   std::vector<Tensor> run(RunContext& ctx, const Inputs& in) const override {
     const Tensor& x = need(in, 0, "Transpose");
-    if (!x.on_device()) return transpose(ctx.pool, in, perm_);
+    if (!x.on_device()) return transpose(ctx.pool, in, perm_, ctx.detail);
     if (x.dtype() != DType::F32 || int64_t(x.rank()) != int64_t(perm_.size()))
       fail(Code::BadInput, "Transpose: perm length ", perm_.size(), " for rank ", x.rank());
     // x (B, R, C) -> y (B, C, R)
