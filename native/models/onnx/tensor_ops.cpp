@@ -53,7 +53,12 @@ Shape broadcast_all(const std::vector<const Shape*>& shapes, const char* op) {
 
 std::vector<int64_t> row_strides(const Shape& s) {
   std::vector<int64_t> st(s.size(), 1);
-  for (int d = int(s.size()) - 2; d >= 0; --d) st[d] = st[d + 1] * s[d + 1];
+  for (int d = int(s.size()) - 2; d >= 0; --d) {
+    // An empty tensor may carry huge other dimensions: their product must still be representable.
+    if (__builtin_mul_overflow(st[d + 1], s[d + 1], &st[d])) {
+      fail(Code::BadInput, "the shape ", shape_str(s), " is too large to index");
+    }
+  }
   return st;
 }
 
