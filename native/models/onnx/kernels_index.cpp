@@ -354,13 +354,14 @@ Out split(const Inputs& in, int64_t axis_attr, std::vector<int64_t> sizes, int64
   int64_t total = 0;
   for (int64_t s : sizes) {
     if (s < 0) fail(Code::BadInput, op, ": negative split size ", s);
+    if (s > n - total) fail(Code::BadInput, op, ": split sizes add up to more than the axis of ", n);
     total += s;
-    if (total > n) break;
   }
   if (total != n) fail(Code::BadInput, op, ": split sizes add up to ", total, " for an axis of ", n);
-  int64_t outer = 1, inner = 1;
-  for (int d = 0; d < axis; ++d) outer *= x.dim(d);
-  for (int d = int(axis) + 1; d < x.rank(); ++d) inner *= x.dim(d);
+  // An empty input (a zero dimension elsewhere) may carry huge other dimensions: nothing to copy.
+  int64_t outer = x.numel() == 0 ? 0 : 1, inner = x.numel() == 0 ? 0 : 1;
+  for (int d = 0; d < axis && outer; ++d) outer *= x.dim(d);
+  for (int d = int(axis) + 1; d < x.rank() && inner; ++d) inner *= x.dim(d);
   const size_t es = dtype_size(x.dtype());
   const uint8_t* src = static_cast<const uint8_t*>(x.raw());
   Out ys;
