@@ -102,13 +102,19 @@ export function clearDiffusionModels(): Promise<void> {
   return models.clear();
 }
 
-function loadModel(options: LocalEngineOptions, request: GenerateRequest): Promise<NativeDiffusionModel> {
+type LoraSet = { path: string; scale: number }[];
+
+/**
+ * One loaded instance per LoRA set: the set is merged at load, so a generation never keeps the
+ * plain model and a merged copy resident side by side.
+ */
+function loadModel(options: LocalEngineOptions, request: GenerateRequest, loras: LoraSet): Promise<NativeDiffusionModel> {
   const key = JSON.stringify([options.model, options.tokenizer ?? '', request.device, request.threads ?? 0,
-    localPrecision(options.precision)]);
-  return models.get(key, () => openModel(options, request));
+    localPrecision(options.precision), loras]);
+  return models.get(key, () => openModel(options, request, loras));
 }
 
-async function openModel(options: LocalEngineOptions, request: GenerateRequest): Promise<NativeDiffusionModel> {
+async function openModel(options: LocalEngineOptions, request: GenerateRequest, loras: LoraSet): Promise<NativeDiffusionModel> {
   try {
     await stat(options.model);
   } catch {
@@ -121,6 +127,7 @@ async function openModel(options: LocalEngineOptions, request: GenerateRequest):
   if (request.threads !== undefined) load.threads = request.threads;
   if (options.tokenizer !== undefined) load.tokenizer = options.tokenizer;
   load.precision = localPrecision(options.precision);
+  if (loras.length) load.loras = loras;
   return DiffusionModel.load(options.model, load);
 }
 
@@ -149,7 +156,12 @@ function cudaAvailable(): boolean {
 async function generateOn(options: LocalEngineOptions, request: GenerateRequest): Promise<GeneratedBackground> {
   const { width, height, preset } = request;
   const { lap, stages } = stopwatch();
-  const model = await loadModel(options, request);
+  // LCM models and LCM-LoRAs run the 'fast' profile (4 LCM steps at guidance 1) unless the preset says otherwise.
+  const configuredLoras = preset.generation.loras ?? lorasFromEnv() ?? [];
+  const g = resolveGenerationProfile(preset.generation, options.model, configuredLoras);
+  // The call's or preset's LoRAs, else BG_LORAS, merged into the instance loaded for that set.
+  const loras = (g.loras ?? lorasFromEnv() ?? []).map((l) => ({ path: l.path, scale: l.scale ?? 1 }));
+  const model = await loadModel(options, request, loras);
   lap('load');
   try {
     const gen = generationSize(preset.generation.resolution, width, height, nativeSide(model), model.family === 'sdxl' ? SDXL_BUCKETS : undefined);
@@ -159,12 +171,6 @@ async function generateOn(options: LocalEngineOptions, request: GenerateRequest)
     const keep = dilateMask(alpha, gen.width, gen.height, margin, 32);
     const repaint = keep.map((v) => 255 - v);
     lap('prepare');
-    // LCM models and LCM-LoRAs run the 'fast' profile (4 LCM steps at guidance 1) unless the preset says otherwise.
-    const configuredLoras = preset.generation.loras ?? lorasFromEnv() ?? [];
-    const g = resolveGenerationProfile(preset.generation, options.model, configuredLoras);
-    // The call's or preset's LoRAs, else BG_LORAS; a set other than the last one merges into a
-    // second instance of the model, so the loaded weights are shared between LoRA sets.
-    const loras = (g.loras ?? lorasFromEnv() ?? []).map((l) => ({ path: l.path, scale: l.scale ?? 1 }));
     const styled = applyPromptStyle(preset, model.family);
     // 'taesd' or a path: the tiny autoencoder decodes (a draft); relative paths from the working directory.
     const vae = decoderOption(g.vae);
@@ -183,7 +189,6 @@ async function generateOn(options: LocalEngineOptions, request: GenerateRequest)
         initImage: photo,
         mask: repaint,
         pasteBack: false,
-        loras,
         ...(vae !== 'full' ? { vae } : {}),
         ...(request.previewEvery ? { previewEvery: request.previewEvery } : {}),
       },
