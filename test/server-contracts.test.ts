@@ -17,7 +17,9 @@ import { createServer, type BgServer } from '../src/server/app.js';
 import { loadServerConfig, type ServerConfigInput } from '../src/server/config.js';
 import { checkUrl, guardedRequest, UrlRefusedError } from '../src/server/net-guard.js';
 import { tempDir } from './helpers/paths.js';
-import { SECRET, TOKEN, WebhookReceiver, auth, getJson, makeFixture, postJson, type Fixture, type Received } from './helpers/server-harness.js';
+import {
+  SECRET, WebhookReceiver, auth, getJson, makeFixture, postJson, testServerConfig, type Fixture, type Received,
+} from './helpers/server-harness.js';
 
 const tmp = tempDir('bgn-contracts-');
 let fx: Fixture;
@@ -28,20 +30,12 @@ const receivers: WebhookReceiver[] = [];
 async function start(over: ServerConfigInput = {}, worker = false): Promise<{ server: BgServer; url: string }> {
   const n = servers.length;
   const server = await createServer(
-    {
-      port: 0,
-      host: '127.0.0.1',
-      apiToken: TOKEN,
-      webhookSecret: SECRET,
-      inputRoots: [fx.inputs],
+    testServerConfig(fx, tmp.dir, {
       outputDir: path.join(tmp.dir, `out-${n}`),
       queueDb: path.join(tmp.dir, `queue-${n}.db`),
-      threads: 1,
-      concurrency: 1,
-      pollMs: 50,
       webhookSchedule: [200, 400],
       ...over,
-    },
+    }),
     { logger: false, worker },
   );
   servers.push(server);

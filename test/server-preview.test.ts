@@ -19,7 +19,7 @@ import { runJob } from '../src/server/jobs.js';
 import type { JobRecord } from '../src/queue/types.js';
 import { fixturesPresent, sd1Tiny } from './helpers/diffusion.js';
 import { tempDir } from './helpers/paths.js';
-import { SECRET, TOKEN, auth, getJson, makeFixture, postJson, waitFor, type Fixture } from './helpers/server-harness.js';
+import { TOKEN, auth, getJson, makeFixture, postJson, testServerConfig, waitFor, type Fixture } from './helpers/server-harness.js';
 import { writeTaesd2x } from './helpers/tiny-taesd.js';
 
 /**
@@ -54,19 +54,7 @@ beforeAll(async () => {
   fx = await makeFixture(tmp.dir);
   process.env.BG_SEG_MODEL = fx.model;
   server = await createServer(
-    {
-      port: 0,
-      host: '127.0.0.1',
-      apiToken: TOKEN,
-      webhookSecret: SECRET,
-      inputRoots: [fx.inputs],
-      outputDir: path.join(tmp.dir, 'out'),
-      queueDb: path.join(tmp.dir, 'queue.db'),
-      threads: 1,
-      concurrency: 1,
-      pollMs: 20,
-      syncWaitMs: 0,
-    },
+    testServerConfig(fx, tmp.dir, { pollMs: 20, syncWaitMs: 0 }),
     { logger: false, worker: false },
   );
   url = await server.listen();

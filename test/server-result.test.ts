@@ -12,7 +12,7 @@ import { ResultMetadataSchema } from '../src/result-format.js';
 import { createServer, type BgServer } from '../src/server/app.js';
 import { ResultSchema } from '../src/server/schemas.js';
 import { tempDir } from './helpers/paths.js';
-import { SECRET, TOKEN, WebhookReceiver, getJson, makeFixture, postJson } from './helpers/server-harness.js';
+import { WebhookReceiver, getJson, makeFixture, postJson, testServerConfig } from './helpers/server-harness.js';
 import type { Fixture } from './helpers/server-harness.js';
 
 const tmp = tempDir('bgn-server-result-');
@@ -26,22 +26,12 @@ beforeAll(async () => {
   fx = await makeFixture(tmp.dir);
   process.env.BG_SEG_MODEL = fx.model;
   server = await createServer(
-    {
-      port: 0,
-      host: '127.0.0.1',
-      apiToken: TOKEN,
-      webhookSecret: SECRET,
-      inputRoots: [fx.inputs],
-      outputDir: path.join(tmp.dir, 'out'),
-      queueDb: path.join(tmp.dir, 'queue.db'),
+    testServerConfig(fx, tmp.dir, {
       allowedHosts: ['127.0.0.1'],
       publicBaseUrl: BASE,
-      threads: 1,
-      concurrency: 1,
-      pollMs: 50,
       webhookSchedule: [200, 400, 800],
       syncWaitMs: 20_000,
-    },
+    }),
     { logger: false, worker: true },
   );
   url = await server.listen();

@@ -9,6 +9,7 @@ import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 
+import type { ServerConfigInput } from '../../src/server/config.js';
 import { halvesJpeg } from './images.js';
 import { repoRoot } from './paths.js';
 import { redSubjectModel, writeTinyModel } from './tiny-models.js';
@@ -233,4 +234,24 @@ export async function getJson(url: string, headers: Record<string, string> = aut
   const res = await fetch(url, { headers });
   const text = await res.text();
   return { status: res.status, json: text ? JSON.parse(text) : undefined };
+}
+
+/**
+ * The server configuration the loopback tests start from: the test token and webhook key, the
+ * fixture's INPUT_ROOTS folder, artifacts and queue under `dir`, one job at a time, fast polling.
+ */
+export function testServerConfig(fx: Fixture, dir: string, over: ServerConfigInput = {}): ServerConfigInput {
+  return {
+    port: 0,
+    host: '127.0.0.1',
+    apiToken: TOKEN,
+    webhookSecret: SECRET,
+    inputRoots: [fx.inputs],
+    outputDir: path.join(dir, 'out'),
+    queueDb: path.join(dir, 'queue.db'),
+    threads: 1,
+    concurrency: 1,
+    pollMs: 50,
+    ...over,
+  };
 }
