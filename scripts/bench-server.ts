@@ -20,6 +20,7 @@ import { parseArgs } from 'node:util';
 
 import { halvesJpeg } from '../test/helpers/images.js';
 import { redSubjectModel, writeTinyModel } from '../test/helpers/tiny-models.js';
+import { untilListening } from './lib/serve-child.js';
 
 const here = fileURLToPath(import.meta.url);
 
@@ -95,22 +96,15 @@ async function bench(): Promise<void> {
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let out = '';
-  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (out += c.toString()));
-  const start = Date.now();
-  while (!/listening on (\S+)/.test(out)) {
-    if (child.exitCode !== null || Date.now() - start > 60_000) throw new Error(`server did not start:\n${out}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  const url = /listening on (\S+)/.exec(out)![1]!;
+  const serving = await untilListening(child);
+  const url = serving.url;
   const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
   const rssIdle = peakRss(child.pid!);
 
   // warm-up: one job through the whole pipeline
   const workers = Number(values.workers);
   const warm = await fetch(`${url}/v1/replace?wait=${workers ? 60 : 0}`, { method: 'POST', headers, body: JSON.stringify({ imagePath: photo, engine: 'studio' }) }).catch((err: Error) => {
-    throw new Error(`the server did not answer (${err.message}); its output:\n${out.slice(-3000)}`);
+    throw new Error(`the server did not answer (${err.message}); its output:\n${serving.output().slice(-3000)}`);
   });
   if (warm.status !== (workers ? 200 : 202)) throw new Error(`warm-up job failed: HTTP ${warm.status} ${await warm.text()}`);
 

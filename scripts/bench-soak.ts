@@ -26,6 +26,7 @@ import sharp from 'sharp';
 import { parseDuration } from '../src/server/config.js';
 import { halvesJpeg } from '../test/helpers/images.js';
 import { redSubjectModel, writeTinyModel } from '../test/helpers/tiny-models.js';
+import { untilListening } from './lib/serve-child.js';
 
 const here = fileURLToPath(import.meta.url);
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
@@ -123,15 +124,8 @@ async function bench(): Promise<void> {
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let out = '';
-  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (out += c.toString()));
-  const started = Date.now();
-  while (!/listening on (\S+)/.test(out)) {
-    if (child.exitCode !== null || Date.now() - started > 60_000) throw new Error(`server did not start:\n${out}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  const url = /listening on (\S+)/.exec(out)![1]!;
+  const serving = await untilListening(child);
+  const url = serving.url;
   const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
 
   const rowCount = (): number => {
