@@ -6,13 +6,13 @@
  * align-corners resizes) and SAM (ViT encoder with windowed + global attention and decomposed
  * relative positions; the prompt decoder with its post-processing). fp32: max |Δ| ≤ 1e-3.
  */
-import ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 
 import { birefnetReplica, type BiRefNetReplicaOptions } from '../scripts/lib/birefnet-replica.js';
 import { samDecoderReplica, samEncoderReplica } from '../scripts/lib/sam-replica.js';
 import { randomArray, rng, writeModel } from './helpers/onnx-builder.js';
 import { loadOurs, maxAbsDiff, runOrt, runOurs } from './helpers/onnx-run.js';
+import { runSamDecoderBoth } from './helpers/sam-decoder-run.js';
 
 const SMALL: Omit<BiRefNetReplicaOptions, 'deform'> = { size: 64, embed: 8, depths: [2, 2, 2, 2], heads: [1, 2, 2, 4], window: 4, decoder: 16 };
 
@@ -65,33 +65,10 @@ describe('SAM replica', () => {
 
   it('prompt decoder matches onnxruntime for points and a box, masks at orig_im_size', async () => {
     const file = writeModel(samDecoderReplica({ dim: 16, side: 8, heads: 2, masks: 4 }), 'sam-decoder');
-    const ours = await loadOurs(file);
-    const session = await ort.InferenceSession.create(file, { intraOpNumThreads: 1 });
-    try {
-      const emb = randomArray(rng(7), 16 * 64, -1, 1);
-      const prompts: [number[], number[]][] = [
-        [[100, 200, 700, 900, 0, 0], [1, 0, -1]],
-        [[300, 200, 50, 40, 800, 600], [1, 2, 3]],
-      ];
-      for (const [coords, labels] of prompts) {
-        const n = labels.length;
-        const feeds: Record<string, [Float32Array, number[]]> = {
-          image_embeddings: [emb, [1, 16, 8, 8]],
-          point_coords: [Float32Array.from(coords), [1, n, 2]],
-          point_labels: [Float32Array.from(labels), [1, n]],
-          mask_input: [new Float32Array(32 * 32), [1, 1, 32, 32]],
-          has_mask_input: [new Float32Array(1), [1]],
-          orig_im_size: [Float32Array.from([48, 64]), [2]],
-        };
-        const ref = await session.run(Object.fromEntries(Object.entries(feeds).map(([k, [d, s]]) => [k, new ort.Tensor('float32', d, s)])));
-        const got = await ours.runInputs(ours.inputs.map((i) => ({ data: feeds[i.name]![0], shape: feeds[i.name]![1] })), { outputs: 'all' });
-        expect(got.map((o) => o.name)).toEqual(['masks', 'iou_predictions', 'low_res_masks']);
-        expect(got[0]!.shape).toEqual([1, 4, 48, 64]);
-        for (const o of got) expect(maxAbsDiff(o.data, ref[o.name]!.data as Float32Array)).toBeLessThanOrEqual(1e-3);
-      }
-    } finally {
-      ours.dispose();
-      await session.release();
+    for (const { got, ref } of await runSamDecoderBoth(file)) {
+      expect(got.map((o) => o.name)).toEqual(['masks', 'iou_predictions', 'low_res_masks']);
+      expect(got[0]!.shape).toEqual([1, 4, 48, 64]);
+      for (const o of got) expect(maxAbsDiff(o.data, ref[o.name]!.data as Float32Array)).toBeLessThanOrEqual(1e-3);
     }
   });
 

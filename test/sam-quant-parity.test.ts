@@ -8,7 +8,6 @@
 import { copyFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 
-import ort from 'onnxruntime-node';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { quantizeDynamic, quantizeWeight, countQuantized, type WeightType } from '../scripts/lib/quantize-dynamic.js';
@@ -17,7 +16,8 @@ import { clearSegmenters } from '../src/models/segmenters.js';
 import { segment } from '../src/pipeline/segment.js';
 import { randomArray, rng, writeModel } from './helpers/onnx-builder.js';
 import { halvesJpeg } from './helpers/images.js';
-import { loadOurs, maxAbsDiff, runOrt, runOurs } from './helpers/onnx-run.js';
+import { maxAbsDiff, runOrt, runOurs } from './helpers/onnx-run.js';
+import { runSamDecoderBoth } from './helpers/sam-decoder-run.js';
 import { tempDir } from './helpers/paths.js';
 
 const QUANT_TOL = 2e-2;
@@ -73,38 +73,11 @@ describe('quantised SAM replica against onnxruntime', () => {
 
   it('prompt decoder with uint8 weights, for points and a box', async () => {
     const file = writeModel(quantizeDynamic(samDecoderReplica(DECODER), 'uint8'), 'sam-decoder-quant');
-    const ours = await loadOurs(file);
-    const session = await ort.InferenceSession.create(file, { intraOpNumThreads: 1 });
-    try {
-      const emb = randomArray(rng(7), 16 * 64, -1, 1);
-      const prompts: [number[], number[]][] = [
-        [[100, 200, 700, 900, 0, 0], [1, 0, -1]],
-        [[300, 200, 50, 40, 800, 600], [1, 2, 3]],
-      ];
-      for (const [coords, labels] of prompts) {
-        const n = labels.length;
-        const feeds: Record<string, [Float32Array, number[]]> = {
-          image_embeddings: [emb, [1, 16, 8, 8]],
-          point_coords: [Float32Array.from(coords), [1, n, 2]],
-          point_labels: [Float32Array.from(labels), [1, n]],
-          mask_input: [new Float32Array(32 * 32), [1, 1, 32, 32]],
-          has_mask_input: [new Float32Array(1), [1]],
-          orig_im_size: [Float32Array.from([48, 64]), [2]],
-        };
-        const ortFeeds = Object.fromEntries(
-          Object.entries(feeds).map(([k, [d, s]]) => [k, new ort.Tensor('float32', d, s)]),
-        );
-        const ref = await session.run(ortFeeds);
-        const ourFeeds = ours.inputs.map((i) => ({ data: feeds[i.name]![0], shape: feeds[i.name]![1] }));
-        const got = await ours.runInputs(ourFeeds, { outputs: 'all' });
-        expect(got.map((o) => o.name)).toEqual(['masks', 'iou_predictions', 'low_res_masks']);
-        for (const o of got) {
-          expect(maxAbsDiff(o.data, ref[o.name]!.data as Float32Array)).toBeLessThanOrEqual(QUANT_TOL);
-        }
+    for (const { got, ref } of await runSamDecoderBoth(file)) {
+      expect(got.map((o) => o.name)).toEqual(['masks', 'iou_predictions', 'low_res_masks']);
+      for (const o of got) {
+        expect(maxAbsDiff(o.data, ref[o.name]!.data as Float32Array)).toBeLessThanOrEqual(QUANT_TOL);
       }
-    } finally {
-      ours.dispose();
-      await session.release();
     }
   });
 
