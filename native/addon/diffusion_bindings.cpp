@@ -17,6 +17,7 @@
 #include "addon/async.h"
 #include "addon/bindings.h"
 #include "addon/errors.h"
+#include "addon/js_values.h"
 #include "diffusion/schedulers.h"
 #include "formats/json.h"
 #include "formats/safetensors.h"
@@ -28,18 +29,6 @@ namespace bgn::addon {
 namespace {
 
 [[noreturn]] void bad_input(Napi::Env env, const std::string& msg) { throw make_error(env, "E_BAD_INPUT", msg); }
-
-Napi::Array shape_js(Napi::Env env, const Shape& s) {
-  Napi::Array a = Napi::Array::New(env, s.size());
-  for (size_t i = 0; i < s.size(); ++i) a.Set(uint32_t(i), Napi::Number::New(env, double(s[i])));
-  return a;
-}
-
-Napi::Float32Array f32_js(Napi::Env env, const float* p, size_t n) {
-  Napi::Float32Array a = Napi::Float32Array::New(env, n);
-  if (n) std::memcpy(a.Data(), p, n * sizeof(float));
-  return a;
-}
 
 Napi::Int32Array i32_js(Napi::Env env, const std::vector<int32_t>& v) {
   Napi::Int32Array a = Napi::Int32Array::New(env, v.size());

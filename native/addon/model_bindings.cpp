@@ -49,6 +49,7 @@
 #include "addon/bindings.h"
 #include "addon/device.h"
 #include "addon/errors.h"
+#include "addon/js_values.h"
 #include "addon/lora_option.h"
 #include "diffusion/pipeline.h"
 #include "diffusion/schedulers.h"
@@ -143,18 +144,6 @@ std::vector<float> f32_arg(Napi::Env env, const Napi::Value& v, int64_t n, const
     bad(env, std::string(what) + " has " + std::to_string(a.ElementLength()) + " values; its shape needs " +
                  std::to_string(n));
   return std::vector<float>(a.Data(), a.Data() + n);
-}
-
-Napi::Float32Array f32_js(Napi::Env env, const std::vector<float>& v) {
-  Napi::Float32Array a = Napi::Float32Array::New(env, v.size());
-  if (!v.empty()) std::memcpy(a.Data(), v.data(), v.size() * sizeof(float));
-  return a;
-}
-
-Napi::Array shape_js(Napi::Env env, const Shape& s) {
-  Napi::Array a = Napi::Array::New(env, s.size());
-  for (size_t i = 0; i < s.size(); ++i) a.Set(uint32_t(i), Napi::Number::New(env, double(s[i])));
-  return a;
 }
 
 // Common part of the three classes: holds a shared_ptr<T>, created only by load().

@@ -8,24 +8,19 @@
 #include "addon/async.h"
 #include "addon/bindings.h"
 #include "addon/device.h"
+#include "addon/js_values.h"
 #include "models/segmenter.h"
 
 namespace bgn::addon {
 
 namespace {
 
-Napi::Array shape_to_js(Napi::Env env, const std::vector<int64_t>& dims) {
-  Napi::Array a = Napi::Array::New(env, dims.size());
-  for (size_t i = 0; i < dims.size(); ++i) a.Set(uint32_t(i), Napi::Number::New(env, double(dims[i])));
-  return a;
-}
-
 Napi::Array infos_to_js(Napi::Env env, const std::vector<onnx::ValueInfo>& infos) {
   Napi::Array a = Napi::Array::New(env, infos.size());
   for (size_t i = 0; i < infos.size(); ++i) {
     Napi::Object o = Napi::Object::New(env);
     o.Set("name", infos[i].name);
-    o.Set("shape", shape_to_js(env, infos[i].dims));
+    o.Set("shape", shape_js(env, infos[i].dims));
     o.Set("elemType", Napi::Number::New(env, infos[i].elem_type));
     a.Set(uint32_t(i), o);
   }
@@ -122,7 +117,7 @@ class SegmenterWrap : public Napi::ObjectWrap<SegmenterWrap> {
       if (t.numel()) std::memcpy(f.Data(), t.raw(), t.nbytes());
       Napi::Object o = Napi::Object::New(env);
       o.Set("name", i < out_info.size() ? out_info[i].name : std::string());
-      o.Set("shape", shape_to_js(env, t.shape()));
+      o.Set("shape", shape_js(env, t.shape()));
       o.Set("data", f);
       arr.Set(uint32_t(i), o);
     }
