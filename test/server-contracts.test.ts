@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clearSegmenters, closeComposePool } from '../src/index.js';
 import { createServer, type BgServer } from '../src/server/app.js';
 import { loadServerConfig, type ServerConfigInput } from '../src/server/config.js';
-import { checkUrl, guardedRequest, UrlRefusedError } from '../src/server/net-guard.js';
+import { checkUrl, guardedRequest, UrlRefusedError } from '../src/net/guard.js';
 import { tempDir } from './helpers/paths.js';
 import {
   SECRET, WebhookReceiver, auth, getJson, makeFixture, postJson, testServerConfig, type Fixture, type Received,

@@ -46,7 +46,7 @@ import { checkAuthConfig, describeConfig, loadServerConfig, type ServerConfig, t
 import { HttpError, statusForCode } from './http-errors.js';
 import { presentJob, runJob, terminalMessage, uploadsDir, type JobPayload, type JobSource } from './jobs.js';
 import { registerPreviewRoute } from './preview-route.js';
-import { checkUrl, UrlRefusedError } from './net-guard.js';
+import { checkUrl, UrlRefusedError } from '../net/guard.js';
 import { registerDiskGuard, startRetention, type DiskFree, type Retention } from './retention.js';
 import { checkInputPath } from './paths.js';
 import { STUDIO_BODY_KEYS, studioSources, UPLOAD_FIELDS, type StudioBodyFields, type UploadField } from './studio-sources.js';

@@ -10,6 +10,7 @@ import { z } from 'zod';
 
 import { BgNativeError } from '../errors.js';
 import { EngineSchema, DeviceSchema } from '../options.js';
+import type { QueueSettings } from '../queue/index.js';
 
 /** "500ms", "5s", "5m", "2h", "1d" or a plain number of seconds → milliseconds. */
 export function parseDuration(text: string): number {
@@ -249,4 +250,18 @@ export function describeConfig(cfg: ServerConfig): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(cfg)) out[k] = SECRET_KEYS.has(k) && v !== undefined ? '[set]' : v;
   return out;
+}
+
+/** The queue's part of the configuration: where the queue lives and how it retries. */
+export function queueSettings(cfg: ServerConfig): QueueSettings {
+  return {
+    ...(cfg.queueUrl !== undefined ? { queueUrl: cfg.queueUrl } : {}),
+    queuePrefix: cfg.queuePrefix,
+    queueDb: cfg.queueDb,
+    backoffMs: cfg.backoffMs,
+    attempts: cfg.attempts,
+    leaseMs: cfg.leaseMs,
+    pollMs: cfg.pollMs,
+    webhookSchedule: cfg.webhookSchedule,
+  };
 }

@@ -9,6 +9,7 @@ import path from 'node:path';
 
 import { BgNativeError, toBgError } from '../errors.js';
 import { writeFileAtomic } from '../image/atomic-write.js';
+import { guardedRequest, UrlRefusedError } from '../net/guard.js';
 import type { CleanupOptions, ReplaceOptions } from '../options.js';
 import { cleanup } from '../pipeline/cleanup.js';
 import { replaceBackground } from '../pipeline/replace.js';
@@ -17,7 +18,6 @@ import { toResultMetadata, type ResultMetadata, type ResultSource } from '../res
 import type { ServerConfig } from './config.js';
 import { isRetryableCode } from './http-errors.js';
 import { createPreviewWriter, previewPath, type PreviewWriter } from './job-preview.js';
-import { guardedRequest, UrlRefusedError } from './net-guard.js';
 import { checkInputPath } from './paths.js';
 import { loadStudioOptions, type StudioSources } from './studio-sources.js';
 

@@ -8,7 +8,13 @@ import { mkdir } from 'node:fs/promises';
 import { createQueue } from '../queue/index.js';
 import type { JobQueue } from '../queue/types.js';
 import { createWebhookSender } from '../webhooks/deliver.js';
-import { describeConfig, loadServerConfig, type ServerConfig, type ServerConfigInput } from './config.js';
+import {
+  describeConfig,
+  loadServerConfig,
+  queueSettings,
+  type ServerConfig,
+  type ServerConfigInput,
+} from './config.js';
 import { runJob, terminalMessage, uploadsDir } from './jobs.js';
 
 export interface BgWorker {
@@ -18,7 +24,11 @@ export interface BgWorker {
   close(): Promise<void>;
 }
 
-export type WorkerLog = (level: 'info' | 'warn' | 'error' | 'debug', msg: string, extra?: Record<string, unknown>) => void;
+export type WorkerLog = (
+  level: 'info' | 'warn' | 'error' | 'debug',
+  msg: string,
+  extra?: Record<string, unknown>,
+) => void;
 
 export async function startWorker(overrides: ServerConfigInput = {}, log?: WorkerLog): Promise<BgWorker> {
   const cfg = loadServerConfig(overrides);
@@ -26,9 +36,15 @@ export async function startWorker(overrides: ServerConfigInput = {}, log?: Worke
   if (cfg.modelId) process.env.MODEL_ID = cfg.modelId; // resolved by the library's model loader
   await mkdir(uploadsDir(cfg), { recursive: true });
   log?.('info', 'bg-native worker configuration', describeConfig(cfg));
-  const queue = await createQueue(cfg, { onTerminal: (job) => terminalMessage(job, cfg), ...(log ? { log } : {}) });
+  const queue = await createQueue(queueSettings(cfg), {
+    onTerminal: (job) => terminalMessage(job, cfg),
+    ...(log ? { log } : {}),
+  });
   queue.startWorker((job, ctx) => runJob(job, ctx, cfg), Math.max(1, cfg.concurrency));
-  if (cfg.webhookSecret) queue.startDeliveries(createWebhookSender({ secret: cfg.webhookSecret, allowedHosts: cfg.allowedHosts, timeoutMs: cfg.webhookTimeoutMs }));
+  if (cfg.webhookSecret) {
+    const sender = { secret: cfg.webhookSecret, allowedHosts: cfg.allowedHosts, timeoutMs: cfg.webhookTimeoutMs };
+    queue.startDeliveries(createWebhookSender(sender));
+  }
   let closed: Promise<void> | undefined;
   return { queue, config: cfg, close: () => (closed ??= queue.close(cfg.shutdownGraceMs)) };
 }

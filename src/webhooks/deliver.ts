@@ -3,7 +3,7 @@
  * the same webhook-id every time), through the allow-list and internal-address guard.
  * 2xx → delivered; 410 Gone → stop for good; anything else (or no answer) → try again later.
  */
-import { guardedRequest, UrlRefusedError, type UrlPolicy } from '../server/net-guard.js';
+import { guardedRequest, UrlRefusedError, type UrlPolicy } from '../net/guard.js';
 import type { DeliveryOutcome, WebhookMessage, WebhookSender } from '../queue/types.js';
 import { webhookHeaders } from './signature.js';
 
@@ -27,7 +27,8 @@ export function createWebhookSender(opts: SenderOptions): WebhookSender {
       return { kind: 'retry', status: res.status, error: `HTTP ${res.status}` };
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
-      return { kind: 'retry', error: err instanceof UrlRefusedError ? e.message : `${e.code ?? 'error'}: ${e.message}` };
+      const error = err instanceof UrlRefusedError ? e.message : `${e.code ?? 'error'}: ${e.message}`;
+      return { kind: 'retry', error };
     }
   };
 }

@@ -1,6 +1,6 @@
 /**
- * Outbound requests the server makes for a client (fetching `inputUrl`, posting to
- * `callbackUrl`) go to any public http(s) host by default, as webhook services do; a non-empty
+ * Outbound requests made for a client (the server fetching `inputUrl`, the webhook sender posting
+ * to `callbackUrl`) go to any public http(s) host by default, as webhook services do; a non-empty
  * allow-list (WEBHOOK_ALLOWED_HOSTS) narrows them to the hosts it names. Loopback, link-local,
  * private and otherwise internal addresses are refused unless that exact host is listed. The
  * address is checked after DNS resolution, inside the connection's own lookup, so a name cannot
@@ -21,15 +21,18 @@ export class UrlRefusedError extends Error {
 
 const internal = new net.BlockList();
 for (const [addr, bits] of [
-  ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12],
-  ['192.0.0.0', 24], ['192.0.2.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15], ['198.51.100.0', 24], ['203.0.113.0', 24],
-  ['224.0.0.0', 4], ['240.0.0.0', 4],
+  ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16],
+  ['172.16.0.0', 12], ['192.0.0.0', 24], ['192.0.2.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15],
+  ['198.51.100.0', 24], ['203.0.113.0', 24], ['224.0.0.0', 4], ['240.0.0.0', 4],
 ] as const) internal.addSubnet(addr, bits, 'ipv4');
 for (const [addr, bits] of [
   ['::', 128], ['::1', 128], ['fc00::', 7], ['fe80::', 10], ['ff00::', 8], ['2001:db8::', 32], ['100::', 64],
 ] as const) internal.addSubnet(addr, bits, 'ipv6');
 
-/** True for loopback, link-local, private, CGNAT, multicast, documentation and unspecified addresses (v4, v6, v4-mapped v6). */
+/**
+ * True for loopback, link-local, private, CGNAT, multicast, documentation and unspecified
+ * addresses (v4, v6, v4-mapped v6).
+ */
 export function isInternalAddress(ip: string): boolean {
   const family = net.isIP(ip);
   if (family === 4) return internal.check(ip, 'ipv4');
@@ -151,7 +154,9 @@ export async function checkUrl(text: string, policy: UrlPolicy, what: string): P
     }),
   ]).finally(() => clearTimeout(timer));
   const bad = addrs.find((a) => isInternalAddress(a.address));
-  if (bad) throw new UrlRefusedError(`${what} host ${host} resolves to the internal address ${bad.address}; ${LIST_EXACTLY}.`);
+  if (bad) {
+    throw new UrlRefusedError(`${what} host ${host} resolves to the internal address ${bad.address}; ${LIST_EXACTLY}.`);
+  }
   return url;
 }
 
@@ -174,7 +179,12 @@ export interface GuardedResponse {
 }
 
 /** An HTTP(S) request that obeys the allow-list and the internal-address rule, with a timeout and a size cap. */
-export async function guardedRequest(text: string, policy: UrlPolicy, what: string, req: GuardedRequest): Promise<GuardedResponse> {
+export async function guardedRequest(
+  text: string,
+  policy: UrlPolicy,
+  what: string,
+  req: GuardedRequest,
+): Promise<GuardedResponse> {
   let current = text;
   for (let hop = 0; ; hop++) {
     const { url, exact } = checkUrlSyntax(current, policy, what);
@@ -204,7 +214,8 @@ function requestOnce(url: URL, allowInternal: boolean, what: string, req: Guarde
         const declared = Number(res.headers['content-length'] ?? NaN);
         if (Number.isFinite(declared) && declared > req.maxBytes) {
           res.destroy();
-          reject(new UrlRefusedError(`${what} answered with ${declared} bytes, more than the ${req.maxBytes}-byte limit.`));
+          const msg = `${what} answered with ${declared} bytes, more than the ${req.maxBytes}-byte limit.`;
+          reject(new UrlRefusedError(msg));
           return;
         }
         const chunks: Buffer[] = [];
@@ -218,7 +229,9 @@ function requestOnce(url: URL, allowInternal: boolean, what: string, req: Guarde
           }
           chunks.push(c);
         });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+        res.on('end', () => {
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) });
+        });
         res.on('error', reject);
       },
     );
