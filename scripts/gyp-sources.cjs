@@ -4,7 +4,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
-const rooms = ['tensor', 'backend/cpu', 'formats', 'nn', 'models', 'diffusion', 'addon'];
+const rooms = ['tensor', 'backend/cpu', 'formats', 'nn', 'onnx', 'text', 'models', 'diffusion', 'addon'];
 const out = [];
 function walk(dir) {
   if (!fs.existsSync(dir)) return;

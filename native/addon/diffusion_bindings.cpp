@@ -21,8 +21,8 @@
 #include "diffusion/schedulers.h"
 #include "formats/json.h"
 #include "formats/safetensors.h"
-#include "models/clip_tokenizer.h"
-#include "models/prompt_weights.h"
+#include "text/clip_tokenizer.h"
+#include "text/prompt_weights.h"
 
 namespace bgn::addon {
 

@@ -9,7 +9,7 @@
 #include "diffusion/schedulers.h"
 #include "formats/mapped_file.h"
 #include "formats/shared_cache.h"
-#include "models/prompt_weights.h"
+#include "text/prompt_weights.h"
 #include "tensor/error.h"
 
 namespace bgn {

@@ -17,7 +17,7 @@
 //   GenerateResult r = m->generate(req);             // const: any number of threads at once
 //
 // Text conditioning: prompts are parsed for emphasis and laid out in 77-token chunks
-// (models/prompt_weights.h); each chunk is encoded separately, weighted with
+// (text/prompt_weights.h); each chunk is encoded separately, weighted with
 // apply_prompt_weights, and the chunks are concatenated (77·k tokens). When the prompt and the
 // negative prompt need different numbers of chunks the shorter one is extended with chunks of
 // the empty prompt, so both condition the UNet with the same sequence length.
@@ -53,7 +53,7 @@
 #include "formats/json.h"
 #include "formats/mapped_file.h"
 #include "models/clip_text.h"
-#include "models/clip_tokenizer.h"
+#include "text/clip_tokenizer.h"
 #include "models/lora.h"
 #include "models/vae_tiling.h"
 

@@ -11,7 +11,7 @@
 #include <memory>
 #include <string>
 
-#include "models/clip_tokenizer.h"
+#include "text/clip_tokenizer.h"
 
 namespace bgn {
 

@@ -5,8 +5,8 @@
 
 #include "formats/onnx.h"
 #include "fuzz.h"
-#include "models/onnx/graph.h"
-#include "models/onnx/tensor_ops.h"
+#include "onnx/graph.h"
+#include "onnx/tensor_ops.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const bool limited = (bgn::onnxrt::set_output_element_limit(int64_t(1) << 16), true);

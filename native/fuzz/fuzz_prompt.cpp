@@ -8,8 +8,8 @@
 #include <string>
 
 #include "fuzz.h"
-#include "models/clip_tokenizer.h"
-#include "models/prompt_weights.h"
+#include "text/clip_tokenizer.h"
+#include "text/prompt_weights.h"
 
 namespace {
 

@@ -4,7 +4,7 @@
 #include <cstring>
 
 #include "fuzz.h"
-#include "models/clip_tokenizer.h"
+#include "text/clip_tokenizer.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   return bgn_fuzz::guarded([&] {

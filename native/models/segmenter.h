@@ -11,7 +11,7 @@
 
 #include "backend/cpu/threads.h"
 #include "backend/gpu.h"
-#include "models/onnx/graph.h"
+#include "onnx/graph.h"
 
 namespace bgn {
 

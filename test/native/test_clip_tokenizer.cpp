@@ -2,8 +2,8 @@
 #include <cstring>
 
 #include "formats/json.h"
-#include "models/clip_tokenizer.h"
-#include "models/unicode.h"
+#include "text/clip_tokenizer.h"
+#include "text/unicode.h"
 #include "testing.h"
 
 using namespace bgn;

@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "models/onnx/device.h"
-#include "models/onnx/graph.h"
+#include "onnx/device.h"
+#include "onnx/graph.h"
 #include "models/segmenter.h"
 #include "testing.h"
 // Last: the emulator's CUDA qualifier macros (__noinline__, ...) must not reach the standard

@@ -1,7 +1,7 @@
-// Prompt emphasis and 75-token chunking behave as documented in models/prompt_weights.h.
+// Prompt emphasis and 75-token chunking behave as documented in text/prompt_weights.h.
 #include <cmath>
 
-#include "models/prompt_weights.h"
+#include "text/prompt_weights.h"
 #include "testing.h"
 
 using namespace bgn;

@@ -5,8 +5,8 @@
 #include <cstring>
 
 #include "backend/cpu/ops.h"
-#include "models/onnx/kernel.h"
-#include "models/onnx/tensor_ops.h"
+#include "onnx/kernel.h"
+#include "onnx/tensor_ops.h"
 #include "tensor/error.h"
 
 namespace bgn::onnxrt {

@@ -1,4 +1,4 @@
-#include "models/clip_tokenizer.h"
+#include "text/clip_tokenizer.h"
 
 #include <climits>
 #include <cstdlib>
@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 
 #include "formats/json.h"
-#include "models/unicode.h"
+#include "text/unicode.h"
 #include "tensor/error.h"
 
 namespace bgn {

@@ -8,9 +8,9 @@
 
 #include "backend/cpu/gelu.h"
 #include "backend/cpu/ops.h"
-#include "models/onnx/device.h"
-#include "models/onnx/kernel.h"
-#include "models/onnx/tensor_ops.h"
+#include "onnx/device.h"
+#include "onnx/kernel.h"
+#include "onnx/tensor_ops.h"
 #include "tensor/error.h"
 
 namespace bgn::onnxrt {

@@ -1,4 +1,4 @@
-#include "models/prompt_weights.h"
+#include "text/prompt_weights.h"
 
 #include <cctype>
 #include <cmath>

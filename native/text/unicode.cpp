@@ -1,10 +1,10 @@
-#include "models/unicode.h"
+#include "text/unicode.h"
 
 #include <algorithm>
 #include <unordered_map>
 #include <vector>
 
-#include "models/unicode_tables.h"
+#include "text/unicode_tables.h"
 
 namespace bgn::unicode {
 

@@ -13,7 +13,7 @@
 
 #include "backend/cpu/threads.h"
 #include "formats/onnx.h"
-#include "models/onnx/kernel.h"
+#include "onnx/kernel.h"
 
 namespace bgn::onnxrt {
 

@@ -1,4 +1,4 @@
-#include "models/onnx/graph.h"
+#include "onnx/graph.h"
 
 #include <algorithm>
 #include <chrono>
@@ -9,8 +9,8 @@
 #include <set>
 #include <unordered_map>
 
-#include "models/onnx/fuse_transformer.h"
-#include "models/onnx/device.h"
+#include "onnx/fuse_transformer.h"
+#include "onnx/device.h"
 #include "tensor/error.h"
 
 namespace bgn::onnxrt {

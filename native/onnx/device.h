@@ -2,7 +2,7 @@
 // between host and device by the executor and created by the kernels' GPU paths.
 #pragma once
 #include "backend/gpu.h"
-#include "models/onnx/kernel.h"
+#include "onnx/kernel.h"
 #include "tensor/tensor.h"
 
 namespace bgn::onnxrt {

@@ -1,4 +1,4 @@
-#include "models/onnx/fuse_transformer.h"
+#include "onnx/fuse_transformer.h"
 
 #include <cmath>
 #include <unordered_map>

@@ -6,8 +6,8 @@
 #include <cmath>
 
 #include "backend/cpu/vmath.h"
-#include "models/onnx/kernel.h"
-#include "models/onnx/tensor_ops.h"
+#include "onnx/kernel.h"
+#include "onnx/tensor_ops.h"
 #include "tensor/error.h"
 
 namespace bgn::onnxrt {

@@ -1,4 +1,4 @@
-#include "models/onnx/tensor_ops.h"
+#include "onnx/tensor_ops.h"
 
 #include <algorithm>
 #include <atomic>

@@ -1,4 +1,4 @@
-#include "models/onnx/kernel.h"
+#include "onnx/kernel.h"
 
 #include <algorithm>
 

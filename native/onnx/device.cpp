@@ -1,8 +1,8 @@
-#include "models/onnx/device.h"
+#include "onnx/device.h"
 
 #include <algorithm>
 
-#include "models/onnx/kernel.h"
+#include "onnx/kernel.h"
 #include "tensor/error.h"
 
 namespace bgn::onnxrt {

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <vector>
 
-#include "models/onnx/kernel.h"
+#include "onnx/kernel.h"
 #include "tensor/error.h"
 
 namespace bgn::onnxrt {

@@ -24,7 +24,7 @@
 #include <string_view>
 #include <vector>
 
-#include "models/clip_tokenizer.h"
+#include "text/clip_tokenizer.h"
 
 namespace bgn {
 
