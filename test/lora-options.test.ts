@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 
-import { replaceOptionsFromFlags } from '../src/cli/replace.js';
+import { replaceOptionsFromFlags } from '../src/cli/replace-flags.js';
 import { lorasFromEnv, parseLoraSpec } from '../src/engines/lora-spec.js';
 import { ReplaceOptionsSchema } from '../src/options.js';
 import { GenerationSchema } from '../src/presets/schema.js';
@@ -37,18 +37,29 @@ describe('LoRA settings', () => {
 
   it('--lora is repeatable and becomes the loras option', () => {
     const o = replaceOptionsFromFlags({ in: 'a.jpg', out: 'b.png', lora: ['x.safetensors:0.8', 'y.safetensors'] });
-    expect(o.loras).toEqual([{ path: 'x.safetensors', scale: 0.8 }, { path: 'y.safetensors', scale: 1 }]);
+    expect(o.loras).toEqual([
+      { path: 'x.safetensors', scale: 0.8 },
+      { path: 'y.safetensors', scale: 1 },
+    ]);
     expect(replaceOptionsFromFlags({ in: 'a.jpg', out: 'b.png' }).loras).toBeUndefined();
   });
 
   it('presets and options take up to 8 LoRAs with scales from -4 to 4', () => {
-    expect(GenerationSchema.safeParse({ ...generation, loras: [{ path: 'a.safetensors', scale: 1 }] }).success).toBe(true);
-    expect(GenerationSchema.safeParse({ ...generation, loras: [{ path: 'a.safetensors', scale: 5 }] }).success).toBe(false);
+    expect(GenerationSchema.safeParse({ ...generation, loras: [{ path: 'a.safetensors', scale: 1 }] }).success).toBe(
+      true,
+    );
+    expect(GenerationSchema.safeParse({ ...generation, loras: [{ path: 'a.safetensors', scale: 5 }] }).success).toBe(
+      false,
+    );
     expect(GenerationSchema.safeParse({ ...generation, loras: [{ file: 'a.safetensors' }] }).success).toBe(false);
     const many = Array.from({ length: 9 }, (_, i) => ({ path: `${i}.safetensors` }));
     expect(GenerationSchema.safeParse({ ...generation, loras: many }).success).toBe(false);
-    expect(ReplaceOptionsSchema.safeParse({ input: 'a.jpg', loras: [{ path: 'a.safetensors', scale: -4 }] }).success).toBe(true);
-    expect(ReplaceOptionsSchema.safeParse({ input: 'a.jpg', loras: [{ path: 'a.safetensors', scale: 4.1 }] }).success).toBe(false);
+    expect(
+      ReplaceOptionsSchema.safeParse({ input: 'a.jpg', loras: [{ path: 'a.safetensors', scale: -4 }] }).success,
+    ).toBe(true);
+    expect(
+      ReplaceOptionsSchema.safeParse({ input: 'a.jpg', loras: [{ path: 'a.safetensors', scale: 4.1 }] }).success,
+    ).toBe(false);
   });
 
   it('a server request cannot name LoRA files', () => {

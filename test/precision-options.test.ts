@@ -5,7 +5,7 @@
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { replaceOptionsFromFlags } from '../src/cli/replace.js';
+import { replaceOptionsFromFlags } from '../src/cli/replace-flags.js';
 import { localPrecision, precisionFromEnv } from '../src/engines/precision.js';
 import { clearDiffusionModels, clearSegmenters, DiffusionModel, replaceBackground } from '../src/index.js';
 import { ReplaceOptionsSchema } from '../src/options.js';
@@ -19,8 +19,9 @@ describe('precision settings', () => {
     expect(localPrecision(undefined, { BG_DIFFUSION_PRECISION: ' f32 ' })).toBe('f32');
     expect(localPrecision('bf16', { BG_DIFFUSION_PRECISION: 'f32' })).toBe('bf16');
     expect(precisionFromEnv({ BG_DIFFUSION_PRECISION: '' })).toBeUndefined();
-    expect(() => precisionFromEnv({ BG_DIFFUSION_PRECISION: 'fp16' }))
-      .toThrow(expect.objectContaining({ code: 'E_CONFIG' }));
+    expect(() => precisionFromEnv({ BG_DIFFUSION_PRECISION: 'fp16' })).toThrow(
+      expect.objectContaining({ code: 'E_CONFIG' }),
+    );
   });
 
   it('--precision becomes model.precision; the option takes auto, f32 and bf16 only', () => {
@@ -44,20 +45,29 @@ afterAll(async () => {
 describe.skipIf(!fixturesPresent)('the local engine', () => {
   const segModel = writeTinyModel(tmp.dir, 'tiny-isnet-imgly.onnx', redSubjectModel());
   const photo = async () => {
-    const w = 160, h = 96;
+    const w = 160,
+      h = 96;
     const rgb = Buffer.alloc(w * h * 3);
     for (let i = 0; i < w * h; i++) {
-      const x = i % w, y = Math.floor(i / w);
+      const x = i % w,
+        y = Math.floor(i / w);
       rgb.set(x >= 60 && x < 100 && y >= 24 && y < 72 ? [210, 25, 30] : [40, 160, 70], i * 3);
     }
-    return sharp(rgb, { raw: { width: w, height: h, channels: 3 } }).png().toBuffer();
+    return sharp(rgb, { raw: { width: w, height: h, channels: 3 } })
+      .png()
+      .toBuffer();
   };
   const run = async (precision?: 'auto' | 'f32' | 'bf16') =>
     replaceBackground({
       input: await photo(),
       engine: 'local',
       model: { segmentation: segModel, diffusion: sd1Tiny, tokenizer: tokenizerDir, ...(precision && { precision }) },
-      threads: 2, steps: 1, seed: 3, matchColors: false, shadow: false, featherEdges: false,
+      threads: 2,
+      steps: 1,
+      seed: 3,
+      matchColors: false,
+      shadow: false,
+      featherEdges: false,
       overrides: { generation: { resolution: { width: 64, height: 64 } } },
     });
 

@@ -18,7 +18,15 @@ import { loadServerConfig, type ServerConfigInput } from '../src/server/config.j
 import { checkUrl, guardedRequest, UrlRefusedError } from '../src/net/guard.js';
 import { tempDir } from './helpers/paths.js';
 import {
-  SECRET, WebhookReceiver, auth, getJson, makeFixture, postJson, testServerConfig, type Fixture, type Received,
+  SECRET,
+  WebhookReceiver,
+  auth,
+  getJson,
+  makeFixture,
+  postJson,
+  testServerConfig,
+  type Fixture,
+  type Received,
 } from './helpers/server-harness.js';
 
 const tmp = tempDir('bgn-contracts-');
@@ -58,14 +66,24 @@ function verifiedEvent(r: Received): Record<string, unknown> {
   const ts = String(r.headers['webhook-timestamp']);
   const key = Buffer.from(SECRET.slice('whsec_'.length), 'base64');
   const want = createHmac('sha256', key).update(`${id}.${ts}.${r.raw}`).digest();
-  const sigs = String(r.headers['webhook-signature']).split(' ').map((s) => s.split(','));
-  const ok = sigs.some(([v, b64]) => v === 'v1' && b64 !== undefined && timingSafeEqual(Buffer.from(b64, 'base64'), want));
+  const sigs = String(r.headers['webhook-signature'])
+    .split(' ')
+    .map((s) => s.split(','));
+  const ok = sigs.some(
+    ([v, b64]) => v === 'v1' && b64 !== undefined && timingSafeEqual(Buffer.from(b64, 'base64'), want),
+  );
   if (!ok) throw new Error(`webhook ${id}: signature does not verify`);
   expect(Math.abs(Date.now() / 1000 - Number(ts))).toBeLessThan(300);
   return JSON.parse(r.raw) as Record<string, unknown>;
 }
 
-const seed = (over: Record<string, unknown>) => ({ mediaId: 'm-1', projectId: 'p-1', inputPath: fx.photo, overrides: { engine: 'studio' }, ...over });
+const seed = (over: Record<string, unknown>) => ({
+  mediaId: 'm-1',
+  projectId: 'p-1',
+  inputPath: fx.photo,
+  overrides: { engine: 'studio' },
+  ...over,
+});
 
 beforeAll(async () => {
   fx = await makeFixture(tmp.dir);
@@ -87,12 +105,18 @@ describe('webhook body', () => {
     const { url } = await start({ allowedHosts: ['127.0.0.1'] }, true);
     const ok = await postJson(`${url}/api/background/replace`, seed({ mediaId: 'door-1', callbackUrl: hook.url }));
     expect(ok.status).toBe(202);
-    const bad = await postJson(`${url}/api/background/replace`, seed({ mediaId: 'door-2', overrides: { engine: 'studio', preset: 'no-such' }, callbackUrl: hook.url }));
+    const bad = await postJson(
+      `${url}/api/background/replace`,
+      seed({ mediaId: 'door-2', overrides: { engine: 'studio', preset: 'no-such' }, callbackUrl: hook.url }),
+    );
     // An unknown preset is refused at enqueue time; a job that fails while running needs an input that breaks later.
     expect(bad.status).toBe(422);
     const broken = path.join(fx.inputs, 'broken.jpg');
     writeFileSync(broken, Buffer.from('not a photo'));
-    const failing = await postJson(`${url}/api/background/replace`, seed({ mediaId: 'door-3', inputPath: broken, callbackUrl: hook.url }));
+    const failing = await postJson(
+      `${url}/api/background/replace`,
+      seed({ mediaId: 'door-3', inputPath: broken, callbackUrl: hook.url }),
+    );
     expect(failing.status).toBe(202);
 
     const got = await hook.until((r) => r.length >= 2);
@@ -129,21 +153,29 @@ describe('/health', () => {
     for (const route of ['/health', '/health?details=1', '/v1/status']) {
       const res = await getJson(`${url}${route}`);
       expect(res.status, route).toBe(200);
-      expect(res.json, route).toMatchObject({ status: 'ok', queue: { backend: 'sqlite', queued: 0 }, engines: { studio: true } });
+      expect(res.json, route).toMatchObject({
+        status: 'ok',
+        queue: { backend: 'sqlite', queued: 0 },
+        engines: { studio: true },
+      });
       expect(typeof res.json.version, route).toBe('string');
     }
   });
 
-  it('keeps the details behind the token: ?details=1 and /v1/status answer 401 without it, and a wrong token is 401', async () => {
-    const { url } = await start();
-    for (const route of ['/health?details=1', '/health?details=true', '/v1/status']) {
-      const res = await fetch(`${url}${route}`);
-      expect(res.status, route).toBe(401);
-      expect(((await res.json()) as { error: { code: string } }).error.code).toBe('E_UNAUTHORIZED');
-    }
-    expect((await fetch(`${url}/health`, { headers: { authorization: 'Bearer wrong' } })).status).toBe(401);
-    expect(await (await fetch(`${url}/health?details=0`)).json()).toEqual({ status: 'ok' });
-  });
+  it(
+    'keeps the details behind the token: ?details=1 and /v1/status answer 401 without it, ' +
+      'and a wrong token is 401',
+    async () => {
+      const { url } = await start();
+      for (const route of ['/health?details=1', '/health?details=true', '/v1/status']) {
+        const res = await fetch(`${url}${route}`);
+        expect(res.status, route).toBe(401);
+        expect(((await res.json()) as { error: { code: string } }).error.code).toBe('E_UNAUTHORIZED');
+      }
+      expect((await fetch(`${url}/health`, { headers: { authorization: 'Bearer wrong' } })).status).toBe(401);
+      expect(await (await fetch(`${url}/health?details=0`)).json()).toEqual({ status: 'ok' });
+    },
+  );
 
   it('HEALTH_PUBLIC=false puts /health behind the token', async () => {
     const cfg = loadServerConfig({}, { HEALTH_PUBLIC: 'false' });
@@ -162,15 +194,29 @@ describe('/health', () => {
 });
 
 describe('callback and input URLs', () => {
-  const INTERNAL = ['http://127.0.0.1:9/hook', 'http://[::1]:9/hook', 'http://169.254.169.254/latest', 'http://10.1.2.3/x', 'http://192.168.1.5/x', 'http://localhost:9/x'];
+  const INTERNAL = [
+    'http://127.0.0.1:9/hook',
+    'http://[::1]:9/hook',
+    'http://169.254.169.254/latest',
+    'http://10.1.2.3/x',
+    'http://192.168.1.5/x',
+    'http://localhost:9/x',
+  ];
 
   it('accept any public host by default, as in the documented request', async () => {
     const { url } = await start();
-    for (const callbackUrl of ['https://your-app.com/webhooks/background', 'http://93.184.216.34/hook', 'https://hooks.example.org:8443/bg?x=1']) {
+    for (const callbackUrl of [
+      'https://your-app.com/webhooks/background',
+      'http://93.184.216.34/hook',
+      'https://hooks.example.org:8443/bg?x=1',
+    ]) {
       const res = await postJson(`${url}/api/background/replace`, seed({ callbackUrl }));
       expect(res.status, callbackUrl).toBe(202);
     }
-    const input = await postJson(`${url}/v1/replace?wait=0`, { inputUrl: 'https://cdn.your-app.com/photos/door.jpg', engine: 'studio' });
+    const input = await postJson(`${url}/v1/replace?wait=0`, {
+      inputUrl: 'https://cdn.your-app.com/photos/door.jpg',
+      engine: 'studio',
+    });
     expect(input.status).toBe(202);
   });
 
@@ -199,32 +245,75 @@ describe('callback and input URLs', () => {
     const [got] = await hook.until((r) => r.length >= 1);
     expect(verifiedEvent(got!)).toMatchObject({ event: 'background.job.succeeded', jobId: res.json.jobId });
     // `*` keeps public hosts allowed next to the listed internal one; other internal ones stay refused.
-    expect((await postJson(`${url}/api/background/replace`, seed({ callbackUrl: 'https://your-app.com/hook' }))).status).toBe(202);
-    expect((await postJson(`${url}/api/background/replace`, seed({ callbackUrl: 'http://10.0.0.8/hook' }))).status).toBe(403);
+    expect(
+      (await postJson(`${url}/api/background/replace`, seed({ callbackUrl: 'https://your-app.com/hook' }))).status,
+    ).toBe(202);
+    expect(
+      (await postJson(`${url}/api/background/replace`, seed({ callbackUrl: 'http://10.0.0.8/hook' }))).status,
+    ).toBe(403);
   });
 
   it('a non-empty WEBHOOK_ALLOWED_HOSTS narrows callbacks and inputs to the list', async () => {
     const { url } = await start({ allowedHosts: ['hooks.example.com', '*.cdn.example.com'] });
-    const listed = await postJson(`${url}/api/background/replace`, seed({ callbackUrl: 'https://hooks.example.com/bg' }));
+    const listed = await postJson(
+      `${url}/api/background/replace`,
+      seed({ callbackUrl: 'https://hooks.example.com/bg' }),
+    );
     expect(listed.status).toBe(202);
-    const other = await postJson(`${url}/api/background/replace`, seed({ callbackUrl: 'https://your-app.com/webhooks/background' }));
+    const other = await postJson(
+      `${url}/api/background/replace`,
+      seed({ callbackUrl: 'https://your-app.com/webhooks/background' }),
+    );
     expect(other.status).toBe(403);
-    expect(other.json.error.message).toMatch(/callbackUrl host "your-app.com" is not allowed: add it to WEBHOOK_ALLOWED_HOSTS \(now hooks.example.com, \*.cdn.example.com\)/);
-    const input = await postJson(`${url}/api/background/replace`, seed({ inputPath: undefined, inputUrl: 'https://img.cdn.example.com/a.jpg' }));
+    expect(other.json.error.message).toContain(
+      'callbackUrl host "your-app.com" is not allowed: ' +
+        'add it to WEBHOOK_ALLOWED_HOSTS (now hooks.example.com, *.cdn.example.com)',
+    );
+    const input = await postJson(
+      `${url}/api/background/replace`,
+      seed({ inputPath: undefined, inputUrl: 'https://img.cdn.example.com/a.jpg' }),
+    );
     expect(input.status).toBe(202);
-    const offList = await postJson(`${url}/api/background/replace`, seed({ inputPath: undefined, inputUrl: 'https://elsewhere.example.net/a.jpg' }));
+    const offList = await postJson(
+      `${url}/api/background/replace`,
+      seed({ inputPath: undefined, inputUrl: 'https://elsewhere.example.net/a.jpg' }),
+    );
     expect(offList.status).toBe(403);
   });
 
-  it('checks the address when the request connects: a name that resolves to loopback is refused unless listed', async () => {
-    const hook = await receiver();
-    const local = `http://localhost:${hook.port}/hook`;
-    await expect(guardedRequest(local, { allowedHosts: [] }, 'callbackUrl', { method: 'POST', body: '{}', timeoutMs: 2000, maxBytes: 1024 })).rejects.toBeInstanceOf(UrlRefusedError);
-    await expect(guardedRequest(local, { allowedHosts: ['*'] }, 'callbackUrl', { method: 'POST', body: '{}', timeoutMs: 2000, maxBytes: 1024 })).rejects.toThrow(/resolves to the internal address/);
-    const res = await guardedRequest(local, { allowedHosts: ['localhost'] }, 'callbackUrl', { method: 'POST', body: '{}', timeoutMs: 2000, maxBytes: 1024 });
-    expect(res.status).toBe(200);
-    expect(hook.received).toHaveLength(1);
-    // The early check at enqueue time says the same.
-    await expect(checkUrl('http://localhost/x', { allowedHosts: [] }, 'inputUrl')).rejects.toThrow(/internal address/);
-  });
+  it(
+    'checks the address when the request connects: ' + 'a name that resolves to loopback is refused unless listed',
+    async () => {
+      const hook = await receiver();
+      const local = `http://localhost:${hook.port}/hook`;
+      await expect(
+        guardedRequest(local, { allowedHosts: [] }, 'callbackUrl', {
+          method: 'POST',
+          body: '{}',
+          timeoutMs: 2000,
+          maxBytes: 1024,
+        }),
+      ).rejects.toBeInstanceOf(UrlRefusedError);
+      await expect(
+        guardedRequest(local, { allowedHosts: ['*'] }, 'callbackUrl', {
+          method: 'POST',
+          body: '{}',
+          timeoutMs: 2000,
+          maxBytes: 1024,
+        }),
+      ).rejects.toThrow(/resolves to the internal address/);
+      const res = await guardedRequest(local, { allowedHosts: ['localhost'] }, 'callbackUrl', {
+        method: 'POST',
+        body: '{}',
+        timeoutMs: 2000,
+        maxBytes: 1024,
+      });
+      expect(res.status).toBe(200);
+      expect(hook.received).toHaveLength(1);
+      // The early check at enqueue time says the same.
+      await expect(checkUrl('http://localhost/x', { allowedHosts: [] }, 'inputUrl')).rejects.toThrow(
+        /internal address/,
+      );
+    },
+  );
 });

@@ -24,18 +24,11 @@ import { checkWritable, writeFileAtomic } from '../image/atomic-write.js';
 import { parseReplaceOptions, type ReplaceOptions } from '../options.js';
 import { replaceBackground } from '../pipeline/replace.js';
 import { resolveReplaceSettings } from '../pipeline/replace-settings.js';
-import { replaceOptionsFromFlags, resultJson, withFlagNames, type ReplaceFlags, type ReplaceIO } from './replace.js';
+import { CliExit, resultJson, type CliIO } from './io.js';
+import { replaceOptionsFromFlags, withFlagNames, type ReplaceFlags } from './replace-flags.js';
 
 /** Photo file extensions batch mode picks up. */
 export const PHOTO_EXTENSIONS = ['.jpg', '.jpeg', '.png', '.webp', '.tif', '.tiff', '.gif', '.avif'] as const;
-
-/** Thrown by an action to make main() return this exit status after it printed its own report. */
-export class CliExit extends Error {
-  constructor(readonly status: number) {
-    super(`exit ${status}`);
-    this.name = 'CliExit';
-  }
-}
 
 export interface BatchFlags {
   concurrency?: number;
@@ -78,19 +71,33 @@ function outputExt(format: string | undefined): string {
 }
 
 /** The photos `--in` names, sorted, with their output (and mask) paths. */
-export async function planBatch(input: string, outDir: string, opts: { format?: string | undefined; maskDir?: string | undefined }): Promise<{ items: BatchItem[]; ignored: number }> {
+export async function planBatch(
+  input: string,
+  outDir: string,
+  opts: { format?: string | undefined; maskDir?: string | undefined },
+): Promise<{ items: BatchItem[]; ignored: number }> {
   const out = path.resolve(outDir);
   let base: string;
   let found: string[];
   if (existsSync(input) && statSync(input).isDirectory()) {
     base = path.resolve(input);
     found = readdirSync(base, { withFileTypes: true })
-      .filter((d) => d.isFile() || (d.isSymbolicLink() && existsSync(path.join(base, d.name)) && statSync(path.join(base, d.name)).isFile()))
+      .filter(
+        (d) =>
+          d.isFile() ||
+          (d.isSymbolicLink() && existsSync(path.join(base, d.name)) && statSync(path.join(base, d.name)).isFile()),
+      )
       .map((d) => path.join(base, d.name));
   } else {
     const pattern = input.split(path.sep).join('/');
     base = path.resolve(globBase(pattern));
-    found = await glob(pattern, { absolute: true, onlyFiles: true, dot: false, expandDirectories: false, followSymbolicLinks: true });
+    found = await glob(pattern, {
+      absolute: true,
+      onlyFiles: true,
+      dot: false,
+      expandDirectories: false,
+      followSymbolicLinks: true,
+    });
   }
   const inOut = (f: string) => {
     const rel = path.relative(out, f);
@@ -109,7 +116,8 @@ export async function planBatch(input: string, outDir: string, opts: { format?: 
     if (clash) {
       throw new BgNativeError(
         'E_BAD_INPUT',
-        `${path.relative(process.cwd(), clash) || clash} and ${path.relative(process.cwd(), f) || f} would both be written to ${output}: rename one, or run them separately.`,
+        `${path.relative(process.cwd(), clash) || clash} and ${path.relative(process.cwd(), f) || f} ` +
+          `would both be written to ${output}: rename one, or run them separately.`,
       );
     }
     byOutput.set(output, f);
@@ -124,7 +132,9 @@ function fmtDuration(ms: number): string {
   if (!Number.isFinite(ms)) return '--';
   const s = Math.round(ms / 1000);
   const m = Math.floor(s / 60);
-  return m >= 60 ? `${Math.floor(m / 60)}:${String(m % 60).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}` : `${m}:${String(s % 60).padStart(2, '0')}`;
+  return m >= 60
+    ? `${Math.floor(m / 60)}:${String(m % 60).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}`
+    : `${m}:${String(s % 60).padStart(2, '0')}`;
 }
 
 function seconds(ms: number): string {
@@ -151,7 +161,7 @@ class Reporter {
   private drawn = false;
 
   constructor(
-    private readonly io: ReplaceIO,
+    private readonly io: CliIO,
     private readonly total: number,
     private readonly tty: boolean,
     private readonly json: boolean,
@@ -178,10 +188,16 @@ class Reporter {
     }
     if (this.json && o.status !== 'failed') return;
     const n = `[${this.finished}/${this.total}]`;
-    if (o.status === 'done') this.io.stderr(`bg-native: ${n} done ${o.item.rel} → ${o.item.output} (${seconds(o.elapsedMs)}${o.engine ? `, ${o.engine}` : ''})\n`);
-    else if (o.status === 'skipped') this.io.stderr(`bg-native: ${n} skipped ${o.item.rel} (${o.item.output} exists)\n`);
-    else if (o.status === 'failed') this.io.stderr(`bg-native: ${n} failed ${o.item.rel}: ${o.error!.code}: ${o.error!.message}\n`);
-    else this.io.stderr(`bg-native: ${n} cancelled ${o.item.rel}\n`);
+    if (o.status === 'done') {
+      const engine = o.engine ? `, ${o.engine}` : '';
+      this.io.stderr(`bg-native: ${n} done ${o.item.rel} → ${o.item.output} (${seconds(o.elapsedMs)}${engine})\n`);
+    } else if (o.status === 'skipped') {
+      this.io.stderr(`bg-native: ${n} skipped ${o.item.rel} (${o.item.output} exists)\n`);
+    } else if (o.status === 'failed') {
+      this.io.stderr(`bg-native: ${n} failed ${o.item.rel}: ${o.error!.code}: ${o.error!.message}\n`);
+    } else {
+      this.io.stderr(`bg-native: ${n} cancelled ${o.item.rel}\n`);
+    }
   }
 
   /** Prints a line above the bar. */
@@ -208,7 +224,8 @@ class Reporter {
     let line =
       `[${'█'.repeat(filled)}${'░'.repeat(width - filled)}] ${String(Math.round(fraction * 100)).padStart(3)}% ` +
       `${this.finished}/${this.total} · done ${this.counts.done} · failed ${this.counts.failed}` +
-      `${this.counts.skipped ? ` · skipped ${this.counts.skipped}` : ''} · ${fmtDuration(elapsed)} elapsed, eta ${fmtDuration(eta)}` +
+      `${this.counts.skipped ? ` · skipped ${this.counts.skipped}` : ''} · ` +
+      `${fmtDuration(elapsed)} elapsed, eta ${fmtDuration(eta)}` +
       (current ? ` · ${current}` : '');
     const cols = this.io.columns || 100;
     if (line.length > cols - 1) line = line.slice(0, Math.max(10, cols - 2)) + '…';
@@ -222,12 +239,14 @@ class Reporter {
     this.drawn = false;
     const elapsed = Date.now() - this.t0;
     const c = this.counts;
-    const per = c.done ? ` (${seconds(outcomes.filter((o) => o.status === 'done').reduce((s, o) => s + o.elapsedMs, 0) / c.done)} per photo)` : '';
+    const doneMs = outcomes.filter((o) => o.status === 'done').reduce((s, o) => s + o.elapsedMs, 0);
+    const per = c.done ? ` (${seconds(doneMs / c.done)} per photo)` : '';
     const parts = [`${c.done} done`, `${c.failed} failed`];
     if (c.skipped) parts.push(`${c.skipped} skipped`);
     const notRun = this.total - this.finished;
     if (cancelled || c.cancelled) parts.push(`${c.cancelled + notRun} cancelled`);
-    this.io.stderr(`bg-native: ${this.total} photo${this.total === 1 ? '' : 's'}: ${parts.join(', ')} in ${seconds(elapsed)}${per}\n`);
+    const photos = `${this.total} photo${this.total === 1 ? '' : 's'}`;
+    this.io.stderr(`bg-native: ${photos}: ${parts.join(', ')} in ${seconds(elapsed)}${per}\n`);
     const failed = outcomes.filter((o) => o.status === 'failed');
     if (failed.length) {
       this.io.stderr(`bg-native: failed: ${failed.map((o) => `${o.item.rel} (${o.error!.code})`).join(', ')}\n`);
@@ -237,16 +256,26 @@ class Reporter {
 }
 
 /** Runs the batch; throws CliExit(1) when any photo failed, CliExit(130) when cancelled. */
-export async function runBatch(f: ReplaceFlags & BatchFlags, io: ReplaceIO): Promise<void> {
+export async function runBatch(f: ReplaceFlags & BatchFlags, io: CliIO): Promise<void> {
   const concurrency = f.concurrency ?? 1;
   if (existsSync(f.out) && !statSync(f.out).isDirectory()) {
-    throw new BgNativeError('E_BAD_INPUT', `--out ${f.out} is a file; with a folder or glob as --in, --out must be a folder (it is created when missing).`);
+    throw new BgNativeError(
+      'E_BAD_INPUT',
+      `--out ${f.out} is a file; with a folder or glob as --in, --out must be a folder (it is created when missing).`,
+    );
   }
   if (!existsSync(f.out) && isPhoto(f.out)) {
-    throw new BgNativeError('E_BAD_INPUT', `--out ${f.out} looks like a file name; with a folder or glob as --in, --out must be a folder, e.g. --out out/.`);
+    throw new BgNativeError(
+      'E_BAD_INPUT',
+      `--out ${f.out} looks like a file name; with a folder or glob as --in, --out must be a folder, e.g. --out out/.`,
+    );
   }
   if (f.secondIn !== undefined || f.secondCleanPlate !== undefined) {
-    throw new BgNativeError('E_BAD_INPUT', '--second-in and --second-clean-plate belong to one photo: run two-shot matting photo by photo (a batch takes one --clean-plate for all).');
+    throw new BgNativeError(
+      'E_BAD_INPUT',
+      '--second-in and --second-clean-plate belong to one photo: run two-shot matting photo by photo ' +
+        '(a batch takes one --clean-plate for all).',
+    );
   }
   const planned = await planBatch(f.in, f.out, { format: f.format, maskDir: f.maskOut });
   // One clean plate serves every shot of the framing; it is not a photo of the batch itself.
@@ -256,17 +285,28 @@ export async function runBatch(f: ReplaceFlags & BatchFlags, io: ReplaceIO): Pro
   if (items.length === 0) {
     throw new BgNativeError(
       'E_BAD_INPUT',
-      `No photos match --in ${JSON.stringify(f.in)}${ignored ? ` (${ignored} other file${ignored === 1 ? '' : 's'} ignored)` : ''}. Photos are ${PHOTO_EXTENSIONS.join(' ')}; quote a glob so the shell does not expand it: --in 'photos/*.jpg'.`,
+      `No photos match --in ${JSON.stringify(f.in)}` +
+        `${ignored ? ` (${ignored} other file${ignored === 1 ? '' : 's'} ignored)` : ''}. ` +
+        `Photos are ${PHOTO_EXTENSIONS.join(' ')}; quote a glob so the shell does not expand it: --in 'photos/*.jpg'.`,
     );
   }
 
   // The same options for every photo; checked once, before anything runs.
-  const base: ReplaceOptions = replaceOptionsFromFlags({ ...f, in: items[0]!.input, out: items[0]!.output, maskOut: undefined } as ReplaceFlags);
-  if (f.threads === undefined && concurrency > 1) base.threads = Math.max(1, Math.floor((os.availableParallelism?.() ?? os.cpus().length) / concurrency));
+  const base: ReplaceOptions = replaceOptionsFromFlags({
+    ...f,
+    in: items[0]!.input,
+    out: items[0]!.output,
+    maskOut: undefined,
+  } as ReplaceFlags);
+  if (f.threads === undefined && concurrency > 1) {
+    base.threads = Math.max(1, Math.floor((os.availableParallelism?.() ?? os.cpus().length) / concurrency));
+  }
   try {
     resolveReplaceSettings(parseReplaceOptions({ ...base, input: items[0]!.input }));
   } catch (err) {
-    if (err instanceof BgNativeError && err.code === 'E_BAD_INPUT') throw new BgNativeError('E_BAD_INPUT', withFlagNames(err.message), { cause: err });
+    if (err instanceof BgNativeError && err.code === 'E_BAD_INPUT') {
+      throw new BgNativeError('E_BAD_INPUT', withFlagNames(err.message), { cause: err });
+    }
     throw err;
   }
   const dirs = new Set(items.flatMap((i) => [path.dirname(i.output), ...(i.mask ? [path.dirname(i.mask)] : [])]));
@@ -274,14 +314,19 @@ export async function runBatch(f: ReplaceFlags & BatchFlags, io: ReplaceIO): Pro
     try {
       mkdirSync(d, { recursive: true });
     } catch (err) {
-      throw new BgNativeError('E_IO', `Cannot create the output folder ${d}: ${(err as Error).message}`, { cause: err });
+      throw new BgNativeError('E_IO', `Cannot create the output folder ${d}: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
   }
   await checkWritable(items[0]!.output);
 
   const tty = Boolean(io.isTTY);
   const reporter = new Reporter(io, items.length, tty, Boolean(f.json));
-  if (ignored) reporter.above(`bg-native: ${ignored} file${ignored === 1 ? ' is' : 's are'} not a photo (${PHOTO_EXTENSIONS.join(' ')}) and ignored`);
+  if (ignored) {
+    const files = `${ignored} file${ignored === 1 ? ' is' : 's are'}`;
+    reporter.above(`bg-native: ${files} not a photo (${PHOTO_EXTENSIONS.join(' ')}) and ignored`);
+  }
 
   const controller = new AbortController();
   let interrupts = 0;
@@ -330,7 +375,14 @@ export async function runBatch(f: ReplaceFlags & BatchFlags, io: ReplaceIO): Pro
       const o: Outcome = { item, status, elapsedMs: Date.now() - t0, error: { code: e.code, message } };
       outcomes.push(o);
       reporter.ended(o);
-      emit({ command: 'replace', input: item.input, output: item.output, status, error: o.error, elapsedMs: o.elapsedMs });
+      emit({
+        command: 'replace',
+        input: item.input,
+        output: item.output,
+        status,
+        error: o.error,
+        elapsedMs: o.elapsedMs,
+      });
     }
   }
 

@@ -11,26 +11,26 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { BgNativeError, toBgError } from '../errors.js';
 import { checkWritable, writeFileAtomic } from '../image/atomic-write.js';
 import { encodeImage } from '../image/encode.js';
-import { DeviceSchema, ModelProfileNameSchema, type CleanupOptions, type Device, type SegmentOptions } from '../options.js';
+import {
+  DeviceSchema,
+  ModelProfileNameSchema,
+  type CleanupOptions,
+  type Device,
+  type SegmentOptions,
+} from '../options.js';
 import { cleanup } from '../pipeline/cleanup.js';
 import { segment } from '../pipeline/segment.js';
 import { version } from '../version.js';
-import { CliExit } from './batch.js';
+import { CliExit, EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, EXIT_USAGE, resultJson, type CliIO } from './io.js';
 import { registerModelsCommand } from './models.js';
 import { registerPresetsCommand } from './presets.js';
-import { registerReplaceCommand, resultJson } from './replace.js';
+import { registerReplaceCommand } from './replace.js';
 import { registerServeCommands } from './serve.js';
 import { studioOptions } from './studio-flags.js';
 import { addOptions, glassFlagOptions, glassFromFlags, type SubjectFlags } from './subject-flags.js';
 
-export interface CliIO {
-  stdout: (text: string) => void;
-  stderr: (text: string) => void;
-  /** stderr is a terminal (batch mode draws a progress bar). */
-  isTTY?: boolean;
-  /** Its width. */
-  columns?: number;
-}
+export type { CliIO } from './io.js';
+export { EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, EXIT_USAGE } from './io.js';
 
 const defaultIO: CliIO = {
   stdout: (t) => process.stdout.write(t),
@@ -40,12 +40,6 @@ const defaultIO: CliIO = {
     return process.stderr.columns;
   },
 };
-
-/** Exit statuses: 0 success, 1 the job failed, 2 the command line was wrong, 130 cancelled (Ctrl-C). */
-export const EXIT_OK = 0;
-export const EXIT_FAILED = 1;
-export const EXIT_USAGE = 2;
-export const EXIT_CANCELLED = 130;
 
 function positiveInt(name: string) {
   return (value: string): number => {
@@ -88,17 +82,42 @@ function addCommon(cmd: Command): Command {
   cmd
     .requiredOption('-i, --in <photo>', 'input photo (JPEG, PNG, WebP, TIFF, GIF, AVIF)')
     .requiredOption('-o, --out <file>', 'output file (written atomically)')
-    .option('-m, --model <file.onnx|name>', 'segmentation model: a file or a name (birefnet-general, sam, …; see `bg-native models`)')
-    .addOption(new Option('--variant <name>', "which @imgly model: 'medium' (default) or 'small'").choices(['medium', 'small']))
-    .addOption(new Option('--profile <name>', 'pre/post-processing family (default: inferred)').choices(ModelProfileNameSchema.options))
-    .option('--box <x,y,w,h>', 'SAM prompt: the subject\'s box in photo pixels', parseBox)
-    .option('--point <x,y[,label]>', 'SAM prompt: a point, label 1 subject (default) or 0 background; repeatable', parsePoint)
+    .option(
+      '-m, --model <file.onnx|name>',
+      'segmentation model: a file or a name (birefnet-general, sam, …; see `bg-native models`)',
+    )
+    .addOption(
+      new Option('--variant <name>', "which @imgly model: 'medium' (default) or 'small'").choices(['medium', 'small']),
+    )
+    .addOption(
+      new Option('--profile <name>', 'pre/post-processing family (default: inferred)').choices(
+        ModelProfileNameSchema.options,
+      ),
+    )
+    .option('--box <x,y,w,h>', "SAM prompt: the subject's box in photo pixels", parseBox)
+    .option(
+      '--point <x,y[,label]>',
+      'SAM prompt: a point, label 1 subject (default) or 0 background; repeatable',
+      parsePoint,
+    )
     .option('-t, --threads <n>', 'native worker threads (default: all cores)', positiveInt('--threads'))
-    .addOption(new Option('--device <name>', "where the segmentation network runs: 'auto' (a CUDA GPU when there is one), 'cpu' or 'cuda'").choices(DeviceSchema.options))
-    .option('--max-pixels <n>', 'refuse larger images (default 100000000, env BG_MAX_PIXELS)', positiveInt('--max-pixels'))
+    .addOption(
+      new Option(
+        '--device <name>',
+        "where the segmentation network runs: 'auto' (a CUDA GPU when there is one), 'cpu' or 'cuda'",
+      ).choices(DeviceSchema.options),
+    )
+    .option(
+      '--max-pixels <n>',
+      'refuse larger images (default 100000000, env BG_MAX_PIXELS)',
+      positiveInt('--max-pixels'),
+    )
     .option('--no-refine', 'skip the full-resolution guided-filter refinement of the mask')
     .option('--clean-plate <file>', 'studio: the same framing shot without the product (difference matting)')
-    .option('--second-in <photo>', 'studio: the product over a second backdrop (with --second-clean-plate: exact alpha)')
+    .option(
+      '--second-in <photo>',
+      'studio: the product over a second backdrop (with --second-clean-plate: exact alpha)',
+    )
     .option('--second-clean-plate <file>', 'studio: the second backdrop without the product')
     .option('--json', 'print the result metadata as JSON on stdout');
   return addOptions(cmd, glassFlagOptions());
@@ -107,7 +126,9 @@ function addCommon(cmd: Command): Command {
 function numbers(flag: string, v: string, min: number, max: number): number[] {
   const parts = v.split(',').map((x) => Number(x.trim()));
   if (parts.length < min || parts.length > max || parts.some((x) => !Number.isFinite(x))) {
-    throw new InvalidArgumentError(`${flag} takes ${min === max ? min : `${min} or ${max}`} comma-separated numbers, got '${v}'.`);
+    throw new InvalidArgumentError(
+      `${flag} takes ${min === max ? min : `${min} or ${max}`} comma-separated numbers, got '${v}'.`,
+    );
   }
   return parts;
 }
@@ -116,9 +137,14 @@ function parseBox(v: string): [number, number, number, number] {
   return numbers('--box', v, 4, 4) as [number, number, number, number];
 }
 
-function parsePoint(v: string, prev: { x: number; y: number; label: 0 | 1 }[] = []): { x: number; y: number; label: 0 | 1 }[] {
+function parsePoint(
+  v: string,
+  prev: { x: number; y: number; label: 0 | 1 }[] = [],
+): { x: number; y: number; label: 0 | 1 }[] {
   const [x, y, label = 1] = numbers('--point', v, 2, 3);
-  if (label !== 0 && label !== 1) throw new InvalidArgumentError(`--point's label must be 1 (subject) or 0 (background), got ${label}.`);
+  if (label !== 0 && label !== 1) {
+    throw new InvalidArgumentError(`--point's label must be 1 (subject) or 0 (background), got ${label}.`);
+  }
   return [...prev, { x: x!, y: y!, label }];
 }
 
@@ -151,7 +177,18 @@ async function runSegment(f: CommonFlags, io: CliIO): Promise<void> {
   const out = path.resolve(f.out);
   await writeFileAtomic(out, png);
   if (f.json) {
-    io.stdout(JSON.stringify({ command: 'segment', input: f.in, output: out, width: result.width, height: result.height, model: result.model, ...(result.studio ? { studio: result.studio } : {}), metrics: result.metrics }) + '\n');
+    io.stdout(
+      JSON.stringify({
+        command: 'segment',
+        input: f.in,
+        output: out,
+        width: result.width,
+        height: result.height,
+        model: result.model,
+        ...(result.studio ? { studio: result.studio } : {}),
+        metrics: result.metrics,
+      }) + '\n',
+    );
   }
 }
 
@@ -213,11 +250,25 @@ export function buildProgram(io: CliIO = defaultIO): Command {
       .description('remove the background (transparent) or replace it (color, blur, gradient)')
       .exitOverride(),
   )
-    .addOption(new Option('--mode <mode>', 'what goes behind the subject').choices(['transparent', 'color', 'blur', 'gradient']).default('transparent'))
-    .option('-c, --color <color>', "background colour for --mode color/gradient: '#rgb', '#rrggbb', 'rgb(r,g,b)' or a name (default white)")
+    .addOption(
+      new Option('--mode <mode>', 'what goes behind the subject')
+        .choices(['transparent', 'color', 'blur', 'gradient'])
+        .default('transparent'),
+    )
+    .option(
+      '-c, --color <color>',
+      "background colour for --mode color/gradient: '#rgb', '#rrggbb', 'rgb(r,g,b)' or a name (default white)",
+    )
     .option('--mask-out <file>', 'also write the mask (8-bit greyscale PNG)')
     .option('--enhance-fg', 'auto levels + mild sharpening on the subject only')
-    .addOption(new Option('--format <fmt>', 'output format (default: from --out extension, else png)').choices(['png', 'jpeg', 'jpg', 'webp']))
+    .addOption(
+      new Option('--format <fmt>', 'output format (default: from --out extension, else png)').choices([
+        'png',
+        'jpeg',
+        'jpg',
+        'webp',
+      ]),
+    )
     .option('--quality <q>', 'JPEG/WebP quality 1-100 (default 90)', positiveInt('--quality'))
     .action(async (flags: CleanupFlags) => runCleanup(flags, io));
 
@@ -240,7 +291,9 @@ export async function main(argv: string[] = process.argv, io: CliIO = defaultIO)
     return EXIT_OK;
   } catch (err) {
     if (err instanceof CommanderError) {
-      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT_OK;
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') {
+        return EXIT_OK;
+      }
       return EXIT_USAGE;
     }
     if (err instanceof CliExit) return err.status; // the action printed its own report

@@ -6,9 +6,9 @@
 import { Command } from 'commander';
 
 import { CATALOG } from '../models/catalog.js';
-import { listModels } from '../models/list.js';
-import { modelDirs } from '../models/resolve.js';
-import type { ReplaceIO } from './replace.js';
+import { listModelsIn } from '../models/list.js';
+import { cacheDir, u2netHome } from '../models/resolve.js';
+import type { CliIO } from './io.js';
 
 interface ModelsFlags {
   json?: boolean;
@@ -17,14 +17,16 @@ interface ModelsFlags {
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]! + 2))).join('').trimEnd()).join('\n') + '\n';
+  const line = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]! + 2))).join('');
+  return rows.map((r) => line(r).trimEnd()).join('\n') + '\n';
 }
 
 function megabytes(bytes: number): string {
   return `${(bytes / 1e6).toFixed(bytes < 1e7 ? 1 : 0)} MB`;
 }
 
-export function registerModelsCommand(program: Command, io: ReplaceIO, env: NodeJS.ProcessEnv = process.env): Command {
+export function registerModelsCommand(program: Command, io: CliIO, env: NodeJS.ProcessEnv = process.env): Command {
+  const dirs = [u2netHome(env), cacheDir(env)];
   return program
     .command('models')
     .description('list the segmentation models found (family, input size, licence)')
@@ -36,12 +38,12 @@ export function registerModelsCommand(program: Command, io: ReplaceIO, env: Node
       [
         '',
         'Models are looked up by name (--model birefnet-general, --model sam, …) in:',
-        ...modelDirs(env).map((d) => `  ${d}`),
+        ...dirs.map((d) => `  ${d}`),
         'under the file names rembg gives them. Nothing is downloaded.',
       ].join('\n'),
     )
     .action(async (flags: ModelsFlags) => {
-      const found = await listModels(env);
+      const found = await listModelsIn(dirs);
       const known = flags.all
         ? CATALOG.filter((e) => !found.some((m) => m.name === e.name)).map((e) => ({
             name: e.name,
@@ -56,7 +58,7 @@ export function registerModelsCommand(program: Command, io: ReplaceIO, env: Node
         return;
       }
       if (found.length === 0) {
-        io.stdout(`No segmentation models found in ${modelDirs(env).join(' or ')}.\n`);
+        io.stdout(`No segmentation models found in ${dirs.join(' or ')}.\n`);
       } else {
         const rows = [['NAME', 'FAMILY', 'INPUT', 'SIZE', 'LICENCE', 'FILE']];
         for (const m of found) {
@@ -69,7 +71,9 @@ export function registerModelsCommand(program: Command, io: ReplaceIO, env: Node
       if (flags.all && known.length > 0) {
         io.stdout('\nKnown, not found:\n');
         const rows = [['NAME', 'FAMILY', 'INPUT', 'LICENCE', 'FILES']];
-        for (const k of known) rows.push([k.name, k.family, `${k.inputSize[1]}x${k.inputSize[0]}`, k.licence, k.files.join(' | ')]);
+        for (const k of known) {
+          rows.push([k.name, k.family, `${k.inputSize[1]}x${k.inputSize[0]}`, k.licence, k.files.join(' | ')]);
+        }
         io.stdout(table(rows));
       }
     });

@@ -6,7 +6,7 @@ import { Command } from 'commander';
 import { stringify } from 'yaml';
 
 import { getPresetFile, listPresets } from '../presets/load.js';
-import type { ReplaceIO } from './replace.js';
+import type { CliIO } from './io.js';
 
 interface PresetsFlags {
   json?: boolean;
@@ -15,16 +15,29 @@ interface PresetsFlags {
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]! + 2))).join('').trimEnd()).join('\n') + '\n';
+  return (
+    rows
+      .map((r) =>
+        r
+          .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]! + 2)))
+          .join('')
+          .trimEnd(),
+      )
+      .join('\n') + '\n'
+  );
 }
 
-export function registerPresetsCommand(program: Command, io: ReplaceIO): Command {
+export function registerPresetsCommand(program: Command, io: CliIO): Command {
   return program
     .command('presets')
     .description('list the presets (name, prompt types, description), or show one')
     .argument('[name]', 'show this preset (YAML, or JSON with --json)')
     .option('--json', 'print JSON instead')
-    .option('--preset-dir <dir>', 'extra folder of preset .yaml files (repeatable; also env BG_PRESET_DIRS)', (v: string, prev: string[] = []) => [...prev, v])
+    .option(
+      '--preset-dir <dir>',
+      'extra folder of preset .yaml files (repeatable; also env BG_PRESET_DIRS)',
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
     .exitOverride()
     .addHelpText(
       'after',
@@ -32,7 +45,8 @@ export function registerPresetsCommand(program: Command, io: ReplaceIO): Command
         '',
         'Examples:',
         '  bg-native presets                      the table',
-        '  bg-native presets vitrinealu           one preset as YAML: prompts per type, generation, background, compositing',
+        '  bg-native presets vitrinealu           ' +
+          'one preset as YAML: prompts per type, generation, background, compositing',
         '  bg-native presets --json               [{ name, description, promptTypes, defaultPromptType, file }]',
         '  bg-native --in a.jpg --out a.png --preset vitrinealu --prompt-type garden',
       ].join('\n'),
@@ -49,7 +63,13 @@ export function registerPresetsCommand(program: Command, io: ReplaceIO): Command
         const { file, data } = getPresetFile(n, source);
         const promptTypes = data.prompts ? Object.keys(data.prompts) : [];
         const defaultPromptType = data.defaultPromptType ?? (data.prompt === undefined ? promptTypes[0] : undefined);
-        return { name: data.name, description: data.description, promptTypes, ...(defaultPromptType !== undefined ? { defaultPromptType } : {}), file };
+        return {
+          name: data.name,
+          description: data.description,
+          promptTypes,
+          ...(defaultPromptType !== undefined ? { defaultPromptType } : {}),
+          file,
+        };
       });
       if (flags.json) {
         io.stdout(JSON.stringify(all, null, 2) + '\n');
@@ -61,6 +81,9 @@ export function registerPresetsCommand(program: Command, io: ReplaceIO): Command
         rows.push([p.name, types, p.description]);
       }
       io.stdout(table(rows));
-      io.stdout("\n* default prompt type. `bg-native presets <name>` shows one; use it with --preset <name> [--prompt-type <type>].\n");
+      io.stdout(
+        '\n* default prompt type. `bg-native presets <name>` shows one; ' +
+          'use it with --preset <name> [--prompt-type <type>].\n',
+      );
     });
 }

@@ -8,7 +8,7 @@ import { Command, Option } from 'commander';
 
 import { BgNativeError } from '../errors.js';
 import { SETTINGS, type ServerConfigInput } from '../server/config.js';
-import type { CliIO } from './index.js';
+import type { CliIO } from './io.js';
 
 function addSettings(cmd: Command, skip: ReadonlySet<string> = new Set()): Command {
   for (const s of SETTINGS) {
@@ -37,7 +37,10 @@ function overridesFrom(flags: Record<string, unknown>): ServerConfigInput {
 
 /** Lets the process exit once the server is closed: the compose threads and loaded models go too. */
 async function releaseProcessResources(): Promise<void> {
-  const [{ closeComposePool }, { clearSegmenters }] = await Promise.all([import('../workers/pixel-pool.js'), import('../models/segmenters.js')]);
+  const [{ closeComposePool }, { clearSegmenters }] = await Promise.all([
+    import('../workers/pixel-pool.js'),
+    import('../models/segmenters.js'),
+  ]);
   await Promise.allSettled([closeComposePool(), clearSegmenters()]);
 }
 
