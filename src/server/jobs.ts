@@ -17,23 +17,12 @@ import { JobFailure, type JobContext, type JobRecord, type WebhookMessage } from
 import { toResultMetadata, type ResultMetadata, type ResultSource } from '../result-format.js';
 import type { ServerConfig } from './config.js';
 import { isRetryableCode } from './http-errors.js';
+import type { JobPayload, JobSource } from './job-payload.js';
 import { createPreviewWriter, previewPath, type PreviewWriter } from './job-preview.js';
 import { checkInputPath } from './paths.js';
-import { loadStudioOptions, type StudioSources } from './studio-sources.js';
+import { loadStudioOptions } from './studio-sources.js';
 
-export type JobSource = { kind: 'path'; path: string } | { kind: 'url'; url: string } | { kind: 'upload'; path: string };
-
-export interface JobPayload {
-  op: 'replace' | 'cleanup';
-  source: JobSource;
-  /** replaceBackground / cleanup options a client may set (already validated). */
-  options: Record<string, unknown>;
-  mediaId?: string;
-  projectId?: string;
-  callbackUrl?: string;
-  /** The studio modes' files (clean plate, second shot and its plate), loaded like the photo. */
-  studio?: StudioSources;
-}
+export type { JobPayload, JobSource } from './job-payload.js';
 
 /**
  * A finished job's result as the queue keeps it: the result format with artifact paths relative
@@ -76,7 +65,12 @@ function failure(err: unknown): JobFailure {
   return new JobFailure(e.code, e.message, isRetryableCode(e.code), { cause: err });
 }
 
-async function loadInput(source: JobSource, cfg: ServerConfig, signal: AbortSignal, field = 'input'): Promise<string | Buffer> {
+async function loadInput(
+  source: JobSource,
+  cfg: ServerConfig,
+  signal: AbortSignal,
+  field = 'input',
+): Promise<string | Buffer> {
   switch (source.kind) {
     case 'path':
       // Checked again when the job runs: the file (or a symlink on its way) may have changed.
@@ -84,7 +78,9 @@ async function loadInput(source: JobSource, cfg: ServerConfig, signal: AbortSign
     case 'upload': {
       const real = realpathSync(source.path);
       const dir = realpathSync(uploadsDir(cfg));
-      if (path.dirname(real) !== dir) throw new JobFailure('E_FORBIDDEN', 'The uploaded file is not in the uploads folder.', false);
+      if (path.dirname(real) !== dir) {
+        throw new JobFailure('E_FORBIDDEN', 'The uploaded file is not in the uploads folder.', false);
+      }
       return readFile(real);
     }
     case 'url': {
@@ -98,11 +94,17 @@ async function loadInput(source: JobSource, cfg: ServerConfig, signal: AbortSign
         });
       } catch (err) {
         if (err instanceof UrlRefusedError) throw err;
-        if (signal.aborted) throw new BgNativeError('E_CANCELLED', 'The job was cancelled while its input was downloading.');
+        if (signal.aborted) {
+          throw new BgNativeError('E_CANCELLED', 'The job was cancelled while its input was downloading.');
+        }
         throw new JobFailure('E_FETCH_FAILED', `${field}Url could not be fetched: ${(err as Error).message}`, true);
       }
       if (res.status !== 200) {
-        throw new JobFailure('E_FETCH_FAILED', `${field}Url answered HTTP ${res.status}.`, res.status >= 500 || res.status === 429);
+        throw new JobFailure(
+          'E_FETCH_FAILED',
+          `${field}Url answered HTTP ${res.status}.`,
+          res.status >= 500 || res.status === 429,
+        );
       }
       return res.body;
     }
@@ -156,7 +158,13 @@ export async function runJob(job: JobRecord, ctx: JobContext, cfg: ServerConfig)
     }
     // The server's device setting is a default for the cutout too; a job's own options win.
     const device = cfg.device === 'cpu' ? { device: 'cpu' as const } : {};
-    const options: CleanupOptions = { ...device, ...(p.options as Partial<CleanupOptions>), ...studio, ...common, input };
+    const options: CleanupOptions = {
+      ...device,
+      ...(p.options as Partial<CleanupOptions>),
+      ...studio,
+      ...common,
+      input,
+    };
     ctx.progress(0.05, 'segment');
     const r = await cleanup(options);
     if (signal.aborted) throw new BgNativeError('E_CANCELLED', 'The job was cancelled.');
@@ -252,7 +260,13 @@ export function terminalMessage(job: JobRecord, cfg: ServerConfig): WebhookMessa
   let body: Record<string, unknown>;
   if (job.status === 'succeeded') {
     const result = presentResult(job.result as StoredResult, base);
-    body = { ...envelope('background.job.succeeded'), ...common, outputUrl: result.outputUrl, maskUrl: result.maskUrl, result };
+    body = {
+      ...envelope('background.job.succeeded'),
+      ...common,
+      outputUrl: result.outputUrl,
+      maskUrl: result.maskUrl,
+      result,
+    };
   } else {
     const error = job.error ?? { code: 'E_INTERNAL', message: 'The job failed.' };
     body = { ...envelope('background.job.failed'), ...common, status: job.status, error };

@@ -10,11 +10,9 @@ import path from 'node:path';
 import { z } from 'zod';
 
 import { HttpError } from './http-errors.js';
-import type { JobSource } from './jobs.js';
+import { STUDIO_ROLES, type JobSource, type StudioRole, type StudioSources } from './job-payload.js';
 
-export const STUDIO_ROLES = ['cleanPlate', 'secondInput', 'secondCleanPlate'] as const;
-export type StudioRole = (typeof STUDIO_ROLES)[number];
-export type StudioSources = Partial<Record<StudioRole, JobSource>>;
+export { STUDIO_ROLES, type StudioRole, type StudioSources } from './job-payload.js';
 
 /** The multipart file fields: the photo and the studio files. */
 export const UPLOAD_FIELDS = ['file', ...STUDIO_ROLES] as const;
@@ -53,11 +51,15 @@ export interface StudioChecks {
  * clean plate and the other way round. Throws E_BAD_INPUT naming the fields.
  */
 export async function studioSources(
-  fields: StudioBodyFields, uploads: ReadonlyMap<string, string>, checks: StudioChecks,
+  fields: StudioBodyFields,
+  uploads: ReadonlyMap<string, string>,
+  checks: StudioChecks,
 ): Promise<StudioSources | undefined> {
   const out: StudioSources = {};
   for (const role of STUDIO_ROLES) {
-    const p = fields[`${role}Path`], u = fields[`${role}Url`], up = uploads.get(role);
+    const p = fields[`${role}Path`],
+      u = fields[`${role}Url`],
+      up = uploads.get(role);
     const given = [p, u, up].filter((x) => x !== undefined).length;
     if (given > 1) {
       const message = `Give only one of ${role}Path, ${role}Url and an uploaded \`${role}\` file.`;
@@ -70,7 +72,8 @@ export async function studioSources(
   if ((out.secondInput === undefined) !== (out.secondCleanPlate === undefined)) {
     const missing = out.secondInput === undefined ? 'secondInput' : 'secondCleanPlate';
     throw new HttpError(
-      400, 'E_BAD_INPUT',
+      400,
+      'E_BAD_INPUT',
       `${missing} is missing (as ${missing}Path, ${missing}Url or an uploaded \`${missing}\` file): ` +
         'two-shot matting takes the second shot and its clean plate together.',
     );
@@ -80,14 +83,16 @@ export async function studioSources(
 
 /** The library's cleanPlate / second options from the loaded files. */
 export async function loadStudioOptions(
-  studio: StudioSources | undefined, load: (source: JobSource, field: string) => Promise<string | Buffer>,
+  studio: StudioSources | undefined,
+  load: (source: JobSource, field: string) => Promise<string | Buffer>,
 ): Promise<{ cleanPlate?: string | Buffer; second?: { input: string | Buffer; cleanPlate: string | Buffer } }> {
   if (!studio) return {};
   const plate = studio.cleanPlate ? await load(studio.cleanPlate, 'cleanPlate') : undefined;
   const { secondInput, secondCleanPlate } = studio;
-  const second = secondInput && secondCleanPlate
-    ? { input: await load(secondInput, 'secondInput'), cleanPlate: await load(secondCleanPlate, 'secondCleanPlate') }
-    : undefined;
+  const second =
+    secondInput && secondCleanPlate
+      ? { input: await load(secondInput, 'secondInput'), cleanPlate: await load(secondCleanPlate, 'secondCleanPlate') }
+      : undefined;
   return { ...(plate !== undefined ? { cleanPlate: plate } : {}), ...(second ? { second } : {}) };
 }
 
