@@ -1,9 +1,6 @@
 #include "addon/device.h"
 
-#include <cstdlib>
-
 #include "addon/errors.h"
-#include "tensor/error.h"
 
 namespace bgn::addon {
 
@@ -36,16 +33,7 @@ std::string device_option(Napi::Env env, const Napi::Object& options) {
   return d;
 }
 
-std::shared_ptr<Gpu> resolve_device(const std::string& requested) {
-  std::string device = requested;
-  if (device == "auto") {
-    const char* env = std::getenv("BGN_DEVICE");
-    if (env && *env) {
-      device = env;
-      if (!device_spelling_error(device).empty() || device == "auto")
-        fail(Code::Config, "BGN_DEVICE must be 'cpu', 'cuda' or 'cuda:<index>'; got '", device, "'");
-    }
-  }
+std::shared_ptr<Gpu> resolve_device(const std::string& device) {
   if (device == "cpu") return nullptr;
   if (device == "auto") return cuda_unavailable_reason(0).empty() ? open_cuda(0) : nullptr;
   return open_cuda(cuda_index(device));

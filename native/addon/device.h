@@ -15,7 +15,8 @@ std::string device_spelling_error(const std::string& device);
 std::string device_option(Napi::Env env, const Napi::Object& options);
 // Where a model loads (on a worker thread): null for the CPU; 'cuda' fails with
 // E_DEVICE_UNAVAILABLE and the reason when no CUDA device can run it; 'auto' takes the GPU
-// when one answers and the CPU otherwise (BGN_DEVICE=cpu|cuda overrides 'auto').
+// when one answers and the CPU otherwise (the library turns 'auto' into BGN_DEVICE's choice
+// before it gets here when that is set).
 std::shared_ptr<Gpu> resolve_device(const std::string& device);
 
 }  // namespace bgn::addon

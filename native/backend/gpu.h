@@ -17,32 +17,10 @@
 
 #include "backend/cpu/nn_ops.h"
 #include "backend/cpu/ops.h"
+#include "tensor/device_buffer.h"
 #include "tensor/tensor.h"
 
 namespace bgn {
-
-class Gpu;
-
-// Device memory owned by one holder; returned to the device's pool when destroyed.
-class DeviceBuffer {
- public:
-  DeviceBuffer() = default;
-  DeviceBuffer(Gpu* gpu, void* p, size_t bytes) : gpu_(gpu), p_(p), bytes_(bytes) {}
-  DeviceBuffer(const DeviceBuffer&) = delete;
-  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-  DeviceBuffer(DeviceBuffer&& o) noexcept { *this = std::move(o); }
-  DeviceBuffer& operator=(DeviceBuffer&& o) noexcept;
-  ~DeviceBuffer() { reset(); }
-  void reset();
-  void* get() const { return p_; }
-  template <class T> T* as() const { return static_cast<T*>(p_); }
-  size_t bytes() const { return bytes_; }
-
- private:
-  Gpu* gpu_ = nullptr;
-  void* p_ = nullptr;
-  size_t bytes_ = 0;
-};
 
 struct GpuInfo {
   std::string name;          // "NVIDIA H200", "CUDA emulator (CPU)"
@@ -54,7 +32,7 @@ struct GpuInfo {
   bool emulated = false;
 };
 
-class Gpu {
+class Gpu : public DeviceAllocator {
  public:
   virtual ~Gpu() = default;
   virtual GpuInfo info() = 0;
@@ -65,7 +43,7 @@ class Gpu {
   // ---- memory --------------------------------------------------------------------------------
   // From the device pool; E_OUT_OF_MEMORY (naming the size and what is free) when it cannot.
   virtual DeviceBuffer alloc(size_t bytes) = 0;
-  virtual void release(void* p, size_t bytes) = 0;  // DeviceBuffer's deleter
+  void release(void* p, size_t bytes) override = 0;  // DeviceBuffer's deleter
   // Raises the pool's limit up front (model weights + activations); E_OUT_OF_MEMORY when the
   // device cannot hold that much, so a caller can fall back before any work starts.
   virtual void reserve(size_t bytes) = 0;

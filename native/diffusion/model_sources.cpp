@@ -1,6 +1,5 @@
 #include "diffusion/model_sources.h"
 
-#include <cstdlib>
 #include <filesystem>
 #include <functional>
 
@@ -30,8 +29,7 @@ TokenizerSource choose_tokenizer(const std::string& model_path, bool model_is_di
     arg = model_path;
     s.from_model = true;
   }
-  const char* env = std::getenv("BG_CLIP_TOKENIZER");
-  if (arg.empty() && (!env || !*env) && !vocab.empty() && !merges.empty()) {
+  if (arg.empty() && !vocab.empty() && !merges.empty()) {
     s.name = "the built-in CLIP vocabulary";
     s.key = "builtin:" + std::to_string(vocab.size()) + ":" + std::to_string(std::hash<std::string>{}(vocab)) + ":" +
             std::to_string(merges.size()) + ":" + std::to_string(std::hash<std::string>{}(merges));

@@ -1,10 +1,10 @@
 // Where a DiffusionModel's inputs come from before any weights are read: the checkpoint file is
 // checked first (a corrupt or truncated file is E_MODEL_FORMAT naming it, before anything else
 // is looked up), then the tokenizer is chosen:
-//   1. the `tokenizer` option (a folder with vocab.json + merges.txt, or a model folder with tokenizer/);
+//   1. the `tokenizer` option (a folder with vocab.json + merges.txt, or a model folder with
+//      tokenizer/; the library passes BG_CLIP_TOKENIZER here when no call names one);
 //   2. the model folder's own tokenizer/;
-//   3. $BG_CLIP_TOKENIZER;
-//   4. the CLIP BPE vocabulary the caller supplies in memory (the package ships OpenAI's, which SD
+//   3. the CLIP BPE vocabulary the caller supplies in memory (the package ships OpenAI's, which SD
 //      1.x / 2.x / XL all use), so a single-file checkpoint needs nothing else;
 // and E_MODEL_NOT_FOUND naming the files when none of these has one.
 #pragma once

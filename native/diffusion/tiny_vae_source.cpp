@@ -1,7 +1,6 @@
 #include "diffusion/tiny_vae_source.h"
 
 #include <algorithm>
-#include <cstdlib>
 #include <filesystem>
 
 #include "formats/mapped_file.h"
@@ -19,12 +18,7 @@ std::string resolve_tiny_vae(const std::string& spec, const std::string& model_p
     if (!fs::exists(spec, ec)) fail(Code::ModelNotFound, spec, ": no such file or folder (the tiny autoencoder)");
     return spec;
   }
-  const char* var = sdxl ? "BG_TAESDXL" : "BG_TAESD";
-  if (const char* env = std::getenv(var); env && *env) {
-    std::error_code ec;
-    if (!fs::exists(env, ec)) fail(Code::ModelNotFound, env, ": no such file or folder (", var, ")");
-    return env;
-  }
+  const char* var = sdxl ? "BG_TAESDXL" : "BG_TAESD";  // the library's setting, for the message
   std::error_code ec;
   std::vector<fs::path> bases;
   const fs::path m(model_path);

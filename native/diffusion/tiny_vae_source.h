@@ -2,11 +2,11 @@
 // which files, and one loaded copy per file set shared by every model and generation.
 //
 // `spec` is a path (a diffusers AutoencoderTiny folder or .safetensors, a taesd_decoder.safetensors,
-// or a folder holding it) or 'taesd', which looks, in order, at
-//   1. $BG_TAESDXL for SDXL models, $BG_TAESD for the others;
-//   2. beside the checkpoint (in the folder of a single file, in a diffusers folder and the folder
-//      holding it): taesdxl/, taesdxl.safetensors, taesdxl_decoder.safetensors for SDXL; taesd/,
-//      taesd.safetensors, taesd_decoder.safetensors otherwise.
+// or a folder holding it) or 'taesd', which looks beside the checkpoint (in the folder of a single
+// file, in a diffusers folder and the folder holding it): taesdxl/, taesdxl.safetensors,
+// taesdxl_decoder.safetensors for SDXL; taesd/, taesd.safetensors, taesd_decoder.safetensors
+// otherwise. The library resolves 'taesd' to $BG_TAESD / $BG_TAESDXL itself when they are set and
+// passes that path.
 // Nothing is downloaded: E_MODEL_NOT_FOUND says where to put the files (or "" when `optional`).
 #pragma once
 #include <memory>

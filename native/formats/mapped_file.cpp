@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "tensor/error.h"
-#include "tensor/limits.h"
+#include "tensor/knobs.h"
 
 namespace bgn {
 
@@ -64,7 +64,7 @@ std::shared_ptr<MappedFile> MappedFile::open(const std::string& path) {
   }
   uint64_t limit;
   try {
-    limit = max_model_bytes();
+    limit = knobs::max_model_bytes();
   } catch (...) {
     ::close(fd);
     throw;
@@ -88,39 +88,6 @@ std::shared_ptr<MappedFile> MappedFile::open(const std::string& path) {
 
 MappedFile::~MappedFile() {
   if (data_) ::munmap(const_cast<uint8_t*>(data_), size_);
-}
-
-namespace {
-thread_local ResidentRanges* t_scope = nullptr;
-
-bool keep_resident() {
-  const char* v = std::getenv("BGN_KEEP_WEIGHTS_RESIDENT");
-  return v && *v && std::strcmp(v, "0") != 0;
-}
-}  // namespace
-
-ResidencyScope::ResidencyScope(ResidentRanges* into) : prev_(t_scope) { t_scope = into; }
-ResidencyScope::~ResidencyScope() { t_scope = prev_; }
-ResidentRanges* ResidencyScope::current() { return t_scope; }
-
-size_t ResidentRanges::bytes() const {
-  size_t n = 0;
-  for (const auto& r : ranges) n += r.second;
-  return n;
-}
-
-void ResidentRanges::release() const {
-#if defined(MADV_DONTNEED)
-  if (ranges.empty() || keep_resident()) return;
-  const long page_l = sysconf(_SC_PAGESIZE);
-  const uintptr_t page = page_l > 0 ? uintptr_t(page_l) : 4096;
-  for (const auto& [ptr, len] : ranges) {
-    const uintptr_t a = reinterpret_cast<uintptr_t>(ptr);
-    const uintptr_t start = (a + page - 1) / page * page;  // whole pages inside the range only
-    const uintptr_t end = (a + len) / page * page;
-    if (end > start) madvise(reinterpret_cast<void*>(start), end - start, MADV_DONTNEED);
-  }
-#endif
 }
 
 }  // namespace bgn

@@ -8,6 +8,8 @@
 #include <utility>
 #include <vector>
 
+#include "tensor/residency.h"  // the weight ranges views of a mapping record
+
 namespace bgn {
 
 struct FileIdentity {
@@ -22,7 +24,7 @@ struct FileIdentity {
 class MappedFile {
  public:
   // Throws E_MODEL_NOT_FOUND when missing, E_IO when unreadable, E_MODEL_FORMAT when empty or
-  // larger than BG_MAX_MODEL_BYTES (tensor/limits.h).
+  // larger than BG_MAX_MODEL_BYTES (tensor/knobs.h).
   static std::shared_ptr<MappedFile> open(const std::string& path);
   ~MappedFile();
   MappedFile(const MappedFile&) = delete;
@@ -43,32 +45,5 @@ class MappedFile {
 
 // Identity of a file without mapping it (for caches). Throws like MappedFile::open.
 FileIdentity file_identity(const std::string& path);
-
-// Byte ranges of mapped weights that one model component borrows (see ResidencyScope). Released
-// between a generation's phases so that peak memory holds one component's weights at a time:
-// the pages of a read-only file mapping are dropped from the resident set and read back from
-// the page cache (or the file) when next touched — the values never change.
-struct ResidentRanges {
-  std::vector<std::pair<const void*, size_t>> ranges;
-  size_t bytes() const;
-  // madvise(MADV_DONTNEED) on the whole pages inside each range. Never fails; a no-op when
-  // BGN_KEEP_WEIGHTS_RESIDENT=1 or on platforms without madvise.
-  void release() const;
-};
-
-// While a scope is alive on this thread, every Tensor::view made on it (a borrowed weight) is
-// recorded in `into`. Scopes nest; the innermost records.
-class ResidencyScope {
- public:
-  explicit ResidencyScope(ResidentRanges* into);
-  ~ResidencyScope();
-  ResidencyScope(const ResidencyScope&) = delete;
-  ResidencyScope& operator=(const ResidencyScope&) = delete;
-  // The innermost scope's ranges on this thread, or null.
-  static ResidentRanges* current();
-
- private:
-  ResidentRanges* prev_;
-};
 
 }  // namespace bgn

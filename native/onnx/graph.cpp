@@ -12,6 +12,7 @@
 #include "onnx/fuse_transformer.h"
 #include "onnx/device.h"
 #include "tensor/error.h"
+#include "tensor/knobs.h"
 
 namespace bgn::onnxrt {
 
@@ -384,8 +385,8 @@ std::vector<Tensor> Graph::run(ThreadPool& pool, const std::vector<Tensor>& inpu
     return mirror[s];
   };
   // BGN_PROFILE=1 prints the time spent per op type to stderr after each run.
-  static const bool profile = std::getenv("BGN_PROFILE") != nullptr;
-  static const bool detailed = profile && std::string(std::getenv("BGN_PROFILE")) == "2";
+  static const int profile_level = knobs::profile();
+  static const bool profile = profile_level > 0, detailed = profile_level == 2;
   std::map<std::string, std::pair<double, int>> prof;
   std::vector<std::pair<std::string, double>> detail;
   if (detailed) ctx.detail = &detail;

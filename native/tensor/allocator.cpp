@@ -8,6 +8,8 @@
 #include <sys/mman.h>
 #endif
 
+#include "tensor/knobs.h"
+
 namespace bgn {
 
 namespace {
@@ -19,11 +21,7 @@ struct Cache {
   std::mutex mu;
   std::multimap<size_t, void*> free_blocks;  // rounded size -> block
   size_t bytes = 0;
-  size_t cap = [] {
-    const char* e = std::getenv("BGN_ALLOC_CACHE_MB");
-    long mb = e ? std::strtol(e, nullptr, 10) : 1024;
-    return size_t(mb < 0 ? 0 : mb) << 20;
-  }();
+  size_t cap = knobs::alloc_cache_bytes();
 };
 
 Cache& cache() {

@@ -2,11 +2,10 @@
 
 #include <limits>
 
-#include "backend/gpu.h"
-#include "formats/mapped_file.h"
-
 #include "tensor/allocator.h"
+#include "tensor/device_buffer.h"
 #include "tensor/quant.h"
+#include "tensor/residency.h"
 
 #include <cmath>
 #include <cstdlib>

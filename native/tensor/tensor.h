@@ -1,8 +1,8 @@
 // Tensor: a shape, a dtype and a pointer into shared storage.
 // Storage is either owned (aligned heap) or borrowed (a view into an mmap'd weight file, kept
 // alive by a shared_ptr to the mapping), or device memory of a Gpu (a DeviceBuffer, see
-// backend/gpu.h), whose pointer host code must never dereference. Tensors are cheap to copy:
-// copies share storage.
+// tensor/device_buffer.h), whose pointer host code must never dereference. Tensors are cheap
+// to copy: copies share storage.
 #pragma once
 #include <cstddef>
 #include <cstdint>

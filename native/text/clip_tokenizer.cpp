@@ -98,11 +98,7 @@ std::shared_ptr<const ClipTokenizer> ClipTokenizer::parse(std::string_view vocab
 }
 
 std::string ClipTokenizer::resolve_dir(const std::string& dir) {
-  std::string d = dir;
-  if (d.empty()) {
-    const char* env = std::getenv("BG_CLIP_TOKENIZER");
-    if (env && *env) d = env;
-  }
+  const std::string& d = dir;
   if (d.empty())
     fail(Code::ModelNotFound,
          "no CLIP tokenizer: pass a folder holding vocab.json and merges.txt (or a diffusers model folder "

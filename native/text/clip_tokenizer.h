@@ -37,8 +37,8 @@ class ClipTokenizer {
                                                     const std::string& vocab_source, const std::string& merges_source);
   // From a folder holding vocab.json + merges.txt, or a diffusers model folder with tokenizer/.
   static std::shared_ptr<const ClipTokenizer> load_dir(const std::string& dir);
-  // The tokenizer folder to use: `dir` if given, else $BG_CLIP_TOKENIZER; E_MODEL_NOT_FOUND
-  // says which files are needed when neither has them.
+  // The tokenizer folder in `dir` (itself or its tokenizer/); E_MODEL_NOT_FOUND says which files
+  // are needed when it has none (the library's BG_CLIP_TOKENIZER arrives here as `dir`).
   static std::string resolve_dir(const std::string& dir);
 
   struct EncodeOptions {

@@ -5,6 +5,7 @@
 #include <cstdlib>
 
 #include "tensor/error.h"
+#include "tensor/knobs.h"
 #include "tensor/limits.h"
 
 namespace bgn {
@@ -128,7 +129,7 @@ std::vector<PromptPiece> parse_prompt_weights(std::string_view s) {
 
 std::vector<PromptChunk> encode_weighted_prompt(const ClipTokenizer& tok, std::string_view prompt,
                                                 const std::string& pad_token) {
-  const uint64_t max_chars = max_prompt_chars(), chars = utf8_length(prompt);
+  const uint64_t max_chars = knobs::max_prompt_chars(), chars = utf8_length(prompt);
   if (chars > max_chars)
     fail(Code::BadInput, "the prompt is ", chars, " characters long, more than the limit of ", max_chars,
          "; shorten it (or raise BG_MAX_PROMPT_CHARS)");

@@ -1,4 +1,4 @@
-// The CPU emulation of the CUDA execution model (backend/cuda/emu): barriers, shared memory, warp
+// The CPU emulation of the CUDA execution model (test/native/support/cuda_emu): barriers, shared memory, warp
 // shuffles, wmma, the runtime's memory and error behaviour, and the checks that turn GPU hangs and
 // host accesses to device memory into immediate, explained failures. Emulator-only: on a real
 // device (the *_gpu twin) these properties are the hardware's, so that build skips.

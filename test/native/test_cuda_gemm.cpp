@@ -18,6 +18,7 @@
 #include "backend/cpu/threads.h"
 #include "backend/cuda/kernels.h"
 #include "cuda_testing.h"
+#include "tensor/knobs.h"
 #include "testing.h"
 
 using bgn::Code;
@@ -222,15 +223,15 @@ TEST("gemm rejects leading dimensions narrower than the rows and non-16-bit oper
 
 TEST("BGN_CUDA_GEMM picks the path and rejects unknown values") {
   Stream st;
-  setenv("BGN_CUDA_GEMM", "own", 1);
+  bgn::knobs::set_for_test("BGN_CUDA_GEMM", "own");
   CHECK(std::string(cuda::GemmEngine(st.s).path()) == "tensor-core kernel");
-  setenv("BGN_CUDA_GEMM", "blas", 1);
+  bgn::knobs::set_for_test("BGN_CUDA_GEMM", "blas");
   CHECK_THROWS_CODE(cuda::GemmEngine(st.s), Code::Config);
-  setenv("BGN_CUDA_GEMM", "cublas", 1);
+  bgn::knobs::set_for_test("BGN_CUDA_GEMM", "cublas");
   const std::string forced = cuda::GemmEngine(st.s).path();
   CHECK(forced == "cublas" || forced == "tensor-core kernel");
   if (bgn::cuda_emulated()) CHECK(forced == "tensor-core kernel");  // no device for cuBLAS to run on
-  unsetenv("BGN_CUDA_GEMM");
+  bgn::knobs::reset_for_test("BGN_CUDA_GEMM");
   std::printf("    BGN_CUDA_GEMM=cublas runs on: %s\n", forced.c_str());
 }
 
@@ -356,7 +357,7 @@ float run_conv(const ConvCase& c, size_t* scratch = nullptr, float* max_abs = nu
 }
 
 void check_convs(const std::vector<ConvCase>& cases) {
-  setenv("BGN_NO_WINOGRAD", "1", 1);  // the reference sums directly, as the GEMM does
+  bgn::knobs::set_for_test("BGN_NO_WINOGRAD", "1");  // the reference sums directly, as the GEMM does
   for (const auto& c : cases) {
     float e = 0.f;
     const float r = run_conv(c, nullptr, &e);
@@ -397,27 +398,27 @@ TEST("conv2d fuses bias with relu and sigmoid, and without bias") {
 }
 
 TEST("conv2d splits im2col into chunks that fit BGN_CUDA_IM2COL_BYTES") {
-  setenv("BGN_NO_WINOGRAD", "1", 1);
+  bgn::knobs::set_for_test("BGN_NO_WINOGRAD", "1");
   // K = 3·3·3 = 27 rows of 2 bytes: 54 bytes per output pixel.
   const ConvCase c3{"3x3 in 5-pixel chunks", 2, 3, 10, 12, 4, 3, 3, params(1, 1, 1, 1, 1, 1, 1), true, DType::F16};
   const struct { int64_t budget; size_t want; } runs[] = {{54 * 5 + 7, 54 * 5}, {54 * 100, 54 * 64}, {1, 54}};
   for (const auto& run : runs) {
-    setenv("BGN_CUDA_IM2COL_BYTES", std::to_string(run.budget).c_str(), 1);
+    bgn::knobs::set_for_test("BGN_CUDA_IM2COL_BYTES", std::to_string(run.budget).c_str());
     size_t used = 0;
     const float r = run_conv(c3, &used);
     CHECK_MSG(r <= 1.f, "budget %lld: error %.3g of the bound", (long long)run.budget, r);
     CHECK_MSG(used == run.want, "budget %lld: scratch %zu bytes, expected %zu", (long long)run.budget, used, run.want);
   }
   // The 1×1 path chunks the same way: K = 6 → 12 bytes a pixel, 7-pixel chunks of a 6×6 plane.
-  setenv("BGN_CUDA_IM2COL_BYTES", "84", 1);
+  bgn::knobs::set_for_test("BGN_CUDA_IM2COL_BYTES", "84");
   const ConvCase c1{"1x1 in 7-pixel chunks", 2, 6, 6, 6, 5, 1, 1, params(1, 0, 0, 0, 0, 1, 1), true, DType::BF16};
   size_t used = 0;
   const float r = run_conv(c1, &used);
   CHECK_MSG(r <= 1.f, "1x1 chunked: error %.3g of the bound", r);
   CHECK(used == 84);
-  setenv("BGN_CUDA_IM2COL_BYTES", "lots", 1);
+  bgn::knobs::set_for_test("BGN_CUDA_IM2COL_BYTES", "lots");
   CHECK_THROWS_CODE(run_conv(c1), Code::Config);
-  unsetenv("BGN_CUDA_IM2COL_BYTES");
+  bgn::knobs::reset_for_test("BGN_CUDA_IM2COL_BYTES");
 }
 
 TEST("conv2d rejects groups that do not divide the channels and a wrong output size") {

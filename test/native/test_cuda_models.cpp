@@ -21,6 +21,7 @@
 #include "models/vae.h"
 #include "models/vae_tiling.h"
 #include "models/weight_map.h"
+#include "tensor/knobs.h"
 #include "tensor/quant.h"
 #include "testing.h"
 
@@ -454,7 +455,7 @@ TEST("a model that cannot fit under BGN_CUDA_MEMORY_LIMIT_MB fails at load with 
   o.threads = 1;
   o.gpu = gpu();
   // The limit is read at each reservation; 1 MiB is below any model's working margin.
-  setenv("BGN_CUDA_MEMORY_LIMIT_MB", "1", 1);
+  bgn::knobs::set_for_test("BGN_CUDA_MEMORY_LIMIT_MB", "1");
   bool threw = false;
   try {
     UNetModel::load(folder(c), o);
@@ -464,7 +465,7 @@ TEST("a model that cannot fit under BGN_CUDA_MEMORY_LIMIT_MB fails at load with 
     CHECK(e.code() == Code::OutOfMemory);
     CHECK(std::string(e.what()).find("UNet") != std::string::npos);
   }
-  unsetenv("BGN_CUDA_MEMORY_LIMIT_MB");
+  bgn::knobs::reset_for_test("BGN_CUDA_MEMORY_LIMIT_MB");
   CHECK(threw);
   // Without the limit the same load succeeds.
   CHECK(UNetModel::load(folder(c), o) != nullptr);
@@ -492,7 +493,7 @@ TEST("DiffusionModel with a Gpu in its load options runs on 'cuda', without on '
   gpu_m->encode_prompts("a red chair", "", 0, gcond, guncond, gseq);
   CHECK(seq == gseq);
   CHECK(same("prompt embeddings", gcond, cond));
-  setenv("BGN_CUDA_MEMORY_LIMIT_MB", "1", 1);
+  bgn::knobs::set_for_test("BGN_CUDA_MEMORY_LIMIT_MB", "1");
   o.threads = 2;  // another cache key: a fresh load, which must not fit
   bool oom = false;
   try {
@@ -500,7 +501,7 @@ TEST("DiffusionModel with a Gpu in its load options runs on 'cuda', without on '
   } catch (const Error& e) {
     oom = e.code() == Code::OutOfMemory;
   }
-  unsetenv("BGN_CUDA_MEMORY_LIMIT_MB");
+  bgn::knobs::reset_for_test("BGN_CUDA_MEMORY_LIMIT_MB");
   CHECK(oom);
 }
 

@@ -13,6 +13,7 @@
 
 #include "backend/gpu.h"
 #include "cuda_testing.h"
+#include "tensor/knobs.h"
 #include "tensor/quant.h"
 #include "tensor/tensor.h"
 #include "testing.h"
@@ -51,8 +52,8 @@ bool contains(const std::string& s, const std::string& part) { return s.find(par
 
 // Sets BGN_CUDA_MEMORY_LIMIT_MB for one scope.
 struct MemoryLimit {
-  explicit MemoryLimit(const char* mb) { setenv("BGN_CUDA_MEMORY_LIMIT_MB", mb, 1); }
-  ~MemoryLimit() { unsetenv("BGN_CUDA_MEMORY_LIMIT_MB"); }
+  explicit MemoryLimit(const char* mb) { bgn::knobs::set_for_test("BGN_CUDA_MEMORY_LIMIT_MB", mb); }
+  ~MemoryLimit() { bgn::knobs::reset_for_test("BGN_CUDA_MEMORY_LIMIT_MB"); }
 };
 
 Tensor tensor_f32(const std::vector<float>& v, Shape shape) {

@@ -8,6 +8,7 @@
 
 #include "backend/cpu/im2col.h"
 #include "backend/cpu/ops.h"
+#include "tensor/knobs.h"
 
 namespace bgn::cpu {
 
@@ -79,7 +80,7 @@ bool is_pointwise(int64_t KH, int64_t KW, const Conv2dParams& p) {
 void conv2d(ThreadPool& pool, const ConvInput& x, int64_t N, int64_t C, int64_t H, int64_t W, const float* w,
             int64_t O, int64_t KH, int64_t KW, const float* bias, const Conv2dParams& p, float* y, int64_t OH,
             int64_t OW) {
-  if (winograd_applies(C, O, KH, KW, p, OH, OW) && std::getenv("BGN_NO_WINOGRAD") == nullptr) {
+  if (winograd_applies(C, O, KH, KW, p, OH, OW) && !knobs::no_winograd()) {
     conv2d_winograd(pool, x, N, C, H, W, w, O, bias, p, y, OH, OW);
     return;
   }

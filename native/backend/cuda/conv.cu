@@ -10,20 +10,10 @@
 
 #include "backend/cuda/kernels.h"
 #include "backend/cuda/gemm_own.h"
+#include "tensor/knobs.h"
 
 namespace bgn::cuda {
 namespace {
-
-// The column matrix's byte budget: BGN_CUDA_IM2COL_BYTES when set (tests shrink it to exercise
-// the chunk loop), else 256 MiB.
-int64_t im2col_budget() {
-  const char* v = std::getenv("BGN_CUDA_IM2COL_BYTES");
-  if (v == nullptr || *v == '\0') return int64_t{256} << 20;
-  char* end = nullptr;
-  const long long b = std::strtoll(v, &end, 10);
-  BGN_CHECK(*end == '\0' && b > 0, Code::Config, "BGN_CUDA_IM2COL_BYTES=", v, " is not a positive byte count");
-  return b;
-}
 
 using detail::from_float;
 using detail::to_float;
@@ -147,7 +137,7 @@ void conv2d(GemmEngine& g, Workspace& ws, cudaStream_t s, const float* x, int64_
     if (bias != nullptr || p.activation != cpu::Activation::None) bias_act(s, y, bias, N, O, P, p.activation);
     return;
   }
-  int64_t chunk = std::min<int64_t>(P, std::max<int64_t>(1, im2col_budget() / (K * 2)));
+  int64_t chunk = std::min<int64_t>(P, std::max<int64_t>(1, knobs::cuda_im2col_bytes() / (K * 2)));
   if (chunk < P && chunk >= 64) chunk = chunk / 64 * 64;  // whole GEMM tiles except at the end
   void* col = ws.scratch((size_t)(K * chunk * 2));
   const size_t w_group_bytes = (size_t)(Og * K) * 2;

@@ -9,6 +9,7 @@
 
 #include "backend/cuda/kernels.h"
 #include "backend/cuda/gemm_own.h"
+#include "tensor/knobs.h"
 
 #if !defined(BGN_CUDA_EMULATE)
 #include <dlfcn.h>
@@ -16,20 +17,6 @@
 
 namespace bgn::cuda {
 namespace {
-
-enum class Mode { Auto, Own, Cublas };
-
-// BGN_CUDA_GEMM: unset or "auto" → cuBLAS when it loads; "own" → never cuBLAS; "cublas" → cuBLAS
-// when it loads (the own kernel otherwise, as path() then says).
-Mode mode_from_env() {
-  const char* v = std::getenv("BGN_CUDA_GEMM");
-  if (v == nullptr || *v == '\0') return Mode::Auto;
-  const std::string s(v);
-  if (s == "auto") return Mode::Auto;
-  if (s == "own") return Mode::Own;
-  if (s == "cublas") return Mode::Cublas;
-  fail(Code::Config, "BGN_CUDA_GEMM=", s, " is not one of own, cublas, auto");
-}
 
 #if !defined(BGN_CUDA_EMULATE)
 // ---- cuBLAS v2, as documented ---------------------------------------------------------------------
@@ -132,15 +119,17 @@ struct GemmEngine::Impl {
 
 // The emulator has no device for cuBLAS to run on, so it never tries to load it.
 GemmEngine::GemmEngine(cudaStream_t s) : impl_(new Impl{s}) {
-  Mode mode;
+  // BGN_CUDA_GEMM (tensor/knobs.h): auto → cuBLAS when it loads; own → never cuBLAS; cublas →
+  // cuBLAS when it loads (the own kernel otherwise, as path() then says).
+  knobs::CudaGemm mode;
   try {
-    mode = mode_from_env();
+    mode = knobs::cuda_gemm();
   } catch (...) {
     delete impl_;
     throw;
   }
 #if !defined(BGN_CUDA_EMULATE)
-  if (mode != Mode::Own) impl_->use_cublas = impl_->cublas.open(s);
+  if (mode != knobs::CudaGemm::Own) impl_->use_cublas = impl_->cublas.open(s);
 #else
   (void)mode;
 #endif

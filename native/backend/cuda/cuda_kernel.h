@@ -1,6 +1,6 @@
 // The one header every file of the CUDA backend includes. Compiled by nvcc it is the CUDA
 // toolkit; compiled by the host C++ compiler with BGN_CUDA_EMULATE it is the CPU emulation of
-// the CUDA execution model in backend/cuda/emu (blocks run one after another, the threads of a
+// the CUDA execution model in test/native/support/cuda_emu (blocks run one after another, the threads of a
 // block run concurrently, __syncthreads is a barrier, warp shuffles and wmma fragments are
 // emulated, device memory is fenced off from host code between launches). The kernels are the
 // same text either way, so the tests check their indexing and synchronisation on machines
@@ -28,7 +28,7 @@
 #pragma once
 
 #if defined(BGN_CUDA_EMULATE)
-#include "backend/cuda/emu/emulator.h"
+#include "cuda_emu/emulator.h"  // test/native/support: on the include path of test builds only
 #define BGN_LAUNCH(kernel, grid, block, smem, stream) ::bgn::emu::Launch(kernel, grid, block, smem, stream)
 #define BGN_DYNAMIC_SHARED(T, name) T* name = reinterpret_cast<T*>(::bgn::emu::dynamic_shared())
 #else

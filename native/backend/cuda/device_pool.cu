@@ -1,13 +1,13 @@
 // The caching device allocator (device_pool.h).
 #include "backend/cuda/device_pool.h"
 
-#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
 #include "backend/cuda/cuda_kernel.h"
 #include "tensor/error.h"
+#include "tensor/knobs.h"
 
 namespace bgn::cuda {
 
@@ -28,18 +28,6 @@ std::string mib(size_t bytes) {
   char buf[48];
   std::snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(bytes) / kMiB);
   return buf;
-}
-
-size_t memory_limit_bytes() {
-  const char* env = std::getenv("BGN_CUDA_MEMORY_LIMIT_MB");
-  if (!env || !*env) return 0;
-  errno = 0;
-  char* end = nullptr;
-  long long mb = std::strtoll(env, &end, 10);
-  if (errno != 0 || *end != '\0' || mb <= 0 || static_cast<unsigned long long>(mb) > (kMaxRequest >> 20))
-    fail(Code::Config, "BGN_CUDA_MEMORY_LIMIT_MB must be a positive whole number of MiB (e.g. 8000), not '", env,
-         "'");
-  return static_cast<size_t>(mb) * kMiB;
 }
 
 size_t DevicePool::round_size(size_t bytes) {
@@ -86,7 +74,7 @@ void DevicePool::out_of_memory(size_t requested, const char* what) {
   size_t free_b = 0, total_b = 0;
   cudaMemGetInfo(&free_b, &total_b);
   cudaGetLastError();
-  size_t limit = memory_limit_bytes();
+  size_t limit = knobs::cuda_memory_limit_bytes();
   std::string cap;
   if (limit) {
     // What this process may still take is bounded by the limit as well as by the device.
@@ -107,7 +95,7 @@ void* DevicePool::alloc(size_t bytes) {
   size_t rounded = round_size(bytes);
   if (void* p = take_cached(rounded)) return p;
 
-  size_t limit = memory_limit_bytes();
+  size_t limit = knobs::cuda_memory_limit_bytes();
   if (limit && in_use_ + cached_ + rounded > limit) {
     free_cached();
     if (in_use_ + rounded > limit) out_of_memory(bytes, "");
@@ -150,7 +138,7 @@ void DevicePool::release(void* p) {
 void DevicePool::reserve(size_t bytes) {
   std::lock_guard<std::mutex> g(mu_);
   if (bytes > kMaxRequest) out_of_memory(bytes, " for the model");
-  size_t limit = memory_limit_bytes();
+  size_t limit = knobs::cuda_memory_limit_bytes();
   if (limit && in_use_ + bytes > limit) out_of_memory(bytes, " for the model");
   cudaSetDevice(device_);
   size_t free_b = 0, total_b = 0;

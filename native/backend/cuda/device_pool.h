@@ -5,7 +5,8 @@
 // Sizes are rounded up (512 B below 1 MiB, 2 MiB above) so that nearby sizes share blocks. A
 // block is never split: a request takes a cached block of at most 2x its size (small) or
 // 1.25x (large), else a new one. BGN_CUDA_MEMORY_LIMIT_MB caps what the pool holds (in use +
-// cached), so a user can share a GPU. All work on one stream, so a block freed by one op and
+// cached), so a user can share a GPU; it is read at each allocation (tensor/knobs.h), so a test
+// or an embedding application may change it at run time. All work on one stream, so a block freed by one op and
 // reused by the next is ordered by the stream; blocks are only given back to CUDA after a
 // device synchronisation.
 #pragma once
@@ -16,10 +17,6 @@
 #include <unordered_map>
 
 namespace bgn::cuda {
-
-// The pool cap in bytes from BGN_CUDA_MEMORY_LIMIT_MB (0 = none). Read at each allocation, so a
-// test or an embedding application may change it at run time; E_CONFIG on a malformed value.
-size_t memory_limit_bytes();
 
 // "12.5 MiB"
 std::string mib(size_t bytes);

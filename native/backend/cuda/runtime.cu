@@ -7,6 +7,7 @@
 
 #include "backend/cuda/device_pool.h"
 #include "tensor/error.h"
+#include "tensor/knobs.h"
 
 namespace bgn {
 
@@ -91,7 +92,7 @@ std::shared_ptr<Gpu> open_cuda(int index) {
   cudaDeviceProp prop{};
   std::string why = cuda::probe_device(index, &prop);
   if (!why.empty()) fail(Code::DeviceUnavailable, "device 'cuda' is not available: ", why);
-  cuda::memory_limit_bytes();  // a malformed BGN_CUDA_MEMORY_LIMIT_MB fails here, before any work
+  knobs::cuda_memory_limit_bytes();  // a malformed BGN_CUDA_MEMORY_LIMIT_MB fails here, before any work
   std::shared_ptr<Gpu> gpu = cuda::make_gpu(index, prop);
   open[index] = gpu;
   return gpu;

@@ -7,7 +7,7 @@
 #include <cstring>
 #include <type_traits>
 
-#include "backend/cuda/emu/qualifiers.h"
+#include "cuda_emu/qualifiers.h"
 
 namespace bgn::emu {
 

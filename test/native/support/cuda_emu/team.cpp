@@ -18,8 +18,8 @@
 #include <unistd.h>
 #include <vector>
 
-#include "backend/cuda/emu/internal.h"
-#include "backend/cuda/emu/warp.h"
+#include "cuda_emu/internal.h"
+#include "cuda_emu/warp.h"
 
 namespace bgn::emu {
 

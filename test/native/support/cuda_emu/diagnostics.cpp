@@ -6,7 +6,7 @@
 #include <dlfcn.h>
 #include <sstream>
 
-#include "backend/cuda/emu/internal.h"
+#include "cuda_emu/internal.h"
 
 namespace bgn::emu {
 

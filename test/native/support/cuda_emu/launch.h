@@ -7,8 +7,8 @@
 #include <type_traits>
 #include <utility>
 
-#include "backend/cuda/emu/qualifiers.h"
-#include "backend/cuda/emu/runtime.h"
+#include "cuda_emu/qualifiers.h"
+#include "cuda_emu/runtime.h"
 
 namespace bgn::emu {
 

@@ -9,10 +9,10 @@
 // Device memory lives in the emulator's own mappings, inaccessible to host code between launches.
 #pragma once
 
-#include "backend/cuda/emu/qualifiers.h"
-#include "backend/cuda/emu/runtime.h"
-#include "backend/cuda/emu/half.h"
-#include "backend/cuda/emu/device_math.h"
-#include "backend/cuda/emu/launch.h"
-#include "backend/cuda/emu/warp.h"
-#include "backend/cuda/emu/wmma.h"
+#include "cuda_emu/qualifiers.h"
+#include "cuda_emu/runtime.h"
+#include "cuda_emu/half.h"
+#include "cuda_emu/device_math.h"
+#include "cuda_emu/launch.h"
+#include "cuda_emu/warp.h"
+#include "cuda_emu/wmma.h"

@@ -7,8 +7,8 @@
 #include <cstdint>
 #include <type_traits>
 
-#include "backend/cuda/emu/half.h"
-#include "backend/cuda/emu/warp.h"
+#include "cuda_emu/half.h"
+#include "cuda_emu/warp.h"
 
 namespace bgn::emu {
 // Aborts with the launch named when a wmma pointer or leading dimension breaks CUDA's rules.

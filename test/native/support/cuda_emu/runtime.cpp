@@ -3,7 +3,7 @@
 #include <cstring>
 #include <set>
 
-#include "backend/cuda/emu/internal.h"
+#include "cuda_emu/internal.h"
 
 struct CUstream_st {
   int unused;

@@ -3,7 +3,7 @@
 #include <mutex>
 #include <string>
 
-#include "backend/cuda/emu/launch.h"
+#include "cuda_emu/launch.h"
 
 namespace bgn::emu {
 

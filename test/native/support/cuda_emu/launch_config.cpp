@@ -2,7 +2,7 @@
 // limit set through cudaFuncSetAttribute.
 #include <map>
 
-#include "backend/cuda/emu/internal.h"
+#include "cuda_emu/internal.h"
 
 namespace bgn::emu {
 

@@ -1,8 +1,8 @@
 // The memory rules of wmma loads and stores, checked on every call.
 #include <sstream>
 
-#include "backend/cuda/emu/internal.h"
-#include "backend/cuda/emu/wmma.h"
+#include "cuda_emu/internal.h"
+#include "cuda_emu/wmma.h"
 
 namespace bgn::emu {
 

@@ -9,8 +9,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "backend/cuda/emu/internal.h"
+#include "cuda_emu/internal.h"
 #include "tensor/error.h"
+#include "tensor/knobs.h"
 
 namespace bgn::emu {
 
@@ -27,7 +28,7 @@ struct Allocation {
 
 class DeviceMemory {
  public:
-  DeviceMemory() : page_(static_cast<size_t>(sysconf(_SC_PAGESIZE))), capacity_(read_capacity()) {}
+  DeviceMemory() : page_(static_cast<size_t>(sysconf(_SC_PAGESIZE))), capacity_(knobs::cuda_emu_memory_bytes()) {}
 
   size_t capacity() const { return capacity_; }
   size_t used() const { return used_; }
@@ -94,16 +95,6 @@ class DeviceMemory {
   }
 
  private:
-  static size_t read_capacity() {
-    const char* env = std::getenv("BGN_CUDA_EMU_MEMORY_MB");
-    if (env == nullptr || *env == '\0') return size_t{4096} << 20;
-    char* end = nullptr;
-    const unsigned long long mb = std::strtoull(env, &end, 10);
-    if (*end != '\0' || mb == 0 || mb > (1ull << 24))
-      fail(Code::Config, "BGN_CUDA_EMU_MEMORY_MB='", env, "' is not a size in MiB between 1 and 16777216");
-    return static_cast<size_t>(mb) << 20;
-  }
-
   std::mutex mu_;  // the map (is_device_pointer may come from any thread)
   std::map<uintptr_t, Allocation> by_user_;
   size_t page_;

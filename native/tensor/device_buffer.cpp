@@ -1,14 +1,14 @@
-#include "backend/gpu.h"
+#include "tensor/device_buffer.h"
 
 namespace bgn {
 
 DeviceBuffer& DeviceBuffer::operator=(DeviceBuffer&& o) noexcept {
   if (this != &o) {
     reset();
-    gpu_ = o.gpu_;
+    allocator_ = o.allocator_;
     p_ = o.p_;
     bytes_ = o.bytes_;
-    o.gpu_ = nullptr;
+    o.allocator_ = nullptr;
     o.p_ = nullptr;
     o.bytes_ = 0;
   }
@@ -16,8 +16,8 @@ DeviceBuffer& DeviceBuffer::operator=(DeviceBuffer&& o) noexcept {
 }
 
 void DeviceBuffer::reset() {
-  if (gpu_ && p_) gpu_->release(p_, bytes_);
-  gpu_ = nullptr;
+  if (allocator_ && p_) allocator_->release(p_, bytes_);
+  allocator_ = nullptr;
   p_ = nullptr;
   bytes_ = 0;
 }

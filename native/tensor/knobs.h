@@ -1,0 +1,46 @@
+// Process-wide tuning knobs: the one file of the core that reads the environment.
+//
+// A knob changes how the core works, never what a call means: settings a caller chooses (the
+// device, model, tokenizer and tiny-autoencoder paths) arrive as arguments and are never read
+// here. Each accessor reads its variable when called, so a process (or a test) that changes it
+// sees the new value; the callers that size something once (the allocator's cache, the
+// emulator's memory, the profiler switch) ask once. A malformed value is E_CONFIG naming the
+// variable.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace bgn::knobs {
+
+// BGN_PROFILE: set, the ONNX executor prints the time per op type to stderr after each run; 2 also per node.
+int profile();
+// BGN_NO_WINOGRAD: set (to anything), 3×3 CPU convolutions run through im2col + GEMM, never Winograd.
+bool no_winograd();
+// BGN_GEMM_KERNEL: portable, the built-in CPU GEMM never takes its AVX-512 kernel (default: it does when it can).
+bool gemm_kernel_portable();
+// BGN_ALLOC_CACHE_MB: MiB of freed large host blocks the tensor allocator keeps for reuse (default 1024).
+size_t alloc_cache_bytes();
+// BGN_KEEP_WEIGHTS_RESIDENT: not empty and not 0, mapped weight pages are never dropped between phases.
+bool keep_weights_resident();
+
+// BGN_CUDA_GEMM: the GPU GEMM path: auto (default: cuBLAS when it loads), own (never cuBLAS) or cublas.
+enum class CudaGemm { Auto, Own, Cublas };
+CudaGemm cuda_gemm();
+// BGN_CUDA_IM2COL_BYTES: byte budget of the GPU convolution's column matrix (default 256 MiB).
+int64_t cuda_im2col_bytes();
+// BGN_CUDA_MEMORY_LIMIT_MB: cap on bg-native's GPU memory pool, in bytes here; 0 when unset (no cap).
+size_t cuda_memory_limit_bytes();
+// BGN_CUDA_EMU_MEMORY_MB: device memory of the CPU emulation of CUDA the tests run on (default 4096 MiB).
+size_t cuda_emu_memory_bytes();
+
+// BG_MAX_MODEL_BYTES: largest model file mapped (default 64 GiB, tensor/limits.h); above it is E_MODEL_FORMAT.
+uint64_t max_model_bytes();
+// BG_MAX_PROMPT_CHARS: longest prompt, in Unicode characters (default 4000); above it is E_BAD_INPUT.
+uint64_t max_prompt_chars();
+
+// Tests: `name` reads as `value` (null: as unset) in this process, whatever the environment says,
+// until reset_for_test(name).
+void set_for_test(const char* name, const char* value);
+void reset_for_test(const char* name);
+
+}  // namespace bgn::knobs
