@@ -22,7 +22,7 @@ if (!family || !FAMILIES.includes(family)) {
   console.error(`usage: npm run make-family-model -- --family ${FAMILIES.join('|')} [--out file.onnx]`);
   process.exit(2);
 }
-const dir = path.join(cacheDir(), 'replicas');
+const dir = path.join(cacheDir(process.env), 'replicas');
 const write = (file: string, bytes: Uint8Array) => {
   mkdirSync(path.dirname(file), { recursive: true });
   writeFileSync(file, bytes);

@@ -1,28 +1,54 @@
 /**
  * @vitrinealu/bg-native — offline background removal and replacement for Node.js.
  */
-export { segment, type SegmentResult, type ModelInfo } from './pipeline/segment.js';
-export { cleanup, type CleanupResult, type CleanupArtifacts } from './pipeline/cleanup.js';
-export { replaceBackground, type ReplaceResult, type ReplaceArtifacts } from './pipeline/replace.js';
+export {
+  cleanup,
+  clearDiffusionModels,
+  clearPresetCache,
+  DiffusionModel,
+  getPreset,
+  hubCacheDir,
+  cacheDir,
+  listPresets,
+  replaceBackground,
+  resetDefaultContext,
+  resolveHubModel,
+  resolveModel,
+  segment,
+} from './context/default.js';
+export {
+  createBgNative,
+  fromEnv,
+  type BgNative,
+  type BgNativeConfig,
+  type BgNativeSettings,
+  type DefaultDevice,
+  type Environment,
+  type HubConfig,
+  type RunwayConfig,
+} from './context/index.js';
+export type { SegmentResult, ModelInfo } from './pipeline/segment.js';
+export type { CleanupResult, CleanupArtifacts } from './pipeline/cleanup.js';
+export type { ReplaceResult, ReplaceArtifacts } from './pipeline/replace.js';
 export { DEFAULT_PRESET } from './pipeline/replace-settings.js';
 export { closeComposePool } from './workers/pixel-pool.js';
-export { clearDiffusionModels } from './engines/local.js';
 export type { Generator, GeneratorName, GenerateRequest, GeneratedBackground } from './engines/generator.js';
 export type { SkippedEngine } from './engines/policy.js';
 export type { Metrics } from './pipeline/timer.js';
 export { backends, type BackendInfo } from './native.js';
-export {
-  DiffusionModel,
-  type DiffusionGenerateParams,
-  type DiffusionImage,
-  type DiffusionLoadOptions,
-  type DiffusionPrecision,
-  type DiffusionProgress,
-  type DiffusionRunOptions,
-  type NativeDiffusionModel,
+export type {
+  DiffusionModelLoader,
+  DiffusionModelLoadOptions,
+  DiffusionGenerateParams,
+  DiffusionImage,
+  DiffusionLoadOptions,
+  DiffusionPrecision,
+  DiffusionProgress,
+  DiffusionRunOptions,
+  NativeDiffusionModel,
 } from './diffusion.js';
 export { BgNativeError, toBgError, type ErrorCode } from './errors.js';
-export { resolveModel, cacheDir, type ResolvedModel, type ModelSource } from './models/resolve.js';
+export type { ResolvedModel, ModelSource } from './models/resolve.js';
 export { clearSegmenters } from './models/segmenters.js';
 export {
   CleanupOptionsSchema,
@@ -50,7 +76,7 @@ export {
   type SegmentOptions,
   type SegmentationOptions,
 } from './options.js';
-export { listPresets, getPreset, clearPresetCache, type GetPresetOptions, type PresetSourceOptions } from './presets/load.js';
+export type { GetPresetOptions, PresetSourceOptions } from './presets/load.js';
 export type { Preset, PresetOverrides } from './presets/schema.js';
 export { version } from './version.js';
 export {
@@ -68,7 +94,7 @@ export {
   type WorkflowNodeResult,
   type WorkflowNodeType,
 } from './orchestrator/index.js';
-export { resolveHubModel, hubCacheDir, type HubModel, type HubResolveOptions, type HubDownloadProgress } from './models/hub.js';
+export type { HubModel, HubResolveOptions, HubDownloadProgress } from './models/hub.js';
 export {
   createServer,
   startServer,

@@ -8,6 +8,7 @@ import { z } from 'zod';
 
 import { COLOR_NAMES, parseColor } from './compose/color.js';
 import { BgNativeError } from './errors.js';
+import { describeValue, issueLines } from './util/zod-issues.js';
 
 /** An image: a file path or the encoded bytes (Buffer / Uint8Array). */
 export const ImageInputSchema = z.union([
@@ -390,24 +391,6 @@ export type ParsedReplaceOptions = Omit<z.output<typeof ReplaceOptionsSchema>, '
 };
 export type GlassOption = z.input<typeof GlassOptionSchema>;
 
-function describeValue(v: unknown): string {
-  if (v === undefined) return 'nothing';
-  if (typeof v === 'string') return JSON.stringify(v.length > 60 ? v.slice(0, 57) + '...' : v);
-  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
-  if (v === null) return 'null';
-  if (v instanceof Uint8Array) return `a ${v.byteLength}-byte buffer`;
-  return typeof v;
-}
-
-function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
-  let cur: unknown = root;
-  for (const key of path) {
-    if (cur === null || typeof cur !== 'object') return undefined;
-    cur = (cur as Record<PropertyKey, unknown>)[key];
-  }
-  return cur;
-}
-
 /**
  * Validates `raw` against `schema`; returns the parsed value or throws E_BAD_INPUT with a message
  * that names the field, what was expected and what was given.
@@ -418,13 +401,10 @@ export function parseOptions<S extends z.ZodType>(schema: S, raw: unknown, what 
   }
   const result = schema.safeParse(raw);
   if (result.success) return result.data;
-  const parts = result.error.issues.map((issue) => {
-    if (issue.code === 'unrecognized_keys') {
-      return `unknown option${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `\`${k}\``).join(', ')}`;
-    }
-    const field = issue.path.length ? issue.path.map(String).join('.') : what;
-    const given = valueAt(raw, issue.path);
-    return `\`${field}\` ${issue.message.replace(/^Invalid input: /, '')} (got ${describeValue(given)})`;
+  const parts = issueLines(result.error, raw, {
+    unknownKeys: (keys) => [`unknown option${keys.length > 1 ? 's' : ''} ${keys.map((k) => `\`${k}\``).join(', ')}`],
+    issue: (issue, field, message, given) =>
+      `\`${issue.path.length ? field : what}\` ${message} (got ${describeValue(given)})`,
   });
   throw new BgNativeError('E_BAD_INPUT', `Invalid ${what}: ${parts.join('; ')}.`);
 }
@@ -437,7 +417,8 @@ export function parseCleanupOptions(raw: unknown): ParsedCleanupOptions {
   return parseOptions(CleanupOptionsSchema, raw, 'cleanup options');
 }
 
-export function parseReplaceOptions(raw: unknown): ParsedReplaceOptions {
+/** Parses replaceBackground options; prompts are checked against `limits.maxPromptChars` unless the call sets its own. */
+export function parseReplaceOptions(raw: unknown, limits: { maxPromptChars?: number } = {}): ParsedReplaceOptions {
   const parsed = parseOptions(ReplaceOptionsSchema, raw, 'replaceBackground options');
   const { prompt, ...rest } = parsed;
   const opts: ParsedReplaceOptions = rest;
@@ -454,7 +435,7 @@ export function parseReplaceOptions(raw: unknown): ParsedReplaceOptions {
       "Invalid replaceBackground options: `quality` 'draft' decodes with the tiny autoencoder but `vae` is 'full'; drop one of them.",
     );
   }
-  const max = resolveMaxPromptChars(opts.maxPromptChars);
+  const max = opts.maxPromptChars ?? limits.maxPromptChars ?? DEFAULT_MAX_PROMPT_CHARS;
   for (const field of ['prompt', 'negativePrompt'] as const) {
     const text = opts[field];
     if (text === undefined) continue;
@@ -480,7 +461,7 @@ export function promptLength(text: string): number {
 }
 
 /** Resolves the prompt length limit: option → env BG_MAX_PROMPT_CHARS → 4000. A bad env value is E_CONFIG. */
-export function resolveMaxPromptChars(option: number | undefined, env: NodeJS.ProcessEnv = process.env): number {
+export function resolveMaxPromptChars(option: number | undefined, env: NodeJS.ProcessEnv): number {
   return option ?? positiveEnv(env, 'BG_MAX_PROMPT_CHARS', 'characters') ?? DEFAULT_MAX_PROMPT_CHARS;
 }
 
@@ -488,7 +469,7 @@ export function resolveMaxPromptChars(option: number | undefined, env: NodeJS.Pr
 export const DEFAULT_MAX_MODEL_BYTES = 64 * 1024 ** 3;
 
 /** Resolves the model file size limit: option → env BG_MAX_MODEL_BYTES → 64 GiB. A bad env value is E_CONFIG. */
-export function resolveMaxModelBytes(option: number | undefined, env: NodeJS.ProcessEnv = process.env): number {
+export function resolveMaxModelBytes(option: number | undefined, env: NodeJS.ProcessEnv): number {
   return option ?? positiveEnv(env, 'BG_MAX_MODEL_BYTES', 'bytes') ?? DEFAULT_MAX_MODEL_BYTES;
 }
 
@@ -506,7 +487,7 @@ function positiveEnv(env: NodeJS.ProcessEnv, name: string, unit: string): number
 export const DEFAULT_MAX_PIXELS = 100_000_000;
 
 /** Resolves the pixel limit: option → env BG_MAX_PIXELS → 100 MP. A bad env value is E_CONFIG. */
-export function resolveMaxPixels(option: number | undefined, env: NodeJS.ProcessEnv = process.env): number {
+export function resolveMaxPixels(option: number | undefined, env: NodeJS.ProcessEnv): number {
   if (option !== undefined) return option;
   const text = env.BG_MAX_PIXELS?.trim();
   if (text) {

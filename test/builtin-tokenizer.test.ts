@@ -11,7 +11,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { builtinClipVocabulary } from '../src/clip-vocabulary.js';
-import { DiffusionModel } from '../src/diffusion.js';
+import { DiffusionModel, resetDefaultContext } from '../src/index.js';
 import { loadAddon } from '../src/native.js';
 import { corruptHeaderCopy, fixturesPresent, sd1Tiny, tokenizerDir, truncatedCopy } from './helpers/diffusion.js';
 import { tempDir } from './helpers/paths.js';
@@ -27,11 +27,13 @@ async function withTokenizerEnv<T>(value: string | undefined, fn: () => Promise<
   const saved = process.env.BG_CLIP_TOKENIZER;
   if (value === undefined) delete process.env.BG_CLIP_TOKENIZER;
   else process.env.BG_CLIP_TOKENIZER = value;
+  resetDefaultContext(); // the package's functions read the environment again
   try {
     return await fn();
   } finally {
     if (saved === undefined) delete process.env.BG_CLIP_TOKENIZER;
     else process.env.BG_CLIP_TOKENIZER = saved;
+    resetDefaultContext();
   }
 }
 

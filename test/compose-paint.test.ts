@@ -12,7 +12,7 @@ import { SRGB_TO_LINEAR } from '../src/compose/color.js';
 import { paintBackground } from '../src/compose/paint.js';
 import { studioGenerator } from '../src/engines/studio.js';
 import { BgNativeError } from '../src/errors.js';
-import { getPreset } from '../src/presets/load.js';
+import { getPreset } from '../src/index.js';
 import { BackgroundSchema, type PresetBackground } from '../src/presets/schema.js';
 
 const bg = (spec: unknown): PresetBackground => BackgroundSchema.parse(spec);

@@ -8,7 +8,7 @@ import path from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { DiffusionModel } from '../src/index.js';
+import { DiffusionModel, resetDefaultContext } from '../src/index.js';
 import { loadAddon, type NativeDiffusionModel, type NativeDiffusionModelClass } from '../src/native.js';
 import {
   copyWithNaN,
@@ -140,14 +140,16 @@ describe.runIf(fixturesPresent)('DiffusionModel', () => {
     it('takes the tokenizer from BG_CLIP_TOKENIZER when no option names one', async () => {
       const saved = process.env.BG_CLIP_TOKENIZER;
       process.env.BG_CLIP_TOKENIZER = tokenizerDir;
+      resetDefaultContext(); // the package's DiffusionModel reads the environment again
       try {
-        const m = await DM.load(sd1Tiny, { threads: 2 });
+        const m = await DiffusionModel.load(sd1Tiny, { threads: 2 });
         const r = await m.generate(base);
         expect(r.pixels.length).toBe(W * H * 3);
         m.dispose();
       } finally {
         if (saved === undefined) delete process.env.BG_CLIP_TOKENIZER;
         else process.env.BG_CLIP_TOKENIZER = saved;
+        resetDefaultContext();
       }
     });
 

@@ -10,8 +10,15 @@ import path from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { DiffusionModel } from '../src/diffusion.js';
-import { clearPresetCache, clearSegmenters, cleanup, closeComposePool, getPreset, replaceBackground } from '../src/index.js';
+import {
+  clearPresetCache,
+  clearSegmenters,
+  cleanup,
+  closeComposePool,
+  DiffusionModel,
+  getPreset,
+  replaceBackground,
+} from '../src/index.js';
 import { loadAddon } from '../src/native.js';
 import { createServer, type BgServer } from '../src/server/app.js';
 import { fixturesPresent, sd1Tiny, tokenizerDir } from './helpers/diffusion.js';

@@ -11,12 +11,12 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 import { main } from '../src/cli/index.js';
 import { clearSegmenters } from '../src/models/segmenters.js';
+import { resetDefaultContext, segment } from '../src/index.js';
 import { catalogEntry, samDecoderName } from '../src/models/catalog.js';
 import { listModels } from '../src/models/list.js';
 import { inferProfile, PROFILES, toAlpha, type GraphSignature } from '../src/models/profiles.js';
 import { resolveModel } from '../src/models/resolve.js';
 import { samFrame, samPoints } from '../src/pipeline/sam.js';
-import { segment } from '../src/pipeline/segment.js';
 import { birefnetReplica } from '../scripts/lib/birefnet-replica.js';
 import { samDecoderReplica, samEncoderReplica } from '../scripts/lib/sam-replica.js';
 import { writeModel } from './helpers/onnx-builder.js';
@@ -179,12 +179,14 @@ describe('segment() with the new families', () => {
     copyFileSync(writeModel(biref), path.join(home, 'birefnet-general-lite.onnx'));
     process.env.U2NET_HOME = home;
     delete process.env.BG_SEG_MODEL;
+    resetDefaultContext(); // segment() reads the environment again
   });
   afterEach(() => undefined);
   afterAll(() => {
     if (saved.home === undefined) delete process.env.U2NET_HOME;
     else process.env.U2NET_HOME = saved.home;
     if (saved.model !== undefined) process.env.BG_SEG_MODEL = saved.model;
+    resetDefaultContext();
   });
 
   it("runs SAM by rembg's name with a box and points; a binary mask at the photo's size", async () => {

@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 import { replaceOptionsFromFlags } from '../src/cli/replace-flags.js';
 import { localPrecision, precisionFromEnv } from '../src/engines/precision.js';
-import { clearDiffusionModels, clearSegmenters, DiffusionModel, replaceBackground } from '../src/index.js';
+import { clearDiffusionModels, clearSegmenters, DiffusionModel, replaceBackground, resetDefaultContext } from '../src/index.js';
 import { ReplaceOptionsSchema } from '../src/options.js';
 import { fixturesPresent, sd1Tiny, tokenizerDir } from './helpers/diffusion.js';
 import { tempDir } from './helpers/paths.js';
@@ -15,9 +15,9 @@ import { redSubjectModel, writeTinyModel } from './helpers/tiny-models.js';
 
 describe('precision settings', () => {
   it('the call wins over BG_DIFFUSION_PRECISION, which wins over auto', () => {
-    expect(localPrecision(undefined, {})).toBe('auto');
-    expect(localPrecision(undefined, { BG_DIFFUSION_PRECISION: ' f32 ' })).toBe('f32');
-    expect(localPrecision('bf16', { BG_DIFFUSION_PRECISION: 'f32' })).toBe('bf16');
+    expect(localPrecision(undefined, precisionFromEnv({}))).toBe('auto');
+    expect(localPrecision(undefined, precisionFromEnv({ BG_DIFFUSION_PRECISION: ' f32 ' }))).toBe('f32');
+    expect(localPrecision('bf16', precisionFromEnv({ BG_DIFFUSION_PRECISION: 'f32' }))).toBe('bf16');
     expect(precisionFromEnv({ BG_DIFFUSION_PRECISION: '' })).toBeUndefined();
     expect(() => precisionFromEnv({ BG_DIFFUSION_PRECISION: 'fp16' })).toThrow(
       expect.objectContaining({ code: 'E_CONFIG' }),
@@ -77,14 +77,17 @@ describe.skipIf(!fixturesPresent)('the local engine', () => {
     probe.dispose();
     const saved = process.env.BG_DIFFUSION_PRECISION;
     delete process.env.BG_DIFFUSION_PRECISION;
+    resetDefaultContext(); // replaceBackground reads the environment again
     try {
       expect((await run()).engineInfo).toMatchObject({ precision: native });
       expect((await run('f32')).engineInfo).toMatchObject({ precision: 'f32' });
       process.env.BG_DIFFUSION_PRECISION = 'f32';
+      resetDefaultContext();
       expect((await run()).engineInfo).toMatchObject({ precision: 'f32' });
     } finally {
       if (saved === undefined) delete process.env.BG_DIFFUSION_PRECISION;
       else process.env.BG_DIFFUSION_PRECISION = saved;
+      resetDefaultContext();
     }
   }, 120_000);
 });

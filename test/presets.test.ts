@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 
 import { BgNativeError, type ErrorCode } from '../src/errors.js';
-import { clearPresetCache, getPreset, listPresets } from '../src/presets/load.js';
+import { clearPresetCache, getPreset, listPresets, resetDefaultContext } from '../src/index.js';
 import { PresetFileSchema } from '../src/presets/schema.js';
 
 const BUILTIN = ['minimalist', 'nature-scene', 'portrait-outdoor', 'product-studio', 'studio-gradient', 'vitrinealu'];
@@ -45,12 +45,14 @@ function thrown(fn: () => unknown, code: ErrorCode): BgNativeError {
 const savedEnv = process.env.BG_PRESET_DIRS;
 beforeEach(() => {
   delete process.env.BG_PRESET_DIRS;
+  resetDefaultContext();
   clearPresetCache();
 });
 afterEach(() => {
   if (savedEnv === undefined) delete process.env.BG_PRESET_DIRS;
   else process.env.BG_PRESET_DIRS = savedEnv;
   clearPresetCache();
+  resetDefaultContext();
 });
 afterAll(() => fs.rmSync(tmpRoot, { recursive: true, force: true }));
 
@@ -126,6 +128,7 @@ describe('presets', () => {
     const a = userDir({ 'alpha.yaml': minimalistAs('alpha') });
     const b = userDir({ 'beta.yaml': minimalistAs('beta') });
     process.env.BG_PRESET_DIRS = [a, b].join(path.delimiter);
+    resetDefaultContext(); // the package's functions read the environment again
     expect(listPresets()).toEqual([...BUILTIN, 'alpha', 'beta'].sort());
   });
 

@@ -13,6 +13,7 @@ import {
   clearDiffusionModels,
   clearSegmenters,
   replaceBackground,
+  resetDefaultContext,
   type ReplaceOptions,
   type ReplaceProgress,
 } from '../src/index.js';
@@ -26,6 +27,7 @@ const savedTaesd = process.env.BG_TAESD;
 afterAll(async () => {
   if (savedTaesd === undefined) delete process.env.BG_TAESD;
   else process.env.BG_TAESD = savedTaesd;
+  resetDefaultContext();
   await clearSegmenters();
   await clearDiffusionModels();
   tmp.remove();
@@ -65,6 +67,7 @@ const bytes = (r: { artifacts: { output: Buffer | string } }) => r.artifacts.out
 describe.skipIf(!fixturesPresent)('replaceBackground: draft decode and previews', () => {
   it("quality 'draft' decodes through the tiny autoencoder: other pixels than the full VAE, the same every time", async () => {
     process.env.BG_TAESD = taesd;
+    resetDefaultContext(); // replaceBackground reads the environment again
     const png = await photo();
     const full = await replaceBackground(base(png));
     const draft = await replaceBackground({ ...base(png), quality: 'draft' });
@@ -97,6 +100,7 @@ describe.skipIf(!fixturesPresent)('replaceBackground: draft decode and previews'
 
   it("without a tiny autoencoder, quality 'draft' is E_MODEL_NOT_FOUND saying where to put one", async () => {
     delete process.env.BG_TAESD;
+    resetDefaultContext();
     await expect(replaceBackground({ ...base(await photo()), quality: 'draft' })).rejects.toMatchObject({
       code: 'E_MODEL_NOT_FOUND',
       message: expect.stringMatching(/taesd/i) as unknown,
@@ -114,6 +118,7 @@ describe.skipIf(!fixturesPresent)('replaceBackground: draft decode and previews'
       onProgress: (p) => seen.push(p),
     });
     process.env.BG_TAESD = taesd;
+    resetDefaultContext(); // replaceBackground reads the environment again
     const previews = seen.filter((p) => p.preview);
     expect(previews.length).toBe(0); // no tiny autoencoder found: no previews, no error
     seen.length = 0;

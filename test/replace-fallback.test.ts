@@ -9,7 +9,13 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
-import { clearDiffusionModels, clearSegmenters, replaceBackground, type ReplaceOptions } from '../src/index.js';
+import {
+  clearDiffusionModels,
+  clearSegmenters,
+  replaceBackground,
+  resetDefaultContext,
+  type ReplaceOptions,
+} from '../src/index.js';
 import { fixturesPresent, sd1Tiny, tokenizerDir } from './helpers/diffusion.js';
 import { tempDir } from './helpers/paths.js';
 import { startRunwayMock, type RunwayMock } from './helpers/runway-mock.js';
@@ -40,6 +46,7 @@ afterEach(async () => {
   await mock?.close();
   mock = undefined;
   saved.restore();
+  resetDefaultContext();
 });
 afterAll(async () => {
   await clearSegmenters();
@@ -52,6 +59,7 @@ async function withRunway(): Promise<RunwayMock> {
   process.env.RUNWAY_API_KEY = KEY;
   process.env.RUNWAY_API_URL = mock.url;
   process.env.RUNWAY_POLL_INTERVAL_MS = '10';
+  resetDefaultContext(); // replaceBackground reads the environment again
   return mock;
 }
 
@@ -102,6 +110,7 @@ describe('engine fallback', () => {
     process.env.RUNWAY_API_KEY = KEY;
     process.env.RUNWAY_API_URL = mock.url;
     process.env.RUNWAY_POLL_INTERVAL_MS = '10';
+    resetDefaultContext();
     const result = await replaceBackground(base());
     expect(result.engine).toBe('studio');
     expect(result.skipped.map((s) => [s.engine, s.code])).toEqual([
@@ -113,6 +122,7 @@ describe('engine fallback', () => {
 
   it('refuses engine runway without a key, naming RUNWAY_API_KEY', async () => {
     delete process.env.RUNWAY_API_KEY;
+    resetDefaultContext();
     await expect(replaceBackground(base({ engine: 'RUNWAY' }))).rejects.toMatchObject({
       code: 'E_CONFIG',
       message: expect.stringMatching(/RUNWAY_API_KEY/),
@@ -124,6 +134,7 @@ describe('engine fallback', () => {
     await withRunway();
     expect((await replaceBackground(base())).engine).toBe('studio');
     process.env.BG_ENGINE = 'dall-e';
+    resetDefaultContext();
     await expect(replaceBackground(base())).rejects.toMatchObject({ code: 'E_CONFIG', message: expect.stringMatching(/BG_ENGINE/) });
   });
 });

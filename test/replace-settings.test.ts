@@ -11,6 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { clearPresetCache } from '../src/index.js';
 import { parseReplaceOptions } from '../src/options.js';
 import { resolveReplaceSettings } from '../src/pipeline/replace-settings.js';
+import { PresetLibrary } from '../src/presets/load.js';
 import { tempDir } from './helpers/paths.js';
 
 const tmp = tempDir();
@@ -19,7 +20,8 @@ afterAll(() => {
   tmp.remove();
 });
 
-const settings = (o: Record<string, unknown>) => resolveReplaceSettings(parseReplaceOptions({ input: 'x.jpg', ...o }));
+const presets = new PresetLibrary();
+const settings = (o: Record<string, unknown>) => resolveReplaceSettings(parseReplaceOptions({ input: 'x.jpg', ...o }), presets);
 
 describe('replaceBackground settings', () => {
   it('uses product-studio when no preset is named', () => {

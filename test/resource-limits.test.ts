@@ -10,8 +10,15 @@ import path from 'node:path';
 
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
-import { DiffusionModel } from '../src/diffusion.js';
-import { clearSegmenters, cleanup, closeComposePool } from '../src/index.js';
+import {
+  clearSegmenters,
+  cleanup,
+  closeComposePool,
+  createBgNative,
+  DiffusionModel,
+  fromEnv,
+  resetDefaultContext,
+} from '../src/index.js';
 import { loadAddon } from '../src/native.js';
 import { parseReplaceOptions, resolveMaxModelBytes, resolveMaxPromptChars } from '../src/options.js';
 import { createQueue } from '../src/queue/index.js';
@@ -36,7 +43,15 @@ afterEach(() => {
     if (saved[k] === undefined) delete process.env[k];
     else process.env[k] = saved[k];
   }
+  resetDefaultContext();
 });
+
+/** Sets an environment variable for the package's functions: the default context reads the environment again. */
+function setEnv(name: string, value: string | undefined): void {
+  if (value === undefined) delete process.env[name];
+  else process.env[name] = value;
+  resetDefaultContext();
+}
 afterAll(async () => {
   await closeComposePool();
   await clearSegmenters();
@@ -58,15 +73,17 @@ describe('max image pixels', () => {
     expect(await codeOf(cleanup({ input: photo, model, maxPixels: 3072 }))).toBe('ok');
   });
   it('BG_MAX_PIXELS sets the same limit; a bad value is E_CONFIG', async () => {
-    process.env.BG_MAX_PIXELS = '3000';
+    setEnv('BG_MAX_PIXELS', '3000');
     expect(await codeOf(cleanup({ input: photo, model }))).toBe('E_IMAGE_TOO_LARGE');
-    process.env.BG_MAX_PIXELS = 'lots';
+    setEnv('BG_MAX_PIXELS', 'lots');
     expect(await codeOf(cleanup({ input: photo, model }))).toBe('E_CONFIG');
   });
 });
 
 describe('max prompt length', () => {
-  const replace = (extra: Record<string, unknown>) => () => parseReplaceOptions({ input: photo, ...extra });
+  // The checks replaceBackground runs first, with the settings the environment gives now.
+  const replace = (extra: Record<string, unknown>) => () =>
+    createBgNative(fromEnv(process.env)).checkReplaceOptions({ input: photo, ...extra });
   it('defaults to 4000 characters, counting an emoji as one', async () => {
     expect(resolveMaxPromptChars(undefined, {})).toBe(4000);
     expect(await codeOf(replace({ prompt: '👟'.repeat(4000) }))).toBe('ok');
@@ -104,11 +121,11 @@ describe('max model file size', () => {
   });
   it('BG_MAX_MODEL_BYTES is enforced by the core before mapping any model (here an ONNX segmenter)', async () => {
     await clearSegmenters(); // a model already loaded stays usable; the limit applies to mapping
-    process.env.BG_MAX_MODEL_BYTES = '64';
+    setEnv('BG_MAX_MODEL_BYTES', '64');
     expect(await codeOf(cleanup({ input: photo, model }))).toBe('E_MODEL_FORMAT');
-    process.env.BG_MAX_MODEL_BYTES = '1e9';
+    setEnv('BG_MAX_MODEL_BYTES', '1e9');
     expect(await codeOf(cleanup({ input: photo, model }))).toBe('E_CONFIG');
-    delete process.env.BG_MAX_MODEL_BYTES;
+    setEnv('BG_MAX_MODEL_BYTES', undefined);
     expect(await codeOf(cleanup({ input: photo, model }))).toBe('ok');
   });
 });

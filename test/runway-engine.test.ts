@@ -9,7 +9,7 @@ import { RunwayClient, type RunwayLogEvent } from '../src/engines/runway/client.
 import { createRunwayGenerator, type RunwayGeneratorOptions } from '../src/engines/runway/engine.js';
 import type { GenerateRequest } from '../src/engines/generator.js';
 import { BgNativeError } from '../src/errors.js';
-import { getPreset } from '../src/presets/load.js';
+import { getPreset } from '../src/index.js';
 import type { Preset } from '../src/presets/schema.js';
 import { startRunwayMock, type RunwayMock, type RunwayMockScenario } from './helpers/runway-mock.js';
 

@@ -13,7 +13,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { quantizeDynamic, quantizeWeight, countQuantized, type WeightType } from '../scripts/lib/quantize-dynamic.js';
 import { samDecoderReplica, samEncoderReplica } from '../scripts/lib/sam-replica.js';
 import { clearSegmenters } from '../src/models/segmenters.js';
-import { segment } from '../src/pipeline/segment.js';
+import { resetDefaultContext, segment } from '../src/index.js';
 import { randomArray, rng, writeModel } from './helpers/onnx-builder.js';
 import { halvesJpeg } from './helpers/images.js';
 import { maxAbsDiff, runOrt, runOurs } from './helpers/onnx-run.js';
@@ -90,6 +90,7 @@ describe('quantised SAM replica against onnxruntime', () => {
     copyFileSync(writeModel(quantizeDynamic(samDecoderReplica(DECODER))), decoder);
     const saved = process.env.U2NET_HOME;
     process.env.U2NET_HOME = home;
+    resetDefaultContext(); // segment() reads the environment again
     try {
       const photo = await halvesJpeg(96, 64);
       const r = await segment({ input: photo, model: 'sam', prompt: { box: [10, 8, 60, 40] }, threads: 1 });
@@ -98,6 +99,7 @@ describe('quantised SAM replica against onnxruntime', () => {
     } finally {
       if (saved === undefined) delete process.env.U2NET_HOME;
       else process.env.U2NET_HOME = saved;
+      resetDefaultContext();
     }
   });
 });

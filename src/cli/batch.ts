@@ -21,10 +21,9 @@ import { glob, isDynamicPattern } from 'tinyglobby';
 
 import { BgNativeError, toBgError } from '../errors.js';
 import { checkWritable, writeFileAtomic } from '../image/atomic-write.js';
-import { parseReplaceOptions, type ReplaceOptions } from '../options.js';
-import { replaceBackground } from '../pipeline/replace.js';
-import { resolveReplaceSettings } from '../pipeline/replace-settings.js';
+import type { ReplaceOptions } from '../options.js';
 import { CliExit, resultJson, type CliIO } from './io.js';
+import type { CliLibrary } from './library.js';
 import { replaceOptionsFromFlags, withFlagNames, type ReplaceFlags } from './replace-flags.js';
 
 /** Photo file extensions batch mode picks up. */
@@ -256,7 +255,7 @@ class Reporter {
 }
 
 /** Runs the batch; throws CliExit(1) when any photo failed, CliExit(130) when cancelled. */
-export async function runBatch(f: ReplaceFlags & BatchFlags, io: CliIO): Promise<void> {
+export async function runBatch(f: ReplaceFlags & BatchFlags, io: CliIO, lib: CliLibrary): Promise<void> {
   const concurrency = f.concurrency ?? 1;
   if (existsSync(f.out) && !statSync(f.out).isDirectory()) {
     throw new BgNativeError(
@@ -302,7 +301,7 @@ export async function runBatch(f: ReplaceFlags & BatchFlags, io: CliIO): Promise
     base.threads = Math.max(1, Math.floor((os.availableParallelism?.() ?? os.cpus().length) / concurrency));
   }
   try {
-    resolveReplaceSettings(parseReplaceOptions({ ...base, input: items[0]!.input }));
+    lib().checkReplaceOptions({ ...base, input: items[0]!.input });
   } catch (err) {
     if (err instanceof BgNativeError && err.code === 'E_BAD_INPUT') {
       throw new BgNativeError('E_BAD_INPUT', withFlagNames(err.message), { cause: err });
@@ -356,7 +355,7 @@ export async function runBatch(f: ReplaceFlags & BatchFlags, io: CliIO): Promise
     }
     reporter.started(item);
     try {
-      const r = await replaceBackground({
+      const r = await lib().replaceBackground({
         ...base,
         input: item.input,
         output: item.output,

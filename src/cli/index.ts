@@ -18,10 +18,9 @@ import {
   type Device,
   type SegmentOptions,
 } from '../options.js';
-import { cleanup } from '../pipeline/cleanup.js';
-import { segment } from '../pipeline/segment.js';
 import { version } from '../version.js';
 import { CliExit, EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, EXIT_USAGE, resultJson, type CliIO } from './io.js';
+import { cliLibrary, type CliLibrary } from './library.js';
 import { registerModelsCommand } from './models.js';
 import { registerPresetsCommand } from './presets.js';
 import { registerReplaceCommand } from './replace.js';
@@ -170,9 +169,9 @@ function commonOptions(f: CommonFlags): SegmentOptions {
   return o;
 }
 
-async function runSegment(f: CommonFlags, io: CliIO): Promise<void> {
+async function runSegment(f: CommonFlags, io: CliIO, lib: CliLibrary): Promise<void> {
   await checkWritable(f.out);
-  const result = await segment(commonOptions(f));
+  const result = await lib().segment(commonOptions(f));
   const png = await encodeImage({ data: result.alpha, width: result.width, height: result.height, channels: 1 }, 'png');
   const out = path.resolve(f.out);
   await writeFileAtomic(out, png);
@@ -192,14 +191,14 @@ async function runSegment(f: CommonFlags, io: CliIO): Promise<void> {
   }
 }
 
-async function runCleanup(f: CleanupFlags, io: CliIO): Promise<void> {
+async function runCleanup(f: CleanupFlags, io: CliIO, lib: CliLibrary): Promise<void> {
   const options: CleanupOptions = { ...commonOptions(f), output: f.out, mode: f.mode };
   if (f.color !== undefined) options.color = f.color;
   if (f.enhanceFg) options.enhanceFg = true;
   if (f.format !== undefined) options.format = f.format as CleanupOptions['format'];
   if (f.quality !== undefined) options.quality = f.quality;
   if (f.maskOut) await checkWritable(f.maskOut);
-  const result = await cleanup(options);
+  const result = await lib().cleanup(options);
   let mask: string | undefined;
   if (f.maskOut) {
     mask = path.resolve(f.maskOut);
@@ -209,7 +208,7 @@ async function runCleanup(f: CleanupFlags, io: CliIO): Promise<void> {
 }
 
 /** Builds the program; actions report through `io`. */
-export function buildProgram(io: CliIO = defaultIO): Command {
+export function buildProgram(io: CliIO = defaultIO, lib: CliLibrary = cliLibrary()): Command {
   const program = new Command('bg-native')
     .description('Offline background removal: cut the subject out of a photo, or put it on a new background.')
     .version(version, '-v, --version', 'print the version')
@@ -235,14 +234,14 @@ export function buildProgram(io: CliIO = defaultIO): Command {
       ].join('\n'),
     );
 
-  registerReplaceCommand(program, io);
+  registerReplaceCommand(program, io, lib);
 
   addCommon(
     program
       .command('segment')
       .description('write the subject mask: an 8-bit greyscale PNG, same size as the photo')
       .exitOverride(),
-  ).action(async (flags: CommonFlags) => runSegment(flags, io));
+  ).action(async (flags: CommonFlags) => runSegment(flags, io, lib));
 
   addCommon(
     program
@@ -270,10 +269,10 @@ export function buildProgram(io: CliIO = defaultIO): Command {
       ]),
     )
     .option('--quality <q>', 'JPEG/WebP quality 1-100 (default 90)', positiveInt('--quality'))
-    .action(async (flags: CleanupFlags) => runCleanup(flags, io));
+    .action(async (flags: CleanupFlags) => runCleanup(flags, io, lib));
 
   registerServeCommands(program, io);
-  registerPresetsCommand(program, io);
+  registerPresetsCommand(program, io, lib);
   registerModelsCommand(program, io);
 
   return program;

@@ -5,8 +5,8 @@
 import { Command } from 'commander';
 import { stringify } from 'yaml';
 
-import { getPresetFile, listPresets } from '../presets/load.js';
 import type { CliIO } from './io.js';
+import type { CliLibrary } from './library.js';
 
 interface PresetsFlags {
   json?: boolean;
@@ -27,7 +27,7 @@ function table(rows: string[][]): string {
   );
 }
 
-export function registerPresetsCommand(program: Command, io: CliIO): Command {
+export function registerPresetsCommand(program: Command, io: CliIO, lib: CliLibrary): Command {
   return program
     .command('presets')
     .description('list the presets (name, prompt types, description), or show one')
@@ -54,13 +54,13 @@ export function registerPresetsCommand(program: Command, io: CliIO): Command {
     .action((name: string | undefined, flags: PresetsFlags) => {
       const source = flags.presetDir?.length ? { presetDirs: flags.presetDir } : {};
       if (name !== undefined) {
-        const p = getPresetFile(name, source);
+        const p = lib().getPresetFile(name, source);
         if (flags.json) io.stdout(JSON.stringify({ file: p.file, ...p.data }, null, 2) + '\n');
         else io.stdout(`# ${p.file}\n${stringify(p.data, { lineWidth: 100 })}`);
         return;
       }
-      const all = listPresets(source).map((n) => {
-        const { file, data } = getPresetFile(n, source);
+      const all = lib().listPresets(source).map((n) => {
+        const { file, data } = lib().getPresetFile(n, source);
         const promptTypes = data.prompts ? Object.keys(data.prompts) : [];
         const defaultPromptType = data.defaultPromptType ?? (data.prompt === undefined ? promptTypes[0] : undefined);
         return {

@@ -13,8 +13,9 @@ import { Command, Option } from 'commander';
 import { BgNativeError } from '../errors.js';
 import { checkWritable, writeFileAtomic } from '../image/atomic-write.js';
 import { DeviceSchema, DiffusionPrecisionSchema, SamplerNameSchema, type ReplaceProgress } from '../options.js';
-import { replaceBackground, type ReplaceResult } from '../pipeline/replace.js';
+import type { ReplaceResult } from '../pipeline/replace.js';
 import { resultJson, type CliIO } from './io.js';
+import type { CliLibrary } from './library.js';
 import {
   num,
   parseAspect,
@@ -33,7 +34,7 @@ function progressLine(p: ReplaceProgress): string {
   return `bg-native: progress ${pct} ${p.stage}${steps}\n`;
 }
 
-async function runReplace(f: ReplaceFlags, io: CliIO): Promise<void> {
+async function runReplace(f: ReplaceFlags, io: CliIO, lib: CliLibrary): Promise<void> {
   const options = replaceOptionsFromFlags(f);
   if (f.maskOut) await checkWritable(f.maskOut);
 
@@ -55,7 +56,7 @@ async function runReplace(f: ReplaceFlags, io: CliIO): Promise<void> {
 
   let result: ReplaceResult;
   try {
-    result = await replaceBackground(options);
+    result = await lib().replaceBackground(options);
   } catch (err) {
     if (err instanceof BgNativeError && err.code === 'E_BAD_INPUT') {
       throw new BgNativeError('E_BAD_INPUT', withFlagNames(err.message), { cause: err });
@@ -74,7 +75,7 @@ async function runReplace(f: ReplaceFlags, io: CliIO): Promise<void> {
 }
 
 /** Adds `replace` to the program as its default command. */
-export function registerReplaceCommand(program: Command, io: CliIO): Command {
+export function registerReplaceCommand(program: Command, io: CliIO, lib: CliLibrary): Command {
   const cmd = program
     .command('replace', { isDefault: true })
     .description('put the subject on a new background (the default command)')
@@ -197,7 +198,7 @@ export function registerReplaceCommand(program: Command, io: CliIO): Command {
       );
     }
     const batch = await import('./batch.js');
-    if (batch.isBatchInput(flags.in)) await batch.runBatch(flags, io);
+    if (batch.isBatchInput(flags.in)) await batch.runBatch(flags, io, lib);
     else {
       if (flags.concurrency !== undefined || flags.skipExisting) {
         throw new BgNativeError(
@@ -205,7 +206,7 @@ export function registerReplaceCommand(program: Command, io: CliIO): Command {
           '--concurrency and --skip-existing apply to batches: give a folder or a quoted glob as --in.',
         );
       }
-      await runReplace(flags, io);
+      await runReplace(flags, io, lib);
     }
   });
   cmd.addHelpText(

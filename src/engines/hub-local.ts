@@ -4,6 +4,7 @@
  * studio-only call never touches the network and `auto` falls back with the reason when the
  * weights cannot be had.
  */
+import type { Runtime } from '../context/runtime.js';
 import type { DiffusionPrecision } from '../diffusion.js';
 import { resolveHubModel, type HubModel } from '../models/hub.js';
 import type { GenerateRequest, GeneratedBackground, Generator } from './generator.js';
@@ -14,33 +15,45 @@ export interface HubLocalOptions {
   id: string;
   tokenizer?: string;
   precision?: DiffusionPrecision;
-  env?: NodeJS.ProcessEnv;
+  /** The context: its hub settings (cache, endpoint, revision, token, offline) and resolutions in flight. */
+  runtime: Runtime;
 }
 
-/** Resolutions in flight or done, per id and environment's cache/revision: one download per process. */
-const resolved = new Map<string, Promise<HubModel>>();
+/** The context's resolution of `id`: one download at a time per id and hub settings. */
+function resolveOnce(options: HubLocalOptions, signal: AbortSignal | undefined): Promise<HubModel> {
+  const { settings, hubResolutions } = options.runtime;
+  const hub = settings.hub;
+  const key = JSON.stringify([options.id, hub.revision, hub.cacheDir, hub.endpoint]);
+  let p = hubResolutions.get(key);
+  if (!p) {
+    p = resolveHubModel(options.id, {
+      revision: hub.revision,
+      endpoint: hub.endpoint,
+      cacheDir: hub.cacheDir,
+      offline: hub.offline,
+      ...(hub.token ? { token: hub.token } : {}),
+      ...(signal ? { signal } : {}),
+    });
+    hubResolutions.set(key, p);
+    p.catch(() => hubResolutions.delete(key));
+    // A resolved path is re-checked on the next call (the cache may have been cleaned).
+    p.then(() => hubResolutions.delete(key), () => undefined);
+  }
+  return p;
+}
 
 export function createHubLocalGenerator(options: HubLocalOptions): Generator {
-  const env = options.env ?? process.env;
   return {
     name: 'local',
     async generate(request: GenerateRequest): Promise<GeneratedBackground> {
-      const key = JSON.stringify([options.id, env.MODEL_REVISION ?? '', env.HF_HUB_CACHE ?? '', env.HF_HOME ?? '', env.HF_ENDPOINT ?? '']);
-      let p = resolved.get(key);
-      if (!p) {
-        p = resolveHubModel(options.id, { env, ...(request.signal ? { signal: request.signal } : {}) });
-        resolved.set(key, p);
-        p.catch(() => resolved.delete(key));
-        // A resolved path is re-checked on the next call (the cache may have been cleaned).
-        p.then(() => resolved.delete(key), () => undefined);
-      }
       const t0 = performance.now();
-      const hub = await p;
+      const hub = await resolveOnce(options, request.signal);
       const resolveMs = Math.round((performance.now() - t0) * 10) / 10;
       const local = createLocalGenerator({
         model: hub.path,
         ...(options.tokenizer ? { tokenizer: options.tokenizer } : {}),
         ...(options.precision ? { precision: options.precision } : {}),
+        runtime: options.runtime,
       });
       const out = await local.generate(request);
       return {

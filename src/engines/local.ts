@@ -12,16 +12,16 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 
 import { fillHoles, dilateMask } from '../compose/fill.js';
-import { DiffusionModel, type DiffusionPrecision, type NativeDiffusionModel } from '../diffusion.js';
+import type { Runtime } from '../context/runtime.js';
+import { addonDevice } from '../context/runtime.js';
+import type { DiffusionPrecision, NativeDiffusionModel } from '../diffusion.js';
 import { BgNativeError, toBgError } from '../errors.js';
 import { resizeRaw } from '../image/resize.js';
-import { LoadCache } from '../models/load-cache.js';
 import { backends } from '../native.js';
 import type { Preset, PresetResolution } from '../presets/schema.js';
 import { stopwatch } from '../stopwatch.js';
 import type { GenerateRequest, GeneratedBackground, Generator } from './generator.js';
 import { resolveGenerationProfile } from './generation-profile.js';
-import { lorasFromEnv } from './lora-spec.js';
 import { localPrecision } from './precision.js';
 
 export interface LocalEngineOptions {
@@ -29,8 +29,10 @@ export interface LocalEngineOptions {
   model: string;
   /** CLIP tokenizer folder for single-file checkpoints. */
   tokenizer?: string;
-  /** The UNet's CPU compute (default: BG_DIFFUSION_PRECISION, else 'auto'; engines/precision.ts). */
+  /** The UNet's CPU compute (default: the context's, BG_DIFFUSION_PRECISION, else 'auto'; engines/precision.ts). */
   precision?: DiffusionPrecision;
+  /** The context: its settings (LoRAs, precision, device, tokenizer, TAESD) and its loaded models. */
+  runtime: Runtime;
 }
 
 /** The side of the square the model was trained at: SDXL 1024, else from its text-context width. */
@@ -94,14 +96,6 @@ export function generationSize(
   return { width: round64(w), height: round64(h) };
 }
 
-/** Loaded models, kept for the next call (weights load once per process). */
-const models = new LoadCache<NativeDiffusionModel>();
-
-/** Releases every diffusion model replaceBackground loaded; the next call loads again. */
-export function clearDiffusionModels(): Promise<void> {
-  return models.clear();
-}
-
 type LoraSet = { path: string; scale: number }[];
 
 /**
@@ -109,9 +103,10 @@ type LoraSet = { path: string; scale: number }[];
  * plain model and a merged copy resident side by side.
  */
 function loadModel(options: LocalEngineOptions, request: GenerateRequest, loras: LoraSet): Promise<NativeDiffusionModel> {
-  const key = JSON.stringify([options.model, options.tokenizer ?? '', request.device, request.threads ?? 0,
-    localPrecision(options.precision), loras]);
-  return models.get(key, () => openModel(options, request, loras));
+  const { settings, diffusionModels } = options.runtime;
+  const key = JSON.stringify([options.model, options.tokenizer ?? '', addonDevice(request.device, settings), request.threads ?? 0,
+    localPrecision(options.precision, settings.precision), loras]);
+  return diffusionModels.get(key, () => openModel(options, request, loras));
 }
 
 async function openModel(options: LocalEngineOptions, request: GenerateRequest, loras: LoraSet): Promise<NativeDiffusionModel> {
@@ -123,12 +118,13 @@ async function openModel(options: LocalEngineOptions, request: GenerateRequest, 
       `Diffusion model not found: ${options.model}. Point model.diffusion (or BG_DIFFUSION_MODEL) at a .safetensors checkpoint or a diffusers folder.`,
     );
   }
-  const load: Parameters<typeof DiffusionModel.load>[1] = { device: request.device };
+  const { settings, diffusion } = options.runtime;
+  const load: Parameters<typeof diffusion.load>[1] = { device: request.device };
   if (request.threads !== undefined) load.threads = request.threads;
   if (options.tokenizer !== undefined) load.tokenizer = options.tokenizer;
-  load.precision = localPrecision(options.precision);
+  load.precision = localPrecision(options.precision, settings.precision);
   if (loras.length) load.loras = loras;
-  return DiffusionModel.load(options.model, load);
+  return diffusion.load(options.model, load);
 }
 
 /**
@@ -157,10 +153,11 @@ async function generateOn(options: LocalEngineOptions, request: GenerateRequest)
   const { width, height, preset } = request;
   const { lap, stages } = stopwatch();
   // LCM models and LCM-LoRAs run the 'fast' profile (4 LCM steps at guidance 1) unless the preset says otherwise.
-  const configuredLoras = preset.generation.loras ?? lorasFromEnv() ?? [];
+  const configured = options.runtime.settings.loras;
+  const configuredLoras = preset.generation.loras ?? configured ?? [];
   const g = resolveGenerationProfile(preset.generation, options.model, configuredLoras);
-  // The call's or preset's LoRAs, else BG_LORAS, merged into the instance loaded for that set.
-  const loras = (g.loras ?? lorasFromEnv() ?? []).map((l) => ({ path: l.path, scale: l.scale ?? 1 }));
+  // The call's or preset's LoRAs, else the context's (BG_LORAS), merged into the instance loaded for that set.
+  const loras = (g.loras ?? configured ?? []).map((l) => ({ path: l.path, scale: l.scale ?? 1 }));
   const model = await loadModel(options, request, loras);
   lap('load');
   try {
@@ -173,6 +170,7 @@ async function generateOn(options: LocalEngineOptions, request: GenerateRequest)
     lap('prepare');
     const styled = applyPromptStyle(preset, model.family);
     // 'taesd' or a path: the tiny autoencoder decodes (a draft); relative paths from the working directory.
+    // 'taesd' is the context's BG_TAESD / BG_TAESDXL when set (the loader resolves it), else beside the checkpoint.
     const vae = decoderOption(g.vae);
     const image = await model.generate(
       {

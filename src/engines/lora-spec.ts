@@ -24,7 +24,7 @@ export function parseLoraSpec(
 }
 
 /** BG_LORAS: "a.safetensors:0.8,b.safetensors" → LoRAs; undefined when unset or empty. */
-export function lorasFromEnv(env: NodeJS.ProcessEnv = process.env): Required<LoraOption>[] | undefined {
+export function lorasFromEnv(env: NodeJS.ProcessEnv): Required<LoraOption>[] | undefined {
   const v = env.BG_LORAS?.trim();
   if (!v) return undefined;
   return v.split(',').filter((s) => s.trim()).map((s) => parseLoraSpec(s, 'BG_LORAS', 'E_CONFIG'));

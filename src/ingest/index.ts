@@ -31,8 +31,8 @@ import path from 'node:path';
 
 import { BgNativeError, toBgError } from '../errors.js';
 import { writeFileAtomic } from '../image/atomic-write.js';
-import { CleanupModeSchema, EngineSchema, parseReplaceOptions, type CleanupMode, type EngineName } from '../options.js';
-import { resolveReplaceSettings } from '../pipeline/replace-settings.js';
+import type { BgNative } from '../context/create.js';
+import { CleanupModeSchema, EngineSchema, type CleanupMode, type EngineName } from '../options.js';
 import { toResultMetadata, type ResultMetadata, type ResultSource } from '../result-format.js';
 import { runRemote } from './remote.js';
 import { parseSidecar, setTopLevelMember } from './sidecar.js';
@@ -50,6 +50,8 @@ export interface IngestItem {
   sidecar?: Record<string, unknown>;
   /** Environment to read the MEDIA_INGEST_BACKGROUND_* settings from (default process.env). */
   env?: NodeJS.ProcessEnv;
+  /** The library configuration local work runs with (default: the package's, from process.env). */
+  library?: BgNative;
   signal?: AbortSignal;
 }
 
@@ -213,7 +215,8 @@ export async function processIngestItem(item: IngestItem): Promise<IngestResult>
     const replaceOptions: Record<string, unknown> = { preset: cfg.preset, enhanceFg: cfg.enhanceFg, format: 'jpeg' };
     if (cfg.promptType) replaceOptions.promptType = cfg.promptType;
     if (cfg.engine) replaceOptions.engine = cfg.engine;
-    const settings = mode === 'replace' ? resolveReplaceSettings(parseReplaceOptions({ ...replaceOptions, input: imagePath })) : undefined;
+    const lib = item.library ?? (await import('../context/default.js')).defaultContext();
+    const settings = mode === 'replace' ? lib.checkReplaceOptions({ ...replaceOptions, input: imagePath }) : undefined;
     const cleanupOptions: Record<string, unknown> = { mode: cfg.cleanupMode, enhanceFg: cfg.enhanceFg, format: cfg.cleanupMode === 'transparent' ? 'png' : 'jpeg' };
     const outputPath = ingestOutputPath(imagePath, mode === 'cleanup' && cfg.cleanupMode === 'transparent' ? 'png' : 'jpg');
 
@@ -239,14 +242,14 @@ export async function processIngestItem(item: IngestItem): Promise<IngestResult>
       // The server's result, its URLs swapped for the file written here.
       result = toResultMetadata(r.result as unknown as ResultSource, artifacts);
     } else if (mode === 'replace') {
-      const { replaceBackground } = await import('../pipeline/replace.js');
-      const r = await replaceBackground({ ...replaceOptions, input: imagePath, output: outputPath, ...(item.signal ? { signal: item.signal } : {}) });
+      const r = await lib.replaceBackground({
+        ...replaceOptions, input: imagePath, output: outputPath, ...(item.signal ? { signal: item.signal } : {}),
+      });
       engine = r.engine;
       prompt = r.prompt ?? settings!.preset.prompt;
       result = toResultMetadata(r, artifacts);
     } else {
-      const { cleanup } = await import('../pipeline/cleanup.js');
-      const r = await cleanup({ ...cleanupOptions, input: imagePath, output: outputPath });
+      const r = await lib.cleanup({ ...cleanupOptions, input: imagePath, output: outputPath });
       engine = 'cleanup';
       result = toResultMetadata(r, artifacts);
     }

@@ -46,17 +46,17 @@ export interface HubDownloadProgress {
 }
 
 export interface HubResolveOptions {
-  /** Environment to read (default process.env). */
+  /** An environment to read the settings below from (hubSettingsFromEnv()); the options win over it. */
   env?: NodeJS.ProcessEnv;
-  /** Branch, tag or commit (default env MODEL_REVISION, else 'main'). */
+  /** Branch, tag or commit (default 'main'; env MODEL_REVISION). */
   revision?: string;
-  /** The hub's base URL (default env HF_ENDPOINT, else https://huggingface.co). */
+  /** The hub's base URL (default https://huggingface.co; env HF_ENDPOINT). */
   endpoint?: string;
   /** The hub cache folder (default: see hubCacheDir()). */
   cacheDir?: string;
-  /** Bearer token (default env HF_TOKEN / HUGGING_FACE_HUB_TOKEN). */
+  /** Bearer token (env HF_TOKEN / HUGGING_FACE_HUB_TOKEN). */
   token?: string;
-  /** Never use the network (default env HF_HUB_OFFLINE=1). */
+  /** Never use the network (env HF_HUB_OFFLINE=1). */
   offline?: boolean;
   /** Weights variant to prefer (default 'fp16'); '' takes the plain files. */
   variant?: string;
@@ -103,7 +103,7 @@ const ID_RE = /^[A-Za-z0-9][\w.-]{0,95}\/[A-Za-z0-9][\w.-]{0,95}$/;
 const WEIGHT_EXCLUDE = /\.(bin|ckpt|pt|pth|msgpack|h5|onnx|onnx_data|pb|tflite|mlmodel|xml)$/i;
 
 /** The hub cache folder: HF_HUB_CACHE → HF_HOME/hub → XDG_CACHE_HOME/huggingface/hub → ~/.cache/huggingface/hub. */
-export function hubCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+export function hubCacheDir(env: NodeJS.ProcessEnv): string {
   if (env.HF_HUB_CACHE?.trim()) return path.resolve(env.HF_HUB_CACHE.trim());
   if (env.HUGGINGFACE_HUB_CACHE?.trim()) return path.resolve(env.HUGGINGFACE_HUB_CACHE.trim());
   if (env.HF_HOME?.trim()) return path.join(path.resolve(env.HF_HOME.trim()), 'hub');
@@ -127,6 +127,26 @@ export function parseModelId(id: string, from = 'MODEL_ID'): string {
 
 function isTruthy(v: string | undefined): boolean {
   return /^(1|true|yes|on)$/i.test(v?.trim() ?? '');
+}
+
+/** The hub settings an environment gives: the one place MODEL_REVISION and the HF_* variables are read. */
+export function hubSettingsFromEnv(env: NodeJS.ProcessEnv): {
+  revision?: string;
+  endpoint?: string;
+  cacheDir: string;
+  token?: string;
+  offline: boolean;
+} {
+  const revision = env.MODEL_REVISION?.trim();
+  const endpoint = env.HF_ENDPOINT?.trim();
+  const token = env.HF_TOKEN?.trim() || env.HUGGING_FACE_HUB_TOKEN?.trim();
+  return {
+    ...(revision ? { revision } : {}),
+    ...(endpoint ? { endpoint } : {}),
+    cacheDir: hubCacheDir(env),
+    ...(token ? { token } : {}),
+    offline: isTruthy(env.HF_HUB_OFFLINE),
+  };
 }
 
 async function exists(p: string): Promise<boolean> {
@@ -551,10 +571,10 @@ async function readRef(repoDir: string, revision: string): Promise<string | unde
  * otherwise downloaded into it first. See the module comment.
  */
 export async function resolveHubModel(id: string, options: HubResolveOptions = {}): Promise<HubModel> {
-  const env = options.env ?? process.env;
+  const fromEnv = hubSettingsFromEnv(options.env ?? {});
   const modelId = parseModelId(id);
-  const revision = options.revision ?? (env.MODEL_REVISION?.trim() || 'main');
-  const endpoint = (options.endpoint ?? (env.HF_ENDPOINT?.trim() || DEFAULT_HF_ENDPOINT)).replace(/\/+$/, '');
+  const revision = options.revision ?? fromEnv.revision ?? 'main';
+  const endpoint = (options.endpoint ?? fromEnv.endpoint ?? DEFAULT_HF_ENDPOINT).replace(/\/+$/, '');
   let endpointUrl: URL | undefined;
   try {
     endpointUrl = new URL(endpoint);
@@ -564,9 +584,9 @@ export async function resolveHubModel(id: string, options: HubResolveOptions = {
   if (!endpointUrl || !/^https?:$/.test(endpointUrl.protocol)) {
     throw new BgNativeError('E_CONFIG', `HF_ENDPOINT must be an http(s) URL such as ${DEFAULT_HF_ENDPOINT}, got ${JSON.stringify(endpoint)}.`);
   }
-  const cache = options.cacheDir ? path.resolve(options.cacheDir) : hubCacheDir(env);
-  const token = options.token ?? (env.HF_TOKEN?.trim() || env.HUGGING_FACE_HUB_TOKEN?.trim() || undefined);
-  const offline = options.offline ?? isTruthy(env.HF_HUB_OFFLINE);
+  const cache = options.cacheDir ? path.resolve(options.cacheDir) : fromEnv.cacheDir;
+  const token = options.token ?? fromEnv.token;
+  const offline = options.offline ?? fromEnv.offline;
   const variant = options.variant ?? 'fp16';
   const repoDir = path.join(cache, repoFolderName(modelId));
   const signal = options.signal;
@@ -696,32 +716,4 @@ export async function resolveHubModel(id: string, options: HubResolveOptions = {
   } finally {
     await lock?.release();
   }
-}
-
-export interface DiffusionModelSource {
-  path: string;
-  /** Where it came from: 'MODEL_PATH' or 'MODEL_ID'. */
-  source: 'MODEL_PATH' | 'MODEL_ID';
-  hub?: HubModel;
-}
-
-/**
- * The diffusion weights the environment names: MODEL_PATH (a local file or folder, used as is)
- * wins over MODEL_ID (resolved from the hub cache, downloaded on first use). undefined when
- * neither is set.
- */
-export async function resolveDiffusionModelFromEnv(options: HubResolveOptions = {}): Promise<DiffusionModelSource | undefined> {
-  const env = options.env ?? process.env;
-  const local = env.MODEL_PATH?.trim();
-  if (local) {
-    const abs = path.resolve(local);
-    if (!(await exists(abs))) {
-      throw new BgNativeError('E_MODEL_NOT_FOUND', `MODEL_PATH points at ${abs}, which does not exist: give a .safetensors checkpoint or a diffusers folder (or unset MODEL_PATH and set MODEL_ID=org/name to download one).`);
-    }
-    return { path: abs, source: 'MODEL_PATH' };
-  }
-  const id = env.MODEL_ID?.trim();
-  if (!id) return undefined;
-  const hub = await resolveHubModel(id, options);
-  return { path: hub.path, source: 'MODEL_ID', hub };
 }

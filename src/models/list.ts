@@ -8,7 +8,7 @@ import path from 'node:path';
 
 import { entryForFile, samDecoderName } from './catalog.js';
 import { inferProfile } from './profiles.js';
-import { modelDirs } from './resolve.js';
+import { cacheDir, u2netHome } from './resolve.js';
 
 export interface ListedModel {
   /** The catalog name (`model:` takes it), or the file name when the file is not a known one. */
@@ -35,10 +35,15 @@ async function onnxFiles(dir: string): Promise<string[]> {
   }
 }
 
-/** Every model file found in the model folders (rembg's, then bg-native's cache), SAM decoders folded into their encoders. */
-export async function listModels(env: NodeJS.ProcessEnv = process.env): Promise<ListedModel[]> {
+/** Every model file in the model folders `env` names (U2NET_HOME, BG_NATIVE_CACHE_DIR, XDG_*). */
+export function listModels(env: NodeJS.ProcessEnv): Promise<ListedModel[]> {
+  return listModelsIn([u2netHome(env), cacheDir(env)]);
+}
+
+/** Every model file found in `dirs` (rembg's folder, then bg-native's cache), SAM decoders folded into their encoders. */
+export async function listModelsIn(dirs: readonly string[]): Promise<ListedModel[]> {
   const out: ListedModel[] = [];
-  for (const dir of modelDirs(env)) {
+  for (const dir of dirs) {
     const names = await onnxFiles(dir);
     const present = new Set(names);
     const pairedDecoders = new Set(names.map((n) => samDecoderName(n)).filter((n): n is string => n !== undefined && present.has(n)));

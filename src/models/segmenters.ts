@@ -1,28 +1,42 @@
 /**
- * In-process cache of loaded native Segmenters, keyed by (model path, threads, device): a model is
- * loaded once per process and reused by every call. A failed load is not cached.
+ * Loaded native Segmenters, keyed by (model path, threads, device): a model is loaded once per
+ * cache (each context owns one) and reused by every call. A failed load is not cached.
  */
 import { loadAddon, type NativeSegmenter, type SegmenterLoadOptions } from '../native.js';
 import { toBgError } from '../errors.js';
 import { LoadCache } from './load-cache.js';
-import type { Device } from '../options.js';
 
-const cache = new LoadCache<NativeSegmenter>();
+export class SegmenterCache {
+  private readonly cache = new LoadCache<NativeSegmenter>();
 
-export function getSegmenter(modelPath: string, threads?: number, device: Device = 'auto'): Promise<NativeSegmenter> {
-  return cache.get(`${modelPath}\u0000${threads ?? 'default'}\u0000${device}`, async () => {
-    const addon = loadAddon();
-    const options: SegmenterLoadOptions = { device };
-    if (threads !== undefined) options.threads = threads;
-    try {
-      return await addon.Segmenter.load(modelPath, options);
-    } catch (err) {
-      throw toBgError(err, 'E_MODEL_FORMAT');
-    }
-  });
+  /** `device` is what the addon gets ('auto', 'cpu', 'cuda', 'cuda:N'). */
+  get(modelPath: string, threads?: number, device = 'auto'): Promise<NativeSegmenter> {
+    return this.cache.get(`${modelPath}\u0000${threads ?? 'default'}\u0000${device}`, async () => {
+      const addon = loadAddon();
+      const options: SegmenterLoadOptions = { device: device as SegmenterLoadOptions['device'] };
+      if (threads !== undefined) options.threads = threads;
+      try {
+        return await addon.Segmenter.load(modelPath, options);
+      } catch (err) {
+        throw toBgError(err, 'E_MODEL_FORMAT');
+      }
+    });
+  }
+
+  /** Disposes and forgets every cached Segmenter (tests, long-running hosts that swap models). */
+  clear(): Promise<void> {
+    return this.cache.clear();
+  }
 }
 
-/** Disposes and forgets every cached Segmenter (tests, long-running hosts that swap models). */
+let processSegmenters: SegmenterCache | undefined;
+
+/** The default context's segmenters. */
+export function sharedSegmenters(): SegmenterCache {
+  return (processSegmenters ??= new SegmenterCache());
+}
+
+/** Disposes and forgets the default context's Segmenters. */
 export function clearSegmenters(): Promise<void> {
-  return cache.clear();
+  return sharedSegmenters().clear();
 }

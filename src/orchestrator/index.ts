@@ -20,7 +20,8 @@ import path from 'node:path';
 
 import { BgNativeError, toBgError } from '../errors.js';
 import { writeFileAtomic } from '../image/atomic-write.js';
-import type { ReplaceProgress } from '../options.js';
+import type { BgNative } from '../context/create.js';
+import type { CleanupOptions, ReplaceOptions, ReplaceProgress } from '../options.js';
 import { toResultMetadata, type ResultMetadata } from '../result-format.js';
 import { renderTemplate } from './template.js';
 
@@ -40,6 +41,8 @@ export interface WorkflowNode {
 export interface WorkflowNodeOptions {
   signal?: AbortSignal;
   onProgress?: (p: ReplaceProgress) => void;
+  /** The library configuration the node runs with (default: the package's, from process.env). */
+  library?: BgNative;
 }
 
 /** The result format, JSON-serialisable. */
@@ -81,20 +84,19 @@ export async function runWorkflowNode(node: WorkflowNode, context: Record<string
   const mask = maskPath ? path.resolve(maskPath) : null;
   const signal = options.signal;
   try {
+    const lib = options.library ?? (await import('../context/default.js')).defaultContext();
     if (replace) {
-      const { replaceBackground } = await import('../pipeline/replace.js');
-      const r = await replaceBackground({
+      const r = await lib.replaceBackground({
         ...params,
         input,
         output,
         ...(signal ? { signal } : {}),
         ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-      } as Parameters<typeof replaceBackground>[0]);
+      } as ReplaceOptions);
       if (maskPath) await writeFileAtomic(maskPath, r.artifacts.mask);
       return toResultMetadata(r, { output: r.artifacts.output as string, mask });
     }
-    const { cleanup } = await import('../pipeline/cleanup.js');
-    const r = await cleanup({ ...params, input, output } as Parameters<typeof cleanup>[0]);
+    const r = await lib.cleanup({ ...params, input, output } as CleanupOptions);
     if (maskPath) await writeFileAtomic(maskPath, r.artifacts.mask);
     return toResultMetadata(r, { output: r.artifacts.output as string, mask });
   } catch (err) {

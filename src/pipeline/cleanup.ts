@@ -9,6 +9,7 @@ import { attachAlpha, compositeOverColor, compositeOverImage, compositeOverRows 
 import { blurredBackground, gradientFor, verticalGradientRows } from '../compose/backgrounds.js';
 import { parseColor } from '../compose/color.js';
 import { enhanceForeground } from '../compose/enhance.js';
+import type { Runtime } from '../context/runtime.js';
 import { BgNativeError } from '../errors.js';
 import { checkWritable, writeFileAtomic } from '../image/atomic-write.js';
 import { encodeImage, formatFromPath } from '../image/encode.js';
@@ -46,14 +47,14 @@ export function chooseFormat(mode: CleanupMode, format: OutputFormat | undefined
 }
 
 /** Removes (or replaces) the background of a photo. */
-export async function cleanup(options: CleanupOptions): Promise<CleanupResult> {
+export async function cleanup(options: CleanupOptions, rt: Runtime): Promise<CleanupResult> {
   const timer = new Timer();
   const opts = parseCleanupOptions(options);
   const mode = opts.mode ?? 'transparent';
   const format = chooseFormat(mode, opts.format, opts.output);
   if (opts.output) await checkWritable(opts.output);
 
-  const { image, alpha, model } = await runSegmentation(opts, timer);
+  const { image, alpha, model } = await runSegmentation(opts, timer, rt);
   const { width, height } = image;
 
   const fg = opts.enhanceFg ? timer.timeSync('enhance', () => enhanceForeground(image.data, alpha, width, height)) : image.data;

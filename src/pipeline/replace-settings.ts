@@ -8,9 +8,10 @@
  */
 import type { ShadowOptions } from '../compose/shadow.js';
 import { REFERENCE_LONG_SIDE } from '../compose/resample.js';
-import { getPreset } from '../presets/load.js';
+import type { PresetLibrary } from '../presets/load.js';
 import type { Preset, PresetOverrides, PresetShadow } from '../presets/schema.js';
 import type { ParsedReplaceOptions } from '../options.js';
+import { deepMerge, isPlainObject } from '../util/deep-merge.js';
 
 /** The preset used when a call names none. */
 export const DEFAULT_PRESET = 'product-studio';
@@ -28,19 +29,6 @@ export interface ComposeSettings {
 export interface ReplaceSettings {
   preset: Preset;
   compose: ComposeSettings;
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
-}
-
-/** Deep merge of plain objects: `b` wins, arrays replace. */
-function merge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...a };
-  for (const [k, v] of Object.entries(b)) {
-    out[k] = isObject(v) && isObject(out[k]) ? merge(out[k] as Record<string, unknown>, v) : v;
-  }
-  return out;
 }
 
 /** The call's named options as preset overrides. */
@@ -82,9 +70,11 @@ export function shadowOptions(shadow: PresetShadow, referenceSize: number): Shad
   };
 }
 
-export function resolveReplaceSettings(opts: ParsedReplaceOptions): ReplaceSettings {
-  const overrides = merge(isObject(opts.overrides) ? opts.overrides : {}, callOverrides(opts));
-  const preset = getPreset(opts.preset ?? DEFAULT_PRESET, {
+/** The call's preset (from `presets`, a context's library) with the call's settings merged in. */
+export function resolveReplaceSettings(opts: ParsedReplaceOptions, presets: PresetLibrary): ReplaceSettings {
+  const given = isPlainObject(opts.overrides) ? opts.overrides : {};
+  const overrides = deepMerge(given, callOverrides(opts)) as Record<string, unknown>;
+  const preset = presets.get(opts.preset ?? DEFAULT_PRESET, {
     promptType: opts.promptType,
     presetDirs: opts.presetDirs,
     overrides: Object.keys(overrides).length ? (overrides as PresetOverrides) : undefined,

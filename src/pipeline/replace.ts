@@ -13,18 +13,17 @@ import path from 'node:path';
 
 import { alphaBounds, computeFraming } from '../compose/framing.js';
 import { frameMask } from '../compose/glass/frame-mask.js';
+import type { Runtime } from '../context/runtime.js';
 import { createLocalGenerator } from '../engines/local.js';
 import { createHubLocalGenerator } from '../engines/hub-local.js';
 import type { GenerateRequest, GeneratorName } from '../engines/generator.js';
 import { generateBackground, type EngineSetup, type SkippedEngine } from '../engines/policy.js';
-import { createRunwayGenerator, runwayConfigured } from '../engines/runway/engine.js';
-import { studioGenerator } from '../engines/studio.js';
+import { createRunwayGenerator } from '../engines/runway/engine.js';
+import { createStudioGenerator } from '../engines/studio.js';
 import { BgNativeError, throwIfCancelled } from '../errors.js';
 import { checkWritable, writeFileAtomic } from '../image/atomic-write.js';
 import { encodeImage, formatFromPath } from '../image/encode.js';
-import { parseModelId } from '../models/hub.js';
 import {
-  EngineSchema,
   parseReplaceOptions,
   type EngineName,
   type OutputFormat,
@@ -71,42 +70,35 @@ export interface ReplaceResult {
 /** Share of the call's progress each stage ends at. */
 const PROGRESS = { segment: 0.2, generateLocal: 0.85, generateFast: 0.35, compose: 0.95, encode: 1 };
 
-/** The diffusion weights: model.diffusion → BG_DIFFUSION_MODEL → MODEL_PATH (local paths) → MODEL_ID (org/name, from the hub cache, downloaded on first use). */
-function configuredDiffusion(opts: ParsedReplaceOptions, env: NodeJS.ProcessEnv): { path: string; source: string; hubId?: string } | undefined {
+/**
+ * The diffusion weights: model.diffusion, else the context's (BG_DIFFUSION_MODEL → MODEL_PATH
+ * (local paths) → MODEL_ID (org/name, from the hub cache, downloaded on first use)).
+ */
+function configuredDiffusion(opts: ParsedReplaceOptions, rt: Runtime): { path: string; source: string; hubId?: string } | undefined {
   if (opts.model?.diffusion) return { path: opts.model.diffusion, source: 'model.diffusion' };
-  const fromEnv = env.BG_DIFFUSION_MODEL?.trim();
-  if (fromEnv) return { path: fromEnv, source: 'BG_DIFFUSION_MODEL' };
-  const legacy = env.MODEL_PATH?.trim();
-  if (legacy) return { path: legacy, source: 'MODEL_PATH' };
-  const id = env.MODEL_ID?.trim();
-  if (id) return { path: id, source: 'MODEL_ID', hubId: parseModelId(id) };
-  return undefined;
+  return rt.settings.diffusion;
 }
 
-function requestedEngine(opts: ParsedReplaceOptions, env: NodeJS.ProcessEnv): EngineName {
-  if (opts.engine) return opts.engine;
-  const text = env.BG_ENGINE?.trim();
-  if (!text) return 'auto';
-  const parsed = EngineSchema.safeParse(text);
-  if (!parsed.success) {
-    throw new BgNativeError('E_CONFIG', `BG_ENGINE must be auto, local, runway or studio (or SDXL, stable-diffusion, RUNWAY), got ${JSON.stringify(text)}.`);
-  }
-  return parsed.data;
-}
-
-function engineSetup(opts: ParsedReplaceOptions, env: NodeJS.ProcessEnv): EngineSetup {
-  const setup: EngineSetup = { studio: studioGenerator };
-  const diffusion = configuredDiffusion(opts, env);
+function engineSetup(opts: ParsedReplaceOptions, rt: Runtime): EngineSetup {
+  const setup: EngineSetup = { studio: createStudioGenerator(rt.pool) };
+  const diffusion = configuredDiffusion(opts, rt);
   if (diffusion) {
     const tokenizer = opts.model?.tokenizer;
     const precision = opts.model?.precision;
-    const extra = { ...(tokenizer ? { tokenizer } : {}), ...(precision ? { precision } : {}) };
+    const extra = { ...(tokenizer ? { tokenizer } : {}), ...(precision ? { precision } : {}), runtime: rt };
     setup.local = diffusion.hubId
-      ? createHubLocalGenerator({ id: diffusion.hubId, env, ...extra })
+      ? createHubLocalGenerator({ id: diffusion.hubId, ...extra })
       : createLocalGenerator({ model: diffusion.path, ...extra });
     setup.localSource = diffusion.source;
   }
-  if (runwayConfigured(env)) setup.runway = createRunwayGenerator({ env });
+  const runway = rt.settings.runway;
+  if (runway.apiKey) {
+    setup.runway = createRunwayGenerator({
+      apiKey: runway.apiKey,
+      ...(runway.apiUrl ? { baseUrl: runway.apiUrl } : {}),
+      ...(runway.pollIntervalMs !== undefined ? { pollIntervalMs: runway.pollIntervalMs } : {}),
+    });
+  }
   return setup;
 }
 
@@ -121,14 +113,14 @@ function studioCompose(studio: unknown, opts: ParsedReplaceOptions): { decontami
   return { decontaminate: false, ...(opts.featherEdges === undefined ? { featherEdges: 0 } : {}) };
 }
 
-/** Replaces the background of a product photo. */
-export async function replaceBackground(options: ReplaceOptions): Promise<ReplaceResult> {
+/** Replaces the background of a product photo, with the context `rt`'s settings and models. */
+export async function replaceBackground(options: ReplaceOptions, rt: Runtime): Promise<ReplaceResult> {
   const timer = new Timer();
-  const opts = parseReplaceOptions(options);
-  const env = process.env;
-  const { preset, compose } = resolveReplaceSettings(opts);
-  const requested = requestedEngine(opts, env);
-  const setup = engineSetup(opts, env);
+  const opts = parseReplaceOptions(options, rt.settings.limits);
+  const { preset, compose } = resolveReplaceSettings(opts, rt.presets);
+  const requested: EngineName = opts.engine ?? rt.settings.engine;
+  const setup = engineSetup(opts, rt);
+  const threads = opts.threads ?? rt.settings.threads;
   const format = opts.format ?? (opts.output ? formatFromPath(opts.output) : undefined) ?? 'png';
   if (opts.output) await checkWritable(opts.output);
   const seed = opts.seed ?? randomInt(0, 2 ** 32);
@@ -150,7 +142,7 @@ export async function replaceBackground(options: ReplaceOptions): Promise<Replac
       input: opts.input,
       model: opts.model?.segmentation,
       segmentation: opts.segmentation,
-      threads: opts.threads,
+      threads,
       // A demanded 'cuda' is the local engine's to honour or skip (the engine policy); the
       // cutout runs on the GPU whenever there is one, unless the CPU was asked for.
       device: opts.device === 'cpu' ? 'cpu' : 'auto',
@@ -162,6 +154,7 @@ export async function replaceBackground(options: ReplaceOptions): Promise<Replac
       ...(glassSetting !== undefined ? { glass: glassSetting } : {}),
     },
     timer,
+    rt,
   );
   throwIfCancelled(signal, CANCELLED);
   let photo = seg.image.data;
@@ -188,7 +181,7 @@ export async function replaceBackground(options: ReplaceOptions): Promise<Replac
         ...(f.aspectRatio !== undefined ? { aspectRatio: f.aspectRatio } : {}),
       });
       if (glass) glass = frameMask(glass, width, height, frame);
-      return frameOffThread(photo, alpha, width, height, frame, signal ? { signal } : {});
+      return frameOffThread(photo, alpha, width, height, frame, { pool: rt.pool, ...(signal ? { signal } : {}) });
     });
     ({ rgb: photo, alpha, width, height } = framed);
   }
@@ -213,7 +206,7 @@ export async function replaceBackground(options: ReplaceOptions): Promise<Replac
     preset,
     seed,
     device: opts.device ?? 'auto',
-    ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
+    ...(threads !== undefined ? { threads } : {}),
     ...(signal ? { signal } : {}),
     onProgress: (fraction, step, steps, preview) =>
       report({
@@ -237,7 +230,7 @@ export async function replaceBackground(options: ReplaceOptions): Promise<Replac
       width, height, photo, alpha, background: outcome.background.rgb, ...compose, ...studioCompose(seg.studio, opts),
       ...(glass ? { glass } : {}),
     },
-    signal ? { signal } : {},
+    { pool: rt.pool, ...(signal ? { signal } : {}) },
   );
   const composeMs = performance.now() - t0;
   const inner = Object.values(layers.stages).reduce((a, b) => a + b, 0);

@@ -5,16 +5,16 @@
  *   the family's profile asks for it unless `refine` says otherwise)
  * SAM (an encoder + prompt decoder pair) takes the `prompt` option instead: see sam.ts.
  */
+import { addonDevice, type Runtime } from '../context/runtime.js';
 import { BgNativeError, toBgError } from '../errors.js';
 import { decodeOpened, openImage, type RgbImage } from '../image/decode.js';
 import { resizeRgbExact } from '../image/resize.js';
 import { inferProfile, inputSize, toAlpha, toInputTensor, type ModelProfile } from '../models/profiles.js';
 import { resolveModel, type ModelSource } from '../models/resolve.js';
-import { getSegmenter } from '../models/segmenters.js';
 import { runSam } from './sam.js';
 import { refineGrid } from '../compose/refine.js';
 import { refineOffThread, subjectMatteOffThread } from '../workers/pixel-pool.js';
-import { parseSegmentOptions, resolveMaxPixels, type ParsedSegmentOptions, type SegmentOptions } from '../options.js';
+import { parseSegmentOptions, type ParsedSegmentOptions, type SegmentOptions } from '../options.js';
 import { openStudioShots, studioMatte, type StudioInfo } from './studio-shots.js';
 import { checkPromptInImage } from './subject-prompt.js';
 import { Timer, type Metrics } from './timer.js';
@@ -58,9 +58,12 @@ export interface Segmentation {
 
 type CommonOptions = Omit<ParsedSegmentOptions, never>;
 
-/** The segmentation stages, timed into `timer`. Options must already be parsed. */
-export async function runSegmentation(opts: CommonOptions, timer: Timer): Promise<Segmentation> {
-  const maxPixels = resolveMaxPixels(opts.maxPixels);
+/** The segmentation stages, timed into `timer`, with the context `rt`. Options must already be parsed. */
+export async function runSegmentation(opts: CommonOptions, timer: Timer, rt: Runtime): Promise<Segmentation> {
+  const { settings, segmenters, pool } = rt;
+  const maxPixels = opts.maxPixels ?? settings.limits.maxPixels;
+  const threads = opts.threads ?? settings.threads;
+  const device = addonDevice(opts.device, settings);
   const modelOption = opts.segmentation?.model ?? opts.model;
   const modelName = typeof modelOption === 'object' ? modelOption.path : modelOption;
   const explicitProfile = (typeof modelOption === 'object' ? modelOption.profile : undefined) ?? opts.segmentation?.profile;
@@ -68,13 +71,15 @@ export async function runSegmentation(opts: CommonOptions, timer: Timer): Promis
   const opened = await timer.time('open', () => openImage(opts.input, { maxPixels }));
   // Clean plate / second shot: checked against the photo before any work, decoded meanwhile.
   const studio = await timer.time('open', () => openStudioShots(opts, opened.header, maxPixels));
-  const resolved = await timer.time('resolve', () => resolveModel({ model: modelName, variant: opts.segmentation?.variant }));
+  const resolved = await timer.time('resolve', () =>
+    resolveModel({ model: modelName, variant: opts.segmentation?.variant, search: settings.segmentation }),
+  );
 
   // The model loads (first call only) on native threads while the photo decodes.
   const loadStart = performance.now();
-  const segP = getSegmenter(resolved.path, opts.threads, opts.device);
+  const segP = segmenters.get(resolved.path, threads, device);
   segP.catch(() => undefined);
-  const decoderP = resolved.decoder ? getSegmenter(resolved.decoder, opts.threads, opts.device) : undefined;
+  const decoderP = resolved.decoder ? segmenters.get(resolved.decoder, threads, device) : undefined;
   decoderP?.catch(() => undefined);
   const image = await timer.time('decode', () => decodeOpened(opened));
   checkPromptInImage(opts.prompt, image.width, image.height);
@@ -150,7 +155,7 @@ export async function runSegmentation(opts: CommonOptions, timer: Timer): Promis
   const guide = await guideP;
   // Full-resolution refinement runs on a pixel worker; the photo travels there and back.
   const refined = await timer.time('refine', () =>
-    refineOffThread(image.data, image.width, image.height, coarse, { disabled: !refine, guide }),
+    refineOffThread(image.data, image.width, image.height, coarse, { disabled: !refine, guide }, { pool }),
   );
   // The prompt's extent and the glass matte: α low over panes and glassware, F their tint and reflections.
   // Judged on a copy of at most 1024 px on the long side, brought back guided by the photo, on a pixel worker.
@@ -158,12 +163,12 @@ export async function runSegmentation(opts: CommonOptions, timer: Timer): Promis
     subjectMatteOffThread({
       rgb: refined.rgb, width: image.width, height: image.height, salient: refined.alpha,
       ...(opts.prompt ? { prompt: opts.prompt } : {}), ...(opts.glass !== undefined ? { glass: opts.glass } : {}),
-    }),
+    }, { pool }),
   );
 
   // Studio modes: the plates measure α and F, with the matte above as the model's opinion.
   const exact = studio
-    ? await timer.time('studio', () => studioMatte(studio, { ...image, data: matte.rgb }, matte.alpha))
+    ? await timer.time('studio', () => studioMatte(studio, { ...image, data: matte.rgb }, matte.alpha, { pool }))
     : undefined;
 
   return {
@@ -186,10 +191,10 @@ export async function runSegmentation(opts: CommonOptions, timer: Timer): Promis
  * Cuts the subject out of a photo: returns its alpha (8-bit, the photo's full size, EXIF
  * orientation applied), the model used and per-stage timings.
  */
-export async function segment(options: SegmentOptions): Promise<SegmentResult> {
+export async function segment(options: SegmentOptions, rt: Runtime): Promise<SegmentResult> {
   const timer = new Timer();
   const opts = parseSegmentOptions(options);
-  const s = await runSegmentation(opts, timer);
+  const s = await runSegmentation(opts, timer, rt);
   return {
     alpha: s.alpha,
     width: s.image.width,

@@ -10,7 +10,7 @@ import type { StudioInfo } from '../compose/studio-matte.js';
 import { BgNativeError } from '../errors.js';
 import { decodeOpened, openImage, type ImageHeader, type OpenedImage, type RgbImage } from '../image/decode.js';
 import type { ImageInput, SecondShot } from '../options.js';
-import { studioMatteOffThread } from '../workers/pixel-pool.js';
+import { studioMatteOffThread, type PixelPool } from '../workers/pixel-pool.js';
 
 export type { StudioInfo };
 
@@ -99,7 +99,7 @@ export async function studioMatte(
   shots: StudioShots,
   photo: RgbImage,
   model: Uint8Array,
-  signal?: AbortSignal,
+  options: { signal?: AbortSignal; pool?: PixelPool } = {},
 ): Promise<{ rgb: Uint8Array; alpha: Uint8Array; info: StudioInfo }> {
   const [plate, shot2, plate2] = await Promise.all([shots.plate, shots.second?.shot, shots.second?.plate]);
   const r = await studioMatteOffThread(
@@ -112,7 +112,7 @@ export async function studioMatte(
       ...(shot2 && plate2 ? { second: { shot: shot2.data, plate: plate2.data } } : {}),
       tolerance: EXPOSURE_TOLERANCE,
     },
-    signal ? { signal } : {},
+    options,
   );
   if (!r.ok) {
     // The gain maps the file onto the photo: the file itself is 1/gain as bright.

@@ -1,14 +1,15 @@
 /**
  * Loads, validates and resolves presets.
  *
- * Presets come from the package's `presets/` folder, then from the folders in env
- * `BG_PRESET_DIRS` (separated by the platform's path delimiter, ':' or ';'), then from the
- * `presetDirs` option, in that order; a preset whose name is already known replaces the earlier
- * one, so a user folder can override a built-in preset. Every `*.yaml` file in each folder is a
+ * Presets come from the package's `presets/` folder, then from the library's configured folders
+ * (a context's `presetDirs`: env `BG_PRESET_DIRS`, separated by the platform's path delimiter,
+ * ':' or ';'), then from the call's `presetDirs` option, in that order; a preset whose name is
+ * already known replaces the earlier one, so a user folder can override a built-in preset. Every `*.yaml` file in each folder is a
  * preset whose `name` must equal the file name without `.yaml`. Any invalid file is an E_CONFIG
  * error naming the file and the field (YAML syntax errors name the line and column).
  *
- * Loaded folder sets are cached; `clearPresetCache()` forgets them (tests, or after editing files).
+ * Each context has its own PresetLibrary, which caches the folder sets it loaded; `clear()`
+ * forgets them (tests, or after editing files).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -18,6 +19,8 @@ import { LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 
 import { BgNativeError, type ErrorCode } from '../errors.js';
+import { deepMerge } from '../util/deep-merge.js';
+import { describeValue, issueLines } from '../util/zod-issues.js';
 import {
   PresetFileSchema,
   ResolvedPresetSchema,
@@ -31,7 +34,7 @@ const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 const BUILTIN_DIR = path.join(packageRoot, 'presets');
 
 export interface PresetSourceOptions {
-  /** Extra preset folders; they win over env BG_PRESET_DIRS and the built-in presets. */
+  /** Extra preset folders; they win over the configured ones (BG_PRESET_DIRS) and the built-in presets. */
   presetDirs?: readonly string[];
 }
 
@@ -47,21 +50,46 @@ interface LoadedPreset {
   data: PresetFile;
 }
 
-const cache = new Map<string, Map<string, LoadedPreset>>();
+/** The presets of the built-in folder and `configuredDirs`, with the folder sets loaded so far. */
+export class PresetLibrary {
+  private readonly cache = new Map<string, Map<string, LoadedPreset>>();
 
-/** Forgets every loaded preset folder; the next call reads the files again. */
-export function clearPresetCache(): void {
-  cache.clear();
+  /** `configuredDirs`: the folders after the built-in ones (a context's presetDirs, BG_PRESET_DIRS). */
+  constructor(private readonly configuredDirs: readonly string[] = []) {}
+
+  /** Forgets every loaded preset folder; the next call reads the files again. */
+  clear(): void {
+    this.cache.clear();
+  }
+
+  /** The names of all presets (built-in and user folders), sorted. */
+  list(options: PresetSourceOptions = {}): string[] {
+    return [...loadAll(this.dirs(options), this.cache).keys()].sort();
+  }
+
+  /** A preset as written in its file (validated, defaults filled in), and where it came from. */
+  getFile(name: string, options: PresetSourceOptions = {}): { name: string; file: string; data: PresetFile } {
+    return presetFile(loadAll(this.dirs(options), this.cache), name);
+  }
+
+  /**
+   * A preset by name, with its prompt type chosen and `overrides` merged over it.
+   * Unknown name or prompt type, or invalid overrides → E_BAD_INPUT.
+   */
+  get(name: string, options: GetPresetOptions = {}): Preset {
+    return resolvePreset(loadAll(this.dirs(options), this.cache), name, options);
+  }
+
+  private dirs(options: PresetSourceOptions): string[] {
+    const extra = options.presetDirs ?? [];
+    if (!Array.isArray(extra) || extra.some((d) => typeof d !== 'string' || d.trim() === '')) {
+      throw new BgNativeError('E_BAD_INPUT', 'presetDirs must be a list of folder paths.');
+    }
+    return [BUILTIN_DIR, ...this.configuredDirs, ...extra];
+  }
 }
 
-/** The names of all presets (built-in and user folders), sorted. */
-export function listPresets(options: PresetSourceOptions = {}): string[] {
-  return [...loadAll(options).keys()].sort();
-}
-
-/** A preset as written in its file (validated, defaults filled in), and where it came from. */
-export function getPresetFile(name: string, options: PresetSourceOptions = {}): { name: string; file: string; data: PresetFile } {
-  const presets = loadAll(options);
+function presetFile(presets: Map<string, LoadedPreset>, name: string): { name: string; file: string; data: PresetFile } {
   const key = typeof name === 'string' ? name.trim().toLowerCase() : '';
   const entry = presets.get(key);
   if (!entry) {
@@ -70,12 +98,7 @@ export function getPresetFile(name: string, options: PresetSourceOptions = {}): 
   return structuredClone({ name: entry.data.name, file: entry.file, data: entry.data });
 }
 
-/**
- * A preset by name, with its prompt type chosen and `overrides` merged over it.
- * Unknown name or prompt type, or invalid overrides → E_BAD_INPUT.
- */
-export function getPreset(name: string, options: GetPresetOptions = {}): Preset {
-  const presets = loadAll(options);
+function resolvePreset(presets: Map<string, LoadedPreset>, name: string, options: GetPresetOptions): Preset {
   const key = typeof name === 'string' ? name.trim().toLowerCase() : '';
   const entry = presets.get(key);
   if (!entry) {
@@ -118,9 +141,9 @@ export function getPreset(name: string, options: GetPresetOptions = {}): Preset 
   let resolved = base;
   if (options.overrides !== undefined) {
     if (options.overrides === null || typeof options.overrides !== 'object' || Array.isArray(options.overrides)) {
-      throw new BgNativeError('E_BAD_INPUT', `Invalid preset overrides: expected an object, got ${describeValue(options.overrides)}.`);
+      throw new BgNativeError('E_BAD_INPUT', `Invalid preset overrides: expected an object, got ${describeValue(options.overrides, 'shape')}.`);
     }
-    const merged = mergeOverrides(base, options.overrides, []);
+    const merged = deepMerge(base, options.overrides, overrideReplacesWhole);
     resolved = validate(ResolvedPresetSchema, merged, {
       head: `Invalid overrides of preset ${data.name}: `,
       prefix: '',
@@ -134,20 +157,7 @@ export function getPreset(name: string, options: GetPresetOptions = {}): Preset 
 
 // ---- loading --------------------------------------------------------------------------------
 
-function presetDirs(options: PresetSourceOptions): string[] {
-  const env = (process.env.BG_PRESET_DIRS ?? '')
-    .split(path.delimiter)
-    .map((s) => s.trim())
-    .filter(Boolean);
-  const extra = options.presetDirs ?? [];
-  if (!Array.isArray(extra) || extra.some((d) => typeof d !== 'string' || d.trim() === '')) {
-    throw new BgNativeError('E_BAD_INPUT', 'presetDirs must be a list of folder paths.');
-  }
-  return [BUILTIN_DIR, ...env, ...extra];
-}
-
-function loadAll(options: PresetSourceOptions): Map<string, LoadedPreset> {
-  const dirs = presetDirs(options);
+function loadAll(dirs: readonly string[], cache: Map<string, Map<string, LoadedPreset>>): Map<string, LoadedPreset> {
   const key = dirs.map((d) => path.resolve(d)).join('\0');
   const hit = cache.get(key);
   if (hit) return hit;
@@ -211,7 +221,7 @@ function loadFile(full: string, shown: string): PresetFile {
     throw new BgNativeError('E_CONFIG', `${shown}: ${(err as Error).message}`);
   }
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-    throw new BgNativeError('E_CONFIG', `${shown}: expected a mapping of preset fields, got ${describeValue(raw)}`);
+    throw new BgNativeError('E_CONFIG', `${shown}: expected a mapping of preset fields, got ${describeValue(raw, 'shape')}`);
   }
   const data = validate(PresetFileSchema, raw, { head: '', prefix: `${shown}: `, join: '\n  ', code: 'E_CONFIG' });
   const stem = path.basename(full, '.yaml');
@@ -223,23 +233,6 @@ function loadFile(full: string, shown: string): PresetFile {
 
 // ---- validation and merging -----------------------------------------------------------------
 
-function describeValue(v: unknown): string {
-  if (v === undefined) return 'nothing';
-  if (typeof v === 'string') return JSON.stringify(v.length > 60 ? v.slice(0, 57) + '...' : v);
-  if (typeof v === 'number' || typeof v === 'boolean' || v === null) return String(v);
-  if (Array.isArray(v)) return `a list of ${v.length}`;
-  return typeof v === 'object' ? 'a mapping' : typeof v;
-}
-
-function valueAt(root: unknown, at: readonly PropertyKey[]): unknown {
-  let cur: unknown = root;
-  for (const k of at) {
-    if (cur === null || typeof cur !== 'object') return undefined;
-    cur = (cur as Record<PropertyKey, unknown>)[k];
-  }
-  return cur;
-}
-
 /** Parses `raw`; on failure throws `code`: `head` then one "<prefix>field: expected …, got …" per issue. */
 function validate<S extends z.ZodType>(
   schema: S,
@@ -249,31 +242,23 @@ function validate<S extends z.ZodType>(
   const { head, prefix, join, code } = how;
   const result = schema.safeParse(raw);
   if (result.success) return result.data;
-  const lines = result.error.issues.flatMap((issue) => {
-    if (issue.code === 'unrecognized_keys') {
-      return issue.keys.map((k) => `${prefix}${[...issue.path, k].map(String).join('.')}: unknown field`);
-    }
-    const field = issue.path.length ? `${issue.path.map(String).join('.')}: ` : '';
-    const message = issue.message.replace(/^Invalid input: /, '');
-    const value = valueAt(raw, issue.path);
-    const given = issue.code === 'custom' && value !== null && typeof value === 'object' ? '' : `, got ${describeValue(value)}`;
-    return [`${prefix}${field}${message}${given}`];
+  const lines = issueLines(result.error, raw, {
+    unknownKeys: (keys, at) => keys.map((k) => `${prefix}${[...at, k].map(String).join('.')}: unknown field`),
+    issue: (issue, field, message, value) => {
+      const where = issue.path.length ? `${field}: ` : '';
+      const shown = issue.code === 'custom' && value !== null && typeof value === 'object';
+      return `${prefix}${where}${message}${shown ? '' : `, got ${describeValue(value, 'shape')}`}`;
+    },
   });
   throw new BgNativeError(code, head + lines.join(join));
 }
 
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
-}
-
-/** Deep merge of overrides over a preset (see `PresetOverrides` for the rules). */
-function mergeOverrides(base: unknown, over: unknown, at: readonly string[]): unknown {
-  if (over === undefined) return base;
-  if (!isPlainObject(over) || !isPlainObject(base)) return over;
+/**
+ * Where overrides replace a preset's object whole (see `PresetOverrides` for the rules): the
+ * resolution, and a background of another type.
+ */
+function overrideReplacesWhole(at: readonly string[], base: Record<string, unknown>, over: Record<string, unknown>) {
   const joined = at.join('.');
-  if (joined === 'generation.resolution') return over;
-  if (joined === 'background' && over.type !== undefined && over.type !== base.type) return over;
-  const out: Record<string, unknown> = { ...base };
-  for (const [k, v] of Object.entries(over)) out[k] = mergeOverrides(base[k], v, [...at, k]);
-  return out;
+  if (joined === 'generation.resolution') return true;
+  return joined === 'background' && over.type !== undefined && over.type !== base.type;
 }

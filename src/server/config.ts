@@ -8,6 +8,8 @@ import path from 'node:path';
 
 import { z } from 'zod';
 
+import { fromEnv } from '../context/from-env.js';
+import type { BgNativeConfig } from '../context/settings.js';
 import { BgNativeError } from '../errors.js';
 import { EngineSchema, DeviceSchema } from '../options.js';
 import type { QueueSettings } from '../queue/index.js';
@@ -263,5 +265,19 @@ export function queueSettings(cfg: ServerConfig): QueueSettings {
     leaseMs: cfg.leaseMs,
     pollMs: cfg.pollMs,
     webhookSchedule: cfg.webhookSchedule,
+  };
+}
+
+/**
+ * The library configuration a server or worker runs its jobs with: the environment's settings
+ * (fromEnv) with the server's own on top — MODEL_ID / --model-id and RUNWAY_API_KEY /
+ * --runway-api-key — so nothing has to be written back into the environment.
+ */
+export function libraryConfig(cfg: ServerConfig, env: NodeJS.ProcessEnv = process.env): BgNativeConfig {
+  const base = fromEnv(env);
+  return {
+    ...base,
+    ...(cfg.modelId ? { modelId: cfg.modelId } : {}),
+    ...(cfg.runwayApiKey ? { runway: { ...base.runway, apiKey: cfg.runwayApiKey } } : {}),
   };
 }

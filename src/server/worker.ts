@@ -16,6 +16,7 @@ import {
   type ServerConfigInput,
 } from './config.js';
 import { runJob, terminalMessage, uploadsDir } from './jobs.js';
+import { closeServerLibrary, serverLibrary } from './library.js';
 
 export interface BgWorker {
   readonly queue: JobQueue;
@@ -32,8 +33,8 @@ export type WorkerLog = (
 
 export async function startWorker(overrides: ServerConfigInput = {}, log?: WorkerLog): Promise<BgWorker> {
   const cfg = loadServerConfig(overrides);
-  if (cfg.runwayApiKey) process.env.RUNWAY_API_KEY = cfg.runwayApiKey;
-  if (cfg.modelId) process.env.MODEL_ID = cfg.modelId; // resolved by the library's model loader
+  // The jobs' library context (the environment's settings, MODEL_ID and RUNWAY_API_KEY on top): checked now.
+  serverLibrary(cfg);
   await mkdir(uploadsDir(cfg), { recursive: true });
   log?.('info', 'bg-native worker configuration', describeConfig(cfg));
   const queue = await createQueue(queueSettings(cfg), {
@@ -46,5 +47,6 @@ export async function startWorker(overrides: ServerConfigInput = {}, log?: Worke
     queue.startDeliveries(createWebhookSender(sender));
   }
   let closed: Promise<void> | undefined;
-  return { queue, config: cfg, close: () => (closed ??= queue.close(cfg.shutdownGraceMs)) };
+  const close = () => queue.close(cfg.shutdownGraceMs).then(() => closeServerLibrary(cfg));
+  return { queue, config: cfg, close: () => (closed ??= close()) };
 }

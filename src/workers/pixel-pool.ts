@@ -32,44 +32,76 @@ import type { PixelTask } from './pixel-worker.js';
 /** Below this many pixels the work runs inline (≈ 10 ms). */
 export const INLINE_PIXELS = 256 * 256;
 
-let pool: Tinypool | undefined;
-/** Why a pool's workers could not start (its waiting tasks fail with this). */
-const startFailures = new WeakMap<Tinypool, unknown>();
-
 function workerFile(): string {
   const fromTs = import.meta.url.endsWith('.ts');
   return fileURLToPath(new URL(fromTs ? './pixel-worker.dev.mjs' : './pixel-worker.js', import.meta.url));
 }
 
-function getPool(): Tinypool {
-  if (!pool) {
-    pool = new Tinypool({
-      filename: workerFile(),
-      minThreads: 0,
-      maxThreads: Math.max(1, Math.min(4, availableParallelism())),
-      idleTimeout: 30_000,
-      // Not the process's own `--input-type`/`--eval`: with them no worker can load its file.
-      execArgv: workerExecArgv(),
-    });
-    const p = pool;
-    // A worker that dies fails its task (run() rejects); never let the event crash the process.
-    // One that dies with no task (while starting) leaves the queued tasks waiting for a worker
-    // that will never come: when none is left, the pool is closed and they fail.
-    p.on('error', (err: unknown) => {
-      if (p.threads.length > 0) return;
-      startFailures.set(p, err);
-      if (pool === p) pool = undefined;
-      p.destroy().catch(() => undefined);
-    });
+/**
+ * A set of pixel workers, started on first use; each context owns one. close() stops the
+ * workers; a later task starts new ones.
+ */
+export class PixelPool {
+  private pool: Tinypool | undefined;
+  /** Why a pool's workers could not start (its waiting tasks fail with this). */
+  private readonly startFailures = new WeakMap<Tinypool, unknown>();
+
+  private get(): Tinypool {
+    if (!this.pool) {
+      const p = new Tinypool({
+        filename: workerFile(),
+        minThreads: 0,
+        maxThreads: Math.max(1, Math.min(4, availableParallelism())),
+        idleTimeout: 30_000,
+        // Not the process's own `--input-type`/`--eval`: with them no worker can load its file.
+        execArgv: workerExecArgv(),
+      });
+      this.pool = p;
+      // A worker that dies fails its task (run() rejects); never let the event crash the process.
+      // One that dies with no task (while starting) leaves the queued tasks waiting for a worker
+      // that will never come: when none is left, the pool is closed and they fail.
+      p.on('error', (err: unknown) => {
+        if (p.threads.length > 0) return;
+        this.startFailures.set(p, err);
+        if (this.pool === p) this.pool = undefined;
+        p.destroy().catch(() => undefined);
+      });
+    }
+    return this.pool;
   }
-  return pool;
+
+  /** Runs `task` on a worker; `buffers` are moved there. */
+  async run<R>(task: PixelTask, buffers: ArrayBufferLike[], signal: AbortSignal | undefined, what: string): Promise<R> {
+    const p = this.get();
+    try {
+      return (await p.run(task, { transferList: buffers as never, signal: signal ?? null })) as R;
+    } catch (err) {
+      if (signal?.aborted) throw new BgNativeError('E_CANCELLED', `The job was cancelled while ${what}.`);
+      if (this.startFailures.has(p)) throw workerStartError(this.startFailures.get(p), what);
+      // Argument errors of the pure functions keep their type (callers map them to E_BAD_INPUT).
+      if (err instanceof RangeError) throw err;
+      throw toBgError(err);
+    }
+  }
+
+  /** Stops the workers (they also stop by themselves when idle). */
+  async close(): Promise<void> {
+    const p = this.pool;
+    this.pool = undefined;
+    await p?.destroy();
+  }
 }
 
-/** Stops the pixel workers (they also stop by themselves when idle). */
-export async function closeComposePool(): Promise<void> {
-  const p = pool;
-  pool = undefined;
-  await p?.destroy();
+let processPool: PixelPool | undefined;
+
+/** The pool of the default context, and of callers that name none. */
+export function sharedPixelPool(): PixelPool {
+  return (processPool ??= new PixelPool());
+}
+
+/** Stops the shared pool's workers (they also stop by themselves when idle). */
+export function closeComposePool(): Promise<void> {
+  return sharedPixelPool().close();
 }
 
 function workerStartError(cause: unknown, what: string): BgNativeError {
@@ -88,21 +120,14 @@ function movable<T extends Uint8Array | Float32Array>(a: T): T {
   return a.byteOffset === 0 && a.byteLength === a.buffer.byteLength && a.buffer instanceof ArrayBuffer ? a : (a.slice() as T);
 }
 
-async function runOffThread<R>(task: PixelTask, buffers: ArrayBufferLike[], signal: AbortSignal | undefined, what: string): Promise<R> {
-  const p = getPool();
-  try {
-    return (await p.run(task, { transferList: buffers as never, signal: signal ?? null })) as R;
-  } catch (err) {
-    if (signal?.aborted) throw new BgNativeError('E_CANCELLED', `The job was cancelled while ${what}.`);
-    if (startFailures.has(p)) throw workerStartError(startFailures.get(p), what);
-    // Argument errors of the pure functions keep their type (callers map them to E_BAD_INPUT).
-    if (err instanceof RangeError) throw err;
-    throw toBgError(err);
-  }
+function runOffThread<R>(task: PixelTask, buffers: ArrayBufferLike[], options: OffThreadOptions, what: string): Promise<R> {
+  return (options.pool ?? sharedPixelPool()).run<R>(task, buffers, options.signal, what);
 }
 
 export interface OffThreadOptions {
   signal?: AbortSignal;
+  /** The workers to use (a context's own; default: the shared pool). */
+  pool?: PixelPool;
   /** Run on the calling thread (tests, tiny images). */
   inline?: boolean;
 }
@@ -116,7 +141,7 @@ export async function composeOffThread(task: LayersTask, options: OffThreadOptio
   return runOffThread(
     { op: 'layers', task: { ...task, photo, alpha, background } },
     [photo.buffer, alpha.buffer, background.buffer],
-    options.signal,
+    options,
     'compositing',
   );
 }
@@ -145,7 +170,7 @@ export async function refineOffThread(
   return runOffThread(
     { op: 'refine', rgb: photo, width, height, coarse: { ...coarse, data }, options: { ...refine, ...(guide ? { guide } : {}) } },
     buffers,
-    options.signal,
+    options,
     'refining the mask',
   );
 }
@@ -162,7 +187,7 @@ export async function frameOffThread(
   if (options.inline || Math.max(width * height, frame.width * frame.height) < INLINE_PIXELS) return applyFraming(rgb, alpha, width, height, frame);
   const photo = movable(rgb);
   const a = movable(alpha);
-  return runOffThread({ op: 'frame', rgb: photo, alpha: a, width, height, frame }, [photo.buffer, a.buffer], options.signal, 'framing');
+  return runOffThread({ op: 'frame', rgb: photo, alpha: a, width, height, frame }, [photo.buffer, a.buffer], options, 'framing');
 }
 
 /**
@@ -186,7 +211,7 @@ export async function paintOffThread(
     delete sent.photo;
     delete sent.alpha;
   }
-  const r = await runOffThread<{ rgb: Uint8Array }>({ op: 'paint', spec, width, height, ctx: sent }, buffers, options.signal, 'painting the background');
+  const r = await runOffThread<{ rgb: Uint8Array }>({ op: 'paint', spec, width, height, ctx: sent }, buffers, options, 'painting the background');
   return r.rgb;
 }
 
@@ -199,7 +224,7 @@ export async function studioMatteOffThread(task: StudioMatteTask, options: OffTh
     moved.second = { shot: movable(task.second.shot), plate: movable(task.second.plate) };
     buffers.push(moved.second.shot.buffer, moved.second.plate.buffer);
   }
-  return runOffThread({ op: 'studio', task: moved }, buffers, options.signal, 'matting against the clean plates');
+  return runOffThread({ op: 'studio', task: moved }, buffers, options, 'matting against the clean plates');
 }
 
 /**
@@ -217,7 +242,7 @@ export async function subjectMatteOffThread(
   const salient = movable(input.salient);
   const r = await runOffThread<{
     rgb: Uint8Array; salient: Uint8Array; fg?: Uint8Array; alpha?: Uint8Array; glass: Uint8Array; glassPixels: number;
-  }>({ op: 'glass', input: { ...input, rgb, salient } }, [rgb.buffer, salient.buffer], options.signal, 'finding glass');
+  }>({ op: 'glass', input: { ...input, rgb, salient } }, [rgb.buffer, salient.buffer], options, 'finding glass');
   const { rgb: photo, salient: mask, glass, glassPixels } = r;
   return { alpha: r.alpha ?? mask, fg: r.fg ?? photo, glass, glassPixels, rgb: photo, salient: mask };
 }

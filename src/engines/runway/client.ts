@@ -45,11 +45,11 @@ export interface RunwayLogEvent {
 export type RunwayLogger = (event: RunwayLogEvent) => void;
 
 export interface RunwayClientOptions {
-  /** Default: env RUNWAY_API_KEY. */
+  /** Default: `env`'s RUNWAY_API_KEY. */
   apiKey?: string;
-  /** Default: env RUNWAY_API_URL, else https://api.dev.runwayml.com. */
+  /** Default: `env`'s RUNWAY_API_URL, else https://api.dev.runwayml.com. */
   baseUrl?: string;
-  /** Where RUNWAY_API_KEY / RUNWAY_API_URL are read (default process.env). */
+  /** Where RUNWAY_API_KEY / RUNWAY_API_URL / RUNWAY_POLL_INTERVAL_MS are read when the options above are not given (default: none). */
   env?: Record<string, string | undefined>;
   /** Between task polls (default 5000; never below 5000 against runwayml.com). */
   pollIntervalMs?: number;
@@ -92,13 +92,13 @@ export interface RunwayRunResult {
 }
 
 /** True when a Runway API key is configured. */
-export function runwayConfigured(env: Record<string, string | undefined> = process.env): boolean {
+export function runwayConfigured(env: Record<string, string | undefined>): boolean {
   return typeof env.RUNWAY_API_KEY === 'string' && env.RUNWAY_API_KEY.trim() !== '';
 }
 
 /** The key and base URL the options and environment give; E_CONFIG (naming the variable) when unusable. */
 export function resolveRunwayConfig(options: RunwayClientOptions = {}): { apiKey: string; baseUrl: string } {
-  const env = options.env ?? process.env;
+  const env = options.env ?? {};
   const apiKey = (options.apiKey ?? env.RUNWAY_API_KEY ?? '').trim();
   if (apiKey === '') {
     throw new BgNativeError(
@@ -233,7 +233,7 @@ export class RunwayClient {
     this.baseUrl = baseUrl;
     const host = new URL(baseUrl).hostname;
     const official = host === 'runwayml.com' || host.endsWith('.runwayml.com');
-    const envPoll = Number((options.env ?? process.env).RUNWAY_POLL_INTERVAL_MS);
+    const envPoll = Number((options.env ?? {}).RUNWAY_POLL_INTERVAL_MS);
     const poll = options.pollIntervalMs ?? (Number.isFinite(envPoll) && envPoll >= 0 ? envPoll : MIN_POLL_INTERVAL_MS);
     // Runway's own API is never polled faster than every 5 s; a mock or proxy may be.
     this.pollIntervalMs = official ? Math.max(MIN_POLL_INTERVAL_MS, poll) : Math.max(0, poll);
