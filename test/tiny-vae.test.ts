@@ -10,7 +10,7 @@ import path from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { DiffusionModel } from '../src/diffusion.js';
+import { DiffusionModel, resetDefaultContext } from '../src/index.js';
 import { loadAddon, type NativeDiffusionModel } from '../src/native.js';
 import { readSafetensorsFile } from './fixtures/safetensors.js';
 import { modelsDir, sd1Tiny, truncatedCopy } from './helpers/diffusion.js';
@@ -159,13 +159,16 @@ describe.runIf(present)('DiffusionModel with the tiny autoencoder', () => {
     const m = await DiffusionModel.load(ckpt, { threads: 2 });
     const saved = process.env.BG_TAESD;
     delete process.env.BG_TAESD;
+    resetDefaultContext(); // the package's DiffusionModel reads the environment again
     try {
       await expect(m.generate({ ...req, vae: 'taesd' })).rejects.toMatchObject({
         code: 'E_MODEL_NOT_FOUND', message: expect.stringContaining(path.join(dir, 'taesd')) as unknown,
       });
       process.env.BG_TAESD = taesdDir;
+      resetDefaultContext();
       const viaEnv = await m.generate({ ...req, vae: 'taesd' });
       delete process.env.BG_TAESD;
+      resetDefaultContext();
       cpSync(taesdDir, path.join(dir, 'taesd'), { recursive: true });
       const beside = await m.generate({ ...req, vae: 'taesd' });
       const direct = await m.generate({ ...req, vae: taesdDir });
@@ -174,6 +177,7 @@ describe.runIf(present)('DiffusionModel with the tiny autoencoder', () => {
     } finally {
       if (saved === undefined) delete process.env.BG_TAESD;
       else process.env.BG_TAESD = saved;
+      resetDefaultContext();
       m.dispose();
     }
     await expect(model.generate({ ...req, vae: path.join(tmp.dir, 'none') })).rejects.toMatchObject({ code: 'E_MODEL_NOT_FOUND' });
@@ -204,6 +208,7 @@ describe.runIf(present)('DiffusionModel with the tiny autoencoder', () => {
   it('previews are skipped (no error) when no tiny autoencoder is named or found; bad values are E_BAD_INPUT', async () => {
     const saved = process.env.BG_TAESD;
     delete process.env.BG_TAESD;
+    resetDefaultContext();
     try {
       const seen: Array<{ preview?: unknown }> = [];
       await model.generate({ ...req, previewEvery: 1 }, { onProgress: (p) => seen.push(p as { preview?: unknown }) });
@@ -211,6 +216,7 @@ describe.runIf(present)('DiffusionModel with the tiny autoencoder', () => {
       expect(seen.some((p) => p.preview)).toBe(false);
     } finally {
       if (saved !== undefined) process.env.BG_TAESD = saved;
+      resetDefaultContext();
     }
     await expect(model.generate({ ...req, previewEvery: -1 })).rejects.toMatchObject({ code: 'E_BAD_INPUT' });
     await expect(model.generate({ ...req, vae: taesdDir, previewVae: path.join(tmp.dir, 'other') }))
