@@ -11,14 +11,13 @@ import { BgNativeError, toBgError } from '../errors.js';
 import { writeFileAtomic } from '../image/atomic-write.js';
 import { guardedRequest, UrlRefusedError } from '../net/guard.js';
 import type { CleanupOptions, ReplaceOptions } from '../options.js';
-import { cleanup } from '../pipeline/cleanup.js';
-import { replaceBackground } from '../pipeline/replace.js';
 import { JobFailure, type JobContext, type JobRecord, type WebhookMessage } from '../queue/types.js';
 import { toResultMetadata, type ResultMetadata, type ResultSource } from '../result-format.js';
 import type { ServerConfig } from './config.js';
 import { isRetryableCode } from './http-errors.js';
 import type { JobPayload, JobSource } from './job-payload.js';
 import { createPreviewWriter, previewPath, type PreviewWriter } from './job-preview.js';
+import { serverLibrary } from './library.js';
 import { checkInputPath } from './paths.js';
 import { loadStudioOptions } from './studio-sources.js';
 
@@ -151,7 +150,7 @@ export async function runJob(job: JobRecord, ctx: JobContext, cfg: ServerConfig)
           if (pr.preview) previews.push(pr.preview);
         },
       };
-      const r = await replaceBackground(options);
+      const r = await serverLibrary(cfg).replaceBackground(options);
       await previews.close();
       await writeFileAtomic(path.join(dir, 'mask.png'), r.artifacts.mask);
       return storedResult(r, { output: `${job.id}/${outName}`, mask: `${job.id}/mask.png` });
@@ -166,7 +165,7 @@ export async function runJob(job: JobRecord, ctx: JobContext, cfg: ServerConfig)
       input,
     };
     ctx.progress(0.05, 'segment');
-    const r = await cleanup(options);
+    const r = await serverLibrary(cfg).cleanup(options);
     if (signal.aborted) throw new BgNativeError('E_CANCELLED', 'The job was cancelled.');
     await writeFileAtomic(path.join(dir, 'mask.png'), r.artifacts.mask);
     return storedResult(r, { output: `${job.id}/${outName}`, mask: `${job.id}/mask.png` });
