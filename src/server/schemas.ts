@@ -124,6 +124,17 @@ export const ErrorSchema = z
   .object({ error: z.object({ code: z.string(), message: z.string() }), jobId: z.string().optional() })
   .describe('An error: a stable code and a message that says what to do.');
 
+/** The error answers every job-submitting route documents. */
+export const SUBMIT_ERRORS = {
+  400: ErrorSchema,
+  401: ErrorSchema,
+  403: ErrorSchema,
+  404: ErrorSchema,
+  413: ErrorSchema,
+  422: ErrorSchema,
+  503: ErrorSchema,
+};
+
 /** The result format (src/result-format.ts) with the artifacts' URLs also at the top level. */
 const urls = {
   outputUrl: z.string().describe('The output image: the same URL as artifacts.output.'),
