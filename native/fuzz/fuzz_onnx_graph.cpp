@@ -27,6 +27,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     static bgn::ThreadPool pool(1);
     std::vector<int> which(graph->outputs().size());
     std::iota(which.begin(), which.end(), 0);
-    graph->run(pool, {bgn::Tensor::zeros(bgn::DType::F32, shape)}, which);
+    graph->run(bgn::Exec{pool}, {bgn::Tensor::zeros(bgn::DType::F32, shape)}, which);
   });
 }

@@ -91,7 +91,7 @@ std::shared_ptr<ClipTextModel> ClipTextModel::from_weights(ComponentWeights cw, 
 void ClipTextModel::final_norm(float* x, int64_t M) const {
   std::unique_lock<std::recursive_mutex> device_lock;
   if (gpu_) device_lock = gpu_->lock();
-  nn::Exec e{*pool_, gpu_.get(), this};
+  Exec e{*pool_, gpu_.get(), this};
   if (!e.gpu) return nn::layer_norm(e, final_ln_, x, M, x);
   nn::Act a = nn::upload(e, x, M * cfg_.hidden);
   nn::layer_norm(e, final_ln_, a.data(), M, a.data());
@@ -140,7 +140,7 @@ ClipTextOutput ClipTextModel::encode(const int32_t* ids, int64_t B, int64_t T, c
   }
   std::unique_lock<std::recursive_mutex> device_lock;
   if (gpu_) device_lock = gpu_->lock();  // one pass at a time on the device
-  nn::Exec e{*pool_, gpu_.get(), this};
+  Exec e{*pool_, gpu_.get(), this};
   nn::Act x = nn::upload(e, xh.data(), M * C);
   if (keep_hidden_states) {
     out.hidden_states.reserve(size_t((c.layers + 1) * M * C));

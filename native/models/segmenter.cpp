@@ -46,7 +46,7 @@ std::vector<Tensor> Segmenter::run(const Tensor& input, bool all, const std::ato
   // Graph::run holds the Gpu's lock for the whole pass.
   // This handle owns the device copies of the graph's weights it uploads; another handle on the
   // same graph shares those copies, and the last one destroyed frees them.
-  return graph_->run(*pool_, {input}, which, cancel, gpu_.get(), stats, this);
+  return graph_->run(Exec{*pool_, gpu_.get(), this}, {input}, which, cancel, stats);
 }
 
 std::vector<Tensor> Segmenter::run_inputs(const std::vector<Tensor>& inputs, bool all, const std::atomic<bool>* cancel,
@@ -66,7 +66,7 @@ std::vector<Tensor> Segmenter::run_inputs(const std::vector<Tensor>& inputs, boo
   std::vector<int> which;
   size_t n = all ? graph_->outputs().size() : 1;
   for (size_t i = 0; i < n; ++i) which.push_back(int(i));
-  return graph_->run(*pool_, typed, which, cancel, gpu_.get(), stats, this);
+  return graph_->run(Exec{*pool_, gpu_.get(), this}, typed, which, cancel, stats);
 }
 
 Segmenter::~Segmenter() {

@@ -114,7 +114,7 @@ std::vector<float> TaesdModel::run(const std::vector<Layer>& layers, std::vector
                                    int64_t* h, int64_t* w) const {
   std::unique_lock<std::recursive_mutex> device_lock;
   if (gpu_) device_lock = gpu_->lock();  // one pass at a time on the device
-  nn::Exec e{*pool_, gpu_.get(), this};
+  Exec e{*pool_, gpu_.get(), this};
   nn::Act cur = nn::upload(e, x.data(), int64_t(x.size()));
   x = std::vector<float>();
   for (const Layer& L : layers) {

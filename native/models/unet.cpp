@@ -274,7 +274,7 @@ std::vector<float> UNetModel::forward(const float* x, int64_t N, int64_t H, int6
 
   std::unique_lock<std::recursive_mutex> device_lock;
   if (gpu_) device_lock = gpu_->lock();  // one pass at a time on the device
-  nn::Exec e{*pool_, gpu_.get(), this};
+  Exec e{*pool_, gpu_.get(), this};
 
   // Time embedding: (N, time_embed_dim); the sinusoids are computed on the host.
   std::vector<float> tp(size_t(N * c.time_proj_dim));

@@ -137,13 +137,13 @@ struct Feat {
   int64_t c, h, w;
 };
 
-void run_res(nn::Exec& e, const nn::ResBlock& r, Feat& f, int64_t N) {
+void run_res(Exec& e, const nn::ResBlock& r, Feat& f, int64_t N) {
   Feat o{nn::Act(e, N * r.out * f.h * f.w), r.out, f.h, f.w};
   nn::resblock(e, r, f.d.data(), N, f.h, f.w, nullptr, o.d.data());
   f = std::move(o);
 }
 
-void run_mid(nn::Exec& e, const nn::ResBlock& r0, const nn::VaeAttention* attn, const nn::ResBlock& r1, Feat& f,
+void run_mid(Exec& e, const nn::ResBlock& r0, const nn::VaeAttention* attn, const nn::ResBlock& r1, Feat& f,
              int64_t N) {
   run_res(e, r0, f, N);
   if (attn) {
@@ -154,7 +154,7 @@ void run_mid(nn::Exec& e, const nn::ResBlock& r0, const nn::VaeAttention* attn, 
   run_res(e, r1, f, N);
 }
 
-void run_conv(nn::Exec& e, const nn::Conv2d& cv, Feat& f, int64_t N) {
+void run_conv(Exec& e, const nn::Conv2d& cv, Feat& f, int64_t N) {
   int64_t oh, ow;
   nn::conv_out_size(cv, f.h, f.w, &oh, &ow);
   Feat o{nn::Act(e, N * cv.out * oh * ow), cv.out, oh, ow};
@@ -171,7 +171,7 @@ std::vector<float> VaeModel::encode(const float* image, int64_t N, int64_t H, in
          c.downscale, "; got (", N, ", ", c.image_channels, ", ", H, ", ", W, ")");
   std::unique_lock<std::recursive_mutex> device_lock;
   if (gpu_) device_lock = gpu_->lock();  // one pass at a time on the device
-  nn::Exec e{*pool_, gpu_.get(), this};
+  Exec e{*pool_, gpu_.get(), this};
   Feat f{nn::upload(e, image, N * c.image_channels * H * W), c.image_channels, H, W};
   run_conv(e, enc_in_, f, N);
   for (const Level& L : down_) {
@@ -191,7 +191,7 @@ std::vector<float> VaeModel::decode(const float* latents, int64_t N, int64_t h, 
   if (N < 1 || h < 1 || w < 1) fail(Code::BadInput, "VAE decode needs non-empty latents");
   std::unique_lock<std::recursive_mutex> device_lock;
   if (gpu_) device_lock = gpu_->lock();
-  nn::Exec e{*pool_, gpu_.get(), this};
+  Exec e{*pool_, gpu_.get(), this};
   Feat f{nn::upload(e, latents, N * c.latent_channels * h * w), c.latent_channels, h, w};
   run_conv(e, post_quant_, f, N);
   run_conv(e, dec_in_, f, N);

@@ -1,7 +1,5 @@
 #include "nn/exec.h"
 
-#include <cstring>
-
 #include "tensor/error.h"
 
 namespace bgn::nn {
@@ -17,16 +15,14 @@ Act::Act(const Exec& e, int64_t n) : n_(n) {
 
 Act upload(const Exec& e, const float* x, int64_t n) {
   Act a(e, n);
-  if (n == 0) return a;
-  if (e.gpu) e.gpu->upload(a.data(), x, size_t(n) * sizeof(float));
-  else std::memcpy(a.data(), x, size_t(n) * sizeof(float));
+  copy_from_host(e, a.data(), x, size_t(n) * sizeof(float));
   return a;
 }
 
 std::vector<float> download(const Exec& e, Act&& a) {
   if (!a.on_device()) return a.take_host();
   std::vector<float> h(size_t(a.size()));
-  if (a.size() > 0) e.gpu->download(h.data(), a.data(), h.size() * sizeof(float));
+  copy_to_host(e, h.data(), a.data(), h.size() * sizeof(float));
   return h;
 }
 
@@ -37,14 +33,12 @@ void append_to_host(const Exec& e, const Act& a, std::vector<float>& out) {
   }
   const size_t at = out.size();
   out.resize(at + size_t(a.size()));
-  e.gpu->download(out.data() + at, a.data(), size_t(a.size()) * sizeof(float));
+  copy_to_host(e, out.data() + at, a.data(), size_t(a.size()) * sizeof(float));
 }
 
 Act clone(const Exec& e, const Act& a) {
   Act c(e, a.size());
-  if (a.size() == 0) return c;
-  if (e.gpu) e.gpu->copy(c.data(), a.data(), size_t(a.size()) * sizeof(float));
-  else std::memcpy(c.data(), a.data(), size_t(a.size()) * sizeof(float));
+  copy_within(e, c.data(), a.data(), size_t(a.size()) * sizeof(float));
   return c;
 }
 

@@ -1,26 +1,18 @@
-// Exec: where a forward pass runs. On the CPU it is the pool's threads and host memory; with a
-// Gpu every activation lives in device memory and every nn function queues device ops. Models
-// keep their public forwards host-pointer in/out: they upload inputs at entry and download the
-// result at exit, so a whole UNet / VAE / CLIP pass stays on the device in between.
+// The activations of the nn layers where a pass runs (Exec, backend/exec.h). On the CPU they are
+// host vectors; with a Gpu every activation lives in device memory and every nn function queues
+// device ops. Models keep their public forwards host-pointer in/out: they upload inputs at entry
+// and download the result at exit, so a whole UNet / VAE / CLIP pass stays on the device in
+// between.
 #pragma once
 #include <cstdint>
 #include <string>
 #include <vector>
 
-#include "backend/cpu/threads.h"
+#include "backend/exec.h"
 #include "backend/gpu.h"
 #include "nn/weights.h"
 
 namespace bgn::nn {
-
-struct Exec {
-  ThreadPool& pool;
-  Gpu* gpu = nullptr;  // null: the CPU
-  // Whose weights the Gpu's copies are (Gpu::weight's owner): the model running the pass, which
-  // releases them when destroyed. Unused on the CPU.
-  const void* owner = nullptr;
-  bool on_gpu() const { return gpu != nullptr; }
-};
 
 // An f32 activation of n values: a host vector on the CPU (zero-filled, as the CPU layers always
 // had it), device memory on a Gpu (uninitialised: every op writes its whole output).

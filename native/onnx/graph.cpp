@@ -10,7 +10,7 @@
 #include <unordered_map>
 
 #include "onnx/fuse_transformer.h"
-#include "onnx/device.h"
+#include "backend/exec.h"
 #include "tensor/error.h"
 #include "tensor/knobs.h"
 
@@ -131,7 +131,7 @@ std::shared_ptr<const Graph> Graph::prepare(onnx::Model model, const std::string
 
   // 3. Fold every node whose inputs are all constants (weight casts, dequantisation, shape math).
   ThreadPool serial(1);
-  RunContext fold_ctx{serial};
+  RunContext fold_ctx(Exec{serial});
   std::vector<onnx::Node> remaining;
   for (auto& n : nodes) {
     bool all_const = true;
@@ -314,9 +314,9 @@ std::shared_ptr<const Graph> Graph::prepare(onnx::Model model, const std::string
   return g;
 }
 
-std::vector<Tensor> Graph::run(ThreadPool& pool, const std::vector<Tensor>& inputs, const std::vector<int>& which,
-                               const std::atomic<bool>* cancel, Gpu* gpu, RunStats* stats,
-                               const void* weight_owner) const {
+std::vector<Tensor> Graph::run(const Exec& exec, const std::vector<Tensor>& inputs, const std::vector<int>& which,
+                               const std::atomic<bool>* cancel, RunStats* stats) const {
+  Gpu* const gpu = exec.gpu;
   if (inputs.size() != inputs_.size())
     fail(Code::BadInput, "the model takes ", inputs_.size(), " input(s), got ", inputs.size());
   std::vector<Tensor> values(slots_);
@@ -355,9 +355,7 @@ std::vector<Tensor> Graph::run(ThreadPool& pool, const std::vector<Tensor>& inpu
   for (int w : which)
     if (w >= 0 && static_cast<size_t>(w) < output_slots_.size()) last_use[output_slots_[w]] = static_cast<int>(steps_.size());
 
-  RunContext ctx{pool};
-  ctx.gpu = gpu;
-  ctx.weight_owner = weight_owner;
+  RunContext ctx(exec);
   // One pass at a time per device: the ops share its stream and scratch memory.
   std::unique_lock<std::recursive_mutex> device_lock;
   if (gpu) device_lock = gpu->lock();

@@ -38,16 +38,15 @@ class Graph {
   const std::vector<onnx::ValueInfo>& outputs() const { return outputs_; }
   size_t node_count() const { return steps_.size(); }
 
-  // Runs on `pool`, and on `gpu` when given (holding gpu->lock() for the whole run). `inputs`
-  // (host tensors) in graph-input order; returns the outputs listed in `which` (indices into
-  // outputs()) as host tensors. Checks `cancel` between nodes (E_CANCELLED).
-  // The Gpu's copies of the constant weights belong to `weight_owner` (Gpu::weight; a Segmenter
+  // Runs where `exec` says: on its pool, and on its Gpu when it has one (holding gpu->lock() for
+  // the whole run). `inputs` (host tensors) in graph-input order; returns the outputs listed in
+  // `which` (indices into outputs()) as host tensors. Checks `cancel` between nodes (E_CANCELLED).
+  // The Gpu's copies of the constant weights belong to exec.owner (Gpu::weight; a Segmenter
   // passes itself and releases them when destroyed). Null is the Gpu's unowned token: those copies
   // stay until gpu->release_weights(nullptr) or drop_weights(). (Not the graph's own address: the
   // graph cannot release them when it dies, and a later graph at that address would inherit them.)
-  std::vector<Tensor> run(ThreadPool& pool, const std::vector<Tensor>& inputs, const std::vector<int>& which,
-                          const std::atomic<bool>* cancel = nullptr, Gpu* gpu = nullptr,
-                          RunStats* stats = nullptr, const void* weight_owner = nullptr) const;
+  std::vector<Tensor> run(const Exec& exec, const std::vector<Tensor>& inputs, const std::vector<int>& which,
+                          const std::atomic<bool>* cancel = nullptr, RunStats* stats = nullptr) const;
 
  private:
   struct Step {

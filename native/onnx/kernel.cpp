@@ -6,6 +6,11 @@
 
 namespace bgn::onnxrt {
 
+Gpu& need_gpu(const RunContext& ctx, const char* op) {
+  if (!ctx.gpu) fail(Code::Internal, op, ": got device inputs in a run without a Gpu");
+  return *ctx.gpu;
+}
+
 void NodeInfo::bad(const std::string& why) const {
   fail(Code::ModelFormat, origin, ": node '", node.name, "' (", node.op_type, "): ", why);
 }

@@ -8,7 +8,7 @@
 // at load; Cast to f16 rounds to f16 precision but keeps f32 storage). Integer and bool values
 // keep their dtype (shape arithmetic is i64).
 //
-// On a Gpu (RunContext::gpu set) the executor places each node by asking its kernel where it
+// On a Gpu (the run's Exec has one) the executor places each node by asking its kernel where it
 // reads each input (place()): f32 inputs a kernel reads on the Device arrive as device tensors,
 // inputs it reads on the Host arrive as host tensors, inputs it only re-views or measures (Any)
 // arrive wherever they are. A kernel that got device inputs writes device outputs; every other
@@ -22,27 +22,26 @@
 #include <vector>
 
 #include "backend/cpu/threads.h"
+#include "backend/exec.h"
 #include "formats/onnx.h"
 #include "tensor/tensor.h"
 
-namespace bgn {
-class Gpu;
-}
-
 namespace bgn::onnxrt {
 
-struct RunContext {
-  ThreadPool& pool;
+// A run: where it goes (Exec: the pool, the Gpu or null for the CPU, the owner of the Gpu's
+// copies of constant weights), and what it tracks while the kernels run.
+struct RunContext : Exec {
+  explicit RunContext(const Exec& e) : Exec(e) {}
   double flops = 0;  // multiply-adds x 2 done by the heavy kernels (for profiling)
   // When profiling in detail, kernels append (description, flops) for the step just run.
   std::vector<std::pair<std::string, double>>* detail = nullptr;
-  Gpu* gpu = nullptr;  // the device the graph runs on; null on the CPU
   // Bit i: input i is at its last use and its host storage is shared with no other value, so
   // the kernel may write its output there (see donated()).
   uint64_t donatable = 0;
-  // The owner of the Gpu's copies of constant weights this run uploads (Gpu::weight; may be null).
-  const void* weight_owner = nullptr;
 };
+
+// The Gpu of a run whose kernel got device inputs; E_INTERNAL when there is none.
+Gpu& need_gpu(const RunContext& ctx, const char* op);
 
 // Where a kernel reads one input when the graph runs on a Gpu.
 enum class Place : uint8_t {

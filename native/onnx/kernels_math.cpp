@@ -8,7 +8,7 @@
 
 #include "backend/cpu/gelu.h"
 #include "backend/cpu/ops.h"
-#include "onnx/device.h"
+#include "backend/exec.h"
 #include "onnx/kernel.h"
 #include "onnx/tensor_ops.h"
 #include "tensor/error.h"

@@ -7,7 +7,7 @@
 
 #include "backend/cpu/ops.h"
 #include "backend/cpu/qconv.h"
-#include "onnx/device.h"
+#include "backend/exec.h"
 #include "onnx/kernel.h"
 #include "onnx/tensor_ops.h"
 #include "tensor/error.h"
@@ -148,7 +148,7 @@ class ConvKernel : public Kernel {
     p.activation = act_;
     Tensor y;
     if (x.on_device()) {
-      y = run_gpu(need_gpu(ctx, "Conv"), ctx.weight_owner, in, ptrs, chans, N, C, H, W, w, b, p, OH, OW);
+      y = run_gpu(need_gpu(ctx, "Conv"), ctx.owner, in, ptrs, chans, N, C, H, W, w, b, p, OH, OW);
     } else {
       y = Tensor::empty(DType::F32, {N, O, OH, OW});
       cpu::conv2d(ctx.pool, cpu::ConvInput(ptrs, chans), N, C, H, W, w.data<float>(), O, KH, KW,
@@ -381,7 +381,7 @@ std::vector<Tensor> batchnorm(RunContext& ctx, const Inputs& in, float eps) {
     const float* prm[4];
     for (int k = 1; k <= 4; ++k) {
       if (in[k]->dtype() != DType::F32) fail(Code::BadInput, "BatchNormalization: parameters must be float");
-      prm[k - 1] = in[k]->on_device() ? in[k]->data<float>() : static_cast<const float*>(gpu.weight(*in[k], true, ctx.weight_owner).p);
+      prm[k - 1] = in[k]->on_device() ? in[k]->data<float>() : static_cast<const float*>(gpu.weight(*in[k], true, ctx.owner).p);
     }
     Tensor y = device_empty(gpu, DType::F32, x.shape());
     gpu.batchnorm(x.data<float>(), N, C, S, prm[0], prm[1], prm[2], prm[3], eps, y.data<float>());

@@ -7,7 +7,7 @@
 
 #include "backend/cpu/ops.h"
 #include "backend/cpu/transpose.h"
-#include "onnx/device.h"
+#include "backend/exec.h"
 #include "onnx/kernel.h"
 #include "onnx/tensor_ops.h"
 #include "tensor/error.h"

@@ -262,7 +262,7 @@ void both(int64_t n_out, const std::vector<std::vector<float>>& ins, F f, std::v
           std::vector<float>* gpu_out) {
   ThreadPool pool(1);
   for (int dev = 0; dev < 2; ++dev) {
-    nn::Exec e{pool, dev ? gpu().get() : nullptr};
+    Exec e{pool, dev ? gpu().get() : nullptr};
     std::vector<nn::Act> a;
     for (const auto& v : ins) a.push_back(nn::upload(e, v.data(), int64_t(v.size())));
     nn::Act y(e, n_out);
@@ -281,20 +281,20 @@ Tensor f16_tensor(const std::vector<float>& v, Shape shape) {
 TEST("nn layout ops on the GPU match the CPU: transpose, channel concat, add_rows, copy, odd upsampling, strided conv") {
   std::vector<float> c, g;
   const auto x = random(2 * 3 * 5, 11), y = random(2 * 4 * 5, 12), v = random(6, 13);
-  both(30, {x}, [](nn::Exec& e, std::vector<nn::Act>& a, float* o) { nn::transpose(e, a[0].data(), 2, 3, 5, o); }, &c, &g);
+  both(30, {x}, [](Exec& e, std::vector<nn::Act>& a, float* o) { nn::transpose(e, a[0].data(), 2, 3, 5, o); }, &c, &g);
   CHECK(c == g);
-  both(70, {x, y}, [](nn::Exec& e, std::vector<nn::Act>& a, float* o) {
+  both(70, {x, y}, [](Exec& e, std::vector<nn::Act>& a, float* o) {
     nn::concat_channels(e, a[0].data(), 3, a[1].data(), 4, 2, 5, o);
   }, &c, &g);
   CHECK(c == g);
-  both(30, {x, v}, [](nn::Exec& e, std::vector<nn::Act>& a, float* o) {
+  both(30, {x, v}, [](Exec& e, std::vector<nn::Act>& a, float* o) {
     nn::copy(e, a[0].data(), o, 30);
     nn::add_rows(e, o, a[1].data(), 6, 5);
   }, &c, &g);
   CHECK(c == g);
   for (auto [H, W, OH, OW] : {std::array<int64_t, 4>{1, 1, 1, 2}, {1, 2, 2, 3}, {2, 3, 4, 6}, {3, 2, 5, 3}}) {
     const auto u = random(size_t(6 * H * W), 14);
-    both(6 * OH * OW, {u}, [=](nn::Exec& e, std::vector<nn::Act>& a, float* o) {
+    both(6 * OH * OW, {u}, [=](Exec& e, std::vector<nn::Act>& a, float* o) {
       nn::upsample_nearest(e, a[0].data(), 6, H, W, o, OH, OW);
     }, &c, &g);
     std::printf("    upsample %lldx%lld -> %lldx%lld %s\n", (long long)H, (long long)W, (long long)OH, (long long)OW,
@@ -316,7 +316,7 @@ TEST("nn layout ops on the GPU match the CPU: transpose, channel concat, add_row
       int64_t OH, OW;
       nn::conv_out_size(cv, H, W, &OH, &OW);
       const auto in = random(size_t(2 * 3 * H * W), 16);
-      both(2 * 5 * OH * OW, {in}, [&](nn::Exec& e, std::vector<nn::Act>& a, float* o) {
+      both(2 * 5 * OH * OW, {in}, [&](Exec& e, std::vector<nn::Act>& a, float* o) {
         nn::conv2d(e, cv, a[0].data(), 2, H, W, o);
       }, &c, &g);
       char what[64];
@@ -349,7 +349,7 @@ TEST("nn attention, linear and norms on the GPU match the CPU for batch 2 and sh
   at.out = random_linear(C, C, 26);
   for (auto [B, T, S] : {std::array<int64_t, 3>{2, 6, 5}, {2, 1, 5}, {2, 2, 5}, {1, 6, 5}, {2, 16, 5}}) {
     const auto x = random(size_t(B * T * C), 30), ctx = random(size_t(B * S * Cc), 31);
-    both(B * T * C, {x, ctx}, [&](nn::Exec& e, std::vector<nn::Act>& a, float* o) {
+    both(B * T * C, {x, ctx}, [&](Exec& e, std::vector<nn::Act>& a, float* o) {
       nn::attention(e, at, a[0].data(), B, T, a[1].data(), S, false, o);
     }, &c, &g);
     char what[64];
@@ -358,7 +358,7 @@ TEST("nn attention, linear and norms on the GPU match the CPU for batch 2 and sh
     nn::Attention self = at;
     self.k = random_linear(C, C, 40);
     self.v = random_linear(C, C, 42);
-    both(B * T * C, {x}, [&](nn::Exec& e, std::vector<nn::Act>& a, float* o) {
+    both(B * T * C, {x}, [&](Exec& e, std::vector<nn::Act>& a, float* o) {
       nn::attention(e, self, a[0].data(), B, T, nullptr, 0, false, o);
     }, &c, &g);
     std::snprintf(what, sizeof what, "self-attn B%lld T%lld", (long long)B, (long long)T);
@@ -377,14 +377,14 @@ TEST("nn attention, linear and norms on the GPU match the CPU for batch 2 and sh
   for (int64_t S : {1, 2, 6, 16})
     for (bool silu : {false, true}) {
       const auto x = random(size_t(2 * 64 * S), 51, 3.f);
-      both(2 * 64 * S, {x}, [&](nn::Exec& e, std::vector<nn::Act>& a, float* o) {
+      both(2 * 64 * S, {x}, [&](Exec& e, std::vector<nn::Act>& a, float* o) {
         nn::group_norm(e, gn, a[0].data(), 2, S, silu, o);
       }, &c, &g);
       char what[64];
       std::snprintf(what, sizeof what, "group_norm S%lld%s", (long long)S, silu ? " silu" : "");
       CHECK(same(what, g, c));
     }
-  both(2 * 7 * 64, {random(2 * 7 * 64, 52, 2.f)}, [&](nn::Exec& e, std::vector<nn::Act>& a, float* o) {
+  both(2 * 7 * 64, {random(2 * 7 * 64, 52, 2.f)}, [&](Exec& e, std::vector<nn::Act>& a, float* o) {
     nn::layer_norm(e, gn, a[0].data(), 14, o);
   }, &c, &g);
   CHECK(same("layer_norm 14 rows", g, c));
@@ -404,7 +404,7 @@ TEST("nn::linear with bf16 and GGUF block weights (q8_0, q4_K) on the GPU matche
       l.w = Tensor::empty(t, {out, in});
       quant::quantize(t, wv.data(), l.w.raw(), in * out);
     }
-    both(M * out, {x}, [&](nn::Exec& e, std::vector<nn::Act>& a, float* o) { nn::linear(e, l, a[0].data(), M, o); },
+    both(M * out, {x}, [&](Exec& e, std::vector<nn::Act>& a, float* o) { nn::linear(e, l, a[0].data(), M, o); },
          &c, &g);
     CHECK(same(dtype_name(t), g, c));
   }

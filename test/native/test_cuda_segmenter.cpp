@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "onnx/device.h"
+#include "backend/exec.h"
 #include "onnx/graph.h"
 #include "models/segmenter.h"
 #include "testing.h"
@@ -250,7 +250,7 @@ Tensor image(int64_t H, int64_t W, uint64_t seed) {
 
 TEST("a device tensor wraps a DeviceBuffer and host code cannot read it") {
   auto gpu = open_cuda(0);
-  Tensor d = onnxrt::device_empty(*gpu, DType::F32, {2, 3});
+  Tensor d = device_empty(*gpu, DType::F32, {2, 3});
   CHECK(d.on_device());
   CHECK(d.numel() == 6);
   CHECK(d.reshaped({3, 2}).on_device());
@@ -259,7 +259,7 @@ TEST("a device tensor wraps a DeviceBuffer and host code cannot read it") {
   CHECK_THROWS_CODE(d.as_i64(), Code::Internal);
   CHECK_THROWS_CODE(Tensor::device(DType::F32, {100}, std::make_shared<DeviceBuffer>(gpu->alloc(16))), Code::Internal);
   Tensor h = Tensor::from_i64({1, -2, 3});
-  Tensor back = onnxrt::to_host(*gpu, onnxrt::to_device(*gpu, h));
+  Tensor back = to_host(*gpu, to_device(*gpu, h));
   CHECK(!back.on_device());
   CHECK(back.as_i64() == std::vector<int64_t>({1, -2, 3}));
 }
@@ -273,9 +273,9 @@ TEST("the segmentation graph on the GPU matches the CPU (sigmoid outputs: max |d
   for (auto [H, W] : {std::pair<int64_t, int64_t>{13, 10}, {8, 8}}) {
     auto g = unet_graph(H, W);
     Tensor x = image(H, W, uint64_t(H * 100 + W));
-    auto ref = g->run(pool, {x}, {0, 1});
+    auto ref = g->run(Exec{pool}, {x}, {0, 1});
     RunStats st;
-    auto got = g->run(pool, {x}, {0, 1}, nullptr, gpu.get(), &st);
+    auto got = g->run(Exec{pool, gpu.get()}, {x}, {0, 1}, nullptr, &st);
     CHECK(got.size() == 2);
     Diff d0 = compare(ref[0], got[0]), d1 = compare(ref[1], got[1]);
     std::printf("    %ldx%ld: out max %.2e mean %.2e (spread %.3f); side max %.2e mean %.2e (spread %.3f)\n", long(H),
@@ -310,9 +310,9 @@ TEST("parameter variants (groups, strides, dilation, padding, nearest resize, gl
   auto g = variants_graph();
   Rng r(99);
   Tensor x = random_tensor(r, {1, 4, 11, 9}, 1.f);
-  auto ref = g->run(pool, {x}, {0, 1});
+  auto ref = g->run(Exec{pool}, {x}, {0, 1});
   RunStats st;
-  auto got = g->run(pool, {x}, {0, 1}, nullptr, gpu.get(), &st);
+  auto got = g->run(Exec{pool, gpu.get()}, {x}, {0, 1}, nullptr, &st);
   CHECK(ref[0].shape() == Shape({1, 8, 6, 9}));
   Diff d0 = compare(ref[0], got[0]), d1 = compare(ref[1], got[1]);
   std::printf("    o1 max %.2e mean %.2e (spread %.3f); o2 max %.2e mean %.2e (spread %.3f)\n", d0.max, d0.mean,
@@ -331,9 +331,9 @@ TEST("MatMul and block-swapping Transposes run on the device (max |d| <= 1e-2 of
   auto g = matmul_graph();
   Rng r(3);
   Tensor x = random_tensor(r, {1, 3, 6, 5}, 1.f);
-  auto ref = g->run(pool, {x}, {0, 1, 2});
+  auto ref = g->run(Exec{pool}, {x}, {0, 1, 2});
   RunStats st;
-  auto got = g->run(pool, {x}, {0, 1, 2}, nullptr, gpu.get(), &st);
+  auto got = g->run(Exec{pool, gpu.get()}, {x}, {0, 1, 2}, nullptr, &st);
   CHECK(ref[0].shape() == Shape({4, 1, 30}) && ref[1].shape() == Shape({30, 1, 12}) && ref[2].shape() == Shape({1, 30}));
   for (int k = 0; k < 3; ++k) {
     double big = 0;
@@ -378,13 +378,13 @@ TEST("on the GPU a wrong input shape and a cancel fail as on the CPU, and runs f
   ThreadPool pool(1);
   auto g = unet_graph(13, 10);
   Tensor bad = image(12, 10, 1);
-  CHECK_THROWS_CODE(g->run(pool, {bad}, {0}, nullptr, gpu.get()), Code::BadInput);
+  CHECK_THROWS_CODE(g->run(Exec{pool, gpu.get()}, {bad}, {0}), Code::BadInput);
   std::atomic<bool> cancel{true};
-  CHECK_THROWS_CODE(g->run(pool, {image(13, 10, 1)}, {0}, &cancel, gpu.get()), Code::Cancelled);
+  CHECK_THROWS_CODE(g->run(Exec{pool, gpu.get()}, {image(13, 10, 1)}, {0}, &cancel), Code::Cancelled);
   // Runs free every activation they allocate: repeated runs do not grow the device memory in use.
-  (void)g->run(pool, {image(13, 10, 1)}, {0}, nullptr, gpu.get());
+  (void)g->run(Exec{pool, gpu.get()}, {image(13, 10, 1)}, {0});
   size_t after_one = gpu->bytes_in_use();
-  (void)g->run(pool, {image(13, 10, 2)}, {0}, nullptr, gpu.get());
+  (void)g->run(Exec{pool, gpu.get()}, {image(13, 10, 2)}, {0});
   std::printf("    in use after one run %zu, after two %zu (weights %zu)\n", after_one, gpu->bytes_in_use(),
               gpu->weight_bytes());
   CHECK(gpu->bytes_in_use() == after_one);
@@ -397,8 +397,8 @@ TEST("a graph loaded after another is freed runs with its own weights on the GPU
   for (uint64_t seed : {1u, 2u, 3u}) {
     // Same shapes, different weights: the freed graph's memory is likely reused by the next.
     auto g = unet_graph(13, 10, seed);
-    auto ref = g->run(pool, {x}, {0});
-    auto got = g->run(pool, {x}, {0}, nullptr, gpu.get());
+    auto ref = g->run(Exec{pool}, {x}, {0});
+    auto got = g->run(Exec{pool, gpu.get()}, {x}, {0});
     Diff d = compare(ref[0], got[0]);
     std::printf("    weights seed %lu: max %.2e\n", (unsigned long)seed, d.max);
     CHECK(d.max <= 2e-3);

@@ -1,11 +1,28 @@
-#include "onnx/device.h"
+#include "backend/exec.h"
 
 #include <algorithm>
+#include <cstring>
+#include <memory>
 
-#include "onnx/kernel.h"
-#include "tensor/error.h"
+namespace bgn {
 
-namespace bgn::onnxrt {
+void copy_from_host(const Exec& e, void* dst, const void* host, size_t bytes) {
+  if (bytes == 0) return;
+  if (e.gpu) e.gpu->upload(dst, host, bytes);
+  else std::memcpy(dst, host, bytes);
+}
+
+void copy_to_host(const Exec& e, void* host, const void* src, size_t bytes) {
+  if (bytes == 0) return;
+  if (e.gpu) e.gpu->download(host, src, bytes);
+  else std::memcpy(host, src, bytes);
+}
+
+void copy_within(const Exec& e, void* dst, const void* src, size_t bytes) {
+  if (bytes == 0) return;
+  if (e.gpu) e.gpu->copy(dst, src, bytes);
+  else std::memcpy(dst, src, bytes);
+}
 
 Tensor device_empty(Gpu& gpu, DType dtype, Shape shape) {
   int64_t n = shape_numel(shape);
@@ -29,9 +46,4 @@ Tensor to_host(Gpu& gpu, const Tensor& t) {
   return h;
 }
 
-Gpu& need_gpu(const RunContext& ctx, const char* op) {
-  if (!ctx.gpu) fail(Code::Internal, op, ": got device inputs in a run without a Gpu");
-  return *ctx.gpu;
-}
-
-}  // namespace bgn::onnxrt
+}  // namespace bgn
