@@ -10,7 +10,7 @@
  *     { onProgress: ({ step, steps }) => console.log(step, steps), signal },
  *   );
  */
-import { statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 
 import { builtinClipVocabulary } from './clip-vocabulary.js';
@@ -53,16 +53,26 @@ export interface DiffusionModelLoader {
 }
 
 function isDir(p: string): boolean {
-  return statSync(p, { throwIfNoEntry: false })?.isDirectory() ?? false;
+  try {
+    return statSync(p, { throwIfNoEntry: false })?.isDirectory() ?? false;
+  } catch {
+    return false; // ENOTDIR: the model is a file
+  }
 }
 
 /**
  * The load options the addon gets. No tokenizer named: a diffusers folder's own tokenizer/, else
  * the configured folder, else the package's CLIP vocabulary.
  */
-function loadOptions(pathOrDir: string, rest: DiffusionLoadOptions, given: boolean, d: DiffusionDefaults): DiffusionLoadOptions | undefined {
+function loadOptions(
+  pathOrDir: string,
+  rest: DiffusionLoadOptions,
+  given: boolean,
+  d: DiffusionDefaults,
+): DiffusionLoadOptions | undefined {
   let load: DiffusionLoadOptions | undefined = given ? rest : undefined;
-  if (d.device && (rest.device === undefined || rest.device === 'auto')) load = { ...rest, device: d.device as DiffusionLoadOptions['device'] };
+  if (d.device && (rest.device === undefined || rest.device === 'auto'))
+    load = { ...rest, device: d.device as DiffusionLoadOptions['device'] };
   if (rest.tokenizer !== undefined || rest.tokenizerData !== undefined) return load;
   if (d.tokenizer && !isDir(path.join(pathOrDir, 'tokenizer'))) return { ...load, tokenizer: d.tokenizer };
   if (d.tokenizer) return load;
@@ -74,14 +84,18 @@ function tinyVae(spec: string | undefined, family: string, d: DiffusionDefaults)
   if (spec !== 'taesd') return spec;
   const [configured, name] = family === 'sdxl' ? [d.taesdxl, 'BG_TAESDXL'] : [d.taesd, 'BG_TAESD'];
   if (!configured) return spec;
-  if (!statSync(configured, { throwIfNoEntry: false })) {
+  if (!existsSync(configured)) {
     throw new BgNativeError('E_MODEL_NOT_FOUND', `${configured}: no such file or folder (${name})`);
   }
   return configured;
 }
 
 /** The generation's decoders with 'taesd' (named, or looked up for previews) resolved to the configured files. */
-export function tinyVaeParams(params: DiffusionGenerateParams, family: string, d: DiffusionDefaults): DiffusionGenerateParams {
+export function tinyVaeParams(
+  params: DiffusionGenerateParams,
+  family: string,
+  d: DiffusionDefaults,
+): DiffusionGenerateParams {
   const vae = tinyVae(params.vae, family, d);
   const wantsPreview = (params.previewEvery ?? 0) > 0 && params.previewVae === undefined;
   // Previews default to `vae`'s tiny autoencoder when it is one, else to 'taesd' (none when not found).
@@ -117,7 +131,12 @@ export function diffusionModelLoader(defaults: () => DiffusionDefaults): Diffusi
     load(pathOrDir, options) {
       const { maxModelBytes, ...rest } = options ?? {};
       if (maxModelBytes !== undefined && !(Number.isSafeInteger(maxModelBytes) && maxModelBytes >= 1)) {
-        return Promise.reject(new BgNativeError('E_BAD_INPUT', `maxModelBytes must be a positive whole number of bytes (got ${String(maxModelBytes)}).`));
+        return Promise.reject(
+          new BgNativeError(
+            'E_BAD_INPUT',
+            `maxModelBytes must be a positive whole number of bytes (got ${String(maxModelBytes)}).`,
+          ),
+        );
       }
       let load: DiffusionLoadOptions | undefined;
       try {
@@ -128,14 +147,17 @@ export function diffusionModelLoader(defaults: () => DiffusionDefaults): Diffusi
         if (st?.isFile() && st.size > limit) {
           throw new BgNativeError(
             'E_MODEL_FORMAT',
-            `${pathOrDir} is ${st.size} bytes, more than the ${limit}-byte limit on model files; raise maxModelBytes (or BG_MAX_MODEL_BYTES) if this file is meant to be loaded.`,
+            `${pathOrDir} is ${st.size} bytes, more than the ${limit}-byte limit on model files; ` +
+              'raise maxModelBytes (or BG_MAX_MODEL_BYTES) if this file is meant to be loaded.',
           );
         }
         load = loadOptions(pathOrDir, rest, options !== undefined, d);
       } catch (err) {
         return Promise.reject(err);
       }
-      return loadAddon().DiffusionModel.load(pathOrDir, load).then((m) => withTinyVaeDefaults(m, defaults));
+      return loadAddon()
+        .DiffusionModel.load(pathOrDir, load)
+        .then((m) => withTinyVaeDefaults(m, defaults));
     },
   };
 }

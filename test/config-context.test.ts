@@ -37,7 +37,10 @@ afterAll(async () => {
 function presetFolder(folder: string, name: string, description: string): string {
   const dir = path.join(tmp.dir, folder);
   mkdirSync(dir, { recursive: true });
-  const data = parse(readFileSync(path.join(repoRoot, 'presets', 'minimalist.yaml'), 'utf8')) as Record<string, unknown>;
+  const data = parse(readFileSync(path.join(repoRoot, 'presets', 'minimalist.yaml'), 'utf8')) as Record<
+    string,
+    unknown
+  >;
   writeFileSync(path.join(dir, `${name}.yaml`), stringify({ ...data, name, description }));
   return dir;
 }
@@ -122,7 +125,12 @@ describe('settings', () => {
   });
 
   it('refuse a bad value with E_CONFIG naming the variable', () => {
-    for (const [name, value] of [['BG_ENGINE', 'dall-e'], ['BGN_DEVICE', 'tpu'], ['BG_MAX_PIXELS', 'lots'], ['MODEL_ID', 'x']]) {
+    for (const [name, value] of [
+      ['BG_ENGINE', 'dall-e'],
+      ['BGN_DEVICE', 'tpu'],
+      ['BG_MAX_PIXELS', 'lots'],
+      ['MODEL_ID', 'x'],
+    ]) {
       expect(() => createBgNative(fromEnv({ [name!]: value }))).toThrow(
         expect.objectContaining({ code: 'E_CONFIG', message: expect.stringContaining(name!) }),
       );
@@ -157,9 +165,15 @@ describe('nothing writes process.env', () => {
     mkdirSync(inputs, { recursive: true });
     const server = await createServer(
       {
-        port: 0, host: '127.0.0.1', allowNoAuth: true, inputRoots: [inputs], concurrency: 0,
-        outputDir: path.join(tmp.dir, 'out'), queueDb: path.join(tmp.dir, 'queue.db'),
-        runwayApiKey: 'rw_not_in_env', modelId: 'org/not-in-env',
+        port: 0,
+        host: '127.0.0.1',
+        allowNoAuth: true,
+        inputRoots: [inputs],
+        concurrency: 0,
+        outputDir: path.join(tmp.dir, 'out'),
+        queueDb: path.join(tmp.dir, 'queue.db'),
+        runwayApiKey: 'rw_not_in_env',
+        modelId: 'org/not-in-env',
       },
       { logger: false },
     );
@@ -169,7 +183,15 @@ describe('nothing writes process.env', () => {
     const photo = path.join(tmp.dir, 'cli.jpg');
     writeFileSync(photo, await halvesJpeg(32, 32));
     copyFileSync(model, path.join(tmp.dir, 'cli-model.onnx'));
-    const args = ['segment', '--in', photo, '--out', path.join(tmp.dir, 'cli.png'), '--model', path.join(tmp.dir, 'cli-model.onnx')];
+    const args = [
+      'segment',
+      '--in',
+      photo,
+      '--out',
+      path.join(tmp.dir, 'cli.png'),
+      '--model',
+      path.join(tmp.dir, 'cli-model.onnx'),
+    ];
     const code = await main(['node', 'bg-native', ...args], { stdout: () => undefined, stderr: () => undefined });
     expect(code).toBe(0);
     expect({ ...process.env }).toEqual(before);

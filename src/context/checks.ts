@@ -13,7 +13,8 @@ export function checkEngine(value: string): EngineName {
   if (!parsed.success) {
     throw new BgNativeError(
       'E_CONFIG',
-      `BG_ENGINE must be auto, local, runway or studio (or SDXL, stable-diffusion, RUNWAY), got ${JSON.stringify(value)}.`,
+      'BG_ENGINE must be auto, local, runway or studio (or SDXL, stable-diffusion, RUNWAY), ' +
+        `got ${JSON.stringify(value)}.`,
     );
   }
   return parsed.data;
@@ -29,7 +30,8 @@ const PRECISIONS: readonly string[] = ['auto', 'f32', 'bf16'];
 
 export function checkPrecision(value: string): DiffusionPrecision {
   const v = value.trim();
-  if (!PRECISIONS.includes(v)) throw new BgNativeError('E_CONFIG', `BG_DIFFUSION_PRECISION must be auto, f32 or bf16 (got "${v}").`);
+  if (!PRECISIONS.includes(v))
+    throw new BgNativeError('E_CONFIG', `BG_DIFFUSION_PRECISION must be auto, f32 or bf16 (got "${v}").`);
   return v as DiffusionPrecision;
 }
 

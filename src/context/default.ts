@@ -7,8 +7,18 @@
  * that clearSegmenters() and closeComposePool() act on.
  */
 import { diffusionModelLoader, type DiffusionModelLoader } from '../diffusion.js';
-import { hubCacheDir as hubCacheDirOf, resolveHubModel as resolveHub, type HubModel, type HubResolveOptions } from '../models/hub.js';
-import { cacheDir as cacheDirOf, resolveModel as resolveSegmentationModel, type ResolvedModel, type ResolveOptions } from '../models/resolve.js';
+import {
+  hubCacheDir as hubCacheDirOf,
+  resolveHubModel as resolveHub,
+  type HubModel,
+  type HubResolveOptions,
+} from '../models/hub.js';
+import {
+  cacheDir as cacheDirOf,
+  resolveModel as resolveSegmentationModel,
+  type ResolvedModel,
+  type ResolveOptions,
+} from '../models/resolve.js';
 import { sharedSegmenters } from '../models/segmenters.js';
 import type { CleanupOptions, ReplaceOptions, SegmentOptions } from '../options.js';
 import type { CleanupResult } from '../pipeline/cleanup.js';
@@ -49,7 +59,9 @@ export function segment(options: SegmentOptions): Promise<SegmentResult> {
 }
 
 /** Diffusion models with the default context's settings, as they are at each load and generation. */
-export const DiffusionModel: DiffusionModelLoader = diffusionModelLoader(() => diffusionDefaults(defaultContext().settings));
+export const DiffusionModel: DiffusionModelLoader = diffusionModelLoader(() =>
+  diffusionDefaults(defaultContext().settings),
+);
 
 export function listPresets(options?: PresetSourceOptions): string[] {
   return defaultContext().listPresets(options);
@@ -59,7 +71,10 @@ export function getPreset(name: string, options?: GetPresetOptions): Preset {
   return defaultContext().getPreset(name, options);
 }
 
-export function getPresetFile(name: string, options?: PresetSourceOptions): { name: string; file: string; data: PresetFile } {
+export function getPresetFile(
+  name: string,
+  options?: PresetSourceOptions,
+): { name: string; file: string; data: PresetFile } {
   return defaultContext().getPresetFile(name, options);
 }
 
@@ -89,7 +104,10 @@ export function hubCacheDir(env?: NodeJS.ProcessEnv): string {
   return env ? hubCacheDirOf(env) : defaultContext().settings.hub.cacheDir;
 }
 
-/** Resolves a model id from the hub: settings from `options.env` when given, else the default context's; the options win. */
+/**
+ * Resolves a model id from the hub: settings from `options.env` when given, else the default
+ * context's; the options win.
+ */
 export function resolveHubModel(id: string, options: HubResolveOptions = {}): Promise<HubModel> {
   if (options.env) return resolveHub(id, options);
   const hub = defaultContext().settings.hub;

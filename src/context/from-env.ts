@@ -62,7 +62,10 @@ export function fromEnv(env: Environment): BgNativeConfig {
   const config: BgNativeConfig = {
     hub: hubSettingsFromEnv(e),
     runway: runway(env),
-    presetDirs: (env.BG_PRESET_DIRS ?? '').split(path.delimiter).map((s) => s.trim()).filter(Boolean),
+    presetDirs: (env.BG_PRESET_DIRS ?? '')
+      .split(path.delimiter)
+      .map((s) => s.trim())
+      .filter(Boolean),
     u2netHome: seg.u2netHome,
     cacheDir: seg.cacheDir,
   };

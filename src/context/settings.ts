@@ -9,7 +9,13 @@ import path from 'node:path';
 import type { DiffusionPrecision, LoraOption } from '../native.js';
 import { hubCacheDir, parseModelId } from '../models/hub.js';
 import { cacheDir, u2netHome } from '../models/resolve.js';
-import { DEFAULT_MAX_MODEL_BYTES, DEFAULT_MAX_PIXELS, DEFAULT_MAX_PROMPT_CHARS, type EngineName, type ModelVariant } from '../options.js';
+import {
+  DEFAULT_MAX_MODEL_BYTES,
+  DEFAULT_MAX_PIXELS,
+  DEFAULT_MAX_PROMPT_CHARS,
+  type EngineName,
+  type ModelVariant,
+} from '../options.js';
 import { checkEngine, checkDevice, checkLoras, checkPositive, checkPrecision, checkVariant } from './checks.js';
 
 /** Where `device: 'auto'` runs instead: the CPU, the first CUDA GPU or the N-th one. */
@@ -78,7 +84,7 @@ export interface BgNativeConfig {
   segmentationVariant?: ModelVariant;
   /** rembg's model folder (U2NET_HOME; default $XDG_DATA_HOME/.u2net or ~/.u2net). */
   u2netHome?: string;
-  /** Where the bundled model is assembled (BG_NATIVE_CACHE_DIR; default $XDG_CACHE_HOME/bg-native or ~/.cache/bg-native). */
+  /** Where the bundled model is assembled (BG_NATIVE_CACHE_DIR; default $XDG_CACHE_HOME/bg-native or ~/.cache). */
   cacheDir?: string;
 }
 
@@ -180,8 +186,10 @@ export function resolveSettings(config: BgNativeConfig): BgNativeSettings {
     presetDirs: (config.presetDirs ?? []).map((d) => d.trim()).filter(Boolean),
     limits: {
       maxPixels: checkPositive(config.maxPixels, 'maxPixels (BG_MAX_PIXELS)') ?? DEFAULT_MAX_PIXELS,
-      maxModelBytes: checkPositive(config.maxModelBytes, 'maxModelBytes (BG_MAX_MODEL_BYTES)') ?? DEFAULT_MAX_MODEL_BYTES,
-      maxPromptChars: checkPositive(config.maxPromptChars, 'maxPromptChars (BG_MAX_PROMPT_CHARS)') ?? DEFAULT_MAX_PROMPT_CHARS,
+      maxModelBytes:
+        checkPositive(config.maxModelBytes, 'maxModelBytes (BG_MAX_MODEL_BYTES)') ?? DEFAULT_MAX_MODEL_BYTES,
+      maxPromptChars:
+        checkPositive(config.maxPromptChars, 'maxPromptChars (BG_MAX_PROMPT_CHARS)') ?? DEFAULT_MAX_PROMPT_CHARS,
     },
     ...(device ? { device } : {}),
     ...(config.threads !== undefined ? { threads: checkPositive(config.threads, 'threads')! } : {}),

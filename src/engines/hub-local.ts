@@ -37,7 +37,10 @@ function resolveOnce(options: HubLocalOptions, signal: AbortSignal | undefined):
     hubResolutions.set(key, p);
     p.catch(() => hubResolutions.delete(key));
     // A resolved path is re-checked on the next call (the cache may have been cleaned).
-    p.then(() => hubResolutions.delete(key), () => undefined);
+    p.then(
+      () => hubResolutions.delete(key),
+      () => undefined,
+    );
   }
   return p;
 }

@@ -18,6 +18,9 @@ export function precisionFromEnv(env: NodeJS.ProcessEnv): DiffusionPrecision | u
 }
 
 /** What the local engine loads its model with: the call's choice, else the configured one, else 'auto'. */
-export function localPrecision(option: DiffusionPrecision | undefined, configured: DiffusionPrecision | undefined): DiffusionPrecision {
+export function localPrecision(
+  option: DiffusionPrecision | undefined,
+  configured: DiffusionPrecision | undefined,
+): DiffusionPrecision {
   return option ?? configured ?? 'auto';
 }
