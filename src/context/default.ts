@@ -32,6 +32,8 @@ import { fromEnv } from './from-env.js';
 
 let current: BgNative | undefined;
 
+// The calls below are async so a bad setting (E_CONFIG) rejects their promise rather than throwing.
+
 /** The default context, built from process.env on first use (a bad value: E_CONFIG, and the next call reads again). */
 export function defaultContext(): BgNative {
   current ??= createContext(fromEnv(process.env), { segmenters: sharedSegmenters(), pool: sharedPixelPool() });
@@ -46,15 +48,15 @@ export function resetDefaultContext(): void {
   current = undefined;
 }
 
-export function replaceBackground(options: ReplaceOptions): Promise<ReplaceResult> {
+export async function replaceBackground(options: ReplaceOptions): Promise<ReplaceResult> {
   return defaultContext().replaceBackground(options);
 }
 
-export function cleanup(options: CleanupOptions): Promise<CleanupResult> {
+export async function cleanup(options: CleanupOptions): Promise<CleanupResult> {
   return defaultContext().cleanup(options);
 }
 
-export function segment(options: SegmentOptions): Promise<SegmentResult> {
+export async function segment(options: SegmentOptions): Promise<SegmentResult> {
   return defaultContext().segment(options);
 }
 
@@ -89,7 +91,7 @@ export async function clearDiffusionModels(): Promise<void> {
 }
 
 /** The segmentation model a call would use: from `options.env` when given, else the default context's settings. */
-export function resolveModel(options: ResolveOptions = {}): Promise<ResolvedModel> {
+export async function resolveModel(options: ResolveOptions = {}): Promise<ResolvedModel> {
   if (options.env || options.search) return resolveSegmentationModel(options);
   return resolveSegmentationModel({ ...options, search: defaultContext().settings.segmentation });
 }
@@ -108,7 +110,7 @@ export function hubCacheDir(env?: NodeJS.ProcessEnv): string {
  * Resolves a model id from the hub: settings from `options.env` when given, else the default
  * context's; the options win.
  */
-export function resolveHubModel(id: string, options: HubResolveOptions = {}): Promise<HubModel> {
+export async function resolveHubModel(id: string, options: HubResolveOptions = {}): Promise<HubModel> {
   if (options.env) return resolveHub(id, options);
   const hub = defaultContext().settings.hub;
   const settings = { revision: hub.revision, endpoint: hub.endpoint, cacheDir: hub.cacheDir, offline: hub.offline };
