@@ -7,6 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { BgNativeError } from './errors.js';
+import type { NativeComponents } from './native-components.js';
 
 export interface BackendInfo {
   name: 'cpu' | 'cuda';
@@ -306,7 +307,12 @@ export interface NativeDiffusionModelClass {
   cachedModels(): number;
 }
 
-export interface NativeAddon {
+/**
+ * The addon's exports. Methods that do work (load, run, runInputs, encode, decode, forward,
+ * generate, pipelineTrace, readSafetensors) return a Promise and report everything, bad arguments
+ * included, by rejecting it with a coded error; the rest are synchronous and throw coded errors.
+ */
+export interface NativeAddon extends NativeComponents {
   backends(): BackendInfo[];
   Segmenter: {
     load(modelPath: string, options?: SegmenterLoadOptions): Promise<NativeSegmenter>;
