@@ -17,9 +17,13 @@ export interface StudioParts {
   files: [string, Blob, string][];
 }
 
-function isBytes(v: unknown): v is ImageBytes {
+/** Buffer, Uint8Array, ArrayBuffer or Blob. */
+export function isBytes(v: unknown): v is ImageBytes {
   return v instanceof Uint8Array || v instanceof ArrayBuffer || (typeof Blob !== 'undefined' && v instanceof Blob);
 }
+
+/** Each role as the call names it, in messages. */
+const FIELD_NAMES = { cleanPlate: 'cleanPlate', secondInput: 'second.input', secondCleanPlate: 'second.cleanPlate' };
 
 /** The body fields and uploads of the studio files (none when there are none). */
 export async function studioParts(s: StudioFiles, uploadPaths: boolean): Promise<StudioParts> {
@@ -37,7 +41,7 @@ export async function studioParts(s: StudioFiles, uploadPaths: boolean): Promise
   ];
   for (const [role, f] of roles) {
     if (f === undefined) continue;
-    const field = { cleanPlate: 'cleanPlate', secondInput: 'second.input', secondCleanPlate: 'second.cleanPlate' }[role];
+    const field = FIELD_NAMES[role];
     if (typeof f === 'string') {
       if (f.trim() === '') throw new BackgroundApiError('E_BAD_INPUT', `${field} must be a non-empty path.`);
       const abs = path.resolve(f);
