@@ -6,7 +6,9 @@ import { BgNativeError } from '../errors.js';
 import { parseLoraSpec } from '../engines/lora-spec.js';
 import type { DiffusionPrecision, LoraOption } from '../native.js';
 import { EngineSchema, type EngineName, type ModelVariant } from '../options.js';
-import type { DefaultDevice } from './settings.js';
+
+/** Where `device: 'auto'` runs instead: the CPU, the first CUDA GPU or the N-th one. */
+export type DefaultDevice = 'cpu' | 'cuda' | `cuda:${number}`;
 
 export function checkEngine(value: string): EngineName {
   const parsed = EngineSchema.safeParse(value);

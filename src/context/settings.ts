@@ -16,10 +16,17 @@ import {
   type EngineName,
   type ModelVariant,
 } from '../options.js';
-import { checkEngine, checkDevice, checkLoras, checkPositive, checkPrecision, checkVariant } from './checks.js';
+import {
+  checkDevice,
+  checkEngine,
+  checkLoras,
+  checkPositive,
+  checkPrecision,
+  checkVariant,
+  type DefaultDevice,
+} from './checks.js';
 
-/** Where `device: 'auto'` runs instead: the CPU, the first CUDA GPU or the N-th one. */
-export type DefaultDevice = 'cpu' | 'cuda' | `cuda:${number}`;
+export type { DefaultDevice } from './checks.js';
 
 /** The Hugging Face cache and endpoint MODEL_ID weights come from. */
 export interface HubConfig {
