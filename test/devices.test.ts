@@ -7,7 +7,7 @@
  */
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 
-import { backends, clearSegmenters, segment } from '../src/index.js';
+import { backends, clearSegmenters, resetDefaultContext, segment } from '../src/index.js';
 import { loadAddon } from '../src/native.js';
 import { halvesJpeg } from './helpers/images.js';
 import { tempDir } from './helpers/paths.js';
@@ -20,6 +20,7 @@ const savedDevice = process.env.BGN_DEVICE;
 afterEach(() => {
   if (savedDevice === undefined) delete process.env.BGN_DEVICE;
   else process.env.BGN_DEVICE = savedDevice;
+  resetDefaultContext();
 });
 afterAll(async () => {
   await clearSegmenters();
@@ -74,15 +75,18 @@ describe.skipIf(backends().some((b) => b.name === 'cuda' && b.available))('the d
     }
   });
 
+  // The library reads BGN_DEVICE (its default context) and asks the addon for that device; the
+  // addon itself reads no environment.
   it("BGN_DEVICE overrides 'auto' (cuda is then demanded) and a bad value is E_CONFIG", async () => {
-    process.env.BGN_DEVICE = 'cuda';
-    await expect(loadAddon().Segmenter.load(model, { threads: 1 })).rejects.toMatchObject({ code: 'E_DEVICE_UNAVAILABLE' });
-    process.env.BGN_DEVICE = 'cpu';
-    const seg = await loadAddon().Segmenter.load(model, { threads: 1 });
-    expect(seg.device).toBe('cpu');
-    seg.dispose();
-    process.env.BGN_DEVICE = 'tpu';
-    await expect(loadAddon().Segmenter.load(model, { threads: 1 })).rejects.toMatchObject({
+    const input = await halvesJpeg(64, 64);
+    const segmentWith = (device: string) => {
+      process.env.BGN_DEVICE = device;
+      resetDefaultContext();
+      return segment({ input, model, threads: 1, refine: false });
+    };
+    await expect(segmentWith('cuda')).rejects.toMatchObject({ code: 'E_DEVICE_UNAVAILABLE' });
+    expect((await segmentWith('cpu')).alpha.length).toBe(64 * 64);
+    await expect(segmentWith('tpu')).rejects.toMatchObject({
       code: 'E_CONFIG',
       message: expect.stringMatching(/BGN_DEVICE/) as unknown,
     });
