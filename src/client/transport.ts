@@ -53,7 +53,7 @@ export function parseRetryAfterHeader(value: string | null, now = Date.now()): n
 /** A URL relative to the API (e.g. /files/…) → absolute; absolute URLs stay as they are. */
 export function absolute(state: ClientState, u: string): string {
   if (/^https?:\/\//i.test(u)) return u;
-  return new URL(u.replace(/^\/+/, ''), state.cfg.baseUrl + '/').toString();
+  return new URL(u.replace(/^\/+/, ''), `${state.cfg.baseUrl}/`).toString();
 }
 
 export function headersFor(

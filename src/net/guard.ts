@@ -20,14 +20,35 @@ export class UrlRefusedError extends Error {
 }
 
 const internal = new net.BlockList();
-for (const [addr, bits] of [
-  ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16],
-  ['172.16.0.0', 12], ['192.0.0.0', 24], ['192.0.2.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15],
-  ['198.51.100.0', 24], ['203.0.113.0', 24], ['224.0.0.0', 4], ['240.0.0.0', 4],
-] as const) internal.addSubnet(addr, bits, 'ipv4');
-for (const [addr, bits] of [
-  ['::', 128], ['::1', 128], ['fc00::', 7], ['fe80::', 10], ['ff00::', 8], ['2001:db8::', 32], ['100::', 64],
-] as const) internal.addSubnet(addr, bits, 'ipv6');
+/** Internal IPv4 ranges: address, prefix length. */
+const INTERNAL_V4 = [
+  ['0.0.0.0', 8],
+  ['10.0.0.0', 8],
+  ['100.64.0.0', 10],
+  ['127.0.0.0', 8],
+  ['169.254.0.0', 16],
+  ['172.16.0.0', 12],
+  ['192.0.0.0', 24],
+  ['192.0.2.0', 24],
+  ['192.168.0.0', 16],
+  ['198.18.0.0', 15],
+  ['198.51.100.0', 24],
+  ['203.0.113.0', 24],
+  ['224.0.0.0', 4],
+  ['240.0.0.0', 4],
+] as const;
+/** Internal IPv6 ranges: address, prefix length. */
+const INTERNAL_V6 = [
+  ['::', 128],
+  ['::1', 128],
+  ['fc00::', 7],
+  ['fe80::', 10],
+  ['ff00::', 8],
+  ['2001:db8::', 32],
+  ['100::', 64],
+] as const;
+for (const [addr, bits] of INTERNAL_V4) internal.addSubnet(addr, bits, 'ipv4');
+for (const [addr, bits] of INTERNAL_V6) internal.addSubnet(addr, bits, 'ipv6');
 
 /**
  * True for loopback, link-local, private, CGNAT, multicast, documentation and unspecified
@@ -59,7 +80,10 @@ export interface HostMatch {
 }
 
 function bareHost(hostname: string): string {
-  return hostname.replace(/^\[|\]$/g, '').toLowerCase().replace(/\.$/, '');
+  return hostname
+    .replace(/^\[|\]$/g, '')
+    .toLowerCase()
+    .replace(/\.$/, '');
 }
 
 /**

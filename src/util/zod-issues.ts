@@ -14,7 +14,7 @@ export type ZodIssue = z.ZodError['issues'][number];
  */
 export function describeValue(v: unknown, containers: 'typeof' | 'shape' = 'typeof'): string {
   if (v === undefined) return 'nothing';
-  if (typeof v === 'string') return JSON.stringify(v.length > 60 ? v.slice(0, 57) + '...' : v);
+  if (typeof v === 'string') return JSON.stringify(v.length > 60 ? `${v.slice(0, 57)}...` : v);
   if (typeof v === 'number' || typeof v === 'boolean' || v === null) return String(v);
   if (containers === 'shape') {
     if (Array.isArray(v)) return `a list of ${v.length}`;

@@ -96,7 +96,7 @@ async function multipartUploads(app: FastifyInstance, { cfg }: UploadsOptions): 
         await removeUploads(files);
         throw wrongField(part.fieldname, files.has(field));
       }
-      const ext = (path.extname(part.filename ?? '').toLowerCase().match(/^\.[a-z0-9]{1,5}$/) ?? [''])[0];
+      const ext = /^\.[a-z0-9]{1,5}$/.exec(path.extname(part.filename ?? '').toLowerCase())?.[0] ?? '';
       const dest = path.join(uploadsDir(cfg), `${randomUUID()}${ext}`);
       await pipeline(part.file, createWriteStream(dest));
       if (part.file.truncated) {
