@@ -20,7 +20,16 @@ export const ThreadsSchema = z.number().int().min(1).max(1024);
 export const MaxPixelsSchema = z.number().int().min(1);
 
 export const ModelVariantSchema = z.enum(['medium', 'small']);
-export const ModelProfileNameSchema = z.enum(['auto', 'isnet-imgly', 'isnet', 'u2net', 'birefnet', 'birefnet-hr', 'ben2', 'sam']);
+export const ModelProfileNameSchema = z.enum([
+  'auto',
+  'isnet-imgly',
+  'isnet',
+  'u2net',
+  'birefnet',
+  'birefnet-hr',
+  'ben2',
+  'sam',
+]);
 
 /** Where the segmentation model comes from and how its input/output are treated. */
 /** Where the networks run: 'auto' takes a CUDA GPU when this build and machine have one. */
@@ -52,7 +61,9 @@ const coordinate = z.number().finite().min(-1e6).max(1e6);
  */
 export const SegmentPromptSchema = z
   .strictObject({
-    box: z.tuple([coordinate, coordinate, z.number().finite().positive().max(1e6), z.number().finite().positive().max(1e6)]).optional(),
+    box: z
+      .tuple([coordinate, coordinate, z.number().finite().positive().max(1e6), z.number().finite().positive().max(1e6)])
+      .optional(),
     points: z
       .array(z.strictObject({ x: coordinate, y: coordinate, label: z.union([z.literal(0), z.literal(1)]).optional() }))
       .max(64)
@@ -88,7 +99,10 @@ export const GlassOptionSchema = z.union([
   z.enum(['auto', 'off']),
   z.strictObject({
     transmission: z.number().min(0).max(1).optional(),
-    tint: z.string().refine((s) => parseColor(s) !== undefined, { message: "must be a colour such as '#c8dcd8'" }).optional(),
+    tint: z
+      .string()
+      .refine((s) => parseColor(s) !== undefined, { message: "must be a colour such as '#c8dcd8'" })
+      .optional(),
   }),
 ]);
 
@@ -158,11 +172,14 @@ const ENGINE_ALIASES: Record<string, (typeof ENGINE_NAMES)[number]> = {
   diffusion: 'local',
   procedural: 'studio',
 };
-export const EngineSchema = z.preprocess((v) => {
-  if (typeof v !== 'string') return v;
-  const k = v.trim().toLowerCase();
-  return ENGINE_ALIASES[k] ?? k;
-}, z.enum(ENGINE_NAMES, { error: `must be one of ${ENGINE_NAMES.join(', ')} (or SDXL, stable-diffusion, RUNWAY)` }));
+export const EngineSchema = z.preprocess(
+  (v) => {
+    if (typeof v !== 'string') return v;
+    const k = v.trim().toLowerCase();
+    return ENGINE_ALIASES[k] ?? k;
+  },
+  z.enum(ENGINE_NAMES, { error: `must be one of ${ENGINE_NAMES.join(', ')} (or SDXL, stable-diffusion, RUNWAY)` }),
+);
 
 export const SamplerNameSchema = z.enum(['euler', 'euler_a', 'ddim', 'dpmpp_2m', 'dpmpp_2m_karras', 'lms', 'lcm']);
 
@@ -171,7 +188,10 @@ export const SamplerNameSchema = z.enum(['euler', 'euler_a', 'ddim', 'dpmpp_2m',
 export const DiffusionPrecisionSchema = z.enum(['auto', 'f32', 'bf16']);
 
 export const ReplaceModelSchema = z.strictObject({
-  /** Stable Diffusion checkpoint (single-file .safetensors or diffusers folder); default env BG_DIFFUSION_MODEL (or MODEL_PATH). */
+  /**
+   * Stable Diffusion checkpoint (single-file .safetensors or diffusers folder); default env
+   * BG_DIFFUSION_MODEL (or MODEL_PATH).
+   */
   diffusion: z.string().min(1).optional(),
   /** ONNX segmentation model; default env BG_SEG_MODEL, the @imgly package, ~/.u2net. */
   segmentation: z.string().min(1).optional(),
@@ -194,7 +214,10 @@ export const VaeOptionSchema = z
   .min(1, "must be 'full', 'taesd' or the path of a tiny autoencoder (TAESD / TAESDXL)")
   .describe("'full' (the model's VAE), 'taesd' (the tiny autoencoder, a draft) or a TAESD path");
 
-/** Encode quality 1–100, or 'draft' (the tiny autoencoder's decode, default encode quality) / 'final' (the full VAE). */
+/**
+ * Encode quality 1–100, or 'draft' (the tiny autoencoder's decode, default encode quality) /
+ * 'final' (the full VAE).
+ */
 export const ReplaceQualitySchema = z
   .union([z.number().int().min(1).max(100), z.enum(['draft', 'final'])], {
     error: "must be a whole number from 1 to 100, 'draft' or 'final'",
@@ -240,7 +263,12 @@ export const FramingOptionSchema = z.strictObject({
   padding: z
     .union([
       margin,
-      z.strictObject({ top: margin.optional(), right: margin.optional(), bottom: margin.optional(), left: margin.optional() }),
+      z.strictObject({
+        top: margin.optional(),
+        right: margin.optional(),
+        bottom: margin.optional(),
+        left: margin.optional(),
+      }),
     ])
     .optional(),
   /** Exact output size in pixels: { width, height } or "WIDTHxHEIGHT". */
@@ -333,7 +361,9 @@ export const ReplaceOptionsSchema = z.strictObject({
     .min(1)
     .max(1000)
     .optional()
-    .describe('Local engine: every N-th diffusion step reports a small preview image (needs a tiny autoencoder, TAESD)'),
+    .describe(
+      'Local engine: every N-th diffusion step reports a small preview image (needs a tiny autoencoder, TAESD)',
+    ),
   model: ReplaceModelSchema.optional(),
   segmentation: SegmentationOptionsSchema.optional(),
   /**
@@ -347,7 +377,10 @@ export const ReplaceOptionsSchema = z.strictObject({
   ...studioShape,
   /** Auto levels + mild sharpening on the subject only (default false). */
   enhanceFg: z.boolean().optional(),
-  /** Colour-match the subject to the new background: true = the preset's strength, a number = the strength 0..1, false = off. */
+  /**
+   * Colour-match the subject to the new background: true = the preset's strength, a number = the
+   * strength 0..1, false = off.
+   */
   matchColors: z.union([z.boolean(), fraction]).optional(),
   /** Feather the mask edge: true = the preset's width, a number = width in px at a 1024-px long side, false = off. */
   featherEdges: z.union([z.boolean(), z.number().min(0).max(50)]).optional(),
@@ -417,7 +450,10 @@ export function parseCleanupOptions(raw: unknown): ParsedCleanupOptions {
   return parseOptions(CleanupOptionsSchema, raw, 'cleanup options');
 }
 
-/** Parses replaceBackground options; prompts are checked against `limits.maxPromptChars` unless the call sets its own. */
+/**
+ * Parses replaceBackground options; prompts are checked against `limits.maxPromptChars` unless the
+ * call sets its own.
+ */
 export function parseReplaceOptions(raw: unknown, limits: { maxPromptChars?: number } = {}): ParsedReplaceOptions {
   const parsed = parseOptions(ReplaceOptionsSchema, raw, 'replaceBackground options');
   const { prompt, ...rest } = parsed;
@@ -426,13 +462,17 @@ export function parseReplaceOptions(raw: unknown, limits: { maxPromptChars?: num
   else if (prompt) {
     if (prompt.text !== undefined) opts.prompt = prompt.text;
     if (prompt.box !== undefined || prompt.points?.length) {
-      opts.subject = { ...(prompt.box ? { box: prompt.box } : {}), ...(prompt.points ? { points: prompt.points } : {}) };
+      opts.subject = {
+        ...(prompt.box ? { box: prompt.box } : {}),
+        ...(prompt.points ? { points: prompt.points } : {}),
+      };
     }
   }
   if (opts.quality === 'draft' && opts.vae === 'full') {
     throw new BgNativeError(
       'E_BAD_INPUT',
-      "Invalid replaceBackground options: `quality` 'draft' decodes with the tiny autoencoder but `vae` is 'full'; drop one of them.",
+      "Invalid replaceBackground options: `quality` 'draft' decodes with the tiny autoencoder but `vae` is 'full'; " +
+        'drop one of them.',
     );
   }
   const max = opts.maxPromptChars ?? limits.maxPromptChars ?? DEFAULT_MAX_PROMPT_CHARS;
@@ -443,7 +483,8 @@ export function parseReplaceOptions(raw: unknown, limits: { maxPromptChars?: num
     if (chars > max) {
       throw new BgNativeError(
         'E_BAD_INPUT',
-        `Invalid replaceBackground options: \`${field}\` is ${chars} characters long, more than the limit of ${max}; shorten it (or raise maxPromptChars / BG_MAX_PROMPT_CHARS).`,
+        `Invalid replaceBackground options: \`${field}\` is ${chars} characters long, more than the limit of ${max}; ` +
+          'shorten it (or raise maxPromptChars / BG_MAX_PROMPT_CHARS).',
       );
     }
   }
@@ -478,7 +519,10 @@ function positiveEnv(env: NodeJS.ProcessEnv, name: string, unit: string): number
   if (!text) return undefined;
   const n = Number(text);
   if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n < 1) {
-    throw new BgNativeError('E_CONFIG', `${name} must be a positive whole number of ${unit}, got ${JSON.stringify(text)}.`);
+    throw new BgNativeError(
+      'E_CONFIG',
+      `${name} must be a positive whole number of ${unit}, got ${JSON.stringify(text)}.`,
+    );
   }
   return n;
 }
@@ -493,7 +537,10 @@ export function resolveMaxPixels(option: number | undefined, env: NodeJS.Process
   if (text) {
     const n = Number(text);
     if (!Number.isSafeInteger(n) || n < 1) {
-      throw new BgNativeError('E_CONFIG', `BG_MAX_PIXELS must be a positive whole number of pixels, got ${JSON.stringify(text)}.`);
+      throw new BgNativeError(
+        'E_CONFIG',
+        `BG_MAX_PIXELS must be a positive whole number of pixels, got ${JSON.stringify(text)}.`,
+      );
     }
     return n;
   }

@@ -57,7 +57,13 @@ export function shadowOptions(shadow: PresetShadow, referenceSize: number): Shad
   if (!shadow.enabled || shadow.opacity <= 0) return false;
   const k = REFERENCE_LONG_SIDE / referenceSize;
   if (shadow.kind === 'drop') {
-    return { angle: shadow.angle, distance: shadow.distance * k, softness: shadow.softness * k, opacity: shadow.opacity, contact: false };
+    return {
+      angle: shadow.angle,
+      distance: shadow.distance * k,
+      softness: shadow.softness * k,
+      opacity: shadow.opacity,
+      contact: false,
+    };
   }
   // Contact: the subject standing on the ground — shadow only under it, no silhouette copy (which
   // would read as a sticker's halo around the top of the product).
@@ -81,7 +87,8 @@ export function resolveReplaceSettings(opts: ParsedReplaceOptions, presets: Pres
   });
   const c = preset.compositing;
   const k = REFERENCE_LONG_SIDE / c.referenceSize;
-  const featherEdges = typeof opts.featherEdges === 'number' ? opts.featherEdges : opts.featherEdges === false ? 0 : c.featherEdges * k;
+  const featherEdges =
+    typeof opts.featherEdges === 'number' ? opts.featherEdges : opts.featherEdges === false ? 0 : c.featherEdges * k;
   let shadow: ShadowOptions | false;
   if (opts.shadow === false) {
     shadow = false;

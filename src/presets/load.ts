@@ -4,9 +4,10 @@
  * Presets come from the package's `presets/` folder, then from the library's configured folders
  * (a context's `presetDirs`: env `BG_PRESET_DIRS`, separated by the platform's path delimiter,
  * ':' or ';'), then from the call's `presetDirs` option, in that order; a preset whose name is
- * already known replaces the earlier one, so a user folder can override a built-in preset. Every `*.yaml` file in each folder is a
- * preset whose `name` must equal the file name without `.yaml`. Any invalid file is an E_CONFIG
- * error naming the file and the field (YAML syntax errors name the line and column).
+ * already known replaces the earlier one, so a user folder can override a built-in preset. Every
+ * `*.yaml` file in each folder is a preset whose `name` must equal the file name without `.yaml`.
+ * Any invalid file is an E_CONFIG error naming the file and the field (YAML syntax errors name the
+ * line and column).
  *
  * Each context has its own PresetLibrary, which caches the folder sets it loaded; `clear()`
  * forgets them (tests, or after editing files).
@@ -89,11 +90,17 @@ export class PresetLibrary {
   }
 }
 
-function presetFile(presets: Map<string, LoadedPreset>, name: string): { name: string; file: string; data: PresetFile } {
+function presetFile(
+  presets: Map<string, LoadedPreset>,
+  name: string,
+): { name: string; file: string; data: PresetFile } {
   const key = typeof name === 'string' ? name.trim().toLowerCase() : '';
   const entry = presets.get(key);
   if (!entry) {
-    throw new BgNativeError('E_BAD_INPUT', `Unknown preset ${JSON.stringify(name)}. Valid presets: ${[...presets.keys()].sort().join(', ')}.`);
+    throw new BgNativeError(
+      'E_BAD_INPUT',
+      `Unknown preset ${JSON.stringify(name)}. Valid presets: ${[...presets.keys()].sort().join(', ')}.`,
+    );
   }
   return structuredClone({ name: entry.data.name, file: entry.file, data: entry.data });
 }
@@ -117,7 +124,8 @@ function resolvePreset(presets: Map<string, LoadedPreset>, name: string, options
       throw new BgNativeError(
         'E_BAD_INPUT',
         promptTypes.length
-          ? `Unknown prompt type ${JSON.stringify(options.promptType)} for preset ${data.name}. Valid prompt types: ${promptTypes.join(', ')}.`
+          ? `Unknown prompt type ${JSON.stringify(options.promptType)} for preset ${data.name}. ` +
+              `Valid prompt types: ${promptTypes.join(', ')}.`
           : `Preset ${data.name} has no prompt types; leave promptType out or set a prompt.`,
       );
     }
@@ -141,7 +149,10 @@ function resolvePreset(presets: Map<string, LoadedPreset>, name: string, options
   let resolved = base;
   if (options.overrides !== undefined) {
     if (options.overrides === null || typeof options.overrides !== 'object' || Array.isArray(options.overrides)) {
-      throw new BgNativeError('E_BAD_INPUT', `Invalid preset overrides: expected an object, got ${describeValue(options.overrides, 'shape')}.`);
+      throw new BgNativeError(
+        'E_BAD_INPUT',
+        `Invalid preset overrides: expected an object, got ${describeValue(options.overrides, 'shape')}.`,
+      );
     }
     const merged = deepMerge(base, options.overrides, overrideReplacesWhole);
     resolved = validate(ResolvedPresetSchema, merged, {
@@ -168,7 +179,10 @@ function loadAll(dirs: readonly string[], cache: Map<string, Map<string, LoadedP
     const builtin = dir === BUILTIN_DIR;
     let names: string[];
     try {
-      names = fs.readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort();
+      names = fs
+        .readdirSync(dir)
+        .filter((f) => f.endsWith('.yaml'))
+        .sort();
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       problems.push(
@@ -221,12 +235,18 @@ function loadFile(full: string, shown: string): PresetFile {
     throw new BgNativeError('E_CONFIG', `${shown}: ${(err as Error).message}`);
   }
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-    throw new BgNativeError('E_CONFIG', `${shown}: expected a mapping of preset fields, got ${describeValue(raw, 'shape')}`);
+    throw new BgNativeError(
+      'E_CONFIG',
+      `${shown}: expected a mapping of preset fields, got ${describeValue(raw, 'shape')}`,
+    );
   }
   const data = validate(PresetFileSchema, raw, { head: '', prefix: `${shown}: `, join: '\n  ', code: 'E_CONFIG' });
   const stem = path.basename(full, '.yaml');
   if (data.name !== stem) {
-    throw new BgNativeError('E_CONFIG', `${shown}: name: expected ${JSON.stringify(stem)} (the file name), got ${JSON.stringify(data.name)}`);
+    throw new BgNativeError(
+      'E_CONFIG',
+      `${shown}: name: expected ${JSON.stringify(stem)} (the file name), got ${JSON.stringify(data.name)}`,
+    );
   }
   return data;
 }

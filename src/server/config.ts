@@ -33,7 +33,11 @@ export function parseBytes(text: string): number {
   return Math.round(Number(m[1]) * mult);
 }
 
-const list = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
+const list = (s: string) =>
+  s
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
 const bool = (s: string) => {
   const v = s.trim().toLowerCase();
   if (['1', 'true', 'yes', 'on'].includes(v)) return true;
@@ -68,7 +72,10 @@ export const ServerConfigSchema = z.strictObject({
   allowedHosts: z.array(z.string().min(1)).default([]),
   queueDb: z.string().min(1).default(path.resolve('bg-native-data', 'queue.db')),
   /** redis://… → BullMQ instead of the embedded SQLite queue. */
-  queueUrl: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').optional(),
+  queueUrl: z
+    .string()
+    .regex(/^rediss?:\/\//, 'must start with redis:// or rediss://')
+    .optional(),
   /** Queue name prefix in Redis (several deployments can share one Redis). */
   queuePrefix: z.string().min(1).default('bgn'),
   engine: EngineSchema.optional(),
@@ -93,22 +100,40 @@ export const ServerConfigSchema = z.strictObject({
   leaseMs: z.number().int().min(100).default(30_000),
   pollMs: z.number().int().min(10).default(500),
   /** JSON body limit. */
-  bodyLimit: z.number().int().min(1024).default(1024 * 1024),
+  bodyLimit: z
+    .number()
+    .int()
+    .min(1024)
+    .default(1024 * 1024),
   /** Upload and inputUrl download limit. */
-  uploadLimit: z.number().int().min(1024).default(50 * 1024 * 1024),
+  uploadLimit: z
+    .number()
+    .int()
+    .min(1024)
+    .default(50 * 1024 * 1024),
   /** How long /v1/cleanup and /v1/replace wait for the result before answering 202. */
   syncWaitMs: z.number().int().min(0).default(30_000),
   /** Delays between webhook attempts (the first attempt is immediate). */
-  webhookSchedule: z.array(z.number().int().min(0)).default([5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000]),
+  webhookSchedule: z
+    .array(z.number().int().min(0))
+    .default([5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000]),
   webhookTimeoutMs: z.number().int().min(1).default(10_000),
   /** Time running jobs get to finish on shutdown before they are put back in the queue. */
   shutdownGraceMs: z.number().int().min(0).default(25_000),
   /** Ended jobs and their files are deleted this long after they ended; 0 keeps them forever. */
-  jobRetentionMs: z.number().int().min(0).default(7 * 86_400_000),
+  jobRetentionMs: z
+    .number()
+    .int()
+    .min(0)
+    .default(7 * 86_400_000),
   /** How often ended jobs are looked for (default: 10 min, or the retention when shorter). */
   retentionSweepMs: z.number().int().min(100).optional(),
   /** Free bytes under OUTPUT_DIR below which new jobs are refused with 503; 0 turns the check off. */
-  minFreeDisk: z.number().int().min(0).default(256 * 1024 * 1024),
+  minFreeDisk: z
+    .number()
+    .int()
+    .min(0)
+    .default(256 * 1024 * 1024),
 });
 
 export type ServerConfig = z.output<typeof ServerConfigSchema>;
@@ -127,10 +152,29 @@ const str = (s: string) => s;
 
 /** Every setting: its environment variable, its `serve` flag and how its text is read. */
 export const SETTINGS: readonly Setting[] = [
-  { key: 'port', env: 'PORT', flag: '--port <n>', help: 'port to listen on (default 3001; 0 = any free port)', parse: int },
+  {
+    key: 'port',
+    env: 'PORT',
+    flag: '--port <n>',
+    help: 'port to listen on (default 3001; 0 = any free port)',
+    parse: int,
+  },
   { key: 'host', env: 'HOST', flag: '--host <addr>', help: 'address to listen on (default 0.0.0.0)', parse: str },
-  { key: 'apiToken', env: 'API_TOKEN', flag: '--api-token <token>', help: 'bearer token required on every route', parse: str, secret: true },
-  { key: 'allowNoAuth', env: 'ALLOW_NO_AUTH', flag: '--allow-no-auth', help: 'serve without API_TOKEN (anyone reaching the port can use it)', parse: bool },
+  {
+    key: 'apiToken',
+    env: 'API_TOKEN',
+    flag: '--api-token <token>',
+    help: 'bearer token required on every route',
+    parse: str,
+    secret: true,
+  },
+  {
+    key: 'allowNoAuth',
+    env: 'ALLOW_NO_AUTH',
+    flag: '--allow-no-auth',
+    help: 'serve without API_TOKEN (anyone reaching the port can use it)',
+    parse: bool,
+  },
   {
     key: 'healthPublic',
     env: 'HEALTH_PUBLIC',
@@ -138,10 +182,35 @@ export const SETTINGS: readonly Setting[] = [
     help: "/health's liveness answer needs no token (default true; false = token required)",
     parse: bool,
   },
-  { key: 'webhookSecret', env: 'APP_WEBHOOK_SECRET', flag: '--webhook-secret <secret>', help: 'Standard Webhooks signing key (whsec_<base64> or raw text)', parse: str, secret: true },
-  { key: 'inputRoots', env: 'INPUT_ROOTS', flag: '--input-roots <dirs>', help: 'comma-separated folders inputPath may read', parse: list },
-  { key: 'outputDir', env: 'OUTPUT_DIR', flag: '--output-dir <dir>', help: 'where artifacts are stored (served at /files/)', parse: str },
-  { key: 'publicBaseUrl', env: 'PUBLIC_BASE_URL', flag: '--public-base-url <url>', help: 'makes artifact URLs absolute', parse: str },
+  {
+    key: 'webhookSecret',
+    env: 'APP_WEBHOOK_SECRET',
+    flag: '--webhook-secret <secret>',
+    help: 'Standard Webhooks signing key (whsec_<base64> or raw text)',
+    parse: str,
+    secret: true,
+  },
+  {
+    key: 'inputRoots',
+    env: 'INPUT_ROOTS',
+    flag: '--input-roots <dirs>',
+    help: 'comma-separated folders inputPath may read',
+    parse: list,
+  },
+  {
+    key: 'outputDir',
+    env: 'OUTPUT_DIR',
+    flag: '--output-dir <dir>',
+    help: 'where artifacts are stored (served at /files/)',
+    parse: str,
+  },
+  {
+    key: 'publicBaseUrl',
+    env: 'PUBLIC_BASE_URL',
+    flag: '--public-base-url <url>',
+    help: 'makes artifact URLs absolute',
+    parse: str,
+  },
   {
     key: 'allowedHosts',
     env: 'WEBHOOK_ALLOWED_HOSTS',
@@ -150,25 +219,129 @@ export const SETTINGS: readonly Setting[] = [
     parse: list,
   },
   { key: 'queueDb', env: 'QUEUE_DB', flag: '--queue-db <file>', help: 'SQLite file of the embedded queue', parse: str },
-  { key: 'queueUrl', env: 'QUEUE_URL', flag: '--queue-url <url>', help: 'redis://… to share a BullMQ queue between processes', parse: str, secret: true },
-  { key: 'queuePrefix', env: 'QUEUE_PREFIX', flag: '--queue-prefix <name>', help: 'key prefix in Redis (default bgn)', parse: str },
-  { key: 'engine', env: 'BG_ENGINE', flag: '--engine <name>', help: 'default engine: auto, local, runway, studio', parse: str },
-  { key: 'device', env: 'DEVICE', flag: '--device <name>', help: 'auto, cpu or cuda: where the networks run (cuda is demanded for the local engine; the cutout follows cpu)', parse: (s) => s.trim().toLowerCase() },
+  {
+    key: 'queueUrl',
+    env: 'QUEUE_URL',
+    flag: '--queue-url <url>',
+    help: 'redis://… to share a BullMQ queue between processes',
+    parse: str,
+    secret: true,
+  },
+  {
+    key: 'queuePrefix',
+    env: 'QUEUE_PREFIX',
+    flag: '--queue-prefix <name>',
+    help: 'key prefix in Redis (default bgn)',
+    parse: str,
+  },
+  {
+    key: 'engine',
+    env: 'BG_ENGINE',
+    flag: '--engine <name>',
+    help: 'default engine: auto, local, runway, studio',
+    parse: str,
+  },
+  {
+    key: 'device',
+    env: 'DEVICE',
+    flag: '--device <name>',
+    help: 'auto, cpu or cuda: where the networks run (cuda is demanded for the local engine; the cutout follows cpu)',
+    parse: (s) => s.trim().toLowerCase(),
+  },
   { key: 'modelId', env: 'MODEL_ID', flag: '--model-id <org/name>', help: 'diffusion model id', parse: str },
-  { key: 'modelPath', env: 'MODEL_PATH', flag: '--model-path <path>', help: 'diffusion checkpoint file or folder', parse: str },
-  { key: 'runwayApiKey', env: 'RUNWAY_API_KEY', flag: '--runway-api-key <key>', help: 'key for the runway engine', parse: str, secret: true },
-  { key: 'debug', env: 'DEBUG', flag: '--debug', help: 'debug logging', parse: (s) => (/^(1|true|yes|on|\*|bg-native.*)$/i.test(s.trim()) ? true : bool(s)) },
-  { key: 'concurrency', env: 'CONCURRENCY', flag: '--concurrency <n>', help: 'jobs run at once by this process (default 2; 0 = none)', parse: int },
-  { key: 'threads', env: 'BG_THREADS', flag: '--threads <n>', help: 'native threads per job (default: all cores)', parse: int },
+  {
+    key: 'modelPath',
+    env: 'MODEL_PATH',
+    flag: '--model-path <path>',
+    help: 'diffusion checkpoint file or folder',
+    parse: str,
+  },
+  {
+    key: 'runwayApiKey',
+    env: 'RUNWAY_API_KEY',
+    flag: '--runway-api-key <key>',
+    help: 'key for the runway engine',
+    parse: str,
+    secret: true,
+  },
+  {
+    key: 'debug',
+    env: 'DEBUG',
+    flag: '--debug',
+    help: 'debug logging',
+    parse: (s) => (/^(1|true|yes|on|\*|bg-native.*)$/i.test(s.trim()) ? true : bool(s)),
+  },
+  {
+    key: 'concurrency',
+    env: 'CONCURRENCY',
+    flag: '--concurrency <n>',
+    help: 'jobs run at once by this process (default 2; 0 = none)',
+    parse: int,
+  },
+  {
+    key: 'threads',
+    env: 'BG_THREADS',
+    flag: '--threads <n>',
+    help: 'native threads per job (default: all cores)',
+    parse: int,
+  },
   { key: 'attempts', env: 'JOB_ATTEMPTS', flag: '--attempts <n>', help: 'tries per job (default 3)', parse: int },
-  { key: 'backoffMs', env: 'JOB_BACKOFF', flag: '--backoff <duration>', help: 'delay before the first retry, doubling (default 5s)', parse: parseDuration },
-  { key: 'jobTimeoutMs', env: 'JOB_TIMEOUT', flag: '--job-timeout <duration>', help: 'a job running longer is cancelled (default 10m)', parse: parseDuration },
-  { key: 'maxQueued', env: 'QUEUE_MAX', flag: '--queue-max <n>', help: 'queued + running jobs above which requests get 503 (default 1000)', parse: int },
-  { key: 'leaseMs', env: 'QUEUE_LEASE', flag: '--queue-lease <duration>', help: 'a running job whose worker went silent this long runs again (default 30s)', parse: parseDuration },
-  { key: 'pollMs', env: 'QUEUE_POLL', flag: '--queue-poll <duration>', help: 'how often the queue is polled for work (default 500ms)', parse: parseDuration },
-  { key: 'bodyLimit', env: 'BODY_LIMIT', flag: '--body-limit <size>', help: 'largest JSON body (default 1mb)', parse: parseBytes },
-  { key: 'uploadLimit', env: 'UPLOAD_LIMIT', flag: '--upload-limit <size>', help: 'largest upload or inputUrl download (default 50mb)', parse: parseBytes },
-  { key: 'syncWaitMs', env: 'SYNC_WAIT', flag: '--sync-wait <duration>', help: 'how long /v1 routes wait before answering 202 (default 30s)', parse: parseDuration },
+  {
+    key: 'backoffMs',
+    env: 'JOB_BACKOFF',
+    flag: '--backoff <duration>',
+    help: 'delay before the first retry, doubling (default 5s)',
+    parse: parseDuration,
+  },
+  {
+    key: 'jobTimeoutMs',
+    env: 'JOB_TIMEOUT',
+    flag: '--job-timeout <duration>',
+    help: 'a job running longer is cancelled (default 10m)',
+    parse: parseDuration,
+  },
+  {
+    key: 'maxQueued',
+    env: 'QUEUE_MAX',
+    flag: '--queue-max <n>',
+    help: 'queued + running jobs above which requests get 503 (default 1000)',
+    parse: int,
+  },
+  {
+    key: 'leaseMs',
+    env: 'QUEUE_LEASE',
+    flag: '--queue-lease <duration>',
+    help: 'a running job whose worker went silent this long runs again (default 30s)',
+    parse: parseDuration,
+  },
+  {
+    key: 'pollMs',
+    env: 'QUEUE_POLL',
+    flag: '--queue-poll <duration>',
+    help: 'how often the queue is polled for work (default 500ms)',
+    parse: parseDuration,
+  },
+  {
+    key: 'bodyLimit',
+    env: 'BODY_LIMIT',
+    flag: '--body-limit <size>',
+    help: 'largest JSON body (default 1mb)',
+    parse: parseBytes,
+  },
+  {
+    key: 'uploadLimit',
+    env: 'UPLOAD_LIMIT',
+    flag: '--upload-limit <size>',
+    help: 'largest upload or inputUrl download (default 50mb)',
+    parse: parseBytes,
+  },
+  {
+    key: 'syncWaitMs',
+    env: 'SYNC_WAIT',
+    flag: '--sync-wait <duration>',
+    help: 'how long /v1 routes wait before answering 202 (default 30s)',
+    parse: parseDuration,
+  },
   {
     key: 'webhookSchedule',
     env: 'WEBHOOK_RETRY_SCHEDULE',
@@ -176,8 +349,20 @@ export const SETTINGS: readonly Setting[] = [
     help: 'delays between webhook attempts (default 5s,5m,30m,2h,5h,10h,10h)',
     parse: (s) => list(s).map(parseDuration),
   },
-  { key: 'webhookTimeoutMs', env: 'WEBHOOK_TIMEOUT', flag: '--webhook-timeout <duration>', help: 'per-attempt webhook timeout (default 10s)', parse: parseDuration },
-  { key: 'shutdownGraceMs', env: 'SHUTDOWN_GRACE', flag: '--shutdown-grace <duration>', help: 'time running jobs get to finish on shutdown (default 25s)', parse: parseDuration },
+  {
+    key: 'webhookTimeoutMs',
+    env: 'WEBHOOK_TIMEOUT',
+    flag: '--webhook-timeout <duration>',
+    help: 'per-attempt webhook timeout (default 10s)',
+    parse: parseDuration,
+  },
+  {
+    key: 'shutdownGraceMs',
+    env: 'SHUTDOWN_GRACE',
+    flag: '--shutdown-grace <duration>',
+    help: 'time running jobs get to finish on shutdown (default 25s)',
+    parse: parseDuration,
+  },
   {
     key: 'jobRetentionMs',
     env: 'JOB_RETENTION',
@@ -208,7 +393,10 @@ export const SECRET_KEYS: ReadonlySet<string> = new Set(SETTINGS.filter((s) => s
  * The configuration from `env`, with `overrides` (flags, or a test's values) on top.
  * Throws E_CONFIG naming the variable on a bad value.
  */
-export function loadServerConfig(overrides: ServerConfigInput = {}, env: NodeJS.ProcessEnv = process.env): ServerConfig {
+export function loadServerConfig(
+  overrides: ServerConfigInput = {},
+  env: NodeJS.ProcessEnv = process.env,
+): ServerConfig {
   const raw: Record<string, unknown> = {};
   for (const s of SETTINGS) {
     const text = env[s.env];
@@ -242,7 +430,8 @@ export function checkAuthConfig(cfg: ServerConfig): void {
   if (!cfg.apiToken && !cfg.allowNoAuth) {
     throw new BgNativeError(
       'E_CONFIG',
-      'API_TOKEN is not set: set it (clients send `Authorization: Bearer <token>`), or pass --allow-no-auth / ALLOW_NO_AUTH=true to serve without one.',
+      'API_TOKEN is not set: set it (clients send `Authorization: Bearer <token>`), ' +
+        'or pass --allow-no-auth / ALLOW_NO_AUTH=true to serve without one.',
     );
   }
 }

@@ -53,7 +53,9 @@ export const ClientReplaceOptionsSchema = ReplaceOptionsSchema.omit({
       message: "generation.vae must be 'full' or 'taesd' (a tiny autoencoder's path is set by the server's presets)",
     }),
   vae: z
-    .enum(['full', 'taesd'], { error: "must be 'full' or 'taesd' (a tiny autoencoder's path is set by the server's presets)" })
+    .enum(['full', 'taesd'], {
+      error: "must be 'full' or 'taesd' (a tiny autoencoder's path is set by the server's presets)",
+    })
     .optional()
     .describe("'full' (the model's VAE) or 'taesd' (the server's tiny autoencoder: a draft in a fraction of the time)"),
 });
@@ -77,7 +79,11 @@ const inputUrl = z
   .min(1)
   .max(4096)
   .describe('http(s) URL the server downloads the photo from: any public host, or those WEBHOOK_ALLOWED_HOSTS names.');
-const callbackUrl = z.string().min(1).max(4096).describe('Where the signed `background.job.*` webhook is POSTed when the job ends.');
+const callbackUrl = z
+  .string()
+  .min(1)
+  .max(4096)
+  .describe('Where the signed `background.job.*` webhook is POSTed when the job ends.');
 
 export const SeedReplaceBodySchema = z
   .strictObject({
@@ -87,7 +93,9 @@ export const SeedReplaceBodySchema = z
     inputUrl: inputUrl.optional(),
     preset: z.string().min(1).max(100).optional().describe("Preset name (default 'product-studio')."),
     promptType: z.string().min(1).max(100).optional(),
-    overrides: ClientReplaceOptionsSchema.optional().describe('Any replaceBackground option: engine, prompt, seed, steps, framing, format, …'),
+    overrides: ClientReplaceOptionsSchema.optional().describe(
+      'Any replaceBackground option: engine, prompt, seed, steps, framing, format, …',
+    ),
     callbackUrl: callbackUrl.optional(),
   })
   .describe('A background replacement job (the seed API).');
@@ -104,14 +112,23 @@ const sources = {
 };
 
 export const V1ReplaceBodySchema = ClientReplaceOptionsSchema.extend(sources).describe(
-  'replaceBackground options plus the photo: imagePath/inputPath (server path), inputUrl, or a multipart upload (field `file`; other fields as form fields or one JSON `options` field). Studio files: cleanPlate…, secondInput…, secondCleanPlate… as …Path, …Url or uploads.',
+  'replaceBackground options plus the photo: imagePath/inputPath (server path), inputUrl, or a multipart upload ' +
+    '(field `file`; other fields as form fields or one JSON `options` field). ' +
+    'Studio files: cleanPlate…, secondInput…, secondCleanPlate… as …Path, …Url or uploads.',
 );
 export const V1CleanupBodySchema = ClientCleanupOptionsSchema.extend(sources).describe(
-  'cleanup options plus the photo: imagePath/inputPath (server path), inputUrl, or a multipart upload (field `file`). Studio files: cleanPlate…, secondInput…, secondCleanPlate… as …Path, …Url or uploads.',
+  'cleanup options plus the photo: imagePath/inputPath (server path), inputUrl, ' +
+    'or a multipart upload (field `file`). ' +
+    'Studio files: cleanPlate…, secondInput…, secondCleanPlate… as …Path, …Url or uploads.',
 );
 
 export const WaitQuerySchema = z.strictObject({
-  wait: z.coerce.number().min(0).max(600).optional().describe('Seconds to wait for the result before answering 202 (default SYNC_WAIT).'),
+  wait: z.coerce
+    .number()
+    .min(0)
+    .max(600)
+    .optional()
+    .describe('Seconds to wait for the result before answering 202 (default SYNC_WAIT).'),
 });
 
 export const IdempotencyHeadersSchema = z.looseObject({
@@ -154,7 +171,10 @@ export const JobViewSchema = z
     previewUrl: z
       .string()
       .optional()
-      .describe("While a job that asked for previews (previewEvery) runs: its latest step preview's URL (JPEG; 404 until one arrives)."),
+      .describe(
+        'While a job that asked for previews (previewEvery) runs: ' +
+          "its latest step preview's URL (JPEG; 404 until one arrives).",
+      ),
     mediaId: z.string().optional(),
     projectId: z.string().optional(),
     attempts: z.number(),
@@ -173,7 +193,9 @@ export const AcceptedSchema = z.looseObject({
   statusUrl: z.string(),
 });
 
-const statusField = z.enum(['ok', 'degraded']).describe('ok: serving; degraded: up, but the native backends could not be listed.');
+const statusField = z
+  .enum(['ok', 'degraded'])
+  .describe('ok: serving; degraded: up, but the native backends could not be listed.');
 
 export const StatusSchema = z
   .looseObject({
@@ -191,7 +213,11 @@ export const HealthSchema = z
   .describe('Without the token: `{ status }` only (liveness). With the token: the detailed view, as /v1/status.');
 
 export const HealthQuerySchema = z.looseObject({
-  details: z.string().max(8).optional().describe('1: the detailed view (needs the token even when HEALTH_PUBLIC is on).'),
+  details: z
+    .string()
+    .max(8)
+    .optional()
+    .describe('1: the detailed view (needs the token even when HEALTH_PUBLIC is on).'),
 });
 
 export const PresetListSchema = z
@@ -200,7 +226,9 @@ export const PresetListSchema = z
       z.object({
         name: z.string(),
         description: z.string(),
-        promptTypes: z.array(z.string()).describe('Values for `promptType`; empty when the preset has a single prompt.'),
+        promptTypes: z
+          .array(z.string())
+          .describe('Values for `promptType`; empty when the preset has a single prompt.'),
         defaultPromptType: z.string().optional(),
       }),
     ),
