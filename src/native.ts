@@ -7,7 +7,16 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { BgNativeError } from './errors.js';
-import type { NativeComponents } from './native-components.js';
+import type {
+  LoraOption,
+  NativeComponents,
+  NativeVae,
+  NativeVaeClass,
+  VaeTiled,
+  VaeTilingOptions,
+} from './native-components.js';
+
+export type { LoraOption, NativeVae, NativeVaeClass, VaeTiled, VaeTilingOptions };
 
 export interface BackendInfo {
   name: 'cpu' | 'cuda';
@@ -123,15 +132,6 @@ export interface DiffusionLoadOptions {
 /** CPU compute precision of a diffusion model's UNet (DiffusionLoadOptions.precision). */
 export type DiffusionPrecision = 'auto' | 'f32' | 'bf16';
 
-/**
- * A LoRA: a .safetensors file with kohya (lora_unet_…, lora_te_…) or diffusers/PEFT (…lora_A/lora_B)
- * keys, and its strength from -4 to 4 (default 1). Keys that fit no layer: E_MODEL_FORMAT.
- */
-export interface LoraOption {
-  path: string;
-  scale?: number;
-}
-
 export interface DiffusionGenerateParams {
   /** Emphasis `(word:1.3)`, `(word)`, `[word]`, `BREAK`; longer prompts run in 75-token chunks. */
   prompt: string;
@@ -193,45 +193,6 @@ export interface DiffusionGenerateParams {
   previewVae?: 'taesd' | (string & {});
 }
 
-/** VAE tiling mode: 'auto' tiles latents larger in area than tileSize², true any that does not fit one tile. */
-export type VaeTiled = 'auto' | boolean;
-
-/** Tiled VAE encode/decode (native/models/vae_tiling.h); sizes in latent pixels. Bad values: E_BAD_INPUT. */
-export interface VaeTilingOptions {
-  /** Default false for the Vae component (the plain, reference-exact pass). */
-  tiled?: VaeTiled;
-  /** 8..4096; default 64. */
-  tileSize?: number;
-  /** 0..tileSize-1; default 16. */
-  tileOverlap?: number;
-}
-
-/** The VAE of a diffusion model on its own (encode to latent moments, decode latents). */
-export interface NativeVae {
-  readonly scalingFactor: number;
-  readonly latentChannels: number;
-  readonly downscale: number;
-  readonly imageChannels: number;
-  readonly layout: string;
-  /** image (N, C, H, W) in [-1, 1] → moments (N, 2·latentChannels, H/f, W/f): mean, then logvar. */
-  encode(
-    image: Float32Array,
-    shape: number[],
-    tiling?: VaeTilingOptions,
-  ): Promise<{ moments: Float32Array; shape: number[] }>;
-  /** latents (N, latentChannels, h, w), unscaled → image (N, imageChannels, h·f, w·f), unclamped. */
-  decode(
-    latents: Float32Array,
-    shape: number[],
-    tiling?: VaeTilingOptions,
-  ): Promise<{ image: Float32Array; shape: number[] }>;
-  dispose(): void;
-}
-
-export interface NativeVaeClass {
-  load(pathOrDir: string, options?: { threads?: number; device?: DiffusionLoadOptions['device'] }): Promise<NativeVae>;
-}
-
 export interface DiffusionProgress {
   step: number;
   steps: number;
@@ -266,7 +227,10 @@ export interface NativeTinyVae {
 }
 
 export interface NativeTinyVaeClass {
-  load(pathOrDir: string, options?: { threads?: number; device?: DiffusionLoadOptions['device'] }): Promise<NativeTinyVae>;
+  load(
+    pathOrDir: string,
+    options?: { threads?: number; device?: DiffusionLoadOptions['device'] },
+  ): Promise<NativeTinyVae>;
 }
 
 export interface DiffusionRunOptions {

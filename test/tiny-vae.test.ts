@@ -124,7 +124,7 @@ describe.runIf(present)('TinyVae', () => {
       code: 'E_MODEL_UNSUPPORTED', message: /decoder\.layers\.3\.conv\.2\.weight/,
     });
     await expect(TinyVaeClass().load(path.join(tmp.dir, 'nothing-here'))).rejects.toMatchObject({ code: 'E_MODEL_NOT_FOUND' });
-    expect(() => vae.decode(ramp(3 * 16, 1), [1, 3, 4, 4])).toThrow(/4-channel latents/);
+    await expect(vae.decode(ramp(3 * 16, 1), [1, 3, 4, 4])).rejects.toThrow(/4-channel latents/);
   });
 });
 

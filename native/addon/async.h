@@ -1,7 +1,11 @@
-// Running core work off the event loop and settling a Promise with the result.
+// Running core work off the event loop and settling a Promise with the result (the dialect of
+// the asynchronous methods: args.h).
 //
-//   return run_async<Result>(env, [=] { return heavy(); },
-//                            [](Napi::Env env, Result& r) { return to_js(env, r); });
+//   return with_promise(env, [&] {
+//     Args a = read_args(info);  // may throw: the Promise rejects
+//     return run_async<Result>(env, [=] { return heavy(a); },
+//                              [](Napi::Env env, Result& r) { return to_js(env, r); });
+//   });
 //
 // `work` runs on a libuv worker thread and may throw; the error reaches JS with its code.
 // `done` runs on the JS thread and builds the resolved value.
@@ -19,7 +23,9 @@ template <class R>
 class PromiseWorker : public Napi::AsyncWorker {
  public:
   PromiseWorker(Napi::Env env, std::function<R()> work, std::function<Napi::Value(Napi::Env, R&)> done)
-      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), work_(std::move(work)),
+      : Napi::AsyncWorker(env),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        work_(std::move(work)),
         done_(std::move(done)) {}
 
   Napi::Promise promise() { return deferred_.Promise(); }
@@ -64,6 +70,27 @@ Napi::Promise run_async(Napi::Env env, std::function<R()> work, std::function<Na
   Napi::Promise p = w->promise();
   w->Queue();
   return p;
+}
+
+// A Promise already rejected with `error`.
+inline Napi::Promise rejected(Napi::Env env, const Napi::Value& error) {
+  auto d = Napi::Promise::Deferred::New(env);
+  d.Reject(error);
+  return d.Promise();
+}
+
+// Runs `body` (argument reading, then run_async) on the JS thread and returns its Promise; what
+// it throws — a coded JS error from the readers, a core error — rejects the returned Promise
+// instead of throwing synchronously.
+template <class F>
+Napi::Value with_promise(Napi::Env env, F&& body) {
+  try {
+    return body();
+  } catch (const Napi::Error& e) {
+    return rejected(env, e.Value());
+  } catch (...) {
+    return rejected(env, from_exception(env, std::current_exception()).Value());
+  }
 }
 
 }  // namespace bgn::addon

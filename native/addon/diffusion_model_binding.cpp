@@ -49,113 +49,21 @@
 #include <cstring>
 #include <memory>
 #include <optional>
-#include <random>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "addon/args.h"
 #include "addon/async.h"
 #include "addon/bindings.h"
 #include "addon/device.h"
 #include "addon/errors.h"
-#include "addon/lora_option.h"
+#include "addon/handle_wrap.h"
 #include "diffusion/diffusion_model.h"
 
 namespace bgn::addon {
 
 namespace {
-
-struct BadArg {
-  std::string message;
-};
-[[noreturn]] void bad_arg(const std::string& m) { throw BadArg{m}; }
-
-Napi::Promise rejected(Napi::Env env, const std::string& code, const std::string& message) {
-  auto d = Napi::Promise::Deferred::New(env);
-  d.Reject(make_error(env, code, message).Value());
-  return d.Promise();
-}
-
-// Integer option in [lo, hi], or `def` when undefined.
-int64_t int_field(const Napi::Object& o, const char* key, int64_t def, int64_t lo, int64_t hi) {
-  Napi::Value v = o.Get(key);
-  if (v.IsUndefined()) return def;
-  if (!v.IsNumber()) bad_arg(std::string(key) + " must be a number");
-  const double d = v.As<Napi::Number>().DoubleValue();
-  if (!std::isfinite(d) || d != std::floor(d)) bad_arg(std::string(key) + " must be an integer; got " + std::to_string(d));
-  if (d < double(lo) || d > double(hi))
-    bad_arg(std::string(key) + " must be from " + std::to_string(lo) + " to " + std::to_string(hi) + "; got " +
-            std::to_string(int64_t(d)));
-  return int64_t(d);
-}
-
-double num_field(const Napi::Object& o, const char* key, double def) {
-  Napi::Value v = o.Get(key);
-  if (v.IsUndefined()) return def;
-  if (!v.IsNumber()) bad_arg(std::string(key) + " must be a number");
-  const double d = v.As<Napi::Number>().DoubleValue();
-  if (!std::isfinite(d)) bad_arg(std::string(key) + " must be a finite number");
-  return d;
-}
-
-std::string str_field(const Napi::Object& o, const char* key, const std::string& def) {
-  Napi::Value v = o.Get(key);
-  if (v.IsUndefined() || v.IsNull()) return def;
-  if (!v.IsString()) bad_arg(std::string(key) + " must be a string");
-  return v.As<Napi::String>().Utf8Value();
-}
-
-bool bool_field(const Napi::Object& o, const char* key, bool def) {
-  Napi::Value v = o.Get(key);
-  if (v.IsUndefined()) return def;
-  if (!v.IsBoolean()) bad_arg(std::string(key) + " must be a boolean");
-  return v.As<Napi::Boolean>();
-}
-
-bool is_typed(const Napi::Value& v, napi_typedarray_type t) {
-  return v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == t;
-}
-
-// Bytes of a Uint8Array / Uint8ClampedArray.
-std::vector<uint8_t> bytes_field(const Napi::Object& o, const char* key) {
-  Napi::Value v = o.Get(key);
-  if (v.IsUndefined() || v.IsNull()) return {};
-  if (!is_typed(v, napi_uint8_array) && !is_typed(v, napi_uint8_clamped_array))
-    bad_arg(std::string(key) + " must be a Uint8Array of RGB bytes (width·height·3)");
-  Napi::TypedArray a = v.As<Napi::TypedArray>();
-  const uint8_t* p = static_cast<const uint8_t*>(a.ArrayBuffer().Data()) + a.ByteOffset();
-  if (a.ElementLength() == 0) bad_arg(std::string(key) + " is empty");
-  return std::vector<uint8_t>(p, p + a.ElementLength());
-}
-
-// The mask as floats in [0, 1]: Uint8Array (/255) or Float32Array.
-std::vector<float> mask_field(const Napi::Object& o) {
-  Napi::Value v = o.Get("mask");
-  if (v.IsUndefined() || v.IsNull()) return {};
-  if (is_typed(v, napi_float32_array)) {
-    Napi::Float32Array a = v.As<Napi::Float32Array>();
-    if (a.ElementLength() == 0) bad_arg("mask is empty");
-    return std::vector<float>(a.Data(), a.Data() + a.ElementLength());
-  }
-  std::vector<uint8_t> b = bytes_field(o, "mask");
-  std::vector<float> m(b.size());
-  for (size_t i = 0; i < b.size(); ++i) m[i] = float(b[i]) / 255.f;
-  return m;
-}
-
-std::vector<float> f32_field(const Napi::Object& o, const char* key) {
-  Napi::Value v = o.Get(key);
-  if (v.IsUndefined() || v.IsNull()) return {};
-  if (!is_typed(v, napi_float32_array)) bad_arg(std::string(key) + " must be a Float32Array");
-  Napi::Float32Array a = v.As<Napi::Float32Array>();
-  return std::vector<float>(a.Data(), a.Data() + a.ElementLength());
-}
-
-uint64_t random_seed() {
-  std::random_device rd;
-  const uint64_t hi = rd(), lo = rd();
-  return ((hi << 32) | lo) & ((uint64_t(1) << 53) - 1);  // exactly representable in JS
-}
 
 // Everything one generate() call shares between the JS thread and its worker.
 struct GenState {
@@ -180,7 +88,8 @@ struct GenState {
       try {
         Napi::Object s = signal.Value();
         Napi::Value remove = s.Get("removeEventListener");
-        if (remove.IsFunction()) remove.As<Napi::Function>().Call(s, {Napi::String::New(env, "abort"), listener.Value()});
+        if (remove.IsFunction())
+          remove.As<Napi::Function>().Call(s, {Napi::String::New(env, "abort"), listener.Value()});
       } catch (const Napi::Error&) {
         // a signal whose removeEventListener throws keeps its listener; nothing else to do
       }
@@ -234,30 +143,29 @@ class GenerateWorker : public Napi::AsyncWorker {
       req_.on_step = [s, preview](int step, int total) {
         auto* data = new StepProgress{step, total, std::move(*preview)};
         *preview = StepPreview();
-        napi_status status = s->progress->BlockingCall(
-            data, [s](Napi::Env env, Napi::Function fn, StepProgress* d) {
-              std::unique_ptr<StepProgress> own(d);
-              if (s->callback_failed.load() || static_cast<napi_env>(env) == nullptr) return;
-              Napi::Object p = Napi::Object::New(env);
-              p.Set("step", Napi::Number::New(env, own->step));
-              p.Set("steps", Napi::Number::New(env, own->total));
-              if (!own->preview.rgb.empty()) {
-                Napi::Object pv = Napi::Object::New(env);
-                Napi::Uint8Array px = Napi::Uint8Array::New(env, own->preview.rgb.size());
-                std::memcpy(px.Data(), own->preview.rgb.data(), own->preview.rgb.size());
-                pv.Set("pixels", px);
-                pv.Set("width", Napi::Number::New(env, double(own->preview.width)));
-                pv.Set("height", Napi::Number::New(env, double(own->preview.height)));
-                p.Set("preview", pv);
-              }
-              try {
-                fn.Call({p});
-              } catch (const Napi::Error& e) {
-                // The callback threw: stop the run and reject with what it threw.
-                s->callback_error = Napi::Persistent(e.Value().As<Napi::Value>());
-                s->callback_failed = true;
-              }
-            });
+        napi_status status = s->progress->BlockingCall(data, [s](Napi::Env env, Napi::Function fn, StepProgress* d) {
+          std::unique_ptr<StepProgress> own(d);
+          if (s->callback_failed.load() || static_cast<napi_env>(env) == nullptr) return;
+          Napi::Object p = Napi::Object::New(env);
+          p.Set("step", Napi::Number::New(env, own->step));
+          p.Set("steps", Napi::Number::New(env, own->total));
+          if (!own->preview.rgb.empty()) {
+            Napi::Object pv = Napi::Object::New(env);
+            Napi::Uint8Array px = Napi::Uint8Array::New(env, own->preview.rgb.size());
+            std::memcpy(px.Data(), own->preview.rgb.data(), own->preview.rgb.size());
+            pv.Set("pixels", px);
+            pv.Set("width", Napi::Number::New(env, double(own->preview.width)));
+            pv.Set("height", Napi::Number::New(env, double(own->preview.height)));
+            p.Set("preview", pv);
+          }
+          try {
+            fn.Call({p});
+          } catch (const Napi::Error& e) {
+            // The callback threw: stop the run and reject with what it threw.
+            s->callback_error = Napi::Persistent(e.Value().As<Napi::Value>());
+            s->callback_failed = true;
+          }
+        });
         if (status != napi_ok) delete data;
       };
     }
@@ -285,12 +193,88 @@ class GenerateWorker : public Napi::AsyncWorker {
   GenerateRequest req_;
 };
 
-class DiffusionModelWrap : public Napi::ObjectWrap<DiffusionModelWrap> {
+// The first argument of generate(): what to generate.
+GenerateRequest read_request(Napi::Env env, const DiffusionModel& model, const Napi::Object& o) {
+  GenerateRequest req;
+  Napi::Value prompt = o.Get("prompt");
+  if (!prompt.IsString()) bad_input(env, "prompt must be a string");
+  req.prompt = prompt.As<Napi::String>().Utf8Value();
+  req.negative_prompt = string_option(env, o, "negativePrompt", "");
+  const int64_t native = model.is_sdxl() ? 1024 : 512;
+  req.width = int_option(env, o, "width", native, 1, 1 << 20);
+  req.height = int_option(env, o, "height", native, 1, 1 << 20);
+  req.steps = int(int_option(env, o, "steps", 20, -(1 << 20), 1 << 20));
+  req.guidance = float(number_option(env, o, "guidanceScale", 7.5));
+  req.sampler = string_option(env, o, "sampler", "euler");
+  req.timestep_spacing = string_option(env, o, "timestepSpacing", "");
+  req.seed = seed_option(env, o, "seed");
+  req.strength = number_option(env, o, "strength", 0.8);
+  req.clip_skip = int(int_option(env, o, "clipSkip", 0, 0, 1000));
+  req.init_image = bytes_option(env, o, "initImage");
+  req.mask = mask_option(env, o, "mask");
+  req.noise = f32_option(env, o, "noise");
+  req.paste_back = bool_option(env, o, "pasteBack", true);
+  // vae: 'full' (the model's) or the tiny autoencoder ('taesd' | path) for a draft decode;
+  // previewEvery: previews through previewVae (default: that tiny autoencoder, else 'taesd').
+  const std::string vae = string_option(env, o, "vae", "full");
+  if (vae.empty()) bad_input(env, "vae must be 'full', 'taesd' or the path of a tiny autoencoder");
+  const std::string preview_vae = string_option(env, o, "previewVae", "");
+  if (vae != "full") {
+    req.tiny_vae = vae;
+    req.tiny_decode = true;
+  }
+  if (!preview_vae.empty()) {
+    if (req.tiny_decode && preview_vae != vae)
+      bad_input(env, "vae and previewVae name different tiny autoencoders; name one (it serves both)");
+    req.tiny_vae = preview_vae;
+  }
+  req.preview_every = int(int_option(env, o, "previewEvery", 0, 0, 1000));
+  req.has_loras = !o.Get("loras").IsUndefined() && !o.Get("loras").IsNull();
+  req.loras = loras_option(env, o);
+  req.vae_tiling = tiling_option(env, o, req.vae_tiling.mode);
+  return req;
+}
+
+// The second argument of generate(), { onProgress?, signal? }, hooked up to the run's state. An
+// already aborted signal rejects with E_CANCELLED.
+void attach_run_options(Napi::Env env, const Napi::Object& ro, const std::shared_ptr<GenState>& st) {
+  Napi::Value cb = ro.Get("onProgress");
+  const bool has_cb = !cb.IsUndefined() && !cb.IsNull();
+  if (has_cb && !cb.IsFunction()) bad_input(env, "onProgress must be a function");
+  Napi::Value sig = ro.Get("signal");
+  if (!sig.IsUndefined() && !sig.IsNull()) {
+    if (!sig.IsObject()) bad_input(env, "signal must be an AbortSignal");
+    Napi::Object s = sig.As<Napi::Object>();
+    Napi::Value add = s.Get("addEventListener");
+    if (!add.IsFunction()) bad_input(env, "signal must be an AbortSignal (no addEventListener)");
+    if (s.Get("aborted").ToBoolean()) throw make_error(env, "E_CANCELLED", "generation cancelled before it started");
+    auto flag = st->abort;
+    Napi::Function listener = Napi::Function::New(
+        env, [flag](const Napi::CallbackInfo&) { flag->store(true); }, "onAbort");
+    add.As<Napi::Function>().Call(s, {Napi::String::New(env, "abort"), listener});
+    st->signal = Napi::Persistent(s);
+    st->listener = Napi::Persistent(listener);
+  }
+  if (has_cb) {
+    st->progress_done = false;
+    // The finaliser runs on the JS thread after the last queued call has been delivered; it
+    // holds the state until then, so the per-call callbacks may use a plain pointer to it.
+    st->progress = Napi::ThreadSafeFunction::New(env, cb.As<Napi::Function>(), "DiffusionModel.progress", 0, 1,
+                                                 [st](Napi::Env env) {
+                                                   st->progress_done = true;
+                                                   st->maybe_settle(env);
+                                                 });
+  }
+}
+
+class DiffusionModelWrap : public HandleWrap<const DiffusionModel, DiffusionModelWrap> {
  public:
-  static inline Napi::FunctionReference* ctor = nullptr;
+  static constexpr const char* kName = "DiffusionModel";
+  static constexpr const char* kCreate = "use DiffusionModel.load(pathOrDir, options)";
+  using HandleWrap::HandleWrap;
 
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "DiffusionModel",
+    return DefineClass(env, kName,
                        {StaticMethod("load", &DiffusionModelWrap::Load),
                         StaticMethod("cachedModels", &DiffusionModelWrap::CachedModels),
                         InstanceMethod("generate", &DiffusionModelWrap::Generate),
@@ -306,52 +290,35 @@ class DiffusionModelWrap : public Napi::ObjectWrap<DiffusionModelWrap> {
                         InstanceAccessor("contextDim", &DiffusionModelWrap::Dim<3>, nullptr)});
   }
 
-  explicit DiffusionModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<DiffusionModelWrap>(info) {
-    if (info.Length() != 1 || !info[0].IsExternal())
-      throw make_error(info.Env(), "E_BAD_INPUT", "use DiffusionModel.load(pathOrDir, options)");
-    model_ = *info[0].As<Napi::External<std::shared_ptr<const DiffusionModel>>>().Data();
-  }
-
   static Napi::Value Load(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    std::string path, device;
-    DiffusionLoadOptions opts;
-    try {
-      if (info.Length() < 1 || !info[0].IsString())
-        bad_arg("DiffusionModel.load(pathOrDir, options): pathOrDir must be a string");
-      path = info[0].As<Napi::String>().Utf8Value();
-      Napi::Object o = info.Length() > 1 && info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env);
-      if (info.Length() > 1 && !info[1].IsObject() && !info[1].IsUndefined()) bad_arg("options must be an object");
-      opts.threads = int(int_field(o, "threads", 0, 0, 1024));
-      opts.tokenizer = str_field(o, "tokenizer", "");
+    return with_promise(env, [&] {
+      const std::string path =
+          string_arg(info, 0, "DiffusionModel.load(pathOrDir, options): pathOrDir must be a string");
+      Napi::Object o = options_arg(info, 1);
+      DiffusionLoadOptions opts;
+      opts.threads = int(int_option(env, o, "threads", 0, 0, 1024));
+      opts.tokenizer = string_option(env, o, "tokenizer", "");
       Napi::Value td = o.Get("tokenizerData");
       if (!td.IsUndefined()) {
         Napi::Value tv = td.IsObject() ? td.As<Napi::Object>().Get("vocab") : td;
         Napi::Value tm = td.IsObject() ? td.As<Napi::Object>().Get("merges") : td;
-        if (!tv.IsString() || !tm.IsString()) bad_arg("tokenizerData must be { vocab: string, merges: string }");
+        if (!tv.IsString() || !tm.IsString()) bad_input(env, "tokenizerData must be { vocab: string, merges: string }");
         opts.tokenizer_vocab = tv.As<Napi::String>().Utf8Value();
         opts.tokenizer_merges = tm.As<Napi::String>().Utf8Value();
       }
-      opts.prediction_type = str_field(o, "predictionType", "");
-      opts.precision = str_field(o, "precision", "f32");
-      device = str_field(o, "device", "auto");
-      const std::string bad = device_spelling_error(device);
-      if (!bad.empty()) bad_arg(bad);
-      const std::string bad_loras = read_lora_option(o.Get("loras"), opts.loras);
-      if (!bad_loras.empty()) bad_arg(bad_loras);
-    } catch (const BadArg& e) {
-      return rejected(env, "E_BAD_INPUT", e.message);
-    }
-    return run_async<std::shared_ptr<const DiffusionModel>>(
-        env,
-        [path, opts, device]() mutable {
-          opts.gpu = resolve_device(device);
-          return DiffusionModel::load(path, opts);
-        },
-        [](Napi::Env env, std::shared_ptr<const DiffusionModel>& m) -> Napi::Value {
-          auto ext = Napi::External<std::shared_ptr<const DiffusionModel>>::New(env, &m);
-          return ctor->New({ext});
-        });
+      opts.prediction_type = string_option(env, o, "predictionType", "");
+      opts.precision = string_option(env, o, "precision", "f32");
+      const std::string device = device_option(env, o);
+      opts.loras = loras_option(env, o);
+      return run_async<std::shared_ptr<const DiffusionModel>>(
+          env,
+          [path, opts, device]() mutable {
+            opts.gpu = resolve_device(device);
+            return DiffusionModel::load(path, opts);
+          },
+          &DiffusionModelWrap::wrap);
+    });
   }
 
   static Napi::Value CachedModels(const Napi::CallbackInfo& info) {
@@ -360,140 +327,45 @@ class DiffusionModelWrap : public Napi::ObjectWrap<DiffusionModelWrap> {
 
   Napi::Value Generate(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    if (!model_) return rejected(env, "E_BAD_INPUT", "this DiffusionModel was disposed");
-    auto st = std::make_shared<GenState>(env);
-    GenerateRequest req;
-    try {
-      if (info.Length() < 1 || !info[0].IsObject()) bad_arg("generate({ prompt, ... }, { onProgress, signal })");
-      Napi::Object o = info[0].As<Napi::Object>();
-      Napi::Value prompt = o.Get("prompt");
-      if (!prompt.IsString()) bad_arg("prompt must be a string");
-      req.prompt = prompt.As<Napi::String>().Utf8Value();
-      req.negative_prompt = str_field(o, "negativePrompt", "");
-      const int64_t native = model_->is_sdxl() ? 1024 : 512;
-      req.width = int_field(o, "width", native, 1, 1 << 20);
-      req.height = int_field(o, "height", native, 1, 1 << 20);
-      req.steps = int(int_field(o, "steps", 20, -(1 << 20), 1 << 20));
-      req.guidance = float(num_field(o, "guidanceScale", 7.5));
-      req.sampler = str_field(o, "sampler", "euler");
-      req.timestep_spacing = str_field(o, "timestepSpacing", "");
-      Napi::Value seed = o.Get("seed");
-      req.seed = seed.IsUndefined() || seed.IsNull() ? random_seed()
-                                                     : uint64_t(int_field(o, "seed", 0, 0, (int64_t(1) << 53) - 1));
-      req.strength = num_field(o, "strength", 0.8);
-      req.clip_skip = int(int_field(o, "clipSkip", 0, 0, 1000));
-      req.init_image = bytes_field(o, "initImage");
-      req.mask = mask_field(o);
-      req.noise = f32_field(o, "noise");
-      req.paste_back = bool_field(o, "pasteBack", true);
-      // vae: 'full' (the model's) or the tiny autoencoder ('taesd' | path) for a draft decode;
-      // previewEvery: previews through previewVae (default: that tiny autoencoder, else 'taesd').
-      const std::string vae = str_field(o, "vae", "full");
-      if (vae.empty()) bad_arg("vae must be 'full', 'taesd' or the path of a tiny autoencoder");
-      const std::string preview_vae = str_field(o, "previewVae", "");
-      if (vae != "full") {
-        req.tiny_vae = vae;
-        req.tiny_decode = true;
-      }
-      if (!preview_vae.empty()) {
-        if (req.tiny_decode && preview_vae != vae)
-          bad_arg("vae and previewVae name different tiny autoencoders; name one (it serves both)");
-        req.tiny_vae = preview_vae;
-      }
-      req.preview_every = int(int_field(o, "previewEvery", 0, 0, 1000));
-      req.has_loras = !o.Get("loras").IsUndefined() && !o.Get("loras").IsNull();
-      const std::string bad_loras = read_lora_option(o.Get("loras"), req.loras);
-      if (!bad_loras.empty()) bad_arg(bad_loras);
-      Napi::Value tiled = o.Get("tiled");
-      if (tiled.IsBoolean()) req.vae_tiling.mode = tiled.As<Napi::Boolean>().Value() ? VaeTiling::On : VaeTiling::Off;
-      else if (tiled.IsString() && tiled.As<Napi::String>().Utf8Value() == "auto") req.vae_tiling.mode = VaeTiling::Auto;
-      else if (!tiled.IsUndefined()) bad_arg("tiled must be 'auto', true or false");
-      const int64_t big = int64_t(1) << 40;
-      req.vae_tiling.tile = int_field(o, "tileSize", req.vae_tiling.tile, -big, big);
-      req.vae_tiling.overlap = int_field(o, "tileOverlap", req.vae_tiling.overlap, -big, big);
-      try {
-        validate_vae_tiling(req.vae_tiling);
-      } catch (const Error& e) {
-        bad_arg(e.what());
-      }
-
-      Napi::Object ro = info.Length() > 1 && info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env);
-      if (info.Length() > 1 && !info[1].IsObject() && !info[1].IsUndefined())
-        bad_arg("the second argument must be { onProgress?, signal? }");
-      Napi::Value cb = ro.Get("onProgress");
-      const bool has_cb = !cb.IsUndefined() && !cb.IsNull();
-      if (has_cb && !cb.IsFunction()) bad_arg("onProgress must be a function");
-      Napi::Value sig = ro.Get("signal");
-      if (!sig.IsUndefined() && !sig.IsNull()) {
-        if (!sig.IsObject()) bad_arg("signal must be an AbortSignal");
-        Napi::Object s = sig.As<Napi::Object>();
-        Napi::Value add = s.Get("addEventListener");
-        if (!add.IsFunction()) bad_arg("signal must be an AbortSignal (no addEventListener)");
-        if (s.Get("aborted").ToBoolean()) return rejected(env, "E_CANCELLED", "generation cancelled before it started");
-        auto flag = st->abort;
-        Napi::Function listener = Napi::Function::New(
-            env, [flag](const Napi::CallbackInfo&) { flag->store(true); }, "onAbort");
-        add.As<Napi::Function>().Call(s, {Napi::String::New(env, "abort"), listener});
-        st->signal = Napi::Persistent(s);
-        st->listener = Napi::Persistent(listener);
-      }
-      if (has_cb) {
-        st->progress_done = false;
-        // The finaliser runs on the JS thread after the last queued call has been delivered; it
-        // holds the state until then, so the per-call callbacks may use a plain pointer to it.
-        st->progress = Napi::ThreadSafeFunction::New(env, cb.As<Napi::Function>(), "DiffusionModel.progress", 0, 1,
-                                                     [st](Napi::Env env) {
-                                                       st->progress_done = true;
-                                                       st->maybe_settle(env);
-                                                     });
-      }
-    } catch (const BadArg& e) {
-      return rejected(env, "E_BAD_INPUT", e.message);
-    }
-    Napi::Promise p = st->deferred.Promise();
-    auto* w = new GenerateWorker(env, model_, st, std::move(req));
-    w->Queue();
-    return p;
-  }
-
-  Napi::Value Dispose(const Napi::CallbackInfo& info) {
-    model_.reset();
-    return info.Env().Undefined();
+    return with_promise(env, [&] {
+      std::shared_ptr<const DiffusionModel> model = impl(env);
+      if (info.Length() < 1 || !info[0].IsObject()) bad_input(env, "generate({ prompt, ... }, { onProgress, signal })");
+      GenerateRequest req = read_request(env, *model, info[0].As<Napi::Object>());
+      auto st = std::make_shared<GenState>(env);
+      attach_run_options(env, options_arg(info, 1, "the second argument must be { onProgress?, signal? }"), st);
+      Napi::Promise p = st->deferred.Promise();
+      auto* w = new GenerateWorker(env, model, st, std::move(req));
+      w->Queue();
+      return p;
+    });
   }
 
   Napi::Value Path(const Napi::CallbackInfo& info) {
-    return model_ ? Napi::Value(Napi::String::New(info.Env(), model_->path())) : info.Env().Undefined();
+    return impl_ ? Napi::Value(Napi::String::New(info.Env(), impl_->path())) : info.Env().Undefined();
   }
   Napi::Value Layout(const Napi::CallbackInfo& info) {
-    return model_ ? Napi::Value(Napi::String::New(info.Env(), model_->layout())) : info.Env().Undefined();
+    return impl_ ? Napi::Value(Napi::String::New(info.Env(), impl_->layout())) : info.Env().Undefined();
   }
   Napi::Value Device(const Napi::CallbackInfo& info) {
-    return model_ ? Napi::Value(Napi::String::New(info.Env(), model_->device())) : info.Env().Undefined();
+    return impl_ ? Napi::Value(Napi::String::New(info.Env(), impl_->device())) : info.Env().Undefined();
   }
   Napi::Value Family(const Napi::CallbackInfo& info) {
-    return model_ ? Napi::Value(Napi::String::New(info.Env(), model_->family())) : info.Env().Undefined();
+    return impl_ ? Napi::Value(Napi::String::New(info.Env(), impl_->family())) : info.Env().Undefined();
   }
   Napi::Value Precision(const Napi::CallbackInfo& info) {
-    return model_ ? Napi::Value(Napi::String::New(info.Env(), model_->precision())) : info.Env().Undefined();
+    return impl_ ? Napi::Value(Napi::String::New(info.Env(), impl_->precision())) : info.Env().Undefined();
   }
   template <int K>
   Napi::Value Dim(const Napi::CallbackInfo& info) {
-    if (!model_) return info.Env().Undefined();
-    const int64_t v[] = {model_->unet().config().in_channels, model_->vae().config().latent_channels,
-                         model_->vae().config().downscale, model_->unet().config().context_dim};
+    if (!impl_) return info.Env().Undefined();
+    const int64_t v[] = {impl_->unet().config().in_channels, impl_->vae().config().latent_channels,
+                         impl_->vae().config().downscale, impl_->unet().config().context_dim};
     return Napi::Number::New(info.Env(), double(v[K]));
   }
-
- private:
-  std::shared_ptr<const DiffusionModel> model_;
 };
 
 }  // namespace
 
-void init_diffusion_model(Napi::Env env, Napi::Object exports) {
-  Napi::Function f = DiffusionModelWrap::Define(env);
-  DiffusionModelWrap::ctor = new Napi::FunctionReference(Napi::Persistent(f));
-  exports.Set("DiffusionModel", f);
-}
+void init_diffusion_model(Napi::Env env, Napi::Object exports) { DiffusionModelWrap::export_class(env, exports); }
 
 }  // namespace bgn::addon

@@ -9,8 +9,14 @@ namespace bgn::addon {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   init_backends(env, exports);
   init_segmenter(env, exports);
-  init_diffusion(env, exports);
-  init_models(env, exports);
+  init_clip_tokenizer(env, exports);
+  init_parse_prompt_weights(env, exports);
+  init_scheduler_trace(env, exports);
+  init_read_safetensors(env, exports);
+  init_text_encoder(env, exports);
+  init_unet(env, exports);
+  init_vae(env, exports);
+  init_pipeline_trace(env, exports);
   init_diffusion_model(env, exports);
   init_tiny_vae(env, exports);
   return exports;
