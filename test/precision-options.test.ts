@@ -7,7 +7,13 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 import { replaceOptionsFromFlags } from '../src/cli/replace-flags.js';
 import { localPrecision, precisionFromEnv } from '../src/engines/precision.js';
-import { clearDiffusionModels, clearSegmenters, DiffusionModel, replaceBackground, resetDefaultContext } from '../src/index.js';
+import {
+  clearDiffusionModels,
+  clearSegmenters,
+  DiffusionModel,
+  replaceBackground,
+  resetDefaultContext,
+} from '../src/index.js';
 import { ReplaceOptionsSchema } from '../src/options.js';
 import { fixturesPresent, sd1Tiny, tokenizerDir } from './helpers/diffusion.js';
 import { tempDir } from './helpers/paths.js';
