@@ -64,7 +64,7 @@ int profile() {
 
 bool no_winograd() { return read("BGN_NO_WINOGRAD").has_value(); }
 
-bool gemm_kernel_portable() { return read("BGN_GEMM_KERNEL") == std::optional<std::string>("portable"); }
+std::string gemm_kernel() { return read("BGN_GEMM_KERNEL").value_or(""); }
 
 size_t alloc_cache_bytes() {
   const std::optional<std::string> v = read("BGN_ALLOC_CACHE_MB");

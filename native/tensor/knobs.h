@@ -9,6 +9,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 namespace bgn::knobs {
 
@@ -16,8 +17,8 @@ namespace bgn::knobs {
 int profile();
 // BGN_NO_WINOGRAD: set (to anything), 3×3 CPU convolutions run through im2col + GEMM, never Winograd.
 bool no_winograd();
-// BGN_GEMM_KERNEL: portable, the built-in CPU GEMM never takes its AVX-512 kernel (default: it does when it can).
-bool gemm_kernel_portable();
+// BGN_GEMM_KERNEL: avx512, blas or portable forces the CPU GEMM kernel; "" when unset (the best one there is).
+std::string gemm_kernel();
 // BGN_ALLOC_CACHE_MB: MiB of freed large host blocks the tensor allocator keeps for reuse (default 1024).
 size_t alloc_cache_bytes();
 // BGN_KEEP_WEIGHTS_RESIDENT: not empty and not 0, mapped weight pages are never dropped between phases.
