@@ -135,7 +135,7 @@ std::shared_ptr<const DiffusionModel> DiffusionModel::load(const std::string& pa
   if (path.empty()) fail(Code::BadInput, "DiffusionModel.load: the path is empty");
   const bool dir = is_dir(path);
   check_checkpoint_file(path);  // a corrupt single file is reported before anything else is looked up
-  // Tokenizer: option, the model folder, $BG_CLIP_TOKENIZER, the built-in vocabulary (diffusion/model_sources.h).
+  // Tokenizer: option, the model folder, the built-in vocabulary (diffusion/model_sources.h).
   const TokenizerSource tok_src =
       choose_tokenizer(path, dir, opts.tokenizer, opts.tokenizer_vocab, opts.tokenizer_merges);
   const bool tok_from_model = tok_src.from_model;

@@ -23,8 +23,8 @@
 // the empty prompt, so both condition the UNet with the same sequence length.
 //
 // Tokenizer: the `tokenizer` option (a folder with vocab.json + merges.txt), else the model
-// folder's tokenizer/, else $BG_CLIP_TOKENIZER, else the in-memory vocabulary of the options
-// (diffusion/model_sources.h). Pad token: the model folder's tokenizer config
+// folder's tokenizer/, else the in-memory vocabulary of the options (diffusion/model_sources.h; the
+// library passes the folder its configuration names, BG_CLIP_TOKENIZER included, as the option). Pad token: the model folder's tokenizer config
 // when the tokenizer comes from there, otherwise "!" for GELU (SD 2.x / OpenCLIP) text encoders
 // and "<|endoftext|>" for quick-GELU (SD 1.x) ones.
 //
@@ -61,7 +61,7 @@ namespace bgn {
 
 struct DiffusionLoadOptions {
   int threads = 0;        // per component pool; <= 0: all cores
-  std::string tokenizer;  // folder; empty: model folder, then $BG_CLIP_TOKENIZER, then the two below
+  std::string tokenizer;  // folder; empty: model folder, then the two below
   // Contents of a vocab.json and merges.txt used when nothing above names a tokenizer (the
   // package passes its built-in CLIP vocabulary; see diffusion/model_sources.h).
   std::string tokenizer_vocab, tokenizer_merges;

@@ -463,7 +463,7 @@ void register_tensor_kernels(std::map<std::string, KernelFactory>& r) {
     } catch (const Error& e) {
       i.unsupported(e.what());
     }
-    // Floating-point values are computed in f32 throughout (DESIGN.md §4), so a cast between
+    // Floating-point values are computed in f32 throughout (docs/DESIGN.md §6), so a cast between
     // float types is the identity here: f16 graphs run at f32 precision.
     // Only f32 values live on the device, so a cast to f32 passes a device value through.
     return make_fn_kernel([target](RunContext&, const Inputs& in) {

@@ -1,7 +1,7 @@
 /**
  * The compositing chain of replaceBackground, as one pure function over pixels:
  *   decontaminate edges → enhance → colour-match to the new background → feather → shadow → composite
- * Runs in a worker thread (src/pipeline/pixel-pool.ts) so a 12-MP photo never blocks the
+ * Runs in a worker thread (src/workers/pixel-pool.ts) so a 12-MP photo never blocks the
  * event loop; callable inline for small images and tests.
  */
 import { stopwatch } from '../stopwatch.js';
