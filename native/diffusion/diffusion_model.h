@@ -25,8 +25,8 @@
 // Tokenizer: the `tokenizer` option (a folder with vocab.json + merges.txt), else the model
 // folder's tokenizer/, else the in-memory vocabulary of the options (diffusion/model_sources.h; the
 // library passes the folder its configuration names, BG_CLIP_TOKENIZER included, as the option).
-// Pad token: the model folder's tokenizer config when the tokenizer comes from there, otherwise "!" for GELU (SD 2.x / OpenCLIP) text encoders
-// and "<|endoftext|>" for quick-GELU (SD 1.x) ones.
+// Pad token: the model folder's tokenizer config when the tokenizer comes from there, otherwise
+// "!" for GELU (SD 2.x / OpenCLIP) text encoders and "<|endoftext|>" for quick-GELU (SD 1.x) ones.
 //
 // Scheduler: the sampler named in each request, configured from the folder's
 // scheduler/scheduler_config.json, or for single files the SD 1.x/2.x training schedule
