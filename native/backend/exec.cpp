@@ -8,20 +8,26 @@ namespace bgn {
 
 void copy_from_host(const Exec& e, void* dst, const void* host, size_t bytes) {
   if (bytes == 0) return;
-  if (e.gpu) e.gpu->upload(dst, host, bytes);
-  else std::memcpy(dst, host, bytes);
+  if (e.gpu)
+    e.gpu->upload(dst, host, bytes);
+  else
+    std::memcpy(dst, host, bytes);
 }
 
 void copy_to_host(const Exec& e, void* host, const void* src, size_t bytes) {
   if (bytes == 0) return;
-  if (e.gpu) e.gpu->download(host, src, bytes);
-  else std::memcpy(host, src, bytes);
+  if (e.gpu)
+    e.gpu->download(host, src, bytes);
+  else
+    std::memcpy(host, src, bytes);
 }
 
 void copy_within(const Exec& e, void* dst, const void* src, size_t bytes) {
   if (bytes == 0) return;
-  if (e.gpu) e.gpu->copy(dst, src, bytes);
-  else std::memcpy(dst, src, bytes);
+  if (e.gpu)
+    e.gpu->copy(dst, src, bytes);
+  else
+    std::memcpy(dst, src, bytes);
 }
 
 Tensor device_empty(Gpu& gpu, DType dtype, Shape shape) {

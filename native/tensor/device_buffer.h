@@ -27,7 +27,10 @@ class DeviceBuffer {
   ~DeviceBuffer() { reset(); }
   void reset();
   void* get() const { return p_; }
-  template <class T> T* as() const { return static_cast<T*>(p_); }
+  template <class T>
+  T* as() const {
+    return static_cast<T*>(p_);
+  }
   size_t bytes() const { return bytes_; }
 
  private:

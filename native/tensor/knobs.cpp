@@ -102,8 +102,7 @@ size_t cuda_memory_limit_bytes() {
   char* end = nullptr;
   const long long mb = std::strtoll(v->c_str(), &end, 10);
   if (errno != 0 || *end != '\0' || mb <= 0 || static_cast<unsigned long long>(mb) > kMaxMiB)
-    fail(Code::Config, "BGN_CUDA_MEMORY_LIMIT_MB must be a positive whole number of MiB (e.g. 8000), not '", *v,
-         "'");
+    fail(Code::Config, "BGN_CUDA_MEMORY_LIMIT_MB must be a positive whole number of MiB (e.g. 8000), not '", *v, "'");
   return static_cast<size_t>(mb) << 20;
 }
 

@@ -8,9 +8,17 @@
 using namespace bgn;
 
 namespace {
-const char* const kAll[] = {"BGN_PROFILE", "BGN_NO_WINOGRAD", "BGN_ALLOC_CACHE_MB", "BGN_KEEP_WEIGHTS_RESIDENT",
-                            "BGN_GEMM_KERNEL", "BGN_CUDA_GEMM", "BGN_CUDA_IM2COL_BYTES", "BGN_CUDA_MEMORY_LIMIT_MB",
-                            "BGN_CUDA_EMU_MEMORY_MB", "BG_MAX_MODEL_BYTES", "BG_MAX_PROMPT_CHARS"};
+const char* const kAll[] = {"BGN_PROFILE",
+                            "BGN_NO_WINOGRAD",
+                            "BGN_ALLOC_CACHE_MB",
+                            "BGN_KEEP_WEIGHTS_RESIDENT",
+                            "BGN_GEMM_KERNEL",
+                            "BGN_CUDA_GEMM",
+                            "BGN_CUDA_IM2COL_BYTES",
+                            "BGN_CUDA_MEMORY_LIMIT_MB",
+                            "BGN_CUDA_EMU_MEMORY_MB",
+                            "BG_MAX_MODEL_BYTES",
+                            "BG_MAX_PROMPT_CHARS"};
 }  // namespace
 
 TEST("unset knobs give their defaults") {
@@ -59,8 +67,8 @@ TEST("values are read as documented") {
   CHECK(knobs::cuda_gemm() == knobs::CudaGemm::Own);
   knobs::set_for_test("BGN_CUDA_MEMORY_LIMIT_MB", "8000");
   CHECK(knobs::cuda_memory_limit_bytes() == size_t(8000) << 20);
-  for (const char* name : {"BGN_PROFILE", "BGN_KEEP_WEIGHTS_RESIDENT", "BGN_ALLOC_CACHE_MB", "BGN_CUDA_GEMM",
-                           "BGN_CUDA_MEMORY_LIMIT_MB"})
+  for (const char* name :
+       {"BGN_PROFILE", "BGN_KEEP_WEIGHTS_RESIDENT", "BGN_ALLOC_CACHE_MB", "BGN_CUDA_GEMM", "BGN_CUDA_MEMORY_LIMIT_MB"})
     knobs::reset_for_test(name);
 }
 
