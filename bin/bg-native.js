@@ -10,7 +10,9 @@ import('../dist/cli/index.js').then(
     process.exitCode = await main(process.argv);
   },
   (err) => {
-    process.stderr.write(`bg-native: E_INTERNAL: cannot load the CLI (${err && err.message ? err.message.split('\n')[0] : err}); run \`npm run build:ts\` in the package folder.\n`);
+    process.stderr.write(
+      `bg-native: E_INTERNAL: cannot load the CLI (${err && err.message ? err.message.split('\n')[0] : err}); run \`npm run build:ts\` in the package folder.\n`,
+    );
     process.exitCode = 1;
   },
 );

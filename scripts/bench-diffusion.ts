@@ -119,7 +119,10 @@ function parseArgs(argv: string[]): Args {
   if (!v.model) throw new Error(`--model is required\n${USAGE}`);
   const a: Args = {
     model: v.model,
-    models: v.model.split(',').map((m) => m.trim()).filter(Boolean),
+    models: v.model
+      .split(',')
+      .map((m) => m.trim())
+      .filter(Boolean),
     sizes: v.size.split(',').map((s) => Number(s.trim())),
     steps: Number(v.steps),
     threads: Number(v.threads),
@@ -133,13 +136,18 @@ function parseArgs(argv: string[]): Args {
     precisions: v.precision.split(',').map((p) => p.trim()) as Precision[],
   };
   for (const p of a.precisions)
-    if (!['f32', 'bf16', 'auto'].includes(p)) throw new Error('--precision must be f32, bf16 or auto (or a list of them)');
-  if (a.sdcpp && (a.e2e || a.device !== 'cpu')) throw new Error('--sdcpp compares the CPU component runs: drop --e2e and --device');
+    if (!['f32', 'bf16', 'auto'].includes(p))
+      throw new Error('--precision must be f32, bf16 or auto (or a list of them)');
+  if (a.sdcpp && (a.e2e || a.device !== 'cpu'))
+    throw new Error('--sdcpp compares the CPU component runs: drop --e2e and --device');
   if (!/^(auto|cpu|cuda(:\d+)?)$/.test(a.device)) throw new Error('--device must be cpu, cuda, cuda:N or auto');
   for (const s of a.sizes)
-    if (!(a.sizes.length === 1 && s === 0) && !(Number.isInteger(s) && s >= 64 && s <= 4096 && s % 8 === 0)) throw new Error('--size must be a multiple of 8 from 64 to 4096');
-  if (!(Number.isInteger(a.steps) && a.steps >= 1 && a.steps <= 1000)) throw new Error('--steps must be an integer from 1 to 1000');
-  if (!(Number.isInteger(a.threads) && a.threads >= 1 && a.threads <= 1024)) throw new Error('--threads must be a positive integer');
+    if (!(a.sizes.length === 1 && s === 0) && !(Number.isInteger(s) && s >= 64 && s <= 4096 && s % 8 === 0))
+      throw new Error('--size must be a multiple of 8 from 64 to 4096');
+  if (!(Number.isInteger(a.steps) && a.steps >= 1 && a.steps <= 1000))
+    throw new Error('--steps must be an integer from 1 to 1000');
+  if (!(Number.isInteger(a.threads) && a.threads >= 1 && a.threads <= 1024))
+    throw new Error('--threads must be a positive integer');
   return a;
 }
 
@@ -233,7 +241,9 @@ const peakRssMb = () => process.resourceUsage().maxRSS / 1024;
 /** Where the run happened: 'cpu', or the GPU's name and its pool's peak (MiB). */
 function deviceReport(device: Device): { device: string; peak_device_mb?: number } {
   if (device === 'cpu') return { device: 'cpu' };
-  const cuda = loadAddon().backends().find((b) => b.name === 'cuda');
+  const cuda = loadAddon()
+    .backends()
+    .find((b) => b.name === 'cuda');
   if (!cuda?.available) return { device: 'cpu' };
   return { device: `cuda (${cuda.device ?? '?'})`, peak_device_mb: (cuda.peakBytes ?? 0) / 2 ** 20 };
 }
@@ -261,7 +271,13 @@ function allFinite(a: Float32Array): boolean {
 }
 
 async function benchOnce(
-  model: string, sizeArg: number, steps: number, threads: number, device: Device, precision: Precision, taesd?: string,
+  model: string,
+  sizeArg: number,
+  steps: number,
+  threads: number,
+  device: Device,
+  precision: Precision,
+  taesd?: string,
 ): Promise<BenchResult> {
   const n = loadAddon() as unknown as Native;
   let t = performance.now();
@@ -283,7 +299,8 @@ async function benchOnce(
   // Prompt and negative prompt: BOS, a few tokens, EOS padding (CLIP's 49406 / 49407 when the
   // vocabulary has them), encoded together as a batch of 2.
   const T = Math.min(77, te.maxPositions);
-  const bos = te.vocabSize > 49407 ? 49406 : 0, eos = te.vocabSize > 49407 ? 49407 : te.vocabSize - 1;
+  const bos = te.vocabSize > 49407 ? 49406 : 0,
+    eos = te.vocabSize > 49407 ? 49407 : te.vocabSize - 1;
   const ids = new Int32Array(2 * T).fill(eos);
   ids[0] = bos;
   ids[T] = bos;
@@ -295,7 +312,9 @@ async function benchOnce(
     // SDXL: cat(penultimate raw of encoder 1, of encoder 2) per token; pooled from encoder 2.
     const a = await te.encode(ids, { batch: 2, clipSkip: 1, finalNorm: false });
     const b = await te2.encode(ids, { batch: 2, clipSkip: 1, finalNorm: false, pooled: true });
-    const c1 = a.shape[2]!, c2 = b.shape[2]!, C = c1 + c2;
+    const c1 = a.shape[2]!,
+      c2 = b.shape[2]!,
+      C = c1 + c2;
     context = new Float32Array(2 * T * C);
     for (let r = 0; r < 2 * T; ++r) {
       context.set(a.lastHiddenState.subarray(r * c1, (r + 1) * c1), r * C);
@@ -311,16 +330,22 @@ async function benchOnce(
   const rssText = peakRssMb();
   finite &&= allFinite(context);
   if (context.length !== 2 * T * unet.contextDim)
-    throw new Error(`text encoder width ${context.length / (2 * T)} does not match the UNet's context ${unet.contextDim}`);
+    throw new Error(
+      `text encoder width ${context.length / (2 * T)} does not match the UNet's context ${unet.contextDim}`,
+    );
 
   // Sampling steps: one batch-2 forward each (cond + uncond), CFG mix, Euler update.
-  const h = size / 8, w = size / 8, lc = 4, plane = lc * h * w;
+  const h = size / 8,
+    w = size / 8,
+    lc = 4,
+    plane = lc * h * w;
   const sigmas = [14.6146, 9.7, 6.3, 4.0, 2.5, 1.5, 0.8, 0.3, 0.0];
   let latents = randn(plane, 42).map((v) => v * sigmas[0]!);
   const unetSteps: number[] = [];
   const guidance = 7.5;
   for (let s = 0; s < steps; ++s) {
-    const sigma = sigmas[Math.min(s, sigmas.length - 2)]!, next = sigmas[Math.min(s + 1, sigmas.length - 1)]!;
+    const sigma = sigmas[Math.min(s, sigmas.length - 2)]!,
+      next = sigmas[Math.min(s + 1, sigmas.length - 1)]!;
     const t0 = performance.now();
     const cIn = 1 / Math.sqrt(sigma * sigma + 1);
     const sample = new Float32Array(2 * unet.inChannels * h * w);
@@ -328,7 +353,13 @@ async function benchOnce(
     for (let b = 0; b < 2; ++b)
       for (let i = 0; i < plane; ++i) sample[b * unet.inChannels * h * w + i] = latents[i]! * cIn;
     const timestep = 999 - Math.round((s * 999) / Math.max(1, steps));
-    const eps = await unet.forward({ sample, shape: [2, unet.inChannels, h, w], timesteps: [timestep, timestep], context, ...added });
+    const eps = await unet.forward({
+      sample,
+      shape: [2, unet.inChannels, h, w],
+      timesteps: [timestep, timestep],
+      context,
+      ...added,
+    });
     const outPlane = unet.outChannels * h * w;
     const next_ = new Float32Array(plane);
     for (let i = 0; i < plane; ++i) {
@@ -343,9 +374,13 @@ async function benchOnce(
   // One step without CFG (guidance ≤ 1, e.g. LCM / Turbo): a batch-1 forward on the prompt alone.
   t = performance.now();
   const eps1 = await unet.forward({
-    sample: new Float32Array(unet.inChannels * h * w).fill(0.1), shape: [1, unet.inChannels, h, w], timesteps: [499],
+    sample: new Float32Array(unet.inChannels * h * w).fill(0.1),
+    shape: [1, unet.inChannels, h, w],
+    timesteps: [499],
     context: context.subarray(0, context.length / 2),
-    ...(added ? { textEmbeds: added.textEmbeds.subarray(0, added.textEmbeds.length / 2), timeIds: added.timeIds.subarray(0, 6) } : {}),
+    ...(added
+      ? { textEmbeds: added.textEmbeds.subarray(0, added.textEmbeds.length / 2), timeIds: added.timeIds.subarray(0, 6) }
+      : {}),
   });
   const unetStepNoCfg = secs(t);
   finite &&= allFinite(eps1);
@@ -358,7 +393,10 @@ async function benchOnce(
   finite &&= allFinite(img.image);
   // The encoder on the decoded image (img2img and inpainting encode the photo once per image).
   t = performance.now();
-  const moments = await vae.encode(img.image.map((v) => Math.max(-1, Math.min(1, v))), img.shape);
+  const moments = await vae.encode(
+    img.image.map((v) => Math.max(-1, Math.min(1, v))),
+    img.shape,
+  );
   const vaeEncode = secs(t);
   finite &&= allFinite(moments.moments);
   let taesdDecode: number | undefined;
@@ -429,13 +467,31 @@ function defaultTokenizer(): string | undefined {
 }
 
 async function benchE2e(
-  model: string, size: number, steps: number, threads: number, device: Device, precision: Precision, tokenizer?: string,
+  model: string,
+  size: number,
+  steps: number,
+  threads: number,
+  device: Device,
+  precision: Precision,
+  tokenizer?: string,
 ): Promise<E2eResult> {
   const t0 = performance.now();
-  const m = await loadAddon().DiffusionModel.load(model, { threads, device, precision, ...(tokenizer ? { tokenizer } : {}) });
+  const m = await loadAddon().DiffusionModel.load(model, {
+    threads,
+    device,
+    precision,
+    ...(tokenizer ? { tokenizer } : {}),
+  });
   const ranIn = m.precision;
   const load = secs(t0);
-  const prompt = { prompt: 'a photo of a wooden table in a bright kitchen', negativePrompt: 'blurry', ...(size ? { width: size, height: size } : {}), guidanceScale: 7.5, sampler: 'euler' as const, seed: 1 };
+  const prompt = {
+    prompt: 'a photo of a wooden table in a bright kitchen',
+    negativePrompt: 'blurry',
+    ...(size ? { width: size, height: size } : {}),
+    guidanceScale: 7.5,
+    sampler: 'euler' as const,
+    seed: 1,
+  };
   // On a GPU the first generation uploads the weights and initialises cuBLAS: one 1-step
   // generation first, timed on its own, so txt2img_s is what every later image costs.
   let warmup: number | undefined;
@@ -448,7 +504,8 @@ async function benchE2e(
   const t1 = performance.now();
   const img = await m.generate({ ...prompt, steps }, { onProgress: () => marks.push(performance.now()) });
   const end = performance.now();
-  if (size && (img.width !== size || img.height !== size)) throw new Error(`generate returned ${img.width}×${img.height}`);
+  if (size && (img.width !== size || img.height !== size))
+    throw new Error(`generate returned ${img.width}×${img.height}`);
   const where = deviceReport(device);
   m.dispose();
   const gaps = marks.slice(1).map((t, i) => (t - marks[i]!) / 1000);
@@ -482,7 +539,9 @@ function table(r: BenchResult): string {
     `  VAE decode     ${f(r.vae_decode_s)} s${r.taesd_decode_s !== undefined ? `  (tiny autoencoder: ${f(r.taesd_decode_s)} s)` : ''}`,
     `  VAE encode     ${f(r.vae_encode_s)} s`,
     `  peak RSS       ${r.peak_rss_mb.toFixed(0)} MiB  (after load ${a.load.toFixed(0)}, text ${a.text_encode.toFixed(0)}, UNet ${a.unet.toFixed(0)}, VAE ${a.vae_decode.toFixed(0)})`,
-    ...(r.peak_device_mb !== undefined ? [`  peak device    ${r.peak_device_mb.toFixed(0)} MiB  (bg-native's GPU pool)`] : []),
+    ...(r.peak_device_mb !== undefined
+      ? [`  peak device    ${r.peak_device_mb.toFixed(0)} MiB  (bg-native's GPU pool)`]
+      : []),
     `  outputs finite ${r.finite}`,
   ].join('\n');
 }
@@ -497,42 +556,44 @@ async function main(): Promise<void> {
     const sdcpp = args.sdcpp ? new SdcppRuns(args.sdcpp, args.sdcppArgs) : undefined;
     const comparisons: Comparison[] = [];
     for (const model of args.models) {
-      for (const size of args.sizes) for (const precision of args.precisions) {
-        const loadBefore = loadAverage()[0];
-        const child = spawnSync(
-          process.execPath,
-          [
-            ...process.execArgv,
-            script,
-            '--model',
-            model,
-            '--size',
-            String(size),
-            '--steps',
-            String(args.steps),
-            '--threads',
-            String(args.threads),
-            '--json',
-            '--device',
-            args.device,
-            '--precision',
-            precision,
-            ...(args.e2e ? ['--e2e'] : []),
-            ...(args.tokenizer ? ['--tokenizer', args.tokenizer] : []),
-            ...(args.taesd ? ['--taesd', args.taesd] : []),
-          ],
-          { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 },
-        );
-        if (child.status !== 0) throw new Error(`the run of ${model} at ${size}×${size} failed (exit ${child.status})`);
-        const r = { ...(JSON.parse(child.stdout) as BenchResult), file_mb: statSync(model).size / 2 ** 20 };
-        results.push(r);
-        if (!args.json) console.log(args.e2e ? JSON.stringify(r) : table(r));
-        if (sdcpp) {
-          const c = await sdcpp.compare({ ...r, load_before: loadBefore });
-          c.ours.load_after = loadAverage()[0];
-          comparisons.push(c);
+      for (const size of args.sizes)
+        for (const precision of args.precisions) {
+          const loadBefore = loadAverage()[0];
+          const child = spawnSync(
+            process.execPath,
+            [
+              ...process.execArgv,
+              script,
+              '--model',
+              model,
+              '--size',
+              String(size),
+              '--steps',
+              String(args.steps),
+              '--threads',
+              String(args.threads),
+              '--json',
+              '--device',
+              args.device,
+              '--precision',
+              precision,
+              ...(args.e2e ? ['--e2e'] : []),
+              ...(args.tokenizer ? ['--tokenizer', args.tokenizer] : []),
+              ...(args.taesd ? ['--taesd', args.taesd] : []),
+            ],
+            { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 },
+          );
+          if (child.status !== 0)
+            throw new Error(`the run of ${model} at ${size}×${size} failed (exit ${child.status})`);
+          const r = { ...(JSON.parse(child.stdout) as BenchResult), file_mb: statSync(model).size / 2 ** 20 };
+          results.push(r);
+          if (!args.json) console.log(args.e2e ? JSON.stringify(r) : table(r));
+          if (sdcpp) {
+            const c = await sdcpp.compare({ ...r, load_before: loadBefore });
+            c.ours.load_after = loadAverage()[0];
+            comparisons.push(c);
+          }
         }
-      }
     }
     if (args.json && sdcpp) {
       console.log(JSON.stringify({ machine: machine(), comparisons }));
@@ -542,7 +603,9 @@ async function main(): Promise<void> {
       console.log(comparisonTable(comparisons, machine()));
     } else if (args.models.length > 1) {
       // Per weight type: step time and peak RSS beside the file size.
-      console.log('\nfile                                   size    file MiB   UNet step s   peak RSS MiB   RSS / file');
+      console.log(
+        '\nfile                                   size    file MiB   UNet step s   peak RSS MiB   RSS / file',
+      );
       for (const r of results) {
         const x = r as unknown as { unet_step_s: number; peak_rss_mb: number };
         console.log(
@@ -553,8 +616,15 @@ async function main(): Promise<void> {
     return;
   }
   if (args.e2e) {
-    const r = await benchE2e(path.resolve(args.model), args.sizes[0]!, args.steps, args.threads, args.device,
-      args.precisions[0]!, args.tokenizer ?? defaultTokenizer());
+    const r = await benchE2e(
+      path.resolve(args.model),
+      args.sizes[0]!,
+      args.steps,
+      args.threads,
+      args.device,
+      args.precisions[0]!,
+      args.tokenizer ?? defaultTokenizer(),
+    );
     const f = (x: number) => x.toFixed(2);
     console.log(
       args.json
@@ -564,12 +634,22 @@ async function main(): Promise<void> {
             `  load           ${f(r.load_s)} s${r.warmup_s !== undefined ? `  (then a 1-step warm-up generation ${f(r.warmup_s)} s: weights to the GPU)` : ''}`,
             `  txt2img        ${f(r.txt2img_s)} s  (text encoding + first step ${f(r.first_step_s)}, later steps ${f(r.unet_step_s)} each, decode ${f(r.vae_decode_s)})`,
             `  peak RSS       ${r.peak_rss_mb.toFixed(0)} MiB`,
-            ...(r.peak_device_mb !== undefined ? [`  peak device    ${r.peak_device_mb.toFixed(0)} MiB  (bg-native's GPU pool)`] : []),
+            ...(r.peak_device_mb !== undefined
+              ? [`  peak device    ${r.peak_device_mb.toFixed(0)} MiB  (bg-native's GPU pool)`]
+              : []),
           ].join('\n'),
     );
     return;
   }
-  const r = await benchOnce(path.resolve(args.model), args.sizes[0]!, args.steps, args.threads, args.device, args.precisions[0]!, args.taesd);
+  const r = await benchOnce(
+    path.resolve(args.model),
+    args.sizes[0]!,
+    args.steps,
+    args.threads,
+    args.device,
+    args.precisions[0]!,
+    args.taesd,
+  );
   console.log(args.json ? JSON.stringify(r) : table(r));
 }
 

@@ -35,7 +35,14 @@ import { parseArgs as parseCli } from 'node:util';
 
 import sharp, { type Sharp } from 'sharp';
 
-import { clearDiffusionModels, clearSegmenters, closeComposePool, replaceBackground, resolveModel, type ReplaceOptions } from '../src/index.js';
+import {
+  clearDiffusionModels,
+  clearSegmenters,
+  closeComposePool,
+  replaceBackground,
+  resolveModel,
+  type ReplaceOptions,
+} from '../src/index.js';
 import { redSubjectModel, writeTinyModel } from '../test/helpers/tiny-models.js';
 import { describeMachine, loadAverage, machine } from './lib/machine.js';
 
@@ -101,7 +108,8 @@ function parseArgs(argv: string[]): Args {
     size: v.size === undefined ? 0 : Number(v.size),
     photo: path.resolve(v.photo),
     precision: v.precision,
-    segmentation: v.segmentation === 'default' || v.segmentation === 'tiny' ? v.segmentation : path.resolve(v.segmentation),
+    segmentation:
+      v.segmentation === 'default' || v.segmentation === 'tiny' ? v.segmentation : path.resolve(v.segmentation),
     runs: Number(v.runs),
     threads: Number(v.threads),
     json: v.json,
@@ -109,7 +117,8 @@ function parseArgs(argv: string[]): Args {
   if (!(Number.isInteger(a.steps) && a.steps >= 1)) throw new Error('--steps must be a positive integer');
   if (!(Number.isInteger(a.runs) && a.runs >= 1)) throw new Error('--runs must be a positive integer');
   if (!(Number.isInteger(a.threads) && a.threads >= 1)) throw new Error('--threads must be a positive integer');
-  if (!(a.size === 0 || (Number.isInteger(a.size) && a.size >= 64 && a.size % 8 === 0))) throw new Error('--size must be a multiple of 8');
+  if (!(a.size === 0 || (Number.isInteger(a.size) && a.size >= 64 && a.size % 8 === 0)))
+    throw new Error('--size must be a multiple of 8');
   if (!Number.isFinite(a.guidance)) throw new Error('--guidance must be a number');
   return a;
 }
@@ -142,15 +151,23 @@ function redSquareOnGreen(side: number): Sharp {
   return sharp(rgb, { raw: { width: side, height: side, channels: 3 } });
 }
 
-async function segmentationModel(dir: string, choice: string): Promise<{ model?: string; label: string; note?: string }> {
-  if (choice === 'tiny') return { model: writeTinyModel(dir, 'tiny-isnet-imgly.onnx', redSubjectModel()), label: 'tiny test model (64×64)' };
+async function segmentationModel(
+  dir: string,
+  choice: string,
+): Promise<{ model?: string; label: string; note?: string }> {
+  if (choice === 'tiny')
+    return { model: writeTinyModel(dir, 'tiny-isnet-imgly.onnx', redSubjectModel()), label: 'tiny test model (64×64)' };
   if (choice !== 'default') return { model: choice, label: path.basename(choice) };
   try {
     const found = await resolveModel({});
     return { label: `${path.basename(found.path)} (${found.source})` };
   } catch {
     const model = writeTinyModel(dir, 'tiny-isnet-imgly.onnx', redSubjectModel());
-    return { model, label: 'tiny test model', note: 'no segmentation model installed: the tiny test model stands in (segment stage far cheaper than ISNet)' };
+    return {
+      model,
+      label: 'tiny test model',
+      note: 'no segmentation model installed: the tiny test model stands in (segment stage far cheaper than ISNet)',
+    };
   }
 }
 
@@ -184,7 +201,10 @@ async function main(): Promise<void> {
   try {
     const side = 2 * size;
     const input = path.join(dir, 'photo.jpg');
-    const photo = args.segmentation === 'tiny' ? redSquareOnGreen(side) : sharp(args.photo).rotate().resize(side, side, { fit: 'cover' });
+    const photo =
+      args.segmentation === 'tiny'
+        ? redSquareOnGreen(side)
+        : sharp(args.photo).rotate().resize(side, side, { fit: 'cover' });
     writeFileSync(input, await photo.jpeg({ quality: 92 }).toBuffer());
     const seg = await segmentationModel(dir, args.segmentation);
     if (seg.note) log(`note: ${seg.note}`);
@@ -212,7 +232,10 @@ async function main(): Promise<void> {
       const loadBefore = loadAverage()[0];
       const marks: { t: number; stage: string; step?: number }[] = [];
       const t0 = performance.now();
-      const r = await replaceBackground({ ...options, onProgress: (p) => marks.push({ t: performance.now(), stage: p.stage, step: p.step }) });
+      const r = await replaceBackground({
+        ...options,
+        onProgress: (p) => marks.push({ t: performance.now(), stage: p.stage, step: p.step }),
+      });
       const end = performance.now();
       const steps = marks.filter((k) => k.stage === 'generate' && k.step !== undefined);
       const afterSteps = marks.find((k) => k.t >= (steps.at(-1)?.t ?? Infinity) && k.stage !== 'generate');
@@ -230,7 +253,8 @@ async function main(): Promise<void> {
         engine_info: r.engineInfo,
       });
       log(`run ${i + 1}/${args.runs}: ${runs.at(-1)!.total_s.toFixed(2)} s (${r.engine})`);
-      if (r.engine !== 'local') throw new Error(`the local engine did not run (${r.engine}): ${JSON.stringify(r.skipped ?? r.engineReason)}`);
+      if (r.engine !== 'local')
+        throw new Error(`the local engine did not run (${r.engine}): ${JSON.stringify(r.skipped ?? r.engineReason)}`);
     }
     const fileMb = statSync(args.model).size / 2 ** 20;
     const loraMb = args.loras.reduce((s, l) => s + statSync(l.path).size / 2 ** 20, 0);
@@ -273,8 +297,14 @@ async function main(): Promise<void> {
         `run ${r.run} (${r.run === 1 ? 'cold: load + merge' : 'warm'}): ${f(r.total_s)} s   UNet in ${ranIn(r)}   load avg ${f(r.load_before)} → ${f(r.load_after)}   ` +
           `peak RSS ${r.peak_rss_mb.toFixed(0)} MiB`,
       );
-      console.log(`  start → step 1 ${f(r.to_first_step_s)} s; later steps ${r.steps_s.map(f).join(', ') || '—'} s; last step → compose ${f(r.last_step_to_compose_s)} s`);
-      console.log(`  stages (ms): ${Object.entries(r.stages_ms).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(', ')}`);
+      console.log(
+        `  start → step 1 ${f(r.to_first_step_s)} s; later steps ${r.steps_s.map(f).join(', ') || '—'} s; last step → compose ${f(r.last_step_to_compose_s)} s`,
+      );
+      console.log(
+        `  stages (ms): ${Object.entries(r.stages_ms)
+          .map(([k, v]) => `${k} ${v.toFixed(0)}`)
+          .join(', ')}`,
+      );
     }
     console.log(`peak RSS ${peak.toFixed(0)} MiB = ${(peak / fileMb).toFixed(3)} × the checkpoint file (goal ≤ 1.10)`);
   } finally {

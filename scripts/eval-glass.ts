@@ -35,10 +35,12 @@ const { values: v } = parseArgs({
   },
 });
 const size = Number(v.size);
-const width = size, height = Math.round(size * 0.75);
+const width = size,
+  height = Math.round(size * 0.75);
 const photos = process.env.BGN_PHOTOS_DIR ?? path.resolve(import.meta.dirname, '../../shared/photos');
 const backdrops: GlassBackdrop[] = ['garden', 'interior'];
-for (const f of ['llama_am2k.jpg', 'astronaut_portrait_pd.jpg']) if (existsSync(path.join(photos, f))) backdrops.push({ photo: path.join(photos, f) });
+for (const f of ['llama_am2k.jpg', 'astronaut_portrait_pd.jpg'])
+  if (existsSync(path.join(photos, f))) backdrops.push({ photo: path.join(photos, f) });
 
 interface Row extends GlassScore {
   scene: string;
@@ -51,12 +53,17 @@ interface Row extends GlassScore {
 type Studio = { cleanPlate?: Buffer; second?: { input: Buffer; cleanPlate: Buffer } };
 
 async function cutout(
-  input: Buffer, box: [number, number, number, number], studio: Studio = {},
+  input: Buffer,
+  box: [number, number, number, number],
+  studio: Studio = {},
 ): Promise<{ rgba: Uint8Array; ms: number }> {
   const t0 = performance.now();
   const r = await cleanup({ input, prompt: { box }, ...studio, ...(v.model ? { model: v.model } : {}) });
   const ms = performance.now() - t0;
-  const { data } = await sharp(r.artifacts.output as Buffer).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
+  const { data } = await sharp(r.artifacts.output as Buffer)
+    .ensureAlpha()
+    .raw()
+    .toBuffer({ resolveWithObject: true });
   return { rgba: new Uint8Array(data), ms };
 }
 
@@ -122,7 +129,12 @@ if (!v['no-cost']) {
   const scene = await makeGlassScene({ kind: 'door', backdrop: 'garden', width: 4000, height: 3000, seed: 1 });
   const input = await scenePng(scene);
   const run = async (glass: 'auto' | 'off', box?: [number, number, number, number]) => {
-    const r = await cleanup({ input, glass, ...(box ? { prompt: { box } } : {}), ...(v.model ? { model: v.model } : {}) });
+    const r = await cleanup({
+      input,
+      glass,
+      ...(box ? { prompt: { box } } : {}),
+      ...(v.model ? { model: v.model } : {}),
+    });
     return r.metrics;
   };
   await run('off');

@@ -83,11 +83,19 @@ function parseArgs(argv: string[]): Args {
     );
     process.exit(0);
   }
-  const list = (x: string | undefined) => (x ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const list = (x: string | undefined) =>
+    (x ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
   const files = list(v.model);
   const onlyStudy = v['refine-study'] && v.models === undefined && files.length === 0;
   const a: Args = {
-    models: (v.models !== undefined ? list(v.models) : files.length || onlyStudy ? [] : ['medium', 'small']) as Variant[],
+    models: (v.models !== undefined
+      ? list(v.models)
+      : files.length || onlyStudy
+        ? []
+        : ['medium', 'small']) as Variant[],
     files,
     refineStudy: v['refine-study'],
     glass: v.glass as 'auto' | 'off',
@@ -117,11 +125,19 @@ interface Case {
   truth: Uint8Array;
 }
 
-async function gray8(file: string, width?: number, height?: number): Promise<{ data: Uint8Array; width: number; height: number }> {
+async function gray8(
+  file: string,
+  width?: number,
+  height?: number,
+): Promise<{ data: Uint8Array; width: number; height: number }> {
   let img = sharp(file).removeAlpha().toColourspace('b-w');
   if (width && height) img = img.resize(width, height, { fit: 'fill', kernel: 'linear' });
   const { data, info } = await img.raw().toBuffer({ resolveWithObject: true });
-  return { data: new Uint8Array(data.buffer, data.byteOffset, info.width * info.height), width: info.width, height: info.height };
+  return {
+    data: new Uint8Array(data.buffer, data.byteOffset, info.width * info.height),
+    width: info.width,
+    height: info.height,
+  };
 }
 
 async function realCases(): Promise<Case[]> {
@@ -134,10 +150,19 @@ async function realCases(): Promise<Case[]> {
     const meta = await sharp(photo).rotate().toBuffer({ resolveWithObject: true });
     const t = await gray8(truthFile);
     if (t.width !== meta.info.width || t.height !== meta.info.height) {
-      console.warn(`skipping ${path.basename(photo)}: truth ${t.width}x${t.height} vs photo ${meta.info.width}x${meta.info.height}`);
+      console.warn(
+        `skipping ${path.basename(photo)}: truth ${t.width}x${t.height} vs photo ${meta.info.width}x${meta.info.height}`,
+      );
       continue;
     }
-    out.push({ set: 'real', name: `${path.basename(photo)} (${path.basename(truthFile).split('.').slice(-2, -1)[0]})`, input: photo, width: t.width, height: t.height, truth: t.data });
+    out.push({
+      set: 'real',
+      name: `${path.basename(photo)} (${path.basename(truthFile).split('.').slice(-2, -1)[0]})`,
+      input: photo,
+      width: t.width,
+      height: t.height,
+      truth: t.data,
+    });
   }
   return out;
 }
@@ -152,12 +177,17 @@ function solid(r: number, g: number, b: number): (w: number, h: number) => Promi
   };
 }
 
-function gradient(kind: 'linear' | 'radial', c0: number[], c1: number[]): (w: number, h: number) => Promise<Uint8Array> {
+function gradient(
+  kind: 'linear' | 'radial',
+  c0: number[],
+  c1: number[],
+): (w: number, h: number) => Promise<Uint8Array> {
   return async (w, h) => {
     const out = new Uint8Array(w * h * 3);
     for (let y = 0; y < h; ++y)
       for (let x = 0; x < w; ++x) {
-        const t = kind === 'linear' ? x / (w - 1) : Math.min(1, Math.hypot(x - w / 2, y - h / 2) / (0.6 * Math.hypot(w, h)));
+        const t =
+          kind === 'linear' ? x / (w - 1) : Math.min(1, Math.hypot(x - w / 2, y - h / 2) / (0.6 * Math.hypot(w, h)));
         for (let c = 0; c < 3; ++c) out[(y * w + x) * 3 + c] = Math.round(c0[c]! * (1 - t) + c1[c]! * t);
       }
     return out;
@@ -196,10 +226,22 @@ function backgrounds(quick: boolean): Background[] {
     { name: 'radial gradient', make: gradient('radial', [245, 245, 240], [90, 90, 100]) },
     { name: 'noise', make: noise(1, 0) },
     { name: 'smooth noise', make: noise(2, 6) },
-    { name: 'photo: garden chair', file: photo('garden_chair_metal_samhq.jpg'), make: photoBackground(photo('garden_chair_metal_samhq.jpg'), 0) },
-    { name: 'photo: desk lamp, blurred', file: photo('desk_lamp_u2net.jpg'), make: photoBackground(photo('desk_lamp_u2net.jpg'), 10) },
+    {
+      name: 'photo: garden chair',
+      file: photo('garden_chair_metal_samhq.jpg'),
+      make: photoBackground(photo('garden_chair_metal_samhq.jpg'), 0),
+    },
+    {
+      name: 'photo: desk lamp, blurred',
+      file: photo('desk_lamp_u2net.jpg'),
+      make: photoBackground(photo('desk_lamp_u2net.jpg'), 10),
+    },
     { name: 'photo: llama, blurred', file: photo('llama_am2k.jpg'), make: photoBackground(photo('llama_am2k.jpg'), 4) },
-    { name: 'photo: glass jars', file: photo('glass_jars_trans10k.jpg'), make: photoBackground(photo('glass_jars_trans10k.jpg'), 0) },
+    {
+      name: 'photo: glass jars',
+      file: photo('glass_jars_trans10k.jpg'),
+      make: photoBackground(photo('glass_jars_trans10k.jpg'), 0),
+    },
   ];
   const quickSet = new Set(['white', 'linear gradient', 'smooth noise', 'photo: desk lamp, blurred']);
   return all.filter((b) => (!quick || quickSet.has(b.name)) && (!b.file || existsSync(b.file)));
@@ -213,8 +255,14 @@ async function syntheticCases(scale: number, quick: boolean): Promise<Case[]> {
     return [];
   }
   const meta = await sharp(fgFile).metadata();
-  const w = Math.round(meta.width! * scale), h = Math.round(meta.height! * scale);
-  const fgBuf = await sharp(fgFile).removeAlpha().toColourspace('srgb').resize(w, h, { fit: 'fill', kernel: 'lanczos3' }).raw().toBuffer();
+  const w = Math.round(meta.width! * scale),
+    h = Math.round(meta.height! * scale);
+  const fgBuf = await sharp(fgFile)
+    .removeAlpha()
+    .toColourspace('srgb')
+    .resize(w, h, { fit: 'fill', kernel: 'lanczos3' })
+    .raw()
+    .toBuffer();
   const alpha = (await gray8(alphaFile, w, h)).data;
   const out: Case[] = [];
   for (const bg of backgrounds(quick)) {
@@ -224,8 +272,17 @@ async function syntheticCases(scale: number, quick: boolean): Promise<Case[]> {
       const a = alpha[i]! / 255;
       for (let c = 0; c < 3; ++c) comp[i * 3 + c] = Math.round(a * fgBuf[i * 3 + c]! + (1 - a) * b[i * 3 + c]!);
     }
-    const png = await sharp(comp, { raw: { width: w, height: h, channels: 3 } }).png({ compressionLevel: 1 }).toBuffer();
-    out.push({ set: 'synthetic', name: `lemur ×${scale} on ${bg.name}`, input: png, width: w, height: h, truth: alpha });
+    const png = await sharp(comp, { raw: { width: w, height: h, channels: 3 } })
+      .png({ compressionLevel: 1 })
+      .toBuffer();
+    out.push({
+      set: 'synthetic',
+      name: `lemur ×${scale} on ${bg.name}`,
+      input: png,
+      width: w,
+      height: h,
+      truth: alpha,
+    });
   }
   return out;
 }
@@ -255,15 +312,22 @@ const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.le
 
 /** The truth's bounding box (α ≥ 128) with a 2 % margin, as a SAM prompt. */
 function truthBox(c: Case): SegmentPrompt | undefined {
-  let x0 = c.width, y0 = c.height, x1 = -1, y1 = -1;
+  let x0 = c.width,
+    y0 = c.height,
+    x1 = -1,
+    y1 = -1;
   for (let y = 0; y < c.height; ++y)
     for (let x = 0; x < c.width; ++x)
       if (c.truth[y * c.width + x]! >= 128) {
-        x0 = Math.min(x0, x); x1 = Math.max(x1, x); y0 = Math.min(y0, y); y1 = Math.max(y1, y);
+        x0 = Math.min(x0, x);
+        x1 = Math.max(x1, x);
+        y0 = Math.min(y0, y);
+        y1 = Math.max(y1, y);
       }
   if (x1 < 0) return undefined;
   const m = Math.round(0.02 * Math.max(c.width, c.height));
-  const bx = Math.max(0, x0 - m), by = Math.max(0, y0 - m);
+  const bx = Math.max(0, x0 - m),
+    by = Math.max(0, y0 - m);
   return { box: [bx, by, Math.min(c.width, x1 + m + 1) - bx, Math.min(c.height, y1 + m + 1) - by] };
 }
 
@@ -301,7 +365,9 @@ async function main(): Promise<void> {
   const log = (s: string) => (args.json ? process.stderr : process.stdout).write(s + '\n');
   const runs = await modelRuns(args);
   const labels = runs.map((r) => r.label);
-  log(`eval:segment — ${cases.length} images (${cases.filter((c) => c.set === 'real').length} real, ${cases.filter((c) => c.set === 'synthetic').length} synthetic ×${args.scale}), models: ${labels.join(', ') || 'none'}`);
+  log(
+    `eval:segment — ${cases.length} images (${cases.filter((c) => c.set === 'real').length} real, ${cases.filter((c) => c.set === 'synthetic').length} synthetic ×${args.scale}), models: ${labels.join(', ') || 'none'}`,
+  );
 
   const perImage: { model: string; method: string; set: string; name: string; scores: Scores; ms: number }[] = [];
   const w = Math.max(8, ...labels.map((l) => l.length + 2));
@@ -311,14 +377,22 @@ async function main(): Promise<void> {
       for (const method of ['pipeline', 'bare'] as const) {
         const t0 = performance.now();
         const r = await segment({
-          input: c.input, model: run.model, refine: method === 'pipeline', glass: args.glass,
-          ...(prompt ? { prompt } : {}), ...(args.threads ? { threads: args.threads } : {}),
+          input: c.input,
+          model: run.model,
+          refine: method === 'pipeline',
+          glass: args.glass,
+          ...(prompt ? { prompt } : {}),
+          ...(args.threads ? { threads: args.threads } : {}),
         });
         const ms = performance.now() - t0;
-        if (r.width !== c.width || r.height !== c.height) throw new Error(`${c.name}: alpha ${r.width}x${r.height}, truth ${c.width}x${c.height}`);
+        if (r.width !== c.width || r.height !== c.height)
+          throw new Error(`${c.name}: alpha ${r.width}x${r.height}, truth ${c.width}x${c.height}`);
         const s = score(r.alpha, c.truth, c.width, c.height);
         perImage.push({ model: run.label, method, set: c.set, name: c.name, scores: s, ms });
-        if (args.verbose) log(`  ${run.label.padEnd(w - 2)} ${method.padEnd(8)} ${c.name.padEnd(44)} IoU ${s.iou.toFixed(4)}  MAE ${s.mae.toFixed(4)}  edge ${s.edgeMae.toFixed(4)}  ${ms.toFixed(0)} ms`);
+        if (args.verbose)
+          log(
+            `  ${run.label.padEnd(w - 2)} ${method.padEnd(8)} ${c.name.padEnd(44)} IoU ${s.iou.toFixed(4)}  MAE ${s.mae.toFixed(4)}  edge ${s.edgeMae.toFixed(4)}  ${ms.toFixed(0)} ms`,
+          );
       }
     }
     await clearSegmenters();
@@ -330,7 +404,15 @@ async function main(): Promise<void> {
       for (const method of ['pipeline', 'bare'] as const) {
         const xs = perImage.filter((p) => p.model === model && p.method === method && (set === 'all' || p.set === set));
         if (!xs.length) continue;
-        rows.push({ model, set, method, n: xs.length, iou: mean(xs.map((x) => x.scores.iou)), mae: mean(xs.map((x) => x.scores.mae)), edgeMae: mean(xs.map((x) => x.scores.edgeMae)) });
+        rows.push({
+          model,
+          set,
+          method,
+          n: xs.length,
+          iou: mean(xs.map((x) => x.scores.iou)),
+          mae: mean(xs.map((x) => x.scores.mae)),
+          edgeMae: mean(xs.map((x) => x.scores.edgeMae)),
+        });
       }
 
   const verdicts: { model: string; set: string; dIoU: number; dMae: number; dEdge: number; ok: boolean }[] = [];
@@ -339,7 +421,14 @@ async function main(): Promise<void> {
       const p = rows.find((r) => r.model === model && r.set === set && r.method === 'pipeline');
       const b = rows.find((r) => r.model === model && r.set === set && r.method === 'bare');
       if (!p || !b) continue;
-      verdicts.push({ model, set, dIoU: p.iou - b.iou, dMae: p.mae - b.mae, dEdge: p.edgeMae - b.edgeMae, ok: p.iou >= b.iou - 1e-4 });
+      verdicts.push({
+        model,
+        set,
+        dIoU: p.iou - b.iou,
+        dMae: p.mae - b.mae,
+        dEdge: p.edgeMae - b.edgeMae,
+        ok: p.iou >= b.iou - 1e-4,
+      });
     }
 
   // Refinement per family, on the truth degraded as each family's output is.
@@ -361,24 +450,40 @@ async function main(): Promise<void> {
         for (const set of ['real', 'synthetic', 'all']) {
           const xs = per.filter((p) => p.profile === profile && p.edge === edge && (set === 'all' || p.set === set));
           if (!xs.length) continue;
-          study.push({ profile, edge, set, n: xs.length, bare: avg(xs.map((x) => x.bare)), refined: avg(xs.map((x) => x.refined)) });
+          study.push({
+            profile,
+            edge,
+            set,
+            n: xs.length,
+            bare: avg(xs.map((x) => x.bare)),
+            refined: avg(xs.map((x) => x.refined)),
+          });
         }
   }
 
   if (args.json) {
-    process.stdout.write(JSON.stringify({ scale: args.scale, rows, refinement: verdicts, refineStudy: study, images: perImage }, null, 2) + '\n');
+    process.stdout.write(
+      JSON.stringify({ scale: args.scale, rows, refinement: verdicts, refineStudy: study, images: perImage }, null, 2) +
+        '\n',
+    );
   } else {
     const line = '-'.repeat(70 + w);
     if (rows.length) {
       console.log(line);
-      console.log(`${'model'.padEnd(w)}${'set'.padEnd(11)}${'method'.padEnd(10)}${'n'.padStart(4)}${'IoU'.padStart(10)}${'MAE'.padStart(10)}${'edge MAE'.padStart(11)}`);
+      console.log(
+        `${'model'.padEnd(w)}${'set'.padEnd(11)}${'method'.padEnd(10)}${'n'.padStart(4)}${'IoU'.padStart(10)}${'MAE'.padStart(10)}${'edge MAE'.padStart(11)}`,
+      );
       console.log(line);
       for (const r of rows)
-        console.log(`${r.model.padEnd(w)}${r.set.padEnd(11)}${r.method.padEnd(10)}${String(r.n).padStart(4)}${r.iou.toFixed(4).padStart(10)}${r.mae.toFixed(4).padStart(10)}${r.edgeMae.toFixed(4).padStart(11)}`);
+        console.log(
+          `${r.model.padEnd(w)}${r.set.padEnd(11)}${r.method.padEnd(10)}${String(r.n).padStart(4)}${r.iou.toFixed(4).padStart(10)}${r.mae.toFixed(4).padStart(10)}${r.edgeMae.toFixed(4).padStart(11)}`,
+        );
       console.log(line);
       console.log('refinement (pipeline − bare):');
       for (const v of verdicts)
-        console.log(`  ${v.model.padEnd(w)}${v.set.padEnd(10)} ΔIoU ${signed(v.dIoU)}  ΔMAE ${signed(v.dMae)}  Δedge MAE ${signed(v.dEdge)}  ${v.ok ? 'ok: IoU not lowered' : 'REGRESSION: refinement lowers IoU'}`);
+        console.log(
+          `  ${v.model.padEnd(w)}${v.set.padEnd(10)} ΔIoU ${signed(v.dIoU)}  ΔMAE ${signed(v.dMae)}  Δedge MAE ${signed(v.dEdge)}  ${v.ok ? 'ok: IoU not lowered' : 'REGRESSION: refinement lowers IoU'}`,
+        );
     }
     if (study.length) {
       console.log('refinement per family, on the truth degraded as the family outputs it (refined − bare):');
@@ -386,14 +491,44 @@ async function main(): Promise<void> {
         `  ${cells[0]!.padEnd(13)}${cells[1]!.padEnd(7)}${cells[2]!.padEnd(11)}${cells[3]!.padStart(3)}` +
         `${cells[4]!.padStart(10)}${cells[5]!.padStart(9)}${cells[6]!.padStart(10)}${cells[7]!.padStart(9)}` +
         `${cells[8]!.padStart(11)}${cells[9]!.padStart(9)}  ${cells[10]}`;
-      console.log(studyLine(['profile', 'edges', 'set', 'n', 'bare IoU', 'ΔIoU', 'bare MAE', 'ΔMAE', 'bare edge', 'Δedge', 'verdict']));
+      console.log(
+        studyLine([
+          'profile',
+          'edges',
+          'set',
+          'n',
+          'bare IoU',
+          'ΔIoU',
+          'bare MAE',
+          'ΔMAE',
+          'bare edge',
+          'Δedge',
+          'verdict',
+        ]),
+      );
       for (const s of study) {
-        const dI = s.refined.iou - s.bare.iou, dM = s.refined.mae - s.bare.mae, dE = s.refined.edgeMae - s.bare.edgeMae;
+        const dI = s.refined.iou - s.bare.iou,
+          dM = s.refined.mae - s.bare.mae,
+          dE = s.refined.edgeMae - s.bare.edgeMae;
         // Helps: the alpha error falls over the image and on the edges, at no real cost in IoU.
         const helps = dM < 0 && dE < 0 && dI >= -0.005;
         const verdict = helps ? 'helps' : 'does not help';
         const bare = [s.bare.iou, s.bare.mae, s.bare.edgeMae].map((x) => x.toFixed(4));
-        console.log(studyLine([s.profile, s.edge, s.set, String(s.n), bare[0]!, signed(dI), bare[1]!, signed(dM), bare[2]!, signed(dE), verdict]));
+        console.log(
+          studyLine([
+            s.profile,
+            s.edge,
+            s.set,
+            String(s.n),
+            bare[0]!,
+            signed(dI),
+            bare[1]!,
+            signed(dM),
+            bare[2]!,
+            signed(dE),
+            verdict,
+          ]),
+        );
       }
     }
   }

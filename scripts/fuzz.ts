@@ -43,8 +43,18 @@ for (const name of only) if (!all.includes(name)) throw new Error(`no harness '$
 
 if (!values['no-build']) {
   if (spawnSync('clang++', ['--version']).status !== 0) throw new Error('clang++ is needed: apt-get install clang');
-  run('cmake', ['-S', root, '-B', buildDir, '-DCMAKE_CXX_COMPILER=clang++', '-DCMAKE_BUILD_TYPE=RelWithDebInfo',
-    '-DBGN_FUZZ=ON', '-DBGN_NATIVE_TESTS=OFF', '-DBGN_BLAS=OFF', '-DBGN_NATIVE_ARCH=OFF']);
+  run('cmake', [
+    '-S',
+    root,
+    '-B',
+    buildDir,
+    '-DCMAKE_CXX_COMPILER=clang++',
+    '-DCMAKE_BUILD_TYPE=RelWithDebInfo',
+    '-DBGN_FUZZ=ON',
+    '-DBGN_NATIVE_TESTS=OFF',
+    '-DBGN_BLAS=OFF',
+    '-DBGN_NATIVE_ARCH=OFF',
+  ]);
   run('cmake', ['--build', buildDir, '-j', '2', '--target', ...only.map((n) => `fuzz_${n}`)]);
 }
 
@@ -73,9 +83,14 @@ for (const name of only) {
   mkdirSync(work, { recursive: true });
   mkdirSync(out, { recursive: true });
   const args = [
-    `-max_total_time=${seconds}`, '-print_final_stats=1', '-timeout=10', '-rss_limit_mb=2048',
-    `-artifact_prefix=${out}/${name}-`, `-max_len=${values['max-len'] ?? maxLen[name] ?? 4096}`,
-    work, ...(existsSync(seeds) ? [seeds] : []),
+    `-max_total_time=${seconds}`,
+    '-print_final_stats=1',
+    '-timeout=10',
+    '-rss_limit_mb=2048',
+    `-artifact_prefix=${out}/${name}-`,
+    `-max_len=${values['max-len'] ?? maxLen[name] ?? 4096}`,
+    work,
+    ...(existsSync(seeds) ? [seeds] : []),
   ];
   const started = Date.now();
   const child = spawn('nice', ['-n', '10', bin, ...args], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -94,12 +109,20 @@ for (const name of only) {
   t.runs += 1;
   writeFileSync(totalsFile, JSON.stringify(totals, null, 2));
   const status = code === 0 ? 'ok' : 'FINDING';
-  console.log(`${name.padEnd(16)} ${status.padEnd(8)} ${execs.toLocaleString('en').padStart(13)} execs  ${rate.toLocaleString('en').padStart(8)} exec/s  total ${t.execs.toLocaleString('en')} in ${t.runs} run(s)`);
+  console.log(
+    `${name.padEnd(16)} ${status.padEnd(8)} ${execs.toLocaleString('en').padStart(13)} execs  ${rate.toLocaleString('en').padStart(8)} exec/s  total ${t.execs.toLocaleString('en')} in ${t.runs} run(s)`,
+  );
   if (code !== 0) {
     findings++;
     const logFile = path.join(out, `${name}-${Date.now()}.log`);
     writeFileSync(logFile, log);
-    console.log(log.split('\n').filter((l) => /ERROR|SUMMARY|finding|artifact|#\d+ in /.test(l)).slice(0, 30).join('\n'));
+    console.log(
+      log
+        .split('\n')
+        .filter((l) => /ERROR|SUMMARY|finding|artifact|#\d+ in /.test(l))
+        .slice(0, 30)
+        .join('\n'),
+    );
     console.log(`  full log: ${path.relative(root, logFile)}`);
   }
 }

@@ -81,12 +81,21 @@ function parseArgs(argv: string[]): Args {
     },
   });
   if (v.help) {
-    console.log('usage: npm run gallery -- [--photos DIR] [--only chair,lamp] [--presets product-studio,vitrinealu:garden] [--engine studio] [--out gallery] [--seed 1] [--tile 360] [--model file.onnx]');
+    console.log(
+      'usage: npm run gallery -- [--photos DIR] [--only chair,lamp] [--presets product-studio,vitrinealu:garden] [--engine studio] [--out gallery] [--seed 1] [--tile 360] [--model file.onnx]',
+    );
     process.exit(0);
   }
   const isPhoto = (f: string) => /\.(jpe?g|png|webp)$/i.test(f) && !/\.(mask|refalpha)\.png$/i.test(f);
   const dirs = v.photos ? [path.resolve(v.photos)] : [photosDir(), path.join(repoRoot, 'examples')];
-  let photos = dirs.filter((d) => existsSync(d)).flatMap((d) => readdirSync(d).filter(isPhoto).sort().map((f) => path.join(d, f)));
+  let photos = dirs
+    .filter((d) => existsSync(d))
+    .flatMap((d) =>
+      readdirSync(d)
+        .filter(isPhoto)
+        .sort()
+        .map((f) => path.join(d, f)),
+    );
   if (v.only) {
     const keys = v.only.split(',').map((s) => s.trim().toLowerCase());
     photos = photos.filter((p) => keys.some((k) => path.basename(p).toLowerCase().includes(k)));
@@ -114,7 +123,13 @@ const SHEET_BG = { r: 40, g: 40, b: 40 };
 /** One tile: the image fitted into tile×tile on the sheet colour, a label bar under it. */
 async function tileOf(image: Buffer | string | undefined, text: string, tile: number, error?: string): Promise<Buffer> {
   const body = image
-    ? await sharp(image).rotate().resize(tile, tile, { fit: 'contain', background: SHEET_BG, kernel: 'lanczos3' }).flatten({ background: SHEET_BG }).removeAlpha().png().toBuffer()
+    ? await sharp(image)
+        .rotate()
+        .resize(tile, tile, { fit: 'contain', background: SHEET_BG, kernel: 'lanczos3' })
+        .flatten({ background: SHEET_BG })
+        .removeAlpha()
+        .png()
+        .toBuffer()
     : await sharp({ create: { width: tile, height: tile, channels: 3, background: { r: 90, g: 20, b: 20 } } })
         .composite([
           {
@@ -142,7 +157,13 @@ async function sheet(tiles: Buffer[], tile: number, columns: number): Promise<Bu
   const w = columns * tile + (columns + 1) * GAP;
   const h = rows * (tile + LABEL_H) + (rows + 1) * GAP;
   return sharp({ create: { width: w, height: h, channels: 3, background: SHEET_BG } })
-    .composite(tiles.map((input, i) => ({ input, left: GAP + (i % columns) * (tile + GAP), top: GAP + Math.floor(i / columns) * (tile + LABEL_H + GAP) })))
+    .composite(
+      tiles.map((input, i) => ({
+        input,
+        left: GAP + (i % columns) * (tile + GAP),
+        top: GAP + Math.floor(i / columns) * (tile + LABEL_H + GAP),
+      })),
+    )
     .png({ compressionLevel: 6 })
     .toBuffer();
 }
@@ -151,7 +172,9 @@ async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   mkdirSync(args.out, { recursive: true });
   const log = (s: string) => process.stderr.write(s + '\n');
-  log(`${args.photos.length} photos × ${args.presets.length} presets, engine ${args.engine}, seed ${args.seed} → ${args.out}`);
+  log(
+    `${args.photos.length} photos × ${args.presets.length} presets, engine ${args.engine}, seed ${args.seed} → ${args.out}`,
+  );
   try {
     for (const file of args.photos) {
       const name = path.basename(file).replace(/\.[^.]+$/, '');

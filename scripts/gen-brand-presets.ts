@@ -23,7 +23,9 @@ export const GENERATED_FILE = path.join(root, 'src', 'client', 'brand-presets.ge
 
 /** The generated module's text for the presets in `dir`. */
 export function renderBrandPresets(dir: string = PRESETS_DIR): string {
-  const files = readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort();
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.yaml'))
+    .sort();
   const out: Record<string, unknown> = {};
   for (const f of files) {
     const parsed = PresetFileSchema.safeParse(parse(readFileSync(path.join(dir, f), 'utf8')));

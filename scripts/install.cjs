@@ -9,7 +9,11 @@ const root = path.resolve(__dirname, '..');
 // nvcc on PATH, $CUDACXX, or the toolkit's usual place.
 function findNvcc() {
   const fs = require('node:fs');
-  const candidates = [process.env.CUDACXX, ...(process.env.PATH ?? '').split(path.delimiter).map((d) => d && path.join(d, 'nvcc')), '/usr/local/cuda/bin/nvcc'];
+  const candidates = [
+    process.env.CUDACXX,
+    ...(process.env.PATH ?? '').split(path.delimiter).map((d) => d && path.join(d, 'nvcc')),
+    '/usr/local/cuda/bin/nvcc',
+  ];
   return candidates.find((c) => c && fs.existsSync(c)) ?? null;
 }
 const force = process.argv.includes('--force') || process.env.BGN_FORCE_BUILD === '1';
@@ -28,7 +32,10 @@ if (process.env.BGN_CUDA === '1') {
   args.push('--CDBGN_CUDA=ON');
   const nvcc = findNvcc();
   if (nvcc) args.push(`--CDCMAKE_CUDA_COMPILER=${nvcc}`);
-  else console.warn('bg-native: BGN_CUDA=1 but nvcc was not found (install the CUDA toolkit or put nvcc on PATH); building the CPU backend only');
+  else
+    console.warn(
+      'bg-native: BGN_CUDA=1 but nvcc was not found (install the CUDA toolkit or put nvcc on PATH); building the CPU backend only',
+    );
 } else {
   args.push('--CDBGN_CUDA=OFF'); // a CMake cache keeps options: a later plain build is CPU-only again
 }

@@ -37,7 +37,17 @@ import { parseArgs as parseCli } from 'node:util';
 
 import { FILE_TYPE, GGUF_TENSOR_TYPES, type GgufTensorType, typeFor, writeGguf } from './lib/gguf-writer.js';
 import { loraMetadata, loraTensors } from './lib/lora-tensors.js';
-import { ARCHS, ARCH_NAMES, type ArchName, type FloatDType, checkpointTensors, numel, tinyArch, valueStream, writeCheckpoint } from './lib/sd-checkpoint.js';
+import {
+  ARCHS,
+  ARCH_NAMES,
+  type ArchName,
+  type FloatDType,
+  checkpointTensors,
+  numel,
+  tinyArch,
+  valueStream,
+  writeCheckpoint,
+} from './lib/sd-checkpoint.js';
 import { taesdConfig, taesdTensors } from './lib/taesd-tensors.js';
 
 interface Args {
@@ -88,25 +98,47 @@ function parseArgs(argv: string[]): Args {
   if (v.lora && v.taesd) throw new Error('--lora and --taesd write different files; pick one');
   if (v.taesd) v.arch ??= 'sd15';
   if (!v.arch) throw new Error(`--arch is required\n${USAGE}`);
-  if (!(ARCH_NAMES as readonly string[]).includes(v.arch)) throw new Error(`--arch must be one of ${ARCH_NAMES.join(', ')}; got '${v.arch}'`);
-  if (v.dtype !== 'f16' && v.dtype !== 'f32' && v.dtype !== 'bf16') throw new Error(`--dtype must be f16, f32 or bf16; got '${v.dtype}'`);
+  if (!(ARCH_NAMES as readonly string[]).includes(v.arch))
+    throw new Error(`--arch must be one of ${ARCH_NAMES.join(', ')}; got '${v.arch}'`);
+  if (v.dtype !== 'f16' && v.dtype !== 'f32' && v.dtype !== 'bf16')
+    throw new Error(`--dtype must be f16, f32 or bf16; got '${v.dtype}'`);
   const seed = Number(v.seed);
-  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new Error('--seed must be an integer from 0 to 4294967295');
+  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff)
+    throw new Error('--seed must be an integer from 0 to 4294967295');
   if (!v.out) throw new Error(`--out is required\n${USAGE}`);
-  if (v.format !== 'safetensors' && v.format !== 'gguf') throw new Error(`--format must be safetensors or gguf; got '${v.format}'`);
+  if (v.format !== 'safetensors' && v.format !== 'gguf')
+    throw new Error(`--format must be safetensors or gguf; got '${v.format}'`);
   const type = v.type ?? v.dtype;
-  if (!(GGUF_TENSOR_TYPES as readonly string[]).includes(type)) throw new Error(`--type must be one of ${GGUF_TENSOR_TYPES.join(', ')}; got '${type}'`);
-  if (v.format === 'safetensors' && v.type !== undefined && v.type !== v.dtype) throw new Error('--type needs --format gguf (safetensors files take --dtype f16|f32|bf16)');
+  if (!(GGUF_TENSOR_TYPES as readonly string[]).includes(type))
+    throw new Error(`--type must be one of ${GGUF_TENSOR_TYPES.join(', ')}; got '${type}'`);
+  if (v.format === 'safetensors' && v.type !== undefined && v.type !== v.dtype)
+    throw new Error('--type needs --format gguf (safetensors files take --dtype f16|f32|bf16)');
   const kind = v.lora ? 'lora' : v.taesd ? 'taesd' : 'checkpoint';
   if (kind !== 'checkpoint' && v.format !== 'safetensors') throw new Error(`--${kind} files are safetensors only`);
-  if (kind !== 'taesd' && !v.out.endsWith(v.format === 'gguf' ? '.gguf' : '.safetensors')) throw new Error(`--out must name a .${v.format} file`);
-  if (v.tiny && !v.arch.startsWith('sdxl')) throw new Error(`--tiny is offered for sdxl and sdxl-inpaint; got '${v.arch}'`);
-  if (kind === 'lora' && v.arch === 'sd2') throw new Error('--lora is offered for sd15, sd15-inpaint, sdxl and sdxl-inpaint');
+  if (kind !== 'taesd' && !v.out.endsWith(v.format === 'gguf' ? '.gguf' : '.safetensors'))
+    throw new Error(`--out must name a .${v.format} file`);
+  if (v.tiny && !v.arch.startsWith('sdxl'))
+    throw new Error(`--tiny is offered for sdxl and sdxl-inpaint; got '${v.arch}'`);
+  if (kind === 'lora' && v.arch === 'sd2')
+    throw new Error('--lora is offered for sd15, sd15-inpaint, sdxl and sdxl-inpaint');
   const rank = Number(v.rank);
-  if (!(Number.isInteger(rank) && rank >= 1 && rank <= 1024)) throw new Error('--rank must be an integer from 1 to 1024');
+  if (!(Number.isInteger(rank) && rank >= 1 && rank <= 1024))
+    throw new Error('--rank must be an integer from 1 to 1024');
   const alpha = v.alpha === undefined ? rank : Number(v.alpha);
   if (!(Number.isFinite(alpha) && alpha > 0)) throw new Error('--alpha must be a positive number');
-  return { arch: v.arch as ArchName, dtype: v.dtype, out: v.out, seed, quiet: v.quiet, tiny: v.tiny, format: v.format, type: type as GgufTensorType, kind, rank, alpha };
+  return {
+    arch: v.arch as ArchName,
+    dtype: v.dtype,
+    out: v.out,
+    seed,
+    quiet: v.quiet,
+    tiny: v.tiny,
+    format: v.format,
+    type: type as GgufTensorType,
+    kind,
+    rank,
+    alpha,
+  };
 }
 
 /** --taesd: one file, or a diffusers folder (config.json + diffusion_pytorch_model.safetensors). */
@@ -129,7 +161,10 @@ function main(): void {
   if (args.kind === 'taesd') args.out = taesdTarget(args.out);
   const what =
     args.kind === 'lora'
-      ? { arch: `${args.arch}${args.tiny ? ' (tiny)' : ''} LoRA rank ${args.rank} alpha ${args.alpha}`, ...loraMetadata(arch, args) }
+      ? {
+          arch: `${args.arch}${args.tiny ? ' (tiny)' : ''} LoRA rank ${args.rank} alpha ${args.alpha}`,
+          ...loraMetadata(arch, args),
+        }
       : args.kind === 'taesd'
         ? { arch: 'taesd (AutoencoderTiny)' }
         : { arch: args.arch + (args.tiny ? ' (tiny)' : '') };
@@ -144,27 +179,34 @@ function main(): void {
   if (args.format === 'gguf') {
     const tensors = specs
       .filter((t) => !t.intDtype)
-      .map((t) => ({ name: t.name, shape: t.shape, type: typeFor(t.shape, args.type), data: valueStream(t, args.seed) }));
+      .map((t) => ({
+        name: t.name,
+        shape: t.shape,
+        type: typeFor(t.shape, args.type),
+        data: valueStream(t, args.seed),
+      }));
     writeGguf(args.out, tensors, {
       metadata: {
         'general.name': `random ${args.arch}${args.tiny ? ' (tiny)' : ''}`,
         'general.description': `bg-native make-random-model, seed ${args.seed}, random weights`,
         'general.quantization_version': { type: 'u32', value: 2 },
-        ...(FILE_TYPE[args.type] !== undefined ? { 'general.file_type': { type: 'u32', value: FILE_TYPE[args.type]! } } : {}),
+        ...(FILE_TYPE[args.type] !== undefined
+          ? { 'general.file_type': { type: 'u32', value: FILE_TYPE[args.type]! } }
+          : {}),
       },
       onProgress,
     });
   } else
-  writeCheckpoint(args.out, specs, {
-    dtype: args.dtype,
-    seed: args.seed,
-    metadata: { generator: 'bg-native make-random-model', ...what, seed: String(args.seed), weights: 'random' },
-    onProgress: (done, total) => {
-      const pct = Math.floor((100 * done) / total);
-      if (!args.quiet && process.stderr.isTTY && pct !== lastPct) process.stderr.write(`\r${pct}%`);
-      lastPct = pct;
-    },
-  });
+    writeCheckpoint(args.out, specs, {
+      dtype: args.dtype,
+      seed: args.seed,
+      metadata: { generator: 'bg-native make-random-model', ...what, seed: String(args.seed), weights: 'random' },
+      onProgress: (done, total) => {
+        const pct = Math.floor((100 * done) / total);
+        if (!args.quiet && process.stderr.isTTY && pct !== lastPct) process.stderr.write(`\r${pct}%`);
+        lastPct = pct;
+      },
+    });
   const s = (performance.now() - t0) / 1000;
   if (!args.quiet && process.stderr.isTTY) process.stderr.write('\r');
   const size = statSync(args.out).size;

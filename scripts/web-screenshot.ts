@@ -29,14 +29,28 @@ const { values } = parseArgs({
 const dir = mkdtempSync(path.join(os.tmpdir(), 'bgn-web-shot-'));
 const token = 'docs-screenshot';
 const server = await createServer(
-  { port: 0, host: '127.0.0.1', apiToken: token, outputDir: path.join(dir, 'out'), queueDb: path.join(dir, 'queue.db'), concurrency: 1, pollMs: 50, shutdownGraceMs: 1000 },
+  {
+    port: 0,
+    host: '127.0.0.1',
+    apiToken: token,
+    outputDir: path.join(dir, 'out'),
+    queueDb: path.join(dir, 'queue.db'),
+    concurrency: 1,
+    pollMs: 50,
+    shutdownGraceMs: 1000,
+  },
   { logger: false },
 );
 const url = await server.listen();
-const browser = await chromium.launch({ executablePath: values.chromium, args: ['--no-sandbox', '--headless', '--disable-gpu'] });
+const browser = await chromium.launch({
+  executablePath: values.chromium,
+  args: ['--no-sandbox', '--headless', '--disable-gpu'],
+});
 try {
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 }, deviceScaleFactor: 1 });
-  await page.goto(`${url}/#preset=${encodeURIComponent(values.preset)}&engine=studio&seed=${encodeURIComponent(values.seed)}`);
+  await page.goto(
+    `${url}/#preset=${encodeURIComponent(values.preset)}&engine=studio&seed=${encodeURIComponent(values.seed)}`,
+  );
   await page.locator('#token').fill(token);
   await page.getByRole('button', { name: 'Connect' }).click();
   await page.locator('#app').waitFor();

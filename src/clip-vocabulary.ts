@@ -30,14 +30,19 @@ export function builtinClipVocabulary(): ClipVocabulary {
   const read = (name: string): string => {
     const file = path.join(clipVocabularyDir, `${name}.gz`);
     if (!existsSync(file)) {
-      throw new BgNativeError('E_MODEL_NOT_FOUND', `${file} is missing from the package; reinstall it, or pass a ` +
-        'tokenizer folder (vocab.json + merges.txt) with the tokenizer option or BG_CLIP_TOKENIZER.');
+      throw new BgNativeError(
+        'E_MODEL_NOT_FOUND',
+        `${file} is missing from the package; reinstall it, or pass a ` +
+          'tokenizer folder (vocab.json + merges.txt) with the tokenizer option or BG_CLIP_TOKENIZER.',
+      );
     }
     try {
       return gunzipSync(readFileSync(file)).toString('utf8');
     } catch (err) {
-      throw new BgNativeError('E_MODEL_FORMAT', `${file} is not a readable gzip file (${(err as Error).message}); ` +
-        'reinstall the package.');
+      throw new BgNativeError(
+        'E_MODEL_FORMAT',
+        `${file} is not a readable gzip file (${(err as Error).message}); ` + 'reinstall the package.',
+      );
     }
   };
   cached = { vocab: read('vocab.json'), merges: read('merges.txt') };

@@ -31,8 +31,23 @@ export class BgNativeError extends Error {
 }
 
 const KNOWN = new Set<string>([
-  'E_BAD_INPUT', 'E_IMAGE_TOO_LARGE', 'E_MODEL_FORMAT', 'E_MODEL_UNSUPPORTED', 'E_MODEL_NOT_FOUND',
-  'E_OUT_OF_MEMORY', 'E_CANCELLED', 'E_NUMERIC', 'E_NO_SUBJECT', 'E_NO_BACKGROUND', 'E_IO', 'E_CONFIG', 'E_DEVICE_UNAVAILABLE', 'E_PROVIDER_REJECTED', 'E_PROVIDER_FAILED', 'E_ADDON_LOAD', 'E_INTERNAL',
+  'E_BAD_INPUT',
+  'E_IMAGE_TOO_LARGE',
+  'E_MODEL_FORMAT',
+  'E_MODEL_UNSUPPORTED',
+  'E_MODEL_NOT_FOUND',
+  'E_OUT_OF_MEMORY',
+  'E_CANCELLED',
+  'E_NUMERIC',
+  'E_NO_SUBJECT',
+  'E_NO_BACKGROUND',
+  'E_IO',
+  'E_CONFIG',
+  'E_DEVICE_UNAVAILABLE',
+  'E_PROVIDER_REJECTED',
+  'E_PROVIDER_FAILED',
+  'E_ADDON_LOAD',
+  'E_INTERNAL',
 ]);
 
 /** Wraps anything thrown (a native error with `code`, a sharp error, a plain Error) as a BgNativeError. */

@@ -105,4 +105,10 @@ export {
   type ServerConfig,
   type ServerConfigInput,
 } from './server/index.js';
-export { verifyWebhook, signWebhook, webhookHeaders, WebhookVerificationError, type VerifyWebhookOptions } from './webhooks/signature.js';
+export {
+  verifyWebhook,
+  signWebhook,
+  webhookHeaders,
+  WebhookVerificationError,
+  type VerifyWebhookOptions,
+} from './webhooks/signature.js';

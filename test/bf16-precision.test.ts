@@ -15,7 +15,13 @@ import { describe, expect, it } from 'vitest';
 
 import { loadAddon } from '../src/native.js';
 import {
-  compare, discoverAllManifests, fixturesDir, need, resolveFixturePath, tensors, tolOf,
+  compare,
+  discoverAllManifests,
+  fixturesDir,
+  need,
+  resolveFixturePath,
+  tensors,
+  tolOf,
 } from './fixtures/runner.js';
 import { sd1Tiny, tokenizerDir, fixturesPresent } from './helpers/diffusion.js';
 
@@ -61,13 +67,18 @@ function forwardArgs(m: (typeof unetCases)[number]): Record<string, unknown> {
 async function refusedWithoutBf16(auto: UNetLike, folder: string): Promise<boolean> {
   if (auto.precision === 'bf16') return false;
   expect(auto.precision).toBe('f32');
-  await expect(native().UNet.load(folder, { threads: 2, precision: 'bf16' })).rejects.toMatchObject({ code: 'E_DEVICE_UNAVAILABLE' });
+  await expect(native().UNet.load(folder, { threads: 2, precision: 'bf16' })).rejects.toMatchObject({
+    code: 'E_DEVICE_UNAVAILABLE',
+  });
   return true;
 }
 
 /** max |Δ|, mean |Δ|, max |want|, mean |want| */
 function deviation(got: ArrayLike<number>, want: ArrayLike<number>) {
-  let maxAbs = 0, sumAbs = 0, maxWant = 0, sumWant = 0;
+  let maxAbs = 0,
+    sumAbs = 0,
+    maxWant = 0,
+    sumWant = 0;
   for (let i = 0; i < want.length; i++) {
     const d = Math.abs(got[i]! - want[i]!);
     maxAbs = Math.max(maxAbs, Number.isNaN(d) ? Infinity : d);
@@ -110,7 +121,8 @@ describe.runIf(fixturesPresent)('UNet precision', () => {
       ).rejects.toMatchObject({ code: 'E_BAD_INPUT' });
       await expect(
         Promise.resolve().then(() =>
-          native().DiffusionModel.load(sd1Tiny, { threads: 2, tokenizer: tokenizerDir, precision })),
+          native().DiffusionModel.load(sd1Tiny, { threads: 2, tokenizer: tokenizerDir, precision }),
+        ),
       ).rejects.toMatchObject({ code: 'E_BAD_INPUT' });
     }
   });
@@ -128,8 +140,9 @@ describe.runIf(fixturesPresent)('UNet precision', () => {
   });
 
   // Cases with a UNet output at scale 1 (a LoRA case may cover only the text encoder).
-  const unetLoraCases = loraCases.filter((m) => (m.body.models as { unet?: unknown }).unet &&
-    tensors(root, m.body.expected).unet_out_scale1);
+  const unetLoraCases = loraCases.filter(
+    (m) => (m.body.models as { unet?: unknown }).unet && tensors(root, m.body.expected).unet_out_scale1,
+  );
   for (const m of unetLoraCases) {
     it(`bf16 packs the LoRA-merged weights (${m.case})`, async () => {
       const models = m.body.models as { unet: { folder: string }; lora: { file: string } };
@@ -159,11 +172,13 @@ describe.runIf(fixturesPresent)('UNet precision', () => {
       const ref = await f32.forward(args);
       const d = deviation(got, want);
       const tol = tolOf(m);
-      const pct = (a: number, b: number) => (100 * a / b).toFixed(2);
+      const pct = (a: number, b: number) => ((100 * a) / b).toFixed(2);
       const max = `max |Δ| ${d.maxAbs.toExponential(2)} (${pct(d.maxAbs, d.maxWant)} % of max |out|)`;
-      console.log(`bf16 ${m.case}: ${max}, ` +
-        `mean |Δ| ${d.meanAbs.toExponential(2)} (${pct(d.meanAbs, d.meanWant)} % of mean |out|), ` +
-        `worst err/tol ${compare('out', got, want, tol).ratio.toFixed(0)}`);
+      console.log(
+        `bf16 ${m.case}: ${max}, ` +
+          `mean |Δ| ${d.meanAbs.toExponential(2)} (${pct(d.meanAbs, d.meanWant)} % of mean |out|), ` +
+          `worst err/tol ${compare('out', got, want, tol).ratio.toFixed(0)}`,
+      );
       expect(d.maxAbs).toBeLessThanOrEqual(0.06 * d.maxWant);
       expect(d.meanAbs).toBeLessThanOrEqual(0.06 * d.meanWant);
       // It did run in bf16: far from the f32 result, which matches the reference to f32 rounding.

@@ -31,7 +31,12 @@ function tinyModel(): string {
       nodes: [
         { op: 'Conv', inputs: ['x', 'w', 'b'], outputs: ['c'], attrs: { pads: [1, 1, 1, 1], kernel_shape: [3, 3] } },
         { op: 'Relu', inputs: ['c'], outputs: ['r'] },
-        { op: 'MaxPool', inputs: ['r'], outputs: ['p'], attrs: { kernel_shape: [2, 2], strides: [2, 2], ceil_mode: 1 } },
+        {
+          op: 'MaxPool',
+          inputs: ['r'],
+          outputs: ['p'],
+          attrs: { kernel_shape: [2, 2], strides: [2, 2], ceil_mode: 1 },
+        },
         { op: 'Sigmoid', inputs: ['p'], outputs: ['y'] },
       ],
     },
@@ -41,10 +46,15 @@ function tinyModel(): string {
 
 describe('node-gyp build (binding.gyp)', () => {
   it('npm run prebuild compiles the addon with node-gyp and it matches the cmake-js build', async () => {
-    for (const f of ['binding.gyp', 'package.json', 'native', 'scripts']) cpSync(path.join(repoRoot, f), path.join(scratch, f), { recursive: true });
+    for (const f of ['binding.gyp', 'package.json', 'native', 'scripts'])
+      cpSync(path.join(repoRoot, f), path.join(scratch, f), { recursive: true });
     symlinkSync(path.join(repoRoot, 'node_modules'), path.join(scratch, 'node_modules'), 'dir');
     const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
-    const r = spawnSync(npm, ['run', 'prebuild', '--silent'], { cwd: scratch, encoding: 'utf8', env: { ...process.env, BGN_NO_BLAS: '1' } });
+    const r = spawnSync(npm, ['run', 'prebuild', '--silent'], {
+      cwd: scratch,
+      encoding: 'utf8',
+      env: { ...process.env, BGN_NO_BLAS: '1' },
+    });
     expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
 
     const dir = path.join(scratch, 'prebuilds', `${process.platform}-${process.arch}`);

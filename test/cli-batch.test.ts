@@ -21,7 +21,14 @@ import { redSubjectModel, writeTinyModel } from './helpers/tiny-models.js';
 const tmp = tempDir('bgn-cli-batch-');
 const model = writeTinyModel(tmp.dir, 'tiny-isnet-imgly.onnx', redSubjectModel());
 
-const ENGINE_ENV = ['BG_ENGINE', 'BG_DIFFUSION_MODEL', 'MODEL_PATH', 'RUNWAY_API_KEY', 'BG_SEG_MODEL', 'BG_PRESET_DIRS'] as const;
+const ENGINE_ENV = [
+  'BG_ENGINE',
+  'BG_DIFFUSION_MODEL',
+  'MODEL_PATH',
+  'RUNWAY_API_KEY',
+  'BG_SEG_MODEL',
+  'BG_PRESET_DIRS',
+] as const;
 let savedEnv: EnvSnapshot;
 
 async function photo(file: string): Promise<void> {
@@ -78,7 +85,12 @@ async function cli(args: string[], tty = false): Promise<Run> {
   return { code, stdout, stderr };
 }
 
-const jsonLines = (s: string) => s.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, any>);
+const jsonLines = (s: string) =>
+  s
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, any>);
 
 describe('batch mode', () => {
   it('turns a folder of photos into a folder of outputs named after them, with a line per photo and a summary', async () => {
@@ -96,7 +108,21 @@ describe('batch mode', () => {
 
   it('takes a quoted glob, keeps sub-folders, writes the --format extension and prints one JSON line per photo', async () => {
     const out = dir('out-glob');
-    const r = await cli(['--in', `${dir('mixed')}/**/*.jpg`, '--out', out, '--engine', 'studio', '--format', 'jpeg', '--concurrency', '2', '--json', '--seed', '3']);
+    const r = await cli([
+      '--in',
+      `${dir('mixed')}/**/*.jpg`,
+      '--out',
+      out,
+      '--engine',
+      'studio',
+      '--format',
+      'jpeg',
+      '--concurrency',
+      '2',
+      '--json',
+      '--seed',
+      '3',
+    ]);
     const lines = jsonLines(r.stdout);
     expect(lines.map((l) => path.basename(l.input)).sort()).toEqual(['broken.jpg', 'one.jpg', 'two.jpg']);
     const ok = lines.filter((l) => l.status === 'done');
@@ -191,8 +217,15 @@ describe('bg-native presets', () => {
     expect(r.stdout).toMatch(/vitrinealu\s+studio\* garden minimal lifestyle\s+Aluminium verandas/);
     expect(r.stdout).toMatch(/product-studio\s+-\s+Product on a seamless/);
 
-    const json = JSON.parse((await cli(['presets', '--json'])).stdout) as { name: string; promptTypes: string[]; defaultPromptType?: string }[];
-    expect(json.find((p) => p.name === 'vitrinealu')).toMatchObject({ promptTypes: ['studio', 'garden', 'minimal', 'lifestyle'], defaultPromptType: 'studio' });
+    const json = JSON.parse((await cli(['presets', '--json'])).stdout) as {
+      name: string;
+      promptTypes: string[];
+      defaultPromptType?: string;
+    }[];
+    expect(json.find((p) => p.name === 'vitrinealu')).toMatchObject({
+      promptTypes: ['studio', 'garden', 'minimal', 'lifestyle'],
+      defaultPromptType: 'studio',
+    });
   });
 
   it('shows one preset as YAML or JSON, and names the valid presets for an unknown one', async () => {
@@ -203,7 +236,11 @@ describe('bg-native presets', () => {
     expect(doc.generation.steps).toBe(30);
 
     const json = JSON.parse((await cli(['presets', 'product-studio', '--json'])).stdout) as Record<string, any>;
-    expect(json).toMatchObject({ name: 'product-studio', file: 'presets/product-studio.yaml', background: { type: 'gradient' } });
+    expect(json).toMatchObject({
+      name: 'product-studio',
+      file: 'presets/product-studio.yaml',
+      background: { type: 'gradient' },
+    });
 
     const nope = await cli(['presets', 'nope']);
     expect(nope.code).toBe(1);
@@ -213,19 +250,25 @@ describe('bg-native presets', () => {
   it('includes presets from --preset-dir', async () => {
     const extra = dir('my-presets');
     mkdirSync(extra, { recursive: true });
-    writeFileSync(path.join(extra, 'plain.yaml'), readFileSync(path.join('presets', 'minimalist.yaml'), 'utf8').replace('name: minimalist', 'name: plain'));
+    writeFileSync(
+      path.join(extra, 'plain.yaml'),
+      readFileSync(path.join('presets', 'minimalist.yaml'), 'utf8').replace('name: minimalist', 'name: plain'),
+    );
     const r = await cli(['presets', '--preset-dir', extra]);
     expect(r.stdout).toMatch(/^plain\s+-\s+/m);
   });
 });
 
 describe('--help', () => {
-  it.each(['replace', 'segment', 'cleanup', 'serve', 'worker', 'presets'])('bg-native %s --help prints its usage and exits 0', async (cmd) => {
-    const r = await cli([cmd, '--help']);
-    expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(new RegExp(`^Usage: bg-native ${cmd} `));
-    expect(r.stdout).toMatch(/-h, --help\s+show help/);
-  });
+  it.each(['replace', 'segment', 'cleanup', 'serve', 'worker', 'presets'])(
+    'bg-native %s --help prints its usage and exits 0',
+    async (cmd) => {
+      const r = await cli([cmd, '--help']);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(new RegExp(`^Usage: bg-native ${cmd} `));
+      expect(r.stdout).toMatch(/-h, --help\s+show help/);
+    },
+  );
 
   it('replace --help explains batch mode with examples', async () => {
     const r = await cli(['--help']);

@@ -39,7 +39,12 @@ beforeAll(async () => {
       rgb.set(c, (y * width + x) * 3);
     }
   }
-  writeFileSync(photo, await sharp(rgb, { raw: { width, height, channels: 3 } }).png().toBuffer());
+  writeFileSync(
+    photo,
+    await sharp(rgb, { raw: { width, height, channels: 3 } })
+      .png()
+      .toBuffer(),
+  );
 });
 
 afterAll(async () => {
@@ -113,10 +118,24 @@ describe('bg-native replace is the default command', () => {
     expect((await cli(['--version'])).stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
     const sub = await cli(['replace', '--help']);
     expect(sub.code).toBe(0);
-    for (const heading of ['Input and output:', 'Preset:', 'Background engine:', 'Cut-out:', 'Compositing', 'Framing']) {
+    for (const heading of [
+      'Input and output:',
+      'Preset:',
+      'Background engine:',
+      'Cut-out:',
+      'Compositing',
+      'Framing',
+    ]) {
       expect(sub.stdout).toContain(heading);
     }
-    for (const flag of ['--no-match-colors', '--feather <px>', '--shadow [kind]', '--output-size <WxH>', '--guidance-scale', '--mask-out']) {
+    for (const flag of [
+      '--no-match-colors',
+      '--feather <px>',
+      '--shadow [kind]',
+      '--output-size <WxH>',
+      '--guidance-scale',
+      '--mask-out',
+    ]) {
       expect(sub.stdout).toContain(flag);
     }
   });
@@ -215,7 +234,16 @@ describe('bg-native replace flags reach replaceBackground', () => {
 
   it('--no-match-colors --no-feather --no-shadow keep the product pixels exactly', async () => {
     const out = outPath();
-    const r = await cli(job(out, '--no-match-colors', '--no-feather', '--no-shadow', '--overrides', '{"background":{"type":"solid","color":"#1040e0"}}'));
+    const r = await cli(
+      job(
+        out,
+        '--no-match-colors',
+        '--no-feather',
+        '--no-shadow',
+        '--overrides',
+        '{"background":{"type":"solid","color":"#1040e0"}}',
+      ),
+    );
     expect(r.code).toBe(0);
     const { data, info } = await sharp(out).removeAlpha().raw().toBuffer({ resolveWithObject: true });
     const at = (x: number, y: number) => [...data.subarray((y * info.width + x) * 3, (y * info.width + x) * 3 + 3)];
@@ -303,7 +331,9 @@ describe('bg-native replace errors', () => {
   it('an unknown preset lists the valid ones, exit 1', async () => {
     const r = await cli(job(outPath(), '--preset', 'sunset-beach'));
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/^bg-native: E_BAD_INPUT: Unknown preset "sunset-beach"\. Valid presets: .*minimalist.*product-studio.*vitrinealu/);
+    expect(r.stderr).toMatch(
+      /^bg-native: E_BAD_INPUT: Unknown preset "sunset-beach"\. Valid presets: .*minimalist.*product-studio.*vitrinealu/,
+    );
   });
 
   it('--seed abc is a usage error naming the flag, exit 2', async () => {
@@ -355,12 +385,25 @@ describe('bg-native replace errors', () => {
     const dir = path.join(tmp.dir, 'cancelled');
     mkdirSync(dir);
     let sent = false;
-    const r = await cli(['--in', photo, '--out', path.join(dir, 'o.png'), '--mask-out', path.join(dir, 'm.png'), '--model', model, '--progress'], () => {
-      if (!sent) {
-        sent = true;
-        process.emit('SIGINT', 'SIGINT');
-      }
-    });
+    const r = await cli(
+      [
+        '--in',
+        photo,
+        '--out',
+        path.join(dir, 'o.png'),
+        '--mask-out',
+        path.join(dir, 'm.png'),
+        '--model',
+        model,
+        '--progress',
+      ],
+      () => {
+        if (!sent) {
+          sent = true;
+          process.emit('SIGINT', 'SIGINT');
+        }
+      },
+    );
     expect(r.code).toBe(130);
     expect(r.stderr).toMatch(/cancelling/);
     expect(r.stderr).toMatch(/bg-native: E_CANCELLED: /);
@@ -372,22 +415,35 @@ describe('bg-native replace errors', () => {
 describe('bg-native from a shell', () => {
   beforeAll(() => {
     // bin/bg-native.js runs dist/: build it from the current sources.
-    execFileSync(process.execPath, [path.join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], { cwd: repoRoot, stdio: 'pipe' });
+    execFileSync(
+      process.execPath,
+      [path.join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'],
+      { cwd: repoRoot, stdio: 'pipe' },
+    );
   }, 120_000);
 
   it('`bg-native --in … --out … --json` runs replace', async () => {
     const out = outPath();
     const env = { ...process.env };
     for (const k of ENGINE_ENV) delete env[k];
-    const r = spawnSync(process.execPath, [path.join(repoRoot, 'bin', 'bg-native.js'), ...job(out, '--preset', 'minimalist', '--json')], {
-      cwd: repoRoot,
-      encoding: 'utf8',
-      env,
-      timeout: 120_000,
-    });
+    const r = spawnSync(
+      process.execPath,
+      [path.join(repoRoot, 'bin', 'bg-native.js'), ...job(out, '--preset', 'minimalist', '--json')],
+      {
+        cwd: repoRoot,
+        encoding: 'utf8',
+        env,
+        timeout: 120_000,
+      },
+    );
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
-    expect(JSON.parse(r.stdout)).toMatchObject({ command: 'replace', engine: 'studio', preset: 'minimalist', output: out });
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      command: 'replace',
+      engine: 'studio',
+      preset: 'minimalist',
+      output: out,
+    });
     expect((await sharp(out).metadata()).width).toBe(240);
   });
 });

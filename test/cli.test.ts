@@ -14,11 +14,19 @@ afterAll(() => tmp.remove());
 
 beforeAll(() => {
   // The CLI runs from dist/: build it from the current sources.
-  execFileSync(process.execPath, [path.join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], { cwd: repoRoot, stdio: 'pipe' });
+  execFileSync(
+    process.execPath,
+    [path.join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'],
+    { cwd: repoRoot, stdio: 'pipe' },
+  );
 }, 120_000);
 
 function cli(...args: string[]) {
-  const r = spawnSync(process.execPath, [path.join(repoRoot, 'bin', 'bg-native.js'), ...args], { cwd: repoRoot, encoding: 'utf8', timeout: 300_000 });
+  const r = spawnSync(process.execPath, [path.join(repoRoot, 'bin', 'bg-native.js'), ...args], {
+    cwd: repoRoot,
+    encoding: 'utf8',
+    timeout: 300_000,
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -62,7 +70,17 @@ describe('bg-native CLI', () => {
   });
 
   it('a bad colour names the option', () => {
-    const r = cli('cleanup', '--in', photo('lemur_cc0.jpg'), '--out', path.join(tmp.dir, 'c.png'), '--mode', 'color', '--color', 'sunset');
+    const r = cli(
+      'cleanup',
+      '--in',
+      photo('lemur_cc0.jpg'),
+      '--out',
+      path.join(tmp.dir, 'c.png'),
+      '--mode',
+      'color',
+      '--color',
+      'sunset',
+    );
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^bg-native: E_BAD_INPUT: .*`color`/);
   });
@@ -88,7 +106,15 @@ describe('bg-native CLI', () => {
   });
 
   it('an unknown --device lists the choices', () => {
-    const r = cli('segment', '--in', photo('coffee_cup_cc0.jpg'), '--out', path.join(tmp.dir, 'x.png'), '--device', 'tpu');
+    const r = cli(
+      'segment',
+      '--in',
+      photo('coffee_cup_cc0.jpg'),
+      '--out',
+      path.join(tmp.dir, 'x.png'),
+      '--device',
+      'tpu',
+    );
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/auto, cpu, cuda/);
   });
@@ -101,7 +127,13 @@ describe('bg-native CLI with the native addon and the default model', () => {
     const r = cli('cleanup', '--in', photo('lemur_cc0.jpg'), '--out', out, '--mask-out', maskOut, '--json');
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    const meta = JSON.parse(r.stdout) as { output: string; mask: string; width: number; height: number; metrics: { elapsed_ms: number; stages: Record<string, number> } };
+    const meta = JSON.parse(r.stdout) as {
+      output: string;
+      mask: string;
+      width: number;
+      height: number;
+      metrics: { elapsed_ms: number; stages: Record<string, number> };
+    };
     expect(meta).toMatchObject({ output: out, mask: maskOut, width: 680, height: 440 });
     const result = ResultMetadataSchema.parse(meta);
     expect(result).toMatchObject({ op: 'cleanup', engine: 'none', artifacts: { output: out, mask: maskOut } });

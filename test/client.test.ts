@@ -50,7 +50,11 @@ async function start(over: ServerConfigInput = {}, worker = true): Promise<strin
 }
 
 /** A proxy in front of `target` whose first `failures` requests get `fail` instead. */
-async function flakyProxy(target: string, failures: number, fail: (res: http.ServerResponse, req: http.IncomingMessage) => void) {
+async function flakyProxy(
+  target: string,
+  failures: number,
+  fail: (res: http.ServerResponse, req: http.IncomingMessage) => void,
+) {
   const t = new URL(target);
   const seen: string[] = [];
   let left = failures;
@@ -61,10 +65,13 @@ async function flakyProxy(target: string, failures: number, fail: (res: http.Ser
       req.resume();
       return fail(res, req);
     }
-    const up = http.request({ host: t.hostname, port: t.port, path: req.url, method: req.method, headers: req.headers }, (r) => {
-      res.writeHead(r.statusCode ?? 502, r.headers);
-      r.pipe(res);
-    });
+    const up = http.request(
+      { host: t.hostname, port: t.port, path: req.url, method: req.method, headers: req.headers },
+      (r) => {
+        res.writeHead(r.statusCode ?? 502, r.headers);
+        r.pipe(res);
+      },
+    );
     up.on('error', () => res.destroy());
     req.pipe(up);
   });
@@ -76,7 +83,8 @@ async function flakyProxy(target: string, failures: number, fail: (res: http.Ser
   };
 }
 
-const client = (over: Parameters<typeof createClient>[0] = {}) => createClient({ baseUrl: url, token: TOKEN, env: {}, retryDelayMs: 10, pollMs: 50, ...over });
+const client = (over: Parameters<typeof createClient>[0] = {}) =>
+  createClient({ baseUrl: url, token: TOKEN, env: {}, retryDelayMs: 10, pollMs: 50, ...over });
 
 async function rejection(p: Promise<unknown>): Promise<BackgroundApiError> {
   const err = await p.then(
@@ -104,7 +112,11 @@ afterAll(async () => {
 describe('round trips', () => {
   it('cleanup() with a server path resolves with the finished job and absolute artifact URLs', async () => {
     const job = await client().cleanup({ imagePath: fx.photo, mode: 'color', color: '#ffffff', enhanceFg: true });
-    expect(job).toMatchObject({ status: 'succeeded', type: 'cleanup', result: { mode: 'color', width: 64, height: 48 } });
+    expect(job).toMatchObject({
+      status: 'succeeded',
+      type: 'cleanup',
+      result: { mode: 'color', width: 64, height: 48 },
+    });
     expect(job.result.outputUrl).toBe(`${url}/files/${job.jobId}/output.png`);
     expect(job.statusUrl).toBe(`${url}/v1/jobs/${job.jobId}`);
   });
@@ -122,7 +134,13 @@ describe('round trips', () => {
       format: 'jpeg',
       saveTo,
     });
-    expect(job.result).toMatchObject({ engine: 'studio', preset: 'vitrinealu', promptType: 'garden', seed: 5, format: 'jpeg' });
+    expect(job.result).toMatchObject({
+      engine: 'studio',
+      preset: 'vitrinealu',
+      promptType: 'garden',
+      seed: 5,
+      format: 'jpeg',
+    });
     expect(job.savedTo).toBe(saveTo);
     const meta = await sharp(readFileSync(saveTo)).metadata();
     expect([meta.format, meta.width, meta.height]).toEqual(['jpeg', 64, 48]);
@@ -149,17 +167,33 @@ describe('round trips', () => {
 
   it('replace() keeps polling after the server answers 202, reporting progress', async () => {
     const seen: Job[] = [];
-    const job = await client({ syncWaitMs: 0 }).replace({ imagePath: fx.photo, engine: 'studio', onProgress: (j) => seen.push(j) });
+    const job = await client({ syncWaitMs: 0 }).replace({
+      imagePath: fx.photo,
+      engine: 'studio',
+      onProgress: (j) => seen.push(j),
+    });
     expect(job.status).toBe('succeeded');
     expect(seen.at(-1)?.status).toBe('succeeded');
   });
 
   it('enqueue() answers with the job id at once and waitForJob() resolves when it succeeded', async () => {
     const bg = client();
-    const q = await bg.enqueue({ mediaId: 'm-1', projectId: 'p-1', imagePath: fx.photo, preset: 'product-studio', engine: 'studio', seed: 9 });
+    const q = await bg.enqueue({
+      mediaId: 'm-1',
+      projectId: 'p-1',
+      imagePath: fx.photo,
+      preset: 'product-studio',
+      engine: 'studio',
+      seed: 9,
+    });
     expect(q).toMatchObject({ created: true, statusUrl: `${url}/api/background/jobs/${q.jobId}` });
     const job = await bg.waitForJob(q.jobId, { pollMs: 20 });
-    expect(job).toMatchObject({ status: 'succeeded', mediaId: 'm-1', projectId: 'p-1', result: { engine: 'studio', seed: 9 } });
+    expect(job).toMatchObject({
+      status: 'succeeded',
+      mediaId: 'm-1',
+      projectId: 'p-1',
+      result: { engine: 'studio', seed: 9 },
+    });
     expect((await bg.getJob(q.jobId)).status).toBe('succeeded');
   });
 });
@@ -199,12 +233,17 @@ describe('errors', () => {
 describe('retries, deadline and cancellation', () => {
   it('retries a 503 honouring Retry-After, then succeeds', async () => {
     const proxy = await flakyProxy(url, 2, (res) =>
-      res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '1' }).end(JSON.stringify({ error: { code: 'E_QUEUE_FULL', message: 'The queue is full.' } })),
+      res
+        .writeHead(503, { 'content-type': 'application/json', 'retry-after': '1' })
+        .end(JSON.stringify({ error: { code: 'E_QUEUE_FULL', message: 'The queue is full.' } })),
     );
     try {
       const retries: { retry: number; delayMs: number; code: string }[] = [];
       const t0 = Date.now();
-      const job = await client({ baseUrl: proxy.url, onRetry: (r) => retries.push({ retry: r.retry, delayMs: r.delayMs, code: r.error.code }) }).cleanup({ imagePath: fx.photo });
+      const job = await client({
+        baseUrl: proxy.url,
+        onRetry: (r) => retries.push({ retry: r.retry, delayMs: r.delayMs, code: r.error.code }),
+      }).cleanup({ imagePath: fx.photo });
       expect(job.status).toBe('succeeded');
       expect(retries).toEqual([
         { retry: 1, delayMs: 1000, code: 'E_QUEUE_FULL' },
@@ -225,7 +264,9 @@ describe('retries, deadline and cancellation', () => {
     } finally {
       await proxy.close();
     }
-    const down = await flakyProxy(url, 100, (res) => res.writeHead(502, { 'content-type': 'text/html' }).end('<h1>Bad gateway</h1>'));
+    const down = await flakyProxy(url, 100, (res) =>
+      res.writeHead(502, { 'content-type': 'text/html' }).end('<h1>Bad gateway</h1>'),
+    );
     try {
       const err = await rejection(client({ baseUrl: down.url, retryAttempts: 2 }).getJob('job_x'));
       expect(err).toMatchObject({ code: 'E_HTTP_502', status: 502, attempts: 3, retryable: true });
@@ -249,7 +290,11 @@ describe('retries, deadline and cancellation', () => {
     const idle = await start({}, false);
     const ac = new AbortController();
     const seen: Job[] = [];
-    const p = client({ baseUrl: idle, syncWaitMs: 0 }).replace({ imagePath: fx.photo, signal: ac.signal, onProgress: (j) => (seen.push(j), ac.abort()) });
+    const p = client({ baseUrl: idle, syncWaitMs: 0 }).replace({
+      imagePath: fx.photo,
+      signal: ac.signal,
+      onProgress: (j) => (seen.push(j), ac.abort()),
+    });
     const err = await rejection(p);
     expect(err.code).toBe('E_CANCELLED');
     expect(err.jobId).toBe(seen[0]!.jobId);
@@ -274,15 +319,34 @@ describe('settings', () => {
       BACKGROUND_RETRY_ATTEMPTS: '5',
       BACKGROUND_RETRY_DELAY: '250',
     };
-    expect(resolveClientConfig({ env })).toMatchObject({ baseUrl: 'https://media.example.com/bg', token: 'secret', timeoutMs: 90_000, retryAttempts: 5, retryDelayMs: 250 });
-    expect(resolveClientConfig({ env, timeoutMs: 1000, retryAttempts: 0, baseUrl: 'http://localhost:9' })).toMatchObject({ baseUrl: 'http://localhost:9', timeoutMs: 1000, retryAttempts: 0 });
-    expect(resolveClientConfig({ env: {} })).toMatchObject({ baseUrl: 'http://127.0.0.1:3001', timeoutMs: 300_000, retryAttempts: 3, retryDelayMs: 1000 });
+    expect(resolveClientConfig({ env })).toMatchObject({
+      baseUrl: 'https://media.example.com/bg',
+      token: 'secret',
+      timeoutMs: 90_000,
+      retryAttempts: 5,
+      retryDelayMs: 250,
+    });
+    expect(
+      resolveClientConfig({ env, timeoutMs: 1000, retryAttempts: 0, baseUrl: 'http://localhost:9' }),
+    ).toMatchObject({ baseUrl: 'http://localhost:9', timeoutMs: 1000, retryAttempts: 0 });
+    expect(resolveClientConfig({ env: {} })).toMatchObject({
+      baseUrl: 'http://127.0.0.1:3001',
+      timeoutMs: 300_000,
+      retryAttempts: 3,
+      retryDelayMs: 1000,
+    });
   });
 
   it('names the variable of a bad setting', () => {
-    expect(() => resolveClientConfig({ env: { BACKGROUND_TIMEOUT: 'soon' } })).toThrow(/BACKGROUND_TIMEOUT must be milliseconds/);
-    expect(() => resolveClientConfig({ env: { BACKGROUND_API_URL: 'ftp://x' } })).toThrow(/BACKGROUND_API_URL must start with http/);
-    expect(() => resolveClientConfig({ env: { BACKGROUND_RETRY_ATTEMPTS: '-1' } })).toThrow(/BACKGROUND_RETRY_ATTEMPTS must be a whole number/);
+    expect(() => resolveClientConfig({ env: { BACKGROUND_TIMEOUT: 'soon' } })).toThrow(
+      /BACKGROUND_TIMEOUT must be milliseconds/,
+    );
+    expect(() => resolveClientConfig({ env: { BACKGROUND_API_URL: 'ftp://x' } })).toThrow(
+      /BACKGROUND_API_URL must start with http/,
+    );
+    expect(() => resolveClientConfig({ env: { BACKGROUND_RETRY_ATTEMPTS: '-1' } })).toThrow(
+      /BACKGROUND_RETRY_ATTEMPTS must be a whole number/,
+    );
   });
 
   it('never sends the token to another origin', async () => {

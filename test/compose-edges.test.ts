@@ -155,7 +155,8 @@ describe('colour matching', () => {
     // A cool, darker background with some variation.
     const bg = new Uint8Array(width * height * 3);
     for (let y = 0; y < height; y++) {
-      for (let x = 0; x < width; x++) bg.set([70 + (x % 20), 100 + (y % 15), 150 + ((x + y) % 25)], (y * width + x) * 3);
+      for (let x = 0; x < width; x++)
+        bg.set([70 + (x % 20), 100 + (y % 15), 150 + ((x + y) % 25)], (y * width + x) * 3);
     }
     const target = labStats(bg);
     const interior = alpha.map((a) => (a === 255 ? 255 : 0));
@@ -181,7 +182,13 @@ describe('colour matching', () => {
     const lab = new Float64Array(3);
     const back = new Uint8Array(3);
     for (let v = 0; v < 256; v++) {
-      for (const [r, g, b] of [[v, v, v], [v, 0, 0], [0, v, 0], [0, 0, v], [v, 255 - v, (v * 7) & 255]] as const) {
+      for (const [r, g, b] of [
+        [v, v, v],
+        [v, 0, 0],
+        [0, v, 0],
+        [0, 0, v],
+        [v, 255 - v, (v * 7) & 255],
+      ] as const) {
         srgbToLab(r, g, b, lab);
         labToSrgb(lab[0]!, lab[1]!, lab[2]!, back);
         expect(Array.from(back)).toEqual([r, g, b]);
@@ -251,7 +258,8 @@ describe('framing', () => {
   const rgb = new Uint8Array(w * h * 3);
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) {
-      const inside = x >= subject.x && x < subject.x + subject.width && y >= subject.y && y < subject.y + subject.height;
+      const inside =
+        x >= subject.x && x < subject.x + subject.width && y >= subject.y && y < subject.y + subject.height;
       alpha[y * w + x] = inside ? 255 : 0;
       rgb.set([x, y, (x * y) & 255], (y * w + x) * 3);
     }
@@ -299,11 +307,20 @@ describe('determinism', () => {
       const { rgb, alpha, width, height } = discScene(RED, GREEN, { texture: 40 });
       const bg = new Uint8Array(width * height * 3);
       for (let i = 0; i < width * height; i++) bg.set([BLUE.r, (i * 31) & 255, BLUE.b], i * 3);
-      const fg = matchColors(decontaminate(rgb, alpha, width, height), alpha, labStats(bg), { strength: 0.3, spread: 0.5 });
+      const fg = matchColors(decontaminate(rgb, alpha, width, height), alpha, labStats(bg), {
+        strength: 0.3,
+        spread: 0.5,
+      });
       const soft = featherAlpha(alpha, width, height, { width: 12 });
       const shadow = synthesizeShadow(soft, width, height, { angle: 60 });
       const out = compositeOverImage(fg, soft, applyShadow(bg, shadow));
-      const framed = applyFraming(out, soft, width, height, computeFraming(alphaBounds(soft, width, height)!, { padding: 0.15, outputSize: { width: 120, height: 90 } }));
+      const framed = applyFraming(
+        out,
+        soft,
+        width,
+        height,
+        computeFraming(alphaBounds(soft, width, height)!, { padding: 0.15, outputSize: { width: 120, height: 90 } }),
+      );
       return sha(fg, soft, shadow, out, framed.rgb, framed.alpha);
     };
     expect(run()).toBe(run());

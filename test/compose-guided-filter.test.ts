@@ -43,15 +43,24 @@ function naiveGuidedGray(I: Float32Array, p: Float32Array, w: number, h: number,
   const b = new Float64Array(n);
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) {
-      let sI = 0, sP = 0, sIP = 0, sII = 0, cnt = 0;
+      let sI = 0,
+        sP = 0,
+        sIP = 0,
+        sII = 0,
+        cnt = 0;
       for (let yy = Math.max(0, y - r); yy <= Math.min(h - 1, y + r); yy++) {
         for (let xx = Math.max(0, x - r); xx <= Math.min(w - 1, x + r); xx++) {
           const i = I[yy * w + xx]!;
           const q = p[yy * w + xx]!;
-          sI += i; sP += q; sIP += i * q; sII += i * i; cnt++;
+          sI += i;
+          sP += q;
+          sIP += i * q;
+          sII += i * i;
+          cnt++;
         }
       }
-      const mI = sI / cnt, mP = sP / cnt;
+      const mI = sI / cnt,
+        mP = sP / cnt;
       const ak = (sIP / cnt - mI * mP) / (sII / cnt - mI * mI + eps);
       a[y * w + x] = ak;
       b[y * w + x] = mP - ak * mI;
@@ -84,7 +93,14 @@ function solve3(m: number[][], v: number[]): number[] {
 }
 
 /** The colour-guide filter from the paper's definition, per window, in float64. */
-function naiveGuidedColor(I: Float32Array[], p: Float32Array, w: number, h: number, r: number, eps: number): Float64Array {
+function naiveGuidedColor(
+  I: Float32Array[],
+  p: Float32Array,
+  w: number,
+  h: number,
+  r: number,
+  eps: number,
+): Float64Array {
   const n = w * h;
   const A = [new Float64Array(n), new Float64Array(n), new Float64Array(n)];
   const B = new Float64Array(n);
@@ -98,7 +114,9 @@ function naiveGuidedColor(I: Float32Array[], p: Float32Array, w: number, h: numb
       const mu = [0, 1, 2].map((c) => mean((i) => I[c]![i]!));
       const mp = mean((i) => p[i]!);
       const cov = [0, 1, 2].map((c) => mean((i) => I[c]![i]! * p[i]!) - mu[c]! * mp);
-      const sigma = [0, 1, 2].map((c) => [0, 1, 2].map((d) => mean((i) => I[c]![i]! * I[d]![i]!) - mu[c]! * mu[d]! + (c === d ? eps : 0)));
+      const sigma = [0, 1, 2].map((c) =>
+        [0, 1, 2].map((d) => mean((i) => I[c]![i]! * I[d]![i]!) - mu[c]! * mu[d]! + (c === d ? eps : 0)),
+      );
       const a = solve3(sigma, cov);
       for (let c = 0; c < 3; c++) A[c]![y * w + x] = a[c]!;
       B[y * w + x] = mp - a[0]! * mu[0]! - a[1]! * mu[1]! - a[2]! * mu[2]!;
@@ -106,7 +124,10 @@ function naiveGuidedColor(I: Float32Array[], p: Float32Array, w: number, h: numb
   }
   const mA = A.map((a) => naiveBox(a, w, h, r));
   const mB = naiveBox(B, w, h, r);
-  return Float64Array.from({ length: n }, (_, i) => mA[0]![i]! * I[0]![i]! + mA[1]![i]! * I[1]![i]! + mA[2]![i]! * I[2]![i]! + mB[i]!);
+  return Float64Array.from(
+    { length: n },
+    (_, i) => mA[0]![i]! * I[0]![i]! + mA[1]![i]! * I[1]![i]! + mA[2]![i]! * I[2]![i]! + mB[i]!,
+  );
 }
 
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -132,8 +153,14 @@ describe('guided filter', () => {
     const [w, h] = [23, 17];
     const I = randomPlane(w, h, 1);
     const p = randomPlane(w, h, 2);
-    for (const [r, eps] of [[1, 1e-2], [3, 1e-3], [5, 0.1]] as const) {
-      expect(maxAbsDiff(guidedFilterGray(I, p, w, h, { radius: r, eps }), naiveGuidedGray(I, p, w, h, r, eps))).toBeLessThan(2e-4);
+    for (const [r, eps] of [
+      [1, 1e-2],
+      [3, 1e-3],
+      [5, 0.1],
+    ] as const) {
+      expect(
+        maxAbsDiff(guidedFilterGray(I, p, w, h, { radius: r, eps }), naiveGuidedGray(I, p, w, h, r, eps)),
+      ).toBeLessThan(2e-4);
     }
   });
 
@@ -141,7 +168,10 @@ describe('guided filter', () => {
     const [w, h] = [19, 14];
     const I = [randomPlane(w, h, 3), randomPlane(w, h, 4), randomPlane(w, h, 5)];
     const p = randomPlane(w, h, 6);
-    for (const [r, eps] of [[1, 1e-2], [2, 1e-3]] as const) {
+    for (const [r, eps] of [
+      [1, 1e-2],
+      [2, 1e-3],
+    ] as const) {
       const got = guidedFilterColor(I[0]!, I[1]!, I[2]!, p, w, h, { radius: r, eps });
       expect(maxAbsDiff(got, naiveGuidedColor(I, p, w, h, r, eps))).toBeLessThan(2e-3);
     }
@@ -164,7 +194,8 @@ describe('mask refinement', () => {
   /** A photo whose subject (bright) ends at column `edge`, and a coarse mask blurred around it. */
   function scene(w: number, h: number, edge: number) {
     const rgb = new Uint8Array(w * h * 3);
-    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) rgb.fill(x < edge ? 220 : 30, (y * w + x) * 3, (y * w + x) * 3 + 3);
+    for (let y = 0; y < h; y++)
+      for (let x = 0; x < w; x++) rgb.fill(x < edge ? 220 : 30, (y * w + x) * 3, (y * w + x) * 3 + 3);
     const cw = 64;
     const ch = 64;
     const data = new Float32Array(cw * ch);
@@ -208,7 +239,13 @@ describe('mask refinement', () => {
     const rgb = new Uint8Array(w * h * 3);
     const r = rng(7);
     for (let i = 0; i < rgb.length; i += 3) rgb.fill((r() * 255) | 0, i, i + 3);
-    const coarse = { data: Float32Array.from({ length: 1024 * 1024 }, (_, i) => ((i % 1024) / 1024 < 0.5 ? 1 : (i % 1024) / 1024 < 0.55 ? 0.5 : 0)), width: 1024, height: 1024 };
+    const coarse = {
+      data: Float32Array.from({ length: 1024 * 1024 }, (_, i) =>
+        (i % 1024) / 1024 < 0.5 ? 1 : (i % 1024) / 1024 < 0.55 ? 0.5 : 0,
+      ),
+      width: 1024,
+      height: 1024,
+    };
     refineAlpha(rgb.subarray(0, 400 * 300 * 3), 400, 300, coarse); // warm-up
     const t0 = performance.now();
     const alpha = refineAlpha(rgb, w, h, coarse);

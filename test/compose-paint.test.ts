@@ -19,7 +19,7 @@ const bg = (spec: unknown): PresetBackground => BackgroundSchema.parse(spec);
 
 /** sRGB code as a float for a linear value (the exact value a dithered pixel averages to). */
 function encode(lin: number): number {
-  return 255 * (lin <= 0.0031308 ? 12.92 * lin : 1.055 * Math.pow(lin, 1 / 2.4) - 0.055);
+  return 255 * (lin <= 0.0031308 ? 12.92 * lin : 1.055 * lin ** (1 / 2.4) - 0.055);
 }
 
 function channel(rgb: Uint8Array, c: number): Float64Array {
@@ -138,13 +138,24 @@ describe('gradient backgrounds', () => {
   it('radial: the first colour at the centre, the last at the corners, the same at equal distances', () => {
     const w = 301;
     const h = 201;
-    const out = paintBackground(bg({ type: 'gradient', colors: ['#f0f0f0', '#202020'], shape: 'radial' }), w, h, { seed: 4 });
+    const out = paintBackground(bg({ type: 'gradient', colors: ['#f0f0f0', '#202020'], shape: 'radial' }), w, h, {
+      seed: 4,
+    });
     expect(Math.abs(at(out, w, 150, 100) - 0xf0)).toBeLessThanOrEqual(1);
-    for (const [x, y] of [[0, 0], [w - 1, 0], [0, h - 1], [w - 1, h - 1]] as const) {
+    for (const [x, y] of [
+      [0, 0],
+      [w - 1, 0],
+      [0, h - 1],
+      [w - 1, h - 1],
+    ] as const) {
       expect(Math.abs(at(out, w, x, y) - 0x20)).toBeLessThanOrEqual(2);
     }
     // Mirror images about the centre are equal within the dither.
-    for (const [x, y] of [[40, 30], [100, 90], [10, 150]] as const) {
+    for (const [x, y] of [
+      [40, 30],
+      [100, 90],
+      [10, 150],
+    ] as const) {
       const v = at(out, w, x, y);
       expect(Math.abs(at(out, w, w - 1 - x, y) - v)).toBeLessThanOrEqual(1);
       expect(Math.abs(at(out, w, x, h - 1 - y) - v)).toBeLessThanOrEqual(1);
@@ -153,7 +164,9 @@ describe('gradient backgrounds', () => {
 
   it('passes through the middle stop of a three-colour gradient', () => {
     const w = 1001;
-    const out = paintBackground(bg({ type: 'gradient', colors: ['#ff0000', '#00ff00', '#0000ff'], angle: 0 }), w, 8, { seed: 5 });
+    const out = paintBackground(bg({ type: 'gradient', colors: ['#ff0000', '#00ff00', '#0000ff'], angle: 0 }), w, 8, {
+      seed: 5,
+    });
     for (let y = 0; y < 8; y++) {
       expect(at(out, w, 500, y, 0)).toBeLessThanOrEqual(1);
       expect(at(out, w, 500, y, 1)).toBeGreaterThanOrEqual(254);
@@ -219,7 +232,9 @@ describe('texture backgrounds', () => {
     });
 
     it(`${pattern}: more intensity, more contrast`, () => {
-      const sd = [0.15, 0.5, 1].map((intensity) => std(channel(paintBackground(texture(pattern, { intensity }), w, h, { seed: 14 }), 1)));
+      const sd = [0.15, 0.5, 1].map((intensity) =>
+        std(channel(paintBackground(texture(pattern, { intensity }), w, h, { seed: 14 }), 1)),
+      );
       expect(sd[0]!).toBeGreaterThan(0.3);
       expect(sd[1]!).toBeGreaterThan(sd[0]! * 1.5);
       expect(sd[2]!).toBeGreaterThan(sd[1]! * 1.3);
@@ -247,7 +262,8 @@ describe('texture backgrounds', () => {
     const small = paintBackground(spec, 128, 96, { seed: 17 });
     const large = paintBackground(spec, 256, 192, { seed: 17 });
     let d = 0;
-    for (let y = 0; y < 96; y += 4) for (let x = 0; x < 128; x += 4) d += Math.abs(at(small, 128, x, y) - at(large, 256, 2 * x, 2 * y));
+    for (let y = 0; y < 96; y += 4)
+      for (let x = 0; x < 128; x += 4) d += Math.abs(at(small, 128, x, y) - at(large, 256, 2 * x, 2 * y));
     expect(d / (24 * 32)).toBeLessThan(3);
   });
 });
@@ -272,7 +288,10 @@ describe('blurred-original backgrounds', () => {
   });
 
   it('brightness above 1 makes it brighter, below 1 darker', () => {
-    const lum = (brightness: number) => mean(channel(paintBackground(bg({ type: 'blurred-original', blur: 20, brightness }), w, h, { seed: 1, photo }), 1));
+    const lum = (brightness: number) =>
+      mean(
+        channel(paintBackground(bg({ type: 'blurred-original', blur: 20, brightness }), w, h, { seed: 1, photo }), 1),
+      );
     expect(lum(1.5)).toBeGreaterThan(lum(1) + 10);
     expect(lum(0.5)).toBeLessThan(lum(1) - 10);
   });
@@ -281,7 +300,8 @@ describe('blurred-original backgrounds', () => {
     const chroma = (saturation: number) => {
       const out = paintBackground(bg({ type: 'blurred-original', blur: 20, saturation }), w, h, { seed: 1, photo });
       let s = 0;
-      for (let i = 0; i < out.length; i += 3) s += Math.max(out[i]!, out[i + 1]!, out[i + 2]!) - Math.min(out[i]!, out[i + 1]!, out[i + 2]!);
+      for (let i = 0; i < out.length; i += 3)
+        s += Math.max(out[i]!, out[i + 1]!, out[i + 2]!) - Math.min(out[i]!, out[i + 1]!, out[i + 2]!);
       return s / (w * h);
     };
     expect(chroma(0)).toBeLessThanOrEqual(1);
@@ -297,13 +317,19 @@ describe('blurred-original backgrounds', () => {
         withSubject.fill(0, (y * w + x) * 3, (y * w + x) * 3 + 3); // a black subject
       }
     }
-    const out = paintBackground(bg({ type: 'blurred-original', blur: 8 }), w, h, { seed: 1, photo: withSubject, alpha });
+    const out = paintBackground(bg({ type: 'blurred-original', blur: 8 }), w, h, {
+      seed: 1,
+      photo: withSubject,
+      alpha,
+    });
     expect(at(out, w, 25, 32, 0)).toBeGreaterThan(150); // red of the left half, not the black subject
   });
 
   it('without the photo, says that it needs it', () => {
     expect(() => paintBackground(bg({ type: 'blurred-original', blur: 10 }), w, h, { seed: 1 })).toThrow(RangeError);
-    expect(() => paintBackground(bg({ type: 'blurred-original', blur: 10 }), w, h, { seed: 1 })).toThrow(/needs the photo/);
+    expect(() => paintBackground(bg({ type: 'blurred-original', blur: 10 }), w, h, { seed: 1 })).toThrow(
+      /needs the photo/,
+    );
   });
 });
 
@@ -326,7 +352,9 @@ describe('studio engine', () => {
     expect(studioGenerator.name).toBe('studio');
     expect(result.rgb.length).toBe(64 * 48 * 3);
     expect(result.info).toMatchObject({ background: 'texture', pattern: 'linen', seed: 42 });
-    expect(result.rgb).toEqual(paintBackground(spec, 64, 48, { seed: 42, referenceSize: base.compositing.referenceSize }));
+    expect(result.rgb).toEqual(
+      paintBackground(spec, 64, 48, { seed: 42, referenceSize: base.compositing.referenceSize }),
+    );
   });
 
   it('uses the photo for a blurred original', async () => {

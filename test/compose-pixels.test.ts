@@ -32,11 +32,15 @@ describe('alpha compositing', () => {
   it('uses one background colour per row', () => {
     const fg = new Uint8Array(2 * 2 * 3);
     const rows = new Uint8Array([100, 100, 100, 200, 200, 200]);
-    expect(Array.from(compositeOverRows(fg, new Uint8Array(4), 2, rows))).toEqual([100, 100, 100, 100, 100, 100, 200, 200, 200, 200, 200, 200]);
+    expect(Array.from(compositeOverRows(fg, new Uint8Array(4), 2, rows))).toEqual([
+      100, 100, 100, 100, 100, 100, 200, 200, 200, 200, 200, 200,
+    ]);
   });
 
   it('interleaves RGB and alpha into RGBA', () => {
-    expect(Array.from(attachAlpha(new Uint8Array([1, 2, 3, 4, 5, 6]), new Uint8Array([7, 8])))).toEqual([1, 2, 3, 7, 4, 5, 6, 8]);
+    expect(Array.from(attachAlpha(new Uint8Array([1, 2, 3, 4, 5, 6]), new Uint8Array([7, 8])))).toEqual([
+      1, 2, 3, 7, 4, 5, 6, 8,
+    ]);
   });
 });
 
@@ -61,7 +65,12 @@ describe('backgrounds', () => {
     }
     const bg = blurredBackground(rgb, alpha, w, h);
     // Right next to the subject (and even under it) the background stays blue.
-    for (const [x, y] of [[78, 50], [100, 50], [122, 50], [100, 28]] as const) {
+    for (const [x, y] of [
+      [78, 50],
+      [100, 50],
+      [122, 50],
+      [100, 28],
+    ] as const) {
       const i = (y * w + x) * 3;
       expect(bg[i]!).toBeLessThan(10);
       expect(bg[i + 2]!).toBeGreaterThan(245);
@@ -88,12 +97,17 @@ describe('foreground enhancement', () => {
 
   it('stretches the subject’s contrast', () => {
     const out = enhanceForeground(rgb, alpha, w, h);
-    let lo = 255, hi = 0, lo0 = 255, hi0 = 0;
+    let lo = 255,
+      hi = 0,
+      lo0 = 255,
+      hi0 = 0;
     for (let y = 0; y < h; y++) {
       for (let x = 1; x < 15; x++) {
         const i = (y * w + x) * 3;
-        lo = Math.min(lo, out[i]!); hi = Math.max(hi, out[i]!);
-        lo0 = Math.min(lo0, rgb[i]!); hi0 = Math.max(hi0, rgb[i]!);
+        lo = Math.min(lo, out[i]!);
+        hi = Math.max(hi, out[i]!);
+        lo0 = Math.min(lo0, rgb[i]!);
+        hi0 = Math.max(hi0, rgb[i]!);
       }
     }
     expect(hi - lo).toBeGreaterThan((hi0 - lo0) * 1.3);

@@ -118,7 +118,8 @@ describe('ground shadow', () => {
     const b = synthesizeShadow(alpha, w, h, options);
     expect(createHash('sha256').update(a).digest('hex')).toBe(createHash('sha256').update(b).digest('hex'));
     let worst = 0;
-    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) worst = Math.max(worst, Math.abs(a[y * w + x]! - a[y * w + (w - 1 - x)]!));
+    for (let y = 0; y < h; y++)
+      for (let x = 0; x < w; x++) worst = Math.max(worst, Math.abs(a[y * w + x]! - a[y * w + (w - 1 - x)]!));
     expect(worst).toBeLessThanOrEqual(1);
   });
 });

@@ -40,7 +40,13 @@ afterAll(async () => {
 describe.skipIf(!present)('the library on the CUDA emulator', () => {
   it('backends() reports an available, emulated CUDA device with its GEMM path and memory', () => {
     const cuda = lib.backends().find((b) => b.name === 'cuda');
-    expect(cuda).toMatchObject({ compiled: true, available: true, emulated: true, device: 'CUDA emulator (CPU)', gemm: 'tensor-core kernel' });
+    expect(cuda).toMatchObject({
+      compiled: true,
+      available: true,
+      emulated: true,
+      device: 'CUDA emulator (CPU)',
+      gemm: 'tensor-core kernel',
+    });
     expect(cuda?.memoryBytes).toBeGreaterThan(0);
   });
 
@@ -57,35 +63,45 @@ describe.skipIf(!present)('the library on the CUDA emulator', () => {
   // A whole generation is too slow on the emulator for every test run (thousands of launches, each
   // opening every device allocation); test/native/test_cuda_models.cpp compares the UNet, VAE and
   // text encoders on the emulated GPU with the CPU instead.
-  it.skipIf(!fixturesPresent)("DiffusionModel.load with device 'cuda' runs there and says so; 'cpu' stays on the CPU", async () => {
-    const gpu = await lib.DiffusionModel.load(sd1Tiny, { device: 'cuda', tokenizer: tokenizerDir, threads: 1 });
-    const cpu = await lib.DiffusionModel.load(sd1Tiny, { device: 'cpu', tokenizer: tokenizerDir, threads: 1 });
-    expect([gpu.device, cpu.device]).toEqual(['cuda', 'cpu']);
-    gpu.dispose();
-    cpu.dispose();
-  });
+  it.skipIf(!fixturesPresent)(
+    "DiffusionModel.load with device 'cuda' runs there and says so; 'cpu' stays on the CPU",
+    async () => {
+      const gpu = await lib.DiffusionModel.load(sd1Tiny, { device: 'cuda', tokenizer: tokenizerDir, threads: 1 });
+      const cpu = await lib.DiffusionModel.load(sd1Tiny, { device: 'cpu', tokenizer: tokenizerDir, threads: 1 });
+      expect([gpu.device, cpu.device]).toEqual(['cuda', 'cpu']);
+      gpu.dispose();
+      cpu.dispose();
+    },
+  );
 
-  it.skipIf(!fixturesPresent)("with device 'auto', a GPU that runs out of memory makes the local engine run on the CPU, and the result says so", { timeout: 600_000 }, async () => {
-    process.env.BGN_CUDA_MEMORY_LIMIT_MB = '1';
-    try {
-      const out = path.join(tmp.dir, 'fallback.png');
-      const result = await lib.replaceBackground({
-        input: await halvesJpeg(96, 64),
-        output: out,
-        engine: 'local',
-        device: 'auto',
-        threads: 1,
-        seed: 3,
-        shadow: false,
-        matchColors: false,
-        model: { segmentation: segModel, diffusion: sd1Tiny, tokenizer: tokenizerDir },
-        overrides: { generation: { resolution: { width: 64, height: 64 }, steps: 1 } },
-      });
-      expect(result.engine).toBe('local');
-      expect(result.engineInfo).toMatchObject({ device: 'cpu', deviceFallback: expect.stringMatching(/GPU ran out of memory/) as unknown });
-      expect((await sharp(out).metadata()).width).toBe(96);
-    } finally {
-      delete process.env.BGN_CUDA_MEMORY_LIMIT_MB;
-    }
-  });
+  it.skipIf(!fixturesPresent)(
+    "with device 'auto', a GPU that runs out of memory makes the local engine run on the CPU, and the result says so",
+    { timeout: 600_000 },
+    async () => {
+      process.env.BGN_CUDA_MEMORY_LIMIT_MB = '1';
+      try {
+        const out = path.join(tmp.dir, 'fallback.png');
+        const result = await lib.replaceBackground({
+          input: await halvesJpeg(96, 64),
+          output: out,
+          engine: 'local',
+          device: 'auto',
+          threads: 1,
+          seed: 3,
+          shadow: false,
+          matchColors: false,
+          model: { segmentation: segModel, diffusion: sd1Tiny, tokenizer: tokenizerDir },
+          overrides: { generation: { resolution: { width: 64, height: 64 }, steps: 1 } },
+        });
+        expect(result.engine).toBe('local');
+        expect(result.engineInfo).toMatchObject({
+          device: 'cpu',
+          deviceFallback: expect.stringMatching(/GPU ran out of memory/) as unknown,
+        });
+        expect((await sharp(out).metadata()).width).toBe(96);
+      } finally {
+        delete process.env.BGN_CUDA_MEMORY_LIMIT_MB;
+      }
+    },
+  );
 });

@@ -44,59 +44,66 @@ describe('backends()', () => {
       expect(entry.memoryBytes).toBeGreaterThan(0);
       expect(entry.gemm).toMatch(/cublasLt|cublas|tensor-core kernel/);
     } else {
-      expect(entry.reason).toMatch(entry.compiled ? /no CUDA device|driver|capability/ : /built without CUDA \(rebuild with BGN_CUDA=1/);
+      expect(entry.reason).toMatch(
+        entry.compiled ? /no CUDA device|driver|capability/ : /built without CUDA \(rebuild with BGN_CUDA=1/,
+      );
     }
   });
 });
 
-describe.skipIf(backends().some((b) => b.name === 'cuda' && b.available))('the device option without a usable GPU', () => {
-  it("'auto' runs the segmenter on the CPU and says so", async () => {
-    const seg = await loadAddon().Segmenter.load(model, { threads: 1, device: 'auto' });
-    expect(seg.device).toBe('cpu');
-    seg.dispose();
-  });
-
-  it("'cuda' and 'cuda:N' fail with E_DEVICE_UNAVAILABLE and the reason", async () => {
-    for (const device of ['cuda', 'cuda:0', 'cuda:3'] as const) {
-      await expect(loadAddon().Segmenter.load(model, { threads: 1, device })).rejects.toMatchObject({
-        code: 'E_DEVICE_UNAVAILABLE',
-        message: expect.stringMatching(/device 'cuda' is not available: /) as unknown,
-      });
-    }
-  });
-
-  it('a misspelt device is E_BAD_INPUT naming the choices', async () => {
-    for (const device of ['gpu', 'cuda:', 'cuda:x', 'CUDA']) {
-      const load = async () => loadAddon().Segmenter.load(model, { threads: 1, device: device as 'cpu' });
-      await expect(load()).rejects.toMatchObject({
-        code: 'E_BAD_INPUT',
-        message: expect.stringMatching(/'auto', 'cpu', 'cuda' or 'cuda:<index>'/) as unknown,
-      });
-    }
-  });
-
-  // The library reads BGN_DEVICE (its default context) and asks the addon for that device; the
-  // addon itself reads no environment.
-  it("BGN_DEVICE overrides 'auto' (cuda is then demanded) and a bad value is E_CONFIG", async () => {
-    const input = await halvesJpeg(64, 64);
-    const segmentWith = (device: string) => {
-      process.env.BGN_DEVICE = device;
-      resetDefaultContext();
-      return segment({ input, model, threads: 1, refine: false });
-    };
-    await expect(segmentWith('cuda')).rejects.toMatchObject({ code: 'E_DEVICE_UNAVAILABLE' });
-    expect((await segmentWith('cpu')).alpha.length).toBe(64 * 64);
-    await expect(segmentWith('tpu')).rejects.toMatchObject({
-      code: 'E_CONFIG',
-      message: expect.stringMatching(/BGN_DEVICE/) as unknown,
+describe.skipIf(backends().some((b) => b.name === 'cuda' && b.available))(
+  'the device option without a usable GPU',
+  () => {
+    it("'auto' runs the segmenter on the CPU and says so", async () => {
+      const seg = await loadAddon().Segmenter.load(model, { threads: 1, device: 'auto' });
+      expect(seg.device).toBe('cpu');
+      seg.dispose();
     });
-  });
 
-  it("segment({ device: 'cuda' }) fails before writing anything; 'cpu' segments", async () => {
-    const input = await halvesJpeg(64, 64);
-    await expect(segment({ input, model, threads: 1, device: 'cuda' })).rejects.toMatchObject({ code: 'E_DEVICE_UNAVAILABLE' });
-    const { alpha, width, height } = await segment({ input, model, threads: 1, device: 'cpu' });
-    expect([width, height]).toEqual([64, 64]);
-    expect(alpha.length).toBe(64 * 64);
-  });
-});
+    it("'cuda' and 'cuda:N' fail with E_DEVICE_UNAVAILABLE and the reason", async () => {
+      for (const device of ['cuda', 'cuda:0', 'cuda:3'] as const) {
+        await expect(loadAddon().Segmenter.load(model, { threads: 1, device })).rejects.toMatchObject({
+          code: 'E_DEVICE_UNAVAILABLE',
+          message: expect.stringMatching(/device 'cuda' is not available: /) as unknown,
+        });
+      }
+    });
+
+    it('a misspelt device is E_BAD_INPUT naming the choices', async () => {
+      for (const device of ['gpu', 'cuda:', 'cuda:x', 'CUDA']) {
+        const load = async () => loadAddon().Segmenter.load(model, { threads: 1, device: device as 'cpu' });
+        await expect(load()).rejects.toMatchObject({
+          code: 'E_BAD_INPUT',
+          message: expect.stringMatching(/'auto', 'cpu', 'cuda' or 'cuda:<index>'/) as unknown,
+        });
+      }
+    });
+
+    // The library reads BGN_DEVICE (its default context) and asks the addon for that device; the
+    // addon itself reads no environment.
+    it("BGN_DEVICE overrides 'auto' (cuda is then demanded) and a bad value is E_CONFIG", async () => {
+      const input = await halvesJpeg(64, 64);
+      const segmentWith = (device: string) => {
+        process.env.BGN_DEVICE = device;
+        resetDefaultContext();
+        return segment({ input, model, threads: 1, refine: false });
+      };
+      await expect(segmentWith('cuda')).rejects.toMatchObject({ code: 'E_DEVICE_UNAVAILABLE' });
+      expect((await segmentWith('cpu')).alpha.length).toBe(64 * 64);
+      await expect(segmentWith('tpu')).rejects.toMatchObject({
+        code: 'E_CONFIG',
+        message: expect.stringMatching(/BGN_DEVICE/) as unknown,
+      });
+    });
+
+    it("segment({ device: 'cuda' }) fails before writing anything; 'cpu' segments", async () => {
+      const input = await halvesJpeg(64, 64);
+      await expect(segment({ input, model, threads: 1, device: 'cuda' })).rejects.toMatchObject({
+        code: 'E_DEVICE_UNAVAILABLE',
+      });
+      const { alpha, width, height } = await segment({ input, model, threads: 1, device: 'cpu' });
+      expect([width, height]).toEqual([64, 64]);
+      expect(alpha.length).toBe(64 * 64);
+    });
+  },
+);

@@ -126,15 +126,17 @@ describe.runIf(fixturesPresent)('DiffusionModel', () => {
       for (const device of ['cuda', 'cuda:1'] as const) {
         await expect(DM.load(sd1Tiny, { device, tokenizer: tokenizerDir })).rejects.toMatchObject({
           code: 'E_DEVICE_UNAVAILABLE',
-          message: expect.stringMatching(/device 'cuda' is not available: built without CUDA \(rebuild with BGN_CUDA=1/) as unknown,
+          message: expect.stringMatching(
+            /device 'cuda' is not available: built without CUDA \(rebuild with BGN_CUDA=1/,
+          ) as unknown,
         });
       }
     });
 
     it('refuses an unknown device with E_BAD_INPUT', async () => {
-      await expect(
-        DM.load(sd1Tiny, { device: 'tpu' as 'cpu', tokenizer: tokenizerDir }),
-      ).rejects.toMatchObject({ code: 'E_BAD_INPUT' });
+      await expect(DM.load(sd1Tiny, { device: 'tpu' as 'cpu', tokenizer: tokenizerDir })).rejects.toMatchObject({
+        code: 'E_BAD_INPUT',
+      });
     });
 
     it('takes the tokenizer from BG_CLIP_TOKENIZER when no option names one', async () => {
@@ -252,20 +254,23 @@ describe.runIf(fixturesPresent)('DiffusionModel', () => {
       const ac = new AbortController();
       ac.abort();
       let steps = 0;
-      await expect(
-        model.generate(base, { signal: ac.signal, onProgress: () => ++steps }),
-      ).rejects.toMatchObject({ code: 'E_CANCELLED' });
+      await expect(model.generate(base, { signal: ac.signal, onProgress: () => ++steps })).rejects.toMatchObject({
+        code: 'E_CANCELLED',
+      });
       expect(steps).toBe(0);
     });
 
     it('an onProgress that throws stops the run and rejects with what it threw', async () => {
       const boom = new Error('stop here');
       await expect(
-        model.generate({ ...base, steps: 10 }, {
-          onProgress: () => {
-            throw boom;
+        model.generate(
+          { ...base, steps: 10 },
+          {
+            onProgress: () => {
+              throw boom;
+            },
           },
-        }),
+        ),
       ).rejects.toBe(boom);
     });
 
@@ -322,8 +327,7 @@ describe.runIf(fixturesPresent)('DiffusionModel', () => {
       expect(m.inChannels).toBe(9);
       const fmask = Float32Array.from(mask, (v) => v / 255);
       const r = await m.generate({ ...base, initImage: image, mask: fmask });
-      for (let i = 0; i < W * H; ++i)
-        if (mask[i] === 0) expect(r.pixels[i * 3 + 1]).toBe(image[i * 3 + 1]);
+      for (let i = 0; i < W * H; ++i) if (mask[i] === 0) expect(r.pixels[i * 3 + 1]).toBe(image[i * 3 + 1]);
       await expect(m.generate(base)).rejects.toMatchObject({ code: 'E_MODEL_UNSUPPORTED' });
       m.dispose();
     });
@@ -336,7 +340,14 @@ describe.runIf(fixturesPresent)('DiffusionModel', () => {
     });
 
     it('rejects absurd sizes: below 64, above 4096, not an integer (E_BAD_INPUT)', async () => {
-      for (const size of [{ width: 56 }, { height: 8 }, { width: 4104 }, { height: 8192 }, { width: 64.5 }, { width: -64 }])
+      for (const size of [
+        { width: 56 },
+        { height: 8 },
+        { width: 4104 },
+        { height: 8192 },
+        { width: 64.5 },
+        { width: -64 },
+      ])
         await expect(model.generate({ ...base, ...size }), JSON.stringify(size)).rejects.toMatchObject({
           code: 'E_BAD_INPUT',
         });
@@ -348,7 +359,9 @@ describe.runIf(fixturesPresent)('DiffusionModel', () => {
     });
 
     it('rejects a guidance scale, strength or seed out of range, and an unknown sampler (E_BAD_INPUT)', async () => {
-      await expect(model.generate({ ...base, guidanceScale: Number.NaN })).rejects.toMatchObject({ code: 'E_BAD_INPUT' });
+      await expect(model.generate({ ...base, guidanceScale: Number.NaN })).rejects.toMatchObject({
+        code: 'E_BAD_INPUT',
+      });
       await expect(model.generate({ ...base, guidanceScale: 1000 })).rejects.toMatchObject({ code: 'E_BAD_INPUT' });
       await expect(model.generate({ ...base, initImage: testImage(W, H), strength: 0 })).rejects.toMatchObject({
         code: 'E_BAD_INPUT',
@@ -368,9 +381,10 @@ describe.runIf(fixturesPresent)('DiffusionModel', () => {
 
     it('rejects a mask or init image of the wrong size, and a mask without an image (E_BAD_INPUT)', async () => {
       const image = testImage(W, H);
-      await expect(
-        model.generate({ ...base, initImage: image, mask: rightHalfMask(W, H / 2) }),
-      ).rejects.toMatchObject({ code: 'E_BAD_INPUT', message: expect.stringContaining('mask') as unknown });
+      await expect(model.generate({ ...base, initImage: image, mask: rightHalfMask(W, H / 2) })).rejects.toMatchObject({
+        code: 'E_BAD_INPUT',
+        message: expect.stringContaining('mask') as unknown,
+      });
       await expect(
         model.generate({ ...base, initImage: image, mask: new Float32Array(W * H + 1) }),
       ).rejects.toMatchObject({ code: 'E_BAD_INPUT' });
@@ -378,7 +392,9 @@ describe.runIf(fixturesPresent)('DiffusionModel', () => {
         code: 'E_BAD_INPUT',
         message: expect.stringContaining('initImage') as unknown,
       });
-      await expect(model.generate({ ...base, mask: rightHalfMask(W, H) })).rejects.toMatchObject({ code: 'E_BAD_INPUT' });
+      await expect(model.generate({ ...base, mask: rightHalfMask(W, H) })).rejects.toMatchObject({
+        code: 'E_BAD_INPUT',
+      });
     });
 
     it('rejects supplied noise of the wrong size (E_BAD_INPUT)', async () => {
@@ -400,9 +416,9 @@ describe.runIf(fixturesPresent)('DiffusionModel', () => {
     });
 
     it('a missing model file is E_MODEL_NOT_FOUND', async () => {
-      await expect(
-        DM.load(path.join(tmp.dir, 'nope.safetensors'), { tokenizer: tokenizerDir }),
-      ).rejects.toMatchObject({ code: 'E_MODEL_NOT_FOUND' });
+      await expect(DM.load(path.join(tmp.dir, 'nope.safetensors'), { tokenizer: tokenizerDir })).rejects.toMatchObject({
+        code: 'E_MODEL_NOT_FOUND',
+      });
     });
 
     it('a tensor with a mismatched shape is E_MODEL_FORMAT or E_MODEL_UNSUPPORTED, naming the problem', async () => {

@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest';
 
 import { edgeBand, score } from '../scripts/lib/segment-metrics.js';
 
-const W = 20, H = 20;
+const W = 20,
+  H = 20;
 
 /** A 20×20 mask with a 10×10 square of `value` whose top-left corner is (x0, y0). */
 function square(x0: number, y0: number, value = 255): Uint8Array {
@@ -56,7 +57,8 @@ describe('segmentation metrics', () => {
   });
 
   it('the default band radius grows with the image (3 px minimum, long side / 200)', () => {
-    const w = 1200, h = 10;
+    const w = 1200,
+      h = 10;
     const t = new Uint8Array(w * h);
     for (let y = 0; y < h; ++y) t.fill(255, y * w, y * w + 600);
     // radius 6: columns 594..605 are within the band (12 columns of 10 rows)

@@ -14,7 +14,14 @@ import { randomArray, rng, writeModel } from './helpers/onnx-builder.js';
 import { loadOurs, maxAbsDiff, runOrt, runOurs } from './helpers/onnx-run.js';
 import { runSamDecoderBoth } from './helpers/sam-decoder-run.js';
 
-const SMALL: Omit<BiRefNetReplicaOptions, 'deform'> = { size: 64, embed: 8, depths: [2, 2, 2, 2], heads: [1, 2, 2, 4], window: 4, decoder: 16 };
+const SMALL: Omit<BiRefNetReplicaOptions, 'deform'> = {
+  size: 64,
+  embed: 8,
+  depths: [2, 2, 2, 2],
+  heads: [1, 2, 2, 4],
+  window: 4,
+  decoder: 16,
+};
 
 function maxAbs(a: ArrayLike<number>): number {
   let m = 0;
@@ -26,13 +33,18 @@ describe('BiRefNet family replica', () => {
   const x = { shape: [1, 3, 64, 64], data: randomArray(rng(3), 3 * 64 * 64, -2, 2) };
   const outputs: Record<string, Float32Array> = {};
 
-  for (const [deform, norm] of [['op', 'op'], ['decomposed', 'op'], ['none', 'decomposed']] as const) {
+  for (const [deform, norm] of [
+    ['op', 'op'],
+    ['decomposed', 'op'],
+    ['none', 'decomposed'],
+  ] as const) {
     it(`matches onnxruntime (deformable conv: ${deform}, LayerNorm: ${norm})`, async () => {
       const spec = birefnetReplica({ ...SMALL, deform, norm });
       const ops = new Set(spec.nodes.map((n) => n.op));
       for (const op of ['Softmax', 'Gather', 'Pad', 'Resize', 'MatMul', 'Erf']) expect(ops).toContain(op);
       if (deform === 'op') expect(ops).toContain('DeformConv');
-      if (deform === 'decomposed') for (const op of ['GatherND', 'Floor', 'Clip', 'Cast', 'Sum', 'Split']) expect(ops).toContain(op);
+      if (deform === 'decomposed')
+        for (const op of ['GatherND', 'Floor', 'Clip', 'Cast', 'Sum', 'Split']) expect(ops).toContain(op);
       if (norm === 'op') expect(ops).toContain('LayerNormalization');
       else expect(ops).toContain('ReduceMean');
       const file = writeModel(spec, `birefnet-${deform}`);
@@ -53,7 +65,16 @@ describe('BiRefNet family replica', () => {
 
 describe('SAM replica', () => {
   it('encoder matches onnxruntime (windowed + global attention, Einsum relative positions)', async () => {
-    const spec = samEncoderReplica({ size: 64, patch: 8, width: 32, depth: 2, heads: 2, window: 3, global: [1], out: 16 });
+    const spec = samEncoderReplica({
+      size: 64,
+      patch: 8,
+      width: 32,
+      depth: 2,
+      heads: 2,
+      window: 3,
+      global: [1],
+      out: 16,
+    });
     expect(spec.nodes.some((n) => n.op === 'Einsum')).toBe(true);
     const file = writeModel(spec, 'sam-encoder');
     const img = { shape: [1, 3, 64, 64], data: randomArray(rng(5), 3 * 64 * 64, -2, 2) };

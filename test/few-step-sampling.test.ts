@@ -21,20 +21,29 @@ interface Trace {
   samples: Float32Array;
   denoised?: Float32Array;
 }
-const addon = () => loadAddon() as unknown as {
-  schedulerTrace(o: Record<string, unknown>): Trace;
-  pipelineTrace(o: Record<string, unknown>): Promise<{ unetInputs: Float32Array; stepDenoised: Float32Array }>;
-  UNet: { load(p: string, o?: object): Promise<unknown> };
-  Vae: { load(p: string, o?: object): Promise<unknown> };
-};
+const addon = () =>
+  loadAddon() as unknown as {
+    schedulerTrace(o: Record<string, unknown>): Trace;
+    pipelineTrace(o: Record<string, unknown>): Promise<{ unetInputs: Float32Array; stepDenoised: Float32Array }>;
+    UNet: { load(p: string, o?: object): Promise<unknown> };
+    Vae: { load(p: string, o?: object): Promise<unknown> };
+  };
 const sd15 = {
-  num_train_timesteps: 1000, beta_start: 0.00085, beta_end: 0.012, beta_schedule: 'scaled_linear', steps_offset: 1,
+  num_train_timesteps: 1000,
+  beta_start: 0.00085,
+  beta_end: 0.012,
+  beta_schedule: 'scaled_linear',
+  steps_offset: 1,
 };
 
 function trace(scheduler: string, config: object, steps: number, per = 1): Trace {
   return addon().schedulerTrace({
-    scheduler, config, steps, noise: new Float32Array(per).fill(1),
-    modelOutputs: new Float32Array(steps * per).fill(0.5), ancestralNoise: new Float32Array(steps * per),
+    scheduler,
+    config,
+    steps,
+    noise: new Float32Array(per).fill(1),
+    modelOutputs: new Float32Array(steps * per).fill(0.5),
+    ancestralNoise: new Float32Array(steps * per),
   });
 }
 
@@ -154,7 +163,11 @@ describe('timestep spacing', () => {
   });
 
   it('Karras sigmas under every spacing match a float64 computation of the reference formulas', () => {
-    const kinds = [['euler', 'linear'], ['lms', 'linear'], ['euler', 'log_linear']] as const;
+    const kinds = [
+      ['euler', 'linear'],
+      ['lms', 'linear'],
+      ['euler', 'log_linear'],
+    ] as const;
     for (const [sched, interpolation] of kinds) {
       for (const spacing of ['leading', 'trailing', 'linspace']) {
         for (const n of [1, 2, 4, 7, 20, 30]) {
@@ -163,9 +176,10 @@ describe('timestep spacing', () => {
           const cfg = { ...sd15, timestep_spacing: spacing, ...karrasCfg };
           const r = trace(sched, cfg, n);
           const [hi, lo] = [logTrain[T - 1]!, logTrain[0]!];
-          const base = interpolation === 'linear'
-            ? grid(spacing, n).map(interp)
-            : Array.from({ length: n + 1 }, (_, i) => f32(Math.exp(f32(hi + ((lo - hi) * i) / n))));
+          const base =
+            interpolation === 'linear'
+              ? grid(spacing, n).map(interp)
+              : Array.from({ length: n + 1 }, (_, i) => f32(Math.exp(f32(hi + ((lo - hi) * i) / n))));
           const sig = karras(base[base.length - 1]!, base[0]!, n);
           const want = [...sig.map(f32), 0];
           expect(r.sigmas.length, label).toBe(n + 1);
@@ -198,8 +212,18 @@ describe.runIf(fixturesPresent)('guidance <= 1 runs one UNet pass per step', () 
   const L = 4 * 32 * 32;
   const run = (guidance: number, extra: object = {}) =>
     addon().pipelineTrace({
-      kind: 'txt2img', unet, vae, scheduler: 'lcm', config: sd15SchedulerConfig, steps: 3, guidance,
-      cond, height: 64, width: 64, seed: 3, ...extra,
+      kind: 'txt2img',
+      unet,
+      vae,
+      scheduler: 'lcm',
+      config: sd15SchedulerConfig,
+      steps: 3,
+      guidance,
+      cond,
+      height: 64,
+      width: 64,
+      seed: 3,
+      ...extra,
     });
 
   it('batch 1 and no negative embeddings without CFG; batch 2 (CFG-LCM) above 1', async () => {
@@ -234,7 +258,8 @@ describe.runIf(fixturesPresent)('DiffusionModel few-step options', () => {
     const bad = { ...base, timestepSpacing: 'sideways' } as unknown as Parameters<NativeDiffusionModel['generate']>[0];
     await expect(model.generate(bad)).rejects.toMatchObject({ code: 'E_BAD_INPUT', message: /timestepSpacing/ });
     await expect(model.generate({ ...base, sampler: 'lcm', steps: 51 })).rejects.toMatchObject({
-      code: 'E_BAD_INPUT', message: /steps/,
+      code: 'E_BAD_INPUT',
+      message: /steps/,
     });
   });
 });
@@ -243,7 +268,11 @@ describe("the 'fast' generation profile", () => {
   const { dir: tmp, remove } = tempDir('bgn-fast-profile-');
   afterAll(remove);
   const g = GenerationSchema.parse({
-    steps: 30, guidanceScale: 7, sampler: 'dpmpp_2m_karras', strength: 1, resolution: { longSide: 512 },
+    steps: 30,
+    guidanceScale: 7,
+    sampler: 'dpmpp_2m_karras',
+    strength: 1,
+    resolution: { longSide: 512 },
   });
   const safetensors = (file: string, metadata: Record<string, string>) => {
     const header = Buffer.from(JSON.stringify({ __metadata__: metadata }));

@@ -10,7 +10,14 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 import { loadAddon } from '../src/native.js';
 import {
-  HANDLERS, PENDING_KINDS, discoverAllManifests, fixturesDir, pendingReason, resolveFixturePath, runManifest, summarize,
+  HANDLERS,
+  PENDING_KINDS,
+  discoverAllManifests,
+  fixturesDir,
+  pendingReason,
+  resolveFixturePath,
+  runManifest,
+  summarize,
 } from './fixtures/runner.js';
 import { readSafetensorsFile } from './fixtures/safetensors.js';
 
@@ -40,9 +47,13 @@ describe.runIf(present)(`fixtures in ${dir}`, () => {
   });
 
   it('the native safetensors reader agrees with the reference reader on every fixture tensor file', async () => {
-    const read = (loadAddon() as unknown as {
-      readSafetensors(p: string): Promise<{ tensors: Record<string, { dtype: string; shape: number[]; data: ArrayLike<number | bigint> }> }>;
-    }).readSafetensors;
+    const read = (
+      loadAddon() as unknown as {
+        readSafetensors(
+          p: string,
+        ): Promise<{ tensors: Record<string, { dtype: string; shape: number[]; data: ArrayLike<number | bigint> }> }>;
+      }
+    ).readSafetensors;
     const files = new Set<string>();
     for (const m of manifests)
       for (const key of ['inputs', 'expected'])

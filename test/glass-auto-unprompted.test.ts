@@ -9,7 +9,8 @@ import { describe, expect, it } from 'vitest';
 import { subjectMatte } from '../src/compose/glass/subject-matte.js';
 import { makeGlassScene, REGION_BACKGROUND, REGION_GLASS } from '../scripts/lib/glass-scenes.js';
 
-const W = 160, H = 120;
+const W = 160,
+  H = 120;
 
 describe("glass 'auto' without a prompt", () => {
   it('keeps the mask of a subject coloured like its background (it reaches the outline, nothing encloses it)', async () => {
@@ -32,8 +33,9 @@ describe("glass 'auto' without a prompt", () => {
     const s = await makeGlassScene({ kind: 'window', backdrop: 'garden', width: W, height: H, seed: 4 });
     const salient = s.region.map((r) => (r === REGION_BACKGROUND ? 0 : 255));
     const m = subjectMatte({ rgb: s.image, width: W, height: H, salient });
-    let glass = 0, marked = 0;
-    for (let i = 0; i < W * H; i++) if (s.region[i] === REGION_GLASS) (glass++, m.glass[i] && marked++);
+    let glass = 0,
+      marked = 0;
+    for (let i = 0; i < W * H; i++) if (s.region[i] === REGION_GLASS) glass++, m.glass[i] && marked++;
     expect(glass).toBeGreaterThan(0);
     expect(marked / glass).toBeGreaterThan(0.5);
     // Nothing outside the network's subject becomes glass.

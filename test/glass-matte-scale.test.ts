@@ -15,7 +15,8 @@ import { scoreCutout } from '../scripts/lib/glass-score.js';
 
 afterAll(() => closeComposePool());
 
-const W = 480, H = 360;
+const W = 480,
+  H = 360;
 
 function rgbaOf(fg: Uint8Array, alpha: Uint8Array): Uint8Array {
   const out = new Uint8Array(alpha.length * 4);
@@ -50,10 +51,13 @@ describe('the glass matte judged on a reduced copy', () => {
     expect(reduced.background).toBeLessThan(Math.max(3, full.background + 1.5));
     expect(reduced.glass).toBeLessThan(Math.max(21, full.glass + 4));
     // Keeping the box opaque scores > 40 on glass and background; the panes are marked as glass.
-    let marked = 0, glass = 0, outside = 0;
+    let marked = 0,
+      glass = 0,
+      outside = 0;
     for (let i = 0; i < W * H; i++) {
-      if (s.region[i] === REGION_GLASS) (glass++, m.glass[i] && marked++);
-      const x = i % W, y = Math.floor(i / W);
+      if (s.region[i] === REGION_GLASS) glass++, m.glass[i] && marked++;
+      const x = i % W,
+        y = Math.floor(i / W);
       const out = x < box[0] || y < box[1] || x >= box[0] + box[2] || y >= box[1] + box[3];
       if (out && (m.alpha[i] || m.glass[i])) outside++;
     }

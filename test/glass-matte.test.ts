@@ -26,7 +26,8 @@ afterAll(async () => {
 });
 const model = writeTinyModel(tmp.dir, 'tiny-isnet-imgly.onnx', redSubjectModel());
 const threads = 1;
-const W = 160, H = 120;
+const W = 160,
+  H = 120;
 
 function rgbaOf(fg: Uint8Array, alpha: Uint8Array): Uint8Array {
   const out = new Uint8Array(alpha.length * 4);
@@ -44,15 +45,22 @@ describe('glass matte (model-free, box given)', () => {
     ['door', 'interior', 1],
   ] as const)('a %s over a %s: frame kept, panes see-through, old background gone', async (kind, backdrop, seed) => {
     const s = await makeGlassScene({ kind, backdrop, width: W, height: H, seed });
-    const m = subjectMatte({ rgb: s.image, width: W, height: H, salient: new Uint8Array(W * H), prompt: { box: promptBoxFor(s) } });
+    const m = subjectMatte({
+      rgb: s.image,
+      width: W,
+      height: H,
+      salient: new Uint8Array(W * H),
+      prompt: { box: promptBoxFor(s) },
+    });
     const score = scoreCutout(s, rgbaOf(m.fg, m.alpha));
     // Measured at this size: opaque ≤ 0.6, background ≤ 1.8, glass 6–17.5. Keeping the box opaque scores > 40
     // on glass and background, losing the frame > 40 on opaque.
     expect(score.opaque).toBeLessThan(3);
     expect(score.background).toBeLessThan(3);
     expect(score.glass).toBeLessThan(21);
-    let marked = 0, glass = 0;
-    for (let i = 0; i < W * H; i++) if (s.region[i] === REGION_GLASS) (glass++, m.glass[i] && marked++);
+    let marked = 0,
+      glass = 0;
+    for (let i = 0; i < W * H; i++) if (s.region[i] === REGION_GLASS) glass++, m.glass[i] && marked++;
     expect(marked / glass).toBeGreaterThan(0.8);
   });
 
@@ -75,16 +83,21 @@ describe('prompts through segment() and cleanup()', () => {
     expect(bare.alpha.reduce((a, v) => a + (v >= 128 ? 1 : 0), 0)).toBeLessThan(W * H * 0.02);
     const r = await segment({ input, model, threads, prompt: { box } });
     expect(r.glassMask).toBeDefined();
-    let marked = 0, glass = 0, outside = 0;
+    let marked = 0,
+      glass = 0,
+      outside = 0;
     for (let i = 0; i < W * H; i++) {
-      if (s.region[i] === REGION_GLASS) (glass++, r.glassMask![i] && marked++);
-      const x = i % W, y = Math.floor(i / W);
+      if (s.region[i] === REGION_GLASS) glass++, r.glassMask![i] && marked++;
+      const x = i % W,
+        y = Math.floor(i / W);
       if ((x < box[0] || y < box[1] || x >= box[0] + box[2] || y >= box[1] + box[3]) && r.alpha[i]) outside++;
     }
     expect(marked / glass).toBeGreaterThan(0.8);
     expect(outside).toBe(0);
     const c = await cleanup({ input, model, threads, prompt: { box } });
-    const { data } = await sharp(c.artifacts.output as Buffer).raw().toBuffer({ resolveWithObject: true });
+    const { data } = await sharp(c.artifacts.output as Buffer)
+      .raw()
+      .toBuffer({ resolveWithObject: true });
     const score = scoreCutout(s, new Uint8Array(data));
     expect(score.opaque).toBeLessThan(3);
     expect(score.background).toBeLessThan(3);
@@ -96,7 +109,15 @@ describe('prompts through segment() and cleanup()', () => {
     [{ box: [-5, 10, 40, 40] }, /prompt\.box.*outside/],
     [{ box: [10, 10, 0, 40] }, /prompt\.box/],
     [{ box: [10, 10, 'a', 40] }, /prompt\.box/],
-    [{ points: [{ x: 10, y: 10 }, { x: 500, y: 10, label: 0 }] }, /prompt\.points\[1\].*outside/],
+    [
+      {
+        points: [
+          { x: 10, y: 10 },
+          { x: 500, y: 10, label: 0 },
+        ],
+      },
+      /prompt\.points\[1\].*outside/,
+    ],
   ])('refuses %j with E_BAD_INPUT naming the field, writing nothing', async (prompt, message) => {
     const s = await makeGlassScene({ kind: 'window', backdrop: 'garden', width: W, height: H, seed: 1 });
     const output = path.join(tmp.dir, 'never.png');
@@ -106,7 +127,11 @@ describe('prompts through segment() and cleanup()', () => {
   });
 
   it('takes replaceBackground prompt text and a box together', () => {
-    const o = parseReplaceOptions({ input: 'x.jpg', prompt: { text: 'a garden', box: [1, 2, 3, 4] }, glass: { transmission: 0.85 } });
+    const o = parseReplaceOptions({
+      input: 'x.jpg',
+      prompt: { text: 'a garden', box: [1, 2, 3, 4] },
+      glass: { transmission: 0.85 },
+    });
     expect(o.prompt).toBe('a garden');
     expect(o.subject).toEqual({ box: [1, 2, 3, 4] });
     expect(parseReplaceOptions({ input: 'x.jpg', prompt: 'studio' }).prompt).toBe('studio');

@@ -19,7 +19,8 @@ afterAll(async () => {
   tmp.remove();
 });
 
-const W = 160, H = 120;
+const W = 160,
+  H = 120;
 const scene = await makeGlassScene({ kind: 'door', backdrop: 'garden', width: W, height: H, seed: 2 });
 const input = await scenePng(scene);
 const box = promptBoxFor(scene);
@@ -29,8 +30,9 @@ async function panes(options: Record<string, unknown>): Promise<number> {
   const common = { input, model: { segmentation: model }, threads: 1, engine: 'studio' as const, prompt: { box } };
   const r = await replaceBackground({ ...common, ...options });
   const mask = await sharp(r.artifacts.mask).extractChannel(0).raw().toBuffer();
-  let sum = 0, n = 0;
-  for (let i = 0; i < W * H; i++) if (scene.region[i] === REGION_GLASS) (sum += mask[i]!, n++);
+  let sum = 0,
+    n = 0;
+  for (let i = 0; i < W * H; i++) if (scene.region[i] === REGION_GLASS) (sum += mask[i]!), n++;
   return sum / n;
 }
 
@@ -46,7 +48,8 @@ describe("a preset's glass setting", () => {
 
   it('refuses a bad value naming the field', async () => {
     await expect(panes({ overrides: { compositing: { glass: 'sometimes' } } })).rejects.toMatchObject({
-      code: 'E_BAD_INPUT', message: /compositing\.glass/,
+      code: 'E_BAD_INPUT',
+      message: /compositing\.glass/,
     });
   });
 });

@@ -5,7 +5,13 @@
  */
 import { describe, expect, it } from 'vitest';
 
-import { GLASS_SCENE_KINDS, makeGlassScene, promptBoxFor, REGION_GLASS, REGION_OPAQUE } from '../scripts/lib/glass-scenes.js';
+import {
+  GLASS_SCENE_KINDS,
+  makeGlassScene,
+  promptBoxFor,
+  REGION_GLASS,
+  REGION_OPAQUE,
+} from '../scripts/lib/glass-scenes.js';
 import { scoreCutout, truthCutout } from '../scripts/lib/glass-score.js';
 
 describe('glass scenes', () => {
@@ -20,7 +26,8 @@ describe('glass scenes', () => {
       if (s.region[i] === REGION_OPAQUE) expect(s.alpha[i]).toBeGreaterThan(0.5);
     }
     // Glass lets most light through.
-    let sum = 0, n = 0;
+    let sum = 0,
+      n = 0;
     for (let i = 0; i < s.alpha.length; i++) if (s.region[i] === REGION_GLASS) (sum += s.alpha[i]!), n++;
     expect(sum / n).toBeGreaterThan(0.04);
     expect(sum / n).toBeLessThan(0.45);

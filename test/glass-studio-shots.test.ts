@@ -17,13 +17,17 @@ describe('glassStudioShots', () => {
     const shots = await glassStudioShots(s, 2);
     const { plate: p1, second } = shots;
     const [plate, shot2, plate2] = (await Promise.all([p1, second.input, second.cleanPlate].map(raw))) as [
-      Uint8Array, Uint8Array, Uint8Array,
+      Uint8Array,
+      Uint8Array,
+      Uint8Array,
     ];
-    let worst = 0, differs = 0;
+    let worst = 0,
+      differs = 0;
     for (let i = 0; i < s.width * s.height; i++) {
       const a = s.alpha[i]!;
       for (let c = 0; c < 3; c++) {
-        const b = s.background[i * 3 + c]!, f = s.fg[i * 3 + c]!;
+        const b = s.background[i * 3 + c]!,
+          f = s.fg[i * 3 + c]!;
         worst = Math.max(worst, Math.abs(plate[i * 3 + c]! - b), Math.abs(plate2[i * 3 + c]! - (255 - b)));
         worst = Math.max(worst, Math.abs(shot2[i * 3 + c]! - (a * f + (1 - a) * (255 - b))));
         if (Math.abs(plate[i * 3 + c]! - plate2[i * 3 + c]!) > 40) differs++;

@@ -100,7 +100,8 @@ describe('decoding', () => {
     const jpg = await halvesJpeg(60, 40, 6); // stored 60×40: red left, blue right
     const img = await decodeImage(jpg, LIMIT);
     expect([img.width, img.height]).toEqual([40, 60]);
-    const at = (x: number, y: number) => Array.from(img.data.subarray((y * img.width + x) * 3, (y * img.width + x) * 3 + 3));
+    const at = (x: number, y: number) =>
+      Array.from(img.data.subarray((y * img.width + x) * 3, (y * img.width + x) * 3 + 3));
     // After a clockwise quarter turn the stored left half (red) is on top.
     expect(at(20, 5)[0]).toBeGreaterThan(200);
     expect(at(20, 5)[2]).toBeLessThan(60);
@@ -120,7 +121,10 @@ describe('decoding', () => {
   it('turns a 16-bit PNG with alpha into 8-bit RGB, flattened over white', async () => {
     const raw = Buffer.alloc(4 * 4 * 4);
     for (let i = 0; i < 16; i++) raw.set([255, 0, 0, i < 8 ? 255 : 0], i * 4);
-    const png = await sharp(raw, { raw: { width: 4, height: 4, channels: 4 } }).toColourspace('rgb16').png().toBuffer();
+    const png = await sharp(raw, { raw: { width: 4, height: 4, channels: 4 } })
+      .toColourspace('rgb16')
+      .png()
+      .toBuffer();
     expect((await sharp(png).metadata()).depth).toBe('ushort');
     const img = await decodeImage(png, LIMIT);
     expect(img.data.length).toBe(4 * 4 * 3);
@@ -129,7 +133,10 @@ describe('decoding', () => {
   });
 
   it('turns a CMYK JPEG into RGB', async () => {
-    const cmyk = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#3366cc' } }).toColourspace('cmyk').jpeg().toBuffer();
+    const cmyk = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#3366cc' } })
+      .toColourspace('cmyk')
+      .jpeg()
+      .toBuffer();
     const img = await decodeImage(cmyk, LIMIT);
     expect(img.header.space).toBe('cmyk');
     expect(img.data.length).toBe(8 * 8 * 3);

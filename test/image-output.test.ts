@@ -32,12 +32,18 @@ describe('encoding', () => {
 
   it('writes JPEG and WebP', async () => {
     const rgb = new Uint8Array(w * h * 3).fill(128);
-    expect((await sharp(await encodeImage({ data: rgb, width: w, height: h, channels: 3 }, 'jpeg')).metadata()).format).toBe('jpeg');
-    expect((await sharp(await encodeImage({ data: rgba, width: w, height: h, channels: 4 }, 'webp')).metadata()).hasAlpha).toBe(true);
+    expect(
+      (await sharp(await encodeImage({ data: rgb, width: w, height: h, channels: 3 }, 'jpeg')).metadata()).format,
+    ).toBe('jpeg');
+    expect(
+      (await sharp(await encodeImage({ data: rgba, width: w, height: h, channels: 4 }, 'webp')).metadata()).hasAlpha,
+    ).toBe(true);
   });
 
   it('refuses transparency in a JPEG', async () => {
-    await expect(encodeImage({ data: rgba, width: w, height: h, channels: 4 }, 'jpeg')).rejects.toMatchObject({ code: 'E_BAD_INPUT' });
+    await expect(encodeImage({ data: rgba, width: w, height: h, channels: 4 }, 'jpeg')).rejects.toMatchObject({
+      code: 'E_BAD_INPUT',
+    });
   });
 
   it('infers the format from the file extension', () => {
@@ -65,14 +71,19 @@ describe('atomic writes', () => {
 
   it('reports a missing output folder as E_IO and creates nothing', async () => {
     const dest = path.join(tmp.dir, 'missing', 'out.png');
-    await expect(writeFileAtomic(dest, Buffer.from('x'))).rejects.toMatchObject({ code: 'E_IO', message: expect.stringMatching(/does not exist/) });
+    await expect(writeFileAtomic(dest, Buffer.from('x'))).rejects.toMatchObject({
+      code: 'E_IO',
+      message: expect.stringMatching(/does not exist/),
+    });
     expect(existsSync(path.dirname(dest))).toBe(false);
   });
 
   it('leaves no partial or temporary file when the final rename fails', async () => {
     const dir = path.join(tmp.dir, 'rename-fails');
     mkdirSync(path.join(dir, 'out.png'), { recursive: true }); // a folder where the file should go
-    await expect(writeFileAtomic(path.join(dir, 'out.png'), Buffer.alloc(1 << 20))).rejects.toMatchObject({ code: 'E_IO' });
+    await expect(writeFileAtomic(path.join(dir, 'out.png'), Buffer.alloc(1 << 20))).rejects.toMatchObject({
+      code: 'E_IO',
+    });
     expect(readdirSync(dir)).toEqual(['out.png']);
   });
 
@@ -86,7 +97,9 @@ describe('atomic writes', () => {
     }
     const before = readdirSync(dir);
     try {
-      await expect(writeFileAtomic(path.join(dir, 'bg-native-out.png'), Buffer.from('x'))).rejects.toMatchObject({ code: 'E_IO' });
+      await expect(writeFileAtomic(path.join(dir, 'bg-native-out.png'), Buffer.from('x'))).rejects.toMatchObject({
+        code: 'E_IO',
+      });
       expect(readdirSync(dir)).toEqual(before);
     } finally {
       if (!asRoot) chmodSync(dir, 0o755);

@@ -49,7 +49,10 @@ function item(sidecarText = SIDECAR): { imagePath: string; sidecarPath: string; 
   return { imagePath, sidecarPath, dir };
 }
 
-const env = (over: Record<string, string>): NodeJS.ProcessEnv => ({ MEDIA_INGEST_BACKGROUND_ENGINE: 'studio', ...over });
+const env = (over: Record<string, string>): NodeJS.ProcessEnv => ({
+  MEDIA_INGEST_BACKGROUND_ENGINE: 'studio',
+  ...over,
+});
 
 function processed(r: IngestResult): Extract<IngestResult, { status: 'processed' }> {
   if (r.status !== 'processed') throw new Error(`expected processed, got ${JSON.stringify(r)}`);
@@ -80,7 +83,13 @@ describe('in-process', () => {
   it('replace: writes <name>.bg.jpg next to the photo and adds the background block, every other byte of the sidecar kept', async () => {
     const { imagePath, sidecarPath, dir } = item();
     const before = Date.now();
-    const r = processed(await processIngestItem({ imagePath, sidecarPath, env: env({ MEDIA_INGEST_BACKGROUND_AUTOMATION: 'replace', MEDIA_INGEST_BACKGROUND_PROMPT_TYPE: 'garden' }) }));
+    const r = processed(
+      await processIngestItem({
+        imagePath,
+        sidecarPath,
+        env: env({ MEDIA_INGEST_BACKGROUND_AUTOMATION: 'replace', MEDIA_INGEST_BACKGROUND_PROMPT_TYPE: 'garden' }),
+      }),
+    );
     expect(r.outputPath).toBe(path.join(dir, 'chair.bg.jpg'));
     expect(r.ranAt).toBe('in-process');
     const meta = await sharp(r.outputPath).metadata();
@@ -95,7 +104,13 @@ describe('in-process', () => {
     expect(b).toMatchObject({ mode: 'replace', engine: 'studio', outJpg: r.outputPath });
     expect(b.prompt).toMatch(/garden/i);
     expect(Date.parse(b.processedAt as string)).toBeGreaterThanOrEqual(before - 1000);
-    expect(b.settings).toEqual({ steps: expect.any(Number), guidanceScale: expect.any(Number), enhanceFg: false, matchColors: expect.any(Number), featherEdges: expect.any(Number) });
+    expect(b.settings).toEqual({
+      steps: expect.any(Number),
+      guidanceScale: expect.any(Number),
+      enhanceFg: false,
+      matchColors: expect.any(Number),
+      featherEdges: expect.any(Number),
+    });
     expect(r.sidecar).toEqual(json);
     // The returned item carries the result format too, the output as an absolute path.
     const result = ResultMetadataSchema.parse(JSON.parse(JSON.stringify(r.result)));
@@ -106,12 +121,23 @@ describe('in-process', () => {
 
   it('cleanup: a white-background JPEG and a cleanup block', async () => {
     const { imagePath, sidecarPath } = item();
-    const r = processed(await processIngestItem({ imagePath, sidecarPath, env: env({ MEDIA_INGEST_BACKGROUND_AUTOMATION: 'cleanup', MEDIA_INGEST_BACKGROUND_ENHANCE_FG: 'true' }) }));
+    const r = processed(
+      await processIngestItem({
+        imagePath,
+        sidecarPath,
+        env: env({ MEDIA_INGEST_BACKGROUND_AUTOMATION: 'cleanup', MEDIA_INGEST_BACKGROUND_ENHANCE_FG: 'true' }),
+      }),
+    );
     const { data } = await sharp(r.outputPath).raw().toBuffer({ resolveWithObject: true });
     // The right half (blue backdrop) became white.
     const i = (24 * 64 + 60) * 3;
     expect(Math.min(data[i]!, data[i + 1]!, data[i + 2]!)).toBeGreaterThan(240);
-    expect(r.background).toMatchObject({ mode: 'cleanup', engine: 'cleanup', prompt: null, settings: { steps: null, enhanceFg: true } });
+    expect(r.background).toMatchObject({
+      mode: 'cleanup',
+      engine: 'cleanup',
+      prompt: null,
+      settings: { steps: null, enhanceFg: true },
+    });
     const result = ResultMetadataSchema.parse(JSON.parse(JSON.stringify(r.result)));
     expect(result).toMatchObject({ op: 'cleanup', engine: 'none', preset: null, seed: null, format: 'jpeg' });
     expect(result.mode).toBe('color');
@@ -132,7 +158,9 @@ describe('in-process', () => {
   it('with the sidecar given as an object, returns the updated copy and leaves the caller’s object alone', async () => {
     const { imagePath } = item();
     const sidecar = { id: 'm1', status: 'curated' };
-    const r = processed(await processIngestItem({ imagePath, sidecar, env: env({ MEDIA_INGEST_BACKGROUND_AUTOMATION: 'replace' }) }));
+    const r = processed(
+      await processIngestItem({ imagePath, sidecar, env: env({ MEDIA_INGEST_BACKGROUND_AUTOMATION: 'replace' }) }),
+    );
     expect(Object.keys(r.sidecar)).toEqual(['id', 'status', 'background']);
     expect(sidecar).toEqual({ id: 'm1', status: 'curated' });
   });
@@ -143,8 +171,15 @@ describe('nothing to do, or nothing done', () => {
     const { imagePath, sidecarPath, dir } = item();
     const mtime = statSync(sidecarPath).mtimeMs;
     for (const v of [undefined, '', 'off']) {
-      const r = await processIngestItem({ imagePath, sidecarPath, env: v === undefined ? {} : { MEDIA_INGEST_BACKGROUND_AUTOMATION: v } });
-      expect(r).toMatchObject({ status: 'skipped', reason: expect.stringMatching(/MEDIA_INGEST_BACKGROUND_AUTOMATION/) });
+      const r = await processIngestItem({
+        imagePath,
+        sidecarPath,
+        env: v === undefined ? {} : { MEDIA_INGEST_BACKGROUND_AUTOMATION: v },
+      });
+      expect(r).toMatchObject({
+        status: 'skipped',
+        reason: expect.stringMatching(/MEDIA_INGEST_BACKGROUND_AUTOMATION/),
+      });
     }
     expect(readFileSync(sidecarPath, 'utf8')).toBe(SIDECAR);
     expect(statSync(sidecarPath).mtimeMs).toBe(mtime);
@@ -155,15 +190,26 @@ describe('nothing to do, or nothing done', () => {
     const { dir, sidecarPath } = item();
     const out = path.join(dir, 'chair.bg.jpg');
     writeFileSync(out, photoBytes);
-    const r = await processIngestItem({ imagePath: out, sidecarPath, env: env({ MEDIA_INGEST_BACKGROUND_AUTOMATION: 'replace' }) });
+    const r = await processIngestItem({
+      imagePath: out,
+      sidecarPath,
+      env: env({ MEDIA_INGEST_BACKGROUND_AUTOMATION: 'replace' }),
+    });
     expect(r).toMatchObject({ status: 'skipped', reason: expect.stringMatching(/output of this step/) });
   });
 
   it('a corrupt sidecar: failed with the file and the JSON error named, sidecar untouched, no output', async () => {
     const broken = '{ "id": "x", "tags": [1, 2,, }';
     const { imagePath, sidecarPath, dir } = item(broken);
-    const r = await processIngestItem({ imagePath, sidecarPath, env: env({ MEDIA_INGEST_BACKGROUND_AUTOMATION: 'replace' }) });
-    expect(r).toMatchObject({ status: 'failed', error: { code: 'E_BAD_INPUT', message: expect.stringContaining(sidecarPath) } });
+    const r = await processIngestItem({
+      imagePath,
+      sidecarPath,
+      env: env({ MEDIA_INGEST_BACKGROUND_AUTOMATION: 'replace' }),
+    });
+    expect(r).toMatchObject({
+      status: 'failed',
+      error: { code: 'E_BAD_INPUT', message: expect.stringContaining(sidecarPath) },
+    });
     expect((r as { error: { message: string } }).error.message).toMatch(/not valid JSON.*untouched/);
     expect(readFileSync(sidecarPath, 'utf8')).toBe(broken);
     expect(existsSync(path.join(dir, 'chair.bg.jpg'))).toBe(false);
@@ -171,20 +217,44 @@ describe('nothing to do, or nothing done', () => {
 
   it('a sidecar that is not an object, a missing photo, a bad setting: failed with the reason, sidecar untouched', async () => {
     const a = item('[1, 2]');
-    expect(await processIngestItem({ imagePath: a.imagePath, sidecarPath: a.sidecarPath, env: env({ MEDIA_INGEST_BACKGROUND_AUTOMATION: 'replace' }) })).toMatchObject({
+    expect(
+      await processIngestItem({
+        imagePath: a.imagePath,
+        sidecarPath: a.sidecarPath,
+        env: env({ MEDIA_INGEST_BACKGROUND_AUTOMATION: 'replace' }),
+      }),
+    ).toMatchObject({
       status: 'failed',
       error: { code: 'E_BAD_INPUT', message: expect.stringMatching(/JSON object, not an array/) },
     });
     const b = item();
-    expect(await processIngestItem({ imagePath: path.join(b.dir, 'gone.jpg'), sidecarPath: b.sidecarPath, env: env({ MEDIA_INGEST_BACKGROUND_AUTOMATION: 'replace' }) })).toMatchObject({
+    expect(
+      await processIngestItem({
+        imagePath: path.join(b.dir, 'gone.jpg'),
+        sidecarPath: b.sidecarPath,
+        env: env({ MEDIA_INGEST_BACKGROUND_AUTOMATION: 'replace' }),
+      }),
+    ).toMatchObject({
       status: 'failed',
       error: { code: 'E_BAD_INPUT', message: expect.stringMatching(/gone\.jpg does not exist/) },
     });
-    expect(await processIngestItem({ imagePath: b.imagePath, sidecarPath: b.sidecarPath, env: { MEDIA_INGEST_BACKGROUND_AUTOMATION: 'repalce' } })).toMatchObject({
+    expect(
+      await processIngestItem({
+        imagePath: b.imagePath,
+        sidecarPath: b.sidecarPath,
+        env: { MEDIA_INGEST_BACKGROUND_AUTOMATION: 'repalce' },
+      }),
+    ).toMatchObject({
       status: 'failed',
       error: { code: 'E_CONFIG', message: expect.stringMatching(/'replace', 'cleanup' or empty/) },
     });
-    expect(await processIngestItem({ imagePath: b.imagePath, sidecarPath: b.sidecarPath, env: env({ MEDIA_INGEST_BACKGROUND_AUTOMATION: 'replace', MEDIA_INGEST_BACKGROUND_PROMPT_TYPE: 'moon' }) })).toMatchObject({
+    expect(
+      await processIngestItem({
+        imagePath: b.imagePath,
+        sidecarPath: b.sidecarPath,
+        env: env({ MEDIA_INGEST_BACKGROUND_AUTOMATION: 'replace', MEDIA_INGEST_BACKGROUND_PROMPT_TYPE: 'moon' }),
+      }),
+    ).toMatchObject({
       status: 'failed',
       error: { code: 'E_BAD_INPUT', message: expect.stringMatching(/moon/) },
     });
@@ -195,8 +265,17 @@ describe('nothing to do, or nothing done', () => {
     const { imagePath, sidecarPath, dir } = item();
     const blue = Buffer.alloc(64 * 48 * 3);
     for (let i = 0; i < 64 * 48; i++) blue[i * 3 + 2] = 255;
-    writeFileSync(imagePath, await sharp(blue, { raw: { width: 64, height: 48, channels: 3 } }).jpeg().toBuffer());
-    const r = await processIngestItem({ imagePath, sidecarPath, env: env({ MEDIA_INGEST_BACKGROUND_AUTOMATION: 'replace' }) });
+    writeFileSync(
+      imagePath,
+      await sharp(blue, { raw: { width: 64, height: 48, channels: 3 } })
+        .jpeg()
+        .toBuffer(),
+    );
+    const r = await processIngestItem({
+      imagePath,
+      sidecarPath,
+      env: env({ MEDIA_INGEST_BACKGROUND_AUTOMATION: 'replace' }),
+    });
     expect(r).toMatchObject({ status: 'failed', error: { code: 'E_NO_SUBJECT' } });
     expect(readFileSync(sidecarPath, 'utf8')).toBe(SIDECAR);
     expect(existsSync(path.join(dir, 'chair.bg.jpg'))).toBe(false);
@@ -209,7 +288,17 @@ describe('remote (MEDIA_INGEST_BACKGROUND_API_URL)', () => {
     const root = path.join(tmp.dir, 'server');
     mkdirSync(root);
     server = await startServer(
-      { port: 0, host: '127.0.0.1', apiToken: TOKEN, outputDir: path.join(root, 'out'), queueDb: path.join(root, 'q.db'), threads: 1, concurrency: 1, pollMs: 50, syncWaitMs: 20_000 },
+      {
+        port: 0,
+        host: '127.0.0.1',
+        apiToken: TOKEN,
+        outputDir: path.join(root, 'out'),
+        queueDb: path.join(root, 'q.db'),
+        threads: 1,
+        concurrency: 1,
+        pollMs: 50,
+        syncWaitMs: 20_000,
+      },
       { logger: false, worker: true },
     );
   });
@@ -223,7 +312,12 @@ describe('remote (MEDIA_INGEST_BACKGROUND_API_URL)', () => {
       await processIngestItem({
         imagePath,
         sidecarPath,
-        env: env({ MEDIA_INGEST_BACKGROUND_AUTOMATION: 'replace', MEDIA_INGEST_BACKGROUND_API_URL: server.url, API_TOKEN: TOKEN, MEDIA_INGEST_BACKGROUND_PROMPT_TYPE: 'minimal' }),
+        env: env({
+          MEDIA_INGEST_BACKGROUND_AUTOMATION: 'replace',
+          MEDIA_INGEST_BACKGROUND_API_URL: server.url,
+          API_TOKEN: TOKEN,
+          MEDIA_INGEST_BACKGROUND_PROMPT_TYPE: 'minimal',
+        }),
       }),
     );
     expect(r.ranAt).toBe('remote');
@@ -233,7 +327,12 @@ describe('remote (MEDIA_INGEST_BACKGROUND_API_URL)', () => {
     expect([meta.format, meta.width, meta.height]).toEqual(['jpeg', 64, 48]);
     const text = readFileSync(sidecarPath, 'utf8');
     expect(withoutAppendedBackground(text)).toBe(SIDECAR.trimEnd() + '\n');
-    expect(JSON.parse(text).background).toMatchObject({ mode: 'replace', engine: 'studio', outJpg: r.outputPath, prompt: expect.stringMatching(/\S/) });
+    expect(JSON.parse(text).background).toMatchObject({
+      mode: 'replace',
+      engine: 'studio',
+      outJpg: r.outputPath,
+      prompt: expect.stringMatching(/\S/),
+    });
     // The server's result, its URLs swapped for the file written here.
     const result = ResultMetadataSchema.parse(JSON.parse(JSON.stringify(r.result)));
     expect(result).toMatchObject({ op: 'replace', engine: 'studio', engineFamily: 'studio', preset: 'vitrinealu' });
@@ -247,17 +346,37 @@ describe('remote (MEDIA_INGEST_BACKGROUND_API_URL)', () => {
     const r = await processIngestItem({
       imagePath,
       sidecarPath,
-      env: env({ MEDIA_INGEST_BACKGROUND_AUTOMATION: 'cleanup', MEDIA_INGEST_BACKGROUND_API_URL: server.url, MEDIA_INGEST_BACKGROUND_API_TOKEN: 'wrong' }),
+      env: env({
+        MEDIA_INGEST_BACKGROUND_AUTOMATION: 'cleanup',
+        MEDIA_INGEST_BACKGROUND_API_URL: server.url,
+        MEDIA_INGEST_BACKGROUND_API_TOKEN: 'wrong',
+      }),
     });
-    expect(r).toMatchObject({ status: 'failed', error: { code: 'E_CONFIG', message: expect.stringMatching(/E_UNAUTHORIZED.*MEDIA_INGEST_BACKGROUND_API_TOKEN/) } });
+    expect(r).toMatchObject({
+      status: 'failed',
+      error: { code: 'E_CONFIG', message: expect.stringMatching(/E_UNAUTHORIZED.*MEDIA_INGEST_BACKGROUND_API_TOKEN/) },
+    });
     expect(readFileSync(sidecarPath, 'utf8')).toBe(SIDECAR);
     expect(existsSync(path.join(dir, 'chair.bg.jpg'))).toBe(false);
   });
 
   it('a server that is not there: failed naming the URL setting', async () => {
     const { imagePath, sidecarPath } = item();
-    const r = await processIngestItem({ imagePath, sidecarPath, env: env({ MEDIA_INGEST_BACKGROUND_AUTOMATION: 'replace', MEDIA_INGEST_BACKGROUND_API_URL: 'http://127.0.0.1:9' }) });
-    expect(r).toMatchObject({ status: 'failed', error: { code: 'E_PROVIDER_FAILED', message: expect.stringMatching(/Cannot reach.*MEDIA_INGEST_BACKGROUND_API_URL/) } });
+    const r = await processIngestItem({
+      imagePath,
+      sidecarPath,
+      env: env({
+        MEDIA_INGEST_BACKGROUND_AUTOMATION: 'replace',
+        MEDIA_INGEST_BACKGROUND_API_URL: 'http://127.0.0.1:9',
+      }),
+    });
+    expect(r).toMatchObject({
+      status: 'failed',
+      error: {
+        code: 'E_PROVIDER_FAILED',
+        message: expect.stringMatching(/Cannot reach.*MEDIA_INGEST_BACKGROUND_API_URL/),
+      },
+    });
     expect(readFileSync(sidecarPath, 'utf8')).toBe(SIDECAR);
   });
 });
@@ -266,11 +385,17 @@ describe('sidecar edits keep the file’s own formatting', () => {
   const block = { mode: 'replace', n: 1 };
   it('CRLF and tab indentation', () => {
     const t = '{\r\n\t"a": 1.50,\r\n\t"b": [1,2]\r\n}\r\n';
-    expect(setTopLevelMember(t, 'background', block)).toBe('{\r\n\t"a": 1.50,\r\n\t"b": [1,2],\r\n\t"background": {\r\n\t\t"mode": "replace",\r\n\t\t"n": 1\r\n\t}\r\n}\r\n');
+    expect(setTopLevelMember(t, 'background', block)).toBe(
+      '{\r\n\t"a": 1.50,\r\n\t"b": [1,2],\r\n\t"background": {\r\n\t\t"mode": "replace",\r\n\t\t"n": 1\r\n\t}\r\n}\r\n',
+    );
   });
   it('a one-line object stays on one line; an empty object gets the member', () => {
-    expect(setTopLevelMember('{"a":1e3}', 'background', block)).toBe('{"a":1e3, "background": {"mode":"replace","n":1}}');
-    expect(setTopLevelMember('{}', 'background', block)).toBe('{\n  "background": {\n    "mode": "replace",\n    "n": 1\n  }\n}');
+    expect(setTopLevelMember('{"a":1e3}', 'background', block)).toBe(
+      '{"a":1e3, "background": {"mode":"replace","n":1}}',
+    );
+    expect(setTopLevelMember('{}', 'background', block)).toBe(
+      '{\n  "background": {\n    "mode": "replace",\n    "n": 1\n  }\n}',
+    );
   });
   it('an existing member is replaced in place (the last one when the key repeats), a BOM is kept', () => {
     const t = '\ufeff{\n  "background": 1,\n  "x": "}",\n  "background": {"old": true},\n  "y": 2\n}';

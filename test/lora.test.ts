@@ -73,8 +73,12 @@ function withFile(m: Manifest, file: string): Manifest {
 
 /** diffusers module name → the original (LDM) UNet name, for the tiny UNet's 2 resnets per level. */
 function ldmName(name: string): string {
-  const res = (r: string) => r.replace(/^conv1/, 'in_layers.2').replace(/^conv2/, 'out_layers.3')
-    .replace(/^time_emb_proj/, 'emb_layers.1').replace(/^conv_shortcut/, 'skip_connection');
+  const res = (r: string) =>
+    r
+      .replace(/^conv1/, 'in_layers.2')
+      .replace(/^conv2/, 'out_layers.3')
+      .replace(/^time_emb_proj/, 'emb_layers.1')
+      .replace(/^conv_shortcut/, 'skip_connection');
   let g: RegExpExecArray | null;
   if ((g = /^down_blocks\.(\d+)\.(attentions|resnets)\.(\d+)\.(.+)$/.exec(name))) {
     const i = 1 + Number(g[1]) * 3 + Number(g[3]);
@@ -91,7 +95,10 @@ function ldmName(name: string): string {
 
 /** The call rejects (or throws) with `code` and a message containing `words`. */
 async function expectCode(call: () => Promise<unknown>, code: string, ...words: string[]): Promise<void> {
-  const err = await (async () => call())().then(() => undefined, (e: unknown) => e as Error & { code?: string });
+  const err = await (async () => call())().then(
+    () => undefined,
+    (e: unknown) => e as Error & { code?: string },
+  );
   expect(err, 'expected a rejection').toBeDefined();
   expect(err!.code, err!.message).toBe(code);
   for (const word of words) expect(err!.message).toContain(word);
@@ -103,14 +110,18 @@ describe.runIf(present)('LoRA', () => {
   const m = manifest!;
   const modules = present ? kohyaModules(m) : [];
   const kohyaFile = present ? resolveFixturePath(root, (m.body.models as { lora: LoraSection }).lora.file) : '';
-  const native = () => loadAddon() as unknown as {
-    UNet: { load(p: string, o: object): Promise<unknown> };
-    TextEncoder: { load(p: string, o: object): Promise<unknown> };
-    DiffusionModel: NativeDiffusionModelClass;
-  };
+  const native = () =>
+    loadAddon() as unknown as {
+      UNet: { load(p: string, o: object): Promise<unknown> };
+      TextEncoder: { load(p: string, o: object): Promise<unknown> };
+      DiffusionModel: NativeDiffusionModelClass;
+    };
   const unetDir = () => resolveFixturePath(root, 'models/unet-sd1');
   /** Loads the tiny UNet with these LoRAs. */
-  const unetWith = (...loras: object[]) => () => native().UNet.load(unetDir(), { loras });
+  const unetWith =
+    (...loras: object[]) =>
+    () =>
+      native().UNet.load(unetDir(), { loras });
 
   it('the fixture LoRA has linear and 3×3 conv modules with alpha ≠ rank', () => {
     const conv3 = modules.filter((x) => x.down.shape.length === 4 && x.down.shape[2] === 3);
@@ -208,24 +219,32 @@ describe.runIf(present)('LoRA', () => {
     t['lora_unet_add_embedding_linear_1.lora_up.weight'] = { shape: [64, 4], data: new Array(256).fill(0) };
     const file = path.join(tmp.dir, 'sdxl.safetensors');
     writeSafetensors(file, t);
-    await expectCode(unetWith({ path: file }), 'E_MODEL_FORMAT', file,
-      'lora_unet_down_blocks_2_attentions_0_proj_in.lora_down.weight', 'another model family');
+    await expectCode(
+      unetWith({ path: file }),
+      'E_MODEL_FORMAT',
+      file,
+      'lora_unet_down_blocks_2_attentions_0_proj_in.lora_down.weight',
+      'another model family',
+    );
     const te2 = path.join(tmp.dir, 'te2.safetensors');
     writeSafetensors(te2, {
       'lora_te2_text_model_encoder_layers_0_mlp_fc1.lora_down.weight': { shape: [4, 32], data: new Array(128).fill(0) },
       'lora_te2_text_model_encoder_layers_0_mlp_fc1.lora_up.weight': { shape: [37, 4], data: new Array(148).fill(0) },
     });
     const withTe2 = { threads: 2, tokenizer: tokenizerDir, loras: [{ path: te2 }] };
-    await expectCode(() => native().DiffusionModel.load(sd1Tiny, withTe2),
-      'E_MODEL_FORMAT', 'lora_te2_', 'second text encoder');
+    await expectCode(
+      () => native().DiffusionModel.load(sd1Tiny, withTe2),
+      'E_MODEL_FORMAT',
+      'lora_te2_',
+      'second text encoder',
+    );
   });
 
   it('takes scales from -4 to 4 only (E_BAD_INPUT)', async () => {
     for (const scale of [4.5, -5, Number.NaN]) {
       await expectCode(unetWith({ path: kohyaFile, scale }), 'E_BAD_INPUT', 'scale');
       const opts = { tokenizer: tokenizerDir, loras: [{ path: kohyaFile, scale }] };
-      await expectCode(() => native().DiffusionModel.load(sd1Tiny, opts),
-        'E_BAD_INPUT', 'scale');
+      await expectCode(() => native().DiffusionModel.load(sd1Tiny, opts), 'E_BAD_INPUT', 'scale');
     }
     await expectCode(unetWith({ scale: 1 }), 'E_BAD_INPUT', 'path');
   });

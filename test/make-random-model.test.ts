@@ -33,7 +33,10 @@ import { tempDir } from './helpers/paths.js';
 const tmp = tempDir('bgn-random-model-');
 afterAll(() => tmp.remove());
 
-function header(file: string): { n: number; json: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }> } {
+function header(file: string): {
+  n: number;
+  json: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
+} {
   const fd = openSync(file, 'r');
   try {
     const b = Buffer.alloc(8);
@@ -50,7 +53,8 @@ function header(file: string): { n: number; json: Record<string, { dtype: string
 }
 
 /** name → shape, as JSON strings so maps compare with toEqual. */
-const table = (specs: { name: string; shape: number[] }[]) => Object.fromEntries(specs.map((s) => [s.name, JSON.stringify(s.shape)]));
+const table = (specs: { name: string; shape: number[] }[]) =>
+  Object.fromEntries(specs.map((s) => [s.name, JSON.stringify(s.shape)]));
 
 // ---- against the reference converter's LDM files (the fixture models' own configs) ---------------
 
@@ -75,7 +79,9 @@ function unetFromDiffusers(c: Record<string, unknown>): UnetArch {
   };
 }
 function caseConfig(name: string): Record<string, unknown> {
-  const m = JSON.parse(readFileSync(path.join(fx, 'cases', name, 'manifest.json'), 'utf8')) as { model: { config: Record<string, unknown> } };
+  const m = JSON.parse(readFileSync(path.join(fx, 'cases', name, 'manifest.json'), 'utf8')) as {
+    model: { config: Record<string, unknown> };
+  };
   return m.model.config;
 }
 function textFromConfig(c: Record<string, unknown>, kind: 'clip' | 'openclip') {
@@ -166,9 +172,50 @@ describe('full-size tables have the published parameter counts', () => {
 // ---- the runtime loads full-size files ------------------------------------------------------------
 
 interface Native {
-  TextEncoder: { load(p: string, o: { threads: number }): Promise<{ hiddenSize: number; layers: number; vocabSize: number; layout: string; encode(ids: Int32Array, o: { batch: number }): Promise<{ lastHiddenState: Float32Array; shape: number[] }>; dispose(): void }> };
-  UNet: { load(p: string, o: { threads: number }): Promise<{ inChannels: number; outChannels: number; contextDim: number; heads: number[]; layout: string; forward(a: { sample: Float32Array; shape: number[]; timesteps: number[]; context: Float32Array }): Promise<Float32Array>; dispose(): void }> };
-  Vae: { load(p: string, o: { threads: number }): Promise<{ latentChannels: number; downscale: number; layout: string; decode(l: Float32Array, s: number[]): Promise<{ image: Float32Array; shape: number[] }>; dispose(): void }> };
+  TextEncoder: {
+    load(
+      p: string,
+      o: { threads: number },
+    ): Promise<{
+      hiddenSize: number;
+      layers: number;
+      vocabSize: number;
+      layout: string;
+      encode(ids: Int32Array, o: { batch: number }): Promise<{ lastHiddenState: Float32Array; shape: number[] }>;
+      dispose(): void;
+    }>;
+  };
+  UNet: {
+    load(
+      p: string,
+      o: { threads: number },
+    ): Promise<{
+      inChannels: number;
+      outChannels: number;
+      contextDim: number;
+      heads: number[];
+      layout: string;
+      forward(a: {
+        sample: Float32Array;
+        shape: number[];
+        timesteps: number[];
+        context: Float32Array;
+      }): Promise<Float32Array>;
+      dispose(): void;
+    }>;
+  };
+  Vae: {
+    load(
+      p: string,
+      o: { threads: number },
+    ): Promise<{
+      latentChannels: number;
+      downscale: number;
+      layout: string;
+      decode(l: Float32Array, s: number[]): Promise<{ image: Float32Array; shape: number[] }>;
+      dispose(): void;
+    }>;
+  };
 }
 const native = () => loadAddon() as unknown as Native;
 
@@ -186,7 +233,13 @@ describe('our runtime loads the full-size checkpoints (every name and shape it n
     expect(statSync(file).size).toBe(lay.header.length + lay.dataBytes);
     const n = native();
     const unet = await n.UNet.load(file, { threads: 1 });
-    expect([unet.layout, unet.inChannels, unet.outChannels, unet.contextDim, unet.heads]).toEqual(['ldm', inCh, 4, ctx, [...heads]]);
+    expect([unet.layout, unet.inChannels, unet.outChannels, unet.contextDim, unet.heads]).toEqual([
+      'ldm',
+      inCh,
+      4,
+      ctx,
+      [...heads],
+    ]);
     const vae = await n.Vae.load(file, { threads: 1 });
     expect([vae.layout, vae.latentChannels, vae.downscale]).toEqual(['ldm', 4, 8]);
     const te = await n.TextEncoder.load(file, { threads: 1 });
@@ -201,7 +254,15 @@ describe('our runtime loads the full-size checkpoints (every name and shape it n
 
 /** A reduced SD 1.x-shaped model: same key structure, tiny widths, runs in milliseconds. */
 const SMALL = {
-  unet: { ...ARCHS.sd15.unet, modelChannels: 32, channelMult: [1, 2], attentionResolutions: [1], numResBlocks: 1, contextDim: 32, numHeads: 4 },
+  unet: {
+    ...ARCHS.sd15.unet,
+    modelChannels: 32,
+    channelMult: [1, 2],
+    attentionResolutions: [1],
+    numResBlocks: 1,
+    contextDim: 32,
+    numHeads: 4,
+  },
   vae: { ...ARCHS.sd15.vae, ch: 32, chMult: [1, 2], numResBlocks: 1 },
   text: { ...ARCHS.sd15.text, hidden: 32, layers: 2, heads: 2, intermediate: 64, vocab: 1000 },
 };
@@ -212,7 +273,9 @@ describe('writeCheckpoint', () => {
     const lay = writeCheckpoint(file, checkpointTensors(SMALL), { dtype: 'f16', seed: 3, metadata: { arch: 'small' } });
     const { n, json } = header(file);
     expect((8 + n) % 8).toBe(0);
-    const ranges = Object.values(json).map((e) => e.data_offsets).sort((a, b) => a[0] - b[0]);
+    const ranges = Object.values(json)
+      .map((e) => e.data_offsets)
+      .sort((a, b) => a[0] - b[0]);
     expect(ranges[0]![0]).toBe(0);
     for (let i = 1; i < ranges.length; ++i) expect(ranges[i]![0]).toBe(ranges[i - 1]![1]);
     expect(8 + n + ranges.at(-1)![1]).toBe(statSync(file).size);
@@ -232,7 +295,9 @@ describe('writeCheckpoint', () => {
     const P = 'model.diffusion_model.';
     expect([...t[`${P}out.0.weight`]!.data].every((v) => v === 1)).toBe(true);
     expect([...t[`${P}out.0.bias`]!.data].every((v) => v === 0)).toBe(true);
-    expect([...t['cond_stage_model.transformer.text_model.embeddings.position_ids']!.data]).toEqual([...Array(77).keys()]);
+    expect([...t['cond_stage_model.transformer.text_model.embeddings.position_ids']!.data]).toEqual([
+      ...Array(77).keys(),
+    ]);
     const w = t[`${P}output_blocks.0.0.in_layers.2.weight`]!; // (64, 128, 3, 3): fan_in 1152
     const mean = w.data.reduce((a, b) => a + b, 0) / w.data.length;
     const std = Math.sqrt(w.data.reduce((a, b) => a + (b - mean) ** 2, 0) / w.data.length);
@@ -243,7 +308,9 @@ describe('writeCheckpoint', () => {
 
   it('the same seed gives identical bytes; another seed different weights', () => {
     const specs = checkpointTensors(SMALL);
-    const a = path.join(tmp.dir, 'seed-a.safetensors'), b = path.join(tmp.dir, 'seed-b.safetensors'), c = path.join(tmp.dir, 'seed-c.safetensors');
+    const a = path.join(tmp.dir, 'seed-a.safetensors'),
+      b = path.join(tmp.dir, 'seed-b.safetensors'),
+      c = path.join(tmp.dir, 'seed-c.safetensors');
     writeCheckpoint(a, specs, { dtype: 'bf16', seed: 7 });
     writeCheckpoint(b, specs, { dtype: 'bf16', seed: 7 });
     writeCheckpoint(c, specs, { dtype: 'bf16', seed: 8 });
@@ -264,37 +331,53 @@ describe('writeCheckpoint', () => {
     expect(f32ToBf16Bits(1 + 3 * 2 ** -8)).toBe(0x3f82);
   });
 
-  it.each(['f16', 'bf16', 'f32'] as const)('a random %s model runs through text encoder, UNet and VAE with finite outputs', async (dtype) => {
-    const file = path.join(tmp.dir, `run-${dtype}.safetensors`);
-    writeCheckpoint(file, checkpointTensors(SMALL), { dtype, seed: 11 });
-    const n = native();
-    const te = await n.TextEncoder.load(file, { threads: 1 });
-    const ids = new Int32Array(77).fill(999);
-    ids[0] = 1;
-    const enc = await te.encode(ids, { batch: 1 });
-    const unet = await n.UNet.load(file, { threads: 1 });
-    const x = Float32Array.from({ length: 4 * 8 * 8 }, (_, i) => Math.sin(i));
-    const eps = await unet.forward({ sample: x, shape: [1, 4, 8, 8], timesteps: [500], context: enc.lastHiddenState });
-    const vae = await n.Vae.load(file, { threads: 1 });
-    const img = await vae.decode(x, [1, 4, 8, 8]);
-    expect(img.shape).toEqual([1, 3, 16, 16]); // two VAE levels: 2× upscale
-    for (const a of [enc.lastHiddenState, eps, img.image]) {
-      expect(a.every(Number.isFinite)).toBe(true);
-      expect(a.some((v) => v !== 0)).toBe(true);
-    }
-    te.dispose();
-    unet.dispose();
-    vae.dispose();
-  });
+  it.each(['f16', 'bf16', 'f32'] as const)(
+    'a random %s model runs through text encoder, UNet and VAE with finite outputs',
+    async (dtype) => {
+      const file = path.join(tmp.dir, `run-${dtype}.safetensors`);
+      writeCheckpoint(file, checkpointTensors(SMALL), { dtype, seed: 11 });
+      const n = native();
+      const te = await n.TextEncoder.load(file, { threads: 1 });
+      const ids = new Int32Array(77).fill(999);
+      ids[0] = 1;
+      const enc = await te.encode(ids, { batch: 1 });
+      const unet = await n.UNet.load(file, { threads: 1 });
+      const x = Float32Array.from({ length: 4 * 8 * 8 }, (_, i) => Math.sin(i));
+      const eps = await unet.forward({
+        sample: x,
+        shape: [1, 4, 8, 8],
+        timesteps: [500],
+        context: enc.lastHiddenState,
+      });
+      const vae = await n.Vae.load(file, { threads: 1 });
+      const img = await vae.decode(x, [1, 4, 8, 8]);
+      expect(img.shape).toEqual([1, 3, 16, 16]); // two VAE levels: 2× upscale
+      for (const a of [enc.lastHiddenState, eps, img.image]) {
+        expect(a.every(Number.isFinite)).toBe(true);
+        expect(a.some((v) => v !== 0)).toBe(true);
+      }
+      te.dispose();
+      unet.dispose();
+      vae.dispose();
+    },
+  );
 });
 
 // ---- --lora and --taesd ------------------------------------------------------------------------
 
 interface LoraNative {
-  TextEncoder: { load(p: string, o: object): Promise<{ encode(ids: Int32Array, o: object): Promise<{ lastHiddenState: Float32Array }>; dispose(): void }> };
+  TextEncoder: {
+    load(
+      p: string,
+      o: object,
+    ): Promise<{ encode(ids: Int32Array, o: object): Promise<{ lastHiddenState: Float32Array }>; dispose(): void }>;
+  };
   UNet: { load(p: string, o: object): Promise<{ forward(a: object): Promise<Float32Array>; dispose(): void }> };
   TinyVae: {
-    load(p: string, o: object): Promise<{
+    load(
+      p: string,
+      o: object,
+    ): Promise<{
       layout: string;
       hasEncoder: boolean;
       hasDecoder: boolean;
@@ -318,14 +401,22 @@ describe('make-random-model --lora: kohya LoRA files for the checkpoints', () =>
     const k = unet.find((m) => m.name === 'lora_unet_mid_block_attentions_0_transformer_blocks_0_attn2_to_k')!;
     expect([k.out, k.inp]).toEqual([1280, 768]);
     const specs = loraTensors(ARCHS.sd15, { rank: 32, alpha: 16 });
-    const up = specs.find((s) => s.name === 'lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_ff_net_0_proj.lora_up.weight')!;
+    const up = specs.find(
+      (s) => s.name === 'lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_ff_net_0_proj.lora_up.weight',
+    )!;
     expect(up.shape).toEqual([2560, 32]);
-    expect(specs.find((s) => s.name === 'lora_unet_down_blocks_0_attentions_0_proj_in.lora_down.weight')!.shape).toEqual([32, 320, 1, 1]);
-    expect(specs.find((s) => s.name === 'lora_te_text_model_encoder_layers_11_mlp_fc2.alpha')!.init).toEqual({ kind: 'const', value: 16 });
+    expect(
+      specs.find((s) => s.name === 'lora_unet_down_blocks_0_attentions_0_proj_in.lora_down.weight')!.shape,
+    ).toEqual([32, 320, 1, 1]);
+    expect(specs.find((s) => s.name === 'lora_te_text_model_encoder_layers_11_mlp_fc2.alpha')!.init).toEqual({
+      kind: 'const',
+      value: 16,
+    });
   });
 
   it('every key of a LoRA for a reduced SD 1.x model fits its UNet and text encoder, and changes their outputs', async () => {
-    const model = path.join(tmp.dir, 'lora-base.safetensors'), lora = path.join(tmp.dir, 'lora-small.safetensors');
+    const model = path.join(tmp.dir, 'lora-base.safetensors'),
+      lora = path.join(tmp.dir, 'lora-small.safetensors');
     writeCheckpoint(model, checkpointTensors(SMALL), { dtype: 'f16', seed: 2 });
     writeCheckpoint(lora, loraTensors(SMALL, { rank: 4, alpha: 4 }), { dtype: 'f16', seed: 3 });
     const n = loraNative();
@@ -341,44 +432,60 @@ describe('make-random-model --lora: kohya LoRA files for the checkpoints', () =>
       unet.dispose();
       return { ctx, eps };
     };
-    const base = await run([]), merged = await run([{ path: lora, scale: 1 }]);
+    const base = await run([]),
+      merged = await run([{ path: lora, scale: 1 }]);
     for (const a of [merged.ctx, merged.eps]) expect(a.every(Number.isFinite)).toBe(true);
     expect(maxDiff(base.ctx, merged.ctx)).toBeGreaterThan(1e-4);
     expect(maxDiff(base.eps, merged.eps)).toBeGreaterThan(1e-4);
   });
 
   it('SDXL: lora_te1_/lora_te2_ fit both text encoders of the tiny SDXL layout', async () => {
-    const model = path.join(tmp.dir, 'lora-sdxl.safetensors'), lora = path.join(tmp.dir, 'lora-sdxl-lora.safetensors');
+    const model = path.join(tmp.dir, 'lora-sdxl.safetensors'),
+      lora = path.join(tmp.dir, 'lora-sdxl-lora.safetensors');
     writeCheckpoint(model, checkpointTensors(tinyArch('sdxl')), { dtype: 'f16', seed: 4 });
     writeCheckpoint(lora, loraTensors(tinyArch('sdxl'), { rank: 2, alpha: 1 }), { dtype: 'f16', seed: 5 });
     const n = loraNative();
-    for (const encoder of [1, 2]) (await n.TextEncoder.load(model, { threads: 1, encoder, loras: [{ path: lora }] })).dispose();
+    for (const encoder of [1, 2])
+      (await n.TextEncoder.load(model, { threads: 1, encoder, loras: [{ path: lora }] })).dispose();
     (await n.UNet.load(model, { threads: 1, loras: [{ path: lora }] })).dispose();
   });
 });
 
 describe('make-random-model --taesd: the tiny autoencoder in the AutoencoderTiny layout', () => {
-  it.runIf(existsSync(path.join(models, 'taesd-tiny')))('has the names and shapes of the reference model (at its width)', () => {
-    const ref = header(path.join(models, 'taesd-tiny', 'diffusion_pytorch_model.safetensors')).json;
-    const ours = taesdTensors({ ...TAESD, width: 16 });
-    expect(table(ours)).toEqual(Object.fromEntries(Object.entries(ref).map(([k, v]) => [k, JSON.stringify(v.shape)])));
-    const cfg = JSON.parse(readFileSync(path.join(models, 'taesd-tiny', 'config.json'), 'utf8'));
-    expect({ ...taesdConfig({ ...TAESD, width: 16 }) }).toEqual(cfg);
-  });
+  it.runIf(existsSync(path.join(models, 'taesd-tiny')))(
+    'has the names and shapes of the reference model (at its width)',
+    () => {
+      const ref = header(path.join(models, 'taesd-tiny', 'diffusion_pytorch_model.safetensors')).json;
+      const ours = taesdTensors({ ...TAESD, width: 16 });
+      expect(table(ours)).toEqual(
+        Object.fromEntries(Object.entries(ref).map(([k, v]) => [k, JSON.stringify(v.shape)])),
+      );
+      const cfg = JSON.parse(readFileSync(path.join(models, 'taesd-tiny', 'config.json'), 'utf8'));
+      expect({ ...taesdConfig({ ...TAESD, width: 16 }) }).toEqual(cfg);
+    },
+  );
 
   it('the script writes a folder (config.json + weights) and a single file; both load, decode and encode', async () => {
-    const dir = path.join(tmp.dir, 'taesd'), file = path.join(tmp.dir, 'taesd.safetensors');
+    const dir = path.join(tmp.dir, 'taesd'),
+      file = path.join(tmp.dir, 'taesd.safetensors');
     const script = path.join(import.meta.dirname, '..', 'scripts', 'make-random-model.ts');
     for (const out of [dir, file]) {
-      const r = spawnSync(process.execPath, ['--import', 'tsx', script, '--taesd', '--quiet', '--out', out], { encoding: 'utf8' });
+      const r = spawnSync(process.execPath, ['--import', 'tsx', script, '--taesd', '--quiet', '--out', out], {
+        encoding: 'utf8',
+      });
       expect(r.stderr).toBe('');
       expect(r.status).toBe(0);
     }
-    expect(JSON.parse(readFileSync(path.join(dir, 'config.json'), 'utf8')).block_out_channels).toEqual([64, 64, 64, 64]);
+    expect(JSON.parse(readFileSync(path.join(dir, 'config.json'), 'utf8')).block_out_channels).toEqual([
+      64, 64, 64, 64,
+    ]);
     for (const p of [dir, file]) {
       const t = await loraNative().TinyVae.load(p, { threads: 1 });
       expect([t.layout, t.hasEncoder, t.hasDecoder]).toEqual(['diffusers', true, true]);
-      const img = await t.decode(Float32Array.from({ length: 4 * 8 * 12 }, (_, i) => Math.sin(i)), [1, 4, 8, 12]);
+      const img = await t.decode(
+        Float32Array.from({ length: 4 * 8 * 12 }, (_, i) => Math.sin(i)),
+        [1, 4, 8, 12],
+      );
       expect(img.shape).toEqual([1, 3, 64, 96]);
       const lat = await t.encode(img.image, img.shape);
       expect(lat.shape).toEqual([1, 4, 8, 12]);

@@ -27,7 +27,16 @@ import { TOKEN, makeFixture, postJson, type Fixture } from './helpers/server-har
 
 interface Entry {
   file: string;
-  entry: 'cleanup' | 'diffusion-load' | 'segment-model' | 'tokenizer' | 'prompt' | 'replace-prompt' | 'preset' | 'server' | 'mask';
+  entry:
+    | 'cleanup'
+    | 'diffusion-load'
+    | 'segment-model'
+    | 'tokenizer'
+    | 'prompt'
+    | 'replace-prompt'
+    | 'preset'
+    | 'server'
+    | 'mask';
   expect: string;
   note: string;
   role?: 'vocab' | 'merges';
@@ -50,7 +59,9 @@ function generated(name: string, photo: string): Buffer {
     case 'body-2mb':
       return Buffer.from(JSON.stringify({ inputPath: photo, prompt: 'x'.repeat(2 * 1024 * 1024) }));
     case 'body-long-prompt':
-      return Buffer.from(JSON.stringify({ inputPath: photo, engine: 'studio', prompt: 'studio light '.repeat(400).slice(0, 5000) }));
+      return Buffer.from(
+        JSON.stringify({ inputPath: photo, engine: 'studio', prompt: 'studio light '.repeat(400).slice(0, 5000) }),
+      );
   }
   throw new Error(`no generator for ${name}`);
 }
@@ -68,10 +79,20 @@ async function feed(e: Entry, i: number): Promise<{ code: string; outDir?: strin
   try {
     switch (e.entry) {
       case 'cleanup':
-        await cleanup({ input: path.join(corpus, e.file), output: path.join(outDir, 'out.png'), model: fx.model, threads: 1 });
+        await cleanup({
+          input: path.join(corpus, e.file),
+          output: path.join(outDir, 'out.png'),
+          model: fx.model,
+          threads: 1,
+        });
         break;
       case 'segment-model':
-        await cleanup({ input: fx.photo, output: path.join(outDir, 'out.png'), model: path.join(corpus, e.file), threads: 1 });
+        await cleanup({
+          input: fx.photo,
+          output: path.join(outDir, 'out.png'),
+          model: path.join(corpus, e.file),
+          threads: 1,
+        });
         break;
       case 'diffusion-load':
         (await DiffusionModel.load(path.join(corpus, e.file), { threads: 1, tokenizer: tinyTokenizer })).dispose();
@@ -94,8 +115,12 @@ async function feed(e: Entry, i: number): Promise<{ code: string; outDir?: strin
       }
       case 'replace-prompt':
         await replaceBackground({
-          input: fx.photo, output: path.join(outDir, 'out.png'), engine: 'studio', prompt: input(e).toString('utf8'),
-          model: { segmentation: fx.model }, threads: 1,
+          input: fx.photo,
+          output: path.join(outDir, 'out.png'),
+          engine: 'studio',
+          prompt: input(e).toString('utf8'),
+          model: { segmentation: fx.model },
+          threads: 1,
         });
         rmOutputs(outDir); // accepted: its output is not what this test is about
         break;
@@ -122,8 +147,18 @@ async function feed(e: Entry, i: number): Promise<{ code: string; outDir?: strin
         const model = await DiffusionModel.load(sd1Tiny, { threads: 1, tokenizer: tokenizerDir });
         try {
           const bytes = input(e);
-          const mask = e.file.endsWith('.f32') ? new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length)) : new Uint8Array(bytes);
-          await model.generate({ prompt: 'a garden', width: 64, height: 64, steps: 1, seed: 1, initImage: new Uint8Array(64 * 64 * 3), mask });
+          const mask = e.file.endsWith('.f32')
+            ? new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length))
+            : new Uint8Array(bytes);
+          await model.generate({
+            prompt: 'a garden',
+            width: 64,
+            height: 64,
+            steps: 1,
+            seed: 1,
+            initImage: new Uint8Array(64 * 64 * 3),
+            mask,
+          });
         } finally {
           model.dispose();
         }
@@ -144,8 +179,16 @@ beforeAll(async () => {
   fx = await makeFixture(tmp.dir);
   server = await createServer(
     {
-      port: 0, host: '127.0.0.1', apiToken: TOKEN, inputRoots: [fx.inputs], outputDir: path.join(tmp.dir, 'server-out'),
-      queueDb: path.join(tmp.dir, 'queue.db'), threads: 1, concurrency: 1, pollMs: 50, syncWaitMs: 20_000,
+      port: 0,
+      host: '127.0.0.1',
+      apiToken: TOKEN,
+      inputRoots: [fx.inputs],
+      outputDir: path.join(tmp.dir, 'server-out'),
+      queueDb: path.join(tmp.dir, 'queue.db'),
+      threads: 1,
+      concurrency: 1,
+      pollMs: 50,
+      syncWaitMs: 20_000,
     },
     { logger: false, worker: true },
   );
@@ -165,7 +208,8 @@ afterAll(async () => {
 describe('malformed-input corpus', () => {
   it('holds at least 30 cases, each naming an existing file or a generator', () => {
     expect(manifest.entries.length).toBeGreaterThanOrEqual(30);
-    for (const e of manifest.entries) if (!e.file.startsWith('gen:')) expect(existsSync(path.join(corpus, e.file)), e.file).toBe(true);
+    for (const e of manifest.entries)
+      if (!e.file.startsWith('gen:')) expect(existsSync(path.join(corpus, e.file)), e.file).toBe(true);
   });
 
   manifest.entries.forEach((e, i) => {

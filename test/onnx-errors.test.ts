@@ -11,7 +11,15 @@ import { describe, expect, it } from 'vitest';
 
 import { assembleImglyModel, findImglyDir } from '../src/models/resolve.js';
 import { loadAddon } from '../src/native.js';
-import { type ModelSpec, buildModel, modelTmpDir, randomArray, rng, scanFields, writeModel } from './helpers/onnx-builder.js';
+import {
+  type ModelSpec,
+  buildModel,
+  modelTmpDir,
+  randomArray,
+  rng,
+  scanFields,
+  writeModel,
+} from './helpers/onnx-builder.js';
 import { u2netLike } from './helpers/u2net-like.js';
 import { testModelCacheEnv } from './helpers/real-models.js';
 
@@ -53,7 +61,10 @@ describe('missing and empty model files', () => {
   });
 
   it('a file that is not ONNX (a JPEG header) rejects with E_MODEL_FORMAT', async () => {
-    const jpeg = Uint8Array.from([0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, 0x4a, 0x46, 0x49, 0x46, 0x00, 0x01, 0x01, 0x00, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0xff, 0xdb]);
+    const jpeg = Uint8Array.from([
+      0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, 0x4a, 0x46, 0x49, 0x46, 0x00, 0x01, 0x01, 0x00, 0x00, 0x01, 0x00, 0x01, 0x00,
+      0x00, 0xff, 0xdb,
+    ]);
     const err = await loadError(writeModel(jpeg, 'jpeg'));
     expect(err.code).toBe('E_MODEL_FORMAT');
   });
@@ -88,15 +99,20 @@ describe('truncated model files', () => {
       const at = 1 + Math.floor(rand() * (fuzzBase.length - 1));
       if (boundaries.has(at)) continue; // a cut between top-level fields is a shorter valid message (tested below)
       tried += 1;
-      const err = await loadError(writeModel(fuzzBase.subarray(0, at), `trunc-${at}`)).catch((e: Error) => e as Error & { code?: string });
-      if (err.code !== 'E_MODEL_FORMAT') failures.push(`cut at ${at}/${fuzzBase.length}: ${err.code ?? 'no code'}: ${err.message}`);
+      const err = await loadError(writeModel(fuzzBase.subarray(0, at), `trunc-${at}`)).catch(
+        (e: Error) => e as Error & { code?: string },
+      );
+      if (err.code !== 'E_MODEL_FORMAT')
+        failures.push(`cut at ${at}/${fuzzBase.length}: ${err.code ?? 'no code'}: ${err.message}`);
     }
     expect(failures).toEqual([]);
   });
 
   it('a model cut just before its opset_import (graph complete) rejects with E_MODEL_FORMAT', async () => {
     const graphField = scanFields(fuzzBase).find((f) => f.field === 7)!;
-    const err = await loadError(writeModel(fuzzBase.subarray(0, graphField.end), 'trunc-no-opset')).catch((e: Error) => e as Error & { code?: string });
+    const err = await loadError(writeModel(fuzzBase.subarray(0, graphField.end), 'trunc-no-opset')).catch(
+      (e: Error) => e as Error & { code?: string },
+    );
     expect(err.code).toBe('E_MODEL_FORMAT');
   });
 
@@ -157,12 +173,25 @@ describe('corrupted model files', () => {
         }
         process.stdout.write(JSON.stringify(out));
       })().catch((e) => { console.error(e); process.exit(3); });`;
-    const r = spawnSync(process.execPath, ['-e', script, JSON.stringify(files)], { cwd: repoRoot, encoding: 'utf8', timeout: 90_000 });
+    const r = spawnSync(process.execPath, ['-e', script, JSON.stringify(files)], {
+      cwd: repoRoot,
+      encoding: 'utf8',
+      timeout: 90_000,
+    });
     expect(r.signal, `child died: ${r.stderr}`).toBeNull();
     expect(r.status, r.stderr).toBe(0);
-    const results = JSON.parse(r.stdout) as { loaded?: boolean; loadCode?: string; loadMessage?: string; runCode?: string; runMessage?: string; file: string }[];
+    const results = JSON.parse(r.stdout) as {
+      loaded?: boolean;
+      loadCode?: string;
+      loadMessage?: string;
+      runCode?: string;
+      runMessage?: string;
+      file: string;
+    }[];
     expect(results).toHaveLength(40);
-    const badLoad = results.filter((x) => !x.loaded && x.loadCode !== 'E_MODEL_FORMAT' && x.loadCode !== 'E_MODEL_UNSUPPORTED');
+    const badLoad = results.filter(
+      (x) => !x.loaded && x.loadCode !== 'E_MODEL_FORMAT' && x.loadCode !== 'E_MODEL_UNSUPPORTED',
+    );
     expect(badLoad.map((x) => `${path.basename(x.file)}: ${x.loadCode}: ${x.loadMessage}`)).toEqual([]);
     // A flip inside weight values gives a valid (different) model; a flip in an attribute can give
     // a graph whose shapes no longer fit: that is a run-time error with a code, never E_INTERNAL.
@@ -182,7 +211,10 @@ describe('wrong input at run time', () => {
     initializers: [{ name: 'w', dtype: 'float32', dims: [1, 3, 3, 3], data: randomArray(rng(5), 27) }],
   };
 
-  async function runError(shape: number[], length = shape.reduce((a, b) => a * b, 1)): Promise<Error & { code?: string }> {
+  async function runError(
+    shape: number[],
+    length = shape.reduce((a, b) => a * b, 1),
+  ): Promise<Error & { code?: string }> {
     const seg = await loadAddon().Segmenter.load(writeModel(spec, 'fixed-input'), { threads: 1 });
     try {
       await seg.run(new Float32Array(length), shape);
@@ -216,7 +248,9 @@ describe('wrong input at run time', () => {
   it('the segmenter still runs correctly after a rejected call', async () => {
     const seg = await loadAddon().Segmenter.load(writeModel(spec, 'fixed-input-reuse'), { threads: 1 });
     try {
-      await expect(seg.run(new Float32Array(3 * 16 * 16), [1, 3, 16, 16])).rejects.toMatchObject({ code: 'E_BAD_INPUT' });
+      await expect(seg.run(new Float32Array(3 * 16 * 16), [1, 3, 16, 16])).rejects.toMatchObject({
+        code: 'E_BAD_INPUT',
+      });
       const [out] = await seg.run(new Float32Array(3 * 32 * 32).fill(1), [1, 3, 32, 32]);
       expect(out!.shape).toEqual([1, 1, 32, 32]);
       expect(Number.isFinite(out!.data[0])).toBe(true);

@@ -10,7 +10,15 @@
 import { describe, it } from 'vitest';
 
 import {
-  EXACT, FP32, type Operand, expectLikeOrt, expectOp, f32, konst, packGraph, randInts,
+  EXACT,
+  FP32,
+  type Operand,
+  expectLikeOrt,
+  expectOp,
+  f32,
+  konst,
+  packGraph,
+  randInts,
 } from './helpers/onnx-op-check.js';
 
 const transposeGraph = (x: Operand, perm: number[]) =>
@@ -26,7 +34,11 @@ const permutations = (r: number): number[][] => {
 
 describe('Transpose', () => {
   it('every permutation of a rank-4 float tensor, with and without size-1 axes', async () => {
-    for (const dims of [[3, 5, 4, 6], [2, 1, 7, 3], [1, 9, 1, 17]]) {
+    for (const dims of [
+      [3, 5, 4, 6],
+      [2, 1, 7, 3],
+      [1, 9, 1, 17],
+    ]) {
       const x = f32(dims, dims[1]!);
       for (const perm of permutations(4)) {
         await expectLikeOrt(`transpose ${dims} ${perm}`, transposeGraph(x, perm), EXACT, 2);
@@ -35,11 +47,26 @@ describe('Transpose', () => {
   });
   it("Swin's window partition and head split at a size that spreads over threads, in tiles", async () => {
     const cases: [number[], number[]][] = [
-      [[1, 4, 8, 4, 8, 24], [0, 1, 3, 2, 4, 5]],
-      [[2, 64, 3, 4, 16], [2, 0, 3, 1, 4]],
-      [[8, 3, 64, 16], [0, 1, 3, 2]],
-      [[37, 129], [1, 0]],
-      [[5, 33, 70], [2, 0, 1]],
+      [
+        [1, 4, 8, 4, 8, 24],
+        [0, 1, 3, 2, 4, 5],
+      ],
+      [
+        [2, 64, 3, 4, 16],
+        [2, 0, 3, 1, 4],
+      ],
+      [
+        [8, 3, 64, 16],
+        [0, 1, 3, 2],
+      ],
+      [
+        [37, 129],
+        [1, 0],
+      ],
+      [
+        [5, 33, 70],
+        [2, 0, 1],
+      ],
     ];
     for (const [dims, perm] of cases) {
       const x = f32(dims, 7);
@@ -59,11 +86,26 @@ describe('Transpose', () => {
 describe('MatMul', () => {
   it('many small products, broadcast either way, and a shared weight', async () => {
     const cases: [number[], number[]][] = [
-      [[48, 3, 16, 8], [48, 3, 8, 16]],
-      [[48, 3, 16, 8], [3, 8, 5]],
-      [[1, 3, 16, 8], [40, 1, 8, 16]],
-      [[200, 7, 12], [12, 9]],
-      [[6, 1, 12], [6, 12, 1]],
+      [
+        [48, 3, 16, 8],
+        [48, 3, 8, 16],
+      ],
+      [
+        [48, 3, 16, 8],
+        [3, 8, 5],
+      ],
+      [
+        [1, 3, 16, 8],
+        [40, 1, 8, 16],
+      ],
+      [
+        [200, 7, 12],
+        [12, 9],
+      ],
+      [
+        [6, 1, 12],
+        [6, 12, 1],
+      ],
     ];
     for (const [da, db] of cases) {
       const ops = { a: f32(da, 11), b: f32(db, 12) };
@@ -76,11 +118,26 @@ describe('MatMul', () => {
 describe('broadcasting arithmetic', () => {
   it("SAM's relative-position terms, size-1 axes anywhere, scalars and rank 9", async () => {
     const cases: [number[], number[]][] = [
-      [[6, 5, 7, 5, 7], [6, 5, 7, 5, 1]],
-      [[6, 5, 7, 5, 7], [6, 5, 7, 1, 7]],
-      [[2, 1, 3, 9], [4, 1, 1]],
-      [[1, 3, 1, 40], [5, 1, 8, 1]],
-      [[3, 1, 2, 1, 2, 1, 2, 1, 5], [1, 4, 1, 3, 1, 2, 1, 2, 1]],
+      [
+        [6, 5, 7, 5, 7],
+        [6, 5, 7, 5, 1],
+      ],
+      [
+        [6, 5, 7, 5, 7],
+        [6, 5, 7, 1, 7],
+      ],
+      [
+        [2, 1, 3, 9],
+        [4, 1, 1],
+      ],
+      [
+        [1, 3, 1, 40],
+        [5, 1, 8, 1],
+      ],
+      [
+        [3, 1, 2, 1, 2, 1, 2, 1, 5],
+        [1, 4, 1, 3, 1, 2, 1, 2, 1],
+      ],
       [[1], [4, 3]],
       [[], [5, 2]],
     ];
@@ -106,7 +163,9 @@ describe('results written over operands read for the last time', () => {
       { op: 'Add', inputs: ['s', 'a'], outputs: ['y'] },
     ];
     const operands = {
-      x: f32([2, 3, 40], 71, -2, 2), c: konst(f32([40], 72)), c2: konst(f32([1], 73)),
+      x: f32([2, 3, 40], 71, -2, 2),
+      c: konst(f32([40], 72)),
+      c2: konst(f32([1], 73)),
       flat: konst({ dtype: 'int64', dims: [1], data: [-1] }),
       back: konst({ dtype: 'int64', dims: [3], data: [2, 3, 40] }),
     };
@@ -144,18 +203,20 @@ describe('fusions made at load', () => {
     await expectLikeOrt('q @ k^T', attention([0, 1, 3, 2], [3, 4, 11, 8]), FP32, 2);
     await expectLikeOrt('q @ k^T rank 2', attention([1, 0], [30, 16]), FP32, 2);
     await expectLikeOrt('q @ k^T read twice', attention([0, 2, 1], [5, 12, 7], true), FP32, 2);
-    const mixed = packGraph({ q: f32([6, 4, 3], 83), k: f32([4, 5, 6], 84) }, [
-      { op: 'Transpose', inputs: ['k'], outputs: ['kt'], attrs: { perm: [2, 1, 0] } },
-      { op: 'MatMul', inputs: ['kt', 'q'], outputs: ['s'] },
-    ], ['s']);
+    const mixed = packGraph(
+      { q: f32([6, 4, 3], 83), k: f32([4, 5, 6], 84) },
+      [
+        { op: 'Transpose', inputs: ['k'], outputs: ['kt'], attrs: { perm: [2, 1, 0] } },
+        { op: 'MatMul', inputs: ['kt', 'q'], outputs: ['s'] },
+      ],
+      ['s'],
+    );
     await expectLikeOrt('transpose read as A', mixed, FP32, 2);
   });
   const gelu = (o: { mul?: boolean; swap?: boolean; one?: number; half?: number; root?: number } = {}) => {
     const sw = (a: string, b: string) => (o.swap ? [b, a] : [a, b]);
     const nodes = [
-      o.mul
-        ? { op: 'Mul', inputs: sw('x', 'r'), outputs: ['d'] }
-        : { op: 'Div', inputs: ['x', 'r'], outputs: ['d'] },
+      o.mul ? { op: 'Mul', inputs: sw('x', 'r'), outputs: ['d'] } : { op: 'Div', inputs: ['x', 'r'], outputs: ['d'] },
       { op: 'Erf', inputs: ['d'], outputs: ['e'] },
       { op: 'Add', inputs: sw('e', 'one'), outputs: ['a'] },
       { op: 'Mul', inputs: sw('x', 'a'), outputs: ['m'] },
@@ -190,10 +251,17 @@ describe('Erf, Softmax and LayerNormalization', () => {
     await expectOp('erf special', { op: 'Erf', inputs: [{ dtype: 'float32', dims: [special.length], data: special }] });
   });
   it('Softmax on every axis of a rank-4 tensor, rows of 1 to 300', async () => {
-    for (const dims of [[2, 3, 7, 64], [1, 2, 5, 300], [3, 1, 4, 1]])
+    for (const dims of [
+      [2, 3, 7, 64],
+      [1, 2, 5, 300],
+      [3, 1, 4, 1],
+    ])
       for (const axis of [-1, -2, 0, 1, 2])
         await expectOp(`softmax ${dims} axis ${axis}`, {
-          op: 'Softmax', opset: 13, inputs: [f32(dims, 51, -20, 20)], attrs: { axis },
+          op: 'Softmax',
+          opset: 13,
+          inputs: [f32(dims, 51, -20, 20)],
+          attrs: { axis },
         });
   });
   it('Softmax over a row with −inf entries', async () => {
@@ -204,7 +272,9 @@ describe('Erf, Softmax and LayerNormalization', () => {
   it('LayerNormalization on rows of 1 to 1000 channels with offsets far from zero', async () => {
     for (const c of [1, 15, 96, 1000])
       await expectOp(`layernorm ${c}`, {
-        op: 'LayerNormalization', opset: 17, inputs: [f32([3, 17, c], c, 90, 110), f32([c], 2), f32([c], 3)],
+        op: 'LayerNormalization',
+        opset: 17,
+        inputs: [f32([3, 17, c], c, 90, 110), f32([c], 2), f32([c], 3)],
         attrs: { epsilon: 1e-5 },
       });
   });

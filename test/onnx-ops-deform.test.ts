@@ -29,8 +29,32 @@ interface Case {
 const cases: Case[] = [
   { name: '3x3, pad 1, mask and bias', C: 3, O: 4, H: 7, W: 6, k: [3, 3], pads: [1, 1, 1, 1], mask: true, bias: true },
   { name: '3x3 without mask or bias', C: 2, O: 3, H: 6, W: 6, k: [3, 3], pads: [1, 1, 1, 1] },
-  { name: 'stride 2, dilation 2, asymmetric pads', C: 2, O: 2, H: 9, W: 8, k: [3, 3], stride: [2, 2], dilation: [2, 2], pads: [2, 1, 2, 0], mask: true },
-  { name: 'groups 2, offset groups 2, batch 2', N: 2, C: 4, O: 6, H: 5, W: 7, k: [3, 2], group: 2, offsetGroup: 2, pads: [1, 0, 1, 1], mask: true, bias: true },
+  {
+    name: 'stride 2, dilation 2, asymmetric pads',
+    C: 2,
+    O: 2,
+    H: 9,
+    W: 8,
+    k: [3, 3],
+    stride: [2, 2],
+    dilation: [2, 2],
+    pads: [2, 1, 2, 0],
+    mask: true,
+  },
+  {
+    name: 'groups 2, offset groups 2, batch 2',
+    N: 2,
+    C: 4,
+    O: 6,
+    H: 5,
+    W: 7,
+    k: [3, 2],
+    group: 2,
+    offsetGroup: 2,
+    pads: [1, 0, 1, 1],
+    mask: true,
+    bias: true,
+  },
   { name: '1x1 with offset groups 3', C: 6, O: 2, H: 4, W: 5, k: [1, 1], offsetGroup: 3 },
 ];
 
@@ -41,9 +65,15 @@ function outSize(n: number, k: number, s: number, d: number, p0: number, p1: num
 describe('DeformConv (opset 19)', () => {
   for (const c of cases) {
     it(c.name, async () => {
-      const N = c.N ?? 1, G = c.group ?? 1, OG = c.offsetGroup ?? 1;
-      const [kh, kw] = c.k, [sh, sw] = c.stride ?? [1, 1], [dh, dw] = c.dilation ?? [1, 1], pads = c.pads ?? [0, 0, 0, 0];
-      const OH = outSize(c.H, kh, sh, dh, pads[0], pads[2]), OW = outSize(c.W, kw, sw, dw, pads[1], pads[3]);
+      const N = c.N ?? 1,
+        G = c.group ?? 1,
+        OG = c.offsetGroup ?? 1;
+      const [kh, kw] = c.k,
+        [sh, sw] = c.stride ?? [1, 1],
+        [dh, dw] = c.dilation ?? [1, 1],
+        pads = c.pads ?? [0, 0, 0, 0];
+      const OH = outSize(c.H, kh, sh, dh, pads[0], pads[2]),
+        OW = outSize(c.W, kw, sw, dw, pads[1], pads[3]);
       const inputs = [
         f32([N, c.C, c.H, c.W], 1),
         konst(f32([c.O, c.C / G, kh, kw], 2)),
@@ -53,7 +83,9 @@ describe('DeformConv (opset 19)', () => {
       ];
       while (inputs[inputs.length - 1] === null) inputs.pop();
       await expectOp(`deformconv ${c.name}`, {
-        op: 'DeformConv', opset: 19, inputs,
+        op: 'DeformConv',
+        opset: 19,
+        inputs,
         attrs: { kernel_shape: c.k, strides: [sh, sw], dilations: [dh, dw], pads, group: G, offset_group: OG },
       });
     });
@@ -62,10 +94,22 @@ describe('DeformConv (opset 19)', () => {
 
 describe('the decomposed deformable convolution', () => {
   it('Pad, Slice, Split, Floor, Cast, Clip, GatherND (batch_dims 2), Sum and a strided Conv match onnxruntime', async () => {
-    const C = 3, O = 4, H = 6, W = 7, kh = 3, kw = 3, K = kh * kw, OH = H, OW = W, P = OH * OW;
-    const margin = 2, Hp = H + 2 * margin, Wp = W + 2 * margin;
+    const C = 3,
+      O = 4,
+      H = 6,
+      W = 7,
+      kh = 3,
+      kw = 3,
+      K = kh * kw,
+      OH = H,
+      OW = W,
+      P = OH * OW;
+    const margin = 2,
+      Hp = H + 2 * margin,
+      Wp = W + 2 * margin;
     // Regular sampling positions in the padded image: output position + tap - conv padding (1) + margin.
-    const by: number[] = [], bx: number[] = [];
+    const by: number[] = [],
+      bx: number[] = [];
     for (let i = 0; i < kh; ++i)
       for (let j = 0; j < kw; ++j)
         for (let y = 0; y < OH; ++y)
@@ -100,7 +144,12 @@ describe('the decomposed deformable convolution', () => {
       { op: 'Clip', inputs: ['x0r', 'zeroi', 'xmax'], outputs: ['x0'] },
       { op: 'Clip', inputs: ['x1r', 'zeroi', 'xmax'], outputs: ['x1'] },
     ];
-    const corners: [string, string, string, string][] = [['y0', 'x0', 'hy', 'hx'], ['y0', 'x1', 'hy', 'lx'], ['y1', 'x0', 'ly', 'hx'], ['y1', 'x1', 'ly', 'lx']];
+    const corners: [string, string, string, string][] = [
+      ['y0', 'x0', 'hy', 'hx'],
+      ['y0', 'x1', 'hy', 'lx'],
+      ['y1', 'x0', 'ly', 'hx'],
+      ['y1', 'x1', 'ly', 'lx'],
+    ];
     corners.forEach(([y, x, wy, wx], i) => {
       nodes.push(
         { op: 'Mul', inputs: [y, 'wp'], outputs: [`r${i}`] },
@@ -119,22 +168,39 @@ describe('the decomposed deformable convolution', () => {
       { op: 'Reshape', inputs: ['cols', 'cols6'], outputs: ['c6'] },
       { op: 'Transpose', inputs: ['c6'], outputs: ['ct'], attrs: { perm: [0, 1, 4, 2, 5, 3] } },
       { op: 'Reshape', inputs: ['ct', 'img_shape'], outputs: ['img'] },
-      { op: 'Conv', inputs: ['img', 'weight', 'bias'], outputs: ['y'], attrs: { kernel_shape: [kh, kw], strides: [kh, kw] } },
+      {
+        op: 'Conv',
+        inputs: ['img', 'weight', 'bias'],
+        outputs: ['y'],
+        attrs: { kernel_shape: [kh, kw], strides: [kh, kw] },
+      },
     );
     const operands = {
       x: f32([1, C, H, W], 1, -2, 2),
       om: f32([1, 3 * K, OH, OW], 2, -1.5, 1.5),
       pads: konst(ints([8], [0, 0, margin, margin, 0, 0, margin, margin])),
       flat_shape: konst(ints([3], [1, C, Hp * Wp])),
-      zero: konst(ints([1], [0])), twoK: konst(ints([1], [2 * K])), threeK: konst(ints([1], [3 * K])), one_axis: konst(ints([1], [1])),
-      pair_shape: konst(ints([5], [1, K, 2, OH, OW])), tap_shape: konst(ints([5], [1, K, 1, OH, OW])),
-      by: konst({ dims: [1, K, 1, OH, OW], data: by }), bx: konst({ dims: [1, K, 1, OH, OW], data: bx }),
-      onef: konst({ dims: [], data: [1] }), onei: konst(ints([], [1])), zeroi: konst(ints([], [0])),
-      ymax: konst(ints([], [Hp - 1])), xmax: konst(ints([], [Wp - 1])), wp: konst(ints([], [Wp])),
-      idx_shape: konst(ints([4], [1, 1, K * P, 1])), idx_full: konst(ints([4], [1, C, K * P, 1])),
+      zero: konst(ints([1], [0])),
+      twoK: konst(ints([1], [2 * K])),
+      threeK: konst(ints([1], [3 * K])),
+      one_axis: konst(ints([1], [1])),
+      pair_shape: konst(ints([5], [1, K, 2, OH, OW])),
+      tap_shape: konst(ints([5], [1, K, 1, OH, OW])),
+      by: konst({ dims: [1, K, 1, OH, OW], data: by }),
+      bx: konst({ dims: [1, K, 1, OH, OW], data: bx }),
+      onef: konst({ dims: [], data: [1] }),
+      onei: konst(ints([], [1])),
+      zeroi: konst(ints([], [0])),
+      ymax: konst(ints([], [Hp - 1])),
+      xmax: konst(ints([], [Wp - 1])),
+      wp: konst(ints([], [Wp])),
+      idx_shape: konst(ints([4], [1, 1, K * P, 1])),
+      idx_full: konst(ints([4], [1, C, K * P, 1])),
       w_shape: konst(ints([3], [1, 1, K * P])),
-      cols6: konst(ints([6], [1, C, kh, kw, OH, OW])), img_shape: konst(ints([4], [1, C, OH * kh, OW * kw])),
-      weight: konst(f32([O, C, kh, kw], 3)), bias: konst(f32([O], 4)),
+      cols6: konst(ints([6], [1, C, kh, kw, OH, OW])),
+      img_shape: konst(ints([4], [1, C, OH * kh, OW * kw])),
+      weight: konst(f32([O, C, kh, kw], 3)),
+      bias: konst(f32([O], 4)),
     };
     await expectLikeOrt('decomposed deformconv', packGraph(operands, nodes, ['y'], { opset: 13 }), FP32);
     await expectLikeOrt('decomposed deformconv (2 threads)', packGraph(operands, nodes, ['y'], { opset: 13 }), FP32, 2);

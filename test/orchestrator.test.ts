@@ -49,7 +49,18 @@ describe('templates', () => {
   const ctx = { seed: 7, media: { id: 'm-1', tags: ['a', 'b'] }, items: [{ id: 'x' }], flag: false };
 
   it('a whole-string variable keeps its type; inside text it is converted', () => {
-    expect(renderTemplate({ seed: '{{seed}}', s: '{{ seed }}', f: '{{flag}}', id: 'out/{{media.id}}-{{items.0.id}}.png', t: 'tags={{media.tags}}' }, ctx)).toEqual({
+    expect(
+      renderTemplate(
+        {
+          seed: '{{seed}}',
+          s: '{{ seed }}',
+          f: '{{flag}}',
+          id: 'out/{{media.id}}-{{items.0.id}}.png',
+          t: 'tags={{media.tags}}',
+        },
+        ctx,
+      ),
+    ).toEqual({
       seed: 7,
       s: 7,
       f: false,
@@ -67,9 +78,13 @@ describe('templates', () => {
   });
 
   it('nothing is evaluated, and prototype names are not variables', () => {
-    const e = bgError(() => renderTemplate({ a: "{{ process.exit(1) }}", b: '{{seed + 1}}' }, ctx));
-    expect(e.message).toMatch(/`\{\{ process\.exit\(1\) \}\}` in parameters\.a, `\{\{seed \+ 1\}\}` in parameters\.b are not variable names.*nothing is evaluated/);
-    expect(bgError(() => renderTemplate({ a: '{{constructor}}' }, ctx)).message).toMatch(/unknown variable `constructor`/);
+    const e = bgError(() => renderTemplate({ a: '{{ process.exit(1) }}', b: '{{seed + 1}}' }, ctx));
+    expect(e.message).toMatch(
+      /`\{\{ process\.exit\(1\) \}\}` in parameters\.a, `\{\{seed \+ 1\}\}` in parameters\.b are not variable names.*nothing is evaluated/,
+    );
+    expect(bgError(() => renderTemplate({ a: '{{constructor}}' }, ctx)).message).toMatch(
+      /unknown variable `constructor`/,
+    );
     expect(bgError(() => renderTemplate({ a: '{{media.__proto__}}' }, ctx)).message).toMatch(/unknown variable/);
   });
 });
@@ -87,7 +102,13 @@ describe('runWorkflowNode background-replace', () => {
         model: { segmentation: '{{segModel}}' },
       },
     };
-    const context = { media: { path: photo, id: 'media-9' }, outDir: tmp.dir, preset: 'minimalist', seed: 42, segModel };
+    const context = {
+      media: { path: photo, id: 'media-9' },
+      outDir: tmp.dir,
+      preset: 'minimalist',
+      seed: 42,
+      segModel,
+    };
     const r = await runWorkflowNode(node, context);
     expect(r).toMatchObject({
       engine: 'studio',
@@ -119,10 +140,18 @@ describe('runWorkflowNode background-replace', () => {
   });
 
   it('refuses before any work: unknown variables, unknown node types, unknown options', async () => {
-    await expect(runWorkflowNode({ type: 'background-replace', parameters: { input: '{{media.path}}' } }, {})).rejects.toThrow(/unknown variable `media.path`/);
-    await expect(runWorkflowNode({ type: 'resize', parameters: {} })).rejects.toThrow(/Unknown workflow node type "resize".*'background-replace'/);
-    await expect(runWorkflowNode({ type: 'background-replace', parameters: { input: photo, colour: 'red' } })).rejects.toThrow(/unknown option `colour`/);
-    await expect(runWorkflowNode({ type: 'background-replace', parameters: {} })).rejects.toThrow(/give the photo as `input`/);
+    await expect(
+      runWorkflowNode({ type: 'background-replace', parameters: { input: '{{media.path}}' } }, {}),
+    ).rejects.toThrow(/unknown variable `media.path`/);
+    await expect(runWorkflowNode({ type: 'resize', parameters: {} })).rejects.toThrow(
+      /Unknown workflow node type "resize".*'background-replace'/,
+    );
+    await expect(
+      runWorkflowNode({ type: 'background-replace', parameters: { input: photo, colour: 'red' } }),
+    ).rejects.toThrow(/unknown option `colour`/);
+    await expect(runWorkflowNode({ type: 'background-replace', parameters: {} })).rejects.toThrow(
+      /give the photo as `input`/,
+    );
     expect(existsSync(path.join(tmp.dir, 'chair.bg.png'))).toBe(false);
   });
 });
@@ -144,7 +173,9 @@ interface N8nWorkflow {
 }
 type Pairs = { parameters?: { name: string; value: string }[] } | undefined;
 
-const workflow = JSON.parse(readFileSync(path.join(repoRoot, 'automation', 'n8n', 'background-batch.json'), 'utf8')) as N8nWorkflow;
+const workflow = JSON.parse(
+  readFileSync(path.join(repoRoot, 'automation', 'n8n', 'background-batch.json'), 'utf8'),
+) as N8nWorkflow;
 const byName = new Map(workflow.nodes.map((n) => [n.name, n]));
 const pairs = (p: unknown) => ((p as Pairs)?.parameters ?? []).map((x) => [x.name, x.value] as const);
 const API_PREFIX = /^=\{\{\s*\$env\.BACKGROUND_API_URL\s*\}\}/;
@@ -192,7 +223,13 @@ describe('automation/n8n/background-batch.json', () => {
     let doc: { paths: Record<string, Record<string, any>>; security?: unknown[]; components?: any };
     beforeAll(async () => {
       server = await startServer(
-        { port: 0, host: '127.0.0.1', apiToken: TOKEN, outputDir: path.join(tmp.dir, 'out'), queueDb: path.join(tmp.dir, 'q.db') },
+        {
+          port: 0,
+          host: '127.0.0.1',
+          apiToken: TOKEN,
+          outputDir: path.join(tmp.dir, 'out'),
+          queueDb: path.join(tmp.dir, 'q.db'),
+        },
         { logger: false, worker: false },
       );
       const res = await fetch(`${server.url}/openapi.json`, { headers: { authorization: `Bearer ${TOKEN}` } });
@@ -203,7 +240,9 @@ describe('automation/n8n/background-batch.json', () => {
     });
 
     it('method, path, query, body fields (required present, none unknown) and the bearer header', () => {
-      const apiNodes = workflow.nodes.filter((n) => n.type === 'n8n-nodes-base.httpRequest' && API_PREFIX.test(String(n.parameters.url)));
+      const apiNodes = workflow.nodes.filter(
+        (n) => n.type === 'n8n-nodes-base.httpRequest' && API_PREFIX.test(String(n.parameters.url)),
+      );
       expect(apiNodes.length).toBeGreaterThan(0);
       expect(doc.security).toEqual([{ bearer: [] }]);
       let bodies = 0;
@@ -211,22 +250,36 @@ describe('automation/n8n/background-batch.json', () => {
         const p = n.parameters;
         // `/v1/jobs/{{ $json.jobId }}` → `/v1/jobs/{id}`
         const route = String(p.url).replace(API_PREFIX, '').split('?')[0]!;
-        const docPath = Object.keys(doc.paths).find((k) => new RegExp(`^${k.replace(/\{[^}]+\}/g, '(?:\\{\\{[^}]+\\}\\}|[^/]+)')}$`).test(route));
+        const docPath = Object.keys(doc.paths).find((k) =>
+          new RegExp(`^${k.replace(/\{[^}]+\}/g, '(?:\\{\\{[^}]+\\}\\}|[^/]+)')}$`).test(route),
+        );
         expect(docPath, `${n.name}: ${route} is not in the OpenAPI document`).toBeDefined();
         const method = String(p.method ?? 'GET').toLowerCase();
         const op = doc.paths[docPath!]![method];
         expect(op, `${n.name}: ${method.toUpperCase()} ${docPath}`).toBeDefined();
 
         const headers = new Map(pairs(p.headerParameters).map(([k, v]) => [k.toLowerCase(), v]));
-        expect(headers.get('authorization'), `${n.name}: Authorization`).toMatch(/^=?Bearer \{\{\s*\$env\.API_TOKEN\s*\}\}$/);
+        expect(headers.get('authorization'), `${n.name}: Authorization`).toMatch(
+          /^=?Bearer \{\{\s*\$env\.API_TOKEN\s*\}\}$/,
+        );
 
         const params = (op.parameters ?? []) as { in: string; name: string; required?: boolean }[];
-        for (const [q] of pairs(p.queryParameters)) expect(params.some((x) => x.in === 'query' && x.name === q), `${n.name}: query ${q}`).toBe(true);
+        for (const [q] of pairs(p.queryParameters))
+          expect(
+            params.some((x) => x.in === 'query' && x.name === q),
+            `${n.name}: query ${q}`,
+          ).toBe(true);
         for (const [h] of pairs(p.headerParameters)) {
-          if (h.toLowerCase() !== 'authorization') expect(params.some((x) => x.in === 'header' && x.name.toLowerCase() === h.toLowerCase()), `${n.name}: header ${h}`).toBe(true);
+          if (h.toLowerCase() !== 'authorization')
+            expect(
+              params.some((x) => x.in === 'header' && x.name.toLowerCase() === h.toLowerCase()),
+              `${n.name}: header ${h}`,
+            ).toBe(true);
         }
 
-        const schema = op.requestBody?.content?.['application/json']?.schema as { properties?: Record<string, unknown>; required?: string[]; additionalProperties?: boolean } | undefined;
+        const schema = op.requestBody?.content?.['application/json']?.schema as
+          | { properties?: Record<string, unknown>; required?: string[]; additionalProperties?: boolean }
+          | undefined;
         if (!schema) {
           expect(p.sendBody ?? false, `${n.name} sends a body the route does not take`).toBe(false);
           continue;

@@ -88,18 +88,27 @@ describe('presets', () => {
   it('lets overrides win over preset values, merging nested objects', () => {
     const base = getPreset('product-studio');
     const p = getPreset('product-studio', {
-      overrides: { prompt: 'on a marble table', generation: { steps: 12 }, compositing: { shadow: { enabled: false } } },
+      overrides: {
+        prompt: 'on a marble table',
+        generation: { steps: 12 },
+        compositing: { shadow: { enabled: false } },
+      },
     });
     expect(p.prompt).toBe('on a marble table');
     expect(p.generation.steps).toBe(12);
     expect(p.generation.sampler).toBe(base.generation.sampler);
     expect(p.compositing.shadow.enabled).toBe(false);
     expect(p.compositing.shadow.opacity).toBe(base.compositing.shadow.opacity);
-    expect(getPreset('product-studio', { overrides: { background: { type: 'solid', color: '#fff' } } }).background).toEqual({
+    expect(
+      getPreset('product-studio', { overrides: { background: { type: 'solid', color: '#fff' } } }).background,
+    ).toEqual({
       type: 'solid',
       color: '#fff',
     });
-    expect(getPreset('product-studio', { overrides: { generation: { resolution: { width: 512, height: 768 } } } }).generation.resolution).toEqual({
+    expect(
+      getPreset('product-studio', { overrides: { generation: { resolution: { width: 512, height: 768 } } } }).generation
+        .resolution,
+    ).toEqual({
       width: 512,
       height: 768,
     });
@@ -150,7 +159,9 @@ describe('presets', () => {
     const data = minimalistAs('wrong');
     const dir = userDir({ 'wrong.yaml': { ...data, generation: { ...(data.generation as object), steps: 'abc' } } });
     const err = thrown(() => listPresets({ presetDirs: [dir] }), 'E_CONFIG');
-    expect(err.message).toContain(`${path.join(dir, 'wrong.yaml')}: generation.steps: expected a whole number from 1 to 150, got "abc"`);
+    expect(err.message).toContain(
+      `${path.join(dir, 'wrong.yaml')}: generation.steps: expected a whole number from 1 to 150, got "abc"`,
+    );
   });
 
   it('reports an out-of-range value as E_CONFIG naming the file and field', () => {
@@ -158,7 +169,9 @@ describe('presets', () => {
     const compositing = data.compositing as Record<string, unknown>;
     const dir = userDir({ 'range.yaml': { ...data, compositing: { ...compositing, matchColors: 1.5 } } });
     const err = thrown(() => listPresets({ presetDirs: [dir] }), 'E_CONFIG');
-    expect(err.message).toContain(`${path.join(dir, 'range.yaml')}: compositing.matchColors: expected a number from 0 to 1, got 1.5`);
+    expect(err.message).toContain(
+      `${path.join(dir, 'range.yaml')}: compositing.matchColors: expected a number from 0 to 1, got 1.5`,
+    );
   });
 
   it('rejects an unknown preset, listing the valid names', () => {

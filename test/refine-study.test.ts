@@ -7,7 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { PROFILES } from '../src/models/profiles.js';
 import { areaDownsample, familyOutput, studyRefinement } from '../scripts/lib/refine-study.js';
 
-const W = 240, H = 160;
+const W = 240,
+  H = 160;
 
 /** A soft-edged disc (the subject, reddish) over a textured blue background, with its exact alpha. */
 function scene(): { rgb: Uint8Array; truth: Uint8Array } {

@@ -46,7 +46,9 @@ async function photo(): Promise<Buffer> {
       rgb.set(red ? [210, 25, 30] : [40, 160, 70], (y * w + x) * 3);
     }
   }
-  return sharp(rgb, { raw: { width: w, height: h, channels: 3 } }).png().toBuffer();
+  return sharp(rgb, { raw: { width: w, height: h, channels: 3 } })
+    .png()
+    .toBuffer();
 }
 
 const base = (input: Buffer): ReplaceOptions => ({
@@ -136,7 +138,9 @@ describe.skipIf(!fixturesPresent)('replaceBackground: draft decode and previews'
       expect(p.progress).toBeLessThan(1);
     }
     // The step reports stay one per step; the preview rides on them.
-    expect(seen.filter((p) => p.stage === 'generate' && p.step !== undefined).map((p) => p.step)).toEqual([1, 2, 3, 4, 5]);
+    expect(seen.filter((p) => p.stage === 'generate' && p.step !== undefined).map((p) => p.step)).toEqual([
+      1, 2, 3, 4, 5,
+    ]);
     expect(bytes(again).equals(bytes(withPreviews))).toBe(true);
   }, 180_000);
 

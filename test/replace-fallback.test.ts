@@ -25,7 +25,14 @@ import { redSubjectModel, writeTinyModel } from './helpers/tiny-models.js';
 const KEY = 'rw_test_key_3f9a1c7e5b2d4f60';
 const tmp = tempDir();
 const segModel = writeTinyModel(tmp.dir, 'tiny-isnet-imgly.onnx', redSubjectModel());
-const ENV_KEYS = ['RUNWAY_API_KEY', 'RUNWAY_API_URL', 'RUNWAY_POLL_INTERVAL_MS', 'BG_DIFFUSION_MODEL', 'MODEL_PATH', 'BG_ENGINE'] as const;
+const ENV_KEYS = [
+  'RUNWAY_API_KEY',
+  'RUNWAY_API_URL',
+  'RUNWAY_POLL_INTERVAL_MS',
+  'BG_DIFFUSION_MODEL',
+  'MODEL_PATH',
+  'BG_ENGINE',
+] as const;
 const saved = snapshotEnv(ENV_KEYS);
 let mock: RunwayMock | undefined;
 let photo: Buffer;
@@ -39,7 +46,9 @@ beforeAll(async () => {
     const y = Math.floor(i / w);
     rgb.set(x > 50 && x < 110 && y > 30 && y < 90 ? [215, 25, 30] : [40, 160, 70], i * 3);
   }
-  photo = await sharp(rgb, { raw: { width: w, height: h, channels: 3 } }).png().toBuffer();
+  photo = await sharp(rgb, { raw: { width: w, height: h, channels: 3 } })
+    .png()
+    .toBuffer();
 });
 
 afterEach(async () => {
@@ -83,7 +92,9 @@ describe('engine fallback', () => {
     expect(result.prompt).toMatch(/studio/);
     expect(m.requests.some((r) => r.method === 'POST' && r.path === '/v1/text_to_image')).toBe(true);
     // The generated background is composited under our own cut-out, at the photo's size.
-    const out = await sharp(result.artifacts.output as Buffer).raw().toBuffer({ resolveWithObject: true });
+    const out = await sharp(result.artifacts.output as Buffer)
+      .raw()
+      .toBuffer({ resolveWithObject: true });
     expect([out.info.width, out.info.height]).toEqual([160, 120]);
     expect([...out.data.subarray(0, 3)]).toEqual([30, 90, 200]);
     expect(JSON.stringify(result)).not.toContain(KEY);
@@ -93,20 +104,34 @@ describe('engine fallback', () => {
     await withRunway();
     const result = await replaceBackground(base());
     expect(result.engine).toBe('runway');
-    expect(result.skipped[0]).toMatchObject({ engine: 'local', reason: expect.stringMatching(/no diffusion model configured/) });
+    expect(result.skipped[0]).toMatchObject({
+      engine: 'local',
+      reason: expect.stringMatching(/no diffusion model configured/),
+    });
   });
 
   it.skipIf(!fixturesPresent)('goes to Runway when CUDA is demanded on a build or machine without it', async () => {
     await withRunway();
     const result = await replaceBackground(
-      base({ device: 'cuda', steps: 1, model: { diffusion: sd1Tiny, tokenizer: tokenizerDir }, overrides: { generation: { resolution: { width: 64, height: 64 } } } }),
+      base({
+        device: 'cuda',
+        steps: 1,
+        model: { diffusion: sd1Tiny, tokenizer: tokenizerDir },
+        overrides: { generation: { resolution: { width: 64, height: 64 } } },
+      }),
     );
     expect(result.engine).toBe('runway');
-    expect(result.skipped[0]).toMatchObject({ engine: 'local', code: 'E_DEVICE_UNAVAILABLE', reason: expect.stringMatching(/CUDA/) });
+    expect(result.skipped[0]).toMatchObject({
+      engine: 'local',
+      code: 'E_DEVICE_UNAVAILABLE',
+      reason: expect.stringMatching(/CUDA/),
+    });
   });
 
   it('ends on studio when Runway rejects the job, recording both skips', async () => {
-    mock = await startRunwayMock(KEY, { steps: [{ status: 'FAILED', failureCode: 'SAFETY.INPUT.TEXT', failure: 'Prompt flagged' }] });
+    mock = await startRunwayMock(KEY, {
+      steps: [{ status: 'FAILED', failureCode: 'SAFETY.INPUT.TEXT', failure: 'Prompt flagged' }],
+    });
     process.env.RUNWAY_API_KEY = KEY;
     process.env.RUNWAY_API_URL = mock.url;
     process.env.RUNWAY_POLL_INTERVAL_MS = '10';
@@ -135,6 +160,9 @@ describe('engine fallback', () => {
     expect((await replaceBackground(base())).engine).toBe('studio');
     process.env.BG_ENGINE = 'dall-e';
     resetDefaultContext();
-    await expect(replaceBackground(base())).rejects.toMatchObject({ code: 'E_CONFIG', message: expect.stringMatching(/BG_ENGINE/) });
+    await expect(replaceBackground(base())).rejects.toMatchObject({
+      code: 'E_CONFIG',
+      message: expect.stringMatching(/BG_ENGINE/),
+    });
   });
 });

@@ -31,7 +31,12 @@ async function photo(): Promise<{ png: Buffer; rgb: Buffer }> {
       rgb.set(red ? [210, 25, 30] : [40, 160, 70], (y * w + x) * 3);
     }
   }
-  return { png: await sharp(rgb, { raw: { width: w, height: h, channels: 3 } }).png().toBuffer(), rgb };
+  return {
+    png: await sharp(rgb, { raw: { width: w, height: h, channels: 3 } })
+      .png()
+      .toBuffer(),
+    rgb,
+  };
 }
 
 const base = (input: Buffer): ReplaceOptions => ({
@@ -51,14 +56,19 @@ describe.skipIf(!fixturesPresent)('replaceBackground with the local engine', () 
   it('inpaints at the generation size and returns the photo at full size with the product untouched', async () => {
     const { png, rgb } = await photo();
     const steps: number[] = [];
-    const result = await replaceBackground({ ...base(png), onProgress: (p) => p.step !== undefined && steps.push(p.step) });
+    const result = await replaceBackground({
+      ...base(png),
+      onProgress: (p) => p.step !== undefined && steps.push(p.step),
+    });
     expect(result.engine).toBe('local');
     expect(result.engineReason).toMatch(/requested/);
     expect(result.engineInfo).toMatchObject({ resolution: [96, 64], steps: 2, layout: expect.any(String) });
     expect(result.prompt).toMatch(/studio/);
     expect([result.width, result.height]).toEqual([480, 320]);
     expect(steps).toEqual([1, 2]);
-    const out = await sharp(result.artifacts.output as Buffer).raw().toBuffer();
+    const out = await sharp(result.artifacts.output as Buffer)
+      .raw()
+      .toBuffer();
     const mask = await readGrey(result.artifacts.mask);
     let interior = 0;
     let changed = 0;
@@ -92,7 +102,11 @@ describe.skipIf(!fixturesPresent)('replaceBackground with the local engine', () 
     const { png } = await photo();
     const bad = `${tmp.dir}/broken.safetensors`;
     await import('node:fs/promises').then((fs) => fs.writeFile(bad, Buffer.from('not a checkpoint')));
-    const result = await replaceBackground({ ...base(png), engine: 'auto', model: { segmentation: segModel, diffusion: bad, tokenizer: tokenizerDir } });
+    const result = await replaceBackground({
+      ...base(png),
+      engine: 'auto',
+      model: { segmentation: segModel, diffusion: bad, tokenizer: tokenizerDir },
+    });
     expect(result.engine).toBe('studio');
     expect(result.skipped[0]).toMatchObject({ engine: 'local', code: 'E_MODEL_FORMAT' });
     expect(result.skipped[0]!.reason).toMatch(/broken\.safetensors/);

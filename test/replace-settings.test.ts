@@ -21,7 +21,8 @@ afterAll(() => {
 });
 
 const presets = new PresetLibrary();
-const settings = (o: Record<string, unknown>) => resolveReplaceSettings(parseReplaceOptions({ input: 'x.jpg', ...o }), presets);
+const settings = (o: Record<string, unknown>) =>
+  resolveReplaceSettings(parseReplaceOptions({ input: 'x.jpg', ...o }), presets);
 
 describe('replaceBackground settings', () => {
   it('uses product-studio when no preset is named', () => {
@@ -73,21 +74,29 @@ describe('replaceBackground settings', () => {
   it("explains malformed framing sizes in the user's terms", () => {
     expect(() => settings({ framing: { outputSize: 'big' } })).toThrow(/framing\.outputSize.*WIDTHxHEIGHT/);
     expect(() => settings({ framing: { aspectRatio: 'wide' } })).toThrow(/framing\.aspectRatio.*'W:H'/);
-    expect(parseReplaceOptions({ input: 'x', framing: { outputSize: '1200 x 800', aspectRatio: '4:5' } }).framing).toEqual({
+    expect(
+      parseReplaceOptions({ input: 'x', framing: { outputSize: '1200 x 800', aspectRatio: '4:5' } }).framing,
+    ).toEqual({
       outputSize: { width: 1200, height: 800 },
       aspectRatio: 0.8,
     });
   });
 
   it("gives each of vitrinealu's prompt types its own procedural background", () => {
-    const types = ['studio', 'garden', 'minimal', 'lifestyle'].map((t) => settings({ preset: 'vitrinealu', promptType: t }).preset.background.type);
+    const types = ['studio', 'garden', 'minimal', 'lifestyle'].map(
+      (t) => settings({ preset: 'vitrinealu', promptType: t }).preset.background.type,
+    );
     expect(types).toEqual(['gradient', 'blurred-original', 'texture', 'gradient']);
     // An override still wins over the prompt type's background.
-    const o = settings({ preset: 'vitrinealu', promptType: 'garden', overrides: { background: { type: 'solid', color: 'white' } } });
+    const o = settings({
+      preset: 'vitrinealu',
+      promptType: 'garden',
+      overrides: { background: { type: 'solid', color: 'white' } },
+    });
     expect(o.preset.background).toEqual({ type: 'solid', color: 'white' });
   });
 
-  it('adds the preset\'s SDXL prompt style only for SDXL models', async () => {
+  it("adds the preset's SDXL prompt style only for SDXL models", async () => {
     const { applyPromptStyle } = await import('../src/engines/local.js');
     const preset = settings({ preset: 'vitrinealu', promptType: 'garden' }).preset;
     expect(preset.styles?.sdxl?.suffix).toMatch(/photorealistic/);

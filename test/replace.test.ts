@@ -37,7 +37,11 @@ interface Photo {
  * A red product (a box with a fine texture, so "unchanged" means something) on a green backdrop,
  * its edges anti-aliased over ~2 px: the edge pixels are a red/green mix, as in a real photo.
  */
-async function productPhoto(width = 320, height = 240, backdrop: [number, number, number] = [30, 170, 60]): Promise<Photo> {
+async function productPhoto(
+  width = 320,
+  height = 240,
+  backdrop: [number, number, number] = [30, 170, 60],
+): Promise<Photo> {
   const rgb = new Uint8Array(width * height * 3);
   const x0 = width * 0.32;
   const x1 = width * 0.68;
@@ -45,7 +49,8 @@ async function productPhoto(width = 320, height = 240, backdrop: [number, number
   const y1 = height * 0.7;
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
-      const cov = (a: number, b: number, p: number) => Math.min(1, Math.max(0, Math.min(p + 0.5 - a, b - (p - 0.5)) / 1)); // 1-px ramps
+      const cov = (a: number, b: number, p: number) =>
+        Math.min(1, Math.max(0, Math.min(p + 0.5 - a, b - (p - 0.5)) / 1)); // 1-px ramps
       const c = Math.min(cov(x0, x1, x), cov(y0, y1, y));
       const tex = ((x * 7 + y * 13) % 23) - 11; // −11..11
       const red = [220 + tex, 20 + (tex >> 2) + 3, 25 - (tex >> 2)];
@@ -53,7 +58,9 @@ async function productPhoto(width = 320, height = 240, backdrop: [number, number
       for (let k = 0; k < 3; k++) rgb[i + k] = Math.round(c * red[k]! + (1 - c) * backdrop[k]!);
     }
   }
-  const png = await sharp(rgb, { raw: { width, height, channels: 3 } }).png().toBuffer();
+  const png = await sharp(rgb, { raw: { width, height, channels: 3 } })
+    .png()
+    .toBuffer();
   return { png, rgb, width, height };
 }
 
@@ -131,7 +138,13 @@ describe('replaceBackground: the pictures', () => {
     for (let i = 0; i < mask.data.length; i++) {
       if (mask.data[i] !== 0) continue;
       bgPixels++;
-      if (Math.abs(out.data[i * 3]! - 0x10) + Math.abs(out.data[i * 3 + 1]! - 0x40) + Math.abs(out.data[i * 3 + 2]! - 0xe0) > 3) off++;
+      if (
+        Math.abs(out.data[i * 3]! - 0x10) +
+          Math.abs(out.data[i * 3 + 1]! - 0x40) +
+          Math.abs(out.data[i * 3 + 2]! - 0xe0) >
+        3
+      )
+        off++;
     }
     expect(bgPixels).toBeGreaterThan(0.5 * mask.data.length);
     expect(off).toBe(0);
@@ -210,7 +223,9 @@ describe('replaceBackground: the pictures', () => {
       threads,
       engine: 'studio',
       seed,
-      overrides: { background: { type: 'texture', pattern: 'concrete', colors: ['#b0b0b0', '#8a8a8a'], scale: 40, intensity: 0.6 } },
+      overrides: {
+        background: { type: 'texture', pattern: 'concrete', colors: ['#b0b0b0', '#8a8a8a'], scale: 40, intensity: 0.6 },
+      },
     });
     const a = await replaceBackground(opts(7));
     const b = await replaceBackground(opts(7));
@@ -223,7 +238,10 @@ describe('replaceBackground: the pictures', () => {
 
   it('frames the product: exact output size, margins kept, product centred', async () => {
     const photo = await productPhoto();
-    const { out, mask, result } = await resultPixels({ ...plain(photo.png), framing: { padding: 0.1, outputSize: '300x400' } });
+    const { out, mask, result } = await resultPixels({
+      ...plain(photo.png),
+      framing: { padding: 0.1, outputSize: '300x400' },
+    });
     expect([result.width, result.height]).toEqual([300, 400]);
     expect([out.width, out.height]).toEqual([300, 400]);
     let x0 = 300;
@@ -253,8 +271,16 @@ describe('replaceBackground: the pictures', () => {
 describe('replaceBackground: full resolution', () => {
   it('returns a 12-MP photo at 12 MP with a full-size mask', async () => {
     const photo = await productPhoto(4000, 3000);
-    const jpeg = await sharp(photo.rgb, { raw: { width: 4000, height: 3000, channels: 3 } }).jpeg({ quality: 90 }).toBuffer();
-    const result = await replaceBackground({ input: jpeg, model: { segmentation: model }, threads, format: 'jpeg', seed: 3 });
+    const jpeg = await sharp(photo.rgb, { raw: { width: 4000, height: 3000, channels: 3 } })
+      .jpeg({ quality: 90 })
+      .toBuffer();
+    const result = await replaceBackground({
+      input: jpeg,
+      model: { segmentation: model },
+      threads,
+      format: 'jpeg',
+      seed: 3,
+    });
     expect([result.width, result.height]).toEqual([4000, 3000]);
     const meta = await sharp(result.artifacts.output as Buffer).metadata();
     expect([meta.width, meta.height, meta.format]).toEqual([4000, 3000, 'jpeg']);
@@ -267,7 +293,9 @@ describe('replaceBackground: full resolution', () => {
 
   it('keeps the event loop free during a 12-MP job: the per-pixel work runs on worker threads', async () => {
     const photo = await productPhoto(4000, 3000);
-    const jpeg = await sharp(photo.rgb, { raw: { width: 4000, height: 3000, channels: 3 } }).jpeg({ quality: 90 }).toBuffer();
+    const jpeg = await sharp(photo.rgb, { raw: { width: 4000, height: 3000, channels: 3 } })
+      .jpeg({ quality: 90 })
+      .toBuffer();
     let last = performance.now();
     let worst = 0;
     const tick = setInterval(() => {
@@ -289,9 +317,17 @@ describe('replaceBackground: full resolution', () => {
 describe('replaceBackground: engines and metadata', () => {
   it('uses the studio engine when no diffusion model is configured, and says why', async () => {
     const photo = await productPhoto();
-    const saved = snapshotEnv(['BG_DIFFUSION_MODEL', 'MODEL_PATH', 'MODEL_ID', 'RUNWAY_API_KEY', 'BG_ENGINE'], { clear: true });
+    const saved = snapshotEnv(['BG_DIFFUSION_MODEL', 'MODEL_PATH', 'MODEL_ID', 'RUNWAY_API_KEY', 'BG_ENGINE'], {
+      clear: true,
+    });
     try {
-      const result = await replaceBackground({ input: photo.png, model: { segmentation: model }, threads, preset: 'vitrinealu', promptType: 'garden' });
+      const result = await replaceBackground({
+        input: photo.png,
+        model: { segmentation: model },
+        threads,
+        preset: 'vitrinealu',
+        promptType: 'garden',
+      });
       expect(result.engine).toBe('studio');
       expect(result.engineReason).toMatch(/no diffusion model or Runway key is configured.*procedural/);
       expect(result.skipped.map((s) => s.engine)).toEqual(['local', 'runway']);
@@ -320,7 +356,9 @@ describe('replaceBackground: engines and metadata', () => {
 
   it("accepts the seeds' engine names: SDXL without a model is a configuration error naming the setting", async () => {
     const photo = await productPhoto();
-    await expect(replaceBackground({ input: photo.png, model: { segmentation: model }, threads, engine: 'SDXL' })).rejects.toMatchObject({
+    await expect(
+      replaceBackground({ input: photo.png, model: { segmentation: model }, threads, engine: 'SDXL' }),
+    ).rejects.toMatchObject({
       code: 'E_CONFIG',
       message: expect.stringMatching(/BG_DIFFUSION_MODEL/),
     });
@@ -357,7 +395,9 @@ describe('replaceBackground: bad input', () => {
 
   it('refuses sizes out of range: a zero output size and a negative feather', async () => {
     const photo = await productPhoto();
-    await expect(replaceBackground({ ...plain(photo.png), framing: { outputSize: '0x100' } })).rejects.toMatchObject({ code: 'E_BAD_INPUT' });
+    await expect(replaceBackground({ ...plain(photo.png), framing: { outputSize: '0x100' } })).rejects.toMatchObject({
+      code: 'E_BAD_INPUT',
+    });
     await expect(replaceBackground({ ...plain(photo.png), featherEdges: -2 })).rejects.toMatchObject({
       code: 'E_BAD_INPUT',
       message: expect.stringMatching(/featherEdges/),
@@ -365,7 +405,9 @@ describe('replaceBackground: bad input', () => {
   });
 
   it('says no subject was found, with advice, when the mask is empty', async () => {
-    const grey = await sharp({ create: { width: 200, height: 150, channels: 3, background: '#30a040' } }).png().toBuffer();
+    const grey = await sharp({ create: { width: 200, height: 150, channels: 3, background: '#30a040' } })
+      .png()
+      .toBuffer();
     await expect(replaceBackground(plain(grey))).rejects.toMatchObject({
       code: 'E_NO_SUBJECT',
       message: expect.stringMatching(/No subject was found.*model/),
@@ -373,7 +415,9 @@ describe('replaceBackground: bad input', () => {
   });
 
   it('says there is no background to replace when the subject fills the photo', async () => {
-    const red = await sharp({ create: { width: 200, height: 150, channels: 3, background: '#e01010' } }).png().toBuffer();
+    const red = await sharp({ create: { width: 200, height: 150, channels: 3, background: '#e01010' } })
+      .png()
+      .toBuffer();
     await expect(replaceBackground(plain(red))).rejects.toMatchObject({
       code: 'E_NO_BACKGROUND',
       message: expect.stringMatching(/padding/),
@@ -386,8 +430,12 @@ describe('replaceBackground: bad input', () => {
     mkdirSync(dir);
     const file = path.join(dir, 'a-file');
     writeFileSync(file, 'x');
-    await expect(replaceBackground({ ...plain(photo.png), output: path.join(dir, 'missing', 'out.png') })).rejects.toMatchObject({ code: 'E_IO' });
-    await expect(replaceBackground({ ...plain(photo.png), output: path.join(file, 'out.png') })).rejects.toMatchObject({ code: 'E_IO' });
+    await expect(
+      replaceBackground({ ...plain(photo.png), output: path.join(dir, 'missing', 'out.png') }),
+    ).rejects.toMatchObject({ code: 'E_IO' });
+    await expect(replaceBackground({ ...plain(photo.png), output: path.join(file, 'out.png') })).rejects.toMatchObject({
+      code: 'E_IO',
+    });
     expect(readdirSync(dir)).toEqual(['a-file']);
   });
 
@@ -396,7 +444,9 @@ describe('replaceBackground: bad input', () => {
     const out = path.join(tmp.dir, 'cancelled.png');
     const ac = new AbortController();
     ac.abort();
-    await expect(replaceBackground({ ...plain(photo.png), output: out, signal: ac.signal })).rejects.toMatchObject({ code: 'E_CANCELLED' });
+    await expect(replaceBackground({ ...plain(photo.png), output: out, signal: ac.signal })).rejects.toMatchObject({
+      code: 'E_CANCELLED',
+    });
     expect(existsSync(out)).toBe(false);
   });
 });

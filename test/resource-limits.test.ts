@@ -92,7 +92,9 @@ describe('max prompt length', () => {
   });
   it('maxPromptChars lowers or raises it, and the message names the limit', async () => {
     expect(await codeOf(replace({ prompt: 'a red cat', maxPromptChars: 5 }))).toBe('E_BAD_INPUT');
-    expect(() => parseReplaceOptions({ input: photo, prompt: 'a red cat', maxPromptChars: 5 })).toThrow(/9 characters long, more than the limit of 5/);
+    expect(() => parseReplaceOptions({ input: photo, prompt: 'a red cat', maxPromptChars: 5 })).toThrow(
+      /9 characters long, more than the limit of 5/,
+    );
     expect(await codeOf(replace({ prompt: 'a'.repeat(6000), maxPromptChars: 8000 }))).toBe('ok');
   });
   it('BG_MAX_PROMPT_CHARS sets it; a bad value is E_CONFIG', async () => {
@@ -116,7 +118,10 @@ describe('max model file size', () => {
   it('maxModelBytes refuses a larger file before loading it, with E_MODEL_FORMAT naming the limit', async () => {
     const file = path.join(repoRoot, 'test', 'malformed', 'models', 'overlapping.safetensors');
     const p = DiffusionModel.load(file, { tokenizer: tinyTokenizer, maxModelBytes: 16 });
-    await expect(p).rejects.toMatchObject({ code: 'E_MODEL_FORMAT', message: expect.stringMatching(/more than the 16-byte limit/) });
+    await expect(p).rejects.toMatchObject({
+      code: 'E_MODEL_FORMAT',
+      message: expect.stringMatching(/more than the 16-byte limit/),
+    });
     expect(resolveMaxModelBytes(undefined, {})).toBe(64 * 1024 ** 3);
   });
   it('BG_MAX_MODEL_BYTES is enforced by the core before mapping any model (here an ONNX segmenter)', async () => {

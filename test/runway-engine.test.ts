@@ -100,7 +100,13 @@ describe('runway engine: a generation that works', () => {
     expect(out.rgb.length).toBe(160 * 120 * 3);
     expect([out.rgb[0], out.rgb[1], out.rgb[2]]).toEqual([40, 120, 200]); // the mock's output colour
     const [task] = [...mock.tasks.values()];
-    expect(out.info).toMatchObject({ provider: 'runway', taskId: task?.id, model: 'gen4_image', ratio: '1440:1080', credits: 8 });
+    expect(out.info).toMatchObject({
+      provider: 'runway',
+      taskId: task?.id,
+      model: 'gen4_image',
+      ratio: '1440:1080',
+      credits: 8,
+    });
     expect(Object.keys(out.stages ?? {})).toEqual(expect.arrayContaining(['submit', 'wait', 'download']));
     expect(mock.deletes).toEqual([]);
   });
@@ -113,7 +119,10 @@ describe('runway engine: a generation that works', () => {
   });
 
   it('polls the task no faster than the configured interval', async () => {
-    const { mock, generator } = await setup({ steps: [{ status: 'PENDING' }, { status: 'RUNNING' }, { status: 'RUNNING' }, { status: 'SUCCEEDED' }] }, { pollIntervalMs: 60 });
+    const { mock, generator } = await setup(
+      { steps: [{ status: 'PENDING' }, { status: 'RUNNING' }, { status: 'RUNNING' }, { status: 'SUCCEEDED' }] },
+      { pollIntervalMs: 60 },
+    );
     await generator.generate(request());
     const times = polls(mock).map((r) => r.at);
     expect(times).toHaveLength(4);
@@ -152,7 +161,9 @@ describe('runway engine: a generation that works', () => {
 
 describe('runway engine: retries', () => {
   it('retries a 429 after the time Retry-After asks for', async () => {
-    const { mock, generator } = await setup({ createReplies: [{ status: 429, headers: { 'retry-after': '1' }, body: { error: 'Too many requests' } }] });
+    const { mock, generator } = await setup({
+      createReplies: [{ status: 429, headers: { 'retry-after': '1' }, body: { error: 'Too many requests' } }],
+    });
     await generator.generate(request());
     const [first, second] = posts(mock);
     expect(posts(mock)).toHaveLength(2);
@@ -169,7 +180,10 @@ describe('runway engine: retries', () => {
   });
 
   it('retries 503 on submit and 502 while polling, then succeeds', async () => {
-    const { mock, generator } = await setup({ createReplies: [{ status: 503 }], pollReplies: [{ status: 502, body: 'Bad Gateway' }] });
+    const { mock, generator } = await setup({
+      createReplies: [{ status: 503 }],
+      pollReplies: [{ status: 502, body: 'Bad Gateway' }],
+    });
     const out = await generator.generate(request());
     expect(posts(mock)).toHaveLength(2);
     expect(mock.tasks.size).toBe(1);
@@ -177,7 +191,10 @@ describe('runway engine: retries', () => {
   });
 
   it('gives up with E_PROVIDER_FAILED when retries run out', async () => {
-    const { mock, generator } = await setup({ createReplies: [{ status: 503 }, { status: 503 }, { status: 503 }] }, { maxRetries: 2 });
+    const { mock, generator } = await setup(
+      { createReplies: [{ status: 503 }, { status: 503 }, { status: 503 }] },
+      { maxRetries: 2 },
+    );
     const err = await failure(generator.generate(request()));
     expect(err.code).toBe('E_PROVIDER_FAILED');
     expect(err.message).toMatch(/3 attempts.*HTTP 503/);
@@ -188,7 +205,10 @@ describe('runway engine: retries', () => {
 describe('runway engine: failures', () => {
   it('a SAFETY.INPUT failure is E_PROVIDER_REJECTED with Runway’s reason, and is not retried', async () => {
     const { mock, generator } = await setup({
-      steps: [{ status: 'RUNNING', progress: 0.1 }, { status: 'FAILED', failureCode: 'SAFETY.INPUT.IMAGE', failure: 'The input image was flagged by moderation.' }],
+      steps: [
+        { status: 'RUNNING', progress: 0.1 },
+        { status: 'FAILED', failureCode: 'SAFETY.INPUT.IMAGE', failure: 'The input image was flagged by moderation.' },
+      ],
     });
     const err = await failure(generator.generate(request()));
     expect(err.code).toBe('E_PROVIDER_REJECTED');
@@ -199,14 +219,18 @@ describe('runway engine: failures', () => {
   });
 
   it('an internal task failure is E_PROVIDER_FAILED with its failure code', async () => {
-    const { generator } = await setup({ steps: [{ status: 'FAILED', failureCode: 'INTERNAL.BAD_OUTPUT.CODE01', failure: 'Bad output' }] });
+    const { generator } = await setup({
+      steps: [{ status: 'FAILED', failureCode: 'INTERNAL.BAD_OUTPUT.CODE01', failure: 'Bad output' }],
+    });
     const err = await failure(generator.generate(request()));
     expect(err.code).toBe('E_PROVIDER_FAILED');
     expect(err.message).toContain('INTERNAL.BAD_OUTPUT.CODE01');
   });
 
   it('a 400 answer is E_PROVIDER_REJECTED with Runway’s message, and is not retried', async () => {
-    const { mock, generator } = await setup({ createReplies: [{ status: 400, body: { error: 'Invalid asset aspect ratio' } }] });
+    const { mock, generator } = await setup({
+      createReplies: [{ status: 400, body: { error: 'Invalid asset aspect ratio' } }],
+    });
     const err = await failure(generator.generate(request()));
     expect(err.code).toBe('E_PROVIDER_REJECTED');
     expect(err.message).toContain('HTTP 400');
@@ -286,7 +310,9 @@ describe('runway engine: failures', () => {
   });
 
   it('a task answer that is not JSON is E_PROVIDER_FAILED, and the task is cancelled', async () => {
-    const { mock, generator } = await setup({ pollReplies: [{ status: 200, body: '<html>gateway</html>', headers: { 'content-type': 'text/html' } }] });
+    const { mock, generator } = await setup({
+      pollReplies: [{ status: 200, body: '<html>gateway</html>', headers: { 'content-type': 'text/html' } }],
+    });
     const err = await failure(generator.generate(request()));
     expect(err.code).toBe('E_PROVIDER_FAILED');
     expect(mock.deletes).toHaveLength(1);
@@ -343,7 +369,10 @@ describe('runway engine: configuration', () => {
 
   it('reads the key and the base URL from RUNWAY_API_KEY and RUNWAY_API_URL', async () => {
     mock = await startRunwayMock(KEY);
-    const generator = createRunwayGenerator({ env: { RUNWAY_API_KEY: KEY, RUNWAY_API_URL: `${mock.url}/` }, pollIntervalMs: 10 });
+    const generator = createRunwayGenerator({
+      env: { RUNWAY_API_KEY: KEY, RUNWAY_API_URL: `${mock.url}/` },
+      pollIntervalMs: 10,
+    });
     const out = await generator.generate(request());
     expect(out.info.provider).toBe('runway');
     expect(generator.name).toBe('runway');
@@ -353,7 +382,9 @@ describe('runway engine: configuration', () => {
     expect(new RunwayClient({ apiKey: KEY, pollIntervalMs: 10 }).pollIntervalMs).toBe(5000);
     expect(new RunwayClient({ apiKey: KEY }).pollIntervalMs).toBe(5000);
     expect(new RunwayClient({ apiKey: KEY, env: {} }).baseUrl).toBe('https://api.dev.runwayml.com');
-    expect(new RunwayClient({ apiKey: KEY, baseUrl: 'http://127.0.0.1:9', pollIntervalMs: 10 }).pollIntervalMs).toBe(10);
+    expect(new RunwayClient({ apiKey: KEY, baseUrl: 'http://127.0.0.1:9', pollIntervalMs: 10 }).pollIntervalMs).toBe(
+      10,
+    );
   });
 });
 
@@ -377,7 +408,11 @@ describe('runway engine: the API key stays secret', () => {
       [{ steps: [{ status: 'THROTTLED' }, { status: 'RUNNING', progress: 0.5 }, { status: 'SUCCEEDED' }] }, {}, {}],
       // A server that echoes the key back in its error text.
       [{ createReplies: [{ status: 400, body: { error: `Key ${KEY} may not use this model` } }] }, {}, {}],
-      [{ createReplies: [{ status: 429 }, { status: 503, body: `upstream saw Bearer ${KEY}` }] }, { maxRetries: 1 }, {}],
+      [
+        { createReplies: [{ status: 429 }, { status: 503, body: `upstream saw Bearer ${KEY}` }] },
+        { maxRetries: 1 },
+        {},
+      ],
       [{ steps: [{ status: 'FAILED', failureCode: 'SAFETY.INPUT.TEXT', failure: `prompt ${KEY}` }] }, {}, {}],
       [{ steps: [{ status: 'RUNNING' }] }, { deadlineMs: 200 }, {}],
       [{ createReplies: [{ status: 200, body: `not json ${KEY}` }] }, {}, {}],
@@ -412,6 +447,8 @@ describe('runway engine: log', () => {
     logs.length = 0;
     const { generator } = await setup({ steps: [{ status: 'THROTTLED' }, { status: 'SUCCEEDED' }] });
     await generator.generate(request());
-    expect(logs.map((e) => e.message)).toEqual(expect.arrayContaining([expect.stringMatching(/task created/), 'Runway task THROTTLED']));
+    expect(logs.map((e) => e.message)).toEqual(
+      expect.arrayContaining([expect.stringMatching(/task created/), 'Runway task THROTTLED']),
+    );
   });
 });

@@ -6,7 +6,14 @@ import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 
 import { parseRetryAfter, runwayConfigured } from '../src/engines/runway/client.js';
-import { ALL_RUNWAY_RATIOS, capPrompt, pickRatio, runwayCredits, runwaySeed, RUNWAY_TAG } from '../src/engines/runway/ratio.js';
+import {
+  ALL_RUNWAY_RATIOS,
+  capPrompt,
+  pickRatio,
+  runwayCredits,
+  runwaySeed,
+  RUNWAY_TAG,
+} from '../src/engines/runway/ratio.js';
 import { encodeReference, MAX_DATA_URI_BYTES } from '../src/engines/runway/reference.js';
 import { REFERENCE_TAG } from '../src/engines/runway/engine.js';
 import { MOCK_RATIOS } from './helpers/runway-mock.js';

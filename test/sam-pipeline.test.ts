@@ -23,7 +23,12 @@ const inputs = path.join(tmp.dir, 'inputs');
 const encoder = path.join(models, 'sam_vit_b_01ec64.encoder.onnx');
 const decoder = path.join(models, 'sam_vit_b_01ec64.decoder.onnx');
 const BOX = { box: [10, 8, 60, 40] as [number, number, number, number] };
-const POINTS = { points: [{ x: 80, y: 50 }, { x: 20, y: 20, label: 0 as const }] };
+const POINTS = {
+  points: [
+    { x: 80, y: 50 },
+    { x: 20, y: 20, label: 0 as const },
+  ],
+};
 let photo: Buffer;
 let photoPath: string;
 
@@ -110,9 +115,17 @@ describe("the server's prompt field with a SAM model", () => {
     process.env.BG_SEG_MODEL = encoder;
     server = await createServer(
       {
-        port: 0, host: '127.0.0.1', apiToken: TOKEN, webhookSecret: SECRET, inputRoots: [inputs],
-        outputDir: path.join(tmp.dir, 'out'), queueDb: path.join(tmp.dir, 'queue.db'),
-        threads: 1, concurrency: 1, pollMs: 20, syncWaitMs: 20_000,
+        port: 0,
+        host: '127.0.0.1',
+        apiToken: TOKEN,
+        webhookSecret: SECRET,
+        inputRoots: [inputs],
+        outputDir: path.join(tmp.dir, 'out'),
+        queueDb: path.join(tmp.dir, 'queue.db'),
+        threads: 1,
+        concurrency: 1,
+        pollMs: 20,
+        syncWaitMs: 20_000,
       },
       { logger: false, worker: true },
     );

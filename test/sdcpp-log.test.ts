@@ -20,7 +20,7 @@ const LOG = [
 ].join('\n');
 
 describe('stable-diffusion.cpp log', () => {
-  it('reads every step (it/s as its inverse), ignoring the loaders\' bars', () => {
+  it("reads every step (it/s as its inverse), ignoring the loaders' bars", () => {
     expect(parseSteps(LOG, 3)).toEqual([30.56, 22.62, 0.8]);
     expect(parseSteps(LOG, 4)).toEqual([]);
   });

@@ -33,6 +33,9 @@ describe('SDXL generation sizes', () => {
     expect(generationSize({ longSide: 1024 }, 3000, 2000, 1024, SDXL_BUCKETS)).toEqual({ width: 1216, height: 832 });
     expect(generationSize({ longSide: 512 }, 3000, 2000, 1024, SDXL_BUCKETS)).toEqual({ width: 640, height: 448 });
     expect(generationSize({ longSide: 1024 }, 3000, 2000, 512)).toEqual({ width: 640, height: 448 });
-    expect(generationSize({ width: 768, height: 512 }, 3000, 2000, 1024, SDXL_BUCKETS)).toEqual({ width: 768, height: 512 });
+    expect(generationSize({ width: 768, height: 512 }, 3000, 2000, 1024, SDXL_BUCKETS)).toEqual({
+      width: 768,
+      height: 512,
+    });
   });
 });

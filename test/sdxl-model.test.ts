@@ -12,7 +12,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { checkpointTensors, tinyArch, writeCheckpoint } from '../scripts/lib/sd-checkpoint.js';
 import { loadAddon, type NativeDiffusionModel } from '../src/native.js';
-import { copyWithShape, modelsDir, rightHalfMask, testImage, tokenizerDir, truncatedCopy } from './helpers/diffusion.js';
+import {
+  copyWithShape,
+  modelsDir,
+  rightHalfMask,
+  testImage,
+  tokenizerDir,
+  truncatedCopy,
+} from './helpers/diffusion.js';
 import { tempDir } from './helpers/paths.js';
 
 const tmp = tempDir('bgn-sdxl-');
@@ -101,7 +108,15 @@ describe('SDXL inpainting (9-channel UNet)', () => {
     try {
       expect([m.family, m.inChannels]).toEqual(['sdxl', 9]);
       const image = testImage(64, 64);
-      const r = await m.generate({ prompt: 'a garden', width: 64, height: 64, steps: 2, seed: 3, initImage: image, mask: rightHalfMask(64, 64) });
+      const r = await m.generate({
+        prompt: 'a garden',
+        width: 64,
+        height: 64,
+        steps: 2,
+        seed: 3,
+        initImage: image,
+        mask: rightHalfMask(64, 64),
+      });
       let changed = 0;
       for (let y = 0; y < 64; ++y)
         for (let x = 0; x < 64; ++x)
@@ -155,11 +170,20 @@ function sdxlFolder(dir: string, withSecond = true): string {
   writeFileSync(
     path.join(dir, 'scheduler', 'scheduler_config.json'),
     JSON.stringify({
-      _class_name: 'EulerDiscreteScheduler', num_train_timesteps: 1000, beta_start: 0.00085, beta_end: 0.012,
-      beta_schedule: 'scaled_linear', prediction_type: 'epsilon', timestep_spacing: 'leading', steps_offset: 1,
+      _class_name: 'EulerDiscreteScheduler',
+      num_train_timesteps: 1000,
+      beta_start: 0.00085,
+      beta_end: 0.012,
+      beta_schedule: 'scaled_linear',
+      prediction_type: 'epsilon',
+      timestep_spacing: 'leading',
+      steps_offset: 1,
     }),
   );
-  writeFileSync(path.join(dir, 'model_index.json'), JSON.stringify({ _class_name: 'StableDiffusionXLPipeline', force_zeros_for_empty_prompt: true }));
+  writeFileSync(
+    path.join(dir, 'model_index.json'),
+    JSON.stringify({ _class_name: 'StableDiffusionXLPipeline', force_zeros_for_empty_prompt: true }),
+  );
   return dir;
 }
 
@@ -191,7 +215,11 @@ describe('SDXL diffusers folder (text_encoder_2/, tokenizer_2/)', () => {
 describe('bad SDXL input is refused, never a crash', () => {
   it('a single file without conditioner.embedders.1 (the second encoder): E_MODEL_FORMAT', async () => {
     const p = path.join(tmp.dir, 'no-te2.safetensors');
-    writeCheckpoint(p, checkpointTensors(tinyArch('sdxl')).filter((t) => !t.name.startsWith('conditioner.embedders.1.')), { dtype: 'f16' });
+    writeCheckpoint(
+      p,
+      checkpointTensors(tinyArch('sdxl')).filter((t) => !t.name.startsWith('conditioner.embedders.1.')),
+      { dtype: 'f16' },
+    );
     await expect(load(p)).rejects.toMatchObject({ code: 'E_MODEL_FORMAT', message: /second text encoder/ });
   });
 
@@ -211,14 +239,25 @@ describe('bad SDXL input is refused, never a crash', () => {
     const unet = await components().UNet.load(file, { threads: 2 });
     try {
       expect(unet.textTime).toBe(true);
-      const args = { sample: new Float32Array(4 * 8 * 8), shape: [1, 4, 8, 8], timesteps: [10], context: new Float32Array(77 * 64) };
+      const args = {
+        sample: new Float32Array(4 * 8 * 8),
+        shape: [1, 4, 8, 8],
+        timesteps: [10],
+        context: new Float32Array(77 * 64),
+      };
       const call = (a: Record<string, unknown>) => unet.forward(a);
       await expect(call(args)).rejects.toMatchObject({ code: 'E_BAD_INPUT', message: /textEmbeds/ });
-      await expect(call({ ...args, textEmbeds: new Float32Array(31), timeIds: new Float32Array(6) })).rejects.toMatchObject({
+      await expect(
+        call({ ...args, textEmbeds: new Float32Array(31), timeIds: new Float32Array(6) }),
+      ).rejects.toMatchObject({
         code: 'E_BAD_INPUT',
         message: /31 wide/,
       });
-      const ok = await unet.forward({ ...args, textEmbeds: new Float32Array(32), timeIds: Float32Array.of(64, 64, 0, 0, 64, 64) });
+      const ok = await unet.forward({
+        ...args,
+        textEmbeds: new Float32Array(32),
+        timeIds: Float32Array.of(64, 64, 0, 0, 64, 64),
+      });
       expect(ok.length).toBe(4 * 8 * 8);
     } finally {
       unet.dispose();

@@ -50,7 +50,9 @@ function replaceWithGarbage(file: string): void {
 /** Proves that no call so far loaded `file`: once it is garbage, the next call has to load it and fails. */
 async function expectNeverLoaded(file: string): Promise<void> {
   replaceWithGarbage(file);
-  await expect(segment({ input: await halvesJpeg(16, 16), model: file, threads })).rejects.toMatchObject({ code: 'E_MODEL_FORMAT' });
+  await expect(segment({ input: await halvesJpeg(16, 16), model: file, threads })).rejects.toMatchObject({
+    code: 'E_MODEL_FORMAT',
+  });
 }
 
 function emptyDir(name: string): string {
@@ -72,7 +74,12 @@ describe('segment()', () => {
     expect(r.alpha.length).toBe(80 * 120);
     expect(r.alpha[10 * 80 + 40]).toBe(255);
     expect(r.alpha[110 * 80 + 40]).toBe(0);
-    expect(r.model).toMatchObject({ path: model, source: 'option', profile: 'isnet-imgly', inputSize: [TINY_SIZE, TINY_SIZE] });
+    expect(r.model).toMatchObject({
+      path: model,
+      source: 'option',
+      profile: 'isnet-imgly',
+      inputSize: [TINY_SIZE, TINY_SIZE],
+    });
   });
 
   it('finds the subject: the red half opaque, the blue half transparent', async () => {
@@ -115,7 +122,9 @@ describe('segment()', () => {
 
   it('refuses a file that is not an image without loading the model', async () => {
     const file = freshModel();
-    await expect(segment({ input: Buffer.from('not an image'), model: file, threads })).rejects.toMatchObject({ code: 'E_BAD_INPUT' });
+    await expect(segment({ input: Buffer.from('not an image'), model: file, threads })).rejects.toMatchObject({
+      code: 'E_BAD_INPUT',
+    });
     await expectNeverLoaded(file);
   });
 
@@ -142,7 +151,9 @@ describe('cleanup()', () => {
   it('makes a transparent PNG at full resolution with the subject opaque', async () => {
     const r = await cleanup({ input: await halvesJpeg(90, 60), model, threads });
     expect(Buffer.isBuffer(r.artifacts.output)).toBe(true);
-    const { data, info } = await sharp(r.artifacts.output as Buffer).raw().toBuffer({ resolveWithObject: true });
+    const { data, info } = await sharp(r.artifacts.output as Buffer)
+      .raw()
+      .toBuffer({ resolveWithObject: true });
     expect([info.width, info.height, info.channels]).toEqual([90, 60, 4]);
     expect(data[(30 * 90 + 10) * 4 + 3]).toBe(255);
     expect(data[(30 * 90 + 80) * 4 + 3]).toBe(0);
@@ -151,25 +162,39 @@ describe('cleanup()', () => {
   });
 
   it('puts the subject on a colour', async () => {
-    const r = await cleanup({ input: await halvesJpeg(90, 60), model, threads, mode: 'color', color: '#00ff00', format: 'png' });
-    const { data, info } = await sharp(r.artifacts.output as Buffer).raw().toBuffer({ resolveWithObject: true });
+    const r = await cleanup({
+      input: await halvesJpeg(90, 60),
+      model,
+      threads,
+      mode: 'color',
+      color: '#00ff00',
+      format: 'png',
+    });
+    const { data, info } = await sharp(r.artifacts.output as Buffer)
+      .raw()
+      .toBuffer({ resolveWithObject: true });
     expect(info.channels).toBe(3);
     expect(Array.from(data.subarray((30 * 90 + 85) * 3, (30 * 90 + 85) * 3 + 3))).toEqual([0, 255, 0]);
     expect(data[(30 * 90 + 5) * 3]!).toBeGreaterThan(200);
   });
 
-  it.each(['blur', 'gradient'] as const)('mode %s writes a JPEG of the photo’s size when asked for .jpg', async (mode) => {
-    const out = path.join(tmp.dir, `${mode}.jpg`);
-    const r = await cleanup({ input: await halvesJpeg(90, 60), model, threads, mode, output: out, enhanceFg: true });
-    expect(r.artifacts.output).toBe(out);
-    expect(r.format).toBe('jpeg');
-    const meta = await sharp(out).metadata();
-    expect([meta.format, meta.width, meta.height]).toEqual(['jpeg', 90, 60]);
-  });
+  it.each(['blur', 'gradient'] as const)(
+    'mode %s writes a JPEG of the photo’s size when asked for .jpg',
+    async (mode) => {
+      const out = path.join(tmp.dir, `${mode}.jpg`);
+      const r = await cleanup({ input: await halvesJpeg(90, 60), model, threads, mode, output: out, enhanceFg: true });
+      expect(r.artifacts.output).toBe(out);
+      expect(r.format).toBe('jpeg');
+      const meta = await sharp(out).metadata();
+      expect([meta.format, meta.width, meta.height]).toEqual(['jpeg', 90, 60]);
+    },
+  );
 
   it('refuses a transparent result in JPEG before loading the model', async () => {
     const dir = emptyDir('jpeg-transparent');
-    await expect(cleanup({ input: await halvesJpeg(8, 8), model: unloadable, threads, output: path.join(dir, 'x.jpg') })).rejects.toMatchObject({
+    await expect(
+      cleanup({ input: await halvesJpeg(8, 8), model: unloadable, threads, output: path.join(dir, 'x.jpg') }),
+    ).rejects.toMatchObject({
       code: 'E_BAD_INPUT',
       message: expect.stringContaining('JPEG'),
     });
@@ -177,7 +202,14 @@ describe('cleanup()', () => {
   });
 
   it('refuses an output folder that does not exist before loading the model', async () => {
-    await expect(cleanup({ input: await halvesJpeg(8, 8), model: unloadable, threads, output: path.join(tmp.dir, 'nope', 'x.png') })).rejects.toMatchObject({
+    await expect(
+      cleanup({
+        input: await halvesJpeg(8, 8),
+        model: unloadable,
+        threads,
+        output: path.join(tmp.dir, 'nope', 'x.png'),
+      }),
+    ).rejects.toMatchObject({
       code: 'E_IO',
     });
   });
@@ -187,7 +219,9 @@ describe('cleanup()', () => {
     const dir = emptyDir('fail-run');
     // The graph loads; its second Conv does not fit the first one's output: the native run rejects,
     // blaming the model (the photo was fine and matched the model's declared input).
-    await expect(cleanup({ input: await halvesJpeg(32, 32), model: broken, threads, output: path.join(dir, 'out.png') })).rejects.toMatchObject({
+    await expect(
+      cleanup({ input: await halvesJpeg(32, 32), model: broken, threads, output: path.join(dir, 'out.png') }),
+    ).rejects.toMatchObject({
       code: 'E_MODEL_FORMAT',
       message: expect.stringContaining('Conv'),
     });
@@ -200,7 +234,9 @@ describe('cleanup()', () => {
   ] as const)('leaves no output file when the model %s, and reports the native code %s', async (_what, code, make) => {
     const bad = writeTinyModel(tmp.dir, `bad-${code}-imgly.onnx`, make());
     const dir = emptyDir(`fail-load-${code}`);
-    await expect(cleanup({ input: await halvesJpeg(32, 32), model: bad, threads, output: path.join(dir, 'out.png') })).rejects.toMatchObject({ code });
+    await expect(
+      cleanup({ input: await halvesJpeg(32, 32), model: bad, threads, output: path.join(dir, 'out.png') }),
+    ).rejects.toMatchObject({ code });
     expect(readdirSync(dir)).toEqual([]);
   });
 });

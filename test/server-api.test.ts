@@ -15,7 +15,17 @@ import { clearSegmenters, closeComposePool, verifyWebhook } from '../src/index.j
 import { createServer, type BgServer } from '../src/server/app.js';
 import type { ServerConfigInput } from '../src/server/config.js';
 import { tempDir } from './helpers/paths.js';
-import { SECRET, TOKEN, WebhookReceiver, auth, getJson, makeFixture, postJson, waitFor, type Fixture } from './helpers/server-harness.js';
+import {
+  SECRET,
+  TOKEN,
+  WebhookReceiver,
+  auth,
+  getJson,
+  makeFixture,
+  postJson,
+  waitFor,
+  type Fixture,
+} from './helpers/server-harness.js';
 
 const tmp = tempDir('bgn-server-');
 let fx: Fixture;
@@ -86,14 +96,26 @@ describe('seed API', () => {
 
     const [got] = await hook.until((r) => r.length >= 1);
     const payload = verifyWebhook(SECRET, got!.headers as Record<string, string>, got!.raw) as Record<string, any>;
-    expect(payload).toMatchObject({ type: 'background.job.succeeded', jobId: res.json.jobId, mediaId: 'media-1', projectId: 'proj-1' });
+    expect(payload).toMatchObject({
+      type: 'background.job.succeeded',
+      jobId: res.json.jobId,
+      mediaId: 'media-1',
+      projectId: 'proj-1',
+    });
     expect(got!.headers['webhook-id']).toBe(`msg_${res.json.jobId}`);
     expect(payload.outputUrl).toBe(`https://media.example.com/bg/files/${res.json.jobId}/output.png`);
     expect(Date.parse(payload.timestamp)).toBeGreaterThan(0);
 
     const job = await getJson(`${main.url}/api/background/jobs/${res.json.jobId}`);
     expect(job.json).toMatchObject({ status: 'succeeded', progress: 1, mediaId: 'media-1' });
-    expect(job.json.result).toMatchObject({ engine: 'studio', preset: 'product-studio', seed: 7, width: 64, height: 48, format: 'png' });
+    expect(job.json.result).toMatchObject({
+      engine: 'studio',
+      preset: 'product-studio',
+      seed: 7,
+      width: 64,
+      height: 48,
+      format: 'png',
+    });
     expect(job.json.result.metrics.elapsed_ms).toBeGreaterThanOrEqual(0);
 
     const file = await fetch(`${main.url}/files/${res.json.jobId}/output.png`, { headers: auth() });
@@ -105,7 +127,11 @@ describe('seed API', () => {
 
   it('cancels a queued job with DELETE and reports it as cancelled', async () => {
     const idle = await start({}, false); // enqueues, runs nothing
-    const res = await postJson(`${idle.url}/api/background/replace`, { mediaId: 'm', projectId: 'p', inputPath: fx.photo });
+    const res = await postJson(`${idle.url}/api/background/replace`, {
+      mediaId: 'm',
+      projectId: 'p',
+      inputPath: fx.photo,
+    });
     const del = await fetch(`${idle.url}/api/background/jobs/${res.json.jobId}`, { method: 'DELETE', headers: auth() });
     expect(del.status).toBe(200);
     expect(await del.json()).toMatchObject({ status: 'cancelled', error: { code: 'E_CANCELLED' } });
@@ -132,7 +158,11 @@ describe('client API', () => {
   it('/v1/cleanup with a server path answers with the result once done', async () => {
     const res = await postJson(`${main.url}/v1/cleanup`, { imagePath: fx.photo, mode: 'color', color: '#ffffff' });
     expect(res.status).toBe(200);
-    expect(res.json).toMatchObject({ status: 'succeeded', type: 'cleanup', result: { mode: 'color', width: 64, height: 48 } });
+    expect(res.json).toMatchObject({
+      status: 'succeeded',
+      type: 'cleanup',
+      result: { mode: 'color', width: 64, height: 48 },
+    });
   });
 
   it('/v1/replace takes a multipart upload', async () => {
@@ -167,7 +197,13 @@ describe('client API', () => {
   it('serves the OpenAPI document generated from the route schemas, and /docs', async () => {
     const doc = await getJson(`${main.url}/openapi.json`);
     expect(Object.keys(doc.json.paths)).toEqual(
-      expect.arrayContaining(['/api/background/replace', '/api/background/jobs/{id}', '/v1/replace', '/v1/cleanup', '/health']),
+      expect.arrayContaining([
+        '/api/background/replace',
+        '/api/background/jobs/{id}',
+        '/v1/replace',
+        '/v1/cleanup',
+        '/health',
+      ]),
     );
     const body = doc.json.paths['/api/background/replace'].post.requestBody.content['application/json'].schema;
     expect(body.required).toEqual(expect.arrayContaining(['mediaId', 'projectId']));
@@ -181,7 +217,11 @@ describe('webhook retries', () => {
     const hook = await receiver();
     hook.status = 503; // down
     const res = await postJson(`${main.url}/api/background/replace`, {
-      mediaId: 'retry', projectId: 'p', inputPath: fx.photo, overrides: { engine: 'studio' }, callbackUrl: hook.url,
+      mediaId: 'retry',
+      projectId: 'p',
+      inputPath: fx.photo,
+      overrides: { engine: 'studio' },
+      callbackUrl: hook.url,
     });
     await hook.until((r) => r.length >= 2);
     hook.status = 200; // up again
@@ -189,17 +229,29 @@ describe('webhook retries', () => {
     const ids = new Set(all.map((r) => r.headers['webhook-id']));
     expect(ids).toEqual(new Set([`msg_${res.json.jobId}`]));
     for (const r of all) verifyWebhook(SECRET, r.headers as Record<string, string>, r.raw);
-    await waitFor(async () => (await main.server.queue.getDelivery(`msg_${res.json.jobId}`))?.status === 'delivered', 5000, 'delivered');
+    await waitFor(
+      async () => (await main.server.queue.getDelivery(`msg_${res.json.jobId}`))?.status === 'delivered',
+      5000,
+      'delivered',
+    );
   });
 
   it('stops retrying when the receiver answers 410 Gone', async () => {
     const hook = await receiver();
     hook.status = 410;
     const res = await postJson(`${main.url}/api/background/replace`, {
-      mediaId: 'gone', projectId: 'p', inputPath: fx.photo, overrides: { engine: 'studio' }, callbackUrl: hook.url,
+      mediaId: 'gone',
+      projectId: 'p',
+      inputPath: fx.photo,
+      overrides: { engine: 'studio' },
+      callbackUrl: hook.url,
     });
     await hook.until((r) => r.length >= 1);
-    await waitFor(async () => (await main.server.queue.getDelivery(`msg_${res.json.jobId}`))?.status === 'gone', 5000, 'gone');
+    await waitFor(
+      async () => (await main.server.queue.getDelivery(`msg_${res.json.jobId}`))?.status === 'gone',
+      5000,
+      'gone',
+    );
     await new Promise((r) => setTimeout(r, 700));
     expect(hook.received).toHaveLength(1);
   });
@@ -209,7 +261,12 @@ describe('refusals', () => {
   const seed = (over: Record<string, unknown>) => ({ mediaId: 'm', projectId: 'p', inputPath: fx.photo, ...over });
 
   it('401 without the bearer token, on every route including /health', async () => {
-    for (const [method, route] of [['POST', '/api/background/replace'], ['GET', '/health'], ['GET', '/openapi.json'], ['GET', '/files/x/output.png']] as const) {
+    for (const [method, route] of [
+      ['POST', '/api/background/replace'],
+      ['GET', '/health'],
+      ['GET', '/openapi.json'],
+      ['GET', '/files/x/output.png'],
+    ] as const) {
       const res = await fetch(`${main.url}${route}`, { method, headers: { authorization: 'Bearer wrong' } });
       expect(res.status, route).toBe(401);
       expect(((await res.json()) as any).error.code).toBe('E_UNAUTHORIZED');
@@ -224,7 +281,10 @@ describe('refusals', () => {
   });
 
   it('403 for a path outside INPUT_ROOTS, by traversal or through a symlink', async () => {
-    const traversal = await postJson(`${main.url}/api/background/replace`, seed({ inputPath: `${fx.inputs}/../../../etc/passwd` }));
+    const traversal = await postJson(
+      `${main.url}/api/background/replace`,
+      seed({ inputPath: `${fx.inputs}/../../../etc/passwd` }),
+    );
     expect(traversal.status).toBe(403);
     expect(traversal.json.error).toMatchObject({ code: 'E_FORBIDDEN' });
     expect(traversal.json.error.message).toMatch(/outside the folders this server may read \(INPUT_ROOTS\)/);
@@ -239,23 +299,40 @@ describe('refusals', () => {
   });
 
   it('403 for a callbackUrl host not on the allow-list, and for internal addresses not listed exactly', async () => {
-    const other = await postJson(`${main.url}/api/background/replace`, seed({ callbackUrl: 'https://evil.example.net/hook' }));
+    const other = await postJson(
+      `${main.url}/api/background/replace`,
+      seed({ callbackUrl: 'https://evil.example.net/hook' }),
+    );
     expect(other.status).toBe(403);
-    expect(other.json.error.message).toMatch(/callbackUrl host "evil.example.net" is not allowed: add it to WEBHOOK_ALLOWED_HOSTS/);
+    expect(other.json.error.message).toMatch(
+      /callbackUrl host "evil.example.net" is not allowed: add it to WEBHOOK_ALLOWED_HOSTS/,
+    );
 
     const wild = await start({ allowedHosts: ['*'] }, false);
-    for (const url of ['http://127.0.0.1:9/hook', 'http://[::1]:9/hook', 'http://169.254.169.254/latest', 'http://10.1.2.3/x', 'http://localhost:9/x']) {
+    for (const url of [
+      'http://127.0.0.1:9/hook',
+      'http://[::1]:9/hook',
+      'http://169.254.169.254/latest',
+      'http://10.1.2.3/x',
+      'http://localhost:9/x',
+    ]) {
       const res = await postJson(`${wild.url}/api/background/replace`, seed({ callbackUrl: url }));
       expect(res.status, url).toBe(403);
       expect(res.json.error.message, url).toMatch(/internal address/);
     }
-    const file = await postJson(`${main.url}/api/background/replace`, seed({ inputPath: undefined, inputUrl: 'file:///etc/passwd' }));
+    const file = await postJson(
+      `${main.url}/api/background/replace`,
+      seed({ inputPath: undefined, inputUrl: 'file:///etc/passwd' }),
+    );
     expect(file.status).toBe(403);
   });
 
   it('413 for a body over BODY_LIMIT and an upload over UPLOAD_LIMIT', async () => {
     const small = await start({ bodyLimit: 2048, uploadLimit: 2048 }, false);
-    const big = await postJson(`${small.url}/api/background/replace`, seed({ overrides: { prompt: 'x'.repeat(3000) } }));
+    const big = await postJson(
+      `${small.url}/api/background/replace`,
+      seed({ overrides: { prompt: 'x'.repeat(3000) } }),
+    );
     expect(big.status).toBe(413);
     expect(big.json.error).toMatchObject({ code: 'E_TOO_LARGE' });
     expect(big.json.error.message).toMatch(/BODY_LIMIT/);
@@ -269,13 +346,21 @@ describe('refusals', () => {
   });
 
   it('400 for a body that is not JSON, naming the problem', async () => {
-    const res = await fetch(`${main.url}/api/background/replace`, { method: 'POST', headers: auth({ 'content-type': 'application/json' }), body: '{"mediaId": ' });
+    const res = await fetch(`${main.url}/api/background/replace`, {
+      method: 'POST',
+      headers: auth({ 'content-type': 'application/json' }),
+      body: '{"mediaId": ',
+    });
     expect(res.status).toBe(400);
     expect(((await res.json()) as any).error).toMatchObject({ code: 'E_BAD_JSON' });
   });
 
   it('400 naming the fields for a body that does not fit the schema', async () => {
-    const res = await postJson(`${main.url}/api/background/replace`, { mediaId: 'm', inputPath: fx.photo, overrides: { engine: 'dalle' } });
+    const res = await postJson(`${main.url}/api/background/replace`, {
+      mediaId: 'm',
+      inputPath: fx.photo,
+      overrides: { engine: 'dalle' },
+    });
     expect(res.status).toBe(400);
     expect(res.json.error.code).toBe('E_BAD_INPUT');
     expect(res.json.error.message).toMatch(/`projectId`/);
@@ -290,7 +375,12 @@ describe('refusals', () => {
 
   it('403 for /files paths that leave OUTPUT_DIR, 404 for missing files', async () => {
     mkdirSync(path.join(main.server.config.outputDir, 'x'), { recursive: true });
-    for (const p of ['/files/../queue-0.db', '/files/%2e%2e/queue-0.db', '/files/.uploads/a', '/files/x/..%2f..%2fqueue-0.db']) {
+    for (const p of [
+      '/files/../queue-0.db',
+      '/files/%2e%2e/queue-0.db',
+      '/files/.uploads/a',
+      '/files/x/..%2f..%2fqueue-0.db',
+    ]) {
       const res = await fetch(`${main.url}${p}`, { headers: auth() });
       expect([403, 404], p).toContain(res.status);
     }

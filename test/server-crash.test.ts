@@ -81,7 +81,10 @@ it('finishes all 10 running jobs and delivers each webhook after kill -9 and a r
   for (const id of ids) {
     const got = byId.get(`msg_${id}`);
     expect(got, id).toBeDefined();
-    expect(verifyWebhook(SECRET, got!.headers as Record<string, string>, got!.raw)).toMatchObject({ type: 'background.job.succeeded', jobId: id });
+    expect(verifyWebhook(SECRET, got!.headers as Record<string, string>, got!.raw)).toMatchObject({
+      type: 'background.job.succeeded',
+      jobId: id,
+    });
     const job = await getJson(`${second.url}/api/background/jobs/${id}`);
     expect(job.json).toMatchObject({ status: 'succeeded', attempts: 2 });
   }

@@ -19,7 +19,16 @@ import { runJob } from '../src/server/jobs.js';
 import type { JobRecord } from '../src/queue/types.js';
 import { fixturesPresent, sd1Tiny } from './helpers/diffusion.js';
 import { tempDir } from './helpers/paths.js';
-import { TOKEN, auth, getJson, makeFixture, postJson, testServerConfig, waitFor, type Fixture } from './helpers/server-harness.js';
+import {
+  TOKEN,
+  auth,
+  getJson,
+  makeFixture,
+  postJson,
+  testServerConfig,
+  waitFor,
+  type Fixture,
+} from './helpers/server-harness.js';
 import { writeTaesd2x } from './helpers/tiny-taesd.js';
 
 /**
@@ -27,7 +36,10 @@ import { writeTaesd2x } from './helpers/tiny-taesd.js';
  * with `hold` set, the first preview write waits for it after writing, which keeps that job
  * running (its end waits for the preview writer) until the test lets it go.
  */
-const writes = vi.hoisted(() => ({ list: [] as { dest: string; data: Uint8Array }[], hold: undefined as Promise<void> | undefined }));
+const writes = vi.hoisted(() => ({
+  list: [] as { dest: string; data: Uint8Array }[],
+  hold: undefined as Promise<void> | undefined,
+}));
 vi.mock('../src/image/atomic-write.js', async (importOriginal) => {
   const real = await importOriginal<typeof import('../src/image/atomic-write.js')>();
   return {
@@ -53,10 +65,10 @@ const savedTaesd = process.env.BG_TAESD;
 beforeAll(async () => {
   fx = await makeFixture(tmp.dir);
   process.env.BG_SEG_MODEL = fx.model;
-  server = await createServer(
-    testServerConfig(fx, tmp.dir, { pollMs: 20, syncWaitMs: 0 }),
-    { logger: false, worker: false },
-  );
+  server = await createServer(testServerConfig(fx, tmp.dir, { pollMs: 20, syncWaitMs: 0 }), {
+    logger: false,
+    worker: false,
+  });
   url = await server.listen();
 });
 
@@ -100,7 +112,11 @@ describe('GET /v1/jobs/:id/preview', () => {
       await writer.close();
       return { files: { output: `${job.id}/output.png`, mask: `${job.id}/mask.png` } };
     }, 1);
-    const posted = await postJson(`${url}/v1/replace?wait=0`, { inputPath: fx.photo, engine: 'studio', previewEvery: 2 });
+    const posted = await postJson(`${url}/v1/replace?wait=0`, {
+      inputPath: fx.photo,
+      engine: 'studio',
+      previewEvery: 2,
+    });
     expect(posted.status).toBe(202);
     const id = posted.json.jobId as string;
     await started.wait;
@@ -117,13 +133,21 @@ describe('GET /v1/jobs/:id/preview', () => {
     expect((await client.getJob(id)).previewUrl).toBe(`${url}/v1/jobs/${id}/preview`);
 
     previewed.open();
-    await waitFor(async () => (await fetch(`${url}/v1/jobs/${id}/preview`, { headers: auth() })).status === 200, 10_000, 'a preview');
+    await waitFor(
+      async () => (await fetch(`${url}/v1/jobs/${id}/preview`, { headers: auth() })).status === 200,
+      10_000,
+      'a preview',
+    );
     // The newest preview wins once its write is done.
-    await waitFor(async () => {
-      const res = await fetch(`${url}/v1/jobs/${id}/preview`, { headers: auth() });
-      const meta = await sharp(Buffer.from(await res.arrayBuffer())).metadata();
-      return meta.width === 40;
-    }, 10_000, 'the latest preview');
+    await waitFor(
+      async () => {
+        const res = await fetch(`${url}/v1/jobs/${id}/preview`, { headers: auth() });
+        const meta = await sharp(Buffer.from(await res.arrayBuffer())).metadata();
+        return meta.width === 40;
+      },
+      10_000,
+      'the latest preview',
+    );
     const res = await fetch(`${url}/api/background/jobs/${id}/preview`, { headers: auth() });
     expect(res.headers.get('content-type')).toBe('image/jpeg');
     expect(res.headers.get('cache-control')).toBe('no-store');
@@ -159,7 +183,12 @@ describe('GET /v1/jobs/:id/preview', () => {
     await bad({ overrides: { generation: { vae: '/srv/models/taesd' } } }, /generation\.vae/);
     await bad({ previewEvery: 0 }, /previewEvery/);
     await bad({ quality: 'best' }, /quality/);
-    for (const body of [{ vae: 'taesd' }, { vae: 'full' }, { quality: 'draft' }, { overrides: { generation: { vae: 'taesd' } } }]) {
+    for (const body of [
+      { vae: 'taesd' },
+      { vae: 'full' },
+      { quality: 'draft' },
+      { overrides: { generation: { vae: 'taesd' } } },
+    ]) {
       const r = await postJson(`${url}/v1/replace?wait=0`, { inputPath: fx.photo, engine: 'studio', ...body });
       expect(r.status, JSON.stringify(r.json)).toBe(202);
     }
@@ -204,7 +233,11 @@ describe.skipIf(!fixturesPresent)('runJob with the local engine', () => {
     const file = previewPath(cfg.outputDir, job.id);
     writes.list.length = 0;
     const stages: string[] = [];
-    const result = await runJob(job, { signal: new AbortController().signal, attempt: 1, progress: (_f, s) => s && stages.push(s) }, cfg);
+    const result = await runJob(
+      job,
+      { signal: new AbortController().signal, attempt: 1, progress: (_f, s) => s && stages.push(s) },
+      cfg,
+    );
     expect(result.engine).toBe('local');
     expect(stages).toContain('generate');
     const previews = writes.list.filter((w) => w.dest === file);
@@ -261,7 +294,11 @@ describe.skipIf(!fixturesPresent)('a local-engine job on the server', () => {
       const meta = await sharp(Buffer.from(await res.arrayBuffer())).metadata();
       expect([meta.format, meta.width, meta.height]).toEqual(['jpeg', 64, 64]);
       release.open();
-      await waitFor(async () => (await getJson(`${base}/v1/jobs/${id}`)).json.status === 'succeeded', 60_000, 'the end');
+      await waitFor(
+        async () => (await getJson(`${base}/v1/jobs/${id}`)).json.status === 'succeeded',
+        60_000,
+        'the end',
+      );
       expect((await getJson(`${base}/v1/jobs/${id}/preview`)).status).toBe(404);
       expect(existsSync(previewPath(local.config.outputDir, id))).toBe(false);
     } finally {

@@ -21,7 +21,14 @@ afterAll(async () => {
 });
 
 function queue(over: Partial<QueueOptions> = {}, file = path.join(tmp.dir, `q${++n}.db`)): SqliteQueue {
-  const q = new SqliteQueue(file, { backoffMs: 50, attempts: 3, leaseMs: 300, pollMs: 20, webhookSchedule: [10], ...over });
+  const q = new SqliteQueue(file, {
+    backoffMs: 50,
+    attempts: 3,
+    leaseMs: 300,
+    pollMs: 20,
+    webhookSchedule: [10],
+    ...over,
+  });
   open.push(q);
   return q;
 }
@@ -50,7 +57,11 @@ describe('SQLite queue', () => {
       throw new JobFailure('E_BAD_INPUT', 'not a photo', false);
     }, 1);
     const { job } = await q.enqueue('t', {});
-    expect(await q.waitFor(job.id, 5000)).toMatchObject({ status: 'failed', attempts: 1, error: { code: 'E_BAD_INPUT', message: 'not a photo' } });
+    expect(await q.waitFor(job.id, 5000)).toMatchObject({
+      status: 'failed',
+      attempts: 1,
+      error: { code: 'E_BAD_INPUT', message: 'not a photo' },
+    });
     expect(runs).toBe(1);
   });
 
@@ -111,7 +122,13 @@ describe('SQLite queue', () => {
   });
 
   it('writes the webhook message in the same step that ends the job', async () => {
-    const q = queue({ onTerminal: (job) => ({ id: `msg_${job.id}`, url: 'http://127.0.0.1:9/x', body: JSON.stringify({ status: job.status }) }) });
+    const q = queue({
+      onTerminal: (job) => ({
+        id: `msg_${job.id}`,
+        url: 'http://127.0.0.1:9/x',
+        body: JSON.stringify({ status: job.status }),
+      }),
+    });
     q.startWorker(async () => 1, 1);
     const { job } = await q.enqueue('t', {});
     await q.waitFor(job.id, 5000);

@@ -29,7 +29,9 @@ import {
 
 const redisInstalled = haveRedis();
 if (!redisInstalled) {
-  console.warn('server-redis.test.ts: SKIPPED — no `redis-server` binary on PATH (apt-get install redis-server; .ci/run installs it).');
+  console.warn(
+    'server-redis.test.ts: SKIPPED — no `redis-server` binary on PATH (apt-get install redis-server; .ci/run installs it).',
+  );
 }
 
 describe.skipIf(!redisInstalled)('BullMQ queue on Redis', () => {
@@ -82,7 +84,10 @@ describe.skipIf(!redisInstalled)('BullMQ queue on Redis', () => {
     expect(res.status).toBe(202);
     const del = await fetch(`${url}/api/background/jobs/${res.json.jobId}`, { method: 'DELETE', headers: auth() });
     expect(((await del.json()) as any).status).toBe('cancelled');
-    expect((await getJson(`${url}/api/background/jobs/${res.json.jobId}`)).json).toMatchObject({ status: 'cancelled', error: { code: 'E_CANCELLED' } });
+    expect((await getJson(`${url}/api/background/jobs/${res.json.jobId}`)).json).toMatchObject({
+      status: 'cancelled',
+      error: { code: 'E_CANCELLED' },
+    });
   });
 
   it('gives the same job for the same Idempotency-Key', async () => {
@@ -129,11 +134,21 @@ describe.skipIf(!redisInstalled)('BullMQ queue on Redis', () => {
   it('a job that cannot run fails once (no retry for bad input) and sends background.job.failed', async () => {
     const notImage = path.join(fx.inputs, 'notes.jpg');
     writeFileSync(notImage, 'this is not a photo');
-    const res = await postJson(`${url}/api/background/replace`, { mediaId: 'bad', projectId: 'p', inputPath: notImage, callbackUrl: hook.url });
+    const res = await postJson(`${url}/api/background/replace`, {
+      mediaId: 'bad',
+      projectId: 'p',
+      inputPath: notImage,
+      callbackUrl: hook.url,
+    });
     const all = await hook.until((r) => r.some((x) => x.headers['webhook-id'] === `msg_${res.json.jobId}`), 60_000);
     const got = all.find((x) => x.headers['webhook-id'] === `msg_${res.json.jobId}`)!;
     const payload = verifyWebhook(SECRET, got.headers as Record<string, string>, got.raw) as any;
-    expect(payload).toMatchObject({ type: 'background.job.failed', jobId: res.json.jobId, mediaId: 'bad', error: { code: 'E_BAD_INPUT' } });
+    expect(payload).toMatchObject({
+      type: 'background.job.failed',
+      jobId: res.json.jobId,
+      mediaId: 'bad',
+      error: { code: 'E_BAD_INPUT' },
+    });
     const job = await getJson(`${url}/api/background/jobs/${res.json.jobId}`);
     expect(job.json).toMatchObject({ status: 'failed', attempts: 1, error: { code: 'E_BAD_INPUT' } });
   });

@@ -101,7 +101,14 @@ describe('a cleanup job', () => {
 
 /** A schema of the OpenAPI document, following a $ref into components. */
 function deref(doc: any, s: any): any {
-  if (s?.$ref) return deref(doc, s.$ref.replace(/^#\//, '').split('/').reduce((o: any, k: string) => o[k], doc));
+  if (s?.$ref)
+    return deref(
+      doc,
+      s.$ref
+        .replace(/^#\//, '')
+        .split('/')
+        .reduce((o: any, k: string) => o[k], doc),
+    );
   return s;
 }
 

@@ -22,7 +22,8 @@ import { TOKEN, auth, makeFixture, postJson, waitFor, type Fixture } from './hel
 import { flatBackdrop, renderShot, sceneTruth } from './helpers/studio-scene.js';
 
 const tmp = tempDir('bgn-server-studio-');
-const W = 160, H = 120;
+const W = 160,
+  H = 120;
 let fx: Fixture;
 let server: BgServer;
 let url: string;
@@ -32,16 +33,25 @@ let door: GlassScene;
 let doorPng: Buffer;
 
 async function png(rgb: Uint8Array, width = W, height = H): Promise<Buffer> {
-  return sharp(Buffer.from(rgb), { raw: { width, height, channels: 3 } }).png().toBuffer();
+  return sharp(Buffer.from(rgb), { raw: { width, height, channels: 3 } })
+    .png()
+    .toBuffer();
 }
 
 async function start(over: ServerConfigInput = {}): Promise<{ server: BgServer; url: string }> {
   const s = await createServer(
     {
-      port: 0, host: '127.0.0.1', apiToken: TOKEN, inputRoots: [fx.inputs],
+      port: 0,
+      host: '127.0.0.1',
+      apiToken: TOKEN,
+      inputRoots: [fx.inputs],
       outputDir: path.join(tmp.dir, `out-${Object.keys(over).length}`),
       queueDb: path.join(tmp.dir, `queue-${Object.keys(over).length}.db`),
-      threads: 1, concurrency: 1, pollMs: 50, syncWaitMs: 30_000, ...over,
+      threads: 1,
+      concurrency: 1,
+      pollMs: 50,
+      syncWaitMs: 30_000,
+      ...over,
     },
     { logger: false },
   );
@@ -83,13 +93,17 @@ async function outputAlpha(json: any): Promise<Buffer> {
   const rel = new URL(json.result.outputUrl, url).pathname;
   const res = await fetch(`${url}${rel}`, { headers: auth() });
   expect(res.status).toBe(200);
-  return sharp(Buffer.from(await res.arrayBuffer())).ensureAlpha().extractChannel(3).raw().toBuffer();
+  return sharp(Buffer.from(await res.arrayBuffer()))
+    .ensureAlpha()
+    .extractChannel(3)
+    .raw()
+    .toBuffer();
 }
 
 const meanDiff = (a: Uint8Array, b: Uint8Array) => a.reduce((s, v, i) => s + Math.abs(v - b[i]!), 0) / a.length;
 
 describe('studio files on the server', () => {
-  it('takes the two shots and their plates as uploads; the cut-out is the library\'s', async () => {
+  it("takes the two shots and their plates as uploads; the cut-out is the library's", async () => {
     const form = new FormData();
     form.append('file', blob(files.shot!), 'shot.png');
     form.append('cleanPlate', blob(files.plate!), 'plate.png');
@@ -100,9 +114,16 @@ describe('studio files on the server', () => {
     expect(r.status).toBe(200);
     const second = { input: files.shot2!, cleanPlate: files.plate2! };
     const lib = await cleanup({ input: files.shot!, cleanPlate: files.plate!, second, threads: 1 });
-    const want = await sharp(lib.artifacts.output as Buffer).ensureAlpha().extractChannel(3).raw().toBuffer();
+    const want = await sharp(lib.artifacts.output as Buffer)
+      .ensureAlpha()
+      .extractChannel(3)
+      .raw()
+      .toBuffer();
     const bare = await sharp((await cleanup({ input: files.shot!, threads: 1 })).artifacts.output as Buffer)
-      .ensureAlpha().extractChannel(3).raw().toBuffer();
+      .ensureAlpha()
+      .extractChannel(3)
+      .raw()
+      .toBuffer();
     const got = await outputAlpha(r.json);
     expect(meanDiff(got, want)).toBeLessThan(0.5);
     // Without the plates the tiny network's mask is another one: the plates made the difference.
@@ -171,13 +192,18 @@ describe('studio files through the client', () => {
     const second = { input: files.shot2!, cleanPlate: files.plate2! };
     const up = await client.cleanup({ image: files.shot!, cleanPlate: new Uint8Array(files.plate!), second });
     const lib = await cleanup({ input: files.shot!, cleanPlate: files.plate!, second, threads: 1 });
-    const want = await sharp(lib.artifacts.output as Buffer).ensureAlpha().extractChannel(3).raw().toBuffer();
+    const want = await sharp(lib.artifacts.output as Buffer)
+      .ensureAlpha()
+      .extractChannel(3)
+      .raw()
+      .toBuffer();
     expect(meanDiff(await outputAlpha({ result: up.result }), want)).toBeLessThan(0.5);
     const byPath = await client.cleanup({ imagePath: paths.shot!, cleanPlate: paths.plate!, upload: false });
     expect(byPath.status).toBe('succeeded');
     const half = client.cleanup({ imagePath: paths.shot!, second: { input: paths.shot2! } as never });
     await expect(half).rejects.toMatchObject({
-      code: 'E_BAD_INPUT', message: /second must be \{ input, cleanPlate \}/,
+      code: 'E_BAD_INPUT',
+      message: /second must be \{ input, cleanPlate \}/,
     });
   });
 });
@@ -185,12 +211,15 @@ describe('studio files through the client', () => {
 describe('prompt and glass on the server', () => {
   function regions(alpha: Buffer): { glass: number; outside: number } {
     const box = promptBoxFor(door);
-    let g = 0, gn = 0, outside = 0;
+    let g = 0,
+      gn = 0,
+      outside = 0;
     for (let i = 0; i < W * H; i++) {
-      const x = i % W, y = Math.floor(i / W);
+      const x = i % W,
+        y = Math.floor(i / W);
       const out = x < box[0] || y < box[1] || x >= box[0] + box[2] || y >= box[1] + box[3];
       if (out) outside = Math.max(outside, alpha[i]!);
-      else if (door.region[i] === REGION_GLASS) (g += alpha[i]!, gn++);
+      else if (door.region[i] === REGION_GLASS) (g += alpha[i]!), gn++;
     }
     return { glass: g / gn, outside };
   }
@@ -212,7 +241,9 @@ describe('prompt and glass on the server', () => {
 
   it('a replace job takes the box in prompt with its text, and glass with a transmission', async () => {
     const res = await postJson(`${url}/v1/replace`, {
-      imagePath: paths.shot, engine: 'studio', prompt: { text: 'a white studio', box: [10, 10, 140, 100] },
+      imagePath: paths.shot,
+      engine: 'studio',
+      prompt: { text: 'a white studio', box: [10, 10, 140, 100] },
       glass: { transmission: 0.85 },
     });
     expect(res.status).toBe(200);

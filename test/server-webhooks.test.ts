@@ -38,14 +38,20 @@ describe('verifyWebhook', () => {
   it.each([
     ['a changed body', (h: Record<string, string>) => [h, body.replace('job_1', 'job_2')] as const],
     ['a changed id', (h: Record<string, string>) => [{ ...h, 'webhook-id': 'msg_2' }, body] as const],
-    ['a changed timestamp', (h: Record<string, string>) => [{ ...h, 'webhook-timestamp': String(Number(h['webhook-timestamp']) - 1) }, body] as const],
+    [
+      'a changed timestamp',
+      (h: Record<string, string>) =>
+        [{ ...h, 'webhook-timestamp': String(Number(h['webhook-timestamp']) - 1) }, body] as const,
+    ],
   ])('refuses %s', (_name, change) => {
     const [h, b] = change(webhookHeaders(secret, 'msg_1', body));
     expect(() => verifyWebhook(secret, h, b)).toThrow(expect.objectContaining({ reason: 'bad-signature' }));
   });
 
   it('refuses the wrong secret', () => {
-    expect(() => verifyWebhook('whsec_' + Buffer.from('other').toString('base64'), webhookHeaders(secret, 'msg_1', body), body)).toThrow(WebhookVerificationError);
+    expect(() =>
+      verifyWebhook('whsec_' + Buffer.from('other').toString('base64'), webhookHeaders(secret, 'msg_1', body), body),
+    ).toThrow(WebhookVerificationError);
   });
 
   it('refuses a timestamp outside the tolerance', () => {

@@ -10,7 +10,14 @@ import { differenceMatte } from '../src/compose/difference-matte.js';
 import { fitGain } from '../src/compose/exposure-gain.js';
 import { studioMatte } from '../src/compose/studio-matte.js';
 import { triangulationMatte } from '../src/compose/triangulation-matte.js';
-import { flatBackdrop, renderShot, sceneTruth, scoreMatte, texturedBackdrop, type SceneTruth } from './helpers/studio-scene.js';
+import {
+  flatBackdrop,
+  renderShot,
+  sceneTruth,
+  scoreMatte,
+  texturedBackdrop,
+  type SceneTruth,
+} from './helpers/studio-scene.js';
 
 const W = 192;
 const H = 144;
@@ -94,7 +101,10 @@ describe('triangulation matting', () => {
     // F = (200, 100, 50), α = 0.4: C1 = 0.4F + 0.6·0, C2 = 0.4F + 0.6·255.
     const c1 = Uint8Array.of(80, 40, 20);
     const c2 = Uint8Array.of(233, 193, 173);
-    const r = triangulationMatte(c1, Uint8Array.of(0, 0, 0), c2, Uint8Array.of(255, 255, 255), 1, 1, { alpha: new Uint8Array(1), fg: new Uint8Array(3) });
+    const r = triangulationMatte(c1, Uint8Array.of(0, 0, 0), c2, Uint8Array.of(255, 255, 255), 1, 1, {
+      alpha: new Uint8Array(1),
+      fg: new Uint8Array(3),
+    });
     expect(r.alpha[0]).toBe(102);
     expect([...r.fg]).toEqual([200, 100, 50]);
   });
@@ -136,9 +146,19 @@ describe('exposure tolerance', () => {
     const model = opaqueModel(truth);
     const darkPlate = renderShot(truth, texturedBackdrop(1), { plate: true, gain: 0.7 });
     const shotT = renderShot(truth, texturedBackdrop(1));
-    expect(studioMatte({ width: W, height: H, shot: shotT, model, plate: darkPlate })).toMatchObject({ ok: false, field: 'cleanPlate' });
+    expect(studioMatte({ width: W, height: H, shot: shotT, model, plate: darkPlate })).toMatchObject({
+      ok: false,
+      field: 'cleanPlate',
+    });
     const bright2 = renderShot(truth, white, { gain: 1.3, seed: 5 });
-    const r = studioMatte({ width: W, height: H, shot: s.shot, model, plate: s.plate, second: { shot: bright2, plate: s.second.plate } });
+    const r = studioMatte({
+      width: W,
+      height: H,
+      shot: s.shot,
+      model,
+      plate: s.plate,
+      second: { shot: bright2, plate: s.second.plate },
+    });
     expect(r).toMatchObject({ ok: false });
     const within = renderShot(truth, texturedBackdrop(1), { plate: true, gain: 0.92 });
     expect(studioMatte({ width: W, height: H, shot: shotT, model, plate: within }).ok).toBe(true);

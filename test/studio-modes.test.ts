@@ -30,7 +30,12 @@ const white = flatBackdrop({ r: 242, g: 242, b: 238 });
 
 async function png(file: string, rgb: Uint8Array, width = W, height = H): Promise<string> {
   const p = path.join(tmp.dir, file);
-  writeFileSync(p, await sharp(Buffer.from(rgb), { raw: { width, height, channels: 3 } }).png().toBuffer());
+  writeFileSync(
+    p,
+    await sharp(Buffer.from(rgb), { raw: { width, height, channels: 3 } })
+      .png()
+      .toBuffer(),
+  );
   return p;
 }
 
@@ -58,7 +63,10 @@ async function rgba(file: string | Buffer): Promise<{ alpha: Uint8Array; fg: Uin
 async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = '';
   let stderr = '';
-  const code = await main(['node', 'bg-native', ...args], { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t) });
+  const code = await main(['node', 'bg-native', ...args], {
+    stdout: (t) => void (stdout += t),
+    stderr: (t) => void (stderr += t),
+  });
   return { code, stdout, stderr };
 }
 
@@ -67,7 +75,14 @@ describe('library', () => {
     const alone = await segment({ input: files.shot, model, threads });
     expect(Math.max(...alone.alpha)).toBeLessThan(128);
     const out = path.join(tmp.dir, 'two.png');
-    const r = await cleanup({ input: files.shot, output: out, model, threads, cleanPlate: files.plate, second: { input: files.shot2, cleanPlate: files.plate2 } });
+    const r = await cleanup({
+      input: files.shot,
+      output: out,
+      model,
+      threads,
+      cleanPlate: files.plate,
+      second: { input: files.shot2, cleanPlate: files.plate2 },
+    });
     expect(r.metrics.stages.studio).toBeGreaterThan(0);
     const { alpha, fg } = await rgba(out);
     const score = scoreMatte(truth, alpha, fg, 8);
@@ -77,7 +92,13 @@ describe('library', () => {
   });
 
   it('segment returns the studio alpha and says how it aligned the shots', async () => {
-    const r = await segment({ input: files.shot, model, threads, cleanPlate: files.plate, second: { input: files.shot2, cleanPlate: files.plate2 } });
+    const r = await segment({
+      input: files.shot,
+      model,
+      threads,
+      cleanPlate: files.plate,
+      second: { input: files.shot2, cleanPlate: files.plate2 },
+    });
     expect(r.studio).toMatchObject({ mode: 'two-shot', shifts: { second: [2, 1] } });
     const pane = Math.round(H * 0.4) * W + Math.round(W * 0.4);
     expect(Math.abs(r.alpha[pane]! - 26)).toBeLessThanOrEqual(3); // α 0.1
@@ -86,11 +107,19 @@ describe('library', () => {
 
   it('replaceBackground composes the exact F: the pane shows the new background', async () => {
     const r = await replaceBackground({
-      input: files.shot, model: { segmentation: model }, threads, engine: 'studio', shadow: false, matchColors: false,
+      input: files.shot,
+      model: { segmentation: model },
+      threads,
+      engine: 'studio',
+      shadow: false,
+      matchColors: false,
       overrides: { background: { type: 'solid', color: '#ffffff' } },
-      cleanPlate: files.plate, second: { input: files.shot2, cleanPlate: files.plate2 },
+      cleanPlate: files.plate,
+      second: { input: files.shot2, cleanPlate: files.plate2 },
     });
-    const { data } = await sharp(r.artifacts.output as Buffer).raw().toBuffer({ resolveWithObject: true });
+    const { data } = await sharp(r.artifacts.output as Buffer)
+      .raw()
+      .toBuffer({ resolveWithObject: true });
     const i = (Math.round(H * 0.4) * W + Math.round(W * 0.4)) * 3;
     // Truth over white: 0.1·(150, 185, 170) + 0.9·255.
     expect(Math.abs(data[i]! - 244.5)).toBeLessThanOrEqual(4);
@@ -99,21 +128,50 @@ describe('library', () => {
 
   it('refuses plates of another size or exposure, naming the field and the file, and writes nothing', async () => {
     const out = path.join(tmp.dir, 'never.png');
-    await expect(cleanup({ input: files.shot, output: out, model, threads, cleanPlate: files.small })).rejects.toMatchObject({
+    await expect(
+      cleanup({ input: files.shot, output: out, model, threads, cleanPlate: files.small }),
+    ).rejects.toMatchObject({
       code: 'E_BAD_INPUT',
       message: expect.stringMatching(/`cleanPlate` \(small\.png\) is 80×60 but the photo is 160×120/),
     });
     await expect(
-      cleanup({ input: files.shot, output: out, model, threads, cleanPlate: files.plate, second: { input: files.small, cleanPlate: files.plate2 } }),
+      cleanup({
+        input: files.shot,
+        output: out,
+        model,
+        threads,
+        cleanPlate: files.plate,
+        second: { input: files.small, cleanPlate: files.plate2 },
+      }),
     ).rejects.toMatchObject({ code: 'E_BAD_INPUT', message: expect.stringMatching(/`second\.input` \(small\.png\)/) });
     await expect(
-      cleanup({ input: files.shot, output: out, model, threads, cleanPlate: files.plate, second: { input: files.shot2, cleanPlate: files.dark } }),
-    ).rejects.toMatchObject({ code: 'E_BAD_INPUT', message: expect.stringMatching(/`second\.cleanPlate` \(dark\.png\) is 3\d % darker.*±15 %/) });
-    await expect(cleanup({ input: files.shot, output: out, model, threads, second: { input: files.shot2, cleanPlate: files.plate2 } })).rejects.toMatchObject({
+      cleanup({
+        input: files.shot,
+        output: out,
+        model,
+        threads,
+        cleanPlate: files.plate,
+        second: { input: files.shot2, cleanPlate: files.dark },
+      }),
+    ).rejects.toMatchObject({
+      code: 'E_BAD_INPUT',
+      message: expect.stringMatching(/`second\.cleanPlate` \(dark\.png\) is 3\d % darker.*±15 %/),
+    });
+    await expect(
+      cleanup({
+        input: files.shot,
+        output: out,
+        model,
+        threads,
+        second: { input: files.shot2, cleanPlate: files.plate2 },
+      }),
+    ).rejects.toMatchObject({
       code: 'E_BAD_INPUT',
       message: expect.stringMatching(/`cleanPlate`/),
     });
-    await expect(cleanup({ input: files.shot, output: out, model, threads, cleanPlate: path.join(tmp.dir, 'missing.png') })).rejects.toMatchObject({
+    await expect(
+      cleanup({ input: files.shot, output: out, model, threads, cleanPlate: path.join(tmp.dir, 'missing.png') }),
+    ).rejects.toMatchObject({
       code: 'E_BAD_INPUT',
       message: expect.stringMatching(/`cleanPlate`.*missing\.png/),
     });
@@ -124,8 +182,23 @@ describe('library', () => {
 describe('command line', () => {
   it('cleanup --clean-plate --second-in --second-clean-plate writes the exact cut-out', async () => {
     const out = path.join(tmp.dir, 'cli-two.png');
-    const r = await cli(['cleanup', '--in', files.shot, '--out', out, '--model', model, '--threads', '1',
-      '--clean-plate', files.plate, '--second-in', files.shot2, '--second-clean-plate', files.plate2]);
+    const r = await cli([
+      'cleanup',
+      '--in',
+      files.shot,
+      '--out',
+      out,
+      '--model',
+      model,
+      '--threads',
+      '1',
+      '--clean-plate',
+      files.plate,
+      '--second-in',
+      files.shot2,
+      '--second-clean-plate',
+      files.plate2,
+    ]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const { alpha, fg } = await rgba(out);
@@ -134,17 +207,53 @@ describe('command line', () => {
 
   it('segment --clean-plate writes the mask; a second shot without its plate is refused', async () => {
     const out = path.join(tmp.dir, 'cli-mask.png');
-    const ok = await cli(['segment', '--in', files.shot, '--out', out, '--model', model, '--threads', '1', '--clean-plate', files.plate, '--json']);
+    const ok = await cli([
+      'segment',
+      '--in',
+      files.shot,
+      '--out',
+      out,
+      '--model',
+      model,
+      '--threads',
+      '1',
+      '--clean-plate',
+      files.plate,
+      '--json',
+    ]);
     expect(ok.code).toBe(0);
     expect(JSON.parse(ok.stdout).studio).toMatchObject({ mode: 'clean-plate' });
-    const bad = await cli(['segment', '--in', files.shot, '--out', path.join(tmp.dir, 'no.png'), '--model', model, '--clean-plate', files.plate, '--second-in', files.shot2]);
+    const bad = await cli([
+      'segment',
+      '--in',
+      files.shot,
+      '--out',
+      path.join(tmp.dir, 'no.png'),
+      '--model',
+      model,
+      '--clean-plate',
+      files.plate,
+      '--second-in',
+      files.shot2,
+    ]);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/E_BAD_INPUT: --second-clean-plate is missing/);
     expect(existsSync(path.join(tmp.dir, 'no.png'))).toBe(false);
   });
 
   it('replace names the flag of a bad plate; a batch takes one plate for all and leaves it out', async () => {
-    const bad = await cli(['--in', files.shot, '--out', path.join(tmp.dir, 'r.png'), '--model', model, '--engine', 'studio', '--clean-plate', files.small]);
+    const bad = await cli([
+      '--in',
+      files.shot,
+      '--out',
+      path.join(tmp.dir, 'r.png'),
+      '--model',
+      model,
+      '--engine',
+      'studio',
+      '--clean-plate',
+      files.small,
+    ]);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/`cleanPlate` \(--clean-plate\) \(small\.png\) is 80×60/);
     const dir = path.join(tmp.dir, 'shoot');
@@ -154,10 +263,36 @@ describe('command line', () => {
       fs.copyFileSync(files.shot, path.join(dir, 'a.png'));
       fs.copyFileSync(files.plate, path.join(dir, 'plate.png'));
     });
-    const r = await cli(['--in', dir, '--out', outDir, '--model', model, '--threads', '1', '--engine', 'studio', '--clean-plate', path.join(dir, 'plate.png')]);
+    const r = await cli([
+      '--in',
+      dir,
+      '--out',
+      outDir,
+      '--model',
+      model,
+      '--threads',
+      '1',
+      '--engine',
+      'studio',
+      '--clean-plate',
+      path.join(dir, 'plate.png'),
+    ]);
     expect(r.code).toBe(0);
     expect(readdirSync(outDir)).toEqual(['a.png']);
-    const two = await cli(['--in', dir, '--out', outDir, '--model', model, '--clean-plate', files.plate, '--second-in', files.shot2, '--second-clean-plate', files.plate2]);
+    const two = await cli([
+      '--in',
+      dir,
+      '--out',
+      outDir,
+      '--model',
+      model,
+      '--clean-plate',
+      files.plate,
+      '--second-in',
+      files.shot2,
+      '--second-clean-plate',
+      files.plate2,
+    ]);
     expect(two.code).toBe(1);
     expect(two.stderr).toMatch(/--second-in and --second-clean-plate belong to one photo/);
   });

@@ -63,8 +63,14 @@ describe.runIf(present)('TinyVae', () => {
   });
 
   it('reads its shape from the weights', () => {
-    expect([vae.latentChannels, vae.imageChannels, vae.downscale, vae.hasEncoder, vae.hasDecoder, vae.layout])
-      .toEqual([4, 3, 8, true, true, 'diffusers']);
+    expect([vae.latentChannels, vae.imageChannels, vae.downscale, vae.hasEncoder, vae.hasDecoder, vae.layout]).toEqual([
+      4,
+      3,
+      8,
+      true,
+      true,
+      'diffusers',
+    ]);
   });
 
   it('encodes and decodes non-square images (64×96 ↔ 8×12)', async () => {
@@ -85,10 +91,7 @@ describe.runIf(present)('TinyVae', () => {
     const want = [await vae.encode(img, [1, 3, 32, 40]), await vae.decode(z, [1, 4, 4, 5])] as const;
     const orig = path.join(tmp.dir, 'original');
     writeOriginalPair(orig);
-    const sources = [
-      path.join(taesdDir, 'diffusion_pytorch_model.safetensors'),
-      orig,
-    ];
+    const sources = [path.join(taesdDir, 'diffusion_pytorch_model.safetensors'), orig];
     for (const src of sources) {
       const v = await TinyVaeClass().load(src, { threads: 2 });
       try {
@@ -101,7 +104,10 @@ describe.runIf(present)('TinyVae', () => {
     const dec = await TinyVaeClass().load(path.join(orig, 'taesd_decoder.safetensors'));
     expect([dec.hasEncoder, dec.hasDecoder, dec.layout]).toEqual([false, true, 'taesd']);
     expect(Array.from((await dec.decode(z, [1, 4, 4, 5])).image)).toEqual(Array.from(want[1].image));
-    await expect(dec.encode(img, [1, 3, 32, 40])).rejects.toMatchObject({ code: 'E_MODEL_UNSUPPORTED', message: /no encoder/ });
+    await expect(dec.encode(img, [1, 3, 32, 40])).rejects.toMatchObject({
+      code: 'E_MODEL_UNSUPPORTED',
+      message: /no encoder/,
+    });
     dec.dispose();
   });
 
@@ -109,21 +115,32 @@ describe.runIf(present)('TinyVae', () => {
     const truncated = path.join(tmp.dir, 'truncated.safetensors');
     truncatedCopy(path.join(taesdDir, 'diffusion_pytorch_model.safetensors'), truncated, 0.5);
     await expect(TinyVaeClass().load(truncated)).rejects.toMatchObject({
-      code: 'E_MODEL_FORMAT', message: expect.stringContaining(truncated) as unknown,
+      code: 'E_MODEL_FORMAT',
+      message: expect.stringContaining(truncated) as unknown,
     });
     const pth = path.join(tmp.dir, 'taesd_decoder.pth');
     writeFileSync(pth, 'not a pickle');
-    await expect(TinyVaeClass().load(pth)).rejects.toMatchObject({ code: 'E_MODEL_UNSUPPORTED', message: /safetensors/ });
+    await expect(TinyVaeClass().load(pth)).rejects.toMatchObject({
+      code: 'E_MODEL_UNSUPPORTED',
+      message: /safetensors/,
+    });
     await expect(TinyVaeClass().load(path.join(modelsDir, 'vae'))).rejects.toMatchObject({
-      code: 'E_MODEL_UNSUPPORTED', message: /tiny autoencoder/,
+      code: 'E_MODEL_UNSUPPORTED',
+      message: /tiny autoencoder/,
     });
     const missingLayer = path.join(tmp.dir, 'missing.safetensors');
     const t = readSafetensorsFile(path.join(taesdDir, 'diffusion_pytorch_model.safetensors'));
-    writeSafetensors(missingLayer, Object.fromEntries(Object.entries(t).filter(([n]) => n !== 'decoder.layers.3.conv.2.weight')));
+    writeSafetensors(
+      missingLayer,
+      Object.fromEntries(Object.entries(t).filter(([n]) => n !== 'decoder.layers.3.conv.2.weight')),
+    );
     await expect(TinyVaeClass().load(missingLayer)).rejects.toMatchObject({
-      code: 'E_MODEL_UNSUPPORTED', message: /decoder\.layers\.3\.conv\.2\.weight/,
+      code: 'E_MODEL_UNSUPPORTED',
+      message: /decoder\.layers\.3\.conv\.2\.weight/,
     });
-    await expect(TinyVaeClass().load(path.join(tmp.dir, 'nothing-here'))).rejects.toMatchObject({ code: 'E_MODEL_NOT_FOUND' });
+    await expect(TinyVaeClass().load(path.join(tmp.dir, 'nothing-here'))).rejects.toMatchObject({
+      code: 'E_MODEL_NOT_FOUND',
+    });
     await expect(vae.decode(ramp(3 * 16, 1), [1, 3, 4, 4])).rejects.toThrow(/4-channel latents/);
   });
 });
@@ -141,14 +158,16 @@ describe.runIf(present)('DiffusionModel with the tiny autoencoder', () => {
     tmp.remove();
   });
 
-  it("vae: a path decodes the result with it (a draft): the same size, other pixels, the same every time", async () => {
+  it('vae: a path decodes the result with it (a draft): the same size, other pixels, the same every time', async () => {
     const full = await model.generate(req);
     const draft = await model.generate({ ...req, vae: taesdDir });
     expect(draft.pixels.length).toBe(64 * 64 * 3);
     expect(Buffer.from(draft.pixels).equals(Buffer.from(full.pixels))).toBe(false);
     const again = await model.generate({ ...req, vae: taesdDir });
     expect(Buffer.from(again.pixels).equals(Buffer.from(draft.pixels))).toBe(true);
-    expect(Buffer.from((await model.generate({ ...req, vae: 'full' })).pixels).equals(Buffer.from(full.pixels))).toBe(true);
+    expect(Buffer.from((await model.generate({ ...req, vae: 'full' })).pixels).equals(Buffer.from(full.pixels))).toBe(
+      true,
+    );
   });
 
   it("vae: 'taesd' finds taesd/ beside the checkpoint or $BG_TAESD, and says where to put it otherwise", async () => {
@@ -162,7 +181,8 @@ describe.runIf(present)('DiffusionModel with the tiny autoencoder', () => {
     resetDefaultContext(); // the package's DiffusionModel reads the environment again
     try {
       await expect(m.generate({ ...req, vae: 'taesd' })).rejects.toMatchObject({
-        code: 'E_MODEL_NOT_FOUND', message: expect.stringContaining(path.join(dir, 'taesd')) as unknown,
+        code: 'E_MODEL_NOT_FOUND',
+        message: expect.stringContaining(path.join(dir, 'taesd')) as unknown,
       });
       process.env.BG_TAESD = taesdDir;
       resetDefaultContext();
@@ -180,15 +200,20 @@ describe.runIf(present)('DiffusionModel with the tiny autoencoder', () => {
       resetDefaultContext();
       m.dispose();
     }
-    await expect(model.generate({ ...req, vae: path.join(tmp.dir, 'none') })).rejects.toMatchObject({ code: 'E_MODEL_NOT_FOUND' });
+    await expect(model.generate({ ...req, vae: path.join(tmp.dir, 'none') })).rejects.toMatchObject({
+      code: 'E_MODEL_NOT_FOUND',
+    });
   });
 
   it('previewEvery: progress calls carry the tiny decode of the denoised estimate, not after the last step', async () => {
     const seen: Array<{ step: number; preview?: { pixels: Uint8Array; width: number; height: number } }> = [];
     const steps = 5;
-    const r = await model.generate({ ...req, steps, previewEvery: 2, previewVae: taesdDir }, {
-      onProgress: (p) => seen.push(p as (typeof seen)[number]),
-    });
+    const r = await model.generate(
+      { ...req, steps, previewEvery: 2, previewVae: taesdDir },
+      {
+        onProgress: (p) => seen.push(p as (typeof seen)[number]),
+      },
+    );
     expect(seen.map((p) => p.step)).toEqual([1, 2, 3, 4, 5]);
     expect(seen.filter((p) => p.preview).map((p) => p.step)).toEqual([2, 4]);
     for (const p of seen.filter((q) => q.preview)) {
@@ -201,7 +226,8 @@ describe.runIf(present)('DiffusionModel with the tiny autoencoder', () => {
 
   it('a tiny autoencoder that does not fit the model (8× up for a 2× VAE) is E_MODEL_UNSUPPORTED', async () => {
     await expect(model.generate({ ...req, vae: path.join(modelsDir, 'taesd-tiny') })).rejects.toMatchObject({
-      code: 'E_MODEL_UNSUPPORTED', message: /does not fit the model/,
+      code: 'E_MODEL_UNSUPPORTED',
+      message: /does not fit the model/,
     });
   });
 
@@ -219,7 +245,8 @@ describe.runIf(present)('DiffusionModel with the tiny autoencoder', () => {
       resetDefaultContext();
     }
     await expect(model.generate({ ...req, previewEvery: -1 })).rejects.toMatchObject({ code: 'E_BAD_INPUT' });
-    await expect(model.generate({ ...req, vae: taesdDir, previewVae: path.join(tmp.dir, 'other') }))
-      .rejects.toMatchObject({ code: 'E_BAD_INPUT' });
+    await expect(
+      model.generate({ ...req, vae: taesdDir, previewVae: path.join(tmp.dir, 'other') }),
+    ).rejects.toMatchObject({ code: 'E_BAD_INPUT' });
   });
 });

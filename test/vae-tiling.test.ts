@@ -69,10 +69,14 @@ function smoothLatents(hh: number, ww: number, seed: number): Float32Array {
   for (let c = 0; c < C; ++c)
     for (let y = 0; y < hh; ++y)
       for (let x = 0; x < ww; ++x) {
-        const fy = y / step, fx = x / step;
-        const y0 = Math.floor(fy), x0 = Math.floor(fx);
-        const y1 = Math.min(y0 + 1, gh - 1), x1 = Math.min(x0 + 1, gw - 1);
-        const ay = fy - y0, ax = fx - x0;
+        const fy = y / step,
+          fx = x / step;
+        const y0 = Math.floor(fy),
+          x0 = Math.floor(fx);
+        const y1 = Math.min(y0 + 1, gh - 1),
+          x1 = Math.min(x0 + 1, gw - 1);
+        const ay = fy - y0,
+          ax = fx - x0;
         const at = (yy: number, xx: number) => g[(c * gh + yy) * gw + xx]!;
         out[(c * hh + y) * ww + x] =
           (1 - ay) * ((1 - ax) * at(y0, x0) + ax * at(y0, x1)) + ay * ((1 - ax) * at(y1, x0) + ax * at(y1, x1));
@@ -102,7 +106,10 @@ function crop(src: Float32Array, ch: number, H: number, W: number, y0: number, x
 
 /** Mean |I(x) − I(x−1)| over the columns in `cols` and over all other columns (x ≥ 1). */
 function columnGradients(img: Float32Array, ch: number, H: number, W: number, cols: Set<number>) {
-  let bs = 0, bn = 0, is = 0, inn = 0;
+  let bs = 0,
+    bn = 0,
+    is = 0,
+    inn = 0;
   for (let c = 0; c < ch; ++c)
     for (let y = 0; y < H; ++y)
       for (let x = 1; x < W; ++x) {
@@ -115,7 +122,10 @@ function columnGradients(img: Float32Array, ch: number, H: number, W: number, co
 
 /** The same along y (rows). */
 function rowGradients(img: Float32Array, ch: number, H: number, W: number, rows: Set<number>) {
-  let bs = 0, bn = 0, is = 0, inn = 0;
+  let bs = 0,
+    bn = 0,
+    is = 0,
+    inn = 0;
   for (let c = 0; c < ch; ++c)
     for (let y = 1; y < H; ++y)
       for (let x = 0; x < W; ++x) {
@@ -184,12 +194,22 @@ describe.runIf(fixturesPresent)('tiled VAE', () => {
       // Tile edges in image pixels: x tiles [0,32) [16,48) [32,64) [48,80); y tiles [0,32) [16,48).
       const gx = columnGradients(tiled.image, 3, H, W, new Set([16, 32, 48, 64]));
       const gy = rowGradients(tiled.image, 3, H, W, new Set([16, 32]));
-      ours.bx += gx.boundary; ours.ix += gx.interior; ours.by += gy.boundary; ours.iy += gy.interior;
+      ours.bx += gx.boundary;
+      ours.ix += gx.interior;
+      ours.by += gy.boundary;
+      ours.iy += gy.interior;
       // Naive tiling — decode non-overlapping tiles and paste them (latent tiles [0,16)/[16,24)
       // × [0,16)/[16,32)/[32,40)) — shows the seams the metric is meant to catch.
       const naive = new Float32Array(3 * H * W);
-      for (const [y0, th] of [[0, 16], [16, 8]] as const)
-        for (const [x0, tw] of [[0, 16], [16, 16], [32, 8]] as const) {
+      for (const [y0, th] of [
+        [0, 16],
+        [16, 8],
+      ] as const)
+        for (const [x0, tw] of [
+          [0, 16],
+          [16, 16],
+          [32, 8],
+        ] as const) {
           const t = await vae.decode(crop(lat, C, h, w, y0, x0, th, tw), [1, C, th, tw]);
           for (let c = 0; c < 3; ++c)
             for (let y = 0; y < th * f; ++y)
@@ -198,7 +218,10 @@ describe.runIf(fixturesPresent)('tiled VAE', () => {
         }
       const nx = columnGradients(naive, 3, H, W, new Set([32, 64]));
       const ny = rowGradients(naive, 3, H, W, new Set([32]));
-      naiveG.bx += nx.boundary; naiveG.ix += nx.interior; naiveG.by += ny.boundary; naiveG.iy += ny.interior;
+      naiveG.bx += nx.boundary;
+      naiveG.ix += nx.interior;
+      naiveG.by += ny.boundary;
+      naiveG.iy += ny.interior;
     }
     expect(ours.bx).toBeLessThan(SEAM_FACTOR * ours.ix);
     expect(ours.by).toBeLessThan(SEAM_FACTOR * ours.iy);
@@ -224,7 +247,10 @@ describe.runIf(fixturesPresent)('tiled VAE', () => {
   it("(d) 'auto' leaves small latents untiled (bit-identical) and tiles large ones", async () => {
     const auto = { tiled: 'auto', tileSize: 16, tileOverlap: 8 } as const;
     // 12×12 and 8×30 (area 240 ≤ 16²) stay on the plain path even though 30 > tileSize.
-    for (const [hh, ww] of [[12, 12], [8, 30]] as const) {
+    for (const [hh, ww] of [
+      [12, 12],
+      [8, 30],
+    ] as const) {
       const lat = normals(C * hh * ww, 5);
       const plain = await vae.decode(lat, [1, C, hh, ww]);
       const a = await vae.decode(lat, [1, C, hh, ww], auto);
@@ -264,8 +290,12 @@ describe.runIf(fixturesPresent)('tiled VAE', () => {
       { tiled: 'auto', tileSize: 16, tileOverlap: 16 }, // checked even when auto would not tile
     ];
     for (const o of bads) {
-      await expect(async () => vae.decode(lat, [1, C, h, w], o as never)).rejects.toMatchObject({ code: 'E_BAD_INPUT' });
-      await expect(async () => vae.encode(img, [1, 3, H, W], o as never)).rejects.toMatchObject({ code: 'E_BAD_INPUT' });
+      await expect(async () => vae.decode(lat, [1, C, h, w], o as never)).rejects.toMatchObject({
+        code: 'E_BAD_INPUT',
+      });
+      await expect(async () => vae.encode(img, [1, 3, H, W], o as never)).rejects.toMatchObject({
+        code: 'E_BAD_INPUT',
+      });
     }
   });
 

@@ -23,7 +23,8 @@ import { redSubjectModel, writeTinyModel } from './helpers/tiny-models.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium) console.warn(`web page tests skipped: no chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`);
+if (!haveChromium)
+  console.warn(`web page tests skipped: no chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`);
 
 const OUT = path.join(repoRoot, 'test', '.out', 'web');
 const tmp = tempDir('bgn-web-');
@@ -48,7 +49,10 @@ async function shot(page: Page, ctx: TestContext, name: string, fullPage = false
   await page.evaluate(() => (globalThis as any).scrollTo(0, 0));
   await page.screenshot({ path: file, fullPage });
   Object.assign(ctx.task.meta, { [`screenshot:${name}`]: file });
-  await ctx.annotate(`screenshot: ${path.relative(repoRoot, file)}`, 'screenshot', { path: file, contentType: 'image/png' });
+  await ctx.annotate(`screenshot: ${path.relative(repoRoot, file)}`, 'screenshot', {
+    path: file,
+    contentType: 'image/png',
+  });
   return file;
 }
 
@@ -61,7 +65,15 @@ describe.skipIf(!haveChromium)('web page (chromium + playwright-core)', () => {
 
   beforeAll(async () => {
     // The page's script is compiled from web/src by the package's TypeScript; build it fresh.
-    const tsc = spawnSync(process.execPath, [path.join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(repoRoot, 'web', 'tsconfig.json')], { encoding: 'utf8' });
+    const tsc = spawnSync(
+      process.execPath,
+      [
+        path.join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc'),
+        '-p',
+        path.join(repoRoot, 'web', 'tsconfig.json'),
+      ],
+      { encoding: 'utf8' },
+    );
     if (tsc.status !== 0) throw new Error(`building the web page failed:\n${tsc.stdout}${tsc.stderr}`);
     process.env.BG_SEG_MODEL = writeTinyModel(tmp.dir, 'tiny-isnet-imgly.onnx', redSubjectModel());
     photo = await productJpeg(320, 240);
@@ -81,7 +93,10 @@ describe.skipIf(!haveChromium)('web page (chromium + playwright-core)', () => {
       { logger: false },
     );
     url = await server.listen();
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--headless', '--disable-gpu'] });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--no-sandbox', '--headless', '--disable-gpu'],
+    });
     page = await browser.newPage({ viewport: { width: 1280, height: 860 }, acceptDownloads: true });
   });
 
@@ -129,7 +144,9 @@ describe.skipIf(!haveChromium)('web page (chromium + playwright-core)', () => {
     expect(names).toEqual(expect.arrayContaining(['product-studio', 'studio-gradient', 'vitrinealu']));
     await page.locator('#preset').selectOption('vitrinealu');
     expect(await page.locator('#prompt-row').isVisible()).toBe(true);
-    expect(await page.locator('#prompt-type option').allTextContents()).toEqual(expect.arrayContaining(['studio', 'garden', 'minimal', 'lifestyle']));
+    expect(await page.locator('#prompt-type option').allTextContents()).toEqual(
+      expect.arrayContaining(['studio', 'garden', 'minimal', 'lifestyle']),
+    );
     await page.locator('#preset').selectOption('studio-gradient');
     expect(await page.locator('#prompt-row').isVisible()).toBe(false);
     expect(page.url()).toContain('preset=studio-gradient');
@@ -145,7 +162,13 @@ describe.skipIf(!haveChromium)('web page (chromium + playwright-core)', () => {
     expect(await page.locator('#run').textContent()).toContain('Working on 1 photo');
     await page.locator('#frame[data-view="compare"]').waitFor({ timeout: 60_000 });
     expect(await page.locator('#working').isHidden()).toBe(true);
-    const meta = Object.fromEntries(await page.locator('#meta > div').evaluateAll((rows) => rows.map((r) => [r.querySelector('dt')!.textContent, r.querySelector('dd')!.textContent])));
+    const meta = Object.fromEntries(
+      await page
+        .locator('#meta > div')
+        .evaluateAll((rows) =>
+          rows.map((r) => [r.querySelector('dt')!.textContent, r.querySelector('dd')!.textContent]),
+        ),
+    );
     expect(meta).toMatchObject({ Preset: 'studio-gradient', Engine: 'studio', Seed: '7', Size: '320 × 240' });
     expect(meta.Time).toMatch(/^\d+(\.\d)? m?s$/);
     expect(await page.locator('#run').textContent()).toBe('Replace background');
@@ -162,7 +185,9 @@ describe.skipIf(!haveChromium)('web page (chromium + playwright-core)', () => {
     await page.mouse.up();
     expect(Number(await handle.getAttribute('aria-valuenow'))).toBeCloseTo(25, -0.5);
     // The original is cut at the handle: its clip covers the right 75 %.
-    expect(await page.locator('#before-img').evaluate((img) => (globalThis as any).getComputedStyle(img).clipPath)).toMatch(/inset\(0(px)? 75%/);
+    expect(
+      await page.locator('#before-img').evaluate((img) => (globalThis as any).getComputedStyle(img).clipPath),
+    ).toMatch(/inset\(0(px)? 75%/);
 
     await handle.focus();
     await page.keyboard.press('End');
@@ -189,7 +214,10 @@ describe.skipIf(!haveChromium)('web page (chromium + playwright-core)', () => {
   });
 
   it('downloads the result and the mask as images of the photo’s size: the product kept, the green backdrop gone', async () => {
-    const [dl] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Download result' }).click()]);
+    const [dl] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('link', { name: 'Download result' }).click(),
+    ]);
     expect(dl.suggestedFilename()).toBe('red-box-studio-gradient.png');
     const result = readFileSync((await dl.path())!);
     const { data, info } = await sharp(result).removeAlpha().raw().toBuffer({ resolveWithObject: true });
@@ -201,9 +229,15 @@ describe.skipIf(!haveChromium)('web page (chromium + playwright-core)', () => {
     const corner = px(8, 8);
     expect(corner[1]! - Math.max(corner[0]!, corner[2]!)).toBeLessThan(20); // no green backdrop left
 
-    const [dm] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Download mask' }).click()]);
+    const [dm] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('link', { name: 'Download mask' }).click(),
+    ]);
     expect(dm.suggestedFilename()).toBe('red-box-mask.png');
-    const mask = await sharp(readFileSync((await dm.path())!)).extractChannel(0).raw().toBuffer({ resolveWithObject: true });
+    const mask = await sharp(readFileSync((await dm.path())!))
+      .extractChannel(0)
+      .raw()
+      .toBuffer({ resolveWithObject: true });
     expect([mask.info.width, mask.info.height]).toEqual([320, 240]);
     expect(mask.data[100 * 320 + 160]).toBeGreaterThan(200);
     expect(mask.data[8 * 320 + 8]).toBeLessThan(50);
@@ -225,17 +259,26 @@ describe.skipIf(!haveChromium)('web page (chromium + playwright-core)', () => {
       [320, 200],
       [256, 256],
     ];
-    const files = await Promise.all(sizes.map(async ([w, h], i) => ({ name: `batch-${i + 1}.jpg`, mimeType: 'image/jpeg', buffer: await productJpeg(w, h) })));
+    const files = await Promise.all(
+      sizes.map(async ([w, h], i) => ({
+        name: `batch-${i + 1}.jpg`,
+        mimeType: 'image/jpeg',
+        buffer: await productJpeg(w, h),
+      })),
+    );
     await page.getByRole('button', { name: 'Clear photos' }).click();
     await page.locator('#preset').selectOption('vitrinealu');
     await page.locator('#prompt-type').selectOption('minimal');
     await page.locator('#files').setInputFiles(files.slice(0, 2));
     // The third is dropped onto the page, as from a file manager.
-    const dropped = await page.evaluateHandle(({ name, bytes }) => {
-      const dt = new (globalThis as any).DataTransfer();
-      dt.items.add(new (globalThis as any).File([new Uint8Array(bytes)], name, { type: 'image/jpeg' }));
-      return dt;
-    }, { name: files[2]!.name, bytes: [...files[2]!.buffer] });
+    const dropped = await page.evaluateHandle(
+      ({ name, bytes }) => {
+        const dt = new (globalThis as any).DataTransfer();
+        dt.items.add(new (globalThis as any).File([new Uint8Array(bytes)], name, { type: 'image/jpeg' }));
+        return dt;
+      },
+      { name: files[2]!.name, bytes: [...files[2]!.buffer] },
+    );
     await page.locator('#drop').dispatchEvent('dragenter', { dataTransfer: dropped });
     expect(await page.locator('.drop-overlay').isVisible()).toBe(true);
     await page.locator('#drop').dispatchEvent('drop', { dataTransfer: dropped });
@@ -254,23 +297,31 @@ describe.skipIf(!haveChromium)('web page (chromium + playwright-core)', () => {
   });
 
   it('refuses a file that is not a photo in plain words, before and after upload', async () => {
-    await page.locator('#files').setInputFiles({ name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('shopping list') });
+    await page
+      .locator('#files')
+      .setInputFiles({ name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('shopping list') });
     expect(await page.locator('#message').innerText()).toContain('“notes.txt” is not a photo. Choose JPEG, PNG, WebP');
     expect(await page.locator('.card').count()).toBe(3); // nothing added
 
     // Named like a photo, but not one: the server says so, and the page puts it plainly.
     await page.getByRole('button', { name: 'Clear photos' }).click();
-    await page.locator('#files').setInputFiles({ name: 'broken.jpg', mimeType: 'image/jpeg', buffer: Buffer.from('not really a jpeg') });
+    await page
+      .locator('#files')
+      .setInputFiles({ name: 'broken.jpg', mimeType: 'image/jpeg', buffer: Buffer.from('not really a jpeg') });
     await page.locator('#run').click();
     await page.locator('#failed').waitFor({ timeout: 60_000 });
-    expect(await page.locator('#failed-text').textContent()).toBe('The server could not read “broken.jpg” as a photo. Is it a real JPEG, PNG or WebP image?');
+    expect(await page.locator('#failed-text').textContent()).toBe(
+      'The server could not read “broken.jpg” as a photo. Is it a real JPEG, PNG or WebP image?',
+    );
     expect(await page.locator('#failed-detail').textContent()).toMatch(/^E_BAD_INPUT: /);
   });
 
   it('names an unknown preset from a shared link and keeps a valid one', async () => {
     await page.goto(`${url}/#preset=no-such-look&engine=studio`);
     await page.locator('#app').waitFor();
-    await expect.poll(() => page.locator('#message').textContent()).toContain('This server has no preset “no-such-look”');
+    await expect
+      .poll(() => page.locator('#message').textContent())
+      .toContain('This server has no preset “no-such-look”');
     expect(await page.locator('#message').textContent()).toContain('product-studio');
     expect(await page.locator('#engine').inputValue()).toBe('studio');
   });
@@ -279,7 +330,9 @@ describe.skipIf(!haveChromium)('web page (chromium + playwright-core)', () => {
     await page.locator('#files').setInputFiles({ name: 'red-box.jpg', mimeType: 'image/jpeg', buffer: photo });
     await server.close();
     await page.locator('#run').click();
-    await expect.poll(() => page.locator('#message').textContent()).toContain(`Cannot reach the bg-native server at ${url}. Check that it is running`);
+    await expect
+      .poll(() => page.locator('#message').textContent())
+      .toContain(`Cannot reach the bg-native server at ${url}. Check that it is running`);
     expect(await page.locator('#server-text').textContent()).toBe('Server unreachable');
     expect(await page.locator('#failed-text').textContent()).toBe('Not finished: the server could not be reached.');
     await shot(page, ctx, 'server-down');

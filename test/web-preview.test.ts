@@ -39,7 +39,15 @@ describe.skipIf(!haveChromium)('web page: step previews', () => {
   const payloads: JobPayload[] = [];
 
   beforeAll(async () => {
-    const tsc = spawnSync(process.execPath, [path.join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(repoRoot, 'web', 'tsconfig.json')], { encoding: 'utf8' });
+    const tsc = spawnSync(
+      process.execPath,
+      [
+        path.join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc'),
+        '-p',
+        path.join(repoRoot, 'web', 'tsconfig.json'),
+      ],
+      { encoding: 'utf8' },
+    );
     if (tsc.status !== 0) throw new Error(`building the web page failed:\n${tsc.stdout}${tsc.stderr}`);
     process.env.BG_SEG_MODEL = writeTinyModel(tmp.dir, 'tiny-isnet-imgly.onnx', redSubjectModel());
     server = await createServer(
@@ -72,7 +80,10 @@ describe.skipIf(!haveChromium)('web page: step previews', () => {
       return runJob(job, ctx, cfg);
     }, 1);
     url = await server.listen();
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--headless', '--disable-gpu'] });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--no-sandbox', '--headless', '--disable-gpu'],
+    });
     page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
   });
 
@@ -91,14 +102,26 @@ describe.skipIf(!haveChromium)('web page: step previews', () => {
     await page.locator('#token').fill(TOKEN);
     await page.getByRole('button', { name: 'Connect' }).click();
     await page.locator('#app').waitFor();
-    const photo = await sharp({ create: { width: 160, height: 120, channels: 3, background: { r: 40, g: 165, b: 70 } } })
-      .composite([{ input: await sharp({ create: { width: 60, height: 60, channels: 3, background: { r: 225, g: 30, b: 30 } } }).png().toBuffer(), left: 50, top: 30 }])
+    const photo = await sharp({
+      create: { width: 160, height: 120, channels: 3, background: { r: 40, g: 165, b: 70 } },
+    })
+      .composite([
+        {
+          input: await sharp({ create: { width: 60, height: 60, channels: 3, background: { r: 225, g: 30, b: 30 } } })
+            .png()
+            .toBuffer(),
+          left: 50,
+          top: 30,
+        },
+      ])
       .jpeg()
       .toBuffer();
     await page.locator('#files').setInputFiles({ name: 'red-box.jpg', mimeType: 'image/jpeg', buffer: photo });
     await page.locator('#engine').selectOption('studio');
     await page.locator('#run').click();
-    await expect.poll(() => page.locator('#working-stage').textContent(), { timeout: 20_000 }).toBe('Making the new background');
+    await expect
+      .poll(() => page.locator('#working-stage').textContent(), { timeout: 20_000 })
+      .toBe('Making the new background');
     // Running, no preview yet: the spinner.
     expect(await page.locator('#working-spinner').isVisible()).toBe(true);
     expect(await page.locator('#working-preview').isHidden()).toBe(true);

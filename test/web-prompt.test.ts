@@ -16,7 +16,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clearSegmenters, closeComposePool } from '../src/index.js';
 import { createServer, type BgServer } from '../src/server/app.js';
 import {
-  makeGlassScene, promptBoxFor, REGION_GLASS, REGION_OPAQUE, scenePng, type GlassScene,
+  makeGlassScene,
+  promptBoxFor,
+  REGION_GLASS,
+  REGION_OPAQUE,
+  scenePng,
+  type GlassScene,
 } from '../scripts/lib/glass-scenes.js';
 import { repoRoot, tempDir } from './helpers/paths.js';
 import { TOKEN } from './helpers/server-harness.js';
@@ -26,7 +31,8 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const haveChromium = existsSync(CHROMIUM);
 const tmp = tempDir('bgn-web-prompt-');
 const OUT = path.join(repoRoot, 'test', '.out', 'web');
-const W = 320, H = 240;
+const W = 320,
+  H = 240;
 
 /** The shown original's width in pixels (0 until it has loaded). */
 function naturalWidth(page: Page): Promise<number> {
@@ -49,9 +55,16 @@ describe.skipIf(!haveChromium)('web page marks (chromium + playwright-core)', ()
     door = await makeGlassScene({ kind: 'door', backdrop: 'garden', width: W, height: H, seed: 2 });
     server = await createServer(
       {
-        port: 0, host: '127.0.0.1', apiToken: TOKEN,
-        outputDir: path.join(tmp.dir, 'out'), queueDb: path.join(tmp.dir, 'queue.db'),
-        threads: 1, concurrency: 1, pollMs: 50, syncWaitMs: 0, shutdownGraceMs: 1000,
+        port: 0,
+        host: '127.0.0.1',
+        apiToken: TOKEN,
+        outputDir: path.join(tmp.dir, 'out'),
+        queueDb: path.join(tmp.dir, 'queue.db'),
+        threads: 1,
+        concurrency: 1,
+        pollMs: 50,
+        syncWaitMs: 0,
+        shutdownGraceMs: 1000,
       },
       { logger: false },
     );
@@ -131,14 +144,20 @@ describe.skipIf(!haveChromium)('web page marks (chromium + playwright-core)', ()
     const headers = { authorization: `Bearer ${TOKEN}` };
     const job = (await (await fetch(`${url}/v1/jobs/${jobId}`, { headers })).json()) as any;
     const mask = await fetch(new URL(job.result.maskUrl, url), { headers });
-    const alpha = await sharp(Buffer.from(await mask.arrayBuffer())).extractChannel(0).raw().toBuffer();
-    let outside = 0, glass = 0, gn = 0;
+    const alpha = await sharp(Buffer.from(await mask.arrayBuffer()))
+      .extractChannel(0)
+      .raw()
+      .toBuffer();
+    let outside = 0,
+      glass = 0,
+      gn = 0;
     for (let i = 0; i < W * H; i++) {
-      const x = i % W, y = Math.floor(i / W);
+      const x = i % W,
+        y = Math.floor(i / W);
       const [bx, by, bw, bh] = prompt.box as [number, number, number, number];
       const out = x < bx - 3 || y < by - 3 || x >= bx + bw + 3 || y >= by + bh + 3;
       if (out) outside = Math.max(outside, alpha[i]!);
-      else if (door.region[i] === REGION_GLASS) (glass += alpha[i]!, gn++);
+      else if (door.region[i] === REGION_GLASS) (glass += alpha[i]!), gn++;
     }
     expect(outside).toBe(0);
     expect(glass / gn).toBeLessThan(100);

@@ -36,9 +36,33 @@ export interface BiRefNetReplicaOptions {
 
 /** Full-size configurations (Swin-T: BiRefNet lite; Swin-L: general / RMBG-2.0; HR: Swin-L at 2048). */
 export const BIREFNET_FULL: Record<'swin-t' | 'swin-l' | 'hr', BiRefNetReplicaOptions> = {
-  'swin-t': { size: 1024, embed: 96, depths: [2, 2, 6, 2], heads: [3, 6, 12, 24], window: 8, decoder: 64, deform: 'decomposed' },
-  'swin-l': { size: 1024, embed: 192, depths: [2, 2, 18, 2], heads: [6, 12, 24, 48], window: 8, decoder: 64, deform: 'decomposed' },
-  hr: { size: 2048, embed: 192, depths: [2, 2, 18, 2], heads: [6, 12, 24, 48], window: 8, decoder: 64, deform: 'decomposed' },
+  'swin-t': {
+    size: 1024,
+    embed: 96,
+    depths: [2, 2, 6, 2],
+    heads: [3, 6, 12, 24],
+    window: 8,
+    decoder: 64,
+    deform: 'decomposed',
+  },
+  'swin-l': {
+    size: 1024,
+    embed: 192,
+    depths: [2, 2, 18, 2],
+    heads: [6, 12, 24, 48],
+    window: 8,
+    decoder: 64,
+    deform: 'decomposed',
+  },
+  hr: {
+    size: 2048,
+    embed: 192,
+    depths: [2, 2, 18, 2],
+    heads: [6, 12, 24, 48],
+    window: 8,
+    decoder: 64,
+    deform: 'decomposed',
+  },
 };
 
 /** The relative-position index of a ws×ws window: [N·N] indices into the (2ws−1)² table. */
@@ -46,7 +70,8 @@ function relativeIndex(ws: number): number[] {
   const coords: [number, number][] = [];
   for (let y = 0; y < ws; y++) for (let x = 0; x < ws; x++) coords.push([y, x]);
   const out: number[] = [];
-  for (const a of coords) for (const b of coords) out.push((a[0] - b[0] + ws - 1) * (2 * ws - 1) + (a[1] - b[1] + ws - 1));
+  for (const a of coords)
+    for (const b of coords) out.push((a[0] - b[0] + ws - 1) * (2 * ws - 1) + (a[1] - b[1] + ws - 1));
   return out;
 }
 
@@ -88,7 +113,8 @@ class BiRefNetWriter extends GraphBuilder {
     const n = ws * ws;
     const nW = (hp / ws) * (wp / ws);
     let t = this.reshape(this.layerNorm(x, c, this.norm), [1, h, w, c]);
-    if (hp !== h || wp !== w) t = this.op('Pad', [t, this.i64([0, 0, 0, 0, 0, hp - h, wp - w, 0])], { mode: 'constant' });
+    if (hp !== h || wp !== w)
+      t = this.op('Pad', [t, this.i64([0, 0, 0, 0, 0, hp - h, wp - w, 0])], { mode: 'constant' });
     if (s) t = this.roll(this.roll(t, -s, 1, hp), -s, 2, wp);
     t = this.reshape(this.transpose(this.reshape(t, [1, hp / ws, ws, wp / ws, ws, c]), [0, 1, 3, 2, 4, 5]), [nW, n, c]);
     const table = this.param('relpos.table', [(2 * ws - 1) ** 2, heads], 0.02);
@@ -96,7 +122,12 @@ class BiRefNetWriter extends GraphBuilder {
     bias = this.op('Unsqueeze', [this.transpose(this.reshape(bias, [n, n, heads]), [2, 0, 1]), this.i64([0])]);
     if (s) bias = this.op('Add', [bias, this.f32(shiftMask(hp, wp, ws, s), [nW, 1, n, n])]);
     t = this.attention(t, t, nW, n, n, c, heads, { qkv: true, scoreBias: bias });
-    t = this.reshape(this.transpose(this.reshape(t, [1, hp / ws, wp / ws, ws, ws, c]), [0, 1, 3, 2, 4, 5]), [1, hp, wp, c]);
+    t = this.reshape(this.transpose(this.reshape(t, [1, hp / ws, wp / ws, ws, ws, c]), [0, 1, 3, 2, 4, 5]), [
+      1,
+      hp,
+      wp,
+      c,
+    ]);
     if (s) t = this.roll(this.roll(t, s, 1, hp), s, 2, wp);
     if (hp !== h || wp !== w) t = this.slice(t, [0, 0], [h, w], [1, 2]);
     const x1 = this.op('Add', [x, this.reshape(t, [1, h * w, c])]);
@@ -107,7 +138,12 @@ class BiRefNetWriter extends GraphBuilder {
     const t = this.reshape(x, [1, h, w, c]);
     const part = (y0: number, x0: number) => this.slice(t, [y0, x0], [h, w], [1, 2], [2, 2]);
     const cat = this.op('Concat', [part(0, 0), part(1, 0), part(0, 1), part(1, 1)], { axis: -1 });
-    return this.linear(this.layerNorm(this.reshape(cat, [1, (h / 2) * (w / 2), 4 * c]), 4 * c, this.norm), 4 * c, 2 * c, false);
+    return this.linear(
+      this.layerNorm(this.reshape(cat, [1, (h / 2) * (w / 2), 4 * c]), 4 * c, this.norm),
+      4 * c,
+      2 * c,
+      false,
+    );
   }
 
   /** The Swin backbone on [1, 3, s, s]: the four stages' NCHW features. */
@@ -119,7 +155,8 @@ class BiRefNetWriter extends GraphBuilder {
     t = this.layerNorm(this.transpose(this.reshape(t, [1, c, h * h]), [0, 2, 1]), c, this.norm);
     const feats: { name: string; c: number; h: number }[] = [];
     for (let stage = 0; stage < depths.length; stage++) {
-      for (let d = 0; d < depths[stage]!; d++) t = this.swinBlock(t, h, h, c, heads[stage]!, d % 2 ? Math.floor(this.o.window / 2) : 0);
+      for (let d = 0; d < depths[stage]!; d++)
+        t = this.swinBlock(t, h, h, c, heads[stage]!, d % 2 ? Math.floor(this.o.window / 2) : 0);
       const out = this.transpose(this.reshape(this.layerNorm(t, c, this.norm), [1, h, h, c]), [0, 3, 1, 2]);
       feats.push({ name: out, c, h });
       if (stage < depths.length - 1) {
@@ -141,14 +178,29 @@ class BiRefNetWriter extends GraphBuilder {
     const b = this.param('deform.b', [cout], 0.02);
     if (this.o.deform === 'op') {
       return this.op('DeformConv', [x, w, offsetScaled, b, mask], {
-        kernel_shape: [k, k], pads: [1, 1, 1, 1], strides: [1, 1], dilations: [1, 1], group: 1, offset_group: 1,
+        kernel_shape: [k, k],
+        pads: [1, 1, 1, 1],
+        strides: [1, 1],
+        dilations: [1, 1],
+        group: 1,
+        offset_group: 1,
       });
     }
     return this.deformDecomposed(x, w, b, offsetScaled, mask, c, h, k, 1);
   }
 
   /** The exporter's decomposition of a deformable conv (stride 1, dilation 1, one offset group). */
-  deformDecomposed(x: string, w: string, b: string, offset: string, mask: string, c: number, h: number, k: number, pad: number): string {
+  deformDecomposed(
+    x: string,
+    w: string,
+    b: string,
+    offset: string,
+    mask: string,
+    c: number,
+    h: number,
+    k: number,
+    pad: number,
+  ): string {
     const K = k * k;
     const ho = h;
     const q = h + 2 * pad + 2; // padded by the conv's pad plus one ring of zeros for out-of-range corners
@@ -194,7 +246,12 @@ class BiRefNetWriter extends GraphBuilder {
     ]);
     const modulated = this.op('Mul', [sampled, this.reshape(mask, [1, 1, m])]);
     // [1, c, ky, kx, ho, wo] → [1, c, ho·k, wo·k]: a stride-k conv with the deform weights.
-    const cols = this.reshape(this.transpose(this.reshape(modulated, [1, c, k, k, ho, ho]), [0, 1, 4, 2, 5, 3]), [1, c, ho * k, ho * k]);
+    const cols = this.reshape(this.transpose(this.reshape(modulated, [1, c, k, k, ho, ho]), [0, 1, 4, 2, 5, 3]), [
+      1,
+      c,
+      ho * k,
+      ho * k,
+    ]);
     return this.op('Conv', [cols, w, b], { kernel_shape: [k, k], strides: [k, k], pads: [0, 0, 0, 0] });
   }
 
@@ -231,7 +288,8 @@ class BiRefNetWriter extends GraphBuilder {
       p = this.op('Add', [this.resizeTo(p, 1, d, f.h, f.h, true), lateral]);
       const patches = this.conv(this.imagePatches(x, s, f.h), 3 * (s / f.h) ** 2, d / 2, 3);
       p = this.op('Relu', [this.conv(this.op('Concat', [p, patches], { axis: 1 }), d + d / 2, d, 3)]);
-      if (i === feats.length - 2 && this.o.deform !== 'none') p = this.op('Relu', [this.op('Add', [p, this.deformConv(p, d, d, f.h)])]);
+      if (i === feats.length - 2 && this.o.deform !== 'none')
+        p = this.op('Relu', [this.op('Add', [p, this.deformConv(p, d, d, f.h)])]);
       ph = f.h;
     }
     p = this.resizeTo(p, 1, d, ph * 2, ph * 2, true);

@@ -17,21 +17,77 @@
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
 
-export type GgufTensorType = 'f32' | 'f16' | 'bf16' | 'q8_0' | 'q4_0' | 'q4_1' | 'q5_0' | 'q5_1' | 'q4_K' | 'q5_K' | 'q6_K' | 'q8_K';
-export const GGUF_TENSOR_TYPES: readonly GgufTensorType[] = ['f32', 'f16', 'bf16', 'q8_0', 'q4_0', 'q4_1', 'q5_0', 'q5_1', 'q4_K', 'q5_K', 'q6_K', 'q8_K'];
+export type GgufTensorType =
+  | 'f32'
+  | 'f16'
+  | 'bf16'
+  | 'q8_0'
+  | 'q4_0'
+  | 'q4_1'
+  | 'q5_0'
+  | 'q5_1'
+  | 'q4_K'
+  | 'q5_K'
+  | 'q6_K'
+  | 'q8_K';
+export const GGUF_TENSOR_TYPES: readonly GgufTensorType[] = [
+  'f32',
+  'f16',
+  'bf16',
+  'q8_0',
+  'q4_0',
+  'q4_1',
+  'q5_0',
+  'q5_1',
+  'q4_K',
+  'q5_K',
+  'q6_K',
+  'q8_K',
+];
 
 /** ggml type ids as stored in tensor infos. */
 export const GGML_TYPE_ID: Record<GgufTensorType, number> = {
-  f32: 0, f16: 1, q4_0: 2, q4_1: 3, q5_0: 6, q5_1: 7, q8_0: 8, q4_K: 12, q5_K: 13, q6_K: 14, q8_K: 15, bf16: 30,
+  f32: 0,
+  f16: 1,
+  q4_0: 2,
+  q4_1: 3,
+  q5_0: 6,
+  q5_1: 7,
+  q8_0: 8,
+  q4_K: 12,
+  q5_K: 13,
+  q6_K: 14,
+  q8_K: 15,
+  bf16: 30,
 };
 /** [elements per block, bytes per block]. */
 export const BLOCK: Record<GgufTensorType, [number, number]> = {
-  f32: [1, 4], f16: [1, 2], bf16: [1, 2], q8_0: [32, 34], q4_0: [32, 18], q4_1: [32, 20], q5_0: [32, 22], q5_1: [32, 24],
-  q4_K: [256, 144], q5_K: [256, 176], q6_K: [256, 210], q8_K: [256, 292],
+  f32: [1, 4],
+  f16: [1, 2],
+  bf16: [1, 2],
+  q8_0: [32, 34],
+  q4_0: [32, 18],
+  q4_1: [32, 20],
+  q5_0: [32, 22],
+  q5_1: [32, 24],
+  q4_K: [256, 144],
+  q5_K: [256, 176],
+  q6_K: [256, 210],
+  q8_K: [256, 292],
 };
 /** general.file_type (llama.cpp's "mostly X" enum) for a file whose large tensors are of `t`. */
 export const FILE_TYPE: Partial<Record<GgufTensorType, number>> = {
-  f32: 0, f16: 1, q4_0: 2, q4_1: 3, q8_0: 7, q5_0: 8, q5_1: 9, q4_K: 14, q5_K: 16, q6_K: 18, bf16: 32,
+  f32: 0,
+  f16: 1,
+  q4_0: 2,
+  q4_1: 3,
+  q8_0: 7,
+  q5_0: 8,
+  q5_1: 9,
+  q4_K: 14,
+  q5_K: 16,
+  q6_K: 18,
+  bf16: 32,
 };
 
 /** Bytes of n elements of type t (n a multiple of the block size). */
@@ -141,7 +197,9 @@ function qLegacy(x: Float32Array, o: number, dv: DataView, at: number, bits: 4 |
   const id = d ? fround(1 / d) : 0;
   const q = new Int32Array(32);
   for (let i = 0; i < 32; ++i)
-    q[i] = offset ? clamp(rint(fround(fround(x[o + i]! - m) * id)), 0, levels - 1) : clamp(rint(fround(x[o + i]! * id)) + levels / 2, 0, levels - 1);
+    q[i] = offset
+      ? clamp(rint(fround(fround(x[o + i]! - m) * id)), 0, levels - 1)
+      : clamp(rint(fround(x[o + i]! * id)) + levels / 2, 0, levels - 1);
   if (bits === 5) {
     let qh = 0;
     for (let j = 0; j < 32; ++j) qh |= ((q[j]! >> 4) & 1) << j;
@@ -189,7 +247,8 @@ function qKAffine(x: Float32Array, o: number, dv: DataView, at: number, bits: 4 
   for (let s = 0; s < 8; ++s) {
     const ed = fround(d * sc[s]!);
     const em = fround(dmin * mq[s]!);
-    for (let i = 0; i < 32; ++i) q[32 * s + i] = ed ? clamp(rint(fround(fround(x[o + 32 * s + i]! + em) / ed)), 0, top) : 0;
+    for (let i = 0; i < 32; ++i)
+      q[32 * s + i] = ed ? clamp(rint(fround(fround(x[o + 32 * s + i]! + em) / ed)), 0, top) : 0;
   }
   const qh = bits === 5 ? at + 16 : -1;
   const qs = bits === 5 ? at + 48 : at + 16;
@@ -198,7 +257,8 @@ function qKAffine(x: Float32Array, o: number, dv: DataView, at: number, bits: 4 
       const lo = q[64 * c + l]!;
       const hi = q[64 * c + 32 + l]!;
       dv.setUint8(qs + 32 * c + l, (lo & 0xf) | ((hi & 0xf) << 4));
-      if (qh >= 0) dv.setUint8(qh + l, dv.getUint8(qh + l) | (((lo >> 4) & 1) << (2 * c)) | (((hi >> 4) & 1) << (2 * c + 1)));
+      if (qh >= 0)
+        dv.setUint8(qh + l, dv.getUint8(qh + l) | (((lo >> 4) & 1) << (2 * c)) | (((hi >> 4) & 1) << (2 * c + 1)));
     }
 }
 
@@ -222,7 +282,10 @@ function qQ6_K(x: Float32Array, o: number, dv: DataView, at: number): void {
       const b = 128 * n;
       dv.setUint8(at + 64 * n + l, (q[b + l]! & 0xf) | ((q[b + l + 64]! & 0xf) << 4));
       dv.setUint8(at + 64 * n + l + 32, (q[b + l + 32]! & 0xf) | ((q[b + l + 96]! & 0xf) << 4));
-      dv.setUint8(at + 128 + 32 * n + l, (q[b + l]! >> 4) | ((q[b + l + 32]! >> 4) << 2) | ((q[b + l + 64]! >> 4) << 4) | ((q[b + l + 96]! >> 4) << 6));
+      dv.setUint8(
+        at + 128 + 32 * n + l,
+        (q[b + l]! >> 4) | ((q[b + l + 32]! >> 4) << 2) | ((q[b + l + 64]! >> 4) << 4) | ((q[b + l + 96]! >> 4) << 6),
+      );
     }
 }
 
@@ -254,18 +317,42 @@ export function quantize(t: GgufTensorType, x: Float32Array, out: Uint8Array): v
     const o = b * bs;
     const at = b * bb;
     switch (t) {
-      case 'f32': dv.setFloat32(at, x[o]!, true); break;
-      case 'f16': dv.setUint16(at, f16Bits(x[o]!), true); break;
-      case 'bf16': dv.setUint16(at, bf16Bits(x[o]!), true); break;
-      case 'q8_0': qQ8_0(x, o, dv, at); break;
-      case 'q4_0': qLegacy(x, o, dv, at, 4, false); break;
-      case 'q4_1': qLegacy(x, o, dv, at, 4, true); break;
-      case 'q5_0': qLegacy(x, o, dv, at, 5, false); break;
-      case 'q5_1': qLegacy(x, o, dv, at, 5, true); break;
-      case 'q4_K': qKAffine(x, o, dv, at, 4); break;
-      case 'q5_K': qKAffine(x, o, dv, at, 5); break;
-      case 'q6_K': qQ6_K(x, o, dv, at); break;
-      case 'q8_K': qQ8_K(x, o, dv, at); break;
+      case 'f32':
+        dv.setFloat32(at, x[o]!, true);
+        break;
+      case 'f16':
+        dv.setUint16(at, f16Bits(x[o]!), true);
+        break;
+      case 'bf16':
+        dv.setUint16(at, bf16Bits(x[o]!), true);
+        break;
+      case 'q8_0':
+        qQ8_0(x, o, dv, at);
+        break;
+      case 'q4_0':
+        qLegacy(x, o, dv, at, 4, false);
+        break;
+      case 'q4_1':
+        qLegacy(x, o, dv, at, 4, true);
+        break;
+      case 'q5_0':
+        qLegacy(x, o, dv, at, 5, false);
+        break;
+      case 'q5_1':
+        qLegacy(x, o, dv, at, 5, true);
+        break;
+      case 'q4_K':
+        qKAffine(x, o, dv, at, 4);
+        break;
+      case 'q5_K':
+        qKAffine(x, o, dv, at, 5);
+        break;
+      case 'q6_K':
+        qQ6_K(x, o, dv, at);
+        break;
+      case 'q8_K':
+        qQ8_K(x, o, dv, at);
+        break;
     }
   }
 }
@@ -283,7 +370,19 @@ export function typeFor(shape: number[], want: GgufTensorType): GgufTensorType {
 
 // ---- metadata -----------------------------------------------------------------------------------
 
-export type GgufScalarKind = 'u8' | 'i8' | 'u16' | 'i16' | 'u32' | 'i32' | 'f32' | 'bool' | 'string' | 'u64' | 'i64' | 'f64';
+export type GgufScalarKind =
+  | 'u8'
+  | 'i8'
+  | 'u16'
+  | 'i16'
+  | 'u32'
+  | 'i32'
+  | 'f32'
+  | 'bool'
+  | 'string'
+  | 'u64'
+  | 'i64'
+  | 'f64';
 export type GgufValue =
   | string
   | boolean
@@ -291,7 +390,19 @@ export type GgufValue =
   | { type: 'array'; of: GgufScalarKind; values: (number | bigint | string | boolean)[] };
 
 const KIND_ID: Record<GgufScalarKind | 'array', number> = {
-  u8: 0, i8: 1, u16: 2, i16: 3, u32: 4, i32: 5, f32: 6, bool: 7, string: 8, array: 9, u64: 10, i64: 11, f64: 12,
+  u8: 0,
+  i8: 1,
+  u16: 2,
+  i16: 3,
+  u32: 4,
+  i32: 5,
+  f32: 6,
+  bool: 7,
+  string: 8,
+  array: 9,
+  u64: 10,
+  i64: 11,
+  f64: 12,
 };
 
 class Bytes {
@@ -319,18 +430,53 @@ class Bytes {
   scalar(kind: GgufScalarKind, v: number | bigint | string | boolean): void {
     const b = Buffer.alloc(8);
     switch (kind) {
-      case 'u8': b.writeUInt8(Number(v)); this.push(b.subarray(0, 1)); return;
-      case 'i8': b.writeInt8(Number(v)); this.push(b.subarray(0, 1)); return;
-      case 'bool': b.writeUInt8(v ? 1 : 0); this.push(b.subarray(0, 1)); return;
-      case 'u16': b.writeUInt16LE(Number(v)); this.push(b.subarray(0, 2)); return;
-      case 'i16': b.writeInt16LE(Number(v)); this.push(b.subarray(0, 2)); return;
-      case 'u32': b.writeUInt32LE(Number(v)); this.push(b.subarray(0, 4)); return;
-      case 'i32': b.writeInt32LE(Number(v)); this.push(b.subarray(0, 4)); return;
-      case 'f32': b.writeFloatLE(Number(v)); this.push(b.subarray(0, 4)); return;
-      case 'u64': b.writeBigUInt64LE(BigInt(v)); this.push(b); return;
-      case 'i64': b.writeBigInt64LE(BigInt(v)); this.push(b); return;
-      case 'f64': b.writeDoubleLE(Number(v)); this.push(b); return;
-      case 'string': this.str(String(v)); return;
+      case 'u8':
+        b.writeUInt8(Number(v));
+        this.push(b.subarray(0, 1));
+        return;
+      case 'i8':
+        b.writeInt8(Number(v));
+        this.push(b.subarray(0, 1));
+        return;
+      case 'bool':
+        b.writeUInt8(v ? 1 : 0);
+        this.push(b.subarray(0, 1));
+        return;
+      case 'u16':
+        b.writeUInt16LE(Number(v));
+        this.push(b.subarray(0, 2));
+        return;
+      case 'i16':
+        b.writeInt16LE(Number(v));
+        this.push(b.subarray(0, 2));
+        return;
+      case 'u32':
+        b.writeUInt32LE(Number(v));
+        this.push(b.subarray(0, 4));
+        return;
+      case 'i32':
+        b.writeInt32LE(Number(v));
+        this.push(b.subarray(0, 4));
+        return;
+      case 'f32':
+        b.writeFloatLE(Number(v));
+        this.push(b.subarray(0, 4));
+        return;
+      case 'u64':
+        b.writeBigUInt64LE(BigInt(v));
+        this.push(b);
+        return;
+      case 'i64':
+        b.writeBigInt64LE(BigInt(v));
+        this.push(b);
+        return;
+      case 'f64':
+        b.writeDoubleLE(Number(v));
+        this.push(b);
+        return;
+      case 'string':
+        this.str(String(v));
+        return;
     }
   }
   concat(): Buffer {
@@ -363,7 +509,8 @@ const CHUNK_VALUES = 1 << 21;
 /** Writes a GGUF v3 file, streaming tensor data in chunks of whole rows. Returns its size. */
 export function writeGguf(path: string, tensors: GgufTensor[], opts: GgufWriteOptions = {}): number {
   const alignment = opts.alignment ?? 32;
-  if (!Number.isInteger(alignment) || alignment <= 0 || (alignment & (alignment - 1)) !== 0) throw new Error('alignment must be a power of two');
+  if (!Number.isInteger(alignment) || alignment <= 0 || (alignment & (alignment - 1)) !== 0)
+    throw new Error('alignment must be a power of two');
   const meta: Record<string, GgufValue> = { 'general.alignment': { type: 'u32', value: alignment }, ...opts.metadata };
   if (alignment === 32 && !opts.metadata?.['general.alignment']) delete meta['general.alignment'];
 
@@ -396,7 +543,8 @@ export function writeGguf(path: string, tensors: GgufTensor[], opts: GgufWriteOp
   for (const t of tensors) {
     const n = t.shape.reduce((a, b) => a * b, 1);
     const rowLen = t.shape.length ? t.shape[t.shape.length - 1]! : 1;
-    if (rowLen % BLOCK[t.type][0] !== 0) throw new Error(`${t.name}: rows of ${rowLen} values are not whole ${t.type} blocks`);
+    if (rowLen % BLOCK[t.type][0] !== 0)
+      throw new Error(`${t.name}: rows of ${rowLen} values are not whole ${t.type} blocks`);
     const bytes = typeBytes(t.type, n);
     offsets.push(offset);
     sizes.push(bytes);
@@ -425,7 +573,8 @@ export function writeGguf(path: string, tensors: GgufTensor[], opts: GgufWriteOp
       for (let start = 0; start < n; start += rowsPerChunk * rowLen) {
         const count = Math.min(rowsPerChunk * rowLen, n - start);
         const values = typeof t.data === 'function' ? t.data(start, count) : t.data.subarray(start, start + count);
-        if (values.length !== count) throw new Error(`${t.name}: expected ${count} values from element ${start}, got ${values.length}`);
+        if (values.length !== count)
+          throw new Error(`${t.name}: expected ${count} values from element ${start}, got ${values.length}`);
         const out = new Uint8Array(typeBytes(t.type, count));
         quantize(t.type, values, out);
         writeSync(fd, out, 0, out.length, pos);
@@ -435,7 +584,9 @@ export function writeGguf(path: string, tensors: GgufTensor[], opts: GgufWriteOp
       }
     });
     // The file ends at the aligned end of the last tensor.
-    const last = tensors.length ? header.length + offsets[tensors.length - 1]! + sizes[tensors.length - 1]! : header.length;
+    const last = tensors.length
+      ? header.length + offsets[tensors.length - 1]! + sizes[tensors.length - 1]!
+      : header.length;
     if (total > last) writeSync(fd, Buffer.alloc(total - last), 0, total - last, last);
   } finally {
     closeSync(fd);

@@ -92,8 +92,10 @@ function valueNoise(w: number, h: number, cells: number, rand: () => number): Fl
       const x0 = Math.floor(gx);
       const fx = gx - x0;
       const sx = fx * fx * (3 - 2 * fx);
-      const a = grid[y0 * gw + x0]!, b = grid[y0 * gw + x0 + 1]!;
-      const c = grid[(y0 + 1) * gw + x0]!, d = grid[(y0 + 1) * gw + x0 + 1]!;
+      const a = grid[y0 * gw + x0]!,
+        b = grid[y0 * gw + x0 + 1]!;
+      const c = grid[(y0 + 1) * gw + x0]!,
+        d = grid[(y0 + 1) * gw + x0 + 1]!;
       out[y * w + x] = (a + (b - a) * sx) * (1 - sy) + (c + (d - c) * sx) * sy;
     }
   }
@@ -102,7 +104,8 @@ function valueNoise(w: number, h: number, cells: number, rand: () => number): Fl
 
 function fractalNoise(w: number, h: number, base: number, octaves: number, rand: () => number): Float32Array {
   const out = new Float32Array(w * h);
-  let amp = 1, total = 0;
+  let amp = 1,
+    total = 0;
   for (let o = 0; o < octaves; o++) {
     const n = valueNoise(w, h, base << o, rand);
     for (let i = 0; i < out.length; i++) out[i] = out[i]! + n[i]! * amp;
@@ -155,10 +158,12 @@ function interiorBackground(w: number, h: number, rand: () => number): Float32Ar
       const i = y * w + x;
       let c: Rgb = mix(wall, [wall[0] * 0.8, wall[1] * 0.8, wall[2] * 0.8], u * 0.6 + v * 0.3);
       if (u > pic.x0 && u < pic.x0 + pic.pw && v > pic.y0 && v < pic.y0 + pic.ph) {
-        const inner = u > pic.x0 + 0.015 && u < pic.x0 + pic.pw - 0.015 && v > pic.y0 + 0.02 && v < pic.y0 + pic.ph - 0.02;
+        const inner =
+          u > pic.x0 + 0.015 && u < pic.x0 + pic.pw - 0.015 && v > pic.y0 + 0.02 && v < pic.y0 + pic.ph - 0.02;
         c = inner ? mix(picColour, [240, 240, 235], grain[i]! * 0.6) : [60, 45, 35];
       }
-      const dx = (u - plantX) / 0.09, dy = (v - (floor - 0.12)) / 0.16;
+      const dx = (u - plantX) / 0.09,
+        dy = (v - (floor - 0.12)) / 0.16;
       if (dx * dx + dy * dy < 0.6 + 0.6 * plant[i]!) c = mix([30, 70, 35], [90, 150, 70], plant[i]!);
       if (v > floor) {
         const plank = Math.floor((u + 0.3 * (v - floor)) * 9) % 2;
@@ -172,15 +177,18 @@ function interiorBackground(w: number, h: number, rand: () => number): Float32Ar
 
 async function photoBackground(file: string, w: number, h: number, rand: () => number): Promise<Float32Array> {
   const meta = await sharp(file).metadata();
-  const iw = meta.width ?? w, ih = meta.height ?? h;
+  const iw = meta.width ?? w,
+    ih = meta.height ?? h;
   // A crop of 60–90 % of the photo at the scene's aspect, resized and defocused.
   const scale = 0.6 + rand() * 0.3;
-  let cw = Math.round(iw * scale), ch = Math.round((cw * h) / w);
+  let cw = Math.round(iw * scale),
+    ch = Math.round((cw * h) / w);
   if (ch > ih) {
     ch = Math.round(ih * scale);
     cw = Math.round((ch * w) / h);
   }
-  const left = Math.floor(rand() * Math.max(1, iw - cw)), top = Math.floor(rand() * Math.max(1, ih - ch));
+  const left = Math.floor(rand() * Math.max(1, iw - cw)),
+    top = Math.floor(rand() * Math.max(1, ih - ch));
   const sigma = Math.max(0.5, Math.max(w, h) / 300);
   const raw = await sharp(file)
     .rotate()
@@ -199,7 +207,10 @@ class Canvas {
   readonly alpha: Float32Array;
   readonly premul: Float32Array;
   readonly region: Uint8Array;
-  constructor(readonly w: number, readonly h: number) {
+  constructor(
+    readonly w: number,
+    readonly h: number,
+  ) {
     this.alpha = new Float32Array(w * h);
     this.premul = new Float32Array(w * h * 3);
     this.region = new Uint8Array(w * h);
@@ -260,7 +271,12 @@ interface GlassLook {
 }
 
 function glassLook(rand: () => number): GlassLook {
-  const tints: Rgb[] = [[170, 215, 200], [185, 205, 225], [200, 205, 205], [175, 210, 215]];
+  const tints: Rgb[] = [
+    [170, 215, 200],
+    [185, 205, 225],
+    [200, 205, 205],
+    [175, 210, 215],
+  ];
   return {
     transmission: 0.85 + rand() * 0.1,
     tint: tints[Math.floor(rand() * tints.length)]!,
@@ -274,7 +290,8 @@ function glassLook(rand: () => number): GlassLook {
 
 /** Paints a pane: α = 1 − T plus reflection bands, F = the tint and the reflection's light. */
 function pane(cv: Canvas, x0: number, y0: number, x1: number, y1: number, look: GlassLook, scale: number): void {
-  const ca = Math.cos(look.angle), sa = Math.sin(look.angle);
+  const ca = Math.cos(look.angle),
+    sa = Math.sin(look.angle);
   for (let y = Math.max(0, Math.round(y0)); y < Math.min(cv.h, Math.round(y1)); y++) {
     for (let x = Math.max(0, Math.round(x0)); x < Math.min(cv.w, Math.round(x1)); x++) {
       const u = (x * ca + y * sa) / scale / look.period + look.phase;
@@ -290,7 +307,13 @@ function pane(cv: Canvas, x0: number, y0: number, x1: number, y1: number, look: 
         a0 * look.tint[1] + r * look.reflection[1],
         a0 * look.tint[2] + r * look.reflection[2],
       ];
-      cv.put(y * cv.w + x, 1, a, [Math.min(255, p[0] / a), Math.min(255, p[1] / a), Math.min(255, p[2] / a)], REGION_GLASS);
+      cv.put(
+        y * cv.w + x,
+        1,
+        a,
+        [Math.min(255, p[0] / a), Math.min(255, p[1] / a), Math.min(255, p[2] / a)],
+        REGION_GLASS,
+      );
     }
   }
 }
@@ -302,15 +325,28 @@ function handle(cv: Canvas, cx: number, y0: number, y1: number, thick: number, r
     for (let x = Math.max(0, Math.round(cx - thick / 2)); x < Math.min(cv.w, Math.round(cx + thick / 2)); x++) {
       const t = (x - (cx - thick / 2)) / thick;
       const s = 0.75 + 0.45 * Math.sin(Math.PI * t);
-      cv.put(y * cv.w + x, 1, 1, [Math.min(255, base[0] * s), Math.min(255, base[1] * s), Math.min(255, base[2] * s)], REGION_OPAQUE);
+      cv.put(
+        y * cv.w + x,
+        1,
+        1,
+        [Math.min(255, base[0] * s), Math.min(255, base[1] * s), Math.min(255, base[2] * s)],
+        REGION_OPAQUE,
+      );
     }
   }
 }
 
 /** A framed opening: outer frame of width `ft`, `cols`×`rows` panes split by mullions/rails. */
 function framedPanes(
-  cv: Canvas, box: [number, number, number, number], ft: number, cols: number, rows: number,
-  style: FrameStyle, look: GlassLook, scale: number, railAt?: number[],
+  cv: Canvas,
+  box: [number, number, number, number],
+  ft: number,
+  cols: number,
+  rows: number,
+  style: FrameStyle,
+  look: GlassLook,
+  scale: number,
+  railAt?: number[],
 ): void {
   const [x, y, w, h] = box;
   const mt = ft * 0.7;
@@ -320,8 +356,15 @@ function framedPanes(
     : Array.from({ length: rows + 1 }, (_, i) => y + ft + ((h - 2 * ft) * i) / rows);
   for (let r = 0; r + 1 < rowEdges.length; r++) {
     for (let c = 0; c < cols; c++) {
-      pane(cv, colEdges[c]! + (c > 0 ? mt / 2 : 0), rowEdges[r]! + (r > 0 ? mt / 2 : 0),
-        colEdges[c + 1]! - (c < cols - 1 ? mt / 2 : 0), rowEdges[r + 1]! - (r + 2 < rowEdges.length ? mt / 2 : 0), look, scale);
+      pane(
+        cv,
+        colEdges[c]! + (c > 0 ? mt / 2 : 0),
+        rowEdges[r]! + (r > 0 ? mt / 2 : 0),
+        colEdges[c + 1]! - (c < cols - 1 ? mt / 2 : 0),
+        rowEdges[r + 1]! - (r + 2 < rowEdges.length ? mt / 2 : 0),
+        look,
+        scale,
+      );
     }
   }
   bar(cv, x, y, x + w, y + ft, style);
@@ -329,7 +372,8 @@ function framedPanes(
   bar(cv, x, y + ft, x + ft, y + h - ft, style);
   bar(cv, x + w - ft, y + ft, x + w, y + h - ft, style);
   for (let c = 1; c < cols; c++) bar(cv, colEdges[c]! - mt / 2, y + ft, colEdges[c]! + mt / 2, y + h - ft, style);
-  for (let r = 1; r + 1 < rowEdges.length; r++) bar(cv, x + ft, rowEdges[r]! - mt / 2, x + w - ft, rowEdges[r]! + mt / 2, style);
+  for (let r = 1; r + 1 < rowEdges.length; r++)
+    bar(cv, x + ft, rowEdges[r]! - mt / 2, x + w - ft, rowEdges[r]! + mt / 2, style);
 }
 
 function paintDoor(cv: Canvas, rand: () => number): [number, number, number, number] {
@@ -337,7 +381,8 @@ function paintDoor(cv: Canvas, rand: () => number): [number, number, number, num
   const double = rand() < 0.5;
   const dw = Math.round(w * (double ? 0.62 + rand() * 0.12 : 0.36 + rand() * 0.12));
   const dh = Math.round(h * (0.78 + rand() * 0.1));
-  const x = Math.round((w - dw) / 2 + (rand() - 0.5) * w * 0.1), y = Math.round(h * 0.06 + rand() * (h - dh - h * 0.08));
+  const x = Math.round((w - dw) / 2 + (rand() - 0.5) * w * 0.1),
+    y = Math.round(h * 0.06 + rand() * (h - dh - h * 0.08));
   const style = frameStyle(rand);
   const look = glassLook(rand);
   const ft = Math.max(3, Math.round(Math.min(dw, dh) * (0.05 + rand() * 0.03)));
@@ -357,11 +402,14 @@ function paintDoor(cv: Canvas, rand: () => number): [number, number, number, num
 
 function paintWindow(cv: Canvas, rand: () => number): [number, number, number, number] {
   const { w, h } = cv;
-  const ww = Math.round(w * (0.5 + rand() * 0.3)), wh = Math.round(h * (0.45 + rand() * 0.3));
-  const x = Math.round((w - ww) / 2 + (rand() - 0.5) * w * 0.1), y = Math.round((h - wh) / 2 + (rand() - 0.5) * h * 0.1);
+  const ww = Math.round(w * (0.5 + rand() * 0.3)),
+    wh = Math.round(h * (0.45 + rand() * 0.3));
+  const x = Math.round((w - ww) / 2 + (rand() - 0.5) * w * 0.1),
+    y = Math.round((h - wh) / 2 + (rand() - 0.5) * h * 0.1);
   const style = frameStyle(rand);
   const ft = Math.max(3, Math.round(Math.min(ww, wh) * (0.05 + rand() * 0.03)));
-  const cols = 1 + Math.floor(rand() * 3), rows = 1 + Math.floor(rand() * 2);
+  const cols = 1 + Math.floor(rand() * 3),
+    rows = 1 + Math.floor(rand() * 2);
   framedPanes(cv, [x, y, ww, wh], ft, cols, rows, style, glassLook(rand), w);
   handle(cv, x + ww / cols - ft * 0.2, y + wh * 0.42, y + wh * 0.58, Math.max(2, ft * 0.4), rand);
   return [x, y, ww, wh];
@@ -369,14 +417,23 @@ function paintWindow(cv: Canvas, rand: () => number): [number, number, number, n
 
 function paintVitrine(cv: Canvas, rand: () => number): [number, number, number, number] {
   const { w, h } = cv;
-  const vw = Math.round(w * (0.4 + rand() * 0.2)), vh = Math.round(h * (0.75 + rand() * 0.12));
-  const x = Math.round((w - vw) / 2), y = Math.round((h - vh) / 2);
+  const vw = Math.round(w * (0.4 + rand() * 0.2)),
+    vh = Math.round(h * (0.75 + rand() * 0.12));
+  const x = Math.round((w - vw) / 2),
+    y = Math.round((h - vh) / 2);
   const style = frameStyle(rand);
-  const wood: FrameStyle = { base: mix([90, 60, 40], [45, 45, 50], rand()), shade: (t) => 1 + 0.1 * Math.sin(Math.PI * t) };
+  const wood: FrameStyle = {
+    base: mix([90, 60, 40], [45, 45, 50], rand()),
+    shade: (t) => 1 + 0.1 * Math.sin(Math.PI * t),
+  };
   const look = glassLook(rand);
-  const top = Math.round(vh * 0.07), plinth = Math.round(vh * 0.14), post = Math.max(3, Math.round(vw * 0.05));
+  const top = Math.round(vh * 0.07),
+    plinth = Math.round(vh * 0.14),
+    post = Math.max(3, Math.round(vw * 0.05));
   // Inside: the object (on the lower shelf), then the shelves' front edges, then the glass front.
-  const shelves = [0.36 + rand() * 0.05, 0.62 + rand() * 0.05].map((s) => Math.round(y + top + (vh - top - plinth) * s));
+  const shelves = [0.36 + rand() * 0.05, 0.62 + rand() * 0.05].map((s) =>
+    Math.round(y + top + (vh - top - plinth) * s),
+  );
   const obj = { cx: x + vw * (0.35 + rand() * 0.3), cy: shelves[1]! - vh * 0.08, rx: vw * 0.12, ry: vh * 0.08 };
   const objColour: Rgb = [rand() * 180 + 40, rand() * 120 + 40, rand() * 180 + 40];
   pane(cv, x + post, y + top, x + vw - post, y + vh - plinth, look, w);
@@ -407,9 +464,12 @@ function paintVitrine(cv: Canvas, rand: () => number): [number, number, number, 
 
 function paintJar(cv: Canvas, rand: () => number): [number, number, number, number] {
   const { w, h } = cv;
-  const jh = h * (0.6 + rand() * 0.15), jw = Math.min(w * 0.6, jh * (0.6 + rand() * 0.2));
-  const cx = w / 2 + (rand() - 0.5) * w * 0.1, y0 = (h - jh) / 2;
-  const lidH = jh * 0.14, neck = 0.82;
+  const jh = h * (0.6 + rand() * 0.15),
+    jw = Math.min(w * 0.6, jh * (0.6 + rand() * 0.2));
+  const cx = w / 2 + (rand() - 0.5) * w * 0.1,
+    y0 = (h - jh) / 2;
+  const lidH = jh * 0.14,
+    neck = 0.82;
   const look = glassLook(rand);
   const bodyTop = y0 + lidH * 0.85;
   const lidColour: Rgb = rand() < 0.5 ? [200, 160, 70] : [235, 235, 235];
@@ -432,15 +492,24 @@ function paintJar(cv: Canvas, rand: () => number): [number, number, number, numb
       const r = Math.min(1, Math.abs(x + 0.5 - cx) / half);
       // Fresnel: reflectance rises steeply towards grazing angles at the silhouette.
       const cosT = Math.sqrt(Math.max(0, 1 - r * r));
-      const fres = Math.pow(1 - cosT, 3);
+      const fres = (1 - cosT) ** 3;
       const stripe = Math.max(0, 1 - Math.abs((x + 0.5 - cx) / half + 0.45) / 0.07);
       const inBase = y > y0 + jh - baseH;
       const a0 = 1 - look.transmission;
       const rr = 0.55 * fres + 0.5 * stripe + (inBase ? 0.3 : 0);
       const a = Math.min(0.92, a0 + rr);
       const edgeTint: Rgb = [look.tint[0] * 0.6, look.tint[1] * 0.7, look.tint[2] * 0.68];
-      const p: Rgb = [0, 1, 2].map((k) => a0 * look.tint[k]! + 0.55 * fres * edgeTint[k]! + (0.5 * stripe + (inBase ? 0.3 : 0)) * look.reflection[k]!) as Rgb;
-      cv.put(y * w + x, c, a, [Math.min(255, p[0] / a), Math.min(255, p[1] / a), Math.min(255, p[2] / a)], REGION_GLASS);
+      const p: Rgb = [0, 1, 2].map(
+        (k) =>
+          a0 * look.tint[k]! + 0.55 * fres * edgeTint[k]! + (0.5 * stripe + (inBase ? 0.3 : 0)) * look.reflection[k]!,
+      ) as Rgb;
+      cv.put(
+        y * w + x,
+        c,
+        a,
+        [Math.min(255, p[0] / a), Math.min(255, p[1] / a), Math.min(255, p[2] / a)],
+        REGION_GLASS,
+      );
     }
   }
   // The lid: a rounded-top cylinder, shaded across.
@@ -457,7 +526,17 @@ function paintJar(cv: Canvas, rand: () => number): [number, number, number, numb
       const c = Math.min(1, Math.max(0, inside)) * Math.min(1, Math.max(0, y + 1 - y0));
       const s = 0.7 + 0.45 * Math.cos(((x + 0.5 - cx) / lw) * Math.PI);
       const ridge = Math.floor(((y - y0) / lidH) * 6) % 2 ? 0.92 : 1;
-      cv.put(y * w + x, c, 1, [Math.min(255, lidColour[0] * s * ridge), Math.min(255, lidColour[1] * s * ridge), Math.min(255, lidColour[2] * s * ridge)], REGION_OPAQUE);
+      cv.put(
+        y * w + x,
+        c,
+        1,
+        [
+          Math.min(255, lidColour[0] * s * ridge),
+          Math.min(255, lidColour[1] * s * ridge),
+          Math.min(255, lidColour[2] * s * ridge),
+        ],
+        REGION_OPAQUE,
+      );
     }
   }
   return [Math.round(cx - jw / 2), Math.round(y0), Math.round(jw), Math.round(jh)];
@@ -497,28 +576,48 @@ export async function makeGlassScene(spec: GlassSceneSpec): Promise<GlassScene> 
       image[i * 3 + c] = Math.max(0, Math.min(255, Math.round(p + (1 - a) * background[i * 3 + c]! + n)));
     }
   }
-  return { width: w, height: h, kind, backdropName, image, background, alpha: cv.alpha, fg, region: cv.region, productBox: box };
+  return {
+    width: w,
+    height: h,
+    kind,
+    backdropName,
+    image,
+    background,
+    alpha: cv.alpha,
+    fg,
+    region: cv.region,
+    productBox: box,
+  };
 }
 
 /** The prompt box a user would draw: the product's bounding box grown by `margin` of the image's long side, clipped. */
-export function promptBoxFor(scene: Pick<GlassScene, 'productBox' | 'width' | 'height'>, margin = 0.03): [number, number, number, number] {
+export function promptBoxFor(
+  scene: Pick<GlassScene, 'productBox' | 'width' | 'height'>,
+  margin = 0.03,
+): [number, number, number, number] {
   const m = Math.round(Math.max(scene.width, scene.height) * margin);
   const [x, y, w, h] = scene.productBox;
-  const x0 = Math.max(0, x - m), y0 = Math.max(0, y - m);
-  const x1 = Math.min(scene.width, x + w + m), y1 = Math.min(scene.height, y + h + m);
+  const x0 = Math.max(0, x - m),
+    y0 = Math.max(0, y - m);
+  const x1 = Math.min(scene.width, x + w + m),
+    y1 = Math.min(scene.height, y + h + m);
   return [x0, y0, x1 - x0, y1 - y0];
 }
 
 /** The photo as PNG bytes (lossless, so the truth holds exactly). */
 export function scenePng(scene: GlassScene): Promise<Buffer> {
-  return sharp(scene.image, { raw: { width: scene.width, height: scene.height, channels: 3 } }).png().toBuffer();
+  return sharp(scene.image, { raw: { width: scene.width, height: scene.height, channels: 3 } })
+    .png()
+    .toBuffer();
 }
 
 /** Writes NAME.png (photo), NAME.alpha.png, NAME.fg.png, NAME.region.png (0/128/255) and NAME.json into `dir`. */
 export async function writeGlassScene(scene: GlassScene, dir: string, name: string): Promise<void> {
   const { width, height } = scene;
   const n = width * height;
-  const alpha = new Uint8Array(n), region = new Uint8Array(n), fg = new Uint8Array(n * 3);
+  const alpha = new Uint8Array(n),
+    region = new Uint8Array(n),
+    fg = new Uint8Array(n * 3);
   for (let i = 0; i < n; i++) {
     alpha[i] = Math.round(scene.alpha[i]! * 255);
     region[i] = scene.region[i] === REGION_OPAQUE ? 255 : scene.region[i] === REGION_GLASS ? 128 : 0;
@@ -528,10 +627,28 @@ export async function writeGlassScene(scene: GlassScene, dir: string, name: stri
   const { mkdir, writeFile } = await import('node:fs/promises');
   await mkdir(dir, { recursive: true });
   await Promise.all([
-    sharp(scene.image, { raw: { width, height, channels: 3 } }).png().toFile(`${dir}/${name}.png`),
+    sharp(scene.image, { raw: { width, height, channels: 3 } })
+      .png()
+      .toFile(`${dir}/${name}.png`),
     grey(alpha).toFile(`${dir}/${name}.alpha.png`),
     grey(region).toFile(`${dir}/${name}.region.png`),
-    sharp(fg, { raw: { width, height, channels: 3 } }).png().toFile(`${dir}/${name}.fg.png`),
-    writeFile(`${dir}/${name}.json`, JSON.stringify({ kind: scene.kind, backdrop: scene.backdropName, width, height, productBox: scene.productBox, promptBox: promptBoxFor(scene) }, null, 2)),
+    sharp(fg, { raw: { width, height, channels: 3 } })
+      .png()
+      .toFile(`${dir}/${name}.fg.png`),
+    writeFile(
+      `${dir}/${name}.json`,
+      JSON.stringify(
+        {
+          kind: scene.kind,
+          backdrop: scene.backdropName,
+          width,
+          height,
+          productBox: scene.productBox,
+          promptBox: promptBoxFor(scene),
+        },
+        null,
+        2,
+      ),
+    ),
   ]);
 }

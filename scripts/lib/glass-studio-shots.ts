@@ -14,7 +14,9 @@ export interface GlassStudioShots {
 }
 
 function png(rgb: Uint8Array, scene: GlassScene): Promise<Buffer> {
-  return sharp(rgb, { raw: { width: scene.width, height: scene.height, channels: 3 } }).png().toBuffer();
+  return sharp(rgb, { raw: { width: scene.width, height: scene.height, channels: 3 } })
+    .png()
+    .toBuffer();
 }
 
 /** C = α·F + (1−α)·B (+ noise), or B alone with `plate`. */

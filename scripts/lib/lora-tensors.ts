@@ -34,8 +34,16 @@ export interface LoraModule {
 function moduleTensors(m: LoraModule, s: LoraShape): TensorSpec[] {
   const k = m.conv1x1 ? [1, 1] : [];
   return [
-    { name: `${m.name}.lora_down.weight`, shape: [s.rank, m.inp, ...k], init: { kind: 'normal', std: 1 / Math.sqrt(m.inp) } },
-    { name: `${m.name}.lora_up.weight`, shape: [m.out, s.rank, ...k], init: { kind: 'normal', std: 0.1 / Math.sqrt(s.rank) } },
+    {
+      name: `${m.name}.lora_down.weight`,
+      shape: [s.rank, m.inp, ...k],
+      init: { kind: 'normal', std: 1 / Math.sqrt(m.inp) },
+    },
+    {
+      name: `${m.name}.lora_up.weight`,
+      shape: [m.out, s.rank, ...k],
+      init: { kind: 'normal', std: 0.1 / Math.sqrt(s.rank) },
+    },
     { name: `${m.name}.alpha`, shape: [], init: { kind: 'const', value: s.alpha } },
   ];
 }
@@ -71,7 +79,8 @@ export function unetLoraModules(u: UnetArch): LoraModule[] {
   const P = 'lora_unet';
   const mc = u.modelChannels;
   const levels = u.channelMult.length;
-  const depthAt = (level: number) => (Array.isArray(u.transformerDepth) ? u.transformerDepth[level]! : u.transformerDepth);
+  const depthAt = (level: number) =>
+    Array.isArray(u.transformerDepth) ? u.transformerDepth[level]! : u.transformerDepth;
   const attnAt = (level: number) => u.attentionResolutions.includes(2 ** level) && depthAt(level) > 0;
   const out: LoraModule[] = [];
   for (let level = 0; level < levels; ++level) {
@@ -81,7 +90,9 @@ export function unetLoraModules(u: UnetArch): LoraModule[] {
       out.push(...transformerModules(`${P}_down_blocks_${level}_attentions_${r}`, ch, depthAt(level), u));
   }
   const deepest = mc * u.channelMult[levels - 1]!;
-  out.push(...transformerModules(`${P}_mid_block_attentions_0`, deepest, u.transformerDepthMiddle ?? depthAt(levels - 1), u));
+  out.push(
+    ...transformerModules(`${P}_mid_block_attentions_0`, deepest, u.transformerDepthMiddle ?? depthAt(levels - 1), u),
+  );
   for (let level = levels - 1; level >= 0; --level) {
     if (!attnAt(level)) continue;
     const ch = mc * u.channelMult[level]!;
@@ -97,15 +108,20 @@ export function textLoraModules(t: TextArch, prefix: string): LoraModule[] {
   const C = t.hidden;
   for (let l = 0; l < t.layers; ++l) {
     const L = `${prefix}_text_model_encoder_layers_${l}`;
-    for (const p of ['q_proj', 'k_proj', 'v_proj', 'out_proj']) out.push({ name: `${L}_self_attn_${p}`, out: C, inp: C, conv1x1: false });
-    out.push({ name: `${L}_mlp_fc1`, out: t.intermediate, inp: C, conv1x1: false }, { name: `${L}_mlp_fc2`, out: C, inp: t.intermediate, conv1x1: false });
+    for (const p of ['q_proj', 'k_proj', 'v_proj', 'out_proj'])
+      out.push({ name: `${L}_self_attn_${p}`, out: C, inp: C, conv1x1: false });
+    out.push(
+      { name: `${L}_mlp_fc1`, out: t.intermediate, inp: C, conv1x1: false },
+      { name: `${L}_mlp_fc2`, out: C, inp: t.intermediate, conv1x1: false },
+    );
   }
   return out;
 }
 
 /** Every module of a LoRA for `arch`: the UNet's, then the text encoder(s)'. */
 export function loraModules(arch: ModelArch): LoraModule[] {
-  if (arch.text.kind !== 'clip') throw new Error('--lora is offered for SD 1.x and SDXL (CLIP text encoders in transformers naming)');
+  if (arch.text.kind !== 'clip')
+    throw new Error('--lora is offered for SD 1.x and SDXL (CLIP text encoders in transformers naming)');
   const text = arch.text2
     ? [...textLoraModules(arch.text, 'lora_te1'), ...textLoraModules(arch.text2, 'lora_te2')]
     : textLoraModules(arch.text, 'lora_te');

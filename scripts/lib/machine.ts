@@ -16,7 +16,17 @@ export interface Machine {
   node: string;
 }
 
-const FEATURES = ['avx2', 'fma', 'avx512f', 'avx512bw', 'avx512_vnni', 'avx512_bf16', 'amx_tile', 'amx_bf16', 'amx_int8'];
+const FEATURES = [
+  'avx2',
+  'fma',
+  'avx512f',
+  'avx512bw',
+  'avx512_vnni',
+  'avx512_bf16',
+  'amx_tile',
+  'amx_bf16',
+  'amx_int8',
+];
 
 function cpuinfo(): { model?: string; flags: string[] } {
   try {

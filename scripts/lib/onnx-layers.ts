@@ -6,7 +6,14 @@
  * batched MatMul + Softmax, torch.roll as Slice + Concat, F.interpolate as Resize.
  * Used by the family replicas (birefnet-replica.ts, sam-replica.ts).
  */
-import { type ModelSpec, type NodeSpec, type PlainAttr, type TensorSpec, type ValueSpec, rng } from '../../test/helpers/onnx-builder.js';
+import {
+  type ModelSpec,
+  type NodeSpec,
+  type PlainAttr,
+  type TensorSpec,
+  type ValueSpec,
+  rng,
+} from '../../test/helpers/onnx-builder.js';
 
 export type NormForm = 'op' | 'decomposed';
 
@@ -46,7 +53,10 @@ export class GraphBuilder {
    * Weight sharing (one module run twice, e.g. on two input scales): `share(fn)` runs `fn` once
    * recording the parameters it makes, and `share(fn, recorded)` runs it again reusing them.
    */
-  share<T>(fn: () => T, recorded?: { name: string; dims: string }[]): { value: T; params: { name: string; dims: string }[] } {
+  share<T>(
+    fn: () => T,
+    recorded?: { name: string; dims: string }[],
+  ): { value: T; params: { name: string; dims: string }[] } {
     if (recorded) this.replaying = [...recorded];
     else this.recording = [];
     try {
@@ -63,7 +73,8 @@ export class GraphBuilder {
   param(prefix: string, dims: readonly number[], std: number, uniform?: [number, number]): string {
     if (this.replaying) {
       const next = this.replaying.shift();
-      if (!next || next.dims !== dims.join('x')) throw new Error(`shared module: parameter ${prefix} [${dims.join('x')}] does not match`);
+      if (!next || next.dims !== dims.join('x'))
+        throw new Error(`shared module: parameter ${prefix} [${dims.join('x')}] does not match`);
       return next.name;
     }
     const count = dims.reduce((a, b) => a * b, 1);
@@ -111,7 +122,15 @@ export class GraphBuilder {
   }
 
   model(inputs: readonly ValueSpec[], outputs: readonly ValueSpec[], opset: number): ModelSpec {
-    return { inputs, outputs, nodes: this.nodes, initializers: this.inits, opset, irVersion: 8, producer: 'bg-native-replica' };
+    return {
+      inputs,
+      outputs,
+      nodes: this.nodes,
+      initializers: this.inits,
+      opset,
+      irVersion: 8,
+      producer: 'bg-native-replica',
+    };
   }
 
   // ---- layers ----------------------------------------------------------------------------------------
@@ -232,7 +251,9 @@ export class GraphBuilder {
     if (o.qkv && x === kv) {
       // One fused qkv Linear, as timm / Swin export it: [B, N, 3, heads, hd] → [3, B, heads, N, hd].
       const qkv = this.transpose(this.reshape(this.linear(x, c, 3 * inner), [b, nq, 3, heads, hd]), [2, 0, 3, 1, 4]);
-      const parts = this.opN('Split', [qkv, this.i64([1, 1, 1])], 3, { axis: 0 }).map((t) => this.op('Squeeze', [t, this.i64([0])]));
+      const parts = this.opN('Split', [qkv, this.i64([1, 1, 1])], 3, { axis: 0 }).map((t) =>
+        this.op('Squeeze', [t, this.i64([0])]),
+      );
       [q, k, v] = [parts[0]!, parts[1]!, parts[2]!];
     } else {
       // nq / nk may be -1: token counts that depend on the input (a prompt's points).

@@ -128,7 +128,7 @@ export function studyRefinement(
   profiles: readonly StudyProfile[] = STUDY_PROFILES,
 ): StudyResult[] {
   return profiles.flatMap((name) =>
-    (name === 'sam' ? ['exact'] as const : ['exact', 'soft'] as const).map((edge) => {
+    (name === 'sam' ? (['exact'] as const) : (['exact', 'soft'] as const)).map((edge) => {
       const coarse = familyOutput(truth, width, height, PROFILES[name], edge);
       const bare = refineAlpha(rgb, width, height, coarse, { disabled: true });
       const refined = refineAlpha(rgb, width, height, coarse);

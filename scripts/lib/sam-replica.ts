@@ -46,7 +46,16 @@ export interface SamDecoderOptions {
 }
 
 /** ViT-B at full size (the benchmark's SAM encoder). */
-export const SAM_VIT_B: SamEncoderOptions = { size: 1024, patch: 16, width: 768, depth: 12, heads: 12, window: 14, global: [2, 5, 8, 11], out: 256 };
+export const SAM_VIT_B: SamEncoderOptions = {
+  size: 1024,
+  patch: 16,
+  width: 768,
+  depth: 12,
+  heads: 12,
+  window: 14,
+  global: [2, 5, 8, 11],
+  out: 256,
+};
 export const SAM_DECODER: SamDecoderOptions = { dim: 256, side: 64, heads: 8, masks: 4 };
 
 const FRAME = 1024;
@@ -68,12 +77,19 @@ class SamEncoderWriter extends GraphBuilder {
     const hd = c / heads;
     const n = h * w;
     const qkv = this.transpose(this.reshape(this.linear(x, c, 3 * c), [b, n, 3, heads, hd]), [2, 0, 3, 1, 4]);
-    const [q, k, v] = this.opN('Split', [this.reshape(qkv, [3, b * heads, n, hd]), this.i64([1, 1, 1])], 3, { axis: 0 }).map((t) =>
-      this.op('Squeeze', [t, this.i64([0])]),
-    );
-    let attn = this.op('MatMul', [this.op('Mul', [q!, this.f32([1 / Math.sqrt(hd)], [])]), this.transpose(k!, [0, 2, 1])]);
-    const rh = this.op('Gather', [this.param('rel_pos_h', [2 * h - 1, hd], 0.02), this.i64(relIndex(h), [h, h])], { axis: 0 });
-    const rw = this.op('Gather', [this.param('rel_pos_w', [2 * w - 1, hd], 0.02), this.i64(relIndex(w), [w, w])], { axis: 0 });
+    const [q, k, v] = this.opN('Split', [this.reshape(qkv, [3, b * heads, n, hd]), this.i64([1, 1, 1])], 3, {
+      axis: 0,
+    }).map((t) => this.op('Squeeze', [t, this.i64([0])]));
+    let attn = this.op('MatMul', [
+      this.op('Mul', [q!, this.f32([1 / Math.sqrt(hd)], [])]),
+      this.transpose(k!, [0, 2, 1]),
+    ]);
+    const rh = this.op('Gather', [this.param('rel_pos_h', [2 * h - 1, hd], 0.02), this.i64(relIndex(h), [h, h])], {
+      axis: 0,
+    });
+    const rw = this.op('Gather', [this.param('rel_pos_w', [2 * w - 1, hd], 0.02), this.i64(relIndex(w), [w, w])], {
+      axis: 0,
+    });
     const rq = this.reshape(q!, [b * heads, h, w, hd]);
     const relH = this.op('Einsum', [rq, rh], { equation: 'bhwc,hkc->bhwk' });
     const relW = this.op('Einsum', [rq, rw], { equation: 'bhwc,wkc->bhwk' });
@@ -81,7 +97,10 @@ class SamEncoderWriter extends GraphBuilder {
     attn = this.op('Add', [attn, this.reshape(relH, [b * heads, h, w, h, 1])]);
     attn = this.op('Add', [attn, this.reshape(relW, [b * heads, h, w, 1, w])]);
     attn = this.op('Softmax', [this.reshape(attn, [b * heads, n, n])], { axis: -1 });
-    const out = this.reshape(this.transpose(this.reshape(this.op('MatMul', [attn, v!]), [b, heads, h, w, hd]), [0, 2, 3, 1, 4]), [b, h, w, c]);
+    const out = this.reshape(
+      this.transpose(this.reshape(this.op('MatMul', [attn, v!]), [b, heads, h, w, hd]), [0, 2, 3, 1, 4]),
+      [b, h, w, c],
+    );
     return this.linear(out, c, c);
   }
 
@@ -93,7 +112,12 @@ class SamEncoderWriter extends GraphBuilder {
       const gp = Math.ceil(g / ws) * ws;
       if (gp !== g) t = this.op('Pad', [t, this.i64([0, 0, 0, 0, 0, gp - g, gp - g, 0])], { mode: 'constant' });
       const nw = gp / ws;
-      t = this.reshape(this.transpose(this.reshape(t, [1, nw, ws, nw, ws, c]), [0, 1, 3, 2, 4, 5]), [nw * nw, ws, ws, c]);
+      t = this.reshape(this.transpose(this.reshape(t, [1, nw, ws, nw, ws, c]), [0, 1, 3, 2, 4, 5]), [
+        nw * nw,
+        ws,
+        ws,
+        c,
+      ]);
       t = this.relAttention(t, nw * nw, ws, ws);
       t = this.reshape(this.transpose(this.reshape(t, [1, nw, nw, ws, ws, c]), [0, 1, 3, 2, 4, 5]), [1, gp, gp, c]);
       if (gp !== g) t = this.slice(t, [0, 0], [g, g], [1, 2]);
@@ -138,7 +162,10 @@ class SamDecoderWriter extends GraphBuilder {
     const gauss = this.param('pe.gaussian', [2, d / 2], 1);
     const twoPi = this.f32([2 * Math.PI], []);
     const fourier = (unit: string) => {
-      const proj = this.op('Mul', [this.op('MatMul', [this.op('Sub', [this.op('Mul', [unit, this.f32([2], [])]), this.f32([1], [])]), gauss]), twoPi]);
+      const proj = this.op('Mul', [
+        this.op('MatMul', [this.op('Sub', [this.op('Mul', [unit, this.f32([2], [])]), this.f32([1], [])]), gauss]),
+        twoPi,
+      ]);
       return this.op('Concat', [this.op('Sin', [proj]), this.op('Cos', [proj])], { axis: -1 });
     };
     // Sparse prompt embeddings [1, N, d].
@@ -147,9 +174,13 @@ class SamDecoderWriter extends GraphBuilder {
     const is = (l: number) => this.op('Cast', [this.op('Equal', [labels, this.f32([l], [])])], { to: 1 });
     pe = this.op('Mul', [pe, this.op('Sub', [this.f32([1], []), is(-1)])]);
     pe = this.op('Add', [pe, this.op('Mul', [this.param('not_a_point', [1, 1, d], 1), is(-1)])]);
-    for (let l = 0; l < 4; l++) pe = this.op('Add', [pe, this.op('Mul', [this.param(`point_embed${l}`, [1, 1, d], 1), is(l)])]);
+    for (let l = 0; l < 4; l++)
+      pe = this.op('Add', [pe, this.op('Mul', [this.param(`point_embed${l}`, [1, 1, d], 1), is(l)])]);
     // Dense embedding: the mask input downscaled, or the no-mask embedding.
-    let m = this.op('Conv', ['mask_input', this.param('mask.c1', [4, 1, 2, 2], 0.5)], { kernel_shape: [2, 2], strides: [2, 2] });
+    let m = this.op('Conv', ['mask_input', this.param('mask.c1', [4, 1, 2, 2], 0.5)], {
+      kernel_shape: [2, 2],
+      strides: [2, 2],
+    });
     m = this.gelu(this.layerNorm2d(m, 4));
     m = this.op('Conv', [m, this.param('mask.c2', [d, 4, 2, 2], 0.3)], { kernel_shape: [2, 2], strides: [2, 2] });
     const has = this.reshape('has_mask_input', [1, 1, 1, 1]);
@@ -164,31 +195,63 @@ class SamDecoderWriter extends GraphBuilder {
     // Two-way transformer, one layer, then the final token→image attention.
     let qs = this.layerNorm(this.attention(tokens, tokens, 1, -1, -1, d, heads), d);
     let keys = src;
-    const t2i = (q: string, kk: string, v: string) => this.attention(q, kk, 1, -1, e * e, d, heads, { inner: d / 2, value: v });
-    qs = this.layerNorm(this.op('Add', [qs, t2i(this.op('Add', [qs, tokens]), this.op('Add', [keys, keyPe]), keys)]), d);
+    const t2i = (q: string, kk: string, v: string) =>
+      this.attention(q, kk, 1, -1, e * e, d, heads, { inner: d / 2, value: v });
+    qs = this.layerNorm(
+      this.op('Add', [qs, t2i(this.op('Add', [qs, tokens]), this.op('Add', [keys, keyPe]), keys)]),
+      d,
+    );
     qs = this.layerNorm(this.op('Add', [qs, this.linear(this.op('Relu', [this.linear(qs, d, 2 * d)]), 2 * d, d)]), d);
-    const i2t = this.attention(this.op('Add', [keys, keyPe]), this.op('Add', [qs, tokens]), 1, e * e, -1, d, heads, { inner: d / 2, value: qs });
+    const i2t = this.attention(this.op('Add', [keys, keyPe]), this.op('Add', [qs, tokens]), 1, e * e, -1, d, heads, {
+      inner: d / 2,
+      value: qs,
+    });
     keys = this.layerNorm(this.op('Add', [keys, i2t]), d);
-    qs = this.layerNorm(this.op('Add', [qs, t2i(this.op('Add', [qs, tokens]), this.op('Add', [keys, keyPe]), keys)]), d);
+    qs = this.layerNorm(
+      this.op('Add', [qs, t2i(this.op('Add', [qs, tokens]), this.op('Add', [keys, keyPe]), keys)]),
+      d,
+    );
     // Heads.
     const iouToken = this.slice(qs, [0], [1], [1]);
     const maskTokens = this.slice(qs, [1], [1 + k], [1]);
     let up = this.reshape(this.transpose(keys, [0, 2, 1]), [1, d, e, e]);
-    up = this.op('ConvTranspose', [up, this.param('up1.w', [d, d / 4, 2, 2], Math.sqrt(1 / d)), this.param('up1.b', [d / 4], 0.02)], { kernel_shape: [2, 2], strides: [2, 2] });
+    up = this.op(
+      'ConvTranspose',
+      [up, this.param('up1.w', [d, d / 4, 2, 2], Math.sqrt(1 / d)), this.param('up1.b', [d / 4], 0.02)],
+      { kernel_shape: [2, 2], strides: [2, 2] },
+    );
     up = this.gelu(this.layerNorm2d(up, d / 4));
-    up = this.op('ConvTranspose', [up, this.param('up2.w', [d / 4, d / 8, 2, 2], Math.sqrt(4 / d)), this.param('up2.b', [d / 8], 0.02)], { kernel_shape: [2, 2], strides: [2, 2] });
+    up = this.op(
+      'ConvTranspose',
+      [up, this.param('up2.w', [d / 4, d / 8, 2, 2], Math.sqrt(4 / d)), this.param('up2.b', [d / 8], 0.02)],
+      { kernel_shape: [2, 2], strides: [2, 2] },
+    );
     up = this.gelu(up);
-    const hyper = this.opN('Split', [maskTokens, this.i64(Array(k).fill(1))], k, { axis: 1 }).map((t) => this.mlp3(t, d, d, d / 8));
+    const hyper = this.opN('Split', [maskTokens, this.i64(Array(k).fill(1))], k, { axis: 1 }).map((t) =>
+      this.mlp3(t, d, d, d / 8),
+    );
     const hyperIn = this.op('Concat', hyper, { axis: 1 });
-    const lowRes = this.reshape(this.op('MatMul', [hyperIn, this.reshape(up, [1, d / 8, 16 * e * e])]), [1, k, 4 * e, 4 * e]);
+    const lowRes = this.reshape(this.op('MatMul', [hyperIn, this.reshape(up, [1, d / 8, 16 * e * e])]), [
+      1,
+      k,
+      4 * e,
+      4 * e,
+    ]);
     const iou = this.reshape(this.mlp3(iouToken, d, d, k), [1, k]);
     // Post-processing to orig_im_size.
     const framed = this.resizeTo(lowRes, 1, k, FRAME, FRAME, false);
     const scale = this.op('Div', [this.f32([FRAME], []), this.op('ReduceMax', ['orig_im_size'], { keepdims: 0 })]);
-    const prepadded = this.op('Cast', [this.op('Floor', [this.op('Add', [this.op('Mul', ['orig_im_size', scale]), this.f32([0.5], [])])])], { to: 7 });
+    const prepadded = this.op(
+      'Cast',
+      [this.op('Floor', [this.op('Add', [this.op('Mul', ['orig_im_size', scale]), this.f32([0.5], [])])])],
+      { to: 7 },
+    );
     const cropped = this.op('Slice', [framed, this.i64([0, 0]), prepadded, this.i64([2, 3])]);
     const sizes = this.op('Concat', [this.i64([1, k]), this.op('Cast', ['orig_im_size'], { to: 7 })], { axis: 0 });
-    const out = this.op('Resize', [cropped, '', '', sizes], { mode: 'linear', coordinate_transformation_mode: 'pytorch_half_pixel' });
+    const out = this.op('Resize', [cropped, '', '', sizes], {
+      mode: 'linear',
+      coordinate_transformation_mode: 'pytorch_half_pixel',
+    });
     this.nameOutput(out, 'masks');
     this.nameOutput(iou, 'iou_predictions');
     this.nameOutput(lowRes, 'low_res_masks');

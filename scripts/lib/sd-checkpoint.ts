@@ -80,13 +80,37 @@ export type ArchName = 'sd15' | 'sd15-inpaint' | 'sd2' | 'sdxl' | 'sdxl-inpaint'
 export const ARCH_NAMES: readonly ArchName[] = ['sd15', 'sd15-inpaint', 'sd2', 'sdxl', 'sdxl-inpaint'];
 
 /** The first-stage model shared by SD 1.x and 2.x (kl-f8, 4 latent channels). */
-const KL_F8: VaeArch = { ch: 128, chMult: [1, 2, 4, 4], numResBlocks: 2, zChannels: 4, embedDim: 4, inChannels: 3, outCh: 3 };
+const KL_F8: VaeArch = {
+  ch: 128,
+  chMult: [1, 2, 4, 4],
+  numResBlocks: 2,
+  zChannels: 4,
+  embedDim: 4,
+  inChannels: 3,
+  outCh: 3,
+};
 
 /** CLIP ViT-L/14 text model (openai/clip-vit-large-patch14 config.json). */
-const CLIP_L: TextArch = { kind: 'clip', hidden: 768, layers: 12, heads: 12, intermediate: 3072, vocab: 49408, positions: 77 };
+const CLIP_L: TextArch = {
+  kind: 'clip',
+  hidden: 768,
+  layers: 12,
+  heads: 12,
+  intermediate: 3072,
+  vocab: 49408,
+  positions: 77,
+};
 
 /** OpenCLIP ViT-H-14 text tower (open_clip ViT-H-14.json: width 1024, layers 24, heads 16, mlp_ratio 4). */
-const OPENCLIP_H: TextArch = { kind: 'openclip', hidden: 1024, layers: 24, heads: 16, intermediate: 4096, vocab: 49408, positions: 77 };
+const OPENCLIP_H: TextArch = {
+  kind: 'openclip',
+  hidden: 1024,
+  layers: 24,
+  heads: 16,
+  intermediate: 4096,
+  vocab: 49408,
+  positions: 77,
+};
 
 const SD1_UNET: UnetArch = {
   inChannels: 4,
@@ -102,7 +126,15 @@ const SD1_UNET: UnetArch = {
 };
 
 /** OpenCLIP ViT-bigG-14 text tower (open_clip ViT-bigG-14.json: width 1280, layers 32, heads 20, mlp_ratio 4, embed_dim 1280). */
-const OPENCLIP_BIGG: TextArch = { kind: 'openclip', hidden: 1280, layers: 32, heads: 20, intermediate: 5120, vocab: 49408, positions: 77 };
+const OPENCLIP_BIGG: TextArch = {
+  kind: 'openclip',
+  hidden: 1280,
+  layers: 32,
+  heads: 20,
+  intermediate: 5120,
+  vocab: 49408,
+  positions: 77,
+};
 
 /** sd_xl_base.yaml network_config: 3 levels, attention at ds 2 and 4 with depth 2 and 10, 64-wide heads, 2048 context. */
 const SDXL_UNET: UnetArch = {
@@ -126,7 +158,15 @@ const SDXL_UNET: UnetArch = {
  * whole checkpoint is a few MB and a 64×64 generation takes a fraction of a second. The pooled
  * width is 32 and each time id gets 8 values: adm_in_channels = 32 + 6·8 = 80.
  */
-const TINY_TEXT: TextArch = { kind: 'clip', hidden: 32, layers: 2, heads: 1, intermediate: 64, vocab: 49408, positions: 77 };
+const TINY_TEXT: TextArch = {
+  kind: 'clip',
+  hidden: 32,
+  layers: 2,
+  heads: 1,
+  intermediate: 64,
+  vocab: 49408,
+  positions: 77,
+};
 const TINY_SDXL: ModelArch = {
   unet: {
     inChannels: 4,
@@ -270,7 +310,8 @@ export function unetTensors(u: UnetArch, prefix = 'model.diffusion_model.'): Ten
   const emb = mc * 4;
   const t: TensorSpec[] = [...linear(`${P}time_embed.0`, emb, mc), ...linear(`${P}time_embed.2`, emb, emb)];
   // SDXL: label_emb = Sequential(Sequential(Linear(adm_in, emb), SiLU, Linear(emb, emb))).
-  if (u.admInChannels) t.push(...linear(`${P}label_emb.0.0`, emb, u.admInChannels), ...linear(`${P}label_emb.0.2`, emb, emb));
+  if (u.admInChannels)
+    t.push(...linear(`${P}label_emb.0.0`, emb, u.admInChannels), ...linear(`${P}label_emb.0.2`, emb, emb));
   const depthAt = (level: number) =>
     Array.isArray(u.transformerDepth) ? u.transformerDepth[level]! : u.transformerDepth;
   const hasAttn = (ds: number, level: number) => u.attentionResolutions.includes(ds) && depthAt(level) > 0;
@@ -310,7 +351,8 @@ export function unetTensors(u: UnetArch, prefix = 'model.diffusion_model.'): Ten
       t.push(...unetResBlock(`${P}output_blocks.${block}.0`, ch + skip, out, emb));
       ch = out;
       let layer = 1;
-      if (hasAttn(ds, level)) t.push(...spatialTransformer(`${P}output_blocks.${block}.${layer++}`, ch, u, depthAt(level)));
+      if (hasAttn(ds, level))
+        t.push(...spatialTransformer(`${P}output_blocks.${block}.${layer++}`, ch, u, depthAt(level)));
       if (level > 0 && i === u.numResBlocks) {
         // Upsample: nearest 2× then a 3×3 conv named "conv".
         t.push(...conv(`${P}output_blocks.${block}.${layer}.conv`, ch, ch, 3));
@@ -335,10 +377,20 @@ function vaeResBlock(p: string, inp: number, out: number): TensorSpec[] {
 }
 // AttnBlock: GroupNorm + q/k/v/proj_out as 1×1 convolutions.
 function vaeAttn(p: string, c: number): TensorSpec[] {
-  return [...norm(`${p}.norm`, c), ...conv(`${p}.q`, c, c, 1), ...conv(`${p}.k`, c, c, 1), ...conv(`${p}.v`, c, c, 1), ...conv(`${p}.proj_out`, c, c, 1)];
+  return [
+    ...norm(`${p}.norm`, c),
+    ...conv(`${p}.q`, c, c, 1),
+    ...conv(`${p}.k`, c, c, 1),
+    ...conv(`${p}.v`, c, c, 1),
+    ...conv(`${p}.proj_out`, c, c, 1),
+  ];
 }
 function vaeMid(p: string, c: number): TensorSpec[] {
-  return [...vaeResBlock(`${p}.mid.block_1`, c, c), ...vaeAttn(`${p}.mid.attn_1`, c), ...vaeResBlock(`${p}.mid.block_2`, c, c)];
+  return [
+    ...vaeResBlock(`${p}.mid.block_1`, c, c),
+    ...vaeAttn(`${p}.mid.attn_1`, c),
+    ...vaeResBlock(`${p}.mid.block_2`, c, c),
+  ];
 }
 
 /** AutoencoderKL (Encoder + Decoder + quant convs) under `prefix`. */
@@ -386,7 +438,11 @@ export function textTensors(a: TextArch, prefix = 'cond_stage_model.'): TensorSp
     const P = `${prefix}transformer.text_model.`;
     t.push(
       { name: `${P}embeddings.token_embedding.weight`, shape: [a.vocab, C], init: { kind: 'normal', std: 0.02 } },
-      { name: `${P}embeddings.position_embedding.weight`, shape: [a.positions, C], init: { kind: 'normal', std: 0.01 } },
+      {
+        name: `${P}embeddings.position_embedding.weight`,
+        shape: [a.positions, C],
+        init: { kind: 'normal', std: 0.01 },
+      },
       { name: `${P}embeddings.position_ids`, shape: [1, a.positions], init: { kind: 'arange' }, intDtype: 'I64' },
     );
     for (let l = 0; l < a.layers; ++l) {
@@ -655,7 +711,14 @@ function fillFromTable<T extends Float32Array | Uint16Array>(out: T, table: T, r
 }
 
 /** Elements [i0, i0 + m) of one tensor into the start of `chunk`. */
-function fillChunk(chunk: ArrayBuffer, spec: TensorSpec, dtype: FloatDType, i0: number, m: number, rng: () => number): void {
+function fillChunk(
+  chunk: ArrayBuffer,
+  spec: TensorSpec,
+  dtype: FloatDType,
+  i0: number,
+  m: number,
+  rng: () => number,
+): void {
   const init = spec.init;
   if (spec.intDtype) {
     const out = new BigInt64Array(chunk, 0, m);

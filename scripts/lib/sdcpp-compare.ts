@@ -45,7 +45,15 @@ export class SdcppRuns {
     const key = `${ours.model}\n${ours.size}`;
     let run = this.runs.get(key);
     if (!run) {
-      run = await runSdcpp({ binary: this.binary, model: ours.model, size: ours.size, steps: ours.steps, threads: ours.threads, ...BENCH_PROMPT, extraArgs: this.extraArgs });
+      run = await runSdcpp({
+        binary: this.binary,
+        model: ours.model,
+        size: ours.size,
+        steps: ours.steps,
+        threads: ours.threads,
+        ...BENCH_PROMPT,
+        extraArgs: this.extraArgs,
+      });
       this.runs.set(key, run);
     }
     return {
@@ -78,7 +86,8 @@ export function comparisonTable(rows: Comparison[], m: Machine): string {
       '   peak RSS MiB  sd.cpp MiB   load avg',
   ];
   for (const r of rows) {
-    const o = r.ours, s = r.sdcpp;
+    const o = r.ours,
+      s = r.sdcpp;
     out.push(
       [
         path.basename(o.model).slice(0, 28).padEnd(28),

@@ -66,7 +66,10 @@ export function parseSteps(log: string, steps: number): number[] {
   return [...bySteps.entries()].sort((a, b) => a[0] - b[0]).map(([, v]) => v);
 }
 
-export function parseLog(log: string, steps: number): Omit<SdcppRun, 'binary' | 'version' | 'args' | 'size' | 'steps' | 'threads' | 'peak_rss_mb'> {
+export function parseLog(
+  log: string,
+  steps: number,
+): Omit<SdcppRun, 'binary' | 'version' | 'args' | 'size' | 'steps' | 'threads' | 'peak_rss_mb'> {
   const steps_s = parseSteps(log, steps);
   const warm = steps_s.length > 1 ? steps_s.slice(1) : steps_s;
   return {
@@ -88,7 +91,11 @@ function vmHwmMb(pid: number): number {
   }
 }
 
-function run(binary: string, args: string[], onPid?: (pid: number) => void): Promise<{ code: number | null; out: string }> {
+function run(
+  binary: string,
+  args: string[],
+  onPid?: (pid: number) => void,
+): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     const chunks: Buffer[] = [];
@@ -102,23 +109,39 @@ function run(binary: string, args: string[], onPid?: (pid: number) => void): Pro
 
 export async function sdcppVersion(binary: string): Promise<string> {
   const r = await run(binary, ['--version']).catch(() => ({ code: 1, out: '' }));
-  return r.out.split('\n').find((l) => /version|commit/i.test(l))?.trim() ?? 'unknown';
+  return (
+    r.out
+      .split('\n')
+      .find((l) => /version|commit/i.test(l))
+      ?.trim() ?? 'unknown'
+  );
 }
 
 export async function runSdcpp(o: SdcppOptions): Promise<SdcppRun> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'bgn-sdcpp-'));
   const args = [
-    '-m', o.model,
-    '-p', o.prompt,
-    '-n', o.negativePrompt,
-    '--steps', String(o.steps),
-    '--cfg-scale', '7.5',
-    '--sampling-method', 'euler',
-    '-H', String(o.size),
-    '-W', String(o.size),
-    '-t', String(o.threads),
-    '-s', '1',
-    '-o', path.join(dir, 'out.png'),
+    '-m',
+    o.model,
+    '-p',
+    o.prompt,
+    '-n',
+    o.negativePrompt,
+    '--steps',
+    String(o.steps),
+    '--cfg-scale',
+    '7.5',
+    '--sampling-method',
+    'euler',
+    '-H',
+    String(o.size),
+    '-W',
+    String(o.size),
+    '-t',
+    String(o.threads),
+    '-s',
+    '1',
+    '-o',
+    path.join(dir, 'out.png'),
     ...(o.extraArgs ?? []),
   ];
   let peak = 0;
@@ -127,10 +150,26 @@ export async function runSdcpp(o: SdcppOptions): Promise<SdcppRun> {
     const r = await run(o.binary, args, (pid) => {
       timer = setInterval(() => (peak = Math.max(peak, vmHwmMb(pid))), 100);
     });
-    if (r.code !== 0) throw new Error(`${o.binary} exited with ${r.code}:\n${r.out.split(/[\r\n]+/).slice(-15).join('\n')}`);
+    if (r.code !== 0)
+      throw new Error(
+        `${o.binary} exited with ${r.code}:\n${r.out
+          .split(/[\r\n]+/)
+          .slice(-15)
+          .join('\n')}`,
+      );
     const parsed = parseLog(r.out, o.steps);
-    if (!Number.isFinite(parsed.sampling_s)) throw new Error(`no "sampling completed" line in ${o.binary}'s output; is it stable-diffusion.cpp's CLI?`);
-    return { binary: o.binary, version: await sdcppVersion(o.binary), args, size: o.size, steps: o.steps, threads: o.threads, ...parsed, peak_rss_mb: peak };
+    if (!Number.isFinite(parsed.sampling_s))
+      throw new Error(`no "sampling completed" line in ${o.binary}'s output; is it stable-diffusion.cpp's CLI?`);
+    return {
+      binary: o.binary,
+      version: await sdcppVersion(o.binary),
+      args,
+      size: o.size,
+      steps: o.steps,
+      threads: o.threads,
+      ...parsed,
+      peak_rss_mb: peak,
+    };
   } finally {
     if (timer) clearInterval(timer);
     rmSync(dir, { recursive: true, force: true });

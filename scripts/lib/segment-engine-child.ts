@@ -58,7 +58,10 @@ async function main(): Promise<void> {
     const mod = await import('onnxruntime-node');
     const ort = ((mod as unknown as { default?: typeof mod }).default ?? mod) as typeof mod;
     const ref = await ort.InferenceSession.create(file!, {
-      intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all',
+      intraOpNumThreads: threads,
+      interOpNumThreads: 1,
+      executionMode: 'sequential',
+      graphOptimizationLevel: 'all',
     });
     const meta = ref.inputMetadata[0] as { shape?: (number | string)[] } | undefined;
     const shape = (meta?.shape ?? [1, 3, 1024, 1024]).map((d) => (typeof d === 'number' ? d : -1));

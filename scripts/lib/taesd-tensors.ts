@@ -22,14 +22,23 @@ export interface TaesdArch {
 }
 
 /** madebyollin/taesd and taesdxl: 64-wide blocks, 4 latent channels. */
-export const TAESD: TaesdArch = { width: 64, latentChannels: 4, imageChannels: 3, encoderBlocks: [1, 3, 3, 3], decoderBlocks: [3, 3, 3, 1] };
+export const TAESD: TaesdArch = {
+  width: 64,
+  latentChannels: 4,
+  imageChannels: 3,
+  encoderBlocks: [1, 3, 3, 3],
+  decoderBlocks: [3, 3, 3, 1],
+};
 
 function conv(name: string, out: number, inp: number, bias: boolean): TensorSpec[] {
-  const t: TensorSpec[] = [{ name: `${name}.weight`, shape: [out, inp, 3, 3], init: { kind: 'normal', std: 1 / Math.sqrt(inp * 9) } }];
+  const t: TensorSpec[] = [
+    { name: `${name}.weight`, shape: [out, inp, 3, 3], init: { kind: 'normal', std: 1 / Math.sqrt(inp * 9) } },
+  ];
   if (bias) t.push({ name: `${name}.bias`, shape: [out], init: { kind: 'zeros' } });
   return t;
 }
-const block = (name: string, c: number): TensorSpec[] => [0, 2, 4].flatMap((i) => conv(`${name}.conv.${i}`, c, c, true));
+const block = (name: string, c: number): TensorSpec[] =>
+  [0, 2, 4].flatMap((i) => conv(`${name}.conv.${i}`, c, c, true));
 
 /** Encoder and decoder tensors (encoder.layers.N.*, decoder.layers.N.*). */
 export function taesdTensors(a: TaesdArch = TAESD): TensorSpec[] {
@@ -37,7 +46,11 @@ export function taesdTensors(a: TaesdArch = TAESD): TensorSpec[] {
   const t: TensorSpec[] = [];
   let n = 0;
   a.encoderBlocks.forEach((blocks, level) => {
-    t.push(...(level === 0 ? conv(`encoder.layers.${n++}`, c, a.imageChannels, true) : conv(`encoder.layers.${n++}`, c, c, false)));
+    t.push(
+      ...(level === 0
+        ? conv(`encoder.layers.${n++}`, c, a.imageChannels, true)
+        : conv(`encoder.layers.${n++}`, c, c, false)),
+    );
     for (let b = 0; b < blocks; ++b) t.push(...block(`encoder.layers.${n++}`, c));
   });
   t.push(...conv(`encoder.layers.${n}`, a.latentChannels, c, true));

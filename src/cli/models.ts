@@ -3,7 +3,7 @@
  * $XDG_DATA_HOME/.u2net, else ~/.u2net) and in bg-native's cache folder, each with its family,
  * input size and licence note; `--all` also lists the names bg-native knows but did not find.
  */
-import { Command } from 'commander';
+import type { Command } from 'commander';
 
 import { CATALOG } from '../models/catalog.js';
 import { listModelsIn } from '../models/list.js';

@@ -2,7 +2,7 @@
  * `bg-native presets [name]`: the presets replace can use (built-in, BG_PRESET_DIRS, --preset-dir),
  * as a table or JSON; one preset as YAML (its file, validated, defaults filled in) or JSON.
  */
-import { Command } from 'commander';
+import type { Command } from 'commander';
 import { stringify } from 'yaml';
 
 import type { CliIO } from './io.js';
@@ -59,18 +59,20 @@ export function registerPresetsCommand(program: Command, io: CliIO, lib: CliLibr
         else io.stdout(`# ${p.file}\n${stringify(p.data, { lineWidth: 100 })}`);
         return;
       }
-      const all = lib().listPresets(source).map((n) => {
-        const { file, data } = lib().getPresetFile(n, source);
-        const promptTypes = data.prompts ? Object.keys(data.prompts) : [];
-        const defaultPromptType = data.defaultPromptType ?? (data.prompt === undefined ? promptTypes[0] : undefined);
-        return {
-          name: data.name,
-          description: data.description,
-          promptTypes,
-          ...(defaultPromptType !== undefined ? { defaultPromptType } : {}),
-          file,
-        };
-      });
+      const all = lib()
+        .listPresets(source)
+        .map((n) => {
+          const { file, data } = lib().getPresetFile(n, source);
+          const promptTypes = data.prompts ? Object.keys(data.prompts) : [];
+          const defaultPromptType = data.defaultPromptType ?? (data.prompt === undefined ? promptTypes[0] : undefined);
+          return {
+            name: data.name,
+            description: data.description,
+            promptTypes,
+            ...(defaultPromptType !== undefined ? { defaultPromptType } : {}),
+            file,
+          };
+        });
       if (flags.json) {
         io.stdout(JSON.stringify(all, null, 2) + '\n');
         return;

@@ -8,7 +8,7 @@
  */
 import path from 'node:path';
 
-import { Command, Option } from 'commander';
+import { type Command, Option } from 'commander';
 
 import { BgNativeError } from '../errors.js';
 import { checkWritable, writeFileAtomic } from '../image/atomic-write.js';

@@ -4,7 +4,7 @@
  * gracefully: no new requests or jobs, running jobs finish within SHUTDOWN_GRACE or go back to
  * the queue.
  */
-import { Command, Option } from 'commander';
+import { type Command, Option } from 'commander';
 
 import { BgNativeError } from '../errors.js';
 import { SETTINGS, type ServerConfigInput } from '../server/config.js';

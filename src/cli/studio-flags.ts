@@ -14,10 +14,15 @@ export interface StudioFlags {
 /** --clean-plate / --second-in / --second-clean-plate → cleanPlate / second (the library checks the pair). */
 export function studioOptions(f: StudioFlags): Pick<SegmentOptions, 'cleanPlate' | 'second'> {
   if ((f.secondIn === undefined) !== (f.secondCleanPlate === undefined)) {
-    throw new BgNativeError('E_BAD_INPUT', `--${f.secondIn === undefined ? 'second-in' : 'second-clean-plate'} is missing: two-shot matting takes the second shot and its clean plate together.`);
+    throw new BgNativeError(
+      'E_BAD_INPUT',
+      `--${f.secondIn === undefined ? 'second-in' : 'second-clean-plate'} is missing: two-shot matting takes the second shot and its clean plate together.`,
+    );
   }
   return {
     ...(f.cleanPlate !== undefined ? { cleanPlate: f.cleanPlate } : {}),
-    ...(f.secondIn !== undefined && f.secondCleanPlate !== undefined ? { second: { input: f.secondIn, cleanPlate: f.secondCleanPlate } } : {}),
+    ...(f.secondIn !== undefined && f.secondCleanPlate !== undefined
+      ? { second: { input: f.secondIn, cleanPlate: f.secondCleanPlate } }
+      : {}),
   };
 }

@@ -52,20 +52,27 @@ function parseTransmission(v: string): number {
 /** --box and --point, for a command's options. */
 export function promptFlagOptions(): Option[] {
   return [
-    new Option('--box <x,y,w,h>', "the product's box in photo pixels: nothing outside it is kept")
-      .argParser(parseBoxFlag),
-    new Option('--point <x,y[,label]>', 'a point on the product (label 1, default) or off it (0); repeatable')
-      .argParser(parsePointFlag),
+    new Option('--box <x,y,w,h>', "the product's box in photo pixels: nothing outside it is kept").argParser(
+      parseBoxFlag,
+    ),
+    new Option(
+      '--point <x,y[,label]>',
+      'a point on the product (label 1, default) or off it (0); repeatable',
+    ).argParser(parsePointFlag),
   ];
 }
 
 /** --glass, --glass-transmission and --glass-tint, for a command's options. */
 export function glassFlagOptions(): Option[] {
   return [
-    new Option('--glass <mode>', 'panes and glassware: auto (default: found and made see-through) or off')
-      .choices(['auto', 'off']),
-    new Option('--glass-transmission <t>', "share of light the product's glass lets through, 0-1 (default 0.9)")
-      .argParser(parseTransmission),
+    new Option('--glass <mode>', 'panes and glassware: auto (default: found and made see-through) or off').choices([
+      'auto',
+      'off',
+    ]),
+    new Option(
+      '--glass-transmission <t>',
+      "share of light the product's glass lets through, 0-1 (default 0.9)",
+    ).argParser(parseTransmission),
     new Option('--glass-tint <colour>', "the glass's own colour, e.g. '#c8dcd8'"),
   ];
 }

@@ -73,7 +73,10 @@ function configError(message: string): BackgroundApiError {
 /** "300000" (ms), "500ms", "90s", "5m", "1h" → milliseconds. */
 export function parseClientDuration(text: string, name: string): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/i.exec(text);
-  if (!m) throw configError(`${name} must be milliseconds (300000) or a duration such as 90s or 5m, got ${JSON.stringify(text)}.`);
+  if (!m)
+    throw configError(
+      `${name} must be milliseconds (300000) or a duration such as 90s or 5m, got ${JSON.stringify(text)}.`,
+    );
   const unit = (m[2] ?? 'ms').toLowerCase();
   const mult = unit === 'ms' ? 1 : unit === 's' ? 1000 : unit === 'm' ? 60_000 : 3_600_000;
   return Math.round(Number(m[1]) * mult);
@@ -96,8 +99,10 @@ function checkBaseUrl(raw: string, name: string): string {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw configError(`${name} must start with http:// or https://, got ${JSON.stringify(raw)}.`);
   }
-  if (url.username || url.password) throw configError(`${name} must not carry credentials; set API_TOKEN (or the token option) instead.`);
-  if (url.search || url.hash) throw configError(`${name} must not have a query or fragment, got ${JSON.stringify(raw)}.`);
+  if (url.username || url.password)
+    throw configError(`${name} must not carry credentials; set API_TOKEN (or the token option) instead.`);
+  if (url.search || url.hash)
+    throw configError(`${name} must not have a query or fragment, got ${JSON.stringify(raw)}.`);
   return url.toString().replace(/\/+$/, '');
 }
 
@@ -122,14 +127,21 @@ export function resolveClientConfig(opts: ClientOptions = {}): ResolvedClientCon
     opts.timeoutMs !== undefined
       ? checkNumber(opts.timeoutMs, 'timeoutMs', 1)
       : envText('BACKGROUND_TIMEOUT') !== undefined
-        ? checkNumber(parseClientDuration(envText('BACKGROUND_TIMEOUT')!, 'BACKGROUND_TIMEOUT'), 'BACKGROUND_TIMEOUT', 1)
+        ? checkNumber(
+            parseClientDuration(envText('BACKGROUND_TIMEOUT')!, 'BACKGROUND_TIMEOUT'),
+            'BACKGROUND_TIMEOUT',
+            1,
+          )
         : 300_000;
 
   let retryAttempts = 3;
   if (opts.retryAttempts !== undefined) retryAttempts = checkNumber(opts.retryAttempts, 'retryAttempts', 0, true);
   else if (envText('BACKGROUND_RETRY_ATTEMPTS') !== undefined) {
     const t = envText('BACKGROUND_RETRY_ATTEMPTS')!;
-    if (!/^\d+$/.test(t)) throw configError(`BACKGROUND_RETRY_ATTEMPTS must be a whole number of retries (0 = none), got ${JSON.stringify(t)}.`);
+    if (!/^\d+$/.test(t))
+      throw configError(
+        `BACKGROUND_RETRY_ATTEMPTS must be a whole number of retries (0 = none), got ${JSON.stringify(t)}.`,
+      );
     retryAttempts = Number(t);
   }
 
@@ -141,10 +153,12 @@ export function resolveClientConfig(opts: ClientOptions = {}): ResolvedClientCon
         : 1000;
 
   const upload = opts.upload ?? 'auto';
-  if (upload !== 'auto' && upload !== true && upload !== false) throw configError(`upload must be 'auto', true or false, got ${JSON.stringify(upload)}.`);
+  if (upload !== 'auto' && upload !== true && upload !== false)
+    throw configError(`upload must be 'auto', true or false, got ${JSON.stringify(upload)}.`);
 
   const f = opts.fetch ?? globalThis.fetch;
-  if (typeof f !== 'function') throw configError('No fetch implementation: use Node 20 or later, or pass the fetch option.');
+  if (typeof f !== 'function')
+    throw configError('No fetch implementation: use Node 20 or later, or pass the fetch option.');
 
   return {
     baseUrl,
@@ -152,7 +166,8 @@ export function resolveClientConfig(opts: ClientOptions = {}): ResolvedClientCon
     timeoutMs,
     retryAttempts,
     retryDelayMs,
-    maxRetryDelayMs: opts.maxRetryDelayMs !== undefined ? checkNumber(opts.maxRetryDelayMs, 'maxRetryDelayMs', 0) : 30_000,
+    maxRetryDelayMs:
+      opts.maxRetryDelayMs !== undefined ? checkNumber(opts.maxRetryDelayMs, 'maxRetryDelayMs', 0) : 30_000,
     pollMs: opts.pollMs !== undefined ? checkNumber(opts.pollMs, 'pollMs', 1) : 1000,
     syncWaitMs: opts.syncWaitMs !== undefined ? checkNumber(opts.syncWaitMs, 'syncWaitMs', 0) : 30_000,
     upload,

@@ -11,7 +11,14 @@
  */
 
 /** Codes the client itself produces; any other code comes from the server. */
-export type ClientErrorCode = 'E_NETWORK' | 'E_TIMEOUT' | 'E_CANCELLED' | 'E_BAD_RESPONSE' | 'E_CONFIG' | 'E_BAD_INPUT' | 'E_IO';
+export type ClientErrorCode =
+  | 'E_NETWORK'
+  | 'E_TIMEOUT'
+  | 'E_CANCELLED'
+  | 'E_BAD_RESPONSE'
+  | 'E_CONFIG'
+  | 'E_BAD_INPUT'
+  | 'E_IO';
 
 export interface BackgroundApiErrorInit {
   /** HTTP status of the answer; absent when none came (network, timeout, cancel). */

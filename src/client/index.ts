@@ -14,8 +14,19 @@
  *   });
  */
 export { createClient, parseRetryAfterHeader, type BackgroundClient } from './client.js';
-export { DEFAULT_BASE_URL, resolveClientConfig, type ClientOptions, type ResolvedClientConfig, type RetryInfo } from './config.js';
-export { BackgroundApiError, isBackgroundApiError, type BackgroundApiErrorInit, type ClientErrorCode } from './errors.js';
+export {
+  DEFAULT_BASE_URL,
+  resolveClientConfig,
+  type ClientOptions,
+  type ResolvedClientConfig,
+  type RetryInfo,
+} from './config.js';
+export {
+  BackgroundApiError,
+  isBackgroundApiError,
+  type BackgroundApiErrorInit,
+  type ClientErrorCode,
+} from './errors.js';
 export { brandPresets, type BrandPresetName, type BrandPresets } from './brand-presets.generated.js';
 export type {
   CallOptions,

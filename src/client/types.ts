@@ -111,8 +111,20 @@ export interface JobCallOptions extends CallOptions, ImageSource, StudioFiles {
  */
 export type ReplaceJobOptions = Omit<
   ReplaceOptions,
-  | 'input' | 'output' | 'presetDirs' | 'model' | 'segmentation' | 'device' | 'threads' | 'maxPixels' | 'signal' | 'onProgress' | 'vae'
-  | 'cleanPlate' | 'second' | 'loras'
+  | 'input'
+  | 'output'
+  | 'presetDirs'
+  | 'model'
+  | 'segmentation'
+  | 'device'
+  | 'threads'
+  | 'maxPixels'
+  | 'signal'
+  | 'onProgress'
+  | 'vae'
+  | 'cleanPlate'
+  | 'second'
+  | 'loras'
 > & { vae?: 'full' | 'taesd' };
 
 /** cleanup options a client may set. */

@@ -81,7 +81,12 @@ function gradient(p: Plane): Plane {
  */
 function correlation(a: Plane, b: Plane, dx: number, dy: number, margin: number): number {
   const { width, height } = a;
-  let sa = 0, sb = 0, saa = 0, sbb = 0, sab = 0, n = 0;
+  let sa = 0,
+    sb = 0,
+    saa = 0,
+    sbb = 0,
+    sab = 0,
+    n = 0;
   for (let y = margin; y < height - margin; y++) {
     const ra = y * width;
     const rb = (y + dy) * width + dx;
@@ -104,21 +109,38 @@ function correlation(a: Plane, b: Plane, dx: number, dy: number, margin: number)
 }
 
 /** The whole-pixel shift that best maps `moving` onto `ref` (both interleaved RGB, same size). */
-export function estimateShift(ref: Uint8Array, moving: Uint8Array, width: number, height: number, options: AlignOptions = {}): Shift {
-  if (ref.length !== width * height * 3 || moving.length !== ref.length) throw new RangeError('estimateShift: sizes do not match');
+export function estimateShift(
+  ref: Uint8Array,
+  moving: Uint8Array,
+  width: number,
+  height: number,
+  options: AlignOptions = {},
+): Shift {
+  if (ref.length !== width * height * 3 || moving.length !== ref.length)
+    throw new RangeError('estimateShift: sizes do not match');
   return estimatePlaneShift(luma(ref, width, height).data, luma(moving, width, height).data, width, height, options);
 }
 
 /** The same on single planes (luma, or any image the two share: e.g. |shot − plate|). */
-export function estimatePlaneShift(ref: Float32Array, moving: Float32Array, width: number, height: number, options: AlignOptions = {}): Shift {
-  if (ref.length !== width * height || moving.length !== ref.length) throw new RangeError('estimatePlaneShift: sizes do not match');
+export function estimatePlaneShift(
+  ref: Float32Array,
+  moving: Float32Array,
+  width: number,
+  height: number,
+  options: AlignOptions = {},
+): Shift {
+  if (ref.length !== width * height || moving.length !== ref.length)
+    throw new RangeError('estimatePlaneShift: sizes do not match');
   const maxShift = Math.max(0, Math.floor(options.maxShift ?? 8));
   const minGain = options.minGain ?? 0.02;
   const minScore = options.minScore ?? 0.2;
   // Pyramids of luma, coarsest last.
   const pa: Plane[] = [{ data: ref, width, height }];
   const pb: Plane[] = [{ data: moving, width, height }];
-  while (Math.max(pa[pa.length - 1]!.width, pa[pa.length - 1]!.height) > 256 && Math.min(pa[pa.length - 1]!.width, pa[pa.length - 1]!.height) >= 32) {
+  while (
+    Math.max(pa[pa.length - 1]!.width, pa[pa.length - 1]!.height) > 256 &&
+    Math.min(pa[pa.length - 1]!.width, pa[pa.length - 1]!.height) >= 32
+  ) {
     pa.push(halve(pa[pa.length - 1]!));
     pb.push(halve(pb[pb.length - 1]!));
   }
@@ -148,7 +170,10 @@ export function estimatePlaneShift(ref: Float32Array, moving: Float32Array, widt
         if (Math.abs(sx) > reach || Math.abs(sy) > reach) continue;
         const s = correlation(ga, gb, sx, sy, margin);
         // Ties go to the smaller shift.
-        if (s > best + 1e-9 || (Math.abs(s - best) <= 1e-9 && Math.abs(sx) + Math.abs(sy) < Math.abs(bx) + Math.abs(by))) {
+        if (
+          s > best + 1e-9 ||
+          (Math.abs(s - best) <= 1e-9 && Math.abs(sx) + Math.abs(sy) < Math.abs(bx) + Math.abs(by))
+        ) {
           best = s;
           bx = sx;
           by = sy;

@@ -61,7 +61,8 @@ export function compositeOverImage(fg: Uint8Array, alpha: Uint8Array, bg: Uint8A
 export function compositeOverRows(fg: Uint8Array, alpha: Uint8Array, width: number, rows: Uint8Array): Uint8Array {
   const n = checkSizes(fg, alpha);
   const height = n / width;
-  if (!Number.isInteger(height) || rows.length !== height * 3) throw new RangeError('compose: row colours do not match the image height');
+  if (!Number.isInteger(height) || rows.length !== height * 3)
+    throw new RangeError('compose: row colours do not match the image height');
   const out = new Uint8Array(n * 3);
   for (let y = 0; y < height; y++) {
     const br = rows[y * 3]!;
@@ -115,7 +116,8 @@ export function compositeWithShadow(
   out: Uint8Array = bg.slice(),
 ): Uint8Array {
   const n = checkSizes(fg, alpha);
-  if (bg.length !== fg.length || out.length !== fg.length) throw new RangeError('compose: background and foreground differ in size');
+  if (bg.length !== fg.length || out.length !== fg.length)
+    throw new RangeError('compose: background and foreground differ in size');
   const height = n / width;
   if (!Number.isInteger(height)) throw new RangeError('compose: alpha does not fill whole rows');
   if (out !== bg) out.set(bg);
@@ -138,7 +140,8 @@ export function compositeWithShadow(
       }
     }
   }
-  const words = width % 4 === 0 && alpha.byteOffset % 4 === 0 ? new Uint32Array(alpha.buffer, alpha.byteOffset, n >> 2) : undefined;
+  const words =
+    width % 4 === 0 && alpha.byteOffset % 4 === 0 ? new Uint32Array(alpha.buffer, alpha.byteOffset, n >> 2) : undefined;
   for (let y = 0; y < height; y++) {
     let shaded = false;
     if (shadow && ty && row && rowLive) {

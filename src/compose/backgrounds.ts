@@ -143,7 +143,14 @@ function plainBlur(
 }
 
 /** Bilinear upsampling of an interleaved 3-channel float grid (block centres) to 8-bit RGB. */
-function upsampleInterleaved3(grid: Float32Array, gw: number, gh: number, width: number, height: number, s: number): Uint8Array {
+function upsampleInterleaved3(
+  grid: Float32Array,
+  gw: number,
+  gh: number,
+  width: number,
+  height: number,
+  s: number,
+): Uint8Array {
   const out = new Uint8Array(width * height * 3);
   const tx = blockTaps(gw, width, s);
   const ty = blockTaps(gh, height, s);

@@ -74,7 +74,12 @@ export interface ColorMatchOptions {
  * The foreground `rgb` (interleaved 8-bit) recoloured toward `target` (the new background's
  * `labStats`) where α > 0. strength 0 (or a target without pixels) returns an exact copy.
  */
-export function matchColors(rgb: Uint8Array, alpha: Uint8Array, target: LabStats, options: ColorMatchOptions): Uint8Array {
+export function matchColors(
+  rgb: Uint8Array,
+  alpha: Uint8Array,
+  target: LabStats,
+  options: ColorMatchOptions,
+): Uint8Array {
   const n = alpha.length;
   if (rgb.length !== n * 3) throw new RangeError('matchColors: sizes do not match');
   const s = Math.min(1, Math.max(0, options.strength));

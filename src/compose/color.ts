@@ -67,7 +67,7 @@ export const SRGB_TO_LINEAR: Float32Array = (() => {
   const t = new Float32Array(256);
   for (let v = 0; v < 256; v++) {
     const c = v / 255;
-    t[v] = c <= 0.04045 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4);
+    t[v] = c <= 0.04045 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
   }
   return t;
 })();
@@ -77,7 +77,7 @@ const LINEAR_EDGES: Float64Array = (() => {
   const t = new Float64Array(256);
   for (let v = 0; v < 255; v++) {
     const c = (v + 0.5) / 255;
-    t[v] = c <= 0.04045 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4);
+    t[v] = c <= 0.04045 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
   }
   t[255] = Infinity;
   return t;

@@ -161,7 +161,8 @@ function blurredSums(
   // Local: the region's cells, two box passes. The region has a margin of 2·radius cells beyond
   // every cell that is read, so the clipped windows at its artificial sides change nothing read.
   const local = new Float32Array(cw * ch * 4);
-  for (let y = 0; y < ch; y++) local.set(sums.subarray(((y + y0) * gw + x0) * 4, ((y + y0) * gw + x0 + cw) * 4), y * cw * 4);
+  for (let y = 0; y < ch; y++)
+    local.set(sums.subarray(((y + y0) * gw + x0) * 4, ((y + y0) * gw + x0 + cw) * 4), y * cw * 4);
   const tmp = new Float32Array(local.length);
   boxSum4(local, cw, ch, radius, tmp);
   boxSum4(local, cw, ch, radius, tmp);
@@ -233,7 +234,10 @@ const NONZERO = 4;
 export function cellFlags(alpha: Uint8Array, width: number, height: number, s: number, gw: number): Uint8Array {
   const gh = Math.ceil(height / s);
   const flags = new Uint8Array(gw * gh);
-  const words = width % 4 === 0 && alpha.byteOffset % 4 === 0 ? new Uint32Array(alpha.buffer, alpha.byteOffset, alpha.length >> 2) : undefined;
+  const words =
+    width % 4 === 0 && alpha.byteOffset % 4 === 0
+      ? new Uint32Array(alpha.buffer, alpha.byteOffset, alpha.length >> 2)
+      : undefined;
   for (let y = 0; y < height; y++) {
     const grow = ((y / s) | 0) * gw;
     for (let gx = 0; gx < gw; gx++) {
@@ -248,7 +252,15 @@ export function cellFlags(alpha: Uint8Array, width: number, height: number, s: n
         for (let i = y * width + x; i < q * 4 && x < x1; i++, x++) f |= flagOf(alpha[i]!);
         for (; q < qEnd; q++, x += 4) {
           const w = words[q]!;
-          f |= w === 0 ? ZERO : w === 0xffffffff ? NONZERO : flagOf(alpha[q * 4]!) | flagOf(alpha[q * 4 + 1]!) | flagOf(alpha[q * 4 + 2]!) | flagOf(alpha[q * 4 + 3]!);
+          f |=
+            w === 0
+              ? ZERO
+              : w === 0xffffffff
+                ? NONZERO
+                : flagOf(alpha[q * 4]!) |
+                  flagOf(alpha[q * 4 + 1]!) |
+                  flagOf(alpha[q * 4 + 2]!) |
+                  flagOf(alpha[q * 4 + 3]!);
         }
       }
       for (let i = y * width + x; x < x1; i++, x++) f |= flagOf(alpha[i]!);
@@ -297,7 +309,14 @@ export function decontaminate(
     const grow = ((y / s) | 0) * gw;
     for (let gx = 0; gx < gw; gx++) {
       const xEnd = Math.min(width, gx * s + s);
-      let br = 0, bg = 0, bb = 0, bw = 0, fr = 0, fg = 0, fb = 0, fw = 0;
+      let br = 0,
+        bg = 0,
+        bb = 0,
+        bw = 0,
+        fr = 0,
+        fg = 0,
+        fb = 0,
+        fw = 0;
       for (let i = y * width + gx * s, si = i * 3, end = y * width + xEnd; i < end; i += step, si += 3 * step) {
         const a = alpha[i]!;
         if (a <= lo) {
@@ -399,7 +418,12 @@ export function decontaminate(
   // 3. Estimates on the active cells' box (+1 for the bilinear taps), from sums over that box plus
   //    a margin of two blur radii.
   const m = 2 * radius + 1;
-  const region = { x0: Math.max(0, ax0 - 1 - m), y0: Math.max(0, ay0 - 1 - m), x1: Math.min(gw, ax1 + 2 + m), y1: Math.min(gh, ay1 + 2 + m) };
+  const region = {
+    x0: Math.max(0, ax0 - 1 - m),
+    y0: Math.max(0, ay0 - 1 - m),
+    x1: Math.min(gw, ax1 + 2 + m),
+    y1: Math.min(gh, ay1 + 2 + m),
+  };
   const bgMean = meanColours(blurredSums(bgSums, gw, gh, region, radius));
   const fgMean = haveFg ? meanColours(blurredSums(fgSums, gw, gh, region, radius)) : bgMean;
   const { x0: rx0, y0: ry0 } = region;
@@ -422,7 +446,11 @@ export function decontaminate(
     const gy = (y / s) | 0;
     const arow = gy * gw;
     let any = false;
-    for (let gx = ax0; gx <= ax1; gx++) if (active[arow + gx]) { any = true; break; }
+    for (let gx = ax0; gx <= ax1; gx++)
+      if (active[arow + gx]) {
+        any = true;
+        break;
+      }
     if (!any) continue;
     // Interpolate the two estimate rows at the cells this row's active cells read (gx − 1 … gx + 1).
     const r0 = (ty.i0[y]! - ry0) * rw;
@@ -453,7 +481,9 @@ export function decontaminate(
         const c0 = (tx.i0[x]! - cx0) * 3;
         const c1 = (tx.i1[x]! - cx0) * 3;
         const fx = tx.f[x]!;
-        const f0r = rowF[c0]!, f0g = rowF[c0 + 1]!, f0b = rowF[c0 + 2]!;
+        const f0r = rowF[c0]!,
+          f0g = rowF[c0 + 1]!,
+          f0b = rowF[c0 + 2]!;
         const fr = f0r + (rowF[c1]! - f0r) * fx;
         const fg = f0g + (rowF[c1 + 1]! - f0g) * fx;
         const fb = f0b + (rowF[c1 + 2]! - f0b) * fx;
@@ -464,11 +494,15 @@ export function decontaminate(
           out[si + 2] = fb + 0.5;
           continue;
         }
-        const b0r = rowB[c0]!, b0g = rowB[c0 + 1]!, b0b = rowB[c0 + 2]!;
+        const b0r = rowB[c0]!,
+          b0g = rowB[c0 + 1]!,
+          b0b = rowB[c0 + 2]!;
         const br = b0r + (rowB[c1]! - b0r) * fx;
         const bg = b0g + (rowB[c1 + 1]! - b0g) * fx;
         const bb = b0b + (rowB[c1 + 2]! - b0b) * fx;
-        const ir = rgb[si]!, ig = rgb[si + 1]!, ib = rgb[si + 2]!;
+        const ir = rgb[si]!,
+          ig = rgb[si + 1]!,
+          ib = rgb[si + 2]!;
         const a = a8 / 255;
         const gain = (1 - a) / a;
         // The full step from I away from B̂, and the largest k ≤ 1 that keeps every channel inside

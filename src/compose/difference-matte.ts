@@ -110,7 +110,14 @@ interface Fit {
 }
 
 /** The local line C ≈ t·B + b on a grid, averaged over the windows as a guided filter does. */
-function fitTransmission(shot: Uint8Array, plate: Uint8Array, width: number, height: number, noise: NoiseLevels, o: DifferenceMatteOptions): Fit {
+function fitTransmission(
+  shot: Uint8Array,
+  plate: Uint8Array,
+  width: number,
+  height: number,
+  noise: NoiseLevels,
+  o: DifferenceMatteOptions,
+): Fit {
   const s = Math.max(1, Math.ceil(Math.max(width, height) / GRID_LONG_SIDE));
   const C = downsampleRgbPlanes(shot, width, height, s);
   const B = downsampleRgbPlanes(plate, width, height, s);
@@ -152,7 +159,11 @@ function fitTransmission(shot: Uint8Array, plate: Uint8Array, width: number, hei
   const tex1 = 3 * (10 * sigma) ** 2;
   const t = new Float32Array(gn);
   const w = new Float32Array(gn);
-  const b: [Float32Array, Float32Array, Float32Array] = [new Float32Array(gn), new Float32Array(gn), new Float32Array(gn)];
+  const b: [Float32Array, Float32Array, Float32Array] = [
+    new Float32Array(gn),
+    new Float32Array(gn),
+    new Float32Array(gn),
+  ];
   for (let i = 0; i < gn; i++) {
     // Light passes only where the shot follows the plate: an opaque part's own shading may
     // correlate with the plate by chance, but weakly.
@@ -163,7 +174,15 @@ function fitTransmission(shot: Uint8Array, plate: Uint8Array, width: number, hei
     w[i] = smoothstep(tex0, tex1, vb[i]!);
     for (let c = 0; c < 3; c++) b[c]![i] = mC[c]![i]! - ti * mB[c]![i]!;
   }
-  const out: Fit = { t: boxMean(t, gw, gh, r), w: boxMean(w, gw, gh, r), b: [boxMean(b[0], gw, gh, r), boxMean(b[1], gw, gh, r), boxMean(b[2], gw, gh, r)], q: tmp, gw, gh, s };
+  const out: Fit = {
+    t: boxMean(t, gw, gh, r),
+    w: boxMean(w, gw, gh, r),
+    b: [boxMean(b[0], gw, gh, r), boxMean(b[1], gw, gh, r), boxMean(b[2], gw, gh, r)],
+    q: tmp,
+    gw,
+    gh,
+    s,
+  };
   // Where something stands in front, by cell, and its share around each cell.
   const t0 = noise.t0 / 255;
   const t1 = noise.t1 / 255;
@@ -178,7 +197,16 @@ function fitTransmission(shot: Uint8Array, plate: Uint8Array, width: number, hei
 }
 
 /** Bilinear sample of a grid plane at full-resolution pixel (x, y) through precomputed taps. */
-function sample(p: Float32Array, gw: number, ry0: number, ry1: number, fy: number, x0: number, x1: number, fx: number): number {
+function sample(
+  p: Float32Array,
+  gw: number,
+  ry0: number,
+  ry1: number,
+  fy: number,
+  x0: number,
+  x1: number,
+  fx: number,
+): number {
   const a = p[ry0 + x0]! + (p[ry0 + x1]! - p[ry0 + x0]!) * fx;
   const c = p[ry1 + x0]! + (p[ry1 + x1]! - p[ry1 + x0]!) * fx;
   return a + (c - a) * fy;
@@ -197,7 +225,8 @@ export function differenceMatte(
   options: DifferenceMatteOptions = {},
 ): Matte {
   const n = width * height;
-  if (shot.length !== n * 3 || plate.length !== n * 3 || model.length !== n) throw new RangeError('differenceMatte: sizes do not match');
+  if (shot.length !== n * 3 || plate.length !== n * 3 || model.length !== n)
+    throw new RangeError('differenceMatte: sizes do not match');
   const noise = noiseLevels(shot, plate, model);
   const fit = fitTransmission(shot, plate, width, height, noise, options);
   const { gw, s } = fit;

@@ -85,9 +85,16 @@ export function enhanceForeground(
         const v = rgb[s + c]!;
         // 3×3 mean (edge-clamped).
         const m =
-          (rgb[ym * w3 + xm + c]! + rgb[ym * w3 + xc + c]! + rgb[ym * w3 + xp + c]! +
-            rgb[y * w3 + xm + c]! + v + rgb[y * w3 + xp + c]! +
-            rgb[yp * w3 + xm + c]! + rgb[yp * w3 + xc + c]! + rgb[yp * w3 + xp + c]!) / 9;
+          (rgb[ym * w3 + xm + c]! +
+            rgb[ym * w3 + xc + c]! +
+            rgb[ym * w3 + xp + c]! +
+            rgb[y * w3 + xm + c]! +
+            v +
+            rgb[y * w3 + xp + c]! +
+            rgb[yp * w3 + xm + c]! +
+            rgb[yp * w3 + xc + c]! +
+            rgb[yp * w3 + xp + c]!) /
+          9;
         let e = lut[v]! + amount * gain * (v - m);
         e = e < 0 ? 0 : e > 255 ? 255 : e;
         const o = v + (e - v) * wa + 0.5;

@@ -74,7 +74,8 @@ export function fitGain(source: Uint8Array, target: Uint8Array, use?: (i: number
     ls[m++] = lt0 / ls0;
     // A channel's own ratio only where that channel carries light (a green backdrop has no red).
     for (let c = 0; c < 3; c++) {
-      if (source[s + c]! >= MIN_LUMA && target[s + c]! >= MIN_LUMA) rs[c]![counts[c]!++] = target[s + c]! / source[s + c]!;
+      if (source[s + c]! >= MIN_LUMA && target[s + c]! >= MIN_LUMA)
+        rs[c]![counts[c]!++] = target[s + c]! / source[s + c]!;
     }
   }
   if (m < 64) return { gain: [1, 1, 1], luma: 1, samples: 0 };

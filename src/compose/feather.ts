@@ -69,7 +69,16 @@ function boxLine(src: Float32Array, dst: Float32Array, o: number, n: number, r: 
  * Vertical clipped box mean of radius r over columns [c0, c1) of a region of `rw` columns and `rh`
  * rows: running sums along each column, one row at a time.
  */
-function boxColumns(src: Float32Array, dst: Float32Array, rw: number, rh: number, c0: number, c1: number, r: number, acc: Float64Array): void {
+function boxColumns(
+  src: Float32Array,
+  dst: Float32Array,
+  rw: number,
+  rh: number,
+  c0: number,
+  c1: number,
+  r: number,
+  acc: Float64Array,
+): void {
   const w = c1 - c0;
   acc.fill(0, 0, w);
   const first = Math.min(r, rh - 1);
@@ -110,7 +119,10 @@ export function featherAlpha(alpha: Uint8Array, width: number, height: number, o
   const acc = new Float64Array(width);
   // A 32-bit view of the rows when they are word-aligned.
   const w4 = width >> 2;
-  const words = width % 4 === 0 && alpha.byteOffset % 4 === 0 ? new Uint32Array(alpha.buffer, alpha.byteOffset, (width * height) >> 2) : undefined;
+  const words =
+    width % 4 === 0 && alpha.byteOffset % 4 === 0
+      ? new Uint32Array(alpha.buffer, alpha.byteOffset, (width * height) >> 2)
+      : undefined;
 
   for (let y0 = 0; y0 < height; y0 += strip) {
     const y1 = Math.min(height, y0 + strip);

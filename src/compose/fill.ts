@@ -9,7 +9,13 @@
  */
 
 /** Pixels within `radius` (Chebyshev distance) of a pixel with mask ≥ threshold become 255, others 0. */
-export function dilateMask(mask: Uint8Array, width: number, height: number, radius: number, threshold = 128): Uint8Array {
+export function dilateMask(
+  mask: Uint8Array,
+  width: number,
+  height: number,
+  radius: number,
+  threshold = 128,
+): Uint8Array {
   if (mask.length !== width * height) throw new RangeError('dilateMask: sizes do not match');
   const r = Math.max(0, Math.round(radius));
   const on = new Uint8Array(width * height);

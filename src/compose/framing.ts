@@ -99,7 +99,8 @@ export function computeFraming(subject: Rect, options: FramingOptions = {}): Fra
     let h = subject.height / fy;
     const ar = options.aspectRatio;
     if (ar !== undefined) {
-      if (!(ar > 0 && Number.isFinite(ar))) throw new RangeError(`framing: aspectRatio must be a positive number, got ${ar}`);
+      if (!(ar > 0 && Number.isFinite(ar)))
+        throw new RangeError(`framing: aspectRatio must be a positive number, got ${ar}`);
       if (w / h < ar) w = h * ar;
       else h = w / ar;
     }
@@ -128,8 +129,15 @@ export interface FramedImage {
  * Outside the source the alpha is 0 and the colour repeats the nearest source pixel.
  * Downscaling by more than 2× is prefiltered by averaging k×k bilinear samples (k = ⌈1/scale⌉).
  */
-export function applyFraming(rgb: Uint8Array, alpha: Uint8Array, width: number, height: number, frame: Framing): FramedImage {
-  if (rgb.length !== width * height * 3 || alpha.length !== width * height) throw new RangeError('applyFraming: sizes do not match');
+export function applyFraming(
+  rgb: Uint8Array,
+  alpha: Uint8Array,
+  width: number,
+  height: number,
+  frame: Framing,
+): FramedImage {
+  if (rgb.length !== width * height * 3 || alpha.length !== width * height)
+    throw new RangeError('applyFraming: sizes do not match');
   const W = frame.width;
   const H = frame.height;
   const outRgb = new Uint8Array(W * H * 3);
@@ -177,7 +185,15 @@ export function applyFraming(rgb: Uint8Array, alpha: Uint8Array, width: number, 
 }
 
 /** Adds the bilinear sample at (u, v) to acc: colour edge-clamped, alpha 0 outside the source. */
-function sampleInto(rgb: Uint8Array, alpha: Uint8Array, width: number, height: number, u: number, v: number, acc: Float64Array): void {
+function sampleInto(
+  rgb: Uint8Array,
+  alpha: Uint8Array,
+  width: number,
+  height: number,
+  u: number,
+  v: number,
+  acc: Float64Array,
+): void {
   const x0 = Math.floor(u);
   const y0 = Math.floor(v);
   const fx = u - x0;

@@ -95,7 +95,8 @@ function checkPlanes(width: number, height: number, planes: Float32Array[]): voi
     throw new RangeError(`guided filter: bad size ${width}×${height}`);
   }
   for (const p of planes) {
-    if (p.length !== width * height) throw new RangeError(`guided filter: plane of ${p.length} values for ${width}×${height}`);
+    if (p.length !== width * height)
+      throw new RangeError(`guided filter: plane of ${p.length} values for ${width}×${height}`);
   }
 }
 

@@ -69,7 +69,10 @@ export function paintBackground(spec: PresetBackground, width: number, height: n
 
 function color(text: string): [number, number, number] {
   const c = parseColor(text);
-  if (!c) throw new RangeError(`paintBackground: '${text}' is not a colour (expected '#rgb', '#rrggbb', 'rgb(r, g, b)' or a colour name)`);
+  if (!c)
+    throw new RangeError(
+      `paintBackground: '${text}' is not a colour (expected '#rgb', '#rrggbb', 'rgb(r, g, b)' or a colour name)`,
+    );
   return [c.r, c.g, c.b];
 }
 
@@ -81,7 +84,7 @@ function linearOf(text: string): [number, number, number] {
 /** Linear light → sRGB code as a float in [0, 255] (not rounded), snapped when within 1e-3 of a code. */
 function encodeF(lin: number): number {
   const l = lin <= 0 ? 0 : lin >= 1 ? 1 : lin;
-  const v = 255 * (l <= 0.0031308 ? 12.92 * l : 1.055 * Math.pow(l, 1 / 2.4) - 0.055);
+  const v = 255 * (l <= 0.0031308 ? 12.92 * l : 1.055 * l ** (1 / 2.4) - 0.055);
   const r = Math.round(v);
   return Math.abs(v - r) < 1e-3 ? r : v;
 }
@@ -195,7 +198,17 @@ function ditherTile(seed: number): Uint8Array {
 }
 
 /** Writes one row at out[o…]: table entry t[x]·a + b (clamped, truncated), dithered to 8 bits. */
-function emitRow(t: Float32Array, width: number, lut: Uint16Array, a: number, b: number, tile: Uint8Array, y: number, out: Uint8Array, o: number): void {
+function emitRow(
+  t: Float32Array,
+  width: number,
+  lut: Uint16Array,
+  a: number,
+  b: number,
+  tile: Uint8Array,
+  y: number,
+  out: Uint8Array,
+  o: number,
+): void {
   const dr = (y & (DITHER - 1)) * DITHER;
   for (let x = 0; x < width; x++, o += 3) {
     const f = t[x]! * a + b;
@@ -288,22 +301,37 @@ function paintGradient(spec: GradientSpec, width: number, height: number, seed: 
 
 // ── blurred original ────────────────────────────────────────────────────────────────────────────
 
-function paintBlurred(spec: BlurredSpec, width: number, height: number, ctx: PaintContext, sigma: number, seed: number): Uint8Array {
+function paintBlurred(
+  spec: BlurredSpec,
+  width: number,
+  height: number,
+  ctx: PaintContext,
+  sigma: number,
+  seed: number,
+): Uint8Array {
   const n = width * height;
   const photo = ctx.photo;
   if (!photo) {
-    throw new RangeError("paintBackground: a 'blurred-original' background needs the photo: pass ctx.photo (interleaved RGB, width·height·3 bytes)");
+    throw new RangeError(
+      "paintBackground: a 'blurred-original' background needs the photo: pass ctx.photo (interleaved RGB, width·height·3 bytes)",
+    );
   }
   if (photo.length !== n * 3) {
-    throw new RangeError(`paintBackground: the photo has ${photo.length} bytes; expected ${n * 3} for ${width}×${height} RGB`);
+    throw new RangeError(
+      `paintBackground: the photo has ${photo.length} bytes; expected ${n * 3} for ${width}×${height} RGB`,
+    );
   }
   if (ctx.alpha && ctx.alpha.length !== n) {
-    throw new RangeError(`paintBackground: the alpha has ${ctx.alpha.length} bytes; expected ${n} for ${width}×${height}`);
+    throw new RangeError(
+      `paintBackground: the alpha has ${ctx.alpha.length} bytes; expected ${n} for ${width}×${height}`,
+    );
   }
   const alpha = ctx.alpha ?? new Uint8Array(n);
   // blurredBackground's radius is strength·long/1.7 and three box passes of radius r make σ ≈ r.
   const base =
-    sigma < 0.5 ? Uint8Array.from(photo) : blurredBackground(photo, alpha, width, height, { strength: (1.7 * sigma) / Math.max(width, height) });
+    sigma < 0.5
+      ? Uint8Array.from(photo)
+      : blurredBackground(photo, alpha, width, height, { strength: (1.7 * sigma) / Math.max(width, height) });
   const { brightness, saturation } = spec;
   if (brightness === 1 && saturation === 1) return base;
   // Exposure and saturation in linear light: c' = Y + (b·c − Y)·s, Y = b·luma(c).
@@ -456,7 +484,7 @@ function splineTaps(count: number, pos: (k: number) => number): { i0: Int32Array
     const f2 = f * f;
     const f3 = f2 * f;
     i0[k] = i - 1;
-    w[k * 4] = (1 - f) * (1 - f) * (1 - f) / 6;
+    w[k * 4] = ((1 - f) * (1 - f) * (1 - f)) / 6;
     w[k * 4 + 1] = (3 * f3 - 6 * f2 + 4) / 6;
     w[k * 4 + 2] = (-3 * f3 + 3 * f2 + 3 * f + 1) / 6;
     w[k * 4 + 3] = f3 / 6;
@@ -484,7 +512,8 @@ function addOctave(grid: Float32Array, gw: number, gh: number, step: number, oct
     for (let k = 0; k < gw; k++) {
       const i = tx.i0[k]! - lx0;
       const q = k * 4;
-      horiz[o + k] = lat[i]! * tx.w[q]! + lat[i + 1]! * tx.w[q + 1]! + lat[i + 2]! * tx.w[q + 2]! + lat[i + 3]! * tx.w[q + 3]!;
+      horiz[o + k] =
+        lat[i]! * tx.w[q]! + lat[i + 1]! * tx.w[q + 1]! + lat[i + 2]! * tx.w[q + 2]! + lat[i + 3]! * tx.w[q + 3]!;
     }
   }
   const g = oct.gain;
@@ -650,7 +679,19 @@ function noisePattern(w: number, h: number, s: number, seed: number): Pattern {
 /** Film grain: clumps about `s` px over the flat colour (white noise where s is ~1 px). */
 function grainPattern(w: number, h: number, s: number, seed: number): Pattern {
   const fine = Math.min(1, Math.max(0, (s - 1) / 2)); // 0 at 1 px: all per-pixel noise
-  const clumps = s >= 1.5 ? field(w, h, [{ sx: s, sy: s, gain: 1 }, { sx: s * 2, sy: s * 2, gain: 0.4 }], seed, 2.5) : undefined;
+  const clumps =
+    s >= 1.5
+      ? field(
+          w,
+          h,
+          [
+            { sx: s, sy: s, gain: 1 },
+            { sx: s * 2, sy: s * 2, gain: 0.4 },
+          ],
+          seed,
+          2.5,
+        )
+      : undefined;
   const white = new WhiteNoise(seed ^ 0x9a1f);
   const wGain = 0.35 + 0.65 * (1 - fine);
   const cGain = clumps ? fine : 0;
@@ -669,7 +710,14 @@ function grainPattern(w: number, h: number, s: number, seed: number): Pattern {
  */
 function concretePattern(w: number, h: number, s: number, seed: number): Pattern {
   // Blotches (7 octaves from 3·s) and the aggregate's finer mottle (s/6 and s/12) in one field.
-  const blotch = field(w, h, mixed([octaves(s * 3, 7, 0.62, Math.max(3, s / 10)), 0.6], [octaves(Math.max(3, s / 6), 2, 0.6), 0.4]), seed, 3.5, true);
+  const blotch = field(
+    w,
+    h,
+    mixed([octaves(s * 3, 7, 0.62, Math.max(3, s / 10)), 0.6], [octaves(Math.max(3, s / 6), 2, 0.6), 0.4]),
+    seed,
+    3.5,
+    true,
+  );
   const speckle = new WhiteNoise(seed ^ 0x51ec);
   // Pores: one candidate per cell of c px, kept with probability 0.08, radius 5–20 % of c.
   const c = Math.max(3, s / 4);
@@ -714,7 +762,11 @@ function concretePattern(w: number, h: number, s: number, seed: number): Pattern
 }
 
 /** Boundaries of threads of about `pitch` px (±25 %): which thread each pixel is on and where across it. */
-function threads(count: number, pitch: number, rnd: () => number): { index: Int32Array; across: Float32Array; n: number } {
+function threads(
+  count: number,
+  pitch: number,
+  rnd: () => number,
+): { index: Int32Array; across: Float32Array; n: number } {
   const index = new Int32Array(count);
   const across = new Float32Array(count);
   let start = -rnd() * pitch;
@@ -778,7 +830,7 @@ function linenPattern(w: number, h: number, s: number, seed: number): Pattern {
   const fibOff = Int32Array.from({ length: FOFF + 1 }, () => (rnd() * FIB) | 0);
   // Profiles: bright at a thread's centre, dark at its edges; a float dips where it goes under.
   const PROF = 256;
-  const profile = Float32Array.from({ length: PROF + 1 }, (_, k) => Math.pow(Math.sin((Math.PI * k) / PROF), 0.5));
+  const profile = Float32Array.from({ length: PROF + 1 }, (_, k) => Math.sin((Math.PI * k) / PROF) ** 0.5);
   const colSlubK = Int32Array.from({ length: w }, (_, x) => Math.floor(x / slubLen));
   const colSlubF = Float32Array.from({ length: w }, (_, x) => x / slubLen - Math.floor(x / slubLen));
   const warpSlubRow = new Float32Array(warp.n);
@@ -804,7 +856,8 @@ function linenPattern(w: number, h: number, s: number, seed: number): Pattern {
         // Warp on top: across = x, along = y.
         const slub = warpSlubRow[ti]!;
         z =
-          profile[(uWarp * PROF) | 0]! * (0.75 + 0.25 * profile[(uWeft * PROF) | 0]!) * 2.2 - 1.5 +
+          profile[(uWarp * PROF) | 0]! * (0.75 + 0.25 * profile[(uWeft * PROF) | 0]!) * 2.2 -
+          1.5 +
           0.4 * warpTone[ti]! +
           0.45 * slub +
           0.22 * fib[(colFib[x]! + fibOff[(ti * 131 + tj) & FOFF]!) & (FIB - 1)]!;
@@ -813,7 +866,8 @@ function linenPattern(w: number, h: number, s: number, seed: number): Pattern {
         const a = weftSlub[tj * nsx + k]!;
         const slub = a + (weftSlub[tj * nsx + k + 1]! - a) * colSlubF[x]!;
         z =
-          profile[(uWeft * PROF) | 0]! * (0.75 + 0.25 * profile[(uWarp * PROF) | 0]!) * 2.2 - 1.5 +
+          profile[(uWeft * PROF) | 0]! * (0.75 + 0.25 * profile[(uWarp * PROF) | 0]!) * 2.2 -
+          1.5 +
           0.4 * weftTone[tj]! +
           0.45 * slub +
           0.22 * fib[(rowFib + fibOff[(tj * 131 + ti) & FOFF]!) & (FIB - 1)]!;
@@ -830,7 +884,14 @@ function linenPattern(w: number, h: number, s: number, seed: number): Pattern {
  */
 function paperPattern(w: number, h: number, s: number, seed: number): Pattern {
   // Formation: a cloudy tone several s across and a finer flocculation (s/2, s/4), one field.
-  const tone = field(w, h, mixed([octaves(s * 5, 3, 0.5), 0.45], [octaves(Math.max(3, s / 2), 2, 0.5), 0.3]), seed, 3.5, true);
+  const tone = field(
+    w,
+    h,
+    mixed([octaves(s * 5, 3, 0.5), 0.45], [octaves(Math.max(3, s / 2), 2, 0.5), 0.3]),
+    seed,
+    3.5,
+    true,
+  );
   const tooth = new WhiteNoise(seed ^ 0x7007);
   const rnd = rng(seed ^ 0xf1b5);
   const long = Math.max(w, h);

@@ -32,7 +32,11 @@ export interface RefineOptions {
 }
 
 /** The grid refinement solves on for a photo: block factor s and its size. */
-export function refineGrid(width: number, height: number, gridSize = 768): { s: number; width: number; height: number } {
+export function refineGrid(
+  width: number,
+  height: number,
+  gridSize = 768,
+): { s: number; width: number; height: number } {
   const s = Math.max(1, Math.round(Math.max(width, height) / gridSize));
   return { s, width: Math.ceil(width / s), height: Math.ceil(height / s) };
 }
@@ -73,7 +77,8 @@ export function refineAlpha(
   coarse: CoarseMask,
   options: RefineOptions = {},
 ): Uint8Array {
-  if (rgb.length !== width * height * 3) throw new RangeError(`refineAlpha: ${rgb.length} bytes for ${width}×${height} RGB`);
+  if (rgb.length !== width * height * 3)
+    throw new RangeError(`refineAlpha: ${rgb.length} bytes for ${width}×${height} RGB`);
   const gridSize = options.gridSize ?? 768;
   const radius = options.radius ?? 8;
   const eps = options.eps ?? 1e-3;
@@ -83,7 +88,10 @@ export function refineAlpha(
   const s = grid.s;
   const given = options.guide;
   const guide =
-    given && given.width === grid.width && given.height === grid.height && given.data.length === grid.width * grid.height * 3
+    given &&
+    given.width === grid.width &&
+    given.height === grid.height &&
+    given.data.length === grid.width * grid.height * 3
       ? planesFromInterleaved(given)
       : downsampleRgbPlanes(rgb, width, height, s);
   const gw = guide.width;

@@ -134,7 +134,14 @@ export function scaledPx(px: number, width: number, height: number): number {
  * Bilinear upsampling of one float plane on a block grid (as made with factor s) to 8-bit values
  * at full size: out = round(255 · v), clamped to [0, 255].
  */
-export function upsampleGridTo8(grid: Float32Array, gw: number, gh: number, width: number, height: number, s: number): Uint8Array {
+export function upsampleGridTo8(
+  grid: Float32Array,
+  gw: number,
+  gh: number,
+  width: number,
+  height: number,
+  s: number,
+): Uint8Array {
   if (grid.length !== gw * gh) throw new RangeError(`upsampleGridTo8: ${grid.length} values for ${gw}×${gh}`);
   const out = new Uint8Array(width * height);
   const tx = blockTaps(gw, width, s);

@@ -69,7 +69,10 @@ const clamp01 = (v: number) => (v < 0 ? 0 : v > 1 ? 1 : v);
 /** Coverage of each s×s block, 0..1 (partial blocks at the sides average what they hold). */
 function coverage(alpha: Uint8Array, width: number, height: number, s: number, gw: number, gh: number): Float32Array {
   const cov = new Float32Array(gw * gh);
-  const words = width % 4 === 0 && s % 4 === 0 && alpha.byteOffset % 4 === 0 ? new Uint32Array(alpha.buffer, alpha.byteOffset, alpha.length >> 2) : undefined;
+  const words =
+    width % 4 === 0 && s % 4 === 0 && alpha.byteOffset % 4 === 0
+      ? new Uint32Array(alpha.buffer, alpha.byteOffset, alpha.length >> 2)
+      : undefined;
   for (let y = 0; y < height; y++) {
     const gy = ((y / s) | 0) * gw;
     if (words) {
@@ -225,7 +228,12 @@ export function shadowGrid(alpha: Uint8Array, width: number, height: number, opt
 }
 
 /** Shadow alpha, width*height bytes (0 = no shadow). */
-export function synthesizeShadow(alpha: Uint8Array, width: number, height: number, options: ShadowOptions = {}): Uint8Array {
+export function synthesizeShadow(
+  alpha: Uint8Array,
+  width: number,
+  height: number,
+  options: ShadowOptions = {},
+): Uint8Array {
   const g = shadowGrid(alpha, width, height, options);
   return upsampleGridTo8(g.grid, g.gw, g.gh, width, height, g.s);
 }

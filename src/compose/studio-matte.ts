@@ -54,7 +54,8 @@ const pair = (s: Shift): [number, number] => [s.dx, s.dy];
 export function studioMatte(task: StudioMatteTask): StudioMatteResult {
   const { width, height, shot, model } = task;
   const n = width * height;
-  if (shot.length !== n * 3 || model.length !== n || task.plate.length !== n * 3) throw new RangeError('studioMatte: sizes do not match');
+  if (shot.length !== n * 3 || model.length !== n || task.plate.length !== n * 3)
+    throw new RangeError('studioMatte: sizes do not match');
   const tolerance = task.tolerance ?? 0.15;
   const align = { maxShift: task.maxShift ?? 8 };
   const background = (i: number) => model[i]! <= 8;
@@ -66,16 +67,27 @@ export function studioMatte(task: StudioMatteTask): StudioMatteResult {
   const plate = applyGain(plateShifted, gp.gain);
   const single = differenceMatte(shot, plate, model, width, height);
   if (!task.second) {
-    return { ok: true, ...single, info: { mode: 'clean-plate', shifts: { cleanPlate: pair(sp) }, gains: { cleanPlate: gp.luma } } };
+    return {
+      ok: true,
+      ...single,
+      info: { mode: 'clean-plate', shifts: { cleanPlate: pair(sp) }, gains: { cleanPlate: gp.luma } },
+    };
   }
 
   const second = task.second;
-  if (second.shot.length !== n * 3 || second.plate.length !== n * 3) throw new RangeError('studioMatte: sizes do not match');
+  if (second.shot.length !== n * 3 || second.plate.length !== n * 3)
+    throw new RangeError('studioMatte: sizes do not match');
   // Plate 2 to shot 2; then shot 2 (with its plate) to shot 1 on what they share: the product's
   // silhouette, each shot's difference from its own plate.
   const p2 = estimateShift(second.shot, second.plate, width, height, align);
   const plate2Own = applyShift(second.plate, width, height, p2.dx, p2.dy);
-  const s2 = estimatePlaneShift(differencePlane(shot, plateShifted), differencePlane(second.shot, plate2Own), width, height, align);
+  const s2 = estimatePlaneShift(
+    differencePlane(shot, plateShifted),
+    differencePlane(second.shot, plate2Own),
+    width,
+    height,
+    align,
+  );
   const shot2Shifted = applyShift(second.shot, width, height, s2.dx, s2.dy);
   const plate2Shifted = applyShift(second.plate, width, height, s2.dx + p2.dx, s2.dy + p2.dy);
   const gp2 = fitGain(plate2Shifted, shot2Shifted, background);
@@ -83,17 +95,19 @@ export function studioMatte(task: StudioMatteTask): StudioMatteResult {
   const plate2Lit = applyGain(plate2Shifted, gp2.gain);
   // Shot 2's exposure against shot 1's over what is opaque in both: there C1 − g·C2 ≈ 0 while
   // B1 − B2 is large. A loose pass finds g roughly, a strict one with g applied settles it.
-  const opaque = (g: number, share: number) => (i: number): boolean => {
-    const s = i * 3;
-    let num = 0;
-    let den = 0;
-    for (let c = 0; c < 3; c++) {
-      const db = plate[s + c]! - plate2Lit[s + c]!;
-      num += (shot[s + c]! - g * shot2Shifted[s + c]!) * db;
-      den += db * db;
-    }
-    return den > 3 * 48 * 48 && Math.abs(num) < share * den;
-  };
+  const opaque =
+    (g: number, share: number) =>
+    (i: number): boolean => {
+      const s = i * 3;
+      let num = 0;
+      let den = 0;
+      for (let c = 0; c < 3; c++) {
+        const db = plate[s + c]! - plate2Lit[s + c]!;
+        num += (shot[s + c]! - g * shot2Shifted[s + c]!) * db;
+        den += db * db;
+      }
+      return den > 3 * 48 * 48 && Math.abs(num) < share * den;
+    };
   const rough = fitGain(shot2Shifted, shot, opaque(1, 0.35));
   const g2 = fitGain(shot2Shifted, shot, opaque(rough.luma, 0.06));
   if (Math.abs(g2.luma - 1) > tolerance) return { ok: false, field: 'second.input', gain: g2.luma, tolerance };

@@ -36,7 +36,9 @@ export interface LocalEngineOptions {
 }
 
 /** The side of the square the model was trained at: SDXL 1024, else from its text-context width. */
-export function nativeSide(model: Pick<NativeDiffusionModel, 'contextDim'> & Partial<Pick<NativeDiffusionModel, 'family'>>): number {
+export function nativeSide(
+  model: Pick<NativeDiffusionModel, 'contextDim'> & Partial<Pick<NativeDiffusionModel, 'family'>>,
+): number {
   if (model.family === 'sdxl') return 1024;
   return model.contextDim >= 2048 ? 1024 : model.contextDim >= 1024 ? 768 : 512;
 }
@@ -47,18 +49,42 @@ export function nativeSide(model: Pick<NativeDiffusionModel, 'contextDim'> & Par
  */
 export const SDXL_BUCKETS: readonly (readonly [number, number])[] = (() => {
   const tall: [number, number][] = [
-    [512, 2048], [512, 1984], [512, 1920], [512, 1856], [576, 1792], [576, 1728], [576, 1664], [640, 1600],
-    [640, 1536], [704, 1472], [704, 1408], [704, 1344], [768, 1344], [768, 1280], [832, 1216], [832, 1152],
-    [896, 1152], [896, 1088], [960, 1088], [960, 1024],
+    [512, 2048],
+    [512, 1984],
+    [512, 1920],
+    [512, 1856],
+    [576, 1792],
+    [576, 1728],
+    [576, 1664],
+    [640, 1600],
+    [640, 1536],
+    [704, 1472],
+    [704, 1408],
+    [704, 1344],
+    [768, 1344],
+    [768, 1280],
+    [832, 1216],
+    [832, 1152],
+    [896, 1152],
+    [896, 1088],
+    [960, 1088],
+    [960, 1024],
   ];
   return [...tall, [1024, 1024], ...tall.map(([w, h]) => [h, w] as [number, number]).reverse()];
 })();
 
 /** The preset's prompt with its style for the model's family (`styles.sdxl`, …) applied. */
-export function applyPromptStyle(preset: Pick<Preset, 'prompt' | 'negativePrompt' | 'styles'>, family: string | undefined): { prompt: string; negativePrompt: string } {
+export function applyPromptStyle(
+  preset: Pick<Preset, 'prompt' | 'negativePrompt' | 'styles'>,
+  family: string | undefined,
+): { prompt: string; negativePrompt: string } {
   const style = family === 'sd1' || family === 'sd2' || family === 'sdxl' ? preset.styles?.[family] : undefined;
   if (!style) return { prompt: preset.prompt, negativePrompt: preset.negativePrompt };
-  const join = (...parts: (string | undefined)[]) => parts.map((p) => p?.trim()).filter(Boolean).join(', ');
+  const join = (...parts: (string | undefined)[]) =>
+    parts
+      .map((p) => p?.trim())
+      .filter(Boolean)
+      .join(', ');
   return {
     prompt: join(style.prefix, preset.prompt, style.suffix),
     negativePrompt: join(preset.negativePrompt, style.negativeSuffix),
@@ -80,14 +106,16 @@ export function generationSize(
   native: number,
   buckets?: readonly (readonly [number, number])[],
 ): { width: number; height: number } {
-  if (resolution.width !== undefined && resolution.height !== undefined) return { width: resolution.width, height: resolution.height };
+  if (resolution.width !== undefined && resolution.height !== undefined)
+    return { width: resolution.width, height: resolution.height };
   const aspect = frameWidth / frameHeight;
   // `longSide` caps the model's native side: a preset's 1024 leaves SD 1.x/2.x and SDXL at their
   // native area, a smaller value scales the generation down (faster, softer).
   const scale = Math.min(1, Math.max(64, resolution.longSide ?? native) / native);
   if (buckets && buckets.length > 0) {
     let best = buckets[0]!;
-    for (const b of buckets) if (Math.abs(Math.log(b[0] / b[1] / aspect)) < Math.abs(Math.log(best[0] / best[1] / aspect))) best = b;
+    for (const b of buckets)
+      if (Math.abs(Math.log(b[0] / b[1] / aspect)) < Math.abs(Math.log(best[0] / best[1] / aspect))) best = b;
     if (scale === 1) return { width: best[0], height: best[1] };
     return { width: round64(best[0] * scale), height: round64(best[1] * scale) };
   }
@@ -102,14 +130,28 @@ type LoraSet = { path: string; scale: number }[];
  * One loaded instance per LoRA set: the set is merged at load, so a generation never keeps the
  * plain model and a merged copy resident side by side.
  */
-function loadModel(options: LocalEngineOptions, request: GenerateRequest, loras: LoraSet): Promise<NativeDiffusionModel> {
+function loadModel(
+  options: LocalEngineOptions,
+  request: GenerateRequest,
+  loras: LoraSet,
+): Promise<NativeDiffusionModel> {
   const { settings, diffusionModels } = options.runtime;
-  const key = JSON.stringify([options.model, options.tokenizer ?? '', addonDevice(request.device, settings), request.threads ?? 0,
-    localPrecision(options.precision, settings.precision), loras]);
+  const key = JSON.stringify([
+    options.model,
+    options.tokenizer ?? '',
+    addonDevice(request.device, settings),
+    request.threads ?? 0,
+    localPrecision(options.precision, settings.precision),
+    loras,
+  ]);
   return diffusionModels.get(key, () => openModel(options, request, loras));
 }
 
-async function openModel(options: LocalEngineOptions, request: GenerateRequest, loras: LoraSet): Promise<NativeDiffusionModel> {
+async function openModel(
+  options: LocalEngineOptions,
+  request: GenerateRequest,
+  loras: LoraSet,
+): Promise<NativeDiffusionModel> {
   try {
     await stat(options.model);
   } catch {
@@ -132,14 +174,20 @@ async function openModel(options: LocalEngineOptions, request: GenerateRequest, 
  * the same generation runs again on the CPU, and the result says so. An explicit 'cuda' keeps
  * the error (E_OUT_OF_MEMORY), so the engine policy moves on and reports why.
  */
-async function generateWithFallback(options: LocalEngineOptions, request: GenerateRequest): Promise<GeneratedBackground> {
+async function generateWithFallback(
+  options: LocalEngineOptions,
+  request: GenerateRequest,
+): Promise<GeneratedBackground> {
   try {
     return await generateOn(options, request);
   } catch (err) {
     const e = toBgError(err);
     if (e.code !== 'E_OUT_OF_MEMORY' || request.device !== 'auto' || !cudaAvailable()) throw e;
     const onCpu = await generateOn(options, { ...request, device: 'cpu' });
-    return { ...onCpu, info: { ...onCpu.info, deviceFallback: `the GPU ran out of memory (${e.message}); ran on the CPU` } };
+    return {
+      ...onCpu,
+      info: { ...onCpu.info, deviceFallback: `the GPU ran out of memory (${e.message}); ran on the CPU` },
+    };
   }
 }
 
@@ -161,7 +209,13 @@ async function generateOn(options: LocalEngineOptions, request: GenerateRequest)
   const model = await loadModel(options, request, loras);
   lap('load');
   try {
-    const gen = generationSize(preset.generation.resolution, width, height, nativeSide(model), model.family === 'sdxl' ? SDXL_BUCKETS : undefined);
+    const gen = generationSize(
+      preset.generation.resolution,
+      width,
+      height,
+      nativeSide(model),
+      model.family === 'sdxl' ? SDXL_BUCKETS : undefined,
+    );
     const photo = await resizeRaw(request.photo, width, height, 3, gen.width, gen.height, 'linear');
     const alpha = await resizeRaw(request.alpha, width, height, 1, gen.width, gen.height, 'linear');
     const margin = Math.max(2, Math.round(0.015 * Math.max(gen.width, gen.height)));

@@ -27,5 +27,8 @@ export function parseLoraSpec(
 export function lorasFromEnv(env: NodeJS.ProcessEnv): Required<LoraOption>[] | undefined {
   const v = env.BG_LORAS?.trim();
   if (!v) return undefined;
-  return v.split(',').filter((s) => s.trim()).map((s) => parseLoraSpec(s, 'BG_LORAS', 'E_CONFIG'));
+  return v
+    .split(',')
+    .filter((s) => s.trim())
+    .map((s) => parseLoraSpec(s, 'BG_LORAS', 'E_CONFIG'));
 }

@@ -56,7 +56,11 @@ function firstLine(message: string): string {
   return message.split('\n')[0]!.trim();
 }
 
-export async function generateBackground(requested: EngineName, setup: EngineSetup, request: GenerateRequest): Promise<EngineOutcome> {
+export async function generateBackground(
+  requested: EngineName,
+  setup: EngineSetup,
+  request: GenerateRequest,
+): Promise<EngineOutcome> {
   if (requested !== 'auto') {
     const generator = setup[requested];
     if (!generator) {
@@ -65,7 +69,10 @@ export async function generateBackground(requested: EngineName, setup: EngineSet
             'E_CONFIG',
             "engine 'local' needs a Stable Diffusion model: set model.diffusion (CLI --diffusion-model) or BG_DIFFUSION_MODEL to a .safetensors checkpoint or a diffusers folder.",
           )
-        : new BgNativeError('E_CONFIG', "engine 'runway' needs an API key: set RUNWAY_API_KEY (see https://dev.runwayml.com).");
+        : new BgNativeError(
+            'E_CONFIG',
+            "engine 'runway' needs an API key: set RUNWAY_API_KEY (see https://dev.runwayml.com).",
+          );
     }
     const background = await generator.generate(request);
     return { engine: requested, reason: `engine '${requested}' was requested`, skipped: [], background };
@@ -73,7 +80,13 @@ export async function generateBackground(requested: EngineName, setup: EngineSet
 
   // The generative engines in the order auto tries them; each one that is not configured or
   // fails in a way another engine can cover is recorded and passed over.
-  const generative: { engine: GeneratorName; generator: Generator | undefined; fallback: ReadonlySet<ErrorCode>; ran: string; absent: string }[] = [
+  const generative: {
+    engine: GeneratorName;
+    generator: Generator | undefined;
+    fallback: ReadonlySet<ErrorCode>;
+    ran: string;
+    absent: string;
+  }[] = [
     {
       engine: 'local',
       generator: setup.local,

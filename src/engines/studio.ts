@@ -30,18 +30,31 @@ async function paintStudio(request: GenerateRequest, pool: PixelPool | undefined
       spec,
       request.width,
       request.height,
-      { seed: request.seed, photo: request.photo, alpha: request.alpha, referenceSize: request.preset.compositing.referenceSize },
+      {
+        seed: request.seed,
+        photo: request.photo,
+        alpha: request.alpha,
+        referenceSize: request.preset.compositing.referenceSize,
+      },
       { ...(request.signal ? { signal: request.signal } : {}), ...(pool ? { pool } : {}) },
     );
   } catch (err) {
-    if (err instanceof RangeError) throw new BgNativeError('E_BAD_INPUT', `studio engine: ${err.message}`, { cause: err });
+    if (err instanceof RangeError)
+      throw new BgNativeError('E_BAD_INPUT', `studio engine: ${err.message}`, { cause: err });
     throw err;
   }
   const paint = performance.now() - t0;
   throwIfCancelled(request.signal, CANCELLED);
   request.onProgress?.(1);
-  const info: Record<string, unknown> = { background: spec.type, width: request.width, height: request.height, seed: request.seed };
-  if (spec.type === 'texture') Object.assign(info, { pattern: spec.pattern, scale: spec.scale, intensity: spec.intensity });
-  if (spec.type === 'gradient') Object.assign(info, { shape: spec.shape, angle: spec.angle, stops: spec.colors.length });
+  const info: Record<string, unknown> = {
+    background: spec.type,
+    width: request.width,
+    height: request.height,
+    seed: request.seed,
+  };
+  if (spec.type === 'texture')
+    Object.assign(info, { pattern: spec.pattern, scale: spec.scale, intensity: spec.intensity });
+  if (spec.type === 'gradient')
+    Object.assign(info, { shape: spec.shape, angle: spec.angle, stops: spec.colors.length });
   return { rgb, info, stages: { paint } };
 }

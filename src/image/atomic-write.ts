@@ -14,17 +14,27 @@ function ioError(err: unknown, dest: string, dir: string): BgNativeError {
   switch (code) {
     case 'ENOENT':
     case 'ENOTDIR':
-      return new BgNativeError('E_IO', `Output folder does not exist: ${dir} (create it first, or choose another --out)`, { cause: err });
+      return new BgNativeError(
+        'E_IO',
+        `Output folder does not exist: ${dir} (create it first, or choose another --out)`,
+        { cause: err },
+      );
     case 'EACCES':
     case 'EPERM':
     case 'EROFS':
-      return new BgNativeError('E_IO', `Cannot write to ${dir} (permission denied or read-only); choose another output folder.`, { cause: err });
+      return new BgNativeError(
+        'E_IO',
+        `Cannot write to ${dir} (permission denied or read-only); choose another output folder.`,
+        { cause: err },
+      );
     case 'ENOSPC':
       return new BgNativeError('E_IO', `No space left on the device while writing ${dest}.`, { cause: err });
     case 'EISDIR':
       return new BgNativeError('E_IO', `Output path is a folder, not a file: ${dest}`, { cause: err });
     default:
-      return new BgNativeError('E_IO', `Cannot write ${dest}: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+      return new BgNativeError('E_IO', `Cannot write ${dest}: ${(err as Error)?.message ?? String(err)}`, {
+        cause: err,
+      });
   }
 }
 

@@ -50,7 +50,11 @@ function label(input: ImageInput): string {
 /** Reads the input's bytes: a path is read from disk with typed errors, a Buffer is used as is. */
 export async function readInput(input: ImageInput): Promise<Uint8Array> {
   if (typeof input !== 'string') {
-    if (input.byteLength === 0) throw new BgNativeError('E_BAD_INPUT', 'Input buffer is empty (0 bytes): pass the bytes of a JPEG, PNG, WebP, TIFF, GIF or AVIF image.');
+    if (input.byteLength === 0)
+      throw new BgNativeError(
+        'E_BAD_INPUT',
+        'Input buffer is empty (0 bytes): pass the bytes of a JPEG, PNG, WebP, TIFF, GIF or AVIF image.',
+      );
     return input;
   }
   let size: number;
@@ -61,8 +65,10 @@ export async function readInput(input: ImageInput): Promise<Uint8Array> {
   } catch (err) {
     if (err instanceof BgNativeError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') throw new BgNativeError('E_BAD_INPUT', `Input file not found: ${input}`, { cause: err });
-    if (code === 'EACCES' || code === 'EPERM') throw new BgNativeError('E_IO', `Cannot read input file (permission denied): ${input}`, { cause: err });
+    if (code === 'ENOENT' || code === 'ENOTDIR')
+      throw new BgNativeError('E_BAD_INPUT', `Input file not found: ${input}`, { cause: err });
+    if (code === 'EACCES' || code === 'EPERM')
+      throw new BgNativeError('E_IO', `Cannot read input file (permission denied): ${input}`, { cause: err });
     throw new BgNativeError('E_IO', `Cannot read input file ${input}: ${(err as Error).message}`, { cause: err });
   }
   if (size === 0) throw new BgNativeError('E_BAD_INPUT', `Input file is empty (0 bytes): ${input}`);
@@ -76,10 +82,16 @@ export async function readInput(input: ImageInput): Promise<Uint8Array> {
 function badImage(err: unknown, name: string): BgNativeError {
   const msg = err instanceof Error ? err.message : String(err);
   if (/unsupported image format/i.test(msg)) {
-    return new BgNativeError('E_BAD_INPUT', `Input is not an image in a supported format (JPEG, PNG, WebP, TIFF, GIF, AVIF/HEIF): ${name}`, { cause: err });
+    return new BgNativeError(
+      'E_BAD_INPUT',
+      `Input is not an image in a supported format (JPEG, PNG, WebP, TIFF, GIF, AVIF/HEIF): ${name}`,
+      { cause: err },
+    );
   }
   if (/premature end|truncated|corrupt|invalid|not a|bad|unexpected end|read error|EOF/i.test(msg)) {
-    return new BgNativeError('E_BAD_INPUT', `Input image is corrupt or truncated (${msg.split('\n')[0]}): ${name}`, { cause: err });
+    return new BgNativeError('E_BAD_INPUT', `Input image is corrupt or truncated (${msg.split('\n')[0]}): ${name}`, {
+      cause: err,
+    });
   }
   return new BgNativeError('E_BAD_INPUT', `Cannot decode input image (${msg.split('\n')[0]}): ${name}`, { cause: err });
 }
@@ -97,11 +109,15 @@ export async function probeImage(bytes: Uint8Array, name: string, maxPixels: num
   }
   const format = String(meta.format ?? 'unknown');
   if (!SUPPORTED.has(format)) {
-    throw new BgNativeError('E_BAD_INPUT', `Unsupported image format '${format}' (${name}); use JPEG, PNG, WebP, TIFF, GIF or AVIF/HEIF.`);
+    throw new BgNativeError(
+      'E_BAD_INPUT',
+      `Unsupported image format '${format}' (${name}); use JPEG, PNG, WebP, TIFF, GIF or AVIF/HEIF.`,
+    );
   }
   const rawW = meta.width ?? 0;
   const rawH = meta.height ?? 0;
-  if (!(rawW > 0 && rawH > 0)) throw new BgNativeError('E_BAD_INPUT', `Input image has no pixels (width ${rawW}, height ${rawH}): ${name}`);
+  if (!(rawW > 0 && rawH > 0))
+    throw new BgNativeError('E_BAD_INPUT', `Input image has no pixels (width ${rawW}, height ${rawH}): ${name}`);
   const orientation = meta.orientation ?? 1;
   const swap = orientation >= 5 && orientation <= 8;
   const width = swap ? rawH : rawW;
@@ -155,9 +171,18 @@ export async function decodeOpened({ bytes, header, name }: OpenedImage): Promis
       .raw({ depth: 'uchar' })
       .toBuffer({ resolveWithObject: true });
     if (info.channels !== 3 || info.width !== header.width || info.height !== header.height) {
-      throw new BgNativeError('E_INTERNAL', `Decoder returned ${info.width}×${info.height}×${info.channels}, expected ${header.width}×${header.height}×3: ${name}`);
+      throw new BgNativeError(
+        'E_INTERNAL',
+        `Decoder returned ${info.width}×${info.height}×${info.channels}, expected ${header.width}×${header.height}×3: ${name}`,
+      );
     }
-    return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height, channels: 3, header };
+    return {
+      data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+      width: info.width,
+      height: info.height,
+      channels: 3,
+      header,
+    };
   } catch (err) {
     if (err instanceof BgNativeError) throw err;
     if (/memory/i.test(String((err as Error)?.message))) throw toBgError(err, 'E_OUT_OF_MEMORY');

@@ -29,7 +29,10 @@ export function formatHasAlpha(format: OutputFormat): boolean {
 /** Encodes raw pixels; JPEG of RGBA is refused (flatten first). */
 export async function encodeImage(img: RawImage, format: OutputFormat, options: EncodeOptions = {}): Promise<Buffer> {
   if (img.data.byteLength !== img.width * img.height * img.channels) {
-    throw new BgNativeError('E_INTERNAL', `Raw image size mismatch: ${img.data.byteLength} bytes for ${img.width}×${img.height}×${img.channels}.`);
+    throw new BgNativeError(
+      'E_INTERNAL',
+      `Raw image size mismatch: ${img.data.byteLength} bytes for ${img.width}×${img.height}×${img.channels}.`,
+    );
   }
   if (format === 'jpeg' && img.channels === 4) {
     throw new BgNativeError('E_BAD_INPUT', 'JPEG cannot store transparency: use PNG or WebP, or a background mode.');
@@ -42,7 +45,9 @@ export async function encodeImage(img: RawImage, format: OutputFormat, options: 
       case 'png':
         return await s.png({ compressionLevel: 1, adaptiveFiltering: false }).toBuffer();
       case 'jpeg':
-        return await s.jpeg({ quality, mozjpeg: false, chromaSubsampling: quality >= 90 ? '4:4:4' : '4:2:0' }).toBuffer();
+        return await s
+          .jpeg({ quality, mozjpeg: false, chromaSubsampling: quality >= 90 ? '4:4:4' : '4:2:0' })
+          .toBuffer();
       case 'webp':
         return await s.webp({ quality, alphaQuality: 100, effort: 2 }).toBuffer();
     }

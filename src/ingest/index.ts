@@ -125,7 +125,10 @@ export function readIngestConfig(env: NodeJS.ProcessEnv = process.env): IngestCo
   let mode: IngestMode | undefined;
   if (auto === 'replace' || auto === 'cleanup') mode = auto;
   else if (!['', 'off', 'none', 'false', '0', 'disabled'].includes(auto)) {
-    throw new BgNativeError('E_CONFIG', `MEDIA_INGEST_BACKGROUND_AUTOMATION must be 'replace', 'cleanup' or empty (off), got ${JSON.stringify(env.MEDIA_INGEST_BACKGROUND_AUTOMATION)}.`);
+    throw new BgNativeError(
+      'E_CONFIG',
+      `MEDIA_INGEST_BACKGROUND_AUTOMATION must be 'replace', 'cleanup' or empty (off), got ${JSON.stringify(env.MEDIA_INGEST_BACKGROUND_AUTOMATION)}.`,
+    );
   }
   const apiUrl = env.MEDIA_INGEST_BACKGROUND_API_URL?.trim() || undefined;
   if (apiUrl) {
@@ -135,21 +138,37 @@ export function readIngestConfig(env: NodeJS.ProcessEnv = process.env): IngestCo
     } catch {
       ok = false;
     }
-    if (!ok) throw new BgNativeError('E_CONFIG', `MEDIA_INGEST_BACKGROUND_API_URL must be an http(s) URL such as http://127.0.0.1:8080, got ${JSON.stringify(apiUrl)}.`);
+    if (!ok)
+      throw new BgNativeError(
+        'E_CONFIG',
+        `MEDIA_INGEST_BACKGROUND_API_URL must be an http(s) URL such as http://127.0.0.1:8080, got ${JSON.stringify(apiUrl)}.`,
+      );
   }
   const engineText = env.MEDIA_INGEST_BACKGROUND_ENGINE?.trim();
   let engine: EngineName | undefined;
   if (engineText) {
     const parsed = EngineSchema.safeParse(engineText);
-    if (!parsed.success) throw new BgNativeError('E_CONFIG', `MEDIA_INGEST_BACKGROUND_ENGINE must be auto, local, runway or studio, got ${JSON.stringify(engineText)}.`);
+    if (!parsed.success)
+      throw new BgNativeError(
+        'E_CONFIG',
+        `MEDIA_INGEST_BACKGROUND_ENGINE must be auto, local, runway or studio, got ${JSON.stringify(engineText)}.`,
+      );
     engine = parsed.data;
   }
   const cm = env.MEDIA_INGEST_BACKGROUND_CLEANUP_MODE?.trim().toLowerCase() || 'color';
   const cleanupMode = CleanupModeSchema.safeParse(cm);
-  if (!cleanupMode.success) throw new BgNativeError('E_CONFIG', `MEDIA_INGEST_BACKGROUND_CLEANUP_MODE must be color, blur, gradient or transparent, got ${JSON.stringify(cm)}.`);
+  if (!cleanupMode.success)
+    throw new BgNativeError(
+      'E_CONFIG',
+      `MEDIA_INGEST_BACKGROUND_CLEANUP_MODE must be color, blur, gradient or transparent, got ${JSON.stringify(cm)}.`,
+    );
   const timeoutText = env.MEDIA_INGEST_BACKGROUND_TIMEOUT?.trim();
   const timeoutSec = timeoutText ? Number(timeoutText) : 300;
-  if (!(timeoutSec > 0) || !Number.isFinite(timeoutSec)) throw new BgNativeError('E_CONFIG', `MEDIA_INGEST_BACKGROUND_TIMEOUT must be a number of seconds, got ${JSON.stringify(timeoutText)}.`);
+  if (!(timeoutSec > 0) || !Number.isFinite(timeoutSec))
+    throw new BgNativeError(
+      'E_CONFIG',
+      `MEDIA_INGEST_BACKGROUND_TIMEOUT must be a number of seconds, got ${JSON.stringify(timeoutText)}.`,
+    );
   return {
     mode,
     apiUrl,
@@ -177,7 +196,13 @@ async function readSidecarFile(p: string): Promise<string> {
     return await readFile(p, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new BgNativeError('E_IO', code === 'ENOENT' ? `The sidecar ${p} does not exist; check sidecarPath (or pass the sidecar's content as \`sidecar\`).` : `Cannot read the sidecar ${p}: ${(err as Error).message}`, { cause: err });
+    throw new BgNativeError(
+      'E_IO',
+      code === 'ENOENT'
+        ? `The sidecar ${p} does not exist; check sidecarPath (or pass the sidecar's content as \`sidecar\`).`
+        : `Cannot read the sidecar ${p}: ${(err as Error).message}`,
+      { cause: err },
+    );
   }
 }
 
@@ -187,23 +212,42 @@ export async function processIngestItem(item: IngestItem): Promise<IngestResult>
   const sidecarPath = typeof item?.sidecarPath === 'string' ? item.sidecarPath : undefined;
   const failed = (err: unknown): IngestResult => {
     const e = toBgError(err);
-    return { status: 'failed', imagePath, ...(sidecarPath !== undefined ? { sidecarPath } : {}), error: { code: e.code, message: e.message } };
+    return {
+      status: 'failed',
+      imagePath,
+      ...(sidecarPath !== undefined ? { sidecarPath } : {}),
+      error: { code: e.code, message: e.message },
+    };
   };
   try {
     if (!imagePath) throw new BgNativeError('E_BAD_INPUT', 'processIngestItem needs `imagePath`, the ingested photo.');
     if ((sidecarPath === undefined) === (item.sidecar === undefined)) {
-      throw new BgNativeError('E_BAD_INPUT', 'processIngestItem needs exactly one of `sidecarPath` (a JSON file to update) and `sidecar` (its parsed content).');
+      throw new BgNativeError(
+        'E_BAD_INPUT',
+        'processIngestItem needs exactly one of `sidecarPath` (a JSON file to update) and `sidecar` (its parsed content).',
+      );
     }
     const cfg = readIngestConfig(item.env ?? process.env);
-    if (!cfg.mode) return { status: 'skipped', reason: 'MEDIA_INGEST_BACKGROUND_AUTOMATION is off (set it to replace or cleanup).', imagePath };
-    if (OUTPUT_NAME.test(imagePath)) return { status: 'skipped', reason: `${path.basename(imagePath)} is an output of this step (*.bg.*).`, imagePath };
+    if (!cfg.mode)
+      return {
+        status: 'skipped',
+        reason: 'MEDIA_INGEST_BACKGROUND_AUTOMATION is off (set it to replace or cleanup).',
+        imagePath,
+      };
+    if (OUTPUT_NAME.test(imagePath))
+      return {
+        status: 'skipped',
+        reason: `${path.basename(imagePath)} is an output of this step (*.bg.*).`,
+        imagePath,
+      };
 
     // Everything that can be checked is checked before any work: the sidecar, the photo, the settings.
     let sidecar: Record<string, unknown>;
     if (sidecarPath !== undefined) sidecar = parseSidecar(await readSidecarFile(sidecarPath), sidecarPath);
     else {
       const s = item.sidecar;
-      if (s === null || typeof s !== 'object' || Array.isArray(s)) throw new BgNativeError('E_BAD_INPUT', '`sidecar` must be a JSON object (the parsed sidecar).');
+      if (s === null || typeof s !== 'object' || Array.isArray(s))
+        throw new BgNativeError('E_BAD_INPUT', '`sidecar` must be a JSON object (the parsed sidecar).');
       sidecar = s;
     }
     try {
@@ -217,8 +261,15 @@ export async function processIngestItem(item: IngestItem): Promise<IngestResult>
     if (cfg.engine) replaceOptions.engine = cfg.engine;
     const lib = item.library ?? (await import('../context/default.js')).defaultContext();
     const settings = mode === 'replace' ? lib.checkReplaceOptions({ ...replaceOptions, input: imagePath }) : undefined;
-    const cleanupOptions: Record<string, unknown> = { mode: cfg.cleanupMode, enhanceFg: cfg.enhanceFg, format: cfg.cleanupMode === 'transparent' ? 'png' : 'jpeg' };
-    const outputPath = ingestOutputPath(imagePath, mode === 'cleanup' && cfg.cleanupMode === 'transparent' ? 'png' : 'jpg');
+    const cleanupOptions: Record<string, unknown> = {
+      mode: cfg.cleanupMode,
+      enhanceFg: cfg.enhanceFg,
+      format: cfg.cleanupMode === 'transparent' ? 'png' : 'jpeg',
+    };
+    const outputPath = ingestOutputPath(
+      imagePath,
+      mode === 'cleanup' && cfg.cleanupMode === 'transparent' ? 'png' : 'jpg',
+    );
 
     let engine: string;
     let prompt: string | null = null;
@@ -243,7 +294,10 @@ export async function processIngestItem(item: IngestItem): Promise<IngestResult>
       result = toResultMetadata(r.result as unknown as ResultSource, artifacts);
     } else if (mode === 'replace') {
       const r = await lib.replaceBackground({
-        ...replaceOptions, input: imagePath, output: outputPath, ...(item.signal ? { signal: item.signal } : {}),
+        ...replaceOptions,
+        input: imagePath,
+        output: outputPath,
+        ...(item.signal ? { signal: item.signal } : {}),
       });
       engine = r.engine;
       prompt = r.prompt ?? settings!.preset.prompt;

@@ -87,10 +87,17 @@ export function parseSidecar(text: string, where: string): Record<string, unknow
   try {
     value = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
   } catch (err) {
-    throw new BgNativeError('E_BAD_INPUT', `The sidecar ${where} is not valid JSON (${(err as Error).message}); fix or regenerate it — it was left untouched.`, { cause: err });
+    throw new BgNativeError(
+      'E_BAD_INPUT',
+      `The sidecar ${where} is not valid JSON (${(err as Error).message}); fix or regenerate it — it was left untouched.`,
+      { cause: err },
+    );
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new BgNativeError('E_BAD_INPUT', `The sidecar ${where} must hold a JSON object, not ${Array.isArray(value) ? 'an array' : value === null ? 'null' : typeof value}; it was left untouched.`);
+    throw new BgNativeError(
+      'E_BAD_INPUT',
+      `The sidecar ${where} must hold a JSON object, not ${Array.isArray(value) ? 'an array' : value === null ? 'null' : typeof value}; it was left untouched.`,
+    );
   }
   return value as Record<string, unknown>;
 }
@@ -129,7 +136,10 @@ export function setTopLevelMember(text: string, key: string, value: unknown, whe
   const member = `${JSON.stringify(key)}: `;
   const last = top.members.at(-1);
   if (!last) {
-    const inner = oneLine || unit === undefined ? ` ${member}${JSON.stringify(value)} ` : `${nl}${unit}${member}${render(unit)}${nl}`;
+    const inner =
+      oneLine || unit === undefined
+        ? ` ${member}${JSON.stringify(value)} `
+        : `${nl}${unit}${member}${render(unit)}${nl}`;
     return text.slice(0, top.open + 1) + inner + text.slice(top.close);
   }
   if (oneLine) return `${text.slice(0, last.valueEnd)}, ${member}${render('')}${text.slice(last.valueEnd)}`;

@@ -28,7 +28,14 @@ const BIREFNET_MIT = 'MIT (BiRefNet)';
 
 function birefnet(name: string, release: string, profile: 'birefnet' | 'birefnet-hr' = 'birefnet'): CatalogEntry {
   const side = profile === 'birefnet-hr' ? 2048 : 1024;
-  return { name, files: [`${name}.onnx`, release], family: 'birefnet', profile, size: [side, side], licence: BIREFNET_MIT };
+  return {
+    name,
+    files: [`${name}.onnx`, release],
+    family: 'birefnet',
+    profile,
+    size: [side, side],
+    licence: BIREFNET_MIT,
+  };
 }
 
 function sam(name: string): CatalogEntry {
@@ -44,12 +51,54 @@ function sam(name: string): CatalogEntry {
 }
 
 export const CATALOG: readonly CatalogEntry[] = [
-  { name: 'isnet-general-use', files: ['isnet-general-use.onnx'], family: 'isnet', profile: 'isnet', size: [1024, 1024], licence: 'Apache-2.0 (DIS)' },
-  { name: 'isnet-anime', files: ['isnet-anime.onnx'], family: 'isnet', profile: 'isnet', size: [1024, 1024], licence: 'Apache-2.0 (anime-segmentation)' },
-  { name: 'u2net', files: ['u2net.onnx'], family: 'u2net', profile: 'u2net', size: [320, 320], licence: 'Apache-2.0 (U²-Net)' },
-  { name: 'u2netp', files: ['u2netp.onnx'], family: 'u2net', profile: 'u2net', size: [320, 320], licence: 'Apache-2.0 (U²-Net)' },
-  { name: 'u2net_human_seg', files: ['u2net_human_seg.onnx'], family: 'u2net', profile: 'u2net', size: [320, 320], licence: 'Apache-2.0 (U²-Net)' },
-  { name: 'silueta', files: ['silueta.onnx'], family: 'u2net', profile: 'u2net', size: [320, 320], licence: 'U²-Net derivative (see rembg)' },
+  {
+    name: 'isnet-general-use',
+    files: ['isnet-general-use.onnx'],
+    family: 'isnet',
+    profile: 'isnet',
+    size: [1024, 1024],
+    licence: 'Apache-2.0 (DIS)',
+  },
+  {
+    name: 'isnet-anime',
+    files: ['isnet-anime.onnx'],
+    family: 'isnet',
+    profile: 'isnet',
+    size: [1024, 1024],
+    licence: 'Apache-2.0 (anime-segmentation)',
+  },
+  {
+    name: 'u2net',
+    files: ['u2net.onnx'],
+    family: 'u2net',
+    profile: 'u2net',
+    size: [320, 320],
+    licence: 'Apache-2.0 (U²-Net)',
+  },
+  {
+    name: 'u2netp',
+    files: ['u2netp.onnx'],
+    family: 'u2net',
+    profile: 'u2net',
+    size: [320, 320],
+    licence: 'Apache-2.0 (U²-Net)',
+  },
+  {
+    name: 'u2net_human_seg',
+    files: ['u2net_human_seg.onnx'],
+    family: 'u2net',
+    profile: 'u2net',
+    size: [320, 320],
+    licence: 'Apache-2.0 (U²-Net)',
+  },
+  {
+    name: 'silueta',
+    files: ['silueta.onnx'],
+    family: 'u2net',
+    profile: 'u2net',
+    size: [320, 320],
+    licence: 'U²-Net derivative (see rembg)',
+  },
   birefnet('birefnet-general', 'BiRefNet-general-epoch_244.onnx'),
   birefnet('birefnet-general-lite', 'BiRefNet-general-bb_swin_v1_tiny-epoch_232.onnx'),
   birefnet('birefnet-massive', 'BiRefNet-massive-TR_DIS5K_TR_TEs-epoch_420.onnx'),
@@ -68,7 +117,14 @@ export const CATALOG: readonly CatalogEntry[] = [
     size: [1024, 1024],
     licence: 'CC BY-NC 4.0 (BRIA RMBG-2.0): non-commercial use only',
   },
-  { name: 'ben2-base', files: ['BEN2_Base.onnx', 'ben2-base.onnx'], family: 'ben2', profile: 'ben2', size: [1024, 1024], licence: 'MIT (BEN2 Base)' },
+  {
+    name: 'ben2-base',
+    files: ['BEN2_Base.onnx', 'ben2-base.onnx'],
+    family: 'ben2',
+    profile: 'ben2',
+    size: [1024, 1024],
+    licence: 'MIT (BEN2 Base)',
+  },
   { ...sam('sam_vit_b_01ec64'), name: 'sam' },
   sam('sam_vit_b_01ec64'),
   sam('sam_vit_l_0b3195'),
@@ -84,7 +140,9 @@ export function catalogEntry(name: string): CatalogEntry | undefined {
 /** The entry a file stands for, by its name (the first entry that lists it), if any. */
 export function entryForFile(fileName: string): CatalogEntry | undefined {
   const base = fileName.toLowerCase();
-  return CATALOG.find((e) => e.files.some((f) => f.toLowerCase() === base) || e.decoders?.some((f) => f.toLowerCase() === base));
+  return CATALOG.find(
+    (e) => e.files.some((f) => f.toLowerCase() === base) || e.decoders?.some((f) => f.toLowerCase() === base),
+  );
 }
 
 /** A SAM decoder file name for an encoder file name (`x.encoder[.quant].onnx` → `x.decoder[.quant].onnx`). */

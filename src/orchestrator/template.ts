@@ -91,6 +91,7 @@ export function renderTemplate<T>(value: T, context: Record<string, unknown>, wh
       `unknown variable${names.length > 1 ? 's' : ''} ${p.unknown.map((u) => `\`${u.name}\` (in ${u.where})`).join(', ')}; the context has ${known.length ? known.map((k) => `\`${k}\``).join(', ') : 'no variables'}`,
     );
   }
-  if (parts.length) throw new BgNativeError('E_BAD_INPUT', `Cannot fill the workflow node's templates: ${parts.join('; ')}.`);
+  if (parts.length)
+    throw new BgNativeError('E_BAD_INPUT', `Cannot fill the workflow node's templates: ${parts.join('; ')}.`);
   return out as T;
 }

@@ -35,7 +35,11 @@ export interface CleanupResult {
 }
 
 /** Picks the output format: option → output extension → PNG; refuses JPEG for transparency. */
-export function chooseFormat(mode: CleanupMode, format: OutputFormat | undefined, output: string | undefined): OutputFormat {
+export function chooseFormat(
+  mode: CleanupMode,
+  format: OutputFormat | undefined,
+  output: string | undefined,
+): OutputFormat {
   const chosen = format ?? (output ? formatFromPath(output) : undefined) ?? 'png';
   if (mode === 'transparent' && chosen === 'jpeg') {
     throw new BgNativeError(
@@ -57,20 +61,31 @@ export async function cleanup(options: CleanupOptions, rt: Runtime): Promise<Cle
   const { image, alpha, model } = await runSegmentation(opts, timer, rt);
   const { width, height } = image;
 
-  const fg = opts.enhanceFg ? timer.timeSync('enhance', () => enhanceForeground(image.data, alpha, width, height)) : image.data;
+  const fg = opts.enhanceFg
+    ? timer.timeSync('enhance', () => enhanceForeground(image.data, alpha, width, height))
+    : image.data;
 
   const raw = timer.timeSync('composite', () => {
     switch (mode) {
       case 'transparent':
         return { data: attachAlpha(fg, alpha), channels: 4 as const };
       case 'color':
-        return { data: compositeOverColor(fg, alpha, width, parseColor(opts.color ?? '#ffffff')!), channels: 3 as const };
+        return {
+          data: compositeOverColor(fg, alpha, width, parseColor(opts.color ?? '#ffffff')!),
+          channels: 3 as const,
+        };
       case 'gradient': {
         const { top, bottom } = gradientFor(opts.color ? parseColor(opts.color) : undefined);
-        return { data: compositeOverRows(fg, alpha, width, verticalGradientRows(height, top, bottom)), channels: 3 as const };
+        return {
+          data: compositeOverRows(fg, alpha, width, verticalGradientRows(height, top, bottom)),
+          channels: 3 as const,
+        };
       }
       case 'blur':
-        return { data: compositeOverImage(fg, alpha, blurredBackground(image.data, alpha, width, height)), channels: 3 as const };
+        return {
+          data: compositeOverImage(fg, alpha, blurredBackground(image.data, alpha, width, height)),
+          channels: 3 as const,
+        };
     }
   });
 

@@ -74,7 +74,10 @@ const PROGRESS = { segment: 0.2, generateLocal: 0.85, generateFast: 0.35, compos
  * The diffusion weights: model.diffusion, else the context's (BG_DIFFUSION_MODEL → MODEL_PATH
  * (local paths) → MODEL_ID (org/name, from the hub cache, downloaded on first use)).
  */
-function configuredDiffusion(opts: ParsedReplaceOptions, rt: Runtime): { path: string; source: string; hubId?: string } | undefined {
+function configuredDiffusion(
+  opts: ParsedReplaceOptions,
+  rt: Runtime,
+): { path: string; source: string; hubId?: string } | undefined {
   if (opts.model?.diffusion) return { path: opts.model.diffusion, source: 'model.diffusion' };
   return rt.settings.diffusion;
 }
@@ -195,7 +198,10 @@ export async function replaceBackground(options: ReplaceOptions, rt: Runtime): P
   }
 
   // 3. The new background, by the engine policy.
-  const generateEnd = requested === 'studio' || (requested === 'auto' && !setup.local && !setup.runway) ? PROGRESS.generateFast : PROGRESS.generateLocal;
+  const generateEnd =
+    requested === 'studio' || (requested === 'auto' && !setup.local && !setup.runway)
+      ? PROGRESS.generateFast
+      : PROGRESS.generateLocal;
   // Glass is see-through: the new background is generated behind it too.
   const panes = glass;
   const request: GenerateRequest = {
@@ -227,7 +233,13 @@ export async function replaceBackground(options: ReplaceOptions, rt: Runtime): P
   const t0 = performance.now();
   const layers = await composeOffThread(
     {
-      width, height, photo, alpha, background: outcome.background.rgb, ...compose, ...studioCompose(seg.studio, opts),
+      width,
+      height,
+      photo,
+      alpha,
+      background: outcome.background.rgb,
+      ...compose,
+      ...studioCompose(seg.studio, opts),
       ...(glass ? { glass } : {}),
     },
     { pool: rt.pool, ...(signal ? { signal } : {}) },
@@ -242,7 +254,9 @@ export async function replaceBackground(options: ReplaceOptions, rt: Runtime): P
   // 5. Encode and write.
   const [outBytes, mask] = await timer.time('encode', () =>
     Promise.all([
-      encodeImage({ data: layers.rgb, width, height, channels: 3 }, format, { quality: typeof opts.quality === 'number' ? opts.quality : undefined }),
+      encodeImage({ data: layers.rgb, width, height, channels: 3 }, format, {
+        quality: typeof opts.quality === 'number' ? opts.quality : undefined,
+      }),
       encodeImage({ data: layers.alpha, width, height, channels: 1 }, 'png'),
     ]),
   );

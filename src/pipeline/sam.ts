@@ -123,7 +123,12 @@ function samOrigSize(frame: SamFrame): [number, number] {
 }
 
 /** The decoder's inputs, in its input order, by name. */
-export function samDecoderInputs(decoder: NativeSegmenter, embeddings: TensorResult, prompt: SegmentPrompt, frame: SamFrame): TensorInput[] {
+export function samDecoderInputs(
+  decoder: NativeSegmenter,
+  embeddings: TensorResult,
+  prompt: SegmentPrompt,
+  frame: SamFrame,
+): TensorInput[] {
   const { coords, labels } = samPoints(prompt, frame);
   const n = labels.length;
   return decoder.inputs.map((info) => {
@@ -153,12 +158,20 @@ export function samDecoderInputs(decoder: NativeSegmenter, embeddings: TensorRes
 }
 
 /** The best mask's logits (by predicted IoU), cropped to the scaled photo. */
-export function samBestMask(outputs: TensorResult[], frame: SamFrame, decoderPath: string): { data: Float32Array; width: number; height: number } {
+export function samBestMask(
+  outputs: TensorResult[],
+  frame: SamFrame,
+  decoderPath: string,
+): { data: Float32Array; width: number; height: number } {
   const masks = outputs.find((o) => o.name === 'masks') ?? outputs[0];
-  const iou = outputs.find((o) => o.name === 'iou_predictions') ?? outputs.find((o) => o !== masks && o.data.length <= 16);
+  const iou =
+    outputs.find((o) => o.name === 'iou_predictions') ?? outputs.find((o) => o !== masks && o.data.length <= 16);
   const s = masks?.shape ?? [];
   if (!masks || s.length !== 4 || s[0] !== 1 || !(s[1]! >= 1) || !(s[2]! >= 1) || !(s[3]! >= 1)) {
-    throw new BgNativeError('E_MODEL_UNSUPPORTED', `The SAM decoder ${decoderPath} returned masks of shape [${s.join(', ')}]; expected [1, K, H, W].`);
+    throw new BgNativeError(
+      'E_MODEL_UNSUPPORTED',
+      `The SAM decoder ${decoderPath} returned masks of shape [${s.join(', ')}]; expected [1, K, H, W].`,
+    );
   }
   const [, k, mh, mw] = s as [number, number, number, number];
   let best = 0;
@@ -192,7 +205,8 @@ export async function runSam(
   const mask = await time('infer', async () => {
     try {
       const [embeddings] = await encoder.runInputs([input], { outputs: 'first' });
-      if (!embeddings) throw new BgNativeError('E_MODEL_UNSUPPORTED', `The SAM encoder ${encoder.path} returned no output.`);
+      if (!embeddings)
+        throw new BgNativeError('E_MODEL_UNSUPPORTED', `The SAM encoder ${encoder.path} returned no output.`);
       const outs = await decoder.runInputs(samDecoderInputs(decoder, embeddings, prompt, frame), { outputs: 'all' });
       return samBestMask(outs, frame, decoder.path);
     } catch (err) {

@@ -66,7 +66,8 @@ export async function runSegmentation(opts: CommonOptions, timer: Timer, rt: Run
   const device = addonDevice(opts.device, settings);
   const modelOption = opts.segmentation?.model ?? opts.model;
   const modelName = typeof modelOption === 'object' ? modelOption.path : modelOption;
-  const explicitProfile = (typeof modelOption === 'object' ? modelOption.profile : undefined) ?? opts.segmentation?.profile;
+  const explicitProfile =
+    (typeof modelOption === 'object' ? modelOption.profile : undefined) ?? opts.segmentation?.profile;
 
   const opened = await timer.time('open', () => openImage(opts.input, { maxPixels }));
   // Clean plate / second shot: checked against the photo before any work, decoded meanwhile.
@@ -117,7 +118,11 @@ export async function runSegmentation(opts: CommonOptions, timer: Timer, rt: Run
       );
     }
     const sam = await runSam(image, seg, decoder, opts.prompt, profile, (stage, fn) => timer.time(stage, fn));
-    coarse = timer.timeSync('postprocess', () => ({ data: toAlpha(sam.data, profile), width: sam.width, height: sam.height }));
+    coarse = timer.timeSync('postprocess', () => ({
+      data: toAlpha(sam.data, profile),
+      width: sam.width,
+      height: sam.height,
+    }));
     fed = [sam.frame.frameHeight, sam.frame.frameWidth];
   } else {
     const input0 = seg.inputs[0];
@@ -144,7 +149,10 @@ export async function runSegmentation(opts: CommonOptions, timer: Timer, rt: Run
       const oh = shape.length >= 2 ? shape[shape.length - 2]! : 0;
       const ow = shape.length >= 2 ? shape[shape.length - 1]! : 0;
       if (!(oh > 0 && ow > 0) || out.data.length < oh * ow) {
-        throw new BgNativeError('E_MODEL_UNSUPPORTED', `The model ${resolved.path} returned an output of shape [${shape.join(', ')}]; expected [1, 1, H, W].`);
+        throw new BgNativeError(
+          'E_MODEL_UNSUPPORTED',
+          `The model ${resolved.path} returned an output of shape [${shape.join(', ')}]; expected [1, 1, H, W].`,
+        );
       }
       // First plane only (a [1, C, H, W] output's channel 0).
       const plane = out.data.length === oh * ow ? out.data : out.data.slice(0, oh * ow);
@@ -160,10 +168,17 @@ export async function runSegmentation(opts: CommonOptions, timer: Timer, rt: Run
   // The prompt's extent and the glass matte: α low over panes and glassware, F their tint and reflections.
   // Judged on a copy of at most 1024 px on the long side, brought back guided by the photo, on a pixel worker.
   const matte = await timer.time('glass', () =>
-    subjectMatteOffThread({
-      rgb: refined.rgb, width: image.width, height: image.height, salient: refined.alpha,
-      ...(opts.prompt ? { prompt: opts.prompt } : {}), ...(opts.glass !== undefined ? { glass: opts.glass } : {}),
-    }, { pool }),
+    subjectMatteOffThread(
+      {
+        rgb: refined.rgb,
+        width: image.width,
+        height: image.height,
+        salient: refined.alpha,
+        ...(opts.prompt ? { prompt: opts.prompt } : {}),
+        ...(opts.glass !== undefined ? { glass: opts.glass } : {}),
+      },
+      { pool },
+    ),
   );
 
   // Studio modes: the plates measure α and F, with the matte above as the model's opinion.

@@ -64,12 +64,16 @@ function decoded(field: Field, opened: OpenedImage): Promise<RgbImage> {
 }
 
 /** Opens the studio inputs the options name (none: undefined), checking them against the photo. */
-export async function openStudioShots(opts: StudioOptions, photo: ImageHeader, maxPixels: number): Promise<StudioShots | undefined> {
+export async function openStudioShots(
+  opts: StudioOptions,
+  photo: ImageHeader,
+  maxPixels: number,
+): Promise<StudioShots | undefined> {
   if (opts.cleanPlate === undefined) {
     if (opts.second !== undefined) {
       throw new BgNativeError(
         'E_BAD_INPUT',
-        '`second` needs the first backdrop\'s clean plate too: give `cleanPlate` (CLI --clean-plate) with the photo taken without the product.',
+        "`second` needs the first backdrop's clean plate too: give `cleanPlate` (CLI --clean-plate) with the photo taken without the product.",
       );
     }
     return undefined;
@@ -86,7 +90,9 @@ export async function openStudioShots(opts: StudioOptions, photo: ImageHeader, m
   ]);
   return {
     plate: decoded('cleanPlate', plate),
-    ...(shot2 && plate2 ? { second: { shot: decoded('second.input', shot2), plate: decoded('second.cleanPlate', plate2) } } : {}),
+    ...(shot2 && plate2
+      ? { second: { shot: decoded('second.input', shot2), plate: decoded('second.cleanPlate', plate2) } }
+      : {}),
     names,
   };
 }
@@ -117,7 +123,7 @@ export async function studioMatte(
   if (!r.ok) {
     // The gain maps the file onto the photo: the file itself is 1/gain as bright.
     const pct = Math.round((1 / r.gain - 1) * 100);
-    const against = r.field === 'second.input' ? "the photo's exposure over the product" : 'its shot\'s background';
+    const against = r.field === 'second.input' ? "the photo's exposure over the product" : "its shot's background";
     throw new BgNativeError(
       'E_BAD_INPUT',
       `\`${r.field}\` (${shots.names[r.field]}) is ${pct > 0 ? `${pct} % brighter` : `${-pct} % darker`} than ${against}; ` +

@@ -13,7 +13,10 @@ export function checkPromptInImage(prompt: SubjectPrompt | undefined, width: num
   if (prompt.box) {
     const [x, y, w, h] = prompt.box;
     if (![x, y, w, h].every(Number.isFinite) || w <= 0 || h <= 0) {
-      throw new BgNativeError('E_BAD_INPUT', `\`prompt.box\` must be [x, y, width, height] with a positive width and height; got [${prompt.box.join(', ')}].`);
+      throw new BgNativeError(
+        'E_BAD_INPUT',
+        `\`prompt.box\` must be [x, y, width, height] with a positive width and height; got [${prompt.box.join(', ')}].`,
+      );
     }
     if (x < 0 || y < 0 || x + w > width + 0.5 || y + h > height + 0.5) {
       throw new BgNativeError(
@@ -24,7 +27,10 @@ export function checkPromptInImage(prompt: SubjectPrompt | undefined, width: num
   }
   (prompt.points ?? []).forEach((p, i) => {
     if (!(p.x >= 0 && p.y >= 0 && p.x < width && p.y < height)) {
-      throw new BgNativeError('E_BAD_INPUT', `\`prompt.points[${i}]\` (${fmt(p.x)}, ${fmt(p.y)}) lies outside ${size}: give points inside it.`);
+      throw new BgNativeError(
+        'E_BAD_INPUT',
+        `\`prompt.points[${i}]\` (${fmt(p.x)}, ${fmt(p.y)}) lies outside ${size}: give points inside it.`,
+      );
     }
   });
 }

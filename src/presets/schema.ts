@@ -35,13 +35,13 @@ function oneOf<const T extends readonly [string, ...string[]]>(values: T) {
 /** Lower-case letters, digits and dashes: preset names and prompt types. */
 const SLUG = /^[a-z0-9]+(?:[-_][a-z0-9]+)*$/;
 const slug = (what: string) =>
-  z.string({ error: `expected ${what}` }).regex(SLUG, { error: `expected ${what} (lower-case letters, digits, '-' or '_')` });
+  z
+    .string({ error: `expected ${what}` })
+    .regex(SLUG, { error: `expected ${what} (lower-case letters, digits, '-' or '_')` });
 
-export const PresetColorSchema = z
-  .string({ error: 'expected a colour' })
-  .refine((s) => parseColor(s) !== undefined, {
-    error: `expected a colour: '#rgb', '#rrggbb', 'rgb(r, g, b)' or one of ${COLOR_NAMES.join(', ')}`,
-  });
+export const PresetColorSchema = z.string({ error: 'expected a colour' }).refine((s) => parseColor(s) !== undefined, {
+  error: `expected a colour: '#rgb', '#rrggbb', 'rgb(r, g, b)' or one of ${COLOR_NAMES.join(', ')}`,
+});
 
 export const SAMPLERS = ['euler', 'euler_a', 'ddim', 'dpmpp_2m', 'dpmpp_2m_karras', 'lms', 'lcm'] as const;
 export const SamplerSchema = oneOf(SAMPLERS);
@@ -54,7 +54,9 @@ export const GENERATION_PROFILES = ['standard', 'fast'] as const;
  * native area (512² SD 1.x, 768² SD 2.x, SDXL's ~1 MP buckets), scaled down when the model's native
  * side exceeds `longSide`. Multiples of 8.
  */
-const side = num(64, 4096, { int: true }).refine((v) => v % 8 === 0, { error: 'expected a multiple of 8 from 64 to 4096' });
+const side = num(64, 4096, { int: true }).refine((v) => v % 8 === 0, {
+  error: 'expected a multiple of 8 from 64 to 4096',
+});
 export const ResolutionSchema = z
   .strictObject(
     { width: side.optional(), height: side.optional(), longSide: side.optional() },
@@ -182,10 +184,13 @@ export const CompositingSchema = z.strictObject(
      * transmission (0..1) and tint; a call's own `glass` wins.
      */
     glass: z
-      .union([
-        z.enum(['auto', 'off']),
-        z.strictObject({ transmission: num(0, 1).optional(), tint: PresetColorSchema.optional() }),
-      ], { error: "expected auto, off or a mapping with transmission (0 to 1) and tint" })
+      .union(
+        [
+          z.enum(['auto', 'off']),
+          z.strictObject({ transmission: num(0, 1).optional(), tint: PresetColorSchema.optional() }),
+        ],
+        { error: 'expected auto, off or a mapping with transmission (0 to 1) and tint' },
+      )
       .optional(),
   },
   { error: 'expected a mapping with featherEdges, matchColors, shadow (and glass)' },
@@ -239,7 +244,9 @@ export const PresetFileSchema = z
       prompt: text('a non-empty prompt').optional(),
       negativePrompt: z.string({ error: 'expected a text' }).default(''),
       prompts: z
-        .record(slug('a prompt type name'), PromptTypeSchema, { error: 'expected a mapping of prompt type → { prompt, negativePrompt }' })
+        .record(slug('a prompt type name'), PromptTypeSchema, {
+          error: 'expected a mapping of prompt type → { prompt, negativePrompt }',
+        })
         .optional(),
       /** The prompt type used when none is asked for (default: `prompt`, else the first type). */
       defaultPromptType: slug('a prompt type name').optional(),
@@ -255,7 +262,9 @@ export const PresetFileSchema = z
       ctx.addIssue({
         code: 'custom',
         path: ['defaultPromptType'],
-        message: types.length ? `expected one of the prompt types ${types.join(', ')}` : 'expected prompts to define this prompt type',
+        message: types.length
+          ? `expected one of the prompt types ${types.join(', ')}`
+          : 'expected prompts to define this prompt type',
       });
     }
   });
@@ -287,11 +296,7 @@ export interface Preset extends z.output<typeof ResolvedPresetSchema> {
   promptTypes: string[];
 }
 
-type DeepPartial<T> = T extends readonly unknown[]
-  ? T
-  : T extends object
-    ? { [K in keyof T]?: DeepPartial<T[K]> }
-    : T;
+type DeepPartial<T> = T extends readonly unknown[] ? T : T extends object ? { [K in keyof T]?: DeepPartial<T[K]> } : T;
 
 /**
  * Values merged over a preset: any subset of description, prompt, negativePrompt, generation,

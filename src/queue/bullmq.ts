@@ -105,7 +105,10 @@ export class BullQueue implements JobQueue {
     await q.jobs.waitUntilReady();
     await q.hooks.waitUntilReady();
     const client = await q.jobs.client;
-    client.defineCommand('bgnSetNx', { numberOfKeys: 1, lua: "return redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX')" });
+    client.defineCommand('bgnSetNx', {
+      numberOfKeys: 1,
+      lua: "return redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX')",
+    });
     client.defineCommand('bgnZAdd', { numberOfKeys: 1, lua: "return redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])" });
     client.defineCommand('bgnZRem', { numberOfKeys: 1, lua: "return redis.call('ZREM', KEYS[1], ARGV[1])" });
     client.defineCommand('bgnZBefore', {
@@ -123,7 +126,9 @@ export class BullQueue implements JobQueue {
   private async toRecord(job: Job, state?: string): Promise<JobRecord> {
     const data = job.data as JobData;
     const st = state ?? (await job.getState());
-    const prog = (typeof job.progress === 'object' ? job.progress : { progress: Number(job.progress) || 0 }) as Progress;
+    const prog = (
+      typeof job.progress === 'object' ? job.progress : { progress: Number(job.progress) || 0 }
+    ) as Progress;
     let status: JobStatus;
     let error: JobError | undefined;
     if (st === 'completed') status = 'succeeded';
@@ -154,7 +159,11 @@ export class BullQueue implements JobQueue {
     return rec;
   }
 
-  async enqueue(kind: string, payload: unknown, opts: EnqueueOptions = {}): Promise<{ job: JobRecord; created: boolean }> {
+  async enqueue(
+    kind: string,
+    payload: unknown,
+    opts: EnqueueOptions = {},
+  ): Promise<{ job: JobRecord; created: boolean }> {
     const id = `job_${randomUUID()}`;
     if (opts.idempotencyKey) {
       const client = await this.jobs.client;
@@ -193,7 +202,10 @@ export class BullQueue implements JobQueue {
 
   async counts(): Promise<{ queued: number; running: number }> {
     const c = await this.jobs.getJobCounts('waiting', 'delayed', 'prioritized', 'paused', 'active');
-    return { queued: (c.waiting ?? 0) + (c.delayed ?? 0) + (c.prioritized ?? 0) + (c.paused ?? 0), running: c.active ?? 0 };
+    return {
+      queued: (c.waiting ?? 0) + (c.delayed ?? 0) + (c.prioritized ?? 0) + (c.paused ?? 0),
+      running: c.active ?? 0,
+    };
   }
 
   async cancel(id: string): Promise<JobRecord | undefined> {
@@ -242,18 +254,14 @@ export class BullQueue implements JobQueue {
   }
 
   startWorker(handler: JobHandler, concurrency: number): void {
-    this.worker = new Worker(
-      'jobs',
-      async (job, token) => this.process(job, token, handler),
-      {
-        connection: this.connection,
-        prefix: this.prefix,
-        concurrency,
-        lockDuration: this.opts.leaseMs,
-        stalledInterval: this.opts.leaseMs,
-        maxStalledCount: Math.max(1, this.opts.attempts),
-      },
-    );
+    this.worker = new Worker('jobs', async (job, token) => this.process(job, token, handler), {
+      connection: this.connection,
+      prefix: this.prefix,
+      concurrency,
+      lockDuration: this.opts.leaseMs,
+      stalledInterval: this.opts.leaseMs,
+      maxStalledCount: Math.max(1, this.opts.attempts),
+    });
     this.worker.on('error', (err) => this.opts.log?.('error', 'redis worker error', { error: err.message }));
     this.cancelPoll = setInterval(() => void this.checkCancels(), 500);
   }
@@ -294,11 +302,20 @@ export class BullQueue implements JobQueue {
             const now = Date.now();
             if (now - lastWrite < 250 && fraction < 1) return;
             lastWrite = now;
-            void job.updateProgress({ progress: Math.max(0, Math.min(1, fraction)), ...(stage ? { stage } : {}) }).catch(() => {});
+            void job
+              .updateProgress({ progress: Math.max(0, Math.min(1, fraction)), ...(stage ? { stage } : {}) })
+              .catch(() => {});
           },
         });
         const now = Date.now();
-        const msg = this.opts.onTerminal?.({ ...rec, status: 'succeeded', result, progress: 1, updatedAt: now, finishedAt: now });
+        const msg = this.opts.onTerminal?.({
+          ...rec,
+          status: 'succeeded',
+          result,
+          progress: 1,
+          updatedAt: now,
+          finishedAt: now,
+        });
         if (msg) await this.addDelivery(msg, rec.id);
         return result;
       } catch (err) {
@@ -309,11 +326,19 @@ export class BullQueue implements JobQueue {
         }
         const e = toJobError(err);
         const cancelled = entry.why === 'cancel';
-        const error: JobError = cancelled ? { code: 'E_CANCELLED', message: 'The job was cancelled while it ran.' } : { code: e.code, message: e.message };
+        const error: JobError = cancelled
+          ? { code: 'E_CANCELLED', message: 'The job was cancelled while it ran.' }
+          : { code: e.code, message: e.message };
         const attempts = job.opts.attempts ?? 1;
         if (!cancelled && e.retryable && job.attemptsMade + 1 < attempts) throw new Error(encodeError(error));
         const now = Date.now();
-        const msg = this.opts.onTerminal?.({ ...rec, status: cancelled ? 'cancelled' : 'failed', error, updatedAt: now, finishedAt: now });
+        const msg = this.opts.onTerminal?.({
+          ...rec,
+          status: cancelled ? 'cancelled' : 'failed',
+          error,
+          updatedAt: now,
+          finishedAt: now,
+        });
         if (msg) await this.addDelivery(msg, rec.id);
         throw new UnrecoverableError(encodeError(error));
       }
@@ -339,7 +364,7 @@ export class BullQueue implements JobQueue {
       attempts: this.opts.webhookSchedule.length + 1,
       backoff: { type: 'webhook' },
       removeOnComplete: { age: KEEP_MS / 1000 },
-      removeOnFail: { age: 4 * KEEP_MS / 1000 },
+      removeOnFail: { age: (4 * KEEP_MS) / 1000 },
     });
   }
 
@@ -350,7 +375,10 @@ export class BullQueue implements JobQueue {
       async (job) => {
         const msg = job.data as WebhookMessage;
         const outcome = await send(msg, job.attemptsMade + 1);
-        this.opts.log?.(outcome.kind === 'delivered' ? 'debug' : 'warn', `webhook ${outcome.kind}`, { webhookId: msg.id, attempt: job.attemptsMade + 1 });
+        this.opts.log?.(outcome.kind === 'delivered' ? 'debug' : 'warn', `webhook ${outcome.kind}`, {
+          webhookId: msg.id,
+          attempt: job.attemptsMade + 1,
+        });
         if (outcome.kind === 'delivered') return { status: outcome.status };
         if (outcome.kind === 'gone') throw new UnrecoverableError(`gone: HTTP ${outcome.status}`);
         throw new Error(outcome.error);
@@ -359,10 +387,15 @@ export class BullQueue implements JobQueue {
         connection: this.connection,
         prefix: this.prefix,
         concurrency: 8,
-        settings: { backoffStrategy: (attemptsMade: number) => schedule[Math.max(0, attemptsMade - 1)] ?? schedule[schedule.length - 1] ?? 0 },
+        settings: {
+          backoffStrategy: (attemptsMade: number) =>
+            schedule[Math.max(0, attemptsMade - 1)] ?? schedule[schedule.length - 1] ?? 0,
+        },
       },
     );
-    this.hookWorker.on('error', (err) => this.opts.log?.('error', 'redis webhook worker error', { error: err.message }));
+    this.hookWorker.on('error', (err) =>
+      this.opts.log?.('error', 'redis webhook worker error', { error: err.message }),
+    );
   }
 
   async getDelivery(id: string): Promise<DeliveryRecord | undefined> {
@@ -371,7 +404,13 @@ export class BullQueue implements JobQueue {
     const state = await job.getState();
     const msg = job.data as WebhookMessage;
     const status: DeliveryRecord['status'] =
-      state === 'completed' ? 'delivered' : state === 'failed' ? (job.failedReason?.startsWith('gone') ? 'gone' : 'failed') : 'pending';
+      state === 'completed'
+        ? 'delivered'
+        : state === 'failed'
+          ? job.failedReason?.startsWith('gone')
+            ? 'gone'
+            : 'failed'
+          : 'pending';
     const rec: DeliveryRecord = { id, url: msg.url, status, attempts: job.attemptsStarted ?? job.attemptsMade };
     if (job.failedReason && status !== 'delivered') rec.lastError = job.failedReason;
     const rv = job.returnvalue as { status?: number } | undefined;

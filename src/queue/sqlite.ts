@@ -191,12 +191,18 @@ export class SqliteQueue implements JobQueue {
     this.opts.log?.(level, msg, extra);
   }
 
-  async enqueue(kind: string, payload: unknown, opts: EnqueueOptions = {}): Promise<{ job: JobRecord; created: boolean }> {
+  async enqueue(
+    kind: string,
+    payload: unknown,
+    opts: EnqueueOptions = {},
+  ): Promise<{ job: JobRecord; created: boolean }> {
     const now = Date.now();
     const id = `job_${randomUUID()}`;
     const tx = this.db.transaction(() => {
       if (opts.idempotencyKey) {
-        const existing = this.db.prepare('SELECT * FROM jobs WHERE idempotency_key = ?').get(opts.idempotencyKey) as JobRow | undefined;
+        const existing = this.db.prepare('SELECT * FROM jobs WHERE idempotency_key = ?').get(opts.idempotencyKey) as
+          | JobRow
+          | undefined;
         if (existing) return { job: toRecord(existing), created: false };
       }
       this.db
@@ -204,7 +210,16 @@ export class SqliteQueue implements JobQueue {
           `INSERT INTO jobs (id, kind, status, payload, max_attempts, run_at, idempotency_key, created_at, updated_at)
            VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?)`,
         )
-        .run(id, kind, JSON.stringify(payload), opts.maxAttempts ?? this.opts.attempts, now, opts.idempotencyKey ?? null, now, now);
+        .run(
+          id,
+          kind,
+          JSON.stringify(payload),
+          opts.maxAttempts ?? this.opts.attempts,
+          now,
+          opts.idempotencyKey ?? null,
+          now,
+          now,
+        );
       return { job: toRecord(this.db.prepare('SELECT * FROM jobs WHERE id = ?').get(id) as JobRow), created: true };
     });
     const out = tx.immediate();
@@ -218,7 +233,9 @@ export class SqliteQueue implements JobQueue {
   }
 
   async counts(): Promise<{ queued: number; running: number }> {
-    const rows = this.db.prepare(`SELECT status, COUNT(*) AS n FROM jobs WHERE status IN ('queued', 'running') GROUP BY status`).all() as {
+    const rows = this.db
+      .prepare(`SELECT status, COUNT(*) AS n FROM jobs WHERE status IN ('queued', 'running') GROUP BY status`)
+      .all() as {
       status: string;
       n: number;
     }[];
@@ -231,7 +248,10 @@ export class SqliteQueue implements JobQueue {
       const row = this.db.prepare('SELECT * FROM jobs WHERE id = ?').get(id) as JobRow | undefined;
       if (!row) return undefined;
       if (row.status === 'queued') {
-        this.endJob(row, 'cancelled', undefined, { code: 'E_CANCELLED', message: 'The job was cancelled before it started.' });
+        this.endJob(row, 'cancelled', undefined, {
+          code: 'E_CANCELLED',
+          message: 'The job was cancelled before it started.',
+        });
       } else if (row.status === 'running') {
         this.db.prepare('UPDATE jobs SET cancel_requested = 1, updated_at = ? WHERE id = ?').run(Date.now(), id);
       }
@@ -254,7 +274,9 @@ export class SqliteQueue implements JobQueue {
     return new Promise((resolve) => {
       let settled = false;
       const onEnd = () => {
-        const row = this.db.prepare('SELECT status FROM jobs WHERE id = ?').get(id) as { status: JobStatus } | undefined;
+        const row = this.db.prepare('SELECT status FROM jobs WHERE id = ?').get(id) as
+          | { status: JobStatus }
+          | undefined;
         if (!row || TERMINAL.has(row.status)) finish();
       };
       const finish = () => {
@@ -322,14 +344,29 @@ export class SqliteQueue implements JobQueue {
   // ---- jobs ----------------------------------------------------------------------------------
 
   /** Ends a job (inside a transaction) and writes its webhook message. */
-  private endJob(row: JobRow, status: 'succeeded' | 'failed' | 'cancelled', result: unknown, error: JobError | undefined): void {
+  private endJob(
+    row: JobRow,
+    status: 'succeeded' | 'failed' | 'cancelled',
+    result: unknown,
+    error: JobError | undefined,
+  ): void {
     const now = Date.now();
     this.db
       .prepare(
         `UPDATE jobs SET status = ?, result = ?, error = ?, progress = CASE WHEN ? = 'succeeded' THEN 1 ELSE progress END, stage = CASE WHEN status = 'running' OR ? = 'succeeded' THEN ? ELSE stage END,
          owner = NULL, lease_until = NULL, finished_at = ?, updated_at = ? WHERE id = ?`,
       )
-      .run(status, result === undefined ? null : JSON.stringify(result), error ? JSON.stringify(error) : null, status, status, status === 'succeeded' ? 'done' : row.stage, now, now, row.id);
+      .run(
+        status,
+        result === undefined ? null : JSON.stringify(result),
+        error ? JSON.stringify(error) : null,
+        status,
+        status,
+        status === 'succeeded' ? 'done' : row.stage,
+        now,
+        now,
+        row.id,
+      );
     const ended = toRecord(this.db.prepare('SELECT * FROM jobs WHERE id = ?').get(row.id) as JobRow);
     const msg = this.opts.onTerminal?.(ended);
     if (msg) this.insertDelivery(msg, row.id);
@@ -355,15 +392,22 @@ export class SqliteQueue implements JobQueue {
       const expired = (row.lease_until ?? 0) < now;
       if (!expired && !(row.owner && ownerIsDead(row.owner))) continue;
       const tx = this.db.transaction(() => {
-        const cur = this.db.prepare(`SELECT * FROM jobs WHERE id = ? AND status = 'running' AND owner IS ?`).get(row.id, row.owner) as JobRow | undefined;
+        const cur = this.db
+          .prepare(`SELECT * FROM jobs WHERE id = ? AND status = 'running' AND owner IS ?`)
+          .get(row.id, row.owner) as JobRow | undefined;
         if (!cur) return;
         if (cur.cancel_requested) {
           this.endJob(cur, 'cancelled', undefined, { code: 'E_CANCELLED', message: 'The job was cancelled.' });
         } else if (cur.attempts >= cur.max_attempts) {
-          this.endJob(cur, 'failed', undefined, { code: 'E_INTERNAL', message: `The worker running this job stopped ${cur.attempts} times; giving up.` });
+          this.endJob(cur, 'failed', undefined, {
+            code: 'E_INTERNAL',
+            message: `The worker running this job stopped ${cur.attempts} times; giving up.`,
+          });
         } else {
           this.db
-            .prepare(`UPDATE jobs SET status = 'queued', owner = NULL, lease_until = NULL, run_at = ?, updated_at = ? WHERE id = ?`)
+            .prepare(
+              `UPDATE jobs SET status = 'queued', owner = NULL, lease_until = NULL, run_at = ?, updated_at = ? WHERE id = ?`,
+            )
             .run(now, now, cur.id);
         }
       });
@@ -400,7 +444,9 @@ export class SqliteQueue implements JobQueue {
   private heartbeat(): void {
     if (this.closed || this.running.size === 0) return;
     const now = Date.now();
-    const renew = this.db.prepare('UPDATE jobs SET lease_until = ? WHERE id = ? AND owner = ? RETURNING cancel_requested');
+    const renew = this.db.prepare(
+      'UPDATE jobs SET lease_until = ? WHERE id = ? AND owner = ? RETURNING cancel_requested',
+    );
     for (const [id, r] of this.running) {
       const row = renew.get(now + this.opts.leaseMs, id, this.owner) as { cancel_requested: number } | undefined;
       if (row?.cancel_requested && !r.ac.signal.aborted) {
@@ -429,7 +475,10 @@ export class SqliteQueue implements JobQueue {
     entry.done = (async () => {
       let outcome: { ok: true; result: unknown } | { ok: false; err: unknown };
       try {
-        outcome = { ok: true, result: await this.handler!(job, { signal: ac.signal, attempt: job.attempts, progress }) };
+        outcome = {
+          ok: true,
+          result: await this.handler!(job, { signal: ac.signal, attempt: job.attempts, progress }),
+        };
       } catch (err) {
         outcome = { ok: false, err };
       }
@@ -442,29 +491,47 @@ export class SqliteQueue implements JobQueue {
     })();
   }
 
-  private settle(job: JobRecord, entry: Running, outcome: { ok: true; result: unknown } | { ok: false; err: unknown }): void {
+  private settle(
+    job: JobRecord,
+    entry: Running,
+    outcome: { ok: true; result: unknown } | { ok: false; err: unknown },
+  ): void {
     const tx = this.db.transaction(() => {
-      const row = this.db.prepare(`SELECT * FROM jobs WHERE id = ? AND owner = ? AND status = 'running'`).get(job.id, this.owner) as JobRow | undefined;
+      const row = this.db
+        .prepare(`SELECT * FROM jobs WHERE id = ? AND owner = ? AND status = 'running'`)
+        .get(job.id, this.owner) as JobRow | undefined;
       if (!row) return; // reclaimed meanwhile (lease lost): the other run decides
       const now = Date.now();
       if (outcome.ok) return this.endJob(row, 'succeeded', outcome.result, undefined);
       if (entry.why === 'shutdown') {
         // Not the job's fault: back in the queue without counting the try.
         this.db
-          .prepare(`UPDATE jobs SET status = 'queued', owner = NULL, lease_until = NULL, attempts = attempts - 1, run_at = ?, updated_at = ? WHERE id = ?`)
+          .prepare(
+            `UPDATE jobs SET status = 'queued', owner = NULL, lease_until = NULL, attempts = attempts - 1, run_at = ?, updated_at = ? WHERE id = ?`,
+          )
           .run(now, now, row.id);
         return;
       }
       const e = toJobError(outcome.err);
       if (entry.why === 'cancel' || row.cancel_requested) {
-        return this.endJob(row, 'cancelled', undefined, { code: 'E_CANCELLED', message: 'The job was cancelled while it ran.' });
+        return this.endJob(row, 'cancelled', undefined, {
+          code: 'E_CANCELLED',
+          message: 'The job was cancelled while it ran.',
+        });
       }
       if (e.retryable && row.attempts < row.max_attempts) {
         const delay = this.opts.backoffMs * 2 ** (row.attempts - 1);
         this.db
-          .prepare(`UPDATE jobs SET status = 'queued', owner = NULL, lease_until = NULL, run_at = ?, error = ?, updated_at = ? WHERE id = ?`)
+          .prepare(
+            `UPDATE jobs SET status = 'queued', owner = NULL, lease_until = NULL, run_at = ?, error = ?, updated_at = ? WHERE id = ?`,
+          )
           .run(now + delay, JSON.stringify({ code: e.code, message: e.message }), now, row.id);
-        this.log('warn', 'job failed, will retry', { jobId: row.id, attempt: row.attempts, code: e.code, retryInMs: delay });
+        this.log('warn', 'job failed, will retry', {
+          jobId: row.id,
+          attempt: row.attempts,
+          code: e.code,
+          retryInMs: delay,
+        });
         return;
       }
       this.endJob(row, 'failed', undefined, { code: e.code, message: e.message });
@@ -517,7 +584,16 @@ export class SqliteQueue implements JobQueue {
         `UPDATE deliveries SET status = ?, attempts = ?, next_at = ?, last_status = ?, last_error = ?, owner = NULL, lease_until = NULL, updated_at = ?
          WHERE id = ? AND owner = ?`,
       )
-      .run(status, attempt, nextAt, 'status' in outcome ? (outcome.status ?? null) : null, outcome.kind === 'retry' ? outcome.error : null, now, row.id, this.owner);
+      .run(
+        status,
+        attempt,
+        nextAt,
+        'status' in outcome ? (outcome.status ?? null) : null,
+        outcome.kind === 'retry' ? outcome.error : null,
+        now,
+        row.id,
+        this.owner,
+      );
     this.log(status === 'pending' ? 'warn' : status === 'delivered' ? 'debug' : 'warn', `webhook ${status}`, {
       webhookId: row.id,
       attempt,
@@ -546,7 +622,10 @@ export class SqliteQueue implements JobQueue {
         r.ac.abort(new Error('shutdown'));
       }
       // A handler that ignores its signal is abandoned after 2 s: its lease runs out and the job runs again elsewhere.
-      await Promise.race([Promise.all([...this.running.values()].map((r) => r.done)), new Promise((r) => setTimeout(r, 2000))]);
+      await Promise.race([
+        Promise.all([...this.running.values()].map((r) => r.done)),
+        new Promise((r) => setTimeout(r, 2000)),
+      ]);
       clearInterval(heartbeat);
     }
     const waitSend = Date.now();

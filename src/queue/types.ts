@@ -61,7 +61,11 @@ export function toJobError(err: unknown): JobError & { retryable: boolean } {
   if (err instanceof JobFailure) return { code: err.code, message: err.message, retryable: err.retryable };
   const e = err as { code?: unknown; message?: unknown };
   const code = typeof e?.code === 'string' && /^E_[A-Z_]+$/.test(e.code) ? e.code : 'E_INTERNAL';
-  return { code, message: typeof e?.message === 'string' ? e.message : String(err), retryable: code === 'E_INTERNAL' || code === 'E_IO' };
+  return {
+    code,
+    message: typeof e?.message === 'string' ? e.message : String(err),
+    retryable: code === 'E_INTERNAL' || code === 'E_IO',
+  };
 }
 
 /** One webhook message: the same `id` (webhook-id) on every attempt. */

@@ -11,13 +11,19 @@ export type { ServerConfig, ServerConfigInput } from './config.js';
 export type { BgWorker, WorkerLog } from './worker.js';
 
 /** Builds the HTTP server from env + `config` (not yet listening; call `listen()`). */
-export async function createServer(config: ServerConfigInput | ServerConfig = {}, options: CreateServerOptions = {}): Promise<BgServer> {
+export async function createServer(
+  config: ServerConfigInput | ServerConfig = {},
+  options: CreateServerOptions = {},
+): Promise<BgServer> {
   const { createServer: create } = await import('./app.js');
   return create(config, options);
 }
 
 /** Builds the server and starts listening; `url` is where it listens. */
-export async function startServer(config: ServerConfigInput = {}, options: CreateServerOptions = {}): Promise<BgServer & { url: string }> {
+export async function startServer(
+  config: ServerConfigInput = {},
+  options: CreateServerOptions = {},
+): Promise<BgServer & { url: string }> {
   const server = await createServer(config, options);
   const url = await server.listen();
   return Object.assign(server, { url });

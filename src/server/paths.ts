@@ -18,11 +18,19 @@ function isInside(child: string, root: string): boolean {
  */
 export function checkInputPath(input: string, roots: readonly string[], field = 'inputPath'): string {
   if (roots.length === 0) {
-    throw new JobFailure('E_FORBIDDEN', `${field} is disabled on this server: set INPUT_ROOTS to the folders it may read, or upload the file.`, false);
+    throw new JobFailure(
+      'E_FORBIDDEN',
+      `${field} is disabled on this server: set INPUT_ROOTS to the folders it may read, or upload the file.`,
+      false,
+    );
   }
   if (input.includes('\0')) throw new JobFailure('E_BAD_INPUT', `${field} contains a NUL byte.`, false);
   if (!path.isAbsolute(input)) {
-    throw new JobFailure('E_BAD_INPUT', `${field} must be absolute, got ${JSON.stringify(input.slice(0, 200))}.`, false);
+    throw new JobFailure(
+      'E_BAD_INPUT',
+      `${field} must be absolute, got ${JSON.stringify(input.slice(0, 200))}.`,
+      false,
+    );
   }
   const lexical = path.resolve(input);
   const realRoots = roots.map((r) => {
@@ -33,8 +41,13 @@ export function checkInputPath(input: string, roots: readonly string[], field = 
     }
   });
   const refuse = () =>
-    new JobFailure('E_FORBIDDEN', `${field} ${JSON.stringify(input.slice(0, 200))} is outside the folders this server may read (INPUT_ROOTS).`, false);
-  if (!realRoots.some((r) => isInside(lexical, r)) && !roots.some((r) => isInside(lexical, path.resolve(r)))) throw refuse();
+    new JobFailure(
+      'E_FORBIDDEN',
+      `${field} ${JSON.stringify(input.slice(0, 200))} is outside the folders this server may read (INPUT_ROOTS).`,
+      false,
+    );
+  if (!realRoots.some((r) => isInside(lexical, r)) && !roots.some((r) => isInside(lexical, path.resolve(r))))
+    throw refuse();
   let real: string;
   try {
     real = realpathSync(lexical);
@@ -42,6 +55,7 @@ export function checkInputPath(input: string, roots: readonly string[], field = 
     throw new JobFailure('E_BAD_INPUT', `${field} ${JSON.stringify(input.slice(0, 200))} does not exist.`, false);
   }
   if (!realRoots.some((r) => isInside(real, r))) throw refuse();
-  if (!statSync(real).isFile()) throw new JobFailure('E_BAD_INPUT', `${field} ${JSON.stringify(input.slice(0, 200))} is not a file.`, false);
+  if (!statSync(real).isFile())
+    throw new JobFailure('E_BAD_INPUT', `${field} ${JSON.stringify(input.slice(0, 200))} is not a file.`, false);
   return real;
 }

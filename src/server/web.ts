@@ -78,7 +78,11 @@ export function registerWebPage(app: FastifyInstance, opts: { publicBaseUrl?: st
 
   const page = async (_req: unknown, reply: import('fastify').FastifyReply) => {
     if (!existsSync(path.join(SCRIPT_DIR, 'app.js'))) {
-      throw new HttpError(503, 'E_CONFIG', "The web page's script is not built: run `npm run build:ts` in the package folder, then reload.");
+      throw new HttpError(
+        503,
+        'E_CONFIG',
+        "The web page's script is not built: run `npm run build:ts` in the package folder, then reload.",
+      );
     }
     return send(path.join(SHELL_DIR, 'index.html'), reply);
   };

@@ -31,7 +31,12 @@ export function webhookKey(secret: string | Uint8Array): Buffer {
 }
 
 /** `v1,<base64 signature>` of one message. */
-export function signWebhook(secret: string | Uint8Array, id: string, timestampSec: number, body: string | Uint8Array): string {
+export function signWebhook(
+  secret: string | Uint8Array,
+  id: string,
+  timestampSec: number,
+  body: string | Uint8Array,
+): string {
   const mac = createHmac('sha256', webhookKey(secret));
   mac.update(`${id}.${timestampSec}.`);
   mac.update(body);
@@ -49,9 +54,7 @@ export function webhookHeaders(
   return { 'webhook-id': id, 'webhook-timestamp': String(ts), 'webhook-signature': signWebhook(secret, id, ts, body) };
 }
 
-export type HeaderBag =
-  | { get(name: string): string | null }
-  | Record<string, string | string[] | undefined>;
+export type HeaderBag = { get(name: string): string | null } | Record<string, string | string[] | undefined>;
 
 function header(headers: HeaderBag, name: string): string | undefined {
   if (typeof (headers as { get?: unknown }).get === 'function') {
@@ -89,14 +92,24 @@ export function verifyWebhook(
   const tsText = header(headers, 'webhook-timestamp');
   const sigs = header(headers, 'webhook-signature');
   if (!id || !tsText || !sigs) {
-    throw new WebhookVerificationError('missing-headers', 'Missing webhook-id, webhook-timestamp or webhook-signature header.');
+    throw new WebhookVerificationError(
+      'missing-headers',
+      'Missing webhook-id, webhook-timestamp or webhook-signature header.',
+    );
   }
-  if (!/^\d+$/.test(tsText)) throw new WebhookVerificationError('bad-timestamp', `webhook-timestamp must be whole seconds, got ${JSON.stringify(tsText)}.`);
+  if (!/^\d+$/.test(tsText))
+    throw new WebhookVerificationError(
+      'bad-timestamp',
+      `webhook-timestamp must be whole seconds, got ${JSON.stringify(tsText)}.`,
+    );
   const ts = Number(tsText);
   const tolerance = options.toleranceSec ?? 300;
   const nowSec = Math.floor((options.now ?? Date.now()) / 1000);
   if (Math.abs(nowSec - ts) > tolerance) {
-    throw new WebhookVerificationError('expired', `webhook-timestamp ${ts} is more than ${tolerance} s from now (${nowSec}).`);
+    throw new WebhookVerificationError(
+      'expired',
+      `webhook-timestamp ${ts} is more than ${tolerance} s from now (${nowSec}).`,
+    );
   }
   const expected = Buffer.from(signWebhook(secret, id, ts, rawBody).slice(3), 'base64');
   let ok = false;
@@ -107,7 +120,11 @@ export function verifyWebhook(
     // Compare every candidate (no early exit on a match) so timing does not tell which one matched.
     if (given.length === expected.length && timingSafeEqual(given, expected)) ok = true;
   }
-  if (!ok) throw new WebhookVerificationError('bad-signature', 'No webhook-signature matches the body: wrong secret, or the body was changed.');
+  if (!ok)
+    throw new WebhookVerificationError(
+      'bad-signature',
+      'No webhook-signature matches the body: wrong secret, or the body was changed.',
+    );
   const text = typeof rawBody === 'string' ? rawBody : Buffer.from(rawBody).toString('utf8');
   try {
     return JSON.parse(text);

@@ -117,10 +117,17 @@ function workerStartError(cause: unknown, what: string): BgNativeError {
 
 /** A typed array that owns its whole ArrayBuffer can be moved; anything else is copied first. */
 function movable<T extends Uint8Array | Float32Array>(a: T): T {
-  return a.byteOffset === 0 && a.byteLength === a.buffer.byteLength && a.buffer instanceof ArrayBuffer ? a : (a.slice() as T);
+  return a.byteOffset === 0 && a.byteLength === a.buffer.byteLength && a.buffer instanceof ArrayBuffer
+    ? a
+    : (a.slice() as T);
 }
 
-function runOffThread<R>(task: PixelTask, buffers: ArrayBufferLike[], options: OffThreadOptions, what: string): Promise<R> {
+function runOffThread<R>(
+  task: PixelTask,
+  buffers: ArrayBufferLike[],
+  options: OffThreadOptions,
+  what: string,
+): Promise<R> {
   return (options.pool ?? sharedPixelPool()).run<R>(task, buffers, options.signal, what);
 }
 
@@ -158,7 +165,8 @@ export async function refineOffThread(
   refine: RefineOptions,
   options: OffThreadOptions = {},
 ): Promise<{ alpha: Uint8Array; rgb: Uint8Array }> {
-  if (options.inline || width * height < INLINE_PIXELS) return { alpha: refineAlpha(rgb, width, height, coarse, refine), rgb };
+  if (options.inline || width * height < INLINE_PIXELS)
+    return { alpha: refineAlpha(rgb, width, height, coarse, refine), rgb };
   const photo = movable(rgb);
   const data = movable(coarse.data);
   const buffers: ArrayBufferLike[] = [photo.buffer, data.buffer];
@@ -168,7 +176,14 @@ export async function refineOffThread(
     buffers.push(guide.data.buffer);
   }
   return runOffThread(
-    { op: 'refine', rgb: photo, width, height, coarse: { ...coarse, data }, options: { ...refine, ...(guide ? { guide } : {}) } },
+    {
+      op: 'refine',
+      rgb: photo,
+      width,
+      height,
+      coarse: { ...coarse, data },
+      options: { ...refine, ...(guide ? { guide } : {}) },
+    },
     buffers,
     options,
     'refining the mask',
@@ -184,10 +199,16 @@ export async function frameOffThread(
   frame: Framing,
   options: OffThreadOptions = {},
 ): Promise<FramedImage> {
-  if (options.inline || Math.max(width * height, frame.width * frame.height) < INLINE_PIXELS) return applyFraming(rgb, alpha, width, height, frame);
+  if (options.inline || Math.max(width * height, frame.width * frame.height) < INLINE_PIXELS)
+    return applyFraming(rgb, alpha, width, height, frame);
   const photo = movable(rgb);
   const a = movable(alpha);
-  return runOffThread({ op: 'frame', rgb: photo, alpha: a, width, height, frame }, [photo.buffer, a.buffer], options, 'framing');
+  return runOffThread(
+    { op: 'frame', rgb: photo, alpha: a, width, height, frame },
+    [photo.buffer, a.buffer],
+    options,
+    'framing',
+  );
 }
 
 /**
@@ -211,14 +232,27 @@ export async function paintOffThread(
     delete sent.photo;
     delete sent.alpha;
   }
-  const r = await runOffThread<{ rgb: Uint8Array }>({ op: 'paint', spec, width, height, ctx: sent }, buffers, options, 'painting the background');
+  const r = await runOffThread<{ rgb: Uint8Array }>(
+    { op: 'paint', spec, width, height, ctx: sent },
+    buffers,
+    options,
+    'painting the background',
+  );
   return r.rgb;
 }
 
 /** studioMatte off the event loop; the task's buffers are moved. */
-export async function studioMatteOffThread(task: StudioMatteTask, options: OffThreadOptions = {}): Promise<StudioMatteResult> {
+export async function studioMatteOffThread(
+  task: StudioMatteTask,
+  options: OffThreadOptions = {},
+): Promise<StudioMatteResult> {
   if (options.inline || task.width * task.height < INLINE_PIXELS) return studioMatte(task);
-  const moved: StudioMatteTask = { ...task, shot: movable(task.shot), model: movable(task.model), plate: movable(task.plate) };
+  const moved: StudioMatteTask = {
+    ...task,
+    shot: movable(task.shot),
+    model: movable(task.model),
+    plate: movable(task.plate),
+  };
   const buffers: ArrayBufferLike[] = [moved.shot.buffer, moved.model.buffer, moved.plate.buffer];
   if (task.second) {
     moved.second = { shot: movable(task.second.shot), plate: movable(task.second.plate) };
@@ -241,7 +275,12 @@ export async function subjectMatteOffThread(
   const rgb = movable(input.rgb);
   const salient = movable(input.salient);
   const r = await runOffThread<{
-    rgb: Uint8Array; salient: Uint8Array; fg?: Uint8Array; alpha?: Uint8Array; glass: Uint8Array; glassPixels: number;
+    rgb: Uint8Array;
+    salient: Uint8Array;
+    fg?: Uint8Array;
+    alpha?: Uint8Array;
+    glass: Uint8Array;
+    glassPixels: number;
   }>({ op: 'glass', input: { ...input, rgb, salient } }, [rgb.buffer, salient.buffer], options, 'finding glass');
   const { rgb: photo, salient: mask, glass, glassPixels } = r;
   return { alpha: r.alpha ?? mask, fg: r.fg ?? photo, glass, glassPixels, rgb: photo, salient: mask };

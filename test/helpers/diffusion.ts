@@ -3,7 +3,16 @@
  * folder assembled from the shared component folders, altered copies of a .safetensors file,
  * and small test images.
  */
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 
 import { repoRoot } from './paths.js';

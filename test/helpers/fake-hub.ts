@@ -38,8 +38,11 @@ export class FakeHub {
 
   addRepo(id: string, files: Record<string, HubFile | Buffer | string>): string {
     const map = new Map<string, HubFile>();
-    for (const [k, v] of Object.entries(files)) map.set(k, typeof v === 'string' ? { data: Buffer.from(v) } : Buffer.isBuffer(v) ? { data: v } : v);
-    const sha = createHash('sha1').update(id + JSON.stringify([...map.keys()])).digest('hex');
+    for (const [k, v] of Object.entries(files))
+      map.set(k, typeof v === 'string' ? { data: Buffer.from(v) } : Buffer.isBuffer(v) ? { data: v } : v);
+    const sha = createHash('sha1')
+      .update(id + JSON.stringify([...map.keys()]))
+      .digest('hex');
     this.repos.set(id, { sha, files: map });
     return sha;
   }
@@ -63,31 +66,51 @@ export class FakeHub {
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const u = new URL(req.url ?? '/', 'http://x');
     const p = decodeURIComponent(u.pathname);
-    this.requests.push({ method: req.method ?? 'GET', path: p, range: req.headers.range, authorization: req.headers.authorization });
-    if (this.token && req.headers.authorization !== `Bearer ${this.token}`) return void res.writeHead(401).end('{"error":"unauthorized"}');
+    this.requests.push({
+      method: req.method ?? 'GET',
+      path: p,
+      range: req.headers.range,
+      authorization: req.headers.authorization,
+    });
+    if (this.token && req.headers.authorization !== `Bearer ${this.token}`)
+      return void res.writeHead(401).end('{"error":"unauthorized"}');
     let m = /^\/api\/models\/([^/]+\/[^/]+)\/revision\/([^/]+)$/.exec(p);
     if (m) {
       const repo = this.repos.get(m[1]!);
-      if (!repo) return void res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"Repository not found"}');
+      if (!repo)
+        return void res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"Repository not found"}');
       const siblings = [...repo.files].map(([rfilename, f]) => {
         const blobId = createHash('sha1').update(`blob ${f.data.length}\0`).update(f.data).digest('hex');
         return f.lfs
-          ? { rfilename, size: f.data.length, blobId, lfs: { sha256: createHash('sha256').update(f.data).digest('hex'), size: f.data.length, pointerSize: 130 } }
+          ? {
+              rfilename,
+              size: f.data.length,
+              blobId,
+              lfs: { sha256: createHash('sha256').update(f.data).digest('hex'), size: f.data.length, pointerSize: 130 },
+            }
           : { rfilename, size: f.data.length, blobId };
       });
-      return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ id: m[1], sha: repo.sha, siblings }));
+      return void res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ id: m[1], sha: repo.sha, siblings }));
     }
     m = /^\/([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/.exec(p);
     const repo = m ? this.repos.get(m[1]!) : undefined;
     const file = repo?.files.get(m![3]!);
-    if (!m || !repo || !file || (m[2] !== repo.sha && m[2] !== 'main')) return void res.writeHead(404).end('Entry not found');
+    if (!m || !repo || !file || (m[2] !== repo.sha && m[2] !== 'main'))
+      return void res.writeHead(404).end('Entry not found');
     if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
     const body = this.tampered.get(m[3]!) ?? file.data;
     let start = 0;
     const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
     if (range) start = Number(range[1]);
-    if (start >= body.length && body.length > 0) return void res.writeHead(416, { 'content-range': `bytes */${body.length}` }).end();
-    const headers: Record<string, string> = { 'content-type': 'application/octet-stream', 'content-length': String(body.length - start), 'x-repo-commit': repo.sha };
+    if (start >= body.length && body.length > 0)
+      return void res.writeHead(416, { 'content-range': `bytes */${body.length}` }).end();
+    const headers: Record<string, string> = {
+      'content-type': 'application/octet-stream',
+      'content-length': String(body.length - start),
+      'x-repo-commit': repo.sha,
+    };
     if (range) headers['content-range'] = `bytes ${start}-${body.length - 1}/${body.length}`;
     res.writeHead(range ? 206 : 200, headers);
     const cut = this.cuts.get(m[3]!);

@@ -19,8 +19,12 @@ export async function halvesJpeg(width: number, height: number, orientation?: nu
 /** A 1-channel (greyscale) JPEG with a bright square in the middle. */
 export async function greyJpeg(width: number, height: number): Promise<Buffer> {
   const raw = Buffer.alloc(width * height, 40);
-  for (let y = height >> 2; y < (3 * height) >> 2; y++) raw.fill(220, y * width + (width >> 2), y * width + ((3 * width) >> 2));
-  return sharp(raw, { raw: { width, height, channels: 1 } }).toColourspace('b-w').jpeg().toBuffer();
+  for (let y = height >> 2; y < (3 * height) >> 2; y++)
+    raw.fill(220, y * width + (width >> 2), y * width + ((3 * width) >> 2));
+  return sharp(raw, { raw: { width, height, channels: 1 } })
+    .toColourspace('b-w')
+    .jpeg()
+    .toBuffer();
 }
 
 /** Reads an image's single channel (e.g. a greyscale mask PNG) as raw bytes. */

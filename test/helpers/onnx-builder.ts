@@ -133,7 +133,7 @@ export function f32ToF16Bits(value: number): number {
   const exp = (x >>> 23) & 0xff;
   let mant = x & 0x7fffff;
   if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0); // Inf / NaN
-  let e = exp - 127 + 15;
+  const e = exp - 127 + 15;
   if (e >= 0x1f) return sign | 0x7c00; // overflow -> Inf
   if (e <= 0) {
     // subnormal half (or zero)
@@ -143,12 +143,12 @@ export function f32ToF16Bits(value: number): number {
     let half = mant >>> shift;
     const rem = mant & ((1 << shift) - 1);
     const mid = 1 << (shift - 1);
-    if (rem > mid || (rem === mid && (half & 1))) half += 1;
+    if (rem > mid || (rem === mid && half & 1)) half += 1;
     return sign | half;
   }
   let half = (e << 10) | (mant >>> 13);
   const rem = mant & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && (half & 1))) half += 1; // may carry into the exponent: still correct
+  if (rem > 0x1000 || (rem === 0x1000 && half & 1)) half += 1; // may carry into the exponent: still correct
   return sign | half;
 }
 
@@ -203,7 +203,8 @@ function rawBytes(t: TensorSpec): Uint8Array {
 /** Encodes a TensorProto. */
 export function encodeTensor(t: TensorSpec): PbWriter {
   const count = t.dims.reduce((a, b) => a * b, 1);
-  if (count !== t.data.length) throw new Error(`tensor ${t.name}: dims ${JSON.stringify(t.dims)} need ${count} values, got ${t.data.length}`);
+  if (count !== t.data.length)
+    throw new Error(`tensor ${t.name}: dims ${JSON.stringify(t.dims)} need ${count} values, got ${t.data.length}`);
   const w = new PbWriter();
   w.packedVarints(1, t.dims);
   w.varint(2, ONNX_DTYPE[t.dtype]);
@@ -222,13 +223,22 @@ export function encodeTensor(t: TensorSpec): PbWriter {
       for (const v of values) w.double(10, Number(v));
       break;
     case 'int64':
-      w.packedVarints(7, values.map((v) => BigInt(v)));
+      w.packedVarints(
+        7,
+        values.map((v) => BigInt(v)),
+      );
       break;
     case 'float16':
-      w.packedVarints(5, values.map((v) => f32ToF16Bits(Number(v))));
+      w.packedVarints(
+        5,
+        values.map((v) => f32ToF16Bits(Number(v))),
+      );
       break;
     default:
-      w.packedVarints(5, values.map((v) => Number(v)));
+      w.packedVarints(
+        5,
+        values.map((v) => Number(v)),
+      );
   }
   return w;
 }
@@ -259,7 +269,8 @@ export type PlainAttr = number | string | readonly number[] | AttrValue;
 function inferAttr(v: PlainAttr): AttrValue {
   if (typeof v === 'number') return Number.isInteger(v) ? attr.int(v) : attr.float(v);
   if (typeof v === 'string') return attr.string(v);
-  if (Array.isArray(v)) return (v as number[]).every((x) => Number.isInteger(x)) ? attr.ints(v as number[]) : attr.floats(v as number[]);
+  if (Array.isArray(v))
+    return (v as number[]).every((x) => Number.isInteger(x)) ? attr.ints(v as number[]) : attr.floats(v as number[]);
   return v as AttrValue;
 }
 
@@ -283,7 +294,10 @@ function encodeAttribute(name: string, v: AttrValue): PbWriter {
       w.packedFloats(7, v.value).varint(20, 6);
       break;
     case 'ints':
-      w.packedVarints(8, v.value.map((x) => (typeof x === 'bigint' ? x : BigInt(x)))).varint(20, 7);
+      w.packedVarints(
+        8,
+        v.value.map((x) => (typeof x === 'bigint' ? x : BigInt(x))),
+      ).varint(20, 7);
       break;
     case 'strings':
       for (const s of v.value) w.string(9, s);
@@ -362,7 +376,8 @@ export function buildModel(spec: ModelSpec): Uint8Array {
   model.string(2, spec.producer ?? 'bg-native-tests');
   model.message(7, graph);
   model.message(8, new PbWriter().string(1, '').varint(2, spec.opset ?? 13));
-  for (const [domain, version] of Object.entries(spec.extraOpsets ?? {})) model.message(8, new PbWriter().string(1, domain).varint(2, version));
+  for (const [domain, version] of Object.entries(spec.extraOpsets ?? {}))
+    model.message(8, new PbWriter().string(1, domain).varint(2, version));
   return model.finish();
 }
 
@@ -426,7 +441,8 @@ export function scanFields(b: Uint8Array): FieldSpan[] {
   const out: FieldSpan[] = [];
   let o = 0;
   const varint = (): number => {
-    let v = 0, mul = 1;
+    let v = 0,
+      mul = 1;
     for (;;) {
       if (o >= b.length) throw new Error('truncated');
       const byte = b[o++]!;
@@ -446,8 +462,7 @@ export function scanFields(b: Uint8Array): FieldSpan[] {
       else if (wire === WIRE_LEN) {
         const len = varint();
         o += len;
-      }
-      else break;
+      } else break;
       if (o > b.length) break;
       out.push({ field: Math.floor(tag / 8), wire, start, end: o });
     }

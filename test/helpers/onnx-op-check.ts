@@ -38,7 +38,16 @@ export const FP32: Tolerance = { rel: 1e-5 };
 
 /** Operand helpers. */
 export function f32(dims: number[], seed: number, lo = -1, hi = 1): Operand {
-  return { dtype: 'float32', dims, data: randomArray(rng(seed), dims.reduce((a, b) => a * b, 1), lo, hi) };
+  return {
+    dtype: 'float32',
+    dims,
+    data: randomArray(
+      rng(seed),
+      dims.reduce((a, b) => a * b, 1),
+      lo,
+      hi,
+    ),
+  };
 }
 export function ints(dims: number[], values: number[], dtype: DataType = 'int64'): Operand {
   return { dtype, dims, data: values };
@@ -91,7 +100,8 @@ export function packGraph(
     pre.push({ op: 'Slice', inputs: ['pack_flat', `${name}_from`, `${name}_to`], outputs: [`${name}_flat`] });
     const shaped = dtype === 'float32' ? name : `${name}_f32`;
     pre.push({ op: 'Reshape', inputs: [`${name}_flat`, `${name}_dims`], outputs: [shaped] });
-    if (dtype !== 'float32') pre.push({ op: 'Cast', inputs: [shaped], outputs: [name], attrs: { to: ONNX_DTYPE[dtype] } });
+    if (dtype !== 'float32')
+      pre.push({ op: 'Cast', inputs: [shaped], outputs: [name], attrs: { to: ONNX_DTYPE[dtype] } });
     at += o.data.length;
   }
   return {
@@ -110,7 +120,8 @@ export function packGraph(
 function relDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let worst = 0;
   for (let i = 0; i < b.length; ++i) {
-    const x = a[i]!, y = b[i]!;
+    const x = a[i]!,
+      y = b[i]!;
     if (Number.isNaN(x) && Number.isNaN(y)) continue;
     if (x === y) continue;
     const d = Math.abs(x - y) / Math.max(1, Math.abs(y));
@@ -155,7 +166,9 @@ export interface OpCase {
 }
 
 const BOOL_OPS = ['Equal', 'Less', 'Greater', 'LessOrEqual', 'GreaterOrEqual', 'Not', 'And', 'Or', 'Xor'];
-const DTYPE_OF: Record<number, DataType> = Object.fromEntries(Object.entries(ONNX_DTYPE).map(([k, v]) => [v, k as DataType]));
+const DTYPE_OF: Record<number, DataType> = Object.fromEntries(
+  Object.entries(ONNX_DTYPE).map(([k, v]) => [v, k as DataType]),
+);
 
 function outputTypes(c: OpCase): DataType[] {
   if (c.outDtypes) return c.outDtypes;
@@ -182,11 +195,18 @@ export function opGraph(c: OpCase, folded: boolean): Packed {
   const types = outputTypes(c);
   const outs = Array.from({ length: c.outputs ?? 1 }, (_, i) => `out${i}`);
   const typed = outs.map((name, i) => ({ name, dtype: types[i] ?? 'float32' }));
-  const node: NodeSpec = { op: c.op, inputs: names, outputs: outs, name: 'op_under_test', ...(c.attrs ? { attrs: c.attrs } : {}) };
+  const node: NodeSpec = {
+    op: c.op,
+    inputs: names,
+    outputs: outs,
+    name: 'op_under_test',
+    ...(c.attrs ? { attrs: c.attrs } : {}),
+  };
   return packGraph(operands, [node], typed, { opset: c.opset, folded });
 }
 
 /** One node, checked with its operands computed at run time and with them folded at load. */
 export async function expectOp(label: string, c: OpCase, tol: Tolerance = FP32): Promise<void> {
-  for (const folded of [false, true]) await expectLikeOrt(`${label}${folded ? ' (folded)' : ''}`, opGraph(c, folded), tol);
+  for (const folded of [false, true])
+    await expectLikeOrt(`${label}${folded ? ' (folded)' : ''}`, opGraph(c, folded), tol);
 }

@@ -29,7 +29,9 @@ export async function realModelPath(variant: Variant): Promise<string | undefine
 
 /** ../shared/photos relative to the repository root (BGN_PHOTOS_DIR overrides). */
 export function photosDir(): string {
-  return process.env.BGN_PHOTOS_DIR ? path.resolve(process.env.BGN_PHOTOS_DIR) : path.resolve(repoRoot, '..', 'shared', 'photos');
+  return process.env.BGN_PHOTOS_DIR
+    ? path.resolve(process.env.BGN_PHOTOS_DIR)
+    : path.resolve(repoRoot, '..', 'shared', 'photos');
 }
 
 /** The photos (jpg/png, not masks or reference alphas), sorted by name. */
@@ -48,8 +50,16 @@ export const MODEL_SIZE = 1024;
  * Preprocessing exactly as @imgly/background-removal-node does it: RGB resized to 1024×1024
  * (fill, ignoring aspect), (x − 128) / 256 per channel, NCHW float32.
  */
-export async function imglyInput(input: string | Buffer, size = MODEL_SIZE): Promise<{ data: Float32Array; shape: number[] }> {
-  const { data } = await sharp(input).removeAlpha().toColourspace('srgb').resize(size, size, { fit: 'fill' }).raw().toBuffer({ resolveWithObject: true });
+export async function imglyInput(
+  input: string | Buffer,
+  size = MODEL_SIZE,
+): Promise<{ data: Float32Array; shape: number[] }> {
+  const { data } = await sharp(input)
+    .removeAlpha()
+    .toColourspace('srgb')
+    .resize(size, size, { fit: 'fill' })
+    .raw()
+    .toBuffer({ resolveWithObject: true });
   const plane = size * size;
   const out = new Float32Array(3 * plane);
   for (let i = 0, j = 0; j < plane; i += 3, ++j) {

@@ -47,12 +47,15 @@ export function binary(a: T, b: T, f: (x: number, y: number) => number): T {
   const shape = broadcastShape(a.shape, b.shape);
   const r = shape.length;
   const out = tensor(shape);
-  const sa = strides(a.shape), sb = strides(b.shape);
+  const sa = strides(a.shape),
+    sb = strides(b.shape);
   const idx = new Array<number>(r).fill(0);
   for (let o = 0; o < out.data.length; ++o) {
-    let ia = 0, ib = 0;
+    let ia = 0,
+      ib = 0;
     for (let d = 0; d < r; ++d) {
-      const ka = d - (r - a.shape.length), kb = d - (r - b.shape.length);
+      const ka = d - (r - a.shape.length),
+        kb = d - (r - b.shape.length);
       if (ka >= 0 && a.shape[ka]! !== 1) ia += idx[d]! * sa[ka]!;
       if (kb >= 0 && b.shape[kb]! !== 1) ib += idx[d]! * sb[kb]!;
     }
@@ -187,7 +190,15 @@ export interface PoolOptions {
   ceilMode?: boolean;
 }
 
-export function poolOutSize(inp: number, k: number, s: number, p0: number, p1: number, d: number, ceil: boolean): number {
+export function poolOutSize(
+  inp: number,
+  k: number,
+  s: number,
+  p0: number,
+  p1: number,
+  d: number,
+  ceil: boolean,
+): number {
   const span = inp + p0 + p1 - d * (k - 1) - 1;
   let out = (ceil ? Math.ceil(span / s) : Math.floor(span / s)) + 1;
   // A window must start inside the input or its leading padding (PyTorch / onnxruntime rule).
@@ -268,7 +279,8 @@ export function resize2d(x: T, OH: number, OW: number, o: ResizeOptions): T {
   const y = tensor([N, C, OH, OW]);
   const axis = (inLen: number, outLen: number, scale: number) =>
     Array.from({ length: outLen }, (_, i) => sourceCoord(i, scale, inLen, outLen, o.coord));
-  const ys = axis(H, OH, sh), xs = axis(W, OW, sw);
+  const ys = axis(H, OH, sh),
+    xs = axis(W, OW, sw);
   const clamp = (v: number, hi: number) => Math.min(Math.max(v, 0), hi);
   for (let nc = 0; nc < N * C; ++nc) {
     const src = (yy: number, xx: number) => x.data[(nc * H + yy) * W + xx]!;
@@ -279,10 +291,14 @@ export function resize2d(x: T, OH: number, OW: number, o: ResizeOptions): T {
           const m = o.nearest ?? 'round_prefer_floor';
           v = src(clamp(nearestIndex(ys[oy]!, m), H - 1), clamp(nearestIndex(xs[ox]!, m), W - 1));
         } else {
-          const fy = clamp(ys[oy]!, H - 1), fx = clamp(xs[ox]!, W - 1);
-          const y0 = Math.floor(fy), x0 = Math.floor(fx);
-          const y1 = Math.min(y0 + 1, H - 1), x1 = Math.min(x0 + 1, W - 1);
-          const ly = fy - y0, lx = fx - x0;
+          const fy = clamp(ys[oy]!, H - 1),
+            fx = clamp(xs[ox]!, W - 1);
+          const y0 = Math.floor(fy),
+            x0 = Math.floor(fx);
+          const y1 = Math.min(y0 + 1, H - 1),
+            x1 = Math.min(x0 + 1, W - 1);
+          const ly = fy - y0,
+            lx = fx - x0;
           v = (1 - ly) * ((1 - lx) * src(y0, x0) + lx * src(y0, x1)) + ly * ((1 - lx) * src(y1, x0) + lx * src(y1, x1));
         }
         y.data[(nc * OH + oy) * OW + ox] = v;
@@ -321,7 +337,8 @@ export function roundHalfEven(v: number): number {
 
 /** DynamicQuantizeLinear: uint8 y, scale, zero point from the range of x widened to include 0. */
 export function dynamicQuantizeLinear(x: T): { y: Uint8Array; scale: number; zeroPoint: number } {
-  let lo = 0, hi = 0;
+  let lo = 0,
+    hi = 0;
   for (const v of x.data) {
     lo = Math.min(lo, v);
     hi = Math.max(hi, v);
@@ -330,12 +347,19 @@ export function dynamicQuantizeLinear(x: T): { y: Uint8Array; scale: number; zer
   const scale = Math.fround(Math.fround(hi - lo) / 255);
   const zeroPoint = Math.min(255, Math.max(0, roundHalfEven(Math.fround(0 - Math.fround(lo / scale)))));
   const y = new Uint8Array(x.data.length);
-  for (let i = 0; i < y.length; ++i) y[i] = Math.min(255, Math.max(0, roundHalfEven(Math.fround(x.data[i]! / scale)) + zeroPoint));
+  for (let i = 0; i < y.length; ++i)
+    y[i] = Math.min(255, Math.max(0, roundHalfEven(Math.fround(x.data[i]! / scale)) + zeroPoint));
   return { y, scale, zeroPoint };
 }
 
 /** DequantizeLinear with a per-tensor or per-axis scale / zero point. */
-export function dequantizeLinear(x: ArrayLike<number>, shape: number[], scale: number[], zeroPoint: number[], axis = 1): T {
+export function dequantizeLinear(
+  x: ArrayLike<number>,
+  shape: number[],
+  scale: number[],
+  zeroPoint: number[],
+  axis = 1,
+): T {
   const y = tensor(shape);
   const inner = shape.slice(axis + 1).reduce((a, b) => a * b, 1);
   for (let i = 0; i < y.data.length; ++i) {
@@ -351,8 +375,22 @@ export function quantizeLinearU8(x: T, scale: number, zeroPoint: number): Uint8A
 }
 
 /** ConvInteger: integer convolution of zero-point-shifted operands (result as exact integers). */
-export function convInteger(x: Uint8Array, xShape: number[], xZero: number, w: ArrayLike<number>, wShape: number[], wZero: number, o: ConvOptions = {}): T {
-  const xs = tensor(xShape, Array.from(x, (v) => v - xZero));
-  const ws = tensor(wShape, Array.from(w as ArrayLike<number>, (v) => v - wZero));
+export function convInteger(
+  x: Uint8Array,
+  xShape: number[],
+  xZero: number,
+  w: ArrayLike<number>,
+  wShape: number[],
+  wZero: number,
+  o: ConvOptions = {},
+): T {
+  const xs = tensor(
+    xShape,
+    Array.from(x, (v) => v - xZero),
+  );
+  const ws = tensor(
+    wShape,
+    Array.from(w as ArrayLike<number>, (v) => v - wZero),
+  );
   return conv2d(xs, ws, undefined, o);
 }

@@ -22,8 +22,22 @@ import type { AddressInfo } from 'node:net';
 import sharp from 'sharp';
 
 export const MOCK_RATIOS = [
-  '1920:1080', '1080:1920', '1024:1024', '1360:768', '1080:1080', '1168:880', '1440:1080', '1080:1440', '1808:768', '2112:912',
-  '1280:720', '720:1280', '720:720', '960:720', '720:960', '1680:720',
+  '1920:1080',
+  '1080:1920',
+  '1024:1024',
+  '1360:768',
+  '1080:1080',
+  '1168:880',
+  '1440:1080',
+  '1080:1440',
+  '1808:768',
+  '2112:912',
+  '1280:720',
+  '720:1280',
+  '720:720',
+  '960:720',
+  '720:960',
+  '1680:720',
 ];
 const TAG = /^[A-Za-z][A-Za-z0-9_]{2,15}$/;
 const DATA_URI = /^data:image\/(jpeg|png|webp);base64,[A-Za-z0-9+/]+=*$/;
@@ -112,13 +126,16 @@ function validateBody(b: unknown): string | undefined {
   if (typeof b !== 'object' || b === null || Array.isArray(b)) return 'Expected a JSON object';
   const body = b as Record<string, unknown>;
   for (const k of Object.keys(body)) {
-    if (!['model', 'promptText', 'ratio', 'referenceImages', 'seed', 'contentModeration'].includes(k)) return `Unrecognized key: ${k}`;
+    if (!['model', 'promptText', 'ratio', 'referenceImages', 'seed', 'contentModeration'].includes(k))
+      return `Unrecognized key: ${k}`;
   }
-  if (body.model !== 'gen4_image' && body.model !== 'gen4_image_turbo') return 'model: expected gen4_image or gen4_image_turbo';
+  if (body.model !== 'gen4_image' && body.model !== 'gen4_image_turbo')
+    return 'model: expected gen4_image or gen4_image_turbo';
   if (typeof body.promptText !== 'string' || body.promptText.length < 1 || body.promptText.length > 1000) {
     return 'promptText: expected a string of 1 to 1000 characters';
   }
-  if (typeof body.ratio !== 'string' || !MOCK_RATIOS.includes(body.ratio)) return `ratio: expected one of ${MOCK_RATIOS.join(', ')}`;
+  if (typeof body.ratio !== 'string' || !MOCK_RATIOS.includes(body.ratio))
+    return `ratio: expected one of ${MOCK_RATIOS.join(', ')}`;
   const refs = body.referenceImages;
   if (refs !== undefined || body.model === 'gen4_image_turbo') {
     if (!Array.isArray(refs) || refs.length < 1 || refs.length > 3) return 'referenceImages: expected 1 to 3 images';
@@ -162,7 +179,14 @@ export async function startRunwayMock(apiKey: string, scenario: RunwayMockScenar
     let img = images.get(task.id);
     if (!img) {
       const [w, h] = String(task.body.ratio).split(':').map(Number);
-      img = await sharp({ create: { width: w ?? 64, height: h ?? 64, channels: 3, background: scenario.outputColor ?? { r: 40, g: 120, b: 200 } } })
+      img = await sharp({
+        create: {
+          width: w ?? 64,
+          height: h ?? 64,
+          channels: 3,
+          background: scenario.outputColor ?? { r: 40, g: 120, b: 200 },
+        },
+      })
         .png({ compressionLevel: 1 })
         .toBuffer();
       images.set(task.id, img);
@@ -194,7 +218,12 @@ export async function startRunwayMock(apiKey: string, scenario: RunwayMockScenar
       void (async () => {
         const url = new URL(req.url ?? '/', base);
         const raw = Buffer.concat(chunks).toString('utf8');
-        const rec: RecordedRequest = { method: req.method ?? '', path: url.pathname, headers: req.headers, at: Date.now() };
+        const rec: RecordedRequest = {
+          method: req.method ?? '',
+          path: url.pathname,
+          headers: req.headers,
+          at: Date.now(),
+        };
         if (raw) {
           try {
             rec.json = JSON.parse(raw);
@@ -224,7 +253,10 @@ export async function startRunwayMock(apiKey: string, scenario: RunwayMockScenar
           }
           outputFetches.push({ path: url.pathname, status: 200, headers: req.headers });
           const img = await outputImage(task);
-          res.writeHead(200, { 'content-type': scenario.outputBody ? 'application/octet-stream' : 'image/png', 'content-length': String(img.length) });
+          res.writeHead(200, {
+            'content-type': scenario.outputBody ? 'application/octet-stream' : 'image/png',
+            'content-length': String(img.length),
+          });
           res.end(img);
           return;
         }
@@ -248,9 +280,19 @@ export async function startRunwayMock(apiKey: string, scenario: RunwayMockScenar
           }
           if (rec.json === undefined) return send(res, { status: 400, body: { error: 'Invalid JSON body' } });
           const problem = validateBody(rec.json);
-          if (problem) return send(res, { status: 400, body: { error: 'Validation of body failed', issues: [{ message: problem }] } });
+          if (problem)
+            return send(res, {
+              status: 400,
+              body: { error: 'Validation of body failed', issues: [{ message: problem }] },
+            });
           const id = randomUUID();
-          tasks.set(id, { id, body: rec.json as Record<string, unknown>, step: -1, status: 'PENDING', createdAt: new Date().toISOString() });
+          tasks.set(id, {
+            id,
+            body: rec.json as Record<string, unknown>,
+            step: -1,
+            status: 'PENDING',
+            createdAt: new Date().toISOString(),
+          });
           return send(res, { status: 200, body: { id } });
         }
 

@@ -16,8 +16,14 @@ export interface DecoderRun {
 }
 
 const PROMPTS: [number[], number[]][] = [
-  [[100, 200, 700, 900, 0, 0], [1, 0, -1]],
-  [[300, 200, 50, 40, 800, 600], [1, 2, 3]],
+  [
+    [100, 200, 700, 900, 0, 0],
+    [1, 0, -1],
+  ],
+  [
+    [300, 200, 50, 40, 800, 600],
+    [1, 2, 3],
+  ],
 ];
 
 export async function runSamDecoderBoth(file: string): Promise<DecoderRun[]> {
@@ -36,7 +42,9 @@ export async function runSamDecoderBoth(file: string): Promise<DecoderRun[]> {
         has_mask_input: [new Float32Array(1), [1]],
         orig_im_size: [Float32Array.from([48, 64]), [2]],
       };
-      const ortFeeds = Object.fromEntries(Object.entries(feeds).map(([k, [d, s]]) => [k, new ort.Tensor('float32', d, s)]));
+      const ortFeeds = Object.fromEntries(
+        Object.entries(feeds).map(([k, [d, s]]) => [k, new ort.Tensor('float32', d, s)]),
+      );
       const ref = await session.run(ortFeeds);
       const ourFeeds = ours.inputs.map((i) => ({ data: feeds[i.name]![0], shape: feeds[i.name]![1] }));
       const got = await ours.runInputs(ourFeeds, { outputs: 'all' });

@@ -74,7 +74,8 @@ export class WebhookReceiver {
   async until(pred: (r: Received[]) => boolean, timeoutMs = 30_000): Promise<Received[]> {
     const end = Date.now() + timeoutMs;
     while (!pred(this.received)) {
-      if (Date.now() > end) throw new Error(`webhook receiver: condition not met within ${timeoutMs} ms (got ${this.received.length})`);
+      if (Date.now() > end)
+        throw new Error(`webhook receiver: condition not met within ${timeoutMs} ms (got ${this.received.length})`);
       await new Promise<void>((resolve) => {
         this.waiters.push(resolve);
         setTimeout(resolve, 100);
@@ -113,7 +114,8 @@ export class SlowImageHost {
 
   release(): void {
     this.hold = false;
-    for (const res of this.pending.splice(0)) if (!res.destroyed) res.writeHead(200, { 'content-type': 'image/jpeg' }).end(this.image);
+    for (const res of this.pending.splice(0))
+      if (!res.destroyed) res.writeHead(200, { 'content-type': 'image/jpeg' }).end(this.image);
   }
 
   async stop(): Promise<void> {
@@ -158,9 +160,13 @@ export function haveRedis(): boolean {
 /** A throwaway redis-server on a free port (no persistence). */
 export async function startRedis(): Promise<{ url: string; stop: () => Promise<void> }> {
   const port = await freePort();
-  const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const proc = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no'],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let out = '';
   proc.stdout!.on('data', (c: Buffer) => (out += c.toString()));
   await waitFor(
@@ -202,17 +208,25 @@ export interface Child {
  * environment. Resolves once it printed its "listening on"/"worker running" line.
  */
 export async function startCli(args: string[], env: Record<string, string>, timeoutMs = 60_000): Promise<Child> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'test', 'helpers', 'server-cli.ts'), ...args], {
-    cwd: repoRoot,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const proc = spawn(
+    process.execPath,
+    ['--import', 'tsx', path.join(repoRoot, 'test', 'helpers', 'server-cli.ts'), ...args],
+    {
+      cwd: repoRoot,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let out = '';
   proc.stdout!.on('data', (c: Buffer) => (out += c.toString()));
   proc.stderr!.on('data', (c: Buffer) => (out += c.toString()));
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
   const child: Child = { proc, output: () => out, exited };
-  await waitFor(() => /listening on (\S+)|worker running/.test(out) || proc.exitCode !== null, timeoutMs, `bg-native ${args[0]} to start`);
+  await waitFor(
+    () => /listening on (\S+)|worker running/.test(out) || proc.exitCode !== null,
+    timeoutMs,
+    `bg-native ${args[0]} to start`,
+  );
   if (proc.exitCode !== null) throw new Error(`bg-native ${args[0]} exited with ${proc.exitCode}:\n${out}`);
   const m = /listening on (\S+)/.exec(out);
   if (m) child.url = m[1]!;
@@ -224,13 +238,24 @@ export function auth(extra: Record<string, string> = {}): Record<string, string>
   return { authorization: `Bearer ${TOKEN}`, ...extra };
 }
 
-export async function postJson(url: string, body: unknown, headers: Record<string, string> = auth()): Promise<{ status: number; json: any; headers: Headers }> {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+export async function postJson(
+  url: string,
+  body: unknown,
+  headers: Record<string, string> = auth(),
+): Promise<{ status: number; json: any; headers: Headers }> {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
   const text = await res.text();
   return { status: res.status, json: text ? JSON.parse(text) : undefined, headers: res.headers };
 }
 
-export async function getJson(url: string, headers: Record<string, string> = auth()): Promise<{ status: number; json: any }> {
+export async function getJson(
+  url: string,
+  headers: Record<string, string> = auth(),
+): Promise<{ status: number; json: any }> {
   const res = await fetch(url, { headers });
   const text = await res.text();
   return { status: res.status, json: text ? JSON.parse(text) : undefined };

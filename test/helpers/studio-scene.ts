@@ -32,7 +32,11 @@ export function texturedBackdrop(seed = 1): Backdrop {
   return (x, y) => {
     const u = Math.sin(x * 0.21 + seed) * Math.cos(y * 0.17 - seed);
     const v = Math.sin((x + 2 * y) * 0.5 + seed * 3);
-    return { r: 120 + 60 * u + 30 * v, g: 140 + 40 * Math.sin(y * 0.13 + seed) + 25 * v, b: 100 + 50 * Math.cos(x * 0.09) - 20 * v };
+    return {
+      r: 120 + 60 * u + 30 * v,
+      g: 140 + 40 * Math.sin(y * 0.13 + seed) + 25 * v,
+      b: 100 + 50 * Math.cos(x * 0.09) - 20 * v,
+    };
   };
 }
 
@@ -53,11 +57,16 @@ function product(x: number, y: number, w: number, h: number): { a: number; f: Rg
   }
   // Handle: an opaque dark bar on the pane.
   const hx = x1 - fw - Math.round(w * 0.08);
-  if (x >= hx && x < hx + Math.max(2, Math.round(w * 0.025)) && y >= (y0 + y1) / 2 - h * 0.1 && y < (y0 + y1) / 2 + h * 0.1) {
+  if (
+    x >= hx &&
+    x < hx + Math.max(2, Math.round(w * 0.025)) &&
+    y >= (y0 + y1) / 2 - h * 0.1 &&
+    y < (y0 + y1) / 2 + h * 0.1
+  ) {
     return { a: 1, f: { r: 40, g: 40, b: 45 } };
   }
   // Glass: green-grey tint, a diagonal reflection band where more light comes back.
-  const band = Math.abs((x - x0) - 0.8 * (y - y0) - w * 0.15) < w * 0.05;
+  const band = Math.abs(x - x0 - 0.8 * (y - y0) - w * 0.15) < w * 0.05;
   return band ? { a: 0.3, f: { r: 235, g: 242, b: 240 } } : { a: 0.1, f: { r: 150, g: 185, b: 170 } };
 }
 

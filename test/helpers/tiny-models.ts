@@ -39,7 +39,12 @@ export function redSubjectModel(size = TINY_SIZE): ModelSpec {
     nodes: [
       { op: 'Conv', inputs: ['input', 'w1', 'b1'], outputs: ['h1'], attrs: { kernel_shape: [1, 1] } },
       { op: 'Relu', inputs: ['h1'], outputs: ['r1'] },
-      { op: 'Conv', inputs: ['r1', 'w2', 'b2'], outputs: ['logits'], attrs: { kernel_shape: [3, 3], pads: [1, 1, 1, 1] } },
+      {
+        op: 'Conv',
+        inputs: ['r1', 'w2', 'b2'],
+        outputs: ['logits'],
+        attrs: { kernel_shape: [3, 3], pads: [1, 1, 1, 1] },
+      },
       { op: 'Sigmoid', inputs: ['logits'], outputs: ['mask'] },
     ],
   };
@@ -54,7 +59,9 @@ export function failsWhenRunModel(size = TINY_SIZE): ModelSpec {
   return {
     ...spec,
     initializers: spec.initializers!.map((t) =>
-      t.name === 'w2' ? { name: 'w2', dtype: 'float32' as const, dims: [1, 4, 3, 3], data: new Array<number>(36).fill(0.1) } : t,
+      t.name === 'w2'
+        ? { name: 'w2', dtype: 'float32' as const, dims: [1, 4, 3, 3], data: new Array<number>(36).fill(0.1) }
+        : t,
     ),
   };
 }

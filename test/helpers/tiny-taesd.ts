@@ -29,7 +29,10 @@ export function writeTaesd2x(dir: string): string {
   let seed = 5;
   const w = (shape: number[]) => {
     const fanIn = shape.slice(1).reduce((a, b) => a * b, 1);
-    const data = ramp(shape.reduce((a, b) => a * b, 1), seed++).map((v) => v / Math.sqrt(fanIn));
+    const data = ramp(
+      shape.reduce((a, b) => a * b, 1),
+      seed++,
+    ).map((v) => v / Math.sqrt(fanIn));
     return { shape, data };
   };
   const t: Record<string, { shape: number[]; data: Float32Array }> = {};

@@ -40,18 +40,32 @@ class Builder {
     return `${p}_${++this.n}`;
   }
 
-  private init(name: string, dims: number[], data: Float32Array | number[], dtype: TensorSpec['dtype'] = 'float32'): string {
+  private init(
+    name: string,
+    dims: number[],
+    data: Float32Array | number[],
+    dtype: TensorSpec['dtype'] = 'float32',
+  ): string {
     this.inits.push({ name, dims, data, dtype });
     return name;
   }
 
   conv(x: string, cin: number, cout: number, k = 3, dil = 1, bias = true): string {
-    const w = this.init(this.id('w'), [cout, cin, k, k], randomArray(this.rand, cout * cin * k * k, -1, 1).map((v) => v * Math.sqrt(3 / (cin * k * k))));
+    const w = this.init(
+      this.id('w'),
+      [cout, cin, k, k],
+      randomArray(this.rand, cout * cin * k * k, -1, 1).map((v) => v * Math.sqrt(3 / (cin * k * k))),
+    );
     const inputs = [x, w];
     if (bias) inputs.push(this.init(this.id('b'), [cout], randomArray(this.rand, cout, -0.1, 0.1)));
     const y = this.id('conv');
     const pad = ((k - 1) / 2) * dil;
-    this.nodes.push({ op: 'Conv', inputs, outputs: [y], attrs: { kernel_shape: [k, k], pads: [pad, pad, pad, pad], dilations: [dil, dil], strides: [1, 1] } });
+    this.nodes.push({
+      op: 'Conv',
+      inputs,
+      outputs: [y],
+      attrs: { kernel_shape: [k, k], pads: [pad, pad, pad, pad], dilations: [dil, dil], strides: [1, 1] },
+    });
     return y;
   }
 
@@ -62,7 +76,12 @@ class Builder {
     const mean = this.init(`${p}.mean`, [c], randomArray(this.rand, c, -0.2, 0.2));
     const variance = this.init(`${p}.var`, [c], randomArray(this.rand, c, 0.5, 1.5));
     const y = this.id('bn_out');
-    this.nodes.push({ op: 'BatchNormalization', inputs: [x, scale, bias, mean, variance], outputs: [y], attrs: { epsilon: 1e-5 } });
+    this.nodes.push({
+      op: 'BatchNormalization',
+      inputs: [x, scale, bias, mean, variance],
+      outputs: [y],
+      attrs: { epsilon: 1e-5 },
+    });
     return y;
   }
 
@@ -79,7 +98,12 @@ class Builder {
 
   pool(x: string): string {
     const y = this.id('pool');
-    this.nodes.push({ op: 'MaxPool', inputs: [x], outputs: [y], attrs: { kernel_shape: [2, 2], strides: [2, 2], ceil_mode: 1 } });
+    this.nodes.push({
+      op: 'MaxPool',
+      inputs: [x],
+      outputs: [y],
+      attrs: { kernel_shape: [2, 2], strides: [2, 2], ceil_mode: 1 },
+    });
     return y;
   }
 
@@ -101,7 +125,11 @@ class Builder {
 
   /** F.interpolate(src, size=tar.shape[2:], mode='bilinear') as exported: sizes from Shape/Slice/Concat. */
   upsampleLike(src: string, tar: string): string {
-    const shS = this.id('shape'), shT = this.id('shape'), nc = this.id('nc'), hw = this.id('hw'), sizes = this.id('sizes');
+    const shS = this.id('shape'),
+      shT = this.id('shape'),
+      nc = this.id('nc'),
+      hw = this.id('hw'),
+      sizes = this.id('sizes');
     this.nodes.push({ op: 'Shape', inputs: [src], outputs: [shS] });
     this.nodes.push({ op: 'Shape', inputs: [tar], outputs: [shT] });
     this.nodes.push({ op: 'Slice', inputs: [shS, this.i64([0]), this.i64([2]), this.i64([0])], outputs: [nc] });
@@ -109,8 +137,15 @@ class Builder {
     this.nodes.push({ op: 'Concat', inputs: [nc, hw], outputs: [sizes], attrs: { axis: 0 } });
     const y = this.id('up');
     const [roi, scales] =
-      this.resizeInputs === 'omitted' ? ['', ''] : [this.init(this.id('roi'), [0], []), this.init(this.id('scales'), [0], [])];
-    this.nodes.push({ op: 'Resize', inputs: [src, roi, scales, sizes], outputs: [y], attrs: { mode: 'linear', coordinate_transformation_mode: this.coord } });
+      this.resizeInputs === 'omitted'
+        ? ['', '']
+        : [this.init(this.id('roi'), [0], []), this.init(this.id('scales'), [0], [])];
+    this.nodes.push({
+      op: 'Resize',
+      inputs: [src, roi, scales, sizes],
+      outputs: [y],
+      attrs: { mode: 'linear', coordinate_transformation_mode: this.coord },
+    });
     return y;
   }
 
@@ -150,7 +185,10 @@ class Builder {
 export const U2NET_LIKE_OUTPUTS = ['d0', 'd1', 'd2', 'd3'] as const;
 
 export function u2netLike(o: U2NetLikeOptions = {}): ModelSpec {
-  const H = o.height ?? 45, W = o.width ?? 38, mid = o.mid ?? 4, out = o.out ?? 8;
+  const H = o.height ?? 45,
+    W = o.width ?? 38,
+    mid = o.mid ?? 4,
+    out = o.out ?? 8;
   const b = new Builder(rng(o.seed ?? 1), o.coord ?? 'pytorch_half_pixel', o.resizeInputs);
   const hx1 = b.rsu('input', 4, 3, mid, out);
   const hx2 = b.rsu(b.pool(hx1), 3, out, mid, out);

@@ -79,10 +79,20 @@ const serverName = () => location.origin;
 /** A plain sentence for an error answer of the server. */
 function sentenceFor(status: number, code: string, message: string): ApiError {
   if (status === 401) {
-    return new ApiError('unauthorized', 'The server did not accept the access token. Enter the token it was started with (API_TOKEN).', code, message);
+    return new ApiError(
+      'unauthorized',
+      'The server did not accept the access token. Enter the token it was started with (API_TOKEN).',
+      code,
+      message,
+    );
   }
   if (status >= 500 && status !== 502 && status !== 503) {
-    return new ApiError('server', `The server ran into a problem (${code}). Try again; if it happens again, its log has the details.`, code, message);
+    return new ApiError(
+      'server',
+      `The server ran into a problem (${code}). Try again; if it happens again, its log has the details.`,
+      code,
+      message,
+    );
   }
   return new ApiError('rejected', message, code, message);
 }
@@ -96,7 +106,10 @@ export async function request(url: string, init: RequestInit = {}, tokenOverride
   try {
     res = await fetch(url, { ...init, headers, cache: 'no-store' });
   } catch {
-    throw new ApiError('offline', `Cannot reach the bg-native server at ${serverName()}. Check that it is running (bg-native serve), then try again.`);
+    throw new ApiError(
+      'offline',
+      `Cannot reach the bg-native server at ${serverName()}. Check that it is running (bg-native serve), then try again.`,
+    );
   }
   if (res.ok) return res;
   let code = `HTTP ${res.status}`;
@@ -109,7 +122,11 @@ export async function request(url: string, init: RequestInit = {}, tokenOverride
     // not JSON: a proxy's page; keep the status line
   }
   if (res.status === 502 && !code.startsWith('E_')) {
-    throw new ApiError('offline', `Cannot reach the bg-native server behind ${serverName()} (the proxy answered ${res.status}). Check that it is running.`, code);
+    throw new ApiError(
+      'offline',
+      `Cannot reach the bg-native server behind ${serverName()} (the proxy answered ${res.status}). Check that it is running.`,
+      code,
+    );
   }
   throw sentenceFor(res.status, code, message);
 }

@@ -16,7 +16,11 @@ function $<T extends HTMLElement = HTMLElement>(id: string): T {
   return el as T;
 }
 
-function h<K extends keyof HTMLElementTagNameMap>(tag: K, props: Partial<Record<string, string>> = {}, ...children: (Node | string)[]): HTMLElementTagNameMap[K] {
+function h<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  props: Partial<Record<string, string>> = {},
+  ...children: (Node | string)[]
+): HTMLElementTagNameMap[K] {
   const el = document.createElement(tag);
   for (const [k, v] of Object.entries(props)) if (v !== undefined) el.setAttribute(k, v);
   el.append(...children);
@@ -40,7 +44,12 @@ const STAGES: Record<string, string> = {
 const ENGINES: { value: string; label: string; needs?: keyof Health['engines']; missing?: string }[] = [
   { value: '', label: "Automatic (the server's choice)" },
   { value: 'studio', label: 'Studio backdrop (instant)', needs: 'studio' },
-  { value: 'local', label: 'Generated scene, on this server', needs: 'local', missing: 'no diffusion model configured' },
+  {
+    value: 'local',
+    label: 'Generated scene, on this server',
+    needs: 'local',
+    missing: 'no diffusion model configured',
+  },
   { value: 'runway', label: 'Generated scene, Runway', needs: 'runway', missing: 'no Runway key configured' },
 ];
 
@@ -58,7 +67,8 @@ function notAPhoto(name: string): string {
 function jobErrorText(name: string, err: { code: string; message: string }): string {
   switch (err.code) {
     case 'E_BAD_INPUT':
-      if (/not an image|empty|decode|corrupt|unsupported/i.test(err.message)) return `The server could not read “${name}” as a photo. Is it a real JPEG, PNG or WebP image?`;
+      if (/not an image|empty|decode|corrupt|unsupported/i.test(err.message))
+        return `The server could not read “${name}” as a photo. Is it a real JPEG, PNG or WebP image?`;
       return err.message;
     case 'E_IMAGE_TOO_LARGE':
       return `“${name}” has more pixels than this server accepts. Use a smaller photo.`;
@@ -74,7 +84,12 @@ function jobErrorText(name: string, err: { code: string; message: string }): str
 }
 
 function baseName(file: string): string {
-  return file.replace(/\.[^.]+$/, '').replace(/[^\w.-]+/g, '-').replace(/^-+|-+$/g, '') || 'photo';
+  return (
+    file
+      .replace(/\.[^.]+$/, '')
+      .replace(/[^\w.-]+/g, '-')
+      .replace(/^-+|-+$/g, '') || 'photo'
+  );
 }
 
 function formatMs(ms: number | undefined): string {
@@ -215,7 +230,10 @@ function setServer(kind: 'ok' | 'down' | 'pending', text: string): void {
 
 /** What every failure of a call does: offline → status pill, 401 → back to the token form. */
 function handleFailure(err: unknown): ApiError {
-  const e = err instanceof ApiError ? err : new ApiError('server', `Something went wrong in this page: ${(err as Error).message}`);
+  const e =
+    err instanceof ApiError
+      ? err
+      : new ApiError('server', `Something went wrong in this page: ${(err as Error).message}`);
   if (e.kind === 'offline') setServer('down', 'Server unreachable');
   if (e.kind === 'unauthorized') openGate(e.message);
   return e;
@@ -288,7 +306,9 @@ function showApp(): void {
 function fillSettings(): void {
   const keep = el.preset.value;
   el.preset.replaceChildren(...state.presets.map((p) => h('option', { value: p.name }, p.name)));
-  el.preset.value = state.presets.some((p) => p.name === keep) ? keep : state.presets.find((p) => p.name === 'product-studio')?.name ?? state.presets[0]?.name ?? '';
+  el.preset.value = state.presets.some((p) => p.name === keep)
+    ? keep
+    : (state.presets.find((p) => p.name === 'product-studio')?.name ?? state.presets[0]?.name ?? '');
   const engines = state.health?.engines;
   el.engine.replaceChildren(
     ...ENGINES.map((e) => {
@@ -346,7 +366,9 @@ function applyHash(): void {
       el.preset.value = preset;
       onPresetChange();
     } else {
-      problems.push(`This server has no preset “${preset}”, so ${el.preset.value} is selected. Available presets: ${state.presets.map((p) => p.name).join(', ')}.`);
+      problems.push(
+        `This server has no preset “${preset}”, so ${el.preset.value} is selected. Available presets: ${state.presets.map((p) => p.name).join(', ')}.`,
+      );
     }
   }
   const pt = q.get('promptType');
@@ -371,7 +393,9 @@ el.preset.addEventListener('change', () => {
 });
 for (const input of [el.promptType, el.engine]) input.addEventListener('change', writeHash);
 el.seed.addEventListener('input', () => {
-  el.seed.setCustomValidity(seedValue() === 'bad' ? 'A seed is a whole number (0 to 999999999999999), or empty for a random one.' : '');
+  el.seed.setCustomValidity(
+    seedValue() === 'bad' ? 'A seed is a whole number (0 to 999999999999999), or empty for a random one.' : '',
+  );
   writeHash();
   updateRun();
 });
@@ -389,7 +413,10 @@ function addFiles(list: FileList | File[]): void {
   const rejected = files.filter((f) => !isPhoto(f));
   const photos = files.filter(isPhoto);
   if (rejected.length === 1) say(notAPhoto(rejected[0]!.name));
-  else if (rejected.length > 1) say(`${rejected.length} files are not photos (${rejected.map((f) => `“${f.name}”`).join(', ')}). Choose JPEG, PNG, WebP, AVIF, HEIC, TIFF or GIF files.`);
+  else if (rejected.length > 1)
+    say(
+      `${rejected.length} files are not photos (${rejected.map((f) => `“${f.name}”`).join(', ')}). Choose JPEG, PNG, WebP, AVIF, HEIC, TIFF or GIF files.`,
+    );
   else say(undefined);
   for (const file of photos) {
     const item: Item = {
@@ -406,7 +433,8 @@ function addFiles(list: FileList | File[]): void {
     el.gridItems.append(item.card);
     renderCard(item);
   }
-  if (photos.length) select(photos.length === 1 || !state.selected ? state.items[state.items.length - photos.length]! : state.selected);
+  if (photos.length)
+    select(photos.length === 1 || !state.selected ? state.items[state.items.length - photos.length]! : state.selected);
   renderLayout();
   updateRun();
 }
@@ -439,7 +467,8 @@ document.addEventListener('drop', (e) => {
 
 el.clear.addEventListener('click', () => {
   for (const item of state.items) {
-    if (item.jobId && (item.status === 'queued' || item.status === 'running')) void api.cancel(item.jobId).catch(() => undefined);
+    if (item.jobId && (item.status === 'queued' || item.status === 'running'))
+      void api.cancel(item.jobId).catch(() => undefined);
     for (const u of [item.beforeUrl, item.afterUrl, item.maskUrl]) if (u) URL.revokeObjectURL(u);
     item.run++;
   }
@@ -459,7 +488,11 @@ function updateRun(): void {
   const n = state.items.length;
   const running = state.items.filter(busy).length;
   el.run.disabled = n === 0 || running > 0 || seedValue() === 'bad' || state.presets.length === 0;
-  el.run.textContent = running ? `Working on ${running} photo${running > 1 ? 's' : ''}…` : n > 1 ? `Replace ${n} backgrounds` : 'Replace background';
+  el.run.textContent = running
+    ? `Working on ${running} photo${running > 1 ? 's' : ''}…`
+    : n > 1
+      ? `Replace ${n} backgrounds`
+      : 'Replace background';
   show(el.clear, n > 0);
 }
 
@@ -530,7 +563,10 @@ async function runOne(item: Item, fields: Record<string, string>, run: number): 
     if (!update(item, run, { jobId: job.jobId })) return;
     let previewAt: number | undefined;
     while (job.status === 'queued' || job.status === 'running') {
-      if (!update(item, run, { status: job.status, progress: job.progress, ...(job.stage ? { stage: job.stage } : {}) })) return;
+      if (
+        !update(item, run, { status: job.status, progress: job.progress, ...(job.stage ? { stage: job.stage } : {}) })
+      )
+        return;
       if (job.previewUrl && job.progress !== previewAt) {
         const blob = await api.preview(job.previewUrl).catch(() => undefined);
         if (item.run !== run) return;
@@ -548,15 +584,26 @@ async function runOne(item: Item, fields: Record<string, string>, run: number): 
       const [out, mask] = await Promise.all([api.file(job.result.outputUrl), api.file(job.result.maskUrl)]);
       if (item.run !== run) return;
       for (const u of [item.afterUrl, item.maskUrl]) if (u) URL.revokeObjectURL(u);
-      update(item, run, { status: 'done', progress: 1, result: job.result, afterUrl: URL.createObjectURL(out), maskUrl: URL.createObjectURL(mask) });
+      update(item, run, {
+        status: 'done',
+        progress: 1,
+        result: job.result,
+        afterUrl: URL.createObjectURL(out),
+        maskUrl: URL.createObjectURL(mask),
+      });
       return;
     }
     const err = job.error ?? { code: 'E_INTERNAL', message: 'The job failed.' };
     fail({ message: jobErrorText(item.file.name, err), detail: `${err.code}: ${err.message}` });
   } catch (err) {
     const e = handleFailure(err);
-    if (e.kind === 'rejected' && e.code) fail({ message: jobErrorText(item.file.name, { code: e.code, message: e.message }), detail: `${e.code}: ${e.detail ?? e.message}` });
-    else if (e.kind === 'offline') fail({ message: 'Not finished: the server could not be reached.', detail: e.message });
+    if (e.kind === 'rejected' && e.code)
+      fail({
+        message: jobErrorText(item.file.name, { code: e.code, message: e.message }),
+        detail: `${e.code}: ${e.detail ?? e.message}`,
+      });
+    else if (e.kind === 'offline')
+      fail({ message: 'Not finished: the server could not be reached.', detail: e.message });
     else fail(e);
     if (e.kind === 'offline' && item.run === run) {
       offline = e;
@@ -598,10 +645,18 @@ function renderCard(item: Item): void {
   const img = h('img', { src: item.afterUrl ?? item.beforeUrl, alt: '' });
   img.addEventListener('error', () => img.replaceWith(h('span', { class: 'no-preview' }, 'No preview')));
   const bar = h('span', { class: 'bar' }, h('span', { class: 'bar-fill' }));
-  (bar.firstChild as HTMLElement).style.setProperty('--p', `${Math.round((item.status === 'done' ? 1 : item.progress) * 100)}%`);
+  (bar.firstChild as HTMLElement).style.setProperty(
+    '--p',
+    `${Math.round((item.status === 'done' ? 1 : item.progress) * 100)}%`,
+  );
   c.replaceChildren(
     h('span', { class: 'thumb' }, img),
-    h('span', { class: 'card-text' }, h('span', { class: 'card-name' }, item.file.name), h('span', { class: 'card-status' }, statusLine(item))),
+    h(
+      'span',
+      { class: 'card-text' },
+      h('span', { class: 'card-name' }, item.file.name),
+      h('span', { class: 'card-status' }, statusLine(item)),
+    ),
     bar,
   );
 }
@@ -693,7 +748,11 @@ function renderSelected(): void {
     row('Preset', [r.preset, r.promptType].filter(Boolean).join(' · '));
     row('Engine', r.engine ?? '');
     if (r.seed !== undefined) {
-      const reuse = h('button', { type: 'button', class: 'link', title: 'Use this seed for the next run' }, String(r.seed));
+      const reuse = h(
+        'button',
+        { type: 'button', class: 'link', title: 'Use this seed for the next run' },
+        String(r.seed),
+      );
       reuse.addEventListener('click', () => {
         el.seed.value = String(r.seed);
         el.seed.dispatchEvent(new Event('input'));
@@ -702,7 +761,8 @@ function renderSelected(): void {
     }
     row('Size', `${r.width} × ${r.height}`);
     if (r.metrics?.elapsed_ms !== undefined) row('Time', formatMs(r.metrics.elapsed_ms));
-    if (r.engineReason && r.engine !== el.engine.value && el.engine.value !== '') el.meta.append(h('p', { class: 'note' }, r.engineReason));
+    if (r.engineReason && r.engine !== el.engine.value && el.engine.value !== '')
+      el.meta.append(h('p', { class: 'note' }, r.engineReason));
   }
 }
 

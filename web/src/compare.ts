@@ -57,7 +57,10 @@ export class Compare {
     this.pos = Math.round(Math.min(100, Math.max(0, percent)) * 10) / 10;
     this.root.style.setProperty('--pos', `${this.pos}%`);
     this.handle.setAttribute('aria-valuenow', String(Math.round(this.pos)));
-    this.handle.setAttribute('aria-valuetext', `${Math.round(this.pos)}% original, ${Math.round(100 - this.pos)}% result`);
+    this.handle.setAttribute(
+      'aria-valuetext',
+      `${Math.round(this.pos)}% original, ${Math.round(100 - this.pos)}% result`,
+    );
   }
 
   private fromPointer(e: PointerEvent): void {

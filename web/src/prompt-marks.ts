@@ -90,7 +90,8 @@ export class PromptMarks {
   private boxTo(e: PointerEvent): [number, number, number, number] {
     const [x, y] = this.toPhoto(e);
     const s = this.start!;
-    const x0 = Math.min(s.x, x), y0 = Math.min(s.y, y);
+    const x0 = Math.min(s.x, x),
+      y0 = Math.min(s.y, y);
     return [x0, y0, Math.max(1, Math.abs(x - s.x)), Math.max(1, Math.abs(y - s.y))];
   }
 

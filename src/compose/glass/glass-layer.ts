@@ -45,8 +45,14 @@ function maskedMean(plane: Float32Array, weight: Float32Array, width: number, he
  * `side` is the product's short side in pixels (sets the scale of B̂).
  */
 export function glassLayer(
-  rgb: Uint8Array, width: number, height: number, classes: Uint8Array, side: number, look: GlassLook,
-  alpha: Uint8Array, fg: Uint8Array,
+  rgb: Uint8Array,
+  width: number,
+  height: number,
+  classes: Uint8Array,
+  side: number,
+  look: GlassLook,
+  alpha: Uint8Array,
+  fg: Uint8Array,
 ): void {
   const n = width * height;
   const a0 = Math.min(0.95, Math.max(0.02, 1 - look.transmission));
@@ -72,7 +78,8 @@ export function glassLayer(
   for (let i = 0; i < n; i++) {
     if (classes[i] !== CLASS_GLASS) continue;
     // d = C − [(1−α₀)·B̂ + α₀·tint];  e = light − B̂;  r = d·e / e·e.
-    let de = 0, ee = 0;
+    let de = 0,
+      ee = 0;
     for (let c = 0; c < 3; c++) {
       const b = mean[c]![i]!;
       const d = planes[c]![i]! - ((1 - a0) * b + a0 * tint[c]!);

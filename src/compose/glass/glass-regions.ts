@@ -39,8 +39,11 @@ function backgroundColours(rgb: Uint8Array, known: Uint8Array): Uint8Array {
         for (let dr = -1; dr <= 1; dr++) {
           for (let dg = -1; dg <= 1; dg++) {
             for (let db = -1; db <= 1; db++) {
-              const R = r + dr, G = g + dg, B = b + db;
-              if (R >= 0 && G >= 0 && B >= 0 && R < BINS && G < BINS && B < BINS) present[(R * BINS + G) * BINS + B] = 1;
+              const R = r + dr,
+                G = g + dg,
+                B = b + db;
+              if (R >= 0 && G >= 0 && B >= 0 && R < BINS && G < BINS && B < BINS)
+                present[(R * BINS + G) * BINS + B] = 1;
             }
           }
         }
@@ -57,7 +60,11 @@ export interface GlassRegionOptions {
 
 /** Per pixel: 0 background, 1 opaque, 2 glass. */
 export function classifyProduct(
-  rgb: Uint8Array, width: number, height: number, extent: ProductExtent, options: GlassRegionOptions = {},
+  rgb: Uint8Array,
+  width: number,
+  height: number,
+  extent: ProductExtent,
+  options: GlassRegionOptions = {},
 ): Uint8Array {
   const { product, known, planes, limit, box } = extent;
   const n = width * height;
@@ -70,7 +77,8 @@ export function classifyProduct(
     const c = labels[i]!;
     if (c === 0) continue;
     if (dist[i]! > radius[c]!) radius[c] = dist[i]!;
-    if (present[((rgb[i * 3]! >> SHIFT) * BINS + (rgb[i * 3 + 1]! >> SHIFT)) * BINS + (rgb[i * 3 + 2]! >> SHIFT)]) bgLike[c]!++;
+    if (present[((rgb[i * 3]! >> SHIFT) * BINS + (rgb[i * 3 + 1]! >> SHIFT)) * BINS + (rgb[i * 3 + 2]! >> SHIFT)])
+      bgLike[c]!++;
   }
   const side = Math.min(box[2], box[3]);
   const thin = Math.max(2, side * 0.035);
@@ -99,7 +107,8 @@ export function classifyProduct(
     const set: [number, number][] = [];
     for (const i of rest) {
       const x = i % width;
-      let g = 0, o = 0;
+      let g = 0,
+        o = 0;
       for (const j of [x > 0 ? i - 1 : -1, x + 1 < width ? i + 1 : -1, i - width, i + width]) {
         if (j < 0 || j >= n) continue;
         if (out[j] === CLASS_GLASS) g++;
@@ -123,7 +132,13 @@ export function classifyProduct(
  * A handle or an object behind the glass (neither) stays opaque.
  */
 function reclaimEnclosed(
-  labels: Int32Array, cls: Uint8Array, width: number, height: number, rgb: Uint8Array, bgLike: Float64Array, sizes: number[],
+  labels: Int32Array,
+  cls: Uint8Array,
+  width: number,
+  height: number,
+  rgb: Uint8Array,
+  bgLike: Float64Array,
+  sizes: number[],
 ): void {
   const count = cls.length - 1;
   const glassSide = new Float64Array(count + 1);
@@ -150,6 +165,7 @@ function reclaimEnclosed(
     const brighter = lumaIn[c]! / sizes[c]! > lumaAround[c]! / glassSide[c]! + 6;
     const backgroundColoured = bgLike[c]! / sizes[c]! >= 0.6;
     // Wholly inside glass: background-coloured or brighter; mostly inside glass: background-coloured.
-    if ((share >= 0.9 && (brighter || backgroundColoured)) || (share >= 0.5 && backgroundColoured)) cls[c] = CLASS_GLASS;
+    if ((share >= 0.9 && (brighter || backgroundColoured)) || (share >= 0.5 && backgroundColoured))
+      cls[c] = CLASS_GLASS;
   }
 }

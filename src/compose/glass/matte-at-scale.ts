@@ -30,7 +30,8 @@ const EPS = 1e-3;
 
 /** Block average with factor s: interleaved 8-bit channels (1 or 3), size ceil(w/s) × ceil(h/s). */
 export function blockAverage(src: Uint8Array, width: number, height: number, channels: number, s: number): Uint8Array {
-  const w = Math.ceil(width / s), h = Math.ceil(height / s);
+  const w = Math.ceil(width / s),
+    h = Math.ceil(height / s);
   const cellOf = new Int32Array(width);
   for (let x = 0; x < width; x++) cellOf[x] = ((x / s) | 0) * channels;
   const sum = new Uint32Array(w * channels);
@@ -82,13 +83,18 @@ export function subjectMatteAtScale(input: SubjectMatteInput, maxSide = GLASS_AN
   const prompted = hasPrompt(input.prompt);
   if (s <= 1 || (!prompted && input.glass === 'off')) return subjectMatte(input);
 
-  const gw = Math.ceil(width / s), gh = Math.ceil(height / s);
+  const gw = Math.ceil(width / s),
+    gh = Math.ceil(height / s);
   const small = blockAverage(rgb, width, height, 3, s);
   const smallSalient = blockAverage(salient, width, height, 1, s);
   const prompt = scalePrompt(input.prompt, s);
   const m = subjectMatte({
-    rgb: small, width: gw, height: gh, salient: smallSalient,
-    ...(prompt ? { prompt } : {}), ...(input.glass !== undefined ? { glass: input.glass } : {}),
+    rgb: small,
+    width: gw,
+    height: gh,
+    salient: smallSalient,
+    ...(prompt ? { prompt } : {}),
+    ...(input.glass !== undefined ? { glass: input.glass } : {}),
   });
   const n = width * height;
   if (!prompted && m.glassPixels === 0) return { alpha: salient, fg: rgb, glass: new Uint8Array(n), glassPixels: 0 };
@@ -104,7 +110,8 @@ export function subjectMatteAtScale(input: SubjectMatteInput, maxSide = GLASS_AN
       if (!changed[y * gw + x]) continue;
       for (let dy = -1; dy <= 1; dy++) {
         for (let dx = -1; dx <= 1; dx++) {
-          const X = x + dx, Y = y + dy;
+          const X = x + dx,
+            Y = y + dy;
           if (X >= 0 && Y >= 0 && X < gw && Y < gh) grown[Y * gw + X] = 1;
         }
       }
@@ -143,7 +150,9 @@ export function subjectMatteAtScale(input: SubjectMatteInput, maxSide = GLASS_AN
   for (let x = 0; x < width; x++) cellOf[x] = (x / s) | 0;
   for (let y = y0; y < y1; y++) {
     const cellRow = ((y / s) | 0) * gw;
-    const r0 = ty.i0[y]! * gw * 8, r1 = ty.i1[y]! * gw * 8, fy = ty.f[y]!;
+    const r0 = ty.i0[y]! * gw * 8,
+      r1 = ty.i1[y]! * gw * 8,
+      fy = ty.f[y]!;
     let rowDone = false;
     for (let x = x0; x < x1; x++) {
       const i = y * width + x;
@@ -155,12 +164,19 @@ export function subjectMatteAtScale(input: SubjectMatteInput, maxSide = GLASS_AN
         for (let j = 0; j < gw * 8; j++) row[j] = grid[r0 + j]! + (grid[r1 + j]! - grid[r0 + j]!) * fy;
         rowDone = true;
       }
-      const c0 = tx.i0[x]! * 8, c1 = tx.i1[x]! * 8, fx = tx.f[x]!;
+      const c0 = tx.i0[x]! * 8,
+        c1 = tx.i1[x]! * 8,
+        fx = tx.f[x]!;
       for (let j = 0; j < 5; j++) v[j] = row[c0 + j]! + (row[c1 + j]! - row[c0 + j]!) * fx;
       // Between four opaque (or four empty) cells the value stays exact; the filter shapes the rest.
-      const q0 = ty.i0[y]! * gw, q1 = ty.i1[y]! * gw;
-      const u0 = tx.i0[x]!, u1 = tx.i1[x]!;
-      const t00 = m.alpha[q0 + u0]!, t01 = m.alpha[q0 + u1]!, t10 = m.alpha[q1 + u0]!, t11 = m.alpha[q1 + u1]!;
+      const q0 = ty.i0[y]! * gw,
+        q1 = ty.i1[y]! * gw;
+      const u0 = tx.i0[x]!,
+        u1 = tx.i1[x]!;
+      const t00 = m.alpha[q0 + u0]!,
+        t01 = m.alpha[q0 + u1]!,
+        t10 = m.alpha[q1 + u0]!,
+        t11 = m.alpha[q1 + u1]!;
       if ((t00 & t01 & t10 & t11) === 255 || (t00 | t01 | t10 | t11) === 0) {
         alpha[i] = t00;
         continue;

@@ -35,25 +35,36 @@ function neighbour(i: number, x: number, width: number, k: number): number {
  * and whose step from the pixel they are reached from is at most `limit`.
  */
 export function growRegion(
-  planes: Float32Array[], width: number, height: number, seeds: Iterable<number>,
-  allowed: (i: number) => boolean, limit: number, into: Uint8Array, mark = 1,
+  planes: Float32Array[],
+  width: number,
+  height: number,
+  seeds: Iterable<number>,
+  allowed: (i: number) => boolean,
+  limit: number,
+  into: Uint8Array,
+  mark = 1,
 ): void {
   const queue = new Int32Array(width * height);
-  let head = 0, tail = 0;
+  let head = 0,
+    tail = 0;
   for (const s of seeds) {
     if (into[s] === mark || !allowed(s)) continue;
     into[s] = mark;
     queue[tail++] = s;
   }
   const n = width * height;
-  const p0 = planes[0]!, p1 = planes[1]!, p2 = planes[2]!;
+  const p0 = planes[0]!,
+    p1 = planes[1]!,
+    p2 = planes[2]!;
   while (head < tail) {
     const i = queue[head++]!;
     const x = i % width;
     for (let k = 0; k < 4; k++) {
       const j = neighbour(i, x, width, k);
       if (j < 0 || j >= n || into[j] === mark || !allowed(j)) continue;
-      const d0 = Math.abs(p0[i]! - p0[j]!), d1 = Math.abs(p1[i]! - p1[j]!), d2 = Math.abs(p2[i]! - p2[j]!);
+      const d0 = Math.abs(p0[i]! - p0[j]!),
+        d1 = Math.abs(p1[i]! - p1[j]!),
+        d2 = Math.abs(p2[i]! - p2[j]!);
       if (d0 > limit || d1 > limit || d2 > limit) continue;
       into[j] = mark;
       queue[tail++] = j;
@@ -66,7 +77,11 @@ export function growRegion(
  * neighbours is at most `limit` (Infinity: plain connectivity). Labels start at 1; 0 = outside.
  */
 export function components(
-  planes: Float32Array[] | undefined, width: number, height: number, inside: (i: number) => boolean, limit = Infinity,
+  planes: Float32Array[] | undefined,
+  width: number,
+  height: number,
+  inside: (i: number) => boolean,
+  limit = Infinity,
 ): { labels: Int32Array; count: number; sizes: number[] } {
   const n = width * height;
   const labels = new Int32Array(n);
@@ -77,7 +92,9 @@ export function components(
   for (let s = 0; s < n; s++) {
     if (labels[s] !== 0 || !inside(s)) continue;
     const id = ++count;
-    let head = 0, tail = 0, size = 0;
+    let head = 0,
+      tail = 0,
+      size = 0;
     labels[s] = id;
     queue[tail++] = s;
     while (head < tail) {
@@ -105,7 +122,12 @@ export function distanceToOtherLabel(labels: Int32Array, width: number, height: 
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
       const i = y * width + x;
-      if ((x > 0 && diff(i, i - 1)) || (x + 1 < width && diff(i, i + 1)) || (y > 0 && diff(i, i - width)) || (y + 1 < height && diff(i, i + width))) {
+      if (
+        (x > 0 && diff(i, i - 1)) ||
+        (x + 1 < width && diff(i, i + 1)) ||
+        (y > 0 && diff(i, i - width)) ||
+        (y + 1 < height && diff(i, i + width))
+      ) {
         d[i] = 1;
       } else if (x === 0 || y === 0 || x + 1 === width || y + 1 === height) {
         d[i] = 1;
@@ -129,7 +151,8 @@ export function distanceToOtherLabel(labels: Int32Array, width: number, height: 
       let v = d[i]!;
       if (x + 1 < width && labels[i + 1] === labels[i]) v = Math.min(v, d[i + 1]! + 1);
       if (y + 1 < height && labels[i + width] === labels[i]) v = Math.min(v, d[i + width]! + 1);
-      if (x + 1 < width && y + 1 < height && labels[i + width + 1] === labels[i]) v = Math.min(v, d[i + width + 1]! + 1.4142);
+      if (x + 1 < width && y + 1 < height && labels[i + width + 1] === labels[i])
+        v = Math.min(v, d[i + width + 1]! + 1.4142);
       if (x > 0 && y + 1 < height && labels[i + width - 1] === labels[i]) v = Math.min(v, d[i + width - 1]! + 1.4142);
       d[i] = v;
     }

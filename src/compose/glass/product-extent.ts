@@ -42,14 +42,19 @@ export interface ProductExtent {
 
 /** Integer box clipped to the image, or undefined when nothing is left. */
 export function clipBox(box: Box, width: number, height: number): Box | undefined {
-  const x0 = Math.max(0, Math.floor(box[0])), y0 = Math.max(0, Math.floor(box[1]));
-  const x1 = Math.min(width, Math.ceil(box[0] + box[2])), y1 = Math.min(height, Math.ceil(box[1] + box[3]));
+  const x0 = Math.max(0, Math.floor(box[0])),
+    y0 = Math.max(0, Math.floor(box[1]));
+  const x1 = Math.min(width, Math.ceil(box[0] + box[2])),
+    y1 = Math.min(height, Math.ceil(box[1] + box[3]));
   return x1 > x0 && y1 > y0 ? [x0, y0, x1 - x0, y1 - y0] : undefined;
 }
 
 /** The salient mask's bounds (α ≥ 128) grown by `grow` of the image's long side; undefined when empty. */
 export function salientBox(alpha: Uint8Array, width: number, height: number, grow = 0.03): Box | undefined {
-  let x0 = width, y0 = height, x1 = -1, y1 = -1;
+  let x0 = width,
+    y0 = height,
+    x1 = -1,
+    y1 = -1;
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
       if (alpha[y * width + x]! < 128) continue;
@@ -90,7 +95,11 @@ function floodLimit(planes: Float32Array[], width: number, box: Box): number {
 
 /** The product's extent (see the file comment). `salient` is the network's 8-bit alpha (may be all 0). */
 export function productExtent(
-  rgb: Uint8Array, width: number, height: number, salient: Uint8Array, prompt: SubjectPrompt,
+  rgb: Uint8Array,
+  width: number,
+  height: number,
+  salient: Uint8Array,
+  prompt: SubjectPrompt,
 ): ProductExtent | undefined {
   const box = prompt.box ? clipBox(prompt.box, width, height) : salientBox(salient, width, height);
   if (!box) return undefined;
@@ -99,15 +108,20 @@ export function productExtent(
   const limit = floodLimit(planes, width, box);
   const n = width * height;
   const inBox = (i: number) => {
-    const x = i % width, y = (i - x) / width;
+    const x = i % width,
+      y = (i - x) / width;
     return x >= bx && x < bx + bw && y >= by && y < by + bh;
   };
 
   // Positive points grow product regions; negative points seed the background.
   const forced = new Uint8Array(n);
   for (let i = 0; i < n; i++) if (salient[i]! >= 128 && inBox(i)) forced[i] = 1;
-  const positives = (prompt.points ?? []).filter((p) => p.label !== 0).map((p) => Math.round(p.y) * width + Math.round(p.x));
-  const negatives = (prompt.points ?? []).filter((p) => p.label === 0).map((p) => Math.round(p.y) * width + Math.round(p.x));
+  const positives = (prompt.points ?? [])
+    .filter((p) => p.label !== 0)
+    .map((p) => Math.round(p.y) * width + Math.round(p.x));
+  const negatives = (prompt.points ?? [])
+    .filter((p) => p.label === 0)
+    .map((p) => Math.round(p.y) * width + Math.round(p.x));
   if (positives.length) growRegion(planes, width, height, positives, inBox, limit, forced, 1);
 
   const flood = new Uint8Array(n);

@@ -94,14 +94,16 @@ export function subjectMatte(input: SubjectMatteInput): SubjectMatte {
   if (!extent) return { alpha: prompted ? new Uint8Array(n) : salient, fg: rgb, glass, glassPixels: 0 };
   const [bx, by, bw, bh] = extent.box;
   const inBox = (i: number) => {
-    const x = i % width, y = (i - x) / width;
+    const x = i % width,
+      y = (i - x) / width;
     return x >= bx && x < bx + bw && y >= by && y < by + bh;
   };
 
   let alpha: Uint8Array;
   if (prompted) {
     alpha = new Uint8Array(n);
-    let salientInside = 0, productPixels = 0;
+    let salientInside = 0,
+      productPixels = 0;
     for (let i = 0; i < n; i++) {
       if (!inBox(i)) continue;
       if (salient[i]! >= 128) salientInside++;

@@ -107,17 +107,26 @@ export function resolveRunwayConfig(options: RunwayClientOptions = {}): { apiKey
     );
   }
   if (!/^[\x21-\x7e]+$/.test(apiKey)) {
-    throw new BgNativeError('E_CONFIG', 'RUNWAY_API_KEY contains spaces or characters that cannot be sent in an HTTP header; check the value.');
+    throw new BgNativeError(
+      'E_CONFIG',
+      'RUNWAY_API_KEY contains spaces or characters that cannot be sent in an HTTP header; check the value.',
+    );
   }
   const rawUrl = (options.baseUrl ?? env.RUNWAY_API_URL ?? '').trim() || RUNWAY_API_URL;
   let url: URL;
   try {
     url = new URL(rawUrl);
   } catch {
-    throw new BgNativeError('E_CONFIG', 'RUNWAY_API_URL (or baseUrl) must be an http(s) URL such as https://api.dev.runwayml.com.');
+    throw new BgNativeError(
+      'E_CONFIG',
+      'RUNWAY_API_URL (or baseUrl) must be an http(s) URL such as https://api.dev.runwayml.com.',
+    );
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    throw new BgNativeError('E_CONFIG', 'RUNWAY_API_URL (or baseUrl) must be an http(s) URL such as https://api.dev.runwayml.com.');
+    throw new BgNativeError(
+      'E_CONFIG',
+      'RUNWAY_API_URL (or baseUrl) must be an http(s) URL such as https://api.dev.runwayml.com.',
+    );
   }
   return { apiKey, baseUrl: url.href.replace(/\/+$/, '') };
 }
@@ -183,10 +192,13 @@ class RunContext {
         done();
         reject(new RunStop(this.stopped ?? 'cancel'));
       };
-      const t = setTimeout(() => {
-        done();
-        resolve();
-      }, Math.max(0, ms));
+      const t = setTimeout(
+        () => {
+          done();
+          resolve();
+        },
+        Math.max(0, ms),
+      );
       this.ctrl.signal.addEventListener('abort', stopped, { once: true });
     });
   }
@@ -203,7 +215,9 @@ const isTerminal = (s: RunwayTaskStatus) => s === 'SUCCEEDED' || s === 'FAILED' 
 /** Runway's task failure codes that retrying or another engine will not fix on their own. */
 function isRejection(failureCode: string | undefined): boolean {
   if (!failureCode) return false;
-  return failureCode.startsWith('SAFETY.') || failureCode.includes('.SAFETY') || failureCode.startsWith('ASSET.INVALID');
+  return (
+    failureCode.startsWith('SAFETY.') || failureCode.includes('.SAFETY') || failureCode.startsWith('ASSET.INVALID')
+  );
 }
 
 /** Seconds (`Retry-After: 3`) or an HTTP date; undefined when absent or unreadable. */
@@ -270,9 +284,18 @@ export class RunwayClient {
   }
 
   /** Waits before retry number `retry` (0-based); throws when retries or the deadline run out. */
-  private async backoff(ctx: RunContext, retry: number, attempt: Attempt, call: string, taskId?: string): Promise<void> {
+  private async backoff(
+    ctx: RunContext,
+    retry: number,
+    attempt: Attempt,
+    call: string,
+    taskId?: string,
+  ): Promise<void> {
     if (retry >= this.maxRetries) {
-      throw this.error('E_PROVIDER_FAILED', `Runway ${call} failed after ${retry + 1} attempts; last: ${attempt.what}. Try again later.`);
+      throw this.error(
+        'E_PROVIDER_FAILED',
+        `Runway ${call} failed after ${retry + 1} attempts; last: ${attempt.what}. Try again later.`,
+      );
     }
     const expo = Math.min(this.retryMaxMs, this.retryBaseMs * 2 ** retry);
     const base = attempt.retryAfterMs ?? expo;
@@ -281,7 +304,9 @@ export class RunwayClient {
       throw this.error(
         'E_PROVIDER_FAILED',
         `Runway ${call} did not succeed before the ${Math.round(this.deadlineMs / 1000)} s deadline; last: ${attempt.what}` +
-          (attempt.retryAfterMs !== undefined ? ` (Runway asked to retry in ${Math.ceil(attempt.retryAfterMs / 1000)} s)` : '') +
+          (attempt.retryAfterMs !== undefined
+            ? ` (Runway asked to retry in ${Math.ceil(attempt.retryAfterMs / 1000)} s)`
+            : '') +
           '. Try again later.',
       );
     }
@@ -298,7 +323,10 @@ export class RunwayClient {
       ctx.check();
       let res: Response;
       try {
-        res = await this.fetchImpl(this.baseUrl + path, { ...init, signal: ctx.requestSignal(Math.min(this.requestTimeoutMs, ctx.remainingMs)) });
+        res = await this.fetchImpl(this.baseUrl + path, {
+          ...init,
+          signal: ctx.requestSignal(Math.min(this.requestTimeoutMs, ctx.remainingMs)),
+        });
       } catch (err) {
         ctx.check();
         await this.backoff(ctx, retry, { what: `network error (${describe(err)})` }, call, taskId);
@@ -317,7 +345,10 @@ export class RunwayClient {
         try {
           return JSON.parse(text) as unknown;
         } catch {
-          throw this.error('E_PROVIDER_FAILED', `Runway ${call} answered HTTP ${res.status} with a body that is not JSON (${snippet(text)}).`);
+          throw this.error(
+            'E_PROVIDER_FAILED',
+            `Runway ${call} answered HTTP ${res.status} with a body that is not JSON (${snippet(text)}).`,
+          );
         }
       }
       if (res.status === 429 || res.status >= 500) {
@@ -333,7 +364,10 @@ export class RunwayClient {
           : res.status === 404 && taskId
             ? ' The task no longer exists.'
             : '';
-      throw this.error('E_PROVIDER_REJECTED', `Runway rejected ${call} (HTTP ${res.status})${reason ? `: ${reason}` : ''}.${hint}`);
+      throw this.error(
+        'E_PROVIDER_REJECTED',
+        `Runway rejected ${call} (HTTP ${res.status})${reason ? `: ${reason}` : ''}.${hint}`,
+      );
     }
   }
 
@@ -347,7 +381,11 @@ export class RunwayClient {
       });
       await res.arrayBuffer().catch(() => undefined);
       const ok = res.ok || res.status === 404;
-      this.log(ok ? 'info' : 'warn', ok ? 'Runway task cancelled' : `Runway did not cancel the task (HTTP ${res.status})`, taskId);
+      this.log(
+        ok ? 'info' : 'warn',
+        ok ? 'Runway task cancelled' : `Runway did not cancel the task (HTTP ${res.status})`,
+        taskId,
+      );
       return ok;
     } catch (err) {
       this.log('warn', `Runway task could not be cancelled (${describe(err)})`, taskId);
@@ -366,7 +404,10 @@ export class RunwayClient {
       const created = await this.call(ctx, 'POST', '/v1/text_to_image', body);
       const id = (created as { id?: unknown } | undefined)?.id;
       if (typeof id !== 'string' || id === '') {
-        throw this.error('E_PROVIDER_FAILED', `Runway POST /v1/text_to_image answered without a task id (${snippet(JSON.stringify(created) ?? '')}).`);
+        throw this.error(
+          'E_PROVIDER_FAILED',
+          `Runway POST /v1/text_to_image answered without a task id (${snippet(JSON.stringify(created) ?? '')}).`,
+        );
       }
       taskId = id;
       stages.submit = performance.now() - t;
@@ -386,12 +427,17 @@ export class RunwayClient {
       if (err instanceof RunStop) {
         if (pending && taskId) await this.cancelTask(taskId);
         if (err.kind === 'cancel') {
-          throw this.error('E_CANCELLED', `The Runway generation was cancelled${taskId ? ` (task ${taskId} ${pending ? 'cancelled on Runway' : 'had finished'})` : ''}.`);
+          throw this.error(
+            'E_CANCELLED',
+            `The Runway generation was cancelled${taskId ? ` (task ${taskId} ${pending ? 'cancelled on Runway' : 'had finished'})` : ''}.`,
+          );
         }
         throw this.error(
           'E_PROVIDER_FAILED',
           `Runway did not finish within the ${Math.round(this.deadlineMs / 1000)} s deadline` +
-            (taskId ? ` (task ${taskId} was ${status ?? 'not yet read'}${pending ? '; it has been cancelled' : ''})` : '') +
+            (taskId
+              ? ` (task ${taskId} was ${status ?? 'not yet read'}${pending ? '; it has been cancelled' : ''})`
+              : '') +
             '. Try again later or raise deadlineMs.',
         );
       }
@@ -407,7 +453,10 @@ export class RunwayClient {
     const raw = await this.call(ctx, 'GET', `/v1/tasks/${encodeURIComponent(taskId)}`, undefined, taskId);
     const task = parseTask(raw);
     if (!task) {
-      throw this.error('E_PROVIDER_FAILED', `Runway GET /v1/tasks/{id} answered with something that is not a task (${snippet(JSON.stringify(raw) ?? '')}).`);
+      throw this.error(
+        'E_PROVIDER_FAILED',
+        `Runway GET /v1/tasks/{id} answered with something that is not a task (${snippet(JSON.stringify(raw) ?? '')}).`,
+      );
     }
     return task;
   }
@@ -440,12 +489,18 @@ export class RunwayClient {
         const code = task.failureCode ? ` [${task.failureCode}]` : '';
         const reason = task.failure ? `: ${snippet(task.failure, 300)}` : '';
         if (isRejection(task.failureCode)) {
-          throw this.error('E_PROVIDER_REJECTED', `Runway refused to generate this image${code}${reason}. Retrying will not help; change the photo or the prompt.`);
+          throw this.error(
+            'E_PROVIDER_REJECTED',
+            `Runway refused to generate this image${code}${reason}. Retrying will not help; change the photo or the prompt.`,
+          );
         }
         throw this.error('E_PROVIDER_FAILED', `Runway task ${taskId} failed${code}${reason}.`);
       }
       if (task.status === 'CANCELLED') {
-        throw this.error('E_PROVIDER_FAILED', `Runway task ${taskId} was cancelled on Runway's side before it finished.`);
+        throw this.error(
+          'E_PROVIDER_FAILED',
+          `Runway task ${taskId} was cancelled on Runway's side before it finished.`,
+        );
       }
     }
   }
@@ -464,7 +519,9 @@ export class RunwayClient {
       let res: Response;
       let data: Buffer;
       try {
-        res = await this.fetchImpl(url, { signal: ctx.requestSignal(Math.min(this.requestTimeoutMs * 2, ctx.remainingMs)) });
+        res = await this.fetchImpl(url, {
+          signal: ctx.requestSignal(Math.min(this.requestTimeoutMs * 2, ctx.remainingMs)),
+        });
         data = Buffer.from(await res.arrayBuffer());
       } catch (err) {
         ctx.check();
@@ -472,18 +529,32 @@ export class RunwayClient {
         continue;
       }
       if (res.ok) {
-        if (data.length === 0) throw this.error('E_PROVIDER_FAILED', `The output of Runway task ${task.id} downloaded from ${host} was empty.`);
+        if (data.length === 0)
+          throw this.error(
+            'E_PROVIDER_FAILED',
+            `The output of Runway task ${task.id} downloaded from ${host} was empty.`,
+          );
         return { data, contentType: res.headers.get('content-type') ?? '' };
       }
       if (res.status === 429 || res.status >= 500) {
         const retryAfterMs = parseRetryAfter(res.headers.get('retry-after'));
         const what = `HTTP ${res.status}`;
-        await this.backoff(ctx, retry, retryAfterMs === undefined ? { what } : { what, retryAfterMs }, `download from ${host}`, task.id);
+        await this.backoff(
+          ctx,
+          retry,
+          retryAfterMs === undefined ? { what } : { what, retryAfterMs },
+          `download from ${host}`,
+          task.id,
+        );
         continue;
       }
       if (!refreshed) {
         refreshed = true;
-        this.log('warn', `Runway output URL answered HTTP ${res.status}; reading the task again for a fresh URL`, task.id);
+        this.log(
+          'warn',
+          `Runway output URL answered HTTP ${res.status}; reading the task again for a fresh URL`,
+          task.id,
+        );
         const again = await this.getTask(ctx, task.id);
         const fresh = again.status === 'SUCCEEDED' ? firstOutput(again) : undefined;
         if (fresh) {
@@ -525,7 +596,11 @@ function errorReason(text: string): string {
     let issues = '';
     if (Array.isArray(j.issues)) {
       issues = j.issues
-        .map((i) => (typeof i === 'object' && i !== null && typeof (i as { message?: unknown }).message === 'string' ? (i as { message: string }).message : ''))
+        .map((i) =>
+          typeof i === 'object' && i !== null && typeof (i as { message?: unknown }).message === 'string'
+            ? (i as { message: string }).message
+            : '',
+        )
         .filter(Boolean)
         .join('; ');
     }

@@ -12,7 +12,17 @@ import sharp from 'sharp';
 import { BgNativeError } from '../../errors.js';
 import type { GeneratedBackground, GenerateRequest, Generator } from '../generator.js';
 import { RunwayClient, runwayConfigured, type RunwayClientOptions } from './client.js';
-import { capPrompt, pickRatio, runwayCredits, runwaySeed, RUNWAY_MODELS, RUNWAY_RESOLUTIONS, RUNWAY_TAG, type RunwayModel, type RunwayResolution } from './ratio.js';
+import {
+  capPrompt,
+  pickRatio,
+  runwayCredits,
+  runwaySeed,
+  RUNWAY_MODELS,
+  RUNWAY_RESOLUTIONS,
+  RUNWAY_TAG,
+  type RunwayModel,
+  type RunwayResolution,
+} from './ratio.js';
 import { encodeReference, type ReferenceOptions } from './reference.js';
 
 export { runwayConfigured };
@@ -36,22 +46,31 @@ export const REFERENCE_TAG = 'product';
 export function createRunwayGenerator(options: RunwayGeneratorOptions = {}): Generator {
   const model = options.model ?? 'gen4_image';
   if (!(RUNWAY_MODELS as readonly string[]).includes(model)) {
-    throw new BgNativeError('E_CONFIG', `Runway model must be one of ${RUNWAY_MODELS.join(', ')}; got '${String(model)}'.`);
+    throw new BgNativeError(
+      'E_CONFIG',
+      `Runway model must be one of ${RUNWAY_MODELS.join(', ')}; got '${String(model)}'.`,
+    );
   }
   const resolution = options.resolution ?? '1080p';
   if (!(RUNWAY_RESOLUTIONS as readonly string[]).includes(resolution)) {
-    throw new BgNativeError('E_CONFIG', `Runway resolution must be one of ${RUNWAY_RESOLUTIONS.join(', ')}; got '${String(resolution)}'.`);
+    throw new BgNativeError(
+      'E_CONFIG',
+      `Runway resolution must be one of ${RUNWAY_RESOLUTIONS.join(', ')}; got '${String(resolution)}'.`,
+    );
   }
-  if (!RUNWAY_TAG.test(REFERENCE_TAG)) throw new BgNativeError('E_INTERNAL', 'The Runway reference tag breaks Runway’s tag rules.');
+  if (!RUNWAY_TAG.test(REFERENCE_TAG))
+    throw new BgNativeError('E_INTERNAL', 'The Runway reference tag breaks Runway’s tag rules.');
   const client = new RunwayClient(options);
 
   return {
     name: 'runway',
     async generate(request: GenerateRequest): Promise<GeneratedBackground> {
       const { width, height, signal } = request;
-      if (signal?.aborted) throw new BgNativeError('E_CANCELLED', 'The Runway generation was cancelled before it started.');
+      if (signal?.aborted)
+        throw new BgNativeError('E_CANCELLED', 'The Runway generation was cancelled before it started.');
       const promptText = capPrompt(request.preset.prompt);
-      if (promptText === '') throw new BgNativeError('E_BAD_INPUT', 'The runway engine needs a non-empty prompt (preset.prompt).');
+      if (promptText === '')
+        throw new BgNativeError('E_BAD_INPUT', 'The runway engine needs a non-empty prompt (preset.prompt).');
 
       const t0 = performance.now();
       const ratio = pickRatio(width, height, resolution);

@@ -17,7 +17,18 @@ export type RunwayResolution = (typeof RUNWAY_RESOLUTIONS)[number];
 
 /** The documented ratio enum of the gen4 image models, grouped by the tier each is billed at. */
 export const RUNWAY_RATIOS: Record<RunwayResolution, readonly string[]> = {
-  '1080p': ['1920:1080', '1080:1920', '1024:1024', '1360:768', '1080:1080', '1168:880', '1440:1080', '1080:1440', '1808:768', '2112:912'],
+  '1080p': [
+    '1920:1080',
+    '1080:1920',
+    '1024:1024',
+    '1360:768',
+    '1080:1080',
+    '1168:880',
+    '1440:1080',
+    '1080:1440',
+    '1808:768',
+    '2112:912',
+  ],
   '720p': ['1280:720', '720:1280', '720:720', '960:720', '720:960', '1680:720'],
 };
 export const ALL_RUNWAY_RATIOS: readonly string[] = [...RUNWAY_RATIOS['1080p'], ...RUNWAY_RATIOS['720p']];

@@ -30,11 +30,22 @@ export interface ReferenceImage {
 const dataUriBytes = (jpegBytes: number) => PREFIX.length + 4 * Math.ceil(jpegBytes / 3);
 
 /** Encodes interleaved RGB (width·height·3) as a JPEG data URI that fits Runway's limits. */
-export async function encodeReference(rgb: Uint8Array, width: number, height: number, options: ReferenceOptions = {}): Promise<ReferenceImage> {
+export async function encodeReference(
+  rgb: Uint8Array,
+  width: number,
+  height: number,
+  options: ReferenceOptions = {},
+): Promise<ReferenceImage> {
   const maxBytes = options.maxBytes ?? MAX_DATA_URI_BYTES;
   const maxSide = Math.min(options.maxSide ?? 4096, 7999);
-  if (!(Number.isInteger(width) && Number.isInteger(height) && width > 0 && height > 0) || rgb.length !== width * height * 3) {
-    throw new BgNativeError('E_BAD_INPUT', `The reference photo must be ${width}×${height}×3 bytes of RGB; got ${rgb.length} bytes.`);
+  if (
+    !(Number.isInteger(width) && Number.isInteger(height) && width > 0 && height > 0) ||
+    rgb.length !== width * height * 3
+  ) {
+    throw new BgNativeError(
+      'E_BAD_INPUT',
+      `The reference photo must be ${width}×${height}×3 bytes of RGB; got ${rgb.length} bytes.`,
+    );
   }
   const raw = { width, height, channels: 3 as const };
   const input = Buffer.from(rgb.buffer, rgb.byteOffset, rgb.byteLength);
@@ -78,5 +89,8 @@ export async function encodeReference(rgb: Uint8Array, width: number, height: nu
       if (Math.max(bw, bh) * scale < 64) break;
     }
   }
-  throw new BgNativeError('E_BAD_INPUT', `The photo cannot be encoded as a reference image under ${Math.round(maxBytes / 1e6)} MB.`);
+  throw new BgNativeError(
+    'E_BAD_INPUT',
+    `The photo cannot be encoded as a reference image under ${Math.round(maxBytes / 1e6)} MB.`,
+  );
 }
