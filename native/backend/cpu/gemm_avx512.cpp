@@ -8,6 +8,7 @@
 #include "backend/cpu/gemm_kernels.h"
 
 #include <algorithm>
+#include <cstring>
 #include <vector>
 
 #include "backend/cpu/cpu_features.h"
@@ -39,8 +40,9 @@ constexpr int64_t kMaxDepth = 384;
 // Column block: a packed block of B (depth x columns) of at most 768 KiB stays in Zen 4's and
 // Skylake-SP's 1 MiB L2.
 constexpr int64_t kColumns = 512;
-// Rows of transposed A copied to row-major at a time.
-constexpr int64_t kRowBlock = 96;
+// Rows of A copied to a dense block at a time (transposed A always, plain A from kCopyRows rows).
+constexpr int64_t kRowBlock = 48;
+constexpr int64_t kCopyRows = 256;
 
 // How C takes a tile's sum: the first depth block sets C (beta 0), adds to it (beta 1) or scales
 // it (other beta); later depth blocks add.
@@ -170,7 +172,7 @@ void sgemm_avx512(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha
   const int64_t ncap = std::min(kColumns, (N + NR - 1) / NR * NR);
   thread_local std::vector<float> pb, pa;
   pb.resize(size_t(std::min(depth, K) * ncap));
-  if (ta) pa.resize(size_t(kRowBlock * depth));
+  pa.resize(size_t(kRowBlock * depth));
   for (int64_t j0 = 0; j0 < N; j0 += kColumns) {
     const int64_t nc = std::min(kColumns, N - j0);
     for (int64_t k0 = 0; k0 < K; k0 += depth) {
@@ -179,10 +181,17 @@ void sgemm_avx512(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha
       pack_b(B, ldb, tb, k0, kc, j0, nc, pb.data());
       for (int64_t i0 = 0; i0 < M; i0 += kRowBlock) {
         const int64_t mc = std::min(kRowBlock, M - i0);
+        // A tall A comes from memory: its rows [i0, i0 + mc) of this depth block are copied to a
+        // dense block first (read row after row they stream at full speed, where the tile's 12
+        // interleaved rows would wait on each cache line). A short one is read in place.
         const float* a = A + i0 * lda + k0;
         int64_t la = lda;
-        if (ta) {  // op(A) rows [i0, i0 + mc) are columns of A: copy them to row-major
+        if (ta) {
           transpose(A + k0 * lda + i0, lda, kc, mc, pa.data(), kc);
+        } else if (M >= kCopyRows) {
+          for (int64_t r = 0; r < mc; ++r) std::memcpy(pa.data() + r * kc, a + r * lda, size_t(kc) * sizeof(float));
+        }
+        if (ta || M >= kCopyRows) {
           a = pa.data();
           la = kc;
         }
