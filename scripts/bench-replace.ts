@@ -124,7 +124,7 @@ async function segmentationModel(dir: string): Promise<{ model?: string; label: 
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
-  const log = (s: string) => process.stderr.write(s + '\n');
+  const log = (s: string) => process.stderr.write(`${s}\n`);
   const m = machine();
   const dir = mkdtempSync(path.join(os.tmpdir(), 'bgn-bench-replace-'));
   try {
@@ -216,7 +216,7 @@ async function main(): Promise<void> {
         'sharp: decode JPEG → raw RGB (rotate), resize raw → 1024-px long side (lanczos3), encode full-size RGB → JPEG q90 to a file',
     };
     if (args.json) {
-      process.stdout.write(JSON.stringify(result, null, 2) + '\n');
+      process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
       return;
     }
     console.log(

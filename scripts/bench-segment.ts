@@ -278,14 +278,14 @@ async function benchE2e(variant: Variant, args: Args, log: (s: string) => void):
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
-  const log = (s: string) => process.stderr.write(s + '\n');
+  const log = (s: string) => process.stderr.write(`${s}\n`);
   const m = machine();
   if (args.e2e) {
     const results: E2eResult[] = [];
     for (const v of args.models) results.push(await benchE2e(v, args, log));
     if (args.json) {
       process.stdout.write(
-        JSON.stringify({ mode: 'e2e', machine: m, threads: args.threads, photo: args.photo, results }, null, 2) + '\n',
+        `${JSON.stringify({ mode: 'e2e', machine: m, threads: args.threads, photo: args.photo, results }, null, 2)}\n`,
       );
       return;
     }
@@ -318,7 +318,7 @@ async function main(): Promise<void> {
       load,
       results,
     };
-    process.stdout.write(JSON.stringify(out, null, 2) + '\n');
+    process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
     return;
   }
   console.log(

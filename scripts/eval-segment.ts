@@ -362,7 +362,7 @@ async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const cases = [...(await realCases()), ...(await syntheticCases(args.scale, args.quick))];
   if (cases.length === 0) throw new Error(`no evaluation cases: is ${photosDir()} there?`);
-  const log = (s: string) => (args.json ? process.stderr : process.stdout).write(s + '\n');
+  const log = (s: string) => (args.json ? process.stderr : process.stdout).write(`${s}\n`);
   const runs = await modelRuns(args);
   const labels = runs.map((r) => r.label);
   log(

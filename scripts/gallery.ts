@@ -171,7 +171,7 @@ async function sheet(tiles: Buffer[], tile: number, columns: number): Promise<Bu
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   mkdirSync(args.out, { recursive: true });
-  const log = (s: string) => process.stderr.write(s + '\n');
+  const log = (s: string) => process.stderr.write(`${s}\n`);
   log(
     `${args.photos.length} photos × ${args.presets.length} presets, engine ${args.engine}, seed ${args.seed} → ${args.out}`,
   );

@@ -16,4 +16,4 @@ function walk(dir) {
 }
 for (const r of rooms) walk(path.join(root, 'native', r));
 out.push('native/backend/exec.cpp', 'native/backend/gpu_absent.cpp');
-process.stdout.write(out.join('\n') + '\n');
+process.stdout.write(`${out.join('\n')}\n`);

@@ -16,6 +16,9 @@ import sharp from 'sharp';
 import { clearSegmenters, closeComposePool } from '../src/index.js';
 import { createServer } from '../src/server/app.js';
 
+/** The page's focused element, as the script blurs it (the script compiles without the DOM library). */
+type PageGlobals = { document: { activeElement: { blur?: () => void } | null } };
+
 const { values } = parseArgs({
   options: {
     photo: { type: 'string', default: 'docs/studio-chair-before.jpg' },
@@ -57,7 +60,7 @@ try {
   await page.locator('#files').setInputFiles(path.resolve(values.photo));
   await page.locator('#run').click();
   await page.locator('#frame[data-view="compare"]').waitFor({ timeout: 300_000 });
-  await page.evaluate(() => (globalThis as any).document.activeElement?.blur?.());
+  await page.evaluate(() => (globalThis as unknown as PageGlobals).document.activeElement?.blur?.());
   const png = await page.screenshot();
   await sharp(png).jpeg({ quality: 82, mozjpeg: true }).toFile(values.out);
   console.log(`wrote ${values.out}`);

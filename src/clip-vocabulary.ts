@@ -41,7 +41,7 @@ export function builtinClipVocabulary(): ClipVocabulary {
     } catch (err) {
       throw new BgNativeError(
         'E_MODEL_FORMAT',
-        `${file} is not a readable gzip file (${(err as Error).message}); ` + 'reinstall the package.',
+        `${file} is not a readable gzip file (${(err as Error).message}); reinstall the package.`,
       );
     }
   };

@@ -296,7 +296,7 @@ let loadError: BgNativeError | undefined;
 function describeFailure(err: unknown): string {
   const reason = err instanceof Error ? err.message : String(err);
   return [
-    'Could not load the bg-native addon for ' + `${process.platform}-${process.arch} (Node ${process.version}).`,
+    `Could not load the bg-native addon for ${process.platform}-${process.arch} (Node ${process.version}).`,
     `Cause: ${reason.split('\n')[0]}`,
     'Possible fixes:',
     '- Build it from source: `npm rebuild @vitrinealu/bg-native` (needs cmake, a C++17 compiler and, for speed, libopenblas-dev).',

@@ -72,7 +72,9 @@ describe('node-gyp build (binding.gyp)', () => {
     expect(fromGyp!.shape).toEqual([1, 4, 5, 4]);
     expect(fromGyp!.shape).toEqual(fromCmake!.shape);
     let maxDiff = 0;
-    fromGyp!.data.forEach((v, i) => (maxDiff = Math.max(maxDiff, Math.abs(v - fromCmake!.data[i]!))));
+    fromGyp!.data.forEach((v, i) => {
+      maxDiff = Math.max(maxDiff, Math.abs(v - fromCmake!.data[i]!));
+    });
     expect(maxDiff).toBeLessThan(1e-5);
   }, 600_000);
 });

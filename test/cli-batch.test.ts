@@ -85,12 +85,22 @@ async function cli(args: string[], tty = false): Promise<Run> {
   return { code, stdout, stderr };
 }
 
+/** A line of `--json` batch output, in the fields the tests read. */
+interface BatchLine {
+  input: string;
+  output: string;
+  status: string;
+  elapsedMs: number;
+  error: { code: string; message: string };
+  [field: string]: unknown;
+}
+
 const jsonLines = (s: string) =>
   s
     .trim()
     .split('\n')
     .filter(Boolean)
-    .map((l) => JSON.parse(l) as Record<string, any>);
+    .map((l) => JSON.parse(l) as BatchLine);
 
 describe('batch mode', () => {
   it('turns a folder of photos into a folder of outputs named after them, with a line per photo and a summary', async () => {
@@ -231,11 +241,11 @@ describe('bg-native presets', () => {
   it('shows one preset as YAML or JSON, and names the valid presets for an unknown one', async () => {
     const yaml = await cli(['presets', 'vitrinealu']);
     expect(yaml.stdout.split('\n')[0]).toBe('# presets/vitrinealu.yaml');
-    const doc = parse(yaml.stdout) as Record<string, any>;
+    const doc = parse(yaml.stdout) as { prompts: { garden: { prompt: string } }; generation: { steps: number } };
     expect(doc.prompts.garden.prompt).toMatch(/^well-kept private garden/);
     expect(doc.generation.steps).toBe(30);
 
-    const json = JSON.parse((await cli(['presets', 'product-studio', '--json'])).stdout) as Record<string, any>;
+    const json: unknown = JSON.parse((await cli(['presets', 'product-studio', '--json'])).stdout);
     expect(json).toMatchObject({
       name: 'product-studio',
       file: 'presets/product-studio.yaml',

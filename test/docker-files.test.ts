@@ -17,7 +17,7 @@ import { parse as parseYaml } from 'yaml';
 import { clearSegmenters, closeComposePool } from '../src/index.js';
 import { createServer, type BgServer } from '../src/server/app.js';
 import { SETTINGS, loadServerConfig } from '../src/server/config.js';
-import { composeProblems, envOf as composeEnv, type ComposeFacts } from './helpers/compose-rules.js';
+import { composeProblems, envOf as composeEnv, type ComposeDoc, type ComposeFacts } from './helpers/compose-rules.js';
 import { isExcluded, parseDockerignore } from './helpers/dockerignore.js';
 import { copies, envOf, execForm, healthcheckOf, ofKind, parseStages, workdir } from './helpers/dockerfile-model.js';
 import {
@@ -172,6 +172,7 @@ describe('Dockerfile and Dockerfile.cuda', () => {
     [
       'a CUDA runtime of another version',
       'cuda',
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: the Dockerfile's own ${…} text
       (t) => t.replace('${CUDA_VERSION}-runtime', '12.4.1-runtime'),
       'flavour:',
     ],
@@ -253,26 +254,34 @@ describe('compose.yaml', () => {
     serveFlags: new Set(SETTINGS.map((s) => s.flag.split(' ')[0]!)),
     shutdownGraceMs: loadServerConfig({}, {}).shutdownGraceMs,
   };
-  const load = () => parseYaml(read('compose.yaml'), { merge: true }) as Record<string, any>;
+  const load = () => parseYaml(read('compose.yaml'), { merge: true }) as ComposeDoc;
+  /** Service `name` of the file, which the unmutated file has. */
+  const svc = (d: ComposeDoc, name: string) => d.services![name]!;
+  /** Its environment, a map in compose.yaml. */
+  const env = (d: ComposeDoc, name: string) => svc(d, name).environment as Record<string, string>;
 
   it('runs a server that only enqueues, workers and Redis on one queue and one output volume', () => {
     expect(composeProblems(load(), facts)).toEqual([]);
     const doc = load();
-    expect(composeEnv(doc.services.server).get('QUEUE_URL')).toBe('redis://redis:6379');
+    expect(composeEnv(svc(doc, 'server')).get('QUEUE_URL')).toBe('redis://redis:6379');
   });
 
-  const MUTATIONS: [string, (d: Record<string, any>) => void, string][] = [
-    ['a worker on another queue', (d) => (d.services.worker.environment.QUEUE_URL = 'redis://other:6379'), 'queue:'],
-    ['a worker without the output volume', (d) => (d.services.worker.volumes = []), 'volume:'],
-    ['a server that runs jobs itself', (d) => (d.services.server.command = ['serve']), 'command:'],
-    ['a serve flag that does not exist', (d) => d.services.server.command.push('--threadz', '2'), 'command:'],
-    ['no health check on the server', (d) => delete d.services.server.healthcheck, 'healthcheck:'],
-    ['the /health probe on the worker', (d) => delete d.services.worker.healthcheck, 'healthcheck:'],
-    ['a token written into the file', (d) => (d.services.server.environment.API_TOKEN = 'hunter2'), 'secret:'],
-    ['Redis that may evict queue keys', (d) => (d.services.redis.command = ['redis-server']), 'redis:'],
-    ['a misspelt key', (d) => (d.services.worker.healtcheck = { disable: true }), 'keys:'],
-    ['no port for the server', (d) => (d.services.server.ports = ['8080:8080']), 'ports:'],
-    ['a stop grace shorter than SHUTDOWN_GRACE', (d) => (d.services.worker.stop_grace_period = '10s'), 'shutdown:'],
+  const MUTATIONS: [string, (d: ComposeDoc) => void, string][] = [
+    ['a worker on another queue', (d) => (env(d, 'worker').QUEUE_URL = 'redis://other:6379'), 'queue:'],
+    ['a worker without the output volume', (d) => (svc(d, 'worker').volumes = []), 'volume:'],
+    ['a server that runs jobs itself', (d) => (svc(d, 'server').command = ['serve']), 'command:'],
+    [
+      'a serve flag that does not exist',
+      (d) => (svc(d, 'server').command as string[]).push('--threadz', '2'),
+      'command:',
+    ],
+    ['no health check on the server', (d) => delete svc(d, 'server').healthcheck, 'healthcheck:'],
+    ['the /health probe on the worker', (d) => delete svc(d, 'worker').healthcheck, 'healthcheck:'],
+    ['a token written into the file', (d) => (env(d, 'server').API_TOKEN = 'hunter2'), 'secret:'],
+    ['Redis that may evict queue keys', (d) => (svc(d, 'redis').command = ['redis-server']), 'redis:'],
+    ['a misspelt key', (d) => (svc(d, 'worker').healtcheck = { disable: true }), 'keys:'],
+    ['no port for the server', (d) => (svc(d, 'server').ports = ['8080:8080']), 'ports:'],
+    ['a stop grace shorter than SHUTDOWN_GRACE', (d) => (svc(d, 'worker').stop_grace_period = '10s'), 'shutdown:'],
   ];
   it.each(MUTATIONS)('catches %s', (_what, mutate, rule) => {
     const doc = load();

@@ -183,8 +183,12 @@ describe('timestep spacing', () => {
           const sig = karras(base[base.length - 1]!, base[0]!, n);
           const want = [...sig.map(f32), 0];
           expect(r.sigmas.length, label).toBe(n + 1);
-          want.forEach((w, i) => expect(Math.abs(r.sigmas[i]! - w), `${label} σ${i}`).toBeLessThanOrEqual(3e-7 * w));
-          sig.forEach((s, i) => expect(Math.abs(r.timesteps[i]! - sigmaToT(s)), `${label} t ${i}`).toBeLessThan(2e-3));
+          want.forEach((w, i) => {
+            expect(Math.abs(r.sigmas[i]! - w), `${label} σ${i}`).toBeLessThanOrEqual(3e-7 * w);
+          });
+          sig.forEach((s, i) => {
+            expect(Math.abs(r.timesteps[i]! - sigmaToT(s)), `${label} t ${i}`).toBeLessThan(2e-3);
+          });
           const top = Math.max(...want);
           const init = spacing === 'leading' ? Math.sqrt(top * top + 1) : top;
           expect(Math.abs(r.initNoiseSigma - init), `${label} init`).toBeLessThanOrEqual(3e-7 * init);

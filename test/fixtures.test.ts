@@ -4,7 +4,6 @@
  * built yet are listed once (PENDING_KINDS) and must be the only ones left without a handler.
  */
 import { existsSync } from 'node:fs';
-import path from 'node:path';
 
 import { afterAll, describe, expect, it } from 'vitest';
 

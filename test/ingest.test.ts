@@ -96,7 +96,7 @@ describe('in-process', () => {
     expect([meta.format, meta.width, meta.height]).toEqual(['jpeg', 64, 48]);
 
     const text = readFileSync(sidecarPath, 'utf8');
-    expect(withoutAppendedBackground(text)).toBe(SIDECAR.trimEnd() + '\n');
+    expect(withoutAppendedBackground(text)).toBe(`${SIDECAR.trimEnd()}\n`);
     const json = JSON.parse(text) as Record<string, unknown>;
     expect(Object.keys(json).at(-1)).toBe('background');
     const b = json.background as Record<string, unknown>;
@@ -326,7 +326,7 @@ describe('remote (MEDIA_INGEST_BACKGROUND_API_URL)', () => {
     const meta = await sharp(r.outputPath).metadata();
     expect([meta.format, meta.width, meta.height]).toEqual(['jpeg', 64, 48]);
     const text = readFileSync(sidecarPath, 'utf8');
-    expect(withoutAppendedBackground(text)).toBe(SIDECAR.trimEnd() + '\n');
+    expect(withoutAppendedBackground(text)).toBe(`${SIDECAR.trimEnd()}\n`);
     expect(JSON.parse(text).background).toMatchObject({
       mode: 'replace',
       engine: 'studio',

@@ -23,7 +23,7 @@ import { loadAddon } from '../src/native.js';
 import { createServer, type BgServer } from '../src/server/app.js';
 import { fixturesPresent, sd1Tiny, tokenizerDir } from './helpers/diffusion.js';
 import { repoRoot, tempDir } from './helpers/paths.js';
-import { TOKEN, makeFixture, postJson, type Fixture } from './helpers/server-harness.js';
+import { TOKEN, makeFixture, type Fixture } from './helpers/server-harness.js';
 
 interface Entry {
   file: string;
@@ -103,11 +103,11 @@ async function feed(e: Entry, i: number): Promise<{ code: string; outDir?: strin
           vocab: e.role === 'vocab' ? file : path.join(tinyTokenizer, 'vocab.json'),
           merges: e.role === 'merges' ? file : path.join(tinyTokenizer, 'merges.txt'),
         };
-        await (loadAddon() as any).ClipTokenizer.load(files);
+        await loadAddon().ClipTokenizer.load(files);
         break;
       }
       case 'prompt': {
-        const tok = await (loadAddon() as any).ClipTokenizer.load(tinyTokenizer);
+        const tok = await loadAddon().ClipTokenizer.load(tinyTokenizer);
         const chunks = tok.encodeWeighted(input(e).toString('utf8')) as { ids: Int32Array; weights: Float32Array }[];
         expect(chunks.length).toBeGreaterThan(0);
         for (const c of chunks) expect(c.ids.length).toBe(77);

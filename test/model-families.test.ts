@@ -84,7 +84,9 @@ describe('SAM prompt geometry', () => {
     const p = samPoints({ points: [{ x: 1000, y: 500 }], box: [200, 100, 400, 300] }, f);
     const want = [512, 256, 102.4, 51.2, 307.2, 204.8];
     expect(p.coords.length).toBe(want.length);
-    want.forEach((v, i) => expect(p.coords[i]).toBeCloseTo(v, 3));
+    want.forEach((v, i) => {
+      expect(p.coords[i]).toBeCloseTo(v, 3);
+    });
     expect(Array.from(p.labels)).toEqual([1, 2, 3]);
     const pad = samPoints({ points: [{ x: 10, y: 20, label: 0 }] }, f);
     expect(Array.from(pad.labels)).toEqual([0, -1]); // no box: a padding point ends the list

@@ -92,7 +92,9 @@ describe('ConvInteger', () => {
         const [ours] = await runOurs(file, x, threads);
         expect(ours!.shape).toEqual(ref!.shape);
         let mismatches = 0;
-        ref!.data.forEach((v, i) => (mismatches += v === ours!.data[i] ? 0 : 1));
+        ref!.data.forEach((v, i) => {
+          mismatches += v === ours!.data[i] ? 0 : 1;
+        });
         expect(mismatches, `threads ${threads}`).toBe(0);
       }
     });

@@ -787,7 +787,9 @@ describe('threads', () => {
     const file = writeModel(u2netLike({ seed: 8, mid: 8, out: 16 }), 'u2net-like-threads');
     const one = await runOurs(file, x, 1);
     const two = await runOurs(file, x, 2);
-    one.forEach((o, i) => expect(maxAbsDiff(o.data, two[i]!.data), o.name).toBe(0));
+    one.forEach((o, i) => {
+      expect(maxAbsDiff(o.data, two[i]!.data), o.name).toBe(0);
+    });
   });
 
   it('1 and 2 threads give identical results on a narrow 3x3 convolution (8 → 4 channels, 45×38)', async () => {

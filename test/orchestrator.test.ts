@@ -220,7 +220,9 @@ describe('automation/n8n/background-batch.json', () => {
 
   describe('every HTTP node that targets our API matches the OpenAPI document', () => {
     let server: BgServer & { url: string };
-    let doc: { paths: Record<string, Record<string, any>>; security?: unknown[]; components?: any };
+    /** An operation of the OpenAPI document, in the parts the check reads. */
+    type Operation = { parameters?: unknown[]; requestBody?: { content?: Record<string, { schema?: unknown }> } };
+    let doc: { paths: Record<string, Record<string, Operation>>; security?: unknown[] };
     beforeAll(async () => {
       server = await startServer(
         {
@@ -263,7 +265,7 @@ describe('automation/n8n/background-batch.json', () => {
           /^=?Bearer \{\{\s*\$env\.API_TOKEN\s*\}\}$/,
         );
 
-        const params = (op.parameters ?? []) as { in: string; name: string; required?: boolean }[];
+        const params = (op!.parameters ?? []) as { in: string; name: string; required?: boolean }[];
         for (const [q] of pairs(p.queryParameters))
           expect(
             params.some((x) => x.in === 'query' && x.name === q),
@@ -277,7 +279,7 @@ describe('automation/n8n/background-batch.json', () => {
             ).toBe(true);
         }
 
-        const schema = op.requestBody?.content?.['application/json']?.schema as
+        const schema = op!.requestBody?.content?.['application/json']?.schema as
           | { properties?: Record<string, unknown>; required?: string[]; additionalProperties?: boolean }
           | undefined;
         if (!schema) {

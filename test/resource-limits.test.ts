@@ -104,7 +104,7 @@ describe('max prompt length', () => {
     expect(await codeOf(replace({ prompt: 'a red cat' }))).toBe('E_CONFIG');
   });
   it('the native tokenizer enforces BG_MAX_PROMPT_CHARS itself', async () => {
-    const tok = await (loadAddon() as any).ClipTokenizer.load(tinyTokenizer);
+    const tok = await loadAddon().ClipTokenizer.load(tinyTokenizer);
     expect(await codeOf(() => tok.encodeWeighted('a'.repeat(4001)))).toBe('E_BAD_INPUT');
     process.env.BG_MAX_PROMPT_CHARS = '5';
     expect(await codeOf(() => tok.encodeWeighted('a cat'))).toBe('ok');

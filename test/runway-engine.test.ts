@@ -87,14 +87,14 @@ describe('runway engine: a generation that works', () => {
     expect(post?.headers.authorization).toBe(`Bearer ${KEY}`);
     expect(post?.headers['x-runway-version']).toBe('2024-11-06');
     expect(post?.headers['content-type']).toMatch(/^application\/json/);
-    const body = post?.json as Record<string, any>;
+    const body = post?.json as { referenceImages: { tag: string; uri: string }[]; [field: string]: unknown };
     expect(body.model).toBe('gen4_image');
     expect(body.ratio).toBe('1440:1080'); // 4:3 photo → the 4:3 size of the 1080p tier
     expect(body.promptText).toBe(preset.prompt.replace(/\s+/g, ' ').trim());
     expect(body.seed).toBe(1234);
     expect(body.referenceImages).toHaveLength(1);
-    expect(body.referenceImages[0].tag).toBe('product');
-    expect(body.referenceImages[0].uri).toMatch(/^data:image\/jpeg;base64,/);
+    expect(body.referenceImages[0]?.tag).toBe('product');
+    expect(body.referenceImages[0]?.uri).toMatch(/^data:image\/jpeg;base64,/);
     expect(Object.keys(body).sort()).toEqual(['model', 'promptText', 'ratio', 'referenceImages', 'seed']);
 
     expect(out.rgb.length).toBe(160 * 120 * 3);
@@ -132,7 +132,7 @@ describe('runway engine: a generation that works', () => {
   it('uses gen4_image_turbo at 2 credits when asked', async () => {
     const { mock, generator } = await setup({}, { model: 'gen4_image_turbo' });
     const out = await generator.generate(request(90, 160));
-    expect((posts(mock)[0]?.json as { model: string; ratio: string }).model).toBe('gen4_image_turbo');
+    expect((posts(mock)[0]!.json as { model: string; ratio: string }).model).toBe('gen4_image_turbo');
     expect(out.info).toMatchObject({ model: 'gen4_image_turbo', ratio: '1080:1920', credits: 2 });
   });
 
@@ -332,7 +332,7 @@ describe('runway engine: limits of the request', () => {
     const long: Preset = { ...preset, prompt: words };
     const { mock, generator } = await setup();
     const out = await generator.generate(request(160, 120, { preset: long }));
-    const sent = (posts(mock)[0]?.json as { promptText: string }).promptText;
+    const sent = (posts(mock)[0]!.json as { promptText: string }).promptText;
     expect(sent.length).toBeLessThanOrEqual(1000);
     expect(sent.length).toBeGreaterThan(950);
     expect(words.startsWith(sent)).toBe(true);
@@ -343,14 +343,14 @@ describe('runway engine: limits of the request', () => {
   it('sends a seed outside Runway’s range wrapped into 0..4294967295', async () => {
     const { mock, generator } = await setup();
     await generator.generate(request(160, 120, { seed: -1 }));
-    expect((posts(mock)[0]?.json as { seed: number }).seed).toBe(4294967295);
+    expect((posts(mock)[0]!.json as { seed: number }).seed).toBe(4294967295);
   });
 
   it('sends a reference that Runway accepts for a very wide photo (padded to 2:1)', async () => {
     const { mock, generator } = await setup();
     const out = await generator.generate(request(300, 100));
     expect(out.info.reference).toMatchObject({ width: 300, height: 150 });
-    expect((posts(mock)[0]?.json as { ratio: string }).ratio).toBe('1808:768'); // the widest documented size
+    expect((posts(mock)[0]!.json as { ratio: string }).ratio).toBe('1808:768'); // the widest documented size
   });
 });
 

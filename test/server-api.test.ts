@@ -26,6 +26,7 @@ import {
   waitFor,
   type Fixture,
 } from './helpers/server-harness.js';
+import type { ServerReply } from './helpers/server-reply.js';
 
 const tmp = tempDir('bgn-server-');
 let fx: Fixture;
@@ -95,7 +96,10 @@ describe('seed API', () => {
     expect(res.json.jobId).toMatch(/^job_/);
 
     const [got] = await hook.until((r) => r.length >= 1);
-    const payload = verifyWebhook(SECRET, got!.headers as Record<string, string>, got!.raw) as Record<string, any>;
+    const payload = verifyWebhook(SECRET, got!.headers as Record<string, string>, got!.raw) as {
+      outputUrl: string;
+      timestamp: string;
+    };
     expect(payload).toMatchObject({
       type: 'background.job.succeeded',
       jobId: res.json.jobId,
@@ -171,7 +175,7 @@ describe('client API', () => {
     form.append('engine', 'studio');
     form.append('options', JSON.stringify({ seed: 3, format: 'jpeg' }));
     const res = await fetch(`${main.url}/v1/replace`, { method: 'POST', headers: auth(), body: form });
-    const json = (await res.json()) as any;
+    const json = (await res.json()) as ServerReply;
     expect(res.status).toBe(200);
     expect(json.result).toMatchObject({ engine: 'studio', seed: 3, format: 'jpeg' });
     expect(json.result.outputUrl).toMatch(/\/output\.jpg$/);
@@ -205,9 +209,9 @@ describe('client API', () => {
         '/health',
       ]),
     );
-    const body = doc.json.paths['/api/background/replace'].post.requestBody.content['application/json'].schema;
-    expect(body.required).toEqual(expect.arrayContaining(['mediaId', 'projectId']));
-    expect(body.properties.overrides.properties).toHaveProperty('engine');
+    const body = doc.json.paths['/api/background/replace']?.post?.requestBody.content['application/json']?.schema;
+    expect(body?.required).toEqual(expect.arrayContaining(['mediaId', 'projectId']));
+    expect(body?.properties?.overrides?.properties).toHaveProperty('engine');
     expect((await fetch(`${main.url}/docs`, { headers: auth() })).status).toBe(200);
   });
 });
@@ -269,7 +273,7 @@ describe('refusals', () => {
     ] as const) {
       const res = await fetch(`${main.url}${route}`, { method, headers: { authorization: 'Bearer wrong' } });
       expect(res.status, route).toBe(401);
-      expect(((await res.json()) as any).error.code).toBe('E_UNAUTHORIZED');
+      expect(((await res.json()) as ServerReply).error.code).toBe('E_UNAUTHORIZED');
     }
   });
 
@@ -293,9 +297,9 @@ describe('refusals', () => {
     writeFileSync(outside, fx.jpeg);
     const link = path.join(fx.inputs, 'escape.jpg');
     symlinkSync(outside, link);
-    const escape = await postJson(`${main.url}/api/background/replace`, seed({ inputPath: link }));
-    expect(escape.status).toBe(403);
-    expect(escape.json.error.message).toMatch(/INPUT_ROOTS/);
+    const escaped = await postJson(`${main.url}/api/background/replace`, seed({ inputPath: link }));
+    expect(escaped.status).toBe(403);
+    expect(escaped.json.error.message).toMatch(/INPUT_ROOTS/);
   });
 
   it('403 for a callbackUrl host not on the allow-list, and for internal addresses not listed exactly', async () => {
@@ -341,7 +345,7 @@ describe('refusals', () => {
     form.append('file', new Blob([new Uint8Array(4096)], { type: 'image/jpeg' }), 'big.jpg');
     const up = await fetch(`${small.url}/v1/replace`, { method: 'POST', headers: auth(), body: form });
     expect(up.status).toBe(413);
-    expect(((await up.json()) as any).error.message).toMatch(/UPLOAD_LIMIT/);
+    expect(((await up.json()) as ServerReply).error.message).toMatch(/UPLOAD_LIMIT/);
     expect(readdirSync(path.join(small.server.config.outputDir, '.uploads'))).toEqual([]);
   });
 
@@ -352,7 +356,7 @@ describe('refusals', () => {
       body: '{"mediaId": ',
     });
     expect(res.status).toBe(400);
-    expect(((await res.json()) as any).error).toMatchObject({ code: 'E_BAD_JSON' });
+    expect(((await res.json()) as ServerReply).error).toMatchObject({ code: 'E_BAD_JSON' });
   });
 
   it('400 naming the fields for a body that does not fit the schema', async () => {

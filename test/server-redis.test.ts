@@ -26,6 +26,7 @@ import {
   type Child,
   type Fixture,
 } from './helpers/server-harness.js';
+import type { ServerReply } from './helpers/server-reply.js';
 
 const redisInstalled = haveRedis();
 if (!redisInstalled) {
@@ -83,7 +84,7 @@ describe.skipIf(!redisInstalled)('BullMQ queue on Redis', () => {
     const res = await postJson(`${url}/api/background/replace`, { mediaId: 'c', projectId: 'p', inputPath: fx.photo });
     expect(res.status).toBe(202);
     const del = await fetch(`${url}/api/background/jobs/${res.json.jobId}`, { method: 'DELETE', headers: auth() });
-    expect(((await del.json()) as any).status).toBe('cancelled');
+    expect(((await del.json()) as ServerReply).status).toBe('cancelled');
     expect((await getJson(`${url}/api/background/jobs/${res.json.jobId}`)).json).toMatchObject({
       status: 'cancelled',
       error: { code: 'E_CANCELLED' },
@@ -142,7 +143,7 @@ describe.skipIf(!redisInstalled)('BullMQ queue on Redis', () => {
     });
     const all = await hook.until((r) => r.some((x) => x.headers['webhook-id'] === `msg_${res.json.jobId}`), 60_000);
     const got = all.find((x) => x.headers['webhook-id'] === `msg_${res.json.jobId}`)!;
-    const payload = verifyWebhook(SECRET, got.headers as Record<string, string>, got.raw) as any;
+    const payload = verifyWebhook(SECRET, got.headers as Record<string, string>, got.raw);
     expect(payload).toMatchObject({
       type: 'background.job.failed',
       jobId: res.json.jobId,

@@ -3,8 +3,6 @@
  * webhook's `result` and the OpenAPI document's job schema. Real server on loopback, real SQLite
  * file, a real webhook receiver, the tiny segmentation model, the studio engine.
  */
-import path from 'node:path';
-
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { clearSegmenters, closeComposePool } from '../src/index.js';
@@ -14,6 +12,7 @@ import { ResultSchema } from '../src/server/schemas.js';
 import { tempDir } from './helpers/paths.js';
 import { WebhookReceiver, getJson, makeFixture, postJson, testServerConfig } from './helpers/server-harness.js';
 import type { Fixture } from './helpers/server-harness.js';
+import type { JsonSchema, ServerReply } from './helpers/server-reply.js';
 
 const tmp = tempDir('bgn-server-result-');
 let fx: Fixture;
@@ -100,40 +99,41 @@ describe('a cleanup job', () => {
 });
 
 /** A schema of the OpenAPI document, following a $ref into components. */
-function deref(doc: any, s: any): any {
-  if (s?.$ref)
-    return deref(
-      doc,
-      s.$ref
-        .replace(/^#\//, '')
-        .split('/')
-        .reduce((o: any, k: string) => o[k], doc),
-    );
+function deref(doc: ServerReply, s: JsonSchema | undefined): JsonSchema {
+  if (!s) throw new Error('the OpenAPI document lacks a schema the test looks for');
+  if (s.$ref) {
+    const keys = s.$ref.replace(/^#\//, '').split('/');
+    return deref(doc, keys.reduce<unknown>((o, k) => (o as Record<string, unknown>)[k], doc) as JsonSchema);
+  }
   return s;
 }
 
 describe('the OpenAPI document', () => {
   it('describes a job result with the documented fields always there, for both kinds of job', async () => {
     const doc = (await getJson(`${url}/openapi.json`)).json;
-    const ok = doc.paths['/api/background/jobs/{id}'].get.responses['200'];
-    const view = deref(doc, ok.content['application/json'].schema);
-    const result = deref(doc, view.properties.result);
-    const branches = (result.oneOf ?? result.anyOf ?? []).map((b: any) => deref(doc, b));
+    /** The schema of property `name` of `s`, $ref followed. */
+    const prop = (s: JsonSchema, name: string) => deref(doc, s.properties?.[name]);
+    const ok = doc.paths['/api/background/jobs/{id}']?.get?.responses['200'];
+    const view = deref(doc, ok?.content['application/json']?.schema);
+    const result = prop(view, 'result');
+    const branches = (result.oneOf ?? result.anyOf ?? []).map((b) => deref(doc, b));
     expect(branches).toHaveLength(2);
-    const ops = branches.map((b: any) => b.properties.op.const ?? b.properties.op.enum?.[0]).sort();
+    const op = (b: JsonSchema) => prop(b, 'op').const ?? prop(b, 'op').enum?.[0];
+    const ops = branches.map(op).sort();
     expect(ops).toEqual(['cleanup', 'replace']);
     for (const b of branches) {
       const documented = ['op', 'engine', 'engineFamily', 'preset', 'seed', 'artifacts', 'metrics'];
       expect(b.required).toEqual(expect.arrayContaining(documented));
       expect(b.required).toEqual(expect.arrayContaining(['outputUrl', 'maskUrl', 'width', 'height', 'format']));
-      const artifacts = deref(doc, b.properties.artifacts);
+      const artifacts = prop(b, 'artifacts');
       expect(artifacts.required).toEqual(expect.arrayContaining(['output', 'mask']));
-      const metrics = deref(doc, b.properties.metrics);
+      const metrics = prop(b, 'metrics');
       expect(metrics.required).toEqual(expect.arrayContaining(['elapsed_ms', 'stages']));
     }
-    const replace = branches.find((b: any) => (b.properties.op.const ?? b.properties.op.enum?.[0]) === 'replace');
-    expect(replace.properties.engine.enum).toEqual(['local', 'studio', 'runway']);
-    expect(replace.properties.engineFamily.enum).toEqual(['stable-diffusion', 'SDXL', 'RUNWAY', 'studio']);
-    expect(replace.properties.seed.type).toBe('number');
+    const replace = branches.find((b) => op(b) === 'replace');
+    expect(replace).toBeDefined();
+    expect(prop(replace!, 'engine').enum).toEqual(['local', 'studio', 'runway']);
+    expect(prop(replace!, 'engineFamily').enum).toEqual(['stable-diffusion', 'SDXL', 'RUNWAY', 'studio']);
+    expect(prop(replace!, 'seed').type).toBe('number');
   });
 });

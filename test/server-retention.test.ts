@@ -41,6 +41,7 @@ import {
   waitFor,
   type Fixture,
 } from './helpers/server-harness.js';
+import type { ServerReply } from './helpers/server-reply.js';
 
 /** What the wrapped `open` does to temp files whose name starts with `.${name}.`: fail `count` writes. */
 const disk = vi.hoisted(() => ({ failName: '', failCount: 0, partialWrites: 0 }));
@@ -134,14 +135,14 @@ async function holdingReceiver(): Promise<{ url: string; count: () => number; re
   };
 }
 
-async function job(url: string, id: string): Promise<{ status: number; json: any }> {
+async function job(url: string, id: string): Promise<{ status: number; json: ServerReply }> {
   return getJson(`${url}/v1/jobs/${id}`);
 }
 
-async function until(url: string, id: string, pred: (j: any) => boolean, what: string): Promise<any> {
-  let last: any;
+async function until(url: string, id: string, pred: (j: ServerReply) => boolean, what: string): Promise<ServerReply> {
+  let last: ServerReply | undefined;
   await waitFor(async () => pred((last = (await job(url, id)).json)), 60_000, `${id}: ${what}`);
-  return last;
+  return last!; // set by the poll that satisfied pred
 }
 
 /** Every file under `dir`, relative, folders included (with a trailing slash). */
@@ -170,7 +171,7 @@ async function delivered(server: BgServer, jobId: string): Promise<void> {
 }
 
 /** POSTs the fixture photo as a multipart upload. */
-async function upload(url: string, route: string): Promise<{ status: number; json: any; headers: Headers }> {
+async function upload(url: string, route: string): Promise<{ status: number; json: ServerReply; headers: Headers }> {
   const form = new FormData();
   form.set('file', new Blob([new Uint8Array(fx.jpeg)], { type: 'image/jpeg' }), 'photo.jpg');
   const res = await fetch(`${url}${route}`, { method: 'POST', headers: auth(), body: form });

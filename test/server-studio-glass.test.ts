@@ -19,6 +19,7 @@ import type { ServerConfigInput } from '../src/server/config.js';
 import { makeGlassScene, promptBoxFor, REGION_GLASS, scenePng, type GlassScene } from '../scripts/lib/glass-scenes.js';
 import { tempDir } from './helpers/paths.js';
 import { TOKEN, auth, makeFixture, postJson, waitFor, type Fixture } from './helpers/server-harness.js';
+import type { ServerReply } from './helpers/server-reply.js';
 import { flatBackdrop, renderShot, sceneTruth } from './helpers/studio-scene.js';
 
 const tmp = tempDir('bgn-server-studio-');
@@ -84,12 +85,12 @@ afterAll(async () => {
 
 const blob = (b: Buffer) => new Blob([new Uint8Array(b)], { type: 'image/png' });
 
-async function postForm(route: string, form: FormData): Promise<{ status: number; json: any }> {
+async function postForm(route: string, form: FormData): Promise<{ status: number; json: ServerReply }> {
   const res = await fetch(`${url}${route}`, { method: 'POST', headers: auth(), body: form });
-  return { status: res.status, json: await res.json() };
+  return { status: res.status, json: (await res.json()) as ServerReply };
 }
 
-async function outputAlpha(json: any): Promise<Buffer> {
+async function outputAlpha(json: { result: { outputUrl: string } }): Promise<Buffer> {
   const rel = new URL(json.result.outputUrl, url).pathname;
   const res = await fetch(`${url}${rel}`, { headers: auth() });
   expect(res.status).toBe(200);

@@ -50,7 +50,7 @@ describe('verifyWebhook', () => {
 
   it('refuses the wrong secret', () => {
     expect(() =>
-      verifyWebhook('whsec_' + Buffer.from('other').toString('base64'), webhookHeaders(secret, 'msg_1', body), body),
+      verifyWebhook(`whsec_${Buffer.from('other').toString('base64')}`, webhookHeaders(secret, 'msg_1', body), body),
     ).toThrow(WebhookVerificationError);
   });
 

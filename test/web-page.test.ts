@@ -17,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vit
 
 import { clearSegmenters, closeComposePool } from '../src/index.js';
 import { createServer, type BgServer } from '../src/server/app.js';
+import type { PageGlobals, PageImage } from './helpers/page-globals.js';
 import { repoRoot, tempDir } from './helpers/paths.js';
 import { TOKEN } from './helpers/server-harness.js';
 import { redSubjectModel, writeTinyModel } from './helpers/tiny-models.js';
@@ -46,7 +47,7 @@ async function productJpeg(width: number, height: number): Promise<Buffer> {
 async function shot(page: Page, ctx: TestContext, name: string, fullPage = false): Promise<string> {
   mkdirSync(OUT, { recursive: true });
   const file = path.join(OUT, `${name}.png`);
-  await page.evaluate(() => (globalThis as any).scrollTo(0, 0));
+  await page.evaluate(() => (globalThis as unknown as PageGlobals).scrollTo(0, 0));
   await page.screenshot({ path: file, fullPage });
   Object.assign(ctx.task.meta, { [`screenshot:${name}`]: file });
   await ctx.annotate(`screenshot: ${path.relative(repoRoot, file)}`, 'screenshot', {
@@ -186,7 +187,9 @@ describe.skipIf(!haveChromium)('web page (chromium + playwright-core)', () => {
     expect(Number(await handle.getAttribute('aria-valuenow'))).toBeCloseTo(25, -0.5);
     // The original is cut at the handle: its clip covers the right 75 %.
     expect(
-      await page.locator('#before-img').evaluate((img) => (globalThis as any).getComputedStyle(img).clipPath),
+      await page
+        .locator('#before-img')
+        .evaluate((img) => (globalThis as unknown as PageGlobals).getComputedStyle(img).clipPath),
     ).toMatch(/inset\(0(px)? 75%/);
 
     await handle.focus();
@@ -206,7 +209,7 @@ describe.skipIf(!haveChromium)('web page (chromium + playwright-core)', () => {
     await page.getByRole('tab', { name: 'Mask' }).click();
     const mask = page.locator('#mask-img');
     expect(await mask.isVisible()).toBe(true);
-    expect(await mask.evaluate((img) => [(img as any).naturalWidth, (img as any).naturalHeight])).toEqual([320, 240]);
+    expect(await mask.evaluate((img: PageImage) => [img.naturalWidth, img.naturalHeight])).toEqual([320, 240]);
     await page.getByRole('tab', { name: 'Result' }).click();
     expect(await page.locator('#after-img').isVisible()).toBe(true);
     expect(await page.locator('#before-img').isVisible()).toBe(false);
@@ -247,7 +250,7 @@ describe.skipIf(!haveChromium)('web page (chromium + playwright-core)', () => {
     await page.getByRole('slider').focus();
     await page.keyboard.press('Home');
     for (let i = 0; i < 5; i++) await page.keyboard.press('PageUp'); // 50 %
-    await page.evaluate(() => (globalThis as any).document.activeElement?.blur?.());
+    await page.evaluate(() => (globalThis as unknown as PageGlobals).document.activeElement?.blur?.());
     const file = await shot(page, ctx, 'finished');
     const meta = await sharp(file).metadata();
     expect([meta.width, meta.height]).toEqual([1280, 860]);
@@ -273,8 +276,10 @@ describe.skipIf(!haveChromium)('web page (chromium + playwright-core)', () => {
     // The third is dropped onto the page, as from a file manager.
     const dropped = await page.evaluateHandle(
       ({ name, bytes }) => {
-        const dt = new (globalThis as any).DataTransfer();
-        dt.items.add(new (globalThis as any).File([new Uint8Array(bytes)], name, { type: 'image/jpeg' }));
+        const dt = new (globalThis as unknown as PageGlobals).DataTransfer();
+        dt.items.add(
+          new (globalThis as unknown as PageGlobals).File([new Uint8Array(bytes)], name, { type: 'image/jpeg' }),
+        );
         return dt;
       },
       { name: files[2]!.name, bytes: [...files[2]!.buffer] },
@@ -300,6 +305,7 @@ describe.skipIf(!haveChromium)('web page (chromium + playwright-core)', () => {
     await page
       .locator('#files')
       .setInputFiles({ name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('shopping list') });
+    // biome-ignore lint/performance/useDomNodeTextContent: Playwright's Locator.innerText, the text as rendered
     expect(await page.locator('#message').innerText()).toContain('“notes.txt” is not a photo. Choose JPEG, PNG, WebP');
     expect(await page.locator('.card').count()).toBe(3); // nothing added
 

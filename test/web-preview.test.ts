@@ -15,6 +15,7 @@ import { clearSegmenters, closeComposePool } from '../src/index.js';
 import { createServer, type BgServer } from '../src/server/app.js';
 import { createPreviewWriter, previewPath } from '../src/server/job-preview.js';
 import { runJob, type JobPayload } from '../src/server/jobs.js';
+import type { PageImage } from './helpers/page-globals.js';
 import { repoRoot, tempDir } from './helpers/paths.js';
 import { TOKEN, waitFor } from './helpers/server-harness.js';
 import { redSubjectModel, writeTinyModel } from './helpers/tiny-models.js';
@@ -130,7 +131,7 @@ describe.skipIf(!haveChromium)('web page: step previews', () => {
     previewed.open();
     await page.locator('#working-preview').waitFor({ state: 'visible', timeout: 20_000 });
     expect(await page.locator('#working-spinner').isHidden()).toBe(true);
-    const size = await page.locator('#working-preview').evaluate(async (img: any) => {
+    const size = await page.locator('#working-preview').evaluate(async (img: PageImage) => {
       await img.decode();
       return [img.naturalWidth, img.naturalHeight];
     });

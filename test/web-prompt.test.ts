@@ -23,6 +23,7 @@ import {
   scenePng,
   type GlassScene,
 } from '../scripts/lib/glass-scenes.js';
+import type { PageGlobals } from './helpers/page-globals.js';
 import { repoRoot, tempDir } from './helpers/paths.js';
 import { TOKEN } from './helpers/server-harness.js';
 import { redSubjectModel, writeTinyModel } from './helpers/tiny-models.js';
@@ -121,19 +122,21 @@ describe.skipIf(!haveChromium)('web page marks (chromium + playwright-core)', ()
 
     // What the page sends: the multipart form's `prompt` field, read as the page's fetch() sends it.
     await page.evaluate(() => {
-      const g = globalThis as any;
+      const g = globalThis as unknown as PageGlobals;
       const send = g.fetch.bind(g);
-      g.fetch = (input: unknown, init?: { body?: unknown }) => {
-        if (init?.body instanceof g.FormData) g.sentPrompt = (init.body as FormData).get('prompt');
+      g.fetch = (input: Parameters<typeof fetch>[0], init?: RequestInit) => {
+        if (init?.body instanceof g.FormData) g.sentPrompt = init.body.get('prompt');
         return send(input, init);
       };
     });
     const answered = page.waitForResponse((r) => r.url().includes('/v1/replace'));
     await page.locator('#run').click();
-    const field = await page.evaluate(() => (globalThis as any).sentPrompt as string | null);
+    const field = await page.evaluate(() => (globalThis as unknown as PageGlobals).sentPrompt as string | null);
     expect(typeof field).toBe('string');
     const prompt = JSON.parse(field!) as { box: number[]; points: { x: number; y: number; label: number }[] };
-    prompt.box.forEach((v, i) => expect(Math.abs(v - box[i]!)).toBeLessThanOrEqual(3));
+    prompt.box.forEach((v, i) => {
+      expect(Math.abs(v - box[i]!)).toBeLessThanOrEqual(3);
+    });
     expect(prompt.points.map((p) => p.label)).toEqual([1, 0]);
     expect(Math.abs(prompt.points[0]!.x - (frame % W))).toBeLessThanOrEqual(2);
 
@@ -142,7 +145,7 @@ describe.skipIf(!haveChromium)('web page marks (chromium + playwright-core)', ()
     expect(await page.locator('#failed-detail').textContent()).toBe('');
     expect(await page.locator('#marks-bar').isHidden()).toBe(true);
     const headers = { authorization: `Bearer ${TOKEN}` };
-    const job = (await (await fetch(`${url}/v1/jobs/${jobId}`, { headers })).json()) as any;
+    const job = (await (await fetch(`${url}/v1/jobs/${jobId}`, { headers })).json()) as { result: { maskUrl: string } };
     const mask = await fetch(new URL(job.result.maskUrl, url), { headers });
     const alpha = await sharp(Buffer.from(await mask.arrayBuffer()))
       .extractChannel(0)

@@ -142,7 +142,7 @@ export function bf16Bits(x: number): number {
 
 /** f32 rounding of a double (scales are computed in f32 like the native reader's arithmetic). */
 const fround = Math.fround;
-const clamp = (v: number, lo: number, hi: number) => (v < lo ? lo : v > hi ? hi : v);
+const clamp = (v: number, lo: number, hi: number) => Math.min(Math.max(v, lo), hi);
 /** Round half to even, as lrintf does. */
 function rint(v: number): number {
   const r = Math.round(v);

@@ -75,7 +75,7 @@ export function quantizeDynamic(spec: ModelSpec, type: WeightType = 'uint8'): Mo
 
   for (const node of spec.nodes) {
     const w = node.op === 'MatMul' ? inits.get(node.inputs[1] ?? '') : undefined;
-    if (!w || w.dtype !== 'float32' || w.dims.length !== 2) {
+    if (w?.dtype !== 'float32' || w.dims.length !== 2) {
       nodes.push(node);
       continue;
     }

@@ -77,7 +77,7 @@ async function main(): Promise<void> {
     await input([1, 3, 1024, 1024]);
   }
   const peakRssMiB = Math.round((peakRssKiB() / 1024) * 10) / 10;
-  process.stdout.write(JSON.stringify({ engine, peakRssMiB, medianMs: times.length ? median(times) : 0 }) + '\n');
+  process.stdout.write(`${JSON.stringify({ engine, peakRssMiB, medianMs: times.length ? median(times) : 0 })}\n`);
 }
 
 main().catch((err) => {

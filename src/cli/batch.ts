@@ -121,7 +121,7 @@ export async function planBatch(
     }
     byOutput.set(output, f);
     const item: BatchItem = { input: f, output, rel };
-    if (opts.maskDir) item.mask = path.join(path.resolve(opts.maskDir), relStem + '.png');
+    if (opts.maskDir) item.mask = path.join(path.resolve(opts.maskDir), `${relStem}.png`);
     items.push(item);
   }
   return { items, ignored: all.length - photos.length };
@@ -202,7 +202,7 @@ class Reporter {
   /** Prints a line above the bar. */
   above(line: string): void {
     if (this.tty && this.drawn) this.io.stderr('\r\x1b[2K');
-    this.io.stderr(line + '\n');
+    this.io.stderr(`${line}\n`);
     this.drawn = false;
     if (this.tty) this.draw(true);
   }
@@ -227,7 +227,7 @@ class Reporter {
       `${fmtDuration(elapsed)} elapsed, eta ${fmtDuration(eta)}` +
       (current ? ` · ${current}` : '');
     const cols = this.io.columns || 100;
-    if (line.length > cols - 1) line = line.slice(0, Math.max(10, cols - 2)) + '…';
+    if (line.length > cols - 1) line = `${line.slice(0, Math.max(10, cols - 2))}…`;
     this.io.stderr(`\r\x1b[2K${line}`);
     this.drawn = true;
   }
@@ -341,7 +341,7 @@ export async function runBatch(f: ReplaceFlags & BatchFlags, io: CliIO, lib: Cli
   const outcomes: Outcome[] = [];
   let next = 0;
   const emit = (line: Record<string, unknown>) => {
-    if (f.json) io.stdout(JSON.stringify(line) + '\n');
+    if (f.json) io.stdout(`${JSON.stringify(line)}\n`);
   };
 
   async function one(item: BatchItem): Promise<void> {

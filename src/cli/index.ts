@@ -177,7 +177,7 @@ async function runSegment(f: CommonFlags, io: CliIO, lib: CliLibrary): Promise<v
   await writeFileAtomic(out, png);
   if (f.json) {
     io.stdout(
-      JSON.stringify({
+      `${JSON.stringify({
         command: 'segment',
         input: f.in,
         output: out,
@@ -186,7 +186,7 @@ async function runSegment(f: CommonFlags, io: CliIO, lib: CliLibrary): Promise<v
         model: result.model,
         ...(result.studio ? { studio: result.studio } : {}),
         metrics: result.metrics,
-      }) + '\n',
+      })}\n`,
     );
   }
 }
@@ -204,7 +204,7 @@ async function runCleanup(f: CleanupFlags, io: CliIO, lib: CliLibrary): Promise<
     mask = path.resolve(f.maskOut);
     await writeFileAtomic(mask, result.artifacts.mask);
   }
-  if (f.json) io.stdout(JSON.stringify(resultJson(result, f.in, mask ?? null)) + '\n');
+  if (f.json) io.stdout(`${JSON.stringify(resultJson(result, f.in, mask ?? null))}\n`);
 }
 
 /** Builds the program; actions report through `io`. */
@@ -301,7 +301,7 @@ export async function main(argv: string[] = process.argv, io: CliIO = defaultIO)
     io.stderr(`bg-native: ${e.code}: ${line}\n`);
     // Details (the addon's fixes, each invalid preset field, …) follow the one-line error.
     const details = e.message.split('\n').slice(1).join('\n').trimEnd();
-    if (details) io.stderr(details + '\n');
+    if (details) io.stderr(`${details}\n`);
     return e.code === 'E_CANCELLED' ? EXIT_CANCELLED : EXIT_FAILED;
   }
 }

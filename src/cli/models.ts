@@ -18,7 +18,7 @@ interface ModelsFlags {
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   const line = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]! + 2))).join('');
-  return rows.map((r) => line(r).trimEnd()).join('\n') + '\n';
+  return `${rows.map((r) => line(r).trimEnd()).join('\n')}\n`;
 }
 
 function megabytes(bytes: number): string {
@@ -54,7 +54,7 @@ export function registerModelsCommand(program: Command, io: CliIO, env: NodeJS.P
           }))
         : [];
       if (flags.json) {
-        io.stdout(JSON.stringify(flags.all ? { found, missing: known } : found, null, 2) + '\n');
+        io.stdout(`${JSON.stringify(flags.all ? { found, missing: known } : found, null, 2)}\n`);
         return;
       }
       if (found.length === 0) {

@@ -15,16 +15,14 @@ interface PresetsFlags {
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return (
-    rows
-      .map((r) =>
-        r
-          .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]! + 2)))
-          .join('')
-          .trimEnd(),
-      )
-      .join('\n') + '\n'
-  );
+  return `${rows
+    .map((r) =>
+      r
+        .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]! + 2)))
+        .join('')
+        .trimEnd(),
+    )
+    .join('\n')}\n`;
 }
 
 export function registerPresetsCommand(program: Command, io: CliIO, lib: CliLibrary): Command {
@@ -55,7 +53,7 @@ export function registerPresetsCommand(program: Command, io: CliIO, lib: CliLibr
       const source = flags.presetDir?.length ? { presetDirs: flags.presetDir } : {};
       if (name !== undefined) {
         const p = lib().getPresetFile(name, source);
-        if (flags.json) io.stdout(JSON.stringify({ file: p.file, ...p.data }, null, 2) + '\n');
+        if (flags.json) io.stdout(`${JSON.stringify({ file: p.file, ...p.data }, null, 2)}\n`);
         else io.stdout(`# ${p.file}\n${stringify(p.data, { lineWidth: 100 })}`);
         return;
       }
@@ -74,7 +72,7 @@ export function registerPresetsCommand(program: Command, io: CliIO, lib: CliLibr
           };
         });
       if (flags.json) {
-        io.stdout(JSON.stringify(all, null, 2) + '\n');
+        io.stdout(`${JSON.stringify(all, null, 2)}\n`);
         return;
       }
       const rows = [['NAME', 'PROMPT TYPES', 'DESCRIPTION']];

@@ -71,7 +71,7 @@ async function runReplace(f: ReplaceFlags, io: CliIO, lib: CliLibrary): Promise<
     mask = path.resolve(f.maskOut);
     await writeFileAtomic(mask, result.artifacts.mask);
   }
-  if (f.json) io.stdout(JSON.stringify(resultJson(result, f.in, mask)) + '\n');
+  if (f.json) io.stdout(`${JSON.stringify(resultJson(result, f.in, mask))}\n`);
 }
 
 /** Adds `replace` to the program as its default command. */

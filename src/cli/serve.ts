@@ -83,7 +83,7 @@ export function registerServeCommands(program: Command, io: CliIO): void {
     const { startWorker } = await import('../server/worker.js');
     const worker = await startWorker(overridesFrom(flags), (level, msg, extra) => {
       if (level === 'debug') return;
-      io.stderr(`bg-native worker: ${level}: ${msg}${extra ? ' ' + JSON.stringify(extra) : ''}\n`);
+      io.stderr(`bg-native worker: ${level}: ${msg}${extra ? ` ${JSON.stringify(extra)}` : ''}\n`);
     });
     io.stdout(`bg-native: worker running (queue: ${worker.queue.backend})\n`);
     await untilSignal(() => worker.close(), io);

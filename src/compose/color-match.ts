@@ -127,7 +127,7 @@ export function matchColors(
     }
     srgbToLab(r, g, b, lab);
     let L = lab[0]! * g0 + h0;
-    L = L < 0 ? 0 : L > 100 ? 100 : L;
+    L = Math.min(Math.max(L, 0), 100);
     labToSrgb(L, lab[1]! * g1 + h1, lab[2]! * g2 + h2, out, si);
     keys[slot] = key;
     vals[slot * 3] = out[si]!;

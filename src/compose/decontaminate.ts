@@ -404,7 +404,7 @@ export function decontaminate(
     for (let gx = 0; gx < gw; gx++) {
       const g = gy * gw + gx;
       const f = flags[g]!;
-      if (f & SOFT || (near && near[g] && f & ZERO)) {
+      if (f & SOFT || (near?.[g] && f & ZERO)) {
         active[g] = 1;
         if (gx < ax0) ax0 = gx;
         if (gx > ax1) ax1 = gx;
@@ -539,12 +539,12 @@ export function decontaminate(
  */
 function limitStep(k: number, v: number, d: number, f: number, slack: number): number {
   if (d > 0) {
-    let top = (v > f ? v : f) + slack;
+    let top = Math.max(v, f) + slack;
     if (top > 255) top = 255;
     const room = top - v;
     if (room < k * d) return room > 0 ? room / d : 0;
   } else if (d < 0) {
-    let bottom = (v < f ? v : f) - slack;
+    let bottom = Math.min(v, f) - slack;
     if (bottom < 0) bottom = 0;
     const room = bottom - v;
     if (room > k * d) return room < 0 ? room / d : 0;

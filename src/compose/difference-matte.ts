@@ -197,16 +197,7 @@ function fitTransmission(
 }
 
 /** Bilinear sample of a grid plane at full-resolution pixel (x, y) through precomputed taps. */
-function sample(
-  p: Float32Array,
-  gw: number,
-  ry0: number,
-  ry1: number,
-  fy: number,
-  x0: number,
-  x1: number,
-  fx: number,
-): number {
+function sample(p: Float32Array, ry0: number, ry1: number, fy: number, x0: number, x1: number, fx: number): number {
   const a = p[ry0 + x0]! + (p[ry0 + x1]! - p[ry0 + x0]!) * fx;
   const c = p[ry1 + x0]! + (p[ry1 + x1]! - p[ry1 + x0]!) * fx;
   return a + (c - a) * fy;
@@ -245,15 +236,15 @@ export function differenceMatte(
       const fx = tx.f[x]!;
       const d = rmsDiff(shot, plate, si);
       const p = smoothstep(t0, t1, d);
-      const w = sample(fit.w, gw, ry0, ry1, fy, x0, x1, fx);
+      const w = sample(fit.w, ry0, ry1, fy, x0, x1, fx);
       let a = 0;
       if (w > 0) {
         // The plate has texture: the transmission fit, corrected per pixel at edges.
-        const t = sample(fit.t, gw, ry0, ry1, fy, x0, x1, fx);
+        const t = sample(fit.t, ry0, ry1, fy, x0, x1, fx);
         let at = 1 - t;
         let r2 = 0;
         for (let c = 0; c < 3; c++) {
-          const pred = t * plate[si + c]! + 255 * sample(fit.b[c]!, gw, ry0, ry1, fy, x0, x1, fx);
+          const pred = t * plate[si + c]! + 255 * sample(fit.b[c]!, ry0, ry1, fy, x0, x1, fx);
           r2 += (shot[si + c]! - pred) ** 2;
         }
         const res = Math.sqrt(r2 / 3);
@@ -267,13 +258,13 @@ export function differenceMatte(
         a = w * at;
       }
       if (w < 1) {
-        const q = sample(fit.q, gw, ry0, ry1, fy, x0, x1, fx);
+        const q = sample(fit.q, ry0, ry1, fy, x0, x1, fx);
         // The model's value where it says anything (a glass matte's soft α included), trusted
         // out in the open only where the shot differs from the plate; the difference alone
         // where the model sees nothing.
         const m = model[i]! / 255;
         const inside = smoothstep(0.15, 0.5, q);
-        const trusted = m * (p > inside ? p : inside);
+        const trusted = m * Math.max(p, inside);
         const k = smoothstep(0.01, 0.06, m);
         a += (1 - w) * (k * trusted + (1 - k) * p);
       }
@@ -296,7 +287,7 @@ export function differenceMatte(
       const av = a8 / 255;
       for (let c = 0; c < 3; c++) {
         const v = (shot[si + c]! - (1 - av) * plate[si + c]!) / av + 0.5;
-        fg[si + c] = v <= 0 ? 0 : v >= 255 ? 255 : v;
+        fg[si + c] = Math.min(Math.max(v, 0), 255);
       }
     }
   }

@@ -96,7 +96,7 @@ export function enhanceForeground(
             rgb[yp * w3 + xp + c]!) /
           9;
         let e = lut[v]! + amount * gain * (v - m);
-        e = e < 0 ? 0 : e > 255 ? 255 : e;
+        e = Math.min(Math.max(e, 0), 255);
         const o = v + (e - v) * wa + 0.5;
         out[s + c] = o;
       }

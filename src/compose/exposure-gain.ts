@@ -91,7 +91,7 @@ export function applyGain(rgb: Uint8Array, gain: readonly [number, number, numbe
   for (let s = 0; s < rgb.length; s += 3) {
     for (let c = 0; c < 3; c++) {
       const v = rgb[s + c]! * gain[c]! + 0.5;
-      out[s + c] = v >= 255 ? 255 : v;
+      out[s + c] = Math.min(v, 255);
     }
   }
   return out;

@@ -36,7 +36,7 @@ function boxLine(src: Float32Array, dst: Float32Array, o: number, n: number, r: 
   if (n <= 2 * r + 1) {
     // Every window is clipped.
     for (let i = 0; i < n; i++) {
-      const lo = i - r < 0 ? 0 : i - r;
+      const lo = Math.max(i - r, 0);
       const hi = i + r >= n ? n - 1 : i + r;
       let s = 0;
       for (let j = lo; j <= hi; j++) s += src[o + j]!;
@@ -217,7 +217,7 @@ export function featherAlpha(alpha: Uint8Array, width: number, height: number, o
         const d = y * width + xs;
         for (let x = 0, w = xe - xs; x < w; x++) {
           const v = buf[s + x]! + 0.5;
-          out[d + x] = v <= 0 ? 0 : v >= 255 ? 255 : v;
+          out[d + x] = Math.min(Math.max(v, 0), 255);
         }
       }
     }

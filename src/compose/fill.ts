@@ -155,7 +155,7 @@ export function fillHoles(rgb: Uint8Array, known: Uint8Array, width: number, hei
     if (v <= 0) continue;
     for (let k = 0; k < 3; k++) {
       const x = Math.round(base.c[i * 3 + k]! / v);
-      out[i * 3 + k] = x < 0 ? 0 : x > 255 ? 255 : x;
+      out[i * 3 + k] = Math.min(Math.max(x, 0), 255);
     }
   }
   return out;

@@ -83,7 +83,7 @@ function linearOf(text: string): [number, number, number] {
 
 /** Linear light → sRGB code as a float in [0, 255] (not rounded), snapped when within 1e-3 of a code. */
 function encodeF(lin: number): number {
-  const l = lin <= 0 ? 0 : lin >= 1 ? 1 : lin;
+  const l = Math.min(Math.max(lin, 0), 1);
   const v = 255 * (l <= 0.0031308 ? 12.92 * l : 1.055 * l ** (1 / 2.4) - 0.055);
   const r = Math.round(v);
   return Math.abs(v - r) < 1e-3 ? r : v;
@@ -115,7 +115,7 @@ function colorTable(linear: (t: number, out: Float64Array) => void): Uint16Array
     for (let ch = 0; ch < 3; ch++) {
       const a = coarse[k * 3 + ch]!;
       const v = Math.round((a + (coarse[k * 3 + 3 + ch]! - a) * fr) * 256);
-      lut[i * 3 + ch] = v < 0 ? 0 : v > 65280 ? 65280 : v;
+      lut[i * 3 + ch] = Math.min(Math.max(v, 0), 65280);
     }
   }
   return lut;
@@ -212,7 +212,7 @@ function emitRow(
   const dr = (y & (DITHER - 1)) * DITHER;
   for (let x = 0; x < width; x++, o += 3) {
     const f = t[x]! * a + b;
-    const j = ((f > 0 ? (f < FINE ? f : FINE) : 0) | 0) * 3;
+    const j = (Math.min(Math.max(f, 0), FINE) | 0) * 3;
     const d = tile[dr + (x & (DITHER - 1))]!;
     out[o] = (lut[j]! + d) >> 8;
     out[o + 1] = (lut[j + 1]! + d) >> 8;
@@ -376,7 +376,7 @@ function encodeSqrt(enc: Float32Array, lin: number): number {
   const f = Math.sqrt(lin) * SQRT_TABLE;
   const i = f | 0;
   const v = enc[i]! + (enc[i + 1]! - enc[i]!) * (f - i);
-  return v > 254.999 ? 254.999 : v;
+  return Math.min(v, 254.999);
 }
 
 // ── smooth noise on a coarse grid ───────────────────────────────────────────────────────────────

@@ -158,7 +158,7 @@ export function upsampleGridTo8(
     for (let x = 0, d = y * width; x < width; x++, d++) {
       const a = row[tx.i0[x]!]!;
       const v = (a + (row[tx.i1[x]!]! - a) * tx.f[x]!) * 255 + 0.5;
-      out[d] = v <= 0 ? 0 : v >= 255 ? 255 : v;
+      out[d] = Math.min(Math.max(v, 0), 255);
     }
   }
   return out;

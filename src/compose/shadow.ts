@@ -64,7 +64,7 @@ function blur3(p: Float32Array, gw: number, gh: number, r: number): Float32Array
   return boxMean(p, gw, gh, r, t);
 }
 
-const clamp01 = (v: number) => (v < 0 ? 0 : v > 1 ? 1 : v);
+const clamp01 = (v: number) => Math.min(Math.max(v, 0), 1);
 
 /** Coverage of each s×s block, 0..1 (partial blocks at the sides average what they hold). */
 function coverage(alpha: Uint8Array, width: number, height: number, s: number, gw: number, gh: number): Float32Array {

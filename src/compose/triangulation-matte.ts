@@ -59,7 +59,7 @@ export function triangulationMatte(
       continue;
     }
     let a = 1 - num / den;
-    a = a < 0 ? 0 : a > 1 ? 1 : a;
+    a = Math.min(Math.max(a, 0), 1);
     const k = 1 - a;
     // Premultiplied foreground, 8-bit units.
     let p0 = 0.5 * (shot1[s]! - k * plate1[s]! + (shot2[s]! - k * plate2[s]!));

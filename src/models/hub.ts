@@ -23,7 +23,7 @@
  * E_MODEL_NOT_FOUND saying which id, where it looked and how to fix it.
  */
 import { createHash, randomBytes, type Hash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, type Dirent } from 'node:fs';
 import {
   lstat,
   mkdir,
@@ -176,7 +176,7 @@ async function exists(p: string): Promise<boolean> {
 }
 
 async function listFiles(dir: string, prefix = ''): Promise<string[]> {
-  let entries;
+  let entries: Dirent[];
   try {
     entries = await readdir(dir, { withFileTypes: true });
   } catch {

@@ -253,6 +253,7 @@ export function toAlpha(data: Float32Array, profile: ModelProfile): Float32Array
   } else {
     for (let i = 0; i < data.length; i++) {
       const v = data[i]!;
+      // biome-ignore lint/complexity/useMathMinMax: a NaN from the model becomes 0 (background), not NaN
       data[i] = v > 0 ? (v < 1 ? v : 1) : 0;
     }
   }

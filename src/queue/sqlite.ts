@@ -25,6 +25,7 @@ import {
   type QueueOptions,
   type WebhookMessage,
   type WebhookSender,
+  type DeliveryOutcome,
 } from './types.js';
 
 interface JobRow {
@@ -559,7 +560,7 @@ export class SqliteQueue implements JobQueue {
   private async deliver(row: DeliveryRow): Promise<void> {
     this.sending++;
     const attempt = row.attempts + 1;
-    let outcome;
+    let outcome: DeliveryOutcome;
     try {
       outcome = await this.sender!({ id: row.id, url: row.url, body: row.body }, attempt);
     } catch (err) {

@@ -9,7 +9,7 @@ import path from 'node:path';
 
 import { BgNativeError, toBgError } from '../errors.js';
 import { writeFileAtomic } from '../image/atomic-write.js';
-import { guardedRequest, UrlRefusedError } from '../net/guard.js';
+import { type GuardedResponse, guardedRequest, UrlRefusedError } from '../net/guard.js';
 import type { CleanupOptions, ReplaceOptions } from '../options.js';
 import { JobFailure, type JobContext, type JobRecord, type WebhookMessage } from '../queue/types.js';
 import { toResultMetadata, type ResultMetadata, type ResultSource } from '../result-format.js';
@@ -83,7 +83,7 @@ async function loadInput(
       return readFile(real);
     }
     case 'url': {
-      let res;
+      let res: GuardedResponse;
       try {
         res = await guardedRequest(source.url, cfg, `${field}Url`, {
           timeoutMs: 60_000,

@@ -25,8 +25,28 @@ export interface ComposeFacts {
   shutdownGraceMs: number;
 }
 
-type Doc = Record<string, any>;
-type Rule = (doc: Doc, facts: ComposeFacts) => string[];
+/** compose.yaml as YAML parses it, in the parts the rules read; any of it may be missing. */
+export interface ComposeDoc {
+  services?: Record<string, ComposeService | undefined>;
+  volumes?: Record<string, unknown>;
+  [key: string]: unknown;
+}
+
+/** A service of compose.yaml. */
+export interface ComposeService {
+  build?: { context?: string; dockerfile?: string };
+  image?: string;
+  command?: string | string[];
+  environment?: string[] | Record<string, string | number | boolean | null>;
+  volumes?: (string | { source?: string; target?: string })[];
+  ports?: unknown[];
+  healthcheck?: { test?: unknown; disable?: boolean };
+  depends_on?: Record<string, { condition?: string } | undefined>;
+  stop_grace_period?: string;
+  [key: string]: unknown;
+}
+
+type Rule = (doc: ComposeDoc, facts: ComposeFacts) => string[];
 
 const TOP_KEYS = new Set(['name', 'services', 'volumes', 'networks', 'secrets', 'configs']);
 const SERVICE_KEYS = new Set(
@@ -49,7 +69,7 @@ const HEALTHCHECK_KEYS = new Set([
 ]);
 const SECRETS = ['API_TOKEN', 'APP_WEBHOOK_SECRET', 'RUNWAY_API_KEY'];
 
-export function envOf(service: Doc | undefined): Map<string, string> {
+export function envOf(service: ComposeService | undefined): Map<string, string> {
   const env = service?.environment;
   if (Array.isArray(env)) return new Map(env.map((e: string) => [e.split('=')[0]!, e.slice(e.indexOf('=') + 1)]));
   return new Map(Object.entries(env ?? {}).map(([k, v]) => [k, String(v ?? '')]));
@@ -70,7 +90,7 @@ export function durationMs(text: unknown): number {
 }
 
 /** `name:/target` mounts of named volumes: target → volume name. */
-function namedMounts(service: Doc | undefined): Map<string, string> {
+function namedMounts(service: ComposeService | undefined): Map<string, string> {
   const out = new Map<string, string>();
   for (const v of service?.volumes ?? []) {
     const [source, target] = typeof v === 'string' ? v.split(':') : [v?.source, v?.target];
@@ -86,7 +106,7 @@ const servicesRule: Rule = (doc) => {
   for (const k of Object.keys(doc))
     if (!TOP_KEYS.has(k) && !k.startsWith('x-')) out.push(`keys: unknown top-level key ${k}`);
   for (const name of ['server', 'worker', 'redis']) if (!doc.services?.[name]) out.push(`services: no ${name} service`);
-  for (const [name, s] of Object.entries<Doc>(doc.services ?? {})) {
+  for (const [name, s] of Object.entries(doc.services ?? {})) {
     for (const k of Object.keys(s ?? {})) if (!SERVICE_KEYS.has(k)) out.push(`keys: ${name}: unknown key ${k}`);
     for (const k of Object.keys(s?.healthcheck ?? {}))
       if (!HEALTHCHECK_KEYS.has(k)) out.push(`keys: ${name}.healthcheck: unknown key ${k}`);
@@ -148,6 +168,7 @@ const envRule: Rule = (doc, facts) => {
     }
   }
   if (!/^\$\{API_TOKEN:\?/.test(envOf(doc.services?.server).get('API_TOKEN') ?? '')) {
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: the compose file's ${…} syntax, quoted
     out.push('secret: the server needs API_TOKEN from the environment, required (${API_TOKEN:?…})');
   }
   return out;
@@ -170,7 +191,9 @@ const volumeRule: Rule = (doc, facts) => {
 const portsRule: Rule = (doc, facts) => {
   const ports: unknown[] = doc.services?.server?.ports ?? [];
   const targets = ports.map((p) =>
-    typeof p === 'object' && p ? String((p as Doc).target) : String(p).split(':').at(-1)!.split('/')[0],
+    typeof p === 'object' && p
+      ? String((p as { target?: unknown }).target)
+      : String(p).split(':').at(-1)!.split('/')[0],
   );
   return targets.includes(facts.image.port)
     ? []
@@ -194,7 +217,8 @@ const healthRule: Rule = (doc, facts) => {
 const redisRule: Rule = (doc) => {
   const redis = doc.services?.redis;
   const out: string[] = [];
-  if (!/^redis:[\w.-]+$/.test(String(redis?.image ?? '')) || /:latest$/.test(redis.image))
+  const image = String(redis?.image ?? '');
+  if (!/^redis:[\w.-]+$/.test(image) || /:latest$/.test(image))
     out.push('redis: use the official image with a tag (redis:<version>)');
   if (!argv(redis?.command).join(' ').includes('--maxmemory-policy noeviction'))
     out.push('redis: BullMQ needs --maxmemory-policy noeviction');
@@ -223,6 +247,6 @@ export const COMPOSE_RULES: readonly Rule[] = [
   shutdownRule,
 ];
 
-export function composeProblems(doc: Doc, facts: ComposeFacts): string[] {
+export function composeProblems(doc: ComposeDoc, facts: ComposeFacts): string[] {
   return COMPOSE_RULES.flatMap((rule) => rule(doc, facts));
 }

@@ -232,7 +232,7 @@ const volumeRule: Rule = (stages) => {
   const out: string[] = [];
   for (const key of ['OUTPUT_DIR', 'QUEUE_DB', 'BG_NATIVE_CACHE_DIR']) {
     const v = env.get(key);
-    if (!v || !v.startsWith(`${DATA_VOLUME}/`))
+    if (!v?.startsWith(`${DATA_VOLUME}/`))
       out.push(`volume: ENV ${key} (${v ?? 'unset'}) is not on the ${DATA_VOLUME} volume`);
   }
   const user = ofKind(runtime, 'USER').at(-1)?.getArguments()[0]?.getValue()?.split(':')[0];

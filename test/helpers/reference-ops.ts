@@ -26,6 +26,7 @@ export function map(x: T, f: (v: number) => number): T {
   return { shape: [...x.shape], data: x.data.map(f) };
 }
 
+// biome-ignore lint/complexity/useMathMinMax: NaN maps to 0, as in the native kernels (`x > 0 ? x : 0`)
 export const relu = (x: T): T => map(x, (v) => (v > 0 ? v : 0));
 export const sigmoid = (x: T): T => map(x, (v) => 1 / (1 + Math.exp(-v)));
 

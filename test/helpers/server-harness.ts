@@ -12,6 +12,7 @@ import path from 'node:path';
 import type { ServerConfigInput } from '../../src/server/config.js';
 import { halvesJpeg } from './images.js';
 import { repoRoot } from './paths.js';
+import type { ServerReply } from './server-reply.js';
 import { redSubjectModel, writeTinyModel } from './tiny-models.js';
 
 export const TOKEN = 'test-token-0123456789';
@@ -100,7 +101,7 @@ export class SlowImageHost {
   }
 
   async start(): Promise<this> {
-    this.server = http.createServer((req, res) => {
+    this.server = http.createServer((_req, res) => {
       this.requests++;
       if (!this.hold) return void res.writeHead(200, { 'content-type': 'image/jpeg' }).end(this.image);
       this.inFlight++;
@@ -242,7 +243,7 @@ export async function postJson(
   url: string,
   body: unknown,
   headers: Record<string, string> = auth(),
-): Promise<{ status: number; json: any; headers: Headers }> {
+): Promise<{ status: number; json: ServerReply; headers: Headers }> {
   const res = await fetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...headers },
@@ -255,7 +256,7 @@ export async function postJson(
 export async function getJson(
   url: string,
   headers: Record<string, string> = auth(),
-): Promise<{ status: number; json: any }> {
+): Promise<{ status: number; json: ServerReply }> {
   const res = await fetch(url, { headers });
   const text = await res.text();
   return { status: res.status, json: text ? JSON.parse(text) : undefined };

@@ -200,7 +200,9 @@ export function u2netLike(o: U2NetLikeOptions = {}): ModelSpec {
   const d3 = b.upsampleLike(b.conv(hx3, out, 1), d1);
   const d0 = b.conv(b.concat([d1, d2, d3]), 3, 1, 1);
   const sides = [d0, d1, d2, d3];
-  sides.forEach((s, i) => b.nodes.push({ op: 'Sigmoid', inputs: [s], outputs: [U2NET_LIKE_OUTPUTS[i]!] }));
+  sides.forEach((s, i) => {
+    b.nodes.push({ op: 'Sigmoid', inputs: [s], outputs: [U2NET_LIKE_OUTPUTS[i]!] });
+  });
   return {
     opset: o.opset ?? 13,
     inputs: [{ name: 'input', shape: ['batch', 3, H, W] }],

@@ -190,7 +190,8 @@ const el = {
   gridItems: $('grid-items'),
 };
 
-const compare = new Compare(el.compare, el.handle);
+// The before/after slider: its handlers are wired to the page and need nothing else from here.
+new Compare(el.compare, el.handle);
 const marks = new PromptMarks(el.marks, (m) => {
   if (state.selected) state.selected.marks = m;
   show(el.marksClear, true);
@@ -212,7 +213,10 @@ el.marksClear.addEventListener('click', () => {
 
 function say(text: string | undefined, detail?: string, action?: { label: string; run: () => void }): void {
   el.message.replaceChildren();
-  if (!text) return show(el.message, false);
+  if (!text) {
+    show(el.message, false);
+    return;
+  }
   el.message.append(h('p', {}, text));
   if (detail && detail !== text) el.message.append(h('p', { class: 'detail' }, detail));
   if (action) {

@@ -73,7 +73,7 @@ function scalePrompt(prompt: SubjectPrompt | undefined, s: number): SubjectPromp
 }
 
 function hasPrompt(prompt: SubjectPrompt | undefined): boolean {
-  return Boolean(prompt && (prompt.box || (prompt.points && prompt.points.length)));
+  return Boolean(prompt && (prompt.box || prompt.points?.length));
 }
 
 /** Like subjectMatte, with the analysis on a copy of at most `maxSide` pixels on the long side. */
@@ -182,7 +182,7 @@ export function subjectMatteAtScale(input: SubjectMatteInput, maxSide = GLASS_AN
         continue;
       }
       const a = (v[0]! * rgb[i * 3]! + v[1]! * rgb[i * 3 + 1]! + v[2]! * rgb[i * 3 + 2]! + v[3]!) * 255 + 0.5;
-      alpha[i] = a <= 0 ? 0 : a >= 255 ? 255 : a;
+      alpha[i] = Math.min(Math.max(a, 0), 255);
       if (v[4]! < 0.5) continue;
       glass[i] = 255;
       glassPixels++;

@@ -22,7 +22,7 @@ export function step(planes: Float32Array[], i: number, j: number): number {
   const a = Math.abs(planes[0]![i]! - planes[0]![j]!);
   const b = Math.abs(planes[1]![i]! - planes[1]![j]!);
   const c = Math.abs(planes[2]![i]! - planes[2]![j]!);
-  return a > b ? (a > c ? a : c) : b > c ? b : c;
+  return Math.max(a, b, c);
 }
 
 /** The k-th 4-neighbour (left, right, up, down) of pixel i in column x; < 0 (or ≥ n) outside. */
@@ -114,6 +114,10 @@ export function components(
   return { labels, count, sizes };
 }
 
+/** The chamfer step to a diagonal neighbour. */
+// biome-ignore lint/suspicious/noApproximativeNumericConstant: the weight in use; Math.SQRT2 would shift distances
+const DIAGONAL = 1.4142;
+
 /** Chamfer (3-4) distance, in pixels, from each pixel to the nearest pixel with a different label. */
 export function distanceToOtherLabel(labels: Int32Array, width: number, height: number): Float32Array {
   const n = width * height;
@@ -140,8 +144,8 @@ export function distanceToOtherLabel(labels: Int32Array, width: number, height: 
       let v = d[i]!;
       if (x > 0 && labels[i - 1] === labels[i]) v = Math.min(v, d[i - 1]! + 1);
       if (y > 0 && labels[i - width] === labels[i]) v = Math.min(v, d[i - width]! + 1);
-      if (x > 0 && y > 0 && labels[i - width - 1] === labels[i]) v = Math.min(v, d[i - width - 1]! + 1.4142);
-      if (x + 1 < width && y > 0 && labels[i - width + 1] === labels[i]) v = Math.min(v, d[i - width + 1]! + 1.4142);
+      if (x > 0 && y > 0 && labels[i - width - 1] === labels[i]) v = Math.min(v, d[i - width - 1]! + DIAGONAL);
+      if (x + 1 < width && y > 0 && labels[i - width + 1] === labels[i]) v = Math.min(v, d[i - width + 1]! + DIAGONAL);
       d[i] = v;
     }
   }
@@ -152,8 +156,8 @@ export function distanceToOtherLabel(labels: Int32Array, width: number, height: 
       if (x + 1 < width && labels[i + 1] === labels[i]) v = Math.min(v, d[i + 1]! + 1);
       if (y + 1 < height && labels[i + width] === labels[i]) v = Math.min(v, d[i + width]! + 1);
       if (x + 1 < width && y + 1 < height && labels[i + width + 1] === labels[i])
-        v = Math.min(v, d[i + width + 1]! + 1.4142);
-      if (x > 0 && y + 1 < height && labels[i + width - 1] === labels[i]) v = Math.min(v, d[i + width - 1]! + 1.4142);
+        v = Math.min(v, d[i + width + 1]! + DIAGONAL);
+      if (x > 0 && y + 1 < height && labels[i + width - 1] === labels[i]) v = Math.min(v, d[i + width - 1]! + DIAGONAL);
       d[i] = v;
     }
   }

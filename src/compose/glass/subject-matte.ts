@@ -79,7 +79,7 @@ function keepEnclosedGlass(classes: Uint8Array, salient: Uint8Array, width: numb
 }
 
 function hasPrompt(prompt: SubjectPrompt | undefined): boolean {
-  return Boolean(prompt && (prompt.box || (prompt.points && prompt.points.length)));
+  return Boolean(prompt && (prompt.box || prompt.points?.length));
 }
 
 export function subjectMatte(input: SubjectMatteInput): SubjectMatte {

@@ -247,7 +247,7 @@ export class RunwayClient {
     this.baseUrl = baseUrl;
     const host = new URL(baseUrl).hostname;
     const official = host === 'runwayml.com' || host.endsWith('.runwayml.com');
-    const envPoll = Number((options.env ?? {}).RUNWAY_POLL_INTERVAL_MS);
+    const envPoll = Number(options.env?.RUNWAY_POLL_INTERVAL_MS);
     const poll = options.pollIntervalMs ?? (Number.isFinite(envPoll) && envPoll >= 0 ? envPoll : MIN_POLL_INTERVAL_MS);
     // Runway's own API is never polled faster than every 5 s; a mock or proxy may be.
     this.pollIntervalMs = official ? Math.max(MIN_POLL_INTERVAL_MS, poll) : Math.max(0, poll);
