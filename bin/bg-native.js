@@ -11,7 +11,8 @@ import('../dist/cli/index.js').then(
   },
   (err) => {
     process.stderr.write(
-      `bg-native: E_INTERNAL: cannot load the CLI (${err?.message ? err.message.split('\n')[0] : err}); run \`npm run build:ts\` in the package folder.\n`,
+      `bg-native: E_INTERNAL: cannot load the CLI (${err?.message ? err.message.split('\n')[0] : err}); run ` +
+        `\`npm run build:ts\` in the package folder.\n`,
     );
     process.exitCode = 1;
   },

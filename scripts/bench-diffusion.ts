@@ -30,7 +30,8 @@
  *                   VAE decode, text encoding and peak RSS, the ratios ours / sd.cpp (below 1: we are faster),
  *                   the machine (CPU model, cores, AVX-512 / BF16 / AMX) and the load average before and after
  *                   each pair of runs (others' work on the cores skews a figure: rerun when it is high). E.g.
- *                     npm run bench:diffusion -- --model sd15.safetensors --size 256,512 --steps 3 --sdcpp ~/sd.cpp/build/bin/sd-cli
+ *                     npm run bench:diffusion -- --model sd15.safetensors --size 256,512 --steps 3 --sdcpp
+ *                     ~/sd.cpp/build/bin/sd-cli
  *   --sdcpp-args "…" extra arguments for sd-cli (e.g. "--diffusion-fa")
  *   --taesd PATH    also time the tiny autoencoder's decode of the same latents (taesd_decode_s)
  *
@@ -89,8 +90,9 @@ type Precision = 'f32' | 'bf16' | 'auto';
 type Device = 'auto' | 'cpu' | 'cuda' | `cuda:${number}`;
 
 const USAGE =
-  'usage: npm run bench:diffusion -- --model file.safetensors[,f16.gguf,q8_0.gguf] [--size 512|256,512] [--steps 2] [--threads 2] [--json] [--e2e [--tokenizer DIR]] [--device cpu|cuda|cuda:N|auto] [--precision f32|bf16|auto|f32,bf16]' +
-  ' [--sdcpp path/to/sd-cli [--sdcpp-args "…"]] [--taesd PATH]';
+  'usage: npm run bench:diffusion -- --model file.safetensors[,f16.gguf,q8_0.gguf] [--size 512|256,512] [--steps 2] ' +
+  '[--threads 2] [--json] [--e2e [--tokenizer DIR]] [--device cpu|cuda|cuda:N|auto] ' +
+  '[--precision f32|bf16|auto|f32,bf16] [--sdcpp path/to/sd-cli [--sdcpp-args "…"]] [--taesd PATH]';
 
 function parseArgs(argv: string[]): Args {
   const { values: v } = parseCli({
@@ -530,15 +532,20 @@ async function benchE2e(
 function table(r: BenchResult): string {
   const f = (x: number) => x.toFixed(2);
   const a = r.peak_rss_after_mb;
+  const on = r.device === 'cpu' ? `the CPU, ${r.threads} thread(s), UNet in ${r.precision}` : r.device;
+  const taesd = r.taesd_decode_s !== undefined ? `  (tiny autoencoder: ${f(r.taesd_decode_s)} s)` : '';
   return [
-    `model ${r.model} (${r.family === 'sdxl' ? 'SDXL' : 'SD 1.x/2.x'}) — ${r.size}×${r.size}, ${r.steps} step(s), on ${r.device === 'cpu' ? `the CPU, ${r.threads} thread(s), UNet in ${r.precision}` : r.device}, CFG as one batch-2 forward`,
-    `  load           ${f(r.load_s)} s  (text encoder ${f(r.load_text_encoder_s)}, UNet ${f(r.load_unet_s)}, VAE ${f(r.load_vae_s)})`,
+    `model ${r.model} (${r.family === 'sdxl' ? 'SDXL' : 'SD 1.x/2.x'}) — ${r.size}×${r.size}, ` +
+      `${r.steps} step(s), on ${on}, CFG as one batch-2 forward`,
+    `  load           ${f(r.load_s)} s  (text encoder ${f(r.load_text_encoder_s)}, UNet ${f(r.load_unet_s)}, ` +
+      `VAE ${f(r.load_vae_s)})`,
     `  text encode    ${f(r.text_encode_s)} s  (prompt + negative${r.family === 'sdxl' ? ', both encoders' : ''})`,
     `  UNet step      ${f(r.unet_step_s)} s  (each: ${r.unet_steps_s.map(f).join(', ')})`,
     `  UNet step      ${f(r.unet_step_nocfg_s)} s without CFG (one batch-1 forward, guidance ≤ 1)`,
-    `  VAE decode     ${f(r.vae_decode_s)} s${r.taesd_decode_s !== undefined ? `  (tiny autoencoder: ${f(r.taesd_decode_s)} s)` : ''}`,
+    `  VAE decode     ${f(r.vae_decode_s)} s${taesd}`,
     `  VAE encode     ${f(r.vae_encode_s)} s`,
-    `  peak RSS       ${r.peak_rss_mb.toFixed(0)} MiB  (after load ${a.load.toFixed(0)}, text ${a.text_encode.toFixed(0)}, UNet ${a.unet.toFixed(0)}, VAE ${a.vae_decode.toFixed(0)})`,
+    `  peak RSS       ${r.peak_rss_mb.toFixed(0)} MiB  (after load ${a.load.toFixed(0)}, text ` +
+      `${a.text_encode.toFixed(0)}, UNet ${a.unet.toFixed(0)}, VAE ${a.vae_decode.toFixed(0)})`,
     ...(r.peak_device_mb !== undefined
       ? [`  peak device    ${r.peak_device_mb.toFixed(0)} MiB  (bg-native's GPU pool)`]
       : []),
@@ -609,7 +616,9 @@ async function main(): Promise<void> {
       for (const r of results) {
         const x = r as unknown as { unet_step_s: number; peak_rss_mb: number };
         console.log(
-          `${path.basename(r.model).padEnd(38)} ${String(r.size).padStart(5)} ${r.file_mb.toFixed(0).padStart(10)} ${x.unet_step_s.toFixed(2).padStart(13)} ${x.peak_rss_mb.toFixed(0).padStart(14)} ${(x.peak_rss_mb / r.file_mb).toFixed(2).padStart(12)}`,
+          `${path.basename(r.model).padEnd(38)} ${String(r.size).padStart(5)} ` +
+            `${r.file_mb.toFixed(0).padStart(10)} ${x.unet_step_s.toFixed(2).padStart(13)} ` +
+            `${x.peak_rss_mb.toFixed(0).padStart(14)} ${(x.peak_rss_mb / r.file_mb).toFixed(2).padStart(12)}`,
         );
       }
     }
@@ -626,13 +635,18 @@ async function main(): Promise<void> {
       args.tokenizer ?? defaultTokenizer(),
     );
     const f = (x: number) => x.toFixed(2);
+    const warmup =
+      r.warmup_s !== undefined ? `  (then a 1-step warm-up generation ${f(r.warmup_s)} s: weights to the GPU)` : '';
     console.log(
       args.json
         ? JSON.stringify(r)
         : [
-            `model ${r.model} — txt2img ${r.size}×${r.size}, ${r.steps} Euler step(s), CFG 7.5, on ${r.device === 'cpu' ? `the CPU, ${r.threads} thread(s), UNet in ${r.precision}` : r.device}, DiffusionModel.generate`,
-            `  load           ${f(r.load_s)} s${r.warmup_s !== undefined ? `  (then a 1-step warm-up generation ${f(r.warmup_s)} s: weights to the GPU)` : ''}`,
-            `  txt2img        ${f(r.txt2img_s)} s  (text encoding + first step ${f(r.first_step_s)}, later steps ${f(r.unet_step_s)} each, decode ${f(r.vae_decode_s)})`,
+            `model ${r.model} — txt2img ${r.size}×${r.size}, ${r.steps} Euler step(s), CFG 7.5, on ` +
+              `${r.device === 'cpu' ? `the CPU, ${r.threads} thread(s), UNet in ${r.precision}` : r.device}, ` +
+              'DiffusionModel.generate',
+            `  load           ${f(r.load_s)} s${warmup}`,
+            `  txt2img        ${f(r.txt2img_s)} s  (text encoding + first step ${f(r.first_step_s)}, later ` +
+              `steps ${f(r.unet_step_s)} each, decode ${f(r.vae_decode_s)})`,
             `  peak RSS       ${r.peak_rss_mb.toFixed(0)} MiB`,
             ...(r.peak_device_mb !== undefined
               ? [`  peak device    ${r.peak_device_mb.toFixed(0)} MiB  (bg-native's GPU pool)`]

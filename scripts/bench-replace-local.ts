@@ -63,8 +63,9 @@ interface Args {
 }
 
 const USAGE =
-  'usage: npm run bench:replace-local -- --model FILE [--lora F[:S]]… [--vae full|taesd|PATH] [--steps 4] [--sampler lcm]' +
-  ' [--guidance 1] [--size 512] [--photo PATH] [--segmentation default|tiny|PATH] [--precision f32|bf16|auto] [--runs 2] [--threads 2] [--json]';
+  'usage: npm run bench:replace-local -- --model FILE [--lora F[:S]]… [--vae full|taesd|PATH] [--steps 4] ' +
+  '[--sampler lcm] [--guidance 1] [--size 512] [--photo PATH] [--segmentation default|tiny|PATH] ' +
+  '[--precision f32|bf16|auto] [--runs 2] [--threads 2] [--json]';
 
 function parseLora(s: string): { path: string; scale: number } {
   const m = /^(.*\.safetensors)(?::(-?[\d.]+))?$/.exec(s);
@@ -269,7 +270,9 @@ async function main(): Promise<void> {
       lora_mb: loraMb,
       segmentation: seg.label,
       size,
-      photo: `${side}×${side} from ${args.segmentation === 'tiny' ? 'a red square on green' : path.basename(args.photo)}`,
+      photo:
+        `${side}×${side} from ` +
+        `${args.segmentation === 'tiny' ? 'a red square on green' : path.basename(args.photo)}`,
       steps: args.steps,
       sampler: args.sampler,
       guidance: args.guidance,
@@ -286,19 +289,25 @@ async function main(): Promise<void> {
     }
     const f = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : '—');
     console.log(`replaceBackground, local engine — ${describeMachine(m)}; ${args.threads} thread(s)`);
+    const lora = args.loras.length
+      ? `, LoRA ${args.loras.map((l) => `${path.basename(l.path)}:${l.scale}`).join(', ')} (${loraMb.toFixed(0)} MiB)`
+      : '';
     console.log(
-      `model ${path.basename(args.model)} (${sdxl ? 'SDXL' : 'SD 1.x'}, ${fileMb.toFixed(0)} MiB)` +
-        `${args.loras.length ? `, LoRA ${args.loras.map((l) => `${path.basename(l.path)}:${l.scale}`).join(', ')} (${loraMb.toFixed(0)} MiB)` : ''}` +
-        `; ${size}² generation from a ${result.photo}; ${args.steps} ${args.sampler} steps, guidance ${args.guidance}; ` +
-        `decode: ${draft ? `tiny autoencoder (${args.vae})` : 'full VAE'}; segmentation ${seg.label}; precision ${result.precision}`,
+      `model ${path.basename(args.model)} (${sdxl ? 'SDXL' : 'SD 1.x'}, ${fileMb.toFixed(0)} MiB)${lora}` +
+        `; ${size}² generation from a ${result.photo}; ${args.steps} ${args.sampler} steps, ` +
+        `guidance ${args.guidance}; ` +
+        `decode: ${draft ? `tiny autoencoder (${args.vae})` : 'full VAE'}; segmentation ${seg.label}; ` +
+        `precision ${result.precision}`,
     );
     for (const r of runs) {
       console.log(
-        `run ${r.run} (${r.run === 1 ? 'cold: load + merge' : 'warm'}): ${f(r.total_s)} s   UNet in ${ranIn(r)}   load avg ${f(r.load_before)} → ${f(r.load_after)}   ` +
+        `run ${r.run} (${r.run === 1 ? 'cold: load + merge' : 'warm'}): ${f(r.total_s)} s   UNet in ` +
+          `${ranIn(r)}   load avg ${f(r.load_before)} → ${f(r.load_after)}   ` +
           `peak RSS ${r.peak_rss_mb.toFixed(0)} MiB`,
       );
       console.log(
-        `  start → step 1 ${f(r.to_first_step_s)} s; later steps ${r.steps_s.map(f).join(', ') || '—'} s; last step → compose ${f(r.last_step_to_compose_s)} s`,
+        `  start → step 1 ${f(r.to_first_step_s)} s; later steps ${r.steps_s.map(f).join(', ') || '—'} s; ` +
+          `last step → compose ${f(r.last_step_to_compose_s)} s`,
       );
       console.log(
         `  stages (ms): ${Object.entries(r.stages_ms)

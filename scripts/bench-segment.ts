@@ -70,7 +70,8 @@ function parseArgs(argv: string[]): Args {
   });
   if (v.help) {
     console.log(
-      'usage: npm run bench:segment -- [--runs 5] [--models medium,small] [--photo lemur_cc0.jpg] [--threads 2] [--ort-fetch first|all] [--json] [--e2e] [--rss] [--device cpu|cuda|auto]',
+      'usage: npm run bench:segment -- [--runs 5] [--models medium,small] [--photo lemur_cc0.jpg] [--threads 2] ' +
+        '[--ort-fetch first|all] [--json] [--e2e] [--rss] [--device cpu|cuda|auto]',
     );
     process.exit(0);
   }
@@ -200,7 +201,8 @@ async function benchModel(variant: string, args: Args, log: (s: string) => void)
         oursMs.push(await runOurs());
       }
       log(
-        `${variant}: run ${i + 1}/${args.runs}  ours ${oursMs.at(-1)!.toFixed(0)} ms  onnxruntime ${ortMs.at(-1)!.toFixed(0)} ms`,
+        `${variant}: run ${i + 1}/${args.runs}  ours ${oursMs.at(-1)!.toFixed(0)} ms  onnxruntime ` +
+          `${ortMs.at(-1)!.toFixed(0)} ms`,
       );
     }
     const o = median(oursMs),
@@ -292,7 +294,8 @@ async function main(): Promise<void> {
     console.log(`machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB; gemm: ${m.gemm}; threads ${args.threads}`);
     for (const r of results) {
       console.log(
-        `cleanup() on ${r.width}×${r.height} (${r.megapixels} MP) with ISNet ${r.model}: median ${r.medianMs.toFixed(0)} ms of ${r.runs}`,
+        `cleanup() on ${r.width}×${r.height} (${r.megapixels} MP) with ISNet ${r.model}: median ` +
+          `${r.medianMs.toFixed(0)} ms of ${r.runs}`,
       );
       for (const [s, ms] of Object.entries(r.stagesMedianMs))
         console.log(`  ${s.padEnd(12)} ${ms.toFixed(1).padStart(9)} ms`);
@@ -322,7 +325,8 @@ async function main(): Promise<void> {
     return;
   }
   console.log(
-    `machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB; gemm: ${m.gemm}; onnxruntime-node ${m.onnxruntime}; ${args.threads} threads each`,
+    `machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB; gemm: ${m.gemm}; onnxruntime-node ` +
+      `${m.onnxruntime}; ${args.threads} threads each`,
   );
   const size = args.files.length ? 'each model at its input size' : '1024×1024 input';
   console.log(

@@ -7,7 +7,8 @@
  *
  *   npm run bench:server -- [--requests 500] [--concurrency 50] [--workers 2] [--queue-url redis://…] [--json]
  *
- * The photo is a synthetic 240×180 JPEG (composited inline: under tsx, Node 20 cannot start the .ts compose worker thread); the segmentation model is BG_SEG_MODEL, else the tiny
+ * The photo is a synthetic 240×180 JPEG (composited inline: under tsx, Node 20 cannot start the .ts compose worker
+ * thread); the segmentation model is BG_SEG_MODEL, else the tiny
  * test model (so the numbers are the server's overhead, not a real network's).
  */
 import { spawn } from 'node:child_process';
@@ -185,7 +186,9 @@ async function bench(): Promise<void> {
   latencies.sort((a, b) => a - b);
   if (process.env.BENCH_TRACE) console.log(order.map((x) => x.toFixed(0)).join(' '));
   const report = {
-    machine: `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`,
+    machine:
+      `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ` +
+      `${process.version}`,
     queue: values['queue-url'] ? 'redis' : 'sqlite',
     requests: total,
     concurrency: conc,
@@ -208,10 +211,13 @@ async function bench(): Promise<void> {
   else {
     console.log(`bench:server — ${report.machine}, queue ${report.queue}`);
     console.log(
-      `  ${total} enqueue requests at concurrency ${conc}: p50 ${report.enqueue.p50_ms} ms, p99 ${report.enqueue.p99_ms} ms, max ${report.enqueue.max_ms} ms, ${report.enqueue.throughput_rps} req/s, errors ${report.errors}`,
+      `  ${total} enqueue requests at concurrency ${conc}: p50 ${report.enqueue.p50_ms} ms, p99 ` +
+        `${report.enqueue.p99_ms} ms, max ${report.enqueue.max_ms} ms, ${report.enqueue.throughput_rps} req/s, ` +
+        `errors ${report.errors}`,
     );
     console.log(
-      `  all ${ids.length} jobs done after ${report.jobs.all_done_s} s (${report.jobs.jobs_per_s} jobs/s with ${report.workers} workers, studio engine)`,
+      `  all ${ids.length} jobs done after ${report.jobs.all_done_s} s (${report.jobs.jobs_per_s} jobs/s ` +
+        `with ${report.workers} workers, studio engine)`,
     );
     console.log(`  server RSS: ${report.server_rss_mib.idle} MiB after start, peak ${report.server_rss_mib.peak} MiB`);
     if (errors.length) console.log(`  errors: ${[...new Set(errors)].join(', ')}`);

@@ -144,8 +144,10 @@ if (!v['no-cost']) {
   cost = { offMs: off.elapsed_ms, autoMs: auto.elapsed_ms, glassMs, extra: glassMs / off.elapsed_ms };
   if (!v.json) {
     console.log(
-      `12-MP cleanup(): ${off.elapsed_ms.toFixed(0)} ms without a prompt and glass 'off'; with the box and glass 'auto' ` +
-        `${auto.elapsed_ms.toFixed(0)} ms, of which the glass stage ${glassMs.toFixed(0)} ms = ${((100 * glassMs) / off.elapsed_ms).toFixed(0)} % extra (goal ≤ 30 %)`,
+      `12-MP cleanup(): ${off.elapsed_ms.toFixed(0)} ms without a prompt and glass 'off'; with the box and ` +
+        `glass 'auto' ` +
+        `${auto.elapsed_ms.toFixed(0)} ms, of which the glass stage ${glassMs.toFixed(0)} ms = ` +
+        `${((100 * glassMs) / off.elapsed_ms).toFixed(0)} % extra (goal ≤ 30 %)`,
     );
   }
 }

@@ -78,7 +78,8 @@ function parseArgs(argv: string[]): Args {
   });
   if (v.help) {
     console.log(
-      'usage: npm run eval:segment -- [--models medium,small] [--model file.onnx,birefnet-general,sam] [--refine-study]\n' +
+      'usage: npm run eval:segment -- [--models medium,small] [--model file.onnx,birefnet-general,sam] ' +
+        '[--refine-study]\n' +
         '         [--glass off|auto] [--scale 2] [--quick] [--verbose] [--json] [--strict] [--threads N]',
     );
     process.exit(0);
@@ -151,7 +152,8 @@ async function realCases(): Promise<Case[]> {
     const t = await gray8(truthFile);
     if (t.width !== meta.info.width || t.height !== meta.info.height) {
       console.warn(
-        `skipping ${path.basename(photo)}: truth ${t.width}x${t.height} vs photo ${meta.info.width}x${meta.info.height}`,
+        `skipping ${path.basename(photo)}: truth ${t.width}x${t.height} vs photo ` +
+          `${meta.info.width}x${meta.info.height}`,
       );
       continue;
     }
@@ -366,7 +368,9 @@ async function main(): Promise<void> {
   const runs = await modelRuns(args);
   const labels = runs.map((r) => r.label);
   log(
-    `eval:segment — ${cases.length} images (${cases.filter((c) => c.set === 'real').length} real, ${cases.filter((c) => c.set === 'synthetic').length} synthetic ×${args.scale}), models: ${labels.join(', ') || 'none'}`,
+    `eval:segment — ${cases.length} images (${cases.filter((c) => c.set === 'real').length} real, ` +
+      `${cases.filter((c) => c.set === 'synthetic').length} synthetic ×${args.scale}), models: ` +
+      `${labels.join(', ') || 'none'}`,
   );
 
   const perImage: { model: string; method: string; set: string; name: string; scores: Scores; ms: number }[] = [];
@@ -391,7 +395,8 @@ async function main(): Promise<void> {
         perImage.push({ model: run.label, method, set: c.set, name: c.name, scores: s, ms });
         if (args.verbose)
           log(
-            `  ${run.label.padEnd(w - 2)} ${method.padEnd(8)} ${c.name.padEnd(44)} IoU ${s.iou.toFixed(4)}  MAE ${s.mae.toFixed(4)}  edge ${s.edgeMae.toFixed(4)}  ${ms.toFixed(0)} ms`,
+            `  ${run.label.padEnd(w - 2)} ${method.padEnd(8)} ${c.name.padEnd(44)} IoU ${s.iou.toFixed(4)}  ` +
+              `MAE ${s.mae.toFixed(4)}  edge ${s.edgeMae.toFixed(4)}  ${ms.toFixed(0)} ms`,
           );
       }
     }
@@ -471,18 +476,21 @@ async function main(): Promise<void> {
     if (rows.length) {
       console.log(line);
       console.log(
-        `${'model'.padEnd(w)}${'set'.padEnd(11)}${'method'.padEnd(10)}${'n'.padStart(4)}${'IoU'.padStart(10)}${'MAE'.padStart(10)}${'edge MAE'.padStart(11)}`,
+        `${'model'.padEnd(w)}${'set'.padEnd(11)}${'method'.padEnd(10)}${'n'.padStart(4)}` +
+          `${'IoU'.padStart(10)}${'MAE'.padStart(10)}${'edge MAE'.padStart(11)}`,
       );
       console.log(line);
       for (const r of rows)
         console.log(
-          `${r.model.padEnd(w)}${r.set.padEnd(11)}${r.method.padEnd(10)}${String(r.n).padStart(4)}${r.iou.toFixed(4).padStart(10)}${r.mae.toFixed(4).padStart(10)}${r.edgeMae.toFixed(4).padStart(11)}`,
+          `${r.model.padEnd(w)}${r.set.padEnd(11)}${r.method.padEnd(10)}${String(r.n).padStart(4)}` +
+            `${r.iou.toFixed(4).padStart(10)}${r.mae.toFixed(4).padStart(10)}${r.edgeMae.toFixed(4).padStart(11)}`,
         );
       console.log(line);
       console.log('refinement (pipeline − bare):');
       for (const v of verdicts)
         console.log(
-          `  ${v.model.padEnd(w)}${v.set.padEnd(10)} ΔIoU ${signed(v.dIoU)}  ΔMAE ${signed(v.dMae)}  Δedge MAE ${signed(v.dEdge)}  ${v.ok ? 'ok: IoU not lowered' : 'REGRESSION: refinement lowers IoU'}`,
+          `  ${v.model.padEnd(w)}${v.set.padEnd(10)} ΔIoU ${signed(v.dIoU)}  ΔMAE ${signed(v.dMae)}  Δedge ` +
+            `MAE ${signed(v.dEdge)}  ${v.ok ? 'ok: IoU not lowered' : 'REGRESSION: refinement lowers IoU'}`,
         );
     }
     if (study.length) {

@@ -186,7 +186,8 @@ put(
 put(
   'config_json',
   'python-literals.json',
-  '{"a": NaN, "b": -Infinity, "c": Infinity, "d": 1e308, "e": -0.0, "f": 9223372036854775807, "g": 18446744073709551616, "s": "\\u00e9\\ud83d\\ude00\\n", "n": [null, true, false, {}, []]}',
+  '{"a": NaN, "b": -Infinity, "c": Infinity, "d": 1e308, "e": -0.0, "f": 9223372036854775807, "g": ' +
+    '18446744073709551616, "s": "\\u00e9\\ud83d\\ude00\\n", "n": [null, true, false, {}, []]}',
 );
 
 // ---- tokenizer files: vocab.json NUL merges.txt ----------------------------------------------

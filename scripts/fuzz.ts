@@ -110,7 +110,9 @@ for (const name of only) {
   writeFileSync(totalsFile, JSON.stringify(totals, null, 2));
   const status = code === 0 ? 'ok' : 'FINDING';
   console.log(
-    `${name.padEnd(16)} ${status.padEnd(8)} ${execs.toLocaleString('en').padStart(13)} execs  ${rate.toLocaleString('en').padStart(8)} exec/s  total ${t.execs.toLocaleString('en')} in ${t.runs} run(s)`,
+    `${name.padEnd(16)} ${status.padEnd(8)} ${execs.toLocaleString('en').padStart(13)} execs  ` +
+      `${rate.toLocaleString('en').padStart(8)} exec/s  total ${t.execs.toLocaleString('en')} in ${t.runs} ` +
+      'run(s)',
   );
   if (code !== 0) {
     findings++;

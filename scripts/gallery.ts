@@ -82,7 +82,8 @@ function parseArgs(argv: string[]): Args {
   });
   if (v.help) {
     console.log(
-      'usage: npm run gallery -- [--photos DIR] [--only chair,lamp] [--presets product-studio,vitrinealu:garden] [--engine studio] [--out gallery] [--seed 1] [--tile 360] [--model file.onnx]',
+      'usage: npm run gallery -- [--photos DIR] [--only chair,lamp] [--presets product-studio,vitrinealu:garden] ' +
+        '[--engine studio] [--out gallery] [--seed 1] [--tile 360] [--model file.onnx]',
     );
     process.exit(0);
   }
@@ -134,14 +135,18 @@ async function tileOf(image: Buffer | string | undefined, text: string, tile: nu
         .composite([
           {
             input: Buffer.from(
-              `<svg width="${tile}" height="${tile}" xmlns="http://www.w3.org/2000/svg"><text x="50%" y="50%" text-anchor="middle" font-family="DejaVu Sans, sans-serif" font-size="15" fill="#fff">${escapeXml(error ?? 'failed')}</text></svg>`,
+              `<svg width="${tile}" height="${tile}" xmlns="http://www.w3.org/2000/svg"><text x="50%" ` +
+                'y="50%" text-anchor="middle" font-family="DejaVu Sans, sans-serif" font-size="15" ' +
+                `fill="#fff">${escapeXml(error ?? 'failed')}</text></svg>`,
             ),
           },
         ])
         .png()
         .toBuffer();
   const bar = Buffer.from(
-    `<svg width="${tile}" height="${LABEL_H}" xmlns="http://www.w3.org/2000/svg"><rect width="100%" height="100%" fill="#282828"/><text x="6" y="18" font-family="DejaVu Sans, sans-serif" font-size="15" fill="#f0f0f0">${escapeXml(text)}</text></svg>`,
+    `<svg width="${tile}" height="${LABEL_H}" xmlns="http://www.w3.org/2000/svg"><rect width="100%" ` +
+      'height="100%" fill="#282828"/><text x="6" y="18" font-family="DejaVu Sans, sans-serif" font-size="15" ' +
+      `fill="#f0f0f0">${escapeXml(text)}</text></svg>`,
   );
   return sharp({ create: { width: tile, height: tile + LABEL_H, channels: 3, background: SHEET_BG } })
     .composite([
@@ -173,7 +178,8 @@ async function main(): Promise<void> {
   mkdirSync(args.out, { recursive: true });
   const log = (s: string) => process.stderr.write(`${s}\n`);
   log(
-    `${args.photos.length} photos × ${args.presets.length} presets, engine ${args.engine}, seed ${args.seed} → ${args.out}`,
+    `${args.photos.length} photos × ${args.presets.length} presets, engine ${args.engine}, seed ${args.seed} ` +
+      `→ ${args.out}`,
   );
   try {
     for (const file of args.photos) {

@@ -34,7 +34,8 @@ if (process.env.BGN_CUDA === '1') {
   if (nvcc) args.push(`--CDCMAKE_CUDA_COMPILER=${nvcc}`);
   else
     console.warn(
-      'bg-native: BGN_CUDA=1 but nvcc was not found (install the CUDA toolkit or put nvcc on PATH); building the CPU backend only',
+      'bg-native: BGN_CUDA=1 but nvcc was not found (install the CUDA toolkit or put nvcc on PATH); building ' +
+        'the CPU backend only',
     );
 } else {
   args.push('--CDBGN_CUDA=OFF'); // a CMake cache keeps options: a later plain build is CPU-only again

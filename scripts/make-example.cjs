@@ -16,7 +16,8 @@ const svg = `
       <stop offset="0" stop-color="#8a7a66"/><stop offset="1" stop-color="#5e5142"/>
     </linearGradient>
     <linearGradient id="metal" x1="0" y1="0" x2="1" y2="0">
-      <stop offset="0" stop-color="#2f5d50"/><stop offset="0.5" stop-color="#4f8f7c"/><stop offset="1" stop-color="#24473d"/>
+      <stop offset="0" stop-color="#2f5d50"/><stop offset="0.5" stop-color="#4f8f7c"/>
+      <stop offset="1" stop-color="#24473d"/>
     </linearGradient>
     <radialGradient id="shadow" cx="0.5" cy="0.5" r="0.5">
       <stop offset="0" stop-color="#000" stop-opacity="0.45"/><stop offset="1" stop-color="#000" stop-opacity="0"/>

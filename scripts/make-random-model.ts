@@ -1,5 +1,6 @@
 /**
- * npm run make-random-model -- --arch sd15|sd15-inpaint|sd2|sdxl|sdxl-inpaint --dtype f16|f32|bf16 --out file.safetensors [--seed N] [--tiny]
+ * npm run make-random-model -- --arch sd15|sd15-inpaint|sd2|sdxl|sdxl-inpaint --dtype f16|f32|bf16 --out
+ * file.safetensors [--seed N] [--tiny]
  *
  * Writes a single-file checkpoint with the exact LDM key names and shapes of Stable Diffusion 1.5,
  * 1.5-inpainting (9 input channels), 2.x (OpenCLIP text encoder, linear projections, 1024-wide
@@ -66,9 +67,12 @@ interface Args {
 }
 
 const USAGE =
-  'usage: npm run make-random-model -- --arch sd15|sd15-inpaint|sd2|sdxl|sdxl-inpaint [--dtype f16|f32|bf16] --out file.safetensors [--seed N] [--tiny] [--quiet]\n' +
-  '       npm run make-random-model -- --arch … --format gguf --type q8_0|q4_0|q4_K|q5_0|q5_1|q4_1|q5_K|q6_K|f16|f32 --out file.gguf\n' +
-  '       npm run make-random-model -- --arch sd15|sd15-inpaint|sdxl|sdxl-inpaint --lora [--rank 32] [--alpha R] --out lora.safetensors\n' +
+  'usage: npm run make-random-model -- --arch sd15|sd15-inpaint|sd2|sdxl|sdxl-inpaint ' +
+  '[--dtype f16|f32|bf16] --out file.safetensors [--seed N] [--tiny] [--quiet]\n' +
+  '       npm run make-random-model -- --arch … --format gguf --type q8_0|q4_0|q4_K|q5_0|q5_1|q4_1|q5_K|q6_K|f16|f32 ' +
+  '--out file.gguf\n' +
+  '       npm run make-random-model -- --arch sd15|sd15-inpaint|sdxl|sdxl-inpaint --lora [--rank 32] ' +
+  '[--alpha R] --out lora.safetensors\n' +
   '       npm run make-random-model -- --taesd --out taesd.safetensors|DIR';
 
 function parseArgs(argv: string[]): Args {
@@ -211,7 +215,8 @@ function main(): void {
   if (!args.quiet && process.stderr.isTTY) process.stderr.write('\r');
   const size = statSync(args.out).size;
   console.log(
-    `${args.out}: ${what.arch} ${args.format === 'gguf' ? `gguf ${args.type}` : args.dtype}, ${specs.length} tensors, ${(params / 1e6).toFixed(1)} M parameters, ` +
+    `${args.out}: ${what.arch} ${args.format === 'gguf' ? `gguf ${args.type}` : args.dtype}, ${specs.length} ` +
+      `tensors, ${(params / 1e6).toFixed(1)} M parameters, ` +
       `${(size / 2 ** 30).toFixed(2)} GiB, seed ${args.seed}, written in ${s.toFixed(1)} s`,
   );
 }

@@ -3,7 +3,8 @@
  * model, studio engine), opens the page in Debian's chromium, uploads the example photo, runs a
  * preset and saves a screenshot of the finished state.
  *
- *   npm run docs:web-screenshot -- [--photo docs/studio-chair-before.jpg] [--preset product-studio] [--out docs/web-page.jpg]
+ *   npm run docs:web-screenshot -- [--photo docs/studio-chair-before.jpg] [--preset product-studio] [--out
+ *   docs/web-page.jpg]
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';

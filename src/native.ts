@@ -28,7 +28,9 @@ export interface BackendInfo {
   reason?: string;
   /** CPU: worker threads. */
   threads?: number;
-  /** GEMM path: CPU 'openblas' | 'accelerate' | 'cblas' | 'builtin'; CUDA 'cublasLt' | 'cublas' | 'tensor-core kernel'. */
+  /**
+   * GEMM path: CPU 'openblas' | 'accelerate' | 'cblas' | 'builtin'; CUDA 'cublasLt' | 'cublas' | 'tensor-core kernel'.
+   */
   gemm?: string;
   /** CUDA: the device name, ordinal, compute capability ('9.0') and memory in bytes. */
   device?: string;
@@ -189,7 +191,9 @@ export interface DiffusionGenerateParams {
   vae?: 'full' | 'taesd' | (string & {});
   /** 1..1000: every N-th step's progress call (not the last's) carries a preview; default 0 (none). */
   previewEvery?: number;
-  /** The tiny autoencoder for previews; default: `vae`'s when it is one, else 'taesd' (no previews when none is found). */
+  /**
+   * The tiny autoencoder for previews; default: `vae`'s when it is one, else 'taesd' (no previews when none is found).
+   */
   previewVae?: 'taesd' | (string & {});
 }
 
@@ -299,7 +303,8 @@ function describeFailure(err: unknown): string {
     `Could not load the bg-native addon for ${process.platform}-${process.arch} (Node ${process.version}).`,
     `Cause: ${reason.split('\n')[0]}`,
     'Possible fixes:',
-    '- Build it from source: `npm rebuild @vitrinealu/bg-native` (needs cmake, a C++17 compiler and, for speed, libopenblas-dev).',
+    '- Build it from source: `npm rebuild @vitrinealu/bg-native` (needs cmake, a C++17 compiler and, for ' +
+      'speed, libopenblas-dev).',
     '- On Debian/Ubuntu: `apt-get install -y cmake g++ libopenblas-dev`, then rebuild.',
     '- If you installed with --ignore-scripts, run `npm run build` in the package folder.',
     '- Make sure the Node.js version you run is the one you installed with (the addon uses N-API 8, Node >= 20).',

@@ -109,7 +109,7 @@ describe.runIf(fixturesPresent)('a single-file checkpoint with no tokenizer name
     });
   });
 
-  it('a truncated or corrupt checkpoint is E_MODEL_FORMAT naming the file, before any tokenizer is looked up', async () => {
+  it('a truncated or corrupt checkpoint is E_MODEL_FORMAT naming the file, before a tokenizer is sought', async () => {
     const missing = path.join(tmp.dir, 'no-such-tokenizer');
     const truncated = path.join(tmp.dir, 'truncated.safetensors');
     truncatedCopy(sd1Tiny, truncated, 0.6);

@@ -103,7 +103,7 @@ const jsonLines = (s: string) =>
     .map((l) => JSON.parse(l) as BatchLine);
 
 describe('batch mode', () => {
-  it('turns a folder of photos into a folder of outputs named after them, with a line per photo and a summary', async () => {
+  it('turns a folder of photos into outputs named after them, with a line per photo and a summary', async () => {
     const out = dir('out-folder');
     const r = await cli(['--in', dir('good'), '--out', out, '--engine', 'studio']);
     expect(r.code, r.stderr).toBe(0);
@@ -116,7 +116,7 @@ describe('batch mode', () => {
     expect(r.stdout).toBe('');
   });
 
-  it('takes a quoted glob, keeps sub-folders, writes the --format extension and prints one JSON line per photo', async () => {
+  it('takes a quoted glob, keeps sub-folders, writes the --format extension, a JSON line per photo', async () => {
     const out = dir('out-glob');
     const r = await cli([
       '--in',

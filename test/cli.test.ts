@@ -96,7 +96,7 @@ describe('bg-native CLI', () => {
     expect(readdirSync(dir)).toEqual([]);
   });
 
-  it('--device cuda on a build or machine without CUDA fails with E_DEVICE_UNAVAILABLE and the reason, writing nothing', () => {
+  it('--device cuda without CUDA (build or machine) fails with E_DEVICE_UNAVAILABLE and why, writing nothing', () => {
     const dir = path.join(tmp.dir, 'no-gpu');
     mkdirSync(dir);
     const r = cli('segment', '--in', photo('coffee_cup_cc0.jpg'), '--out', path.join(dir, 'm.png'), '--device', 'cuda');

@@ -146,7 +146,7 @@ describe('round trips', () => {
     expect([meta.format, meta.width, meta.height]).toEqual(['jpeg', 64, 48]);
   });
 
-  it("uploads the file when the server cannot read the path (upload: 'auto'), and refuses with E_FORBIDDEN when told not to upload", async () => {
+  it("uploads the file the server cannot read (upload: 'auto'); E_FORBIDDEN when told not to upload", async () => {
     const outside = path.join(tmp.dir, 'elsewhere', 'chair.jpg');
     mkdirSync(path.dirname(outside), { recursive: true });
     writeFileSync(outside, fx.jpeg);

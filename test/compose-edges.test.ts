@@ -130,7 +130,7 @@ describe('edge decontamination without references', () => {
 });
 
 describe('foreground interior', () => {
-  it('stays the original’s within 1/255 through decontaminate → feather → shadow → composite with colour matching off', () => {
+  it('stays within 1/255 of the original through decontaminate → feather → shadow → composite, no colour match', () => {
     const { rgb, alpha, width, height } = discScene(RED, GREEN, { texture: 60 });
     const fg = decontaminate(rgb, alpha, width, height);
     const soft = featherAlpha(alpha, width, height, { width: 8 });

@@ -222,7 +222,7 @@ describe.runIf(fixturesPresent)('DiffusionModel', () => {
       }
     });
 
-    it('prompt emphasis changes the conditioning (weight 1.0 changes nothing); a prompt over 75 tokens runs in chunks', async () => {
+    it('prompt emphasis changes the conditioning (1.0 is neutral); prompts over 75 tokens run in chunks', async () => {
       const plain = await model.generate({ ...base, prompt: 'a red house' });
       const weighted = await model.generate({ ...base, prompt: 'a (red:1.6) house' });
       expect(Buffer.from(plain.pixels).equals(Buffer.from(weighted.pixels))).toBe(false);

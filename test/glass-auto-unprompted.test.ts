@@ -13,7 +13,7 @@ const W = 160,
   H = 120;
 
 describe("glass 'auto' without a prompt", () => {
-  it('keeps the mask of a subject coloured like its background (it reaches the outline, nothing encloses it)', async () => {
+  it('keeps the mask of a subject coloured like its background (it reaches the outline, none encloses)', async () => {
     const s = await makeGlassScene({ kind: 'door', backdrop: 'garden', width: W, height: H, seed: 5 });
     // The "subject": a disc cut from the garden itself, as a network would mark a furry animal in it.
     const salient = new Uint8Array(W * H);

@@ -80,7 +80,7 @@ afterAll(async () => {
 });
 
 describe('in-process', () => {
-  it('replace: writes <name>.bg.jpg next to the photo and adds the background block, every other byte of the sidecar kept', async () => {
+  it('replace: writes <name>.bg.jpg by the photo, adds the background block, keeps other sidecar bytes', async () => {
     const { imagePath, sidecarPath, dir } = item();
     const before = Date.now();
     const r = processed(
@@ -215,7 +215,7 @@ describe('nothing to do, or nothing done', () => {
     expect(existsSync(path.join(dir, 'chair.bg.jpg'))).toBe(false);
   });
 
-  it('a sidecar that is not an object, a missing photo, a bad setting: failed with the reason, sidecar untouched', async () => {
+  it('a sidecar not an object, a missing photo, a bad setting: failed with the reason, sidecar untouched', async () => {
     const a = item('[1, 2]');
     expect(
       await processIngestItem({
@@ -306,7 +306,7 @@ describe('remote (MEDIA_INGEST_BACKGROUND_API_URL)', () => {
     await server?.close();
   });
 
-  it('uploads the photo to the server, writes its result next to the photo and the block into the sidecar', async () => {
+  it('uploads the photo to the server, writes its result by the photo and the block into the sidecar', async () => {
     const { imagePath, sidecarPath, dir } = item();
     const r = processed(
       await processIngestItem({

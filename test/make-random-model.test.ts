@@ -391,7 +391,7 @@ const loraNative = () => loadAddon() as unknown as LoraNative;
 const maxDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]!)), 0);
 
 describe('make-random-model --lora: kohya LoRA files for the checkpoints', () => {
-  it('SD 1.5: every transformer (proj_in/out, 8 attention projections, 2 feed-forward layers) and CLIP projection', () => {
+  it('SD 1.5: every transformer (proj_in/out, 8 attention projections, 2 feed-forward layers), CLIP projection', () => {
     const mods = loraModules(ARCHS.sd15);
     const unet = mods.filter((m) => m.name.startsWith('lora_unet_'));
     const te = mods.filter((m) => m.name.startsWith('lora_te_'));
@@ -414,7 +414,7 @@ describe('make-random-model --lora: kohya LoRA files for the checkpoints', () =>
     });
   });
 
-  it('every key of a LoRA for a reduced SD 1.x model fits its UNet and text encoder, and changes their outputs', async () => {
+  it('each key of a LoRA for a reduced SD 1.x model fits its UNet and text encoder, changing outputs', async () => {
     const model = path.join(tmp.dir, 'lora-base.safetensors'),
       lora = path.join(tmp.dir, 'lora-small.safetensors');
     writeCheckpoint(model, checkpointTensors(SMALL), { dtype: 'f16', seed: 2 });

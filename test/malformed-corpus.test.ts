@@ -172,7 +172,8 @@ async function feed(e: Entry, i: number): Promise<{ code: string; outDir?: strin
 }
 
 function rmOutputs(dir: string): void {
-  for (const f of readdirSync(dir)) if (f !== 'presets') readFileSync(path.join(dir, f)); // readable, complete files only
+  // readable, complete files only
+  for (const f of readdirSync(dir)) if (f !== 'presets') readFileSync(path.join(dir, f));
 }
 
 beforeAll(async () => {

@@ -38,7 +38,9 @@ const blobs = {
   te: randomBytes(30_000),
 };
 
-/** A diffusers pipeline repository with the extras a real one has (fp32 + fp16, .bin, a single-file checkpoint, docs). */
+/**
+ * A diffusers pipeline repository with the extras a real one has (fp32 + fp16, .bin, a single-file checkpoint, docs).
+ */
 function pipelineRepo(): Record<string, { data: Buffer; lfs?: boolean } | string> {
   return {
     'model_index.json': JSON.stringify({
@@ -118,7 +120,7 @@ describe('the cache location', () => {
 });
 
 describe('choosing the files', () => {
-  it('takes a pipeline’s configs, tokenizer and fp16 weights, and leaves .bin, flax, docs and the single-file checkpoint', () => {
+  it('takes a pipeline’s configs, tokenizer, fp16 weights; leaves .bin, flax, docs, the single-file checkpoint', () => {
     const all = Object.keys(pipelineRepo());
     const index = JSON.parse(pipelineRepo()['model_index.json'] as string);
     expect(selectModelFiles(all, index).sort()).toEqual(WANTED);
@@ -127,7 +129,7 @@ describe('choosing the files', () => {
 });
 
 describe('first run: download into the cache', () => {
-  it('downloads only the files the runtime loads, laid out as blobs + snapshot links + refs/main, reporting progress', async () => {
+  it('downloads only the files the runtime loads, as blobs + snapshot links + refs/main, with progress', async () => {
     const cacheDir = freshCache();
     const progress: HubDownloadProgress[] = [];
     const before = hub.requests.length;
@@ -327,7 +329,7 @@ describe('concurrent first runs', () => {
 });
 
 describe('offline', () => {
-  it('with nothing cached and no hub to reach: E_MODEL_NOT_FOUND naming the id, the cache folder and the fixes', async () => {
+  it('nothing cached, no hub to reach: E_MODEL_NOT_FOUND naming the id, the cache folder and the fixes', async () => {
     const cacheDir = freshCache();
     const err = await expectError(
       resolveHubModel('acme/tiny-pipeline', { endpoint: 'http://127.0.0.1:9', cacheDir }),

@@ -32,7 +32,8 @@ describe('loading the native addon', () => {
   it('fails with E_ADDON_LOAD listing the fixes when no build or prebuild exists', () => {
     const r = run(`
       const { backends } = await import('./dist/index.js');
-      try { backends(); console.log('loaded'); } catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })); }
+      try { backends(); console.log('loaded'); }
+      catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })); }
     `);
     expect(r.status, r.stderr).toBe(0);
     const err = JSON.parse(r.stdout.trim()) as { code: string; message: string };

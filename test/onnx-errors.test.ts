@@ -140,7 +140,7 @@ describe('truncated model files', () => {
 });
 
 describe('corrupted model files', () => {
-  it('40 models with flipped bytes never crash the process; load rejects only with E_MODEL_FORMAT or E_MODEL_UNSUPPORTED', () => {
+  it('40 models with flipped bytes never crash the process; load rejects with E_MODEL_FORMAT/UNSUPPORTED only', () => {
     const rand = rng(99);
     const files: string[] = [];
     for (let v = 0; v < 40; ++v) {

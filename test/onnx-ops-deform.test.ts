@@ -93,7 +93,7 @@ describe('DeformConv (opset 19)', () => {
 });
 
 describe('the decomposed deformable convolution', () => {
-  it('Pad, Slice, Split, Floor, Cast, Clip, GatherND (batch_dims 2), Sum and a strided Conv match onnxruntime', async () => {
+  it('Pad, Slice, Split, Floor, Cast, Clip, GatherND (batch_dims 2), Sum, strided Conv match onnxruntime', async () => {
     const C = 3,
       O = 4,
       H = 6,

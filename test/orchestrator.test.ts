@@ -80,7 +80,10 @@ describe('templates', () => {
   it('nothing is evaluated, and prototype names are not variables', () => {
     const e = bgError(() => renderTemplate({ a: '{{ process.exit(1) }}', b: '{{seed + 1}}' }, ctx));
     expect(e.message).toMatch(
-      /`\{\{ process\.exit\(1\) \}\}` in parameters\.a, `\{\{seed \+ 1\}\}` in parameters\.b are not variable names.*nothing is evaluated/,
+      new RegExp(
+        /`\{\{ process\.exit\(1\) \}\}` in parameters\.a, `\{\{seed \+ 1\}\}` in parameters\.b /.source +
+          /are not variable names.*nothing is evaluated/.source,
+      ),
     );
     expect(bgError(() => renderTemplate({ a: '{{constructor}}' }, ctx)).message).toMatch(
       /unknown variable `constructor`/,
@@ -90,7 +93,7 @@ describe('templates', () => {
 });
 
 describe('runWorkflowNode background-replace', () => {
-  it('fills the templates, runs the replacement and answers in the seed’s result format with file artifacts', async () => {
+  it('fills the templates, runs the replacement, answers in the seed’s result format with file artifacts', async () => {
     const node = {
       type: 'background-replace',
       parameters: {
@@ -181,7 +184,7 @@ const pairs = (p: unknown) => ((p as Pairs)?.parameters ?? []).map((x) => [x.nam
 const API_PREFIX = /^=\{\{\s*\$env\.BACKGROUND_API_URL\s*\}\}/;
 
 describe('automation/n8n/background-batch.json', () => {
-  it('is a well-formed n8n workflow: unique names and ids, known node types, connections between existing nodes', () => {
+  it('is a well-formed n8n workflow: unique names and ids, known node types, connections between its nodes', () => {
     expect(workflow.name).toMatch(/\S/);
     expect(new Set(workflow.nodes.map((n) => n.name)).size).toBe(workflow.nodes.length);
     expect(new Set(workflow.nodes.map((n) => n.id)).size).toBe(workflow.nodes.length);

@@ -67,7 +67,7 @@ const base = (input: Buffer): ReplaceOptions => ({
 const bytes = (r: { artifacts: { output: Buffer | string } }) => r.artifacts.output as Buffer;
 
 describe.skipIf(!fixturesPresent)('replaceBackground: draft decode and previews', () => {
-  it("quality 'draft' decodes through the tiny autoencoder: other pixels than the full VAE, the same every time", async () => {
+  it("quality 'draft' decodes with the tiny autoencoder: pixels unlike the full VAE's, same each time", async () => {
     process.env.BG_TAESD = taesd;
     resetDefaultContext(); // replaceBackground reads the environment again
     const png = await photo();

@@ -78,7 +78,7 @@ const posts = (m: RunwayMock) => m.requests.filter((r) => r.method === 'POST');
 const polls = (m: RunwayMock) => m.requests.filter((r) => r.method === 'GET' && r.path.startsWith('/v1/tasks/'));
 
 describe('runway engine: a generation that works', () => {
-  it('returns a background the photo’s size, having sent the documented headers, body and the closest ratio', async () => {
+  it('returns a background the photo’s size, having sent the documented headers, body, the closest ratio', async () => {
     const { mock, generator } = await setup();
     const out = await generator.generate(request(160, 120));
 

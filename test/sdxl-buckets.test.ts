@@ -29,7 +29,7 @@ describe('SDXL generation sizes', () => {
     expect(generationSize({}, 1920, 1080, 1024, SDXL_BUCKETS)).toEqual({ width: 1344, height: 768 });
   });
 
-  it("a preset's longSide caps the model's native side: 1024 keeps SDXL's buckets, 512 halves them; explicit sizes are used as given", () => {
+  it("a preset's longSide caps the native side: 1024 keeps SDXL's buckets, 512 halves them; given sizes stay", () => {
     expect(generationSize({ longSide: 1024 }, 3000, 2000, 1024, SDXL_BUCKETS)).toEqual({ width: 1216, height: 832 });
     expect(generationSize({ longSide: 512 }, 3000, 2000, 1024, SDXL_BUCKETS)).toEqual({ width: 640, height: 448 });
     expect(generationSize({ longSide: 1024 }, 3000, 2000, 512)).toEqual({ width: 640, height: 448 });

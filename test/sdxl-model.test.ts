@@ -67,7 +67,7 @@ describe('SDXL single file (LDM conditioner.embedders.0/1)', () => {
     expect(model.inChannels).toBe(4);
   });
 
-  it('the two text encoders load on their own: encoder 1 without projection, encoder 2 with every layer and its projection', async () => {
+  it('text encoders load alone: encoder 1 without projection, encoder 2 with all layers and projection', async () => {
     const te1 = await components().TextEncoder.load(file, { threads: 2 });
     const te2 = await components().TextEncoder.load(file, { threads: 2, encoder: 2 });
     try {
@@ -94,7 +94,7 @@ describe('SDXL single file (LDM conditioner.embedders.0/1)', () => {
     expect([r.width, r.height]).toEqual([96, 64]);
   });
 
-  it('clipSkip counts from the penultimate layer SDXL already uses, so 1 is out of range for 2-layer encoders', async () => {
+  it('clipSkip counts from the penultimate layer SDXL uses, so 1 is out of range for 2-layer encoders', async () => {
     await expect(model.generate({ prompt: 'x', width: 64, height: 64, steps: 1, clipSkip: 1 })).rejects.toMatchObject({
       code: 'E_BAD_INPUT',
       message: /clipSkip must be from 0 to 0/,
@@ -235,7 +235,7 @@ describe('bad SDXL input is refused, never a crash', () => {
     await expect(load(p)).rejects.toMatchObject({ code: 'E_MODEL_FORMAT', message: /label_emb|add_embedding/ });
   });
 
-  it('an SDXL UNet forward without the pooled text and time ids, or with a pooled width that does not fit: E_BAD_INPUT', async () => {
+  it('an SDXL UNet forward lacking pooled text and time ids, or with a wrong pooled width: E_BAD_INPUT', async () => {
     const unet = await components().UNet.load(file, { threads: 2 });
     try {
       expect(unet.textTime).toBe(true);

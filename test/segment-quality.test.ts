@@ -38,7 +38,8 @@ describe('segmentation quality (lemur, reference alpha)', () => {
     const iouRefined = iou(refined.alpha, truth.data);
     const iouBare = iou(bare.alpha, truth.data);
     console.log(
-      `lemur IoU refined ${iouRefined.toFixed(4)} bare ${iouBare.toFixed(4)}; edge error ${edgeError(refined.alpha, truth.data).toFixed(4)} vs ${edgeError(bare.alpha, truth.data).toFixed(4)}`,
+      `lemur IoU refined ${iouRefined.toFixed(4)} bare ${iouBare.toFixed(4)}; edge error ` +
+        `${edgeError(refined.alpha, truth.data).toFixed(4)} vs ${edgeError(bare.alpha, truth.data).toFixed(4)}`,
     );
     expect(iouRefined).toBeGreaterThanOrEqual(0.954); // @imgly's own result with this model
     expect(iouRefined).toBeGreaterThanOrEqual(iouBare);

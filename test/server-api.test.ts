@@ -82,7 +82,7 @@ afterAll(async () => {
 });
 
 describe('seed API', () => {
-  it('enqueues a replacement, answers 202 with a job id, and POSTs a signed background.job.succeeded webhook', async () => {
+  it('enqueues a replacement, answers 202 with a job id, POSTs a signed background.job.succeeded webhook', async () => {
     const hook = await receiver();
     const res = await postJson(`${main.url}/api/background/replace`, {
       mediaId: 'media-1',

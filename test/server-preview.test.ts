@@ -173,7 +173,7 @@ describe('GET /v1/jobs/:id/preview', () => {
     expect(posted.json.previewUrl).toBeUndefined();
   });
 
-  it("requests name vae 'full' or 'taesd' and quality 'draft'; a file path or a bad previewEvery is E_BAD_INPUT", async () => {
+  it("requests name vae 'full' or 'taesd', quality 'draft'; a file path, a bad previewEvery: E_BAD_INPUT", async () => {
     const bad = async (body: Record<string, unknown>, field: RegExp) => {
       const r = await postJson(`${url}/v1/replace?wait=0`, { inputPath: fx.photo, ...body });
       expect(r.status).toBe(400);

@@ -31,7 +31,8 @@ import type { ServerReply } from './helpers/server-reply.js';
 const redisInstalled = haveRedis();
 if (!redisInstalled) {
   console.warn(
-    'server-redis.test.ts: SKIPPED — no `redis-server` binary on PATH (apt-get install redis-server; .ci/run installs it).',
+    'server-redis.test.ts: SKIPPED — no `redis-server` binary on PATH (apt-get install redis-server; .ci/run ' +
+      'installs it).',
   );
 }
 

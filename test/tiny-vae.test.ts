@@ -205,7 +205,7 @@ describe.runIf(present)('DiffusionModel with the tiny autoencoder', () => {
     });
   });
 
-  it('previewEvery: progress calls carry the tiny decode of the denoised estimate, not after the last step', async () => {
+  it('previewEvery: progress calls carry the tiny decode of the denoised estimate, but not the last step', async () => {
     const seen: Array<{ step: number; preview?: { pixels: Uint8Array; width: number; height: number } }> = [];
     const steps = 5;
     const r = await model.generate(
@@ -231,7 +231,7 @@ describe.runIf(present)('DiffusionModel with the tiny autoencoder', () => {
     });
   });
 
-  it('previews are skipped (no error) when no tiny autoencoder is named or found; bad values are E_BAD_INPUT', async () => {
+  it('previews are skipped (no error) when no tiny autoencoder is named or found; bad values E_BAD_INPUT', async () => {
     const saved = process.env.BG_TAESD;
     delete process.env.BG_TAESD;
     resetDefaultContext();

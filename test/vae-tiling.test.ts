@@ -307,7 +307,7 @@ describe.runIf(fixturesPresent)('tiled VAE', () => {
     });
     afterAll(() => model?.dispose());
 
-    it("defaults to 'auto': a small image is bit-identical to tiled: false; tiled: true runs and stays close", async () => {
+    it("defaults to 'auto': a small image is bit-identical to tiled: false; tiled: true stays close", async () => {
       const def = await model.generate(base);
       const off = await model.generate({ ...base, tiled: false });
       expect(Buffer.from(def.pixels).equals(Buffer.from(off.pixels))).toBe(true);

@@ -216,7 +216,7 @@ describe.skipIf(!haveChromium)('web page (chromium + playwright-core)', () => {
     await page.getByRole('tab', { name: 'Before / after' }).click();
   });
 
-  it('downloads the result and the mask as images of the photo’s size: the product kept, the green backdrop gone', async () => {
+  it('downloads the result and the mask at the photo’s size: the product kept, the green backdrop gone', async () => {
     const [dl] = await Promise.all([
       page.waitForEvent('download'),
       page.getByRole('link', { name: 'Download result' }).click(),

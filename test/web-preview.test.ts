@@ -98,7 +98,7 @@ describe.skipIf(!haveChromium)('web page: step previews', () => {
     tmp.remove();
   });
 
-  it('asks for previews, shows the latest in place of the spinner while the job runs, and drops it at the end', async () => {
+  it('asks for previews, shows the latest in place of the spinner while the job runs, drops it at end', async () => {
     await page.goto(url);
     await page.locator('#token').fill(TOKEN);
     await page.getByRole('button', { name: 'Connect' }).click();

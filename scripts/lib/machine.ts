@@ -59,5 +59,8 @@ export function loadAverage(): [number, number, number] {
 }
 
 export function describeMachine(m: Machine): string {
-  return `${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB (${m.features.join(' ') || 'no AVX2'}); ${m.os}; node ${m.node}`;
+  return (
+    `${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB (${m.features.join(' ') || 'no AVX2'}); ${m.os}; node ` +
+    `${m.node}`
+  );
 }

@@ -72,7 +72,9 @@ export interface ModelArch {
   unet: UnetArch;
   vae: VaeArch;
   text: TextArch;
-  /** SDXL: the second text encoder (OpenCLIP, with text_projection); the pair lives under conditioner.embedders.{0,1}. */
+  /**
+   * SDXL: the second text encoder (OpenCLIP, with text_projection); the pair lives under conditioner.embedders.{0,1}.
+   */
   text2?: TextArch;
 }
 
@@ -125,7 +127,10 @@ const SD1_UNET: UnetArch = {
   useLinearInTransformer: false,
 };
 
-/** OpenCLIP ViT-bigG-14 text tower (open_clip ViT-bigG-14.json: width 1280, layers 32, heads 20, mlp_ratio 4, embed_dim 1280). */
+/**
+ * OpenCLIP ViT-bigG-14 text tower (open_clip ViT-bigG-14.json: width 1280, layers 32, heads 20, mlp_ratio 4, embed_dim
+ * 1280).
+ */
 const OPENCLIP_BIGG: TextArch = {
   kind: 'openclip',
   hidden: 1280,
@@ -136,7 +141,9 @@ const OPENCLIP_BIGG: TextArch = {
   positions: 77,
 };
 
-/** sd_xl_base.yaml network_config: 3 levels, attention at ds 2 and 4 with depth 2 and 10, 64-wide heads, 2048 context. */
+/**
+ * sd_xl_base.yaml network_config: 3 levels, attention at ds 2 and 4 with depth 2 and 10, 64-wide heads, 2048 context.
+ */
 const SDXL_UNET: UnetArch = {
   inChannels: 4,
   outChannels: 4,

@@ -80,9 +80,11 @@ export function comparisonTable(rows: Comparison[], m: Machine): string {
     '',
     `ours vs stable-diffusion.cpp — ${describeMachine(m)}`,
     `sd.cpp: ${first ? `${first.binary} (${first.version}), ${shownArgs(first.args)}` : '—'}`,
-    'UNet step = one sampling step with CFG 7.5 (cond + uncond), warm mean over the steps after the first; ratio = ours / sd.cpp',
+    'UNet step = one sampling step with CFG 7.5 (cond + uncond), warm mean over the steps after the first; ' +
+      'ratio = ours / sd.cpp',
     '',
-    'file                         size  prec   UNet step s  sd.cpp s  ratio   VAE decode s  sd.cpp s  ratio   text s  sd.cpp s' +
+    'file                         size  prec   UNet step s  sd.cpp s  ratio   VAE decode s  sd.cpp s  ' +
+      'ratio   text s  sd.cpp s' +
       '   peak RSS MiB  sd.cpp MiB   load avg',
   ];
   for (const r of rows) {

@@ -16,7 +16,8 @@ export function studioOptions(f: StudioFlags): Pick<SegmentOptions, 'cleanPlate'
   if ((f.secondIn === undefined) !== (f.secondCleanPlate === undefined)) {
     throw new BgNativeError(
       'E_BAD_INPUT',
-      `--${f.secondIn === undefined ? 'second-in' : 'second-clean-plate'} is missing: two-shot matting takes the second shot and its clean plate together.`,
+      `--${f.secondIn === undefined ? 'second-in' : 'second-clean-plate'} is missing: two-shot matting takes ` +
+        'the second shot and its clean plate together.',
     );
   }
   return {

@@ -28,9 +28,15 @@ export interface ClientOptions {
   maxRetryDelayMs?: number;
   /** How often waitForJob() polls (default 1000 ms). */
   pollMs?: number;
-  /** How long replace()/cleanup() ask the server to hold the request before it answers 202 and the client polls (default 30000 ms). */
+  /**
+   * How long replace()/cleanup() ask the server to hold the request before it answers 202 and the client polls (default
+   * 30000 ms).
+   */
   syncWaitMs?: number;
-  /** Upload the photo instead of sending its path: 'auto' (default: only when the server cannot read the path), true, false. */
+  /**
+   * Upload the photo instead of sending its path: 'auto' (default: only when the server cannot read the path), true,
+   * false.
+   */
   upload?: 'auto' | boolean;
   /** Called before each retry (logging, metrics). */
   onRetry?: (info: RetryInfo) => void;

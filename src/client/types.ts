@@ -70,7 +70,9 @@ export interface ImageSource {
   imagePath?: string;
   /** The photo's bytes, uploaded. */
   image?: ImageBytes;
-  /** An http(s) URL the server downloads the photo from (any public host, unless WEBHOOK_ALLOWED_HOSTS narrows them). */
+  /**
+   * An http(s) URL the server downloads the photo from (any public host, unless WEBHOOK_ALLOWED_HOSTS narrows them).
+   */
   imageUrl?: string;
   /** File name sent with an upload (default: the path's base name, else photo). */
   filename?: string;

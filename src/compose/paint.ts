@@ -313,7 +313,8 @@ function paintBlurred(
   const photo = ctx.photo;
   if (!photo) {
     throw new RangeError(
-      "paintBackground: a 'blurred-original' background needs the photo: pass ctx.photo (interleaved RGB, width·height·3 bytes)",
+      "paintBackground: a 'blurred-original' background needs the photo: pass ctx.photo (interleaved RGB, " +
+        'width·height·3 bytes)',
     );
   }
   if (photo.length !== n * 3) {

@@ -157,7 +157,8 @@ async function openModel(
   } catch {
     throw new BgNativeError(
       'E_MODEL_NOT_FOUND',
-      `Diffusion model not found: ${options.model}. Point model.diffusion (or BG_DIFFUSION_MODEL) at a .safetensors checkpoint or a diffusers folder.`,
+      `Diffusion model not found: ${options.model}. Point model.diffusion (or BG_DIFFUSION_MODEL) at a ` +
+        '.safetensors checkpoint or a diffusers folder.',
     );
   }
   const { settings, diffusion } = options.runtime;

@@ -67,7 +67,8 @@ export async function generateBackground(
       throw requested === 'local'
         ? new BgNativeError(
             'E_CONFIG',
-            "engine 'local' needs a Stable Diffusion model: set model.diffusion (CLI --diffusion-model) or BG_DIFFUSION_MODEL to a .safetensors checkpoint or a diffusers folder.",
+            "engine 'local' needs a Stable Diffusion model: set model.diffusion (CLI --diffusion-model) or " +
+              'BG_DIFFUSION_MODEL to a .safetensors checkpoint or a diffusers folder.',
           )
         : new BgNativeError(
             'E_CONFIG',

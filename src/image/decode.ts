@@ -127,7 +127,8 @@ export async function probeImage(bytes: Uint8Array, name: string, maxPixels: num
     const mp = (n: number): string => `${(n / 1e6).toFixed(n < 1e6 ? 3 : 1)} MP`;
     throw new BgNativeError(
       'E_IMAGE_TOO_LARGE',
-      `Image is ${width}×${height} (${mp(pixels)}), above the limit of ${mp(maxPixels)}; downscale it or raise the limit with option maxPixels or env BG_MAX_PIXELS: ${name}`,
+      `Image is ${width}×${height} (${mp(pixels)}), above the limit of ${mp(maxPixels)}; downscale it or ` +
+        `raise the limit with option maxPixels or env BG_MAX_PIXELS: ${name}`,
     );
   }
   return {
@@ -173,7 +174,8 @@ export async function decodeOpened({ bytes, header, name }: OpenedImage): Promis
     if (info.channels !== 3 || info.width !== header.width || info.height !== header.height) {
       throw new BgNativeError(
         'E_INTERNAL',
-        `Decoder returned ${info.width}×${info.height}×${info.channels}, expected ${header.width}×${header.height}×3: ${name}`,
+        `Decoder returned ${info.width}×${info.height}×${info.channels}, expected ` +
+          `${header.width}×${header.height}×3: ${name}`,
       );
     }
     return {

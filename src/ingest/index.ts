@@ -127,7 +127,8 @@ export function readIngestConfig(env: NodeJS.ProcessEnv = process.env): IngestCo
   else if (!['', 'off', 'none', 'false', '0', 'disabled'].includes(auto)) {
     throw new BgNativeError(
       'E_CONFIG',
-      `MEDIA_INGEST_BACKGROUND_AUTOMATION must be 'replace', 'cleanup' or empty (off), got ${JSON.stringify(env.MEDIA_INGEST_BACKGROUND_AUTOMATION)}.`,
+      `MEDIA_INGEST_BACKGROUND_AUTOMATION must be 'replace', 'cleanup' or empty (off), got ` +
+        `${JSON.stringify(env.MEDIA_INGEST_BACKGROUND_AUTOMATION)}.`,
     );
   }
   const apiUrl = env.MEDIA_INGEST_BACKGROUND_API_URL?.trim() || undefined;
@@ -141,7 +142,8 @@ export function readIngestConfig(env: NodeJS.ProcessEnv = process.env): IngestCo
     if (!ok)
       throw new BgNativeError(
         'E_CONFIG',
-        `MEDIA_INGEST_BACKGROUND_API_URL must be an http(s) URL such as http://127.0.0.1:8080, got ${JSON.stringify(apiUrl)}.`,
+        'MEDIA_INGEST_BACKGROUND_API_URL must be an http(s) URL such as http://127.0.0.1:8080, got ' +
+          `${JSON.stringify(apiUrl)}.`,
       );
   }
   const engineText = env.MEDIA_INGEST_BACKGROUND_ENGINE?.trim();
@@ -224,7 +226,8 @@ export async function processIngestItem(item: IngestItem): Promise<IngestResult>
     if ((sidecarPath === undefined) === (item.sidecar === undefined)) {
       throw new BgNativeError(
         'E_BAD_INPUT',
-        'processIngestItem needs exactly one of `sidecarPath` (a JSON file to update) and `sidecar` (its parsed content).',
+        'processIngestItem needs exactly one of `sidecarPath` (a JSON file to update) and `sidecar` (its ' +
+          'parsed content).',
       );
     }
     const cfg = readIngestConfig(item.env ?? process.env);

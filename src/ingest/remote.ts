@@ -91,7 +91,8 @@ async function call(
     const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
     throw new BgNativeError(
       'E_PROVIDER_FAILED',
-      `Cannot reach the background server at ${url.origin} (${cause}); check MEDIA_INGEST_BACKGROUND_API_URL, or unset it to process in-process.`,
+      `Cannot reach the background server at ${url.origin} (${cause}); check ` +
+        'MEDIA_INGEST_BACKGROUND_API_URL, or unset it to process in-process.',
       { cause: err },
     );
   }

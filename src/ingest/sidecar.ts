@@ -89,14 +89,16 @@ export function parseSidecar(text: string, where: string): Record<string, unknow
   } catch (err) {
     throw new BgNativeError(
       'E_BAD_INPUT',
-      `The sidecar ${where} is not valid JSON (${(err as Error).message}); fix or regenerate it — it was left untouched.`,
+      `The sidecar ${where} is not valid JSON (${(err as Error).message}); fix or regenerate it — it was ` +
+        'left untouched.',
       { cause: err },
     );
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new BgNativeError(
       'E_BAD_INPUT',
-      `The sidecar ${where} must hold a JSON object, not ${Array.isArray(value) ? 'an array' : value === null ? 'null' : typeof value}; it was left untouched.`,
+      `The sidecar ${where} must hold a JSON object, not ` +
+        `${Array.isArray(value) ? 'an array' : value === null ? 'null' : typeof value}; it was left untouched.`,
     );
   }
   return value as Record<string, unknown>;

@@ -136,7 +136,8 @@ export function parseModelId(id: string, from = 'MODEL_ID'): string {
   if (!ID_RE.test(t) || t.includes('..')) {
     throw new BgNativeError(
       'E_CONFIG',
-      `${from} must be a Hugging Face model id such as "stabilityai/stable-diffusion-xl-base-1.0" (org/name), got ${JSON.stringify(id)}. For a local file or folder use MODEL_PATH.`,
+      `${from} must be a Hugging Face model id such as "stabilityai/stable-diffusion-xl-base-1.0" ` +
+        `(org/name), got ${JSON.stringify(id)}. For a local file or folder use MODEL_PATH.`,
     );
   }
   return t;
@@ -262,7 +263,8 @@ export function selectModelFiles(
   if (top.length === 0) {
     throw new BgNativeError(
       'E_MODEL_UNSUPPORTED',
-      `${id} has neither model_index.json (a diffusers pipeline) nor a .safetensors checkpoint at its top level; choose another model id or point MODEL_PATH at local weights.`,
+      `${id} has neither model_index.json (a diffusers pipeline) nor a .safetensors checkpoint at its top ` +
+        'level; choose another model id or point MODEL_PATH at local weights.',
     );
   }
   const preferred = pickWeights(top, variant);
@@ -380,7 +382,8 @@ async function acquireLock(
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
         throw new BgNativeError(
           'E_IO',
-          `Cannot create the download lock ${file}: ${(err as Error).message} (is the cache folder writable? Set HF_HUB_CACHE to a writable folder).`,
+          `Cannot create the download lock ${file}: ${(err as Error).message} (is the cache folder writable? ` +
+            'Set HF_HUB_CACHE to a writable folder).',
           { cause: err },
         );
       }
@@ -406,7 +409,8 @@ async function acquireLock(
     if (Date.now() > end) {
       throw new BgNativeError(
         'E_IO',
-        `Another process has been downloading ${o.id} for too long (lock ${file}); remove the lock file if no download is running.`,
+        `Another process has been downloading ${o.id} for too long (lock ${file}); remove the lock file if ` +
+          'no download is running.',
       );
     }
     await sleep(100, o.signal);
@@ -428,8 +432,10 @@ function unreachable(id: string, endpoint: string, cache: string, err: unknown):
     (err as { cause?: { code?: string; message?: string } })?.cause?.code ?? (err as Error)?.message ?? String(err);
   return new BgNativeError(
     'E_MODEL_NOT_FOUND',
-    `Model ${id} is not in the cache (${path.join(cache, repoFolderName(id))}) and ${endpoint} cannot be reached (${why}). ` +
-      `Connect to the network once so it can be downloaded, set HF_ENDPOINT to a reachable mirror, copy the model into HF_HOME, or point MODEL_PATH at local weights.`,
+    `Model ${id} is not in the cache (${path.join(cache, repoFolderName(id))}) and ${endpoint} cannot be ` +
+      `reached (${why}). ` +
+      'Connect to the network once so it can be downloaded, set HF_ENDPOINT to a reachable mirror, copy the ' +
+      'model into HF_HOME, or point MODEL_PATH at local weights.',
     { cause: err },
   );
 }
@@ -458,15 +464,18 @@ async function fetchRepoInfo(
     throw new BgNativeError(
       'E_MODEL_NOT_FOUND',
       token
-        ? `${endpoint} refused access to ${id} (${res.status}) with the given HF_TOKEN: accept the model's licence on its page with that account, or use a token with read access.`
-        : `${endpoint} refused access to ${id} (${res.status}): it is gated or private. Set HF_TOKEN to a token with read access (and accept the model's licence on its page).`,
+        ? `${endpoint} refused access to ${id} (${res.status}) with the given HF_TOKEN: accept the model's ` +
+            'licence on its page with that account, or use a token with read access.'
+        : `${endpoint} refused access to ${id} (${res.status}): it is gated or private. Set HF_TOKEN to a ` +
+            `token with read access (and accept the model's licence on its page).`,
     );
   }
   if (res.status === 404) {
     await res.body?.cancel();
     throw new BgNativeError(
       'E_MODEL_NOT_FOUND',
-      `${endpoint} has no model ${id} at revision ${revision}: check MODEL_ID (org/name, as on the model's page) and MODEL_REVISION.`,
+      `${endpoint} has no model ${id} at revision ${revision}: check MODEL_ID (org/name, as on the model's ` +
+        'page) and MODEL_REVISION.',
     );
   }
   if (!res.ok) {
@@ -556,7 +565,8 @@ async function downloadBlob(
           await res.body?.cancel();
           throw new BgNativeError(
             'E_MODEL_NOT_FOUND',
-            `Downloading ${job.sibling.rfilename} failed: ${url} answered ${res.status}${res.status === 404 ? '' : ' (set HF_TOKEN for gated or private models)'}.`,
+            `Downloading ${job.sibling.rfilename} failed: ${url} answered ` +
+              `${res.status}${res.status === 404 ? '' : ' (set HF_TOKEN for gated or private models)'}.`,
           );
         } else if (!res.ok || !res.body) {
           await res.body?.cancel();
@@ -593,7 +603,8 @@ async function downloadBlob(
         await unlink(part).catch(() => undefined);
         throw new BgNativeError(
           'E_MODEL_FORMAT',
-          `Downloaded ${job.sibling.rfilename} has ${got} bytes, expected ${job.size}; it was discarded. Try again (if it persists, the mirror at HF_ENDPOINT serves a different file).`,
+          `Downloaded ${job.sibling.rfilename} has ${got} bytes, expected ${job.size}; it was discarded. Try ` +
+            'again (if it persists, the mirror at HF_ENDPOINT serves a different file).',
         );
       }
       if (job.algo) {
@@ -605,7 +616,9 @@ async function downloadBlob(
           await unlink(part).catch(() => undefined);
           throw new BgNativeError(
             'E_MODEL_FORMAT',
-            `Downloaded ${job.sibling.rfilename} does not match its checksum (${job.algo === 'sha256' ? 'sha256' : 'git blob sha1'} ${digest}, expected ${job.etag}); it was discarded. Try again (if it persists, the mirror at HF_ENDPOINT serves a different file).`,
+            `Downloaded ${job.sibling.rfilename} does not match its checksum ` +
+              `(${job.algo === 'sha256' ? 'sha256' : 'git blob sha1'} ${digest}, expected ${job.etag}); it was ` +
+              'discarded. Try again (if it persists, the mirror at HF_ENDPOINT serves a different file).',
           );
         }
       }
@@ -616,7 +629,8 @@ async function downloadBlob(
         if (err instanceof CutConnection) {
           throw new BgNativeError(
             'E_IO',
-            `Downloading ${job.sibling.rfilename} from ${url} failed ${attempts} times (${err.message}); what arrived is kept and the next run resumes from there.`,
+            `Downloading ${job.sibling.rfilename} from ${url} failed ${attempts} times (${err.message}); ` +
+              'what arrived is kept and the next run resumes from there.',
             { cause: err },
           );
         }
@@ -724,7 +738,8 @@ export async function resolveHubModel(id: string, options: HubResolveOptions = {
     throw new BgNativeError(
       'E_MODEL_NOT_FOUND',
       `Model ${modelId} (revision ${revision}) is not in the cache (${repoDir}) and HF_HUB_OFFLINE is set. ` +
-        `Download it once with network access (unset HF_HUB_OFFLINE), copy the cache folder from a machine that has it (HF_HOME / HF_HUB_CACHE), or point MODEL_PATH at local weights.`,
+        'Download it once with network access (unset HF_HUB_OFFLINE), copy the cache folder from a machine ' +
+        'that has it (HF_HOME / HF_HUB_CACHE), or point MODEL_PATH at local weights.',
     );
   }
 
@@ -752,7 +767,8 @@ export async function resolveHubModel(id: string, options: HubResolveOptions = {
     } catch (err) {
       throw new BgNativeError(
         'E_IO',
-        `Cannot create the model cache folder ${repoDir}: ${(err as Error).message} (set HF_HOME or HF_HUB_CACHE to a writable folder).`,
+        `Cannot create the model cache folder ${repoDir}: ${(err as Error).message} (set HF_HOME or ` +
+          'HF_HUB_CACHE to a writable folder).',
         { cause: err },
       );
     }

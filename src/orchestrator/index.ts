@@ -79,7 +79,8 @@ export async function runWorkflowNode(
   if (!NODE_TYPES.includes(node.type as WorkflowNodeType)) {
     throw new BgNativeError(
       'E_BAD_INPUT',
-      `Unknown workflow node type ${JSON.stringify(node.type)}; this package runs ${NODE_TYPES.map((t) => `'${t}'`).join(' and ')}.`,
+      `Unknown workflow node type ${JSON.stringify(node.type)}; this package runs ` +
+        `${NODE_TYPES.map((t) => `'${t}'`).join(' and ')}.`,
     );
   }
   if (

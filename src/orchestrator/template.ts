@@ -74,21 +74,28 @@ function walk(value: unknown, context: Record<string, unknown>, where: string, p
   return value;
 }
 
-/** Renders every string in `value` against `context`; throws E_BAD_INPUT naming unknown variables and non-variable expressions. */
+/**
+ * Renders every string in `value` against `context`; throws E_BAD_INPUT naming unknown variables and non-variable
+ * expressions.
+ */
 export function renderTemplate<T>(value: T, context: Record<string, unknown>, where = 'parameters'): T {
   const p: Problems = { unknown: [], invalid: [] };
   const out = walk(value, context ?? {}, where, p);
   const parts: string[] = [];
   if (p.invalid.length) {
     parts.push(
-      `${p.invalid.map((i) => `\`${i.expr}\` in ${i.where}`).join(', ')} ${p.invalid.length > 1 ? 'are not variable names' : 'is not a variable name'}: templates only look values up ({{name}}, {{a.b}}, {{items.0.id}}); nothing is evaluated`,
+      `${p.invalid.map((i) => `\`${i.expr}\` in ${i.where}`).join(', ')} ` +
+        `${p.invalid.length > 1 ? 'are not variable names' : 'is not a variable name'}: templates only look ` +
+        'values up ({{name}}, {{a.b}}, {{items.0.id}}); nothing is evaluated',
     );
   }
   if (p.unknown.length) {
     const names = [...new Set(p.unknown.map((u) => u.name))];
     const known = Object.keys(context ?? {});
     parts.push(
-      `unknown variable${names.length > 1 ? 's' : ''} ${p.unknown.map((u) => `\`${u.name}\` (in ${u.where})`).join(', ')}; the context has ${known.length ? known.map((k) => `\`${k}\``).join(', ') : 'no variables'}`,
+      `unknown variable${names.length > 1 ? 's' : ''} ` +
+        `${p.unknown.map((u) => `\`${u.name}\` (in ${u.where})`).join(', ')}; the context has ` +
+        `${known.length ? known.map((k) => `\`${k}\``).join(', ') : 'no variables'}`,
     );
   }
   if (parts.length)

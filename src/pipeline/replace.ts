@@ -168,7 +168,8 @@ export async function replaceBackground(options: ReplaceOptions, rt: Runtime): P
   if (!subject) {
     throw new BgNativeError(
       'E_NO_SUBJECT',
-      'No subject was found in the photo: the mask is empty. Check that the product is in view and stands out from the background, or try another segmentation model (model.segmentation / --model).',
+      'No subject was found in the photo: the mask is empty. Check that the product is in view and stands ' +
+        'out from the background, or try another segmentation model (model.segmentation / --model).',
     );
   }
   report({ stage: 'segment', progress: PROGRESS.segment });
@@ -193,7 +194,8 @@ export async function replaceBackground(options: ReplaceOptions, rt: Runtime): P
   if (background < alpha.length * 0.002) {
     throw new BgNativeError(
       'E_NO_BACKGROUND',
-      'The subject fills the whole photo: there is no background to replace. Add room around it with framing.padding (CLI --padding), or check the mask with `bg-native segment`.',
+      'The subject fills the whole photo: there is no background to replace. Add room around it with ' +
+        'framing.padding (CLI --padding), or check the mask with `bg-native segment`.',
     );
   }
 

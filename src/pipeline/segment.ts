@@ -114,7 +114,8 @@ export async function runSegmentation(opts: CommonOptions, timer: Timer, rt: Run
     if (!opts.prompt) {
       throw new BgNativeError(
         'E_BAD_INPUT',
-        'Invalid segment options: `prompt` is required by SAM models: a box [x, y, width, height] and/or points [{ x, y, label }].',
+        'Invalid segment options: `prompt` is required by SAM models: a box [x, y, width, height] and/or ' +
+          'points [{ x, y, label }].',
       );
     }
     const sam = await runSam(image, seg, decoder, opts.prompt, profile, (stage, fn) => timer.time(stage, fn));

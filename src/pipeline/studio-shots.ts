@@ -73,7 +73,8 @@ export async function openStudioShots(
     if (opts.second !== undefined) {
       throw new BgNativeError(
         'E_BAD_INPUT',
-        "`second` needs the first backdrop's clean plate too: give `cleanPlate` (CLI --clean-plate) with the photo taken without the product.",
+        "`second` needs the first backdrop's clean plate too: give `cleanPlate` (CLI --clean-plate) with the " +
+          'photo taken without the product.',
       );
     }
     return undefined;
@@ -126,8 +127,10 @@ export async function studioMatte(
     const against = r.field === 'second.input' ? "the photo's exposure over the product" : "its shot's background";
     throw new BgNativeError(
       'E_BAD_INPUT',
-      `\`${r.field}\` (${shots.names[r.field]}) is ${pct > 0 ? `${pct} % brighter` : `${-pct} % darker`} than ${against}; ` +
-        `the studio modes correct up to ±${Math.round(r.tolerance * 100)} %. Shoot every frame with the same manual exposure and light.`,
+      `\`${r.field}\` (${shots.names[r.field]}) is ${pct > 0 ? `${pct} % brighter` : `${-pct} % darker`} ` +
+        `than ${against}; ` +
+        `the studio modes correct up to ±${Math.round(r.tolerance * 100)} %. Shoot every frame with the same ` +
+        'manual exposure and light.',
     );
   }
   return { rgb: r.fg, alpha: r.alpha, info: r.info };

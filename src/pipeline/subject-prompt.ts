@@ -15,13 +15,15 @@ export function checkPromptInImage(prompt: SubjectPrompt | undefined, width: num
     if (![x, y, w, h].every(Number.isFinite) || w <= 0 || h <= 0) {
       throw new BgNativeError(
         'E_BAD_INPUT',
-        `\`prompt.box\` must be [x, y, width, height] with a positive width and height; got [${prompt.box.join(', ')}].`,
+        `\`prompt.box\` must be [x, y, width, height] with a positive width and height; got ` +
+          `[${prompt.box.join(', ')}].`,
       );
     }
     if (x < 0 || y < 0 || x + w > width + 0.5 || y + h > height + 0.5) {
       throw new BgNativeError(
         'E_BAD_INPUT',
-        `\`prompt.box\` [${[x, y, w, h].map(fmt).join(', ')}] reaches outside ${size}: draw the box inside it (x + width ≤ ${width}, y + height ≤ ${height}).`,
+        `\`prompt.box\` [${[x, y, w, h].map(fmt).join(', ')}] reaches outside ${size}: draw the box inside ` +
+          `it (x + width ≤ ${width}, y + height ≤ ${height}).`,
       );
     }
   }

@@ -157,7 +157,9 @@ export const BackgroundSchema = z.discriminatedUnion(
 export const ShadowSchema = z.strictObject(
   {
     enabled: bool(),
-    /** 'contact': a tight dark band where the subject meets the ground; 'drop': an offset soft copy of the silhouette. */
+    /**
+     * 'contact': a tight dark band where the subject meets the ground; 'drop': an offset soft copy of the silhouette.
+     */
     kind: oneOf(['contact', 'drop'] as const).default('contact'),
     /** Direction the shadow falls, in degrees: 0 = right, 90 = straight down, 180 = left. */
     angle: num(0, 360).default(90),

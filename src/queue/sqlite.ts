@@ -354,7 +354,9 @@ export class SqliteQueue implements JobQueue {
     const now = Date.now();
     this.db
       .prepare(
-        `UPDATE jobs SET status = ?, result = ?, error = ?, progress = CASE WHEN ? = 'succeeded' THEN 1 ELSE progress END, stage = CASE WHEN status = 'running' OR ? = 'succeeded' THEN ? ELSE stage END,
+        `UPDATE jobs SET status = ?, result = ?, error = ?,
+         progress = CASE WHEN ? = 'succeeded' THEN 1 ELSE progress END,
+         stage = CASE WHEN status = 'running' OR ? = 'succeeded' THEN ? ELSE stage END,
          owner = NULL, lease_until = NULL, finished_at = ?, updated_at = ? WHERE id = ?`,
       )
       .run(
@@ -407,7 +409,8 @@ export class SqliteQueue implements JobQueue {
         } else {
           this.db
             .prepare(
-              `UPDATE jobs SET status = 'queued', owner = NULL, lease_until = NULL, run_at = ?, updated_at = ? WHERE id = ?`,
+              `UPDATE jobs SET status = 'queued', owner = NULL, lease_until = NULL, run_at = ?, updated_at = ` +
+                '? WHERE id = ?',
             )
             .run(now, now, cur.id);
         }
@@ -421,7 +424,8 @@ export class SqliteQueue implements JobQueue {
     const now = Date.now();
     return this.db
       .prepare(
-        `UPDATE jobs SET status = 'running', owner = ?, lease_until = ?, attempts = attempts + 1, started_at = ?, updated_at = ?
+        `UPDATE jobs SET status = 'running', owner = ?, lease_until = ?, attempts = attempts + 1,
+         started_at = ?, updated_at = ?
          WHERE id = (SELECT id FROM jobs WHERE status = 'queued' AND run_at <= ? ORDER BY run_at, rowid LIMIT 1)
          RETURNING *`,
       )
@@ -508,7 +512,8 @@ export class SqliteQueue implements JobQueue {
         // Not the job's fault: back in the queue without counting the try.
         this.db
           .prepare(
-            `UPDATE jobs SET status = 'queued', owner = NULL, lease_until = NULL, attempts = attempts - 1, run_at = ?, updated_at = ? WHERE id = ?`,
+            `UPDATE jobs SET status = 'queued', owner = NULL, lease_until = NULL, attempts = attempts - 1, ` +
+              'run_at = ?, updated_at = ? WHERE id = ?',
           )
           .run(now, now, row.id);
         return;
@@ -524,7 +529,8 @@ export class SqliteQueue implements JobQueue {
         const delay = this.opts.backoffMs * 2 ** (row.attempts - 1);
         this.db
           .prepare(
-            `UPDATE jobs SET status = 'queued', owner = NULL, lease_until = NULL, run_at = ?, error = ?, updated_at = ? WHERE id = ?`,
+            `UPDATE jobs SET status = 'queued', owner = NULL, lease_until = NULL, run_at = ?, error = ?, ` +
+              'updated_at = ? WHERE id = ?',
           )
           .run(now + delay, JSON.stringify({ code: e.code, message: e.message }), now, row.id);
         this.log('warn', 'job failed, will retry', {
@@ -550,7 +556,8 @@ export class SqliteQueue implements JobQueue {
     const rows = this.db
       .prepare(
         `UPDATE deliveries SET owner = ?, lease_until = ?, updated_at = ?
-         WHERE id IN (SELECT id FROM deliveries WHERE status = 'pending' AND next_at <= ? AND (lease_until IS NULL OR lease_until < ?) ORDER BY next_at LIMIT ?)
+         WHERE id IN (SELECT id FROM deliveries WHERE status = 'pending' AND next_at <= ?
+                      AND (lease_until IS NULL OR lease_until < ?) ORDER BY next_at LIMIT ?)
          RETURNING *`,
       )
       .all(this.owner, now + 60_000, now, now, now, limit) as DeliveryRow[];
@@ -582,7 +589,8 @@ export class SqliteQueue implements JobQueue {
     }
     this.db
       .prepare(
-        `UPDATE deliveries SET status = ?, attempts = ?, next_at = ?, last_status = ?, last_error = ?, owner = NULL, lease_until = NULL, updated_at = ?
+        `UPDATE deliveries SET status = ?, attempts = ?, next_at = ?, last_status = ?, last_error = ?,
+         owner = NULL, lease_until = NULL, updated_at = ?
          WHERE id = ? AND owner = ?`,
       )
       .run(

@@ -20,7 +20,8 @@ export interface PreviewRouteOptions {
 }
 
 const NONE_YET =
-  'No preview yet: previews come every previewEvery steps while the local engine runs (with a tiny autoencoder, TAESD).';
+  'No preview yet: previews come every previewEvery steps while the local engine runs (with a tiny ' +
+  'autoencoder, TAESD).';
 
 export function registerPreviewRoute(app: FastifyInstance, options: PreviewRouteOptions): void {
   for (const prefix of ['/api/background/jobs', '/v1/jobs']) {

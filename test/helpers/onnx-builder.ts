@@ -263,7 +263,10 @@ export const attr = {
   strings: (value: readonly string[]): AttrValue => ({ type: 'strings', value }),
 };
 
-/** Plain attribute values: integer → INT, other number → FLOAT, string → STRING, number[] → INTS (all integers) or FLOATS. */
+/**
+ * Plain attribute values: integer → INT, other number → FLOAT, string → STRING, number[] → INTS (all integers) or
+ * FLOATS.
+ */
 export type PlainAttr = number | string | readonly number[] | AttrValue;
 
 function inferAttr(v: PlainAttr): AttrValue {

@@ -108,7 +108,8 @@ export async function request(url: string, init: RequestInit = {}, tokenOverride
   } catch {
     throw new ApiError(
       'offline',
-      `Cannot reach the bg-native server at ${serverName()}. Check that it is running (bg-native serve), then try again.`,
+      `Cannot reach the bg-native server at ${serverName()}. Check that it is running (bg-native serve), ` +
+        'then try again.',
     );
   }
   if (res.ok) return res;
@@ -124,7 +125,8 @@ export async function request(url: string, init: RequestInit = {}, tokenOverride
   if (res.status === 502 && !code.startsWith('E_')) {
     throw new ApiError(
       'offline',
-      `Cannot reach the bg-native server behind ${serverName()} (the proxy answered ${res.status}). Check that it is running.`,
+      `Cannot reach the bg-native server behind ${serverName()} (the proxy answered ${res.status}). Check ` +
+        'that it is running.',
       code,
     );
   }

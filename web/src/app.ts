@@ -371,7 +371,8 @@ function applyHash(): void {
       onPresetChange();
     } else {
       problems.push(
-        `This server has no preset “${preset}”, so ${el.preset.value} is selected. Available presets: ${state.presets.map((p) => p.name).join(', ')}.`,
+        `This server has no preset “${preset}”, so ${el.preset.value} is selected. Available presets: ` +
+          `${state.presets.map((p) => p.name).join(', ')}.`,
       );
     }
   }
@@ -419,7 +420,8 @@ function addFiles(list: FileList | File[]): void {
   if (rejected.length === 1) say(notAPhoto(rejected[0]!.name));
   else if (rejected.length > 1)
     say(
-      `${rejected.length} files are not photos (${rejected.map((f) => `“${f.name}”`).join(', ')}). Choose JPEG, PNG, WebP, AVIF, HEIC, TIFF or GIF files.`,
+      `${rejected.length} files are not photos (${rejected.map((f) => `“${f.name}”`).join(', ')}). Choose ` +
+        'JPEG, PNG, WebP, AVIF, HEIC, TIFF or GIF files.',
     );
   else say(undefined);
   for (const file of photos) {
@@ -634,8 +636,10 @@ function statusLine(item: Item): string {
       return 'Waiting for the server…';
     case 'running':
       return `${STAGES[item.stage ?? ''] ?? 'Working'} · ${Math.round(item.progress * 100)}%`;
-    case 'done':
-      return `Done${item.result?.metrics?.elapsed_ms !== undefined ? ` in ${formatMs(item.result.metrics.elapsed_ms)}` : ''}`;
+    case 'done': {
+      const ms = item.result?.metrics?.elapsed_ms;
+      return ms !== undefined ? `Done in ${formatMs(ms)}` : 'Done';
+    }
     case 'failed':
       return item.error === 'Cancelled.' ? 'Cancelled' : 'Failed';
   }

@@ -49,7 +49,10 @@ export interface RunwayClientOptions {
   apiKey?: string;
   /** Default: `env`'s RUNWAY_API_URL, else https://api.dev.runwayml.com. */
   baseUrl?: string;
-  /** Where RUNWAY_API_KEY / RUNWAY_API_URL / RUNWAY_POLL_INTERVAL_MS are read when the options above are not given (default: none). */
+  /**
+   * Where RUNWAY_API_KEY / RUNWAY_API_URL / RUNWAY_POLL_INTERVAL_MS are read when the options above are not given
+   * (default: none).
+   */
   env?: Record<string, string | undefined>;
   /** Between task polls (default 5000; never below 5000 against runwayml.com). */
   pollIntervalMs?: number;
@@ -103,7 +106,8 @@ export function resolveRunwayConfig(options: RunwayClientOptions = {}): { apiKey
   if (apiKey === '') {
     throw new BgNativeError(
       'E_CONFIG',
-      'The runway engine needs a Runway API key: set RUNWAY_API_KEY (or pass apiKey). Create one at https://dev.runwayml.com.',
+      'The runway engine needs a Runway API key: set RUNWAY_API_KEY (or pass apiKey). Create one at ' +
+        'https://dev.runwayml.com.',
     );
   }
   if (!/^[\x21-\x7e]+$/.test(apiKey)) {
@@ -303,7 +307,8 @@ export class RunwayClient {
     if (wait >= ctx.remainingMs) {
       throw this.error(
         'E_PROVIDER_FAILED',
-        `Runway ${call} did not succeed before the ${Math.round(this.deadlineMs / 1000)} s deadline; last: ${attempt.what}` +
+        `Runway ${call} did not succeed before the ${Math.round(this.deadlineMs / 1000)} s deadline; last: ` +
+          `${attempt.what}` +
           (attempt.retryAfterMs !== undefined
             ? ` (Runway asked to retry in ${Math.ceil(attempt.retryAfterMs / 1000)} s)`
             : '') +
@@ -429,7 +434,8 @@ export class RunwayClient {
         if (err.kind === 'cancel') {
           throw this.error(
             'E_CANCELLED',
-            `The Runway generation was cancelled${taskId ? ` (task ${taskId} ${pending ? 'cancelled on Runway' : 'had finished'})` : ''}.`,
+            'The Runway generation was ' +
+              `cancelled${taskId ? ` (task ${taskId} ${pending ? 'cancelled on Runway' : 'had finished'})` : ''}.`,
           );
         }
         throw this.error(
@@ -491,7 +497,8 @@ export class RunwayClient {
         if (isRejection(task.failureCode)) {
           throw this.error(
             'E_PROVIDER_REJECTED',
-            `Runway refused to generate this image${code}${reason}. Retrying will not help; change the photo or the prompt.`,
+            `Runway refused to generate this image${code}${reason}. Retrying will not help; change the photo ` +
+              'or the prompt.',
           );
         }
         throw this.error('E_PROVIDER_FAILED', `Runway task ${taskId} failed${code}${reason}.`);
@@ -564,7 +571,8 @@ export class RunwayClient {
       }
       throw this.error(
         'E_PROVIDER_FAILED',
-        `The output of Runway task ${task.id} could not be downloaded: its URL on ${host} has expired or is gone (HTTP ${res.status}). ` +
+        `The output of Runway task ${task.id} could not be downloaded: its URL on ${host} has expired or is ` +
+          `gone (HTTP ${res.status}). ` +
           'Runway output URLs are short-lived and are fetched at once; generate again.',
       );
     }

@@ -105,7 +105,8 @@ export function createRunwayGenerator(options: RunwayGeneratorOptions = {}): Gen
       } catch {
         throw new BgNativeError(
           'E_PROVIDER_FAILED',
-          `The output of Runway task ${run.taskId} is not an image sharp can decode (content type '${run.contentType || 'none'}').`,
+          `The output of Runway task ${run.taskId} is not an image sharp can decode (content type ` +
+            `'${run.contentType || 'none'}').`,
         );
       }
       if (rgb.length !== width * height * 3) {
