@@ -23,12 +23,12 @@
 namespace bgn {
 
 struct GpuInfo {
-  std::string name;          // "NVIDIA H200", "CUDA emulator (CPU)"
-  int index = 0;             // device ordinal
+  std::string name;  // "NVIDIA H200", "CUDA emulator (CPU)"
+  int index = 0;     // device ordinal
   int cc_major = 0, cc_minor = 0;
-  size_t total_memory = 0;   // bytes on the device
-  size_t free_memory = 0;    // bytes free when asked
-  std::string gemm;          // the GEMM path live: "cublasLt", "cublas" or "tensor-core kernel"
+  size_t total_memory = 0;  // bytes on the device
+  size_t free_memory = 0;   // bytes free when asked
+  std::string gemm;         // the GEMM path live: "cublasLt", "cublas" or "tensor-core kernel"
   bool emulated = false;
 };
 
@@ -61,7 +61,10 @@ class Gpu : public DeviceAllocator {
   // token too): one copy per (tensor, wide) serves every owner, so a tensor two handles use is
   // uploaded once. The copy keeps the host tensor alive, so its address cannot be reused by
   // another tensor while the copy is cached.
-  struct Weight { const void* p = nullptr; DType dtype = DType::F16; };
+  struct Weight {
+    const void* p = nullptr;
+    DType dtype = DType::F16;
+  };
   virtual Weight weight(const Tensor& t, bool wide, const void* owner) = 0;  // wide: keep/convert to F32
   // Drops `owner` from every cached copy and frees the copies no other owner still uses (a model's
   // destructor calls it, so the other models on the device keep their weights resident). Never
@@ -104,8 +107,7 @@ class Gpu : public DeviceAllocator {
   virtual void transpose(const float* x, int64_t B, int64_t R, int64_t C, float* y) = 0;
   // As cpu::concat: `count` inputs, outer blocks of bytes[i] each, any element type.
   virtual void concat(const void* const* inputs, const int64_t* bytes, int count, int64_t outer, void* y) = 0;
-  virtual void upsample_nearest(const float* x, int64_t NC, int64_t H, int64_t W, float* y, int64_t OH,
-                                int64_t OW) = 0;
+  virtual void upsample_nearest(const float* x, int64_t NC, int64_t H, int64_t W, float* y, int64_t OH, int64_t OW) = 0;
   virtual void resize2d(const float* x, int64_t NC, int64_t H, int64_t W, const cpu::ResizeParams& p, float* y,
                         int64_t OH, int64_t OW) = 0;
   virtual void maxpool2d(const float* x, int64_t NC, int64_t H, int64_t W, const cpu::Pool2dParams& p, float* y,

@@ -86,8 +86,8 @@ std::vector<float> encode_chunks(const ClipTextModel& te, const std::vector<Prom
   const int64_t T = ClipTokenizer::kContextLength;
   std::vector<float> out;
   for (const PromptChunk& ch : chunks) {
-    BGN_CHECK(int64_t(ch.ids.size()) == T && int64_t(ch.weights.size()) == T, Code::Internal,
-              "a prompt chunk is not ", T, " tokens");
+    BGN_CHECK(int64_t(ch.ids.size()) == T && int64_t(ch.weights.size()) == T, Code::Internal, "a prompt chunk is not ",
+              T, " tokens");
     ClipTextOutput o = te.encode(ch.ids.data(), 1, T, clip_skip, false);
     BGN_CHECK(int64_t(o.last.size()) == T * o.C, Code::Internal, "text encoder output has the wrong size");
     apply_prompt_weights(o.last.data(), ch.weights.data(), T, o.C);
@@ -108,8 +108,8 @@ std::vector<float> encode_chunks_xl(const ClipTextModel& te1, const ClipTextMode
   o.final_norm = false;
   for (size_t k = 0; k < chunks.size(); ++k) {
     const PromptChunk& ch = chunks[k];
-    BGN_CHECK(int64_t(ch.ids.size()) == T && int64_t(ch.weights.size()) == T, Code::Internal,
-              "a prompt chunk is not ", T, " tokens");
+    BGN_CHECK(int64_t(ch.ids.size()) == T && int64_t(ch.weights.size()) == T, Code::Internal, "a prompt chunk is not ",
+              T, " tokens");
     ClipTextOutput a = te1.encode(ch.ids.data(), 1, T, o);
     ClipEncodeOptions o2 = o;
     o2.pooled = k == 0 && pooled;
@@ -143,7 +143,8 @@ std::shared_ptr<const DiffusionModel> DiffusionModel::load(const std::string& pa
 
   if (!opts.prediction_type.empty() && opts.prediction_type != "epsilon" && opts.prediction_type != "v_prediction" &&
       opts.prediction_type != "sample")
-    fail(Code::BadInput, "predictionType must be 'epsilon', 'v_prediction' or 'sample', got '", opts.prediction_type, "'");
+    fail(Code::BadInput, "predictionType must be 'epsilon', 'v_prediction' or 'sample', got '", opts.prediction_type,
+         "'");
   const LoraStack loras = open_loras(opts.loras);
   const nn::Precision precision = nn::resolve_precision(opts.precision, !opts.gpu);
   const std::string key = identity_key(path) + "|threads=" + std::to_string(opts.threads) + "|tok=" + tok_src.key +
@@ -174,15 +175,18 @@ std::shared_ptr<const DiffusionModel> DiffusionModel::load(const std::string& pa
   m->load_opts_ = opts;
   m->lora_key_ = lora_stack_key(loras);
   ResidencyScope te_pages(&m->te_pages_);
-  m->te_ = ClipTextModel::from_weights(load_component_with_loras(path, Component::TextEncoder, loras, opts.threads), co);
+  m->te_ =
+      ClipTextModel::from_weights(load_component_with_loras(path, Component::TextEncoder, loras, opts.threads), co);
   const UnetConfig& uc = m->unet_->config();
   if (uc.text_time) {
     try {
       m->te2_ = ClipTextModel::from_weights(
           load_component_with_loras(path, Component::TextEncoder2, loras, opts.threads), co);
     } catch (const Error& e) {
-      fail(e.code(), "this is an SDXL model (its UNet has add_embedding), which needs a second text encoder "
-           "(text_encoder_2/ in a diffusers folder, conditioner.embedders.1.* in a single file): ", e.what());
+      fail(e.code(),
+           "this is an SDXL model (its UNet has add_embedding), which needs a second text encoder "
+           "(text_encoder_2/ in a diffusers folder, conditioner.embedders.1.* in a single file): ",
+           e.what());
     }
   }
   std::shared_ptr<VaeModel> vae;
@@ -209,20 +213,23 @@ std::shared_ptr<const DiffusionModel> DiffusionModel::load(const std::string& pa
   if (m->te2_) {
     const ClipTextConfig& t2 = m->te2_->config();
     if (t2.projection_dim == 0)
-      fail(Code::ModelFormat, path, ": the second text encoder has no text_projection (SDXL's pooled embedding needs it)");
+      fail(Code::ModelFormat, path,
+           ": the second text encoder has no text_projection (SDXL's pooled embedding needs it)");
     try {
       m->unet_->time_id_dim(t2.projection_dim);
     } catch (const Error& e) {
       fail(Code::ModelUnsupported, path, ": the second text encoder's pooled output does not fit the UNet: ", e.what());
     }
     if (tc.layers < 2 || t2.layers < 2)
-      fail(Code::ModelUnsupported, path, ": SDXL conditions on the penultimate layer; the text encoders need 2 layers or more");
+      fail(Code::ModelUnsupported, path,
+           ": SDXL conditions on the penultimate layer; the text encoders need 2 layers or more");
     if (t2.max_positions < ClipTokenizer::kContextLength)
       fail(Code::ModelUnsupported, path, ": the second text encoder has ", t2.max_positions, " positions; ",
            ClipTokenizer::kContextLength, " are needed");
     if (int64_t(m->tok_->vocab_size()) > t2.vocab)
       fail(Code::ModelUnsupported, path, ": the tokenizer (", tok_dir, ") has ", m->tok_->vocab_size(),
-           " tokens but the second text encoder embeds only ", t2.vocab, "; use the tokenizer that belongs to this model");
+           " tokens but the second text encoder embeds only ", t2.vocab,
+           "; use the tokenizer that belongs to this model");
     // Single files carry no VAE config: the SDXL VAE's latent scale.
     if (vae->layout() == "ldm") vae->set_scaling_factor(0.13025f);
     m->force_zeros_for_empty_prompt_ = true;
@@ -233,7 +240,8 @@ std::shared_ptr<const DiffusionModel> DiffusionModel::load(const std::string& pa
     }
   }
   m->family_ = m->te2_ ? "sdxl" : tc.act == cpu::Act::GELU ? "sd2" : "sd1";
-  if (uc.out_channels != vc.latent_channels || (uc.in_channels != vc.latent_channels && uc.in_channels != 2 * vc.latent_channels + 1))
+  if (uc.out_channels != vc.latent_channels ||
+      (uc.in_channels != vc.latent_channels && uc.in_channels != 2 * vc.latent_channels + 1))
     fail(Code::ModelUnsupported, path, ": the UNet takes ", uc.in_channels, " and predicts ", uc.out_channels,
          " channels but the VAE has ", vc.latent_channels, " latent channels");
   if (vc.image_channels != 3)
@@ -249,14 +257,16 @@ std::shared_ptr<const DiffusionModel> DiffusionModel::load(const std::string& pa
   std::string pad = tok_from_model ? folder_pad_token(tok_src.dir) : "";
   if (pad.empty()) pad = tc.act == cpu::Act::GELU ? "!" : "<|endoftext|>";
   if (m->tok_->token_id(pad) < 0)
-    fail(Code::ModelUnsupported, path, ": the pad token '", pad, "' is not in the tokenizer's vocabulary (", tok_dir, ")");
+    fail(Code::ModelUnsupported, path, ": the pad token '", pad, "' is not in the tokenizer's vocabulary (", tok_dir,
+         ")");
   m->pad_token_ = pad;
   if (m->te2_) {
     // tokenizer_2 pads with "!" in SDXL; its folder says so when the model has one.
     std::string pad2 = tok_from_model && is_dir(path + "/tokenizer_2") ? folder_pad_token(path + "/tokenizer_2") : "";
     if (pad2.empty()) pad2 = "!";
     if (m->tok_->token_id(pad2) < 0)
-      fail(Code::ModelUnsupported, path, ": the pad token '", pad2, "' of the second tokenizer is not in the vocabulary (", tok_dir, ")");
+      fail(Code::ModelUnsupported, path, ": the pad token '", pad2,
+           "' of the second tokenizer is not in the vocabulary (", tok_dir, ")");
     m->pad_token2_ = pad2;
   }
 
@@ -273,12 +283,14 @@ void DiffusionModel::encode_prompts(const std::string& prompt, const std::string
                                     std::vector<float>* pooled, std::vector<float>* uncond_pooled,
                                     bool with_uncond) const {
   std::vector<PromptChunk> pc = encode_weighted_prompt(*tok_, prompt, pad_token_);
-  std::vector<PromptChunk> nc = with_uncond ? encode_weighted_prompt(*tok_, negative, pad_token_) : std::vector<PromptChunk>{};
+  std::vector<PromptChunk> nc =
+      with_uncond ? encode_weighted_prompt(*tok_, negative, pad_token_) : std::vector<PromptChunk>{};
   const std::vector<PromptChunk> empty = encode_weighted_prompt(*tok_, "", pad_token_);
   while (pc.size() < nc.size()) pc.push_back(empty[0]);
   while (with_uncond && nc.size() < pc.size()) nc.push_back(empty[0]);
   // Each chunk is 77 positions; the UNet context is as long as the chunks together.
-  if (pc.size() > 32) fail(Code::BadInput, "the prompt needs ", pc.size(), " chunks of 75 tokens; at most 32 are allowed");
+  if (pc.size() > 32)
+    fail(Code::BadInput, "the prompt needs ", pc.size(), " chunks of 75 tokens; at most 32 are allowed");
   seq = int64_t(pc.size()) * ClipTokenizer::kContextLength;
   if (!te2_) {
     cond = encode_chunks(*te_, pc, clip_skip);
@@ -335,11 +347,11 @@ void DiffusionModel::attach_tiny_vae(const GenerateRequest& g, PipelineRequest& 
   const VaeConfig& vc = vae_->config();
   if (!req.tiny_vae->has_decoder() || tc.latent_channels != vc.latent_channels || tc.downscale != vc.downscale)
     fail(Code::ModelUnsupported, file, ": this tiny autoencoder ",
-         req.tiny_vae->has_decoder() ? "does not fit the model (" + std::to_string(tc.latent_channels) +
-                                           " latent channels, " + std::to_string(tc.downscale) + "× up; the model's VAE: " +
-                                           std::to_string(vc.latent_channels) + ", " + std::to_string(vc.downscale) +
-                                           "×): use TAESD for SD 1.x/2.x and TAESDXL for SDXL"
-                                     : "has no decoder");
+         req.tiny_vae->has_decoder()
+             ? "does not fit the model (" + std::to_string(tc.latent_channels) + " latent channels, " +
+                   std::to_string(tc.downscale) + "× up; the model's VAE: " + std::to_string(vc.latent_channels) +
+                   ", " + std::to_string(vc.downscale) + "×): use TAESD for SD 1.x/2.x and TAESDXL for SDXL"
+             : "has no decoder");
   req.tiny_decode = g.tiny_decode;
   if (!previews) return;
   req.preview_every = g.preview_every;
@@ -375,9 +387,11 @@ GenerateResult DiffusionModel::generate(const GenerateRequest& g) const {
   const bool has_image = !g.init_image.empty(), has_mask = !g.mask.empty();
   if (has_mask && !has_image) fail(Code::BadInput, "a mask needs an initImage to inpaint");
   if (has_image && int64_t(g.init_image.size()) != H * W * 3)
-    fail(Code::BadInput, "initImage must be ", W, "×", H, " RGB (", H * W * 3, " bytes); got ", g.init_image.size(), " bytes");
+    fail(Code::BadInput, "initImage must be ", W, "×", H, " RGB (", H * W * 3, " bytes); got ", g.init_image.size(),
+         " bytes");
   if (has_mask && int64_t(g.mask.size()) != H * W)
-    fail(Code::BadInput, "mask must be ", W, "×", H, " (", H * W, " values), the size of the image; got ", g.mask.size());
+    fail(Code::BadInput, "mask must be ", W, "×", H, " (", H * W, " values), the size of the image; got ",
+         g.mask.size());
   if (has_image && !has_mask && !(g.strength > 0 && g.strength <= 1))
     fail(Code::BadInput, "strength must be in (0, 1]; got ", g.strength);
   for (float v : g.mask)
@@ -410,8 +424,8 @@ GenerateResult DiffusionModel::generate(const GenerateRequest& g) const {
   attach_tiny_vae(g, req);
   if (g.cancelled && g.cancelled()) fail(Code::Cancelled, "generation cancelled before it started");
   // Without CFG (guidance <= 1) the pipeline runs the prompt alone: no negative prompt to encode.
-  encode_prompts(g.prompt, g.negative_prompt, g.clip_skip, req.cond, req.uncond, req.seq,
-                 te2_ ? &req.pooled : nullptr, te2_ ? &req.uncond_pooled : nullptr, g.guidance > 1.f);
+  encode_prompts(g.prompt, g.negative_prompt, g.clip_skip, req.cond, req.uncond, req.seq, te2_ ? &req.pooled : nullptr,
+                 te2_ ? &req.uncond_pooled : nullptr, g.guidance > 1.f);
   // One component's weights resident at a time: the encoders are done; the VAE goes once the
   // init image is encoded; the UNet once the last step is taken.
   te_pages_.release();

@@ -91,11 +91,11 @@ struct GenerateRequest {
   // the scheduler config's. The LCM sampler's timesteps do not depend on it.
   std::string timestep_spacing;
   uint64_t seed = 0;
-  double strength = 0.8;              // img2img only, (0, 1]
+  double strength = 0.8;  // img2img only, (0, 1]
   int clip_skip = 0;
-  std::vector<uint8_t> init_image;    // RGB (H, W, 3) bytes; img2img / inpaint
-  std::vector<float> mask;            // (H, W) in [0, 1], >= 0.5 = repaint; inpaint
-  std::vector<float> noise;           // optional initial latents N(0,1) (1, C, h, w)
+  std::vector<uint8_t> init_image;  // RGB (H, W, 3) bytes; img2img / inpaint
+  std::vector<float> mask;          // (H, W) in [0, 1], >= 0.5 = repaint; inpaint
+  std::vector<float> noise;         // optional initial latents N(0,1) (1, C, h, w)
   bool paste_back = true;
   // VAE tiling (models/vae_tiling.h): Auto by default — images larger in area than one tile
   // (64² latent px = 512×512 for SD) are encoded/decoded in overlapping, blended tiles, which

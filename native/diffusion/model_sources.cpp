@@ -17,8 +17,10 @@ bool ends_with(const std::string& s, const std::string& p) {
 void check_checkpoint_file(const std::string& path) {
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec) || !std::filesystem::exists(path, ec)) return;
-  if (ends_with(path, ".safetensors")) SafetensorsFile::open(path);
-  else if (ends_with(path, ".gguf")) GgufFile::open(path);
+  if (ends_with(path, ".safetensors"))
+    SafetensorsFile::open(path);
+  else if (ends_with(path, ".gguf"))
+    GgufFile::open(path);
 }
 
 TokenizerSource choose_tokenizer(const std::string& model_path, bool model_is_dir, const std::string& option,

@@ -17,9 +17,7 @@ Tensor tensor_of(const std::vector<float>& v, Shape s) {
   std::memcpy(t.raw(), v.data(), v.size() * sizeof(float));
   return t;
 }
-std::vector<float> vec_of(const Tensor& t) {
-  return std::vector<float>(t.data<float>(), t.data<float>() + t.numel());
-}
+std::vector<float> vec_of(const Tensor& t) { return std::vector<float>(t.data<float>(), t.data<float>() + t.numel()); }
 void append(std::vector<float>& dst, const std::vector<float>& src) { dst.insert(dst.end(), src.begin(), src.end()); }
 
 void check_finite(const std::vector<float>& v, const char* what, int step) {
@@ -65,7 +63,8 @@ PipelineResult run_pipeline(PipelineRequest& req) {
   if (S < 1 || int64_t(req.cond.size()) != S * D || (cfg && int64_t(req.uncond.size()) != S * D))
     fail(Code::BadInput, "text embeddings must be (", S, ", ", D, ") for this UNet");
   if (uc.out_channels != C)
-    fail(Code::ModelUnsupported, "the UNet predicts ", uc.out_channels, " channels but the VAE has ", C, " latent channels");
+    fail(Code::ModelUnsupported, "the UNet predicts ", uc.out_channels, " channels but the VAE has ", C,
+         " latent channels");
   const bool inpaint9 = req.kind == PipelineKind::Inpaint && uc.in_channels == 2 * C + 1;
   if (uc.in_channels != C && !inpaint9)
     fail(Code::ModelUnsupported, "a UNet with ", uc.in_channels, " input channels cannot run ",
@@ -81,9 +80,11 @@ PipelineResult run_pipeline(PipelineRequest& req) {
       fail(Code::BadInput, "an SDXL UNet needs the pooled text embedding of the prompt",
            cfg ? " and of the negative prompt (same width)" : "");
     unet.time_id_dim(P);  // checks the width
-    if (req.time_ids.empty()) req.time_ids = {float(req.height), float(req.width), 0.f, 0.f, float(req.height), float(req.width)};
+    if (req.time_ids.empty())
+      req.time_ids = {float(req.height), float(req.width), 0.f, 0.f, float(req.height), float(req.width)};
     if (req.time_ids.size() != 6)
-      fail(Code::BadInput, "time ids must be 6 values (original height, width, crop top, left, target height, width); got ",
+      fail(Code::BadInput,
+           "time ids must be 6 values (original height, width, crop top, left, target height, width); got ",
            req.time_ids.size());
     if (cfg) append(pooled_rows, req.uncond_pooled);
     append(pooled_rows, req.pooled);
@@ -98,7 +99,11 @@ PipelineResult run_pipeline(PipelineRequest& req) {
 
   const int64_t H = req.height, W = req.width, h = H / f, w = W / f, L = C * h * w;
   PipelineResult r;
-  r.H = H; r.W = W; r.h = h; r.w = w; r.C = C;
+  r.H = H;
+  r.W = W;
+  r.h = h;
+  r.w = w;
+  r.C = C;
   Rng rng(req.seed);
   auto draw = [&](std::vector<float>& supplied, const char* what) {
     if (supplied.empty()) {
@@ -137,7 +142,8 @@ PipelineResult run_pipeline(PipelineRequest& req) {
     draw(req.vae_noise, "vaeNoise");
     image_latents = encode_sample(vae, init_image, H, W, req.vae_noise, req.vae_tiling);
     draw(req.img2img_noise, "noise");
-    Tensor z = sched.add_noise(tensor_of(image_latents, {1, C, h, w}), tensor_of(req.img2img_noise, {1, C, h, w}), start);
+    Tensor z =
+        sched.add_noise(tensor_of(image_latents, {1, C, h, w}), tensor_of(req.img2img_noise, {1, C, h, w}), start);
     latents = vec_of(z);
     if (req.trace) r.init_latents = image_latents;
   } else {
@@ -175,7 +181,8 @@ PipelineResult run_pipeline(PipelineRequest& req) {
   NoiseFn ancestral = [&](float* out, int64_t n) {
     if (req.step_noise.empty()) return rng.normal(out, n);
     if (step_noise_used + size_t(n) > req.step_noise.size())
-      fail(Code::BadInput, "stepNoise has ", req.step_noise.size(), " values; the sampler needs more (", n, " per step)");
+      fail(Code::BadInput, "stepNoise has ", req.step_noise.size(), " values; the sampler needs more (", n,
+           " per step)");
     std::memcpy(out, req.step_noise.data() + step_noise_used, size_t(n) * 4);
     step_noise_used += size_t(n);
   };
@@ -195,11 +202,13 @@ PipelineResult run_pipeline(PipelineRequest& req) {
     }
     const float t = float(sched.timestep(i));
     std::vector<float> ts(size_t(B), t);
-    std::vector<float> out = unet.forward(input.data(), B, h, w, ts.data(), ctx.data(), S, uc.text_time ? &added : nullptr);
+    std::vector<float> out =
+        unet.forward(input.data(), B, h, w, ts.data(), ctx.data(), S, uc.text_time ? &added : nullptr);
     check_finite(out, "UNet output", i - start + 1);
     std::vector<float> eps(static_cast<size_t>(L));
     if (cfg) {
-      for (int64_t k = 0; k < L; ++k) eps[size_t(k)] = out[size_t(k)] + req.guidance * (out[size_t(L + k)] - out[size_t(k)]);
+      for (int64_t k = 0; k < L; ++k)
+        eps[size_t(k)] = out[size_t(k)] + req.guidance * (out[size_t(L + k)] - out[size_t(k)]);
     } else {
       std::memcpy(eps.data(), out.data(), size_t(L) * 4);
     }
@@ -213,7 +222,8 @@ PipelineResult run_pipeline(PipelineRequest& req) {
       // Masked latent blending: keep the original outside the mask, noised to the next timestep.
       std::vector<float> proper = image_latents;
       if (i + 1 < sched.num_steps())
-        proper = vec_of(sched.add_noise(tensor_of(image_latents, {1, C, h, w}), tensor_of(req.noise, {1, C, h, w}), i + 1));
+        proper =
+            vec_of(sched.add_noise(tensor_of(image_latents, {1, C, h, w}), tensor_of(req.noise, {1, C, h, w}), i + 1));
       for (int64_t c = 0; c < C; ++c)
         for (int64_t k = 0; k < h * w; ++k) {
           const float m = mask_latent[size_t(k)];

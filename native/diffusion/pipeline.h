@@ -50,23 +50,23 @@ struct PipelineRequest {
   int64_t seq = 0;
   std::vector<float> pooled, uncond_pooled;  // SDXL: (P) each; uncond unused without CFG
   std::vector<float> time_ids;               // SDXL: 6 values; empty = (H, W, 0, 0, H, W)
-  int64_t height = 0, width = 0;    // pixels, multiples of the VAE downscale
+  int64_t height = 0, width = 0;             // pixels, multiples of the VAE downscale
   int steps = 20;
   float guidance = 7.5f;
-  double strength = 1.0;            // img2img
-  std::vector<float> image;         // (1, 3, H, W) in [0, 1] (img2img, inpaint)
-  std::vector<float> mask;          // (1, 1, H, W) in [0, 1], 1 = repaint (inpaint)
+  double strength = 1.0;     // img2img
+  std::vector<float> image;  // (1, 3, H, W) in [0, 1] (img2img, inpaint)
+  std::vector<float> mask;   // (1, 1, H, W) in [0, 1], 1 = repaint (inpaint)
   // Optional supplied random draws (tests, reproducing another implementation):
-  std::vector<float> noise;         // initial latents N(0,1) (1, C, h, w)
-  std::vector<float> vae_noise;     // latent_dist.sample noise (1, C, h, w)
-  std::vector<float> img2img_noise; // add_noise noise (1, C, h, w)
-  std::vector<float> step_noise;    // the fresh noise steps draw (Euler a, LCM), (k, 1, C, h, w) in order
+  std::vector<float> noise;          // initial latents N(0,1) (1, C, h, w)
+  std::vector<float> vae_noise;      // latent_dist.sample noise (1, C, h, w)
+  std::vector<float> img2img_noise;  // add_noise noise (1, C, h, w)
+  std::vector<float> step_noise;     // the fresh noise steps draw (Euler a, LCM), (k, 1, C, h, w) in order
   uint64_t seed = 0;
-  bool trace = false;               // keep per-step tensors
-  VaeTileOptions vae_tiling;        // tiled VAE encode/decode (models/vae_tiling.h); default Off
+  bool trace = false;                                // keep per-step tensors
+  VaeTileOptions vae_tiling;                         // tiled VAE encode/decode (models/vae_tiling.h); default Off
   std::function<void(int step, int total)> on_step;  // after each step
-  std::function<bool()> cancelled;                    // checked before each step → E_CANCELLED
-  std::function<void(PipelinePhase)> on_phase;        // as each phase begins
+  std::function<bool()> cancelled;                   // checked before each step → E_CANCELLED
+  std::function<void(PipelinePhase)> on_phase;       // as each phase begins
   // The tiny autoencoder (models/taesd.h): with tiny_decode it decodes the result instead of the
   // VAE (draft quality); with preview_every > 0 and on_preview, the denoised estimate (x0) of
   // every preview_every-th step but the last is decoded by it (latents pooled so the longer side
@@ -84,13 +84,13 @@ struct PipelineResult {
   std::vector<float> image_raw;      // (1, 3, H, W) decoder output
   std::vector<float> image;          // (1, 3, H, W) in [0, 1]
   // trace (when asked)
-  std::vector<double> timesteps;       // all of the scheduler's
-  std::vector<float> unet_timesteps;   // (n)
-  std::vector<float> unet_inputs;      // (n, B, unet_in, h, w)
-  std::vector<float> unet_outputs;     // (n, B, C, h, w)
-  std::vector<float> step_latents;     // (n, 1, C, h, w)
-  std::vector<float> step_denoised;    // (n, 1, C, h, w) samplers with their own estimate (LCM)
-  std::vector<float> init_latents;     // img2img: scaling · sample
+  std::vector<double> timesteps;                         // all of the scheduler's
+  std::vector<float> unet_timesteps;                     // (n)
+  std::vector<float> unet_inputs;                        // (n, B, unet_in, h, w)
+  std::vector<float> unet_outputs;                       // (n, B, C, h, w)
+  std::vector<float> step_latents;                       // (n, 1, C, h, w)
+  std::vector<float> step_denoised;                      // (n, 1, C, h, w) samplers with their own estimate (LCM)
+  std::vector<float> init_latents;                       // img2img: scaling · sample
   std::vector<float> masked_image_latents, mask_latent;  // inpaint
 };
 

@@ -5,7 +5,7 @@
 namespace bgn {
 
 namespace {
-constexpr uint32_t kMul0 = 0xD2511F53u, kMul1 = 0xCD9E8D57u;  // Philox round multipliers
+constexpr uint32_t kMul0 = 0xD2511F53u, kMul1 = 0xCD9E8D57u;    // Philox round multipliers
 constexpr uint32_t kWeyl0 = 0x9E3779B9u, kWeyl1 = 0xBB67AE85u;  // key schedule increments
 
 inline void mulhilo(uint32_t a, uint32_t b, uint32_t* hi, uint32_t* lo) {
@@ -23,11 +23,17 @@ void Rng::philox4x32(uint64_t seed, uint64_t block, uint32_t out[4]) {
     mulhilo(kMul0, c0, &hi0, &lo0);
     mulhilo(kMul1, c2, &hi1, &lo1);
     uint32_t n0 = hi1 ^ c1 ^ k0, n1 = lo1, n2 = hi0 ^ c3 ^ k1, n3 = lo0;
-    c0 = n0; c1 = n1; c2 = n2; c3 = n3;
+    c0 = n0;
+    c1 = n1;
+    c2 = n2;
+    c3 = n3;
     k0 += kWeyl0;
     k1 += kWeyl1;
   }
-  out[0] = c0; out[1] = c1; out[2] = c2; out[3] = c3;
+  out[0] = c0;
+  out[1] = c1;
+  out[2] = c2;
+  out[3] = c3;
 }
 
 void Rng::normal(float* out, int64_t n) {

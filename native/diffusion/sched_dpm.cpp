@@ -34,8 +34,10 @@ class DPMMultistepScheduler final : public Scheduler {
     int clipped = 0;
     for (int t = T - 1; t >= 0; --t) {
       float a = std::sqrt(alphas_cumprod_[t]), s = std::sqrt(1.0f - alphas_cumprod_[t]);
-      if (static_cast<double>(std::log(a) - std::log(s)) < cfg_.lambda_min_clipped) ++clipped;
-      else break;
+      if (static_cast<double>(std::log(a) - std::log(s)) < cfg_.lambda_min_clipped)
+        ++clipped;
+      else
+        break;
     }
     const int last = T - clipped;
 
@@ -106,9 +108,15 @@ class DPMMultistepScheduler final : public Scheduler {
       float* o = d0.data<float>();
       for (int64_t k = 0; k < x.numel(); ++k) {
         switch (cfg_.prediction_type) {
-          case PredictionType::Epsilon: o[k] = (s[k] - cur.sigma * m[k]) / cur.alpha; break;
-          case PredictionType::Sample: o[k] = m[k]; break;
-          case PredictionType::VPrediction: o[k] = cur.alpha * s[k] - cur.sigma * m[k]; break;
+          case PredictionType::Epsilon:
+            o[k] = (s[k] - cur.sigma * m[k]) / cur.alpha;
+            break;
+          case PredictionType::Sample:
+            o[k] = m[k];
+            break;
+          case PredictionType::VPrediction:
+            o[k] = cur.alpha * s[k] - cur.sigma * m[k];
+            break;
         }
       }
     }

@@ -77,7 +77,6 @@ class EulerScheduler final : public Scheduler {
     return add_sigma_noise(original, noise, sigmas_[i]);
   }
 
-
  private:
   bool ancestral_;
 };

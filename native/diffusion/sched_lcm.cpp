@@ -22,8 +22,9 @@ class LCMScheduler final : public Scheduler {
  public:
   explicit LCMScheduler(const SchedulerConfig& cfg) : Scheduler(SchedulerKind::LCM, cfg) {
     const int orig = cfg_.original_inference_steps;
-    BGN_CHECK(orig >= 1 && orig <= cfg_.num_train_timesteps, Code::BadInput, "scheduler config original_inference_steps ",
-              orig, " must be from 1 to num_train_timesteps (", cfg_.num_train_timesteps, ")");
+    BGN_CHECK(orig >= 1 && orig <= cfg_.num_train_timesteps, Code::BadInput,
+              "scheduler config original_inference_steps ", orig, " must be from 1 to num_train_timesteps (",
+              cfg_.num_train_timesteps, ")");
   }
 
   void set_timesteps(int n) override {
@@ -72,9 +73,15 @@ class LCMScheduler final : public Scheduler {
     for (int64_t k = 0; k < n; ++k) {
       float pred;
       switch (cfg_.prediction_type) {
-        case PredictionType::Epsilon: pred = (s[k] - sb * m[k]) / sa; break;
-        case PredictionType::Sample: pred = m[k]; break;
-        default: pred = sa * s[k] - sb * m[k]; break;  // v_prediction
+        case PredictionType::Epsilon:
+          pred = (s[k] - sb * m[k]) / sa;
+          break;
+        case PredictionType::Sample:
+          pred = m[k];
+          break;
+        default:
+          pred = sa * s[k] - sb * m[k];
+          break;  // v_prediction
       }
       if (cfg_.clip_sample) pred = std::min(std::max(pred, -r), r);
       p[k] = pred;

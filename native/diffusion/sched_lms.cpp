@@ -70,7 +70,6 @@ class LMSScheduler final : public Scheduler {
     return add_sigma_noise(original, noise, sigmas_[i]);
   }
 
-
  private:
   // ∫ over [sigma_i, sigma_{i+1}] of the Lagrange basis polynomial for node i - c.
   double coefficient(int order, int i, int c) const {

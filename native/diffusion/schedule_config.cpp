@@ -42,12 +42,18 @@ TimestepSpacing timestep_spacing_from_name(const std::string& name) {
 
 const char* scheduler_class_name(SchedulerKind k) {
   switch (k) {
-    case SchedulerKind::Euler: return "EulerDiscreteScheduler";
-    case SchedulerKind::EulerAncestral: return "EulerAncestralDiscreteScheduler";
-    case SchedulerKind::DDIM: return "DDIMScheduler";
-    case SchedulerKind::DPMSolverMultistep: return "DPMSolverMultistepScheduler";
-    case SchedulerKind::LMS: return "LMSDiscreteScheduler";
-    case SchedulerKind::LCM: return "LCMScheduler";
+    case SchedulerKind::Euler:
+      return "EulerDiscreteScheduler";
+    case SchedulerKind::EulerAncestral:
+      return "EulerAncestralDiscreteScheduler";
+    case SchedulerKind::DDIM:
+      return "DDIMScheduler";
+    case SchedulerKind::DPMSolverMultistep:
+      return "DPMSolverMultistepScheduler";
+    case SchedulerKind::LMS:
+      return "LMSDiscreteScheduler";
+    case SchedulerKind::LCM:
+      return "LCMScheduler";
   }
   return "?";
 }
@@ -116,8 +122,8 @@ class Reader {
     return false;
   }
   [[noreturn]] void unsupported(const char* key, const std::string& value, const char* supported) const {
-    fail(Code::ModelUnsupported, src_, ": scheduler config ", key, "=", value, " is not supported (supported: ",
-         supported, ")");
+    fail(Code::ModelUnsupported, src_, ": scheduler config ", key, "=", value,
+         " is not supported (supported: ", supported, ")");
   }
   const std::string& source() const { return src_; }
 
@@ -151,16 +157,24 @@ SchedulerConfig SchedulerConfig::from_json(SchedulerKind kind, const json::Value
   }
   std::string s;
   if (r.string("prediction_type", &s)) {
-    if (s == "epsilon") c.prediction_type = PredictionType::Epsilon;
-    else if (s == "v_prediction") c.prediction_type = PredictionType::VPrediction;
-    else if (s == "sample") c.prediction_type = PredictionType::Sample;
-    else r.unsupported("prediction_type", s, "epsilon, v_prediction, sample");
+    if (s == "epsilon")
+      c.prediction_type = PredictionType::Epsilon;
+    else if (s == "v_prediction")
+      c.prediction_type = PredictionType::VPrediction;
+    else if (s == "sample")
+      c.prediction_type = PredictionType::Sample;
+    else
+      r.unsupported("prediction_type", s, "epsilon, v_prediction, sample");
   }
   if (r.string("timestep_spacing", &s)) {
-    if (s == "leading") c.timestep_spacing = TimestepSpacing::Leading;
-    else if (s == "trailing") c.timestep_spacing = TimestepSpacing::Trailing;
-    else if (s == "linspace") c.timestep_spacing = TimestepSpacing::Linspace;
-    else r.unsupported("timestep_spacing", s, "leading, trailing, linspace");
+    if (s == "leading")
+      c.timestep_spacing = TimestepSpacing::Leading;
+    else if (s == "trailing")
+      c.timestep_spacing = TimestepSpacing::Trailing;
+    else if (s == "linspace")
+      c.timestep_spacing = TimestepSpacing::Linspace;
+    else
+      r.unsupported("timestep_spacing", s, "leading, trailing, linspace");
   }
   r.integer("steps_offset", &c.steps_offset, 0, 1000);
   r.boolean("rescale_betas_zero_snr", &c.rescale_betas_zero_snr);

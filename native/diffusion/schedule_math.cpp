@@ -16,7 +16,10 @@ std::vector<float> torch_linspace_f32(double start, double end, int n) {
   std::vector<float> out(std::max(n, 0));
   if (n <= 0) return out;
   float s = static_cast<float>(start), e = static_cast<float>(end);
-  if (n == 1) { out[0] = s; return out; }
+  if (n == 1) {
+    out[0] = s;
+    return out;
+  }
   const float step = (e - s) / static_cast<float>(n - 1);
   const int half = n / 2;
   auto at = [&](int i) {
@@ -37,7 +40,10 @@ std::vector<float> torch_linspace_f32(double start, double end, int n) {
 std::vector<double> np_linspace(double start, double end, int n) {
   std::vector<double> out(std::max(n, 0));
   if (n <= 0) return out;
-  if (n == 1) { out[0] = start; return out; }
+  if (n == 1) {
+    out[0] = start;
+    return out;
+  }
   double step = (end - start) / (n - 1);
   for (int i = 0; i < n; ++i) out[i] = i * step + start;
   out[n - 1] = end;
@@ -77,7 +83,10 @@ std::vector<float> make_betas(const SchedulerConfig& cfg) {
     for (size_t i = 0; i < ac.size(); ++i) sq[i] = std::sqrt(ac[i]);
     float s0 = sq.front(), sT = sq.back();
     float scale = s0 / (s0 - sT);
-    for (float& v : sq) { v -= sT; v *= scale; }
+    for (float& v : sq) {
+      v -= sT;
+      v *= scale;
+    }
     std::vector<float> bar(sq.size());
     for (size_t i = 0; i < sq.size(); ++i) bar[i] = sq[i] * sq[i];
     betas[0] = 1.0f - bar[0];

@@ -27,7 +27,7 @@ double interp_index(double x, const std::vector<float>& fp);
 // sigmas interpolated at the timestep grid (log-linearly when `log_linear`, else linearly),
 // Karras-spaced when the config asks; `sigmas` ends with a final 0.
 struct SigmaSchedule {
-  std::vector<double> timesteps;  // rounded to float32, as diffusers keeps them
+  std::vector<double> timesteps;      // rounded to float32, as diffusers keeps them
   std::vector<double> timesteps_f64;  // the same before rounding (LMS keeps Karras timesteps in float64)
   std::vector<float> sigmas;
   float init_noise_sigma = 1.0f;

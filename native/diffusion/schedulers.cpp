@@ -44,12 +44,18 @@ void Scheduler::check_step(int i, const Tensor& a, const Tensor& b, const char* 
 
 std::unique_ptr<Scheduler> make_scheduler(SchedulerKind kind, const SchedulerConfig& cfg) {
   switch (kind) {
-    case SchedulerKind::Euler: return detail::make_euler(cfg, false);
-    case SchedulerKind::EulerAncestral: return detail::make_euler(cfg, true);
-    case SchedulerKind::DDIM: return detail::make_ddim(cfg);
-    case SchedulerKind::DPMSolverMultistep: return detail::make_dpm_multistep(cfg);
-    case SchedulerKind::LMS: return detail::make_lms(cfg);
-    case SchedulerKind::LCM: return detail::make_lcm(cfg);
+    case SchedulerKind::Euler:
+      return detail::make_euler(cfg, false);
+    case SchedulerKind::EulerAncestral:
+      return detail::make_euler(cfg, true);
+    case SchedulerKind::DDIM:
+      return detail::make_ddim(cfg);
+    case SchedulerKind::DPMSolverMultistep:
+      return detail::make_dpm_multistep(cfg);
+    case SchedulerKind::LMS:
+      return detail::make_lms(cfg);
+    case SchedulerKind::LCM:
+      return detail::make_lcm(cfg);
   }
   fail(Code::Internal, "unknown scheduler kind");
 }
@@ -57,8 +63,8 @@ std::unique_ptr<Scheduler> make_scheduler(SchedulerKind kind, const SchedulerCon
 namespace detail {
 
 void check_num_steps(int n, const SchedulerConfig& cfg) {
-  BGN_CHECK(n >= 1 && n <= cfg.num_train_timesteps, Code::BadInput, "steps must be in [1, ",
-            cfg.num_train_timesteps, "], got ", n);
+  BGN_CHECK(n >= 1 && n <= cfg.num_train_timesteps, Code::BadInput, "steps must be in [1, ", cfg.num_train_timesteps,
+            "], got ", n);
 }
 
 std::vector<double> sigma_timestep_grid(const SchedulerConfig& cfg, int n) {

@@ -62,7 +62,7 @@ struct SchedulerConfig {
   bool rescale_betas_zero_snr = false;
   // Euler / LMS / DPM
   bool use_karras_sigmas = false;
-  std::string interpolation_type = "linear";  // Euler: linear | log_linear
+  std::string interpolation_type = "linear";                    // Euler: linear | log_linear
   double sigma_min = std::numeric_limits<double>::quiet_NaN();  // NaN: from the schedule
   double sigma_max = std::numeric_limits<double>::quiet_NaN();
   // DDIM

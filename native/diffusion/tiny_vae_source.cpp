@@ -56,8 +56,8 @@ std::string identity_of(const std::string& path) {
 
 std::shared_ptr<const TaesdModel> load_tiny_vae_cached(const std::string& path, int threads,
                                                        const std::shared_ptr<Gpu>& gpu) {
-  const std::string key = identity_of(path) + "|threads=" + std::to_string(threads) + "|device=" +
-                          std::to_string(reinterpret_cast<uintptr_t>(gpu.get()));
+  const std::string key = identity_of(path) + "|threads=" + std::to_string(threads) +
+                          "|device=" + std::to_string(reinterpret_cast<uintptr_t>(gpu.get()));
   if (auto hit = tiny_cache().find(key)) return hit;
   TaesdLoadOptions o;
   o.threads = threads;

@@ -7,8 +7,8 @@ namespace bgn {
 
 namespace {
 
-constexpr uint64_t kMaxDims = 4;            // GGML_MAX_DIMS
-constexpr uint64_t kMaxNameBytes = 1 << 16; // tensor names and keys
+constexpr uint64_t kMaxDims = 4;             // GGML_MAX_DIMS
+constexpr uint64_t kMaxNameBytes = 1 << 16;  // tensor names and keys
 constexpr uint64_t kMaxStringBytes = uint64_t(1) << 30;
 constexpr int kMaxArrayDepth = 4;
 constexpr uint64_t kMaxNestedItems = uint64_t(1) << 20;
@@ -19,11 +19,23 @@ constexpr uint64_t kMaxNestedItems = uint64_t(1) << 20;
 
 size_t scalar_size(GgufType t) {
   switch (t) {
-    case GgufType::U8: case GgufType::I8: case GgufType::Bool: return 1;
-    case GgufType::U16: case GgufType::I16: return 2;
-    case GgufType::U32: case GgufType::I32: case GgufType::F32: return 4;
-    case GgufType::U64: case GgufType::I64: case GgufType::F64: return 8;
-    default: return 0;
+    case GgufType::U8:
+    case GgufType::I8:
+    case GgufType::Bool:
+      return 1;
+    case GgufType::U16:
+    case GgufType::I16:
+      return 2;
+    case GgufType::U32:
+    case GgufType::I32:
+    case GgufType::F32:
+      return 4;
+    case GgufType::U64:
+    case GgufType::I64:
+    case GgufType::F64:
+      return 8;
+    default:
+      return 0;
   }
 }
 
@@ -93,42 +105,80 @@ std::string quoted(const std::string& s) {
 void read_value(Reader& r, GgufType type, GgufValue* v, const std::string& key, int depth, uint64_t* nested) {
   v->type = type;
   switch (type) {
-    case GgufType::U8: v->u = r.get<uint8_t>(key); v->i = int64_t(v->u); v->f = double(v->u); return;
-    case GgufType::I8: v->i = r.get<int8_t>(key); v->f = double(v->i); return;
-    case GgufType::U16: v->u = r.get<uint16_t>(key); v->i = int64_t(v->u); v->f = double(v->u); return;
-    case GgufType::I16: v->i = r.get<int16_t>(key); v->f = double(v->i); return;
-    case GgufType::U32: v->u = r.get<uint32_t>(key); v->i = int64_t(v->u); v->f = double(v->u); return;
-    case GgufType::I32: v->i = r.get<int32_t>(key); v->f = double(v->i); return;
-    case GgufType::U64: v->u = r.get<uint64_t>(key); v->f = double(v->u); return;
-    case GgufType::I64: v->i = r.get<int64_t>(key); v->f = double(v->i); return;
-    case GgufType::F32: v->f = r.get<float>(key); return;
-    case GgufType::F64: v->f = r.get<double>(key); return;
+    case GgufType::U8:
+      v->u = r.get<uint8_t>(key);
+      v->i = int64_t(v->u);
+      v->f = double(v->u);
+      return;
+    case GgufType::I8:
+      v->i = r.get<int8_t>(key);
+      v->f = double(v->i);
+      return;
+    case GgufType::U16:
+      v->u = r.get<uint16_t>(key);
+      v->i = int64_t(v->u);
+      v->f = double(v->u);
+      return;
+    case GgufType::I16:
+      v->i = r.get<int16_t>(key);
+      v->f = double(v->i);
+      return;
+    case GgufType::U32:
+      v->u = r.get<uint32_t>(key);
+      v->i = int64_t(v->u);
+      v->f = double(v->u);
+      return;
+    case GgufType::I32:
+      v->i = r.get<int32_t>(key);
+      v->f = double(v->i);
+      return;
+    case GgufType::U64:
+      v->u = r.get<uint64_t>(key);
+      v->f = double(v->u);
+      return;
+    case GgufType::I64:
+      v->i = r.get<int64_t>(key);
+      v->f = double(v->i);
+      return;
+    case GgufType::F32:
+      v->f = r.get<float>(key);
+      return;
+    case GgufType::F64:
+      v->f = r.get<double>(key);
+      return;
     case GgufType::Bool: {
       uint8_t b = r.get<uint8_t>(key);
-      if (b > 1) bad(r.source, "metadata " + quoted(key) + " is a bool stored as " + std::to_string(b) + " (must be 0 or 1)");
+      if (b > 1)
+        bad(r.source, "metadata " + quoted(key) + " is a bool stored as " + std::to_string(b) + " (must be 0 or 1)");
       v->i = b;
       v->u = b;
       return;
     }
-    case GgufType::String: v->s = r.str("metadata " + quoted(key), kMaxStringBytes); return;
+    case GgufType::String:
+      v->s = r.str("metadata " + quoted(key), kMaxStringBytes);
+      return;
     case GgufType::Array: {
-      if (depth >= kMaxArrayDepth) bad(r.source, "metadata " + quoted(key) + " nests arrays deeper than " + std::to_string(kMaxArrayDepth));
+      if (depth >= kMaxArrayDepth)
+        bad(r.source, "metadata " + quoted(key) + " nests arrays deeper than " + std::to_string(kMaxArrayDepth));
       const uint32_t et = r.get<uint32_t>("metadata " + quoted(key) + " array type");
-      if (!valid_type(et)) bad(r.source, "metadata " + quoted(key) + " is an array of unknown type " + std::to_string(et));
+      if (!valid_type(et))
+        bad(r.source, "metadata " + quoted(key) + " is an array of unknown type " + std::to_string(et));
       v->elem = GgufType(et);
       v->count = r.get<uint64_t>("metadata " + quoted(key) + " array length");
       // Every element takes at least this many bytes, so a count the file cannot hold is a lie.
       const size_t min_elem = v->elem == GgufType::String ? 8 : v->elem == GgufType::Array ? 12 : scalar_size(v->elem);
       if (v->count > r.left() / min_elem)
         bad(r.source, "metadata " + quoted(key) + " claims " + std::to_string(v->count) + " " +
-                          gguf_type_name(v->elem) + " elements but only " + std::to_string(r.left()) +
-                          " bytes remain");
+                          gguf_type_name(v->elem) + " elements but only " + std::to_string(r.left()) + " bytes remain");
       if (v->elem == GgufType::String) {
         v->strings.reserve(size_t(v->count));
-        for (uint64_t k = 0; k < v->count; ++k) v->strings.push_back(r.str("metadata " + quoted(key) + " element", kMaxStringBytes));
+        for (uint64_t k = 0; k < v->count; ++k)
+          v->strings.push_back(r.str("metadata " + quoted(key) + " element", kMaxStringBytes));
       } else if (v->elem == GgufType::Array) {
         *nested += v->count;
-        if (*nested > kMaxNestedItems) bad(r.source, "metadata " + quoted(key) + " holds more than " + std::to_string(kMaxNestedItems) + " nested arrays");
+        if (*nested > kMaxNestedItems)
+          bad(r.source,
+              "metadata " + quoted(key) + " holds more than " + std::to_string(kMaxNestedItems) + " nested arrays");
         v->items.resize(size_t(v->count));
         for (auto& item : v->items) read_value(r, GgufType::Array, &item, key, depth + 1, nested);
       } else {
@@ -136,7 +186,8 @@ void read_value(Reader& r, GgufType type, GgufValue* v, const std::string& key, 
         r.pos += size_t(v->count * min_elem);
         if (v->elem == GgufType::Bool)
           for (uint64_t k = 0; k < v->count; ++k)
-            if (v->raw[k] > 1) bad(r.source, "metadata " + quoted(key) + " has a bool element stored as " + std::to_string(v->raw[k]));
+            if (v->raw[k] > 1)
+              bad(r.source, "metadata " + quoted(key) + " has a bool element stored as " + std::to_string(v->raw[k]));
       }
       return;
     }
@@ -148,34 +199,58 @@ void read_value(Reader& r, GgufType type, GgufValue* v, const std::string& key, 
 
 const char* gguf_type_name(GgufType t) {
   switch (t) {
-    case GgufType::U8: return "uint8";
-    case GgufType::I8: return "int8";
-    case GgufType::U16: return "uint16";
-    case GgufType::I16: return "int16";
-    case GgufType::U32: return "uint32";
-    case GgufType::I32: return "int32";
-    case GgufType::F32: return "float32";
-    case GgufType::Bool: return "bool";
-    case GgufType::String: return "string";
-    case GgufType::Array: return "array";
-    case GgufType::U64: return "uint64";
-    case GgufType::I64: return "int64";
-    case GgufType::F64: return "float64";
+    case GgufType::U8:
+      return "uint8";
+    case GgufType::I8:
+      return "int8";
+    case GgufType::U16:
+      return "uint16";
+    case GgufType::I16:
+      return "int16";
+    case GgufType::U32:
+      return "uint32";
+    case GgufType::I32:
+      return "int32";
+    case GgufType::F32:
+      return "float32";
+    case GgufType::Bool:
+      return "bool";
+    case GgufType::String:
+      return "string";
+    case GgufType::Array:
+      return "array";
+    case GgufType::U64:
+      return "uint64";
+    case GgufType::I64:
+      return "int64";
+    case GgufType::F64:
+      return "float64";
   }
   return "?";
 }
 
 bool GgufValue::is_integer() const {
   switch (type) {
-    case GgufType::U8: case GgufType::I8: case GgufType::U16: case GgufType::I16: case GgufType::U32:
-    case GgufType::I32: case GgufType::U64: case GgufType::I64: return true;
-    default: return false;
+    case GgufType::U8:
+    case GgufType::I8:
+    case GgufType::U16:
+    case GgufType::I16:
+    case GgufType::U32:
+    case GgufType::I32:
+    case GgufType::U64:
+    case GgufType::I64:
+      return true;
+    default:
+      return false;
   }
 }
 
 bool GgufValue::as_u64(uint64_t* out) const {
   if (!is_integer()) return false;
-  if (type == GgufType::U64) { *out = u; return true; }
+  if (type == GgufType::U64) {
+    *out = u;
+    return true;
+  }
   if (i < 0) return false;
   *out = uint64_t(i);
   return true;
@@ -184,49 +259,99 @@ bool GgufValue::as_u64(uint64_t* out) const {
 double GgufValue::number_at(uint64_t k) const {
   if (!raw || k >= count) return 0;
   const uint8_t* p = raw + k * scalar_size(elem);
-  auto rd = [p](auto v) { std::memcpy(&v, p, sizeof(v)); return v; };
+  auto rd = [p](auto v) {
+    std::memcpy(&v, p, sizeof(v));
+    return v;
+  };
   switch (elem) {
-    case GgufType::U8: case GgufType::Bool: return rd(uint8_t());
-    case GgufType::I8: return rd(int8_t());
-    case GgufType::U16: return rd(uint16_t());
-    case GgufType::I16: return rd(int16_t());
-    case GgufType::U32: return rd(uint32_t());
-    case GgufType::I32: return rd(int32_t());
-    case GgufType::F32: return rd(float());
-    case GgufType::U64: return double(rd(uint64_t()));
-    case GgufType::I64: return double(rd(int64_t()));
-    case GgufType::F64: return rd(double());
-    default: return 0;
+    case GgufType::U8:
+    case GgufType::Bool:
+      return rd(uint8_t());
+    case GgufType::I8:
+      return rd(int8_t());
+    case GgufType::U16:
+      return rd(uint16_t());
+    case GgufType::I16:
+      return rd(int16_t());
+    case GgufType::U32:
+      return rd(uint32_t());
+    case GgufType::I32:
+      return rd(int32_t());
+    case GgufType::F32:
+      return rd(float());
+    case GgufType::U64:
+      return double(rd(uint64_t()));
+    case GgufType::I64:
+      return double(rd(int64_t()));
+    case GgufType::F64:
+      return rd(double());
+    default:
+      return 0;
   }
 }
 
 bool gguf_dtype(uint32_t t, DType* out, const std::string& source, const std::string& tensor) {
   switch (GgmlType(t)) {
-    case GgmlType::F32: *out = DType::F32; return true;
-    case GgmlType::F16: *out = DType::F16; return true;
-    case GgmlType::BF16: *out = DType::BF16; return true;
-    case GgmlType::Q4_0: *out = DType::Q4_0; return true;
-    case GgmlType::Q4_1: *out = DType::Q4_1; return true;
-    case GgmlType::Q5_0: *out = DType::Q5_0; return true;
-    case GgmlType::Q5_1: *out = DType::Q5_1; return true;
-    case GgmlType::Q8_0: *out = DType::Q8_0; return true;
-    case GgmlType::Q4_K: *out = DType::Q4_K; return true;
-    case GgmlType::Q5_K: *out = DType::Q5_K; return true;
-    case GgmlType::Q6_K: *out = DType::Q6_K; return true;
-    case GgmlType::Q8_K: *out = DType::Q8_K; return true;
-    case GgmlType::I8: *out = DType::I8; return true;
-    case GgmlType::I16: *out = DType::I16; return true;
-    case GgmlType::I32: *out = DType::I32; return true;
-    case GgmlType::I64: *out = DType::I64; return true;
-    case GgmlType::F64: *out = DType::F64; return true;
-    default: break;
+    case GgmlType::F32:
+      *out = DType::F32;
+      return true;
+    case GgmlType::F16:
+      *out = DType::F16;
+      return true;
+    case GgmlType::BF16:
+      *out = DType::BF16;
+      return true;
+    case GgmlType::Q4_0:
+      *out = DType::Q4_0;
+      return true;
+    case GgmlType::Q4_1:
+      *out = DType::Q4_1;
+      return true;
+    case GgmlType::Q5_0:
+      *out = DType::Q5_0;
+      return true;
+    case GgmlType::Q5_1:
+      *out = DType::Q5_1;
+      return true;
+    case GgmlType::Q8_0:
+      *out = DType::Q8_0;
+      return true;
+    case GgmlType::Q4_K:
+      *out = DType::Q4_K;
+      return true;
+    case GgmlType::Q5_K:
+      *out = DType::Q5_K;
+      return true;
+    case GgmlType::Q6_K:
+      *out = DType::Q6_K;
+      return true;
+    case GgmlType::Q8_K:
+      *out = DType::Q8_K;
+      return true;
+    case GgmlType::I8:
+      *out = DType::I8;
+      return true;
+    case GgmlType::I16:
+      *out = DType::I16;
+      return true;
+    case GgmlType::I32:
+      *out = DType::I32;
+      return true;
+    case GgmlType::I64:
+      *out = DType::I64;
+      return true;
+    case GgmlType::F64:
+      *out = DType::F64;
+      return true;
+    default:
+      break;
   }
-  static const char* const names[] = {"f32", "f16", "q4_0", "q4_1", "q4_2", "q4_3", "q5_0", "q5_1", "q8_0",
-                                      "q8_1", "q2_K", "q3_K", "q4_K", "q5_K", "q6_K", "q8_K", "iq2_xxs",
-                                      "iq2_xs", "iq3_xxs", "iq1_s", "iq4_nl", "iq3_s", "iq2_s", "iq4_xs",
-                                      "i8", "i16", "i32", "i64", "f64", "iq1_m", "bf16", "q4_0_4_4",
-                                      "q4_0_4_8", "q4_0_8_8", "tq1_0", "tq2_0", "iq4_nl_4_4", "iq4_nl_4_8",
-                                      "iq4_nl_8_8", "mxfp4"};
+  static const char* const names[] = {
+      "f32",      "f16",      "q4_0",    "q4_1",  "q4_2",       "q4_3",       "q5_0",       "q5_1",
+      "q8_0",     "q8_1",     "q2_K",    "q3_K",  "q4_K",       "q5_K",       "q6_K",       "q8_K",
+      "iq2_xxs",  "iq2_xs",   "iq3_xxs", "iq1_s", "iq4_nl",     "iq3_s",      "iq2_s",      "iq4_xs",
+      "i8",       "i16",      "i32",     "i64",   "f64",        "iq1_m",      "bf16",       "q4_0_4_4",
+      "q4_0_4_8", "q4_0_8_8", "tq1_0",   "tq2_0", "iq4_nl_4_4", "iq4_nl_4_8", "iq4_nl_8_8", "mxfp4"};
   if (t < sizeof(names) / sizeof(names[0]) && t != 4 && t != 5)
     fail(Code::ModelUnsupported, source, ": tensor ", quoted(tensor), " is stored as ", names[t],
          ", which this build cannot run; re-quantize the model to q8_0, q5_0, q5_1, q4_0, q4_1, q4_K, q5_K, q6_K, "
@@ -236,24 +361,42 @@ bool gguf_dtype(uint32_t t, DType* out, const std::string& source, const std::st
 
 uint32_t ggml_type_of(DType t) {
   switch (t) {
-    case DType::F32: return uint32_t(GgmlType::F32);
-    case DType::F16: return uint32_t(GgmlType::F16);
-    case DType::BF16: return uint32_t(GgmlType::BF16);
-    case DType::Q4_0: return uint32_t(GgmlType::Q4_0);
-    case DType::Q4_1: return uint32_t(GgmlType::Q4_1);
-    case DType::Q5_0: return uint32_t(GgmlType::Q5_0);
-    case DType::Q5_1: return uint32_t(GgmlType::Q5_1);
-    case DType::Q8_0: return uint32_t(GgmlType::Q8_0);
-    case DType::Q4_K: return uint32_t(GgmlType::Q4_K);
-    case DType::Q5_K: return uint32_t(GgmlType::Q5_K);
-    case DType::Q6_K: return uint32_t(GgmlType::Q6_K);
-    case DType::Q8_K: return uint32_t(GgmlType::Q8_K);
-    case DType::I8: return uint32_t(GgmlType::I8);
-    case DType::I16: return uint32_t(GgmlType::I16);
-    case DType::I32: return uint32_t(GgmlType::I32);
-    case DType::I64: return uint32_t(GgmlType::I64);
-    case DType::F64: return uint32_t(GgmlType::F64);
-    default: return UINT32_MAX;
+    case DType::F32:
+      return uint32_t(GgmlType::F32);
+    case DType::F16:
+      return uint32_t(GgmlType::F16);
+    case DType::BF16:
+      return uint32_t(GgmlType::BF16);
+    case DType::Q4_0:
+      return uint32_t(GgmlType::Q4_0);
+    case DType::Q4_1:
+      return uint32_t(GgmlType::Q4_1);
+    case DType::Q5_0:
+      return uint32_t(GgmlType::Q5_0);
+    case DType::Q5_1:
+      return uint32_t(GgmlType::Q5_1);
+    case DType::Q8_0:
+      return uint32_t(GgmlType::Q8_0);
+    case DType::Q4_K:
+      return uint32_t(GgmlType::Q4_K);
+    case DType::Q5_K:
+      return uint32_t(GgmlType::Q5_K);
+    case DType::Q6_K:
+      return uint32_t(GgmlType::Q6_K);
+    case DType::Q8_K:
+      return uint32_t(GgmlType::Q8_K);
+    case DType::I8:
+      return uint32_t(GgmlType::I8);
+    case DType::I16:
+      return uint32_t(GgmlType::I16);
+    case DType::I32:
+      return uint32_t(GgmlType::I32);
+    case DType::I64:
+      return uint32_t(GgmlType::I64);
+    case DType::F64:
+      return uint32_t(GgmlType::F64);
+    default:
+      return UINT32_MAX;
   }
 }
 
@@ -279,7 +422,8 @@ std::shared_ptr<GgufFile> GgufFile::parse(const uint8_t* data, size_t size, std:
   r.pos = 4;
   const uint32_t version = r.get<uint32_t>("the version");
   if (version == 1)
-    fail(Code::ModelUnsupported, source, ": GGUF version 1 (32-bit counts, 2023 pre-release) is not supported; "
+    fail(Code::ModelUnsupported, source,
+         ": GGUF version 1 (32-bit counts, 2023 pre-release) is not supported; "
          "convert the model again with a current tool (GGUF v2 or v3)");
   if (version == 0x02000000u || version == 0x03000000u)
     fail(Code::ModelUnsupported, source, ": this is a big-endian GGUF file; only little-endian files are supported");
@@ -344,8 +488,8 @@ std::shared_ptr<GgufFile> GgufFile::parse(const uint8_t* data, size_t size, std:
     e.offset = r.get<uint64_t>("the offset of tensor " + quoted(e.name));
     const int64_t block = dtype_block(e.dtype);
     if (e.ne[0] % uint64_t(block) != 0)
-      bad(source, "tensor " + quoted(e.name) + " is " + dtype_name(e.dtype) + " with rows of " + std::to_string(e.ne[0]) +
-                      " values, not a multiple of its block size " + std::to_string(block));
+      bad(source, "tensor " + quoted(e.name) + " is " + dtype_name(e.dtype) + " with rows of " +
+                      std::to_string(e.ne[0]) + " values, not a multiple of its block size " + std::to_string(block));
     e.nbytes = (numel / uint64_t(block)) * dtype_block_bytes(e.dtype);  // ≤ 2^62 · 292 / 32: no overflow
     if (e.offset % f->alignment_ != 0)
       bad(source, "tensor " + quoted(e.name) + " starts at offset " + std::to_string(e.offset) +
@@ -373,10 +517,12 @@ std::shared_ptr<GgufFile> GgufFile::parse(const uint8_t* data, size_t size, std:
   std::vector<const GgufEntry*> by_offset;
   for (const auto& e : f->entries_)
     if (e.nbytes) by_offset.push_back(&e);
-  std::sort(by_offset.begin(), by_offset.end(), [](const GgufEntry* a, const GgufEntry* b) { return a->offset < b->offset; });
+  std::sort(by_offset.begin(), by_offset.end(),
+            [](const GgufEntry* a, const GgufEntry* b) { return a->offset < b->offset; });
   for (size_t k = 1; k < by_offset.size(); ++k)
     if (by_offset[k]->offset < by_offset[k - 1]->offset + by_offset[k - 1]->nbytes)
-      bad(source, "the data of tensor " + quoted(by_offset[k]->name) + " overlaps tensor " + quoted(by_offset[k - 1]->name));
+      bad(source,
+          "the data of tensor " + quoted(by_offset[k]->name) + " overlaps tensor " + quoted(by_offset[k - 1]->name));
   return f;
 }
 

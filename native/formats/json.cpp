@@ -18,18 +18,35 @@ namespace bgn::json {
 
 const char* type_name(Type t) {
   switch (t) {
-    case Type::Null: return "null";
-    case Type::Bool: return "boolean";
-    case Type::Number: return "number";
-    case Type::String: return "string";
-    case Type::Array: return "array";
-    case Type::Object: return "object";
+    case Type::Null:
+      return "null";
+    case Type::Bool:
+      return "boolean";
+    case Type::Number:
+      return "number";
+    case Type::String:
+      return "string";
+    case Type::Array:
+      return "array";
+    case Type::Object:
+      return "object";
   }
   return "?";
 }
 
-Value Value::boolean(bool b) { Value v; v.type_ = Type::Bool; v.b_ = b; return v; }
-Value Value::number(double d) { Value v; v.type_ = Type::Number; v.d_ = d; v.i_ = 0; return v; }
+Value Value::boolean(bool b) {
+  Value v;
+  v.type_ = Type::Bool;
+  v.b_ = b;
+  return v;
+}
+Value Value::number(double d) {
+  Value v;
+  v.type_ = Type::Number;
+  v.d_ = d;
+  v.i_ = 0;
+  return v;
+}
 Value Value::integer(int64_t i) {
   Value v;
   v.type_ = Type::Number;
@@ -38,8 +55,18 @@ Value Value::integer(int64_t i) {
   v.d_ = static_cast<double>(i);
   return v;
 }
-Value Value::string(std::string s) { Value v; v.type_ = Type::String; v.s_ = std::move(s); return v; }
-Value Value::array(std::vector<Value> items) { Value v; v.type_ = Type::Array; v.items_ = std::move(items); return v; }
+Value Value::string(std::string s) {
+  Value v;
+  v.type_ = Type::String;
+  v.s_ = std::move(s);
+  return v;
+}
+Value Value::array(std::vector<Value> items) {
+  Value v;
+  v.type_ = Type::Array;
+  v.items_ = std::move(items);
+  return v;
+}
 Value Value::object(std::vector<Member> members) {
   Value v;
   v.type_ = Type::Object;
@@ -85,8 +112,10 @@ class Parser {
   void skip_ws() {
     while (!at_end()) {
       char c = t_[p_];
-      if (c == ' ' || c == '\t' || c == '\n' || c == '\r') ++p_;
-      else break;
+      if (c == ' ' || c == '\t' || c == '\n' || c == '\r')
+        ++p_;
+      else
+        break;
     }
   }
 
@@ -103,14 +132,27 @@ class Parser {
     if (at_end()) error("unexpected end of input");
     char c = t_[p_];
     switch (c) {
-      case '{': return object(depth);
-      case '[': return array(depth);
-      case '"': return Value::string(string());
-      case 't': if (consume_literal("true")) return Value::boolean(true); break;
-      case 'f': if (consume_literal("false")) return Value::boolean(false); break;
-      case 'n': if (consume_literal("null")) return Value::null(); break;
-      case 'N': if (consume_literal("NaN")) return Value::number(std::numeric_limits<double>::quiet_NaN()); break;
-      case 'I': if (consume_literal("Infinity")) return Value::number(std::numeric_limits<double>::infinity()); break;
+      case '{':
+        return object(depth);
+      case '[':
+        return array(depth);
+      case '"':
+        return Value::string(string());
+      case 't':
+        if (consume_literal("true")) return Value::boolean(true);
+        break;
+      case 'f':
+        if (consume_literal("false")) return Value::boolean(false);
+        break;
+      case 'n':
+        if (consume_literal("null")) return Value::null();
+        break;
+      case 'N':
+        if (consume_literal("NaN")) return Value::number(std::numeric_limits<double>::quiet_NaN());
+        break;
+      case 'I':
+        if (consume_literal("Infinity")) return Value::number(std::numeric_limits<double>::infinity());
+        break;
       default:
         if (c == '-' || (c >= '0' && c <= '9')) return number();
     }
@@ -122,7 +164,10 @@ class Parser {
     std::vector<Value::Member> members;
     std::unordered_set<std::string> seen;
     skip_ws();
-    if (peek() == '}') { ++p_; return Value::object(std::move(members)); }
+    if (peek() == '}') {
+      ++p_;
+      return Value::object(std::move(members));
+    }
     for (;;) {
       skip_ws();
       if (peek() != '"') error("expected a string key");
@@ -140,8 +185,14 @@ class Parser {
       members.emplace_back(std::move(key), std::move(v));
       skip_ws();
       char c = peek();
-      if (c == ',') { ++p_; continue; }
-      if (c == '}') { ++p_; break; }
+      if (c == ',') {
+        ++p_;
+        continue;
+      }
+      if (c == '}') {
+        ++p_;
+        break;
+      }
       error("expected ',' or '}' in an object");
     }
     return Value::object(std::move(members));
@@ -151,14 +202,23 @@ class Parser {
     ++p_;  // '['
     std::vector<Value> items;
     skip_ws();
-    if (peek() == ']') { ++p_; return Value::array(std::move(items)); }
+    if (peek() == ']') {
+      ++p_;
+      return Value::array(std::move(items));
+    }
     for (;;) {
       skip_ws();
       items.push_back(value(depth + 1));
       skip_ws();
       char c = peek();
-      if (c == ',') { ++p_; continue; }
-      if (c == ']') { ++p_; break; }
+      if (c == ',') {
+        ++p_;
+        continue;
+      }
+      if (c == ']') {
+        ++p_;
+        break;
+      }
       error("expected ',' or ']' in an array");
     }
     return Value::array(std::move(items));
@@ -207,18 +267,20 @@ class Parser {
     return Value::number(d);
   }
 
-
-
   uint32_t hex4() {
     if (p_ + 4 > t_.size()) error("truncated \\u escape");
     uint32_t v = 0;
     for (int k = 0; k < 4; ++k) {
       char c = t_[p_++];
       v <<= 4;
-      if (c >= '0' && c <= '9') v |= c - '0';
-      else if (c >= 'a' && c <= 'f') v |= c - 'a' + 10;
-      else if (c >= 'A' && c <= 'F') v |= c - 'A' + 10;
-      else error("invalid hex digit in \\u escape");
+      if (c >= '0' && c <= '9')
+        v |= c - '0';
+      else if (c >= 'a' && c <= 'f')
+        v |= c - 'a' + 10;
+      else if (c >= 'A' && c <= 'F')
+        v |= c - 'A' + 10;
+      else
+        error("invalid hex digit in \\u escape");
     }
     return v;
   }
@@ -229,11 +291,20 @@ class Parser {
     uint8_t c = byte(p_);
     int len;
     uint32_t cp;
-    if (c < 0x80) { len = 1; cp = c; }
-    else if ((c & 0xE0) == 0xC0) { len = 2; cp = c & 0x1F; }
-    else if ((c & 0xF0) == 0xE0) { len = 3; cp = c & 0x0F; }
-    else if ((c & 0xF8) == 0xF0) { len = 4; cp = c & 0x07; }
-    else error("invalid UTF-8 in a string");
+    if (c < 0x80) {
+      len = 1;
+      cp = c;
+    } else if ((c & 0xE0) == 0xC0) {
+      len = 2;
+      cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      len = 3;
+      cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      len = 4;
+      cp = c & 0x07;
+    } else
+      error("invalid UTF-8 in a string");
     if (p_ + len > t_.size()) error("truncated UTF-8 sequence in a string");
     for (int k = 1; k < len; ++k) {
       uint8_t cc = byte(p_ + k);
@@ -252,26 +323,48 @@ class Parser {
     for (;;) {
       if (at_end()) error("unterminated string");
       char c = t_[p_];
-      if (c == '"') { ++p_; return out; }
+      if (c == '"') {
+        ++p_;
+        return out;
+      }
       if (static_cast<uint8_t>(c) < 0x20) error("control character in a string");
       if (c != '\\') {
         // Fast path for runs of plain ASCII.
-        if (static_cast<uint8_t>(c) < 0x80) { out += c; ++p_; }
-        else utf8_char(out);
+        if (static_cast<uint8_t>(c) < 0x80) {
+          out += c;
+          ++p_;
+        } else
+          utf8_char(out);
         continue;
       }
       ++p_;
       if (at_end()) error("unterminated escape");
       char e = t_[p_++];
       switch (e) {
-        case '"': out += '"'; break;
-        case '\\': out += '\\'; break;
-        case '/': out += '/'; break;
-        case 'b': out += '\b'; break;
-        case 'f': out += '\f'; break;
-        case 'n': out += '\n'; break;
-        case 'r': out += '\r'; break;
-        case 't': out += '\t'; break;
+        case '"':
+          out += '"';
+          break;
+        case '\\':
+          out += '\\';
+          break;
+        case '/':
+          out += '/';
+          break;
+        case 'b':
+          out += '\b';
+          break;
+        case 'f':
+          out += '\f';
+          break;
+        case 'n':
+          out += '\n';
+          break;
+        case 'r':
+          out += '\r';
+          break;
+        case 't':
+          out += '\t';
+          break;
         case 'u': {
           uint32_t cp = hex4();
           if (cp >= 0xD800 && cp <= 0xDBFF) {
@@ -285,7 +378,8 @@ class Parser {
           append_utf8(out, static_cast<char32_t>(cp));
           break;
         }
-        default: error("invalid escape in a string");
+        default:
+          error("invalid escape in a string");
       }
     }
   }
@@ -295,11 +389,21 @@ void dump_string(std::ostringstream& os, const std::string& s) {
   os << '"';
   for (unsigned char c : s) {
     switch (c) {
-      case '"': os << "\\\""; break;
-      case '\\': os << "\\\\"; break;
-      case '\n': os << "\\n"; break;
-      case '\r': os << "\\r"; break;
-      case '\t': os << "\\t"; break;
+      case '"':
+        os << "\\\"";
+        break;
+      case '\\':
+        os << "\\\\";
+        break;
+      case '\n':
+        os << "\\n";
+        break;
+      case '\r':
+        os << "\\r";
+        break;
+      case '\t':
+        os << "\\t";
+        break;
       default:
         if (c < 0x20) {
           char buf[8];
@@ -315,8 +419,12 @@ void dump_string(std::ostringstream& os, const std::string& s) {
 
 void dump_to(std::ostringstream& os, const Value& v) {
   switch (v.type()) {
-    case Type::Null: os << "null"; break;
-    case Type::Bool: os << (v.as_bool() ? "true" : "false"); break;
+    case Type::Null:
+      os << "null";
+      break;
+    case Type::Bool:
+      os << (v.as_bool() ? "true" : "false");
+      break;
     case Type::Number:
       if (v.is_integer()) {
         os << v.as_int();
@@ -332,7 +440,9 @@ void dump_to(std::ostringstream& os, const Value& v) {
         os.write(buf, r.ptr - buf);
       }
       break;
-    case Type::String: dump_string(os, v.as_string()); break;
+    case Type::String:
+      dump_string(os, v.as_string());
+      break;
     case Type::Array: {
       os << '[';
       bool first = true;
@@ -362,9 +472,7 @@ void dump_to(std::ostringstream& os, const Value& v) {
 
 }  // namespace
 
-Value parse(std::string_view text, const std::string& source) {
-  return Parser(text, source).document();
-}
+Value parse(std::string_view text, const std::string& source) { return Parser(text, source).document(); }
 
 Value parse_file(const std::string& path) {
   struct stat st;

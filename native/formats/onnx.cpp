@@ -26,17 +26,28 @@ std::vector<int64_t> Node::attr_ints(const std::string& k, const std::vector<int
 
 DType dtype_from_onnx(int t, const std::string& name) {
   switch (t) {
-    case 1: return DType::F32;
-    case 2: return DType::U8;
-    case 3: return DType::I8;
-    case 5: return DType::I16;
-    case 6: return DType::I32;
-    case 7: return DType::I64;
-    case 9: return DType::Bool;
-    case 10: return DType::F16;
-    case 11: return DType::F64;
-    case 16: return DType::BF16;
-    default: break;
+    case 1:
+      return DType::F32;
+    case 2:
+      return DType::U8;
+    case 3:
+      return DType::I8;
+    case 5:
+      return DType::I16;
+    case 6:
+      return DType::I32;
+    case 7:
+      return DType::I64;
+    case 9:
+      return DType::Bool;
+    case 10:
+      return DType::F16;
+    case 11:
+      return DType::F64;
+    case 16:
+      return DType::BF16;
+    default:
+      break;
   }
   fail(Code::ModelUnsupported, "tensor '", name, "' has ONNX data type ", t, ", which bg-native does not support");
 }
@@ -61,13 +72,28 @@ Tensor parse_tensor(pb::Bytes msg, const Ctx& ctx) {
   std::vector<double> double_data;
   while (r.next()) {
     switch (r.field()) {
-      case 1: r.append_int64s(dims); break;
-      case 2: data_type = static_cast<int>(r.int64()); break;
-      case 4: r.append_floats(float_data); break;
-      case 5: r.append_int64s(int_data); break;
-      case 7: r.append_int64s(int_data); break;
-      case 8: name = r.string(); break;
-      case 9: raw = r.bytes(); has_raw = true; break;
+      case 1:
+        r.append_int64s(dims);
+        break;
+      case 2:
+        data_type = static_cast<int>(r.int64());
+        break;
+      case 4:
+        r.append_floats(float_data);
+        break;
+      case 5:
+        r.append_int64s(int_data);
+        break;
+      case 7:
+        r.append_int64s(int_data);
+        break;
+      case 8:
+        name = r.string();
+        break;
+      case 9:
+        raw = r.bytes();
+        has_raw = true;
+        break;
       case 10:
         if (r.wire() == pb::Len) {
           pb::Reader d(r.bytes(), kWhat);
@@ -76,9 +102,15 @@ Tensor parse_tensor(pb::Bytes msg, const Ctx& ctx) {
           double_data.push_back(r.float64());
         }
         break;
-      case 14: external = r.int64() == 1; break;
-      case 13: external = true; r.skip(); break;
-      default: r.skip();
+      case 14:
+        external = r.int64() == 1;
+        break;
+      case 13:
+        external = true;
+        r.skip();
+        break;
+      default:
+        r.skip();
     }
   }
   if (external)
@@ -120,16 +152,25 @@ Tensor parse_tensor(pb::Bytes msg, const Ctx& ctx) {
     case DType::I64:
       if (n) std::memcpy(t.raw(), int_data.data(), n * 8);
       break;
-    case DType::I32: for (int64_t i = 0; i < n; ++i) t.data<int32_t>()[i] = int32_t(int_data[i]); break;
-    case DType::I16: for (int64_t i = 0; i < n; ++i) t.data<int16_t>()[i] = int16_t(int_data[i]); break;
-    case DType::I8: for (int64_t i = 0; i < n; ++i) t.data<int8_t>()[i] = int8_t(int_data[i]); break;
-    case DType::U8: case DType::Bool:
+    case DType::I32:
+      for (int64_t i = 0; i < n; ++i) t.data<int32_t>()[i] = int32_t(int_data[i]);
+      break;
+    case DType::I16:
+      for (int64_t i = 0; i < n; ++i) t.data<int16_t>()[i] = int16_t(int_data[i]);
+      break;
+    case DType::I8:
+      for (int64_t i = 0; i < n; ++i) t.data<int8_t>()[i] = int8_t(int_data[i]);
+      break;
+    case DType::U8:
+    case DType::Bool:
       for (int64_t i = 0; i < n; ++i) t.data<uint8_t>()[i] = uint8_t(int_data[i]);
       break;
-    case DType::F16: case DType::BF16:
+    case DType::F16:
+    case DType::BF16:
       for (int64_t i = 0; i < n; ++i) t.data<uint16_t>()[i] = uint16_t(int_data[i]);
       break;
-    default: break;  // block-quantized types never come from ONNX
+    default:
+      break;  // block-quantized types never come from ONNX
   }
   return t;
 }
@@ -140,17 +181,47 @@ Attribute parse_attribute(pb::Bytes msg, std::string& name, const Ctx& ctx) {
   bool has_type = false;
   while (r.next()) {
     switch (r.field()) {
-      case 1: name = r.string(); break;
-      case 20: a.type = static_cast<Attribute::Type>(r.int64()); has_type = true; break;
-      case 2: a.f = r.float32(); if (!has_type) a.type = Attribute::Float; break;
-      case 3: a.i = r.int64(); if (!has_type) a.type = Attribute::Int; break;
-      case 4: a.s = r.string(); if (!has_type) a.type = Attribute::String; break;
-      case 5: a.t = parse_tensor(r.bytes(), ctx); if (!has_type) a.type = Attribute::Tensor; break;
-      case 7: r.append_floats(a.floats); if (!has_type) a.type = Attribute::Floats; break;
-      case 8: r.append_int64s(a.ints); if (!has_type) a.type = Attribute::Ints; break;
-      case 9: a.strings.push_back(r.string()); if (!has_type) a.type = Attribute::Strings; break;
-      case 6: r.skip(); a.type = Attribute::Graph; break;
-      default: r.skip();
+      case 1:
+        name = r.string();
+        break;
+      case 20:
+        a.type = static_cast<Attribute::Type>(r.int64());
+        has_type = true;
+        break;
+      case 2:
+        a.f = r.float32();
+        if (!has_type) a.type = Attribute::Float;
+        break;
+      case 3:
+        a.i = r.int64();
+        if (!has_type) a.type = Attribute::Int;
+        break;
+      case 4:
+        a.s = r.string();
+        if (!has_type) a.type = Attribute::String;
+        break;
+      case 5:
+        a.t = parse_tensor(r.bytes(), ctx);
+        if (!has_type) a.type = Attribute::Tensor;
+        break;
+      case 7:
+        r.append_floats(a.floats);
+        if (!has_type) a.type = Attribute::Floats;
+        break;
+      case 8:
+        r.append_int64s(a.ints);
+        if (!has_type) a.type = Attribute::Ints;
+        break;
+      case 9:
+        a.strings.push_back(r.string());
+        if (!has_type) a.type = Attribute::Strings;
+        break;
+      case 6:
+        r.skip();
+        a.type = Attribute::Graph;
+        break;
+      default:
+        r.skip();
     }
   }
   return a;
@@ -161,18 +232,29 @@ Node parse_node(pb::Bytes msg, const Ctx& ctx) {
   Node n;
   while (r.next()) {
     switch (r.field()) {
-      case 1: n.inputs.push_back(r.string()); break;
-      case 2: n.outputs.push_back(r.string()); break;
-      case 3: n.name = r.string(); break;
-      case 4: n.op_type = r.string(); break;
-      case 7: n.domain = r.string(); break;
+      case 1:
+        n.inputs.push_back(r.string());
+        break;
+      case 2:
+        n.outputs.push_back(r.string());
+        break;
+      case 3:
+        n.name = r.string();
+        break;
+      case 4:
+        n.op_type = r.string();
+        break;
+      case 7:
+        n.domain = r.string();
+        break;
       case 5: {
         std::string aname;
         Attribute a = parse_attribute(r.bytes(), aname, ctx);
         n.attrs[aname] = std::move(a);
         break;
       }
-      default: r.skip();
+      default:
+        r.skip();
     }
   }
   if (n.op_type.empty()) fail(Code::ModelFormat, "a node in ", ctx.origin, " has no op_type");
@@ -200,8 +282,10 @@ ValueInfo parse_value_info(pb::Bytes msg) {
                   pb::Reader dim(shape.bytes(), kWhat);
                   int64_t value = -1;
                   while (dim.next()) {
-                    if (dim.field() == 1) value = dim.int64();
-                    else dim.skip();
+                    if (dim.field() == 1)
+                      value = dim.int64();
+                    else
+                      dim.skip();
                   }
                   v.dims.push_back(value);
                 } else {
@@ -227,24 +311,33 @@ void parse_graph(pb::Bytes msg, Model& m, const Ctx& ctx) {
   pb::Reader r(msg, kWhat);
   while (r.next()) {
     switch (r.field()) {
-      case 1: m.nodes.push_back(parse_node(r.bytes(), ctx)); break;
+      case 1:
+        m.nodes.push_back(parse_node(r.bytes(), ctx));
+        break;
       case 5: {
         pb::Bytes b = r.bytes();
         // The name is needed as the key; parse_tensor reads it again cheaply.
         std::string name;
         pb::Reader nr(b, kWhat);
         while (nr.next()) {
-          if (nr.field() == 8) name = nr.string();
-          else nr.skip();
+          if (nr.field() == 8)
+            name = nr.string();
+          else
+            nr.skip();
         }
         m.initializers[name] = parse_tensor(b, ctx);
         break;
       }
-      case 11: m.inputs.push_back(parse_value_info(r.bytes())); break;
-      case 12: m.outputs.push_back(parse_value_info(r.bytes())); break;
+      case 11:
+        m.inputs.push_back(parse_value_info(r.bytes()));
+        break;
+      case 12:
+        m.outputs.push_back(parse_value_info(r.bytes()));
+        break;
       case 15:
         fail(Code::ModelUnsupported, ctx.origin, " uses sparse initializers, which bg-native does not support");
-      default: r.skip();
+      default:
+        r.skip();
     }
   }
 }
@@ -258,23 +351,34 @@ Model parse_model(const uint8_t* data, size_t size, const std::string& origin) {
   pb::Reader r(data, size, kWhat);
   while (r.next()) {
     switch (r.field()) {
-      case 1: m.ir_version = r.int64(); break;
-      case 2: m.producer = r.string(); break;
-      case 7: parse_graph(r.bytes(), m, ctx); has_graph = true; break;
+      case 1:
+        m.ir_version = r.int64();
+        break;
+      case 2:
+        m.producer = r.string();
+        break;
+      case 7:
+        parse_graph(r.bytes(), m, ctx);
+        has_graph = true;
+        break;
       case 8: {
         pb::Reader o(r.bytes(), kWhat);
         std::string domain;
         int64_t version = 0;
         while (o.next()) {
-          if (o.field() == 1) domain = o.string();
-          else if (o.field() == 2) version = o.int64();
-          else o.skip();
+          if (o.field() == 1)
+            domain = o.string();
+          else if (o.field() == 2)
+            version = o.int64();
+          else
+            o.skip();
         }
         if (domain == "ai.onnx") domain.clear();
         m.opsets[domain] = version;
         break;
       }
-      default: r.skip();
+      default:
+        r.skip();
     }
   }
   if (!has_graph || m.nodes.empty())

@@ -69,11 +69,20 @@ Bytes Reader::bytes() {
 
 void Reader::skip() {
   switch (wire_) {
-    case Varint: varint(); break;
-    case Fixed64: fixed64(); break;
-    case Fixed32: fixed32(); break;
-    case Len: bytes(); break;
-    default: malformed("unknown wire type");
+    case Varint:
+      varint();
+      break;
+    case Fixed64:
+      fixed64();
+      break;
+    case Fixed32:
+      fixed32();
+      break;
+    case Len:
+      bytes();
+      break;
+    default:
+      malformed("unknown wire type");
   }
 }
 

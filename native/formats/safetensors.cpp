@@ -34,14 +34,20 @@ uint64_t checked_u64(const json::Value& v, const std::string& source, const std:
 }  // namespace
 
 bool safetensors_dtype(const std::string& s, DType* out, const std::string& source, const std::string& tensor) {
-  static const struct { const char* name; DType t; } kTable[] = {
-      {"F64", DType::F64}, {"F32", DType::F32}, {"F16", DType::F16}, {"BF16", DType::BF16},
-      {"I64", DType::I64}, {"I32", DType::I32}, {"I16", DType::I16}, {"I8", DType::I8},
-      {"U8", DType::U8},   {"BOOL", DType::Bool},
+  static const struct {
+    const char* name;
+    DType t;
+  } kTable[] = {
+      {"F64", DType::F64}, {"F32", DType::F32}, {"F16", DType::F16}, {"BF16", DType::BF16}, {"I64", DType::I64},
+      {"I32", DType::I32}, {"I16", DType::I16}, {"I8", DType::I8},   {"U8", DType::U8},     {"BOOL", DType::Bool},
   };
   for (const auto& e : kTable)
-    if (s == e.name) { *out = e.t; return true; }
-  static const char* kUnsupported[] = {"U16", "U32", "U64", "F8_E4M3", "F8_E5M2", "F8_E8M0", "F6_E2M3", "F6_E3M2", "F4"};
+    if (s == e.name) {
+      *out = e.t;
+      return true;
+    }
+  static const char* kUnsupported[] = {"U16",     "U32",     "U64",     "F8_E4M3", "F8_E5M2",
+                                       "F8_E8M0", "F6_E2M3", "F6_E3M2", "F4"};
   for (const char* u : kUnsupported)
     if (s == u)
       fail(Code::ModelUnsupported, source, ": tensor '", tensor, "' has dtype ", s,
@@ -51,17 +57,28 @@ bool safetensors_dtype(const std::string& s, DType* out, const std::string& sour
 
 const char* safetensors_dtype_name(DType t) {
   switch (t) {
-    case DType::F64: return "F64";
-    case DType::F32: return "F32";
-    case DType::F16: return "F16";
-    case DType::BF16: return "BF16";
-    case DType::I64: return "I64";
-    case DType::I32: return "I32";
-    case DType::I16: return "I16";
-    case DType::I8: return "I8";
-    case DType::U8: return "U8";
-    case DType::Bool: return "BOOL";
-    default: break;  // block-quantized types have no safetensors name
+    case DType::F64:
+      return "F64";
+    case DType::F32:
+      return "F32";
+    case DType::F16:
+      return "F16";
+    case DType::BF16:
+      return "BF16";
+    case DType::I64:
+      return "I64";
+    case DType::I32:
+      return "I32";
+    case DType::I16:
+      return "I16";
+    case DType::I8:
+      return "I8";
+    case DType::U8:
+      return "U8";
+    case DType::Bool:
+      return "BOOL";
+    default:
+      break;  // block-quantized types have no safetensors name
   }
   return "?";
 }
@@ -82,12 +99,16 @@ std::shared_ptr<SafetensorsFile> SafetensorsFile::parse(const uint8_t* data, siz
   f->size_ = size;
 
   // [0,8): header length.
-  if (size < 8) bad(source, "", "the file is " + std::to_string(size) + " bytes, shorter than the 8-byte header length (truncated?)");
+  if (size < 8)
+    bad(source, "",
+        "the file is " + std::to_string(size) + " bytes, shorter than the 8-byte header length (truncated?)");
   uint64_t n = read_u64_le(data);
-  if (n > kMaxHeader) bad(source, "", "header length " + std::to_string(n) + " exceeds the 100 MB limit (corrupt file?)");
+  if (n > kMaxHeader)
+    bad(source, "", "header length " + std::to_string(n) + " exceeds the 100 MB limit (corrupt file?)");
   if (n > size - 8)
-    bad(source, "", "header length " + std::to_string(n) + " runs past the end of the " + std::to_string(size) +
-                        "-byte file (truncated download?)");
+    bad(source, "",
+        "header length " + std::to_string(n) + " runs past the end of the " + std::to_string(size) +
+            "-byte file (truncated download?)");
   if (n < 2) bad(source, "", "header length " + std::to_string(n) + " is too small for a JSON object");
   f->header_size_ = n;
   std::string_view header(reinterpret_cast<const char*>(data + 8), static_cast<size_t>(n));
@@ -125,7 +146,8 @@ std::shared_ptr<SafetensorsFile> SafetensorsFile::parse(const uint8_t* data, siz
     e.name = name;
     if (!dt->is_string()) bad(source, name, "dtype is not a string");
     e.dtype_str = dt->as_string();
-    if (!safetensors_dtype(e.dtype_str, &e.dtype, source, name)) bad(source, name, "unknown dtype '" + e.dtype_str + "'");
+    if (!safetensors_dtype(e.dtype_str, &e.dtype, source, name))
+      bad(source, name, "unknown dtype '" + e.dtype_str + "'");
 
     if (!sh->is_array()) bad(source, name, "shape is not an array");
     if (sh->size() > 16) bad(source, name, "shape has " + std::to_string(sh->size()) + " dimensions (at most 16)");
@@ -135,24 +157,27 @@ std::shared_ptr<SafetensorsFile> SafetensorsFile::parse(const uint8_t* data, siz
       uint64_t dim = checked_u64(d, source, name, "every shape dimension");
       if (dim > (uint64_t(1) << 62)) overflow = true;
       e.shape.push_back(static_cast<int64_t>(dim));
-      if (dim != 0 && numel > (uint64_t(1) << 62) / dim) overflow = true;
-      else numel *= dim;
+      if (dim != 0 && numel > (uint64_t(1) << 62) / dim)
+        overflow = true;
+      else
+        numel *= dim;
     }
     if (overflow) bad(source, name, "shape " + shape_str(e.shape) + " has too many elements");
 
     if (!off->is_array() || off->size() != 2) bad(source, name, "data_offsets must be [begin, end]");
     e.begin = checked_u64(off->items()[0], source, name, "data_offsets[0]");
     e.end = checked_u64(off->items()[1], source, name, "data_offsets[1]");
-    if (e.end < e.begin) bad(source, name, "data_offsets end " + std::to_string(e.end) + " is before begin " + std::to_string(e.begin));
+    if (e.end < e.begin)
+      bad(source, name, "data_offsets end " + std::to_string(e.end) + " is before begin " + std::to_string(e.begin));
     uint64_t itemsize = dtype_size(e.dtype);
     if (numel > UINT64_MAX / itemsize || numel * itemsize != e.end - e.begin)
-      bad(source, name, "shape " + shape_str(e.shape) + " of " + e.dtype_str + " needs " +
-                            std::to_string(numel * itemsize) + " bytes but data_offsets span " +
-                            std::to_string(e.end - e.begin));
+      bad(source, name,
+          "shape " + shape_str(e.shape) + " of " + e.dtype_str + " needs " + std::to_string(numel * itemsize) +
+              " bytes but data_offsets span " + std::to_string(e.end - e.begin));
     if (e.end > buffer_size)
-      bad(source, name, "data_offsets [" + std::to_string(e.begin) + ", " + std::to_string(e.end) +
-                            ") run past the end of the data (" + std::to_string(buffer_size) +
-                            " bytes; truncated file?)");
+      bad(source, name,
+          "data_offsets [" + std::to_string(e.begin) + ", " + std::to_string(e.end) +
+              ") run past the end of the data (" + std::to_string(buffer_size) + " bytes; truncated file?)");
     f->index_[name] = f->entries_.size();
     f->entries_.push_back(std::move(e));
   }

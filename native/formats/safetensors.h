@@ -38,8 +38,8 @@ class SafetensorsFile {
   // Maps and validates a file.
   static std::shared_ptr<SafetensorsFile> open(const std::string& path);
   // Validates bytes already in memory; `keepalive` owns them. `source` names them in errors.
-  static std::shared_ptr<SafetensorsFile> parse(const uint8_t* data, size_t size,
-                                                std::shared_ptr<const void> keepalive, const std::string& source);
+  static std::shared_ptr<SafetensorsFile> parse(const uint8_t* data, size_t size, std::shared_ptr<const void> keepalive,
+                                                const std::string& source);
 
   const std::string& path() const { return source_; }
   // Entries in header order.

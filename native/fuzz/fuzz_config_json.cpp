@@ -34,8 +34,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         auto s = bgn::make_scheduler(kind, c);
         s->set_timesteps(1 + static_cast<int>(size % 8));
         sink = sink + s->num_steps();
-      } catch (const bgn::Error&) {
-      }
+      } catch (const bgn::Error&) {}
     }
   });
 }

@@ -11,7 +11,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::string_view all = bgn_fuzz::text(data, size);
     size_t nul = all.find('\0');
     std::string_view vocab = all.substr(0, nul);
-    std::string_view merges = nul == std::string_view::npos ? std::string_view("#version: 0.2\na b\n") : all.substr(nul + 1);
+    std::string_view merges =
+        nul == std::string_view::npos ? std::string_view("#version: 0.2\na b\n") : all.substr(nul + 1);
     auto tok = bgn::ClipTokenizer::parse(vocab, merges, "vocab.json", "merges.txt");
     bgn::ClipTokenizer::EncodeOptions o;
     auto ids = tok->encode_padded("a photo of a cat, (studio:1.2) lighting", o);

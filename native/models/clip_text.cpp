@@ -39,8 +39,8 @@ std::shared_ptr<ClipTextModel> ClipTextModel::from_weights(ComponentWeights cw, 
   m->pos_ = ws.take("embeddings.position_embedding.weight");
   ws.require_complete("CLIP text encoder");
   if (m->tok_.rank() != 2 || m->pos_.rank() != 2 || m->tok_.dim(1) != m->pos_.dim(1))
-    fail(Code::ModelFormat, ws.source(), ": token embedding ", shape_str(m->tok_.shape()),
-         " and position embedding ", shape_str(m->pos_.shape()), " do not agree on the hidden size");
+    fail(Code::ModelFormat, ws.source(), ": token embedding ", shape_str(m->tok_.shape()), " and position embedding ",
+         shape_str(m->pos_.shape()), " do not agree on the hidden size");
   c.vocab = m->tok_.dim(0);
   c.hidden = m->tok_.dim(1);
   c.max_positions = m->pos_.dim(0);
@@ -58,9 +58,13 @@ std::shared_ptr<ClipTextModel> ClipTextModel::from_weights(ComponentWeights cw, 
     if (n < c.layers) c.layers = n;  // a config may ask for fewer layers than stored
   }
   if (heads > 0) c.heads = heads;
-  if (act == "quick_gelu") c.act = cpu::Act::QuickGELU;
-  else if (act == "gelu") c.act = cpu::Act::GELU;
-  else fail(Code::ModelUnsupported, ws.source(), ": text encoder activation '", act, "' is not supported (quick_gelu, gelu)");
+  if (act == "quick_gelu")
+    c.act = cpu::Act::QuickGELU;
+  else if (act == "gelu")
+    c.act = cpu::Act::GELU;
+  else
+    fail(Code::ModelUnsupported, ws.source(), ": text encoder activation '", act,
+         "' is not supported (quick_gelu, gelu)");
   if (c.heads < 1 || c.hidden % c.heads != 0)
     fail(Code::ModelUnsupported, ws.source(), ": hidden size ", c.hidden, " is not divisible into ", c.heads, " heads");
   for (int64_t i = 0; i < c.layers; ++i) {
@@ -112,7 +116,8 @@ ClipTextOutput ClipTextModel::encode(const int32_t* ids, int64_t B, int64_t T, c
   const bool keep_hidden_states = opt.keep_hidden_states;
   const ClipTextConfig& c = cfg_;
   if (B < 1 || T < 1 || T > c.max_positions)
-    fail(Code::BadInput, "text encoder input must be (B, T) with 1 <= T <= ", c.max_positions, "; got (", B, ", ", T, ")");
+    fail(Code::BadInput, "text encoder input must be (B, T) with 1 <= T <= ", c.max_positions, "; got (", B, ", ", T,
+         ")");
   if (clip_skip < 0 || clip_skip >= c.layers)
     fail(Code::BadInput, "clip_skip ", clip_skip, " is out of range for a ", c.layers, "-layer text encoder");
   for (int64_t i = 0; i < B * T; ++i)

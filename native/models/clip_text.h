@@ -25,10 +25,10 @@ struct ClipTextConfig {
 };
 
 struct ClipEncodeOptions {
-  int clip_skip = 0;          // 0 = last layer, 1 = penultimate, … (< layers)
+  int clip_skip = 0;  // 0 = last layer, 1 = penultimate, … (< layers)
   bool keep_hidden_states = false;
-  bool final_norm = true;     // false: `last` is the raw hidden state (what SDXL uses)
-  bool pooled = false;        // fill `pooled` (runs every layer)
+  bool final_norm = true;  // false: `last` is the raw hidden state (what SDXL uses)
+  bool pooled = false;     // fill `pooled` (runs every layer)
 };
 
 struct ClipTextOutput {

@@ -38,8 +38,8 @@ struct LoraSpec {
 // One module of a LoRA file: the layer it targets and its two factors.
 struct LoraModule {
   Component target = Component::Unet;
-  std::string name;         // the layer's path as the file spells it, without prefix
-  bool underscored = false; // kohya: '.' written as '_'
+  std::string name;                         // the layer's path as the file spells it, without prefix
+  bool underscored = false;                 // kohya: '.' written as '_'
   std::string down_key, up_key, alpha_key;  // alpha_key empty: alpha = rank
   float alpha = 0.f;
 };

@@ -24,10 +24,14 @@ struct Suffix {
   Role role;
 };
 constexpr Suffix kSuffixes[] = {
-    {".lora_down.weight", Role::Down},  {".lora_up.weight", Role::Up},                 // kohya
-    {".lora_A.weight", Role::Down},     {".lora_B.weight", Role::Up},                  // PEFT
-    {".lora.down.weight", Role::Down},  {".lora.up.weight", Role::Up},                 // diffusers (LoRACompatible)
-    {".lora_linear_layer.down.weight", Role::Down}, {".lora_linear_layer.up.weight", Role::Up},
+    {".lora_down.weight", Role::Down},
+    {".lora_up.weight", Role::Up},  // kohya
+    {".lora_A.weight", Role::Down},
+    {".lora_B.weight", Role::Up},  // PEFT
+    {".lora.down.weight", Role::Down},
+    {".lora.up.weight", Role::Up},  // diffusers (LoRACompatible)
+    {".lora_linear_layer.down.weight", Role::Down},
+    {".lora_linear_layer.up.weight", Role::Up},
     {".alpha", Role::Alpha},
 };
 
@@ -98,7 +102,8 @@ Tensor LoraFile::factor(const std::string& key) const {
 
 std::shared_ptr<const LoraFile> LoraFile::open(const std::string& path) {
   if (is_pickle_name(path))
-    fail(Code::ModelFormat, path, ": LoRAs are read from .safetensors files only (pickled .ckpt/.pt/.pth/.bin files "
+    fail(Code::ModelFormat, path,
+         ": LoRAs are read from .safetensors files only (pickled .ckpt/.pt/.pth/.bin files "
          "can run code when loaded); download or convert the .safetensors version");
   auto f = std::shared_ptr<LoraFile>(new LoraFile());
   f->path_ = path;
@@ -120,13 +125,16 @@ std::shared_ptr<const LoraFile> LoraFile::open(const std::string& path) {
         break;
       }
     if (!hit)
-      fail(Code::ModelFormat, path, ": key ", e.name, " is not part of a LoRA (expected <module>.lora_down.weight / "
+      fail(Code::ModelFormat, path, ": key ", e.name,
+           " is not part of a LoRA (expected <module>.lora_down.weight / "
            ".lora_up.weight / .alpha (kohya) or <module>.lora_A.weight / .lora_B.weight (PEFT)); LoHa, LoKr and "
            "DoRA files are not supported");
     const std::string stem = e.name.substr(0, e.name.size() - std::strlen(hit->text));
     auto [it, fresh] = stems.try_emplace(stem);
     if (fresh) order.push_back(stem);
-    std::string& slot = hit->role == Role::Down ? it->second.down : hit->role == Role::Up ? it->second.up : it->second.alpha;
+    std::string& slot = hit->role == Role::Down ? it->second.down
+                        : hit->role == Role::Up ? it->second.up
+                                                : it->second.alpha;
     if (!slot.empty())
       fail(Code::ModelFormat, path, ": keys ", slot, " and ", e.name, " give module ", stem, " two of the same factor");
     slot = e.name;

@@ -65,7 +65,8 @@ void merge_loras(ComponentWeights& cw, Component c, const LoraStack& loras, int 
       }
       auto [it, fresh] = seen.emplace(layer, m.down_key);
       if (!fresh)
-        fail(Code::ModelFormat, l.file->path(), ": LoRA keys ", it->second, " and ", m.down_key, " both target ", layer);
+        fail(Code::ModelFormat, l.file->path(), ": LoRA keys ", it->second, " and ", m.down_key, " both target ",
+             layer);
       plan.push_back({&m, &l, layer});
     }
     if (!unmatched.empty())
@@ -112,8 +113,10 @@ void check_lora_targets(const LoraStack& loras, bool has_text_encoder_2, const s
   for (const LoraApplied& l : loras)
     for (const LoraModule& m : l.file->modules())
       if (m.target == Component::TextEncoder2)
-        fail(Code::ModelFormat, l.file->path(), ": LoRA key ", m.down_key, " targets a second text encoder (SDXL), "
-             "which ", model_path, " does not have; the LoRA was made for another model family");
+        fail(Code::ModelFormat, l.file->path(), ": LoRA key ", m.down_key,
+             " targets a second text encoder (SDXL), "
+             "which ",
+             model_path, " does not have; the LoRA was made for another model family");
 }
 
 }  // namespace bgn

@@ -58,7 +58,7 @@ std::string LoraNameIndex::resolve_ldm(const std::string& name, bool underscored
   if (!underscored) {
     const std::string mapped = unet_ldm_to_internal(name + ".weight", layers_per_block_);
     return mapped.size() > 7 && layers_.count(mapped.substr(0, mapped.size() - 7)) ? mapped.substr(0, mapped.size() - 7)
-                                                                                    : "";
+                                                                                   : "";
   }
   const std::vector<std::string> tokens = split(name, '_');
   std::vector<size_t> open;  // joins between two words

@@ -90,8 +90,8 @@ std::shared_ptr<TaesdModel> TaesdModel::from_weights(TaesdWeights tw, const Taes
       layers.push_back(std::move(L));
     }
     if (layers.empty() || layers.back().op != Op::Conv)
-      fail(Code::ModelFormat, ws.source(), ": the ", decoder ? "decoder" : "encoder",
-           " must end with a conv (", side, n - 1, ".weight)");
+      fail(Code::ModelFormat, ws.source(), ": the ", decoder ? "decoder" : "encoder", " must end with a conv (", side,
+           n - 1, ".weight)");
     *out = ch;
     return layers;
   };
@@ -161,11 +161,13 @@ std::vector<float> TaesdModel::run(const std::vector<Layer>& layers, std::vector
 std::vector<float> TaesdModel::encode(const float* image, int64_t N, int64_t H, int64_t W) const {
   const TaesdConfig& c = cfg_;
   if (enc_.empty())
-    fail(Code::ModelUnsupported, source_, ": this tiny autoencoder has no encoder (a decoder-only file such as "
+    fail(Code::ModelUnsupported, source_,
+         ": this tiny autoencoder has no encoder (a decoder-only file such as "
          "taesd_decoder.safetensors; add taesd_encoder.safetensors beside it to encode)");
   if (N < 1 || H < 1 || W < 1 || H % c.downscale || W % c.downscale)
     fail(Code::BadInput, "tiny autoencoder encode needs an image (N, ", c.image_channels,
-         ", H, W) with H and W multiples of ", c.downscale, "; got (", N, ", ", c.image_channels, ", ", H, ", ", W, ")");
+         ", H, W) with H and W multiples of ", c.downscale, "; got (", N, ", ", c.image_channels, ", ", H, ", ", W,
+         ")");
   std::vector<float> x(size_t(N * c.image_channels * H * W));
   for (size_t i = 0; i < x.size(); ++i) x[i] = (image[i] + 1.f) / 2.f;
   int64_t h = H, w = W;
@@ -175,7 +177,8 @@ std::vector<float> TaesdModel::encode(const float* image, int64_t N, int64_t H, 
 std::vector<float> TaesdModel::decode(const float* latents, int64_t N, int64_t h, int64_t w) const {
   const TaesdConfig& c = cfg_;
   if (dec_.empty())
-    fail(Code::ModelUnsupported, source_, ": this tiny autoencoder has no decoder (an encoder-only file; use "
+    fail(Code::ModelUnsupported, source_,
+         ": this tiny autoencoder has no decoder (an encoder-only file; use "
          "taesd_decoder.safetensors or the diffusers folder)");
   if (N < 1 || h < 1 || w < 1 || h * c.downscale > 16384 || w * c.downscale > 16384)
     fail(Code::BadInput, "tiny autoencoder decode needs latents (N, ", c.latent_channels, ", h, w) of 1 to ",

@@ -129,9 +129,12 @@ TaesdWeights load_taesd_weights(const std::string& path) {
   std::vector<std::string> enc, dec, pickles;
   for (const auto& e : fs::directory_iterator(dir, ec)) {
     const std::string n = e.path().filename().string();
-    if (ends_with(n, "encoder.safetensors")) enc.push_back(e.path().string());
-    else if (ends_with(n, "decoder.safetensors")) dec.push_back(e.path().string());
-    else if (ends_with(n, "decoder.pth") || ends_with(n, "encoder.pth")) pickles.push_back(e.path().string());
+    if (ends_with(n, "encoder.safetensors"))
+      enc.push_back(e.path().string());
+    else if (ends_with(n, "decoder.safetensors"))
+      dec.push_back(e.path().string());
+    else if (ends_with(n, "decoder.pth") || ends_with(n, "encoder.pth"))
+      pickles.push_back(e.path().string());
   }
   if (enc.size() > 1 || dec.size() > 1)
     fail(Code::BadInput, path, ": holds ", enc.size() > 1 ? enc.size() : dec.size(), " ",
@@ -139,7 +142,8 @@ TaesdWeights load_taesd_weights(const std::string& path) {
          enc.size() > 1 ? enc[1] : dec[1], "); pass the file to use");
   if (enc.empty() && dec.empty()) {
     if (!pickles.empty()) refuse_pickle(pickles[0]);
-    fail(Code::ModelNotFound, path, ": no tiny autoencoder here (looked for diffusion_pytorch_model.safetensors "
+    fail(Code::ModelNotFound, path,
+         ": no tiny autoencoder here (looked for diffusion_pytorch_model.safetensors "
          "with config.json, or taesd_decoder.safetensors / taesd_encoder.safetensors)");
   }
   TaesdWeights out;

@@ -46,11 +46,12 @@ void refuse_config(const ComponentWeights& cw) {
   if (set("addition_embed_type") && config_string(c, "addition_embed_type", "") != "text_time")
     fail(Code::ModelUnsupported, cw.weights.source(), ": UNet addition_embed_type '",
          config_string(c, "addition_embed_type", "?"), "' is not supported (only SDXL's 'text_time')");
-  for (const char* k : {"class_embed_type", "time_cond_proj_dim", "encoder_hid_dim", "only_cross_attention",
-                        "dual_cross_attention"})
+  for (const char* k :
+       {"class_embed_type", "time_cond_proj_dim", "encoder_hid_dim", "only_cross_attention", "dual_cross_attention"})
     if (set(k)) fail(Code::ModelUnsupported, cw.weights.source(), ": UNet config option ", k, " is not supported");
   if (config_string(c, "resnet_time_scale_shift", "default") != "default")
-    fail(Code::ModelUnsupported, cw.weights.source(), ": resnet_time_scale_shift other than 'default' is not supported");
+    fail(Code::ModelUnsupported, cw.weights.source(),
+         ": resnet_time_scale_shift other than 'default' is not supported");
   if (config_string(c, "time_embedding_type", "positional") != "positional")
     fail(Code::ModelUnsupported, cw.weights.source(), ": time_embedding_type other than 'positional' is not supported");
 }
@@ -158,11 +159,13 @@ std::shared_ptr<UNetModel> UNetModel::from_weights(ComponentWeights cw, const Un
     const bool attn = ws.has_prefix(p + ".attentions.");
     if (nres == 0) ws.take(p + ".resnets.0.conv1.weight");
     for (int k = 0; k < nres; ++k) {
-      L.res.push_back(nn::load_resblock(ws, p + ".resnets." + std::to_string(k), ch, c.groups, c.eps, c.time_embed_dim));
+      L.res.push_back(
+          nn::load_resblock(ws, p + ".resnets." + std::to_string(k), ch, c.groups, c.eps, c.time_embed_dim));
       ch = L.res.back().out;
       if (attn) {
         const std::string ap = p + ".attentions." + std::to_string(k);
-        L.attn.push_back(nn::load_spatial_transformer(ws, ap, ch, heads_for(l, inner_of(ap, ch)), c.context_dim, c.groups));
+        L.attn.push_back(
+            nn::load_spatial_transformer(ws, ap, ch, heads_for(l, inner_of(ap, ch)), c.context_dim, c.groups));
       }
       skips.push_back(ch);
     }
@@ -193,11 +196,14 @@ std::shared_ptr<UNetModel> UNetModel::from_weights(ComponentWeights cw, const Un
     if (nres == 0) ws.take(p + ".resnets.0.conv1.weight");
     for (int k = 0; k < nres; ++k) {
       if (skips.empty())
-        fail(Code::ModelUnsupported, ws.source(), ": UNet up path has more resnets than the down path has skip "
-             "connections (at ", p, ".resnets.", k, ")");
+        fail(Code::ModelUnsupported, ws.source(),
+             ": UNet up path has more resnets than the down path has skip "
+             "connections (at ",
+             p, ".resnets.", k, ")");
       const int64_t in = ch + skips.back();
       skips.pop_back();
-      L.res.push_back(nn::load_resblock(ws, p + ".resnets." + std::to_string(k), in, c.groups, c.eps, c.time_embed_dim));
+      L.res.push_back(
+          nn::load_resblock(ws, p + ".resnets." + std::to_string(k), in, c.groups, c.eps, c.time_embed_dim));
       ch = L.res.back().out;
       if (attn) {
         const std::string ap = p + ".attentions." + std::to_string(k);
@@ -261,7 +267,8 @@ std::vector<float> UNetModel::forward(const float* x, int64_t N, int64_t H, int6
                                       const float* ctx, int64_t S, const UnetAddedCond* added) const {
   const UnetConfig& c = cfg_;
   if (c.text_time && (!added || !added->text_embeds || !added->time_ids))
-    fail(Code::BadInput, "this is an SDXL UNet: forward needs text_embeds (pooled text) and time_ids "
+    fail(Code::BadInput,
+         "this is an SDXL UNet: forward needs text_embeds (pooled text) and time_ids "
          "(original size, crop, target size)");
   if (!c.text_time && added && (added->text_embeds || added->time_ids))
     fail(Code::BadInput, "this UNet takes no text_embeds / time_ids (it is not an SDXL UNet)");

@@ -77,8 +77,8 @@ class UNetModel {
 
   // x (N, in_channels, H, W), timesteps (N), ctx (N, S, context_dim) -> (N, out_channels, H, W)
   // added: SDXL's conditioning, required when config().text_time (else must be null).
-  std::vector<float> forward(const float* x, int64_t N, int64_t H, int64_t W, const float* timesteps,
-                             const float* ctx, int64_t S, const UnetAddedCond* added = nullptr) const;
+  std::vector<float> forward(const float* x, int64_t N, int64_t H, int64_t W, const float* timesteps, const float* ctx,
+                             int64_t S, const UnetAddedCond* added = nullptr) const;
   // The time-id embedding width for text_embeds of width P (E_BAD_INPUT when they do not fit).
   int64_t time_id_dim(int64_t P) const;
 

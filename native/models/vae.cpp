@@ -82,8 +82,8 @@ std::shared_ptr<VaeModel> VaeModel::from_weights(ComponentWeights cw, const VaeL
     m->enc_mid_ = load_mid("encoder", ch);
     m->enc_norm_out_ = nn::load_norm(ws, "encoder.conv_norm_out", ch, c.groups, kEps);
     m->enc_out_ = nn::load_conv(ws, "encoder.conv_out", ch);
-    m->quant_ = nn::load_conv(ws, "quant_conv", m->enc_out_.out ? m->enc_out_.out : -1,
-                              m->enc_out_.out ? m->enc_out_.out : -1);
+    m->quant_ =
+        nn::load_conv(ws, "quant_conv", m->enc_out_.out ? m->enc_out_.out : -1, m->enc_out_.out ? m->enc_out_.out : -1);
     ws.require_complete("VAE");
     if (m->enc_out_.out % 2 != 0)
       fail(Code::ModelFormat, ws.source(), ": encoder.conv_out has ", m->enc_out_.out,

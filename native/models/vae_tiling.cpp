@@ -9,8 +9,7 @@
 namespace bgn {
 
 void validate_vae_tiling(const VaeTileOptions& o) {
-  if (o.tile < 8 || o.tile > 4096)
-    fail(Code::BadInput, "tileSize must be from 8 to 4096 latent pixels; got ", o.tile);
+  if (o.tile < 8 || o.tile > 4096) fail(Code::BadInput, "tileSize must be from 8 to 4096 latent pixels; got ", o.tile);
   if (o.overlap < 0 || o.overlap >= o.tile)
     fail(Code::BadInput, "tileOverlap must be from 0 to tileSize − 1 (", o.tile - 1, ") latent pixels; got ",
          o.overlap);
@@ -18,9 +17,12 @@ void validate_vae_tiling(const VaeTileOptions& o) {
 
 bool vae_uses_tiles(const VaeTileOptions& o, int64_t h, int64_t w) {
   switch (o.mode) {
-    case VaeTiling::Off: return false;
-    case VaeTiling::On: return h > o.tile || w > o.tile;
-    case VaeTiling::Auto: return h * w > o.tile * o.tile;
+    case VaeTiling::Off:
+      return false;
+    case VaeTiling::On:
+      return h > o.tile || w > o.tile;
+    case VaeTiling::Auto:
+      return h * w > o.tile * o.tile;
   }
   return false;
 }
@@ -82,8 +84,8 @@ std::vector<float> run_tiled(const TileFn& fn, const float* in, int64_t N, int64
         for (int64_t y = 0; y < thi; ++y)
           std::memcpy(&tile_in[size_t((p * thi + y) * twi)], in + (p * Hi + y0 + y) * Wi + x0, size_t(twi) * 4);
       std::vector<float> out = fn(tile_in.data(), N, thi, twi);
-      BGN_CHECK(int64_t(out.size()) == N * cout * tho * two, Code::Internal, "a VAE tile came back with ",
-                out.size(), " values; expected ", N * cout * tho * two);
+      BGN_CHECK(int64_t(out.size()) == N * cout * tho * two, Code::Internal, "a VAE tile came back with ", out.size(),
+                " values; expected ", N * cout * tho * two);
       const int64_t Y0 = ys[ty] * so, X0 = xs[tx] * so;
       for (int64_t y = 0; y < tho; ++y)
         for (int64_t x = 0; x < two; ++x) wsum[size_t((Y0 + y) * Wo + X0 + x)] += wy[size_t(y)] * wx[size_t(x)];
@@ -109,8 +111,8 @@ std::vector<float> vae_decode(const VaeModel& vae, const float* latents, int64_t
   if (!vae_uses_tiles(o, h, w)) return vae.decode(latents, N, h, w);
   if (N < 1 || h < 1 || w < 1) fail(Code::BadInput, "VAE decode needs non-empty latents");
   const VaeConfig& c = vae.config();
-  return run_tiled([&vae](const float* x, int64_t n, int64_t H, int64_t W) { return vae.decode(x, n, H, W); },
-                   latents, N, c.latent_channels, c.image_channels, h, w, 1, c.downscale, o);
+  return run_tiled([&vae](const float* x, int64_t n, int64_t H, int64_t W) { return vae.decode(x, n, H, W); }, latents,
+                   N, c.latent_channels, c.image_channels, h, w, 1, c.downscale, o);
 }
 
 std::vector<float> vae_encode(const VaeModel& vae, const float* image, int64_t N, int64_t H, int64_t W,

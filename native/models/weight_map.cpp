@@ -15,10 +15,14 @@ namespace fs = std::filesystem;
 
 const char* component_name(Component c) {
   switch (c) {
-    case Component::TextEncoder: return "text encoder";
-    case Component::TextEncoder2: return "second text encoder";
-    case Component::Unet: return "UNet";
-    case Component::Vae: return "VAE";
+    case Component::TextEncoder:
+      return "text encoder";
+    case Component::TextEncoder2:
+      return "second text encoder";
+    case Component::Unet:
+      return "UNet";
+    case Component::Vae:
+      return "VAE";
   }
   return "component";
 }
@@ -77,8 +81,8 @@ bool split_index(const std::string& s, int* index, std::string* rest) {
 
 std::string ldm_resnet(const std::string& r) {
   static const std::pair<const char*, const char*> map[] = {
-      {"in_layers.0.", "norm1."},         {"in_layers.2.", "conv1."},  {"emb_layers.1.", "time_emb_proj."},
-      {"out_layers.0.", "norm2."},        {"out_layers.3.", "conv2."}, {"skip_connection.", "conv_shortcut."}};
+      {"in_layers.0.", "norm1."},  {"in_layers.2.", "conv1."},  {"emb_layers.1.", "time_emb_proj."},
+      {"out_layers.0.", "norm2."}, {"out_layers.3.", "conv2."}, {"skip_connection.", "conv_shortcut."}};
   for (const auto& [from, to] : map)
     if (starts_with(r, from)) return to + r.substr(std::strlen(from));
   return "";
@@ -143,9 +147,12 @@ UnetLdmLayout unet_ldm_layout(const std::vector<std::string>& names, const std::
     if (starts_with(rest, "0.op.") && (first_op < 0 || i < first_op)) first_op = i;
   }
   UnetLdmLayout L;
-  if (first_op > 0) L.lpb = first_op - 1;
-  else if (max_input > 0) L.lpb = max_input;
-  else fail(Code::ModelUnsupported, source, ": no UNet input blocks (model.diffusion_model.input_blocks.*) found");
+  if (first_op > 0)
+    L.lpb = first_op - 1;
+  else if (max_input > 0)
+    L.lpb = max_input;
+  else
+    fail(Code::ModelUnsupported, source, ": no UNet input blocks (model.diffusion_model.input_blocks.*) found");
   return L;
 }
 
@@ -251,10 +258,14 @@ void map_openclip(const File& f, const std::string& prefix, nn::WeightSet& ws, b
   for (const auto& e : f.entries()) {
     if (!starts_with(e.name, prefix)) continue;
     const std::string n = e.name.substr(prefix.size());
-    if (n == "token_embedding.weight") ws.set("embeddings.token_embedding.weight", f.tensor(e));
-    else if (n == "text_projection" && keep_last) ws.set("text_projection.weight", transposed(f.tensor(e), f.path(), e.name));
-    else if (n == "positional_embedding") ws.set("embeddings.position_embedding.weight", f.tensor(e));
-    else if (starts_with(n, "ln_final.")) ws.set("final_layer_norm." + n.substr(9), f.tensor(e));
+    if (n == "token_embedding.weight")
+      ws.set("embeddings.token_embedding.weight", f.tensor(e));
+    else if (n == "text_projection" && keep_last)
+      ws.set("text_projection.weight", transposed(f.tensor(e), f.path(), e.name));
+    else if (n == "positional_embedding")
+      ws.set("embeddings.position_embedding.weight", f.tensor(e));
+    else if (starts_with(n, "ln_final."))
+      ws.set("final_layer_norm." + n.substr(9), f.tensor(e));
     else if (starts_with(n, "transformer.resblocks.")) {
       int i;
       std::string r;
@@ -270,11 +281,16 @@ void map_openclip(const File& f, const std::string& prefix, nn::WeightSet& ws, b
         ws.set(L + "self_attn.q_proj." + kind, rows(t, 0, c));
         ws.set(L + "self_attn.k_proj." + kind, rows(t, c, 2 * c));
         ws.set(L + "self_attn.v_proj." + kind, rows(t, 2 * c, 3 * c));
-      } else if (starts_with(r, "attn.out_proj.")) ws.set(L + "self_attn.out_proj." + r.substr(14), f.tensor(e));
-      else if (starts_with(r, "ln_1.")) ws.set(L + "layer_norm1." + r.substr(5), f.tensor(e));
-      else if (starts_with(r, "ln_2.")) ws.set(L + "layer_norm2." + r.substr(5), f.tensor(e));
-      else if (starts_with(r, "mlp.c_fc.")) ws.set(L + "mlp.fc1." + r.substr(9), f.tensor(e));
-      else if (starts_with(r, "mlp.c_proj.")) ws.set(L + "mlp.fc2." + r.substr(11), f.tensor(e));
+      } else if (starts_with(r, "attn.out_proj."))
+        ws.set(L + "self_attn.out_proj." + r.substr(14), f.tensor(e));
+      else if (starts_with(r, "ln_1."))
+        ws.set(L + "layer_norm1." + r.substr(5), f.tensor(e));
+      else if (starts_with(r, "ln_2."))
+        ws.set(L + "layer_norm2." + r.substr(5), f.tensor(e));
+      else if (starts_with(r, "mlp.c_fc."))
+        ws.set(L + "mlp.fc1." + r.substr(9), f.tensor(e));
+      else if (starts_with(r, "mlp.c_proj."))
+        ws.set(L + "mlp.fc2." + r.substr(11), f.tensor(e));
     }
   }
 }
@@ -325,7 +341,8 @@ ComponentWeights from_parsed(const std::shared_ptr<File>& f, const std::string& 
         make("diffusers");
         add_mapped(*f, "", out.weights, [](const std::string& n) { return n; });
       } else {
-        fail(Code::ModelUnsupported, path, ": no UNet weights found (looked for model.diffusion_model.* "
+        fail(Code::ModelUnsupported, path,
+             ": no UNet weights found (looked for model.diffusion_model.* "
              "(LDM checkpoint) or down_blocks.*/conv_in.* (diffusers unet/diffusion_pytorch_model.safetensors))");
       }
       break;
@@ -347,7 +364,8 @@ ComponentWeights from_parsed(const std::shared_ptr<File>& f, const std::string& 
         make("diffusers");
         add_mapped(*f, "", out.weights, map_vae_diffusers);
       } else {
-        fail(Code::ModelUnsupported, path, ": no VAE weights found (looked for first_stage_model.* (LDM checkpoint), "
+        fail(Code::ModelUnsupported, path,
+             ": no VAE weights found (looked for first_stage_model.* (LDM checkpoint), "
              "encoder.down.*/decoder.up.* (LDM VAE) or encoder.down_blocks.*/decoder.up_blocks.* (diffusers vae/))");
       }
       break;
@@ -365,7 +383,8 @@ ComponentWeights from_parsed(const std::shared_ptr<File>& f, const std::string& 
       } else if (any_prefix(*f, "conditioner.embedders.")) {
         // SDXL: embedders.0 is CLIP ViT-L (transformers names), embedders.1 OpenCLIP ViT-bigG.
         if (!any_prefix(*f, "conditioner.embedders.0.transformer."))
-          fail(Code::ModelFormat, path, ": this SDXL checkpoint has no first text encoder "
+          fail(Code::ModelFormat, path,
+               ": this SDXL checkpoint has no first text encoder "
                "(conditioner.embedders.0.transformer.*); it is incomplete, or holds only the second encoder "
                "(load that with { encoder: 2 })");
         make("ldm");
@@ -383,7 +402,8 @@ ComponentWeights from_parsed(const std::shared_ptr<File>& f, const std::string& 
         make("openclip");
         map_openclip(*f, "", out.weights);
       } else {
-        fail(Code::ModelUnsupported, path, ": no CLIP text encoder weights found (looked for "
+        fail(Code::ModelUnsupported, path,
+             ": no CLIP text encoder weights found (looked for "
              "cond_stage_model.transformer.* (SD 1.x), cond_stage_model.model.* (SD 2.x OpenCLIP), "
              "conditioner.embedders.0.* (SDXL) or text_model.* (text_encoder/model.safetensors))");
       }
@@ -394,7 +414,8 @@ ComponentWeights from_parsed(const std::shared_ptr<File>& f, const std::string& 
         make("openclip");
         map_openclip(*f, "conditioner.embedders.1.model.", out.weights, true);
       } else if (any_prefix(*f, "conditioner.embedders.")) {
-        fail(Code::ModelFormat, path, ": this SDXL checkpoint has no second text encoder "
+        fail(Code::ModelFormat, path,
+             ": this SDXL checkpoint has no second text encoder "
              "(conditioner.embedders.1.model.*, OpenCLIP ViT-bigG); the file is incomplete");
       } else if (any_prefix(*f, "text_model.")) {
         make("transformers");
@@ -405,7 +426,8 @@ ComponentWeights from_parsed(const std::shared_ptr<File>& f, const std::string& 
         make("openclip");
         map_openclip(*f, "", out.weights, true);
       } else {
-        fail(Code::ModelFormat, path, ": no second text encoder found (looked for conditioner.embedders.1.model.* "
+        fail(Code::ModelFormat, path,
+             ": no second text encoder found (looked for conditioner.embedders.1.model.* "
              "(SDXL checkpoint) or text_model.* (text_encoder_2/model.safetensors)); SDXL needs both encoders");
       }
       break;
@@ -423,10 +445,14 @@ ComponentWeights from_file(const std::string& path, Component c, const json::Val
 
 const char* subfolder(Component c) {
   switch (c) {
-    case Component::TextEncoder: return "text_encoder";
-    case Component::TextEncoder2: return "text_encoder_2";
-    case Component::Unet: return "unet";
-    case Component::Vae: return "vae";
+    case Component::TextEncoder:
+      return "text_encoder";
+    case Component::TextEncoder2:
+      return "text_encoder_2";
+    case Component::Unet:
+      return "unet";
+    case Component::Vae:
+      return "vae";
   }
   return "";
 }

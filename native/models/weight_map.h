@@ -35,9 +35,9 @@ const char* component_name(Component c);
 
 struct ComponentWeights {
   nn::WeightSet weights;
-  json::Value config;       // config.json of a diffusers folder; null otherwise
+  json::Value config;  // config.json of a diffusers folder; null otherwise
   bool has_config = false;
-  std::string layout;       // "diffusers", "transformers", "ldm", "openclip"
+  std::string layout;  // "diffusers", "transformers", "ldm", "openclip"
 };
 
 // Loads one component's weights from `path` (see above). Unknown layouts fail with

@@ -86,8 +86,8 @@ SpatialTransformer load_spatial_transformer(WeightSet& ws, const std::string& p,
 
 namespace {
 // x (B, T, C) in place
-void transformer_block(Exec& e, const TransformerBlock& tb, float* x, int64_t B, int64_t T, int64_t C,
-                       const float* ctx, int64_t S) {
+void transformer_block(Exec& e, const TransformerBlock& tb, float* x, int64_t B, int64_t T, int64_t C, const float* ctx,
+                       int64_t S) {
   const int64_t n = B * T * C;
   Act h(e, n), a(e, n);
   layer_norm(e, tb.norm1, x, B * T, h.data());

@@ -22,8 +22,7 @@ struct ResBlock {
 ResBlock load_resblock(WeightSet& ws, const std::string& prefix, int64_t in, int64_t groups, float eps,
                        int64_t temb_dim);
 // x is (N, in, H, W), temb is (N, temb_dim) or null, y is (N, out, H, W)
-void resblock(Exec& e, const ResBlock& r, const float* x, int64_t N, int64_t H, int64_t W,
-              const float* temb, float* y);
+void resblock(Exec& e, const ResBlock& r, const float* x, int64_t N, int64_t H, int64_t W, const float* temb, float* y);
 
 // BasicTransformerBlock: x += attn1(norm1 x); x += attn2(norm2 x, ctx); x += ff(norm3 x)
 struct TransformerBlock {
@@ -41,11 +40,11 @@ struct SpatialTransformer {
   int64_t channels = 0, inner = 0;
 };
 // heads: attention heads of this level; context_dim: width of the text conditioning.
-SpatialTransformer load_spatial_transformer(WeightSet& ws, const std::string& prefix, int64_t channels,
-                                            int64_t heads, int64_t context_dim, int64_t groups);
+SpatialTransformer load_spatial_transformer(WeightSet& ws, const std::string& prefix, int64_t channels, int64_t heads,
+                                            int64_t context_dim, int64_t groups);
 // x is (N, C, H, W), ctx is (N, S, context_dim), y is (N, C, H, W)
-void spatial_transformer(Exec& e, const SpatialTransformer& t, const float* x, int64_t N, int64_t H,
-                         int64_t W, const float* ctx, int64_t S, float* y);
+void spatial_transformer(Exec& e, const SpatialTransformer& t, const float* x, int64_t N, int64_t H, int64_t W,
+                         const float* ctx, int64_t S, float* y);
 
 // VAE mid-block attention: GroupNorm → single-head self-attention over the H·W positions → + x
 struct VaeAttention {
@@ -55,11 +54,10 @@ struct VaeAttention {
 };
 VaeAttention load_vae_attention(WeightSet& ws, const std::string& prefix, int64_t channels, int64_t groups);
 // x is (N, C, H, W), y is (N, C, H, W)
-void vae_attention(Exec& e, const VaeAttention& a, const float* x, int64_t N, int64_t H, int64_t W,
-                   float* y);
+void vae_attention(Exec& e, const VaeAttention& a, const float* x, int64_t N, int64_t H, int64_t W, float* y);
 
 // Nearest-neighbour resize of x (N, C, H, W) to (N, C, OH, OW) followed by the 3×3 conv.
-void upsample(Exec& e, const Conv2d& conv, const float* x, int64_t N, int64_t H, int64_t W, int64_t OH,
-              int64_t OW, float* y);
+void upsample(Exec& e, const Conv2d& conv, const float* x, int64_t N, int64_t H, int64_t W, int64_t OH, int64_t OW,
+              float* y);
 
 }  // namespace bgn::nn

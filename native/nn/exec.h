@@ -30,7 +30,10 @@ class Act {
   int64_t size() const { return n_; }
   bool on_device() const { return dev_.get() != nullptr; }
   // The host vector of a CPU activation, moved out (no copy).
-  std::vector<float> take_host() { n_ = 0; return std::move(host_); }
+  std::vector<float> take_host() {
+    n_ = 0;
+    return std::move(host_);
+  }
 
  private:
   std::vector<float> host_;

@@ -195,8 +195,8 @@ void conv2d(Exec& e, const Conv2d& c, const float* x, int64_t N, int64_t H, int6
     return;
   }
   const float* w = widen_scratch(pool, c.w);
-  cpu::conv2d(pool, cpu::ConvInput(x, c.in), N, c.in, H, W, w, c.out, c.kh, c.kw, present(b) ? b.data<float>() : nullptr,
-              p, y, OH, OW);
+  cpu::conv2d(pool, cpu::ConvInput(x, c.in), N, c.in, H, W, w, c.out, c.kh, c.kw,
+              present(b) ? b.data<float>() : nullptr, p, y, OH, OW);
 }
 
 Norm load_norm(WeightSet& ws, const std::string& prefix, int64_t channels, int64_t groups, float eps) {
@@ -241,8 +241,8 @@ Attention load_attention_diffusers(WeightSet& ws, const std::string& prefix, int
   a.v = load_linear(ws, prefix + ".to_v", ws.has(prefix + ".to_v.bias"), context_dim, a.q.out ? a.q.out : -1);
   a.out = load_linear(ws, prefix + ".to_out.0", true, a.q.out ? a.q.out : -1, dim);
   if (present(a.q.w) && (heads < 1 || a.q.out % heads != 0))
-    fail(Code::ModelUnsupported, ws.source(), ": ", prefix, " has inner dimension ", a.q.out,
-         ", not divisible into ", heads, " attention heads");
+    fail(Code::ModelUnsupported, ws.source(), ": ", prefix, " has inner dimension ", a.q.out, ", not divisible into ",
+         heads, " attention heads");
   return a;
 }
 
@@ -265,8 +265,10 @@ void attention(Exec& e, const Attention& a, const float* x, int64_t B, int64_t T
   s.scale = float(1.0 / std::sqrt(double(s.head_dim)));
   s.causal = causal;
   s.bf16 = a.q.wb != nullptr;  // the layer computes in bf16: so does its attention
-  if (e.gpu) e.gpu->attention(q.data(), k.data(), v.data(), o.data(), s);
-  else cpu::attention(e.pool, q.data(), k.data(), v.data(), o.data(), s);
+  if (e.gpu)
+    e.gpu->attention(q.data(), k.data(), v.data(), o.data(), s);
+  else
+    cpu::attention(e.pool, q.data(), k.data(), v.data(), o.data(), s);
   linear(e, a.out, o.data(), B * T, y);
 }
 

@@ -46,7 +46,7 @@ struct Conv2d {
   Tensor w, b;  // w (out, in, kh, kw), b (out) or undefined (no bias)
   int64_t in = 0, out = 0, kh = 1, kw = 1;
   int64_t stride = 1, pad_top = 0, pad_left = 0, pad_bottom = 0, pad_right = 0;
-  bool relu = false;  // ReLU fused into the output
+  bool relu = false;                           // ReLU fused into the output
   std::shared_ptr<const cpu::Bf16Weights> wb;  // as Linear::wb
 };
 // `<prefix>.weight` (out, in, k, k) and `<prefix>.bias` (out) (absent when !bias); symmetric
@@ -78,7 +78,7 @@ Attention load_attention_diffusers(WeightSet& ws, const std::string& prefix, int
                                    int64_t heads);
 // x is (B, T, C), ctx is (B, S, Cc) or null for self-attention (S = T), y is (B, T, C).
 // Memory is O(T·C + chunk·block), never (T, S) scores.
-void attention(Exec& e, const Attention& a, const float* x, int64_t B, int64_t T, const float* ctx,
-               int64_t S, bool causal, float* y);
+void attention(Exec& e, const Attention& a, const float* x, int64_t B, int64_t T, const float* ctx, int64_t S,
+               bool causal, float* y);
 
 }  // namespace bgn::nn

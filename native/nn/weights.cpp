@@ -46,8 +46,7 @@ void WeightSet::require_complete(const std::string& what) const {
   std::string list;
   for (size_t i = 0; i < missing_.size() && i < 12; ++i) list += (i ? ", " : "") + missing_[i];
   if (missing_.size() > 12) list += ", … (" + std::to_string(missing_.size()) + " in all)";
-  fail(Code::ModelUnsupported, source_, ": not a ", what, " this build can run (", layout_,
-       " layout): missing ", list);
+  fail(Code::ModelUnsupported, source_, ": not a ", what, " this build can run (", layout_, " layout): missing ", list);
 }
 
 }  // namespace bgn::nn

@@ -61,7 +61,10 @@ std::vector<onnx::Node> topo_sort(std::vector<onnx::Node> nodes, const std::set<
     order.push_back(i);
     bool added = false;
     for (size_t u : users[i])
-      if (--missing[u] == 0) { ready.push_back(u); added = true; }
+      if (--missing[u] == 0) {
+        ready.push_back(u);
+        added = true;
+      }
     if (added) std::sort(ready.rbegin(), ready.rend());
   }
   if (order.size() != nodes.size()) fail(Code::ModelFormat, origin, ": the graph has a cycle");
@@ -79,9 +82,7 @@ std::string join(const std::set<std::string>& s) {
 
 }  // namespace
 
-std::shared_ptr<const Graph> Graph::load(const std::string& path) {
-  return prepare(onnx::load_model(path), path);
-}
+std::shared_ptr<const Graph> Graph::load(const std::string& path) { return prepare(onnx::load_model(path), path); }
 
 std::shared_ptr<const Graph> Graph::prepare(onnx::Model model, const std::string& origin) {
   auto g = std::shared_ptr<Graph>(new Graph());
@@ -137,10 +138,16 @@ std::shared_ptr<const Graph> Graph::prepare(onnx::Model model, const std::string
     bool all_const = true;
     std::vector<const Tensor*> cin;
     for (const auto& in : n.inputs) {
-      if (in.empty()) { cin.push_back(nullptr); continue; }
+      if (in.empty()) {
+        cin.push_back(nullptr);
+        continue;
+      }
       auto it = constants.find(in);
-      if (it == constants.end()) { all_const = false; cin.push_back(nullptr); }
-      else cin.push_back(&it->second);
+      if (it == constants.end()) {
+        all_const = false;
+        cin.push_back(nullptr);
+      } else
+        cin.push_back(&it->second);
     }
     if (!all_const) {
       remaining.push_back(std::move(n));
@@ -155,7 +162,8 @@ std::shared_ptr<const Graph> Graph::prepare(onnx::Model model, const std::string
     } catch (const Error& e) {
       // Every operand is in the file: a value the op refuses is the model's own inconsistency.
       if (e.code() != Code::BadInput) throw;
-      fail(Code::ModelFormat, origin, ": node '", n.name, "' (", n.op_type, ") cannot run on its constant inputs: ", e.what());
+      fail(Code::ModelFormat, origin, ": node '", n.name, "' (", n.op_type,
+           ") cannot run on its constant inputs: ", e.what());
     }
     for (size_t i = 0; i < n.outputs.size() && i < outs.size(); ++i)
       if (!n.outputs[i].empty()) constants[n.outputs[i]] = std::move(outs[i]);
@@ -169,7 +177,10 @@ std::shared_ptr<const Graph> Graph::prepare(onnx::Model model, const std::string
     std::vector<size_t> c;
     for (size_t i = 0; i < nodes.size(); ++i)
       for (const auto& in : nodes[i].inputs)
-        if (in == v) { c.push_back(i); break; }
+        if (in == v) {
+          c.push_back(i);
+          break;
+        }
     return c;
   };
   std::vector<bool> removed(nodes.size(), false);
@@ -184,7 +195,8 @@ std::shared_ptr<const Graph> Graph::prepare(onnx::Model model, const std::string
     auto users = consumers(cat.outputs[0]);
     if (!parts_computed || users.size() != 1) continue;
     onnx::Node& conv = nodes[users[0]];
-    if (conv.op_type != "Conv" || conv.inputs.empty() || conv.inputs[0] != cat.outputs[0] || conv.has("bgn_concat_parts"))
+    if (conv.op_type != "Conv" || conv.inputs.empty() || conv.inputs[0] != cat.outputs[0] ||
+        conv.has("bgn_concat_parts"))
       continue;
     bool reads_once = true;
     for (size_t k = 1; k < conv.inputs.size(); ++k) reads_once = reads_once && conv.inputs[k] != cat.outputs[0];
@@ -222,8 +234,7 @@ std::shared_ptr<const Graph> Graph::prepare(onnx::Model model, const std::string
         const Tensor& mean = constants.at(next.inputs[3]);
         const Tensor& var = constants.at(next.inputs[4]);
         int64_t O = w.rank() > 0 ? w.dim(0) : 0;
-        if (w.dtype() != DType::F32 || scale.numel() != O || bias.numel() != O || mean.numel() != O ||
-            var.numel() != O)
+        if (w.dtype() != DType::F32 || scale.numel() != O || bias.numel() != O || mean.numel() != O || var.numel() != O)
           break;
         float eps = next.attr_float("epsilon", 1e-5f);
         Tensor nw = w.clone();
@@ -283,8 +294,10 @@ std::shared_ptr<const Graph> Graph::prepare(onnx::Model model, const std::string
   for (const auto& [name, t] : constants) (void)slot_of(name);
   for (size_t i = 0; i < nodes.size(); ++i) {
     if (removed[i]) continue;
-    for (const auto& in : nodes[i].inputs) if (!in.empty()) (void)slot_of(in);
-    for (const auto& out : nodes[i].outputs) if (!out.empty()) (void)slot_of(out);
+    for (const auto& in : nodes[i].inputs)
+      if (!in.empty()) (void)slot_of(in);
+    for (const auto& out : nodes[i].outputs)
+      if (!out.empty()) (void)slot_of(out);
   }
   for (const auto& o : g->outputs_) g->output_slots_.push_back(slot_of(o.name));
   g->constants_.assign(g->slots_, Tensor());
@@ -328,7 +341,8 @@ std::vector<Tensor> Graph::run(const Exec& exec, const std::vector<Tensor>& inpu
       for (size_t d = 0; ok && d < info.dims.size(); ++d) ok = info.dims[d] < 0 || info.dims[d] == t.dim(int(d));
       if (!ok) {
         std::string want = "[";
-        for (size_t d = 0; d < info.dims.size(); ++d) want += (d ? "," : "") + (info.dims[d] < 0 ? std::string("?") : std::to_string(info.dims[d]));
+        for (size_t d = 0; d < info.dims.size(); ++d)
+          want += (d ? "," : "") + (info.dims[d] < 0 ? std::string("?") : std::to_string(info.dims[d]));
         fail(Code::BadInput, "input '", info.name, "' must have shape ", want, "], got ", shape_str(t.shape()));
       }
     }
@@ -353,7 +367,8 @@ std::vector<Tensor> Graph::run(const Exec& exec, const std::vector<Tensor>& inpu
       for (int s : steps_[i].in)
         if (s >= 0) last_use[s] = static_cast<int>(i);
   for (int w : which)
-    if (w >= 0 && static_cast<size_t>(w) < output_slots_.size()) last_use[output_slots_[w]] = static_cast<int>(steps_.size());
+    if (w >= 0 && static_cast<size_t>(w) < output_slots_.size())
+      last_use[output_slots_[w]] = static_cast<int>(steps_.size());
 
   RunContext ctx(exec);
   // One pass at a time per device: the ops share its stream and scratch memory.
@@ -397,7 +412,10 @@ std::vector<Tensor> Graph::run(const Exec& exec, const std::vector<Tensor>& inpu
     bool computes_on_device = false, views_device = false;
     for (size_t k = 0; k < st.in.size(); ++k) {
       int s = st.in[k];
-      if (s < 0) { args.push_back(nullptr); continue; }
+      if (s < 0) {
+        args.push_back(nullptr);
+        continue;
+      }
       const Tensor* v = is_constant_[s] ? &constants_[s] : &values[s];
       if (gpu) {
         Place where = st.kernel->place(k);
@@ -452,11 +470,15 @@ std::vector<Tensor> Graph::run(const Exec& exec, const std::vector<Tensor>& inpu
     for (int s : st.in)
       if (s >= 0 && !is_constant_[s] && last_use[s] == static_cast<int>(i)) {
         values[s] = Tensor();
-        if (gpu) { mirror[s] = Tensor(); mirrored[s] = 0; }
+        if (gpu) {
+          mirror[s] = Tensor();
+          mirrored[s] = 0;
+        }
       }
   }
   if (profile) {
-    for (const auto& [op, p] : prof) std::fprintf(stderr, "bgn-profile %-24s %5d x %9.1f ms\n", op.c_str(), p.second, p.first);
+    for (const auto& [op, p] : prof)
+      std::fprintf(stderr, "bgn-profile %-24s %5d x %9.1f ms\n", op.c_str(), p.second, p.first);
     std::fprintf(stderr, "bgn-profile conv GFLOP %.1f\n", ctx.flops / 1e9);
   }
   std::vector<Tensor> result;

@@ -57,9 +57,9 @@ class Graph {
   std::string origin_;
   std::vector<onnx::ValueInfo> inputs_, outputs_;
   std::vector<int> input_slots_, output_slots_;
-  std::vector<Tensor> constants_;      // by slot; undefined where computed at run time
+  std::vector<Tensor> constants_;  // by slot; undefined where computed at run time
   std::vector<bool> is_constant_;
-  bool static_inputs_ = false;         // every input dimension is fixed by the model
+  bool static_inputs_ = false;  // every input dimension is fixed by the model
   std::vector<Step> steps_;
   int slots_ = 0;
 };

@@ -41,7 +41,8 @@ const std::map<std::string, KernelFactory>& kernel_registry() {
 
 int64_t normalize_axis(int64_t axis, int64_t rank, const char* op) {
   int64_t a = axis < 0 ? axis + rank : axis;
-  if (a < 0 || a >= std::max<int64_t>(rank, 1)) fail(Code::BadInput, op, ": axis ", axis, " out of range for rank ", rank);
+  if (a < 0 || a >= std::max<int64_t>(rank, 1))
+    fail(Code::BadInput, op, ": axis ", axis, " out of range for rank ", rank);
   return a;
 }
 

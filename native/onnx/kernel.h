@@ -61,7 +61,10 @@ class Kernel {
   virtual ~Kernel() = default;
   virtual std::vector<Tensor> run(RunContext& ctx, const Inputs& in) const = 0;
   // Where input i is read when the graph runs on a Gpu; decided at load time.
-  virtual Place place(size_t i) const { (void)i; return Place::Host; }
+  virtual Place place(size_t i) const {
+    (void)i;
+    return Place::Host;
+  }
 };
 
 // What a kernel factory sees: the node, the opset of its domain, and the inputs already known
@@ -114,6 +117,7 @@ class FnKernel : public Kernel {
   FnKernel(F f, Placement p) : f_(std::move(f)), placement_(p) {}
   std::vector<Tensor> run(RunContext& ctx, const Inputs& in) const override { return f_(ctx, in); }
   Place place(size_t i) const override { return placement_.of(i); }
+
  private:
   F f_;
   Placement placement_;

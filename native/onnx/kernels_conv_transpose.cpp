@@ -36,10 +36,15 @@ class ConvTransposeKernel : public Kernel {
     auto ks = n.attr_ints("kernel_shape");
     if (!ks.empty() && ks.size() != 2) info.unsupported("only 2-D ConvTranspose is supported");
     for (int i = 0; i < 2; ++i) {
-      a_.s[i] = st[i]; a_.d[i] = dl[i]; a_.opad[i] = op[i]; a_.pb[i] = pads[i]; a_.pe[i] = pads[i + 2];
+      a_.s[i] = st[i];
+      a_.d[i] = dl[i];
+      a_.opad[i] = op[i];
+      a_.pb[i] = pads[i];
+      a_.pe[i] = pads[i + 2];
       if (a_.s[i] <= 0 || a_.d[i] <= 0 || a_.pb[i] < 0 || a_.pe[i] < 0 || a_.opad[i] < 0)
         info.bad("non-positive stride or dilation, or negative padding");
-      if (a_.opad[i] >= std::max(a_.s[i], a_.d[i])) info.bad("output_padding must be smaller than the stride or dilation");
+      if (a_.opad[i] >= std::max(a_.s[i], a_.d[i]))
+        info.bad("output_padding must be smaller than the stride or dilation");
     }
     a_.output_shape = n.attr_ints("output_shape");
     if (!a_.output_shape.empty() && a_.output_shape.size() != 2 && a_.output_shape.size() != 4)
@@ -54,10 +59,13 @@ class ConvTransposeKernel : public Kernel {
     const Tensor& x = need(in, 0, op);
     const Tensor& w = need(in, 1, op);
     const Tensor* b = in.size() > 2 ? in[2] : nullptr;
-    if (x.rank() != 4 || x.dtype() != DType::F32) fail(Code::BadInput, op, ": expected a 4-D float input, got ", shape_str(x.shape()));
-    if (w.rank() != 4 || w.dtype() != DType::F32) fail(Code::BadInput, op, ": weights must be 4-D float, got ", shape_str(w.shape()));
+    if (x.rank() != 4 || x.dtype() != DType::F32)
+      fail(Code::BadInput, op, ": expected a 4-D float input, got ", shape_str(x.shape()));
+    if (w.rank() != 4 || w.dtype() != DType::F32)
+      fail(Code::BadInput, op, ": weights must be 4-D float, got ", shape_str(w.shape()));
     const int64_t N = x.dim(0), C = x.dim(1), H = x.dim(2), W = x.dim(3), G = a_.group;
-    if (w.dim(0) != C || C % G) fail(Code::BadInput, op, ": input with ", C, " channels does not fit weights ", shape_str(w.shape()));
+    if (w.dim(0) != C || C % G)
+      fail(Code::BadInput, op, ": input with ", C, " channels does not fit weights ", shape_str(w.shape()));
     const int64_t Og = w.dim(1), O = Og * G, KH = w.dim(2), KW = w.dim(3), Cg = C / G;
     if (b && (b->dtype() != DType::F32 || b->numel() != O)) fail(Code::BadInput, op, ": bias must hold ", O, " floats");
     const int64_t in_sz[2] = {H, W}, k[2] = {KH, KW};
@@ -67,8 +75,10 @@ class ConvTransposeKernel : public Kernel {
       pb[i] = a_.pb[i];
       pe[i] = a_.pe[i];
       int64_t target = -1;
-      if (!a_.output_shape.empty()) target = a_.output_shape[a_.output_shape.size() - 2 + i];
-      else if (a_.auto_pad == "SAME_UPPER" || a_.auto_pad == "SAME_LOWER") target = in_sz[i] * a_.s[i];
+      if (!a_.output_shape.empty())
+        target = a_.output_shape[a_.output_shape.size() - 2 + i];
+      else if (a_.auto_pad == "SAME_UPPER" || a_.auto_pad == "SAME_LOWER")
+        target = in_sz[i] * a_.s[i];
       if (target >= 0) {
         const int64_t total = full - target;
         if (total < 0) fail(Code::BadInput, op, ": output size ", target, " is larger than the kernel can reach");

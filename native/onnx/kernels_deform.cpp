@@ -47,8 +47,12 @@ class DeformConvKernel : public Kernel {
     ks_ = n.attr_ints("kernel_shape");
     if (!ks_.empty() && ks_.size() != 2) info.unsupported("only 2-D DeformConv is supported");
     for (int i = 0; i < 2; ++i) {
-      s_[i] = st[i]; d_[i] = dl[i]; pb_[i] = pads[i]; pe_[i] = pads[i + 2];
-      if (s_[i] <= 0 || d_[i] <= 0 || pb_[i] < 0 || pe_[i] < 0) info.bad("non-positive stride or dilation, or negative padding");
+      s_[i] = st[i];
+      d_[i] = dl[i];
+      pb_[i] = pads[i];
+      pe_[i] = pads[i + 2];
+      if (s_[i] <= 0 || d_[i] <= 0 || pb_[i] < 0 || pe_[i] < 0)
+        info.bad("non-positive stride or dilation, or negative padding");
     }
     if (n.inputs.size() < 3 || !info.has_input(2)) info.bad("needs X, W and offset");
   }
@@ -68,8 +72,8 @@ class DeformConvKernel : public Kernel {
     if (!ks_.empty() && (ks_[0] != KH || ks_[1] != KW))
       fail(Code::BadInput, op, ": kernel_shape differs from the weights ", shape_str(w.shape()));
     if (Cg * G != C || O % G || C % OG)
-      fail(Code::BadInput, op, ": input with ", C, " channels does not fit weights ", shape_str(w.shape()), " with group ",
-           G, " and offset_group ", OG);
+      fail(Code::BadInput, op, ": input with ", C, " channels does not fit weights ", shape_str(w.shape()),
+           " with group ", G, " and offset_group ", OG);
     if (b && (b->dtype() != DType::F32 || b->numel() != O)) fail(Code::BadInput, op, ": bias must hold ", O, " floats");
     const int64_t OH = (H + pb_[0] + pe_[0] - ((KH - 1) * d_[0] + 1)) / s_[0] + 1;
     const int64_t OW = (W + pb_[1] + pe_[1] - ((KW - 1) * d_[1] + 1)) / s_[1] + 1;
@@ -77,9 +81,11 @@ class DeformConvKernel : public Kernel {
       fail(Code::BadInput, op, ": a ", H, "x", W, " input is smaller than the kernel");
     const Shape want_off{N, OG * KH * KW * 2, OH, OW}, want_mask{N, OG * KH * KW, OH, OW};
     if (off.shape() != want_off)
-      fail(Code::BadInput, op, ": offset of shape ", shape_str(off.shape()), " where ", shape_str(want_off), " is needed");
+      fail(Code::BadInput, op, ": offset of shape ", shape_str(off.shape()), " where ", shape_str(want_off),
+           " is needed");
     if (mask && mask->shape() != want_mask)
-      fail(Code::BadInput, op, ": mask of shape ", shape_str(mask->shape()), " where ", shape_str(want_mask), " is needed");
+      fail(Code::BadInput, op, ": mask of shape ", shape_str(mask->shape()), " where ", shape_str(want_mask),
+           " is needed");
     Tensor y = new_output(DType::F32, {N, O, OH, OW}, op);
     const int64_t P = OH * OW, KK = KH * KW, rows = C * KK;
     check_elements({rows, P}, op);

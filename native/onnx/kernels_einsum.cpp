@@ -88,11 +88,17 @@ Term sum_out(const Term& x, const Letters& keep) {
   Letters kept, summed;
   std::vector<int64_t> perm;
   for (size_t d = 0; d < x.l.size(); ++d)
-    if (keep.find(x.l[d]) != std::string::npos) { kept += x.l[d]; perm.push_back(int64_t(d)); }
+    if (keep.find(x.l[d]) != std::string::npos) {
+      kept += x.l[d];
+      perm.push_back(int64_t(d));
+    }
   if (kept.size() == x.l.size()) return x;
   int64_t R = 1;
   for (size_t d = 0; d < x.l.size(); ++d)
-    if (keep.find(x.l[d]) == std::string::npos) { perm.push_back(int64_t(d)); R *= x.t.dim(int(d)); }
+    if (keep.find(x.l[d]) == std::string::npos) {
+      perm.push_back(int64_t(d));
+      R *= x.t.dim(int(d));
+    }
   Tensor p = permute(x.t, perm, "Einsum");
   Shape out;
   for (size_t d = 0; d < kept.size(); ++d) out.push_back(p.dim(int(d)));
@@ -133,9 +139,12 @@ Term contract(RunContext& ctx, const Term& a0, const Term& b0, const Letters& wa
   Letters batch, m, n, k;
   for (char c : a.l) {
     const bool in_b = b.l.find(c) != std::string::npos, in_out = want.find(c) != std::string::npos;
-    if (in_b && in_out) batch += c;
-    else if (in_b) k += c;
-    else m += c;
+    if (in_b && in_out)
+      batch += c;
+    else if (in_b)
+      k += c;
+    else
+      m += c;
   }
   for (char c : b.l)
     if (a.l.find(c) == std::string::npos) n += c;

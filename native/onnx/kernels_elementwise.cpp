@@ -35,9 +35,8 @@ Tensor binary_map(const Tensor& a, const Tensor& b, DType out_dtype, const char*
   const T* ap = a.data<T>();
   const T* bp = b.data<T>();
   U* yp = y.data<U>();
-  for_each_broadcast<2>(out, {sa.data(), sb.data()}, [&](int64_t o, const std::array<int64_t, 2>& off) {
-    yp[o] = f(ap[off[0]], bp[off[1]]);
-  });
+  for_each_broadcast<2>(out, {sa.data(), sb.data()},
+                        [&](int64_t o, const std::array<int64_t, 2>& off) { yp[o] = f(ap[off[0]], bp[off[1]]); });
   return y;
 }
 
@@ -51,11 +50,16 @@ Out compare(const Inputs& in, Cmp c, const char* op) {
     using T = decltype(z);
     return binary_map<T, uint8_t>(a, b, DType::Bool, op, [c](T u, T v) -> uint8_t {
       switch (c) {
-        case Cmp::Eq: return u == v;
-        case Cmp::Lt: return u < v;
-        case Cmp::Gt: return u > v;
-        case Cmp::Le: return u <= v;
-        case Cmp::Ge: return u >= v;
+        case Cmp::Eq:
+          return u == v;
+        case Cmp::Lt:
+          return u < v;
+        case Cmp::Gt:
+          return u > v;
+        case Cmp::Le:
+          return u <= v;
+        case Cmp::Ge:
+          return u >= v;
       }
       return 0;
     });
@@ -83,7 +87,8 @@ Out where(const Inputs& in) {
   same_dtype(x, y, op);
   Shape out = broadcast_all({&c.shape(), &x.shape(), &y.shape()}, op);
   Tensor r = new_output(x.dtype(), out, op);
-  auto sc = broadcast_strides(c.shape(), out), sx = broadcast_strides(x.shape(), out), sy = broadcast_strides(y.shape(), out);
+  auto sc = broadcast_strides(c.shape(), out), sx = broadcast_strides(x.shape(), out),
+       sy = broadcast_strides(y.shape(), out);
   const size_t es = dtype_size(x.dtype());
   const uint8_t* cp = c.data<uint8_t>();
   const uint8_t* xp = static_cast<const uint8_t*>(x.raw());
@@ -169,10 +174,14 @@ Out pow(const Inputs& in) {
       Tensor y = new_output(DType::F32, out, op);
       const float* x = a.data<float>();
       float* q = y.data<float>();
-      if (p == 2.f) for (int64_t i = 0; i < a.numel(); ++i) q[i] = x[i] * x[i];
-      else if (p == 1.f) for (int64_t i = 0; i < a.numel(); ++i) q[i] = x[i];
-      else if (p == 0.5f) for (int64_t i = 0; i < a.numel(); ++i) q[i] = std::sqrt(x[i]);
-      else for (int64_t i = 0; i < a.numel(); ++i) q[i] = std::pow(x[i], p);
+      if (p == 2.f)
+        for (int64_t i = 0; i < a.numel(); ++i) q[i] = x[i] * x[i];
+      else if (p == 1.f)
+        for (int64_t i = 0; i < a.numel(); ++i) q[i] = x[i];
+      else if (p == 0.5f)
+        for (int64_t i = 0; i < a.numel(); ++i) q[i] = std::sqrt(x[i]);
+      else
+        for (int64_t i = 0; i < a.numel(); ++i) q[i] = std::pow(x[i], p);
       return {y};
     }
     return {binary_map<float, float>(a, b, DType::F32, op, [](float u, float v) { return std::pow(u, v); })};
@@ -194,7 +203,8 @@ Out clip(const Inputs& in, float lo_attr, float hi_attr) {
   for (size_t k = 1; k <= 2; ++k)
     if (in.size() > k && in[k]) {
       same_dtype(x, *in[k], op);
-      if (in[k]->numel() != 1) fail(Code::BadInput, op, ": min and max must be scalars, got ", shape_str(in[k]->shape()));
+      if (in[k]->numel() != 1)
+        fail(Code::BadInput, op, ": min and max must be scalars, got ", shape_str(in[k]->shape()));
     }
   return {with_dtype(x.dtype(), op, [&](auto z) {
     using T = decltype(z);
@@ -234,8 +244,11 @@ std::unique_ptr<Kernel> float_map(const char* op, F f) {
 }  // namespace
 
 void register_elementwise_kernels(std::map<std::string, KernelFactory>& r) {
-  const std::pair<const char*, Cmp> cmps[] = {{"Equal", Cmp::Eq}, {"Less", Cmp::Lt}, {"Greater", Cmp::Gt},
-                                              {"LessOrEqual", Cmp::Le}, {"GreaterOrEqual", Cmp::Ge}};
+  const std::pair<const char*, Cmp> cmps[] = {{"Equal", Cmp::Eq},
+                                              {"Less", Cmp::Lt},
+                                              {"Greater", Cmp::Gt},
+                                              {"LessOrEqual", Cmp::Le},
+                                              {"GreaterOrEqual", Cmp::Ge}};
   for (const auto& [name, c] : cmps)
     r[name] = [name = name, c = c](const NodeInfo&) {
       return make_fn_kernel([=](RunContext&, const Inputs& in) { return compare(in, c, name); });
@@ -255,8 +268,8 @@ void register_elementwise_kernels(std::map<std::string, KernelFactory>& r) {
     });
   };
   r["Where"] = [](const NodeInfo&) { return make_fn_kernel([](RunContext&, const Inputs& in) { return where(in); }); };
-  const std::pair<const char*, Fold> folds[] = {{"Min", Fold::Min}, {"Max", Fold::Max}, {"Sum", Fold::Sum},
-                                                {"Mean", Fold::Mean}};
+  const std::pair<const char*, Fold> folds[] = {
+      {"Min", Fold::Min}, {"Max", Fold::Max}, {"Sum", Fold::Sum}, {"Mean", Fold::Mean}};
   for (const auto& [name, f] : folds)
     r[name] = [name = name, f = f](const NodeInfo&) {
       return make_fn_kernel([=](RunContext&, const Inputs& in) { return variadic(in, f, name); });

@@ -32,11 +32,13 @@ Out gather_elements(const Inputs& in, int64_t axis_attr) {
   const Tensor& x = need(in, 0, op);
   const Tensor& ind = need(in, 1, op);
   if (x.rank() == 0 || ind.rank() != x.rank())
-    fail(Code::BadInput, op, ": data ", shape_str(x.shape()), " and indices ", shape_str(ind.shape()), " differ in rank");
+    fail(Code::BadInput, op, ": data ", shape_str(x.shape()), " and indices ", shape_str(ind.shape()),
+         " differ in rank");
   const int64_t axis = normalize_axis(axis_attr, x.rank(), op);
   for (int d = 0; d < x.rank(); ++d)
     if (d != axis && ind.dim(d) > x.dim(d))
-      fail(Code::BadInput, op, ": indices ", shape_str(ind.shape()), " exceed data ", shape_str(x.shape()), " off the axis");
+      fail(Code::BadInput, op, ": indices ", shape_str(ind.shape()), " exceed data ", shape_str(x.shape()),
+           " off the axis");
   std::vector<int64_t> idx = indices_of(ind, op);
   Tensor y = new_output(x.dtype(), ind.shape(), op);
   std::vector<int64_t> xs = row_strides(x.shape()), pos = xs;
@@ -60,16 +62,21 @@ Out gather_nd(const Inputs& in, int64_t b) {
   if (q < 1 || r < 1) fail(Code::BadInput, op, ": data and indices need rank >= 1");
   if (b < 0 || b >= std::min(r, q)) fail(Code::BadInput, op, ": batch_dims ", b, " for ranks ", r, " and ", q);
   const int64_t k = ind.dim(-1);
-  if (k < 1 || k > r - b) fail(Code::BadInput, op, ": index tuples of length ", k, " for data rank ", r, " and batch_dims ", b);
+  if (k < 1 || k > r - b)
+    fail(Code::BadInput, op, ": index tuples of length ", k, " for data rank ", r, " and batch_dims ", b);
   int64_t B = 1;
   for (int d = 0; d < b; ++d) {
     if (x.dim(d) != ind.dim(d))
-      fail(Code::BadInput, op, ": batch dimensions of data ", shape_str(x.shape()), " and indices ", shape_str(ind.shape()), " differ");
+      fail(Code::BadInput, op, ": batch dimensions of data ", shape_str(x.shape()), " and indices ",
+           shape_str(ind.shape()), " differ");
     B *= x.dim(d);
   }
   Shape out(ind.shape().begin(), ind.shape().end() - 1);
   int64_t inner = 1;
-  for (int64_t d = b + k; d < r; ++d) { out.push_back(x.dim(int(d))); inner *= x.dim(int(d)); }
+  for (int64_t d = b + k; d < r; ++d) {
+    out.push_back(x.dim(int(d)));
+    inner *= x.dim(int(d));
+  }
   int64_t M = 1;
   for (int64_t d = b; d < q - 1; ++d) M *= ind.dim(int(d));
   std::vector<int64_t> idx = indices_of(ind, op);
@@ -104,11 +111,21 @@ Reduction read_reduction(const NodeInfo& i) {
 template <class T>
 void combine(T& dst, T v, Reduction r) {
   switch (r) {
-    case Reduction::None: dst = v; break;
-    case Reduction::Add: dst = wrap_add(dst, v); break;
-    case Reduction::Mul: dst = wrap_mul(dst, v); break;
-    case Reduction::Max: dst = std::max(dst, v); break;
-    case Reduction::Min: dst = std::min(dst, v); break;
+    case Reduction::None:
+      dst = v;
+      break;
+    case Reduction::Add:
+      dst = wrap_add(dst, v);
+      break;
+    case Reduction::Mul:
+      dst = wrap_mul(dst, v);
+      break;
+    case Reduction::Max:
+      dst = std::max(dst, v);
+      break;
+    case Reduction::Min:
+      dst = std::min(dst, v);
+      break;
   }
 }
 
@@ -180,7 +197,8 @@ Out range(const Inputs& in) {
   const Tensor& s = need(in, 0, op);
   const Tensor& l = need(in, 1, op);
   const Tensor& d = need(in, 2, op);
-  if (s.dtype() != l.dtype() || s.dtype() != d.dtype()) fail(Code::BadInput, op, ": start, limit and delta differ in dtype");
+  if (s.dtype() != l.dtype() || s.dtype() != d.dtype())
+    fail(Code::BadInput, op, ": start, limit and delta differ in dtype");
   return {with_dtype(s.dtype(), op, [&](auto z) {
     using T = decltype(z);
     const double start = scalar_value(s, op, "start"), limit = scalar_value(l, op, "limit"),
@@ -216,7 +234,10 @@ Out tile(const Inputs& in) {
   if (y.numel() == 0) return {y};
   const int r = x.rank();
   const size_t es = dtype_size(x.dtype());
-  if (r == 0) { std::memcpy(y.raw(), x.raw(), es); return {y}; }
+  if (r == 0) {
+    std::memcpy(y.raw(), x.raw(), es);
+    return {y};
+  }
   std::vector<int64_t> xs = row_strides(x.shape()), ys = row_strides(out);
   const uint8_t* src = static_cast<const uint8_t*>(x.raw());
   uint8_t* dst = static_cast<uint8_t*>(y.raw());
@@ -229,7 +250,8 @@ Out tile(const Inputs& in) {
       for (int64_t i = 0; i < n; ++i) self(self, d + 1, in_off + i * xs[d], out_off + i * ys[d]);
     }
     const int64_t block = n * ys[d];
-    for (int64_t k = 1; k < rep[d]; ++k) std::memcpy(dst + (out_off + k * block) * es, dst + out_off * es, size_t(block) * es);
+    for (int64_t k = 1; k < rep[d]; ++k)
+      std::memcpy(dst + (out_off + k * block) * es, dst + out_off * es, size_t(block) * es);
   };
   fill(fill, 0, 0, 0);
   return {y};
@@ -242,9 +264,12 @@ int64_t pad_source(int64_t o, int64_t before, int64_t n, PadMode m) {
   int64_t i = o - before;
   if (i >= 0 && i < n) return i;
   switch (m) {
-    case PadMode::Constant: return -1;
-    case PadMode::Edge: return i < 0 ? 0 : n - 1;
-    case PadMode::Wrap: return ((i % n) + n) % n;
+    case PadMode::Constant:
+      return -1;
+    case PadMode::Edge:
+      return i < 0 ? 0 : n - 1;
+    case PadMode::Wrap:
+      return ((i % n) + n) % n;
     case PadMode::Reflect: {
       if (n == 1) return 0;
       const int64_t period = 2 * (n - 1);
@@ -311,7 +336,10 @@ Out pad(const Inputs& in, PadMode mode, bool legacy, const std::vector<int64_t>&
   const uint8_t* src = static_cast<const uint8_t*>(x.raw());
   uint8_t* dst = static_cast<uint8_t*>(y.raw());
   const uint8_t* cv = static_cast<const uint8_t*>(value.raw());
-  if (r == 0) { std::memcpy(dst, src, es); return {y}; }
+  if (r == 0) {
+    std::memcpy(dst, src, es);
+    return {y};
+  }
   std::vector<int64_t> xs = row_strides(x.shape());
   std::vector<int64_t> idx(r, 0);
   const int64_t inner = out[r - 1], n = y.numel();
@@ -344,13 +372,15 @@ Out split(const Inputs& in, int64_t axis_attr, std::vector<int64_t> sizes, int64
   if (sizes.empty()) {
     if (outputs <= 0) fail(Code::BadInput, op, ": no outputs");
     const int64_t chunk = ceil_chunks ? (n + outputs - 1) / outputs : n / outputs;
-    if (!ceil_chunks && n % outputs) fail(Code::BadInput, op, ": an axis of ", n, " does not split into ", outputs, " equal parts");
+    if (!ceil_chunks && n % outputs)
+      fail(Code::BadInput, op, ": an axis of ", n, " does not split into ", outputs, " equal parts");
     for (int64_t k = 0, left = n; k < outputs; ++k) {
       sizes.push_back(std::min(chunk, left));
       left -= sizes.back();
     }
   }
-  if (int64_t(sizes.size()) != outputs) fail(Code::BadInput, op, ": ", sizes.size(), " sizes for ", outputs, " outputs");
+  if (int64_t(sizes.size()) != outputs)
+    fail(Code::BadInput, op, ": ", sizes.size(), " sizes for ", outputs, " outputs");
   int64_t total = 0;
   for (int64_t s : sizes) {
     if (s < 0) fail(Code::BadInput, op, ": negative split size ", s);
@@ -405,11 +435,16 @@ void register_index_kernels(std::map<std::string, KernelFactory>& r) {
   r["Pad"] = [](const NodeInfo& i) {
     const std::string m = i.node.attr_string("mode", "constant");
     PadMode mode;
-    if (m == "constant") mode = PadMode::Constant;
-    else if (m == "reflect") mode = PadMode::Reflect;
-    else if (m == "edge") mode = PadMode::Edge;
-    else if (m == "wrap" && i.opset >= 19) mode = PadMode::Wrap;
-    else i.bad("unknown pad mode '" + m + "'");
+    if (m == "constant")
+      mode = PadMode::Constant;
+    else if (m == "reflect")
+      mode = PadMode::Reflect;
+    else if (m == "edge")
+      mode = PadMode::Edge;
+    else if (m == "wrap" && i.opset >= 19)
+      mode = PadMode::Wrap;
+    else
+      i.bad("unknown pad mode '" + m + "'");
     const bool legacy = i.opset < 11;
     std::vector<int64_t> pads = legacy ? i.node.attr_ints(i.opset < 2 ? "paddings" : "pads") : std::vector<int64_t>{};
     const float value = i.node.attr_float("value", 0.f);
@@ -420,7 +455,8 @@ void register_index_kernels(std::map<std::string, KernelFactory>& r) {
     const int64_t outputs = int64_t(i.node.outputs.size());
     std::vector<int64_t> sizes = i.opset < 13 ? i.node.attr_ints("split") : std::vector<int64_t>{};
     const bool ceil_chunks = i.opset >= 18 && i.node.has("num_outputs");
-    if (ceil_chunks && i.node.attr_int("num_outputs", 0) != outputs) i.bad("num_outputs differs from the outputs listed");
+    if (ceil_chunks && i.node.attr_int("num_outputs", 0) != outputs)
+      i.bad("num_outputs differs from the outputs listed");
     return make_fn_kernel([=](RunContext&, const Inputs& in) { return split(in, axis, sizes, outputs, ceil_chunks); });
   };
 }

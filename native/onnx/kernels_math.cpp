@@ -40,9 +40,15 @@ Tensor binary_int(const Tensor& a, const Tensor& b, cpu::BinaryOp op, const char
     int64_t u = av[offset(a)], v = bv[offset(b)], res = 0;
     switch (op) {
       // Two's-complement wrap-around, as integer tensors behave in the reference runtime.
-      case cpu::BinaryOp::Add: res = wrap(uint64_t(u) + uint64_t(v)); break;
-      case cpu::BinaryOp::Sub: res = wrap(uint64_t(u) - uint64_t(v)); break;
-      case cpu::BinaryOp::Mul: res = wrap(uint64_t(u) * uint64_t(v)); break;
+      case cpu::BinaryOp::Add:
+        res = wrap(uint64_t(u) + uint64_t(v));
+        break;
+      case cpu::BinaryOp::Sub:
+        res = wrap(uint64_t(u) - uint64_t(v));
+        break;
+      case cpu::BinaryOp::Mul:
+        res = wrap(uint64_t(u) * uint64_t(v));
+        break;
       case cpu::BinaryOp::Div:
         if (v == 0) fail(Code::BadInput, name, ": integer division by zero");
         res = v == -1 ? wrap(0 - uint64_t(u)) : u / v;
@@ -60,7 +66,8 @@ Tensor binary_int(const Tensor& a, const Tensor& b, cpu::BinaryOp op, const char
 Out binary(RunContext& ctx, const Inputs& in, cpu::BinaryOp op, const char* name) {
   const Tensor& a = need(in, 0, name);
   const Tensor& b = need(in, 1, name);
-  if (a.dtype() != b.dtype()) fail(Code::BadInput, name, ": operand dtypes differ (", dtype_name(a.dtype()), " vs ", dtype_name(b.dtype()), ")");
+  if (a.dtype() != b.dtype())
+    fail(Code::BadInput, name, ": operand dtypes differ (", dtype_name(a.dtype()), " vs ", dtype_name(b.dtype()), ")");
   if (a.dtype() != DType::F32) return {binary_int(a, b, op, name)};
   Shape out = broadcast_shapes(a.shape(), b.shape(), name);
   if (a.on_device() || b.on_device()) {
@@ -107,8 +114,10 @@ std::unique_ptr<Kernel> gpu_unary(const char* name, bool sigmoid, F f) {
         if (!x.on_device()) return host_kernel->run(ctx, in);
         Gpu& gpu = need_gpu(ctx, name);
         Tensor y = device_empty(gpu, DType::F32, x.shape());
-        if (sigmoid) gpu.sigmoid(x.data<float>(), y.data<float>(), x.numel());
-        else gpu.relu(x.data<float>(), y.data<float>(), x.numel());
+        if (sigmoid)
+          gpu.sigmoid(x.data<float>(), y.data<float>(), x.numel());
+        else
+          gpu.relu(x.data<float>(), y.data<float>(), x.numel());
         return Out{y};
       },
       Placement::first(Place::Device));
@@ -137,7 +146,8 @@ Out matmul(RunContext& ctx, const Inputs& in, bool with_bias, int64_t tb_rank) {
   out.push_back(N);
   check_elements(out, "MatMul");
   const bool device = a.on_device() || b.on_device();
-  if (device && (!a.on_device() || !b.on_device())) fail(Code::Internal, "MatMul: operands split between host and device");
+  if (device && (!a.on_device() || !b.on_device()))
+    fail(Code::Internal, "MatMul: operands split between host and device");
   Gpu* gpu = device ? &need_gpu(ctx, "MatMul") : nullptr;
   Tensor y = device ? device_empty(*gpu, DType::F32, out) : Tensor::empty(DType::F32, out);
   if (device && K == 0 && y.numel()) y = to_device(*gpu, Tensor::zeros(DType::F32, out));  // an empty sum
@@ -152,8 +162,14 @@ Out matmul(RunContext& ctx, const Inputs& in, bool with_bias, int64_t tb_rank) {
       int64_t idx = rem % batch[d];
       rem /= batch[d];
       int da = d - (r - int(ab.size())), db = d - (r - int(bb.size()));
-      if (da >= 0) { if (ab[da] != 1) oa[size_t(i)] += idx * sa; sa *= ab[da]; }
-      if (db >= 0) { if (bb[db] != 1) ob[size_t(i)] += idx * sb; sb *= bb[db]; }
+      if (da >= 0) {
+        if (ab[da] != 1) oa[size_t(i)] += idx * sa;
+        sa *= ab[da];
+      }
+      if (db >= 0) {
+        if (bb[db] != 1) ob[size_t(i)] += idx * sb;
+        sb *= bb[db];
+      }
     }
     b_shared = b_shared && ob[size_t(i)] == 0 && oa[size_t(i)] == i;
   }
@@ -218,10 +234,22 @@ Out matmul(RunContext& ctx, const Inputs& in, bool with_bias, int64_t tb_rank) {
 }  // namespace
 
 void register_math_kernels(std::map<std::string, KernelFactory>& r) {
-  r["Add"] = [](const NodeInfo&) { return make_fn_kernel([](RunContext& c, const Inputs& in) { return binary(c, in, cpu::BinaryOp::Add, "Add"); }, Placement::all(Place::Device)); };
-  r["Sub"] = [](const NodeInfo&) { return make_fn_kernel([](RunContext& c, const Inputs& in) { return binary(c, in, cpu::BinaryOp::Sub, "Sub"); }, Placement::all(Place::Device)); };
-  r["Mul"] = [](const NodeInfo&) { return make_fn_kernel([](RunContext& c, const Inputs& in) { return binary(c, in, cpu::BinaryOp::Mul, "Mul"); }, Placement::all(Place::Device)); };
-  r["Div"] = [](const NodeInfo&) { return make_fn_kernel([](RunContext& c, const Inputs& in) { return binary(c, in, cpu::BinaryOp::Div, "Div"); }, Placement::all(Place::Device)); };
+  r["Add"] = [](const NodeInfo&) {
+    return make_fn_kernel([](RunContext& c, const Inputs& in) { return binary(c, in, cpu::BinaryOp::Add, "Add"); },
+                          Placement::all(Place::Device));
+  };
+  r["Sub"] = [](const NodeInfo&) {
+    return make_fn_kernel([](RunContext& c, const Inputs& in) { return binary(c, in, cpu::BinaryOp::Sub, "Sub"); },
+                          Placement::all(Place::Device));
+  };
+  r["Mul"] = [](const NodeInfo&) {
+    return make_fn_kernel([](RunContext& c, const Inputs& in) { return binary(c, in, cpu::BinaryOp::Mul, "Mul"); },
+                          Placement::all(Place::Device));
+  };
+  r["Div"] = [](const NodeInfo&) {
+    return make_fn_kernel([](RunContext& c, const Inputs& in) { return binary(c, in, cpu::BinaryOp::Div, "Div"); },
+                          Placement::all(Place::Device));
+  };
   r["Relu"] = [](const NodeInfo&) { return gpu_unary("Relu", false, [](float x) { return x > 0.f ? x : 0.f; }); };
   r["Sigmoid"] = [](const NodeInfo&) {
     return gpu_unary("Sigmoid", true, [](float x) { return 1.f / (1.f + std::exp(-x)); });
@@ -274,9 +302,10 @@ void register_math_kernels(std::map<std::string, KernelFactory>& r) {
         const Tensor& c = *in[2];
         Shape cs = broadcast_shapes(c.shape(), y.shape(), "Gemm");
         (void)cs;
-        cpu::binary(ctx.pool, cpu::BinaryOp::Add, y.data<float>(), y.shape().data(), 2, c.data<float>(), c.shape().data(),
-                    c.rank(), y.data<float>(), y.shape().data(), 2);
-        if (beta != 1.f) for (int64_t k = 0; k < y.numel(); ++k) y.data<float>()[k] *= beta;
+        cpu::binary(ctx.pool, cpu::BinaryOp::Add, y.data<float>(), y.shape().data(), 2, c.data<float>(),
+                    c.shape().data(), c.rank(), y.data<float>(), y.shape().data(), 2);
+        if (beta != 1.f)
+          for (int64_t k = 0; k < y.numel(); ++k) y.data<float>()[k] *= beta;
       }
       cpu::sgemm(ctx.pool, ta, tb, M, N, K, alpha, a.data<float>(), a.dim(1), b.data<float>(), b.dim(1), 1.f,
                  y.data<float>(), N);

@@ -32,11 +32,16 @@ Window2d read_window(const NodeInfo& info, int64_t kh, int64_t kw) {
   auto pads = n.attr_ints("pads", {0, 0, 0, 0});
   if (strides.size() != 2 || dil.size() != 2 || pads.size() != 4)
     info.unsupported("only 2-D windows are supported (strides/dilations/pads of the wrong length)");
-  w.sh = strides[0]; w.sw = strides[1];
-  w.dh = dil[0]; w.dw = dil[1];
-  w.pt = pads[0]; w.pl = pads[1]; w.pb = pads[2]; w.pr = pads[3];
-  if (w.sh <= 0 || w.sw <= 0 || w.dh <= 0 || w.dw <= 0 || w.pt < 0 || w.pl < 0 || w.pb < 0 || w.pr < 0 ||
-      w.kh <= 0 || w.kw <= 0)
+  w.sh = strides[0];
+  w.sw = strides[1];
+  w.dh = dil[0];
+  w.dw = dil[1];
+  w.pt = pads[0];
+  w.pl = pads[1];
+  w.pb = pads[2];
+  w.pr = pads[3];
+  if (w.sh <= 0 || w.sw <= 0 || w.dh <= 0 || w.dw <= 0 || w.pt < 0 || w.pl < 0 || w.pb < 0 || w.pr < 0 || w.kh <= 0 ||
+      w.kw <= 0)
     info.bad("non-positive stride, dilation or kernel, or negative padding");
   w.auto_pad = n.attr_string("auto_pad", "NOTSET");
   if (w.auto_pad != "NOTSET" && w.auto_pad != "SAME_UPPER" && w.auto_pad != "SAME_LOWER" && w.auto_pad != "VALID")
@@ -46,7 +51,10 @@ Window2d read_window(const NodeInfo& info, int64_t kh, int64_t kw) {
 
 // Resolves auto_pad for an input size: returns the (begin, end) padding of one axis.
 void resolve_pad(const std::string& mode, int64_t in, int64_t k, int64_t s, int64_t d, int64_t& begin, int64_t& end) {
-  if (mode == "VALID") { begin = end = 0; return; }
+  if (mode == "VALID") {
+    begin = end = 0;
+    return;
+  }
   if (mode == "NOTSET") return;
   int64_t out = (in + s - 1) / s;
   int64_t total = std::max<int64_t>(0, (out - 1) * s + d * (k - 1) + 1 - in);
@@ -70,9 +78,14 @@ ConvGeometry conv_geometry(const Window2d& win, int64_t H, int64_t W, int64_t KH
                            const char* op) {
   ConvGeometry g;
   cpu::Conv2dParams& p = g.p;
-  p.stride_h = win.sh; p.stride_w = win.sw;
-  p.dilation_h = win.dh; p.dilation_w = win.dw;
-  p.pad_top = win.pt; p.pad_left = win.pl; p.pad_bottom = win.pb; p.pad_right = win.pr;
+  p.stride_h = win.sh;
+  p.stride_w = win.sw;
+  p.dilation_h = win.dh;
+  p.dilation_w = win.dw;
+  p.pad_top = win.pt;
+  p.pad_left = win.pl;
+  p.pad_bottom = win.pb;
+  p.pad_right = win.pr;
   resolve_pad(win.auto_pad, H, KH, p.stride_h, p.dilation_h, p.pad_top, p.pad_bottom);
   resolve_pad(win.auto_pad, W, KW, p.stride_w, p.dilation_w, p.pad_left, p.pad_right);
   p.groups = groups;
@@ -101,7 +114,8 @@ class ConvKernel : public Kernel {
     int64_t kh = ks.size() == 2 ? ks[0] : 1, kw = ks.size() == 2 ? ks[1] : 1;
     if (info.constants.size() > size_t(parts_) && info.constants[parts_]) {
       const Tensor& w = *info.constants[parts_];
-      if (w.rank() != 4) info.unsupported("weights of shape " + shape_str(w.shape()) + ": only 2-D convolution is supported");
+      if (w.rank() != 4)
+        info.unsupported("weights of shape " + shape_str(w.shape()) + ": only 2-D convolution is supported");
       if (w.dtype() != DType::F32) info.bad("weights must be floating point");
       if (w.dim(0) % group_) info.bad("output channels not divisible by group");
       kh = w.dim(2);
@@ -117,16 +131,15 @@ class ConvKernel : public Kernel {
   }
 
   // x parts on the device, weights and bias (constants) on the host for Gpu::weight.
-  Place place(size_t i) const override {
-    return gpu_capable_ && i < size_t(parts_) ? Place::Device : Place::Host;
-  }
+  Place place(size_t i) const override { return gpu_capable_ && i < size_t(parts_) ? Place::Device : Place::Host; }
 
   std::vector<Tensor> run(RunContext& ctx, const Inputs& in) const override {
     const Tensor& x = need(in, 0, "Conv");
     const Tensor& w = need(in, size_t(parts_), "Conv");
     const Tensor* b = in.size() > size_t(parts_ + 1) ? in[parts_ + 1] : nullptr;
     check_rank4(x, "Conv");
-    if (w.rank() != 4 || w.dtype() != DType::F32) fail(Code::BadInput, "Conv: weights must be 4-D float, got ", shape_str(w.shape()));
+    if (w.rank() != 4 || w.dtype() != DType::F32)
+      fail(Code::BadInput, "Conv: weights must be 4-D float, got ", shape_str(w.shape()));
     int64_t N = x.dim(0), H = x.dim(2), W = x.dim(3), C = 0;
     std::vector<const float*> ptrs;
     std::vector<int64_t> chans;
@@ -134,7 +147,8 @@ class ConvKernel : public Kernel {
       const Tensor& xi = need(in, size_t(i), "Conv");
       check_rank4(xi, "Conv");
       if (xi.dim(0) != N || xi.dim(2) != H || xi.dim(3) != W)
-        fail(Code::BadInput, "Concat: shapes ", shape_str(x.shape()), " and ", shape_str(xi.shape()), " differ off the axis");
+        fail(Code::BadInput, "Concat: shapes ", shape_str(x.shape()), " and ", shape_str(xi.shape()),
+             " differ off the axis");
       ptrs.push_back(xi.data<float>());
       chans.push_back(xi.dim(1));
       C += xi.dim(1);
@@ -227,7 +241,8 @@ class ConvIntegerKernel : public Kernel {
           cpu::qconv_prepare(wv, O, w.dim(1), w.dim(2), w.dim(3), wzp, w.dtype() == DType::I8));
     weights_ = Tensor::empty(DType::F32, w.shape());
     int64_t per = w.numel() / std::max<int64_t>(O, 1);
-    for (int64_t i = 0; i < w.numel(); ++i) weights_.data<float>()[i] = float(wv[i] - wzp[wzp.size() == 1 ? 0 : i / per]);
+    for (int64_t i = 0; i < w.numel(); ++i)
+      weights_.data<float>()[i] = float(wv[i] - wzp[wzp.size() == 1 ? 0 : i / per]);
     window_ = read_window(info, w.dim(2), w.dim(3));
   }
 
@@ -244,7 +259,8 @@ class ConvIntegerKernel : public Kernel {
     const Tensor& w = weights_;
     int64_t N = x.dim(0), C = x.dim(1), H = x.dim(2), W = x.dim(3);
     int64_t O = w.dim(0), KH = w.dim(2), KW = w.dim(3);
-    if (C != w.dim(1) * group_) fail(Code::BadInput, "ConvInteger: input ", shape_str(x.shape()), " does not fit weights ", shape_str(w.shape()));
+    if (C != w.dim(1) * group_)
+      fail(Code::BadInput, "ConvInteger: input ", shape_str(x.shape()), " does not fit weights ", shape_str(w.shape()));
     if (qweights_ && x.dtype() == DType::U8) {
       const auto [q, OH, OW] = conv_geometry(window_, H, W, KH, KW, group_, "ConvInteger");
       if (xzp < 0 || xzp > 255) fail(Code::BadInput, "ConvInteger: input zero point ", xzp, " is out of range");
@@ -268,7 +284,8 @@ class ConvIntegerKernel : public Kernel {
     auto [p, OH, OW] = conv_geometry(window_, H, W, KH, KW, group_, "ConvInteger");
     p.exact = true;
     Tensor yf = Tensor::empty(DType::F32, {N, O, OH, OW});
-    cpu::conv2d(ctx.pool, cpu::ConvInput(xp, C), N, C, H, W, w.data<float>(), O, KH, KW, nullptr, p, yf.data<float>(), OH, OW);
+    cpu::conv2d(ctx.pool, cpu::ConvInput(xp, C), N, C, H, W, w.data<float>(), O, KH, KW, nullptr, p, yf.data<float>(),
+                OH, OW);
     Tensor y = Tensor::empty(DType::I32, yf.shape());
     const float* yp = yf.data<float>();
     int32_t* yi = y.data<int32_t>();
@@ -305,10 +322,16 @@ class PoolKernel : public Kernel {
     check_rank4(x, max_ ? "MaxPool" : "AveragePool");
     int64_t N = x.dim(0), C = x.dim(1), H = x.dim(2), W = x.dim(3);
     cpu::Pool2dParams p;
-    p.kernel_h = window_.kh; p.kernel_w = window_.kw;
-    p.stride_h = window_.sh; p.stride_w = window_.sw;
-    p.dilation_h = window_.dh; p.dilation_w = window_.dw;
-    p.pad_top = window_.pt; p.pad_left = window_.pl; p.pad_bottom = window_.pb; p.pad_right = window_.pr;
+    p.kernel_h = window_.kh;
+    p.kernel_w = window_.kw;
+    p.stride_h = window_.sh;
+    p.stride_w = window_.sw;
+    p.dilation_h = window_.dh;
+    p.dilation_w = window_.dw;
+    p.pad_top = window_.pt;
+    p.pad_left = window_.pl;
+    p.pad_bottom = window_.pb;
+    p.pad_right = window_.pr;
     resolve_pad(window_.auto_pad, H, p.kernel_h, p.stride_h, p.dilation_h, p.pad_top, p.pad_bottom);
     resolve_pad(window_.auto_pad, W, p.kernel_w, p.stride_w, p.dilation_w, p.pad_left, p.pad_right);
     p.ceil_mode = ceil_;
@@ -324,13 +347,17 @@ class PoolKernel : public Kernel {
     if (x.on_device()) {
       Gpu& gpu = need_gpu(ctx, "pool");
       Tensor y = device_empty(gpu, DType::F32, {N, C, OH, OW});
-      if (max_) gpu.maxpool2d(x.data<float>(), N * C, H, W, p, y.data<float>(), OH, OW);
-      else gpu.avgpool2d(x.data<float>(), N * C, H, W, p, count_include_pad_, y.data<float>(), OH, OW);
+      if (max_)
+        gpu.maxpool2d(x.data<float>(), N * C, H, W, p, y.data<float>(), OH, OW);
+      else
+        gpu.avgpool2d(x.data<float>(), N * C, H, W, p, count_include_pad_, y.data<float>(), OH, OW);
       return {y};
     }
     Tensor y = Tensor::empty(DType::F32, {N, C, OH, OW});
-    if (max_) cpu::maxpool2d(ctx.pool, x.data<float>(), N * C, H, W, p, y.data<float>(), OH, OW);
-    else cpu::avgpool2d(ctx.pool, x.data<float>(), N * C, H, W, p, count_include_pad_, y.data<float>(), OH, OW);
+    if (max_)
+      cpu::maxpool2d(ctx.pool, x.data<float>(), N * C, H, W, p, y.data<float>(), OH, OW);
+    else
+      cpu::avgpool2d(ctx.pool, x.data<float>(), N * C, H, W, p, count_include_pad_, y.data<float>(), OH, OW);
     return {y};
   }
 
@@ -352,8 +379,10 @@ std::vector<Tensor> global_pool(RunContext& ctx, const Inputs& in, bool max) {
     p.kernel_h = x.dim(2);
     p.kernel_w = x.dim(3);
     Tensor y = device_empty(gpu, DType::F32, {x.dim(0), x.dim(1), 1, 1});
-    if (max) gpu.maxpool2d(x.data<float>(), NC, x.dim(2), x.dim(3), p, y.data<float>(), 1, 1);
-    else gpu.avgpool2d(x.data<float>(), NC, x.dim(2), x.dim(3), p, false, y.data<float>(), 1, 1);
+    if (max)
+      gpu.maxpool2d(x.data<float>(), NC, x.dim(2), x.dim(3), p, y.data<float>(), 1, 1);
+    else
+      gpu.avgpool2d(x.data<float>(), NC, x.dim(2), x.dim(3), p, false, y.data<float>(), 1, 1);
     return {y};
   }
   Tensor y = Tensor::empty(DType::F32, {x.dim(0), x.dim(1), 1, 1});
@@ -371,17 +400,20 @@ std::vector<Tensor> global_pool(RunContext& ctx, const Inputs& in, bool max) {
 // ---- BatchNormalization (inference) ----------------------------------------------------------------
 std::vector<Tensor> batchnorm(RunContext& ctx, const Inputs& in, float eps) {
   const Tensor& x = need(in, 0, "BatchNormalization");
-  if (x.rank() < 2 || x.dtype() != DType::F32) fail(Code::BadInput, "BatchNormalization: bad input ", shape_str(x.shape()));
+  if (x.rank() < 2 || x.dtype() != DType::F32)
+    fail(Code::BadInput, "BatchNormalization: bad input ", shape_str(x.shape()));
   int64_t N = x.dim(0), C = x.dim(1), S = x.numel() / std::max<int64_t>(N * C, 1);
   for (int k = 1; k <= 4; ++k)
-    if (need(in, k, "BatchNormalization").numel() != C) fail(Code::BadInput, "BatchNormalization: parameter size mismatch");
+    if (need(in, k, "BatchNormalization").numel() != C)
+      fail(Code::BadInput, "BatchNormalization: parameter size mismatch");
   if (x.on_device()) {
     // Parameters computed at run time arrive on the device; constants go through the Gpu's cache.
     Gpu& gpu = need_gpu(ctx, "BatchNormalization");
     const float* prm[4];
     for (int k = 1; k <= 4; ++k) {
       if (in[k]->dtype() != DType::F32) fail(Code::BadInput, "BatchNormalization: parameters must be float");
-      prm[k - 1] = in[k]->on_device() ? in[k]->data<float>() : static_cast<const float*>(gpu.weight(*in[k], true, ctx.owner).p);
+      prm[k - 1] =
+          in[k]->on_device() ? in[k]->data<float>() : static_cast<const float*>(gpu.weight(*in[k], true, ctx.owner).p);
     }
     Tensor y = device_empty(gpu, DType::F32, x.shape());
     gpu.batchnorm(x.data<float>(), N, C, S, prm[0], prm[1], prm[2], prm[3], eps, y.data<float>());
@@ -399,28 +431,43 @@ class ResizeKernel : public Kernel {
   ResizeKernel(const NodeInfo& info, bool upsample) : upsample_(upsample) {
     const auto& n = info.node;
     std::string mode = n.attr_string("mode", "nearest");
-    if (mode == "nearest") p_.mode = cpu::ResizeMode::Nearest;
-    else if (mode == "linear" || mode == "bilinear") p_.mode = cpu::ResizeMode::Linear;
-    else info.unsupported("resize mode '" + mode + "' is not supported (nearest and linear are)");
+    if (mode == "nearest")
+      p_.mode = cpu::ResizeMode::Nearest;
+    else if (mode == "linear" || mode == "bilinear")
+      p_.mode = cpu::ResizeMode::Linear;
+    else
+      info.unsupported("resize mode '" + mode + "' is not supported (nearest and linear are)");
     legacy_ = upsample || info.opset < 11;
     if (legacy_) {
       p_.coord = cpu::CoordMode::Asymmetric;
       p_.nearest = cpu::NearestMode::Floor;
     } else {
       std::string c = n.attr_string("coordinate_transformation_mode", "half_pixel");
-      if (c == "half_pixel") p_.coord = cpu::CoordMode::HalfPixel;
-      else if (c == "pytorch_half_pixel") p_.coord = cpu::CoordMode::PytorchHalfPixel;
-      else if (c == "align_corners") p_.coord = cpu::CoordMode::AlignCorners;
-      else if (c == "asymmetric") p_.coord = cpu::CoordMode::Asymmetric;
-      else if (c == "tf_half_pixel_for_nn") p_.coord = cpu::CoordMode::TfHalfPixelForNn;
-      else if (c == "half_pixel_symmetric") info.unsupported("coordinate mode half_pixel_symmetric is not supported");
-      else info.unsupported("coordinate mode '" + c + "' is not supported");
+      if (c == "half_pixel")
+        p_.coord = cpu::CoordMode::HalfPixel;
+      else if (c == "pytorch_half_pixel")
+        p_.coord = cpu::CoordMode::PytorchHalfPixel;
+      else if (c == "align_corners")
+        p_.coord = cpu::CoordMode::AlignCorners;
+      else if (c == "asymmetric")
+        p_.coord = cpu::CoordMode::Asymmetric;
+      else if (c == "tf_half_pixel_for_nn")
+        p_.coord = cpu::CoordMode::TfHalfPixelForNn;
+      else if (c == "half_pixel_symmetric")
+        info.unsupported("coordinate mode half_pixel_symmetric is not supported");
+      else
+        info.unsupported("coordinate mode '" + c + "' is not supported");
       std::string nm = n.attr_string("nearest_mode", "round_prefer_floor");
-      if (nm == "round_prefer_floor") p_.nearest = cpu::NearestMode::RoundPreferFloor;
-      else if (nm == "round_prefer_ceil") p_.nearest = cpu::NearestMode::RoundPreferCeil;
-      else if (nm == "floor") p_.nearest = cpu::NearestMode::Floor;
-      else if (nm == "ceil") p_.nearest = cpu::NearestMode::Ceil;
-      else info.bad("unknown nearest_mode '" + nm + "'");
+      if (nm == "round_prefer_floor")
+        p_.nearest = cpu::NearestMode::RoundPreferFloor;
+      else if (nm == "round_prefer_ceil")
+        p_.nearest = cpu::NearestMode::RoundPreferCeil;
+      else if (nm == "floor")
+        p_.nearest = cpu::NearestMode::Floor;
+      else if (nm == "ceil")
+        p_.nearest = cpu::NearestMode::Ceil;
+      else
+        info.bad("unknown nearest_mode '" + nm + "'");
       if (n.attr_int("antialias", 0) != 0) info.unsupported("antialiased resize is not supported");
       if (n.has("axes")) info.unsupported("the axes attribute is not supported");
     }
@@ -508,7 +555,8 @@ void register_nn_kernels(std::map<std::string, KernelFactory>& r) {
   };
   r["BatchNormalization"] = [](const NodeInfo& i) {
     float eps = i.node.attr_float("epsilon", 1e-5f);
-    if (i.node.outputs.size() > 1 && !i.node.outputs[1].empty()) i.unsupported("training-mode outputs are not supported");
+    if (i.node.outputs.size() > 1 && !i.node.outputs[1].empty())
+      i.unsupported("training-mode outputs are not supported");
     // Constant parameters stay on the host for Gpu::weight; computed ones move with x.
     bool params_const = true;
     for (size_t k = 1; k <= 4; ++k) params_const = params_const && k < i.constants.size() && i.constants[k];

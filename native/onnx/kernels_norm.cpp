@@ -67,7 +67,8 @@ void scale_shift(const Tensor& x_shape_of, Tensor& y, const Tensor* s, const Ten
     if (!t) continue;
     if (t->dtype() != DType::F32) fail(Code::BadInput, op, ": scale and bias must be float");
     if (t->rank() > int(xs.size()) || broadcast_all({&t->shape(), &xs}, op) != xs)
-      fail(Code::BadInput, op, ": parameter of shape ", shape_str(t->shape()), " does not broadcast to ", shape_str(xs));
+      fail(Code::BadInput, op, ": parameter of shape ", shape_str(t->shape()), " does not broadcast to ",
+           shape_str(xs));
   }
   float* yp = y.data<float>();
   auto ss = s ? broadcast_strides(s->shape(), xs) : std::vector<int64_t>(xs.size(), 0);
@@ -75,9 +76,8 @@ void scale_shift(const Tensor& x_shape_of, Tensor& y, const Tensor* s, const Ten
   const float one = 1.f, zero = 0.f;
   const float* sp = s ? s->data<float>() : &one;
   const float* bp = b ? b->data<float>() : &zero;
-  for_each_broadcast<2>(xs, {ss.data(), bs.data()}, [&](int64_t o, const std::array<int64_t, 2>& off) {
-    yp[o] = yp[o] * sp[off[0]] + bp[off[1]];
-  });
+  for_each_broadcast<2>(xs, {ss.data(), bs.data()},
+                        [&](int64_t o, const std::array<int64_t, 2>& off) { yp[o] = yp[o] * sp[off[0]] + bp[off[1]]; });
 }
 
 Out layer_norm(RunContext& ctx, const Inputs& in, int64_t axis_attr, float eps, bool want_stats) {
@@ -266,12 +266,13 @@ Out softmax(RunContext& ctx, const Inputs& in, int64_t axis_attr, bool flatten, 
     });
     return {y};
   }
-  ctx.pool.parallel_for(outer * inner, std::max<int64_t>(1, 8192 / std::max<int64_t>(len, 1)), [&](int64_t b, int64_t e) {
-    for (int64_t k = b; k < e; ++k) {
-      const int64_t o = k / inner, i = k % inner;
-      softmax_line(xp + o * len * inner + i, yp + o * len * inner + i, len, inner, log);
-    }
-  });
+  ctx.pool.parallel_for(outer * inner, std::max<int64_t>(1, 8192 / std::max<int64_t>(len, 1)),
+                        [&](int64_t b, int64_t e) {
+                          for (int64_t k = b; k < e; ++k) {
+                            const int64_t o = k / inner, i = k % inner;
+                            softmax_line(xp + o * len * inner + i, yp + o * len * inner + i, len, inner, log);
+                          }
+                        });
   return {y};
 }
 

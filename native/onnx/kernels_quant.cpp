@@ -57,7 +57,8 @@ Out quantize(const Inputs& in, int64_t axis) {
     out_type = in[2]->dtype();
     zp = in[2]->as_i64();
   }
-  if (out_type != DType::U8 && out_type != DType::I8) fail(Code::ModelUnsupported, "QuantizeLinear: only uint8/int8 outputs");
+  if (out_type != DType::U8 && out_type != DType::I8)
+    fail(Code::ModelUnsupported, "QuantizeLinear: only uint8/int8 outputs");
   int64_t lo = out_type == DType::U8 ? 0 : -128, hi = out_type == DType::U8 ? 255 : 127;
   AxisParam ap = axis_param(x, scale, axis, "QuantizeLinear");
   Tensor y = Tensor::empty(out_type, x.shape());
@@ -65,8 +66,10 @@ Out quantize(const Inputs& in, int64_t axis) {
     int64_t k = ap.at(i);
     int64_t q = static_cast<int64_t>(std::nearbyint(x.data<float>()[i] / scale.data<float>()[k])) + zp[k];
     q = std::clamp(q, lo, hi);
-    if (out_type == DType::U8) y.data<uint8_t>()[i] = uint8_t(q);
-    else y.data<int8_t>()[i] = int8_t(q);
+    if (out_type == DType::U8)
+      y.data<uint8_t>()[i] = uint8_t(q);
+    else
+      y.data<int8_t>()[i] = int8_t(q);
   }
   return {y};
 }

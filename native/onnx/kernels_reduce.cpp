@@ -51,7 +51,10 @@ Lines reduce_lines(const Tensor& x, std::vector<int64_t> axes, bool keepdims, co
   }
   int first = r, last = -1;
   for (int d = 0; d < r; ++d)
-    if (red[d]) { first = std::min(first, d); last = d; }
+    if (red[d]) {
+      first = std::min(first, d);
+      last = d;
+    }
   bool contiguous = true;
   for (int d = first; d <= last; ++d) contiguous = contiguous && red[d];
   if (r == 0 || first > last) {
@@ -67,9 +70,15 @@ Lines reduce_lines(const Tensor& x, std::vector<int64_t> axes, bool keepdims, co
   }
   std::vector<int64_t> perm;
   for (int d = 0; d < r; ++d)
-    if (!red[d]) { perm.push_back(d); l.outer *= x.dim(d); }
+    if (!red[d]) {
+      perm.push_back(d);
+      l.outer *= x.dim(d);
+    }
   for (int d = 0; d < r; ++d)
-    if (red[d]) { perm.push_back(d); l.R *= x.dim(d); }
+    if (red[d]) {
+      perm.push_back(d);
+      l.R *= x.dim(d);
+    }
   l.x = permute(x, perm, op);
   return l;
 }
@@ -81,45 +90,84 @@ Tensor reduce_typed(RunContext& ctx, const Lines& l, Red k, DType dtype, const c
   const T* xp = l.x.data<T>();
   T* yp = y.data<T>();
   const int64_t R = l.R, inner = l.inner;
-  ctx.pool.parallel_for(l.outer * inner, std::max<int64_t>(1, 4096 / std::max<int64_t>(R, 1)), [&](int64_t b, int64_t e) {
-    for (int64_t j = b; j < e; ++j) {
-      const T* p = xp + (j / inner) * R * inner + j % inner;
-      Acc acc = 0;
-      T best = 0;
-      if (k == Red::Max) best = std::numeric_limits<T>::has_infinity ? -std::numeric_limits<T>::infinity() : std::numeric_limits<T>::lowest();
-      if (k == Red::Min) best = std::numeric_limits<T>::has_infinity ? std::numeric_limits<T>::infinity() : std::numeric_limits<T>::max();
-      if (k == Red::Prod) acc = 1;
-      double mx = -INFINITY;
-      if (k == Red::LogSumExp)
-        for (int64_t i = 0; i < R; ++i) mx = std::max(mx, double(p[i * inner]));
-      bool nan = false;
-      for (int64_t i = 0; i < R; ++i) {
-        const T v = p[i * inner];
-        switch (k) {
-          case Red::Max: if (v != v) nan = true; else best = std::max(best, v); break;
-          case Red::Min: if (v != v) nan = true; else best = std::min(best, v); break;
-          case Red::Prod: acc = wrap_mul(acc, Acc(v)); break;
-          case Red::L1: acc = wrap_add(acc, Acc(v) < 0 ? wrap_mul(Acc(v), Acc(-1)) : Acc(v)); break;
-          case Red::L2: case Red::SumSquare: acc = wrap_add(acc, wrap_mul(Acc(v), Acc(v))); break;
-          case Red::LogSumExp: acc = Acc(acc + convert_value<Acc>(std::exp(double(v) - mx))); break;
-          default: acc = wrap_add(acc, Acc(v)); break;
-        }
-      }
-      double res;
-      switch (k) {
-        case Red::Max: case Red::Min:
-          if constexpr (std::is_floating_point_v<T>) yp[j] = nan ? T(NAN) : best;
-          else yp[j] = best;
-          continue;
-        case Red::Mean: res = R ? double(acc) / double(R) : NAN; break;
-        case Red::L2: res = std::sqrt(double(acc)); break;
-        case Red::LogSum: res = std::log(double(acc)); break;
-        case Red::LogSumExp: res = R ? std::log(double(acc)) + mx : -INFINITY; break;
-        default: yp[j] = T(acc); continue;
-      }
-      yp[j] = convert_value<T>(res);
-    }
-  });
+  ctx.pool.parallel_for(l.outer * inner, std::max<int64_t>(1, 4096 / std::max<int64_t>(R, 1)),
+                        [&](int64_t b, int64_t e) {
+                          for (int64_t j = b; j < e; ++j) {
+                            const T* p = xp + (j / inner) * R * inner + j % inner;
+                            Acc acc = 0;
+                            T best = 0;
+                            if (k == Red::Max)
+                              best = std::numeric_limits<T>::has_infinity ? -std::numeric_limits<T>::infinity()
+                                                                          : std::numeric_limits<T>::lowest();
+                            if (k == Red::Min)
+                              best = std::numeric_limits<T>::has_infinity ? std::numeric_limits<T>::infinity()
+                                                                          : std::numeric_limits<T>::max();
+                            if (k == Red::Prod) acc = 1;
+                            double mx = -INFINITY;
+                            if (k == Red::LogSumExp)
+                              for (int64_t i = 0; i < R; ++i) mx = std::max(mx, double(p[i * inner]));
+                            bool nan = false;
+                            for (int64_t i = 0; i < R; ++i) {
+                              const T v = p[i * inner];
+                              switch (k) {
+                                case Red::Max:
+                                  if (v != v)
+                                    nan = true;
+                                  else
+                                    best = std::max(best, v);
+                                  break;
+                                case Red::Min:
+                                  if (v != v)
+                                    nan = true;
+                                  else
+                                    best = std::min(best, v);
+                                  break;
+                                case Red::Prod:
+                                  acc = wrap_mul(acc, Acc(v));
+                                  break;
+                                case Red::L1:
+                                  acc = wrap_add(acc, Acc(v) < 0 ? wrap_mul(Acc(v), Acc(-1)) : Acc(v));
+                                  break;
+                                case Red::L2:
+                                case Red::SumSquare:
+                                  acc = wrap_add(acc, wrap_mul(Acc(v), Acc(v)));
+                                  break;
+                                case Red::LogSumExp:
+                                  acc = Acc(acc + convert_value<Acc>(std::exp(double(v) - mx)));
+                                  break;
+                                default:
+                                  acc = wrap_add(acc, Acc(v));
+                                  break;
+                              }
+                            }
+                            double res;
+                            switch (k) {
+                              case Red::Max:
+                              case Red::Min:
+                                if constexpr (std::is_floating_point_v<T>)
+                                  yp[j] = nan ? T(NAN) : best;
+                                else
+                                  yp[j] = best;
+                                continue;
+                              case Red::Mean:
+                                res = R ? double(acc) / double(R) : NAN;
+                                break;
+                              case Red::L2:
+                                res = std::sqrt(double(acc));
+                                break;
+                              case Red::LogSum:
+                                res = std::log(double(acc));
+                                break;
+                              case Red::LogSumExp:
+                                res = R ? std::log(double(acc)) + mx : -INFINITY;
+                                break;
+                              default:
+                                yp[j] = T(acc);
+                                continue;
+                            }
+                            yp[j] = convert_value<T>(res);
+                          }
+                        });
   return y;
 }
 
@@ -129,7 +177,8 @@ Out reduce(RunContext& ctx, const Inputs& in, const ReduceAttrs& a) {
   if (a.axes_input && in.size() > 1 && in[1]) axes = int_list(*in[1], a.op, "axes");
   if (axes.empty() && a.noop_empty) return {x};
   Lines l = reduce_lines(x, axes, a.keepdims, a.op);
-  return {with_dtype(x.dtype(), a.op, [&](auto z) { return reduce_typed<decltype(z)>(ctx, l, a.kind, x.dtype(), a.op); })};
+  return {
+      with_dtype(x.dtype(), a.op, [&](auto z) { return reduce_typed<decltype(z)>(ctx, l, a.kind, x.dtype(), a.op); })};
 }
 
 Out arg_reduce(const Inputs& in, bool max, int64_t axis_attr, bool keepdims, bool last) {
@@ -180,8 +229,13 @@ Out cumsum(const Inputs& in, bool exclusive, bool reverse) {
         for (int64_t s = 0; s < len; ++s) {
           const int64_t i = reverse ? len - 1 - s : s;
           const int64_t at = (o * len + i) * inner + j;
-          if (exclusive) { q[at] = T(acc); acc = wrap_add(acc, Acc(p[at])); }
-          else { acc = wrap_add(acc, Acc(p[at])); q[at] = T(acc); }
+          if (exclusive) {
+            q[at] = T(acc);
+            acc = wrap_add(acc, Acc(p[at]));
+          } else {
+            acc = wrap_add(acc, Acc(p[at]));
+            q[at] = T(acc);
+          }
         }
       }
     return 0;
@@ -192,17 +246,19 @@ Out cumsum(const Inputs& in, bool exclusive, bool reverse) {
 }  // namespace
 
 void register_reduce_kernels(std::map<std::string, KernelFactory>& r) {
-  const std::pair<const char*, Red> kinds[] = {
-      {"ReduceMean", Red::Mean}, {"ReduceSum", Red::Sum}, {"ReduceMax", Red::Max}, {"ReduceMin", Red::Min},
-      {"ReduceProd", Red::Prod}, {"ReduceL1", Red::L1}, {"ReduceL2", Red::L2}, {"ReduceSumSquare", Red::SumSquare},
-      {"ReduceLogSum", Red::LogSum}, {"ReduceLogSumExp", Red::LogSumExp}};
+  const std::pair<const char*, Red> kinds[] = {{"ReduceMean", Red::Mean},     {"ReduceSum", Red::Sum},
+                                               {"ReduceMax", Red::Max},       {"ReduceMin", Red::Min},
+                                               {"ReduceProd", Red::Prod},     {"ReduceL1", Red::L1},
+                                               {"ReduceL2", Red::L2},         {"ReduceSumSquare", Red::SumSquare},
+                                               {"ReduceLogSum", Red::LogSum}, {"ReduceLogSumExp", Red::LogSumExp}};
   for (const auto& [name, kind] : kinds)
     r[name] = [name = name, kind = kind](const NodeInfo& i) {
       ReduceAttrs a{kind, name, kind == Red::Sum ? i.opset >= 13 : i.opset >= 18, {}};
       if (a.axes_input && i.node.has("axes")) i.bad("axes is an input from this opset on, not an attribute");
       if (!a.axes_input) a.axes = i.node.attr_ints("axes");
       const int64_t keep = i.node.attr_int("keepdims", 1), noop = i.node.attr_int("noop_with_empty_axes", 0);
-      if ((keep != 0 && keep != 1) || (noop != 0 && noop != 1)) i.bad("keepdims and noop_with_empty_axes must be 0 or 1");
+      if ((keep != 0 && keep != 1) || (noop != 0 && noop != 1))
+        i.bad("keepdims and noop_with_empty_axes must be 0 or 1");
       a.keepdims = keep == 1;
       a.noop_empty = noop == 1 && a.axes_input;
       return make_fn_kernel([a](RunContext& c, const Inputs& in) { return reduce(c, in, a); });

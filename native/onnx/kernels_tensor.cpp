@@ -76,8 +76,8 @@ void strided_copy(const Tensor& x, const Shape& out_shape, const std::vector<int
   }
 }
 
-Out slice(bool legacy, const Inputs& in, const std::vector<int64_t>& attr_starts,
-          const std::vector<int64_t>& attr_ends, const std::vector<int64_t>& attr_axes) {
+Out slice(bool legacy, const Inputs& in, const std::vector<int64_t>& attr_starts, const std::vector<int64_t>& attr_ends,
+          const std::vector<int64_t>& attr_axes) {
   const Tensor& x = need(in, 0, "Slice");
   std::vector<int64_t> starts, ends, axes, steps;
   if (legacy) {
@@ -135,10 +135,12 @@ Out concat(RunContext& ctx, const Inputs& in, int64_t axis_attr) {
   out[axis] = 0;
   for (const Tensor* t : parts) {
     if (t->rank() != r || t->dtype() != first.dtype())
-      fail(Code::BadInput, "Concat: inputs differ in rank or dtype: ", shape_str(first.shape()), " vs ", shape_str(t->shape()));
+      fail(Code::BadInput, "Concat: inputs differ in rank or dtype: ", shape_str(first.shape()), " vs ",
+           shape_str(t->shape()));
     for (int d = 0; d < r; ++d)
       if (d != axis && t->dim(d) != first.dim(d))
-        fail(Code::BadInput, "Concat: shapes ", shape_str(first.shape()), " and ", shape_str(t->shape()), " differ off the axis");
+        fail(Code::BadInput, "Concat: shapes ", shape_str(first.shape()), " and ", shape_str(t->shape()),
+             " differ off the axis");
     out[axis] += t->dim(int(axis));
   }
   const bool device = first.on_device();
@@ -154,8 +156,10 @@ Out concat(RunContext& ctx, const Inputs& in, int64_t axis_attr) {
     ptrs.push_back(t->raw());
     bytes.push_back(t->dim(int(axis)) * inner * int64_t(dtype_size(first.dtype())));
   }
-  if (device) ctx.gpu->concat(ptrs.data(), bytes.data(), int(parts.size()), outer, y.raw());
-  else cpu::concat(ctx.pool, ptrs.data(), bytes.data(), int(parts.size()), outer, y.raw());
+  if (device)
+    ctx.gpu->concat(ptrs.data(), bytes.data(), int(parts.size()), outer, y.raw());
+  else
+    cpu::concat(ctx.pool, ptrs.data(), bytes.data(), int(parts.size()), outer, y.raw());
   return {y};
 }
 
@@ -195,8 +199,11 @@ Out unsqueeze(const Inputs& in, std::vector<int64_t> axes) {
   size_t k = 0;
   int src = 0;
   for (int64_t d = 0; d < r; ++d) {
-    if (k < axes.size() && axes[k] == d) { out.push_back(1); ++k; }
-    else out.push_back(x.dim(src++));
+    if (k < axes.size() && axes[k] == d) {
+      out.push_back(1);
+      ++k;
+    } else
+      out.push_back(x.dim(src++));
   }
   return {x.reshaped(out)};
 }
@@ -219,7 +226,8 @@ Out transpose(ThreadPool& pool, const Inputs& in, std::vector<int64_t> perm,
               std::vector<std::pair<std::string, double>>* detail = nullptr) {
   const Tensor& x = need(in, 0, "Transpose");
   int r = x.rank();
-  if (perm.empty()) for (int d = r - 1; d >= 0; --d) perm.push_back(d);
+  if (perm.empty())
+    for (int d = r - 1; d >= 0; --d) perm.push_back(d);
   if (int(perm.size()) != r) fail(Code::BadInput, "Transpose: perm length ", perm.size(), " for rank ", r);
   Shape out(r);
   std::vector<bool> seen(r, false);
@@ -376,27 +384,29 @@ void register_tensor_kernels(std::map<std::string, KernelFactory>& r) {
   r["Dropout"] = identity;
   r["Shape"] = [](const NodeInfo& i) {
     int64_t start = i.node.attr_int("start", 0), end = i.node.attr_int("end", INT64_MAX);
-    return make_fn_kernel([start, end](RunContext&, const Inputs& in) {
-      const Tensor& x = need(in, 0, "Shape");
-      int64_t r = x.rank(), s = start < 0 ? start + r : start, e = end < 0 ? end + r : std::min(end, r);
-      s = std::clamp<int64_t>(s, 0, r);
-      e = std::clamp<int64_t>(e, s, r);
-      return Out{Tensor::from_i64(std::vector<int64_t>(x.shape().begin() + s, x.shape().begin() + e))};
-    }, Placement::first(Place::Any));
+    return make_fn_kernel(
+        [start, end](RunContext&, const Inputs& in) {
+          const Tensor& x = need(in, 0, "Shape");
+          int64_t r = x.rank(), s = start < 0 ? start + r : start, e = end < 0 ? end + r : std::min(end, r);
+          s = std::clamp<int64_t>(s, 0, r);
+          e = std::clamp<int64_t>(e, s, r);
+          return Out{Tensor::from_i64(std::vector<int64_t>(x.shape().begin() + s, x.shape().begin() + e))};
+        },
+        Placement::first(Place::Any));
   };
   r["Size"] = [](const NodeInfo&) {
-    return make_fn_kernel([](RunContext&, const Inputs& in) {
-      Tensor t = Tensor::empty(DType::I64, {});
-      t.data<int64_t>()[0] = need(in, 0, "Size").numel();
-      return Out{t};
-    }, Placement::first(Place::Any));
+    return make_fn_kernel(
+        [](RunContext&, const Inputs& in) {
+          Tensor t = Tensor::empty(DType::I64, {});
+          t.data<int64_t>()[0] = need(in, 0, "Size").numel();
+          return Out{t};
+        },
+        Placement::first(Place::Any));
   };
   r["Slice"] = [](const NodeInfo& i) {
     bool legacy = i.opset < 10;
     auto s = i.node.attr_ints("starts"), e = i.node.attr_ints("ends"), a = i.node.attr_ints("axes");
-    return make_fn_kernel([legacy, s, e, a](RunContext&, const Inputs& in) {
-      return slice(legacy, in, s, e, a);
-    });
+    return make_fn_kernel([legacy, s, e, a](RunContext&, const Inputs& in) { return slice(legacy, in, s, e, a); });
   };
   r["Concat"] = [](const NodeInfo& i) {
     if (!i.node.has("axis")) i.bad("Concat needs an axis");
@@ -421,18 +431,18 @@ void register_tensor_kernels(std::map<std::string, KernelFactory>& r) {
   };
   r["Flatten"] = [](const NodeInfo& i) {
     int64_t axis = i.node.attr_int("axis", 1);
-    return make_fn_kernel([axis](RunContext&, const Inputs& in) {
-      const Tensor& x = need(in, 0, "Flatten");
-      int64_t a = axis < 0 ? axis + x.rank() : axis;
-      if (a < 0 || a > x.rank()) fail(Code::BadInput, "Flatten: axis out of range");
-      int64_t outer = 1;
-      for (int d = 0; d < a; ++d) outer *= x.dim(d);
-      return Out{x.reshaped({outer, outer ? x.numel() / outer : 0})};
-    }, Placement::first(Place::Any));
+    return make_fn_kernel(
+        [axis](RunContext&, const Inputs& in) {
+          const Tensor& x = need(in, 0, "Flatten");
+          int64_t a = axis < 0 ? axis + x.rank() : axis;
+          if (a < 0 || a > x.rank()) fail(Code::BadInput, "Flatten: axis out of range");
+          int64_t outer = 1;
+          for (int d = 0; d < a; ++d) outer *= x.dim(d);
+          return Out{x.reshaped({outer, outer ? x.numel() / outer : 0})};
+        },
+        Placement::first(Place::Any));
   };
-  r["Transpose"] = [](const NodeInfo& i) {
-    return std::make_unique<TransposeKernel>(i.node.attr_ints("perm"));
-  };
+  r["Transpose"] = [](const NodeInfo& i) { return std::make_unique<TransposeKernel>(i.node.attr_ints("perm")); };
   r["Gather"] = [](const NodeInfo& i) {
     int64_t axis = i.node.attr_int("axis", 0);
     return make_fn_kernel([axis](RunContext&, const Inputs& in) { return gather(in, axis); });
@@ -466,11 +476,13 @@ void register_tensor_kernels(std::map<std::string, KernelFactory>& r) {
     // Floating-point values are computed in f32 throughout (docs/DESIGN.md §6), so a cast between
     // float types is the identity here: f16 graphs run at f32 precision.
     // Only f32 values live on the device, so a cast to f32 passes a device value through.
-    return make_fn_kernel([target](RunContext&, const Inputs& in) {
-      const Tensor& x = need(in, 0, "Cast");
-      if (x.dtype() == target) return Out{x};
-      return Out{cast_to(x, target, "Cast")};
-    }, target == DType::F32 ? Placement::first(Place::Any) : Placement{});
+    return make_fn_kernel(
+        [target](RunContext&, const Inputs& in) {
+          const Tensor& x = need(in, 0, "Cast");
+          if (x.dtype() == target) return Out{x};
+          return Out{cast_to(x, target, "Cast")};
+        },
+        target == DType::F32 ? Placement::first(Place::Any) : Placement{});
   };
   r["CastLike"] = [](const NodeInfo&) {
     return make_fn_kernel([](RunContext&, const Inputs& in) {

@@ -92,13 +92,11 @@ Tensor permute(const Tensor& x, const std::vector<int64_t>& perm, const char* op
   uint8_t* d = static_cast<uint8_t*>(y.raw());
   std::array<const int64_t*, 1> st{src.data()};
   if (es == 4) {
-    for_each_broadcast<1>(out, st, [&](int64_t o, const std::array<int64_t, 1>& off) {
-      std::memcpy(d + o * 4, s + off[0] * 4, 4);
-    });
+    for_each_broadcast<1>(
+        out, st, [&](int64_t o, const std::array<int64_t, 1>& off) { std::memcpy(d + o * 4, s + off[0] * 4, 4); });
   } else {
-    for_each_broadcast<1>(out, st, [&](int64_t o, const std::array<int64_t, 1>& off) {
-      std::memcpy(d + o * es, s + off[0] * es, es);
-    });
+    for_each_broadcast<1>(
+        out, st, [&](int64_t o, const std::array<int64_t, 1>& off) { std::memcpy(d + o * es, s + off[0] * es, es); });
   }
   return y;
 }

@@ -38,7 +38,10 @@ void for_each_broadcast(const Shape& out, const std::array<const int64_t*, K>& s
   for (int64_t d : out) n *= d;
   if (n == 0) return;
   std::array<int64_t, K> off{};
-  if (r == 0) { f(int64_t(0), off); return; }
+  if (r == 0) {
+    f(int64_t(0), off);
+    return;
+  }
   const int64_t inner = out[r - 1];
   std::vector<int64_t> idx(r, 0);
   std::array<int64_t, K> base{}, step{};
@@ -66,14 +69,23 @@ Tensor permute(const Tensor& x, const std::vector<int64_t>& perm, const char* op
 template <class F>
 decltype(auto) with_dtype(DType t, const char* op, F&& f) {
   switch (t) {
-    case DType::F32: return f(float{});
-    case DType::F64: return f(double{});
-    case DType::I64: return f(int64_t{});
-    case DType::I32: return f(int32_t{});
-    case DType::I16: return f(int16_t{});
-    case DType::I8: return f(int8_t{});
-    case DType::U8: case DType::Bool: return f(uint8_t{});
-    default: fail(Code::ModelUnsupported, op, ": ", dtype_name(t), " values are not supported");
+    case DType::F32:
+      return f(float{});
+    case DType::F64:
+      return f(double{});
+    case DType::I64:
+      return f(int64_t{});
+    case DType::I32:
+      return f(int32_t{});
+    case DType::I16:
+      return f(int16_t{});
+    case DType::I8:
+      return f(int8_t{});
+    case DType::U8:
+    case DType::Bool:
+      return f(uint8_t{});
+    default:
+      fail(Code::ModelUnsupported, op, ": ", dtype_name(t), " values are not supported");
   }
 }
 
@@ -96,13 +108,17 @@ T convert_value(S v) {
 // undefined behaviour; floats add and multiply as usual.
 template <class T>
 T wrap_add(T a, T b) {
-  if constexpr (std::is_integral_v<T>) return T(std::make_unsigned_t<T>(a) + std::make_unsigned_t<T>(b));
-  else return a + b;
+  if constexpr (std::is_integral_v<T>)
+    return T(std::make_unsigned_t<T>(a) + std::make_unsigned_t<T>(b));
+  else
+    return a + b;
 }
 template <class T>
 T wrap_mul(T a, T b) {
-  if constexpr (std::is_integral_v<T>) return T(uint64_t(std::make_unsigned_t<T>(a)) * uint64_t(std::make_unsigned_t<T>(b)));
-  else return a * b;
+  if constexpr (std::is_integral_v<T>)
+    return T(uint64_t(std::make_unsigned_t<T>(a)) * uint64_t(std::make_unsigned_t<T>(b)));
+  else
+    return a * b;
 }
 
 // Values of a shape input (i64 any integer dtype), checked to be a 0-D or 1-D tensor.

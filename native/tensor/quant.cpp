@@ -8,39 +8,69 @@ namespace bgn::quant {
 
 int64_t block_size(DType t) {
   switch (t) {
-    case DType::Q4_0: case DType::Q4_1: case DType::Q5_0: case DType::Q5_1: case DType::Q8_0: return QK;
-    case DType::Q4_K: case DType::Q5_K: case DType::Q6_K: case DType::Q8_K: return QK_K;
-    default: return 1;
+    case DType::Q4_0:
+    case DType::Q4_1:
+    case DType::Q5_0:
+    case DType::Q5_1:
+    case DType::Q8_0:
+      return QK;
+    case DType::Q4_K:
+    case DType::Q5_K:
+    case DType::Q6_K:
+    case DType::Q8_K:
+      return QK_K;
+    default:
+      return 1;
   }
 }
 
 size_t block_bytes(DType t) {
   switch (t) {
-    case DType::Q4_0: return 2 + 16;
-    case DType::Q4_1: return 4 + 16;
-    case DType::Q5_0: return 2 + 4 + 16;
-    case DType::Q5_1: return 4 + 4 + 16;
-    case DType::Q8_0: return 2 + 32;
-    case DType::Q4_K: return 4 + 12 + 128;
-    case DType::Q5_K: return 4 + 12 + 32 + 128;
-    case DType::Q6_K: return 128 + 64 + 16 + 2;
-    case DType::Q8_K: return 4 + 256 + 32;
-    default: return 1;
+    case DType::Q4_0:
+      return 2 + 16;
+    case DType::Q4_1:
+      return 4 + 16;
+    case DType::Q5_0:
+      return 2 + 4 + 16;
+    case DType::Q5_1:
+      return 4 + 4 + 16;
+    case DType::Q8_0:
+      return 2 + 32;
+    case DType::Q4_K:
+      return 4 + 12 + 128;
+    case DType::Q5_K:
+      return 4 + 12 + 32 + 128;
+    case DType::Q6_K:
+      return 128 + 64 + 16 + 2;
+    case DType::Q8_K:
+      return 4 + 256 + 32;
+    default:
+      return 1;
   }
 }
 
 const char* type_name(DType t) {
   switch (t) {
-    case DType::Q4_0: return "q4_0";
-    case DType::Q4_1: return "q4_1";
-    case DType::Q5_0: return "q5_0";
-    case DType::Q5_1: return "q5_1";
-    case DType::Q8_0: return "q8_0";
-    case DType::Q4_K: return "q4_K";
-    case DType::Q5_K: return "q5_K";
-    case DType::Q6_K: return "q6_K";
-    case DType::Q8_K: return "q8_K";
-    default: return "?";
+    case DType::Q4_0:
+      return "q4_0";
+    case DType::Q4_1:
+      return "q4_1";
+    case DType::Q5_0:
+      return "q5_0";
+    case DType::Q5_1:
+      return "q5_1";
+    case DType::Q8_0:
+      return "q8_0";
+    case DType::Q4_K:
+      return "q4_K";
+    case DType::Q5_K:
+      return "q5_K";
+    case DType::Q6_K:
+      return "q6_K";
+    case DType::Q8_K:
+      return "q8_K";
+    default:
+      return "?";
   }
 }
 
@@ -182,16 +212,26 @@ void dq_q8_K(const uint8_t* b, float* y) {
 using DqFn = void (*)(const uint8_t*, float*);
 DqFn dq_fn(DType t) {
   switch (t) {
-    case DType::Q8_0: return dq_q8_0;
-    case DType::Q4_0: return dq_q4_0;
-    case DType::Q4_1: return dq_q4_1;
-    case DType::Q5_0: return dq_q5_0;
-    case DType::Q5_1: return dq_q5_1;
-    case DType::Q4_K: return dq_q4_K;
-    case DType::Q5_K: return dq_q5_K;
-    case DType::Q6_K: return dq_q6_K;
-    case DType::Q8_K: return dq_q8_K;
-    default: return nullptr;
+    case DType::Q8_0:
+      return dq_q8_0;
+    case DType::Q4_0:
+      return dq_q4_0;
+    case DType::Q4_1:
+      return dq_q4_1;
+    case DType::Q5_0:
+      return dq_q5_0;
+    case DType::Q5_1:
+      return dq_q5_1;
+    case DType::Q4_K:
+      return dq_q4_K;
+    case DType::Q5_K:
+      return dq_q5_K;
+    case DType::Q6_K:
+      return dq_q6_K;
+    case DType::Q8_K:
+      return dq_q8_K;
+    default:
+      return nullptr;
   }
 }
 
@@ -309,7 +349,8 @@ void q_q6_K(const float* x, uint8_t* b) {
       const int* Q = q + 128 * n;
       ql[64 * n + l] = uint8_t((Q[l] & 0xF) | ((Q[l + 64] & 0xF) << 4));
       ql[64 * n + l + 32] = uint8_t((Q[l + 32] & 0xF) | ((Q[l + 96] & 0xF) << 4));
-      qh[32 * n + l] = uint8_t((Q[l] >> 4) | ((Q[l + 32] >> 4) << 2) | ((Q[l + 64] >> 4) << 4) | ((Q[l + 96] >> 4) << 6));
+      qh[32 * n + l] =
+          uint8_t((Q[l] >> 4) | ((Q[l + 32] >> 4) << 2) | ((Q[l + 64] >> 4) << 4) | ((Q[l + 96] >> 4) << 6));
     }
 }
 void q_q8_K(const float* x, uint8_t* b) {
@@ -348,16 +389,35 @@ void quantize(DType t, const float* src, void* dst, int64_t n) {
     const float* x = src + i * bs;
     uint8_t* b = p + size_t(i) * bb;
     switch (t) {
-      case DType::Q8_0: q_q8_0(x, b); break;
-      case DType::Q4_0: q_legacy(x, b, 4, false); break;
-      case DType::Q4_1: q_legacy(x, b, 4, true); break;
-      case DType::Q5_0: q_legacy(x, b, 5, false); break;
-      case DType::Q5_1: q_legacy(x, b, 5, true); break;
-      case DType::Q4_K: q_k_affine(x, b, 4); break;
-      case DType::Q5_K: q_k_affine(x, b, 5); break;
-      case DType::Q6_K: q_q6_K(x, b); break;
-      case DType::Q8_K: q_q8_K(x, b); break;
-      default: break;
+      case DType::Q8_0:
+        q_q8_0(x, b);
+        break;
+      case DType::Q4_0:
+        q_legacy(x, b, 4, false);
+        break;
+      case DType::Q4_1:
+        q_legacy(x, b, 4, true);
+        break;
+      case DType::Q5_0:
+        q_legacy(x, b, 5, false);
+        break;
+      case DType::Q5_1:
+        q_legacy(x, b, 5, true);
+        break;
+      case DType::Q4_K:
+        q_k_affine(x, b, 4);
+        break;
+      case DType::Q5_K:
+        q_k_affine(x, b, 5);
+        break;
+      case DType::Q6_K:
+        q_q6_K(x, b);
+        break;
+      case DType::Q8_K:
+        q_q8_K(x, b);
+        break;
+      default:
+        break;
     }
   }
 }

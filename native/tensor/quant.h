@@ -26,8 +26,8 @@
 
 namespace bgn::quant {
 
-constexpr int64_t QK = 32;    // block of the legacy types
-constexpr int64_t QK_K = 256; // super-block of the k-quants
+constexpr int64_t QK = 32;     // block of the legacy types
+constexpr int64_t QK_K = 256;  // super-block of the k-quants
 
 // For block types only (dtype_is_block).
 int64_t block_size(DType t);

@@ -17,11 +17,22 @@ namespace bgn {
 
 size_t dtype_size(DType t) {
   switch (t) {
-    case DType::F64: case DType::I64: return 8;
-    case DType::F32: case DType::I32: return 4;
-    case DType::F16: case DType::BF16: case DType::I16: return 2;
-    case DType::I8: case DType::U8: case DType::Bool: return 1;
-    default: return quant::block_bytes(t);
+    case DType::F64:
+    case DType::I64:
+      return 8;
+    case DType::F32:
+    case DType::I32:
+      return 4;
+    case DType::F16:
+    case DType::BF16:
+    case DType::I16:
+      return 2;
+    case DType::I8:
+    case DType::U8:
+    case DType::Bool:
+      return 1;
+    default:
+      return quant::block_bytes(t);
   }
 }
 
@@ -35,17 +46,28 @@ size_t dtype_bytes(DType t, int64_t n) {
 
 const char* dtype_name(DType t) {
   switch (t) {
-    case DType::F32: return "f32";
-    case DType::F16: return "f16";
-    case DType::BF16: return "bf16";
-    case DType::F64: return "f64";
-    case DType::I64: return "i64";
-    case DType::I32: return "i32";
-    case DType::I16: return "i16";
-    case DType::I8: return "i8";
-    case DType::U8: return "u8";
-    case DType::Bool: return "bool";
-    default: return quant::type_name(t);
+    case DType::F32:
+      return "f32";
+    case DType::F16:
+      return "f16";
+    case DType::BF16:
+      return "bf16";
+    case DType::F64:
+      return "f64";
+    case DType::I64:
+      return "i64";
+    case DType::I32:
+      return "i32";
+    case DType::I16:
+      return "i16";
+    case DType::I8:
+      return "i8";
+    case DType::U8:
+      return "u8";
+    case DType::Bool:
+      return "bool";
+    default:
+      return quant::type_name(t);
   }
 }
 
@@ -95,7 +117,9 @@ Tensor Tensor::empty(DType dtype, Shape shape) {
   if (!dtype_is_block(dtype) && bytes / dtype_size(dtype) != static_cast<size_t>(t.numel_))
     fail(Code::OutOfMemory, "tensor too large");
   void* p = tensor_alloc(bytes);
-  if (!p) fail(Code::OutOfMemory, "could not allocate ", bytes, " bytes for a ", dtype_name(dtype), " tensor ", shape_str(t.shape_));
+  if (!p)
+    fail(Code::OutOfMemory, "could not allocate ", bytes, " bytes for a ", dtype_name(dtype), " tensor ",
+         shape_str(t.shape_));
   t.storage_ = std::shared_ptr<void>(p, CachedFree{bytes});
   t.data_ = p;
   return t;
@@ -115,7 +139,8 @@ Tensor Tensor::view(DType dtype, Shape shape, const void* data, std::shared_ptr<
   t.shape_ = std::move(shape);
   t.data_ = const_cast<void*>(data);
   t.storage_ = std::move(keepalive);
-  if (ResidentRanges* scope = ResidencyScope::current(); scope && t.nbytes() > 0) scope->ranges.emplace_back(data, t.nbytes());
+  if (ResidentRanges* scope = ResidencyScope::current(); scope && t.nbytes() > 0)
+    scope->ranges.emplace_back(data, t.nbytes());
   return t;
 }
 
@@ -138,8 +163,8 @@ Tensor Tensor::device(DType dtype, Shape shape, std::shared_ptr<DeviceBuffer> bu
   check_block_shape(dtype, shape);
   t.shape_ = std::move(shape);
   if (!buffer || buffer->bytes() < t.nbytes())
-    fail(Code::Internal, "a device buffer of ", buffer ? buffer->bytes() : 0, " bytes cannot hold a ", dtype_name(dtype),
-         " tensor ", shape_str(t.shape_));
+    fail(Code::Internal, "a device buffer of ", buffer ? buffer->bytes() : 0, " bytes cannot hold a ",
+         dtype_name(dtype), " tensor ", shape_str(t.shape_));
   t.data_ = buffer->get();
   t.storage_ = std::move(buffer);
   t.on_device_ = true;
@@ -161,16 +186,27 @@ namespace {
 // up to 2^53, which covers shape arithmetic).
 double load(const void* p, DType t, int64_t i) {
   switch (t) {
-    case DType::F32: return static_cast<const float*>(p)[i];
-    case DType::F64: return static_cast<const double*>(p)[i];
-    case DType::I64: return static_cast<double>(static_cast<const int64_t*>(p)[i]);
-    case DType::I32: return static_cast<const int32_t*>(p)[i];
-    case DType::I16: return static_cast<const int16_t*>(p)[i];
-    case DType::I8: return static_cast<const int8_t*>(p)[i];
-    case DType::U8: case DType::Bool: return static_cast<const uint8_t*>(p)[i];
-    case DType::F16: return f16_to_f32(static_cast<const uint16_t*>(p)[i]);
-    case DType::BF16: return bf16_to_f32(static_cast<const uint16_t*>(p)[i]);
-    default: break;  // block types are converted whole (convert_to_f32)
+    case DType::F32:
+      return static_cast<const float*>(p)[i];
+    case DType::F64:
+      return static_cast<const double*>(p)[i];
+    case DType::I64:
+      return static_cast<double>(static_cast<const int64_t*>(p)[i]);
+    case DType::I32:
+      return static_cast<const int32_t*>(p)[i];
+    case DType::I16:
+      return static_cast<const int16_t*>(p)[i];
+    case DType::I8:
+      return static_cast<const int8_t*>(p)[i];
+    case DType::U8:
+    case DType::Bool:
+      return static_cast<const uint8_t*>(p)[i];
+    case DType::F16:
+      return f16_to_f32(static_cast<const uint16_t*>(p)[i]);
+    case DType::BF16:
+      return bf16_to_f32(static_cast<const uint16_t*>(p)[i]);
+    default:
+      break;  // block types are converted whole (convert_to_f32)
   }
   return 0;
 }
@@ -198,7 +234,8 @@ I saturate(double v) {
 
 Tensor Tensor::to(DType dtype) const {
   // Device memory is not readable here (on the CUDA emulator it is not even mapped).
-  if (on_device_) fail(Code::Internal, "host code converted a device tensor ", shape_str(shape_), "; download it first");
+  if (on_device_)
+    fail(Code::Internal, "host code converted a device tensor ", shape_str(shape_), "; download it first");
   Tensor out = empty(dtype, shape_);
   if (dtype == dtype_) {
     if (nbytes()) std::memcpy(out.data_, data_, nbytes());
@@ -218,13 +255,27 @@ Tensor Tensor::to(DType dtype) const {
       return out;
     }
     switch (dtype_) {
-      case DType::F16: case DType::BF16: convert_to_f32(dtype_, data_, d, numel_); return out;
-      case DType::I32: widen_to_f32(data<int32_t>(), d, numel_); return out;
-      case DType::U8: widen_to_f32(data<uint8_t>(), d, numel_); return out;
-      case DType::I8: widen_to_f32(data<int8_t>(), d, numel_); return out;
-      case DType::I64: widen_to_f32(data<int64_t>(), d, numel_); return out;
-      case DType::F64: widen_to_f32(data<double>(), d, numel_); return out;
-      default: break;
+      case DType::F16:
+      case DType::BF16:
+        convert_to_f32(dtype_, data_, d, numel_);
+        return out;
+      case DType::I32:
+        widen_to_f32(data<int32_t>(), d, numel_);
+        return out;
+      case DType::U8:
+        widen_to_f32(data<uint8_t>(), d, numel_);
+        return out;
+      case DType::I8:
+        widen_to_f32(data<int8_t>(), d, numel_);
+        return out;
+      case DType::I64:
+        widen_to_f32(data<int64_t>(), d, numel_);
+        return out;
+      case DType::F64:
+        widen_to_f32(data<double>(), d, numel_);
+        return out;
+      default:
+        break;
     }
   }
   // Integer targets truncate toward zero, as a C cast does, and saturate at the type's range (NaN
@@ -232,17 +283,38 @@ Tensor Tensor::to(DType dtype) const {
   for (int64_t i = 0; i < numel_; ++i) {
     double v = load(data_, dtype_, i);
     switch (dtype) {
-      case DType::F32: out.data<float>()[i] = static_cast<float>(v); break;
-      case DType::F64: out.data<double>()[i] = v; break;
-      case DType::I64: out.data<int64_t>()[i] = saturate<int64_t>(v); break;
-      case DType::I32: out.data<int32_t>()[i] = saturate<int32_t>(v); break;
-      case DType::I16: out.data<int16_t>()[i] = saturate<int16_t>(v); break;
-      case DType::I8: out.data<int8_t>()[i] = saturate<int8_t>(v); break;
-      case DType::U8: out.data<uint8_t>()[i] = saturate<uint8_t>(v); break;
-      case DType::Bool: out.data<uint8_t>()[i] = v != 0.0; break;
-      case DType::F16: out.data<uint16_t>()[i] = f32_to_f16(static_cast<float>(v)); break;
-      case DType::BF16: out.data<uint16_t>()[i] = f32_to_bf16(static_cast<float>(v)); break;
-      default: break;
+      case DType::F32:
+        out.data<float>()[i] = static_cast<float>(v);
+        break;
+      case DType::F64:
+        out.data<double>()[i] = v;
+        break;
+      case DType::I64:
+        out.data<int64_t>()[i] = saturate<int64_t>(v);
+        break;
+      case DType::I32:
+        out.data<int32_t>()[i] = saturate<int32_t>(v);
+        break;
+      case DType::I16:
+        out.data<int16_t>()[i] = saturate<int16_t>(v);
+        break;
+      case DType::I8:
+        out.data<int8_t>()[i] = saturate<int8_t>(v);
+        break;
+      case DType::U8:
+        out.data<uint8_t>()[i] = saturate<uint8_t>(v);
+        break;
+      case DType::Bool:
+        out.data<uint8_t>()[i] = v != 0.0;
+        break;
+      case DType::F16:
+        out.data<uint16_t>()[i] = f32_to_f16(static_cast<float>(v));
+        break;
+      case DType::BF16:
+        out.data<uint16_t>()[i] = f32_to_bf16(static_cast<float>(v));
+        break;
+      default:
+        break;
     }
   }
   return out;
@@ -264,7 +336,10 @@ float f16_to_f32(uint16_t h) {
       bits = sign;
     } else {  // subnormal
       int e = -1;
-      do { ++e; mant <<= 1; } while ((mant & 0x400u) == 0);
+      do {
+        ++e;
+        mant <<= 1;
+      } while ((mant & 0x400u) == 0);
       bits = sign | static_cast<uint32_t>(127 - 15 - e) << 23 | (mant & 0x3ffu) << 13;
     }
   } else if (exp == 31) {
@@ -284,7 +359,7 @@ uint16_t f32_to_f16(float f) {
   uint32_t absx = x & 0x7fffffffu;
   if (absx >= 0x7f800000u) return static_cast<uint16_t>(sign | 0x7c00u | (absx > 0x7f800000u ? 0x200u : 0));
   if (absx >= 0x477ff000u) return static_cast<uint16_t>(sign | 0x7c00u);  // overflow → inf
-  if (absx < 0x38800000u) {  // subnormal or zero in half
+  if (absx < 0x38800000u) {                                               // subnormal or zero in half
     if (absx < 0x33000000u) return static_cast<uint16_t>(sign);
     uint32_t mant = (absx & 0x7fffffu) | 0x800000u;
     int shift = 113 - static_cast<int>(absx >> 23) + 13;

@@ -18,8 +18,27 @@ class DeviceBuffer;
 
 // Q* are GGUF/ggml block-quantized types (tensor/quant.h): a tensor of them is stored as blocks of
 // dtype_block(t) consecutive elements along its last dimension, dtype_block_bytes(t) bytes each.
-enum class DType : uint8_t { F32, F16, BF16, F64, I64, I32, I16, I8, U8, Bool,
-                             Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K, Q8_K };
+enum class DType : uint8_t {
+  F32,
+  F16,
+  BF16,
+  F64,
+  I64,
+  I32,
+  I16,
+  I8,
+  U8,
+  Bool,
+  Q4_0,
+  Q4_1,
+  Q5_0,
+  Q5_1,
+  Q8_0,
+  Q4_K,
+  Q5_K,
+  Q6_K,
+  Q8_K
+};
 
 // Bytes per element (for block types: of one block, see dtype_block_bytes).
 size_t dtype_size(DType t);
@@ -61,8 +80,14 @@ class Tensor {
   int64_t numel() const { return numel_; }
   size_t nbytes() const { return dtype_bytes(dtype_, numel_); }
 
-  template <class T> T* data() { return static_cast<T*>(data_); }
-  template <class T> const T* data() const { return static_cast<const T*>(data_); }
+  template <class T>
+  T* data() {
+    return static_cast<T*>(data_);
+  }
+  template <class T>
+  const T* data() const {
+    return static_cast<const T*>(data_);
+  }
   void* raw() { return data_; }
   const void* raw() const { return data_; }
 

@@ -50,14 +50,16 @@ bool is_python_strip_space(char c) { return c == ' ' || c == '\t' || c == '\n' |
 
 }  // namespace
 
-std::shared_ptr<const ClipTokenizer> ClipTokenizer::load(const std::string& vocab_path, const std::string& merges_path) {
+std::shared_ptr<const ClipTokenizer> ClipTokenizer::load(const std::string& vocab_path,
+                                                         const std::string& merges_path) {
   std::string vocab_text = read_text(vocab_path);
   std::string merges_text = read_text(merges_path);
   return parse(vocab_text, merges_text, vocab_path, merges_path);
 }
 
 std::shared_ptr<const ClipTokenizer> ClipTokenizer::parse(std::string_view vocab_text, std::string_view merges_text,
-                                                          const std::string& vocab_path, const std::string& merges_path) {
+                                                          const std::string& vocab_path,
+                                                          const std::string& merges_path) {
   std::shared_ptr<ClipTokenizer> t(new ClipTokenizer());
   byte_table(t->byte_chars_);
 
@@ -105,7 +107,8 @@ std::string ClipTokenizer::resolve_dir(const std::string& dir) {
          "with tokenizer/), or set BG_CLIP_TOKENIZER to one");
   if (is_file(d + "/vocab.json") && is_file(d + "/merges.txt")) return d;
   if (is_file(d + "/tokenizer/vocab.json") && is_file(d + "/tokenizer/merges.txt")) return d + "/tokenizer";
-  fail(Code::ModelNotFound, "no CLIP tokenizer in ", d, ": it needs vocab.json and merges.txt (or tokenizer/vocab.json and tokenizer/merges.txt)");
+  fail(Code::ModelNotFound, "no CLIP tokenizer in ", d,
+       ": it needs vocab.json and merges.txt (or tokenizer/vocab.json and tokenizer/merges.txt)");
 }
 
 std::shared_ptr<const ClipTokenizer> ClipTokenizer::load_dir(const std::string& dir) {
@@ -125,9 +128,17 @@ std::vector<std::string> ClipTokenizer::pretokenize(std::string_view text) const
   for (char32_t c : in) {
     if (c == 0 || c == 0xFFFD) continue;
     bool ws = c == ' ' || c == '\t' || c == '\n' || c == '\r' || unicode::is_space_separator(c);
-    if (ws) { cleaned += U' '; continue; }
+    if (ws) {
+      cleaned += U' ';
+      continue;
+    }
     if (unicode::is_other(c)) continue;
-    if (unicode::is_cjk_ideograph(c)) { cleaned += U' '; cleaned += c; cleaned += U' '; continue; }
+    if (unicode::is_cjk_ideograph(c)) {
+      cleaned += U' ';
+      cleaned += c;
+      cleaned += U' ';
+      continue;
+    }
     cleaned += c;
   }
   U32 norm = unicode::nfc(cleaned), joined;

@@ -42,7 +42,7 @@ class ClipTokenizer {
   static std::string resolve_dir(const std::string& dir);
 
   struct EncodeOptions {
-    int max_length = kContextLength;        // <= 0: no padding or truncation
+    int max_length = kContextLength;          // <= 0: no padding or truncation
     std::string pad_token = "<|endoftext|>";  // "!" for SD 2.x
     bool truncate = true;
   };
@@ -71,7 +71,7 @@ class ClipTokenizer {
 
   std::unordered_map<std::string, int32_t> vocab_;
   std::unordered_map<std::string, int32_t> ranks_;  // "left right" → merge rank
-  std::string byte_chars_[256];                      // byte → UTF-8 of its printable stand-in
+  std::string byte_chars_[256];                     // byte → UTF-8 of its printable stand-in
   int32_t bos_ = -1, eos_ = -1;
 };
 

@@ -17,7 +17,9 @@ constexpr double kSquareMultiplier = 1 / 1.1;
 constexpr int kChunkTokens = ClipTokenizer::kContextLength - 2;  // 75
 
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
-bool is_word(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || (static_cast<unsigned char>(c) >= 0x80); }
+bool is_word(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || (static_cast<unsigned char>(c) >= 0x80);
+}
 
 // ":" <spaces> [+-]?[.0-9]+ <spaces> ")" at s[i]; returns the length matched and the number.
 size_t match_weight(std::string_view s, size_t i, double* w, bool* valid) {
@@ -69,7 +71,8 @@ std::vector<PromptPiece> parse_prompt_weights(std::string_view s) {
   while (i < s.size()) {
     char c = s[i];
     if (c == '\\') {
-      if (i + 1 < s.size() && (s[i + 1] == '(' || s[i + 1] == ')' || s[i + 1] == '[' || s[i + 1] == ']' || s[i + 1] == '\\')) {
+      if (i + 1 < s.size() &&
+          (s[i + 1] == '(' || s[i + 1] == ')' || s[i + 1] == '[' || s[i + 1] == ']' || s[i + 1] == '\\')) {
         res.push_back({std::string(1, s[i + 1]), 1.0, false});
         i += 2;
       } else {
@@ -77,8 +80,16 @@ std::vector<PromptPiece> parse_prompt_weights(std::string_view s) {
       }
       continue;
     }
-    if (c == '(') { round.push_back(res.size()); ++i; continue; }
-    if (c == '[') { square.push_back(res.size()); ++i; continue; }
+    if (c == '(') {
+      round.push_back(res.size());
+      ++i;
+      continue;
+    }
+    if (c == '[') {
+      square.push_back(res.size());
+      ++i;
+      continue;
+    }
     if (c == ':') {
       double w = 1.0;
       bool valid = false;
@@ -105,9 +116,23 @@ std::vector<PromptPiece> parse_prompt_weights(std::string_view s) {
       ++i;
       continue;
     }
-    if (c == ')' && !round.empty()) { multiply(round.back(), kRoundMultiplier); round.pop_back(); ++i; continue; }
-    if (c == ']' && !square.empty()) { multiply(square.back(), kSquareMultiplier); square.pop_back(); ++i; continue; }
-    if (c == ')' || c == ']') { res.push_back({std::string(1, c), 1.0, false}); ++i; continue; }
+    if (c == ')' && !round.empty()) {
+      multiply(round.back(), kRoundMultiplier);
+      round.pop_back();
+      ++i;
+      continue;
+    }
+    if (c == ']' && !square.empty()) {
+      multiply(square.back(), kSquareMultiplier);
+      square.pop_back();
+      ++i;
+      continue;
+    }
+    if (c == ')' || c == ']') {
+      res.push_back({std::string(1, c), 1.0, false});
+      ++i;
+      continue;
+    }
     size_t j = i;
     while (j < s.size() && s[j] != '\\' && s[j] != '(' && s[j] != ')' && s[j] != '[' && s[j] != ']' && s[j] != ':') ++j;
     add_text(res, s.substr(i, j - i));

@@ -21,8 +21,10 @@ U32 from_utf8(std::string_view s) {
     bool ok = len > 0 && i + len <= s.size();
     for (int k = 1; ok && k < len; ++k) {
       uint8_t cc = static_cast<uint8_t>(s[i + k]);
-      if ((cc & 0xC0) != 0x80) ok = false;
-      else cp = (cp << 6) | (cc & 0x3F);
+      if ((cc & 0xC0) != 0x80)
+        ok = false;
+      else
+        cp = (cp << 6) | (cc & 0x3F);
     }
     static const char32_t kMin[5] = {0, 0, 0x80, 0x800, 0x10000};
     if (ok && (cp < kMin[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))) ok = false;
@@ -36,7 +38,6 @@ U32 from_utf8(std::string_view s) {
   }
   return out;
 }
-
 
 std::string to_utf8(const U32& s) {
   std::string out;
@@ -128,8 +129,8 @@ bool is_other(char32_t c) { return c > 0x10FFFF || category_class(c) == 4; }
 bool is_mark(char32_t c) { return category_class(c) == 5; }
 
 bool is_python_space(char32_t c) {
-  return c == ' ' || (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x1F) || c == 0x85 || c == 0x2028 ||
-         c == 0x2029 || is_space_separator(c);
+  return c == ' ' || (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x1F) || c == 0x85 || c == 0x2028 || c == 0x2029 ||
+         is_space_separator(c);
 }
 
 bool is_cjk_ideograph(char32_t c) {
@@ -152,7 +153,10 @@ U32 nfc(const U32& s) {
   for (char32_t c : s) decompose(c, d);
   // 2. Canonical ordering: stable sort of each run of non-starters by combining class.
   for (size_t i = 0; i < d.size();) {
-    if (combining_class(d[i]) == 0) { ++i; continue; }
+    if (combining_class(d[i]) == 0) {
+      ++i;
+      continue;
+    }
     size_t j = i;
     while (j < d.size() && combining_class(d[j]) != 0) ++j;
     std::stable_sort(d.begin() + i, d.begin() + j,

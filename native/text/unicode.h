@@ -15,11 +15,11 @@ U32 from_utf8(std::string_view s);
 std::string to_utf8(const U32& s);
 using bgn::append_utf8;  // formats/utf8.h
 
-bool is_letter(char32_t c);   // \p{L}
-bool is_number(char32_t c);   // \p{N}
-bool is_mark(char32_t c);     // \p{M}
+bool is_letter(char32_t c);           // \p{L}
+bool is_number(char32_t c);           // \p{N}
+bool is_mark(char32_t c);             // \p{M}
 bool is_space_separator(char32_t c);  // Zs
-bool is_other(char32_t c);    // \p{C}: Cc, Cf, Cs, Co and unassigned
+bool is_other(char32_t c);            // \p{C}: Cc, Cf, Cs, Co and unassigned
 // Python's str.isspace() for the characters that survive BERT-style cleaning.
 bool is_python_space(char32_t c);
 // The CJK ideograph blocks BERT's BasicTokenizer pads with spaces.

@@ -6,10 +6,18 @@
 
 namespace bgn::unicode::tables {
 
-struct CategoryRange { uint32_t first, last, cls; };
-struct Decomposition { uint32_t cp, first, second, composable; };
-struct CombiningClass { uint32_t cp, ccc; };
-struct Lowercase { uint32_t cp, l0, l1, l2; };
+struct CategoryRange {
+  uint32_t first, last, cls;
+};
+struct Decomposition {
+  uint32_t cp, first, second, composable;
+};
+struct CombiningClass {
+  uint32_t cp, ccc;
+};
+struct Lowercase {
+  uint32_t cp, l0, l1, l2;
+};
 
 extern const CategoryRange kCategoryRanges[];
 extern const size_t kCategoryRanges_size;

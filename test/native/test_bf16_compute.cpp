@@ -177,7 +177,8 @@ TEST("bf16 convolution equals the f32 convolution of the bf16-rounded input and 
   ThreadPool pool(2);
   struct Case {
     int64_t N, C, H, W, O, k, stride, pad;
-  } cases[] = {{2, 8, 9, 11, 16, 3, 1, 1}, {1, 5, 8, 8, 7, 3, 2, 1}, {1, 16, 6, 10, 24, 1, 1, 0}, {1, 3, 70, 66, 13, 3, 1, 1}};
+  } cases[] = {
+      {2, 8, 9, 11, 16, 3, 1, 1}, {1, 5, 8, 8, 7, 3, 2, 1}, {1, 16, 6, 10, 24, 1, 1, 0}, {1, 3, 70, 66, 13, 3, 1, 1}};
   uint32_t seed = 500;
   for (const Case& cs : cases) {
     const int64_t K = cs.C * cs.k * cs.k;
@@ -234,8 +235,12 @@ TEST("vectorised exponent: within 3e-7 relative of std::exp, 0 far below, NaN ke
     for (float x : sm) want_sum += std::exp(double(x));
     const float sum = exp_shifted_sum_width(sm.data(), int64_t(sm.size()), 0.f, width);
     CHECK_MSG(std::fabs(sum - want_sum) <= 1e-5 * want_sum, "%d-bit sum %.9g vs %.9g", width, sum, want_sum);
-    std::vector<float> low = {-87.4f, -100.f, -std::numeric_limits<float>::infinity(), -1e30f, -88.f, -104.f,
-                              -200.f, -300.f, -1000.f, -5000.f, -1e5f, -1e6f, -1e7f, -1e8f, -1e9f, -3e38f, -90.f};
+    std::vector<float> low = {-87.4f,  -100.f, -std::numeric_limits<float>::infinity(),
+                              -1e30f,  -88.f,  -104.f,
+                              -200.f,  -300.f, -1000.f,
+                              -5000.f, -1e5f,  -1e6f,
+                              -1e7f,   -1e8f,  -1e9f,
+                              -3e38f,  -90.f};
     CHECK(exp_shifted_sum_width(low.data(), int64_t(low.size()), 0.f, width) == 0.f);
     for (float x : low) CHECK(x == 0.f);
     std::vector<float> nan(17, 0.f);
@@ -245,8 +250,11 @@ TEST("vectorised exponent: within 3e-7 relative of std::exp, 0 far below, NaN ke
     CHECK(std::isnan(nan[3]) && std::isnan(nan[16]) && nan[0] == 1.f);
   }
   // Far below the normal range, -inf (masked scores) and huge negatives: exactly 0.
-  std::vector<float> low = {-87.4f, -100.f, -1e10f, -std::numeric_limits<float>::infinity(), -1e30f, -88.f, -104.f,
-                            -200.f, -300.f, -1000.f, -5000.f, -1e5f, -1e6f, -1e7f, -1e8f, -1e9f, -3e38f};
+  std::vector<float> low = {-87.4f, -100.f,  -1e10f,  -std::numeric_limits<float>::infinity(),
+                            -1e30f, -88.f,   -104.f,  -200.f,
+                            -300.f, -1000.f, -5000.f, -1e5f,
+                            -1e6f,  -1e7f,   -1e8f,   -1e9f,
+                            -3e38f};
   CHECK(exp_shifted_sum(low.data(), int64_t(low.size()), 0.f) == 0.f);
   for (float x : low) CHECK(x == 0.f);
   CHECK(exp_approx(-1e30f) == 0.f);
@@ -337,8 +345,10 @@ TEST("precision option: f32 by default, auto follows the CPU, bf16 needs it, any
   CHECK(nn::resolve_precision("") == nn::Precision::F32);
   CHECK(nn::resolve_precision("f32") == nn::Precision::F32);
   CHECK(nn::resolve_precision("auto") == (bf16_gemm_supported() ? nn::Precision::BF16 : nn::Precision::F32));
-  if (bf16_gemm_supported()) CHECK(nn::resolve_precision("bf16") == nn::Precision::BF16);
-  else CHECK_THROWS_CODE(nn::resolve_precision("bf16"), Code::DeviceUnavailable);
+  if (bf16_gemm_supported())
+    CHECK(nn::resolve_precision("bf16") == nn::Precision::BF16);
+  else
+    CHECK_THROWS_CODE(nn::resolve_precision("bf16"), Code::DeviceUnavailable);
   CHECK_THROWS_CODE(nn::resolve_precision("fp16"), Code::BadInput);
   CHECK_THROWS_CODE(nn::resolve_precision("BF16"), Code::BadInput);
   // On a GPU the setting is the CPU's: checked, then f32 whatever the CPU has.

@@ -27,7 +27,7 @@ TEST("NFC composes decomposed accents and Hangul jamo") {
   CHECK(unicode::nfc(U32(U"e\u0301")) == U32(U"\u00e9"));
   CHECK(unicode::nfc(U32(U"\u1100\u1161\u11a8")) == U32(U"\uac01"));
   CHECK(unicode::nfc(U32(U"a\u0323\u0302")) == U32(U"\u1ead"));  // ậ: reordered then composed
-  CHECK(unicode::nfc(U32(U"\u212b")) == U32(U"\u00c5"));          // Angstrom sign → Å (singleton)
+  CHECK(unicode::nfc(U32(U"\u212b")) == U32(U"\u00c5"));         // Angstrom sign → Å (singleton)
 }
 
 TEST("lowercasing follows Python str.lower, including final sigma") {
@@ -56,7 +56,10 @@ TEST("a missing tokenizer names the files it needs") {
 
 TEST("every fixture prompt tokenizes to transformers' ids (SD1 and pad-0 variants)") {
   auto tok = fixture_tokenizer();
-  if (!tok) { std::printf("    (fixtures not found; skipped)\n"); return; }
+  if (!tok) {
+    std::printf("    (fixtures not found; skipped)\n");
+    return;
+  }
   CHECK(tok->bos_id() == 49406 && tok->eos_id() == 49407);
   CHECK(tok->merges() == 48894);
   json::Value m = json::parse_file(bgn_test::fixtures_dir() + "/cases/tokenizer/manifest.json");

@@ -32,8 +32,8 @@ using bgn_test::randn;
 struct Case {
   int64_t B, Tq, Tk, heads, D;
   bool causal;
-  bool fused;      // q, k, v sliced out of one (B·T, 3·heads·D + 8) row, as a fused QKV projection
-  int64_t o_pad;   // extra columns in each output row
+  bool fused;     // q, k, v sliced out of one (B·T, 3·heads·D + 8) row, as a fused QKV projection
+  int64_t o_pad;  // extra columns in each output row
 };
 
 // Runs one shape on both backends; returns max |Δ| over the written columns and checks that
@@ -87,8 +87,8 @@ float run_case(const Case& c) {
         ++untouched_bad;
       }
     }
-  std::printf("    B %lld Tq %lld Tk %lld heads %lld D %lld%s%s: max |d| %.2e (%.0f ms)\n", (long long)c.B, (long long)c.Tq,
-              (long long)c.Tk, (long long)c.heads, (long long)c.D, c.causal ? " causal" : "",
+  std::printf("    B %lld Tq %lld Tk %lld heads %lld D %lld%s%s: max |d| %.2e (%.0f ms)\n", (long long)c.B,
+              (long long)c.Tq, (long long)c.Tk, (long long)c.heads, (long long)c.D, c.causal ? " causal" : "",
               c.fused ? " strided" : "", max_err, ms);
   CHECK(untouched_bad == 0);
   return max_err;
@@ -136,9 +136,7 @@ TEST("head sizes that are not multiples of 16, up to 1024, match the CPU") {
   CHECK(run_case({1, 17, 20, 1, 1000, true, false, 0}) <= kTol);
 }
 
-TEST("no keys gives zeros, as the CPU does") {
-  CHECK(run_case({2, 5, 0, 2, 40, false, false, 1}) == 0.f);
-}
+TEST("no keys gives zeros, as the CPU does") { CHECK(run_case({2, 5, 0, 2, 40, false, false, 1}) == 0.f); }
 
 TEST("bad shapes are refused with E_BAD_INPUT") {
   DevVec<float> buf(64);

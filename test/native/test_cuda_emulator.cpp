@@ -178,8 +178,10 @@ __global__ void divergent_shuffle_kernel(float* out) {
 }
 
 __global__ void mixed_barrier_kernel(float* out) {
-  if (threadIdx.x < 16) __syncwarp();
-  else __syncthreads();
+  if (threadIdx.x < 16)
+    __syncwarp();
+  else
+    __syncthreads();
   out[threadIdx.x] = 1.0f;
 }
 
@@ -269,7 +271,8 @@ TEST("shuffle variants: xor/idx/down/up with widths, out-of-segment lanes keep t
   BGN_LAUNCH(float_shuffle_kernel, 1, 32, 0, nullptr)(dx.p, dy.p);
   const auto y = dy.get();
   float max_err = 0;
-  for (int l = 0; l < 32; ++l) max_err = std::max(max_err, std::fabs(y[static_cast<size_t>(l)] - (x[static_cast<size_t>(l ^ 1)] + x[31])));
+  for (int l = 0; l < 32; ++l)
+    max_err = std::max(max_err, std::fabs(y[static_cast<size_t>(l)] - (x[static_cast<size_t>(l ^ 1)] + x[31])));
   CHECK_MSG(max_err == 0.0f, "float shuffle error %g", max_err);
 }
 
@@ -338,9 +341,9 @@ TEST("wmma 16x16x16 f16 and bf16, all operand and accumulator layouts, against a
 
 TEST("half and bfloat16 round to nearest even, convert implicitly, and travel to kernels") {
   CHECK(__half_as_ushort(__float2half(1.0f / 3.0f)) == 0x3555);
-  CHECK(__half_as_ushort(__float2half(1.0f + std::ldexp(1.0f, -11))) == 0x3C00);      // tie → even
+  CHECK(__half_as_ushort(__float2half(1.0f + std::ldexp(1.0f, -11))) == 0x3C00);         // tie → even
   CHECK(__half_as_ushort(__float2half_rn(1.0f + 3 * std::ldexp(1.0f, -11))) == 0x3C02);  // tie → even (up)
-  CHECK(__half_as_ushort(__float2half(65520.0f)) == 0x7C00);                          // overflow → inf
+  CHECK(__half_as_ushort(__float2half(65520.0f)) == 0x7C00);                             // overflow → inf
   CHECK(__bfloat16_as_ushort(__float2bfloat16(1.0f + std::ldexp(1.0f, -8))) == 0x3F80);
   CHECK(__bfloat16_as_ushort(__float2bfloat16_rn(1.0f + 3 * std::ldexp(1.0f, -8))) == 0x3F82);
   CHECK(__half2float(__ushort_as_half(0xC000)) == -2.0f);
@@ -496,10 +499,12 @@ TEST("is_device_pointer knows live allocations only") {
 TEST("host code dereferencing a device pointer crashes at once") {
   DevVec<float> d(std::vector<float>(16, 1.0f));
   std::string err;
-  const int sig = run_in_child([&] {
-    volatile float* p = d.p;
-    std::printf("%f\n", static_cast<double>(p[0]));
-  }, err);
+  const int sig = run_in_child(
+      [&] {
+        volatile float* p = d.p;
+        std::printf("%f\n", static_cast<double>(p[0]));
+      },
+      err);
   CHECK_MSG(sig == SIGSEGV, "child ended by signal %d", sig);
   // The parent's view is unchanged: the memory is still usable through the runtime.
   CHECK(d.get()[15] == 1.0f);

@@ -125,22 +125,27 @@ float run_gemm(cuda::GemmEngine& g, const GemmCase& c, bool own, float* max_abs)
   std::vector<float> c0 = uniform(size_t(c.M * ldc), 3);
   for (int64_t r = 0; r < c.M; ++r)
     for (int64_t j = 0; j < ldc; ++j)
-      if (j >= c.N) c0[size_t(r * ldc + j)] = kSentinel;
-      else if (c.beta == 0.f) c0[size_t(r * ldc + j)] = std::numeric_limits<float>::quiet_NaN();
+      if (j >= c.N)
+        c0[size_t(r * ldc + j)] = kSentinel;
+      else if (c.beta == 0.f)
+        c0[size_t(r * ldc + j)] = std::numeric_limits<float>::quiet_NaN();
   const auto a = widen(a16, c.dt), b = widen(b16, c.dt);
 
   std::vector<float> want = c0, bound = c0;
   for (auto& e : bound) e = std::isnan(e) ? 0.f : std::fabs(c.beta * e);
   if (c.beta == 0.f)
-    for (auto& e : want) if (std::isnan(e)) e = 0.f;  // beta = 0 must not read C, so NaN · 0 never happens
+    for (auto& e : want)
+      if (std::isnan(e)) e = 0.f;  // beta = 0 must not read C, so NaN · 0 never happens
   bgn::cpu::sgemm_serial(c.ta, c.tb, c.M, c.N, c.K, c.alpha, a.data(), lda, b.data(), ldb, c.beta, want.data(), ldc);
-  bgn::cpu::sgemm_serial(c.ta, c.tb, c.M, c.N, c.K, std::fabs(c.alpha), absolute(a).data(), lda,
-                         absolute(b).data(), ldb, 1.f, bound.data(), ldc);
+  bgn::cpu::sgemm_serial(c.ta, c.tb, c.M, c.N, c.K, std::fabs(c.alpha), absolute(a).data(), lda, absolute(b).data(),
+                         ldb, 1.f, bound.data(), ldc);
 
   DevVec<uint16_t> da(a16), db(b16);
   DevVec<float> dc(c0);
-  if (own) g.gemm_own(c.ta, c.tb, c.M, c.N, c.K, c.alpha, da.p, lda, db.p, ldb, c.dt, c.beta, dc.p, ldc);
-  else g.gemm(c.ta, c.tb, c.M, c.N, c.K, c.alpha, da.p, lda, db.p, ldb, c.dt, c.beta, dc.p, ldc);
+  if (own)
+    g.gemm_own(c.ta, c.tb, c.M, c.N, c.K, c.alpha, da.p, lda, db.p, ldb, c.dt, c.beta, dc.p, ldc);
+  else
+    g.gemm(c.ta, c.tb, c.M, c.N, c.K, c.alpha, da.p, lda, db.p, ldb, c.dt, c.beta, dc.p, ldc);
   return worst_ratio(dc.get(), want, bound, c.M, c.N, ldc, max_abs);
 }
 
@@ -154,8 +159,8 @@ void check_gemm_shapes(DType dt, bool own) {
       const GemmCase c{sh[0], sh[1], sh[2], (t & 1) != 0, (t & 2) != 0, 1.f, 0.f, 0, dt};
       float e = 0.f;
       const float r = run_gemm(g, c, own, &e);
-      CHECK_MSG(r <= 1.f, "%s %lldx%lldx%lld ta=%d tb=%d: error %.3g of the bound", bgn::dtype_name(dt),
-                (long long)c.M, (long long)c.N, (long long)c.K, c.ta, c.tb, r);
+      CHECK_MSG(r <= 1.f, "%s %lldx%lldx%lld ta=%d tb=%d: error %.3g of the bound", bgn::dtype_name(dt), (long long)c.M,
+                (long long)c.N, (long long)c.K, c.ta, c.tb, r);
       worst = std::max(worst, r), max_abs = std::max(max_abs, e);
     }
   std::printf("    %s on %s: max |Δ| %.3g, worst %.3g of the bound\n", bgn::dtype_name(dt),
@@ -183,8 +188,8 @@ TEST("gemm applies alpha and beta, never reads C when beta is 0, and keeps to ld
       {33, 47, 70, true, false, 0.5f, -1.5f, 3, DType::F16},  // C read and scaled
       {20, 65, 17, true, true, 2.f, 1.f, 9, DType::BF16},     // accumulate into C
       {65, 20, 33, false, false, -1.f, 0.25f, 1, DType::BF16},
-      {5, 6, 0, false, false, 1.f, 2.f, 1, DType::F16},       // K = 0: C = beta·C
-      {5, 6, 0, false, true, 1.f, 0.f, 1, DType::F16},        // K = 0, beta = 0: zeros, not NaN
+      {5, 6, 0, false, false, 1.f, 2.f, 1, DType::F16},  // K = 0: C = beta·C
+      {5, 6, 0, false, true, 1.f, 0.f, 1, DType::F16},   // K = 0, beta = 0: zeros, not NaN
   };
   for (bool own : {true, false})
     for (const auto& c : cases) {
@@ -241,9 +246,15 @@ TEST("linear matches x·wᵀ + bias with x rounded to the weight dtype, with and
   Stream st;
   cuda::GemmEngine g(st.s);
   TestWorkspace ws;
-  struct Case { int64_t M, in, out; bool bias; DType dt; };
-  const Case cases[] = {{1, 8, 3, true, DType::F16}, {7, 77, 33, true, DType::BF16},
-                        {70, 40, 65, false, DType::F16}, {3, 130, 10, false, DType::BF16}};
+  struct Case {
+    int64_t M, in, out;
+    bool bias;
+    DType dt;
+  };
+  const Case cases[] = {{1, 8, 3, true, DType::F16},
+                        {7, 77, 33, true, DType::BF16},
+                        {70, 40, 65, false, DType::F16},
+                        {3, 130, 10, false, DType::BF16}};
   float worst = 0.f;
   for (const auto& c : cases) {
     const auto x = uniform(size_t(c.M * c.in), 5 + uint32_t(c.in));
@@ -253,11 +264,12 @@ TEST("linear matches x·wᵀ + bias with x rounded to the weight dtype, with and
     std::vector<float> want(size_t(c.M * c.out), 0.f), bound(size_t(c.M * c.out), 0.f);
     bgn::cpu::sgemm_serial(false, true, c.M, c.out, c.in, 1.f, xr.data(), c.in, w.data(), c.in, 0.f, want.data(),
                            c.out);
-    bgn::cpu::sgemm_serial(false, true, c.M, c.out, c.in, 1.f, absolute(xr).data(), c.in, absolute(w).data(), c.in,
-                           0.f, bound.data(), c.out);
+    bgn::cpu::sgemm_serial(false, true, c.M, c.out, c.in, 1.f, absolute(xr).data(), c.in, absolute(w).data(), c.in, 0.f,
+                           bound.data(), c.out);
     if (c.bias)
       for (int64_t r = 0; r < c.M; ++r)
-        for (int64_t j = 0; j < c.out; ++j) want[size_t(r * c.out + j)] += bias[size_t(j)], bound[size_t(r * c.out + j)] += 1.f;
+        for (int64_t j = 0; j < c.out; ++j)
+          want[size_t(r * c.out + j)] += bias[size_t(j)], bound[size_t(r * c.out + j)] += 1.f;
     DevVec<float> dx(x), db(bias), dy(size_t(c.M * c.out));
     DevVec<uint16_t> dw(w16);
     cuda::linear(g, ws, st.s, dx.p, c.M, c.in, dw.p, c.dt, c.bias ? db.p : nullptr, c.out, dy.p);
@@ -273,9 +285,15 @@ TEST("sgemm rounds strided f32 operands to f16 and matches cpu::sgemm") {
   Stream st;
   cuda::GemmEngine g(st.s);
   TestWorkspace ws;
-  struct Case { int64_t M, N, K; bool ta, tb; float alpha, beta; };
-  const Case cases[] = {{9, 70, 33, false, false, 1.f, 0.f}, {9, 70, 33, true, true, 0.5f, 1.f},
-                        {66, 5, 17, true, false, 1.f, -1.f}, {66, 5, 17, false, true, -2.f, 0.f}};
+  struct Case {
+    int64_t M, N, K;
+    bool ta, tb;
+    float alpha, beta;
+  };
+  const Case cases[] = {{9, 70, 33, false, false, 1.f, 0.f},
+                        {9, 70, 33, true, true, 0.5f, 1.f},
+                        {66, 5, 17, true, false, 1.f, -1.f},
+                        {66, 5, 17, false, true, -2.f, 0.f}};
   for (const auto& c : cases) {
     const int64_t a_rows = c.ta ? c.K : c.M, a_cols = c.ta ? c.M : c.K;
     const int64_t b_rows = c.tb ? c.N : c.K, b_cols = c.tb ? c.K : c.N;
@@ -288,12 +306,13 @@ TEST("sgemm rounds strided f32 operands to f16 and matches cpu::sgemm") {
         for (int64_t j = 0; j < c.N; ++j) c0[size_t(r * ldc + j)] = std::numeric_limits<float>::quiet_NaN();
     const auto Ar = rounded(A, DType::F16), Br = rounded(B, DType::F16);
     std::vector<float> want = c0, bound = c0;
-    for (auto& e : want) if (std::isnan(e)) e = 0.f;
+    for (auto& e : want)
+      if (std::isnan(e)) e = 0.f;
     for (auto& e : bound) e = std::isnan(e) ? 0.f : std::fabs(c.beta * e);
     bgn::cpu::sgemm_serial(c.ta, c.tb, c.M, c.N, c.K, c.alpha, Ar.data(), lda, Br.data(), ldb, c.beta, want.data(),
                            ldc);
-    bgn::cpu::sgemm_serial(c.ta, c.tb, c.M, c.N, c.K, std::fabs(c.alpha), absolute(Ar).data(), lda,
-                           absolute(Br).data(), ldb, 1.f, bound.data(), ldc);
+    bgn::cpu::sgemm_serial(c.ta, c.tb, c.M, c.N, c.K, std::fabs(c.alpha), absolute(Ar).data(), lda, absolute(Br).data(),
+                           ldb, 1.f, bound.data(), ldc);
     DevVec<float> dA(A), dB(B), dC(c0);
     cuda::sgemm(g, ws, st.s, c.ta, c.tb, c.M, c.N, c.K, c.alpha, dA.p, lda, dB.p, ldb, c.beta, dC.p, ldc);
     const float r = worst_ratio(dC.get(), want, bound, c.M, c.N, ldc);
@@ -342,15 +361,16 @@ float run_conv(const ConvCase& c, size_t* scratch = nullptr, float* max_abs = nu
   plain.activation = Activation::None;
   bgn::cpu::conv2d(pool, bgn::cpu::ConvInput(absolute(xr).data(), c.C), c.N, c.C, c.H, c.W, absolute(w).data(), c.O,
                    c.KH, c.KW, nullptr, plain, bound.data(), OH, OW);
-  if (c.bias) for (auto& e : bound) e += 1.f;  // |bias| ≤ 1
+  if (c.bias)
+    for (auto& e : bound) e += 1.f;  // |bias| ≤ 1
 
   Stream st;
   cuda::GemmEngine g(st.s);
   TestWorkspace ws;
   DevVec<float> dx(x), db(bias), dy(ny);
   DevVec<uint16_t> dw(w16);
-  cuda::conv2d(g, ws, st.s, dx.p, c.N, c.C, c.H, c.W, dw.p, c.dt, c.O, c.KH, c.KW, c.bias ? db.p : nullptr, c.p,
-               dy.p, OH, OW);
+  cuda::conv2d(g, ws, st.s, dx.p, c.N, c.C, c.H, c.W, dw.p, c.dt, c.O, c.KH, c.KW, c.bias ? db.p : nullptr, c.p, dy.p,
+               OH, OW);
   if (scratch) *scratch = ws.largest;
   const int64_t rows = c.N * c.O;
   return worst_ratio(dy.get(), want, bound, rows, OH * OW, OH * OW, max_abs);
@@ -380,8 +400,8 @@ TEST("conv2d matches cpu::conv2d for groups, depthwise and 1x1 windows") {
   check_convs({
       {"groups 2", 2, 6, 7, 7, 4, 3, 3, params(1, 1, 1, 1, 1, 1, 2), true, DType::F16},
       {"depthwise 3x3 stride 2", 1, 5, 9, 8, 5, 3, 3, params(2, 1, 1, 1, 1, 1, 5), true, DType::BF16},
-      {"depthwise dilation 2, asym pad, relu", 2, 4, 7, 9, 4, 3, 3,
-       params(1, 2, 1, 0, 2, 2, 4, Activation::Relu), true, DType::F16},
+      {"depthwise dilation 2, asym pad, relu", 2, 4, 7, 9, 4, 3, 3, params(1, 2, 1, 0, 2, 2, 4, Activation::Relu), true,
+       DType::F16},
       {"depthwise multiplier 2", 1, 3, 6, 6, 6, 3, 3, params(1, 1, 1, 1, 1, 1, 3), false, DType::F16},
       {"1x1", 2, 19, 5, 7, 70, 1, 1, params(1, 0, 0, 0, 0, 1, 1), true, DType::F16},
       {"1x1 groups 2 (bf16)", 1, 8, 6, 5, 6, 1, 1, params(1, 0, 0, 0, 0, 1, 2), false, DType::BF16},
@@ -401,7 +421,10 @@ TEST("conv2d splits im2col into chunks that fit BGN_CUDA_IM2COL_BYTES") {
   bgn::knobs::set_for_test("BGN_NO_WINOGRAD", "1");
   // K = 3·3·3 = 27 rows of 2 bytes: 54 bytes per output pixel.
   const ConvCase c3{"3x3 in 5-pixel chunks", 2, 3, 10, 12, 4, 3, 3, params(1, 1, 1, 1, 1, 1, 1), true, DType::F16};
-  const struct { int64_t budget; size_t want; } runs[] = {{54 * 5 + 7, 54 * 5}, {54 * 100, 54 * 64}, {1, 54}};
+  const struct {
+    int64_t budget;
+    size_t want;
+  } runs[] = {{54 * 5 + 7, 54 * 5}, {54 * 100, 54 * 64}, {1, 54}};
   for (const auto& run : runs) {
     bgn::knobs::set_for_test("BGN_CUDA_IM2COL_BYTES", std::to_string(run.budget).c_str());
     size_t used = 0;

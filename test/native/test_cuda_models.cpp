@@ -101,7 +101,9 @@ bool open_case(const std::string& name, Case* c) {
   return true;
 }
 
-std::string folder(const Case& c) { return bgn_test::fixtures_dir() + "/" + c.m.find("model")->find("folder")->as_string(); }
+std::string folder(const Case& c) {
+  return bgn_test::fixtures_dir() + "/" + c.m.find("model")->find("folder")->as_string();
+}
 
 // Load options for the CPU model (first) and its GPU twin, one thread each.
 template <class Options>
@@ -148,7 +150,8 @@ void run_unet(const std::string& name, int64_t N, int64_t H, int64_t W) {
     // P: the pooled width that leaves room for the time ids (config or the fixture's inputs).
     added.P = int64_t(floats(c.in->tensor("text_embeds")).size()) / c.in->tensor("text_embeds").dim(0);
     te = random(size_t(N * added.P), 3);
-    for (int64_t n = 0; n < N; ++n) ti.insert(ti.end(), {float(8 * H), float(8 * W), 0.f, 8.f * n, float(8 * H), float(8 * W)});
+    for (int64_t n = 0; n < N; ++n)
+      ti.insert(ti.end(), {float(8 * H), float(8 * W), 0.f, 8.f * n, float(8 * H), float(8 * W)});
     added.text_embeds = te.data();
     added.time_ids = ti.data();
   }
@@ -159,7 +162,8 @@ void run_unet(const std::string& name, int64_t N, int64_t H, int64_t W) {
   CHECK(differs(got, std::vector<float>(xs.begin(), xs.begin() + std::min(xs.size(), got.size()))));
   if (N > 1) {  // the batch rows differ (per-image transposes and concatenations kept apart)
     const size_t half = got.size() / size_t(N);
-    CHECK(differs(std::vector<float>(got.begin(), got.begin() + half), std::vector<float>(got.begin() + half, got.begin() + 2 * half)));
+    CHECK(differs(std::vector<float>(got.begin(), got.begin() + half),
+                  std::vector<float>(got.begin() + half, got.begin() + 2 * half)));
   }
 }
 
@@ -278,25 +282,34 @@ Tensor f16_tensor(const std::vector<float>& v, Shape shape) {
 }
 }  // namespace
 
-TEST("nn layout ops on the GPU match the CPU: transpose, channel concat, add_rows, copy, odd upsampling, strided conv") {
+TEST(
+    "nn layout ops on the GPU match the CPU: transpose, channel concat, add_rows, copy, odd upsampling, strided conv") {
   std::vector<float> c, g;
   const auto x = random(2 * 3 * 5, 11), y = random(2 * 4 * 5, 12), v = random(6, 13);
-  both(30, {x}, [](Exec& e, std::vector<nn::Act>& a, float* o) { nn::transpose(e, a[0].data(), 2, 3, 5, o); }, &c, &g);
+  both(
+      30, {x}, [](Exec& e, std::vector<nn::Act>& a, float* o) { nn::transpose(e, a[0].data(), 2, 3, 5, o); }, &c, &g);
   CHECK(c == g);
-  both(70, {x, y}, [](Exec& e, std::vector<nn::Act>& a, float* o) {
-    nn::concat_channels(e, a[0].data(), 3, a[1].data(), 4, 2, 5, o);
-  }, &c, &g);
+  both(
+      70, {x, y},
+      [](Exec& e, std::vector<nn::Act>& a, float* o) {
+        nn::concat_channels(e, a[0].data(), 3, a[1].data(), 4, 2, 5, o);
+      },
+      &c, &g);
   CHECK(c == g);
-  both(30, {x, v}, [](Exec& e, std::vector<nn::Act>& a, float* o) {
-    nn::copy(e, a[0].data(), o, 30);
-    nn::add_rows(e, o, a[1].data(), 6, 5);
-  }, &c, &g);
+  both(
+      30, {x, v},
+      [](Exec& e, std::vector<nn::Act>& a, float* o) {
+        nn::copy(e, a[0].data(), o, 30);
+        nn::add_rows(e, o, a[1].data(), 6, 5);
+      },
+      &c, &g);
   CHECK(c == g);
   for (auto [H, W, OH, OW] : {std::array<int64_t, 4>{1, 1, 1, 2}, {1, 2, 2, 3}, {2, 3, 4, 6}, {3, 2, 5, 3}}) {
     const auto u = random(size_t(6 * H * W), 14);
-    both(6 * OH * OW, {u}, [=](Exec& e, std::vector<nn::Act>& a, float* o) {
-      nn::upsample_nearest(e, a[0].data(), 6, H, W, o, OH, OW);
-    }, &c, &g);
+    both(
+        6 * OH * OW, {u},
+        [=](Exec& e, std::vector<nn::Act>& a, float* o) { nn::upsample_nearest(e, a[0].data(), 6, H, W, o, OH, OW); },
+        &c, &g);
     std::printf("    upsample %lldx%lld -> %lldx%lld %s\n", (long long)H, (long long)W, (long long)OH, (long long)OW,
                 c == g ? "same" : "DIFFERENT");
     CHECK(c == g);
@@ -316,9 +329,9 @@ TEST("nn layout ops on the GPU match the CPU: transpose, channel concat, add_row
       int64_t OH, OW;
       nn::conv_out_size(cv, H, W, &OH, &OW);
       const auto in = random(size_t(2 * 3 * H * W), 16);
-      both(2 * 5 * OH * OW, {in}, [&](Exec& e, std::vector<nn::Act>& a, float* o) {
-        nn::conv2d(e, cv, a[0].data(), 2, H, W, o);
-      }, &c, &g);
+      both(
+          2 * 5 * OH * OW, {in},
+          [&](Exec& e, std::vector<nn::Act>& a, float* o) { nn::conv2d(e, cv, a[0].data(), 2, H, W, o); }, &c, &g);
       char what[64];
       std::snprintf(what, sizeof what, "conv s%lld %lldx%lld", (long long)stride, (long long)H, (long long)W);
       CHECK(same(what, g, c));
@@ -349,18 +362,24 @@ TEST("nn attention, linear and norms on the GPU match the CPU for batch 2 and sh
   at.out = random_linear(C, C, 26);
   for (auto [B, T, S] : {std::array<int64_t, 3>{2, 6, 5}, {2, 1, 5}, {2, 2, 5}, {1, 6, 5}, {2, 16, 5}}) {
     const auto x = random(size_t(B * T * C), 30), ctx = random(size_t(B * S * Cc), 31);
-    both(B * T * C, {x, ctx}, [&](Exec& e, std::vector<nn::Act>& a, float* o) {
-      nn::attention(e, at, a[0].data(), B, T, a[1].data(), S, false, o);
-    }, &c, &g);
+    both(
+        B * T * C, {x, ctx},
+        [&](Exec& e, std::vector<nn::Act>& a, float* o) {
+          nn::attention(e, at, a[0].data(), B, T, a[1].data(), S, false, o);
+        },
+        &c, &g);
     char what[64];
     std::snprintf(what, sizeof what, "cross-attn B%lld T%lld S%lld", (long long)B, (long long)T, (long long)S);
     CHECK(same(what, g, c));
     nn::Attention self = at;
     self.k = random_linear(C, C, 40);
     self.v = random_linear(C, C, 42);
-    both(B * T * C, {x}, [&](Exec& e, std::vector<nn::Act>& a, float* o) {
-      nn::attention(e, self, a[0].data(), B, T, nullptr, 0, false, o);
-    }, &c, &g);
+    both(
+        B * T * C, {x},
+        [&](Exec& e, std::vector<nn::Act>& a, float* o) {
+          nn::attention(e, self, a[0].data(), B, T, nullptr, 0, false, o);
+        },
+        &c, &g);
     std::snprintf(what, sizeof what, "self-attn B%lld T%lld", (long long)B, (long long)T);
     CHECK(same(what, g, c));
   }
@@ -377,16 +396,17 @@ TEST("nn attention, linear and norms on the GPU match the CPU for batch 2 and sh
   for (int64_t S : {1, 2, 6, 16})
     for (bool silu : {false, true}) {
       const auto x = random(size_t(2 * 64 * S), 51, 3.f);
-      both(2 * 64 * S, {x}, [&](Exec& e, std::vector<nn::Act>& a, float* o) {
-        nn::group_norm(e, gn, a[0].data(), 2, S, silu, o);
-      }, &c, &g);
+      both(
+          2 * 64 * S, {x},
+          [&](Exec& e, std::vector<nn::Act>& a, float* o) { nn::group_norm(e, gn, a[0].data(), 2, S, silu, o); }, &c,
+          &g);
       char what[64];
       std::snprintf(what, sizeof what, "group_norm S%lld%s", (long long)S, silu ? " silu" : "");
       CHECK(same(what, g, c));
     }
-  both(2 * 7 * 64, {random(2 * 7 * 64, 52, 2.f)}, [&](Exec& e, std::vector<nn::Act>& a, float* o) {
-    nn::layer_norm(e, gn, a[0].data(), 14, o);
-  }, &c, &g);
+  both(
+      2 * 7 * 64, {random(2 * 7 * 64, 52, 2.f)},
+      [&](Exec& e, std::vector<nn::Act>& a, float* o) { nn::layer_norm(e, gn, a[0].data(), 14, o); }, &c, &g);
   CHECK(same("layer_norm 14 rows", g, c));
 }
 
@@ -404,8 +424,8 @@ TEST("nn::linear with bf16 and GGUF block weights (q8_0, q4_K) on the GPU matche
       l.w = Tensor::empty(t, {out, in});
       quant::quantize(t, wv.data(), l.w.raw(), in * out);
     }
-    both(M * out, {x}, [&](Exec& e, std::vector<nn::Act>& a, float* o) { nn::linear(e, l, a[0].data(), M, o); },
-         &c, &g);
+    both(
+        M * out, {x}, [&](Exec& e, std::vector<nn::Act>& a, float* o) { nn::linear(e, l, a[0].data(), M, o); }, &c, &g);
     CHECK(same(dtype_name(t), g, c));
   }
 }
@@ -511,7 +531,8 @@ int main() {
   // BGN_TEST_FILTER=text runs only the cases whose name contains it.
   if (const char* f = std::getenv("BGN_TEST_FILTER")) {
     auto& r = bgn_test::registry();
-    r.erase(std::remove_if(r.begin(), r.end(), [f](const bgn_test::Case& c) { return std::string(c.name).find(f) == std::string::npos; }),
+    r.erase(std::remove_if(r.begin(), r.end(),
+                           [f](const bgn_test::Case& c) { return std::string(c.name).find(f) == std::string::npos; }),
             r.end());
   }
   return bgn_test::run_all();

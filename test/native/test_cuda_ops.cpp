@@ -57,7 +57,7 @@ bool exact(const std::vector<float>& got, const std::vector<float>& want, const 
 
 // |got − want| ≤ rtol·|want| + atol everywhere; prints the worst error relative to the bound.
 bool within(const std::vector<float>& got, const std::vector<float>& want, float rtol, float atol,
-           const std::string& what) {
+            const std::string& what) {
   if (got.size() != want.size()) return false;
   double worst = 0, worst_abs = 0;
   size_t at = 0;
@@ -70,8 +70,7 @@ bool within(const std::vector<float>& got, const std::vector<float>& want, float
   if (std::getenv("BGN_TEST_VERBOSE"))  // the measured errors, to see how much room a bound leaves
     std::printf("    %s: max |d| %.3g (%.2f of the bound)\n", what.c_str(), worst_abs, worst);
   if (worst > 1.0) {
-    std::printf("    %s: [%zu] = %.9g, expected %.9g (max |d| %.3g)\n", what.c_str(), at, got[at], want[at],
-                worst_abs);
+    std::printf("    %s: [%zu] = %.9g, expected %.9g (max |d| %.3g)\n", what.c_str(), at, got[at], want[at], worst_abs);
     return false;
   }
   return true;
@@ -119,9 +118,10 @@ TEST("grid_for covers n items and stays within one grid dimension") {
 
 TEST("f32 → f16 / bf16 rounds to nearest even exactly like the CPU tensors, aligned or not") {
   std::vector<float> x = random_floats(1003, 1, -70000.f, 70000.f);
-  const std::vector<float> special = {0.f, -0.f, 1.f, 65504.f, 65520.f, 65519.f, 1e-8f, 5.96e-8f, 2.98e-8f,
-                                      6.1e-5f, -3.0e-5f, INFINITY, -INFINITY, 1.00048828125f, 1.00146484375f,
-                                      1.0039062f, 1.01171875f, 3.3895314e38f, 1e-40f, -7.25f};
+  const std::vector<float> special = {0.f,        -0.f,        1.f,           65504.f,        65520.f,
+                                      65519.f,    1e-8f,       5.96e-8f,      2.98e-8f,       6.1e-5f,
+                                      -3.0e-5f,   INFINITY,    -INFINITY,     1.00048828125f, 1.00146484375f,
+                                      1.0039062f, 1.01171875f, 3.3895314e38f, 1e-40f,         -7.25f};
   for (size_t i = 0; i < special.size(); ++i) x[i] = special[i];
   for (size_t i = special.size(); i < 400; ++i) x[i] *= 1e-4f;  // small magnitudes and half subnormals
   for (size_t off : {0, 1}) {
@@ -245,15 +245,15 @@ TEST("binary ops broadcast like numpy over up to 8 dims, exactly as the CPU") {
     std::vector<int64_t> a, b, y;
   };
   const std::vector<Case> cases = {
-      {{2, 3, 5}, {2, 3, 5}, {2, 3, 5}},              // same shape
-      {{4, 9}, {1}, {4, 9}},                          // scalar b
-      {{}, {3, 7}, {3, 7}},                           // rank-0 a
-      {{2, 3, 1, 5}, {3, 4, 1}, {2, 3, 4, 5}},        // both sides broadcast
-      {{4, 1}, {1, 5}, {4, 5}},                       // outer product
-      {{2, 1, 3}, {2, 1, 3}, {2, 1, 3}},              // size-1 dims, same shape
+      {{2, 3, 5}, {2, 3, 5}, {2, 3, 5}},                                               // same shape
+      {{4, 9}, {1}, {4, 9}},                                                           // scalar b
+      {{}, {3, 7}, {3, 7}},                                                            // rank-0 a
+      {{2, 3, 1, 5}, {3, 4, 1}, {2, 3, 4, 5}},                                         // both sides broadcast
+      {{4, 1}, {1, 5}, {4, 5}},                                                        // outer product
+      {{2, 1, 3}, {2, 1, 3}, {2, 1, 3}},                                               // size-1 dims, same shape
       {{1, 2, 1, 2, 1, 2, 1, 3}, {2, 1, 2, 1, 2, 1, 3, 1}, {2, 2, 2, 2, 2, 2, 3, 3}},  // 8 dims
-      {{}, {}, {}},                                   // scalars
-      {{6, 1, 1}, {6, 5, 7}, {6, 5, 7}},              // per-channel a
+      {{}, {}, {}},                                                                    // scalars
+      {{6, 1, 1}, {6, 5, 7}, {6, 5, 7}},                                               // per-channel a
   };
   auto numel = [](const std::vector<int64_t>& s) {
     int64_t n = 1;
@@ -267,11 +267,11 @@ TEST("binary ops broadcast like numpy over up to 8 dims, exactly as the CPU") {
     for (float& v : b) v = v >= 0 ? v + 0.5f : v - 0.5f;  // keep divisors away from 0
     for (cpu::BinaryOp op : {cpu::BinaryOp::Add, cpu::BinaryOp::Sub, cpu::BinaryOp::Mul, cpu::BinaryOp::Div}) {
       std::vector<float> want(size_t(numel(c.y)));
-      cpu::binary(pool(), op, a.data(), c.a.data(), int(c.a.size()), b.data(), c.b.data(), int(c.b.size()),
-                  want.data(), c.y.data(), int(c.y.size()));
+      cpu::binary(pool(), op, a.data(), c.a.data(), int(c.a.size()), b.data(), c.b.data(), int(c.b.size()), want.data(),
+                  c.y.data(), int(c.y.size()));
       DevVec<float> da(a), db(b), dy(want.size());
-      cuda::binary(nullptr, op, da.p, c.a.data(), int(c.a.size()), db.p, c.b.data(), int(c.b.size()), dy.p,
-                   c.y.data(), int(c.y.size()));
+      cuda::binary(nullptr, op, da.p, c.a.data(), int(c.a.size()), db.p, c.b.data(), int(c.b.size()), dy.p, c.y.data(),
+                   int(c.y.size()));
       CHECK(exact(dy.get(), want, "binary op " + std::to_string(int(op)) + " rank " + std::to_string(c.y.size())));
     }
   }
@@ -339,8 +339,7 @@ TEST("transpose swaps the last two axes of every batch, for shapes that are not 
     std::vector<float> want(x.size());
     for (int64_t b = 0; b < s.B; ++b)
       for (int64_t r = 0; r < s.R; ++r)
-        for (int64_t c = 0; c < s.C; ++c)
-          want[size_t((b * s.C + c) * s.R + r)] = x[size_t((b * s.R + r) * s.C + c)];
+        for (int64_t c = 0; c < s.C; ++c) want[size_t((b * s.C + c) * s.R + r)] = x[size_t((b * s.R + r) * s.C + c)];
     DevVec<float> dx(x), dy(x.size());
     cuda::transpose(nullptr, dx.p, s.B, s.R, s.C, dy.p);
     CHECK(exact(dy.get(), want,
@@ -410,11 +409,11 @@ TEST("group_norm normalises each (n, group) with optional affine and SiLU, in pl
                                  (silu ? " silu" : "");
         for (size_t off : {0, 1}) {
           Shifted dx(x, off), dy(std::vector<float>(x.size()), off);
-          cuda::group_norm(nullptr, dx.p(), s.N, s.C, s.S, s.groups, affine ? dg.p : nullptr,
-                           affine ? db.p : nullptr, 1e-5f, silu, dy.p());
+          cuda::group_norm(nullptr, dx.p(), s.N, s.C, s.S, s.groups, affine ? dg.p : nullptr, affine ? db.p : nullptr,
+                           1e-5f, silu, dy.p());
           CHECK(within(dy.get(), want, 1e-5f, 1e-5f, name));
-          cuda::group_norm(nullptr, dx.p(), s.N, s.C, s.S, s.groups, affine ? dg.p : nullptr,
-                           affine ? db.p : nullptr, 1e-5f, silu, dx.p());
+          cuda::group_norm(nullptr, dx.p(), s.N, s.C, s.S, s.groups, affine ? dg.p : nullptr, affine ? db.p : nullptr,
+                           1e-5f, silu, dx.p());
           CHECK(within(dx.get(), want, 1e-5f, 1e-5f, name + " in place"));
         }
       }
@@ -458,8 +457,8 @@ TEST("layer_norm normalises each row, rows not a multiple of the block's, in pla
       const std::vector<float> gamma = random_floats(size_t(C), seed++), beta = random_floats(size_t(C), seed++);
       for (bool affine : {true, false}) {
         std::vector<float> want(x.size());
-        cpu::layer_norm(pool(), x.data(), M, C, affine ? gamma.data() : nullptr, affine ? beta.data() : nullptr,
-                        1e-5f, want.data());
+        cpu::layer_norm(pool(), x.data(), M, C, affine ? gamma.data() : nullptr, affine ? beta.data() : nullptr, 1e-5f,
+                        want.data());
         DevVec<float> dg(gamma), db(beta);
         const std::string name = "layer_norm " + std::to_string(M) + "x" + std::to_string(C);
         for (size_t off : {0, 1}) {
@@ -496,7 +495,7 @@ TEST("resize2d matches every coordinate mode, nearest rounding mode and bilinear
     int64_t H, W, OH, OW;
     float sh, sw;  // scales as a model gives them, 0 = from sizes
   };
-  const Shape shapes[] = {{7, 7, 4, 4, 0.f, 0.f},  {5, 6, 13, 9, 0.f, 0.f}, {6, 6, 6, 6, 0.f, 0.f},
+  const Shape shapes[] = {{7, 7, 4, 4, 0.f, 0.f},  {5, 6, 13, 9, 0.f, 0.f},  {6, 6, 6, 6, 0.f, 0.f},
                           {4, 5, 8, 10, 2.f, 2.f}, {7, 9, 3, 4, 0.5f, 0.5f}, {1, 3, 2, 1, 0.f, 0.f},
                           {5, 5, 5, 5, 1.f, 1.f}};
   const cpu::CoordMode coords[] = {cpu::CoordMode::HalfPixel, cpu::CoordMode::PytorchHalfPixel,
@@ -548,18 +547,18 @@ TEST("maxpool2d and avgpool2d match the CPU exactly for padding, dilation, ceil_
       {9, 11, params(2, 2, 2, 2, 0, 0, 0, 0, 1, 1, false)},  // the CPU's 2x2 fast path
       {9, 11, params(2, 2, 2, 2, 0, 0, 0, 0, 1, 1, true)},   // … with a half last window
       {10, 7, params(3, 2, 2, 1, 1, 0, 1, 1, 1, 1, false)},
-      {10, 7, params(3, 3, 2, 2, 1, 1, 1, 1, 1, 1, true)},   // ceil_mode reaching past the padding
-      {12, 9, params(3, 2, 2, 3, 2, 1, 0, 2, 2, 1, true)},   // dilation
+      {10, 7, params(3, 3, 2, 2, 1, 1, 1, 1, 1, 1, true)},  // ceil_mode reaching past the padding
+      {12, 9, params(3, 2, 2, 3, 2, 1, 0, 2, 2, 1, true)},  // dilation
       {5, 5, params(5, 5, 1, 1, 2, 2, 2, 2, 1, 1, false)},
       {6, 8, params(1, 1, 3, 2, 0, 0, 0, 0, 1, 1, true)},
   };
   const int64_t NC = 3;
   for (size_t k = 0; k < sizeof cases / sizeof cases[0]; ++k) {
     const Case& c = cases[k];
-    const int64_t OH = cpu::pool_out_size(c.H, c.p.kernel_h, c.p.stride_h, c.p.pad_top, c.p.pad_bottom,
-                                          c.p.dilation_h, c.p.ceil_mode);
-    const int64_t OW = cpu::pool_out_size(c.W, c.p.kernel_w, c.p.stride_w, c.p.pad_left, c.p.pad_right,
-                                          c.p.dilation_w, c.p.ceil_mode);
+    const int64_t OH =
+        cpu::pool_out_size(c.H, c.p.kernel_h, c.p.stride_h, c.p.pad_top, c.p.pad_bottom, c.p.dilation_h, c.p.ceil_mode);
+    const int64_t OW =
+        cpu::pool_out_size(c.W, c.p.kernel_w, c.p.stride_w, c.p.pad_left, c.p.pad_right, c.p.dilation_w, c.p.ceil_mode);
     const std::vector<float> x = random_floats(size_t(NC * c.H * c.W), uint32_t(110 + k));
     DevVec<float> dx(x), dy(size_t(NC * OH * OW));
     std::vector<float> want(size_t(NC * OH * OW));

@@ -165,8 +165,7 @@ TEST("a request larger than the device is E_OUT_OF_MEMORY, and the Gpu works aft
   std::string msg = error_of([&] { g->reserve(total + kMiB); }, Code::OutOfMemory);
   CHECK_MSG(contains(msg, "requested") && contains(msg, "free of"), "%s", msg.c_str());
   msg = error_of([&] { g->alloc(total + 64 * kMiB); }, Code::OutOfMemory);
-  CHECK_MSG(contains(msg, "the GPU is out of memory: ") && contains(msg, "MiB in use by bg-native"), "%s",
-            msg.c_str());
+  CHECK_MSG(contains(msg, "the GPU is out of memory: ") && contains(msg, "MiB in use by bg-native"), "%s", msg.c_str());
   std::printf("    alloc: %s\n", msg.c_str());
   CHECK(g->bytes_in_use() == base);
   std::vector<float> x = randn(513, 1);

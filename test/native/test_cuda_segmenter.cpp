@@ -292,7 +292,8 @@ TEST("the segmentation graph on the GPU matches the CPU (sigmoid outputs: max |d
     CHECK(st.device_ops["Conv"] == 4);
     CHECK(st.device_ops["Resize"] == 1 && st.device_ops["MaxPool"] == 1 && st.device_ops["AveragePool"] == 1);
     CHECK(st.device_ops["BatchNormalization"] == 1 && st.device_ops["Relu"] == 1 && st.device_ops["Sigmoid"] == 1);
-    CHECK(st.device_ops["Mul"] == 2 && st.device_ops["Add"] == 1 && st.device_ops["Sub"] == 1 && st.device_ops["Div"] == 1);
+    CHECK(st.device_ops["Mul"] == 2 && st.device_ops["Add"] == 1 && st.device_ops["Sub"] == 1 &&
+          st.device_ops["Div"] == 1);
     CHECK(st.device_ops["Concat"] == 1 && st.device_ops["GlobalAveragePool"] == 1);
     CHECK(st.view_nodes == 3);
     CHECK(st.host_nodes == 4);
@@ -304,7 +305,9 @@ TEST("the segmentation graph on the GPU matches the CPU (sigmoid outputs: max |d
   }
 }
 
-TEST("parameter variants (groups, strides, dilation, padding, nearest resize, global max) match the CPU (max |d| <= 5e-3)") {
+TEST(
+    "parameter variants (groups, strides, dilation, padding, nearest resize, global max) match the CPU (max |d| <= "
+    "5e-3)") {
   auto gpu = open_cuda(0);
   ThreadPool pool(1);
   auto g = variants_graph();
@@ -334,7 +337,8 @@ TEST("MatMul and block-swapping Transposes run on the device (max |d| <= 1e-2 of
   auto ref = g->run(Exec{pool}, {x}, {0, 1, 2});
   RunStats st;
   auto got = g->run(Exec{pool, gpu.get()}, {x}, {0, 1, 2}, nullptr, &st);
-  CHECK(ref[0].shape() == Shape({4, 1, 30}) && ref[1].shape() == Shape({30, 1, 12}) && ref[2].shape() == Shape({1, 30}));
+  CHECK(ref[0].shape() == Shape({4, 1, 30}) && ref[1].shape() == Shape({30, 1, 12}) &&
+        ref[2].shape() == Shape({1, 30}));
   for (int k = 0; k < 3; ++k) {
     double big = 0;
     for (int64_t i = 0; i < ref[k].numel(); ++i) big = std::max(big, std::fabs(double(ref[k].data<float>()[i])));

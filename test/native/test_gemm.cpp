@@ -65,7 +65,7 @@ void check_case(Kernel kernel, const char* name, const Case& c, uint32_t seed) {
 
 // Odd sizes around the tiles (AVX-512 12x32, portable 6x16), the 16x16 transposes, a depth past
 // one block (384) cut into unequal pieces, and A tall enough to be copied before the tiles read it.
-const int64_t kSizes[][3] = {{1, 1, 1},     {5, 7, 3},     {12, 32, 16},  {13, 33, 17}, {11, 31, 40},  {25, 47, 9},
+const int64_t kSizes[][3] = {{1, 1, 1},     {5, 7, 3},     {12, 32, 16},  {13, 33, 17}, {11, 31, 40}, {25, 47, 9},
                              {37, 70, 401}, {100, 17, 64}, {3, 129, 200}, {97, 96, 33}, {261, 45, 70}};
 const float kScales[][2] = {{1.f, 0.f}, {1.f, 1.f}, {0.5f, 0.f}, {-1.5f, 1.f}, {2.f, -0.75f}};
 

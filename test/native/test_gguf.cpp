@@ -17,7 +17,8 @@ namespace {
 // Writes GGUF images field by field.
 struct Img {
   std::string b;
-  template <class T> Img& put(T v) {
+  template <class T>
+  Img& put(T v) {
     b.append(reinterpret_cast<const char*>(&v), sizeof(T));
     return *this;
   }
@@ -165,29 +166,95 @@ TEST("lying counts, lengths and types are refused with a message naming them") {
     CHECK_MSG(contains(err, code) && contains(err, part), "wanted %s '%s', got '%s'", code, part, err.c_str());
   };
   expect("GGUX" + std::string(20, '\0'), "E_MODEL_FORMAT", "magic");
-  { Img m; m.header(1, 0, 0); expect(m.b, "E_MODEL_UNSUPPORTED", "version 1"); }
-  { Img m; m.header(0x03000000u, 0, 0); expect(m.b, "E_MODEL_UNSUPPORTED", "big-endian"); }
-  { Img m; m.header(9, 0, 0); expect(m.b, "E_MODEL_UNSUPPORTED", "version 9"); }
-  { Img m; m.header(3, uint64_t(1) << 60, 0); expect(m.b, "E_MODEL_FORMAT", "tensors"); }
-  { Img m; m.header(3, 0, ~uint64_t(0)); expect(m.b, "E_MODEL_FORMAT", "metadata entries"); }
-  { Img m; m.header(3, 0, 1).put<uint64_t>(~uint64_t(0)).bytes(16); expect(m.b, "E_MODEL_FORMAT", "metadata key 0"); }
-  { Img m; m.header(3, 0, 1).str("k").put<uint32_t>(13).put<uint32_t>(0); expect(m.b, "E_MODEL_FORMAT", "unknown value type 13"); }
-  { Img m; m.header(3, 0, 1).str("k").put<uint32_t>(8).put<uint64_t>(uint64_t(1) << 62); expect(m.b, "E_MODEL_FORMAT", "'k'"); }
-  { Img m; m.header(3, 0, 1).str("k").put<uint32_t>(9).put<uint32_t>(4).put<uint64_t>(uint64_t(1) << 61).put<uint32_t>(0);
-    expect(m.b, "E_MODEL_FORMAT", "claims 2305843009213693952 uint32 elements"); }
-  { Img m; m.header(3, 0, 1).str("k").put<uint32_t>(9).put<uint32_t>(99).put<uint64_t>(1); expect(m.b, "E_MODEL_FORMAT", "unknown type 99"); }
-  { Img m; m.header(3, 0, 1).str("k").put<uint32_t>(7).put<uint8_t>(2); expect(m.b, "E_MODEL_FORMAT", "bool"); }
-  { Img m; m.header(3, 0, 2).kv_u32("k", 1).kv_u32("k", 2); expect(m.b, "E_MODEL_FORMAT", "appears twice"); }
-  { Img m; m.header(3, 0, 1).str("general.alignment").put<uint32_t>(5).put<int32_t>(32); expect(m.b, "E_MODEL_FORMAT", "uint32"); }
-  { Img m; m.header(3, 0, 1).kv_u32("general.alignment", 48); expect(m.b, "E_MODEL_FORMAT", "power of two"); }
-  { Img m; m.header(3, 0, 1).kv_u32("general.alignment", 0); expect(m.b, "E_MODEL_FORMAT", "power of two"); }
-  { Img m; m.header(3, 0, 1).str(std::string("\xff\xfe", 2)).put<uint32_t>(0).put<uint8_t>(0); expect(m.b, "E_MODEL_FORMAT", "UTF-8"); }
+  {
+    Img m;
+    m.header(1, 0, 0);
+    expect(m.b, "E_MODEL_UNSUPPORTED", "version 1");
+  }
+  {
+    Img m;
+    m.header(0x03000000u, 0, 0);
+    expect(m.b, "E_MODEL_UNSUPPORTED", "big-endian");
+  }
+  {
+    Img m;
+    m.header(9, 0, 0);
+    expect(m.b, "E_MODEL_UNSUPPORTED", "version 9");
+  }
+  {
+    Img m;
+    m.header(3, uint64_t(1) << 60, 0);
+    expect(m.b, "E_MODEL_FORMAT", "tensors");
+  }
+  {
+    Img m;
+    m.header(3, 0, ~uint64_t(0));
+    expect(m.b, "E_MODEL_FORMAT", "metadata entries");
+  }
+  {
+    Img m;
+    m.header(3, 0, 1).put<uint64_t>(~uint64_t(0)).bytes(16);
+    expect(m.b, "E_MODEL_FORMAT", "metadata key 0");
+  }
+  {
+    Img m;
+    m.header(3, 0, 1).str("k").put<uint32_t>(13).put<uint32_t>(0);
+    expect(m.b, "E_MODEL_FORMAT", "unknown value type 13");
+  }
+  {
+    Img m;
+    m.header(3, 0, 1).str("k").put<uint32_t>(8).put<uint64_t>(uint64_t(1) << 62);
+    expect(m.b, "E_MODEL_FORMAT", "'k'");
+  }
+  {
+    Img m;
+    m.header(3, 0, 1).str("k").put<uint32_t>(9).put<uint32_t>(4).put<uint64_t>(uint64_t(1) << 61).put<uint32_t>(0);
+    expect(m.b, "E_MODEL_FORMAT", "claims 2305843009213693952 uint32 elements");
+  }
+  {
+    Img m;
+    m.header(3, 0, 1).str("k").put<uint32_t>(9).put<uint32_t>(99).put<uint64_t>(1);
+    expect(m.b, "E_MODEL_FORMAT", "unknown type 99");
+  }
+  {
+    Img m;
+    m.header(3, 0, 1).str("k").put<uint32_t>(7).put<uint8_t>(2);
+    expect(m.b, "E_MODEL_FORMAT", "bool");
+  }
+  {
+    Img m;
+    m.header(3, 0, 2).kv_u32("k", 1).kv_u32("k", 2);
+    expect(m.b, "E_MODEL_FORMAT", "appears twice");
+  }
+  {
+    Img m;
+    m.header(3, 0, 1).str("general.alignment").put<uint32_t>(5).put<int32_t>(32);
+    expect(m.b, "E_MODEL_FORMAT", "uint32");
+  }
+  {
+    Img m;
+    m.header(3, 0, 1).kv_u32("general.alignment", 48);
+    expect(m.b, "E_MODEL_FORMAT", "power of two");
+  }
+  {
+    Img m;
+    m.header(3, 0, 1).kv_u32("general.alignment", 0);
+    expect(m.b, "E_MODEL_FORMAT", "power of two");
+  }
+  {
+    Img m;
+    m.header(3, 0, 1).str(std::string("\xff\xfe", 2)).put<uint32_t>(0).put<uint8_t>(0);
+    expect(m.b, "E_MODEL_FORMAT", "UTF-8");
+  }
   // A nested array bomb: depth beyond 4.
-  { Img m; m.header(3, 0, 1).str("deep");
+  {
+    Img m;
+    m.header(3, 0, 1).str("deep");
     m.put<uint32_t>(9);
     for (int d = 0; d < 6; ++d) m.put<uint32_t>(9).put<uint64_t>(1);
     m.bytes(64);
-    expect(m.b, "E_MODEL_FORMAT", "nests arrays"); }
+    expect(m.b, "E_MODEL_FORMAT", "nests arrays");
+  }
   // Tensor infos.
   auto one = [](std::vector<uint64_t> ne, uint32_t type, uint64_t offset, size_t data) {
     Img m;

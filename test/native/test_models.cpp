@@ -56,9 +56,13 @@ std::string model_path(const Case& c, const char* key) {
 
 void run_text_encoder(const std::string& name, const char* weights_key) {
   Case c;
-  if (!open_case(name, &c)) { std::printf("    (fixtures not found; skipped)\n"); return; }
-  std::string path = weights_key[0] == 'h' ? bgn_test::fixtures_dir() + "/" + c.m.find("model")->find("folder")->as_string()
-                                           : model_path(c, weights_key);
+  if (!open_case(name, &c)) {
+    std::printf("    (fixtures not found; skipped)\n");
+    return;
+  }
+  std::string path = weights_key[0] == 'h'
+                         ? bgn_test::fixtures_dir() + "/" + c.m.find("model")->find("folder")->as_string()
+                         : model_path(c, weights_key);
   auto te = ClipTextModel::load(path, 2);
   Tensor ids = c.in->tensor("input_ids");
   std::vector<int64_t> v = ids.as_i64();
@@ -73,12 +77,16 @@ void run_text_encoder(const std::string& name, const char* weights_key) {
 
 void run_unet(const std::string& name, const char* weights_key, int64_t heads = 0) {
   Case c;
-  if (!open_case(name, &c)) { std::printf("    (fixtures not found; skipped)\n"); return; }
+  if (!open_case(name, &c)) {
+    std::printf("    (fixtures not found; skipped)\n");
+    return;
+  }
   UnetLoadOptions opts;
   opts.threads = 2;
   opts.attention_heads = heads;
-  std::string path = weights_key[0] == 'f' ? bgn_test::fixtures_dir() + "/" + c.m.find("model")->find("folder")->as_string()
-                                           : model_path(c, weights_key);
+  std::string path = weights_key[0] == 'f'
+                         ? bgn_test::fixtures_dir() + "/" + c.m.find("model")->find("folder")->as_string()
+                         : model_path(c, weights_key);
   auto unet = UNetModel::load(path, opts);
   Tensor x = c.in->tensor("sample"), ctx = c.in->tensor("encoder_hidden_states");
   std::vector<float> ts = floats(c.in->tensor("timestep"));
@@ -94,8 +102,8 @@ void run_unet(const std::string& name, const char* weights_key, int64_t heads = 
     added.P = int64_t(te.size()) / N;
     added.time_ids = ti.data();
   }
-  std::vector<float> out = unet->forward(floats(x).data(), N, x.dim(2), x.dim(3), ts.data(), floats(ctx).data(), ctx.dim(1),
-                                         te.empty() ? nullptr : &added);
+  std::vector<float> out = unet->forward(floats(x).data(), N, x.dim(2), x.dim(3), ts.data(), floats(ctx).data(),
+                                         ctx.dim(1), te.empty() ? nullptr : &added);
   CHECK(close("out", out.data(), floats(c.out->tensor("out")), c.atol, c.rtol));
 }
 
@@ -103,13 +111,16 @@ void run_unet(const std::string& name, const char* weights_key, int64_t heads = 
 // pooled output (encoder 2: projected), as StableDiffusionXLPipeline.encode_prompt reads them.
 void run_text_encoder_sdxl(int which, bool ldm) {
   Case c;
-  if (!open_case("te-sdxl", &c)) { std::printf("    (fixtures not found; skipped)\n"); return; }
+  if (!open_case("te-sdxl", &c)) {
+    std::printf("    (fixtures not found; skipped)\n");
+    return;
+  }
   const json::Value* mod = c.m.find("models")->find(which == 1 ? "text_encoder" : "text_encoder_2");
   const std::string path = bgn_test::fixtures_dir() + "/" +
                            (ldm ? mod->find("weights")->find("ldm")->as_string() : mod->find("folder")->as_string());
   const int64_t heads = mod->find("config")->find("num_attention_heads")->as_int();
-  auto te = ClipTextModel::from_weights(load_component(path, which == 1 ? Component::TextEncoder : Component::TextEncoder2), 2,
-                                        ldm ? heads : 0);
+  auto te = ClipTextModel::from_weights(
+      load_component(path, which == 1 ? Component::TextEncoder : Component::TextEncoder2), 2, ldm ? heads : 0);
   Tensor ids = c.in->tensor(which == 1 ? "input_ids_1" : "input_ids_2");
   std::vector<int64_t> v = ids.as_i64();
   std::vector<int32_t> ids32(v.begin(), v.end());
@@ -120,14 +131,18 @@ void run_text_encoder_sdxl(int which, bool ldm) {
   ClipTextOutput r = te->encode(ids32.data(), ids.dim(0), ids.dim(1), o);
   const std::string pre = which == 1 ? "te1_" : "te2_";
   CHECK(close("penultimate_raw", r.last.data(), floats(c.out->tensor(pre + "penultimate_raw")), c.atol, c.rtol));
-  CHECK(close("pooled", r.pooled.data(), floats(c.out->tensor(pre + (which == 1 ? "pooler_output" : "text_embeds"))), c.atol,
-              c.rtol));
+  CHECK(close("pooled", r.pooled.data(), floats(c.out->tensor(pre + (which == 1 ? "pooler_output" : "text_embeds"))),
+              c.atol, c.rtol));
 }
 
 void run_vae(const std::string& name, bool ldm) {
   Case c;
-  if (!open_case(name, &c)) { std::printf("    (fixtures not found; skipped)\n"); return; }
-  std::string path = ldm ? model_path(c, "ldm") : bgn_test::fixtures_dir() + "/" + c.m.find("model")->find("folder")->as_string();
+  if (!open_case(name, &c)) {
+    std::printf("    (fixtures not found; skipped)\n");
+    return;
+  }
+  std::string path =
+      ldm ? model_path(c, "ldm") : bgn_test::fixtures_dir() + "/" + c.m.find("model")->find("folder")->as_string();
   auto vae = VaeModel::load(path, 2);
   Tensor img = c.in->tensor("image"), lat = c.in->tensor("latents");
   std::vector<float> moments = vae->encode(floats(img).data(), 1, img.dim(2), img.dim(3));

@@ -66,7 +66,10 @@ TEST("BREAK starts a new piece") {
 
 TEST("a short unweighted prompt encodes exactly like diffusers (one 77-token chunk)") {
   auto t = tok();
-  if (!t) { std::printf("    (fixtures not found; skipped)\n"); return; }
+  if (!t) {
+    std::printf("    (fixtures not found; skipped)\n");
+    return;
+  }
   auto chunks = encode_weighted_prompt(*t, "a photo of an astronaut riding a horse on mars");
   ClipTokenizer::EncodeOptions o;
   CHECK(chunks.size() == 1 && chunks[0].ids == t->encode_padded("a photo of an astronaut riding a horse on mars", o));
@@ -75,7 +78,10 @@ TEST("a short unweighted prompt encodes exactly like diffusers (one 77-token chu
 
 TEST("emphasis weights land on the emphasised tokens only") {
   auto t = tok();
-  if (!t) { std::printf("    (fixtures not found; skipped)\n"); return; }
+  if (!t) {
+    std::printf("    (fixtures not found; skipped)\n");
+    return;
+  }
   auto chunks = encode_weighted_prompt(*t, "a (cat:1.5)");
   CHECK(chunks.size() == 1);
   CHECK(chunks[0].ids[1] == t->encode("a")[0] && chunks[0].ids[2] == t->encode("cat")[0]);
@@ -84,7 +90,10 @@ TEST("emphasis weights land on the emphasised tokens only") {
 
 TEST("prompts longer than 75 tokens continue in further 77-token chunks") {
   auto t = tok();
-  if (!t) { std::printf("    (fixtures not found; skipped)\n"); return; }
+  if (!t) {
+    std::printf("    (fixtures not found; skipped)\n");
+    return;
+  }
   std::string prompt;
   for (int k = 0; k < 100; ++k) prompt += "word ";
   auto chunks = encode_weighted_prompt(*t, prompt);

@@ -57,7 +57,7 @@ TEST("block sizes and bytes are those of the GGUF format") {
 TEST("hand-built q4_0 and q5_0 blocks decode value j from the low nibble, j+16 from the high") {
   uint8_t b4[18] = {};
   put_f16(b4, 0.5f);
-  b4[2] = 0x9F;  // value 0: 15 - 8 = 7, value 16: 9 - 8 = 1
+  b4[2] = 0x9F;   // value 0: 15 - 8 = 7, value 16: 9 - 8 = 1
   b4[17] = 0x08;  // value 15: 0, value 31: -8
   float y[32];
   quant::dequantize(DType::Q4_0, b4, y, 32);
@@ -88,13 +88,13 @@ TEST("hand-built q4_K / q5_K / q6_K blocks use the packed 6-bit scales and chunk
   put_f16(b, 1.f);
   put_f16(b + 2, 0.5f);
   uint8_t* sc = b + 4;
-  sc[1] = 5;               // scale 1 (low 6 bits)
-  sc[5] = 3;               // min 1
+  sc[1] = 5;                                // scale 1 (low 6 bits)
+  sc[5] = 3;                                // min 1
   sc[10] = (33 & 0xF) | ((17 & 0xF) << 4);  // scale 6 / min 6 low nibbles
-  sc[2] |= (33 >> 4) << 6;  // scale 6 high bits in byte 6-4
-  sc[6] |= (17 >> 4) << 6;  // min 6 high bits in byte 6
-  b[16 + 0] = 0x70;         // chunk 0: value 0 (sub-block 0) = 0, value 32 (sub-block 1) = 7
-  b[16 + 96 + 4] = 0x09;    // chunk 3: value 196 (sub-block 6) = 9
+  sc[2] |= (33 >> 4) << 6;                  // scale 6 high bits in byte 6-4
+  sc[6] |= (17 >> 4) << 6;                  // min 6 high bits in byte 6
+  b[16 + 0] = 0x70;                         // chunk 0: value 0 (sub-block 0) = 0, value 32 (sub-block 1) = 7
+  b[16 + 96 + 4] = 0x09;                    // chunk 3: value 196 (sub-block 6) = 9
   float y[256];
   quant::dequantize(DType::Q4_K, b, y, 256);
   CHECK(y[32] == 5.f * 7 - 0.5f * 3);
@@ -117,8 +117,8 @@ TEST("hand-built q4_K / q5_K / q6_K blocks use the packed 6-bit scales and chunk
   uint8_t q6[210] = {};
   put_f16(q6 + 208, 0.25f);
   reinterpret_cast<int8_t*>(q6 + 192)[12] = -3;
-  q6[64 + 8] = 0x50;            // 5 in the high nibble
-  q6[128 + 32 + 8] = 2u << 4;   // high bits 2 → q = 5 | 32 = 37 → 37 − 32 = 5
+  q6[64 + 8] = 0x50;           // 5 in the high nibble
+  q6[128 + 32 + 8] = 2u << 4;  // high bits 2 → q = 5 | 32 = 37 → 37 − 32 = 5
   quant::dequantize(DType::Q6_K, q6, y, 256);
   CHECK(y[200] == 0.25f * -3 * 5);
   CHECK(y[0] == 0.25f * 0 * -32);
@@ -128,10 +128,13 @@ TEST("every block type round-trips random weights within its resolution") {
   const int64_t n = 4096;
   auto x = randn(size_t(n), 7);
   // RMS error relative to the RMS of the data.
-  struct Want { DType t; double max_rel_rms; };
-  const Want wants[] = {{DType::Q8_0, 0.006}, {DType::Q8_K, 0.008}, {DType::Q6_K, 0.02}, {DType::Q5_0, 0.05},
-                        {DType::Q5_1, 0.05},  {DType::Q5_K, 0.05},  {DType::Q4_0, 0.1},  {DType::Q4_1, 0.1},
-                        {DType::Q4_K, 0.1}};
+  struct Want {
+    DType t;
+    double max_rel_rms;
+  };
+  const Want wants[] = {{DType::Q8_0, 0.006}, {DType::Q8_K, 0.008}, {DType::Q6_K, 0.02},
+                        {DType::Q5_0, 0.05},  {DType::Q5_1, 0.05},  {DType::Q5_K, 0.05},
+                        {DType::Q4_0, 0.1},   {DType::Q4_1, 0.1},   {DType::Q4_K, 0.1}};
   for (const auto& w : wants) {
     auto y = dequantized(w.t, quantized(w.t, x), n);
     double e = 0, s = 0;
@@ -177,14 +180,17 @@ TEST("matmul on quantized weights matches dequantize-then-multiply (dot path, ti
         for (int64_t m = 0; m < M; ++m)
           for (int64_t n = 0; n < N; ++n) {
             double s = beta * 0.5, a = 0.5 * beta;
-            for (int64_t k = 0; k < K; ++k) s += double(d[n * K + k]) * x[m * K + k], a += std::fabs(double(d[n * K + k]) * x[m * K + k]);
+            for (int64_t k = 0; k < K; ++k)
+              s += double(d[n * K + k]) * x[m * K + k], a += std::fabs(double(d[n * K + k]) * x[m * K + k]);
             ref[m * N + n] = float(s);
             mag[m * N + n] = float(a);
           }
         cpu::matmul(pool, t, q.data(), N, K, x.data(), M, beta, y.data());
         double worst = 0;
-        for (size_t i = 0; i < y.size(); ++i) worst = std::max(worst, std::fabs(double(y[i]) - ref[i]) / (mag[i] + 1e-12));
-        CHECK_MSG(worst <= 2e-5, "%s M=%lld beta=%g: worst relative error %g", dtype_name(t), (long long)M, beta, worst);
+        for (size_t i = 0; i < y.size(); ++i)
+          worst = std::max(worst, std::fabs(double(y[i]) - ref[i]) / (mag[i] + 1e-12));
+        CHECK_MSG(worst <= 2e-5, "%s M=%lld beta=%g: worst relative error %g", dtype_name(t), (long long)M, beta,
+                  worst);
       }
     }
   }
@@ -195,8 +201,10 @@ TEST("a quantized tensor widens to f32 through Tensor::to") {
   Tensor t = Tensor::empty(DType::Q4_K, {1, 256});
   quant::quantize(DType::Q4_K, x.data(), t.raw(), 256);
   Tensor f = t.to(DType::F32);
-  auto ref = dequantized(DType::Q4_K, std::vector<uint8_t>(static_cast<const uint8_t*>(t.raw()),
-                                                           static_cast<const uint8_t*>(t.raw()) + t.nbytes()), 256);
+  auto ref = dequantized(
+      DType::Q4_K,
+      std::vector<uint8_t>(static_cast<const uint8_t*>(t.raw()), static_cast<const uint8_t*>(t.raw()) + t.nbytes()),
+      256);
   CHECK(f.shape() == Shape({1, 256}));
   CHECK(std::memcmp(f.raw(), ref.data(), 256 * 4) == 0);
 }

@@ -48,8 +48,9 @@ std::string floats(std::initializer_list<float> v) {
 }  // namespace
 
 TEST("a valid file gives views with dtype, shape and data") {
-  auto img = image(R"({"__metadata__":{"format":"pt"},"w":{"dtype":"F32","shape":[2,2],"data_offsets":[0,16]},"b":{"dtype":"F16","shape":[],"data_offsets":[16,18]}})",
-                   floats({1, 2, 3, 4}) + std::string("\x00\x3c", 2));
+  auto img = image(
+      R"({"__metadata__":{"format":"pt"},"w":{"dtype":"F32","shape":[2,2],"data_offsets":[0,16]},"b":{"dtype":"F16","shape":[],"data_offsets":[16,18]}})",
+      floats({1, 2, 3, 4}) + std::string("\x00\x3c", 2));
   auto f = parse(img);
   CHECK(f->entries().size() == 2 && f->metadata().at("format") == "pt");
   Tensor w = f->tensor("w");
@@ -86,8 +87,10 @@ TEST("malformed JSON headers are format errors") {
 }
 
 TEST("an unknown dtype is a format error; a known but unsupported one is E_MODEL_UNSUPPORTED") {
-  CHECK_THROWS_CODE(parse(image(R"({"x":{"dtype":"F17","shape":[1],"data_offsets":[0,4]}})", floats({1}))), Code::ModelFormat);
-  CHECK_THROWS_CODE(parse(image(R"({"x":{"dtype":"U32","shape":[1],"data_offsets":[0,4]}})", floats({1}))), Code::ModelUnsupported);
+  CHECK_THROWS_CODE(parse(image(R"({"x":{"dtype":"F17","shape":[1],"data_offsets":[0,4]}})", floats({1}))),
+                    Code::ModelFormat);
+  CHECK_THROWS_CODE(parse(image(R"({"x":{"dtype":"U32","shape":[1],"data_offsets":[0,4]}})", floats({1}))),
+                    Code::ModelUnsupported);
 }
 
 TEST("a shape that disagrees with the byte range names the tensor") {
@@ -97,20 +100,25 @@ TEST("a shape that disagrees with the byte range names the tensor") {
 }
 
 TEST("data past the end of the file (truncated download) is a format error") {
-  CHECK_THROWS_CODE(parse(image(R"({"x":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})", floats({1, 2}))), Code::ModelFormat);
+  CHECK_THROWS_CODE(parse(image(R"({"x":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})", floats({1, 2}))),
+                    Code::ModelFormat);
 }
 
 TEST("overlapping tensors are a format error") {
-  auto img = image(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
-                   floats({1, 2, 3}));
+  auto img = image(
+      R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
+      floats({1, 2, 3}));
   CHECK_THROWS_CODE(parse(img), Code::ModelFormat);
 }
 
 TEST("negative, fractional or huge dimensions are format errors") {
-  CHECK_THROWS_CODE(parse(image(R"({"x":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}})", floats({1}))), Code::ModelFormat);
-  CHECK_THROWS_CODE(parse(image(R"({"x":{"dtype":"F32","shape":[1.5],"data_offsets":[0,4]}})", floats({1}))), Code::ModelFormat);
-  CHECK_THROWS_CODE(parse(image(R"({"x":{"dtype":"F32","shape":[4611686018427387904,4],"data_offsets":[0,4]}})", floats({1}))),
+  CHECK_THROWS_CODE(parse(image(R"({"x":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}})", floats({1}))),
                     Code::ModelFormat);
+  CHECK_THROWS_CODE(parse(image(R"({"x":{"dtype":"F32","shape":[1.5],"data_offsets":[0,4]}})", floats({1}))),
+                    Code::ModelFormat);
+  CHECK_THROWS_CODE(
+      parse(image(R"({"x":{"dtype":"F32","shape":[4611686018427387904,4],"data_offsets":[0,4]}})", floats({1}))),
+      Code::ModelFormat);
 }
 
 TEST("asking for a missing tensor names it") {
@@ -124,7 +132,10 @@ TEST("a missing file is E_MODEL_NOT_FOUND") {
 
 TEST("every fixture safetensors file opens") {
   std::string dir = bgn_test::fixtures_dir();
-  if (dir.empty()) { std::printf("    (fixtures not found; skipped)\n"); return; }
+  if (dir.empty()) {
+    std::printf("    (fixtures not found; skipped)\n");
+    return;
+  }
   auto f = SafetensorsFile::open(dir + "/models/sd1-tiny.safetensors");
   CHECK(f->entries().size() > 100);
   for (const auto& e : f->entries()) CHECK(f->tensor(e).numel() == shape_numel(e.shape));
@@ -132,7 +143,8 @@ TEST("every fixture safetensors file opens") {
 
 TEST("JSON: strict syntax with Python's non-finite literals") {
   CHECK(json::parse("-Infinity", "t").as_double() < -1e308);
-  CHECK(json::parse(R"({"a":[1,2.5,"\u00e9\ud83d\ude00"]})", "t").find("a")->items()[2].as_string() == "\xc3\xa9\xf0\x9f\x98\x80");
+  CHECK(json::parse(R"({"a":[1,2.5,"\u00e9\ud83d\ude00"]})", "t").find("a")->items()[2].as_string() ==
+        "\xc3\xa9\xf0\x9f\x98\x80");
   CHECK(json::parse("9007199254740993", "t").as_int() == 9007199254740993LL);
   CHECK_THROWS_CODE(json::parse("[1,]", "t"), Code::ModelFormat);
   CHECK_THROWS_CODE(json::parse("01", "t"), Code::ModelFormat);
@@ -141,7 +153,6 @@ TEST("JSON: strict syntax with Python's non-finite literals") {
   CHECK_THROWS_CODE(json::parse("{} x", "t"), Code::ModelFormat);
   CHECK_THROWS_CODE(json::parse(std::string(300, '['), "t"), Code::ModelFormat);
 }
-
 
 namespace {
 // This process's resident file-backed pages (RssFile in /proc/self/status), in KiB; -1 if unknown.
@@ -157,7 +168,8 @@ long rss_file_kib() {
 TEST("weights borrowed inside a residency scope are recorded, and releasing drops their pages but not their values") {
   // A 32 MiB single-tensor safetensors file on disk, mapped like a checkpoint.
   const size_t n = 8u << 20;  // floats
-  std::string header = "{\"w\":{\"dtype\":\"F32\",\"shape\":[" + std::to_string(n) + "],\"data_offsets\":[0," + std::to_string(n * 4) + "]}}";
+  std::string header = "{\"w\":{\"dtype\":\"F32\",\"shape\":[" + std::to_string(n) + "],\"data_offsets\":[0," +
+                       std::to_string(n * 4) + "]}}";
   while ((8 + header.size()) % 8) header += ' ';
   char path[] = "/tmp/bgn-residency-XXXXXX";
   int fd = mkstemp(path);

@@ -14,15 +14,18 @@ using namespace bgn;
 
 namespace {
 
-std::unique_ptr<Scheduler> from_class(const std::string& cls, const json::Value& config, const json::Value* extra = nullptr) {
+std::unique_ptr<Scheduler> from_class(const std::string& cls, const json::Value& config,
+                                      const json::Value* extra = nullptr) {
   SchedulerKind kind = scheduler_kind_from_name(cls);
   json::Value merged = config;
   if (extra && extra->is_object() && extra->size()) {
     std::vector<json::Value::Member> m = config.members();
     for (const auto& kv : extra->members()) {
       auto it = std::find_if(m.begin(), m.end(), [&](const json::Value::Member& x) { return x.first == kv.first; });
-      if (it != m.end()) it->second = kv.second;
-      else m.push_back(kv);
+      if (it != m.end())
+        it->second = kv.second;
+      else
+        m.push_back(kv);
     }
     merged = json::Value::object(m);
   }
@@ -37,8 +40,11 @@ std::vector<float> floats(const Tensor& t) {
 }  // namespace
 
 TEST("scaled_linear betas give the SD alphas_cumprod") {
-  auto s = make_scheduler(SchedulerKind::DDIM, SchedulerConfig::from_json(
-      SchedulerKind::DDIM, json::parse(R"({"beta_schedule":"scaled_linear","beta_start":0.00085,"beta_end":0.012})", "cfg"), "cfg"));
+  auto s = make_scheduler(
+      SchedulerKind::DDIM,
+      SchedulerConfig::from_json(
+          SchedulerKind::DDIM,
+          json::parse(R"({"beta_schedule":"scaled_linear","beta_start":0.00085,"beta_end":0.012})", "cfg"), "cfg"));
   // alphas_cumprod[0] = 1 - 0.00085
   CHECK(std::fabs(s->alphas_cumprod()[0] - 0.99915f) < 1e-7f);
   CHECK(s->alphas_cumprod().size() == 1000);
@@ -54,7 +60,8 @@ TEST("sampler names and diffusers class names both select a scheduler") {
 
 TEST("unsupported config options are refused, not ignored") {
   auto cfg = [](const char* j) { return json::parse(j, "cfg"); };
-  CHECK_THROWS_CODE(SchedulerConfig::from_json(SchedulerKind::DPMSolverMultistep, cfg(R"({"algorithm_type":"sde-dpmsolver++"})"), "cfg"),
+  CHECK_THROWS_CODE(SchedulerConfig::from_json(SchedulerKind::DPMSolverMultistep,
+                                               cfg(R"({"algorithm_type":"sde-dpmsolver++"})"), "cfg"),
                     Code::ModelUnsupported);
   CHECK_THROWS_CODE(SchedulerConfig::from_json(SchedulerKind::Euler, cfg(R"({"prediction_type":"flow"})"), "cfg"),
                     Code::ModelUnsupported);
@@ -69,8 +76,14 @@ TEST("steps outside [1, num_train_timesteps] are bad input") {
 }
 
 TEST("trailing spacing and v-prediction configs (SD 2.x 768-v) produce a schedule") {
-  auto s = make_scheduler(SchedulerKind::Euler, SchedulerConfig::from_json(SchedulerKind::Euler,
-      json::parse(R"({"beta_schedule":"scaled_linear","beta_start":0.00085,"beta_end":0.012,"prediction_type":"v_prediction","timestep_spacing":"trailing"})", "cfg"), "cfg"));
+  auto s = make_scheduler(
+      SchedulerKind::Euler,
+      SchedulerConfig::from_json(
+          SchedulerKind::Euler,
+          json::parse(
+              R"({"beta_schedule":"scaled_linear","beta_start":0.00085,"beta_end":0.012,"prediction_type":"v_prediction","timestep_spacing":"trailing"})",
+              "cfg"),
+          "cfg"));
   s->set_timesteps(4);
   CHECK(s->timesteps() == std::vector<double>({999, 749, 499, 249}));
 }
@@ -101,7 +114,10 @@ TEST("Philox4x32-10 matches the Random123 known answer and noise is reproducible
 
 TEST("timesteps and sigmas match diffusers' tables for every config and step count") {
   std::string dir = bgn_test::fixtures_dir();
-  if (dir.empty()) { std::printf("    (fixtures not found; skipped)\n"); return; }
+  if (dir.empty()) {
+    std::printf("    (fixtures not found; skipped)\n");
+    return;
+  }
   json::Value root = json::parse_file(dir + "/cases/schedulers/tables.json");
   int checked = 0;
   for (const auto& cfg : root.find("tables")->members()) {
@@ -118,10 +134,12 @@ TEST("timesteps and sigmas match diffusers' tables for every config and step cou
         bool same = ts.size() == s->timesteps().size();
         for (size_t k = 0; same && k < ts.size(); ++k) same = ts[k].as_double() == s->timesteps()[k];
         CHECK_MSG(same, "%s %s %s: timesteps differ (first %g vs %g)", cfg.first.c_str(), sc.first.c_str(),
-                  st.first.c_str(), ts.empty() ? 0.0 : ts[0].as_double(), s->timesteps().empty() ? 0.0 : s->timesteps()[0]);
+                  st.first.c_str(), ts.empty() ? 0.0 : ts[0].as_double(),
+                  s->timesteps().empty() ? 0.0 : s->timesteps()[0]);
         double want_init = want.find("init_noise_sigma")->as_double();
-        CHECK_MSG(std::fabs(want_init - s->init_noise_sigma()) <= 1e-6 * std::fabs(want_init), "%s %s %s: init_noise_sigma %g vs %g",
-                  cfg.first.c_str(), sc.first.c_str(), st.first.c_str(), want_init, s->init_noise_sigma());
+        CHECK_MSG(std::fabs(want_init - s->init_noise_sigma()) <= 1e-6 * std::fabs(want_init),
+                  "%s %s %s: init_noise_sigma %g vs %g", cfg.first.c_str(), sc.first.c_str(), st.first.c_str(),
+                  want_init, s->init_noise_sigma());
         if (const json::Value* sig = want.find("sigmas")) {
           bool ok = sig->size() == s->sigmas().size();
           double worst = 0;
@@ -151,7 +169,10 @@ TEST("timesteps and sigmas match diffusers' tables for every config and step cou
 
 TEST("every sched-* trace matches diffusers step by step within its tolerance") {
   std::string dir = bgn_test::fixtures_dir();
-  if (dir.empty()) { std::printf("    (fixtures not found; skipped)\n"); return; }
+  if (dir.empty()) {
+    std::printf("    (fixtures not found; skipped)\n");
+    return;
+  }
   std::string cases = dir + "/cases";
   DIR* d = opendir(cases.c_str());
   CHECK(d != nullptr);
@@ -192,14 +213,16 @@ TEST("every sched-* trace matches diffusers step by step within its tolerance") 
     std::vector<float> ts = floats(ex->tensor("timesteps"));
     CHECK_MSG(ts.size() == s->timesteps().size(), "%s: %zu timesteps vs %d", name.c_str(), ts.size(), s->num_steps());
     for (size_t k = 0; k < ts.size() && k < s->timesteps().size(); ++k)
-      CHECK_MSG(ts[k] == static_cast<float>(s->timesteps()[k]), "%s: timestep %zu %g vs %g", name.c_str(), k, ts[k], s->timesteps()[k]);
+      CHECK_MSG(ts[k] == static_cast<float>(s->timesteps()[k]), "%s: timestep %zu %g vs %g", name.c_str(), k, ts[k],
+                s->timesteps()[k]);
 
     Tensor x = Tensor::empty(DType::F32, noise.shape());
     for (int64_t k = 0; k < per; ++k) x.data<float>()[k] = noise.data<float>()[k] * s->init_noise_sigma();
     compare(x.data<float>(), floats(ex->tensor("initial_sample")).data(), per);
     std::vector<float> want_in = floats(ex->tensor("scaled_model_inputs"));
     std::vector<float> want_out = floats(ex->tensor("samples"));
-    std::vector<float> want_x0 = ex->has("pred_original_samples") ? floats(ex->tensor("pred_original_samples")) : std::vector<float>();
+    std::vector<float> want_x0 =
+        ex->has("pred_original_samples") ? floats(ex->tensor("pred_original_samples")) : std::vector<float>();
     for (int i = 0; i < s->num_steps(); ++i) {
       Tensor xin = s->scale_model_input(x, i);
       compare(xin.data<float>(), want_in.data() + i * per, per);
@@ -224,10 +247,16 @@ TEST("every sched-* trace matches diffusers step by step within its tolerance") 
 
 TEST("img2img: strength picks the first step and add_noise gives the pipeline's first UNet input") {
   std::string dir = bgn_test::fixtures_dir();
-  if (dir.empty()) { std::printf("    (fixtures not found; skipped)\n"); return; }
+  if (dir.empty()) {
+    std::printf("    (fixtures not found; skipped)\n");
+    return;
+  }
   std::string mpath = dir + "/cases/img2img-sd1-euler/manifest.json";
   struct stat st;
-  if (::stat(mpath.c_str(), &st) != 0) { std::printf("    (img2img fixture not found; skipped)\n"); return; }
+  if (::stat(mpath.c_str(), &st) != 0) {
+    std::printf("    (img2img fixture not found; skipped)\n");
+    return;
+  }
   json::Value m = json::parse_file(mpath);
   const json::Value& p = *m.find("pipeline");
   const json::Value& params = *p.find("params");
@@ -245,7 +274,8 @@ TEST("img2img: strength picks the first step and add_noise gives the pipeline's 
   std::vector<float> want = floats(ex->tensor("unet_inputs"));  // (steps, 2 [uncond, cond], 4, h, w)
   double worst = 0;
   for (int64_t k = 0; k < xin.numel(); ++k)
-    worst = std::max(worst, std::fabs(static_cast<double>(xin.data<float>()[k]) - want[k]) / (2e-3 + 1e-3 * std::fabs(want[k])));
+    worst = std::max(
+        worst, std::fabs(static_cast<double>(xin.data<float>()[k]) - want[k]) / (2e-3 + 1e-3 * std::fabs(want[k])));
   std::printf("    img2img first UNet input: err/tol %.3g\n", worst);
   CHECK(worst <= 1.0);
 }

@@ -85,45 +85,45 @@ inline std::vector<float> randn(size_t n, uint32_t seed, float scale = 1.f) {
 
 #define BGN_TEST_CAT2(a, b) a##b
 #define BGN_TEST_CAT(a, b) BGN_TEST_CAT2(a, b)
-#define TEST(name)                                                                                  \
-  static void BGN_TEST_CAT(test_fn_, __LINE__)();                                                   \
+#define TEST(name)                                                                                      \
+  static void BGN_TEST_CAT(test_fn_, __LINE__)();                                                       \
   static bgn_test::Registrar BGN_TEST_CAT(test_reg_, __LINE__)(name, BGN_TEST_CAT(test_fn_, __LINE__)); \
   static void BGN_TEST_CAT(test_fn_, __LINE__)()
 
-#define CHECK(cond)                                                             \
-  do {                                                                          \
-    if (!(cond)) {                                                              \
+#define CHECK(cond)                                                            \
+  do {                                                                         \
+    if (!(cond)) {                                                             \
       std::printf("    %s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond); \
-      ++bgn_test::failures();                                                   \
-    }                                                                           \
+      ++bgn_test::failures();                                                  \
+    }                                                                          \
   } while (0)
 
-#define CHECK_MSG(cond, ...)                                          \
-  do {                                                                \
-    if (!(cond)) {                                                    \
+#define CHECK_MSG(cond, ...)                                                   \
+  do {                                                                         \
+    if (!(cond)) {                                                             \
       std::printf("    %s:%d: CHECK(%s) failed: ", __FILE__, __LINE__, #cond); \
-      std::printf(__VA_ARGS__);                                       \
-      std::printf("\n");                                              \
-      ++bgn_test::failures();                                         \
-    }                                                                 \
+      std::printf(__VA_ARGS__);                                                \
+      std::printf("\n");                                                       \
+      ++bgn_test::failures();                                                  \
+    }                                                                          \
   } while (0)
 
 // Expects `expr` to throw bgn::Error with `code`; returns the message through `msg_out` if given.
-#define CHECK_THROWS_CODE(expr, want_code)                                                               \
-  do {                                                                                             \
-    bool threw_ = false;                                                                           \
-    try {                                                                                          \
-      (void)(expr);                                                                                \
-    } catch (const bgn::Error& e_) {                                                               \
-      threw_ = true;                                                                               \
-      if (e_.code() != (want_code)) {                                                                   \
-        std::printf("    %s:%d: %s threw %s (%s), expected %s\n", __FILE__, __LINE__, #expr,        \
-                    bgn::code_name(e_.code()), e_.what(), bgn::code_name(want_code));                   \
-        ++bgn_test::failures();                                                                    \
-      }                                                                                            \
-    }                                                                                              \
-    if (!threw_) {                                                                                 \
-      std::printf("    %s:%d: %s did not throw\n", __FILE__, __LINE__, #expr);                     \
-      ++bgn_test::failures();                                                                      \
-    }                                                                                              \
+#define CHECK_THROWS_CODE(expr, want_code)                                                   \
+  do {                                                                                       \
+    bool threw_ = false;                                                                     \
+    try {                                                                                    \
+      (void)(expr);                                                                          \
+    } catch (const bgn::Error& e_) {                                                         \
+      threw_ = true;                                                                         \
+      if (e_.code() != (want_code)) {                                                        \
+        std::printf("    %s:%d: %s threw %s (%s), expected %s\n", __FILE__, __LINE__, #expr, \
+                    bgn::code_name(e_.code()), e_.what(), bgn::code_name(want_code));        \
+        ++bgn_test::failures();                                                              \
+      }                                                                                      \
+    }                                                                                        \
+    if (!threw_) {                                                                           \
+      std::printf("    %s:%d: %s did not throw\n", __FILE__, __LINE__, #expr);               \
+      ++bgn_test::failures();                                                                \
+    }                                                                                        \
   } while (0)

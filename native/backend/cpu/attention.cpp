@@ -45,8 +45,10 @@ void attention(ThreadPool& pool, const float* q, const float* k, const float* v,
       for (int64_t j0 = 0; j0 < tk_end; j0 += kKeyBlock) {
         const int64_t cols = std::min(kKeyBlock, tk_end - j0);
         float* S = scores.data();
-        if (s.bf16) gemm_bf16_nt(qp, s.ldq, rows, kb + j0 * s.ldk, s.ldk, cols, D, S, kKeyBlock, false);
-        else sgemm_serial(false, true, rows, cols, D, s.scale, qp, s.ldq, kb + j0 * s.ldk, s.ldk, 0.f, S, kKeyBlock);
+        if (s.bf16)
+          gemm_bf16_nt(qp, s.ldq, rows, kb + j0 * s.ldk, s.ldk, cols, D, S, kKeyBlock, false);
+        else
+          sgemm_serial(false, true, rows, cols, D, s.scale, qp, s.ldq, kb + j0 * s.ldk, s.ldk, 0.f, S, kKeyBlock);
         for (int64_t r = 0; r < rows; ++r) {
           float* sr = S + r * kKeyBlock;
           if (s.causal) {
@@ -55,8 +57,10 @@ void attention(ThreadPool& pool, const float* q, const float* k, const float* v,
               if (j0 + c > limit) sr[c] = neg_inf;
           }
           float m = mx[r];
-          if (s.bf16) m = std::max(m, scale_and_max(sr, cols, s.scale));
-          else for (int64_t c = 0; c < cols; ++c) m = std::max(m, sr[c]);
+          if (s.bf16)
+            m = std::max(m, scale_and_max(sr, cols, s.scale));
+          else
+            for (int64_t c = 0; c < cols; ++c) m = std::max(m, sr[c]);
           if (m == neg_inf) {  // the whole block is masked for this row
             for (int64_t c = 0; c < cols; ++c) sr[c] = 0.f;
             continue;
@@ -79,8 +83,10 @@ void attention(ThreadPool& pool, const float* q, const float* k, const float* v,
             for (int64_t d = 0; d < D; ++d) ar[d] *= corr;
           }
         }
-        if (s.bf16) gemm_bf16_nn(S, kKeyBlock, rows, vb + j0 * s.ldv, s.ldv, cols, D, acc.data(), D, true);
-        else sgemm_serial(false, false, rows, D, cols, 1.f, S, kKeyBlock, vb + j0 * s.ldv, s.ldv, 1.f, acc.data(), D);
+        if (s.bf16)
+          gemm_bf16_nn(S, kKeyBlock, rows, vb + j0 * s.ldv, s.ldv, cols, D, acc.data(), D, true);
+        else
+          sgemm_serial(false, false, rows, D, cols, 1.f, S, kKeyBlock, vb + j0 * s.ldv, s.ldv, 1.f, acc.data(), D);
       }
       for (int64_t r = 0; r < rows; ++r) {
         float* orow = o + (b * s.Tq + i0 + r) * s.ldo + h * D;

@@ -26,7 +26,8 @@ void apply_bias_activation(float* y, int64_t rows, int64_t cols, int64_t ld, con
     float b = bias ? bias[r] : 0.f;
     switch (act) {
       case Activation::None:
-        if (bias) for (int64_t i = 0; i < cols; ++i) p[i] += b;
+        if (bias)
+          for (int64_t i = 0; i < cols; ++i) p[i] += b;
         break;
       case Activation::Relu:
         for (int64_t i = 0; i < cols; ++i) p[i] = std::max(p[i] + b, 0.f);
@@ -77,9 +78,8 @@ bool is_pointwise(int64_t KH, int64_t KW, const Conv2dParams& p) {
          p.pad_bottom == 0 && p.pad_right == 0;
 }
 
-void conv2d(ThreadPool& pool, const ConvInput& x, int64_t N, int64_t C, int64_t H, int64_t W, const float* w,
-            int64_t O, int64_t KH, int64_t KW, const float* bias, const Conv2dParams& p, float* y, int64_t OH,
-            int64_t OW) {
+void conv2d(ThreadPool& pool, const ConvInput& x, int64_t N, int64_t C, int64_t H, int64_t W, const float* w, int64_t O,
+            int64_t KH, int64_t KW, const float* bias, const Conv2dParams& p, float* y, int64_t OH, int64_t OW) {
   if (winograd_applies(C, O, KH, KW, p, OH, OW) && !knobs::no_winograd()) {
     conv2d_winograd(pool, x, N, C, H, W, w, O, bias, p, y, OH, OW);
     return;

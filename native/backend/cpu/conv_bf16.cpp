@@ -10,9 +10,9 @@
 
 namespace bgn::cpu {
 
-void conv2d_bf16(ThreadPool& pool, const ConvInput& x, int64_t N, int64_t C, int64_t H, int64_t W,
-                 const Bf16Weights& w, int64_t O, int64_t KH, int64_t KW, const float* bias, const Conv2dParams& p,
-                 float* y, int64_t OH, int64_t OW) {
+void conv2d_bf16(ThreadPool& pool, const ConvInput& x, int64_t N, int64_t C, int64_t H, int64_t W, const Bf16Weights& w,
+                 int64_t O, int64_t KH, int64_t KW, const float* bias, const Conv2dParams& p, float* y, int64_t OH,
+                 int64_t OW) {
   BGN_CHECK(p.groups == 1 && w.side() == Bf16Weights::Side::Left && w.rows() == O && w.depth() == C * KH * KW,
             Code::Internal, "conv2d_bf16: the packed weights do not fit the convolution");
   const int64_t K = C * KH * KW, OHW = OH * OW;

@@ -32,17 +32,23 @@ void binary_impl(ThreadPool& pool, F f, const float* a, const int64_t* as, int a
   for (int i = 0; i < ar; ++i) na *= as[i];
   for (int i = 0; i < br; ++i) nb *= bs[i];
   if (na == n && nb == n) {
-    pool.parallel_for(n, 1 << 15, [&](int64_t s, int64_t e) { for (int64_t i = s; i < e; ++i) y[i] = f(a[i], b[i]); });
+    pool.parallel_for(n, 1 << 15, [&](int64_t s, int64_t e) {
+      for (int64_t i = s; i < e; ++i) y[i] = f(a[i], b[i]);
+    });
     return;
   }
   if (na == n && nb == 1) {
     float bv = b[0];
-    pool.parallel_for(n, 1 << 15, [&](int64_t s, int64_t e) { for (int64_t i = s; i < e; ++i) y[i] = f(a[i], bv); });
+    pool.parallel_for(n, 1 << 15, [&](int64_t s, int64_t e) {
+      for (int64_t i = s; i < e; ++i) y[i] = f(a[i], bv);
+    });
     return;
   }
   if (nb == n && na == 1) {
     float av = a[0];
-    pool.parallel_for(n, 1 << 15, [&](int64_t s, int64_t e) { for (int64_t i = s; i < e; ++i) y[i] = f(av, b[i]); });
+    pool.parallel_for(n, 1 << 15, [&](int64_t s, int64_t e) {
+      for (int64_t i = s; i < e; ++i) y[i] = f(av, b[i]);
+    });
     return;
   }
   // General: strides of a and b in the output's index space (0 where broadcast), with size-1
@@ -134,25 +140,45 @@ void binary_impl(ThreadPool& pool, F f, const float* a, const int64_t* as, int a
 
 }  // namespace
 
-void binary(ThreadPool& pool, BinaryOp op, const float* a, const int64_t* as, int ar, const float* b,
-            const int64_t* bs, int br, float* y, const int64_t* ys, int yr) {
+void binary(ThreadPool& pool, BinaryOp op, const float* a, const int64_t* as, int ar, const float* b, const int64_t* bs,
+            int br, float* y, const int64_t* ys, int yr) {
   if (yr == 0) {
     static const int64_t one = 1;
     as = bs = ys = &one;
     ar = br = yr = 1;
   }
-  if (ar == 0) { static const int64_t one = 1; as = &one; ar = 1; }
-  if (br == 0) { static const int64_t one = 1; bs = &one; br = 1; }
+  if (ar == 0) {
+    static const int64_t one = 1;
+    as = &one;
+    ar = 1;
+  }
+  if (br == 0) {
+    static const int64_t one = 1;
+    bs = &one;
+    br = 1;
+  }
   switch (op) {
-    case BinaryOp::Add: binary_impl(pool, [](float u, float v) { return u + v; }, a, as, ar, b, bs, br, y, ys, yr); break;
-    case BinaryOp::Sub: binary_impl(pool, [](float u, float v) { return u - v; }, a, as, ar, b, bs, br, y, ys, yr); break;
-    case BinaryOp::Mul: binary_impl(pool, [](float u, float v) { return u * v; }, a, as, ar, b, bs, br, y, ys, yr); break;
-    case BinaryOp::Div: binary_impl(pool, [](float u, float v) { return u / v; }, a, as, ar, b, bs, br, y, ys, yr); break;
+    case BinaryOp::Add:
+      binary_impl(
+          pool, [](float u, float v) { return u + v; }, a, as, ar, b, bs, br, y, ys, yr);
+      break;
+    case BinaryOp::Sub:
+      binary_impl(
+          pool, [](float u, float v) { return u - v; }, a, as, ar, b, bs, br, y, ys, yr);
+      break;
+    case BinaryOp::Mul:
+      binary_impl(
+          pool, [](float u, float v) { return u * v; }, a, as, ar, b, bs, br, y, ys, yr);
+      break;
+    case BinaryOp::Div:
+      binary_impl(
+          pool, [](float u, float v) { return u / v; }, a, as, ar, b, bs, br, y, ys, yr);
+      break;
   }
 }
 
-void batchnorm(ThreadPool& pool, const float* x, int64_t N, int64_t C, int64_t S, const float* scale,
-               const float* bias, const float* mean, const float* var, float eps, float* y) {
+void batchnorm(ThreadPool& pool, const float* x, int64_t N, int64_t C, int64_t S, const float* scale, const float* bias,
+               const float* mean, const float* var, float eps, float* y) {
   pool.parallel_for(N * C, 1, [&](int64_t b, int64_t e) {
     for (int64_t t = b; t < e; ++t) {
       int64_t c = t % C;

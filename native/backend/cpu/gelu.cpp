@@ -5,9 +5,8 @@
 namespace bgn::cpu {
 
 void erf(ThreadPool& pool, const float* x, float* y, int64_t n) {
-  pool.parallel_for(n, 1 << 14, [&](int64_t b, int64_t e) {
-    vm::map(x + b, y + b, e - b, [](vm::vf16 v) { return vm::erf(v); });
-  });
+  pool.parallel_for(n, 1 << 14,
+                    [&](int64_t b, int64_t e) { vm::map(x + b, y + b, e - b, [](vm::vf16 v) { return vm::erf(v); }); });
 }
 
 void gelu(ThreadPool& pool, const float* x, float* y, int64_t n) {

@@ -4,11 +4,11 @@
 // Threading is always ours: the output is split into panels and each panel is one
 // single-threaded GEMM, so BLAS never spawns threads of its own under our pool.
 #include <algorithm>
-#include <cstdlib>
 #include <string>
 
 #include "backend/cpu/gemm_kernels.h"
 #include "backend/cpu/ops.h"
+#include "tensor/knobs.h"
 
 #if defined(BGN_HAVE_CBLAS)
 #include <cblas.h>
@@ -41,8 +41,7 @@ const char* blas_name() {
 
 GemmKernel gemm_kernel() {
   static const GemmKernel k = [] {
-    const char* knob = std::getenv("BGN_GEMM_KERNEL");
-    const std::string want = knob ? knob : "";
+    const std::string want = knobs::gemm_kernel();  // read once per process: sgemm_serial runs per block
     if (want == "portable") return GemmKernel::Portable;
     if (want == "blas" && kBlasLinked) return GemmKernel::Blas;
     // Our AVX-512 kernel first: on the segmentation and diffusion shapes it runs about twice as
@@ -74,8 +73,10 @@ void sgemm_serial(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha
     return;
   }
 #endif
-  if (kernel == GemmKernel::Avx512) sgemm_avx512(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-  else sgemm_portable(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  if (kernel == GemmKernel::Avx512)
+    sgemm_avx512(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  else
+    sgemm_portable(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 void sgemm(ThreadPool& pool, bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A,

@@ -114,8 +114,8 @@ BGN_AVX512_TARGET void pack_b(const float* B, int64_t ldb, bool tb, int64_t k0, 
 
 // The tile's rows (ROWS ≤ MR) x 32 columns of C take the sum over kc of a[r][k] * b[k][0..32).
 template <int ROWS>
-BGN_AVX512_TARGET void tile(int64_t kc, const float* a, int64_t lda, const float* b, float* c, int64_t ldc,
-                            int64_t nr, float alpha, float beta, Store how) {
+BGN_AVX512_TARGET void tile(int64_t kc, const float* a, int64_t lda, const float* b, float* c, int64_t ldc, int64_t nr,
+                            float alpha, float beta, Store how) {
   __m512 acc0[ROWS], acc1[ROWS];
   for (int r = 0; r < ROWS; ++r) acc0[r] = acc1[r] = _mm512_setzero_ps();
   for (int64_t k = 0; k < kc; ++k) {
@@ -150,8 +150,8 @@ BGN_AVX512_TARGET void tile(int64_t kc, const float* a, int64_t lda, const float
 }
 
 using TileFn = void (*)(int64_t, const float*, int64_t, const float*, float*, int64_t, int64_t, float, float, Store);
-constexpr TileFn kTiles[MR + 1] = {nullptr,  tile<1>, tile<2>, tile<3>,  tile<4>,  tile<5>, tile<6>,
-                                   tile<7>,  tile<8>, tile<9>, tile<10>, tile<11>, tile<12>};
+constexpr TileFn kTiles[MR + 1] = {nullptr, tile<1>, tile<2>, tile<3>,  tile<4>,  tile<5>, tile<6>,
+                                   tile<7>, tile<8>, tile<9>, tile<10>, tile<11>, tile<12>};
 
 }  // namespace
 
@@ -161,8 +161,10 @@ void sgemm_avx512(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha
   if (K <= 0 || alpha == 0.f) {
     for (int64_t i = 0; i < M; ++i) {
       float* row = C + i * ldc;
-      if (beta == 0.f) std::fill(row, row + N, 0.f);
-      else if (beta != 1.f) for (int64_t j = 0; j < N; ++j) row[j] *= beta;
+      if (beta == 0.f)
+        std::fill(row, row + N, 0.f);
+      else if (beta != 1.f)
+        for (int64_t j = 0; j < N; ++j) row[j] *= beta;
     }
     return;
   }

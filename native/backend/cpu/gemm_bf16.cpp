@@ -44,7 +44,9 @@ namespace {
 constexpr int64_t MR = kBf16Rows, NR = kBf16Cols;
 constexpr int64_t kDepthBlock = 128;  // pairs of k per pass: a right panel's block is 16 KiB (L1)
 
-inline __mmask16 low_mask(int64_t n) { return n >= 16 ? __mmask16(0xFFFF) : n <= 0 ? __mmask16(0) : __mmask16((1u << n) - 1); }
+inline __mmask16 low_mask(int64_t n) {
+  return n >= 16 ? __mmask16(0xFFFF) : n <= 0 ? __mmask16(0) : __mmask16((1u << n) - 1);
+}
 
 // Rows [0, rows) of src (row-major, leading dimension ld, K columns) → panels of P rows (see the header).
 BGN_BF16_TARGET void pack_row_pairs(const float* src, int64_t ld, int64_t rows, int64_t K, int64_t P, uint32_t* out) {

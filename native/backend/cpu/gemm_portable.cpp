@@ -79,8 +79,10 @@ void sgemm_portable(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alp
   // Scale C by beta once; the blocked loop then accumulates alpha * A @ B.
   for (int64_t i = 0; i < M; ++i) {
     float* row = C + i * ldc;
-    if (beta == 0.f) std::fill(row, row + N, 0.f);
-    else if (beta != 1.f) for (int64_t j = 0; j < N; ++j) row[j] *= beta;
+    if (beta == 0.f)
+      std::fill(row, row + N, 0.f);
+    else if (beta != 1.f)
+      for (int64_t j = 0; j < N; ++j) row[j] *= beta;
   }
   if (K == 0 || alpha == 0.f) return;
   thread_local std::vector<float> pa, pb;

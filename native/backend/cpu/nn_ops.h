@@ -12,8 +12,8 @@ namespace bgn::cpu {
 // x (N, C, S) -> y (N, C, S): normalise over each of `groups` channel groups (C % groups == 0),
 // then y = x̂ * gamma[c] + beta[c] (gamma/beta may be null), then SiLU when `silu`.
 // y may alias x.
-void group_norm(ThreadPool& pool, const float* x, int64_t N, int64_t C, int64_t S, int64_t groups,
-                const float* gamma, const float* beta, float eps, bool silu, float* y);
+void group_norm(ThreadPool& pool, const float* x, int64_t N, int64_t C, int64_t S, int64_t groups, const float* gamma,
+                const float* beta, float eps, bool silu, float* y);
 
 // x (M, C) -> y (M, C): per-row layer norm with affine gamma/beta (C). y may alias x.
 void layer_norm(ThreadPool& pool, const float* x, int64_t M, int64_t C, const float* gamma, const float* beta,

@@ -6,8 +6,8 @@
 
 namespace bgn::cpu {
 
-void group_norm(ThreadPool& pool, const float* x, int64_t N, int64_t C, int64_t S, int64_t groups,
-                const float* gamma, const float* beta, float eps, bool silu, float* y) {
+void group_norm(ThreadPool& pool, const float* x, int64_t N, int64_t C, int64_t S, int64_t groups, const float* gamma,
+                const float* beta, float eps, bool silu, float* y) {
   const int64_t cg = C / groups;
   const int64_t grain = std::max<int64_t>(1, 65536 / std::max<int64_t>(1, cg * S));
   pool.parallel_for(N * groups, grain, [&](int64_t t0, int64_t t1) {
@@ -61,8 +61,7 @@ void layer_norm(ThreadPool& pool, const float* x, int64_t M, int64_t C, const fl
       }
       const float rstd = float(1.0 / std::sqrt(sq / double(C) + double(eps)));
       const float mu = float(mean);
-      for (int64_t i = 0; i < C; ++i)
-        yr[i] = (xr[i] - mu) * rstd * (gamma ? gamma[i] : 1.f) + (beta ? beta[i] : 0.f);
+      for (int64_t i = 0; i < C; ++i) yr[i] = (xr[i] - mu) * rstd * (gamma ? gamma[i] : 1.f) + (beta ? beta[i] : 0.f);
     }
   });
 }

@@ -6,8 +6,8 @@
 
 namespace bgn::cpu {
 
-int64_t pool_out_size(int64_t in, int64_t kernel, int64_t stride, int64_t pad_begin, int64_t pad_end,
-                      int64_t dilation, bool ceil_mode) {
+int64_t pool_out_size(int64_t in, int64_t kernel, int64_t stride, int64_t pad_begin, int64_t pad_end, int64_t dilation,
+                      bool ceil_mode) {
   int64_t span = dilation * (kernel - 1) + 1;
   int64_t padded = in + pad_begin + pad_end - span;
   if (stride <= 0 || padded < 0) return -1;

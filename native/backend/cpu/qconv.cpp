@@ -17,8 +17,8 @@ constexpr int64_t NR = 32;  // output channels per micro-tile (two 16-lane vecto
 
 bool qconv_available() {
 #if defined(BGN_QCONV_X86)
-  static const bool ok = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                         __builtin_cpu_supports("avx512vnni");
+  static const bool ok =
+      __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vnni");
   return ok;
 #else
   return false;
@@ -28,7 +28,10 @@ bool qconv_available() {
 QConvWeights qconv_prepare(const std::vector<int64_t>& w, int64_t O, int64_t C, int64_t KH, int64_t KW,
                            const std::vector<int64_t>& zw, bool weights_signed) {
   QConvWeights q;
-  q.O = O; q.C = C; q.KH = KH; q.KW = KW;
+  q.O = O;
+  q.C = C;
+  q.KH = KH;
+  q.KW = KW;
   q.C4 = (C + 3) / 4;
   q.OB = (O + NR - 1) / NR;
   const int64_t cw = weights_signed ? 0 : 128;
@@ -58,7 +61,7 @@ namespace {
 
 // acc (8 pixels x 32 channels) += sum over quads: src[r][q] (u8 x4) . w[q][32] (s8 x4)
 __attribute__((target("avx512f,avx512bw,avx512vnni"))) void micro_kernel(const uint8_t* const* src, int64_t C4,
-                                                                        const int32_t* w, __m512i* acc) {
+                                                                         const int32_t* w, __m512i* acc) {
   __m512i c00 = acc[0], c01 = acc[1], c10 = acc[2], c11 = acc[3], c20 = acc[4], c21 = acc[5], c30 = acc[6],
           c31 = acc[7], c40 = acc[8], c41 = acc[9], c50 = acc[10], c51 = acc[11], c60 = acc[12], c61 = acc[13],
           c70 = acc[14], c71 = acc[15];
@@ -68,17 +71,31 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void micro_kernel(const u
     const __m512i w0 = _mm512_loadu_si512(w + q * NR), w1 = _mm512_loadu_si512(w + q * NR + 16);
     int32_t v;
     __m512i a;
-#define BGN_STEP(s, x0, x1) \
-  std::memcpy(&v, s + 4 * q, 4); \
-  a = _mm512_set1_epi32(v); \
+#define BGN_STEP(s, x0, x1)            \
+  std::memcpy(&v, s + 4 * q, 4);       \
+  a = _mm512_set1_epi32(v);            \
   x0 = _mm512_dpbusd_epi32(x0, a, w0); \
   x1 = _mm512_dpbusd_epi32(x1, a, w1);
-    BGN_STEP(s0, c00, c01) BGN_STEP(s1, c10, c11) BGN_STEP(s2, c20, c21) BGN_STEP(s3, c30, c31)
-    BGN_STEP(s4, c40, c41) BGN_STEP(s5, c50, c51) BGN_STEP(s6, c60, c61) BGN_STEP(s7, c70, c71)
+    BGN_STEP(s0, c00, c01)
+    BGN_STEP(s1, c10, c11) BGN_STEP(s2, c20, c21) BGN_STEP(s3, c30, c31) BGN_STEP(s4, c40, c41) BGN_STEP(s5, c50, c51)
+        BGN_STEP(s6, c60, c61) BGN_STEP(s7, c70, c71)
 #undef BGN_STEP
   }
-  acc[0] = c00; acc[1] = c01; acc[2] = c10; acc[3] = c11; acc[4] = c20; acc[5] = c21; acc[6] = c30; acc[7] = c31;
-  acc[8] = c40; acc[9] = c41; acc[10] = c50; acc[11] = c51; acc[12] = c60; acc[13] = c61; acc[14] = c70;
+  acc[0] = c00;
+  acc[1] = c01;
+  acc[2] = c10;
+  acc[3] = c11;
+  acc[4] = c20;
+  acc[5] = c21;
+  acc[6] = c30;
+  acc[7] = c31;
+  acc[8] = c40;
+  acc[9] = c41;
+  acc[10] = c50;
+  acc[11] = c51;
+  acc[12] = c60;
+  acc[13] = c61;
+  acc[14] = c70;
   acc[15] = c71;
 }
 
@@ -93,12 +110,12 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void store_acc(const __m5
 }  // namespace
 #endif
 
-void qconv2d_u8(ThreadPool& pool, const uint8_t* x, int64_t N, int64_t H, int64_t W, int32_t zx,
-                const QConvWeights& q, const Conv2dParams& p, int32_t* y, int64_t OH, int64_t OW) {
+void qconv2d_u8(ThreadPool& pool, const uint8_t* x, int64_t N, int64_t H, int64_t W, int32_t zx, const QConvWeights& q,
+                const Conv2dParams& p, int32_t* y, int64_t OH, int64_t OW) {
 #if defined(BGN_QCONV_X86)
   const int64_t C = q.C, C4 = q.C4, Cp = 4 * C4, OHW = OH * OW;
   std::vector<uint8_t> nhwc(static_cast<size_t>(H * W * Cp));
-  std::vector<int32_t> pixsum(static_cast<size_t>(H * W));     // sum over channels per input pixel
+  std::vector<int32_t> pixsum(static_cast<size_t>(H * W));  // sum over channels per input pixel
   std::vector<uint8_t> zrow(static_cast<size_t>(Cp), static_cast<uint8_t>(zx));
   const int32_t zsum = zx * static_cast<int32_t>(C);
   for (int64_t n = 0; n < N; ++n) {
@@ -156,7 +173,17 @@ void qconv2d_u8(ThreadPool& pool, const uint8_t* x, int64_t N, int64_t H, int64_
     });
   }
 #else
-  (void)pool; (void)x; (void)N; (void)H; (void)W; (void)zx; (void)q; (void)p; (void)y; (void)OH; (void)OW;
+  (void)pool;
+  (void)x;
+  (void)N;
+  (void)H;
+  (void)W;
+  (void)zx;
+  (void)q;
+  (void)p;
+  (void)y;
+  (void)OH;
+  (void)OW;
 #endif
 }
 

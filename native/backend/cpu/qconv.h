@@ -19,9 +19,9 @@ namespace bgn::cpu {
 
 struct QConvWeights {
   int64_t O = 0, C = 0, KH = 0, KW = 0, C4 = 0, OB = 0;  // C4 = ceil(C/4) quads; OB = blocks of 32 channels
-  std::vector<int32_t> packed;  // [OB][KH][KW][C4][32] quads of int8 w'
-  std::vector<int32_t> corr;    // [O] cw - zw_o
-  std::vector<int32_t> wsum;    // [O] sum_k (w_k - zw_o)
+  std::vector<int32_t> packed;                           // [OB][KH][KW][C4][32] quads of int8 w'
+  std::vector<int32_t> corr;                             // [O] cw - zw_o
+  std::vector<int32_t> wsum;                             // [O] sum_k (w_k - zw_o)
 };
 
 // This CPU (and build) can run qconv2d_u8.
@@ -32,7 +32,7 @@ QConvWeights qconv_prepare(const std::vector<int64_t>& w, int64_t O, int64_t C, 
                            const std::vector<int64_t>& zw, bool weights_signed);
 
 // x (N,C,H,W) uint8 with zero point zx -> y (N,O,OH,OW) int32. Groups 1.
-void qconv2d_u8(ThreadPool& pool, const uint8_t* x, int64_t N, int64_t H, int64_t W, int32_t zx,
-                const QConvWeights& w, const Conv2dParams& p, int32_t* y, int64_t OH, int64_t OW);
+void qconv2d_u8(ThreadPool& pool, const uint8_t* x, int64_t N, int64_t H, int64_t W, int32_t zx, const QConvWeights& w,
+                const Conv2dParams& p, int32_t* y, int64_t OH, int64_t OW);
 
 }  // namespace bgn::cpu

@@ -20,12 +20,16 @@ float source_coord(float o, int64_t in_len, int64_t out_len, float scale, bool f
     return from_sizes ? (v * static_cast<float>(in_len)) / static_cast<float>(out_len) : v / scale;
   };
   switch (mode) {
-    case CoordMode::HalfPixel: return apply(o + 0.5f) - 0.5f;
-    case CoordMode::PytorchHalfPixel: return out_len > 1 ? apply(o + 0.5f) - 0.5f : 0.0f;
+    case CoordMode::HalfPixel:
+      return apply(o + 0.5f) - 0.5f;
+    case CoordMode::PytorchHalfPixel:
+      return out_len > 1 ? apply(o + 0.5f) - 0.5f : 0.0f;
     case CoordMode::AlignCorners:
       return out_len == 1 ? 0.0f : o * static_cast<float>(in_len - 1) / static_cast<float>(out_len - 1);
-    case CoordMode::Asymmetric: return apply(o);
-    case CoordMode::TfHalfPixelForNn: return apply(o + 0.5f);
+    case CoordMode::Asymmetric:
+      return apply(o);
+    case CoordMode::TfHalfPixelForNn:
+      return apply(o + 0.5f);
   }
   return 0.0f;
 }
@@ -39,9 +43,14 @@ int64_t nearest_index(float v, NearestMode m, int64_t in_len) {
     case NearestMode::RoundPreferCeil:
       r = (v == static_cast<float>(static_cast<int64_t>(v)) + 0.5f) ? std::ceil(v) : std::round(v);
       break;
-    case NearestMode::Floor: r = std::floor(v); break;
-    case NearestMode::Ceil: r = std::ceil(v); break;
-    default: r = std::floor(v);
+    case NearestMode::Floor:
+      r = std::floor(v);
+      break;
+    case NearestMode::Ceil:
+      r = std::ceil(v);
+      break;
+    default:
+      r = std::floor(v);
   }
   return std::clamp<int64_t>(static_cast<int64_t>(r), 0, in_len - 1);
 }

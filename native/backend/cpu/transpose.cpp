@@ -93,8 +93,14 @@ void tiled(ThreadPool& pool, const T* x, const Plan& p, T* y) {
 template <class T>
 void run(ThreadPool& pool, const T* x, const Plan& p, T* y) {
   const int r = int(p.dims.size());
-  if (r == 0) { y[0] = x[0]; return; }
-  if (p.src_stride[size_t(r - 1)] != 1) { tiled(pool, x, p, y); return; }
+  if (r == 0) {
+    y[0] = x[0];
+    return;
+  }
+  if (p.src_stride[size_t(r - 1)] != 1) {
+    tiled(pool, x, p, y);
+    return;
+  }
   // Whole rows: the innermost axis keeps its place.
   const int64_t row = p.dims[size_t(r - 1)];
   int64_t rows = 1;
@@ -130,10 +136,18 @@ void transpose(ThreadPool& pool, const void* x, const std::vector<int64_t>& dims
   if (n == 0) return;
   const Plan p = reduce(dims, perm);
   switch (elem) {
-    case 1: run(pool, static_cast<const uint8_t*>(x), p, static_cast<uint8_t*>(y)); return;
-    case 2: run(pool, static_cast<const uint16_t*>(x), p, static_cast<uint16_t*>(y)); return;
-    case 4: run(pool, static_cast<const uint32_t*>(x), p, static_cast<uint32_t*>(y)); return;
-    case 8: run(pool, static_cast<const uint64_t*>(x), p, static_cast<uint64_t*>(y)); return;
+    case 1:
+      run(pool, static_cast<const uint8_t*>(x), p, static_cast<uint8_t*>(y));
+      return;
+    case 2:
+      run(pool, static_cast<const uint16_t*>(x), p, static_cast<uint16_t*>(y));
+      return;
+    case 4:
+      run(pool, static_cast<const uint32_t*>(x), p, static_cast<uint32_t*>(y));
+      return;
+    case 8:
+      run(pool, static_cast<const uint64_t*>(x), p, static_cast<uint64_t*>(y));
+      return;
     default: {
       // Other sizes: rows of bytes, the element as the innermost axis.
       std::vector<int64_t> d2 = dims, p2 = perm;

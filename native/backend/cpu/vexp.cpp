@@ -21,10 +21,10 @@ namespace bgn::cpu {
 namespace {
 
 constexpr float kLog2e = 1.44269504088896341f;
-constexpr float kLn2Hi = 0.693359375f;        // 8 significant bits: n·kLn2Hi is exact
-constexpr float kLn2Lo = -2.12194440e-4f;     // ln 2 - kLn2Hi
-constexpr float kMin = -87.3365448f;          // e^kMin = 2^-126, the smallest normal float
-constexpr float kMax = 88.37f;                // n = round(x·log2 e) stays ≤ 127
+constexpr float kLn2Hi = 0.693359375f;     // 8 significant bits: n·kLn2Hi is exact
+constexpr float kLn2Lo = -2.12194440e-4f;  // ln 2 - kLn2Hi
+constexpr float kMin = -87.3365448f;       // e^kMin = 2^-126, the smallest normal float
+constexpr float kMax = 88.37f;             // n = round(x·log2 e) stays ≤ 127
 // e^r ≈ 1 + r + r²·P(r), |r| ≤ ln2/2 (Cephes' expf coefficients).
 // erf(x) ≈ 1 - t·(a1 + t·(a2 + t·(a3 + t·(a4 + t·a5))))·e^(-x²), t = 1 / (1 + p·x), x ≥ 0
 // (Abramowitz & Stegun 7.1.26, |error| ≤ 1.5e-7).
@@ -119,7 +119,8 @@ __attribute__((target("avx2,fma"))) float exp_sum_avx2(float* x, int64_t n, floa
     const __m256 v = _mm256_sub_ps(_mm256_loadu_ps(x + i), sh);
     const __m256 keep = _mm256_cmp_ps(v, lo, _CMP_GE_OQ);
     const __m256 c = _mm256_min_ps(_mm256_max_ps(v, lo), hi);
-    const __m256 k = _mm256_round_ps(_mm256_mul_ps(c, _mm256_set1_ps(kLog2e)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    const __m256 k =
+        _mm256_round_ps(_mm256_mul_ps(c, _mm256_set1_ps(kLog2e)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     __m256 r = _mm256_fnmadd_ps(k, _mm256_set1_ps(kLn2Hi), c);
     r = _mm256_fnmadd_ps(k, _mm256_set1_ps(kLn2Lo), r);
     __m256 p = _mm256_fmadd_ps(_mm256_set1_ps(kP0), r, _mm256_set1_ps(kP1));

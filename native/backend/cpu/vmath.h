@@ -11,7 +11,11 @@ typedef float vf16 __attribute__((vector_size(64)));
 typedef int32_t vi16 __attribute__((vector_size(64)));
 
 inline vf16 splat(float v) { return vf16{} + v; }
-inline vf16 load(const float* p) { vf16 v; std::memcpy(&v, p, sizeof v); return v; }
+inline vf16 load(const float* p) {
+  vf16 v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
 inline void store(float* p, vf16 v) { std::memcpy(p, &v, sizeof v); }
 inline vf16 vselect(vi16 mask, vf16 a, vf16 b) { return mask ? a : b; }
 

@@ -29,9 +29,9 @@ inline int64_t plane_stride(int64_t plane) { return plane + 16; }
 
 // B^T: six input samples -> six transformed (rows pass and columns pass of the input).
 void apply_bt(const float* __restrict d0, const float* __restrict d1, const float* __restrict d2,
-              const float* __restrict d3, const float* __restrict d4, const float* __restrict d5,
-              float* __restrict t0, float* __restrict t1, float* __restrict t2, float* __restrict t3,
-              float* __restrict t4, float* __restrict t5, int64_t n) {
+              const float* __restrict d3, const float* __restrict d4, const float* __restrict d5, float* __restrict t0,
+              float* __restrict t1, float* __restrict t2, float* __restrict t3, float* __restrict t4,
+              float* __restrict t5, int64_t n) {
   for (int64_t k = 0; k < n; ++k) {
     t0[k] = 4.f * d0[k] - 5.f * d2[k] + d4[k];
     t1[k] = -4.f * d1[k] - 4.f * d2[k] + d3[k] + d4[k];
@@ -43,9 +43,9 @@ void apply_bt(const float* __restrict d0, const float* __restrict d1, const floa
 }
 
 // G: three filter taps -> six.
-void apply_g(const float* __restrict g0, const float* __restrict g1, const float* __restrict g2,
-             float* __restrict t0, float* __restrict t1, float* __restrict t2, float* __restrict t3,
-             float* __restrict t4, float* __restrict t5, int64_t n) {
+void apply_g(const float* __restrict g0, const float* __restrict g1, const float* __restrict g2, float* __restrict t0,
+             float* __restrict t1, float* __restrict t2, float* __restrict t3, float* __restrict t4,
+             float* __restrict t5, int64_t n) {
   for (int64_t k = 0; k < n; ++k) {
     t0[k] = g0[k] * (1.f / 4.f);
     t1[k] = -(g0[k] + g1[k] + g2[k]) * (1.f / 6.f);
@@ -58,9 +58,8 @@ void apply_g(const float* __restrict g0, const float* __restrict g1, const float
 
 // A^T: six products -> four outputs, plus a bias.
 void apply_at(const float* __restrict m0, const float* __restrict m1, const float* __restrict m2,
-              const float* __restrict m3, const float* __restrict m4, const float* __restrict m5,
-              float* __restrict y0, float* __restrict y1, float* __restrict y2, float* __restrict y3, float bias,
-              int64_t n) {
+              const float* __restrict m3, const float* __restrict m4, const float* __restrict m5, float* __restrict y0,
+              float* __restrict y1, float* __restrict y2, float* __restrict y3, float bias, int64_t n) {
   for (int64_t k = 0; k < n; ++k) {
     y0[k] = m0[k] + m1[k] + m2[k] + m3[k] + m4[k] + bias;
     y1[k] = m1[k] - m2[k] + 2.f * (m3[k] - m4[k]) + bias;
@@ -72,8 +71,8 @@ void apply_at(const float* __restrict m0, const float* __restrict m1, const floa
 // Filter transform of output channel o for all input channels, vectorised across channels:
 // U[xi][o][c] = (G g_{o,c} G^T)[xi]. `work` holds 9 + 18 rows of C floats.
 void filter_transform_row(const float* w, int64_t C, int64_t O, int64_t o, float* U, float* work) {
-  float* g = work;            // g[k][c], k = 3*row + col
-  float* t = work + 9 * C;    // t[i][j][c] = (G g)[i][j], i < 6, j < 3
+  float* g = work;          // g[k][c], k = 3*row + col
+  float* t = work + 9 * C;  // t[i][j][c] = (G g)[i][j], i < 6, j < 3
   const float* wo = w + o * C * 9;
   for (int64_t c = 0; c < C; ++c)
     for (int k = 0; k < 9; ++k) g[k * C + c] = wo[c * 9 + k];
@@ -89,9 +88,12 @@ void filter_transform_row(const float* w, int64_t C, int64_t O, int64_t o, float
 
 inline float activate(float v, Activation a) {
   switch (a) {
-    case Activation::Relu: return v > 0.f ? v : 0.f;
-    case Activation::Sigmoid: return 1.f / (1.f + std::exp(-v));
-    default: return v;
+    case Activation::Relu:
+      return v > 0.f ? v : 0.f;
+    case Activation::Sigmoid:
+      return 1.f / (1.f + std::exp(-v));
+    default:
+      return v;
   }
 }
 
@@ -172,9 +174,9 @@ struct TileRow {
 void input_segment(const float* xc, int64_t H, int64_t W, int64_t d, int64_t pad_top, int64_t pad_left,
                    const Segment& sg, float* V, int64_t C, int64_t c, int64_t tb, float* work) {
   const int64_t n = sg.n, cols = 4 * n + 2;
-  float* rows = work;               // 6 x cols
-  float* t = rows + 6 * cols;       // 6 x cols
-  float* P = t + 6 * cols;          // 6 x 4 x (n + 1)
+  float* rows = work;          // 6 x cols
+  float* t = rows + 6 * cols;  // 6 x cols
+  float* P = t + 6 * cols;     // 6 x 4 x (n + 1)
   const int64_t np = n + 1;
   for (int i = 0; i < 6; ++i) {
     float* r = rows + i * cols;
@@ -213,8 +215,8 @@ void input_segment(const float* xc, int64_t H, int64_t W, int64_t d, int64_t pad
     float* out[6];
     for (int j = 0; j < 6; ++j) out[j] = V + (r * 6 + j) * plane_stride(C * tb) + c * tb + sg.slot;
     // columns 4k .. 4k+5 of tile k are phases 0..3 at k and phases 0, 1 at k + 1
-    apply_bt(pr, pr + np, pr + 2 * np, pr + 3 * np, pr + 1, pr + np + 1, out[0], out[1], out[2], out[3], out[4],
-             out[5], n);
+    apply_bt(pr, pr + np, pr + 2 * np, pr + 3 * np, pr + 1, pr + np + 1, out[0], out[1], out[2], out[3], out[4], out[5],
+             n);
   }
 }
 
@@ -265,8 +267,8 @@ void output_segment(const float* M, int64_t O, int64_t o, int64_t tb, const Segm
 bool winograd_applies(int64_t C, int64_t O, int64_t KH, int64_t KW, const Conv2dParams& p, int64_t OH, int64_t OW) {
   // Below 64x64 outputs the filter transform (36*O*C values written per call) outweighs the saved
   // multiplies: deep low-resolution layers (C, O = 512) go to im2col + GEMM.
-  return KH == 3 && KW == 3 && p.stride_h == 1 && p.stride_w == 1 && p.groups == 1 &&
-         p.dilation_h == p.dilation_w && p.dilation_h >= 1 && C >= 8 && O >= 8 && !p.exact && OH * OW >= 4096;
+  return KH == 3 && KW == 3 && p.stride_h == 1 && p.stride_w == 1 && p.groups == 1 && p.dilation_h == p.dilation_w &&
+         p.dilation_h >= 1 && C >= 8 && O >= 8 && !p.exact && OH * OW >= 4096;
 }
 
 void conv2d_winograd(ThreadPool& pool, const ConvInput& x, int64_t N, int64_t C, int64_t H, int64_t W, const float* w,

@@ -21,14 +21,14 @@ namespace bgn::cuda {
 
 namespace {
 
-constexpr int kBQ = 64;               // query rows per block
-constexpr int kBK = 64;               // keys per tile
+constexpr int kBQ = 64;  // query rows per block
+constexpr int kBK = 64;  // keys per tile
 constexpr int kWarps = 4;
 constexpr int kThreads = kWarps * 32;
 constexpr int kMaxHeadDim = 1024;
-constexpr int kMaxChunk = 128;        // widest head-dimension chunk / output slice
-constexpr int kSkewH = 8;             // f16 row padding (elements): spreads rows over smem banks
-constexpr int kSkewF = 4;             // f32 row padding (elements)
+constexpr int kMaxChunk = 128;  // widest head-dimension chunk / output slice
+constexpr int kSkewH = 8;       // f16 row padding (elements): spreads rows over smem banks
+constexpr int kSkewF = 4;       // f32 row padding (elements)
 constexpr int kScoreTiles = (kBQ / 16) * (kBK / 16);
 constexpr int kScoreTilesPerWarp = kScoreTiles / kWarps;
 static_assert(kScoreTiles % kWarps == 0, "score tiles must split evenly over warps");
@@ -80,8 +80,8 @@ __host__ __device__ inline Layout layout_for(int DC, int DV) {
 // dst (rows_cap, width) f16 with row stride ld ← src rows [0, rows) and columns [c0, c0+width) of
 // one head (columns ≥ D and rows ≥ rows are zero: padding must be exactly zero, as stale shared
 // memory may hold NaN bit patterns that 0 · NaN would spread).
-__device__ inline void stage(__half* dst, int ld, const float* src, int64_t src_ld, int rows, int rows_cap,
-                             int c0, int width, int D) {
+__device__ inline void stage(__half* dst, int ld, const float* src, int64_t src_ld, int rows, int rows_cap, int c0,
+                             int width, int D) {
   for (int idx = threadIdx.x; idx < rows_cap * width; idx += blockDim.x) {
     const int r = idx / width, c = idx % width;
     float x = 0.f;
@@ -91,9 +91,8 @@ __device__ inline void stage(__half* dst, int ld, const float* src, int64_t src_
 }
 
 // Scores of one key tile for this warp's 16×16 tiles: acc[t] += Qs[rows, chunk] · Ks[keys, chunk]ᵀ.
-__device__ inline void score_chunk(
-    nvcuda::wmma::fragment<nvcuda::wmma::accumulator, 16, 16, 16, float>* acc, const __half* Qs, int ldq,
-    const __half* Ks, int ldk, int DC, int warp) {
+__device__ inline void score_chunk(nvcuda::wmma::fragment<nvcuda::wmma::accumulator, 16, 16, 16, float>* acc,
+                                   const __half* Qs, int ldq, const __half* Ks, int ldk, int DC, int warp) {
   using namespace nvcuda;
   for (int t = 0; t < kScoreTilesPerWarp; ++t) {
     const int tile = warp + t * kWarps, rb = tile / (kBK / 16), cb = tile % (kBK / 16);
@@ -111,8 +110,8 @@ __device__ inline void score_chunk(
 // scores → P (f16), the row's running max m and sum l updated, corr = exp(m_old − m_new) kept
 // for rescaling the output rows. The sum adds the f16-rounded p, so numerator and denominator
 // weight each key identically.
-__device__ inline void softmax_tile(const Params& p, const float* Ss, int lds, __half* Ps, int ldp, float* m,
-                                    float* l, float* corr, int64_t q0, int64_t j0) {
+__device__ inline void softmax_tile(const Params& p, const float* Ss, int lds, __half* Ps, int ldp, float* m, float* l,
+                                    float* corr, int64_t q0, int64_t j0) {
   const float neg_inf = -std::numeric_limits<float>::infinity();
   const int r = threadIdx.x >> 1, half = threadIdx.x & 1, half_len = kBK / 2;
   const int64_t i = q0 + r;
@@ -244,11 +243,10 @@ void split16(int n, int cap, int* width, int* count) {
 }
 
 void check_shape(const float* q, const float* k, const float* v, const float* o, const cpu::AttentionShape& s) {
-  BGN_CHECK(s.B >= 0 && s.Tq >= 0 && s.Tk >= 0, Code::BadInput, "attention: negative size (B ", s.B, ", Tq ",
-            s.Tq, ", Tk ", s.Tk, ")");
-  BGN_CHECK(s.heads >= 1 && s.head_dim >= 1 && s.head_dim <= kMaxHeadDim, Code::BadInput,
-            "attention: heads ", s.heads, " × head_dim ", s.head_dim, " unsupported (head_dim 1…", kMaxHeadDim,
-            ")");
+  BGN_CHECK(s.B >= 0 && s.Tq >= 0 && s.Tk >= 0, Code::BadInput, "attention: negative size (B ", s.B, ", Tq ", s.Tq,
+            ", Tk ", s.Tk, ")");
+  BGN_CHECK(s.heads >= 1 && s.head_dim >= 1 && s.head_dim <= kMaxHeadDim, Code::BadInput, "attention: heads ", s.heads,
+            " × head_dim ", s.head_dim, " unsupported (head_dim 1…", kMaxHeadDim, ")");
   const int64_t width = s.heads * s.head_dim;
   BGN_CHECK(s.ldq >= width && s.ldk >= width && s.ldv >= width && s.ldo >= width, Code::BadInput,
             "attention: row strides (q ", s.ldq, ", k ", s.ldk, ", v ", s.ldv, ", o ", s.ldo,
@@ -265,8 +263,8 @@ void attention(cudaStream_t stream, const float* q, const float* k, const float*
                const cpu::AttentionShape& s) {
   check_shape(q, k, v, o, s);
   if (s.B == 0 || s.Tq == 0) return;
-  Params p{q, k, v, o, s.Tq, s.Tk, s.ldq, s.ldk, s.ldv, s.ldo, int(s.heads), int(s.head_dim), 0, 0, 0, s.scale,
-           s.causal};
+  Params p{q, k, v, o,       s.Tq,    s.Tk, s.ldq, s.ldk, s.ldv, s.ldo, int(s.heads), int(s.head_dim),
+           0, 0, 0, s.scale, s.causal};
   const int DP = (p.D + 15) / 16 * 16;
   // Widest chunks first; a device whose shared memory per block cannot take them (64 KiB on
   // sm_75) gets half-width chunks.

@@ -62,8 +62,7 @@ __device__ __forceinline__ float round16(float v) {
 // Depthwise (one input channel per output channel): x (N, C, H, W), w (C, 1, KH, KW) → y (N, C, OH, OW),
 // one thread per output; x rounded to T like the im2col operands, so both paths multiply the same values.
 template <class T>
-__global__ void depthwise_kernel(const float* x, const T* w, Window win, int64_t NC, int64_t C, int64_t OH,
-                                 float* y) {
+__global__ void depthwise_kernel(const float* x, const T* w, Window win, int64_t NC, int64_t C, int64_t OH, float* y) {
   const int64_t n = NC * OH * win.OW;
   const int64_t step = (int64_t)gridDim.x * blockDim.x;
   for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += step) {
@@ -102,8 +101,8 @@ void check_conv_args(int64_t N, int64_t C, int64_t H, int64_t W, DType wdtype, i
                      const cpu::Conv2dParams& p, int64_t OH, int64_t OW) {
   BGN_CHECK(wdtype == DType::F16 || wdtype == DType::BF16, Code::Internal,
             "conv2d: weights must be F16 or BF16 on the GPU, not ", dtype_name(wdtype));
-  BGN_CHECK(N >= 0 && C > 0 && H > 0 && W > 0 && O > 0 && KH > 0 && KW > 0, Code::Internal,
-            "conv2d: bad shape x (", N, ", ", C, ", ", H, ", ", W, "), w (", O, ", ., ", KH, ", ", KW, ")");
+  BGN_CHECK(N >= 0 && C > 0 && H > 0 && W > 0 && O > 0 && KH > 0 && KW > 0, Code::Internal, "conv2d: bad shape x (", N,
+            ", ", C, ", ", H, ", ", W, "), w (", O, ", ., ", KH, ", ", KW, ")");
   BGN_CHECK(p.groups > 0 && C % p.groups == 0 && O % p.groups == 0, Code::Internal, "conv2d: groups ", p.groups,
             " do not divide ", C, " input and ", O, " output channels");
   BGN_CHECK(p.stride_h > 0 && p.stride_w > 0 && p.dilation_h > 0 && p.dilation_w > 0, Code::Internal,
@@ -121,8 +120,8 @@ void check_conv_args(int64_t N, int64_t C, int64_t H, int64_t W, DType wdtype, i
 // x (N, C, H, W), w (O, C/g, KH, KW) → y (N, O, OH, OW). Group g of image n:
 //   y[n, g·Og.., :] (Og, P) = w_g (Og, K) · col (K, P),  K = C/g·KH·KW, P = OH·OW,
 // with col built chunk by chunk of output pixels (ldc = P places each chunk in its columns).
-void conv2d(GemmEngine& g, Workspace& ws, cudaStream_t s, const float* x, int64_t N, int64_t C, int64_t H,
-            int64_t W, const void* w, DType wdtype, int64_t O, int64_t KH, int64_t KW, const float* bias,
+void conv2d(GemmEngine& g, Workspace& ws, cudaStream_t s, const float* x, int64_t N, int64_t C, int64_t H, int64_t W,
+            const void* w, DType wdtype, int64_t O, int64_t KH, int64_t KW, const float* bias,
             const cpu::Conv2dParams& p, float* y, int64_t OH, int64_t OW) {
   check_conv_args(N, C, H, W, wdtype, O, KH, KW, p, OH, OW);
   if (N == 0) return;

@@ -40,24 +40,35 @@ using GemmExFn = cublasStatus_t (*)(cublasHandle_t, int, int, int, int, int, con
 
 const char* status_name(cublasStatus_t st) {
   switch (st) {
-    case 0: return "CUBLAS_STATUS_SUCCESS";
-    case 1: return "CUBLAS_STATUS_NOT_INITIALIZED";
-    case 3: return "CUBLAS_STATUS_ALLOC_FAILED";
-    case 7: return "CUBLAS_STATUS_INVALID_VALUE";
-    case 8: return "CUBLAS_STATUS_ARCH_MISMATCH";
-    case 11: return "CUBLAS_STATUS_MAPPING_ERROR";
-    case 13: return "CUBLAS_STATUS_EXECUTION_FAILED";
-    case 14: return "CUBLAS_STATUS_INTERNAL_ERROR";
-    case 15: return "CUBLAS_STATUS_NOT_SUPPORTED";
-    case 16: return "CUBLAS_STATUS_LICENSE_ERROR";
-    default: return "an unknown cuBLAS status";
+    case 0:
+      return "CUBLAS_STATUS_SUCCESS";
+    case 1:
+      return "CUBLAS_STATUS_NOT_INITIALIZED";
+    case 3:
+      return "CUBLAS_STATUS_ALLOC_FAILED";
+    case 7:
+      return "CUBLAS_STATUS_INVALID_VALUE";
+    case 8:
+      return "CUBLAS_STATUS_ARCH_MISMATCH";
+    case 11:
+      return "CUBLAS_STATUS_MAPPING_ERROR";
+    case 13:
+      return "CUBLAS_STATUS_EXECUTION_FAILED";
+    case 14:
+      return "CUBLAS_STATUS_INTERNAL_ERROR";
+    case 15:
+      return "CUBLAS_STATUS_NOT_SUPPORTED";
+    case 16:
+      return "CUBLAS_STATUS_LICENSE_ERROR";
+    default:
+      return "an unknown cuBLAS status";
   }
 }
 
 void check_cublas(cublasStatus_t st, const char* what) {
   if (st == CUBLAS_STATUS_SUCCESS) return;
-  fail(st == CUBLAS_STATUS_ALLOC_FAILED ? Code::OutOfMemory : Code::Internal, what, " failed: ", status_name(st),
-       " (", st, ")");
+  fail(st == CUBLAS_STATUS_ALLOC_FAILED ? Code::OutOfMemory : Code::Internal, what, " failed: ", status_name(st), " (",
+       st, ")");
 }
 
 // cuBLAS from the newest soname present; the library stays loaded for the process (unloading it
@@ -97,10 +108,10 @@ struct Cublas {
   void gemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const void* A, int lda, const void* B,
             int ldb, DType ab, float beta, float* C, int ldc) const {
     const int t = ab == DType::F16 ? CUDA_R_16F : CUDA_R_16BF;
-    check_cublas(gemm_ex(handle, trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, N, M, K,
-                         &alpha, B, t, ldb, A, t, lda, &beta, C, CUDA_R_32F, ldc, CUBLAS_COMPUTE_32F,
-                         CUBLAS_GEMM_DEFAULT),
-                 "cublasGemmEx");
+    check_cublas(
+        gemm_ex(handle, trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, N, M, K, &alpha, B, t,
+                ldb, A, t, lda, &beta, C, CUDA_R_32F, ldc, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+        "cublasGemmEx");
   }
 };
 #endif

@@ -283,8 +283,7 @@ class CudaGpu final : public Gpu {
     auto l = enter();
     cuda::concat(stream_, inputs, bytes, count, outer, y);
   }
-  void upsample_nearest(const float* x, int64_t NC, int64_t H, int64_t W, float* y, int64_t OH,
-                        int64_t OW) override {
+  void upsample_nearest(const float* x, int64_t NC, int64_t H, int64_t W, float* y, int64_t OH, int64_t OW) override {
     auto l = enter();
     cuda::upsample_nearest(stream_, x, NC, H, W, y, OH, OW);
   }
@@ -293,13 +292,13 @@ class CudaGpu final : public Gpu {
     auto l = enter();
     cuda::resize2d(stream_, x, NC, H, W, p, y, OH, OW);
   }
-  void maxpool2d(const float* x, int64_t NC, int64_t H, int64_t W, const cpu::Pool2dParams& p, float* y,
-                 int64_t OH, int64_t OW) override {
+  void maxpool2d(const float* x, int64_t NC, int64_t H, int64_t W, const cpu::Pool2dParams& p, float* y, int64_t OH,
+                 int64_t OW) override {
     auto l = enter();
     cuda::maxpool2d(stream_, x, NC, H, W, p, y, OH, OW);
   }
-  void avgpool2d(const float* x, int64_t NC, int64_t H, int64_t W, const cpu::Pool2dParams& p,
-                 bool count_include_pad, float* y, int64_t OH, int64_t OW) override {
+  void avgpool2d(const float* x, int64_t NC, int64_t H, int64_t W, const cpu::Pool2dParams& p, bool count_include_pad,
+                 float* y, int64_t OH, int64_t OW) override {
     auto l = enter();
     cuda::avgpool2d(stream_, x, NC, H, W, p, count_include_pad, y, OH, OW);
   }
@@ -338,8 +337,8 @@ class CudaGpu final : public Gpu {
       upload(dst, t.raw(), c.bytes);
       return;
     }
-    BGN_CHECK(!dtype_is_block(t.dtype()) || t.numel() % dtype_block(t.dtype()) == 0, Code::ModelFormat,
-              "a ", dtype_name(t.dtype()), " weight of ", t.numel(), " values is not whole blocks of ",
+    BGN_CHECK(!dtype_is_block(t.dtype()) || t.numel() % dtype_block(t.dtype()) == 0, Code::ModelFormat, "a ",
+              dtype_name(t.dtype()), " weight of ", t.numel(), " values is not whole blocks of ",
               dtype_block(t.dtype()));
     const int64_t n = t.numel();
     std::vector<float> f32(static_cast<size_t>(std::min(n, kConvertChunk)));
@@ -369,8 +368,6 @@ class CudaGpu final : public Gpu {
 
 }  // namespace
 
-std::shared_ptr<Gpu> make_gpu(int index, const cudaDeviceProp& prop) {
-  return std::make_shared<CudaGpu>(index, prop);
-}
+std::shared_ptr<Gpu> make_gpu(int index, const cudaDeviceProp& prop) { return std::make_shared<CudaGpu>(index, prop); }
 
 }  // namespace bgn::cuda

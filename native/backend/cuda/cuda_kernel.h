@@ -37,7 +37,7 @@
 #include <cuda_runtime.h>
 #include <mma.h>
 #define BGN_LAUNCH(kernel, grid, block, smem, stream) kernel<<<grid, block, smem, stream>>>
-#define BGN_DYNAMIC_SHARED(T, name)                      \
+#define BGN_DYNAMIC_SHARED(T, name)                                  \
   extern __shared__ __align__(128) unsigned char bgn_dynamic_smem[]; \
   T* name = reinterpret_cast<T*>(bgn_dynamic_smem)
 #endif

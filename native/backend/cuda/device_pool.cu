@@ -114,8 +114,8 @@ void* DevicePool::alloc(size_t bytes) {
   }
   if (e != cudaSuccess) {
     cudaGetLastError();
-    fail(Code::Internal, "cudaMalloc of ", mib(rounded), " failed: ", cudaGetErrorName(e), " (",
-         cudaGetErrorString(e), ")");
+    fail(Code::Internal, "cudaMalloc of ", mib(rounded), " failed: ", cudaGetErrorName(e), " (", cudaGetErrorString(e),
+         ")");
   }
   live_.emplace(p, rounded);
   in_use_ += rounded;

@@ -45,14 +45,14 @@ class DevicePool {
   static size_t round_size(size_t bytes);
 
  private:
-  void* take_cached(size_t rounded);  // under mu_
-  void free_cached();                 // under mu_
+  void* take_cached(size_t rounded);                                    // under mu_
+  void free_cached();                                                   // under mu_
   [[noreturn]] void out_of_memory(size_t requested, const char* what);  // under mu_
 
   int device_;
   mutable std::mutex mu_;
-  std::multimap<size_t, void*> free_;        // cached blocks by size
-  std::unordered_map<void*, size_t> live_;   // blocks handed out → their size
+  std::multimap<size_t, void*> free_;       // cached blocks by size
+  std::unordered_map<void*, size_t> live_;  // blocks handed out → their size
   size_t in_use_ = 0, cached_ = 0, peak_ = 0;
 };
 

@@ -130,8 +130,7 @@ __global__ void plane_kernel(const float* x, float* y, int64_t planes, int64_t C
 }
 
 template <class F>
-void per_plane(cudaStream_t s, const float* x, float* y, int64_t planes, int64_t C, int64_t S, F f,
-               const char* what) {
+void per_plane(cudaStream_t s, const float* x, float* y, int64_t planes, int64_t C, int64_t S, F f, const char* what) {
   if (planes < 0 || C <= 0 || S < 0)
     fail(Code::Internal, what, ": bad shape (", planes, " planes, C ", C, ", S ", S, ")");
   if (planes == 0 || S == 0) return;
@@ -189,8 +188,8 @@ struct Broadcast {
 
 // a, b and y (n) of one shape, or one side a single value (a_scalar / b_scalar).
 template <cpu::BinaryOp OP>
-__global__ void binary_flat_kernel(const float* a, const float* b, float* y, int64_t n, bool a_scalar,
-                                   bool b_scalar, bool vec) {
+__global__ void binary_flat_kernel(const float* a, const float* b, float* y, int64_t n, bool a_scalar, bool b_scalar,
+                                   bool vec) {
   const int64_t stride = int64_t(gridDim.x) * blockDim.x;
   const int64_t start = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   const float a0 = a_scalar ? a[0] : 0.f, b0 = b_scalar ? b[0] : 0.f;
@@ -201,8 +200,7 @@ __global__ void binary_flat_kernel(const float* a, const float* b, float* y, int
     u.a = apply<OP>(u.a, v.a), u.b = apply<OP>(u.b, v.b), u.c = apply<OP>(u.c, v.c), u.d = apply<OP>(u.d, v.d);
     reinterpret_cast<F4*>(y)[i] = u;
   }
-  for (int64_t i = 4 * n4 + start; i < n; i += stride)
-    y[i] = apply<OP>(a_scalar ? a0 : a[i], b_scalar ? b0 : b[i]);
+  for (int64_t i = 4 * n4 + start; i < n; i += stride) y[i] = apply<OP>(a_scalar ? a0 : a[i], b_scalar ? b0 : b[i]);
 }
 
 // y (dims) = a ⊕ b with the index of each output element decomposed over the (coalesced) dims.
@@ -280,9 +278,12 @@ void binary_op(cudaStream_t s, const float* a, const int64_t* as, int ar, const 
 
 void activation(cudaStream_t s, cpu::Act act, const float* x, float* y, int64_t n) {
   switch (act) {
-    case cpu::Act::SiLU: return map(s, x, y, n, Silu{}, "activation (SiLU)");
-    case cpu::Act::GELU: return map(s, x, y, n, Gelu{}, "activation (GELU)");
-    case cpu::Act::QuickGELU: return map(s, x, y, n, QuickGelu{}, "activation (QuickGELU)");
+    case cpu::Act::SiLU:
+      return map(s, x, y, n, Silu{}, "activation (SiLU)");
+    case cpu::Act::GELU:
+      return map(s, x, y, n, Gelu{}, "activation (GELU)");
+    case cpu::Act::QuickGELU:
+      return map(s, x, y, n, QuickGelu{}, "activation (QuickGELU)");
   }
   fail(Code::Internal, "activation: unknown kind ", static_cast<int>(act));
 }
@@ -312,8 +313,8 @@ void add_rows(cudaStream_t s, float* x, const float* v, int64_t R, int64_t S) {
   per_plane(s, x, x, R, R, S, AddRow{v}, "add_rows");
 }
 
-void batchnorm(cudaStream_t s, const float* x, int64_t N, int64_t C, int64_t S, const float* scale,
-               const float* bias, const float* mean, const float* var, float eps, float* y) {
+void batchnorm(cudaStream_t s, const float* x, int64_t N, int64_t C, int64_t S, const float* scale, const float* bias,
+               const float* mean, const float* var, float eps, float* y) {
   if (N < 0 || C <= 0) fail(Code::Internal, "batchnorm: bad shape (", N, ", ", C, ", ", S, ")");
   per_plane(s, x, y, N * C, C, S, BatchNorm{scale, bias, mean, var, eps}, "batchnorm");
 }
@@ -337,18 +338,26 @@ void binary(cudaStream_t s, cpu::BinaryOp op, const float* a, const int64_t* a_s
   if (a_rank < 0 || b_rank < 0 || y_rank < 0 || a_rank > 8 || b_rank > 8 || y_rank > 8)
     fail(Code::BadInput, "binary: ranks ", a_rank, ", ", b_rank, " → ", y_rank, " (at most 8 dims)");
   if (a_rank > y_rank || b_rank > y_rank)
-    fail(Code::BadInput, "binary: an input has more dims (", a_rank > b_rank ? a_rank : b_rank,
-         ") than the output (", y_rank, ")");
+    fail(Code::BadInput, "binary: an input has more dims (", a_rank > b_rank ? a_rank : b_rank, ") than the output (",
+         y_rank, ")");
   for (int i = 0; i < y_rank; ++i)
     if (y_shape[i] < 0) fail(Code::BadInput, "binary: negative output dim ", y_shape[i]);
   using Impl = void (*)(cudaStream_t, const float*, const int64_t*, int, const float*, const int64_t*, int, float*,
                         const int64_t*, int);
   Impl impl = nullptr;
   switch (op) {
-    case cpu::BinaryOp::Add: impl = binary_op<cpu::BinaryOp::Add>; break;
-    case cpu::BinaryOp::Sub: impl = binary_op<cpu::BinaryOp::Sub>; break;
-    case cpu::BinaryOp::Mul: impl = binary_op<cpu::BinaryOp::Mul>; break;
-    case cpu::BinaryOp::Div: impl = binary_op<cpu::BinaryOp::Div>; break;
+    case cpu::BinaryOp::Add:
+      impl = binary_op<cpu::BinaryOp::Add>;
+      break;
+    case cpu::BinaryOp::Sub:
+      impl = binary_op<cpu::BinaryOp::Sub>;
+      break;
+    case cpu::BinaryOp::Mul:
+      impl = binary_op<cpu::BinaryOp::Mul>;
+      break;
+    case cpu::BinaryOp::Div:
+      impl = binary_op<cpu::BinaryOp::Div>;
+      break;
   }
   if (!impl) fail(Code::Internal, "binary: unknown op ", static_cast<int>(op));
   impl(s, a, a_shape, a_rank, b, b_shape, b_rank, y, y_shape, y_rank);

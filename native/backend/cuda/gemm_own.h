@@ -13,13 +13,17 @@ namespace bgn::cuda::detail {
 // The 16-bit operand types (__half, __nv_bfloat16) to and from f32, round to nearest even.
 template <class T>
 __device__ __forceinline__ float to_float(T v) {
-  if constexpr (std::is_same<T, __half>::value) return __half2float(v);
-  else return __bfloat162float(v);
+  if constexpr (std::is_same<T, __half>::value)
+    return __half2float(v);
+  else
+    return __bfloat162float(v);
 }
 template <class T>
 __device__ __forceinline__ T from_float(float v) {
-  if constexpr (std::is_same<T, __half>::value) return __float2half(v);
-  else return __float2bfloat16(v);
+  if constexpr (std::is_same<T, __half>::value)
+    return __float2half(v);
+  else
+    return __float2bfloat16(v);
 }
 
 // Row-major C (M, N) = alpha · op(A) · op(B) + beta · C on the wmma kernel; A and B F16 or BF16.

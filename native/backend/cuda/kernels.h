@@ -38,8 +38,8 @@ void add_rows(cudaStream_t s, float* x, const float* v, int64_t R, int64_t S);  
 // Numpy broadcasting, up to 8 dims, right-aligned shapes (host arrays).
 void binary(cudaStream_t s, cpu::BinaryOp op, const float* a, const int64_t* a_shape, int a_rank, const float* b,
             const int64_t* b_shape, int b_rank, float* y, const int64_t* y_shape, int y_rank);
-void batchnorm(cudaStream_t s, const float* x, int64_t N, int64_t C, int64_t S, const float* scale,
-               const float* bias, const float* mean, const float* var, float eps, float* y);
+void batchnorm(cudaStream_t s, const float* x, int64_t N, int64_t C, int64_t S, const float* scale, const float* bias,
+               const float* mean, const float* var, float eps, float* y);
 // Bias per output channel and an activation, in place: y (N, C, S).
 void bias_act(cudaStream_t s, float* y, const float* bias, int64_t N, int64_t C, int64_t S, cpu::Activation act);
 
@@ -49,18 +49,18 @@ void transpose(cudaStream_t s, const float* x, int64_t B, int64_t R, int64_t C, 
 void concat(cudaStream_t s, const void* const* inputs, const int64_t* bytes, int count, int64_t outer, void* y);
 
 // ---- norms (norm.cu) ----------------------------------------------------------------------------------
-void group_norm(cudaStream_t s, const float* x, int64_t N, int64_t C, int64_t S, int64_t groups,
-                const float* gamma, const float* beta, float eps, bool silu, float* y);
-void layer_norm(cudaStream_t s, const float* x, int64_t M, int64_t C, const float* gamma, const float* beta,
-                float eps, float* y);
+void group_norm(cudaStream_t s, const float* x, int64_t N, int64_t C, int64_t S, int64_t groups, const float* gamma,
+                const float* beta, float eps, bool silu, float* y);
+void layer_norm(cudaStream_t s, const float* x, int64_t M, int64_t C, const float* gamma, const float* beta, float eps,
+                float* y);
 
 // ---- resize and pooling (resize.cu, pool.cu) ---------------------------------------------------------
 void upsample_nearest(cudaStream_t s, const float* x, int64_t NC, int64_t H, int64_t W, float* y, int64_t OH,
                       int64_t OW);
-void resize2d(cudaStream_t s, const float* x, int64_t NC, int64_t H, int64_t W, const cpu::ResizeParams& p,
-              float* y, int64_t OH, int64_t OW);
-void maxpool2d(cudaStream_t s, const float* x, int64_t NC, int64_t H, int64_t W, const cpu::Pool2dParams& p,
-               float* y, int64_t OH, int64_t OW);
+void resize2d(cudaStream_t s, const float* x, int64_t NC, int64_t H, int64_t W, const cpu::ResizeParams& p, float* y,
+              int64_t OH, int64_t OW);
+void maxpool2d(cudaStream_t s, const float* x, int64_t NC, int64_t H, int64_t W, const cpu::Pool2dParams& p, float* y,
+               int64_t OH, int64_t OW);
 void avgpool2d(cudaStream_t s, const float* x, int64_t NC, int64_t H, int64_t W, const cpu::Pool2dParams& p,
                bool count_include_pad, float* y, int64_t OH, int64_t OW);
 
@@ -94,8 +94,8 @@ class GemmEngine {
   void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const void* A, int64_t lda,
             const void* B, int64_t ldb, DType ab, float beta, float* C, int64_t ldc);
   // The own kernel only (tests compare both paths).
-  void gemm_own(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const void* A,
-                int64_t lda, const void* B, int64_t ldb, DType ab, float beta, float* C, int64_t ldc);
+  void gemm_own(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const void* A, int64_t lda,
+                const void* B, int64_t ldb, DType ab, float beta, float* C, int64_t ldc);
 
  private:
   struct Impl;
@@ -106,14 +106,13 @@ class GemmEngine {
 void linear(GemmEngine& g, Workspace& ws, cudaStream_t s, const float* x, int64_t M, int64_t in, const void* w,
             DType wdtype, const float* bias, int64_t out, float* y);
 // f32 sgemm on 16-bit operands: A and B rounded to f16 in scratch.
-void sgemm(GemmEngine& g, Workspace& ws, cudaStream_t s, bool trans_a, bool trans_b, int64_t M, int64_t N,
-           int64_t K, float alpha, const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
-           int64_t ldc);
+void sgemm(GemmEngine& g, Workspace& ws, cudaStream_t s, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
+           float alpha, const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
 // Convolution as GEMM over im2col tiles of the input (in chunks of output pixels that fit the
 // scratch budget): x (N, C, H, W) f32, w (O, C/groups, KH, KW) 16-bit, bias f32 or null, the
 // activation in p fused into the epilogue.
-void conv2d(GemmEngine& g, Workspace& ws, cudaStream_t s, const float* x, int64_t N, int64_t C, int64_t H,
-            int64_t W, const void* w, DType wdtype, int64_t O, int64_t KH, int64_t KW, const float* bias,
+void conv2d(GemmEngine& g, Workspace& ws, cudaStream_t s, const float* x, int64_t N, int64_t C, int64_t H, int64_t W,
+            const void* w, DType wdtype, int64_t O, int64_t KH, int64_t KW, const float* bias,
             const cpu::Conv2dParams& p, float* y, int64_t OH, int64_t OW);
 
 }  // namespace bgn::cuda

@@ -105,9 +105,15 @@ void concat(cudaStream_t s, const void* const* inputs, const int64_t* bytes, int
     if (!inputs[i]) fail(Code::Internal, "concat: input ", i, " is null");
     void* dst = static_cast<uint8_t*>(y) + offset;
     switch (copy_unit(inputs[i], bytes[i], dst, row)) {
-      case 16: copy_rows<U16>(s, inputs[i], outer, bytes[i], dst, row); break;
-      case 4: copy_rows<uint32_t>(s, inputs[i], outer, bytes[i], dst, row); break;
-      default: copy_rows<uint8_t>(s, inputs[i], outer, bytes[i], dst, row); break;
+      case 16:
+        copy_rows<U16>(s, inputs[i], outer, bytes[i], dst, row);
+        break;
+      case 4:
+        copy_rows<uint32_t>(s, inputs[i], outer, bytes[i], dst, row);
+        break;
+      default:
+        copy_rows<uint8_t>(s, inputs[i], outer, bytes[i], dst, row);
+        break;
     }
     offset += bytes[i];
   }

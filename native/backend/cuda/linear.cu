@@ -43,16 +43,15 @@ void linear(GemmEngine& g, Workspace& ws, cudaStream_t s, const float* x, int64_
 
 // A is (M, K) or, transposed, (K, M) with lda; B is (K, N) or (N, K) with ldb. Both are packed
 // densely as f16 into one scratch block (the workspace holds one block at a time).
-void sgemm(GemmEngine& g, Workspace& ws, cudaStream_t s, bool trans_a, bool trans_b, int64_t M, int64_t N,
-           int64_t K, float alpha, const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
-           int64_t ldc) {
+void sgemm(GemmEngine& g, Workspace& ws, cudaStream_t s, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
+           float alpha, const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
   BGN_CHECK(M >= 0 && N >= 0 && K >= 0, Code::Internal, "sgemm: negative size M=", M, " N=", N, " K=", K);
   const int64_t a_rows = trans_a ? K : M, a_cols = trans_a ? M : K;
   const int64_t b_rows = trans_b ? N : K, b_cols = trans_b ? K : N;
-  BGN_CHECK(lda >= std::max<int64_t>(a_cols, 1) && ldb >= std::max<int64_t>(b_cols, 1) &&
-                ldc >= std::max<int64_t>(N, 1),
-            Code::Internal, "sgemm: leading dimensions lda=", lda, " ldb=", ldb, " ldc=", ldc,
-            " are below the row widths ", a_cols, ", ", b_cols, ", ", N);
+  BGN_CHECK(
+      lda >= std::max<int64_t>(a_cols, 1) && ldb >= std::max<int64_t>(b_cols, 1) && ldc >= std::max<int64_t>(N, 1),
+      Code::Internal, "sgemm: leading dimensions lda=", lda, " ldb=", ldb, " ldc=", ldc, " are below the row widths ",
+      a_cols, ", ", b_cols, ", ", N);
   if (M == 0 || N == 0) return;
   const size_t a_bytes = aligned16(a_rows * a_cols);
   char* scratch = static_cast<char*>(ws.scratch(a_bytes + aligned16(b_rows * b_cols)));

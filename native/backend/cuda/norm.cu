@@ -43,9 +43,9 @@ __device__ __forceinline__ float silu(float v) { return v / (1.f + expf(-v)); }
 constexpr unsigned kGroupThreads = 512;
 
 __global__ void __launch_bounds__(kGroupThreads)
-group_norm_kernel(const float* x, int64_t groups_total, int64_t groups, int64_t cg, int64_t S,
-                  const float* __restrict__ gamma, const float* __restrict__ beta, float eps, bool silu_on, bool vec,
-                  float* y) {
+    group_norm_kernel(const float* x, int64_t groups_total, int64_t groups, int64_t cg, int64_t S,
+                      const float* __restrict__ gamma, const float* __restrict__ beta, float eps, bool silu_on,
+                      bool vec, float* y) {
   __shared__ float partial[32];
   const int64_t cnt = cg * S;
   const float inv_cnt = 1.f / static_cast<float>(cnt);
@@ -112,8 +112,8 @@ group_norm_kernel(const float* x, int64_t groups_total, int64_t groups, int64_t 
 constexpr unsigned kRowsPerBlock = 8;
 
 __global__ void __launch_bounds__(kRowsPerBlock * 32)
-layer_norm_kernel(const float* x, int64_t M, int64_t C, const float* __restrict__ gamma,
-                  const float* __restrict__ beta, float eps, bool vec, float* y) {
+    layer_norm_kernel(const float* x, int64_t M, int64_t C, const float* __restrict__ gamma,
+                      const float* __restrict__ beta, float eps, bool vec, float* y) {
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
   const float inv_c = 1.f / static_cast<float>(C);
   const int64_t C4 = vec ? C / 4 : 0;
@@ -167,8 +167,8 @@ layer_norm_kernel(const float* x, int64_t M, int64_t C, const float* __restrict_
 
 }  // namespace
 
-void group_norm(cudaStream_t s, const float* x, int64_t N, int64_t C, int64_t S, int64_t groups,
-                const float* gamma, const float* beta, float eps, bool silu, float* y) {
+void group_norm(cudaStream_t s, const float* x, int64_t N, int64_t C, int64_t S, int64_t groups, const float* gamma,
+                const float* beta, float eps, bool silu, float* y) {
   if (N < 0 || C <= 0 || S < 0 || groups <= 0 || C % groups != 0)
     fail(Code::Internal, "group_norm: bad shape (N ", N, ", C ", C, ", S ", S, ", groups ", groups, ")");
   if (N == 0 || S == 0) return;
@@ -183,8 +183,8 @@ void group_norm(cudaStream_t s, const float* x, int64_t N, int64_t C, int64_t S,
   check_launch("group_norm");
 }
 
-void layer_norm(cudaStream_t s, const float* x, int64_t M, int64_t C, const float* gamma, const float* beta,
-                float eps, float* y) {
+void layer_norm(cudaStream_t s, const float* x, int64_t M, int64_t C, const float* gamma, const float* beta, float eps,
+                float* y) {
   if (M < 0 || C <= 0) fail(Code::Internal, "layer_norm: bad shape (", M, ", ", C, ")");
   if (M == 0) return;
   const bool vec = C % 4 == 0 && aligned16(x) && aligned16(y);

@@ -73,8 +73,8 @@ void check_pool(const char* what, int64_t NC, int64_t H, int64_t W, const cpu::P
 
 }  // namespace
 
-void maxpool2d(cudaStream_t s, const float* x, int64_t NC, int64_t H, int64_t W, const cpu::Pool2dParams& p,
-               float* y, int64_t OH, int64_t OW) {
+void maxpool2d(cudaStream_t s, const float* x, int64_t NC, int64_t H, int64_t W, const cpu::Pool2dParams& p, float* y,
+               int64_t OH, int64_t OW) {
   check_pool("maxpool2d", NC, H, W, p, OH, OW);
   const int64_t n = NC * OH * OW;
   if (n == 0) return;

@@ -50,12 +50,16 @@ __device__ float source_coord(float o, int64_t in_len, int64_t out_len, float sc
   const float fin = static_cast<float>(in_len), fout = static_cast<float>(out_len);
   auto apply = [&](float v) { return from_sizes ? (v * fin) / fout : v / scale; };
   switch (mode) {
-    case cpu::CoordMode::HalfPixel: return apply(o + 0.5f) - 0.5f;
-    case cpu::CoordMode::PytorchHalfPixel: return out_len > 1 ? apply(o + 0.5f) - 0.5f : 0.0f;
+    case cpu::CoordMode::HalfPixel:
+      return apply(o + 0.5f) - 0.5f;
+    case cpu::CoordMode::PytorchHalfPixel:
+      return out_len > 1 ? apply(o + 0.5f) - 0.5f : 0.0f;
     case cpu::CoordMode::AlignCorners:
       return out_len == 1 ? 0.0f : o * static_cast<float>(in_len - 1) / static_cast<float>(out_len - 1);
-    case cpu::CoordMode::Asymmetric: return apply(o);
-    case cpu::CoordMode::TfHalfPixelForNn: return apply(o + 0.5f);
+    case cpu::CoordMode::Asymmetric:
+      return apply(o);
+    case cpu::CoordMode::TfHalfPixelForNn:
+      return apply(o + 0.5f);
   }
   return 0.0f;
 }
@@ -75,10 +79,18 @@ __device__ int64_t nearest_index(float v, cpu::NearestMode m, int64_t in_len) {
   const bool tie = v == static_cast<float>(static_cast<int64_t>(v)) + 0.5f;
   float r;
   switch (m) {
-    case cpu::NearestMode::RoundPreferFloor: r = tie ? floorf(v) : round_half_away(v); break;
-    case cpu::NearestMode::RoundPreferCeil: r = tie ? ceilf(v) : round_half_away(v); break;
-    case cpu::NearestMode::Ceil: r = ceilf(v); break;
-    default: r = floorf(v); break;
+    case cpu::NearestMode::RoundPreferFloor:
+      r = tie ? floorf(v) : round_half_away(v);
+      break;
+    case cpu::NearestMode::RoundPreferCeil:
+      r = tie ? ceilf(v) : round_half_away(v);
+      break;
+    case cpu::NearestMode::Ceil:
+      r = ceilf(v);
+      break;
+    default:
+      r = floorf(v);
+      break;
   }
   const int64_t i = static_cast<int64_t>(r);
   return i < 0 ? 0 : (i > in_len - 1 ? in_len - 1 : i);
@@ -86,8 +98,7 @@ __device__ int64_t nearest_index(float v, cpu::NearestMode m, int64_t in_len) {
 
 __device__ Tap tap_at(int64_t o, int64_t in_len, int64_t out_len, float scale_given, cpu::ResizeMode mode,
                       cpu::CoordMode coord, cpu::NearestMode nearest) {
-  const float scale =
-      scale_given > 0.f ? scale_given : static_cast<float>(out_len) / static_cast<float>(in_len);
+  const float scale = scale_given > 0.f ? scale_given : static_cast<float>(out_len) / static_cast<float>(in_len);
   const bool identity = scale_given > 0.f ? scale_given == 1.0f : in_len == out_len;
   float s = identity ? static_cast<float>(o)
                      : source_coord(static_cast<float>(o), in_len, out_len, scale, scale_given <= 0.f, coord);
@@ -147,8 +158,8 @@ void upsample_nearest(cudaStream_t s, const float* x, int64_t NC, int64_t H, int
   check_launch("upsample_nearest");
 }
 
-void resize2d(cudaStream_t s, const float* x, int64_t NC, int64_t H, int64_t W, const cpu::ResizeParams& p,
-              float* y, int64_t OH, int64_t OW) {
+void resize2d(cudaStream_t s, const float* x, int64_t NC, int64_t H, int64_t W, const cpu::ResizeParams& p, float* y,
+              int64_t OH, int64_t OW) {
   check_planes("resize2d", NC, H, W, OH, OW);
   const int64_t n = NC * OH * OW;
   if (n == 0) return;

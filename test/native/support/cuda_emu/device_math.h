@@ -48,8 +48,7 @@ inline float atomic_float_update(float* p, Op op) {
 template <class T, class Op>
 inline T atomic_int_update(T* p, Op op) {
   T old_value = __atomic_load_n(p, __ATOMIC_RELAXED);
-  while (!__atomic_compare_exchange_n(p, &old_value, op(old_value), false, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED)) {
-  }
+  while (!__atomic_compare_exchange_n(p, &old_value, op(old_value), false, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED)) {}
   return old_value;
 }
 }  // namespace bgn::emu

@@ -48,8 +48,8 @@ void die(const std::string& message) {
     os << "  in " << describe_launch(*cfg) << "\n";
     if (tl_ctx.block != nullptr) {
       os << "  at block (" << tl_ctx.block_idx.x << "," << tl_ctx.block_idx.y << "," << tl_ctx.block_idx.z
-         << ") thread (" << tl_ctx.thread_idx.x << "," << tl_ctx.thread_idx.y << "," << tl_ctx.thread_idx.z
-         << ") warp " << tl_ctx.warp << " lane " << tl_ctx.lane << "\n";
+         << ") thread (" << tl_ctx.thread_idx.x << "," << tl_ctx.thread_idx.y << "," << tl_ctx.thread_idx.z << ") warp "
+         << tl_ctx.warp << " lane " << tl_ctx.lane << "\n";
     }
   }
   const std::string text = os.str();

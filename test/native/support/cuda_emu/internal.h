@@ -7,8 +7,8 @@
 
 namespace bgn::emu {
 
-constexpr size_t kStaticSmemLimit = 48 * 1024;    // dynamic smem allowed without cudaFuncSetAttribute
-constexpr size_t kOptinSmemLimit = 227 * 1024;    // sharedMemPerBlockOptin of the emulated device
+constexpr size_t kStaticSmemLimit = 48 * 1024;  // dynamic smem allowed without cudaFuncSetAttribute
+constexpr size_t kOptinSmemLimit = 227 * 1024;  // sharedMemPerBlockOptin of the emulated device
 constexpr unsigned kMaxThreadsPerBlock = 1024;
 
 // Serialises launches and the memory API: both change the protection of device pages.

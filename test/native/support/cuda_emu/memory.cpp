@@ -165,15 +165,28 @@ cudaError_t cudaMemcpy(void* dst, const void* src, size_t count, cudaMemcpyKind 
   // device memory when it says host (that copy would be a bug on a GPU without UVA semantics).
   bool dst_device = false, src_device = false;
   switch (kind) {
-    case cudaMemcpyHostToHost: dst_device = false; src_device = false; break;
-    case cudaMemcpyHostToDevice: dst_device = true; src_device = false; break;
-    case cudaMemcpyDeviceToHost: dst_device = false; src_device = true; break;
-    case cudaMemcpyDeviceToDevice: dst_device = true; src_device = true; break;
+    case cudaMemcpyHostToHost:
+      dst_device = false;
+      src_device = false;
+      break;
+    case cudaMemcpyHostToDevice:
+      dst_device = true;
+      src_device = false;
+      break;
+    case cudaMemcpyDeviceToHost:
+      dst_device = false;
+      src_device = true;
+      break;
+    case cudaMemcpyDeviceToDevice:
+      dst_device = true;
+      src_device = true;
+      break;
     case cudaMemcpyDefault:
       dst_device = is_device_pointer(dst);
       src_device = is_device_pointer(src);
       break;
-    default: return report(cudaErrorInvalidMemcpyDirection);
+    default:
+      return report(cudaErrorInvalidMemcpyDirection);
   }
   if (dst_device ? d == nullptr : is_device_pointer(dst)) return report(cudaErrorInvalidValue);
   if (src_device ? s == nullptr : is_device_pointer(src)) return report(cudaErrorInvalidValue);

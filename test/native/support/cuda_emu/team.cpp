@@ -308,7 +308,8 @@ void Team::warp_barrier(const char* op) {
   WarpState& w = b.warps[tl_ctx.warp];
   std::unique_lock<std::mutex> lk(b.mu);
   if (w.exited > 0)
-    die_unlocked(lk, "divergent ", op, ": ", w.exited, " lane(s) of warp ", tl_ctx.warp, " returned before reaching it");
+    die_unlocked(lk, "divergent ", op, ": ", w.exited, " lane(s) of warp ", tl_ctx.warp,
+                 " returned before reaching it");
   if (w.arrived == 0) {
     w.op = op;
   } else if (std::strcmp(w.op, op) != 0) {

@@ -69,7 +69,6 @@ inline T __shfl_down_sync(unsigned /*mask*/, T v, unsigned delta, int width = wa
 }
 template <class T>
 inline T __shfl_up_sync(unsigned /*mask*/, T v, unsigned delta, int width = warpSize) {
-  return ::bgn::emu::shuffle_from(v, width, "__shfl_up_sync", [=](unsigned lane, unsigned w) {
-    return (lane % w) >= delta ? lane - delta : lane;
-  });
+  return ::bgn::emu::shuffle_from(v, width, "__shfl_up_sync",
+                                  [=](unsigned lane, unsigned w) { return (lane % w) >= delta ? lane - delta : lane; });
 }

@@ -27,9 +27,9 @@ enum layout_t { mem_row_major, mem_col_major };
 template <class Use, int M, int N, int K, class T, class Layout = void>
 struct fragment {
   static_assert(M == 16 && N == 16 && K == 16, "the emulator implements wmma m16n16k16 only");
-  static_assert(std::is_same<Use, accumulator>::value ? std::is_same<T, float>::value
-                                                      : (std::is_same<T, __half>::value ||
-                                                         std::is_same<T, __nv_bfloat16>::value),
+  static_assert(std::is_same<Use, accumulator>::value
+                    ? std::is_same<T, float>::value
+                    : (std::is_same<T, __half>::value || std::is_same<T, __nv_bfloat16>::value),
                 "wmma operands are __half/__nv_bfloat16, accumulators float");
   static_assert(std::is_same<Use, accumulator>::value == std::is_same<Layout, void>::value,
                 "operand fragments need row_major/col_major, accumulators no layout");
