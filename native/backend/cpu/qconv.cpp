@@ -75,10 +75,15 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void micro_kernel(const u
   std::memcpy(&v, s + 4 * q, 4);       \
   a = _mm512_set1_epi32(v);            \
   x0 = _mm512_dpbusd_epi32(x0, a, w0); \
-  x1 = _mm512_dpbusd_epi32(x1, a, w1);
-    BGN_STEP(s0, c00, c01)
-    BGN_STEP(s1, c10, c11) BGN_STEP(s2, c20, c21) BGN_STEP(s3, c30, c31) BGN_STEP(s4, c40, c41) BGN_STEP(s5, c50, c51)
-        BGN_STEP(s6, c60, c61) BGN_STEP(s7, c70, c71)
+  x1 = _mm512_dpbusd_epi32(x1, a, w1)
+    BGN_STEP(s0, c00, c01);
+    BGN_STEP(s1, c10, c11);
+    BGN_STEP(s2, c20, c21);
+    BGN_STEP(s3, c30, c31);
+    BGN_STEP(s4, c40, c41);
+    BGN_STEP(s5, c50, c51);
+    BGN_STEP(s6, c60, c61);
+    BGN_STEP(s7, c70, c71);
 #undef BGN_STEP
   }
   acc[0] = c00;
