@@ -136,7 +136,86 @@ class Matcher {
     }
   }
 
+  // MatMul(Q, K) → [Mul | Div by a constant scalar] → [Reshape → Add(bias)… → Reshape | Add(bias)…]
+  // → Softmax(axis -1) → MatMul(·, V), every intermediate read only by the next node  ⇒
+  // #ScoredAttention(Q, K, V, scale, view shape, back shape, bias…) (onnx/kernels_attention.cpp).
+  void scored_attention() {
+    for (size_t i = 0; i < nodes_.size(); ++i) {
+      const onnx::Node& m1 = nodes_[i];
+      if (!is(i, "MatMul", 2) || m1.has("bgn_bias")) continue;
+      std::vector<size_t> chain = {i};
+      std::string cur = m1.outputs[0], scale, view, back;
+      bool div = false;
+      std::vector<std::string> bias;
+      long s = sole_user(cur);
+      auto step = [&](long next) {
+        chain.push_back(size_t(next));
+        cur = nodes_[size_t(next)].outputs[0];
+        s = sole_user(cur);
+      };
+      if (s >= 0 && (is(size_t(s), "Mul", 2) || is(size_t(s), "Div", 2))) {
+        const onnx::Node& n = nodes_[size_t(s)];
+        const bool is_div = n.op_type == "Div";
+        const std::string c = is_div ? (n.inputs[0] == cur ? n.inputs[1] : "") : other(size_t(s), cur);
+        if (scalar_constant(c)) {
+          scale = c;
+          div = is_div;
+          step(s);
+        }
+      }
+      auto adds = [&] {
+        while (s >= 0 && is(size_t(s), "Add", 2)) {
+          const std::string b = other(size_t(s), cur);
+          if (b.empty()) break;
+          bias.push_back(b);
+          step(s);
+        }
+      };
+      if (s >= 0 && reshape(size_t(s), cur)) {
+        view = nodes_[size_t(s)].inputs[1];
+        step(s);
+        adds();
+        if (s < 0 || !reshape(size_t(s), cur)) continue;
+        back = nodes_[size_t(s)].inputs[1];
+        step(s);
+      } else {
+        adds();
+      }
+      if (s < 0 || !is(size_t(s), "Softmax", 1) || !nodes_[size_t(s)].has("axis") ||
+          nodes_[size_t(s)].attr_int("axis", 0) != -1)
+        continue;
+      step(s);
+      if (s < 0 || !is(size_t(s), "MatMul", 2)) continue;
+      onnx::Node& m2 = nodes_[size_t(s)];
+      if (m2.inputs[0] != cur || m2.inputs[1] == cur || !m2.attrs.empty()) continue;
+      const std::string v = m2.inputs[1];
+      m2.op_type = "#ScoredAttention";
+      m2.inputs = {m1.inputs[0], m1.inputs[1], v, scale, view, back};
+      for (const std::string& b : bias) m2.inputs.push_back(b);
+      m2.attrs.clear();
+      if (m1.has("bgn_trans_b")) m2.attrs["bgn_trans_b"] = m1.attrs.at("bgn_trans_b");
+      if (div) {
+        onnx::Attribute attr;
+        attr.type = onnx::Attribute::Int;
+        attr.i = 1;
+        m2.attrs["bgn_scale_div"] = attr;
+      }
+      for (size_t k : chain) remove(k);
+    }
+  }
+
  private:
+  // A constant f32 scalar of any value.
+  bool scalar_constant(const std::string& v) const {
+    auto it = constants_.find(v);
+    return !v.empty() && it != constants_.end() && it->second.dtype() == DType::F32 && it->second.numel() == 1;
+  }
+  // Node i is a Reshape of `x` to a constant shape without allowzero.
+  bool reshape(size_t i, const std::string& x) const {
+    const onnx::Node& n = nodes_[i];
+    return is(i, "Reshape", 2) && n.inputs[0] == x && constants_.count(n.inputs[1]) && n.attr_int("allowzero", 0) == 0;
+  }
+
   std::vector<onnx::Node>& nodes_;
   std::vector<bool>& removed_;
   const std::map<std::string, Tensor>& constants_;
@@ -152,6 +231,7 @@ void fuse_transformer_patterns(std::vector<onnx::Node>& nodes, std::vector<bool>
   Matcher m(nodes, removed, constants, graph_outputs);
   m.gelu();
   m.transposed_b();
+  m.scored_attention();
   m.linear_bias();
 }
 

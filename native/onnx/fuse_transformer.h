@@ -1,8 +1,10 @@
 // Fusions of the patterns transformer exports repeat on every block, applied to a graph's nodes
 // after constant folding: the exact GELU written out (Div by √2, Erf, Add 1, Mul by x, Mul by 0.5)
 // becomes one Gelu node, a Transpose of the last two axes read only as a MatMul's B becomes that
-// MatMul reading B transposed (attribute bgn_trans_b), and a Linear's MatMul with a constant weight
-// followed by the Add of a constant bias becomes one MatMul that starts from the bias (bgn_bias).
+// MatMul reading B transposed (attribute bgn_trans_b), attention's Q·Kᵀ → scale → bias → Softmax → ·V
+// becomes one #ScoredAttention node (onnx/kernels_attention.cpp: the scores a block of rows at a
+// time), and a Linear's MatMul with a constant weight followed by the Add of a constant bias
+// becomes one MatMul that starts from the bias (bgn_bias).
 #pragma once
 #include <map>
 #include <set>

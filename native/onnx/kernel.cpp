@@ -34,6 +34,7 @@ const std::map<std::string, KernelFactory>& kernel_registry() {
     register_conv_transpose_kernels(m);
     register_deform_kernels(m);
     register_matmul_integer_kernels(m);
+    register_attention_kernels(m);
     return m;
   }();
   return r;

@@ -96,6 +96,7 @@ void register_einsum_kernels(std::map<std::string, KernelFactory>& r);
 void register_conv_transpose_kernels(std::map<std::string, KernelFactory>& r);
 void register_deform_kernels(std::map<std::string, KernelFactory>& r);
 void register_matmul_integer_kernels(std::map<std::string, KernelFactory>& r);
+void register_attention_kernels(std::map<std::string, KernelFactory>& r);
 
 // Small helpers shared by kernels.
 int64_t normalize_axis(int64_t axis, int64_t rank, const char* op);

@@ -1,0 +1,84 @@
+#include "backend/cpu/scored_attention.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "backend/cpu/ops.h"
+#include "backend/cpu/vexp.h"
+
+namespace bgn::cpu {
+
+namespace {
+
+// Query rows per task: about 256 KiB of scores, so that a block's scores stay in L2 between
+// the two products (at least 16 rows so that the GEMM tiles stay full).
+int64_t rows_per_task(int64_t Nk) { return std::clamp<int64_t>((int64_t(1) << 16) / std::max<int64_t>(Nk, 1), 16, 64); }
+
+// row[j] += the term's values for query i of batch entry b.
+void add_bias(float* row, const ScoreBias& t, const ScoredAttentionShape& s, int64_t b, int64_t i) {
+  const float* base = t.data + t.batch_off[size_t(b)] + (i / s.q_cols) * t.s_qr + (i % s.q_cols) * t.s_qc;
+  const int64_t k_rows = s.Nk / s.k_cols;
+  for (int64_t r = 0; r < k_rows; ++r) {
+    const float* p = base + r * t.s_kr;
+    float* o = row + r * s.k_cols;
+    if (t.s_kc == 1) {
+      for (int64_t c = 0; c < s.k_cols; ++c) o[c] += p[c];
+    } else if (t.s_kc == 0) {
+      const float v = p[0];
+      for (int64_t c = 0; c < s.k_cols; ++c) o[c] += v;
+    } else {
+      for (int64_t c = 0; c < s.k_cols; ++c) o[c] += p[c * t.s_kc];
+    }
+  }
+}
+
+}  // namespace
+
+void scored_attention(ThreadPool& pool, const float* q, const float* k, const float* v, float* out,
+                      const ScoredAttentionShape& s) {
+  if (s.batch == 0 || s.Nq == 0 || s.Dv == 0) return;
+  const int64_t R = rows_per_task(s.Nk);
+  const int64_t blocks = (s.Nq + R - 1) / R;
+  const int64_t Nk = s.Nk;
+  pool.parallel_for(s.batch * blocks, 1, [&](int64_t t0, int64_t t1) {
+    std::vector<float> scores(size_t(R * std::max<int64_t>(Nk, 1)));
+    std::vector<float> inv(static_cast<size_t>(R));
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t b = t / blocks, i0 = (t % blocks) * R, rows = std::min(R, s.Nq - i0);
+      const float* qb = q + (s.q_index[size_t(b)] * s.Nq + i0) * s.D;
+      const float* kb = k + s.k_index[size_t(b)] * Nk * s.D;
+      const float* vb = v + s.v_index[size_t(b)] * Nk * s.Dv;
+      float* ob = out + (b * s.Nq + i0) * s.Dv;
+      if (Nk == 0) {  // softmax over no keys: an empty sum, as MatMul gives it
+        std::fill(ob, ob + rows * s.Dv, 0.f);
+        continue;
+      }
+      float* S = scores.data();
+      if (s.D == 0)
+        std::fill(S, S + rows * Nk, 0.f);
+      else
+        sgemm_serial(false, s.k_rows, rows, Nk, s.D, s.scale, qb, s.D, kb, s.k_rows ? s.D : Nk, 0.f, S, Nk);
+      for (int64_t r = 0; r < rows; ++r) {
+        float* row = S + r * Nk;
+        for (const ScoreBias& term : s.bias) add_bias(row, term, s, b, i0 + r);
+        const float m = scale_and_max(row, Nk, 1.f);
+        if (m == -std::numeric_limits<float>::infinity() || std::isnan(m)) {
+          // Every score -inf (or NaN): the softmax is NaN, as the unfused graph computes it.
+          std::fill(row, row + Nk, std::numeric_limits<float>::quiet_NaN());
+          inv[size_t(r)] = 1.f;
+          continue;
+        }
+        inv[size_t(r)] = 1.f / exp_shifted_sum(row, Nk, m);
+      }
+      sgemm_serial(false, false, rows, s.Dv, Nk, 1.f, S, Nk, vb, s.Dv, 0.f, ob, s.Dv);
+      for (int64_t r = 0; r < rows; ++r) {
+        float* orow = ob + r * s.Dv;
+        const float f = inv[size_t(r)];
+        for (int64_t d = 0; d < s.Dv; ++d) orow[d] *= f;
+      }
+    }
+  });
+}
+
+}  // namespace bgn::cpu

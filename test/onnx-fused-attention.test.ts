@@ -1,0 +1,145 @@
+/**
+ * Attention fused at load (#ScoredAttention: Q·Kᵀ → scale → bias → Softmax → ·V, the scores a block
+ * of query rows at a time) against onnxruntime-node: Swin's window form (scale on Q, Kᵀ by a
+ * Transpose, a relative-position bias per head and a mask per window), SAM's global form (scores
+ * viewed as (h, w, h, w) for the decomposed rel_h / rel_w terms, long enough for several row
+ * blocks), a Div scale with K already transposed, and the near misses: shapes the fused node
+ * hands back to the original kernels at run time (a view that does not split the query and key
+ * axes, a bias or V that widens the scores) and chains that must not fuse (Softmax on another
+ * axis, scores read twice).
+ */
+import { describe, it } from 'vitest';
+
+import type { NodeSpec, PlainAttr } from './helpers/onnx-builder.js';
+import { FP32, type Operand, expectLikeOrt, f32, ints, konst, packGraph } from './helpers/onnx-op-check.js';
+
+interface Chain {
+  q: Operand;
+  k: Operand;
+  v: Operand;
+  /** Transpose of K's last two axes (the form exporters write); false: K arrives as (…, D, Nk). */
+  kt: number[] | false;
+  scale?: { op: 'Mul' | 'Div'; value: number };
+  view?: number[];
+  back?: number[];
+  bias?: Operand[];
+  axis?: number;
+  readScoresTwice?: boolean;
+  opset?: number;
+}
+
+function attention(c: Chain) {
+  const operands: Record<string, Operand> = { q: c.q, k: c.k, v: c.v };
+  const nodes: NodeSpec[] = [];
+  let k = 'k';
+  if (c.kt) {
+    nodes.push({ op: 'Transpose', inputs: ['k'], outputs: ['kt'], attrs: { perm: c.kt } });
+    k = 'kt';
+  }
+  nodes.push({ op: 'MatMul', inputs: ['q', k], outputs: ['s0'] });
+  let s = 's0';
+  const next = (op: string, inputs: string[], attrs?: Record<string, PlainAttr>) => {
+    const out = `s${nodes.length}`;
+    nodes.push({ op, inputs, outputs: [out], ...(attrs ? { attrs } : {}) });
+    s = out;
+  };
+  if (c.scale) {
+    operands.scale = konst({ dims: [], data: [c.scale.value] });
+    next(c.scale.op, [s, 'scale']);
+  }
+  if (c.view) {
+    operands.view = konst(ints([c.view.length], c.view));
+    next('Reshape', [s, 'view']);
+  }
+  (c.bias ?? []).forEach((b, i) => {
+    operands[`b${i}`] = b;
+    next('Add', i % 2 ? [`b${i}`, s] : [s, `b${i}`]);
+  });
+  if (c.back) {
+    operands.back = konst(ints([c.back.length], c.back));
+    next('Reshape', [s, 'back']);
+  }
+  const scores = s;
+  next('Softmax', [s], { axis: c.axis ?? -1 });
+  next('MatMul', [s, 'v']);
+  const outputs = [s];
+  if (c.readScoresTwice) {
+    nodes.push({ op: 'Neg', inputs: [scores], outputs: ['n'] });
+    outputs.push('n');
+  }
+  return packGraph(operands, nodes, outputs, { opset: c.opset ?? 13 });
+}
+
+describe('attention fused at load', () => {
+  it("Swin's window attention: scale on Q, a bias per head and a mask per window", async () => {
+    const [w, h, n, d] = [6, 3, 16, 8];
+    const graph = attention({
+      q: f32([w, h, n, d], 1),
+      k: f32([w, h, n, d], 2),
+      v: f32([w, h, n, d], 3),
+      kt: [0, 1, 3, 2],
+      bias: [konst(f32([1, h, n, n], 4)), konst(f32([w, 1, n, n], 5, -100, 0))],
+    });
+    await expectLikeOrt('swin window attention', graph, FP32, 2);
+    const scaled = attention({
+      q: f32([w, h, n, d], 6),
+      k: f32([w, h, n, d], 7),
+      v: f32([w, h, n, 5], 8),
+      kt: [0, 1, 3, 2],
+      scale: { op: 'Mul', value: 0.35 },
+      bias: [f32([h, n, n], 9)],
+    });
+    await expectLikeOrt('scaled scores, computed bias, narrower V', scaled, FP32, 2);
+  });
+  it("SAM's global attention: decomposed rel_h / rel_w over several row blocks", async () => {
+    for (const [b, side, d] of [
+      [2, 10, 8],
+      [1, 36, 4],
+    ] as const) {
+      const n = side * side;
+      const graph = attention({
+        q: f32([b, n, d], 11),
+        k: f32([b, n, d], 12),
+        v: f32([b, n, d], 13),
+        kt: [0, 2, 1],
+        scale: { op: 'Mul', value: 1 / Math.sqrt(d) },
+        view: [b, side, side, side, side],
+        bias: [f32([b, side, side, side, 1], 14, -2, 2), f32([b, side, side, 1, side], 15, -2, 2)],
+        back: [b, n, n],
+      });
+      await expectLikeOrt(`sam global attention ${side}x${side}`, graph, FP32, 2);
+    }
+  });
+  it('a Div scale with K already transposed, a broadcast Q and opset 11', async () => {
+    const graph = attention({
+      q: f32([20, 8], 21),
+      k: f32([3, 8, 30], 22),
+      v: f32([3, 30, 6], 23),
+      kt: false,
+      scale: { op: 'Div', value: 2.5 },
+      opset: 11,
+    });
+    await expectLikeOrt('div scale, K given as (D, Nk)', graph, FP32, 2);
+  });
+  it('shapes handed back to the original kernels compute what the graph says', async () => {
+    const base = { q: f32([2, 4, 8], 31), k: f32([2, 9, 8], 32), kt: [0, 2, 1] };
+    // A view whose batch axis is not the scores' own: the Reshapes reinterpret across axes.
+    const across = attention({
+      ...base,
+      v: f32([2, 9, 5], 33),
+      view: [1, 2, 4, 3, 3],
+      bias: [f32([1, 1, 1, 3, 3], 34)],
+      back: [2, 4, 9],
+    });
+    await expectLikeOrt('view across axes', across, FP32, 2);
+    const widened = attention({ ...base, v: f32([2, 9, 5], 35), bias: [f32([3, 1, 4, 9], 36)] });
+    await expectLikeOrt('bias widens the scores', widened, FP32, 2);
+    const wideV = attention({ q: f32([4, 8], 37), k: f32([9, 8], 38), v: f32([3, 9, 5], 39), kt: [1, 0] });
+    await expectLikeOrt('V widens the batch', wideV, FP32, 2);
+  });
+  it('chains that must not fuse', async () => {
+    const c = { q: f32([2, 9, 8], 41), k: f32([2, 9, 8], 42), v: f32([2, 9, 5], 43), kt: [0, 2, 1] };
+    await expectLikeOrt('softmax over queries', attention({ ...c, axis: 1 }), FP32, 2);
+    await expectLikeOrt('scores read twice', attention({ ...c, readScoresTwice: true }), FP32, 2);
+  });
+});
