@@ -5,7 +5,8 @@
  * operands read for the last time, MatMul over many small batch entries and with a shared
  * weight, the fusions made at load (a Linear's MatMul + bias Add, the exact GELU written out as
  * Div / Erf / Add / Mul / Mul) in every operand order and their near misses that must not fuse,
- * Erf over its whole range, Softmax on every axis and LayerNormalization on wide rows.
+ * Erf over its whole range, Softmax on every axis and LayerNormalization on wide rows, Split along
+ * the leading axes as views.
  */
 import { describe, it } from 'vitest';
 
@@ -170,6 +171,19 @@ describe('results written over operands read for the last time', () => {
       back: konst({ dtype: 'int64', dims: [3], data: [2, 3, 40] }),
     };
     await expectLikeOrt('in-place chain', packGraph(operands, nodes, ['y', 'e']), FP32, 2);
+  });
+  it('Split along the leading axes: views, each written over only once the others are gone', async () => {
+    const nodes = [
+      { op: 'Add', inputs: ['x', 'c'], outputs: ['qkv'] },
+      { op: 'Split', inputs: ['qkv'], outputs: ['p0', 'p1', 'p2'], attrs: { axis: 1 } },
+      { op: 'Erf', inputs: ['p0'], outputs: ['e0'] },
+      { op: 'Neg', inputs: ['p1'], outputs: ['n1'] },
+      { op: 'Add', inputs: ['p2', 'e0'], outputs: ['a2'] },
+      { op: 'Mul', inputs: ['a2', 'n1'], outputs: ['y'] },
+      { op: 'Split', inputs: ['x'], outputs: ['h0', 'h1'], attrs: { axis: 2 } },
+    ];
+    const operands = { x: f32([1, 3, 4, 50], 74, -2, 2), c: konst(f32([50], 75)) };
+    await expectLikeOrt('split views', packGraph(operands, nodes, ['y', 'p1', 'h1', 'qkv']), FP32, 2);
   });
 });
 

@@ -399,6 +399,13 @@ Out split(const Inputs& in, int64_t axis_attr, std::vector<int64_t> sizes, int64
   for (int64_t s : sizes) {
     Shape sh = x.shape();
     sh[axis] = s;
+    if (outer == 1 && !dtype_is_block(x.dtype())) {
+      // Along the leading axes each part is contiguous: a view of x, nothing copied (attention's
+      // Q / K / V out of one projection).
+      ys.push_back(x.part(start * inner, sh));
+      start += s;
+      continue;
+    }
     Tensor y = Tensor::empty(x.dtype(), sh);
     for (int64_t o = 0; o < outer; ++o)
       std::memcpy(static_cast<uint8_t*>(y.raw()) + o * s * inner * es, src + (o * n + start) * inner * es,

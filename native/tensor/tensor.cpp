@@ -180,6 +180,17 @@ Tensor Tensor::reshaped(Shape shape) const {
   return t;
 }
 
+Tensor Tensor::part(int64_t offset, Shape shape) const {
+  const int64_t n = shape_numel(shape);
+  BGN_CHECK(!dtype_is_block(dtype_) && offset >= 0 && n <= numel_ - offset, Code::Internal, "a part of ", n,
+            " elements at ", offset, " of a ", shape_str(shape_), " tensor");
+  Tensor t = *this;
+  t.shape_ = std::move(shape);
+  t.numel_ = n;
+  if (data_) t.data_ = static_cast<uint8_t*>(data_) + size_t(offset) * dtype_size(dtype_);
+  return t;
+}
+
 namespace {
 
 // Reads element i of any dtype as double (exact for every value the integer dtypes hold

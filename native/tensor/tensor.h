@@ -93,6 +93,9 @@ class Tensor {
 
   // Same storage, new shape with the same number of elements.
   Tensor reshaped(Shape shape) const;
+  // Same storage: the elements [offset, offset + numel(shape)) viewed with `shape` (a contiguous
+  // piece, such as one output of a Split along the leading axes). Not for block dtypes.
+  Tensor part(int64_t offset, Shape shape) const;
   // Host storage that no other Tensor shares (a value whose last reader may overwrite it).
   bool sole_owner() const { return storage_ && storage_.use_count() == 1 && !on_device_; }
   // Deep copy converted to dtype (f16/bf16/ints → f32 and back). Host tensors only.
