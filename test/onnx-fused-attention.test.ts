@@ -20,6 +20,8 @@ interface Chain {
   /** Transpose of K's last two axes (the form exporters write); false: K arrives as (…, D, Nk). */
   kt: number[] | false;
   scale?: { op: 'Mul' | 'Div'; value: number };
+  /** Mul(q, c) before the product (c of shape `dims`, a scalar by default), `twice`: q·c also an output. */
+  qScale?: { value: number; dims?: number[]; twice?: boolean };
   view?: number[];
   back?: number[];
   bias?: Operand[];
@@ -36,7 +38,14 @@ function attention(c: Chain) {
     nodes.push({ op: 'Transpose', inputs: ['k'], outputs: ['kt'], attrs: { perm: c.kt } });
     k = 'kt';
   }
-  nodes.push({ op: 'MatMul', inputs: ['q', k], outputs: ['s0'] });
+  let q = 'q';
+  if (c.qScale) {
+    const dims = c.qScale.dims ?? [];
+    operands.qc = konst({ dims, data: [c.qScale.value] });
+    nodes.push({ op: 'Mul', inputs: ['q', 'qc'], outputs: ['qs'] });
+    q = 'qs';
+  }
+  nodes.push({ op: 'MatMul', inputs: [q, k], outputs: ['s0'] });
   let s = 's0';
   const next = (op: string, inputs: string[], attrs?: Record<string, PlainAttr>) => {
     const out = `s${nodes.length}`;
@@ -63,6 +72,7 @@ function attention(c: Chain) {
   next('Softmax', [s], { axis: c.axis ?? -1 });
   next('MatMul', [s, 'v']);
   const outputs = [s];
+  if (c.qScale?.twice) outputs.push('qs');
   if (c.readScoresTwice) {
     nodes.push({ op: 'Neg', inputs: [scores], outputs: ['n'] });
     outputs.push('n');
@@ -90,6 +100,15 @@ describe('attention fused at load', () => {
       bias: [f32([h, n, n], 9)],
     });
     await expectLikeOrt('scaled scores, computed bias, narrower V', scaled, FP32, 2);
+    const qScaled = attention({
+      q: f32([w, h, n, d], 10),
+      k: f32([w, h, n, d], 2),
+      v: f32([w, h, n, d], 3),
+      kt: [0, 1, 3, 2],
+      qScale: { value: 0.25 },
+      bias: [konst(f32([1, h, n, n], 4))],
+    });
+    await expectLikeOrt('scale on Q', qScaled, FP32, 2);
   });
   it("SAM's global attention: decomposed rel_h / rel_w over several row blocks", async () => {
     for (const [b, side, d] of [
@@ -136,10 +155,14 @@ describe('attention fused at load', () => {
     await expectLikeOrt('bias widens the scores', widened, FP32, 2);
     const wideV = attention({ q: f32([4, 8], 37), k: f32([9, 8], 38), v: f32([3, 9, 5], 39), kt: [1, 0] });
     await expectLikeOrt('V widens the batch', wideV, FP32, 2);
+    const wideScale = attention({ ...base, v: f32([2, 9, 5], 40), qScale: { value: 0.5, dims: [1, 1, 1, 1] } });
+    await expectLikeOrt('scale on Q widens Q', wideScale, FP32, 2);
   });
   it('chains that must not fuse', async () => {
     const c = { q: f32([2, 9, 8], 41), k: f32([2, 9, 8], 42), v: f32([2, 9, 5], 43), kt: [0, 2, 1] };
     await expectLikeOrt('softmax over queries', attention({ ...c, axis: 1 }), FP32, 2);
     await expectLikeOrt('scores read twice', attention({ ...c, readScoresTwice: true }), FP32, 2);
+    // Q·c read elsewhere too: the scale stays a Mul, the rest still fuses.
+    await expectLikeOrt('scaled Q read twice', attention({ ...c, qScale: { value: 0.3, twice: true } }), FP32, 2);
   });
 });

@@ -16,6 +16,8 @@ class Matcher {
       if (removed_[i]) continue;
       for (const auto& in : nodes_[i].inputs)
         if (!in.empty()) uses_[in].push_back(i);
+      for (const auto& out : nodes_[i].outputs)
+        if (!out.empty()) producer_[out] = i;
     }
   }
 
@@ -137,8 +139,9 @@ class Matcher {
   }
 
   // MatMul(Q, K) → [Mul | Div by a constant scalar] → [Reshape → Add(bias)… → Reshape | Add(bias)…]
-  // → Softmax(axis -1) → MatMul(·, V), every intermediate read only by the next node  ⇒
-  // #ScoredAttention(Q, K, V, scale, view shape, back shape, bias…) (onnx/kernels_attention.cpp).
+  // → Softmax(axis -1) → MatMul(·, V), every intermediate read only by the next node, the scale
+  // possibly a Mul on Q instead (bgn_scale_q)  ⇒  #ScoredAttention(Q, K, V, scale, view shape,
+  // back shape, bias…) (onnx/kernels_attention.cpp).
   void scored_attention() {
     for (size_t i = 0; i < nodes_.size(); ++i) {
       const onnx::Node& m1 = nodes_[i];
@@ -161,6 +164,21 @@ class Matcher {
           scale = c;
           div = is_div;
           step(s);
+        }
+      }
+      // Or the scale on Q (timm, SAM): Mul(q, c) read only by this MatMul.
+      std::string q = m1.inputs[0];
+      bool scale_q = false;
+      auto made = producer_.find(q);
+      if (scale.empty() && made != producer_.end() && is(made->second, "Mul", 2) && sole_user(q) == long(i)) {
+        const onnx::Node& n = nodes_[made->second];
+        const bool first = scalar_constant(n.inputs[1]);
+        const std::string c = first ? n.inputs[1] : n.inputs[0], x = first ? n.inputs[0] : n.inputs[1];
+        if (scalar_constant(c) && computed(x)) {
+          scale = c;
+          q = x;
+          scale_q = true;
+          chain.push_back(made->second);
         }
       }
       auto adds = [&] {
@@ -190,16 +208,15 @@ class Matcher {
       if (m2.inputs[0] != cur || m2.inputs[1] == cur || !m2.attrs.empty()) continue;
       const std::string v = m2.inputs[1];
       m2.op_type = "#ScoredAttention";
-      m2.inputs = {m1.inputs[0], m1.inputs[1], v, scale, view, back};
+      m2.inputs = {q, m1.inputs[1], v, scale, view, back};
       for (const std::string& b : bias) m2.inputs.push_back(b);
       m2.attrs.clear();
       if (m1.has("bgn_trans_b")) m2.attrs["bgn_trans_b"] = m1.attrs.at("bgn_trans_b");
-      if (div) {
-        onnx::Attribute attr;
-        attr.type = onnx::Attribute::Int;
-        attr.i = 1;
-        m2.attrs["bgn_scale_div"] = attr;
-      }
+      onnx::Attribute one;
+      one.type = onnx::Attribute::Int;
+      one.i = 1;
+      if (div) m2.attrs["bgn_scale_div"] = one;
+      if (scale_q) m2.attrs["bgn_scale_q"] = one;
       for (size_t k : chain) remove(k);
     }
   }
@@ -221,6 +238,7 @@ class Matcher {
   const std::map<std::string, Tensor>& constants_;
   const std::set<std::string>& outputs_;
   std::unordered_map<std::string, std::vector<size_t>> uses_;
+  std::unordered_map<std::string, size_t> producer_;  // value -> the node writing it
 };
 
 }  // namespace

@@ -1,7 +1,8 @@
 // ScoredAttention: the node fuse_transformer.h writes for MatMul(Q, K) → [Mul | Div by a scalar]
 // → [Reshape → Add(bias)… → Reshape | Add(bias)…] → Softmax(last axis) → MatMul(·, V). Inputs:
 // Q, K, V, the scale, the two Reshapes' shapes ("" where absent), then the bias terms; attribute
-// bgn_trans_b as on MatMul, bgn_scale_div = 1 where the scale divides.
+// bgn_trans_b as on MatMul, bgn_scale_div = 1 where the scale divides the scores, bgn_scale_q = 1
+// where it multiplies Q.
 //
 // On the CPU, when the shapes are those of attention (the Reshapes only split the query and key
 // axes, the bias terms and V broadcast into the scores without widening them), it runs
@@ -99,6 +100,8 @@ class ScoredAttentionKernel : public Kernel {
     if (info.has_input(kView) != info.has_input(kBack)) info.bad("needs both Reshape shapes or neither");
     tb_rank_ = n.attr_int("bgn_trans_b", 0);
     div_ = n.attr_int("bgn_scale_div", 0) == 1;
+    scale_q_ = n.attr_int("bgn_scale_q", 0) == 1;
+    if (scale_q_ && (div_ || !info.has_input(kScale))) info.bad("bgn_scale_q needs a Mul scale");
     biases_ = n.inputs.size() - kFirstBias;
     // The original nodes, rebuilt for the general path.
     const auto& reg = kernel_registry();
@@ -123,8 +126,13 @@ class ScoredAttentionKernel : public Kernel {
       a.i = tb_rank_;
       mm["bgn_trans_b"] = a;
     }
-    add("MatMul", {int(kQ), int(kK)}, mm);
-    if (info.has_input(kScale)) add(div_ ? "Div" : "Mul", {-1, int(kScale)});
+    if (scale_q_) {
+      add("Mul", {int(kQ), int(kScale)});
+      add("MatMul", {-1, int(kK)}, mm);
+    } else {
+      add("MatMul", {int(kQ), int(kK)}, mm);
+      if (info.has_input(kScale)) add(div_ ? "Div" : "Mul", {-1, int(kScale)});
+    }
     if (info.has_input(kView)) add("Reshape", {-1, int(kView)});
     for (size_t b = 0; b < biases_; ++b) add("Add", {-1, int(kFirstBias + b)});
     if (info.has_input(kBack)) add("Reshape", {-1, int(kBack)});
@@ -189,7 +197,8 @@ class ScoredAttentionKernel : public Kernel {
       return false;
     s.batch = shape_numel(batch);
     if (in[kScale]) {
-      if (in[kScale]->numel() != 1 || size_t(in[kScale]->rank()) > r + 2) return false;
+      // The scale must not widen what it multiplies (the scores, or Q).
+      if (in[kScale]->numel() != 1 || size_t(in[kScale]->rank()) > (scale_q_ ? size_t(q.rank()) : r + 2)) return false;
       const float c = in[kScale]->data<float>()[0];
       s.scale = div_ ? 1.f / c : c;
       if (div_ && !(std::isfinite(s.scale) && s.scale != 0.f)) return false;
@@ -275,7 +284,7 @@ class ScoredAttentionKernel : public Kernel {
 
   std::vector<Step> steps_;
   int64_t tb_rank_ = 0;
-  bool div_ = false;
+  bool div_ = false, scale_q_ = false;
   size_t biases_ = 0;
 };
 

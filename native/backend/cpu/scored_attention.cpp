@@ -11,9 +11,12 @@ namespace bgn::cpu {
 
 namespace {
 
-// Query rows per task: about 256 KiB of scores, so that a block's scores stay in L2 between
-// the two products (at least 16 rows so that the GEMM tiles stay full).
-int64_t rows_per_task(int64_t Nk) { return std::clamp<int64_t>((int64_t(1) << 16) / std::max<int64_t>(Nk, 1), 16, 64); }
+// Query rows per task: about 2 MiB of scores. Each task packs all of K and V for its two
+// products, so short blocks spend much of their time packing; much longer ones leave the
+// caches.
+int64_t rows_per_task(int64_t Nk) {
+  return std::clamp<int64_t>((int64_t(1) << 19) / std::max<int64_t>(Nk, 1), 16, 128);
+}
 
 // row[j] += the term's values for query i of batch entry b.
 void add_bias(float* row, const ScoreBias& t, const ScoredAttentionShape& s, int64_t b, int64_t i) {
