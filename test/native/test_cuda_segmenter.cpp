@@ -445,6 +445,39 @@ TEST("Segmenters on one graph share device weights; destroying one keeps the oth
   CHECK(gpu->weight_bytes() == 0);
 }
 
+// SAM-style global attention on 4 x 4 tokens: scale on Q, Kᵀ by a Transpose, the scores viewed as
+// (h, w, h, w) for a rel_h term, Softmax, times V. The graph fuses it into one #ScoredAttention
+// node: blocked on the CPU, the original nodes' kernels on the Gpu.
+TEST("fused attention gives the CPU's result on the device (max |d| <= 2e-3, as the device GEMM rounds)") {
+  auto gpu = open_cuda(0);
+  ThreadPool pool(2);
+  Builder b;
+  b.input("x", {2, 16, 8});
+  b.init("c", Tensor::scalar_f32(0.35f));
+  b.node("Mul", {"x", "c"}, {"q"});
+  b.node("Transpose", {"x"}, {"kt"}).attrs["perm"] = attr_ints({0, 2, 1});
+  b.node("MatMul", {"q", "kt"}, {"s"});
+  b.init("view", Tensor::from_i64({2, 4, 4, 4, 4}));
+  b.node("Reshape", {"s", "view"}, {"s5"});
+  b.init("rel_h", random_tensor(b.rng, {2, 4, 4, 4, 1}, 1.f));
+  b.node("Add", {"s5", "rel_h"}, {"sb"});
+  b.init("back", Tensor::from_i64({2, 16, 16}));
+  b.node("Reshape", {"sb", "back"}, {"s3"});
+  b.node("Softmax", {"s3"}, {"p"}).attrs["axis"] = attr_int(-1);
+  b.node("MatMul", {"p", "x"}, {"y"});
+  b.output("y");
+  auto g = b.prepare();
+  CHECK(g->node_count() == 1);  // the whole chain, the Mul on Q and the Transpose of K included
+  Rng r(5);
+  Tensor x = random_tensor(r, {2, 16, 8}, 1.f);
+  auto ref = g->run(Exec{pool}, {x}, {0});
+  auto got = g->run(Exec{pool, gpu.get()}, {x}, {0});
+  CHECK(ref[0].shape() == Shape({2, 16, 8}));
+  const Diff d = compare(ref[0], got[0]);
+  std::printf("    max %.2e mean %.2e (spread %.3f)\n", d.max, d.mean, spread(ref[0]));
+  CHECK(d.max <= 2e-3 && spread(ref[0]) > 0.1);
+}
+
 int main() {
   bgn::testing::require_cuda_device("test_cuda_segmenter");
   return bgn_test::run_all();
