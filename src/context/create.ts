@@ -8,7 +8,7 @@ import { diffusionModelLoader, type DiffusionDefaults, type DiffusionModelLoader
 import type { NativeDiffusionModel } from '../native.js';
 import { LoadCache } from '../models/load-cache.js';
 import { listModelsIn, type ListedModel } from '../models/list.js';
-import { resolveModel, type ResolvedModel, type ResolveOptions } from '../models/resolve.js';
+import { modelDirs, resolveModel, type ResolvedModel, type ResolveOptions } from '../models/resolve.js';
 import { SegmenterCache } from '../models/segmenters.js';
 import { parseReplaceOptions, type CleanupOptions, type ReplaceOptions, type SegmentOptions } from '../options.js';
 import { cleanup, type CleanupResult } from '../pipeline/cleanup.js';
@@ -103,7 +103,7 @@ export function createContext(config: BgNativeConfig, resources: ContextResource
     listPresets: (options) => rt.presets.list(options),
     getPreset: (name, options) => rt.presets.get(name, options),
     getPresetFile: (name, options) => rt.presets.getFile(name, options),
-    listModels: () => listModelsIn([settings.segmentation.u2netHome, settings.segmentation.cacheDir]),
+    listModels: () => listModelsIn(modelDirs(settings.segmentation)),
     resolveModel: (options = {}) => resolveModel({ ...options, search: settings.segmentation }),
     clearPresetCache: () => rt.presets.clear(),
     clearSegmenters: () => rt.segmenters.clear(),

@@ -112,7 +112,5 @@ export function hubCacheDir(env?: NodeJS.ProcessEnv): string {
  */
 export async function resolveHubModel(id: string, options: HubResolveOptions = {}): Promise<HubModel> {
   if (options.env) return resolveHub(id, options);
-  const hub = defaultContext().settings.hub;
-  const settings = { revision: hub.revision, endpoint: hub.endpoint, cacheDir: hub.cacheDir, offline: hub.offline };
-  return resolveHub(id, { ...settings, ...(hub.token ? { token: hub.token } : {}), ...options });
+  return resolveHub(id, { ...defaultContext().settings.hub, ...options });
 }

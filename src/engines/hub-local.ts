@@ -26,14 +26,7 @@ function resolveOnce(options: HubLocalOptions, signal: AbortSignal | undefined):
   const key = JSON.stringify([options.id, hub.revision, hub.cacheDir, hub.endpoint]);
   let p = hubResolutions.get(key);
   if (!p) {
-    p = resolveHubModel(options.id, {
-      revision: hub.revision,
-      endpoint: hub.endpoint,
-      cacheDir: hub.cacheDir,
-      offline: hub.offline,
-      ...(hub.token ? { token: hub.token } : {}),
-      ...(signal ? { signal } : {}),
-    });
+    p = resolveHubModel(options.id, { ...hub, ...(signal ? { signal } : {}) });
     hubResolutions.set(key, p);
     p.catch(() => hubResolutions.delete(key));
     // A resolved path is re-checked on the next call (the cache may have been cleaned).
