@@ -16,6 +16,7 @@
 #include "backend/cpu/scored_attention.h"
 #include "backend/exec.h"
 #include "onnx/kernel.h"
+#include "onnx/tensor_ops.h"
 #include "tensor/error.h"
 
 namespace bgn::onnxrt {
@@ -58,36 +59,11 @@ bool reshape_to(const Shape& in, const std::vector<int64_t>& spec, Shape& out) {
   return shape_numel(out) == n;
 }
 
-// Row-major strides of `shape` read as broadcast into `full` (0 along broadcast axes), or false
-// when it does not broadcast into `full` without widening it.
-bool broadcast_strides(const Shape& shape, const Shape& full, std::vector<int64_t>& strides) {
-  if (shape.size() > full.size()) return false;
-  strides.assign(full.size(), 0);
-  int64_t s = 1;
-  for (size_t k = 0; k < shape.size(); ++k) {
-    const size_t d = full.size() - 1 - k, e = shape.size() - 1 - k;
-    if (shape[e] != full[d] && shape[e] != 1) return false;
-    strides[d] = shape[e] == 1 ? 0 : s;
-    s *= shape[e];
-  }
-  return true;
-}
-
-// The matrix index, in an operand whose leading axes are `own`, of each entry of `batch` (own
-// broadcast into batch); false when own does not fit in batch.
+// The matrix index, in an operand whose leading axes are `own`, of each entry of `batch`; false
+// when own does not fit in batch.
 bool batch_index(const Shape& own, const Shape& batch, std::vector<int64_t>& index) {
-  std::vector<int64_t> st;
-  if (!broadcast_strides(own, batch, st)) return false;
-  const int64_t nb = shape_numel(batch);
-  index.assign(size_t(nb), 0);
-  for (int64_t i = 0; i < nb; ++i) {
-    int64_t rem = i, off = 0;
-    for (size_t d = batch.size(); d-- > 0;) {
-      off += (rem % batch[d]) * st[d];
-      rem /= batch[d];
-    }
-    index[size_t(i)] = off;
-  }
+  if (!broadcasts_into(own, batch)) return false;
+  index = batch_matrix_index(own, batch);
   return true;
 }
 
@@ -224,8 +200,8 @@ class ScoredAttentionKernel : public Kernel {
     const bool split = in[kView] != nullptr;
     for (size_t b = 0; b < biases_; ++b) {
       const Tensor& t = *in[kFirstBias + b];
-      std::vector<int64_t> st;
-      if (!broadcast_strides(t.shape(), view, st)) return false;
+      if (!broadcasts_into(t.shape(), view)) return false;
+      const std::vector<int64_t> st = broadcast_strides(t.shape(), view);
       cpu::ScoreBias term;
       term.data = t.data<float>();
       const size_t n = view.size();
@@ -238,15 +214,7 @@ class ScoredAttentionKernel : public Kernel {
         term.s_qc = st[n - 2];
         term.s_kc = st[n - 1];
       }
-      term.batch_off.assign(size_t(s.batch), 0);
-      for (int64_t i = 0; i < s.batch; ++i) {
-        int64_t rem = i, off = 0;
-        for (size_t d = batch.size(); d-- > 0;) {
-          off += (rem % batch[d]) * st[d];
-          rem /= batch[d];
-        }
-        term.batch_off[size_t(i)] = off;
-      }
+      term.batch_off = entry_offsets(batch, st.data());  // view starts with the batch axes
       s.bias.push_back(std::move(term));
     }
     out = batch;

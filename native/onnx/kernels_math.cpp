@@ -152,27 +152,10 @@ Out matmul(RunContext& ctx, const Inputs& in, bool with_bias, int64_t tb_rank) {
   Tensor y = device ? device_empty(*gpu, DType::F32, out) : Tensor::empty(DType::F32, out);
   if (device && K == 0 && y.numel()) y = to_device(*gpu, Tensor::zeros(DType::F32, out));  // an empty sum
   int64_t nb = shape_numel(batch);
-  int r = int(batch.size());
   // Operand offsets (in matrices) of each batch entry.
-  std::vector<int64_t> oa(size_t(nb), 0), ob(size_t(nb), 0);
+  const std::vector<int64_t> oa = batch_matrix_index(ab, batch), ob = batch_matrix_index(bb, batch);
   bool b_shared = true;
-  for (int64_t i = 0; i < nb; ++i) {
-    int64_t rem = i, sa = 1, sb = 1;
-    for (int d = r - 1; d >= 0; --d) {
-      int64_t idx = rem % batch[d];
-      rem /= batch[d];
-      int da = d - (r - int(ab.size())), db = d - (r - int(bb.size()));
-      if (da >= 0) {
-        if (ab[da] != 1) oa[size_t(i)] += idx * sa;
-        sa *= ab[da];
-      }
-      if (db >= 0) {
-        if (bb[db] != 1) ob[size_t(i)] += idx * sb;
-        sb *= bb[db];
-      }
-    }
-    b_shared = b_shared && ob[size_t(i)] == 0 && oa[size_t(i)] == i;
-  }
+  for (int64_t i = 0; i < nb; ++i) b_shared = b_shared && ob[size_t(i)] == 0 && oa[size_t(i)] == i;
   const float* A = a.data<float>();
   const float* B = b.data<float>();
   float* Y = y.data<float>();

@@ -61,18 +61,13 @@ Out matmul_integer(RunContext& ctx, const Inputs& in) {
   Tensor y = new_output(DType::I32, out, op);
   std::vector<int16_t> av = shifted(a, azp, M, K, true, "A"), bv = shifted(b, bzp, K, N, false, "B");
   // B transposed per matrix, so that each output is a contiguous dot product.
-  const int64_t nbb = shape_numel(bb), nab = shape_numel(ab);
+  const int64_t nbb = shape_numel(bb);
   std::vector<int16_t> bt(bv.size());
   for (int64_t m = 0; m < nbb; ++m)
     for (int64_t k = 0; k < K; ++k)
       for (int64_t n = 0; n < N; ++n) bt[size_t(m * K * N + n * K + k)] = bv[size_t(m * K * N + k * N + n)];
-  auto sa = broadcast_strides(ab, batch), sb = broadcast_strides(bb, batch);
-  std::vector<int64_t> amat, bmat;  // matrix index of each batch entry in a and b
-  for_each_broadcast<2>(batch, {sa.data(), sb.data()}, [&](int64_t, const std::array<int64_t, 2>& off) {
-    amat.push_back(off[0]);
-    bmat.push_back(off[1]);
-  });
-  (void)nab;
+  // Matrix index of each batch entry in a and b.
+  const std::vector<int64_t> amat = batch_matrix_index(ab, batch), bmat = batch_matrix_index(bb, batch);
   const int64_t nb = int64_t(amat.size());
   int32_t* yp = y.data<int32_t>();
   ctx.pool.parallel_for(nb * M, std::max<int64_t>(1, 4096 / std::max<int64_t>(N * K, 1)), [&](int64_t lo, int64_t hi) {

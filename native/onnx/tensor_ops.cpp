@@ -70,6 +70,32 @@ std::vector<int64_t> broadcast_strides(const Shape& in, const Shape& out) {
   return st;
 }
 
+bool broadcasts_into(const Shape& in, const Shape& out) {
+  if (in.size() > out.size()) return false;
+  const size_t lead = out.size() - in.size();
+  for (size_t i = 0; i < in.size(); ++i)
+    if (in[i] != out[lead + i] && in[i] != 1) return false;
+  return true;
+}
+
+std::vector<int64_t> entry_offsets(const Shape& shape, const int64_t* strides) {
+  const int64_t n = shape_numel(shape);
+  std::vector<int64_t> offsets(size_t(n), 0);
+  for (int64_t i = 0; i < n; ++i) {
+    int64_t rem = i, off = 0;
+    for (size_t d = shape.size(); d-- > 0;) {
+      off += (rem % shape[d]) * strides[d];
+      rem /= shape[d];
+    }
+    offsets[size_t(i)] = off;
+  }
+  return offsets;
+}
+
+std::vector<int64_t> batch_matrix_index(const Shape& own, const Shape& batch) {
+  return entry_offsets(batch, broadcast_strides(own, batch).data());
+}
+
 Tensor permute(const Tensor& x, const std::vector<int64_t>& perm, const char* op) {
   const int r = x.rank();
   if (int(perm.size()) != r) fail(Code::BadInput, op, ": permutation of length ", perm.size(), " for rank ", r);

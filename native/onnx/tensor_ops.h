@@ -26,6 +26,13 @@ Tensor new_output(DType dtype, Shape shape, const char* op);
 Shape broadcast_all(const std::vector<const Shape*>& shapes, const char* op);
 // Element strides of `in` read at the positions of `out` (right-aligned; 0 on broadcast axes).
 std::vector<int64_t> broadcast_strides(const Shape& in, const Shape& out);
+// Whether `in` broadcasts into `out` without widening it (right-aligned, each axis equal or 1).
+bool broadcasts_into(const Shape& in, const Shape& out);
+// The offset of each entry of `shape` (row-major) given a stride per axis (strides[0..rank)).
+std::vector<int64_t> entry_offsets(const Shape& shape, const int64_t* strides);
+// For batched matrix products: the matrix index, in an operand whose leading (batch) axes are
+// `own`, of each entry of `batch` (row-major); own must broadcast into batch (broadcasts_into).
+std::vector<int64_t> batch_matrix_index(const Shape& own, const Shape& batch);
 // Row-major strides of a shape.
 std::vector<int64_t> row_strides(const Shape& s);
 
