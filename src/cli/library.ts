@@ -3,15 +3,13 @@
  * (so `bg-native --help` never reads a setting), and shared by every call the run makes. It uses
  * the process-wide segmenter cache and pixel pool, which `serve` releases on shutdown.
  */
-import { createContext, type BgNative } from '../context/create.js';
+import { createProcessContext, type BgNative } from '../context/create.js';
 import { fromEnv } from '../context/from-env.js';
-import { sharedSegmenters } from '../models/segmenters.js';
-import { sharedPixelPool } from '../workers/pixel-pool.js';
 
 /** A run's context, made on first use. */
 export type CliLibrary = () => BgNative;
 
 export function cliLibrary(env: NodeJS.ProcessEnv = process.env): CliLibrary {
   let lib: BgNative | undefined;
-  return () => (lib ??= createContext(fromEnv(env), { segmenters: sharedSegmenters(), pool: sharedPixelPool() }));
+  return () => (lib ??= createProcessContext(fromEnv(env)));
 }

@@ -9,7 +9,7 @@ import type { NativeDiffusionModel } from '../native.js';
 import { LoadCache } from '../models/load-cache.js';
 import { listModelsIn, type ListedModel } from '../models/list.js';
 import { modelDirs, resolveModel, type ResolvedModel, type ResolveOptions } from '../models/resolve.js';
-import { SegmenterCache } from '../models/segmenters.js';
+import { SegmenterCache, sharedSegmenters } from '../models/segmenters.js';
 import { parseReplaceOptions, type CleanupOptions, type ReplaceOptions, type SegmentOptions } from '../options.js';
 import { cleanup, type CleanupResult } from '../pipeline/cleanup.js';
 import { replaceBackground, type ReplaceResult } from '../pipeline/replace.js';
@@ -17,7 +17,7 @@ import { resolveReplaceSettings, type ReplaceSettings } from '../pipeline/replac
 import { segment, type SegmentResult } from '../pipeline/segment.js';
 import { PresetLibrary, type GetPresetOptions, type PresetSourceOptions } from '../presets/load.js';
 import type { Preset, PresetFile } from '../presets/schema.js';
-import { PixelPool } from '../workers/pixel-pool.js';
+import { PixelPool, sharedPixelPool } from '../workers/pixel-pool.js';
 import type { Runtime } from './runtime.js';
 import { resolveSettings, type BgNativeConfig, type BgNativeSettings } from './settings.js';
 
@@ -73,6 +73,14 @@ export function diffusionDefaults(settings: BgNativeSettings): DiffusionDefaults
 /** Builds a context from `config`; E_CONFIG naming the setting when one is unusable. */
 export function createBgNative(config: BgNativeConfig = {}): BgNative {
   return createContext(config, {});
+}
+
+/**
+ * A context on the process-wide segmenter cache and pixel pool (the default context's and the CLI's),
+ * so clearSegmenters() / closeComposePool() reach what it loaded.
+ */
+export function createProcessContext(config: BgNativeConfig): BgNative {
+  return createContext(config, { segmenters: sharedSegmenters(), pool: sharedPixelPool() });
 }
 
 /** createBgNative() with some of what the context owns handed in (the default context's shared parts). */

@@ -19,15 +19,13 @@ import {
   type ResolvedModel,
   type ResolveOptions,
 } from '../models/resolve.js';
-import { sharedSegmenters } from '../models/segmenters.js';
 import type { CleanupOptions, ReplaceOptions, SegmentOptions } from '../options.js';
 import type { CleanupResult } from '../pipeline/cleanup.js';
 import type { ReplaceResult } from '../pipeline/replace.js';
 import type { SegmentResult } from '../pipeline/segment.js';
 import type { GetPresetOptions, PresetSourceOptions } from '../presets/load.js';
 import type { Preset, PresetFile } from '../presets/schema.js';
-import { sharedPixelPool } from '../workers/pixel-pool.js';
-import { createContext, diffusionDefaults, type BgNative } from './create.js';
+import { createProcessContext, diffusionDefaults, type BgNative } from './create.js';
 import { fromEnv } from './from-env.js';
 
 let current: BgNative | undefined;
@@ -36,7 +34,7 @@ let current: BgNative | undefined;
 
 /** The default context, built from process.env on first use (a bad value: E_CONFIG, and the next call reads again). */
 export function defaultContext(): BgNative {
-  current ??= createContext(fromEnv(process.env), { segmenters: sharedSegmenters(), pool: sharedPixelPool() });
+  current ??= createProcessContext(fromEnv(process.env));
   return current;
 }
 
