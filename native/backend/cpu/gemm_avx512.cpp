@@ -159,13 +159,7 @@ void sgemm_avx512(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha
                   const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
   if (M <= 0 || N <= 0) return;
   if (K <= 0 || alpha == 0.f) {
-    for (int64_t i = 0; i < M; ++i) {
-      float* row = C + i * ldc;
-      if (beta == 0.f)
-        std::fill(row, row + N, 0.f);
-      else if (beta != 1.f)
-        for (int64_t j = 0; j < N; ++j) row[j] *= beta;
-    }
+    scale_c(M, N, beta, C, ldc);
     return;
   }
   // Equal depth blocks, a multiple of 8 deep, cut from K alone (see the header).

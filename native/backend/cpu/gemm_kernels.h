@@ -6,6 +6,7 @@
 // blocks are cut from K only), never on M, N or where the element falls in a tile, so splitting
 // the output across threads does not change a single bit of the result.
 #pragma once
+#include <algorithm>
 #include <cstdint>
 
 namespace bgn::cpu {
@@ -19,6 +20,17 @@ enum class GemmKernel {
 // AVX-512F on this CPU with the OS saving the ZMM state (cpu_features()); the AVX-512 kernel is
 // compiled with function-level target attributes, so a portable build carries it too.
 bool avx512_sgemm_supported();
+
+// C (M x N, row stride ldc) *= beta, with beta == 0 writing zeros (C may hold NaN then).
+inline void scale_c(int64_t M, int64_t N, float beta, float* C, int64_t ldc) {
+  for (int64_t i = 0; i < M; ++i) {
+    float* row = C + i * ldc;
+    if (beta == 0.f)
+      std::fill(row, row + N, 0.f);
+    else if (beta != 1.f)
+      for (int64_t j = 0; j < N; ++j) row[j] *= beta;
+  }
+}
 
 // What sgemm_serial runs, chosen once per process: Avx512 where supported, else Blas when linked,
 // else Portable. BGN_GEMM_KERNEL=portable, =blas (when linked) or =avx512 (when supported) forces one.

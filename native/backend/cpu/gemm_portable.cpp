@@ -77,13 +77,7 @@ inline void micro_kernel(int64_t kc, const float* a, const float* b, float* acc)
 void sgemm_portable(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
                     const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
   // Scale C by beta once; the blocked loop then accumulates alpha * A @ B.
-  for (int64_t i = 0; i < M; ++i) {
-    float* row = C + i * ldc;
-    if (beta == 0.f)
-      std::fill(row, row + N, 0.f);
-    else if (beta != 1.f)
-      for (int64_t j = 0; j < N; ++j) row[j] *= beta;
-  }
+  scale_c(M, N, beta, C, ldc);
   if (K == 0 || alpha == 0.f) return;
   thread_local std::vector<float> pa, pb;
   pa.resize(static_cast<size_t>(MC * KC));
