@@ -124,6 +124,17 @@ describe('shape arithmetic and elementwise', () => {
   it('Expand both ways', async () => {
     await expectOp('expand', { op: 'Expand', inputs: [f32([3, 1], 1), konst(ints([3], [2, 1, 4]))] }, EXACT);
     await expectOp('expand int', { op: 'Expand', inputs: [ints([1, 2], [7, -3]), ints([2], [3, 1])] }, EXACT);
+    // Whole blocks repeated (the deformable convolution's indices): the copy merges the axes.
+    await expectOp(
+      'expand block',
+      { op: 'Expand', inputs: [ints([1, 1, 9, 1], [0, 1, 2, 3, 4, 5, 6, 7, 8]), konst(ints([4], [2, 3, 9, 1]))] },
+      EXACT,
+    );
+    await expectOp(
+      'expand inner',
+      { op: 'Expand', inputs: [f32([2, 1, 3, 1], 2), konst(ints([5], [2, 2, 4, 3, 5]))] },
+      EXACT,
+    );
   });
   it('comparisons and logic on floats, ints and bools with broadcasting', async () => {
     const a = randInts([3, 1, 4], 2, -2, 2, 'float32'),

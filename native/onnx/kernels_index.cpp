@@ -3,6 +3,7 @@
 // reflect, edge, wrap; negative pads crop) and Split. Every index is checked against the axis it
 // addresses (negative indices count from the end).
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 
@@ -54,7 +55,10 @@ Out gather_elements(const Inputs& in, int64_t axis_attr) {
   return {y};
 }
 
-Out gather_nd(const Inputs& in, int64_t b) {
+// GatherND: each index tuple selects a block of `inner` elements. The tuples are read where they
+// are (int64) and the blocks copied on the pool's threads, single elements without memcpy; an
+// index out of range fails once the copy is done.
+Out gather_nd(ThreadPool& pool, const Inputs& in, int64_t b) {
   const char* op = "GatherND";
   const Tensor& x = need(in, 0, op);
   const Tensor& ind = need(in, 1, op);
@@ -79,20 +83,39 @@ Out gather_nd(const Inputs& in, int64_t b) {
   }
   int64_t M = 1;
   for (int64_t d = b; d < q - 1; ++d) M *= ind.dim(int(d));
-  std::vector<int64_t> idx = indices_of(ind, op);
+  std::vector<int64_t> converted;
+  if (ind.dtype() != DType::I64) converted = indices_of(ind, op);
+  const int64_t* idx = ind.dtype() == DType::I64 ? ind.data<int64_t>() : converted.data();
   Tensor y = new_output(x.dtype(), out, op);
   std::vector<int64_t> xs = row_strides(x.shape());
   const int64_t batch_stride = b > 0 ? xs[b - 1] : 0;
   const size_t es = dtype_size(x.dtype()), row = size_t(inner) * es;
   const uint8_t* src = static_cast<const uint8_t*>(x.raw());
   uint8_t* dst = static_cast<uint8_t*>(y.raw());
-  for (int64_t bi = 0; bi < B; ++bi)
-    for (int64_t m = 0; m < M; ++m) {
-      const int64_t* t = idx.data() + (bi * M + m) * k;
-      int64_t off = bi * batch_stride;
-      for (int64_t j = 0; j < k; ++j) off += checked_index(t[j], x.dim(int(b + j)), op) * xs[b + j];
-      std::memcpy(dst + (bi * M + m) * row, src + off * es, row);
+  std::atomic<bool> bad{false};
+  std::atomic<int64_t> bad_value{0};
+  const int64_t grain = std::max<int64_t>(1, (int64_t(1) << 14) / std::max<int64_t>(1, inner));
+  pool.parallel_for(B * M, grain, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t* tuple = idx + t * k;
+      int64_t off = (t / M) * batch_stride;
+      for (int64_t j = 0; j < k; ++j) {
+        const int64_t dim = x.dim(int(b + j));
+        int64_t i = tuple[j];
+        if (i < -dim || i >= dim) {
+          bad_value.store(i);
+          bad.store(true);
+          i = 0;
+        }
+        off += (i < 0 ? i + dim : i) * xs[size_t(b + j)];
+      }
+      if (inner == 1 && es == 4)
+        std::memcpy(dst + t * 4, src + off * 4, 4);
+      else
+        std::memcpy(dst + size_t(t) * row, src + size_t(off) * es, row);
     }
+  });
+  if (bad.load()) fail(Code::BadInput, op, ": index ", bad_value.load(), " is out of range for its axis");
   return {y};
 }
 
@@ -426,7 +449,7 @@ void register_index_kernels(std::map<std::string, KernelFactory>& r) {
   r["GatherND"] = [](const NodeInfo& i) {
     const int64_t b = i.node.attr_int("batch_dims", 0);
     if (b < 0) i.bad("batch_dims must not be negative");
-    return make_fn_kernel([b](RunContext&, const Inputs& in) { return gather_nd(in, b); });
+    return make_fn_kernel([b](RunContext& ctx, const Inputs& in) { return gather_nd(ctx.pool, in, b); });
   };
   r["ScatterND"] = [](const NodeInfo& i) {
     const Reduction red = read_reduction(i);

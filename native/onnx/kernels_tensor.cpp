@@ -43,35 +43,77 @@ Tensor constant_from_attrs(const NodeInfo& info) {
   info.unsupported("Constant without a supported value attribute");
 }
 
+// Copies `count` elements of es bytes read every `stride` elements (0: one element repeated).
+void strided_row(const uint8_t* src, int64_t stride, int64_t count, size_t es, uint8_t* dst) {
+  if (stride == 1) {
+    std::memcpy(dst, src, size_t(count) * es);
+    return;
+  }
+  auto typed = [&](auto zero) {
+    using T = decltype(zero);
+    const T* s = reinterpret_cast<const T*>(src);
+    T* d = reinterpret_cast<T*>(dst);
+    if (stride == 0)
+      std::fill(d, d + count, s[0]);
+    else
+      for (int64_t j = 0; j < count; ++j) d[j] = s[j * stride];
+  };
+  switch (es) {
+    case 1:
+      return typed(uint8_t{});
+    case 2:
+      return typed(uint16_t{});
+    case 4:
+      return typed(uint32_t{});
+    case 8:
+      return typed(uint64_t{});
+    default:
+      for (int64_t j = 0; j < count; ++j) std::memcpy(dst + size_t(j) * es, src + size_t(j * stride) * es, es);
+  }
+}
+
 // General strided copy: out[i] = in[offset + sum(idx_d * stride_d)] for each output index.
+// Axes of size 1 are dropped and neighbouring axes that read on (outer stride = inner stride ×
+// inner size) are merged first, so a broadcast of a whole block (Expand of [1, 1, m, 1] to
+// [1, c, m, 1]) or a slice of whole rows is a few long rows rather than one short row per element.
 void strided_copy(const Tensor& x, const Shape& out_shape, const std::vector<int64_t>& start,
                   const std::vector<int64_t>& step, Tensor& y) {
   const size_t es = dtype_size(x.dtype());
   const int r = x.rank();
-  std::vector<int64_t> in_stride(r, 1);
-  for (int d = r - 2; d >= 0; --d) in_stride[d] = in_stride[d + 1] * x.dim(d + 1);
-  int64_t n = y.numel();
+  const int64_t n = y.numel();
   if (n == 0) return;
-  std::vector<int64_t> idx(r, 0);
   const uint8_t* src = static_cast<const uint8_t*>(x.raw());
   uint8_t* dst = static_cast<uint8_t*>(y.raw());
-  int64_t inner = r ? out_shape[r - 1] : 1;
-  for (int64_t o = 0; o < n; o += inner) {
-    int64_t off = 0;
-    for (int d = 0; d < r - 1; ++d) off += (start[d] + idx[d] * step[d]) * in_stride[d];
-    if (r == 0) {
-      std::memcpy(dst, src, es);
-      break;
-    }
-    int64_t s0 = start[r - 1], st = step[r - 1];
-    if (st == 1) {
-      std::memcpy(dst + o * es, src + (off + s0) * es, inner * es);
+  std::vector<int64_t> in_stride = row_strides(x.shape());
+  int64_t base = 0;
+  std::vector<int64_t> dims, strides;  // the reduced axes, outermost first
+  for (int d = 0; d < r; ++d) {
+    base += start[size_t(d)] * in_stride[size_t(d)];
+    if (out_shape[size_t(d)] == 1) continue;
+    const int64_t s = step[size_t(d)] * in_stride[size_t(d)];
+    if (!dims.empty() && strides.back() == s * out_shape[size_t(d)]) {
+      dims.back() *= out_shape[size_t(d)];
+      strides.back() = s;
     } else {
-      for (int64_t j = 0; j < inner; ++j) std::memcpy(dst + (o + j) * es, src + (off + s0 + j * st) * es, es);
+      dims.push_back(out_shape[size_t(d)]);
+      strides.push_back(s);
     }
-    for (int d = r - 2; d >= 0; --d) {
-      if (++idx[d] < out_shape[d]) break;
-      idx[d] = 0;
+  }
+  if (dims.empty()) {
+    std::memcpy(dst, src + size_t(base) * es, es);
+    return;
+  }
+  const int q = int(dims.size());
+  const int64_t inner = dims.back(), inner_stride = strides.back();
+  std::vector<int64_t> idx(size_t(q), 0);
+  int64_t off = base;
+  for (int64_t o = 0; o < n; o += inner) {
+    strided_row(src + size_t(off) * es, inner_stride, inner, es, dst + size_t(o) * es);
+    for (int d = q - 2; d >= 0; --d) {
+      off += strides[size_t(d)];
+      if (++idx[size_t(d)] < dims[size_t(d)]) break;
+      off -= strides[size_t(d)] * dims[size_t(d)];
+      idx[size_t(d)] = 0;
     }
   }
 }
