@@ -1,5 +1,7 @@
 #include "nn/exec.h"
 
+#include <cstring>
+
 #include "tensor/error.h"
 
 namespace bgn::nn {
@@ -8,8 +10,11 @@ Act::Act(const Exec& e, int64_t n) : n_(n) {
   BGN_CHECK(n >= 0, Code::Internal, "activation of negative size ", n);
   if (e.gpu) {
     if (n > 0) dev_ = e.gpu->alloc(size_t(n) * sizeof(float));
-  } else {
-    host_.resize(size_t(n));
+  } else if (n > 0) {
+    const size_t bytes = size_t(n) * sizeof(float);
+    BGN_CHECK(bytes / sizeof(float) == size_t(n), Code::OutOfMemory, "activation of ", n, " values is too large");
+    host_ = CachedBlock(bytes, "an activation");
+    std::memset(host_.as<float>(), 0, bytes);
   }
 }
 
@@ -20,7 +25,11 @@ Act upload(const Exec& e, const float* x, int64_t n) {
 }
 
 std::vector<float> download(const Exec& e, Act&& a) {
-  if (!a.on_device()) return a.take_host();
+  if (!a.on_device()) {
+    std::vector<float> h(a.data(), a.data() + a.size());
+    a = Act();
+    return h;
+  }
   std::vector<float> h(size_t(a.size()));
   copy_to_host(e, h.data(), a.data(), h.size() * sizeof(float));
   return h;

@@ -11,11 +11,14 @@
 #include "backend/exec.h"
 #include "backend/gpu.h"
 #include "nn/weights.h"
+#include "tensor/allocator.h"
 
 namespace bgn::nn {
 
-// An f32 activation of n values: a host vector on the CPU (zero-filled, as the CPU layers always
-// had it), device memory on a Gpu (uninitialised: every op writes its whole output).
+// An f32 activation of n values: zero-filled host memory on the CPU (as the CPU layers always had
+// it), device memory on a Gpu (uninitialised: every op writes its whole output). Host blocks come
+// from the tensor allocator's cache (tensor/allocator.h): a pass allocates and frees the same
+// large sizes layer after layer, and fresh pages would cost a fault per 4 KiB each time.
 class Act {
  public:
   Act() = default;
@@ -25,18 +28,13 @@ class Act {
   Act(const Act&) = delete;
   Act& operator=(const Act&) = delete;
 
-  float* data() { return dev_.get() ? dev_.as<float>() : host_.data(); }
-  const float* data() const { return dev_.get() ? dev_.as<float>() : host_.data(); }
+  float* data() { return dev_.get() ? dev_.as<float>() : host_.as<float>(); }
+  const float* data() const { return dev_.get() ? dev_.as<float>() : host_.as<float>(); }
   int64_t size() const { return n_; }
   bool on_device() const { return dev_.get() != nullptr; }
-  // The host vector of a CPU activation, moved out (no copy).
-  std::vector<float> take_host() {
-    n_ = 0;
-    return std::move(host_);
-  }
 
  private:
-  std::vector<float> host_;
+  CachedBlock host_;
   DeviceBuffer dev_;
   int64_t n_ = 0;
 };

@@ -14,4 +14,28 @@ void tensor_free(void* p, size_t bytes);
 void tensor_cache_trim();
 size_t tensor_cache_bytes();
 
+// An owning, uninitialised block from tensor_alloc, handed back to the cache when destroyed: for
+// scratch and activation memory that is allocated and freed at the same sizes call after call.
+class CachedBlock {
+ public:
+  CachedBlock() = default;
+  // E_OUT_OF_MEMORY naming `what` when the block cannot be had.
+  CachedBlock(size_t bytes, const char* what);
+  ~CachedBlock();
+  CachedBlock(CachedBlock&& o) noexcept : p_(o.p_), bytes_(o.bytes_) { o.p_ = nullptr; }
+  CachedBlock& operator=(CachedBlock&& o) noexcept;
+  CachedBlock(const CachedBlock&) = delete;
+  CachedBlock& operator=(const CachedBlock&) = delete;
+
+  template <class T>
+  T* as() const {
+    return static_cast<T*>(p_);
+  }
+  size_t bytes() const { return bytes_; }
+
+ private:
+  void* p_ = nullptr;
+  size_t bytes_ = 0;
+};
+
 }  // namespace bgn

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "backend/cpu/ops.h"
+#include "tensor/allocator.h"
 
 namespace bgn::cpu {
 
@@ -274,11 +275,13 @@ bool winograd_applies(int64_t C, int64_t O, int64_t KH, int64_t KW, const Conv2d
 void conv2d_winograd(ThreadPool& pool, const ConvInput& x, int64_t N, int64_t C, int64_t H, int64_t W, const float* w,
                      int64_t O, const float* bias, const Conv2dParams& p, float* y, int64_t OH, int64_t OW) {
   const int64_t d = p.dilation_h;
-  // U[xi][o][c]
-  std::vector<float> U(static_cast<size_t>(36 * plane_stride(O * C)));
+  // U[xi][o][c]: tens of MiB for deep layers, taken from the tensor allocator's cache rather than
+  // fresh (zeroed, faulted-in) pages on every call. The transform writes every value read.
+  const CachedBlock u_block(size_t(36 * plane_stride(O * C)) * sizeof(float), "a Winograd filter transform");
+  float* const U = u_block.as<float>();
   pool.parallel_for(O, 4, [&](int64_t b, int64_t e) {
     std::vector<float> work(static_cast<size_t>(27 * C));
-    for (int64_t o = b; o < e; ++o) filter_transform_row(w, C, O, o, U.data(), work.data());
+    for (int64_t o = b; o < e; ++o) filter_transform_row(w, C, O, o, U, work.data());
   });
 
   std::vector<TileRow> rows;
@@ -326,8 +329,8 @@ void conv2d_winograd(ThreadPool& pool, const ConvInput& x, int64_t N, int64_t C,
           input_segment(x.plane(n, c, H * W), H, W, d, p.pad_top, p.pad_left, sg, V.data(), C, c, tb, work.data());
       // 36 GEMMs: M[xi] (O, nt) = U[xi] (O, C) @ V[xi] (C, nt)
       for (int xi = 0; xi < 36; ++xi)
-        sgemm_serial(false, false, O, nt, C, 1.f, U.data() + xi * plane_stride(O * C), C,
-                     V.data() + xi * plane_stride(C * tb), tb, 0.f, M.data() + xi * plane_stride(O * tb), tb);
+        sgemm_serial(false, false, O, nt, C, 1.f, U + xi * plane_stride(O * C), C, V.data() + xi * plane_stride(C * tb),
+                     tb, 0.f, M.data() + xi * plane_stride(O * tb), tb);
       for (int64_t o = 0; o < O; ++o)
         for (const auto& sg : segs)
           output_segment(M.data(), O, o, tb, sg, d, bias ? bias[o] : 0.f, p.activation, yn + o * OH * OW, OH, OW,
