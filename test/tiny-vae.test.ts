@@ -250,3 +250,80 @@ describe.runIf(present)('DiffusionModel with the tiny autoencoder', () => {
     ).rejects.toMatchObject({ code: 'E_BAD_INPUT' });
   });
 });
+
+describe.runIf(present)('draft pipeline: the tiny autoencoder encodes the images and decodes the result', () => {
+  const tmp = tempDir('bgn-taesd-pipeline-');
+  const taesdDir = writeTaesd2x(path.join(tmp.dir, 'taesd-2x'));
+  type Trace = { initLatents: Float32Array; maskedImageLatents: Float32Array; imageRaw: Float32Array };
+  type Addon = {
+    pipelineTrace(o: Record<string, unknown>): Promise<Trace>;
+    UNet: { load(p: string, o?: object): Promise<{ dispose(): void }> };
+    Vae: { load(p: string, o?: object): Promise<{ dispose(): void }> };
+  };
+  const addon = () => loadAddon() as unknown as Addon;
+  let unet: { dispose(): void };
+  let inpaintUnet: { dispose(): void };
+  let vae: { dispose(): void };
+  let tiny: TinyVae;
+  beforeAll(async () => {
+    unet = await addon().UNet.load(path.join(modelsDir, 'unet-sd1'), { threads: 2 });
+    inpaintUnet = await addon().UNet.load(path.join(modelsDir, 'unet-sd1-inpaint'), { threads: 2 });
+    vae = await addon().Vae.load(path.join(modelsDir, 'vae'), { threads: 2 });
+    tiny = await TinyVaeClass().load(taesdDir, { threads: 2 });
+  });
+  afterAll(() => {
+    for (const m of [unet, inpaintUnet, vae, tiny]) m?.dispose();
+    tmp.remove();
+  });
+  const H = 64;
+  const W = 48;
+  const image = new Float32Array(3 * H * W).map((_, i) => 0.5 + 0.45 * Math.sin(i * 0.37));
+  const mask = new Float32Array(H * W).map((_, i) => (i % W > W / 2 ? 1 : 0));
+  const cond = new Float32Array(77 * 32).map((_, i) => Math.cos(i));
+  const trace = (kind: string, extra: object) =>
+    addon().pipelineTrace({
+      kind,
+      vae,
+      scheduler: 'euler',
+      config: { num_train_timesteps: 1000, beta_schedule: 'scaled_linear', beta_start: 0.00085, beta_end: 0.012 },
+      steps: 2,
+      guidance: 1,
+      cond,
+      height: H,
+      width: W,
+      seed: 5,
+      image,
+      ...extra,
+    });
+  const maxDiff = (a: Float32Array, b: Float32Array) => {
+    expect(a.length).toBe(b.length);
+    return a.reduce((m, v, i) => Math.max(m, Math.abs(v - (b[i] as number))), 0);
+  };
+  /** (2·image − 1), masked where the mask is at least 0.5, as the pipeline feeds its encoder. */
+  const encoderInput = (masked: boolean) =>
+    image.map((v, i) => (masked && (mask[i % (H * W)] as number) >= 0.5 ? 0 : 2 * v - 1));
+
+  it('img2img: the initial latents are the tiny encoder’s (no sampling), the image its decode', async () => {
+    const full = await trace('img2img', { unet, strength: 0.6 });
+    const draft = await trace('img2img', { unet, strength: 0.6, tinyVae: tiny });
+    const own = await tiny.encode(encoderInput(false), [1, 3, H, W]);
+    expect(maxDiff(draft.initLatents, own.latents)).toBe(0);
+    expect(maxDiff(full.initLatents, own.latents)).toBeGreaterThan(1e-3);
+    expect(draft.imageRaw.length).toBe(3 * H * W);
+  });
+
+  it('inpainting (9-channel UNet): the masked image is encoded by the tiny encoder', async () => {
+    const full = await trace('inpaint', { unet: inpaintUnet, mask });
+    const draft = await trace('inpaint', { unet: inpaintUnet, mask, tinyVae: tiny });
+    const own = await tiny.encode(encoderInput(true), [1, 3, H, W]);
+    expect(maxDiff(draft.maskedImageLatents, own.latents)).toBe(0);
+    expect(maxDiff(full.maskedImageLatents, own.latents)).toBeGreaterThan(1e-3);
+  });
+
+  it('a TinyVae that is not one is refused with E_BAD_INPUT', async () => {
+    await expect(trace('img2img', { unet, tinyVae: vae })).rejects.toMatchObject({
+      code: 'E_BAD_INPUT',
+      message: /tinyVae must be a TinyVae/,
+    });
+  });
+});

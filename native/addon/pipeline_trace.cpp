@@ -5,10 +5,12 @@
 //                   strength?, cond: Float32Array (S·D), uncond?: Float32Array, height, width,
 //                   image?: Float32Array (3·H·W in [0,1]), mask?: Float32Array (H·W), latents?, vaeNoise?,
 //                   noise?, stepNoise?, seed?, tiled?, tileSize?, tileOverlap?, pooled?, uncondPooled?,
-//                   timeIds? (SDXL) })
+//                   timeIds? (SDXL), tinyVae? })
 //     → Promise<{ timesteps, unetTimesteps, unetInputs, unetOutputs, stepLatents, stepDenoised,
 //                 finalLatents, imageRaw, image, initLatents, maskedImageLatents, maskLatent }>
-//   unet / vae: UNet and Vae objects (unet_binding.cpp, vae_binding.cpp).
+//   unet / vae: UNet and Vae objects (unet_binding.cpp, vae_binding.cpp); tinyVae: a TinyVae
+//   (tiny_vae_binding.cpp) for the draft quality: it decodes the result and, having an encoder,
+//   encodes the img2img / inpainting images.
 #include <cstring>
 #include <memory>
 #include <string>
@@ -64,6 +66,10 @@ Napi::Value PipelineTrace(const Napi::CallbackInfo& info) {
                                     : PipelineKind::Inpaint;
     req->unet = unet_of(env, o.Get("unet"), "unet");
     req->vae = vae_of(env, o.Get("vae"), "vae");
+    if (!o.Get("tinyVae").IsUndefined()) {
+      req->tiny_vae = tiny_vae_of(env, o.Get("tinyVae"), "tinyVae");
+      req->tiny_decode = true;
+    }
     Napi::Value sn = o.Get("scheduler");
     if (!sn.IsString()) bad_input(env, "scheduler must be a sampler or diffusers scheduler class name");
     const std::string sched_name = sn.As<Napi::String>();

@@ -14,6 +14,7 @@
 #include "addon/args.h"
 #include "addon/async.h"
 #include "addon/bindings.h"
+#include "addon/component_handles.h"
 #include "addon/device.h"
 #include "addon/handle_wrap.h"
 #include "addon/js_values.h"
@@ -136,6 +137,12 @@ class TinyVaeWrap : public HandleWrap<TaesdModel, TinyVaeWrap> {
 };
 
 }  // namespace
+
+std::shared_ptr<TaesdModel> tiny_vae_of(Napi::Env env, const Napi::Value& v, const char* what) {
+  if (!v.IsObject() || !v.As<Napi::Object>().InstanceOf(TinyVaeWrap::ctor->Value()))
+    bad_input(env, std::string(what) + " must be a TinyVae");
+  return TinyVaeWrap::Unwrap(v.As<Napi::Object>())->impl(env);
+}
 
 void init_tiny_vae(Napi::Env env, Napi::Object exports) { TinyVaeWrap::export_class(env, exports); }
 

@@ -130,6 +130,24 @@ PipelineResult run_pipeline(PipelineRequest& req) {
     for (size_t i = 0; i < mask_cond.size(); ++i) mask_cond[i] = req.mask[i] >= 0.5f ? 1.f : 0.f;
   }
 
+  // Images into the UNet's latent space: the VAE's sampled latents, or in draft quality the tiny
+  // autoencoder's own (what diffusers does with AutoencoderTiny as the pipeline's vae: its
+  // latents, no sampling, times its scaling_factor). The VAE's sampling noise is drawn either way,
+  // so the other noises of a seed stay the same in both qualities.
+  const bool tiny_encode = req.tiny_decode && req.tiny_vae && req.tiny_vae->has_encoder();
+  if (tiny_encode) {
+    const TaesdConfig& tc = req.tiny_vae->config();
+    if (tc.latent_channels != C || tc.downscale != f)
+      fail(Code::ModelUnsupported, req.tiny_vae->source(), ": the tiny autoencoder encodes to ", tc.latent_channels,
+           "-channel latents ", tc.downscale, "× down; this model needs ", C, " channels ", f, "× down");
+  }
+  auto encode_latents = [&](const std::vector<float>& image) {
+    if (!tiny_encode) return encode_sample(vae, image, H, W, req.vae_noise, req.vae_tiling);
+    std::vector<float> z = req.tiny_vae->encode(image.data(), 1, H, W);
+    for (float& v : z) v *= req.tiny_vae->config().scaling_factor;
+    return z;
+  };
+
   sched.set_timesteps(req.steps);
   r.timesteps = sched.timesteps();
   int start = 0;
@@ -140,7 +158,7 @@ PipelineResult run_pipeline(PipelineRequest& req) {
     if (start >= sched.num_steps())
       fail(Code::BadInput, "strength ", req.strength, " with ", req.steps, " steps leaves no denoising step");
     draw(req.vae_noise, "vaeNoise");
-    image_latents = encode_sample(vae, init_image, H, W, req.vae_noise, req.vae_tiling);
+    image_latents = encode_latents(init_image);
     draw(req.img2img_noise, "noise");
     Tensor z =
         sched.add_noise(tensor_of(image_latents, {1, C, h, w}), tensor_of(req.img2img_noise, {1, C, h, w}), start);
@@ -161,9 +179,9 @@ PipelineResult run_pipeline(PipelineRequest& req) {
         masked[size_t(c * H * W + i)] = init_image[size_t(c * H * W + i)] * (mask_cond[size_t(i)] < 0.5f ? 1.f : 0.f);
     draw(req.vae_noise, "vaeNoise");
     if (inpaint9) {
-      masked_latents = encode_sample(vae, masked, H, W, req.vae_noise, req.vae_tiling);
+      masked_latents = encode_latents(masked);
     } else {
-      image_latents = encode_sample(vae, init_image, H, W, req.vae_noise, req.vae_tiling);
+      image_latents = encode_latents(init_image);
     }
     if (req.trace) {
       r.mask_latent = mask_latent;

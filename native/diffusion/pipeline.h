@@ -68,7 +68,8 @@ struct PipelineRequest {
   std::function<bool()> cancelled;                   // checked before each step → E_CANCELLED
   std::function<void(PipelinePhase)> on_phase;       // as each phase begins
   // The tiny autoencoder (models/taesd.h): with tiny_decode it decodes the result instead of the
-  // VAE (draft quality); with preview_every > 0 and on_preview, the denoised estimate (x0) of
+  // VAE (draft quality), and when it has an encoder it also encodes the img2img / inpainting
+  // images (its latents times its scaling_factor, as diffusers with AutoencoderTiny); with preview_every > 0 and on_preview, the denoised estimate (x0) of
   // every preview_every-th step but the last is decoded by it (latents pooled so the longer side
   // is <= preview_side px) and handed over as (3, H, W) in [0, 1], before on_step of that step.
   std::shared_ptr<const TaesdModel> tiny_vae;
