@@ -250,6 +250,47 @@ describe('fusions made at load', () => {
     await expectLikeOrt('gelu mul', gelu({ mul: true }), FP32, 2);
     await expectLikeOrt('gelu mul swapped', gelu({ mul: true, swap: true }), FP32, 2);
   });
+  it('GELU applied by the product it follows, and the forms that stay apart', async () => {
+    const linearGelu = (o: { bias?: boolean; batchedB?: boolean; approximate?: string; readTwice?: boolean } = {}) => {
+      const nodes: { op: string; inputs: string[]; outputs: string[]; attrs?: Record<string, string> }[] = [
+        { op: 'MatMul', inputs: ['x', 'w'], outputs: [o.bias ? 'xw' : 'h'] },
+      ];
+      if (o.bias) nodes.push({ op: 'Add', inputs: ['xw', 'b'], outputs: ['h'] });
+      const attrs = o.approximate ? { approximate: o.approximate } : undefined;
+      nodes.push({ op: 'Gelu', inputs: ['h'], outputs: ['y'], ...(attrs ? { attrs } : {}) });
+      if (o.readTwice) nodes.push({ op: 'Neg', inputs: ['h'], outputs: ['n'] });
+      const w = o.batchedB ? f32([3, 40, 70], 42) : konst(f32([40, 70], 42));
+      const operands = { x: f32([3, 50, 40], 41, -2, 2), w, b: konst(f32([70], 43)) };
+      return packGraph(operands, nodes, o.readTwice ? ['y', 'n'] : ['y'], { opset: 20 });
+    };
+    await expectLikeOrt('linear gelu', linearGelu(), FP32, 2);
+    await expectLikeOrt('linear bias gelu', linearGelu({ bias: true }), FP32, 2);
+    await expectLikeOrt('batched product gelu', linearGelu({ batchedB: true }), FP32, 2);
+    await expectLikeOrt('gelu tanh stays apart', linearGelu({ bias: true, approximate: 'tanh' }), FP32, 2);
+    await expectLikeOrt('product read twice stays apart', linearGelu({ bias: true, readTwice: true }), FP32, 2);
+    // The written-out GELU after a Linear: fused to Gelu, then into the product.
+    const written = packGraph(
+      {
+        x: f32([2, 30, 40], 44, -3, 3),
+        w: konst(f32([40, 33], 45)),
+        b: konst(f32([33], 46)),
+        r: konst({ dims: [], data: [Math.SQRT2] }),
+        one: konst({ dims: [], data: [1] }),
+        half: konst({ dims: [], data: [0.5] }),
+      },
+      [
+        { op: 'MatMul', inputs: ['x', 'w'], outputs: ['xw'] },
+        { op: 'Add', inputs: ['xw', 'b'], outputs: ['h'] },
+        { op: 'Div', inputs: ['h', 'r'], outputs: ['d'] },
+        { op: 'Erf', inputs: ['d'], outputs: ['e'] },
+        { op: 'Add', inputs: ['e', 'one'], outputs: ['a'] },
+        { op: 'Mul', inputs: ['h', 'a'], outputs: ['m'] },
+        { op: 'Mul', inputs: ['m', 'half'], outputs: ['y'] },
+      ],
+      ['y'],
+    );
+    await expectLikeOrt('linear written-out gelu', written, FP32, 2);
+  });
   it('near misses compute what they say', async () => {
     await expectLikeOrt('not gelu: + 2', gelu({ one: 2 }), FP32, 2);
     await expectLikeOrt('not gelu: × 0.25', gelu({ half: 0.25 }), FP32, 2);

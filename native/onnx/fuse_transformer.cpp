@@ -138,6 +138,26 @@ class Matcher {
     }
   }
 
+  // MatMul(x, W) [with its bias] read only by an exact Gelu  ⇒  MatMul with bgn_gelu = 1: the CPU
+  // kernel applies GELU to each tile of the product as it is finished, instead of a pass of its own.
+  void matmul_gelu() {
+    for (size_t i = 0; i < nodes_.size(); ++i) {
+      onnx::Node& mm = nodes_[i];
+      if (removed_[i] || mm.op_type != "MatMul" || !(mm.domain.empty() || mm.domain == "ai.onnx") ||
+          mm.outputs.size() != 1 || mm.has("bgn_gelu"))
+        continue;
+      const long g = sole_user(mm.outputs[0]);
+      if (g < 0 || !is(size_t(g), "Gelu", 1) || nodes_[size_t(g)].attr_string("approximate", "none") != "none")
+        continue;
+      mm.outputs[0] = nodes_[size_t(g)].outputs[0];
+      onnx::Attribute attr;
+      attr.type = onnx::Attribute::Int;
+      attr.i = 1;
+      mm.attrs["bgn_gelu"] = attr;
+      remove(size_t(g));
+    }
+  }
+
   // MatMul(Q, K) → [Mul | Div by a constant scalar] → [Reshape → Add(bias)… → Reshape | Add(bias)…]
   // → Softmax(axis -1) → MatMul(·, V), every intermediate read only by the next node, the scale
   // possibly a Mul on Q instead (bgn_scale_q)  ⇒  #ScoredAttention(Q, K, V, scale, view shape,
@@ -251,6 +271,8 @@ void fuse_transformer_patterns(std::vector<onnx::Node>& nodes, std::vector<bool>
   m.transposed_b();
   m.scored_attention();
   m.linear_bias();
+  // The Gelu and the Linears are those the fusions above wrote: a fresh look at who reads what.
+  Matcher(nodes, removed, constants, graph_outputs).matmul_gelu();
 }
 
 }  // namespace bgn::onnxrt

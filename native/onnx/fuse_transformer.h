@@ -3,8 +3,9 @@
 // becomes one Gelu node, a Transpose of the last two axes read only as a MatMul's B becomes that
 // MatMul reading B transposed (attribute bgn_trans_b), attention's Q·Kᵀ → scale → bias → Softmax → ·V
 // becomes one #ScoredAttention node (onnx/kernels_attention.cpp: the scores a block of rows at a
-// time), and a Linear's MatMul with a constant weight followed by the Add of a constant bias
-// becomes one MatMul that starts from the bias (bgn_bias).
+// time), a Linear's MatMul with a constant weight followed by the Add of a constant bias
+// becomes one MatMul that starts from the bias (bgn_bias), and a MatMul read only by an exact
+// Gelu applies it to each tile as it is finished (bgn_gelu).
 #pragma once
 #include <map>
 #include <set>

@@ -5,8 +5,11 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <memory>
+#include <mutex>
 
 #include "backend/cpu/gelu.h"
+#include "backend/cpu/gemm_packed.h"
 #include "backend/cpu/ops.h"
 #include "backend/exec.h"
 #include "onnx/kernel.h"
@@ -123,10 +126,19 @@ std::unique_ptr<Kernel> gpu_unary(const char* name, bool sigmoid, F f) {
       Placement::first(Place::Device));
 }
 
+// A constant 2-D right operand packed on the first run on the CPU, kept for the next ones.
+struct PackedWeight {
+  std::once_flag once;
+  cpu::PackedB packed;
+  const float* from = nullptr;  // the data it was packed from
+};
+
 // (..., M, K) @ (..., K, N) with batch broadcasting.
 // tb_rank > 0: B arrives untransposed from a fused Transpose of its last two axes written for
-// rank tb_rank (fuse_transformer.h); the product reads it transposed.
-Out matmul(RunContext& ctx, const Inputs& in, bool with_bias, int64_t tb_rank) {
+// rank tb_rank (fuse_transformer.h); the product reads it transposed. gelu: the exact GELU of
+// the result (a fused Gelu node), applied on the CPU to each tile as it is finished. weight: where
+// B is a constant, its packed form.
+Out matmul(RunContext& ctx, const Inputs& in, bool with_bias, int64_t tb_rank, bool gelu, PackedWeight* weight) {
   Tensor a = need(in, 0, "MatMul"), b = need(in, 1, "MatMul");
   if (a.dtype() != DType::F32 || b.dtype() != DType::F32) fail(Code::BadInput, "MatMul: float operands expected");
   const bool tb = tb_rank > 0;
@@ -164,14 +176,11 @@ Out matmul(RunContext& ctx, const Inputs& in, bool with_bias, int64_t tb_rank) {
   const Tensor* bias = with_bias && in.size() > 2 ? in[2] : nullptr;
   if (bias && (bias->dtype() != DType::F32 || bias->rank() != 1 || bias->dim(0) != N || bias->on_device() != device))
     fail(Code::BadInput, "MatMul: bias of shape ", shape_str(bias->shape()), " for ", N, " columns");
-  float beta = 0.f;
-  if (bias && !device) {
-    const float* bp = bias->data<float>();
-    ctx.pool.parallel_for(y.numel() / std::max<int64_t>(N, 1), 256, [&](int64_t lo, int64_t hi) {
-      for (int64_t row = lo; row < hi; ++row) std::memcpy(Y + row * N, bp, size_t(N) * sizeof(float));
-    });
-    beta = 1.f;
-  }
+  // On the CPU the sums start from the bias and GELU maps each finished tile (GemmEpilogue).
+  cpu::GemmEpilogue ep;
+  if (bias && !device) ep.bias = bias->data<float>();
+  if (gelu) ep.map = cpu::gelu_block;
+  const float beta = 0.f;
   if (device) {
     if (K > 0 && M * N > 0)
       for (int64_t i = 0; i < nb; ++i)
@@ -180,29 +189,45 @@ Out matmul(RunContext& ctx, const Inputs& in, bool with_bias, int64_t tb_rank) {
     if (bias && y.numel())
       gpu->binary(cpu::BinaryOp::Add, Y, out.data(), int(out.size()), bias->data<float>(), bias->shape().data(), 1, Y,
                   out.data(), int(out.size()));
+    if (gelu) {
+      // No GELU on the device: the result comes back, as the unfused Gelu node would take it.
+      y = to_host(*gpu, y);
+      cpu::gelu(ctx.pool, y.data<float>(), y.data<float>(), y.numel());
+    }
   } else if (b_shared) {
-    // Every entry of A against one B (a Linear on batched tokens): one GEMM over all rows.
-    cpu::sgemm(ctx.pool, false, tb, nb * M, N, K, 1.f, A, K, B, ldb, beta, Y, N);
+    // Every entry of A against one B (a Linear on batched tokens): one GEMM over all rows, a
+    // constant B packed once.
+    const cpu::PackedB* packed = nullptr;
+    if (weight && b.rank() == 2 && nb * M > 1) {
+      std::call_once(weight->once, [&] {
+        weight->packed = cpu::PackedB(&ctx.pool, tb, K, N, B, ldb);
+        weight->from = B;
+      });
+      if (weight->from == B) packed = &weight->packed;
+    }
+    cpu::sgemm_ex(ctx.pool, false, tb, nb * M, N, K, 1.f, A, K, B, ldb, packed, beta, Y, N, ep);
   } else if (nb > 1 && double(M) * double(N) * double(K) < double(1 << 21)) {
     // Many small products (window attention): whole products per thread.
     const int64_t work = std::max<int64_t>(1, M * N * std::max<int64_t>(K, 1));
     const int64_t grain = std::max<int64_t>(1, int64_t(1 << 18) / work);
     ctx.pool.parallel_for(nb, grain, [&](int64_t lo, int64_t hi) {
       for (int64_t i = lo; i < hi; ++i)
-        cpu::sgemm_serial(false, tb, M, N, K, 1.f, A + oa[size_t(i)] * M * K, K, B + ob[size_t(i)] * K * N, ldb, beta,
-                          Y + i * M * N, N);
+        cpu::sgemm_ex_serial(false, tb, M, 0, N, K, 1.f, A + oa[size_t(i)] * M * K, K, B + ob[size_t(i)] * K * N, ldb,
+                             nullptr, beta, Y + i * M * N, N, ep);
     });
   } else {
     for (int64_t i = 0; i < nb; ++i)
-      cpu::sgemm(ctx.pool, false, tb, M, N, K, 1.f, A + oa[size_t(i)] * M * K, K, B + ob[size_t(i)] * K * N, ldb, beta,
-                 Y + i * M * N, N);
+      cpu::sgemm_ex(ctx.pool, false, tb, M, N, K, 1.f, A + oa[size_t(i)] * M * K, K, B + ob[size_t(i)] * K * N, ldb,
+                    nullptr, beta, Y + i * M * N, N, ep);
   }
   if (ctx.detail) {
     char key[160];
-    std::snprintf(key, sizeof key, "MatMul %ldx [%ldx%ld] @ [%ldx%ld]%s", long(nb), long(M), long(K), long(K), long(N),
+    std::snprintf(key, sizeof key, "MatMul %ldx [%ldx%ld] @ [%ldx%ld]%s%s", long(nb), long(M), long(K), long(K),
+                  long(N),
                   b_shared && nb > 1 ? (tb ? " (one GEMM, B transposed)" : " (one GEMM)")
                   : tb               ? " (B transposed)"
-                                     : "");
+                                     : "",
+                  gelu ? " +gelu" : "");
     ctx.detail->emplace_back(key, 2.0 * double(nb) * double(M) * double(N) * double(K));
   }
   if (a1 || b1) {
@@ -265,10 +290,16 @@ void register_math_kernels(std::map<std::string, KernelFactory>& r) {
   };
   r["MatMul"] = [](const NodeInfo& i) {
     const bool bias = i.node.attr_int("bgn_bias", 0) == 1 && i.has_input(2);
+    const bool gelu = i.node.attr_int("bgn_gelu", 0) == 1;
     const int64_t tb_rank = i.node.attr_int("bgn_trans_b", 0);
     if (tb_rank < 0 || tb_rank == 1) i.bad("bgn_trans_b must be a rank of at least 2");
-    return make_fn_kernel([bias, tb_rank](RunContext& c, const Inputs& in) { return matmul(c, in, bias, tb_rank); },
-                          Placement::all(Place::Device));
+    const bool constant_b = i.constants.size() > 1 && i.constants[1] && i.constants[1]->dtype() == DType::F32;
+    std::shared_ptr<PackedWeight> weight = constant_b ? std::make_shared<PackedWeight>() : nullptr;
+    return make_fn_kernel(
+        [bias, tb_rank, gelu, weight](RunContext& c, const Inputs& in) {
+          return matmul(c, in, bias, tb_rank, gelu, weight.get());
+        },
+        Placement::all(Place::Device));
   };
   r["Gemm"] = [](const NodeInfo& i) {
     float alpha = i.node.attr_float("alpha", 1.f), beta = i.node.attr_float("beta", 1.f);

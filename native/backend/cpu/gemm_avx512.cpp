@@ -113,9 +113,11 @@ BGN_AVX512_TARGET void pack_b(const float* B, int64_t ldb, bool tb, int64_t k0, 
 }
 
 // The tile's rows (ROWS ≤ MR) x 32 columns of C take the sum over kc of a[r][k] * b[k][0..32).
+// A bias row (the first depth block of a product with a bias) stands where C would be read: the
+// same arithmetic as C holding the bias with beta 1.
 template <int ROWS>
 BGN_AVX512_TARGET void tile(int64_t kc, const float* a, int64_t lda, const float* b, float* c, int64_t ldc, int64_t nr,
-                            float alpha, float beta, Store how) {
+                            float alpha, float beta, Store how, const float* bias) {
   __m512 acc0[ROWS], acc1[ROWS];
   for (int r = 0; r < ROWS; ++r) acc0[r] = acc1[r] = _mm512_setzero_ps();
   for (int64_t k = 0; k < kc; ++k) {
@@ -132,7 +134,10 @@ BGN_AVX512_TARGET void tile(int64_t kc, const float* a, int64_t lda, const float
   for (int r = 0; r < ROWS; ++r) {
     float* cr = c + r * ldc;
     __m512 v0, v1;
-    if (how == Store::Set) {
+    if (bias) {
+      v0 = _mm512_fmadd_ps(va, acc0[r], _mm512_maskz_loadu_ps(m0, bias));
+      v1 = _mm512_fmadd_ps(va, acc1[r], _mm512_maskz_loadu_ps(m1, bias + 16));
+    } else if (how == Store::Set) {
       v0 = _mm512_mul_ps(va, acc0[r]);
       v1 = _mm512_mul_ps(va, acc1[r]);
     } else {
@@ -149,32 +154,59 @@ BGN_AVX512_TARGET void tile(int64_t kc, const float* a, int64_t lda, const float
   }
 }
 
-using TileFn = void (*)(int64_t, const float*, int64_t, const float*, float*, int64_t, int64_t, float, float, Store);
+using TileFn = void (*)(int64_t, const float*, int64_t, const float*, float*, int64_t, int64_t, float, float, Store,
+                        const float*);
 constexpr TileFn kTiles[MR + 1] = {nullptr, tile<1>, tile<2>, tile<3>,  tile<4>,  tile<5>, tile<6>,
                                    tile<7>, tile<8>, tile<9>, tile<10>, tile<11>, tile<12>};
 
+// Equal depth blocks, a multiple of 8 deep, cut from K alone (see the header).
+int64_t depth_of(int64_t K) {
+  const int64_t blocks = (K + kMaxDepth - 1) / kMaxDepth;
+  return ((K + blocks - 1) / blocks + 7) / 8 * 8;
+}
+
 }  // namespace
 
-void sgemm_avx512(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
-                  const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+int64_t avx512_packed_b_floats(int64_t K, int64_t N) { return std::max<int64_t>(K, 0) * ((N + NR - 1) / NR * NR); }
+
+void avx512_pack_b(bool tb, int64_t K, int64_t N, const float* B, int64_t ldb, int64_t j0, int64_t nc, float* out) {
+  if (K <= 0 || nc <= 0) return;
+  const int64_t depth = depth_of(K), npad = (N + NR - 1) / NR * NR;
+  for (int64_t k0 = 0; k0 < K; k0 += depth) {
+    const int64_t kc = std::min(depth, K - k0);
+    pack_b(B, ldb, tb, k0, kc, j0, nc, out + k0 * npad + j0 / NR * kc * NR);
+  }
+}
+
+void sgemm_avx512_ex(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+                     const float* B, int64_t ldb, const Avx512PackedB* packed, float beta, float* C, int64_t ldc,
+                     const GemmEpilogue* ep) {
   if (M <= 0 || N <= 0) return;
+  const float* bias = ep ? ep->bias : nullptr;
   if (K <= 0 || alpha == 0.f) {
-    scale_c(M, N, beta, C, ldc);
+    if (bias)
+      for (int64_t i = 0; i < M; ++i) std::memcpy(C + i * ldc, bias, size_t(N) * sizeof(float));
+    else
+      scale_c(M, N, beta, C, ldc);
+    if (ep && ep->map) ep->map(C, M, N, ldc);
     return;
   }
-  // Equal depth blocks, a multiple of 8 deep, cut from K alone (see the header).
-  const int64_t blocks = (K + kMaxDepth - 1) / kMaxDepth;
-  const int64_t depth = ((K + blocks - 1) / blocks + 7) / 8 * 8;
+  const int64_t depth = depth_of(K);
   const int64_t ncap = std::min(kColumns, (N + NR - 1) / NR * NR);
   thread_local std::vector<float> pb, pa;
-  pb.resize(size_t(std::min(depth, K) * ncap));
+  if (!packed) pb.resize(size_t(std::min(depth, K) * ncap));
   pa.resize(size_t(kRowBlock * depth));
   for (int64_t j0 = 0; j0 < N; j0 += kColumns) {
     const int64_t nc = std::min(kColumns, N - j0);
     for (int64_t k0 = 0; k0 < K; k0 += depth) {
       const int64_t kc = std::min(depth, K - k0);
+      const bool last = k0 + kc == K;
       const Store how = k0 > 0 || beta == 1.f ? Store::Add : beta == 0.f ? Store::Set : Store::Scale;
-      pack_b(B, ldb, tb, k0, kc, j0, nc, pb.data());
+      const float* strips = pb.data();
+      if (packed)
+        strips = packed->data + k0 * packed->npad + (packed->col0 + j0) / NR * kc * NR;
+      else
+        pack_b(B, ldb, tb, k0, kc, j0, nc, pb.data());
       for (int64_t i0 = 0; i0 < M; i0 += kRowBlock) {
         const int64_t mc = std::min(kRowBlock, M - i0);
         // A tall A comes from memory: its rows [i0, i0 + mc) of this depth block are copied to a
@@ -194,19 +226,33 @@ void sgemm_avx512(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha
         for (int64_t ir = 0; ir < mc; ir += MR) {
           const int64_t mr = std::min(MR, mc - ir);
           const TileFn fn = kTiles[mr];
-          for (int64_t jr = 0; jr < nc; jr += NR)
-            fn(kc, a + ir * la, la, pb.data() + jr * kc, C + (i0 + ir) * ldc + j0 + jr, ldc, std::min(NR, nc - jr),
-               alpha, beta, how);
+          for (int64_t jr = 0; jr < nc; jr += NR) {
+            float* c = C + (i0 + ir) * ldc + j0 + jr;
+            const int64_t nr = std::min(NR, nc - jr);
+            fn(kc, a + ir * la, la, strips + jr * kc, c, ldc, nr, alpha, beta, how,
+               bias && k0 == 0 ? bias + j0 + jr : nullptr);
+            // The finished tile is mapped while it is in L1.
+            if (last && ep && ep->map) ep->map(c, mr, nr, ldc);
+          }
         }
       }
     }
   }
 }
 
+void sgemm_avx512(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+                  const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  sgemm_avx512_ex(ta, tb, M, N, K, alpha, A, lda, B, ldb, nullptr, beta, C, ldc, nullptr);
+}
+
 #else
 
 void sgemm_avx512(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*, int64_t, float,
                   float*, int64_t) {}
+int64_t avx512_packed_b_floats(int64_t, int64_t) { return 0; }
+void avx512_pack_b(bool, int64_t, int64_t, const float*, int64_t, int64_t, int64_t, float*) {}
+void sgemm_avx512_ex(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*, int64_t,
+                     const Avx512PackedB*, float, float*, int64_t, const GemmEpilogue*) {}
 
 #endif
 

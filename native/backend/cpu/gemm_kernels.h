@@ -36,10 +36,38 @@ inline void scale_c(int64_t M, int64_t N, float beta, float* C, int64_t ldc) {
 // else Portable. BGN_GEMM_KERNEL=portable, =blas (when linked) or =avx512 (when supported) forces one.
 GemmKernel gemm_kernel();
 
+// What a product does besides alpha·op(A)·op(B): its sum may start from a bias row (bias[j] for
+// every row; the same arithmetic as C holding the bias with beta 1, beta is then unused), and
+// each finished part of C may be mapped in place (map(c, rows, cols, ldc): GELU after a Linear)
+// while it is still in cache.
+struct GemmEpilogue {
+  const float* bias = nullptr;
+  void (*map)(float* c, int64_t rows, int64_t cols, int64_t ldc) = nullptr;
+};
+
+// A right operand packed once for the AVX-512 kernel (avx512_pack_b), read from column col0 (a
+// multiple of 32) on: npad is the packed width (N rounded up to 32).
+struct Avx512PackedB {
+  const float* data = nullptr;
+  int64_t npad = 0, col0 = 0;
+};
+// Floats an op(B) of (K, N) takes packed.
+int64_t avx512_packed_b_floats(int64_t K, int64_t N);
+// Packs columns [j0, j0 + nc) of op(B) (K, N) into `out` (avx512_packed_b_floats of them; j0 a
+// multiple of 32), in the depth blocks and strips the kernel reads: column ranges can be packed
+// by different threads.
+void avx512_pack_b(bool tb, int64_t K, int64_t N, const float* B, int64_t ldb, int64_t j0, int64_t nc, float* out);
+
 void sgemm_portable(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
                     const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
 // Needs avx512_sgemm_supported().
 void sgemm_avx512(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
                   const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
+
+// sgemm_avx512 with B already packed (packed non-null: B, ldb and tb are not read) and an
+// epilogue (ep may be null). The sums are the same as sgemm_avx512's, bit for bit.
+void sgemm_avx512_ex(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+                     const float* B, int64_t ldb, const Avx512PackedB* packed, float beta, float* C, int64_t ldc,
+                     const GemmEpilogue* ep);
 
 }  // namespace bgn::cpu
