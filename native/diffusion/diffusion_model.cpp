@@ -10,6 +10,7 @@
 #include "formats/mapped_file.h"
 #include "formats/shared_cache.h"
 #include "text/prompt_weights.h"
+#include "tensor/allocator.h"
 #include "tensor/error.h"
 
 namespace bgn {
@@ -275,6 +276,9 @@ std::shared_ptr<const DiffusionModel> DiffusionModel::load(const std::string& pa
   if (!m->sched_config_.is_object()) fail(Code::ModelFormat, sched, " is not a JSON object");
   m->prediction_type_ = opts.prediction_type;
 
+  // A load frees blocks no pass will ask for again (LoRA-merged f32 copies once packed, the
+  // packer's widening buffer): the tensor allocator's cache would keep them resident.
+  tensor_cache_trim();
   return model_cache().insert(key, m);  // another thread may have loaded it meanwhile
 }
 
@@ -429,9 +433,12 @@ GenerateResult DiffusionModel::generate(const GenerateRequest& g) const {
   // One component's weights resident at a time: the encoders are done; the VAE goes once the
   // init image is encoded; the UNet once the last step is taken.
   te_pages_.release();
+  // Freed activation blocks of one phase are of no use to the next: the tensor allocator's cache
+  // lets them go between phases and after the generation, so that peak memory is one phase's.
   req.on_phase = [this](PipelinePhase phase) {
     if (phase == PipelinePhase::Denoise) vae_pages_.release();
     if (phase == PipelinePhase::Decode) unet_pages_.release();
+    tensor_cache_trim();
   };
   if (has_image) {
     // (H, W, 3) bytes → (1, 3, H, W) in [0, 1]
@@ -442,6 +449,7 @@ GenerateResult DiffusionModel::generate(const GenerateRequest& g) const {
   req.mask = g.mask;
 
   PipelineResult r = run_pipeline(req);
+  tensor_cache_trim();
   BGN_CHECK(r.H == H && r.W == W && int64_t(r.image.size()) == 3 * H * W, Code::Internal,
             "the pipeline returned an image of the wrong size");
   GenerateResult out;

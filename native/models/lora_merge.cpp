@@ -6,6 +6,7 @@
 #include "backend/cpu/ops.h"
 #include "models/lora.h"
 #include "models/lora_names.h"
+#include "tensor/residency.h"
 
 namespace bgn {
 
@@ -32,6 +33,20 @@ bool factors_fit(const Tensor& w, const Tensor& down, const Tensor& up) {
   if (down.dim(1) != L.in) return false;
   const int64_t dkh = down.rank() == 4 ? down.dim(2) : 1, dkw = down.rank() == 4 ? down.dim(3) : 1;
   return dkh == L.kh && dkw == L.kw;
+}
+
+// Lets go of the pages of a mapped weight that a merged copy replaces (it is not read again); a
+// weight that is not one of the open residency scope's mapped ranges is left alone.
+void release_replaced(const Tensor& w) {
+  const ResidentRanges* scope = ResidencyScope::current();
+  if (!scope) return;
+  for (const auto& r : scope->ranges)
+    if (r.first == w.raw()) {
+      ResidentRanges one;
+      one.ranges.push_back(r);
+      one.release();
+      return;
+    }
 }
 
 struct Planned {
@@ -90,6 +105,7 @@ void merge_loras(ComponentWeights& cw, Component c, const LoraStack& loras, int 
     if (it == merged.end()) {
       Tensor copy = Tensor::empty(DType::F32, w.shape());
       convert_to_f32(w.dtype(), w.raw(), copy.data<float>(), w.numel());
+      release_replaced(w);
       it = merged.emplace(wname, copy).first;
     }
     const int64_t r = down.dim(0), out = w.dim(0), k = w.numel() / out;

@@ -226,7 +226,12 @@ std::shared_ptr<UNetModel> UNetModel::from_weights(ComponentWeights cw, const Un
   for (size_t l = 0; l < levels; ++l) resolved.push_back(heads_for(l, c.channels[l]));
   c.heads = resolved;
   m->pool_ = std::make_unique<ThreadPool>(opts.threads);
-  if (opts.precision == nn::Precision::BF16 && !opts.gpu) m->pack_bf16();
+  if (opts.precision == nn::Precision::BF16 && !opts.gpu) {
+    // The layers hold every tensor they took: with the set's own references gone, each source
+    // (a LoRA-merged f32 copy among them) is freed as soon as it is packed.
+    ws = nn::WeightSet(ws.source(), ws.layout());
+    m->pack_bf16();
+  }
   return m;
 }
 

@@ -1,5 +1,7 @@
 #include "nn/bf16_weights.h"
 
+#include "tensor/allocator.h"
+
 namespace bgn::nn {
 
 Bf16Packer::Bf16Packer(ThreadPool& pool, const ResidentRanges* mapped) : pool_(pool) {
@@ -8,7 +10,12 @@ Bf16Packer::Bf16Packer(ThreadPool& pool, const ResidentRanges* mapped) : pool_(p
 }
 
 void Bf16Packer::release_if_mapped(const Tensor& t) const {
-  if (mapped_.count(t.raw()) == 0) return;
+  if (mapped_.count(t.raw()) == 0) {
+    // A copy of its own (LoRA-merged): once dropped it must leave the process, not wait in the
+    // tensor allocator's cache while the rest is packed.
+    released_copy_ = true;
+    return;
+  }
   ResidentRanges one;
   one.ranges.emplace_back(t.raw(), t.nbytes());
   one.release();
@@ -31,6 +38,7 @@ void Bf16Packer::pack(Linear& l) {
   l.wb = std::make_shared<const cpu::Bf16Weights>(pool_, cpu::Bf16Weights::Side::Right, as_f32(l.w), l.out, l.in);
   release_if_mapped(l.w);
   l.w = Tensor();
+  trim_if_copy_freed();
 }
 
 void Bf16Packer::pack(Conv2d& c) {
@@ -39,6 +47,13 @@ void Bf16Packer::pack(Conv2d& c) {
                                                   c.in * c.kh * c.kw);
   release_if_mapped(c.w);
   c.w = Tensor();
+  trim_if_copy_freed();
+}
+
+void Bf16Packer::trim_if_copy_freed() {
+  if (!released_copy_) return;
+  released_copy_ = false;
+  tensor_cache_trim();
 }
 
 void Bf16Packer::pack(Attention& a) {

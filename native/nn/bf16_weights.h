@@ -28,12 +28,14 @@ class Bf16Packer {
 
  private:
   void release_if_mapped(const Tensor& t) const;
+  void trim_if_copy_freed();
   // t as f32: its own data, or a copy in wide_ (a plain buffer reused for every weight: the tensor
   // allocator would keep each freed size in its cache).
   const float* as_f32(const Tensor& t);
   ThreadPool& pool_;
   std::unordered_set<const void*> mapped_;
   std::vector<float> wide_;
+  mutable bool released_copy_ = false;
 };
 
 }  // namespace bgn::nn

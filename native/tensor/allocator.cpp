@@ -3,7 +3,11 @@
 #include <cstdlib>
 #include <map>
 #include <mutex>
+#include <unordered_map>
 #include <vector>
+#if defined(__unix__) || defined(__APPLE__)
+#include <sys/mman.h>
+#endif
 
 #include "tensor/error.h"
 #include "tensor/knobs.h"
@@ -13,11 +17,11 @@ namespace bgn {
 namespace {
 
 constexpr size_t kLarge = size_t(1) << 20;
-constexpr size_t kPage = 4096;
 
 struct Cache {
   std::mutex mu;
-  std::multimap<size_t, void*> free_blocks;  // rounded size -> block
+  std::multimap<size_t, void*> free_blocks;  // mapped size -> block
+  std::unordered_map<void*, size_t> mapped;  // every large block, cached or in use -> its mapped size
   size_t bytes = 0;
   size_t cap = knobs::alloc_cache_bytes();
 };
@@ -32,52 +36,84 @@ size_t round_size(size_t bytes) {
   return ((bytes + (kLarge / 16) - 1) / (kLarge / 16)) * (kLarge / 16);  // 64 KiB steps
 }
 
+// Large blocks are mapped pages of their own, not the C heap's: freed, they go back to the OS at
+// once (the heap keeps freed chunks under its mmap threshold, up to 32 MiB each, resident for
+// good). No MADV_HUGEPAGE: where the kernel's THP defrag policy is "madvise" (a common default),
+// the first touch of an advised block compacts memory synchronously, which made a cold VAE decode
+// at 512² two to three times slower; reuse through the cache saves more than huge pages did.
+void* map_block(size_t size) {
+#if defined(__unix__) || defined(__APPLE__)
+  void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  return p == MAP_FAILED ? nullptr : p;
+#else
+  return std::aligned_alloc(4096, size);
+#endif
+}
+
+void unmap_block(void* p, size_t size) {
+#if defined(__unix__) || defined(__APPLE__)
+  munmap(p, size);
+#else
+  (void)size;
+  std::free(p);
+#endif
+}
+
 }  // namespace
 
 void* tensor_alloc(size_t bytes) {
-  size_t size = round_size(bytes == 0 ? 64 : bytes);
-  if (size >= kLarge) {
-    Cache& c = cache();
+  const size_t size = round_size(bytes == 0 ? 64 : bytes);
+  if (size < kLarge) return std::aligned_alloc(64, size);
+  Cache& c = cache();
+  {
     std::lock_guard<std::mutex> lock(c.mu);
     // Best fit among cached blocks no more than 1/8 larger than asked.
     auto it = c.free_blocks.lower_bound(size);
     if (it != c.free_blocks.end() && it->first <= size + size / 8) {
-      // The block may be up to 1/8 larger than asked; it is filed under the smaller size when
-      // freed again, which only under-counts the cache.
       void* p = it->second;
       c.bytes -= it->first;
       c.free_blocks.erase(it);
       return p;
     }
   }
-  // No MADV_HUGEPAGE: where the kernel's THP defrag policy is "madvise" (a common default), the
-  // first touch of an advised block compacts memory synchronously, which made a cold VAE decode
-  // at 512² two to three times slower; reuse through the cache saves more than huge pages did.
-  void* p = std::aligned_alloc(size >= kLarge ? kPage : 64, size);
+  void* p = map_block(size);
+  if (!p) return nullptr;
+  std::lock_guard<std::mutex> lock(c.mu);
+  c.mapped.emplace(p, size);
   return p;
 }
 
 void tensor_free(void* p, size_t bytes) {
   if (!p) return;
-  size_t size = round_size(bytes == 0 ? 64 : bytes);
-  if (size >= kLarge) {
-    Cache& c = cache();
-    std::lock_guard<std::mutex> lock(c.mu);
-    if (c.bytes + size <= c.cap) {
-      c.free_blocks.emplace(size, p);
-      c.bytes += size;
-      return;
-    }
+  if (round_size(bytes == 0 ? 64 : bytes) < kLarge) {
+    std::free(p);
+    return;
   }
-  std::free(p);
+  Cache& c = cache();
+  std::unique_lock<std::mutex> lock(c.mu);
+  auto m = c.mapped.find(p);
+  if (m == c.mapped.end()) return;  // not ours: never happens for a block from tensor_alloc
+  const size_t size = m->second;    // a cached block handed out for a smaller size keeps its own
+  if (c.bytes + size <= c.cap) {
+    c.free_blocks.emplace(size, p);
+    c.bytes += size;
+    return;
+  }
+  c.mapped.erase(m);
+  lock.unlock();
+  unmap_block(p, size);
 }
 
 void tensor_cache_trim() {
   Cache& c = cache();
-  std::lock_guard<std::mutex> lock(c.mu);
-  for (auto& kv : c.free_blocks) std::free(kv.second);
-  c.free_blocks.clear();
-  c.bytes = 0;
+  std::multimap<size_t, void*> blocks;
+  {
+    std::lock_guard<std::mutex> lock(c.mu);
+    blocks.swap(c.free_blocks);
+    for (const auto& kv : blocks) c.mapped.erase(kv.second);
+    c.bytes = 0;
+  }
+  for (const auto& [size, p] : blocks) unmap_block(p, size);
 }
 
 size_t tensor_cache_bytes() {
