@@ -291,6 +291,29 @@ describe('fusions made at load', () => {
     );
     await expectLikeOrt('linear written-out gelu', written, FP32, 2);
   });
+  it('a skip connection added by the product it follows, and the forms that stay apart', async () => {
+    const skip = (o: { bias?: boolean; batchedB?: boolean; rDims?: number[]; late?: boolean; readTwice?: boolean }) => {
+      const nodes: { op: string; inputs: string[]; outputs: string[] }[] = [
+        { op: 'MatMul', inputs: ['x', 'w'], outputs: [o.bias ? 'xw' : 'h'] },
+      ];
+      if (o.bias) nodes.push({ op: 'Add', inputs: ['xw', 'b'], outputs: ['h'] });
+      // late: the addend is computed after the product, in node order.
+      if (o.late) nodes.push({ op: 'Neg', inputs: ['r0'], outputs: ['r'] });
+      nodes.push({ op: 'Add', inputs: ['r', 'h'], outputs: ['y'] });
+      if (o.readTwice) nodes.push({ op: 'Neg', inputs: ['h'], outputs: ['n'] });
+      const w = o.batchedB ? f32([3, 40, 70], 52) : konst(f32([40, 70], 52));
+      const r = f32(o.rDims ?? [3, 50, 70], 54);
+      const operands = { x: f32([3, 50, 40], 51), w, b: konst(f32([70], 53)), ...(o.late ? { r0: r } : { r }) };
+      return packGraph(operands, nodes, o.readTwice ? ['y', 'n'] : ['y']);
+    };
+    await expectLikeOrt('linear + skip', skip({}), FP32, 2);
+    await expectLikeOrt('linear bias + skip', skip({ bias: true }), FP32, 2);
+    await expectLikeOrt('linear + skip computed later', skip({ bias: true, late: true }), FP32, 2);
+    await expectLikeOrt('batched product + skip', skip({ batchedB: true }), FP32, 2);
+    await expectLikeOrt('skip broadcast into the product', skip({ rDims: [50, 1] }), FP32, 2);
+    await expectLikeOrt('skip that widens the product', skip({ rDims: [2, 1, 50, 70] }), FP32, 2);
+    await expectLikeOrt('product read twice stays apart', skip({ bias: true, readTwice: true }), FP32, 2);
+  });
   it('near misses compute what they say', async () => {
     await expectLikeOrt('not gelu: + 2', gelu({ one: 2 }), FP32, 2);
     await expectLikeOrt('not gelu: × 0.25', gelu({ half: 0.25 }), FP32, 2);

@@ -158,6 +158,34 @@ class Matcher {
     }
   }
 
+  // MatMul(x, W) [with its bias] read only by an Add of a computed value (a skip connection)  ⇒
+  // MatMul with the addend as input 3 and bgn_residual = 1: added to each tile as it is finished.
+  // Not after a fused GELU (the device path applies that on the host).
+  void matmul_residual() {
+    for (size_t i = 0; i < nodes_.size(); ++i) {
+      onnx::Node& mm = nodes_[i];
+      if (removed_[i] || mm.op_type != "MatMul" || !(mm.domain.empty() || mm.domain == "ai.onnx") ||
+          mm.outputs.size() != 1 || mm.inputs.size() < 2 || mm.inputs.size() > 3 || mm.has("bgn_gelu") ||
+          mm.has("bgn_residual"))
+        continue;
+      const long a = sole_user(mm.outputs[0]);
+      if (a < 0 || !is(size_t(a), "Add", 2)) continue;
+      const std::string r = other(size_t(a), mm.outputs[0]);
+      if (!computed(r)) continue;
+      // The fused node takes the Add's place: the addend may be computed after the product.
+      onnx::Node fused = mm;
+      fused.inputs.resize(3);  // no bias: ""
+      fused.inputs.push_back(r);
+      fused.outputs[0] = nodes_[size_t(a)].outputs[0];
+      onnx::Attribute attr;
+      attr.type = onnx::Attribute::Int;
+      attr.i = 1;
+      fused.attrs["bgn_residual"] = attr;
+      nodes_[size_t(a)] = std::move(fused);
+      remove(i);
+    }
+  }
+
   // MatMul(Q, K) → [Mul | Div by a constant scalar] → [Reshape → Add(bias)… → Reshape | Add(bias)…]
   // → Softmax(axis -1) → MatMul(·, V), every intermediate read only by the next node, the scale
   // possibly a Mul on Q instead (bgn_scale_q)  ⇒  #ScoredAttention(Q, K, V, scale, view shape,
@@ -273,6 +301,7 @@ void fuse_transformer_patterns(std::vector<onnx::Node>& nodes, std::vector<bool>
   m.linear_bias();
   // The Gelu and the Linears are those the fusions above wrote: a fresh look at who reads what.
   Matcher(nodes, removed, constants, graph_outputs).matmul_gelu();
+  Matcher(nodes, removed, constants, graph_outputs).matmul_residual();
 }
 
 }  // namespace bgn::onnxrt

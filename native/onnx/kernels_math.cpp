@@ -126,6 +126,12 @@ std::unique_ptr<Kernel> gpu_unary(const char* name, bool sigmoid, F f) {
       Placement::first(Place::Device));
 }
 
+// The epilogue of one batch entry whose result starts `offset` floats into the output.
+cpu::GemmEpilogue entry_epilogue(cpu::GemmEpilogue ep, int64_t offset) {
+  if (ep.residual) ep.residual += offset;
+  return ep;
+}
+
 // A constant 2-D right operand packed on the first run on the CPU, kept for the next ones.
 struct PackedWeight {
   std::once_flag once;
@@ -138,7 +144,10 @@ struct PackedWeight {
 // rank tb_rank (fuse_transformer.h); the product reads it transposed. gelu: the exact GELU of
 // the result (a fused Gelu node), applied on the CPU to each tile as it is finished. weight: where
 // B is a constant, its packed form.
-Out matmul(RunContext& ctx, const Inputs& in, bool with_bias, int64_t tb_rank, bool gelu, PackedWeight* weight) {
+// residual: a fused Add of input 3 to the result (after GELU), on the CPU added to each finished
+// tile when it has the result's shape, else added as the Add node would.
+Out matmul(RunContext& ctx, const Inputs& in, bool with_bias, int64_t tb_rank, bool gelu, bool with_residual,
+           PackedWeight* weight) {
   Tensor a = need(in, 0, "MatMul"), b = need(in, 1, "MatMul");
   if (a.dtype() != DType::F32 || b.dtype() != DType::F32) fail(Code::BadInput, "MatMul: float operands expected");
   const bool tb = tb_rank > 0;
@@ -180,6 +189,13 @@ Out matmul(RunContext& ctx, const Inputs& in, bool with_bias, int64_t tb_rank, b
   cpu::GemmEpilogue ep;
   if (bias && !device) ep.bias = bias->data<float>();
   if (gelu) ep.map = cpu::gelu_block;
+  const Tensor* residual = with_residual && in.size() > 3 ? in[3] : nullptr;
+  const bool residual_in_tiles = residual && !device && !a1 && !b1 && residual->dtype() == DType::F32 &&
+                                 !residual->on_device() && residual->shape() == out;
+  if (residual_in_tiles) {
+    ep.residual = residual->data<float>();
+    ep.ldr = N;
+  }
   const float beta = 0.f;
   if (device) {
     if (K > 0 && M * N > 0)
@@ -213,21 +229,21 @@ Out matmul(RunContext& ctx, const Inputs& in, bool with_bias, int64_t tb_rank, b
     ctx.pool.parallel_for(nb, grain, [&](int64_t lo, int64_t hi) {
       for (int64_t i = lo; i < hi; ++i)
         cpu::sgemm_ex_serial(false, tb, M, 0, N, K, 1.f, A + oa[size_t(i)] * M * K, K, B + ob[size_t(i)] * K * N, ldb,
-                             nullptr, beta, Y + i * M * N, N, ep);
+                             nullptr, beta, Y + i * M * N, N, entry_epilogue(ep, i * M * N));
     });
   } else {
     for (int64_t i = 0; i < nb; ++i)
       cpu::sgemm_ex(ctx.pool, false, tb, M, N, K, 1.f, A + oa[size_t(i)] * M * K, K, B + ob[size_t(i)] * K * N, ldb,
-                    nullptr, beta, Y + i * M * N, N, ep);
+                    nullptr, beta, Y + i * M * N, N, entry_epilogue(ep, i * M * N));
   }
   if (ctx.detail) {
     char key[160];
-    std::snprintf(key, sizeof key, "MatMul %ldx [%ldx%ld] @ [%ldx%ld]%s%s", long(nb), long(M), long(K), long(K),
+    std::snprintf(key, sizeof key, "MatMul %ldx [%ldx%ld] @ [%ldx%ld]%s%s%s", long(nb), long(M), long(K), long(K),
                   long(N),
                   b_shared && nb > 1 ? (tb ? " (one GEMM, B transposed)" : " (one GEMM)")
                   : tb               ? " (B transposed)"
                                      : "",
-                  gelu ? " +gelu" : "");
+                  gelu ? " +gelu" : "", residual_in_tiles ? " +residual" : "");
     ctx.detail->emplace_back(key, 2.0 * double(nb) * double(M) * double(N) * double(K));
   }
   if (a1 || b1) {
@@ -235,6 +251,14 @@ Out matmul(RunContext& ctx, const Inputs& in, bool with_bias, int64_t tb_rank, b
     if (!a1) s.push_back(M);
     if (!b1) s.push_back(N);
     y = y.reshaped(s);
+  }
+  if (residual && !residual_in_tiles) {
+    // The MatMul's own inputs may be donated, not these two: nothing is written over.
+    const uint64_t donatable = ctx.donatable;
+    ctx.donatable = 0;
+    Out sum = binary(ctx, {&y, residual}, cpu::BinaryOp::Add, "Add");
+    ctx.donatable = donatable;
+    return sum;
   }
   return {y};
 }
@@ -291,13 +315,14 @@ void register_math_kernels(std::map<std::string, KernelFactory>& r) {
   r["MatMul"] = [](const NodeInfo& i) {
     const bool bias = i.node.attr_int("bgn_bias", 0) == 1 && i.has_input(2);
     const bool gelu = i.node.attr_int("bgn_gelu", 0) == 1;
+    const bool residual = i.node.attr_int("bgn_residual", 0) == 1 && i.has_input(3);
     const int64_t tb_rank = i.node.attr_int("bgn_trans_b", 0);
     if (tb_rank < 0 || tb_rank == 1) i.bad("bgn_trans_b must be a rank of at least 2");
     const bool constant_b = i.constants.size() > 1 && i.constants[1] && i.constants[1]->dtype() == DType::F32;
     std::shared_ptr<PackedWeight> weight = constant_b ? std::make_shared<PackedWeight>() : nullptr;
     return make_fn_kernel(
-        [bias, tb_rank, gelu, weight](RunContext& c, const Inputs& in) {
-          return matmul(c, in, bias, tb_rank, gelu, weight.get());
+        [bias, tb_rank, gelu, residual, weight](RunContext& c, const Inputs& in) {
+          return matmul(c, in, bias, tb_rank, gelu, residual, weight.get());
         },
         Placement::all(Place::Device));
   };

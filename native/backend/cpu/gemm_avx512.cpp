@@ -188,7 +188,7 @@ void sgemm_avx512_ex(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float al
       for (int64_t i = 0; i < M; ++i) std::memcpy(C + i * ldc, bias, size_t(N) * sizeof(float));
     else
       scale_c(M, N, beta, C, ldc);
-    if (ep && ep->map) ep->map(C, M, N, ldc);
+    if (ep) finish_block(*ep, C, M, N, ldc, ep->residual);
     return;
   }
   const int64_t depth = depth_of(K);
@@ -231,8 +231,9 @@ void sgemm_avx512_ex(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float al
             const int64_t nr = std::min(NR, nc - jr);
             fn(kc, a + ir * la, la, strips + jr * kc, c, ldc, nr, alpha, beta, how,
                bias && k0 == 0 ? bias + j0 + jr : nullptr);
-            // The finished tile is mapped while it is in L1.
-            if (last && ep && ep->map) ep->map(c, mr, nr, ldc);
+            // The finished tile is mapped and takes the residual while it is in L1.
+            if (last && ep && (ep->map || ep->residual))
+              finish_block(*ep, c, mr, nr, ldc, ep->residual ? ep->residual + (i0 + ir) * ep->ldr + j0 + jr : nullptr);
           }
         }
       }

@@ -37,13 +37,28 @@ inline void scale_c(int64_t M, int64_t N, float beta, float* C, int64_t ldc) {
 GemmKernel gemm_kernel();
 
 // What a product does besides alpha·op(A)·op(B): its sum may start from a bias row (bias[j] for
-// every row; the same arithmetic as C holding the bias with beta 1, beta is then unused), and
-// each finished part of C may be mapped in place (map(c, rows, cols, ldc): GELU after a Linear)
-// while it is still in cache.
+// every row; the same arithmetic as C holding the bias with beta 1, beta is then unused), each
+// finished part of C may be mapped in place (map(c, rows, cols, ldc): GELU after a Linear), and
+// then have a matrix of C's shape added (residual, rows ldr apart: a transformer's skip
+// connection), while it is still in cache.
 struct GemmEpilogue {
   const float* bias = nullptr;
   void (*map)(float* c, int64_t rows, int64_t cols, int64_t ldc) = nullptr;
+  const float* residual = nullptr;
+  int64_t ldr = 0;
 };
+
+// The epilogue's last two steps on a finished block of C (rows x cols; the residual at the same place).
+inline void finish_block(const GemmEpilogue& ep, float* c, int64_t rows, int64_t cols, int64_t ldc,
+                         const float* residual) {
+  if (ep.map) ep.map(c, rows, cols, ldc);
+  if (residual)
+    for (int64_t i = 0; i < rows; ++i) {
+      float* ci = c + i * ldc;
+      const float* ri = residual + i * ep.ldr;
+      for (int64_t j = 0; j < cols; ++j) ci[j] += ri[j];
+    }
+}
 
 // A right operand packed once for the AVX-512 kernel (avx512_pack_b), read from column col0 (a
 // multiple of 32) on: npad is the packed width (N rounded up to 32).

@@ -38,6 +38,7 @@ void sgemm_ex_serial(bool ta, bool tb, int64_t M, int64_t j0, int64_t n, int64_t
   const float* Bj = B ? (tb ? B + j0 * ldb : B + j0) : nullptr;
   GemmEpilogue here = ep;
   if (here.bias) here.bias += j0;
+  if (here.residual) here.residual += j0;
   if (gemm_kernel() == GemmKernel::Avx512) {
     Avx512PackedB view;
     const bool use = packed && !packed->strips.empty();
@@ -51,7 +52,7 @@ void sgemm_ex_serial(bool ta, bool tb, int64_t M, int64_t j0, int64_t n, int64_t
     beta = 1.f;
   }
   sgemm_serial(ta, tb, M, n, K, alpha, A, lda, Bj, ldb, beta, C + j0, ldc);
-  if (here.map) here.map(C + j0, M, n, ldc);
+  finish_block(here, C + j0, M, n, ldc, here.residual);
 }
 
 void sgemm_ex(ThreadPool& pool, bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
@@ -81,8 +82,10 @@ void sgemm_ex(ThreadPool& pool, bool ta, bool tb, int64_t M, int64_t N, int64_t 
       for (int64_t p = b; p < e; ++p) {
         const int64_t i0 = p * step;
         const float* Ap = ta ? A + i0 : A + i0 * lda;
+        GemmEpilogue rows = ep;
+        if (rows.residual) rows.residual += i0 * rows.ldr;
         sgemm_ex_serial(ta, tb, std::min(step, M - i0), 0, N, K, alpha, Ap, lda, B, ldb, packed, beta, C + i0 * ldc,
-                        ldc, ep);
+                        ldc, rows);
       }
     });
   }

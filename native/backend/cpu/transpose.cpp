@@ -90,6 +90,15 @@ void tiled(ThreadPool& pool, const T* x, const Plan& p, T* y) {
   });
 }
 
+// n elements in blocks of 64 bytes (fixed-size copies the compiler writes inline), then the rest.
+template <class T>
+inline void copy_short(const T* s, T* d, int64_t n) {
+  constexpr int64_t kBlock = 64 / sizeof(T);
+  int64_t j = 0;
+  for (; j + kBlock <= n; j += kBlock) std::memcpy(d + j, s + j, 64);
+  for (; j < n; ++j) d[j] = s[j];
+}
+
 template <class T>
 void run(ThreadPool& pool, const T* x, const Plan& p, T* y) {
   const int r = int(p.dims.size());
@@ -116,7 +125,12 @@ void run(ThreadPool& pool, const T* x, const Plan& p, T* y) {
       off += idx[size_t(d)] * p.src_stride[size_t(d)];
     }
     for (int64_t o = b; o < e; ++o) {
-      std::memcpy(y + o * row, x + off, size_t(row) * sizeof(T));
+      // Short rows (attention heads of 32 or 64 values) copied inline: a call per row costs as
+      // much as the copy.
+      if (row <= 64)
+        copy_short(x + off, y + o * row, row);
+      else
+        std::memcpy(y + o * row, x + off, size_t(row) * sizeof(T));
       for (int d = r - 2; d >= 0; --d) {
         off += p.src_stride[size_t(d)];
         if (++idx[size_t(d)] < p.dims[size_t(d)]) break;
