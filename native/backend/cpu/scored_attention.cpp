@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 
+#include "backend/cpu/gemm_packed.h"
 #include "backend/cpu/ops.h"
 #include "backend/cpu/vexp.h"
 
@@ -44,6 +45,25 @@ void scored_attention(ThreadPool& pool, const float* q, const float* k, const fl
   const int64_t R = rows_per_task(s.Nk);
   const int64_t blocks = (s.Nq + R - 1) / R;
   const int64_t Nk = s.Nk;
+  // Several blocks of rows per entry (long sequences): each K and V is packed once for all of
+  // them instead of once per block.
+  std::vector<PackedB> packed_k, packed_v;
+  if (blocks > 1 && Nk > 0 && s.D > 0) {
+    auto count = [](const std::vector<int64_t>& index) {
+      return index.empty() ? int64_t(0) : *std::max_element(index.begin(), index.end()) + 1;
+    };
+    packed_k.resize(size_t(count(s.k_index)));
+    packed_v.resize(size_t(count(s.v_index)));
+    const int64_t nk = int64_t(packed_k.size()), nv = int64_t(packed_v.size());
+    pool.parallel_for(nk + nv, 1, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) {
+        if (i < nk)
+          packed_k[size_t(i)] = PackedB(nullptr, s.k_rows, s.D, Nk, k + i * Nk * s.D, s.k_rows ? s.D : Nk);
+        else
+          packed_v[size_t(i - nk)] = PackedB(nullptr, false, Nk, s.Dv, v + (i - nk) * Nk * s.Dv, s.Dv);
+      }
+    });
+  }
   pool.parallel_for(s.batch * blocks, 1, [&](int64_t t0, int64_t t1) {
     std::vector<float> scores(size_t(R * std::max<int64_t>(Nk, 1)));
     std::vector<float> inv(static_cast<size_t>(R));
@@ -58,10 +78,13 @@ void scored_attention(ThreadPool& pool, const float* q, const float* k, const fl
         continue;
       }
       float* S = scores.data();
+      const PackedB* pk = packed_k.empty() ? nullptr : &packed_k[size_t(s.k_index[size_t(b)])];
+      const PackedB* pv = packed_v.empty() ? nullptr : &packed_v[size_t(s.v_index[size_t(b)])];
       if (s.D == 0)
         std::fill(S, S + rows * Nk, 0.f);
       else
-        sgemm_serial(false, s.k_rows, rows, Nk, s.D, s.scale, qb, s.D, kb, s.k_rows ? s.D : Nk, 0.f, S, Nk);
+        sgemm_ex_serial(false, s.k_rows, rows, 0, Nk, s.D, s.scale, qb, s.D, kb, s.k_rows ? s.D : Nk, pk, 0.f, S, Nk,
+                        {});
       for (int64_t r = 0; r < rows; ++r) {
         float* row = S + r * Nk;
         for (const ScoreBias& term : s.bias) add_bias(row, term, s, b, i0 + r);
@@ -74,7 +97,7 @@ void scored_attention(ThreadPool& pool, const float* q, const float* k, const fl
         }
         inv[size_t(r)] = 1.f / exp_shifted_sum(row, Nk, m);
       }
-      sgemm_serial(false, false, rows, s.Dv, Nk, 1.f, S, Nk, vb, s.Dv, 0.f, ob, s.Dv);
+      sgemm_ex_serial(false, false, rows, 0, s.Dv, Nk, 1.f, S, Nk, vb, s.Dv, pv, 0.f, ob, s.Dv, {});
       for (int64_t r = 0; r < rows; ++r) {
         float* orow = ob + r * s.Dv;
         const float f = inv[size_t(r)];
