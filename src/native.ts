@@ -123,7 +123,7 @@ export interface DiffusionLoadOptions {
    */
   loras?: LoraOption[];
   /**
-   * The UNet's CPU compute (default 'f32', the reference path): 'bf16' rounds weights (once, at
+   * The UNet's and text encoders' CPU compute (default 'f32', the reference path): 'bf16' rounds weights (once, at
    * load, after any LoRA merge) and activations to bf16 and sums in f32 — about twice as fast on
    * CPUs with AVX512-BF16; 'auto' = 'bf16' where the CPU has AVX512-BF16, else 'f32'. 'bf16' on
    * a CPU without it: E_DEVICE_UNAVAILABLE. Part of the model cache's key.

@@ -198,7 +198,7 @@ export const ReplaceModelSchema = z.strictObject({
   /** CLIP tokenizer folder (vocab.json + merges.txt) for single-file checkpoints; default env BG_CLIP_TOKENIZER. */
   tokenizer: z.string().min(1).optional(),
   /**
-   * The local engine's UNet compute on the CPU: 'auto' (default, or env BG_DIFFUSION_PRECISION:
+   * The local engine's UNet and text-encoder compute on the CPU: 'auto' (default, or env BG_DIFFUSION_PRECISION:
    * bf16 where the CPU has AVX512-BF16, about twice as fast, else f32), 'f32' (the reference) or 'bf16'.
    */
   precision: DiffusionPrecisionSchema.optional(),

@@ -30,8 +30,14 @@ interface UNetLike {
   forward(a: Record<string, unknown>): Promise<Float32Array>;
   dispose(): void;
 }
+interface TextEncoderLike {
+  precision: 'f32' | 'bf16';
+  encode(ids: Int32Array, o: Record<string, unknown>): Promise<{ lastHiddenState: Float32Array }>;
+  dispose(): void;
+}
 interface Native {
   UNet: { load(p: string, o: Record<string, unknown>): Promise<UNetLike> };
+  TextEncoder: { load(p: string, o: Record<string, unknown>): Promise<TextEncoderLike> };
   DiffusionModel: {
     load(p: string, o: Record<string, unknown>): Promise<{ precision: string; dispose(): void }>;
     cachedModels(): number;
@@ -42,6 +48,7 @@ const native = () => loadAddon() as unknown as Native;
 const root = fixturesDir();
 const manifests = fixturesPresent ? discoverAllManifests(root) : [];
 const unetCases = manifests.filter((m) => m.kind === 'unet');
+const textEncoderCases = manifests.filter((m) => m.kind === 'text_encoder');
 const loraCases = manifests.filter((m) => m.kind === 'lora');
 const unetFolder = (m: (typeof unetCases)[number]) => path.resolve(root, (m.body.model as { folder: string }).folder);
 
@@ -183,6 +190,44 @@ describe.runIf(fixturesPresent)('UNet precision', () => {
       expect(d.meanAbs).toBeLessThanOrEqual(0.06 * d.meanWant);
       // It did run in bf16: far from the f32 result, which matches the reference to f32 rounding.
       expect(deviation(got, ref).maxAbs).toBeGreaterThan(10 * (tol.atol + tol.rtol * d.maxWant));
+    });
+  }
+});
+
+describe.runIf(fixturesPresent)('text encoder precision', () => {
+  for (const m of textEncoderCases) {
+    it(`bf16 packs ${m.case}'s matrices: same spelling rules, within 6 % of f32's output scale`, async () => {
+      const folder = path.resolve(root, (m.body.model as { folder: string }).folder);
+      const byDefault = await native().TextEncoder.load(folder, { threads: 2 });
+      const auto = await native().TextEncoder.load(folder, { threads: 2, precision: 'auto' });
+      expect(byDefault.precision).toBe('f32');
+      await expect(native().TextEncoder.load(folder, { threads: 2, precision: 'fp16' })).rejects.toMatchObject({
+        code: 'E_BAD_INPUT',
+      });
+      const idsT = need(tensors(root, m.body.inputs), 'input_ids');
+      const ids = Int32Array.from(idsT.data);
+      const o = { batch: idsT.shape[0] };
+      const ref = (await byDefault.encode(ids, o)).lastHiddenState;
+      if (auto.precision !== 'bf16') {
+        await expect(native().TextEncoder.load(folder, { threads: 2, precision: 'bf16' })).rejects.toMatchObject({
+          code: 'E_DEVICE_UNAVAILABLE',
+        });
+        expect(Buffer.from((await auto.encode(ids, o)).lastHiddenState.buffer).equals(Buffer.from(ref.buffer))).toBe(
+          true,
+        );
+        return;
+      }
+      const got = (await auto.encode(ids, o)).lastHiddenState;
+      const d = deviation(got, ref);
+      const pct = (a: number, b: number) => ((100 * a) / b).toFixed(2);
+      console.log(
+        `${m.case} text encoder bf16 vs f32: max |Δ| ${pct(d.maxAbs, d.maxWant)} % of max, ` +
+          `mean |Δ| ${pct(d.meanAbs, d.meanWant)} % of mean`,
+      );
+      expect(d.maxAbs).toBeGreaterThan(0); // the bf16 path ran
+      expect(d.maxAbs).toBeLessThanOrEqual(0.06 * d.maxWant);
+      expect(d.meanAbs).toBeLessThanOrEqual(0.06 * d.meanWant);
+      for (const t of [byDefault, auto]) t.dispose();
     });
   }
 });

@@ -1,7 +1,8 @@
 // JS class TextEncoder: a diffusion model's CLIP text encoder on its own (models/clip_text.h; the
 // fixture runner drives it).
 //
-//   TextEncoder.load(pathOrDir, { threads, device, encoder = 1, attentionHeads, loras }) → Promise<TextEncoder>
+//   TextEncoder.load(pathOrDir, { threads, device, encoder = 1, attentionHeads, loras, precision }) → Promise<TextEncoder>
+//     precision: 'f32' (default) | 'bf16' | 'auto' (bf16 where the CPU has AVX512-BF16), nn/precision.h
 //     encoder 2: SDXL's second encoder (text_encoder_2/, conditioner.embedders.1.*); attentionHeads
 //     overrides the head count (default: config.json, else hidden / 64)
 //   te.encode(ids: Int32Array (B·T), { batch = 1, clipSkip = 0, hiddenStates = false, finalNorm = true,
@@ -47,7 +48,8 @@ class TextEncoderWrap : public HandleWrap<ClipTextModel, TextEncoderWrap> {
          InstanceAccessor("vocabSize", &TextEncoderWrap::Get<2>, nullptr),
          InstanceAccessor("maxPositions", &TextEncoderWrap::Get<3>, nullptr),
          InstanceAccessor("projectionDim", &TextEncoderWrap::Get<4>, nullptr),
-         InstanceAccessor("layout", &TextEncoderWrap::Layout, nullptr)});
+         InstanceAccessor("layout", &TextEncoderWrap::Layout, nullptr),
+         InstanceAccessor("precision", &TextEncoderWrap::Precision, nullptr)});
   }
 
   static Napi::Value Load(const Napi::CallbackInfo& info) {
@@ -62,10 +64,13 @@ class TextEncoderWrap : public HandleWrap<ClipTextModel, TextEncoderWrap> {
       opts.heads = int_option(env, o, "attentionHeads", 0, 0, 4096);
       const std::string device = device_option(env, o);
       const std::vector<LoraSpec> loras = loras_option(env, o);
+      // The spelling is the core's to check (nn::resolve_precision): E_BAD_INPUT from the worker.
+      const std::string precision = string_option(env, o, "precision", "f32");
       return run_async<std::shared_ptr<ClipTextModel>>(
           env,
-          [path, opts, which, device, loras]() mutable {
+          [path, opts, which, device, loras, precision]() mutable {
             opts.gpu = resolve_device(device);
+            opts.precision = nn::resolve_precision(precision, !opts.gpu);
             return ClipTextModel::from_weights(load_component_with_loras(path, which, open_loras(loras), opts.threads),
                                                opts);
           },
@@ -112,6 +117,10 @@ class TextEncoderWrap : public HandleWrap<ClipTextModel, TextEncoderWrap> {
   }
   Napi::Value Layout(const Napi::CallbackInfo& info) {
     return impl_ ? Napi::Value(Napi::String::New(info.Env(), impl_->layout())) : info.Env().Undefined();
+  }
+  Napi::Value Precision(const Napi::CallbackInfo& info) {
+    return impl_ ? Napi::Value(Napi::String::New(info.Env(), nn::precision_name(impl_->precision())))
+                 : info.Env().Undefined();
   }
 };
 

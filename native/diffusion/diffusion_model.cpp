@@ -165,6 +165,7 @@ std::shared_ptr<const DiffusionModel> DiffusionModel::load(const std::string& pa
   ClipLoadOptions co;
   co.threads = opts.threads;
   co.gpu = opts.gpu;
+  co.precision = precision;
   VaeLoadOptions vo;
   vo.threads = opts.threads;
   vo.gpu = opts.gpu;

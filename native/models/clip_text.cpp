@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <cstring>
 
+#include "nn/bf16_weights.h"
+#include "tensor/residency.h"
+
 namespace bgn {
 
 ClipTextModel::~ClipTextModel() {
@@ -89,7 +92,23 @@ std::shared_ptr<ClipTextModel> ClipTextModel::from_weights(ComponentWeights cw, 
   }
   ws.require_complete("CLIP text encoder");
   m->pool_ = std::make_unique<ThreadPool>(opts.threads);
+  if (opts.precision == nn::Precision::BF16 && !opts.gpu) {
+    ws = nn::WeightSet(ws.source(), ws.layout());  // the layers' references only: sources freed as packed
+    m->pack_bf16();
+  }
   return m;
+}
+
+void ClipTextModel::pack_bf16() {
+  // The weights mapped while this load's residency scope was open are released as they are packed.
+  nn::Bf16Packer packer(*pool_, ResidencyScope::current());
+  for (Layer& L : layers_) {
+    packer.pack(L.attn);
+    packer.pack(L.fc1);
+    packer.pack(L.fc2);
+  }
+  packer.pack(proj_);
+  precision_ = nn::Precision::BF16;
 }
 
 void ClipTextModel::final_norm(float* x, int64_t M) const {

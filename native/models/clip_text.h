@@ -13,6 +13,7 @@
 #include "backend/cpu/threads.h"
 #include "models/weight_map.h"
 #include "nn/layers.h"
+#include "nn/precision.h"
 
 namespace bgn {
 
@@ -49,6 +50,9 @@ struct ClipLoadOptions {
   int64_t heads = 0;  // > 0 overrides the head count (shapes cannot tell it; LDM files carry no config)
   // Runs encode on this device when set (weights uploaded as 16-bit on first use).
   std::shared_ptr<Gpu> gpu;
+  // CPU compute precision (nn/precision.h): BF16 packs every matrix once at load (after any LoRA
+  // merge; nn/bf16_weights.h); embeddings and norms stay as they are. Ignored on a gpu.
+  nn::Precision precision = nn::Precision::F32;
 };
 
 class ClipTextModel {
@@ -68,6 +72,8 @@ class ClipTextModel {
   Gpu* gpu() const { return gpu_.get(); }
   // Bytes of its weights as the Gpu holds them (16-bit matrices, f32 vectors).
   size_t device_weight_bytes() const { return weight_bytes_; }
+  // The precision its CPU layers compute in (F32 on a gpu).
+  nn::Precision precision() const { return precision_; }
 
   // ids (B, T) with T <= max_positions; every id < vocab (else E_BAD_INPUT).
   // clip_skip: 0 = last layer, 1 = penultimate, … (< layers).
@@ -92,6 +98,8 @@ class ClipTextModel {
   std::shared_ptr<Gpu> gpu_;
   size_t weight_bytes_ = 0;
   std::shared_ptr<void> keep_;
+  nn::Precision precision_ = nn::Precision::F32;
+  void pack_bf16();
 };
 
 }  // namespace bgn
