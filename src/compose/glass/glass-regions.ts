@@ -66,10 +66,10 @@ export function classifyProduct(
   extent: ProductExtent,
   options: GlassRegionOptions = {},
 ): Uint8Array {
-  const { product, known, planes, limit, box } = extent;
+  const { product, known, planes, limit, box, walls } = extent;
   const n = width * height;
   const present = backgroundColours(rgb, known);
-  const { labels, count, sizes } = components(planes, width, height, (i) => product[i] === 1, limit);
+  const { labels, count, sizes } = components(planes, width, height, (i) => product[i] === 1, limit, walls);
   const dist = distanceToOtherLabel(labels, width, height);
   const radius = new Float32Array(count + 1);
   const bgLike = new Float64Array(count + 1);

@@ -4,6 +4,7 @@
  * Pure.
  */
 import { boxMean } from '../guided-filter.js';
+import { walled, type Walls } from './straight-edges.js';
 
 /** The photo as three float planes, box-smoothed twice with radius `r` (≈ a Gaussian). */
 export function smoothPlanes(rgb: Uint8Array, width: number, height: number, r = 1): Float32Array[] {
@@ -32,7 +33,7 @@ function neighbour(i: number, x: number, width: number, k: number): number {
 
 /**
  * Grows `into` (set to `mark`) from the seed pixels through 4-neighbours that `allowed` admits
- * and whose step from the pixel they are reached from is at most `limit`.
+ * and whose step from the pixel they are reached from is at most `limit`, never across `walls`.
  */
 export function growRegion(
   planes: Float32Array[],
@@ -43,6 +44,7 @@ export function growRegion(
   limit: number,
   into: Uint8Array,
   mark = 1,
+  walls?: Walls,
 ): void {
   const queue = new Int32Array(width * height);
   let head = 0,
@@ -62,6 +64,7 @@ export function growRegion(
     for (let k = 0; k < 4; k++) {
       const j = neighbour(i, x, width, k);
       if (j < 0 || j >= n || into[j] === mark || !allowed(j)) continue;
+      if (walls && walled(walls, i, j, k)) continue;
       const d0 = Math.abs(p0[i]! - p0[j]!),
         d1 = Math.abs(p1[i]! - p1[j]!),
         d2 = Math.abs(p2[i]! - p2[j]!);
@@ -74,7 +77,8 @@ export function growRegion(
 
 /**
  * 4-connected components of the pixels `inside` admits, joined where the step between
- * neighbours is at most `limit` (Infinity: plain connectivity). Labels start at 1; 0 = outside.
+ * neighbours is at most `limit` (Infinity: plain connectivity) and no wall lies between them.
+ * Labels start at 1; 0 = outside.
  */
 export function components(
   planes: Float32Array[] | undefined,
@@ -82,6 +86,7 @@ export function components(
   height: number,
   inside: (i: number) => boolean,
   limit = Infinity,
+  walls?: Walls,
 ): { labels: Int32Array; count: number; sizes: number[] } {
   const n = width * height;
   const labels = new Int32Array(n);
@@ -105,6 +110,7 @@ export function components(
         const j = neighbour(i, x, width, k);
         if (j < 0 || j >= n || labels[j] !== 0 || !inside(j)) continue;
         if (checkStep && step(planes!, i, j) > limit) continue;
+        if (walls && walled(walls, i, j, k)) continue;
         labels[j] = id;
         queue[tail++] = j;
       }

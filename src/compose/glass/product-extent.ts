@@ -12,6 +12,7 @@
  *   keep      the product's largest connected parts (stray textured specks of the margin drop)
  */
 import { components, growRegion, quantile, smoothPlanes, step } from './pixel-ops.js';
+import { straightEdgeWalls, type Walls } from './straight-edges.js';
 
 export type Box = readonly [number, number, number, number];
 
@@ -38,6 +39,8 @@ export interface ProductExtent {
   limit: number;
   /** The smoothed photo (three planes), reused by the glass stage. */
   planes: Float32Array[];
+  /** Walls along the box's long straight edges (frame profiles), which no region crosses. */
+  walls: Walls;
 }
 
 /** Integer box clipped to the image, or undefined when nothing is left. */
@@ -106,6 +109,7 @@ export function productExtent(
   const [bx, by, bw, bh] = box;
   const planes = smoothPlanes(rgb, width, height, 0);
   const limit = floodLimit(planes, width, box);
+  const walls = straightEdgeWalls(planes, width, height, box);
   const n = width * height;
   const inBox = (i: number) => {
     const x = i % width,
@@ -122,13 +126,13 @@ export function productExtent(
   const negatives = (prompt.points ?? [])
     .filter((p) => p.label === 0)
     .map((p) => Math.round(p.y) * width + Math.round(p.x));
-  if (positives.length) growRegion(planes, width, height, positives, inBox, limit, forced, 1);
+  if (positives.length) growRegion(planes, width, height, positives, inBox, limit, forced, 1, walls);
 
   const flood = new Uint8Array(n);
   const seeds: number[] = [...negatives];
   for (let x = bx; x < bx + bw; x++) seeds.push(by * width + x, (by + bh - 1) * width + x);
   for (let y = by; y < by + bh; y++) seeds.push(y * width + bx, y * width + bx + bw - 1);
-  growRegion(planes, width, height, seeds, (i) => inBox(i) && forced[i] === 0, limit, flood, 1);
+  growRegion(planes, width, height, seeds, (i) => inBox(i) && forced[i] === 0, limit, flood, 1, walls);
   // A negative point removes its region even from the salient mask.
   if (negatives.length) {
     const removed = new Uint8Array(n);
@@ -149,5 +153,5 @@ export function productExtent(
     if (labels[i]! > 0 && keep[labels[i]!]) product[i] = 1;
     else known[i] = 1;
   }
-  return { product, known, box, limit, planes };
+  return { product, known, box, limit, planes, walls };
 }
