@@ -166,3 +166,133 @@ describe('attention fused at load', () => {
     await expectLikeOrt('scaled Q read twice', attention({ ...c, qScale: { value: 0.3, twice: true } }), FP32, 2);
   });
 });
+
+interface Projection {
+  /** Windows (batch), tokens (a side × side map), heads, head width. */
+  b: number;
+  side: number;
+  heads: number;
+  d: number;
+  /** Perm of the [b, n, 3, heads, d] projection (the exporters': [2, 0, 3, 1, 4]). */
+  perm?: number[];
+  /** SAM's form: Reshape to [3, b·heads, n, d] before the Split, the output through [b, heads, h, w, d]. */
+  sam?: boolean;
+  /** Which Split output is Q, K, V. */
+  order?: [number, number, number];
+  splitSizes?: boolean;
+  /** Q also a graph output (the parts then stay computed). */
+  qOut?: boolean;
+  /** The output's Transpose (Swin's: [0, 2, 1, 3]). */
+  outPerm?: number[];
+}
+
+// Q, K, V out of one projection X [b, n, 3·heads·d] (Reshape → Transpose → [Reshape] → Split →
+// Squeeze), Swin's bias per head, the output through Transpose → Reshape as the exporters write it.
+function projected(p: Projection) {
+  const { b, side, heads, d } = p;
+  const n = side * side;
+  const [iq, ik, iv] = p.order ?? [0, 1, 2];
+  const operands: Record<string, Operand> = {
+    x: f32([b, n, 3 * heads * d], 61),
+    s5: konst(ints([5], [b, n, 3, heads, d])),
+    zero: konst(ints([1], [0])),
+    scale: konst({ dims: [], data: [1 / Math.sqrt(d)] }),
+    bias: konst(f32([heads, n, n], 62, -1, 1)),
+  };
+  const nodes: NodeSpec[] = [
+    { op: 'Reshape', inputs: ['x', 's5'], outputs: ['x5'] },
+    { op: 'Transpose', inputs: ['x5'], outputs: ['t'], attrs: { perm: p.perm ?? [2, 0, 3, 1, 4] } },
+  ];
+  let split = 't';
+  if (p.sam) {
+    operands.s4 = konst(ints([4], [3, b * heads, n, d]));
+    nodes.push({ op: 'Reshape', inputs: ['t', 's4'], outputs: ['t4'] });
+    split = 't4';
+  }
+  if (p.splitSizes) operands.sizes = konst(ints([3], [1, 1, 1]));
+  nodes.push({ op: 'Split', inputs: p.splitSizes ? [split, 'sizes'] : [split], outputs: ['p0', 'p1', 'p2'] });
+  for (const [name, i] of [
+    ['q', iq],
+    ['k', ik],
+    ['v', iv],
+  ] as const)
+    nodes.push({ op: 'Squeeze', inputs: [`p${i}`, 'zero'], outputs: [name] });
+  const rank = p.sam ? 3 : 4;
+  const kt = rank === 3 ? [0, 2, 1] : [0, 1, 3, 2];
+  nodes.push(
+    { op: 'Mul', inputs: ['q', 'scale'], outputs: ['qs'] },
+    { op: 'Transpose', inputs: ['k'], outputs: ['kt'], attrs: { perm: kt } },
+    { op: 'MatMul', inputs: ['qs', 'kt'], outputs: ['s'] },
+  );
+  if (p.sam) {
+    operands.view = konst(ints([4], [b, heads, n, n]));
+    operands.back = konst(ints([3], [b * heads, n, n]));
+    nodes.push(
+      { op: 'Reshape', inputs: ['s', 'view'], outputs: ['sv'] },
+      { op: 'Add', inputs: ['sv', 'bias'], outputs: ['sb'] },
+      { op: 'Reshape', inputs: ['sb', 'back'], outputs: ['sc'] },
+    );
+  } else {
+    nodes.push({ op: 'Add', inputs: ['s', 'bias'], outputs: ['sc'] });
+  }
+  nodes.push(
+    { op: 'Softmax', inputs: ['sc'], outputs: ['a'], attrs: { axis: -1 } },
+    { op: 'MatMul', inputs: ['a', 'v'], outputs: ['o'] },
+  );
+  if (p.sam) {
+    operands.o5 = konst(ints([5], [b, heads, side, side, d]));
+    operands.y4 = konst(ints([4], [b, side, side, heads * d]));
+    nodes.push(
+      { op: 'Reshape', inputs: ['o', 'o5'], outputs: ['o5v'] },
+      { op: 'Transpose', inputs: ['o5v'], outputs: ['ot'], attrs: { perm: p.outPerm ?? [0, 2, 3, 1, 4] } },
+      { op: 'Reshape', inputs: ['ot', 'y4'], outputs: ['y'] },
+    );
+  } else {
+    operands.y3 = konst(ints([3], [b, n, heads * d]));
+    nodes.push(
+      { op: 'Transpose', inputs: ['o'], outputs: ['ot'], attrs: { perm: p.outPerm ?? [0, 2, 1, 3] } },
+      { op: 'Reshape', inputs: ['ot', 'y3'], outputs: ['y'] },
+    );
+  }
+  return packGraph(operands, nodes, p.qOut ? ['y', 'q'] : ['y'], { opset: 13 });
+}
+
+describe('attention reading Q, K, V out of one projection and writing the layout after it', () => {
+  it("Swin's and SAM's forms, the parts in any order, split sizes given or not", async () => {
+    await expectLikeOrt('swin qkv', projected({ b: 6, side: 4, heads: 3, d: 8 }), FP32, 2);
+    await expectLikeOrt('swin qkv sizes', projected({ b: 2, side: 3, heads: 2, d: 5, splitSizes: true }), FP32, 2);
+    await expectLikeOrt('qkv reordered', projected({ b: 3, side: 4, heads: 2, d: 8, order: [2, 0, 1] }), FP32, 2);
+    await expectLikeOrt('sam qkv', projected({ b: 4, side: 5, heads: 3, d: 8, sam: true }), FP32, 2);
+    // Long enough for several blocks of query rows (K and V packed once per head).
+    await expectLikeOrt('sam global qkv', projected({ b: 1, side: 13, heads: 2, d: 16, sam: true }), FP32, 2);
+  });
+  it('near misses: a part read elsewhere, layouts the strides cannot give', async () => {
+    await expectLikeOrt('q read twice', projected({ b: 2, side: 4, heads: 2, d: 8, qOut: true }), FP32, 2);
+    // Head width not innermost after the Transpose (tokens and width both 4): the parts are computed.
+    await expectLikeOrt(
+      'qkv perm moves d',
+      projected({ b: 2, side: 2, heads: 2, d: 4, perm: [2, 0, 3, 4, 1] }),
+      FP32,
+      2,
+    );
+    // The output Transpose keeps heads outside tokens, or moves the head width: written by the Transpose.
+    await expectLikeOrt(
+      'out perm keeps order',
+      projected({ b: 2, side: 3, heads: 2, d: 8, outPerm: [0, 1, 2, 3] }),
+      FP32,
+      2,
+    );
+    await expectLikeOrt(
+      'out perm moves d',
+      projected({ b: 2, side: 4, heads: 2, d: 4, outPerm: [0, 3, 1, 2] }),
+      FP32,
+      2,
+    );
+    await expectLikeOrt(
+      'sam out perm',
+      projected({ b: 2, side: 3, heads: 2, d: 8, sam: true, outPerm: [0, 3, 2, 1, 4] }),
+      FP32,
+      2,
+    );
+  });
+});

@@ -1,5 +1,6 @@
 #include "onnx/fuse_transformer.h"
 
+#include <algorithm>
 #include <cmath>
 #include <unordered_map>
 
@@ -136,6 +137,94 @@ class Matcher {
       mm.attrs["bgn_bias"] = attr;
       remove(size_t(a));
     }
+  }
+
+  // The layouts around a #ScoredAttention node (K read transposed): Q, K and V that are the three
+  // parts of one projection's output — X → Transpose → [Reshape] → Split(axis 0, three parts of
+  // one) → Squeeze(axis 0) each, every value read only by the next — are read out of X by strides
+  // (attributes bgn_qkv_perm, bgn_qkv_shape, bgn_qkv_parts; X as Q, K and V); an output read only
+  // by [Reshape →] Transpose is written in the Transpose's layout (bgn_out_perm, bgn_out_shape).
+  // The kernel checks at run time that the shapes allow it and otherwise computes the
+  // Transposes (onnx/kernels_attention.cpp).
+  void attention_layouts() {
+    for (size_t i = 0; i < nodes_.size(); ++i) {
+      if (removed_[i] || nodes_[i].op_type != "#ScoredAttention" || !nodes_[i].has("bgn_trans_b")) continue;
+      qkv_parts(i);
+      output_layout(i);
+    }
+  }
+
+  void qkv_parts(size_t n) {
+    onnx::Node& att = nodes_[n];
+    if (att.has("bgn_qkv_perm")) return;
+    std::vector<size_t> chain;
+    long split = -1;
+    std::vector<int64_t> parts;
+    for (size_t k = 0; k < 3; ++k) {
+      const std::string& in = att.inputs[k];
+      auto sq = producer_.find(in);
+      if (in.empty() || sq == producer_.end() || sole_user(in) != long(n) || !squeeze0(sq->second)) return;
+      const std::string& part = nodes_[sq->second].inputs[0];
+      auto sp = producer_.find(part);
+      if (sp == producer_.end() || sole_user(part) != long(sq->second)) return;
+      if (split >= 0 && size_t(split) != sp->second) return;
+      split = long(sp->second);
+      const onnx::Node& sn = nodes_[sp->second];
+      const auto at = std::find(sn.outputs.begin(), sn.outputs.end(), part);
+      parts.push_back(at - sn.outputs.begin());
+      chain.push_back(sq->second);
+    }
+    if (parts[0] == parts[1] || parts[1] == parts[2] || parts[0] == parts[2] || !split_thirds(size_t(split))) return;
+    chain.push_back(size_t(split));
+    std::string x = nodes_[size_t(split)].inputs[0];
+    std::vector<int64_t> shape;
+    auto made = producer_.find(x);
+    if (made == producer_.end() || sole_user(x) != split) return;
+    if (nodes_[made->second].op_type == "Reshape") {
+      if (!reshape(made->second, nodes_[made->second].inputs[0])) return;
+      shape = constants_.at(nodes_[made->second].inputs[1]).as_i64();
+      chain.push_back(made->second);
+      const std::string y = nodes_[made->second].inputs[0];
+      if (sole_user(y) != long(made->second)) return;
+      made = producer_.find(y);
+      if (made == producer_.end()) return;
+    }
+    const size_t t = made->second;
+    if (!is(t, "Transpose", 1) || !nodes_[t].has("perm") || !computed(nodes_[t].inputs[0])) return;
+    chain.push_back(t);
+    onnx::Node& a = nodes_[n];
+    a.attrs["bgn_qkv_perm"] = ints(nodes_[t].attr_ints("perm"));
+    if (!shape.empty()) a.attrs["bgn_qkv_shape"] = ints(shape);
+    a.attrs["bgn_qkv_parts"] = ints(parts);
+    const std::string src = nodes_[t].inputs[0];
+    for (size_t k = 0; k < 3; ++k) a.inputs[k] = src;
+    for (size_t c : chain) remove(c);
+  }
+
+  void output_layout(size_t n) {
+    onnx::Node& att = nodes_[n];
+    if (att.has("bgn_out_perm")) return;
+    std::string cur = att.outputs[0];
+    long u = sole_user(cur);
+    std::vector<size_t> chain;
+    std::vector<int64_t> shape;
+    if (u >= 0 && nodes_[size_t(u)].op_type == "Reshape" && reshape(size_t(u), cur)) {
+      shape = constants_.at(nodes_[size_t(u)].inputs[1]).as_i64();
+      chain.push_back(size_t(u));
+      cur = nodes_[size_t(u)].outputs[0];
+      u = sole_user(cur);
+    }
+    if (u < 0 || !is(size_t(u), "Transpose", 1) || !nodes_[size_t(u)].has("perm")) return;
+    chain.push_back(size_t(u));
+    // The fused node writes the Transpose's output, in the Transpose's place (the last of the chain).
+    onnx::Node fused = att;
+    fused.outputs[0] = nodes_[size_t(u)].outputs[0];
+    fused.attrs["bgn_out_perm"] = ints(nodes_[size_t(u)].attr_ints("perm"));
+    if (!shape.empty()) fused.attrs["bgn_out_shape"] = ints(shape);
+    nodes_[size_t(u)] = std::move(fused);
+    chain.pop_back();
+    for (size_t c : chain) remove(c);
+    remove(n);
   }
 
   // MatMul(x, W) [with its bias] read only by an exact Gelu  ⇒  MatMul with bgn_gelu = 1: the CPU
@@ -275,6 +364,40 @@ class Matcher {
     auto it = constants_.find(v);
     return !v.empty() && it != constants_.end() && it->second.dtype() == DType::F32 && it->second.numel() == 1;
   }
+  static onnx::Attribute ints(std::vector<int64_t> v) {
+    onnx::Attribute a;
+    a.type = onnx::Attribute::Ints;
+    a.ints = std::move(v);
+    return a;
+  }
+  // Node i squeezes axis 0 only (axes as an attribute or a constant input).
+  bool squeeze0(size_t i) const {
+    const onnx::Node& n = nodes_[i];
+    if (n.op_type != "Squeeze" || !(n.domain.empty() || n.domain == "ai.onnx") || n.outputs.size() != 1) return false;
+    std::vector<int64_t> axes;
+    if (n.inputs.size() == 2 && constants_.count(n.inputs[1]))
+      axes = constants_.at(n.inputs[1]).as_i64();
+    else if (n.inputs.size() == 1)
+      axes = n.attr_ints("axes");
+    return axes == std::vector<int64_t>{0};
+  }
+  // Node i splits axis 0 into three parts of one each (sizes given as [1, 1, 1], or three equal parts).
+  bool split_thirds(size_t i) const {
+    const onnx::Node& n = nodes_[i];
+    if (n.op_type != "Split" || !(n.domain.empty() || n.domain == "ai.onnx") || n.outputs.size() != 3 ||
+        n.attr_int("axis", 0) != 0 || n.inputs.empty())
+      return false;
+    for (const auto& o : n.outputs)
+      if (o.empty()) return false;
+    std::vector<int64_t> sizes;
+    if (n.inputs.size() >= 2 && !n.inputs[1].empty()) {
+      if (!constants_.count(n.inputs[1])) return false;
+      sizes = constants_.at(n.inputs[1]).as_i64();
+    } else if (n.has("split")) {
+      sizes = n.attr_ints("split");
+    }
+    return sizes.empty() || sizes == std::vector<int64_t>{1, 1, 1};
+  }
   // Node i is a Reshape of `x` to a constant shape without allowzero.
   bool reshape(size_t i, const std::string& x) const {
     const onnx::Node& n = nodes_[i];
@@ -299,7 +422,8 @@ void fuse_transformer_patterns(std::vector<onnx::Node>& nodes, std::vector<bool>
   m.transposed_b();
   m.scored_attention();
   m.linear_bias();
-  // The Gelu and the Linears are those the fusions above wrote: a fresh look at who reads what.
+  // The nodes below are those the fusions above wrote: a fresh look at who reads what.
+  Matcher(nodes, removed, constants, graph_outputs).attention_layouts();
   Matcher(nodes, removed, constants, graph_outputs).matmul_gelu();
   Matcher(nodes, removed, constants, graph_outputs).matmul_residual();
 }

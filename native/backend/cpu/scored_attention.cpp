@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <map>
 
 #include "backend/cpu/gemm_packed.h"
 #include "backend/cpu/ops.h"
@@ -48,19 +49,25 @@ void scored_attention(ThreadPool& pool, const float* q, const float* k, const fl
   // Several blocks of rows per entry (long sequences): each K and V is packed once for all of
   // them instead of once per block.
   std::vector<PackedB> packed_k, packed_v;
+  std::vector<int64_t> k_pack(size_t(s.batch), 0), v_pack(size_t(s.batch), 0);  // entry → its packed K / V
   if (blocks > 1 && Nk > 0 && s.D > 0) {
-    auto count = [](const std::vector<int64_t>& index) {
-      return index.empty() ? int64_t(0) : *std::max_element(index.begin(), index.end()) + 1;
-    };
-    packed_k.resize(size_t(count(s.k_index)));
-    packed_v.resize(size_t(count(s.v_index)));
-    const int64_t nk = int64_t(packed_k.size()), nv = int64_t(packed_v.size());
+    std::map<int64_t, int64_t> ks, vs;  // distinct offsets → pack
+    for (int64_t b = 0; b < s.batch; ++b) {
+      k_pack[size_t(b)] = ks.emplace(s.k_off[size_t(b)], int64_t(ks.size())).first->second;
+      v_pack[size_t(b)] = vs.emplace(s.v_off[size_t(b)], int64_t(vs.size())).first->second;
+    }
+    packed_k.resize(ks.size());
+    packed_v.resize(vs.size());
+    std::vector<int64_t> k_at(ks.size()), v_at(vs.size());
+    for (const auto& [off, i] : ks) k_at[size_t(i)] = off;
+    for (const auto& [off, i] : vs) v_at[size_t(i)] = off;
+    const int64_t nk = int64_t(ks.size()), nv = int64_t(vs.size());
     pool.parallel_for(nk + nv, 1, [&](int64_t b, int64_t e) {
       for (int64_t i = b; i < e; ++i) {
         if (i < nk)
-          packed_k[size_t(i)] = PackedB(nullptr, s.k_rows, s.D, Nk, k + i * Nk * s.D, s.k_rows ? s.D : Nk);
+          packed_k[size_t(i)] = PackedB(nullptr, s.k_rows, s.D, Nk, k + k_at[size_t(i)], s.ldk);
         else
-          packed_v[size_t(i - nk)] = PackedB(nullptr, false, Nk, s.Dv, v + (i - nk) * Nk * s.Dv, s.Dv);
+          packed_v[size_t(i - nk)] = PackedB(nullptr, false, Nk, s.Dv, v + v_at[size_t(i - nk)], s.ldv);
       }
     });
   }
@@ -69,22 +76,21 @@ void scored_attention(ThreadPool& pool, const float* q, const float* k, const fl
     std::vector<float> inv(static_cast<size_t>(R));
     for (int64_t t = t0; t < t1; ++t) {
       const int64_t b = t / blocks, i0 = (t % blocks) * R, rows = std::min(R, s.Nq - i0);
-      const float* qb = q + (s.q_index[size_t(b)] * s.Nq + i0) * s.D;
-      const float* kb = k + s.k_index[size_t(b)] * Nk * s.D;
-      const float* vb = v + s.v_index[size_t(b)] * Nk * s.Dv;
-      float* ob = out + (b * s.Nq + i0) * s.Dv;
+      const float* qb = q + s.q_off[size_t(b)] + i0 * s.ldq;
+      const float* kb = k + s.k_off[size_t(b)];
+      const float* vb = v + s.v_off[size_t(b)];
+      float* ob = out + s.o_off[size_t(b)] + i0 * s.ldo;
       if (Nk == 0) {  // softmax over no keys: an empty sum, as MatMul gives it
-        std::fill(ob, ob + rows * s.Dv, 0.f);
+        for (int64_t r = 0; r < rows; ++r) std::fill(ob + r * s.ldo, ob + r * s.ldo + s.Dv, 0.f);
         continue;
       }
       float* S = scores.data();
-      const PackedB* pk = packed_k.empty() ? nullptr : &packed_k[size_t(s.k_index[size_t(b)])];
-      const PackedB* pv = packed_v.empty() ? nullptr : &packed_v[size_t(s.v_index[size_t(b)])];
+      const PackedB* pk = packed_k.empty() ? nullptr : &packed_k[size_t(k_pack[size_t(b)])];
+      const PackedB* pv = packed_v.empty() ? nullptr : &packed_v[size_t(v_pack[size_t(b)])];
       if (s.D == 0)
         std::fill(S, S + rows * Nk, 0.f);
       else
-        sgemm_ex_serial(false, s.k_rows, rows, 0, Nk, s.D, s.scale, qb, s.D, kb, s.k_rows ? s.D : Nk, pk, 0.f, S, Nk,
-                        {});
+        sgemm_ex_serial(false, s.k_rows, rows, 0, Nk, s.D, s.scale, qb, s.ldq, kb, s.ldk, pk, 0.f, S, Nk, {});
       for (int64_t r = 0; r < rows; ++r) {
         float* row = S + r * Nk;
         for (const ScoreBias& term : s.bias) add_bias(row, term, s, b, i0 + r);
@@ -97,9 +103,9 @@ void scored_attention(ThreadPool& pool, const float* q, const float* k, const fl
         }
         inv[size_t(r)] = 1.f / exp_shifted_sum(row, Nk, m);
       }
-      sgemm_ex_serial(false, false, rows, 0, s.Dv, Nk, 1.f, S, Nk, vb, s.Dv, pv, 0.f, ob, s.Dv, {});
+      sgemm_ex_serial(false, false, rows, 0, s.Dv, Nk, 1.f, S, Nk, vb, s.ldv, pv, 0.f, ob, s.ldo, {});
       for (int64_t r = 0; r < rows; ++r) {
-        float* orow = ob + r * s.Dv;
+        float* orow = ob + r * s.ldo;
         const float f = inv[size_t(r)];
         for (int64_t d = 0; d < s.Dv; ++d) orow[d] *= f;
       }

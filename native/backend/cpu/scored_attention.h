@@ -29,12 +29,16 @@ struct ScoredAttentionShape {
   int64_t q_cols = 0, k_cols = 0;  // the view of the scores' query and key axes (Nq and Nk: none)
   bool k_rows = true;              // K stored as (Nk, D) per entry; false: (D, Nk)
   float scale = 1.f;
-  // Matrix index into Q, K and V of each batch entry (broadcast entries repeat an index).
-  std::vector<int64_t> q_index, k_index, v_index;
+  // Where each batch entry's Q, K, V and output start (elements; broadcast entries repeat an
+  // offset) and the distance between their rows: Q and K read out of one projection's output,
+  // the output written in the layout a following Transpose asks for.
+  std::vector<int64_t> q_off, k_off, v_off, o_off;
+  int64_t ldq = 0, ldk = 0, ldv = 0, ldo = 0;
   std::vector<ScoreBias> bias;
 };
 
-// out (batch, Nq, Dv) = softmax over keys of (scale · Q Kᵀ + Σ bias) times V.
+// out (batch, Nq, Dv) = softmax over keys of (scale · Q Kᵀ + Σ bias) times V, each operand where
+// its offsets and leading dimension say.
 void scored_attention(ThreadPool& pool, const float* q, const float* k, const float* v, float* out,
                       const ScoredAttentionShape& s);
 
