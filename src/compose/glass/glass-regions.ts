@@ -8,9 +8,11 @@
  *   glass     thick (its inscribed radius is not that of a bar or a handle) and its colours are
  *             the background's (a colour histogram of the known background, widened a bin for
  *             the glass's tint and reflections)
- *   opaque    everything else: frames, mullions, handles, lids, the object in a vitrine
+ *   opaque    everything else: frames, mullions, handles, lids, the object in a vitrine, and any
+ *             extruded bar (extruded-bars.ts) whatever its colours
  * Specks too small to judge take the class of the region around them.
  */
+import { extrudedBars } from './extruded-bars.js';
 import { components, distanceToOtherLabel } from './pixel-ops.js';
 import type { ProductExtent } from './product-extent.js';
 
@@ -86,12 +88,13 @@ export function classifyProduct(
   const need = options.backgroundLike ?? 0.6;
   // 0 = undecided (a speck), else the class + 1 so that 0 stays free.
   const cls = new Uint8Array(count + 1);
+  const bars = extrudedBars(labels, count, sizes, rgb, width, speck, known);
   for (let c = 1; c <= count; c++) {
     if (sizes[c]! < speck) continue;
-    const glass = radius[c]! >= thin && bgLike[c]! / sizes[c]! >= need;
+    const glass = radius[c]! >= thin && bgLike[c]! / sizes[c]! >= need && !bars[c];
     cls[c] = glass ? CLASS_GLASS : CLASS_OPAQUE;
   }
-  reclaimEnclosed(labels, cls, width, height, rgb, bgLike, sizes);
+  reclaimEnclosed(labels, cls, width, height, rgb, bgLike, sizes, bars);
   const out = new Uint8Array(n);
   const pending: number[] = [];
   for (let i = 0; i < n; i++) {
@@ -129,7 +132,7 @@ export function classifyProduct(
  * Opaque regions wholly inside glass that are background-coloured or brighter than the glass
  * around them — the background's own edges seen through a pane, reflection lines — are glass, and
  * so are background-coloured ones mostly bordered by glass (a strip of the view along a rail).
- * A handle or an object behind the glass (neither) stays opaque.
+ * A handle or an object behind the glass (neither) stays opaque, and so does an extruded bar.
  */
 function reclaimEnclosed(
   labels: Int32Array,
@@ -139,6 +142,7 @@ function reclaimEnclosed(
   rgb: Uint8Array,
   bgLike: Float64Array,
   sizes: number[],
+  bars: Uint8Array,
 ): void {
   const count = cls.length - 1;
   const glassSide = new Float64Array(count + 1);
@@ -160,7 +164,7 @@ function reclaimEnclosed(
     }
   }
   for (let c = 1; c <= count; c++) {
-    if (cls[c] !== CLASS_OPAQUE || glassSide[c]! === 0) continue;
+    if (cls[c] !== CLASS_OPAQUE || glassSide[c]! === 0 || bars[c]) continue;
     const share = glassSide[c]! / (glassSide[c]! + otherSide[c]!);
     const brighter = lumaIn[c]! / sizes[c]! > lumaAround[c]! / glassSide[c]! + 6;
     const backgroundColoured = bgLike[c]! / sizes[c]! >= 0.6;
