@@ -167,6 +167,10 @@ int64_t depth_of(int64_t K) {
 
 }  // namespace
 
+void avx512_transpose_f32(const float* src, int64_t lds, int64_t rows, int64_t cols, float* dst, int64_t ldd) {
+  transpose(src, lds, rows, cols, dst, ldd);
+}
+
 int64_t avx512_packed_b_floats(int64_t K, int64_t N) { return std::max<int64_t>(K, 0) * ((N + NR - 1) / NR * NR); }
 
 void avx512_pack_b(bool tb, int64_t K, int64_t N, const float* B, int64_t ldb, int64_t j0, int64_t nc, float* out) {
@@ -250,6 +254,7 @@ void sgemm_avx512(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha
 
 void sgemm_avx512(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*, int64_t, float,
                   float*, int64_t) {}
+void avx512_transpose_f32(const float*, int64_t, int64_t, int64_t, float*, int64_t) {}
 int64_t avx512_packed_b_floats(int64_t, int64_t) { return 0; }
 void avx512_pack_b(bool, int64_t, int64_t, const float*, int64_t, int64_t, int64_t, float*) {}
 void sgemm_avx512_ex(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*, int64_t,

@@ -66,6 +66,10 @@ struct Avx512PackedB {
   const float* data = nullptr;
   int64_t npad = 0, col0 = 0;
 };
+// dst[c * ldd + r] = src[r * lds + c] for r < rows, c < cols, 16x16 blocks in registers (the
+// packing's transpose, also Transpose's for 4-byte elements). Needs avx512_sgemm_supported().
+void avx512_transpose_f32(const float* src, int64_t lds, int64_t rows, int64_t cols, float* dst, int64_t ldd);
+
 // Floats an op(B) of (K, N) takes packed.
 int64_t avx512_packed_b_floats(int64_t K, int64_t N);
 // Packs columns [j0, j0 + nc) of op(B) (K, N) into `out` (avx512_packed_b_floats of them; j0 a

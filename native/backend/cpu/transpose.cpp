@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "backend/cpu/gemm_kernels.h"
+
 namespace bgn::cpu {
 
 namespace {
@@ -73,11 +75,18 @@ void tiled(ThreadPool& pool, const T* x, const Plan& p, T* y) {
     return off;
   };
   const int64_t grain = std::max<int64_t>(1, (int64_t(1) << 14) / std::max<int64_t>(1, B * cols));
+  // 4-byte elements on AVX-512: each block of rows transposed 16x16 at a time in registers.
+  const bool wide = sizeof(T) == 4 && avx512_sgemm_supported();
   pool.parallel_for(outer * row_blocks, grain, [&](int64_t b, int64_t e) {
     for (int64_t w = b; w < e; ++w) {
       const int64_t o = w / row_blocks, i0 = (w % row_blocks) * B, i1 = std::min(rows, i0 + B);
       const T* src = x + outer_offset(o, p, r - 1, q);
       T* dst = y + out_base(o);
+      if (wide) {
+        avx512_transpose_f32(reinterpret_cast<const float*>(src + i0), s, cols, i1 - i0,
+                             reinterpret_cast<float*>(dst + i0 * row_step), row_step);
+        continue;
+      }
       for (int64_t j0 = 0; j0 < cols; j0 += B) {
         const int64_t j1 = std::min(cols, j0 + B);
         for (int64_t i = i0; i < i1; ++i) {
