@@ -29,6 +29,8 @@ const MIN_SCORE = 3;
  * the edge covers: a short, strong edge (a handle's end) does not pass for a long one.
  */
 const CLIP = 2 * MIN_SCORE;
+/** Boundaries this close to the box's border carry no walls. */
+const BORDER = 2;
 /** The window along the edge, as a share of the box's short side. */
 const WINDOW_SHARE = 0.1;
 
@@ -93,7 +95,9 @@ function wallsAcross(
   // that where two edges meet at a corner their walls meet too (an edge fades over the last half
   // window of its run).
   const mark = new Uint8Array(nu);
-  for (let v = 0; v < nv; v++) {
+  // The box's outermost rows are background by the prompt's word: no wall there may shut the flood
+  // that starts from them out of the margin.
+  for (let v = BORDER; v < nv - BORDER; v++) {
     mark.fill(0);
     for (let u = 0; u < nu; u++) {
       const m = mean[v * nu + u]!;
