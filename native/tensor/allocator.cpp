@@ -1,9 +1,13 @@
 #include "tensor/allocator.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <map>
 #include <mutex>
+#include <iterator>
+#include <list>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 #if defined(__unix__) || defined(__APPLE__)
 #include <sys/mman.h>
@@ -18,12 +22,43 @@ namespace {
 
 constexpr size_t kLarge = size_t(1) << 20;
 
+using Block = std::pair<size_t, void*>;  // mapped size, address
+
 struct Cache {
   std::mutex mu;
-  std::multimap<size_t, void*> free_blocks;  // mapped size -> block
-  std::unordered_map<void*, size_t> mapped;  // every large block, cached or in use -> its mapped size
-  size_t bytes = 0;
+  // Cached blocks, the longest unused first, and the same blocks by size.
+  std::list<Block> by_age;
+  std::multimap<size_t, std::list<Block>::iterator> by_size;
+  // Every large block, cached or in use, and its mapped size.
+  std::unordered_map<void*, size_t> mapped;
+  size_t bytes = 0;         // cached
+  size_t mapped_bytes = 0;  // all large blocks, cached or in use
+  size_t high = 0;          // the most mapped_bytes has been
   size_t cap = knobs::alloc_cache_bytes();
+
+  // Takes a cached block out (it is in use again, or leaves the process).
+  void remove(std::multimap<size_t, std::list<Block>::iterator>::iterator it) {
+    bytes -= it->first;
+    by_age.erase(it->second);
+    by_size.erase(it);
+  }
+  // Takes out the longest unused blocks until `need` bytes are gone (or none is left): into `out`.
+  void evict_oldest(size_t need, std::vector<Block>* out) {
+    size_t freed = 0;
+    while (freed < need && !by_age.empty()) {
+      const Block b = by_age.front();
+      auto range = by_size.equal_range(b.first);
+      for (auto it = range.first; it != range.second; ++it)
+        if (it->second == by_age.begin()) {
+          remove(it);
+          break;
+        }
+      mapped.erase(b.second);
+      mapped_bytes -= b.first;
+      out->push_back(b);
+      freed += b.first;
+    }
+  }
 };
 
 Cache& cache() {
@@ -65,21 +100,31 @@ void* tensor_alloc(size_t bytes) {
   const size_t size = round_size(bytes == 0 ? 64 : bytes);
   if (size < kLarge) return std::aligned_alloc(64, size);
   Cache& c = cache();
+  std::vector<Block> evicted;
   {
     std::lock_guard<std::mutex> lock(c.mu);
     // Best fit among cached blocks no more than 1/8 larger than asked.
-    auto it = c.free_blocks.lower_bound(size);
-    if (it != c.free_blocks.end() && it->first <= size + size / 8) {
-      void* p = it->second;
-      c.bytes -= it->first;
-      c.free_blocks.erase(it);
+    auto it = c.by_size.lower_bound(size);
+    if (it != c.by_size.end() && it->first <= size + size / 8) {
+      void* p = it->second->second;
+      c.remove(it);
       return p;
     }
+    // A miss: where the new block would take the large blocks past their high-water mark, the
+    // longest unused cached blocks make room first, so the cache never raises the footprint's
+    // peak above what the blocks in use needed at some point — while the sizes that recur (a
+    // network's layers, pass after pass) still come back from it.
+    const size_t live = c.mapped_bytes - c.bytes;
+    const size_t ceiling = std::max(c.high, live + size);
+    if (c.mapped_bytes + size > ceiling) c.evict_oldest(c.mapped_bytes + size - ceiling, &evicted);
   }
+  for (const auto& [n, q] : evicted) unmap_block(q, n);
   void* p = map_block(size);
   if (!p) return nullptr;
   std::lock_guard<std::mutex> lock(c.mu);
   c.mapped.emplace(p, size);
+  c.mapped_bytes += size;
+  c.high = std::max(c.high, c.mapped_bytes);
   return p;
 }
 
@@ -94,24 +139,33 @@ void tensor_free(void* p, size_t bytes) {
   auto m = c.mapped.find(p);
   if (m == c.mapped.end()) return;  // not ours: never happens for a block from tensor_alloc
   const size_t size = m->second;    // a cached block handed out for a smaller size keeps its own
-  if (c.bytes + size <= c.cap) {
-    c.free_blocks.emplace(size, p);
-    c.bytes += size;
+  if (size > c.cap) {
+    c.mapped.erase(m);
+    c.mapped_bytes -= size;
+    lock.unlock();
+    unmap_block(p, size);
     return;
   }
-  c.mapped.erase(m);
+  std::vector<Block> evicted;
+  if (c.bytes + size > c.cap) c.evict_oldest(c.bytes + size - c.cap, &evicted);
+  c.by_age.emplace_back(size, p);
+  c.by_size.emplace(size, std::prev(c.by_age.end()));
+  c.bytes += size;
   lock.unlock();
-  unmap_block(p, size);
+  for (const auto& [n, q] : evicted) unmap_block(q, n);
 }
 
 void tensor_cache_trim() {
   Cache& c = cache();
-  std::multimap<size_t, void*> blocks;
+  std::list<Block> blocks;
   {
     std::lock_guard<std::mutex> lock(c.mu);
-    blocks.swap(c.free_blocks);
-    for (const auto& kv : blocks) c.mapped.erase(kv.second);
+    blocks.swap(c.by_age);
+    c.by_size.clear();
+    for (const Block& b : blocks) c.mapped.erase(b.second);
+    c.mapped_bytes -= c.bytes;
     c.bytes = 0;
+    c.high = c.mapped_bytes;  // a new period: the cache may fill up to what the blocks in use reach next
   }
   for (const auto& [size, p] : blocks) unmap_block(p, size);
 }

@@ -1,7 +1,10 @@
 // Aligned allocation for tensor storage, with a cache of freed large blocks.
 // A network run allocates and frees the same large activation sizes over and over; handing
 // them back to the OS each time costs a page fault per 4 KiB on the next use. Freed blocks of
-// 1 MiB and more are kept (up to a cap, BGN_ALLOC_CACHE_MB, default 1024) and reused by size.
+// 1 MiB and more are kept (up to a cap, BGN_ALLOC_CACHE_MB, default 1024) and reused by size; a
+// size the cache cannot serve first evicts the longest unused cached blocks where it would
+// otherwise take the large blocks past their high-water mark, so the cache does not raise the
+// peak memory of a run.
 #pragma once
 #include <cstddef>
 
@@ -10,7 +13,9 @@ namespace bgn {
 // 64-byte aligned; nullptr on failure.
 void* tensor_alloc(size_t bytes);
 void tensor_free(void* p, size_t bytes);
-// Returns every cached block to the OS.
+// Returns every cached block to the OS, and starts the high-water mark again from the blocks in
+// use (from then on the cache fills only up to what they reach: call it between phases of work
+// whose sizes differ, e.g. a model load and its passes).
 void tensor_cache_trim();
 size_t tensor_cache_bytes();
 

@@ -41,12 +41,35 @@ TEST("a freed large block is cached under its own size and handed out again for 
   CHECK(tensor_cache_bytes() == 0);
   tensor_free(q, 7 * kMiB + kMiB / 2);
   CHECK(tensor_cache_bytes() == 8 * kMiB);  // filed under the size it really has
-  void* r = tensor_alloc(6 * kMiB);         // more than 1/8 smaller: a block of its own
-  CHECK(r != nullptr && r != p);
+  void* r = tensor_alloc(6 * kMiB);         // more than 1/8 smaller: a miss, which evicts the 8 MiB first
+  CHECK(r != nullptr);
+  CHECK(tensor_cache_bytes() == 0);
   tensor_free(r, 6 * kMiB);
-  CHECK(tensor_cache_bytes() == 14 * kMiB);
+  CHECK(tensor_cache_bytes() == 6 * kMiB);
   tensor_cache_trim();
   CHECK(tensor_cache_bytes() == 0);
+}
+
+TEST("a miss evicts the longest unused blocks, only as many bytes as it maps") {
+  tensor_cache_trim();
+  void* a = tensor_alloc(4 * kMiB);
+  void* b = tensor_alloc(8 * kMiB);
+  void* c = tensor_alloc(16 * kMiB);
+  tensor_free(a, 4 * kMiB);  // the oldest in the cache
+  tensor_free(b, 8 * kMiB);
+  tensor_free(c, 16 * kMiB);
+  CHECK(tensor_cache_bytes() == 28 * kMiB);
+  void* d = tensor_alloc(2 * kMiB);  // no fit: the 4 MiB block (oldest) makes room, the others stay
+  CHECK(tensor_cache_bytes() == 24 * kMiB);
+  void* e = tensor_alloc(16 * kMiB);  // a hit: the 16 MiB block comes back
+  CHECK(e == c);
+  CHECK(tensor_cache_bytes() == 8 * kMiB);
+  void* f = tensor_alloc(12 * kMiB);  // a miss bigger than the cache: all of it goes
+  CHECK(tensor_cache_bytes() == 0);
+  tensor_free(d, 2 * kMiB);
+  tensor_free(e, 16 * kMiB);
+  tensor_free(f, 12 * kMiB);
+  tensor_cache_trim();
 }
 
 TEST("trimming gives the cached pages back to the OS") {
@@ -62,6 +85,24 @@ TEST("trimming gives the cached pages back to the OS") {
   tensor_cache_trim();
   CHECK_MSG(resident_bytes() < before + 16 * kMiB, "resident ", resident_bytes() >> 20, " MiB after the trim, ",
             before >> 20, " MiB before the block");
+}
+
+TEST("below the high-water mark of the blocks in use a miss keeps the cached blocks") {
+  tensor_cache_trim();  // the mark starts again from the blocks in use (none here)
+  void* x = tensor_alloc(32 * kMiB);
+  void* y = tensor_alloc(32 * kMiB);  // the mark: 64 MiB mapped at once
+  tensor_free(x, 32 * kMiB);          // the older of the two in the cache
+  tensor_free(y, 32 * kMiB);
+  void* a = tensor_alloc(8 * kMiB);  // 72 MiB would pass the mark: the oldest block (x) makes room
+  CHECK(tensor_cache_bytes() == 32 * kMiB);
+  void* b = tensor_alloc(4 * kMiB);  // 44 MiB mapped in all, under the mark: nothing evicted
+  CHECK(tensor_cache_bytes() == 32 * kMiB);
+  void* c = tensor_alloc(32 * kMiB);  // and the cached block still serves its size
+  CHECK(c == y);
+  tensor_free(a, 8 * kMiB);
+  tensor_free(b, 4 * kMiB);
+  tensor_free(c, 32 * kMiB);
+  tensor_cache_trim();
 }
 
 TEST("small blocks are not cached") {
