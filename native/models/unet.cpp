@@ -330,9 +330,7 @@ std::vector<float> UNetModel::forward(const float* x, int64_t N, int64_t H, int6
     return o;
   };
   auto res = [&](const nn::ResBlock& r, const Feat& f) {
-    Feat o{nn::Act(e, N * r.out * f.h * f.w), r.out, f.h, f.w};
-    nn::resblock(e, r, f.d.data(), N, f.h, f.w, temb.data(), o.d.data());
-    return o;
+    return Feat{nn::resblock(e, r, f.d.data(), N, f.h, f.w, temb.data()), r.out, f.h, f.w};
   };
   auto attn = [&](const nn::SpatialTransformer& t, const Feat& f) {
     Feat o{nn::Act(e, f.d.size()), f.c, f.h, f.w};

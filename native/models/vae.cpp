@@ -138,9 +138,7 @@ struct Feat {
 };
 
 void run_res(Exec& e, const nn::ResBlock& r, Feat& f, int64_t N) {
-  Feat o{nn::Act(e, N * r.out * f.h * f.w), r.out, f.h, f.w};
-  nn::resblock(e, r, f.d.data(), N, f.h, f.w, nullptr, o.d.data());
-  f = std::move(o);
+  f = Feat{nn::resblock(e, r, f.d.data(), N, f.h, f.w, nullptr), r.out, f.h, f.w};
 }
 
 void run_mid(Exec& e, const nn::ResBlock& r0, const nn::VaeAttention* attn, const nn::ResBlock& r1, Feat& f,

@@ -23,12 +23,14 @@ ResBlock load_resblock(WeightSet& ws, const std::string& p, int64_t in, int64_t 
   return r;
 }
 
-void resblock(Exec& e, const ResBlock& r, const float* x, int64_t N, int64_t H, int64_t W, const float* temb,
-              float* y) {
+Act resblock(Exec& e, const ResBlock& r, const float* x, int64_t N, int64_t H, int64_t W, const float* temb) {
   const int64_t S = H * W;
-  Act h(e, N * r.in * S), h2(e, N * r.out * S);
-  group_norm(e, r.norm1, x, N, S, true, h.data());
-  conv2d(e, r.conv1, h.data(), N, H, W, h2.data());
+  Act h2(e, N * r.out * S);
+  {
+    Act h(e, N * r.in * S);
+    group_norm(e, r.norm1, x, N, S, true, h.data());
+    conv2d(e, r.conv1, h.data(), N, H, W, h2.data());
+  }
   if (r.has_temb && temb) {
     // + time_emb_proj(SiLU(temb)), one value per (n, channel) plane
     Act t(e, N * r.temb.in), v(e, N * r.out);
@@ -37,14 +39,15 @@ void resblock(Exec& e, const ResBlock& r, const float* x, int64_t N, int64_t H, 
     add_rows(e, h2.data(), v.data(), N * r.out, S);
   }
   group_norm(e, r.norm2, h2.data(), N, S, true, h2.data());
-  conv2d(e, r.conv2, h2.data(), N, H, W, y);
+  Act y(e, N * r.out * S);
+  conv2d(e, r.conv2, h2.data(), N, H, W, y.data());
   if (r.has_shortcut) {
-    Act s(e, N * r.out * S);
-    conv2d(e, r.shortcut, x, N, H, W, s.data());
-    add(e, y, s.data(), y, N * r.out * S);
+    conv2d(e, r.shortcut, x, N, H, W, h2.data());  // h2 is spent: it takes the shortcut
+    add(e, y.data(), h2.data(), y.data(), N * r.out * S);
   } else {
-    add(e, y, x, y, N * r.out * S);
+    add(e, y.data(), x, y.data(), N * r.out * S);
   }
+  return y;
 }
 
 SpatialTransformer load_spatial_transformer(WeightSet& ws, const std::string& p, int64_t C, int64_t heads,

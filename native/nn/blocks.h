@@ -21,8 +21,10 @@ struct ResBlock {
 // temb_dim < 0: no time embedding (VAE).
 ResBlock load_resblock(WeightSet& ws, const std::string& prefix, int64_t in, int64_t groups, float eps,
                        int64_t temb_dim);
-// x is (N, in, H, W), temb is (N, temb_dim) or null, y is (N, out, H, W)
-void resblock(Exec& e, const ResBlock& r, const float* x, int64_t N, int64_t H, int64_t W, const float* temb, float* y);
+// x is (N, in, H, W), temb is (N, temb_dim) or null; returns y (N, out, H, W). The output is made
+// only once the first convolution's input is freed, and the shortcut reuses the second's input, so
+// at most three activations of the block's size are alive at once (x among them).
+Act resblock(Exec& e, const ResBlock& r, const float* x, int64_t N, int64_t H, int64_t W, const float* temb);
 
 // BasicTransformerBlock: x += attn1(norm1 x); x += attn2(norm2 x, ctx); x += ff(norm3 x)
 struct TransformerBlock {
