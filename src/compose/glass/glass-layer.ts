@@ -1,33 +1,48 @@
 /**
  * The matte of glass pixels: C = α·F + (1−α)·B with the background B unknown. Pure.
  *
- *   B̂        the light seen through the glass: a local mean of the pane's pixels, computed
- *            again without the pixels that stand out brighter (reflections only add light)
- *   r        the reflection: how far C lies beyond (1−α₀)·B̂ + α₀·tint towards the reflected
- *            light (near white), least squares over the three channels, clipped
- *   α        α₀ + r, with α₀ = 1 − transmission
+ * Each pane (a connected glass region) is solved on its own:
+ *   α₀       1 − transmission, at most what the pane's darkest light allows: where the view behind
+ *            is near black, C is the glass's own light α₀·tint, so a low quantile of C bounds α₀
+ *   base     the pane's light without reflections: a wide local mean of its pixels, i.e.
+ *            (1−α₀)·B + α₀·tint at low frequency
+ *   r        the reflection: the pane's smoothed colour beyond the base, towards the reflected light
+ *            (near white), least squares over the three channels; kept only where that move
+ *            explains the colour change (its direction is that of the light) at two scales, so a
+ *            brighter object of another hue seen through the glass is not taken for a reflection
+ *   α        α₀ + r
  *   F        (α₀·tint + r·light) / α — the glass's own tint and its reflections, never the old
  *            background seen through it
+ * The transmission and tint a user gives are used as they are (no bound).
  */
 import { boxMean } from '../guided-filter.js';
 import { CLASS_GLASS } from './glass-regions.js';
+import { components, quantile } from './pixel-ops.js';
 
 export interface GlassLook {
   /** Share of light the glass lets through, 0..1 (default 0.9). */
   transmission: number;
   /** The glass's own colour (default a light cyan-green). */
   tint: [number, number, number];
+  /** True when the transmission is the user's: it is then not bounded by the pane's darkest light. */
+  given?: boolean;
 }
 
 export const DEFAULT_TRANSMISSION = 0.9;
 export const DEFAULT_TINT: [number, number, number] = [190, 210, 208];
 /** The light a pane reflects (a bright sky or studio light). */
 const REFLECTED: [number, number, number] = [240, 243, 246];
-/** Reflections are smoothed over this radius (px) and kept only above DEAD_ZONE of α. */
-const SMOOTH_RADIUS = 2;
-const DEAD_ZONE = 0.3;
+/** Radii as shares of the product's short side: colour smoothing, and the reflection-free base. */
+const SMOOTH = 0.01;
+const BASE = 0.05;
+/** The second, wider scale a reflection must show at (times SMOOTH). */
+const WIDE = 4;
+/** Cosine between the colour change and the move towards the light above which it counts fully. */
+const MIN_COSINE = 0.95;
 /** Below this squared distance between B̂ and the reflected light a reflection cannot be told apart. */
 const MIN_CONTRAST = 20000;
+/** The quantile of a pane's smoothed colours taken as its darkest light. */
+const DARK_QUANTILE = 0.005;
 
 /** Normalised local mean of `plane` over the pixels `weight` marks (0/1), radius r. */
 function maskedMean(plane: Float32Array, weight: Float32Array, width: number, height: number, r: number): Float32Array {
@@ -40,9 +55,40 @@ function maskedMean(plane: Float32Array, weight: Float32Array, width: number, he
   return a;
 }
 
+/** Per pixel: α₀ of its pane (the look's, or lower where the pane's darkest light says so). */
+function paneAlpha(
+  smooth: Float32Array[],
+  classes: Uint8Array,
+  width: number,
+  height: number,
+  look: GlassLook,
+  a0: number,
+): Float32Array {
+  const n = width * height;
+  const out = new Float32Array(n).fill(a0);
+  if (look.given) return out;
+  const { labels, count } = components(undefined, width, height, (i) => classes[i] === CLASS_GLASS);
+  const members: number[][] = Array.from({ length: count + 1 }, () => []);
+  for (let i = 0; i < n; i++) if (labels[i]) members[labels[i]!]!.push(i);
+  for (let c = 1; c <= count; c++) {
+    const px = members[c]!;
+    let a = a0;
+    for (let k = 0; k < 3; k++) {
+      const dark = quantile(
+        px.map((i) => smooth[k]![i]!),
+        DARK_QUANTILE,
+      );
+      a = Math.min(a, dark / look.tint[k]!);
+    }
+    a = Math.max(0.02, a);
+    for (const i of px) out[i] = a;
+  }
+  return out;
+}
+
 /**
  * Writes α and F of the glass pixels (`classes` = 2) into `alpha` / `fg` (F un-premultiplied RGB).
- * `side` is the product's short side in pixels (sets the scale of B̂).
+ * `side` is the product's short side in pixels (sets the scales).
  */
 export function glassLayer(
   rgb: Uint8Array,
@@ -55,7 +101,6 @@ export function glassLayer(
   fg: Uint8Array,
 ): void {
   const n = width * height;
-  const a0 = Math.min(0.95, Math.max(0.02, 1 - look.transmission));
   const planes = [0, 1, 2].map((c) => {
     const p = new Float32Array(n);
     for (let i = 0; i < n; i++) p[i] = rgb[i * 3 + c]!;
@@ -63,41 +108,39 @@ export function glassLayer(
   });
   const weight = new Float32Array(n);
   for (let i = 0; i < n; i++) weight[i] = classes[i] === CLASS_GLASS ? 1 : 0;
-  const r = Math.max(2, Math.round(side * 0.03));
-  let mean = planes.map((p) => maskedMean(p, weight, width, height, r));
-  // Second pass without the pixels brighter than the local mean (reflections).
-  const w2 = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    if (!weight[i]) continue;
-    const up = planes[0]![i]! - mean[0]![i]! + planes[1]![i]! - mean[1]![i]! + planes[2]![i]! - mean[2]![i]!;
-    w2[i] = up > 12 ? 0 : 1;
-  }
-  mean = planes.map((p) => maskedMean(p, w2, width, height, r));
+  const rho = Math.max(1, Math.round(side * SMOOTH));
+  const fine = planes.map((p) => maskedMean(p, weight, width, height, rho));
+  const wide = planes.map((p) => maskedMean(p, weight, width, height, rho * WIDE));
+  const base = planes.map((p) => maskedMean(p, weight, width, height, Math.max(2, Math.round(side * BASE))));
+  const a0 = Math.min(0.95, Math.max(0.02, 1 - look.transmission));
+  const paneA = paneAlpha(fine, classes, width, height, look, a0);
   const tint = look.tint;
-  const raw = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    if (classes[i] !== CLASS_GLASS) continue;
-    // d = C − [(1−α₀)·B̂ + α₀·tint];  e = light − B̂;  r = d·e / e·e.
+  // The reflection at pixel i seen in `src`, gated by how well the move towards the light explains it.
+  const reflection = (src: Float32Array[], i: number, a: number): number => {
     let de = 0,
-      ee = 0;
+      ee = 0,
+      dd = 0;
     for (let c = 0; c < 3; c++) {
-      const b = mean[c]![i]!;
-      const d = planes[c]![i]! - ((1 - a0) * b + a0 * tint[c]!);
+      const m = base[c]![i]!;
+      const b = (m - a * tint[c]!) / (1 - a);
+      const d = src[c]![i]! - m;
       const e = REFLECTED[c]! - b;
       de += d * e;
       ee += e * e;
+      dd += d * d;
     }
-    raw[i] = ee > MIN_CONTRAST ? Math.max(0, de / ee) : 0;
-  }
-  // Reflections are smooth and strong; the background's texture is neither: smooth over the pane
-  // and keep only what rises clearly above it.
-  const smooth = maskedMean(raw, weight, width, height, SMOOTH_RADIUS);
+    if (ee <= MIN_CONTRAST || de <= 0) return 0;
+    const cosine = de / Math.sqrt(dd * ee);
+    return (de / ee) * Math.min(1, Math.max(0, (cosine - MIN_COSINE) / (1 - MIN_COSINE)));
+  };
   for (let i = 0; i < n; i++) {
     if (classes[i] !== CLASS_GLASS) continue;
-    const strong = Math.min(raw[i]!, smooth[i]!);
-    const refl = strong < DEAD_ZONE ? 0 : Math.min(0.9 - a0, strong);
-    const a = a0 + refl;
-    alpha[i] = Math.round(a * 255);
-    for (let c = 0; c < 3; c++) fg[i * 3 + c] = Math.min(255, Math.round((a0 * tint[c]! + refl * REFLECTED[c]!) / a));
+    const a = paneA[i]!;
+    const refl = Math.min(0.9 - a, reflection(fine, i, a), reflection(wide, i, a));
+    const total = a + Math.max(0, refl);
+    alpha[i] = Math.round(total * 255);
+    for (let c = 0; c < 3; c++) {
+      fg[i * 3 + c] = Math.min(255, Math.round((a * tint[c]! + Math.max(0, refl) * REFLECTED[c]!) / total));
+    }
   }
 }

@@ -8,11 +8,12 @@
  *   glass     thick (its inscribed radius is not that of a bar or a handle) and its colours are
  *             the background's (a colour histogram of the known background, widened a bin for
  *             the glass's tint and reflections)
- *   opaque    everything else: frames, mullions, handles, lids, the object in a vitrine, and any
- *             extruded bar (extruded-bars.ts) whatever its colours
+ *   opaque    everything else: frames, mullions, handles, lids, and whatever its colours any
+ *             extruded bar (extruded-bars.ts) or object seen behind the glass (objects-behind-glass.ts)
  * Specks too small to judge take the class of the region around them.
  */
 import { extrudedBars } from './extruded-bars.js';
+import { objectsBehindGlass } from './objects-behind-glass.js';
 import { components, distanceToOtherLabel } from './pixel-ops.js';
 import type { ProductExtent } from './product-extent.js';
 
@@ -95,6 +96,7 @@ export function classifyProduct(
     cls[c] = glass ? CLASS_GLASS : CLASS_OPAQUE;
   }
   reclaimEnclosed(labels, cls, width, height, rgb, bgLike, sizes, bars);
+  objectsBehindGlass(labels, cls, sizes, rgb, width, speck);
   const out = new Uint8Array(n);
   const pending: number[] = [];
   for (let i = 0; i < n; i++) {

@@ -43,6 +43,7 @@ export function glassLook(setting: GlassSetting | undefined): GlassLook {
   return {
     transmission: o.transmission ?? DEFAULT_TRANSMISSION,
     tint: tint ? [tint.r, tint.g, tint.b] : DEFAULT_TINT,
+    given: o.transmission !== undefined,
   };
 }
 

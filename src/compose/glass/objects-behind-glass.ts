@@ -1,0 +1,82 @@
+/**
+ * Opaque objects seen through a pane: the vase in a vitrine, an ornament behind a glass door. Pure.
+ *
+ * The background seen through a pane runs on to the pane's edges (it continues behind the frame),
+ * and a reflection is a band across the glass. An object standing behind the glass is neither: a
+ * compact region wholly surrounded by glass, set off from it by its own sharp outline all the way
+ * round. Such a region is opaque whatever its colours — its colours may well occur in the
+ * background (a green vase in front of a garden) or be brighter than the glass around it.
+ */
+import { CLASS_GLASS, CLASS_OPAQUE } from './glass-regions.js';
+
+/** Share of the region's border that must be glass. */
+const ENCLOSED = 0.95;
+/** Share of its bounding box the region fills, and the bounding box's longest aspect. */
+const MIN_FILL = 0.5;
+const MAX_ASPECT = 3;
+/** Largest share of the glass around it the region may take (an object, not the view). */
+const MAX_SHARE_OF_GLASS = 0.25;
+/** Mean step (levels, largest channel) across its outline: a sharp edge of its own (an object in focus), not the soft edges of a view behind. */
+const MIN_OUTLINE_STEP = 40;
+
+/**
+ * Sets `cls[c]` (the class of region c, as classifyProduct keeps them) to opaque for the regions
+ * that are objects behind glass. `minSize` is the smallest region judged.
+ */
+export function objectsBehindGlass(
+  labels: Int32Array,
+  cls: Uint8Array,
+  sizes: readonly number[],
+  rgb: Uint8Array,
+  width: number,
+  minSize: number,
+): void {
+  const count = cls.length - 1;
+  const n = labels.length;
+  const glassSide = new Float64Array(count + 1);
+  const otherSide = new Float64Array(count + 1);
+  const stepSum = new Float64Array(count + 1);
+  const x0 = new Int32Array(count + 1).fill(width),
+    y0 = new Int32Array(count + 1).fill(n),
+    x1 = new Int32Array(count + 1).fill(-1),
+    y1 = new Int32Array(count + 1).fill(-1);
+  let glassPixels = 0;
+  for (let i = 0; i < n; i++) {
+    const c = labels[i]!;
+    if (c === 0) continue;
+    if (cls[c] === CLASS_GLASS) glassPixels++;
+    const x = i % width,
+      y = (i - x) / width;
+    if (x < x0[c]!) x0[c] = x;
+    if (x > x1[c]!) x1[c] = x;
+    if (y < y0[c]!) y0[c] = y;
+    if (y > y1[c]!) y1[c] = y;
+    for (const j of [x > 0 ? i - 1 : -1, x + 1 < width ? i + 1 : -1, i - width, i + width]) {
+      if (j < 0 || j >= n || labels[j] === c) continue;
+      // Specks (undecided, often the anti-aliased rim itself) neither enclose nor open a region.
+      if (cls[labels[j]!] === 0) continue;
+      if (cls[labels[j]!] !== CLASS_GLASS) {
+        otherSide[c]!++;
+        continue;
+      }
+      glassSide[c]!++;
+      const d = Math.max(
+        Math.abs(rgb[i * 3]! - rgb[j * 3]!),
+        Math.abs(rgb[i * 3 + 1]! - rgb[j * 3 + 1]!),
+        Math.abs(rgb[i * 3 + 2]! - rgb[j * 3 + 2]!),
+      );
+      stepSum[c]! += d;
+    }
+  }
+  for (let c = 1; c <= count; c++) {
+    const size = sizes[c]!;
+    if (size < minSize || glassSide[c]! === 0) continue;
+    if (glassSide[c]! < ENCLOSED * (glassSide[c]! + otherSide[c]!)) continue;
+    if (size > MAX_SHARE_OF_GLASS * glassPixels) continue;
+    const w = x1[c]! - x0[c]! + 1,
+      h = y1[c]! - y0[c]! + 1;
+    if (size < MIN_FILL * w * h || Math.max(w, h) > MAX_ASPECT * Math.min(w, h)) continue;
+    if (stepSum[c]! / glassSide[c]! < MIN_OUTLINE_STEP) continue;
+    cls[c] = CLASS_OPAQUE;
+  }
+}
