@@ -17,7 +17,7 @@
  */
 import { boxMean } from '../guided-filter.js';
 import { CLASS_GLASS } from './glass-regions.js';
-import { components, quantile } from './pixel-ops.js';
+import { components } from './pixel-ops.js';
 
 export interface GlassLook {
   /** Share of light the glass lets through, 0..1 (default 0.9). */
@@ -44,15 +44,23 @@ const MIN_CONTRAST = 20000;
 /** The quantile of a pane's smoothed colours taken as its darkest light. */
 const DARK_QUANTILE = 0.005;
 
-/** Normalised local mean of `plane` over the pixels `weight` marks (0/1), radius r. */
-function maskedMean(plane: Float32Array, weight: Float32Array, width: number, height: number, r: number): Float32Array {
+/** Normalised local means of the three `planes` over the pixels `weight` marks (0/1), radius r. */
+function maskedMeans(
+  planes: Float32Array[],
+  weight: Float32Array,
+  width: number,
+  height: number,
+  r: number,
+): Float32Array[] {
   const n = width * height;
+  const norm = boxMean(weight, width, height, r);
   const num = new Float32Array(n);
-  for (let i = 0; i < n; i++) num[i] = plane[i]! * weight[i]!;
-  const a = boxMean(num, width, height, r);
-  const b = boxMean(weight, width, height, r);
-  for (let i = 0; i < n; i++) a[i] = b[i]! > 1e-4 ? a[i]! / b[i]! : plane[i]!;
-  return a;
+  return planes.map((plane) => {
+    for (let i = 0; i < n; i++) num[i] = plane[i]! * weight[i]!;
+    const a = boxMean(num, width, height, r);
+    for (let i = 0; i < n; i++) a[i] = norm[i]! > 1e-4 ? a[i]! / norm[i]! : plane[i]!;
+    return a;
+  });
 }
 
 /** Per pixel: α₀ of its pane (the look's, or lower where the pane's darkest light says so). */
@@ -67,22 +75,27 @@ function paneAlpha(
   const n = width * height;
   const out = new Float32Array(n).fill(a0);
   if (look.given) return out;
-  const { labels, count } = components(undefined, width, height, (i) => classes[i] === CLASS_GLASS);
-  const members: number[][] = Array.from({ length: count + 1 }, () => []);
-  for (let i = 0; i < n; i++) if (labels[i]) members[labels[i]!]!.push(i);
+  const { labels, count, sizes } = components(undefined, width, height, (i) => classes[i] === CLASS_GLASS);
+  // Per pane and channel, a histogram of the smoothed levels: the quantile without sorting.
+  const hist = new Uint32Array((count + 1) * 3 * 256);
+  for (let i = 0; i < n; i++) {
+    const c = labels[i]!;
+    if (!c) continue;
+    for (let k = 0; k < 3; k++) hist[(c * 3 + k) * 256 + Math.min(255, Math.max(0, Math.round(smooth[k]![i]!)))]!++;
+  }
+  const paneA = new Float32Array(count + 1);
   for (let c = 1; c <= count; c++) {
-    const px = members[c]!;
     let a = a0;
     for (let k = 0; k < 3; k++) {
-      const dark = quantile(
-        px.map((i) => smooth[k]![i]!),
-        DARK_QUANTILE,
-      );
-      a = Math.min(a, dark / look.tint[k]!);
+      const h = (c * 3 + k) * 256;
+      const target = DARK_QUANTILE * sizes[c]!;
+      let level = 0;
+      for (let seen = hist[h]!; seen <= target && level < 255; seen += hist[h + ++level]!);
+      a = Math.min(a, level / look.tint[k]!);
     }
-    a = Math.max(0.02, a);
-    for (const i of px) out[i] = a;
+    paneA[c] = Math.max(0.02, a);
   }
+  for (let i = 0; i < n; i++) if (labels[i]) out[i] = paneA[labels[i]!]!;
   return out;
 }
 
@@ -100,20 +113,40 @@ export function glassLayer(
   alpha: Uint8Array,
   fg: Uint8Array,
 ): void {
-  const n = width * height;
-  const planes = [0, 1, 2].map((c) => {
-    const p = new Float32Array(n);
-    for (let i = 0; i < n; i++) p[i] = rgb[i * 3 + c]!;
-    return p;
-  });
+  // Work on the glass's bounding box only: the rest of the photo plays no part.
+  let x0 = width,
+    y0 = height,
+    x1 = -1,
+    y1 = -1;
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      if (classes[y * width + x] !== CLASS_GLASS) continue;
+      if (x < x0) x0 = x;
+      if (x > x1) x1 = x;
+      if (y < y0) y0 = y;
+      if (y > y1) y1 = y;
+    }
+  }
+  if (x1 < 0) return;
+  const w = x1 - x0 + 1,
+    h = y1 - y0 + 1;
+  const n = w * h;
+  const at = (i: number) => (y0 + ((i / w) | 0)) * width + x0 + (i % w);
+  const cls = new Uint8Array(n);
+  const planes = [new Float32Array(n), new Float32Array(n), new Float32Array(n)];
   const weight = new Float32Array(n);
-  for (let i = 0; i < n; i++) weight[i] = classes[i] === CLASS_GLASS ? 1 : 0;
+  for (let i = 0; i < n; i++) {
+    const j = at(i);
+    cls[i] = classes[j]!;
+    weight[i] = cls[i] === CLASS_GLASS ? 1 : 0;
+    for (let c = 0; c < 3; c++) planes[c]![i] = rgb[j * 3 + c]!;
+  }
   const rho = Math.max(1, Math.round(side * SMOOTH));
-  const fine = planes.map((p) => maskedMean(p, weight, width, height, rho));
-  const wide = planes.map((p) => maskedMean(p, weight, width, height, rho * WIDE));
-  const base = planes.map((p) => maskedMean(p, weight, width, height, Math.max(2, Math.round(side * BASE))));
+  const fine = maskedMeans(planes, weight, w, h, rho);
+  const wide = maskedMeans(planes, weight, w, h, rho * WIDE);
+  const base = maskedMeans(planes, weight, w, h, Math.max(2, Math.round(side * BASE)));
   const a0 = Math.min(0.95, Math.max(0.02, 1 - look.transmission));
-  const paneA = paneAlpha(fine, classes, width, height, look, a0);
+  const paneA = paneAlpha(fine, cls, w, h, look, a0);
   const tint = look.tint;
   // The reflection at pixel i seen in `src`, gated by how well the move towards the light explains it.
   const reflection = (src: Float32Array[], i: number, a: number): number => {
@@ -134,13 +167,14 @@ export function glassLayer(
     return (de / ee) * Math.min(1, Math.max(0, (cosine - MIN_COSINE) / (1 - MIN_COSINE)));
   };
   for (let i = 0; i < n; i++) {
-    if (classes[i] !== CLASS_GLASS) continue;
+    if (cls[i] !== CLASS_GLASS) continue;
     const a = paneA[i]!;
-    const refl = Math.min(0.9 - a, reflection(fine, i, a), reflection(wide, i, a));
-    const total = a + Math.max(0, refl);
-    alpha[i] = Math.round(total * 255);
+    const refl = Math.max(0, Math.min(0.9 - a, reflection(fine, i, a), reflection(wide, i, a)));
+    const total = a + refl;
+    const j = at(i);
+    alpha[j] = Math.round(total * 255);
     for (let c = 0; c < 3; c++) {
-      fg[i * 3 + c] = Math.min(255, Math.round((a * tint[c]! + Math.max(0, refl) * REFLECTED[c]!) / total));
+      fg[j * 3 + c] = Math.min(255, Math.round((a * tint[c]! + refl * REFLECTED[c]!) / total));
     }
   }
 }

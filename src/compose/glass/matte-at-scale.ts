@@ -138,7 +138,6 @@ export function subjectMatteAtScale(input: SubjectMatteInput, maxSide = GLASS_AN
   }
   const tx = blockTaps(gw, width, s);
   const ty = blockTaps(gh, height, s);
-  const v = new Float32Array(8);
   const box = input.prompt?.box ? clipBox(input.prompt.box, width, height) : undefined;
   const [x0, y0, x1, y1] = box ? [box[0], box[1], box[0] + box[2], box[1] + box[3]] : [0, 0, width, height];
   const alpha = new Uint8Array(n);
@@ -148,11 +147,16 @@ export function subjectMatteAtScale(input: SubjectMatteInput, maxSide = GLASS_AN
   const row = new Float32Array(gw * 8);
   const cellOf = new Int32Array(width);
   for (let x = 0; x < width; x++) cellOf[x] = (x / s) | 0;
+  // Only the grid columns the box's pixels interpolate between.
+  const rowFrom = x1 > x0 ? tx.i0[x0]! * 8 : 0,
+    rowTo = x1 > x0 ? (tx.i1[x1 - 1]! + 1) * 8 : 0;
   for (let y = y0; y < y1; y++) {
     const cellRow = ((y / s) | 0) * gw;
     const r0 = ty.i0[y]! * gw * 8,
       r1 = ty.i1[y]! * gw * 8,
       fy = ty.f[y]!;
+    const q0 = ty.i0[y]! * gw,
+      q1 = ty.i1[y]! * gw;
     let rowDone = false;
     for (let x = x0; x < x1; x++) {
       const i = y * width + x;
@@ -161,16 +165,10 @@ export function subjectMatteAtScale(input: SubjectMatteInput, maxSide = GLASS_AN
         continue;
       }
       if (!rowDone) {
-        for (let j = 0; j < gw * 8; j++) row[j] = grid[r0 + j]! + (grid[r1 + j]! - grid[r0 + j]!) * fy;
+        for (let j = rowFrom; j < rowTo; j++) row[j] = grid[r0 + j]! + (grid[r1 + j]! - grid[r0 + j]!) * fy;
         rowDone = true;
       }
-      const c0 = tx.i0[x]! * 8,
-        c1 = tx.i1[x]! * 8,
-        fx = tx.f[x]!;
-      for (let j = 0; j < 5; j++) v[j] = row[c0 + j]! + (row[c1 + j]! - row[c0 + j]!) * fx;
       // Between four opaque (or four empty) cells the value stays exact; the filter shapes the rest.
-      const q0 = ty.i0[y]! * gw,
-        q1 = ty.i1[y]! * gw;
       const u0 = tx.i0[x]!,
         u1 = tx.i1[x]!;
       const t00 = m.alpha[q0 + u0]!,
@@ -181,14 +179,21 @@ export function subjectMatteAtScale(input: SubjectMatteInput, maxSide = GLASS_AN
         alpha[i] = t00;
         continue;
       }
-      const a = (v[0]! * rgb[i * 3]! + v[1]! * rgb[i * 3 + 1]! + v[2]! * rgb[i * 3 + 2]! + v[3]!) * 255 + 0.5;
+      const c0 = u0 * 8,
+        c1 = u1 * 8,
+        fx = tx.f[x]!;
+      const a =
+        ((row[c0]! + (row[c1]! - row[c0]!) * fx) * rgb[i * 3]! +
+          (row[c0 + 1]! + (row[c1 + 1]! - row[c0 + 1]!) * fx) * rgb[i * 3 + 1]! +
+          (row[c0 + 2]! + (row[c1 + 2]! - row[c0 + 2]!) * fx) * rgb[i * 3 + 2]! +
+          (row[c0 + 3]! + (row[c1 + 3]! - row[c0 + 3]!) * fx)) *
+          255 +
+        0.5;
       alpha[i] = Math.min(Math.max(a, 0), 255);
-      if (v[4]! < 0.5) continue;
+      if (row[c0 + 4]! + (row[c1 + 4]! - row[c0 + 4]!) * fx < 0.5) continue;
       glass[i] = 255;
       glassPixels++;
-      for (let j = 5; j < 8; j++) {
-        fg[i * 3 + j - 5] = Math.round(row[c0 + j]! + (row[c1 + j]! - row[c0 + j]!) * fx);
-      }
+      for (let j = 5; j < 8; j++) fg[i * 3 + j - 5] = Math.round(row[c0 + j]! + (row[c1 + j]! - row[c0 + j]!) * fx);
     }
   }
   return { alpha, fg, glass, glassPixels };
