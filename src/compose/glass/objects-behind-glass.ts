@@ -14,8 +14,8 @@ const ENCLOSED = 0.95;
 /** Share of its bounding box the region fills, and the bounding box's longest aspect. */
 const MIN_FILL = 0.5;
 const MAX_ASPECT = 3;
-/** Largest share of the glass around it the region may take (an object, not the view). */
-const MAX_SHARE_OF_GLASS = 0.25;
+/** Largest size beside the glass regions around it (an object, not the view or a glass body). */
+const MAX_SHARE_OF_HOLDER = 0.25;
 /** Mean step (levels, largest channel) across its outline: a sharp edge of its own (an object in focus), not the soft edges of a view behind. */
 const MIN_OUTLINE_STEP = 40;
 
@@ -40,11 +40,9 @@ export function objectsBehindGlass(
     y0 = new Int32Array(count + 1).fill(n),
     x1 = new Int32Array(count + 1).fill(-1),
     y1 = new Int32Array(count + 1).fill(-1);
-  let glassPixels = 0;
   for (let i = 0; i < n; i++) {
     const c = labels[i]!;
     if (c === 0) continue;
-    if (cls[c] === CLASS_GLASS) glassPixels++;
     const x = i % width,
       y = (i - x) / width;
     if (x < x0[c]!) x0[c] = x;
@@ -68,15 +66,32 @@ export function objectsBehindGlass(
       stepSum[c]! += d;
     }
   }
+  const candidates: number[] = [];
   for (let c = 1; c <= count; c++) {
     const size = sizes[c]!;
     if (size < minSize || glassSide[c]! === 0) continue;
     if (glassSide[c]! < ENCLOSED * (glassSide[c]! + otherSide[c]!)) continue;
-    if (size > MAX_SHARE_OF_GLASS * glassPixels) continue;
     const w = x1[c]! - x0[c]! + 1,
       h = y1[c]! - y0[c]! + 1;
     if (size < MIN_FILL * w * h || Math.max(w, h) > MAX_ASPECT * Math.min(w, h)) continue;
     if (stepSum[c]! / glassSide[c]! < MIN_OUTLINE_STEP) continue;
-    cls[c] = CLASS_OPAQUE;
+    candidates.push(c);
+  }
+  if (candidates.length === 0) return;
+  // The glass regions around each candidate: an object is small beside the pane that holds it, where
+  // a glass body ringed by its own thin rims (a jar among jars) is not.
+  const around = new Map<number, Set<number>>(candidates.map((c) => [c, new Set<number>()]));
+  for (let i = 0; i < n; i++) {
+    const set = around.get(labels[i]!);
+    if (!set) continue;
+    const x = i % width;
+    for (const j of [x > 0 ? i - 1 : -1, x + 1 < width ? i + 1 : -1, i - width, i + width]) {
+      if (j >= 0 && j < n && labels[j] !== labels[i] && cls[labels[j]!] === CLASS_GLASS) set.add(labels[j]!);
+    }
+  }
+  for (const c of candidates) {
+    let holding = 0;
+    for (const g of around.get(c)!) holding += sizes[g]!;
+    if (sizes[c]! <= MAX_SHARE_OF_HOLDER * holding) cls[c] = CLASS_OPAQUE;
   }
 }
