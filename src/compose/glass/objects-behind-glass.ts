@@ -16,7 +16,10 @@ const MIN_FILL = 0.5;
 const MAX_ASPECT = 3;
 /** Largest size beside the glass regions around it (an object, not the view or a glass body). */
 const MAX_SHARE_OF_HOLDER = 0.25;
-/** Mean step (levels, largest channel) across its outline: a sharp edge of its own (an object in focus), not the soft edges of a view behind. */
+/**
+ * Mean step (levels, largest channel) across its outline: a sharp edge of its own (an object in
+ * focus), not the soft edges of a view behind.
+ */
 const MIN_OUTLINE_STEP = 40;
 
 /**
