@@ -5,8 +5,6 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <memory>
-#include <mutex>
 
 #include "backend/cpu/gelu.h"
 #include "backend/cpu/gemm_packed.h"
@@ -132,22 +130,13 @@ cpu::GemmEpilogue entry_epilogue(cpu::GemmEpilogue ep, int64_t offset) {
   return ep;
 }
 
-// A constant 2-D right operand packed on the first run on the CPU, kept for the next ones.
-struct PackedWeight {
-  std::once_flag once;
-  cpu::PackedB packed;
-  const float* from = nullptr;  // the data it was packed from
-};
-
 // (..., M, K) @ (..., K, N) with batch broadcasting.
 // tb_rank > 0: B arrives untransposed from a fused Transpose of its last two axes written for
 // rank tb_rank (fuse_transformer.h); the product reads it transposed. gelu: the exact GELU of
-// the result (a fused Gelu node), applied on the CPU to each tile as it is finished. weight: where
-// B is a constant, its packed form.
+// the result (a fused Gelu node), applied on the CPU to each tile as it is finished.
 // residual: a fused Add of input 3 to the result (after GELU), on the CPU added to each finished
 // tile when it has the result's shape, else added as the Add node would.
-Out matmul(RunContext& ctx, const Inputs& in, bool with_bias, int64_t tb_rank, bool gelu, bool with_residual,
-           PackedWeight* weight) {
+Out matmul(RunContext& ctx, const Inputs& in, bool with_bias, int64_t tb_rank, bool gelu, bool with_residual) {
   Tensor a = need(in, 0, "MatMul"), b = need(in, 1, "MatMul");
   if (a.dtype() != DType::F32 || b.dtype() != DType::F32) fail(Code::BadInput, "MatMul: float operands expected");
   const bool tb = tb_rank > 0;
@@ -211,17 +200,10 @@ Out matmul(RunContext& ctx, const Inputs& in, bool with_bias, int64_t tb_rank, b
       cpu::gelu(ctx.pool, y.data<float>(), y.data<float>(), y.numel());
     }
   } else if (b_shared) {
-    // Every entry of A against one B (a Linear on batched tokens): one GEMM over all rows, a
-    // constant B packed once.
-    const cpu::PackedB* packed = nullptr;
-    if (weight && b.rank() == 2 && nb * M > 1) {
-      std::call_once(weight->once, [&] {
-        weight->packed = cpu::PackedB(&ctx.pool, tb, K, N, B, ldb);
-        weight->from = B;
-      });
-      if (weight->from == B) packed = &weight->packed;
-    }
-    cpu::sgemm_ex(ctx.pool, false, tb, nb * M, N, K, 1.f, A, K, B, ldb, packed, beta, Y, N, ep);
+    // Every entry of A against one B (a Linear on batched tokens): one GEMM over all rows. (A
+    // constant B is packed per call: a packed copy kept across runs would add the weights' size
+    // to the peak, past a 24 GB machine for the HR model beside onnxruntime.)
+    cpu::sgemm_ex(ctx.pool, false, tb, nb * M, N, K, 1.f, A, K, B, ldb, nullptr, beta, Y, N, ep);
   } else if (nb > 1 && double(M) * double(N) * double(K) < double(1 << 21)) {
     // Many small products (window attention): whole products per thread.
     const int64_t work = std::max<int64_t>(1, M * N * std::max<int64_t>(K, 1));
@@ -318,13 +300,9 @@ void register_math_kernels(std::map<std::string, KernelFactory>& r) {
     const bool residual = i.node.attr_int("bgn_residual", 0) == 1 && i.has_input(3);
     const int64_t tb_rank = i.node.attr_int("bgn_trans_b", 0);
     if (tb_rank < 0 || tb_rank == 1) i.bad("bgn_trans_b must be a rank of at least 2");
-    const bool constant_b = i.constants.size() > 1 && i.constants[1] && i.constants[1]->dtype() == DType::F32;
-    std::shared_ptr<PackedWeight> weight = constant_b ? std::make_shared<PackedWeight>() : nullptr;
-    return make_fn_kernel(
-        [bias, tb_rank, gelu, residual, weight](RunContext& c, const Inputs& in) {
-          return matmul(c, in, bias, tb_rank, gelu, residual, weight.get());
-        },
-        Placement::all(Place::Device));
+    return make_fn_kernel([bias, tb_rank, gelu, residual](
+                              RunContext& c, const Inputs& in) { return matmul(c, in, bias, tb_rank, gelu, residual); },
+                          Placement::all(Place::Device));
   };
   r["Gemm"] = [](const NodeInfo& i) {
     float alpha = i.node.attr_float("alpha", 1.f), beta = i.node.attr_float("beta", 1.f);
