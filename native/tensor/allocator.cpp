@@ -102,7 +102,7 @@ void* tensor_alloc(size_t bytes) {
   Cache& c = cache();
   std::vector<Block> evicted;
   {
-    std::lock_guard<std::mutex> lock(c.mu);
+    std::unique_lock<std::mutex> lock(c.mu);
     // Best fit among cached blocks no more than 1/8 larger than asked.
     auto it = c.by_size.lower_bound(size);
     if (it != c.by_size.end() && it->first <= size + size / 8) {
@@ -110,10 +110,50 @@ void* tensor_alloc(size_t bytes) {
       c.remove(it);
       return p;
     }
-    // A miss: where the new block would take the large blocks past their high-water mark, the
-    // longest unused cached blocks make room first, so the cache never raises the footprint's
-    // peak above what the blocks in use needed at some point — while the sizes that recur (a
-    // network's layers, pass after pass) still come back from it.
+    // A larger cached block is split: its head serves (its pages are already there), its tail
+    // stays in the cache as a block of its own (pages of one mapping can be unmapped apart).
+    if (it != c.by_size.end()) {
+      const size_t had = it->first;
+      void* p = it->second->second;
+      c.remove(it);
+      void* tail = static_cast<char*>(p) + size;
+      c.mapped[p] = size;
+      c.mapped.emplace(tail, had - size);
+      c.by_age.emplace_back(had - size, tail);
+      c.by_size.emplace(had - size, std::prev(c.by_age.end()));
+      c.bytes += had - size;
+      return p;
+    }
+#if defined(__linux__)
+    // A smaller one: grown in place or moved by the kernel, only the new part faults in.
+    if (it != c.by_size.begin()) {
+      const auto smaller = std::prev(it);
+      const size_t had = smaller->first;
+      void* old = smaller->second->second;
+      const size_t live = c.mapped_bytes - c.bytes;
+      c.remove(smaller);
+      const size_t ceiling = std::max(c.high, live + size);
+      if (c.mapped_bytes + (size - had) > ceiling) c.evict_oldest(c.mapped_bytes + (size - had) - ceiling, &evicted);
+      c.mapped.erase(old);
+      c.mapped_bytes -= had;
+      lock.unlock();
+      for (const auto& [n, q] : evicted) unmap_block(q, n);
+      void* p = mremap(old, had, size, MREMAP_MAYMOVE);
+      if (p == MAP_FAILED) {
+        unmap_block(old, had);
+        p = map_block(size);
+        if (!p) return nullptr;
+      }
+      lock.lock();
+      c.mapped.emplace(p, size);
+      c.mapped_bytes += size;
+      c.high = std::max(c.high, c.mapped_bytes);
+      return p;
+    }
+#endif
+    // Otherwise a new mapping; where it would take the large blocks past their high-water mark,
+    // the longest unused cached blocks make room first (as they do for a grown block), so the
+    // cache never raises the footprint's peak above what the blocks in use needed at some point.
     const size_t live = c.mapped_bytes - c.bytes;
     const size_t ceiling = std::max(c.high, live + size);
     if (c.mapped_bytes + size > ceiling) c.evict_oldest(c.mapped_bytes + size - ceiling, &evicted);

@@ -1,10 +1,11 @@
 // Aligned allocation for tensor storage, with a cache of freed large blocks.
 // A network run allocates and frees the same large activation sizes over and over; handing
 // them back to the OS each time costs a page fault per 4 KiB on the next use. Freed blocks of
-// 1 MiB and more are kept (up to a cap, BGN_ALLOC_CACHE_MB, default 1024) and reused by size; a
-// size the cache cannot serve first evicts the longest unused cached blocks where it would
-// otherwise take the large blocks past their high-water mark, so the cache does not raise the
-// peak memory of a run.
+// 1 MiB and more are kept (up to a cap, BGN_ALLOC_CACHE_MB, default 1024) and reused like a heap's
+// chunks: a close fit as it is, else a larger block split (the tail stays cached), else a smaller
+// one grown (on Linux, only the new part faults in); growing or mapping anew first evicts the
+// longest unused cached blocks where the large blocks would pass their high-water mark, so the
+// cache does not raise the peak memory of a run.
 #pragma once
 #include <cstddef>
 
