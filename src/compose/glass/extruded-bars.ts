@@ -9,6 +9,8 @@
  * plain sky between two rails, or a glass shelf, is as even as a bar and is seen through.
  */
 
+import { regionBounds } from './pixel-ops.js';
+
 /** Long side over short side of the region's bounding box for it to be a bar. */
 const MIN_ASPECT = 3;
 /** Share of the bounding box the region fills. */
@@ -38,20 +40,7 @@ export function extrudedBars(
     if ((x > 0 && outside[i - 1]) || (x + 1 < width && outside[i + 1]) || outside[i - width] || outside[i + width])
       outline[c]!++;
   }
-  const x0 = new Int32Array(count + 1).fill(width),
-    y0 = new Int32Array(count + 1).fill(n),
-    x1 = new Int32Array(count + 1).fill(-1),
-    y1 = new Int32Array(count + 1).fill(-1);
-  for (let i = 0; i < n; i++) {
-    const c = labels[i]!;
-    if (c === 0) continue;
-    const x = i % width,
-      y = (i - x) / width;
-    if (x < x0[c]!) x0[c] = x;
-    if (x > x1[c]!) x1[c] = x;
-    if (y < y0[c]!) y0[c] = y;
-    if (y > y1[c]!) y1[c] = y;
-  }
+  const { x0, y0, x1, y1 } = regionBounds(labels, count, width);
   // Candidates by shape; each gets the sums of its lines across the bar (rows of a horizontal bar).
   const lines = new Map<number, { horizontal: boolean; sum: Float64Array; count: Float64Array }>();
   for (let c = 1; c <= count; c++) {

@@ -8,6 +8,7 @@
  * background (a green vase in front of a garden) or be brighter than the glass around it.
  */
 import { CLASS_GLASS, CLASS_OPAQUE } from './glass-regions.js';
+import { regionBounds } from './pixel-ops.js';
 
 /** Share of the region's border that must be glass. */
 const ENCLOSED = 0.95;
@@ -39,19 +40,11 @@ export function objectsBehindGlass(
   const glassSide = new Float64Array(count + 1);
   const otherSide = new Float64Array(count + 1);
   const stepSum = new Float64Array(count + 1);
-  const x0 = new Int32Array(count + 1).fill(width),
-    y0 = new Int32Array(count + 1).fill(n),
-    x1 = new Int32Array(count + 1).fill(-1),
-    y1 = new Int32Array(count + 1).fill(-1);
+  const { x0, y0, x1, y1 } = regionBounds(labels, count, width);
   for (let i = 0; i < n; i++) {
     const c = labels[i]!;
     if (c === 0) continue;
-    const x = i % width,
-      y = (i - x) / width;
-    if (x < x0[c]!) x0[c] = x;
-    if (x > x1[c]!) x1[c] = x;
-    if (y < y0[c]!) y0[c] = y;
-    if (y > y1[c]!) y1[c] = y;
+    const x = i % width;
     for (const j of [x > 0 ? i - 1 : -1, x + 1 < width ? i + 1 : -1, i - width, i + width]) {
       if (j < 0 || j >= n || labels[j] === c) continue;
       // Specks (undecided, often the anti-aliased rim itself) neither enclose nor open a region.

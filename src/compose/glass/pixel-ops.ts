@@ -125,6 +125,34 @@ export function components(
 const DIAGONAL = 1.4142;
 
 /** Chamfer (3-4) distance, in pixels, from each pixel to the nearest pixel with a different label. */
+/** Bounding boxes of labelled regions 1..count (inclusive corners; x1 = -1 for a label with no pixel). */
+export interface RegionBounds {
+  x0: Int32Array;
+  y0: Int32Array;
+  x1: Int32Array;
+  y1: Int32Array;
+}
+export function regionBounds(labels: Int32Array, count: number, width: number): RegionBounds {
+  const n = labels.length;
+  const b: RegionBounds = {
+    x0: new Int32Array(count + 1).fill(width),
+    y0: new Int32Array(count + 1).fill(n),
+    x1: new Int32Array(count + 1).fill(-1),
+    y1: new Int32Array(count + 1).fill(-1),
+  };
+  for (let i = 0; i < n; i++) {
+    const c = labels[i]!;
+    if (c === 0) continue;
+    const x = i % width,
+      y = (i - x) / width;
+    if (x < b.x0[c]!) b.x0[c] = x;
+    if (x > b.x1[c]!) b.x1[c] = x;
+    if (y < b.y0[c]!) b.y0[c] = y;
+    if (y > b.y1[c]!) b.y1[c] = y;
+  }
+  return b;
+}
+
 export function distanceToOtherLabel(labels: Int32Array, width: number, height: number): Float32Array {
   const n = width * height;
   const d = new Float32Array(n).fill(1e9);
