@@ -16,10 +16,9 @@ import { extrudedBars } from './extruded-bars.js';
 import { objectsBehindGlass } from './objects-behind-glass.js';
 import { components, distanceToOtherLabel } from './pixel-ops.js';
 import type { ProductExtent } from './product-extent.js';
+import { CLASS_BACKGROUND, CLASS_GLASS, CLASS_OPAQUE } from './region-classes.js';
 
-export const CLASS_BACKGROUND = 0;
-export const CLASS_OPAQUE = 1;
-export const CLASS_GLASS = 2;
+export { CLASS_BACKGROUND, CLASS_GLASS, CLASS_OPAQUE };
 
 const BINS = 16;
 const SHIFT = 4;

@@ -7,8 +7,8 @@
  * round. Such a region is opaque whatever its colours — its colours may well occur in the
  * background (a green vase in front of a garden) or be brighter than the glass around it.
  */
-import { CLASS_GLASS, CLASS_OPAQUE } from './glass-regions.js';
 import { regionBounds } from './pixel-ops.js';
+import { CLASS_GLASS, CLASS_OPAQUE } from './region-classes.js';
 
 /** Share of the region's border that must be glass. */
 const ENCLOSED = 0.95;

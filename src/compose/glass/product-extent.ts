@@ -12,9 +12,9 @@
  *   keep      the product's largest connected parts (stray textured specks of the margin drop)
  */
 import { components, growRegion, quantile, smoothPlanes, step } from './pixel-ops.js';
-import { straightEdgeWalls, type Walls } from './straight-edges.js';
+import { type Box, straightEdgeWalls, type Walls } from './straight-edges.js';
 
-export type Box = readonly [number, number, number, number];
+export type { Box } from './straight-edges.js';
 
 export interface PromptPoint {
   x: number;

@@ -13,7 +13,8 @@
  *
  * Axis-aligned edges only (frontal product photos; a tilt of a pixel over the window still counts).
  */
-import type { Box } from './product-extent.js';
+/** A box in pixels: x, y, width, height. */
+export type Box = readonly [number, number, number, number];
 
 export interface Walls {
   /** 1 where pixel i and the one below it (i + width) are walled off. */
