@@ -8,6 +8,14 @@ namespace bgn::onnxrt {
 
 namespace {
 
+// An int attribute set to 1: how a fusion marks what the node now does (bgn_bias, bgn_gelu, ...).
+void set_flag(onnx::Node& n, const char* name) {
+  onnx::Attribute a;
+  a.type = onnx::Attribute::Int;
+  a.i = 1;
+  n.attrs[name] = a;
+}
+
 class Matcher {
  public:
   Matcher(std::vector<onnx::Node>& nodes, std::vector<bool>& removed, const std::map<std::string, Tensor>& constants,
@@ -131,10 +139,7 @@ class Matcher {
         continue;
       mm.inputs.push_back(b);
       mm.outputs[0] = nodes_[size_t(a)].outputs[0];
-      onnx::Attribute attr;
-      attr.type = onnx::Attribute::Int;
-      attr.i = 1;
-      mm.attrs["bgn_bias"] = attr;
+      set_flag(mm, "bgn_bias");
       remove(size_t(a));
     }
   }
@@ -239,10 +244,7 @@ class Matcher {
       if (g < 0 || !is(size_t(g), "Gelu", 1) || nodes_[size_t(g)].attr_string("approximate", "none") != "none")
         continue;
       mm.outputs[0] = nodes_[size_t(g)].outputs[0];
-      onnx::Attribute attr;
-      attr.type = onnx::Attribute::Int;
-      attr.i = 1;
-      mm.attrs["bgn_gelu"] = attr;
+      set_flag(mm, "bgn_gelu");
       remove(size_t(g));
     }
   }
@@ -266,10 +268,7 @@ class Matcher {
       fused.inputs.resize(3);  // no bias: ""
       fused.inputs.push_back(r);
       fused.outputs[0] = nodes_[size_t(a)].outputs[0];
-      onnx::Attribute attr;
-      attr.type = onnx::Attribute::Int;
-      attr.i = 1;
-      fused.attrs["bgn_residual"] = attr;
+      set_flag(fused, "bgn_residual");
       nodes_[size_t(a)] = std::move(fused);
       remove(i);
     }
