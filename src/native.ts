@@ -76,6 +76,8 @@ export interface NativeSegmenter {
   readonly threads: number;
   /** Where it runs: 'cpu' or 'cuda'. */
   readonly device: 'cpu' | 'cuda';
+  /** What its CPU products compute in ('f32' on a GPU). */
+  readonly precision: 'f32' | 'bf16';
   readonly inputs: TensorInfo[];
   readonly outputs: TensorInfo[];
   /** Runs the network on one NCHW f32 tensor. */
@@ -94,6 +96,12 @@ export interface SegmenterLoadOptions {
    * 'cuda' / 'cuda:N' fail with E_DEVICE_UNAVAILABLE (and the reason) when there is none.
    */
   device?: 'auto' | 'cpu' | 'cuda' | `cuda:${number}`;
+  /**
+   * The CPU's constant-weight matrix products (MatMul, Gemm-like Linear layers, convolutions
+   * outside Winograd's): 'f32' (default here), 'bf16' (weights packed once in bf16, sums in f32;
+   * E_DEVICE_UNAVAILABLE without AVX512-BF16) or 'auto' (bf16 where the CPU has AVX512-BF16).
+   */
+  precision?: 'auto' | 'f32' | 'bf16';
 }
 
 export interface DiffusionLoadOptions {

@@ -35,6 +35,13 @@ export const ModelProfileNameSchema = z.enum([
 /** Where the networks run: 'auto' takes a CUDA GPU when this build and machine have one. */
 export const DeviceSchema = z.enum(['auto', 'cpu', 'cuda']);
 
+/**
+ * CPU compute of the segmentation network's matrix products: 'f32' (the reference), 'bf16' (weights
+ * rounded to bf16 and packed once, sums in f32; needs AVX512-BF16) or 'auto' (bf16 where the CPU
+ * has AVX512-BF16, else f32).
+ */
+export const SegmentPrecisionSchema = z.enum(['auto', 'f32', 'bf16']);
+
 export const SegmentationOptionsSchema = z.strictObject({
   /**
    * Path of an ONNX segmentation model, or a model name (rembg's: 'birefnet-general', 'bria-rmbg',
@@ -45,6 +52,8 @@ export const SegmentationOptionsSchema = z.strictObject({
   variant: ModelVariantSchema.optional(),
   /** Pre/post-processing family; 'auto' infers it from the file name and the graph. */
   profile: ModelProfileNameSchema.optional(),
+  /** CPU compute of the network: 'f32' (default), 'bf16' or 'auto' (bf16 where the CPU has AVX512-BF16). */
+  precision: SegmentPrecisionSchema.optional(),
 });
 
 /** A model file or name with the profile to treat it with (overrides the inferred one). */

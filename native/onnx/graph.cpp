@@ -10,6 +10,7 @@
 #include <unordered_map>
 
 #include "onnx/fuse_transformer.h"
+#include "onnx/precision.h"
 #include "backend/exec.h"
 #include "tensor/error.h"
 #include "tensor/knobs.h"
@@ -371,6 +372,7 @@ std::vector<Tensor> Graph::run(const Exec& exec, const std::vector<Tensor>& inpu
       last_use[output_slots_[w]] = static_cast<int>(steps_.size());
 
   RunContext ctx(exec);
+  ctx.bf16 = !gpu && bf16_runs();
   // One pass at a time per device: the ops share its stream and scratch memory.
   std::unique_lock<std::recursive_mutex> device_lock;
   if (gpu) device_lock = gpu->lock();

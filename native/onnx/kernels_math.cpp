@@ -7,9 +7,11 @@
 #include <cstring>
 
 #include "backend/cpu/gelu.h"
+#include "backend/cpu/gemm_bf16.h"
 #include "backend/cpu/gemm_packed.h"
 #include "backend/cpu/ops.h"
 #include "backend/exec.h"
+#include "onnx/bf16_weight.h"
 #include "onnx/kernel.h"
 #include "onnx/tensor_ops.h"
 #include "tensor/error.h"
@@ -136,7 +138,10 @@ cpu::GemmEpilogue entry_epilogue(cpu::GemmEpilogue ep, int64_t offset) {
 // the result (a fused Gelu node), applied on the CPU to each tile as it is finished.
 // residual: a fused Add of input 3 to the result (after GELU), on the CPU added to each finished
 // tile when it has the result's shape, else added as the Add node would.
-Out matmul(RunContext& ctx, const Inputs& in, bool with_bias, int64_t tb_rank, bool gelu, bool with_residual) {
+// bf16_b: where B is a load-time constant, its bf16 packing, used by bf16 runs (ctx.bf16) for a
+// B shared by every batch entry; null otherwise.
+Out matmul(RunContext& ctx, const Inputs& in, bool with_bias, int64_t tb_rank, bool gelu, bool with_residual,
+           const Bf16Weight* bf16_b) {
   Tensor a = need(in, 0, "MatMul"), b = need(in, 1, "MatMul");
   if (a.dtype() != DType::F32 || b.dtype() != DType::F32) fail(Code::BadInput, "MatMul: float operands expected");
   const bool tb = tb_rank > 0;
@@ -199,6 +204,10 @@ Out matmul(RunContext& ctx, const Inputs& in, bool with_bias, int64_t tb_rank, b
       y = to_host(*gpu, y);
       cpu::gelu(ctx.pool, y.data<float>(), y.data<float>(), y.numel());
     }
+  } else if (b_shared && bf16_b && ctx.bf16 && K > 0) {
+    // bf16 run: one product over all rows on B's bf16 packing (made on the first bf16 run, kept).
+    const cpu::Bf16Weights& wb = bf16_b->right_of(ctx.pool, B, tb, K, N);
+    cpu::gemm_bf16_right_ex(ctx.pool, A, K, nb * M, wb, Y, N, ep);
   } else if (b_shared) {
     // Every entry of A against one B (a Linear on batched tokens): one GEMM over all rows. (A
     // constant B is packed per call: a packed copy kept across runs would add the weights' size
@@ -222,9 +231,10 @@ Out matmul(RunContext& ctx, const Inputs& in, bool with_bias, int64_t tb_rank, b
     char key[160];
     std::snprintf(key, sizeof key, "MatMul %ldx [%ldx%ld] @ [%ldx%ld]%s%s%s", long(nb), long(M), long(K), long(K),
                   long(N),
-                  b_shared && nb > 1 ? (tb ? " (one GEMM, B transposed)" : " (one GEMM)")
-                  : tb               ? " (B transposed)"
-                                     : "",
+                  b_shared && bf16_b && ctx.bf16 ? " (bf16)"
+                  : b_shared && nb > 1           ? (tb ? " (one GEMM, B transposed)" : " (one GEMM)")
+                  : tb                           ? " (B transposed)"
+                                                 : "",
                   gelu ? " +gelu" : "", residual_in_tiles ? " +residual" : "");
     ctx.detail->emplace_back(key, 2.0 * double(nb) * double(M) * double(N) * double(K));
   }
@@ -300,9 +310,15 @@ void register_math_kernels(std::map<std::string, KernelFactory>& r) {
     const bool residual = i.node.attr_int("bgn_residual", 0) == 1 && i.has_input(3);
     const int64_t tb_rank = i.node.attr_int("bgn_trans_b", 0);
     if (tb_rank < 0 || tb_rank == 1) i.bad("bgn_trans_b must be a rank of at least 2");
-    return make_fn_kernel([bias, tb_rank, gelu, residual](
-                              RunContext& c, const Inputs& in) { return matmul(c, in, bias, tb_rank, gelu, residual); },
-                          Placement::all(Place::Device));
+    // A constant B gets a bf16 packing for bf16 runs (kept with the kernel once made).
+    std::shared_ptr<const Bf16Weight> bf16_b;
+    if (i.constants.size() > 1 && i.constants[1] && i.constants[1]->dtype() == DType::F32)
+      bf16_b = std::make_shared<const Bf16Weight>();
+    return make_fn_kernel(
+        [bias, tb_rank, gelu, residual, bf16_b](RunContext& c, const Inputs& in) {
+          return matmul(c, in, bias, tb_rank, gelu, residual, bf16_b.get());
+        },
+        Placement::all(Place::Device));
   };
   r["Gemm"] = [](const NodeInfo& i) {
     float alpha = i.node.attr_float("alpha", 1.f), beta = i.node.attr_float("beta", 1.f);

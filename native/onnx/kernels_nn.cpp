@@ -5,12 +5,15 @@
 #include <cmath>
 #include <cstdio>
 
+#include "backend/cpu/conv_bf16.h"
 #include "backend/cpu/ops.h"
 #include "backend/cpu/qconv.h"
 #include "backend/exec.h"
+#include "onnx/bf16_weight.h"
 #include "onnx/kernel.h"
 #include "onnx/tensor_ops.h"
 #include "tensor/error.h"
+#include "tensor/knobs.h"
 
 namespace bgn::onnxrt {
 
@@ -128,6 +131,7 @@ class ConvKernel : public Kernel {
     bool b_const = !info.has_input(size_t(parts_ + 1)) ||
                    (info.constants.size() > size_t(parts_ + 1) && info.constants[parts_ + 1]);
     gpu_capable_ = w_const && b_const;
+    bf16_capable_ = w_const && group_ == 1;
   }
 
   // x parts on the device, weights and bias (constants) on the host for Gpu::weight.
@@ -165,8 +169,18 @@ class ConvKernel : public Kernel {
       y = run_gpu(need_gpu(ctx, "Conv"), ctx.owner, in, ptrs, chans, N, C, H, W, w, b, p, OH, OW);
     } else {
       y = Tensor::empty(DType::F32, {N, O, OH, OW});
-      cpu::conv2d(ctx.pool, cpu::ConvInput(ptrs, chans), N, C, H, W, w.data<float>(), O, KH, KW,
-                  b ? b->data<float>() : nullptr, p, y.data<float>(), OH, OW);
+      // bf16 runs: constant weights of a plain convolution packed once in bf16; 3×3 convolutions
+      // that take Winograd's transforms stay f32 (a quarter of the multiplies beats twice the rate).
+      const int64_t K = C * KH * KW;
+      const bool winograd = cpu::winograd_applies(C, O, KH, KW, p, OH, OW) && !knobs::no_winograd();
+      if (ctx.bf16 && bf16_capable_ && K > 0 && !winograd) {
+        const cpu::Bf16Weights& wb = bf16_w_.get(ctx.pool, cpu::Bf16Weights::Side::Left, w.data<float>(), O, K);
+        cpu::conv2d_bf16(ctx.pool, cpu::ConvInput(ptrs, chans), N, C, H, W, wb, O, KH, KW,
+                         b ? b->data<float>() : nullptr, p, y.data<float>(), OH, OW);
+      } else {
+        cpu::conv2d(ctx.pool, cpu::ConvInput(ptrs, chans), N, C, H, W, w.data<float>(), O, KH, KW,
+                    b ? b->data<float>() : nullptr, p, y.data<float>(), OH, OW);
+      }
     }
     double flops = 2.0 * double(N * O * OH * OW) * double(C / group_ * KH * KW);
     ctx.flops += flops;
@@ -210,6 +224,8 @@ class ConvKernel : public Kernel {
   cpu::Activation act_;
   Window2d window_;
   bool gpu_capable_ = false;
+  bool bf16_capable_ = false;  // constant weights, one group: bf16 runs may pack them
+  Bf16Weight bf16_w_;
 };
 
 // ---- ConvInteger: integer convolution (uint8/int8 operands, int32 result) -------------------------

@@ -1,6 +1,6 @@
 /**
  * One engine on one model in a process of its own, for bench:segment's peak-RSS column:
- *   tsx scripts/lib/segment-engine-child.ts ours|ort|none <model.onnx> <threads> <photo> <runs>
+ *   tsx scripts/lib/segment-engine-child.ts ours|ort|none <model.onnx> <threads> <photo> <runs> [precision]
  * loads only that engine, feeds the photo as the model's profile prepares it (one warm-up, then
  * `runs` runs) and prints one JSON line: { engine, peakRssMiB, medianMs }. 'none' prepares the
  * input and loads nothing: the baseline both engines share (Node, the image decoder, the input).
@@ -11,7 +11,7 @@ import sharp from 'sharp';
 
 import { inferProfile, inputSize, toInputTensor } from '../../src/models/profiles.js';
 
-const [engine, file, threadsArg, photo, runsArg] = process.argv.slice(2);
+const [engine, file, threadsArg, photo, runsArg, precisionArg] = process.argv.slice(2);
 if (!engine || !['ours', 'ort', 'none'].includes(engine) || !file || !photo) {
   console.error('usage: segment-engine-child.ts ours|ort|none <model.onnx> <threads> <photo> <runs>');
   process.exit(2);
@@ -46,7 +46,8 @@ async function main(): Promise<void> {
   const times: number[] = [];
   if (engine === 'ours') {
     const { loadAddon } = await import('../../src/native.js');
-    const seg = await loadAddon().Segmenter.load(file!, { threads });
+    const precision = (precisionArg ?? 'f32') as 'auto' | 'f32' | 'bf16';
+    const seg = await loadAddon().Segmenter.load(file!, { threads, precision });
     const x = await input(seg.inputs[0]?.shape ?? []);
     for (let i = 0; i <= runs; i++) {
       const t0 = performance.now();

@@ -1,5 +1,5 @@
 /**
- * Loaded native Segmenters, keyed by (model path, threads, device): a model is loaded once per
+ * Loaded native Segmenters, keyed by (model path, threads, device, precision): a model is loaded once per
  * cache (each context owns one) and reused by every call. A failed load is not cached.
  */
 import { loadAddon, type NativeSegmenter, type SegmenterLoadOptions } from '../native.js';
@@ -9,11 +9,20 @@ import { LoadCache } from './load-cache.js';
 export class SegmenterCache {
   private readonly cache = new LoadCache<NativeSegmenter>();
 
-  /** `device` is what the addon gets ('auto', 'cpu', 'cuda', 'cuda:N'). */
-  get(modelPath: string, threads?: number, device = 'auto'): Promise<NativeSegmenter> {
-    return this.cache.get(`${modelPath}\u0000${threads ?? 'default'}\u0000${device}`, async () => {
+  /**
+   * `device` is what the addon gets ('auto', 'cpu', 'cuda', 'cuda:N'); `precision` the CPU products'
+   * ('auto': bf16 where the CPU has AVX512-BF16).
+   */
+  get(
+    modelPath: string,
+    threads?: number,
+    device = 'auto',
+    precision: NonNullable<SegmenterLoadOptions['precision']> = 'f32',
+  ): Promise<NativeSegmenter> {
+    const key = `${modelPath}\u0000${threads ?? 'default'}\u0000${device}\u0000${precision}`;
+    return this.cache.get(key, async () => {
       const addon = loadAddon();
-      const options: SegmenterLoadOptions = { device: device as SegmenterLoadOptions['device'] };
+      const options: SegmenterLoadOptions = { device: device as SegmenterLoadOptions['device'], precision };
       if (threads !== undefined) options.threads = threads;
       try {
         return await addon.Segmenter.load(modelPath, options);

@@ -58,6 +58,9 @@ export interface Segmentation {
 
 type CommonOptions = Omit<ParsedSegmentOptions, never>;
 
+/** The segmentation network's CPU precision when `segmentation.precision` is not given. */
+export const DEFAULT_SEGMENT_PRECISION = 'f32';
+
 /** The segmentation stages, timed into `timer`, with the context `rt`. Options must already be parsed. */
 export async function runSegmentation(opts: CommonOptions, timer: Timer, rt: Runtime): Promise<Segmentation> {
   const { settings, segmenters, pool } = rt;
@@ -78,9 +81,10 @@ export async function runSegmentation(opts: CommonOptions, timer: Timer, rt: Run
 
   // The model loads (first call only) on native threads while the photo decodes.
   const loadStart = performance.now();
-  const segP = segmenters.get(resolved.path, threads, device);
+  const precision = opts.segmentation?.precision ?? DEFAULT_SEGMENT_PRECISION;
+  const segP = segmenters.get(resolved.path, threads, device, precision);
   segP.catch(() => undefined);
-  const decoderP = resolved.decoder ? segmenters.get(resolved.decoder, threads, device) : undefined;
+  const decoderP = resolved.decoder ? segmenters.get(resolved.decoder, threads, device, precision) : undefined;
   decoderP?.catch(() => undefined);
   const image = await timer.time('decode', () => decodeOpened(opened));
   checkPromptInImage(opts.prompt, image.width, image.height);

@@ -198,6 +198,40 @@ void gemm_bf16_right(ThreadPool& pool, const float* x, int64_t ldx, int64_t M, c
   });
 }
 
+void gemm_bf16_right_ex(ThreadPool& pool, const float* x, int64_t ldx, int64_t M, const Bf16Weights& w, float* c,
+                        int64_t ldc, const GemmEpilogue& ep) {
+  BGN_CHECK(w.side() == Bf16Weights::Side::Right, Code::Internal, "gemm_bf16_right_ex on a left-side weight");
+  if (M <= 0) return;
+  const int64_t kp = w.pairs(), K = w.depth(), R = w.rows();
+  const int64_t a_panels = (M + MR - 1) / MR, b_panels = w.panels();
+  // Tasks as gemm_bf16_right's; inside one, blocks of kBlockPanels right panels (a 192 × 256 block
+  // of C at most) so that the epilogue finds each block in cache.
+  constexpr int64_t kBlockPanels = 8;
+  const int64_t chunk = std::min<int64_t>(16, a_panels), row_tasks = (a_panels + chunk - 1) / chunk;
+  const int64_t want = 2 * int64_t(pool.size());
+  const int64_t col_tasks = row_tasks >= want ? 1 : std::min(b_panels, (want + row_tasks - 1) / row_tasks);
+  const int64_t col_chunk = (b_panels + col_tasks - 1) / col_tasks;
+  pool.parallel_for(row_tasks * col_tasks, 1, [&](int64_t t0, int64_t t1) {
+    thread_local std::vector<uint32_t> xa;
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t rt = t / col_tasks, ct = t % col_tasks;
+      const int64_t i0 = rt * chunk * MR, rows = std::min(chunk * MR, M - i0);
+      const int64_t j0 = ct * col_chunk, j1 = std::min(b_panels, j0 + col_chunk);
+      if (rows <= 0 || j1 <= j0) continue;
+      xa.resize(size_t(kp * ((rows + MR - 1) / MR) * MR));
+      pack_row_pairs(x + i0 * ldx, ldx, rows, K, MR, xa.data());
+      for (int64_t jb = j0; jb < j1; jb += kBlockPanels) {
+        const int64_t je = std::min(j1, jb + kBlockPanels), col0 = jb * NR, cols = std::min(R, je * NR) - col0;
+        float* cb = c + i0 * ldc + col0;
+        if (ep.bias)
+          for (int64_t r = 0; r < rows; ++r) std::memcpy(cb + r * ldc, ep.bias + col0, size_t(cols) * sizeof(float));
+        run_panels(xa.data(), rows, w.panel(jb), cols, kp, cb, ldc, ep.bias != nullptr);
+        finish_block(ep, cb, rows, cols, ldc, ep.residual ? ep.residual + i0 * ep.ldr + col0 : nullptr);
+      }
+    }
+  });
+}
+
 namespace {
 thread_local std::vector<uint32_t> t_left, t_right;  // per-call packings of gemm_bf16_nt / _nn
 int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
@@ -234,6 +268,10 @@ void gemm_bf16_left(const Bf16Weights&, const float*, int64_t, int64_t, float*, 
   fail(Code::Internal, "bf16 GEMM on a CPU without AVX512-BF16");
 }
 void gemm_bf16_right(ThreadPool&, const float*, int64_t, int64_t, const Bf16Weights&, float*, int64_t, bool) {
+  fail(Code::Internal, "bf16 GEMM on a CPU without AVX512-BF16");
+}
+void gemm_bf16_right_ex(ThreadPool&, const float*, int64_t, int64_t, const Bf16Weights&, float*, int64_t,
+                        const GemmEpilogue&) {
   fail(Code::Internal, "bf16 GEMM on a CPU without AVX512-BF16");
 }
 void gemm_bf16_nt(const float*, int64_t, int64_t, const float*, int64_t, int64_t, int64_t, float*, int64_t, bool) {

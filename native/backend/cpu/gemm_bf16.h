@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "backend/cpu/gemm_kernels.h"
 #include "backend/cpu/threads.h"
 
 namespace bgn::cpu {
@@ -61,6 +62,12 @@ void gemm_bf16_left(const Bf16Weights& w, const float* x, int64_t ldx, int64_t N
 // dimension ldx, C row-major with leading dimension ldc. Split over the pool.
 void gemm_bf16_right(ThreadPool& pool, const float* x, int64_t ldx, int64_t M, const Bf16Weights& w, float* c,
                      int64_t ldc, bool accumulate);
+
+// gemm_bf16_right (C overwritten) with an epilogue (gemm_kernels.h): the sums start from the bias,
+// then the map and the residual (rows ep.ldr apart, at C's place) go over each finished block of C
+// while it is in cache, as sgemm_ex does in f32.
+void gemm_bf16_right_ex(ThreadPool& pool, const float* x, int64_t ldx, int64_t M, const Bf16Weights& w, float* c,
+                        int64_t ldc, const GemmEpilogue& ep);
 
 // Both operands f32 and rounded to bf16 as they are packed for this one product (attention's
 // Q·K^T and P·V). On the calling thread; C row-major with leading dimension ldc, added to when
