@@ -17,6 +17,7 @@ import { objectsBehindGlass } from './objects-behind-glass.js';
 import { components, distanceToOtherLabel } from './pixel-ops.js';
 import type { ProductExtent } from './product-extent.js';
 import { CLASS_BACKGROUND, CLASS_GLASS, CLASS_OPAQUE } from './region-classes.js';
+import { viewBeyondFrame } from './view-beyond-frame.js';
 
 export { CLASS_BACKGROUND, CLASS_GLASS, CLASS_OPAQUE };
 
@@ -96,6 +97,9 @@ export function classifyProduct(
   }
   reclaimEnclosed(labels, cls, width, height, rgb, bgLike, sizes, bars);
   objectsBehindGlass(labels, cls, sizes, rgb, width, speck);
+  const thick = new Uint8Array(count + 1);
+  for (let c = 1; c <= count; c++) thick[c] = radius[c]! >= thin ? 1 : 0;
+  viewBeyondFrame(labels, cls, sizes, bars, thick, rgb, width, side, speck);
   const out = new Uint8Array(n);
   const pending: number[] = [];
   for (let i = 0; i < n; i++) {

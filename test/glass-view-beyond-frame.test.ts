@@ -1,0 +1,71 @@
+/**
+ * The view through a pane that runs on behind the frame: a textured strip of floor seen through the
+ * lower part of a pane, cut off by the bottom rail and showing again below it, is glass; an object
+ * standing in the pane (glass between it and the frame) and a handle whose colour the background
+ * beyond does not share stay opaque.
+ */
+import { describe, expect, it } from 'vitest';
+
+import { CLASS_GLASS, CLASS_OPAQUE } from '../src/compose/glass/region-classes.js';
+import { viewBeyondFrame } from '../src/compose/glass/view-beyond-frame.js';
+import { seededRandom } from '../scripts/lib/glass-scenes.js';
+
+const W = 120,
+  H = 100;
+
+/**
+ * Regions: 1 frame (rows 10–17 and 80–87, columns 10–17 and 102–109), 2 the pane's glass,
+ * 3 a floor strip (rows 64–79 of the pane), 4 an object in the middle of the pane, 5 a handle on
+ * the right stile reaching into the pane. Label 0 is the background around the product.
+ */
+function scene() {
+  const rand = seededRandom(3);
+  const labels = new Int32Array(W * H);
+  const rgb = new Uint8Array(W * H * 3);
+  const floor = (x: number, y: number) => [150 + 30 * Math.sin(x * 0.7 + y) + rand() * 10, 110, 70];
+  for (let y = 0; y < H; y++) {
+    for (let x = 0; x < W; x++) {
+      const i = y * W + x;
+      const inFrame = x >= 10 && x < 110 && y >= 10 && y < 88;
+      const inPane = x >= 18 && x < 102 && y >= 18 && y < 80;
+      let label = 0;
+      let colour = y >= 64 ? floor(x, y) : [215, 215, 210];
+      if (inFrame) label = 1;
+      if (inFrame) colour = [60, 64, 70];
+      if (inPane) {
+        label = y >= 64 ? 3 : 2;
+        colour = y >= 64 ? floor(x, y) : [205, 208, 206];
+        if (x >= 50 && x < 66 && y >= 36 && y < 52) {
+          label = 4;
+          colour = [150 + 30 * Math.sin(x), 110, 70];
+        }
+      }
+      if (x >= 96 && x < 104 && y >= 30 && y < 50) {
+        label = 5;
+        colour = [30 + rand() * 30, 30, 32];
+      }
+      labels[i] = label;
+      rgb.set(
+        colour.map((v) => Math.max(0, Math.min(255, Math.round(v)))),
+        i * 3,
+      );
+    }
+  }
+  const sizes = [0, 0, 0, 0, 0, 0];
+  for (const l of labels) if (l) sizes[l]!++;
+  const cls = Uint8Array.from([0, CLASS_OPAQUE, CLASS_GLASS, CLASS_OPAQUE, CLASS_OPAQUE, CLASS_OPAQUE]);
+  return { labels, rgb, sizes, cls };
+}
+
+describe('viewBeyondFrame', () => {
+  it('makes the view that runs on behind the frame glass, and keeps an object and a handle opaque', () => {
+    const { labels, rgb, sizes, cls } = scene();
+    const bars = Uint8Array.from([0, 1, 0, 0, 0, 0]);
+    const thick = Uint8Array.from([0, 0, 1, 1, 1, 0]);
+    viewBeyondFrame(labels, cls, sizes, bars, thick, rgb, W, 78, 20);
+    expect(cls[3]).toBe(CLASS_GLASS);
+    expect(cls[4]).toBe(CLASS_OPAQUE);
+    expect(cls[5]).toBe(CLASS_OPAQUE);
+    expect(cls[1]).toBe(CLASS_OPAQUE);
+  });
+});
