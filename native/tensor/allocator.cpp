@@ -24,21 +24,41 @@ constexpr size_t kLarge = size_t(1) << 20;
 
 using Block = std::pair<size_t, void*>;  // mapped size, address
 
+// A large block: its size, and the mapping it was cut from (blocks are split and merged only
+// within one mapping, so a merged block is always one range of pages the kernel mapped at once).
+struct Span {
+  size_t size;
+  void* origin;
+};
+
 struct Cache {
   std::mutex mu;
-  // Cached blocks, the longest unused first, and the same blocks by size.
+  // Cached blocks, the longest unused first; the same blocks by size, and by address (to merge
+  // a freed block with cached neighbours of the same mapping).
   std::list<Block> by_age;
-  std::multimap<size_t, std::list<Block>::iterator> by_size;
-  // Every large block, cached or in use, and its mapped size.
-  std::unordered_map<void*, size_t> mapped;
+  using BySize = std::multimap<size_t, std::list<Block>::iterator>;
+  BySize by_size;
+  std::map<char*, BySize::iterator> by_addr;
+  // Every large block, cached or in use.
+  std::unordered_map<void*, Span> mapped;
   size_t bytes = 0;         // cached
   size_t mapped_bytes = 0;  // all large blocks, cached or in use
-  size_t high = 0;          // the most mapped_bytes has been
+  size_t live_high = 0;     // the most the blocks in use have been (since the last trim)
   size_t cap = knobs::alloc_cache_bytes();
 
-  // Takes a cached block out (it is in use again, or leaves the process).
-  void remove(std::multimap<size_t, std::list<Block>::iterator>::iterator it) {
+  size_t live() const { return mapped_bytes - bytes; }
+  void note_live() { live_high = std::max(live_high, live()); }
+  // Files a block as cached (the newest).
+  void insert(void* p, size_t size) {
+    by_age.emplace_back(size, p);
+    const auto it = by_size.emplace(size, std::prev(by_age.end()));
+    by_addr.emplace(static_cast<char*>(p), it);
+    bytes += size;
+  }
+  // Takes a cached block out (it is in use again, merged, or leaves the process).
+  void remove(BySize::iterator it) {
     bytes -= it->first;
+    by_addr.erase(static_cast<char*>(it->second->second));
     by_age.erase(it->second);
     by_size.erase(it);
   }
@@ -47,18 +67,16 @@ struct Cache {
     size_t freed = 0;
     while (freed < need && !by_age.empty()) {
       const Block b = by_age.front();
-      auto range = by_size.equal_range(b.first);
-      for (auto it = range.first; it != range.second; ++it)
-        if (it->second == by_age.begin()) {
-          remove(it);
-          break;
-        }
+      remove(by_addr.at(static_cast<char*>(b.second)));
       mapped.erase(b.second);
       mapped_bytes -= b.first;
       out->push_back(b);
       freed += b.first;
     }
   }
+  // The most the large blocks may map while the blocks in use need `live_after` bytes: what the
+  // blocks in use have reached before, so that the cache never raises the peak.
+  size_t ceiling(size_t live_after) const { return std::max(live_high, live_after); }
 };
 
 Cache& cache() {
@@ -108,6 +126,7 @@ void* tensor_alloc(size_t bytes) {
     if (it != c.by_size.end() && it->first <= size + size / 8) {
       void* p = it->second->second;
       c.remove(it);
+      c.note_live();
       return p;
     }
     // A larger cached block is split: its head serves (its pages are already there), its tail
@@ -116,12 +135,12 @@ void* tensor_alloc(size_t bytes) {
       const size_t had = it->first;
       void* p = it->second->second;
       c.remove(it);
+      Span& head = c.mapped.at(p);
+      head.size = size;
       void* tail = static_cast<char*>(p) + size;
-      c.mapped[p] = size;
-      c.mapped.emplace(tail, had - size);
-      c.by_age.emplace_back(had - size, tail);
-      c.by_size.emplace(had - size, std::prev(c.by_age.end()));
-      c.bytes += had - size;
+      c.mapped.emplace(tail, Span{had - size, head.origin});
+      c.insert(tail, had - size);
+      c.note_live();
       return p;
     }
 #if defined(__linux__)
@@ -130,41 +149,41 @@ void* tensor_alloc(size_t bytes) {
       const auto smaller = std::prev(it);
       const size_t had = smaller->first;
       void* old = smaller->second->second;
-      const size_t live = c.mapped_bytes - c.bytes;
       c.remove(smaller);
-      const size_t ceiling = std::max(c.high, live + size);
+      const size_t others = c.live() - had;  // in use apart from the block being grown
+      const size_t ceiling = c.ceiling(others + size);
       if (c.mapped_bytes + (size - had) > ceiling) c.evict_oldest(c.mapped_bytes + (size - had) - ceiling, &evicted);
+      void* const origin = c.mapped.at(old).origin;
       c.mapped.erase(old);
       c.mapped_bytes -= had;
       lock.unlock();
       for (const auto& [n, q] : evicted) unmap_block(q, n);
       void* p = mremap(old, had, size, MREMAP_MAYMOVE);
+      const bool in_place = p == old;
       if (p == MAP_FAILED) {
         unmap_block(old, had);
         p = map_block(size);
         if (!p) return nullptr;
       }
       lock.lock();
-      c.mapped.emplace(p, size);
+      c.mapped.emplace(p, Span{size, in_place ? origin : p});
       c.mapped_bytes += size;
-      c.high = std::max(c.high, c.mapped_bytes);
+      c.note_live();
       return p;
     }
 #endif
-    // Otherwise a new mapping; where it would take the large blocks past their high-water mark,
-    // the longest unused cached blocks make room first (as they do for a grown block), so the
-    // cache never raises the footprint's peak above what the blocks in use needed at some point.
-    const size_t live = c.mapped_bytes - c.bytes;
-    const size_t ceiling = std::max(c.high, live + size);
+    // Otherwise a new mapping; where it would take the large blocks past what the blocks in use
+    // have needed, the longest unused cached blocks make room first (as they do for a grown block).
+    const size_t ceiling = c.ceiling(c.live() + size);
     if (c.mapped_bytes + size > ceiling) c.evict_oldest(c.mapped_bytes + size - ceiling, &evicted);
   }
   for (const auto& [n, q] : evicted) unmap_block(q, n);
   void* p = map_block(size);
   if (!p) return nullptr;
   std::lock_guard<std::mutex> lock(c.mu);
-  c.mapped.emplace(p, size);
+  c.mapped.emplace(p, Span{size, p});
   c.mapped_bytes += size;
-  c.high = std::max(c.high, c.mapped_bytes);
+  c.note_live();
   return p;
 }
 
@@ -178,19 +197,41 @@ void tensor_free(void* p, size_t bytes) {
   std::unique_lock<std::mutex> lock(c.mu);
   auto m = c.mapped.find(p);
   if (m == c.mapped.end()) return;  // not ours: never happens for a block from tensor_alloc
-  const size_t size = m->second;    // a cached block handed out for a smaller size keeps its own
+  size_t size = m->second.size;     // a cached block handed out for a smaller size keeps its own
+  void* const origin = m->second.origin;
+  // Merged with cached neighbours cut from the same mapping: split blocks grow back whole, so a
+  // pass that needs one large block after many small ones finds it without mapping anew.
+  char* start = static_cast<char*>(p);
+  const auto next = c.by_addr.find(start + size);
+  if (next != c.by_addr.end() && c.mapped.at(start + size).origin == origin) {
+    const size_t n = next->second->first;
+    c.remove(next->second);
+    c.mapped.erase(start + size);
+    size += n;
+  }
+  auto prev = c.by_addr.lower_bound(start);
+  if (prev != c.by_addr.begin()) {
+    --prev;
+    const size_t n = prev->second->first;
+    if (prev->first + n == start && c.mapped.at(prev->first).origin == origin) {
+      char* const q = prev->first;
+      c.remove(prev->second);
+      c.mapped.erase(start);
+      start = q;
+      size += n;
+    }
+  }
   if (size > c.cap) {
-    c.mapped.erase(m);
+    c.mapped.erase(start);
     c.mapped_bytes -= size;
     lock.unlock();
-    unmap_block(p, size);
+    unmap_block(start, size);
     return;
   }
+  c.mapped[start] = Span{size, origin};
   std::vector<Block> evicted;
   if (c.bytes + size > c.cap) c.evict_oldest(c.bytes + size - c.cap, &evicted);
-  c.by_age.emplace_back(size, p);
-  c.by_size.emplace(size, std::prev(c.by_age.end()));
-  c.bytes += size;
+  c.insert(start, size);
   lock.unlock();
   for (const auto& [n, q] : evicted) unmap_block(q, n);
 }
@@ -202,10 +243,11 @@ void tensor_cache_trim() {
     std::lock_guard<std::mutex> lock(c.mu);
     blocks.swap(c.by_age);
     c.by_size.clear();
+    c.by_addr.clear();
     for (const Block& b : blocks) c.mapped.erase(b.second);
     c.mapped_bytes -= c.bytes;
     c.bytes = 0;
-    c.high = c.mapped_bytes;  // a new period: the cache may fill up to what the blocks in use reach next
+    c.live_high = c.mapped_bytes;  // a new period: the cache may fill up to what the blocks in use reach next
   }
   for (const auto& [size, p] : blocks) unmap_block(p, size);
 }

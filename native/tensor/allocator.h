@@ -3,9 +3,10 @@
 // them back to the OS each time costs a page fault per 4 KiB on the next use. Freed blocks of
 // 1 MiB and more are kept (up to a cap, BGN_ALLOC_CACHE_MB, default 1024) and reused like a heap's
 // chunks: a close fit as it is, else a larger block split (the tail stays cached), else a smaller
-// one grown (on Linux, only the new part faults in); growing or mapping anew first evicts the
-// longest unused cached blocks where the large blocks would pass their high-water mark, so the
-// cache does not raise the peak memory of a run.
+// one grown (on Linux, only the new part faults in); a freed block merges with cached neighbours
+// cut from the same mapping, so a pass that repeats the last one's sizes finds them all cached.
+// Growing or mapping anew first evicts the longest unused cached blocks where the large blocks
+// would pass the most the blocks in use have needed, so the cache does not raise a run's peak.
 #pragma once
 #include <cstddef>
 
@@ -14,8 +15,8 @@ namespace bgn {
 // 64-byte aligned; nullptr on failure.
 void* tensor_alloc(size_t bytes);
 void tensor_free(void* p, size_t bytes);
-// Returns every cached block to the OS, and starts the high-water mark again from the blocks in
-// use (from then on the cache fills only up to what they reach: call it between phases of work
+// Returns every cached block to the OS, and starts the high-water mark of the blocks in use again
+// from what is in use now (from then on the cache fills only up to what they reach: call it between phases of work
 // whose sizes differ, e.g. a model load and its passes).
 void tensor_cache_trim();
 size_t tensor_cache_bytes();

@@ -1,6 +1,7 @@
 // The tensor allocator (tensor/allocator.h): large blocks cached by their own size and handed out
-// again for sizes up to 1/8 smaller, their pages returned to the OS when trimmed (not kept by the
-// C heap), small blocks never cached, CachedBlock's ownership and its coded out-of-memory error.
+// again for sizes up to 1/8 smaller, split and merged back within their mapping, their pages
+// returned to the OS when trimmed (not kept by the C heap), small blocks never cached,
+// CachedBlock's ownership and its coded out-of-memory error.
 #include <unistd.h>
 
 #include <cstdio>
@@ -62,6 +63,44 @@ TEST("a larger cached block is split: its head serves, its tail stays cached and
   CHECK(tensor_cache_bytes() == 16 * kMiB);
   tensor_cache_trim();
   CHECK(tensor_cache_bytes() == 0);
+}
+
+TEST("freed pieces of one block merge back: the whole block serves a large request without a new mapping") {
+  tensor_cache_trim();
+  char* p = static_cast<char*>(tensor_alloc(24 * kMiB));
+  std::memset(p, 5, 24 * kMiB);
+  tensor_free(p, 24 * kMiB);
+  char* a = static_cast<char*>(tensor_alloc(4 * kMiB));  // three pieces of the one block
+  char* b = static_cast<char*>(tensor_alloc(8 * kMiB));
+  char* c = static_cast<char*>(tensor_alloc(12 * kMiB));
+  CHECK(a == p && b == p + 4 * kMiB && c == p + 12 * kMiB);
+  tensor_free(a, 4 * kMiB);
+  tensor_free(c, 12 * kMiB);  // not adjacent to a: two cached blocks
+  CHECK(tensor_cache_bytes() == 16 * kMiB);
+  tensor_free(b, 8 * kMiB);  // joins both neighbours
+  CHECK(tensor_cache_bytes() == 24 * kMiB);
+  char* whole = static_cast<char*>(tensor_alloc(23 * kMiB));  // a close fit: the merged block
+  CHECK(whole == p);
+  CHECK(whole[0] == 5 && whole[24 * kMiB - 1] == 5);  // the same pages throughout
+  tensor_free(whole, 23 * kMiB);
+  tensor_cache_trim();
+  CHECK(tensor_cache_bytes() == 0);
+}
+
+TEST("blocks of different mappings never merge, even where the kernel placed them side by side") {
+  tensor_cache_trim();
+  void* x = tensor_alloc(2 * kMiB);
+  void* y = tensor_alloc(2 * kMiB);
+  tensor_free(x, 2 * kMiB);
+  tensor_free(y, 2 * kMiB);
+  CHECK(tensor_cache_bytes() == 4 * kMiB);
+  // Merged, they would be one 4 MiB block split for 3 MiB, leaving a 1 MiB tail cached; apart, a
+  // 2 MiB block grows to 3 MiB and the other stays whole or goes.
+  void* z = tensor_alloc(3 * kMiB);
+  CHECK(z != nullptr);
+  CHECK(tensor_cache_bytes() % (2 * kMiB) == 0);
+  tensor_free(z, 3 * kMiB);
+  tensor_cache_trim();
 }
 
 #if defined(__linux__)

@@ -7,23 +7,21 @@
 #include <limits>
 #include <vector>
 
-#include "backend/cpu/gemm_bf16.h"
+#include "backend/cpu/attention_bf16.h"
 #include "backend/cpu/nn_ops.h"
 #include "backend/cpu/ops.h"
-#include "backend/cpu/vexp.h"
 
 namespace bgn::cpu {
 
 namespace {
 constexpr int64_t kQueryChunk = 64;
-// bf16: more queries per key block, so each block's K and V are packed for more rows of work.
-constexpr int64_t kQueryChunkBf16 = 128;
 constexpr int64_t kKeyBlock = 512;
 }  // namespace
 
 void attention(ThreadPool& pool, const float* q, const float* k, const float* v, float* o, const AttentionShape& s) {
+  if (s.bf16) return attention_bf16(pool, q, k, v, o, s);
   const int64_t D = s.head_dim;
-  const int64_t qchunk = s.bf16 ? kQueryChunkBf16 : kQueryChunk;
+  const int64_t qchunk = kQueryChunk;
   const int64_t chunks = (s.Tq + qchunk - 1) / qchunk;
   const int64_t tasks = s.B * s.heads * chunks;
   const float neg_inf = -std::numeric_limits<float>::infinity();
@@ -45,10 +43,7 @@ void attention(ThreadPool& pool, const float* q, const float* k, const float* v,
       for (int64_t j0 = 0; j0 < tk_end; j0 += kKeyBlock) {
         const int64_t cols = std::min(kKeyBlock, tk_end - j0);
         float* S = scores.data();
-        if (s.bf16)
-          gemm_bf16_nt(qp, s.ldq, rows, kb + j0 * s.ldk, s.ldk, cols, D, S, kKeyBlock, false);
-        else
-          sgemm_serial(false, true, rows, cols, D, s.scale, qp, s.ldq, kb + j0 * s.ldk, s.ldk, 0.f, S, kKeyBlock);
+        sgemm_serial(false, true, rows, cols, D, s.scale, qp, s.ldq, kb + j0 * s.ldk, s.ldk, 0.f, S, kKeyBlock);
         for (int64_t r = 0; r < rows; ++r) {
           float* sr = S + r * kKeyBlock;
           if (s.causal) {
@@ -57,24 +52,17 @@ void attention(ThreadPool& pool, const float* q, const float* k, const float* v,
               if (j0 + c > limit) sr[c] = neg_inf;
           }
           float m = mx[r];
-          if (s.bf16)
-            m = std::max(m, scale_and_max(sr, cols, s.scale));
-          else
-            for (int64_t c = 0; c < cols; ++c) m = std::max(m, sr[c]);
+          for (int64_t c = 0; c < cols; ++c) m = std::max(m, sr[c]);
           if (m == neg_inf) {  // the whole block is masked for this row
             for (int64_t c = 0; c < cols; ++c) sr[c] = 0.f;
             continue;
           }
           const float corr = mx[r] == neg_inf ? 0.f : std::exp(mx[r] - m);
           float l = 0.f;
-          if (s.bf16) {
-            l = exp_shifted_sum(sr, cols, m);
-          } else {
-            for (int64_t c = 0; c < cols; ++c) {
-              float e = std::exp(sr[c] - m);
-              sr[c] = e;
-              l += e;
-            }
+          for (int64_t c = 0; c < cols; ++c) {
+            float e = std::exp(sr[c] - m);
+            sr[c] = e;
+            l += e;
           }
           sum[r] = sum[r] * corr + l;
           mx[r] = m;
@@ -83,10 +71,7 @@ void attention(ThreadPool& pool, const float* q, const float* k, const float* v,
             for (int64_t d = 0; d < D; ++d) ar[d] *= corr;
           }
         }
-        if (s.bf16)
-          gemm_bf16_nn(S, kKeyBlock, rows, vb + j0 * s.ldv, s.ldv, cols, D, acc.data(), D, true);
-        else
-          sgemm_serial(false, false, rows, D, cols, 1.f, S, kKeyBlock, vb + j0 * s.ldv, s.ldv, 1.f, acc.data(), D);
+        sgemm_serial(false, false, rows, D, cols, 1.f, S, kKeyBlock, vb + j0 * s.ldv, s.ldv, 1.f, acc.data(), D);
       }
       for (int64_t r = 0; r < rows; ++r) {
         float* orow = o + (b * s.Tq + i0 + r) * s.ldo + h * D;

@@ -6,6 +6,7 @@
 
 #include "backend/cpu/cpu_features.h"
 #include "tensor/error.h"
+#include "tensor/knobs.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -17,7 +18,7 @@ namespace bgn::cpu {
 
 bool bf16_gemm_supported() {
 #if defined(BGN_BF16_KERNELS)
-  return cpu_features().avx512_bf16;
+  return cpu_features().avx512_bf16 && !knobs::no_bf16();
 #else
   return false;
 #endif
@@ -259,6 +260,15 @@ void gemm_bf16_nn(const float* a, int64_t lda, int64_t M, const float* b, int64_
   run_panels(t_left.data(), M, t_right.data(), N, kp, c, ldc, accumulate);
 }
 
+void bf16_pack_rows(const float* src, int64_t ld, int64_t rows, int64_t K, int64_t P, uint32_t* out) {
+  pack_row_pairs(src, ld, rows, K, P, out);
+}
+
+void bf16_run_panels(const uint32_t* a, int64_t M, const uint32_t* b, int64_t N, int64_t kp, float* c, int64_t ldc,
+                     bool accumulate) {
+  run_panels(a, M, b, N, kp, c, ldc, accumulate);
+}
+
 #else  // no x86-64: the bf16 path is never offered (bf16_gemm_supported() is false)
 
 Bf16Weights::Bf16Weights(ThreadPool&, Side side, const float*, int64_t R, int64_t K) : side_(side), R_(R), K_(K) {
@@ -278,6 +288,12 @@ void gemm_bf16_nt(const float*, int64_t, int64_t, const float*, int64_t, int64_t
   fail(Code::Internal, "bf16 GEMM on a CPU without AVX512-BF16");
 }
 void gemm_bf16_nn(const float*, int64_t, int64_t, const float*, int64_t, int64_t, int64_t, float*, int64_t, bool) {
+  fail(Code::Internal, "bf16 GEMM on a CPU without AVX512-BF16");
+}
+void bf16_pack_rows(const float*, int64_t, int64_t, int64_t, int64_t, uint32_t*) {
+  fail(Code::Internal, "bf16 packing on a CPU without AVX512-BF16");
+}
+void bf16_run_panels(const uint32_t*, int64_t, const uint32_t*, int64_t, int64_t, float*, int64_t, bool) {
   fail(Code::Internal, "bf16 GEMM on a CPU without AVX512-BF16");
 }
 

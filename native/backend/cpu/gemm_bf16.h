@@ -79,4 +79,14 @@ void gemm_bf16_nt(const float* a, int64_t lda, int64_t M, const float* b, int64_
 void gemm_bf16_nn(const float* a, int64_t lda, int64_t M, const float* b, int64_t ldb, int64_t K, int64_t N, float* c,
                   int64_t ldc, bool accumulate);
 
+// Panel level, for kernels that keep packed operands across products (the bf16 attention packs
+// each head's K and V once for all its query blocks). Needs bf16_gemm_supported().
+// Rows [0, rows) of src (row-major, leading dimension ld, K columns) → panels of P rows (P is
+// kBf16Rows for a left operand, kBf16Cols for a right one), zero-padded to whole panels and pairs.
+void bf16_pack_rows(const float* src, int64_t ld, int64_t rows, int64_t K, int64_t P, uint32_t* out);
+// C (M, N) (+)= A @ B^T over packed panels: A's panel i at a + i·kp·kBf16Rows, B's panel j at
+// b + j·kp·kBf16Cols, kp pairs of k; C row-major with leading dimension ldc. Calling thread.
+void bf16_run_panels(const uint32_t* a, int64_t M, const uint32_t* b, int64_t N, int64_t kp, float* c, int64_t ldc,
+                     bool accumulate);
+
 }  // namespace bgn::cpu

@@ -45,9 +45,9 @@ struct AttentionShape {
   int64_t ldq = 0, ldk = 0, ldv = 0, ldo = 0;
   float scale = 1.f;
   bool causal = false;
-  // CPU, the bf16 path (needs cpu::bf16_gemm_supported()): Q·K^T and P·V as bf16 GEMMs with f32
-  // accumulation and the softmax's vectorised exponent (backend/cpu/vexp.h). Off: f32 GEMMs and
-  // std::exp, bit for bit as before.
+  // CPU, the bf16 path (needs cpu::bf16_gemm_supported(); backend/cpu/attention_bf16.cpp): Q·K^T
+  // and P·V as bf16 GEMMs with f32 accumulation, the softmax's exponent vectorised. Off: f32 GEMMs
+  // and std::exp, bit for bit as before.
   bool bf16 = false;
 };
 void attention(ThreadPool& pool, const float* q, const float* k, const float* v, float* o, const AttentionShape& s);

@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "backend/cpu/cpu_features.h"
+#include "backend/cpu/vexp512.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -20,20 +21,22 @@ namespace bgn::cpu {
 
 namespace {
 
-constexpr float kLog2e = 1.44269504088896341f;
-constexpr float kLn2Hi = 0.693359375f;     // 8 significant bits: n·kLn2Hi is exact
-constexpr float kLn2Lo = -2.12194440e-4f;  // ln 2 - kLn2Hi
-constexpr float kMin = -87.3365448f;       // e^kMin = 2^-126, the smallest normal float
-constexpr float kMax = 88.37f;             // n = round(x·log2 e) stays ≤ 127
-// e^r ≈ 1 + r + r²·P(r), |r| ≤ ln2/2 (Cephes' expf coefficients).
+using vexp::kLn2Hi;
+using vexp::kLn2Lo;
+using vexp::kLog2e;
+using vexp::kMax;
+using vexp::kMin;
+using vexp::kP0;
+using vexp::kP1;
+using vexp::kP2;
+using vexp::kP3;
+using vexp::kP4;
+using vexp::kP5;
 // erf(x) ≈ 1 - t·(a1 + t·(a2 + t·(a3 + t·(a4 + t·a5))))·e^(-x²), t = 1 / (1 + p·x), x ≥ 0
 // (Abramowitz & Stegun 7.1.26, |error| ≤ 1.5e-7).
 constexpr float kErfP = 0.3275911f, kErfA1 = 0.254829592f, kErfA2 = -0.284496736f, kErfA3 = 1.421413741f,
                 kErfA4 = -1.453152027f, kErfA5 = 1.061405429f;
 constexpr float kInvSqrt2 = 0.70710678118654752f;
-constexpr float kP0 = 1.9875691500e-4f, kP1 = 1.3981999507e-3f, kP2 = 8.3334519073e-3f, kP3 = 4.1665795894e-2f,
-                kP4 = 1.6666665459e-1f, kP5 = 5.0000001201e-1f;
-
 }  // namespace
 
 float exp_approx(float x) {
@@ -58,24 +61,7 @@ float exp_approx(float x) {
 namespace {
 
 #if defined(__x86_64__)
-// e^v per lane: 0 below kMin, clamped above kMax, NaN kept.
-__attribute__((target("avx512f"))) inline __m512 exp512(__m512 v) {
-  const __m512 lo = _mm512_set1_ps(kMin), hi = _mm512_set1_ps(kMax);
-  const __mmask16 under = _mm512_cmp_ps_mask(v, lo, _CMP_LT_OQ);
-  const __m512 c = _mm512_min_ps(_mm512_max_ps(v, lo), hi);
-  const __m512 k = _mm512_roundscale_ps(_mm512_mul_ps(c, _mm512_set1_ps(kLog2e)), _MM_FROUND_TO_NEAREST_INT);
-  __m512 r = _mm512_fnmadd_ps(k, _mm512_set1_ps(kLn2Hi), c);
-  r = _mm512_fnmadd_ps(k, _mm512_set1_ps(kLn2Lo), r);
-  __m512 p = _mm512_fmadd_ps(_mm512_set1_ps(kP0), r, _mm512_set1_ps(kP1));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(kP2));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(kP3));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(kP4));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(kP5));
-  const __m512 y = _mm512_add_ps(_mm512_fmadd_ps(p, _mm512_mul_ps(r, r), r), _mm512_set1_ps(1.f));
-  const __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(k), _mm512_set1_epi32(127)), 23);
-  const __m512 out = _mm512_maskz_mul_ps(__mmask16(~under), y, _mm512_castsi512_ps(e));
-  return _mm512_mask_mov_ps(out, _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), v);  // NaN stays NaN
-}
+using vexp::exp512;
 
 __attribute__((target("avx512f"))) float exp_sum_avx512(float* x, int64_t n, float shift) {
   const __m512 sh = _mm512_set1_ps(shift);
