@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "backend/cpu/ops.h"
+#include "backend/cpu/transpose.h"
 
 namespace bgn::nn {
 
@@ -36,12 +37,7 @@ void add_rows(Exec& e, float* x, const float* v, int64_t R, int64_t S) {
 
 void transpose(Exec& e, const float* x, int64_t B, int64_t R, int64_t C, float* y) {
   if (e.gpu) return e.gpu->transpose(x, B, R, C, y);
-  for (int64_t b = 0; b < B; ++b) {
-    const float* xb = x + b * R * C;
-    float* yb = y + b * R * C;
-    for (int64_t r = 0; r < R; ++r)
-      for (int64_t c = 0; c < C; ++c) yb[c * R + r] = xb[r * C + c];
-  }
+  cpu::transpose(e.pool, x, {B, R, C}, {0, 2, 1}, sizeof(float), y);  // tiles in registers, on the pool
 }
 
 void concat_channels(Exec& e, const float* a, int64_t Ca, const float* b, int64_t Cb, int64_t N, int64_t S, float* y) {
