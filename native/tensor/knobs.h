@@ -19,6 +19,9 @@ int profile();
 bool no_winograd();
 // BGN_GEMM_KERNEL: avx512, blas or portable forces the CPU GEMM kernel; "" when unset (the best one there is).
 std::string gemm_kernel();
+// BGN_NO_BF16: set (to anything), the CPU is taken to lack AVX512-BF16: precision 'auto' runs f32 and
+// 'bf16' is E_DEVICE_UNAVAILABLE, as on such a CPU.
+bool no_bf16();
 // BGN_ALLOC_CACHE_MB: MiB of freed large host blocks the tensor allocator keeps for reuse (default 1024).
 size_t alloc_cache_bytes();
 // BGN_KEEP_WEIGHTS_RESIDENT: not empty and not 0, mapped weight pages are never dropped between phases.

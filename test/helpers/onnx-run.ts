@@ -4,7 +4,10 @@
  */
 import ort from 'onnxruntime-node';
 
-import { loadAddon, type NativeSegmenter, type TensorResult } from '../../src/native.js';
+import { loadAddon, type NativeSegmenter, type SegmenterLoadOptions, type TensorResult } from '../../src/native.js';
+
+/** The CPU precision of our runs: 'f32' (the path compared with onnxruntime at fp32 bounds) unless a test says. */
+export type Precision = NonNullable<SegmenterLoadOptions['precision']>;
 
 export interface Tensor {
   shape: number[];
@@ -12,8 +15,13 @@ export interface Tensor {
 }
 
 /** Runs `modelPath` with our Segmenter (all outputs) and disposes it. */
-export async function runOurs(modelPath: string, input: Tensor, threads = 1): Promise<TensorResult[]> {
-  const seg = await loadAddon().Segmenter.load(modelPath, { threads });
+export async function runOurs(
+  modelPath: string,
+  input: Tensor,
+  threads = 1,
+  precision: Precision = 'f32',
+): Promise<TensorResult[]> {
+  const seg = await loadAddon().Segmenter.load(modelPath, { threads, precision });
   try {
     return await seg.run(input.data, input.shape, { outputs: 'all' });
   } finally {
@@ -21,8 +29,8 @@ export async function runOurs(modelPath: string, input: Tensor, threads = 1): Pr
   }
 }
 
-export async function loadOurs(modelPath: string, threads = 1): Promise<NativeSegmenter> {
-  return loadAddon().Segmenter.load(modelPath, { threads });
+export async function loadOurs(modelPath: string, threads = 1, precision: Precision = 'f32'): Promise<NativeSegmenter> {
+  return loadAddon().Segmenter.load(modelPath, { threads, precision });
 }
 
 export async function ortSession(modelPath: string, threads = 1): Promise<ort.InferenceSession> {
