@@ -3,7 +3,7 @@
  * f32) against onnxruntime-node in f32, within a bound that suits bf16's 8-bit mantissa: 2e-2 of the
  * output's range. Covered: a Linear's MatMul with its fused bias, GELU and skip connection (even
  * and odd depths, several row and column blocks), convolutions outside Winograd (1×1, strided 3×3,
- * 3×3 on small outputs, a fused Concat and ReLU). 'f32' stays the path it was (bit for bit the
+ * 3×3 on small outputs, a fused Concat and ReLU) and fused attention (Q·Kᵀ and P·V in bf16). 'f32' stays the path it was (bit for bit the
  * default), bf16 results do not depend on the thread count, and on a CPU without AVX512-BF16
  * (BGN_NO_BF16 makes this one look so) 'auto' runs f32 and 'bf16' is E_DEVICE_UNAVAILABLE.
  */
@@ -85,7 +85,34 @@ const conv = (o: {
   return packGraph(operands, nodes, ['y']);
 };
 
+/** softmax(Q·Kᵀ · scale [+ bias]) · V, fused at load into one attention node (Swin's and SAM's form). */
+const attention = (o: { n: number; d: number; bias?: boolean }): Packed => {
+  const nodes: { op: string; inputs: string[]; outputs: string[]; attrs?: Record<string, number | number[]> }[] = [
+    { op: 'Transpose', inputs: ['k'], outputs: ['kt'], attrs: { perm: [0, 1, 3, 2] } },
+    { op: 'MatMul', inputs: ['q', 'kt'], outputs: ['s0'] },
+    { op: 'Mul', inputs: ['s0', 'scale'], outputs: ['s1'] },
+  ];
+  let sc = 's1';
+  if (o.bias) {
+    nodes.push({ op: 'Add', inputs: [sc, 'bias'], outputs: ['s2'] });
+    sc = 's2';
+  }
+  nodes.push({ op: 'Softmax', inputs: [sc], outputs: ['p'], attrs: { axis: -1 } });
+  nodes.push({ op: 'MatMul', inputs: ['p', 'v'], outputs: ['y'] });
+  const dims = [2, 3, o.n, o.d];
+  const operands: Parameters<typeof packGraph>[0] = {
+    q: f32(dims, 81, -2, 2),
+    k: f32(dims, 82, -2, 2),
+    v: f32(dims, 83),
+    scale: konst({ dims: [], data: [1 / Math.sqrt(o.d)] }),
+  };
+  if (o.bias) operands.bias = konst(f32([3, o.n, o.n], 84));
+  return packGraph(operands, nodes, ['y']);
+};
+
 const graphs: [string, () => Packed][] = [
+  ['attention, windows with a bias', () => attention({ n: 49, d: 16, bias: true })],
+  ['attention, several row blocks', () => attention({ n: 300, d: 24 })],
   ['linear', () => linear()],
   ['linear, odd depth', () => linear({ k: 41, bias: true })],
   ['linear + bias + gelu', () => linear({ bias: true, gelu: true })],
@@ -126,7 +153,7 @@ describe("precision 'bf16'", () => {
 
 describe("precision 'f32'", () => {
   it('is the default and the same bits whether named or not', async () => {
-    for (const [label, make] of graphs.slice(0, 3)) {
+    for (const [label, make] of graphs.slice(0, 4)) {
       const p = make();
       const file = writeModel(p.spec, label);
       const seg = await loadAddon().Segmenter.load(file, { threads: 2 });

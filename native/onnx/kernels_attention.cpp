@@ -276,6 +276,7 @@ class ScoredAttentionKernel : public Kernel {
     cpu::ScoredAttentionShape s;
     Shape natural;
     if (have_ops && plan(args, ops, s, natural)) {
+      s.bf16 = ctx.bf16;
       Shape shape = natural;
       if (!out_perm_.empty() && !out_layout(natural, out_perm_, out_shape_, shape, s.o_off, s.ldo))
         return {out_transposed(ctx, compute(ctx, ops, s, natural))};
@@ -286,7 +287,8 @@ class ScoredAttentionKernel : public Kernel {
         ctx.detail->emplace_back("ScoredAttention " + std::to_string(s.batch) + "x [" + std::to_string(s.Nq) + "x" +
                                      std::to_string(s.Nk) + "] D " + std::to_string(s.D) + " Dv " +
                                      std::to_string(s.Dv) + " bias " + std::to_string(s.bias.size()) +
-                                     (qkv_ ? " qkv" : "") + (out_perm_.empty() ? "" : " out"),
+                                     (qkv_ ? " qkv" : "") + (out_perm_.empty() ? "" : " out") +
+                                     (s.bf16 ? " (bf16)" : ""),
                                  flops);
       }
       return {y};

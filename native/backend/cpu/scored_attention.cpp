@@ -5,6 +5,7 @@
 #include <limits>
 #include <map>
 
+#include "backend/cpu/gemm_bf16.h"
 #include "backend/cpu/gemm_packed.h"
 #include "backend/cpu/ops.h"
 #include "backend/cpu/vexp.h"
@@ -50,7 +51,7 @@ void scored_attention(ThreadPool& pool, const float* q, const float* k, const fl
   // them instead of once per block.
   std::vector<PackedB> packed_k, packed_v;
   std::vector<int64_t> k_pack(size_t(s.batch), 0), v_pack(size_t(s.batch), 0);  // entry → its packed K / V
-  if (blocks > 1 && Nk > 0 && s.D > 0) {
+  if (blocks > 1 && Nk > 0 && s.D > 0 && !s.bf16) {
     std::map<int64_t, int64_t> ks, vs;  // distinct offsets → pack
     for (int64_t b = 0; b < s.batch; ++b) {
       k_pack[size_t(b)] = ks.emplace(s.k_off[size_t(b)], int64_t(ks.size())).first->second;
@@ -89,12 +90,20 @@ void scored_attention(ThreadPool& pool, const float* q, const float* k, const fl
       const PackedB* pv = packed_v.empty() ? nullptr : &packed_v[size_t(v_pack[size_t(b)])];
       if (s.D == 0)
         std::fill(S, S + rows * Nk, 0.f);
+      else if (s.bf16 && s.k_rows)
+        gemm_bf16_nt(qb, s.ldq, rows, kb, s.ldk, Nk, s.D, S, Nk, false);
+      else if (s.bf16)
+        gemm_bf16_nn(qb, s.ldq, rows, kb, s.ldk, s.D, Nk, S, Nk, false);
       else
         sgemm_ex_serial(false, s.k_rows, rows, 0, Nk, s.D, s.scale, qb, s.ldq, kb, s.ldk, pk, 0.f, S, Nk, {});
+      // The bf16 products leave the scale out: applied before the bias terms, as in f32.
+      const bool scaled_here = s.bf16 && s.D > 0 && s.scale != 1.f;
       for (int64_t r = 0; r < rows; ++r) {
         float* row = S + r * Nk;
+        if (scaled_here && !s.bias.empty())
+          for (int64_t j = 0; j < Nk; ++j) row[j] *= s.scale;
         for (const ScoreBias& term : s.bias) add_bias(row, term, s, b, i0 + r);
-        const float m = scale_and_max(row, Nk, 1.f);
+        const float m = scale_and_max(row, Nk, scaled_here && s.bias.empty() ? s.scale : 1.f);
         if (m == -std::numeric_limits<float>::infinity() || std::isnan(m)) {
           // Every score -inf (or NaN): the softmax is NaN, as the unfused graph computes it.
           std::fill(row, row + Nk, std::numeric_limits<float>::quiet_NaN());
@@ -103,7 +112,10 @@ void scored_attention(ThreadPool& pool, const float* q, const float* k, const fl
         }
         inv[size_t(r)] = 1.f / exp_shifted_sum(row, Nk, m);
       }
-      sgemm_ex_serial(false, false, rows, 0, s.Dv, Nk, 1.f, S, Nk, vb, s.ldv, pv, 0.f, ob, s.ldo, {});
+      if (s.bf16)
+        gemm_bf16_nn(S, Nk, rows, vb, s.ldv, Nk, s.Dv, ob, s.ldo, false);
+      else
+        sgemm_ex_serial(false, false, rows, 0, s.Dv, Nk, 1.f, S, Nk, vb, s.ldv, pv, 0.f, ob, s.ldo, {});
       for (int64_t r = 0; r < rows; ++r) {
         float* orow = ob + r * s.ldo;
         const float f = inv[size_t(r)];

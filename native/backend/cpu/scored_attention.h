@@ -35,6 +35,9 @@ struct ScoredAttentionShape {
   std::vector<int64_t> q_off, k_off, v_off, o_off;
   int64_t ldq = 0, ldk = 0, ldv = 0, ldo = 0;
   std::vector<ScoreBias> bias;
+  // Q·Kᵀ and P·V with operands rounded to bf16 as they are packed, sums in f32 (gemm_bf16_nt /
+  // _nn); needs bf16_gemm_supported().
+  bool bf16 = false;
 };
 
 // out (batch, Nq, Dv) = softmax over keys of (scale · Q Kᵀ + Σ bias) times V, each operand where
