@@ -53,11 +53,11 @@ describe('glass matte (model-free, box given)', () => {
       prompt: { box: promptBoxFor(s) },
     });
     const score = scoreCutout(s, rgbaOf(m.fg, m.alpha));
-    // Measured at this size: opaque ≤ 0.7, background ≤ 1.8, glass 5.9–17.2. Keeping the box opaque scores > 40
+    // Measured at this size: opaque ≤ 0.7, background ≤ 1.8, glass 5.9–16.8. Keeping the box opaque scores > 40
     // on glass and background, losing the frame > 40 on opaque.
     expect(score.opaque).toBeLessThan(1.2);
     expect(score.background).toBeLessThan(2.5);
-    expect(score.glass).toBeLessThan(18.5);
+    expect(score.glass).toBeLessThan(18);
     let marked = 0,
       glass = 0;
     for (let i = 0; i < W * H; i++) if (s.region[i] === REGION_GLASS) glass++, m.glass[i] && marked++;
