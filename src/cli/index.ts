@@ -14,6 +14,7 @@ import { encodeImage } from '../image/encode.js';
 import {
   DeviceSchema,
   ModelProfileNameSchema,
+  SegmentPrecisionSchema,
   type CleanupOptions,
   type Device,
   type SegmentOptions,
@@ -56,6 +57,7 @@ interface CommonFlags extends SubjectFlags {
   model?: string;
   variant?: 'medium' | 'small';
   profile?: string;
+  precision?: 'auto' | 'f32' | 'bf16';
   box?: [number, number, number, number];
   point?: { x: number; y: number; label: 0 | 1 }[];
   threads?: number;
@@ -92,6 +94,12 @@ function addCommon(cmd: Command): Command {
       new Option('--profile <name>', 'pre/post-processing family (default: inferred)').choices(
         ModelProfileNameSchema.options,
       ),
+    )
+    .addOption(
+      new Option(
+        '--precision <p>',
+        "the network's CPU compute: 'f32' (default), 'bf16' or 'auto' (bf16 where the CPU has AVX512-BF16)",
+      ).choices(SegmentPrecisionSchema.options),
     )
     .option('--box <x,y,w,h>', "SAM prompt: the subject's box in photo pixels", parseBox)
     .option(
@@ -150,10 +158,11 @@ function parsePoint(
 function commonOptions(f: CommonFlags): SegmentOptions {
   const o: SegmentOptions = { input: f.in };
   if (f.model !== undefined) o.model = f.model;
-  if (f.variant !== undefined || f.profile !== undefined) {
+  if (f.variant !== undefined || f.profile !== undefined || f.precision !== undefined) {
     o.segmentation = {
       ...(f.variant !== undefined ? { variant: f.variant } : {}),
       ...(f.profile !== undefined ? { profile: f.profile as never } : {}),
+      ...(f.precision !== undefined ? { precision: f.precision } : {}),
     };
   }
   if (f.box !== undefined || f.point !== undefined) {
