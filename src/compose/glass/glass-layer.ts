@@ -4,8 +4,10 @@
  * Each pane (a connected glass region) is solved on its own:
  *   α₀       1 − transmission, at most what the pane's darkest light allows: where the view behind
  *            is near black, C is the glass's own light α₀·tint, so a low quantile of C bounds α₀
- *   base     the pane's light without reflections: a wide local mean of its pixels, i.e.
- *            (1−α₀)·B + α₀·tint at low frequency
+ *   base     the pane's light without reflections: a reflection only adds light, so the base is
+ *            the lower envelope of the pane's colours (a morphological opening, per channel and per
+ *            scale, wider than a reflection band), i.e. (1−α₀)·B + α₀·tint; a mean would be raised
+ *            by the band it should leave out
  *   r        the reflection: the pane's smoothed colour beyond the base, towards the reflected light
  *            (near white), least squares over the three channels; kept only where that move
  *            explains the colour change (its direction is that of the light) at two scales, so a
@@ -17,6 +19,7 @@
  */
 import { boxMean } from '../guided-filter.js';
 import { CLASS_GLASS } from './glass-regions.js';
+import { maskedOpening } from './morphology.js';
 import { components } from './pixel-ops.js';
 
 export interface GlassLook {
@@ -34,7 +37,7 @@ export const DEFAULT_TINT: [number, number, number] = [190, 210, 208];
 const REFLECTED: [number, number, number] = [240, 243, 246];
 /** Radii as shares of the product's short side: colour smoothing, and the reflection-free base. */
 const SMOOTH = 0.01;
-const BASE = 0.05;
+const BASE = 0.03;
 /** The second, wider scale a reflection must show at (times SMOOTH). */
 const WIDE = 4;
 /** Cosine between the colour change and the move towards the light above which it counts fully. */
@@ -144,12 +147,14 @@ export function glassLayer(
   const rho = Math.max(1, Math.round(side * SMOOTH));
   const fine = maskedMeans(planes, weight, w, h, rho);
   const wide = maskedMeans(planes, weight, w, h, rho * WIDE);
-  const base = maskedMeans(planes, weight, w, h, Math.max(2, Math.round(side * BASE)));
+  const baseRadius = Math.max(2, Math.round(side * BASE));
+  const baseFine = fine.map((p) => maskedOpening(p, weight, w, h, baseRadius));
+  const baseWide = wide.map((p) => maskedOpening(p, weight, w, h, baseRadius));
   const a0 = Math.min(0.95, Math.max(0.02, 1 - look.transmission));
   const paneA = paneAlpha(fine, cls, w, h, look, a0);
   const tint = look.tint;
-  // The reflection at pixel i seen in `src`, gated by how well the move towards the light explains it.
-  const reflection = (src: Float32Array[], i: number, a: number): number => {
+  // The reflection at pixel i seen in `src` over its `base`, gated by how well the move towards the light explains it.
+  const reflection = (src: Float32Array[], base: Float32Array[], i: number, a: number): number => {
     let de = 0,
       ee = 0,
       dd = 0;
@@ -169,7 +174,7 @@ export function glassLayer(
   for (let i = 0; i < n; i++) {
     if (cls[i] !== CLASS_GLASS) continue;
     const a = paneA[i]!;
-    const refl = Math.max(0, Math.min(0.9 - a, reflection(fine, i, a), reflection(wide, i, a)));
+    const refl = Math.max(0, Math.min(0.9 - a, reflection(fine, baseFine, i, a), reflection(wide, baseWide, i, a)));
     const total = a + refl;
     const j = at(i);
     alpha[j] = Math.round(total * 255);
