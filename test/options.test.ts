@@ -62,6 +62,15 @@ describe('options', () => {
       /`segmentation.variant`/,
     );
   });
+
+  it("takes the segmentation network's precision 'auto', 'f32' or 'bf16' and nothing else", () => {
+    for (const precision of ['auto', 'f32', 'bf16'] as const)
+      expect(parseSegmentOptions({ input: 'a.jpg', segmentation: { precision } }).segmentation?.precision).toBe(
+        precision,
+      );
+    const bad = { input: 'a.jpg', segmentation: { precision: 'fp16' } } as never;
+    expect(badInput(() => parseSegmentOptions(bad)).message).toMatch(/`segmentation.precision`/);
+  });
 });
 
 describe('colours', () => {
