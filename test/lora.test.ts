@@ -4,7 +4,7 @@
  * names must give the reference outputs; bad files and scales are refused with their codes; the
  * model cache keeps LoRA sets apart; per-generation LoRAs equal a load with them.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 import { afterAll, describe, expect, it } from 'vitest';
@@ -271,5 +271,26 @@ describe.runIf(present)('LoRA', () => {
     expect((await pixels(one, { loras: [] })).equals(p0)).toBe(true);
     expect((await pixels(one, { loras: [{ path: kohyaFile, scale: 0.5 }] })).equals(pHalf)).toBe(true);
     for (const x of [plain, one, half, plainAgain]) x.dispose();
+  });
+
+  it('loads the text encoders again for a new prompt (LoRA merged again), keeps recent prompts, refuses a changed file', async () => {
+    // On the CPU the encoders are let go after each encode; the last 8 prompts' embeddings stay.
+    const file = path.join(tmp.dir, 'reloaded.safetensors');
+    writeFileSync(file, readFileSync(kohyaFile));
+    const model = await native().DiffusionModel.load(sd1Tiny, {
+      threads: 2,
+      tokenizer: tokenizerDir,
+      loras: [{ path: file, scale: 1 }],
+    });
+    const pixels = async (prompt: string) =>
+      Buffer.from((await model.generate({ prompt, width: 64, height: 64, steps: 1, seed: 3 })).pixels);
+    const first = await pixels('a red chair');
+    for (let i = 0; i < 9; i++) await pixels(`a chair, view ${i}`); // pushes the first prompt out
+    expect((await pixels('a red chair')).equals(first)).toBe(true);
+    const later = new Date(Date.now() + 60_000);
+    utimesSync(file, later, later);
+    expect((await pixels('a red chair')).equals(first)).toBe(true); // kept: no encoder needed
+    await expectCode(() => pixels('a blue chair'), 'E_MODEL_FORMAT', 'changed after the model was loaded');
+    model.dispose();
   });
 });

@@ -169,28 +169,48 @@ std::shared_ptr<const DiffusionModel> DiffusionModel::load(const std::string& pa
   VaeLoadOptions vo;
   vo.threads = opts.threads;
   vo.gpu = opts.gpu;
+  m->load_opts_ = opts;
+  m->lora_key_ = lora_stack_key(loras);
+  m->te_opts_ = co;
+  // The text encoders before the UNet, to check them and keep their configs; on the CPU they are
+  // let go before the UNet loads (the first encode loads them again), so the load's peak holds
+  // one component. A second encoder is loaded where the checkpoint has one; whether the model
+  // needs it, its UNet says.
+  std::string te2_error;
+  Code te2_code = Code::ModelFormat;
+  {
+    ResidencyScope te_pages(&m->te_pages_);
+    m->te_loaded_.te =
+        ClipTextModel::from_weights(load_component_with_loras(path, Component::TextEncoder, loras, opts.threads), co);
+    try {
+      m->te_loaded_.te2 = ClipTextModel::from_weights(
+          load_component_with_loras(path, Component::TextEncoder2, loras, opts.threads), co);
+    } catch (const Error& e) {
+      te2_code = e.code();
+      te2_error = e.what();
+    }
+  }
+  const bool has_te2 = m->te_loaded_.te2 != nullptr;
+  m->te_cfg_ = m->te_loaded_.te->config();
+  if (has_te2) m->te2_cfg_ = m->te_loaded_.te2->config();
+  if (!m->gpu_) {
+    m->te_pages_.release();
+    m->te_pages_.ranges.clear();
+    m->te_loaded_ = {};
+  }
   {
     ResidencyScope pages(&m->unet_pages_);
     m->unet_ = UNetModel::from_weights(load_component_with_loras(path, Component::Unet, loras, opts.threads), uo);
   }
-  check_lora_targets(loras, m->unet_->config().text_time, path);
-  m->load_opts_ = opts;
-  m->lora_key_ = lora_stack_key(loras);
-  ResidencyScope te_pages(&m->te_pages_);
-  m->te_ =
-      ClipTextModel::from_weights(load_component_with_loras(path, Component::TextEncoder, loras, opts.threads), co);
   const UnetConfig& uc = m->unet_->config();
-  if (uc.text_time) {
-    try {
-      m->te2_ = ClipTextModel::from_weights(
-          load_component_with_loras(path, Component::TextEncoder2, loras, opts.threads), co);
-    } catch (const Error& e) {
-      fail(e.code(),
-           "this is an SDXL model (its UNet has add_embedding), which needs a second text encoder "
-           "(text_encoder_2/ in a diffusers folder, conditioner.embedders.1.* in a single file): ",
-           e.what());
-    }
-  }
+  if (uc.text_time && !has_te2)
+    fail(te2_code,
+         "this is an SDXL model (its UNet has add_embedding), which needs a second text encoder "
+         "(text_encoder_2/ in a diffusers folder, conditioner.embedders.1.* in a single file): ",
+         te2_error);
+  check_lora_targets(loras, uc.text_time, path);
+  if (!uc.text_time) m->te_loaded_.te2.reset();
+  m->sdxl_ = uc.text_time;
   std::shared_ptr<VaeModel> vae;
   {
     ResidencyScope pages(&m->vae_pages_);
@@ -199,21 +219,22 @@ std::shared_ptr<const DiffusionModel> DiffusionModel::load(const std::string& pa
   m->vae_ = vae;
   if (m->gpu_) {
     // Each component reserved its own share at load; all of them must fit together.
-    const size_t weights = m->unet_->device_weight_bytes() + m->te_->device_weight_bytes() +
-                           (m->te2_ ? m->te2_->device_weight_bytes() : 0) + vae->device_weight_bytes();
+    const TextEncoders& t = m->te_loaded_;
+    const size_t weights = m->unet_->device_weight_bytes() + t.te->device_weight_bytes() +
+                           (t.te2 ? t.te2->device_weight_bytes() : 0) + vae->device_weight_bytes();
     nn::reserve_device(m->gpu_.get(), weights, path + " (UNet, text encoders and VAE together)");
   }
   m->layout_ = m->unet_->layout();
 
   // The components must fit together.
   const VaeConfig& vc = m->vae_->config();
-  const ClipTextConfig& tc = m->te_->config();
-  const int64_t context = tc.hidden + (m->te2_ ? m->te2_->config().hidden : 0);
+  const ClipTextConfig& tc = m->te_cfg_;
+  const int64_t context = tc.hidden + (m->sdxl_ ? m->te2_cfg_.hidden : 0);
   if (context != uc.context_dim)
-    fail(Code::ModelUnsupported, path, ": the text encoder", m->te2_ ? "s are " : " is ", context,
+    fail(Code::ModelUnsupported, path, ": the text encoder", m->sdxl_ ? "s are " : " is ", context,
          " wide but the UNet attends to a ", uc.context_dim, "-wide context; the components do not belong together");
-  if (m->te2_) {
-    const ClipTextConfig& t2 = m->te2_->config();
+  if (m->sdxl_) {
+    const ClipTextConfig& t2 = m->te2_cfg_;
     if (t2.projection_dim == 0)
       fail(Code::ModelFormat, path,
            ": the second text encoder has no text_projection (SDXL's pooled embedding needs it)");
@@ -241,7 +262,7 @@ std::shared_ptr<const DiffusionModel> DiffusionModel::load(const std::string& pa
       if (v.is_object()) m->force_zeros_for_empty_prompt_ = config_bool(v, "force_zeros_for_empty_prompt", true);
     }
   }
-  m->family_ = m->te2_ ? "sdxl" : tc.act == cpu::Act::GELU ? "sd2" : "sd1";
+  m->family_ = m->sdxl_ ? "sdxl" : tc.act == cpu::Act::GELU ? "sd2" : "sd1";
   if (uc.out_channels != vc.latent_channels ||
       (uc.in_channels != vc.latent_channels && uc.in_channels != 2 * vc.latent_channels + 1))
     fail(Code::ModelUnsupported, path, ": the UNet takes ", uc.in_channels, " and predicts ", uc.out_channels,
@@ -262,7 +283,7 @@ std::shared_ptr<const DiffusionModel> DiffusionModel::load(const std::string& pa
     fail(Code::ModelUnsupported, path, ": the pad token '", pad, "' is not in the tokenizer's vocabulary (", tok_dir,
          ")");
   m->pad_token_ = pad;
-  if (m->te2_) {
+  if (m->sdxl_) {
     // tokenizer_2 pads with "!" in SDXL; its folder says so when the model has one.
     std::string pad2 = tok_from_model && is_dir(path + "/tokenizer_2") ? folder_pad_token(path + "/tokenizer_2") : "";
     if (pad2.empty()) pad2 = "!";
@@ -280,13 +301,72 @@ std::shared_ptr<const DiffusionModel> DiffusionModel::load(const std::string& pa
   // A load frees blocks no pass will ask for again (LoRA-merged f32 copies once packed, the
   // packer's widening buffer): the tensor allocator's cache would keep them resident.
   tensor_cache_trim();
+  heap_trim();
   return model_cache().insert(key, m);  // another thread may have loaded it meanwhile
+}
+
+DiffusionModel::TextEncoders DiffusionModel::load_text_encoders(ResidentRanges* pages) const {
+  // The LoRA files are opened again rather than kept open: their mapped pages would stay resident.
+  const LoraStack loras = open_loras(load_opts_.loras);
+  if (lora_stack_key(loras) != lora_key_)
+    fail(Code::ModelFormat, "a LoRA file of ", path_,
+         " changed after the model was loaded (its text encoders are loaded again for each new prompt); load the "
+         "model again");
+  ResidencyScope scope(pages);
+  TextEncoders t;
+  t.te =
+      ClipTextModel::from_weights(load_component_with_loras(path_, Component::TextEncoder, loras, threads_), te_opts_);
+  if (sdxl_)
+    t.te2 = ClipTextModel::from_weights(load_component_with_loras(path_, Component::TextEncoder2, loras, threads_),
+                                        te_opts_);
+  return t;
 }
 
 void DiffusionModel::encode_prompts(const std::string& prompt, const std::string& negative, int clip_skip,
                                     std::vector<float>& cond, std::vector<float>& uncond, int64_t& seq,
                                     std::vector<float>* pooled, std::vector<float>* uncond_pooled,
                                     bool with_uncond) const {
+  const std::string key = prompt + '\x1f' + negative + '\x1f' + std::to_string(clip_skip) + (with_uncond ? "|cfg" : "");
+  std::lock_guard<std::mutex> lock(te_mu_);
+  auto hit =
+      std::find_if(prompt_cache_.begin(), prompt_cache_.end(), [&](const PromptEmbeddings& e) { return e.key == key; });
+  if (hit == prompt_cache_.end()) {
+    PromptEmbeddings e;
+    e.key = key;
+    // On the CPU the encoders the load left (or ones loaded now) are let go after this encode,
+    // their mapped pages first (the ranges die with the mapping).
+    ResidentRanges local;
+    ResidentRanges* pages = &te_pages_;
+    TextEncoders t = te_loaded_;
+    if (!t.te) {
+      t = load_text_encoders(&local);
+      pages = &local;
+    }
+    encode_with(t, prompt, negative, clip_skip, e.cond, e.uncond, e.seq, &e.pooled, &e.uncond_pooled, with_uncond);
+    pages->release();  // read back from the page cache should a gpu's encoders need them again
+    if (!gpu_) {
+      pages->ranges.clear();
+      te_loaded_ = {};
+    }
+    constexpr size_t kPrompts = 8;
+    if (prompt_cache_.size() >= kPrompts) prompt_cache_.erase(prompt_cache_.begin());
+    prompt_cache_.push_back(std::move(e));
+    hit = std::prev(prompt_cache_.end());
+  } else {
+    std::rotate(hit, hit + 1, prompt_cache_.end());  // the newest last
+    hit = std::prev(prompt_cache_.end());
+  }
+  cond = hit->cond;
+  uncond = hit->uncond;
+  seq = hit->seq;
+  if (pooled) *pooled = hit->pooled;
+  if (uncond_pooled) *uncond_pooled = hit->uncond_pooled;
+}
+
+void DiffusionModel::encode_with(const TextEncoders& t, const std::string& prompt, const std::string& negative,
+                                 int clip_skip, std::vector<float>& cond, std::vector<float>& uncond, int64_t& seq,
+                                 std::vector<float>* pooled, std::vector<float>* uncond_pooled,
+                                 bool with_uncond) const {
   std::vector<PromptChunk> pc = encode_weighted_prompt(*tok_, prompt, pad_token_);
   std::vector<PromptChunk> nc =
       with_uncond ? encode_weighted_prompt(*tok_, negative, pad_token_) : std::vector<PromptChunk>{};
@@ -297,9 +377,9 @@ void DiffusionModel::encode_prompts(const std::string& prompt, const std::string
   if (pc.size() > 32)
     fail(Code::BadInput, "the prompt needs ", pc.size(), " chunks of 75 tokens; at most 32 are allowed");
   seq = int64_t(pc.size()) * ClipTokenizer::kContextLength;
-  if (!te2_) {
-    cond = encode_chunks(*te_, pc, clip_skip);
-    uncond = with_uncond ? encode_chunks(*te_, nc, clip_skip) : std::vector<float>{};
+  if (!t.te2) {
+    cond = encode_chunks(*t.te, pc, clip_skip);
+    uncond = with_uncond ? encode_chunks(*t.te, nc, clip_skip) : std::vector<float>{};
     return;
   }
   // SDXL: the second tokenizer differs only in its pad token.
@@ -311,7 +391,7 @@ void DiffusionModel::encode_prompts(const std::string& prompt, const std::string
   with_pad2(pc, prompt);
   with_pad2(nc, negative);
   std::vector<float> p, up;
-  cond = encode_chunks_xl(*te_, *te2_, pc, clip_skip, &p);
+  cond = encode_chunks_xl(*t.te, *t.te2, pc, clip_skip, &p);
   const bool zeros = force_zeros_for_empty_prompt_ && negative.empty();
   if (!with_uncond) {
     uncond.clear();
@@ -320,7 +400,7 @@ void DiffusionModel::encode_prompts(const std::string& prompt, const std::string
     uncond.assign(cond.size(), 0.f);
     up.assign(p.size(), 0.f);
   } else {
-    uncond = encode_chunks_xl(*te_, *te2_, nc, clip_skip, &up);
+    uncond = encode_chunks_xl(*t.te, *t.te2, nc, clip_skip, &up);
   }
   if (pooled) *pooled = std::move(p);
   if (uncond_pooled) *uncond_pooled = std::move(up);
@@ -384,8 +464,8 @@ GenerateResult DiffusionModel::generate(const GenerateRequest& g) const {
     fail(Code::BadInput, "guidanceScale must be from 0 to 100; got ", g.guidance);
   {
     // SDXL already starts at the penultimate layer of both encoders.
-    int64_t layers = te_->config().layers;
-    if (te2_) layers = std::min(layers, te2_->config().layers) - 1;
+    int64_t layers = te_cfg_.layers;
+    if (sdxl_) layers = std::min(layers, te2_cfg_.layers) - 1;
     if (g.clip_skip < 0 || g.clip_skip >= layers)
       fail(Code::BadInput, "clipSkip must be from 0 to ", layers - 1, "; got ", g.clip_skip);
   }
@@ -429,17 +509,17 @@ GenerateResult DiffusionModel::generate(const GenerateRequest& g) const {
   attach_tiny_vae(g, req);
   if (g.cancelled && g.cancelled()) fail(Code::Cancelled, "generation cancelled before it started");
   // Without CFG (guidance <= 1) the pipeline runs the prompt alone: no negative prompt to encode.
-  encode_prompts(g.prompt, g.negative_prompt, g.clip_skip, req.cond, req.uncond, req.seq, te2_ ? &req.pooled : nullptr,
-                 te2_ ? &req.uncond_pooled : nullptr, g.guidance > 1.f);
-  // One component's weights resident at a time: the encoders are done; the VAE goes once the
-  // init image is encoded; the UNet once the last step is taken.
-  te_pages_.release();
+  encode_prompts(g.prompt, g.negative_prompt, g.clip_skip, req.cond, req.uncond, req.seq, sdxl_ ? &req.pooled : nullptr,
+                 sdxl_ ? &req.uncond_pooled : nullptr, g.guidance > 1.f);
+  // One component's weights resident at a time: the encoders are done (encode_prompts let their
+  // pages go); the VAE goes once the init image is encoded; the UNet once the last step is taken.
   // Freed activation blocks of one phase are of no use to the next: the tensor allocator's cache
   // lets them go between phases and after the generation, so that peak memory is one phase's.
   req.on_phase = [this](PipelinePhase phase) {
     if (phase == PipelinePhase::Denoise) vae_pages_.release();
     if (phase == PipelinePhase::Decode) unet_pages_.release();
     tensor_cache_trim();
+    heap_trim();
   };
   if (has_image) {
     // (H, W, 3) bytes → (1, 3, H, W) in [0, 1]
@@ -451,6 +531,7 @@ GenerateResult DiffusionModel::generate(const GenerateRequest& g) const {
 
   PipelineResult r = run_pipeline(req);
   tensor_cache_trim();
+  heap_trim();
   BGN_CHECK(r.H == H && r.W == W && int64_t(r.image.size()) == 3 * H * W, Code::Internal,
             "the pipeline returned an image of the wrong size");
   GenerateResult out;

@@ -145,12 +145,10 @@ class DiffusionModel {
 
   // "sd1", "sd2" or "sdxl".
   const std::string& family() const { return family_; }
-  bool is_sdxl() const { return te2_ != nullptr; }
+  bool is_sdxl() const { return sdxl_; }
 
   const UNetModel& unet() const { return *unet_; }
   const VaeModel& vae() const { return *vae_; }
-  const ClipTextModel& text_encoder() const { return *te_; }
-  const ClipTextModel* text_encoder_2() const { return te2_.get(); }
   const std::string& path() const { return path_; }
   const std::string& layout() const { return layout_; }
   const std::string& pad_token() const { return pad_token_; }
@@ -160,7 +158,30 @@ class DiffusionModel {
   // Loads the request's tiny autoencoder into req when its result or previews need one.
   void attach_tiny_vae(const GenerateRequest& g, PipelineRequest& req) const;
   std::string path_, layout_, pad_token_, pad_token2_, family_;
-  std::shared_ptr<const ClipTextModel> te_, te2_;  // te2_: SDXL only
+  // The text encoders. On a gpu they stay loaded; on the CPU they are loaded for an encode and let
+  // go after it (their packed weights would otherwise sit beside the UNet's for the whole
+  // generation), and the embeddings of the last prompts are kept, so a batch that repeats a
+  // prompt encodes it once. Their configs are kept from the load.
+  struct TextEncoders {
+    std::shared_ptr<const ClipTextModel> te, te2;  // te2: SDXL only
+  };
+  // Loads them, recording the mapped pages they borrow in `pages`.
+  TextEncoders load_text_encoders(ResidentRanges* pages) const;
+  ClipTextConfig te_cfg_, te2_cfg_;
+  bool sdxl_ = false;
+  ClipLoadOptions te_opts_;
+  // The encoders the load left on a gpu (kept); empty on the CPU.
+  mutable TextEncoders te_loaded_;
+  void encode_with(const TextEncoders& t, const std::string& prompt, const std::string& negative, int clip_skip,
+                   std::vector<float>& cond, std::vector<float>& uncond, int64_t& seq, std::vector<float>* pooled,
+                   std::vector<float>* uncond_pooled, bool with_uncond) const;
+  struct PromptEmbeddings {
+    std::string key;
+    std::vector<float> cond, uncond, pooled, uncond_pooled;
+    int64_t seq = 0;
+  };
+  mutable std::mutex te_mu_;
+  mutable std::vector<PromptEmbeddings> prompt_cache_;  // the newest last
   bool force_zeros_for_empty_prompt_ = false;
   std::shared_ptr<const UNetModel> unet_;
   std::shared_ptr<const VaeModel> vae_;
@@ -170,7 +191,9 @@ class DiffusionModel {
   // (text encoders after encoding, VAE after encoding an init image, UNet before decoding) so the
   // peak resident set holds about one component's weights at a time (BGN_KEEP_WEIGHTS_RESIDENT=1
   // keeps them).
-  ResidentRanges te_pages_, unet_pages_, vae_pages_;
+  // te_pages_: the encoders the load left (under te_mu_).
+  mutable ResidentRanges te_pages_;
+  ResidentRanges unet_pages_, vae_pages_;
   std::string prediction_type_;  // load-option override of the scheduler config; empty: none
   std::shared_ptr<Gpu> gpu_;     // null: the CPU
   int threads_ = 0;              // the load's threads option (the tiny autoencoder runs with it)

@@ -12,6 +12,9 @@
 #if defined(__unix__) || defined(__APPLE__)
 #include <sys/mman.h>
 #endif
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include "tensor/error.h"
 #include "tensor/knobs.h"
@@ -250,6 +253,12 @@ void tensor_cache_trim() {
     c.live_high = c.mapped_bytes;  // a new period: the cache may fill up to what the blocks in use reach next
   }
   for (const auto& [size, p] : blocks) unmap_block(p, size);
+}
+
+void heap_trim() {
+#if defined(__GLIBC__)
+  malloc_trim(0);
+#endif
 }
 
 size_t tensor_cache_bytes() {

@@ -20,6 +20,9 @@ void tensor_free(void* p, size_t bytes);
 // whose sizes differ, e.g. a model load and its passes).
 void tensor_cache_trim();
 size_t tensor_cache_bytes();
+// Gives the C heap's free pages back to the OS: glibc keeps the chunks freed in each thread's
+// arena resident (every libuv worker that ran a call has one). For the ends of phases of work.
+void heap_trim();
 
 // An owning, uninitialised block from tensor_alloc, handed back to the cache when destroyed: for
 // scratch and activation memory that is allocated and freed at the same sizes call after call.

@@ -11,7 +11,6 @@
 
 #include <algorithm>
 #include <limits>
-#include <vector>
 
 #include "backend/cpu/gemm_bf16.h"
 #include "backend/cpu/vexp512.h"
@@ -165,34 +164,38 @@ void attention_bf16(ThreadPool& pool, const float* q, const float* k, const floa
   });
   const int64_t chunks = (s.Tq + kQueries - 1) / kQueries;
   pool.parallel_for(heads * chunks, 1, [&](int64_t t0, int64_t t1) {
-    thread_local std::vector<uint32_t> qw, pw;
-    thread_local std::vector<float> st, acc;
-    qw.resize(size_t(kQueries * kpD));
-    pw.resize(size_t(kQueries * (kKeys / 2)));
-    st.resize(size_t(round_up(kKeys, MR) * kQueries));
-    acc.resize(size_t(round_up(D, MR) * kQueries));
+    // A task's buffers (from the tensor allocator, not thread-local: the calling thread changes
+    // from call to call and each would keep its own): packed queries, the block's exponentials
+    // packed, the block's scores, the output's running sums.
+    const int64_t q_words = kQueries * kpD, p_words = kQueries * (kKeys / 2);
+    const int64_t s_floats = round_up(kKeys, MR) * kQueries, a_floats = round_up(D, MR) * kQueries;
+    const CachedBlock scratch(size_t(q_words + p_words + s_floats + a_floats) * 4, "attention's work space");
+    uint32_t* const qw = scratch.as<uint32_t>();
+    uint32_t* const pw = qw + q_words;
+    float* const st = reinterpret_cast<float*>(pw + p_words);
+    float* const acc = st + s_floats;
     Running run;
     for (int64_t t = t0; t < t1; ++t) {
       const int64_t bh = t / chunks, chunk = t % chunks, b = bh / s.heads, h = bh % s.heads;
       const int64_t i0 = chunk * kQueries, nq = std::min(kQueries, s.Tq - i0);
       const uint32_t* head = words + bh * head_words;
-      bf16_pack_rows(q + (b * s.Tq + i0) * s.ldq + h * D, s.ldq, nq, D, NR, qw.data());
+      bf16_pack_rows(q + (b * s.Tq + i0) * s.ldq + h * D, s.ldq, nq, D, NR, qw);
       std::fill(run.max, run.max + kQueries, -std::numeric_limits<float>::infinity());
       std::fill(run.sum, run.sum + kQueries, 0.f);
       // With a causal mask, blocks of keys past the last query are never seen.
       const int64_t tk_end = s.causal ? std::min(s.Tk, i0 + nq) : s.Tk;
       for (int64_t jb = 0; jb * kKeys < tk_end; ++jb) {
         const int64_t j0 = jb * kKeys, cols = std::min(kKeys, s.Tk - j0), kp = (cols + 1) / 2;
-        bf16_run_panels(head + jb * k_slot, cols, qw.data(), nq, kpD, st.data(), kQueries, false);
-        softmax_block(st.data(), cols, nq, s.scale, s.causal, j0, i0, run, pw.data());
-        if (jb > 0) rescale(acc.data(), D, nq, run.corr);
-        bf16_run_panels(head + blocks * k_slot + jb * v_slot, D, pw.data(), nq, kp, acc.data(), kQueries, jb > 0);
+        bf16_run_panels(head + jb * k_slot, cols, qw, nq, kpD, st, kQueries, false);
+        softmax_block(st, cols, nq, s.scale, s.causal, j0, i0, run, pw);
+        if (jb > 0) rescale(acc, D, nq, run.corr);
+        bf16_run_panels(head + blocks * k_slot + jb * v_slot, D, pw, nq, kp, acc, kQueries, jb > 0);
       }
-      if (tk_end <= 0) std::fill(acc.begin(), acc.end(), 0.f);
+      if (tk_end <= 0) std::fill(acc, acc + a_floats, 0.f);
       for (int64_t r = 0; r < nq; ++r) {
         float* orow = o + (b * s.Tq + i0 + r) * s.ldo + h * D;
         const float inv = run.sum[r] > 0.f ? 1.f / run.sum[r] : 0.f;
-        for (int64_t d = 0; d < D; ++d) orow[d] = acc[size_t(d * kQueries + r)] * inv;
+        for (int64_t d = 0; d < D; ++d) orow[d] = acc[d * kQueries + r] * inv;
       }
     }
   });

@@ -8,6 +8,7 @@
 
 #include "backend/cpu/im2col.h"
 #include "backend/cpu/ops.h"
+#include "tensor/allocator.h"
 #include "tensor/knobs.h"
 
 namespace bgn::cpu {
@@ -100,7 +101,10 @@ void conv2d(ThreadPool& pool, const ConvInput& x, int64_t N, int64_t C, int64_t 
   const int64_t tasks = N * G * bands;
 
   pool.parallel_for(tasks, 1, [&](int64_t t0, int64_t t1) {
-    thread_local std::vector<float> col;
+    // The column buffer from the tensor allocator's cache (the calling thread changes between calls).
+    const bool pointwise = is_pointwise(KH, KW, p) && x.parts.size() == 1;
+    const CachedBlock colb(pointwise ? 0 : size_t(K * band_rows * OW) * sizeof(float), "convolution columns");
+    float* const col = colb.as<float>();
     for (int64_t t = t0; t < t1; ++t) {
       int64_t band = t % bands, g = (t / bands) % G, n = t / (bands * G);
       int64_t oy0 = band * band_rows, oy1 = std::min(OH, oy0 + band_rows);
@@ -114,9 +118,8 @@ void conv2d(ThreadPool& pool, const ConvInput& x, int64_t N, int64_t C, int64_t 
         bmat = x.plane(n, g * Cg, H * W) + oy0 * OW;  // x itself is the column matrix
         ldb = H * W;
       } else {
-        col.resize(static_cast<size_t>(K * cols));
-        im2col_band(x, n, g * Cg, Cg, H, W, KH, KW, p, OW, oy0, oy1, col.data());
-        bmat = col.data();
+        im2col_band(x, n, g * Cg, Cg, H, W, KH, KW, p, OW, oy0, oy1, col);
+        bmat = col;
         ldb = cols;
       }
       sgemm_serial(false, false, Og, cols, K, 1.f, wg, K, bmat, ldb, 0.f, yg, OHW);

@@ -6,6 +6,7 @@
 
 #include "backend/cpu/conv_bf16.h"
 #include "backend/cpu/im2col.h"
+#include "tensor/allocator.h"
 #include "tensor/error.h"
 
 namespace bgn::cpu {
@@ -25,7 +26,9 @@ void conv2d_bf16(ThreadPool& pool, const ConvInput& x, int64_t N, int64_t C, int
   const bool direct = is_pointwise(KH, KW, p) && x.parts.size() == 1;
 
   pool.parallel_for(N * bands, 1, [&](int64_t t0, int64_t t1) {
-    thread_local std::vector<float> col;
+    // The column buffer from the tensor allocator's cache (the calling thread changes between calls).
+    const CachedBlock colb(direct ? 0 : size_t(K * band_rows * OW) * sizeof(float), "convolution columns");
+    float* const col = colb.as<float>();
     for (int64_t t = t0; t < t1; ++t) {
       const int64_t band = t % bands, n = t / bands;
       const int64_t oy0 = band * band_rows, oy1 = std::min(OH, oy0 + band_rows), cols = (oy1 - oy0) * OW;
@@ -33,9 +36,8 @@ void conv2d_bf16(ThreadPool& pool, const ConvInput& x, int64_t N, int64_t C, int
       if (direct) {
         gemm_bf16_left(w, x.plane(n, 0, H * W) + oy0 * OW, H * W, cols, yn, OHW);
       } else {
-        col.resize(size_t(K * cols));
-        im2col_band(x, n, 0, C, H, W, KH, KW, p, OW, oy0, oy1, col.data());
-        gemm_bf16_left(w, col.data(), cols, cols, yn, OHW);
+        im2col_band(x, n, 0, C, H, W, KH, KW, p, OW, oy0, oy1, col);
+        gemm_bf16_left(w, col, cols, cols, yn, OHW);
       }
       apply_bias_activation(yn, O, cols, OHW, bias, p.activation);
     }

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "backend/cpu/cpu_features.h"
+#include "tensor/allocator.h"
 #include "tensor/error.h"
 #include "tensor/knobs.h"
 
@@ -167,10 +168,9 @@ void gemm_bf16_left(const Bf16Weights& w, const float* x, int64_t ldx, int64_t N
   BGN_CHECK(w.side() == Bf16Weights::Side::Left, Code::Internal, "gemm_bf16_left on a right-side weight");
   if (N <= 0) return;
   const int64_t kp = w.pairs();
-  thread_local std::vector<uint32_t> xb;
-  xb.resize(size_t(kp * ((N + NR - 1) / NR) * NR));
-  pack_column_pairs(x, ldx, w.depth(), N, xb.data());
-  run_panels(w.panel(0), w.rows(), xb.data(), N, kp, c, ldc, false);
+  const CachedBlock xb(size_t(kp * ((N + NR - 1) / NR) * NR) * sizeof(uint32_t), "bf16 packed activations");
+  pack_column_pairs(x, ldx, w.depth(), N, xb.as<uint32_t>());
+  run_panels(w.panel(0), w.rows(), xb.as<uint32_t>(), N, kp, c, ldc, false);
 }
 
 void gemm_bf16_right(ThreadPool& pool, const float* x, int64_t ldx, int64_t M, const Bf16Weights& w, float* c,
@@ -185,16 +185,17 @@ void gemm_bf16_right(ThreadPool& pool, const float* x, int64_t ldx, int64_t M, c
   const int64_t col_tasks = row_tasks >= want ? 1 : std::min(b_panels, (want + row_tasks - 1) / row_tasks);
   const int64_t col_chunk = (b_panels + col_tasks - 1) / col_tasks;
   pool.parallel_for(row_tasks * col_tasks, 1, [&](int64_t t0, int64_t t1) {
-    thread_local std::vector<uint32_t> xa;
+    // Packed rows from the tensor allocator's cache (the calling thread changes between calls).
+    const CachedBlock xb(size_t(kp * chunk * MR) * sizeof(uint32_t), "bf16 packed activations");
+    uint32_t* const xa = xb.as<uint32_t>();
     for (int64_t t = t0; t < t1; ++t) {
       const int64_t rt = t / col_tasks, ct = t % col_tasks;
       const int64_t i0 = rt * chunk * MR, rows = std::min(chunk * MR, M - i0);
       const int64_t j0 = ct * col_chunk, j1 = std::min(b_panels, j0 + col_chunk);
       if (rows <= 0 || j1 <= j0) continue;
-      xa.resize(size_t(kp * ((rows + MR - 1) / MR) * MR));
-      pack_row_pairs(x + i0 * ldx, ldx, rows, K, MR, xa.data());
+      pack_row_pairs(x + i0 * ldx, ldx, rows, K, MR, xa);
       const int64_t cols = std::min(R, j1 * NR) - j0 * NR;
-      run_panels(xa.data(), rows, w.panel(j0), cols, kp, c + i0 * ldc + j0 * NR, ldc, accumulate);
+      run_panels(xa, rows, w.panel(j0), cols, kp, c + i0 * ldc + j0 * NR, ldc, accumulate);
     }
   });
 }
@@ -213,20 +214,20 @@ void gemm_bf16_right_ex(ThreadPool& pool, const float* x, int64_t ldx, int64_t M
   const int64_t col_tasks = row_tasks >= want ? 1 : std::min(b_panels, (want + row_tasks - 1) / row_tasks);
   const int64_t col_chunk = (b_panels + col_tasks - 1) / col_tasks;
   pool.parallel_for(row_tasks * col_tasks, 1, [&](int64_t t0, int64_t t1) {
-    thread_local std::vector<uint32_t> xa;
+    const CachedBlock xb(size_t(kp * chunk * MR) * sizeof(uint32_t), "bf16 packed activations");
+    uint32_t* const xa = xb.as<uint32_t>();
     for (int64_t t = t0; t < t1; ++t) {
       const int64_t rt = t / col_tasks, ct = t % col_tasks;
       const int64_t i0 = rt * chunk * MR, rows = std::min(chunk * MR, M - i0);
       const int64_t j0 = ct * col_chunk, j1 = std::min(b_panels, j0 + col_chunk);
       if (rows <= 0 || j1 <= j0) continue;
-      xa.resize(size_t(kp * ((rows + MR - 1) / MR) * MR));
-      pack_row_pairs(x + i0 * ldx, ldx, rows, K, MR, xa.data());
+      pack_row_pairs(x + i0 * ldx, ldx, rows, K, MR, xa);
       for (int64_t jb = j0; jb < j1; jb += kBlockPanels) {
         const int64_t je = std::min(j1, jb + kBlockPanels), col0 = jb * NR, cols = std::min(R, je * NR) - col0;
         float* cb = c + i0 * ldc + col0;
         if (ep.bias)
           for (int64_t r = 0; r < rows; ++r) std::memcpy(cb + r * ldc, ep.bias + col0, size_t(cols) * sizeof(float));
-        run_panels(xa.data(), rows, w.panel(jb), cols, kp, cb, ldc, ep.bias != nullptr);
+        run_panels(xa, rows, w.panel(jb), cols, kp, cb, ldc, ep.bias != nullptr);
         finish_block(ep, cb, rows, cols, ldc, ep.residual ? ep.residual + i0 * ep.ldr + col0 : nullptr);
       }
     }

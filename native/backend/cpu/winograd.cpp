@@ -314,10 +314,12 @@ void conv2d_winograd(ThreadPool& pool, const ConvInput& x, int64_t N, int64_t C,
   }
 
   pool.parallel_for(N * blocks, 1, [&](int64_t b0, int64_t b1) {
-    thread_local std::vector<float> V, M, work;
-    V.resize(static_cast<size_t>(36 * plane_stride(C * tb)));
-    M.resize(static_cast<size_t>(36 * plane_stride(O * tb)));
-    work.resize(static_cast<size_t>(36 * (4 * tb + 8)));
+    // From the tensor allocator's cache, not thread-local: the caller's thread changes from call to
+    // call (a libuv worker each time), and each would keep its own copies for good.
+    const CachedBlock vb(size_t(36 * plane_stride(C * tb)) * sizeof(float), "Winograd's input transforms");
+    const CachedBlock mb(size_t(36 * plane_stride(O * tb)) * sizeof(float), "Winograd's products");
+    const CachedBlock wb(size_t(36 * (4 * tb + 8)) * sizeof(float), "Winograd's work space");
+    float *const V = vb.as<float>(), *const M = mb.as<float>(), *const work = wb.as<float>();
     for (int64_t job = b0; job < b1; ++job) {
       const int64_t n = job / blocks, blk = job % blocks;
       const auto& segs = block_segments[blk];
@@ -326,15 +328,14 @@ void conv2d_winograd(ThreadPool& pool, const ConvInput& x, int64_t N, int64_t C,
       float* yn = y + n * O * OH * OW;
       for (int64_t c = 0; c < C; ++c)
         for (const auto& sg : segs)
-          input_segment(x.plane(n, c, H * W), H, W, d, p.pad_top, p.pad_left, sg, V.data(), C, c, tb, work.data());
+          input_segment(x.plane(n, c, H * W), H, W, d, p.pad_top, p.pad_left, sg, V, C, c, tb, work);
       // 36 GEMMs: M[xi] (O, nt) = U[xi] (O, C) @ V[xi] (C, nt)
       for (int xi = 0; xi < 36; ++xi)
-        sgemm_serial(false, false, O, nt, C, 1.f, U + xi * plane_stride(O * C), C, V.data() + xi * plane_stride(C * tb),
-                     tb, 0.f, M.data() + xi * plane_stride(O * tb), tb);
+        sgemm_serial(false, false, O, nt, C, 1.f, U + xi * plane_stride(O * C), C, V + xi * plane_stride(C * tb), tb,
+                     0.f, M + xi * plane_stride(O * tb), tb);
       for (int64_t o = 0; o < O; ++o)
         for (const auto& sg : segs)
-          output_segment(M.data(), O, o, tb, sg, d, bias ? bias[o] : 0.f, p.activation, yn + o * OH * OW, OH, OW,
-                         work.data());
+          output_segment(M, O, o, tb, sg, d, bias ? bias[o] : 0.f, p.activation, yn + o * OH * OW, OH, OW, work);
     }
   });
 }
