@@ -173,13 +173,15 @@ void gemm_bf16_left(const Bf16Weights& w, const float* x, int64_t ldx, int64_t N
   run_panels(w.panel(0), w.rows(), xb.as<uint32_t>(), N, kp, c, ldc, false);
 }
 
-void gemm_bf16_right(ThreadPool& pool, const float* x, int64_t ldx, int64_t M, const Bf16Weights& w, float* c,
-                     int64_t ldc, bool accumulate) {
-  BGN_CHECK(w.side() == Bf16Weights::Side::Right, Code::Internal, "gemm_bf16_right on a left-side weight");
-  if (M <= 0) return;
-  const int64_t kp = w.pairs(), K = w.depth(), R = w.rows();
+namespace {
+
+// C's rows in chunks of up to 16 panels (and, where those are too few to busy every thread, its
+// column panels in chunks too) as tasks on the pool; each task packs its rows of x once and hands
+// them to body(xa, i0, rows, j0, j1): rows [i0, i0 + rows) of C against right panels [j0, j1).
+template <class Body>
+void over_row_tasks(ThreadPool& pool, const float* x, int64_t ldx, int64_t M, const Bf16Weights& w, const Body& body) {
+  const int64_t kp = w.pairs(), K = w.depth();
   const int64_t a_panels = (M + MR - 1) / MR, b_panels = w.panels();
-  // Row chunks of up to 16 panels; when they are too few to busy every thread, column chunks too.
   const int64_t chunk = std::min<int64_t>(16, a_panels), row_tasks = (a_panels + chunk - 1) / chunk;
   const int64_t want = 2 * int64_t(pool.size());
   const int64_t col_tasks = row_tasks >= want ? 1 : std::min(b_panels, (want + row_tasks - 1) / row_tasks);
@@ -194,9 +196,21 @@ void gemm_bf16_right(ThreadPool& pool, const float* x, int64_t ldx, int64_t M, c
       const int64_t j0 = ct * col_chunk, j1 = std::min(b_panels, j0 + col_chunk);
       if (rows <= 0 || j1 <= j0) continue;
       pack_row_pairs(x + i0 * ldx, ldx, rows, K, MR, xa);
-      const int64_t cols = std::min(R, j1 * NR) - j0 * NR;
-      run_panels(xa, rows, w.panel(j0), cols, kp, c + i0 * ldc + j0 * NR, ldc, accumulate);
+      body(xa, i0, rows, j0, j1);
     }
+  });
+}
+
+}  // namespace
+
+void gemm_bf16_right(ThreadPool& pool, const float* x, int64_t ldx, int64_t M, const Bf16Weights& w, float* c,
+                     int64_t ldc, bool accumulate) {
+  BGN_CHECK(w.side() == Bf16Weights::Side::Right, Code::Internal, "gemm_bf16_right on a left-side weight");
+  if (M <= 0) return;
+  const int64_t kp = w.pairs(), R = w.rows();
+  over_row_tasks(pool, x, ldx, M, w, [&](const uint32_t* xa, int64_t i0, int64_t rows, int64_t j0, int64_t j1) {
+    const int64_t cols = std::min(R, j1 * NR) - j0 * NR;
+    run_panels(xa, rows, w.panel(j0), cols, kp, c + i0 * ldc + j0 * NR, ldc, accumulate);
   });
 }
 
@@ -204,32 +218,18 @@ void gemm_bf16_right_ex(ThreadPool& pool, const float* x, int64_t ldx, int64_t M
                         int64_t ldc, const GemmEpilogue& ep) {
   BGN_CHECK(w.side() == Bf16Weights::Side::Right, Code::Internal, "gemm_bf16_right_ex on a left-side weight");
   if (M <= 0) return;
-  const int64_t kp = w.pairs(), K = w.depth(), R = w.rows();
-  const int64_t a_panels = (M + MR - 1) / MR, b_panels = w.panels();
+  const int64_t kp = w.pairs(), R = w.rows();
   // Tasks as gemm_bf16_right's; inside one, blocks of kBlockPanels right panels (a 192 × 256 block
   // of C at most) so that the epilogue finds each block in cache.
   constexpr int64_t kBlockPanels = 8;
-  const int64_t chunk = std::min<int64_t>(16, a_panels), row_tasks = (a_panels + chunk - 1) / chunk;
-  const int64_t want = 2 * int64_t(pool.size());
-  const int64_t col_tasks = row_tasks >= want ? 1 : std::min(b_panels, (want + row_tasks - 1) / row_tasks);
-  const int64_t col_chunk = (b_panels + col_tasks - 1) / col_tasks;
-  pool.parallel_for(row_tasks * col_tasks, 1, [&](int64_t t0, int64_t t1) {
-    const CachedBlock xb(size_t(kp * chunk * MR) * sizeof(uint32_t), "bf16 packed activations");
-    uint32_t* const xa = xb.as<uint32_t>();
-    for (int64_t t = t0; t < t1; ++t) {
-      const int64_t rt = t / col_tasks, ct = t % col_tasks;
-      const int64_t i0 = rt * chunk * MR, rows = std::min(chunk * MR, M - i0);
-      const int64_t j0 = ct * col_chunk, j1 = std::min(b_panels, j0 + col_chunk);
-      if (rows <= 0 || j1 <= j0) continue;
-      pack_row_pairs(x + i0 * ldx, ldx, rows, K, MR, xa);
-      for (int64_t jb = j0; jb < j1; jb += kBlockPanels) {
-        const int64_t je = std::min(j1, jb + kBlockPanels), col0 = jb * NR, cols = std::min(R, je * NR) - col0;
-        float* cb = c + i0 * ldc + col0;
-        if (ep.bias)
-          for (int64_t r = 0; r < rows; ++r) std::memcpy(cb + r * ldc, ep.bias + col0, size_t(cols) * sizeof(float));
-        run_panels(xa, rows, w.panel(jb), cols, kp, cb, ldc, ep.bias != nullptr);
-        finish_block(ep, cb, rows, cols, ldc, ep.residual ? ep.residual + i0 * ep.ldr + col0 : nullptr);
-      }
+  over_row_tasks(pool, x, ldx, M, w, [&](const uint32_t* xa, int64_t i0, int64_t rows, int64_t j0, int64_t j1) {
+    for (int64_t jb = j0; jb < j1; jb += kBlockPanels) {
+      const int64_t je = std::min(j1, jb + kBlockPanels), col0 = jb * NR, cols = std::min(R, je * NR) - col0;
+      float* cb = c + i0 * ldc + col0;
+      if (ep.bias)
+        for (int64_t r = 0; r < rows; ++r) std::memcpy(cb + r * ldc, ep.bias + col0, size_t(cols) * sizeof(float));
+      run_panels(xa, rows, w.panel(jb), cols, kp, cb, ldc, ep.bias != nullptr);
+      finish_block(ep, cb, rows, cols, ldc, ep.residual ? ep.residual + i0 * ep.ldr + col0 : nullptr);
     }
   });
 }
