@@ -273,7 +273,7 @@ describe.runIf(present)('LoRA', () => {
     for (const x of [plain, one, half, plainAgain]) x.dispose();
   });
 
-  it('loads the text encoders again for a new prompt (LoRA merged again), keeps recent prompts, refuses a changed file', async () => {
+  it('loads the text encoders again per new prompt (LoRA merged again), keeps recent ones, refuses a changed file', async () => {
     // On the CPU the encoders are let go after each encode; the last 8 prompts' embeddings stay.
     const file = path.join(tmp.dir, 'reloaded.safetensors');
     writeFileSync(file, readFileSync(kohyaFile));
