@@ -273,7 +273,7 @@ describe.runIf(present)('LoRA', () => {
     for (const x of [plain, one, half, plainAgain]) x.dispose();
   });
 
-  it('loads the text encoders again per new prompt (LoRA merged again), keeps recent ones, refuses a changed file', async () => {
+  it('text encoders reloaded per new prompt with the LoRA; recent prompts kept; a changed LoRA refused', async () => {
     // On the CPU the encoders are let go after each encode; the last 8 prompts' embeddings stay.
     const file = path.join(tmp.dir, 'reloaded.safetensors');
     writeFileSync(file, readFileSync(kohyaFile));
