@@ -85,6 +85,28 @@ describe.runIf(present)('TinyVae', () => {
     expect((await vae.decode(ramp(4 * 8 * 8, 2), [1, 4, 8, 8])).shape).toEqual([1, 3, 64, 64]);
   });
 
+  it("full-resolution blocks computed in bands of rows (BGN_BAND_MB) give the whole pass's numbers", async () => {
+    // The thinnest bands at every size: each sees the rows its convolutions reach beyond it, so only
+    // rounding (Winograd's tiles start at each band) may differ.
+    const img = ramp(3 * 72 * 40, 7);
+    const z = ramp(4 * 9 * 5, 8);
+    const whole = [await vae.encode(img, [1, 3, 72, 40]), await vae.decode(z, [1, 4, 9, 5])];
+    process.env.BGN_BAND_MB = '0';
+    try {
+      const banded = [await vae.encode(img, [1, 3, 72, 40]), await vae.decode(z, [1, 4, 9, 5])];
+      const got = [banded[0]!.latents, (banded[1] as { image: Float32Array }).image];
+      const want = [whole[0]!.latents, (whole[1] as { image: Float32Array }).image];
+      for (let k = 0; k < 2; k++) {
+        let worst = 0;
+        for (let i = 0; i < want[k]!.length; i++) worst = Math.max(worst, Math.abs(got[k]![i]! - want[k]![i]!));
+        // A band short of the rows its convolutions reach would be off by far more at its edges.
+        expect(worst, k === 0 ? 'encode' : 'decode').toBeLessThan(1e-4);
+      }
+    } finally {
+      delete process.env.BGN_BAND_MB;
+    }
+  });
+
   it('the lone .safetensors and the original taesd_encoder/taesd_decoder files give the same numbers', async () => {
     const img = ramp(3 * 32 * 40, 3);
     const z = ramp(4 * 4 * 5, 4);

@@ -482,6 +482,9 @@ GenerateResult DiffusionModel::generate(const GenerateRequest& g) const {
   for (float v : g.mask)
     if (!std::isfinite(v)) fail(Code::BadInput, "the mask holds NaN or Inf");
   validate_vae_tiling(g.vae_tiling);
+  // What the caller's work before this left freed in the C heap (a segmentation, an image's
+  // processing on other threads) goes back to the OS before the generation's peak.
+  heap_trim();
 
   PipelineRequest req;
   req.kind = has_mask ? PipelineKind::Inpaint : has_image ? PipelineKind::Img2Img : PipelineKind::Txt2Img;

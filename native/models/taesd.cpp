@@ -5,6 +5,7 @@
 #include <mutex>
 
 #include "models/weight_map.h"
+#include "tensor/knobs.h"
 #include "nn/ops.h"
 
 namespace bgn {
@@ -110,6 +111,61 @@ std::shared_ptr<TaesdModel> TaesdModel::from_weights(TaesdWeights tw, const Taes
   return m;
 }
 
+nn::Act TaesdModel::block(Exec& e, const Block& b, const float* x, int64_t N, int64_t H, int64_t W) const {
+  const int64_t o = b.c0.out, S = H * W;
+  nn::Act a(e, N * o * S), t(e, N * o * S);
+  nn::conv2d(e, b.c0, x, N, H, W, a.data());
+  nn::conv2d(e, b.c2, a.data(), N, H, W, t.data());
+  nn::conv2d(e, b.c4, t.data(), N, H, W, a.data());
+  if (b.has_skip) {
+    nn::conv2d(e, b.skip, x, N, H, W, t.data());
+    nn::add(e, a.data(), t.data(), a.data(), N * o * S);
+  } else {
+    nn::add(e, a.data(), x, a.data(), N * o * S);
+  }
+  nn::relu(e, a.data(), a.data(), N * o * S);
+  return a;
+}
+
+namespace {
+// Rows each side of a band that its convolutions see: every row a band's zero padding gets wrong
+// moves one row inward per k×k convolution (k/2 rows per side), so a band with this many rows of
+// the input beyond its own is exact over its own rows.
+int64_t halo_rows(const nn::Conv2d& c) { return c.kh / 2; }
+bool same_size(const nn::Conv2d& c) {
+  return c.stride == 1 && c.kh == c.kw && c.kh % 2 == 1 && c.pad_top == c.kh / 2 && c.pad_bottom == c.kh / 2;
+}
+}  // namespace
+
+bool TaesdModel::banded(const Exec& e, const Block& b, int64_t N, int64_t C, int64_t H, int64_t W) const {
+  const size_t bytes = size_t(N * std::max(C, b.c0.out) * H * W) * sizeof(float);
+  return !e.gpu && bytes >= 4 * knobs::band_bytes() && same_size(b.c0) && same_size(b.c2) && same_size(b.c4) &&
+         (!b.has_skip || (b.skip.kh == 1 && b.skip.stride == 1));
+}
+
+// At full resolution a block's two working activations are the largest buffers of a pass (TAESD's
+// 64 channels at 512² are 64 MiB each): in bands of rows, each taking the rows its convolutions
+// reach beyond it, only the input and the output are whole. Same values up to rounding (Winograd's
+// tiles start at the band's edge).
+nn::Act TaesdModel::block_in_bands(Exec& e, const Block& b, const float* x, int64_t N, int64_t C, int64_t H,
+                                   int64_t W) const {
+  const int64_t o = b.c0.out, halo = halo_rows(b.c0) + halo_rows(b.c2) + halo_rows(b.c4);
+  const int64_t row_bytes = std::max(C, o) * W * int64_t(sizeof(float));
+  const int64_t rows = std::max<int64_t>(2 * halo, int64_t(knobs::band_bytes()) / row_bytes);
+  nn::Act y(e, N * o * H * W);
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t y0 = 0; y0 < H; y0 += rows) {
+      const int64_t y1 = std::min(H, y0 + rows), e0 = std::max<int64_t>(0, y0 - halo), e1 = std::min(H, y1 + halo);
+      const int64_t eh = e1 - e0;
+      nn::Act xb(e, C * eh * W);
+      for (int64_t c = 0; c < C; ++c) std::copy_n(x + ((n * C + c) * H + e0) * W, eh * W, xb.data() + c * eh * W);
+      const nn::Act band = block(e, b, xb.data(), 1, eh, W);
+      for (int64_t c = 0; c < o; ++c)
+        std::copy_n(band.data() + (c * eh + (y0 - e0)) * W, (y1 - y0) * W, y.data() + ((n * o + c) * H + y0) * W);
+    }
+  return y;
+}
+
 std::vector<float> TaesdModel::run(const std::vector<Layer>& layers, std::vector<float> x, int64_t N, int64_t c,
                                    int64_t* h, int64_t* w) const {
   std::unique_lock<std::recursive_mutex> device_lock;
@@ -130,20 +186,9 @@ std::vector<float> TaesdModel::run(const std::vector<Layer>& layers, std::vector
       *w = ow;
     } else if (L.op == Op::Block) {
       const Block& b = L.block;
-      const int64_t o = b.c0.out;
-      nn::Act a(e, N * o * S), t(e, N * o * S);
-      nn::conv2d(e, b.c0, cur.data(), N, *h, *w, a.data());
-      nn::conv2d(e, b.c2, a.data(), N, *h, *w, t.data());
-      nn::conv2d(e, b.c4, t.data(), N, *h, *w, a.data());
-      if (b.has_skip) {
-        nn::conv2d(e, b.skip, cur.data(), N, *h, *w, t.data());
-        nn::add(e, a.data(), t.data(), a.data(), N * o * S);
-      } else {
-        nn::add(e, a.data(), cur.data(), a.data(), N * o * S);
-      }
-      nn::relu(e, a.data(), a.data(), N * o * S);
-      cur = std::move(a);
-      c = o;
+      cur = banded(e, b, N, c, *h, *w) ? block_in_bands(e, b, cur.data(), N, c, *h, *w)
+                                       : block(e, b, cur.data(), N, *h, *w);
+      c = b.c0.out;
     } else if (L.op == Op::Upsample) {
       const int64_t f = cfg_.upsampling;
       nn::Act o(e, N * c * S * f * f);

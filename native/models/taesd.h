@@ -24,6 +24,7 @@
 #include "backend/cpu/threads.h"
 #include "backend/gpu.h"
 #include "models/taesd_weights.h"
+#include "nn/exec.h"
 #include "nn/layers.h"
 
 namespace bgn {
@@ -71,6 +72,10 @@ class TaesdModel {
     nn::Conv2d conv;
     Block block;
   };
+  // One block on x (N, C, H, W) → (N, out, H, W); in bands of rows where its activations are large.
+  nn::Act block(Exec& e, const Block& b, const float* x, int64_t N, int64_t H, int64_t W) const;
+  bool banded(const Exec& e, const Block& b, int64_t N, int64_t C, int64_t H, int64_t W) const;
+  nn::Act block_in_bands(Exec& e, const Block& b, const float* x, int64_t N, int64_t C, int64_t H, int64_t W) const;
   // Runs one side's layers on x (N, c, h, w); h and w are updated.
   std::vector<float> run(const std::vector<Layer>& layers, std::vector<float> x, int64_t N, int64_t c, int64_t* h,
                          int64_t* w) const;

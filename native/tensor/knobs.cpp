@@ -74,6 +74,12 @@ size_t alloc_cache_bytes() {
   return size_t(mb < 0 ? 0 : mb) << 20;
 }
 
+size_t band_bytes() {
+  const std::optional<std::string> v = read("BGN_BAND_MB");
+  const long mb = v ? std::strtol(v->c_str(), nullptr, 10) : 8;
+  return size_t(mb < 0 ? 0 : mb) << 20;
+}
+
 bool keep_weights_resident() {
   const std::optional<std::string> v = read("BGN_KEEP_WEIGHTS_RESIDENT");
   return v && !v->empty() && *v != "0";

@@ -24,6 +24,10 @@ std::string gemm_kernel();
 bool no_bf16();
 // BGN_ALLOC_CACHE_MB: MiB of freed large host blocks the tensor allocator keeps for reuse (default 1024).
 size_t alloc_cache_bytes();
+// BGN_BAND_MB: MiB of one band where a layer runs in bands of rows (the tiny autoencoder's blocks at
+// full resolution, when a whole activation would be 4× that or more; default 8). 0: the thinnest
+// bands, at every size.
+size_t band_bytes();
 // BGN_KEEP_WEIGHTS_RESIDENT: not empty and not 0, mapped weight pages are never dropped between phases.
 bool keep_weights_resident();
 
