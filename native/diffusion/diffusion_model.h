@@ -148,6 +148,9 @@ class DiffusionModel {
   bool is_sdxl() const { return sdxl_; }
 
   const UNetModel& unet() const { return *unet_; }
+  // The text encoder kept loaded: a gpu's (loaded once); null on the CPU, where an encode loads it
+  // and lets it go.
+  const ClipTextModel* resident_text_encoder() const { return gpu_ ? te_loaded_.te.get() : nullptr; }
   const VaeModel& vae() const { return *vae_; }
   const std::string& path() const { return path_; }
   const std::string& layout() const { return layout_; }

@@ -505,8 +505,9 @@ TEST("DiffusionModel with a Gpu in its load options runs on 'cuda', without on '
   CHECK(std::string(cpu_m->device()) == "cpu");
   CHECK(std::string(gpu_m->device()) == "cuda");
   CHECK(cpu_m.get() != gpu_m.get());  // cached per device
-  CHECK(gpu_m->unet().gpu() == gpu().get() && gpu_m->vae().gpu() == gpu().get() &&
-        gpu_m->text_encoder().gpu() == gpu().get());
+  CHECK(gpu_m->unet().gpu() == gpu().get() && gpu_m->vae().gpu() == gpu().get() && gpu_m->resident_text_encoder() &&
+        gpu_m->resident_text_encoder()->gpu() == gpu().get());
+  CHECK(cpu_m->resident_text_encoder() == nullptr);  // the CPU loads its encoders per encode
   std::vector<float> cond, uncond, gcond, guncond;
   int64_t seq = 0, gseq = 0;
   cpu_m->encode_prompts("a red chair", "", 0, cond, uncond, seq);
