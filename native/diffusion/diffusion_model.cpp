@@ -132,6 +132,15 @@ std::vector<float> encode_chunks_xl(const ClipTextModel& te1, const ClipTextMode
 
 size_t diffusion_model_cache_size() { return model_cache().size(); }
 
+namespace {
+// Freed blocks of one phase are of no use to the next: the tensor allocator's cached blocks and
+// the C heap's free pages go back to the OS.
+void release_freed_memory() {
+  tensor_cache_trim();
+  heap_trim();
+}
+}  // namespace
+
 std::shared_ptr<const DiffusionModel> DiffusionModel::load(const std::string& path, const DiffusionLoadOptions& opts) {
   if (path.empty()) fail(Code::BadInput, "DiffusionModel.load: the path is empty");
   const bool dir = is_dir(path);
@@ -300,8 +309,7 @@ std::shared_ptr<const DiffusionModel> DiffusionModel::load(const std::string& pa
 
   // A load frees blocks no pass will ask for again (LoRA-merged f32 copies once packed, the
   // packer's widening buffer): the tensor allocator's cache would keep them resident.
-  tensor_cache_trim();
-  heap_trim();
+  release_freed_memory();
   return model_cache().insert(key, m);  // another thread may have loaded it meanwhile
 }
 
@@ -333,21 +341,12 @@ void DiffusionModel::encode_prompts(const std::string& prompt, const std::string
   if (hit == prompt_cache_.end()) {
     PromptEmbeddings e;
     e.key = key;
-    // On the CPU the encoders the load left (or ones loaded now) are let go after this encode,
-    // their mapped pages first (the ranges die with the mapping).
+    // A gpu's encoders stay loaded; on the CPU they are loaded for this encode and go with `t`,
+    // their mapped pages released first (the ranges die with the mapping).
     ResidentRanges local;
-    ResidentRanges* pages = &te_pages_;
-    TextEncoders t = te_loaded_;
-    if (!t.te) {
-      t = load_text_encoders(&local);
-      pages = &local;
-    }
+    const TextEncoders t = gpu_ ? te_loaded_ : load_text_encoders(&local);
     encode_with(t, prompt, negative, clip_skip, e.cond, e.uncond, e.seq, &e.pooled, &e.uncond_pooled, with_uncond);
-    pages->release();  // read back from the page cache should a gpu's encoders need them again
-    if (!gpu_) {
-      pages->ranges.clear();
-      te_loaded_ = {};
-    }
+    (gpu_ ? te_pages_ : local).release();  // a gpu's are read back from the page cache if needed again
     constexpr size_t kPrompts = 8;
     if (prompt_cache_.size() >= kPrompts) prompt_cache_.erase(prompt_cache_.begin());
     prompt_cache_.push_back(std::move(e));
@@ -521,8 +520,7 @@ GenerateResult DiffusionModel::generate(const GenerateRequest& g) const {
   req.on_phase = [this](PipelinePhase phase) {
     if (phase == PipelinePhase::Denoise) vae_pages_.release();
     if (phase == PipelinePhase::Decode) unet_pages_.release();
-    tensor_cache_trim();
-    heap_trim();
+    release_freed_memory();
   };
   if (has_image) {
     // (H, W, 3) bytes → (1, 3, H, W) in [0, 1]
@@ -533,8 +531,7 @@ GenerateResult DiffusionModel::generate(const GenerateRequest& g) const {
   req.mask = g.mask;
 
   PipelineResult r = run_pipeline(req);
-  tensor_cache_trim();
-  heap_trim();
+  release_freed_memory();
   BGN_CHECK(r.H == H && r.W == W && int64_t(r.image.size()) == 3 * H * W, Code::Internal,
             "the pipeline returned an image of the wrong size");
   GenerateResult out;

@@ -174,7 +174,7 @@ class DiffusionModel {
   bool sdxl_ = false;
   ClipLoadOptions te_opts_;
   // The encoders the load left on a gpu (kept); empty on the CPU.
-  mutable TextEncoders te_loaded_;
+  TextEncoders te_loaded_;
   void encode_with(const TextEncoders& t, const std::string& prompt, const std::string& negative, int clip_skip,
                    std::vector<float>& cond, std::vector<float>& uncond, int64_t& seq, std::vector<float>* pooled,
                    std::vector<float>* uncond_pooled, bool with_uncond) const;
@@ -194,9 +194,7 @@ class DiffusionModel {
   // (text encoders after encoding, VAE after encoding an init image, UNet before decoding) so the
   // peak resident set holds about one component's weights at a time (BGN_KEEP_WEIGHTS_RESIDENT=1
   // keeps them).
-  // te_pages_: the encoders the load left (under te_mu_).
-  mutable ResidentRanges te_pages_;
-  ResidentRanges unet_pages_, vae_pages_;
+  ResidentRanges te_pages_, unet_pages_, vae_pages_;
   std::string prediction_type_;  // load-option override of the scheduler config; empty: none
   std::shared_ptr<Gpu> gpu_;     // null: the CPU
   int threads_ = 0;              // the load's threads option (the tiny autoencoder runs with it)

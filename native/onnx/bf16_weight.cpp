@@ -1,7 +1,8 @@
 #include "onnx/bf16_weight.h"
 
-#include <algorithm>
 #include <vector>
+
+#include "backend/cpu/transpose.h"
 
 namespace bgn::onnxrt {
 
@@ -18,12 +19,9 @@ const cpu::Bf16Weights& Bf16Weight::right_of(ThreadPool& pool, const float* B, b
       packed_ = std::make_unique<cpu::Bf16Weights>(pool, cpu::Bf16Weights::Side::Right, B, N, K);
       return;
     }
-    // (K, N) → (N, K) once, in 64×64 blocks, for the row-pair packing.
+    // (K, N) → (N, K) once, for the row-pair packing.
     std::vector<float> t(size_t(N * K));
-    for (int64_t k0 = 0; k0 < K; k0 += 64)
-      for (int64_t n0 = 0; n0 < N; n0 += 64)
-        for (int64_t k = k0; k < std::min(K, k0 + 64); ++k)
-          for (int64_t n = n0; n < std::min(N, n0 + 64); ++n) t[size_t(n * K + k)] = B[k * N + n];
+    cpu::transpose(pool, B, {K, N}, {1, 0}, sizeof(float), t.data());
     packed_ = std::make_unique<cpu::Bf16Weights>(pool, cpu::Bf16Weights::Side::Right, t.data(), N, K);
   });
   return *packed_;

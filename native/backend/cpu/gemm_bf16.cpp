@@ -235,30 +235,39 @@ void gemm_bf16_right_ex(ThreadPool& pool, const float* x, int64_t ldx, int64_t M
 }
 
 namespace {
-thread_local std::vector<uint32_t> t_left, t_right;  // per-call packings of gemm_bf16_nt / _nn
 int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
+
+// Both operands' packings for one gemm_bf16_nt / _nn product, from the tensor allocator (the
+// calling thread changes between calls, and thread-locals would stay with each).
+struct PerCallPacking {
+  PerCallPacking(int64_t M, int64_t N, int64_t kp)
+      : block(size_t(kp * (round_up(M, MR) + round_up(N, NR))) * sizeof(uint32_t), "bf16 packed operands"),
+        left(block.as<uint32_t>()),
+        right(left + kp * round_up(M, MR)) {}
+  CachedBlock block;
+  uint32_t* left;
+  uint32_t* right;
+};
 }  // namespace
 
 void gemm_bf16_nt(const float* a, int64_t lda, int64_t M, const float* b, int64_t ldb, int64_t N, int64_t K, float* c,
                   int64_t ldc, bool accumulate) {
   if (M <= 0 || N <= 0) return;
   const int64_t kp = (K + 1) / 2;
-  t_left.resize(size_t(kp * round_up(M, MR)));
-  t_right.resize(size_t(kp * round_up(N, NR)));
-  pack_row_pairs(a, lda, M, K, MR, t_left.data());
-  pack_row_pairs(b, ldb, N, K, NR, t_right.data());
-  run_panels(t_left.data(), M, t_right.data(), N, kp, c, ldc, accumulate);
+  const PerCallPacking pk(M, N, kp);
+  pack_row_pairs(a, lda, M, K, MR, pk.left);
+  pack_row_pairs(b, ldb, N, K, NR, pk.right);
+  run_panels(pk.left, M, pk.right, N, kp, c, ldc, accumulate);
 }
 
 void gemm_bf16_nn(const float* a, int64_t lda, int64_t M, const float* b, int64_t ldb, int64_t K, int64_t N, float* c,
                   int64_t ldc, bool accumulate) {
   if (M <= 0 || N <= 0) return;
   const int64_t kp = (K + 1) / 2;
-  t_left.resize(size_t(kp * round_up(M, MR)));
-  t_right.resize(size_t(kp * round_up(N, NR)));
-  pack_row_pairs(a, lda, M, K, MR, t_left.data());
-  pack_column_pairs(b, ldb, K, N, t_right.data());
-  run_panels(t_left.data(), M, t_right.data(), N, kp, c, ldc, accumulate);
+  const PerCallPacking pk(M, N, kp);
+  pack_row_pairs(a, lda, M, K, MR, pk.left);
+  pack_column_pairs(b, ldb, K, N, pk.right);
+  run_panels(pk.left, M, pk.right, N, kp, c, ldc, accumulate);
 }
 
 void bf16_pack_rows(const float* src, int64_t ld, int64_t rows, int64_t K, int64_t P, uint32_t* out) {
