@@ -168,6 +168,42 @@ describe.runIf(fixturesPresent)('UNet precision', () => {
     });
   }
 
+  // The AMX kernel, run here on the software model of the tiles (BGN_BF16_KERNEL=amx-emulated; on a
+  // CPU with AMX, plain 'auto' runs it on the tiles): the same bf16 products summed in another
+  // order. On these random-weight UNets any change of order moves the output as much as bf16 does
+  // (a rounding of an activation to bf16 flips, and the difference grows through the layers:
+  // halving the AVX512-BF16 kernel's depth blocks moved unet-sd1 by a mean 4.3e-3, the AMX kernel
+  // by 4.4e-3, bf16 itself 5.8e-3 from the reference), so it is held to the same bounds as the
+  // AVX512-BF16 kernel; the GEMMs themselves are checked to f32 rounding in test_bf16_compute.
+  it('the AMX kernel stays within the bf16 bounds, and a bad kernel name is E_CONFIG', async () => {
+    const probe = await native().UNet.load(unetFolder(first), { threads: 2, precision: 'auto' });
+    if (await refusedWithoutBf16(probe, unetFolder(first))) return;
+    const args = forwardArgs(first);
+    const runWith = async (kernel: string) => {
+      process.env.BGN_BF16_KERNEL = kernel;
+      try {
+        const unet = await native().UNet.load(unetFolder(first), { threads: 2, precision: 'bf16' });
+        return await unet.forward(args);
+      } finally {
+        delete process.env.BGN_BF16_KERNEL;
+      }
+    };
+    const avx = await runWith('avx512');
+    const amx = await runWith('amx-emulated');
+    const want = tensors(root, first.body.expected).out!.data as ArrayLike<number>;
+    const vsRef = deviation(avx, want);
+    const between = deviation(amx, avx);
+    console.log(
+      `amx-emulated vs avx512 on ${first.case}: max |Δ| ${between.maxAbs.toExponential(2)}, ` +
+        `mean |Δ| ${between.meanAbs.toExponential(2)} (bf16 vs reference: mean ${vsRef.meanAbs.toExponential(2)})`,
+    );
+    expect(Buffer.from(amx.buffer)).not.toEqual(Buffer.from(avx.buffer));
+    const d = deviation(amx, want);
+    expect(d.maxAbs).toBeLessThanOrEqual(0.06 * d.maxWant);
+    expect(d.meanAbs).toBeLessThanOrEqual(0.06 * d.meanWant);
+    await expect(runWith('amx512')).rejects.toMatchObject({ code: 'E_CONFIG' });
+  });
+
   for (const m of unetCases) {
     it(`bf16 on ${m.case} stays within 6 % of the output's scale (max and mean |Δ|)`, async () => {
       const unet = await native().UNet.load(unetFolder(m), { threads: 2, precision: 'auto' });

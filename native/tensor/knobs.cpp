@@ -66,6 +66,8 @@ bool no_winograd() { return read("BGN_NO_WINOGRAD").has_value(); }
 
 bool no_bf16() { return read("BGN_NO_BF16").has_value(); }
 
+std::string bf16_kernel() { return read("BGN_BF16_KERNEL").value_or(""); }
+
 std::string gemm_kernel() { return read("BGN_GEMM_KERNEL").value_or(""); }
 
 size_t alloc_cache_bytes() {

@@ -22,6 +22,10 @@ std::string gemm_kernel();
 // BGN_NO_BF16: set (to anything), the CPU is taken to lack AVX512-BF16: precision 'auto' runs f32 and
 // 'bf16' is E_DEVICE_UNAVAILABLE, as on such a CPU.
 bool no_bf16();
+// BGN_BF16_KERNEL: avx512, amx or amx-emulated forces the kernel of the bf16 GEMMs and convolutions
+// (amx-emulated: the AMX kernel over a software model of the tile instructions, for tests); "" when
+// unset (AMX where the CPU and the OS allow it, else AVX512-BF16).
+std::string bf16_kernel();
 // BGN_ALLOC_CACHE_MB: MiB of freed large host blocks the tensor allocator keeps for reuse (default 1024).
 size_t alloc_cache_bytes();
 // BGN_BAND_MB: MiB of one band where a layer runs in bands of rows (the tiny autoencoder's blocks at

@@ -10,8 +10,8 @@ struct CpuFeatures {
   bool avx512 = false;
   // AVX512-BF16 on top of that: vdpbf16ps (bf16 pairs dotted into f32) and vcvtne2ps2bf16.
   bool avx512_bf16 = false;
-  // AMX tiles with the bf16 dot product, and the OS saving tile data (XCR0 bits 17 and 18).
-  // Reported only: no kernel uses AMX yet.
+  // AMX tiles with the bf16 dot product, and the OS saving tile data (XCR0 bits 17 and 18); the
+  // process must still ask Linux for the tile state before using them (gemm_amx.h, amx_usable()).
   bool amx_bf16 = false;
 };
 

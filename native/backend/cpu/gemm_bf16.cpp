@@ -3,8 +3,11 @@
 
 #include <algorithm>
 #include <cstring>
+#include <string>
 
 #include "backend/cpu/cpu_features.h"
+#include "backend/cpu/amx_tiles.h"
+#include "backend/cpu/gemm_amx.h"
 #include "tensor/allocator.h"
 #include "tensor/error.h"
 #include "tensor/knobs.h"
@@ -23,6 +26,31 @@ bool bf16_gemm_supported() {
 #else
   return false;
 #endif
+}
+
+Bf16Kernel bf16_kernel() {
+  const std::string want = knobs::bf16_kernel();
+  if (want.empty()) return amx_usable() ? Bf16Kernel::Amx : Bf16Kernel::Avx512;
+  if (want == "avx512") return Bf16Kernel::Avx512;
+  if (want == "amx-emulated") return Bf16Kernel::AmxEmulated;
+  if (want == "amx") {
+    BGN_CHECK(amx_usable(), Code::DeviceUnavailable, "BGN_BF16_KERNEL=amx, but this CPU has no AMX-BF16 tiles (",
+              bf16_compute_name(), ") or the OS did not grant them; unset it to use ", bf16_compute_name());
+    return Bf16Kernel::Amx;
+  }
+  fail(Code::Config, "BGN_BF16_KERNEL=", want, " is not one of avx512, amx, amx-emulated");
+}
+
+const char* bf16_kernel_name(Bf16Kernel k) {
+  switch (k) {
+    case Bf16Kernel::Avx512:
+      return "avx512-bf16";
+    case Bf16Kernel::Amx:
+      return "amx-bf16";
+    case Bf16Kernel::AmxEmulated:
+      return "amx-bf16 (emulated)";
+  }
+  return "?";
 }
 
 uint16_t bf16_bits(float x) {
@@ -150,12 +178,46 @@ void run_panels(const uint32_t* a, int64_t M, const uint32_t* b, int64_t N, int6
     for (int64_t i = 0; i < M; ++i) std::fill(c + i * ldc, c + i * ldc + N, 0.f);
 }
 
+// A left operand's packing and the product, for either kernel: the AVX512-BF16 one takes left
+// panels of MR rows (pair-major), the AMX one panels of 16 rows in tile layout; both take the
+// same right panels.
+struct LeftOperand {
+  Bf16Kernel kernel;
+  int64_t panel_rows() const { return kernel == Bf16Kernel::Avx512 ? MR : kTileRows; }
+  int64_t words(int64_t rows, int64_t kp) const {
+    return kernel == Bf16Kernel::Avx512 ? (rows + MR - 1) / MR * MR * kp : amx_tile_layout_words(rows, kp);
+  }
+  void pack(const float* src, int64_t ld, int64_t rows, int64_t K, uint32_t* out) const {
+    if (kernel == Bf16Kernel::Avx512)
+      pack_row_pairs(src, ld, rows, K, MR, out);
+    else
+      amx_pack_rows(src, ld, rows, K, out);
+  }
+  void run(const uint32_t* a, int64_t M, const uint32_t* b, int64_t N, int64_t kp, float* c, int64_t ldc,
+           bool accumulate) const {
+    if (kernel == Bf16Kernel::Avx512)
+      run_panels(a, M, b, N, kp, c, ldc, accumulate);
+    else
+      amx_run(kernel == Bf16Kernel::AmxEmulated, a, M, b, N, kp, c, ldc, accumulate);
+  }
+};
+
 }  // namespace
 
 Bf16Weights::Bf16Weights(ThreadPool& pool, Side side, const float* w, int64_t R, int64_t K)
-    : side_(side), R_(R), K_(K) {
+    : side_(side), kernel_(bf16_kernel()), R_(R), K_(K) {
   BGN_CHECK(bf16_gemm_supported(), Code::Internal, "bf16 weights packed on a CPU without AVX512-BF16");
   BGN_CHECK(R > 0 && K > 0, Code::Internal, "bf16 weights of shape (", R, ", ", K, ")");
+  if (side == Side::Left) {  // the left operand of its kernel
+    const LeftOperand left{kernel_};
+    const int64_t P = left.panel_rows(), n_panels = (R + P - 1) / P, panel_words = left.words(P, pairs());
+    words_.assign(size_t(left.words(R, pairs())), 0u);
+    pool.parallel_for(n_panels, 1, [&](int64_t i0, int64_t i1) {
+      const int64_t r0 = i0 * P, r1 = std::min(R, i1 * P);
+      left.pack(w + r0 * K, K, r1 - r0, K, words_.data() + i0 * panel_words);
+    });
+    return;
+  }
   const int64_t P = panel_rows();
   words_.assign(size_t(panels() * pairs() * P), 0u);
   pool.parallel_for(panels(), 1, [&](int64_t i0, int64_t i1) {
@@ -170,33 +232,36 @@ void gemm_bf16_left(const Bf16Weights& w, const float* x, int64_t ldx, int64_t N
   const int64_t kp = w.pairs();
   const CachedBlock xb(size_t(kp * ((N + NR - 1) / NR) * NR) * sizeof(uint32_t), "bf16 packed activations");
   pack_column_pairs(x, ldx, w.depth(), N, xb.as<uint32_t>());
-  run_panels(w.panel(0), w.rows(), xb.as<uint32_t>(), N, kp, c, ldc, false);
+  LeftOperand{w.kernel()}.run(w.words(), w.rows(), xb.as<uint32_t>(), N, kp, c, ldc, false);
 }
 
 namespace {
 
-// C's rows in chunks of up to 16 panels (and, where those are too few to busy every thread, its
-// column panels in chunks too) as tasks on the pool; each task packs its rows of x once and hands
-// them to body(xa, i0, rows, j0, j1): rows [i0, i0 + rows) of C against right panels [j0, j1).
+// C's rows in chunks of up to 16 left panels (and, where those are too few to busy every thread,
+// its column panels in chunks too) as tasks on the pool; each task packs its rows of x once for the
+// weight's kernel and hands them to body(left, xa, i0, rows, j0, j1): rows [i0, i0 + rows) of C
+// against right panels [j0, j1).
 template <class Body>
 void over_row_tasks(ThreadPool& pool, const float* x, int64_t ldx, int64_t M, const Bf16Weights& w, const Body& body) {
   const int64_t kp = w.pairs(), K = w.depth();
-  const int64_t a_panels = (M + MR - 1) / MR, b_panels = w.panels();
+  const LeftOperand left{w.kernel()};
+  const int64_t P = left.panel_rows();
+  const int64_t a_panels = (M + P - 1) / P, b_panels = w.panels();
   const int64_t chunk = std::min<int64_t>(16, a_panels), row_tasks = (a_panels + chunk - 1) / chunk;
   const int64_t want = 2 * int64_t(pool.size());
   const int64_t col_tasks = row_tasks >= want ? 1 : std::min(b_panels, (want + row_tasks - 1) / row_tasks);
   const int64_t col_chunk = (b_panels + col_tasks - 1) / col_tasks;
   pool.parallel_for(row_tasks * col_tasks, 1, [&](int64_t t0, int64_t t1) {
     // Packed rows from the tensor allocator's cache (the calling thread changes between calls).
-    const CachedBlock xb(size_t(kp * chunk * MR) * sizeof(uint32_t), "bf16 packed activations");
+    const CachedBlock xb(size_t(left.words(chunk * P, kp)) * sizeof(uint32_t), "bf16 packed activations");
     uint32_t* const xa = xb.as<uint32_t>();
     for (int64_t t = t0; t < t1; ++t) {
       const int64_t rt = t / col_tasks, ct = t % col_tasks;
-      const int64_t i0 = rt * chunk * MR, rows = std::min(chunk * MR, M - i0);
+      const int64_t i0 = rt * chunk * P, rows = std::min(chunk * P, M - i0);
       const int64_t j0 = ct * col_chunk, j1 = std::min(b_panels, j0 + col_chunk);
       if (rows <= 0 || j1 <= j0) continue;
-      pack_row_pairs(x + i0 * ldx, ldx, rows, K, MR, xa);
-      body(xa, i0, rows, j0, j1);
+      left.pack(x + i0 * ldx, ldx, rows, K, xa);
+      body(left, xa, i0, rows, j0, j1);
     }
   });
 }
@@ -208,10 +273,11 @@ void gemm_bf16_right(ThreadPool& pool, const float* x, int64_t ldx, int64_t M, c
   BGN_CHECK(w.side() == Bf16Weights::Side::Right, Code::Internal, "gemm_bf16_right on a left-side weight");
   if (M <= 0) return;
   const int64_t kp = w.pairs(), R = w.rows();
-  over_row_tasks(pool, x, ldx, M, w, [&](const uint32_t* xa, int64_t i0, int64_t rows, int64_t j0, int64_t j1) {
-    const int64_t cols = std::min(R, j1 * NR) - j0 * NR;
-    run_panels(xa, rows, w.panel(j0), cols, kp, c + i0 * ldc + j0 * NR, ldc, accumulate);
-  });
+  over_row_tasks(pool, x, ldx, M, w,
+                 [&](const LeftOperand& left, const uint32_t* xa, int64_t i0, int64_t rows, int64_t j0, int64_t j1) {
+                   const int64_t cols = std::min(R, j1 * NR) - j0 * NR;
+                   left.run(xa, rows, w.panel(j0), cols, kp, c + i0 * ldc + j0 * NR, ldc, accumulate);
+                 });
 }
 
 void gemm_bf16_right_ex(ThreadPool& pool, const float* x, int64_t ldx, int64_t M, const Bf16Weights& w, float* c,
@@ -222,16 +288,19 @@ void gemm_bf16_right_ex(ThreadPool& pool, const float* x, int64_t ldx, int64_t M
   // Tasks as gemm_bf16_right's; inside one, blocks of kBlockPanels right panels (a 192 × 256 block
   // of C at most) so that the epilogue finds each block in cache.
   constexpr int64_t kBlockPanels = 8;
-  over_row_tasks(pool, x, ldx, M, w, [&](const uint32_t* xa, int64_t i0, int64_t rows, int64_t j0, int64_t j1) {
-    for (int64_t jb = j0; jb < j1; jb += kBlockPanels) {
-      const int64_t je = std::min(j1, jb + kBlockPanels), col0 = jb * NR, cols = std::min(R, je * NR) - col0;
-      float* cb = c + i0 * ldc + col0;
-      if (ep.bias)
-        for (int64_t r = 0; r < rows; ++r) std::memcpy(cb + r * ldc, ep.bias + col0, size_t(cols) * sizeof(float));
-      run_panels(xa, rows, w.panel(jb), cols, kp, cb, ldc, ep.bias != nullptr);
-      finish_block(ep, cb, rows, cols, ldc, ep.residual ? ep.residual + i0 * ep.ldr + col0 : nullptr);
-    }
-  });
+  over_row_tasks(pool, x, ldx, M, w,
+                 [&](const LeftOperand& left, const uint32_t* xa, int64_t i0, int64_t rows, int64_t j0, int64_t j1) {
+                   for (int64_t jb = j0; jb < j1; jb += kBlockPanels) {
+                     const int64_t je = std::min(j1, jb + kBlockPanels), col0 = jb * NR,
+                                   cols = std::min(R, je * NR) - col0;
+                     float* cb = c + i0 * ldc + col0;
+                     if (ep.bias)
+                       for (int64_t r = 0; r < rows; ++r)
+                         std::memcpy(cb + r * ldc, ep.bias + col0, size_t(cols) * sizeof(float));
+                     left.run(xa, rows, w.panel(jb), cols, kp, cb, ldc, ep.bias != nullptr);
+                     finish_block(ep, cb, rows, cols, ldc, ep.residual ? ep.residual + i0 * ep.ldr + col0 : nullptr);
+                   }
+                 });
 }
 
 namespace {
@@ -240,10 +309,10 @@ int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 // Both operands' packings for one gemm_bf16_nt / _nn product, from the tensor allocator (the
 // calling thread changes between calls, and thread-locals would stay with each).
 struct PerCallPacking {
-  PerCallPacking(int64_t M, int64_t N, int64_t kp)
-      : block(size_t(kp * (round_up(M, MR) + round_up(N, NR))) * sizeof(uint32_t), "bf16 packed operands"),
+  PerCallPacking(const LeftOperand& op, int64_t M, int64_t N, int64_t kp)
+      : block(size_t(op.words(M, kp) + kp * round_up(N, NR)) * sizeof(uint32_t), "bf16 packed operands"),
         left(block.as<uint32_t>()),
-        right(left + kp * round_up(M, MR)) {}
+        right(left + op.words(M, kp)) {}
   CachedBlock block;
   uint32_t* left;
   uint32_t* right;
@@ -254,20 +323,22 @@ void gemm_bf16_nt(const float* a, int64_t lda, int64_t M, const float* b, int64_
                   int64_t ldc, bool accumulate) {
   if (M <= 0 || N <= 0) return;
   const int64_t kp = (K + 1) / 2;
-  const PerCallPacking pk(M, N, kp);
-  pack_row_pairs(a, lda, M, K, MR, pk.left);
+  const LeftOperand op{bf16_kernel()};
+  const PerCallPacking pk(op, M, N, kp);
+  op.pack(a, lda, M, K, pk.left);
   pack_row_pairs(b, ldb, N, K, NR, pk.right);
-  run_panels(pk.left, M, pk.right, N, kp, c, ldc, accumulate);
+  op.run(pk.left, M, pk.right, N, kp, c, ldc, accumulate);
 }
 
 void gemm_bf16_nn(const float* a, int64_t lda, int64_t M, const float* b, int64_t ldb, int64_t K, int64_t N, float* c,
                   int64_t ldc, bool accumulate) {
   if (M <= 0 || N <= 0) return;
   const int64_t kp = (K + 1) / 2;
-  const PerCallPacking pk(M, N, kp);
-  pack_row_pairs(a, lda, M, K, MR, pk.left);
+  const LeftOperand op{bf16_kernel()};
+  const PerCallPacking pk(op, M, N, kp);
+  op.pack(a, lda, M, K, pk.left);
   pack_column_pairs(b, ldb, K, N, pk.right);
-  run_panels(pk.left, M, pk.right, N, kp, c, ldc, accumulate);
+  op.run(pk.left, M, pk.right, N, kp, c, ldc, accumulate);
 }
 
 void bf16_pack_rows(const float* src, int64_t ld, int64_t rows, int64_t K, int64_t P, uint32_t* out) {
@@ -281,7 +352,8 @@ void bf16_run_panels(const uint32_t* a, int64_t M, const uint32_t* b, int64_t N,
 
 #else  // no x86-64: the bf16 path is never offered (bf16_gemm_supported() is false)
 
-Bf16Weights::Bf16Weights(ThreadPool&, Side side, const float*, int64_t R, int64_t K) : side_(side), R_(R), K_(K) {
+Bf16Weights::Bf16Weights(ThreadPool&, Side side, const float*, int64_t R, int64_t K)
+    : side_(side), kernel_(Bf16Kernel::Avx512), R_(R), K_(K) {
   fail(Code::Internal, "bf16 weights on a CPU without AVX512-BF16");
 }
 void gemm_bf16_left(const Bf16Weights&, const float*, int64_t, int64_t, float*, int64_t) {

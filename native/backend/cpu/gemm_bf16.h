@@ -9,8 +9,13 @@
 // The kernel computes kBf16Rows × kBf16Cols tiles: a left operand's word is broadcast, a right
 // operand's kBf16Cols words are one pair of ZMM registers.
 //
-// Only call the GEMMs when bf16_gemm_supported(); the kernels are compiled for AVX512-BF16 with
-// function-level target attributes, so the rest of the addon runs on any x86-64 CPU.
+// Where the CPU has AMX (and the OS grants the tile state), the weight GEMMs and the per-call ones
+// run on AMX tiles instead (backend/cpu/gemm_amx.h): the right panels are the same words, a left
+// operand is packed in tile layout. Each weight keeps the kernel it was packed for.
+//
+// Only call the GEMMs when bf16_gemm_supported(); the kernels are compiled for AVX512-BF16 (and
+// the tile instructions) with function-level target attributes, so the rest of the addon runs on
+// any x86-64 CPU.
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -27,6 +32,14 @@ bool bf16_gemm_supported();
 uint16_t bf16_bits(float x);
 float bf16_value(uint16_t bits);
 
+// The kernel of the bf16 GEMMs: AMX where amx_usable(), else AVX512-BF16; BGN_BF16_KERNEL forces
+// one (amx-emulated runs the AMX kernel on a software model of the tiles, for tests on any CPU
+// with AVX512-BF16). Forcing amx where the tiles are not usable is E_DEVICE_UNAVAILABLE, an
+// unknown name E_CONFIG.
+enum class Bf16Kernel { Avx512, Amx, AmxEmulated };
+Bf16Kernel bf16_kernel();
+const char* bf16_kernel_name(Bf16Kernel k);
+
 constexpr int64_t kBf16Rows = 12;  // rows of a left panel (and of the tile)
 constexpr int64_t kBf16Cols = 32;  // rows of a right panel (columns of the tile)
 
@@ -36,20 +49,24 @@ constexpr int64_t kBf16Cols = 32;  // rows of a right panel (columns of the tile
 class Bf16Weights {
  public:
   enum class Side { Left, Right };
-  // w (R, K) row-major f32; packed on the pool's threads. Needs bf16_gemm_supported().
+  // w (R, K) row-major f32; packed on the pool's threads for bf16_kernel(). Needs bf16_gemm_supported().
   Bf16Weights(ThreadPool& pool, Side side, const float* w, int64_t R, int64_t K);
 
   Side side() const { return side_; }
+  Bf16Kernel kernel() const { return kernel_; }
   int64_t rows() const { return R_; }
   int64_t depth() const { return K_; }
   int64_t pairs() const { return (K_ + 1) / 2; }
   int64_t panel_rows() const { return side_ == Side::Left ? kBf16Rows : kBf16Cols; }
   int64_t panels() const { return (R_ + panel_rows() - 1) / panel_rows(); }
+  // Right panel i (both kernels), or left panel i of the AVX512-BF16 layout.
   const uint32_t* panel(int64_t i) const { return words_.data() + i * pairs() * panel_rows(); }
+  const uint32_t* words() const { return words_.data(); }
   size_t bytes() const { return words_.size() * sizeof(uint32_t); }
 
  private:
   Side side_;
+  Bf16Kernel kernel_;
   int64_t R_, K_;
   std::vector<uint32_t> words_;
 };
@@ -80,7 +97,8 @@ void gemm_bf16_nn(const float* a, int64_t lda, int64_t M, const float* b, int64_
                   int64_t ldc, bool accumulate);
 
 // Panel level, for kernels that keep packed operands across products (the bf16 attention packs
-// each head's K and V once for all its query blocks). Needs bf16_gemm_supported().
+// each head's K and V once for all its query blocks). AVX512-BF16 whatever bf16_kernel() says.
+// Needs bf16_gemm_supported().
 // Rows [0, rows) of src (row-major, leading dimension ld, K columns) → panels of P rows (P is
 // kBf16Rows for a left operand, kBf16Cols for a right one), zero-padded to whole panels and pairs.
 void bf16_pack_rows(const float* src, int64_t ld, int64_t rows, int64_t K, int64_t P, uint32_t* out);
