@@ -109,6 +109,22 @@ describe('attention fused at load', () => {
       bias: [konst(f32([1, h, n, n], 4))],
     });
     await expectLikeOrt('scale on Q', qScaled, FP32, 2);
+    // Real window sizes: 7 × 7 (keys not a multiple of 16, V wider than one register tile) and
+    // 12 × 12 (more queries than one block of rows).
+    for (const [nw, nh, len, depth, dv] of [
+      [3, 2, 49, 32, 80],
+      [2, 2, 144, 16, 24],
+    ] as const) {
+      const real = attention({
+        q: f32([nw, nh, len, depth], 41),
+        k: f32([nw, nh, len, depth], 42),
+        v: f32([nw, nh, len, dv], 43),
+        kt: [0, 1, 3, 2],
+        qScale: { value: 1 / Math.sqrt(depth) },
+        bias: [konst(f32([1, nh, len, len], 44)), konst(f32([nw, 1, len, len], 45, -100, 0))],
+      });
+      await expectLikeOrt(`swin ${len}-token windows`, real, FP32, 2);
+    }
   });
   it("SAM's global attention: decomposed rel_h / rel_w over several row blocks", async () => {
     for (const [b, side, d] of [
