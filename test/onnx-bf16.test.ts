@@ -162,6 +162,26 @@ describe("precision 'bf16'", () => {
   });
 });
 
+describe('precision is a handle\'s own', () => {
+  it('two handles on one graph, one f32 and one bf16, running at once each compute in their own', async () => {
+    if (!bf16Cpu) return;
+    const p = graphs[2]![1]();
+    const file = writeModel(p.spec, 'shared graph');
+    const want32 = await ours(file, p, 'f32');
+    const want16 = await ours(file, p, 'bf16');
+    expect(want16).not.toEqual(want32);
+    const a = await loadAddon().Segmenter.load(file, { threads: 1, precision: 'f32' });
+    const b = await loadAddon().Segmenter.load(file, { threads: 1, precision: 'bf16' });
+    expect([a.precision, b.precision]).toEqual(['f32', 'bf16']);
+    const runs = await Promise.all(
+      Array.from({ length: 6 }, (_, i) => (i % 2 ? b : a).run(p.x.data, p.x.shape).then((o) => o[0]!.data)),
+    );
+    runs.forEach((got, i) => expect(got, `run ${i}`).toEqual(i % 2 ? want16 : want32));
+    a.dispose();
+    b.dispose();
+  });
+});
+
 describe("precision 'f32'", () => {
   it('is the default and the same bits whether named or not', async () => {
     for (const [label, make] of graphs.slice(0, 4)) {

@@ -2,7 +2,7 @@
 //
 //   Segmenter.load(path, { threads, device, precision }) → Promise<Segmenter>
 //     precision: the CPU's constant-weight matrix products, 'f32' (default) | 'bf16' | 'auto' (bf16
-//     where the CPU has AVX512-BF16, else f32; onnx/precision.h); 'bf16' elsewhere is
+//     where the CPU has AVX512-BF16, else f32; the Segmenter's load option); 'bf16' elsewhere is
 //     E_DEVICE_UNAVAILABLE. On a GPU it is f32. seg.precision says which runs.
 //   seg.run(input: Float32Array, shape, { outputs: 'first' | 'all' }) → Promise<[{ name, shape, data }]>
 //   seg.runInputs([{ data: Float32Array, shape }, ...], { outputs }) for graphs of several inputs
@@ -20,7 +20,6 @@
 #include "addon/js_values.h"
 #include "models/segmenter.h"
 #include "nn/precision.h"
-#include "onnx/precision.h"
 
 namespace bgn::addon {
 
@@ -90,7 +89,6 @@ class SegmenterWrap : public HandleWrap<Segmenter, SegmenterWrap> {
   }
 
   // What this handle's runs compute their constant-weight products in (resolved at load).
-  bool bf16_ = false;
 
  private:
   static Napi::Value Load(const Napi::CallbackInfo& info) {
@@ -102,22 +100,15 @@ class SegmenterWrap : public HandleWrap<Segmenter, SegmenterWrap> {
       const int threads = int(int_option(env, o, "threads", 0, 0, 1024));
       // The spelling is the core's to check (nn::resolve_precision): E_BAD_INPUT from the worker.
       const std::string precision = string_option(env, o, "precision", "f32");
-      auto bf16 = std::make_shared<bool>(false);
       return run_async<std::shared_ptr<Segmenter>>(
           env,
-          [path, threads, device, precision, bf16] {
+          [path, threads, device, precision] {
             auto gpu = resolve_device(device);
             const bool on_cpu = !gpu;
-            const bool want = nn::resolve_precision(precision, on_cpu) == nn::Precision::BF16;
-            auto seg = Segmenter::load(path, threads, std::move(gpu));
-            *bf16 = want && !seg->gpu();
-            return seg;
+            const bool bf16 = nn::resolve_precision(precision, on_cpu) == nn::Precision::BF16;
+            return Segmenter::load(path, threads, std::move(gpu), bf16);
           },
-          [bf16](Napi::Env env, std::shared_ptr<Segmenter>& m) {
-            Napi::Value obj = SegmenterWrap::wrap(env, m);
-            SegmenterWrap::Unwrap(obj.As<Napi::Object>())->bf16_ = *bf16;
-            return obj;
-          });
+          [](Napi::Env env, std::shared_ptr<Segmenter>& m) { return SegmenterWrap::wrap(env, m); });
     });
   }
 
@@ -130,11 +121,7 @@ class SegmenterWrap : public HandleWrap<Segmenter, SegmenterWrap> {
       const bool all = all_outputs(info, 2);
       std::vector<onnx::ValueInfo> out_info = m->graph().outputs();
       return run_async<std::vector<Tensor>>(
-          env,
-          [m, input, all, bf16 = bf16_] {
-            onnxrt::PrecisionScope scope(bf16);
-            return m->run(input, all);
-          },
+          env, [m, input, all] { return m->run(input, all); },
           [out_info](Napi::Env env, std::vector<Tensor>& outs) { return outputs_to_js(env, outs, out_info); });
     });
   }
@@ -158,11 +145,7 @@ class SegmenterWrap : public HandleWrap<Segmenter, SegmenterWrap> {
       const bool all = all_outputs(info, 1);
       std::vector<onnx::ValueInfo> out_info = m->graph().outputs();
       return run_async<std::vector<Tensor>>(
-          env,
-          [m, inputs, all, bf16 = bf16_] {
-            onnxrt::PrecisionScope scope(bf16);
-            return m->run_inputs(inputs, all);
-          },
+          env, [m, inputs, all] { return m->run_inputs(inputs, all); },
           [out_info](Napi::Env env, std::vector<Tensor>& outs) { return outputs_to_js(env, outs, out_info); });
     });
   }
@@ -177,7 +160,7 @@ class SegmenterWrap : public HandleWrap<Segmenter, SegmenterWrap> {
     return impl_ ? Napi::String::New(info.Env(), impl_->device()) : info.Env().Undefined();
   }
   Napi::Value Precision(const Napi::CallbackInfo& info) {
-    return impl_ ? Napi::String::New(info.Env(), bf16_ ? "bf16" : "f32") : info.Env().Undefined();
+    return impl_ ? Napi::String::New(info.Env(), impl_->bf16() ? "bf16" : "f32") : info.Env().Undefined();
   }
   Napi::Value Inputs(const Napi::CallbackInfo& info) {
     return impl_ ? Napi::Value(infos_to_js(info.Env(), impl_->graph().inputs())) : info.Env().Undefined();

@@ -15,15 +15,15 @@ SharedCache<onnxrt::Graph>& graph_cache() {  // FileIdentity::key() -> graph
 
 size_t segmenter_cache_size() { return graph_cache().size(); }
 
-std::shared_ptr<Segmenter> Segmenter::load(const std::string& path, int threads, std::shared_ptr<Gpu> gpu) {
+std::shared_ptr<Segmenter> Segmenter::load(const std::string& path, int threads, std::shared_ptr<Gpu> gpu, bool bf16) {
   std::string key = file_identity(path).key();
   std::shared_ptr<const onnxrt::Graph> graph = graph_cache().find(key);
   if (!graph) graph = graph_cache().insert(key, onnxrt::Graph::load(path));
-  return from_graph(std::move(graph), path, threads, std::move(gpu));
+  return from_graph(std::move(graph), path, threads, std::move(gpu), bf16);
 }
 
 std::shared_ptr<Segmenter> Segmenter::from_graph(std::shared_ptr<const onnxrt::Graph> graph, const std::string& origin,
-                                                 int threads, std::shared_ptr<Gpu> gpu) {
+                                                 int threads, std::shared_ptr<Gpu> gpu, bool bf16) {
   if (!graph) fail(Code::Internal, "Segmenter::from_graph: no graph for ", origin);
   if (graph->inputs().empty()) fail(Code::ModelUnsupported, origin, " takes no inputs");
   auto s = std::shared_ptr<Segmenter>(new Segmenter());
@@ -31,6 +31,7 @@ std::shared_ptr<Segmenter> Segmenter::from_graph(std::shared_ptr<const onnxrt::G
   s->graph_ = std::move(graph);
   s->pool_ = std::make_unique<ThreadPool>(threads);
   s->gpu_ = std::move(gpu);
+  s->bf16_ = bf16 && !s->gpu_;
   return s;
 }
 
@@ -46,7 +47,7 @@ std::vector<Tensor> Segmenter::run(const Tensor& input, bool all, const std::ato
   // Graph::run holds the Gpu's lock for the whole pass.
   // This handle owns the device copies of the graph's weights it uploads; another handle on the
   // same graph shares those copies, and the last one destroyed frees them.
-  return graph_->run(Exec{*pool_, gpu_.get(), this}, {input}, which, cancel, stats);
+  return graph_->run(Exec{*pool_, gpu_.get(), this}, {input}, which, cancel, stats, bf16_);
 }
 
 std::vector<Tensor> Segmenter::run_inputs(const std::vector<Tensor>& inputs, bool all, const std::atomic<bool>* cancel,
@@ -66,7 +67,7 @@ std::vector<Tensor> Segmenter::run_inputs(const std::vector<Tensor>& inputs, boo
   std::vector<int> which;
   size_t n = all ? graph_->outputs().size() : 1;
   for (size_t i = 0; i < n; ++i) which.push_back(int(i));
-  return graph_->run(Exec{*pool_, gpu_.get(), this}, typed, which, cancel, stats);
+  return graph_->run(Exec{*pool_, gpu_.get(), this}, typed, which, cancel, stats, bf16_);
 }
 
 Segmenter::~Segmenter() {

@@ -10,7 +10,6 @@
 #include <unordered_map>
 
 #include "onnx/fuse_transformer.h"
-#include "onnx/precision.h"
 #include "backend/exec.h"
 #include "tensor/error.h"
 #include "tensor/knobs.h"
@@ -329,7 +328,7 @@ std::shared_ptr<const Graph> Graph::prepare(onnx::Model model, const std::string
 }
 
 std::vector<Tensor> Graph::run(const Exec& exec, const std::vector<Tensor>& inputs, const std::vector<int>& which,
-                               const std::atomic<bool>* cancel, RunStats* stats) const {
+                               const std::atomic<bool>* cancel, RunStats* stats, bool bf16) const {
   Gpu* const gpu = exec.gpu;
   if (inputs.size() != inputs_.size())
     fail(Code::BadInput, "the model takes ", inputs_.size(), " input(s), got ", inputs.size());
@@ -372,7 +371,7 @@ std::vector<Tensor> Graph::run(const Exec& exec, const std::vector<Tensor>& inpu
       last_use[output_slots_[w]] = static_cast<int>(steps_.size());
 
   RunContext ctx(exec);
-  ctx.bf16 = !gpu && bf16_runs();
+  ctx.bf16 = !gpu && bf16;
   // One pass at a time per device: the ops share its stream and scratch memory.
   std::unique_lock<std::recursive_mutex> device_lock;
   if (gpu) device_lock = gpu->lock();

@@ -45,8 +45,12 @@ class Graph {
   // passes itself and releases them when destroyed). Null is the Gpu's unowned token: those copies
   // stay until gpu->release_weights(nullptr) or drop_weights(). (Not the graph's own address: the
   // graph cannot release them when it dies, and a later graph at that address would inherit them.)
+  // `bf16`: on the CPU, the constant-weight products compute in bf16 (weights rounded and packed
+  // once per graph, activations rounded as they are packed, sums in f32; the caller checked the
+  // CPU has it); f32 otherwise, and always on a Gpu.
   std::vector<Tensor> run(const Exec& exec, const std::vector<Tensor>& inputs, const std::vector<int>& which,
-                          const std::atomic<bool>* cancel = nullptr, RunStats* stats = nullptr) const;
+                          const std::atomic<bool>* cancel = nullptr, RunStats* stats = nullptr,
+                          bool bf16 = false) const;
 
  private:
   struct Step {

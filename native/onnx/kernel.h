@@ -38,7 +38,7 @@ struct RunContext : Exec {
   // Bit i: input i is at its last use and its host storage is shared with no other value, so
   // the kernel may write its output there (see donated()).
   uint64_t donatable = 0;
-  // Constant-weight products in bf16 (onnx/precision.h); only on the CPU with AVX512-BF16.
+  // Constant-weight products in bf16 (Graph::run's bf16); only on the CPU with AVX512-BF16.
   bool bf16 = false;
 };
 
