@@ -162,7 +162,7 @@ describe("precision 'bf16'", () => {
   });
 });
 
-describe('precision is a handle\'s own', () => {
+describe("precision is a handle's own", () => {
   it('two handles on one graph, one f32 and one bf16, running at once each compute in their own', async () => {
     if (!bf16Cpu) return;
     const p = graphs[2]![1]();
@@ -176,7 +176,7 @@ describe('precision is a handle\'s own', () => {
     const runs = await Promise.all(
       Array.from({ length: 6 }, (_, i) => (i % 2 ? b : a).run(p.x.data, p.x.shape).then((o) => o[0]!.data)),
     );
-    runs.forEach((got, i) => expect(got, `run ${i}`).toEqual(i % 2 ? want16 : want32));
+    for (const [i, got] of runs.entries()) expect(got, `run ${i}`).toEqual(i % 2 ? want16 : want32);
     a.dispose();
     b.dispose();
   });
