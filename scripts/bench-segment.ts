@@ -126,6 +126,7 @@ function machine() {
     cores: cpus.length,
     memoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
     gemm: cpu?.gemm ?? 'unknown',
+    bf16: cpu?.bf16 ?? 'unknown',
     node: process.version,
     onnxruntime: (ort.env as { versions?: { common?: string } }).versions?.common ?? 'unknown',
   };
@@ -406,7 +407,7 @@ async function main(): Promise<void> {
   }
   console.log(
     `machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB; gemm: ${m.gemm}; onnxruntime-node ` +
-      `${m.onnxruntime}; ${args.threads} threads each; ours in ${args.precision}`,
+      `${m.onnxruntime}; ${args.threads} threads each; ours in ${args.precision} (bf16 kernel ${m.bf16})`,
   );
   const size = args.files.length ? 'each model at its input size' : '1024×1024 input';
   const where = args.isolate ? 'each engine in a process of its own' : 'both in one process, alternating';

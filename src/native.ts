@@ -32,6 +32,11 @@ export interface BackendInfo {
    * GEMM path: CPU 'openblas' | 'accelerate' | 'cblas' | 'builtin'; CUDA 'cublasLt' | 'cublas' | 'tensor-core kernel'.
    */
   gemm?: string;
+  /**
+   * CPU: the kernel of precision 'bf16': 'amx-bf16' (AMX tiles), 'avx512-bf16', 'amx-bf16 (emulated)'
+   * (BGN_BF16_KERNEL=amx-emulated, for tests) or 'none' (f32 only).
+   */
+  bf16?: string;
   /** CUDA: the device name, ordinal, compute capability ('9.0') and memory in bytes. */
   device?: string;
   index?: number;

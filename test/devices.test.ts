@@ -35,6 +35,23 @@ describe('backends()', () => {
     expect(cpu?.gemm).toMatch(/openblas|accelerate|cblas|builtin/);
   });
 
+  it("names the kernel of precision 'bf16', and follows BGN_BF16_KERNEL", () => {
+    const cpu = () => backends().find((b) => b.name === 'cpu')!;
+    const plain = cpu().bf16;
+    expect(plain).toMatch(/^(amx-bf16|avx512-bf16|none)$/);
+    if (plain === 'none') return;
+    process.env.BGN_BF16_KERNEL = 'amx-emulated';
+    try {
+      expect(cpu().bf16).toBe('amx-bf16 (emulated)');
+      process.env.BGN_BF16_KERNEL = 'avx512';
+      expect(cpu().bf16).toBe('avx512-bf16');
+      process.env.BGN_BF16_KERNEL = 'tiles';
+      expect(cpu().bf16).toMatch(/^none \(BGN_BF16_KERNEL=tiles is not one of/);
+    } finally {
+      delete process.env.BGN_BF16_KERNEL;
+    }
+  });
+
   it('lists CUDA once, saying why it cannot run when it cannot', () => {
     const cuda = backends().filter((b) => b.name === 'cuda');
     expect(cuda).toHaveLength(1);

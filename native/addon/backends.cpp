@@ -1,5 +1,6 @@
 // backends(): what this build and this machine can run, one entry per backend.
 #include "addon/bindings.h"
+#include "backend/cpu/gemm_bf16.h"
 #include "backend/cpu/ops.h"
 #include "backend/cpu/threads.h"
 #include "backend/gpu.h"
@@ -15,6 +16,16 @@ Napi::Object cpu_entry(Napi::Env env) {
   cpu.Set("available", true);
   cpu.Set("threads", ThreadPool::hardware_threads());
   cpu.Set("gemm", cpu::gemm_backend());
+  // The kernel precision 'bf16' runs on here: AMX tiles, AVX512-BF16, or none (f32 only).
+  std::string bf16 = "none";
+  if (cpu::bf16_gemm_supported()) {
+    try {
+      bf16 = cpu::bf16_kernel_name(cpu::bf16_kernel());
+    } catch (const Error& e) {  // a BGN_BF16_KERNEL this machine cannot honour
+      bf16 = std::string("none (") + e.what() + ")";
+    }
+  }
+  cpu.Set("bf16", bf16);
   return cpu;
 }
 

@@ -6,6 +6,8 @@
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 
+import { backends } from '../../src/native.js';
+
 export interface Machine {
   cpu: string;
   cores: number;
@@ -14,6 +16,8 @@ export interface Machine {
   features: string[];
   os: string;
   node: string;
+  /** The kernel our bf16 precision runs on here (the addon's backends()): amx-bf16, avx512-bf16 or none. */
+  bf16Kernel: string;
 }
 
 const FEATURES = [
@@ -39,6 +43,14 @@ function cpuinfo(): { model?: string; flags: string[] } {
   }
 }
 
+function bf16Kernel(): string {
+  try {
+    return backends().find((b) => b.name === 'cpu')?.bf16 ?? 'unknown';
+  } catch {
+    return 'unknown (the addon did not load)';
+  }
+}
+
 export function machine(): Machine {
   const info = cpuinfo();
   return {
@@ -48,6 +60,7 @@ export function machine(): Machine {
     features: FEATURES.filter((f) => info.flags.includes(f)),
     os: `${os.type()} ${os.release()}`,
     node: process.version,
+    bf16Kernel: bf16Kernel(),
   };
 }
 
@@ -60,7 +73,7 @@ export function loadAverage(): [number, number, number] {
 
 export function describeMachine(m: Machine): string {
   return (
-    `${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB (${m.features.join(' ') || 'no AVX2'}); ${m.os}; node ` +
-    `${m.node}`
+    `${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB (${m.features.join(' ') || 'no AVX2'}; bf16 kernel ` +
+    `${m.bf16Kernel}); ${m.os}; node ${m.node}`
   );
 }
