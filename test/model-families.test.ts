@@ -11,7 +11,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 import { main } from '../src/cli/index.js';
 import { clearSegmenters } from '../src/models/segmenters.js';
-import { resetDefaultContext, segment } from '../src/index.js';
+import { backends, resetDefaultContext, segment } from '../src/index.js';
 import { catalogEntry, samDecoderName } from '../src/models/catalog.js';
 import { listModels } from '../src/models/list.js';
 import { inferProfile, PROFILES, toAlpha, type GraphSignature } from '../src/models/profiles.js';
@@ -279,5 +279,25 @@ describe('segment() with the new families', () => {
     const file = path.join(home, 'birefnet-general-lite.onnx');
     const o = await segment({ input: photo, model: { path: file, profile: 'isnet' }, threads: 1 });
     expect(o.model.profile).toBe('isnet');
+  });
+
+  it("computes in the family's precision unless one is named: bf16 where the CPU has it for BiRefNet and SAM", async () => {
+    const bf16Cpu = backends().find((b) => b.name === 'cpu')?.bf16 !== 'none';
+    const family = bf16Cpu ? 'bf16' : 'f32';
+    const r = await segment({ input: photo, model: 'birefnet-general-lite', threads: 1 });
+    expect(r.model.precision).toBe(family);
+    const sam = await segment({ input: photo, model: 'sam', prompt: { box: [10, 8, 60, 40] }, threads: 1 });
+    expect(sam.model.precision).toBe(family);
+    // Named, it wins; an ISNet profile keeps f32 by default.
+    const named = await segment({
+      input: photo,
+      model: 'birefnet-general-lite',
+      segmentation: { precision: 'f32' },
+      threads: 1,
+    });
+    expect(named.model.precision).toBe('f32');
+    const file = path.join(home, 'birefnet-general-lite.onnx');
+    const isnet = await segment({ input: photo, model: { path: file, profile: 'isnet' }, threads: 1 });
+    expect(isnet.model.precision).toBe('f32');
   });
 });

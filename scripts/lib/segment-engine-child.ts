@@ -44,10 +44,12 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
 async function main(): Promise<void> {
   const times: number[] = [];
+  let ran: string | undefined;
   if (engine === 'ours') {
     const { loadAddon } = await import('../../src/native.js');
     const precision = (precisionArg ?? 'f32') as 'auto' | 'f32' | 'bf16';
     const seg = await loadAddon().Segmenter.load(file!, { threads, precision });
+    ran = seg.precision;
     const x = await input(seg.inputs[0]?.shape ?? []);
     for (let i = 0; i <= runs; i++) {
       const t0 = performance.now();
@@ -79,7 +81,7 @@ async function main(): Promise<void> {
   }
   const peakRssMiB = Math.round((peakRssKiB() / 1024) * 10) / 10;
   const medianMs = times.length ? median(times) : 0;
-  process.stdout.write(`${JSON.stringify({ engine, peakRssMiB, medianMs, timesMs: times })}\n`);
+  process.stdout.write(`${JSON.stringify({ engine, peakRssMiB, medianMs, timesMs: times, precision: ran })}\n`);
 }
 
 main().catch((err) => {

@@ -98,7 +98,8 @@ function addCommon(cmd: Command): Command {
     .addOption(
       new Option(
         '--precision <p>',
-        "the network's CPU compute: 'f32' (default), 'bf16' or 'auto' (bf16 where the CPU has AVX512-BF16)",
+        "the network's CPU compute: 'f32', 'bf16' or 'auto' (bf16 where the CPU has AVX512-BF16); default: the " +
+          "family's ('auto' for BiRefNet, RMBG-2.0, BEN2 and SAM, 'f32' for ISNet and U²-Net)",
       ).choices(SegmentPrecisionSchema.options),
     )
     .option('--box <x,y,w,h>', "SAM prompt: the subject's box in photo pixels", parseBox)

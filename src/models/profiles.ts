@@ -12,14 +12,14 @@
  * 'sigmoid' (logits → probability; an output that already lies in [0, 1] is taken as one, for
  * exports that end in the sigmoid) or 'threshold' (SAM's mask logits: > 0 is the subject).
  *
- *   family    profile       input                                   output   refine
- *   ISNet     isnet-imgly   1024², (x − 128) / 256                    as-is    yes
- *   ISNet     isnet         1024², x/max − 0.5 (rembg)                minmax   yes
- *   U²-Net    u2net         320², x/max, ImageNet mean/std (rembg)    minmax   yes
- *   BiRefNet  birefnet      1024², x/255, ImageNet mean/std           sigmoid  no
- *   BiRefNet  birefnet-hr   2048², x/255, ImageNet mean/std           sigmoid  no
- *   BEN2      ben2          1024², x/255, ImageNet mean/std           as-is    no
- *   SAM       sam           longest side 1024, ImageNet mean/std,     threshold yes
+ *   family    profile       input                                   output   refine precision
+ *   ISNet     isnet-imgly   1024², (x − 128) / 256                    as-is    yes    f32
+ *   ISNet     isnet         1024², x/max − 0.5 (rembg)                minmax   yes    f32
+ *   U²-Net    u2net         320², x/max, ImageNet mean/std (rembg)    minmax   yes    f32
+ *   BiRefNet  birefnet      1024², x/255, ImageNet mean/std           sigmoid  no     auto
+ *   BiRefNet  birefnet-hr   2048², x/255, ImageNet mean/std           sigmoid  no     auto
+ *   BEN2      ben2          1024², x/255, ImageNet mean/std           as-is    no     auto
+ *   SAM       sam           longest side 1024, ImageNet mean/std,     threshold yes   auto
  *                           padded to 1024² (or the graph's own preprocessing: HWC 0–255 input)
  * BiRefNet and RMBG-2.0 (same architecture) take ImageNet statistics on x/255 and give logits
  * (their authors apply a sigmoid); BEN2's reference normalises the same way and its graph ends in
@@ -35,6 +35,13 @@
  *   - ISNet and U²-Net keep it: on the real ISNet's masks, whose errors are not only resolution,
  *     it lowers edge MAE by 0.004 and raises IoU by 0.004 (eval:segment's pipeline − bare).
  * The `refine` option overrides it per call.
+ * `precision`: the CPU precision of the network's constant-weight products when the caller names
+ * none. 'auto' (bf16 where the CPU has AVX512-BF16) for the transformer families, whose time is in
+ * those products: 1.4–1.6× faster on 2 cores (`bench:segment --precision f32|bf16`: Swin-T 1.01 →
+ * 0.71 s, Swin-L 5.22 → 3.30 s, SAM ViT-B encoder 2.91 → 2.09 s, HR 29.8 → 13.4 s), their masks
+ * 0.43–0.48/255 from f32's on average (4/255 at most, the random-weight Swin-T replica's mid-grey
+ * pixels). f32 for ISNet and U²-Net: their time is in 3×3 convolutions that stay f32 (Winograd),
+ * so bf16 gains nothing there while moving a few edge pixels by up to 9/255.
  */
 import path from 'node:path';
 
@@ -53,6 +60,8 @@ export interface ModelProfile {
   output: 'as-is' | 'minmax' | 'sigmoid' | 'threshold';
   /** The guided-filter refinement runs by default (the `refine` option overrides). */
   refine: boolean;
+  /** The CPU precision when the call names none (`segmentation.precision` overrides). */
+  precision: 'f32' | 'auto';
 }
 
 const IMAGENET_MEAN = [0.485, 0.456, 0.406] as const;
@@ -68,6 +77,7 @@ export const PROFILES: Readonly<Record<ModelProfile['name'], ModelProfile>> = {
     std: [256, 256, 256],
     output: 'as-is',
     refine: true,
+    precision: 'f32',
   },
   isnet: {
     name: 'isnet',
@@ -78,6 +88,7 @@ export const PROFILES: Readonly<Record<ModelProfile['name'], ModelProfile>> = {
     std: [1, 1, 1],
     output: 'minmax',
     refine: true,
+    precision: 'f32',
   },
   u2net: {
     name: 'u2net',
@@ -88,6 +99,7 @@ export const PROFILES: Readonly<Record<ModelProfile['name'], ModelProfile>> = {
     std: IMAGENET_STD,
     output: 'minmax',
     refine: true,
+    precision: 'f32',
   },
   birefnet: {
     name: 'birefnet',
@@ -98,6 +110,7 @@ export const PROFILES: Readonly<Record<ModelProfile['name'], ModelProfile>> = {
     std: IMAGENET_STD,
     output: 'sigmoid',
     refine: false,
+    precision: 'auto',
   },
   'birefnet-hr': {
     name: 'birefnet-hr',
@@ -108,6 +121,7 @@ export const PROFILES: Readonly<Record<ModelProfile['name'], ModelProfile>> = {
     std: IMAGENET_STD,
     output: 'sigmoid',
     refine: false,
+    precision: 'auto',
   },
   ben2: {
     name: 'ben2',
@@ -118,6 +132,7 @@ export const PROFILES: Readonly<Record<ModelProfile['name'], ModelProfile>> = {
     std: IMAGENET_STD,
     output: 'as-is',
     refine: false,
+    precision: 'auto',
   },
   sam: {
     name: 'sam',
@@ -128,6 +143,7 @@ export const PROFILES: Readonly<Record<ModelProfile['name'], ModelProfile>> = {
     std: IMAGENET_STD,
     output: 'threshold',
     refine: true,
+    precision: 'auto',
   },
 };
 

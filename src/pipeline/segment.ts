@@ -29,6 +29,8 @@ export interface ModelInfo {
   name?: string;
   /** SAM: the prompt decoder that ran after the encoder `path`. */
   decoder?: string;
+  /** What the network's products computed in on the CPU ('f32' on a GPU). */
+  precision?: 'f32' | 'bf16';
 }
 
 export interface SegmentResult {
@@ -58,8 +60,11 @@ export interface Segmentation {
 
 type CommonOptions = Omit<ParsedSegmentOptions, never>;
 
-/** The segmentation network's CPU precision when `segmentation.precision` is not given. */
-export const DEFAULT_SEGMENT_PRECISION = 'f32';
+/**
+ * The precision a model first loads in when `segmentation.precision` is not given: the family's
+ * own default (profiles.ts) needs the graph's signature, so an 'auto' family is reloaded after.
+ */
+const FIRST_LOAD_PRECISION = 'f32';
 
 /** The segmentation stages, timed into `timer`, with the context `rt`. Options must already be parsed. */
 export async function runSegmentation(opts: CommonOptions, timer: Timer, rt: Runtime): Promise<Segmentation> {
@@ -81,18 +86,24 @@ export async function runSegmentation(opts: CommonOptions, timer: Timer, rt: Run
 
   // The model loads (first call only) on native threads while the photo decodes.
   const loadStart = performance.now();
-  const precision = opts.segmentation?.precision ?? DEFAULT_SEGMENT_PRECISION;
+  const named = opts.segmentation?.precision;
+  const precision = named ?? FIRST_LOAD_PRECISION;
   const segP = segmenters.get(resolved.path, threads, device, precision);
   segP.catch(() => undefined);
   const decoderP = resolved.decoder ? segmenters.get(resolved.decoder, threads, device, precision) : undefined;
   decoderP?.catch(() => undefined);
   const image = await timer.time('decode', () => decodeOpened(opened));
   checkPromptInImage(opts.prompt, image.width, image.height);
-  const seg = await segP;
-  const decoder = await decoderP;
+  let seg = await segP;
+  let decoder = await decoderP;
+  const profile = inferProfile(resolved.path, { inputs: seg.inputs, outputs: seg.outputs }, explicitProfile);
+  if (named === undefined && profile.precision !== precision) {
+    // The family's default (bf16 where the CPU has it): another handle on the same cached graph.
+    seg = await segmenters.get(resolved.path, threads, device, profile.precision);
+    if (resolved.decoder) decoder = await segmenters.get(resolved.decoder, threads, device, profile.precision);
+  }
   timer.add('load', Math.max(0, performance.now() - loadStart - (timer.get('decode') ?? 0)));
 
-  const profile = inferProfile(resolved.path, { inputs: seg.inputs, outputs: seg.outputs }, explicitProfile);
   const refine = opts.refine ?? profile.refine;
 
   // The refinement's guide (the photo on the filter's grid) is made by libvips while the network runs.
@@ -203,6 +214,7 @@ export async function runSegmentation(opts: CommonOptions, timer: Timer, rt: Run
       inputSize: fed,
       ...(resolved.name ? { name: resolved.name } : {}),
       ...(resolved.decoder ? { decoder: resolved.decoder } : {}),
+      precision: seg.precision,
     },
   };
 }
