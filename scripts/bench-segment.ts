@@ -461,7 +461,8 @@ async function main(): Promise<void> {
     ? `${'RSS ours'.padStart(12)}${'RSS ort'.padStart(12)}${'(base)'.padStart(9)}${'ours/ort'.padStart(9)}`
     : '';
   console.log(rule);
-  const head = `${'model'.padEnd(width)}${'prec'.padStart(6)}${'ours (ms)'.padStart(14)}${'onnxruntime (ms)'.padStart(20)}`;
+  const head =
+    `${'model'.padEnd(width)}${'prec'.padStart(6)}` + `${'ours (ms)'.padStart(14)}${'onnxruntime (ms)'.padStart(20)}`;
   console.log(`${head}${'ours / ort'.padStart(14)}${rssHead}`);
   console.log(rule);
   for (const r of results) {

@@ -281,7 +281,7 @@ describe('segment() with the new families', () => {
     expect(o.model.profile).toBe('isnet');
   });
 
-  it("computes in the family's precision unless one is named: bf16 where the CPU has it for BiRefNet and SAM", async () => {
+  it("computes in the family's precision unless one is named (bf16 where the CPU has it: BiRefNet, SAM)", async () => {
     const bf16Cpu = backends().find((b) => b.name === 'cpu')?.bf16 !== 'none';
     const family = bf16Cpu ? 'bf16' : 'f32';
     const r = await segment({ input: photo, model: 'birefnet-general-lite', threads: 1 });
