@@ -95,12 +95,12 @@ export async function runSegmentation(opts: CommonOptions, timer: Timer, rt: Run
   const image = await timer.time('decode', () => decodeOpened(opened));
   checkPromptInImage(opts.prompt, image.width, image.height);
   let seg = await segP;
-  let decoder = await decoderP;
+  const decoder = await decoderP;
   const profile = inferProfile(resolved.path, { inputs: seg.inputs, outputs: seg.outputs }, explicitProfile);
   if (named === undefined && profile.precision !== precision) {
     // The family's default (bf16 where the CPU has it): another handle on the same cached graph.
+    // SAM's prompt decoder stays f32: it takes milliseconds, and its logits are thresholded at 0.
     seg = await segmenters.get(resolved.path, threads, device, profile.precision);
-    if (resolved.decoder) decoder = await segmenters.get(resolved.decoder, threads, device, profile.precision);
   }
   timer.add('load', Math.max(0, performance.now() - loadStart - (timer.get('decode') ?? 0)));
 
