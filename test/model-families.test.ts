@@ -299,5 +299,11 @@ describe('segment() with the new families', () => {
     const file = path.join(home, 'birefnet-general-lite.onnx');
     const isnet = await segment({ input: photo, model: { path: file, profile: 'isnet' }, threads: 1 });
     expect(isnet.model.precision).toBe('f32');
+    // A file whose name says nothing: the family (and its precision) comes from the graph.
+    const unnamed = path.join(home, 'replica.onnx');
+    copyFileSync(file, unnamed);
+    const bySignature = await segment({ input: photo, model: unnamed, threads: 1 });
+    expect(bySignature.model).toMatchObject({ profile: 'birefnet', precision: family });
+    expect(Buffer.from(bySignature.alpha)).toEqual(Buffer.from(r.alpha));
   });
 });

@@ -176,27 +176,37 @@ export function inferProfile(
   signature: readonly number[] | GraphSignature | undefined,
   explicit?: ModelProfileName,
 ): ModelProfile {
-  if (explicit && explicit !== 'auto') return PROFILES[explicit];
   const sig = signature && !Array.isArray(signature) ? (signature as GraphSignature) : undefined;
   const inputShape = sig ? sig.inputs[0]?.shape : (signature as readonly number[] | undefined);
   const h = inputShape?.[2];
   const w = inputShape?.[3];
-  const base = path.basename(modelPath).toLowerCase();
-  if (base.includes('imgly')) return PROFILES['isnet-imgly'];
-  if (base.includes('isnet')) return PROFILES.isnet;
-  if (/u2net|u2netp|silueta/.test(base)) return PROFILES.u2net;
-  if (/^sam[_-]|segment[_-]?anything|[._-](en|de)coder([._-]quant)?\.onnx$/.test(base)) return PROFILES.sam;
-  if (/birefnet[_-]hr(?!sod)|[_-]2048/.test(base) || (/birefnet|bria|rmbg/.test(base) && (h === 2048 || w === 2048))) {
-    return PROFILES['birefnet-hr'];
-  }
-  if (/birefnet|bria|rmbg/.test(base)) return PROFILES.birefnet;
-  if (/ben2|ben[_-]base/.test(base)) return PROFILES.ben2;
+  const named = profileByName(modelPath, explicit, h === 2048 || w === 2048);
+  if (named) return named;
   if (sig && (isSamEncoder(sig) || isSamDecoder(sig))) return PROFILES.sam;
   if (sig && sig.inputs[0]?.name === 'input_image' && sig.outputs[0]?.name === 'output_image') {
     return h === 2048 || w === 2048 ? PROFILES['birefnet-hr'] : PROFILES.birefnet;
   }
   if (h === 320 || w === 320) return PROFILES.u2net;
   return PROFILES['isnet-imgly'];
+}
+
+/**
+ * The profile the explicit choice or the file name gives, before the graph is read (undefined when
+ * only the graph can tell). `hr`: the graph's input is 2048 wide (a BiRefNet named without "hr").
+ */
+export function profileByName(modelPath: string, explicit?: ModelProfileName, hr = false): ModelProfile | undefined {
+  if (explicit && explicit !== 'auto') return PROFILES[explicit];
+  const base = path.basename(modelPath).toLowerCase();
+  if (base.includes('imgly')) return PROFILES['isnet-imgly'];
+  if (base.includes('isnet')) return PROFILES.isnet;
+  if (/u2net|u2netp|silueta/.test(base)) return PROFILES.u2net;
+  if (/^sam[_-]|segment[_-]?anything|[._-](en|de)coder([._-]quant)?\.onnx$/.test(base)) return PROFILES.sam;
+  if (/birefnet[_-]hr(?!sod)|[_-]2048/.test(base) || (/birefnet|bria|rmbg/.test(base) && hr)) {
+    return PROFILES['birefnet-hr'];
+  }
+  if (/birefnet|bria|rmbg/.test(base)) return PROFILES.birefnet;
+  if (/ben2|ben[_-]base/.test(base)) return PROFILES.ben2;
+  return undefined;
 }
 
 /** The [height, width] to feed: the graph's static size, or the profile's when dynamic. */

@@ -9,7 +9,14 @@ import { addonDevice, type Runtime } from '../context/runtime.js';
 import { BgNativeError, toBgError } from '../errors.js';
 import { decodeOpened, openImage, type RgbImage } from '../image/decode.js';
 import { resizeRgbExact } from '../image/resize.js';
-import { inferProfile, inputSize, toAlpha, toInputTensor, type ModelProfile } from '../models/profiles.js';
+import {
+  inferProfile,
+  inputSize,
+  profileByName,
+  toAlpha,
+  toInputTensor,
+  type ModelProfile,
+} from '../models/profiles.js';
 import { resolveModel, type ModelSource } from '../models/resolve.js';
 import { runSam } from './sam.js';
 import { refineGrid } from '../compose/refine.js';
@@ -61,10 +68,11 @@ export interface Segmentation {
 type CommonOptions = Omit<ParsedSegmentOptions, never>;
 
 /**
- * The precision a model first loads in when `segmentation.precision` is not given: the family's
- * own default (profiles.ts) needs the graph's signature, so an 'auto' family is reloaded after.
+ * The precision a model loads in when `segmentation.precision` is not given and its file name does
+ * not tell its family: the family's default (profiles.ts) then comes from the graph's signature,
+ * and an 'auto' family takes a second handle on the same graph.
  */
-const FIRST_LOAD_PRECISION = 'f32';
+const UNNAMED_FAMILY_PRECISION = 'f32';
 
 /** The segmentation stages, timed into `timer`, with the context `rt`. Options must already be parsed. */
 export async function runSegmentation(opts: CommonOptions, timer: Timer, rt: Runtime): Promise<Segmentation> {
@@ -87,10 +95,11 @@ export async function runSegmentation(opts: CommonOptions, timer: Timer, rt: Run
   // The model loads (first call only) on native threads while the photo decodes.
   const loadStart = performance.now();
   const named = opts.segmentation?.precision;
-  const precision = named ?? FIRST_LOAD_PRECISION;
+  const precision = named ?? profileByName(resolved.path, explicitProfile)?.precision ?? UNNAMED_FAMILY_PRECISION;
   const segP = segmenters.get(resolved.path, threads, device, precision);
   segP.catch(() => undefined);
-  const decoderP = resolved.decoder ? segmenters.get(resolved.decoder, threads, device, precision) : undefined;
+  // SAM's prompt decoder takes milliseconds and its logits are thresholded at 0: f32 unless named.
+  const decoderP = resolved.decoder ? segmenters.get(resolved.decoder, threads, device, named ?? 'f32') : undefined;
   decoderP?.catch(() => undefined);
   const image = await timer.time('decode', () => decodeOpened(opened));
   checkPromptInImage(opts.prompt, image.width, image.height);
@@ -99,7 +108,6 @@ export async function runSegmentation(opts: CommonOptions, timer: Timer, rt: Run
   const profile = inferProfile(resolved.path, { inputs: seg.inputs, outputs: seg.outputs }, explicitProfile);
   if (named === undefined && profile.precision !== precision) {
     // The family's default (bf16 where the CPU has it): another handle on the same cached graph.
-    // SAM's prompt decoder stays f32: it takes milliseconds, and its logits are thresholded at 0.
     seg = await segmenters.get(resolved.path, threads, device, profile.precision);
   }
   timer.add('load', Math.max(0, performance.now() - loadStart - (timer.get('decode') ?? 0)));
