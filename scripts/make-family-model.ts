@@ -1,8 +1,9 @@
 /**
- * npm run make-family-model -- --family birefnet-swin-t|birefnet-swin-l|birefnet-hr|sam-vit-b [--out file]
+ * npm run make-family-model -- --family birefnet-swin-t|birefnet-swin-l|birefnet-hr|sam-vit-b|ben2-base
+ *   [--out file]
  * Writes a full-size random-weight replica of a model family (scripts/lib/birefnet-replica.ts,
- * sam-replica.ts) for the benchmark: `npm run bench:segment -- --model <file>`. Default output:
- * bg-native's cache folder (replicas/), never the repository. SAM writes the encoder and, beside
+ * sam-replica.ts, ben2-replica.ts) for the benchmark: `npm run bench:segment -- --model <file>`.
+ * Default output: bg-native's cache folder (replicas/), never the repository. SAM writes the encoder and, beside
  * it, the decoder (`x.encoder.onnx` + `x.decoder.onnx`).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -11,10 +12,11 @@ import { parseArgs } from 'node:util';
 
 import { cacheDir } from '../src/models/resolve.js';
 import { buildModel } from '../test/helpers/onnx-builder.js';
+import { BEN2_BASE, ben2Replica } from './lib/ben2-replica.js';
 import { BIREFNET_FULL, birefnetReplica } from './lib/birefnet-replica.js';
 import { SAM_DECODER, SAM_VIT_B, samDecoderReplica, samEncoderReplica } from './lib/sam-replica.js';
 
-const FAMILIES = ['birefnet-swin-t', 'birefnet-swin-l', 'birefnet-hr', 'sam-vit-b'] as const;
+const FAMILIES = ['birefnet-swin-t', 'birefnet-swin-l', 'birefnet-hr', 'sam-vit-b', 'ben2-base'] as const;
 
 const { values } = parseArgs({ options: { family: { type: 'string' }, out: { type: 'string' } }, strict: true });
 const family = values.family as (typeof FAMILIES)[number] | undefined;
@@ -32,6 +34,8 @@ if (family === 'sam-vit-b') {
   const enc = values.out ?? path.join(dir, 'sam_vit_b_replica.encoder.onnx');
   write(enc, buildModel(samEncoderReplica(SAM_VIT_B)));
   write(enc.replace(/encoder(\.onnx)$/, 'decoder$1'), buildModel(samDecoderReplica(SAM_DECODER)));
+} else if (family === 'ben2-base') {
+  write(values.out ?? path.join(dir, 'BEN2_Base-replica.onnx'), buildModel(ben2Replica(BEN2_BASE)));
 } else {
   const key = family === 'birefnet-swin-t' ? 'swin-t' : family === 'birefnet-swin-l' ? 'swin-l' : 'hr';
   const name = key === 'hr' ? 'BiRefNet_HR-replica.onnx' : `BiRefNet-${key}-replica.onnx`;

@@ -4,12 +4,16 @@
  * BiRefNet (Swin window attention with shifted windows and relative position bias, the two-scale
  * input, deformable convolutions as the DeformConv op and as the exporter's decomposition,
  * align-corners resizes) and SAM (ViT encoder with windowed + global attention and decomposed
- * relative positions; the prompt decoder with its post-processing). fp32: max |Δ| ≤ 1e-3.
+ * relative positions; the prompt decoder with its post-processing) and BEN2 (the same Swin on five
+ * views, MCLM / MCRM cross-view attention as nn.MultiheadAttention exports, InstanceNorm conv blocks,
+ * adaptive pooling, nearest and bilinear resizes, a sigmoid output). fp32: max |Δ| ≤ 1e-3.
  */
 import { describe, expect, it } from 'vitest';
 
+import { ben2Replica } from '../scripts/lib/ben2-replica.js';
 import { birefnetReplica, type BiRefNetReplicaOptions } from '../scripts/lib/birefnet-replica.js';
 import { samDecoderReplica, samEncoderReplica } from '../scripts/lib/sam-replica.js';
+import { inferProfile } from '../src/models/profiles.js';
 import { randomArray, rng, writeModel } from './helpers/onnx-builder.js';
 import { loadOurs, maxAbsDiff, runOrt, runOurs } from './helpers/onnx-run.js';
 import { runSamDecoderBoth } from './helpers/sam-decoder-run.js';
@@ -60,6 +64,41 @@ describe('BiRefNet family replica', () => {
   it('computes the same deformable convolution in both forms', () => {
     expect(outputs.op && outputs.decomposed).toBeTruthy();
     expect(maxAbsDiff(outputs.op!, outputs.decomposed!)).toBeLessThanOrEqual(1e-3);
+  });
+});
+
+describe('BEN2 replica', () => {
+  it('matches onnxruntime (five-view Swin, MCLM / MCRM attention, InstanceNorm, sigmoid output)', async () => {
+    // 512²: the views are 256², the top level 8² — the smallest side MCLM's 1/8 pooling keeps.
+    const spec = ben2Replica({
+      size: 512,
+      embed: 8,
+      depths: [2, 2, 2, 2],
+      heads: [1, 2, 2, 4],
+      window: 6, // pads every stage to whole windows, as window 12 does at 1024²
+      decoder: 8,
+      head: 16,
+    });
+    const ops = new Set(spec.nodes.map((n) => n.op));
+    for (const op of ['InstanceNormalization', 'AveragePool', 'GlobalAveragePool', 'Gemm', 'Softmax', 'Pad', 'Erf'])
+      expect(ops).toContain(op);
+    expect(ops).not.toContain('LayerNormalization'); // opset 15: decomposed
+    const modes = spec.nodes.filter((n) => n.op === 'Resize').map((n) => n.attrs?.mode);
+    expect(new Set(modes)).toEqual(new Set(['linear', 'nearest']));
+    const signature = {
+      inputs: [{ name: spec.inputs[0]!.name, shape: [1, 3, 512, 512] }],
+      outputs: [{ name: spec.outputs[0]!.name, shape: [1, 1, 512, 512] }],
+    };
+    expect(inferProfile('/m/BEN2_Base.onnx', signature).name).toBe('ben2'); // rembg's file name
+    const file = writeModel(spec, 'BEN2_Base');
+    const x = { shape: [1, 3, 512, 512], data: randomArray(rng(7), 3 * 512 * 512, -2, 2) };
+    const ref = await runOrt(file, x);
+    const ours = await runOurs(file, x);
+    expect(ours[0]!.shape).toEqual([1, 1, 512, 512]);
+    const probs = ref[0]!.data;
+    const spread = probs.reduce((m, v) => Math.max(m, v), 0) - probs.reduce((m, v) => Math.min(m, v), 1);
+    expect(spread).toBeGreaterThan(0.1); // not a degenerate graph
+    expect(maxAbsDiff(ours[0]!.data, probs)).toBeLessThanOrEqual(1e-3);
   });
 });
 

@@ -3,10 +3,7 @@
  * written with the export patterns of the real graphs:
  *   - the two-scale input: the backbone runs on the image and on its half-size copy (Resize,
  *     align_corners), each stage's half-scale features are brought up and concatenated;
- *   - a Swin Transformer backbone: Conv patch embedding, window attention with relative position
- *     bias (a Gather of the bias table by a constant index), shifted windows (torch.roll as
- *     Slice + Concat, the attention mask as a constant), padding to whole windows (Pad), patch
- *     merging by strided Slices, LayerNorm, GELU MLPs;
+ *   - a Swin Transformer backbone (scripts/lib/swin-backbone.ts);
  *   - a decoder of lateral convs, an ASPP with deformable convolutions — the DeformConv op
  *     (opset 19) or the decomposition of the common exporter (Pad, Reshape, Split, Floor, Clip,
  *     Cast, GatherND with batch_dims = 2, Sum, then a strided Conv) — image patches fed to each
@@ -16,7 +13,8 @@
  * general / RMBG-2.0, at 2048 the HR model).
  */
 import type { ModelSpec } from '../../test/helpers/onnx-builder.js';
-import { GraphBuilder, type NormForm } from './onnx-layers.js';
+import type { NormForm } from './onnx-layers.js';
+import { SwinGraphBuilder } from './swin-backbone.js';
 
 export interface BiRefNetReplicaOptions {
   seed?: number;
@@ -65,107 +63,9 @@ export const BIREFNET_FULL: Record<'swin-t' | 'swin-l' | 'hr', BiRefNetReplicaOp
   },
 };
 
-/** The relative-position index of a ws×ws window: [N·N] indices into the (2ws−1)² table. */
-function relativeIndex(ws: number): number[] {
-  const coords: [number, number][] = [];
-  for (let y = 0; y < ws; y++) for (let x = 0; x < ws; x++) coords.push([y, x]);
-  const out: number[] = [];
-  for (const a of coords)
-    for (const b of coords) out.push((a[0] - b[0] + ws - 1) * (2 * ws - 1) + (a[1] - b[1] + ws - 1));
-  return out;
-}
-
-/** The shifted-window attention mask: [nW, 1, N, N], −100 between tokens of different regions. */
-function shiftMask(hp: number, wp: number, ws: number, shift: number): Float32Array {
-  const region = new Int32Array(hp * wp);
-  const band = (v: number, size: number) => (v < size - ws ? 0 : v < size - shift ? 1 : 2);
-  for (let y = 0; y < hp; y++) for (let x = 0; x < wp; x++) region[y * wp + x] = band(y, hp) * 3 + band(x, wp);
-  const nh = hp / ws;
-  const nw = wp / ws;
-  const n = ws * ws;
-  const out = new Float32Array(nh * nw * n * n);
-  for (let wy = 0; wy < nh; wy++) {
-    for (let wx = 0; wx < nw; wx++) {
-      const ids: number[] = [];
-      for (let y = 0; y < ws; y++) for (let x = 0; x < ws; x++) ids.push(region[(wy * ws + y) * wp + wx * ws + x]!);
-      const base = (wy * nw + wx) * n * n;
-      for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) out[base + i * n + j] = ids[i] === ids[j] ? 0 : -100;
-    }
-  }
-  return out;
-}
-
-class BiRefNetWriter extends GraphBuilder {
+class BiRefNetWriter extends SwinGraphBuilder {
   constructor(private readonly o: BiRefNetReplicaOptions) {
-    super(o.seed ?? 1);
-  }
-
-  private get norm(): NormForm {
-    return this.o.norm ?? 'op';
-  }
-
-  swinBlock(x: string, h: number, w: number, c: number, heads: number, shift: number): string {
-    // Swin as detection backbones run it: a fixed window, the map padded to whole windows.
-    const ws = this.o.window;
-    const s = shift;
-    const hp = Math.ceil(h / ws) * ws;
-    const wp = Math.ceil(w / ws) * ws;
-    const n = ws * ws;
-    const nW = (hp / ws) * (wp / ws);
-    let t = this.reshape(this.layerNorm(x, c, this.norm), [1, h, w, c]);
-    if (hp !== h || wp !== w)
-      t = this.op('Pad', [t, this.i64([0, 0, 0, 0, 0, hp - h, wp - w, 0])], { mode: 'constant' });
-    if (s) t = this.roll(this.roll(t, -s, 1, hp), -s, 2, wp);
-    t = this.reshape(this.transpose(this.reshape(t, [1, hp / ws, ws, wp / ws, ws, c]), [0, 1, 3, 2, 4, 5]), [nW, n, c]);
-    const table = this.param('relpos.table', [(2 * ws - 1) ** 2, heads], 0.02);
-    let bias = this.op('Gather', [table, this.i64(relativeIndex(ws), [n * n])], { axis: 0 });
-    bias = this.op('Unsqueeze', [this.transpose(this.reshape(bias, [n, n, heads]), [2, 0, 1]), this.i64([0])]);
-    if (s) bias = this.op('Add', [bias, this.f32(shiftMask(hp, wp, ws, s), [nW, 1, n, n])]);
-    t = this.attention(t, t, nW, n, n, c, heads, { qkv: true, scoreBias: bias });
-    t = this.reshape(this.transpose(this.reshape(t, [1, hp / ws, wp / ws, ws, ws, c]), [0, 1, 3, 2, 4, 5]), [
-      1,
-      hp,
-      wp,
-      c,
-    ]);
-    if (s) t = this.roll(this.roll(t, s, 1, hp), s, 2, wp);
-    if (hp !== h || wp !== w) t = this.slice(t, [0, 0], [h, w], [1, 2]);
-    const x1 = this.op('Add', [x, this.reshape(t, [1, h * w, c])]);
-    return this.op('Add', [x1, this.mlp(this.layerNorm(x1, c, this.norm), c, 4 * c)]);
-  }
-
-  patchMerge(x: string, h: number, w: number, c: number): string {
-    const t = this.reshape(x, [1, h, w, c]);
-    const part = (y0: number, x0: number) => this.slice(t, [y0, x0], [h, w], [1, 2], [2, 2]);
-    const cat = this.op('Concat', [part(0, 0), part(1, 0), part(0, 1), part(1, 1)], { axis: -1 });
-    return this.linear(
-      this.layerNorm(this.reshape(cat, [1, (h / 2) * (w / 2), 4 * c]), 4 * c, this.norm),
-      4 * c,
-      2 * c,
-      false,
-    );
-  }
-
-  /** The Swin backbone on [1, 3, s, s]: the four stages' NCHW features. */
-  backbone(x: string, s: number): { name: string; c: number; h: number }[] {
-    const { embed, depths, heads } = this.o;
-    let h = s / 4;
-    let c = embed;
-    let t = this.conv(x, 3, embed, 4, { stride: 4, pad: 0 });
-    t = this.layerNorm(this.transpose(this.reshape(t, [1, c, h * h]), [0, 2, 1]), c, this.norm);
-    const feats: { name: string; c: number; h: number }[] = [];
-    for (let stage = 0; stage < depths.length; stage++) {
-      for (let d = 0; d < depths[stage]!; d++)
-        t = this.swinBlock(t, h, h, c, heads[stage]!, d % 2 ? Math.floor(this.o.window / 2) : 0);
-      const out = this.transpose(this.reshape(this.layerNorm(t, c, this.norm), [1, h, h, c]), [0, 3, 1, 2]);
-      feats.push({ name: out, c, h });
-      if (stage < depths.length - 1) {
-        t = this.patchMerge(t, h, h, c);
-        h /= 2;
-        c *= 2;
-      }
-    }
-    return feats;
+    super(o.seed ?? 1, o);
   }
 
   /** A 3×3 deformable conv (c → cout) on [1, c, h, h] with learned offsets and modulation mask. */
@@ -264,10 +164,10 @@ class BiRefNetWriter extends GraphBuilder {
   build(): ModelSpec {
     const { size: s, decoder: d } = this.o;
     const x = 'input_image';
-    const first = this.share(() => this.backbone(x, s));
+    const first = this.share(() => this.swinBackbone(x, 1, s).stages);
     const full = first.value;
     const halfIn = this.resizeTo(x, 1, 3, s / 2, s / 2, true);
-    const half = this.share(() => this.backbone(halfIn, s / 2), first.params).value;
+    const half = this.share(() => this.swinBackbone(halfIn, 1, s / 2).stages, first.params).value;
     const feats = full.map((f, i) => {
       const up = this.resizeTo(half[i]!.name, 1, half[i]!.c, f.h, f.h, true);
       return { name: this.op('Concat', [f.name, up], { axis: 1 }), c: 2 * f.c, h: f.h };

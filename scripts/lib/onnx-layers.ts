@@ -243,7 +243,15 @@ export class GraphBuilder {
     nk: number,
     c: number,
     heads: number,
-    o: { inner?: number; scoreBias?: string; qkv?: boolean; value?: string; cin?: number } = {},
+    o: {
+      inner?: number;
+      scoreBias?: string;
+      /** A further step on the biased scores before the Softmax (e.g. a mask added in another view). */
+      scores?: (scores: string) => string;
+      qkv?: boolean;
+      value?: string;
+      cin?: number;
+    } = {},
   ): string {
     const inner = o.inner ?? c;
     const hd = inner / heads;
@@ -264,6 +272,7 @@ export class GraphBuilder {
     q = this.op('Mul', [q, this.f32([1 / Math.sqrt(hd)], [])]);
     let scores = this.op('MatMul', [q, this.transpose(k, [0, 1, 3, 2])]);
     if (o.scoreBias) scores = this.op('Add', [scores, o.scoreBias]);
+    if (o.scores) scores = o.scores(scores);
     const attn = this.op('Softmax', [scores], { axis: -1 });
     const out = this.reshape(this.transpose(this.op('MatMul', [attn, v]), [0, 2, 1, 3]), [b, nq, inner]);
     return this.linear(out, inner, c);
