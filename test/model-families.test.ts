@@ -1,7 +1,7 @@
 /**
  * The model families without per-file code: profiles chosen from rembg's file names and the
  * graph's signature, rembg's names resolved in $U2NET_HOME, `bg-native models`, SAM's encoder +
- * decoder pair with box and point prompts, and BiRefNet run by name through segment(). The
+ * decoder pair with box and point prompts, and BiRefNet and BEN2 run by name through segment(). The
  * graphs are random-weight replicas written at run time.
  */
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -17,6 +17,7 @@ import { listModels } from '../src/models/list.js';
 import { inferProfile, PROFILES, toAlpha, type GraphSignature } from '../src/models/profiles.js';
 import { resolveModel } from '../src/models/resolve.js';
 import { samFrame, samPoints } from '../src/pipeline/sam.js';
+import { ben2Replica } from '../scripts/lib/ben2-replica.js';
 import { birefnetReplica } from '../scripts/lib/birefnet-replica.js';
 import { samDecoderReplica, samEncoderReplica } from '../scripts/lib/sam-replica.js';
 import { writeModel } from './helpers/onnx-builder.js';
@@ -229,6 +230,17 @@ describe('segment() with the new families', () => {
       deform: 'decomposed',
     });
     copyFileSync(writeModel(biref), path.join(home, 'birefnet-general-lite.onnx'));
+    // BEN2's smallest input with its real pooling ratios (512²: an 8² top level).
+    const ben2 = ben2Replica({
+      size: 512,
+      embed: 8,
+      depths: [2, 2, 2, 2],
+      heads: [1, 2, 2, 4],
+      window: 6,
+      decoder: 8,
+      head: 16,
+    });
+    copyFileSync(writeModel(ben2), path.join(home, 'BEN2_Base.onnx'));
     process.env.U2NET_HOME = home;
     delete process.env.BG_SEG_MODEL;
     resetDefaultContext(); // segment() reads the environment again
@@ -279,6 +291,12 @@ describe('segment() with the new families', () => {
     const file = path.join(home, 'birefnet-general-lite.onnx');
     const o = await segment({ input: photo, model: { path: file, profile: 'isnet' }, threads: 1 });
     expect(o.model.profile).toBe('isnet');
+  });
+
+  it("runs BEN2 by rembg's name (ben2-base, BEN2_Base.onnx) with its profile", async () => {
+    const r = await segment({ input: photo, model: 'ben2-base', threads: 1 });
+    expect(r.model).toMatchObject({ profile: 'ben2', inputSize: [512, 512], name: 'ben2-base' });
+    expect(r.alpha.length).toBe(96 * 64);
   });
 
   it("computes in the family's precision unless one is named (bf16 where the CPU has it: BiRefNet, SAM)", async () => {
