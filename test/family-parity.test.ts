@@ -10,22 +10,13 @@
  */
 import { describe, expect, it } from 'vitest';
 
-import { ben2Replica } from '../scripts/lib/ben2-replica.js';
-import { birefnetReplica, type BiRefNetReplicaOptions } from '../scripts/lib/birefnet-replica.js';
+import { BEN2_SMALL, ben2Replica } from '../scripts/lib/ben2-replica.js';
+import { BIREFNET_SMALL, birefnetReplica } from '../scripts/lib/birefnet-replica.js';
 import { samDecoderReplica, samEncoderReplica } from '../scripts/lib/sam-replica.js';
 import { inferProfile } from '../src/models/profiles.js';
 import { randomArray, rng, writeModel } from './helpers/onnx-builder.js';
 import { loadOurs, maxAbsDiff, runOrt, runOurs } from './helpers/onnx-run.js';
 import { runSamDecoderBoth } from './helpers/sam-decoder-run.js';
-
-const SMALL: Omit<BiRefNetReplicaOptions, 'deform'> = {
-  size: 64,
-  embed: 8,
-  depths: [2, 2, 2, 2],
-  heads: [1, 2, 2, 4],
-  window: 4,
-  decoder: 16,
-};
 
 function maxAbs(a: ArrayLike<number>): number {
   let m = 0;
@@ -43,7 +34,7 @@ describe('BiRefNet family replica', () => {
     ['none', 'decomposed'],
   ] as const) {
     it(`matches onnxruntime (deformable conv: ${deform}, LayerNorm: ${norm})`, async () => {
-      const spec = birefnetReplica({ ...SMALL, deform, norm });
+      const spec = birefnetReplica({ ...BIREFNET_SMALL, deform, norm });
       const ops = new Set(spec.nodes.map((n) => n.op));
       for (const op of ['Softmax', 'Gather', 'Pad', 'Resize', 'MatMul', 'Erf']) expect(ops).toContain(op);
       if (deform === 'op') expect(ops).toContain('DeformConv');
@@ -69,16 +60,7 @@ describe('BiRefNet family replica', () => {
 
 describe('BEN2 replica', () => {
   it('matches onnxruntime (five-view Swin, MCLM / MCRM attention, InstanceNorm, sigmoid output)', async () => {
-    // 512²: the views are 256², the top level 8² — the smallest side MCLM's 1/8 pooling keeps.
-    const spec = ben2Replica({
-      size: 512,
-      embed: 8,
-      depths: [2, 2, 2, 2],
-      heads: [1, 2, 2, 4],
-      window: 6, // pads every stage to whole windows, as window 12 does at 1024²
-      decoder: 8,
-      head: 16,
-    });
+    const spec = ben2Replica(BEN2_SMALL);
     const ops = new Set(spec.nodes.map((n) => n.op));
     for (const op of ['InstanceNormalization', 'AveragePool', 'GlobalAveragePool', 'Gemm', 'Softmax', 'Pad', 'Erf'])
       expect(ops).toContain(op);

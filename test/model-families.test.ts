@@ -17,8 +17,8 @@ import { listModels } from '../src/models/list.js';
 import { inferProfile, PROFILES, toAlpha, type GraphSignature } from '../src/models/profiles.js';
 import { resolveModel } from '../src/models/resolve.js';
 import { samFrame, samPoints } from '../src/pipeline/sam.js';
-import { ben2Replica } from '../scripts/lib/ben2-replica.js';
-import { birefnetReplica } from '../scripts/lib/birefnet-replica.js';
+import { BEN2_SMALL, ben2Replica } from '../scripts/lib/ben2-replica.js';
+import { BIREFNET_SMALL, birefnetReplica } from '../scripts/lib/birefnet-replica.js';
 import { samDecoderReplica, samEncoderReplica } from '../scripts/lib/sam-replica.js';
 import { writeModel } from './helpers/onnx-builder.js';
 import { halvesJpeg } from './helpers/images.js';
@@ -220,26 +220,9 @@ describe('segment() with the new families', () => {
       writeModel(samDecoderReplica({ dim: 16, side: 8, heads: 2, masks: 4 })),
       path.join(home, 'sam_vit_b_01ec64.decoder.onnx'),
     );
-    const biref = birefnetReplica({
-      size: 64,
-      embed: 8,
-      depths: [2, 2, 2, 2],
-      heads: [1, 2, 2, 4],
-      window: 4,
-      decoder: 16,
-      deform: 'decomposed',
-    });
+    const biref = birefnetReplica({ ...BIREFNET_SMALL, deform: 'decomposed' });
     copyFileSync(writeModel(biref), path.join(home, 'birefnet-general-lite.onnx'));
-    // BEN2's smallest input with its real pooling ratios (512²: an 8² top level).
-    const ben2 = ben2Replica({
-      size: 512,
-      embed: 8,
-      depths: [2, 2, 2, 2],
-      heads: [1, 2, 2, 4],
-      window: 6,
-      decoder: 8,
-      head: 16,
-    });
+    const ben2 = ben2Replica(BEN2_SMALL);
     copyFileSync(writeModel(ben2), path.join(home, 'BEN2_Base.onnx'));
     process.env.U2NET_HOME = home;
     delete process.env.BG_SEG_MODEL;

@@ -47,6 +47,21 @@ export const BEN2_BASE: Ben2ReplicaOptions = {
   head: 384,
 };
 
+/**
+ * The tests' reduced BEN2: 512² is the smallest input with the real pooling ratios (256² views, an 8²
+ * top level, the least MCLM's 1/8 pooling keeps); window 6 pads every stage to whole windows, as
+ * window 12 does at 1024².
+ */
+export const BEN2_SMALL: Ben2ReplicaOptions = {
+  size: 512,
+  embed: 8,
+  depths: [2, 2, 2, 2],
+  heads: [1, 2, 2, 4],
+  window: 6,
+  decoder: 8,
+  head: 16,
+};
+
 /** Python's round(): halves to even (pool sizes are computed with it). */
 function pyRound(v: number): number {
   const f = Math.floor(v);

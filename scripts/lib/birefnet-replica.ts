@@ -33,6 +33,16 @@ export interface BiRefNetReplicaOptions {
 }
 
 /** Full-size configurations (Swin-T: BiRefNet lite; Swin-L: general / RMBG-2.0; HR: Swin-L at 2048). */
+/** The tests' reduced BiRefNet (64², every Swin stage, two windows a side at the first); `deform` per test. */
+export const BIREFNET_SMALL: Omit<BiRefNetReplicaOptions, 'deform'> = {
+  size: 64,
+  embed: 8,
+  depths: [2, 2, 2, 2],
+  heads: [1, 2, 2, 4],
+  window: 4,
+  decoder: 16,
+};
+
 export const BIREFNET_FULL: Record<'swin-t' | 'swin-l' | 'hr', BiRefNetReplicaOptions> = {
   'swin-t': {
     size: 1024,

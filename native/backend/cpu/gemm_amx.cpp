@@ -43,7 +43,8 @@ bool amx_usable() {
 }
 
 namespace {
-constexpr int64_t kPanelRows = kTileRows;           // rows of a left panel (one tile)
+constexpr int64_t kPanelRows = kTileRows;  // rows of a left panel (one tile)
+static_assert(kPanelRows == kAmxRows, "gemm_bf16.h sizes the AMX kernel's left panels as one tile");
 constexpr int64_t kBlockPairs = kTileRowBytes / 4;  // pairs of k per tile step
 constexpr int64_t kRightCols = kBf16Cols;           // columns of a right panel: two right tiles
 static_assert(kRightCols == 2 * (kTileRowBytes / 4), "a right panel is two right-operand tiles wide");

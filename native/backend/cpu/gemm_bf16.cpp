@@ -6,7 +6,6 @@
 #include <string>
 
 #include "backend/cpu/cpu_features.h"
-#include "backend/cpu/amx_tiles.h"
 #include "backend/cpu/gemm_amx.h"
 #include "tensor/allocator.h"
 #include "tensor/error.h"
@@ -183,7 +182,7 @@ void run_panels(const uint32_t* a, int64_t M, const uint32_t* b, int64_t N, int6
 // same right panels.
 struct LeftOperand {
   Bf16Kernel kernel;
-  int64_t panel_rows() const { return kernel == Bf16Kernel::Avx512 ? MR : kTileRows; }
+  int64_t panel_rows() const { return kernel == Bf16Kernel::Avx512 ? MR : kAmxRows; }
   int64_t words(int64_t rows, int64_t kp) const {
     return kernel == Bf16Kernel::Avx512 ? (rows + MR - 1) / MR * MR * kp : amx_tile_layout_words(rows, kp);
   }
@@ -208,21 +207,19 @@ Bf16Weights::Bf16Weights(ThreadPool& pool, Side side, const float* w, int64_t R,
     : side_(side), kernel_(bf16_kernel()), R_(R), K_(K) {
   BGN_CHECK(bf16_gemm_supported(), Code::Internal, "bf16 weights packed on a CPU without AVX512-BF16");
   BGN_CHECK(R > 0 && K > 0, Code::Internal, "bf16 weights of shape (", R, ", ", K, ")");
-  if (side == Side::Left) {  // the left operand of its kernel
-    const LeftOperand left{kernel_};
-    const int64_t P = left.panel_rows(), n_panels = (R + P - 1) / P, panel_words = left.words(P, pairs());
-    words_.assign(size_t(left.words(R, pairs())), 0u);
-    pool.parallel_for(n_panels, 1, [&](int64_t i0, int64_t i1) {
-      const int64_t r0 = i0 * P, r1 = std::min(R, i1 * P);
-      left.pack(w + r0 * K, K, r1 - r0, K, words_.data() + i0 * panel_words);
-    });
-    return;
-  }
-  const int64_t P = panel_rows();
-  words_.assign(size_t(panels() * pairs() * P), 0u);
+  // Panels of panel_rows() rows, packed on the pool: a left weight in its kernel's left layout, a
+  // right one in right panels (the same words for both kernels).
+  const LeftOperand left{kernel_};
+  const int64_t P = panel_rows(), kp = pairs();
+  const int64_t panel_words = side == Side::Left ? left.words(P, kp) : P * kp;
+  words_.assign(size_t(panels() * panel_words), 0u);
   pool.parallel_for(panels(), 1, [&](int64_t i0, int64_t i1) {
     const int64_t r0 = i0 * P, r1 = std::min(R, i1 * P);
-    pack_row_pairs(w + r0 * K, K, r1 - r0, K, P, words_.data() + i0 * pairs() * P);
+    uint32_t* out = words_.data() + i0 * panel_words;
+    if (side == Side::Left)
+      left.pack(w + r0 * K, K, r1 - r0, K, out);
+    else
+      pack_row_pairs(w + r0 * K, K, r1 - r0, K, P, out);
   });
 }
 

@@ -42,6 +42,7 @@ const char* bf16_kernel_name(Bf16Kernel k);
 
 constexpr int64_t kBf16Rows = 12;  // rows of a left panel (and of the tile)
 constexpr int64_t kBf16Cols = 32;  // rows of a right panel (columns of the tile)
+constexpr int64_t kAmxRows = 16;   // rows of a left panel of the AMX kernel (one tile; gemm_amx.h)
 
 // A weight matrix W (R, K) rounded to bf16 and packed for one side of the product:
 //   Left  — C (R, N) = W @ X        (convolutions: R output channels, K = C·kh·kw)
@@ -57,7 +58,9 @@ class Bf16Weights {
   int64_t rows() const { return R_; }
   int64_t depth() const { return K_; }
   int64_t pairs() const { return (K_ + 1) / 2; }
-  int64_t panel_rows() const { return side_ == Side::Left ? kBf16Rows : kBf16Cols; }
+  int64_t panel_rows() const {
+    return side_ == Side::Right ? kBf16Cols : kernel_ == Bf16Kernel::Avx512 ? kBf16Rows : kAmxRows;
+  }
   int64_t panels() const { return (R_ + panel_rows() - 1) / panel_rows(); }
   // Right panel i (both kernels), or left panel i of the AVX512-BF16 layout.
   const uint32_t* panel(int64_t i) const { return words_.data() + i * pairs() * panel_rows(); }
