@@ -8,7 +8,17 @@
  */
 import { describe, it } from 'vitest';
 
-import { EXACT, FP32, expectOp, f32, ints, konst, randInts } from './helpers/onnx-op-check.js';
+import {
+  EXACT,
+  FP32,
+  expectLikeOrt,
+  expectOp,
+  f32,
+  ints,
+  konst,
+  packGraph,
+  randInts,
+} from './helpers/onnx-op-check.js';
 
 describe('Gather family', () => {
   const data = f32([4, 5, 6], 1);
@@ -19,6 +29,26 @@ describe('Gather family', () => {
         { op: 'Gather', inputs: [data, ints([2, 2], [0, -1, 2, 1])], attrs: { axis } },
         EXACT,
       );
+  });
+  it('Gather of consecutive indices along the leading axes (a view of the data), then written over', async () => {
+    // Run-time values: the picked piece shares the data's storage; the Add after it must not write
+    // into it while the Mul still reads the data.
+    const operands = { x: f32([1, 3, 4, 5], 4), c: konst(f32([4, 5], 5)), two: konst({ dims: [], data: [2] }) };
+    for (const [idx, axis] of [
+      [ints([], [0]), 0],
+      [ints([2], [1, 2]), 1],
+      [ints([], [-1]), 1],
+      [ints([2], [2, 1]), 1],
+    ] as const) {
+      const nodes = [
+        { op: 'Relu', inputs: ['x'], outputs: ['r'] },
+        { op: 'Gather', inputs: ['r', 'idx'], outputs: ['g'], attrs: { axis } },
+        { op: 'Add', inputs: ['g', 'c'], outputs: ['a'] },
+        { op: 'Mul', inputs: ['r', 'two'], outputs: ['m'] },
+      ];
+      const p = packGraph({ ...operands, idx: konst(idx) }, nodes, ['a', 'm']);
+      await expectLikeOrt(`gather view ${idx.data} axis ${axis}`, p, EXACT);
+    }
   });
   it('GatherElements on each axis, indices smaller than the data', async () => {
     for (const axis of [0, 1, 2, -2])
@@ -233,6 +263,15 @@ describe('Pad', () => {
       ]) {
         const inputs = [x, ints([8], pads), ...(mode === 'constant' ? [{ dims: [], data: [0.75] }] : [])];
         await expectOp(`pad ${mode} ${pads}`, { op: 'Pad', inputs, attrs: { mode } }, EXACT);
+      }
+      // Trailing axes left alone (channels-last windows) and a pad of the leading axis only.
+      const x2 = f32([2, 3, 4, 5], 3);
+      for (const pads of [
+        [0, 1, 2, 0, 0, 2, -1, 0],
+        [1, 0, 0, 0, 1, 0, 0, 0],
+      ]) {
+        const inputs = [x2, ints([8], pads), ...(mode === 'constant' ? [{ dims: [], data: [-2] }] : [])];
+        await expectOp(`pad ${mode} ${pads} of ${x2.dims}`, { op: 'Pad', inputs, attrs: { mode } }, EXACT);
       }
     });
   }

@@ -47,6 +47,7 @@ describe('LayerNormalization (opset 17)', () => {
       inputs: [x, f32([1], 7), f32([8], 8)],
     });
   });
+  // Fused at load into one LayerNormalization (test/native/test_fuse_layer_norm.cpp checks the fusion).
   it('the decomposed form (ReduceMean, Sub, Pow, ReduceMean, Add, Sqrt, Div, Mul, Add) matches', async () => {
     for (const opset of [13, 18]) {
       const axes = opset >= 18 ? { inputs: ['x', 'axes'] } : { inputs: ['x'], attrs: { axes: [-1] } };
@@ -75,6 +76,14 @@ describe('LayerNormalization (opset 17)', () => {
         axes: konst(ints([1], [-1])),
       };
       await expectLikeOrt(`decomposed layernorm opset ${opset}`, packGraph(operands, nodes, ['y'], { opset }), FP32);
+      // γ first and no β, on a wider last axis
+      const noBeta = [...nodes.slice(0, 7), { op: 'Mul', inputs: ['g', 'n'], outputs: ['y'] }];
+      const wide = { ...operands, x: f32([2, 3, 5, 96], 12, -3, 5), g: konst(f32([96], 13)) };
+      await expectLikeOrt(
+        `decomposed layernorm, no bias, opset ${opset}`,
+        packGraph(wide, noBeta, ['y'], { opset }),
+        FP32,
+      );
     }
   });
 });

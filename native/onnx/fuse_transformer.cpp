@@ -98,6 +98,69 @@ class Matcher {
     }
   }
 
+  // LayerNorm as exporters before opset 17 write it, over the last axis:
+  //   m = ReduceMean(x); d = Sub(x, m); Div(d, Sqrt(Add(ReduceMean(Pow(d, 2)), ε))) → Mul(·, γ) [→ Add(·, β)]
+  // with γ and β constant f32 vectors  ⇒  LayerNormalization(x, γ[, β]) (axis −1, epsilon ε): one pass
+  // over each row instead of nine full-size tensors written and read back.
+  void layer_norm() {
+    for (size_t i = 0; i < nodes_.size(); ++i) {
+      if (!mean_last(i)) continue;
+      const std::string x = nodes_[i].inputs[0];
+      if (!computed(x)) continue;
+      const long sub = sole_user(nodes_[i].outputs[0]);
+      if (sub < 0 || !is(size_t(sub), "Sub", 2) || nodes_[size_t(sub)].inputs[0] != x ||
+          nodes_[size_t(sub)].inputs[1] != nodes_[i].outputs[0])
+        continue;
+      const std::string d = nodes_[size_t(sub)].outputs[0];
+      const std::vector<size_t> readers = users(d);
+      if (readers.size() != 2) continue;
+      const size_t sq = is(readers[0], "Pow", 2) ? readers[0] : readers[1];
+      const size_t div = sq == readers[0] ? readers[1] : readers[0];
+      if (!is(sq, "Pow", 2) || nodes_[sq].inputs[0] != d || !scalar(nodes_[sq].inputs[1], 2.0)) continue;
+      if (!is(div, "Div", 2) || nodes_[div].inputs[0] != d) continue;
+      const long var = sole_user(nodes_[sq].outputs[0]);
+      if (var < 0 || !mean_last(size_t(var)) || nodes_[size_t(var)].inputs[0] != nodes_[sq].outputs[0]) continue;
+      const long add = sole_user(nodes_[size_t(var)].outputs[0]);
+      if (add < 0 || !is(size_t(add), "Add", 2)) continue;
+      const std::string eps = other(size_t(add), nodes_[size_t(var)].outputs[0]);
+      const float epsilon = f32_scalar(eps);
+      if (!(epsilon >= 0.f)) continue;
+      const long root = sole_user(nodes_[size_t(add)].outputs[0]);
+      if (root < 0 || !is(size_t(root), "Sqrt", 1) || sole_user(nodes_[size_t(root)].outputs[0]) != long(div) ||
+          nodes_[div].inputs[1] != nodes_[size_t(root)].outputs[0])
+        continue;
+      const long mul = sole_user(nodes_[div].outputs[0]);
+      if (mul < 0 || !is(size_t(mul), "Mul", 2)) continue;
+      const std::string gamma = other(size_t(mul), nodes_[div].outputs[0]);
+      if (!f32_vector(gamma)) continue;
+      long last = mul;
+      std::string beta;
+      const long shift = sole_user(nodes_[size_t(mul)].outputs[0]);
+      if (shift >= 0 && is(size_t(shift), "Add", 2)) {
+        const std::string b = other(size_t(shift), nodes_[size_t(mul)].outputs[0]);
+        if (f32_vector(b) && constants_.at(b).numel() == constants_.at(gamma).numel()) {
+          beta = b;
+          last = shift;
+        }
+      }
+      onnx::Node& ln = nodes_[size_t(last)];
+      ln.op_type = "LayerNormalization";
+      ln.inputs = {x, gamma};
+      if (!beta.empty()) ln.inputs.push_back(beta);
+      ln.attrs.clear();
+      onnx::Attribute axis;
+      axis.type = onnx::Attribute::Int;
+      axis.i = -1;
+      ln.attrs["axis"] = axis;
+      onnx::Attribute e;
+      e.type = onnx::Attribute::Float;
+      e.f = epsilon;
+      ln.attrs["epsilon"] = e;
+      for (long k : {long(i), sub, long(sq), var, add, root, long(div), mul})
+        if (k != last) remove(size_t(k));
+    }
+  }
+
   // Transpose swapping the last two axes (perm [0, …, r-3, r-1, r-2]) read only as MatMul's B
   // ⇒ MatMul reading B transposed (attribute bgn_trans_b = r, the rank the perm was written for).
   void transposed_b() {
@@ -380,6 +443,45 @@ class Matcher {
       axes = n.attr_ints("axes");
     return axes == std::vector<int64_t>{0};
   }
+  // Node i is a ReduceMean over the last axis alone (axes [-1], an attribute or from opset 18 a
+  // constant input) that keeps the reduced axis.
+  bool mean_last(size_t i) const {
+    const onnx::Node& n = nodes_[i];
+    if (removed_[i] || n.op_type != "ReduceMean" || !(n.domain.empty() || n.domain == "ai.onnx") || n.inputs.empty() ||
+        n.outputs.size() != 1 || n.outputs[0].empty() || n.attr_int("keepdims", 1) != 1)
+      return false;
+    std::vector<int64_t> axes;
+    if (n.inputs.size() >= 2 && !n.inputs[1].empty()) {
+      auto c = constants_.find(n.inputs[1]);
+      if (c == constants_.end()) return false;
+      axes = c->second.as_i64();
+    } else {
+      axes = n.attr_ints("axes");
+    }
+    return axes == std::vector<int64_t>{-1};
+  }
+  // The value of a constant f32 scalar, NaN when `v` is not one.
+  float f32_scalar(const std::string& v) const {
+    auto it = constants_.find(v);
+    if (it == constants_.end() || it->second.dtype() != DType::F32 || it->second.numel() != 1) return NAN;
+    return it->second.data<float>()[0];
+  }
+  // `v` is a constant f32 vector (rank 1, not empty).
+  bool f32_vector(const std::string& v) const {
+    auto it = constants_.find(v);
+    return it != constants_.end() && it->second.dtype() == DType::F32 && it->second.rank() == 1 &&
+           it->second.numel() > 0;
+  }
+  // The live nodes reading `v` (an intermediate value), each listed once; none for a graph output.
+  std::vector<size_t> users(const std::string& v) const {
+    std::vector<size_t> r;
+    if (outputs_.count(v)) return r;
+    auto it = uses_.find(v);
+    if (it == uses_.end()) return r;
+    for (size_t i : it->second)
+      if (!removed_[i] && std::find(r.begin(), r.end(), i) == r.end()) r.push_back(i);
+    return r;
+  }
   // Node i splits axis 0 into three parts of one each (sizes given as [1, 1, 1], or three equal parts).
   bool split_thirds(size_t i) const {
     const onnx::Node& n = nodes_[i];
@@ -417,6 +519,7 @@ void fuse_transformer_patterns(std::vector<onnx::Node>& nodes, std::vector<bool>
                                const std::map<std::string, Tensor>& constants,
                                const std::set<std::string>& graph_outputs) {
   Matcher m(nodes, removed, constants, graph_outputs);
+  m.layer_norm();
   m.gelu();
   m.transposed_b();
   m.scored_attention();

@@ -363,22 +363,44 @@ Out pad(const Inputs& in, PadMode mode, bool legacy, const std::vector<int64_t>&
     std::memcpy(dst, src, es);
     return {y};
   }
-  std::vector<int64_t> xs = row_strides(x.shape());
-  std::vector<int64_t> idx(r, 0);
-  const int64_t inner = out[r - 1], n = y.numel();
-  for (int64_t o = 0; o < n; o += inner) {
+  // Trailing axes that are not padded travel with each element: an (N, H, W, C) pad of H and W
+  // copies rows of C values; along the last padded axis, runs of consecutive sources are one copy.
+  int last = r - 1;
+  size_t block = es;
+  while (last > 0 && before[last] == 0 && after[last] == 0) block *= size_t(x.dim(last--));
+  // The constant in a buffer of whole values, copied as often as a padded run needs.
+  std::vector<uint8_t> fill(std::max(es, std::min(block, size_t(1) << 16) / es * es));
+  for (size_t b = 0; b < fill.size(); b += es) std::memcpy(fill.data() + b, cv, es);
+  auto put_constant = [&](uint8_t* p, size_t bytes) {
+    for (size_t done = 0; done < bytes; done += fill.size())
+      std::memcpy(p + done, fill.data(), std::min(fill.size(), bytes - done));
+  };
+  const std::vector<int64_t> xs = row_strides(x.shape());
+  std::vector<int64_t> idx(size_t(last), 0);
+  const int64_t inner = out[last], rows = y.numel() / (int64_t(block / es) * inner);
+  const std::vector<int64_t>& inner_map = map[last];
+  for (int64_t row = 0; row < rows; ++row, dst += size_t(inner) * block) {
     int64_t base = 0;
     bool constant = false;
-    for (int d = 0; d < r - 1; ++d) {
+    for (int d = 0; d < last; ++d) {
       const int64_t s = map[d][idx[d]];
       if (s < 0) constant = true;
       base += s * xs[d];
     }
-    for (int64_t j = 0; j < inner; ++j) {
-      const int64_t s = map[r - 1][j];
-      std::memcpy(dst + (o + j) * es, constant || s < 0 ? cv : src + (base + s) * es, es);
+    for (int64_t j = 0; j < inner;) {
+      const int64_t s = inner_map[j];
+      int64_t len = 1;
+      if (constant || s < 0) {
+        while (j + len < inner && (constant || inner_map[j + len] < 0)) ++len;
+        put_constant(dst + size_t(j) * block, size_t(len) * block);
+        j += len;
+        continue;
+      }
+      while (j + len < inner && inner_map[j + len] == s + len) ++len;
+      std::memcpy(dst + size_t(j) * block, src + size_t(base + s * xs[last]) * es, size_t(len) * block);
+      j += len;
     }
-    for (int d = r - 2; d >= 0; --d) {
+    for (int d = last - 1; d >= 0; --d) {
       if (++idx[d] < out[d]) break;
       idx[d] = 0;
     }

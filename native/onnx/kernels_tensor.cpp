@@ -354,10 +354,15 @@ Out gather(const Inputs& in, int64_t axis_attr) {
   for (int d = 0; d < axis; ++d) out.push_back(x.dim(d));
   for (int64_t d : ind.shape()) out.push_back(d);
   for (int d = int(axis) + 1; d < x.rank(); ++d) out.push_back(x.dim(d));
-  Tensor y = new_output(x.dtype(), out, "Gather");
   int64_t outer = 1, inner = 1;
   for (int d = 0; d < axis; ++d) outer *= x.dim(d);
   for (int d = int(axis) + 1; d < x.rank(); ++d) inner *= x.dim(d);
+  // Consecutive indices along the leading axes pick one contiguous piece: a view of x, nothing
+  // copied (x[0] of a batch of one, one of K and V stacked on axis 0).
+  bool run = outer == 1 && !idx.empty() && !dtype_is_block(x.dtype()) && !x.on_device();
+  for (size_t k = 1; run && k < idx.size(); ++k) run = idx[k] == idx[0] + int64_t(k);
+  if (run) return {x.part(idx[0] * inner, out)};
+  Tensor y = new_output(x.dtype(), out, "Gather");
   size_t es = dtype_size(x.dtype()) * size_t(inner);
   const uint8_t* s = static_cast<const uint8_t*>(x.raw());
   uint8_t* dptr = static_cast<uint8_t*>(y.raw());
