@@ -277,6 +277,12 @@ export interface NativeDiffusionModel {
   readonly device: 'cpu' | 'cuda';
   /** What the UNet's CPU layers compute in ('auto' resolved). */
   readonly precision: 'f32' | 'bf16';
+  /**
+   * Whether the UNet's weights are loaded now. On the CPU they are only while it denoises: a
+   * generation lets them go after its last step and the next builds them again (LoRAs merged again),
+   * so the peak memory stays near the checkpoint's size; BGN_KEEP_WEIGHTS_RESIDENT=1 keeps them.
+   */
+  readonly unetResident: boolean;
   generate(params: DiffusionGenerateParams, options?: DiffusionRunOptions): Promise<DiffusionImage>;
   /** Releases this handle's reference to the shared weights. */
   dispose(): void;

@@ -273,6 +273,43 @@ describe.runIf(present)('LoRA', () => {
     for (const x of [plain, one, half, plainAgain]) x.dispose();
   });
 
+  it('the UNet is let go after each generation and built again (LoRA merged again) to the same pixels', async () => {
+    const file = path.join(tmp.dir, 'rebuilt.safetensors');
+    writeFileSync(file, readFileSync(kohyaFile));
+    const model = await native().DiffusionModel.load(sd1Tiny, {
+      threads: 2,
+      tokenizer: tokenizerDir,
+      loras: [{ path: file, scale: 1 }],
+    });
+    expect(model.unetResident).toBe(true); // built by the load
+    const req = { prompt: 'a red chair', width: 64, height: 64, steps: 2, seed: 11 };
+    const pixels = async (extra: object = {}) => Buffer.from((await model.generate({ ...req, ...extra })).pixels);
+    const first = await pixels();
+    expect(model.unetResident).toBe(false);
+    expect((await pixels()).equals(first)).toBe(true); // built again from the file, the LoRA merged again
+    expect(model.unetResident).toBe(false);
+    // img2img: let go before the VAE encodes the image, built again for the denoising.
+    const initImage = new Uint8Array(64 * 64 * 3).fill(90);
+    const i2i = await pixels({ initImage, strength: 0.6 });
+    expect(model.unetResident).toBe(false);
+    process.env.BGN_KEEP_WEIGHTS_RESIDENT = '1';
+    try {
+      expect((await pixels()).equals(first)).toBe(true);
+      expect(model.unetResident).toBe(true);
+      expect((await pixels({ initImage, strength: 0.6 })).equals(i2i)).toBe(true); // the resident one throughout
+      expect(model.unetResident).toBe(true);
+    } finally {
+      delete process.env.BGN_KEEP_WEIGHTS_RESIDENT;
+    }
+    expect((await pixels()).equals(first)).toBe(true);
+    expect(model.unetResident).toBe(false);
+    // A LoRA file changed since the load is not merged into the UNet built again.
+    const later = new Date(Date.now() + 60_000);
+    utimesSync(file, later, later);
+    await expectCode(() => pixels(), 'E_MODEL_FORMAT', 'changed after the model was loaded');
+    model.dispose();
+  });
+
   it('text encoders reloaded per new prompt with the LoRA; recent prompts kept; a changed LoRA refused', async () => {
     // On the CPU the encoders are let go after each encode; the last 8 prompts' embeddings stay.
     const file = path.join(tmp.dir, 'reloaded.safetensors');
@@ -288,9 +325,15 @@ describe.runIf(present)('LoRA', () => {
     for (let i = 0; i < 9; i++) await pixels(`a chair, view ${i}`); // pushes the first prompt out
     expect((await pixels('a red chair')).equals(first)).toBe(true);
     const later = new Date(Date.now() + 60_000);
-    utimesSync(file, later, later);
-    expect((await pixels('a red chair')).equals(first)).toBe(true); // kept: no encoder needed
-    await expectCode(() => pixels('a blue chair'), 'E_MODEL_FORMAT', 'changed after the model was loaded');
+    process.env.BGN_KEEP_WEIGHTS_RESIDENT = '1'; // the UNet stays: only the encoders are loaded again
+    try {
+      await pixels('a red chair'); // the UNet built once more, with the file as it was
+      utimesSync(file, later, later);
+      expect((await pixels('a red chair')).equals(first)).toBe(true); // kept: no encoder needed
+      await expectCode(() => pixels('a blue chair'), 'E_MODEL_FORMAT', 'changed after the model was loaded');
+    } finally {
+      delete process.env.BGN_KEEP_WEIGHTS_RESIDENT;
+    }
     model.dispose();
   });
 });

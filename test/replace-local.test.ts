@@ -6,7 +6,9 @@
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
 
+import { createContext } from '../src/context/create.js';
 import { clearDiffusionModels, clearSegmenters, replaceBackground, type ReplaceOptions } from '../src/index.js';
+import { SegmenterCache } from '../src/models/segmenters.js';
 import { fixturesPresent, sd1Tiny, tokenizerDir } from './helpers/diffusion.js';
 import { readGrey } from './helpers/images.js';
 import { tempDir } from './helpers/paths.js';
@@ -96,6 +98,33 @@ describe.skipIf(!fixturesPresent)('replaceBackground with the local engine', () 
     const a = await replaceBackground(base(png));
     const b = await replaceBackground(base(png));
     expect(Buffer.compare(a.artifacts.output as Buffer, b.artifacts.output as Buffer)).toBe(0);
+  }, 120_000);
+
+  it('lets the segmentation models go while it generates, unless BGN_KEEP_WEIGHTS_RESIDENT is set', async () => {
+    class CountingSegmenters extends SegmenterCache {
+      letGo = 0;
+      override letGoIdle(): void {
+        this.letGo++;
+        super.letGoIdle();
+      }
+    }
+    const segmenters = new CountingSegmenters();
+    const ctx = createContext({}, { segmenters });
+    try {
+      const { png } = await photo();
+      const first = await ctx.replaceBackground(base(png));
+      expect(segmenters.letGo).toBe(1);
+      process.env.BGN_KEEP_WEIGHTS_RESIDENT = '1';
+      try {
+        const second = await ctx.replaceBackground(base(png)); // the segmenter loaded again: same result
+        expect(Buffer.compare(first.artifacts.output as Buffer, second.artifacts.output as Buffer)).toBe(0);
+      } finally {
+        delete process.env.BGN_KEEP_WEIGHTS_RESIDENT;
+      }
+      expect(segmenters.letGo).toBe(1);
+    } finally {
+      await ctx.close();
+    }
   }, 120_000);
 
   it('an unusable checkpoint under auto falls back to studio and says why', async () => {

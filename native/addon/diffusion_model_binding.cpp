@@ -284,6 +284,7 @@ class DiffusionModelWrap : public HandleWrap<const DiffusionModel, DiffusionMode
                         InstanceAccessor("device", &DiffusionModelWrap::Device, nullptr),
                         InstanceAccessor("family", &DiffusionModelWrap::Family, nullptr),
                         InstanceAccessor("precision", &DiffusionModelWrap::Precision, nullptr),
+                        InstanceAccessor("unetResident", &DiffusionModelWrap::UnetResident, nullptr),
                         InstanceAccessor("inChannels", &DiffusionModelWrap::Dim<0>, nullptr),
                         InstanceAccessor("latentChannels", &DiffusionModelWrap::Dim<1>, nullptr),
                         InstanceAccessor("downscale", &DiffusionModelWrap::Dim<2>, nullptr),
@@ -355,11 +356,14 @@ class DiffusionModelWrap : public HandleWrap<const DiffusionModel, DiffusionMode
   Napi::Value Precision(const Napi::CallbackInfo& info) {
     return impl_ ? Napi::Value(Napi::String::New(info.Env(), impl_->precision())) : info.Env().Undefined();
   }
+  Napi::Value UnetResident(const Napi::CallbackInfo& info) {
+    return impl_ ? Napi::Value(Napi::Boolean::New(info.Env(), impl_->unet_resident())) : info.Env().Undefined();
+  }
   template <int K>
   Napi::Value Dim(const Napi::CallbackInfo& info) {
     if (!impl_) return info.Env().Undefined();
-    const int64_t v[] = {impl_->unet().config().in_channels, impl_->vae().config().latent_channels,
-                         impl_->vae().config().downscale, impl_->unet().config().context_dim};
+    const int64_t v[] = {impl_->unet_config().in_channels, impl_->vae().config().latent_channels,
+                         impl_->vae().config().downscale, impl_->unet_config().context_dim};
     return Napi::Number::New(info.Env(), double(v[K]));
   }
 };

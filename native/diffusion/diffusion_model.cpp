@@ -12,6 +12,7 @@
 #include "text/prompt_weights.h"
 #include "tensor/allocator.h"
 #include "tensor/error.h"
+#include "tensor/knobs.h"
 
 namespace bgn {
 
@@ -211,7 +212,10 @@ std::shared_ptr<const DiffusionModel> DiffusionModel::load(const std::string& pa
     ResidencyScope pages(&m->unet_pages_);
     m->unet_ = UNetModel::from_weights(load_component_with_loras(path, Component::Unet, loras, opts.threads), uo);
   }
-  const UnetConfig& uc = m->unet_->config();
+  m->unet_cfg_ = m->unet_->config();
+  m->unet_opts_ = uo;
+  m->unet_precision_ = m->unet_->precision();
+  const UnetConfig& uc = m->unet_cfg_;
   if (uc.text_time && !has_te2)
     fail(te2_code,
          "this is an SDXL model (its UNet has add_embedding), which needs a second text encoder "
@@ -311,6 +315,47 @@ std::shared_ptr<const DiffusionModel> DiffusionModel::load(const std::string& pa
   // packer's widening buffer): the tensor allocator's cache would keep them resident.
   release_freed_memory();
   return model_cache().insert(key, m);  // another thread may have loaded it meanwhile
+}
+
+std::shared_ptr<const UNetModel> DiffusionModel::unet() const {
+  std::lock_guard<std::mutex> lock(unet_mu_);
+  if (unet_) return unet_;
+  const LoraStack loras = open_loras(load_opts_.loras);
+  if (lora_stack_key(loras) != lora_key_)
+    fail(Code::ModelFormat, "a LoRA file of ", path_,
+         " changed after the model was loaded (its UNet is built again for each generation); load the model again");
+  ResidentRanges pages;
+  std::shared_ptr<const UNetModel> u;
+  {
+    ResidencyScope scope(&pages);
+    u = UNetModel::from_weights(load_component_with_loras(path_, Component::Unet, loras, threads_), unet_opts_);
+  }
+  if (u->config().in_channels != unet_cfg_.in_channels || u->config().context_dim != unet_cfg_.context_dim)
+    fail(Code::ModelFormat, path_, " changed after the model was loaded; load the model again");
+  unet_pages_ = std::move(pages);
+  // Freed while building (LoRA-merged copies once packed, the packer's buffer): not kept.
+  release_freed_memory();
+  unet_ = u;
+  return u;
+}
+
+bool DiffusionModel::unet_resident() const {
+  std::lock_guard<std::mutex> lock(unet_mu_);
+  return unet_ != nullptr;
+}
+
+bool DiffusionModel::may_let_unet_go() const { return !gpu_ && !knobs::keep_weights_resident(); }
+
+void DiffusionModel::let_unet_go() const {
+  std::shared_ptr<const UNetModel> gone;
+  {
+    std::lock_guard<std::mutex> lock(unet_mu_);
+    unet_pages_.release();  // the mapped pages an f32 UNet borrows (a no-op when they are kept)
+    if (!may_let_unet_go()) return;
+    gone = std::move(unet_);
+  }
+  gone.reset();  // freed here unless another generation still denoises with it
+  release_freed_memory();
 }
 
 DiffusionModel::TextEncoders DiffusionModel::load_text_encoders(ResidentRanges* pages) const {
@@ -487,7 +532,8 @@ GenerateResult DiffusionModel::generate(const GenerateRequest& g) const {
 
   PipelineRequest req;
   req.kind = has_mask ? PipelineKind::Inpaint : has_image ? PipelineKind::Img2Img : PipelineKind::Txt2Img;
-  req.unet = unet_;
+  req.unet_config = unet_cfg_;
+  req.acquire_unet = [this] { return unet(); };
   req.vae = vae_;
   bool karras = false;
   const SchedulerKind sk = scheduler_kind_from_name(g.sampler, &karras);
@@ -517,9 +563,13 @@ GenerateResult DiffusionModel::generate(const GenerateRequest& g) const {
   // pages go); the VAE goes once the init image is encoded; the UNet once the last step is taken.
   // Freed activation blocks of one phase are of no use to the next: the tensor allocator's cache
   // lets them go between phases and after the generation, so that peak memory is one phase's.
+  // One large component resident at a time (see unet_): the UNet goes before the VAE encodes an
+  // init image (it is built again as the denoising begins) and after the last step.
+  const bool full_vae_encodes = has_image && !(req.tiny_decode && req.tiny_vae && req.tiny_vae->has_encoder());
+  if (full_vae_encodes) let_unet_go();
   req.on_phase = [this](PipelinePhase phase) {
     if (phase == PipelinePhase::Denoise) vae_pages_.release();
-    if (phase == PipelinePhase::Decode) unet_pages_.release();
+    if (phase == PipelinePhase::Decode) let_unet_go();
     release_freed_memory();
   };
   if (has_image) {

@@ -140,14 +140,19 @@ class DiffusionModel {
   // Where the forward passes run: "cuda" or "cpu".
   const char* device() const { return gpu_ ? "cuda" : "cpu"; }
   // What the UNet's CPU layers compute in: "f32" or "bf16".
-  const char* precision() const { return nn::precision_name(unet_->precision()); }
+  const char* precision() const { return nn::precision_name(unet_precision_); }
   Gpu* gpu() const { return gpu_.get(); }
 
   // "sd1", "sd2" or "sdxl".
   const std::string& family() const { return family_; }
   bool is_sdxl() const { return sdxl_; }
 
-  const UNetModel& unet() const { return *unet_; }
+  const UnetConfig& unet_config() const { return unet_cfg_; }
+  // The UNet: the resident one, or built again from the file (its LoRAs merged again) when a
+  // generation let it go (see unet_).
+  std::shared_ptr<const UNetModel> unet() const;
+  // Whether the UNet's weights are resident now (a gpu's always are).
+  bool unet_resident() const;
   // The text encoder kept loaded: a gpu's (loaded once); null on the CPU, where an encode loads it
   // and lets it go.
   const ClipTextModel* resident_text_encoder() const { return gpu_ ? te_loaded_.te.get() : nullptr; }
@@ -186,7 +191,20 @@ class DiffusionModel {
   mutable std::mutex te_mu_;
   mutable std::vector<PromptEmbeddings> prompt_cache_;  // the newest last
   bool force_zeros_for_empty_prompt_ = false;
-  std::shared_ptr<const UNetModel> unet_;
+  // The UNet's weights are the largest part of the model. On the CPU they are resident only while
+  // the UNet denoises: a generation lets them go after its last step (and before the full VAE
+  // encodes an init image), and the next one builds them again from the file (~1-2 s for SD 1.5
+  // with a LoRA), so that neither the VAE's working memory nor another model (the segmentation
+  // the caller runs between generations) adds to them: the peak resident set stays near the
+  // checkpoint's size. BGN_KEEP_WEIGHTS_RESIDENT=1 keeps them (speed over memory); a gpu's always
+  // stay.
+  void let_unet_go() const;
+  bool may_let_unet_go() const;
+  UnetConfig unet_cfg_;
+  UnetLoadOptions unet_opts_;
+  nn::Precision unet_precision_ = nn::Precision::F32;
+  mutable std::mutex unet_mu_;
+  mutable std::shared_ptr<const UNetModel> unet_;
   std::shared_ptr<const VaeModel> vae_;
   std::shared_ptr<const ClipTokenizer> tok_;
   json::Value sched_config_;  // object
@@ -194,10 +212,11 @@ class DiffusionModel {
   // (text encoders after encoding, VAE after encoding an init image, UNet before decoding) so the
   // peak resident set holds about one component's weights at a time (BGN_KEEP_WEIGHTS_RESIDENT=1
   // keeps them).
-  ResidentRanges te_pages_, unet_pages_, vae_pages_;
-  std::string prediction_type_;  // load-option override of the scheduler config; empty: none
-  std::shared_ptr<Gpu> gpu_;     // null: the CPU
-  int threads_ = 0;              // the load's threads option (the tiny autoencoder runs with it)
+  ResidentRanges te_pages_, vae_pages_;
+  mutable ResidentRanges unet_pages_;  // guarded by unet_mu_ once loaded
+  std::string prediction_type_;        // load-option override of the scheduler config; empty: none
+  std::shared_ptr<Gpu> gpu_;           // null: the CPU
+  int threads_ = 0;                    // the load's threads option (the tiny autoencoder runs with it)
   DiffusionLoadOptions load_opts_;
   std::string lora_key_;  // lora_stack_key of the merged LoRAs
   // The instance with a generation's own LoRA set (GenerateRequest::loras).

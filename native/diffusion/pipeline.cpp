@@ -44,11 +44,11 @@ std::vector<float> encode_sample(const VaeModel& vae, const std::vector<float>& 
 }  // namespace
 
 PipelineResult run_pipeline(PipelineRequest& req) {
-  BGN_CHECK(req.unet && req.vae && req.scheduler, Code::Internal, "pipeline without UNet, VAE or scheduler");
-  const UNetModel& unet = *req.unet;
+  BGN_CHECK((req.unet || req.acquire_unet) && req.vae && req.scheduler, Code::Internal,
+            "pipeline without UNet, VAE or scheduler");
   const VaeModel& vae = *req.vae;
   Scheduler& sched = *req.scheduler;
-  const UnetConfig& uc = unet.config();
+  const UnetConfig uc = req.unet ? req.unet->config() : req.unet_config;
   const VaeConfig& vc = vae.config();
   const int64_t f = vc.downscale, C = vc.latent_channels;
   if (req.height < f || req.width < f || req.height % f || req.width % f || req.height > 8192 || req.width > 8192)
@@ -79,7 +79,7 @@ PipelineResult run_pipeline(PipelineRequest& req) {
     if (P < 1 || (cfg && int64_t(req.uncond_pooled.size()) != P))
       fail(Code::BadInput, "an SDXL UNet needs the pooled text embedding of the prompt",
            cfg ? " and of the negative prompt (same width)" : "");
-    unet.time_id_dim(P);  // checks the width
+    unet_time_id_dim(uc, P);  // checks the width
     if (req.time_ids.empty())
       req.time_ids = {float(req.height), float(req.width), 0.f, 0.f, float(req.height), float(req.width)};
     if (req.time_ids.size() != 6)
@@ -205,6 +205,10 @@ PipelineResult run_pipeline(PipelineRequest& req) {
     step_noise_used += size_t(n);
   };
   if (req.on_phase) req.on_phase(PipelinePhase::Denoise);
+  std::shared_ptr<const UNetModel> unet = req.unet ? req.unet : req.acquire_unet();
+  BGN_CHECK(unet, Code::Internal, "the model gave no UNet");
+  if (unet->config().in_channels != uc.in_channels || unet->config().context_dim != uc.context_dim)
+    fail(Code::Internal, "the UNet acquired for the denoising differs from the one described");
   for (int i = start; i < sched.num_steps(); ++i) {
     if (req.cancelled && req.cancelled()) fail(Code::Cancelled, "generation cancelled before step ", i - start + 1);
     Tensor x = tensor_of(latents, {1, C, h, w});
@@ -221,7 +225,7 @@ PipelineResult run_pipeline(PipelineRequest& req) {
     const float t = float(sched.timestep(i));
     std::vector<float> ts(size_t(B), t);
     std::vector<float> out =
-        unet.forward(input.data(), B, h, w, ts.data(), ctx.data(), S, uc.text_time ? &added : nullptr);
+        unet->forward(input.data(), B, h, w, ts.data(), ctx.data(), S, uc.text_time ? &added : nullptr);
     check_finite(out, "UNet output", i - start + 1);
     std::vector<float> eps(static_cast<size_t>(L));
     if (cfg) {
@@ -269,6 +273,7 @@ PipelineResult run_pipeline(PipelineRequest& req) {
   r.final_latents = latents;
   std::vector<float> z(latents);
   for (float& v : z) v /= vc.scaling_factor;
+  unet.reset();  // an acquired UNet may go now (req.unet, when given, stays the caller's)
   if (req.on_phase) req.on_phase(PipelinePhase::Decode);
   if (req.tiny_decode && req.tiny_vae) {
     // Draft: the tiny autoencoder decodes the UNet's latents directly (its scaling_factor, 1.0).

@@ -43,7 +43,12 @@ enum class PipelinePhase { Denoise, Decode };
 
 struct PipelineRequest {
   PipelineKind kind = PipelineKind::Txt2Img;
+  // The UNet, or (unet null) acquire_unet, called as the denoising begins, with unet_config
+  // describing it until then: a model that keeps its UNet resident only while it denoises. The
+  // pipeline lets go of what acquire_unet returned before the Decode phase begins.
   std::shared_ptr<const UNetModel> unet;
+  std::function<std::shared_ptr<const UNetModel>()> acquire_unet;
+  UnetConfig unet_config;
   std::shared_ptr<const VaeModel> vae;
   std::unique_ptr<Scheduler> scheduler;
   std::vector<float> cond, uncond;  // (seq, context_dim) each; uncond unused without CFG

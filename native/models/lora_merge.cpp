@@ -41,7 +41,7 @@ void release_replaced(const Tensor& w) {
   const ResidentRanges* scope = ResidencyScope::current();
   if (!scope) return;
   for (const auto& r : scope->ranges)
-    if (r.first == w.raw()) {
+    if (r.ptr == w.raw()) {
       ResidentRanges one;
       one.ranges.push_back(r);
       one.release();

@@ -252,8 +252,9 @@ void UNetModel::pack_bf16() {
   precision_ = nn::Precision::BF16;
 }
 
-int64_t UNetModel::time_id_dim(int64_t P) const {
-  const UnetConfig& c = cfg_;
+int64_t UNetModel::time_id_dim(int64_t P) const { return unet_time_id_dim(cfg_, P); }
+
+int64_t unet_time_id_dim(const UnetConfig& c, int64_t P) {
   if (!c.text_time) fail(Code::BadInput, "this UNet takes no text_embeds / time_ids (it is not an SDXL UNet)");
   if (c.addition_time_embed_dim > 0) {
     if (P + 6 * c.addition_time_embed_dim != c.add_in_dim)

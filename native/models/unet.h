@@ -48,6 +48,10 @@ struct UnetAddedCond {
   const float* time_ids = nullptr;
 };
 
+// The embedding width of each SDXL time id for a pooled text embedding P wide (from the
+// add_embedding's input width); E_BAD_INPUT when P does not fit.
+int64_t unet_time_id_dim(const UnetConfig& c, int64_t P);
+
 struct UnetLoadOptions {
   int threads = 0;
   // Overrides the attention heads per level (all levels) when > 0.

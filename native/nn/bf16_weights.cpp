@@ -6,7 +6,7 @@ namespace bgn::nn {
 
 Bf16Packer::Bf16Packer(ThreadPool& pool, const ResidentRanges* mapped) : pool_(pool) {
   if (mapped)
-    for (const auto& r : mapped->ranges) mapped_.insert(r.first);
+    for (const auto& r : mapped->ranges) mapped_.insert(r.ptr);
 }
 
 void Bf16Packer::release_if_mapped(const Tensor& t) const {
@@ -16,8 +16,8 @@ void Bf16Packer::release_if_mapped(const Tensor& t) const {
     released_copy_ = true;
     return;
   }
-  ResidentRanges one;
-  one.ranges.emplace_back(t.raw(), t.nbytes());
+  ResidentRanges one;  // t is alive: its mapping too
+  one.ranges.push_back(ResidentRange{t.raw(), t.nbytes(), {}, false});
   one.release();
 }
 

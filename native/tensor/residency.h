@@ -5,17 +5,29 @@
 // the file) when next touched — the values never change.
 #pragma once
 #include <cstddef>
+#include <memory>
 #include <utility>
 #include <vector>
 
 namespace bgn {
 
+// One borrowed range: its bytes and, when the view had one, the owner of its mapping. A range
+// whose mapping has since been unmapped is skipped: its addresses may already belong to other
+// memory, which MADV_DONTNEED would zero.
+struct ResidentRange {
+  const void* ptr = nullptr;
+  size_t len = 0;
+  std::weak_ptr<const void> owner;
+  bool owned = false;  // owner was set (an empty weak_ptr reads as expired)
+};
+
 // Byte ranges of mapped weights that one model component borrows (see ResidencyScope).
 struct ResidentRanges {
-  std::vector<std::pair<const void*, size_t>> ranges;
+  std::vector<ResidentRange> ranges;
   size_t bytes() const;
-  // madvise(MADV_DONTNEED) on the whole pages inside each range. Never fails; a no-op when
-  // BGN_KEEP_WEIGHTS_RESIDENT is set (tensor/knobs.h) or on platforms without madvise.
+  // madvise(MADV_DONTNEED) on the whole pages inside each range whose mapping is still alive.
+  // Never fails; a no-op when BGN_KEEP_WEIGHTS_RESIDENT is set (tensor/knobs.h) or on platforms
+  // without madvise.
   void release() const;
 };
 

@@ -140,7 +140,7 @@ Tensor Tensor::view(DType dtype, Shape shape, const void* data, std::shared_ptr<
   t.data_ = const_cast<void*>(data);
   t.storage_ = std::move(keepalive);
   if (ResidentRanges* scope = ResidencyScope::current(); scope && t.nbytes() > 0)
-    scope->ranges.emplace_back(data, t.nbytes());
+    scope->ranges.push_back(ResidentRange{data, t.nbytes(), t.storage_, t.storage_ != nullptr});
   return t;
 }
 

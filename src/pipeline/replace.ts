@@ -8,6 +8,7 @@
  *
  * Nothing is written unless every stage succeeded; the output appears atomically.
  */
+import { keepWeightsResident } from '../models/residency.js';
 import { randomInt } from 'node:crypto';
 import path from 'node:path';
 
@@ -226,6 +227,11 @@ export async function replaceBackground(options: ReplaceOptions, rt: Runtime): P
       }),
     ...(opts.previewEvery !== undefined ? { previewEvery: opts.previewEvery } : {}),
   };
+  // A local generation holds the diffusion model; the segmentation models go meanwhile (loaded
+  // again for the next photo), so that peak memory is the diffusion model's, not both.
+  if (setup.local && (requested === 'local' || requested === 'auto') && !keepWeightsResident()) {
+    rt.segmenters.letGoIdle();
+  }
   const outcome = await timer.time('generate', () => generateBackground(requested, setup, request));
   for (const [k, v] of Object.entries(outcome.background.stages ?? {})) timer.add(`generate.${k}`, v);
   throwIfCancelled(signal, CANCELLED);

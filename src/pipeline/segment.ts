@@ -18,6 +18,8 @@ import {
   type ModelProfile,
 } from '../models/profiles.js';
 import { resolveModel, type ModelSource } from '../models/resolve.js';
+import type { SegmenterLease } from '../models/segmenters.js';
+import type { NativeSegmenter } from '../native.js';
 import { runSam } from './sam.js';
 import { refineGrid } from '../compose/refine.js';
 import { refineOffThread, subjectMatteOffThread } from '../workers/pixel-pool.js';
@@ -76,7 +78,26 @@ const UNNAMED_FAMILY_PRECISION = 'f32';
 
 /** The segmentation stages, timed into `timer`, with the context `rt`. Options must already be parsed. */
 export async function runSegmentation(opts: CommonOptions, timer: Timer, rt: Runtime): Promise<Segmentation> {
-  const { settings, segmenters, pool } = rt;
+  // The models are held for this run: a local generation letting idle ones go (replace.ts) waits for it.
+  const leases: SegmenterLease[] = [];
+  try {
+    return await segmentWith(opts, timer, rt, (...args) => {
+      const lease = rt.segmenters.lease(...args);
+      leases.push(lease);
+      return lease.value;
+    });
+  } finally {
+    for (const lease of leases) lease.release();
+  }
+}
+
+async function segmentWith(
+  opts: CommonOptions,
+  timer: Timer,
+  rt: Runtime,
+  segmenter: (...args: Parameters<Runtime['segmenters']['lease']>) => Promise<NativeSegmenter>,
+): Promise<Segmentation> {
+  const { settings, pool } = rt;
   const maxPixels = opts.maxPixels ?? settings.limits.maxPixels;
   const threads = opts.threads ?? settings.threads;
   const device = addonDevice(opts.device, settings);
@@ -96,10 +117,10 @@ export async function runSegmentation(opts: CommonOptions, timer: Timer, rt: Run
   const loadStart = performance.now();
   const named = opts.segmentation?.precision;
   const precision = named ?? profileByName(resolved.path, explicitProfile)?.precision ?? UNNAMED_FAMILY_PRECISION;
-  const segP = segmenters.get(resolved.path, threads, device, precision);
+  const segP = segmenter(resolved.path, threads, device, precision);
   segP.catch(() => undefined);
   // SAM's prompt decoder takes milliseconds and its logits are thresholded at 0: f32 unless named.
-  const decoderP = resolved.decoder ? segmenters.get(resolved.decoder, threads, device, named ?? 'f32') : undefined;
+  const decoderP = resolved.decoder ? segmenter(resolved.decoder, threads, device, named ?? 'f32') : undefined;
   decoderP?.catch(() => undefined);
   const image = await timer.time('decode', () => decodeOpened(opened));
   checkPromptInImage(opts.prompt, image.width, image.height);
@@ -108,7 +129,7 @@ export async function runSegmentation(opts: CommonOptions, timer: Timer, rt: Run
   const profile = inferProfile(resolved.path, { inputs: seg.inputs, outputs: seg.outputs }, explicitProfile);
   if (named === undefined && profile.precision !== precision) {
     // The family's default (bf16 where the CPU has it): another handle on the same cached graph.
-    seg = await segmenters.get(resolved.path, threads, device, profile.precision);
+    seg = await segmenter(resolved.path, threads, device, profile.precision);
   }
   timer.add('load', Math.max(0, performance.now() - loadStart - (timer.get('decode') ?? 0)));
 

@@ -505,7 +505,7 @@ TEST("DiffusionModel with a Gpu in its load options runs on 'cuda', without on '
   CHECK(std::string(cpu_m->device()) == "cpu");
   CHECK(std::string(gpu_m->device()) == "cuda");
   CHECK(cpu_m.get() != gpu_m.get());  // cached per device
-  CHECK(gpu_m->unet().gpu() == gpu().get() && gpu_m->vae().gpu() == gpu().get() && gpu_m->resident_text_encoder() &&
+  CHECK(gpu_m->unet()->gpu() == gpu().get() && gpu_m->vae().gpu() == gpu().get() && gpu_m->resident_text_encoder() &&
         gpu_m->resident_text_encoder()->gpu() == gpu().get());
   CHECK(cpu_m->resident_text_encoder() == nullptr);  // the CPU loads its encoders per encode
   std::vector<float> cond, uncond, gcond, guncond;
