@@ -340,8 +340,8 @@ std::shared_ptr<const UNetModel> DiffusionModel::unet() const {
 }
 
 bool DiffusionModel::unet_resident() const {
-  std::lock_guard<std::mutex> lock(unet_mu_);
-  return unet_ != nullptr;
+  std::unique_lock<std::mutex> lock(unet_mu_, std::try_to_lock);  // never wait out a build: not resident yet
+  return lock.owns_lock() && unet_ != nullptr;
 }
 
 bool DiffusionModel::may_let_unet_go() const { return !gpu_ && !knobs::keep_weights_resident(); }

@@ -6,6 +6,8 @@
 #include <cmath>
 
 #include "backend/cpu/vmath.h"
+#include "backend/exec.h"
+#include "backend/gpu.h"
 #include "onnx/kernel.h"
 #include "onnx/tensor_ops.h"
 #include "tensor/error.h"
@@ -123,6 +125,57 @@ Out layer_norm(RunContext& ctx, const Inputs& in, int64_t axis_attr, float eps, 
   if (want_stats) return {y, mean, inv};
   return {y};
 }
+
+// LayerNormalization on the device when X is there and the node normalises its last axis with a
+// scale (and bias) of that axis's size and no statistics output — the transformer form, which the
+// written-out LayerNorm fuses to (fuse_transformer.h); any other form runs on the host.
+class LayerNormKernel : public Kernel {
+ public:
+  LayerNormKernel(int64_t axis, float eps, bool stats) : axis_(axis), eps_(eps), stats_(stats) {}
+
+  // Only the transformer form (axis −1, the rank unknown until run time) asks for its inputs on the device.
+  Place place(size_t) const override { return stats_ || axis_ != -1 ? Place::Host : Place::Device; }
+
+  std::vector<Tensor> run(RunContext& ctx, const Inputs& in) const override {
+    const char* op = "LayerNormalization";
+    bool device = false;
+    for (const Tensor* t : in) device = device || (t && t->on_device());
+    if (!device) return layer_norm(ctx, in, axis_, eps_, stats_);
+    Gpu& gpu = need_gpu(ctx, op);
+    const Tensor& x = need(in, 0, op);
+    const Tensor& scale = need(in, 1, op);
+    const Tensor* bias = in.size() > 2 ? in[2] : nullptr;
+    const int64_t C = x.rank() > 0 ? x.dim(x.rank() - 1) : 0;
+    auto fits = [&](const Tensor* t) {
+      return t->on_device() && t->dtype() == DType::F32 && t->rank() == 1 && t->numel() == C;
+    };
+    if (x.on_device() && x.dtype() == DType::F32 && x.rank() > 0 && C > 0 &&
+        normalize_axis(axis_, x.rank(), op) == x.rank() - 1 && fits(&scale) && (!bias || fits(bias))) {
+      Tensor y = device_empty(gpu, DType::F32, x.shape());
+      gpu.layer_norm(x.data<float>(), x.numel() / C, C, scale.data<float>(), bias ? bias->data<float>() : nullptr, eps_,
+                     y.data<float>());
+      return {y};
+    }
+    // Another form: its operands come back to the host.
+    std::vector<Tensor> host;
+    host.reserve(in.size());
+    Inputs args;
+    for (const Tensor* t : in) {
+      if (t && t->on_device()) {
+        host.push_back(to_host(gpu, *t));
+        args.push_back(&host.back());
+      } else {
+        args.push_back(t);
+      }
+    }
+    return layer_norm(ctx, args, axis_, eps_, stats_);
+  }
+
+ private:
+  int64_t axis_;
+  float eps_;
+  bool stats_;
+};
 
 Out instance_norm(RunContext& ctx, const Inputs& in, float eps) {
   const char* op = "InstanceNormalization";
@@ -287,7 +340,7 @@ void register_norm_kernels(std::map<std::string, KernelFactory>& r) {
     if (!(eps >= 0.f)) i.bad("epsilon must be a non-negative number");
     if (i.node.inputs.size() < 2 || !i.has_input(1)) i.bad("needs X and Scale");
     const bool stats = i.node.outputs.size() > 1;
-    return make_fn_kernel([=](RunContext& c, const Inputs& in) { return layer_norm(c, in, axis, eps, stats); });
+    return std::make_unique<LayerNormKernel>(axis, eps, stats);
   };
   r["InstanceNormalization"] = [](const NodeInfo& i) {
     const float eps = i.node.attr_float("epsilon", 1e-5f);

@@ -215,6 +215,34 @@ std::shared_ptr<const Graph> matmul_graph() {
   return b.prepare();
 }
 
+// A projection, LayerNorm written out over the last axis (fused at load into one node, which runs
+// on the device), a GELU-free residual Add, then a LayerNormalization over the last two axes (no
+// device form: it runs on the host).
+std::shared_ptr<const Graph> layer_norm_graph() {
+  Builder b;
+  b.m.opsets[""] = 17;
+  b.input("x", {1, 6, 16});
+  b.init("w", random_tensor(b.rng, {16, 16}, 0.4f));
+  b.node("MatMul", {"x", "w"}, {"h"});
+  b.node("ReduceMean", {"h"}, {"m"}).attrs["axes"] = attr_ints({-1});
+  b.node("Sub", {"h", "m"}, {"d"});
+  b.init("two", Tensor::scalar_f32(2.f));
+  b.node("Pow", {"d", "two"}, {"d2"});
+  b.node("ReduceMean", {"d2"}, {"v"}).attrs["axes"] = attr_ints({-1});
+  b.init("eps", Tensor::scalar_f32(1e-5f));
+  b.node("Add", {"v", "eps"}, {"ve"});
+  b.node("Sqrt", {"ve"}, {"sd"});
+  b.node("Div", {"d", "sd"}, {"n"});
+  b.node("Mul", {"n", b.vec("g", 16, 0.3f, 1.f)}, {"ng"});
+  b.node("Add", {"ng", b.vec("beta", 16, 0.2f)}, {"ln"});
+  b.node("Add", {"ln", "x"}, {"y"});
+  b.init("g2", random_tensor(b.rng, {6, 16}, 0.3f, 1.f));
+  b.node("LayerNormalization", {"y", "g2"}, {"y2"}).attrs["axis"] = attr_int(-2);
+  b.output("y");
+  b.output("y2");
+  return b.prepare();
+}
+
 struct Diff {
   double max = 0, mean = 0;
 };
@@ -353,6 +381,25 @@ TEST("MatMul and block-swapping Transposes run on the device (max |d| <= 1e-2 of
   CHECK(st.device_nodes == 7 && st.device_ops["MatMul"] == 4 && st.device_ops["Transpose"] == 2);
   CHECK(st.view_nodes == 1 && st.host_nodes == 1);
   CHECK(st.uploads == 4 && st.downloads == 3);
+}
+
+TEST("LayerNorm over the last axis runs on the device, other axes on the host (max |d| <= 2e-3)") {
+  auto gpu = open_cuda(0);
+  ThreadPool pool(1);
+  auto g = layer_norm_graph();
+  Rng r(5);
+  Tensor x = random_tensor(r, {1, 6, 16}, 1.f);
+  auto ref = g->run(Exec{pool}, {x}, {0, 1});
+  RunStats st;
+  auto got = g->run(Exec{pool, gpu.get()}, {x}, {0, 1}, nullptr, &st);
+  for (int k = 0; k < 2; ++k) {
+    Diff d = compare(ref[k], got[k]);
+    std::printf("    output %d: max %.2e mean %.2e (spread %.3f)\n", k, d.max, d.mean, spread(ref[k]));
+    CHECK(d.max <= 2e-3);  // the device GEMM before it rounds its operands to 16 bits
+    CHECK(spread(ref[k]) > 0.1);
+  }
+  CHECK(st.device_ops["LayerNormalization"] == 1);
+  CHECK(st.device_ops["MatMul"] == 1);
 }
 
 TEST("a Segmenter on cuda reports its device and gives the CPU's mask") {
