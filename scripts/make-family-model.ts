@@ -1,5 +1,5 @@
 /**
- * npm run make-family-model -- --family birefnet-swin-t|birefnet-swin-l|birefnet-hr|sam-vit-b|ben2-base
+ * npm run make-family-model -- --family birefnet-swin-t|birefnet-swin-l|birefnet-hr|sam-vit-b|sam-vit-l|sam-vit-h|ben2-base
  *   [--out file]
  * Writes a full-size random-weight replica of a model family (scripts/lib/birefnet-replica.ts,
  * sam-replica.ts, ben2-replica.ts) for the benchmark: `npm run bench:segment -- --model <file>`.
@@ -14,9 +14,24 @@ import { cacheDir } from '../src/models/resolve.js';
 import { buildModel } from '../test/helpers/onnx-builder.js';
 import { BEN2_BASE, ben2Replica } from './lib/ben2-replica.js';
 import { BIREFNET_FULL, birefnetReplica } from './lib/birefnet-replica.js';
-import { SAM_DECODER, SAM_VIT_B, samDecoderReplica, samEncoderReplica } from './lib/sam-replica.js';
+import {
+  SAM_DECODER,
+  SAM_VIT_B,
+  SAM_VIT_H,
+  SAM_VIT_L,
+  samDecoderReplica,
+  samEncoderReplica,
+} from './lib/sam-replica.js';
 
-const FAMILIES = ['birefnet-swin-t', 'birefnet-swin-l', 'birefnet-hr', 'sam-vit-b', 'ben2-base'] as const;
+const FAMILIES = [
+  'birefnet-swin-t',
+  'birefnet-swin-l',
+  'birefnet-hr',
+  'sam-vit-b',
+  'sam-vit-l',
+  'sam-vit-h',
+  'ben2-base',
+] as const;
 
 const { values } = parseArgs({ options: { family: { type: 'string' }, out: { type: 'string' } }, strict: true });
 const family = values.family as (typeof FAMILIES)[number] | undefined;
@@ -30,9 +45,10 @@ const write = (file: string, bytes: Uint8Array) => {
   writeFileSync(file, bytes);
   console.log(`${file}  ${(bytes.length / 1e6).toFixed(1)} MB`);
 };
-if (family === 'sam-vit-b') {
-  const enc = values.out ?? path.join(dir, 'sam_vit_b_replica.encoder.onnx');
-  write(enc, buildModel(samEncoderReplica(SAM_VIT_B)));
+if (family === 'sam-vit-b' || family === 'sam-vit-l' || family === 'sam-vit-h') {
+  const size = family.slice(-1);
+  const enc = values.out ?? path.join(dir, `sam_vit_${size}_replica.encoder.onnx`);
+  write(enc, buildModel(samEncoderReplica(size === 'b' ? SAM_VIT_B : size === 'l' ? SAM_VIT_L : SAM_VIT_H)));
   write(enc.replace(/encoder(\.onnx)$/, 'decoder$1'), buildModel(samDecoderReplica(SAM_DECODER)));
 } else if (family === 'ben2-base') {
   write(values.out ?? path.join(dir, 'BEN2_Base-replica.onnx'), buildModel(ben2Replica(BEN2_BASE)));

@@ -162,6 +162,9 @@ std::shared_ptr<const DiffusionModel> DiffusionModel::load(const std::string& pa
                           "|pred=" + opts.prediction_type + "|device=" + (opts.gpu ? "cuda" : "cpu") +
                           "|loras=" + lora_stack_key(loras) + "|precision=" + nn::precision_name(precision);
   if (auto cached = model_cache().find(key)) return cached;
+  // What the caller's work before this left freed (a segmentation's activation blocks in the tensor
+  // allocator's cache, the C heap's free pages) goes back to the OS before the load's peak.
+  release_freed_memory();
 
   auto m = std::shared_ptr<DiffusionModel>(new DiffusionModel());
   m->path_ = path;
@@ -208,13 +211,27 @@ std::shared_ptr<const DiffusionModel> DiffusionModel::load(const std::string& pa
     m->te_pages_.ranges.clear();
     m->te_loaded_ = {};
   }
-  {
+  // The UNet. Where it is resident only while it denoises (see unet_), the load checks it without
+  // building it: its layers over the mapped weights in f32 (nothing copied or packed) and the
+  // LoRAs' checks without their merge; the first denoising builds it. Otherwise it is built here.
+  m->unet_opts_ = uo;
+  m->unet_precision_ = uo.gpu ? nn::Precision::F32 : uo.precision;
+  std::shared_ptr<const UNetModel> probe;
+  if (m->may_let_unet_go()) {
+    ResidentRanges mapped;
+    ResidencyScope scope(&mapped);
+    ComponentWeights cw = load_component(path, Component::Unet);
+    check_loras(cw, Component::Unet, loras);
+    UnetLoadOptions structure = uo;
+    structure.precision = nn::Precision::F32;
+    probe = UNetModel::from_weights(std::move(cw), structure);
+  } else {
     ResidencyScope pages(&m->unet_pages_);
     m->unet_ = UNetModel::from_weights(load_component_with_loras(path, Component::Unet, loras, opts.threads), uo);
+    probe = m->unet_;
+    m->unet_precision_ = m->unet_->precision();
   }
-  m->unet_cfg_ = m->unet_->config();
-  m->unet_opts_ = uo;
-  m->unet_precision_ = m->unet_->precision();
+  m->unet_cfg_ = probe->config();
   const UnetConfig& uc = m->unet_cfg_;
   if (uc.text_time && !has_te2)
     fail(te2_code,
@@ -233,11 +250,11 @@ std::shared_ptr<const DiffusionModel> DiffusionModel::load(const std::string& pa
   if (m->gpu_) {
     // Each component reserved its own share at load; all of them must fit together.
     const TextEncoders& t = m->te_loaded_;
-    const size_t weights = m->unet_->device_weight_bytes() + t.te->device_weight_bytes() +
+    const size_t weights = probe->device_weight_bytes() + t.te->device_weight_bytes() +
                            (t.te2 ? t.te2->device_weight_bytes() : 0) + vae->device_weight_bytes();
     nn::reserve_device(m->gpu_.get(), weights, path + " (UNet, text encoders and VAE together)");
   }
-  m->layout_ = m->unet_->layout();
+  m->layout_ = probe->layout();
 
   // The components must fit together.
   const VaeConfig& vc = m->vae_->config();
@@ -252,7 +269,7 @@ std::shared_ptr<const DiffusionModel> DiffusionModel::load(const std::string& pa
       fail(Code::ModelFormat, path,
            ": the second text encoder has no text_projection (SDXL's pooled embedding needs it)");
     try {
-      m->unet_->time_id_dim(t2.projection_dim);
+      probe->time_id_dim(t2.projection_dim);
     } catch (const Error& e) {
       fail(Code::ModelUnsupported, path, ": the second text encoder's pooled output does not fit the UNet: ", e.what());
     }
@@ -324,6 +341,7 @@ std::shared_ptr<const UNetModel> DiffusionModel::unet() const {
   if (lora_stack_key(loras) != lora_key_)
     fail(Code::ModelFormat, "a LoRA file of ", path_,
          " changed after the model was loaded (its UNet is built again for each generation); load the model again");
+  release_freed_memory();  // as for a load: the blocks freed since are not kept beside the build
   ResidentRanges pages;
   std::shared_ptr<const UNetModel> u;
   {
@@ -526,9 +544,10 @@ GenerateResult DiffusionModel::generate(const GenerateRequest& g) const {
   for (float v : g.mask)
     if (!std::isfinite(v)) fail(Code::BadInput, "the mask holds NaN or Inf");
   validate_vae_tiling(g.vae_tiling);
-  // What the caller's work before this left freed in the C heap (a segmentation, an image's
-  // processing on other threads) goes back to the OS before the generation's peak.
-  heap_trim();
+  // What the caller's work before this left freed (a segmentation's blocks in the tensor
+  // allocator's cache, the C heap's free pages after an image's processing on other threads) goes
+  // back to the OS before the generation's peak.
+  release_freed_memory();
 
   PipelineRequest req;
   req.kind = has_mask ? PipelineKind::Inpaint : has_image ? PipelineKind::Img2Img : PipelineKind::Txt2Img;

@@ -75,6 +75,8 @@ LoraStack open_loras(const std::vector<LoraSpec>& specs);
 // Identifies the files (device, inode, size, mtime) and scales, in order, for cache keys; "" when empty.
 std::string lora_stack_key(const LoraStack& loras);
 
+// The checks merge_loras makes (every module matches a layer, its factors fit), without merging.
+void check_loras(const ComponentWeights& cw, Component c, const LoraStack& loras);
 // Merges the modules that target `c` into `cw` (see above); a no-op without such modules.
 void merge_loras(ComponentWeights& cw, Component c, const LoraStack& loras, int threads);
 // load_component(path, c) with the LoRAs merged.

@@ -55,13 +55,9 @@ struct Planned {
   std::string layer;
 };
 
-}  // namespace
-
-void merge_loras(ComponentWeights& cw, Component c, const LoraStack& loras, int threads) {
-  bool any = false;
-  for (const LoraApplied& l : loras) any = any || l.file->targets(c);
-  if (!any) return;
-  nn::WeightSet& ws = cw.weights;
+// Every module of the stack that targets `c`, resolved to its layer; E_MODEL_FORMAT when a module
+// matches no layer or two modules of one file take the same layer.
+std::vector<Planned> plan_loras(const nn::WeightSet& ws, Component c, const LoraStack& loras) {
   const LoraNameIndex index(ws, c);
 
   // Resolve every module first: nothing is merged unless all of them fit.
@@ -89,7 +85,40 @@ void merge_loras(ComponentWeights& cw, Component c, const LoraStack& loras, int 
            component_name(c), " match no layer of ", ws.source(), " (", list_keys(unmatched),
            "); the LoRA was made for another model family or another architecture, so it is not applied");
   }
+  return plan;
+}
 
+// The factors of module p, checked to fit the layer's weight w.
+void check_factors(const Planned& p, const nn::WeightSet& ws, const Tensor& w, const std::string& wname,
+                   const Tensor& down, const Tensor& up) {
+  if (!factors_fit(w, down, up))
+    fail(Code::ModelFormat, p.lora->file->path(), ": LoRA factors ", p.module->down_key, " ", shape_str(down.shape()),
+         " and ", p.module->up_key, " ", shape_str(up.shape()), " do not fit ", wname, " ", shape_str(w.shape()),
+         " of ", ws.source(), "; the LoRA was made for another model");
+}
+
+bool targets_any(Component c, const LoraStack& loras) {
+  bool any = false;
+  for (const LoraApplied& l : loras) any = any || l.file->targets(c);
+  return any;
+}
+
+}  // namespace
+
+void check_loras(const ComponentWeights& cw, Component c, const LoraStack& loras) {
+  if (!targets_any(c, loras)) return;
+  const nn::WeightSet& ws = cw.weights;
+  for (const Planned& p : plan_loras(ws, c, loras)) {
+    const std::string wname = p.layer + ".weight";
+    const LoraFile& f = *p.lora->file;
+    check_factors(p, ws, ws.all().at(wname), wname, f.factor(p.module->down_key), f.factor(p.module->up_key));
+  }
+}
+
+void merge_loras(ComponentWeights& cw, Component c, const LoraStack& loras, int threads) {
+  if (!targets_any(c, loras)) return;
+  nn::WeightSet& ws = cw.weights;
+  const std::vector<Planned> plan = plan_loras(ws, c, loras);
   ThreadPool pool(threads);
   std::map<std::string, Tensor> merged;  // layer weight name → its f32 copy
   for (const Planned& p : plan) {
@@ -97,10 +126,7 @@ void merge_loras(ComponentWeights& cw, Component c, const LoraStack& loras, int 
     const std::string wname = p.layer + ".weight";
     const Tensor& w = ws.all().at(wname);
     const Tensor down = f.factor(p.module->down_key), up = f.factor(p.module->up_key);
-    if (!factors_fit(w, down, up))
-      fail(Code::ModelFormat, f.path(), ": LoRA factors ", p.module->down_key, " ", shape_str(down.shape()), " and ",
-           p.module->up_key, " ", shape_str(up.shape()), " do not fit ", wname, " ", shape_str(w.shape()), " of ",
-           ws.source(), "; the LoRA was made for another model");
+    check_factors(p, ws, w, wname, down, up);
     auto it = merged.find(wname);
     if (it == merged.end()) {
       Tensor copy = Tensor::empty(DType::F32, w.shape());

@@ -56,6 +56,21 @@ export const SAM_VIT_B: SamEncoderOptions = {
   global: [2, 5, 8, 11],
   out: 256,
 };
+/** ViT-L and ViT-H (segment-anything's vit_l / vit_h: global attention every sixth / eighth block). */
+export const SAM_VIT_L: SamEncoderOptions = {
+  ...SAM_VIT_B,
+  width: 1024,
+  depth: 24,
+  heads: 16,
+  global: [5, 11, 17, 23],
+};
+export const SAM_VIT_H: SamEncoderOptions = {
+  ...SAM_VIT_B,
+  width: 1280,
+  depth: 32,
+  heads: 16,
+  global: [7, 15, 23, 31],
+};
 export const SAM_DECODER: SamDecoderOptions = { dim: 256, side: 64, heads: 8, masks: 4 };
 
 const FRAME = 1024;
