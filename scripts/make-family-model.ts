@@ -1,5 +1,6 @@
 /**
- * npm run make-family-model -- --family birefnet-swin-t|birefnet-swin-l|birefnet-hr|sam-vit-b|sam-vit-l|sam-vit-h|ben2-base
+ * npm run make-family-model -- --family
+ *   birefnet-swin-t|birefnet-swin-l|birefnet-hr|sam-vit-b|sam-vit-l|sam-vit-h|ben2-base
  *   [--out file]
  * Writes a full-size random-weight replica of a model family (scripts/lib/birefnet-replica.ts,
  * sam-replica.ts, ben2-replica.ts) for the benchmark: `npm run bench:segment -- --model <file>`.
