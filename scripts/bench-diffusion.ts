@@ -42,6 +42,9 @@
  *                   `--steps` steps): load_s, txt2img_s, unet_step_s (mean interval between the
  *                   progress callbacks after the first), first_step_s (text encoding + first step),
  *                   vae_decode_s (last progress → image: decode + conversion to bytes), peak_rss_mb
+ *                   (the model as a user runs it: one large component resident at a time)
+ *   --lora F[:S]    --e2e: a LoRA merged into the model at scale S (default 1)
+ *   --guidance G    --e2e: the guidance scale (default 7.5; ≤ 1 runs one UNet pass per step)
  *   --tokenizer DIR CLIP vocab.json + merges.txt for --e2e (default $BG_CLIP_TOKENIZER, else the
  *                   shared fixtures' clip-tokenizer next to the repository)
  *   --precision P   the UNet's CPU compute: f32 (default) | bf16 | auto (bf16 where the CPU has
@@ -84,6 +87,9 @@ interface Args {
   /** A tiny autoencoder (TAESD) whose decode is timed beside the VAE's. */
   taesd?: string;
   precisions: Precision[];
+  /** --e2e: a LoRA merged at load (path and scale) and the guidance scale. */
+  lora?: { path: string; scale: number };
+  guidance: number;
 }
 
 type Precision = 'f32' | 'bf16' | 'auto';
@@ -91,7 +97,8 @@ type Device = 'auto' | 'cpu' | 'cuda' | `cuda:${number}`;
 
 const USAGE =
   'usage: npm run bench:diffusion -- --model file.safetensors[,f16.gguf,q8_0.gguf] [--size 512|256,512] [--steps 2] ' +
-  '[--threads 2] [--json] [--e2e [--tokenizer DIR]] [--device cpu|cuda|cuda:N|auto] ' +
+  '[--threads 2] [--json] [--e2e [--tokenizer DIR] [--lora FILE[:SCALE]] [--guidance 7.5]] ' +
+  '[--device cpu|cuda|cuda:N|auto] ' +
   '[--precision f32|bf16|auto|f32,bf16] [--sdcpp path/to/sd-cli [--sdcpp-args "…"]] [--taesd PATH]';
 
 function parseArgs(argv: string[]): Args {
@@ -111,6 +118,8 @@ function parseArgs(argv: string[]): Args {
       taesd: { type: 'string' },
       'sdcpp-args': { type: 'string', default: '' },
       precision: { type: 'string', default: 'f32' },
+      lora: { type: 'string' },
+      guidance: { type: 'string', default: '7.5' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -136,7 +145,15 @@ function parseArgs(argv: string[]): Args {
     taesd: v.taesd === undefined ? undefined : path.resolve(v.taesd),
     sdcppArgs: v['sdcpp-args'].split(/\s+/).filter(Boolean),
     precisions: v.precision.split(',').map((p) => p.trim()) as Precision[],
+    guidance: Number(v.guidance),
   };
+  if (v.lora !== undefined) {
+    const m = /^(.*?)(?::(-?[\d.]+))?$/.exec(v.lora)!;
+    a.lora = { path: path.resolve(m[1]!), scale: m[2] === undefined ? 1 : Number(m[2]) };
+  }
+  if ((a.lora || v.guidance !== '7.5') && !a.e2e) throw new Error('--lora and --guidance go with --e2e');
+  if (!(Number.isFinite(a.guidance) && a.guidance >= 0 && a.guidance <= 100))
+    throw new Error('--guidance must be a number from 0 to 100');
   for (const p of a.precisions)
     if (!['f32', 'bf16', 'auto'].includes(p))
       throw new Error('--precision must be f32, bf16 or auto (or a list of them)');
@@ -460,6 +477,8 @@ interface E2eResult {
   unet_step_s: number;
   vae_decode_s: number;
   peak_rss_mb: number;
+  guidance: number;
+  lora?: string;
 }
 
 function defaultTokenizer(): string | undefined {
@@ -475,7 +494,9 @@ async function benchE2e(
   threads: number,
   device: Device,
   precision: Precision,
-  tokenizer?: string,
+  tokenizer: string | undefined,
+  guidance: number,
+  lora?: { path: string; scale: number },
 ): Promise<E2eResult> {
   const t0 = performance.now();
   const m = await loadAddon().DiffusionModel.load(model, {
@@ -483,6 +504,7 @@ async function benchE2e(
     device,
     precision,
     ...(tokenizer ? { tokenizer } : {}),
+    ...(lora ? { loras: [lora] } : {}),
   });
   const ranIn = m.precision;
   const load = secs(t0);
@@ -490,7 +512,7 @@ async function benchE2e(
     prompt: 'a photo of a wooden table in a bright kitchen',
     negativePrompt: 'blurry',
     ...(size ? { width: size, height: size } : {}),
-    guidanceScale: 7.5,
+    guidanceScale: guidance,
     sampler: 'euler' as const,
     seed: 1,
   };
@@ -526,6 +548,8 @@ async function benchE2e(
     unet_step_s: gaps.length ? gaps.reduce((a, b) => a + b, 0) / gaps.length : NaN,
     vae_decode_s: marks.length ? (end - marks.at(-1)!) / 1000 : NaN,
     peak_rss_mb: peakRssMb(),
+    guidance,
+    ...(lora ? { lora: `${path.basename(lora.path)}:${lora.scale}` } : {}),
   };
 }
 
@@ -587,6 +611,9 @@ async function main(): Promise<void> {
               ...(args.e2e ? ['--e2e'] : []),
               ...(args.tokenizer ? ['--tokenizer', args.tokenizer] : []),
               ...(args.taesd ? ['--taesd', args.taesd] : []),
+              ...(args.lora ? ['--lora', `${args.lora.path}:${args.lora.scale}`] : []),
+              '--guidance',
+              String(args.guidance),
             ],
             { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 },
           );
@@ -633,6 +660,8 @@ async function main(): Promise<void> {
       args.device,
       args.precisions[0]!,
       args.tokenizer ?? defaultTokenizer(),
+      args.guidance,
+      args.lora,
     );
     const f = (x: number) => x.toFixed(2);
     const warmup =
@@ -641,13 +670,15 @@ async function main(): Promise<void> {
       args.json
         ? JSON.stringify(r)
         : [
-            `model ${r.model} — txt2img ${r.size}×${r.size}, ${r.steps} Euler step(s), CFG 7.5, on ` +
+            `model ${r.model}${r.lora ? ` + LoRA ${r.lora}` : ''} — txt2img ${r.size}×${r.size}, ${r.steps} ` +
+              `Euler step(s), guidance ${r.guidance}, on ` +
               `${r.device === 'cpu' ? `the CPU, ${r.threads} thread(s), UNet in ${r.precision}` : r.device}, ` +
               'DiffusionModel.generate',
             `  load           ${f(r.load_s)} s${warmup}`,
             `  txt2img        ${f(r.txt2img_s)} s  (text encoding + first step ${f(r.first_step_s)}, later ` +
               `steps ${f(r.unet_step_s)} each, decode ${f(r.vae_decode_s)})`,
-            `  peak RSS       ${r.peak_rss_mb.toFixed(0)} MiB`,
+            `  peak RSS       ${r.peak_rss_mb.toFixed(0)} MiB = ` +
+              `${(r.peak_rss_mb / (statSync(r.model).size / 2 ** 20)).toFixed(3)} × the checkpoint file`,
             ...(r.peak_device_mb !== undefined
               ? [`  peak device    ${r.peak_device_mb.toFixed(0)} MiB  (bg-native's GPU pool)`]
               : []),

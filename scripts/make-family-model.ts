@@ -7,12 +7,12 @@
  * Default output: bg-native's cache folder (replicas/), never the repository. SAM writes the encoder and, beside
  * it, the decoder (`x.encoder.onnx` + `x.decoder.onnx`).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { cacheDir } from '../src/models/resolve.js';
-import { buildModel } from '../test/helpers/onnx-builder.js';
+import { buildModel, tensorBytes, type ModelSpec } from '../test/helpers/onnx-builder.js';
 import { BEN2_BASE, ben2Replica } from './lib/ben2-replica.js';
 import { BIREFNET_FULL, birefnetReplica } from './lib/birefnet-replica.js';
 import {
@@ -46,10 +46,38 @@ const write = (file: string, bytes: Uint8Array) => {
   writeFileSync(file, bytes);
   console.log(`${file}  ${(bytes.length / 1e6).toFixed(1)} MB`);
 };
+/**
+ * A model over protobuf's 2 GiB limit (SAM ViT-H) as exporters write it: every initializer of 1 KiB
+ * or more in `<file>.data` beside it (ONNX external data, 4096-byte aligned), the graph in `file`.
+ */
+const writeWithExternalData = (file: string, spec: ModelSpec) => {
+  mkdirSync(path.dirname(file), { recursive: true });
+  const dataName = `${path.basename(file)}.data`;
+  const fd = openSync(path.join(path.dirname(file), dataName), 'w');
+  let offset = 0;
+  const initializers = (spec.initializers ?? []).map((t) => {
+    const bytes = tensorBytes(t);
+    if (bytes.length < 1024) return t;
+    const at = Math.ceil(offset / 4096) * 4096;
+    writeSync(fd, bytes, 0, bytes.length, at);
+    offset = at + bytes.length;
+    return {
+      ...t,
+      data: [],
+      dims: t.dims,
+      external: { location: dataName, offset: String(at), length: String(bytes.length) },
+    };
+  });
+  closeSync(fd);
+  console.log(`${file}.data  ${(offset / 1e6).toFixed(1)} MB`);
+  write(file, buildModel({ ...spec, initializers }));
+};
 if (family === 'sam-vit-b' || family === 'sam-vit-l' || family === 'sam-vit-h') {
   const size = family.slice(-1);
   const enc = values.out ?? path.join(dir, `sam_vit_${size}_replica.encoder.onnx`);
-  write(enc, buildModel(samEncoderReplica(size === 'b' ? SAM_VIT_B : size === 'l' ? SAM_VIT_L : SAM_VIT_H)));
+  const encoder = samEncoderReplica(size === 'b' ? SAM_VIT_B : size === 'l' ? SAM_VIT_L : SAM_VIT_H);
+  if (size === 'h') writeWithExternalData(enc, encoder);
+  else write(enc, buildModel(encoder));
   write(enc.replace(/encoder(\.onnx)$/, 'decoder$1'), buildModel(samDecoderReplica(SAM_DECODER)));
 } else if (family === 'ben2-base') {
   write(values.out ?? path.join(dir, 'BEN2_Base-replica.onnx'), buildModel(ben2Replica(BEN2_BASE)));

@@ -14,6 +14,7 @@ import { lora as loraHandler } from './fixtures/kinds/lora.js';
 import { discoverAllManifests, fixturesDir, resolveFixturePath, type Manifest } from './fixtures/runner.js';
 import { readSafetensorsFile, type StTensor } from './fixtures/safetensors.js';
 import { sd1Tiny, tokenizerDir } from './helpers/diffusion.js';
+import { expectCode } from './helpers/codes.js';
 import { tempDir } from './helpers/paths.js';
 import { writeSafetensors, type WriteTensor } from './helpers/safetensors-writer.js';
 
@@ -91,17 +92,6 @@ function ldmName(name: string): string {
   if ((g = /^mid_block\.attentions\.0\.(.+)$/.exec(name))) return `middle_block.1.${g[1]}`;
   if ((g = /^mid_block\.resnets\.(\d)\.(.+)$/.exec(name))) return `middle_block.${Number(g[1]) * 2}.${res(g[2]!)}`;
   throw new Error(`no LDM name for ${name}`);
-}
-
-/** The call rejects (or throws) with `code` and a message containing `words`. */
-async function expectCode(call: () => Promise<unknown>, code: string, ...words: string[]): Promise<void> {
-  const err = await (async () => call())().then(
-    () => undefined,
-    (e: unknown) => e as Error & { code?: string },
-  );
-  expect(err, 'expected a rejection').toBeDefined();
-  expect(err!.code, err!.message).toBe(code);
-  for (const word of words) expect(err!.message).toContain(word);
 }
 
 describe.runIf(present)('LoRA', () => {

@@ -1,9 +1,13 @@
 #include "formats/onnx.h"
 
 #include <cstring>
+#include <map>
+#include <memory>
 
+#include "formats/mapped_file.h"
 #include "formats/protobuf.h"
 #include "tensor/error.h"
+#include "tensor/residency.h"
 
 namespace bgn::onnx {
 
@@ -58,15 +62,81 @@ constexpr const char* kWhat = "ONNX model";
 
 struct Ctx {
   const std::string& origin;
+  // The folder external data files are read from ("" : none may be read) and those opened so far.
+  std::string dir;
+  std::map<std::string, std::shared_ptr<MappedFile>> files;
 };
 
-Tensor parse_tensor(pb::Bytes msg, const Ctx& ctx) {
+// A decimal byte count of an external data entry; E_MODEL_FORMAT otherwise.
+size_t external_number(const std::string& v, const char* key, const std::string& name, const Ctx& ctx) {
+  size_t n = 0;
+  for (char c : v) {
+    if (c < '0' || c > '9' || n > (SIZE_MAX - 9) / 10)
+      fail(Code::ModelFormat, "tensor '", name, "' in ", ctx.origin, " has an invalid external data ", key, " '", v,
+           "'");
+    n = n * 10 + size_t(c - '0');
+  }
+  if (v.empty()) fail(Code::ModelFormat, "tensor '", name, "' in ", ctx.origin, " has an empty external data ", key);
+  return n;
+}
+
+// The `nbytes` bytes of a tensor kept in an external data file (location, offset, length as the
+// ONNX external data format gives them), copied into `dst`. The location must be a relative path
+// inside the model's folder; the range must lie inside the file and match the tensor's size.
+void read_external(const std::map<std::string, std::string>& entry, const std::string& name, size_t nbytes, void* dst,
+                   Ctx& ctx) {
+  if (ctx.dir.empty())
+    fail(Code::ModelUnsupported, "tensor '", name, "' in ", ctx.origin,
+         " keeps its data in an external file, which a model read from memory cannot reach; load it from its file");
+  auto loc = entry.find("location");
+  if (loc == entry.end() || loc->second.empty())
+    fail(Code::ModelFormat, "tensor '", name, "' in ", ctx.origin, " is external but names no location");
+  const std::string& rel = loc->second;
+  bool escapes = rel[0] == '/' || rel[0] == '\\' || rel.find(':') != std::string::npos;
+  for (size_t at = 0; !escapes && at <= rel.size();) {
+    const size_t end = std::min(rel.find_first_of("/\\", at), rel.size());
+    escapes = rel.compare(at, end - at, "..") == 0 && end - at == 2;
+    at = end + 1;
+  }
+  if (escapes)
+    fail(Code::ModelFormat, "tensor '", name, "' in ", ctx.origin, " has its data at '", rel,
+         "', outside the model's folder; external data must sit beside the model");
+  std::shared_ptr<MappedFile>& file = ctx.files[rel];
+  if (!file) {
+    try {
+      file = MappedFile::open(ctx.dir + "/" + rel);
+    } catch (const Error& e) {
+      fail(e.code() == Code::ModelNotFound ? Code::ModelNotFound : Code::ModelFormat, ctx.origin, ": tensor '", name,
+           "' keeps its data in ", rel, " beside the model: ", e.what());
+    }
+  }
+  auto get = [&](const char* key, size_t def) {
+    auto it = entry.find(key);
+    return it == entry.end() ? def : external_number(it->second, key, name, ctx);
+  };
+  const size_t offset = get("offset", 0);
+  const size_t length = get("length", nbytes);
+  if (length != nbytes)
+    fail(Code::ModelFormat, "tensor '", name, "' in ", ctx.origin, " has ", length,
+         " external bytes but its shape needs ", nbytes);
+  if (offset > file->size() || nbytes > file->size() - offset)
+    fail(Code::ModelFormat, "tensor '", name, "' in ", ctx.origin, " reads bytes ", offset, "–", offset + nbytes,
+         " of ", rel, ", which holds ", file->size());
+  if (nbytes == 0) return;
+  std::memcpy(dst, file->data() + offset, nbytes);
+  ResidentRanges copied;  // the pages are read once: not kept in the resident set
+  copied.ranges.push_back(ResidentRange{file->data() + offset, nbytes, {}, false});
+  copied.release();
+}
+
+Tensor parse_tensor(pb::Bytes msg, Ctx& ctx) {
   pb::Reader r(msg, kWhat);
   std::vector<int64_t> dims;
   int data_type = 0;
   std::string name;
   pb::Bytes raw;
   bool has_raw = false, external = false;
+  std::map<std::string, std::string> external_entry;
   std::vector<float> float_data;
   std::vector<int64_t> int_data;  // int32_data and int64_data both decode as varints
   std::vector<double> double_data;
@@ -105,17 +175,25 @@ Tensor parse_tensor(pb::Bytes msg, const Ctx& ctx) {
       case 14:
         external = r.int64() == 1;
         break;
-      case 13:
-        external = true;
-        r.skip();
+      case 13: {
+        // StringStringEntryProto: key = 1, value = 2
+        pb::Reader e(r.bytes(), kWhat);
+        std::string key, value;
+        while (e.next()) {
+          if (e.field() == 1)
+            key = e.string();
+          else if (e.field() == 2)
+            value = e.string();
+          else
+            e.skip();
+        }
+        external_entry[key] = value;
         break;
+      }
       default:
         r.skip();
     }
   }
-  if (external)
-    fail(Code::ModelUnsupported, "tensor '", name, "' in ", ctx.origin,
-         " keeps its data in an external file; re-save the model with all tensors inside the .onnx file");
   for (int64_t d : dims)
     if (d < 0) fail(Code::ModelFormat, "tensor '", name, "' in ", ctx.origin, " has a negative dimension");
   DType dt = dtype_from_onnx(data_type, name);
@@ -127,6 +205,11 @@ Tensor parse_tensor(pb::Bytes msg, const Ctx& ctx) {
     fail(Code::ModelFormat, "tensor '", name, "' in ", ctx.origin, " has an impossible shape ", shape_str(shape));
   }
   size_t esize = dtype_size(dt);
+  if (external || !external_entry.empty()) {
+    Tensor t = Tensor::empty(dt, shape);
+    read_external(external_entry, name, static_cast<size_t>(n) * esize, t.raw(), ctx);
+    return t;
+  }
   if (has_raw) {
     if (raw.size / esize != static_cast<size_t>(n) || raw.size % esize)
       fail(Code::ModelFormat, "tensor '", name, "' in ", ctx.origin, " holds ", raw.size, " bytes but its shape ",
@@ -175,7 +258,7 @@ Tensor parse_tensor(pb::Bytes msg, const Ctx& ctx) {
   return t;
 }
 
-Attribute parse_attribute(pb::Bytes msg, std::string& name, const Ctx& ctx) {
+Attribute parse_attribute(pb::Bytes msg, std::string& name, Ctx& ctx) {
   pb::Reader r(msg, kWhat);
   Attribute a;
   bool has_type = false;
@@ -227,7 +310,7 @@ Attribute parse_attribute(pb::Bytes msg, std::string& name, const Ctx& ctx) {
   return a;
 }
 
-Node parse_node(pb::Bytes msg, const Ctx& ctx) {
+Node parse_node(pb::Bytes msg, Ctx& ctx) {
   pb::Reader r(msg, kWhat);
   Node n;
   while (r.next()) {
@@ -307,7 +390,7 @@ ValueInfo parse_value_info(pb::Bytes msg) {
   return v;
 }
 
-void parse_graph(pb::Bytes msg, Model& m, const Ctx& ctx) {
+void parse_graph(pb::Bytes msg, Model& m, Ctx& ctx) {
   pb::Reader r(msg, kWhat);
   while (r.next()) {
     switch (r.field()) {
@@ -344,8 +427,8 @@ void parse_graph(pb::Bytes msg, Model& m, const Ctx& ctx) {
 
 }  // namespace
 
-Model parse_model(const uint8_t* data, size_t size, const std::string& origin) {
-  Ctx ctx{origin};
+Model parse_model(const uint8_t* data, size_t size, const std::string& origin, const std::string& external_dir) {
+  Ctx ctx{origin, external_dir, {}};
   Model m;
   bool has_graph = false;
   pb::Reader r(data, size, kWhat);
@@ -393,7 +476,9 @@ Model parse_model(const uint8_t* data, size_t size, const std::string& origin) {
 
 Model load_model(const std::string& path) {
   auto file = MappedFile::open(path);
-  return parse_model(file->data(), file->size(), path);
+  const size_t slash = path.find_last_of('/');
+  const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  return parse_model(file->data(), file->size(), path, dir);
 }
 
 }  // namespace bgn::onnx

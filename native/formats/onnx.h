@@ -53,8 +53,10 @@ struct Model {
 // Maps an ONNX TensorProto data_type to ours; E_MODEL_UNSUPPORTED for strings/complex.
 DType dtype_from_onnx(int data_type, const std::string& tensor_name);
 
-// Parses a whole model from memory. `origin` names the file in error messages.
-Model parse_model(const uint8_t* data, size_t size, const std::string& origin);
+// Parses a whole model from memory. `origin` names the file in error messages; tensors kept in
+// external data files (the ONNX external data format, which models over 2 GB need) are read from
+// `external_dir` (the model's folder), and refused when it is empty.
+Model parse_model(const uint8_t* data, size_t size, const std::string& origin, const std::string& external_dir = "");
 Model load_model(const std::string& path);
 
 }  // namespace bgn::onnx

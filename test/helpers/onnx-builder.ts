@@ -175,6 +175,16 @@ export interface TensorSpec {
   data: ArrayLike<number> | readonly bigint[];
   /** 'raw' (default): raw_data bytes; 'typed': float_data / int32_data / int64_data fields. */
   encoding?: 'raw' | 'typed';
+  /**
+   * The ONNX external data format instead: data_location EXTERNAL and these entries (strings as
+   * written; offset and length left out when absent). The caller writes the bytes (tensorBytes).
+   */
+  external?: { location: string; offset?: string; length?: string };
+}
+
+/** A tensor's values as the little-endian bytes raw_data (or an external data file) holds. */
+export function tensorBytes(t: TensorSpec): Uint8Array {
+  return rawBytes(t);
 }
 
 function rawBytes(t: TensorSpec): Uint8Array {
@@ -203,12 +213,18 @@ function rawBytes(t: TensorSpec): Uint8Array {
 /** Encodes a TensorProto. */
 export function encodeTensor(t: TensorSpec): PbWriter {
   const count = t.dims.reduce((a, b) => a * b, 1);
-  if (count !== t.data.length)
+  if (!t.external && count !== t.data.length)
     throw new Error(`tensor ${t.name}: dims ${JSON.stringify(t.dims)} need ${count} values, got ${t.data.length}`);
   const w = new PbWriter();
   w.packedVarints(1, t.dims);
   w.varint(2, ONNX_DTYPE[t.dtype]);
   w.string(8, t.name);
+  if (t.external) {
+    for (const [key, value] of Object.entries(t.external))
+      if (value !== undefined) w.message(13, new PbWriter().string(1, key).string(2, value));
+    w.varint(14, 1);
+    return w;
+  }
   if ((t.encoding ?? 'raw') === 'raw') {
     w.bytes(9, rawBytes(t));
     return w;
