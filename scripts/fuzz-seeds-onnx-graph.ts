@@ -8,7 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 import { buildModel } from '../test/helpers/onnx-builder.js';
-import { type OpCase, f32, ints, opGraph } from '../test/helpers/onnx-op-check.js';
+import { type OpCase, f32, ints, konst, opGraph, packGraph } from '../test/helpers/onnx-op-check.js';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const dir = path.join(root, 'native', 'fuzz', 'corpus', 'onnx_graph');
@@ -77,4 +77,43 @@ for (const [name, c] of Object.entries(cases))
     writeFileSync(path.join(dir, `${name}${folded ? '-folded' : ''}.onnx`), bytes);
     n++;
   }
+// Patterns fused at load (onnx/fuse_transformer.h) and views: the written-out LayerNorm, and a
+// Gather of consecutive leading indices read by an elementwise op that may write in place.
+const graphs = {
+  'layernorm-written-out': packGraph(
+    {
+      x: f32([1, 3, 4], 4),
+      two: konst({ dims: [], data: [2] }),
+      eps: konst({ dims: [], data: [1e-5] }),
+      g: konst(f32([4], 5)),
+      b: konst(f32([4], 6)),
+    },
+    [
+      { op: 'ReduceMean', inputs: ['x'], outputs: ['m'], attrs: { axes: [-1] } },
+      { op: 'Sub', inputs: ['x', 'm'], outputs: ['d'] },
+      { op: 'Pow', inputs: ['d', 'two'], outputs: ['d2'] },
+      { op: 'ReduceMean', inputs: ['d2'], outputs: ['v'], attrs: { axes: [-1] } },
+      { op: 'Add', inputs: ['v', 'eps'], outputs: ['ve'] },
+      { op: 'Sqrt', inputs: ['ve'], outputs: ['s'] },
+      { op: 'Div', inputs: ['d', 's'], outputs: ['n'] },
+      { op: 'Mul', inputs: ['n', 'g'], outputs: ['ng'] },
+      { op: 'Add', inputs: ['ng', 'b'], outputs: ['y'] },
+    ],
+    ['y'],
+  ),
+  'gather-view': packGraph(
+    { x: f32([1, 3, 4], 7), i: konst(ints([2], [1, 2])), c: konst(f32([4], 8)) },
+    [
+      { op: 'Relu', inputs: ['x'], outputs: ['r'] },
+      { op: 'Gather', inputs: ['r', 'i'], outputs: ['g'], attrs: { axis: 1 } },
+      { op: 'Add', inputs: ['g', 'c'], outputs: ['a'] },
+      { op: 'Mul', inputs: ['r', 'r'], outputs: ['m'] },
+    ],
+    ['a', 'm'],
+  ),
+};
+for (const [name, p] of Object.entries(graphs)) {
+  writeFileSync(path.join(dir, `${name}.onnx`), buildModel(p.spec));
+  n++;
+}
 console.log(`wrote ${n} seeds to ${path.relative(root, dir)}`);
