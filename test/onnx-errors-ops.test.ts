@@ -115,6 +115,20 @@ describe('indices out of range', () => {
 });
 
 describe('attributes, axes and shapes', () => {
+  it('a scalar has no axis to slice, gather along or quantize per axis', async () => {
+    const scalar = f32([], 3);
+    await expectRefused(
+      { op: 'Slice', inputs: [scalar, ints([1], [0]), ints([1], [1]), ints([1], [0])] },
+      'E_MODEL_FORMAT',
+      'scalar',
+    );
+    await expectRefused({ op: 'Gather', inputs: [scalar, ints([], [0])] }, 'E_MODEL_FORMAT', 'scalar');
+    await expectRefused(
+      { op: 'DequantizeLinear', inputs: [ints([], [3], 'uint8'), f32([2], 4, 0.1, 0.2)] },
+      'E_MODEL_FORMAT',
+      'scalar',
+    );
+  });
   it('normalisations', async () => {
     await expectRefused(
       { op: 'LayerNormalization', opset: 17, inputs: [x4, f32([5], 2)], attrs: { axis: 4 } },

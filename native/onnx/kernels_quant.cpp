@@ -23,6 +23,7 @@ AxisParam axis_param(const Tensor& x, const Tensor& param, int64_t axis_attr, co
   AxisParam p;
   p.count = param.numel();
   if (p.count == 1) return p;
+  if (x.rank() == 0) fail(Code::BadInput, op, ": ", p.count, " scales for a scalar");
   int64_t axis = normalize_axis(axis_attr, x.rank(), op);
   if (x.dim(int(axis)) != p.count)
     fail(Code::BadInput, op, ": ", p.count, " scales for axis ", axis, " of size ", x.dim(int(axis)));

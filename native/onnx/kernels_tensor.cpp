@@ -140,6 +140,7 @@ Out slice(bool legacy, const Inputs& in, const std::vector<int64_t>& attr_starts
   if (ends.size() != starts.size() || axes.size() != starts.size() || steps.size() != starts.size())
     fail(Code::BadInput, "Slice: starts/ends/axes/steps lengths differ");
   const int r = x.rank();
+  if (r == 0 && !starts.empty()) fail(Code::BadInput, "Slice: a scalar has no axis to slice");
   std::vector<int64_t> st(r, 0), sp(r, 1);
   Shape out = x.shape();
   for (size_t i = 0; i < starts.size(); ++i) {
@@ -343,6 +344,7 @@ class TransposeKernel : public Kernel {
 Out gather(const Inputs& in, int64_t axis_attr) {
   const Tensor& x = need(in, 0, "Gather");
   const Tensor& ind = need(in, 1, "Gather");
+  if (x.rank() == 0) fail(Code::BadInput, "Gather: a scalar has no axis to gather along");
   int64_t axis = normalize_axis(axis_attr, x.rank(), "Gather");
   std::vector<int64_t> idx = ind.as_i64();
   int64_t dim = x.dim(int(axis));
