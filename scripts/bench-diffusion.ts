@@ -66,6 +66,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs as parseCli } from 'node:util';
 
+import { parseLoraSpec } from '../src/engines/lora-spec.js';
 import { loadAddon } from '../src/native.js';
 import { loadAverage, machine } from './lib/machine.js';
 import { type Comparison, SdcppRuns, comparisonTable } from './lib/sdcpp-compare.js';
@@ -148,8 +149,8 @@ function parseArgs(argv: string[]): Args {
     guidance: Number(v.guidance),
   };
   if (v.lora !== undefined) {
-    const m = /^(.*?)(?::(-?[\d.]+))?$/.exec(v.lora)!;
-    a.lora = { path: path.resolve(m[1]!), scale: m[2] === undefined ? 1 : Number(m[2]) };
+    const spec = parseLoraSpec(v.lora);
+    a.lora = { path: path.resolve(spec.path), scale: spec.scale };
   }
   if ((a.lora || v.guidance !== '7.5') && !a.e2e) throw new Error('--lora and --guidance go with --e2e');
   if (!(Number.isFinite(a.guidance) && a.guidance >= 0 && a.guidance <= 100))

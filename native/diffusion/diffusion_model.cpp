@@ -334,13 +334,19 @@ std::shared_ptr<const DiffusionModel> DiffusionModel::load(const std::string& pa
   return model_cache().insert(key, m);  // another thread may have loaded it meanwhile
 }
 
+LoraStack DiffusionModel::reopen_loras(const char* why) const {
+  // The LoRA files are opened again rather than kept open: their mapped pages would stay resident.
+  LoraStack loras = open_loras(load_opts_.loras);
+  if (lora_stack_key(loras) != lora_key_)
+    fail(Code::ModelFormat, "a LoRA file of ", path_, " changed after the model was loaded (", why,
+         "); load the model again");
+  return loras;
+}
+
 std::shared_ptr<const UNetModel> DiffusionModel::unet() const {
   std::lock_guard<std::mutex> lock(unet_mu_);
   if (unet_) return unet_;
-  const LoraStack loras = open_loras(load_opts_.loras);
-  if (lora_stack_key(loras) != lora_key_)
-    fail(Code::ModelFormat, "a LoRA file of ", path_,
-         " changed after the model was loaded (its UNet is built again for each generation); load the model again");
+  const LoraStack loras = reopen_loras("its UNet is built again for each generation");
   release_freed_memory();  // as for a load: the blocks freed since are not kept beside the build
   ResidentRanges pages;
   std::shared_ptr<const UNetModel> u;
@@ -377,12 +383,7 @@ void DiffusionModel::let_unet_go() const {
 }
 
 DiffusionModel::TextEncoders DiffusionModel::load_text_encoders(ResidentRanges* pages) const {
-  // The LoRA files are opened again rather than kept open: their mapped pages would stay resident.
-  const LoraStack loras = open_loras(load_opts_.loras);
-  if (lora_stack_key(loras) != lora_key_)
-    fail(Code::ModelFormat, "a LoRA file of ", path_,
-         " changed after the model was loaded (its text encoders are loaded again for each new prompt); load the "
-         "model again");
+  const LoraStack loras = reopen_loras("its text encoders are loaded again for each new prompt");
   ResidencyScope scope(pages);
   TextEncoders t;
   t.te =
@@ -582,13 +583,11 @@ GenerateResult DiffusionModel::generate(const GenerateRequest& g) const {
   // pages go); the VAE goes once the init image is encoded; the UNet once the last step is taken.
   // Freed activation blocks of one phase are of no use to the next: the tensor allocator's cache
   // lets them go between phases and after the generation, so that peak memory is one phase's.
-  // One large component resident at a time (see unet_): the UNet goes before the VAE encodes an
-  // init image (it is built again as the denoising begins) and after the last step.
-  const bool full_vae_encodes = has_image && !(req.tiny_decode && req.tiny_vae && req.tiny_vae->has_encoder());
-  if (full_vae_encodes) let_unet_go();
+  // One large component resident at a time (see unet_): the UNet goes before the full VAE encodes
+  // an init image (it is built again as the denoising begins) and after the last step.
   req.on_phase = [this](PipelinePhase phase) {
     if (phase == PipelinePhase::Denoise) vae_pages_.release();
-    if (phase == PipelinePhase::Decode) let_unet_go();
+    if (phase == PipelinePhase::Encode || phase == PipelinePhase::Decode) let_unet_go();
     release_freed_memory();
   };
   if (has_image) {

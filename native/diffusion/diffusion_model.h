@@ -173,6 +173,9 @@ class DiffusionModel {
   struct TextEncoders {
     std::shared_ptr<const ClipTextModel> te, te2;  // te2: SDXL only
   };
+  // The load's LoRA files opened again; E_MODEL_FORMAT when one changed since (`why` says what
+  // needed them again).
+  LoraStack reopen_loras(const char* why) const;
   // Loads them, recording the mapped pages they borrow in `pages`.
   TextEncoders load_text_encoders(ResidentRanges* pages) const;
   ClipTextConfig te_cfg_, te2_cfg_;

@@ -141,8 +141,13 @@ PipelineResult run_pipeline(PipelineRequest& req) {
       fail(Code::ModelUnsupported, req.tiny_vae->source(), ": the tiny autoencoder encodes to ", tc.latent_channels,
            "-channel latents ", tc.downscale, "× down; this model needs ", C, " channels ", f, "× down");
   }
+  bool encode_announced = false;
   auto encode_latents = [&](const std::vector<float>& image) {
-    if (!tiny_encode) return encode_sample(vae, image, H, W, req.vae_noise, req.vae_tiling);
+    if (!tiny_encode) {
+      if (req.on_phase && !encode_announced) req.on_phase(PipelinePhase::Encode);
+      encode_announced = true;
+      return encode_sample(vae, image, H, W, req.vae_noise, req.vae_tiling);
+    }
     std::vector<float> z = req.tiny_vae->encode(image.data(), 1, H, W);
     for (float& v : z) v *= req.tiny_vae->config().scaling_factor;
     return z;

@@ -38,8 +38,9 @@ namespace bgn {
 
 enum class PipelineKind { Txt2Img, Img2Img, Inpaint };
 
-// The phases of a run, in order: the init image is encoded (img2img/inpaint), then denoised, then decoded.
-enum class PipelinePhase { Denoise, Decode };
+// The phases of a run, in order: the init image is encoded (img2img/inpaint; Encode is announced
+// only when the full VAE encodes it, not the tiny autoencoder), then denoised, then decoded.
+enum class PipelinePhase { Encode, Denoise, Decode };
 
 struct PipelineRequest {
   PipelineKind kind = PipelineKind::Txt2Img;
