@@ -2,7 +2,9 @@
  * The studio modes' matte, from decoded pixels to α and F. Pure; runs on a pixel worker.
  *
  *   clean plate   align the plate to the shot → fit its exposure on the background → difference
- *                 matte (./difference-matte.ts)
+ *                 matte (./difference-matte.ts), the model's opaque parts kept whole unless most
+ *                 of a part equals the plate (./opaque-over-plate.ts); over the glass the glass stage found, each pane
+ *                 solved against the plate (./glass/glass-over-plate.ts)
  *   two shots     the same for each shot and its plate, shot 2 (with its plate) aligned to shot 1
  *                 and brought to its exposure over the opaque product → triangulation matte
  *                 (./triangulation-matte.ts), the difference matte of shot 1 where the backdrops
@@ -13,8 +15,10 @@
  * another light or another camera setting, which a gain does not undo.
  */
 import { applyShift, differencePlane, estimatePlaneShift, estimateShift, type Shift } from './align-shift.js';
-import { differenceMatte, type Matte } from './difference-matte.js';
+import { differenceMatte, noiseLevels, type Matte } from './difference-matte.js';
 import { applyGain, fitGain } from './exposure-gain.js';
+import { glassOverPlate, type GlassLine, type GlassOverPlateLook } from './glass/glass-over-plate.js';
+import { keepOpaqueParts } from './opaque-over-plate.js';
 import { triangulationMatte } from './triangulation-matte.js';
 
 export interface StudioMatteTask {
@@ -28,6 +32,8 @@ export interface StudioMatteTask {
   plate: Uint8Array;
   /** The product on a second backdrop, and that backdrop's clean plate. */
   second?: { shot: Uint8Array; plate: Uint8Array };
+  /** The pixels the glass stage found to be glass (255), and the look it assumed. */
+  glass?: { mask: Uint8Array } & GlassOverPlateLook;
   /** Largest exposure difference corrected, as a fraction (default 0.15). */
   tolerance?: number;
   /** Largest misalignment searched, px (default 8). */
@@ -66,6 +72,20 @@ export function studioMatte(task: StudioMatteTask): StudioMatteResult {
   if (Math.abs(gp.luma - 1) > tolerance) return { ok: false, field: 'cleanPlate', gain: gp.luma, tolerance };
   const plate = applyGain(plateShifted, gp.gain);
   const single = differenceMatte(shot, plate, model, width, height);
+  const { t0 } = noiseLevels(shot, plate, model);
+  const equal = (i: number): boolean => {
+    const s = i * 3;
+    const d0 = shot[s]! - plate[s]!,
+      d1 = shot[s + 1]! - plate[s + 1]!,
+      d2 = shot[s + 2]! - plate[s + 2]!;
+    return d0 * d0 + d1 * d1 + d2 * d2 <= 3 * t0 * t0;
+  };
+  let line: GlassLine | undefined;
+  if (task.glass) {
+    if (task.glass.mask.length !== n) throw new RangeError('studioMatte: sizes do not match');
+    line = glassOverPlate(shot, plate, task.glass.mask, width, height, task.glass, single.alpha, single.fg);
+  }
+  keepOpaqueParts(shot, plate, model, width, height, equal, line, single);
   if (!task.second) {
     return {
       ok: true,

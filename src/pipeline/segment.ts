@@ -22,6 +22,8 @@ import type { SegmenterLease } from '../models/segmenters.js';
 import type { NativeSegmenter } from '../native.js';
 import { runSam } from './sam.js';
 import { refineGrid } from '../compose/refine.js';
+import { clipBox } from '../compose/glass/product-extent.js';
+import { glassLook } from '../compose/glass/subject-matte.js';
 import { refineOffThread, subjectMatteOffThread } from '../workers/pixel-pool.js';
 import { parseSegmentOptions, type ParsedSegmentOptions, type SegmentOptions } from '../options.js';
 import { openStudioShots, studioMatte, type StudioInfo } from './studio-shots.js';
@@ -228,8 +230,17 @@ async function segmentWith(
 
   // Studio modes: the plates measure α and F, with the matte above as the model's opinion.
   const exact = studio
-    ? await timer.time('studio', () => studioMatte(studio, { ...image, data: matte.rgb }, matte.alpha, { pool }))
+    ? await timer.time('studio', () =>
+        studioMatte(studio, { ...image, data: matte.rgb }, matte.alpha, {
+          pool,
+          // The panes are solved against the plate: a copy of the mask travels (the result keeps it).
+          ...(matte.glassPixels > 0 ? { glass: { mask: Uint8Array.from(matte.glass), ...glassLook(opts.glass) } } : {}),
+        }),
+      )
     : undefined;
+
+  // Nothing outside the prompt's box is kept, whatever the plates say.
+  if (exact && opts.prompt?.box) keepInsideBox(exact.alpha, image.width, image.height, opts.prompt.box);
 
   return {
     image: { ...image, data: exact ? exact.rgb : matte.fg },
@@ -246,6 +257,20 @@ async function segmentWith(
       precision: seg.precision,
     },
   };
+}
+
+/** Zeroes `alpha` outside `box` ([x, y, width, height], photo pixels; clipped to the image). */
+function keepInsideBox(alpha: Uint8Array, width: number, height: number, box: readonly number[]): void {
+  const clipped = clipBox(box as [number, number, number, number], width, height);
+  if (!clipped) {
+    alpha.fill(0);
+    return;
+  }
+  const [bx, by, bw, bh] = clipped;
+  for (let y = 0; y < height; y++) {
+    const inRows = y >= by && y < by + bh;
+    for (let x = 0; x < width; x++) if (!inRows || x < bx || x >= bx + bw) alpha[y * width + x] = 0;
+  }
 }
 
 /**

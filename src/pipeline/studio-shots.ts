@@ -6,7 +6,7 @@
  */
 import path from 'node:path';
 
-import type { StudioInfo } from '../compose/studio-matte.js';
+import type { StudioInfo, StudioMatteTask } from '../compose/studio-matte.js';
 import { BgNativeError } from '../errors.js';
 import { decodeOpened, openImage, type ImageHeader, type OpenedImage, type RgbImage } from '../image/decode.js';
 import type { ImageInput, SecondShot } from '../options.js';
@@ -106,8 +106,9 @@ export async function studioMatte(
   shots: StudioShots,
   photo: RgbImage,
   model: Uint8Array,
-  options: { signal?: AbortSignal; pool?: PixelPool } = {},
+  options: { signal?: AbortSignal; pool?: PixelPool; glass?: StudioMatteTask['glass'] } = {},
 ): Promise<{ rgb: Uint8Array; alpha: Uint8Array; info: StudioInfo }> {
+  const { glass, ...offThread } = options;
   const [plate, shot2, plate2] = await Promise.all([shots.plate, shots.second?.shot, shots.second?.plate]);
   const r = await studioMatteOffThread(
     {
@@ -117,9 +118,10 @@ export async function studioMatte(
       model,
       plate: plate.data,
       ...(shot2 && plate2 ? { second: { shot: shot2.data, plate: plate2.data } } : {}),
+      ...(glass ? { glass } : {}),
       tolerance: EXPOSURE_TOLERANCE,
     },
-    options,
+    offThread,
   );
   if (!r.ok) {
     // The gain maps the file onto the photo: the file itself is 1/gain as bright.

@@ -254,6 +254,10 @@ export async function studioMatteOffThread(
     plate: movable(task.plate),
   };
   const buffers: ArrayBufferLike[] = [moved.shot.buffer, moved.model.buffer, moved.plate.buffer];
+  if (task.glass) {
+    moved.glass = { ...task.glass, mask: movable(task.glass.mask) };
+    buffers.push(moved.glass.mask.buffer);
+  }
   if (task.second) {
     moved.second = { shot: movable(task.second.shot), plate: movable(task.second.plate) };
     buffers.push(moved.second.shot.buffer, moved.second.plate.buffer);

@@ -1,0 +1,253 @@
+/**
+ * The glass matte where the background behind the glass is known (a clean plate). Pure.
+ *
+ * Over a pane C = (1 − α)·B + α·F with α = α₀ + r: the glass lets (1 − α₀) of the plate through and
+ * adds its own light u = α₀·tint, and a reflection adds r of the reflected light L while hiding as
+ * much of the plate. With B known each pane is solved on its own:
+ * Shot and plate are compared box-smoothed (a few pixels): a plate aligned to a pixel, not better,
+ * still matches the shot there, where fine texture would lower the fitted transmission.
+ *   s, u    a line C ≈ s·B + u over the pane's pixels (one s for the three channels, u per channel),
+ *           refit without the pixels a reflection lifts; where the plate is flat the line says
+ *           little, so s is held towards the look's transmission (a ridge with the weight of a
+ *           plate that varies by a few levels); a transmission the user gave is used as it is
+ *   r       per pixel, the part of C − (s·B + u) that points from B towards L (least squares over
+ *           the three channels)
+ *   α, F    α = 1 − s + r; F = (C − (1 − α)·B)/α, so that over the plate the cut-out gives the shot
+ *           back exactly
+ * A pixel the model does not explain (its residual beyond a reflection is well above the noise:
+ * an opaque object taken for glass) keeps the matte it had.
+ */
+import { boxMean } from '../guided-filter.js';
+import { scaledPx } from '../resample.js';
+import { components } from './pixel-ops.js';
+
+export interface GlassOverPlateLook {
+  /** The transmission assumed where the plate cannot measure it (default 0.9). */
+  transmission: number;
+  /** True when the transmission is the user's: then it is not fitted. */
+  given?: boolean;
+}
+
+/** The light a reflection adds (a bright sky or studio light), as in the single-shot glass layer. */
+const LIGHT = [240, 243, 246] as const;
+/** The ridge weight holding s towards the look: the plate's variance, in levels², it counts as. */
+const RIDGE = 36;
+/** Fitted transmission bounds. */
+const MIN_S = 0.5;
+const MAX_S = 0.99;
+/** A pixel counts towards the line while its reflection is below this. */
+const LINE_REFLECTION = 0.03;
+/** A pixel counts towards the line while the line explains it to within this (rms, levels). */
+const LINE_MISFIT = 8;
+/** Residual (rms, levels) beyond which a pixel is not glass over the plate. */
+const MISFIT = 14;
+/** Fits of the line, each without the pixels the one before could not explain. */
+const PASSES = 4;
+/** Damping of the reflection's least squares where B is close to L (levels²). */
+const DAMP = 900;
+
+/** A glass's line C ≈ s·B + u: its transmission s and its own light u (per channel, levels). */
+export interface GlassLine {
+  s: number;
+  u: [number, number, number];
+}
+
+/**
+ * α and F of pixel `j` of `shot` as glass on `line` over `plate`, with an unsmoothed pixel; false
+ * (nothing written) where the line and a reflection leave more than MISFIT unexplained.
+ */
+export function solveOnLine(
+  shot: Uint8Array,
+  plate: Uint8Array,
+  j: number,
+  line: GlassLine,
+  alpha: Uint8Array,
+  fg: Uint8Array,
+): boolean {
+  let de = 0,
+    ee = 0;
+  for (let k = 0; k < 3; k++) {
+    const b = plate[j * 3 + k]!;
+    const e = LIGHT[k]! - b;
+    de += (shot[j * 3 + k]! - line.s * b - line.u[k]!) * e;
+    ee += e * e;
+  }
+  const a0 = 1 - line.s;
+  const r = de > 0 ? Math.min(1 - a0, de / (ee + DAMP)) : 0;
+  let res = 0;
+  for (let k = 0; k < 3; k++) {
+    const b = plate[j * 3 + k]!;
+    res += (shot[j * 3 + k]! - line.s * b - line.u[k]! - r * (LIGHT[k]! - b)) ** 2;
+  }
+  if (Math.sqrt(res / 3) > MISFIT) return false;
+  writeGlass(shot, plate, j, a0 + r, alpha, fg);
+  return true;
+}
+
+function writeGlass(shot: Uint8Array, plate: Uint8Array, j: number, a: number, alpha: Uint8Array, fg: Uint8Array) {
+  const av = Math.min(1, Math.max(1 / 255, Math.round(a * 255) / 255));
+  alpha[j] = Math.round(av * 255);
+  for (let k = 0; k < 3; k++) {
+    const f = (shot[j * 3 + k]! - (1 - av) * plate[j * 3 + k]!) / av;
+    fg[j * 3 + k] = Math.min(255, Math.max(0, Math.round(f)));
+  }
+}
+
+/**
+ * Rewrites `alpha` and `fg` (8-bit α, interleaved un-premultiplied RGB) over the pixels `glass`
+ * marks (> 0), with `shot` and `plate` aligned and at the same exposure. Returns the glass's line
+ * over all its panes (their lines weighted by their pixels), or undefined where there is no glass.
+ */
+export function glassOverPlate(
+  shot: Uint8Array,
+  plate: Uint8Array,
+  glass: Uint8Array,
+  width: number,
+  height: number,
+  look: GlassOverPlateLook,
+  alpha: Uint8Array,
+  fg: Uint8Array,
+): GlassLine | undefined {
+  const { labels: fullLabels, count } = components(undefined, width, height, (i) => glass[i]! > 0);
+  if (count === 0) return undefined;
+  // The glass's bounding box, grown by the smoothing radius: nothing else takes part.
+  const rho = Math.max(1, Math.round(scaledPx(2, width, height)));
+  let x0 = width,
+    y0 = height,
+    x1 = -1,
+    y1 = -1;
+  for (let i = 0; i < width * height; i++) {
+    if (!fullLabels[i]) continue;
+    const x = i % width,
+      y = (i - x) / width;
+    if (x < x0) x0 = x;
+    if (x > x1) x1 = x;
+    if (y < y0) y0 = y;
+    if (y > y1) y1 = y;
+  }
+  x0 = Math.max(0, x0 - rho);
+  y0 = Math.max(0, y0 - rho);
+  x1 = Math.min(width - 1, x1 + rho);
+  y1 = Math.min(height - 1, y1 + rho);
+  const w = x1 - x0 + 1,
+    h = y1 - y0 + 1;
+  const n = w * h;
+  const at = (i: number) => (y0 + ((i / w) | 0)) * width + x0 + (i % w);
+  const labels = new Int32Array(n);
+  const C = new Float32Array(n * 3);
+  const B = new Float32Array(n * 3);
+  {
+    // Means over the glass pixels of the window only: the frame around a pane stays out.
+    for (let i = 0; i < n; i++) labels[i] = fullLabels[at(i)]!;
+    const inGlass = new Float32Array(n);
+    for (let i = 0; i < n; i++) inGlass[i] = labels[i] ? 1 : 0;
+    const norm = boxMean(inGlass, w, h, rho);
+    const pc = new Float32Array(n);
+    const pb = new Float32Array(n);
+    for (let k = 0; k < 3; k++) {
+      for (let i = 0; i < n; i++) {
+        const j = at(i);
+        pc[i] = inGlass[i]! * shot[j * 3 + k]!;
+        pb[i] = inGlass[i]! * plate[j * 3 + k]!;
+      }
+      const sc = boxMean(pc, w, h, rho);
+      const sb = boxMean(pb, w, h, rho);
+      for (let i = 0; i < n; i++) {
+        const m = norm[i]! > 1e-6 ? norm[i]! : 1;
+        C[i * 3 + k] = sc[i]! / m;
+        B[i * 3 + k] = sb[i]! / m;
+      }
+    }
+  }
+  const prior = Math.min(MAX_S, Math.max(MIN_S, look.transmission));
+  const s = new Float64Array(count + 1).fill(prior);
+  const u = new Float64Array((count + 1) * 3);
+  const inLine = new Uint8Array(n).fill(1);
+  const sums = new Float64Array((count + 1) * 7);
+  const reflectionAt = (i: number, c: number): number => {
+    let de = 0,
+      ee = 0;
+    for (let k = 0; k < 3; k++) {
+      const b = B[i * 3 + k]!;
+      const d = C[i * 3 + k]! - s[c]! * b - u[c * 3 + k]!;
+      const e = LIGHT[k]! - b;
+      de += d * e;
+      ee += e * e;
+    }
+    return de > 0 ? de / (ee + DAMP) : 0;
+  };
+  /** rms (levels) of what the line and a reflection r leave unexplained at pixel i of pane c. */
+  const misfit = (i: number, c: number, r: number): number => {
+    let res = 0;
+    for (let k = 0; k < 3; k++) {
+      const b = B[i * 3 + k]!;
+      const d = C[i * 3 + k]! - s[c]! * b - u[c * 3 + k]! - r * (LIGHT[k]! - b);
+      res += d * d;
+    }
+    return Math.sqrt(res / 3);
+  };
+  for (let pass = 0; pass < PASSES; pass++) {
+    // Means of B and C over the line's pixels, then the pooled centred moments.
+    sums.fill(0);
+    for (let i = 0; i < n; i++) {
+      const c = labels[i]!;
+      if (!c || !inLine[i]) continue;
+      const o = c * 7;
+      sums[o]!++;
+      for (let k = 0; k < 3; k++) {
+        sums[o + 1 + k]! += B[i * 3 + k]!;
+        sums[o + 4 + k]! += C[i * 3 + k]!;
+      }
+    }
+    const cov = new Float64Array(count + 1);
+    const varB = new Float64Array(count + 1);
+    for (let i = 0; i < n; i++) {
+      const c = labels[i]!;
+      if (!c || !inLine[i]) continue;
+      const o = c * 7;
+      for (let k = 0; k < 3; k++) {
+        const db = B[i * 3 + k]! - sums[o + 1 + k]! / sums[o]!;
+        cov[c]! += db * (C[i * 3 + k]! - sums[o + 4 + k]! / sums[o]!);
+        varB[c]! += db * db;
+      }
+    }
+    for (let c = 1; c <= count; c++) {
+      const o = c * 7;
+      const m = sums[o]!;
+      if (m < 1) continue;
+      const fitted = (cov[c]! + RIDGE * 3 * m * prior) / (varB[c]! + RIDGE * 3 * m);
+      s[c] = look.given ? prior : Math.min(MAX_S, Math.max(MIN_S, fitted));
+      const a0 = 1 - s[c]!;
+      for (let k = 0; k < 3; k++) {
+        const uk = (sums[o + 4 + k]! - s[c]! * sums[o + 1 + k]!) / m;
+        u[c * 3 + k] = Math.min(255 * a0, Math.max(0, uk));
+      }
+    }
+    if (pass < PASSES - 1) {
+      for (let i = 0; i < n; i++) {
+        const c = labels[i]!;
+        if (c) inLine[i] = reflectionAt(i, c) < LINE_REFLECTION && misfit(i, c, 0) < LINE_MISFIT ? 1 : 0;
+      }
+    }
+  }
+  for (let i = 0; i < n; i++) {
+    const c = labels[i]!;
+    if (!c) continue;
+    const a0 = 1 - s[c]!;
+    const r = Math.min(1 - a0, reflectionAt(i, c));
+    if (misfit(i, c, r) > MISFIT) continue;
+    writeGlass(shot, plate, at(i), a0 + r, alpha, fg);
+  }
+  let total = 0;
+  const line: GlassLine = { s: 0, u: [0, 0, 0] };
+  for (let c = 1; c <= count; c++) {
+    const m = sums[c * 7]!;
+    total += m;
+    line.s += m * s[c]!;
+    for (let k = 0; k < 3; k++) line.u[k]! += m * u[c * 3 + k]!;
+  }
+  if (total === 0) return undefined;
+  line.s /= total;
+  for (let k = 0; k < 3; k++) line.u[k]! /= total;
+  return line;
+}
