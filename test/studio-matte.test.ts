@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { applyShift, estimateShift } from '../src/compose/align-shift.js';
 import { differenceMatte } from '../src/compose/difference-matte.js';
 import { fitGain } from '../src/compose/exposure-gain.js';
+import { keepOpaqueParts } from '../src/compose/opaque-over-plate.js';
 import { studioMatte } from '../src/compose/studio-matte.js';
 import { triangulationMatte } from '../src/compose/triangulation-matte.js';
 import {
@@ -162,5 +163,124 @@ describe('exposure tolerance', () => {
     expect(r).toMatchObject({ ok: false });
     const within = renderShot(truth, texturedBackdrop(1), { plate: true, gain: 0.92 });
     expect(studioMatte({ width: W, height: H, shot: shotT, model, plate: within }).ok).toBe(true);
+  });
+});
+
+describe('clean plate over the glass the glass stage found', () => {
+  /** What the glass stage gives: the frame and handle opaque, the pane at its look's α with its mask. */
+  function glassStage(t: SceneTruth): { model: Uint8Array; mask: Uint8Array } {
+    const model = Uint8Array.from(t.alpha, (a) => (a >= 1 ? 255 : a > 0 ? 26 : 0));
+    const mask = Uint8Array.from(t.alpha, (a) => (a > 0 && a < 1 ? 255 : 0));
+    return { model, mask };
+  }
+
+  it('measures the pane against a textured plate: α and the light it adds, the reflection band included', () => {
+    const backdrop = texturedBackdrop(3);
+    const shot = renderShot(truth, backdrop, { noise: 1.5, seed: 41 });
+    const plate = renderShot(truth, backdrop, { noise: 1.5, seed: 42, plate: true });
+    const { model, mask } = glassStage(truth);
+    // The look's transmission is off on purpose (0.8 for a 0.9 pane): the plate corrects it.
+    const r = studioMatte({ width: W, height: H, shot, model, plate, glass: { mask, transmission: 0.8 } });
+    const without = studioMatte({ width: W, height: H, shot, model, plate });
+    expect(r.ok && without.ok).toBe(true);
+    if (!r.ok || !without.ok) return;
+    const score = scoreMatte(truth, r.alpha, r.fg, 8);
+    // (The worse of over white and over black; the band's sharp edges cost most of it.)
+    expect(score.glass).toBeLessThanOrEqual(4);
+    const before = scoreMatte(truth, without.alpha, without.fg, 8);
+    expect(score.glass).toBeLessThan(before.glass / 3);
+    expect(score.opaque).toBeLessThanOrEqual(before.opaque + 0.5);
+    // The plain pane (α 0.1) and the reflection band (α 0.3) each: mean |Δα|.
+    const err = [0, 0];
+    const count = [0, 0];
+    for (let i = 0; i < W * H; i++) {
+      if (!mask[i]) continue;
+      const k = truth.alpha[i]! > 0.2 ? 1 : 0;
+      err[k]! += Math.abs(r.alpha[i]! / 255 - truth.alpha[i]!);
+      count[k]!++;
+    }
+    expect(err[0]! / count[0]!).toBeLessThan(0.015);
+    // (The band is drawn as F = near white at α 0.3, not as the tint plus a reflection: a little off.)
+    expect(err[1]! / count[1]!).toBeLessThan(0.06);
+  });
+
+  it("keeps the look's transmission where the plate is flat, and a transmission the user gave as it is", () => {
+    const shot = renderShot(truth, white, { noise: 1.5, seed: 43 });
+    const plate = renderShot(truth, white, { noise: 1.5, seed: 44, plate: true });
+    const { model, mask } = glassStage(truth);
+    const pane = Math.round(H * 0.3) * W + Math.round(W * 0.3);
+    const flat = studioMatte({ width: W, height: H, shot, model, plate, glass: { mask, transmission: 0.9 } });
+    expect(flat.ok && Math.abs(flat.alpha[pane]! - 26)).toBeLessThanOrEqual(3);
+    const textured = texturedBackdrop(3);
+    const given = studioMatte({
+      width: W,
+      height: H,
+      shot: renderShot(truth, textured, { noise: 1.5, seed: 45 }),
+      model,
+      plate: renderShot(truth, textured, { noise: 1.5, seed: 46, plate: true }),
+      glass: { mask, transmission: 0.75, given: true },
+    });
+    expect(given.ok && Math.abs(given.alpha[pane]! - 64)).toBeLessThanOrEqual(2);
+  });
+});
+
+describe('keepOpaqueParts', () => {
+  const w = 240;
+  const h = 160;
+  const n = w * h;
+  /** A textured plate; the shot shows an opaque part at x 20..99 and another at 140..219 (y 20..139). */
+  function scene(partColour: (x: number, y: number, b: number[]) => number[]) {
+    const plate = new Uint8Array(n * 3);
+    const shot = new Uint8Array(n * 3);
+    const model = new Uint8Array(n);
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        const i = y * w + x;
+        const b = [
+          100 + 40 * Math.sin(x * 0.9) * Math.cos(y * 0.7),
+          110 + 30 * Math.sin(y * 1.1),
+          90 + 35 * Math.cos(x * 0.6 + y),
+        ];
+        plate.set(b.map(Math.round), i * 3);
+        const inPart = y >= 20 && y < 140 && ((x >= 20 && x < 100) || (x >= 140 && x < 220));
+        shot.set((inPart ? partColour(x, y, b) : b).map(Math.round), i * 3);
+        if (inPart) model[i] = 255;
+      }
+    }
+    return { plate, shot, model };
+  }
+  const equalTo = (shot: Uint8Array, plate: Uint8Array) => (i: number) =>
+    Math.abs(shot[i * 3]! - plate[i * 3]!) +
+      Math.abs(shot[i * 3 + 1]! - plate[i * 3 + 1]!) +
+      Math.abs(shot[i * 3 + 2]! - plate[i * 3 + 2]!) <=
+    6;
+
+  it('makes a part opaque again where it only happens to equal the plate', () => {
+    // A flat grey part, equal to the plate in blotches (a quarter of it); the matte let those go.
+    const { plate, shot, model } = scene((x, y, b) => (((x >> 2) + (y >> 2)) % 4 === 0 ? b : [120, 122, 125]));
+    const matte = {
+      alpha: Uint8Array.from(model, (m, i) => (m && !equalTo(shot, plate)(i) ? 255 : 0)),
+      fg: shot.slice(),
+    };
+    keepOpaqueParts(shot, plate, model, w, h, equalTo(shot, plate), undefined, matte);
+    let lost = 0;
+    for (let y = 22; y < 138; y++) for (let x = 22; x < 98; x++) lost += matte.alpha[y * w + x]! < 255 ? 1 : 0;
+    expect(lost).toBe(0);
+  });
+
+  it('leaves what equals the plate everywhere, and glass the plate shows through, to the matte', () => {
+    // Left: a background object the model kept (the plate itself); right: glass, 0.85·B + 20.
+    const { plate, shot, model } = scene((x, _y, b) => (x < 120 ? b : b.map((v) => 0.85 * v + 20)));
+    const matte = { alpha: new Uint8Array(n), fg: shot.slice() };
+    for (let i = 0; i < n; i++) if (model[i] && i % w >= 120) matte.alpha[i] = 38;
+    keepOpaqueParts(shot, plate, model, w, h, equalTo(shot, plate), { s: 0.85, u: [20, 20, 20] }, matte);
+    let kept = 0;
+    let off = 0;
+    for (let y = 22; y < 138; y++) {
+      for (let x = 22; x < 98; x++) kept += matte.alpha[y * w + x]!;
+      for (let x = 142; x < 218; x++) off = Math.max(off, Math.abs(matte.alpha[y * w + x]! - 38));
+    }
+    expect(kept).toBe(0);
+    expect(off).toBeLessThanOrEqual(3);
   });
 });

@@ -105,6 +105,28 @@ describe('library', () => {
     expect(r.alpha[Math.round(H * 0.5) * W + Math.round(W * 0.21)]).toBeGreaterThanOrEqual(250); // the frame
   });
 
+  it('keeps nothing outside the prompt box, whatever the plates say', async () => {
+    const box: [number, number, number, number] = [
+      Math.round(W * 0.1),
+      Math.round(H * 0.1),
+      Math.round(W * 0.45),
+      Math.round(H * 0.8),
+    ];
+    const r = await segment({ input: files.shot, model, threads, cleanPlate: files.plate, prompt: { box } });
+    expect(r.studio?.mode).toBe('clean-plate');
+    let outside = 0;
+    let inside = 0;
+    for (let y = 0; y < H; y++) {
+      for (let x = 0; x < W; x++) {
+        const a = r.alpha[y * W + x]!;
+        if (x >= box[0] && x < box[0] + box[2] && y >= box[1] && y < box[1] + box[3]) inside = Math.max(inside, a);
+        else outside = Math.max(outside, a);
+      }
+    }
+    expect(outside).toBe(0);
+    expect(inside).toBe(255); // the frame's left half
+  });
+
   it('replaceBackground composes the exact F: the pane shows the new background', async () => {
     const r = await replaceBackground({
       input: files.shot,
