@@ -7,9 +7,14 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { blockAverage, subjectMatteAtScale } from '../src/compose/glass/matte-at-scale.js';
+import { analyseReduced, blockAverage, bringBack, subjectMatteAtScale } from '../src/compose/glass/matte-at-scale.js';
 import { subjectMatte } from '../src/compose/glass/subject-matte.js';
-import { closeComposePool, subjectMatteOffThread } from '../src/workers/pixel-pool.js';
+import {
+  closeComposePool,
+  glassAnalysisOffThread,
+  glassBringBackOffThread,
+  subjectMatteOffThread,
+} from '../src/workers/pixel-pool.js';
 import { makeGlassScene, promptBoxFor, REGION_GLASS } from '../scripts/lib/glass-scenes.js';
 import { scoreCutout } from '../scripts/lib/glass-score.js';
 
@@ -89,5 +94,29 @@ describe('the glass matte judged on a reduced copy', () => {
     expect(Buffer.from(there.glass).equals(Buffer.from(here.glass))).toBe(true);
     expect(Buffer.from(there.rgb).equals(Buffer.from(s.image))).toBe(true);
     expect(there.salient.length).toBe(W * H);
+  });
+
+  it('in two halves (the analysis of a reduced copy made elsewhere, then the way back) gives the same matte, here and on the workers', async () => {
+    const s = await makeGlassScene({ kind: 'window', backdrop: 'garden', width: W, height: H, seed: 5 });
+    const prompt = { box: promptBoxFor(s) };
+    const salient = new Uint8Array(W * H);
+    const whole = subjectMatteAtScale({ rgb: s.image, width: W, height: H, salient, prompt }, 240);
+    const f = 2;
+    const [gw, gh] = [W / f, H / f];
+    const small = blockAverage(s.image, W, H, 3, f);
+    const reduced = analyseReduced(small, blockAverage(salient, W, H, 1, f), gw, gh, f, { prompt });
+    const back = bringBack({ rgb: s.image, width: W, height: H, salient, prompt }, reduced);
+    expect(Buffer.from(back.alpha).equals(Buffer.from(whole.alpha))).toBe(true);
+    expect(Buffer.from(back.fg).equals(Buffer.from(whole.fg))).toBe(true);
+    expect(back.glassPixels).toBe(whole.glassPixels);
+    const there = await glassAnalysisOffThread(small, blockAverage(salient, W, H, 1, f), gw, gh, f, { prompt });
+    const backThere = await glassBringBackOffThread(
+      { rgb: s.image.slice(), width: W, height: H, salient: salient.slice(), prompt },
+      there,
+    );
+    expect(Buffer.from(backThere.alpha).equals(Buffer.from(whole.alpha))).toBe(true);
+    expect(Buffer.from(backThere.rgb).equals(Buffer.from(s.image))).toBe(true);
+    // A reduced copy of another photo's size is refused.
+    expect(() => bringBack({ rgb: s.image, width: W + 8, height: H, salient, prompt }, reduced)).toThrow(RangeError);
   });
 });

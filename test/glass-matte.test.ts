@@ -120,6 +120,22 @@ describe('prompts through segment() and cleanup()', () => {
     expect(score.glass).toBeLessThan(21);
   });
 
+  it('on a photo above the refinement grid, judges the glass beside the refinement and brings it back', async () => {
+    // 1600 px on the long side: the refinement works on a 800-px grid, where the glass is judged too.
+    const [w, h] = [1600, 1200];
+    const s = await makeGlassScene({ kind: 'door', backdrop: 'garden', width: w, height: h, seed: 2 });
+    const box = promptBoxFor(s);
+    const c = await cleanup({ input: await scenePng(s), model, threads, prompt: { box } });
+    expect(c.metrics.stages.glass).toBeGreaterThan(0);
+    const { data } = await sharp(c.artifacts.output as Buffer)
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    const score = scoreCutout(s, new Uint8Array(data));
+    expect(score.opaque).toBeLessThan(3);
+    expect(score.background).toBeLessThan(3);
+    expect(score.glass).toBeLessThan(21);
+  });
+
   it.each([
     [{ box: [150, 10, 40, 40] }, /prompt\.box.*outside/],
     [{ box: [-5, 10, 40, 40] }, /prompt\.box.*outside/],

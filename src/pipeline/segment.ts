@@ -24,7 +24,13 @@ import { runSam } from './sam.js';
 import { refineGrid } from '../compose/refine.js';
 import { clipBox } from '../compose/glass/product-extent.js';
 import { glassLook } from '../compose/glass/subject-matte.js';
-import { refineOffThread, subjectMatteOffThread } from '../workers/pixel-pool.js';
+import {
+  glassAnalysisOffThread,
+  glassBringBackOffThread,
+  refineOffThread,
+  subjectMatteOffThread,
+} from '../workers/pixel-pool.js';
+import { resizeBilinear } from '../compose/resample.js';
 import { parseSegmentOptions, type ParsedSegmentOptions, type SegmentOptions } from '../options.js';
 import { openStudioShots, studioMatte, type StudioInfo } from './studio-shots.js';
 import { checkPromptInImage } from './subject-prompt.js';
@@ -208,24 +214,42 @@ async function segmentWith(
   }
 
   const guide = await guideP;
+  const glassOptions = {
+    ...(opts.prompt ? { prompt: opts.prompt } : {}),
+    ...(opts.glass !== undefined ? { glass: opts.glass } : {}),
+  };
+  // The glass stage's analysis needs only the photo and the mask on a grid: where the refinement's
+  // guide is that grid, it runs on a second pixel worker while the refinement runs.
+  const glassWanted = Boolean(opts.prompt?.box || opts.prompt?.points?.length) || opts.glass !== 'off';
+  const analysis =
+    guide && glassWanted
+      ? glassAnalysisOffThread(
+          guide.data.slice(),
+          alphaOnGrid(coarse, guide.width, guide.height),
+          guide.width,
+          guide.height,
+          grid.s,
+          glassOptions,
+          { pool },
+        )
+      : undefined;
+  // Awaited below; a failed refinement must not leave its rejection unhandled.
+  analysis?.catch(() => undefined);
   // Full-resolution refinement runs on a pixel worker; the photo travels there and back.
   const refined = await timer.time('refine', () =>
     refineOffThread(image.data, image.width, image.height, coarse, { disabled: !refine, guide }, { pool }),
   );
   // The prompt's extent and the glass matte: α low over panes and glassware, F their tint and reflections.
   // Judged on a copy of at most 1024 px on the long side, brought back guided by the photo, on a pixel worker.
-  const matte = await timer.time('glass', () =>
-    subjectMatteOffThread(
-      {
-        rgb: refined.rgb,
-        width: image.width,
-        height: image.height,
-        salient: refined.alpha,
-        ...(opts.prompt ? { prompt: opts.prompt } : {}),
-        ...(opts.glass !== undefined ? { glass: opts.glass } : {}),
-      },
-      { pool },
-    ),
+  const fullSize = {
+    rgb: refined.rgb,
+    width: image.width,
+    height: image.height,
+    salient: refined.alpha,
+    ...glassOptions,
+  };
+  const matte = await timer.time('glass', async () =>
+    analysis ? glassBringBackOffThread(fullSize, await analysis, { pool }) : subjectMatteOffThread(fullSize, { pool }),
   );
 
   // Studio modes: the plates measure α and F, with the matte above as the model's opinion.
@@ -257,6 +281,12 @@ async function segmentWith(
       precision: seg.precision,
     },
   };
+}
+
+/** The network's mask (0..1 on its own grid) resized to `width` × `height`, 8-bit. */
+function alphaOnGrid(coarse: { data: Float32Array; width: number; height: number }, width: number, height: number) {
+  const p = resizeBilinear(coarse.data, coarse.width, coarse.height, width, height);
+  return Uint8Array.from(p, (v) => Math.round(Math.min(1, Math.max(0, v)) * 255));
 }
 
 /** Zeroes `alpha` outside `box` ([x, y, width, height], photo pixels; clipped to the image). */

@@ -21,7 +21,7 @@ import { applyFraming, type FramedImage, type Framing } from '../compose/framing
 import { paintBackground, type PaintContext } from '../compose/paint.js';
 import type { PresetBackground } from '../presets/schema.js';
 import { composeLayers, type LayersResult, type LayersTask } from '../compose/layers.js';
-import { subjectMatteAtScale } from '../compose/glass/matte-at-scale.js';
+import { analyseReduced, bringBack, subjectMatteAtScale, type ReducedMatte } from '../compose/glass/matte-at-scale.js';
 import type { SubjectMatte, SubjectMatteInput } from '../compose/glass/subject-matte.js';
 import { refineAlpha, type CoarseMask, type RefineOptions } from '../compose/refine.js';
 import { studioMatte, type StudioMatteResult, type StudioMatteTask } from '../compose/studio-matte.js';
@@ -263,6 +263,58 @@ export async function studioMatteOffThread(
     buffers.push(moved.second.shot.buffer, moved.second.plate.buffer);
   }
   return runOffThread({ op: 'studio', task: moved }, buffers, options, 'matting against the clean plates');
+}
+
+/** The glass stage's analysis of a reduced copy (analyseReduced) off the event loop; nothing is moved. */
+export async function glassAnalysisOffThread(
+  small: Uint8Array,
+  smallSalient: Uint8Array,
+  gw: number,
+  gh: number,
+  s: number,
+  input: Pick<SubjectMatteInput, 'prompt' | 'glass'>,
+  options: OffThreadOptions = {},
+): Promise<ReducedMatte> {
+  const glassOptions = {
+    ...(input.prompt ? { prompt: input.prompt } : {}),
+    ...(input.glass !== undefined ? { glass: input.glass } : {}),
+  };
+  if (options.inline) return analyseReduced(small, smallSalient, gw, gh, s, glassOptions);
+  return runOffThread(
+    { op: 'glass-reduced', small, smallSalient, gw, gh, s, options: glassOptions },
+    [],
+    options,
+    'finding glass',
+  );
+}
+
+/**
+ * A reduced glass matte brought back to the full-size photo (bringBack) off the event loop; like
+ * subjectMatteOffThread, `rgb` and `salient` are moved and come back in the result.
+ */
+export async function glassBringBackOffThread(
+  input: SubjectMatteInput,
+  reduced: ReducedMatte,
+  options: OffThreadOptions = {},
+): Promise<SubjectMatte & { rgb: Uint8Array; salient: Uint8Array }> {
+  if (options.inline) return { ...bringBack(input, reduced), rgb: input.rgb, salient: input.salient };
+  const rgb = movable(input.rgb);
+  const salient = movable(input.salient);
+  const r = await runOffThread<{
+    rgb: Uint8Array;
+    salient: Uint8Array;
+    fg?: Uint8Array;
+    alpha?: Uint8Array;
+    glass: Uint8Array;
+    glassPixels: number;
+  }>(
+    { op: 'glass-back', input: { ...input, rgb, salient }, reduced },
+    [rgb.buffer, salient.buffer],
+    options,
+    'bringing the glass matte back to full size',
+  );
+  const { rgb: photo, salient: mask, glass, glassPixels } = r;
+  return { alpha: r.alpha ?? mask, fg: r.fg ?? photo, glass, glassPixels, rgb: photo, salient: mask };
 }
 
 /**

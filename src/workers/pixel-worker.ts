@@ -2,13 +2,14 @@
  * The worker-thread entry of the pixel pool: the full-resolution loops of a job, one call per
  * task — compositing (composeLayers), mask refinement (refineAlpha), framing (applyFraming),
  * procedural backgrounds (paintBackground), the studio modes' matte (studioMatte) and the prompt's
- * extent with the glass matte (subjectMatteAtScale).
+ * extent with the glass matte (subjectMatteAtScale, or its two halves: the analysis on a reduced
+ * copy and the way back to full size).
  * Pixel buffers travel both ways by transfer, never by copy.
  */
 import { Tinypool } from 'tinypool';
 
 import { applyFraming, type Framing } from '../compose/framing.js';
-import { subjectMatteAtScale } from '../compose/glass/matte-at-scale.js';
+import { analyseReduced, bringBack, subjectMatteAtScale, type ReducedMatte } from '../compose/glass/matte-at-scale.js';
 import type { SubjectMatteInput } from '../compose/glass/subject-matte.js';
 import { composeLayers, type LayersTask } from '../compose/layers.js';
 import { paintBackground, type PaintContext } from '../compose/paint.js';
@@ -22,7 +23,17 @@ export type PixelTask =
   | { op: 'frame'; rgb: Uint8Array; alpha: Uint8Array; width: number; height: number; frame: Framing }
   | { op: 'paint'; spec: PresetBackground; width: number; height: number; ctx: PaintContext }
   | { op: 'studio'; task: StudioMatteTask }
-  | { op: 'glass'; input: SubjectMatteInput };
+  | { op: 'glass'; input: SubjectMatteInput }
+  | {
+      op: 'glass-reduced';
+      small: Uint8Array;
+      smallSalient: Uint8Array;
+      gw: number;
+      gh: number;
+      s: number;
+      options: Pick<SubjectMatteInput, 'prompt' | 'glass'>;
+    }
+  | { op: 'glass-back'; input: SubjectMatteInput; reduced: ReducedMatte };
 
 function moved<T extends object>(value: T, buffers: ArrayBufferLike[]): unknown {
   return Tinypool.move({
@@ -54,10 +65,14 @@ export default function run(t: PixelTask): unknown {
       const r = studioMatte(t.task);
       return r.ok ? moved(r, [r.alpha.buffer, r.fg.buffer]) : r;
     }
-    case 'glass': {
+    case 'glass-reduced':
+      // Small arrays: they travel back by copy.
+      return analyseReduced(t.small, t.smallSalient, t.gw, t.gh, t.s, t.options);
+    case 'glass':
+    case 'glass-back': {
       // The photo and the mask come back too; F / α that are the same buffers travel once.
       const { rgb, salient } = t.input;
-      const r = subjectMatteAtScale(t.input);
+      const r = t.op === 'glass' ? subjectMatteAtScale(t.input) : bringBack(t.input, t.reduced);
       const fg = r.fg === rgb ? undefined : r.fg;
       const alpha = r.alpha === salient ? undefined : r.alpha;
       const buffers = [rgb.buffer, salient.buffer, r.glass.buffer];

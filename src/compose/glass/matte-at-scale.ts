@@ -32,8 +32,6 @@ const EPS = 1e-3;
 export function blockAverage(src: Uint8Array, width: number, height: number, channels: number, s: number): Uint8Array {
   const w = Math.ceil(width / s),
     h = Math.ceil(height / s);
-  const cellOf = new Int32Array(width);
-  for (let x = 0; x < width; x++) cellOf[x] = ((x / s) | 0) * channels;
   const sum = new Uint32Array(w * channels);
   const out = new Uint8Array(w * h * channels);
   for (let gy = 0; gy < h; gy++) {
@@ -41,17 +39,24 @@ export function blockAverage(src: Uint8Array, width: number, height: number, cha
     const yEnd = Math.min(height, gy * s + s);
     for (let y = gy * s; y < yEnd; y++) {
       let i = y * width * channels;
-      if (channels === 3) {
-        for (let x = 0; x < width; x++, i += 3) {
-          const o = cellOf[x]!;
-          sum[o]! += src[i]!;
-          sum[o + 1]! += src[i + 1]!;
-          sum[o + 2]! += src[i + 2]!;
-        }
-      } else {
-        for (let x = 0; x < width; x++) {
-          const o = cellOf[x]!;
-          for (let c = 0; c < channels; c++) sum[o + c]! += src[i++]!;
+      // Cell by cell along the row: s pixels (fewer in the last cell) into one sum.
+      for (let gx = 0, x = 0; gx < w; gx++) {
+        const xEnd = Math.min(width, x + s);
+        const o = gx * channels;
+        if (channels === 3) {
+          let r = 0,
+            g = 0,
+            b = 0;
+          for (; x < xEnd; x++, i += 3) {
+            r += src[i]!;
+            g += src[i + 1]!;
+            b += src[i + 2]!;
+          }
+          sum[o]! += r;
+          sum[o + 1]! += g;
+          sum[o + 2]! += b;
+        } else {
+          for (; x < xEnd; x++) for (let c = 0; c < channels; c++) sum[o + c]! += src[i++]!;
         }
       }
     }
@@ -76,26 +81,74 @@ function hasPrompt(prompt: SubjectPrompt | undefined): boolean {
   return Boolean(prompt && (prompt.box || prompt.points?.length));
 }
 
-/** Like subjectMatte, with the analysis on a copy of at most `maxSide` pixels on the long side. */
-export function subjectMatteAtScale(input: SubjectMatteInput, maxSide = GLASS_ANALYSIS_SIDE): SubjectMatte {
-  const { rgb, width, height, salient } = input;
-  const s = Math.ceil(Math.max(width, height) / maxSide);
-  const prompted = hasPrompt(input.prompt);
-  if (s <= 1 || (!prompted && input.glass === 'off')) return subjectMatte(input);
+/** The glass stage judged on a reduced copy of the photo: the copy, its mask and the matte found there. */
+export interface ReducedMatte {
+  /** Block factor: the copy is ceil(width / s) × ceil(height / s). */
+  s: number;
+  gw: number;
+  gh: number;
+  /** The reduced photo (interleaved RGB) and network mask. */
+  small: Uint8Array;
+  smallSalient: Uint8Array;
+  matte: SubjectMatte;
+}
 
-  const gw = Math.ceil(width / s),
-    gh = Math.ceil(height / s);
-  const small = blockAverage(rgb, width, height, 3, s);
-  const smallSalient = blockAverage(salient, width, height, 1, s);
-  const prompt = scalePrompt(input.prompt, s);
-  const m = subjectMatte({
+/** The block factor for analysing a `width` × `height` photo on at most `maxSide` pixels. */
+export function analysisFactor(width: number, height: number, maxSide = GLASS_ANALYSIS_SIDE): number {
+  return Math.ceil(Math.max(width, height) / maxSide);
+}
+
+/**
+ * The analysis on a reduced copy made elsewhere (the mask refinement's guide, say): `small` and
+ * `smallSalient` are the photo and the network's mask reduced by `s`; the prompt is in full-size
+ * pixels. Moves nothing: the arrays are kept in the result.
+ */
+export function analyseReduced(
+  small: Uint8Array,
+  smallSalient: Uint8Array,
+  gw: number,
+  gh: number,
+  s: number,
+  options: Pick<SubjectMatteInput, 'prompt' | 'glass'>,
+): ReducedMatte {
+  const prompt = scalePrompt(options.prompt, s);
+  const matte = subjectMatte({
     rgb: small,
     width: gw,
     height: gh,
     salient: smallSalient,
     ...(prompt ? { prompt } : {}),
-    ...(input.glass !== undefined ? { glass: input.glass } : {}),
+    ...(options.glass !== undefined ? { glass: options.glass } : {}),
   });
+  return { s, gw, gh, small, smallSalient, matte };
+}
+
+/** Like subjectMatte, with the analysis on a copy of at most `maxSide` pixels on the long side. */
+export function subjectMatteAtScale(input: SubjectMatteInput, maxSide = GLASS_ANALYSIS_SIDE): SubjectMatte {
+  const { rgb, width, height, salient } = input;
+  const s = analysisFactor(width, height, maxSide);
+  const prompted = hasPrompt(input.prompt);
+  if (s <= 1 || (!prompted && input.glass === 'off')) return subjectMatte(input);
+  const gw = Math.ceil(width / s),
+    gh = Math.ceil(height / s);
+  const reduced = analyseReduced(
+    blockAverage(rgb, width, height, 3, s),
+    blockAverage(salient, width, height, 1, s),
+    gw,
+    gh,
+    s,
+    input,
+  );
+  return bringBack(input, reduced);
+}
+
+/** The reduced matte brought back to the full-size photo of `input` (see the file's comment). */
+export function bringBack(input: SubjectMatteInput, reduced: ReducedMatte): SubjectMatte {
+  const { rgb, width, height, salient } = input;
+  const { s, gw, gh, small, smallSalient, matte: m } = reduced;
+  if (gw !== Math.ceil(width / s) || gh !== Math.ceil(height / s) || small.length !== gw * gh * 3)
+    throw new RangeError('bringBack: the reduced copy does not match the photo');
+  const prompted = hasPrompt(input.prompt);
   const n = width * height;
   if (!prompted && m.glassPixels === 0) return { alpha: salient, fg: rgb, glass: new Uint8Array(n), glassPixels: 0 };
 
@@ -118,23 +171,59 @@ export function subjectMatteAtScale(input: SubjectMatteInput, maxSide = GLASS_AN
     }
   }
 
-  // Guided-filter coefficients of the reduced α, the reduced photo as guide (refine.ts's method).
+  // Guided-filter coefficients of the reduced α, the reduced photo as guide (refine.ts's method),
+  // over the changed cells' bounds (grown by the filter's reach and the bilinear neighbour) only.
+  let cx0 = gw,
+    cy0 = gh,
+    cx1 = -1,
+    cy1 = -1;
+  for (let y = 0; y < gh; y++) {
+    for (let x = 0; x < gw; x++) {
+      if (!grown[y * gw + x]) continue;
+      if (x < cx0) cx0 = x;
+      if (x > cx1) cx1 = x;
+      if (y < cy0) cy0 = y;
+      if (y > cy1) cy1 = y;
+    }
+  }
+  const reach = 2 * UPSAMPLE_RADIUS + 1;
+  cx0 = Math.max(0, cx0 - reach);
+  cy0 = Math.max(0, cy0 - reach);
+  cx1 = Math.min(gw - 1, cx1 + reach);
+  cy1 = Math.min(gh - 1, cy1 + reach);
+  const cw = Math.max(0, cx1 - cx0 + 1),
+    ch = Math.max(0, cy1 - cy0 + 1);
   const k = 1 / 255;
-  const planes = [0, 1, 2].map((c) => {
-    const p = new Float32Array(gw * gh);
-    for (let i = 0; i < gw * gh; i++) p[i] = small[i * 3 + c]! * k;
-    return p;
-  });
-  const p = new Float32Array(gw * gh);
-  for (let i = 0; i < gw * gh; i++) p[i] = m.alpha[i]! * k;
-  const [pr, pg, pb] = planes as [Float32Array, Float32Array, Float32Array];
-  const co = guidedCoefficientsColor(pr, pg, pb, p, gw, gh, { radius: UPSAMPLE_RADIUS, eps: EPS });
-  // Per cell [ar, ag, ab, b, glass, F r, F g, F b], bilinear between cell centres at full resolution.
   const grid = new Float32Array(gw * gh * 8);
-  for (let i = 0; i < gw * gh; i++) {
-    const f = i * 3;
-    grid.set([co.ar[i]! * k, co.ag[i]! * k, co.ab[i]! * k, co.b[i]!, m.glass[i]! * k], i * 8);
-    grid.set(m.fg.subarray(f, f + 3), i * 8 + 5);
+  if (cw > 0 && ch > 0) {
+    const cn = cw * ch;
+    const planes = [0, 1, 2].map(() => new Float32Array(cn));
+    const p = new Float32Array(cn);
+    for (let y = 0, j = 0; y < ch; y++) {
+      for (let x = 0, i = (cy0 + y) * gw + cx0; x < cw; x++, i++, j++) {
+        planes[0]![j] = small[i * 3]! * k;
+        planes[1]![j] = small[i * 3 + 1]! * k;
+        planes[2]![j] = small[i * 3 + 2]! * k;
+        p[j] = m.alpha[i]! * k;
+      }
+    }
+    const [pr, pg, pb] = planes as [Float32Array, Float32Array, Float32Array];
+    const co = guidedCoefficientsColor(pr, pg, pb, p, cw, ch, { radius: UPSAMPLE_RADIUS, eps: EPS });
+    // Per cell [ar, ag, ab, b, glass, F r, F g, F b], bilinear between cell centres at full resolution.
+    for (let y = 0, j = 0; y < ch; y++) {
+      for (let x = 0, i = (cy0 + y) * gw + cx0; x < cw; x++, i++, j++) {
+        const o = i * 8,
+          f = i * 3;
+        grid[o] = co.ar[j]! * k;
+        grid[o + 1] = co.ag[j]! * k;
+        grid[o + 2] = co.ab[j]! * k;
+        grid[o + 3] = co.b[j]!;
+        grid[o + 4] = m.glass[i]! * k;
+        grid[o + 5] = m.fg[f]!;
+        grid[o + 6] = m.fg[f + 1]!;
+        grid[o + 7] = m.fg[f + 2]!;
+      }
+    }
   }
   const tx = blockTaps(gw, width, s);
   const ty = blockTaps(gh, height, s);
@@ -182,6 +271,16 @@ export function subjectMatteAtScale(input: SubjectMatteInput, maxSide = GLASS_AN
       const c0 = u0 * 8,
         c1 = u1 * 8,
         fx = tx.f[x]!;
+      if ((m.glass[q0 + u0]! & m.glass[q0 + u1]! & m.glass[q1 + u0]! & m.glass[q1 + u1]!) === 255) {
+        // Inside a pane: the glass's α is smooth on the grid, bilinear is enough (no edge to follow).
+        const top = t00 + (t01 - t00) * fx,
+          bottom = t10 + (t11 - t10) * fx;
+        alpha[i] = top + (bottom - top) * fy + 0.5;
+        glass[i] = 255;
+        glassPixels++;
+        for (let j = 5; j < 8; j++) fg[i * 3 + j - 5] = Math.round(row[c0 + j]! + (row[c1 + j]! - row[c0 + j]!) * fx);
+        continue;
+      }
       const a =
         ((row[c0]! + (row[c1]! - row[c0]!) * fx) * rgb[i * 3]! +
           (row[c0 + 1]! + (row[c1 + 1]! - row[c0 + 1]!) * fx) * rgb[i * 3 + 1]! +
