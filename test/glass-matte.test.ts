@@ -90,6 +90,15 @@ describe('glass matte (model-free, box given)', () => {
   });
 });
 
+/** A door's cut-out against its truth: the frame kept, the background gone, the panes see-through. */
+async function expectDoorScores(s: Awaited<ReturnType<typeof makeGlassScene>>, png: Buffer): Promise<void> {
+  const { data } = await sharp(png).raw().toBuffer({ resolveWithObject: true });
+  const score = scoreCutout(s, new Uint8Array(data));
+  expect(score.opaque).toBeLessThan(3);
+  expect(score.background).toBeLessThan(3);
+  expect(score.glass).toBeLessThan(21);
+}
+
 describe('prompts through segment() and cleanup()', () => {
   it('cuts a framed door out of its box where the network finds nothing, and marks its panes', async () => {
     const s = await makeGlassScene({ kind: 'door', backdrop: 'garden', width: W, height: H, seed: 2 });
@@ -111,13 +120,7 @@ describe('prompts through segment() and cleanup()', () => {
     expect(marked / glass).toBeGreaterThan(0.8);
     expect(outside).toBe(0);
     const c = await cleanup({ input, model, threads, prompt: { box } });
-    const { data } = await sharp(c.artifacts.output as Buffer)
-      .raw()
-      .toBuffer({ resolveWithObject: true });
-    const score = scoreCutout(s, new Uint8Array(data));
-    expect(score.opaque).toBeLessThan(3);
-    expect(score.background).toBeLessThan(3);
-    expect(score.glass).toBeLessThan(21);
+    await expectDoorScores(s, c.artifacts.output as Buffer);
   });
 
   it('on a photo above the refinement grid, judges the glass beside the refinement and brings it back', async () => {
@@ -127,13 +130,7 @@ describe('prompts through segment() and cleanup()', () => {
     const box = promptBoxFor(s);
     const c = await cleanup({ input: await scenePng(s), model, threads, prompt: { box } });
     expect(c.metrics.stages.glass).toBeGreaterThan(0);
-    const { data } = await sharp(c.artifacts.output as Buffer)
-      .raw()
-      .toBuffer({ resolveWithObject: true });
-    const score = scoreCutout(s, new Uint8Array(data));
-    expect(score.opaque).toBeLessThan(3);
-    expect(score.background).toBeLessThan(3);
-    expect(score.glass).toBeLessThan(21);
+    await expectDoorScores(s, c.artifacts.output as Buffer);
   });
 
   it.each([

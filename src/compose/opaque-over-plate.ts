@@ -15,6 +15,7 @@
 import type { Matte } from './difference-matte.js';
 import { solveOnLine, type GlassLine } from './glass/glass-over-plate.js';
 import { boxMean } from './guided-filter.js';
+import { boundsWhere } from './glass/pixel-ops.js';
 import { scaledPx } from './resample.js';
 
 /** Share of the opaque pixels around that equal the plate above which the plate is believed. */
@@ -96,25 +97,10 @@ function textureFollows(
 ): Uint8Array {
   const n = width * height;
   const out = new Uint8Array(n);
-  let x0 = width,
-    y0 = height,
-    x1 = -1,
-    y1 = -1;
-  for (let i = 0; i < n; i++) {
-    if (!where[i]) continue;
-    const x = i % width,
-      y = (i - x) / width;
-    if (x < x0) x0 = x;
-    if (x > x1) x1 = x;
-    if (y < y0) y0 = y;
-    if (y > y1) y1 = y;
-  }
-  if (x1 < 0) return out;
   const r = Math.max(1, Math.round(scaledPx(TEXTURE_PX, width, height)));
-  x0 = Math.max(0, x0 - r);
-  y0 = Math.max(0, y0 - r);
-  x1 = Math.min(width - 1, x1 + r);
-  y1 = Math.min(height - 1, y1 + r);
+  const bounds = boundsWhere(width, height, (i) => where[i]! > 0, r);
+  if (!bounds) return out;
+  const { x0, y0, x1, y1 } = bounds;
   const w = x1 - x0 + 1,
     h = y1 - y0 + 1,
     m = w * h;

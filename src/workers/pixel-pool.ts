@@ -288,6 +288,37 @@ export async function glassAnalysisOffThread(
   );
 }
 
+/** What the glass ops of the worker send back: the photo and the mask, F and α only where they are new arrays. */
+interface GlassReply {
+  rgb: Uint8Array;
+  salient: Uint8Array;
+  fg?: Uint8Array;
+  alpha?: Uint8Array;
+  glass: Uint8Array;
+  glassPixels: number;
+}
+
+type FullSizeMatte = SubjectMatte & { rgb: Uint8Array; salient: Uint8Array };
+
+/** Runs a glass op that takes the full-size photo and mask (both moved there and back). */
+async function fullSizeGlassOp(
+  input: SubjectMatteInput,
+  task: (moved: SubjectMatteInput) => PixelTask,
+  options: OffThreadOptions,
+  what: string,
+): Promise<FullSizeMatte> {
+  const rgb = movable(input.rgb);
+  const salient = movable(input.salient);
+  const r = await runOffThread<GlassReply>(
+    task({ ...input, rgb, salient }),
+    [rgb.buffer, salient.buffer],
+    options,
+    what,
+  );
+  const { rgb: photo, salient: mask, glass, glassPixels } = r;
+  return { alpha: r.alpha ?? mask, fg: r.fg ?? photo, glass, glassPixels, rgb: photo, salient: mask };
+}
+
 /**
  * A reduced glass matte brought back to the full-size photo (bringBack) off the event loop; like
  * subjectMatteOffThread, `rgb` and `salient` are moved and come back in the result.
@@ -296,25 +327,14 @@ export async function glassBringBackOffThread(
   input: SubjectMatteInput,
   reduced: ReducedMatte,
   options: OffThreadOptions = {},
-): Promise<SubjectMatte & { rgb: Uint8Array; salient: Uint8Array }> {
+): Promise<FullSizeMatte> {
   if (options.inline) return { ...bringBack(input, reduced), rgb: input.rgb, salient: input.salient };
-  const rgb = movable(input.rgb);
-  const salient = movable(input.salient);
-  const r = await runOffThread<{
-    rgb: Uint8Array;
-    salient: Uint8Array;
-    fg?: Uint8Array;
-    alpha?: Uint8Array;
-    glass: Uint8Array;
-    glassPixels: number;
-  }>(
-    { op: 'glass-back', input: { ...input, rgb, salient }, reduced },
-    [rgb.buffer, salient.buffer],
+  return fullSizeGlassOp(
+    input,
+    (moved) => ({ op: 'glass-back', input: moved, reduced }),
     options,
     'bringing the glass matte back to full size',
   );
-  const { rgb: photo, salient: mask, glass, glassPixels } = r;
-  return { alpha: r.alpha ?? mask, fg: r.fg ?? photo, glass, glassPixels, rgb: photo, salient: mask };
 }
 
 /**
@@ -324,20 +344,9 @@ export async function glassBringBackOffThread(
 export async function subjectMatteOffThread(
   input: SubjectMatteInput,
   options: OffThreadOptions = {},
-): Promise<SubjectMatte & { rgb: Uint8Array; salient: Uint8Array }> {
+): Promise<FullSizeMatte> {
   if (options.inline || input.width * input.height < INLINE_PIXELS) {
     return { ...subjectMatteAtScale(input), rgb: input.rgb, salient: input.salient };
   }
-  const rgb = movable(input.rgb);
-  const salient = movable(input.salient);
-  const r = await runOffThread<{
-    rgb: Uint8Array;
-    salient: Uint8Array;
-    fg?: Uint8Array;
-    alpha?: Uint8Array;
-    glass: Uint8Array;
-    glassPixels: number;
-  }>({ op: 'glass', input: { ...input, rgb, salient } }, [rgb.buffer, salient.buffer], options, 'finding glass');
-  const { rgb: photo, salient: mask, glass, glassPixels } = r;
-  return { alpha: r.alpha ?? mask, fg: r.fg ?? photo, glass, glassPixels, rgb: photo, salient: mask };
+  return fullSizeGlassOp(input, (moved) => ({ op: 'glass', input: moved }), options, 'finding glass');
 }

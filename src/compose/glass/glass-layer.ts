@@ -20,7 +20,7 @@
 import { boxMean } from '../guided-filter.js';
 import { CLASS_GLASS } from './glass-regions.js';
 import { maskedOpening } from './morphology.js';
-import { components } from './pixel-ops.js';
+import { boundsWhere, components } from './pixel-ops.js';
 
 export interface GlassLook {
   /** Share of light the glass lets through, 0..1 (default 0.9). */
@@ -117,20 +117,9 @@ export function glassLayer(
   fg: Uint8Array,
 ): void {
   // Work on the glass's bounding box only: the rest of the photo plays no part.
-  let x0 = width,
-    y0 = height,
-    x1 = -1,
-    y1 = -1;
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      if (classes[y * width + x] !== CLASS_GLASS) continue;
-      if (x < x0) x0 = x;
-      if (x > x1) x1 = x;
-      if (y < y0) y0 = y;
-      if (y > y1) y1 = y;
-    }
-  }
-  if (x1 < 0) return;
+  const bounds = boundsWhere(width, height, (i) => classes[i] === CLASS_GLASS);
+  if (!bounds) return;
+  const { x0, y0, x1, y1 } = bounds;
   const w = x1 - x0 + 1,
     h = y1 - y0 + 1;
   const n = w * h;

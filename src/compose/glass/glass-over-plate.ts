@@ -19,7 +19,7 @@
  */
 import { boxMean } from '../guided-filter.js';
 import { scaledPx } from '../resample.js';
-import { components } from './pixel-ops.js';
+import { boundsWhere, components } from './pixel-ops.js';
 
 export interface GlassOverPlateLook {
   /** The transmission assumed where the plate cannot measure it (default 0.9). */
@@ -112,23 +112,7 @@ export function glassOverPlate(
   if (count === 0) return undefined;
   // The glass's bounding box, grown by the smoothing radius: nothing else takes part.
   const rho = Math.max(1, Math.round(scaledPx(2, width, height)));
-  let x0 = width,
-    y0 = height,
-    x1 = -1,
-    y1 = -1;
-  for (let i = 0; i < width * height; i++) {
-    if (!fullLabels[i]) continue;
-    const x = i % width,
-      y = (i - x) / width;
-    if (x < x0) x0 = x;
-    if (x > x1) x1 = x;
-    if (y < y0) y0 = y;
-    if (y > y1) y1 = y;
-  }
-  x0 = Math.max(0, x0 - rho);
-  y0 = Math.max(0, y0 - rho);
-  x1 = Math.min(width - 1, x1 + rho);
-  y1 = Math.min(height - 1, y1 + rho);
+  const { x0, y0, x1, y1 } = boundsWhere(width, height, (i) => fullLabels[i]! > 0, rho)!;
   const w = x1 - x0 + 1,
     h = y1 - y0 + 1;
   const n = w * h;

@@ -13,6 +13,7 @@
  */
 import { guidedCoefficientsColor } from '../guided-filter.js';
 import { blockTaps } from '../resample.js';
+import { boundsWhere } from './pixel-ops.js';
 import { clipBox, type Box, type SubjectPrompt } from './product-extent.js';
 import { subjectMatte, type SubjectMatte, type SubjectMatteInput } from './subject-matte.js';
 
@@ -173,26 +174,10 @@ export function bringBack(input: SubjectMatteInput, reduced: ReducedMatte): Subj
 
   // Guided-filter coefficients of the reduced α, the reduced photo as guide (refine.ts's method),
   // over the changed cells' bounds (grown by the filter's reach and the bilinear neighbour) only.
-  let cx0 = gw,
-    cy0 = gh,
-    cx1 = -1,
-    cy1 = -1;
-  for (let y = 0; y < gh; y++) {
-    for (let x = 0; x < gw; x++) {
-      if (!grown[y * gw + x]) continue;
-      if (x < cx0) cx0 = x;
-      if (x > cx1) cx1 = x;
-      if (y < cy0) cy0 = y;
-      if (y > cy1) cy1 = y;
-    }
-  }
-  const reach = 2 * UPSAMPLE_RADIUS + 1;
-  cx0 = Math.max(0, cx0 - reach);
-  cy0 = Math.max(0, cy0 - reach);
-  cx1 = Math.min(gw - 1, cx1 + reach);
-  cy1 = Math.min(gh - 1, cy1 + reach);
-  const cw = Math.max(0, cx1 - cx0 + 1),
-    ch = Math.max(0, cy1 - cy0 + 1);
+  const cells = boundsWhere(gw, gh, (i) => grown[i]! > 0, 2 * UPSAMPLE_RADIUS + 1);
+  const [cx0, cy0] = cells ? [cells.x0, cells.y0] : [0, 0];
+  const cw = cells ? cells.x1 - cells.x0 + 1 : 0,
+    ch = cells ? cells.y1 - cells.y0 + 1 : 0;
   const k = 1 / 255;
   const grid = new Float32Array(gw * gh * 8);
   if (cw > 0 && ch > 0) {

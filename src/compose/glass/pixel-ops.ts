@@ -198,6 +198,46 @@ export function distanceToOtherLabel(labels: Int32Array, width: number, height: 
   return d;
 }
 
+/** Inclusive bounds of a set of pixels. */
+export interface PixelBounds {
+  x0: number;
+  y0: number;
+  x1: number;
+  y1: number;
+}
+
+/**
+ * The bounds of the pixels `inside` admits, grown by `grow` on every side and clipped to the image;
+ * undefined when it admits none.
+ */
+export function boundsWhere(
+  width: number,
+  height: number,
+  inside: (i: number) => boolean,
+  grow = 0,
+): PixelBounds | undefined {
+  let x0 = width,
+    y0 = height,
+    x1 = -1,
+    y1 = -1;
+  for (let y = 0, i = 0; y < height; y++) {
+    for (let x = 0; x < width; x++, i++) {
+      if (!inside(i)) continue;
+      if (x < x0) x0 = x;
+      if (x > x1) x1 = x;
+      if (y < y0) y0 = y;
+      if (y > y1) y1 = y;
+    }
+  }
+  if (x1 < 0) return undefined;
+  return {
+    x0: Math.max(0, x0 - grow),
+    y0: Math.max(0, y0 - grow),
+    x1: Math.min(width - 1, x1 + grow),
+    y1: Math.min(height - 1, y1 + grow),
+  };
+}
+
 /** The q-quantile (0..1) of `values` (copied and sorted). */
 export function quantile(values: ArrayLike<number>, q: number): number {
   if (values.length === 0) return 0;
