@@ -160,7 +160,8 @@ if (!v['no-cost']) {
   if (!v.json) {
     console.log(
       `12-MP cleanup() (medians of ${offs.length}): ${offMs.toFixed(0)} ms without a prompt and glass 'off'; ` +
-        `with the box and glass 'auto' ${autoMs.toFixed(0)} ms (+${((100 * (autoMs - offMs)) / offMs).toFixed(0)} %), ` +
+        `with the box and glass 'auto' ${autoMs.toFixed(0)} ms ` +
+        `(+${((100 * (autoMs - offMs)) / offMs).toFixed(0)} %), ` +
         `the glass stage ${glassMs.toFixed(0)} ms = ${((100 * glassMs) / offMs).toFixed(0)} % (goal ≤ 30 %)`,
     );
   }

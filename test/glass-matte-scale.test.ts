@@ -96,7 +96,8 @@ describe('the glass matte judged on a reduced copy', () => {
     expect(there.salient.length).toBe(W * H);
   });
 
-  it('in two halves (the analysis of a reduced copy made elsewhere, then the way back) gives the same matte, here and on the workers', async () => {
+  // The analysis of a reduced copy made elsewhere, then the way back.
+  it('in two halves gives the same matte, here and on the workers', async () => {
     const s = await makeGlassScene({ kind: 'window', backdrop: 'garden', width: W, height: H, seed: 5 });
     const prompt = { box: promptBoxFor(s) };
     const salient = new Uint8Array(W * H);
