@@ -2,9 +2,9 @@
  * The studio modes' matte, from decoded pixels to α and F. Pure; runs on a pixel worker.
  *
  *   clean plate   align the plate to the shot → fit its exposure on the background → difference
- *                 matte (./difference-matte.ts), the model's opaque parts kept whole unless most
- *                 of a part equals the plate (./opaque-over-plate.ts); over the glass the glass stage found, each pane
- *                 solved against the plate (./glass/glass-over-plate.ts)
+ *                 matte (./difference-matte.ts); each pane the glass stage found solved against
+ *                 the plate (./glass/glass-over-plate.ts); the model's opaque parts kept where
+ *                 they only happen to equal the plate (./opaque-over-plate.ts)
  *   two shots     the same for each shot and its plate, shot 2 (with its plate) aligned to shot 1
  *                 and brought to its exposure over the opaque product → triangulation matte
  *                 (./triangulation-matte.ts), the difference matte of shot 1 where the backdrops

@@ -240,7 +240,7 @@ async function segmentWith(
     refineOffThread(image.data, image.width, image.height, coarse, { disabled: !refine, guide }, { pool }),
   );
   // The prompt's extent and the glass matte: α low over panes and glassware, F their tint and reflections.
-  // Judged on a copy of at most 1024 px on the long side, brought back guided by the photo, on a pixel worker.
+  // Judged on a copy of about 768 px on the long side, brought back guided by the photo, on a pixel worker.
   const fullSize = {
     rgb: refined.rgb,
     width: image.width,
