@@ -15,6 +15,7 @@
 import type { Matte } from './difference-matte.js';
 import { solveOnLine, type GlassLine } from './glass/glass-over-plate.js';
 import { boxMean } from './guided-filter.js';
+import { blockAverage } from './glass/matte-at-scale.js';
 import { boundsWhere } from './glass/pixel-ops.js';
 import { scaledPx } from './resample.js';
 
@@ -22,6 +23,8 @@ import { scaledPx } from './resample.js';
 const PLATE_SHARE = 0.8;
 /** The window's radius, px at a 1024-px long side. */
 const WINDOW_PX = 16;
+/** Cells per long side of the grid the parts are judged on, at most. */
+const GRID_LONG_SIDE = 1024;
 /** The model's α at or above which a pixel counts as opaque. */
 const OPAQUE = 250;
 
@@ -40,34 +43,53 @@ export function keepOpaqueParts(
   matte: Matte,
 ): void {
   const n = width * height;
-  const opaque = new Float32Array(n);
-  const same = new Float32Array(n);
+  // Judged on a grid of at most GRID_LONG_SIDE cells a side: per cell the opaque pixels, those that
+  // equal the plate, and whether the plate's texture comes through there.
+  const f = Math.max(1, Math.ceil(Math.max(width, height) / GRID_LONG_SIDE));
+  const gw = Math.ceil(width / f),
+    gh = Math.ceil(height / f);
+  const cellOf = (i: number) => {
+    const x = i % width;
+    return (((i - x) / width / f) | 0) * gw + ((x / f) | 0);
+  };
+  const opaque = new Float32Array(gw * gh);
+  const same = new Float32Array(gw * gh);
   let any = false;
   for (let i = 0; i < n; i++) {
     if (model[i]! < OPAQUE) continue;
     any = true;
-    opaque[i] = 1;
-    if (equal(i)) same[i] = 1;
+    const c = cellOf(i);
+    opaque[c]!++;
+    if (equal(i)) same[c]!++;
   }
   if (!any) return;
   // Glass the model took for opaque: the plate's texture comes through (the difference matte's
   // transmission fit measures it there). A colour the glass's line explains with a reflection is not
   // enough alone: with a free reflection the line fits any grey in front of a grey backdrop.
-  const follows = textureFollows(shot, plate, width, height, opaque);
-  for (let i = 0; i < n; i++) if (opaque[i] && follows[i]) same[i] = 1;
-  const r = Math.max(2, Math.round(scaledPx(WINDOW_PX, width, height)));
-  const shareOpaque = boxMean(opaque, width, height, r);
-  const shareSame = boxMean(same, width, height, r);
+  const follows =
+    f === 1
+      ? textureFollows(shot, plate, gw, gh, opaque)
+      : textureFollows(
+          blockAverage(shot, width, height, 3, f),
+          blockAverage(plate, width, height, 3, f),
+          gw,
+          gh,
+          opaque,
+        );
+  for (let c = 0; c < gw * gh; c++) if (follows[c]) same[c] = opaque[c]!;
+  const r = Math.max(2, Math.round(scaledPx(WINDOW_PX, width, height) / f));
+  const shareOpaque = boxMean(opaque, gw, gh, r);
+  const shareSame = boxMean(same, gw, gh, r);
+  const isOpaque = (i: number) => model[i]! >= OPAQUE;
   // The outline: an opaque pixel with a pixel that is not within one step.
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      const i = y * width + x;
-      if (!opaque[i]) continue;
-      if (x === 0 || y === 0 || x + 1 === width || y + 1 === height) continue;
-      if (!opaque[i - 1] || !opaque[i + 1] || !opaque[i - width] || !opaque[i + width]) continue;
-      if (shareSame[i]! > PLATE_SHARE * shareOpaque[i]!) {
+  for (let y = 1; y + 1 < height; y++) {
+    for (let x = 1, i = y * width + 1; x + 1 < width; x++, i++) {
+      if (!isOpaque(i) || !isOpaque(i - 1) || !isOpaque(i + 1) || !isOpaque(i - width) || !isOpaque(i + width))
+        continue;
+      const c = cellOf(i);
+      if (shareSame[c]! > PLATE_SHARE * shareOpaque[c]!) {
         // The plate shows here: through glass the model took for opaque, or as it is.
-        if (glass && follows[i] && !equal(i)) solveOnLine(shot, plate, i, glass, matte.alpha, matte.fg);
+        if (glass && follows[c] && !equal(i)) solveOnLine(shot, plate, i, glass, matte.alpha, matte.fg);
         continue;
       }
       matte.alpha[i] = 255;

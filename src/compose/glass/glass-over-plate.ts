@@ -4,8 +4,9 @@
  * Over a pane C = (1 − α)·B + α·F with α = α₀ + r: the glass lets (1 − α₀) of the plate through and
  * adds its own light u = α₀·tint, and a reflection adds r of the reflected light L while hiding as
  * much of the plate. With B known each pane is solved on its own:
- * Shot and plate are compared box-smoothed (a few pixels): a plate aligned to a pixel, not better,
- * still matches the shot there, where fine texture would lower the fitted transmission.
+ * Shot and plate are compared box-smoothed (a few pixels, on a grid of at most 1024 cells a side):
+ * a plate aligned to a pixel, not better, still matches the shot there, where fine texture would
+ * lower the fitted transmission.
  *   s, u    a line C ≈ s·B + u over the pane's pixels (one s for the three channels, u per channel),
  *           refit without the pixels a reflection lifts; where the plate is flat the line says
  *           little, so s is held towards the look's transmission (a ridge with the weight of a
@@ -93,10 +94,15 @@ function writeGlass(shot: Uint8Array, plate: Uint8Array, j: number, a: number, a
   }
 }
 
+/** Cells per long side of the grid the panes are fitted on, at most (the difference matte's). */
+const GRID_LONG_SIDE = 1024;
+
 /**
  * Rewrites `alpha` and `fg` (8-bit α, interleaved un-premultiplied RGB) over the pixels `glass`
  * marks (> 0), with `shot` and `plate` aligned and at the same exposure. Returns the glass's line
  * over all its panes (their lines weighted by their pixels), or undefined where there is no glass.
+ * Panes, lines and reflections are found on a grid of at most GRID_LONG_SIDE cells a side (each
+ * cell the mean of its glass pixels); α and F are written per pixel from the cell's answer.
  */
 export function glassOverPlate(
   shot: Uint8Array,
@@ -108,38 +114,55 @@ export function glassOverPlate(
   alpha: Uint8Array,
   fg: Uint8Array,
 ): GlassLine | undefined {
-  const { labels: fullLabels, count } = components(undefined, width, height, (i) => glass[i]! > 0);
+  const f = Math.max(1, Math.ceil(Math.max(width, height) / GRID_LONG_SIDE));
+  const gw = Math.ceil(width / f),
+    gh = Math.ceil(height / f);
+  const cellOf = (j: number) => {
+    const x = j % width;
+    return (((j - x) / width / f) | 0) * gw + ((x / f) | 0);
+  };
+  // Glass pixels per cell, and the sums of shot and plate over them.
+  const weight = new Float32Array(gw * gh);
+  for (let j = 0; j < width * height; j++) if (glass[j]! > 0) weight[cellOf(j)]!++;
+  const { labels: cellLabels, count } = components(undefined, gw, gh, (c) => weight[c]! > 0);
   if (count === 0) return undefined;
-  // The glass's bounding box, grown by the smoothing radius: nothing else takes part.
-  const rho = Math.max(1, Math.round(scaledPx(2, width, height)));
-  const { x0, y0, x1, y1 } = boundsWhere(width, height, (i) => fullLabels[i]! > 0, rho)!;
+  // The glass's cells' bounds, grown by the smoothing radius: nothing else takes part.
+  const rho = Math.max(1, Math.round(scaledPx(2, width, height) / f));
+  const { x0, y0, x1, y1 } = boundsWhere(gw, gh, (c) => cellLabels[c]! > 0, rho)!;
   const w = x1 - x0 + 1,
     h = y1 - y0 + 1;
   const n = w * h;
-  const at = (i: number) => (y0 + ((i / w) | 0)) * width + x0 + (i % w);
+  const at = (i: number) => (y0 + ((i / w) | 0)) * gw + x0 + (i % w);
   const labels = new Int32Array(n);
+  const cellWeight = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    labels[i] = cellLabels[at(i)]!;
+    cellWeight[i] = weight[at(i)]!;
+  }
+  // Shot and plate: per cell the sum over its glass pixels, then means over the glass of the window.
   const C = new Float32Array(n * 3);
   const B = new Float32Array(n * 3);
   {
-    // Means over the glass pixels of the window only: the frame around a pane stays out.
-    for (let i = 0; i < n; i++) labels[i] = fullLabels[at(i)]!;
-    const inGlass = new Float32Array(n);
-    for (let i = 0; i < n; i++) inGlass[i] = labels[i] ? 1 : 0;
-    const norm = boxMean(inGlass, w, h, rho);
-    const pc = new Float32Array(n);
-    const pb = new Float32Array(n);
-    for (let k = 0; k < 3; k++) {
-      for (let i = 0; i < n; i++) {
-        const j = at(i);
-        pc[i] = inGlass[i]! * shot[j * 3 + k]!;
-        pb[i] = inGlass[i]! * plate[j * 3 + k]!;
+    const sc = [new Float32Array(n), new Float32Array(n), new Float32Array(n)];
+    const sb = [new Float32Array(n), new Float32Array(n), new Float32Array(n)];
+    for (let y = y0 * f; y < Math.min(height, (y1 + 1) * f); y++) {
+      for (let x = x0 * f, j = y * width + x; x < Math.min(width, (x1 + 1) * f); x++, j++) {
+        if (!(glass[j]! > 0)) continue;
+        const i = (((y / f) | 0) - y0) * w + ((x / f) | 0) - x0;
+        for (let k = 0; k < 3; k++) {
+          sc[k]![i]! += shot[j * 3 + k]!;
+          sb[k]![i]! += plate[j * 3 + k]!;
+        }
       }
-      const sc = boxMean(pc, w, h, rho);
-      const sb = boxMean(pb, w, h, rho);
+    }
+    const norm = boxMean(cellWeight, w, h, rho);
+    for (let k = 0; k < 3; k++) {
+      const mc = boxMean(sc[k]!, w, h, rho);
+      const mb = boxMean(sb[k]!, w, h, rho);
       for (let i = 0; i < n; i++) {
         const m = norm[i]! > 1e-6 ? norm[i]! : 1;
-        C[i * 3 + k] = sc[i]! / m;
-        B[i * 3 + k] = sb[i]! / m;
+        C[i * 3 + k] = mc[i]! / m;
+        B[i * 3 + k] = mb[i]! / m;
       }
     }
   }
@@ -160,7 +183,7 @@ export function glassOverPlate(
     }
     return de > 0 ? de / (ee + DAMP) : 0;
   };
-  /** rms (levels) of what the line and a reflection r leave unexplained at pixel i of pane c. */
+  /** rms (levels) of what the line and a reflection r leave unexplained at cell i of pane c. */
   const misfit = (i: number, c: number, r: number): number => {
     let res = 0;
     for (let k = 0; k < 3; k++) {
@@ -171,16 +194,17 @@ export function glassOverPlate(
     return Math.sqrt(res / 3);
   };
   for (let pass = 0; pass < PASSES; pass++) {
-    // Means of B and C over the line's pixels, then the pooled centred moments.
+    // Weighted means of B and C over the line's cells, then the pooled centred moments.
     sums.fill(0);
     for (let i = 0; i < n; i++) {
       const c = labels[i]!;
       if (!c || !inLine[i]) continue;
-      const o = c * 7;
-      sums[o]!++;
+      const o = c * 7,
+        wi = cellWeight[i]!;
+      sums[o]! += wi;
       for (let k = 0; k < 3; k++) {
-        sums[o + 1 + k]! += B[i * 3 + k]!;
-        sums[o + 4 + k]! += C[i * 3 + k]!;
+        sums[o + 1 + k]! += wi * B[i * 3 + k]!;
+        sums[o + 4 + k]! += wi * C[i * 3 + k]!;
       }
     }
     const cov = new Float64Array(count + 1);
@@ -188,11 +212,12 @@ export function glassOverPlate(
     for (let i = 0; i < n; i++) {
       const c = labels[i]!;
       if (!c || !inLine[i]) continue;
-      const o = c * 7;
+      const o = c * 7,
+        wi = cellWeight[i]!;
       for (let k = 0; k < 3; k++) {
         const db = B[i * 3 + k]! - sums[o + 1 + k]! / sums[o]!;
-        cov[c]! += db * (C[i * 3 + k]! - sums[o + 4 + k]! / sums[o]!);
-        varB[c]! += db * db;
+        cov[c]! += wi * db * (C[i * 3 + k]! - sums[o + 4 + k]! / sums[o]!);
+        varB[c]! += wi * db * db;
       }
     }
     for (let c = 1; c <= count; c++) {
@@ -214,13 +239,21 @@ export function glassOverPlate(
       }
     }
   }
+  // Per cell: α, or −1 where the line and a reflection do not explain it; then each glass pixel.
+  const cellAlpha = new Float32Array(n).fill(-1);
   for (let i = 0; i < n; i++) {
     const c = labels[i]!;
     if (!c) continue;
     const a0 = 1 - s[c]!;
     const r = Math.min(1 - a0, reflectionAt(i, c));
-    if (misfit(i, c, r) > MISFIT) continue;
-    writeGlass(shot, plate, at(i), a0 + r, alpha, fg);
+    if (misfit(i, c, r) <= MISFIT) cellAlpha[i] = a0 + r;
+  }
+  for (let y = y0 * f; y < Math.min(height, (y1 + 1) * f); y++) {
+    for (let x = x0 * f, j = y * width + x; x < Math.min(width, (x1 + 1) * f); x++, j++) {
+      if (!(glass[j]! > 0)) continue;
+      const a = cellAlpha[(((y / f) | 0) - y0) * w + ((x / f) | 0) - x0]!;
+      if (a >= 0) writeGlass(shot, plate, j, a, alpha, fg);
+    }
   }
   let total = 0;
   const line: GlassLine = { s: 0, u: [0, 0, 0] };
