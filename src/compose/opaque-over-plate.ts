@@ -17,7 +17,7 @@ import { solveOnLine, type GlassLine } from './glass/glass-over-plate.js';
 import { boxMean } from './guided-filter.js';
 import { blockAverage } from './glass/matte-at-scale.js';
 import { boundsWhere } from './glass/pixel-ops.js';
-import { scaledPx } from './resample.js';
+import { cellGrid, scaledPx } from './resample.js';
 
 /** Share of the opaque pixels around that equal the plate above which the plate is believed. */
 const PLATE_SHARE = 0.8;
@@ -45,13 +45,7 @@ export function keepOpaqueParts(
   const n = width * height;
   // Judged on a grid of at most GRID_LONG_SIDE cells a side: per cell the opaque pixels, those that
   // equal the plate, and whether the plate's texture comes through there.
-  const f = Math.max(1, Math.ceil(Math.max(width, height) / GRID_LONG_SIDE));
-  const gw = Math.ceil(width / f),
-    gh = Math.ceil(height / f);
-  const cellOf = (i: number) => {
-    const x = i % width;
-    return (((i - x) / width / f) | 0) * gw + ((x / f) | 0);
-  };
+  const { f, width: gw, height: gh, cellOf } = cellGrid(width, height, GRID_LONG_SIDE);
   const opaque = new Float32Array(gw * gh);
   const same = new Float32Array(gw * gh);
   let any = false;

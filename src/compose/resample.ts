@@ -163,3 +163,28 @@ export function upsampleGridTo8(
   }
   return out;
 }
+
+/** A grid of cells of f × f pixels over a photo (the last row and column of cells cut short). */
+export interface CellGrid {
+  /** Pixels a cell side. */
+  f: number;
+  width: number;
+  height: number;
+  /** The cell of pixel i (row-major index into the grid). */
+  cellOf(i: number): number;
+}
+
+/** The grid of at most `maxSide` cells on the long side of a `width` × `height` photo. */
+export function cellGrid(width: number, height: number, maxSide: number): CellGrid {
+  const f = Math.max(1, Math.ceil(Math.max(width, height) / maxSide));
+  const gw = Math.ceil(width / f);
+  return {
+    f,
+    width: gw,
+    height: Math.ceil(height / f),
+    cellOf: (i: number) => {
+      const x = i % width;
+      return (((i - x) / width / f) | 0) * gw + ((x / f) | 0);
+    },
+  };
+}

@@ -19,7 +19,7 @@
  * an opaque object taken for glass) keeps the matte it had.
  */
 import { boxMean } from '../guided-filter.js';
-import { scaledPx } from '../resample.js';
+import { cellGrid, scaledPx } from '../resample.js';
 import { boundsWhere, components } from './pixel-ops.js';
 
 export interface GlassOverPlateLook {
@@ -114,13 +114,7 @@ export function glassOverPlate(
   alpha: Uint8Array,
   fg: Uint8Array,
 ): GlassLine | undefined {
-  const f = Math.max(1, Math.ceil(Math.max(width, height) / GRID_LONG_SIDE));
-  const gw = Math.ceil(width / f),
-    gh = Math.ceil(height / f);
-  const cellOf = (j: number) => {
-    const x = j % width;
-    return (((j - x) / width / f) | 0) * gw + ((x / f) | 0);
-  };
+  const { f, width: gw, height: gh, cellOf } = cellGrid(width, height, GRID_LONG_SIDE);
   // Glass pixels per cell, and the sums of shot and plate over them.
   const weight = new Float32Array(gw * gh);
   for (let j = 0; j < width * height; j++) if (glass[j]! > 0) weight[cellOf(j)]!++;
