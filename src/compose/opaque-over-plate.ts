@@ -6,11 +6,13 @@
  * colour (an anthracite frame before dark fur, a white profile before a white wall) it sees the
  * plate and lets the part go, in blotches that follow the backdrop. Here each pixel the model holds
  * fully opaque is judged with its surroundings: the share of the opaque pixels around it (a window
- * a few times a frame bar's width) that equal the plate within the noise. Something the model kept
- * by mistake (a background object inside the prompt's box) equals the plate almost everywhere and
- * is left to the difference matte; elsewhere the pixel is opaque again unless it lies on the
- * outline of the opaque part (the outline's soft α stays the difference matte's, which knows the
- * background there).
+ * a few times a frame bar's width) that equal the plate within the noise, or through which the
+ * plate's texture comes (glass the model took for opaque). Something the model kept by mistake (a
+ * background object inside the prompt's box) equals the plate almost everywhere and is left to the
+ * difference matte, and glass is solved on the glass's line where its pixel does not equal the
+ * plate; elsewhere the pixel is opaque again unless it lies on the outline of the opaque part (the
+ * outline's soft α stays the difference matte's, which knows the background there). The shares and
+ * the texture are judged on a grid of at most 1024 cells a side.
  */
 import type { Matte } from './difference-matte.js';
 import { solveOnLine, type GlassLine } from './glass/glass-over-plate.js';
