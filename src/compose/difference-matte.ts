@@ -28,6 +28,8 @@ import { blockTaps, downsampleRgbPlanes, scaledPx } from './resample.js';
 export interface DifferenceMatteOptions {
   /** Radius of the transmission fit, px at a 1024-px long side (default 4). */
   radius?: number;
+  /** The shot's noise against the plate, when the caller has measured it already (noiseLevels). */
+  noise?: NoiseLevels;
   /** Radius of the neighbourhood that decides where the model is trusted, same units (default 24). */
   contextRadius?: number;
 }
@@ -59,7 +61,7 @@ function smoothstep(e0: number, e1: number, x: number): number {
 }
 
 /** rms over the three channels of a − b at pixel offset s. */
-function rmsDiff(a: Uint8Array, b: Uint8Array, s: number): number {
+export function rmsDiff(a: Uint8Array, b: Uint8Array, s: number): number {
   const d0 = a[s]! - b[s]!;
   const d1 = a[s + 1]! - b[s + 1]!;
   const d2 = a[s + 2]! - b[s + 2]!;
@@ -218,7 +220,7 @@ export function differenceMatte(
   const n = width * height;
   if (shot.length !== n * 3 || plate.length !== n * 3 || model.length !== n)
     throw new RangeError('differenceMatte: sizes do not match');
-  const noise = noiseLevels(shot, plate, model);
+  const noise = options.noise ?? noiseLevels(shot, plate, model);
   const fit = fitTransmission(shot, plate, width, height, noise, options);
   const { gw, s } = fit;
   const tx = blockTaps(gw, width, s);

@@ -15,7 +15,7 @@
  * another light or another camera setting, which a gain does not undo.
  */
 import { applyShift, differencePlane, estimatePlaneShift, estimateShift, type Shift } from './align-shift.js';
-import { differenceMatte, noiseLevels, type Matte } from './difference-matte.js';
+import { differenceMatte, noiseLevels, rmsDiff, type Matte } from './difference-matte.js';
 import { applyGain, fitGain } from './exposure-gain.js';
 import { glassOverPlate, type GlassLine, type GlassOverPlateLook } from './glass/glass-over-plate.js';
 import { keepOpaqueParts } from './opaque-over-plate.js';
@@ -71,15 +71,9 @@ export function studioMatte(task: StudioMatteTask): StudioMatteResult {
   const gp = fitGain(plateShifted, shot, background);
   if (Math.abs(gp.luma - 1) > tolerance) return { ok: false, field: 'cleanPlate', gain: gp.luma, tolerance };
   const plate = applyGain(plateShifted, gp.gain);
-  const single = differenceMatte(shot, plate, model, width, height);
-  const { t0 } = noiseLevels(shot, plate, model);
-  const equal = (i: number): boolean => {
-    const s = i * 3;
-    const d0 = shot[s]! - plate[s]!,
-      d1 = shot[s + 1]! - plate[s + 1]!,
-      d2 = shot[s + 2]! - plate[s + 2]!;
-    return d0 * d0 + d1 * d1 + d2 * d2 <= 3 * t0 * t0;
-  };
+  const noise = noiseLevels(shot, plate, model);
+  const single = differenceMatte(shot, plate, model, width, height, { noise });
+  const equal = (i: number): boolean => rmsDiff(shot, plate, i * 3) <= noise.t0;
   let line: GlassLine | undefined;
   if (task.glass) {
     if (task.glass.mask.length !== n) throw new RangeError('studioMatte: sizes do not match');

@@ -22,6 +22,7 @@ import type { SegmenterLease } from '../models/segmenters.js';
 import type { NativeSegmenter } from '../native.js';
 import { runSam } from './sam.js';
 import { refineGrid } from '../compose/refine.js';
+import { glassStageRuns } from '../compose/glass/matte-at-scale.js';
 import { clipBox } from '../compose/glass/product-extent.js';
 import { glassLook } from '../compose/glass/subject-matte.js';
 import {
@@ -220,9 +221,8 @@ async function segmentWith(
   };
   // The glass stage's analysis needs only the photo and the mask on a grid: where the refinement's
   // guide is that grid, it runs on a second pixel worker while the refinement runs.
-  const glassWanted = Boolean(opts.prompt?.box || opts.prompt?.points?.length) || opts.glass !== 'off';
   const analysis =
-    guide && glassWanted
+    guide && glassStageRuns(glassOptions)
       ? glassAnalysisOffThread(
           guide.data.slice(),
           alphaOnGrid(coarse, guide.width, guide.height),

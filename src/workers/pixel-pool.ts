@@ -265,7 +265,10 @@ export async function studioMatteOffThread(
   return runOffThread({ op: 'studio', task: moved }, buffers, options, 'matting against the clean plates');
 }
 
-/** The glass stage's analysis of a reduced copy (analyseReduced) off the event loop; nothing is moved. */
+/**
+ * The glass stage's analysis of a reduced copy (analyseReduced) off the event loop; nothing is moved.
+ * `input` is the prompt and the glass setting alone: it travels by copy.
+ */
 export async function glassAnalysisOffThread(
   small: Uint8Array,
   smallSalient: Uint8Array,
@@ -275,13 +278,9 @@ export async function glassAnalysisOffThread(
   input: Pick<SubjectMatteInput, 'prompt' | 'glass'>,
   options: OffThreadOptions = {},
 ): Promise<ReducedMatte> {
-  const glassOptions = {
-    ...(input.prompt ? { prompt: input.prompt } : {}),
-    ...(input.glass !== undefined ? { glass: input.glass } : {}),
-  };
-  if (options.inline) return analyseReduced(small, smallSalient, gw, gh, s, glassOptions);
+  if (options.inline) return analyseReduced(small, smallSalient, gw, gh, s, input);
   return runOffThread(
-    { op: 'glass-reduced', small, smallSalient, gw, gh, s, options: glassOptions },
+    { op: 'glass-reduced', small, smallSalient, gw, gh, s, options: input },
     [],
     options,
     'finding glass',

@@ -54,6 +54,48 @@ export interface GlassLine {
 }
 
 /**
+ * The reflection at one pixel on the line C ≈ s·B + u (u read at `uo`): the part of C − (s·B + u)
+ * that points from B towards the light, least squares over the channels (0 where it points away).
+ * `c` / `b` hold the colours interleaved, the pixel at `i`.
+ */
+function reflectionOn(
+  c: ArrayLike<number>,
+  b: ArrayLike<number>,
+  i: number,
+  s: number,
+  u: ArrayLike<number>,
+  uo: number,
+) {
+  let de = 0,
+    ee = 0;
+  for (let k = 0; k < 3; k++) {
+    const bk = b[i * 3 + k]!;
+    const e = LIGHT[k]! - bk;
+    de += (c[i * 3 + k]! - s * bk - u[uo + k]!) * e;
+    ee += e * e;
+  }
+  return de > 0 ? de / (ee + DAMP) : 0;
+}
+
+/** rms (levels) of what the line and a reflection r leave unexplained at that pixel. */
+function misfitOn(
+  c: ArrayLike<number>,
+  b: ArrayLike<number>,
+  i: number,
+  s: number,
+  u: ArrayLike<number>,
+  uo: number,
+  r: number,
+) {
+  let res = 0;
+  for (let k = 0; k < 3; k++) {
+    const bk = b[i * 3 + k]!;
+    res += (c[i * 3 + k]! - s * bk - u[uo + k]! - r * (LIGHT[k]! - bk)) ** 2;
+  }
+  return Math.sqrt(res / 3);
+}
+
+/**
  * α and F of pixel `j` of `shot` as glass on `line` over `plate`, with an unsmoothed pixel; false
  * (nothing written) where the line and a reflection leave more than MISFIT unexplained.
  */
@@ -65,22 +107,9 @@ export function solveOnLine(
   alpha: Uint8Array,
   fg: Uint8Array,
 ): boolean {
-  let de = 0,
-    ee = 0;
-  for (let k = 0; k < 3; k++) {
-    const b = plate[j * 3 + k]!;
-    const e = LIGHT[k]! - b;
-    de += (shot[j * 3 + k]! - line.s * b - line.u[k]!) * e;
-    ee += e * e;
-  }
   const a0 = 1 - line.s;
-  const r = de > 0 ? Math.min(1 - a0, de / (ee + DAMP)) : 0;
-  let res = 0;
-  for (let k = 0; k < 3; k++) {
-    const b = plate[j * 3 + k]!;
-    res += (shot[j * 3 + k]! - line.s * b - line.u[k]! - r * (LIGHT[k]! - b)) ** 2;
-  }
-  if (Math.sqrt(res / 3) > MISFIT) return false;
+  const r = Math.min(1 - a0, reflectionOn(shot, plate, j, line.s, line.u, 0));
+  if (misfitOn(shot, plate, j, line.s, line.u, 0, r) > MISFIT) return false;
   writeGlass(shot, plate, j, a0 + r, alpha, fg);
   return true;
 }
@@ -165,28 +194,8 @@ export function glassOverPlate(
   const u = new Float64Array((count + 1) * 3);
   const inLine = new Uint8Array(n).fill(1);
   const sums = new Float64Array((count + 1) * 7);
-  const reflectionAt = (i: number, c: number): number => {
-    let de = 0,
-      ee = 0;
-    for (let k = 0; k < 3; k++) {
-      const b = B[i * 3 + k]!;
-      const d = C[i * 3 + k]! - s[c]! * b - u[c * 3 + k]!;
-      const e = LIGHT[k]! - b;
-      de += d * e;
-      ee += e * e;
-    }
-    return de > 0 ? de / (ee + DAMP) : 0;
-  };
-  /** rms (levels) of what the line and a reflection r leave unexplained at cell i of pane c. */
-  const misfit = (i: number, c: number, r: number): number => {
-    let res = 0;
-    for (let k = 0; k < 3; k++) {
-      const b = B[i * 3 + k]!;
-      const d = C[i * 3 + k]! - s[c]! * b - u[c * 3 + k]! - r * (LIGHT[k]! - b);
-      res += d * d;
-    }
-    return Math.sqrt(res / 3);
-  };
+  const reflectionAt = (i: number, c: number) => reflectionOn(C, B, i, s[c]!, u, c * 3);
+  const misfit = (i: number, c: number, r: number) => misfitOn(C, B, i, s[c]!, u, c * 3, r);
   for (let pass = 0; pass < PASSES; pass++) {
     // Weighted means of B and C over the line's cells, then the pooled centred moments.
     sums.fill(0);

@@ -82,6 +82,11 @@ function hasPrompt(prompt: SubjectPrompt | undefined): boolean {
   return Boolean(prompt && (prompt.box || prompt.points?.length));
 }
 
+/** Whether the stage changes anything: a prompt, or glass not 'off' (else the network's mask stands). */
+export function glassStageRuns(input: Pick<SubjectMatteInput, 'prompt' | 'glass'>): boolean {
+  return hasPrompt(input.prompt) || input.glass !== 'off';
+}
+
 /** The glass stage judged on a reduced copy of the photo: the copy, its mask and the matte found there. */
 export interface ReducedMatte {
   /** Block factor: the copy is ceil(width / s) × ceil(height / s). */
@@ -128,8 +133,7 @@ export function analyseReduced(
 export function subjectMatteAtScale(input: SubjectMatteInput, maxSide = GLASS_ANALYSIS_SIDE): SubjectMatte {
   const { rgb, width, height, salient } = input;
   const s = analysisFactor(width, height, maxSide);
-  const prompted = hasPrompt(input.prompt);
-  if (s <= 1 || (!prompted && input.glass === 'off')) return subjectMatte(input);
+  if (s <= 1 || !glassStageRuns(input)) return subjectMatte(input);
   const gw = Math.ceil(width / s),
     gh = Math.ceil(height / s);
   const reduced = analyseReduced(
