@@ -18,7 +18,7 @@
  * The transmission and tint a user gives are used as they are (no bound).
  */
 import { boxMean } from '../guided-filter.js';
-import { CLASS_GLASS } from './glass-regions.js';
+import { CLASS_GLASS } from './region-classes.js';
 import { maskedOpening } from './morphology.js';
 import { boundsWhere, components } from './pixel-ops.js';
 
@@ -34,7 +34,7 @@ export interface GlassLook {
 export const DEFAULT_TRANSMISSION = 0.9;
 export const DEFAULT_TINT: [number, number, number] = [190, 210, 208];
 /** The light a pane reflects (a bright sky or studio light). */
-const REFLECTED: [number, number, number] = [240, 243, 246];
+export const REFLECTED: readonly [number, number, number] = [240, 243, 246];
 /** Radii as shares of the product's short side: colour smoothing, and the reflection-free base. */
 const SMOOTH = 0.01;
 const BASE = 0.03;
@@ -104,7 +104,9 @@ function paneAlpha(
 
 /**
  * Writes α and F of the glass pixels (`classes` = 2) into `alpha` / `fg` (F un-premultiplied RGB).
- * `side` is the product's short side in pixels (sets the scales).
+ * `side` is the product's short side in pixels (sets the scales). `lift`, where given and not NaN,
+ * is a highlight's share of reflected light over the glass beside it (glass-highlights.ts): there
+ * C = (1−t)·G + t·light, so α = α₀ + t·(1 − α₀) and the layer's own reflection is not sought.
  */
 export function glassLayer(
   rgb: Uint8Array,
@@ -115,6 +117,7 @@ export function glassLayer(
   look: GlassLook,
   alpha: Uint8Array,
   fg: Uint8Array,
+  lift?: Float32Array,
 ): void {
   // Work on the glass's bounding box only: the rest of the photo plays no part.
   const bounds = boundsWhere(width, height, (i) => classes[i] === CLASS_GLASS);
@@ -163,9 +166,13 @@ export function glassLayer(
   for (let i = 0; i < n; i++) {
     if (cls[i] !== CLASS_GLASS) continue;
     const a = paneA[i]!;
-    const refl = Math.max(0, Math.min(0.9 - a, reflection(fine, baseFine, i, a), reflection(wide, baseWide, i, a)));
-    const total = a + refl;
     const j = at(i);
+    const t = lift?.[j];
+    const refl =
+      t !== undefined && !Number.isNaN(t)
+        ? t * (1 - a)
+        : Math.max(0, Math.min(0.9 - a, reflection(fine, baseFine, i, a), reflection(wide, baseWide, i, a)));
+    const total = a + refl;
     alpha[j] = Math.round(total * 255);
     for (let c = 0; c < 3; c++) {
       fg[j * 3 + c] = Math.min(255, Math.round((a * tint[c]! + refl * REFLECTED[c]!) / total));

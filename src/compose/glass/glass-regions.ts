@@ -13,6 +13,7 @@
  * Specks too small to judge take the class of the region around them.
  */
 import { extrudedBars } from './extruded-bars.js';
+import { glassHighlights } from './glass-highlights.js';
 import { objectsBehindGlass } from './objects-behind-glass.js';
 import { components, distanceToOtherLabel } from './pixel-ops.js';
 import type { ProductExtent } from './product-extent.js';
@@ -59,6 +60,8 @@ function backgroundColours(rgb: Uint8Array, known: Uint8Array): Uint8Array {
 export interface GlassRegionOptions {
   /** Fraction of a region's pixels with background colours for it to be glass (default 0.6). */
   backgroundLike?: number;
+  /** Filled with the lift of the highlights found on the glass (glass-highlights.ts), per pixel. */
+  lift?: Float32Array;
 }
 
 /** Per pixel: 0 background, 1 opaque, 2 glass. */
@@ -130,6 +133,7 @@ export function classifyProduct(
     rest = next;
   }
   for (const i of rest) out[i] = CLASS_OPAQUE;
+  glassHighlights(out, rgb, width, height, side, speck, options.lift ?? new Float32Array(n));
   return out;
 }
 

@@ -121,13 +121,14 @@ export function subjectMatte(input: SubjectMatteInput): SubjectMatte {
     alpha = Uint8Array.from(salient);
   }
 
-  const classes = classifyProduct(rgb, width, height, extent);
+  const lift = new Float32Array(n).fill(Number.NaN);
+  const classes = classifyProduct(rgb, width, height, extent, { lift });
   if (!prompted) keepEnclosedGlass(classes, salient, width, height);
   let glassPixels = 0;
   for (let i = 0; i < n; i++) if (classes[i] === CLASS_GLASS) glassPixels++;
   if (glassPixels === 0) return { alpha, fg: rgb, glass, glassPixels };
   const fg = Uint8Array.from(rgb);
-  glassLayer(rgb, width, height, classes, Math.min(bw, bh), glassLook(input.glass), alpha, fg);
+  glassLayer(rgb, width, height, classes, Math.min(bw, bh), glassLook(input.glass), alpha, fg, lift);
   for (let i = 0; i < n; i++) if (classes[i] === CLASS_GLASS) glass[i] = 255;
   return { alpha, fg, glass, glassPixels };
 }
