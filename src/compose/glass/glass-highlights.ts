@@ -15,8 +15,8 @@
  * one kind (bridges across rows, across columns, fringes by the side their glass is on) are joined
  * into parts. A part whose mean move from the glass beside it points towards the light becomes
  * glass when its colours follow those of that glass (slope and correlation) once the component
- * along that move, which t absorbs, is taken out — where that glass varies enough to tell. Over an even view (a plain sky through the panes)
- * nothing can be told, and the part stays opaque.
+ * along that move, which t absorbs, is taken out — where that glass varies enough to tell. Over an
+ * even view (a plain sky through the panes) nothing can be told, and the part stays opaque.
  */
 import { REFLECTED as LIGHT } from './glass-layer.js';
 import { components } from './pixel-ops.js';
