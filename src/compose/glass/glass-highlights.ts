@@ -18,7 +18,7 @@
  * along that move, which t absorbs, is taken out — where that glass varies enough to tell. Over an
  * even view (a plain sky through the panes) nothing can be told, and the part stays opaque.
  */
-import { REFLECTED as LIGHT } from './glass-layer.js';
+import { REFLECTED as LIGHT, MIN_CONTRAST } from './glass-layer.js';
 import { components } from './pixel-ops.js';
 import { CLASS_BACKGROUND, CLASS_GLASS, CLASS_OPAQUE } from './region-classes.js';
 
@@ -34,7 +34,7 @@ const MAX_SLOPE = 1.3;
 const MIN_CORRELATION = 0.6;
 /** Mean move towards the light: a highlight brightens, and lets the view through. */
 const MIN_LIFT = 0.02;
-const MAX_LIFT = 0.85;
+const MAX_LIFT = 0.6;
 /** Largest lift written for a pixel. */
 const MAX_PIXEL_LIFT = 0.9;
 /** Cosine between the mean move and the move towards the light. */
@@ -202,7 +202,8 @@ function followsGlass(s: Float64Array): boolean {
   const dd = d[0]! * d[0]! + d[1]! * d[1]! + d[2]! * d[2]!;
   const ll = l[0]! * l[0]! + l[1]! * l[1]! + l[2]! * l[2]!;
   const dl = d[0]! * l[0]! + d[1]! * l[1]! + d[2]! * l[2]!;
-  if (ll < 1 || dd < 1) return false;
+  // Over glass that is already light, a highlight cannot be told from a light part of its own.
+  if (ll < MIN_CONTRAST || dd < 1) return false;
   const lift = dl / ll;
   if (lift < MIN_LIFT || lift > MAX_LIFT || dl < MIN_LIGHT_COSINE * Math.sqrt(dd * ll)) return false;
   // The part's own variation along that move (how far each pixel is lifted) is set aside.

@@ -43,7 +43,7 @@ const WIDE = 4;
 /** Cosine between the colour change and the move towards the light above which it counts fully. */
 const MIN_COSINE = 0.95;
 /** Below this squared distance between B̂ and the reflected light a reflection cannot be told apart. */
-const MIN_CONTRAST = 20000;
+export const MIN_CONTRAST = 20000;
 /** The quantile of a pane's smoothed colours taken as its darkest light. */
 const DARK_QUANTILE = 0.005;
 
