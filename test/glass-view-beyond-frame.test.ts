@@ -2,7 +2,9 @@
  * The view through a pane that runs on behind the frame: a textured strip of floor seen through the
  * lower part of a pane, cut off by the bottom rail and showing again below it, is glass; an object
  * standing in the pane (glass between it and the frame) and a handle whose colour the background
- * beyond does not share stay opaque.
+ * beyond does not share stay opaque. A picture on the wall behind a door, seen through the pane
+ * and again above the top rail in a part the background's flood did not reach, is glass in the
+ * pane; the same region in colours the part above does not share stays opaque.
  */
 import { describe, expect, it } from 'vitest';
 
@@ -68,4 +70,46 @@ describe('viewBeyondFrame', () => {
     expect(cls[5]).toBe(CLASS_OPAQUE);
     expect(cls[1]).toBe(CLASS_OPAQUE);
   });
+
+  it.each([
+    [[120, 150, 110], CLASS_GLASS],
+    [[200, 60, 50], CLASS_OPAQUE],
+  ] as const)(
+    'a picture behind the door, seen in the pane in %j, seen above the rail in green: %i',
+    (colour, expected) => {
+      // Labels: 1 the frame (rows 10–17 on top, columns 10–17 and 102–109, rows 80–87 below), 2 the
+      // pane's glass, 3 the picture's part in the pane (rows 18–45, columns 40–79), 4 its part above
+      // the rail (rows 4–9), unreached by the flood; 0 the wall around.
+      const rand = seededRandom(5);
+      const labels = new Int32Array(W * H);
+      const rgb = new Uint8Array(W * H * 3);
+      const grain = (c: readonly number[], x: number) => c.map((v) => v + 30 * Math.sin(x * 0.5) + (rand() - 0.5) * 12);
+      for (let y = 0; y < H; y++) {
+        for (let x = 0; x < W; x++) {
+          const i = y * W + x;
+          const inFrame = x >= 10 && x < 110 && y >= 10 && y < 88;
+          const inPane = x >= 18 && x < 102 && y >= 18 && y < 80;
+          const picture = x >= 40 && x < 80 && y >= 4 && y < 46;
+          let label = 0;
+          let c: readonly number[] = [215, 215, 210];
+          if (picture && y < 10) [label, c] = [4, grain([120, 150, 110], x)];
+          if (inFrame) [label, c] = [1, [60, 64, 70]];
+          if (inPane) [label, c] = picture ? [3, grain(colour, x)] : [2, [205, 208, 206]];
+          labels[i] = label;
+          rgb.set(
+            c.map((v) => Math.max(0, Math.min(255, Math.round(v)))),
+            i * 3,
+          );
+        }
+      }
+      const sizes = [0, 0, 0, 0, 0];
+      for (const l of labels) if (l) sizes[l]!++;
+      const cls = Uint8Array.from([0, CLASS_OPAQUE, CLASS_GLASS, CLASS_OPAQUE, CLASS_OPAQUE]);
+      const bars = Uint8Array.from([0, 1, 0, 0, 0]);
+      const thick = Uint8Array.from([0, 0, 1, 1, 0]);
+      viewBeyondFrame(labels, cls, sizes, bars, thick, rgb, W, 78, 20);
+      expect(cls[3]).toBe(expected);
+      expect(cls[1]).toBe(CLASS_OPAQUE);
+    },
+  );
 });

@@ -8,6 +8,13 @@
  * An object in a vitrine or a handle does neither: a line out of it crosses glass first, or meets
  * a background of other colours. Such regions are glass. Only regions thick enough to be a pane's
  * view, or textured as a view is, are judged: a sliver of a profile's shading is even in colour.
+ *
+ * Beyond the frame the view may show in a part the background's flood did not reach (the rest of a
+ * picture on the wall, above the door it hangs behind, cut off by its own dark frame). For a region
+ * thick enough to be a pane's view, a line may end there too, once it has crossed a part of the
+ * frame that touches the background: in a textured region (a view, not a profile's even band), in
+ * the colour of the region's edge. Where the view ends under the frame, the lines out of the other
+ * sides meet the background in another colour, so lines matching there on one side are enough.
  */
 import { regionBounds } from './pixel-ops.js';
 import { CLASS_GLASS, CLASS_OPAQUE } from './region-classes.js';
@@ -21,6 +28,8 @@ const MIN_MATCHING = 0.5;
 const MIN_LINES = 4;
 /** Pixels averaged on each side (along the line) when comparing colours. */
 const SPAN = 3;
+/** Pixels of frame crossed before a part beyond may end the line. */
+const MIN_CROSSED = 2;
 /** Spread of a region's grey levels (standard deviation) from which it counts as textured. */
 const MIN_TEXTURE = 6;
 
@@ -86,27 +95,32 @@ export function viewBeyondFrame(
   const n = labels.length;
   const height = n / width;
   const { x0, y0, x1, y1 } = regionBounds(labels, count, width);
+  const open = touchingBackground(labels, cls, width, count);
   const texture = textured(labels, sizes, rgb, count);
   const maxFrame = Math.max(4, Math.round(side * MAX_FRAME));
   const flip: number[] = [];
   for (let c = 1; c <= count; c++) {
     if (cls[c] !== CLASS_OPAQUE || bars[c] || !(thick[c] || texture[c]) || sizes[c]! < minSize) continue;
-    let reached = 0,
-      matching = 0;
+    // Per direction of travel: lines that reached the background or a part beyond, those that
+    // matched, and those that matched in a part beyond.
+    const reached = [0, 0, 0, 0],
+      matching = [0, 0, 0, 0],
+      matchingBeyond = [0, 0, 0, 0];
     // Lines out of the region: columns upward and downward, rows leftward and rightward.
-    for (const [dx, dy] of [
-      [0, -1],
-      [0, 1],
-      [-1, 0],
-      [1, 0],
-    ] as const) {
+    for (const [d, [dx, dy]] of (
+      [
+        [0, -1],
+        [0, 1],
+        [-1, 0],
+        [1, 0],
+      ] as const
+    ).entries()) {
       const vertical = dx === 0;
       const from = vertical ? x0[c]! : y0[c]!,
         to = vertical ? x1[c]! : y1[c]!;
       for (let t = from; t <= to; t++) {
         // The region's last pixel on this line in the direction of travel.
         let edge = -1;
-        const len = vertical ? height : width;
         const lo = vertical ? y0[c]! : x0[c]!,
           hi = vertical ? y1[c]! : x1[c]!;
         const step = vertical ? dy : dx;
@@ -115,10 +129,18 @@ export function viewBeyondFrame(
           if (labels[i] === c) edge = s;
         }
         if (edge < 0) continue;
-        // Walk out across the frame (opaque product pixels only) to the background.
+        const len = vertical ? height : width;
+        const mean = (start: number, dir: number) => lineMean(rgb, width, len, vertical, t, start, dir);
+        const inside = mean(edge, -step);
+        if (!inside) continue;
+        // Walk out across the frame (opaque product pixels only) to the background, or (a thick
+        // region) into a textured part beyond the outline that shows the edge's colour.
         let s = edge + step,
           crossed = 0,
-          out = -1;
+          out = -1,
+          into = 0;
+        const frameLabels: number[] = [];
+        let pastOutline = false;
         for (; s >= 0 && s < len && crossed <= maxFrame; s += step, crossed++) {
           const i = vertical ? s * width + t : t * width + s;
           const l = labels[i]!;
@@ -127,21 +149,54 @@ export function viewBeyondFrame(
             break;
           }
           if (l === c || cls[l] === CLASS_GLASS) break;
+          if (frameLabels.includes(l)) continue;
+          const here = thick[c] && crossed >= MIN_CROSSED && pastOutline && texture[l] ? mean(s, step) : undefined;
+          if (here && diff(inside, here) <= SAME_COLOUR) {
+            out = s;
+            into = l;
+            break;
+          }
+          frameLabels.push(l);
+          if (open[l]) pastOutline = true;
         }
         if (out < 0 || crossed === 0) continue;
-        const mean = (start: number, dir: number) => lineMean(rgb, width, len, vertical, t, start, dir);
-        // Inward from the region's edge, and beyond the anti-aliased rim on the far side.
-        const inside = mean(edge, -step),
-          beyond = mean(out + step, step),
+        // Beyond the anti-aliased rim on the far side (at once, in a part of the view beyond).
+        const beyond = mean(into ? out : out + step, step),
           frame = mean(edge + step * (1 + (crossed >> 1)), step);
-        if (!inside || !beyond || !frame) continue;
-        reached++;
-        const diff = (a: number[], b: number[]) => Math.max(...[0, 1, 2].map((ch) => Math.abs(a[ch]! - b[ch]!)));
+        if (!beyond || !frame) continue;
+        reached[d]!++;
         // The same colour beyond, and another in between: the view hidden by the frame, not the frame.
-        if (diff(inside, beyond) <= SAME_COLOUR && diff(inside, frame) > SAME_COLOUR) matching++;
+        if (diff(inside, beyond) <= SAME_COLOUR && diff(inside, frame) > SAME_COLOUR) {
+          matching[d]!++;
+          if (into) matchingBeyond[d]!++;
+        }
       }
     }
-    if (matching >= MIN_LINES && matching >= MIN_MATCHING * reached) flip.push(c);
+    // Most lines out match; or, in a part of the view beyond the outline, most lines out of one
+    // side do (where the view ends under the frame, the other sides meet the background in another
+    // colour).
+    const sum = (a: number[]) => a[0]! + a[1]! + a[2]! + a[3]!;
+    const all = sum(matching) >= MIN_LINES && sum(matching) >= MIN_MATCHING * sum(reached);
+    if (all || matchingBeyond.some((m, k) => m >= MIN_LINES && m >= MIN_MATCHING * reached[k]!)) flip.push(c);
   }
   for (const c of flip) cls[c] = CLASS_GLASS;
+}
+
+/** Largest per-channel difference of two mean colours. */
+function diff(a: number[], b: number[]): number {
+  return Math.max(Math.abs(a[0]! - b[0]!), Math.abs(a[1]! - b[1]!), Math.abs(a[2]! - b[2]!));
+}
+
+/** Per region: 1 for the opaque regions with a pixel next to the background. */
+function touchingBackground(labels: Int32Array, cls: Uint8Array, width: number, count: number): Uint8Array {
+  const out = new Uint8Array(count + 1);
+  const n = labels.length;
+  for (let i = 0; i < n; i++) {
+    const c = labels[i]!;
+    if (c === 0 || out[c] || cls[c] !== CLASS_OPAQUE) continue;
+    const x = i % width;
+    if ((x > 0 && labels[i - 1] === 0) || (x + 1 < width && labels[i + 1] === 0)) out[c] = 1;
+    else if ((i >= width && labels[i - width] === 0) || (i + width < n && labels[i + width] === 0)) out[c] = 1;
+  }
+  return out;
 }
