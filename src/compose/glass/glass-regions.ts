@@ -10,9 +10,12 @@
  *             the glass's tint and reflections)
  *   opaque    everything else: frames, mullions, handles, lids, and whatever its colours any
  *             extruded bar (extruded-bars.ts) or object seen behind the glass (objects-behind-glass.ts)
- * Specks too small to judge take the class of the region around them.
+ * Specks too small to judge take the class of the region around them. Then, pixel by pixel, a
+ * frame's face the flood joined to its pane is peeled off it (frame-faces.ts), and highlights on the
+ * glass that were judged opaque become glass with their lift (glass-highlights.ts).
  */
 import { extrudedBars } from './extruded-bars.js';
+import { peelFrameFaces } from './frame-faces.js';
 import { glassHighlights } from './glass-highlights.js';
 import { objectsBehindGlass } from './objects-behind-glass.js';
 import { components, distanceToOtherLabel } from './pixel-ops.js';
@@ -133,6 +136,7 @@ export function classifyProduct(
     rest = next;
   }
   for (const i of rest) out[i] = CLASS_OPAQUE;
+  peelFrameFaces(out, rgb, width, height, side);
   glassHighlights(out, rgb, width, height, side, speck, options.lift ?? new Float32Array(n));
   return out;
 }
