@@ -1,21 +1,24 @@
 /**
  * The glass matte where the background behind the glass is known (a clean plate). Pure.
  *
- * Over a pane C = (1 − α)·B + α·F with α = α₀ + r: the glass lets (1 − α₀) of the plate through and
- * adds its own light u = α₀·tint, and a reflection adds r of the reflected light L while hiding as
- * much of the plate. With B known each pane is solved on its own:
+ * Over a pane C = (1 − α)·B + α·F with α = α₀ + r + e: the glass lets (1 − α₀) of the plate through
+ * and adds its own light u = α₀·tint, a reflection adds r of the reflected light L while hiding as
+ * much of the plate, and towards a glass body's silhouette (grazing angles, a longer path through
+ * the glass) e more of the plate is hidden behind the glass's own colour, darkened. With B known
+ * each pane is solved on its own:
  * Shot and plate are compared box-smoothed (a few pixels, on a grid of at most 1024 cells a side):
  * a plate aligned to a pixel, not better, still matches the shot there, where fine texture would
  * lower the fitted transmission.
  *   s, u    a line C ≈ s·B + u over the pane's pixels (one s for the three channels, u per channel),
- *           refit without the pixels a reflection lifts; where the plate is flat the line says
- *           little, so s is held towards the look's transmission (a ridge with the weight of a
- *           plate that varies by a few levels); a transmission the user gave is used as it is
- *   r       per pixel, the part of C − (s·B + u) that points from B towards L (least squares over
- *           the three channels)
- *   α, F    α = 1 − s + r; F = (C − (1 − α)·B)/α, so that over the plate the cut-out gives the shot
- *           back exactly
- * A pixel the model does not explain (its residual beyond a reflection is well above the noise:
+ *           refit without the pixels a reflection or an edge moves; where the plate is flat the
+ *           line says little, so s is held towards the look's transmission (a ridge with the
+ *           weight of a plate that varies by a few levels); a transmission the user gave is used
+ *           as it is
+ *   r, e    per pixel, the parts of C − (s·B + u) that point from B towards L and from B towards
+ *           the edge colour (least squares over the three channels, both ≥ 0)
+ *   α, F    α = 1 − s + r + e; F = (C − (1 − α)·B)/α, so that over the plate the cut-out gives
+ *           the shot back exactly
+ * A pixel the model does not explain (its residual beyond the layers is well above the noise:
  * an opaque object taken for glass) keeps the matte it had.
  */
 import { boxMean } from '../guided-filter.js';
@@ -44,7 +47,11 @@ const LINE_MISFIT = 8;
 const MISFIT = 14;
 /** Fits of the line, each without the pixels the one before could not explain. */
 const PASSES = 4;
-/** Damping of the reflection's least squares where B is close to L (levels²). */
+/** The glass edge's colour: its own colour darkened by this. */
+const EDGE_SHADE = 0.65;
+/** Smallest move (levels, rms over the channels) an edge must make to count. */
+const EDGE_MIN = 3;
+/** Damping of the layers' least squares where B is close to L or to the edge colour (levels²). */
 const DAMP = 900;
 
 /** A glass's line C ≈ s·B + u: its transmission s and its own light u (per channel, levels). */
@@ -54,30 +61,50 @@ export interface GlassLine {
 }
 
 /**
- * The reflection at one pixel on the line C ≈ s·B + u (u read at `uo`): the part of C − (s·B + u)
- * that points from B towards the light, least squares over the channels (0 where it points away).
- * `c` / `b` hold the colours interleaved, the pixel at `i`.
+ * The layers at one pixel on the line C ≈ s·B + u (u read at `uo`): what C − (s·B + u) holds of a
+ * reflection (from B towards the light L) and of a glass edge (from B towards the glass's own
+ * colour darkened, E = EDGE_SHADE·u/(1 − s): at grazing angles, as at a jar's silhouette, the
+ * light crosses more glass and takes more of its colour), least squares over the channels with
+ * both shares ≥ 0. `c` / `b` hold the colours interleaved, the pixel at `i`.
  */
-function reflectionOn(
+function layersOn(
   c: ArrayLike<number>,
   b: ArrayLike<number>,
   i: number,
   s: number,
   u: ArrayLike<number>,
   uo: number,
-) {
-  let de = 0,
-    ee = 0;
+): [number, number] {
+  const a0 = Math.max(1e-3, 1 - s);
+  let e11 = DAMP,
+    e12 = 0,
+    e22 = DAMP,
+    d1 = 0,
+    d2 = 0;
   for (let k = 0; k < 3; k++) {
     const bk = b[i * 3 + k]!;
-    const e = LIGHT[k]! - bk;
-    de += (c[i * 3 + k]! - s * bk - u[uo + k]!) * e;
-    ee += e * e;
+    const d = c[i * 3 + k]! - s * bk - u[uo + k]!;
+    const l = LIGHT[k]! - bk;
+    const e = (EDGE_SHADE * u[uo + k]!) / a0 - bk;
+    e11 += l * l;
+    e12 += l * e;
+    e22 += e * e;
+    d1 += l * d;
+    d2 += e * d;
   }
-  return de > 0 ? de / (ee + DAMP) : 0;
+  const det = e11 * e22 - e12 * e12;
+  const r1 = (d1 * e22 - d2 * e12) / det,
+    r2 = (d2 * e11 - d1 * e12) / det;
+  const only1 = Math.max(0, d1 / e11);
+  // An edge counts where it moves the colour beyond the noise (rms over the channels).
+  const edge = (r: number) => r * Math.sqrt((e22 - DAMP) / 3) >= EDGE_MIN;
+  if (r1 >= 0 && r2 >= 0) return edge(r2) ? [r1, r2] : [only1, 0];
+  // One layer alone: the one that explains more.
+  const only2 = Math.max(0, d2 / e22);
+  return only1 * d1 >= only2 * d2 || !edge(only2) ? [only1, 0] : [0, only2];
 }
 
-/** rms (levels) of what the line and a reflection r leave unexplained at that pixel. */
+/** rms (levels) of what the line, a reflection r1 and an edge r2 leave unexplained at that pixel. */
 function misfitOn(
   c: ArrayLike<number>,
   b: ArrayLike<number>,
@@ -85,19 +112,22 @@ function misfitOn(
   s: number,
   u: ArrayLike<number>,
   uo: number,
-  r: number,
+  r1: number,
+  r2: number,
 ) {
+  const a0 = Math.max(1e-3, 1 - s);
   let res = 0;
   for (let k = 0; k < 3; k++) {
     const bk = b[i * 3 + k]!;
-    res += (c[i * 3 + k]! - s * bk - u[uo + k]! - r * (LIGHT[k]! - bk)) ** 2;
+    const e = (EDGE_SHADE * u[uo + k]!) / a0 - bk;
+    res += (c[i * 3 + k]! - s * bk - u[uo + k]! - r1 * (LIGHT[k]! - bk) - r2 * e) ** 2;
   }
   return Math.sqrt(res / 3);
 }
 
 /**
  * α and F of pixel `j` of `shot` as glass on `line` over `plate`, with an unsmoothed pixel; false
- * (nothing written) where the line and a reflection leave more than MISFIT unexplained.
+ * (nothing written) where the line and its layers leave more than MISFIT unexplained.
  */
 export function solveOnLine(
   shot: Uint8Array,
@@ -108,9 +138,9 @@ export function solveOnLine(
   fg: Uint8Array,
 ): boolean {
   const a0 = 1 - line.s;
-  const r = Math.min(1 - a0, reflectionOn(shot, plate, j, line.s, line.u, 0));
-  if (misfitOn(shot, plate, j, line.s, line.u, 0, r) > MISFIT) return false;
-  writeGlass(shot, plate, j, a0 + r, alpha, fg);
+  const [r1, r2] = layersOn(shot, plate, j, line.s, line.u, 0);
+  if (misfitOn(shot, plate, j, line.s, line.u, 0, r1, r2) > MISFIT) return false;
+  writeGlass(shot, plate, j, Math.min(1, a0 + r1 + r2), alpha, fg);
   return true;
 }
 
@@ -194,8 +224,8 @@ export function glassOverPlate(
   const u = new Float64Array((count + 1) * 3);
   const inLine = new Uint8Array(n).fill(1);
   const sums = new Float64Array((count + 1) * 7);
-  const reflectionAt = (i: number, c: number) => reflectionOn(C, B, i, s[c]!, u, c * 3);
-  const misfit = (i: number, c: number, r: number) => misfitOn(C, B, i, s[c]!, u, c * 3, r);
+  const layersAt = (i: number, c: number) => layersOn(C, B, i, s[c]!, u, c * 3);
+  const misfit = (i: number, c: number, r1: number, r2: number) => misfitOn(C, B, i, s[c]!, u, c * 3, r1, r2);
   for (let pass = 0; pass < PASSES; pass++) {
     // Weighted means of B and C over the line's cells, then the pooled centred moments.
     sums.fill(0);
@@ -238,7 +268,9 @@ export function glassOverPlate(
     if (pass < PASSES - 1) {
       for (let i = 0; i < n; i++) {
         const c = labels[i]!;
-        if (c) inLine[i] = reflectionAt(i, c) < LINE_REFLECTION && misfit(i, c, 0) < LINE_MISFIT ? 1 : 0;
+        if (!c) continue;
+        const [r1, r2] = layersAt(i, c);
+        inLine[i] = r1 + r2 < LINE_REFLECTION && misfit(i, c, 0, 0) < LINE_MISFIT ? 1 : 0;
       }
     }
   }
@@ -247,9 +279,8 @@ export function glassOverPlate(
   for (let i = 0; i < n; i++) {
     const c = labels[i]!;
     if (!c) continue;
-    const a0 = 1 - s[c]!;
-    const r = Math.min(1 - a0, reflectionAt(i, c));
-    if (misfit(i, c, r) <= MISFIT) cellAlpha[i] = a0 + r;
+    const [r1, r2] = layersAt(i, c);
+    if (misfit(i, c, r1, r2) <= MISFIT) cellAlpha[i] = Math.min(1, 1 - s[c]! + r1 + r2);
   }
   for (let y = y0 * f; y < Math.min(height, (y1 + 1) * f); y++) {
     for (let x = x0 * f, j = y * width + x; x < Math.min(width, (x1 + 1) * f); x++, j++) {
