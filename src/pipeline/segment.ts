@@ -22,7 +22,7 @@ import type { SegmenterLease } from '../models/segmenters.js';
 import type { NativeSegmenter } from '../native.js';
 import { runSam } from './sam.js';
 import { refineGrid } from '../compose/refine.js';
-import { glassStageRuns } from '../compose/glass/matte-at-scale.js';
+import { blockAverage, glassStageRuns } from '../compose/glass/matte-at-scale.js';
 import { clipBox } from '../compose/glass/product-extent.js';
 import { glassLook } from '../compose/glass/subject-matte.js';
 import {
@@ -154,6 +154,19 @@ async function segmentWith(
           () => undefined,
         );
 
+  // The glass stage judges a box-averaged copy of the photo on the same grid (made here while the
+  // network runs): the analysis is tuned on that reduction, and libvips' linear kernel is another.
+  const glassOptions = {
+    ...(opts.prompt ? { prompt: opts.prompt } : {}),
+    ...(opts.glass !== undefined ? { glass: opts.glass } : {}),
+  };
+  const glassCopyP =
+    refine && grid.s > 1 && glassStageRuns(glassOptions)
+      ? new Promise<Uint8Array>((resolve) =>
+          setImmediate(() => resolve(blockAverage(image.data, image.width, image.height, 3, grid.s))),
+        )
+      : undefined;
+
   let coarse: { data: Float32Array; width: number; height: number };
   let fed: [number, number];
   if (profile.family === 'sam') {
@@ -215,16 +228,13 @@ async function segmentWith(
   }
 
   const guide = await guideP;
-  const glassOptions = {
-    ...(opts.prompt ? { prompt: opts.prompt } : {}),
-    ...(opts.glass !== undefined ? { glass: opts.glass } : {}),
-  };
+  const glassCopy = await glassCopyP;
   // The glass stage's analysis needs only the photo and the mask on a grid: where the refinement's
   // guide is that grid, it runs on a second pixel worker while the refinement runs.
   const analysis =
-    guide && glassStageRuns(glassOptions)
+    guide && glassCopy
       ? glassAnalysisOffThread(
-          guide.data.slice(),
+          glassCopy,
           alphaOnGrid(coarse, guide.width, guide.height),
           guide.width,
           guide.height,
