@@ -14,7 +14,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { cleanup, clearSegmenters, segment } from '../src/index.js';
 import { subjectMatte } from '../src/compose/glass/subject-matte.js';
 import { parseReplaceOptions } from '../src/options.js';
-import { makeGlassScene, promptBoxFor, REGION_GLASS, scenePng } from '../scripts/lib/glass-scenes.js';
+import { type GlassScene, makeGlassScene, promptBoxFor, REGION_GLASS, scenePng } from '../scripts/lib/glass-scenes.js';
 import { scoreCutout } from '../scripts/lib/glass-score.js';
 import { tempDir } from './helpers/paths.js';
 import { redSubjectModel, writeTinyModel } from './helpers/tiny-models.js';
@@ -38,6 +38,17 @@ function rgbaOf(fg: Uint8Array, alpha: Uint8Array): Uint8Array {
   return out;
 }
 
+/** The matte of a scene cut out with its prompt box and no help from the network. */
+function boxedMatte(s: GlassScene) {
+  return subjectMatte({
+    rgb: s.image,
+    width: s.width,
+    height: s.height,
+    salient: new Uint8Array(s.width * s.height),
+    prompt: { box: promptBoxFor(s) },
+  });
+}
+
 describe('glass matte (model-free, box given)', () => {
   it.each([
     ['door', 'garden', 2],
@@ -45,13 +56,7 @@ describe('glass matte (model-free, box given)', () => {
     ['door', 'interior', 1],
   ] as const)('a %s over a %s: frame kept, panes see-through, old background gone', async (kind, backdrop, seed) => {
     const s = await makeGlassScene({ kind, backdrop, width: W, height: H, seed });
-    const m = subjectMatte({
-      rgb: s.image,
-      width: W,
-      height: H,
-      salient: new Uint8Array(W * H),
-      prompt: { box: promptBoxFor(s) },
-    });
+    const m = boxedMatte(s);
     const score = scoreCutout(s, rgbaOf(m.fg, m.alpha));
     // Measured at this size: opaque ≤ 0.7, background ≤ 1.8, glass 5.9–16.8. Keeping the box opaque scores > 40
     // on glass and background, losing the frame > 40 on opaque.
@@ -69,13 +74,7 @@ describe('glass matte (model-free, box given)', () => {
     async (seed) => {
       const [w, h] = [256, 192];
       const s = await makeGlassScene({ kind: 'jar', backdrop: 'garden', width: w, height: h, seed });
-      const m = subjectMatte({
-        rgb: s.image,
-        width: w,
-        height: h,
-        salient: new Uint8Array(w * h),
-        prompt: { box: promptBoxFor(s) },
-      });
+      const m = boxedMatte(s);
       // The stripe and the base: glass with α ≥ 0.4 in the truth. Without the highlights step 90 % of
       // them come out opaque and the glass scores 14.5–15.7; measured with it: 10–13 % and 6.1–7.5.
       let bright = 0,
@@ -98,13 +97,7 @@ describe('glass matte (model-free, box given)', () => {
     // The photo has browns like the wood: by colour alone the top and plinth pass for glass (opaque 78).
     const photo = path.resolve(import.meta.dirname, '../examples/studio-chair.jpg');
     const s = await makeGlassScene({ kind: 'vitrine', backdrop: { photo }, width: W, height: H, seed: 2 });
-    const m = subjectMatte({
-      rgb: s.image,
-      width: W,
-      height: H,
-      salient: new Uint8Array(W * H),
-      prompt: { box: promptBoxFor(s) },
-    });
+    const m = boxedMatte(s);
     const score = scoreCutout(s, rgbaOf(m.fg, m.alpha));
     expect(score.opaque).toBeLessThan(3);
     expect(score.background).toBeLessThan(3);

@@ -10,7 +10,7 @@
  * region's width there, and the view inside is clearly less even; they are opaque. Over an even
  * view (a plain wall through the panes) nothing can be told, and nothing is peeled.
  */
-import { components } from './pixel-ops.js';
+import { components, regionBounds } from './pixel-ops.js';
 import { CLASS_GLASS, CLASS_OPAQUE } from './region-classes.js';
 
 /** Deepest strip peeled, as a share of the product's short side. */
@@ -38,20 +38,7 @@ export function peelFrameFaces(
   const maxDepth = Math.max(1, Math.round(side * MAX_DEPTH));
   const minSize = (maxDepth * 4) ** 2;
   const { labels, count, sizes } = components(undefined, width, height, (i) => classes[i] === CLASS_GLASS);
-  const x0 = new Int32Array(count + 1).fill(width),
-    y0 = new Int32Array(count + 1).fill(height),
-    x1 = new Int32Array(count + 1).fill(-1),
-    y1 = new Int32Array(count + 1).fill(-1);
-  for (let i = 0; i < labels.length; i++) {
-    const c = labels[i]!;
-    if (!c) continue;
-    const x = i % width,
-      y = (i - x) / width;
-    if (x < x0[c]!) x0[c] = x;
-    if (x > x1[c]!) x1[c] = x;
-    if (y < y0[c]!) y0[c] = y;
-    if (y > y1[c]!) y1[c] = y;
-  }
+  const { x0, y0, x1, y1 } = regionBounds(labels, count, width);
   for (let c = 1; c <= count; c++) {
     if (sizes[c]! < minSize) continue;
     const box = { x0: x0[c]!, y0: y0[c]!, x1: x1[c]!, y1: y1[c]! };
