@@ -12,6 +12,8 @@
  *
  * Options: --size 768 (long side)  --seeds 1  --model <file.onnx>  --no-studio  --no-cost
  *          --cost-runs 5 (pairs of 12-MP runs, medians)  --json
+ *          --blur 0 (σ in px: a lens's softness on the single shot's photo, the truth left sharp; the
+ *          scenes are drawn pixel-sharp, which real photos never are)
  * Env: BGN_PHOTOS_DIR (default ../shared/photos).
  */
 import { existsSync } from 'node:fs';
@@ -34,6 +36,7 @@ const { values: v } = parseArgs({
     'cost-runs': { type: 'string', default: '5' },
     'no-studio': { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
+    blur: { type: 'string', default: '0' },
   },
 });
 const size = Number(v.size);
@@ -76,7 +79,9 @@ for (let seed = 1; seed <= Number(v.seeds); seed++) {
       const scene = await makeGlassScene({ kind, backdrop, width, height, seed });
       const input = await scenePng(scene);
       const box = promptBoxFor(scene);
-      const { rgba, ms } = await cutout(input, box);
+      const sigma = Number(v.blur);
+      const shot = sigma > 0 ? await sharp(input).blur(Math.max(0.3, sigma)).png().toBuffer() : input;
+      const { rgba, ms } = await cutout(shot, box);
       const row: Row = { scene: `${kind}/${scene.backdropName}/${seed}`, ms, ...scoreCutout(scene, rgba) };
       if (!v['no-studio']) {
         const shots = await glassStudioShots(scene, seed);
