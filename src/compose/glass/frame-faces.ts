@@ -80,25 +80,8 @@ function peelSide(
   const [a0, a1] = alongRows ? [box.x0, box.x1] : [box.y0, box.y1];
   const lineAt = (k: number) => (fromStart ? lo + k : hi - k);
   const at = (line: number, p: number) => (alongRows ? line * width + p : p * width + line);
-  // Per line: the region's pixels on it, and how even they are (mean deviation from their mean).
-  const measure = (line: number): { count: number; deviation: number } => {
-    const sum = [0, 0, 0];
-    let k = 0;
-    for (let p = a0; p <= a1; p++) {
-      const i = at(line, p);
-      if (labels[i] !== c) continue;
-      for (let ch = 0; ch < 3; ch++) sum[ch]! += rgb[i * 3 + ch]!;
-      k++;
-    }
-    if (k === 0) return { count: 0, deviation: 0 };
-    let dev = 0;
-    for (let p = a0; p <= a1; p++) {
-      const i = at(line, p);
-      if (labels[i] !== c) continue;
-      for (let ch = 0; ch < 3; ch++) dev += Math.abs(rgb[i * 3 + ch]! - sum[ch]! / k);
-    }
-    return { count: k, deviation: dev / (3 * k) };
-  };
+  const ofRegion = (i: number) => labels[i] === c;
+  const measure = (line: number) => lineStats(rgb, at, line, a0, a1, ofRegion);
   const span = a1 - a0 + 1;
   let view = 0;
   for (let k = maxDepth; k < maxDepth + VIEW_LINES && k <= hi - lo; k++) view += measure(lineAt(k)).deviation;
@@ -107,9 +90,11 @@ function peelSide(
   // A face is of the frame's material: its colour runs on from the frame's next to it.
   const outside = fromStart ? lo - 1 : hi + 1;
   if (outside < 0 || outside >= (alongRows ? classes.length / width : width)) return;
-  const frame = meanColour(classes, rgb, at, outside, a0, a1, (i) => classes[i] === CLASS_OPAQUE);
-  const face = meanColour(classes, rgb, at, lineAt(0), a0, a1, (i) => labels[i] === c);
-  if (!frame || !face || Math.max(...[0, 1, 2].map((k) => Math.abs(frame[k]! - face[k]!))) > FRAME_STEP) return;
+  const frame = lineStats(rgb, at, outside, a0, a1, (i) => classes[i] === CLASS_OPAQUE);
+  const face = measure(lineAt(0));
+  const half = (a1 - a0 + 1) / 2;
+  if (frame.count <= half || face.count <= half) return;
+  if (Math.max(...[0, 1, 2].map((k) => Math.abs(frame.mean[k]! - face.mean[k]!))) > FRAME_STEP) return;
   let depth = 0;
   for (; depth < maxDepth; depth++) {
     const m = measure(lineAt(depth));
@@ -124,23 +109,33 @@ function peelSide(
   }
 }
 
-/** Mean colour of the pixels `take` admits on one line (from a0 to a1), or undefined where under half are. */
-function meanColour(
-  classes: Uint8Array,
+/**
+ * The pixels `take` admits on one line (from a0 to a1): how many, their mean colour, and how even
+ * they are (mean deviation from that mean, levels per channel).
+ */
+function lineStats(
   rgb: Uint8Array,
   at: (line: number, p: number) => number,
   line: number,
   a0: number,
   a1: number,
   take: (i: number) => boolean,
-): number[] | undefined {
-  const sum = [0, 0, 0];
-  let k = 0;
+): { count: number; mean: number[]; deviation: number } {
+  const mean = [0, 0, 0];
+  let count = 0;
   for (let p = a0; p <= a1; p++) {
     const i = at(line, p);
     if (!take(i)) continue;
-    for (let ch = 0; ch < 3; ch++) sum[ch]! += rgb[i * 3 + ch]!;
-    k++;
+    for (let ch = 0; ch < 3; ch++) mean[ch]! += rgb[i * 3 + ch]!;
+    count++;
   }
-  return k > (a1 - a0 + 1) / 2 ? sum.map((v) => v / k) : undefined;
+  if (count === 0) return { count, mean, deviation: 0 };
+  for (let ch = 0; ch < 3; ch++) mean[ch]! /= count;
+  let dev = 0;
+  for (let p = a0; p <= a1; p++) {
+    const i = at(line, p);
+    if (!take(i)) continue;
+    for (let ch = 0; ch < 3; ch++) dev += Math.abs(rgb[i * 3 + ch]! - mean[ch]!);
+  }
+  return { count, mean, deviation: dev / (3 * count) };
 }

@@ -55,7 +55,7 @@ interface Runs {
 
 /**
  * Rewrites `classes` (per pixel: 0 background, 1 opaque, 2 glass) in place: the opaque parts that
- * are highlights on the glass beside them become glass, and `lift` gets their t per pixel (0..0.9;
+ * are highlights on the glass beside them become glass, and `lift` (if given) gets their t per pixel (0..0.9;
  * other pixels are left as they are). `side` is the product's short side, `minSize` the smallest
  * part judged.
  */
@@ -66,7 +66,7 @@ export function glassHighlights(
   height: number,
   side: number,
   minSize: number,
-  lift: Float32Array,
+  lift?: Float32Array,
 ): void {
   const n = width * height;
   const maxRun = Math.max(4, Math.round(side * MAX_RUN));
@@ -109,6 +109,7 @@ export function glassHighlights(
   for (let i = 0; i < n; i++) {
     if (!flip[parts.labels[i]!]) continue;
     classes[i] = CLASS_GLASS;
+    if (!lift) continue;
     let num = 0,
       den = 0;
     for (let ch = 0; ch < 3; ch++) {

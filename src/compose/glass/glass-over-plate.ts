@@ -67,6 +67,11 @@ export interface GlassLine {
  * light crosses more glass and takes more of its colour), least squares over the channels with
  * both shares ≥ 0. `c` / `b` hold the colours interleaved, the pixel at `i`.
  */
+/** Channel k of the edge colour minus B: E = EDGE_SHADE·u/(1 − s), u read at `uo`. */
+function edgeMove(u: ArrayLike<number>, uo: number, s: number, k: number, bk: number): number {
+  return (EDGE_SHADE * u[uo + k]!) / Math.max(1e-3, 1 - s) - bk;
+}
+
 function layersOn(
   c: ArrayLike<number>,
   b: ArrayLike<number>,
@@ -75,7 +80,6 @@ function layersOn(
   u: ArrayLike<number>,
   uo: number,
 ): [number, number] {
-  const a0 = Math.max(1e-3, 1 - s);
   let e11 = DAMP,
     e12 = 0,
     e22 = DAMP,
@@ -85,7 +89,7 @@ function layersOn(
     const bk = b[i * 3 + k]!;
     const d = c[i * 3 + k]! - s * bk - u[uo + k]!;
     const l = LIGHT[k]! - bk;
-    const e = (EDGE_SHADE * u[uo + k]!) / a0 - bk;
+    const e = edgeMove(u, uo, s, k, bk);
     e11 += l * l;
     e12 += l * e;
     e22 += e * e;
@@ -115,11 +119,10 @@ function misfitOn(
   r1: number,
   r2: number,
 ) {
-  const a0 = Math.max(1e-3, 1 - s);
   let res = 0;
   for (let k = 0; k < 3; k++) {
     const bk = b[i * 3 + k]!;
-    const e = (EDGE_SHADE * u[uo + k]!) / a0 - bk;
+    const e = edgeMove(u, uo, s, k, bk);
     res += (c[i * 3 + k]! - s * bk - u[uo + k]! - r1 * (LIGHT[k]! - bk) - r2 * e) ** 2;
   }
   return Math.sqrt(res / 3);

@@ -137,7 +137,7 @@ export function classifyProduct(
   }
   for (const i of rest) out[i] = CLASS_OPAQUE;
   peelFrameFaces(out, rgb, width, height, side);
-  glassHighlights(out, rgb, width, height, side, speck, options.lift ?? new Float32Array(n));
+  glassHighlights(out, rgb, width, height, side, speck, options.lift);
   return out;
 }
 
