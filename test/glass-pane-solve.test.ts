@@ -114,7 +114,7 @@ describe('objectsBehindGlass', () => {
     const cls = Uint8Array.from([0, CLASS_GLASS, CLASS_GLASS, CLASS_OPAQUE]);
     const sizes = [0, 0, 0, 0];
     for (const l of labels) sizes[l]!++;
-    objectsBehindGlass(labels, cls, sizes, rgb, w, 20);
+    objectsBehindGlass(labels, cls, sizes, rgb, w, 20, Uint8Array.from([0, 1, 1, 1]), 4);
     return cls;
   }
 

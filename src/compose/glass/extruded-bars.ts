@@ -20,7 +20,10 @@ const MIN_OUTLINE = 0.25;
 /** Mean distance (levels, per channel) of its pixels from the mean of their line along the bar. */
 const MAX_DEVIATION = 3;
 
-/** Per region label (1..count): 1 where the region is an extruded bar. */
+/**
+ * Per region label (1..count): 1 where the region is an extruded bar. With `outside` undefined, any
+ * long even bar counts, on the outline or not (a rail between two panes as well as a band of view).
+ */
 export function extrudedBars(
   labels: Int32Array,
   count: number,
@@ -28,7 +31,7 @@ export function extrudedBars(
   rgb: Uint8Array,
   width: number,
   minSize: number,
-  outside: Uint8Array,
+  outside: Uint8Array | undefined,
 ): Uint8Array {
   const n = labels.length;
   // How many of each region's pixels touch the known background.
@@ -37,6 +40,7 @@ export function extrudedBars(
     const c = labels[i]!;
     if (c === 0) continue;
     const x = i % width;
+    if (!outside) break;
     if ((x > 0 && outside[i - 1]) || (x + 1 < width && outside[i + 1]) || outside[i - width] || outside[i + width])
       outline[c]!++;
   }
@@ -48,7 +52,7 @@ export function extrudedBars(
     const w = x1[c]! - x0[c]! + 1,
       h = y1[c]! - y0[c]! + 1;
     if (sizes[c]! < MIN_FILL * w * h || Math.max(w, h) < MIN_ASPECT * Math.min(w, h)) continue;
-    if (outline[c]! < MIN_OUTLINE * Math.max(w, h)) continue;
+    if (outside && outline[c]! < MIN_OUTLINE * Math.max(w, h)) continue;
     const horizontal = w > h;
     const k = horizontal ? h : w;
     lines.set(c, { horizontal, sum: new Float64Array(k * 3), count: new Float64Array(k) });

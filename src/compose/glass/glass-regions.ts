@@ -10,7 +10,8 @@
  *             the glass's tint and reflections)
  *   opaque    everything else: frames, mullions, handles, lids, and whatever its colours any
  *             extruded bar (extruded-bars.ts) or object seen behind the glass (objects-behind-glass.ts)
- * Specks too small to judge take the class of the region around them. Then, pixel by pixel, a
+ * Specks too small to judge, and the slivers a soft edge leaves between two regions (soft-rims.ts),
+ * take the class of the region around them. Then, pixel by pixel, a
  * frame's face the flood joined to its pane is peeled off it (frame-faces.ts), and highlights on the
  * glass that were judged opaque become glass with their lift (glass-highlights.ts).
  */
@@ -18,12 +19,19 @@ import { extrudedBars } from './extruded-bars.js';
 import { peelFrameFaces } from './frame-faces.js';
 import { glassHighlights } from './glass-highlights.js';
 import { objectsBehindGlass } from './objects-behind-glass.js';
+import { softRims } from './soft-rims.js';
 import { components, distanceToOtherLabel } from './pixel-ops.js';
 import type { ProductExtent } from './product-extent.js';
 import { CLASS_BACKGROUND, CLASS_GLASS, CLASS_OPAQUE } from './region-classes.js';
 import { viewBeyondFrame } from './view-beyond-frame.js';
 
 export { CLASS_BACKGROUND, CLASS_GLASS, CLASS_OPAQUE };
+
+/**
+ * The widest rim (share of the box's short side) looked across around an object behind glass: its
+ * soft edge and the glass shelf it stands on.
+ */
+const RIM_SHARE = 0.02;
 
 const BINS = 16;
 const SHIFT = 4;
@@ -96,15 +104,18 @@ export function classifyProduct(
   // 0 = undecided (a speck), else the class + 1 so that 0 stays free.
   const cls = new Uint8Array(count + 1);
   const bars = extrudedBars(labels, count, sizes, rgb, width, speck, known);
+  const rims = softRims(labels, count, radius, rgb, width);
   for (let c = 1; c <= count; c++) {
-    if (sizes[c]! < speck) continue;
+    if (sizes[c]! < speck || rims[c]) continue;
     const glass = radius[c]! >= thin && bgLike[c]! / sizes[c]! >= need && !bars[c];
     cls[c] = glass ? CLASS_GLASS : CLASS_OPAQUE;
   }
-  reclaimEnclosed(labels, cls, width, height, rgb, bgLike, sizes, bars);
-  objectsBehindGlass(labels, cls, sizes, rgb, width, speck);
+  // Any even bar, on the outline or not: a rail between two panes is not the view.
+  const evenBars = extrudedBars(labels, count, sizes, rgb, width, speck, undefined);
+  reclaimEnclosed(labels, cls, width, height, rgb, bgLike, sizes, evenBars);
   const thick = new Uint8Array(count + 1);
   for (let c = 1; c <= count; c++) thick[c] = radius[c]! >= thin ? 1 : 0;
+  objectsBehindGlass(labels, cls, sizes, rgb, width, speck, thick, Math.max(4, Math.round(side * RIM_SHARE)));
   viewBeyondFrame(labels, cls, sizes, bars, thick, rgb, width, side, speck);
   const out = new Uint8Array(n);
   const pending: number[] = [];
@@ -145,7 +156,8 @@ export function classifyProduct(
  * Opaque regions wholly inside glass that are background-coloured or brighter than the glass
  * around them — the background's own edges seen through a pane, reflection lines — are glass, and
  * so are background-coloured ones mostly bordered by glass (a strip of the view along a rail).
- * A handle or an object behind the glass (neither) stays opaque, and so does an extruded bar.
+ * A handle or an object behind the glass (neither) stays opaque, and so does an even bar (an
+ * extruded profile: a rail between two panes, a plinth).
  */
 function reclaimEnclosed(
   labels: Int32Array,

@@ -7,7 +7,7 @@
  * round. Such a region is opaque whatever its colours — its colours may well occur in the
  * background (a green vase in front of a garden) or be brighter than the glass around it.
  */
-import { regionBounds } from './pixel-ops.js';
+import { colourStep, regionBounds } from './pixel-ops.js';
 import { CLASS_GLASS, CLASS_OPAQUE } from './region-classes.js';
 
 /** Share of the region's border that must be glass. */
@@ -16,12 +16,13 @@ const ENCLOSED = 0.95;
 const MIN_FILL = 0.5;
 const MAX_ASPECT = 3;
 /** Largest size beside the glass regions around it (an object, not the view or a glass body). */
-const MAX_SHARE_OF_HOLDER = 0.25;
+const MAX_SHARE_OF_HOLDER = 0.35;
 /**
  * Mean step (levels, largest channel) across its outline: a sharp edge of its own (an object in
- * focus), not the soft edges of a view behind.
+ * focus), not the soft edges of a view behind. Measured from a pixel inside the outline to one
+ * beyond its rim, so that a lens's softness does not halve it.
  */
-const MIN_OUTLINE_STEP = 40;
+const MIN_OUTLINE_STEP = 30;
 
 /**
  * Sets `cls[c]` (the class of region c, as classifyProduct keeps them) to opaque for the regions
@@ -34,6 +35,8 @@ export function objectsBehindGlass(
   rgb: Uint8Array,
   width: number,
   minSize: number,
+  thick: Uint8Array,
+  rim: number,
 ): void {
   const count = cls.length - 1;
   const n = labels.length;
@@ -45,21 +48,29 @@ export function objectsBehindGlass(
     const c = labels[i]!;
     if (c === 0) continue;
     const x = i % width;
-    for (const j of [x > 0 ? i - 1 : -1, x + 1 < width ? i + 1 : -1, i - width, i + width]) {
-      if (j < 0 || j >= n || labels[j] === c) continue;
-      // Specks (undecided, often the anti-aliased rim itself) neither enclose nor open a region.
-      if (cls[labels[j]!] === 0) continue;
-      if (cls[labels[j]!] !== CLASS_GLASS) {
+    for (const d of [-1, 1, -width, width]) {
+      const j = i + d;
+      if ((d === -1 && x === 0) || (d === 1 && x + 1 === width) || j < 0 || j >= n || labels[j] === c) continue;
+      // Across the rim: specks (undecided, the soft or anti-aliased rim itself) and thin opaque parts (a
+      // glass shelf's edge the object stands on) are stepped over, up to `rim` pixels.
+      const over = (t: number) => labels[t] !== 0 && (cls[labels[t]!] === 0 || !thick[labels[t]!]);
+      let t = j;
+      for (let k = 1; k < rim && over(t); k++) {
+        const next = t + d;
+        if (next < 0 || next >= n || (d === 1 && next % width === 0) || (d === -1 && t % width === 0)) break;
+        t = next;
+      }
+      if (labels[t] === c || (labels[t] !== 0 && cls[labels[t]!] === 0)) continue;
+      if (labels[t] === 0 || cls[labels[t]!] !== CLASS_GLASS) {
         otherSide[c]!++;
         continue;
       }
       glassSide[c]!++;
-      const d = Math.max(
-        Math.abs(rgb[i * 3]! - rgb[j * 3]!),
-        Math.abs(rgb[i * 3 + 1]! - rgb[j * 3 + 1]!),
-        Math.abs(rgb[i * 3 + 2]! - rgb[j * 3 + 2]!),
-      );
-      stepSum[c]! += d;
+      // From the region's side of its outline (a pixel in, where it has one) to the glass beyond the rim.
+      const inner = i - d >= 0 && i - d < n && labels[i - d] === c ? i - d : i;
+      const beyond = t + d;
+      const outer = beyond >= 0 && beyond < n && Math.abs((beyond % width) - (t % width)) <= 1 && labels[beyond] === labels[t] ? beyond : t;
+      stepSum[c]! += colourStep(rgb, inner, outer);
     }
   }
   const candidates: number[] = [];

@@ -26,6 +26,14 @@ export function step(planes: Float32Array[], i: number, j: number): number {
   return Math.max(a, b, c);
 }
 
+/** Largest channel difference between pixels i and j of 8-bit RGB. */
+export function colourStep(rgb: Uint8Array, i: number, j: number): number {
+  const a = Math.abs(rgb[i * 3]! - rgb[j * 3]!),
+    b = Math.abs(rgb[i * 3 + 1]! - rgb[j * 3 + 1]!),
+    c = Math.abs(rgb[i * 3 + 2]! - rgb[j * 3 + 2]!);
+  return a > b ? (a > c ? a : c) : b > c ? b : c;
+}
+
 /** The k-th 4-neighbour (left, right, up, down) of pixel i in column x; < 0 (or ≥ n) outside. */
 function neighbour(i: number, x: number, width: number, k: number): number {
   return k === 0 ? (x > 0 ? i - 1 : -1) : k === 1 ? (x + 1 < width ? i + 1 : -1) : k === 2 ? i - width : i + width;

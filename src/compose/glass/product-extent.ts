@@ -7,6 +7,8 @@
  *             their neighbour stays below a limit measured on the box's border ring (the
  *             background's own texture); a product's outline — a frame, a silhouette — stops it.
  *             What the flood cannot reach is the product: the frame and whatever it encloses.
+ *   texture   a looser limit from the ring's textured part adds the small scraps of a detailed
+ *             margin (a photo's seams, leaves) the grain's limit left out, never a large part
  *   salient   pixels the segmentation network calls subject (α ≥ 128) are never flooded
  *   points    positive points add the region grown from them, negative points seed the flood
  *   keep      the product's largest connected parts (stray textured specks of the margin drop)
@@ -35,7 +37,7 @@ export interface ProductExtent {
   known: Uint8Array;
   /** The box used (the prompt's, or the salient mask's grown bounds). */
   box: Box;
-  /** The step limit the flood used. */
+  /** The step limit the product's regions are split under (from the ring's texture, see MAX_REGION_LOOSENING). */
   limit: number;
   /** The smoothed photo (three planes), reused by the glass stage. */
   planes: Float32Array[];
@@ -72,8 +74,8 @@ export function salientBox(alpha: Uint8Array, width: number, height: number, gro
   return clipBox([x0 - m, y0 - m, x1 - x0 + 1 + 2 * m, y1 - y0 + 1 + 2 * m], width, height);
 }
 
-/** The step limit: from the steps between neighbours on the box's border ring (the background's texture). */
-function floodLimit(planes: Float32Array[], width: number, box: Box): number {
+/** The steps between neighbours on the box's border ring: the background's own texture. */
+function ringSteps(planes: Float32Array[], width: number, box: Box): number[] {
   const [bx, by, bw, bh] = box;
   const ring = Math.max(2, Math.round(Math.min(bw, bh) * 0.01));
   const steps: number[] = [];
@@ -92,9 +94,37 @@ function floodLimit(planes: Float32Array[], width: number, box: Box): number {
       push(bx + bw - 1 - d, y);
     }
   }
-  // Three times the median step: the background's grain passes, a product's outline does not.
-  return Math.min(12, Math.max(3, quantile(steps, 0.5) * 3));
+  return steps;
 }
+
+/**
+ * The flood's limit: three times the ring's median step — the background's grain passes, a
+ * product's outline does not (a glass jar's faint wall included).
+ */
+const floodLimit = (steps: number[]) => Math.min(12, Math.max(3, quantile(steps, 0.5) * 3));
+
+/**
+ * The looser limit of the ring's textured part (its 90th percentile, half as much again): a photo's
+ * detail — a suit's seams, foliage — passes it where the grain's limit stops at every stitch. The
+ * product's regions are split under it (within MAX_REGION_LOOSENING), so that a pane showing such a
+ * photo stays one region rather than splinters judged opaque, and the flood takes in under it the
+ * small scraps of textured margin the grain's limit left out.
+ */
+const textureLimit = (steps: number[]) => Math.min(12, Math.max(3, quantile(steps, 0.9) * 1.5));
+
+/**
+ * The product's regions are split under the texture limit, but at most this many times the grain's:
+ * on a soft photo (a lens, or a large photo judged on a reduced copy) a frame's edge is spread over
+ * two pixels and steps half its contrast from one to the next, and a much looser limit would join
+ * a frame the colour of the view to its pane.
+ */
+const MAX_REGION_LOOSENING = 1.5;
+
+/**
+ * Largest part (share of the box's area) the looser limit may add to the flood. Scraps of a textured
+ * margin are small; a glass body whose faint wall the looser limit crosses — the whole jar — is not.
+ */
+const MAX_TEXTURE_SCRAP = 0.01;
 
 /** The product's extent (see the file comment). `salient` is the network's 8-bit alpha (may be all 0). */
 export function productExtent(
@@ -108,7 +138,9 @@ export function productExtent(
   if (!box) return undefined;
   const [bx, by, bw, bh] = box;
   const planes = smoothPlanes(rgb, width, height, 0);
-  const limit = floodLimit(planes, width, box);
+  const steps = ringSteps(planes, width, box);
+  const limit = floodLimit(steps);
+  const loose = Math.max(limit, textureLimit(steps));
   const walls = straightEdgeWalls(planes, width, height, box);
   const n = width * height;
   const inBox = (i: number) => {
@@ -133,6 +165,13 @@ export function productExtent(
   for (let x = bx; x < bx + bw; x++) seeds.push(by * width + x, (by + bh - 1) * width + x);
   for (let y = by; y < by + bh; y++) seeds.push(y * width + bx, y * width + bx + bw - 1);
   growRegion(planes, width, height, seeds, (i) => inBox(i) && forced[i] === 0, limit, flood, 1, walls);
+  if (loose > limit) {
+    const wide = new Uint8Array(n);
+    growRegion(planes, width, height, seeds, (i) => inBox(i) && forced[i] === 0, loose, wide, 1, walls);
+    const added = components(undefined, width, height, (i) => wide[i] === 1 && flood[i] === 0);
+    const most = bw * bh * MAX_TEXTURE_SCRAP;
+    for (let i = 0; i < n; i++) if (added.labels[i]! > 0 && added.sizes[added.labels[i]!]! <= most) flood[i] = 1;
+  }
   // A negative point removes its region even from the salient mask.
   if (negatives.length) {
     const removed = new Uint8Array(n);
@@ -153,5 +192,5 @@ export function productExtent(
     if (labels[i]! > 0 && keep[labels[i]!]) product[i] = 1;
     else known[i] = 1;
   }
-  return { product, known, box, limit, planes, walls };
+  return { product, known, box, limit: Math.min(loose, limit * MAX_REGION_LOOSENING), planes, walls };
 }
