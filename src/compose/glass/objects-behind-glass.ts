@@ -69,7 +69,10 @@ export function objectsBehindGlass(
       // From the region's side of its outline (a pixel in, where it has one) to the glass beyond the rim.
       const inner = i - d >= 0 && i - d < n && labels[i - d] === c ? i - d : i;
       const beyond = t + d;
-      const outer = beyond >= 0 && beyond < n && Math.abs((beyond % width) - (t % width)) <= 1 && labels[beyond] === labels[t] ? beyond : t;
+      const outer =
+        beyond >= 0 && beyond < n && Math.abs((beyond % width) - (t % width)) <= 1 && labels[beyond] === labels[t]
+          ? beyond
+          : t;
       stepSum[c]! += colourStep(rgb, inner, outer);
     }
   }

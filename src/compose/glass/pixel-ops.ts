@@ -31,7 +31,7 @@ export function colourStep(rgb: Uint8Array, i: number, j: number): number {
   const a = Math.abs(rgb[i * 3]! - rgb[j * 3]!),
     b = Math.abs(rgb[i * 3 + 1]! - rgb[j * 3 + 1]!),
     c = Math.abs(rgb[i * 3 + 2]! - rgb[j * 3 + 2]!);
-  return a > b ? (a > c ? a : c) : b > c ? b : c;
+  return Math.max(a, b, c);
 }
 
 /** The k-th 4-neighbour (left, right, up, down) of pixel i in column x; < 0 (or ≥ n) outside. */
