@@ -128,3 +128,34 @@ describe('objectsBehindGlass', () => {
     expect(scene(60, false)[1]).toBe(CLASS_GLASS);
   });
 });
+
+describe('objectsBehindGlass across a soft rim and a shelf', () => {
+  it('keeps an object opaque that stands on a thin glass shelf, ringed by a soft rim', () => {
+    // Pane (1) above a shelf (4: rows 60–63, thin, opaque), more pane (5) below it; a disc (2) of
+    // radius 12 centred on row 47 stands on the shelf; its outline's ring of pixels is a soft rim (3,
+    // undecided) whose colour is halfway.
+    const w = 100,
+      h = 90;
+    const labels = new Int32Array(w * h);
+    const rgb = new Uint8Array(w * h * 3).fill(120);
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        const i = y * w + x;
+        const r = Math.hypot(x - 50, y - 47.5);
+        labels[i] = y >= 60 && y < 64 ? 4 : y >= 64 ? 5 : r < 11 ? 2 : r < 12.5 ? 3 : 1;
+        const grey = labels[i] === 2 ? 165 : labels[i] === 3 ? 142 : labels[i] === 4 ? 150 : 120;
+        rgb.fill(grey, i * 3, i * 3 + 3);
+      }
+    }
+    const cls = Uint8Array.from([0, CLASS_GLASS, CLASS_GLASS, 0, CLASS_OPAQUE, CLASS_GLASS]);
+    const sizes = [0, 0, 0, 0, 0, 0];
+    for (const l of labels) sizes[l]!++;
+    const thick = Uint8Array.from([0, 1, 1, 0, 0, 1]);
+    objectsBehindGlass(labels, cls, sizes, rgb, w, 20, thick, 8);
+    expect(cls[2]).toBe(CLASS_OPAQUE);
+    // Without looking across the shelf, the disc is not enclosed by glass.
+    const again = Uint8Array.from([0, CLASS_GLASS, CLASS_GLASS, 0, CLASS_OPAQUE, CLASS_GLASS]);
+    objectsBehindGlass(labels, again, sizes, rgb, w, 20, thick, 1);
+    expect(again[2]).toBe(CLASS_GLASS);
+  });
+});

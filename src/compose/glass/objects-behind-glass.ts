@@ -44,23 +44,31 @@ export function objectsBehindGlass(
   const otherSide = new Float64Array(count + 1);
   const stepSum = new Float64Array(count + 1);
   const { x0, y0, x1, y1 } = regionBounds(labels, count, width);
+  // Across the rim: specks (undecided, the soft or anti-aliased rim itself) and thin opaque parts (a
+  // glass shelf's edge the object stands on) are stepped over, up to `rim` pixels. The pixel reached
+  // from region c's pixel i going by d: -1 where the step leaves the image or stays in c.
+  const over = (t: number) => labels[t] !== 0 && (cls[labels[t]!] === 0 || !thick[labels[t]!]);
+  const across = (i: number, d: number, c: number): number => {
+    const x = i % width;
+    const j = i + d;
+    if ((d === -1 && x === 0) || (d === 1 && x + 1 === width) || j < 0 || j >= n || labels[j] === c) return -1;
+    let t = j;
+    for (let k = 1; k < rim && over(t); k++) {
+      const next = t + d;
+      if (next < 0 || next >= n || (d === 1 && next % width === 0) || (d === -1 && t % width === 0)) break;
+      t = next;
+    }
+    return labels[t] === c ? -1 : t;
+  };
+  const directions = [-1, 1, -width, width];
   for (let i = 0; i < n; i++) {
     const c = labels[i]!;
     if (c === 0) continue;
-    const x = i % width;
-    for (const d of [-1, 1, -width, width]) {
-      const j = i + d;
-      if ((d === -1 && x === 0) || (d === 1 && x + 1 === width) || j < 0 || j >= n || labels[j] === c) continue;
-      // Across the rim: specks (undecided, the soft or anti-aliased rim itself) and thin opaque parts (a
-      // glass shelf's edge the object stands on) are stepped over, up to `rim` pixels.
-      const over = (t: number) => labels[t] !== 0 && (cls[labels[t]!] === 0 || !thick[labels[t]!]);
-      let t = j;
-      for (let k = 1; k < rim && over(t); k++) {
-        const next = t + d;
-        if (next < 0 || next >= n || (d === 1 && next % width === 0) || (d === -1 && t % width === 0)) break;
-        t = next;
-      }
-      if (labels[t] === c || (labels[t] !== 0 && cls[labels[t]!] === 0)) continue;
+    for (const d of directions) {
+      const t = across(i, d, c);
+      if (t < 0) continue;
+      // A rim wider than `rim` neither encloses nor opens the region.
+      if (labels[t] !== 0 && cls[labels[t]!] === 0) continue;
       if (labels[t] === 0 || cls[labels[t]!] !== CLASS_GLASS) {
         otherSide[c]!++;
         continue;
@@ -94,9 +102,9 @@ export function objectsBehindGlass(
   for (let i = 0; i < n; i++) {
     const set = around.get(labels[i]!);
     if (!set) continue;
-    const x = i % width;
-    for (const j of [x > 0 ? i - 1 : -1, x + 1 < width ? i + 1 : -1, i - width, i + width]) {
-      if (j >= 0 && j < n && labels[j] !== labels[i] && cls[labels[j]!] === CLASS_GLASS) set.add(labels[j]!);
+    for (const d of directions) {
+      const t = across(i, d, labels[i]!);
+      if (t >= 0 && labels[t] !== 0 && cls[labels[t]!] === CLASS_GLASS) set.add(labels[t]!);
     }
   }
   for (const c of candidates) {
