@@ -54,7 +54,7 @@ describe('glass matte on soft photos and photo backdrops (box given, model-free)
     expect((await scored('window', 'interior', 768, 0.7)).opaque).toBeLessThan(5);
   });
 
-  it('over a photo: panes stay whole, the margin is flooded, the vitrine keeps its object, the jar its walls', async () => {
+  it('over a photo: panes stay whole, the margin is flooded, a vitrine keeps its object, a jar its walls', async () => {
     // Measured: door glass 6.2, background 1.0; vitrine opaque 0.6, glass 9.1; jar glass 12.5.
     const door = await scored('door', astronaut, 512);
     expect(door.glass).toBeLessThan(9);
