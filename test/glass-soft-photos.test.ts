@@ -5,10 +5,9 @@
  *   - Softened (σ 0.7): the object standing on a vitrine's shelf and a window's frame stay opaque,
  *     where the ramps of their soft edges used to ring them with false outlines (the object came out
  *     as glass, opaque 12.1; the window lost its frame, 10.2).
- *   - Over a photo backdrop: a door's panes stay whole regions and the margin's textured scraps are
- *     flooded (glass 13.7 and background 2.9 before at 512 px), a vitrine keeps its object (opaque
- *     11.8 before at 768 px), and a jar's faint walls still stop the looser flood (letting it through
- *     scores glass 24).
+ *   - Over a photo backdrop: the margin's textured scraps are flooded under the ring's texture limit
+ *     (at 512 px a door scored opaque 8.3 and background 2.9 before, a window background 2.6), and a
+ *     jar's faint walls still stop that looser flood (letting it through scores glass 24).
  */
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
@@ -54,14 +53,12 @@ describe('glass matte on soft photos and photo backdrops (box given, model-free)
     expect((await scored('window', 'interior', 768, 0.7)).opaque).toBeLessThan(5);
   });
 
-  it('over a photo: panes stay whole, the margin is flooded, a vitrine keeps its object, a jar its walls', async () => {
-    // Measured: door glass 6.2, background 1.0; vitrine opaque 0.6, glass 9.1; jar glass 12.5.
+  it('over a photo: the textured margin is flooded, a door keeps its frame, a jar its walls', async () => {
+    // Measured at 512 px: door opaque 1.3, background 1.0; window background 0.6; jar (768 px) glass 13.4.
     const door = await scored('door', astronaut, 512);
-    expect(door.glass).toBeLessThan(9);
+    expect(door.opaque).toBeLessThan(4);
     expect(door.background).toBeLessThan(2);
-    const vitrine = await scored('vitrine', astronaut, 768);
-    expect(vitrine.opaque).toBeLessThan(4);
-    expect(vitrine.glass).toBeLessThan(12);
+    expect((await scored('window', astronaut, 512)).background).toBeLessThan(1.5);
     expect((await scored('jar', astronaut, 768)).glass).toBeLessThan(15);
   });
 });

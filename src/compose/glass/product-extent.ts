@@ -37,7 +37,7 @@ export interface ProductExtent {
   known: Uint8Array;
   /** The box used (the prompt's, or the salient mask's grown bounds). */
   box: Box;
-  /** The step limit the product's regions are split under (from the ring's texture, see MAX_REGION_LOOSENING). */
+  /** The flood's step limit (the grain's), which the product's regions are split under too. */
   limit: number;
   /** The smoothed photo (three planes), reused by the glass stage. */
   planes: Float32Array[];
@@ -105,20 +105,12 @@ const floodLimit = (steps: number[]) => Math.min(12, Math.max(3, quantile(steps,
 
 /**
  * The looser limit of the ring's textured part (its 90th percentile, half as much again): a photo's
- * detail — a suit's seams, foliage — passes it where the grain's limit stops at every stitch. The
- * product's regions are split under it (within MAX_REGION_LOOSENING), so that a pane showing such a
- * photo stays one region rather than splinters judged opaque, and the flood takes in under it the
- * small scraps of textured margin the grain's limit left out.
+ * detail — a suit's seams, foliage — passes it where the grain's limit stops at every stitch, and
+ * the flood takes in under it the small scraps of textured margin the grain's limit left out. The
+ * product's regions are still split under the grain's limit: under the looser one a frosted lid
+ * joins its jar and an object in a vitrine its compartment wherever their soft edges are faint.
  */
 const textureLimit = (steps: number[]) => Math.min(12, Math.max(3, quantile(steps, 0.9) * 1.5));
-
-/**
- * The product's regions are split under the texture limit, but at most this many times the grain's:
- * on a soft photo (a lens, or a large photo judged on a reduced copy) a frame's edge is spread over
- * two pixels and steps half its contrast from one to the next, and a much looser limit would join
- * a frame the colour of the view to its pane.
- */
-const MAX_REGION_LOOSENING = 1.5;
 
 /**
  * Largest part (share of the box's area) the looser limit may add to the flood. Scraps of a textured
@@ -192,5 +184,5 @@ export function productExtent(
     if (labels[i]! > 0 && keep[labels[i]!]) product[i] = 1;
     else known[i] = 1;
   }
-  return { product, known, box, limit: Math.min(loose, limit * MAX_REGION_LOOSENING), planes, walls };
+  return { product, known, box, limit, planes, walls };
 }
