@@ -5,8 +5,9 @@
  * length (its shading runs across it, if at all). The background seen through a pane does change
  * along any long stretch — its texture, its objects, the reflections on the glass — so such a
  * region is opaque even where its colours also occur in the background (a wooden plinth over a
- * photo with brown in it). Only bars on the product's outline count: inside a frame, a band of
- * plain sky between two rails, or a glass shelf, is as even as a bar and is seen through.
+ * photo with brown in it). Only bars on the product's outline count for that: inside a frame, a
+ * band of plain sky between two rails, or a glass shelf, is as even as a bar and is seen through.
+ * The even bars inside are still told apart, for a rail between two panes is not the view either.
  */
 
 import { regionBounds } from './pixel-ops.js';
@@ -20,10 +21,14 @@ const MIN_OUTLINE = 0.25;
 /** Mean distance (levels, per channel) of its pixels from the mean of their line along the bar. */
 const MAX_DEVIATION = 3;
 
-/**
- * Per region label (1..count): 1 where the region is an extruded bar. With `outside` undefined, any
- * long even bar counts, on the outline or not (a rail between two panes as well as a band of view).
- */
+/** Per region label (1..count), 1 where the region is: */
+export interface ExtrudedBars {
+  /** a long even bar, on the outline or not (a rail between two panes as well as a band of view); */
+  even: Uint8Array;
+  /** such a bar on the product's outline (it touches `outside` along enough of its length). */
+  outline: Uint8Array;
+}
+
 export function extrudedBars(
   labels: Int32Array,
   count: number,
@@ -31,8 +36,8 @@ export function extrudedBars(
   rgb: Uint8Array,
   width: number,
   minSize: number,
-  outside: Uint8Array | undefined,
-): Uint8Array {
+  outside: Uint8Array,
+): ExtrudedBars {
   const n = labels.length;
   // How many of each region's pixels touch the known background.
   const outline = new Float64Array(count + 1);
@@ -40,7 +45,6 @@ export function extrudedBars(
     const c = labels[i]!;
     if (c === 0) continue;
     const x = i % width;
-    if (!outside) break;
     if ((x > 0 && outside[i - 1]) || (x + 1 < width && outside[i + 1]) || outside[i - width] || outside[i + width])
       outline[c]!++;
   }
@@ -52,12 +56,11 @@ export function extrudedBars(
     const w = x1[c]! - x0[c]! + 1,
       h = y1[c]! - y0[c]! + 1;
     if (sizes[c]! < MIN_FILL * w * h || Math.max(w, h) < MIN_ASPECT * Math.min(w, h)) continue;
-    if (outside && outline[c]! < MIN_OUTLINE * Math.max(w, h)) continue;
     const horizontal = w > h;
     const k = horizontal ? h : w;
     lines.set(c, { horizontal, sum: new Float64Array(k * 3), count: new Float64Array(k) });
   }
-  const out = new Uint8Array(count + 1);
+  const out: ExtrudedBars = { even: new Uint8Array(count + 1), outline: new Uint8Array(count + 1) };
   if (lines.size === 0) return out;
   const lineOf = (c: number, i: number, horizontal: boolean) => {
     const x = i % width;
@@ -78,6 +81,11 @@ export function extrudedBars(
     const m = l.count[k]!;
     for (let ch = 0; ch < 3; ch++) deviation[labels[i]!]! += Math.abs(rgb[i * 3 + ch]! - l.sum[k * 3 + ch]! / m);
   }
-  for (const c of lines.keys()) if (deviation[c]! / (3 * sizes[c]!) <= MAX_DEVIATION) out[c] = 1;
+  for (const c of lines.keys()) {
+    if (deviation[c]! / (3 * sizes[c]!) > MAX_DEVIATION) continue;
+    out.even[c] = 1;
+    const length = Math.max(x1[c]! - x0[c]! + 1, y1[c]! - y0[c]! + 1);
+    if (outline[c]! >= MIN_OUTLINE * length) out.outline[c] = 1;
+  }
   return out;
 }

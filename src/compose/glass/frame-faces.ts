@@ -92,8 +92,7 @@ function peelSide(
   if (outside < 0 || outside >= (alongRows ? classes.length / width : width)) return;
   const frame = lineStats(rgb, at, outside, a0, a1, (i) => classes[i] === CLASS_OPAQUE);
   const face = measure(lineAt(0));
-  const half = (a1 - a0 + 1) / 2;
-  if (frame.count <= half || face.count <= half) return;
+  if (frame.count <= span / 2 || face.count <= span / 2) return;
   if (Math.max(...[0, 1, 2].map((k) => Math.abs(frame.mean[k]! - face.mean[k]!))) > FRAME_STEP) return;
   let depth = 0;
   for (; depth < maxDepth; depth++) {

@@ -60,6 +60,11 @@ export interface GlassLine {
   u: [number, number, number];
 }
 
+/** Channel k of the edge colour minus B: E = EDGE_SHADE·u/(1 − s), u read at `uo`. */
+function edgeMove(u: ArrayLike<number>, uo: number, s: number, k: number, bk: number): number {
+  return (EDGE_SHADE * u[uo + k]!) / Math.max(1e-3, 1 - s) - bk;
+}
+
 /**
  * The layers at one pixel on the line C ≈ s·B + u (u read at `uo`): what C − (s·B + u) holds of a
  * reflection (from B towards the light L) and of a glass edge (from B towards the glass's own
@@ -67,11 +72,6 @@ export interface GlassLine {
  * light crosses more glass and takes more of its colour), least squares over the channels with
  * both shares ≥ 0. `c` / `b` hold the colours interleaved, the pixel at `i`.
  */
-/** Channel k of the edge colour minus B: E = EDGE_SHADE·u/(1 − s), u read at `uo`. */
-function edgeMove(u: ArrayLike<number>, uo: number, s: number, k: number, bk: number): number {
-  return (EDGE_SHADE * u[uo + k]!) / Math.max(1e-3, 1 - s) - bk;
-}
-
 function layersOn(
   c: ArrayLike<number>,
   b: ArrayLike<number>,

@@ -103,7 +103,7 @@ export function classifyProduct(
   const need = options.backgroundLike ?? 0.6;
   // 0 = undecided (a speck), else the class + 1 so that 0 stays free.
   const cls = new Uint8Array(count + 1);
-  const bars = extrudedBars(labels, count, sizes, rgb, width, speck, known);
+  const { outline: bars, even: evenBars } = extrudedBars(labels, count, sizes, rgb, width, speck, known);
   const rims = softRims(labels, count, radius, rgb, width);
   for (let c = 1; c <= count; c++) {
     if (sizes[c]! < speck || rims[c]) continue;
@@ -111,7 +111,6 @@ export function classifyProduct(
     cls[c] = glass ? CLASS_GLASS : CLASS_OPAQUE;
   }
   // Any even bar, on the outline or not: a rail between two panes is not the view.
-  const evenBars = extrudedBars(labels, count, sizes, rgb, width, speck, undefined);
   reclaimEnclosed(labels, cls, width, height, rgb, bgLike, sizes, evenBars);
   const thick = new Uint8Array(count + 1);
   for (let c = 1; c <= count; c++) thick[c] = radius[c]! >= thin ? 1 : 0;

@@ -7,7 +7,7 @@
  * round. Such a region is opaque whatever its colours — its colours may well occur in the
  * background (a green vase in front of a garden) or be brighter than the glass around it.
  */
-import { colourStep, regionBounds } from './pixel-ops.js';
+import { colourStep, regionBounds, stepBy } from './pixel-ops.js';
 import { CLASS_GLASS, CLASS_OPAQUE } from './region-classes.js';
 
 /** Share of the region's border that must be glass. */
@@ -49,13 +49,11 @@ export function objectsBehindGlass(
   // from region c's pixel i going by d: -1 where the step leaves the image or stays in c.
   const over = (t: number) => labels[t] !== 0 && (cls[labels[t]!] === 0 || !thick[labels[t]!]);
   const across = (i: number, d: number, c: number): number => {
-    const x = i % width;
-    const j = i + d;
-    if ((d === -1 && x === 0) || (d === 1 && x + 1 === width) || j < 0 || j >= n || labels[j] === c) return -1;
-    let t = j;
+    let t = stepBy(i, d, width, n);
+    if (t < 0 || labels[t] === c) return -1;
     for (let k = 1; k < rim && over(t); k++) {
-      const next = t + d;
-      if (next < 0 || next >= n || (d === 1 && next % width === 0) || (d === -1 && t % width === 0)) break;
+      const next = stepBy(t, d, width, n);
+      if (next < 0) break;
       t = next;
     }
     return labels[t] === c ? -1 : t;
@@ -75,12 +73,10 @@ export function objectsBehindGlass(
       }
       glassSide[c]!++;
       // From the region's side of its outline (a pixel in, where it has one) to the glass beyond the rim.
-      const inner = i - d >= 0 && i - d < n && labels[i - d] === c ? i - d : i;
-      const beyond = t + d;
-      const outer =
-        beyond >= 0 && beyond < n && Math.abs((beyond % width) - (t % width)) <= 1 && labels[beyond] === labels[t]
-          ? beyond
-          : t;
+      const before = stepBy(i, -d, width, n),
+        beyond = stepBy(t, d, width, n);
+      const inner = before >= 0 && labels[before] === c ? before : i;
+      const outer = beyond >= 0 && labels[beyond] === labels[t] ? beyond : t;
       stepSum[c]! += colourStep(rgb, inner, outer);
     }
   }

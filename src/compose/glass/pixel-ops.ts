@@ -34,6 +34,13 @@ export function colourStep(rgb: Uint8Array, i: number, j: number): number {
   return Math.max(a, b, c);
 }
 
+/** The pixel one step from i by d (±1 along a row, ±width along a column); -1 where that leaves the image. */
+export function stepBy(i: number, d: number, width: number, n: number): number {
+  if ((d === 1 && (i + 1) % width === 0) || (d === -1 && i % width === 0)) return -1;
+  const j = i + d;
+  return j >= 0 && j < n ? j : -1;
+}
+
 /** The k-th 4-neighbour (left, right, up, down) of pixel i in column x; < 0 (or ≥ n) outside. */
 function neighbour(i: number, x: number, width: number, k: number): number {
   return k === 0 ? (x > 0 ? i - 1 : -1) : k === 1 ? (x + 1 < width ? i + 1 : -1) : k === 2 ? i - width : i + width;

@@ -10,7 +10,7 @@
  * glass's bright Fresnel edge, a dark gasket — is brighter or darker than both sides and stays.
  */
 
-import { components } from './pixel-ops.js';
+import { components, stepBy } from './pixel-ops.js';
 
 /** Regions whose inscribed radius is below this (pixels) are slivers (one or two pixels wide). */
 const SLIVER_RADIUS = 2;
@@ -40,9 +40,8 @@ export function softRims(
   const end = (i: number, d: number) => {
     let t = i;
     for (let k = 0; k < MAX_WIDTH; k++) {
-      const next = t + d;
-      if (next < 0 || next >= n || (d === 1 && next % width === 0) || (d === -1 && t % width === 0)) return -1;
-      t = next;
+      t = stepBy(t, d, width, n);
+      if (t < 0) return -1;
       if (rims.labels[t] === 0) return labels[t] === 0 ? -1 : t;
     }
     return -1;
