@@ -64,7 +64,7 @@ describe('viewBeyondFrame', () => {
     const { labels, rgb, sizes, cls } = scene();
     const bars = Uint8Array.from([0, 1, 0, 0, 0, 0]);
     const thick = Uint8Array.from([0, 0, 1, 1, 1, 0]);
-    viewBeyondFrame(labels, cls, sizes, bars, thick, rgb, W, 78, 20);
+    viewBeyondFrame({ labels, cls, sizes, bars, even: bars, thick }, rgb, W, 78, 20);
     expect(cls[3]).toBe(CLASS_GLASS);
     expect(cls[4]).toBe(CLASS_OPAQUE);
     expect(cls[5]).toBe(CLASS_OPAQUE);
@@ -107,9 +107,60 @@ describe('viewBeyondFrame', () => {
       const cls = Uint8Array.from([0, CLASS_OPAQUE, CLASS_GLASS, CLASS_OPAQUE, CLASS_OPAQUE]);
       const bars = Uint8Array.from([0, 1, 0, 0, 0]);
       const thick = Uint8Array.from([0, 0, 1, 1, 0]);
-      viewBeyondFrame(labels, cls, sizes, bars, thick, rgb, W, 78, 20);
+      viewBeyondFrame({ labels, cls, sizes, bars, even: bars, thick }, rgb, W, 78, 20);
       expect(cls[3]).toBe(expected);
       expect(cls[1]).toBe(CLASS_OPAQUE);
     },
   );
+});
+
+describe('viewBeyondFrame on thin, plain regions', () => {
+  /**
+   * Labels: 1 the frame (rows 10–17 and 80–87, columns 10–17 and 102–109), 2 the pane's glass,
+   * 3 a strip of floor 8 rows tall along the bottom rail (a lens has softened its planks: too thin
+   * and too plain to be judged as a pane's view), 4 a light handle hanging from the top rail in the
+   * pane; 0 the background: a light wall above, the floor below the frame, a cabinet to the right.
+   */
+  function softScene(strip: 'planks' | 'even') {
+    const labels = new Int32Array(W * H);
+    const rgb = new Uint8Array(W * H * 3);
+    const floor = (x: number) => [150, 110, 70].map((v) => v + (strip === 'planks' ? 7 * Math.sin(x * 0.2) : 0));
+    for (let y = 0; y < H; y++) {
+      for (let x = 0; x < W; x++) {
+        const i = y * W + x;
+        let label = 0;
+        let c = y >= 64 ? floor(x) : x >= 110 ? [90, 80, 70] : [215, 215, 210];
+        if (x >= 10 && x < 110 && y >= 10 && y < 88) [label, c] = [1, [60, 64, 70]];
+        if (x >= 18 && x < 102 && y >= 18 && y < 80) [label, c] = y >= 72 ? [3, floor(x)] : [2, [205, 208, 206]];
+        if (x >= 90 && x < 94 && y >= 18 && y < 60) [label, c] = [4, [212 + (y % 5), 212, 206]];
+        labels[i] = label;
+        rgb.set(
+          c.map((v) => Math.round(v)),
+          i * 3,
+        );
+      }
+    }
+    const sizes = [0, 0, 0, 0, 0];
+    for (const l of labels) if (l) sizes[l]!++;
+    const cls = Uint8Array.from([0, CLASS_OPAQUE, CLASS_GLASS, CLASS_OPAQUE, CLASS_OPAQUE]);
+    const bars = Uint8Array.from([0, 1, 0, 0, 0]);
+    const even = Uint8Array.from([0, 1, 0, strip === 'even' ? 1 : 0, 0]);
+    const thick = Uint8Array.from([0, 0, 1, 0, 0]);
+    return { labels, rgb, sizes, cls, bars, even, thick };
+  }
+
+  it('makes a strip of the view along the rail glass where it changes along its length', () => {
+    const { labels, rgb, sizes, cls, bars, even, thick } = softScene('planks');
+    viewBeyondFrame({ labels, cls, sizes, bars, even, thick }, rgb, W, 78, 20);
+    expect(cls[3]).toBe(CLASS_GLASS);
+    // The handle's lines out of its top end meet the wall in its colour; across it lies the glass.
+    expect(cls[4]).toBe(CLASS_OPAQUE);
+    expect(cls[1]).toBe(CLASS_OPAQUE);
+  });
+
+  it('keeps a strip even along its length opaque (a profile face looks the same)', () => {
+    const { labels, rgb, sizes, cls, bars, even, thick } = softScene('even');
+    viewBeyondFrame({ labels, cls, sizes, bars, even, thick }, rgb, W, 78, 20);
+    expect(cls[3]).toBe(CLASS_OPAQUE);
+  });
 });

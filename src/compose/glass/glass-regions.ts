@@ -115,7 +115,7 @@ export function classifyProduct(
   const thick = new Uint8Array(count + 1);
   for (let c = 1; c <= count; c++) thick[c] = radius[c]! >= thin ? 1 : 0;
   objectsBehindGlass(labels, cls, sizes, rgb, width, speck, thick, Math.max(4, Math.round(side * RIM_SHARE)));
-  viewBeyondFrame(labels, cls, sizes, bars, thick, rgb, width, side, speck);
+  viewBeyondFrame({ labels, cls, sizes, bars, even: evenBars, thick }, rgb, width, side, speck);
   const out = new Uint8Array(n);
   const pending: number[] = [];
   for (let i = 0; i < n; i++) {

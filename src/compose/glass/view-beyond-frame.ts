@@ -6,8 +6,11 @@
  * colours of its own), but it does not end where the pane ends: it runs on behind the frame and
  * shows again in the background just outside the product, in line with it and of the same colour.
  * An object in a vitrine or a handle does neither: a line out of it crosses glass first, or meets
- * a background of other colours. Such regions are glass. Only regions thick enough to be a pane's
- * view, or textured as a view is, are judged: a sliver of a profile's shading is even in colour.
+ * a background of other colours. Such regions are glass. Regions thick enough to be a pane's view,
+ * or textured as a view is, are judged by their lines out of every side. A thin, plain region —
+ * a strip of the view along a rail, a lens softening its texture — is judged only when it changes
+ * along its length (a profile's face or a bar is even along it: extruded-bars.ts), and only by
+ * the lines out of its long sides: a handle's lines out of its ends can meet a wall of its colour.
  *
  * Beyond the frame the view may show in a part the background's flood did not reach (the rest of a
  * picture on the wall, above the door it hangs behind, cut off by its own dark frame). For a region
@@ -30,6 +33,8 @@ const MIN_LINES = 4;
 const SPAN = 3;
 /** Pixels of frame crossed before a part beyond may end the line. */
 const MIN_CROSSED = 2;
+/** Long side over short side from which a slim region is a strip. */
+const STRIP_ASPECT = 3;
 /** Spread of a region's grey levels (standard deviation) from which it counts as textured. */
 const MIN_TEXTURE = 6;
 
@@ -74,23 +79,32 @@ function lineMean(
   return k ? m.map((v) => v / k) : undefined;
 }
 
+/** What is known of the product's regions (per label, 1..count; label 0 is the background). */
+export interface ProductRegions {
+  labels: Int32Array;
+  /** Per region: its class, rewritten in place. */
+  cls: Uint8Array;
+  sizes: readonly number[];
+  /** 1 for the frame's extruded bars on the product's outline (extruded-bars.ts). */
+  bars: Uint8Array;
+  /** 1 for any bar even along its length, on the outline or not. */
+  even: Uint8Array;
+  /** 1 for the regions thick enough to be glass (their inscribed radius). */
+  thick: Uint8Array;
+}
+
 /**
- * Sets `cls[c]` to glass for the opaque regions that go on beyond the product's frame.
- * `labels` are the product's regions (0 = background), `bars` marks the frame's extruded bars,
- * `thick` the regions thick enough to be glass (their inscribed radius), `side` is the
- * product's short side and `minSize` the smallest region judged.
+ * Sets `cls[c]` to glass for the opaque regions that go on beyond the product's frame. `side` is
+ * the product's short side and `minSize` the smallest region judged.
  */
 export function viewBeyondFrame(
-  labels: Int32Array,
-  cls: Uint8Array,
-  sizes: readonly number[],
-  bars: Uint8Array,
-  thick: Uint8Array,
+  regions: ProductRegions,
   rgb: Uint8Array,
   width: number,
   side: number,
   minSize: number,
 ): void {
+  const { labels, cls, sizes, bars, even, thick } = regions;
   const count = cls.length - 1;
   const n = labels.length;
   const height = n / width;
@@ -100,7 +114,13 @@ export function viewBeyondFrame(
   const maxFrame = Math.max(4, Math.round(side * MAX_FRAME));
   const flip: number[] = [];
   for (let c = 1; c <= count; c++) {
-    if (cls[c] !== CLASS_OPAQUE || bars[c] || !(thick[c] || texture[c]) || sizes[c]! < minSize) continue;
+    if (cls[c] !== CLASS_OPAQUE || bars[c] || sizes[c]! < minSize) continue;
+    const slim = !(thick[c] || texture[c]);
+    if (slim && even[c]) continue;
+    const w = x1[c]! - x0[c]! + 1,
+      h = y1[c]! - y0[c]! + 1;
+    // A slim strip is judged across its length only: up and down out of a lying one.
+    const acrossOnly = slim && Math.max(w, h) >= STRIP_ASPECT * Math.min(w, h) ? (w > h ? 'vertical' : 'horizontal') : '';
     // Per direction of travel: lines that reached the background or a part beyond, those that
     // matched, and those that matched in a part beyond.
     const reached = [0, 0, 0, 0],
@@ -116,6 +136,7 @@ export function viewBeyondFrame(
       ] as const
     ).entries()) {
       const vertical = dx === 0;
+      if (acrossOnly && acrossOnly !== (vertical ? 'vertical' : 'horizontal')) continue;
       const from = vertical ? x0[c]! : y0[c]!,
         to = vertical ? x1[c]! : y1[c]!;
       for (let t = from; t <= to; t++) {
