@@ -15,12 +15,15 @@
  *   α        α₀ + r
  *   F        (α₀·tint + r·light) / α — the glass's own tint and its reflections, never the old
  *            background seen through it
+ *   rim      on a glass body whose silhouette is the outline (a jar), α rises towards the
+ *            silhouette as Fresnel's law says, with the surroundings' light (glassware-rims.ts)
  * The transmission and tint a user gives are used as they are (no bound).
  */
 import { boxMean } from '../guided-filter.js';
 import { CLASS_GLASS } from './region-classes.js';
 import { maskedOpening } from './morphology.js';
 import { boundsWhere, components } from './pixel-ops.js';
+import { glasswareRims, rimLight } from './glassware-rims.js';
 
 export interface GlassLook {
   /** Share of light the glass lets through, 0..1 (default 0.9). */
@@ -163,6 +166,9 @@ export function glassLayer(
     const cosine = de / Math.sqrt(dd * ee);
     return (de / ee) * Math.min(1, Math.max(0, (cosine - MIN_COSINE) / (1 - MIN_COSINE)));
   };
+  // The glass's own α and light (premultiplied) per pixel of the photo: tint and reflections.
+  const own = new Float32Array(width * height);
+  const light = new Float32Array(width * height * 3);
   for (let i = 0; i < n; i++) {
     if (cls[i] !== CLASS_GLASS) continue;
     const a = paneA[i]!;
@@ -172,10 +178,20 @@ export function glassLayer(
       t !== undefined && !Number.isNaN(t)
         ? t * (1 - a)
         : Math.max(0, Math.min(0.9 - a, reflection(fine, baseFine, i, a), reflection(wide, baseWide, i, a)));
-    const total = a + refl;
+    own[j] = a + refl;
+    for (let c = 0; c < 3; c++) light[j * 3 + c] = a * tint[c]! + refl * REFLECTED[c]!;
+  }
+  // A glass body's rim (glassware-rims.ts) adds the surroundings' light over what is left.
+  const rims = glasswareRims(classes, rgb, width, height);
+  const rimColour = rimLight(rims, rgb, width, height, own, light);
+  for (let i = 0; i < n; i++) {
+    if (cls[i] !== CLASS_GLASS) continue;
+    const j = at(i);
+    const rim = rims.share[j]! * (1 - own[j]!);
+    const total = own[j]! + rim;
     alpha[j] = Math.round(total * 255);
     for (let c = 0; c < 3; c++) {
-      fg[j * 3 + c] = Math.min(255, Math.round((a * tint[c]! + refl * REFLECTED[c]!) / total));
+      fg[j * 3 + c] = Math.min(255, Math.round((light[j * 3 + c]! + rim * rimColour[j * 3 + c]!) / total));
     }
   }
 }

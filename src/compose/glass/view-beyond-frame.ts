@@ -120,7 +120,8 @@ export function viewBeyondFrame(
     const w = x1[c]! - x0[c]! + 1,
       h = y1[c]! - y0[c]! + 1;
     // A slim strip is judged across its length only: up and down out of a lying one.
-    const acrossOnly = slim && Math.max(w, h) >= STRIP_ASPECT * Math.min(w, h) ? (w > h ? 'vertical' : 'horizontal') : '';
+    const acrossOnly =
+      slim && Math.max(w, h) >= STRIP_ASPECT * Math.min(w, h) ? (w > h ? 'vertical' : 'horizontal') : '';
     // Per direction of travel: lines that reached the background or a part beyond, those that
     // matched, and those that matched in a part beyond.
     const reached = [0, 0, 0, 0],
