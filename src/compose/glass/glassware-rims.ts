@@ -94,7 +94,13 @@ export function glasswareRims(classes: Uint8Array, rgb: Uint8Array, width: numbe
       }
     }
   }
-  smoothAlongSilhouette(out.view, out.share, width, height);
+  smoothAlongSilhouette(
+    out.view,
+    out.share.map((v) => (v > 0 ? 1 : 0)),
+    width,
+    height,
+    SMOOTH_ROWS,
+  );
   return out;
 }
 
@@ -115,45 +121,56 @@ export function rimLight(
 ): Float32Array {
   const { share, view } = rims;
   const out = new Float32Array(width * height * 3);
+  // Each pixel's estimate counts by its rim's share: where that is small, the estimate is mostly noise.
+  const weight = new Float32Array(width * height);
   for (let i = 0; i < width * height; i++) {
     const rim = share[i]! * (1 - own[i]!);
     if (rim <= 0) continue;
+    weight[i] = rim;
     const total = own[i]! + rim;
     for (let c = 0; c < 3; c++) {
       const mine = rgb[i * 3 + c]! - (1 - total) * view[i * 3 + c]! - light[i * 3 + c]!;
       out[i * 3 + c] = Math.min(255, Math.max(0, mine / rim));
     }
   }
-  smoothAlongSilhouette(out, share, width, height, LIGHT_ROWS);
+  smoothAlongSilhouette(out, weight, width, height, LIGHT_ROWS);
   return out;
 }
 
 /**
- * Averages `values` (RGB per pixel) over the rows above and below, among the pixels where `share`
- * is positive: the view beside one row is a few pixels of a photo (noisy, a wisp of the
- * background can cross it), and so is the rim's light, so the rim would streak.
+ * Averages `values` (RGB per pixel) over the rows above and below, each pixel counting by its
+ * `weight` (those of weight 0 neither count nor change): the view beside one row is a few pixels
+ * of a photo (noisy, a wisp of the background can cross it), and so is the rim's light, so the rim
+ * would streak.
  */
 function smoothAlongSilhouette(
   values: Float32Array,
-  share: Float32Array,
+  weight: Float32Array | Uint8Array,
   width: number,
   height: number,
-  rows = SMOOTH_ROWS,
+  rows: number,
 ): void {
   const src = Float32Array.from(values);
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
       const i = y * width + x;
-      if (share[i]! <= 0) continue;
-      const m = [0, 0, 0];
-      let k = 0;
+      if (weight[i]! <= 0) continue;
+      let r = 0,
+        g = 0,
+        b = 0,
+        k = 0;
       for (let yy = Math.max(0, y - rows); yy <= Math.min(height - 1, y + rows); yy++) {
         const j = yy * width + x;
-        if (share[j]! <= 0) continue;
-        for (let ch = 0; ch < 3; ch++) m[ch]! += src[j * 3 + ch]!;
-        k++;
+        const w = weight[j]!;
+        if (w <= 0) continue;
+        r += w * src[j * 3]!;
+        g += w * src[j * 3 + 1]!;
+        b += w * src[j * 3 + 2]!;
+        k += w;
       }
-      for (let ch = 0; ch < 3; ch++) values[i * 3 + ch] = m[ch]! / k;
+      values[i * 3] = r / k;
+      values[i * 3 + 1] = g / k;
+      values[i * 3 + 2] = b / k;
     }
   }
 }
