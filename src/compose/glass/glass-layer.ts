@@ -11,7 +11,8 @@
  *   r        the reflection: the pane's smoothed colour beyond the base, towards the reflected light
  *            (near white), least squares over the three channels; kept only where that move
  *            explains the colour change (its direction is that of the light) at two scales, so a
- *            brighter object of another hue seen through the glass is not taken for a reflection
+ *            brighter object of another hue seen through the glass is not taken for a reflection;
+ *            a narrow straight streak across the glass at the fine scale alone (reflection-streaks.ts)
  *   α        α₀ + r
  *   F        (α₀·tint + r·light) / α — the glass's own tint and its reflections, never the old
  *            background seen through it
@@ -24,6 +25,7 @@ import { CLASS_GLASS } from './region-classes.js';
 import { maskedOpening } from './morphology.js';
 import { boundsWhere, components } from './pixel-ops.js';
 import { glasswareRims, rimLight } from './glassware-rims.js';
+import { straightStreaks } from './reflection-streaks.js';
 
 export interface GlassLook {
   /** Share of light the glass lets through, 0..1 (default 0.9). */
@@ -166,6 +168,10 @@ export function glassLayer(
     const cosine = de / Math.sqrt(dd * ee);
     return (de / ee) * Math.min(1, Math.max(0, (cosine - MIN_COSINE) / (1 - MIN_COSINE)));
   };
+  // The fine scale's reflection, kept as it is on a straight streak (reflection-streaks.ts).
+  const fineLift = new Float32Array(n);
+  for (let i = 0; i < n; i++) if (cls[i] === CLASS_GLASS) fineLift[i] = reflection(fine, baseFine, i, paneA[i]!);
+  const streak = straightStreaks(fineLift, weight, w, h, side);
   // The glass's own α and light (premultiplied) per pixel of the photo: tint and reflections.
   const own = new Float32Array(width * height);
   const light = new Float32Array(width * height * 3);
@@ -177,7 +183,7 @@ export function glassLayer(
     const refl =
       t !== undefined && !Number.isNaN(t)
         ? t * (1 - a)
-        : Math.max(0, Math.min(0.9 - a, reflection(fine, baseFine, i, a), reflection(wide, baseWide, i, a)));
+        : Math.max(0, Math.min(0.9 - a, fineLift[i]!, streak[i] ? 1 : reflection(wide, baseWide, i, a)));
     own[j] = a + refl;
     for (let c = 0; c < 3; c++) light[j * 3 + c] = a * tint[c]! + refl * REFLECTED[c]!;
   }

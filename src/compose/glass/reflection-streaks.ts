@@ -1,0 +1,166 @@
+/**
+ * Straight reflection streaks across glass: the narrow bright line a window or a tube light
+ * leaves on a flat pane. Pure.
+ *
+ * The glass layer keeps a reflection only where it shows at a fine and at a wide scale, so that a
+ * light object seen through the glass (a white strap, a lock of pale fur) is not taken for one; a
+ * streak narrower than the wide scale loses most of its lift to that gate. A streak is told apart
+ * by its shape: it is a ridge of the fine scale's lift (higher than on both sides of it) that runs
+ * straight across the glass, present along most of the glass its line crosses — a view's light
+ * parts are rarely long straight ridges, and where they cross a line they cover little of it. The
+ * lines are found by voting (a Hough transform of the ridge pixels), each pixel voting for the
+ * lines whose direction its ridge allows.
+ */
+
+/** Smallest fine-scale lift on a ridge. */
+const MIN_LIFT = 0.04;
+/** Distances across (shares of the product's short side) at which the lift must have fallen, to this share. */
+const ACROSS = [0.03, 0.06];
+const FALL = 0.5;
+/** Share of the glass along a line that its ridge must cover, and the shortest glass along it (share of the side). */
+const MIN_COVER = 0.5;
+const MIN_LENGTH = 0.3;
+/** Steps of direction (degrees) and the spread a ridge pixel votes over around its own direction. */
+const SPREAD = 22;
+
+/**
+ * Per pixel of the `w`×`h` grid: 1 where it lies within the streak's reach (the larger of the
+ * ACROSS distances) of a straight streak. `lift` is the fine scale's lift per pixel, `glass` 1 on
+ * the glass, `side` the product's short side in pixels.
+ */
+export function straightStreaks(
+  lift: Float32Array,
+  glass: Float32Array,
+  w: number,
+  h: number,
+  side: number,
+): Uint8Array {
+  const n = w * h;
+  const out = new Uint8Array(n);
+  const reach = ACROSS.map((s) => Math.max(2, Math.round(side * s)));
+  const dirs: [number, number, number][] = [
+    [1, 0, 0],
+    [0, 1, 90],
+    [1, 1, 45],
+    [1, -1, 135],
+  ];
+  const at = (x: number, y: number) => (x >= 0 && y >= 0 && x < w && y < h && glass[y * w + x]! > 0 ? y * w + x : -1);
+  // Ridge pixels, with the direction (degrees) across their ridge.
+  const ridgeX: number[] = [],
+    ridgeY: number[] = [],
+    ridgeA: number[] = [];
+  const isRidge = new Uint8Array(n);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const i = y * w + x;
+      const l = lift[i]!;
+      if (glass[i]! <= 0 || l < MIN_LIFT) continue;
+      // Across the ridge: of the directions along which the pixel is a local maximum whose lift
+      // falls away on both sides, the one where it falls most over the same distance.
+      let best = -1,
+        bestFall = 0;
+      for (const [dx, dy, angle] of dirs) {
+        const a = at(x - dx, y - dy),
+          b = at(x + dx, y + dy);
+        if (a < 0 || b < 0 || lift[a]! > l || lift[b]! > l) continue;
+        const step = Math.hypot(dx, dy);
+        for (const d of reach) {
+          const k = Math.max(1, Math.round(d / step));
+          const p = at(x - dx * k, y - dy * k),
+            q = at(x + dx * k, y + dy * k);
+          if (p < 0 || q < 0) continue;
+          const far = Math.max(lift[p]!, lift[q]!);
+          if (far >= FALL * l) continue;
+          if (l - far > bestFall) [best, bestFall] = [angle, l - far];
+          break;
+        }
+      }
+      if (best < 0) continue;
+      ridgeX.push(x);
+      ridgeY.push(y);
+      ridgeA.push(best);
+      isRidge[i] = 1;
+    }
+  }
+  if (ridgeX.length === 0) return out;
+  // Votes per (direction across, offset) with the line x·cos φ + y·sin φ = ρ.
+  const diag = Math.ceil(Math.hypot(w, h));
+  const cos = new Float64Array(180),
+    sin = new Float64Array(180);
+  for (let t = 0; t < 180; t++) [cos[t], sin[t]] = [Math.cos((t * Math.PI) / 180), Math.sin((t * Math.PI) / 180)];
+  const votes = new Uint32Array(180 * (2 * diag + 1));
+  for (let k = 0; k < ridgeX.length; k++) {
+    for (let s = -SPREAD; s <= SPREAD; s++) {
+      const t = (((ridgeA[k]! + s) % 180) + 180) % 180;
+      const rho = Math.round(ridgeX[k]! * cos[t]! + ridgeY[k]! * sin[t]!);
+      votes[t * (2 * diag + 1) + rho + diag]!++;
+    }
+  }
+  const minLength = side * MIN_LENGTH;
+  const lines: [number, number][] = [];
+  for (let t = 0; t < 180; t++) {
+    for (let r = 0; r <= 2 * diag; r++) {
+      const v = votes[t * (2 * diag + 1) + r]!;
+      if (v < minLength * MIN_COVER) continue;
+      // A local maximum over its neighbours in direction and offset.
+      let peak = true;
+      for (let dt = -2; dt <= 2 && peak; dt++) {
+        for (let dr = -2; dr <= 2; dr++) {
+          if (!dt && !dr) continue;
+          const tt = (t + dt + 180) % 180,
+            rr = r + dr;
+          if (rr < 0 || rr > 2 * diag) continue;
+          if (votes[tt * (2 * diag + 1) + rr]! > v) {
+            peak = false;
+            break;
+          }
+        }
+      }
+      if (!peak) continue;
+      // The glass along the line, and how much of it the ridge covers (within a pixel).
+      const rho = r - diag;
+      let glassLen = 0,
+        covered = 0;
+      for (let u = -diag; u <= diag; u++) {
+        const x = Math.round(rho * cos[t]! - u * sin[t]!),
+          y = Math.round(rho * sin[t]! + u * cos[t]!);
+        if (at(x, y) < 0) continue;
+        glassLen++;
+        let near = false;
+        for (let e = -1; e <= 1 && !near; e++) {
+          const p = at(Math.round(x + e * cos[t]!), Math.round(y + e * sin[t]!));
+          if (p >= 0 && isRidge[p]) near = true;
+        }
+        if (near) covered++;
+      }
+      if (glassLen >= minLength && covered >= MIN_COVER * glassLen) lines.push([t, rho]);
+    }
+  }
+  // Each streak's own width: where its lift, averaged along it, falls below FALL of its middle's.
+  const far = Math.max(...reach);
+  for (const [t, rho] of lines) {
+    const sum = new Float64Array(2 * far + 1),
+      count = new Float64Array(2 * far + 1);
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        const d = Math.round(x * cos[t]! + y * sin[t]! - rho);
+        if (Math.abs(d) > far || glass[y * w + x]! <= 0) continue;
+        sum[d + far]! += lift[y * w + x]!;
+        count[d + far]!++;
+      }
+    }
+    const mean = (d: number) => (count[d + far]! > 0 ? sum[d + far]! / count[d + far]! : 0);
+    const middle = mean(0);
+    let lo = 0,
+      hi = 0;
+    while (lo < far && mean(-lo - 1) >= FALL * middle) lo++;
+    while (hi < far && mean(hi + 1) >= FALL * middle) hi++;
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        const d = x * cos[t]! + y * sin[t]! - rho;
+        if (d >= -lo - 0.5 && d <= hi + 0.5) out[y * w + x] = 1;
+      }
+    }
+  }
+  return out;
+}
