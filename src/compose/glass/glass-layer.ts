@@ -12,7 +12,8 @@
  *            (near white), least squares over the three channels; kept only where that move
  *            explains the colour change (its direction is that of the light) at two scales, so a
  *            brighter object of another hue seen through the glass is not taken for a reflection;
- *            a narrow straight streak across the glass at the fine scale alone (reflection-streaks.ts)
+ *            a straight streak across the glass at the fine scale alone, and a broad straight band
+ *            over a base as wide as itself (reflection-streaks.ts)
  *   α        α₀ + r
  *   F        (α₀·tint + r·light) / α — the glass's own tint and its reflections, never the old
  *            background seen through it
@@ -43,6 +44,12 @@ export const REFLECTED: readonly [number, number, number] = [240, 243, 246];
 /** Radii as shares of the product's short side: colour smoothing, and the reflection-free base. */
 const SMOOTH = 0.01;
 const BASE = 0.03;
+/**
+ * The base under a broad band (radius, share of the product's short side), and the distances
+ * within which such a band's lift must fall on both sides (reflection-streaks.ts).
+ */
+const BROAD = 0.12;
+const BROAD_ACROSS = [0.1, 0.2];
 /** The second, wider scale a reflection must show at (times SMOOTH). */
 const WIDE = 4;
 /** Cosine between the colour change and the move towards the light above which it counts fully. */
@@ -168,10 +175,15 @@ export function glassLayer(
     const cosine = de / Math.sqrt(dd * ee);
     return (de / ee) * Math.min(1, Math.max(0, (cosine - MIN_COSINE) / (1 - MIN_COSINE)));
   };
-  // The fine scale's reflection, kept as it is on a straight streak (reflection-streaks.ts).
+  // The fine scale's reflection, kept as it is on a straight streak (reflection-streaks.ts); and the
+  // reflection over a base as wide as a broad band, kept on a broad straight band.
   const fineLift = new Float32Array(n);
   for (let i = 0; i < n; i++) if (cls[i] === CLASS_GLASS) fineLift[i] = reflection(fine, baseFine, i, paneA[i]!);
   const streak = straightStreaks(fineLift, weight, w, h, side);
+  const broadBase = fine.map((p) => maskedOpening(p, weight, w, h, Math.max(2, Math.round(side * BROAD))));
+  const broadLift = new Float32Array(n);
+  for (let i = 0; i < n; i++) if (cls[i] === CLASS_GLASS) broadLift[i] = reflection(fine, broadBase, i, paneA[i]!);
+  const band = straightStreaks(broadLift, weight, w, h, side, BROAD_ACROSS);
   // The glass's own α and light (premultiplied) per pixel of the photo: tint and reflections.
   const own = new Float32Array(width * height);
   const light = new Float32Array(width * height * 3);
@@ -180,10 +192,12 @@ export function glassLayer(
     const a = paneA[i]!;
     const j = at(i);
     const t = lift?.[j];
+    // At two scales, or at the fine one alone on a streak; at least the broad band's where one lies.
+    const seen = Math.min(fineLift[i]!, streak[i] ? 1 : reflection(wide, baseWide, i, a));
     const refl =
       t !== undefined && !Number.isNaN(t)
         ? t * (1 - a)
-        : Math.max(0, Math.min(0.9 - a, fineLift[i]!, streak[i] ? 1 : reflection(wide, baseWide, i, a)));
+        : Math.max(0, Math.min(0.9 - a, Math.max(band[i] ? broadLift[i]! : 0, seen)));
     own[j] = a + refl;
     for (let c = 0; c < 3; c++) light[j * 3 + c] = a * tint[c]! + refl * REFLECTED[c]!;
   }

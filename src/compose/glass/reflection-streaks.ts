@@ -9,14 +9,25 @@
  * straight across the glass, present along most of the glass its line crosses — a view's light
  * parts are rarely long straight ridges, and where they cross a line they cover little of it. The
  * lines are found by voting (a Hough transform of the ridge pixels), each pixel voting for the
- * lines whose direction its ridge allows.
+ * lines whose direction its ridge allows; a line's profile across must be soft, as a reflection's
+ * is, not the sharp-sided one of a light object behind the glass (a strap). The same search at a
+ * larger scale finds the broad bands: a window's reflection as wide as a tenth of the pane.
  */
 
 /** Smallest fine-scale lift on a ridge. */
 const MIN_LIFT = 0.04;
-/** Distances across (shares of the product's short side) at which the lift must have fallen, to this share. */
-const ACROSS = [0.03, 0.06];
+/**
+ * Distances across (shares of the product's short side) at which a narrow streak's lift must have
+ * fallen, to this share; its width is where its profile stays above that share of its middle.
+ */
+export const NARROW_ACROSS = [0.03, 0.06];
 const FALL = 0.5;
+/**
+ * Steepest step of the streak's profile (its lift averaged along it, per pixel across) over its
+ * middle's lift per pixel of its width: a reflection's profile is soft; a light object of the view
+ * (a strap hanging behind the pane) has sharp sides of its own.
+ */
+const MAX_STEEPNESS = 2.5;
 /** Share of the glass along a line that its ridge must cover, and the shortest glass along it (share of the side). */
 const MIN_COVER = 0.5;
 const MIN_LENGTH = 0.3;
@@ -24,9 +35,9 @@ const MIN_LENGTH = 0.3;
 const SPREAD = 22;
 
 /**
- * Per pixel of the `w`×`h` grid: 1 where it lies within the streak's reach (the larger of the
- * ACROSS distances) of a straight streak. `lift` is the fine scale's lift per pixel, `glass` 1 on
- * the glass, `side` the product's short side in pixels.
+ * Per pixel of the `w`×`h` grid: 1 where it lies on a straight streak (within its own width).
+ * `lift` is a scale's lift per pixel, `glass` 1 on the glass, `side` the product's short side in
+ * pixels, `across` the distances (shares of the side) within which a ridge's lift must fall.
  */
 export function straightStreaks(
   lift: Float32Array,
@@ -34,10 +45,11 @@ export function straightStreaks(
   w: number,
   h: number,
   side: number,
+  across: readonly number[] = NARROW_ACROSS,
 ): Uint8Array {
   const n = w * h;
   const out = new Uint8Array(n);
-  const reach = ACROSS.map((s) => Math.max(2, Math.round(side * s)));
+  const reach = across.map((s) => Math.max(2, Math.round(side * s)));
   const dirs: [number, number, number][] = [
     [1, 0, 0],
     [0, 1, 90],
@@ -56,24 +68,23 @@ export function straightStreaks(
       const l = lift[i]!;
       if (glass[i]! <= 0 || l < MIN_LIFT) continue;
       // Across the ridge: of the directions along which the pixel is a local maximum whose lift
-      // falls away on both sides, the one where it falls most over the same distance.
+      // falls away on both sides, the one where it falls most — over the same distance, the
+      // nearest at which any does.
       let best = -1,
         bestFall = 0;
-      for (const [dx, dy, angle] of dirs) {
-        const a = at(x - dx, y - dy),
-          b = at(x + dx, y + dy);
-        if (a < 0 || b < 0 || lift[a]! > l || lift[b]! > l) continue;
-        const step = Math.hypot(dx, dy);
-        for (const d of reach) {
-          const k = Math.max(1, Math.round(d / step));
+      for (const d of reach) {
+        for (const [dx, dy, angle] of dirs) {
+          const a = at(x - dx, y - dy),
+            b = at(x + dx, y + dy);
+          if (a < 0 || b < 0 || lift[a]! > l || lift[b]! > l) continue;
+          const k = Math.max(1, Math.round(d / Math.hypot(dx, dy)));
           const p = at(x - dx * k, y - dy * k),
             q = at(x + dx * k, y + dy * k);
           if (p < 0 || q < 0) continue;
           const far = Math.max(lift[p]!, lift[q]!);
-          if (far >= FALL * l) continue;
-          if (l - far > bestFall) [best, bestFall] = [angle, l - far];
-          break;
+          if (far < FALL * l && l - far > bestFall) [best, bestFall] = [angle, l - far];
         }
+        if (best >= 0) break;
       }
       if (best < 0) continue;
       ridgeX.push(x);
@@ -155,6 +166,11 @@ export function straightStreaks(
       hi = 0;
     while (lo < far && mean(-lo - 1) >= FALL * middle) lo++;
     while (hi < far && mean(hi + 1) >= FALL * middle) hi++;
+    let steepest = 0;
+    for (let d = -Math.min(far, lo + 3); d < Math.min(far, hi + 3); d++) {
+      steepest = Math.max(steepest, Math.abs(mean(d + 1) - mean(d)));
+    }
+    if (steepest > (MAX_STEEPNESS * middle) / (lo + hi + 1)) continue;
     for (let y = 0; y < h; y++) {
       for (let x = 0; x < w; x++) {
         const d = x * cos[t]! + y * sin[t]! - rho;
