@@ -115,6 +115,35 @@ function paneAlpha(
 }
 
 /**
+ * `planes` box-averaged 2×2 over the pixels `weight` marks, at ceil(w/2)×ceil(h/2): the weight is 1
+ * where a cell holds any marked pixel, and `first` is that cell's first marked pixel.
+ */
+function halve(planes: Float32Array[], weight: Float32Array, w: number, h: number) {
+  const hw = Math.ceil(w / 2),
+    hh = Math.ceil(h / 2);
+  const sum = new Float32Array(hw * hh);
+  const first = new Int32Array(hw * hh).fill(-1);
+  const out = planes.map(() => new Float32Array(hw * hh));
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const i = y * w + x;
+      if (weight[i]! <= 0) continue;
+      const k = (y >> 1) * hw + (x >> 1);
+      sum[k]! += 1;
+      if (first[k]! < 0) first[k] = i;
+      for (let c = 0; c < planes.length; c++) out[c]![k]! += planes[c]![i]!;
+    }
+  }
+  const halfWeight = new Float32Array(hw * hh);
+  for (let k = 0; k < hw * hh; k++) {
+    if (sum[k]! === 0) continue;
+    halfWeight[k] = 1;
+    for (const p of out) p[k]! /= sum[k]!;
+  }
+  return { planes: out, weight: halfWeight, first, w: hw, h: hh };
+}
+
+/**
  * Writes α and F of the glass pixels (`classes` = 2) into `alpha` / `fg` (F un-premultiplied RGB).
  * `side` is the product's short side in pixels (sets the scales). `lift`, where given and not NaN,
  * is a highlight's share of reflected light over the glass beside it (glass-highlights.ts): there
@@ -157,13 +186,14 @@ export function glassLayer(
   const a0 = Math.min(0.95, Math.max(0.02, 1 - look.transmission));
   const paneA = paneAlpha(fine, cls, w, h, look, a0);
   const tint = look.tint;
-  // The reflection at pixel i seen in `src` over its `base`, gated by how well the move towards the light explains it.
-  const reflection = (src: Float32Array[], base: Float32Array[], i: number, a: number): number => {
+  // The reflection at pixel i seen in `src` over its `base` (at pixel k of it), gated by how well
+  // the move towards the light explains it.
+  const reflection = (src: Float32Array[], base: Float32Array[], i: number, a: number, k = i): number => {
     let de = 0,
       ee = 0,
       dd = 0;
     for (let c = 0; c < 3; c++) {
-      const m = base[c]![i]!;
+      const m = base[c]![k]!;
       const b = (m - a * tint[c]!) / (1 - a);
       const d = src[c]![i]! - m;
       const e = REFLECTED[c]! - b;
@@ -179,11 +209,25 @@ export function glassLayer(
   // reflection over a base as wide as a broad band, kept on a broad straight band.
   const fineLift = new Float32Array(n);
   for (let i = 0; i < n; i++) if (cls[i] === CLASS_GLASS) fineLift[i] = reflection(fine, baseFine, i, paneA[i]!);
-  const streak = straightStreaks(fineLift, weight, w, h, side);
-  const broadBase = fine.map((p) => maskedOpening(p, weight, w, h, Math.max(2, Math.round(side * BROAD))));
-  const broadLift = new Float32Array(n);
-  for (let i = 0; i < n; i++) if (cls[i] === CLASS_GLASS) broadLift[i] = reflection(fine, broadBase, i, paneA[i]!);
-  const band = straightStreaks(broadLift, weight, w, h, side, BROAD_ACROSS);
+  // Streaks and bands are searched for on a copy of half the size (their lifts are smooth).
+  const half = halve([...fine, fineLift], weight, w, h);
+  const halfAt = (i: number) => {
+    const x = i % w;
+    return (((i - x) / w) >> 1) * half.w + (x >> 1);
+  };
+  const halfStreak = straightStreaks(half.planes[3]!, half.weight, half.w, half.h, side / 2);
+  const broadBase = half.planes.map((p) =>
+    maskedOpening(p, half.weight, half.w, half.h, Math.max(2, Math.round((side * BROAD) / 2))),
+  );
+  const halfLift = new Float32Array(half.w * half.h);
+  for (let k = 0; k < halfLift.length; k++) {
+    if (half.weight[k]! > 0) halfLift[k] = reflection(half.planes, broadBase, k, paneA[half.first[k]!]!);
+  }
+  const halfBand = straightStreaks(halfLift, half.weight, half.w, half.h, side / 2, BROAD_ACROSS);
+  const broadLift = (i: number): number => {
+    const k = halfAt(i);
+    return halfBand[k] ? reflection(fine, broadBase, i, paneA[i]!, k) : 0;
+  };
   // The glass's own α and light (premultiplied) per pixel of the photo: tint and reflections.
   const own = new Float32Array(width * height);
   const light = new Float32Array(width * height * 3);
@@ -193,11 +237,9 @@ export function glassLayer(
     const j = at(i);
     const t = lift?.[j];
     // At two scales, or at the fine one alone on a streak; at least the broad band's where one lies.
-    const seen = Math.min(fineLift[i]!, streak[i] ? 1 : reflection(wide, baseWide, i, a));
+    const seen = Math.min(fineLift[i]!, halfStreak[halfAt(i)] ? 1 : reflection(wide, baseWide, i, a));
     const refl =
-      t !== undefined && !Number.isNaN(t)
-        ? t * (1 - a)
-        : Math.max(0, Math.min(0.9 - a, Math.max(band[i] ? broadLift[i]! : 0, seen)));
+      t !== undefined && !Number.isNaN(t) ? t * (1 - a) : Math.max(0, Math.min(0.9 - a, Math.max(broadLift(i), seen)));
     own[j] = a + refl;
     for (let c = 0; c < 3; c++) light[j * 3 + c] = a * tint[c]! + refl * REFLECTED[c]!;
   }

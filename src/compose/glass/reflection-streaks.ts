@@ -31,6 +31,8 @@ const MAX_STEEPNESS = 2.5;
 /** Share of the glass along a line that its ridge must cover, and the shortest glass along it (share of the side). */
 const MIN_COVER = 0.5;
 const MIN_LENGTH = 0.3;
+/** The most voted lines walked to measure their cover (a pane has a few streaks, not dozens). */
+const MAX_PEAKS = 32;
 /** Steps of direction (degrees) and the spread a ridge pixel votes over around its own direction. */
 const SPREAD = 22;
 
@@ -56,6 +58,8 @@ export function straightStreaks(
     [1, 1, 45],
     [1, -1, 135],
   ];
+  // Per distance across, the steps along each direction that cover it (a diagonal step is √2 long).
+  const stepsAt = reach.map((d) => dirs.map(([dx, dy]) => Math.max(1, Math.round(d / Math.hypot(dx, dy)))));
   const at = (x: number, y: number) => (x >= 0 && y >= 0 && x < w && y < h && glass[y * w + x]! > 0 ? y * w + x : -1);
   // Ridge pixels, with the direction (degrees) across their ridge.
   const ridgeX: number[] = [],
@@ -72,14 +76,15 @@ export function straightStreaks(
       // nearest at which any does.
       let best = -1,
         bestFall = 0;
-      for (const d of reach) {
-        for (const [dx, dy, angle] of dirs) {
+      for (const steps of stepsAt) {
+        for (let k = 0; k < 4; k++) {
+          const [dx, dy, angle] = dirs[k]!;
           const a = at(x - dx, y - dy),
             b = at(x + dx, y + dy);
           if (a < 0 || b < 0 || lift[a]! > l || lift[b]! > l) continue;
-          const k = Math.max(1, Math.round(d / Math.hypot(dx, dy)));
-          const p = at(x - dx * k, y - dy * k),
-            q = at(x + dx * k, y + dy * k);
+          const m = steps[k]!;
+          const p = at(x - dx * m, y - dy * m),
+            q = at(x + dx * m, y + dy * m);
           if (p < 0 || q < 0) continue;
           const far = Math.max(lift[p]!, lift[q]!);
           if (far < FALL * l && l - far > bestFall) [best, bestFall] = [angle, l - far];
@@ -108,12 +113,12 @@ export function straightStreaks(
     }
   }
   const minLength = side * MIN_LENGTH;
-  const lines: [number, number][] = [];
+  // The local maxima of the votes, most voted first; only the first few are walked.
+  const peaks: [number, number, number][] = [];
   for (let t = 0; t < 180; t++) {
     for (let r = 0; r <= 2 * diag; r++) {
       const v = votes[t * (2 * diag + 1) + r]!;
       if (v < minLength * MIN_COVER) continue;
-      // A local maximum over its neighbours in direction and offset.
       let peak = true;
       for (let dt = -2; dt <= 2 && peak; dt++) {
         for (let dr = -2; dr <= 2; dr++) {
@@ -127,39 +132,56 @@ export function straightStreaks(
           }
         }
       }
-      if (!peak) continue;
-      // The glass along the line, and how much of it the ridge covers (within a pixel).
-      const rho = r - diag;
-      let glassLen = 0,
-        covered = 0;
-      for (let u = -diag; u <= diag; u++) {
-        const x = Math.round(rho * cos[t]! - u * sin[t]!),
-          y = Math.round(rho * sin[t]! + u * cos[t]!);
-        if (at(x, y) < 0) continue;
-        glassLen++;
-        let near = false;
-        for (let e = -1; e <= 1 && !near; e++) {
-          const p = at(Math.round(x + e * cos[t]!), Math.round(y + e * sin[t]!));
-          if (p >= 0 && isRidge[p]) near = true;
-        }
-        if (near) covered++;
-      }
-      if (glassLen >= minLength && covered >= MIN_COVER * glassLen) lines.push([t, rho]);
+      if (peak) peaks.push([v, t, r - diag]);
     }
+  }
+  peaks.sort((a, b) => b[0] - a[0]);
+  const lines: [number, number][] = [];
+  for (const [, t, rho] of peaks.slice(0, MAX_PEAKS)) {
+    // The glass along the line, and how much of it the ridge covers (within a pixel).
+    let glassLen = 0,
+      covered = 0;
+    for (let u = -diag; u <= diag; u++) {
+      const x = Math.round(rho * cos[t]! - u * sin[t]!),
+        y = Math.round(rho * sin[t]! + u * cos[t]!);
+      if (at(x, y) < 0) continue;
+      glassLen++;
+      let near = false;
+      for (let e = -1; e <= 1 && !near; e++) {
+        const p = at(Math.round(x + e * cos[t]!), Math.round(y + e * sin[t]!));
+        if (p >= 0 && isRidge[p]) near = true;
+      }
+      if (near) covered++;
+    }
+    if (glassLen >= minLength && covered >= MIN_COVER * glassLen) lines.push([t, rho]);
   }
   // Each streak's own width: where its lift, averaged along it, falls below FALL of its middle's.
   const far = Math.max(...reach);
   for (const [t, rho] of lines) {
+    const c = cos[t]!,
+      s = sin[t]!;
+    // Row by row, the pixels whose distance x·c + y·s − ρ lies in [lo, hi].
+    const strip = (lo: number, hi: number, visit: (i: number, d: number) => void): void => {
+      for (let y = 0; y < h; y++) {
+        let xa = 0,
+          xb = w - 1;
+        if (Math.abs(c) > 1e-9) {
+          const u = (lo + rho - y * s) / c,
+            v = (hi + rho - y * s) / c;
+          xa = Math.max(0, Math.ceil(Math.min(u, v)));
+          xb = Math.min(w - 1, Math.floor(Math.max(u, v)));
+        } else if (y * s - rho < lo || y * s - rho > hi) continue;
+        for (let x = xa; x <= xb; x++) visit(y * w + x, x * c + y * s - rho);
+      }
+    };
     const sum = new Float64Array(2 * far + 1),
       count = new Float64Array(2 * far + 1);
-    for (let y = 0; y < h; y++) {
-      for (let x = 0; x < w; x++) {
-        const d = Math.round(x * cos[t]! + y * sin[t]! - rho);
-        if (Math.abs(d) > far || glass[y * w + x]! <= 0) continue;
-        sum[d + far]! += lift[y * w + x]!;
-        count[d + far]!++;
-      }
-    }
+    strip(-far - 0.5, far + 0.5, (i, d) => {
+      if (glass[i]! <= 0) return;
+      const k = Math.max(-far, Math.min(far, Math.round(d))) + far;
+      sum[k]! += lift[i]!;
+      count[k]!++;
+    });
     const mean = (d: number) => (count[d + far]! > 0 ? sum[d + far]! / count[d + far]! : 0);
     const middle = mean(0);
     let lo = 0,
@@ -171,12 +193,9 @@ export function straightStreaks(
       steepest = Math.max(steepest, Math.abs(mean(d + 1) - mean(d)));
     }
     if (steepest > (MAX_STEEPNESS * middle) / (lo + hi + 1)) continue;
-    for (let y = 0; y < h; y++) {
-      for (let x = 0; x < w; x++) {
-        const d = x * cos[t]! + y * sin[t]! - rho;
-        if (d >= -lo - 0.5 && d <= hi + 0.5) out[y * w + x] = 1;
-      }
-    }
+    strip(-lo - 0.5, hi + 0.5, (i) => {
+      out[i] = 1;
+    });
   }
   return out;
 }
