@@ -224,10 +224,6 @@ export function glassLayer(
     if (half.weight[k]! > 0) halfLift[k] = reflection(half.planes, broadBase, k, paneA[half.first[k]!]!);
   }
   const halfBand = straightStreaks(halfLift, half.weight, half.w, half.h, side / 2, BROAD_ACROSS);
-  const broadLift = (i: number): number => {
-    const k = halfAt(i);
-    return halfBand[k] ? reflection(fine, broadBase, i, paneA[i]!, k) : 0;
-  };
   // The glass's own α and light (premultiplied) per pixel of the photo: tint and reflections.
   const own = new Float32Array(width * height);
   const light = new Float32Array(width * height * 3);
@@ -236,10 +232,15 @@ export function glassLayer(
     const a = paneA[i]!;
     const j = at(i);
     const t = lift?.[j];
-    // At two scales, or at the fine one alone on a streak; at least the broad band's where one lies.
-    const seen = Math.min(fineLift[i]!, halfStreak[halfAt(i)] ? 1 : reflection(wide, baseWide, i, a));
-    const refl =
-      t !== undefined && !Number.isNaN(t) ? t * (1 - a) : Math.max(0, Math.min(0.9 - a, Math.max(broadLift(i), seen)));
+    let refl: number;
+    if (t !== undefined && !Number.isNaN(t)) refl = t * (1 - a);
+    else {
+      // At two scales, or at the fine one alone on a streak; at least the broad band's where one lies.
+      const k = halfAt(i);
+      const seen = Math.min(fineLift[i]!, halfStreak[k] ? 1 : reflection(wide, baseWide, i, a));
+      const broad = halfBand[k] ? reflection(fine, broadBase, i, a, k) : 0;
+      refl = Math.max(0, Math.min(0.9 - a, Math.max(broad, seen)));
+    }
     own[j] = a + refl;
     for (let c = 0; c < 3; c++) light[j * 3 + c] = a * tint[c]! + refl * REFLECTED[c]!;
   }
