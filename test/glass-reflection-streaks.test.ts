@@ -9,7 +9,8 @@ import { describe, expect, it } from 'vitest';
 
 import { glassLayer } from '../src/compose/glass/glass-layer.js';
 import { CLASS_GLASS, CLASS_OPAQUE } from '../src/compose/glass/region-classes.js';
-import { straightStreaks } from '../src/compose/glass/reflection-streaks.js';
+import { findStreaks, straightStreaks, summedBands, type Streak } from '../src/compose/glass/reflection-streaks.js';
+import { bandProfile } from '../src/compose/glass/streak-profiles.js';
 import { glassLook } from '../src/compose/glass/subject-matte.js';
 import { seededRandom } from '../scripts/lib/glass-scenes.js';
 
@@ -83,12 +84,112 @@ describe('straightStreaks', () => {
   });
 });
 
+describe('summedBands', () => {
+  it('finds a broad band whose ridge is broken everywhere, by its mean along the line', () => {
+    // A band 50 px across along 0.6·x − 0.8·y + 20 = 0, seen only through holes in a view that
+    // lifts as much in short random locks.
+    const rand = seededRandom(3);
+    const lift = new Float32Array(W * H);
+    for (let y = 0; y < H; y++) {
+      for (let x = 0; x < W; x++) {
+        const hole = Math.sin(x * 0.5) * Math.sin(y * 0.45) > 0;
+        lift[y * W + x] = (hole ? broad(0.6 * x - 0.8 * y + 20) : 0) + (rand() < 0.08 ? 0.3 * rand() : 0);
+      }
+    }
+    const onBand = (k: Streak) => Math.abs(k.c * 0.6 - k.s * 0.8) > 0.99 && Math.abs(Math.abs(k.rho) - 20) < 6;
+    expect(findStreaks(lift, glass, W, H, SIDE, [0.1, 0.2]).filter(onBand)).toHaveLength(0);
+    expect(summedBands(lift, glass, W, H, SIDE, [0.1, 0.2]).filter(onBand)).not.toHaveLength(0);
+  });
+
+  it('finds nothing in a lift without lines', () => {
+    const rand = seededRandom(4);
+    const lift = new Float32Array(W * H).map(() => (rand() < 0.08 ? 0.3 * rand() : 0));
+    expect(summedBands(lift, glass, W, H, SIDE, [0.1, 0.2])).toHaveLength(0);
+  });
+});
+
+describe('bandProfile', () => {
+  const bins = 121,
+    mid = 60;
+  const profile = (f: (d: number) => number) => Array.from({ length: bins }, (_, b) => f(b - mid));
+  const soft = (d: number) => 0.25 * Math.max(0, 1 - (Math.abs(d) / 20) ** 2) ** 2;
+
+  it('takes a soft band, over a level that differs on its two sides', () => {
+    const flat = bandProfile(
+      profile((d) => soft(d) + 0.02),
+      mid - 3,
+      mid + 3,
+    )!;
+    expect(flat).not.toBeNull();
+    expect(flat.height[mid]).toBeCloseTo(0.25, 2);
+    expect(flat.hi - flat.lo).toBeGreaterThan(20);
+    expect(flat.hi - flat.lo).toBeLessThan(42);
+    // A detailed view lifts one side by 0.1: the height is over the line between the levels.
+    const tilted = bandProfile(
+      profile((d) => soft(d) + (d < 0 ? 0.1 : 0)),
+      mid - 3,
+      mid + 3,
+    )!;
+    expect(tilted).not.toBeNull();
+    expect(tilted.height[mid]).toBeGreaterThan(0.17);
+    expect(tilted.height[mid]).toBeLessThan(0.22);
+  });
+
+  it('leaves a plateau edge, a shoulder, a cliff and a band cut off by the reach', () => {
+    const edge = (d: number) => 0.3 / (1 + Math.exp(d / 4));
+    expect(bandProfile(profile(edge), mid - 3, mid + 3)).toBeNull();
+    const shoulder = (d: number) => soft(d) + (d > 0 ? 0.1 * Math.max(0, 1 - d / 55) : 0);
+    expect(bandProfile(profile(shoulder), mid - 3, mid + 3)).toBeNull();
+    const box = (d: number) => (Math.abs(d) < 12 ? 0.25 : 0);
+    expect(bandProfile(profile(box), mid - 3, mid + 3)).toBeNull();
+    const cut = profile((d) => (d < -8 ? Number.NaN : soft(d)));
+    expect(bandProfile(cut, mid - 3, mid + 3)).toBeNull();
+  });
+});
+
+type View = (x: number, y: number, rand: () => number) => number[];
+/** A leafy green view. */
+const leafy: View = (x, y, rand) => {
+  const leaf = 40 * Math.sin(x * 0.31 + Math.sin(y * 0.17) * 3) + 30 * (rand() - 0.5);
+  return [70 + leaf, 120 + leaf, 50 + leaf * 0.5];
+};
+/** A pale wall, nearly as light as the reflected light: 30–40 levels from it. */
+const pale: View = (x, _y, rand) => {
+  const n = 3 * (rand() - 0.5);
+  return [208 + 6 * Math.sin(x / 40) + n, 204 + n, 196 + n];
+};
+/** Fur: short curved locks of strong contrast at random, so a band's ridge is broken everywhere. */
+const FUR = (() => {
+  const rand = seededRandom(5);
+  const lift = new Float32Array(W * H);
+  for (let k = 0; k < 260; k++) {
+    let x = rand() * W,
+      y = rand() * H,
+      a = Math.PI / 2 + (rand() - 0.5) * 1.2;
+    const bright = (rand() - 0.4) * 90,
+      len = 10 + rand() * 30;
+    for (let t = 0; t < len; t++, a += (rand() - 0.5) * 0.3) {
+      [x, y] = [x + Math.cos(a), y + Math.sin(a)];
+      for (let dx = -1; dx <= 1; dx++) {
+        const xi = Math.round(x) + dx,
+          yi = Math.round(y);
+        if (xi >= 0 && yi >= 0 && xi < W && yi < H) lift[yi * W + xi] = bright * (dx ? 0.6 : 1);
+      }
+    }
+  }
+  return lift;
+})();
+const fur: View = (x, y, rand) => {
+  const v = FUR[y * W + x]! + 10 * (rand() - 0.5);
+  return [90 + v, 70 + 0.8 * v, 50 + 0.6 * v];
+};
+
 /**
- * A frame round a pane over a leafy green view (α₀ 0.1), with a reflection of profile `profile(d)`
- * (its lift at distance d across the line 0.6·x − 0.8·y + 20 = 0); the mean |Δα| where the truth's
- * α is at least `over`, after glassLayer.
+ * A frame round a pane over a view (α₀ 0.1), with a reflection of profile `profile(d)` (its lift at
+ * distance d across the line 0.6·x − 0.8·y + 20 = 0); the mean |Δα| where the truth's α is at
+ * least `over`, after glassLayer.
  */
-function bandError(profile: (d: number) => number, over: number): { err: number; count: number } {
+function bandError(profile: (d: number) => number, over: number, view: View = leafy): { err: number; count: number } {
   const rand = seededRandom(9);
   const rgb = new Uint8Array(W * H * 3);
   const classes = new Uint8Array(W * H);
@@ -104,11 +205,10 @@ function bandError(profile: (d: number) => number, over: number): { err: number;
         rgb.set([60, 62, 66], i * 3);
         continue;
       }
-      const leaf = 40 * Math.sin(x * 0.31 + Math.sin(y * 0.17) * 3) + 30 * (rand() - 0.5);
-      const view = [70 + leaf, 120 + leaf, 50 + leaf * 0.5];
+      const b = view(x, y, rand).map((v) => Math.max(0, Math.min(255, v)));
       const r = profile(0.6 * x - 0.8 * y + 20);
       truth[i] = 0.1 + r;
-      for (let c = 0; c < 3; c++) rgb[i * 3 + c] = Math.round((0.9 - r) * view[c]! + 0.1 * tint[c]! + r * light[c]!);
+      for (let c = 0; c < 3; c++) rgb[i * 3 + c] = Math.round((0.9 - r) * b[c]! + 0.1 * tint[c]! + r * light[c]!);
     }
   }
   const alpha = new Uint8Array(W * H).fill(255);
@@ -124,20 +224,39 @@ function bandError(profile: (d: number) => number, over: number): { err: number;
   return { err: err / count, count };
 }
 
+/** A narrow streak 12 px across, α up to 0.1 + 0.4; a smooth band 50 px across, up to 0.1 + 0.25. */
+const thin = (d: number) => 0.4 * Math.max(0, 1 - Math.abs(d) / 6);
+const broad = (d: number) => {
+  const u = Math.max(0, 1 - Math.abs(d) / 25);
+  return 0.25 * u * u * (3 - 2 * u);
+};
+
 describe('glassLayer on a pane with a reflection over a textured view', () => {
   it('gives a narrow streak most of its α', () => {
-    const { err, count } = bandError((d) => 0.4 * Math.max(0, 1 - Math.abs(d) / 6), 0.3);
+    const { err, count } = bandError(thin, 0.3);
     expect(count).toBeGreaterThan(300);
     expect(err).toBeLessThan(0.16);
   });
 
   it('gives a broad band most of its α', () => {
-    // A smooth band 50 px across, α up to 0.1 + 0.25.
-    const { err, count } = bandError((d) => {
-      const u = Math.max(0, 1 - Math.abs(d) / 25);
-      return 0.25 * u * u * (3 - 2 * u);
-    }, 0.25);
+    const { err, count } = bandError(broad, 0.25);
     expect(count).toBeGreaterThan(1000);
     expect(err).toBeLessThan(0.08);
+  });
+
+  it('reads a streak and a band over a pale wall along their length', () => {
+    // The wall is 30–40 levels from the reflected light: too little to read a pixel on its own
+    // (the code before gave 0.29 and 0.21).
+    const narrow = bandError(thin, 0.3, pale);
+    expect(narrow.count).toBeGreaterThan(300);
+    expect(narrow.err).toBeLessThan(0.1);
+    const band = bandError(broad, 0.25, pale);
+    expect(band.count).toBeGreaterThan(1000);
+    expect(band.err).toBeLessThan(0.05);
+  });
+
+  it('keeps a band over fur, and makes none of the fur alone', () => {
+    expect(bandError(broad, 0.25, fur).err).toBeLessThan(0.04);
+    expect(bandError(() => 0, 0, fur).err).toBeLessThan(0.01);
   });
 });

@@ -13,7 +13,9 @@
  *            explains the colour change (its direction is that of the light) at two scales, so a
  *            brighter object of another hue seen through the glass is not taken for a reflection;
  *            a straight streak across the glass at the fine scale alone, and a broad straight band
- *            over a base as wide as itself (reflection-streaks.ts)
+ *            over a base as wide as itself (reflection-streaks.ts); on a streak or band whose
+ *            profile, read along its whole length, is a reflection's, that profile (streak-profiles.ts:
+ *            over a pale view, nearly as light as the reflection, no pixel can be read on its own)
  *   α        α₀ + r
  *   F        (α₀·tint + r·light) / α — the glass's own tint and its reflections, never the old
  *            background seen through it
@@ -26,7 +28,8 @@ import { CLASS_GLASS } from './region-classes.js';
 import { maskedOpening } from './morphology.js';
 import { boundsWhere, components } from './pixel-ops.js';
 import { glasswareRims, rimLight } from './glassware-rims.js';
-import { straightStreaks } from './reflection-streaks.js';
+import { findStreaks, streakMask, summedBands, NARROW_ACROSS, type Streak } from './reflection-streaks.js';
+import { streakProfiles } from './streak-profiles.js';
 
 export interface GlassLook {
   /** Share of light the glass lets through, 0..1 (default 0.9). */
@@ -50,6 +53,13 @@ const BASE = 0.03;
  */
 const BROAD = 0.12;
 const BROAD_ACROSS = [0.1, 0.2];
+/**
+ * Least e·e at which a reflection is read to search for streaks (about 26 levels a channel): a
+ * streak over a pale view is found by its shape and measured along its length (streak-profiles.ts).
+ */
+const SEEN_CONTRAST = 2000;
+/** How far across a streak's profile may run, times the distance within which its ridge falls. */
+const PROFILE_REACH = 1.5;
 /** The second, wider scale a reflection must show at (times SMOOTH). */
 const WIDE = 4;
 /** Cosine between the colour change and the move towards the light above which it counts fully. */
@@ -186,44 +196,76 @@ export function glassLayer(
   const a0 = Math.min(0.95, Math.max(0.02, 1 - look.transmission));
   const paneA = paneAlpha(fine, cls, w, h, look, a0);
   const tint = look.tint;
-  // The reflection at pixel i seen in `src` over its `base` (at pixel k of it), gated by how well
-  // the move towards the light explains it.
-  const reflection = (src: Float32Array[], base: Float32Array[], i: number, a: number, k = i): number => {
-    let de = 0,
-      ee = 0,
-      dd = 0;
+  // The colour change at pixel i seen in `src` over its `base` (at pixel k of it), d, against the
+  // move from the view it implies towards the reflected light, e: d·e, e·e and d·d.
+  const move = new Float64Array(3);
+  const towardsLight = (src: Float32Array[], base: Float32Array[], i: number, a: number, k = i): Float64Array => {
+    move.fill(0);
     for (let c = 0; c < 3; c++) {
       const m = base[c]![k]!;
       const b = (m - a * tint[c]!) / (1 - a);
       const d = src[c]![i]! - m;
       const e = REFLECTED[c]! - b;
-      de += d * e;
-      ee += e * e;
-      dd += d * d;
+      move[0]! += d * e;
+      move[1]! += e * e;
+      move[2]! += d * d;
     }
-    if (ee <= MIN_CONTRAST || de <= 0) return 0;
+    return move;
+  };
+  // The reflection: d over e, gated by how well the move towards the light explains it; where e·e
+  // is below `floor` a reflection cannot be told apart and none is read.
+  const reflection = (src: Float32Array[], base: Float32Array[], i: number, a: number, k = i, floor = MIN_CONTRAST) => {
+    const [de = 0, ee = 0, dd = 0] = towardsLight(src, base, i, a, k);
+    if (ee <= floor || de <= 0) return 0;
     const cosine = de / Math.sqrt(dd * ee);
     return (de / ee) * Math.min(1, Math.max(0, (cosine - MIN_COSINE) / (1 - MIN_COSINE)));
   };
-  // The fine scale's reflection, kept as it is on a straight streak (reflection-streaks.ts); and the
-  // reflection over a base as wide as a broad band, kept on a broad straight band.
+  // The fine scale's reflection; and, to search for streaks, the same read over a paler view.
   const fineLift = new Float32Array(n);
-  for (let i = 0; i < n; i++) if (cls[i] === CLASS_GLASS) fineLift[i] = reflection(fine, baseFine, i, paneA[i]!);
+  const fineSeen = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    if (cls[i] !== CLASS_GLASS) continue;
+    fineLift[i] = reflection(fine, baseFine, i, paneA[i]!);
+    fineSeen[i] = reflection(fine, baseFine, i, paneA[i]!, i, SEEN_CONTRAST);
+  }
   // Streaks and bands are searched for on a copy of half the size (their lifts are smooth).
-  const half = halve([...fine, fineLift], weight, w, h);
+  const half = halve([...fine, fineSeen], weight, w, h);
   const halfAt = (i: number) => {
     const x = i % w;
     return (((i - x) / w) >> 1) * half.w + (x >> 1);
   };
-  const halfStreak = straightStreaks(half.planes[3]!, half.weight, half.w, half.h, side / 2);
+  const streaks = findStreaks(half.planes[3]!, half.weight, half.w, half.h, side / 2);
   const broadBase = half.planes.map((p) =>
     maskedOpening(p, half.weight, half.w, half.h, Math.max(2, Math.round((side * BROAD) / 2))),
   );
   const halfLift = new Float32Array(half.w * half.h);
   for (let k = 0; k < halfLift.length; k++) {
-    if (half.weight[k]! > 0) halfLift[k] = reflection(half.planes, broadBase, k, paneA[half.first[k]!]!);
+    if (half.weight[k]! > 0) {
+      halfLift[k] = reflection(half.planes, broadBase, k, paneA[half.first[k]!]!, k, SEEN_CONTRAST);
+    }
   }
-  const halfBand = straightStreaks(halfLift, half.weight, half.w, half.h, side / 2, BROAD_ACROSS);
+  const bands = findStreaks(halfLift, half.weight, half.w, half.h, side / 2, BROAD_ACROSS);
+  // Each streak's and band's strength across it, read along its whole length.
+  const isGlass = new Uint8Array(n);
+  for (let i = 0; i < n; i++) isGlass[i] = cls[i] === CLASS_GLASS ? 1 : 0;
+  const onLine = new Float32Array(n).fill(Number.NaN);
+  const de = new Float32Array(n),
+    ee = new Float32Array(n);
+  const profile = (found: Streak[], base: (i: number) => [Float32Array[], number], across: number) => {
+    if (found.length === 0) return;
+    for (let i = 0; i < n; i++) {
+      if (!isGlass[i]) continue;
+      const [b, k] = base(i);
+      const [d = 0, e = 0] = towardsLight(fine, b, i, paneA[i]!, k);
+      [de[i], ee[i]] = [d, e];
+    }
+    streakProfiles(found, 2, de, ee, isGlass, w, h, side * across * PROFILE_REACH, onLine);
+  };
+  profile(streaks, (i) => [baseFine, i], NARROW_ACROSS[1]!);
+  const summed = summedBands(halfLift, half.weight, half.w, half.h, side / 2, BROAD_ACROSS);
+  profile([...bands, ...summed], (i) => [broadBase, halfAt(i)], BROAD_ACROSS[1]!);
+  const halfStreak = streakMask(streaks, half.w, half.h);
+  const halfBand = streakMask(bands, half.w, half.h);
   // The glass's own α and light (premultiplied) per pixel of the photo: tint and reflections.
   const own = new Float32Array(width * height);
   const light = new Float32Array(width * height * 3);
@@ -239,7 +281,8 @@ export function glassLayer(
       const k = halfAt(i);
       const seen = Math.min(fineLift[i]!, halfStreak[k] ? 1 : reflection(wide, baseWide, i, a));
       const broad = halfBand[k] ? reflection(fine, broadBase, i, a, k) : 0;
-      refl = Math.max(0, Math.min(0.9 - a, Math.max(broad, seen)));
+      const line = onLine[i]!;
+      refl = Math.max(0, Math.min(0.9 - a, Number.isNaN(line) ? Math.max(broad, seen) : line));
     }
     own[j] = a + refl;
     for (let c = 0; c < 3; c++) light[j * 3 + c] = a * tint[c]! + refl * REFLECTED[c]!;

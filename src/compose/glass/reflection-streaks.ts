@@ -27,7 +27,7 @@ const FALL = 0.5;
  * middle's lift per pixel of its width: a reflection's profile is soft; a light object of the view
  * (a strap hanging behind the pane) has sharp sides of its own.
  */
-const MAX_STEEPNESS = 2.5;
+export const MAX_STEEPNESS = 2.5;
 /** Share of the glass along a line that its ridge must cover, and the shortest glass along it (share of the side). */
 const MIN_COVER = 0.5;
 const MIN_LENGTH = 0.3;
@@ -36,11 +36,53 @@ const MAX_PEAKS = 32;
 /** Steps of direction (degrees) and the spread a ridge pixel votes over around its own direction. */
 const SPREAD = 22;
 
+/** A straight streak: the line x·c + y·s = ρ (unit normal (c, s)); its width runs from lo ≤ 0 to hi ≥ 0 across. */
+export interface Streak {
+  c: number;
+  s: number;
+  rho: number;
+  lo: number;
+  hi: number;
+}
+
 /**
- * Per pixel of the `w`×`h` grid: 1 where it lies on a straight streak (within its own width).
- * `lift` is a scale's lift per pixel, `glass` 1 on the glass, `side` the product's short side in
- * pixels, `across` the distances (shares of the side) within which a ridge's lift must fall.
+ * Visits, row by row, the pixels of the `w`×`h` grid whose distance x·c + y·s − ρ from the streak's
+ * line lies in [lo, hi], with that distance.
  */
+export function visitStrip(
+  line: Pick<Streak, 'c' | 's' | 'rho'>,
+  w: number,
+  h: number,
+  lo: number,
+  hi: number,
+  visit: (i: number, d: number) => void,
+): void {
+  const { c, s, rho } = line;
+  for (let y = 0; y < h; y++) {
+    let xa = 0,
+      xb = w - 1;
+    if (Math.abs(c) > 1e-9) {
+      const u = (lo + rho - y * s) / c,
+        v = (hi + rho - y * s) / c;
+      xa = Math.max(0, Math.ceil(Math.min(u, v)));
+      xb = Math.min(w - 1, Math.floor(Math.max(u, v)));
+    } else if (y * s - rho < lo || y * s - rho > hi) continue;
+    for (let x = xa; x <= xb; x++) visit(y * w + x, x * c + y * s - rho);
+  }
+}
+
+/** Per pixel of the `w`×`h` grid: 1 where it lies on one of `streaks` (within its own width). */
+export function streakMask(streaks: readonly Streak[], w: number, h: number): Uint8Array {
+  const out = new Uint8Array(w * h);
+  for (const k of streaks) {
+    visitStrip(k, w, h, k.lo - 0.5, k.hi + 0.5, (i) => {
+      out[i] = 1;
+    });
+  }
+  return out;
+}
+
+/** Per pixel of the `w`×`h` grid: 1 where it lies on a straight streak (findStreaks). */
 export function straightStreaks(
   lift: Float32Array,
   glass: Float32Array,
@@ -49,8 +91,24 @@ export function straightStreaks(
   side: number,
   across: readonly number[] = NARROW_ACROSS,
 ): Uint8Array {
+  return streakMask(findStreaks(lift, glass, w, h, side, across), w, h);
+}
+
+/**
+ * The straight streaks of a lift. `lift` is a scale's lift per pixel, `glass` 1 on the glass,
+ * `side` the product's short side in pixels, `across` the distances (shares of the side) within
+ * which a ridge's lift must fall.
+ */
+export function findStreaks(
+  lift: Float32Array,
+  glass: Float32Array,
+  w: number,
+  h: number,
+  side: number,
+  across: readonly number[] = NARROW_ACROSS,
+): Streak[] {
   const n = w * h;
-  const out = new Uint8Array(n);
+  const found: Streak[] = [];
   const reach = across.map((s) => Math.max(2, Math.round(side * s)));
   const dirs: [number, number, number][] = [
     [1, 0, 0],
@@ -98,7 +156,7 @@ export function straightStreaks(
       isRidge[i] = 1;
     }
   }
-  if (ridgeX.length === 0) return out;
+  if (ridgeX.length === 0) return found;
   // Votes per (direction across, offset) with the line x·cos φ + y·sin φ = ρ.
   const diag = Math.ceil(Math.hypot(w, h));
   const cos = new Float64Array(180),
@@ -160,23 +218,9 @@ export function straightStreaks(
   for (const [t, rho] of lines) {
     const c = cos[t]!,
       s = sin[t]!;
-    // Row by row, the pixels whose distance x·c + y·s − ρ lies in [lo, hi].
-    const strip = (lo: number, hi: number, visit: (i: number, d: number) => void): void => {
-      for (let y = 0; y < h; y++) {
-        let xa = 0,
-          xb = w - 1;
-        if (Math.abs(c) > 1e-9) {
-          const u = (lo + rho - y * s) / c,
-            v = (hi + rho - y * s) / c;
-          xa = Math.max(0, Math.ceil(Math.min(u, v)));
-          xb = Math.min(w - 1, Math.floor(Math.max(u, v)));
-        } else if (y * s - rho < lo || y * s - rho > hi) continue;
-        for (let x = xa; x <= xb; x++) visit(y * w + x, x * c + y * s - rho);
-      }
-    };
     const sum = new Float64Array(2 * far + 1),
       count = new Float64Array(2 * far + 1);
-    strip(-far - 0.5, far + 0.5, (i, d) => {
+    visitStrip({ c, s, rho }, w, h, -far - 0.5, far + 0.5, (i, d) => {
       if (glass[i]! <= 0) return;
       const k = Math.max(-far, Math.min(far, Math.round(d))) + far;
       sum[k]! += lift[i]!;
@@ -193,9 +237,83 @@ export function straightStreaks(
       steepest = Math.max(steepest, Math.abs(mean(d + 1) - mean(d)));
     }
     if (steepest > (MAX_STEEPNESS * middle) / (lo + hi + 1)) continue;
-    strip(-lo - 0.5, hi + 0.5, (i) => {
-      out[i] = 1;
-    });
+    found.push({ c, s, rho, lo: -lo, hi });
   }
-  return out;
+  return found;
+}
+
+/** Steps of direction (degrees) of the line sums, and how many of the most prominent lines are kept. */
+const SUM_STEP = 2;
+const MAX_SUMMED = 8;
+/** Directions (degrees) within which two summed lines as near as a band's width are one. */
+const NEAR_TURN = 10;
+
+/**
+ * Candidate broad bands of a lift, by its means along straight lines (a Radon transform): a band
+ * over a detailed view is a broken ridge, but its lift averaged along its line still stands out
+ * from the lines beside it, where the view's own lifts average away. Per direction, a line whose
+ * mean lift is a local maximum and has fallen below half of it within `across` (shares of `side`)
+ * on both sides, over at least MIN_LENGTH of glass; the most prominent first. These are
+ * candidates only: a band's profile read along it must confirm it (streak-profiles.ts).
+ */
+export function summedBands(
+  lift: Float32Array,
+  glass: Float32Array,
+  w: number,
+  h: number,
+  side: number,
+  across: readonly number[],
+): Streak[] {
+  const far = Math.max(2, Math.round(side * Math.max(...across)));
+  const near = Math.max(1, Math.round(side * Math.min(...across)));
+  const minLength = side * MIN_LENGTH;
+  const diag = Math.ceil(Math.hypot(w, h));
+  const bins = 2 * diag + 1;
+  const sum = new Float64Array(bins),
+    count = new Float64Array(bins);
+  const found: [number, Streak][] = [];
+  for (let t = 0; t < 180; t += SUM_STEP) {
+    const c = Math.cos((t * Math.PI) / 180),
+      s = Math.sin((t * Math.PI) / 180);
+    sum.fill(0);
+    count.fill(0);
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        const i = y * w + x;
+        if (glass[i]! <= 0) continue;
+        const b = Math.round(x * c + y * s) + diag;
+        sum[b]! += lift[i]!;
+        count[b]!++;
+      }
+    }
+    const mean = (b: number) => (b >= 0 && b < bins && count[b]! >= minLength ? sum[b]! / count[b]! : Number.NaN);
+    for (let b = 0; b < bins; b++) {
+      const m = mean(b);
+      if (!(m >= MIN_LIFT)) continue;
+      if (!(m >= mean(b - 1)) || !(m > mean(b + 1))) continue;
+      // Fallen below half on both sides within the reach, having stayed above it over a width.
+      let lo = 0,
+        hi = 0;
+      while (lo < far && mean(b - lo - 1) >= FALL * m) lo++;
+      while (hi < far && mean(b + hi + 1) >= FALL * m) hi++;
+      if (lo >= far || hi >= far || Number.isNaN(mean(b - lo - 1)) || Number.isNaN(mean(b + hi + 1))) continue;
+      if (lo + hi + 1 < near) continue;
+      const prominence = m - Math.max(mean(b - lo - 1), mean(b + hi + 1));
+      found.push([prominence * count[b]!, { c, s, rho: b - diag, lo: -lo, hi }]);
+    }
+  }
+  // The most prominent first, each leaving out the lines near it (in direction and offset).
+  found.sort((a, b) => b[0] - a[0]);
+  const kept: Streak[] = [];
+  for (const [, k] of found) {
+    if (kept.length >= MAX_SUMMED) break;
+    const close = kept.some((q) => {
+      const turn = Math.abs(q.c * k.c + q.s * k.s);
+      return (
+        turn > Math.cos((NEAR_TURN * Math.PI) / 180) && Math.abs(q.rho - k.rho) <= Math.max(q.hi - q.lo, k.hi - k.lo)
+      );
+    });
+    if (!close) kept.push(k);
+  }
+  return kept;
 }
