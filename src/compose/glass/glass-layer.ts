@@ -58,6 +58,13 @@ const BROAD_ACROSS = [0.1, 0.2];
  * streak over a pale view is found by its shape and measured along its length (streak-profiles.ts).
  */
 const SEEN_CONTRAST = 2000;
+/**
+ * The most a broad band reflects: the image of a window or the sky on a flat pane, whose share is
+ * glass's reflectance (Fresnel, both faces: under 0.2 up to 60° from square, 0.4 near 75°); a
+ * brighter straight band is a light part of the view. A narrow streak, the image of a lamp, may
+ * clip to white and is not bounded.
+ */
+const MAX_BAND_ALPHA = 0.4;
 /** How far across a streak's profile may run, times the distance within which its ridge falls. */
 const PROFILE_REACH = 1.5;
 /** The second, wider scale a reflection must show at (times SMOOTH). */
@@ -251,21 +258,26 @@ export function glassLayer(
   const onLine = new Float32Array(n).fill(Number.NaN);
   const de = new Float32Array(n),
     ee = new Float32Array(n);
-  const profile = (found: Streak[], base: (i: number) => [Float32Array[], number], across: number) => {
-    if (found.length === 0) return;
+  const profile = (
+    found: Streak[],
+    base: (i: number) => [Float32Array[], number],
+    across: number,
+    maxHeight = Infinity,
+  ): Streak[] => {
+    if (found.length === 0) return [];
     for (let i = 0; i < n; i++) {
       if (!isGlass[i]) continue;
       const [b, k] = base(i);
       const [d = 0, e = 0] = towardsLight(fine, b, i, paneA[i]!, k);
       [de[i], ee[i]] = [d, e];
     }
-    streakProfiles(found, 2, de, ee, isGlass, w, h, side * across * PROFILE_REACH, onLine);
+    return streakProfiles(found, 2, de, ee, isGlass, w, h, side * across * PROFILE_REACH, onLine, maxHeight);
   };
-  profile(streaks, (i) => [baseFine, i], NARROW_ACROSS[1]!);
+  const keptStreaks = profile(streaks, (i) => [baseFine, i], NARROW_ACROSS[1]!);
   const summed = summedBands(halfLift, half.weight, half.w, half.h, side / 2, BROAD_ACROSS);
-  profile([...bands, ...summed], (i) => [broadBase, halfAt(i)], BROAD_ACROSS[1]!);
-  const halfStreak = streakMask(streaks, half.w, half.h);
-  const halfBand = streakMask(bands, half.w, half.h);
+  const keptBands = profile([...bands, ...summed], (i) => [broadBase, halfAt(i)], BROAD_ACROSS[1]!, MAX_BAND_ALPHA);
+  const halfStreak = streakMask(keptStreaks, half.w, half.h);
+  const halfBand = streakMask(keptBands, half.w, half.h);
   // The glass's own α and light (premultiplied) per pixel of the photo: tint and reflections.
   const own = new Float32Array(width * height);
   const light = new Float32Array(width * height * 3);

@@ -7,7 +7,8 @@
  * strength varies little along it, so r at each distance across is read from all the pixels at
  * that distance together: the median of d·e / e·e weighted by e·e (the pixels with the most
  * contrast count most, and a light object of the view crossing the line, a minority, does not
- * move it). The profile is kept from its peak outwards until it falls to a tenth of it.
+ * move it). The profile is kept where it has a reflection band's shape (bandProfile) and reads
+ * about as strong on each third of the line's length.
  */
 import { MAX_STEEPNESS, visitStrip, type Streak } from './reflection-streaks.js';
 
@@ -16,6 +17,8 @@ const TAIL = 0.1;
 const FALL = 0.5;
 /** The farthest the tail may lie from the peak, times the distance at which the profile has halved. */
 const TAIL_SPAN = 2.5;
+/** The most one side of a band may be wider than the other (to half its height). */
+const LOPSIDED = 2;
 /** Parts of the line's length read apart, and the least share of the strongest the weakest may read. */
 const PARTS = 3;
 const EVEN = 0.5;
@@ -44,9 +47,10 @@ function along(line: { c: number; s: number }, i: number, w: number): number {
 
 /**
  * Writes into `out` (max with what is there; NaN where no streak lies) the profile of each of
- * `streaks`, found on a grid `scale` times coarser (a cell (x, y) covering pixels scale·x …), over
- * the `w`×`h` grid of `de` / `ee` (d·e and e·e per pixel) and `glass` (1 on the glass). `reach` is
- * the farthest distance across, in pixels of this grid, the profile may run.
+ * `streaks` that is a reflection's, and returns those. The streaks were found on a grid `scale`
+ * times coarser (a cell (x, y) covering pixels scale·x …); `de` / `ee` (d·e and e·e per pixel) and
+ * `glass` (1 on the glass) are on this `w`×`h` grid. `reach` is the farthest distance across, in
+ * pixels of this grid, the profile may run; a band higher than `maxHeight` is not a reflection.
  */
 export function streakProfiles(
   streaks: readonly Streak[],
@@ -58,7 +62,9 @@ export function streakProfiles(
   h: number,
   reach: number,
   out: Float32Array,
-): void {
+  maxHeight = Infinity,
+): Streak[] {
+  const kept: Streak[] = [];
   const far = Math.max(1, Math.round(reach));
   for (const k of streaks) {
     // The line on this grid: a coarse cell's centre is scale·x + (scale − 1)/2.
@@ -100,12 +106,15 @@ export function streakProfiles(
     const { lo, hi, peak, height, level } = band;
     const thirds = all.map((p) => read(peak, [p]) - level[peak]!).filter((x) => !Number.isNaN(x));
     if (thirds.length === 0 || Math.min(...thirds) < EVEN * Math.max(...thirds)) continue;
+    if (band.height[peak]! > maxHeight) continue;
     visitStrip(line, w, h, lo - far - 0.5, hi - far + 0.5, (i, d) => {
       if (!glass[i]) return;
       const v = height[Math.max(lo, Math.min(hi, Math.round(d) + far))]!;
       if (!(out[i]! >= v)) out[i] = v;
     });
+    kept.push(k);
   }
+  return kept;
 }
 
 /**
@@ -115,7 +124,7 @@ export function streakProfiles(
  * its lowest read, and the band's height is taken over the line between the two levels. A band
  * stands at least half its height over each side's level (a view's plateau edge does not), falls
  * to a tenth of it within the reach on both sides, soon after it has fallen to half (tails, not a
- * shoulder), and is soft all across (no cliff). Indices are bins of `raw`.
+ * shoulder), is about as wide on both sides, and is soft all across (no cliff). Indices are bins of `raw`.
  */
 export function bandProfile(
   raw: readonly number[],
@@ -149,6 +158,9 @@ export function bandProfile(
   if (peak - lo > TAIL_SPAN * Math.max(1, peak - halfLo) || hi - peak > TAIL_SPAN * Math.max(1, halfHi - peak)) {
     return null;
   }
+  // About as wide on both sides of its peak: the reflection of a light's straight edge is.
+  const halfWidths = [Math.max(1, peak - halfLo), Math.max(1, halfHi - peak)];
+  if (Math.max(...halfWidths) > LOPSIDED * Math.min(...halfWidths)) return null;
   const level = new Float64Array(bins),
     height = new Float64Array(bins);
   for (let b = 0; b < bins; b++) {
