@@ -222,7 +222,10 @@ export function glassLayer(
   // The reflection: d over e, gated by how well the move towards the light explains it; where e·e
   // is below `floor` a reflection cannot be told apart and none is read.
   const reflection = (src: Float32Array[], base: Float32Array[], i: number, a: number, k = i, floor = MIN_CONTRAST) => {
-    const [de = 0, ee = 0, dd = 0] = towardsLight(src, base, i, a, k);
+    const m = towardsLight(src, base, i, a, k);
+    const de = m[0]!,
+      ee = m[1]!,
+      dd = m[2]!;
     if (ee <= floor || de <= 0) return 0;
     const cosine = de / Math.sqrt(dd * ee);
     return (de / ee) * Math.min(1, Math.max(0, (cosine - MIN_COSINE) / (1 - MIN_COSINE)));
@@ -252,30 +255,46 @@ export function glassLayer(
     }
   }
   const bands = findStreaks(halfLift, half.weight, half.w, half.h, side / 2, BROAD_ACROSS);
+  // Broad band candidates from the lift's means along lines, on a copy of a quarter the size.
+  const quarter = halve([halfLift], half.weight, half.w, half.h);
+  const summed = summedBands(quarter.planes[0]!, quarter.weight, quarter.w, quarter.h, side / 4, BROAD_ACROSS);
   // Each streak's and band's strength across it, read along its whole length.
   const isGlass = new Uint8Array(n);
   for (let i = 0; i < n; i++) isGlass[i] = cls[i] === CLASS_GLASS ? 1 : 0;
   const onLine = new Float32Array(n).fill(Number.NaN);
   const de = new Float32Array(n),
     ee = new Float32Array(n);
-  const profile = (
-    found: Streak[],
-    base: (i: number) => [Float32Array[], number],
-    across: number,
-    maxHeight = Infinity,
-  ): Streak[] => {
-    if (found.length === 0) return [];
+  // d·e and e·e per pixel over a base, for the profiles; then the streaks' over the fine base and
+  // the bands' over the broad one (those found on the quarter-size copy brought to the half-size).
+  const readsOver = (base: (i: number) => [Float32Array[], number]) => {
     for (let i = 0; i < n; i++) {
       if (!isGlass[i]) continue;
       const [b, k] = base(i);
-      const [d = 0, e = 0] = towardsLight(fine, b, i, paneA[i]!, k);
-      [de[i], ee[i]] = [d, e];
+      const m = towardsLight(fine, b, i, paneA[i]!, k);
+      de[i] = m[0]!;
+      ee[i] = m[1]!;
     }
-    return streakProfiles(found, 2, de, ee, isGlass, w, h, side * across * PROFILE_REACH, onLine, maxHeight);
   };
-  const keptStreaks = profile(streaks, (i) => [baseFine, i], NARROW_ACROSS[1]!);
-  const summed = summedBands(halfLift, half.weight, half.w, half.h, side / 2, BROAD_ACROSS);
-  const keptBands = profile([...bands, ...summed], (i) => [broadBase, halfAt(i)], BROAD_ACROSS[1]!, MAX_BAND_ALPHA);
+  const profiles = (found: Streak[], scale: number, across: number, maxHeight?: number) =>
+    streakProfiles(found, scale, de, ee, isGlass, w, h, side * across * PROFILE_REACH, onLine, maxHeight);
+  let keptStreaks: Streak[] = [],
+    keptBands: Streak[] = [];
+  if (streaks.length > 0) {
+    readsOver((i) => [baseFine, i]);
+    keptStreaks = profiles(streaks, 2, NARROW_ACROSS[1]!);
+  }
+  if (bands.length + summed.length > 0) {
+    readsOver((i) => [broadBase, halfAt(i)]);
+    keptBands = [
+      ...profiles(bands, 2, BROAD_ACROSS[1]!, MAX_BAND_ALPHA),
+      ...profiles(summed, 4, BROAD_ACROSS[1]!, MAX_BAND_ALPHA).map((k) => ({
+        ...k,
+        rho: k.rho * 2 + (k.c + k.s) / 2,
+        lo: k.lo * 2,
+        hi: k.hi * 2,
+      })),
+    ];
+  }
   const halfStreak = streakMask(keptStreaks, half.w, half.h);
   const halfBand = streakMask(keptBands, half.w, half.h);
   // The glass's own α and light (premultiplied) per pixel of the photo: tint and reflections.

@@ -272,19 +272,26 @@ export function summedBands(
   const sum = new Float64Array(bins),
     count = new Float64Array(bins);
   const found: [number, Streak][] = [];
+  // The glass's pixels, listed once: x, y and lift.
+  let total = 0;
+  for (let i = 0; i < w * h; i++) if (glass[i]! > 0) total++;
+  const px = new Float32Array(total),
+    py = new Float32Array(total),
+    pl = new Float32Array(total);
+  for (let i = 0, k = 0; i < w * h; i++) {
+    if (glass[i]! <= 0) continue;
+    [px[k], py[k], pl[k]] = [i % w, (i / w) | 0, lift[i]!];
+    k++;
+  }
   for (let t = 0; t < 180; t += SUM_STEP) {
     const c = Math.cos((t * Math.PI) / 180),
       s = Math.sin((t * Math.PI) / 180);
     sum.fill(0);
     count.fill(0);
-    for (let y = 0; y < h; y++) {
-      for (let x = 0; x < w; x++) {
-        const i = y * w + x;
-        if (glass[i]! <= 0) continue;
-        const b = Math.round(x * c + y * s) + diag;
-        sum[b]! += lift[i]!;
-        count[b]!++;
-      }
+    for (let k = 0; k < px.length; k++) {
+      const b = Math.floor(px[k]! * c + py[k]! * s + diag + 0.5);
+      sum[b]! += pl[k]!;
+      count[b]!++;
     }
     const mean = (b: number) => (b >= 0 && b < bins && count[b]! >= minLength ? sum[b]! / count[b]! : Number.NaN);
     for (let b = 0; b < bins; b++) {

@@ -22,22 +22,12 @@ const LOPSIDED = 2;
 /** Parts of the line's length read apart, and the least share of the strongest the weakest may read. */
 const PARTS = 3;
 const EVEN = 0.5;
+/** The reads' histogram: from LOWEST, STEPS buckets a unit (two levels of an 8-bit α), BUCKETS in all. */
+const LOWEST = -0.5;
+const STEPS = 128;
+const BUCKETS = 2 * STEPS;
 /** Least mean e·e over a distance's pixels for its r to be read (about 18 levels a channel). */
 const MIN_CONTRAST = 1000;
-
-/** Weighted median of `values` (weights `weights`, both as long), NaN when the weights are 0. */
-function weightedMedian(values: number[], weights: number[]): number {
-  const order = values.map((_, i) => i).sort((a, b) => values[a]! - values[b]!);
-  let total = 0;
-  for (const wt of weights) total += wt;
-  if (!(total > 0)) return Number.NaN;
-  let seen = 0;
-  for (const k of order) {
-    seen += weights[k]!;
-    if (seen >= total / 2) return values[k]!;
-  }
-  return values[order[order.length - 1]!]!;
-}
 
 /** Position along `line` of pixel i of a grid `w` wide. */
 function along(line: { c: number; s: number }, i: number, w: number): number {
@@ -66,14 +56,16 @@ export function streakProfiles(
 ): Streak[] {
   const kept: Streak[] = [];
   const far = Math.max(1, Math.round(reach));
+  // Per third of the line's length and distance across (a cell), the reads' histogram weighted
+  // by e·e (the weighted median without sorting), their total weight and count.
+  const bins = 2 * far + 1;
+  const hist = new Float32Array(PARTS * bins * BUCKETS);
+  const weight = new Float64Array(PARTS * bins);
+  const count = new Uint32Array(PARTS * bins);
   for (const k of streaks) {
     // The line on this grid: a coarse cell's centre is scale·x + (scale − 1)/2.
     const shift = (scale - 1) / 2;
     const line = { c: k.c, s: k.s, rho: k.rho * scale + shift * (k.c + k.s) };
-    // Per distance across and per third of the line's length, the pixels' reads and weights.
-    const bins = 2 * far + 1;
-    const values: number[][] = Array.from({ length: bins * PARTS }, () => []);
-    const weights: number[][] = Array.from({ length: bins * PARTS }, () => []);
     let uMin = Infinity,
       uMax = -Infinity;
     visitStrip(line, w, h, -0.5, 0.5, (i) => {
@@ -82,18 +74,31 @@ export function streakProfiles(
       [uMin, uMax] = [Math.min(uMin, u), Math.max(uMax, u)];
     });
     if (!(uMax > uMin)) continue;
+    hist.fill(0);
+    weight.fill(0);
+    count.fill(0);
     visitStrip(line, w, h, -far - 0.5, far + 0.5, (i, d) => {
       if (!glass[i] || !(ee[i]! > 0)) return;
       const b = Math.max(-far, Math.min(far, Math.round(d))) + far;
       const part = Math.max(0, Math.min(PARTS - 1, Math.floor(((along(line, i, w) - uMin) / (uMax - uMin)) * PARTS)));
-      values[part * bins + b]!.push(de[i]! / ee[i]!);
-      weights[part * bins + b]!.push(ee[i]!);
+      const cell = part * bins + b;
+      const q = Math.max(0, Math.min(BUCKETS - 1, Math.floor((de[i]! / ee[i]! - LOWEST) * STEPS)));
+      hist[cell * BUCKETS + q]! += ee[i]!;
+      weight[cell]! += ee[i]!;
+      count[cell]!++;
     });
-    const read = (b: number, parts: number[]): number => {
-      const v = parts.flatMap((p) => values[p * bins + b]!);
-      const wt = parts.flatMap((p) => weights[p * bins + b]!);
-      const mean = wt.reduce((a, x) => a + x, 0) / Math.max(1, wt.length);
-      return mean >= MIN_CONTRAST ? weightedMedian(v, wt) : Number.NaN;
+    // The weighted median of the reads at distance bin b over the thirds `parts`.
+    const read = (b: number, parts: readonly number[]): number => {
+      let total = 0,
+        n = 0;
+      for (const p of parts) [total, n] = [total + weight[p * bins + b]!, n + count[p * bins + b]!];
+      if (n === 0 || total / n < MIN_CONTRAST) return Number.NaN;
+      let seen = 0;
+      for (let q = 0; q < BUCKETS; q++) {
+        for (const p of parts) seen += hist[(p * bins + b) * BUCKETS + q]!;
+        if (seen >= total / 2) return LOWEST + (q + 0.5) / STEPS;
+      }
+      return LOWEST + BUCKETS / STEPS;
     };
     const all = Array.from({ length: PARTS }, (_, p) => p);
     const band = bandProfile(
