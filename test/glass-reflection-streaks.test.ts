@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 
 import { glassLayer } from '../src/compose/glass/glass-layer.js';
 import { CLASS_GLASS, CLASS_OPAQUE } from '../src/compose/glass/region-classes.js';
-import { findStreaks, straightStreaks, summedBands, type Streak } from '../src/compose/glass/reflection-streaks.js';
+import { findStreaks, streakMask, summedBands, type Streak } from '../src/compose/glass/reflection-streaks.js';
 import { bandProfile } from '../src/compose/glass/streak-profiles.js';
 import { glassLook } from '../src/compose/glass/subject-matte.js';
 import { seededRandom } from '../scripts/lib/glass-scenes.js';
@@ -28,6 +28,9 @@ function field(distance: (x: number, y: number) => number, peak = 0.3): Float32A
 }
 const glass = new Float32Array(W * H).fill(1);
 const marked = (m: Uint8Array) => m.reduce((a, v) => a + v, 0);
+/** Per pixel: 1 on a streak findStreaks finds (within its width). */
+const straightStreaks = (lift: Float32Array, g: Float32Array, w: number, h: number, side: number) =>
+  streakMask(findStreaks(lift, g, w, h, side), w, h);
 
 describe('straightStreaks', () => {
   it('finds a straight diagonal streak across the glass, as wide as it is', () => {

@@ -82,18 +82,6 @@ export function streakMask(streaks: readonly Streak[], w: number, h: number): Ui
   return out;
 }
 
-/** Per pixel of the `w`×`h` grid: 1 where it lies on a straight streak (findStreaks). */
-export function straightStreaks(
-  lift: Float32Array,
-  glass: Float32Array,
-  w: number,
-  h: number,
-  side: number,
-  across: readonly number[] = NARROW_ACROSS,
-): Uint8Array {
-  return streakMask(findStreaks(lift, glass, w, h, side, across), w, h);
-}
-
 /**
  * The straight streaks of a lift. `lift` is a scale's lift per pixel, `glass` 1 on the glass,
  * `side` the product's short side in pixels, `across` the distances (shares of the side) within
