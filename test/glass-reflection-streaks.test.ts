@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 
-import { glassLayer } from '../src/compose/glass/glass-layer.js';
+import { DEFAULT_TINT, REFLECTED, glassLayer } from '../src/compose/glass/glass-layer.js';
 import { CLASS_GLASS, CLASS_OPAQUE } from '../src/compose/glass/region-classes.js';
 import { findStreaks, streakMask, summedBands, type Streak } from '../src/compose/glass/reflection-streaks.js';
 import { bandProfile } from '../src/compose/glass/streak-profiles.js';
@@ -197,8 +197,7 @@ function bandError(profile: (d: number) => number, over: number, view: View = le
   const rgb = new Uint8Array(W * H * 3);
   const classes = new Uint8Array(W * H);
   const truth = new Float32Array(W * H);
-  const tint = [190, 210, 208],
-    light = [240, 243, 246];
+  const [tint, light] = [DEFAULT_TINT, REFLECTED];
   for (let y = 0; y < H; y++) {
     for (let x = 0; x < W; x++) {
       const i = y * W + x;

@@ -230,13 +230,14 @@ export function glassLayer(
     const cosine = de / Math.sqrt(dd * ee);
     return (de / ee) * Math.min(1, Math.max(0, (cosine - MIN_COSINE) / (1 - MIN_COSINE)));
   };
-  // The fine scale's reflection; and, to search for streaks, the same read over a paler view.
+  // The fine scale's reflection read over a paler view, to search for streaks; and as the pixel's
+  // own, where e·e (left in `move` by the read) clears the usual floor.
   const fineLift = new Float32Array(n);
   const fineSeen = new Float32Array(n);
   for (let i = 0; i < n; i++) {
     if (cls[i] !== CLASS_GLASS) continue;
-    fineLift[i] = reflection(fine, baseFine, i, paneA[i]!);
     fineSeen[i] = reflection(fine, baseFine, i, paneA[i]!, i, SEEN_CONTRAST);
+    fineLift[i] = move[1]! > MIN_CONTRAST ? fineSeen[i]! : 0;
   }
   // Streaks and bands are searched for on a copy of half the size (their lifts are smooth).
   const half = halve([...fine, fineSeen], weight, w, h);
@@ -259,8 +260,6 @@ export function glassLayer(
   const quarter = halve([halfLift], half.weight, half.w, half.h);
   const summed = summedBands(quarter.planes[0]!, quarter.weight, quarter.w, quarter.h, side / 4, BROAD_ACROSS);
   // Each streak's and band's strength across it, read along its whole length.
-  const isGlass = new Uint8Array(n);
-  for (let i = 0; i < n; i++) isGlass[i] = cls[i] === CLASS_GLASS ? 1 : 0;
   const onLine = new Float32Array(n).fill(Number.NaN);
   const de = new Float32Array(n),
     ee = new Float32Array(n);
@@ -268,7 +267,7 @@ export function glassLayer(
   // the bands' over the broad one (those found on the quarter-size copy brought to the half-size).
   const readsOver = (base: (i: number) => [Float32Array[], number]) => {
     for (let i = 0; i < n; i++) {
-      if (!isGlass[i]) continue;
+      if (!weight[i]) continue;
       const [b, k] = base(i);
       const m = towardsLight(fine, b, i, paneA[i]!, k);
       de[i] = m[0]!;
@@ -276,7 +275,7 @@ export function glassLayer(
     }
   };
   const profiles = (found: Streak[], scale: number, across: number, maxHeight?: number) =>
-    streakProfiles(found, scale, de, ee, isGlass, w, h, side * across * PROFILE_REACH, onLine, maxHeight);
+    streakProfiles(found, scale, de, ee, weight, w, h, side * across * PROFILE_REACH, onLine, maxHeight);
   let keptStreaks: Streak[] = [],
     keptBands: Streak[] = [];
   if (streaks.length > 0) {

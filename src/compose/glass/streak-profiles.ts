@@ -47,7 +47,7 @@ export function streakProfiles(
   scale: number,
   de: Float32Array,
   ee: Float32Array,
-  glass: Uint8Array,
+  glass: Float32Array,
   w: number,
   h: number,
   reach: number,
@@ -69,7 +69,7 @@ export function streakProfiles(
     let uMin = Infinity,
       uMax = -Infinity;
     visitStrip(line, w, h, -0.5, 0.5, (i) => {
-      if (!glass[i]) return;
+      if (!(glass[i]! > 0)) return;
       const u = along(line, i, w);
       [uMin, uMax] = [Math.min(uMin, u), Math.max(uMax, u)];
     });
@@ -78,7 +78,7 @@ export function streakProfiles(
     weight.fill(0);
     count.fill(0);
     visitStrip(line, w, h, -far - 0.5, far + 0.5, (i, d) => {
-      if (!glass[i] || !(ee[i]! > 0)) return;
+      if (!(glass[i]! > 0) || !(ee[i]! > 0)) return;
       const b = Math.max(-far, Math.min(far, Math.round(d))) + far;
       const part = Math.max(0, Math.min(PARTS - 1, Math.floor(((along(line, i, w) - uMin) / (uMax - uMin)) * PARTS)));
       const cell = part * bins + b;
@@ -113,7 +113,7 @@ export function streakProfiles(
     if (thirds.length === 0 || Math.min(...thirds) < EVEN * Math.max(...thirds)) continue;
     if (band.height[peak]! > maxHeight) continue;
     visitStrip(line, w, h, lo - far - 0.5, hi - far + 0.5, (i, d) => {
-      if (!glass[i]) return;
+      if (!(glass[i]! > 0)) return;
       const v = height[Math.max(lo, Math.min(hi, Math.round(d) + far))]!;
       if (!(out[i]! >= v)) out[i] = v;
     });
