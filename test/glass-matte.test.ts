@@ -58,11 +58,12 @@ describe('glass matte (model-free, box given)', () => {
     const s = await makeGlassScene({ kind, backdrop, width: W, height: H, seed });
     const m = boxedMatte(s);
     const score = scoreCutout(s, rgbaOf(m.fg, m.alpha));
-    // Measured at this size: opaque ≤ 0.7, background ≤ 1.8, glass 5.9–16.8. Keeping the box opaque scores > 40
-    // on glass and background, losing the frame > 40 on opaque.
+    // Measured at this size: opaque ≤ 0.7, background ≤ 1.8, glass 5.9–18.2 (the door over the interior
+    // 16.8 before its panes' transmission was read beyond the frame: the pale wall reads it low). Keeping
+    // the box opaque scores > 40 on glass and background, losing the frame > 40 on opaque.
     expect(score.opaque).toBeLessThan(1.2);
     expect(score.background).toBeLessThan(2.5);
-    expect(score.glass).toBeLessThan(18);
+    expect(score.glass).toBeLessThan(19);
     let marked = 0,
       glass = 0;
     for (let i = 0; i < W * H; i++) if (s.region[i] === REGION_GLASS) glass++, m.glass[i] && marked++;

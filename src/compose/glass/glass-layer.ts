@@ -3,7 +3,10 @@
  *
  * Each pane (a connected glass region) is solved on its own:
  *   α₀       1 − transmission, at most what the pane's darkest light allows: where the view behind
- *            is near black, C is the glass's own light α₀·tint, so a low quantile of C bounds α₀
+ *            is near black, C is the glass's own light α₀·tint, so a low quantile of C bounds α₀.
+ *            Where the view goes on beyond the frames, the panes' light near their frames against
+ *            the view's just beyond reads the transmission (transmission-beyond-frame.ts), which
+ *            moves α₀ by at most MAX_SHIFT
  *   base     the pane's light without reflections: a reflection only adds light, so the base is
  *            the lower envelope of the pane's colours (a morphological opening, per channel and per
  *            scale, wider than a reflection band), i.e. (1−α₀)·B + α₀·tint; a mean would be raised
@@ -24,12 +27,13 @@
  * The transmission and tint a user gives are used as they are (no bound).
  */
 import { boxMean } from '../guided-filter.js';
-import { CLASS_GLASS } from './region-classes.js';
+import { CLASS_BACKGROUND, CLASS_GLASS } from './region-classes.js';
 import { maskedOpening } from './morphology.js';
 import { boundsWhere, components } from './pixel-ops.js';
 import { glasswareRims, rimLight } from './glassware-rims.js';
 import { findStreaks, streakMask, summedBands, NARROW_ACROSS, type Streak } from './reflection-streaks.js';
 import { streakProfiles } from './streak-profiles.js';
+import { transmissionBeyondFrame } from './transmission-beyond-frame.js';
 
 export interface GlassLook {
   /** Share of light the glass lets through, 0..1 (default 0.9). */
@@ -73,6 +77,13 @@ const WIDE = 4;
 const MIN_COSINE = 0.95;
 /** Below this squared distance between B̂ and the reflected light a reflection cannot be told apart. */
 export const MIN_CONTRAST = 20000;
+/**
+ * The most the view beyond the frames moves α₀ from the look's (clear glass passes 0.8–0.95 of the
+ * light; the read is noisy, and a view that does not go on beyond the frame can mislead it).
+ */
+const MAX_SHIFT = 0.05;
+/** A reflection under this α leaves a pixel's light the view's, for the transmission read. */
+const NO_REFLECTION = 0.01;
 /** The quantile of a pane's smoothed colours taken as its darkest light. */
 const DARK_QUANTILE = 0.005;
 
@@ -98,16 +109,14 @@ function maskedMeans(
 /** Per pixel: α₀ of its pane (the look's, or lower where the pane's darkest light says so). */
 function paneAlpha(
   smooth: Float32Array[],
-  classes: Uint8Array,
-  width: number,
-  height: number,
+  panes: { labels: Int32Array; count: number; sizes: number[] },
   look: GlassLook,
   a0: number,
 ): Float32Array {
-  const n = width * height;
+  const { labels, count, sizes } = panes;
+  const n = labels.length;
   const out = new Float32Array(n).fill(a0);
   if (look.given) return out;
-  const { labels, count, sizes } = components(undefined, width, height, (i) => classes[i] === CLASS_GLASS);
   // Per pane and channel, a histogram of the smoothed levels: the quantile without sorting.
   const hist = new Uint32Array((count + 1) * 3 * 256);
   for (let i = 0; i < n; i++) {
@@ -129,6 +138,36 @@ function paneAlpha(
   }
   for (let i = 0; i < n; i++) if (labels[i]) out[i] = paneA[labels[i]!]!;
   return out;
+}
+
+/**
+ * Per pane: 1 where it is held by a frame, no pixel of it next to the background (`at` maps the
+ * panes' pixels to the photo's). Near its frame a pane shows the view, dimmed; a glass body's
+ * outline is its rim, brighter as Fresnel says.
+ */
+function framedPanes(
+  panes: { labels: Int32Array; count: number },
+  classes: Uint8Array,
+  width: number,
+  height: number,
+  at: (i: number) => number,
+): Uint8Array {
+  const framed = new Uint8Array(panes.count + 1).fill(1);
+  for (let i = 0; i < panes.labels.length; i++) {
+    const c = panes.labels[i]!;
+    if (!c || !framed[c]) continue;
+    const j = at(i);
+    const x = j % width;
+    if (
+      (x > 0 && classes[j - 1] === CLASS_BACKGROUND) ||
+      (x < width - 1 && classes[j + 1] === CLASS_BACKGROUND) ||
+      (j >= width && classes[j - width] === CLASS_BACKGROUND) ||
+      (j + width < width * height && classes[j + width] === CLASS_BACKGROUND)
+    ) {
+      framed[c] = 0;
+    }
+  }
+  return framed;
 }
 
 /**
@@ -201,7 +240,10 @@ export function glassLayer(
   const baseFine = fine.map((p) => maskedOpening(p, weight, w, h, baseRadius));
   const baseWide = wide.map((p) => maskedOpening(p, weight, w, h, baseRadius));
   const a0 = Math.min(0.95, Math.max(0.02, 1 - look.transmission));
-  const paneA = paneAlpha(fine, cls, w, h, look, a0);
+  // α₀ per pixel: the look's, at most what its pane's darkest light allows.
+  const panes = components(undefined, w, h, (i) => cls[i] === CLASS_GLASS);
+  const darkBound = paneAlpha(fine, panes, look, 0.95);
+  const paneA = darkBound.map((b) => Math.min(a0, b));
   const tint = look.tint;
   // The colour change at pixel i seen in `src` over its `base` (at pixel k of it), d, against the
   // move from the view it implies towards the reflected light, e: d·e, e·e and d·d.
@@ -296,24 +338,40 @@ export function glassLayer(
   }
   const halfStreak = streakMask(keptStreaks, half.w, half.h);
   const halfBand = streakMask(keptBands, half.w, half.h);
-  // The glass's own α and light (premultiplied) per pixel of the photo: tint and reflections.
-  const own = new Float32Array(width * height);
-  const light = new Float32Array(width * height * 3);
+  // Each glass pixel's reflection.
+  const reflected = new Float32Array(n);
   for (let i = 0; i < n; i++) {
     if (cls[i] !== CLASS_GLASS) continue;
     const a = paneA[i]!;
-    const j = at(i);
-    const t = lift?.[j];
-    let refl: number;
-    if (t !== undefined && !Number.isNaN(t)) refl = t * (1 - a);
+    const t = lift?.[at(i)];
+    if (t !== undefined && !Number.isNaN(t)) reflected[i] = t * (1 - a);
     else {
       // At two scales, or at the fine one alone on a streak; at least the broad band's where one lies.
       const k = halfAt(i);
       const seen = Math.min(fineLift[i]!, halfStreak[k] ? 1 : reflection(wide, baseWide, i, a));
       const broad = halfBand[k] ? reflection(fine, broadBase, i, a, k) : 0;
       const line = onLine[i]!;
-      refl = Math.max(0, Math.min(0.9 - a, Number.isNaN(line) ? Math.max(broad, seen) : line));
+      reflected[i] = Math.max(0, Math.min(0.9 - a, Number.isNaN(line) ? Math.max(broad, seen) : line));
     }
+  }
+  // α₀ from the view beyond the frames, read where no reflection was found on framed panes; it
+  // moves the look's α₀ by at most MAX_SHIFT, and stays under each pane's darkest light.
+  const framed = framedPanes(panes, classes, width, height, at);
+  const read = look.given
+    ? undefined
+    : transmissionBeyondFrame(rgb, width, height, classes, bounds, side, tint, (j) => {
+        const i = (((j / width) | 0) - y0) * w + (j % width) - x0;
+        return reflected[i]! > NO_REFLECTION || !framed[panes.labels[i]!];
+      });
+  const seenA = read ? Math.min(a0 + MAX_SHIFT, Math.max(a0 - MAX_SHIFT, 1 - read.transmission)) : a0;
+  // The glass's own α and light (premultiplied) per pixel of the photo: tint and reflections.
+  const own = new Float32Array(width * height);
+  const light = new Float32Array(width * height * 3);
+  for (let i = 0; i < n; i++) {
+    if (cls[i] !== CLASS_GLASS) continue;
+    const a = Math.max(0.02, Math.min(seenA, darkBound[i]!));
+    const refl = Math.min(0.9 - a, reflected[i]!);
+    const j = at(i);
     own[j] = a + refl;
     for (let c = 0; c < 3; c++) light[j * 3 + c] = a * tint[c]! + refl * REFLECTED[c]!;
   }
