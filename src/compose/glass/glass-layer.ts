@@ -370,8 +370,10 @@ export function glassLayer(
   for (let i = 0; i < n; i++) {
     if (cls[i] !== CLASS_GLASS) continue;
     const a = Math.max(0.02, Math.min(seenA, darkBound[i]!));
-    const refl = Math.min(0.9 - a, reflected[i]!);
     const j = at(i);
+    // A highlight's share of the light is over the glass's own α₀ (glass-highlights.ts).
+    const t = lift?.[j];
+    const refl = t !== undefined && !Number.isNaN(t) ? t * (1 - a) : Math.min(0.9 - a, reflected[i]!);
     own[j] = a + refl;
     for (let c = 0; c < 3; c++) light[j * 3 + c] = a * tint[c]! + refl * REFLECTED[c]!;
   }
