@@ -73,7 +73,7 @@ function windowScene(behind: View, beyond: View, t: number, band = 0, framed = t
         const r = band > 0 && u >= 20 && u < 34 ? band : 0;
         const b = behind(x, y);
         for (let c = 0; c < 3; c++) {
-          const v = t * b[c]! + (1 - t - r) * TINT[c]! + r * (240 - b[c]! * 0);
+          const v = (t - r) * b[c]! + (1 - t) * TINT[c]! + r * 240;
           rgb[i * 3 + c] = Math.round(Math.min(255, Math.max(0, v)));
         }
       }
@@ -83,7 +83,7 @@ function windowScene(behind: View, beyond: View, t: number, band = 0, framed = t
 }
 
 const read = (s: Scene, unread: (i: number) => boolean = () => false, tint: readonly number[] = TINT) =>
-  transmissionBeyondFrame(s.rgb, W, H, s.classes, s.bounds, H - 80, tint, unread);
+  transmissionBeyondFrame(s.rgb, W, H, s.classes, s.bounds, H - 80, tint, unread, 0.9);
 
 /** α of the glass layer over the plain part of the panes (lower quartile), the look's transmission 0.9. */
 function plainAlpha(s: Scene): number {
@@ -168,6 +168,7 @@ describe('transmission read beyond the frame', () => {
         1 + rand() * 20,
         DEFAULT_TINT,
         () => false,
+        0.9,
       );
       if (r) expect(Number.isFinite(r.transmission)).toBe(true);
     }

@@ -338,13 +338,18 @@ export function glassLayer(
   }
   const halfStreak = streakMask(keptStreaks, half.w, half.h);
   const halfBand = streakMask(keptBands, half.w, half.h);
+  // A highlight's share of the reflected light at photo pixel j, where glass-highlights.ts measured one.
+  const highlight = (j: number): number | undefined => {
+    const t = lift?.[j];
+    return t === undefined || Number.isNaN(t) ? undefined : t;
+  };
   // Each glass pixel's reflection.
   const reflected = new Float32Array(n);
   for (let i = 0; i < n; i++) {
     if (cls[i] !== CLASS_GLASS) continue;
     const a = paneA[i]!;
-    const t = lift?.[at(i)];
-    if (t !== undefined && !Number.isNaN(t)) reflected[i] = t * (1 - a);
+    const t = highlight(at(i));
+    if (t !== undefined) reflected[i] = t * (1 - a);
     else {
       // At two scales, or at the fine one alone on a streak; at least the broad band's where one lies.
       const k = halfAt(i);
@@ -359,10 +364,20 @@ export function glassLayer(
   const framed = framedPanes(panes, classes, width, height, at);
   const read = look.given
     ? undefined
-    : transmissionBeyondFrame(rgb, width, height, classes, bounds, side, tint, (j) => {
-        const i = (((j / width) | 0) - y0) * w + (j % width) - x0;
-        return reflected[i]! > NO_REFLECTION || !framed[panes.labels[i]!];
-      });
+    : transmissionBeyondFrame(
+        rgb,
+        width,
+        height,
+        classes,
+        bounds,
+        side,
+        tint,
+        (j) => {
+          const i = (((j / width) | 0) - y0) * w + (j % width) - x0;
+          return reflected[i]! > NO_REFLECTION || !framed[panes.labels[i]!];
+        },
+        1 - a0,
+      );
   const seenA = read ? Math.min(a0 + MAX_SHIFT, Math.max(a0 - MAX_SHIFT, 1 - read.transmission)) : a0;
   // The glass's own α and light (premultiplied) per pixel of the photo: tint and reflections.
   const own = new Float32Array(width * height);
@@ -371,9 +386,9 @@ export function glassLayer(
     if (cls[i] !== CLASS_GLASS) continue;
     const a = Math.max(0.02, Math.min(seenA, darkBound[i]!));
     const j = at(i);
-    // A highlight's share of the light is over the glass's own α₀ (glass-highlights.ts).
-    const t = lift?.[j];
-    const refl = t !== undefined && !Number.isNaN(t) ? t * (1 - a) : Math.min(0.9 - a, reflected[i]!);
+    // A highlight's share of the light is over the glass's own α₀.
+    const t = highlight(j);
+    const refl = t !== undefined ? t * (1 - a) : Math.min(0.9 - a, reflected[i]!);
     own[j] = a + refl;
     for (let c = 0; c < 3; c++) light[j * 3 + c] = a * tint[c]! + refl * REFLECTED[c]!;
   }

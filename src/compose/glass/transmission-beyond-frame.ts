@@ -54,7 +54,8 @@ function weightedMedian(values: number[], weights: number[]): number {
 /**
  * T of the panes in `classes` (glass 2 inside a product, background 0 beyond it), or undefined
  * where the view beyond does not say. `bounds` holds every glass pixel; `unread(i)` marks glass
- * pixels not to read (a reflection lies there, or the glass is not a framed pane).
+ * pixels not to read (a reflection lies there, or the glass is not a framed pane); `prior` is the
+ * transmission assumed before the read (0 < prior ≤ 1).
  */
 export function transmissionBeyondFrame(
   rgb: Uint8Array,
@@ -65,6 +66,7 @@ export function transmissionBeyondFrame(
   side: number,
   tint: readonly number[],
   unread: (i: number) => boolean,
+  prior: number,
 ): TransmissionRead | undefined {
   const maxFrame = Math.max(3, Math.round(side * MAX_FRAME));
   const margin = Math.max(1, Math.round(side * MARGIN));
@@ -133,7 +135,8 @@ export function transmissionBeyondFrame(
           mean(inAt, inward, span, inside);
           mean(outAt, -inward, span, beyond);
           // How far the view may change between the reads: its slope along the line (each read's far
-          // half against its near half; through the pane dimmed by about 0.9) times their distance.
+          // half against its near half; through the pane dimmed by about the `prior` transmission)
+          // times their distance.
           mean(inAt, inward, half, inNear);
           mean(inAt + (span - half) * inward, inward, half, inFar);
           mean(outAt, -inward, half, outNear);
@@ -143,7 +146,7 @@ export function transmissionBeyondFrame(
             xy = 0,
             xx = 0;
           for (let c = 0; c < 3; c++) {
-            const slope = ((inNear[c]! - inFar[c]!) / 0.9 + (outFar[c]! - outNear[c]!)) / 2 / (span - half);
+            const slope = ((inNear[c]! - inFar[c]!) / prior + (outFar[c]! - outNear[c]!)) / 2 / (span - half);
             drift += (slope * gap) ** 2;
             const x = beyond[c]! - tint[c]!;
             xy += x * (inside[c]! - tint[c]!);
