@@ -106,16 +106,18 @@ function maskedMeans(
   });
 }
 
-/** Per pixel: α₀ of its pane (the look's, or lower where the pane's darkest light says so). */
-function paneAlpha(
+/**
+ * Per pixel: the most α₀ its pane's darkest light allows (at most 0.95, at least 0.02; 0.95
+ * throughout where the look's transmission is the user's, which is not bounded).
+ */
+function darkestLightBound(
   smooth: Float32Array[],
   panes: { labels: Int32Array; count: number; sizes: number[] },
   look: GlassLook,
-  a0: number,
 ): Float32Array {
   const { labels, count, sizes } = panes;
   const n = labels.length;
-  const out = new Float32Array(n).fill(a0);
+  const out = new Float32Array(n).fill(0.95);
   if (look.given) return out;
   // Per pane and channel, a histogram of the smoothed levels: the quantile without sorting.
   const hist = new Uint32Array((count + 1) * 3 * 256);
@@ -124,9 +126,9 @@ function paneAlpha(
     if (!c) continue;
     for (let k = 0; k < 3; k++) hist[(c * 3 + k) * 256 + Math.min(255, Math.max(0, Math.round(smooth[k]![i]!)))]!++;
   }
-  const paneA = new Float32Array(count + 1);
+  const bound = new Float32Array(count + 1);
   for (let c = 1; c <= count; c++) {
-    let a = a0;
+    let a = 0.95;
     for (let k = 0; k < 3; k++) {
       const h = (c * 3 + k) * 256;
       const target = DARK_QUANTILE * sizes[c]!;
@@ -134,9 +136,9 @@ function paneAlpha(
       for (let seen = hist[h]!; seen <= target && level < 255; seen += hist[h + ++level]!);
       a = Math.min(a, level / look.tint[k]!);
     }
-    paneA[c] = Math.max(0.02, a);
+    bound[c] = Math.max(0.02, a);
   }
-  for (let i = 0; i < n; i++) if (labels[i]) out[i] = paneA[labels[i]!]!;
+  for (let i = 0; i < n; i++) if (labels[i]) out[i] = bound[labels[i]!]!;
   return out;
 }
 
@@ -242,7 +244,7 @@ export function glassLayer(
   const a0 = Math.min(0.95, Math.max(0.02, 1 - look.transmission));
   // α₀ per pixel: the look's, at most what its pane's darkest light allows.
   const panes = components(undefined, w, h, (i) => cls[i] === CLASS_GLASS);
-  const darkBound = paneAlpha(fine, panes, look, 0.95);
+  const darkBound = darkestLightBound(fine, panes, look);
   const paneA = darkBound.map((b) => Math.min(a0, b));
   const tint = look.tint;
   // The colour change at pixel i seen in `src` over its `base` (at pixel k of it), d, against the

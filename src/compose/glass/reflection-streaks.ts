@@ -268,7 +268,9 @@ export function summedBands(
     pl = new Float32Array(total);
   for (let i = 0, k = 0; i < w * h; i++) {
     if (glass[i]! <= 0) continue;
-    [px[k], py[k], pl[k]] = [i % w, (i / w) | 0, lift[i]!];
+    px[k] = i % w;
+    py[k] = (i / w) | 0;
+    pl[k] = lift[i]!;
     k++;
   }
   for (let t = 0; t < 180; t += SUM_STEP) {

@@ -71,7 +71,8 @@ export function streakProfiles(
     visitStrip(line, w, h, -0.5, 0.5, (i) => {
       if (!(glass[i]! > 0)) return;
       const u = along(line, i, w);
-      [uMin, uMax] = [Math.min(uMin, u), Math.max(uMax, u)];
+      uMin = Math.min(uMin, u);
+      uMax = Math.max(uMax, u);
     });
     if (!(uMax > uMin)) continue;
     hist.fill(0);
@@ -91,7 +92,10 @@ export function streakProfiles(
     const read = (b: number, parts: readonly number[]): number => {
       let total = 0,
         n = 0;
-      for (const p of parts) [total, n] = [total + weight[p * bins + b]!, n + count[p * bins + b]!];
+      for (const p of parts) {
+        total += weight[p * bins + b]!;
+        n += count[p * bins + b]!;
+      }
       if (n === 0 || total / n < MIN_CONTRAST) return Number.NaN;
       let seen = 0;
       for (let q = 0; q < BUCKETS; q++) {
