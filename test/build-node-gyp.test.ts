@@ -53,7 +53,8 @@ describe('node-gyp build (binding.gyp)', () => {
     const r = spawnSync(npm, ['run', 'prebuild', '--silent'], {
       cwd: scratch,
       encoding: 'utf8',
-      env: { ...process.env, BGN_NO_BLAS: '1' },
+      // JOBS: node-gyp compiles on every core (one at a time by default).
+      env: { ...process.env, BGN_NO_BLAS: '1', JOBS: 'max' },
     });
     expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
 

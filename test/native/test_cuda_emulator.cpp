@@ -196,6 +196,19 @@ __global__ void throwing_kernel(float* out) {
   out[threadIdx.x] = 0.0f;
 }
 
+// Reads the other warp's value, then overwrites its own without the __syncthreads that must come
+// between (a __syncwarp does not order warps): with that barrier out[t] = (t + 32) % 64.
+__global__ void missing_barrier_kernel(int* out) {
+  __shared__ int buf[64];
+  const int t = static_cast<int>(threadIdx.x);
+  buf[t] = t;
+  __syncthreads();
+  const int v = buf[(t + 32) % 64];
+  __syncwarp();
+  buf[t] = -1;
+  out[blockIdx.x * 64 + t] = v;
+}
+
 __global__ void many_syncs_kernel(float* out) {
   __shared__ float buf[256];
   float v = static_cast<float>(threadIdx.x);
@@ -527,6 +540,17 @@ TEST("divergent barriers, mixed barriers, partial-warp wmma and kernel exception
   // The parent's team is unaffected.
   BGN_LAUNCH(fill_kernel, 1, 64, 0, nullptr)(d.p, 4.0f);
   CHECK(d.get()[0] == 4.0f);
+}
+
+TEST("a missing __syncthreads between warps shows as a wrong result in every block (a warp runs ahead)") {
+  DevVec<int> out(2 * 64);
+  BGN_LAUNCH(missing_barrier_kernel, 2, 64, 0, nullptr)(out.p);
+  const auto o = out.get();
+  for (int b = 0; b < 2; ++b) {
+    int wrong = 0;
+    for (int t = 0; t < 64; ++t) wrong += o[static_cast<size_t>(b * 64 + t)] != (t + 32) % 64;
+    CHECK_MSG(wrong > 0, "block %d read every value as if the barrier were there", b);
+  }
 }
 
 TEST("barriers are cheap enough: 200 blocks x 256 threads x 8 __syncthreads") {

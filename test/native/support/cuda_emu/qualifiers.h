@@ -29,8 +29,8 @@ namespace bgn::emu {
 
 struct BlockState;
 
-// What the built-in variables read in the current OS thread; set by the thread team before each
-// block. Trivial type, so the thread_local needs no per-access initialisation guard.
+// What the built-in variables read in the running emulated thread; set by the thread team each time
+// it resumes one. Trivial type, so the thread_local needs no per-access initialisation guard.
 struct ThreadContext {
   uint3 thread_idx;
   uint3 block_idx;

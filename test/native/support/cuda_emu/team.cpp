@@ -1,46 +1,47 @@
-// The thread team that runs a grid: one OS thread per thread of the block, reused across blocks
-// and launches, plus the block and warp barriers and the divergence / deadlock checks.
+// The thread team that runs a grid: the threads of a block run as fibers on the launching host
+// thread (one fiber per thread of the block, reused across blocks and launches), switched at the
+// block and warp barriers; plus the divergence / deadlock checks.
 //
-// Barrier bookkeeping happens under one mutex per block so the checks are exact: a barrier is
-// released by its last arriver, so when every thread of the block is either waiting or returned
-// and the arriving thread did not complete its barrier, nothing can ever wake them — abort.
-// Waiting is a short spin, then a futex sleep on the barrier's generation counter.
+// Scheduling: the threads of a block start in index order — reversed in odd blocks of the grid —
+// and each runs until it waits at a barrier or returns. The last arriver at a barrier releases
+// the others and runs on; the rest of a released warp runs next, a block released by
+// __syncthreads resumes in the block's order. So a warp gets as far ahead of the others as its
+// barriers let it: a missing __syncthreads between one warp's write and another's read shows as
+// a wrong result, whichever warp comes first. A thread that arrives when every other thread is
+// waiting or has returned, without completing its barrier, can never be woken: that is a
+// deadlock and aborts.
 #include <algorithm>
-#include <atomic>
-#include <climits>
 #include <cstring>
-#include <linux/futex.h>
+#include <deque>
 #include <memory>
-#include <pthread.h>
 #include <sstream>
 #include <sys/mman.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 #include <vector>
 
+#include "cuda_emu/fiber.h"
 #include "cuda_emu/internal.h"
 #include "cuda_emu/warp.h"
+#include "cuda_emu/wmma.h"
 
 namespace bgn::emu {
 
 thread_local ThreadContext tl_ctx;
 
 struct WarpState {
-  unsigned live = 0;     // threads of the block in this warp (fewer than 32 in a last partial warp)
-  unsigned arrived = 0;  // lanes waiting at the current warp operation
-  unsigned exited = 0;   // lanes that returned from the kernel in this block
-  const char* op = "";   // the operation the waiting lanes are at
-  std::atomic<uint32_t> gen{0};
-  uint64_t slots[32] = {};  // shuffle exchange
+  unsigned live = 0;             // threads of the block in this warp (fewer than 32 in a last partial warp)
+  unsigned arrived = 0;          // lanes waiting at the current warp operation
+  unsigned exited = 0;           // lanes that returned from the kernel in this block
+  const char* op = "";           // the operation the waiting lanes are at
+  uint64_t slots[32] = {};       // shuffle exchange
+  std::unique_ptr<MmaMemo> mma;  // made at the warp's first wmma::mma_sync
 };
 
 struct BlockState {
-  std::mutex mu;
   unsigned threads = 0;
   unsigned arrived = 0;  // threads waiting at __syncthreads
   unsigned exited = 0;   // threads that returned from the kernel
   unsigned blocked = 0;  // threads waiting at any barrier
-  std::atomic<uint32_t> gen{0};
   WarpState warps[kMaxThreadsPerBlock / 32];
 };
 
@@ -57,33 +58,6 @@ constexpr size_t kStackBytes = 256 << 10;
 #else
 constexpr size_t kStackBytes = 256 << 10;
 #endif
-
-constexpr int kSpinIterations = 64;
-
-inline void cpu_relax() {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#endif
-}
-
-void futex_wait(std::atomic<uint32_t>& word, uint32_t seen) {
-  syscall(SYS_futex, reinterpret_cast<uint32_t*>(&word), FUTEX_WAIT_PRIVATE, seen, nullptr, nullptr, 0);
-}
-void futex_wake_all(std::atomic<uint32_t>& word) {
-  syscall(SYS_futex, reinterpret_cast<uint32_t*>(&word), FUTEX_WAKE_PRIVATE, INT_MAX, nullptr, nullptr, 0);
-}
-// Returns once `word` differs from `seen`.
-void wait_change(std::atomic<uint32_t>& word, uint32_t seen) {
-  for (int i = 0; i < kSpinIterations; ++i) {
-    if (word.load(std::memory_order_acquire) != seen) return;
-    cpu_relax();
-  }
-  while (word.load(std::memory_order_acquire) == seen) futex_wait(word, seen);
-}
-void release(std::atomic<uint32_t>& word) {
-  word.fetch_add(1, std::memory_order_acq_rel);
-  futex_wake_all(word);
-}
 
 // The dynamic shared memory: the largest opt-in size, followed by an inaccessible guard page.
 class DynamicShared {
@@ -115,86 +89,79 @@ DynamicShared& dynamic_shared_memory() {
   return d;
 }
 
-struct Worker {
-  pthread_t thread{};
+class Team;
+
+constexpr int kBlockBarrier = -1;  // EmuThread::waiting_at: __syncthreads; >= 0: that warp's barrier
+
+// One thread of the block, as a fiber.
+struct EmuThread {
+  Team* team = nullptr;
   unsigned index = 0;
-  std::atomic<uint32_t> go{0};
+  enum class State { Ready, Waiting, Returned } state = State::Returned;
+  int waiting_at = kBlockBarrier;
+  std::unique_ptr<Fiber> fiber;
 };
 
 class Team {
  public:
-  ~Team() { stop(); }
-
   void run(const LaunchConfig& cfg, const std::function<void()>& body);
   void block_barrier();
   void warp_barrier(const char* op);
   BlockState& block() { return block_; }
 
  private:
-  static void* worker_main(void* arg);
+  static void thread_main(void* arg);
   void grow(unsigned n);
-  void stop();
-  void run_blocks(unsigned index);
-  void thread_exit();
   void reset_block();
-  void check_deadlock(std::unique_lock<std::mutex>& lk);
-  void wait_for(std::unique_lock<std::mutex>& lk, std::atomic<uint32_t>& gen);
-  void arrive(std::unique_lock<std::mutex>& lk, unsigned& arrived, unsigned count, std::atomic<uint32_t>& gen);
+  void resume(EmuThread& t);
+  void suspend(EmuThread& t);
+  void release(int barrier);
+  void thread_exit(EmuThread& t);
+  void check_deadlock();
+  void arrive(unsigned& arrived, unsigned count, int barrier);
 
-  std::vector<std::unique_ptr<Worker>> workers_;
-  pid_t owner_ = 0;
-  bool stopping_ = false;
-  std::atomic<uint32_t> done_{0};
-  std::atomic<unsigned> remaining_{0};
+  Fiber host_;  // the launching thread's own context: the scheduler
+  std::vector<std::unique_ptr<EmuThread>> threads_;
+  std::deque<unsigned> ready_;  // threads to resume, in order
+  bool reversed_ = false;       // this block runs its threads from the highest index down
+  EmuThread* running_ = nullptr;
   const LaunchConfig* cfg_ = nullptr;
   const std::function<void()>* body_ = nullptr;
   BlockState block_;
 };
 
+// One team per host thread: a fiber never moves to another OS thread.
 Team& team() {
-  static Team t;
+  thread_local Team t;
   return t;
 }
 
-void* Team::worker_main(void* arg) {
-  Worker* w = static_cast<Worker*>(arg);
-  Team& t = team();
-  uint32_t seen = 0;
+// A thread's whole life: the kernel's body for each block it is given, then back to the scheduler.
+// Reaches the team through its record, never through a thread_local: the scheduler resuming it
+// may run on another frame of the host thread, and the body of the next launch is another one.
+void Team::thread_main(void* arg) {
+  EmuThread* self = static_cast<EmuThread*>(arg);
+  Team& t = *self->team;
   for (;;) {
-    wait_change(w->go, seen);
-    seen = w->go.load(std::memory_order_acquire);
-    if (t.stopping_) return nullptr;
-    t.run_blocks(w->index);
-    if (t.remaining_.fetch_sub(1, std::memory_order_acq_rel) == 1) release(t.done_);
+    try {
+      (*t.body_)();
+    } catch (const std::exception& e) {
+      die(std::string("the kernel threw an exception: ") + e.what());
+    } catch (...) {
+      die("the kernel threw a non-standard exception");
+    }
+    t.thread_exit(*self);
   }
 }
 
 void Team::grow(unsigned n) {
-  // A forked child has only the forking thread: the parent's workers are gone (their records
-  // are dropped, not joined) and the child builds its own team.
-  if (owner_ != getpid()) {
-    for (auto& w : workers_) (void)w.release();
-    workers_.clear();
-    owner_ = getpid();
+  while (threads_.size() < n) {
+    auto t = std::make_unique<EmuThread>();
+    t->team = this;
+    t->index = static_cast<unsigned>(threads_.size());
+    t->fiber = std::make_unique<Fiber>(kStackBytes, &Team::thread_main, t.get());
+    threads_.push_back(std::move(t));
   }
-  pthread_attr_t attr;
-  pthread_attr_init(&attr);
-  pthread_attr_setstacksize(&attr, kStackBytes);
-  while (workers_.size() < n) {
-    auto w = std::make_unique<Worker>();
-    w->index = static_cast<unsigned>(workers_.size());
-    if (pthread_create(&w->thread, &attr, &Team::worker_main, w.get()) != 0) die("cannot start a team thread");
-    workers_.push_back(std::move(w));
-  }
-  pthread_attr_destroy(&attr);
-}
-
-void Team::stop() {
-  if (owner_ != getpid()) return;
-  stopping_ = true;
-  for (auto& w : workers_) release(w->go);
-  for (auto& w : workers_) pthread_join(w->thread, nullptr);
-  workers_.clear();
 }
 
 void Team::reset_block() {
@@ -210,58 +177,85 @@ void Team::reset_block() {
   dynamic_shared_memory().prepare(cfg_->smem);
 }
 
+// Switches from the scheduler to thread `t`, with the built-in variables set to its own.
+void Team::resume(EmuThread& t) {
+  const LaunchConfig& cfg = *cfg_;
+  ThreadContext& c = tl_ctx;
+  const unsigned i = t.index;
+  c.thread_idx = uint3{i % cfg.block.x, i / cfg.block.x % cfg.block.y, i / (cfg.block.x * cfg.block.y)};
+  c.linear = i;
+  c.warp = i / 32;
+  c.lane = i % 32;
+  t.state = EmuThread::State::Ready;
+  running_ = &t;
+  Fiber::switch_to(host_, *t.fiber);
+  running_ = nullptr;
+}
+
+// Switches from the running thread `t` back to the scheduler; returns when `t` is resumed.
+void Team::suspend(EmuThread& t) { Fiber::switch_to(*t.fiber, host_); }
+
 void Team::run(const LaunchConfig& cfg, const std::function<void()>& body) {
   const unsigned n = cfg.block.x * cfg.block.y * cfg.block.z;
   grow(n);
   cfg_ = &cfg;
   body_ = &body;
-  reset_block();
-  const uint32_t done_seen = done_.load(std::memory_order_acquire);
-  remaining_.store(n, std::memory_order_release);
-  for (unsigned i = 0; i < n; ++i) release(workers_[i]->go);
-  wait_change(done_, done_seen);
+  ThreadContext& c = tl_ctx;
+  c.block_dim = cfg.block;
+  c.grid_dim = cfg.grid;
+  size_t ordinal = 0;
+  for (unsigned z = 0; z < cfg.grid.z; ++z)
+    for (unsigned y = 0; y < cfg.grid.y; ++y)
+      for (unsigned x = 0; x < cfg.grid.x; ++x, ++ordinal) {
+        c.block_idx = uint3{x, y, z};
+        c.block = &block_;
+        reset_block();
+        reversed_ = (ordinal & 1) != 0;
+        ready_.clear();
+        for (unsigned k = 0; k < n; ++k) ready_.push_back(reversed_ ? n - 1 - k : k);
+        while (!ready_.empty()) {
+          const unsigned next = ready_.front();
+          ready_.pop_front();
+          resume(*threads_[next]);
+        }
+        if (block_.exited != n) die("a block ended with threads neither returned nor waiting");
+      }
+  c.block = nullptr;
   cfg_ = nullptr;
   body_ = nullptr;
 }
 
-void Team::run_blocks(unsigned index) {
-  const LaunchConfig& cfg = *cfg_;
-  ThreadContext& c = tl_ctx;
-  c.block_dim = cfg.block;
-  c.grid_dim = cfg.grid;
-  c.thread_idx = uint3{index % cfg.block.x, index / cfg.block.x % cfg.block.y, index / (cfg.block.x * cfg.block.y)};
-  c.linear = index;
-  c.warp = index / 32;
-  c.lane = index % 32;
-  c.block = &block_;
-  for (unsigned z = 0; z < cfg.grid.z; ++z)
-    for (unsigned y = 0; y < cfg.grid.y; ++y)
-      for (unsigned x = 0; x < cfg.grid.x; ++x) {
-        c.block_idx = uint3{x, y, z};
-        try {
-          (*body_)();
-        } catch (const std::exception& e) {
-          die(std::string("the kernel threw an exception: ") + e.what());
-        } catch (...) {
-          die("the kernel threw a non-standard exception");
-        }
-        thread_exit();
-      }
-  c.block = nullptr;
+// Every thread waiting at `barrier` is queued to run again in the block's order: a warp's lanes
+// ahead of everything else, a block's after what is queued.
+void Team::release(int barrier) {
+  const bool warp = barrier != kBlockBarrier;
+  const unsigned first = warp ? static_cast<unsigned>(barrier) * 32 : 0;
+  const unsigned count = warp ? block_.warps[barrier].live : block_.threads;
+  std::vector<unsigned> woken;
+  for (unsigned k = 0; k < count; ++k) {
+    EmuThread& t = *threads_[first + (reversed_ ? count - 1 - k : k)];
+    if (t.state == EmuThread::State::Waiting && t.waiting_at == barrier) {
+      t.state = EmuThread::State::Ready;
+      woken.push_back(t.index);
+    }
+  }
+  if (warp)
+    ready_.insert(ready_.begin(), woken.begin(), woken.end());
+  else
+    ready_.insert(ready_.end(), woken.begin(), woken.end());
 }
 
-// Called with the block mutex held; unlocks it, then aborts with the parts of the message.
+// Aborts with the parts of the message.
 template <class... Parts>
-[[noreturn]] void die_unlocked(std::unique_lock<std::mutex>& lk, const Parts&... parts) {
+[[noreturn]] void die_with(const Parts&... parts) {
   std::ostringstream os;
   (os << ... << parts);
-  lk.unlock();
   die(os.str());
 }
 
-// Called with the block mutex held by a thread about to wait: if every thread is now waiting or
-// returned, no barrier can complete any more.
-void Team::check_deadlock(std::unique_lock<std::mutex>& lk) {
+// Called by a thread about to wait: if every thread is now waiting or returned, no barrier can
+// complete any more.
+void Team::check_deadlock() {
   BlockState& b = block_;
   if (b.blocked + b.exited < b.threads) return;
   std::ostringstream os;
@@ -269,74 +263,60 @@ void Team::check_deadlock(std::unique_lock<std::mutex>& lk) {
   for (unsigned i = 0; i < kMaxThreadsPerBlock / 32; ++i)
     if (b.warps[i].arrived > 0) os << ", " << b.warps[i].arrived << " of warp " << i << " at " << b.warps[i].op;
   os << ", " << b.exited << " returned)";
-  die_unlocked(lk, os.str());
+  die(os.str());
 }
 
-// Called with the block mutex held by a thread about to wait: sleeps until `gen` moves on.
-void Team::wait_for(std::unique_lock<std::mutex>& lk, std::atomic<uint32_t>& gen) {
-  check_deadlock(lk);
-  const uint32_t seen = gen.load(std::memory_order_relaxed);
-  lk.unlock();
-  wait_change(gen, seen);
-}
-
-// Called with the block mutex held: counts this thread in at a barrier of `count` threads whose
-// waiters are `arrived`; the last arriver resets it and wakes the rest.
-void Team::arrive(std::unique_lock<std::mutex>& lk, unsigned& arrived, unsigned count, std::atomic<uint32_t>& gen) {
+// Counts the running thread in at a barrier of `count` threads whose waiters are `arrived`; it
+// waits unless it is the last, which resets the barrier, releases the rest and runs on.
+void Team::arrive(unsigned& arrived, unsigned count, int barrier) {
+  EmuThread& self = *running_;
   ++arrived;
   ++block_.blocked;
   if (arrived < count) {
-    wait_for(lk, gen);
+    check_deadlock();
+    self.state = EmuThread::State::Waiting;
+    self.waiting_at = barrier;
+    suspend(self);
     return;
   }
   arrived = 0;
   block_.blocked -= count;
-  lk.unlock();
-  release(gen);
+  release(barrier);
 }
 
 void Team::block_barrier() {
   BlockState& b = block_;
-  std::unique_lock<std::mutex> lk(b.mu);
   if (b.exited > 0)
-    die_unlocked(lk, "divergent __syncthreads: ", b.exited, " thread(s) of the block returned before reaching it");
-  arrive(lk, b.arrived, b.threads, b.gen);
+    die_with("divergent __syncthreads: ", b.exited, " thread(s) of the block returned before reaching it");
+  arrive(b.arrived, b.threads, kBlockBarrier);
 }
 
 void Team::warp_barrier(const char* op) {
   BlockState& b = block_;
   WarpState& w = b.warps[tl_ctx.warp];
-  std::unique_lock<std::mutex> lk(b.mu);
   if (w.exited > 0)
-    die_unlocked(lk, "divergent ", op, ": ", w.exited, " lane(s) of warp ", tl_ctx.warp,
-                 " returned before reaching it");
+    die_with("divergent ", op, ": ", w.exited, " lane(s) of warp ", tl_ctx.warp, " returned before reaching it");
   if (w.arrived == 0) {
     w.op = op;
   } else if (std::strcmp(w.op, op) != 0) {
-    die_unlocked(lk, "divergent warp: lanes of warp ", tl_ctx.warp, " wait at ", w.op, " while this lane calls ", op);
+    die_with("divergent warp: lanes of warp ", tl_ctx.warp, " wait at ", w.op, " while this lane calls ", op);
   }
-  arrive(lk, w.arrived, w.live, w.gen);
+  arrive(w.arrived, w.live, static_cast<int>(tl_ctx.warp));
 }
 
-// The end of the kernel for this thread; returns when the whole block has ended.
-void Team::thread_exit() {
+// The end of the kernel for thread `t` in this block: back to the scheduler, which resumes it
+// (into the body again) in the next block of a grid or launch.
+void Team::thread_exit(EmuThread& t) {
   BlockState& b = block_;
-  WarpState& w = b.warps[tl_ctx.warp];
-  std::unique_lock<std::mutex> lk(b.mu);
+  WarpState& w = b.warps[t.index / 32];
   ++b.exited;
   ++w.exited;
   if (b.arrived > 0)
-    die_unlocked(lk, "divergent __syncthreads: this thread returned while ", b.arrived,
-                 " thread(s) wait at __syncthreads");
+    die_with("divergent __syncthreads: this thread returned while ", b.arrived, " thread(s) wait at __syncthreads");
   if (w.arrived > 0)
-    die_unlocked(lk, "divergent ", w.op, ": this lane returned while ", w.arrived, " lane(s) of its warp wait there");
-  if (b.exited == b.threads) {
-    reset_block();  // ready for the next block of the grid
-    lk.unlock();
-    release(b.gen);
-    return;
-  }
-  wait_for(lk, b.gen);
+    die_with("divergent ", w.op, ": this lane returned while ", w.arrived, " lane(s) of its warp wait there");
+  t.state = EmuThread::State::Returned;
+  suspend(t);
 }
 
 }  // namespace
@@ -370,6 +350,12 @@ uint64_t warp_exchange(uint64_t bits, unsigned src, const char* op) {
   const uint64_t out = src < w.live ? w.slots[src] : ~uint64_t{0};
   team().warp_barrier(op);  // nobody overwrites a slot before every lane has read
   return out;
+}
+
+MmaMemo& mma_memo() {
+  std::unique_ptr<MmaMemo>& m = team().block().warps[tl_ctx.warp].mma;
+  if (!m) m = std::make_unique<MmaMemo>();
+  return *m;
 }
 
 void require_full_warp(const char* op) {

@@ -1,10 +1,12 @@
 // nvcuda::wmma of the emulator, m16n16k16 only: f16/bf16 operand fragments, float accumulators.
 // Every lane holds the whole 16x16 tile (num_elements = 256), so kernels that touch fragment
 // elements uniformly (scale, fill) behave as on a GPU. All 32 lanes must make each call; loads
-// and products are computed by every lane, a store is written by lane 0 only. Pointer alignment
+// are made by every lane, a product is computed once for the lanes with the same operands (the
+// warp's memo), a store is written by lane 0 only. Pointer alignment
 // (32 bytes) and ldm (a multiple of 16 bytes) are checked as the CUDA documentation requires.
 #pragma once
 #include <cstdint>
+#include <cstring>
 #include <type_traits>
 
 #include "cuda_emu/half.h"
@@ -13,6 +15,18 @@
 namespace bgn::emu {
 // Aborts with the launch named when a wmma pointer or leading dimension breaks CUDA's rules.
 void check_wmma_memory(const void* p, unsigned ldm, size_t elem_size, const char* op);
+
+// The last product d = a·b + c computed in a warp, kept with its operands' bytes: the lanes of a
+// warp that hold the same tiles (kernels treat fragments uniformly) take it instead of computing
+// it again. A pure cache: lanes with other operands compute their own.
+struct MmaMemo {
+  bool valid = false;
+  bool bf16 = false;  // the operands' type: the same bytes mean other numbers
+  unsigned char a[512], b[512];
+  float c[256], d[256];
+};
+// The running warp's memo.
+MmaMemo& mma_memo();
 }  // namespace bgn::emu
 
 namespace nvcuda::wmma {
@@ -79,8 +93,20 @@ template <class T, class LA, class LB>
 inline void mma_sync(fragment<accumulator, 16, 16, 16, float>& d, const fragment<matrix_a, 16, 16, 16, T, LA>& a,
                      const fragment<matrix_b, 16, 16, 16, T, LB>& b,
                      const fragment<accumulator, 16, 16, 16, float>& c) {
+  static_assert(sizeof a.x == sizeof(bgn::emu::MmaMemo::a) && sizeof c.x == sizeof(bgn::emu::MmaMemo::c));
   bgn::emu::require_full_warp("wmma::mma_sync");
   bgn::emu::warp_sync("wmma::mma_sync");
+  bgn::emu::MmaMemo& memo = bgn::emu::mma_memo();
+  constexpr bool bf16 = std::is_same<T, __nv_bfloat16>::value;
+  if (memo.valid && memo.bf16 == bf16 && std::memcmp(memo.a, a.x, sizeof a.x) == 0 &&
+      std::memcmp(memo.b, b.x, sizeof b.x) == 0 && std::memcmp(memo.c, c.x, sizeof c.x) == 0) {
+    std::memcpy(d.x, memo.d, sizeof d.x);
+    return;
+  }
+  memo.valid = false;
+  std::memcpy(memo.a, a.x, sizeof a.x);
+  std::memcpy(memo.b, b.x, sizeof b.x);
+  std::memcpy(memo.c, c.x, sizeof c.x);  // before d is written: d may be c
   float af[256], bf[256];
   for (int i = 0; i < 256; ++i) {
     af[i] = static_cast<float>(a.x[i]);
@@ -94,6 +120,9 @@ inline void mma_sync(fragment<accumulator, 16, 16, 16, float>& d, const fragment
       out[r * 16 + col] = acc;
     }
   for (int i = 0; i < 256; ++i) d.x[i] = out[i];
+  std::memcpy(memo.d, out, sizeof out);
+  memo.bf16 = bf16;
+  memo.valid = true;
 }
 
 template <class Use, class T, class Layout, class V>
