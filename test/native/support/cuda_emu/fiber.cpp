@@ -92,7 +92,7 @@ Fiber::Fiber(size_t stack_bytes, Entry entry, void* arg) : entry_(entry), arg_(a
   const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
   const size_t usable = (stack_bytes + page - 1) / page * page;
   map_bytes_ = usable + page;
-  void* p = mmap(nullptr, map_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  void* p = mmap(nullptr, map_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (p == MAP_FAILED) die("cannot map a thread's stack");
   map_ = static_cast<unsigned char*>(p);
   mprotect(map_, page, PROT_NONE);  // an overflowing stack crashes at once
