@@ -231,18 +231,17 @@ void Team::release(int barrier) {
   const bool warp = barrier != kBlockBarrier;
   const unsigned first = warp ? static_cast<unsigned>(barrier) * 32 : 0;
   const unsigned count = warp ? block_.warps[barrier].live : block_.threads;
-  std::vector<unsigned> woken;
-  for (unsigned k = 0; k < count; ++k) {
-    EmuThread& t = *threads_[first + (reversed_ ? count - 1 - k : k)];
-    if (t.state == EmuThread::State::Waiting && t.waiting_at == barrier) {
-      t.state = EmuThread::State::Ready;
-      woken.push_back(t.index);
-    }
+  // The k-th thread in the block's order; a warp's are pushed to the front last one first.
+  const auto nth = [&](unsigned k) -> EmuThread& { return *threads_[first + (reversed_ ? count - 1 - k : k)]; };
+  for (unsigned j = 0; j < count; ++j) {
+    EmuThread& t = nth(warp ? count - 1 - j : j);
+    if (t.state != EmuThread::State::Waiting || t.waiting_at != barrier) continue;
+    t.state = EmuThread::State::Ready;
+    if (warp)
+      ready_.push_front(t.index);
+    else
+      ready_.push_back(t.index);
   }
-  if (warp)
-    ready_.insert(ready_.begin(), woken.begin(), woken.end());
-  else
-    ready_.insert(ready_.end(), woken.begin(), woken.end());
 }
 
 // Aborts with the parts of the message.
