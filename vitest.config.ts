@@ -3,6 +3,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    setupFiles: ['test/helpers/scratch-cleanup.ts'],
     testTimeout: 120_000,
     hookTimeout: 120_000,
     // Native work is CPU-bound and the CI machine has two cores: run test files one at a time.

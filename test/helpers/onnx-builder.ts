@@ -6,7 +6,7 @@
  * Field numbers are those of onnx/onnx.proto (IR version 8 by default, opset 13 by default).
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -404,13 +404,23 @@ export function buildModel(spec: ModelSpec): Uint8Array {
 
 let tmpRoot: string | undefined;
 
-/** A per-process scratch folder for generated models. */
+/**
+ * A scratch folder for generated models, one per module instance (per test file under vitest,
+ * which removes it after the file: test/helpers/scratch-cleanup.ts; per process elsewhere).
+ */
 export function modelTmpDir(): string {
   if (!tmpRoot) {
     tmpRoot = path.join(os.tmpdir(), `bgn-onnx-${process.pid}-${randomBytes(4).toString('hex')}`);
     mkdirSync(tmpRoot, { recursive: true });
+    process.once('exit', removeModelTmpDir);
   }
   return tmpRoot;
+}
+
+/** Removes the scratch folder and what was written there; the next model starts a new one. */
+export function removeModelTmpDir(): void {
+  if (tmpRoot) rmSync(tmpRoot, { recursive: true, force: true });
+  tmpRoot = undefined;
 }
 
 let counter = 0;
