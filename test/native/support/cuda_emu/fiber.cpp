@@ -8,13 +8,6 @@
 
 #include "cuda_emu/internal.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define BGN_EMU_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define BGN_EMU_ASAN 1
-#endif
-#endif
 #ifdef BGN_EMU_ASAN
 #include <sanitizer/common_interface_defs.h>
 #endif

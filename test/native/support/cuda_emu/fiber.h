@@ -6,7 +6,22 @@
 #pragma once
 #include <cstddef>
 
+#if defined(__SANITIZE_ADDRESS__)
+#define BGN_EMU_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define BGN_EMU_ASAN 1
+#endif
+#endif
+
 namespace bgn::emu {
+
+// A fiber's stack for a kernel thread: ASan's redzones need room.
+#ifdef BGN_EMU_ASAN
+constexpr size_t kFiberStackBytes = 1 << 20;
+#else
+constexpr size_t kFiberStackBytes = 256 << 10;
+#endif
 
 class Fiber {
  public:

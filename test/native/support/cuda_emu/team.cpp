@@ -47,18 +47,6 @@ struct BlockState {
 
 namespace {
 
-#if defined(__SANITIZE_ADDRESS__)
-constexpr size_t kStackBytes = 1 << 20;  // ASan's redzones need room
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-constexpr size_t kStackBytes = 1 << 20;
-#else
-constexpr size_t kStackBytes = 256 << 10;
-#endif
-#else
-constexpr size_t kStackBytes = 256 << 10;
-#endif
-
 // The dynamic shared memory: the largest opt-in size, followed by an inaccessible guard page.
 class DynamicShared {
  public:
@@ -91,14 +79,15 @@ DynamicShared& dynamic_shared_memory() {
 
 class Team;
 
-constexpr int kBlockBarrier = -1;  // EmuThread::waiting_at: __syncthreads; >= 0: that warp's barrier
+// EmuThread::waiting_at: not waiting, __syncthreads, or (>= 0) that warp's barrier.
+constexpr int kNotWaiting = -2;
+constexpr int kBlockBarrier = -1;
 
 // One thread of the block, as a fiber.
 struct EmuThread {
   Team* team = nullptr;
   unsigned index = 0;
-  enum class State { Ready, Waiting, Returned } state = State::Returned;
-  int waiting_at = kBlockBarrier;
+  int waiting_at = kNotWaiting;
   std::unique_ptr<Fiber> fiber;
 };
 
@@ -159,7 +148,7 @@ void Team::grow(unsigned n) {
     auto t = std::make_unique<EmuThread>();
     t->team = this;
     t->index = static_cast<unsigned>(threads_.size());
-    t->fiber = std::make_unique<Fiber>(kStackBytes, &Team::thread_main, t.get());
+    t->fiber = std::make_unique<Fiber>(kFiberStackBytes, &Team::thread_main, t.get());
     threads_.push_back(std::move(t));
   }
 }
@@ -186,7 +175,6 @@ void Team::resume(EmuThread& t) {
   c.linear = i;
   c.warp = i / 32;
   c.lane = i % 32;
-  t.state = EmuThread::State::Ready;
   running_ = &t;
   Fiber::switch_to(host_, *t.fiber);
   running_ = nullptr;
@@ -203,12 +191,12 @@ void Team::run(const LaunchConfig& cfg, const std::function<void()>& body) {
   ThreadContext& c = tl_ctx;
   c.block_dim = cfg.block;
   c.grid_dim = cfg.grid;
+  c.block = &block_;
   size_t ordinal = 0;
   for (unsigned z = 0; z < cfg.grid.z; ++z)
     for (unsigned y = 0; y < cfg.grid.y; ++y)
       for (unsigned x = 0; x < cfg.grid.x; ++x, ++ordinal) {
         c.block_idx = uint3{x, y, z};
-        c.block = &block_;
         reset_block();
         reversed_ = (ordinal & 1) != 0;
         ready_.clear();
@@ -235,8 +223,8 @@ void Team::release(int barrier) {
   const auto nth = [&](unsigned k) -> EmuThread& { return *threads_[first + (reversed_ ? count - 1 - k : k)]; };
   for (unsigned j = 0; j < count; ++j) {
     EmuThread& t = nth(warp ? count - 1 - j : j);
-    if (t.state != EmuThread::State::Waiting || t.waiting_at != barrier) continue;
-    t.state = EmuThread::State::Ready;
+    if (t.waiting_at != barrier) continue;
+    t.waiting_at = kNotWaiting;
     if (warp)
       ready_.push_front(t.index);
     else
@@ -273,7 +261,6 @@ void Team::arrive(unsigned& arrived, unsigned count, int barrier) {
   ++block_.blocked;
   if (arrived < count) {
     check_deadlock();
-    self.state = EmuThread::State::Waiting;
     self.waiting_at = barrier;
     suspend(self);
     return;
@@ -314,7 +301,6 @@ void Team::thread_exit(EmuThread& t) {
     die_with("divergent __syncthreads: this thread returned while ", b.arrived, " thread(s) wait at __syncthreads");
   if (w.arrived > 0)
     die_with("divergent ", w.op, ": this lane returned while ", w.arrived, " lane(s) of its warp wait there");
-  t.state = EmuThread::State::Returned;
   suspend(t);
 }
 

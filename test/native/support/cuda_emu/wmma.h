@@ -103,7 +103,6 @@ inline void mma_sync(fragment<accumulator, 16, 16, 16, float>& d, const fragment
     std::memcpy(d.x, memo.d, sizeof d.x);
     return;
   }
-  memo.valid = false;
   std::memcpy(memo.a, a.x, sizeof a.x);
   std::memcpy(memo.b, b.x, sizeof b.x);
   std::memcpy(memo.c, c.x, sizeof c.x);  // before d is written: d may be c
