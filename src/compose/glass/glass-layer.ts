@@ -33,6 +33,7 @@ import { boundsWhere, components } from './pixel-ops.js';
 import { glasswareRims, rimLight } from './glassware-rims.js';
 import { findStreaks, streakMask, summedBands, NARROW_ACROSS, type Streak } from './reflection-streaks.js';
 import { streakProfiles } from './streak-profiles.js';
+import { parallelReflection, sharedDirection } from './parallel-reflections.js';
 import { transmissionBeyondFrame } from './transmission-beyond-frame.js';
 
 export interface GlassLook {
@@ -84,6 +85,11 @@ export const MIN_CONTRAST = 20000;
 const MAX_SHIFT = 0.05;
 /** A reflection under this α leaves a pixel's light the view's, for the transmission read. */
 const NO_REFLECTION = 0.01;
+/**
+ * A reflection read along the shared direction above this leaves the pixel out of the transmission
+ * read (its faint tails do not: they would leave too little of a pane near its frames).
+ */
+const PARALLEL_SEEN = 0.03;
 /** The quantile of a pane's smoothed colours taken as its darkest light. */
 const DARK_QUANTILE = 0.005;
 
@@ -338,6 +344,23 @@ export function glassLayer(
       })),
     ];
   }
+  // Along the found lines' direction over the whole glass: bands cut short by a corner, or broken.
+  // Flat panes only (held by a frame): a glass body is curved, its highlights follow its shape.
+  const framed = framedPanes(panes, classes, width, height, at);
+  const direction = sharedDirection([...keptStreaks, ...keptBands]);
+  let parallel: Float32Array | undefined;
+  if (direction) {
+    readsOver((i) => [broadBase, halfAt(i)]);
+    const flat = weight.map((v, i) => (v > 0 && framed[panes.labels[i]!] ? 1 : 0));
+    // The kept lines on this grid (found on the half-size copy), whose own profiles were read.
+    const taken = [...keptStreaks, ...keptBands].map((k) => ({
+      ...k,
+      rho: k.rho * 2 + (k.c + k.s) / 2,
+      lo: k.lo * 2,
+      hi: k.hi * 2,
+    }));
+    parallel = parallelReflection(direction, de, ee, flat, w, h, side, side * BROAD, MAX_BAND_ALPHA, taken);
+  }
   const halfStreak = streakMask(keptStreaks, half.w, half.h);
   const halfBand = streakMask(keptBands, half.w, half.h);
   // A highlight's share of the reflected light at photo pixel j, where glass-highlights.ts measured one.
@@ -363,7 +386,6 @@ export function glassLayer(
   }
   // α₀ from the view beyond the frames, read where no reflection was found on framed panes; it
   // moves the look's α₀ by at most MAX_SHIFT, and stays under each pane's darkest light.
-  const framed = framedPanes(panes, classes, width, height, at);
   const read = look.given
     ? undefined
     : transmissionBeyondFrame(
@@ -376,7 +398,7 @@ export function glassLayer(
         tint,
         (j) => {
           const i = (((j / width) | 0) - y0) * w + (j % width) - x0;
-          return reflected[i]! > NO_REFLECTION || !framed[panes.labels[i]!];
+          return reflected[i]! > NO_REFLECTION || (parallel?.[i] ?? 0) > PARALLEL_SEEN || !framed[panes.labels[i]!];
         },
         1 - a0,
       );
@@ -390,7 +412,9 @@ export function glassLayer(
     const j = at(i);
     // A highlight's share of the light is over the glass's own α₀.
     const t = highlight(j);
-    const refl = t !== undefined ? t * (1 - a) : Math.min(0.9 - a, reflected[i]!);
+    // Off the streaks and bands read along their own line, the reflection read along the shared direction.
+    const along = parallel && t === undefined && Number.isNaN(onLine[i]!) ? parallel[i]! : 0;
+    const refl = t !== undefined ? t * (1 - a) : Math.min(0.9 - a, Math.max(reflected[i]!, along));
     own[j] = a + refl;
     for (let c = 0; c < 3; c++) light[j * 3 + c] = a * tint[c]! + refl * REFLECTED[c]!;
   }

@@ -1,0 +1,110 @@
+/**
+ * Reflections read along the direction the found streaks share: a band parallel to them is read
+ * over the whole glass, also where it only cuts a pane's corner; a light object of the view that
+ * fills a few lines' middle, and the view's own noise, are not taken for a band; lines along the
+ * photo's axes (a horizon, a shelf) set no direction.
+ */
+import { describe, expect, it } from 'vitest';
+
+import { parallelReflection, sharedDirection } from '../src/compose/glass/parallel-reflections.js';
+import type { Streak } from '../src/compose/glass/reflection-streaks.js';
+import { seededRandom } from '../scripts/lib/glass-scenes.js';
+
+const W = 240,
+  H = 180,
+  SIDE = 180;
+/** The diagonal direction of the tests' bands: the unit normal (c, s) at 45°. */
+const DIR = { c: Math.SQRT1_2, s: Math.SQRT1_2 };
+const EE = 5000;
+
+/** d·e and e·e for reads r(x, y) (d = r·e) over uniform contrast. */
+function reads(r: (x: number, y: number) => number): { de: Float32Array; ee: Float32Array } {
+  const de = new Float32Array(W * H),
+    ee = new Float32Array(W * H).fill(EE);
+  for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) de[y * W + x] = r(x, y) * EE;
+  return { de, ee };
+}
+
+/** A soft band of height `peak` and half-width `half` centred on the line x·c + y·s = rho. */
+const band = (x: number, y: number, rho: number, peak: number, half: number) =>
+  peak * Math.max(0, 1 - Math.abs((x * DIR.c + y * DIR.s - rho) / half)) ** 2;
+
+const read = (out: Float32Array, x: number, y: number) => out[y * W + x]!;
+
+describe('parallelReflection', () => {
+  it('reads a band parallel to the found ones over the whole glass, also one cutting a corner', () => {
+    const rand = seededRandom(3);
+    // The view's own reads: a texture (faint stripes along the bands among it) and noise
+    // everywhere; a long band through the middle and a short one across the top-left corner (its
+    // line crosses only ~40 px of glass).
+    const noise = Float32Array.from({ length: W * H }, (_, i) => {
+      const x = i % W,
+        y = Math.floor(i / W);
+      return 0.03 + 0.012 * Math.sin((x + y) / 9) + 0.03 * Math.sin(x / 7) * Math.sin(y / 11) + rand() * 0.02;
+    });
+    const truth = (x: number, y: number) => band(x, y, 150, 0.2, 14) + band(x, y, 28, 0.15, 12);
+    const { de, ee } = reads((x, y) => truth(x, y) + noise[y * W + x]!);
+    const glass = new Float32Array(W * H).fill(1);
+    const out = parallelReflection(DIR, de, ee, glass, W, H, SIDE, SIDE * 0.12, 0.4);
+    // On each band's middle, near its height; in the corner band's too.
+    expect(read(out, 106, 106)).toBeGreaterThan(0.15);
+    expect(read(out, 106, 106)).toBeLessThan(0.25);
+    expect(read(out, 20, 20)).toBeGreaterThan(0.1);
+    expect(read(out, 20, 20)).toBeLessThan(0.2);
+    // Between and beyond them: nothing (the noise is the view's).
+    for (const [x, y] of [
+      [60, 60],
+      [200, 150],
+      [230, 20],
+    ] as const) {
+      expect(read(out, x, y)).toBe(0);
+    }
+  });
+
+  it('leaves a light object of the view alone: it fills only part of its lines', () => {
+    // A light disc in the view near a corner: it fills most of the short lines through it, in
+    // their middle.
+    const { de, ee } = reads((x, y) => (Math.hypot(x - 40, y - 40) < 36 ? 0.3 : 0.01));
+    const glass = new Float32Array(W * H).fill(1);
+    const out = parallelReflection(DIR, de, ee, glass, W, H, SIDE, SIDE * 0.12, 0.4);
+    expect(read(out, 40, 40)).toBe(0);
+    expect(read(out, 75, 5)).toBe(0);
+    expect(out.reduce((a, v) => Math.max(a, v), 0)).toBe(0);
+  });
+
+  it('reads nothing off the glass, and reads only the glass', () => {
+    // Two panes in one plane, a mullion between: the band runs on across both.
+    const glass = new Float32Array(W * H);
+    for (let y = 10; y < H - 10; y++) {
+      for (let x = 10; x < W - 10; x++) if (x < 110 || x > 130) glass[y * W + x] = 1;
+    }
+    const { de, ee } = reads((x, y) => band(x, y, 120, 0.2, 12) + 0.01);
+    const out = parallelReflection(DIR, de, ee, glass, W, H, SIDE, SIDE * 0.12, 0.4);
+    expect(read(out, 85, 85)).toBeGreaterThan(0.1);
+    expect(read(out, 140, 30)).toBeGreaterThan(0.1);
+    expect(read(out, 120, 50)).toBe(0); // the mullion, on the band's line
+    expect(read(out, 5, 5)).toBe(0); // the frame
+  });
+});
+
+describe('sharedDirection', () => {
+  const line = (deg: number): Streak => ({
+    c: Math.cos((deg * Math.PI) / 180),
+    s: Math.sin((deg * Math.PI) / 180),
+    rho: 0,
+    lo: -1,
+    hi: 1,
+  });
+
+  it('takes the direction most lines share', () => {
+    const d = sharedDirection([line(120), line(40), line(42), line(38)])!;
+    expect(Math.abs((Math.atan2(d.s, d.c) * 180) / Math.PI - 40)).toBeLessThanOrEqual(2);
+  });
+
+  it('sets none from lines along the axes: a horizon, a shelf, a frame', () => {
+    expect(sharedDirection([line(0), line(90), line(2), line(178), line(93)])).toBeUndefined();
+    expect(sharedDirection([])).toBeUndefined();
+    const d = sharedDirection([line(90), line(90), line(60)])!;
+    expect(Math.abs((Math.atan2(d.s, d.c) * 180) / Math.PI - 60)).toBeLessThan(1e-9);
+  });
+});
