@@ -2,11 +2,16 @@
  * Reflections read along the direction the found streaks share: a band parallel to them is read
  * over the whole glass, also where it only cuts a pane's corner; a light object of the view that
  * fills a few lines' middle, and the view's own noise, are not taken for a band; lines along the
- * photo's axes (a horizon, a shelf) set no direction.
+ * photo's axes (a horizon, a shelf) set no direction. A glass body's thick base (rows above its
+ * bottom outline, lifted alike across it) gets its α over a detailed view; a light band of the view
+ * across the body's middle does not.
  */
 import { describe, expect, it } from 'vitest';
 
+import { DEFAULT_TINT, REFLECTED, glassLayer } from '../src/compose/glass/glass-layer.js';
 import { parallelReflection, sharedDirection } from '../src/compose/glass/parallel-reflections.js';
+import { CLASS_BACKGROUND, CLASS_GLASS } from '../src/compose/glass/region-classes.js';
+import { glassLook } from '../src/compose/glass/subject-matte.js';
 import type { Streak } from '../src/compose/glass/reflection-streaks.js';
 import { seededRandom } from '../scripts/lib/glass-scenes.js';
 
@@ -106,5 +111,57 @@ describe('sharedDirection', () => {
     expect(sharedDirection([])).toBeUndefined();
     const d = sharedDirection([line(90), line(90), line(60)])!;
     expect(Math.abs((Math.atan2(d.s, d.c) * 180) / Math.PI - 60)).toBeLessThan(1e-9);
+  });
+});
+
+describe("a glass body's thick base", () => {
+  /**
+   * A jar-like body (glass, the background round it) over a leafy view, α₀ 0.1; its lowest `base`
+   * rows lifted by 0.3 towards the light, and the view lightened by `light(y)`. The mean α read over
+   * rows [from, to).
+   */
+  function bodyAlpha(base: number, light: (y: number) => number, from: number, to: number): number {
+    const rand = seededRandom(11);
+    const rgb = new Uint8Array(W * H * 3);
+    const classes = new Uint8Array(W * H);
+    const inBody = (x: number, y: number) => x >= 70 && x < 170 && y >= 20 && y < 160;
+    for (let y = 0; y < H; y++) {
+      for (let x = 0; x < W; x++) {
+        const i = y * W + x;
+        const leaf = 40 * Math.sin(x * 0.31 + Math.sin(y * 0.17) * 3) + 30 * (rand() - 0.5) + light(y);
+        const view = [70 + leaf, 120 + leaf, 50 + leaf * 0.5].map((v) => Math.max(0, Math.min(255, v)));
+        classes[i] = inBody(x, y) ? CLASS_GLASS : CLASS_BACKGROUND;
+        const r = inBody(x, y) && y >= 160 - base ? 0.3 : 0;
+        const a0 = inBody(x, y) ? 0.1 : 0;
+        for (let c = 0; c < 3; c++) {
+          rgb[i * 3 + c] = Math.round((1 - a0 - r) * view[c]! + a0 * DEFAULT_TINT[c]! + r * REFLECTED[c]!);
+        }
+      }
+    }
+    const alpha = new Uint8Array(W * H).fill(0);
+    const fg = Uint8Array.from(rgb);
+    glassLayer(rgb, W, H, classes, 100, glassLook('auto'), alpha, fg);
+    let sum = 0,
+      count = 0;
+    for (let y = from; y < to; y++) {
+      for (let x = 80; x < 160; x++) {
+        sum += alpha[y * W + x]! / 255;
+        count++;
+      }
+    }
+    return sum / count;
+  }
+
+  it('reads the base over a detailed view', () => {
+    // Truth: 0.4 over the base's rows, 0.1 above.
+    expect(bodyAlpha(12, () => 0, 150, 160)).toBeGreaterThan(0.25);
+    expect(bodyAlpha(12, () => 0, 60, 120)).toBeLessThan(0.15);
+  });
+
+  it('does not take a light band of the view across the body for a base', () => {
+    // The view lightened over rows 90–110: the body's middle, not its bottom rows.
+    const light = (y: number) => (y >= 90 && y < 110 ? 70 : 0);
+    expect(bodyAlpha(0, light, 92, 108)).toBeLessThan(0.2);
+    expect(bodyAlpha(0, light, 150, 160)).toBeLessThan(0.2);
   });
 });

@@ -18,7 +18,10 @@
  *            a straight streak across the glass at the fine scale alone, and a broad straight band
  *            over a base as wide as itself (reflection-streaks.ts); on a streak or band whose
  *            profile, read along its whole length, is a reflection's, that profile (streak-profiles.ts:
- *            over a pale view, nearly as light as the reflection, no pixel can be read on its own)
+ *            over a pale view, nearly as light as the reflection, no pixel can be read on its own);
+ *            elsewhere on flat panes, the bands parallel to those found, read along every line in
+ *            their direction at once, and on a glass body its thick base, read along its rows
+ *            (parallel-reflections.ts)
  *   α        α₀ + r
  *   F        (α₀·tint + r·light) / α — the glass's own tint and its reflections, never the old
  *            background seen through it
@@ -359,7 +362,17 @@ export function glassLayer(
       lo: k.lo * 2,
       hi: k.hi * 2,
     }));
-    parallel = parallelReflection(direction, de, ee, flat, w, h, side, side * BROAD, MAX_BAND_ALPHA, taken);
+    parallel = parallelReflection(direction, de, ee, flat, w, h, side, side * BROAD, MAX_BAND_ALPHA, { taken });
+  }
+  // A glass body's thick base: rows above its bottom outline, lifted alike across the body.
+  const bodies = weight.map((v, i) => (v > 0 && !framed[panes.labels[i]!] ? 1 : 0));
+  if (bodies.some((v) => v > 0)) {
+    readsOver((i) => [broadBase, halfAt(i)]);
+    const base = parallelReflection({ c: 0, s: 1 }, de, ee, bodies, w, h, side, side * BROAD, MAX_BAND_ALPHA, {
+      lastOnly: true,
+    });
+    parallel ??= new Float32Array(n);
+    for (let i = 0; i < n; i++) if (bodies[i]) parallel[i] = base[i]!;
   }
   const halfStreak = streakMask(keptStreaks, half.w, half.h);
   const halfBand = streakMask(keptBands, half.w, half.h);

@@ -11,6 +11,11 @@
  * its own (long, falling off on both sides within the glass) missed it. The view's own lifts
  * raise every distance a little; the reflection is what stands over the profile's lower envelope
  * (an opening wider than a band).
+ *
+ * A glass body (a jar, a glass) is curved and its highlights follow its shape, but its base is thick
+ * glass: a band of rows above its bottom outline that shows lifted alike across the body. Read
+ * along rows, only a bump that runs down to the body's last rows is taken for it (a light part of
+ * the view across the body's middle is not a base).
  */
 import type { Streak } from './reflection-streaks.js';
 
@@ -63,6 +68,7 @@ export function sharedDirection(found: readonly Streak[]): { c: number; s: numbe
  * `dir`, over the profile's lower envelope within `envelope` pixels; a bump higher than
  * `maxHeight` is brighter than glass reflects, a light part of the view, and is not kept; nor is
  * one whose peak lies on one of the `taken` lines (on this grid), whose own profile was read.
+ * `lastOnly` keeps only a bump that runs to the glass's last read distance (a glass body's base).
  * `de` / `ee` are d·e and e·e per pixel, `glass` 1 on the glass, `side` the product's short side.
  */
 export function parallelReflection(
@@ -75,8 +81,9 @@ export function parallelReflection(
   side: number,
   envelope: number,
   maxHeight: number,
-  taken: readonly Streak[] = [],
+  options: { taken?: readonly Streak[]; lastOnly?: boolean } = {},
 ): Float32Array {
+  const { taken = [], lastOnly = false } = options;
   const n = w * h;
   const { c, s } = dir;
   let lo = Infinity,
@@ -177,7 +184,11 @@ export function parallelReflection(
       onTaken[b] = 1;
     }
   }
-  for (let m = bumps.length - 1; m >= 0; m--) if (onTaken[bumps[m]!.peak]) bumps.splice(m, 1);
+  let last = bins - 1;
+  while (last > 0 && Number.isNaN(profile[last]!)) last--;
+  for (let m = bumps.length - 1; m >= 0; m--) {
+    if (onTaken[bumps[m]!.peak] || (lastOnly && bumps[m]!.to <= last)) bumps.splice(m, 1);
+  }
   // And each reads about as strong on each third of its length: a light object of the view that
   // fills most of a few lines raises their median, but only where it lies.
   const even = evenAlong(bumps, bins, bin, dir, de, ee, glass, w, profile, height);
