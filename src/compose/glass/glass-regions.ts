@@ -9,7 +9,9 @@
  *             the background's (a colour histogram of the known background, widened a bin for
  *             the glass's tint and reflections)
  *   opaque    everything else: frames, mullions, handles, lids, and whatever its colours any
- *             extruded bar (extruded-bars.ts) or object seen behind the glass (objects-behind-glass.ts)
+ *             extruded bar (extruded-bars.ts) or object seen behind the glass (objects-behind-glass.ts);
+ *             but not a part of the view that runs on beyond the frame (view-beyond-frame.ts) or
+ *             hangs into a pane from the member above it (hung-views.ts)
  * Specks too small to judge, and the slivers a soft edge leaves between two regions (soft-rims.ts),
  * take the class of the region around them. Then, pixel by pixel, a
  * frame's face the flood joined to its pane is peeled off it (frame-faces.ts), and highlights on the
@@ -18,6 +20,7 @@
 import { extrudedBars } from './extruded-bars.js';
 import { peelFrameFaces } from './frame-faces.js';
 import { glassHighlights } from './glass-highlights.js';
+import { hungViews } from './hung-views.js';
 import { objectsBehindGlass } from './objects-behind-glass.js';
 import { softRims } from './soft-rims.js';
 import { components, distanceToOtherLabel } from './pixel-ops.js';
@@ -116,6 +119,14 @@ export function classifyProduct(
   for (let c = 1; c <= count; c++) thick[c] = radius[c]! >= thin ? 1 : 0;
   objectsBehindGlass(labels, cls, sizes, rgb, width, speck, thick, Math.max(4, Math.round(side * RIM_SHARE)));
   viewBeyondFrame({ labels, cls, sizes, bars, even: evenBars, thick }, rgb, width, side, speck);
+  hungViews(
+    labels,
+    cls,
+    bars.map((b, c) => b | evenBars[c]!),
+    thick,
+    width,
+    speck,
+  );
   const out = new Uint8Array(n);
   const pending: number[] = [];
   for (let i = 0; i < n; i++) {
