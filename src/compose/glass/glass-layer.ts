@@ -318,7 +318,11 @@ export function glassLayer(
     ee = new Float32Array(n);
   // d·e and e·e per pixel over a base, for the profiles; then the streaks' over the fine base and
   // the bands' over the broad one (those found on the quarter-size copy brought to the half-size).
-  const readsOver = (base: (i: number) => [Float32Array[], number]) => {
+  let readOver: 'fine' | 'broad' | undefined;
+  const readsOver = (which: 'fine' | 'broad') => {
+    if (readOver === which) return;
+    readOver = which;
+    const base = (i: number): [Float32Array[], number] => (which === 'fine' ? [baseFine, i] : [broadBase, halfAt(i)]);
     for (let i = 0; i < n; i++) {
       if (!weight[i]) continue;
       const [b, k] = base(i);
@@ -332,11 +336,11 @@ export function glassLayer(
   let keptStreaks: Streak[] = [],
     keptBands: Streak[] = [];
   if (streaks.length > 0) {
-    readsOver((i) => [baseFine, i]);
+    readsOver('fine');
     keptStreaks = profiles(streaks, 2, NARROW_ACROSS[1]!);
   }
   if (bands.length + summed.length > 0) {
-    readsOver((i) => [broadBase, halfAt(i)]);
+    readsOver('broad');
     keptBands = [
       ...profiles(bands, 2, BROAD_ACROSS[1]!, MAX_BAND_ALPHA),
       ...profiles(summed, 4, BROAD_ACROSS[1]!, MAX_BAND_ALPHA).map((k) => ({
@@ -353,7 +357,7 @@ export function glassLayer(
   const direction = sharedDirection([...keptStreaks, ...keptBands]);
   let parallel: Float32Array | undefined;
   if (direction) {
-    readsOver((i) => [broadBase, halfAt(i)]);
+    readsOver('broad');
     const flat = weight.map((v, i) => (v > 0 && framed[panes.labels[i]!] ? 1 : 0));
     // The kept lines on this grid (found on the half-size copy), whose own profiles were read.
     const taken = [...keptStreaks, ...keptBands].map((k) => ({
@@ -367,7 +371,7 @@ export function glassLayer(
   // A glass body's thick base: rows above its bottom outline, lifted alike across the body.
   const bodies = weight.map((v, i) => (v > 0 && !framed[panes.labels[i]!] ? 1 : 0));
   if (bodies.some((v) => v > 0)) {
-    readsOver((i) => [broadBase, halfAt(i)]);
+    readsOver('broad');
     const base = parallelReflection({ c: 0, s: 1 }, de, ee, bodies, w, h, side, side * BROAD, MAX_BAND_ALPHA, {
       lastOnly: true,
     });
