@@ -66,6 +66,16 @@ describe('parallelReflection', () => {
     }
   });
 
+  it('reads a band that over a third of its length can hardly be read', () => {
+    // Over the left part of the glass the view gives the reflection little to read (a saturated
+    // colour, a pale wall): its reads there are a tenth of the band's.
+    const { de, ee } = reads((x, y) => band(x, y, 150, 0.2, 14) * (x < 70 ? 0.1 : 1) + 0.01);
+    const glass = new Float32Array(W * H).fill(1);
+    const out = parallelReflection(DIR, de, ee, glass, W, H, SIDE, SIDE * 0.12, 0.4);
+    expect(read(out, 106, 106)).toBeGreaterThan(0.1);
+    expect(read(out, 60, 60)).toBe(0);
+  });
+
   it('leaves a light object of the view alone: it fills only part of its lines', () => {
     // A light disc in the view near a corner: it fills most of the short lines through it, in
     // their middle.

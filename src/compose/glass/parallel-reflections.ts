@@ -189,8 +189,8 @@ export function parallelReflection(
   for (let m = bumps.length - 1; m >= 0; m--) {
     if (onTaken[bumps[m]!.peak] || (lastOnly && bumps[m]!.to <= last)) bumps.splice(m, 1);
   }
-  // And each reads about as strong on each third of its length: a light object of the view that
-  // fills most of a few lines raises their median, but only where it lies.
+  // And each reads alike over most of its length: a light object of the view that fills most of a
+  // few lines raises their median, but only where it lies.
   const even = evenAlong(bumps, bins, bin, dir, de, ee, glass, w, profile, height);
   const kept = new Float64Array(bins);
   bumps.forEach((k, m) => {
@@ -201,14 +201,17 @@ export function parallelReflection(
   return out;
 }
 
-/** Parts of a bump's length read apart, and the least share of the strongest the weakest may read. */
+/** Parts of a bump's length read apart, and the share of the strongest that all but one must read. */
 const PARTS = 3;
-const EVEN = 0.15;
+const EVEN = 0.5;
 
 /**
- * Per bump: true where its middle (the distances within half its peak's height) reads, over each
- * third of its length alone, at least EVEN of what the strongest third reads (over the level the
- * whole profile's envelope set there).
+ * Per bump: true where its middle (the distances within half its peak's height), read over each
+ * third of its length alone (over the level the whole profile's envelope set there), reads at
+ * least EVEN of the strongest third on all thirds but one, and nowhere less than nothing: a band
+ * lies along the whole line, though over a part of the view a reflection can hardly be read (a
+ * saturated colour, a pale wall); a light object of the view lifts the lines it lies on in one
+ * part and leaves the rest, read over the same level, at or below it.
  */
 function evenAlong(
   bumps: readonly { from: number; to: number; peak: number }[],
@@ -272,6 +275,12 @@ function evenAlong(
         }
       }
     }
-    return reads.length > 0 && Math.min(...reads) >= EVEN * Math.max(...reads) && Math.max(...reads) > 0;
+    const top = Math.max(...reads);
+    return (
+      reads.length === PARTS &&
+      top > 0 &&
+      Math.min(...reads) >= 0 &&
+      reads.filter((r) => r >= EVEN * top).length >= PARTS - 1
+    );
   });
 }
