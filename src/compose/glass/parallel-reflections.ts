@@ -17,12 +17,10 @@
  * along rows, only a bump that runs down to the body's last rows is taken for it (a light part of
  * the view across the body's middle is not a base).
  */
+import { histogramMedian, READ_BUCKETS, readBucket } from './read-histogram.js';
 import type { Streak } from './reflection-streaks.js';
 
-/** The reads' histogram: from LOWEST, STEPS buckets a unit, BUCKETS in all. */
-const LOWEST = -0.5;
-const STEPS = 128;
-const BUCKETS = 2 * STEPS;
+const BUCKETS = READ_BUCKETS;
 /** Least mean e·e over a distance's pixels for its read to count (about 18 levels a channel). */
 const MIN_CONTRAST = 1000;
 /** Fewest pixels (share of the product's short side) at a distance for it to be read. */
@@ -110,8 +108,7 @@ export function parallelReflection(
   for (let i = 0; i < n; i++) {
     if (!(glass[i]! > 0) || !(ee[i]! > 0)) continue;
     const b = bin(i);
-    const q = Math.max(0, Math.min(BUCKETS - 1, Math.floor((de[i]! / ee[i]! - LOWEST) * STEPS)));
-    hist[b * BUCKETS + q]! += ee[i]!;
+    hist[b * BUCKETS + readBucket(de[i]!, ee[i]!)]! += ee[i]!;
     weight[b]! += ee[i]!;
     count[b]!++;
   }
@@ -120,14 +117,7 @@ export function parallelReflection(
   const profile = new Float64Array(bins).fill(Number.NaN);
   for (let b = 0; b < bins; b++) {
     if (count[b]! < minPixels || weight[b]! / count[b]! < MIN_CONTRAST) continue;
-    let seen = 0;
-    for (let q = 0; q < BUCKETS; q++) {
-      seen += hist[b * BUCKETS + q]!;
-      if (seen >= weight[b]! / 2) {
-        profile[b] = LOWEST + (q + 0.5) / STEPS;
-        break;
-      }
-    }
+    profile[b] = histogramMedian(hist, [b * BUCKETS], weight[b]!);
   }
   // The lower envelope: an opening (erosion, then dilation) over the read distances.
   const r = Math.max(1, Math.round(envelope));
@@ -257,8 +247,7 @@ function evenAlong(
     if (m < 0) continue;
     const span = uMax[m]! - uMin[m]!;
     const part = span > 0 ? Math.min(PARTS - 1, Math.floor(((along(i) - uMin[m]!) / span) * PARTS)) : 0;
-    const q = Math.max(0, Math.min(BUCKETS - 1, Math.floor((de[i]! / ee[i]! - LOWEST) * STEPS)));
-    hist[(m * PARTS + part) * BUCKETS + q]! += ee[i]!;
+    hist[(m * PARTS + part) * BUCKETS + readBucket(de[i]!, ee[i]!)]! += ee[i]!;
     weight[m * PARTS + part]! += ee[i]!;
   }
   return bumps.map((_, m) => {
@@ -266,14 +255,7 @@ function evenAlong(
     for (let p = 0; p < PARTS; p++) {
       const total = weight[m * PARTS + p]!;
       if (!(total > 0)) continue;
-      let seen = 0;
-      for (let q = 0; q < BUCKETS; q++) {
-        seen += hist[(m * PARTS + p) * BUCKETS + q]!;
-        if (seen >= total / 2) {
-          reads.push(LOWEST + (q + 0.5) / STEPS - level[m]!);
-          break;
-        }
-      }
+      reads.push(histogramMedian(hist, [(m * PARTS + p) * BUCKETS], total) - level[m]!);
     }
     const top = Math.max(...reads);
     return (

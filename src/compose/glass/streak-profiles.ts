@@ -10,6 +10,7 @@
  * move it). The profile is kept where it has a reflection band's shape (bandProfile) and reads
  * about as strong on each third of the line's length.
  */
+import { histogramMedian, READ_BUCKETS, readBucket } from './read-histogram.js';
 import { MAX_STEEPNESS, visitStrip, type Streak } from './reflection-streaks.js';
 
 /** The profile's tails: it is kept out to where it falls below this share of its height; and half. */
@@ -22,10 +23,7 @@ const LOPSIDED = 2;
 /** Parts of the line's length read apart, and the least share of the strongest the weakest may read. */
 const PARTS = 3;
 const EVEN = 0.5;
-/** The reads' histogram: from LOWEST, STEPS buckets a unit (two levels of an 8-bit α), BUCKETS in all. */
-const LOWEST = -0.5;
-const STEPS = 128;
-const BUCKETS = 2 * STEPS;
+const BUCKETS = READ_BUCKETS;
 /** Least mean e·e over a distance's pixels for its r to be read (about 18 levels a channel). */
 const MIN_CONTRAST = 1000;
 
@@ -83,8 +81,7 @@ export function streakProfiles(
       const b = Math.max(-far, Math.min(far, Math.round(d))) + far;
       const part = Math.max(0, Math.min(PARTS - 1, Math.floor(((along(line, i, w) - uMin) / (uMax - uMin)) * PARTS)));
       const cell = part * bins + b;
-      const q = Math.max(0, Math.min(BUCKETS - 1, Math.floor((de[i]! / ee[i]! - LOWEST) * STEPS)));
-      hist[cell * BUCKETS + q]! += ee[i]!;
+      hist[cell * BUCKETS + readBucket(de[i]!, ee[i]!)]! += ee[i]!;
       weight[cell]! += ee[i]!;
       count[cell]!++;
     });
@@ -97,12 +94,11 @@ export function streakProfiles(
         n += count[p * bins + b]!;
       }
       if (n === 0 || total / n < MIN_CONTRAST) return Number.NaN;
-      let seen = 0;
-      for (let q = 0; q < BUCKETS; q++) {
-        for (const p of parts) seen += hist[(p * bins + b) * BUCKETS + q]!;
-        if (seen >= total / 2) return LOWEST + (q + 0.5) / STEPS;
-      }
-      return LOWEST + BUCKETS / STEPS;
+      return histogramMedian(
+        hist,
+        parts.map((p) => (p * bins + b) * BUCKETS),
+        total,
+      );
     };
     const all = Array.from({ length: PARTS }, (_, p) => p);
     const band = bandProfile(
