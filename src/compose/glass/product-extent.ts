@@ -9,7 +9,9 @@
  *             What the flood cannot reach is the product: the frame and whatever it encloses.
  *   texture   a looser limit from the ring's textured part adds the small scraps of a detailed
  *             margin (a photo's seams, leaves) the grain's limit left out, never a large part
- *   salient   pixels the segmentation network calls subject (α ≥ 128) are never flooded
+ *   salient   pixels the segmentation network calls subject (α ≥ 128) are never flooded, where
+ *             the connected part of the mask they belong to lies mostly inside the box (a person
+ *             standing behind the product, cut by the box's edge, is the flood's to judge)
  *   points    positive points add the region grown from them, negative points seed the flood
  *   keep      the product's largest connected parts (stray textured specks of the margin drop)
  */
@@ -118,6 +120,9 @@ const textureLimit = (steps: number[]) => Math.min(12, Math.max(3, quantile(step
  */
 const MAX_TEXTURE_SCRAP = 0.01;
 
+/** Least share of a connected part of the salient mask inside the box for it to hold off the flood. */
+const MIN_SALIENT_IN_BOX = 0.5;
+
 /** The product's extent (see the file comment). `salient` is the network's 8-bit alpha (may be all 0). */
 export function productExtent(
   rgb: Uint8Array,
@@ -143,7 +148,15 @@ export function productExtent(
 
   // Positive points grow product regions; negative points seed the background.
   const forced = new Uint8Array(n);
-  for (let i = 0; i < n; i++) if (salient[i]! >= 128 && inBox(i)) forced[i] = 1;
+  // The network's subject is kept where it is the box's: a part of the salient mask that lies
+  // mostly outside the box (a person behind a jar, cut by the box's edge) is left to the flood.
+  const salientParts = components(undefined, width, height, (i) => salient[i]! >= 128);
+  const partInBox = new Float64Array(salientParts.count + 1);
+  for (let i = 0; i < n; i++) if (salientParts.labels[i]! > 0 && inBox(i)) partInBox[salientParts.labels[i]!]!++;
+  for (let i = 0; i < n; i++) {
+    const c = salientParts.labels[i]!;
+    if (c > 0 && inBox(i) && partInBox[c]! >= MIN_SALIENT_IN_BOX * salientParts.sizes[c]!) forced[i] = 1;
+  }
   const positives = (prompt.points ?? [])
     .filter((p) => p.label !== 0)
     .map((p) => Math.round(p.y) * width + Math.round(p.x));
