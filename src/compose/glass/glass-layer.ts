@@ -210,6 +210,11 @@ function halve(planes: Float32Array[], weight: Float32Array, w: number, h: numbe
   return { planes: out, weight: halfWeight, first, w: hw, h: hh };
 }
 
+/** A line found on a grid twice as coarse, on this one (a coarse cell (x, y) covers 2x … 2x + 1). */
+function twiceFiner(k: Streak): Streak {
+  return { ...k, rho: k.rho * 2 + (k.c + k.s) / 2, lo: k.lo * 2, hi: k.hi * 2 };
+}
+
 /**
  * Writes α and F of the glass pixels (`classes` = 2) into `alpha` / `fg` (F un-premultiplied RGB).
  * `side` is the product's short side in pixels (sets the scales). `lift`, where given and not NaN,
@@ -318,10 +323,10 @@ export function glassLayer(
     ee = new Float32Array(n);
   // d·e and e·e per pixel over a base, for the profiles; then the streaks' over the fine base and
   // the bands' over the broad one (those found on the quarter-size copy brought to the half-size).
-  let readOver: 'fine' | 'broad' | undefined;
+  let readsBase: 'fine' | 'broad' | undefined;
   const readsOver = (which: 'fine' | 'broad') => {
-    if (readOver === which) return;
-    readOver = which;
+    if (readsBase === which) return;
+    readsBase = which;
     const base = (i: number): [Float32Array[], number] => (which === 'fine' ? [baseFine, i] : [broadBase, halfAt(i)]);
     for (let i = 0; i < n; i++) {
       if (!weight[i]) continue;
@@ -343,12 +348,7 @@ export function glassLayer(
     readsOver('broad');
     keptBands = [
       ...profiles(bands, 2, BROAD_ACROSS[1]!, MAX_BAND_ALPHA),
-      ...profiles(summed, 4, BROAD_ACROSS[1]!, MAX_BAND_ALPHA).map((k) => ({
-        ...k,
-        rho: k.rho * 2 + (k.c + k.s) / 2,
-        lo: k.lo * 2,
-        hi: k.hi * 2,
-      })),
+      ...profiles(summed, 4, BROAD_ACROSS[1]!, MAX_BAND_ALPHA).map(twiceFiner),
     ];
   }
   // Along the found lines' direction over the whole glass: bands cut short by a corner, or broken.
@@ -360,12 +360,7 @@ export function glassLayer(
     readsOver('broad');
     const flat = weight.map((v, i) => (v > 0 && framed[panes.labels[i]!] ? 1 : 0));
     // The kept lines on this grid (found on the half-size copy), whose own profiles were read.
-    const taken = [...keptStreaks, ...keptBands].map((k) => ({
-      ...k,
-      rho: k.rho * 2 + (k.c + k.s) / 2,
-      lo: k.lo * 2,
-      hi: k.hi * 2,
-    }));
+    const taken = [...keptStreaks, ...keptBands].map(twiceFiner);
     parallel = parallelReflection(direction, de, ee, flat, w, h, side, side * BROAD, MAX_BAND_ALPHA, { taken });
   }
   // A glass body's thick base: rows above its bottom outline, lifted alike across the body.
