@@ -2,7 +2,8 @@
  * The product's extent from a box and the network's salient mask: a salient part that lies mostly
  * inside the box holds off the flood (a faint part of the product, the colour of the wall, is
  * kept), while one that lies mostly outside it — a person standing behind the product, cut by the
- * box's edge — is left to the flood, so the box's margin in the wall's colour is background.
+ * box's edge — is left to the flood, so the box's margin in the wall's colour is background. A
+ * promptable model's mask (SAM's answer to the box) holds the flood off wherever it lies in the box.
  */
 import { describe, expect, it } from 'vitest';
 
@@ -51,6 +52,18 @@ describe('productExtent with a box and the salient mask', () => {
     expect(at(extent.product, 68, 75)).toBe(0);
     expect(at(extent.product, 72, 40)).toBe(0);
     // Outside the box nothing is product.
+    expect(at(extent.product, 30, 75)).toBe(0);
+  });
+
+  it("holds the flood off all of a promptable model's mask inside the box (the prompt's answer)", () => {
+    const salient = new Uint8Array(W * H);
+    for (let y = 0; y < H; y++) {
+      for (let x = 0; x < W; x++) {
+        if ((x >= 80 && x < 130 && y >= 50 && y < 100) || (x < 75 && y >= 20)) salient[y * W + x] = 255;
+      }
+    }
+    const extent = productExtent(photo(), W, H, salient, { box: [60, 30, 90, 90] }, true)!;
+    expect(at(extent.product, 68, 75)).toBe(1);
     expect(at(extent.product, 30, 75)).toBe(0);
   });
 

@@ -159,6 +159,8 @@ async function segmentWith(
   const glassOptions = {
     ...(opts.prompt ? { prompt: opts.prompt } : {}),
     ...(opts.glass !== undefined ? { glass: opts.glass } : {}),
+    // SAM's mask is its answer to the prompt: all of it inside the box is the product's.
+    ...(profile.family === 'sam' ? { salientPrompted: true } : {}),
   };
   const glassCopyP =
     refine && grid.s > 1 && glassStageRuns(glassOptions)

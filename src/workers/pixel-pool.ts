@@ -275,7 +275,7 @@ export async function glassAnalysisOffThread(
   gw: number,
   gh: number,
   s: number,
-  input: Pick<SubjectMatteInput, 'prompt' | 'glass'>,
+  input: Pick<SubjectMatteInput, 'prompt' | 'glass' | 'salientPrompted'>,
   options: OffThreadOptions = {},
 ): Promise<ReducedMatte> {
   if (options.inline) return analyseReduced(small, smallSalient, gw, gh, s, input);

@@ -31,7 +31,7 @@ export type PixelTask =
       gw: number;
       gh: number;
       s: number;
-      options: Pick<SubjectMatteInput, 'prompt' | 'glass'>;
+      options: Pick<SubjectMatteInput, 'prompt' | 'glass' | 'salientPrompted'>;
     }
   | { op: 'glass-back'; input: SubjectMatteInput; reduced: ReducedMatte };
 

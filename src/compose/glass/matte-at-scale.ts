@@ -115,7 +115,7 @@ export function analyseReduced(
   gw: number,
   gh: number,
   s: number,
-  options: Pick<SubjectMatteInput, 'prompt' | 'glass'>,
+  options: Pick<SubjectMatteInput, 'prompt' | 'glass' | 'salientPrompted'>,
 ): ReducedMatte {
   const prompt = scalePrompt(options.prompt, s);
   const matte = subjectMatte({
@@ -125,6 +125,7 @@ export function analyseReduced(
     salient: smallSalient,
     ...(prompt ? { prompt } : {}),
     ...(options.glass !== undefined ? { glass: options.glass } : {}),
+    ...(options.salientPrompted ? { salientPrompted: true } : {}),
   });
   return { s, gw, gh, small, smallSalient, matte };
 }

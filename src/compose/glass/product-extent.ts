@@ -11,7 +11,8 @@
  *             margin (a photo's seams, leaves) the grain's limit left out, never a large part
  *   salient   pixels the segmentation network calls subject (α ≥ 128) are never flooded, where
  *             the connected part of the mask they belong to lies mostly inside the box (a person
- *             standing behind the product, cut by the box's edge, is the flood's to judge)
+ *             standing behind the product, cut by the box's edge, is the flood's to judge); a
+ *             promptable model's mask (SAM), the prompt's own answer, holds it off all inside the box
  *   points    positive points add the region grown from them, negative points seed the flood
  *   keep      the product's largest connected parts (stray textured specks of the margin drop)
  */
@@ -123,13 +124,18 @@ const MAX_TEXTURE_SCRAP = 0.01;
 /** Least share of a connected part of the salient mask inside the box for it to hold off the flood. */
 const MIN_SALIENT_IN_BOX = 0.5;
 
-/** The product's extent (see the file comment). `salient` is the network's 8-bit alpha (may be all 0). */
+/**
+ * The product's extent (see the file comment). `salient` is the network's 8-bit alpha (may be all
+ * 0); `salientPrompted` where it is a promptable model's answer to this prompt (all of it inside the
+ * box holds off the flood).
+ */
 export function productExtent(
   rgb: Uint8Array,
   width: number,
   height: number,
   salient: Uint8Array,
   prompt: SubjectPrompt,
+  salientPrompted = false,
 ): ProductExtent | undefined {
   const box = prompt.box ? clipBox(prompt.box, width, height) : salientBox(salient, width, height);
   if (!box) return undefined;
@@ -155,7 +161,8 @@ export function productExtent(
   for (let i = 0; i < n; i++) if (salientParts.labels[i]! > 0 && inBox(i)) partInBox[salientParts.labels[i]!]!++;
   for (let i = 0; i < n; i++) {
     const c = salientParts.labels[i]!;
-    if (c > 0 && inBox(i) && partInBox[c]! >= MIN_SALIENT_IN_BOX * salientParts.sizes[c]!) forced[i] = 1;
+    if (c > 0 && inBox(i) && (salientPrompted || partInBox[c]! >= MIN_SALIENT_IN_BOX * salientParts.sizes[c]!))
+      forced[i] = 1;
   }
   const positives = (prompt.points ?? [])
     .filter((p) => p.label !== 0)

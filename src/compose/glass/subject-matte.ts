@@ -25,6 +25,11 @@ export interface SubjectMatteInput {
   salient: Uint8Array;
   prompt?: SubjectPrompt;
   glass?: GlassSetting;
+  /**
+   * True where `salient` is a promptable model's answer to the prompt (SAM): all of it inside the
+   * box is the product's. A salient network's mask is only where its part lies mostly in the box.
+   */
+  salientPrompted?: boolean;
 }
 
 export interface SubjectMatte {
@@ -91,7 +96,7 @@ export function subjectMatte(input: SubjectMatteInput): SubjectMatte {
   const glass = new Uint8Array(n);
   if (!prompted && off) return { alpha: salient, fg: rgb, glass, glassPixels: 0 };
 
-  const extent = productExtent(rgb, width, height, salient, input.prompt ?? {});
+  const extent = productExtent(rgb, width, height, salient, input.prompt ?? {}, input.salientPrompted);
   if (!extent) return { alpha: prompted ? new Uint8Array(n) : salient, fg: rgb, glass, glassPixels: 0 };
   const [bx, by, bw, bh] = extent.box;
   const inBox = (i: number) => {
