@@ -1,7 +1,7 @@
 /**
  * Parts of the view hanging into a pane from the member above: a picture on the wall behind a door,
  * its top hidden by the top rail (and one side by the stile), with glass below it, is glass — its
- * dark frame and the picture inside judged together. What the product holds stays opaque: an
+ * dark frame and the picture inside judged together, also where the frame's sides read as bars. What the product holds stays opaque: an
  * object standing on a shelf, a panel spanning the pane from stile to stile, a thin handle, a block
  * standing free in the glass, and a lid whose sides meet the background.
  */
@@ -61,6 +61,24 @@ describe('hungViews', () => {
     expect(cls[8]).toBe(CLASS_GLASS);
     expect(cls[9]).toBe(CLASS_GLASS);
     // The frame is left alone.
+    for (const b of [1, 2, 3, 4, 5]) expect(cls[b]).toBe(CLASS_OPAQUE);
+  });
+
+  it("takes a picture's even dark frame with it, though the frame reads as bars", () => {
+    // 8 the picture inside; 9–12 its frame's sides, each an even bar of its own (extruded-bars.ts
+    // cannot tell them from a profile); under the top rail, the right side against the middle stile.
+    const cls = judge(
+      [
+        [9, 50, 20, 95, 24],
+        [10, 50, 51, 95, 55],
+        [11, 50, 24, 54, 51],
+        [12, 91, 24, 95, 51],
+        [8, 54, 24, 91, 51],
+      ],
+      [9, 10, 11, 12],
+      [9, 10, 11, 12],
+    );
+    for (const r of [8, 9, 10, 11, 12]) expect(cls[r]).toBe(CLASS_GLASS);
     for (const b of [1, 2, 3, 4, 5]) expect(cls[b]).toBe(CLASS_OPAQUE);
   });
 

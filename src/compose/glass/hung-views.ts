@@ -8,9 +8,11 @@
  * it — glass below it, no background beside it, and not spanning the pane from bar to bar — is
  * something behind the glass whose top the member hides, and so it is glass (a member beside it
  * may hide one of its sides too). Its parts are judged together: the opaque regions that touch one
- * another (a picture and its dark frame), the frame's bars (extruded-bars.ts) left out of them.
+ * another (a picture and its dark frame), the frame's bars (extruded-bars.ts) left out of them — but
+ * for a bar beside it that lies within its bounds (a picture frame's even side, which reads as a
+ * bar), where a member of the product's frame reaches beyond them.
  */
-import { components } from './pixel-ops.js';
+import { components, regionBounds } from './pixel-ops.js';
 import { CLASS_GLASS, CLASS_OPAQUE } from './region-classes.js';
 
 /** Least share of the island's lower contacts that is glass. */
@@ -35,6 +37,7 @@ export function hungViews(
   const member = (i: number) => labels[i] !== 0 && cls[labels[i]!] === CLASS_OPAQUE && !bars[labels[i]!];
   const islands = components(undefined, width, n / width, member);
   const count = islands.count;
+  const owner = absorbOwnBars(labels, cls, bars, islands.labels, count, width);
   // Per island and side (0 above, 1 below, 2 left, 3 right): contacts with glass, bars, and in all.
   const glass = new Float64Array((count + 1) * 4),
     bar = new Float64Array((count + 1) * 4),
@@ -42,7 +45,7 @@ export function hungViews(
   const open = new Uint8Array(count + 1);
   const isThick = new Uint8Array(count + 1);
   for (let i = 0; i < n; i++) {
-    const k = islands.labels[i]!;
+    const k = owner[i]!;
     if (!k) continue;
     if (thick[labels[i]!]) isThick[k] = 1;
     const x = i % width;
@@ -53,7 +56,7 @@ export function hungViews(
         open[k] = 1;
         continue;
       }
-      if (islands.labels[j] === k) continue;
+      if (owner[j] === k) continue;
       const l = labels[j]!;
       if (l === 0) {
         open[k] = 1;
@@ -75,7 +78,57 @@ export function hungViews(
     if (below && share(0, bar) >= HUNG && !spans) hung[k] = 1;
   }
   for (let i = 0; i < n; i++) {
-    const k = islands.labels[i]!;
+    const k = owner[i]!;
     if (k && hung[k]) cls[labels[i]!] = CLASS_GLASS;
   }
+}
+
+/**
+ * Per pixel, its island (0 for none), the island's own bars included: a bar beside an island that
+ * lies within the island's bounds grown by the bar's own thickness (a picture's even dark frame) is
+ * the island's, where a frame member beside it (a rail, a stile, a shelf) reaches beyond them.
+ */
+function absorbOwnBars(
+  labels: Int32Array,
+  cls: Uint8Array,
+  bars: Uint8Array,
+  islandOf: Int32Array,
+  count: number,
+  width: number,
+): Int32Array {
+  const n = labels.length;
+  const ix0 = new Int32Array(count + 1).fill(width),
+    iy0 = new Int32Array(count + 1).fill(n),
+    ix1 = new Int32Array(count + 1).fill(-1),
+    iy1 = new Int32Array(count + 1).fill(-1);
+  for (let i = 0; i < n; i++) {
+    const k = islandOf[i]!;
+    if (!k) continue;
+    const x = i % width,
+      y = (i - x) / width;
+    ix0[k] = Math.min(ix0[k]!, x);
+    ix1[k] = Math.max(ix1[k]!, x);
+    iy0[k] = Math.min(iy0[k]!, y);
+    iy1[k] = Math.max(iy1[k]!, y);
+  }
+  const regions = cls.length - 1;
+  const { x0, y0, x1, y1 } = regionBounds(labels, regions, width);
+  const absorbed = new Int32Array(regions + 1);
+  for (let i = 0; i < n; i++) {
+    const k = islandOf[i]!;
+    if (!k) continue;
+    const x = i % width;
+    for (const j of [i - width, i + width, x > 0 ? i - 1 : -1, x + 1 < width ? i + 1 : -1]) {
+      if (j < 0 || j >= n) continue;
+      const b = labels[j]!;
+      if (!b || !bars[b] || absorbed[b] || cls[b] !== CLASS_OPAQUE) continue;
+      const t = Math.min(x1[b]! - x0[b]!, y1[b]! - y0[b]!) + 2;
+      if (x0[b]! >= ix0[k]! - t && x1[b]! <= ix1[k]! + t && y0[b]! >= iy0[k]! - t && y1[b]! <= iy1[k]! + t) {
+        absorbed[b] = k;
+      }
+    }
+  }
+  const owner = Int32Array.from(islandOf);
+  for (let i = 0; i < n; i++) if (!owner[i] && labels[i]) owner[i] = absorbed[labels[i]!]!;
+  return owner;
 }
