@@ -1,9 +1,10 @@
 /**
  * Parts of the view hanging into a pane from the member above: a picture on the wall behind a door,
  * its top hidden by the top rail (and one side by the stile), with glass below it, is glass — its
- * dark frame and the picture inside judged together, also where the frame's sides read as bars. What the product holds stays opaque: an
- * object standing on a shelf, a panel spanning the pane from stile to stile, a thin handle, a block
- * standing free in the glass, and a lid whose sides meet the background.
+ * dark frame and the picture inside judged together, also where the frame's sides read as bars.
+ * What the product holds stays opaque: an object standing on a shelf, a panel spanning the pane
+ * from stile to stile, a thin handle, a block standing free in the glass, and a lid whose sides
+ * meet the background.
  */
 import { describe, expect, it } from 'vitest';
 
