@@ -97,20 +97,7 @@ function absorbOwnBars(
   width: number,
 ): Int32Array {
   const n = labels.length;
-  const ix0 = new Int32Array(count + 1).fill(width),
-    iy0 = new Int32Array(count + 1).fill(n),
-    ix1 = new Int32Array(count + 1).fill(-1),
-    iy1 = new Int32Array(count + 1).fill(-1);
-  for (let i = 0; i < n; i++) {
-    const k = islandOf[i]!;
-    if (!k) continue;
-    const x = i % width,
-      y = (i - x) / width;
-    ix0[k] = Math.min(ix0[k]!, x);
-    ix1[k] = Math.max(ix1[k]!, x);
-    iy0[k] = Math.min(iy0[k]!, y);
-    iy1[k] = Math.max(iy1[k]!, y);
-  }
+  const island = regionBounds(islandOf, count, width);
   const regions = cls.length - 1;
   const { x0, y0, x1, y1 } = regionBounds(labels, regions, width);
   const absorbed = new Int32Array(regions + 1);
@@ -123,9 +110,12 @@ function absorbOwnBars(
       const b = labels[j]!;
       if (!b || !bars[b] || absorbed[b] || cls[b] !== CLASS_OPAQUE) continue;
       const t = Math.min(x1[b]! - x0[b]!, y1[b]! - y0[b]!) + 2;
-      if (x0[b]! >= ix0[k]! - t && x1[b]! <= ix1[k]! + t && y0[b]! >= iy0[k]! - t && y1[b]! <= iy1[k]! + t) {
-        absorbed[b] = k;
-      }
+      const within =
+        x0[b]! >= island.x0[k]! - t &&
+        x1[b]! <= island.x1[k]! + t &&
+        y0[b]! >= island.y0[k]! - t &&
+        y1[b]! <= island.y1[k]! + t;
+      if (within) absorbed[b] = k;
     }
   }
   const owner = Int32Array.from(islandOf);
